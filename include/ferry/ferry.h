@@ -1,0 +1,10 @@
+/*  ferry.h: libferry's umbrella header. Programs include this one file. */
+#ifndef FERRY_H_INCLUDED
+#define FERRY_H_INCLUDED
+
+#define FERRY_VERSION_MAJOR 0
+#define FERRY_VERSION_MINOR 1
+
+#include "ferry/fy_common.h"
+
+#endif

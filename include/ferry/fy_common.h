@@ -1,0 +1,67 @@
+/*  fy_common: the few things every libferry class shares: the must-check
+    attribute, the operator-facing error text, and allocation that treats
+    out-of-memory as fatal (the daemons are supervised, as in czmq and
+    Redis, so no caller carries an out-of-memory branch). */
+#ifndef FY_COMMON_H_INCLUDED
+#define FY_COMMON_H_INCLUDED
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FY_MUSTCHECK __attribute__ ((warn_unused_result))
+#define FY_PRINTF(f, a) __attribute__ ((format (printf, f, a)))
+
+//  Detail for operators about the last failure. Every function that takes
+//  an fy_error_t * accepts NULL.
+typedef struct {
+    char text [160];
+} fy_error_t;
+
+//  Format text into err; no-op when err is NULL. Preserves errno.
+void
+    fy_error_set (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
+
+//  Prefix err's current text with a formatted context, "ctx: text".
+void
+    fy_error_prefix (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
+
+//  Allocators that abort on out-of-memory after logging.
+void *
+    fy_xmalloc (size_t size);
+void *
+    fy_xcalloc (size_t count, size_t size);
+void *
+    fy_xrealloc (void *ptr, size_t size);
+char *
+    fy_xstrdup (const char *str);
+char *
+    fy_xstrndup (const char *str, size_t len);
+//  Caller owns result.
+char *
+    fy_xasprintf (const char *format, ...) FY_PRINTF (1, 2);
+
+//  Milliseconds of the monotonic and the wall clock.
+int64_t
+    fy_clock_mono_ms (void);
+int64_t
+    fy_clock_wall_ms (void);
+//  Nanoseconds of the monotonic clock, for benchmarks and histograms.
+int64_t
+    fy_clock_mono_ns (void);
+
+//  Parse a whole decimal integer in [min, max]. Returns 0, or -1 with
+//  errno EINVAL (not a number) or ERANGE (out of bounds).
+int
+    fy_parse_int64 (const char *text, int64_t min, int64_t max,
+                    int64_t *value) FY_MUSTCHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,151 @@
+/*  fy_common: errors, fatal-on-OOM allocation, clocks and integer parsing
+    shared by every libferry class. */
+#include "ferry/fy_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void
+fy_error_set (fy_error_t *err, const char *format, ...)
+{
+    if (!err)
+        return;
+    int saved = errno;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err->text, sizeof err->text, format, args);
+    va_end (args);
+    errno = saved;
+}
+
+void
+fy_error_prefix (fy_error_t *err, const char *format, ...)
+{
+    if (!err)
+        return;
+    int saved = errno;
+    char prefix [sizeof err->text];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (prefix, sizeof prefix, format, args);
+    va_end (args);
+    //  Truncation is intended: the text is for a log line.
+    char joined [2 * sizeof err->text + 2];
+    snprintf (joined, sizeof joined, "%s: %s", prefix, err->text);
+    snprintf (err->text, sizeof err->text, "%.*s",
+              (int) sizeof err->text - 1, joined);
+    errno = saved;
+}
+
+static void
+s_oom (size_t size)
+{
+    fprintf (stderr, "fatal: out of memory allocating %zu bytes\n", size);
+    abort ();
+}
+
+void *
+fy_xmalloc (size_t size)
+{
+    void *ptr = malloc (size ? size : 1);
+    if (!ptr)
+        s_oom (size);
+    return ptr;
+}
+
+void *
+fy_xcalloc (size_t count, size_t size)
+{
+    void *ptr = calloc (count ? count : 1, size ? size : 1);
+    if (!ptr)
+        s_oom (count * size);
+    return ptr;
+}
+
+void *
+fy_xrealloc (void *ptr, size_t size)
+{
+    void *grown = realloc (ptr, size ? size : 1);
+    if (!grown)
+        s_oom (size);
+    return grown;
+}
+
+char *
+fy_xstrdup (const char *str)
+{
+    return fy_xstrndup (str, strlen (str));
+}
+
+char *
+fy_xstrndup (const char *str, size_t len)
+{
+    char *copy = fy_xmalloc (len + 1);
+    memcpy (copy, str, len);
+    copy [len] = 0;
+    return copy;
+}
+
+char *
+fy_xasprintf (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = NULL;
+    int rc = vasprintf (&text, format, args);
+    va_end (args);
+    if (rc < 0)
+        s_oom (strlen (format));
+    return text;
+}
+
+static int64_t
+s_clock_ns (clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime (id, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+fy_clock_mono_ns (void)
+{
+    return s_clock_ns (CLOCK_MONOTONIC);
+}
+
+int64_t
+fy_clock_mono_ms (void)
+{
+    return s_clock_ns (CLOCK_MONOTONIC) / 1000000;
+}
+
+int64_t
+fy_clock_wall_ms (void)
+{
+    return s_clock_ns (CLOCK_REALTIME) / 1000000;
+}
+
+int
+fy_parse_int64 (const char *text, int64_t min, int64_t max, int64_t *value)
+{
+    if (!text || !*text) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long parsed = strtoll (text, &end, 10);
+    if (*end || end == text) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (errno == ERANGE || parsed < min || parsed > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *value = parsed;
+    return 0;
+}

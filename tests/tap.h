@@ -1,0 +1,135 @@
+/*  tap.h: a header-only TAP producer for the unit and integration tests,
+    read by automake's tap-driver.sh. Each check prints one "ok N" line, so
+    a failing test names itself and the run goes on. */
+#ifndef FY_TAP_H_INCLUDED
+#define FY_TAP_H_INCLUDED
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_PLAN -1
+
+static int tap_count_;
+static int tap_failed_;
+static int tap_planned_ = NO_PLAN;
+
+static inline void
+plan (int count)
+{
+    tap_planned_ = count;
+    if (count != NO_PLAN)
+        printf ("1..%d\n", count);
+    fflush (stdout);
+}
+
+static inline void
+diag (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+static inline void
+diag (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fputs ("# ", stdout);
+    vprintf (format, args);
+    fputs ("\n", stdout);
+    va_end (args);
+    fflush (stdout);
+}
+
+static inline int
+tap_ok_ (int pass, const char *file, int line, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+static inline int
+tap_ok_ (int pass, const char *file, int line, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    printf ("%sok %d - ", pass ? "" : "not ", ++tap_count_);
+    vprintf (format, args);
+    printf ("\n");
+    va_end (args);
+    if (!pass) {
+        tap_failed_++;
+        printf ("#   Failed at %s line %d\n", file, line);
+    }
+    fflush (stdout);
+    return pass;
+}
+
+#define ok(test, ...) tap_ok_ (!!(test), __FILE__, __LINE__, __VA_ARGS__)
+
+#define is_int(got, want, ...) \
+    do { \
+        long long g_ = (long long) (got), w_ = (long long) (want); \
+        if (!ok (g_ == w_, __VA_ARGS__)) \
+            diag ("  got %lld, want %lld", g_, w_); \
+    } while (0)
+
+#define is_str(got, want, ...) \
+    do { \
+        const char *g_ = (got), *w_ = (want); \
+        int same_ = (g_ && w_) ? strcmp (g_, w_) == 0 : g_ == w_; \
+        if (!ok (same_, __VA_ARGS__)) \
+            diag ("  got '%s', want '%s'", g_ ? g_ : "(null)", \
+                  w_ ? w_ : "(null)"); \
+    } while (0)
+
+//  Skip count checks that cannot run here, with the reason on the line.
+static inline void
+skip (int count, const char *reason)
+{
+    for (int i = 0; i < count; i++)
+        printf ("ok %d # SKIP %s\n", ++tap_count_, reason);
+    fflush (stdout);
+}
+
+static inline void
+BAIL_OUT (const char *format, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+static inline void
+BAIL_OUT (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    printf ("Bail out! ");
+    vprintf (format, args);
+    printf ("\n");
+    va_end (args);
+    fflush (stdout);
+    exit (255);
+}
+
+static inline int
+done_testing (void)
+{
+    if (tap_planned_ == NO_PLAN)
+        printf ("1..%d\n", tap_count_);
+    fflush (stdout);
+    return tap_failed_ ? 1 : 0;
+}
+
+//  A path under the conformance data; BAIL_OUT when it is not configured,
+//  because in CI missing data is a failure, not a skip.
+static inline const char *
+tap_testdata (const char *relative)
+{
+    static char path [4096];
+    const char *root = getenv ("FERRY_TESTDATA");
+    if (!root || !*root)
+        BAIL_OUT ("FERRY_TESTDATA is not set (run through make check)");
+    snprintf (path, sizeof path, "%s/%s", root, relative);
+    return path;
+}
+
+//  A path under the source tree (schemas, tests/data).
+static inline const char *
+tap_srcpath (const char *relative)
+{
+    static char path [4096];
+    const char *root = getenv ("FERRY_SRCDIR");
+    snprintf (path, sizeof path, "%s/%s", root && *root ? root : ".", relative);
+    return path;
+}
+
+#endif

@@ -1,0 +1,44 @@
+/*  Tests for fy_common: error text, integer parsing, allocation, clocks. */
+#include "ferry/ferry.h"
+#include "tap.h"
+
+#include <errno.h>
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    fy_error_t err = { "" };
+    errno = EPROTO;
+    fy_error_set (&err, "bad %s", "thing");
+    is_str (err.text, "bad thing", "error_set formats");
+    is_int (errno, EPROTO, "error_set preserves errno");
+    fy_error_prefix (&err, "ctx %d", 7);
+    is_str (err.text, "ctx 7: bad thing", "error_prefix joins");
+    fy_error_set (NULL, "ignored");
+    ok (1, "error_set accepts NULL");
+
+    int64_t value = 0;
+    ok (fy_parse_int64 ("42", 0, 100, &value) == 0 && value == 42, "parse 42");
+    ok (fy_parse_int64 ("-5", -10, 10, &value) == 0 && value == -5, "parse -5");
+    ok (fy_parse_int64 ("101", 0, 100, &value) == -1 && errno == ERANGE,
+        "above max is ERANGE");
+    ok (fy_parse_int64 ("12x", 0, 100, &value) == -1 && errno == EINVAL,
+        "trailing junk is EINVAL");
+    ok (fy_parse_int64 ("", 0, 100, &value) == -1 && errno == EINVAL,
+        "empty is EINVAL");
+    ok (fy_parse_int64 ("99999999999999999999", 0, INT64_MAX, &value) == -1
+        && errno == ERANGE, "overflow is ERANGE");
+
+    char *text = fy_xasprintf ("%s-%d", "a", 1);
+    is_str (text, "a-1", "xasprintf");
+    free (text);
+    text = fy_xstrndup ("abcdef", 3);
+    is_str (text, "abc", "xstrndup");
+    free (text);
+
+    int64_t before = fy_clock_mono_ms ();
+    ok (fy_clock_mono_ms () >= before, "monotonic clock does not go back");
+    ok (fy_clock_wall_ms () > 1700000000000LL, "wall clock is in ms");
+    return done_testing ();
+}
