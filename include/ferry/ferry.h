@@ -6,5 +6,9 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_cfg.h"
+#include "ferry/fy_msgpack.h"
+#include "ferry/fy_time.h"
+#include "ferry/fy_uuid.h"
 
 #endif

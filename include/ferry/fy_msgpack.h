@@ -1,0 +1,50 @@
+/*  fy_msgpack: msgpack <-> JSON values (jansson), the bridge between the
+    JSON the monolith sends and the msgpack ferry carries inside. Only the
+    types JSON has cross: nil, bool, integers that fit int64, float64,
+    UTF-8 strings, arrays and maps with string keys. bin, ext and
+    timestamps have no JSON form and are refused, so a round trip is
+    always exact. */
+#ifndef FY_MSGPACK_H_INCLUDED
+#define FY_MSGPACK_H_INCLUDED
+
+#include "ferry/fy_common.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Deepest nesting either direction accepts. msgpack-c's unpacker has a
+//  fixed stack of 32 containers, so encoding refuses anything it could not
+//  decode again.
+#define FY_MSGPACK_MAX_DEPTH 31
+
+//  Append value's encoding to packer. Returns 0, or -1 with errno EINVAL
+//  when value nests deeper than FY_MSGPACK_MAX_DEPTH.
+int
+    fy_msgpack_pack (msgpack_packer *packer, const json_t *value) FY_MUSTCHECK;
+
+//  Encode value as one msgpack buffer. Caller owns *data_p (free).
+//  Returns 0, or -1 with errno EINVAL as fy_msgpack_pack.
+int
+    fy_msgpack_encode (const json_t *value, char **data_p,
+                       size_t *size_p) FY_MUSTCHECK;
+
+//  Decode exactly one msgpack value filling size bytes. Caller owns result.
+//  Returns NULL with errno EPROTO (malformed, trailing bytes, bin/ext,
+//  non-string or duplicate keys, invalid UTF-8, NaN) or ERANGE (an integer
+//  above INT64_MAX), and err.
+json_t *
+    fy_msgpack_decode (const void *data, size_t size, fy_error_t *err);
+
+//  Decode from msgpack-c's object model, for callers that unpacked a
+//  larger message themselves. Same errors as fy_msgpack_decode.
+json_t *
+    fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+/*  fy_time: RFC 3339 timestamps with milliseconds, the only time format on
+    ferry's wire. Events carry "2026-11-26T10:00:00.000Z"; parsing accepts
+    any offset and normalizes to epoch milliseconds, formatting always
+    writes UTC with exactly three fractional digits. */
+#ifndef FY_TIME_H_INCLUDED
+#define FY_TIME_H_INCLUDED
+
+#include "ferry/fy_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and its terminator.
+#define FY_TIME_RFC3339_SIZE 25
+
+//  Parse a timestamp of len bytes (no terminator needed). With
+//  require_millis, exactly three fractional digits must be present;
+//  otherwise 0 to 9 are accepted and truncated to milliseconds. Years
+//  0000-9999, leap second 60 is accepted as the suite of RFC 3339 does and
+//  folds into the next second. Returns 0, or -1 with errno EINVAL.
+int
+    fy_time_parse (const char *text, size_t len, bool require_millis,
+                   int64_t *epoch_ms) FY_MUSTCHECK;
+
+//  Write epoch_ms as UTC RFC 3339 with milliseconds into buffer.
+void
+    fy_time_format (int64_t epoch_ms, char buffer [FY_TIME_RFC3339_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

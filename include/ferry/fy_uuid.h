@@ -1,0 +1,25 @@
+/*  fy_uuid: the 36-character textual UUIDs that identify events, companies
+    and users, and random (version 4) ones for ids ferry mints itself. */
+#ifndef FY_UUID_H_INCLUDED
+#define FY_UUID_H_INCLUDED
+
+#include "ferry/fy_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FY_UUID_SIZE 37
+
+//  True when text of len bytes is 8-4-4-4-12 hex digits, either case.
+bool
+    fy_uuid_is_valid (const char *text, size_t len);
+
+//  Write a new random version 4 UUID, lower case, into buffer.
+void
+    fy_uuid_generate (char buffer [FY_UUID_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/*  fy_uuid: validation and v4 generation from getrandom(2), so minting an
+    id never blocks and never depends on a seeded PRNG shared across
+    forked workers. */
+#include "ferry/fy_uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+bool
+fy_uuid_is_valid (const char *text, size_t len)
+{
+    if (len != 36)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text [i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        }
+        else
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+              || (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
+
+void
+fy_uuid_generate (char buffer [FY_UUID_SIZE])
+{
+    unsigned char bytes [16];
+    size_t have = 0;
+    while (have < sizeof bytes) {
+        ssize_t got = getrandom (bytes + have, sizeof bytes - have, 0);
+        //  getrandom only fails before the pool is seeded or on EINTR;
+        //  a process that cannot get randomness must not mint ids.
+        if (got < 0)
+            abort ();
+        have += (size_t) got;
+    }
+    bytes [6] = (bytes [6] & 0x0f) | 0x40;
+    bytes [8] = (bytes [8] & 0x3f) | 0x80;
+    static const char hex [] = "0123456789abcdef";
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            buffer [at++] = '-';
+        buffer [at++] = hex [bytes [i] >> 4];
+        buffer [at++] = hex [bytes [i] & 15];
+    }
+    buffer [at] = 0;
+}

@@ -1,0 +1,26 @@
+/*  Tests for fy_uuid: validation and v4 generation. */
+#include "ferry/ferry.h"
+#include "tap.h"
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    const char *good = "3f1c2a4e-9b7d-4c1e-8f00-0123456789ab";
+    ok (fy_uuid_is_valid (good, strlen (good)), "lower case uuid");
+    ok (fy_uuid_is_valid ("3F1C2A4E-9B7D-4C1E-8F00-0123456789AB", 36),
+        "upper case uuid");
+    ok (!fy_uuid_is_valid (good, 35), "short is invalid");
+    ok (!fy_uuid_is_valid ("3f1c2a4e-9b7d-4c1e-8f00-0123456789ag", 36),
+        "non-hex is invalid");
+    ok (!fy_uuid_is_valid ("3f1c2a4e99b7d-4c1e-8f00-0123456789ab", 36),
+        "missing dash is invalid");
+    char first [FY_UUID_SIZE], second [FY_UUID_SIZE];
+    fy_uuid_generate (first);
+    fy_uuid_generate (second);
+    ok (fy_uuid_is_valid (first, strlen (first)), "generated uuid is valid");
+    ok (first [14] == '4', "version 4");
+    ok (strchr ("89ab", first [19]) != NULL, "RFC 4122 variant");
+    ok (strcmp (first, second) != 0, "two uuids differ");
+    return done_testing ();
+}
