@@ -6,5 +6,7 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_log.h"
+#include "ferry/fy_metrics.h"
 
 #endif
