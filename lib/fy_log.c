@@ -414,40 +414,33 @@ s_escape_unit (const char *text, char *unit, size_t *consumed)
 }
 
 //  Append text escaped to line at *used, within capacity; when it does not
-//  all fit, end with the ellipsis instead. Returns true when it was cut.
-static bool
+//  all fit, cut it between characters and end with the ellipsis.
+static void
 s_append_escaped (char *line, size_t *used, size_t capacity, const char *text)
 {
     const size_t ellipsis = sizeof S_ELLIPSIS - 1;
     assert (capacity >= *used + ellipsis);
     char unit [8];
     size_t consumed;
+    //  Room for the ellipsis is kept only when the whole text will not fit.
+    size_t whole = 0;
+    for (const char *scan = text; *scan && *used + whole <= capacity;
+         scan += consumed)
+        whole += s_escape_unit (scan, unit, &consumed);
+    bool cut = *used + whole > capacity;
+    size_t limit = cut ? capacity - ellipsis : capacity;
     while (*text) {
         size_t length = s_escape_unit (text, unit, &consumed);
-        if (*used + length + ellipsis > capacity)
+        if (*used + length > limit)
             break;
         memcpy (line + *used, unit, length);
         *used += length;
         text += consumed;
     }
-    if (!*text)
-        return false;
-    //  Out of room but for the ellipsis: the rest goes in if it fits there.
-    size_t rest = 0;
-    for (const char *scan = text; *scan && rest <= ellipsis; scan += consumed)
-        rest += s_escape_unit (scan, unit, &consumed);
-    if (rest <= ellipsis) {
-        while (*text) {
-            size_t length = s_escape_unit (text, unit, &consumed);
-            memcpy (line + *used, unit, length);
-            *used += length;
-            text += consumed;
-        }
-        return false;
+    if (cut) {
+        memcpy (line + *used, S_ELLIPSIS, ellipsis);
+        *used += ellipsis;
     }
-    memcpy (line + *used, S_ELLIPSIS, ellipsis);
-    *used += ellipsis;
-    return true;
 }
 
 static void

@@ -235,15 +235,16 @@ test_truncation (void)
     fy_log_info ("%sc", big);
     s_check_cut ("one byte over", false);
 
-    //  A secret across the cut is masked before the cut, so no piece of it
-    //  shows.
+    //  A secret across where the cut would fall is masked before the cut,
+    //  so no piece of it shows.
     fy_log_secret_add ("Sup3rSecretValue");
     memset (big, 'c', room - 8);
     big [room - 8] = '\0';
-    fy_log_info ("%sSup3rSecretValue", big);
+    fy_log_info ("%sSup3rSecretValue%0100d", big, 0);
     line = s_read ();
-    ok (!strstr (line, "Sup3r") && strstr (line, "cc***"),
-        "a secret at the cut does not leak a prefix");
+    ok (!strstr (line, "Sup3r") && strstr (line, "cc***00")
+        && strstr (line, "0\xe2\x80\xa6\n"),
+        "a secret across the cut is masked, no prefix of it leaks");
     free (big);
 }
 
