@@ -2,6 +2,7 @@
     values and swaps it in only when every key checks out, which is what
     makes a failed SIGHUP reload harmless. */
 #include "ferry/fy_cfg.h"
+#include "ferry/fy_log.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -432,6 +433,11 @@ fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
             if (s_check (tables [s].name,
                          &tables [s].keys [k], &values [s][k], err))
                 goto fail;
+    //  From here on no secret value can reach a log line.
+    for (int s = 0; tables [s].name; s++)
+        for (int k = 0; tables [s].keys [k].name; k++)
+            if (tables [s].keys [k].flags & FY_CFG_SECRET)
+                fy_log_secret_add (values [s][k].value);
     s_values_destroy (self->tables, &self->values);
     self->values = values;
     return 0;
@@ -517,4 +523,19 @@ fy_cfg_dump (fy_cfg_t *self)
     }
     fclose (out);
     return text;
+}
+
+int
+fy_cfg_apply_log (fy_cfg_t *self, const char *component)
+{
+    assert (self);
+    fy_log_level_t level;
+    fy_log_format_t format;
+    //  The tables constrain both to valid names, so these cannot fail
+    //  after a successful load.
+    if (fy_log_level_parse (fy_cfg_str (self, "log", "level"), &level)
+        || fy_log_format_parse (fy_cfg_str (self, "log", "format"), &format))
+        return -1;
+    fy_log_init (component, level, format);
+    return 0;
 }

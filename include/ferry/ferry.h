@@ -7,9 +7,11 @@
 
 #include "ferry/fy_common.h"
 #include "ferry/fy_cfg.h"
+#include "ferry/fy_event.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
+#include "ferry/fy_schema.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 

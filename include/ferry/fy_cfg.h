@@ -84,6 +84,11 @@ const char *
 char *
     fy_cfg_dump (fy_cfg_t *self);
 
+//  Configure the process logger from the log section, as component.
+//  Returns 0, or -1 with errno EINVAL when the section holds bad names.
+int
+    fy_cfg_apply_log (fy_cfg_t *self, const char *component) FY_MUSTCHECK;
+
 //  Look up a key's entry in fy_cfg_sections; NULL when unknown.
 const fy_cfg_key_t *
     fy_cfg_key_find (const char *section, const char *key);

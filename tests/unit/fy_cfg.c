@@ -100,6 +100,22 @@ s_test_types (void)
     ok (fy_cfg_load (cfg, NULL, NULL, &err) == 0, "secret from env");
     is_str (fy_cfg_str (cfg, "daemon", "secret"), "from-env-secret",
             "env secret value");
+    //  A loaded secret is masked in every log line from then on.
+    int fds [2];
+    if (pipe (fds))
+        BAIL_OUT ("pipe");
+    fy_log_set_fd (fds [1]);
+    fy_log_error ("connecting with key from-env-secret now");
+    fy_log_set_fd (2);
+    close (fds [1]);
+    char logged [512] = "";
+    ssize_t got = read (fds [0], logged, sizeof logged - 1);
+    logged [got > 0 ? got : 0] = 0;
+    close (fds [0]);
+    ok (strstr (logged, "from-env-secret") == NULL
+        && strstr (logged, "key *** now") != NULL, "loaded secret is masked "
+        "in the log: %.*s", (int) strcspn (logged, "\n"), logged);
+
     char *dump = fy_cfg_dump (cfg);
     ok (strstr (dump, "from-env-secret") == NULL
         && strstr (dump, "secret = \"***\"") != NULL, "dump masks secrets");

@@ -1,0 +1,56 @@
+/*  Fuzz target for the edge of ferry: any byte string as a message body
+    (JSON, SNS envelope, schema) and as msgpack (what a peer could send).
+    A valid event must survive JSON -> msgpack -> event -> JSON exactly. */
+#include "ferry/ferry.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static fy_schema_t *
+s_schema (void)
+{
+    static fy_schema_t *schema;
+    if (!schema) {
+        const char *path = getenv ("FERRY_EVENTS_SCHEMA");
+        fy_error_t err = { "" };
+        schema = fy_schema_load (path ? path : FERRY_SRCDIR
+                                 "/schemas/events.schema.json", &err);
+        if (!schema) {
+            fprintf (stderr, "event_fuzz: schema: %s\n", err.text);
+            abort ();
+        }
+    }
+    return schema;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    fy_error_t err;
+    fy_event_t *event = fy_event_decode_json ((const char *) data, size,
+                                              s_schema (), &err);
+    if (event) {
+        char *first = fy_event_encode_json (event);
+        char *packed = NULL;
+        size_t packed_size = 0;
+        int rc = fy_event_encode_msgpack (event, &packed, &packed_size);
+        assert (rc == 0);
+        fy_event_t *carried = fy_event_decode_msgpack (packed, packed_size,
+                                                       &err);
+        assert (carried);
+        char *second = fy_event_encode_json (carried);
+        assert (strcmp (first, second) == 0);
+        free (second);
+        free (first);
+        free (packed);
+        fy_event_destroy (&carried);
+        fy_event_destroy (&event);
+    }
+    fy_event_t *from_peer = fy_event_decode_msgpack (data, size, &err);
+    fy_event_destroy (&from_peer);
+    return 0;
+}

@@ -1,0 +1,233 @@
+/*  Tests for fy_event: every golden sample decodes and round-trips exactly
+    through msgpack, every invalid sample fails with its expected error,
+    the decoder's errno classes, and JSONTestSuite's verdicts. */
+#include "ferry/ferry.h"
+#include "tap.h"
+
+#include <dirent.h>
+#include <errno.h>
+
+static fy_schema_t *s_schema;
+
+static char *
+s_slurp (const char *path, size_t *size_p)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    rewind (file);
+    char *data = fy_xmalloc ((size_t) size + 1);
+    size_t got = fread (data, 1, (size_t) size, file);
+    fclose (file);
+    data [got] = 0;
+    *size_p = got;
+    return data;
+}
+
+//  Calls fn for each file in dir ending in suffix; returns how many.
+static size_t
+s_each (const char *dir_path, const char *suffix,
+        void (*fn) (const char *path, const char *name))
+{
+    DIR *dir = opendir (dir_path);
+    if (!dir)
+        BAIL_OUT ("cannot open %s", dir_path);
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        size_t len = strlen (entry->d_name), want = strlen (suffix);
+        if (len <= want || strcmp (entry->d_name + len - want, suffix))
+            continue;
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%s", dir_path, entry->d_name);
+        fn (path, entry->d_name);
+        count++;
+    }
+    closedir (dir);
+    return count;
+}
+
+static void
+s_golden (const char *path, const char *name)
+{
+    size_t size;
+    char *data = s_slurp (path, &size);
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (data, size, s_schema, &err);
+    if (!ok (event != NULL, "%s is valid", name)) {
+        diag ("  %s", err.text);
+        free (data);
+        return;
+    }
+    //  The file is pretty-printed; the exact form is its compact dump.
+    json_t *original = json_loadb (data, size, 0, NULL);
+    char *want = json_dumps (original, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    char *packed = NULL;
+    size_t packed_size = 0;
+    ok (fy_event_encode_msgpack (event, &packed, &packed_size) == 0,
+        "%s encodes", name);
+    fy_event_t *carried = fy_event_decode_msgpack (packed, packed_size, &err);
+    char *got = carried ? fy_event_encode_json (carried) : NULL;
+    is_str (got, want, "%s: JSON -> msgpack -> JSON is exact", name);
+    char type [128];
+    snprintf (type, sizeof type, "%.*s", (int) (strlen (name) - 5), name);
+    is_str (fy_event_type (event), type, "%s: type is the file name", name);
+    free (got);
+    free (want);
+    free (packed);
+    json_decref (original);
+    fy_event_destroy (&carried);
+    fy_event_destroy (&event);
+    free (data);
+}
+
+static void
+s_invalid (const char *path, const char *name)
+{
+    size_t size, err_size;
+    char *data = s_slurp (path, &size);
+    char err_path [4096];
+    snprintf (err_path, sizeof err_path, "%.*s.err",
+              (int) (strlen (path) - 5), path);
+    char *want = s_slurp (err_path, &err_size);
+    if (!want)
+        BAIL_OUT ("%s has no .err file", path);
+    want [strcspn (want, "\n")] = 0;
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (data, size, s_schema, &err);
+    ok (event == NULL, "%s is refused", name);
+    is_str (err.text, want, "%s: error names pointer and rule", name);
+    fy_event_destroy (&event);
+    free (want);
+    free (data);
+}
+
+//  JSONTestSuite: y_ must parse, n_ must not, i_ either, none may crash.
+//  A body that parses is then not an event, which is not EBADMSG.
+//  Two y_ cases are refused by policy: duplicate keys, because an event
+//  whose fields two parsers could read differently must never be acted
+//  on, and \u0000, which PostgreSQL text and jsonb cannot store.
+static void
+s_json_suite (const char *path, const char *name)
+{
+    size_t size;
+    char *data = s_slurp (path, &size);
+    fy_error_t err = { "" };
+    errno = 0;
+    fy_event_t *event = fy_event_decode_json (data, size, s_schema, &err);
+    int errnum = errno;
+    bool parsed = event != NULL || errnum != EBADMSG;
+    bool duplicate = strstr (name, "duplicated_key") != NULL;
+    bool nul = strstr (name, "null_escape") || strstr (name, "escaped_null");
+    if (name [0] == 'y' && (duplicate || nul))
+        ok (!parsed && strstr (err.text, duplicate ? "duplicate" : "\\u0000"),
+            "%s refused by policy: %s", name, err.text);
+    else
+    if (name [0] == 'y') {
+        if (!ok (parsed, "%s parses", name))
+            diag ("  %s", err.text);
+    }
+    else
+    if (name [0] == 'n')
+        ok (!parsed, "%s is refused", name);
+    else
+        ok (1, "%s: %s, no crash", name, parsed ? "parsed" : "refused");
+    fy_event_destroy (&event);
+    free (data);
+}
+
+static void
+s_errors (void)
+{
+    fy_error_t err = { "" };
+    const char *text = "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
+        "\"type\":\"user.logout\",\"version\":2,\"source\":\"monolith\","
+        "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
+        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
+        "\"actorId\":null,\"payload\":{}}";
+    ok (!fy_event_decode_json (text, strlen (text), s_schema, &err)
+        && errno == ENOTSUP, "version 2 is unsupported_version: %s", err.text);
+    is_str (fy_event_reason (ENOTSUP), "unsupported_version", "reason word");
+
+    char *big = fy_xmalloc (FY_EVENT_MAX_BYTES + 2);
+    memset (big, ' ', FY_EVENT_MAX_BYTES + 1);
+    big [FY_EVENT_MAX_BYTES + 1] = 0;
+    ok (!fy_event_decode_json (big, FY_EVENT_MAX_BYTES + 1, s_schema, &err)
+        && errno == EMSGSIZE, "one byte over the limit is oversize");
+    free (big);
+    ok (!fy_event_decode_json ("{\"id\":", 6, s_schema, &err)
+        && errno == EBADMSG, "truncated JSON is invalid_json");
+    ok (!fy_event_decode_json ("", 0, s_schema, &err) && errno == EBADMSG,
+        "empty body is invalid_json");
+    const char *unknown = "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
+        "\"type\":\"user.teleported\",\"version\":1,\"source\":\"monolith\","
+        "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
+        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
+        "\"payload\":{}}";
+    ok (!fy_event_decode_json (unknown, strlen (unknown), s_schema, &err)
+        && errno == ENOENT, "unknown type is unknown_type: %s", err.text);
+    ok (!fy_event_decode_msgpack ("\xc1", 1, &err) && errno == EPROTO,
+        "garbage msgpack is invalid_msgpack");
+    ok (!fy_event_decode_msgpack ("\x93\x01\x02\x03", 4, &err)
+        && errno == EPROTO, "msgpack that is not an envelope is refused");
+
+    //  Nesting beyond what msgpack-c can unpack is refused at the edge.
+    char deep [256] = "";
+    snprintf (deep, sizeof deep, "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-"
+              "0123456789ab\",\"x\":");
+    size_t len = strlen (deep);
+    for (int i = 0; i < 40; i++)
+        deep [len++] = '[';
+    for (int i = 0; i < 40; i++)
+        deep [len++] = ']';
+    deep [len++] = '}';
+    ok (!fy_event_decode_json (deep, len, NULL, &err) && errno == EINVAL,
+        "deep nesting refused: %s", err.text);
+}
+
+static void
+s_sns (void)
+{
+    size_t size;
+    char *data = s_slurp (tap_srcpath ("tests/data/events/sns/user.login.json"),
+                          &size);
+    if (!data)
+        BAIL_OUT ("no SNS sample");
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (data, size, s_schema, &err);
+    ok (event != NULL, "SNS envelope unwraps: %s", event ? "" : err.text);
+    if (event) {
+        is_str (fy_event_type (event), "user.login", "inner event's type");
+        ok (fy_event_occurred_at_ms (event) > 0, "occurredAt parsed");
+        ok (fy_uuid_is_valid (fy_event_company_id (event), 36), "companyId");
+        ok (json_is_object (fy_event_payload (event)), "payload is an object");
+        is_int (fy_event_version (event), 1, "version");
+    }
+    fy_event_destroy (&event);
+    free (data);
+}
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    fy_error_t err = { "" };
+    s_schema = fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
+    if (!s_schema)
+        BAIL_OUT ("schema: %s", err.text);
+    size_t golden = s_each (tap_srcpath ("tests/data/events"), ".json",
+                            s_golden);
+    ok (golden >= 26, "%zu golden samples, one per type", golden);
+    size_t invalid = s_each (tap_srcpath ("tests/data/events/invalid"),
+                             ".json", s_invalid);
+    ok (invalid >= 20, "%zu invalid samples", invalid);
+    s_sns ();
+    s_errors ();
+    size_t suite = s_each (tap_testdata ("jsontestsuite/test_parsing"),
+                           ".json", s_json_suite);
+    ok (suite > 300, "%zu JSONTestSuite files", suite);
+    fy_schema_destroy (&s_schema);
+    return done_testing ();
+}

@@ -1,0 +1,92 @@
+/*  ferryctl validate: one message body on stdin, through the same decode
+    the bridge runs: JSON (or SNS envelope) -> schema -> msgpack -> event,
+    then printed back as JSON, so what it prints is what ferry carries. */
+#include "ferryctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Read at most limit + 1 bytes, so an oversize body is seen as such
+//  without reading an unbounded stream into memory.
+static char *
+s_read_stdin (size_t limit, size_t *size_p)
+{
+    char *data = fy_xmalloc (limit + 1);
+    size_t size = 0;
+    while (size < limit + 1) {
+        size_t got = fread (data + size, 1, limit + 1 - size, stdin);
+        if (got == 0)
+            break;
+        size += got;
+    }
+    *size_p = size;
+    return data;
+}
+
+int
+ferryctl_validate (ferryctl_t *ctl)
+{
+    const char *schema_path = fy_cfg_str (ctl->cfg, "events", "schema");
+    static const struct option options [] = {
+        { "schema", required_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 }
+    };
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL)) != -1) {
+        if (opt != 's') {
+            fprintf (stderr, "usage: ferryctl validate [--schema PATH] "
+                     "< message\n");
+            return FERRYCTL_USAGE;
+        }
+        schema_path = optarg;
+    }
+    if (optind < ctl->argc) {
+        fprintf (stderr, "ferryctl validate: unexpected argument '%s'\n",
+                 ctl->argv [optind]);
+        return FERRYCTL_USAGE;
+    }
+    fy_error_t err = { "" };
+    fy_schema_t *schema = fy_schema_load (schema_path, &err);
+    if (!schema) {
+        fprintf (stderr, "ferryctl: schema %s: %s\n", schema_path, err.text);
+        return FERRYCTL_USAGE;
+    }
+    size_t size = 0;
+    char *data = s_read_stdin (FY_EVENT_MAX_BYTES, &size);
+    int rc = FERRYCTL_FAILED;
+    char *packed = NULL;
+    fy_event_t *carried = NULL;
+    fy_event_t *event = fy_event_decode_json (data, size, schema, &err);
+    if (!event) {
+        fprintf (stderr, "invalid (%s): %s\n", fy_event_reason (errno),
+                 err.text);
+        goto out;
+    }
+    size_t packed_size = 0;
+    if (fy_event_encode_msgpack (event, &packed, &packed_size)) {
+        fprintf (stderr, "invalid (%s): cannot encode as msgpack\n",
+                 fy_event_reason (errno));
+        goto out;
+    }
+    carried = fy_event_decode_msgpack (packed, packed_size, &err);
+    if (!carried) {
+        fprintf (stderr, "invalid (%s): %s\n", fy_event_reason (errno),
+                 err.text);
+        goto out;
+    }
+    char *text = fy_event_encode_json (carried);
+    puts (text);
+    free (text);
+    rc = FERRYCTL_OK;
+out:
+    fy_event_destroy (&carried);
+    fy_event_destroy (&event);
+    free (packed);
+    free (data);
+    fy_schema_destroy (&schema);
+    return rc;
+}
