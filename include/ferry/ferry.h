@@ -6,5 +6,6 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_schema.h"
 
 #endif
