@@ -198,6 +198,14 @@ fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
         errno = EMSGSIZE;
         return NULL;
     }
+    //  SQS bodies cannot hold NUL, and jansson would stop reading at one,
+    //  accepting "1\0junk": refuse it before parsing.
+    if (memchr (data, 0, size)) {
+        fy_error_set (err, "invalid JSON: NUL byte at offset %zu",
+                      (size_t) ((const char *) memchr (data, 0, size) - data));
+        errno = EBADMSG;
+        return NULL;
+    }
     //  Any JSON text parses (a bare scalar is JSON, just not an event);
     //  duplicate keys and \u0000 are refused, because two parsers could
     //  read the first differently and PostgreSQL cannot store the second.

@@ -12,6 +12,7 @@
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_schema.h"
+#include "ferry/fy_schema.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 
