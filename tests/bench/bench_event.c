@@ -27,10 +27,10 @@ s_load (const char *dir_path, s_sample_t *samples, size_t max)
         size_t len = strlen (entry->d_name);
         if (len < 6 || strcmp (entry->d_name + len - 5, ".json"))
             continue;
-        char path [4096];
-        snprintf (path, sizeof path, "%s/%s", dir_path, entry->d_name);
+        char *path = fy_xasprintf ("%s/%s", dir_path, entry->d_name);
         //  Compact, as the monolith sends them.
         json_t *value = json_load_file (path, 0, NULL);
+        free (path);
         if (!value)
             continue;
         samples [count].data = json_dumps (value, JSON_COMPACT);
