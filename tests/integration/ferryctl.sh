@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+#  TAP: ferryctl's exit statuses and output as an operator meets them, and
+#  the generated documents (doc/config.md, contrib/ferry.cfg) are what the
+#  key tables say.
+set -u
+. "$FERRY_SRCDIR/tests/tap.sh"
+ctl="$FERRY_BUILDDIR/tools/ferryctl"
+src=$FERRY_SRCDIR
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ -x "$ctl" ] || bail_out "no $ctl"
+
+#  Every golden sample is valid, and what is printed is the compact event.
+for f in "$src"/tests/data/events/*.json; do
+    "$ctl" validate < "$f" > /dev/null; rc=$?
+    is "$rc" 0 "validate $(basename "$f") exits 0"
+done
+"$ctl" validate < "$src/tests/data/events/goal.created.json" > "$tmp/out"
+want=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":"), ensure_ascii=False))' "$src/tests/data/events/goal.created.json")
+is "$(cat "$tmp/out")" "$want" "validate prints the decoded event as compact JSON"
+
+#  The SNS envelope prints the inner event.
+"$ctl" validate < "$src/tests/data/events/sns/user.login.json" > "$tmp/sns"
+is "$?" 0 "SNS envelope is valid"
+grep -q '"type":"user.login"' "$tmp/sns"; ok $? "SNS envelope prints the inner event"
+
+#  Invalid samples: exit 1, nothing on stdout, the reason on stderr.
+for f in "$src"/tests/data/events/invalid/*.json; do
+    name=$(basename "$f" .json)
+    "$ctl" validate < "$f" > "$tmp/out" 2> "$tmp/err"; rc=$?
+    is "$rc" 1 "validate invalid/$name exits 1"
+    want=$(head -n1 "${f%.json}.err")
+    grep -qF -- "$want" "$tmp/err"
+    ok $? "invalid/$name: stderr names '$want'"
+    [ ! -s "$tmp/out" ]; ok $? "invalid/$name: nothing on stdout"
+done
+printf 'not json' | "$ctl" validate 2> "$tmp/err"; rc=$?
+is "$rc" 1 "garbage exits 1"
+grep -q '^invalid (invalid_json): ' "$tmp/err"; ok $? "garbage is invalid_json"
+head -c 300000 /dev/zero | tr '\0' ' ' | "$ctl" validate 2> "$tmp/err"; rc=$?
+is "$rc" 1 "oversize body exits 1"
+grep -q '^invalid (oversize)' "$tmp/err"; ok $? "oversize is named"
+head -c 65536 /dev/urandom | "$ctl" validate 2>/dev/null; rc=$?
+is "$rc" 1 "random bytes exit 1, no crash"
+
+#  Usage errors exit 2.
+"$ctl" validate extra < /dev/null 2>/dev/null; is "$?" 2 "unexpected argument exits 2"
+"$ctl" 2>/dev/null; is "$?" 2 "no command exits 2"
+"$ctl" frobnicate 2>/dev/null; is "$?" 2 "unknown command exits 2"
+"$ctl" validate --schema /nonexistent < /dev/null 2>/dev/null
+is "$?" 2 "missing schema exits 2"
+
+#  Configuration: check answers 0 or 1; a bad key stops other commands
+#  with one line and status 2.
+"$ctl" config check -c "$src/contrib/ferry.cfg" > /dev/null
+is "$?" 0 "config check accepts contrib/ferry.cfg"
+printf 'log\n    levle = debug\n' > "$tmp/bad.cfg"
+"$ctl" config check -c "$tmp/bad.cfg" 2> "$tmp/err"; rc=$?
+is "$rc" 1 "config check refuses an unknown key"
+is "$(cat "$tmp/err")" "ferryctl: $tmp/bad.cfg: unknown key log.levle" \
+   "the refusal is one line naming the key"
+"$ctl" -c "$tmp/bad.cfg" validate < "$src/tests/data/events/goal.created.json" \
+    > /dev/null 2> "$tmp/err"; rc=$?
+is "$rc" 2 "a bad key stops validate with status 2"
+is "$(wc -l < "$tmp/err")" 1 "with one line"
+FERRY_LOG_LEVEL=loud "$ctl" validate < /dev/null 2> "$tmp/err"; rc=$?
+is "$rc" 2 "a bad environment override stops with status 2"
+grep -q "log.level (env): 'loud'" "$tmp/err"; ok $? "naming the key and origin"
+"$ctl" --set log.level=debug config show | grep -q 'level = "debug"'
+ok $? "--set reaches config show"
+
+#  Generated documents match the tables.
+"$ctl" config doc | diff -u "$src/doc/config.md" - > "$tmp/diff"
+ok $? "doc/config.md is what ferryctl config doc prints"
+[ -s "$tmp/diff" ] && diag "$(head -20 "$tmp/diff")"
+"$ctl" config sample | diff -u "$src/contrib/ferry.cfg" - > "$tmp/diff"
+ok $? "contrib/ferry.cfg is what ferryctl config sample prints"
+[ -s "$tmp/diff" ] && diag "$(head -20 "$tmp/diff")"
+done_testing
