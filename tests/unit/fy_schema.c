@@ -282,6 +282,18 @@ s_test_errors (void)
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
                      "\"x\\ny\": 1}"), "/x\\u000ay: additionalProperties",
             "control bytes in keys are escaped");
+    //  The discriminator fast path must keep if's semantics.
+    const char *sw = "{\"allOf\": [{\"if\": {\"properties\": {\"t\": "
+        "{\"const\": \"a\"}}}, \"then\": {\"required\": [\"x\"]},"
+        " \"else\": {\"required\": [\"y\"]}}, {\"if\": {\"properties\":"
+        " {\"t\": {\"const\": 1}}}, \"then\": {\"required\": [\"z\"]}}]}";
+    is_str (s_check (sw, "{\"t\": \"a\"}"), "/x: required", "switch: then");
+    is_str (s_check (sw, "{\"t\": \"b\"}"), "/y: required", "switch: else");
+    is_str (s_check (sw, "{\"y\": 0, \"t\": 1.0}"), "/z: required",
+            "switch: const compares numbers by value");
+    is_str (s_check (sw, "{\"y\": 0}"), "/x: required",
+            "switch: a missing property makes if pass");
+    is_str (s_check (sw, "5"), "", "switch: a non-object makes if pass");
     is_str (s_check ("{\"enum\": [1, 2]}", "3"), ": enum", "root enum");
     is_str (s_check ("{\"minLength\": 2}", "\"\xc3\xa9\""), ": minLength 2",
             "minLength counts code points");
