@@ -136,6 +136,13 @@ struct s_node {
     s_list_t all_of, any_of, one_of;
     s_node_t *not_, *if_, *then_, *else_;
     s_node_t *ref;
+
+    //  Set when this schema is only {"if": {"properties": {name: {"const":
+    //  value}}}, "then", "else"}: the event schema's dispatch on "type",
+    //  which allOf then runs with one property lookup for all branches.
+    bool is_switch;
+    s_name_t switch_name;
+    json_t *switch_value;
 };
 
 struct fy_schema {
@@ -847,6 +854,48 @@ s_compile_identity (s_comp_t *c, s_node_t *node, json_t *json,
     return 0;
 }
 
+//  True when json has no keys but those in the NULL-ended list keys.
+static bool
+s_has_only (json_t *json, const char **keys)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (json, key, value) {
+        const char **known = keys;
+        while (*known && strcmp (*known, key))
+            known++;
+        if (!*known)
+            return false;
+    }
+    return true;
+}
+
+//  Recognise a discriminator branch (see is_switch).
+static void
+s_detect_switch (s_node_t *node)
+{
+    static const char *s_branch_keys [] = {
+        "if", "then", "else", "$comment", "title", "description", NULL
+    };
+    static const char *s_if_keys [] = { "properties", NULL };
+    static const char *s_const_keys [] = { "const", NULL };
+    json_t *cond = json_object_get (node->json, "if");
+    json_t *props = json_object_get (cond, "properties");
+    if (!json_is_object (node->json) || !json_is_object (cond)
+    ||  !s_has_only (node->json, s_branch_keys)
+    ||  !s_has_only (cond, s_if_keys) || json_object_size (props) != 1)
+        return;
+    void *it = json_object_iter (props);
+    json_t *schema = json_object_iter_value (it);
+    if (!json_is_object (schema) || json_object_size (schema) != 1
+    ||  !s_has_only (schema, s_const_keys))
+        return;
+    node->is_switch = true;
+    node->switch_name.name = json_object_iter_key (it);
+    node->switch_name.len = json_object_iter_key_len (it);
+    node->switch_value = json_object_get (schema, "const");
+}
+
 static s_node_t *
 s_compile (s_comp_t *c, json_t *json, const char *base)
 {
@@ -896,6 +945,8 @@ s_compile (s_comp_t *c, json_t *json, const char *base)
           || s_get_schema (c, json, "if", inner, &node->if_)
           || s_get_schema (c, json, "then", inner, &node->then_)
           || s_get_schema (c, json, "else", inner, &node->else_) ? -1 : 0;
+    if (rc == 0)
+        s_detect_switch (node);
     free (own_base);
     c->depth--;
     return rc == 0 ? node : NULL;
@@ -1634,12 +1685,44 @@ s_try (s_ctx_t *ctx, s_node_t *node, json_t *inst)
     return ctx->abort ? -1 : rc ? 1 : 0;
 }
 
+//  allOf, with discriminator branches (is_switch) decided by one lookup
+//  of their property instead of a full "if" validation each. The "if"
+//  passes, as "properties" does, when inst is no object or lacks the
+//  property.
+static int
+s_validate_all_of (s_ctx_t *ctx, s_node_t *node, json_t *inst)
+{
+    const s_name_t *looked_up = NULL;
+    json_t *value = NULL;
+    for (size_t i = 0; i < node->all_of.n; i++) {
+        s_node_t *item = node->all_of.list [i];
+        if (!item->is_switch) {
+            if (s_validate (ctx, item, inst))
+                return -1;
+            continue;
+        }
+        const s_name_t *name = &item->switch_name;
+        if (json_is_object (inst) && (!looked_up || looked_up->len != name->len
+            || memcmp (looked_up->name, name->name, name->len))) {
+            value = json_object_getn (inst, name->name, name->len);
+            looked_up = name;
+        }
+        bool holds = !json_is_object (inst) || !value
+            || s_equal (ctx, item->switch_value, value, 0);
+        if (ctx->abort)
+            return -1;
+        s_node_t *branch = holds ? item->then_ : item->else_;
+        if (branch && s_validate (ctx, branch, inst))
+            return -1;
+    }
+    return 0;
+}
+
 static int
 s_validate_applicators (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 {
-    for (size_t i = 0; i < node->all_of.n; i++)
-        if (s_validate (ctx, node->all_of.list [i], inst))
-            return -1;
+    if (node->all_of.n && s_validate_all_of (ctx, node, inst))
+        return -1;
     if (node->any_of.n) {
         int rc = 1;
         for (size_t i = 0; i < node->any_of.n && rc == 1; i++)

@@ -97,7 +97,8 @@ s_find_out_of_scope (json_t *json, json_t *ids, char *why, size_t size)
             return true;
         }
     json_t *ref = json_object_get (json, "$ref");
-    if (json_is_string (ref) && !s_ref_is_local (json_string_value (ref), ids)) {
+    if (json_is_string (ref)
+    &&  !s_ref_is_local (json_string_value (ref), ids)) {
         snprintf (why, size, "remote $ref %s", json_string_value (ref));
         return true;
     }
@@ -119,7 +120,8 @@ s_flags_for (const char *file)
 static void
 s_run_group (const char *file, json_t *group, int *passed, int *skipped)
 {
-    const char *name = json_string_value (json_object_get (group, "description"));
+    const char *name =
+        json_string_value (json_object_get (group, "description"));
     json_t *schema_json = json_object_get (group, "schema");
     json_t *tests = json_object_get (group, "tests");
     json_t *ids = json_array ();
@@ -282,6 +284,18 @@ s_test_errors (void)
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
                      "\"x\\ny\": 1}"), "/x\\u000ay: additionalProperties",
             "control bytes in keys are escaped");
+    //  The discriminator fast path must keep if's semantics.
+    const char *sw = "{\"allOf\": [{\"if\": {\"properties\": {\"t\": "
+        "{\"const\": \"a\"}}}, \"then\": {\"required\": [\"x\"]},"
+        " \"else\": {\"required\": [\"y\"]}}, {\"if\": {\"properties\":"
+        " {\"t\": {\"const\": 1}}}, \"then\": {\"required\": [\"z\"]}}]}";
+    is_str (s_check (sw, "{\"t\": \"a\"}"), "/x: required", "switch: then");
+    is_str (s_check (sw, "{\"t\": \"b\"}"), "/y: required", "switch: else");
+    is_str (s_check (sw, "{\"y\": 0, \"t\": 1.0}"), "/z: required",
+            "switch: const compares numbers by value");
+    is_str (s_check (sw, "{\"y\": 0}"), "/x: required",
+            "switch: a missing property makes if pass");
+    is_str (s_check (sw, "5"), "", "switch: a non-object makes if pass");
     is_str (s_check ("{\"enum\": [1, 2]}", "3"), ": enum", "root enum");
     is_str (s_check ("{\"minLength\": 2}", "\"\xc3\xa9\""), ": minLength 2",
             "minLength counts code points");
@@ -439,7 +453,8 @@ s_test_bad_schemas (void)
     is_str (s_refused ("{\"items\": [{}]}"),
             "schema #/items: an array (draft 2020-12 uses prefixItems)",
             "draft-07 items array");
-    is_str (s_refused ("{\"$defs\": {\"a\": {\"unevaluatedProperties\": false}}}"),
+    is_str (s_refused ("{\"$defs\": {\"a\": "
+                       "{\"unevaluatedProperties\": false}}}"),
             "schema #/$defs/a/unevaluatedProperties: keyword not supported "
             "by fy_schema", "out-of-scope keyword is refused");
     ok (strstr (s_refused ("{\"$ref\": \"#/$defs/none\"}"),
