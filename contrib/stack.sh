@@ -197,14 +197,22 @@ smtp_up () {
         (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null
 }
 
-#  wait_for NAME SECONDS PROBE: poll PROBE every 0.2 s.
+#  wait_for SECONDS PROBE [PIDFILE MARKER]: poll PROBE until it succeeds or
+#  SECONDS have passed (a probe may itself take seconds against a port that
+#  accepts and never answers); give up at once if the process we started
+#  has died.
 wait_for () {
-    local name=$1 seconds=$2 probe=$3 i
-    for ((i = 0; i < seconds * 5; i++)); do
+    local seconds=$1 probe=$2 pidfile=${3:-} marker=${4:-}
+    local deadline=$((SECONDS + seconds))
+    while [ "$SECONDS" -lt "$deadline" ]; do
         "$probe" && return 0
+        if [ -n "$pidfile" ] && ! live_pid "$pidfile" "$marker" >/dev/null
+        then
+            return 1
+        fi
         sleep 0.2
     done
-    return 1
+    "$probe"
 }
 
 #  A pid from a pidfile, only if that process is still the one we started
@@ -279,7 +287,7 @@ SELECT format('CREATE DATABASE %I OWNER %I', '$PG_DB', '$PG_ROLE')
     WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_DB')
 \gexec
 EOF
-    wait_for postgres 15 postgres_up || {
+    wait_for 15 postgres_up || {
         log_tail "$log"
         die "postgres: no answer on 127.0.0.1:$PG_PORT"
     }
@@ -297,7 +305,7 @@ start_redis () {
         log_tail "$dir/redis.log"
         die "redis: redis-server failed to start"
     }
-    wait_for redis 15 redis_up || {
+    wait_for 15 redis_up || {
         log_tail "$dir/redis.log"
         die "redis: no PONG on 127.0.0.1:$REDIS_PORT"
     }
@@ -318,7 +326,7 @@ start_sqs () {
         stop_one sqs
         FAUXQS_PORT=$SQS_PORT FAUXQS_BIND=127.0.0.1 \
             AWS_REGION=$AWS_REGION_STACK spawn_node "$dir" node fauxqs.mjs
-        wait_for sqs 20 sqs_listening || {
+        wait_for 20 sqs_listening "$dir/pid" fauxqs.mjs || {
             log_tail "$dir/log"
             die "sqs: fauxqs does not answer on 127.0.0.1:$SQS_PORT"
         }
@@ -348,7 +356,7 @@ start_smtp () {
     spawn_node "$dir" node node_modules/maildev/bin/maildev \
         --ip 127.0.0.1 --web-ip 127.0.0.1 --smtp "$SMTP_PORT" \
         --web "$SMTP_WEB_PORT" --mail-directory "$dir/mail"
-    wait_for smtp 20 smtp_up || {
+    wait_for 20 smtp_up "$dir/pid" maildev || {
         log_tail "$dir/log"
         die "smtp: maildev does not answer on 127.0.0.1:$SMTP_PORT/$SMTP_WEB_PORT"
     }
@@ -368,11 +376,20 @@ do_start () {
 #  ---------------------------------------------------------------------
 #  Stop: only the processes we started, found by pidfile, then verified.
 
+#  Is pid a process that has not exited? Our daemons are orphans, and an
+#  init that reaps slowly leaves them as zombies for seconds: a zombie has
+#  exited and closed its ports.
+pid_alive () {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 #  Wait up to SECONDS for pid to exit.
 wait_gone () {
     local pid=$1 seconds=$2 i
     for ((i = 0; i < seconds * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        pid_alive "$pid" || return 0
         sleep 0.1
     done
     return 1
