@@ -14,11 +14,18 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NPM_DIR=$ROOT/contrib/stack
 STACK_DIR=${FERRY_STACK_DIR:-$ROOT/var/stack}
 
-PG_PORT=${FERRY_PG_PORT:-55432}
-REDIS_PORT=${FERRY_REDIS_PORT:-56379}
-SQS_PORT=${FERRY_SQS_PORT:-54566}
-SMTP_PORT=${FERRY_SMTP_PORT:-51025}
-SMTP_WEB_PORT=${FERRY_SMTP_WEB_PORT:-51080}
+#  FERRY_PORT_OFFSET moves every default port at once, so two checkouts can
+#  each run a stack.
+OFF=${FERRY_PORT_OFFSET:-0}
+case $OFF in
+    ''|*[!0-9]*) echo "stack: FERRY_PORT_OFFSET=$OFF is not a number" >&2
+        exit 1 ;;
+esac
+PG_PORT=${FERRY_PG_PORT:-$((55432 + OFF))}
+REDIS_PORT=${FERRY_REDIS_PORT:-$((56379 + OFF))}
+SQS_PORT=${FERRY_SQS_PORT:-$((54566 + OFF))}
+SMTP_PORT=${FERRY_SMTP_PORT:-$((51025 + OFF))}
+SMTP_WEB_PORT=${FERRY_SMTP_WEB_PORT:-$((51080 + OFF))}
 
 PG_BIN=${FERRY_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DB=ferry
@@ -159,16 +166,23 @@ install_all () {
 #  ---------------------------------------------------------------------
 #  Probes: does each service answer?
 
+#  Each X_up means: the process our pidfile names is alive and the service
+#  answers. A port that answers for someone else's process (another
+#  checkout's stack, a system service) is not ours to use or to stop.
+
 postgres_up () {
-    local dir
-    dir=$(pg_dir)
-    [ -f "$dir/data/postmaster.pid" ] &&
+    live_pid "$(pg_dir)/data/postmaster.pid" postgres >/dev/null &&
         "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2
 }
 
-redis_up () {
+redis_answers () {
     [ "$(timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping \
         2>/dev/null)" = PONG ]
+}
+
+redis_up () {
+    live_pid "$STACK_DIR/redis/redis.pid" redis-server >/dev/null &&
+        redis_answers
 }
 
 sqs_call () {
@@ -178,23 +192,45 @@ sqs_call () {
         -H "X-Amz-Target: AmazonSQS.$action" -d "$body"
 }
 
+sqs_listening () {
+    sqs_call ListQueues '{}' >/dev/null 2>&1
+}
+
 #  Up means both ferry queues exist, not only that the port answers.
 sqs_up () {
     local name
+    live_pid "$STACK_DIR/sqs/pid" fauxqs.mjs >/dev/null || return 1
     for name in "$SQS_QUEUE" "$SQS_DLQ"; do
         sqs_call GetQueueUrl "{\"QueueName\":\"$name\"}" 2>/dev/null |
             grep -q "\"QueueUrl\"" || return 1
     done
 }
 
-sqs_listening () {
-    sqs_call ListQueues '{}' >/dev/null 2>&1
+smtp_answers () {
+    curl -sf --max-time 3 -o /dev/null \
+        "http://127.0.0.1:$SMTP_WEB_PORT/email" &&
+        port_busy "$SMTP_PORT"
 }
 
 smtp_up () {
-    curl -sf --max-time 3 -o /dev/null \
-        "http://127.0.0.1:$SMTP_WEB_PORT/email" &&
-        (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null
+    live_pid "$STACK_DIR/smtp/pid" maildev >/dev/null && smtp_answers
+}
+
+port_busy () {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+#  Before starting a service: its ports must be free.
+need_free () {
+    local name=$1 port
+    shift
+    for port in "$@"; do
+        port_busy "$port" || continue
+        ss -ltnp "sport = :$port" 2>/dev/null | tail -n +2 >&2 || true
+        die "$name: port $port is taken by another process (another" \
+            "checkout's stack?); stop it, or move this stack with" \
+            "FERRY_PORT_OFFSET or the FERRY_*_PORT variables"
+    done
 }
 
 #  wait_for SECONDS PROBE [PIDFILE MARKER]: poll PROBE until it succeeds or
@@ -220,7 +256,7 @@ wait_for () {
 live_pid () {
     local pidfile=$1 marker=$2 pid
     [ -f "$pidfile" ] || return 1
-    pid=$(cat "$pidfile")
+    pid=$(head -n 1 "$pidfile")
     case $pid in ''|*[!0-9]*) return 1 ;; esac
     [ -r "/proc/$pid/cmdline" ] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$marker" || return 1
@@ -231,17 +267,22 @@ live_pid () {
 #  Start.
 
 start_postgres () {
-    if postgres_up; then
-        return 0
-    fi
+    postgres_up && return 0
     local dir data sock log
     dir=$(pg_dir)
     data=$dir/data
     sock=$dir/run
     log=$dir/postgres.log
+    #  Ours, still starting or recovering: wait for it.
+    if live_pid "$data/postmaster.pid" postgres >/dev/null; then
+        wait_for 30 postgres_up && return 0
+        log_tail "$log"
+        die "postgres: running but not answering on 127.0.0.1:$PG_PORT"
+    fi
     #  A Unix socket path is limited to 107 bytes.
     [ ${#sock} -le 80 ] ||
         die "postgres: socket directory $sock is too long; set FERRY_STACK_DIR"
+    need_free postgres "$PG_PORT"
     mkdir -p "$dir" "$sock"
     is_root && chown -R "$PG_OS_USER:" "$dir"
     [ "$dir" = "$STACK_DIR/pg" ] ||
@@ -296,6 +337,7 @@ EOF
 start_redis () {
     redis_up && return 0
     local dir=$STACK_DIR/redis
+    need_free redis "$REDIS_PORT"
     mkdir -p "$dir"
     rm -f "$dir/redis.pid"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
@@ -305,7 +347,7 @@ start_redis () {
         log_tail "$dir/redis.log"
         die "redis: redis-server failed to start"
     }
-    wait_for 15 redis_up || {
+    wait_for 15 redis_answers || {
         log_tail "$dir/redis.log"
         die "redis: no PONG on 127.0.0.1:$REDIS_PORT"
     }
@@ -324,6 +366,7 @@ start_sqs () {
     local dir=$STACK_DIR/sqs
     if ! live_pid "$dir/pid" fauxqs.mjs >/dev/null || ! sqs_listening; then
         stop_one sqs
+        need_free sqs "$SQS_PORT"
         FAUXQS_PORT=$SQS_PORT FAUXQS_BIND=127.0.0.1 \
             AWS_REGION=$AWS_REGION_STACK spawn_node "$dir" node fauxqs.mjs
         wait_for 20 sqs_listening "$dir/pid" fauxqs.mjs || {
@@ -352,11 +395,12 @@ start_smtp () {
         return 0
     fi
     stop_one smtp
+    need_free smtp "$SMTP_PORT" "$SMTP_WEB_PORT"
     mkdir -p "$dir/mail"
     spawn_node "$dir" node node_modules/maildev/bin/maildev \
         --ip 127.0.0.1 --web-ip 127.0.0.1 --smtp "$SMTP_PORT" \
         --web "$SMTP_WEB_PORT" --mail-directory "$dir/mail"
-    wait_for 20 smtp_up "$dir/pid" maildev || {
+    wait_for 20 smtp_answers "$dir/pid" maildev || {
         log_tail "$dir/log"
         die "smtp: maildev does not answer on 127.0.0.1:$SMTP_PORT/$SMTP_WEB_PORT"
     }
@@ -412,7 +456,7 @@ stop_one () {
     postgres)
         local data
         data=$(pg_dir)/data
-        if [ -f "$data/postmaster.pid" ]; then
+        if live_pid "$data/postmaster.pid" postgres >/dev/null; then
             as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 stop \
                 >/dev/null 2>&1 ||
                 as_pg "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop \
@@ -433,7 +477,8 @@ do_stop () {
     for svc in $SERVICES; do
         stop_one "$svc"
     done
-    [ -f "$(pg_dir)/data/postmaster.pid" ] && left="$left postgres"
+    live_pid "$(pg_dir)/data/postmaster.pid" postgres >/dev/null &&
+        left="$left postgres"
     live_pid "$STACK_DIR/redis/redis.pid" redis-server >/dev/null &&
         left="$left redis"
     for svc in sqs smtp; do
