@@ -65,8 +65,9 @@ check_port () {
     case $value in
         ''|*[!0-9]*) die "$name=$value is not a port number" ;;
     esac
-    [ "$value" -ge 1024 ] && [ "$value" -le 65535 ] ||
+    if [ "$value" -lt 1024 ] || [ "$value" -gt 65535 ]; then
         die "$name=$value is outside 1024..65535"
+    fi
 }
 
 check_port FERRY_PG_PORT "$PG_PORT"
