@@ -11,6 +11,7 @@
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
+#include "ferry/fy_proto.h"
 #include "ferry/fy_schema.h"
 #include "ferry/fy_schema.h"
 #include "ferry/fy_time.h"

@@ -9,31 +9,7 @@
 #  every later ferry integration test would silently test nothing.
 set -u
 
-n=0
-failed=0
-
-ok () {
-    local cond=$1 name=$2
-    n=$((n + 1))
-    if [ "$cond" -eq 0 ]; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        failed=$((failed + 1))
-    fi
-}
-
-diag () {
-    printf '%s\n' "$@" | sed 's/^/# /'
-}
-
-#  is GOT EXPECTED NAME
-is () {
-    local got=$1 want=$2 name=$3
-    [ "$got" = "$want" ]
-    ok $? "$name"
-    [ "$got" = "$want" ] || diag "got:      '$got'" "expected: '$want'"
-}
+. "$FERRY_SRCDIR/tests/tap.sh"
 
 #  Bounded everywhere: a hung service must fail the test, not stall make.
 export PGCONNECT_TIMEOUT=5
@@ -45,7 +21,7 @@ for var in $vars; do
     [ -n "${!var:-}" ]
     ok $? "$var is set"
 done
-if [ "$failed" -ne 0 ]; then
+if [ "$tap_failed" -ne 0 ]; then
     diag "run: eval \"\$(contrib/stack.sh env)\" after contrib/stack.sh start"
 fi
 
@@ -132,5 +108,4 @@ for _ in $(seq 1 25); do
 done
 ok $found "smtp: the message shows up in the capture API"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -1,0 +1,128 @@
+/*  fy_proto: the FERRY1 wire protocol (broker/PROTOCOL.md). A message is
+    the frames "FERRY1", command, a msgpack header map and, for PUBLISH and
+    EVENT, the event frame, which is carried as an opaque zmq_msg_t so the
+    broker forwards it without decoding or copying it.
+
+    One fy_proto_msg_t is reused for every message a loop receives: recv
+    fills it, and its strings borrow from the received header frame until
+    the next recv or fy_proto_msg_reset. */
+#ifndef FY_PROTO_H_INCLUDED
+#define FY_PROTO_H_INCLUDED
+
+#include "ferry/fy_common.h"
+
+#include <zmq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FY_PROTO_SIGNATURE "FERRY1"
+
+typedef enum {
+    FY_PROTO_HELLO,
+    FY_PROTO_READY,
+    FY_PROTO_CREDIT,
+    FY_PROTO_PUBLISH,
+    FY_PROTO_ACK,
+    FY_PROTO_NACK,
+    FY_PROTO_LEASE,
+    FY_PROTO_EVENT,
+    FY_PROTO_REQUEST,
+    FY_PROTO_REPLY,
+    FY_PROTO_HEARTBEAT,
+    FY_PROTO_BYE,
+    FY_PROTO_ERROR,
+    FY_PROTO_COMMANDS
+} fy_proto_command_t;
+
+//  A string that is not NUL-terminated; ptr NULL means absent.
+typedef struct {
+    const char *ptr;
+    size_t len;
+} fy_proto_str_t;
+
+typedef struct {
+    fy_proto_str_t key;
+    fy_proto_str_t value;
+} fy_proto_pair_t;
+
+typedef struct {
+    fy_proto_command_t command;
+    //  Header fields; which ones a command carries is in PROTOCOL.md.
+    fy_proto_str_t name, role, service, id, type, reason, code, message,
+                   method, path, content_type, body;
+    uint64_t seq, did, rid, n, credit, attempt, status;
+    bool retryable, more;
+    //  seqs (ACK and LEASE to a client) or, when dids is set, the
+    //  delivery ids of a worker's ACK. NACK names did when it is not 0
+    //  (the broker never issues did 0), else seq.
+    uint64_t *ids;
+    size_t ids_count;
+    bool dids;
+    fy_proto_pair_t *query, *headers;
+    size_t query_count, headers_count;
+    //  The ROUTER identity of the peer, on the broker side.
+    zmq_msg_t identity;
+    bool has_identity;
+    //  The event frame of PUBLISH and EVENT.
+    zmq_msg_t event;
+    bool has_event;
+    //  Private: what the borrowed strings point into, and array capacity.
+    zmq_msg_t header_;
+    bool has_header_;
+    void *unpacked_;
+    size_t ids_size_, query_size_, headers_size_;
+} fy_proto_msg_t;
+
+//  Prepare msg for use. Every initialized msg needs fy_proto_msg_close.
+void
+    fy_proto_msg_init (fy_proto_msg_t *msg);
+
+//  Release frames and borrowed data; msg is empty and reusable.
+void
+    fy_proto_msg_reset (fy_proto_msg_t *msg);
+
+void
+    fy_proto_msg_close (fy_proto_msg_t *msg);
+
+//  Append one id (seq or did) to msg's list.
+void
+    fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
+
+//  The upper-case name of a command, and back. fy_proto_command_parse
+//  returns -1 for an unknown name.
+const char *
+    fy_proto_command_name (fy_proto_command_t command);
+int
+    fy_proto_command_parse (const char *name, size_t len);
+
+//  Receive one whole message from socket (a raw libzmq socket), with the
+//  identity frame first when router is true. Blocks unless flags has
+//  ZMQ_DONTWAIT. Returns 0; or -1 with errno EAGAIN/EINTR from libzmq, or
+//  EPROTO with err when the message is malformed (its frames are consumed,
+//  and msg->identity still names the sender when known).
+int
+    fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
+                   fy_error_t *err) FY_MUSTCHECK;
+
+//  Send msg: the identity frame when msg->has_identity, then the protocol
+//  frames. The event frame, when present, is consumed (it is sent, and
+//  msg->has_event is cleared), so keep a zmq_msg_copy to send it again.
+//  The identity is kept. Returns 0, or -1 with errno from libzmq.
+int
+    fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;
+
+//  Shorthand for a field that is a C string (copied into msg's scratch is
+//  not needed: the pointer is borrowed until the message is sent).
+fy_proto_str_t
+    fy_proto_str (const char *text);
+
+//  True when a borrowed string equals text.
+bool
+    fy_proto_str_is (fy_proto_str_t str, const char *text);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

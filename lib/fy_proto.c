@@ -1,0 +1,618 @@
+/*  fy_proto: FERRY1 frames over raw libzmq sockets. Headers are driven by
+    one table of fields: each command lists the fields it requires and the
+    ones it may carry, and the same table encodes, decodes and checks, so
+    the protocol cannot drift between the two directions. */
+#include "ferry/fy_proto.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_UINT, T_BOOL, T_IDS, T_MAP, T_BODY } s_type_t;
+
+typedef enum {
+    F_NAME, F_ROLE, F_SERVICE, F_ID, F_TYPE, F_REASON, F_CODE, F_MESSAGE,
+    F_METHOD, F_PATH, F_CONTENT_TYPE, F_BODY, F_SEQ, F_DID, F_RID, F_N,
+    F_CREDIT, F_ATTEMPT, F_STATUS, F_RETRYABLE, F_MORE, F_SEQS, F_DIDS,
+    F_QUERY, F_HEADERS, F_COUNT
+} s_field_t;
+
+#define BIT(f) (1u << (f))
+
+static const struct {
+    const char *key;
+    s_type_t type;
+} s_fields [F_COUNT] = {
+    [F_NAME] = { "name", T_STR },
+    [F_ROLE] = { "role", T_STR },
+    [F_SERVICE] = { "service", T_STR },
+    [F_ID] = { "id", T_STR },
+    [F_TYPE] = { "type", T_STR },
+    [F_REASON] = { "reason", T_STR },
+    [F_CODE] = { "code", T_STR },
+    [F_MESSAGE] = { "message", T_STR },
+    [F_METHOD] = { "method", T_STR },
+    [F_PATH] = { "path", T_STR },
+    [F_CONTENT_TYPE] = { "content_type", T_STR },
+    [F_BODY] = { "body", T_BODY },
+    [F_SEQ] = { "seq", T_UINT },
+    [F_DID] = { "did", T_UINT },
+    [F_RID] = { "rid", T_UINT },
+    [F_N] = { "n", T_UINT },
+    [F_CREDIT] = { "credit", T_UINT },
+    [F_ATTEMPT] = { "attempt", T_UINT },
+    [F_STATUS] = { "status", T_UINT },
+    [F_RETRYABLE] = { "retryable", T_BOOL },
+    [F_MORE] = { "more", T_BOOL },
+    [F_SEQS] = { "seqs", T_IDS },
+    [F_DIDS] = { "dids", T_IDS },
+    [F_QUERY] = { "query", T_MAP },
+    [F_HEADERS] = { "headers", T_MAP },
+};
+
+//  required: every one must be present; one_of: exactly one of these
+//  (ACK carries seqs or dids, NACK seq or did); optional: may be present.
+static const struct {
+    const char *name;
+    uint32_t required, one_of, optional;
+    bool event;
+} s_commands [FY_PROTO_COMMANDS] = {
+    [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false },
+    [FY_PROTO_READY] = { "READY", BIT (F_SERVICE) | BIT (F_CREDIT), 0,
+                         BIT (F_NAME), false },
+    [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0, 0, false },
+    [FY_PROTO_PUBLISH] = { "PUBLISH", BIT (F_SEQ) | BIT (F_ID) | BIT (F_TYPE),
+                           0, 0, true },
+    [FY_PROTO_ACK] = { "ACK", 0, BIT (F_SEQS) | BIT (F_DIDS), 0, false },
+    [FY_PROTO_NACK] = { "NACK", BIT (F_RETRYABLE) | BIT (F_REASON),
+                        BIT (F_SEQ) | BIT (F_DID), 0, false },
+    [FY_PROTO_LEASE] = { "LEASE", BIT (F_SEQS), 0, 0, false },
+    [FY_PROTO_EVENT] = { "EVENT", BIT (F_DID) | BIT (F_SERVICE)
+                         | BIT (F_ATTEMPT), 0, 0, true },
+    [FY_PROTO_REQUEST] = { "REQUEST", BIT (F_RID) | BIT (F_METHOD)
+                           | BIT (F_PATH), 0, BIT (F_SERVICE) | BIT (F_QUERY)
+                           | BIT (F_HEADERS) | BIT (F_BODY), false },
+    [FY_PROTO_REPLY] = { "REPLY", BIT (F_RID) | BIT (F_STATUS), 0,
+                         BIT (F_CONTENT_TYPE) | BIT (F_BODY) | BIT (F_MORE),
+                         false },
+    [FY_PROTO_HEARTBEAT] = { "HEARTBEAT", 0, 0, 0, false },
+    [FY_PROTO_BYE] = { "BYE", 0, 0, 0, false },
+    [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0,
+                         false },
+};
+
+//  Where each field lives in the message.
+static fy_proto_str_t *
+s_str_slot (fy_proto_msg_t *msg, s_field_t field)
+{
+    switch (field) {
+        case F_NAME: return &msg->name;
+        case F_ROLE: return &msg->role;
+        case F_SERVICE: return &msg->service;
+        case F_ID: return &msg->id;
+        case F_TYPE: return &msg->type;
+        case F_REASON: return &msg->reason;
+        case F_CODE: return &msg->code;
+        case F_MESSAGE: return &msg->message;
+        case F_METHOD: return &msg->method;
+        case F_PATH: return &msg->path;
+        case F_CONTENT_TYPE: return &msg->content_type;
+        case F_BODY: return &msg->body;
+        default: return NULL;
+    }
+}
+
+static uint64_t *
+s_uint_slot (fy_proto_msg_t *msg, s_field_t field)
+{
+    switch (field) {
+        case F_SEQ: return &msg->seq;
+        case F_DID: return &msg->did;
+        case F_RID: return &msg->rid;
+        case F_N: return &msg->n;
+        case F_CREDIT: return &msg->credit;
+        case F_ATTEMPT: return &msg->attempt;
+        case F_STATUS: return &msg->status;
+        default: return NULL;
+    }
+}
+
+void
+fy_proto_msg_init (fy_proto_msg_t *msg)
+{
+    assert (msg);
+    memset (msg, 0, sizeof *msg);
+    zmq_msg_init (&msg->identity);
+    zmq_msg_init (&msg->event);
+    zmq_msg_init (&msg->header_);
+}
+
+static void
+s_clear_fields (fy_proto_msg_t *msg)
+{
+    //  Keep the owned arrays and the frames; zero everything else.
+    uint64_t *ids = msg->ids;
+    fy_proto_pair_t *query = msg->query, *headers = msg->headers;
+    size_t ids_size = msg->ids_size_, query_size = msg->query_size_,
+           headers_size = msg->headers_size_;
+    zmq_msg_t identity = msg->identity, event = msg->event,
+              header = msg->header_;
+    bool has_identity = msg->has_identity, has_event = msg->has_event,
+         has_header = msg->has_header_;
+    void *unpacked = msg->unpacked_;
+    memset (msg, 0, sizeof *msg);
+    msg->ids = ids;
+    msg->query = query;
+    msg->headers = headers;
+    msg->ids_size_ = ids_size;
+    msg->query_size_ = query_size;
+    msg->headers_size_ = headers_size;
+    msg->identity = identity;
+    msg->event = event;
+    msg->header_ = header;
+    msg->has_identity = has_identity;
+    msg->has_event = has_event;
+    msg->has_header_ = has_header;
+    msg->unpacked_ = unpacked;
+}
+
+void
+fy_proto_msg_reset (fy_proto_msg_t *msg)
+{
+    assert (msg);
+    if (msg->unpacked_) {
+        msgpack_unpacked_destroy (msg->unpacked_);
+        msgpack_unpacked_init (msg->unpacked_);
+    }
+    zmq_msg_close (&msg->identity);
+    zmq_msg_init (&msg->identity);
+    zmq_msg_close (&msg->event);
+    zmq_msg_init (&msg->event);
+    zmq_msg_close (&msg->header_);
+    zmq_msg_init (&msg->header_);
+    msg->has_identity = msg->has_event = msg->has_header_ = false;
+    s_clear_fields (msg);
+}
+
+void
+fy_proto_msg_close (fy_proto_msg_t *msg)
+{
+    assert (msg);
+    fy_proto_msg_reset (msg);
+    zmq_msg_close (&msg->identity);
+    zmq_msg_close (&msg->event);
+    zmq_msg_close (&msg->header_);
+    if (msg->unpacked_) {
+        msgpack_unpacked_destroy (msg->unpacked_);
+        free (msg->unpacked_);
+    }
+    free (msg->ids);
+    free (msg->query);
+    free (msg->headers);
+    memset (msg, 0, sizeof *msg);
+}
+
+void
+fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id)
+{
+    assert (msg);
+    if (msg->ids_count == msg->ids_size_) {
+        msg->ids_size_ = msg->ids_size_ ? msg->ids_size_ * 2 : 16;
+        msg->ids = fy_xrealloc (msg->ids, msg->ids_size_ * sizeof *msg->ids);
+    }
+    msg->ids [msg->ids_count++] = id;
+}
+
+const char *
+fy_proto_command_name (fy_proto_command_t command)
+{
+    assert (command < FY_PROTO_COMMANDS);
+    return s_commands [command].name;
+}
+
+int
+fy_proto_command_parse (const char *name, size_t len)
+{
+    for (int command = 0; command < FY_PROTO_COMMANDS; command++)
+        if (strlen (s_commands [command].name) == len
+            && memcmp (s_commands [command].name, name, len) == 0)
+            return command;
+    return -1;
+}
+
+fy_proto_str_t
+fy_proto_str (const char *text)
+{
+    fy_proto_str_t str = { text, text ? strlen (text) : 0 };
+    return str;
+}
+
+bool
+fy_proto_str_is (fy_proto_str_t str, const char *text)
+{
+    return str.ptr && strlen (text) == str.len
+        && memcmp (str.ptr, text, str.len) == 0;
+}
+
+//  --------------------------------------------------------------------
+//  Decoding
+
+static int
+s_malformed (fy_error_t *err, const char *command, const char *what,
+             const char *key)
+{
+    fy_error_set (err, "%s: %s%s%s", command, what, key ? " " : "",
+                  key ? key : "");
+    errno = EPROTO;
+    return -1;
+}
+
+static int
+s_pairs (const msgpack_object *value, fy_proto_pair_t **pairs_p,
+         size_t *count_p, size_t *size_p)
+{
+    if (value->type != MSGPACK_OBJECT_MAP)
+        return -1;
+    uint32_t count = value->via.map.size;
+    if (count > *size_p) {
+        *pairs_p = fy_xrealloc (*pairs_p, count * sizeof **pairs_p);
+        *size_p = count;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const msgpack_object_kv *kv = &value->via.map.ptr [i];
+        if (kv->key.type != MSGPACK_OBJECT_STR
+            || kv->val.type != MSGPACK_OBJECT_STR)
+            return -1;
+        (*pairs_p) [i].key.ptr = kv->key.via.str.ptr;
+        (*pairs_p) [i].key.len = kv->key.via.str.size;
+        (*pairs_p) [i].value.ptr = kv->val.via.str.ptr;
+        (*pairs_p) [i].value.len = kv->val.via.str.size;
+    }
+    *count_p = count;
+    return 0;
+}
+
+//  Store one header value in its field. Returns -1 on a type mismatch.
+static int
+s_store (fy_proto_msg_t *msg, s_field_t field, const msgpack_object *value)
+{
+    switch (s_fields [field].type) {
+        case T_BODY:
+            if (value->type == MSGPACK_OBJECT_BIN) {
+                msg->body.ptr = value->via.bin.size ? value->via.bin.ptr : "";
+                msg->body.len = value->via.bin.size;
+                return 0;
+            }
+            //  A str body is as good as a bin one.
+            __attribute__ ((fallthrough));
+        case T_STR: {
+            if (value->type != MSGPACK_OBJECT_STR)
+                return -1;
+            fy_proto_str_t *slot = s_str_slot (msg, field);
+            //  msgpack-c gives NULL for an empty string; absent is NULL.
+            slot->ptr = value->via.str.size ? value->via.str.ptr : "";
+            slot->len = value->via.str.size;
+            return 0;
+        }
+        case T_UINT:
+            if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return -1;
+            *s_uint_slot (msg, field) = value->via.u64;
+            return 0;
+        case T_BOOL:
+            if (value->type != MSGPACK_OBJECT_BOOLEAN)
+                return -1;
+            if (field == F_RETRYABLE)
+                msg->retryable = value->via.boolean;
+            else
+                msg->more = value->via.boolean;
+            return 0;
+        case T_IDS:
+            if (value->type != MSGPACK_OBJECT_ARRAY)
+                return -1;
+            msg->ids_count = 0;
+            msg->dids = field == F_DIDS;
+            for (uint32_t i = 0; i < value->via.array.size; i++) {
+                const msgpack_object *item = &value->via.array.ptr [i];
+                if (item->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    return -1;
+                fy_proto_msg_add_id (msg, item->via.u64);
+            }
+            return 0;
+        case T_MAP:
+            return field == F_QUERY
+                 ? s_pairs (value, &msg->query, &msg->query_count,
+                            &msg->query_size_)
+                 : s_pairs (value, &msg->headers, &msg->headers_count,
+                            &msg->headers_size_);
+    }
+    return -1;
+}
+
+static s_field_t
+s_find_field (const char *key, size_t len)
+{
+    for (int field = 0; field < F_COUNT; field++)
+        if (strlen (s_fields [field].key) == len
+            && memcmp (s_fields [field].key, key, len) == 0)
+            return (s_field_t) field;
+    return F_COUNT;
+}
+
+static int
+s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
+{
+    if (!msg->unpacked_) {
+        msg->unpacked_ = fy_xmalloc (sizeof (msgpack_unpacked));
+        msgpack_unpacked_init (msg->unpacked_);
+    }
+    msgpack_unpacked *unpacked = msg->unpacked_;
+    size_t offset = 0;
+    size_t size = zmq_msg_size (&msg->header_);
+    if (msgpack_unpack_next (unpacked, zmq_msg_data (&msg->header_), size,
+                             &offset) != MSGPACK_UNPACK_SUCCESS
+        || offset != size)
+        return s_malformed (err, command, "header is not msgpack", NULL);
+    const msgpack_object *root = &unpacked->data;
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return s_malformed (err, command, "header is not a map", NULL);
+    uint32_t seen = 0;
+    uint32_t allowed = s_commands [msg->command].required
+                     | s_commands [msg->command].one_of
+                     | s_commands [msg->command].optional;
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object_kv *kv = &root->via.map.ptr [i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return s_malformed (err, command, "key is not a string", NULL);
+        s_field_t field = s_find_field (kv->key.via.str.ptr,
+                                        kv->key.via.str.size);
+        //  Unknown keys are ignored: a later minor revision may add some.
+        if (field == F_COUNT || !(allowed & BIT (field)))
+            continue;
+        if (seen & BIT (field))
+            return s_malformed (err, command, "duplicate key",
+                                s_fields [field].key);
+        if (s_store (msg, field, &kv->val))
+            return s_malformed (err, command, "wrong type for",
+                                s_fields [field].key);
+        seen |= BIT (field);
+    }
+    uint32_t missing = s_commands [msg->command].required & ~seen;
+    if (missing) {
+        int field = __builtin_ctz (missing);
+        return s_malformed (err, command, "missing", s_fields [field].key);
+    }
+    uint32_t one_of = s_commands [msg->command].one_of & seen;
+    if (s_commands [msg->command].one_of && __builtin_popcount (one_of) != 1)
+        return s_malformed (err, command, "needs exactly one of",
+                            msg->command == FY_PROTO_ACK ? "seqs/dids"
+                                                         : "seq/did");
+    return 0;
+}
+
+//  Read the rest of a multipart message, so a malformed one never leaves
+//  frames behind to be read as the start of the next.
+static void
+s_drain (void *socket)
+{
+    int more = 0;
+    size_t size = sizeof more;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &size) == 0 && more) {
+        if (zmq_msg_recv (&frame, socket, 0) < 0)
+            break;
+    }
+    zmq_msg_close (&frame);
+}
+
+static bool
+s_has_more (void *socket)
+{
+    int more = 0;
+    size_t size = sizeof more;
+    return zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &size) == 0 && more;
+}
+
+int
+fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
+               fy_error_t *err)
+{
+    assert (socket);
+    assert (msg);
+    fy_proto_msg_reset (msg);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    int rc = -1;
+    if (router) {
+        if (zmq_msg_recv (&msg->identity, socket, flags) < 0)
+            goto out;
+        msg->has_identity = true;
+        //  Once the first frame is in, the rest is already queued.
+        flags &= ~ZMQ_DONTWAIT;
+        if (!s_has_more (socket)) {
+            s_malformed (err, "?", "no frames after identity", NULL);
+            goto out;
+        }
+    }
+    if (zmq_msg_recv (&frame, socket, flags) < 0)
+        goto out;
+    if (zmq_msg_size (&frame) != strlen (FY_PROTO_SIGNATURE)
+        || memcmp (zmq_msg_data (&frame), FY_PROTO_SIGNATURE,
+                   zmq_msg_size (&frame)) != 0) {
+        s_malformed (err, "?", "not FERRY1 (version mismatch?)", NULL);
+        goto drain;
+    }
+    if (!s_has_more (socket) || zmq_msg_recv (&frame, socket, 0) < 0) {
+        s_malformed (err, "?", "no command frame", NULL);
+        goto drain;
+    }
+    int command = fy_proto_command_parse (zmq_msg_data (&frame),
+                                          zmq_msg_size (&frame));
+    if (command < 0) {
+        s_malformed (err, "?", "unknown command", NULL);
+        goto drain;
+    }
+    msg->command = (fy_proto_command_t) command;
+    const char *name = s_commands [command].name;
+    if (!s_has_more (socket)
+        || zmq_msg_recv (&msg->header_, socket, 0) < 0) {
+        s_malformed (err, name, "no header frame", NULL);
+        goto drain;
+    }
+    msg->has_header_ = true;
+    if (s_commands [command].event) {
+        if (!s_has_more (socket)
+            || zmq_msg_recv (&msg->event, socket, 0) < 0) {
+            s_malformed (err, name, "no event frame", NULL);
+            goto drain;
+        }
+        msg->has_event = true;
+    }
+    if (s_has_more (socket)) {
+        s_malformed (err, name, "too many frames", NULL);
+        goto drain;
+    }
+    rc = s_decode_header (msg, name, err);
+    goto out;
+drain:
+    s_drain (socket);
+    errno = EPROTO;
+out:
+    zmq_msg_close (&frame);
+    return rc;
+}
+
+//  --------------------------------------------------------------------
+//  Encoding
+
+static void
+s_pack_str (msgpack_packer *packer, const char *text, size_t len)
+{
+    msgpack_pack_str (packer, len);
+    msgpack_pack_str_body (packer, text, len);
+}
+
+static void
+s_pack_pairs (msgpack_packer *packer, const fy_proto_pair_t *pairs,
+              size_t count)
+{
+    msgpack_pack_map (packer, count);
+    for (size_t i = 0; i < count; i++) {
+        s_pack_str (packer, pairs [i].key.ptr, pairs [i].key.len);
+        s_pack_str (packer, pairs [i].value.ptr, pairs [i].value.len);
+    }
+}
+
+//  Is an optional or one-of field set on an outgoing message?
+static bool
+s_is_set (fy_proto_msg_t *msg, s_field_t field)
+{
+    switch (s_fields [field].type) {
+        case T_STR:
+        case T_BODY:
+            return s_str_slot (msg, field)->ptr != NULL;
+        case T_MAP:
+            return field == F_QUERY ? msg->query_count > 0
+                                    : msg->headers_count > 0;
+        case T_IDS:
+            return (field == F_DIDS) == msg->dids;
+        case T_UINT:
+            //  NACK names seq or did; did 0 is never issued.
+            return field == F_DID ? msg->did != 0 : msg->did == 0;
+        case T_BOOL:
+            return true;
+    }
+    return false;
+}
+
+static void
+s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
+{
+    s_pack_str (packer, s_fields [field].key, strlen (s_fields [field].key));
+    switch (s_fields [field].type) {
+        case T_STR: {
+            fy_proto_str_t *slot = s_str_slot (msg, field);
+            s_pack_str (packer, slot->ptr ? slot->ptr : "", slot->len);
+            break;
+        }
+        case T_BODY:
+            msgpack_pack_bin (packer, msg->body.len);
+            msgpack_pack_bin_body (packer, msg->body.ptr, msg->body.len);
+            break;
+        case T_UINT:
+            msgpack_pack_uint64 (packer, *s_uint_slot (msg, field));
+            break;
+        case T_BOOL:
+            if (field == F_RETRYABLE ? msg->retryable : msg->more)
+                msgpack_pack_true (packer);
+            else
+                msgpack_pack_false (packer);
+            break;
+        case T_IDS:
+            msgpack_pack_array (packer, msg->ids_count);
+            for (size_t i = 0; i < msg->ids_count; i++)
+                msgpack_pack_uint64 (packer, msg->ids [i]);
+            break;
+        case T_MAP:
+            if (field == F_QUERY)
+                s_pack_pairs (packer, msg->query, msg->query_count);
+            else
+                s_pack_pairs (packer, msg->headers, msg->headers_count);
+            break;
+    }
+}
+
+int
+fy_proto_send (void *socket, fy_proto_msg_t *msg)
+{
+    assert (socket);
+    assert (msg);
+    assert (msg->command < FY_PROTO_COMMANDS);
+    assert (!s_commands [msg->command].event || msg->has_event);
+    uint32_t required = s_commands [msg->command].required;
+    uint32_t present = required;
+    for (int field = 0; field < F_COUNT; field++)
+        if (((s_commands [msg->command].one_of
+              | s_commands [msg->command].optional) & BIT (field))
+            && s_is_set (msg, (s_field_t) field))
+            present |= BIT (field);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&packer, (size_t) __builtin_popcount (present));
+    for (int field = 0; field < F_COUNT; field++)
+        if (present & BIT (field))
+            s_pack_field (&packer, msg, (s_field_t) field);
+
+    int rc = -1;
+    const char *name = s_commands [msg->command].name;
+    bool event = s_commands [msg->command].event;
+    if (msg->has_identity) {
+        zmq_msg_t identity;
+        zmq_msg_init (&identity);
+        zmq_msg_copy (&identity, &msg->identity);
+        if (zmq_msg_send (&identity, socket, ZMQ_SNDMORE) < 0) {
+            zmq_msg_close (&identity);
+            goto out;
+        }
+    }
+    if (zmq_send (socket, FY_PROTO_SIGNATURE, strlen (FY_PROTO_SIGNATURE),
+                  ZMQ_SNDMORE) < 0
+        || zmq_send (socket, name, strlen (name), ZMQ_SNDMORE) < 0
+        || zmq_send (socket, buffer.data, buffer.size,
+                     event ? ZMQ_SNDMORE : 0) < 0)
+        goto out;
+    if (event) {
+        if (zmq_msg_send (&msg->event, socket, 0) < 0)
+            goto out;
+        msg->has_event = false;
+    }
+    rc = 0;
+out:
+    msgpack_sbuffer_destroy (&buffer);
+    return rc;
+}

@@ -1,0 +1,209 @@
+/*  Tests for fy_proto over real ZeroMQ sockets (DEALER <-> ROUTER on
+    inproc): every command round-trips with its fields, the event frame is
+    forwarded untouched, and malformed messages are refused with EPROTO
+    without desynchronizing the socket. */
+#include "ferry/ferry.h"
+#include "tap.h"
+
+#include <errno.h>
+
+static void *s_router, *s_dealer;
+
+//  Send from the dealer, receive on the router.
+static int
+s_trip (fy_proto_msg_t *out, fy_proto_msg_t *in, fy_error_t *err)
+{
+    if (fy_proto_send (s_dealer, out))
+        return -1;
+    return fy_proto_recv (s_router, true, 0, in, err);
+}
+
+static void
+s_send_frames (const char *const *frames, const size_t *sizes, int count)
+{
+    for (int i = 0; i < count; i++)
+        zmq_send (s_dealer, frames [i], sizes [i], i + 1 < count ? ZMQ_SNDMORE : 0);
+}
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    void *context = zmq_ctx_new ();
+    s_router = zmq_socket (context, ZMQ_ROUTER);
+    s_dealer = zmq_socket (context, ZMQ_DEALER);
+    if (zmq_bind (s_router, "inproc://proto") || zmq_connect (s_dealer, "inproc://proto"))
+        BAIL_OUT ("sockets");
+    fy_proto_msg_t out, in;
+    fy_proto_msg_init (&out);
+    fy_proto_msg_init (&in);
+    fy_error_t err = { "" };
+
+    out.command = FY_PROTO_READY;
+    out.service = fy_proto_str ("audit");
+    out.credit = 64;
+    out.name = fy_proto_str ("audit-1");
+    ok (s_trip (&out, &in, &err) == 0, "READY round trip: %s", err.text);
+    is_int (in.command, FY_PROTO_READY, "command");
+    ok (fy_proto_str_is (in.service, "audit"), "service");
+    is_int (in.credit, 64, "credit");
+    ok (fy_proto_str_is (in.name, "audit-1"), "optional name");
+    ok (in.has_identity && zmq_msg_size (&in.identity) > 0, "identity kept");
+
+    //  PUBLISH: the event frame arrives byte for byte.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_PUBLISH;
+    out.seq = 7;
+    out.id = fy_proto_str ("3f1c2a4e-9b7d-4c1e-8f00-0123456789ab");
+    out.type = fy_proto_str ("user.login");
+    const char event [] = "\x82\xa2id\xa1x\xa4type\xa1y";
+    zmq_msg_init_size (&out.event, sizeof event);
+    memcpy (zmq_msg_data (&out.event), event, sizeof event);
+    out.has_event = true;
+    ok (s_trip (&out, &in, &err) == 0, "PUBLISH round trip: %s", err.text);
+    ok (!out.has_event, "send consumed the event frame");
+    is_int (in.seq, 7, "seq");
+    ok (fy_proto_str_is (in.type, "user.login"), "type");
+    ok (in.has_event && zmq_msg_size (&in.event) == sizeof event
+        && memcmp (zmq_msg_data (&in.event), event, sizeof event) == 0,
+        "event frame untouched");
+
+    //  Broker -> worker EVENT, sent back out of the router with identity.
+    fy_proto_msg_t fwd;
+    fy_proto_msg_init (&fwd);
+    fwd.command = FY_PROTO_EVENT;
+    fwd.did = 99;
+    fwd.attempt = 2;
+    fwd.service = fy_proto_str ("audit");
+    zmq_msg_copy (&fwd.identity, &in.identity);
+    fwd.has_identity = true;
+    zmq_msg_copy (&fwd.event, &in.event);
+    fwd.has_event = true;
+    ok (fy_proto_send (s_router, &fwd) == 0, "router sends EVENT");
+    fy_proto_msg_t got;
+    fy_proto_msg_init (&got);
+    ok (fy_proto_recv (s_dealer, false, 0, &got, &err) == 0,
+        "dealer receives EVENT: %s", err.text);
+    ok (got.command == FY_PROTO_EVENT && got.did == 99 && got.attempt == 2
+        && zmq_msg_size (&got.event) == sizeof event, "EVENT fields");
+
+    //  Worker ACK with dids; broker ACK with seqs.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_ACK;
+    out.dids = true;
+    for (uint64_t id = 1; id <= 100; id++)
+        fy_proto_msg_add_id (&out, id);
+    ok (s_trip (&out, &in, &err) == 0 && in.dids && in.ids_count == 100
+        && in.ids [99] == 100, "ACK with 100 dids");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_ACK;
+    fy_proto_msg_add_id (&out, 5);
+    ok (s_trip (&out, &in, &err) == 0 && !in.dids && in.ids_count == 1,
+        "ACK with seqs");
+
+    //  NACK names did, else seq.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_NACK;
+    out.did = 12;
+    out.retryable = true;
+    out.reason = fy_proto_str ("database down");
+    ok (s_trip (&out, &in, &err) == 0 && in.did == 12 && in.seq == 0
+        && in.retryable && fy_proto_str_is (in.reason, "database down"),
+        "NACK by did");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_NACK;
+    out.seq = 3;
+    out.reason = fy_proto_str ("poison");
+    ok (s_trip (&out, &in, &err) == 0 && in.seq == 3 && in.did == 0
+        && !in.retryable, "NACK by seq");
+
+    //  REQUEST with maps and a binary body; REPLY streamed.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_REQUEST;
+    out.rid = 4;
+    out.service = fy_proto_str ("audit");
+    out.method = fy_proto_str ("GET");
+    out.path = fy_proto_str ("/audit/search");
+    fy_proto_pair_t query [] = {
+        { fy_proto_str ("companyId"), fy_proto_str ("c1") },
+        { fy_proto_str ("limit"), fy_proto_str ("10") } };
+    out.query = query;
+    out.query_count = 2;
+    out.body.ptr = "a\0b";
+    out.body.len = 3;
+    ok (s_trip (&out, &in, &err) == 0, "REQUEST round trip: %s", err.text);
+    out.query = NULL;
+    out.query_count = 0;
+    ok (in.query_count == 2 && fy_proto_str_is (in.query [1].value, "10")
+        && in.headers_count == 0, "query map");
+    ok (in.body.len == 3 && memcmp (in.body.ptr, "a\0b", 3) == 0,
+        "binary body");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_REPLY;
+    out.rid = 4;
+    out.status = 200;
+    out.more = true;
+    out.content_type = fy_proto_str ("text/csv");
+    out.body = fy_proto_str ("a,b\n");
+    ok (s_trip (&out, &in, &err) == 0 && in.more && in.status == 200
+        && fy_proto_str_is (in.content_type, "text/csv"), "REPLY part");
+
+    //  Malformed input: refused, counted by the caller, socket stays in step.
+    const char *bad_sig [] = { "FERRY2", "HELLO", "\x80" };
+    size_t bad_sig_sizes [] = { 6, 5, 1 };
+    s_send_frames (bad_sig, bad_sig_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
+        "wrong signature refused: %s", err.text);
+    const char *unknown [] = { "FERRY1", "DANCE", "\x80" };
+    size_t unknown_sizes [] = { 6, 5, 1 };
+    s_send_frames (unknown, unknown_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
+        "unknown command refused: %s", err.text);
+    const char *not_map [] = { "FERRY1", "CREDIT", "\x93\x01\x02\x03" };
+    size_t not_map_sizes [] = { 6, 6, 4 };
+    s_send_frames (not_map, not_map_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
+        "header not a map refused: %s", err.text);
+    const char *missing [] = { "FERRY1", "CREDIT", "\x81\xa1x\x01" };
+    size_t missing_sizes [] = { 6, 6, 4 };
+    s_send_frames (missing, missing_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "missing n"), "missing key named: %s", err.text);
+    const char *wrong [] = { "FERRY1", "CREDIT", "\x81\xa1n\xa1x" };
+    size_t wrong_sizes [] = { 6, 6, 5 };
+    s_send_frames (wrong, wrong_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "wrong type for n"), "wrong type named: %s",
+        err.text);
+    const char *no_event [] = { "FERRY1", "PUBLISH",
+                                "\x83\xa3seq\x01\xa2id\xa1x\xa4type\xa1y" };
+    size_t no_event_sizes [] = { 6, 7, 18 };
+    s_send_frames (no_event, no_event_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "no event frame"),
+        "PUBLISH without event refused: %s", err.text);
+    const char *extra [] = { "FERRY1", "BYE", "\x80", "junk" };
+    size_t extra_sizes [] = { 6, 3, 1, 4 };
+    s_send_frames (extra, extra_sizes, 4);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
+        "too many frames refused: %s", err.text);
+    const char *unknown_key [] = { "FERRY1", "CREDIT", "\x82\xa1n\x05\xa3new\xc3" };
+    size_t unknown_key_sizes [] = { 6, 6, 9 };
+    s_send_frames (unknown_key, unknown_key_sizes, 3);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == 0 && in.n == 5,
+        "unknown keys are ignored");
+    //  After all that, the stream is still in step.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_HEARTBEAT;
+    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
+        "socket in step after malformed messages");
+
+    fy_proto_msg_close (&got);
+    fy_proto_msg_close (&fwd);
+    fy_proto_msg_close (&out);
+    fy_proto_msg_close (&in);
+    zmq_close (s_dealer);
+    zmq_close (s_router);
+    zmq_ctx_term (context);
+    return done_testing ();
+}
