@@ -26,8 +26,46 @@ static const fy_cfg_key_t s_events_keys [] = {
     { NULL }
 };
 
+static const fy_cfg_key_t s_broker_keys [] = {
+    { "capacity", FY_CFG_INT, "100000", FY_CFG_RESTART,
+      "most unfinished events the broker holds; publishers wait beyond it",
+      NULL, 1, 10000000, NULL },
+    { "client_credit", FY_CFG_INT, "10000", FY_CFG_RESTART,
+      "most unfinished events one publisher may have",
+      NULL, 1, 10000000, NULL },
+    { "dispatch_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long events wait for a service with no worker before a "
+      "retryable NACK", NULL, 100, 3600000, NULL },
+    { "endpoint", FY_CFG_STR, "tcp://*:5570", FY_CFG_RESTART,
+      "the ROUTER socket clients and workers connect to",
+      NULL, 0, 0, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval, both ways", NULL, 10, 60000, NULL },
+    { "lease_ms", FY_CFG_INT, "10000", FY_CFG_RESTART,
+      "how often publishers hear which events are still being worked on",
+      NULL, 100, 3600000, NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats a peer may miss before it is declared dead",
+      NULL, 2, 100, NULL },
+    { "poison_crashes", FY_CFG_INT, "2", FY_CFG_RESTART,
+      "worker deaths on one event before it is NACKed as poison",
+      NULL, 1, 100, NULL },
+    { "request_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long a request waits for its final reply before a 504",
+      NULL, 100, 3600000, NULL },
+    { "routes", FY_CFG_STR, "audit:*", FY_CFG_RELOAD,
+      "service:pattern[,pattern...] entries separated by spaces; an event "
+      "goes to every service with a matching pattern",
+      NULL, 0, 0, NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long SIGTERM waits for unfinished events before exiting",
+      NULL, 0, 3600000, NULL },
+    { NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
+    { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
     { NULL }
 };

@@ -205,6 +205,21 @@ fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id)
     msg->ids [msg->ids_count++] = id;
 }
 
+void
+fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b)
+{
+    assert (a);
+    assert (b);
+    uint64_t *ids = a->ids;
+    size_t count = a->ids_count, size = a->ids_size_;
+    a->ids = b->ids;
+    a->ids_count = b->ids_count;
+    a->ids_size_ = b->ids_size_;
+    b->ids = ids;
+    b->ids_count = count;
+    b->ids_size_ = size;
+}
+
 const char *
 fy_proto_command_name (fy_proto_command_t command)
 {

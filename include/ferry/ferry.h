@@ -7,6 +7,7 @@
 
 #include "ferry/fy_common.h"
 #include "ferry/fy_cfg.h"
+#include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
@@ -16,5 +17,6 @@
 #include "ferry/fy_schema.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
+#include "ferry/fy_worker.h"
 
 #endif

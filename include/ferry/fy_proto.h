@@ -90,6 +90,11 @@ void
 void
     fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
 
+//  Exchange the id lists of a and b (a batch collected in one message is
+//  sent from another without copying).
+void
+    fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b);
+
 //  The upper-case name of a command, and back. fy_proto_command_parse
 //  returns -1 for an unknown name.
 const char *

@@ -1,0 +1,1099 @@
+/*  broker: the FERRY1 state machine and its loop.
+
+    An event published by a client becomes one delivery per service its
+    type routes to. A delivery is QUEUED on its service until a worker of
+    that service has free credit, then HELD by that worker until the
+    worker ACKs or NACKs it, or dies (back to the head of the queue). The
+    event is finished when every delivery is settled, and only then does
+    its publisher hear ACK or NACK and get its credit back, which is what
+    bounds the broker's memory. Everything here runs on the loop's one
+    thread; nothing blocks. */
+#include "broker.h"
+#include "broker_route.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define S_BURST 1024            //  messages handled before flushing batches
+#define S_REASON_MAX 120
+
+//  An intrusive circular list with a sentinel: O(1) unlink from anywhere.
+typedef struct s_link {
+    struct s_link *prev, *next;
+} s_link_t;
+
+#define s_entry(link, type, member) \
+    ((type *) ((char *) (link) - offsetof (type, member)))
+
+static void
+s_list_init (s_link_t *head)
+{
+    head->prev = head->next = head;
+}
+
+static bool
+s_list_empty (const s_link_t *head)
+{
+    return head->next == head;
+}
+
+static void
+s_list_insert (s_link_t *after, s_link_t *link)
+{
+    link->prev = after;
+    link->next = after->next;
+    after->next->prev = link;
+    after->next = link;
+}
+
+static void
+s_list_unlink (s_link_t *link)
+{
+    link->prev->next = link->next;
+    link->next->prev = link->prev;
+    link->prev = link->next = link;
+}
+
+typedef enum { S_QUEUED, S_HELD } s_state_t;
+typedef enum { S_CLIENT, S_WORKER } s_role_t;
+typedef enum { S_OK, S_RETRY, S_FAIL } s_outcome_t;
+
+typedef struct s_event s_event_t;
+typedef struct s_service s_service_t;
+typedef struct s_worker s_worker_t;
+typedef struct s_client s_client_t;
+
+typedef struct {
+    uint64_t did;               //  key in broker->deliveries; never 0
+    s_event_t *event;
+    s_service_t *service;
+    s_worker_t *holder;         //  when HELD
+    s_state_t state;
+    uint32_t attempt;
+    s_link_t link;              //  in service->queue or holder->held
+} s_delivery_t;
+
+struct s_event {
+    uint64_t seq;               //  the publisher's
+    s_client_t *client;         //  NULL once the publisher is gone
+    zmq_msg_t frame;            //  the event, forwarded as it came
+    char id [FY_UUID_SIZE];
+    uint16_t count, pending, crashes;
+    bool answered;              //  the publisher already has a NACK
+    bool retry;                 //  a delivery failed retryably
+    char reason [S_REASON_MAX];
+    s_link_t link;              //  in client->events
+    s_delivery_t deliveries [];
+};
+
+typedef struct {
+    s_role_t role;
+    char key [64];              //  the identity, in hex
+    unsigned char identity [32];
+    size_t identity_len;
+    char name [64];
+    int64_t last_seen, last_sent;
+} s_peer_t;
+
+struct s_worker {
+    s_peer_t peer;              //  first: a peer pointer is a worker pointer
+    s_service_t *service;
+    uint64_t credit, held;      //  deliveries and requests in hand
+    s_link_t deliveries;
+    s_link_t link;              //  in service->workers
+};
+
+struct s_client {
+    s_peer_t peer;
+    uint64_t credit;            //  granted, not yet used
+    uint64_t unfinished;
+    s_link_t events;
+    fy_proto_msg_t acks;        //  seqs to ACK at the next flush
+    uint64_t granted;           //  CREDIT to send at the next flush
+};
+
+struct s_service {
+    char *name;
+    s_link_t queue;
+    s_link_t workers;
+    size_t queued, worker_count;
+    int64_t idle_since;         //  when it last had no worker; 0 if it has
+    fy_metric_t *queued_gauge, *workers_gauge;
+};
+
+struct broker {
+    fy_cfg_t *cfg;
+    const char *cfg_path;
+    const char *const *sets;
+    zsock_t *router;
+    void *socket;               //  the router's libzmq handle
+    char *endpoint;
+    zloop_t *loop;
+    int signal_fd;
+    broker_route_t *route;
+    zhashx_t *services;         //  name -> s_service_t
+    s_service_t **routed;       //  route index -> service
+    zhashx_t *peers;            //  identity hex -> s_peer_t
+    zhashx_t *deliveries;       //  &did -> s_delivery_t
+    uint64_t next_did;
+    uint64_t unfinished, outstanding_credit;
+    bool draining;
+    int64_t drain_deadline;
+    //  Settings, read once.
+    uint64_t capacity, client_credit;
+    int64_t heartbeat_ms, liveness, lease_ms, dispatch_timeout_ms,
+            stop_timeout_ms;
+    uint64_t poison_crashes;
+    fy_proto_msg_t in, out;
+    fy_metrics_t *metrics;
+    fy_metric_t *published, *acked, *nacked, *unrouted, *malformed,
+                *redelivered, *poisoned, *deaths, *stale, *unfinished_gauge;
+};
+
+//  --------------------------------------------------------------------
+//  Peers
+
+static void
+s_peer_key (const void *identity, size_t len, char *key, size_t size)
+{
+    static const char hex [] = "0123456789abcdef";
+    const unsigned char *bytes = identity;
+    size_t at = 0;
+    for (size_t i = 0; i < len && at + 2 < size; i++) {
+        key [at++] = hex [bytes [i] >> 4];
+        key [at++] = hex [bytes [i] & 15];
+    }
+    key [at] = 0;
+}
+
+static s_peer_t *
+s_peer_lookup (broker_t *self, zmq_msg_t *identity)
+{
+    char key [64];
+    s_peer_key (zmq_msg_data (identity), zmq_msg_size (identity), key,
+                sizeof key);
+    return zhashx_lookup (self->peers, key);
+}
+
+static void
+s_peer_init (s_peer_t *peer, s_role_t role, zmq_msg_t *identity,
+             fy_proto_str_t name)
+{
+    peer->role = role;
+    peer->identity_len = zmq_msg_size (identity);
+    if (peer->identity_len > sizeof peer->identity)
+        peer->identity_len = sizeof peer->identity;
+    memcpy (peer->identity, zmq_msg_data (identity), peer->identity_len);
+    s_peer_key (peer->identity, peer->identity_len, peer->key,
+                sizeof peer->key);
+    snprintf (peer->name, sizeof peer->name, "%.*s", (int) name.len,
+              name.ptr ? name.ptr : "");
+    peer->last_seen = fy_clock_mono_ms ();
+}
+
+//  Start an outgoing message to peer (or to a raw identity).
+static fy_proto_msg_t *
+s_out (broker_t *self, const void *identity, size_t len,
+       fy_proto_command_t command)
+{
+    fy_proto_msg_t *out = &self->out;
+    fy_proto_msg_reset (out);
+    out->command = command;
+    zmq_msg_close (&out->identity);
+    zmq_msg_init_size (&out->identity, len);
+    memcpy (zmq_msg_data (&out->identity), identity, len);
+    out->has_identity = true;
+    return out;
+}
+
+static fy_proto_msg_t *
+s_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
+{
+    peer->last_sent = fy_clock_mono_ms ();
+    return s_out (self, peer->identity, peer->identity_len, command);
+}
+
+//  Sends never block: ROUTER drops what it cannot queue for a peer, and
+//  credit keeps every peer's queue far below its high-water mark.
+static void
+s_send (broker_t *self)
+{
+    if (fy_proto_send (self->socket, &self->out))
+        fy_log_debug ("broker: send %s failed: %s",
+                      fy_proto_command_name (self->out.command),
+                      zmq_strerror (errno));
+}
+
+static void
+s_send_error (broker_t *self, zmq_msg_t *identity, const char *code,
+              const char *message)
+{
+    fy_proto_msg_t *out = s_out (self, zmq_msg_data (identity),
+                                 zmq_msg_size (identity), FY_PROTO_ERROR);
+    out->code = fy_proto_str (code);
+    out->message = fy_proto_str (message);
+    s_send (self);
+    s_out (self, zmq_msg_data (identity), zmq_msg_size (identity),
+           FY_PROTO_BYE);
+    s_send (self);
+}
+
+//  --------------------------------------------------------------------
+//  Services
+
+static s_service_t *
+s_service_require (broker_t *self, const char *name, size_t len)
+{
+    char key [128];
+    snprintf (key, sizeof key, "%.*s", (int) len, name);
+    s_service_t *service = zhashx_lookup (self->services, key);
+    if (service)
+        return service;
+    service = fy_xcalloc (1, sizeof *service);
+    service->name = fy_xstrdup (key);
+    s_list_init (&service->queue);
+    s_list_init (&service->workers);
+    service->idle_since = fy_clock_mono_ms ();
+    const char *labels [] = { "service", service->name, NULL };
+    service->queued_gauge = fy_metrics_gauge (self->metrics,
+        "ferry_broker_queued", "deliveries waiting for a worker", labels);
+    service->workers_gauge = fy_metrics_gauge (self->metrics,
+        "ferry_broker_workers", "live workers of a service", labels);
+    zhashx_insert (self->services, key, service);
+    return service;
+}
+
+static void
+s_service_free (void **item_p)
+{
+    s_service_t *service = *item_p;
+    free (service->name);
+    free (service);
+    *item_p = NULL;
+}
+
+//  --------------------------------------------------------------------
+//  Events and deliveries
+
+static void
+s_ack_later (broker_t *self, s_client_t *client, uint64_t seq)
+{
+    (void) self;
+    fy_proto_msg_add_id (&client->acks, seq);
+}
+
+static void
+s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
+        const char *reason)
+{
+    fy_proto_msg_t *out = s_out_peer (self, &client->peer, FY_PROTO_NACK);
+    out->seq = seq;
+    out->retryable = retryable;
+    out->reason = fy_proto_str (reason);
+    s_send (self);
+    fy_metric_inc (self->nacked);
+}
+
+static void
+s_event_finish (broker_t *self, s_event_t *event)
+{
+    s_client_t *client = event->client;
+    if (client) {
+        if (!event->answered) {
+            if (event->retry)
+                s_nack (self, client, event->seq, true, event->reason);
+            else {
+                s_ack_later (self, client, event->seq);
+                fy_metric_inc (self->acked);
+            }
+        }
+        client->unfinished--;
+        s_list_unlink (&event->link);
+    }
+    self->unfinished--;
+    zmq_msg_close (&event->frame);
+    free (event);
+}
+
+//  Take a delivery out of whatever list holds it and out of the did map.
+static void
+s_delivery_detach (broker_t *self, s_delivery_t *delivery)
+{
+    s_list_unlink (&delivery->link);
+    if (delivery->state == S_HELD) {
+        delivery->holder->held--;
+        delivery->holder = NULL;
+    }
+    else {
+        delivery->service->queued--;
+        fy_metric_set (delivery->service->queued_gauge,
+                       (double) delivery->service->queued);
+    }
+    zhashx_delete (self->deliveries, &delivery->did);
+}
+
+static void
+s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
+          const char *reason, size_t reason_len)
+{
+    s_event_t *event = delivery->event;
+    s_delivery_detach (self, delivery);
+    if (outcome == S_FAIL && !event->answered) {
+        if (event->client) {
+            char text [S_REASON_MAX];
+            snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
+            s_nack (self, event->client, event->seq, false, text);
+        }
+        event->answered = true;
+    }
+    else
+    if (outcome == S_RETRY && !event->retry) {
+        event->retry = true;
+        snprintf (event->reason, sizeof event->reason, "%.*s",
+                  (int) reason_len, reason);
+    }
+    if (--event->pending == 0)
+        s_event_finish (self, event);
+}
+
+static void
+s_enqueue (s_delivery_t *delivery, bool at_head)
+{
+    s_service_t *service = delivery->service;
+    delivery->state = S_QUEUED;
+    s_list_insert (at_head ? &service->queue : service->queue.prev,
+                   &delivery->link);
+    service->queued++;
+    fy_metric_set (service->queued_gauge, (double) service->queued);
+}
+
+//  The worker of service with the most free credit, or NULL.
+static s_worker_t *
+s_pick_worker (s_service_t *service)
+{
+    s_worker_t *best = NULL;
+    uint64_t best_free = 0;
+    for (s_link_t *at = service->workers.next; at != &service->workers;
+         at = at->next) {
+        s_worker_t *worker = s_entry (at, s_worker_t, link);
+        uint64_t free_credit = worker->credit > worker->held
+                             ? worker->credit - worker->held : 0;
+        if (free_credit > best_free) {
+            best = worker;
+            best_free = free_credit;
+        }
+    }
+    return best;
+}
+
+static void
+s_dispatch (broker_t *self, s_service_t *service)
+{
+    while (!s_list_empty (&service->queue)) {
+        s_worker_t *worker = s_pick_worker (service);
+        if (!worker)
+            break;
+        s_delivery_t *delivery = s_entry (service->queue.next, s_delivery_t,
+                                          link);
+        s_list_unlink (&delivery->link);
+        service->queued--;
+        delivery->state = S_HELD;
+        delivery->holder = worker;
+        delivery->attempt++;
+        worker->held++;
+        s_list_insert (worker->deliveries.prev, &delivery->link);
+        fy_proto_msg_t *out = s_out_peer (self, &worker->peer,
+                                          FY_PROTO_EVENT);
+        out->did = delivery->did;
+        out->attempt = delivery->attempt;
+        out->service = fy_proto_str (service->name);
+        zmq_msg_copy (&out->event, &delivery->event->frame);
+        out->has_event = true;
+        s_send (self);
+        if (delivery->attempt > 1)
+            fy_metric_inc (self->redelivered);
+    }
+    fy_metric_set (service->queued_gauge, (double) service->queued);
+}
+
+//  --------------------------------------------------------------------
+//  Credit
+
+static void
+s_grant (broker_t *self, s_client_t *client)
+{
+    if (self->draining)
+        return;
+    uint64_t have = client->unfinished + client->credit;
+    uint64_t want = have < self->client_credit
+                  ? self->client_credit - have : 0;
+    uint64_t used = self->unfinished + self->outstanding_credit;
+    uint64_t room = used < self->capacity ? self->capacity - used : 0;
+    uint64_t grant = want < room ? want : room;
+    //  Grant in chunks, not one by one: a CREDIT per event would double
+    //  the broker's traffic for nothing.
+    if (grant == 0 || (grant < want && grant < self->client_credit / 4
+                       && client->credit > 0))
+        return;
+    client->credit += grant;
+    client->granted += grant;
+    self->outstanding_credit += grant;
+}
+
+//  Send what accumulated during a burst: ACK batches and credit.
+static void
+s_flush (broker_t *self)
+{
+    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers)) {
+        if (peer->role != S_CLIENT)
+            continue;
+        s_client_t *client = (s_client_t *) peer;
+        if (client->acks.ids_count) {
+            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_ACK);
+            fy_proto_msg_swap_ids (out, &client->acks);
+            client->acks.ids_count = 0;
+            s_send (self);
+        }
+        s_grant (self, client);
+        if (client->granted) {
+            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_CREDIT);
+            out->n = client->granted;
+            client->granted = 0;
+            s_send (self);
+        }
+    }
+    fy_metric_set (self->unfinished_gauge, (double) self->unfinished);
+}
+
+//  --------------------------------------------------------------------
+//  Peer removal
+
+static void
+s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
+{
+    s_service_t *service = worker->service;
+    fy_log_notice ("broker: worker %s of %s %s holding %llu",
+                   worker->peer.name, service->name,
+                   crashed ? "died" : "left",
+                   (unsigned long long) worker->held);
+    if (crashed)
+        fy_metric_inc (self->deaths);
+    while (!s_list_empty (&worker->deliveries)) {
+        s_delivery_t *delivery = s_entry (worker->deliveries.prev,
+                                          s_delivery_t, link);
+        s_event_t *event = delivery->event;
+        if (crashed && ++event->crashes >= self->poison_crashes) {
+            char reason [S_REASON_MAX];
+            int len = snprintf (reason, sizeof reason, "poison: %u workers "
+                                "of %s died holding it", event->crashes,
+                                service->name);
+            fy_log_warn ("broker: event=%s is poison", event->id);
+            fy_metric_inc (self->poisoned);
+            s_settle (self, delivery, S_FAIL, reason, (size_t) len);
+            continue;
+        }
+        //  Back to the head, in the order held: re-dispatched at once.
+        s_list_unlink (&delivery->link);
+        worker->held--;
+        delivery->holder = NULL;
+        s_enqueue (delivery, true);
+    }
+    s_list_unlink (&worker->link);
+    if (--service->worker_count == 0)
+        service->idle_since = fy_clock_mono_ms ();
+    fy_metric_set (service->workers_gauge, (double) service->worker_count);
+    zhashx_delete (self->peers, worker->peer.key);
+    s_dispatch (self, service);
+}
+
+static void
+s_client_remove (broker_t *self, s_client_t *client)
+{
+    fy_log_notice ("broker: client %s gone with %llu unfinished",
+                   client->peer.name,
+                   (unsigned long long) client->unfinished);
+    self->outstanding_credit -= client->credit;
+    //  Its events are orphans now: queued deliveries are dropped (SQS will
+    //  deliver the message again), held ones finish and are forgotten.
+    while (!s_list_empty (&client->events)) {
+        s_event_t *event = s_entry (client->events.next, s_event_t, link);
+        s_list_unlink (&event->link);
+        event->client = NULL;
+        client->unfinished--;
+        uint16_t count = event->count;
+        for (uint16_t i = 0; i < count; i++) {
+            s_delivery_t *delivery = &event->deliveries [i];
+            if (delivery->state != S_QUEUED
+                || zhashx_lookup (self->deliveries, &delivery->did)
+                   != delivery)
+                continue;
+            //  The last settle frees the event: stop looking at it.
+            bool last = event->pending == 1;
+            s_settle (self, delivery, S_OK, "", 0);
+            if (last)
+                break;
+        }
+    }
+    zhashx_delete (self->peers, client->peer.key);
+}
+
+static void
+s_peer_remove (broker_t *self, s_peer_t *peer, bool crashed)
+{
+    if (peer->role == S_WORKER)
+        s_worker_remove (self, (s_worker_t *) peer, crashed);
+    else
+        s_client_remove (self, (s_client_t *) peer);
+}
+
+static void
+s_peer_free (void **item_p)
+{
+    s_peer_t *peer = *item_p;
+    if (peer->role == S_CLIENT)
+        fy_proto_msg_close (&((s_client_t *) peer)->acks);
+    free (peer);
+    *item_p = NULL;
+}
+
+//  --------------------------------------------------------------------
+//  Commands
+
+static void
+s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+{
+    if (self->draining) {
+        s_send_error (self, &in->identity, "draining", "broker is stopping");
+        return;
+    }
+    if (!fy_proto_str_is (in->role, "client")) {
+        s_send_error (self, &in->identity, "protocol", "role must be client");
+        return;
+    }
+    //  A HELLO from a known peer starts a new session: the old one's
+    //  events are orphaned, as if it had gone and come back.
+    if (peer)
+        s_peer_remove (self, peer, false);
+    s_client_t *client = fy_xcalloc (1, sizeof *client);
+    s_peer_init (&client->peer, S_CLIENT, &in->identity, in->name);
+    s_list_init (&client->events);
+    fy_proto_msg_init (&client->acks);
+    zhashx_insert (self->peers, client->peer.key, client);
+    fy_log_info ("broker: client %s connected", client->peer.name);
+}
+
+static void
+s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+{
+    if (peer && peer->role != S_WORKER) {
+        s_send_error (self, &in->identity, "protocol", "a client sent READY");
+        s_peer_remove (self, peer, false);
+        return;
+    }
+    s_worker_t *worker = (s_worker_t *) peer;
+    if (!worker) {
+        worker = fy_xcalloc (1, sizeof *worker);
+        s_peer_init (&worker->peer, S_WORKER, &in->identity, in->name);
+        s_list_init (&worker->deliveries);
+        worker->service = s_service_require (self, in->service.ptr,
+                                             in->service.len);
+        s_list_insert (worker->service->workers.prev, &worker->link);
+        worker->service->worker_count++;
+        worker->service->idle_since = 0;
+        fy_metric_set (worker->service->workers_gauge,
+                       (double) worker->service->worker_count);
+        zhashx_insert (self->peers, worker->peer.key, worker);
+        fy_log_info ("broker: worker %s of %s ready, credit %llu",
+                     worker->peer.name, worker->service->name,
+                     (unsigned long long) in->credit);
+    }
+    worker->credit = in->credit;
+    s_dispatch (self, worker->service);
+}
+
+static void
+s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+{
+    fy_metric_inc (self->published);
+    if (self->draining) {
+        s_nack (self, client, in->seq, true, "draining");
+        return;
+    }
+    if (client->credit == 0) {
+        s_nack (self, client, in->seq, true, "no_credit");
+        return;
+    }
+    client->credit--;
+    self->outstanding_credit--;
+    size_t count = 0;
+    const uint16_t *routed = broker_route_match (self->route, in->type.ptr,
+                                                 in->type.len, &count);
+    if (count == 0) {
+        fy_metric_inc (self->unrouted);
+        s_ack_later (self, client, in->seq);
+        return;
+    }
+    s_event_t *event = fy_xcalloc (1, sizeof *event
+                                      + count * sizeof (s_delivery_t));
+    event->seq = in->seq;
+    event->client = client;
+    zmq_msg_init (&event->frame);
+    zmq_msg_move (&event->frame, &in->event);
+    snprintf (event->id, sizeof event->id, "%.*s",
+              (int) (in->id.len < 36 ? in->id.len : 36), in->id.ptr);
+    event->count = event->pending = (uint16_t) count;
+    s_list_insert (client->events.prev, &event->link);
+    client->unfinished++;
+    self->unfinished++;
+    for (size_t i = 0; i < count; i++) {
+        s_delivery_t *delivery = &event->deliveries [i];
+        delivery->did = ++self->next_did;
+        delivery->event = event;
+        delivery->service = self->routed [routed [i]];
+        zhashx_insert (self->deliveries, &delivery->did, delivery);
+        s_enqueue (delivery, false);
+    }
+    for (size_t i = 0; i < count; i++)
+        s_dispatch (self, event->deliveries [i].service);
+}
+
+//  A worker's answer about one delivery; stale dids (re-dispatched since,
+//  or from a session the broker forgot) are counted and ignored.
+static s_delivery_t *
+s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
+{
+    s_delivery_t *delivery = zhashx_lookup (self->deliveries, &did);
+    if (!delivery || delivery->state != S_HELD
+        || delivery->holder != worker) {
+        fy_metric_inc (self->stale);
+        return NULL;
+    }
+    return delivery;
+}
+
+static void
+s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+{
+    for (size_t i = 0; i < in->ids_count; i++) {
+        s_delivery_t *delivery = s_held_by (self, worker, in->ids [i]);
+        if (delivery)
+            s_settle (self, delivery, S_OK, "", 0);
+    }
+    s_dispatch (self, worker->service);
+}
+
+static void
+s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+{
+    s_delivery_t *delivery = s_held_by (self, worker, in->did);
+    if (delivery) {
+        fy_log_info ("broker: event=%s service=%s nack retryable=%d "
+                     "reason=%.*s", delivery->event->id, worker->service->name,
+                     in->retryable, (int) in->reason.len, in->reason.ptr);
+        s_settle (self, delivery, in->retryable ? S_RETRY : S_FAIL,
+                  in->reason.ptr, in->reason.len);
+    }
+    s_dispatch (self, worker->service);
+}
+
+static void
+s_handle (broker_t *self, fy_proto_msg_t *in)
+{
+    s_peer_t *peer = s_peer_lookup (self, &in->identity);
+    if (peer)
+        peer->last_seen = fy_clock_mono_ms ();
+    switch (in->command) {
+        case FY_PROTO_HELLO:
+            s_on_hello (self, in, peer);
+            return;
+        case FY_PROTO_READY:
+            s_on_ready (self, in, peer);
+            return;
+        case FY_PROTO_HEARTBEAT:
+            if (!peer)
+                s_send_error (self, &in->identity, "unknown_peer",
+                              "say HELLO or READY first");
+            return;
+        case FY_PROTO_BYE:
+            if (peer)
+                s_peer_remove (self, peer, false);
+            return;
+        default:
+            break;
+    }
+    if (!peer) {
+        s_send_error (self, &in->identity, "unknown_peer",
+                      "say HELLO or READY first");
+        return;
+    }
+    if (peer->role == S_CLIENT && in->command == FY_PROTO_PUBLISH)
+        s_on_publish (self, in, (s_client_t *) peer);
+    else
+    if (peer->role == S_WORKER && in->command == FY_PROTO_ACK && in->dids)
+        s_on_worker_ack (self, in, (s_worker_t *) peer);
+    else
+    if (peer->role == S_WORKER && in->command == FY_PROTO_NACK && in->did)
+        s_on_worker_nack (self, in, (s_worker_t *) peer);
+    else {
+        fy_metric_inc (self->malformed);
+        fy_log_debug ("broker: %s from %s %s is out of place",
+                      fy_proto_command_name (in->command),
+                      peer->role == S_CLIENT ? "client" : "worker",
+                      peer->name);
+    }
+}
+
+static int
+s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    (void) sock;
+    broker_t *self = arg;
+    for (int i = 0; i < S_BURST; i++) {
+        fy_error_t err = { "" };
+        if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in,
+                           &err)) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            if (errno == EPROTO) {
+                fy_metric_inc (self->malformed);
+                fy_log_debug ("broker: malformed message: %s", err.text);
+                continue;
+            }
+            fy_log_error ("broker: receive: %s", zmq_strerror (errno));
+            return -1;
+        }
+        s_handle (self, &self->in);
+    }
+    s_flush (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Timers
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    broker_t *self = arg;
+    int64_t now = fy_clock_mono_ms ();
+    int64_t silence = self->heartbeat_ms * self->liveness;
+    zlistx_t *dead = zlistx_new ();
+    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers)) {
+        if (now - peer->last_seen > silence)
+            zlistx_add_end (dead, peer);
+        else
+        if (now - peer->last_sent >= self->heartbeat_ms) {
+            s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+            s_send (self);
+        }
+    }
+    for (s_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
+        s_peer_remove (self, peer, true);
+    zlistx_destroy (&dead);
+
+    //  A service with no worker for dispatch_timeout_ms gives its queue
+    //  back to SQS as retryable failures instead of holding it forever.
+    for (s_service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services)) {
+        if (service->worker_count || !service->idle_since
+            || now - service->idle_since < self->dispatch_timeout_ms)
+            continue;
+        while (!s_list_empty (&service->queue)) {
+            s_delivery_t *delivery = s_entry (service->queue.next,
+                                              s_delivery_t, link);
+            s_settle (self, delivery, S_RETRY, "no_worker", 9);
+        }
+    }
+    s_flush (self);
+    if (self->draining
+        && (self->unfinished == 0 || now >= self->drain_deadline)) {
+        fy_log_notice ("broker: stopped with %llu unfinished events",
+                       (unsigned long long) self->unfinished);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_on_lease (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    broker_t *self = arg;
+    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers)) {
+        if (peer->role != S_CLIENT)
+            continue;
+        s_client_t *client = (s_client_t *) peer;
+        if (s_list_empty (&client->events))
+            continue;
+        fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_LEASE);
+        for (s_link_t *at = client->events.next; at != &client->events;
+             at = at->next)
+            fy_proto_msg_add_id (out, s_entry (at, s_event_t, link)->seq);
+        s_send (self);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Signals and reload
+
+static void
+s_reload (broker_t *self)
+{
+    fy_error_t err = { "" };
+    if (fy_cfg_load (self->cfg, self->cfg_path, self->sets, &err)) {
+        fy_log_error ("broker: reload refused, keeping the old "
+                      "configuration: %s", err.text);
+        return;
+    }
+    broker_route_t *route = broker_route_new (
+        fy_cfg_str (self->cfg, "broker", "routes"), &err);
+    if (!route) {
+        fy_log_error ("broker: reload refused: %s", err.text);
+        return;
+    }
+    size_t count = broker_route_services (route);
+    s_service_t **routed = fy_xcalloc (count ? count : 1, sizeof *routed);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = broker_route_service (route, i);
+        routed [i] = s_service_require (self, name, strlen (name));
+    }
+    broker_route_destroy (&self->route);
+    free (self->routed);
+    self->route = route;
+    self->routed = routed;
+    fy_log_notice ("broker: routes are now '%s'",
+                   fy_cfg_str (self->cfg, "broker", "routes"));
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    broker_t *self = arg;
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP)
+            s_reload (self);
+        else
+        if (info.ssi_signo == SIGTERM && !self->draining) {
+            fy_log_notice ("broker: draining %llu unfinished events, up to "
+                           "%lld ms", (unsigned long long) self->unfinished,
+                           (long long) self->stop_timeout_ms);
+            self->draining = true;
+            self->drain_deadline = fy_clock_mono_ms () + self->stop_timeout_ms;
+        }
+        else {
+            fy_log_notice ("broker: stopping now");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Construction
+
+static size_t
+s_did_hash (const void *key)
+{
+    uint64_t did = *(const uint64_t *) key;
+    //  dids are sequential: mix them so buckets fill evenly.
+    did ^= did >> 33;
+    did *= 0xff51afd7ed558ccdULL;
+    did ^= did >> 33;
+    return (size_t) did;
+}
+
+static int
+s_did_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_metrics_new (broker_t *self)
+{
+    fy_metrics_t *m = self->metrics = fy_metrics_new ();
+    self->published = fy_metrics_counter (m, "ferry_broker_published_total",
+        "events published to the broker", NULL);
+    self->acked = fy_metrics_counter (m, "ferry_broker_acked_total",
+        "events ACKed to their publisher", NULL);
+    self->nacked = fy_metrics_counter (m, "ferry_broker_nacked_total",
+        "events NACKed to their publisher", NULL);
+    self->unrouted = fy_metrics_counter (m, "ferry_broker_unrouted_total",
+        "events that matched no service", NULL);
+    self->malformed = fy_metrics_counter (m, "ferry_broker_malformed_total",
+        "malformed or out-of-place messages dropped", NULL);
+    self->redelivered = fy_metrics_counter (m,
+        "ferry_broker_redelivered_total",
+        "deliveries dispatched again after a worker left", NULL);
+    self->poisoned = fy_metrics_counter (m, "ferry_broker_poison_total",
+        "events NACKed as poison", NULL);
+    self->deaths = fy_metrics_counter (m, "ferry_broker_worker_deaths_total",
+        "workers declared dead", NULL);
+    self->stale = fy_metrics_counter (m, "ferry_broker_stale_total",
+        "answers for deliveries a worker no longer held", NULL);
+    self->unfinished_gauge = fy_metrics_gauge (m, "ferry_broker_unfinished",
+        "events published and not yet finished", NULL);
+}
+
+broker_t *
+broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
+            fy_error_t *err)
+{
+    assert (cfg);
+    broker_t *self = fy_xcalloc (1, sizeof *self);
+    self->cfg = cfg;
+    self->cfg_path = cfg_path;
+    self->sets = sets;
+    self->signal_fd = -1;
+    self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
+    self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
+                                                 "client_credit");
+    self->heartbeat_ms = fy_cfg_int (cfg, "broker", "heartbeat_ms");
+    self->liveness = fy_cfg_int (cfg, "broker", "liveness");
+    self->lease_ms = fy_cfg_int (cfg, "broker", "lease_ms");
+    self->dispatch_timeout_ms = fy_cfg_int (cfg, "broker",
+                                            "dispatch_timeout_ms");
+    self->stop_timeout_ms = fy_cfg_int (cfg, "broker", "stop_timeout_ms");
+    self->poison_crashes = (uint64_t) fy_cfg_int (cfg, "broker",
+                                                  "poison_crashes");
+    fy_proto_msg_init (&self->in);
+    fy_proto_msg_init (&self->out);
+    s_metrics_new (self);
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_free);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, s_peer_free);
+    self->deliveries = zhashx_new ();
+    zhashx_set_key_hasher (self->deliveries, s_did_hash);
+    zhashx_set_key_comparator (self->deliveries, s_did_compare);
+    zhashx_set_key_duplicator (self->deliveries, NULL);
+    zhashx_set_key_destructor (self->deliveries, NULL);
+
+    self->route = broker_route_new (fy_cfg_str (cfg, "broker", "routes"),
+                                    err);
+    if (!self->route)
+        goto fail;
+    size_t count = broker_route_services (self->route);
+    self->routed = fy_xcalloc (count ? count : 1, sizeof *self->routed);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = broker_route_service (self->route, i);
+        self->routed [i] = s_service_require (self, name, strlen (name));
+    }
+
+    //  Signals reach the loop through a signalfd, not czmq's handler.
+    zsys_handler_set (NULL);
+    self->router = zsock_new (ZMQ_ROUTER);
+    self->socket = zsock_resolve (self->router);
+    //  Queues toward peers are bounded by credit, not by the HWM.
+    zsock_set_sndhwm (self->router, 0);
+    zsock_set_rcvhwm (self->router, 0);
+    const char *endpoint = fy_cfg_str (cfg, "broker", "endpoint");
+    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+        fy_error_set (err, "broker.endpoint: cannot bind %s: %s", endpoint,
+                      zmq_strerror (zmq_errno ()));
+        errno = EINVAL;
+        goto fail;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
+    self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, self->router, s_on_router, self);
+    zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &signal_item, s_on_signal, self);
+    zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
+                 self);
+    zloop_timer (self->loop, (size_t) self->lease_ms, 0, s_on_lease, self);
+    return self;
+fail:
+    broker_destroy (&self);
+    return NULL;
+}
+
+const char *
+broker_endpoint (broker_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+int
+broker_run (broker_t *self)
+{
+    assert (self);
+    fy_log_notice ("broker: serving on %s", self->endpoint);
+    zloop_start (self->loop);
+    //  Say goodbye so peers reconnect at once rather than after liveness.
+    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers)) {
+        s_out_peer (self, peer, FY_PROTO_BYE);
+        s_send (self);
+    }
+    return 0;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    assert (self_p);
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    zloop_destroy (&self->loop);
+    //  Free what is still in flight: every event reachable from a client
+    //  or a queue. Orphan events (client gone) are reached through their
+    //  deliveries in the did map.
+    //  Every unfinished event has exactly `pending` deliveries in the map.
+    zlistx_t *finished = zlistx_new ();
+    for (s_delivery_t *delivery = zhashx_first (self->deliveries); delivery;
+         delivery = zhashx_next (self->deliveries))
+        if (--delivery->event->pending == 0)
+            zlistx_add_end (finished, delivery->event);
+    for (s_event_t *event = zlistx_first (finished); event;
+         event = zlistx_next (finished)) {
+        zmq_msg_close (&event->frame);
+        free (event);
+    }
+    zlistx_destroy (&finished);
+    zhashx_destroy (&self->deliveries);
+    zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->services);
+    free (self->routed);
+    broker_route_destroy (&self->route);
+    zsock_destroy (&self->router);
+    free (self->endpoint);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    fy_proto_msg_close (&self->in);
+    fy_proto_msg_close (&self->out);
+    fy_metrics_destroy (&self->metrics);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}

@@ -1,0 +1,109 @@
+/*  fy_client: a publisher's side of FERRY1 (ferry-bridge, ferryctl send).
+    It publishes events within the credit the broker grants and hears,
+    through callbacks, which are done (ACK), failed (NACK) and still being
+    worked on (LEASE). It can also send requests to a service.
+
+    The client is driven by its owner's loop: poll fy_client_socket for
+    input and call fy_client_process, and call fy_client_tick at least
+    every heartbeat. fy_client_wait does both for simple programs. */
+#ifndef FY_CLIENT_H_INCLUDED
+#define FY_CLIENT_H_INCLUDED
+
+#include "ferry/fy_common.h"
+#include "ferry/fy_event.h"
+#include "ferry/fy_proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fy_client fy_client_t;
+
+typedef void (fy_client_ack_fn) (fy_client_t *client, uint64_t seq,
+                                 void *arg);
+typedef void (fy_client_nack_fn) (fy_client_t *client, uint64_t seq,
+                                  bool retryable, const char *reason,
+                                  void *arg);
+typedef void (fy_client_lease_fn) (fy_client_t *client, const uint64_t *seqs,
+                                   size_t count, void *arg);
+typedef void (fy_client_reply_fn) (fy_client_t *client, uint64_t rid,
+                                   unsigned status, const char *content_type,
+                                   const void *body, size_t len, bool more,
+                                   void *arg);
+//  The session was lost and a new one begun: every unanswered seq and rid
+//  is void (the broker forgot them); republish or let SQS redeliver.
+typedef void (fy_client_reset_fn) (fy_client_t *client, void *arg);
+
+typedef struct {
+    fy_client_ack_fn *ack;
+    fy_client_nack_fn *nack;
+    fy_client_lease_fn *lease;
+    fy_client_reply_fn *reply;
+    fy_client_reset_fn *reset;
+    void *arg;
+} fy_client_handlers_t;
+
+//  Connect to the broker at endpoint and say HELLO as name. Returns NULL
+//  with err on a bad endpoint.
+fy_client_t *
+    fy_client_new (const char *endpoint, const char *name, fy_error_t *err);
+
+void
+    fy_client_destroy (fy_client_t **self_p);
+
+//  Set the callbacks (copied). Unset ones are ignored.
+void
+    fy_client_set_handlers (fy_client_t *self,
+                            const fy_client_handlers_t *handlers);
+
+void
+    fy_client_set_heartbeat (fy_client_t *self, int64_t heartbeat_ms,
+                             int64_t liveness);
+
+//  Events the broker lets this client publish now.
+uint64_t
+    fy_client_credit (fy_client_t *self);
+
+//  Publish an event (encoded here) or an already encoded one. *seq_p
+//  receives its sequence number for the callbacks. Returns 0; or -1 with
+//  errno EAGAIN when there is no credit, EINVAL when the event cannot be
+//  encoded, or an errno from libzmq.
+int
+    fy_client_publish (fy_client_t *self, fy_event_t *event,
+                       uint64_t *seq_p) FY_MUSTCHECK;
+int
+    fy_client_publish_raw (fy_client_t *self, const char *id,
+                           const char *type, const void *msgpack, size_t size,
+                           uint64_t *seq_p) FY_MUSTCHECK;
+
+//  Send a request to service. *rid_p receives its id for the reply
+//  callback. Returns 0, or -1 with errno from libzmq.
+int
+    fy_client_request (fy_client_t *self, const char *service,
+                       const char *method, const char *path,
+                       const fy_proto_pair_t *query, size_t query_count,
+                       const void *body, size_t len,
+                       uint64_t *rid_p) FY_MUSTCHECK;
+
+//  The socket to poll for input (a libzmq handle). Borrowed; it changes
+//  when the client reconnects, so fetch it again after each tick.
+void *
+    fy_client_socket (fy_client_t *self);
+
+//  Handle whatever has arrived, calling the handlers. Never blocks.
+void
+    fy_client_process (fy_client_t *self);
+
+//  Heartbeats and reconnection; call at least every heartbeat_ms.
+void
+    fy_client_tick (fy_client_t *self);
+
+//  Wait up to timeout_ms for input, then process and tick. Returns 0, or
+//  -1 with errno EINTR when interrupted.
+int
+    fy_client_wait (fy_client_t *self, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

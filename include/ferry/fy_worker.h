@@ -1,0 +1,116 @@
+/*  fy_worker: a worker process's side of FERRY1. A worker is a few lines:
+
+        fy_worker_t *worker = fy_worker_new (endpoint, "audit", "audit-1",
+                                             256, &err);
+        fy_worker_on_events (worker, s_on_events, state);
+        fy_worker_run (worker);
+
+    The broker sends at most credit deliveries at a time. The events
+    callback gets each batch that arrived together; the worker answers
+    each delivery once, now or later (after a COMMIT), with fy_worker_ack
+    or fy_worker_nack. ACKs are batched: those given inside a callback go
+    out in one message when it returns. Heartbeats and reconnection happen
+    inside; SIGTERM stops taking work and waits for the deliveries in hand
+    to be answered before saying BYE. */
+#ifndef FY_WORKER_H_INCLUDED
+#define FY_WORKER_H_INCLUDED
+
+#include "ferry/fy_common.h"
+#include "ferry/fy_event.h"
+#include "ferry/fy_proto.h"
+
+#include <czmq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fy_worker fy_worker_t;
+
+//  One event delivered to this worker. Owned by the worker object until
+//  answered.
+typedef struct {
+    uint64_t did;
+    unsigned attempt;           //  1 on first delivery
+    fy_event_t *event;
+} fy_delivery_t;
+
+//  One request, borrowed for the duration of the callback.
+typedef struct {
+    uint64_t rid;
+    fy_proto_str_t method, path, body;
+    const fy_proto_pair_t *query, *headers;
+    size_t query_count, headers_count;
+} fy_request_t;
+
+typedef void (fy_worker_events_fn) (fy_worker_t *worker,
+                                    fy_delivery_t **deliveries, size_t count,
+                                    void *arg);
+typedef void (fy_worker_request_fn) (fy_worker_t *worker,
+                                     const fy_request_t *request, void *arg);
+
+//  Connect to the broker at endpoint as a worker of service, holding at
+//  most credit deliveries. Returns NULL with err on a bad endpoint.
+fy_worker_t *
+    fy_worker_new (const char *endpoint, const char *service,
+                   const char *name, unsigned credit, fy_error_t *err);
+
+void
+    fy_worker_destroy (fy_worker_t **self_p);
+
+void
+    fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn,
+                         void *arg);
+void
+    fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn,
+                          void *arg);
+
+//  Heartbeat interval and missed beats before the broker is presumed
+//  gone; call before fy_worker_run. Defaults 1000 and 3.
+void
+    fy_worker_set_heartbeat (fy_worker_t *self, int64_t heartbeat_ms,
+                             int64_t liveness);
+
+//  How long SIGTERM waits for deliveries in hand. Default 30000.
+void
+    fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms);
+
+//  Answer a delivery, which is freed and *delivery_p set to NULL.
+void
+    fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p);
+void
+    fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
+                    bool retryable, const char *reason);
+
+//  Answer a request; with more, further parts follow. Returns 0, or -1
+//  with errno from libzmq.
+int
+    fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
+                     const char *content_type, const void *body, size_t len,
+                     bool more) FY_MUSTCHECK;
+
+//  Send batched ACKs now. Callbacks need not call it.
+void
+    fy_worker_flush (fy_worker_t *self);
+
+//  Deliveries in hand, not yet answered.
+size_t
+    fy_worker_held (fy_worker_t *self);
+
+//  The worker's loop, to add timers and readers of one's own. Borrowed.
+zloop_t *
+    fy_worker_loop (fy_worker_t *self);
+
+//  Run until SIGTERM (then drain) or SIGINT, or fy_worker_stop. Returns 0,
+//  or -1 when the loop failed.
+int
+    fy_worker_run (fy_worker_t *self) FY_MUSTCHECK;
+
+//  Ask the loop to drain and return, as SIGTERM does.
+void
+    fy_worker_stop (fy_worker_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/*  fy_session: private to libferry. The DEALER side of a FERRY1 session,
+    shared by fy_worker and fy_client: one socket to the broker, the
+    heartbeat bookkeeping both directions need, and reconnection with a
+    fresh socket when the broker falls silent. */
+#ifndef FY_SESSION_H_INCLUDED
+#define FY_SESSION_H_INCLUDED
+
+#include "ferry/fy_proto.h"
+
+#include <czmq.h>
+
+typedef struct {
+    char *endpoint;
+    zsock_t *sock;
+    void *socket;               //  libzmq handle of sock
+    int64_t heartbeat_ms, liveness;
+    int64_t last_seen, last_sent;
+    fy_proto_msg_t in, out;
+    uint64_t reconnects;
+} fy_session_t;
+
+//  Connect a new session. Returns -1 with errno EINVAL and err when the
+//  endpoint is unusable.
+int
+    fy_session_open (fy_session_t *self, const char *endpoint,
+                     fy_error_t *err);
+
+void
+    fy_session_close (fy_session_t *self);
+
+//  Drop the socket (and whatever it had queued) and connect a new one.
+void
+    fy_session_reconnect (fy_session_t *self);
+
+//  Start self->out as command, to be filled in and sent.
+fy_proto_msg_t *
+    fy_session_out (fy_session_t *self, fy_proto_command_t command);
+
+//  Send self->out. Returns 0, or -1 with errno.
+int
+    fy_session_send (fy_session_t *self);
+
+//  Receive into self->in without blocking. Returns 0; -1 with errno
+//  EAGAIN when nothing is waiting, EPROTO for a malformed message.
+int
+    fy_session_recv (fy_session_t *self, fy_error_t *err);
+
+//  Heartbeat duty at now: send HEARTBEAT when quiet. Returns true when
+//  the broker has been silent too long and the session must reconnect.
+bool
+    fy_session_tick (fy_session_t *self, int64_t now);
+
+#endif

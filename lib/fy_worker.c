@@ -1,0 +1,415 @@
+/*  fy_worker: deliveries in, batched answers out, over one fy_session.
+    Deliveries in hand are kept in a list so a drain knows what it waits
+    for and destroy frees what was never answered. */
+#include "ferry/fy_worker.h"
+#include "ferry/fy_log.h"
+#include "fy_session.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define S_ACK_BATCH 256
+
+struct fy_worker {
+    fy_session_t session;
+    char *service, *name;
+    unsigned credit;
+    zloop_t *loop;
+    int signal_fd;
+    int tick_timer;
+    zlistx_t *held;             //  fy_delivery_t *, unanswered
+    fy_proto_msg_t acks;        //  dids to ACK at the next flush
+    bool in_callback;
+    bool draining;
+    int64_t stop_timeout_ms, drain_deadline;
+    fy_worker_events_fn *on_events;
+    void *events_arg;
+    fy_worker_request_fn *on_request;
+    void *request_arg;
+    fy_delivery_t **batch;
+    size_t batch_size;
+};
+
+static void
+s_delivery_free (void **item_p)
+{
+    fy_delivery_t *delivery = *item_p;
+    fy_event_destroy (&delivery->event);
+    free (delivery);
+    *item_p = NULL;
+}
+
+static void
+s_send_ready (fy_worker_t *self)
+{
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_READY);
+    out->service = fy_proto_str (self->service);
+    out->name = fy_proto_str (self->name);
+    out->credit = self->draining ? 0 : self->credit;
+    if (fy_session_send (&self->session))
+        fy_log_warn ("worker: READY not sent: %s", zmq_strerror (errno));
+}
+
+fy_worker_t *
+fy_worker_new (const char *endpoint, const char *service, const char *name,
+               unsigned credit, fy_error_t *err)
+{
+    assert (endpoint);
+    assert (service);
+    fy_worker_t *self = fy_xcalloc (1, sizeof *self);
+    self->service = fy_xstrdup (service);
+    self->name = fy_xstrdup (name ? name : service);
+    self->credit = credit ? credit : 1;
+    self->signal_fd = -1;
+    self->stop_timeout_ms = 30000;
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_delivery_free);
+    fy_proto_msg_init (&self->acks);
+    self->acks.dids = true;
+    zsys_handler_set (NULL);
+    if (fy_session_open (&self->session, endpoint, err)) {
+        fy_worker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+fy_worker_destroy (fy_worker_t **self_p)
+{
+    assert (self_p);
+    fy_worker_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    zloop_destroy (&self->loop);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    if (self->session.sock) {
+        fy_worker_flush (self);
+        fy_session_out (&self->session, FY_PROTO_BYE);
+        if (fy_session_send (&self->session))
+            fy_log_debug ("worker: BYE not sent");
+    }
+    fy_session_close (&self->session);
+    zlistx_destroy (&self->held);
+    fy_proto_msg_close (&self->acks);
+    free (self->batch);
+    free (self->service);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+void
+fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn, void *arg)
+{
+    assert (self);
+    self->on_events = fn;
+    self->events_arg = arg;
+}
+
+void
+fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn, void *arg)
+{
+    assert (self);
+    self->on_request = fn;
+    self->request_arg = arg;
+}
+
+void
+fy_worker_set_heartbeat (fy_worker_t *self, int64_t heartbeat_ms,
+                         int64_t liveness)
+{
+    assert (self);
+    self->session.heartbeat_ms = heartbeat_ms;
+    self->session.liveness = liveness;
+}
+
+void
+fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms)
+{
+    assert (self);
+    self->stop_timeout_ms = stop_timeout_ms;
+}
+
+size_t
+fy_worker_held (fy_worker_t *self)
+{
+    assert (self);
+    return zlistx_size (self->held);
+}
+
+zloop_t *
+fy_worker_loop (fy_worker_t *self)
+{
+    assert (self);
+    if (!self->loop)
+        self->loop = zloop_new ();
+    return self->loop;
+}
+
+void
+fy_worker_flush (fy_worker_t *self)
+{
+    assert (self);
+    if (self->acks.ids_count == 0)
+        return;
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_ACK);
+    out->dids = true;
+    fy_proto_msg_swap_ids (out, &self->acks);
+    self->acks.ids_count = 0;
+    if (fy_session_send (&self->session))
+        fy_log_warn ("worker: ACK not sent: %s", zmq_strerror (errno));
+}
+
+static void
+s_forget (fy_worker_t *self, fy_delivery_t **delivery_p)
+{
+    fy_delivery_t *delivery = *delivery_p;
+    void *handle = zlistx_find (self->held, delivery);
+    assert (handle);
+    zlistx_delete (self->held, handle);
+    *delivery_p = NULL;
+}
+
+void
+fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p)
+{
+    assert (self);
+    assert (delivery_p && *delivery_p);
+    fy_proto_msg_add_id (&self->acks, (*delivery_p)->did);
+    s_forget (self, delivery_p);
+    if (!self->in_callback || self->acks.ids_count >= S_ACK_BATCH)
+        fy_worker_flush (self);
+}
+
+void
+fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
+                bool retryable, const char *reason)
+{
+    assert (self);
+    assert (delivery_p && *delivery_p);
+    //  ACKs given before this NACK go first, keeping answers in order.
+    fy_worker_flush (self);
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_NACK);
+    out->did = (*delivery_p)->did;
+    out->retryable = retryable;
+    out->reason = fy_proto_str (reason ? reason : "");
+    if (fy_session_send (&self->session))
+        fy_log_warn ("worker: NACK not sent: %s", zmq_strerror (errno));
+    s_forget (self, delivery_p);
+}
+
+int
+fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
+                 const char *content_type, const void *body, size_t len,
+                 bool more)
+{
+    assert (self);
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_REPLY);
+    out->rid = rid;
+    out->status = status;
+    out->more = more;
+    out->content_type = fy_proto_str (content_type);
+    out->body.ptr = body ? body : "";
+    out->body.len = len;
+    return fy_session_send (&self->session);
+}
+
+//  An EVENT whose frame does not decode can never succeed anywhere.
+static fy_delivery_t *
+s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
+{
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_msgpack (zmq_msg_data (&in->event),
+                                                 zmq_msg_size (&in->event),
+                                                 &err);
+    if (!event) {
+        fy_log_warn ("worker: did=%llu undecodable: %s",
+                     (unsigned long long) in->did, err.text);
+        fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_NACK);
+        out->did = in->did;
+        out->reason = fy_proto_str ("invalid_msgpack");
+        if (fy_session_send (&self->session))
+            fy_log_warn ("worker: NACK not sent");
+        return NULL;
+    }
+    fy_delivery_t *delivery = fy_xcalloc (1, sizeof *delivery);
+    delivery->did = in->did;
+    delivery->attempt = (unsigned) in->attempt;
+    delivery->event = event;
+    zlistx_add_end (self->held, delivery);
+    return delivery;
+}
+
+static void
+s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
+{
+    if (!self->on_request) {
+        static const char body [] = "{\"error\":{\"code\":\"not_implemented\","
+            "\"message\":\"this service takes no requests\"}}";
+        if (fy_worker_reply (self, in->rid, 501, "application/json", body,
+                             sizeof body - 1, false))
+            fy_log_warn ("worker: reply not sent");
+        return;
+    }
+    fy_request_t request = {
+        .rid = in->rid, .method = in->method, .path = in->path,
+        .body = in->body, .query = in->query, .headers = in->headers,
+        .query_count = in->query_count, .headers_count = in->headers_count
+    };
+    self->on_request (self, &request, self->request_arg);
+}
+
+static void
+s_deliver_batch (fy_worker_t *self, size_t count)
+{
+    if (count == 0)
+        return;
+    self->in_callback = true;
+    if (self->on_events)
+        self->on_events (self, self->batch, count, self->events_arg);
+    else
+        for (size_t i = 0; i < count; i++)
+            fy_worker_nack (self, &self->batch [i], true, "no handler");
+    self->in_callback = false;
+    fy_worker_flush (self);
+}
+
+static int
+s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    (void) sock;
+    fy_worker_t *self = arg;
+    size_t count = 0;
+    for (int i = 0; i < 1024; i++) {
+        fy_error_t err = { "" };
+        if (fy_session_recv (&self->session, &err)) {
+            if (errno == EPROTO) {
+                fy_log_warn ("worker: malformed message: %s", err.text);
+                continue;
+            }
+            break;
+        }
+        fy_proto_msg_t *in = &self->session.in;
+        if (in->command == FY_PROTO_EVENT) {
+            fy_delivery_t *delivery = s_take_event (self, in);
+            if (!delivery)
+                continue;
+            if (count == self->batch_size) {
+                self->batch_size = self->batch_size ? self->batch_size * 2
+                                                    : 64;
+                self->batch = fy_xrealloc (self->batch, self->batch_size
+                                           * sizeof *self->batch);
+            }
+            self->batch [count++] = delivery;
+        }
+        else
+        if (in->command == FY_PROTO_REQUEST) {
+            s_deliver_batch (self, count);
+            count = 0;
+            s_handle_request (self, in);
+        }
+        else
+        if (in->command == FY_PROTO_ERROR)
+            fy_log_notice ("worker: broker said %.*s: %.*s",
+                           (int) in->code.len, in->code.ptr,
+                           (int) in->message.len, in->message.ptr);
+        else
+        if (in->command == FY_PROTO_BYE) {
+            //  The broker forgot this worker (restart, or declared dead):
+            //  what is in hand is void there; register again.
+            fy_log_notice ("worker: broker said BYE; registering again");
+            s_deliver_batch (self, count);
+            count = 0;
+            s_send_ready (self);
+        }
+    }
+    s_deliver_batch (self, count);
+    return 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    fy_worker_t *self = arg;
+    int64_t now = fy_clock_mono_ms ();
+    if (fy_session_tick (&self->session, now)) {
+        fy_log_notice ("worker: broker silent, reconnecting to %s",
+                       self->session.endpoint);
+        zloop_reader_end (self->loop, self->session.sock);
+        fy_session_reconnect (&self->session);
+        zloop_reader (self->loop, self->session.sock, s_on_socket, self);
+        s_send_ready (self);
+    }
+    if (self->draining
+        && (zlistx_size (self->held) == 0 || now >= self->drain_deadline)) {
+        fy_log_notice ("worker: stopping with %zu deliveries unanswered",
+                       zlistx_size (self->held));
+        return -1;
+    }
+    return 0;
+}
+
+void
+fy_worker_stop (fy_worker_t *self)
+{
+    assert (self);
+    if (self->draining)
+        return;
+    self->draining = true;
+    self->drain_deadline = fy_clock_mono_ms () + self->stop_timeout_ms;
+    //  Credit 0: the broker sends nothing more, what is held finishes.
+    s_send_ready (self);
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    fy_worker_t *self = arg;
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGTERM && !self->draining)
+            fy_worker_stop (self);
+        else
+            return -1;
+    }
+    return 0;
+}
+
+int
+fy_worker_run (fy_worker_t *self)
+{
+    assert (self);
+    zloop_t *loop = fy_worker_loop (self);
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
+    if (self->signal_fd < 0)
+        self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+    zloop_poller (loop, &signal_item, s_on_signal, self);
+    zloop_reader (loop, self->session.sock, s_on_socket, self);
+    //  Ticks at a fraction of the heartbeat, so a drain ends promptly.
+    int64_t tick = self->session.heartbeat_ms / 4;
+    self->tick_timer = zloop_timer (loop, (size_t) (tick > 0 ? tick : 1), 0,
+                                    s_on_tick, self);
+    s_send_ready (self);
+    zloop_start (loop);
+    zloop_reader_end (loop, self->session.sock);
+    zloop_poller_end (loop, &signal_item);
+    zloop_timer_end (loop, self->tick_timer);
+    return 0;
+}

@@ -1,0 +1,73 @@
+/*  proc.h: start and stop the real ferry processes an integration test
+    runs, and read the id logs the test workers write. */
+#ifndef FY_TEST_PROC_H_INCLUDED
+#define FY_TEST_PROC_H_INCLUDED
+
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+//  Start a program from the build tree with NULL-terminated arguments.
+static inline pid_t
+proc_start (const char *program, ...)
+{
+    const char *argv [32];
+    char path [4096];
+    const char *builddir = getenv ("FERRY_BUILDDIR");
+    snprintf (path, sizeof path, "%s/%s", builddir ? builddir : ".", program);
+    argv [0] = path;
+    va_list args;
+    va_start (args, program);
+    int argc = 1;
+    while (argc < 31 && (argv [argc] = va_arg (args, const char *)))
+        argc++;
+    argv [argc] = NULL;
+    va_end (args);
+    fflush (stdout);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  The test blocks signals for its own loops; children start clean.
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        execv (path, (char *const *) argv);
+        _exit (127);
+    }
+    if (pid < 0)
+        BAIL_OUT ("fork");
+    return pid;
+}
+
+//  Send sig and wait for the process; returns its wait status.
+static inline int
+proc_stop (pid_t pid, int sig)
+{
+    int status = 0;
+    kill (pid, sig);
+    waitpid (pid, &status, 0);
+    return status;
+}
+
+//  Lines of an id log, and how many distinct.
+static inline size_t
+proc_log_lines (const char *path, zhashx_t *distinct)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [128];
+    size_t lines = 0;
+    while (fgets (line, sizeof line, file)) {
+        line [strcspn (line, "\n")] = 0;
+        lines++;
+        if (distinct)
+            zhashx_update (distinct, line, (void *) 1);
+    }
+    fclose (file);
+    return lines;
+}
+
+#endif

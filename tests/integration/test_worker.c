@@ -1,0 +1,120 @@
+/*  test_worker: a worker process for the integration tests, built on
+    fy_worker like the real ones. Each ACKed event id is appended to a log
+    file with one write(2), so the test can count effects after a kill.
+
+    usage: test_worker ENDPOINT SERVICE MODE LOGFILE
+    modes: ack           ACK everything at once
+           hold          never answer (to be killed holding work)
+           slow:MS       ACK after MS milliseconds
+           crash:TYPE    _exit(3) on receiving an event of TYPE
+           nack:TYPE     NACK events of TYPE retryable, ACK the rest
+           fail:TYPE     NACK events of TYPE permanently, ACK the rest */
+#include "ferry/ferry.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *mode;
+    const char *arg;
+    int log_fd;
+    fy_worker_t *worker;
+    zlistx_t *slow;             //  deliveries waiting for their time
+} s_state_t;
+
+static void
+s_log_ack (s_state_t *state, fy_delivery_t *delivery)
+{
+    char line [64];
+    int len = snprintf (line, sizeof line, "%s\n",
+                        fy_event_id (delivery->event));
+    if (write (state->log_fd, line, (size_t) len) != len)
+        abort ();
+}
+
+static void
+s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
+             void *arg)
+{
+    s_state_t *state = arg;
+    for (size_t i = 0; i < count; i++) {
+        fy_delivery_t *delivery = deliveries [i];
+        const char *type = fy_event_type (delivery->event);
+        bool match = state->arg && strcmp (type, state->arg) == 0;
+        if (strcmp (state->mode, "hold") == 0)
+            continue;
+        if (strcmp (state->mode, "crash") == 0 && match)
+            _exit (3);
+        if (strcmp (state->mode, "slow") == 0) {
+            zlistx_add_end (state->slow, delivery);
+            continue;
+        }
+        if (strcmp (state->mode, "nack") == 0 && match)
+            fy_worker_nack (worker, &delivery, true, "test: try later");
+        else
+        if (strcmp (state->mode, "fail") == 0 && match)
+            fy_worker_nack (worker, &delivery, false, "test: refused");
+        else {
+            s_log_ack (state, delivery);
+            fy_worker_ack (worker, &delivery);
+        }
+    }
+}
+
+static int
+s_on_slow (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_state_t *state = arg;
+    fy_delivery_t *delivery;
+    while ((delivery = zlistx_first (state->slow))) {
+        zlistx_delete (state->slow, zlistx_cursor (state->slow));
+        s_log_ack (state, delivery);
+        fy_worker_ack (state->worker, &delivery);
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf (stderr, "usage: test_worker ENDPOINT SERVICE MODE LOGFILE\n");
+        return 2;
+    }
+    s_state_t state = { .mode = argv [3] };
+    char *colon = strchr (argv [3], ':');
+    if (colon) {
+        *colon = 0;
+        state.arg = colon + 1;
+    }
+    state.log_fd = open (argv [4], O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (state.log_fd < 0)
+        return 2;
+    fy_log_init ("test_worker", FY_LOG_NOTICE, FY_LOG_TEXT);
+    fy_error_t err = { "" };
+    char name [64];
+    snprintf (name, sizeof name, "%s-%d", argv [2], (int) getpid ());
+    state.worker = fy_worker_new (argv [1], argv [2], name, 64, &err);
+    if (!state.worker) {
+        fprintf (stderr, "test_worker: %s\n", err.text);
+        return 2;
+    }
+    state.slow = zlistx_new ();
+    fy_worker_set_heartbeat (state.worker, 100, 3);
+    fy_worker_set_stop_timeout (state.worker, 5000);
+    fy_worker_on_events (state.worker, s_on_events, &state);
+    if (strcmp (state.mode, "slow") == 0)
+        zloop_timer (fy_worker_loop (state.worker),
+                     (size_t) strtoul (state.arg, NULL, 10), 0, s_on_slow,
+                     &state);
+    int rc = fy_worker_run (state.worker);
+    fy_worker_destroy (&state.worker);
+    zlistx_destroy (&state.slow);
+    close (state.log_fd);
+    return rc ? 1 : 0;
+}
