@@ -92,6 +92,22 @@ struct s_event {
     s_delivery_t deliveries [];
 };
 
+//  A request waits on its service, then is held by one worker, until its
+//  final reply. Its origin is a client (rid translated back) or the HTTP
+//  endpoint (a callback).
+typedef struct {
+    uint64_t rid;               //  the broker's; key in broker->requests
+    uint64_t origin_rid;
+    char origin_key [64];       //  the client's peer key, or "" for HTTP
+    broker_reply_fn *reply_fn;
+    void *reply_arg;
+    s_service_t *service;
+    s_worker_t *holder;
+    int64_t deadline;
+    zmq_msg_t header;           //  the REQUEST as the worker gets it
+    s_link_t link;              //  in service->requests or holder->requests
+} s_request_t;
+
 typedef struct {
     s_role_t role;
     char key [64];              //  the identity, in hex
@@ -106,6 +122,7 @@ struct s_worker {
     s_service_t *service;
     uint64_t credit, held;      //  deliveries and requests in hand
     s_link_t deliveries;
+    s_link_t requests;
     s_link_t link;              //  in service->workers
 };
 
@@ -121,6 +138,7 @@ struct s_client {
 struct s_service {
     char *name;
     s_link_t queue;
+    s_link_t requests;
     s_link_t workers;
     size_t queued, worker_count;
     int64_t idle_since;         //  when it last had no worker; 0 if it has
@@ -141,19 +159,21 @@ struct broker {
     s_service_t **routed;       //  route index -> service
     zhashx_t *peers;            //  identity hex -> s_peer_t
     zhashx_t *deliveries;       //  &did -> s_delivery_t
-    uint64_t next_did;
+    zhashx_t *requests;         //  &rid -> s_request_t
+    uint64_t next_did, next_rid;
     uint64_t unfinished, outstanding_credit;
     bool draining;
     int64_t drain_deadline;
     //  Settings, read once.
     uint64_t capacity, client_credit;
     int64_t heartbeat_ms, liveness, lease_ms, dispatch_timeout_ms,
-            stop_timeout_ms;
+            stop_timeout_ms, request_timeout_ms;
     uint64_t poison_crashes;
-    fy_proto_msg_t in, out;
+    fy_proto_msg_t in, out, scratch;
     fy_metrics_t *metrics;
     fy_metric_t *published, *acked, *nacked, *unrouted, *malformed,
-                *redelivered, *poisoned, *deaths, *stale, *unfinished_gauge;
+                *redelivered, *poisoned, *deaths, *stale, *unfinished_gauge,
+                *requests_total, *request_errors;
 };
 
 //  --------------------------------------------------------------------
@@ -258,6 +278,7 @@ s_service_require (broker_t *self, const char *name, size_t len)
     service = fy_xcalloc (1, sizeof *service);
     service->name = fy_xstrdup (key);
     s_list_init (&service->queue);
+    s_list_init (&service->requests);
     s_list_init (&service->workers);
     service->idle_since = fy_clock_mono_ms ();
     const char *labels [] = { "service", service->name, NULL };
@@ -395,6 +416,24 @@ s_pick_worker (s_service_t *service)
 static void
 s_dispatch (broker_t *self, s_service_t *service)
 {
+    //  Requests first: someone is waiting on the other end of them.
+    while (!s_list_empty (&service->requests)) {
+        s_worker_t *worker = s_pick_worker (service);
+        if (!worker)
+            break;
+        s_request_t *request = s_entry (service->requests.next, s_request_t,
+                                        link);
+        s_list_unlink (&request->link);
+        request->holder = worker;
+        worker->held++;
+        s_list_insert (worker->requests.prev, &request->link);
+        worker->peer.last_sent = fy_clock_mono_ms ();
+        if (fy_proto_send_packed (self->socket, worker->peer.identity,
+                                  worker->peer.identity_len, FY_PROTO_REQUEST,
+                                  &request->header, NULL))
+            fy_log_debug ("broker: REQUEST not sent: %s",
+                          zmq_strerror (errno));
+    }
     while (!s_list_empty (&service->queue)) {
         s_worker_t *worker = s_pick_worker (service);
         if (!worker)
@@ -420,6 +459,125 @@ s_dispatch (broker_t *self, s_service_t *service)
             fy_metric_inc (self->redelivered);
     }
     fy_metric_set (service->queued_gauge, (double) service->queued);
+}
+
+//  --------------------------------------------------------------------
+//  Requests
+
+static void
+s_request_free (broker_t *self, s_request_t *request)
+{
+    s_list_unlink (&request->link);
+    if (request->holder)
+        request->holder->held--;
+    zhashx_delete (self->requests, &request->rid);
+    zmq_msg_close (&request->header);
+    free (request);
+}
+
+//  Pass one reply part to the request's origin; the last part frees it.
+static void
+s_request_reply (broker_t *self, s_request_t *request, unsigned status,
+                 fy_proto_str_t content_type, fy_proto_str_t body, bool more)
+{
+    if (request->reply_fn)
+        request->reply_fn (request->reply_arg, status, content_type, body,
+                           more);
+    else
+    if (request->origin_key [0]) {
+        s_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
+        if (peer) {
+            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_REPLY);
+            out->rid = request->origin_rid;
+            out->status = status;
+            out->content_type = content_type;
+            out->body = body;
+            out->more = more;
+            s_send (self);
+        }
+    }
+    if (!more)
+        s_request_free (self, request);
+}
+
+static void
+s_request_fail (broker_t *self, s_request_t *request, unsigned status,
+                const char *code, const char *message)
+{
+    char body [256];
+    int len = snprintf (body, sizeof body,
+                        "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        code, message);
+    fy_metric_inc (self->request_errors);
+    fy_proto_str_t text = { body, (size_t) len };
+    s_request_reply (self, request, status, fy_proto_str ("application/json"),
+                     text, false);
+}
+
+//  Fail every request of a list (a dead worker's, or a service's queue
+//  once it has no worker left).
+static void
+s_requests_fail (broker_t *self, s_link_t *list, unsigned status,
+                 const char *code, const char *message)
+{
+    while (!s_list_empty (list))
+        s_request_fail (self, s_entry (list->next, s_request_t, link),
+                        status, code, message);
+}
+
+static uint64_t
+s_request_new (broker_t *self, fy_proto_str_t service_name,
+               fy_proto_msg_t *in, const char *origin_key,
+               broker_reply_fn *reply_fn, void *reply_arg)
+{
+    s_request_t *request = fy_xcalloc (1, sizeof *request);
+    request->rid = ++self->next_rid;
+    request->origin_rid = in->rid;
+    snprintf (request->origin_key, sizeof request->origin_key, "%s",
+              origin_key ? origin_key : "");
+    request->reply_fn = reply_fn;
+    request->reply_arg = reply_arg;
+    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
+    s_list_init (&request->link);
+    zhashx_insert (self->requests, &request->rid, request);
+    fy_metric_inc (self->requests_total);
+
+    char name [128];
+    snprintf (name, sizeof name, "%.*s", (int) service_name.len,
+              service_name.ptr ? service_name.ptr : "");
+    s_service_t *service = zhashx_lookup (self->services, name);
+    if (!service || service->worker_count == 0) {
+        uint64_t rid = request->rid;
+        s_request_fail (self, request, 503, "no_worker",
+                        "no worker of this service is connected");
+        return rid;
+    }
+    fy_proto_msg_t *scratch = &self->scratch;
+    fy_proto_msg_reset (scratch);
+    scratch->command = FY_PROTO_REQUEST;
+    scratch->rid = request->rid;
+    scratch->method = in->method;
+    scratch->path = in->path;
+    scratch->body = in->body;
+    //  Borrowed from in for the pack only.
+    scratch->query = in->query;
+    scratch->query_count = in->query_count;
+    scratch->headers = in->headers;
+    scratch->headers_count = in->headers_count;
+    int rc = fy_proto_pack (scratch, &request->header);
+    scratch->query = scratch->headers = NULL;
+    scratch->query_count = scratch->headers_count = 0;
+    if (rc) {
+        zmq_msg_init (&request->header);
+        uint64_t rid = request->rid;
+        s_request_fail (self, request, 500, "internal", "cannot pack request");
+        return rid;
+    }
+    request->service = service;
+    s_list_insert (service->requests.prev, &request->link);
+    uint64_t rid = request->rid;
+    s_dispatch (self, service);
+    return rid;
 }
 
 //  --------------------------------------------------------------------
@@ -505,9 +663,14 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
         delivery->holder = NULL;
         s_enqueue (delivery, true);
     }
+    s_requests_fail (self, &worker->requests, 502, "worker_died",
+                     "the worker holding this request went away");
     s_list_unlink (&worker->link);
-    if (--service->worker_count == 0)
+    if (--service->worker_count == 0) {
         service->idle_since = fy_clock_mono_ms ();
+        s_requests_fail (self, &service->requests, 503, "no_worker",
+                         "no worker of this service is connected");
+    }
     fy_metric_set (service->workers_gauge, (double) service->worker_count);
     zhashx_delete (self->peers, worker->peer.key);
     s_dispatch (self, service);
@@ -541,6 +704,11 @@ s_client_remove (broker_t *self, s_client_t *client)
                 break;
         }
     }
+    //  Its requests run on; their replies have nowhere to go.
+    for (s_request_t *request = zhashx_first (self->requests); request;
+         request = zhashx_next (self->requests))
+        if (strcmp (request->origin_key, client->peer.key) == 0)
+            request->origin_key [0] = 0;
     zhashx_delete (self->peers, client->peer.key);
 }
 
@@ -602,6 +770,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
         worker = fy_xcalloc (1, sizeof *worker);
         s_peer_init (&worker->peer, S_WORKER, &in->identity, in->name);
         s_list_init (&worker->deliveries);
+        s_list_init (&worker->requests);
         worker->service = s_service_require (self, in->service.ptr,
                                              in->service.len);
         s_list_insert (worker->service->workers.prev, &worker->link);
@@ -704,6 +873,25 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
 }
 
 static void
+s_on_worker_reply (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+{
+    s_request_t *request = zhashx_lookup (self->requests, &in->rid);
+    if (!request || request->holder != worker) {
+        fy_metric_inc (self->stale);
+        return;
+    }
+    s_request_reply (self, request, (unsigned) in->status, in->content_type,
+                     in->body, in->more);
+    s_dispatch (self, worker->service);
+}
+
+static void
+s_on_client_request (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+{
+    s_request_new (self, in->service, in, client->peer.key, NULL, NULL);
+}
+
+static void
 s_handle (broker_t *self, fy_proto_msg_t *in)
 {
     s_peer_t *peer = s_peer_lookup (self, &in->identity);
@@ -735,6 +923,12 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
     }
     if (peer->role == S_CLIENT && in->command == FY_PROTO_PUBLISH)
         s_on_publish (self, in, (s_client_t *) peer);
+    else
+    if (peer->role == S_CLIENT && in->command == FY_PROTO_REQUEST)
+        s_on_client_request (self, in, (s_client_t *) peer);
+    else
+    if (peer->role == S_WORKER && in->command == FY_PROTO_REPLY)
+        s_on_worker_reply (self, in, (s_worker_t *) peer);
     else
     if (peer->role == S_WORKER && in->command == FY_PROTO_ACK && in->dids)
         s_on_worker_ack (self, in, (s_worker_t *) peer);
@@ -815,6 +1009,17 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             s_settle (self, delivery, S_RETRY, "no_worker", 9);
         }
     }
+    //  Requests past their deadline get a 504 from the broker.
+    zlistx_t *late = zlistx_new ();
+    for (s_request_t *request = zhashx_first (self->requests); request;
+         request = zhashx_next (self->requests))
+        if (request->deadline <= now)
+            zlistx_add_end (late, request);
+    for (s_request_t *request = zlistx_first (late); request;
+         request = zlistx_next (late))
+        s_request_fail (self, request, 504, "timeout",
+                        "the service did not answer in time");
+    zlistx_destroy (&late);
     s_flush (self);
     if (self->draining
         && (self->unfinished == 0 || now >= self->drain_deadline)) {
@@ -951,6 +1156,12 @@ s_metrics_new (broker_t *self)
         "answers for deliveries a worker no longer held", NULL);
     self->unfinished_gauge = fy_metrics_gauge (m, "ferry_broker_unfinished",
         "events published and not yet finished", NULL);
+    self->requests_total = fy_metrics_counter (m,
+        "ferry_broker_requests_total", "requests forwarded to services",
+        NULL);
+    self->request_errors = fy_metrics_counter (m,
+        "ferry_broker_request_errors_total",
+        "requests answered by the broker itself (503, 504, 502)", NULL);
 }
 
 broker_t *
@@ -976,6 +1187,8 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
                                                   "poison_crashes");
     fy_proto_msg_init (&self->in);
     fy_proto_msg_init (&self->out);
+    fy_proto_msg_init (&self->scratch);
+    self->request_timeout_ms = fy_cfg_int (cfg, "broker", "request_timeout_ms");
     s_metrics_new (self);
     self->services = zhashx_new ();
     zhashx_set_destructor (self->services, s_service_free);
@@ -986,6 +1199,11 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zhashx_set_key_comparator (self->deliveries, s_did_compare);
     zhashx_set_key_duplicator (self->deliveries, NULL);
     zhashx_set_key_destructor (self->deliveries, NULL);
+    self->requests = zhashx_new ();
+    zhashx_set_key_hasher (self->requests, s_did_hash);
+    zhashx_set_key_comparator (self->requests, s_did_compare);
+    zhashx_set_key_duplicator (self->requests, NULL);
+    zhashx_set_key_destructor (self->requests, NULL);
 
     self->route = broker_route_new (fy_cfg_str (cfg, "broker", "routes"),
                                     err);
@@ -1082,6 +1300,13 @@ broker_destroy (broker_t **self_p)
     }
     zlistx_destroy (&finished);
     zhashx_destroy (&self->deliveries);
+    while (zhashx_size (self->requests)) {
+        s_request_t *request = zhashx_first (self->requests);
+        zhashx_delete (self->requests, &request->rid);
+        zmq_msg_close (&request->header);
+        free (request);
+    }
+    zhashx_destroy (&self->requests);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->services);
     free (self->routed);
@@ -1092,8 +1317,32 @@ broker_destroy (broker_t **self_p)
         close (self->signal_fd);
     fy_proto_msg_close (&self->in);
     fy_proto_msg_close (&self->out);
+    fy_proto_msg_close (&self->scratch);
     fy_metrics_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
     errno = saved;
+}
+
+uint64_t
+broker_request (broker_t *self, fy_proto_msg_t *request,
+                broker_reply_fn *fn, void *arg)
+{
+    assert (self);
+    assert (request);
+    assert (fn);
+    return s_request_new (self, request->service, request, NULL, fn, arg);
+}
+
+void
+broker_request_cancel (broker_t *self, uint64_t rid)
+{
+    assert (self);
+    s_request_t *request = zhashx_lookup (self->requests, &rid);
+    if (!request)
+        return;
+    request->reply_fn = NULL;
+    //  Not yet with a worker: nobody will ever answer it, drop it now.
+    if (!request->holder)
+        s_request_free (self, request);
 }

@@ -8,6 +8,13 @@
 
 typedef struct broker broker_t;
 
+//  One part of a reply to a request made with broker_request. Called
+//  once per part; the part with more false is the last, and then the
+//  request is gone. Strings are borrowed for the call.
+typedef void (broker_reply_fn) (void *arg, unsigned status,
+                                fy_proto_str_t content_type,
+                                fy_proto_str_t body, bool more);
+
 //  Build a broker from a loaded configuration and bind it. cfg, and the
 //  path and --set list SIGHUP reloads it from, are borrowed for the
 //  broker's life. Returns NULL with err on a bad route or endpoint.
@@ -26,5 +33,18 @@ const char *
 //  when the loop failed.
 int
     broker_run (broker_t *self) FY_MUSTCHECK;
+
+//  Forward a request (service, method, path, query, headers and body of
+//  request are read, borrowed for the call) to a worker of its service.
+//  Replies come through fn; a 503 (no worker), 504 (timeout) or 502
+//  (worker died) comes the same way, possibly before this returns.
+//  Returns the request's id, for broker_request_cancel.
+uint64_t
+    broker_request (broker_t *self, fy_proto_msg_t *request,
+                    broker_reply_fn *fn, void *arg);
+
+//  The origin of a request went away: drop its replies.
+void
+    broker_request_cancel (broker_t *self, uint64_t rid);
 
 #endif

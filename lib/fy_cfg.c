@@ -194,26 +194,41 @@ s_apply (const fy_cfg_section_t *tables, s_value_t **values, const char *where, 
 }
 
 //  zconfig reports syntax errors on stdout and returns NULL, so the one
-//  line it prints is caught and folded into err instead.
+//  line it prints is caught and folded into err. The file is read here
+//  and parsed from memory: zconfig_load leaks its zfile on a syntax error.
+#define S_MAX_FILE (1 << 20)
+
 static zconfig_t *
 s_load_zpl (const char *path, fy_error_t *err)
 {
-    if (access (path, R_OK)) {
+    FILE *file = fopen (path, "r");
+    if (!file) {
         fy_error_set (err, "%s: %s", path, strerror (errno));
         errno = EINVAL;
         return NULL;
     }
+    char *text = fy_xmalloc (S_MAX_FILE + 1);
+    size_t len = fread (text, 1, S_MAX_FILE + 1, file);
+    fclose (file);
+    if (len > S_MAX_FILE) {
+        fy_error_set (err, "%s: larger than %d bytes", path, S_MAX_FILE);
+        free (text);
+        errno = EINVAL;
+        return NULL;
+    }
+    text [len] = 0;
     fflush (stdout);
     FILE *capture = tmpfile ();
     int saved_fd = dup (STDOUT_FILENO);
     if (capture && saved_fd >= 0)
         dup2 (fileno (capture), STDOUT_FILENO);
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = zconfig_str_load (text);
     fflush (stdout);
     if (saved_fd >= 0) {
         dup2 (saved_fd, STDOUT_FILENO);
         close (saved_fd);
     }
+    free (text);
     if (!root) {
         char line [256] = "";
         if (capture) {

@@ -16,14 +16,14 @@ static const fy_cfg_key_t s_log_keys [] = {
     { "level", FY_CFG_STR, "info", FY_CFG_RELOAD,
       "least severe level written",
       NULL, 0, 0, "error|warn|notice|info|debug" },
-    { NULL }
+    { .name = NULL }
 };
 
 static const fy_cfg_key_t s_events_keys [] = {
     { "schema", FY_CFG_STR, FERRY_SCHEMA_DIR "/events.schema.json",
       FY_CFG_RESTART, "path of the JSON Schema every event is validated against",
       NULL, 0, 0, NULL },
-    { NULL }
+    { .name = NULL }
 };
 
 static const fy_cfg_key_t s_broker_keys [] = {
@@ -60,12 +60,12 @@ static const fy_cfg_key_t s_broker_keys [] = {
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
       "how long SIGTERM waits for unfinished events before exiting",
       NULL, 0, 3600000, NULL },
-    { NULL }
+    { .name = NULL }
 };
 
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
     { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
-    { NULL }
+    { .name = NULL }
 };

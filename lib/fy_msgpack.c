@@ -191,10 +191,114 @@ fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err)
     return s_from_object (object, 0, err);
 }
 
+//  Read a big-endian length of width bytes at *at, advancing it.
+static bool
+s_length (const uint8_t **at, const uint8_t *end, int width, uint64_t *value)
+{
+    if ((size_t) (end - *at) < (size_t) width)
+        return false;
+    *value = 0;
+    for (int i = 0; i < width; i++)
+        *value = (*value << 8) | (*at) [i];
+    *at += width;
+    return true;
+}
+
+int
+fy_msgpack_check (const void *data, size_t size, int max_depth)
+{
+    assert (data || size == 0);
+    assert (max_depth >= 0 && max_depth <= 64);
+    const uint8_t *at = data, *end = at + size;
+    uint64_t pending [66] = { 1 };      //  values still to read per level
+    int depth = 0;
+    while (depth >= 0) {
+        if (pending [depth] == 0) {
+            depth--;
+            continue;
+        }
+        pending [depth]--;
+        if (at >= end)
+            goto bad;
+        uint8_t byte = *at++;
+        uint64_t skip = 0, items = 0, length = 0;
+        if (byte <= 0x7f || byte >= 0xe0)
+            continue;                               //  fixint
+        if (byte <= 0x8f)
+            items = (uint64_t) (byte & 0x0f) * 2;   //  fixmap
+        else
+        if (byte <= 0x9f)
+            items = byte & 0x0f;                    //  fixarray
+        else
+        if (byte <= 0xbf)
+            skip = byte & 0x1f;                     //  fixstr
+        else
+        switch (byte) {
+            case 0xc0: case 0xc2: case 0xc3:
+                break;
+            case 0xc4: case 0xd9:                   //  bin8, str8
+                if (!s_length (&at, end, 1, &skip)) goto bad;
+                break;
+            case 0xc5: case 0xda:
+                if (!s_length (&at, end, 2, &skip)) goto bad;
+                break;
+            case 0xc6: case 0xdb:
+                if (!s_length (&at, end, 4, &skip)) goto bad;
+                break;
+            case 0xc7: case 0xc8: case 0xc9:        //  ext: length, type
+                if (!s_length (&at, end, 1 << (byte - 0xc7), &length))
+                    goto bad;
+                skip = length + 1;
+                break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xca: case 0xce: case 0xd2: skip = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;             //  fixext 1..16
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc:
+                if (!s_length (&at, end, 2, &items)) goto bad;
+                break;
+            case 0xdd:
+                if (!s_length (&at, end, 4, &items)) goto bad;
+                break;
+            case 0xde:
+                if (!s_length (&at, end, 2, &items)) goto bad;
+                items *= 2;
+                break;
+            case 0xdf:
+                if (!s_length (&at, end, 4, &items)) goto bad;
+                items *= 2;
+                break;
+            default:                                //  0xc1, never used
+                goto bad;
+        }
+        if (skip > (uint64_t) (end - at))
+            goto bad;
+        at += skip;
+        if (items) {
+            //  Every item takes at least one byte.
+            if (items > (uint64_t) (end - at) || depth + 1 > max_depth)
+                goto bad;
+            pending [++depth] = items;
+        }
+    }
+    if (at == end)
+        return 0;
+bad:
+    errno = EPROTO;
+    return -1;
+}
+
 json_t *
 fy_msgpack_decode (const void *data, size_t size, fy_error_t *err)
 {
     assert (data || size == 0);
+    if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH + 1))
+        return s_fail (err, EPROTO, "malformed, truncated or nested too deep");
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;

@@ -3,6 +3,7 @@
     ones it may carry, and the same table encodes, decodes and checks, so
     the protocol cannot drift between the two directions. */
 #include "ferry/fy_proto.h"
+#include "ferry/fy_msgpack.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -142,7 +143,9 @@ s_clear_fields (fy_proto_msg_t *msg)
     bool has_identity = msg->has_identity, has_event = msg->has_event,
          has_header = msg->has_header_;
     void *unpacked = msg->unpacked_;
+    void *buffer = msg->buffer_;
     memset (msg, 0, sizeof *msg);
+    msg->buffer_ = buffer;
     msg->ids = ids;
     msg->query = query;
     msg->headers = headers;
@@ -187,6 +190,10 @@ fy_proto_msg_close (fy_proto_msg_t *msg)
     if (msg->unpacked_) {
         msgpack_unpacked_destroy (msg->unpacked_);
         free (msg->unpacked_);
+    }
+    if (msg->buffer_) {
+        msgpack_sbuffer_destroy (msg->buffer_);
+        free (msg->buffer_);
     }
     free (msg->ids);
     free (msg->query);
@@ -366,6 +373,9 @@ s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
     msgpack_unpacked *unpacked = msg->unpacked_;
     size_t offset = 0;
     size_t size = zmq_msg_size (&msg->header_);
+    //  A header is a map of scalars, lists of ids, and string maps.
+    if (fy_msgpack_check (zmq_msg_data (&msg->header_), size, 3))
+        return s_malformed (err, command, "header is not msgpack", NULL);
     if (msgpack_unpack_next (unpacked, zmq_msg_data (&msg->header_), size,
                              &offset) != MSGPACK_UNPACK_SUCCESS
         || offset != size)
@@ -580,54 +590,92 @@ s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
     }
 }
 
-int
-fy_proto_send (void *socket, fy_proto_msg_t *msg)
+//  Pack msg's header into msg's reusable buffer; returns the buffer.
+static msgpack_sbuffer *
+s_pack_header (fy_proto_msg_t *msg)
 {
-    assert (socket);
-    assert (msg);
     assert (msg->command < FY_PROTO_COMMANDS);
-    assert (!s_commands [msg->command].event || msg->has_event);
-    uint32_t required = s_commands [msg->command].required;
-    uint32_t present = required;
+    uint32_t present = s_commands [msg->command].required;
     for (int field = 0; field < F_COUNT; field++)
         if (((s_commands [msg->command].one_of
               | s_commands [msg->command].optional) & BIT (field))
             && s_is_set (msg, (s_field_t) field))
             present |= BIT (field);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
+    if (!msg->buffer_) {
+        msg->buffer_ = fy_xmalloc (sizeof (msgpack_sbuffer));
+        msgpack_sbuffer_init (msg->buffer_);
+    }
+    msgpack_sbuffer *buffer = msg->buffer_;
+    msgpack_sbuffer_clear (buffer);
     msgpack_packer packer;
-    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
     msgpack_pack_map (&packer, (size_t) __builtin_popcount (present));
     for (int field = 0; field < F_COUNT; field++)
         if (present & BIT (field))
             s_pack_field (&packer, msg, (s_field_t) field);
+    return buffer;
+}
 
-    int rc = -1;
-    const char *name = s_commands [msg->command].name;
-    bool event = s_commands [msg->command].event;
-    if (msg->has_identity) {
-        zmq_msg_t identity;
-        zmq_msg_init (&identity);
-        zmq_msg_copy (&identity, &msg->identity);
-        if (zmq_msg_send (&identity, socket, ZMQ_SNDMORE) < 0) {
-            zmq_msg_close (&identity);
-            goto out;
-        }
-    }
-    if (zmq_send (socket, FY_PROTO_SIGNATURE, strlen (FY_PROTO_SIGNATURE),
-                  ZMQ_SNDMORE) < 0
+int
+fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header)
+{
+    assert (msg);
+    assert (header);
+    msgpack_sbuffer *buffer = s_pack_header (msg);
+    if (zmq_msg_init_size (header, buffer->size))
+        return -1;
+    memcpy (zmq_msg_data (header), buffer->data, buffer->size);
+    return 0;
+}
+
+//  Send the frames after the identity. header is bytes, not a message,
+//  so the common path needs no zmq_msg_t for it.
+static int
+s_send_frames (void *socket, const void *identity, size_t identity_len,
+               fy_proto_command_t command, const void *header,
+               size_t header_len, zmq_msg_t *event)
+{
+    const char *name = s_commands [command].name;
+    if ((identity && zmq_send (socket, identity, identity_len,
+                               ZMQ_SNDMORE) < 0)
+        || zmq_send (socket, FY_PROTO_SIGNATURE, strlen (FY_PROTO_SIGNATURE),
+                     ZMQ_SNDMORE) < 0
         || zmq_send (socket, name, strlen (name), ZMQ_SNDMORE) < 0
-        || zmq_send (socket, buffer.data, buffer.size,
-                     event ? ZMQ_SNDMORE : 0) < 0)
-        goto out;
-    if (event) {
-        if (zmq_msg_send (&msg->event, socket, 0) < 0)
-            goto out;
+        || zmq_send (socket, header, header_len, event ? ZMQ_SNDMORE : 0) < 0)
+        return -1;
+    if (event && zmq_msg_send (event, socket, 0) < 0)
+        return -1;
+    return 0;
+}
+
+int
+fy_proto_send_packed (void *socket, const void *identity, size_t identity_len,
+                      fy_proto_command_t command, zmq_msg_t *header,
+                      zmq_msg_t *event)
+{
+    assert (socket);
+    assert (header);
+    assert (command < FY_PROTO_COMMANDS);
+    assert (!s_commands [command].event == !event);
+    return s_send_frames (socket, identity, identity_len, command,
+                          zmq_msg_data (header), zmq_msg_size (header), event);
+}
+
+int
+fy_proto_send (void *socket, fy_proto_msg_t *msg)
+{
+    assert (socket);
+    assert (msg);
+    assert (!s_commands [msg->command].event || msg->has_event);
+    msgpack_sbuffer *buffer = s_pack_header (msg);
+    bool event = s_commands [msg->command].event;
+    int rc = s_send_frames (socket,
+                            msg->has_identity ? zmq_msg_data (&msg->identity)
+                                              : NULL,
+                            zmq_msg_size (&msg->identity), msg->command,
+                            buffer->data, buffer->size,
+                            event ? &msg->event : NULL);
+    if (rc == 0 && event)
         msg->has_event = false;
-    }
-    rc = 0;
-out:
-    msgpack_sbuffer_destroy (&buffer);
     return rc;
 }

@@ -32,6 +32,16 @@ int
     fy_msgpack_encode (const json_t *value, char **data_p,
                        size_t *size_p) FY_MUSTCHECK;
 
+//  Check that data holds exactly one well-formed msgpack value nested at
+//  most max_depth deep, whose declared sizes fit in the bytes there are.
+//  msgpack-c allocates a container's items from its declared count before
+//  reading them, so five bytes claiming 4G items would make it try to
+//  allocate 100 GB; every decoder here checks first. Never allocates.
+//  Returns 0, or -1 with errno EPROTO.
+int
+    fy_msgpack_check (const void *data, size_t size,
+                      int max_depth) FY_MUSTCHECK;
+
 //  Decode exactly one msgpack value filling size bytes. Caller owns result.
 //  Returns NULL with errno EPROTO (malformed, trailing bytes, bin/ext,
 //  non-string or duplicate keys, invalid UTF-8, NaN) or ERANGE (an integer

@@ -72,6 +72,7 @@ typedef struct {
     zmq_msg_t header_;
     bool has_header_;
     void *unpacked_;
+    void *buffer_;
     size_t ids_size_, query_size_, headers_size_;
 } fy_proto_msg_t;
 
@@ -117,6 +118,20 @@ int
 //  The identity is kept. Returns 0, or -1 with errno from libzmq.
 int
     fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;
+
+//  Pack msg's header alone into header (initialized here; the caller
+//  closes it), to be sent later, perhaps more than once, with
+//  fy_proto_send_packed. Returns 0, or -1 with errno from libzmq.
+int
+    fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header) FY_MUSTCHECK;
+
+//  Send a packed header as command, after identity when it is not NULL,
+//  with the event frame for PUBLISH and EVENT (consumed on success).
+//  header is not consumed. Returns 0, or -1 with errno from libzmq.
+int
+    fy_proto_send_packed (void *socket, const void *identity,
+                          size_t identity_len, fy_proto_command_t command,
+                          zmq_msg_t *header, zmq_msg_t *event) FY_MUSTCHECK;
 
 //  Shorthand for a field that is a C string (copied into msg's scratch is
 //  not needed: the pointer is borrowed until the message is sent).

@@ -42,11 +42,11 @@ static const fy_cfg_key_t s_test_keys [] = {
     { "secret", FY_CFG_STR, NULL, FY_CFG_SECRET, "signing key",
       NULL, 0, 0, NULL },
     { "verbose", FY_CFG_BOOL, "no", FY_CFG_RELOAD, "chatty", NULL, 0, 0, NULL },
-    { NULL }
+    { .name = NULL }
 };
 static const fy_cfg_section_t s_test_tables [] = {
     { "daemon", s_test_keys, "a test daemon" },
-    { NULL }
+    { .name = NULL }
 };
 
 static void
