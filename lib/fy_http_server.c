@@ -628,6 +628,8 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url,
 //  --- The server
 
 static void
+s_mhd_log (void *cls, const char *format, va_list args) FY_PRINTF (2, 0);
+static void
 s_mhd_log (void *cls, const char *format, va_list args)
 {
     (void) cls;
