@@ -89,8 +89,8 @@ void
 //  address, or an IPv6 literal such as "::1") and port (0 picks a free
 //  port; see fy_http_server_port). limits may be NULL for the defaults; it
 //  is copied. handler and arg are kept; a NULL handler answers 404 to
-//  everything. Returns NULL with errno set (EINVAL
-//  bad address, EADDRINUSE, ...) and err filled on failure.
+//  everything. Returns NULL with errno set (EINVAL bad address,
+//  EADDRINUSE, ...) and err filled on failure.
 fy_http_server_t *
     fy_http_server_new (const char *address, int port,
                         const fy_http_limits_t *limits,
