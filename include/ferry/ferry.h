@@ -9,6 +9,7 @@
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
+#include "ferry/fy_http_server.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
