@@ -8,6 +8,7 @@
 #include "ferry/fy_common.h"
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_event.h"
+#include "ferry/fy_jwt.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
