@@ -56,12 +56,15 @@ struct fy_jwt {
     bool require_exp;
 };
 
+//  The algorithm's id, or -1 with err set: only these three, by their
+//  exact (case-sensitive) JWA names.
 static int
-s_alg_lookup (const char *alg)
+s_alg_lookup (const char *alg, fy_error_t *err)
 {
     for (int id = 0; alg && id < S_ALG_COUNT; id++)
         if (strcmp (alg, s_alg_names [id]) == 0)
             return id;
+    fy_error_set (err, "JWT algorithm must be HS256, RS256 or ES256");
     return -1;
 }
 
@@ -249,11 +252,9 @@ fy_jwt_new (const char *alg, const void *key, size_t key_len,
 {
     assert (key || key_len == 0);
     fy_jwt_t *self = NULL;
-    int id = s_alg_lookup (alg);
-    if (id < 0) {
-        fy_error_set (err, "JWT algorithm must be HS256, RS256 or ES256");
+    int id = s_alg_lookup (alg, err);
+    if (id < 0)
         goto out;
-    }
     if (id == S_HS256) {
         if (s_check_secret (key, key_len, err))
             goto out;
@@ -431,11 +432,9 @@ fy_jwt_new_jwk (const char *alg, const char *jwk, size_t jwk_len,
     unsigned char *secret = NULL;
     size_t secret_len = 0;
     json_t *root = NULL;
-    int id = s_alg_lookup (alg);
-    if (id < 0) {
-        fy_error_set (err, "JWT algorithm must be HS256, RS256 or ES256");
+    int id = s_alg_lookup (alg, err);
+    if (id < 0)
         goto out;
-    }
     root = s_parse_object (jwk, jwk_len, "JWK", err);
     if (!root || s_jwk_check_usage (root, alg, err))
         goto out;
@@ -868,11 +867,9 @@ fy_jwt_sign (const char *alg, const void *key, size_t key_len,
     char *json = NULL;
     jwt_t *jwt = NULL;
     EVP_PKEY *pkey = NULL;
-    int id = s_alg_lookup (alg);
-    if (id < 0) {
-        fy_error_set (err, "JWT algorithm must be HS256, RS256 or ES256");
+    int id = s_alg_lookup (alg, err);
+    if (id < 0)
         goto out;
-    }
     if (!json_is_object (claims)) {
         fy_error_set (err, "JWT claims must be a JSON object");
         goto out;

@@ -20,22 +20,12 @@
 #define NOW 1700000000
 static const char s_secret [] = "0123456789abcdef0123456789abcdef-ferry";
 
+//  A latchset vector: one line, without its final newline.
 static char *
 s_slurp (const char *path)
 {
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        BAIL_OUT ("cannot open %s", path);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    char buffer [4096];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
-        fwrite (buffer, 1, got, out);
-    fclose (file);
-    fclose (out);
-    //  The latchset vectors are single lines; drop a final newline.
+    size_t size;
+    char *text = tap_slurp (path, &size);
     while (size > 0 && (text [size - 1] == '\n' || text [size - 1] == '\r'))
         text [--size] = 0;
     return text;
