@@ -122,6 +122,28 @@ tap_testdata (const char *relative)
     return path;
 }
 
+//  The whole file at path, NUL-terminated; *size_p (if non-NULL) gets its
+//  length. BAIL_OUT when it cannot be read. Caller owns result.
+static inline char *
+tap_slurp (const char *path, size_t *size_p)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        BAIL_OUT ("cannot open %s", path);
+    char *data = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&data, &size);
+    char buffer [4096];
+    size_t got;
+    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
+        fwrite (buffer, 1, got, out);
+    fclose (file);
+    fclose (out);
+    if (size_p)
+        *size_p = size;
+    return data;
+}
+
 //  A path under the source tree (schemas, tests/data).
 static inline const char *
 tap_srcpath (const char *relative)

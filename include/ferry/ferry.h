@@ -10,6 +10,7 @@
 #include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
 #include "ferry/fy_http_server.h"
+#include "ferry/fy_jwt.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
