@@ -9,6 +9,7 @@
     bounds the broker's memory. Everything here runs on the loop's one
     thread; nothing blocks. */
 #include "broker.h"
+#include "broker_http.h"
 #include "broker_route.h"
 
 #include <assert.h>
@@ -82,6 +83,8 @@ typedef struct {
 struct s_event {
     uint64_t seq;               //  the publisher's
     s_client_t *client;         //  NULL once the publisher is gone
+    broker_done_fn *done_fn;    //  or the broker's own publisher (HTTP)
+    void *done_arg;
     zmq_msg_t frame;            //  the event, forwarded as it came
     char id [FY_UUID_SIZE];
     uint16_t count, pending, crashes;
@@ -153,6 +156,7 @@ struct broker {
     void *socket;               //  the router's libzmq handle
     char *endpoint;
     zloop_t *loop;
+    broker_http_t *http;
     int signal_fd;
     broker_route_t *route;
     zhashx_t *services;         //  name -> s_service_t
@@ -163,7 +167,7 @@ struct broker {
     uint64_t next_did, next_rid;
     uint64_t unfinished, outstanding_credit;
     bool draining;
-    int64_t drain_deadline;
+    int64_t drain_deadline, started;
     //  Settings, read once.
     uint64_t capacity, client_credit;
     int64_t heartbeat_ms, liveness, lease_ms, dispatch_timeout_ms,
@@ -321,20 +325,32 @@ s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
     fy_metric_inc (self->nacked);
 }
 
+//  Tell the event's publisher how it ended: ACK (batched) or NACK to a
+//  client, or the callback of an event the broker published itself.
+static void
+s_event_answer (broker_t *self, s_event_t *event, bool ok, bool retryable,
+                const char *reason)
+{
+    if (ok)
+        fy_metric_inc (self->acked);
+    if (event->done_fn)
+        event->done_fn (event->done_arg, ok, retryable, reason);
+    else
+    if (event->client && ok)
+        s_ack_later (self, event->client, event->seq);
+    else
+    if (event->client)
+        s_nack (self, event->client, event->seq, retryable, reason);
+    event->answered = true;
+}
+
 static void
 s_event_finish (broker_t *self, s_event_t *event)
 {
-    s_client_t *client = event->client;
-    if (client) {
-        if (!event->answered) {
-            if (event->retry)
-                s_nack (self, client, event->seq, true, event->reason);
-            else {
-                s_ack_later (self, client, event->seq);
-                fy_metric_inc (self->acked);
-            }
-        }
-        client->unfinished--;
+    if (!event->answered)
+        s_event_answer (self, event, !event->retry, true, event->reason);
+    if (event->client) {
+        event->client->unfinished--;
         s_list_unlink (&event->link);
     }
     self->unfinished--;
@@ -366,12 +382,9 @@ s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
     s_event_t *event = delivery->event;
     s_delivery_detach (self, delivery);
     if (outcome == S_FAIL && !event->answered) {
-        if (event->client) {
-            char text [S_REASON_MAX];
-            snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
-            s_nack (self, event->client, event->seq, false, text);
-        }
-        event->answered = true;
+        char text [S_REASON_MAX];
+        snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
+        s_event_answer (self, event, false, false, text);
     }
     else
     if (outcome == S_RETRY && !event->retry) {
@@ -787,6 +800,46 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
     s_dispatch (self, worker->service);
 }
 
+//  Route an event and queue its deliveries. Returns the event, or NULL
+//  when its type matches no service (nothing was kept; frame untouched).
+static s_event_t *
+s_event_new (broker_t *self, fy_proto_str_t id, fy_proto_str_t type,
+             zmq_msg_t *frame)
+{
+    size_t count = 0;
+    const uint16_t *routed = broker_route_match (self->route, type.ptr,
+                                                 type.len, &count);
+    if (count == 0) {
+        fy_metric_inc (self->unrouted);
+        return NULL;
+    }
+    s_event_t *event = fy_xcalloc (1, sizeof *event
+                                      + count * sizeof (s_delivery_t));
+    zmq_msg_init (&event->frame);
+    zmq_msg_move (&event->frame, frame);
+    snprintf (event->id, sizeof event->id, "%.*s",
+              (int) (id.len < 36 ? id.len : 36), id.ptr ? id.ptr : "");
+    event->count = event->pending = (uint16_t) count;
+    s_list_init (&event->link);
+    self->unfinished++;
+    for (size_t i = 0; i < count; i++) {
+        s_delivery_t *delivery = &event->deliveries [i];
+        delivery->did = ++self->next_did;
+        delivery->event = event;
+        delivery->service = self->routed [routed [i]];
+        zhashx_insert (self->deliveries, &delivery->did, delivery);
+        s_enqueue (delivery, false);
+    }
+    return event;
+}
+
+static void
+s_event_dispatch (broker_t *self, s_event_t *event)
+{
+    for (size_t i = 0; i < event->count; i++)
+        s_dispatch (self, event->deliveries [i].service);
+}
+
 static void
 s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
 {
@@ -801,36 +854,16 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     }
     client->credit--;
     self->outstanding_credit--;
-    size_t count = 0;
-    const uint16_t *routed = broker_route_match (self->route, in->type.ptr,
-                                                 in->type.len, &count);
-    if (count == 0) {
-        fy_metric_inc (self->unrouted);
+    s_event_t *event = s_event_new (self, in->id, in->type, &in->event);
+    if (!event) {
         s_ack_later (self, client, in->seq);
         return;
     }
-    s_event_t *event = fy_xcalloc (1, sizeof *event
-                                      + count * sizeof (s_delivery_t));
     event->seq = in->seq;
     event->client = client;
-    zmq_msg_init (&event->frame);
-    zmq_msg_move (&event->frame, &in->event);
-    snprintf (event->id, sizeof event->id, "%.*s",
-              (int) (in->id.len < 36 ? in->id.len : 36), in->id.ptr);
-    event->count = event->pending = (uint16_t) count;
     s_list_insert (client->events.prev, &event->link);
     client->unfinished++;
-    self->unfinished++;
-    for (size_t i = 0; i < count; i++) {
-        s_delivery_t *delivery = &event->deliveries [i];
-        delivery->did = ++self->next_did;
-        delivery->event = event;
-        delivery->service = self->routed [routed [i]];
-        zhashx_insert (self->deliveries, &delivery->did, delivery);
-        s_enqueue (delivery, false);
-    }
-    for (size_t i = 0; i < count; i++)
-        s_dispatch (self, event->deliveries [i].service);
+    s_event_dispatch (self, event);
 }
 
 //  A worker's answer about one delivery; stale dids (re-dispatched since,
@@ -1080,6 +1113,8 @@ s_reload (broker_t *self)
     free (self->routed);
     self->route = route;
     self->routed = routed;
+    if (fy_cfg_apply_log (self->cfg, "ferry-broker"))
+        fy_log_warn ("broker: log settings not applied");
     fy_log_notice ("broker: routes are now '%s'",
                    fy_cfg_str (self->cfg, "broker", "routes"));
 }
@@ -1174,6 +1209,7 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     self->cfg_path = cfg_path;
     self->sets = sets;
     self->signal_fd = -1;
+    self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
     self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
                                                  "client_credit");
@@ -1247,6 +1283,11 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
                  self);
     zloop_timer (self->loop, (size_t) self->lease_ms, 0, s_on_lease, self);
+    if (fy_cfg_bool (cfg, "http", "enabled")) {
+        self->http = broker_http_new (self, cfg, err);
+        if (!self->http)
+            goto fail;
+    }
     return self;
 fail:
     broker_destroy (&self);
@@ -1283,6 +1324,8 @@ broker_destroy (broker_t **self_p)
     if (!self)
         return;
     int saved = errno;
+    //  HTTP first: its pending requests are cancelled into a live broker.
+    broker_http_destroy (&self->http);
     zloop_destroy (&self->loop);
     //  Free what is still in flight: every event reachable from a client
     //  or a queue. Orphan events (client gone) are reached through their
@@ -1345,4 +1388,133 @@ broker_request_cancel (broker_t *self, uint64_t rid)
     //  Not yet with a worker: nobody will ever answer it, drop it now.
     if (!request->holder)
         s_request_free (self, request);
+}
+
+int
+broker_publish (broker_t *self, const char *id, const char *type,
+                zmq_msg_t *frame, broker_done_fn *fn, void *arg)
+{
+    assert (self);
+    assert (frame);
+    assert (fn);
+    //  The broker's own publishing shares the capacity with the clients'.
+    if (self->draining
+        || self->unfinished + self->outstanding_credit >= self->capacity) {
+        errno = EAGAIN;
+        return -1;
+    }
+    fy_metric_inc (self->published);
+    s_event_t *event = s_event_new (self, fy_proto_str (id),
+                                    fy_proto_str (type), frame);
+    if (!event) {
+        fn (arg, true, false, "unrouted");
+        return 0;
+    }
+    event->done_fn = fn;
+    event->done_arg = arg;
+    s_event_dispatch (self, event);
+    return 0;
+}
+
+void
+broker_forget (broker_t *self, void *arg)
+{
+    assert (self);
+    for (s_delivery_t *delivery = zhashx_first (self->deliveries); delivery;
+         delivery = zhashx_next (self->deliveries))
+        if (delivery->event->done_arg == arg)
+            delivery->event->done_fn = NULL;
+}
+
+json_t *
+broker_status (broker_t *self)
+{
+    assert (self);
+    int64_t now = fy_clock_mono_ms ();
+    json_t *services = json_array ();
+    for (s_service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services)) {
+        json_t *workers = json_array ();
+        uint64_t held = 0;
+        for (s_link_t *at = service->workers.next; at != &service->workers;
+             at = at->next) {
+            s_worker_t *worker = s_entry (at, s_worker_t, link);
+            held += worker->held;
+            json_array_append_new (workers, json_pack ("{s:s, s:I, s:I, s:I}",
+                "name", worker->peer.name,
+                "credit", (json_int_t) worker->credit,
+                "held", (json_int_t) worker->held,
+                "idle_ms", (json_int_t) (now - worker->peer.last_seen)));
+        }
+        size_t requests_queued = 0;
+        for (s_link_t *at = service->requests.next; at != &service->requests;
+             at = at->next)
+            requests_queued++;
+        json_array_append_new (services, json_pack (
+            "{s:s, s:I, s:I, s:I, s:I, s:o}",
+            "name", service->name,
+            "workers", (json_int_t) service->worker_count,
+            "queued", (json_int_t) service->queued,
+            "requests_queued", (json_int_t) requests_queued,
+            "held", (json_int_t) held,
+            "workers_detail", workers));
+    }
+    json_t *clients = json_array ();
+    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers)) {
+        if (peer->role != S_CLIENT)
+            continue;
+        s_client_t *client = (s_client_t *) peer;
+        json_array_append_new (clients, json_pack ("{s:s, s:I, s:I, s:I}",
+            "name", peer->name, "credit", (json_int_t) client->credit,
+            "unfinished", (json_int_t) client->unfinished,
+            "idle_ms", (json_int_t) (now - peer->last_seen)));
+    }
+    return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I}, s:o, s:o}",
+        "broker",
+            "endpoint", self->endpoint,
+            "uptime_s", (json_int_t) ((now - self->started) / 1000),
+            "draining", self->draining,
+            "unfinished", (json_int_t) self->unfinished,
+            "capacity", (json_int_t) self->capacity,
+            "outstanding_credit", (json_int_t) self->outstanding_credit,
+        "services", services,
+        "clients", clients);
+}
+
+char *
+broker_metrics (broker_t *self)
+{
+    assert (self);
+    fy_metrics_process (self->metrics);
+    return fy_metrics_render (self->metrics);
+}
+
+bool
+broker_is_ready (broker_t *self, char *missing, size_t size)
+{
+    assert (self);
+    bool ready = true;
+    size_t at = 0;
+    if (size)
+        missing [0] = 0;
+    for (size_t i = 0; i < broker_route_services (self->route); i++) {
+        s_service_t *service = self->routed [i];
+        if (service->worker_count)
+            continue;
+        ready = false;
+        if (at < size) {
+            int len = snprintf (missing + at, size - at, "%s%s",
+                                at ? " " : "", service->name);
+            at += len > 0 ? (size_t) len : 0;
+        }
+    }
+    return ready;
+}
+
+zloop_t *
+broker_loop (broker_t *self)
+{
+    assert (self);
+    return self->loop;
 }

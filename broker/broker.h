@@ -34,6 +34,40 @@ const char *
 int
     broker_run (broker_t *self) FY_MUSTCHECK;
 
+//  How an event the broker published itself ended: ok (every service
+//  ACKed, or none was routed), or failed, retryable or not, with reason.
+typedef void (broker_done_fn) (void *arg, bool ok, bool retryable,
+                               const char *reason);
+
+//  Publish an event on the broker's own account (POST /events): frame is
+//  its msgpack (moved in). fn hears the outcome once, possibly before this
+//  returns. Returns 0, or -1 with errno EAGAIN when the broker is full or
+//  draining (the caller answers 503).
+int
+    broker_publish (broker_t *self, const char *id, const char *type,
+                    zmq_msg_t *frame, broker_done_fn *fn, void *arg);
+
+//  Stop calling the done callbacks whose arg is arg: its origin is gone.
+void
+    broker_forget (broker_t *self, void *arg);
+
+//  The /admin/status document. Caller owns result.
+json_t *
+    broker_status (broker_t *self);
+
+//  The /metrics text, process metrics refreshed. Caller owns result.
+char *
+    broker_metrics (broker_t *self);
+
+//  True when every routed service has a worker; otherwise the services
+//  without one are written, space-separated, into missing.
+bool
+    broker_is_ready (broker_t *self, char *missing, size_t size);
+
+//  The broker's loop, for the HTTP endpoint's fd and timer. Borrowed.
+zloop_t *
+    broker_loop (broker_t *self);
+
 //  Forward a request (service, method, path, query, headers and body of
 //  request are read, borrowed for the call) to a worker of its service.
 //  Replies come through fn; a 503 (no worker), 504 (timeout) or 502

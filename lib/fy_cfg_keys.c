@@ -63,9 +63,43 @@ static const fy_cfg_key_t s_broker_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_http_keys [] = {
+    { "address", FY_CFG_STR, "0.0.0.0", FY_CFG_RESTART,
+      "address the broker's HTTP endpoint listens on", NULL, 0, 0, NULL },
+    { "admin_token", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RELOAD,
+      "bearer token of the admin routes; unset, they answer 403",
+      NULL, 0, 0, NULL },
+    { "enabled", FY_CFG_BOOL, "true", FY_CFG_RESTART,
+      "serve HTTP at all", NULL, 0, 0, NULL },
+    { "jwt_alg", FY_CFG_STR, "HS256", FY_CFG_RESTART,
+      "the one algorithm service tokens may use", NULL, 0, 0,
+      "HS256|RS256|ES256" },
+    { "jwt_audience", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "required aud claim, when set", NULL, 0, 0, NULL },
+    { "jwt_issuer", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "required iss claim, when set", NULL, 0, 0, NULL },
+    { "jwt_leeway_s", FY_CFG_INT, "30", FY_CFG_RESTART,
+      "clock skew allowed on exp and nbf", NULL, 0, 300, NULL },
+    { "jwt_public_key_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "PEM public key for RS256 or ES256 tokens", NULL, 0, 0, NULL },
+    { "jwt_secret", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
+      "HS256 key of service tokens, at least 32 bytes",
+      "JWT_SERVICE_SECRET", 0, 0, NULL },
+    { "max_body", FY_CFG_INT, "1048576", FY_CFG_RESTART,
+      "largest request body, in bytes", NULL, 1024, 67108864, NULL },
+    { "metrics_auth", FY_CFG_BOOL, "false", FY_CFG_RESTART,
+      "require the admin token on /metrics", NULL, 0, 0, NULL },
+    { "openapi", FY_CFG_STR, FERRY_SCHEMA_DIR "/openapi.json", FY_CFG_RESTART,
+      "the OpenAPI document served at /openapi.json", NULL, 0, 0, NULL },
+    { "port", FY_CFG_INT, "8080", FY_CFG_RESTART,
+      "TCP port of the HTTP endpoint", "PORT", 1, 65535, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
     { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
+    { "http", s_http_keys, "ferry-broker's HTTP endpoint: API, admin, health" },
     { .name = NULL }
 };

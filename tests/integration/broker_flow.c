@@ -168,7 +168,7 @@ main (void)
         "--set", "broker.lease_ms=200", "--set", "broker.client_credit=500",
         "--set", "broker.dispatch_timeout_ms=1000",
         "--set", "broker.routes=audit:user.*,goal.*,test.* analytics:goal.*",
-        "--set", "log.level=warn", NULL);
+        "--set", "log.level=warn", "--set", "http.enabled=false", NULL);
 
     fy_error_t err = { "" };
     fy_client_t *client = fy_client_new (s_endpoint, "test", &err);

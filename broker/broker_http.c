@@ -1,0 +1,590 @@
+/*  broker_http: routes, authentication and the glue between
+    fy_http_server and the broker. Every answer that is not a service's
+    own is JSON {"error":{"code","message"}} with the status that fits. */
+#include "broker_http.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+struct broker_http {
+    broker_t *broker;
+    fy_cfg_t *cfg;
+    fy_http_server_t *server;
+    fy_jwt_t *jwt;              //  NULL: API routes answer 401
+    fy_schema_t *schema;
+    char *openapi;              //  the document, read once
+    size_t openapi_len;
+    zmq_pollitem_t item;
+    int timer;
+};
+
+//  One request waiting on a service's reply or on its event's outcome.
+//  The broker may answer before the call that started it returns (a 503,
+//  an unrouted event), so the state is freed by whoever finishes last.
+typedef struct {
+    broker_http_t *http;
+    fy_http_request_t *req;
+    uint64_t rid;               //  the broker's request id, or 0 for events
+    bool streaming;
+    bool in_call;               //  inside broker_request / broker_publish
+    bool done;                  //  answered while in_call
+    char id [FY_UUID_SIZE];
+} s_pending_t;
+
+static const struct {
+    const char *prefix;
+    const char *service;
+} s_services [] = {
+    { "/auth", "auth" },
+    { "/notifications", "notification" },
+    { "/audit", "audit" },
+    { "/analytics", "analytics" },
+};
+
+//  --------------------------------------------------------------------
+//  Authentication
+
+static const char *
+s_bearer (fy_http_request_t *req, size_t *len)
+{
+    const char *value = fy_http_request_header (req, "Authorization");
+    if (!value || strncasecmp (value, "Bearer ", 7) != 0)
+        return NULL;
+    value += 7;
+    while (*value == ' ')
+        value++;
+    *len = strlen (value);
+    return *len ? value : NULL;
+}
+
+//  True when the request may use an API route; otherwise answered.
+static bool
+s_check_service_token (broker_http_t *self, fy_http_request_t *req)
+{
+    size_t len = 0;
+    const char *token = s_bearer (req, &len);
+    if (!self->jwt) {
+        fy_http_respond_error (req, 401, "auth_not_configured",
+                               "service tokens are not configured "
+                               "(http.jwt_secret or http.jwt_public_key_file)");
+        return false;
+    }
+    if (!token) {
+        fy_http_request_add_header (req, "WWW-Authenticate", "Bearer");
+        fy_http_respond_error (req, 401, "missing_token",
+                               "Authorization: Bearer <token> is required");
+        return false;
+    }
+    fy_error_t err = { "" };
+    fy_jwt_status_t status = fy_jwt_verify (self->jwt, token, len,
+                                            fy_clock_wall_ms () / 1000, NULL,
+                                            &err);
+    if (status != FY_JWT_OK) {
+        fy_http_request_add_header (req, "WWW-Authenticate",
+                                    "Bearer error=\"invalid_token\"");
+        fy_http_respond_error (req, 401, fy_jwt_status_code (status),
+                               err.text);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_check_admin_token (broker_http_t *self, fy_http_request_t *req)
+{
+    const char *want = fy_cfg_str (self->cfg, "http", "admin_token");
+    size_t len = 0;
+    const char *token = s_bearer (req, &len);
+    if (!want || !*want) {
+        fy_http_respond_error (req, 403, "admin_disabled",
+                               "no admin token is configured "
+                               "(http.admin_token)");
+        return false;
+    }
+    //  Constant time, so the comparison leaks nothing about the token.
+    if (!token || len != strlen (want) || CRYPTO_memcmp (token, want, len)) {
+        fy_http_request_add_header (req, "WWW-Authenticate", "Bearer");
+        fy_http_respond_error (req, 401, token ? "bad_token" : "missing_token",
+                               "the admin token is required");
+        return false;
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------
+//  Forwarding to services
+
+//  The request is answered: free the state now, or after the call that
+//  is still on the stack returns.
+static void
+s_pending_finish (s_pending_t *pending)
+{
+    fy_http_request_set_cancel (pending->req, NULL, NULL);
+    pending->req = NULL;
+    if (pending->in_call)
+        pending->done = true;
+    else
+        free (pending);
+}
+
+static void
+s_on_cancel (fy_http_request_t *req, void *arg)
+{
+    s_pending_t *pending = arg;
+    //  The client left: the broker drops whatever still comes for it.
+    if (pending->rid)
+        broker_request_cancel (pending->http->broker, pending->rid);
+    else
+        broker_forget (pending->http->broker, pending);
+    if (pending->streaming)
+        fy_http_stream_end (req);
+    else
+        fy_http_respond_error (req, 499, "client_closed", "client went away");
+    free (pending);
+}
+
+static void
+s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
+            fy_proto_str_t body, bool more)
+{
+    s_pending_t *pending = arg;
+    fy_http_request_t *req = pending->req;
+    char type [128];
+    snprintf (type, sizeof type, "%.*s", (int) content_type.len,
+              content_type.ptr ? content_type.ptr : "application/json");
+    if (!pending->streaming && !more) {
+        fy_http_respond (req, (int) status, type, body.ptr ? body.ptr : "",
+                         body.len);
+        s_pending_finish (pending);
+        return;
+    }
+    if (!pending->streaming) {
+        fy_http_stream_start (req, (int) status, type);
+        pending->streaming = true;
+    }
+    //  TODO(#5): parts are pushed, not pulled: a client slower than the
+    //  service fills the stream buffer, and then the stream is cut off
+    //  rather than the broker buffering without bound.
+    if (body.len && fy_http_stream_write (req, body.ptr, body.len)) {
+        fy_log_warn ("http: stream to %s cut: %s",
+                     fy_http_request_peer (req), strerror (errno));
+        broker_request_cancel (pending->http->broker, pending->rid);
+        fy_http_request_set_cancel (req, NULL, NULL);
+        fy_http_stream_abort (req);
+        pending->req = NULL;
+        free (pending);
+        return;
+    }
+    if (!more) {
+        fy_http_stream_end (req);
+        s_pending_finish (pending);
+    }
+}
+
+typedef struct {
+    fy_proto_pair_t *pairs;
+    size_t count, size;
+} s_pairs_t;
+
+static int
+s_collect (const char *name, const char *value, void *arg)
+{
+    s_pairs_t *pairs = arg;
+    if (pairs->count == pairs->size) {
+        pairs->size = pairs->size ? pairs->size * 2 : 16;
+        pairs->pairs = fy_xrealloc (pairs->pairs,
+                                    pairs->size * sizeof *pairs->pairs);
+    }
+    pairs->pairs [pairs->count].key = fy_proto_str (name);
+    pairs->pairs [pairs->count].value = fy_proto_str (value);
+    pairs->count++;
+    return 0;
+}
+
+static s_pending_t *
+s_pending_new (broker_http_t *self, fy_http_request_t *req)
+{
+    s_pending_t *pending = fy_xcalloc (1, sizeof *pending);
+    pending->http = self;
+    pending->req = req;
+    pending->in_call = true;
+    fy_http_request_set_cancel (req, s_on_cancel, pending);
+    return pending;
+}
+
+//  After the call that may have answered at once: free, or keep waiting.
+static void
+s_pending_started (s_pending_t *pending, uint64_t rid)
+{
+    pending->in_call = false;
+    if (pending->done)
+        free (pending);
+    else
+        pending->rid = rid;
+}
+
+static void
+s_forward (broker_http_t *self, fy_http_request_t *req, const char *service)
+{
+    s_pairs_t query = { NULL, 0, 0 }, headers = { NULL, 0, 0 };
+    fy_http_request_query_args (req, s_collect, &query);
+    fy_http_request_headers (req, s_collect, &headers);
+    fy_proto_msg_t msg;
+    fy_proto_msg_init (&msg);
+    msg.service = fy_proto_str (service);
+    msg.method = fy_proto_str (fy_http_request_method (req));
+    msg.path = fy_proto_str (fy_http_request_path (req));
+    size_t size = 0;
+    msg.body.ptr = fy_http_request_body (req, &size);
+    msg.body.len = size;
+    //  Borrowed for the call; the message must not free them.
+    msg.query = query.pairs;
+    msg.query_count = query.count;
+    msg.headers = headers.pairs;
+    msg.headers_count = headers.count;
+    s_pending_t *pending = s_pending_new (self, req);
+    uint64_t rid = broker_request (self->broker, &msg, s_on_reply, pending);
+    s_pending_started (pending, rid);
+    msg.query = msg.headers = NULL;
+    msg.query_count = msg.headers_count = 0;
+    fy_proto_msg_close (&msg);
+    free (query.pairs);
+    free (headers.pairs);
+}
+
+//  --------------------------------------------------------------------
+//  POST /events: validated here, published on the broker's account, and
+//  answered 202 once every service it routes to has made it durable.
+
+static void
+s_on_event_done (void *arg, bool ok, bool retryable, const char *reason)
+{
+    s_pending_t *pending = arg;
+    fy_http_request_t *req = pending->req;
+    if (ok) {
+        json_t *body = json_pack ("{s:s, s:s}", "id", pending->id,
+                                  "status", "accepted");
+        fy_http_respond_json (req, 202, body);
+        json_decref (body);
+    }
+    else
+    if (retryable) {
+        fy_http_request_add_header (req, "Retry-After", "5");
+        fy_http_respond_error (req, 503, "retry", reason);
+    }
+    else
+        fy_http_respond_error (req, 422, "rejected", reason);
+    s_pending_finish (pending);
+}
+
+static void
+s_post_event (broker_http_t *self, fy_http_request_t *req)
+{
+    size_t size = 0;
+    const char *body = fy_http_request_body (req, &size);
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (body, size, self->schema, &err);
+    if (!event) {
+        char message [256];
+        snprintf (message, sizeof message, "%s", err.text);
+        fy_http_respond_error (req, errno == EMSGSIZE ? 413 : 400,
+                               fy_event_reason (errno), message);
+        return;
+    }
+    char *data = NULL;
+    size_t data_size = 0;
+    if (fy_event_encode_msgpack (event, &data, &data_size)) {
+        fy_http_respond_error (req, 400, "schema", "cannot encode the event");
+        fy_event_destroy (&event);
+        return;
+    }
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, data_size);
+    memcpy (zmq_msg_data (&frame), data, data_size);
+    free (data);
+    s_pending_t *pending = s_pending_new (self, req);
+    snprintf (pending->id, sizeof pending->id, "%s", fy_event_id (event));
+    if (broker_publish (self->broker, fy_event_id (event),
+                        fy_event_type (event), &frame, s_on_event_done,
+                        pending)) {
+        fy_http_request_add_header (req, "Retry-After", "1");
+        fy_http_respond_error (req, 503, "busy",
+                               "the broker is at capacity or stopping");
+        s_pending_finish (pending);
+    }
+    zmq_msg_close (&frame);
+    s_pending_started (pending, 0);
+    fy_event_destroy (&event);
+}
+
+//  --------------------------------------------------------------------
+//  Routes
+
+static void
+s_method_not_allowed (fy_http_request_t *req, const char *allow)
+{
+    fy_http_request_add_header (req, "Allow", allow);
+    fy_http_respond_error (req, 405, "method_not_allowed",
+                           "this route does not take that method");
+}
+
+static void
+s_on_request (fy_http_request_t *req, void *arg)
+{
+    broker_http_t *self = arg;
+    const char *path = fy_http_request_path (req);
+    const char *method = fy_http_request_method (req);
+    bool get = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
+    if (strcmp (path, "/health") == 0) {
+        if (!get)
+            return s_method_not_allowed (req, "GET, HEAD");
+        static const char ok [] = "{\"status\":\"ok\"}";
+        fy_http_respond (req, 200, "application/json", ok, sizeof ok - 1);
+        return;
+    }
+    if (strcmp (path, "/ready") == 0) {
+        if (!get)
+            return s_method_not_allowed (req, "GET, HEAD");
+        char missing [256];
+        bool ready = broker_is_ready (self->broker, missing, sizeof missing);
+        json_t *body = ready ? json_pack ("{s:s}", "status", "ready")
+                             : json_pack ("{s:s, s:s}", "status", "not_ready",
+                                          "no_worker", missing);
+        fy_http_respond_json (req, ready ? 200 : 503, body);
+        json_decref (body);
+        return;
+    }
+    if (strcmp (path, "/metrics") == 0) {
+        if (!get)
+            return s_method_not_allowed (req, "GET, HEAD");
+        if (fy_cfg_bool (self->cfg, "http", "metrics_auth")
+            && !s_check_admin_token (self, req))
+            return;
+        char *text = broker_metrics (self->broker);
+        fy_http_respond (req, 200, "text/plain; version=0.0.4", text,
+                         strlen (text));
+        free (text);
+        return;
+    }
+    if (strcmp (path, "/openapi.json") == 0) {
+        if (!get)
+            return s_method_not_allowed (req, "GET, HEAD");
+        if (!self->openapi)
+            fy_http_respond_error (req, 404, "not_found",
+                                   "no OpenAPI document is installed");
+        else
+            fy_http_respond (req, 200, "application/json", self->openapi,
+                             self->openapi_len);
+        return;
+    }
+    if (strcmp (path, "/admin/status") == 0) {
+        if (!get)
+            return s_method_not_allowed (req, "GET, HEAD");
+        if (!s_check_admin_token (self, req))
+            return;
+        json_t *status = broker_status (self->broker);
+        fy_http_respond_json (req, 200, status);
+        json_decref (status);
+        return;
+    }
+    if (strcmp (path, "/events") == 0) {
+        if (strcmp (method, "POST") != 0)
+            return s_method_not_allowed (req, "POST");
+        if (s_check_service_token (self, req))
+            s_post_event (self, req);
+        return;
+    }
+    for (size_t i = 0; i < sizeof s_services / sizeof s_services [0]; i++) {
+        size_t len = strlen (s_services [i].prefix);
+        if (strncmp (path, s_services [i].prefix, len) != 0
+            || (path [len] != '/' && path [len] != 0))
+            continue;
+        //  A service's own health route is open, like the broker's.
+        bool health = strcmp (path + len, "/health") == 0;
+        if (health || s_check_service_token (self, req))
+            s_forward (self, req, s_services [i].service);
+        return;
+    }
+    fy_http_respond_error (req, 404, "not_found", "no such route");
+}
+
+//  --------------------------------------------------------------------
+//  Loop integration: poll MHD's epoll fd, and run MHD when its own timer
+//  says so (its epoll is edge-triggered: work it left pending shows up
+//  as a timeout of 0, not as the fd becoming readable again).
+
+static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
+
+static void
+s_rearm (broker_http_t *self)
+{
+    zloop_t *loop = broker_loop (self->broker);
+    if (self->timer >= 0)
+        zloop_timer_end (loop, self->timer);
+    self->timer = -1;
+    int64_t timeout = fy_http_server_timeout_ms (self->server);
+    if (timeout >= 0)
+        self->timer = zloop_timer (loop, (size_t) (timeout > 0 ? timeout : 1),
+                                   1, s_on_timer, self);
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    broker_http_t *self = arg;
+    self->timer = -1;
+    fy_http_server_run (self->server);
+    s_rearm (self);
+    return 0;
+}
+
+static int
+s_on_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    broker_http_t *self = arg;
+    fy_http_server_run (self->server);
+    s_rearm (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+
+static char *
+s_read_file (const char *path, size_t *len)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    char buffer [8192];
+    size_t got;
+    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
+        fwrite (buffer, 1, got, out);
+    fclose (file);
+    fclose (out);
+    *len = size;
+    return text;
+}
+
+static fy_jwt_t *
+s_jwt_new (fy_cfg_t *cfg, fy_error_t *err, bool *failed)
+{
+    const char *alg = fy_cfg_str (cfg, "http", "jwt_alg");
+    const char *secret = fy_cfg_str (cfg, "http", "jwt_secret");
+    const char *key_file = fy_cfg_str (cfg, "http", "jwt_public_key_file");
+    fy_jwt_t *jwt = NULL;
+    *failed = false;
+    if (strcmp (alg, "HS256") == 0 && secret && *secret)
+        jwt = fy_jwt_new (alg, secret, strlen (secret), err);
+    else
+    if (strcmp (alg, "HS256") != 0 && key_file && *key_file) {
+        size_t len = 0;
+        char *pem = s_read_file (key_file, &len);
+        if (!pem) {
+            fy_error_set (err, "http.jwt_public_key_file: cannot read %s",
+                          key_file);
+            *failed = true;
+            return NULL;
+        }
+        jwt = fy_jwt_new (alg, pem, len, err);
+        free (pem);
+    }
+    else
+        return NULL;
+    if (!jwt) {
+        fy_error_prefix (err, "http.jwt_*");
+        *failed = true;
+        return NULL;
+    }
+    fy_jwt_set_leeway (jwt, (int) fy_cfg_int (cfg, "http", "jwt_leeway_s"));
+    fy_jwt_set_issuer (jwt, fy_cfg_str (cfg, "http", "jwt_issuer"));
+    fy_jwt_set_audience (jwt, fy_cfg_str (cfg, "http", "jwt_audience"));
+    return jwt;
+}
+
+broker_http_t *
+broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
+{
+    assert (broker);
+    broker_http_t *self = fy_xcalloc (1, sizeof *self);
+    self->broker = broker;
+    self->cfg = cfg;
+    self->timer = -1;
+    bool failed = false;
+    self->jwt = s_jwt_new (cfg, err, &failed);
+    if (failed)
+        goto fail;
+    if (!self->jwt)
+        fy_log_warn ("http: no service token key configured: API routes "
+                     "answer 401");
+    const char *schema = fy_cfg_str (cfg, "events", "schema");
+    self->schema = fy_schema_load (schema, err);
+    if (!self->schema) {
+        fy_error_prefix (err, "events.schema %s", schema);
+        goto fail;
+    }
+    const char *openapi = fy_cfg_str (cfg, "http", "openapi");
+    self->openapi = s_read_file (openapi, &self->openapi_len);
+    if (!self->openapi)
+        fy_log_warn ("http: no OpenAPI document at %s", openapi);
+    fy_http_limits_t limits;
+    fy_http_limits_default (&limits);
+    limits.max_body = (size_t) fy_cfg_int (cfg, "http", "max_body");
+    self->server = fy_http_server_new (fy_cfg_str (cfg, "http", "address"),
+                                       (int) fy_cfg_int (cfg, "http", "port"),
+                                       &limits, s_on_request, self, err);
+    if (!self->server) {
+        fy_error_prefix (err, "http");
+        goto fail;
+    }
+    self->item.fd = fy_http_server_fd (self->server);
+    self->item.events = ZMQ_POLLIN;
+    zloop_poller (broker_loop (broker), &self->item, s_on_fd, self);
+    s_rearm (self);
+    fy_log_notice ("http: serving on %s:%d",
+                   fy_cfg_str (cfg, "http", "address"),
+                   fy_http_server_port (self->server));
+    return self;
+fail:
+    errno = EINVAL;
+    broker_http_destroy (&self);
+    return NULL;
+}
+
+void
+broker_http_destroy (broker_http_t **self_p)
+{
+    assert (self_p);
+    broker_http_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    if (self->server) {
+        zloop_t *loop = broker_loop (self->broker);
+        zloop_poller_end (loop, &self->item);
+        if (self->timer >= 0)
+            zloop_timer_end (loop, self->timer);
+    }
+    fy_http_server_destroy (&self->server);
+    fy_jwt_destroy (&self->jwt);
+    fy_schema_destroy (&self->schema);
+    free (self->openapi);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+int
+broker_http_port (broker_http_t *self)
+{
+    assert (self);
+    return fy_http_server_port (self->server);
+}
