@@ -64,6 +64,42 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     }
 }
 
+//  Requests: echo what arrived as JSON; /<service>/stream answers in
+//  three parts; "hold" mode never answers (the broker's 504).
+static void
+s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
+{
+    s_state_t *state = arg;
+    if (strcmp (state->mode, "hold") == 0)
+        return;
+    char path [256];
+    snprintf (path, sizeof path, "%.*s", (int) request->path.len,
+              request->path.ptr);
+    if (strstr (path, "/stream")) {
+        for (int part = 0; part < 3; part++) {
+            char line [32];
+            int len = snprintf (line, sizeof line, "part %d\n", part);
+            if (fy_worker_reply (worker, request->rid, 200, "text/plain",
+                                 line, (size_t) len, part < 2))
+                abort ();
+        }
+        return;
+    }
+    json_t *body = json_pack ("{s:s#, s:s#, s:i, s:i, s:s#}",
+        "method", request->method.ptr, (int) request->method.len,
+        "path", request->path.ptr, (int) request->path.len,
+        "query", (int) request->query_count,
+        "headers", (int) request->headers_count,
+        "body", request->body.ptr ? request->body.ptr : "",
+        (int) request->body.len);
+    char *text = json_dumps (body, JSON_COMPACT);
+    if (fy_worker_reply (worker, request->rid, 200, "application/json", text,
+                         strlen (text), false))
+        abort ();
+    free (text);
+    json_decref (body);
+}
+
 static int
 s_on_slow (zloop_t *loop, int timer_id, void *arg)
 {
@@ -108,6 +144,7 @@ main (int argc, char **argv)
     fy_worker_set_heartbeat (state.worker, 100, 3);
     fy_worker_set_stop_timeout (state.worker, 5000);
     fy_worker_on_events (state.worker, s_on_events, &state);
+    fy_worker_on_request (state.worker, s_on_request, &state);
     if (strcmp (state.mode, "slow") == 0)
         zloop_timer (fy_worker_loop (state.worker),
                      (size_t) strtoul (state.arg, NULL, 10), 0, s_on_slow,
