@@ -153,6 +153,7 @@ struct broker {
     const char *cfg_path;
     const char *const *sets;
     zsock_t *router;
+    zactor_t *auth;             //  zauth, when CURVE is on
     void *socket;               //  the router's libzmq handle
     char *endpoint;
     zloop_t *loop;
@@ -1199,11 +1200,54 @@ s_metrics_new (broker_t *self)
         "requests answered by the broker itself (503, 504, 502)", NULL);
 }
 
+//  CURVE when a secret certificate is configured: only peers whose
+//  public certificates are in curve_allow_dir get in, checked by zauth.
+static int
+s_curve_setup (broker_t *self, fy_error_t *err)
+{
+    const char *secret = fy_cfg_str (self->cfg, "broker", "curve_secret_file");
+    const char *allow = fy_cfg_str (self->cfg, "broker", "curve_allow_dir");
+    if (!secret)
+        return 0;
+    if (!allow) {
+        fy_error_set (err, "broker.curve_allow_dir: required with "
+                      "broker.curve_secret_file");
+        errno = EINVAL;
+        return -1;
+    }
+    zcert_t *cert = zcert_load (secret);
+    if (!cert) {
+        fy_error_set (err, "broker.curve_secret_file: cannot load %s", secret);
+        errno = EINVAL;
+        return -1;
+    }
+    self->auth = zactor_new (zauth, NULL);
+    zstr_sendx (self->auth, "CURVE", allow, NULL);
+    zsock_wait (self->auth);
+    zcert_apply (cert, self->router);
+    zsock_set_curve_server (self->router, 1);
+    zsock_set_zap_domain (self->router, "ferry");
+    fy_log_notice ("broker: CURVE on, public key %s, allowing %s",
+                   zcert_public_txt (cert), allow);
+    zcert_destroy (&cert);
+    return 0;
+}
+
 broker_t *
 broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
             fy_error_t *err)
 {
     assert (cfg);
+    //  Block the signals before any thread exists (libzmq's I/O threads,
+    //  zauth): threads inherit the mask, and a thread that did not block
+    //  SIGTERM would take its default action, killing the process
+    //  instead of draining it. The loop reads them from a signalfd.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
     broker_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
     self->cfg_path = cfg_path;
@@ -1259,6 +1303,8 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     //  Queues toward peers are bounded by credit, not by the HWM.
     zsock_set_sndhwm (self->router, 0);
     zsock_set_rcvhwm (self->router, 0);
+    if (s_curve_setup (self, err))
+        goto fail;
     const char *endpoint = fy_cfg_str (cfg, "broker", "endpoint");
     if (zsock_bind (self->router, "%s", endpoint) < 0) {
         fy_error_set (err, "broker.endpoint: cannot bind %s: %s", endpoint,
@@ -1268,12 +1314,6 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     }
     self->endpoint = zsock_last_endpoint (self->router);
 
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGHUP);
-    sigprocmask (SIG_BLOCK, &signals, NULL);
     self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
     self->loop = zloop_new ();
@@ -1355,6 +1395,7 @@ broker_destroy (broker_t **self_p)
     free (self->routed);
     broker_route_destroy (&self->route);
     zsock_destroy (&self->router);
+    zactor_destroy (&self->auth);
     free (self->endpoint);
     if (self->signal_fd >= 0)
         close (self->signal_fd);

@@ -33,6 +33,12 @@ static const fy_cfg_key_t s_broker_keys [] = {
     { "client_credit", FY_CFG_INT, "10000", FY_CFG_RESTART,
       "most unfinished events one publisher may have",
       NULL, 1, 10000000, NULL },
+    { "curve_allow_dir", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "directory of the public certificates (ferryctl keygen) allowed to "
+      "connect when CURVE is on", NULL, 0, 0, NULL },
+    { "curve_secret_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "the broker's secret certificate: set it to turn CURVE on",
+      NULL, 0, 0, NULL },
     { "dispatch_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
       "how long events wait for a service with no worker before a "
       "retryable NACK", NULL, 100, 3600000, NULL },

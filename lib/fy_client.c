@@ -258,3 +258,15 @@ fy_client_wait (fy_client_t *self, int timeout_ms)
     fy_client_tick (self);
     return 0;
 }
+
+int
+fy_client_set_curve (fy_client_t *self, const char *server_key,
+                     const char *cert_path, fy_error_t *err)
+{
+    assert (self);
+    if (fy_session_set_curve (&self->session, server_key, cert_path, err))
+        return -1;
+    self->credit = 0;
+    s_hello (self);
+    return 0;
+}

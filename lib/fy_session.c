@@ -13,6 +13,14 @@ s_connect (fy_session_t *self, fy_error_t *err)
     zsock_set_sndhwm (self->sock, 0);
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_linger (self->sock, 0);
+    //  Never block the owner's loop: with no broker connected (refused,
+    //  or not there yet) a send fails with EAGAIN instead of waiting, and
+    //  liveness decides when to start over.
+    zsock_set_sndtimeo (self->sock, 0);
+    if (self->cert) {
+        zcert_apply (self->cert, self->sock);
+        zsock_set_curve_serverkey (self->sock, self->server_key);
+    }
     if (zsock_connect (self->sock, "%s", self->endpoint) < 0) {
         fy_error_set (err, "cannot connect to %s: %s", self->endpoint,
                       zmq_strerror (zmq_errno ()));
@@ -46,8 +54,32 @@ fy_session_close (fy_session_t *self)
     zsock_destroy (&self->sock);
     fy_proto_msg_close (&self->in);
     fy_proto_msg_close (&self->out);
+    zcert_destroy (&self->cert);
+    free (self->server_key);
+    self->server_key = NULL;
     free (self->endpoint);
     self->endpoint = NULL;
+}
+
+int
+fy_session_set_curve (fy_session_t *self, const char *server_key,
+                      const char *cert_path, fy_error_t *err)
+{
+    assert (self);
+    zcert_t *cert = cert_path ? zcert_load (cert_path) : NULL;
+    if (!cert || !server_key || strlen (server_key) != 40) {
+        fy_error_set (err, "CURVE: %s", !cert ? "cannot load the certificate"
+                      : "the broker key must be 40 Z85 characters");
+        zcert_destroy (&cert);
+        errno = EINVAL;
+        return -1;
+    }
+    zcert_destroy (&self->cert);
+    free (self->server_key);
+    self->cert = cert;
+    self->server_key = fy_xstrdup (server_key);
+    fy_session_reconnect (self);
+    return 0;
 }
 
 void
@@ -94,8 +126,9 @@ fy_session_tick (fy_session_t *self, int64_t now)
         return true;
     if (now - self->last_sent >= self->heartbeat_ms) {
         fy_session_out (self, FY_PROTO_HEARTBEAT);
+        //  A heartbeat that cannot go now is not worth keeping.
         if (fy_session_send (self))
-            return true;
+            self->last_sent = now;
     }
     return false;
 }

@@ -17,6 +17,8 @@ typedef struct {
     int64_t last_seen, last_sent;
     fy_proto_msg_t in, out;
     uint64_t reconnects;
+    zcert_t *cert;              //  CURVE: our certificate, or NULL
+    char *server_key;           //  CURVE: the broker's public key (Z85)
 } fy_session_t;
 
 //  Connect a new session. Returns -1 with errno EINVAL and err when the
@@ -27,6 +29,13 @@ int
 
 void
     fy_session_close (fy_session_t *self);
+
+//  Use CURVE from now on: our certificate from cert_path (as ferryctl
+//  keygen writes it, the secret file), the broker's public key in Z85.
+//  Reconnects. Returns -1 with errno EINVAL and err on a bad certificate.
+int
+    fy_session_set_curve (fy_session_t *self, const char *server_key,
+                          const char *cert_path, fy_error_t *err);
 
 //  Drop the socket (and whatever it had queued) and connect a new one.
 void

@@ -18,6 +18,7 @@ struct fy_worker {
     char *service, *name;
     unsigned credit;
     zloop_t *loop;
+    sigset_t signals;
     int signal_fd;
     int tick_timer;
     zlistx_t *held;             //  fy_delivery_t *, unanswered
@@ -60,6 +61,13 @@ fy_worker_new (const char *endpoint, const char *service, const char *name,
     assert (endpoint);
     assert (service);
     fy_worker_t *self = fy_xcalloc (1, sizeof *self);
+    //  Before libzmq starts its threads, which inherit the mask: a thread
+    //  that did not block SIGTERM would let it kill the process instead
+    //  of draining it. fy_worker_run reads them from a signalfd.
+    sigemptyset (&self->signals);
+    sigaddset (&self->signals, SIGTERM);
+    sigaddset (&self->signals, SIGINT);
+    sigprocmask (SIG_BLOCK, &self->signals, NULL);
     self->service = fy_xstrdup (service);
     self->name = fy_xstrdup (name ? name : service);
     self->credit = credit ? credit : 1;
@@ -392,13 +400,9 @@ fy_worker_run (fy_worker_t *self)
 {
     assert (self);
     zloop_t *loop = fy_worker_loop (self);
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigprocmask (SIG_BLOCK, &signals, NULL);
     if (self->signal_fd < 0)
-        self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+        self->signal_fd = signalfd (-1, &self->signals,
+                                    SFD_NONBLOCK | SFD_CLOEXEC);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, self);
     zloop_reader (loop, self->session.sock, s_on_socket, self);
@@ -412,4 +416,14 @@ fy_worker_run (fy_worker_t *self)
     zloop_poller_end (loop, &signal_item);
     zloop_timer_end (loop, self->tick_timer);
     return 0;
+}
+
+int
+fy_worker_set_curve (fy_worker_t *self, const char *server_key,
+                     const char *cert_path, fy_error_t *err)
+{
+    assert (self);
+    //  Before fy_worker_run: the loop watches the socket from then on.
+    assert (!self->loop);
+    return fy_session_set_curve (&self->session, server_key, cert_path, err);
 }

@@ -18,6 +18,7 @@ s_usage (FILE *out)
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
         "  config sample              print a ferry.cfg with every default\n"
+        "  keygen [-d DIR] NAME       write a CURVE certificate pair\n"
         "  version                    print the version\n");
 }
 
@@ -83,6 +84,9 @@ main (int argc, char **argv)
     else
     if (checking)
         rc = ferryctl_config (&ctl);
+    else
+    if (strcmp (command, "keygen") == 0)
+        rc = ferryctl_keygen (&ctl);
     else {
         fprintf (stderr, "ferryctl: unknown command '%s'\n", command);
         s_usage (stderr);

@@ -23,5 +23,7 @@ int
     ferryctl_validate (ferryctl_t *ctl);
 int
     ferryctl_config (ferryctl_t *ctl);
+int
+    ferryctl_keygen (ferryctl_t *ctl);
 
 #endif

@@ -51,6 +51,14 @@ fy_client_t *
 void
     fy_client_destroy (fy_client_t **self_p);
 
+//  Talk CURVE to a broker whose public key (Z85, as ferryctl keygen
+//  prints it) is server_key, with the certificate in cert_path (the
+//  secret file ferryctl keygen writes). Returns 0, or -1 with errno
+//  EINVAL and err.
+int
+    fy_client_set_curve (fy_client_t *self, const char *server_key,
+                        const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
+
 //  Set the callbacks (copied). Unset ones are ignored.
 void
     fy_client_set_handlers (fy_client_t *self,

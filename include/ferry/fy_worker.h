@@ -50,13 +50,23 @@ typedef void (fy_worker_request_fn) (fy_worker_t *worker,
                                      const fy_request_t *request, void *arg);
 
 //  Connect to the broker at endpoint as a worker of service, holding at
-//  most credit deliveries. Returns NULL with err on a bad endpoint.
+//  most credit deliveries. Blocks SIGTERM and SIGINT in the calling
+//  thread (and so in every thread started after), because fy_worker_run
+//  takes them through a signalfd. Returns NULL with err on a bad endpoint.
 fy_worker_t *
     fy_worker_new (const char *endpoint, const char *service,
                    const char *name, unsigned credit, fy_error_t *err);
 
 void
     fy_worker_destroy (fy_worker_t **self_p);
+
+//  Talk CURVE to a broker whose public key (Z85, as ferryctl keygen
+//  prints it) is server_key, with the certificate in cert_path (the
+//  secret file ferryctl keygen writes). Returns 0, or -1 with errno
+//  EINVAL and err.
+int
+    fy_worker_set_curve (fy_worker_t *self, const char *server_key,
+                        const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
 
 void
     fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn,

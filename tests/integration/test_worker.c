@@ -140,6 +140,14 @@ main (int argc, char **argv)
         fprintf (stderr, "test_worker: %s\n", err.text);
         return 2;
     }
+    //  CURVE, when the test asks for it.
+    const char *server_key = getenv ("FERRY_TEST_CURVE_SERVER");
+    if (server_key && fy_worker_set_curve (state.worker, server_key,
+                                           getenv ("FERRY_TEST_CURVE_CERT"),
+                                           &err)) {
+        fprintf (stderr, "test_worker: %s\n", err.text);
+        return 2;
+    }
     state.slow = zlistx_new ();
     fy_worker_set_heartbeat (state.worker, 100, 3);
     fy_worker_set_stop_timeout (state.worker, 5000);
