@@ -264,8 +264,12 @@ s_send_broker (s_send_t *self, ferryctl_t *ctl, const char *endpoint,
             timed_out = true;
             break;
         }
-        if (fy_client_wait (client, S_WAIT_MS) && errno != EINTR)
+        if (fy_client_wait (client, S_WAIT_MS) && errno != EINTR) {
+            s_progress_clear (self);
+            fprintf (stderr, "ferryctl send: %s: %s\n", connect,
+                     zmq_strerror (errno));
             break;
+        }
         s_progress (self);
     }
     s_progress_clear (self);
@@ -375,7 +379,8 @@ ferryctl_send (ferryctl_t *ctl)
     bool broker_given = false;
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
+                               NULL)) != -1) {
         switch (opt) {
             case 'b':
                 endpoint = optarg;

@@ -212,7 +212,8 @@ ferryctl_status (ferryctl_t *ctl)
     bool as_json = false;
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
+                               NULL)) != -1) {
         if (opt == 'u')
             url = optarg;
         else

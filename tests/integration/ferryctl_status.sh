@@ -60,9 +60,12 @@ like '^  audit-2 +62 +2 +4\.2s$' "and for audit-2"
 like '^analytics +0 +0 +7 +1$' "a row for analytics"
 like '^CLIENT +CREDIT +UNFINISHED +IDLE$' "the client header"
 like '^bridge-1 +9995 +5 +40ms$' "a row for bridge-1"
-like '^evil\?\]0;pwned\? +1 +0 +3m10s$' "control characters in a name shown as ?"
-grep -q $'\e' "$tmp/out"; ok $((!$?)) "no escape byte reaches the terminal"
-grep -q '^GET /admin/status ' "$tmp/http.log"; ok $? "it asked GET /admin/status"
+like '^evil\?\]0;pwned\? +1 +0 +3m10s$' \
+     "control characters in a name shown as ?"
+grep -q $'\e' "$tmp/out"
+ok $((!$?)) "no escape byte reaches the terminal"
+grep -q '^GET /admin/status ' "$tmp/http.log"
+ok $? "it asked GET /admin/status"
 
 #  --json: the document as received, pretty-printed.
 FERRY_HTTP_ADMIN_TOKEN=adm1n "$ctl" status --url "$url/" --json \
