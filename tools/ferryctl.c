@@ -14,6 +14,11 @@ s_usage (FILE *out)
         "\n"
         "commands:\n"
         "  validate [--schema PATH]   check one message body from stdin\n"
+        "  send [--broker ENDPOINT | --http URL] [--token TOKEN]\n"
+        "       [--timeout-ms MS] [--schema PATH] [FILE]\n"
+        "                             publish NDJSON events, one per line\n"
+        "  status [--url URL] [--token TOKEN] [--json]\n"
+        "                             show the broker's services and clients\n"
         "  config check               check the configuration, exit 0 or 1\n"
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
@@ -81,6 +86,12 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "validate") == 0)
         rc = ferryctl_validate (&ctl);
+    else
+    if (strcmp (command, "send") == 0)
+        rc = ferryctl_send (&ctl);
+    else
+    if (strcmp (command, "status") == 0)
+        rc = ferryctl_status (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);

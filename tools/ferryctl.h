@@ -5,6 +5,8 @@
 
 #include "ferry/ferry.h"
 
+#include <stdio.h>
+
 //  Exit statuses every command shares.
 #define FERRYCTL_OK      0
 #define FERRYCTL_FAILED  1
@@ -25,5 +27,45 @@ int
     ferryctl_config (ferryctl_t *ctl);
 int
     ferryctl_keygen (ferryctl_t *ctl);
+int
+    ferryctl_send (ferryctl_t *ctl);
+int
+    ferryctl_status (ferryctl_t *ctl);
+
+//  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
+//  for the commands that talk to the broker's HTTP endpoint.
+typedef struct ferryctl_http ferryctl_http_t;
+
+//  A client sending "Authorization: Bearer token" when token is not NULL
+//  or empty, giving up on a request after timeout_ms. NULL when libcurl
+//  cannot start.
+ferryctl_http_t *
+    ferryctl_http_new (const char *token, int64_t timeout_ms);
+
+void
+    ferryctl_http_destroy (ferryctl_http_t **self_p);
+
+//  GET url, or POST body (len bytes) to it when body is not NULL. Returns
+//  0 with the status in *status_p whatever the status is; -1 with err
+//  when no reply came (refused, timed out, body over 16 MiB).
+int
+    ferryctl_http_request (ferryctl_http_t *self, const char *url,
+                           const char *body, size_t len, long *status_p,
+                           fy_error_t *err) FY_MUSTCHECK;
+
+//  The last reply's body, NUL-terminated. Borrowed until the next request.
+const char *
+    ferryctl_http_body (ferryctl_http_t *self);
+
+//  Print "prefix: HTTP status: code: message" from the broker's JSON error
+//  body, or the start of the body when it is not one.
+void
+    ferryctl_http_print_error (ferryctl_http_t *self, FILE *out,
+                               const char *prefix, long status);
+
+//  Copy text into buffer (size bytes, truncating) with control characters
+//  replaced by '?', for printing what came from the network.
+void
+    ferryctl_printable (const char *text, char *buffer, size_t size);
 
 #endif
