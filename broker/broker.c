@@ -939,7 +939,13 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
             s_on_ready (self, in, peer);
             return;
         case FY_PROTO_HEARTBEAT:
-            if (!peer)
+            //  Answered at once, so each peer judges the broker's liveness
+            //  by its own interval, whatever the broker's is.
+            if (peer) {
+                s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+                s_send (self);
+            }
+            else
                 s_send_error (self, &in->identity, "unknown_peer",
                               "say HELLO or READY first");
             return;
