@@ -287,9 +287,12 @@ s_pairs (const msgpack_object *value, fy_proto_pair_t **pairs_p,
         if (kv->key.type != MSGPACK_OBJECT_STR
             || kv->val.type != MSGPACK_OBJECT_STR)
             return -1;
-        (*pairs_p) [i].key.ptr = kv->key.via.str.ptr;
+        //  msgpack-c may give NULL for an empty string; NULL is absent.
+        (*pairs_p) [i].key.ptr = kv->key.via.str.size
+                               ? kv->key.via.str.ptr : "";
         (*pairs_p) [i].key.len = kv->key.via.str.size;
-        (*pairs_p) [i].value.ptr = kv->val.via.str.ptr;
+        (*pairs_p) [i].value.ptr = kv->val.via.str.size
+                                 ? kv->val.via.str.ptr : "";
         (*pairs_p) [i].value.len = kv->val.via.str.size;
     }
     *count_p = count;
