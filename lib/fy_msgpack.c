@@ -151,8 +151,9 @@ s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
                     s_fail (err, EPROTO, "map key is not a string");
                     goto bad_map;
                 }
-                const char *key = pair->key.via.str.ptr;
+                //  As for values: an empty key comes with a NULL ptr.
                 size_t len = pair->key.via.str.size;
+                const char *key = len ? pair->key.via.str.ptr : "";
                 //  An embedded NUL would truncate the key in jansson.
                 if (memchr (key, 0, len)) {
                     s_fail (err, EPROTO, "map key holds NUL");

@@ -287,9 +287,12 @@ s_pairs (const msgpack_object *value, fy_proto_pair_t **pairs_p,
         if (kv->key.type != MSGPACK_OBJECT_STR
             || kv->val.type != MSGPACK_OBJECT_STR)
             return -1;
-        (*pairs_p) [i].key.ptr = kv->key.via.str.ptr;
+        //  msgpack-c may give NULL for an empty string; NULL is absent.
+        (*pairs_p) [i].key.ptr = kv->key.via.str.size
+                               ? kv->key.via.str.ptr : "";
         (*pairs_p) [i].key.len = kv->key.via.str.size;
-        (*pairs_p) [i].value.ptr = kv->val.via.str.ptr;
+        (*pairs_p) [i].value.ptr = kv->val.via.str.size
+                                 ? kv->val.via.str.ptr : "";
         (*pairs_p) [i].value.len = kv->val.via.str.size;
     }
     *count_p = count;
@@ -442,72 +445,119 @@ s_has_more (void *socket)
 }
 
 int
+fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
+                 bool router, fy_error_t *err)
+{
+    assert (msg);
+    assert (frames || count == 0);
+    fy_proto_msg_reset (msg);
+    size_t next = 0;
+    int rc = -1;
+    if (router) {
+        if (count == 0) {
+            s_malformed (err, "?", "no identity frame", NULL);
+            goto out;
+        }
+        zmq_msg_move (&msg->identity, &frames [next++]);
+        msg->has_identity = true;
+        if (next == count) {
+            s_malformed (err, "?", "no frames after identity", NULL);
+            goto out;
+        }
+    }
+    if (next == count) {
+        s_malformed (err, "?", "no frames", NULL);
+        goto out;
+    }
+    if (zmq_msg_size (&frames [next]) != strlen (FY_PROTO_SIGNATURE)
+        || memcmp (zmq_msg_data (&frames [next]), FY_PROTO_SIGNATURE,
+                   strlen (FY_PROTO_SIGNATURE)) != 0) {
+        s_malformed (err, "?", "not FERRY1 (version mismatch?)", NULL);
+        goto out;
+    }
+    if (++next == count) {
+        s_malformed (err, "?", "no command frame", NULL);
+        goto out;
+    }
+    int command = fy_proto_command_parse (zmq_msg_data (&frames [next]),
+                                          zmq_msg_size (&frames [next]));
+    if (command < 0) {
+        s_malformed (err, "?", "unknown command", NULL);
+        goto out;
+    }
+    msg->command = (fy_proto_command_t) command;
+    const char *name = s_commands [command].name;
+    if (++next == count) {
+        s_malformed (err, name, "no header frame", NULL);
+        goto out;
+    }
+    zmq_msg_move (&msg->header_, &frames [next++]);
+    msg->has_header_ = true;
+    if (s_commands [command].event) {
+        if (next == count) {
+            s_malformed (err, name, "no event frame", NULL);
+            goto out;
+        }
+        zmq_msg_move (&msg->event, &frames [next++]);
+        msg->has_event = true;
+    }
+    if (next < count) {
+        s_malformed (err, name, "too many frames", NULL);
+        goto out;
+    }
+    rc = s_decode_header (msg, name, err);
+out:
+    //  Moved frames are left empty, so closing every one is safe.
+    for (size_t i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
+    if (rc)
+        errno = EPROTO;
+    return rc;
+}
+
+//  The most frames a valid message has: identity, signature, command,
+//  header and event. recv reads one more, so decode sees "too many".
+#define S_MAX_FRAMES 5
+
+int
 fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
                fy_error_t *err)
 {
     assert (socket);
     assert (msg);
     fy_proto_msg_reset (msg);
-    zmq_msg_t frame;
-    zmq_msg_init (&frame);
-    int rc = -1;
-    if (router) {
-        if (zmq_msg_recv (&msg->identity, socket, flags) < 0)
-            goto out;
-        msg->has_identity = true;
-        //  Once the first frame is in, the rest is already queued.
-        flags &= ~ZMQ_DONTWAIT;
-        if (!s_has_more (socket)) {
-            s_malformed (err, "?", "no frames after identity", NULL);
-            goto out;
+    zmq_msg_t frames [S_MAX_FRAMES + 1];
+    size_t count = 0;
+    zmq_msg_init (&frames [0]);
+    if (zmq_msg_recv (&frames [0], socket, flags) < 0) {
+        zmq_msg_close (&frames [0]);
+        return -1;
+    }
+    count = 1;
+    //  Once the first frame is in, the rest of the message is queued.
+    size_t limit = router ? S_MAX_FRAMES + 1 : S_MAX_FRAMES;
+    while (count < limit && s_has_more (socket)) {
+        zmq_msg_init (&frames [count]);
+        if (zmq_msg_recv (&frames [count], socket, 0) < 0) {
+            //  Only a closing context interrupts a queued message; give
+            //  up on it but keep errno from libzmq.
+            int saved = errno;
+            zmq_msg_close (&frames [count]);
+            s_drain (socket);
+            if (router)
+                zmq_msg_move (&msg->identity, &frames [0]);
+            msg->has_identity = router;
+            for (size_t i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            errno = saved;
+            return -1;
         }
+        count++;
     }
-    if (zmq_msg_recv (&frame, socket, flags) < 0)
-        goto out;
-    if (zmq_msg_size (&frame) != strlen (FY_PROTO_SIGNATURE)
-        || memcmp (zmq_msg_data (&frame), FY_PROTO_SIGNATURE,
-                   zmq_msg_size (&frame)) != 0) {
-        s_malformed (err, "?", "not FERRY1 (version mismatch?)", NULL);
-        goto drain;
-    }
-    if (!s_has_more (socket) || zmq_msg_recv (&frame, socket, 0) < 0) {
-        s_malformed (err, "?", "no command frame", NULL);
-        goto drain;
-    }
-    int command = fy_proto_command_parse (zmq_msg_data (&frame),
-                                          zmq_msg_size (&frame));
-    if (command < 0) {
-        s_malformed (err, "?", "unknown command", NULL);
-        goto drain;
-    }
-    msg->command = (fy_proto_command_t) command;
-    const char *name = s_commands [command].name;
-    if (!s_has_more (socket)
-        || zmq_msg_recv (&msg->header_, socket, 0) < 0) {
-        s_malformed (err, name, "no header frame", NULL);
-        goto drain;
-    }
-    msg->has_header_ = true;
-    if (s_commands [command].event) {
-        if (!s_has_more (socket)
-            || zmq_msg_recv (&msg->event, socket, 0) < 0) {
-            s_malformed (err, name, "no event frame", NULL);
-            goto drain;
-        }
-        msg->has_event = true;
-    }
-    if (s_has_more (socket)) {
-        s_malformed (err, name, "too many frames", NULL);
-        goto drain;
-    }
-    rc = s_decode_header (msg, name, err);
-    goto out;
-drain:
+    //  Whatever decode makes of the frames, none of this message may be
+    //  left behind to be read as the start of the next.
     s_drain (socket);
-    errno = EPROTO;
-out:
-    zmq_msg_close (&frame);
-    return rc;
+    return fy_proto_decode (msg, frames, count, router, err);
 }
 
 //  --------------------------------------------------------------------

@@ -112,6 +112,18 @@ int
     fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
                    fy_error_t *err) FY_MUSTCHECK;
 
+//  Decode one message from frames already received: the identity first
+//  when router is true, then the protocol frames. recv is this after
+//  reading the frames off a socket; decode needs no socket, so the parser
+//  can be tested and fuzzed alone. Takes ownership of the count frames:
+//  each is moved into msg or closed, success or not, and the caller must
+//  not use or close them again. Returns 0; or -1 with errno EPROTO and err
+//  when the frames are malformed (msg->identity still names the sender
+//  when router is true and there was a frame).
+int
+    fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
+                     bool router, fy_error_t *err) FY_MUSTCHECK;
+
 //  Send msg: the identity frame when msg->has_identity, then the protocol
 //  frames. The event frame, when present, is consumed (it is sent, and
 //  msg->has_event is cleared), so keep a zmq_msg_copy to send it again.

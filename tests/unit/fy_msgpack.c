@@ -134,6 +134,13 @@ s_errors (void)
         "NaN refused: %s", err.text);
     ok (!fy_msgpack_decode ("", 0, &err) && errno == EPROTO,
         "empty input refused");
+    //  Found by event_fuzz: msgpack-c hands out a NULL pointer for an
+    //  empty string, and an empty key is a valid JSON key.
+    const unsigned char empty_key [] = { 0x81, 0xa0, 0x01 };
+    json_t *got = fy_msgpack_decode (empty_key, sizeof empty_key, &err);
+    ok (got && json_integer_value (json_object_get (got, "")) == 1,
+        "empty map key decodes: %s", got ? "" : err.text);
+    json_decref (got);
     //  A claimed length far beyond the buffer must not be trusted.
     const unsigned char huge [] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
     ok (!fy_msgpack_decode (huge, sizeof huge, &err) && errno == EPROTO,

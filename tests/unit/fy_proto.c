@@ -5,6 +5,7 @@
 #include "ferry/ferry.h"
 #include "tap.h"
 
+#include <assert.h>
 #include <errno.h>
 
 static void *s_router, *s_dealer;
@@ -25,6 +26,103 @@ s_send_frames (const char *const *frames, const size_t *sizes, int count)
         zmq_send (s_dealer, frames [i], sizes [i], i + 1 < count ? ZMQ_SNDMORE : 0);
 }
 
+//  Build count frames from byte strings, as recv would have read them.
+static void
+s_make_frames (zmq_msg_t *frames, const char *const *data,
+               const size_t *sizes, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        zmq_msg_init_size (&frames [i], sizes [i]);
+        memcpy (zmq_msg_data (&frames [i]), data [i], sizes [i]);
+    }
+}
+
+//  Decode the given frames; the frames are consumed either way.
+static int
+s_decode (fy_proto_msg_t *msg, const char *const *data, const size_t *sizes,
+          size_t count, bool router, fy_error_t *err)
+{
+    zmq_msg_t frames [8];
+    assert (count <= 8);
+    s_make_frames (frames, data, sizes, count);
+    err->text [0] = '\0';
+    errno = 0;
+    return fy_proto_decode (msg, frames, count, router, err);
+}
+
+//  fy_proto_decode on its own: no socket, frames in memory.
+static void
+s_test_decode (void)
+{
+    fy_proto_msg_t msg;
+    fy_proto_msg_init (&msg);
+    fy_error_t err = { "" };
+
+    const char *credit [] = { "peer", "FERRY1", "CREDIT", "\x81\xa1n\x07" };
+    size_t credit_sizes [] = { 4, 6, 6, 4 };
+    ok (s_decode (&msg, credit + 1, credit_sizes + 1, 3, false, &err) == 0
+        && msg.command == FY_PROTO_CREDIT && msg.n == 7 && !msg.has_identity,
+        "decode CREDIT as dealer: %s", err.text);
+    ok (s_decode (&msg, credit, credit_sizes, 4, true, &err) == 0
+        && msg.n == 7 && msg.has_identity
+        && zmq_msg_size (&msg.identity) == 4
+        && memcmp (zmq_msg_data (&msg.identity), "peer", 4) == 0,
+        "decode CREDIT as router keeps the identity: %s", err.text);
+
+    const char *publish [] = { "FERRY1", "PUBLISH",
+                               "\x83\xa3seq\x09\xa2id\xa1x\xa4type\xa1y",
+                               "\xc0\x01" };
+    size_t publish_sizes [] = { 6, 7, 18, 2 };
+    ok (s_decode (&msg, publish, publish_sizes, 4, false, &err) == 0
+        && msg.seq == 9 && fy_proto_str_is (msg.type, "y") && msg.has_event
+        && zmq_msg_size (&msg.event) == 2
+        && memcmp (zmq_msg_data (&msg.event), "\xc0\x01", 2) == 0,
+        "decode PUBLISH moves the event frame in: %s", err.text);
+    ok (s_decode (&msg, publish, publish_sizes, 3, false, &err) == -1
+        && errno == EPROTO && strstr (err.text, "no event frame"),
+        "PUBLISH without event: %s", err.text);
+    ok (!msg.has_event && msg.command == FY_PROTO_PUBLISH,
+        "a failed decode leaves no event behind");
+
+    ok (s_decode (&msg, NULL, NULL, 0, false, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "no frames"), "no frames: %s", err.text);
+    ok (s_decode (&msg, NULL, NULL, 0, true, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "no identity frame"), "router, no frames: %s",
+        err.text);
+    ok (s_decode (&msg, credit, credit_sizes, 1, true, &err) == -1
+        && errno == EPROTO && strstr (err.text, "no frames after identity")
+        && msg.has_identity && zmq_msg_size (&msg.identity) == 4,
+        "identity alone refused, sender still named: %s", err.text);
+    ok (s_decode (&msg, credit, credit_sizes, 4, false, &err) == -1
+        && errno == EPROTO && strstr (err.text, "not FERRY1"),
+        "identity read as dealer is not the signature: %s", err.text);
+    ok (s_decode (&msg, credit + 1, credit_sizes + 1, 1, false, &err) == -1
+        && strstr (err.text, "no command frame"), "signature alone: %s",
+        err.text);
+    ok (s_decode (&msg, credit + 1, credit_sizes + 1, 2, false, &err) == -1
+        && strstr (err.text, "CREDIT: no header frame"),
+        "no header frame: %s", err.text);
+    const char *more [] = { "FERRY1", "CREDIT", "\x81\xa1n\x07", "x" };
+    size_t more_sizes [] = { 6, 6, 4, 1 };
+    ok (s_decode (&msg, more, more_sizes, 4, false, &err) == -1
+        && strstr (err.text, "too many frames"), "too many frames: %s",
+        err.text);
+    const char *empty [] = { "FERRY1", "", "\x80" };
+    size_t empty_sizes [] = { 6, 0, 1 };
+    ok (s_decode (&msg, empty, empty_sizes, 3, false, &err) == -1
+        && strstr (err.text, "unknown command"), "empty command: %s",
+        err.text);
+    const char *header [] = { "FERRY1", "BYE", "" };
+    size_t header_sizes [] = { 6, 3, 0 };
+    ok (s_decode (&msg, header, header_sizes, 3, false, &err) == -1
+        && strstr (err.text, "header is not msgpack"), "empty header: %s",
+        err.text);
+    //  The same msg decodes again after all those failures.
+    ok (s_decode (&msg, credit + 1, credit_sizes + 1, 3, false, &err) == 0
+        && msg.n == 7 && !msg.has_identity, "msg reusable after failures");
+    fy_proto_msg_close (&msg);
+}
+
 int
 main (void)
 {
@@ -38,6 +136,7 @@ main (void)
     fy_proto_msg_init (&out);
     fy_proto_msg_init (&in);
     fy_error_t err = { "" };
+    s_test_decode ();
 
     out.command = FY_PROTO_READY;
     out.service = fy_proto_str ("audit");
@@ -192,6 +291,14 @@ main (void)
     s_send_frames (unknown_key, unknown_key_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == 0 && in.n == 5,
         "unknown keys are ignored");
+    //  Far more frames than any message has: recv stops reading at one
+    //  past the most, and must still drain the rest.
+    const char *flood [] = { "FERRY1", "BYE", "\x80", "1", "2", "3", "4", "5" };
+    size_t flood_sizes [] = { 6, 3, 1, 1, 1, 1, 1, 1 };
+    s_send_frames (flood, flood_sizes, 8);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
+        && strstr (err.text, "too many frames") && in.has_identity,
+        "eight frames refused: %s", err.text);
     //  After all that, the stream is still in step.
     fy_proto_msg_reset (&out);
     out.command = FY_PROTO_HEARTBEAT;
