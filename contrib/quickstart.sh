@@ -2,15 +2,19 @@
 #  contrib/quickstart.sh -- ferry on this machine, from a clone, in one go:
 #  builds it (plain, out of tree in _build/quick), starts the service stack
 #  (contrib/stack.sh), prints the environment the programs read, and checks
-#  every sample event in contrib/demo/*.json with `ferryctl validate`. The
-#  stack stays up afterwards for you to play with; contrib/stack.sh stop
-#  ends it. Later steps (broker, bridge, workers, sending the demo events
-#  through SQS) will join here as they are written.
+#  every sample event in contrib/demo/*.json with `ferryctl validate`, then
+#  starts ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080)
+#  with a demo audit worker and publishes the sample events through it.
+#  Everything stays up afterwards for you to look at; `contrib/quickstart.sh
+#  stop` ends the broker and the worker, contrib/stack.sh stop the stack.
+#  The bridge and the real workers join here as they are written.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/_build/quick
 JOBS=${FERRY_JOBS:-2}
+
+RUN=$ROOT/var/quick
 
 say () {
     printf '==> %s\n' "$*"
@@ -20,6 +24,21 @@ die () {
     echo "quickstart: $*" >&2
     exit 1
 }
+
+stop_system () {
+    local pidfile
+    for pidfile in "$RUN"/*.pid; do
+        [ -f "$pidfile" ] || continue
+        kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+        rm -f "$pidfile"
+    done
+}
+
+if [ "${1:-}" = stop ]; then
+    stop_system
+    echo "quickstart: broker and worker stopped (contrib/stack.sh stop ends the stack)"
+    exit 0
+fi
 
 say "build in ${BUILD#"$ROOT"/}"
 if [ ! -x "$ROOT/configure" ] || [ "$ROOT/configure.ac" -nt "$ROOT/configure" ]
@@ -37,7 +56,10 @@ if [ ! -f "$BUILD/Makefile" ]; then
         die "configure failed (the line above names a missing package)"
     }
 fi
-make -C "$BUILD" -j"$JOBS" >"$BUILD/make.out" 2>&1 || {
+#  The demo worker is the integration tests' worker until the real ones
+#  exist: it ACKs every event and logs its id.
+make -C "$BUILD" -j"$JOBS" all tests/integration/test_worker \
+    >"$BUILD/make.out" 2>&1 || {
     tail -n 30 "$BUILD/make.out" >&2
     die "make failed; full output in $BUILD/make.out"
 }
@@ -70,4 +92,47 @@ done
 [ "$bad" -eq 0 ] || die "$bad of ${#samples[@]} sample events are invalid"
 echo "    all ${#samples[@]} sample events are valid"
 
-say "done: the stack is still running; contrib/stack.sh stop ends it"
+say "broker and demo worker"
+stop_system
+mkdir -p "$RUN"
+chmod 700 "$RUN"
+#  Demo secrets, made once and kept private to this checkout.
+[ -f "$RUN/jwt_secret" ] || head -c 32 /dev/urandom | base64 >"$RUN/jwt_secret"
+[ -f "$RUN/admin_token" ] || head -c 24 /dev/urandom | base64 >"$RUN/admin_token"
+chmod 600 "$RUN/jwt_secret" "$RUN/admin_token"
+export FERRY_EVENTS_SCHEMA=$ROOT/schemas/events.schema.json
+export FERRY_HTTP_JWT_SECRET_FILE=$RUN/jwt_secret
+export FERRY_HTTP_ADMIN_TOKEN_FILE=$RUN/admin_token
+endpoint=tcp://127.0.0.1:55570
+"$BUILD/broker/ferry-broker" --set broker.endpoint=$endpoint \
+    --set http.address=127.0.0.1 --set http.port=58080 \
+    --set http.openapi="$ROOT/schemas/openapi.json" \
+    >"$RUN/broker.log" 2>&1 &
+echo $! >"$RUN/broker.pid"
+"$BUILD/tests/integration/test_worker" $endpoint audit ack "$RUN/audit.ids" \
+    >"$RUN/worker.log" 2>&1 &
+echo $! >"$RUN/worker.pid"
+for _ in $(seq 50); do
+    curl -sf http://127.0.0.1:58080/ready >/dev/null && break
+    sleep 0.1
+done
+curl -sf http://127.0.0.1:58080/ready >/dev/null ||
+    die "the broker is not ready; see $RUN/broker.log"
+echo "    broker $endpoint, http://127.0.0.1:58080 (logs in ${RUN#"$ROOT"/})"
+
+say "publish the sample events through the broker"
+for sample in "${samples[@]}"; do
+    jq -c . "$sample"
+done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
+
+say "status"
+FERRY_HTTP_ADMIN_TOKEN=$(cat "$RUN/admin_token") \
+    "$ferryctl" --set http.port=58080 status
+
+cat <<EOF
+==> done. Look around:
+    curl http://127.0.0.1:58080/metrics
+    FERRY_HTTP_ADMIN_TOKEN=\$(cat ${RUN#"$ROOT"/}/admin_token) $ferryctl --set http.port=58080 status
+    cat ${RUN#"$ROOT"/}/audit.ids          # what the audit worker did
+  contrib/quickstart.sh stop ends the broker and worker; contrib/stack.sh stop the stack.
+EOF

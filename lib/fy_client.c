@@ -208,7 +208,10 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
                            (int) in->message.len, in->message.ptr);
             break;
         case FY_PROTO_BYE:
-            fy_log_notice ("client: broker said BYE; saying HELLO again");
+            //  A new socket, so the answers the broker still owes the old
+            //  identity (one BYE per stale message) never reach us.
+            fy_log_notice ("client: broker said BYE; starting a new session");
+            fy_session_reconnect (&self->session);
             s_reset (self);
             s_hello (self);
             break;

@@ -24,6 +24,7 @@ struct fy_worker {
     zlistx_t *held;             //  fy_delivery_t *, unanswered
     fy_proto_msg_t acks;        //  dids to ACK at the next flush
     bool in_callback;
+    bool restart;               //  start a new session at the next tick
     bool draining;
     int64_t stop_timeout_ms, drain_deadline;
     fy_worker_events_fn *on_events;
@@ -332,11 +333,12 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         else
         if (in->command == FY_PROTO_BYE) {
             //  The broker forgot this worker (restart, or declared dead):
-            //  what is in hand is void there; register again.
-            fy_log_notice ("worker: broker said BYE; registering again");
-            s_deliver_batch (self, count);
-            count = 0;
-            s_send_ready (self);
+            //  what is in hand is void there. Start a new session with a
+            //  new socket at the next tick (not from inside this reader),
+            //  so answers owed to the old identity never reach us.
+            fy_log_notice ("worker: broker said BYE; starting a new session");
+            self->restart = true;
+            break;
         }
     }
     s_deliver_batch (self, count);
@@ -350,9 +352,11 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     fy_worker_t *self = arg;
     int64_t now = fy_clock_mono_ms ();
-    if (fy_session_tick (&self->session, now)) {
-        fy_log_notice ("worker: broker silent, reconnecting to %s",
-                       self->session.endpoint);
+    if (self->restart || fy_session_tick (&self->session, now)) {
+        if (!self->restart)
+            fy_log_notice ("worker: broker silent, reconnecting to %s",
+                           self->session.endpoint);
+        self->restart = false;
         zloop_reader_end (self->loop, self->session.sock);
         fy_session_reconnect (&self->session);
         zloop_reader (self->loop, self->session.sock, s_on_socket, self);
