@@ -72,6 +72,9 @@ eval "$("$ROOT/contrib/stack.sh" env)"
 say "environment (eval \"\$(contrib/stack.sh env)\" in your shell)"
 "$ROOT/contrib/stack.sh" env
 
+#  The programs run from the build tree: point them at the source schema.
+export FERRY_EVENTS_SCHEMA=$ROOT/schemas/events.schema.json
+
 say "validate the sample events in contrib/demo"
 ferryctl=$BUILD/tools/ferryctl
 [ -x "$ferryctl" ] || die "$ferryctl was not built (tools/ferryctl)"
@@ -100,7 +103,6 @@ chmod 700 "$RUN"
 [ -f "$RUN/jwt_secret" ] || head -c 32 /dev/urandom | base64 >"$RUN/jwt_secret"
 [ -f "$RUN/admin_token" ] || head -c 24 /dev/urandom | base64 >"$RUN/admin_token"
 chmod 600 "$RUN/jwt_secret" "$RUN/admin_token"
-export FERRY_EVENTS_SCHEMA=$ROOT/schemas/events.schema.json
 export FERRY_HTTP_JWT_SECRET_FILE=$RUN/jwt_secret
 export FERRY_HTTP_ADMIN_TOKEN_FILE=$RUN/admin_token
 endpoint=tcp://127.0.0.1:55570
@@ -124,6 +126,13 @@ say "publish the sample events through the broker"
 for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
+
+say "POST /events with a service token (ferryctl token)"
+token=$("$ferryctl" token --sub quickstart)
+curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    --data-binary @"$ROOT/tests/data/events/user.login.json" \
+    http://127.0.0.1:58080/events
+echo
 
 say "status"
 FERRY_HTTP_ADMIN_TOKEN=$(cat "$RUN/admin_token") \

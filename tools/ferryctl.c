@@ -24,6 +24,7 @@ s_usage (FILE *out)
         "  config doc                 print every key as Markdown\n"
         "  config sample              print a ferry.cfg with every default\n"
         "  keygen [-d DIR] NAME       write a CURVE certificate pair\n"
+        "  token [--sub S] [--ttl N]  mint a service token (HS256)\n"
         "  version                    print the version\n");
 }
 
@@ -98,6 +99,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "keygen") == 0)
         rc = ferryctl_keygen (&ctl);
+    else
+    if (strcmp (command, "token") == 0)
+        rc = ferryctl_token (&ctl);
     else {
         fprintf (stderr, "ferryctl: unknown command '%s'\n", command);
         s_usage (stderr);

@@ -28,6 +28,8 @@ int
 int
     ferryctl_keygen (ferryctl_t *ctl);
 int
+    ferryctl_token (ferryctl_t *ctl);
+int
     ferryctl_send (ferryctl_t *ctl);
 int
     ferryctl_status (ferryctl_t *ctl);

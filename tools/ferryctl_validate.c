@@ -52,7 +52,7 @@ ferryctl_validate (ferryctl_t *ctl)
     fy_error_t err = { "" };
     fy_schema_t *schema = fy_schema_load (schema_path, &err);
     if (!schema) {
-        fprintf (stderr, "ferryctl: schema %s: %s\n", schema_path, err.text);
+        fprintf (stderr, "ferryctl: schema: %s\n", err.text);
         return FERRYCTL_USAGE;
     }
     size_t size = 0;
