@@ -375,24 +375,10 @@ s_broker (const char *endpoint, const char *credit, const char *capacity,
                        "--set", "log.level=warn", NULL);
 }
 
-//  A line of /proc/PID/status in MiB, or -1.
 static double
 s_status_mib (pid_t pid, const char *field)
 {
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    double mib = -1;
-    size_t len = strlen (field);
-    while (fgets (line, sizeof line, file))
-        if (strncmp (line, field, len) == 0 && line [len] == ':') {
-            mib = strtod (line + len + 1, NULL) / 1024;
-            break;
-        }
-    fclose (file);
-    return mib;
+    return (double) proc_status_kib (pid, field) / 1024;
 }
 
 static int
