@@ -1,5 +1,6 @@
 /*  proc.h: start and stop the real ferry processes an integration test
-    runs, and read the id logs the test workers write. */
+    runs, read the id logs the test workers write and what memory a
+    process uses. */
 #ifndef FY_TEST_PROC_H_INCLUDED
 #define FY_TEST_PROC_H_INCLUDED
 
@@ -49,6 +50,27 @@ proc_stop (pid_t pid, int sig)
     kill (pid, sig);
     waitpid (pid, &status, 0);
     return status;
+}
+
+//  A "Name: N kB" field of /proc/PID/status (VmRSS, VmHWM) in KiB, or -1
+//  when the process or the field is not there.
+static inline long
+proc_status_kib (pid_t pid, const char *field)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    long kib = -1;
+    size_t len = strlen (field);
+    while (fgets (line, sizeof line, file))
+        if (strncmp (line, field, len) == 0 && line [len] == ':') {
+            kib = strtol (line + len + 1, NULL, 10);
+            break;
+        }
+    fclose (file);
+    return kib;
 }
 
 //  Lines of an id log, and how many distinct.
