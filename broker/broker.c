@@ -16,6 +16,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -66,6 +67,7 @@ typedef enum { S_CLIENT, S_WORKER } s_role_t;
 typedef enum { S_OK, S_RETRY, S_FAIL } s_outcome_t;
 
 typedef struct s_event s_event_t;
+typedef struct s_bytes s_bytes_t;
 typedef struct s_service s_service_t;
 typedef struct s_worker s_worker_t;
 typedef struct s_client s_client_t;
@@ -85,15 +87,47 @@ struct s_event {
     s_client_t *client;         //  NULL once the publisher is gone
     broker_done_fn *done_fn;    //  or the broker's own publisher (HTTP)
     void *done_arg;
-    zmq_msg_t frame;            //  the event, forwarded as it came
-    char id [FY_UUID_SIZE];
+    char *reason;               //  of the first retryable failure, or NULL
+    s_bytes_t *bytes;           //  the event's msgpack
     uint16_t count, pending, crashes;
     bool answered;              //  the publisher already has a NACK
     bool retry;                 //  a delivery failed retryably
-    char reason [S_REASON_MAX];
     s_link_t link;              //  in client->events
+    //  The event's id is not kept: it is read from the bytes on the rare
+    //  paths that log it.
     s_delivery_t deliveries [];
 };
+
+//  The event's bytes, copied out of the received frame (holding the frame
+//  would pin libzmq's whole receive buffer, kilobytes per event) and sent
+//  to each worker without another copy. Every EVENT in flight holds a
+//  reference; libzmq drops its reference from its I/O thread, hence the
+//  atomic count.
+struct s_bytes {
+    atomic_int refs;
+    uint32_t size;
+    char data [];
+};
+
+static void
+s_bytes_release (void *data, void *hint)
+{
+    (void) data;
+    s_bytes_t *bytes = hint;
+    if (atomic_fetch_sub (&bytes->refs, 1) == 1)
+        free (bytes);
+}
+
+//  The event's id for a log line, decoded from its bytes.
+static void
+s_event_id (s_event_t *event, char id [FY_UUID_SIZE])
+{
+    json_t *json = fy_msgpack_decode (event->bytes->data, event->bytes->size,
+                                      NULL);
+    const char *text = json_string_value (json_object_get (json, "id"));
+    snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
+    json_decref (json);
+}
 
 //  A request waits on its service, then is held by one worker, until its
 //  final reply. Its origin is a client (rid translated back) or the HTTP
@@ -110,6 +144,16 @@ typedef struct {
     zmq_msg_t header;           //  the REQUEST as the worker gets it
     s_link_t link;              //  in service->requests or holder->requests
 } s_request_t;
+
+//  Deliveries are found by did through a table of slots: the low 32 bits
+//  of a did index a slot, the high 32 bits must match the slot's
+//  generation, so a stale or forged did from a worker finds nothing. No
+//  hashing, no allocation per delivery, 16 bytes a slot.
+typedef struct {
+    s_delivery_t *delivery;     //  NULL when free
+    uint32_t generation;
+    uint32_t next_free;         //  free list link, slot index + 1
+} s_slot_t;
 
 typedef struct {
     s_role_t role;
@@ -163,9 +207,11 @@ struct broker {
     zhashx_t *services;         //  name -> s_service_t
     s_service_t **routed;       //  route index -> service
     zhashx_t *peers;            //  identity hex -> s_peer_t
-    zhashx_t *deliveries;       //  &did -> s_delivery_t
+    s_slot_t *slots;            //  did -> delivery, see s_did_*
+    uint32_t slot_count, slot_free;
+    size_t delivery_count;
     zhashx_t *requests;         //  &rid -> s_request_t
-    uint64_t next_did, next_rid;
+    uint64_t next_rid;
     uint64_t unfinished, outstanding_credit;
     bool draining;
     int64_t drain_deadline, started;
@@ -305,6 +351,56 @@ s_service_free (void **item_p)
 }
 
 //  --------------------------------------------------------------------
+//  Delivery ids
+
+static uint64_t
+s_did_new (broker_t *self, s_delivery_t *delivery)
+{
+    if (!self->slot_free) {
+        uint32_t grown = self->slot_count ? self->slot_count * 2 : 1024;
+        self->slots = fy_xrealloc (self->slots, grown * sizeof *self->slots);
+        for (uint32_t i = self->slot_count; i < grown; i++) {
+            self->slots [i].delivery = NULL;
+            self->slots [i].generation = 1;
+            self->slots [i].next_free = i + 2 <= grown ? i + 2 : 0;
+        }
+        self->slot_free = self->slot_count + 1;
+        self->slot_count = grown;
+    }
+    uint32_t index = self->slot_free - 1;
+    s_slot_t *slot = &self->slots [index];
+    self->slot_free = slot->next_free;
+    slot->delivery = delivery;
+    self->delivery_count++;
+    return (uint64_t) slot->generation << 32 | index;
+}
+
+static s_delivery_t *
+s_did_lookup (broker_t *self, uint64_t did)
+{
+    uint32_t index = (uint32_t) did;
+    if (index >= self->slot_count
+        || self->slots [index].generation != (uint32_t) (did >> 32))
+        return NULL;
+    return self->slots [index].delivery;
+}
+
+static void
+s_did_free (broker_t *self, uint64_t did)
+{
+    uint32_t index = (uint32_t) did;
+    s_slot_t *slot = &self->slots [index];
+    assert (index < self->slot_count && slot->delivery);
+    slot->delivery = NULL;
+    //  Generation 0 is never used, so did 0 never names a delivery.
+    if (++slot->generation == 0)
+        slot->generation = 1;
+    slot->next_free = self->slot_free;
+    self->slot_free = index + 1;
+    self->delivery_count--;
+}
+
+//  --------------------------------------------------------------------
 //  Events and deliveries
 
 static void
@@ -349,13 +445,15 @@ static void
 s_event_finish (broker_t *self, s_event_t *event)
 {
     if (!event->answered)
-        s_event_answer (self, event, !event->retry, true, event->reason);
+        s_event_answer (self, event, !event->retry, true,
+                        event->reason ? event->reason : "");
     if (event->client) {
         event->client->unfinished--;
         s_list_unlink (&event->link);
     }
     self->unfinished--;
-    zmq_msg_close (&event->frame);
+    s_bytes_release (NULL, event->bytes);
+    free (event->reason);
     free (event);
 }
 
@@ -373,7 +471,7 @@ s_delivery_detach (broker_t *self, s_delivery_t *delivery)
         fy_metric_set (delivery->service->queued_gauge,
                        (double) delivery->service->queued);
     }
-    zhashx_delete (self->deliveries, &delivery->did);
+    s_did_free (self, delivery->did);
 }
 
 static void
@@ -390,8 +488,7 @@ s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
     else
     if (outcome == S_RETRY && !event->retry) {
         event->retry = true;
-        snprintf (event->reason, sizeof event->reason, "%.*s",
-                  (int) reason_len, reason);
+        event->reason = fy_xasprintf ("%.*s", (int) reason_len, reason);
     }
     if (--event->pending == 0)
         s_event_finish (self, event);
@@ -466,7 +563,11 @@ s_dispatch (broker_t *self, s_service_t *service)
         out->did = delivery->did;
         out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
-        zmq_msg_copy (&out->event, &delivery->event->frame);
+        s_bytes_t *bytes = delivery->event->bytes;
+        atomic_fetch_add (&bytes->refs, 1);
+        zmq_msg_close (&out->event);
+        zmq_msg_init_data (&out->event, bytes->data, bytes->size,
+                           s_bytes_release, bytes);
         out->has_event = true;
         s_send (self);
         if (delivery->attempt > 1)
@@ -666,7 +767,9 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
             int len = snprintf (reason, sizeof reason, "poison: %u workers "
                                 "of %s died holding it", event->crashes,
                                 service->name);
-            fy_log_warn ("broker: event=%s is poison", event->id);
+            char id [FY_UUID_SIZE];
+            s_event_id (event, id);
+            fy_log_warn ("broker: event=%s is poison", id);
             fy_metric_inc (self->poisoned);
             s_settle (self, delivery, S_FAIL, reason, (size_t) len);
             continue;
@@ -708,8 +811,7 @@ s_client_remove (broker_t *self, s_client_t *client)
         for (uint16_t i = 0; i < count; i++) {
             s_delivery_t *delivery = &event->deliveries [i];
             if (delivery->state != S_QUEUED
-                || zhashx_lookup (self->deliveries, &delivery->did)
-                   != delivery)
+                || s_did_lookup (self, delivery->did) != delivery)
                 continue;
             //  The last settle frees the event: stop looking at it.
             bool last = event->pending == 1;
@@ -804,8 +906,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
 //  Route an event and queue its deliveries. Returns the event, or NULL
 //  when its type matches no service (nothing was kept; frame untouched).
 static s_event_t *
-s_event_new (broker_t *self, fy_proto_str_t id, fy_proto_str_t type,
-             zmq_msg_t *frame)
+s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 {
     size_t count = 0;
     const uint16_t *routed = broker_route_match (self->route, type.ptr,
@@ -814,21 +915,21 @@ s_event_new (broker_t *self, fy_proto_str_t id, fy_proto_str_t type,
         fy_metric_inc (self->unrouted);
         return NULL;
     }
+    size_t size = zmq_msg_size (frame);
     s_event_t *event = fy_xcalloc (1, sizeof *event
                                       + count * sizeof (s_delivery_t));
-    zmq_msg_init (&event->frame);
-    zmq_msg_move (&event->frame, frame);
-    snprintf (event->id, sizeof event->id, "%.*s",
-              (int) (id.len < 36 ? id.len : 36), id.ptr ? id.ptr : "");
     event->count = event->pending = (uint16_t) count;
+    event->bytes = fy_xmalloc (sizeof *event->bytes + size);
+    atomic_init (&event->bytes->refs, 1);
+    event->bytes->size = (uint32_t) size;
+    memcpy (event->bytes->data, zmq_msg_data (frame), size);
     s_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
         s_delivery_t *delivery = &event->deliveries [i];
-        delivery->did = ++self->next_did;
+        delivery->did = s_did_new (self, delivery);
         delivery->event = event;
         delivery->service = self->routed [routed [i]];
-        zhashx_insert (self->deliveries, &delivery->did, delivery);
         s_enqueue (delivery, false);
     }
     return event;
@@ -855,7 +956,7 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     }
     client->credit--;
     self->outstanding_credit--;
-    s_event_t *event = s_event_new (self, in->id, in->type, &in->event);
+    s_event_t *event = s_event_new (self, in->type, &in->event);
     if (!event) {
         s_ack_later (self, client, in->seq);
         return;
@@ -872,7 +973,7 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
 static s_delivery_t *
 s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
 {
-    s_delivery_t *delivery = zhashx_lookup (self->deliveries, &did);
+    s_delivery_t *delivery = s_did_lookup (self, did);
     if (!delivery || delivery->state != S_HELD
         || delivery->holder != worker) {
         fy_metric_inc (self->stale);
@@ -897,9 +998,13 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
 {
     s_delivery_t *delivery = s_held_by (self, worker, in->did);
     if (delivery) {
-        fy_log_info ("broker: event=%s service=%s nack retryable=%d "
-                     "reason=%.*s", delivery->event->id, worker->service->name,
-                     in->retryable, (int) in->reason.len, in->reason.ptr);
+        if (fy_log_enabled (FY_LOG_INFO)) {
+            char id [FY_UUID_SIZE];
+            s_event_id (delivery->event, id);
+            fy_log_info ("broker: event=%s service=%s nack retryable=%d "
+                         "reason=%.*s", id, worker->service->name,
+                         in->retryable, (int) in->reason.len, in->reason.ptr);
+        }
         s_settle (self, delivery, in->retryable ? S_RETRY : S_FAIL,
                   in->reason.ptr, in->reason.len);
     }
@@ -1156,10 +1261,10 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  Construction
 
 static size_t
-s_did_hash (const void *key)
+s_u64_hash (const void *key)
 {
     uint64_t did = *(const uint64_t *) key;
-    //  dids are sequential: mix them so buckets fill evenly.
+    //  Ids are sequential: mix them so buckets fill evenly.
     did ^= did >> 33;
     did *= 0xff51afd7ed558ccdULL;
     did ^= did >> 33;
@@ -1167,7 +1272,7 @@ s_did_hash (const void *key)
 }
 
 static int
-s_did_compare (const void *a, const void *b)
+s_u64_compare (const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
     return x < y ? -1 : x > y;
@@ -1280,14 +1385,9 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zhashx_set_destructor (self->services, s_service_free);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
-    self->deliveries = zhashx_new ();
-    zhashx_set_key_hasher (self->deliveries, s_did_hash);
-    zhashx_set_key_comparator (self->deliveries, s_did_compare);
-    zhashx_set_key_duplicator (self->deliveries, NULL);
-    zhashx_set_key_destructor (self->deliveries, NULL);
     self->requests = zhashx_new ();
-    zhashx_set_key_hasher (self->requests, s_did_hash);
-    zhashx_set_key_comparator (self->requests, s_did_compare);
+    zhashx_set_key_hasher (self->requests, s_u64_hash);
+    zhashx_set_key_comparator (self->requests, s_u64_compare);
     zhashx_set_key_duplicator (self->requests, NULL);
     zhashx_set_key_destructor (self->requests, NULL);
 
@@ -1306,9 +1406,11 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zsys_handler_set (NULL);
     self->router = zsock_new (ZMQ_ROUTER);
     self->socket = zsock_resolve (self->router);
-    //  Queues toward peers are bounded by credit, not by the HWM.
+    //  Queues toward peers are bounded by credit, not by the HWM. Inbound,
+    //  a small HWM per peer keeps a publisher's burst queued in its own
+    //  process rather than in the broker's memory.
     zsock_set_sndhwm (self->router, 0);
-    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_rcvhwm (self->router, 1000);
     if (s_curve_setup (self, err))
         goto fail;
     const char *endpoint = fy_cfg_str (cfg, "broker", "endpoint");
@@ -1377,18 +1479,15 @@ broker_destroy (broker_t **self_p)
     //  or a queue. Orphan events (client gone) are reached through their
     //  deliveries in the did map.
     //  Every unfinished event has exactly `pending` deliveries in the map.
-    zlistx_t *finished = zlistx_new ();
-    for (s_delivery_t *delivery = zhashx_first (self->deliveries); delivery;
-         delivery = zhashx_next (self->deliveries))
-        if (--delivery->event->pending == 0)
-            zlistx_add_end (finished, delivery->event);
-    for (s_event_t *event = zlistx_first (finished); event;
-         event = zlistx_next (finished)) {
-        zmq_msg_close (&event->frame);
-        free (event);
+    for (uint32_t i = 0; i < self->slot_count; i++) {
+        s_delivery_t *delivery = self->slots [i].delivery;
+        if (delivery && --delivery->event->pending == 0) {
+            s_bytes_release (NULL, delivery->event->bytes);
+            free (delivery->event->reason);
+            free (delivery->event);
+        }
     }
-    zlistx_destroy (&finished);
-    zhashx_destroy (&self->deliveries);
+    free (self->slots);
     while (zhashx_size (self->requests)) {
         s_request_t *request = zhashx_first (self->requests);
         zhashx_delete (self->requests, &request->rid);
@@ -1438,8 +1537,8 @@ broker_request_cancel (broker_t *self, uint64_t rid)
 }
 
 int
-broker_publish (broker_t *self, const char *id, const char *type,
-                zmq_msg_t *frame, broker_done_fn *fn, void *arg)
+broker_publish (broker_t *self, const char *type, zmq_msg_t *frame,
+                broker_done_fn *fn, void *arg)
 {
     assert (self);
     assert (frame);
@@ -1451,8 +1550,7 @@ broker_publish (broker_t *self, const char *id, const char *type,
         return -1;
     }
     fy_metric_inc (self->published);
-    s_event_t *event = s_event_new (self, fy_proto_str (id),
-                                    fy_proto_str (type), frame);
+    s_event_t *event = s_event_new (self, fy_proto_str (type), frame);
     if (!event) {
         fn (arg, true, false, "unrouted");
         return 0;
@@ -1467,10 +1565,11 @@ void
 broker_forget (broker_t *self, void *arg)
 {
     assert (self);
-    for (s_delivery_t *delivery = zhashx_first (self->deliveries); delivery;
-         delivery = zhashx_next (self->deliveries))
-        if (delivery->event->done_arg == arg)
+    for (uint32_t i = 0; i < self->slot_count; i++) {
+        s_delivery_t *delivery = self->slots [i].delivery;
+        if (delivery && delivery->event->done_arg == arg)
             delivery->event->done_fn = NULL;
+    }
 }
 
 json_t *

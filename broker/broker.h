@@ -40,12 +40,12 @@ typedef void (broker_done_fn) (void *arg, bool ok, bool retryable,
                                const char *reason);
 
 //  Publish an event on the broker's own account (POST /events): frame is
-//  its msgpack (moved in). fn hears the outcome once, possibly before this
-//  returns. Returns 0, or -1 with errno EAGAIN when the broker is full or
+//  its msgpack (copied; the caller keeps it). fn hears the outcome once,
+//  possibly before this returns. Returns 0, or -1 with errno EAGAIN when the broker is full or
 //  draining (the caller answers 503).
 int
-    broker_publish (broker_t *self, const char *id, const char *type,
-                    zmq_msg_t *frame, broker_done_fn *fn, void *arg);
+    broker_publish (broker_t *self, const char *type, zmq_msg_t *frame,
+                    broker_done_fn *fn, void *arg);
 
 //  Stop calling the done callbacks whose arg is arg: its origin is gone.
 void

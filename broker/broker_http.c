@@ -306,9 +306,8 @@ s_post_event (broker_http_t *self, fy_http_request_t *req)
     free (data);
     s_pending_t *pending = s_pending_new (self, req);
     snprintf (pending->id, sizeof pending->id, "%s", fy_event_id (event));
-    if (broker_publish (self->broker, fy_event_id (event),
-                        fy_event_type (event), &frame, s_on_event_done,
-                        pending)) {
+    if (broker_publish (self->broker, fy_event_type (event), &frame,
+                        s_on_event_done, pending)) {
         fy_http_request_add_header (req, "Retry-After", "1");
         fy_http_respond_error (req, 503, "busy",
                                "the broker is at capacity or stopping");

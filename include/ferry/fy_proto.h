@@ -71,7 +71,7 @@ typedef struct {
     //  Private: what the borrowed strings point into, and array capacity.
     zmq_msg_t header_;
     bool has_header_;
-    void *unpacked_;
+    void *unpacked_;            //  a msgpack_zone, reused
     void *buffer_;
     size_t ids_size_, query_size_, headers_size_;
 } fy_proto_msg_t;
