@@ -97,6 +97,7 @@ main (void)
     pid_t broker = proc_start ("broker/ferry-broker", "--set", endpoint_set,
         "--set", capacity, "--set", credit, "--set", "broker.routes=audit:*",
         "--set", "broker.stop_timeout_ms=0", "--set", "log.level=warn",
+        "--set", "http.enabled=false",
         "--set", "broker.heartbeat_ms=100",
         NULL);
     //  test_worker holds 64 and ACKs what it holds once a second.
