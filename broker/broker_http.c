@@ -454,24 +454,8 @@ s_on_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 //  --------------------------------------------------------------------
 
-static char *
-s_read_file (const char *path, size_t *len)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    char buffer [8192];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
-        fwrite (buffer, 1, got, out);
-    fclose (file);
-    fclose (out);
-    *len = size;
-    return text;
-}
+//  Key and document files are small; anything larger is a mistake.
+#define S_FILE_MAX (1 << 20)
 
 static fy_jwt_t *
 s_jwt_new (fy_cfg_t *cfg, fy_error_t *err, bool *failed)
@@ -486,7 +470,7 @@ s_jwt_new (fy_cfg_t *cfg, fy_error_t *err, bool *failed)
     else
     if (strcmp (alg, "HS256") != 0 && key_file && *key_file) {
         size_t len = 0;
-        char *pem = s_read_file (key_file, &len);
+        char *pem = fy_read_file (key_file, S_FILE_MAX, &len);
         if (!pem) {
             fy_error_set (err, "http.jwt_public_key_file: cannot read %s",
                           key_file);
@@ -531,7 +515,7 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
         goto fail;
     }
     const char *openapi = fy_cfg_str (cfg, "http", "openapi");
-    self->openapi = s_read_file (openapi, &self->openapi_len);
+    self->openapi = fy_read_file (openapi, S_FILE_MAX, &self->openapi_len);
     if (!self->openapi)
         fy_log_warn ("http: no OpenAPI document at %s", openapi);
     fy_http_limits_t limits;

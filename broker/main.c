@@ -1,7 +1,6 @@
 /*  ferry-broker: arguments, configuration, then the broker's loop. */
 #include "broker.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,47 +14,32 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    static const struct option options [] = {
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, 's' },
-        { "check-config", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *cfg_path = getenv ("FERRY_CONFIG");
-    const char **sets = fy_xcalloc ((size_t) argc + 1, sizeof *sets);
-    size_t set_count = 0;
-    bool check = false;
-    int opt, rc = 2;
-    while ((opt = getopt_long (argc, argv, "c:h", options, NULL)) != -1) {
-        if (opt == 'c')
-            cfg_path = optarg;
-        else
-        if (opt == 's')
-            sets [set_count++] = optarg;
-        else
-        if (opt == 'k')
-            check = true;
-        else {
-            s_usage (opt == 'h' ? stdout : stderr);
-            free (sets);
-            return opt == 'h' ? 0 : 2;
-        }
+    fy_cfg_args_t args;
+    if (fy_cfg_args_parse (&args, argc, argv, false) || args.next < argc) {
+        s_usage (stderr);
+        fy_cfg_args_free (&args);
+        return 2;
     }
+    if (args.help) {
+        s_usage (stdout);
+        fy_cfg_args_free (&args);
+        return 0;
+    }
+    int rc = 2;
     fy_cfg_t *cfg = fy_cfg_new (NULL);
     broker_t *broker = NULL;
     fy_error_t err = { "" };
-    if (fy_cfg_load (cfg, cfg_path, sets, &err)
+    if (fy_cfg_load (cfg, args.path, args.sets, &err)
         || fy_cfg_apply_log (cfg, "ferry-broker")) {
         fprintf (stderr, "ferry-broker: %s\n", err.text);
-        rc = check ? 1 : 2;
+        rc = args.check_config ? 1 : 2;
         goto out;
     }
-    if (check) {
+    if (args.check_config) {
         rc = 0;
         goto out;
     }
-    broker = broker_new (cfg, cfg_path, sets, &err);
+    broker = broker_new (cfg, args.path, args.sets, &err);
     if (!broker) {
         fprintf (stderr, "ferry-broker: %s\n", err.text);
         goto out;
@@ -64,6 +48,6 @@ main (int argc, char **argv)
 out:
     broker_destroy (&broker);
     fy_cfg_destroy (&cfg);
-    free (sets);
+    fy_cfg_args_free (&args);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,21 +134,18 @@ s_assign (s_value_t *slot, const char *value, const char *origin)
 static int
 s_read_secret (const char *path, char **value_p, fy_error_t *err)
 {
-    FILE *file = fopen (path, "r");
-    if (!file) {
+    size_t len = 0;
+    char *value = fy_read_file (path, 4096, &len);
+    if (!value) {
         fy_error_set (err, "cannot read %s: %s", path, strerror (errno));
         errno = EINVAL;
         return -1;
     }
-    char buffer [4096];
-    size_t len = fread (buffer, 1, sizeof buffer - 1, file);
-    fclose (file);
-    buffer [len] = 0;
-    if (len && buffer [len - 1] == '\n')
-        buffer [--len] = 0;
-    if (len && buffer [len - 1] == '\r')
-        buffer [--len] = 0;
-    *value_p = fy_xstrdup (buffer);
+    if (len && value [len - 1] == '\n')
+        value [--len] = 0;
+    if (len && value [len - 1] == '\r')
+        value [--len] = 0;
+    *value_p = value;
     return 0;
 }
 
@@ -553,4 +551,52 @@ fy_cfg_apply_log (fy_cfg_t *self, const char *component)
         return -1;
     fy_log_init (component, level, format);
     return 0;
+}
+
+int
+fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
+                   bool stop_at_command)
+{
+    assert (args);
+    static const struct option options [] = {
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, 's' },
+        { "check-config", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    memset (args, 0, sizeof *args);
+    args->path = getenv ("FERRY_CONFIG");
+    args->sets = fy_xcalloc ((size_t) argc + 1, sizeof *args->sets);
+    size_t count = 0;
+    optind = 1;
+    int opt;
+    //  "+" stops at the first non-option: a command's own options are
+    //  left for the command.
+    while ((opt = getopt_long (argc, argv, stop_at_command ? "+c:h" : "c:h",
+                               options, NULL)) != -1) {
+        if (opt == 'c')
+            args->path = optarg;
+        else
+        if (opt == 's')
+            args->sets [count++] = optarg;
+        else
+        if (opt == 'k')
+            args->check_config = true;
+        else
+        if (opt == 'h')
+            args->help = true;
+        else
+            return -1;
+    }
+    args->next = optind;
+    return 0;
+}
+
+void
+fy_cfg_args_free (fy_cfg_args_t *args)
+{
+    assert (args);
+    free (args->sets);
+    args->sets = NULL;
 }

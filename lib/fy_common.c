@@ -102,6 +102,37 @@ fy_xasprintf (const char *format, ...)
     return text;
 }
 
+char *
+fy_read_file (const char *path, size_t max, size_t *size_p)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    size_t size = 0, room = 4096;
+    char *data = fy_xmalloc (room + 1);
+    size_t got;
+    while ((got = fread (data + size, 1, room - size, file)) > 0) {
+        size += got;
+        if (size > max)
+            break;
+        if (size == room) {
+            room *= 2;
+            data = fy_xrealloc (data, room + 1);
+        }
+    }
+    int failed = ferror (file) ? EIO : size > max ? EFBIG : 0;
+    fclose (file);
+    if (failed) {
+        free (data);
+        errno = failed;
+        return NULL;
+    }
+    data [size] = 0;
+    if (size_p)
+        *size_p = size;
+    return data;
+}
+
 static int64_t
 s_clock_ns (clockid_t id)
 {

@@ -4,6 +4,8 @@
 #ifndef FY_TAP_H_INCLUDED
 #define FY_TAP_H_INCLUDED
 
+#include "ferry/fy_common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,20 +129,9 @@ tap_testdata (const char *relative)
 static inline char *
 tap_slurp (const char *path, size_t *size_p)
 {
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        BAIL_OUT ("cannot open %s", path);
-    char *data = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&data, &size);
-    char buffer [4096];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
-        fwrite (buffer, 1, got, out);
-    fclose (file);
-    fclose (out);
-    if (size_p)
-        *size_p = size;
+    char *data = fy_read_file (path, (size_t) 1 << 30, size_p);
+    if (!data)
+        BAIL_OUT ("cannot read %s", path);
     return data;
 }
 

@@ -1,7 +1,6 @@
 /*  ferryctl main: global options, configuration, then one command. */
 #include "ferryctl.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,55 +30,37 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    static const struct option options [] = {
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *cfg_path = getenv ("FERRY_CONFIG");
-    const char **sets = fy_xcalloc ((size_t) argc + 1, sizeof *sets);
-    size_t set_count = 0;
-    int opt;
-    //  "+" stops at the command, so its own options are left to it.
-    while ((opt = getopt_long (argc, argv, "+c:h", options, NULL)) != -1) {
-        switch (opt) {
-            case 'c':
-                cfg_path = optarg;
-                break;
-            case 's':
-                sets [set_count++] = optarg;
-                break;
-            case 'h':
-                s_usage (stdout);
-                free (sets);
-                return FERRYCTL_OK;
-            default:
-                s_usage (stderr);
-                free (sets);
-                return FERRYCTL_USAGE;
-        }
-    }
-    if (optind >= argc) {
+    fy_cfg_args_t args;
+    if (fy_cfg_args_parse (&args, argc, argv, true)) {
         s_usage (stderr);
-        free (sets);
+        fy_cfg_args_free (&args);
         return FERRYCTL_USAGE;
     }
-    const char *command = argv [optind];
+    if (args.help) {
+        s_usage (stdout);
+        fy_cfg_args_free (&args);
+        return FERRYCTL_OK;
+    }
+    if (args.next >= argc) {
+        s_usage (stderr);
+        fy_cfg_args_free (&args);
+        return FERRYCTL_USAGE;
+    }
+    const char *command = argv [args.next];
     if (strcmp (command, "version") == 0) {
         printf ("ferryctl %s\n", PACKAGE_VERSION);
-        free (sets);
+        fy_cfg_args_free (&args);
         return FERRYCTL_OK;
     }
     ferryctl_t ctl = {
-        .cfg = fy_cfg_new (NULL), .cfg_path = cfg_path, .sets = sets,
-        .argc = argc - optind, .argv = argv + optind
+        .cfg = fy_cfg_new (NULL), .cfg_path = args.path, .sets = args.sets,
+        .argc = argc - args.next, .argv = argv + args.next
     };
     fy_error_t err = { "" };
     int rc = FERRYCTL_USAGE;
     //  config check reports a bad file itself, with its own exit status.
     bool checking = strcmp (command, "config") == 0;
-    if (fy_cfg_load (ctl.cfg, cfg_path, sets, &err) && !checking)
+    if (fy_cfg_load (ctl.cfg, args.path, args.sets, &err) && !checking)
         fprintf (stderr, "ferryctl: %s\n", err.text);
     else
     if (!checking && fy_cfg_apply_log (ctl.cfg, "ferryctl"))
@@ -107,6 +88,6 @@ main (int argc, char **argv)
         s_usage (stderr);
     }
     fy_cfg_destroy (&ctl.cfg);
-    free (sets);
+    fy_cfg_args_free (&args);
     return rc;
 }

@@ -84,6 +84,26 @@ const char *
 char *
     fy_cfg_dump (fy_cfg_t *self);
 
+//  The options every ferry program takes: -c FILE (default FERRY_CONFIG),
+//  --set SECTION.KEY=VALUE (repeatable), --check-config, -h/--help.
+typedef struct {
+    const char *path;
+    const char **sets;          //  NULL-terminated; owned
+    bool check_config;
+    bool help;
+    int next;                   //  index of the first argument left
+} fy_cfg_args_t;
+
+//  Parse argv into args. With stop_at_command, parsing stops at the first
+//  non-option (a command, whose own options follow it). Returns 0, or -1
+//  on an unknown option or a missing value (getopt has said which).
+int
+    fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
+                       bool stop_at_command) FY_MUSTCHECK;
+
+void
+    fy_cfg_args_free (fy_cfg_args_t *args);
+
 //  Configure the process logger from the log section, as component.
 //  Returns 0, or -1 with errno EINVAL when the section holds bad names.
 int

@@ -46,6 +46,13 @@ char *
 char *
     fy_xasprintf (const char *format, ...) FY_PRINTF (1, 2);
 
+//  Read the whole file at path, at most max bytes, NUL-terminated (the
+//  terminator is not counted in *size_p, which may be NULL). Caller owns
+//  result. Returns NULL with errno from open/read, or EFBIG when the file
+//  is larger than max.
+char *
+    fy_read_file (const char *path, size_t max, size_t *size_p);
+
 //  Milliseconds of the monotonic and the wall clock.
 int64_t
     fy_clock_mono_ms (void);

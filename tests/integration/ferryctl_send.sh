@@ -63,7 +63,8 @@ print(json.load(open(sys.argv[1]))["id"])' \
 } > "$tmp/mixed.ndjson"
 
 endpoint="ipc://$tmp/broker.sock"
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn &
+"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
+    --set http.enabled=false &
 pids+=($!)
 wait_for "$tmp/broker.sock" || bail_out "the broker did not bind $endpoint"
 "$worker" "$endpoint" audit ack "$tmp/ack.ids" &

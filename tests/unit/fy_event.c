@@ -9,21 +9,12 @@
 
 static fy_schema_t *s_schema;
 
+//  The file, or NULL when it does not exist (a missing .err is reported
+//  by the caller).
 static char *
 s_slurp (const char *path, size_t *size_p)
 {
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    fseek (file, 0, SEEK_END);
-    long size = ftell (file);
-    rewind (file);
-    char *data = fy_xmalloc ((size_t) size + 1);
-    size_t got = fread (data, 1, (size_t) size, file);
-    fclose (file);
-    data [got] = 0;
-    *size_p = got;
-    return data;
+    return fy_read_file (path, FY_EVENT_MAX_BYTES * 2, size_p);
 }
 
 //  Calls fn for each file in dir ending in suffix; returns how many.

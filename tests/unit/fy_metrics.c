@@ -149,20 +149,7 @@ test_escaping (void)
 static char *
 s_slurp (const char *relative)
 {
-    const char *path = tap_testdata (relative);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        BAIL_OUT ("%s: %s", path, strerror (errno));
-    char *data = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&data, &size);
-    char buffer [4096];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
-        fwrite (buffer, 1, got, out);
-    fclose (file);
-    fclose (out);
-    return data;
+    return tap_slurp (tap_testdata (relative), NULL);
 }
 
 //  The line of text starting with prefix, without its newline.
