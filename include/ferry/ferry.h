@@ -16,7 +16,7 @@
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
 #include "ferry/fy_schema.h"
-#include "ferry/fy_schema.h"
+#include "ferry/fy_sigv4.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 #include "ferry/fy_worker.h"
