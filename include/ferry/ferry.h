@@ -6,6 +6,7 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_aws_credentials.h"
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
