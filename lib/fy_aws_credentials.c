@@ -511,7 +511,7 @@ s_from_files (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
         ? fy_xstrdup (s_env ("AWS_CONFIG_FILE"))
         : home ? fy_xasprintf ("%s/.aws/config", home) : NULL;
     char *config_section = fy_xasprintf ("profile %s", profile);
-    s_profile_t creds = { NULL }, config = { NULL };
+    s_profile_t creds = { .access_key = NULL }, config = { .access_key = NULL };
     bool in_creds = s_ini_read (cred_path, profile, &creds);
     bool in_config = s_ini_read (config_path, config_section, &config);
     //  The config file names the default profile [default].
@@ -580,7 +580,7 @@ s_resolve (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
     }
     else {
         //  Still read the profile for its region.
-        s_loaded_t ignored = { NULL };
+        s_loaded_t ignored = { .access_key = NULL };
         fy_error_t unused;
         if (s_from_files (self, &ignored, &unused) == 1)
             s_loaded_clear (&ignored);
@@ -624,7 +624,7 @@ fy_aws_credentials_get (fy_aws_credentials_t *self, int64_t now,
                      ||  now < self->current.expiration - self->margin_s
                      ||  now < self->retry_at))
         return &self->keys;
-    s_loaded_t fresh = { NULL };
+    s_loaded_t fresh = { .access_key = NULL };
     if (s_resolve (self, &fresh, err)) {
         s_loaded_clear (&fresh);
         if (self->loaded && now < self->current.expiration) {

@@ -657,8 +657,9 @@ s_put_query (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     s_buf_t *text = &self->params_text;
     s_buf_clear (text);
     size_t count = 0;
-    const char *pos = url->query, *end = url->query + url->query_len;
-    while (url->query && pos < end) {
+    const char *pos = url->query ? url->query : "";
+    const char *end = pos + url->query_len;
+    while (pos < end) {
         const char *amp = memchr (pos, '&', (size_t) (end - pos));
         const char *stop = amp ? amp : end;
         if (stop > pos) {
