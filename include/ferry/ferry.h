@@ -6,6 +6,7 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_aws_credentials.h"
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
@@ -16,7 +17,7 @@
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
 #include "ferry/fy_schema.h"
-#include "ferry/fy_schema.h"
+#include "ferry/fy_sigv4.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 #include "ferry/fy_worker.h"
