@@ -462,7 +462,8 @@ s_retries (void)
         "another receive");
     s_run_until (http, &seen.done, 100);
     fy_sqs_destroy (&sqs);
-    ok (sqs == NULL && !seen.done, "destroyed with a call pending, no callback");
+    ok (sqs == NULL && !seen.done,
+        "destroyed with a call pending, no callback");
     is_int (fy_http_client_active (http), 0, "its HTTP request is gone too");
     fy_http_client_destroy (&http);
     stub_stop (&stub);
@@ -561,7 +562,8 @@ main (void)
                        "json_1_0-query-compatible.json", true);
 
     fy_sqs_error_t error;
-    const char *body = "{\"__type\":\"AWS.SimpleQueueService.NonExistentQueue\","
+    const char *body = "{\"__type\":"
+                       "\"AWS.SimpleQueueService.NonExistentQueue\","
                        "\"Message\":\"gone\"}";
     fy_sqs_decode_error (400, NULL, NULL, body, strlen (body), &error);
     is_str (error.code, "QueueDoesNotExist",
