@@ -1,0 +1,1048 @@
+/*  fy_sqs: SQS's JSON 1.0 protocol on fy_http_client. Each call is an
+    "op" that lives from the caller's request to its one callback, across
+    attempts: an attempt is one HTTP request, built afresh (and signed
+    afresh) each time; between attempts the op waits on one of the HTTP
+    client's timers. Batch ops keep every entry's state, so a retry sends
+    only the entries still pending and the callback reports all of them in
+    the order they were added. */
+#include "ferry/fy_sqs.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+//  A receive's answer holds up to 10 messages of up to 1 MiB (the newest
+//  limit), which JSON escaping can swell.
+#define S_RECEIVE_MAX_BODY (32u * 1024 * 1024)
+#define S_ID_MAX 80
+
+typedef enum { S_PENDING, S_OK, S_FAILED } s_state_t;
+
+typedef struct {
+    char *id;
+    json_t *json;               //  The entry as sent
+    size_t bytes;
+    s_state_t state;
+    char *message_id;
+    char *code;
+    char *message;
+    bool sender_fault;
+} s_entry_t;
+
+struct fy_sqs_batch {
+    fy_sqs_batch_kind_t kind;
+    s_entry_t entries [FY_SQS_BATCH_MAX];
+    size_t count;
+    size_t bytes;
+};
+
+struct fy_sqs_message {
+    json_t *json;
+};
+
+typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
+
+typedef struct s_op {
+    struct s_op *prev, *next;
+    fy_sqs_t *sqs;
+    uint64_t id;
+    s_kind_t kind;
+    const char *action;
+    json_t *request;            //  Body; a batch's Entries are set per try
+    fy_sqs_batch_t *batch;
+    int64_t total_ms;
+    size_t max_body;
+    int attempts;
+    uint64_t http_id;           //  The attempt in flight, or 0
+    uint64_t timer_id;          //  The backoff timer, or 0
+    void *fn;
+    void *arg;
+    //  How the last attempt went.
+    int error;
+    int status;
+    fy_sqs_error_t failure;
+} s_op_t;
+
+struct fy_sqs {
+    fy_http_client_t *http;
+    char *endpoint;
+    char *url;                  //  endpoint + "/"
+    fy_aws_sign_fn *sign;
+    void *sign_arg;
+    int64_t retry_base_ms;
+    int64_t retry_cap_ms;
+    int max_attempts;
+    int64_t connect_ms;
+    int64_t timeout_ms;
+    s_op_t *ops;
+    size_t pending;
+    uint64_t next_id;
+    uint64_t rng;
+};
+
+//  Legacy query codes and the model's shape names for them (the
+//  awsQueryError traits of sqs-2012-11-05.json that differ).
+static const struct {
+    const char *query;
+    const char *shape;
+} s_query_codes [] = {
+    { "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+      "BatchEntryIdsNotDistinct" },
+    { "AWS.SimpleQueueService.BatchRequestTooLong", "BatchRequestTooLong" },
+    { "AWS.SimpleQueueService.EmptyBatchRequest", "EmptyBatchRequest" },
+    { "AWS.SimpleQueueService.InvalidBatchEntryId", "InvalidBatchEntryId" },
+    { "KMS.AccessDeniedException", "KmsAccessDenied" },
+    { "KMS.DisabledException", "KmsDisabled" },
+    { "KMS.InvalidKeyUsageException", "KmsInvalidKeyUsage" },
+    { "KMS.InvalidStateException", "KmsInvalidState" },
+    { "KMS.NotFoundException", "KmsNotFound" },
+    { "KMS.OptInRequired", "KmsOptInRequired" },
+    { "KMS.ThrottlingException", "KmsThrottled" },
+    { "AWS.SimpleQueueService.MessageNotInflight", "MessageNotInflight" },
+    { "AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress" },
+    { "AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently" },
+    { "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist" },
+    { "QueueAlreadyExists", "QueueNameExists" },
+    { "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+      "TooManyEntriesInBatchRequest" },
+    { "AWS.SimpleQueueService.UnsupportedOperation", "UnsupportedOperation" },
+};
+
+//  Codes retried besides 5xx and 429: SQS's throttling, and the transient
+//  failures botocore's standard retry mode treats as such.
+static const char *s_retryable_codes [] = {
+    "ThrottlingException", "Throttling", "ThrottledException",
+    "RequestThrottled", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
+    "RequestTimeout", "RequestTimeoutException", "InternalError",
+    "InternalFailure", "ServiceUnavailable", "KmsThrottled",
+};
+
+//  --------------------------------------------------------------------
+//  Errors
+
+static void
+s_copy (char *dest, size_t size, const char *src, size_t len)
+{
+    if (len >= size)
+        len = size - 1;
+    memcpy (dest, src, len);
+    dest [len] = 0;
+}
+
+//  The shape name in "ns#Name:uri" style text.
+static void
+s_short_code (const char *text, char *code, size_t size)
+{
+    const char *hash = strchr (text, '#');
+    if (hash)
+        text = hash + 1;
+    s_copy (code, size, text, strcspn (text, ":"));
+    for (size_t i = 0; i < sizeof s_query_codes / sizeof *s_query_codes; i++)
+        if (strcmp (code, s_query_codes [i].query) == 0) {
+            s_copy (code, size, s_query_codes [i].shape,
+                    strlen (s_query_codes [i].shape));
+            break;
+        }
+}
+
+void
+fy_sqs_decode_error (int status, const char *query_error,
+                     const char *error_type, const char *body, size_t len,
+                     fy_sqs_error_t *error)
+{
+    assert (error);
+    memset (error, 0, sizeof *error);
+    error->sender_fault = status >= 400 && status < 500;
+    if (query_error && *query_error) {
+        s_copy (error->query_code, sizeof error->query_code, query_error,
+                strcspn (query_error, ";"));
+        const char *fault = strchr (query_error, ';');
+        if (fault)
+            error->sender_fault = strcmp (fault + 1, "Sender") == 0;
+    }
+    json_t *json = body && len ? json_loadb (body, len, 0, NULL) : NULL;
+    const char *type = error_type && *error_type ? error_type : NULL;
+    if (!type && json_is_object (json)) {
+        type = json_string_value (json_object_get (json, "__type"));
+        if (!type)
+            type = json_string_value (json_object_get (json, "code"));
+    }
+    if (type)
+        s_short_code (type, error->code, sizeof error->code);
+    else if (error->query_code [0])
+        s_short_code (error->query_code, error->code, sizeof error->code);
+    if (json_is_object (json)) {
+        const char *message =
+            json_string_value (json_object_get (json, "message"));
+        if (!message)
+            message = json_string_value (json_object_get (json, "Message"));
+        if (message)
+            s_copy (error->message, sizeof error->message, message,
+                    strlen (message));
+    }
+    json_decref (json);
+}
+
+bool
+fy_sqs_is_retryable (int status, const char *code)
+{
+    if (status >= 500 || status == 429)
+        return true;
+    if (code)
+        for (size_t i = 0;
+             i < sizeof s_retryable_codes / sizeof *s_retryable_codes; i++)
+            if (strcmp (code, s_retryable_codes [i]) == 0)
+                return true;
+    return false;
+}
+
+//  --------------------------------------------------------------------
+//  Client
+
+void
+fy_sqs_options_default (fy_sqs_options_t *options)
+{
+    assert (options);
+    memset (options, 0, sizeof *options);
+    options->retry_base_ms = 50;
+    options->retry_cap_ms = 5000;
+    options->max_attempts = 5;
+    options->connect_timeout_ms = 5000;
+    options->timeout_ms = 15000;
+}
+
+char *
+fy_sqs_region_endpoint (const char *region)
+{
+    assert (region);
+    const char *suffix = "amazonaws.com";
+    if (strncmp (region, "cn-", 3) == 0)
+        suffix = "amazonaws.com.cn";
+    else if (strncmp (region, "us-isob-", 8) == 0)
+        suffix = "sc2s.sgov.gov";
+    else if (strncmp (region, "us-iso-", 7) == 0)
+        suffix = "c2s.ic.gov";
+    return fy_xasprintf ("https://sqs.%s.%s", region, suffix);
+}
+
+static const char *
+s_env (const char *name)
+{
+    const char *value = getenv (name);
+    return value && *value ? value : NULL;
+}
+
+fy_sqs_t *
+fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
+            fy_error_t *err)
+{
+    assert (http);
+    fy_sqs_options_t defaults;
+    fy_sqs_options_default (&defaults);
+    if (!options)
+        options = &defaults;
+    const char *endpoint = s_env ("AWS_ENDPOINT_URL_SQS");
+    if (!endpoint)
+        endpoint = s_env ("AWS_ENDPOINT_URL");
+    if (!endpoint && options->endpoint && *options->endpoint)
+        endpoint = options->endpoint;
+    const char *region = options->region && *options->region
+                             ? options->region : s_env ("AWS_REGION");
+    if (!region)
+        region = s_env ("AWS_DEFAULT_REGION");
+    if (!endpoint && !region) {
+        fy_error_set (err, "sqs: no endpoint and no region (set AWS_REGION)");
+        errno = EINVAL;
+        return NULL;
+    }
+    if (endpoint && strncmp (endpoint, "http://", 7) != 0
+        && strncmp (endpoint, "https://", 8) != 0) {
+        fy_error_set (err, "sqs: endpoint '%s' is not an http(s) URL",
+                      endpoint);
+        errno = EINVAL;
+        return NULL;
+    }
+    fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
+    self->http = http;
+    self->endpoint = endpoint ? fy_xstrdup (endpoint)
+                              : fy_sqs_region_endpoint (region);
+    size_t len = strlen (self->endpoint);
+    while (len > 0 && self->endpoint [len - 1] == '/')
+        self->endpoint [--len] = 0;
+    self->url = fy_xasprintf ("%s/", self->endpoint);
+    self->sign = options->sign;
+    self->sign_arg = options->sign_arg;
+    self->retry_base_ms = options->retry_base_ms > 0
+                              ? options->retry_base_ms : defaults.retry_base_ms;
+    self->retry_cap_ms = options->retry_cap_ms > 0
+                             ? options->retry_cap_ms : defaults.retry_cap_ms;
+    self->max_attempts = options->max_attempts > 0
+                             ? options->max_attempts : defaults.max_attempts;
+    self->connect_ms = options->connect_timeout_ms > 0
+                           ? options->connect_timeout_ms
+                           : defaults.connect_timeout_ms;
+    self->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
+                                               : defaults.timeout_ms;
+    self->next_id = 1;
+    self->rng = ((uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32))
+                | 1;
+    return self;
+}
+
+static void
+s_op_free (s_op_t *op)
+{
+    json_decref (op->request);
+    fy_sqs_batch_destroy (&op->batch);
+    free (op);
+}
+
+//  Take op off the client's list and stop whatever it waits for.
+static void
+s_op_unlink (fy_sqs_t *self, s_op_t *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        self->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    if (op->http_id)
+        fy_http_client_cancel (self->http, op->http_id);
+    if (op->timer_id)
+        fy_http_client_timer_cancel (self->http, op->timer_id);
+    self->pending--;
+}
+
+void
+fy_sqs_destroy (fy_sqs_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    while (self->ops) {
+        s_op_t *op = self->ops;
+        s_op_unlink (self, op);
+        s_op_free (op);
+    }
+    free (self->endpoint);
+    free (self->url);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+const char *
+fy_sqs_endpoint (fy_sqs_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+size_t
+fy_sqs_pending (fy_sqs_t *self)
+{
+    assert (self);
+    return self->pending;
+}
+
+bool
+fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
+{
+    assert (self);
+    for (s_op_t *op = self->ops; op; op = op->next)
+        if (op->id == id) {
+            s_op_unlink (self, op);
+            s_op_free (op);
+            return true;
+        }
+    return false;
+}
+
+//  --------------------------------------------------------------------
+//  Attempts
+
+static void s_attempt (s_op_t *op);
+
+//  Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+static int64_t
+s_backoff_ms (fy_sqs_t *self, int attempt)
+{
+    int64_t ceiling = self->retry_base_ms;
+    for (int i = 1; i < attempt && ceiling < self->retry_cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > self->retry_cap_ms)
+        ceiling = self->retry_cap_ms;
+    //  xorshift64: good enough to spread competing clients apart.
+    self->rng ^= self->rng << 13;
+    self->rng ^= self->rng >> 7;
+    self->rng ^= self->rng << 17;
+    return (int64_t) (self->rng % (uint64_t) (ceiling + 1));
+}
+
+static void
+s_on_backoff (void *arg)
+{
+    s_op_t *op = arg;
+    op->timer_id = 0;
+    s_attempt (op);
+}
+
+static bool
+s_may_retry (s_op_t *op)
+{
+    return op->attempts < op->sqs->max_attempts;
+}
+
+static void
+s_retry_later (s_op_t *op)
+{
+    op->timer_id = fy_http_client_timer (op->sqs->http,
+                                         s_backoff_ms (op->sqs, op->attempts),
+                                         s_on_backoff, op);
+}
+
+static void
+s_fill_result (s_op_t *op, fy_sqs_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    result->error = op->error;
+    result->status = op->status;
+    result->code = op->failure.code [0] ? op->failure.code : NULL;
+    result->query_code = op->failure.query_code [0] ? op->failure.query_code
+                                                    : NULL;
+    result->message = op->failure.message;
+    result->sender_fault = op->failure.sender_fault;
+    result->attempts = op->attempts;
+}
+
+static void
+s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
+{
+    fy_sqs_batch_t *batch = op->batch;
+    fy_sqs_entry_t entries [FY_SQS_BATCH_MAX];
+    for (size_t i = 0; i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        if (entry->state == S_PENDING) {
+            //  Out of attempts: the entry's last failure, else the call's.
+            entry->state = S_FAILED;
+            if (!entry->code) {
+                entry->code = fy_xstrdup (result->code ? result->code
+                                          : "RequestFailed");
+                entry->message = fy_xstrdup (result->message);
+                entry->sender_fault = result->sender_fault;
+            }
+        }
+        entries [i] = (fy_sqs_entry_t) {
+            .id = entry->id,
+            .ok = entry->state == S_OK,
+            .message_id = entry->message_id,
+            .code = entry->code,
+            .message = entry->message,
+            .sender_fault = entry->sender_fault,
+        };
+    }
+    ((fy_sqs_batch_fn *) op->fn) (result, entries, batch->count, op->arg);
+}
+
+//  The op is over: call back once with what it has, then free it.
+static void
+s_finish (s_op_t *op, json_t *reply)
+{
+    fy_sqs_t *self = op->sqs;
+    s_op_unlink (self, op);
+    fy_sqs_result_t result;
+    s_fill_result (op, &result);
+    if (op->kind == S_RECEIVE) {
+        json_t *list = json_object_get (reply, "Messages");
+        size_t count = json_array_size (list);
+        fy_sqs_message_t **messages =
+            fy_xcalloc (count + 1, sizeof *messages);
+        for (size_t i = 0; i < count; i++) {
+            messages [i] = fy_xcalloc (1, sizeof **messages);
+            messages [i]->json = json_incref (json_array_get (list, i));
+        }
+        ((fy_sqs_receive_fn *) op->fn) (&result, messages, count, op->arg);
+        for (size_t i = 0; i < count; i++)
+            fy_sqs_message_destroy (&messages [i]);
+        free (messages);
+    }
+    else if (op->kind == S_BATCH)
+        s_finish_batch (op, &result);
+    else if (op->kind == S_ATTRIBUTES) {
+        json_t *attributes = json_object_get (reply, "Attributes");
+        json_t *empty = NULL;
+        if (!attributes && !op->error)
+            attributes = empty = json_object ();
+        ((fy_sqs_attributes_fn *) op->fn) (&result, attributes, op->arg);
+        json_decref (empty);
+    }
+    else {
+        const char *url = json_string_value (json_object_get (reply,
+                                                              "QueueUrl"));
+        ((fy_sqs_url_fn *) op->fn) (&result, op->error ? NULL : url, op->arg);
+    }
+    s_op_free (op);
+}
+
+static void
+s_entry_set (s_entry_t *entry, s_state_t state, const char *code,
+             const char *message, bool sender_fault)
+{
+    entry->state = state;
+    free (entry->code);
+    free (entry->message);
+    entry->code = code ? fy_xstrdup (code) : NULL;
+    entry->message = message ? fy_xstrdup (message) : NULL;
+    entry->sender_fault = sender_fault;
+}
+
+static s_entry_t *
+s_entry_find (fy_sqs_batch_t *batch, const char *id)
+{
+    for (size_t i = 0; id && i < batch->count; i++)
+        if (strcmp (batch->entries [i].id, id) == 0)
+            return &batch->entries [i];
+    return NULL;
+}
+
+//  Apply a batch answer; true when entries are left to retry.
+static bool
+s_batch_reply (s_op_t *op, json_t *reply)
+{
+    fy_sqs_batch_t *batch = op->batch;
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "Successful"), index, item) {
+        s_entry_t *entry = s_entry_find (
+            batch, json_string_value (json_object_get (item, "Id")));
+        if (!entry || entry->state != S_PENDING)
+            continue;
+        s_entry_set (entry, S_OK, NULL, NULL, false);
+        const char *message_id =
+            json_string_value (json_object_get (item, "MessageId"));
+        if (message_id)
+            entry->message_id = fy_xstrdup (message_id);
+    }
+    bool retry = false;
+    json_array_foreach (json_object_get (reply, "Failed"), index, item) {
+        s_entry_t *entry = s_entry_find (
+            batch, json_string_value (json_object_get (item, "Id")));
+        if (!entry || entry->state != S_PENDING)
+            continue;
+        bool sender = json_is_true (json_object_get (item, "SenderFault"));
+        const char *code = json_string_value (json_object_get (item, "Code"));
+        char short_code [96] = "";
+        if (code)
+            s_short_code (code, short_code, sizeof short_code);
+        //  Retry what SQS blames on itself, while attempts are left.
+        bool again = !sender && s_may_retry (op);
+        s_entry_set (entry, again ? S_PENDING : S_FAILED,
+                     code ? short_code : "InternalError",
+                     json_string_value (json_object_get (item, "Message")),
+                     sender);
+        retry |= again;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        //  Pending, but in neither list: the answer is broken.
+        if (entry->state == S_PENDING && !entry->code)
+            s_entry_set (entry, S_FAILED, "MissingEntry",
+                         "entry missing from the answer", false);
+    }
+    return retry;
+}
+
+static void
+s_on_http (const fy_http_result_t *http, void *arg)
+{
+    s_op_t *op = arg;
+    op->http_id = 0;
+    op->status = fy_http_result_status (http);
+    op->error = fy_http_result_error (http);
+    memset (&op->failure, 0, sizeof op->failure);
+    size_t len;
+    const char *body = fy_http_result_body (http, &len);
+    json_t *reply = NULL;
+    bool retry = false;
+    if (op->error) {
+        s_copy (op->failure.message, sizeof op->failure.message,
+                fy_http_result_error_text (http),
+                strlen (fy_http_result_error_text (http)));
+        retry = op->error != EMSGSIZE;
+    }
+    else if (op->status != 200) {
+        fy_sqs_decode_error (op->status,
+                             fy_http_result_header (http, "x-amzn-query-error"),
+                             fy_http_result_header (http, "x-amzn-errortype"),
+                             body, len, &op->failure);
+        if (!op->failure.message [0])
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "HTTP %d from %s", op->status, op->action);
+        op->error = EPROTO;
+        retry = fy_sqs_is_retryable (op->status, op->failure.code);
+    }
+    else {
+        reply = json_loadb (body, len, 0, NULL);
+        if (!json_is_object (reply)) {
+            op->error = EPROTO;
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "%s: answer is not a JSON object", op->action);
+        }
+        else if (op->kind == S_BATCH && s_batch_reply (op, reply)) {
+            json_decref (reply);
+            s_retry_later (op);
+            return;
+        }
+    }
+    if (retry && s_may_retry (op)) {
+        s_retry_later (op);
+        return;
+    }
+    s_finish (op, reply);
+    json_decref (reply);
+}
+
+static void
+s_fail_now (s_op_t *op, int error, const char *message)
+{
+    op->error = error;
+    op->status = 0;
+    memset (&op->failure, 0, sizeof op->failure);
+    s_copy (op->failure.message, sizeof op->failure.message, message,
+            strlen (message));
+    s_finish (op, NULL);
+}
+
+static void
+s_attempt (s_op_t *op)
+{
+    fy_sqs_t *self = op->sqs;
+    op->attempts++;
+    if (op->kind == S_BATCH) {
+        json_t *entries = json_array ();
+        for (size_t i = 0; i < op->batch->count; i++)
+            if (op->batch->entries [i].state == S_PENDING)
+                json_array_append (entries, op->batch->entries [i].json);
+        json_object_set_new (op->request, "Entries", entries);
+    }
+    char *body = json_dumps (op->request, JSON_COMPACT);
+    assert (body);
+    size_t len = strlen (body);
+    fy_http_call_t *call = fy_http_call_new ("POST", self->url);
+    fy_http_call_add_header (call, "Content-Type",
+                             "application/x-amz-json-1.0");
+    char *target = fy_xasprintf ("AmazonSQS.%s", op->action);
+    fy_http_call_add_header (call, "X-Amz-Target", target);
+    free (target);
+    //  SQS is query-compatible: the header makes it add x-amzn-query-error.
+    fy_http_call_add_header (call, "x-amzn-query-mode", "true");
+    fy_http_call_add_header (call, "User-Agent", "ferry/" PACKAGE_VERSION);
+    fy_http_call_set_body (call, body, len);
+    fy_http_call_set_timeouts (call, self->connect_ms, op->total_ms);
+    fy_http_call_set_max_body (call, op->max_body);
+    fy_error_t err = { "" };
+    if (self->sign
+        && self->sign (self->sign_arg, "POST", self->url,
+                       fy_http_call_headers (call), body, len, &err)) {
+        free (body);
+        fy_http_call_destroy (&call);
+        s_fail_now (op, EACCES, err.text [0] ? err.text : "signing failed");
+        return;
+    }
+    free (body);
+    if (fy_http_client_start (self->http, &call, s_on_http, op, &op->http_id,
+                              &err))
+        s_fail_now (op, EIO, err.text);
+}
+
+//  The new op has been queued and its first attempt starts on the next
+//  run of the loop, never inside the caller's call: its callback can
+//  then never run before the caller has returned.
+static s_op_t *
+s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
+          void *arg, uint64_t *id_p)
+{
+    s_op_t *op = fy_xcalloc (1, sizeof *op);
+    op->sqs = self;
+    op->id = self->next_id++;
+    op->kind = kind;
+    op->action = action;
+    op->fn = fn;
+    op->arg = arg;
+    op->request = json_object ();
+    op->total_ms = self->timeout_ms;
+    op->max_body = 0;
+    op->next = self->ops;
+    if (self->ops)
+        self->ops->prev = op;
+    self->ops = op;
+    self->pending++;
+    if (id_p)
+        *id_p = op->id;
+    return op;
+}
+
+static void
+s_op_start (s_op_t *op)
+{
+    op->timer_id = fy_http_client_timer (op->sqs->http, 0, s_on_backoff, op);
+}
+
+//  --------------------------------------------------------------------
+//  Calls
+
+static bool
+s_check_url (const char *queue_url, fy_error_t *err)
+{
+    if (!queue_url || !*queue_url) {
+        fy_error_set (err, "sqs: no queue URL");
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+int
+fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
+                int wait_s, int visibility_s, fy_sqs_receive_fn *fn,
+                void *arg, uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!s_check_url (queue_url, err))
+        return -1;
+    if (max_messages < 1 || max_messages > 10 || wait_s < 0 || wait_s > 20
+        || visibility_s > 43200) {
+        fy_error_set (err, "sqs: ReceiveMessage: max_messages 1..10, "
+                           "wait_s 0..20, visibility_s up to 43200");
+        errno = EINVAL;
+        return -1;
+    }
+    s_op_t *op = s_op_new (self, S_RECEIVE, "ReceiveMessage", (void *) fn,
+                           arg, id_p);
+    json_t *request = op->request;
+    json_object_set_new (request, "QueueUrl", json_string (queue_url));
+    json_object_set_new (request, "MaxNumberOfMessages",
+                         json_integer (max_messages));
+    json_object_set_new (request, "WaitTimeSeconds", json_integer (wait_s));
+    if (visibility_s >= 0)
+        json_object_set_new (request, "VisibilityTimeout",
+                             json_integer (visibility_s));
+    //  Both names: AttributeNames is deprecated, and older servers know
+    //  only it.
+    json_object_set_new (request, "MessageSystemAttributeNames",
+                         json_pack ("[s]", "All"));
+    json_object_set_new (request, "AttributeNames", json_pack ("[s]", "All"));
+    json_object_set_new (request, "MessageAttributeNames",
+                         json_pack ("[s]", "All"));
+    op->total_ms = self->timeout_ms + wait_s * 1000;
+    op->max_body = S_RECEIVE_MAX_BODY;
+    s_op_start (op);
+    return 0;
+}
+
+int
+fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
+               fy_sqs_batch_t **batch_p, fy_sqs_batch_fn *fn, void *arg,
+               uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (batch_p && *batch_p);
+    assert (fn);
+    fy_sqs_batch_t *batch = *batch_p;
+    *batch_p = NULL;
+    if (!s_check_url (queue_url, err) || batch->count == 0) {
+        if (batch->count == 0)
+            fy_error_set (err, "sqs: empty batch");
+        fy_sqs_batch_destroy (&batch);
+        errno = EINVAL;
+        return -1;
+    }
+    static const char *actions [] = {
+        [FY_SQS_DELETE] = "DeleteMessageBatch",
+        [FY_SQS_VISIBILITY] = "ChangeMessageVisibilityBatch",
+        [FY_SQS_SEND] = "SendMessageBatch",
+    };
+    s_op_t *op = s_op_new (self, S_BATCH, actions [batch->kind], (void *) fn,
+                           arg, id_p);
+    op->batch = batch;
+    json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
+    s_op_start (op);
+    return 0;
+}
+
+int
+fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
+                       const char **names, fy_sqs_attributes_fn *fn,
+                       void *arg, uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!s_check_url (queue_url, err))
+        return -1;
+    s_op_t *op = s_op_new (self, S_ATTRIBUTES, "GetQueueAttributes",
+                           (void *) fn, arg, id_p);
+    json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
+    json_t *list = json_array ();
+    for (size_t i = 0; names && names [i]; i++)
+        json_array_append_new (list, json_string (names [i]));
+    if (json_array_size (list) == 0)
+        json_array_append_new (list, json_string ("All"));
+    json_object_set_new (op->request, "AttributeNames", list);
+    s_op_start (op);
+    return 0;
+}
+
+int
+fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
+                      fy_sqs_url_fn *fn, void *arg, uint64_t *id_p,
+                      fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!queue_name || !*queue_name) {
+        fy_error_set (err, "sqs: no queue name");
+        errno = EINVAL;
+        return -1;
+    }
+    s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg,
+                           id_p);
+    json_object_set_new (op->request, "QueueName", json_string (queue_name));
+    s_op_start (op);
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Batches
+
+fy_sqs_batch_t *
+fy_sqs_batch_new (fy_sqs_batch_kind_t kind)
+{
+    assert (kind == FY_SQS_DELETE || kind == FY_SQS_VISIBILITY
+            || kind == FY_SQS_SEND);
+    fy_sqs_batch_t *self = fy_xcalloc (1, sizeof *self);
+    self->kind = kind;
+    return self;
+}
+
+void
+fy_sqs_batch_destroy (fy_sqs_batch_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_batch_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        s_entry_t *entry = &self->entries [i];
+        free (entry->id);
+        json_decref (entry->json);
+        free (entry->message_id);
+        free (entry->code);
+        free (entry->message);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+fy_sqs_batch_size (fy_sqs_batch_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+size_t
+fy_sqs_batch_bytes (fy_sqs_batch_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
+//  Room for one more entry of bytes, with a valid, new id?
+static int
+s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind,
+               const char *id, size_t bytes)
+{
+    size_t len = id ? strlen (id) : 0;
+    if (self->kind != kind || len == 0 || len > S_ID_MAX
+        || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789-_") != len
+        || s_entry_find (self, id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (bytes > FY_SQS_PAYLOAD_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (self->count == FY_SQS_BATCH_MAX
+        || self->bytes + bytes > FY_SQS_PAYLOAD_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json,
+             size_t bytes)
+{
+    s_entry_t *entry = &self->entries [self->count++];
+    entry->id = fy_xstrdup (id);
+    json_object_set_new (json, "Id", json_string (id));
+    entry->json = json;
+    entry->bytes = bytes;
+    entry->state = S_PENDING;
+    self->bytes += bytes;
+}
+
+int
+fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id,
+                     const char *receipt)
+{
+    assert (self);
+    if (!receipt || s_batch_check (self, FY_SQS_DELETE, id, 0)) {
+        errno = receipt ? errno : EINVAL;
+        return -1;
+    }
+    s_batch_add (self, id, json_pack ("{s:s}", "ReceiptHandle", receipt), 0);
+    return 0;
+}
+
+int
+fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
+                         const char *receipt, int timeout_s)
+{
+    assert (self);
+    if (!receipt || timeout_s < 0 || timeout_s > 43200
+        || s_batch_check (self, FY_SQS_VISIBILITY, id, 0)) {
+        errno = receipt && timeout_s >= 0 && timeout_s <= 43200 ? errno
+                                                                : EINVAL;
+        return -1;
+    }
+    s_batch_add (self, id, json_pack ("{s:s, s:i}", "ReceiptHandle", receipt,
+                                      "VisibilityTimeout", timeout_s), 0);
+    return 0;
+}
+
+int
+fy_sqs_batch_send (fy_sqs_batch_t *self, const char *id, const char *body,
+                   int delay_s, const char **attrs)
+{
+    assert (self);
+    if (!body || !*body || delay_s > 900) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t bytes = strlen (body);
+    json_t *attributes = json_object ();
+    for (size_t i = 0; attrs && attrs [i]; i += 2) {
+        if (!attrs [i + 1] || !*attrs [i] || !*attrs [i + 1]) {
+            json_decref (attributes);
+            errno = EINVAL;
+            return -1;
+        }
+        bytes += strlen (attrs [i]) + strlen ("String")
+                 + strlen (attrs [i + 1]);
+        json_object_set_new (attributes, attrs [i],
+                             json_pack ("{s:s, s:s}", "DataType", "String",
+                                        "StringValue", attrs [i + 1]));
+    }
+    if (s_batch_check (self, FY_SQS_SEND, id, bytes)) {
+        json_decref (attributes);
+        return -1;
+    }
+    json_t *json = json_pack ("{s:s}", "MessageBody", body);
+    if (delay_s >= 0)
+        json_object_set_new (json, "DelaySeconds", json_integer (delay_s));
+    if (json_object_size (attributes))
+        json_object_set (json, "MessageAttributes", attributes);
+    json_decref (attributes);
+    s_batch_add (self, id, json, bytes);
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Messages
+
+void
+fy_sqs_message_destroy (fy_sqs_message_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_message_t *self = *self_p;
+    if (!self)
+        return;
+    json_decref (self->json);
+    free (self);
+    *self_p = NULL;
+}
+
+static const char *
+s_field (json_t *object, const char *name)
+{
+    return json_string_value (json_object_get (object, name));
+}
+
+const char *
+fy_sqs_message_id (fy_sqs_message_t *self)
+{
+    assert (self);
+    return s_field (self->json, "MessageId");
+}
+
+const char *
+fy_sqs_message_receipt (fy_sqs_message_t *self)
+{
+    assert (self);
+    return s_field (self->json, "ReceiptHandle");
+}
+
+const char *
+fy_sqs_message_body (fy_sqs_message_t *self)
+{
+    assert (self);
+    return s_field (self->json, "Body");
+}
+
+const char *
+fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    return s_field (json_object_get (self->json, "Attributes"), name);
+}
+
+int
+fy_sqs_message_receive_count (fy_sqs_message_t *self)
+{
+    const char *text = fy_sqs_message_attribute (self,
+                                                 "ApproximateReceiveCount");
+    int64_t count = 0;
+    if (!text || fy_parse_int64 (text, 0, INT32_MAX, &count))
+        return 0;
+    return (int) count;
+}
+
+const char *
+fy_sqs_message_user_attribute (fy_sqs_message_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    json_t *attribute = json_object_get (
+        json_object_get (self->json, "MessageAttributes"), name);
+    return s_field (attribute, "StringValue");
+}
+
+json_t *
+fy_sqs_message_json (fy_sqs_message_t *self)
+{
+    assert (self);
+    return self->json;
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""sqs_stub: a stand-in for SQS (JSON 1.0 protocol) that fails on purpose,
+for fy_sqs's retry tests: the real emulator never throttles or fails. It
+checks each request as SQS would (POST /, Content-Type
+application/x-amz-json-1.0, X-Amz-Target AmazonSQS.<Action>, a JSON object
+body) and answers a malformed one with SQS's own errors.
+
+usage: sqs_stub.py PORTFILE
+The last path segment of QueueUrl (or QueueName) picks the behaviour:
+  flaky500     the first 2 requests of each action: 500 InternalFailure
+  throttled    the first 2: 400 ThrottlingException
+  slow429      the first 2: 429 with an empty body
+  broken       always 500
+  partial      batches: entries whose Id starts with "retry" fail with
+               SenderFault false on their first try; "bad..." fail with
+               SenderFault true (ReceiptHandleIsInvalid) always
+  missing      400 QueueDoesNotExist, x-amzn-query-error as SQS sends it
+  anything else  succeeds
+X-Amz-Target Stub.Log answers {"requests": [...]}: every request so far,
+as {"action", "queue", "ids", "t", "port"}."""
+import http.server
+import json
+import os
+import sys
+import threading
+import time
+
+port_file = sys.argv[1]
+lock = threading.Lock()
+log = []
+counts = {}
+ACTIONS = {"ReceiveMessage", "DeleteMessageBatch",
+           "ChangeMessageVisibilityBatch", "SendMessageBatch",
+           "GetQueueAttributes", "GetQueueUrl"}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, status, body, query_error=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        if query_error:
+            self.send_header("x-amzn-query-error", query_error)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status, shape, message, query=None, fault="Sender"):
+        self._answer(status, {"__type": "com.amazonaws.sqs#" + shape,
+                              "message": message},
+                     "%s;%s" % (query or shape, fault))
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        target = self.headers.get("X-Amz-Target", "")
+        if target == "Stub.Log":
+            with lock:
+                return self._answer(200, {"requests": log})
+        if self.path != "/":
+            return self._error(404, "InvalidAddress", "path " + self.path)
+        if self.headers.get("Content-Type") != "application/x-amz-json-1.0":
+            return self._error(400, "InvalidParameterValue",
+                               "bad Content-Type")
+        if self.headers.get("x-amzn-query-mode") != "true":
+            return self._error(400, "InvalidParameterValue",
+                               "query-compatible clients send "
+                               "x-amzn-query-mode")
+        action = target[len("AmazonSQS."):]
+        if not target.startswith("AmazonSQS.") or action not in ACTIONS:
+            return self._answer(400, {
+                "__type": "com.amazon.coral.service#UnknownOperationException"})
+        try:
+            request = json.loads(body)
+            assert isinstance(request, dict)
+        except Exception:
+            return self._answer(400, {
+                "__type": "com.amazon.coral.service#SerializationException"})
+        queue = (request.get("QueueUrl") or request.get("QueueName") or "")
+        queue = queue.rsplit("/", 1)[-1]
+        ids = [e.get("Id") for e in request.get("Entries", [])]
+        with lock:
+            key = (queue, action)
+            counts[key] = counts.get(key, 0) + 1
+            n = counts[key]
+            log.append({"action": action, "queue": queue, "ids": ids,
+                        "t": time.monotonic(),
+                        "port": self.client_address[1]})
+        if queue == "flaky500" and n <= 2 or queue == "broken":
+            return self._error(500, "InternalFailure", "try again",
+                               "InternalFailure", "Receiver")
+        if queue == "throttled" and n <= 2:
+            return self._answer(400, {
+                "__type": "com.amazon.coral.availability#ThrottlingException",
+                "message": "Rate exceeded"})
+        if queue == "slow429" and n <= 2:
+            return self._answer(429, None)
+        if queue == "missing":
+            return self._error(400, "QueueDoesNotExist",
+                               "The specified queue does not exist.",
+                               "AWS.SimpleQueueService.NonExistentQueue")
+        return self._answer(200, self._success(action, request, queue, n))
+
+    def _success(self, action, request, queue, n):
+        if action == "ReceiveMessage":
+            return {"Messages": [{
+                "MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "hello",
+                "Attributes": {"ApproximateReceiveCount": "3"},
+                "MessageAttributes": {"kind": {"DataType": "String",
+                                               "StringValue": "test"}}}]}
+        if action == "GetQueueAttributes":
+            return {"Attributes": {"ApproximateNumberOfMessages": "7"}}
+        if action == "GetQueueUrl":
+            return {"QueueUrl": "http://sqs.unresolvable.invalid/0/" + queue}
+        ok, failed = [], []
+        for entry in request.get("Entries", []):
+            eid = entry.get("Id", "")
+            if queue == "partial" and eid.startswith("bad"):
+                failed.append({"Id": eid, "SenderFault": True,
+                               "Code": "ReceiptHandleIsInvalid",
+                               "Message": "The input receipt handle is "
+                                          "invalid."})
+            elif queue == "partial" and eid.startswith("retry") and n == 1:
+                failed.append({"Id": eid, "SenderFault": False,
+                               "Code": "InternalError",
+                               "Message": "try again"})
+            else:
+                done = {"Id": eid}
+                if action == "SendMessageBatch":
+                    done.update(MessageId="msg-" + eid,
+                                MD5OfMessageBody="0" * 32)
+                ok.append(done)
+        return {"Successful": ok, "Failed": failed}
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+server = Server(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % server.server_address[1])
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

@@ -1,0 +1,72 @@
+/*  stub.h: start one of the python3 HTTP stand-ins of tests/stubs on a
+    free port and stop it again. The stub writes its port to a file; the
+    test waits for that file, so no port is ever guessed. */
+#ifndef FY_TEST_STUB_H_INCLUDED
+#define FY_TEST_STUB_H_INCLUDED
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/fy_common.h"
+#include "tap.h"
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char dir [64];
+    char portfile [96];
+} stub_t;
+
+//  Start tests/stubs/<script> (python3); BAIL_OUT if it does not come up
+//  within 10 s.
+static inline void
+stub_start (stub_t *stub, const char *script)
+{
+    snprintf (stub->dir, sizeof stub->dir, "/tmp/ferry-stub-XXXXXX");
+    if (!mkdtemp (stub->dir))
+        BAIL_OUT ("mkdtemp");
+    snprintf (stub->portfile, sizeof stub->portfile, "%s/port", stub->dir);
+    char *path = fy_xasprintf ("tests/stubs/%s", script);
+    char *program = fy_xstrdup (tap_srcpath (path));
+    free (path);
+    fflush (stdout);
+    stub->pid = fork ();
+    if (stub->pid == 0) {
+        execlp ("python3", "python3", program, stub->portfile, (char *) NULL);
+        _exit (127);
+    }
+    free (program);
+    if (stub->pid < 0)
+        BAIL_OUT ("fork");
+    for (int i = 0; i < 1000; i++) {
+        FILE *file = fopen (stub->portfile, "r");
+        if (file) {
+            int got = fscanf (file, "%d", &stub->port);
+            fclose (file);
+            if (got == 1)
+                return;
+        }
+        int status;
+        if (waitpid (stub->pid, &status, WNOHANG) == stub->pid)
+            BAIL_OUT ("%s exited before it listened", script);
+        struct timespec pause = { 0, 10 * 1000 * 1000 };
+        nanosleep (&pause, NULL);
+    }
+    BAIL_OUT ("%s did not write its port", script);
+}
+
+static inline void
+stub_stop (stub_t *stub)
+{
+    if (stub->pid > 0) {
+        kill (stub->pid, SIGTERM);
+        waitpid (stub->pid, NULL, 0);
+        stub->pid = 0;
+    }
+    unlink (stub->portfile);
+    rmdir (stub->dir);
+}
+
+#endif

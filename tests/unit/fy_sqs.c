@@ -1,0 +1,583 @@
+/*  fy_sqs without the emulator: error decoding against botocore's
+    awsJson1_0 protocol tests, default endpoints against botocore's
+    endpoint rule tests, the batch size rules, and retries, backoff and
+    partial batch failures against tests/stubs/sqs_stub.py, which fails on
+    purpose and checks every request's headers as SQS does. */
+#include "ferry/fy_sqs.h"
+
+#include <errno.h>
+
+#include "stubs/stub.h"
+#include "tap.h"
+
+typedef struct {
+    bool done;
+    fy_sqs_result_t result;
+    char code [96];
+    char message [256];
+    size_t count;
+    fy_sqs_entry_t entries [FY_SQS_BATCH_MAX];
+    char *strings [FY_SQS_BATCH_MAX * 4];
+    fy_sqs_message_t *kept;
+    char *url;
+    char *attribute;
+} seen_t;
+
+static void
+s_seen_result (seen_t *seen, const fy_sqs_result_t *result)
+{
+    seen->done = true;
+    seen->result = *result;
+    snprintf (seen->code, sizeof seen->code, "%s",
+              result->code ? result->code : "");
+    snprintf (seen->message, sizeof seen->message, "%s", result->message);
+    seen->result.code = seen->code;
+    seen->result.message = seen->message;
+    seen->result.query_code = NULL;
+}
+
+static char *
+s_keep (seen_t *seen, size_t slot, const char *text)
+{
+    free (seen->strings [slot]);
+    seen->strings [slot] = text ? fy_xstrdup (text) : NULL;
+    return seen->strings [slot];
+}
+
+static void
+s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
+            size_t count, void *arg)
+{
+    seen_t *seen = arg;
+    s_seen_result (seen, result);
+    seen->count = count;
+    for (size_t i = 0; i < count; i++) {
+        seen->entries [i] = entries [i];
+        seen->entries [i].id = s_keep (seen, i * 4, entries [i].id);
+        seen->entries [i].code = s_keep (seen, i * 4 + 1, entries [i].code);
+        seen->entries [i].message = s_keep (seen, i * 4 + 2,
+                                            entries [i].message);
+        seen->entries [i].message_id = s_keep (seen, i * 4 + 3,
+                                               entries [i].message_id);
+    }
+}
+
+static void
+s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
+              size_t count, void *arg)
+{
+    seen_t *seen = arg;
+    s_seen_result (seen, result);
+    seen->count = count;
+    if (count) {
+        seen->kept = messages [0];
+        messages [0] = NULL;
+    }
+}
+
+static void
+s_on_url (const fy_sqs_result_t *result, const char *url, void *arg)
+{
+    seen_t *seen = arg;
+    s_seen_result (seen, result);
+    seen->url = url ? fy_xstrdup (url) : NULL;
+}
+
+static void
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
+                 void *arg)
+{
+    seen_t *seen = arg;
+    s_seen_result (seen, result);
+    const char *value = json_string_value (
+        json_object_get (attributes, "ApproximateNumberOfMessages"));
+    seen->attribute = value ? fy_xstrdup (value) : NULL;
+}
+
+static void
+s_seen_free (seen_t *seen)
+{
+    for (size_t i = 0; i < FY_SQS_BATCH_MAX * 4; i++)
+        free (seen->strings [i]);
+    fy_sqs_message_destroy (&seen->kept);
+    free (seen->url);
+    free (seen->attribute);
+    memset (seen, 0, sizeof *seen);
+}
+
+static void
+s_run_until (fy_http_client_t *http, bool *flag, int64_t max_ms)
+{
+    int64_t until = fy_clock_mono_ms () + max_ms;
+    while (!*flag && fy_clock_mono_ms () < until)
+        if (fy_http_client_wait (http, until - fy_clock_mono_ms ()))
+            BAIL_OUT ("wait");
+}
+
+//  ---- botocore's awsJson1_0 error cases: each names the code and
+//  message a client must decode from the response.
+static void
+s_protocol_errors (const char *file, bool query_compatible)
+{
+    json_error_t jerr;
+    json_t *suites = json_load_file (tap_testdata (file), 0, &jerr);
+    if (!suites)
+        BAIL_OUT ("cannot load %s: %s", file, jerr.text);
+    size_t i, j;
+    json_t *suite, *test;
+    int cases = 0;
+    json_array_foreach (suites, i, suite) {
+        json_array_foreach (json_object_get (suite, "cases"), j, test) {
+            const char *want = json_string_value (
+                json_object_get (test, "errorCode"));
+            if (!want)
+                continue;
+            json_t *response = json_object_get (test, "response");
+            json_t *headers = json_object_get (response, "headers");
+            const char *body = json_string_value (
+                json_object_get (response, "body"));
+            fy_sqs_error_t error;
+            fy_sqs_decode_error (
+                (int) json_integer_value (json_object_get (response,
+                                                           "status_code")),
+                json_string_value (json_object_get (headers,
+                                                    "x-amzn-query-error")),
+                json_string_value (json_object_get (headers,
+                                                    "X-Amzn-Errortype")),
+                body, body ? strlen (body) : 0, &error);
+            const char *id = json_string_value (json_object_get (test, "id"));
+            //  A query-compatible client reports the query code when the
+            //  service sends one, as botocore does; fy_sqs keeps it
+            //  beside the short code.
+            const char *got = query_compatible && error.query_code [0]
+                                  ? error.query_code : error.code;
+            is_str (got, want, "%s: code", id);
+            const char *message = json_string_value (
+                json_object_get (test, "errorMessage"));
+            if (message)
+                is_str (error.message, message, "%s: message", id);
+            cases++;
+        }
+    }
+    ok (cases >= (query_compatible ? 2 : 10), "%s: %d error cases", file,
+        cases);
+    json_decref (suites);
+}
+
+static void
+s_endpoints (void)
+{
+    const char *file = "aws-models/botocore/tests/functional/endpoint-rules/"
+                       "sqs/endpoint-tests-1.json";
+    json_t *tests = json_load_file (tap_testdata (file), 0, NULL);
+    if (!tests)
+        BAIL_OUT ("cannot load %s", file);
+    size_t i;
+    json_t *test;
+    int cases = 0, right = 0;
+    json_array_foreach (json_object_get (tests, "testCases"), i, test) {
+        json_t *params = json_object_get (test, "params");
+        const char *region = json_string_value (json_object_get (params,
+                                                                 "Region"));
+        const char *url = json_string_value (json_object_get (
+            json_object_get (json_object_get (test, "expect"), "endpoint"),
+            "url"));
+        //  fy_sqs knows neither FIPS nor dual-stack endpoints, and a
+        //  custom endpoint is taken as it is.
+        if (!region || !url || json_is_true (json_object_get (params,
+                                                              "UseFIPS"))
+            || json_is_true (json_object_get (params, "UseDualStack"))
+            || json_object_get (params, "Endpoint"))
+            continue;
+        char *got = fy_sqs_region_endpoint (region);
+        cases++;
+        if (strcmp (got, url) == 0)
+            right++;
+        else
+            diag ("%s: got %s, want %s", region, got, url);
+        free (got);
+    }
+    ok (cases >= 20, "endpoint rule cases: %d", cases);
+    is_int (right, cases, "every default endpoint as botocore resolves it");
+    json_decref (tests);
+}
+
+static void
+s_batches (void)
+{
+    fy_sqs_batch_t *batch = fy_sqs_batch_new (FY_SQS_SEND);
+    const char *attrs [] = { "type", "user.login", "trace", "abc", NULL };
+    for (int i = 0; i < 10; i++) {
+        char id [16];
+        snprintf (id, sizeof id, "e%d", i);
+        if (fy_sqs_batch_send (batch, id, "body", -1, attrs))
+            BAIL_OUT ("add entry %d", i);
+    }
+    is_int (fy_sqs_batch_size (batch), 10, "10 entries");
+    is_int (fy_sqs_batch_bytes (batch), 10 * (4 + 4 + 6 + 10 + 5 + 6 + 3),
+            "payload bytes count body and attribute names, types, values");
+    errno = 0;
+    ok (fy_sqs_batch_send (batch, "e10", "x", -1, NULL) == -1
+        && errno == ENOSPC, "an 11th entry: ENOSPC");
+    fy_sqs_batch_destroy (&batch);
+
+    batch = fy_sqs_batch_new (FY_SQS_SEND);
+    char *big = fy_xmalloc (200 * 1024 + 1);
+    memset (big, 'b', 200 * 1024);
+    big [200 * 1024] = 0;
+    ok (fy_sqs_batch_send (batch, "a", big, -1, NULL) == 0, "200 KiB fits");
+    errno = 0;
+    ok (fy_sqs_batch_send (batch, "b", big, -1, NULL) == -1 && errno == ENOSPC,
+        "another 200 KiB would pass 256 KiB: ENOSPC");
+    free (big);
+    big = fy_xmalloc (FY_SQS_PAYLOAD_MAX + 2);
+    memset (big, 'b', FY_SQS_PAYLOAD_MAX + 1);
+    big [FY_SQS_PAYLOAD_MAX + 1] = 0;
+    errno = 0;
+    ok (fy_sqs_batch_send (batch, "c", big, -1, NULL) == -1
+        && errno == EMSGSIZE, "a message over 256 KiB alone: EMSGSIZE");
+    free (big);
+    errno = 0;
+    ok (fy_sqs_batch_send (batch, "a", "x", -1, NULL) == -1
+        && errno == EINVAL, "a repeated id: EINVAL");
+    ok (fy_sqs_batch_send (batch, "no spaces", "x", -1, NULL) == -1
+        && errno == EINVAL, "an id with a space: EINVAL");
+    ok (fy_sqs_batch_delete (batch, "d", "r") == -1 && errno == EINVAL,
+        "a delete entry in a send batch: EINVAL");
+    fy_sqs_batch_destroy (&batch);
+    ok (batch == NULL, "batch destroyed");
+
+    batch = fy_sqs_batch_new (FY_SQS_VISIBILITY);
+    ok (fy_sqs_batch_visibility (batch, "v", "r", 43201) == -1
+        && errno == EINVAL, "visibility over 12 h: EINVAL");
+    ok (fy_sqs_batch_visibility (batch, "v", "r", 30) == 0, "visibility 30");
+    fy_sqs_batch_destroy (&batch);
+}
+
+static fy_sqs_batch_t *
+s_delete_batch (const char **ids)
+{
+    fy_sqs_batch_t *batch = fy_sqs_batch_new (FY_SQS_DELETE);
+    for (size_t i = 0; ids [i]; i++)
+        if (fy_sqs_batch_delete (batch, ids [i], "receipt"))
+            BAIL_OUT ("add %s", ids [i]);
+    return batch;
+}
+
+typedef struct {
+    bool done;
+    json_t *json;
+} log_t;
+
+static void
+s_on_log (const fy_http_result_t *result, void *arg)
+{
+    log_t *got = arg;
+    got->done = true;
+    size_t len;
+    const char *body = fy_http_result_body (result, &len);
+    got->json = json_loadb (body, len, 0, NULL);
+}
+
+//  The stub's log of requests of action on queue: count, and the largest
+//  gap between two of them in ms.
+static int
+s_logged (fy_http_client_t *http, const char *base, const char *queue,
+          const char *action, double *gap_ms, json_t **last_ids)
+{
+    char *url = fy_xasprintf ("%s/", base);
+    fy_http_call_t *call = fy_http_call_new ("POST", url);
+    free (url);
+    fy_http_call_add_header (call, "X-Amz-Target", "Stub.Log");
+    fy_http_call_set_body (call, "{}", 2);
+    log_t got = { false, NULL };
+    if (fy_http_client_start (http, &call, s_on_log, &got, NULL, NULL))
+        BAIL_OUT ("log request");
+    s_run_until (http, &got.done, 5000);
+    int count = 0;
+    double last = -1;
+    if (gap_ms)
+        *gap_ms = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (got.json, "requests"), i, item) {
+        if (strcmp (json_string_value (json_object_get (item, "queue")),
+                    queue) != 0
+            || strcmp (json_string_value (json_object_get (item, "action")),
+                       action) != 0)
+            continue;
+        count++;
+        double t = json_real_value (json_object_get (item, "t")) * 1000;
+        if (gap_ms && last >= 0 && t - last > *gap_ms)
+            *gap_ms = t - last;
+        last = t;
+        if (last_ids) {
+            json_decref (*last_ids);
+            *last_ids = json_incref (json_object_get (item, "ids"));
+        }
+    }
+    json_decref (got.json);
+    return count;
+}
+
+static void
+s_retries (void)
+{
+    stub_t stub;
+    stub_start (&stub, "sqs_stub.py");
+    char base [64];
+    snprintf (base, sizeof base, "http://127.0.0.1:%d", stub.port);
+    unsetenv ("AWS_ENDPOINT_URL_SQS");
+    unsetenv ("AWS_ENDPOINT_URL");
+    fy_http_client_t *http = fy_http_client_new (NULL, NULL);
+    fy_sqs_options_t options;
+    fy_sqs_options_default (&options);
+    options.endpoint = base;
+    options.retry_base_ms = 20;
+    options.retry_cap_ms = 200;
+    options.max_attempts = 4;
+    fy_sqs_t *sqs = fy_sqs_new (http, &options, NULL);
+    ok (sqs != NULL, "client on the stub");
+    is_str (fy_sqs_endpoint (sqs), base, "configured endpoint used");
+    const char *ids [] = { "a", "b", NULL };
+
+    //  500 twice, then success: three attempts, one answer.
+    seen_t seen = { 0 };
+    fy_sqs_batch_t *batch = s_delete_batch (ids);
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/flaky500", &batch,
+                       s_on_batch, &seen, NULL, NULL) == 0 && !batch,
+        "submit takes the batch");
+    ok (!seen.done, "no callback before the loop runs");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, 0, "500, 500, then 200: success");
+    is_int (seen.result.attempts, 3, "three attempts");
+    ok (seen.count == 2 && seen.entries [0].ok && seen.entries [1].ok,
+        "both entries deleted");
+    is_int (s_logged (http, base, "flaky500", "DeleteMessageBatch", NULL,
+                      NULL), 3, "stub saw three requests");
+    s_seen_free (&seen);
+
+    //  ThrottlingException twice, on a receive.
+    ok (fy_sqs_receive (sqs, "http://q.invalid/0/throttled", 10, 0, -1,
+                        s_on_receive, &seen, NULL, NULL) == 0,
+        "receive started");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, 0, "throttled twice, then received");
+    is_int (seen.result.attempts, 3, "three attempts");
+    is_int (seen.count, 1, "one message");
+    if (seen.kept) {
+        is_str (fy_sqs_message_body (seen.kept), "hello", "its body");
+        is_int (fy_sqs_message_receive_count (seen.kept), 3,
+                "its ApproximateReceiveCount");
+        is_str (fy_sqs_message_user_attribute (seen.kept, "kind"), "test",
+                "its String attribute");
+    }
+    s_seen_free (&seen);
+
+    //  429 with no body.
+    ok (fy_sqs_get_attributes (sqs, "http://q.invalid/0/slow429", NULL,
+                               s_on_attributes, &seen, NULL, NULL) == 0,
+        "attributes started");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.attempts, 3, "429 twice, then answered");
+    is_str (seen.attribute, "7", "attribute read");
+    s_seen_free (&seen);
+
+    //  Always 500: gives up after max_attempts, with backoff between.
+    batch = s_delete_batch (ids);
+    int64_t start = fy_clock_mono_ms ();
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/broken", &batch, s_on_batch,
+                       &seen, NULL, NULL) == 0, "submit to a broken queue");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, EPROTO, "fails with EPROTO");
+    is_int (seen.result.status, 500, "status 500");
+    is_str (seen.code, "InternalFailure", "code InternalFailure");
+    ok (!seen.result.sender_fault, "receiver's fault");
+    is_int (seen.result.attempts, 4, "four attempts, as configured");
+    ok (seen.count == 2 && !seen.entries [0].ok && !seen.entries [1].ok
+        && seen.entries [0].code
+        && strcmp (seen.entries [0].code, "InternalFailure") == 0,
+        "each entry failed with the call's code");
+    double gap = 0;
+    is_int (s_logged (http, base, "broken", "DeleteMessageBatch", &gap, NULL),
+            4, "stub saw four requests");
+    ok (gap <= 400, "backoff capped (largest gap %.0f ms)", gap);
+    ok (fy_clock_mono_ms () - start < 2000, "no sleeping beyond the cap");
+    s_seen_free (&seen);
+
+    //  Partial failure: only the retryable entry is sent again.
+    const char *mixed [] = { "fine", "retry1", "bad1", NULL };
+    batch = s_delete_batch (mixed);
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/partial", &batch, s_on_batch,
+                       &seen, NULL, NULL) == 0, "submit a mixed batch");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, 0, "call succeeded");
+    is_int (seen.count, 3, "three entries reported");
+    ok (seen.entries [0].ok, "fine: deleted");
+    ok (seen.entries [1].ok, "retry1: deleted on the second try");
+    ok (!seen.entries [2].ok, "bad1: failed");
+    is_str (seen.entries [2].code, "ReceiptHandleIsInvalid", "bad1: its code");
+    ok (seen.entries [2].sender_fault, "bad1: sender's fault");
+    json_t *last = NULL;
+    is_int (s_logged (http, base, "partial", "DeleteMessageBatch", NULL,
+                      &last), 2, "two requests");
+    ok (json_array_size (last) == 1
+        && strcmp (json_string_value (json_array_get (last, 0)), "retry1")
+               == 0, "the second carried only retry1");
+    json_decref (last);
+    s_seen_free (&seen);
+
+    //  Send batch with attributes; message ids come back per entry.
+    batch = fy_sqs_batch_new (FY_SQS_SEND);
+    const char *attrs [] = { "type", "x", NULL };
+    if (fy_sqs_batch_send (batch, "s1", "one", -1, attrs)
+        || fy_sqs_batch_send (batch, "s2", "two", 5, NULL))
+        BAIL_OUT ("send batch");
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/ok", &batch, s_on_batch,
+                       &seen, NULL, NULL) == 0, "send batch submitted");
+    s_run_until (http, &seen.done, 10000);
+    is_str (seen.entries [1].message_id, "msg-s2", "message id per entry");
+    s_seen_free (&seen);
+
+    //  A service error not worth retrying.
+    ok (fy_sqs_get_queue_url (sqs, "missing", s_on_url, &seen, NULL, NULL)
+        == 0, "GetQueueUrl started");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, EPROTO, "EPROTO");
+    is_str (seen.code, "QueueDoesNotExist", "short code");
+    ok (seen.result.sender_fault, "sender's fault");
+    is_int (seen.result.attempts, 1, "not retried");
+    ok (seen.url == NULL, "no URL");
+    s_seen_free (&seen);
+
+    //  Cancel and destroy call nothing back.
+    uint64_t id = 0;
+    ok (fy_sqs_receive (sqs, "http://q.invalid/0/broken", 1, 0, -1,
+                        s_on_receive, &seen, &id, NULL) == 0 && id,
+        "receive with an id");
+    ok (fy_sqs_cancel (sqs, id), "cancelled");
+    is_int (fy_sqs_pending (sqs), 0, "nothing pending");
+    ok (fy_sqs_receive (sqs, "http://q.invalid/0/broken", 1, 0, -1,
+                        s_on_receive, &seen, NULL, NULL) == 0,
+        "another receive");
+    s_run_until (http, &seen.done, 100);
+    fy_sqs_destroy (&sqs);
+    ok (sqs == NULL && !seen.done,
+        "destroyed with a call pending, no callback");
+    is_int (fy_http_client_active (http), 0, "its HTTP request is gone too");
+    fy_http_client_destroy (&http);
+    stub_stop (&stub);
+}
+
+//  A signer that adds a header, to show where one plugs in; and one that
+//  fails.
+static int s_signed;
+
+static int
+s_sign (void *arg, const char *method, const char *url,
+        struct curl_slist **headers, const void *body, size_t len,
+        fy_error_t *err)
+{
+    (void) url;
+    (void) body;
+    (void) len;
+    s_signed++;
+    if (arg) {
+        fy_error_set (err, "no credentials");
+        return -1;
+    }
+    *headers = curl_slist_append (*headers, "Authorization: test");
+    return strcmp (method, "POST") == 0 ? 0 : -1;
+}
+
+static void
+s_signing (void)
+{
+    stub_t stub;
+    stub_start (&stub, "sqs_stub.py");
+    char base [64];
+    snprintf (base, sizeof base, "http://127.0.0.1:%d/", stub.port);
+    setenv ("AWS_ENDPOINT_URL_SQS", base, 1);
+    fy_http_client_t *http = fy_http_client_new (NULL, NULL);
+    fy_sqs_options_t options;
+    fy_sqs_options_default (&options);
+    options.endpoint = "http://not.used.invalid";
+    options.sign = s_sign;
+    fy_sqs_t *sqs = fy_sqs_new (http, &options, NULL);
+    base [strlen (base) - 1] = 0;
+    is_str (fy_sqs_endpoint (sqs), base,
+            "AWS_ENDPOINT_URL_SQS beats the configured endpoint");
+    seen_t seen = { 0 };
+    if (fy_sqs_get_queue_url (sqs, "ferry", s_on_url, &seen, NULL, NULL))
+        BAIL_OUT ("get url");
+    s_run_until (http, &seen.done, 5000);
+    is_int (s_signed, 1, "signer called");
+    is_str (seen.url, "http://sqs.unresolvable.invalid/0/ferry",
+            "signed request answered");
+    s_seen_free (&seen);
+    fy_sqs_destroy (&sqs);
+
+    options.sign_arg = &seen;
+    sqs = fy_sqs_new (http, &options, NULL);
+    if (fy_sqs_get_queue_url (sqs, "ferry", s_on_url, &seen, NULL, NULL))
+        BAIL_OUT ("get url");
+    s_run_until (http, &seen.done, 5000);
+    is_int (seen.result.error, EACCES, "failed signing: EACCES");
+    is_str (seen.message, "no credentials", "with the signer's reason");
+    s_seen_free (&seen);
+    fy_sqs_destroy (&sqs);
+    unsetenv ("AWS_ENDPOINT_URL_SQS");
+
+    setenv ("AWS_ENDPOINT_URL", "http://generic.example:9", 1);
+    options.sign = NULL;
+    sqs = fy_sqs_new (http, &options, NULL);
+    is_str (fy_sqs_endpoint (sqs), "http://generic.example:9",
+            "AWS_ENDPOINT_URL next");
+    fy_sqs_destroy (&sqs);
+    unsetenv ("AWS_ENDPOINT_URL");
+    options.endpoint = NULL;
+    options.region = "eu-west-3";
+    sqs = fy_sqs_new (http, &options, NULL);
+    is_str (fy_sqs_endpoint (sqs), "https://sqs.eu-west-3.amazonaws.com",
+            "else the region's endpoint");
+    fy_sqs_destroy (&sqs);
+    options.region = NULL;
+    unsetenv ("AWS_REGION");
+    unsetenv ("AWS_DEFAULT_REGION");
+    fy_error_t err = { "" };
+    sqs = fy_sqs_new (http, &options, &err);
+    ok (sqs == NULL && errno == EINVAL, "no endpoint, no region: EINVAL");
+    diag ("%s", err.text);
+    fy_http_client_destroy (&http);
+    stub_stop (&stub);
+}
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    s_protocol_errors ("aws-models/botocore/tests/unit/protocols/output/"
+                       "json_1_0.json", false);
+    s_protocol_errors ("aws-models/botocore/tests/unit/protocols/output/"
+                       "json_1_0-query-compatible.json", true);
+
+    fy_sqs_error_t error;
+    const char *body = "{\"__type\":"
+                       "\"AWS.SimpleQueueService.NonExistentQueue\","
+                       "\"Message\":\"gone\"}";
+    fy_sqs_decode_error (400, NULL, NULL, body, strlen (body), &error);
+    is_str (error.code, "QueueDoesNotExist",
+            "legacy query code in __type becomes the short code");
+    is_str (error.message, "gone", "Message with a capital M");
+    ok (fy_sqs_is_retryable (400, "ThrottlingException"), "throttling retried");
+    ok (fy_sqs_is_retryable (403, "RequestThrottled"), "RequestThrottled too");
+    ok (fy_sqs_is_retryable (503, NULL), "503 retried");
+    ok (!fy_sqs_is_retryable (400, "QueueDoesNotExist"),
+        "QueueDoesNotExist is not");
+
+    s_endpoints ();
+    s_batches ();
+    s_retries ();
+    s_signing ();
+    return done_testing ();
+}
