@@ -2,6 +2,7 @@
     Deliveries in hand are kept in a list so a drain knows what it waits
     for and destroy frees what was never answered. */
 #include "ferry/fy_worker.h"
+#include "ferry/fy_msgpack.h"
 #include "ferry/fy_log.h"
 #include "fy_session.h"
 
@@ -39,9 +40,19 @@ static void
 s_delivery_free (void **item_p)
 {
     fy_delivery_t *delivery = *item_p;
-    fy_event_destroy (&delivery->event);
+    fy_event_destroy (&delivery->event_);
     free (delivery);
     *item_p = NULL;
+}
+
+fy_event_t *
+fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err)
+{
+    assert (delivery);
+    if (!delivery->event_)
+        delivery->event_ = fy_event_decode_msgpack (delivery->data_,
+                                                    delivery->size_, err);
+    return delivery->event_;
 }
 
 static void
@@ -179,10 +190,9 @@ fy_worker_flush (fy_worker_t *self)
 static void
 s_forget (fy_worker_t *self, fy_delivery_t **delivery_p)
 {
-    fy_delivery_t *delivery = *delivery_p;
-    void *handle = zlistx_find (self->held, delivery);
-    assert (handle);
-    zlistx_delete (self->held, handle);
+    //  The handle makes this O(1): a worker holding thousands of
+    //  deliveries must not search for each one it answers.
+    zlistx_delete (self->held, (*delivery_p)->handle_);
     *delivery_p = NULL;
 }
 
@@ -230,17 +240,16 @@ fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
     return fy_session_send (&self->session);
 }
 
-//  An EVENT whose frame does not decode can never succeed anywhere.
+//  An EVENT whose frame is not even msgpack can never succeed anywhere;
+//  the full decode waits until the handler asks for the event.
 static fy_delivery_t *
 s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
 {
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_decode_msgpack (zmq_msg_data (&in->event),
-                                                 zmq_msg_size (&in->event),
-                                                 &err);
-    if (!event) {
-        fy_log_warn ("worker: did=%llu undecodable: %s",
-                     (unsigned long long) in->did, err.text);
+    const void *data = zmq_msg_data (&in->event);
+    size_t size = zmq_msg_size (&in->event);
+    if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH + 1)) {
+        fy_log_warn ("worker: did=%llu is not msgpack",
+                     (unsigned long long) in->did);
         fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_NACK);
         out->did = in->did;
         out->reason = fy_proto_str ("invalid_msgpack");
@@ -248,11 +257,14 @@ s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
             fy_log_warn ("worker: NACK not sent");
         return NULL;
     }
-    fy_delivery_t *delivery = fy_xcalloc (1, sizeof *delivery);
+    //  One allocation: the delivery, then its bytes.
+    fy_delivery_t *delivery = fy_xcalloc (1, sizeof *delivery + size);
     delivery->did = in->did;
     delivery->attempt = (unsigned) in->attempt;
-    delivery->event = event;
-    zlistx_add_end (self->held, delivery);
+    memcpy (delivery + 1, data, size);
+    delivery->data_ = delivery + 1;
+    delivery->size_ = size;
+    delivery->handle_ = zlistx_add_end (self->held, delivery);
     return delivery;
 }
 

@@ -28,12 +28,24 @@ extern "C" {
 typedef struct fy_worker fy_worker_t;
 
 //  One event delivered to this worker. Owned by the worker object until
-//  answered.
+//  answered. The event is decoded on first use (fy_delivery_event), so a
+//  worker that only forwards or counts deliveries never pays for it.
 typedef struct {
     uint64_t did;
     unsigned attempt;           //  1 on first delivery
-    fy_event_t *event;
+    //  Private: the event's msgpack, its decoded form once asked for, and
+    //  the delivery's place in the worker's list.
+    const void *data_;
+    size_t size_;
+    fy_event_t *event_;
+    void *handle_;
 } fy_delivery_t;
+
+//  The delivered event, decoded on first call and kept. Borrowed. NULL
+//  when the bytes are not an event envelope (NACK it, not retryable); err
+//  says why.
+fy_event_t *
+    fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err);
 
 //  One request, borrowed for the duration of the callback.
 typedef struct {

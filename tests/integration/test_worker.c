@@ -30,7 +30,7 @@ s_log_ack (s_state_t *state, fy_delivery_t *delivery)
 {
     char line [64];
     int len = snprintf (line, sizeof line, "%s\n",
-                        fy_event_id (delivery->event));
+                        fy_event_id (fy_delivery_event (delivery, NULL)));
     if (write (state->log_fd, line, (size_t) len) != len)
         abort ();
 }
@@ -42,7 +42,13 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     s_state_t *state = arg;
     for (size_t i = 0; i < count; i++) {
         fy_delivery_t *delivery = deliveries [i];
-        const char *type = fy_event_type (delivery->event);
+        fy_error_t err = { "" };
+        fy_event_t *event = fy_delivery_event (delivery, &err);
+        if (!event) {
+            fy_worker_nack (worker, &delivery, false, err.text);
+            continue;
+        }
+        const char *type = fy_event_type (event);
         bool match = state->arg && strcmp (type, state->arg) == 0;
         if (strcmp (state->mode, "hold") == 0)
             continue;
