@@ -1101,6 +1101,14 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
                            &err)) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
+            if (errno == EPROTONOSUPPORT && self->in.has_identity) {
+                //  Another protocol version: say so, rather than leave
+                //  the peer waiting for answers that never come.
+                fy_metric_inc (self->malformed);
+                s_send_error (self, &self->in.identity, "version",
+                              "this broker speaks FERRY1 only");
+                continue;
+            }
             if (errno == EPROTO) {
                 fy_metric_inc (self->malformed);
                 fy_log_debug ("broker: malformed message: %s", err.text);

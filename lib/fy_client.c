@@ -227,7 +227,7 @@ fy_client_process (fy_client_t *self)
     for (int i = 0; i < 1024; i++) {
         fy_error_t err = { "" };
         if (fy_session_recv (&self->session, &err)) {
-            if (errno == EPROTO) {
+            if ((errno == EPROTO || errno == EPROTONOSUPPORT)) {
                 fy_log_warn ("client: malformed message: %s", err.text);
                 continue;
             }

@@ -457,6 +457,7 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
     fy_proto_msg_reset (msg);
     size_t next = 0;
     int rc = -1;
+    int errnum = EPROTO;
     if (router) {
         if (count == 0) {
             s_malformed (err, "?", "no identity frame", NULL);
@@ -477,6 +478,9 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
         || memcmp (zmq_msg_data (&frames [next]), FY_PROTO_SIGNATURE,
                    strlen (FY_PROTO_SIGNATURE)) != 0) {
         s_malformed (err, "?", "not FERRY1 (version mismatch?)", NULL);
+        //  Told apart, so the broker can answer the peer instead of
+        //  dropping it like noise.
+        errnum = EPROTONOSUPPORT;
         goto out;
     }
     if (++next == count) {
@@ -515,7 +519,7 @@ out:
     for (size_t i = 0; i < count; i++)
         zmq_msg_close (&frames [i]);
     if (rc)
-        errno = EPROTO;
+        errno = errnum;
     return rc;
 }
 

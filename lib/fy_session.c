@@ -114,7 +114,7 @@ fy_session_recv (fy_session_t *self, fy_error_t *err)
 {
     int rc = fy_proto_recv (self->socket, false, ZMQ_DONTWAIT, &self->in,
                             err);
-    if (rc == 0 || errno == EPROTO)
+    if (rc == 0 || (errno == EPROTO || errno == EPROTONOSUPPORT))
         self->last_seen = fy_clock_mono_ms ();
     return rc;
 }

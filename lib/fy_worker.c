@@ -312,7 +312,7 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
     for (int i = 0; i < 1024; i++) {
         fy_error_t err = { "" };
         if (fy_session_recv (&self->session, &err)) {
-            if (errno == EPROTO) {
+            if ((errno == EPROTO || errno == EPROTONOSUPPORT)) {
                 fy_log_warn ("worker: malformed message: %s", err.text);
                 continue;
             }

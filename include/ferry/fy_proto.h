@@ -107,7 +107,8 @@ int
 //  identity frame first when router is true. Blocks unless flags has
 //  ZMQ_DONTWAIT. Returns 0; or -1 with errno EAGAIN/EINTR from libzmq, or
 //  EPROTO with err when the message is malformed (its frames are consumed,
-//  and msg->identity still names the sender when known).
+//  and msg->identity still names the sender when known), or
+//  EPROTONOSUPPORT when its first frame is not FERRY1 (another version).
 int
     fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
                    fy_error_t *err) FY_MUSTCHECK;
@@ -117,7 +118,8 @@ int
 //  reading the frames off a socket; decode needs no socket, so the parser
 //  can be tested and fuzzed alone. Takes ownership of the count frames:
 //  each is moved into msg or closed, success or not, and the caller must
-//  not use or close them again. Returns 0; or -1 with errno EPROTO and err
+//  not use or close them again. Returns 0; or -1 with errno EPROTO (or
+//  EPROTONOSUPPORT, as fy_proto_recv) and err
 //  when the frames are malformed (msg->identity still names the sender
 //  when router is true and there was a frame).
 int

@@ -297,6 +297,28 @@ main (void)
             zmq_send (raw, data, size, f + 1 < frames ? ZMQ_SNDMORE : 0);
         }
     }
+    //  Another protocol version is told so, with ERROR and BYE.
+    zmq_send (raw, "FERRY2", 6, ZMQ_SNDMORE);
+    zmq_send (raw, "HELLO", 5, ZMQ_SNDMORE);
+    zmq_send (raw, "\x80", 1, 0);
+    int timeout = 2000;
+    zmq_setsockopt (raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    fy_proto_msg_t answer;
+    fy_proto_msg_init (&answer);
+    bool version_error = false, bye = false;
+    for (int i = 0; i < 4000 && !bye; i++) {
+        if (fy_proto_recv (raw, false, 0, &answer, &err)) {
+            if (errno != EPROTO)
+                break;
+            continue;
+        }
+        if (answer.command == FY_PROTO_ERROR
+            && fy_proto_str_is (answer.code, "version"))
+            version_error = true;
+        bye = version_error && answer.command == FY_PROTO_BYE;
+    }
+    ok (version_error && bye, "FERRY2 gets ERROR version, then BYE");
+    fy_proto_msg_close (&answer);
     zmq_close (raw);
     zmq_ctx_term (context);
     s_reset_outcome ();

@@ -94,7 +94,7 @@ s_test_decode (void)
         && msg.has_identity && zmq_msg_size (&msg.identity) == 4,
         "identity alone refused, sender still named: %s", err.text);
     ok (s_decode (&msg, credit, credit_sizes, 4, false, &err) == -1
-        && errno == EPROTO && strstr (err.text, "not FERRY1"),
+        && errno == EPROTONOSUPPORT && strstr (err.text, "not FERRY1"),
         "identity read as dealer is not the signature: %s", err.text);
     ok (s_decode (&msg, credit + 1, credit_sizes + 1, 1, false, &err) == -1
         && strstr (err.text, "no command frame"), "signature alone: %s",
@@ -251,8 +251,9 @@ main (void)
     const char *bad_sig [] = { "FERRY2", "HELLO", "\x80" };
     size_t bad_sig_sizes [] = { 6, 5, 1 };
     s_send_frames (bad_sig, bad_sig_sizes, 3);
-    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
-        "wrong signature refused: %s", err.text);
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1
+        && errno == EPROTONOSUPPORT, "wrong signature refused as another "
+        "version: %s", err.text);
     const char *unknown [] = { "FERRY1", "DANCE", "\x80" };
     size_t unknown_sizes [] = { 6, 5, 1 };
     s_send_frames (unknown, unknown_sizes, 3);
