@@ -1624,7 +1624,13 @@ broker_status (broker_t *self)
             "unfinished", (json_int_t) client->unfinished,
             "idle_ms", (json_int_t) (now - peer->last_seen)));
     }
-    return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I}, s:o, s:o}",
+    //  Deliveries are either queued or held: held ones are the leases the
+    //  publishers hear about.
+    size_t queued = 0;
+    for (s_service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services))
+        queued += service->queued;
+    return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
         "broker",
             "endpoint", self->endpoint,
             "uptime_s", (json_int_t) ((now - self->started) / 1000),
@@ -1632,6 +1638,8 @@ broker_status (broker_t *self)
             "unfinished", (json_int_t) self->unfinished,
             "capacity", (json_int_t) self->capacity,
             "outstanding_credit", (json_int_t) self->outstanding_credit,
+            "queued", (json_int_t) queued,
+            "held", (json_int_t) (self->delivery_count - queued),
         "services", services,
         "clients", clients);
 }
