@@ -46,8 +46,8 @@ sqs () {
         -H "X-Amz-Target: AmazonSQS.$action" -d "$body" 2>&1
 }
 
-main_name=${SQS_QUEUE_URL##*/}
-dlq_name=${SQS_DLQ_URL##*/}
+main_name=${SQS_QUEUE_URL:-}; main_name=${main_name##*/}
+dlq_name=${SQS_DLQ_URL:-}; dlq_name=${dlq_name##*/}
 url=$(sqs GetQueueUrl "{\"QueueName\":\"$main_name\"}" | jq -r .QueueUrl 2>&1)
 is "$url" "${SQS_QUEUE_URL:-}" "sqs: GetQueueUrl finds the main queue"
 url=$(sqs GetQueueUrl "{\"QueueName\":\"$dlq_name\"}" | jq -r .QueueUrl 2>&1)
@@ -96,11 +96,13 @@ ok $? "smtp: curl delivers a message"
 
 found=1
 for _ in $(seq 1 25); do
-    if curl -sS --max-time 5 "${SMTP_CAPTURE_URL:-http://0.0.0.0:1}/email" \
-            2>/dev/null |
-            jq -e --arg s "$token" \
-                'map(select(.subject == $s and .to[0].address == "someone@example.test")) | length == 1' \
-                >/dev/null 2>&1; then
+    #  jq -e answers 0 on empty input: a dead server must not count.
+    if emails=$(curl -sSf --max-time 5 \
+                "${SMTP_CAPTURE_URL:-http://0.0.0.0:1}/email" 2>/dev/null) &&
+        [ -n "$emails" ] &&
+        printf '%s' "$emails" | jq -e --arg s "$token" \
+            'map(select(.subject == $s and .to[0].address == "someone@example.test")) | length == 1' \
+            >/dev/null 2>&1; then
         found=0
         break
     fi
