@@ -215,7 +215,10 @@ s_batches (fy_sqs_t *sqs)
     for (size_t i = 0; i < 3; i++)
         sizes [i] = json_array_size (json_object_get (
             json_array_get (sends, i + 1), "bodies"));
-    ok (sizes [0] == 10 && sizes [1] == 10 && sizes [2] == 5,
+    //  In flight together, they may reach the stub in any order.
+    ok (sizes [0] + sizes [1] + sizes [2] == 25 && sizes [0] <= 10
+        && sizes [1] <= 10 && sizes [2] <= 10
+        && (sizes [0] == 5 || sizes [1] == 5 || sizes [2] == 5),
         "10 + 10 + 5 entries (%zu, %zu, %zu)", sizes [0], sizes [1],
         sizes [2]);
     json_decref (sends);
@@ -232,12 +235,11 @@ s_batches (fy_sqs_t *sqs)
     ok (fy_sqs_producer_wait (producer, 5000) == 0, "3 big messages sent");
     sends = s_sends ("plain");
     size_t total = json_array_size (sends);
-    ok (total == 6
-        && json_array_size (json_object_get (json_array_get (sends, 4),
-                                             "bodies")) == 2
-        && json_array_size (json_object_get (json_array_get (sends, 5),
-                                             "bodies")) == 1,
-        "split by size: 2 + 1");
+    size_t a = json_array_size (json_object_get (json_array_get (sends, 4),
+                                                 "bodies"));
+    size_t b = json_array_size (json_object_get (json_array_get (sends, 5),
+                                                 "bodies"));
+    ok (total == 6 && a * b == 2 && a + b == 3, "split by size: 2 + 1");
     json_decref (sends);
     fy_sqs_producer_stats_t stats;
     fy_sqs_producer_stats (producer, &stats);
