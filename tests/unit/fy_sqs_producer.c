@@ -88,6 +88,16 @@ s_sends (const char *queue)
     return sends;
 }
 
+//  Run the loop for ms, whatever happens.
+static void
+s_run_for (int64_t ms)
+{
+    int64_t until = fy_clock_mono_ms () + ms;
+    while (fy_clock_mono_ms () < until)
+        if (fy_http_client_wait (s_http, until - fy_clock_mono_ms ()))
+            BAIL_OUT ("wait");
+}
+
 static fy_sqs_t *
 s_sqs (void)
 {
@@ -416,10 +426,7 @@ s_linger (fy_sqs_t *sqs)
     for (size_t n = 0; n < 3; n++)
         if (s_send (producer, "lingering", n, NULL))
             BAIL_OUT ("send");
-    int64_t until = fy_clock_mono_ms () + 200;
-    while (fy_clock_mono_ms () < until)
-        if (fy_http_client_wait (s_http, until - fy_clock_mono_ms ()))
-            BAIL_OUT ("wait");
+    s_run_for (200);
     ok (fy_sqs_producer_in_flight (producer) == 0
         && fy_sqs_producer_pending (producer) == 3,
         "a partial batch lingers");
@@ -430,20 +437,14 @@ s_linger (fy_sqs_t *sqs)
     for (size_t n = 0; n < 12; n++)
         if (s_send (producer, "full", n, NULL))
             BAIL_OUT ("send");
-    until = fy_clock_mono_ms () + 200;
-    while (fy_clock_mono_ms () < until)
-        if (fy_http_client_wait (s_http, until - fy_clock_mono_ms ()))
-            BAIL_OUT ("wait");
+    s_run_for (200);
     is_int ((int) fy_sqs_producer_pending (producer), 2,
             "a full batch does not linger, the 2 left over do");
 
     //  Destroyed with messages pending: no report, nothing leaks.
     int before = seen.reports;
     fy_sqs_producer_destroy (&producer);
-    until = fy_clock_mono_ms () + 100;
-    while (fy_clock_mono_ms () < until)
-        if (fy_http_client_wait (s_http, until - fy_clock_mono_ms ()))
-            BAIL_OUT ("wait");
+    s_run_for (100);
     is_int (seen.reports, before, "destroy reports nothing");
 }
 
