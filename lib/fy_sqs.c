@@ -121,6 +121,12 @@ static const char *s_retryable_codes [] = {
     "InternalFailure", "ServiceUnavailable", "KmsThrottled",
 };
 
+static const char *
+s_field (json_t *object, const char *name)
+{
+    return json_string_value (json_object_get (object, name));
+}
+
 //  --------------------------------------------------------------------
 //  Errors
 
@@ -932,41 +938,107 @@ fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
     return 0;
 }
 
+//  A FIFO id: 1-128 printable ASCII characters, no space.
+static bool
+s_fifo_id_ok (const char *id)
+{
+    size_t len = 0;
+    for (; id [len]; len++)
+        if (id [len] < 33 || id [len] > 126)
+            return false;
+    return len >= 1 && len <= 128;
+}
+
+//  An attribute's value as SQS counts it: StringValue, or BinaryValue
+//  (base64 text, so a little over what SQS counts: never under).
+static const char *
+s_attribute_value (json_t *attribute)
+{
+    const char *value = s_field (attribute, "StringValue");
+    return value ? value : s_field (attribute, "BinaryValue");
+}
+
+size_t
+fy_sqs_send_bytes (const fy_sqs_send_t *msg)
+{
+    assert (msg);
+    if (!msg->body || !*msg->body || msg->delay_s > 900
+        || (msg->group_id && !s_fifo_id_ok (msg->group_id))
+        || (msg->dedup_id && !s_fifo_id_ok (msg->dedup_id)))
+        return 0;
+    size_t bytes = strlen (msg->body);
+    for (size_t i = 0; msg->attrs && msg->attrs [i]; i += 2) {
+        if (!msg->attrs [i + 1] || !*msg->attrs [i] || !*msg->attrs [i + 1])
+            return 0;
+        bytes += strlen (msg->attrs [i]) + strlen ("String")
+                 + strlen (msg->attrs [i + 1]);
+    }
+    const char *name;
+    json_t *attribute;
+    if (msg->attributes && !json_is_object (msg->attributes))
+        return 0;
+    json_object_foreach (msg->attributes, name, attribute) {
+        const char *type = s_field (attribute, "DataType");
+        const char *value = s_attribute_value (attribute);
+        if (!*name || !type || !value || !*value)
+            return 0;
+        bytes += strlen (name) + strlen (type) + strlen (value);
+    }
+    return bytes;
+}
+
+//  send_delay: a delay_s of 0 is sent (fy_sqs_batch_send's contract)
+//  rather than left out.
+static int
+s_batch_send (fy_sqs_batch_t *self, const char *id, const fy_sqs_send_t *msg,
+              bool send_delay)
+{
+    size_t bytes = fy_sqs_send_bytes (msg);
+    if (bytes == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s_batch_check (self, FY_SQS_SEND, id, bytes))
+        return -1;
+    json_t *json = json_pack ("{s:s}", "MessageBody", msg->body);
+    if (msg->delay_s > 0 || (send_delay && msg->delay_s == 0))
+        json_object_set_new (json, "DelaySeconds",
+                             json_integer (msg->delay_s));
+    json_t *attributes = msg->attributes ? json_deep_copy (msg->attributes)
+                                         : json_object ();
+    for (size_t i = 0; msg->attrs && msg->attrs [i]; i += 2)
+        json_object_set_new (attributes, msg->attrs [i],
+                             json_pack ("{s:s, s:s}", "DataType", "String",
+                                        "StringValue", msg->attrs [i + 1]));
+    if (json_object_size (attributes))
+        json_object_set (json, "MessageAttributes", attributes);
+    json_decref (attributes);
+    if (msg->group_id)
+        json_object_set_new (json, "MessageGroupId",
+                             json_string (msg->group_id));
+    if (msg->dedup_id)
+        json_object_set_new (json, "MessageDeduplicationId",
+                             json_string (msg->dedup_id));
+    s_batch_add (self, id, json, bytes);
+    return 0;
+}
+
 int
 fy_sqs_batch_send (fy_sqs_batch_t *self, const char *id, const char *body,
                    int delay_s, const char **attrs)
 {
     assert (self);
-    if (!body || !*body || delay_s > 900) {
-        errno = EINVAL;
-        return -1;
-    }
-    size_t bytes = strlen (body);
-    json_t *attributes = json_object ();
-    for (size_t i = 0; attrs && attrs [i]; i += 2) {
-        if (!attrs [i + 1] || !*attrs [i] || !*attrs [i + 1]) {
-            json_decref (attributes);
-            errno = EINVAL;
-            return -1;
-        }
-        bytes += strlen (attrs [i]) + strlen ("String")
-                 + strlen (attrs [i + 1]);
-        json_object_set_new (attributes, attrs [i],
-                             json_pack ("{s:s, s:s}", "DataType", "String",
-                                        "StringValue", attrs [i + 1]));
-    }
-    if (s_batch_check (self, FY_SQS_SEND, id, bytes)) {
-        json_decref (attributes);
-        return -1;
-    }
-    json_t *json = json_pack ("{s:s}", "MessageBody", body);
-    if (delay_s >= 0)
-        json_object_set_new (json, "DelaySeconds", json_integer (delay_s));
-    if (json_object_size (attributes))
-        json_object_set (json, "MessageAttributes", attributes);
-    json_decref (attributes);
-    s_batch_add (self, id, json, bytes);
-    return 0;
+    fy_sqs_send_t msg = { .body = body, .delay_s = delay_s, .attrs = attrs };
+    return s_batch_send (self, id, &msg, true);
+}
+
+int
+fy_sqs_batch_send_ex (fy_sqs_batch_t *self, const char *id,
+                      const fy_sqs_send_t *msg)
+{
+    assert (self);
+    assert (msg);
+    return s_batch_send (self, id, msg, false);
 }
 
 //  --------------------------------------------------------------------
@@ -982,12 +1054,6 @@ fy_sqs_message_destroy (fy_sqs_message_t **self_p)
     json_decref (self->json);
     free (self);
     *self_p = NULL;
-}
-
-static const char *
-s_field (json_t *object, const char *name)
-{
-    return json_string_value (json_object_get (object, name));
 }
 
 const char *

@@ -13,9 +13,12 @@ s_usage (FILE *out)
         "\n"
         "commands:\n"
         "  validate [--schema PATH]   check one message body from stdin\n"
-        "  send [--broker ENDPOINT | --http URL] [--token TOKEN]\n"
-        "       [--timeout-ms MS] [--schema PATH] [FILE]\n"
+        "  send [--broker ENDPOINT | --http URL | --sqs[=QUEUE_URL]]\n"
+        "       [--token TOKEN] [--timeout-ms MS] [--schema PATH] [FILE]\n"
         "                             publish NDJSON events, one per line\n"
+        "  dlq peek [-n N] | redrive [--dry-run] [--max N] | purge [--yes]\n"
+        "      [--dlq URL] [--queue URL]\n"
+        "                             look at, move back or empty the DLQ\n"
         "  status [--url URL] [--token TOKEN] [--json]\n"
         "                             show the broker's services and clients\n"
         "  config check               check the configuration, exit 0 or 1\n"
@@ -74,6 +77,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "status") == 0)
         rc = ferryctl_status (&ctl);
+    else
+    if (strcmp (command, "dlq") == 0)
+        rc = ferryctl_dlq (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);

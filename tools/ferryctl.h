@@ -33,6 +33,8 @@ int
     ferryctl_send (ferryctl_t *ctl);
 int
     ferryctl_status (ferryctl_t *ctl);
+int
+    ferryctl_dlq (ferryctl_t *ctl);
 
 //  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
 //  for the commands that talk to the broker's HTTP endpoint.
@@ -64,6 +66,31 @@ const char *
 void
     ferryctl_http_print_error (ferryctl_http_t *self, FILE *out,
                                const char *prefix, long status);
+
+//  ferryctl_sqs: the SQS client of send --sqs and dlq, signed with the
+//  AWS credentials chain, on one HTTP client driven by ferryctl_sqs_run.
+typedef struct {
+    fy_http_client_t *http;
+    fy_aws_sign_t *sign;
+    fy_sqs_t *sqs;
+} ferryctl_sqs_t;
+
+//  NULL with err filled when no endpoint or region is configured.
+ferryctl_sqs_t *
+    ferryctl_sqs_new (fy_error_t *err);
+
+void
+    ferryctl_sqs_destroy (ferryctl_sqs_t **self_p);
+
+//  Run the loop until *done or timeout_ms passed. Returns 0, or -1 with
+//  errno ETIMEDOUT (or poll's).
+int
+    ferryctl_sqs_run (ferryctl_sqs_t *self, const bool *done,
+                      int64_t timeout_ms) FY_MUSTCHECK;
+
+//  An environment variable, NULL when unset or empty.
+const char *
+    ferryctl_sqs_env (const char *name);
 
 //  Copy text into buffer (size bytes, truncating) with control characters
 //  replaced by '?', for printing what came from the network.

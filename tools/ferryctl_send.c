@@ -1,10 +1,12 @@
 /*  ferryctl send: publish NDJSON events (one event JSON per line) from a
     file or stdin, each checked first exactly as ferryctl validate checks
-    one. To the broker over FERRY1 (fy_client, within the credit it
-    grants, waiting for every ACK or NACK), or to its HTTP endpoint
-    (POST /events, one kept-alive connection). Invalid lines are reported
-    and counted, never sent; the summary line on stdout is the same in
-    both modes so scripts read one format. */
+    one. Three modes, one function each: to the broker over FERRY1
+    (fy_client, within the credit it grants, waiting for every ACK or
+    NACK), to its HTTP endpoint (POST /events, one kept-alive connection),
+    or to an SQS queue as the monolith sends them (fy_sqs_producer,
+    batches in flight, each message reported sent or failed). Invalid
+    lines are reported and counted, never sent; the summary line on stdout
+    is the same in every mode so scripts read one format. */
 #include "ferryctl.h"
 
 #include <errno.h>
@@ -24,6 +26,7 @@ typedef struct {
     fy_event_t *event;
     size_t line;
     bool published;             //  counted in sent already
+    char *body;                 //  the line as read (SQS mode only)
 } s_item_t;
 
 typedef struct {
@@ -33,6 +36,7 @@ typedef struct {
     size_t capacity;
     size_t line;
     bool eof;
+    bool keep_body;             //  items keep their line (SQS mode)
     size_t sent, acked, nacked, retryable, invalid;
     bool tty;                   //  stderr is a terminal: show progress
     bool progress_shown;
@@ -43,6 +47,9 @@ typedef struct {
     zhashx_t *pending;
     zlistx_t *resend;           //  s_item_t voided by a session reset
     int64_t heard_at;           //  last publish or answer, for the timeout
+    //  SQS mode only: items sent and not yet reported (the producer's
+    //  user pointers are their handles here).
+    zlistx_t *outstanding;
 } s_send_t;
 
 static void
@@ -52,6 +59,7 @@ s_item_destroy (s_item_t **self_p)
     if (!self)
         return;
     fy_event_destroy (&self->event);
+    free (self->body);
     free (self);
     *self_p = NULL;
 }
@@ -124,6 +132,8 @@ s_read_next (s_send_t *self)
         s_item_t *item = fy_xcalloc (1, sizeof *item);
         item->event = event;
         item->line = self->line;
+        if (self->keep_body)
+            item->body = fy_xstrdup (self->buffer);
         return item;
     }
     return NULL;
@@ -350,13 +360,133 @@ s_send_http (s_send_t *self, const char *base, const char *token,
     return rc;
 }
 
+//  One message reported by the producer: it went or failed for good.
+static void
+s_on_sqs_report (const fy_sqs_report_t *report, void *user, void *arg)
+{
+    s_send_t *self = arg;
+    s_item_t *item = zlistx_handle_item (user);
+    self->heard_at = fy_clock_mono_ms ();
+    if (report->ok)
+        self->acked++;
+    else {
+        self->nacked++;
+        self->retryable += report->retryable;
+        char shown [256];
+        ferryctl_printable (report->message ? report->message : "", shown,
+                            sizeof shown);
+        s_progress_clear (self);
+        fprintf (stderr, "line %zu: event %s not sent (%s): %s: %s\n",
+                 item->line, fy_event_id (item->event),
+                 report->retryable ? "retryable" : "permanent",
+                 report->code ? report->code : "?", shown);
+    }
+    zlistx_delete (self->outstanding, user);
+}
+
+//  The message for an event line. A FIFO queue orders by company (events
+//  of one company stay in order, companies go in parallel) and drops a
+//  repeated event id within SQS's five-minute window.
+static fy_sqs_send_t
+s_sqs_message (s_item_t *item, bool fifo)
+{
+    fy_sqs_send_t msg = { .body = item->body };
+    if (fifo) {
+        const char *company = fy_event_company_id (item->event);
+        msg.group_id = company && *company ? company : "ferry";
+        msg.dedup_id = fy_event_id (item->event);
+    }
+    return msg;
+}
+
+static int
+s_send_sqs (s_send_t *self, const char *queue_url, int64_t timeout_ms)
+{
+    fy_error_t err = { "" };
+    ferryctl_sqs_t *aws = ferryctl_sqs_new (&err);
+    if (!aws) {
+        fprintf (stderr, "ferryctl send: %s\n", err.text);
+        return FERRYCTL_USAGE;
+    }
+    fy_sqs_producer_options_t options;
+    fy_sqs_producer_options_default (&options);
+    options.give_up_ms = timeout_ms;
+    options.report = s_on_sqs_report;
+    options.arg = self;
+    fy_sqs_producer_t *producer = fy_sqs_producer_new (
+        aws->sqs, aws->http, queue_url, &options, &err);
+    if (!producer) {
+        fprintf (stderr, "ferryctl send: %s\n", err.text);
+        ferryctl_sqs_destroy (&aws);
+        return FERRYCTL_USAGE;
+    }
+    size_t len = strlen (queue_url);
+    bool fifo = len > 5 && strcmp (queue_url + len - 5, ".fifo") == 0;
+    self->outstanding = zlistx_new ();
+    zlistx_set_destructor (self->outstanding, s_item_free);
+    self->heard_at = fy_clock_mono_ms ();
+    bool timed_out = false;
+    //  An item the producer had no room for yet (by bytes), sent first.
+    s_item_t *held = NULL;
+    while (true) {
+        while (fy_sqs_producer_room (producer) > 0) {
+            if (!held)
+                held = s_read_next (self);
+            if (!held)
+                break;
+            void *handle = zlistx_add_end (self->outstanding, held);
+            fy_sqs_send_t msg = s_sqs_message (held, fifo);
+            if (fy_sqs_producer_send (producer, &msg, handle, &err) == 0) {
+                held = NULL;
+                self->sent++;
+                self->heard_at = fy_clock_mono_ms ();
+                continue;
+            }
+            zlistx_detach (self->outstanding, handle);
+            if (errno == EAGAIN)
+                break;
+            s_progress_clear (self);
+            fprintf (stderr, "line %zu: event %s not sent: %s\n",
+                     held->line, fy_event_id (held->event), err.text);
+            self->invalid++;
+            s_item_destroy (&held);
+        }
+        if (self->eof && !held && fy_sqs_producer_pending (producer) == 0)
+            break;
+        if (self->eof)
+            fy_sqs_producer_flush (producer);
+        if (fy_clock_mono_ms () - self->heard_at >= timeout_ms) {
+            timed_out = true;
+            break;
+        }
+        if (fy_http_client_wait (aws->http, S_WAIT_MS) && errno != EINTR) {
+            s_progress_clear (self);
+            fprintf (stderr, "ferryctl send: %s\n", strerror (errno));
+            break;
+        }
+        s_progress (self);
+    }
+    s_item_destroy (&held);
+    s_progress_clear (self);
+    if (timed_out)
+        fprintf (stderr, "ferryctl send: nothing heard from SQS for %lld ms: "
+                 "%zu events unanswered%s\n", (long long) timeout_ms,
+                 fy_sqs_producer_pending (producer),
+                 self->eof ? "" : ", the rest of the input unread");
+    fy_sqs_producer_destroy (&producer);
+    zlistx_destroy (&self->outstanding);
+    ferryctl_sqs_destroy (&aws);
+    return timed_out ? FERRYCTL_FAILED : FERRYCTL_OK;
+}
+
 static int
 s_usage (void)
 {
     fprintf (stderr,
-        "usage: ferryctl send [--broker ENDPOINT | --http URL] "
-        "[--token TOKEN]\n"
-        "                     [--timeout-ms MS] [--schema PATH] [FILE]\n");
+        "usage: ferryctl send [--broker ENDPOINT | --http URL | "
+        "--sqs[=QUEUE_URL]]\n"
+        "                     [--token TOKEN] [--timeout-ms MS] "
+        "[--schema PATH] [FILE]\n");
     return FERRYCTL_USAGE;
 }
 
@@ -366,6 +496,7 @@ ferryctl_send (ferryctl_t *ctl)
     static const struct option options [] = {
         { "broker", required_argument, NULL, 'b' },
         { "http", required_argument, NULL, 'u' },
+        { "sqs", optional_argument, NULL, 'q' },
         { "token", required_argument, NULL, 't' },
         { "timeout-ms", required_argument, NULL, 'w' },
         { "schema", required_argument, NULL, 's' },
@@ -377,7 +508,9 @@ ferryctl_send (ferryctl_t *ctl)
     const char *token = getenv ("FERRY_TOKEN");
     int64_t timeout_ms = 30000;
     bool broker_given = false;
-    optind = 1;
+    bool sqs = false;
+    const char *queue_url = ferryctl_sqs_env ("SQS_QUEUE_URL");
+    optind = 0;             //  0: glibc starts afresh, permutation included
     int opt;
     while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
                                NULL)) != -1) {
@@ -388,6 +521,18 @@ ferryctl_send (ferryctl_t *ctl)
                 break;
             case 'u':
                 http_url = optarg;
+                break;
+            case 'q':
+                //  "--sqs URL" as well as "--sqs=URL": a file is never
+                //  named like a URL.
+                sqs = true;
+                if (optarg)
+                    queue_url = optarg;
+                else
+                if (optind < ctl->argc
+                    && (strncmp (ctl->argv [optind], "http://", 7) == 0
+                        || strncmp (ctl->argv [optind], "https://", 8) == 0))
+                    queue_url = ctl->argv [optind++];
                 break;
             case 't':
                 token = optarg;
@@ -406,15 +551,20 @@ ferryctl_send (ferryctl_t *ctl)
                 return s_usage ();
         }
     }
-    if (broker_given && http_url) {
-        fprintf (stderr, "ferryctl send: --broker and --http exclude each "
-                 "other\n");
+    if (broker_given + (http_url != NULL) + sqs > 1) {
+        fprintf (stderr, "ferryctl send: --broker, --http and --sqs exclude "
+                 "each other\n");
         return s_usage ();
+    }
+    if (sqs && (!queue_url || !*queue_url)) {
+        fprintf (stderr, "ferryctl send: --sqs: no queue URL (give one or "
+                 "set SQS_QUEUE_URL)\n");
+        return FERRYCTL_USAGE;
     }
     if (ctl->argc - optind > 1)
         return s_usage ();
     const char *path = optind < ctl->argc ? ctl->argv [optind] : "-";
-    s_send_t self = { .tty = isatty (STDERR_FILENO) == 1 };
+    s_send_t self = { .tty = isatty (STDERR_FILENO) == 1, .keep_body = sqs };
     fy_error_t err = { "" };
     self.schema = fy_schema_load (schema_path, &err);
     if (!self.schema) {
@@ -428,8 +578,8 @@ ferryctl_send (ferryctl_t *ctl)
         fy_schema_destroy (&self.schema);
         return FERRYCTL_USAGE;
     }
-    int rc = http_url
-           ? s_send_http (&self, http_url, token, timeout_ms)
+    int rc = sqs ? s_send_sqs (&self, queue_url, timeout_ms)
+           : http_url ? s_send_http (&self, http_url, token, timeout_ms)
            : s_send_broker (&self, ctl, endpoint, timeout_ms);
     if (rc != FERRYCTL_USAGE) {
         printf ("sent %zu, acked %zu, nacked %zu (retryable %zu), "

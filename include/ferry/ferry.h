@@ -7,6 +7,7 @@
 
 #include "ferry/fy_common.h"
 #include "ferry/fy_aws_credentials.h"
+#include "ferry/fy_aws_sign.h"
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_client.h"
 #include "ferry/fy_event.h"
@@ -20,6 +21,7 @@
 #include "ferry/fy_schema.h"
 #include "ferry/fy_sigv4.h"
 #include "ferry/fy_sqs.h"
+#include "ferry/fy_sqs_producer.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 #include "ferry/fy_worker.h"

@@ -233,6 +233,34 @@ int
                        const char *body, int delay_s,
                        const char **attrs) FY_MUSTCHECK;
 
+//  A SendMessageBatch entry in full. Zeroed fields are left out.
+typedef struct {
+    const char *body;
+    //  DelaySeconds when > 0 (FIFO queues refuse a per-message delay).
+    int delay_s;
+    //  NULL or a NULL-terminated list of name, value pairs sent as String
+    //  message attributes.
+    const char **attrs;
+    //  NULL or a MessageAttributes object as SQS shapes it (name to
+    //  {DataType, StringValue | BinaryValue}), sent beside attrs; what a
+    //  received message carries can be sent again as it is. Borrowed.
+    json_t *attributes;
+    //  MessageGroupId and MessageDeduplicationId for FIFO queues: 1-128
+    //  printable ASCII characters, no space.
+    const char *group_id;
+    const char *dedup_id;
+} fy_sqs_send_t;
+
+//  Payload bytes of msg as SQS counts them (body, attribute names, types
+//  and values). 0 when msg is malformed (no body, a bad attribute or id).
+size_t
+    fy_sqs_send_bytes (const fy_sqs_send_t *msg);
+
+//  Add msg as an entry; errors as fy_sqs_batch_send.
+int
+    fy_sqs_batch_send_ex (fy_sqs_batch_t *self, const char *id,
+                          const fy_sqs_send_t *msg) FY_MUSTCHECK;
+
 //  --- Messages (from fy_sqs_receive_fn). Strings are borrowed from msg.
 
 void

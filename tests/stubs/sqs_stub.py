@@ -15,9 +15,15 @@ The last path segment of QueueUrl (or QueueName) picks the behaviour:
                SenderFault false on their first try; "bad..." fail with
                SenderFault true (ReceiptHandleIsInvalid) always
   missing      400 QueueDoesNotExist, x-amzn-query-error as SQS sends it
+  producer     SendMessageBatch as a producer sees it: a body "failN:..."
+               fails with SenderFault false the first N times it comes,
+               "bad:..." fails with SenderFault true always; each call
+               lasts 20 ms, and one that carries a MessageGroupId already
+               in another call in flight is logged with "overlap": true
   anything else  succeeds
 X-Amz-Target Stub.Log answers {"requests": [...]}: every request so far,
-as {"action", "queue", "ids", "t", "port"}."""
+as {"action", "queue", "ids", "t", "port"}, plus for SendMessageBatch
+"bodies", "groups" (None when absent), "dedups" and "overlap"."""
 import http.server
 import json
 import os
@@ -29,6 +35,8 @@ port_file = sys.argv[1]
 lock = threading.Lock()
 log = []
 counts = {}
+seen_bodies = {}
+groups_in_flight = set()
 ACTIONS = {"ReceiveMessage", "DeleteMessageBatch",
            "ChangeMessageVisibilityBatch", "SendMessageBatch",
            "GetQueueAttributes", "GetQueueUrl"}
@@ -83,13 +91,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
         queue = (request.get("QueueUrl") or request.get("QueueName") or "")
         queue = queue.rsplit("/", 1)[-1]
         ids = [e.get("Id") for e in request.get("Entries", [])]
+        entries = request.get("Entries", [])
+        groups = [e.get("MessageGroupId") for e in entries]
         with lock:
             key = (queue, action)
             counts[key] = counts.get(key, 0) + 1
             n = counts[key]
-            log.append({"action": action, "queue": queue, "ids": ids,
-                        "t": time.monotonic(),
-                        "port": self.client_address[1]})
+            record = {"action": action, "queue": queue, "ids": ids,
+                      "t": time.monotonic(),
+                      "port": self.client_address[1]}
+            if action == "SendMessageBatch":
+                mine = set(g for g in groups if g is not None)
+                record.update(bodies=[e.get("MessageBody") for e in entries],
+                              groups=groups,
+                              dedups=[e.get("MessageDeduplicationId")
+                                      for e in entries],
+                              overlap=bool(mine & groups_in_flight))
+                groups_in_flight.update(mine)
+            log.append(record)
+        if queue == "producer" and action == "SendMessageBatch":
+            time.sleep(0.02)
+            with lock:
+                groups_in_flight.difference_update(
+                    g for g in groups if g is not None)
         if queue == "flaky500" and n <= 2 or queue == "broken":
             return self._error(500, "InternalFailure", "try again",
                                "InternalFailure", "Receiver")
@@ -104,6 +128,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "The specified queue does not exist.",
                                "AWS.SimpleQueueService.NonExistentQueue")
         return self._answer(200, self._success(action, request, queue, n))
+
+    def _producer_fails(self, entry):
+        body = entry.get("MessageBody", "")
+        if body.startswith("bad:"):
+            return True
+        head = body[4:].split(":", 1)[0]
+        if not body.startswith("fail") or not head.isdigit():
+            return False
+        with lock:
+            seen_bodies[body] = seen_bodies.get(body, 0) + 1
+            return seen_bodies[body] <= int(head)
 
     def _success(self, action, request, queue, n):
         if action == "ReceiveMessage":
@@ -124,6 +159,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "Code": "ReceiptHandleIsInvalid",
                                "Message": "The input receipt handle is "
                                           "invalid."})
+            elif queue == "producer" and self._producer_fails(entry):
+                bad = entry.get("MessageBody", "").startswith("bad:")
+                failed.append({"Id": eid, "SenderFault": bad,
+                               "Code": "InvalidParameterValue" if bad
+                               else "InternalError",
+                               "Message": "refused" if bad
+                               else "try again"})
             elif queue == "partial" and eid.startswith("retry") and n == 1:
                 failed.append({"Id": eid, "SenderFault": False,
                                "Code": "InternalError",

@@ -1,0 +1,66 @@
+/*  ferryctl_sqs: what the commands that talk to SQS share: one HTTP
+    client (the loop), requests signed with the AWS credentials chain,
+    the fy_sqs client on top, and waiting on the loop for a flag. */
+#include "ferryctl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+ferryctl_sqs_t *
+ferryctl_sqs_new (fy_error_t *err)
+{
+    ferryctl_sqs_t *self = fy_xcalloc (1, sizeof *self);
+    self->http = fy_http_client_new (NULL, err);
+    if (!self->http)
+        goto failed;
+    //  Always signed: real SQS needs it, and the emulator takes any keys.
+    self->sign = fy_aws_sign_new (NULL);
+    fy_sqs_options_t options;
+    fy_sqs_options_default (&options);
+    options.sign = fy_aws_sign_sqs;
+    options.sign_arg = self->sign;
+    self->sqs = fy_sqs_new (self->http, &options, err);
+    if (!self->sqs)
+        goto failed;
+    return self;
+failed:
+    ferryctl_sqs_destroy (&self);
+    return NULL;
+}
+
+void
+ferryctl_sqs_destroy (ferryctl_sqs_t **self_p)
+{
+    ferryctl_sqs_t *self = *self_p;
+    if (!self)
+        return;
+    fy_sqs_destroy (&self->sqs);
+    fy_aws_sign_destroy (&self->sign);
+    fy_http_client_destroy (&self->http);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+ferryctl_sqs_run (ferryctl_sqs_t *self, const bool *done, int64_t timeout_ms)
+{
+    int64_t until = fy_clock_mono_ms () + timeout_ms;
+    while (!*done) {
+        int64_t left = until - fy_clock_mono_ms ();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (fy_http_client_wait (self->http, left) && errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+const char *
+ferryctl_sqs_env (const char *name)
+{
+    const char *value = getenv (name);
+    return value && *value ? value : NULL;
+}
