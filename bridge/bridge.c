@@ -30,6 +30,9 @@
 #define S_RETRY_MS 1000
 //  The tick: heartbeats, held messages, the stop condition.
 #define S_TICK_MS 100
+//  Room left in a DLQ batch entry for the attributes when a body must be
+//  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
+#define S_DLQ_ROOM 4096
 
 typedef struct bridge_queue s_queue_t;
 
@@ -322,8 +325,11 @@ s_reject (bridge_t *self, s_msg_t *msg, const char *reason, const char *error)
         s_backoff (self, msg);
         return;
     }
-    char count [16];
+    char count [16], size [24];
+    const char *body = fy_sqs_message_body (msg->sqs);
+    size_t len = strlen (body);
     snprintf (count, sizeof count, "%d", msg->receive_count);
+    snprintf (size, sizeof size, "%zu", len);
     //  SQS refuses empty attribute values.
     const char *attrs [] = {
         "ferry-error", msg->error [0] ? msg->error : "-",
@@ -331,10 +337,27 @@ s_reject (bridge_t *self, s_msg_t *msg, const char *reason, const char *error)
         "ferry-message-id", s_msg_id (msg),
         "ferry-receive-count", count,
         "ferry-queue", msg->queue->url,
+        NULL, NULL,
         NULL
     };
-    if (bridge_batch_send (self->dlq, msg, fy_sqs_message_body (msg->sqs),
-                           attrs)) {
+    int rc = bridge_batch_send (self->dlq, msg, body, attrs);
+    if (rc && errno == EMSGSIZE) {
+        //  SQS takes bodies up to 1 MiB, fy_sqs's batches 256 KiB: a body
+        //  that big goes to the DLQ cut (at a UTF-8 boundary), marked with
+        //  its full size, rather than come back forever.
+        size_t keep = FY_SQS_PAYLOAD_MAX - S_DLQ_ROOM;
+        while (keep > 0 && ((unsigned char) body [keep] & 0xC0) == 0x80)
+            keep--;
+        char *cut = fy_xstrndup (body, keep);
+        attrs [10] = "ferry-truncated-from";
+        attrs [11] = size;
+        rc = bridge_batch_send (self->dlq, msg, cut, attrs);
+        free (cut);
+        if (rc == 0)
+            fy_log_warn ("bridge: message %s: body of %zu bytes cut to %zu "
+                         "for the DLQ", s_msg_id (msg), len, keep);
+    }
+    if (rc) {
         fy_log_error ("bridge: message %s: cannot send it to the DLQ: %s",
                       s_msg_id (msg), strerror (errno));
         s_backoff (self, msg);
