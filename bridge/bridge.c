@@ -773,7 +773,8 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
         fy_metric_inc (self->nacked_retryable);
         fy_log_info ("bridge: message %s event %s NACKed: %s",
                      s_msg_id (msg), msg->event_id, reason);
-        const char *group = msg->group;
+        //  Copied: msg may be gone once it is handed back.
+        char *group = msg->group ? fy_xstrdup (msg->group) : NULL;
         s_queue_t *queue = msg->queue;
         s_backoff (self, msg);
         //  Later messages of its FIFO group must not overtake it: they
@@ -789,6 +790,7 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
                 }
                 held = next;
             }
+            free (group);
         }
     }
     else

@@ -31,6 +31,9 @@ s_path (const char *name)
 //  Run the SDK script with arguments; its stdout, which the caller
 //  frees, or NULL when it failed.
 static char *
+s_sqs (const char *format, ...) FY_PRINTF (1, 2);
+
+static char *
 s_sqs (const char *format, ...)
 {
     char args [2048], command [8192];
