@@ -102,10 +102,57 @@ static const fy_cfg_key_t s_http_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_bridge_keys [] = {
+    { "backoff_base_s", FY_CFG_INT, "5", FY_CFG_RESTART,
+      "visibility after a retryable NACK at the first receive; doubles with "
+      "each further receive", NULL, 0, 43200, NULL },
+    { "backoff_cap_s", FY_CFG_INT, "900", FY_CFG_RESTART,
+      "longest visibility backoff after a retryable NACK",
+      NULL, 0, 43200, NULL },
+    { "batch_flush_ms", FY_CFG_INT, "50", FY_CFG_RESTART,
+      "longest wait before a partial delete, visibility or DLQ batch is "
+      "sent (a batch of 10 goes at once)", NULL, 1, 10000, NULL },
+    { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
+      "the broker's endpoint the bridge publishes to", NULL, 0, 0, NULL },
+    { "dlq_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "dead letter queue for invalid and permanently failed messages",
+      "SQS_DLQ_URL", 0, 0, NULL },
+    { "extra_queue_urls", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "more queue URLs to poll, separated by spaces", NULL, 0, 0, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval toward the broker (not above the broker's)",
+      NULL, 10, 60000, NULL },
+    { "inflight", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "most messages held from one queue, received and not yet settled",
+      NULL, 1, 1000000, NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats the broker may miss before the bridge reconnects",
+      NULL, 2, 100, NULL },
+    { "name", FY_CFG_STR, "ferry-bridge", FY_CFG_RESTART,
+      "the name the bridge gives the broker in HELLO", NULL, 0, 0, NULL },
+    { "polls", FY_CFG_INT, "2", FY_CFG_RESTART,
+      "concurrent long polls per queue", NULL, 1, 16, NULL },
+    { "queue_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "the SQS queue the bridge polls", "SQS_QUEUE_URL", 0, 0, NULL },
+    { "sqs_endpoint", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "SQS endpoint when AWS_ENDPOINT_URL_SQS is unset; default the "
+      "region's", NULL, 0, 0, NULL },
+    { "stats_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
+      "how often a summary line of the counters is logged at info",
+      NULL, 100, 86400000, NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long SIGTERM waits for published events to be answered",
+      NULL, 0, 3600000, NULL },
+    { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
+      "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
     { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
     { "http", s_http_keys, "ferry-broker's HTTP endpoint: API, admin, health" },
+    { "bridge", s_bridge_keys, "ferry-bridge: SQS polling, settling, leases" },
     { .name = NULL }
 };

@@ -1,0 +1,1362 @@
+/*  bridge: SQS to the broker and back. Every message received is one
+    s_msg_t, owned by the bridge until SQS has settled it. Its state says
+    where it is: waiting to be published (the pending list, in arrival
+    order), published (the seq index) or being settled by a batch call
+    (deleted, made visible again, or sent to the DLQ and then deleted).
+    Receives are asked for only while the broker's credit covers what is
+    already waiting plus what the polls in flight may bring, so the bridge
+    never holds more than the broker will take.
+
+    FIFO queues (URL ending in .fifo) keep one message per MessageGroupId
+    published at a time; later messages of a busy group wait in the pending
+    list, and any message that waits so long that its visibility nears its
+    end is released (visibility 0) rather than held past it. */
+#include "bridge.h"
+#include "bridge_batch.h"
+#include "bridge_sign.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+//  Polls per queue at most (bridge.polls is bounded by the key table).
+#define S_POLLS_MAX 16
+//  How long a queue waits after a failed call before trying again.
+#define S_RETRY_MS 1000
+//  The tick: heartbeats, held messages, the stop condition.
+#define S_TICK_MS 100
+//  Room left in a DLQ batch entry for the attributes when a body must be
+//  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
+#define S_DLQ_ROOM 4096
+
+typedef struct bridge_queue s_queue_t;
+
+typedef enum {
+    S_PENDING,                  //  received, not yet published
+    S_PUBLISHED,                //  the broker has it
+    S_SETTLING                  //  a delete, release or DLQ call has it
+} s_state_t;
+
+typedef struct s_msg {
+    s_queue_t *queue;
+    fy_sqs_message_t *sqs;
+    s_state_t state;
+    //  A valid event: its msgpack and envelope, to publish (again).
+    char *msgpack;
+    size_t size;
+    char *event_id, *type;
+    //  A rejected one: why, for the DLQ's attributes.
+    char *error;
+    const char *reason;
+    const char *group;          //  MessageGroupId on FIFO queues
+    uint64_t seq;
+    int receive_count;
+    int64_t deadline_ms;        //  when SQS makes it visible again
+    void *handle;               //  in the pending list
+    int ops;                    //  batch entries that point at it
+    bool finished;              //  settled; freed when ops reaches 0
+    struct s_msg *prev, *next;  //  every live message, for the destructor
+} s_msg_t;
+
+//  One ReceiveMessage in flight.
+typedef struct {
+    s_queue_t *queue;
+    uint64_t id;
+    int asked;
+    int64_t started_ms;
+} s_poll_t;
+
+struct bridge_queue {
+    bridge_t *bridge;
+    char *url;
+    bool fifo;
+    bool ready;                 //  attributes known, polls may start
+    int64_t visibility_ms;      //  the queue's visibility timeout
+    int64_t retry_at_ms;        //  no call before this after a failure
+    size_t held;                //  messages held, in any state
+    size_t asked;               //  messages the polls in flight may bring
+    s_poll_t *polls [S_POLLS_MAX];
+    size_t poll_count;
+    uint64_t attributes_call;
+    int64_t attributes_started_ms;
+    //  Deletes, releases (visibility set once, then done) and extensions
+    //  (visibility pushed back while the work goes on).
+    bridge_batch_t *deletes, *visibility, *extend;
+    zhashx_t *busy;             //  FIFO groups with a message published
+};
+
+struct bridge {
+    fy_cfg_t *cfg;
+    zloop_t *loop;
+    int signal_fd;
+    fy_client_t *client;
+    zmq_pollitem_t client_item;
+    fy_http_client_t *http;
+    int http_timer;
+    fy_sqs_t *sqs;
+    bridge_sign_t *sign;
+    fy_schema_t *schema;
+    s_queue_t **queues;
+    size_t queue_count;
+    char *dlq_url;
+    bridge_batch_t *dlq;
+    s_msg_t *messages;          //  every live message
+    zlistx_t *pending;          //  s_msg_t waiting to be published
+    zhashx_t *published;        //  seq -> s_msg_t
+    size_t asked;               //  over every queue
+    //  Settings.
+    int64_t backoff_base_s, backoff_cap_s;
+    int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
+    //  LEASE cadence, to extend early enough for the next one.
+    int64_t last_lease_ms, lease_gap_ms;
+    bool stopping;
+    int64_t stop_deadline_ms;
+    //  Metrics.
+    fy_metrics_t *metrics;
+    fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
+                *nacked_retryable, *dlq_total, *extended, *released,
+                *republished, *invalid, *sqs_errors_total;
+};
+
+//  Histogram bounds of SQS call latency, in seconds: long polls end at
+//  wait_s, so the top buckets reach past 20 s.
+static const double s_latency_bounds [] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 21
+};
+
+static void s_pump (bridge_t *self);
+
+//  --------------------------------------------------------------------
+//  Metrics of SQS calls by action
+
+static void
+s_observe (bridge_t *self, const char *action, const fy_sqs_result_t *result,
+           int64_t elapsed_ms)
+{
+    const char *labels [] = { "action", action, NULL };
+    fy_metric_observe (fy_metrics_histogram (self->metrics,
+        "ferry_bridge_sqs_request_seconds", "SQS call latency, retries "
+        "included", labels, s_latency_bounds,
+        sizeof s_latency_bounds / sizeof s_latency_bounds [0]),
+        (double) elapsed_ms / 1000.0);
+    if (result->error) {
+        fy_metric_inc (fy_metrics_counter (self->metrics,
+            "ferry_bridge_sqs_errors_total", "SQS calls that failed",
+            labels));
+        fy_metric_inc (self->sqs_errors_total);
+    }
+}
+
+//  A failed entry of a batch call that succeeded counts as an error too.
+static void
+s_entry_error (bridge_t *self, const char *action)
+{
+    const char *labels [] = { "action", action, NULL };
+    fy_metric_inc (fy_metrics_counter (self->metrics,
+        "ferry_bridge_sqs_errors_total", "SQS calls that failed", labels));
+    fy_metric_inc (self->sqs_errors_total);
+}
+
+//  --------------------------------------------------------------------
+//  Messages
+
+static s_msg_t *
+s_msg_new (s_queue_t *queue, fy_sqs_message_t *sqs)
+{
+    bridge_t *self = queue->bridge;
+    s_msg_t *msg = fy_xcalloc (1, sizeof *msg);
+    msg->queue = queue;
+    msg->sqs = sqs;
+    msg->state = S_PENDING;
+    msg->next = self->messages;
+    if (self->messages)
+        self->messages->prev = msg;
+    self->messages = msg;
+    queue->held++;
+    return msg;
+}
+
+static void
+s_msg_free (s_msg_t *msg)
+{
+    bridge_t *self = msg->queue->bridge;
+    if (msg->prev)
+        msg->prev->next = msg->next;
+    else
+        self->messages = msg->next;
+    if (msg->next)
+        msg->next->prev = msg->prev;
+    fy_sqs_message_destroy (&msg->sqs);
+    free (msg->msgpack);
+    free (msg->event_id);
+    free (msg->type);
+    free (msg->error);
+    free (msg);
+}
+
+//  The message is settled (or given up): it stops counting against its
+//  queue, and is freed once no batch entry points at it.
+static void
+s_msg_finish (s_msg_t *msg)
+{
+    assert (!msg->finished);
+    msg->finished = true;
+    msg->queue->held--;
+    if (msg->ops == 0)
+        s_msg_free (msg);
+}
+
+//  An entry that pointed at msg came back; true when msg lives on.
+static bool
+s_msg_unref (s_msg_t *msg)
+{
+    assert (msg->ops > 0);
+    msg->ops--;
+    if (msg->finished) {
+        if (msg->ops == 0)
+            s_msg_free (msg);
+        return false;
+    }
+    return true;
+}
+
+static const char *
+s_msg_id (s_msg_t *msg)
+{
+    return fy_sqs_message_id (msg->sqs);
+}
+
+static void
+s_unpend (bridge_t *self, s_msg_t *msg)
+{
+    if (msg->handle) {
+        zlistx_detach (self->pending, msg->handle);
+        msg->handle = NULL;
+    }
+}
+
+static void
+s_unpublish (bridge_t *self, s_msg_t *msg)
+{
+    if (msg->state != S_PUBLISHED)
+        return;
+    zhashx_delete (self->published, &msg->seq);
+    if (msg->group)
+        zhashx_delete (msg->queue->busy, msg->group);
+    msg->seq = 0;
+}
+
+//  --------------------------------------------------------------------
+//  Settling: delete, change visibility, send to the DLQ
+
+//  Make msg visible again in timeout_s seconds; it is then done here.
+static void
+s_release (bridge_t *self, s_msg_t *msg, int timeout_s)
+{
+    s_unpend (self, msg);
+    s_unpublish (self, msg);
+    msg->state = S_SETTLING;
+    if (bridge_batch_visibility (msg->queue->visibility, msg,
+                                 fy_sqs_message_receipt (msg->sqs),
+                                 timeout_s)) {
+        fy_log_warn ("bridge: message %s: cannot change its visibility: %s",
+                     s_msg_id (msg), strerror (errno));
+        s_msg_finish (msg);
+        return;
+    }
+    msg->ops++;
+}
+
+//  A retryable failure: visible again after a backoff that doubles with
+//  each receive, so a message that keeps failing comes back ever later
+//  until the queue's redrive policy moves it to the DLQ.
+static void
+s_backoff (bridge_t *self, s_msg_t *msg)
+{
+    int count = msg->receive_count > 0 ? msg->receive_count : 1;
+    int64_t timeout = self->backoff_base_s;
+    for (int i = 1; i < count && timeout < self->backoff_cap_s; i++)
+        timeout *= 2;
+    if (timeout > self->backoff_cap_s)
+        timeout = self->backoff_cap_s;
+    fy_log_info ("bridge: message %s: retry in %lld s (receive %d)",
+                 s_msg_id (msg), (long long) timeout, count);
+    s_release (self, msg, (int) timeout);
+}
+
+static void
+s_delete (bridge_t *self, s_msg_t *msg)
+{
+    s_unpend (self, msg);
+    s_unpublish (self, msg);
+    msg->state = S_SETTLING;
+    if (bridge_batch_delete (msg->queue->deletes, msg,
+                             fy_sqs_message_receipt (msg->sqs))) {
+        fy_log_warn ("bridge: message %s: cannot delete it: %s",
+                     s_msg_id (msg), strerror (errno));
+        s_msg_finish (msg);
+        return;
+    }
+    msg->ops++;
+}
+
+//  A permanent failure: to the DLQ with the reason, then deleted. Without
+//  a DLQ the message goes the retry way, and the queue's own redrive
+//  policy (or an operator) deals with it: never dropped.
+static void
+s_reject (bridge_t *self, s_msg_t *msg, const char *reason, const char *error)
+{
+    s_unpend (self, msg);
+    s_unpublish (self, msg);
+    msg->state = S_SETTLING;
+    msg->reason = reason;
+    free (msg->error);
+    msg->error = fy_xstrdup (error);
+    fy_log_warn ("bridge: message %s rejected: reason=%s error=\"%s\"",
+                 s_msg_id (msg), reason, error);
+    if (!self->dlq) {
+        fy_log_error ("bridge: message %s: no bridge.dlq_url to send it to",
+                      s_msg_id (msg));
+        s_backoff (self, msg);
+        return;
+    }
+    char count [16], size [24];
+    const char *body = fy_sqs_message_body (msg->sqs);
+    size_t len = strlen (body);
+    snprintf (count, sizeof count, "%d", msg->receive_count);
+    snprintf (size, sizeof size, "%zu", len);
+    //  SQS refuses empty attribute values.
+    const char *attrs [] = {
+        "ferry-error", msg->error [0] ? msg->error : "-",
+        "ferry-reason", reason,
+        "ferry-message-id", s_msg_id (msg),
+        "ferry-receive-count", count,
+        "ferry-queue", msg->queue->url,
+        NULL, NULL,
+        NULL
+    };
+    int rc = bridge_batch_send (self->dlq, msg, body, attrs);
+    if (rc && errno == EMSGSIZE) {
+        //  SQS takes bodies up to 1 MiB, fy_sqs's batches 256 KiB: a body
+        //  that big goes to the DLQ cut (at a UTF-8 boundary), marked with
+        //  its full size, rather than come back forever.
+        size_t keep = FY_SQS_PAYLOAD_MAX - S_DLQ_ROOM;
+        while (keep > 0 && ((unsigned char) body [keep] & 0xC0) == 0x80)
+            keep--;
+        char *cut = fy_xstrndup (body, keep);
+        attrs [10] = "ferry-truncated-from";
+        attrs [11] = size;
+        rc = bridge_batch_send (self->dlq, msg, cut, attrs);
+        free (cut);
+        if (rc == 0)
+            fy_log_warn ("bridge: message %s: body of %zu bytes cut to %zu "
+                         "for the DLQ", s_msg_id (msg), len, keep);
+    }
+    if (rc) {
+        fy_log_error ("bridge: message %s: cannot send it to the DLQ: %s",
+                      s_msg_id (msg), strerror (errno));
+        s_backoff (self, msg);
+        return;
+    }
+    msg->ops++;
+}
+
+static void
+s_on_delete (void *ctx, const fy_sqs_entry_t *entry, void *arg)
+{
+    bridge_t *self = arg;
+    s_msg_t *msg = ctx;
+    if (!s_msg_unref (msg))
+        return;
+    if (entry->ok)
+        fy_metric_inc (self->deleted);
+    else {
+        //  It comes back after its visibility timeout: at-least-once.
+        s_entry_error (self, "DeleteMessageBatch");
+        fy_log_warn ("bridge: message %s not deleted: %s: %s",
+                     s_msg_id (msg), entry->code ? entry->code : "",
+                     entry->message ? entry->message : "");
+    }
+    s_msg_finish (msg);
+}
+
+static void
+s_on_visibility (void *ctx, const fy_sqs_entry_t *entry, void *arg)
+{
+    bridge_t *self = arg;
+    s_msg_t *msg = ctx;
+    if (!s_msg_unref (msg))
+        return;
+    if (!entry->ok) {
+        s_entry_error (self, "ChangeMessageVisibilityBatch");
+        fy_log_warn ("bridge: message %s: visibility not changed: %s: %s",
+                     s_msg_id (msg), entry->code ? entry->code : "",
+                     entry->message ? entry->message : "");
+    }
+    s_msg_finish (msg);
+}
+
+static void
+s_on_extend (void *ctx, const fy_sqs_entry_t *entry, void *arg)
+{
+    bridge_t *self = arg;
+    s_msg_t *msg = ctx;
+    if (!s_msg_unref (msg))
+        return;
+    if (entry->ok)
+        fy_metric_inc (self->extended);
+    else {
+        //  Usually the message's visibility had already lapsed: SQS may
+        //  deliver it again, and the event's id makes that harmless.
+        s_entry_error (self, "ChangeMessageVisibilityBatch");
+        fy_log_warn ("bridge: message %s: visibility not extended: %s: %s",
+                     s_msg_id (msg), entry->code ? entry->code : "",
+                     entry->message ? entry->message : "");
+    }
+}
+
+static void
+s_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg)
+{
+    bridge_t *self = arg;
+    s_msg_t *msg = ctx;
+    if (!s_msg_unref (msg))
+        return;
+    if (!entry->ok) {
+        s_entry_error (self, "SendMessageBatch");
+        fy_log_error ("bridge: message %s: DLQ send failed: %s: %s",
+                      s_msg_id (msg), entry->code ? entry->code : "",
+                      entry->message ? entry->message : "");
+        s_backoff (self, msg);
+        return;
+    }
+    const char *labels [] = { "reason", msg->reason, NULL };
+    fy_metric_inc (fy_metrics_counter (self->metrics,
+        "ferry_bridge_dlq_reason_total", "messages sent to the DLQ, by "
+        "reason", labels));
+    fy_metric_inc (self->dlq_total);
+    fy_log_notice ("bridge: message %s sent to the DLQ as %s: reason=%s",
+                   s_msg_id (msg), entry->message_id ? entry->message_id : "?",
+                   msg->reason);
+    //  Only now may it leave the main queue.
+    s_delete (self, msg);
+}
+
+static void
+s_on_delete_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
+                  void *arg)
+{
+    s_observe (arg, "DeleteMessageBatch", result, elapsed_ms);
+}
+
+static void
+s_on_visibility_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
+                      void *arg)
+{
+    s_observe (arg, "ChangeMessageVisibilityBatch", result, elapsed_ms);
+}
+
+static void
+s_on_dlq_call (const fy_sqs_result_t *result, int64_t elapsed_ms, void *arg)
+{
+    s_observe (arg, "SendMessageBatch", result, elapsed_ms);
+}
+
+//  --------------------------------------------------------------------
+//  Publishing
+
+static bool
+s_group_busy (s_msg_t *msg)
+{
+    return msg->group && zhashx_lookup (msg->queue->busy, msg->group);
+}
+
+//  Publish what waits, in arrival order, within credit; a message of a
+//  busy FIFO group waits for its turn.
+static void
+s_publish_pending (bridge_t *self)
+{
+    s_msg_t *msg = zlistx_first (self->pending);
+    while (msg && fy_client_credit (self->client) > 0) {
+        s_msg_t *next = zlistx_next (self->pending);
+        if (s_group_busy (msg)) {
+            msg = next;
+            continue;
+        }
+        uint64_t seq;
+        if (fy_client_publish_raw (self->client, msg->event_id, msg->type,
+                                   msg->msgpack, msg->size, &seq)) {
+            if (errno != EAGAIN)
+                fy_log_warn ("bridge: publish failed: %s", strerror (errno));
+            break;
+        }
+        s_unpend (self, msg);
+        msg->seq = seq;
+        msg->state = S_PUBLISHED;
+        zhashx_insert (self->published, &msg->seq, msg);
+        if (msg->group)
+            zhashx_insert (msg->queue->busy, msg->group, msg);
+        fy_metric_inc (self->published_total);
+        msg = next;
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Receiving
+
+static void
+s_poll_forget (s_queue_t *queue, s_poll_t *poll)
+{
+    for (size_t i = 0; i < queue->poll_count; i++)
+        if (queue->polls [i] == poll) {
+            queue->polls [i] = queue->polls [--queue->poll_count];
+            break;
+        }
+    queue->asked -= (size_t) poll->asked;
+    queue->bridge->asked -= (size_t) poll->asked;
+    free (poll);
+}
+
+//  One received message: decode and validate it, then queue it to be
+//  published, or reject it.
+static void
+s_accept (bridge_t *self, s_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
+{
+    s_msg_t *msg = s_msg_new (queue, sqs);
+    msg->receive_count = fy_sqs_message_receive_count (sqs);
+    msg->deadline_ms = now + queue->visibility_ms;
+    fy_metric_inc (self->received);
+    if (queue->fifo)
+        msg->group = fy_sqs_message_attribute (sqs, "MessageGroupId");
+    const char *body = fy_sqs_message_body (sqs);
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (body, strlen (body),
+                                              self->schema, &err);
+    if (!event) {
+        fy_metric_inc (self->invalid);
+        s_reject (self, msg, fy_event_reason (errno), err.text);
+        return;
+    }
+    if (fy_event_encode_msgpack (event, &msg->msgpack, &msg->size)) {
+        fy_metric_inc (self->invalid);
+        s_reject (self, msg, "error", "cannot encode the event as msgpack");
+        fy_event_destroy (&event);
+        return;
+    }
+    msg->event_id = fy_xstrdup (fy_event_id (event));
+    msg->type = fy_xstrdup (fy_event_type (event));
+    fy_event_destroy (&event);
+    msg->handle = zlistx_add_end (self->pending, msg);
+}
+
+static void
+s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
+              size_t count, void *arg)
+{
+    s_poll_t *poll = arg;
+    s_queue_t *queue = poll->queue;
+    bridge_t *self = queue->bridge;
+    int64_t now = fy_clock_mono_ms ();
+    s_observe (self, "ReceiveMessage", result, now - poll->started_ms);
+    s_poll_forget (queue, poll);
+    if (result->error) {
+        fy_log_warn ("bridge: receive from %s failed: %s %s", queue->url,
+                     result->code ? result->code : strerror (result->error),
+                     result->message);
+        queue->retry_at_ms = now + S_RETRY_MS;
+    }
+    for (size_t i = 0; i < count; i++) {
+        fy_sqs_message_t *sqs = messages [i];
+        messages [i] = NULL;
+        if (self->stopping) {
+            //  A poll that ended as the bridge stopped: hand it back.
+            s_release (self, s_msg_new (queue, sqs), 0);
+            fy_metric_inc (self->released);
+            continue;
+        }
+        s_accept (self, queue, sqs, now);
+    }
+    s_pump (self);
+}
+
+//  Start the polls the credit and the queue's budget allow: the credit
+//  must cover every message waiting to be published plus the most each
+//  poll in flight may bring.
+static void
+s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
+{
+    while (queue->ready && queue->poll_count < (size_t) self->polls
+           && now >= queue->retry_at_ms) {
+        int64_t credit = (int64_t) fy_client_credit (self->client)
+                       - (int64_t) zlistx_size (self->pending)
+                       - (int64_t) self->asked;
+        int64_t budget = self->inflight - (int64_t) queue->held
+                       - (int64_t) queue->asked;
+        int64_t room = credit < budget ? credit : budget;
+        if (room > FY_SQS_BATCH_MAX)
+            room = FY_SQS_BATCH_MAX;
+        if (room < 1)
+            return;
+        s_poll_t *poll = fy_xcalloc (1, sizeof *poll);
+        poll->queue = queue;
+        poll->asked = (int) room;
+        poll->started_ms = now;
+        fy_error_t err = { "" };
+        if (fy_sqs_receive (self->sqs, queue->url, poll->asked,
+                            (int) self->wait_s, -1, s_on_receive, poll,
+                            &poll->id, &err)) {
+            fy_log_error ("bridge: receive from %s: %s", queue->url,
+                          err.text);
+            free (poll);
+            queue->retry_at_ms = now + S_RETRY_MS;
+            return;
+        }
+        queue->polls [queue->poll_count++] = poll;
+        queue->asked += (size_t) poll->asked;
+        self->asked += (size_t) poll->asked;
+    }
+}
+
+static void
+s_pump (bridge_t *self)
+{
+    if (self->stopping)
+        return;
+    s_publish_pending (self);
+    int64_t now = fy_clock_mono_ms ();
+    for (size_t i = 0; i < self->queue_count; i++)
+        s_poll (self, self->queues [i], now);
+}
+
+//  --------------------------------------------------------------------
+//  Queue attributes: the visibility timeout the deadlines are kept by
+
+static void s_queue_start (s_queue_t *queue);
+
+static void
+s_on_retry (void *arg)
+{
+    s_queue_start (arg);
+}
+
+static void
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
+{
+    s_queue_t *queue = arg;
+    bridge_t *self = queue->bridge;
+    queue->attributes_call = 0;
+    s_observe (self, "GetQueueAttributes", result,
+               fy_clock_mono_ms () - queue->attributes_started_ms);
+    const char *vt = attributes ? json_string_value (
+        json_object_get (attributes, "VisibilityTimeout")) : NULL;
+    int64_t seconds;
+    if (!vt || fy_parse_int64 (vt, 0, 43200, &seconds)) {
+        fy_log_error ("bridge: queue %s: no visibility timeout: %s %s "
+                      "(trying again)", queue->url,
+                      result->code ? result->code : "",
+                      result->message ? result->message : "");
+        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+        return;
+    }
+    //  A zero timeout would make every message visible at once; extend
+    //  as if it were one second.
+    queue->visibility_ms = (seconds > 0 ? seconds : 1) * 1000;
+    queue->ready = true;
+    fy_log_notice ("bridge: polling %s (visibility %lld s%s)", queue->url,
+                   (long long) seconds, queue->fifo ? ", FIFO" : "");
+    s_pump (self);
+}
+
+static void
+s_queue_start (s_queue_t *queue)
+{
+    bridge_t *self = queue->bridge;
+    if (self->stopping)
+        return;
+    static const char *names [] = { "VisibilityTimeout", NULL };
+    fy_error_t err = { "" };
+    queue->attributes_started_ms = fy_clock_mono_ms ();
+    if (fy_sqs_get_attributes (self->sqs, queue->url, names, s_on_attributes,
+                               queue, &queue->attributes_call, &err)) {
+        fy_log_error ("bridge: queue %s: %s", queue->url, err.text);
+        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+    }
+}
+
+static s_queue_t *
+s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
+{
+    s_queue_t *queue = fy_xcalloc (1, sizeof *queue);
+    queue->bridge = self;
+    queue->url = fy_xstrdup (url);
+    size_t len = strlen (url);
+    queue->fifo = len > 5 && strcmp (url + len - 5, ".fifo") == 0;
+    queue->visibility_ms = 30000;
+    queue->deletes = bridge_batch_new (self->sqs, self->http, url,
+                                       FY_SQS_DELETE, flush_ms, s_on_delete,
+                                       s_on_delete_call, self);
+    queue->visibility = bridge_batch_new (self->sqs, self->http, url,
+                                          FY_SQS_VISIBILITY, flush_ms,
+                                          s_on_visibility,
+                                          s_on_visibility_call, self);
+    queue->extend = bridge_batch_new (self->sqs, self->http, url,
+                                      FY_SQS_VISIBILITY, flush_ms,
+                                      s_on_extend, s_on_visibility_call,
+                                      self);
+    queue->busy = zhashx_new ();
+    zhashx_set_key_duplicator (queue->busy, NULL);
+    zhashx_set_key_destructor (queue->busy, NULL);
+    return queue;
+}
+
+static void
+s_queue_destroy (s_queue_t **queue_p)
+{
+    s_queue_t *queue = *queue_p;
+    if (!queue)
+        return;
+    bridge_batch_destroy (&queue->deletes);
+    bridge_batch_destroy (&queue->visibility);
+    bridge_batch_destroy (&queue->extend);
+    for (size_t i = 0; i < queue->poll_count; i++)
+        free (queue->polls [i]);
+    zhashx_destroy (&queue->busy);
+    free (queue->url);
+    free (queue);
+    *queue_p = NULL;
+}
+
+//  --------------------------------------------------------------------
+//  The broker's answers
+
+static void
+s_on_ack (fy_client_t *client, uint64_t seq, void *arg)
+{
+    (void) client;
+    bridge_t *self = arg;
+    s_msg_t *msg = zhashx_lookup (self->published, &seq);
+    if (!msg)
+        return;                 //  a seq of a session that was reset
+    fy_metric_inc (self->acked);
+    s_delete (self, msg);
+}
+
+//  A reason the broker sent that is one word is kept as the DLQ's
+//  reason ("poison"); a worker's free text goes in the error only.
+static const char *
+s_reason_word (const char *reason)
+{
+    static const char *words [] = { "poison", "no_worker", "draining",
+                                    "no_credit", "expired", NULL };
+    for (size_t i = 0; words [i]; i++)
+        if (strcmp (reason, words [i]) == 0)
+            return words [i];
+    return "rejected";
+}
+
+static void
+s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
+           const char *reason, void *arg)
+{
+    (void) client;
+    bridge_t *self = arg;
+    s_msg_t *msg = zhashx_lookup (self->published, &seq);
+    if (!msg)
+        return;
+    fy_metric_inc (self->nacked);
+    if (retryable) {
+        fy_metric_inc (self->nacked_retryable);
+        fy_log_info ("bridge: message %s event %s NACKed: %s",
+                     s_msg_id (msg), msg->event_id, reason);
+        //  Copied: msg may be gone once it is handed back.
+        char *group = msg->group ? fy_xstrdup (msg->group) : NULL;
+        s_queue_t *queue = msg->queue;
+        s_backoff (self, msg);
+        //  Later messages of its FIFO group must not overtake it: they
+        //  go back too, and SQS hands them out after it.
+        if (group) {
+            s_msg_t *held = zlistx_first (self->pending);
+            while (held) {
+                s_msg_t *next = zlistx_next (self->pending);
+                if (held->queue == queue && held->group
+                    && strcmp (held->group, group) == 0) {
+                    s_release (self, held, 0);
+                    fy_metric_inc (self->released);
+                }
+                held = next;
+            }
+            free (group);
+        }
+    }
+    else
+        s_reject (self, msg, s_reason_word (reason), reason);
+    s_pump (self);
+}
+
+static void
+s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
+            void *arg)
+{
+    (void) client;
+    bridge_t *self = arg;
+    int64_t now = fy_clock_mono_ms ();
+    if (self->last_lease_ms)
+        self->lease_gap_ms = now - self->last_lease_ms;
+    self->last_lease_ms = now;
+    for (size_t i = 0; i < count; i++) {
+        s_msg_t *msg = zhashx_lookup (self->published, &seqs [i]);
+        if (!msg)
+            continue;
+        s_queue_t *queue = msg->queue;
+        //  Extend when the deadline is within a third of the timeout, or
+        //  would pass before the next LEASE is due.
+        int64_t margin = queue->visibility_ms / 3;
+        int64_t late = self->lease_gap_ms + self->flush_ms + 2 * S_TICK_MS;
+        if (late > margin)
+            margin = late;
+        if (msg->deadline_ms - now > margin)
+            continue;
+        int timeout_s = (int) (queue->visibility_ms / 1000);
+        if (bridge_batch_visibility (queue->extend, msg,
+                                     fy_sqs_message_receipt (msg->sqs),
+                                     timeout_s)) {
+            fy_log_warn ("bridge: message %s: cannot extend: %s",
+                         s_msg_id (msg), strerror (errno));
+            continue;
+        }
+        msg->ops++;
+        msg->deadline_ms = now + queue->visibility_ms;
+    }
+}
+
+static int
+s_seq_compare (const void *a, const void *b)
+{
+    const s_msg_t *x = *(s_msg_t *const *) a, *y = *(s_msg_t *const *) b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+//  The broker lost the session: everything published and unanswered is
+//  void there. Publish it all again first, in the order it went out.
+static void
+s_on_reset (fy_client_t *client, void *arg)
+{
+    (void) client;
+    bridge_t *self = arg;
+    size_t count = zhashx_size (self->published);
+    if (count == 0)
+        return;
+    s_msg_t **msgs = fy_xcalloc (count, sizeof *msgs);
+    size_t n = 0;
+    for (s_msg_t *msg = zhashx_first (self->published); msg;
+         msg = zhashx_next (self->published))
+        msgs [n++] = msg;
+    qsort (msgs, n, sizeof *msgs, s_seq_compare);
+    zhashx_purge (self->published);
+    for (size_t i = n; i-- > 0;) {
+        s_msg_t *msg = msgs [i];
+        if (msg->group)
+            zhashx_delete (msg->queue->busy, msg->group);
+        msg->seq = 0;
+        msg->state = S_PENDING;
+        //  Stopping, they go back to SQS instead.
+        if (self->stopping)
+            s_release (self, msg, 0);
+        else
+            msg->handle = zlistx_add_start (self->pending, msg);
+    }
+    if (!self->stopping)
+        fy_metric_add (self->republished, (double) n);
+    fy_log_notice ("bridge: broker session reset; republishing %zu "
+                   "messages", n);
+    free (msgs);
+}
+
+//  --------------------------------------------------------------------
+//  The loop
+
+static int s_on_http_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  The HTTP client's next deadline moves whenever a request or timer
+//  starts: re-arm the one-shot timer after every handler.
+static void
+s_rearm (bridge_t *self)
+{
+    if (self->http_timer >= 0)
+        zloop_timer_end (self->loop, self->http_timer);
+    self->http_timer = -1;
+    int64_t timeout = fy_http_client_timeout_ms (self->http);
+    if (timeout >= 0)
+        self->http_timer = zloop_timer (self->loop,
+                                        (size_t) (timeout > 0 ? timeout : 1),
+                                        1, s_on_http_timer, self);
+}
+
+static int
+s_on_http_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    bridge_t *self = arg;
+    self->http_timer = -1;
+    fy_http_client_run (self->http);
+    s_rearm (self);
+    return 0;
+}
+
+static int
+s_on_http (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    bridge_t *self = arg;
+    fy_http_client_run (self->http);
+    s_rearm (self);
+    return 0;
+}
+
+static int s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  The client's socket changes when it starts a new session.
+static void
+s_watch_client (bridge_t *self)
+{
+    void *socket = fy_client_socket (self->client);
+    if (socket == self->client_item.socket)
+        return;
+    if (self->client_item.socket)
+        zloop_poller_end (self->loop, &self->client_item);
+    self->client_item = (zmq_pollitem_t) { socket, 0, ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &self->client_item, s_on_client, self);
+}
+
+static int
+s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    bridge_t *self = arg;
+    fy_client_process (self->client);
+    s_watch_client (self);
+    s_pump (self);
+    s_rearm (self);
+    return 0;
+}
+
+static size_t
+s_settling (bridge_t *self)
+{
+    size_t count = self->dlq ? bridge_batch_pending (self->dlq) : 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        count += bridge_batch_pending (self->queues [i]->deletes)
+               + bridge_batch_pending (self->queues [i]->visibility)
+               + bridge_batch_pending (self->queues [i]->extend);
+    return count;
+}
+
+//  Messages that waited so long unpublished that their visibility nears
+//  its end go back to the queue now rather than lapse in our hands.
+static void
+s_release_stale (bridge_t *self, int64_t now)
+{
+    s_msg_t *msg = zlistx_first (self->pending);
+    while (msg) {
+        s_msg_t *next = zlistx_next (self->pending);
+        if (msg->deadline_ms - now <= msg->queue->visibility_ms / 3) {
+            fy_log_info ("bridge: message %s released unpublished",
+                         s_msg_id (msg));
+            s_release (self, msg, 0);
+            fy_metric_inc (self->released);
+        }
+        msg = next;
+    }
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    bridge_t *self = arg;
+    fy_client_tick (self->client);
+    s_watch_client (self);
+    int64_t now = fy_clock_mono_ms ();
+    s_release_stale (self, now);
+    int rc = 0;
+    if (self->stopping) {
+        size_t unanswered = zhashx_size (self->published);
+        size_t settling = s_settling (self);
+        if (unanswered == 0 && settling == 0) {
+            fy_log_notice ("bridge: stopped cleanly");
+            rc = -1;
+        }
+        else
+        if (now >= self->stop_deadline_ms) {
+            fy_log_warn ("bridge: stop timeout with %zu events unanswered "
+                         "and %zu SQS calls unsettled; SQS delivers them "
+                         "again", unanswered, settling);
+            rc = -1;
+        }
+    }
+    else
+        s_pump (self);
+    s_rearm (self);
+    return rc;
+}
+
+static void
+s_log_stats (bridge_t *self)
+{
+    fy_log_info ("bridge: stats received=%.0f published=%.0f acked=%.0f "
+                 "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
+                 "extended=%.0f released=%.0f republished=%.0f "
+                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu",
+                 fy_metric_value (self->received),
+                 fy_metric_value (self->published_total),
+                 fy_metric_value (self->acked),
+                 fy_metric_value (self->deleted),
+                 fy_metric_value (self->nacked),
+                 fy_metric_value (self->dlq_total),
+                 fy_metric_value (self->invalid),
+                 fy_metric_value (self->extended),
+                 fy_metric_value (self->released),
+                 fy_metric_value (self->republished),
+                 fy_metric_value (self->sqs_errors_total),
+                 zlistx_size (self->pending), zhashx_size (self->published),
+                 (unsigned long long) fy_client_credit (self->client));
+}
+
+static int
+s_on_stats (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_log_stats (arg);
+    return 0;
+}
+
+static void
+s_stop (bridge_t *self)
+{
+    self->stopping = true;
+    self->stop_deadline_ms = fy_clock_mono_ms () + self->stop_timeout_ms;
+    //  Stop receiving. A long poll cancelled as SQS answered it leaves its
+    //  messages invisible until their timeout: nothing is lost.
+    for (size_t i = 0; i < self->queue_count; i++) {
+        s_queue_t *queue = self->queues [i];
+        while (queue->poll_count) {
+            s_poll_t *poll = queue->polls [0];
+            fy_sqs_cancel (self->sqs, poll->id);
+            s_poll_forget (queue, poll);
+        }
+        if (queue->attributes_call) {
+            fy_sqs_cancel (self->sqs, queue->attributes_call);
+            queue->attributes_call = 0;
+        }
+    }
+    size_t released = zlistx_size (self->pending);
+    s_msg_t *msg;
+    while ((msg = zlistx_first (self->pending))) {
+        s_release (self, msg, 0);
+        fy_metric_inc (self->released);
+    }
+    for (size_t i = 0; i < self->queue_count; i++)
+        bridge_batch_flush (self->queues [i]->visibility);
+    fy_log_notice ("bridge: stopping: %zu released, waiting up to %lld ms "
+                   "for %zu published events", released,
+                   (long long) self->stop_timeout_ms,
+                   zhashx_size (self->published));
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    bridge_t *self = arg;
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGTERM && !self->stopping)
+            s_stop (self);
+        else
+        if (info.ssi_signo == SIGHUP)
+            fy_log_notice ("bridge: SIGHUP ignored: no reloadable keys");
+        else {
+            fy_log_notice ("bridge: stopping now");
+            return -1;
+        }
+    }
+    s_rearm (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Construction
+
+static size_t
+s_u64_hash (const void *key)
+{
+    uint64_t seq = *(const uint64_t *) key;
+    seq ^= seq >> 33;
+    seq *= 0xff51afd7ed558ccdULL;
+    seq ^= seq >> 33;
+    return (size_t) seq;
+}
+
+static int
+s_u64_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_metrics_new (bridge_t *self)
+{
+    fy_metrics_t *m = self->metrics = fy_metrics_new ();
+    self->received = fy_metrics_counter (m, "ferry_bridge_received_total",
+        "messages received from SQS", NULL);
+    self->published_total = fy_metrics_counter (m,
+        "ferry_bridge_published_total", "events published to the broker",
+        NULL);
+    self->acked = fy_metrics_counter (m, "ferry_bridge_acked_total",
+        "events the broker ACKed", NULL);
+    self->deleted = fy_metrics_counter (m, "ferry_bridge_deleted_total",
+        "messages deleted from SQS", NULL);
+    self->nacked = fy_metrics_counter (m, "ferry_bridge_nacked_total",
+        "events the broker NACKed", NULL);
+    self->nacked_retryable = fy_metrics_counter (m,
+        "ferry_bridge_nacked_retryable_total",
+        "events the broker NACKed as retryable", NULL);
+    self->dlq_total = fy_metrics_counter (m, "ferry_bridge_dlq_total",
+        "messages sent to the dead letter queue", NULL);
+    self->invalid = fy_metrics_counter (m, "ferry_bridge_invalid_total",
+        "messages that were no valid event", NULL);
+    self->extended = fy_metrics_counter (m,
+        "ferry_bridge_visibility_extended_total",
+        "visibility extensions of messages still being worked on", NULL);
+    self->released = fy_metrics_counter (m, "ferry_bridge_released_total",
+        "messages handed back unpublished (visibility 0)", NULL);
+    self->republished = fy_metrics_counter (m,
+        "ferry_bridge_republished_total",
+        "events published again after the broker lost the session", NULL);
+    self->sqs_errors_total = fy_metrics_counter (m,
+        "ferry_bridge_sqs_failures_total",
+        "SQS calls and batch entries that failed, every action", NULL);
+}
+
+//  The queue URLs: bridge.queue_url, then bridge.extra_queue_urls.
+static int
+s_queues_new (bridge_t *self, int64_t flush_ms, fy_error_t *err)
+{
+    const char *main_url = fy_cfg_str (self->cfg, "bridge", "queue_url");
+    if (!main_url || !*main_url) {
+        fy_error_set (err, "bridge.queue_url: not set (nor SQS_QUEUE_URL)");
+        errno = EINVAL;
+        return -1;
+    }
+    const char *extra = fy_cfg_str (self->cfg, "bridge", "extra_queue_urls");
+    char *list = fy_xasprintf ("%s %s", main_url, extra ? extra : "");
+    char *save = NULL;
+    for (char *url = strtok_r (list, " \t", &save); url;
+         url = strtok_r (NULL, " \t", &save)) {
+        if (strncmp (url, "http://", 7) && strncmp (url, "https://", 8)) {
+            fy_error_set (err, "bridge.extra_queue_urls: '%s' is not a "
+                          "queue URL", url);
+            free (list);
+            errno = EINVAL;
+            return -1;
+        }
+        self->queues = fy_xrealloc (self->queues, (self->queue_count + 1)
+                                                  * sizeof *self->queues);
+        self->queues [self->queue_count++] = s_queue_new (self, url,
+                                                          flush_ms);
+    }
+    free (list);
+    return 0;
+}
+
+static int
+s_sqs_new (bridge_t *self, fy_error_t *err)
+{
+    self->http = fy_http_client_new (NULL, err);
+    if (!self->http)
+        return -1;
+    fy_sqs_options_t options;
+    fy_sqs_options_default (&options);
+    options.endpoint = fy_cfg_str (self->cfg, "bridge", "sqs_endpoint");
+    //  Sign only when the chain yields keys: without any, requests go
+    //  unsigned (an emulator's setup), with them always.
+    fy_error_t sign_err = { "" };
+    self->sign = bridge_sign_new (NULL, &sign_err);
+    if (self->sign) {
+        options.sign = bridge_sign_sqs;
+        options.sign_arg = self->sign;
+        options.region = bridge_sign_region (self->sign);
+        fy_log_notice ("bridge: signing with keys from %s, region %s",
+                       bridge_sign_source (self->sign),
+                       bridge_sign_region (self->sign));
+    }
+    else
+    if (errno == ENOENT)
+        fy_log_notice ("bridge: no AWS credentials; requests go unsigned");
+    else {
+        fy_error_set (err, "AWS credentials: %s", sign_err.text);
+        return -1;
+    }
+    self->sqs = fy_sqs_new (self->http, &options, err);
+    return self->sqs ? 0 : -1;
+}
+
+bridge_t *
+bridge_new (fy_cfg_t *cfg, fy_error_t *err)
+{
+    assert (cfg);
+    //  Blocked before any thread exists (libzmq's), so every thread
+    //  inherits the mask and the signals reach only the signalfd.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
+    bridge_t *self = fy_xcalloc (1, sizeof *self);
+    self->cfg = cfg;
+    self->signal_fd = -1;
+    self->http_timer = -1;
+    self->backoff_base_s = fy_cfg_int (cfg, "bridge", "backoff_base_s");
+    self->backoff_cap_s = fy_cfg_int (cfg, "bridge", "backoff_cap_s");
+    self->inflight = fy_cfg_int (cfg, "bridge", "inflight");
+    self->polls = fy_cfg_int (cfg, "bridge", "polls");
+    self->wait_s = fy_cfg_int (cfg, "bridge", "wait_s");
+    self->stop_timeout_ms = fy_cfg_int (cfg, "bridge", "stop_timeout_ms");
+    s_metrics_new (self);
+    self->pending = zlistx_new ();
+    self->published = zhashx_new ();
+    zhashx_set_key_hasher (self->published, s_u64_hash);
+    zhashx_set_key_comparator (self->published, s_u64_compare);
+    zhashx_set_key_duplicator (self->published, NULL);
+    zhashx_set_key_destructor (self->published, NULL);
+
+    const char *schema = fy_cfg_str (cfg, "events", "schema");
+    self->schema = fy_schema_load (schema, err);
+    if (!self->schema) {
+        fy_error_prefix (err, "events.schema %s", schema);
+        goto fail;
+    }
+    if (s_sqs_new (self, err))
+        goto fail;
+    int64_t flush_ms = self->flush_ms = fy_cfg_int (cfg, "bridge",
+                                                    "batch_flush_ms");
+    if (s_queues_new (self, flush_ms, err))
+        goto fail;
+    const char *dlq = fy_cfg_str (cfg, "bridge", "dlq_url");
+    if (dlq && *dlq) {
+        self->dlq_url = fy_xstrdup (dlq);
+        self->dlq = bridge_batch_new (self->sqs, self->http, dlq,
+                                      FY_SQS_SEND, flush_ms, s_on_dlq,
+                                      s_on_dlq_call, self);
+    }
+    else
+        fy_log_warn ("bridge: no bridge.dlq_url: rejected messages are "
+                     "retried until the queue's redrive policy moves them");
+
+    const char *endpoint = fy_cfg_str (cfg, "bridge", "broker");
+    self->client = fy_client_new (endpoint, fy_cfg_str (cfg, "bridge",
+                                                        "name"), err);
+    if (!self->client) {
+        fy_error_prefix (err, "bridge.broker %s", endpoint);
+        goto fail;
+    }
+    fy_client_set_heartbeat (self->client,
+                             fy_cfg_int (cfg, "bridge", "heartbeat_ms"),
+                             fy_cfg_int (cfg, "bridge", "liveness"));
+    fy_client_handlers_t handlers = {
+        .ack = s_on_ack, .nack = s_on_nack, .lease = s_on_lease,
+        .reset = s_on_reset, .arg = self
+    };
+    fy_client_set_handlers (self->client, &handlers);
+
+    self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    self->loop = zloop_new ();
+    zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &signal_item, s_on_signal, self);
+    zmq_pollitem_t http_item = {
+        NULL, fy_http_client_fd (self->http), ZMQ_POLLIN, 0
+    };
+    zloop_poller (self->loop, &http_item, s_on_http, self);
+    s_watch_client (self);
+    zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (self->loop,
+                 (size_t) fy_cfg_int (cfg, "bridge", "stats_interval_ms"), 0,
+                 s_on_stats, self);
+    return self;
+fail:
+    bridge_destroy (&self);
+    return NULL;
+}
+
+int
+bridge_run (bridge_t *self)
+{
+    assert (self);
+    for (size_t i = 0; i < self->queue_count; i++)
+        s_queue_start (self->queues [i]);
+    s_rearm (self);
+    fy_log_notice ("bridge: %zu queue%s, broker %s", self->queue_count,
+                   self->queue_count == 1 ? "" : "s",
+                   fy_cfg_str (self->cfg, "bridge", "broker"));
+    zloop_start (self->loop);
+    s_log_stats (self);
+    return 0;
+}
+
+fy_metrics_t *
+bridge_metrics (bridge_t *self)
+{
+    assert (self);
+    return self->metrics;
+}
+
+void
+bridge_destroy (bridge_t **self_p)
+{
+    assert (self_p);
+    bridge_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    zloop_destroy (&self->loop);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    //  Batches first: they cancel their calls, so no callback can reach
+    //  a message freed below.
+    bridge_batch_destroy (&self->dlq);
+    for (size_t i = 0; i < self->queue_count; i++) {
+        bridge_batch_destroy (&self->queues [i]->deletes);
+        bridge_batch_destroy (&self->queues [i]->visibility);
+        bridge_batch_destroy (&self->queues [i]->extend);
+    }
+    while (self->messages)
+        s_msg_free (self->messages);
+    zlistx_destroy (&self->pending);
+    zhashx_destroy (&self->published);
+    fy_client_destroy (&self->client);
+    fy_sqs_destroy (&self->sqs);
+    for (size_t i = 0; i < self->queue_count; i++)
+        s_queue_destroy (&self->queues [i]);
+    free (self->queues);
+    fy_http_client_destroy (&self->http);
+    bridge_sign_destroy (&self->sign);
+    fy_schema_destroy (&self->schema);
+    fy_metrics_destroy (&self->metrics);
+    free (self->dlq_url);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}

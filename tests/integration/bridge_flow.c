@@ -1,0 +1,483 @@
+/*  ferry-bridge end to end: the SQS emulator of contrib/stack.sh, a real
+    ferry-broker on ipc://, test_worker processes, and ferry-bridge itself,
+    with the AWS SDK for JavaScript (bridge_sqs.mjs) playing the monolith
+    and inspecting the queues. Each case makes its own scratch queue and
+    DLQ (redrive policy) and deletes them after. Covers: a bridge killed
+    with SIGKILL mid-stream (nothing lost, duplicates counted), invalid
+    bodies sent to the DLQ with their reason, retryable NACKs backing off
+    until the queue's redrive takes over, visibility extended through
+    long work, and a graceful SIGTERM with events in flight. */
+#include "ferry/ferry.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+static char s_dir [] = "/tmp/ferry-bridge-XXXXXX";
+static char s_endpoint [256];
+static char s_schema [512];
+
+//  A path in the test's directory (a few at once stay valid).
+static const char *
+s_path (const char *name)
+{
+    static char paths [8][512];
+    static int next;
+    char *path = paths [next++ % 8];
+    snprintf (path, 512, "%s/%s", s_dir, name);
+    return path;
+}
+
+//  Run the SDK script with arguments; its stdout, which the caller
+//  frees, or NULL when it failed.
+static char *
+s_sqs (const char *format, ...) FY_PRINTF (1, 2);
+
+static char *
+s_sqs (const char *format, ...)
+{
+    char args [2048], command [8192];
+    va_list ap;
+    va_start (ap, format);
+    vsnprintf (args, sizeof args, format, ap);
+    va_end (ap);
+    snprintf (command, sizeof command, "node '%s' %s",
+              tap_srcpath ("tests/integration/bridge_sqs.mjs"), args);
+    FILE *pipe = popen (command, "r");
+    if (!pipe)
+        return NULL;
+    size_t size = 0, cap = 4096;
+    char *out = fy_xmalloc (cap);
+    size_t got;
+    while ((got = fread (out + size, 1, cap - size - 1, pipe)) > 0) {
+        size += got;
+        if (cap - size < 1024)
+            out = fy_xrealloc (out, cap *= 2);
+    }
+    out [size] = 0;
+    if (pclose (pipe) != 0) {
+        diag ("bridge_sqs.mjs %s failed", args);
+        free (out);
+        return NULL;
+    }
+    return out;
+}
+
+typedef struct {
+    char main [256];
+    char dlq [256];
+} s_queues_t;
+
+static void
+s_create (s_queues_t *queues, const char *name, int vt, int max_receive)
+{
+    char *out = s_sqs ("create bt%d-%s %d %d", (int) getpid (), name, vt,
+                       max_receive);
+    if (!out || sscanf (out, "%255s %255s", queues->main, queues->dlq) != 2)
+        BAIL_OUT ("cannot create queues for %s", name);
+    free (out);
+}
+
+static void
+s_delete (s_queues_t *queues)
+{
+    free (s_sqs ("delete '%s' '%s'", queues->main, queues->dlq));
+}
+
+//  "visible invisible" of a queue.
+static bool
+s_count_is (const char *url, const char *expected)
+{
+    char *out = s_sqs ("count '%s'", url);
+    bool match = out && strncmp (out, expected, strlen (expected)) == 0;
+    free (out);
+    return match;
+}
+
+//  Start a program with stderr into log.
+static pid_t
+s_start_logged (const char *log, const char *program, const char **args)
+{
+    const char *argv [40];
+    char path [4096];
+    const char *builddir = getenv ("FERRY_BUILDDIR");
+    snprintf (path, sizeof path, "%s/%s", builddir ? builddir : ".", program);
+    argv [0] = path;
+    int argc = 1;
+    while (argc < 39 && args [argc - 1]) {
+        argv [argc] = args [argc - 1];
+        argc++;
+    }
+    argv [argc] = NULL;
+    fflush (stdout);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 2);
+            close (fd);
+        }
+        execv (path, (char *const *) argv);
+        _exit (127);
+    }
+    if (pid < 0)
+        BAIL_OUT ("fork");
+    return pid;
+}
+
+//  A bridge on queues, with extra "--set" values (NULL-terminated).
+static pid_t
+s_bridge (s_queues_t *queues, const char *log, ...)
+{
+    static char sets [8][600];
+    snprintf (sets [0], 600, "bridge.broker=%s", s_endpoint);
+    snprintf (sets [1], 600, "bridge.queue_url=%s", queues->main);
+    snprintf (sets [2], 600, "bridge.dlq_url=%s", queues->dlq);
+    snprintf (sets [3], 600, "events.schema=%s", s_schema);
+    const char *args [40] = {
+        "--set", sets [0], "--set", sets [1], "--set", sets [2],
+        "--set", sets [3], "--set", "bridge.wait_s=1",
+        "--set", "bridge.heartbeat_ms=100",
+        "--set", "bridge.stats_interval_ms=500",
+        "--set", "log.level=info"
+    };
+    int argc = 0;
+    while (args [argc])
+        argc++;
+    va_list ap;
+    va_start (ap, log);
+    const char *set;
+    while (argc < 37 && (set = va_arg (ap, const char *))) {
+        args [argc++] = "--set";
+        args [argc++] = set;
+    }
+    va_end (ap);
+    args [argc] = NULL;
+    return s_start_logged (s_path (log), "bridge/ferry-bridge", args);
+}
+
+static pid_t
+s_worker (const char *mode, const char *log)
+{
+    return proc_start ("tests/integration/test_worker", s_endpoint, "audit",
+                       mode, s_path (log), NULL);
+}
+
+static size_t
+s_distinct (const char *log, size_t *lines)
+{
+    zhashx_t *ids = zhashx_new ();
+    size_t count = proc_log_lines (s_path (log), ids);
+    if (lines)
+        *lines = count;
+    size_t distinct = zhashx_size (ids);
+    zhashx_destroy (&ids);
+    return distinct;
+}
+
+#define WAIT_UNTIL(cond, ms) \
+    do { \
+        int64_t until_ = fy_clock_mono_ms () + (ms); \
+        while (!(cond) && fy_clock_mono_ms () < until_) \
+            usleep (50 * 1000); \
+    } while (0)
+
+//  The last value of "name=" in a log (the stats lines), or -1.
+static long
+s_stat (const char *log, const char *name)
+{
+    char *text = fy_read_file (s_path (log), 64 << 20, NULL);
+    if (!text)
+        return -1;
+    char key [64];
+    snprintf (key, sizeof key, " %s=", name);
+    long value = -1;
+    for (char *at = strstr (text, key); at; at = strstr (at + 1, key))
+        value = strtol (at + strlen (key), NULL, 10);
+    free (text);
+    return value;
+}
+
+static bool
+s_log_has (const char *log, const char *needle)
+{
+    char *text = fy_read_file (s_path (log), 64 << 20, NULL);
+    bool found = text && strstr (text, needle);
+    free (text);
+    return found;
+}
+
+static bool
+s_exit_ok (int status)
+{
+    return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+//  Every id the SDK printed (one per line) is in the worker's log.
+static size_t
+s_missing (const char *ids, const char *log)
+{
+    zhashx_t *seen = zhashx_new ();
+    proc_log_lines (s_path (log), seen);
+    size_t missing = 0;
+    char *copy = fy_xstrdup (ids), *save = NULL;
+    for (char *id = strtok_r (copy, "\n", &save); id;
+         id = strtok_r (NULL, "\n", &save))
+        if (!zhashx_lookup (seen, id))
+            missing++;
+    free (copy);
+    zhashx_destroy (&seen);
+    return missing;
+}
+
+//  1. SIGKILL mid-stream, a new bridge takes over.
+static void
+s_test_kill (void)
+{
+    s_queues_t q;
+    s_create (&q, "kill", 5, 5);
+    char *ids = s_sqs ("generate '%s' 2000", q.main);
+    ok (ids != NULL, "kill: 2000 events sent with SendMessageBatch");
+    pid_t worker = s_worker ("ack", "kill.log");
+    pid_t bridge = s_bridge (&q, "kill-bridge1.log", NULL);
+    WAIT_UNTIL (proc_log_lines (s_path ("kill.log"), NULL) >= 500, 60000);
+    size_t before = proc_log_lines (s_path ("kill.log"), NULL);
+    ok (before >= 500, "kill: %zu ACKed before the kill", before);
+    int status = proc_stop (bridge, SIGKILL);
+    ok (WIFSIGNALED (status), "kill: bridge killed with SIGKILL");
+    bridge = s_bridge (&q, "kill-bridge2.log", NULL);
+    WAIT_UNTIL (s_distinct ("kill.log", NULL) >= 2000, 120000);
+    WAIT_UNTIL (s_count_is (q.main, "0 0"), 30000);
+    size_t lines, distinct = s_distinct ("kill.log", &lines);
+    is_int (distinct, 2000, "kill: every event's effect happened "
+            "(distinct ids)");
+    is_int (s_missing (ids ? ids : "", "kill.log"), 0,
+            "kill: every id sent is in the worker's log");
+    diag ("kill: %zu duplicate deliveries absorbed by the idempotent "
+          "worker (%zu lines, %zu distinct)", lines - distinct, lines,
+          distinct);
+    ok (s_count_is (q.main, "0 0"), "kill: main queue empty");
+    ok (s_count_is (q.dlq, "0 0"), "kill: nothing in the DLQ");
+    status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "kill: second bridge stops with 0 on SIGTERM");
+    proc_stop (worker, SIGKILL);
+    free (ids);
+    s_delete (&q);
+}
+
+//  2. Invalid bodies go to the DLQ; valid ones in the batch go through.
+static void
+s_test_invalid (void)
+{
+    s_queues_t q;
+    s_create (&q, "invalid", 30, 5);
+    FILE *file = fopen (s_path ("garbage.txt"), "w");
+    fputs ("this is {not json", file);
+    fclose (file);
+    //  A valid event but for its size: oversize is checked first.
+    file = fopen (s_path ("big.json"), "w");
+    fprintf (file, "{\"id\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
+             "\"type\":\"user.login\",\"payload\":{\"pad\":\"");
+    for (int i = 0; i < 300 * 1024; i++)
+        fputc ('x', file);
+    fputs ("\"}}", file);
+    fclose (file);
+    const char *data = getenv ("FERRY_SRCDIR");
+    char *out = s_sqs ("raw '%s' '%s' '%s/tests/data/events/invalid/"
+        "user-login-method.json' '%s/tests/data/events/invalid/"
+        "type-unknown.json' '%s' '%s/tests/data/events/user.logout.json' "
+        "'%s/tests/data/events/goal.created.json' "
+        "'%s/tests/data/events/review.submitted.json'", q.main,
+        s_path ("garbage.txt"), data, data, s_path ("big.json"), data, data,
+        data);
+    ok (out != NULL, "invalid: 4 invalid and 3 valid bodies sent in one "
+        "batch");
+    free (out);
+    pid_t worker = s_worker ("ack", "invalid.log");
+    pid_t bridge = s_bridge (&q, "invalid-bridge.log", NULL);
+    WAIT_UNTIL (s_count_is (q.dlq, "4 0") && s_count_is (q.main, "0 0"),
+                20000);
+    is_int (s_distinct ("invalid.log", NULL), 3,
+            "invalid: the 3 valid events went through");
+    ok (s_count_is (q.main, "0 0"), "invalid: gone from the main queue");
+    char *lines = s_sqs ("peek '%s'", q.dlq);
+    ok (lines != NULL, "invalid: DLQ read");
+    const char *reasons [] = {
+        "invalid_json", "schema", "unknown_type", "oversize"
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char needle [64];
+        snprintf (needle, sizeof needle, "\"ferry-reason\":\"%s\"",
+                  reasons [i]);
+        ok (lines && strstr (lines, needle), "invalid: DLQ holds one with "
+            "ferry-reason %s", reasons [i]);
+    }
+    ok (lines && strstr (lines, "\"ferry-error\":\"/payload/method: enum"),
+        "invalid: ferry-error names the schema violation");
+    ok (lines && strstr (lines, "\"ferry-message-id\":")
+        && strstr (lines, "\"ferry-receive-count\":\"1\""),
+        "invalid: original message id and receive count attached");
+    ok (lines && strstr (lines, "\"ferry-truncated-from\":"),
+        "invalid: the oversize body is marked as cut");
+    if (lines)
+        diag ("%s", lines);
+    free (lines);
+    is_int (s_stat ("invalid-bridge.log", "dlq"), 4,
+            "invalid: 4 counted as sent to the DLQ");
+    ok (s_log_has ("invalid-bridge.log", "rejected: reason=invalid_json"),
+        "invalid: rejections logged with the message id");
+    proc_stop (bridge, SIGTERM);
+    proc_stop (worker, SIGKILL);
+    s_delete (&q);
+}
+
+//  3. Retryable NACKs: growing backoff, then the queue's redrive.
+static void
+s_test_nack (void)
+{
+    s_queues_t q;
+    s_create (&q, "nack", 30, 3);
+    pid_t worker = s_worker ("nack:user.login", "nack.log");
+    pid_t bridge = s_bridge (&q, "nack-bridge.log", "bridge.backoff_base_s=1",
+                             "bridge.backoff_cap_s=4", NULL);
+    char *ids = s_sqs ("generate '%s' 1", q.main);
+    ok (ids != NULL, "nack: one event sent");
+    free (ids);
+    WAIT_UNTIL (s_count_is (q.dlq, "1 0"), 30000);
+    ok (s_count_is (q.dlq, "1 0"), "nack: moved to the DLQ by the redrive "
+        "policy after maxReceiveCount 3");
+    ok (s_count_is (q.main, "0 0"), "nack: gone from the main queue");
+    ok (s_log_has ("nack-bridge.log", "retry in 1 s (receive 1)")
+        && s_log_has ("nack-bridge.log", "retry in 2 s (receive 2)")
+        && s_log_has ("nack-bridge.log", "retry in 4 s (receive 3)"),
+        "nack: the backoff grew 1, 2, 4 s with the receive count");
+    char *lines = s_sqs ("peek '%s'", q.dlq);
+    ok (lines && !strstr (lines, "ferry-reason"),
+        "nack: the DLQ copy is SQS's redrive, not the bridge's");
+    free (lines);
+    is_int (s_distinct ("nack.log", NULL), 0, "nack: never ACKed");
+    proc_stop (bridge, SIGTERM);
+    ok (s_stat ("nack-bridge.log", "nacked") >= 3,
+        "nack: NACKs counted (%ld)", s_stat ("nack-bridge.log", "nacked"));
+    proc_stop (worker, SIGKILL);
+    s_delete (&q);
+}
+
+//  4. Long work: visibility 2 s, work of ~6 s, delivered once.
+static void
+s_test_extend (void)
+{
+    s_queues_t q;
+    s_create (&q, "extend", 2, 5);
+    pid_t bridge = s_bridge (&q, "extend-bridge.log", NULL);
+    char *ids = s_sqs ("generate '%s' 1", q.main);
+    ok (ids != NULL, "extend: one event sent");
+    free (ids);
+    WAIT_UNTIL (s_stat ("extend-bridge.log", "published") == 1, 10000);
+    //  The worker starts now, so its first ACK round is ~6 s away.
+    pid_t worker = s_worker ("slow:6000", "extend.log");
+    WAIT_UNTIL (s_distinct ("extend.log", NULL) == 1, 20000);
+    WAIT_UNTIL (s_count_is (q.main, "0 0"), 5000);
+    usleep (3000 * 1000);
+    size_t lines;
+    s_distinct ("extend.log", &lines);
+    is_int (lines, 1, "extend: the event was worked on once");
+    ok (s_count_is (q.main, "0 0"), "extend: deleted after the ACK");
+    int status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "extend: bridge exits 0");
+    is_int (s_stat ("extend-bridge.log", "received"), 1,
+            "extend: SQS never delivered it again");
+    long extended = s_stat ("extend-bridge.log", "extended");
+    ok (extended >= 3, "extend: visibility extended %ld times", extended);
+    proc_stop (worker, SIGKILL);
+    s_delete (&q);
+}
+
+//  5. SIGTERM with events in flight: exit 0, nothing lost.
+static void
+s_test_term (void)
+{
+    s_queues_t q;
+    s_create (&q, "term", 30, 5);
+    char *ids = s_sqs ("generate '%s' 200", q.main);
+    ok (ids != NULL, "term: 200 events sent");
+    pid_t worker = s_worker ("slow:700", "term.log");
+    pid_t bridge = s_bridge (&q, "term-bridge1.log",
+                             "bridge.stop_timeout_ms=20000", NULL);
+    WAIT_UNTIL (s_stat ("term-bridge1.log", "published") > 0, 10000);
+    usleep (300 * 1000);
+    int64_t start = fy_clock_mono_ms ();
+    int status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "term: bridge exits 0 on SIGTERM (%lld ms)",
+        (long long) (fy_clock_mono_ms () - start));
+    ok (s_log_has ("term-bridge1.log", "stopped cleanly"),
+        "term: every published event was answered before the exit");
+    long published = s_stat ("term-bridge1.log", "published");
+    long deleted = s_stat ("term-bridge1.log", "deleted");
+    ok (published > 0 && published == deleted,
+        "term: all %ld published were deleted before the exit (%ld)",
+        published, deleted);
+    bridge = s_bridge (&q, "term-bridge2.log", NULL);
+    WAIT_UNTIL (s_distinct ("term.log", NULL) >= 200, 60000);
+    WAIT_UNTIL (s_count_is (q.main, "0 0"), 10000);
+    size_t lines, distinct = s_distinct ("term.log", &lines);
+    is_int (distinct, 200, "term: nothing lost across the stop");
+    is_int (s_missing (ids ? ids : "", "term.log"), 0,
+            "term: every id sent was worked on");
+    diag ("term: %zu duplicates", lines - distinct);
+    ok (s_count_is (q.main, "0 0"), "term: main queue empty");
+    status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "term: second bridge exits 0");
+    proc_stop (worker, SIGKILL);
+    free (ids);
+    s_delete (&q);
+}
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    const char *vars [] = {
+        "AWS_ENDPOINT_URL_SQS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "FERRY_EVENTS_SCHEMA", "FERRY_SRCDIR", NULL
+    };
+    for (size_t i = 0; vars [i]; i++)
+        if (!getenv (vars [i]))
+            BAIL_OUT ("%s is not set: run eval \"$(contrib/stack.sh env)\" "
+                      "after contrib/stack.sh start", vars [i]);
+    if (!mkdtemp (s_dir))
+        BAIL_OUT ("mkdtemp");
+    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/broker.sock", s_dir);
+    snprintf (s_schema, sizeof s_schema, "%s", getenv ("FERRY_EVENTS_SCHEMA"));
+    char endpoint_set [300];
+    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
+              s_endpoint);
+    const char *broker_args [] = {
+        "--set", endpoint_set, "--set", "broker.heartbeat_ms=200",
+        "--set", "broker.lease_ms=300", "--set", "broker.routes=audit:*",
+        "--set", "http.enabled=false", "--set", "log.level=warn", NULL
+    };
+    pid_t broker = s_start_logged (s_path ("broker.log"),
+                                   "broker/ferry-broker", broker_args);
+
+    s_test_invalid ();
+    s_test_nack ();
+    s_test_extend ();
+    s_test_term ();
+    s_test_kill ();
+
+    int status = proc_stop (broker, SIGTERM);
+    ok (s_exit_ok (status), "broker exits 0");
+    if (tap_failed_ == 0) {
+        char *command = fy_xasprintf ("rm -rf '%s'", s_dir);
+        if (system (command) != 0)
+            diag ("cannot remove %s", s_dir);
+        free (command);
+    }
+    else
+        diag ("logs kept in %s", s_dir);
+    done_testing ();
+}
