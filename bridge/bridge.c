@@ -13,7 +13,6 @@
     end is released (visibility 0) rather than held past it. */
 #include "bridge.h"
 #include "bridge_batch.h"
-#include "bridge_sign.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -99,7 +98,7 @@ struct bridge {
     fy_http_client_t *http;
     int http_timer;
     fy_sqs_t *sqs;
-    bridge_sign_t *sign;
+    fy_aws_sign_t *sign;
     fy_schema_t *schema;
     s_queue_t **queues;
     size_t queue_count;
@@ -1193,18 +1192,24 @@ s_sqs_new (bridge_t *self, fy_error_t *err)
     //  Sign only when the chain yields keys: without any, requests go
     //  unsigned (an emulator's setup), with them always.
     fy_error_t sign_err = { "" };
-    self->sign = bridge_sign_new (NULL, &sign_err);
-    if (self->sign) {
-        options.sign = bridge_sign_sqs;
+    self->sign = fy_aws_sign_new (NULL);
+    fy_aws_credentials_t *chain = fy_aws_sign_credentials (self->sign);
+    if (fy_aws_credentials_get (chain, fy_clock_wall_ms () / 1000,
+                                &sign_err)) {
+        const char *region = fy_aws_credentials_region (chain);
+        options.sign = fy_aws_sign_sqs;
         options.sign_arg = self->sign;
-        options.region = bridge_sign_region (self->sign);
+        options.region = region ? region : "us-east-1";
         fy_log_notice ("bridge: signing with keys from %s, region %s",
-                       bridge_sign_source (self->sign),
-                       bridge_sign_region (self->sign));
+                       fy_aws_credentials_source_name (
+                           fy_aws_credentials_source (chain)),
+                       options.region);
     }
     else
-    if (errno == ENOENT)
+    if (errno == ENOENT) {
         fy_log_notice ("bridge: no AWS credentials; requests go unsigned");
+        fy_aws_sign_destroy (&self->sign);
+    }
     else {
         fy_error_set (err, "AWS credentials: %s", sign_err.text);
         return -1;
@@ -1352,7 +1357,7 @@ bridge_destroy (bridge_t **self_p)
         s_queue_destroy (&self->queues [i]);
     free (self->queues);
     fy_http_client_destroy (&self->http);
-    bridge_sign_destroy (&self->sign);
+    fy_aws_sign_destroy (&self->sign);
     fy_schema_destroy (&self->schema);
     fy_metrics_destroy (&self->metrics);
     free (self->dlq_url);
