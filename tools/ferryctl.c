@@ -18,6 +18,9 @@ s_usage (FILE *out)
         "                             publish NDJSON events, one per line\n"
         "  status [--url URL] [--token TOKEN] [--json]\n"
         "                             show the broker's services and clients\n"
+        "  migrate [--dry-run] [--dir DIR]\n"
+        "                             apply the pending sql/ migrations\n"
+        "  migrate status [--dir DIR] list applied and pending migrations\n"
         "  config check               check the configuration, exit 0 or 1\n"
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
@@ -74,6 +77,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "status") == 0)
         rc = ferryctl_status (&ctl);
+    else
+    if (strcmp (command, "migrate") == 0)
+        rc = ferryctl_migrate (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);
