@@ -39,6 +39,7 @@ typedef struct {
     const char *dir;
     s_migration_t *list;
     size_t count;
+    int newest;             //  the newest version applied, file or not
 } s_migrate_t;
 
 //  Print a libpq message (which never holds the password, but may hold
@@ -219,6 +220,8 @@ s_applied (s_migrate_t *self)
         int64_t version = -1;
         if (fy_parse_int64 (PQgetvalue (res, row, 0), 0, 9999, &version))
             version = -1;
+        if (version > self->newest)
+            self->newest = (int) version;
         s_migration_t *migration = NULL;
         for (size_t i = 0; i < self->count; i++)
             if (self->list [i].version == version)
@@ -242,10 +245,7 @@ static int
 s_problems (s_migrate_t *self)
 {
     int problems = 0;
-    int newest = 0;
-    for (size_t i = 0; i < self->count; i++)
-        if (self->list [i].applied_at && self->list [i].version > newest)
-            newest = self->list [i].version;
+    int newest = self->newest;
     for (size_t i = 0; i < self->count; i++) {
         s_migration_t *migration = &self->list [i];
         if (migration->applied_at

@@ -28,10 +28,12 @@ extern "C" {
 typedef struct fy_store fy_store_t;
 typedef struct fy_store_export fy_store_export_t;
 
-//  How a batch is written. AUTO is the fastest measured (doc/store.md);
-//  the others exist so the measurement can be repeated.
+//  How a batch is written. AUTO, the fastest measured (doc/store.md), is
+//  a plain COPY into audit.events that falls back to COPY + INSERT ... ON
+//  CONFLICT when the batch holds an event already stored; the others
+//  exist so the measurement can be repeated.
 typedef enum {
-    FY_STORE_APPEND_AUTO,
+    FY_STORE_APPEND_AUTO,       //  COPY, then COPY + INSERT on a duplicate
     FY_STORE_APPEND_INSERT,     //  multi-row INSERT ... ON CONFLICT
     FY_STORE_APPEND_COPY,       //  COPY into a temp table, then INSERT
     FY_STORE_APPEND_PIPELINE    //  one INSERT per row in pipeline mode
