@@ -145,6 +145,22 @@ static const fy_cfg_key_t s_bridge_keys [] = {
       NULL, 0, 3600000, NULL },
     { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
       "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
+static const fy_cfg_key_t s_store_keys [] = {
+    { "connect_timeout_s", FY_CFG_INT, "5", FY_CFG_RESTART,
+      "how long one connection attempt to PostgreSQL may block",
+      NULL, 1, 300, NULL },
+    { "database_url", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
+      "PostgreSQL connection URI or conninfo of the audit and analytics "
+      "store", "DATABASE_URL", 0, 0, NULL },
+    { "migrations_dir", FY_CFG_STR, FERRY_SCHEMA_DIR "/sql", FY_CFG_RESTART,
+      "directory of the NNNN_name.sql migrations ferryctl migrate applies",
+      NULL, 0, 0, NULL },
+    { "partitions_ahead", FY_CFG_INT, "3", FY_CFG_RELOAD,
+      "monthly audit partitions kept ready beyond the current month",
+      NULL, 0, 120, NULL },
+    { "retention_months", FY_CFG_INT, "0", FY_CFG_RELOAD,
+      "audit months kept before the current one; older partitions are "
+      "dropped whole (0 keeps everything)", NULL, 0, 1200, NULL },
     { .name = NULL }
 };
 
@@ -154,5 +170,7 @@ const fy_cfg_section_t fy_cfg_sections [] = {
     { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
     { "http", s_http_keys, "ferry-broker's HTTP endpoint: API, admin, health" },
     { "bridge", s_bridge_keys, "ferry-bridge: SQS polling, settling, leases" },
+    { "store", s_store_keys, "PostgreSQL store of the persistent workers; "
+      "ferryctl migrate" },
     { .name = NULL }
 };

@@ -21,6 +21,9 @@ s_usage (FILE *out)
         "                             look at, move back or empty the DLQ\n"
         "  status [--url URL] [--token TOKEN] [--json]\n"
         "                             show the broker's services and clients\n"
+        "  migrate [--dry-run] [--dir DIR]\n"
+        "                             apply the pending sql/ migrations\n"
+        "  migrate status [--dir DIR] list applied and pending migrations\n"
         "  config check               check the configuration, exit 0 or 1\n"
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
@@ -80,6 +83,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "dlq") == 0)
         rc = ferryctl_dlq (&ctl);
+    else
+    if (strcmp (command, "migrate") == 0)
+        rc = ferryctl_migrate (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);

@@ -35,6 +35,8 @@ int
     ferryctl_status (ferryctl_t *ctl);
 int
     ferryctl_dlq (ferryctl_t *ctl);
+int
+    ferryctl_migrate (ferryctl_t *ctl);
 
 //  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
 //  for the commands that talk to the broker's HTTP endpoint.

@@ -22,6 +22,7 @@
 #include "ferry/fy_sigv4.h"
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"
+#include "ferry/fy_store.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 #include "ferry/fy_worker.h"

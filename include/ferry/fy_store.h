@@ -1,0 +1,193 @@
+/*  fy_store: the storage interface of the persistent workers (DESIGN §5),
+    implemented on PostgreSQL through libpq. One store is one connection,
+    used from one thread. It connects on first use and again after the
+    connection is lost, with a backoff between failed attempts; a lost
+    connection makes the operation in progress reconnect and retry once
+    (every operation here is idempotent), then fail with a retryable
+    errno. Connecting blocks the caller for at most connect_timeout_s.
+
+    Every query is parameterized; no value is ever formatted into SQL.
+    The schema is in sql/ and applied by ferryctl migrate. */
+#ifndef FY_STORE_H_INCLUDED
+#define FY_STORE_H_INCLUDED
+
+#include "ferry/fy_common.h"
+#include "ferry/fy_event.h"
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  The schema version (the newest sql/NNNN file) this build's code needs.
+#define FY_STORE_SCHEMA_VERSION 2
+//  The largest page a search returns.
+#define FY_STORE_SEARCH_MAX 1000
+
+typedef struct fy_store fy_store_t;
+typedef struct fy_store_export fy_store_export_t;
+
+//  How a batch is written. AUTO, the fastest measured (doc/store.md), is
+//  a plain COPY into audit.events that falls back to COPY + INSERT ... ON
+//  CONFLICT when the batch holds an event already stored; the others
+//  exist so the measurement can be repeated.
+typedef enum {
+    FY_STORE_APPEND_AUTO,       //  COPY, then COPY + INSERT on a duplicate
+    FY_STORE_APPEND_INSERT,     //  multi-row INSERT ... ON CONFLICT
+    FY_STORE_APPEND_COPY,       //  COPY into a temp table, then INSERT
+    FY_STORE_APPEND_PIPELINE    //  one INSERT per row in pipeline mode
+} fy_store_append_t;
+
+//  One audit.events row. Strings are borrowed from the event they were
+//  mapped from; payload and changes are borrowed json_t (changes may be
+//  NULL, as may every string marked so).
+typedef struct {
+    const char *id;
+    const char *type;
+    int version;
+    const char *source;
+    const char *occurred_at;
+    int64_t occurred_at_ms;
+    const char *company_id;
+    const char *actor_id;           //  may be NULL
+    const char *correlation_id;     //  may be NULL
+    const char *action;
+    const char *target_type;        //  may be NULL
+    const char *target_id;          //  may be NULL
+    char ip [48];                   //  "" when absent or not an address
+    const char *user_agent;         //  may be NULL
+    json_t *payload;
+    json_t *changes;                //  may be NULL
+} fy_store_audit_row_t;
+
+//  Search filters. company_id is required; every other field may be NULL
+//  (or 0 for limit, meaning 100). from is inclusive, to exclusive, both
+//  ISO 8601 timestamps. q matches a substring of the action, target and
+//  payload, case-insensitively. cursor is a page's next_cursor.
+typedef struct {
+    const char *company_id;
+    const char *actor_id;
+    const char *type;
+    const char *action;
+    const char *target_type;
+    const char *target_id;
+    const char *from;
+    const char *to;
+    const char *q;
+    const char *cursor;
+    int limit;
+} fy_store_filter_t;
+
+//  Map an event to its audit row: the envelope as is; for audit.recorded
+//  the payload's action, target, ip, userAgent and changes; for every
+//  other type the action is the type and the target comes from the
+//  payload's main id (goalId, reviewId, userId, ...), and ip/userAgent
+//  from the payload when it has them. Never fails: an ip that is not an
+//  IPv4 or IPv6 address is left out (it stays in the payload).
+void
+    fy_store_audit_row_from_event (fy_event_t *event,
+                                   fy_store_audit_row_t *row);
+
+//  A store on url (a libpq URI or conninfo; borrowed only during the
+//  call). Does not connect yet. connect_timeout_s bounds each attempt.
+fy_store_t *
+    fy_store_new (const char *url, int connect_timeout_s);
+
+void
+    fy_store_destroy (fy_store_t **self_p);
+
+//  Connect now unless connected. Returns 0, or -1 with errno EAGAIN when
+//  the database cannot be reached (or the backoff after a failed attempt
+//  has not elapsed yet) and err saying why.
+int
+    fy_store_connect (fy_store_t *self, fy_error_t *err) FY_MUSTCHECK;
+
+bool
+    fy_store_is_connected (fy_store_t *self);
+
+//  Milliseconds until the next connection attempt is allowed; 0 when one
+//  may be made now or the store is connected.
+int64_t
+    fy_store_retry_in_ms (fy_store_t *self);
+
+//  Check the database schema is at least min_version (workers pass
+//  FY_STORE_SCHEMA_VERSION and refuse to start otherwise). Returns 0 with
+//  the version in *version_p (may be NULL), or -1 with err saying what to
+//  do and errno: ENOENT no schema at all, ERANGE an older one, EAGAIN
+//  database down.
+int
+    fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
+                           fy_error_t *err) FY_MUSTCHECK;
+
+//  Choose how batches are written (default AUTO).
+void
+    fy_store_set_append_method (fy_store_t *self, fy_store_append_t method);
+
+//  Append count events to audit.events in one transaction, creating the
+//  monthly partitions they need. Idempotent on the event id: an event
+//  already stored (or twice in the batch) is skipped. Returns 0 after
+//  COMMIT with the rows actually added in *inserted_p (may be NULL), or
+//  -1 with nothing written and errno EAGAIN/ECONNRESET (retry later) or
+//  EIO, and err.
+int
+    fy_store_audit_append (fy_store_t *self, fy_event_t **events,
+                           size_t count, size_t *inserted_p,
+                           fy_error_t *err) FY_MUSTCHECK;
+
+//  One page of events matching filter, newest first (occurred_at desc,
+//  id desc): {"items": [row...], "nextCursor": "..." or null}. A row has
+//  the envelope keys (id, type, version, source, occurredAt, companyId,
+//  actorId, correlationId) and action, targetType, targetId, ip,
+//  userAgent, payload, changes, receivedAt. Caller owns result. NULL with
+//  errno EINVAL (a missing company, a limit above FY_STORE_SEARCH_MAX, a
+//  malformed uuid, time or cursor: err names which) or EAGAIN/EIO.
+json_t *
+    fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
+                           fy_error_t *err);
+
+//  The row with id, as in a search (within company_id unless it is NULL).
+//  Caller owns result. NULL with errno ENOENT, EINVAL, EAGAIN or EIO.
+json_t *
+    fy_store_audit_get (fy_store_t *self, const char *id,
+                        const char *company_id, fy_error_t *err);
+
+//  Every event matching filter (limit ignored), newest first, through a
+//  server-side cursor read chunk by chunk: memory stays bounded however
+//  many rows match. The export holds the store's connection (inside a
+//  read-only transaction) until destroyed; use no other call on the store
+//  meanwhile. NULL with errno as fy_store_audit_search.
+fy_store_export_t *
+    fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
+                           fy_error_t *err);
+
+//  The next row into *row_p (caller owns it). Returns 1 with a row, 0 at
+//  the end, -1 with errno EAGAIN/EIO and err.
+int
+    fy_store_export_next (fy_store_export_t *self, json_t **row_p,
+                          fy_error_t *err) FY_MUSTCHECK;
+
+//  Close the cursor and end its transaction. Safe on NULL.
+void
+    fy_store_export_destroy (fy_store_export_t **self_p);
+
+//  Make sure the partitions of the current (UTC) month and the
+//  months_ahead after it exist. *created_p (may be NULL) gets how many
+//  were created. Returns 0 or -1 with errno and err.
+int
+    fy_store_ensure_partitions (fy_store_t *self, int months_ahead,
+                                int *created_p, fy_error_t *err) FY_MUSTCHECK;
+
+//  Drop the partitions wholly older than the current month and the
+//  keep_months before it (the current month is never dropped; keep_months
+//  below 1 counts as 1). Each drop is its own transaction and is logged at
+//  notice. *dropped_p (may be NULL) gets how many were dropped. Returns 0
+//  or -1 with errno and err (the drops done before the failure stay).
+int
+    fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
+                           fy_error_t *err) FY_MUSTCHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

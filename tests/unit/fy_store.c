@@ -1,0 +1,789 @@
+/*  fy_store test, against the stack's real PostgreSQL (DATABASE_URL; its
+    absence is a failure). Each run makes a scratch database
+    ferry_test_store_<pid>, migrates it with the real ferryctl and drops it
+    at the end. Covers the schema check, the event-to-row mapping,
+    idempotent appends with each method (and their speed, printed as
+    diagnostics), search with every filter and keyset paging, SQL
+    injection in every filter, get by id, a 100,000-row export in bounded
+    memory, retention, and a PostgreSQL restart between two batches. */
+#include "ferry/ferry.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define S_ASAN 1
+#   endif
+#endif
+#if defined (__SANITIZE_ADDRESS__)
+#   define S_ASAN 1
+#endif
+#ifdef S_ASAN
+//  ASan keeps freed memory in a 256 MB quarantine, which would look like
+//  growth to the RSS check; a small one keeps the check meaningful.
+const char *__asan_default_options (void);
+const char *
+__asan_default_options (void)
+{
+    return "quarantine_size_mb=8";
+}
+#endif
+
+#define S_COMPANY_A "aaaaaaaa-0000-4000-8000-000000000001"
+#define S_COMPANY_B "bbbbbbbb-0000-4000-8000-000000000002"
+#define S_COMPANY_X "cccccccc-0000-4000-8000-000000000003"
+#define S_COMPANY_R "dddddddd-0000-4000-8000-000000000004"
+#define S_SEARCH_ROWS 3000
+#define S_EXPORT_ROWS 100000
+//  2025-06-01T00:00:00Z
+#define S_BASE_MS 1748736000000LL
+
+static char s_url [512];
+static PGconn *s_check;
+static unsigned s_next_id = 1;
+
+static void
+s_uuid (char buffer [FY_UUID_SIZE], unsigned prefix, unsigned n)
+{
+    snprintf (buffer, FY_UUID_SIZE, "%08x-0000-4000-8000-%012x", prefix, n);
+}
+
+//  A valid event; payload is taken.
+static fy_event_t *
+s_event (const char *id, const char *type, const char *company,
+         const char *actor, int64_t ms, json_t *payload)
+{
+    char when [FY_TIME_RFC3339_SIZE];
+    fy_time_format (ms, when);
+    json_t *root = json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, "
+                              "s:o}", "id", id, "type", type, "version", 1,
+                              "source", "test", "occurredAt", when,
+                              "companyId", company, "actorId", actor,
+                              "correlationId", "corr-1", "payload", payload);
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_new (&root, NULL, &err);
+    if (!event)
+        BAIL_OUT ("event: %s", err.text);
+    return event;
+}
+
+//  An event with a fresh id and a payload of about 400 bytes.
+static fy_event_t *
+s_filler (const char *company, int64_t ms)
+{
+    char id [FY_UUID_SIZE];
+    s_uuid (id, 0xf0000000u, s_next_id++);
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:s}",
+        "userId", "11111111-2222-4333-8444-555555555555",
+        "sessionId", "66666666-7777-4888-8999-000000000000",
+        "ip", "203.0.113.9",
+        "userAgent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0 Safari/537.36 ferry-test "
+        "padding padding padding padding padding padding padding padding "
+        "padding padding padding padding padding padding padding padding");
+    return s_event (id, "user.login", company, NULL, ms, payload);
+}
+
+static void
+s_events_free (fy_event_t **events, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        fy_event_destroy (&events [i]);
+}
+
+static long long
+s_count (const char *sql)
+{
+    PGresult *res = PQexec (s_check, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
+    long long n = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    return n;
+}
+
+static long
+s_rss_kb (void)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    char line [256];
+    long kb = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kb = strtol (line + 6, NULL, 10);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+//  Page through a search with limit; returns the rows seen, and whether
+//  they came strictly newest first, in *ordered_p.
+static int
+s_search_all (fy_store_t *store, fy_store_filter_t filter, int limit,
+              bool *ordered_p, json_t *ids)
+{
+    filter.limit = limit;
+    char *cursor = NULL;
+    int total = 0;
+    char last_time [64] = "", last_id [64] = "";
+    *ordered_p = true;
+    while (true) {
+        filter.cursor = cursor;
+        fy_error_t err = { "" };
+        json_t *page = fy_store_audit_search (store, &filter, &err);
+        free (cursor);
+        cursor = NULL;
+        if (!page) {
+            diag ("search: %s", err.text);
+            return -1;
+        }
+        size_t index;
+        json_t *row;
+        json_array_foreach (json_object_get (page, "items"), index, row) {
+            const char *when = json_string_value (json_object_get (
+                row, "occurredAt"));
+            const char *id = json_string_value (json_object_get (row, "id"));
+            int order = strcmp (when, last_time);
+            if (*last_time && (order > 0
+                               || (order == 0 && strcmp (id, last_id) >= 0)))
+                *ordered_p = false;
+            snprintf (last_time, sizeof last_time, "%s", when);
+            snprintf (last_id, sizeof last_id, "%s", id);
+            if (ids)
+                json_array_append_new (ids, json_string (id));
+            total++;
+        }
+        const char *next = json_string_value (json_object_get (page,
+                                                               "nextCursor"));
+        if (next)
+            cursor = strdup (next);
+        json_decref (page);
+        if (!cursor)
+            break;
+    }
+    return total;
+}
+
+static void
+s_run_ferryctl_migrate (void)
+{
+    const char *build = getenv ("FERRY_BUILDDIR");
+    const char *src = getenv ("FERRY_SRCDIR");
+    if (!build || !src)
+        BAIL_OUT ("FERRY_BUILDDIR and FERRY_SRCDIR must be set");
+    setenv ("DATABASE_URL", s_url, 1);
+    char *command = fy_xasprintf ("'%s/tools/ferryctl' --set "
+                                  "store.migrations_dir='%s/sql' migrate "
+                                  ">/dev/null", build, src);
+    int rc = system (command);
+    free (command);
+    ok (rc == 0, "ferryctl migrate on the scratch database");
+}
+
+static void
+test_schema_and_mapping (fy_store_t *store)
+{
+    fy_error_t err = { "" };
+    int version = -1;
+    errno = 0;
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version,
+                               &err) == -1 && errno == ENOENT,
+        "an empty database has no schema");
+    ok (strstr (err.text, "ferryctl migrate") != NULL,
+        "and the message says what to do: %s", err.text);
+    s_run_ferryctl_migrate ();
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version,
+                               &err) == 0, "schema is current");
+    is_int (version, FY_STORE_SCHEMA_VERSION, "version");
+    errno = 0;
+    ok (fy_store_check_schema (store, 99, &version, &err) == -1
+        && errno == ERANGE, "a newer build refuses this schema");
+    ok (strstr (err.text, "version 2") && strstr (err.text, "needs 99"),
+        "saying which versions: %s", err.text);
+
+    //  audit.recorded carries its own action, target, ip and changes.
+    json_t *payload = json_pack ("{s:s, s:{s:s, s:s}, s:s, s:s, "
+                                 "s:{s:{s:i}, s:{s:i}}}",
+        "action", "document.deleted", "target", "type", "document", "id",
+        "doc-42", "ip", "2001:db8::1", "userAgent", "curl/8",
+        "changes", "before", "size", 1, "after", "size", 2);
+    fy_event_t *event = s_event ("00000000-0000-4000-8000-0000000000a1",
+                                 "audit.recorded", S_COMPANY_A, NULL,
+                                 S_BASE_MS, payload);
+    fy_store_audit_row_t row;
+    fy_store_audit_row_from_event (event, &row);
+    is_str (row.action, "document.deleted", "audit.recorded: action");
+    is_str (row.target_type, "document", "audit.recorded: target type");
+    is_str (row.target_id, "doc-42", "audit.recorded: target id");
+    is_str (row.ip, "2001:db8::1", "audit.recorded: ip");
+    is_str (row.user_agent, "curl/8", "audit.recorded: user agent");
+    ok (json_is_object (row.changes), "audit.recorded: changes");
+    fy_event_destroy (&event);
+
+    //  Other types: the type is the action, the main id the target.
+    payload = json_pack ("{s:s, s:s, s:s}", "goalId", "g-1", "ownerId",
+                         "o-1", "ip", "999.1.1.1");
+    event = s_event ("00000000-0000-4000-8000-0000000000a2", "goal.created",
+                     S_COMPANY_A, NULL, S_BASE_MS, payload);
+    fy_store_audit_row_from_event (event, &row);
+    is_str (row.action, "goal.created", "goal.created: action is the type");
+    is_str (row.target_type, "goal", "goal.created: target type");
+    is_str (row.target_id, "g-1", "goal.created: target id");
+    is_str (row.ip, "", "an ip that is not an address is left out");
+    ok (row.changes == NULL, "no changes");
+    fy_event_destroy (&event);
+}
+
+static void
+test_idempotent (fy_store_t *store)
+{
+    static const struct {
+        fy_store_append_t method;
+        const char *name;
+    } methods [] = {
+        { FY_STORE_APPEND_AUTO, "auto" },
+        { FY_STORE_APPEND_INSERT, "insert" },
+        { FY_STORE_APPEND_COPY, "copy" },
+        { FY_STORE_APPEND_PIPELINE, "pipeline" },
+    };
+    for (size_t m = 0; m < 4; m++) {
+        fy_store_set_append_method (store, methods [m].method);
+        fy_event_t *batch [3];
+        batch [0] = s_filler (S_COMPANY_X, S_BASE_MS);
+        batch [1] = s_filler (S_COMPANY_X, S_BASE_MS + 1);
+        //  The same event twice in one batch.
+        json_t *copy = json_deep_copy (fy_event_json (batch [0]));
+        fy_error_t err = { "" };
+        batch [2] = fy_event_new (&copy, NULL, &err);
+        size_t inserted = 99;
+        ok (fy_store_audit_append (store, batch, 3, &inserted, &err) == 0,
+            "%s: append", methods [m].name);
+        is_int ((int) inserted, 2, "%s: a duplicate in the batch is "
+                "stored once", methods [m].name);
+        ok (fy_store_audit_append (store, batch, 3, &inserted, &err) == 0,
+            "%s: append the same batch again", methods [m].name);
+        is_int ((int) inserted, 0, "%s: nothing added", methods [m].name);
+        char *sql = fy_xasprintf ("SELECT count(*) FROM audit.events WHERE "
+                                  "id = '%s'", fy_event_id (batch [0]));
+        is_int ((int) s_count (sql), 1, "%s: the same event twice gives "
+                "one row", methods [m].name);
+        free (sql);
+        s_events_free (batch, 3);
+    }
+    fy_store_set_append_method (store, FY_STORE_APPEND_AUTO);
+}
+
+//  Rows per second of each method, batches of batch events.
+static void
+test_append_speed (fy_store_t *store, size_t batch)
+{
+    static const struct {
+        fy_store_append_t method;
+        const char *name;
+    } methods [] = {
+        { FY_STORE_APPEND_AUTO, "auto (COPY)" },
+        { FY_STORE_APPEND_INSERT, "multi-row INSERT" },
+        { FY_STORE_APPEND_COPY, "COPY + INSERT" },
+        { FY_STORE_APPEND_PIPELINE, "pipeline" },
+    };
+    const size_t total = 20000;
+    fy_event_t **events = fy_xcalloc (batch, sizeof *events);
+    for (size_t m = 0; m < 4; m++) {
+        fy_store_set_append_method (store, methods [m].method);
+        size_t inserted = 0;
+        int64_t elapsed = 0;
+        bool good = true;
+        for (size_t done = 0; done < total && good; done += batch) {
+            for (size_t i = 0; i < batch; i++)
+                events [i] = s_filler (S_COMPANY_X, S_BASE_MS
+                                       + (int64_t) (done + i) * 1000);
+            size_t added = 0;
+            fy_error_t err = { "" };
+            int64_t start = fy_clock_mono_ns ();
+            good = fy_store_audit_append (store, events, batch, &added,
+                                          &err) == 0;
+            elapsed += fy_clock_mono_ns () - start;
+            if (!good)
+                diag ("append: %s", err.text);
+            inserted += added;
+            s_events_free (events, batch);
+        }
+        ok (good && inserted == total, "%s: %zu rows in batches of %zu",
+            methods [m].name, total, batch);
+        diag ("append %-16s batch %4zu: %8.0f rows/s", methods [m].name,
+              batch, (double) total * 1e9 / (double) (elapsed ? elapsed : 1));
+    }
+    free (events);
+    fy_store_set_append_method (store, FY_STORE_APPEND_AUTO);
+}
+
+static const char *s_actors [] = {
+    "a0000000-0000-4000-8000-000000000001",
+    "a0000000-0000-4000-8000-000000000002",
+    "a0000000-0000-4000-8000-000000000003",
+    "a0000000-0000-4000-8000-000000000004",
+    "a0000000-0000-4000-8000-000000000005",
+};
+
+//  S_SEARCH_ROWS events for company A over about three months, two at a
+//  time sharing a timestamp (so the id breaks ties), plus a few for B.
+static void
+s_load_search_data (fy_store_t *store)
+{
+    fy_event_t **events = fy_xcalloc (S_SEARCH_ROWS, sizeof *events);
+    for (int i = 0; i < S_SEARCH_ROWS; i++) {
+        char id [FY_UUID_SIZE];
+        s_uuid (id, 0x5ea00000u, (unsigned) i);
+        int64_t ms = S_BASE_MS + (int64_t) (i / 2) * 37 * 60000;
+        json_t *payload;
+        const char *type;
+        if (i % 3 == 0) {
+            type = "audit.recorded";
+            char target [16];
+            snprintf (target, sizeof target, "doc-%d", i % 10);
+            payload = json_pack ("{s:s, s:{s:s, s:s}, s:s}",
+                "action", i % 2 ? "doc.viewed" : "doc.deleted",
+                "target", "type", "document", "id", target,
+                "reason", i % 100 == 0 ? "found a Needle here" : "routine");
+        }
+        else
+        if (i % 3 == 1) {
+            type = "user.login";
+            payload = json_pack ("{s:s, s:s}", "userId", s_actors [i % 5],
+                                 "ip", "198.51.100.7");
+        }
+        else {
+            type = "goal.created";
+            payload = json_pack ("{s:s, s:s}", "goalId", "goal-1",
+                                 "title", "50% more_revenue");
+        }
+        events [i] = s_event (id, type, S_COMPANY_A, s_actors [i % 5], ms,
+                              payload);
+    }
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    ok (fy_store_audit_append (store, events, S_SEARCH_ROWS, &inserted,
+                               &err) == 0
+        && inserted == S_SEARCH_ROWS, "search data loaded in one batch");
+    s_events_free (events, S_SEARCH_ROWS);
+    for (int i = 0; i < 5; i++)
+        events [i] = s_filler (S_COMPANY_B, S_BASE_MS + i);
+    ok (fy_store_audit_append (store, events, 5, NULL, &err) == 0,
+        "another company's rows");
+    s_events_free (events, 5);
+    free (events);
+}
+
+static void
+test_search (fy_store_t *store)
+{
+    s_load_search_data (store);
+    fy_store_filter_t filter = { .company_id = S_COMPANY_A };
+    bool ordered;
+    json_t *ids = json_array ();
+    is_int (s_search_all (store, filter, 137, &ordered, ids), S_SEARCH_ROWS,
+            "paging with a cursor returns every row");
+    ok (ordered, "newest first, id breaking ties");
+    //  Every id exactly once.
+    json_t *seen = json_object ();
+    size_t index;
+    json_t *id;
+    json_array_foreach (ids, index, id)
+        json_object_set_new (seen, json_string_value (id), json_true ());
+    is_int ((int) json_object_size (seen), S_SEARCH_ROWS,
+            "each exactly once");
+    json_decref (seen);
+    json_decref (ids);
+    is_int (s_search_all (store, filter, 1000, &ordered, NULL),
+            S_SEARCH_ROWS, "the same with limit 1000");
+
+    //  Each filter alone, against counts worked out from the data.
+    int rows = S_SEARCH_ROWS;
+    fy_store_filter_t f = filter;
+    f.actor_id = s_actors [2];
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 5,
+            "actorId");
+    ok (ordered, "actorId: ordered");
+    f = filter;
+    f.type = "user.login";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3,
+            "type");
+    f = filter;
+    f.action = "doc.viewed";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 6,
+            "action");
+    f = filter;
+    f.target_type = "document";
+    f.target_id = "doc-3";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 30,
+            "targetType and targetId");
+    f = filter;
+    f.target_type = "goal";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3,
+            "targetType alone");
+    //  Events i = 200 .. 599 (pairs 100 .. 299) fall in [from, to).
+    char from [FY_TIME_RFC3339_SIZE], to [FY_TIME_RFC3339_SIZE];
+    fy_time_format (S_BASE_MS + 100LL * 37 * 60000, from);
+    fy_time_format (S_BASE_MS + 300LL * 37 * 60000, to);
+    f = filter;
+    f.from = from;
+    f.to = to;
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), 400,
+            "from (inclusive) and to (exclusive)");
+    f = filter;
+    f.q = "nEEdle";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 300,
+            "q matches case-insensitively");
+    f = filter;
+    f.q = "50% more_rev";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3,
+            "q with LIKE wildcards matches them literally");
+    f = filter;
+    f.q = "%";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3,
+            "q of a lone %% is literal");
+    f = filter;
+    f.actor_id = s_actors [0];
+    f.type = "audit.recorded";
+    f.action = "doc.deleted";
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 30,
+            "filters combine");
+    f = (fy_store_filter_t) { .company_id = S_COMPANY_B };
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), 5,
+            "another company sees only its rows");
+
+    fy_error_t err = { "" };
+    f = filter;
+    f.limit = 1001;
+    errno = 0;
+    ok (!fy_store_audit_search (store, &f, &err) && errno == EINVAL,
+        "limit above 1000 refused");
+    f = (fy_store_filter_t) { .company_id = NULL };
+    ok (!fy_store_audit_search (store, &f, &err) && errno == EINVAL,
+        "companyId required");
+    f = filter;
+    f.cursor = "bm90LWEtY3Vyc29y";
+    ok (!fy_store_audit_search (store, &f, &err) && errno == EINVAL,
+        "a forged cursor refused");
+}
+
+static void
+test_injection (fy_store_t *store)
+{
+    static const char *attacks [] = {
+        "' OR '1'='1",
+        "'; DROP TABLE audit.events; --",
+        "\" OR \"\"=\"",
+        "1; DELETE FROM audit.events",
+        "aaaaaaaa-0000-4000-8000-000000000001' OR 'x'='x",
+        "%' OR 1=1 --",
+        "$1",
+        "\\'; TRUNCATE audit.events CASCADE; --",
+        "') UNION SELECT * FROM schema_migrations --",
+    };
+    long long before = s_count ("SELECT count(*) FROM audit.events");
+    int bad = 0, tried = 0;
+    for (size_t a = 0; a < sizeof attacks / sizeof attacks [0]; a++)
+        for (int field = 0; field < 11; field++) {
+            fy_store_filter_t f = { .company_id = S_COMPANY_A };
+            const char *attack = attacks [a];
+            switch (field) {
+                case 0: f.company_id = attack; break;
+                case 1: f.actor_id = attack; break;
+                case 2: f.type = attack; break;
+                case 3: f.action = attack; break;
+                case 4: f.target_type = attack; break;
+                case 5: f.target_id = attack; break;
+                case 6: f.from = attack; break;
+                case 7: f.to = attack; break;
+                case 8: f.q = attack; break;
+                case 9: f.cursor = attack; break;
+                default: f.target_type = "document"; f.target_id = attack;
+            }
+            fy_error_t err = { "" };
+            errno = 0;
+            json_t *page = fy_store_audit_search (store, &f, &err);
+            size_t found = page ? json_array_size (json_object_get (
+                                      page, "items")) : 0;
+            //  Nothing found, or refused as a malformed value.
+            if (page ? found != 0 : errno != EINVAL) {
+                diag ("field %d, '%s': %zu rows, errno %d, %s", field,
+                      attack, found, errno, err.text);
+                bad++;
+            }
+            json_decref (page);
+            tried++;
+            json_t *row = fy_store_audit_get (store, attack, NULL, &err);
+            if (row)
+                bad++;
+            json_decref (row);
+        }
+    is_int (bad, 0, "%d injection attempts found nothing", tried);
+    is_int ((int) s_count ("SELECT count(*) FROM audit.events"), (int) before,
+            "and the table is intact");
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL)
+        == 0, "and so is the schema");
+}
+
+static void
+test_get (fy_store_t *store)
+{
+    char id [FY_UUID_SIZE];
+    s_uuid (id, 0x5ea00000u, 3);        //  an audit.recorded row
+    fy_error_t err = { "" };
+    json_t *row = fy_store_audit_get (store, id, S_COMPANY_A, &err);
+    ok (row != NULL, "get by id");
+    is_str (json_string_value (json_object_get (row, "id")), id, "its id");
+    is_str (json_string_value (json_object_get (row, "action")),
+            "doc.viewed", "its action");
+    is_str (json_string_value (json_object_get (row, "targetId")), "doc-3",
+            "its target");
+    is_str (json_string_value (json_object_get (row, "occurredAt")),
+            "2025-06-01T00:37:00.000Z", "its time");
+    ok (json_is_object (json_object_get (row, "payload")), "its payload");
+    json_decref (row);
+    row = fy_store_audit_get (store, id, NULL, &err);
+    ok (row != NULL, "get without a company");
+    json_decref (row);
+    errno = 0;
+    ok (!fy_store_audit_get (store, id, S_COMPANY_B, &err)
+        && errno == ENOENT, "another company's event is not found");
+    ok (!fy_store_audit_get (store, "00000000-0000-4000-8000-00000000dead",
+                             NULL, &err) && errno == ENOENT,
+        "an unknown id is not found");
+}
+
+static void
+test_export (fy_store_t *store)
+{
+    fy_event_t **events = fy_xcalloc (1000, sizeof *events);
+    bool good = true;
+    int64_t start = fy_clock_mono_ns ();
+    for (int done = 0; done < S_EXPORT_ROWS && good; done += 1000) {
+        for (int i = 0; i < 1000; i++)
+            events [i] = s_filler (S_COMPANY_B, fy_clock_wall_ms ()
+                                   - (int64_t) (done + i) * 10);
+        fy_error_t err = { "" };
+        good = fy_store_audit_append (store, events, 1000, NULL, &err) == 0;
+        if (!good)
+            diag ("append: %s", err.text);
+        s_events_free (events, 1000);
+    }
+    free (events);
+    int64_t elapsed = fy_clock_mono_ns () - start;
+    ok (good, "%d rows appended for the export", S_EXPORT_ROWS);
+    diag ("append (default method, batch 1000, incl. building events): "
+          "%.0f rows/s", S_EXPORT_ROWS * 1e9 / (double) elapsed);
+
+    fy_store_filter_t filter = { .company_id = S_COMPANY_B };
+    fy_error_t err = { "" };
+    long rss_before = s_rss_kb (), rss_max = rss_before;
+    start = fy_clock_mono_ns ();
+    fy_store_export_t *export = fy_store_audit_export (store, &filter, &err);
+    ok (export != NULL, "export opened");
+    int rows = 0;
+    bool ordered = true;
+    char last [64] = "";
+    json_t *row;
+    int rc;
+    while (export && (rc = fy_store_export_next (export, &row, &err)) == 1) {
+        const char *when = json_string_value (json_object_get (row,
+                                                               "occurredAt"));
+        if (*last && strcmp (when, last) > 0)
+            ordered = false;
+        snprintf (last, sizeof last, "%s", when);
+        json_decref (row);
+        if (++rows % 1000 == 0) {
+            long rss = s_rss_kb ();
+            if (rss > rss_max)
+                rss_max = rss;
+        }
+    }
+    fy_store_export_destroy (&export);
+    elapsed = fy_clock_mono_ns () - start;
+    is_int (rows, S_EXPORT_ROWS + 5, "export streamed every row");
+    ok (ordered, "newest first");
+    diag ("export: %.0f rows/s; RSS %ld kB before, %ld kB at most",
+          rows * 1e9 / (double) elapsed, rss_before, rss_max);
+    //  The rows amount to about 100 MB as JSON; a chunked cursor holds one
+    //  chunk of 1000.
+    ok (rss_max - rss_before < 16 * 1024, "memory stayed bounded (+%ld kB)",
+        rss_max - rss_before);
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL)
+        == 0, "the store is usable after an export");
+}
+
+//  Restart the stack's PostgreSQL in place: its data directory is the -D
+//  of the postmaster listening on the URL's port.
+static int
+s_restart_postgres (void)
+{
+    PQconninfoOption *options = PQconninfoParse (s_url, NULL);
+    const char *port = "5432";
+    for (PQconninfoOption *o = options; o && o->keyword; o++)
+        if (strcmp (o->keyword, "port") == 0 && o->val)
+            port = o->val;
+    char *command = fy_xasprintf (
+        "data=$(for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' "
+        "2>/dev/null <$f; echo; done | sed -nE 's@^[^ ]*/postgres -D ([^ ]+) "
+        "-p %s .*@\\1@p' | head -1); [ -n \"$data\" ] || exit 1; "
+        "bin=/usr/lib/postgresql/15/bin; "
+        "if [ $(id -u) = 0 ]; then runuser -u $(stat -c %%U \"$data\") -- "
+        "$bin/pg_ctl -D \"$data\" -w -m fast restart >/dev/null; "
+        "else $bin/pg_ctl -D \"$data\" -w -m fast restart >/dev/null; fi",
+        port);
+    PQconninfoFree (options);
+    int rc = system (command);
+    free (command);
+    return rc;
+}
+
+static void
+test_restart (fy_store_t *store)
+{
+    fy_event_t *events [10];
+    for (int i = 0; i < 10; i++)
+        events [i] = s_filler (S_COMPANY_X, fy_clock_wall_ms () + i);
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    ok (fy_store_audit_append (store, events, 5, &inserted, &err) == 0
+        && inserted == 5, "a batch before the restart");
+    ok (s_restart_postgres () == 0, "PostgreSQL restarted");
+    //  The stack's server came back; the checking connection is stale.
+    PQreset (s_check);
+    ok (fy_store_audit_append (store, events + 5, 5, &inserted, &err) == 0
+        && inserted == 5, "the next batch succeeds after reconnecting");
+    ok (fy_store_is_connected (store), "connected again");
+    s_events_free (events, 10);
+
+    //  A database that is not there: retryable, with a growing backoff.
+    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x",
+                                     1);
+    fy_event_t *event = s_filler (S_COMPANY_X, fy_clock_wall_ms ());
+    errno = 0;
+    ok (fy_store_audit_append (down, &event, 1, NULL, &err) == -1
+        && errno == EAGAIN, "a database that is down: EAGAIN");
+    ok (fy_store_retry_in_ms (down) > 0, "with a backoff before the next "
+        "attempt (%lld ms)", (long long) fy_store_retry_in_ms (down));
+    errno = 0;
+    ok (fy_store_connect (down, &err) == -1 && errno == EAGAIN
+        && strstr (err.text, "next attempt"),
+        "no attempt during the backoff: %s", err.text);
+    fy_event_destroy (&event);
+    fy_store_destroy (&down);
+}
+
+static void
+test_retention (fy_store_t *store)
+{
+    //  Events in 2020 and in the current and previous months.
+    int64_t now = fy_clock_wall_ms ();
+    //  The last day of the previous month, whatever today is.
+    time_t seconds = (time_t) (now / 1000);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    int64_t last_month = ((int64_t) timegm (&tm) - 86400) * 1000;
+    fy_event_t *events [5];
+    events [0] = s_filler (S_COMPANY_R, 1577836800000LL);      //  2020-01
+    events [1] = s_filler (S_COMPANY_R, 1580515200000LL);      //  2020-02
+    events [2] = s_filler (S_COMPANY_R, 1583020800000LL);      //  2020-03
+    events [3] = s_filler (S_COMPANY_R, now);
+    events [4] = s_filler (S_COMPANY_R, last_month);
+    fy_error_t err = { "" };
+    ok (fy_store_audit_append (store, events, 5, NULL, &err) == 0,
+        "events in old, previous and current months");
+    s_events_free (events, 5);
+    int created = -1;
+    ok (fy_store_ensure_partitions (store, 3, &created, &err) == 0,
+        "partitions ensured ahead");
+    const char *old_sql =
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON "
+        "c.oid = i.inhrelid WHERE i.inhparent = 'audit.events'::regclass "
+        "AND c.relname < 'events_' || to_char(date_trunc('month', "
+        "now() AT TIME ZONE 'UTC') - interval '1 month', 'YYYYMM')";
+    long long old = s_count (old_sql);
+    long long all = s_count ("SELECT count(*) FROM pg_inherits WHERE "
+                             "inhparent = 'audit.events'::regclass");
+    ok (old >= 3, "%lld partitions older than last month", old);
+    int dropped = -1;
+    ok (fy_store_drop_expired (store, 1, &dropped, &err) == 0,
+        "drop expired");
+    is_int (dropped, (int) old, "every older partition dropped");
+    is_int ((int) s_count (old_sql), 0, "none left");
+    is_int ((int) s_count ("SELECT count(*) FROM pg_inherits WHERE "
+                           "inhparent = 'audit.events'::regclass"),
+            (int) (all - old), "the others kept");
+    char *sql = fy_xasprintf ("SELECT count(*) FROM audit.events WHERE "
+                              "company_id = '%s'", S_COMPANY_R);
+    is_int ((int) s_count (sql), 2, "this and last month's events kept");
+    ok (fy_store_drop_expired (store, 0, &dropped, &err) == 0
+        && dropped == 0, "retention 0 never drops the current months");
+    is_int ((int) s_count (sql), 2, "still there");
+    free (sql);
+    ok (fy_store_ensure_partitions (store, 3, &created, &err) == 0
+        && created == 0, "ensure again creates nothing");
+}
+
+int
+main (void)
+{
+    plan (NO_PLAN);
+    const char *admin_url = getenv ("DATABASE_URL");
+    if (!admin_url || !*admin_url)
+        BAIL_OUT ("DATABASE_URL is not set: start contrib/stack.sh and "
+                  "eval its env");
+    char db [64];
+    snprintf (db, sizeof db, "ferry_test_store_%ld", (long) getpid ());
+    PGconn *admin = PQconnectdb (admin_url);
+    if (PQstatus (admin) != CONNECTION_OK)
+        BAIL_OUT ("cannot connect to DATABASE_URL: %s",
+                  PQerrorMessage (admin));
+    char *create = fy_xasprintf ("CREATE DATABASE %s", db);
+    PGresult *res = PQexec (admin, create);
+    free (create);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        BAIL_OUT ("create database: %s", PQerrorMessage (admin));
+    PQclear (res);
+    //  The URL with the scratch database as its path.
+    const char *slash = strrchr (admin_url, '/');
+    snprintf (s_url, sizeof s_url, "%.*s/%s", (int) (slash - admin_url),
+              admin_url, db);
+    s_check = PQconnectdb (s_url);
+    if (PQstatus (s_check) != CONNECTION_OK)
+        BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));
+
+    fy_store_t *store = fy_store_new (s_url, 5);
+    ok (store && !fy_store_is_connected (store), "new does not connect");
+    test_schema_and_mapping (store);
+    test_idempotent (store);
+    test_append_speed (store, 100);
+    test_append_speed (store, 1000);
+    test_search (store);
+    test_injection (store);
+    test_get (store);
+    test_export (store);
+    test_restart (store);
+    test_retention (store);
+    fy_store_destroy (&store);
+    ok (store == NULL, "destroy");
+
+    PQfinish (s_check);
+    PQreset (admin);
+    char *drop = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)",
+                               db);
+    res = PQexec (admin, drop);
+    free (drop);
+    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped");
+    PQclear (res);
+    PQfinish (admin);
+    done_testing ();
+}
