@@ -145,6 +145,9 @@ static const fy_cfg_key_t s_bridge_keys [] = {
       NULL, 0, 3600000, NULL },
     { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
       "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
+    { .name = NULL }
+};
+
 static const fy_cfg_key_t s_store_keys [] = {
     { "connect_timeout_s", FY_CFG_INT, "5", FY_CFG_RESTART,
       "how long one connection attempt to PostgreSQL may block",
