@@ -4,7 +4,8 @@
 #  (contrib/stack.sh), prints the environment the programs read, and checks
 #  every sample event in contrib/demo/*.json with `ferryctl validate`, then
 #  starts ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080)
-#  with a demo audit worker and publishes the sample events through it.
+#  with a demo audit worker and publishes the sample events through it,
+#  then starts ferry-bridge and sends them again through SQS.
 #  Everything stays up afterwards for you to look at; `contrib/quickstart.sh
 #  stop` ends the broker and the worker, contrib/stack.sh stop the stack.
 #  The bridge and the real workers join here as they are written.
@@ -36,7 +37,7 @@ stop_system () {
 
 if [ "${1:-}" = stop ]; then
     stop_system
-    echo "quickstart: broker and worker stopped (contrib/stack.sh stop ends the stack)"
+    echo "quickstart: broker, bridge and worker stopped (contrib/stack.sh stop ends the stack)"
     exit 0
 fi
 
@@ -127,6 +128,21 @@ for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
 
+say "the bridge: the sample events through SQS"
+"$BUILD/bridge/ferry-bridge" --set bridge.broker=$endpoint \
+    >"$RUN/bridge.log" 2>&1 &
+echo $! >"$RUN/bridge.pid"
+before=$(wc -l <"$RUN/audit.ids")
+for sample in "${samples[@]}"; do
+    jq -c . "$sample"
+done | "$ferryctl" send --sqs "$SQS_QUEUE_URL"
+for _ in $(seq 100); do
+    [ $(($(wc -l <"$RUN/audit.ids") - before)) -ge ${#samples[@]} ] && break
+    sleep 0.1
+done
+echo "    the audit worker has $(($(wc -l <"$RUN/audit.ids") - before)) of" \
+    "${#samples[@]} events that went through SQS and the bridge"
+
 say "POST /events with a service token (ferryctl token)"
 token=$("$ferryctl" token --sub quickstart)
 curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -143,5 +159,5 @@ cat <<EOF
     curl http://127.0.0.1:58080/metrics
     FERRY_HTTP_ADMIN_TOKEN=\$(cat ${RUN#"$ROOT"/}/admin_token) $ferryctl --set http.port=58080 status
     cat ${RUN#"$ROOT"/}/audit.ids          # what the audit worker did
-  contrib/quickstart.sh stop ends the broker and worker; contrib/stack.sh stop the stack.
+  contrib/quickstart.sh stop ends the broker, bridge and worker; contrib/stack.sh stop the stack.
 EOF
