@@ -8,7 +8,9 @@
 //    golden URL DIR                     send every DIR/*.json, one message
 //                                       each; prints the ids sent
 //    generate URL N [TYPE]              send N events of TYPE (user.login)
-//                                       with fresh ids; prints the ids
+//                                       with fresh ids; prints the ids (to a
+//                                       FIFO queue, event i goes to group
+//                                       "g<i % FIFO_GROUPS>", default 1 group)
 //    raw URL FILE...                    send each file's bytes as one body
 //    count URL                          "visible invisible" (approximate)
 //    peek URL                           receive everything visible, one JSON
@@ -42,7 +44,8 @@ async function sendAll(url, bodies) {
         const entries = bodies.slice(i, i + 10).map((body, j) => {
             const entry = { Id: `m${i + j}`, MessageBody: body };
             if (url.endsWith(".fifo")) {
-                entry.MessageGroupId = "g";
+                const groups = Number(process.env.FIFO_GROUPS ?? "1");
+                entry.MessageGroupId = `g${(i + j) % groups}`;
                 entry.MessageDeduplicationId = randomUUID();
             }
             return entry;
