@@ -309,6 +309,23 @@ s_post (audit_t *self, const fy_request_t *request)
         return;
     }
     size_t inserted = 0;
+    //  The table is unique on (id, occurred_at), its partition key: a
+    //  retry that let occurredAt default to now would be a new row. The
+    //  id alone decides, and requests are answered one at a time.
+    json_t *found = key ? fy_store_audit_get (self->api_store,
+                                              fy_event_id (event), NULL,
+                                              &err) : NULL;
+    if (found) {
+        json_decref (found);
+        json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
+                                  "created", 0);
+        s_reply_json (self->worker, request->rid, 201, body);
+        json_decref (body);
+    }
+    else
+    if (key && errno != ENOENT)
+        s_reply_store_error (self->worker, request->rid, errno, &err);
+    else
     if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
         s_reply_store_error (self->worker, request->rid, errno, &err);
     else {
