@@ -167,6 +167,34 @@ static const fy_cfg_key_t s_store_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_audit_keys [] = {
+    { "batch_max", FY_CFG_INT, "500", FY_CFG_RESTART,
+      "most events written in one transaction", NULL, 1, 100000, NULL },
+    { "batch_ms", FY_CFG_INT, "50", FY_CFG_RESTART,
+      "longest an event waits for its batch to fill before it is written",
+      NULL, 1, 60000, NULL },
+    { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
+      "the broker's endpoint ferry-audit connects to",
+      NULL, 0, 0, NULL },
+    { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "most deliveries and requests held at once (at least batch_max)",
+      NULL, 1, 1000000, NULL },
+    { "export_window", FY_CFG_INT, "4", FY_CFG_RESTART,
+      "CSV export parts sent ahead of the broker's MORE", NULL, 1, 64, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval toward the broker (not above the broker's)",
+      NULL, 10, 60000, NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats the broker may miss before the worker reconnects",
+      NULL, 2, 100, NULL },
+    { "name", FY_CFG_STR, "ferry-audit", FY_CFG_RESTART,
+      "the name the worker gives the broker in HELLO", NULL, 0, 0, NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long SIGTERM waits for the batch in hand to be written",
+      NULL, 0, 3600000, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
@@ -175,5 +203,7 @@ const fy_cfg_section_t fy_cfg_sections [] = {
     { "bridge", s_bridge_keys, "ferry-bridge: SQS polling, settling, leases" },
     { "store", s_store_keys, "PostgreSQL store of the persistent workers; "
       "ferryctl migrate" },
+    { "audit", s_audit_keys, "ferry-audit: the audit worker and its /audit "
+      "API" },
     { .name = NULL }
 };

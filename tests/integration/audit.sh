@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+#  TAP: ferry-audit end to end against the stack's PostgreSQL (DATABASE_URL
+#  from contrib/stack.sh env; missing is a failure), a real ferry-broker
+#  with HTTP on 127.0.0.1 and ferryctl send as the publisher. Each run
+#  makes a scratch database ferry_audit_<pid>. Covers: refusal of an
+#  unmigrated schema (exit 2, one line), every event stored once, the
+#  same events twice give no new row, the worker SIGKILLed mid-stream
+#  and restarted (no loss, no duplicate), PostgreSQL restarted
+#  mid-stream (no loss), SQL injection in every search filter, POST
+#  /audit idempotency, GET by id, health, CSV export and its escaping.
+set -u
+. "$FERRY_SRCDIR/tests/tap.sh"
+ctl="$FERRY_BUILDDIR/tools/ferryctl"
+broker="$FERRY_BUILDDIR/broker/ferry-broker"
+audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
+tmp=$(mktemp -d)
+db=ferry_audit_$$
+admin=${DATABASE_URL:-}
+pids=()
+cleanup () {
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[i]}" 2>/dev/null
+        wait "${pids[i]}" 2>/dev/null
+    done
+    [ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
+        >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+[ -n "$admin" ] || bail_out "DATABASE_URL is not set: start contrib/stack.sh"
+for program in "$ctl" "$broker" "$audit"; do
+    [ -x "$program" ] || bail_out "no $program"
+done
+psql -qX "$admin" -c "CREATE DATABASE $db" >/dev/null ||
+    bail_out "cannot create database $db"
+export DATABASE_URL="${admin%/*}/$db"
+export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
+q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
+company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
+
+#  events N FILE: N fresh audit.recorded events of $company, NDJSON.
+events () {
+    python3 - "$1" "$company" > "$2" <<'PY'
+import json, sys, uuid, datetime
+n, company = int(sys.argv[1]), sys.argv[2]
+now = datetime.datetime.now(datetime.timezone.utc)
+for i in range(n):
+    t = (now - datetime.timedelta(seconds=i)).strftime('%Y-%m-%dT%H:%M:%S.') \
+        + '%03dZ' % (i % 1000)
+    print(json.dumps({"id": str(uuid.uuid4()), "type": "audit.recorded",
+        "version": 1, "source": "test", "occurredAt": t, "companyId": company,
+        "actorId": str(uuid.uuid4()), "payload": {"action": "user.updated",
+        "target": {"type": "user", "id": str(uuid.uuid4())},
+        "ip": "192.0.2.7", "userAgent": "t/1"}}))
+PY
+}
+
+#  1. An unmigrated database: refused with one line, exit 2.
+"$audit" --set audit.broker="ipc://$tmp/none.sock" > "$tmp/out" 2>&1
+is "$?" 2 "an unmigrated database: exit 2"
+is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
+
+"$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
+
+endpoint="ipc://$tmp/broker.sock"
+port=$((8880 + $$ % 100))
+secret=audit-test-secret-0123456789abcdef
+"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
+    --set http.address=127.0.0.1 --set http.port=$port \
+    --set http.jwt_secret=$secret &
+pids+=($!)
+for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
+start_audit () {
+    "$audit" --set audit.broker="$endpoint" --set audit.batch_max=200 \
+        --set audit.batch_ms=20 --set log.level=warn 2>>"$tmp/audit.log" &
+    audit_pid=$!
+}
+start_audit
+token=$("$ctl" --set http.jwt_secret=$secret token)
+api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
+    -H "Authorization: Bearer $token" "$@"; }
+url="http://127.0.0.1:$port"
+for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" = 200 ] \
+        && break
+    sleep 0.1
+done
+is "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" 200 \
+    "GET /audit/health is 200 with the database up"
+
+#  2. Events stored once; the same events again add nothing.
+events 500 "$tmp/a.ndjson"
+out=$("$ctl" send --broker "$endpoint" "$tmp/a.ndjson" 2>&1)
+is "$out" "sent 500, acked 500, nacked 0 (retryable 0), invalid 0" \
+    "500 events ACKed"
+is "$(q 'SELECT count(*) FROM audit.events')" 500 "500 rows"
+out=$("$ctl" send --broker "$endpoint" "$tmp/a.ndjson" 2>&1)
+is "$out" "sent 500, acked 500, nacked 0 (retryable 0), invalid 0" \
+    "the same 500 ACKed again"
+is "$(q 'SELECT count(*) FROM audit.events')" 500 "still 500 rows"
+
+#  3. SIGKILL mid-stream, then a restart: every event once.
+events 5000 "$tmp/b.ndjson"
+"$ctl" send --broker "$endpoint" --timeout-ms 60000 "$tmp/b.ndjson" \
+    > "$tmp/b.out" 2>&1 &
+send=$!
+sleep 0.3
+kill -KILL $audit_pid; wait $audit_pid 2>/dev/null
+before=$(q 'SELECT count(*) FROM audit.events')
+start_audit
+wait $send
+is "$(cat "$tmp/b.out")" \
+    "sent 5000, acked 5000, nacked 0 (retryable 0), invalid 0" \
+    "every event ACKed across the SIGKILL (killed at $before rows)"
+is "$(q 'SELECT count(*) FROM audit.events')" 5500 "5500 rows, no loss"
+is "$(q 'SELECT count(DISTINCT id) FROM audit.events')" 5500 "no duplicate"
+
+#  4. PostgreSQL restarted mid-stream: nothing lost.
+events 5000 "$tmp/c.ndjson"
+"$ctl" send --broker "$endpoint" --timeout-ms 120000 "$tmp/c.ndjson" \
+    > "$tmp/c.out" 2>&1 &
+send=$!
+sleep 0.2
+pgport=$(sed -nE 's@.*:([0-9]+)/.*@\1@p' <<<"$DATABASE_URL")
+data=$(for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' 2>/dev/null <"$f"; echo;
+       done | sed -nE "s@^[^ ]*/postgres -D ([^ ]+) -p $pgport .*@\1@p" |
+       head -1)
+bin=/usr/lib/postgresql/15/bin
+if [ "$(id -u)" = 0 ]; then
+    runuser -u "$(stat -c %U "$data")" -- "$bin/pg_ctl" -D "$data" -w \
+        -m fast restart > /dev/null
+else
+    "$bin/pg_ctl" -D "$data" -w -m fast restart > /dev/null
+fi
+ok $? "postgres restarted ($data)"
+wait $send
+grep -q '^sent 5000, acked [0-9]*, nacked [0-9]* (retryable \([0-9]*\)), invalid 0$' "$tmp/c.out"
+ok $? "during the restart NACKs are all retryable: $(tail -1 "$tmp/c.out")"
+n=$(sed -nE 's/.*nacked ([0-9]+) \(retryable ([0-9]+)\).*/\1 \2/p' "$tmp/c.out")
+is "${n% *}" "${n#* }" "every NACK retryable"
+#  What was NACKed goes back to its source (SQS redelivers): resend all.
+out=$("$ctl" send --broker "$endpoint" "$tmp/c.ndjson" 2>&1)
+is "$out" "sent 5000, acked 5000, nacked 0 (retryable 0), invalid 0" \
+    "redelivered after the restart, every event ACKed"
+is "$(q 'SELECT count(*) FROM audit.events')" 10500 "10500 rows, no loss"
+
+#  5. Search, and SQL injection in every filter: 400 or empty, table intact.
+code=$(api "$url/audit/search?companyId=$company&limit=5")
+is "$code" 200 "search is 200"
+is "$(jq '.items | length' "$tmp/body")" 5 "with 5 items"
+cursor=$(jq -r .nextCursor "$tmp/body")
+code=$(api -G "$url/audit/search" --data-urlencode "companyId=$company" \
+    --data-urlencode "limit=5" --data-urlencode "cursor=$cursor")
+is "$(jq '.items | length' "$tmp/body")" 5 "the next page by cursor"
+is "$(api "$url/audit/search?limit=5")" 400 "no companyId is 400"
+is "$(api "$url/audit/search?companyId=$company&limit=1001")" 400 \
+    "limit 1001 is 400"
+bad=0
+for filter in companyId actorId type action targetType targetId from to q \
+              cursor limit; do
+    for attack in "'; DROP TABLE audit.events; --" "' OR '1'='1" \
+                  "1) UNION SELECT * FROM schema_migrations --" '\x00%'; do
+        args=(--data-urlencode "$filter=$attack")
+        [ $filter != companyId ] &&
+            args+=(--data-urlencode "companyId=$company")
+        code=$(api -G "$url/audit/search" "${args[@]}")
+        n=$(jq '.items | length' "$tmp/body" 2>/dev/null)
+        if ! { [ "$code" = 400 ] || { [ "$code" = 200 ] && [ "$n" = 0 ]; }; }
+        then
+            [ $filter = q ] && [ "$code" = 200 ] && continue
+            diag "$filter=$attack gave $code $(head -c 200 "$tmp/body")"
+            bad=$((bad + 1))
+        fi
+    done
+done
+is "$bad" 0 "every injected filter is 400 or finds nothing"
+is "$(q 'SELECT count(*) FROM audit.events')" 10500 "the table is intact"
+
+#  6. POST /audit: 201, idempotent on Idempotency-Key; GET by id.
+company2=7c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5
+record='{"companyId":"'$company2'","actorId":"0b7a1e7c-1d2b-4f6e-8a0b-3c4d5e6f7a8b","payload":{"action":"doc.exported","userAgent":"=HYPERLINK(\"x\")","target":{"type":"doc","id":"@evil,1"}}}'
+code=$(api -X POST -H 'Content-Type: application/json' \
+    -H 'Idempotency-Key: key-1' -d "$record" "$url/audit")
+is "$code" 201 "POST /audit is 201"
+id=$(jq -r .id "$tmp/body")
+code=$(api -X POST -H 'Content-Type: application/json' \
+    -H 'Idempotency-Key: key-1' -d "$record" "$url/audit")
+is "$code" 201 "the retry is 201 too"
+is "$(jq -r .id "$tmp/body")" "$id" "with the same id"
+is "$(q "SELECT count(*) FROM audit.events WHERE id = '$id'")" 1 "one row"
+is "$(api -X POST -d '{"companyId":"nope"}' "$url/audit")" 400 \
+    "an invalid record is 400"
+is "$(api "$url/audit/$id")" 200 "GET /audit/:id is 200"
+is "$(jq -r .userAgent "$tmp/body")" '=HYPERLINK("x")' "with its user agent"
+is "$(api "$url/audit/00000000-0000-4000-8000-000000000000")" 404 \
+    "an absent id is 404"
+
+#  7. CSV export: every row of the company, and formulas neutralised.
+#  TODO(#5): a small company only; an export bigger than the broker's
+#  stream buffer is cut until REPLY parts are flow-controlled.
+code=$(curl -sS -o "$tmp/export.csv" -w '%{http_code}' \
+    -H "Authorization: Bearer $token" \
+    "$url/audit/export/csv?companyId=$company2")
+is "$code" 200 "export is 200"
+is "$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$tmp/export.csv")" \
+    2 "a header and its one row, RFC 4180"
+grep -qF '"'"'"'=HYPERLINK(""x"")"' "$tmp/export.csv"
+ok $? "a cell starting with = is quoted with a leading '"
+grep -qF '"'"'"'@evil,1"' "$tmp/export.csv"
+ok $? "a cell starting with @ too"
+
+#  8. SIGTERM: a clean stop.
+kill -TERM $audit_pid; wait $audit_pid
+is "$?" 0 "SIGTERM stops the worker with 0"
+done_testing

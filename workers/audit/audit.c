@@ -1,0 +1,266 @@
+/*  audit: ingest. Deliveries gather in one open batch until batch_max of
+    them or batch_ms after the first; the batch is written with
+    fy_store_audit_append (one transaction) and every delivery in it is
+    ACKed only once that returned, i.e. after COMMIT. A batch the database
+    refused for being down is NACKed retryable, and while the store waits
+    out its reconnect backoff new deliveries are NACKed at once: the
+    broker keeps the work, this process holds none. An event that does
+    not decode can never be written and is NACKed permanently. */
+#include "audit.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  How often housekeeping runs: partitions ahead, and the place where
+//  the tamper-evidence digests will be computed (audit_digest_tick).
+#define S_HOUSE_MS 60000
+#define S_PARTITIONS_EVERY_MS 3600000
+
+static void s_flush (audit_t *self);
+
+static int
+s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    audit_t *self = arg;
+    self->batch_timer = -1;
+    s_flush (self);
+    return 0;
+}
+
+//  Hook for the hourly tamper-evidence digests (lib/fy_audit_digest*,
+//  written separately): called from housekeeping with the batch store,
+//  between batches. Nothing to do until that code lands.
+static void
+s_digest_tick (audit_t *self)
+{
+    (void) self;
+}
+
+static int
+s_on_house_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    audit_t *self = arg;
+    int64_t now = fy_clock_mono_ms ();
+    if (self->partitions_at == 0
+        || now - self->partitions_at >= S_PARTITIONS_EVERY_MS) {
+        fy_error_t err = { "" };
+        int created = 0;
+        int ahead = (int) fy_cfg_int (self->cfg, "store", "partitions_ahead");
+        if (fy_store_ensure_partitions (self->store, ahead, &created, &err))
+            fy_log_warn ("audit: partitions not checked: %s", err.text);
+        else {
+            self->partitions_at = now;
+            if (created)
+                fy_log_notice ("audit: created %d partitions", created);
+        }
+    }
+    s_digest_tick (self);
+    return 0;
+}
+
+//  Answer every delivery of a batch the same way.
+static void
+s_answer_all (audit_t *self, size_t from, size_t to, int outcome,
+              const char *reason)
+{
+    for (size_t i = from; i < to; i++) {
+        if (!self->batch [i])
+            continue;
+        if (outcome == 0)
+            fy_worker_ack (self->worker, &self->batch [i]);
+        else
+            fy_worker_nack (self->worker, &self->batch [i], outcome > 0,
+                            reason);
+    }
+}
+
+//  Write the open batch, then answer it.
+static void
+s_flush (audit_t *self)
+{
+    if (self->batch_timer >= 0) {
+        zloop_timer_end (fy_worker_loop (self->worker), self->batch_timer);
+        self->batch_timer = -1;
+    }
+    size_t count = self->batch_count;
+    if (count == 0)
+        return;
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    int rc = fy_store_audit_append (self->store, self->events, count,
+                                    &inserted, &err);
+    if (rc == 0) {
+        self->written += inserted;
+        fy_log_debug ("audit: batch of %zu committed, %zu new", count,
+                      inserted);
+        s_answer_all (self, 0, count, 0, NULL);
+    }
+    else
+    if (errno == EIO && count > 1) {
+        //  One bad row fails its whole transaction: find it by writing
+        //  each alone, so the good ones are not held back with it.
+        fy_log_warn ("audit: batch of %zu refused (%s); writing one by one",
+                     count, err.text);
+        for (size_t i = 0; i < count; i++) {
+            fy_error_t one_err = { "" };
+            size_t one = 0;
+            if (fy_store_audit_append (self->store, &self->events [i], 1,
+                                       &one, &one_err) == 0) {
+                self->written += one;
+                s_answer_all (self, i, i + 1, 0, NULL);
+            }
+            else {
+                bool retry = errno != EIO;
+                self->failed += !retry;
+                s_answer_all (self, i, i + 1, retry ? 1 : -1, one_err.text);
+            }
+        }
+    }
+    else {
+        fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
+                     count, err.text);
+        s_answer_all (self, 0, count, errno == EIO ? -1 : 1, err.text);
+    }
+    self->batch_count = 0;
+}
+
+static void
+s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
+             void *arg)
+{
+    (void) worker;
+    audit_t *self = arg;
+    for (size_t i = 0; i < count; i++) {
+        fy_error_t err = { "" };
+        fy_event_t *event = fy_delivery_event (deliveries [i], &err);
+        if (!event) {
+            self->failed++;
+            fy_log_warn ("audit: did=%llu not an event: %s",
+                         (unsigned long long) deliveries [i]->did, err.text);
+            fy_worker_nack (self->worker, &deliveries [i], false, err.text);
+            continue;
+        }
+        //  The database is down and the store is waiting to retry: hold
+        //  nothing, the broker redelivers later.
+        if (!fy_store_is_connected (self->store)
+            && fy_store_retry_in_ms (self->store) > 0) {
+            fy_worker_nack (self->worker, &deliveries [i], true,
+                            "store_unavailable");
+            continue;
+        }
+        self->batch [self->batch_count] = deliveries [i];
+        self->events [self->batch_count] = event;
+        self->batch_count++;
+        if (self->batch_count == self->batch_max)
+            s_flush (self);
+        else
+        if (self->batch_timer < 0)
+            self->batch_timer = zloop_timer (fy_worker_loop (self->worker),
+                                             (size_t) self->batch_ms, 1,
+                                             s_on_batch_timer, self);
+    }
+}
+
+audit_t *
+audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
+{
+    assert (cfg);
+    *exit_code_p = 1;
+    audit_t *self = fy_xcalloc (1, sizeof *self);
+    self->cfg = cfg;
+    self->batch_timer = self->house_timer = -1;
+    self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
+    self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
+    self->batch = fy_xcalloc (self->batch_max, sizeof *self->batch);
+    self->events = fy_xcalloc (self->batch_max, sizeof *self->events);
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
+    if (!url || !*url) {
+        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+        *exit_code_p = 2;
+        goto fail;
+    }
+    int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
+    self->store = fy_store_new (url, timeout);
+    self->api_store = fy_store_new (url, timeout);
+    int version = 0;
+    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION,
+                               &version, err)) {
+        if (errno == ENOENT || errno == ERANGE)
+            *exit_code_p = 2;
+        goto fail;
+    }
+    self->schema = fy_schema_load (fy_cfg_str (cfg, "events", "schema"), err);
+    if (!self->schema)
+        goto fail;
+    int64_t credit = fy_cfg_int (cfg, "audit", "credit");
+    if ((size_t) credit < self->batch_max) {
+        fy_error_set (err, "audit.credit (%lld) is below audit.batch_max "
+                      "(%zu): a batch could never fill", (long long) credit,
+                      self->batch_max);
+        *exit_code_p = 2;
+        goto fail;
+    }
+    self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"),
+                                  "audit", fy_cfg_str (cfg, "audit", "name"),
+                                  (unsigned) credit, err);
+    if (!self->worker) {
+        *exit_code_p = 2;
+        goto fail;
+    }
+    fy_worker_set_heartbeat (self->worker,
+                             fy_cfg_int (cfg, "audit", "heartbeat_ms"),
+                             fy_cfg_int (cfg, "audit", "liveness"));
+    fy_worker_set_stop_timeout (self->worker,
+                                fy_cfg_int (cfg, "audit", "stop_timeout_ms"));
+    fy_worker_on_events (self->worker, s_on_events, self);
+    fy_worker_on_request (self->worker, audit_api_request, self);
+    fy_log_notice ("audit: schema version %d, batches of %zu or %lld ms",
+                   version, self->batch_max, (long long) self->batch_ms);
+    return self;
+fail:
+    audit_destroy (&self);
+    return NULL;
+}
+
+void
+audit_destroy (audit_t **self_p)
+{
+    assert (self_p);
+    audit_t *self = *self_p;
+    if (!self)
+        return;
+    fy_worker_destroy (&self->worker);
+    fy_store_destroy (&self->store);
+    fy_store_destroy (&self->api_store);
+    fy_schema_destroy (&self->schema);
+    free (self->batch);
+    free (self->events);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+audit_run (audit_t *self)
+{
+    assert (self);
+    zloop_t *loop = fy_worker_loop (self->worker);
+    self->house_timer = zloop_timer (loop, S_HOUSE_MS, 0, s_on_house_timer,
+                                     self);
+    s_on_house_timer (loop, self->house_timer, self);
+    int rc = fy_worker_run (self->worker);
+    //  The drain waited for the open batch (its timer kept running); a
+    //  batch still open here ran out of stop_timeout_ms: write it now.
+    s_flush (self);
+    fy_worker_flush (self->worker);
+    zloop_timer_end (loop, self->house_timer);
+    fy_log_notice ("audit: stopped; %llu rows written, %llu events refused",
+                   (unsigned long long) self->written,
+                   (unsigned long long) self->failed);
+    return rc;
+}

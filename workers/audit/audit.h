@@ -1,0 +1,52 @@
+/*  audit: ferry-audit's top object. It takes the "audit" service's
+    deliveries from the broker, writes them to audit.events in batches
+    (one transaction each, ACKed after COMMIT) and answers the /audit
+    API requests the broker forwards (audit_api.c). */
+#ifndef AUDIT_H_INCLUDED
+#define AUDIT_H_INCLUDED
+
+#include <ferry/ferry.h>
+
+typedef struct audit audit_t;
+
+//  Private to the worker's sources: the API reads the stores and config.
+struct audit {
+    fy_cfg_t *cfg;                  //  borrowed
+    fy_worker_t *worker;
+    fy_store_t *store;              //  batches
+    fy_store_t *api_store;          //  requests: search, get, POST
+    fy_schema_t *schema;
+    fy_delivery_t **batch;          //  deliveries waiting for their COMMIT
+    fy_event_t **events;            //  their events, borrowed
+    size_t batch_count, batch_max;
+    int64_t batch_ms;
+    int batch_timer;                //  -1 when no batch is open
+    int house_timer;
+    int64_t partitions_at;          //  mono ms of the last partition check
+    uint64_t written, failed;
+};
+
+//  Connect to the broker and the store, check the schema. NULL with err
+//  and *exit_code_p (2: the schema is missing or old, 1: otherwise).
+audit_t *
+    audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err);
+
+void
+    audit_destroy (audit_t **self_p);
+
+//  Until SIGTERM (the open batch is written and ACKed first).
+int
+    audit_run (audit_t *self) FY_MUSTCHECK;
+
+//  The /audit routes (audit_api.c).
+void
+    audit_api_request (fy_worker_t *worker, const fy_request_t *request,
+                       void *arg);
+
+//  The deterministic event id of an Idempotency-Key within a company: a
+//  UUID version 5 (SHA-1) in ferry's namespace over "company\nkey".
+void
+    audit_idempotent_id (const char *company_id, const char *key,
+                         size_t key_len, char id [FY_UUID_SIZE]);
+
+#endif

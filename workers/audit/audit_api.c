@@ -1,0 +1,426 @@
+/*  audit_api: the /audit routes, as REQUESTs the broker forwards (it has
+    checked the bearer token already; /audit/health is open). Answers are
+    JSON, errors {"error":{"code","message"}}:
+
+        POST /audit              an explicit audit record -> 201 {"id"}
+        GET  /audit/search       filters -> {"items", "nextCursor"}
+        GET  /audit/export/csv   the same filters -> text/csv in parts
+        GET  /audit/health       the database -> 200 or 503
+        GET  /audit/:id          one row, or 404
+
+    Requests use their own store connection, so a search never waits on
+    a batch's transaction nor the other way round. */
+#include "audit.h"
+#include "audit_csv.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+//  Bytes of CSV gathered before a part is sent.
+#define S_PART_BYTES 65536
+
+//  ferry's namespace for Idempotency-Key ids (itself a random v4 uuid).
+static const unsigned char s_namespace [16] = {
+    0x6f, 0x0c, 0x3e, 0x51, 0x9a, 0x2b, 0x4d, 0x07,
+    0x8e, 0x41, 0xc2, 0x55, 0x17, 0xd9, 0x3a, 0x60
+};
+
+void
+audit_idempotent_id (const char *company_id, const char *key,
+                     size_t key_len, char id [FY_UUID_SIZE])
+{
+    unsigned char digest [EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+    EVP_DigestInit_ex (ctx, EVP_sha1 (), NULL);
+    EVP_DigestUpdate (ctx, s_namespace, sizeof s_namespace);
+    EVP_DigestUpdate (ctx, company_id, strlen (company_id));
+    EVP_DigestUpdate (ctx, "\n", 1);
+    EVP_DigestUpdate (ctx, key, key_len);
+    EVP_DigestFinal_ex (ctx, digest, &size);
+    EVP_MD_CTX_free (ctx);
+    digest [6] = (unsigned char) ((digest [6] & 0x0f) | 0x50);
+    digest [8] = (unsigned char) ((digest [8] & 0x3f) | 0x80);
+    char *p = id;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        p += sprintf (p, "%02x", digest [i]);
+    }
+}
+
+static void
+s_reply (fy_worker_t *worker, uint64_t rid, unsigned status,
+         const char *type, const void *body, size_t len, bool more)
+{
+    if (fy_worker_reply (worker, rid, status, type, body, len, more))
+        fy_log_warn ("audit: reply rid=%llu not sent: %s",
+                     (unsigned long long) rid, zmq_strerror (errno));
+}
+
+static void
+s_reply_json (fy_worker_t *worker, uint64_t rid, unsigned status,
+              json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    s_reply (worker, rid, status, "application/json", text, strlen (text),
+             false);
+    free (text);
+}
+
+static void
+s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
+               const char *code, const char *message)
+{
+    json_t *body = json_pack ("{s:{s:s, s:s}}", "error", "code", code,
+                              "message", message);
+    s_reply_json (worker, rid, status, body);
+    json_decref (body);
+}
+
+//  An error from the store, by errno.
+static void
+s_reply_store_error (fy_worker_t *worker, uint64_t rid, int errnum,
+                     const fy_error_t *err)
+{
+    if (errnum == EINVAL)
+        s_reply_error (worker, rid, 400, "invalid_filter", err->text);
+    else
+    if (errnum == ENOENT)
+        s_reply_error (worker, rid, 404, "not_found", "no such audit event");
+    else
+    if (errnum == EAGAIN || errnum == ECONNRESET)
+        s_reply_error (worker, rid, 503, "store_unavailable",
+                       "the audit database is unavailable; retry later");
+    else
+        s_reply_error (worker, rid, 500, "store_error", err->text);
+}
+
+static bool
+s_is (fy_proto_str_t str, const char *text)
+{
+    size_t len = strlen (text);
+    return str.len == len && memcmp (str.ptr, text, len) == 0;
+}
+
+//  The filters of a search or export; strings owned.
+typedef struct {
+    fy_store_filter_t filter;
+    char *owned [16];
+    size_t owned_count;
+} s_filter_t;
+
+static void
+s_filter_free (s_filter_t *self)
+{
+    for (size_t i = 0; i < self->owned_count; i++)
+        free (self->owned [i]);
+}
+
+//  Parse the query into filters. Returns 0, or -1 having answered 400.
+static int
+s_filter_parse (s_filter_t *self, fy_worker_t *worker,
+                const fy_request_t *request)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } s_fields [] = {
+        { "companyId", offsetof (fy_store_filter_t, company_id) },
+        { "actorId", offsetof (fy_store_filter_t, actor_id) },
+        { "type", offsetof (fy_store_filter_t, type) },
+        { "action", offsetof (fy_store_filter_t, action) },
+        { "targetType", offsetof (fy_store_filter_t, target_type) },
+        { "targetId", offsetof (fy_store_filter_t, target_id) },
+        { "from", offsetof (fy_store_filter_t, from) },
+        { "to", offsetof (fy_store_filter_t, to) },
+        { "q", offsetof (fy_store_filter_t, q) },
+        { "cursor", offsetof (fy_store_filter_t, cursor) },
+    };
+    memset (self, 0, sizeof *self);
+    for (size_t i = 0; i < request->query_count; i++) {
+        fy_proto_str_t key = request->query [i].key;
+        fy_proto_str_t value = request->query [i].value;
+        if (memchr (value.ptr, 0, value.len)) {
+            s_reply_error (worker, request->rid, 400, "invalid_filter",
+                           "a filter holds a NUL byte");
+            return -1;
+        }
+        if (s_is (key, "limit")) {
+            char text [32];
+            int64_t limit = 0;
+            snprintf (text, sizeof text, "%.*s", (int) value.len, value.ptr);
+            if (value.len >= sizeof text || fy_parse_int64 (text, 1, FY_STORE_SEARCH_MAX,
+                                                      &limit)) {
+                s_reply_error (worker, request->rid, 400, "invalid_filter",
+                               "limit must be an integer from 1 to 1000");
+                return -1;
+            }
+            self->filter.limit = (int) limit;
+            continue;
+        }
+        for (size_t f = 0; f < sizeof s_fields / sizeof s_fields [0]; f++) {
+            if (!s_is (key, s_fields [f].name))
+                continue;
+            if (self->owned_count == sizeof self->owned / sizeof *self->owned)
+                break;
+            char *copy = fy_xmalloc (value.len + 1);
+            memcpy (copy, value.ptr, value.len);
+            copy [value.len] = 0;
+            self->owned [self->owned_count++] = copy;
+            *(const char **) ((char *) &self->filter + s_fields [f].offset)
+                = copy;
+        }
+    }
+    if (!self->filter.company_id || !*self->filter.company_id) {
+        s_reply_error (worker, request->rid, 400, "invalid_filter",
+                       "companyId is required");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_search (audit_t *self, const fy_request_t *request)
+{
+    s_filter_t filter;
+    if (s_filter_parse (&filter, self->worker, request) == 0) {
+        fy_error_t err = { "" };
+        json_t *page = fy_store_audit_search (self->api_store,
+                                              &filter.filter, &err);
+        if (page)
+            s_reply_json (self->worker, request->rid, 200, page);
+        else
+            s_reply_store_error (self->worker, request->rid, errno, &err);
+        json_decref (page);
+    }
+    s_filter_free (&filter);
+}
+
+//  The export: header, then rows, S_PART_BYTES at a time, each a part
+//  with more; the last part (maybe empty) ends the stream. A failure
+//  after the first part can only cut the stream: an empty last part
+//  would pass for a complete file, so a 500 part says so (the broker
+//  aborts the HTTP stream on a status that is not the first one's).
+static void
+s_export (audit_t *self, const fy_request_t *request)
+{
+    s_filter_t filter;
+    if (s_filter_parse (&filter, self->worker, request)) {
+        s_filter_free (&filter);
+        return;
+    }
+    fy_error_t err = { "" };
+    fy_store_export_t *export = fy_store_audit_export (self->api_store,
+                                                       &filter.filter, &err);
+    if (!export) {
+        s_reply_store_error (self->worker, request->rid, errno, &err);
+        s_filter_free (&filter);
+        return;
+    }
+    static const char type [] = "text/csv; charset=utf-8";
+    char *buf = fy_xstrdup (audit_csv_header ());
+    size_t len = strlen (buf), size = len + 1;
+    int rc;
+    json_t *row = NULL;
+    while ((rc = fy_store_export_next (export, &row, &err)) == 1) {
+        audit_csv_row (&buf, &len, &size, row);
+        json_decref (row);
+        if (len >= S_PART_BYTES) {
+            s_reply (self->worker, request->rid, 200, type, buf, len, true);
+            len = 0;
+        }
+    }
+    if (rc == 0)
+        s_reply (self->worker, request->rid, 200, type, buf, len, false);
+    else {
+        fy_log_warn ("audit: export cut: %s", err.text);
+        s_reply (self->worker, request->rid, 500, type, "", 0, false);
+    }
+    free (buf);
+    fy_store_export_destroy (&export);
+    s_filter_free (&filter);
+}
+
+static const char *
+s_header (const fy_request_t *request, const char *name, size_t *len)
+{
+    for (size_t i = 0; i < request->headers_count; i++) {
+        fy_proto_str_t key = request->headers [i].key;
+        if (key.len == strlen (name)
+            && strncasecmp (key.ptr, name, key.len) == 0) {
+            *len = request->headers [i].value.len;
+            return request->headers [i].value.ptr;
+        }
+    }
+    return NULL;
+}
+
+//  POST /audit. The body is an event envelope (DESIGN §4), normally of
+//  type audit.recorded; type, version, source and occurredAt may be left
+//  out (audit.recorded, 1, "api", now). With an Idempotency-Key header
+//  the id is derived from companyId and the key, replacing any given, so
+//  a retry writes the same row; without one an absent id is generated.
+static void
+s_post (audit_t *self, const fy_request_t *request)
+{
+    json_error_t json_err;
+    json_t *root = json_loadb (request->body.ptr, request->body.len, 0,
+                               &json_err);
+    if (!json_is_object (root)) {
+        json_decref (root);
+        s_reply_error (self->worker, request->rid, 400, "invalid_json",
+                       "the body must be a JSON object");
+        return;
+    }
+    if (!json_object_get (root, "type"))
+        json_object_set_new (root, "type", json_string ("audit.recorded"));
+    if (!json_object_get (root, "version"))
+        json_object_set_new (root, "version", json_integer (1));
+    if (!json_object_get (root, "source"))
+        json_object_set_new (root, "source", json_string ("api"));
+    if (!json_object_get (root, "occurredAt")) {
+        char now [FY_TIME_RFC3339_SIZE];
+        fy_time_format (fy_clock_wall_ms (), now);
+        json_object_set_new (root, "occurredAt", json_string (now));
+    }
+    size_t key_len = 0;
+    const char *key = s_header (request, "Idempotency-Key", &key_len);
+    const char *company = json_string_value (json_object_get (root,
+                                                              "companyId"));
+    char id [FY_UUID_SIZE];
+    if (key && key_len && company) {
+        audit_idempotent_id (company, key, key_len, id);
+        json_object_set_new (root, "id", json_string (id));
+    }
+    else
+    if (!json_object_get (root, "id")) {
+        fy_uuid_generate (id);
+        json_object_set_new (root, "id", json_string (id));
+    }
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_new (&root, self->schema, &err);
+    json_decref (root);
+    if (!event) {
+        s_reply_error (self->worker, request->rid, 400, "schema", err.text);
+        return;
+    }
+    size_t inserted = 0;
+    //  The table is unique on (id, occurred_at), its partition key: a
+    //  retry that let occurredAt default to now would be a new row. The
+    //  id alone decides, and requests are answered one at a time.
+    json_t *found = key ? fy_store_audit_get (self->api_store,
+                                              fy_event_id (event), NULL,
+                                              &err) : NULL;
+    if (found) {
+        json_decref (found);
+        json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
+                                  "created", 0);
+        s_reply_json (self->worker, request->rid, 201, body);
+        json_decref (body);
+    }
+    else
+    if (key && errno != ENOENT)
+        s_reply_store_error (self->worker, request->rid, errno, &err);
+    else
+    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
+        s_reply_store_error (self->worker, request->rid, errno, &err);
+    else {
+        json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
+                                  "created", inserted == 1);
+        s_reply_json (self->worker, request->rid, 201, body);
+        json_decref (body);
+    }
+    fy_event_destroy (&event);
+}
+
+static void
+s_health (audit_t *self, const fy_request_t *request)
+{
+    fy_error_t err = { "" };
+    int version = 0;
+    if (fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
+                               &version, &err)) {
+        json_t *body = json_pack ("{s:s, s:s}", "status", "unavailable",
+                                  "reason", err.text);
+        s_reply_json (self->worker, request->rid, 503, body);
+        json_decref (body);
+        return;
+    }
+    json_t *body = json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion",
+                              version);
+    s_reply_json (self->worker, request->rid, 200, body);
+    json_decref (body);
+}
+
+static void
+s_get (audit_t *self, const fy_request_t *request, fy_proto_str_t id)
+{
+    char text [FY_UUID_SIZE];
+    if (id.len != FY_UUID_SIZE - 1 || !fy_uuid_is_valid (id.ptr, id.len)) {
+        s_reply_error (self->worker, request->rid, 404, "not_found",
+                       "no such audit event");
+        return;
+    }
+    memcpy (text, id.ptr, id.len);
+    text [id.len] = 0;
+    fy_error_t err = { "" };
+    json_t *row = fy_store_audit_get (self->api_store, text, NULL, &err);
+    if (row)
+        s_reply_json (self->worker, request->rid, 200, row);
+    else
+        s_reply_store_error (self->worker, request->rid, errno, &err);
+    json_decref (row);
+}
+
+void
+audit_api_request (fy_worker_t *worker, const fy_request_t *request,
+                   void *arg)
+{
+    audit_t *self = arg;
+    (void) worker;
+    bool get = s_is (request->method, "GET") || s_is (request->method, "HEAD");
+    bool post = s_is (request->method, "POST");
+    fy_proto_str_t path = request->path;
+    const char *allow = "GET, HEAD";
+    void (*route) (audit_t *, const fy_request_t *) = NULL;
+    if (s_is (path, "/audit")) {
+        allow = "POST";
+        route = post ? s_post : NULL;
+    }
+    else
+    if (s_is (path, "/audit/search"))
+        route = get ? s_search : NULL;
+    else
+    if (s_is (path, "/audit/export/csv"))
+        route = get ? s_export : NULL;
+    else
+    if (s_is (path, "/audit/health"))
+        route = get ? s_health : NULL;
+    else
+    if (path.len > 7 && memcmp (path.ptr, "/audit/", 7) == 0
+        && !memchr (path.ptr + 7, '/', path.len - 7)) {
+        if (get) {
+            fy_proto_str_t id = { path.ptr + 7, path.len - 7 };
+            s_get (self, request, id);
+            return;
+        }
+    }
+    else {
+        s_reply_error (self->worker, request->rid, 404, "not_found",
+                       "no such route");
+        return;
+    }
+    if (route)
+        route (self, request);
+    else {
+        //  The reply carries no headers, so Allow goes in the message.
+        char message [64];
+        snprintf (message, sizeof message, "this route takes %s", allow);
+        s_reply_error (self->worker, request->rid, 405, "method_not_allowed",
+                       message);
+    }
+}
