@@ -1097,23 +1097,6 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  --------------------------------------------------------------------
 //  Construction
 
-static size_t
-s_u64_hash (const void *key)
-{
-    uint64_t seq = *(const uint64_t *) key;
-    seq ^= seq >> 33;
-    seq *= 0xff51afd7ed558ccdULL;
-    seq ^= seq >> 33;
-    return (size_t) seq;
-}
-
-static int
-s_u64_compare (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
 static void
 s_metrics_new (bridge_t *self)
 {
@@ -1243,8 +1226,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     s_metrics_new (self);
     self->pending = zlistx_new ();
     self->published = zhashx_new ();
-    zhashx_set_key_hasher (self->published, s_u64_hash);
-    zhashx_set_key_comparator (self->published, s_u64_compare);
+    zhashx_set_key_hasher (self->published, fy_u64_hash);
+    zhashx_set_key_comparator (self->published, fy_u64_compare);
     zhashx_set_key_duplicator (self->published, NULL);
     zhashx_set_key_destructor (self->published, NULL);
 

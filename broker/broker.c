@@ -1268,24 +1268,6 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  --------------------------------------------------------------------
 //  Construction
 
-static size_t
-s_u64_hash (const void *key)
-{
-    uint64_t did = *(const uint64_t *) key;
-    //  Ids are sequential: mix them so buckets fill evenly.
-    did ^= did >> 33;
-    did *= 0xff51afd7ed558ccdULL;
-    did ^= did >> 33;
-    return (size_t) did;
-}
-
-static int
-s_u64_compare (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
 static void
 s_metrics_new (broker_t *self)
 {
@@ -1394,8 +1376,8 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
     self->requests = zhashx_new ();
-    zhashx_set_key_hasher (self->requests, s_u64_hash);
-    zhashx_set_key_comparator (self->requests, s_u64_compare);
+    zhashx_set_key_hasher (self->requests, fy_u64_hash);
+    zhashx_set_key_comparator (self->requests, fy_u64_compare);
     zhashx_set_key_duplicator (self->requests, NULL);
     zhashx_set_key_destructor (self->requests, NULL);
 

@@ -1,53 +1,32 @@
-/*  ferry-broker: arguments, configuration, then the broker's loop. */
+/*  ferry-broker: the shared daemon main around the broker. */
 #include "broker.h"
 
-#include <stdio.h>
-#include <stdlib.h>
+#include "ferry/fy_daemon.h"
+
+static void *
+s_new (fy_cfg_t *cfg, const fy_cfg_args_t *args, int *status,
+       fy_error_t *err)
+{
+    *status = 2;
+    return broker_new (cfg, args->path, args->sets, err);
+}
+
+static int
+s_run (void *self)
+{
+    return broker_run (self);
+}
 
 static void
-s_usage (FILE *out)
+s_destroy (void *self)
 {
-    fprintf (out, "usage: ferry-broker [-c FILE] [--set SECTION.KEY=VALUE]... "
-             "[--check-config]\n");
+    broker_t *broker = self;
+    broker_destroy (&broker);
 }
 
 int
 main (int argc, char **argv)
 {
-    fy_cfg_args_t args;
-    if (fy_cfg_args_parse (&args, argc, argv, false) || args.next < argc) {
-        s_usage (stderr);
-        fy_cfg_args_free (&args);
-        return 2;
-    }
-    if (args.help) {
-        s_usage (stdout);
-        fy_cfg_args_free (&args);
-        return 0;
-    }
-    int rc = 2;
-    fy_cfg_t *cfg = fy_cfg_new (NULL);
-    broker_t *broker = NULL;
-    fy_error_t err = { "" };
-    if (fy_cfg_load (cfg, args.path, args.sets, &err)
-        || fy_cfg_apply_log (cfg, "ferry-broker")) {
-        fprintf (stderr, "ferry-broker: %s\n", err.text);
-        rc = args.check_config ? 1 : 2;
-        goto out;
-    }
-    if (args.check_config) {
-        rc = 0;
-        goto out;
-    }
-    broker = broker_new (cfg, args.path, args.sets, &err);
-    if (!broker) {
-        fprintf (stderr, "ferry-broker: %s\n", err.text);
-        goto out;
-    }
-    rc = broker_run (broker) ? 1 : 0;
-out:
-    broker_destroy (&broker);
-    fy_cfg_destroy (&cfg);
-    fy_cfg_args_free (&args);
-    return rc;
+    const fy_daemon_t daemon = { "ferry-broker", s_new, s_run, s_destroy };
+    return fy_daemon_main (&daemon, argc, argv);
 }

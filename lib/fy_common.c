@@ -159,6 +159,23 @@ fy_clock_wall_ms (void)
     return s_clock_ns (CLOCK_REALTIME) / 1000000;
 }
 
+size_t
+fy_u64_hash (const void *key)
+{
+    uint64_t id = *(const uint64_t *) key;
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdULL;
+    id ^= id >> 33;
+    return (size_t) id;
+}
+
+int
+fy_u64_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
 int
 fy_parse_int64 (const char *text, int64_t min, int64_t max, int64_t *value)
 {

@@ -10,6 +10,7 @@
 #include "ferry/fy_aws_sign.h"
 #include "ferry/fy_cfg.h"
 #include "ferry/fy_client.h"
+#include "ferry/fy_daemon.h"
 #include "ferry/fy_event.h"
 #include "ferry/fy_http_client.h"
 #include "ferry/fy_http_server.h"

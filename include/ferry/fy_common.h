@@ -62,6 +62,13 @@ int64_t
 int64_t
     fy_clock_mono_ns (void);
 
+//  Hash and compare functions for maps keyed by a uint64_t (the key is a
+//  pointer to it): sequential ids are mixed so buckets fill evenly.
+size_t
+    fy_u64_hash (const void *key);
+int
+    fy_u64_compare (const void *a, const void *b);
+
 //  Parse a whole decimal integer in [min, max]. Returns 0, or -1 with
 //  errno EINVAL (not a number) or ERANGE (out of bounds).
 int
