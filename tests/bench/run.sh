@@ -19,4 +19,6 @@ run event_decode tests/bench/bench_event "$srcdir"
 run "broker_throughput broker_latency_p50 broker_latency_p99" \
     tests/bench/bench_broker flow
 run "broker_rss_100k broker_rss_100k_held" tests/bench/bench_broker rss
+#  Needs the stack: eval "$(contrib/stack.sh env)" first.
+run "bridge_drain bridge_cpu_100k" tests/bench/bench_bridge "$srcdir"
 exit $status
