@@ -650,8 +650,8 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
     int64_t from_us = INT64_MIN;
     if (from) {
         PGresult *res = s_query (store, conn, "SELECT (extract(epoch FROM "
-            "date_trunc('hour', $2::timestamptz, 'UTC')) * 1000000)::bigint",
-            3, values, 0, "from", err);
+            "date_trunc('hour', $1::timestamptz, 'UTC')) * 1000000)::bigint",
+            1, values + 1, 0, "from", err);
         if (!res || fy_parse_int64 (PQgetvalue (res, 0, 0), INT64_MIN,
                                     INT64_MAX, &from_us)) {
             PQclear (res);
