@@ -19,4 +19,6 @@ run event_decode tests/bench/bench_event "$srcdir"
 run "broker_throughput broker_latency_p50 broker_latency_p99" \
     tests/bench/bench_broker flow
 run "broker_rss_100k broker_rss_100k_held" tests/bench/bench_broker rss
+run audit_ingest tests/bench/bench_audit "$srcdir" ingest
+run audit_search_p99 tests/bench/bench_audit "$srcdir" search
 exit $status
