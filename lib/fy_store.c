@@ -5,6 +5,7 @@
     idempotent (ON CONFLICT DO NOTHING) and the rest only read. Every value
     travels as a query parameter or COPY data, never inside SQL text. */
 #include "ferry/fy_store.h"
+#include "fy_store_pg.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_uuid.h"
 
@@ -1292,4 +1293,23 @@ fy_store_export_destroy (fy_store_export_t **self_p)
     free (self);
     *self_p = NULL;
     errno = saved;
+}
+
+//  ---------------------------------------------------------------------
+//  The connection, for libferry's other PostgreSQL classes (fy_store_pg.h)
+
+PGconn *
+fy_store_pg (fy_store_t *self, fy_error_t *err)
+{
+    assert (self);
+    if (fy_store_connect (self, err))
+        return NULL;
+    return self->conn;
+}
+
+bool
+fy_store_pg_lost (fy_store_t *self)
+{
+    assert (self);
+    return s_lost (self);
 }

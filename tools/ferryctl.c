@@ -24,6 +24,10 @@ s_usage (FILE *out)
         "  migrate [--dry-run] [--dir DIR]\n"
         "                             apply the pending sql/ migrations\n"
         "  migrate status [--dir DIR] list applied and pending migrations\n"
+        "  audit verify --company ID [--from T] [--to T] [--json]\n"
+        "                             check the audit digests: exit 0 clean,\n"
+        "                             1 tampered, 3 could not check\n"
+        "  audit digest               compute the audit digests due now\n"
         "  config check               check the configuration, exit 0 or 1\n"
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
@@ -86,6 +90,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "migrate") == 0)
         rc = ferryctl_migrate (&ctl);
+    else
+    if (strcmp (command, "audit") == 0)
+        rc = ferryctl_audit (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);

@@ -37,6 +37,8 @@ int
     ferryctl_dlq (ferryctl_t *ctl);
 int
     ferryctl_migrate (ferryctl_t *ctl);
+int
+    ferryctl_audit (ferryctl_t *ctl);
 
 //  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
 //  for the commands that talk to the broker's HTTP endpoint.

@@ -24,6 +24,7 @@
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"
 #include "ferry/fy_store.h"
+#include "ferry/fy_audit_digest.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 #include "ferry/fy_worker.h"
