@@ -379,7 +379,7 @@ start_sqs () {
     #  The emulator keeps queues in memory: a fresh one has none.
     (cd "$NPM_DIR" && env AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$SQS_PORT" \
         AWS_REGION="$AWS_REGION_STACK" AWS_ACCESS_KEY_ID=ferry \
-        AWS_SECRET_ACCESS_KEY=ferry FERRY_SQS_QUEUE=$SQS_QUEUE \
+        AWS_SECRET_ACCESS_KEY=stack-secret-not-real FERRY_SQS_QUEUE=$SQS_QUEUE \
         FERRY_SQS_DLQ=$SQS_DLQ node sqs-setup.mjs) >>"$dir/log" 2>&1 || {
         log_tail "$dir/log"
         die "sqs: cannot create queues $SQS_QUEUE and $SQS_DLQ"
@@ -516,10 +516,11 @@ export SQS_QUEUE_URL='$sqs/$SQS_ACCOUNT/$SQS_QUEUE'
 export SQS_DLQ_URL='$sqs/$SQS_ACCOUNT/$SQS_DLQ'
 export AWS_REGION='$AWS_REGION_STACK'
 export AWS_ACCESS_KEY_ID='ferry'
-export AWS_SECRET_ACCESS_KEY='ferry'
+export AWS_SECRET_ACCESS_KEY='stack-secret-not-real'
 export AWS_EC2_METADATA_DISABLED='true'
 export SMTP_URL='smtp://127.0.0.1:$SMTP_PORT'
 export SMTP_CAPTURE_URL='http://127.0.0.1:$SMTP_WEB_PORT'
+export FERRY_STACK_NODE_MODULES='$NPM_DIR/node_modules'
 EOF
 }
 

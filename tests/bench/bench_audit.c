@@ -66,7 +66,7 @@ static int
 s_scratch (const char *srcdir)
 {
     snprintf (s_db, sizeof s_db, "ferry_bench_audit_%ld", (long) getpid ());
-    char *sql = fy_xasprintf ("CREATE DATABASE %s", s_db);
+    char *sql = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", s_db);
     int rc = s_admin_sql (sql);
     free (sql);
     if (rc)

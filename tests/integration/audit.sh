@@ -32,7 +32,7 @@ trap cleanup EXIT
 for program in "$ctl" "$broker" "$audit"; do
     [ -x "$program" ] || bail_out "no $program"
 done
-psql -qX "$admin" -c "CREATE DATABASE $db" >/dev/null ||
+psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
     bail_out "cannot create database $db"
 export DATABASE_URL="${admin%/*}/$db"
 export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"

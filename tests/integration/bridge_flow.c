@@ -125,6 +125,7 @@ s_start_logged (const char *log, const char *program, const char **args)
     }
     if (pid < 0)
         BAIL_OUT ("fork");
+    proc_track (pid);
     return pid;
 }
 

@@ -23,8 +23,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const require = createRequire(
-    join(process.env.FERRY_SRCDIR ?? ".", "contrib/stack/package.json"));
+//  The SDK comes with the stack (contrib/stack.sh env names its
+//  node_modules), so a distcheck tree without node_modules finds it too.
+const modules = process.env.FERRY_STACK_NODE_MODULES ??
+    join(process.env.FERRY_SRCDIR ?? ".", "contrib/stack/node_modules");
+const require = createRequire(join(modules, "..", "package.json"));
 const sqsLib = require("@aws-sdk/client-sqs");
 const {
     SQSClient, CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand,

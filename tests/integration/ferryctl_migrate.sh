@@ -19,7 +19,9 @@ trap '[ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
 [ -n "$admin" ] || bail_out "DATABASE_URL is not set: start contrib/stack.sh"
 [ -x "$ctl" ] || bail_out "no $ctl"
 command -v psql >/dev/null || bail_out "no psql"
-psql -qX "$admin" -c "CREATE DATABASE $db" >/dev/null ||
+#  template0: tests running in parallel connect to template1, which would
+#  make CREATE DATABASE from it fail.
+psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
     bail_out "cannot create database $db"
 #  The same URL with the scratch database as its path.
 export DATABASE_URL="${admin%/*}/$db"

@@ -11,6 +11,38 @@
 
 #include "tap.h"
 
+//  Every child a test starts is killed when the test exits, however it
+//  exits (a failed check, BAIL_OUT): an orphan would keep the test's
+//  stdout open and the TAP driver would wait for it forever.
+#define PROC_MAX 256
+static pid_t proc_children_ [PROC_MAX];
+static size_t proc_count_;
+
+static inline void
+proc_reap_all_ (void)
+{
+    for (size_t i = 0; i < proc_count_; i++) {
+        int status;
+        //  Only our own children still running: a reaped pid may belong
+        //  to someone else by now.
+        if (waitpid (proc_children_ [i], &status, WNOHANG) == 0) {
+            kill (proc_children_ [i], SIGKILL);
+            waitpid (proc_children_ [i], &status, 0);
+        }
+    }
+    proc_count_ = 0;
+}
+
+//  Have pid (a child of this test) killed at exit if it still runs.
+static inline void
+proc_track (pid_t pid)
+{
+    if (proc_count_ == 0)
+        atexit (proc_reap_all_);
+    if (proc_count_ < PROC_MAX)
+        proc_children_ [proc_count_++] = pid;
+}
+
 //  Start a program from the build tree with NULL-terminated arguments.
 static inline pid_t
 proc_start (const char *program, ...)
@@ -39,6 +71,7 @@ proc_start (const char *program, ...)
     }
     if (pid < 0)
         BAIL_OUT ("fork");
+    proc_track (pid);
     return pid;
 }
 

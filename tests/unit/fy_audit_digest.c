@@ -307,7 +307,7 @@ main (void)
     if (PQstatus (admin) != CONNECTION_OK)
         BAIL_OUT ("cannot connect to DATABASE_URL: %s",
                   PQerrorMessage (admin));
-    char *sql = fy_xasprintf ("CREATE DATABASE %s", db);
+    char *sql = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", db);
     PGresult *res = PQexec (admin, sql);
     free (sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)

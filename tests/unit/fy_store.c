@@ -749,7 +749,7 @@ main (void)
     if (PQstatus (admin) != CONNECTION_OK)
         BAIL_OUT ("cannot connect to DATABASE_URL: %s",
                   PQerrorMessage (admin));
-    char *create = fy_xasprintf ("CREATE DATABASE %s", db);
+    char *create = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", db);
     PGresult *res = PQexec (admin, create);
     free (create);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
