@@ -80,39 +80,6 @@ s_stop (pid_t pid)
         }
 }
 
-//  Start program with args (NULL-terminated) and its stderr into log.
-static pid_t
-s_start_logged (const char *log, const char *program, const char **args)
-{
-    const char *argv [32];
-    argv [0] = program;
-    int argc = 1;
-    while (argc < 31 && args [argc - 1]) {
-        argv [argc] = args [argc - 1];
-        argc++;
-    }
-    argv [argc] = NULL;
-    fflush (stdout);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset (&none);
-        sigprocmask (SIG_SETMASK, &none, NULL);
-        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2 (fd, 2);
-            close (fd);
-        }
-        execv (program, (char *const *) argv);
-        _exit (127);
-    }
-    if (pid < 0) {
-        fprintf (stderr, "bench: fork: %s\n", strerror (errno));
-        exit (1);
-    }
-    return s_start (pid);
-}
-
 //  utime + stime of pid, in seconds.
 static double
 s_cpu_s (pid_t pid)
@@ -496,7 +463,7 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
         "--set", "bridge.stats_interval_ms=100",
         "--set", "log.level=info", NULL
     };
-    pid_t bridge = s_start_logged (log, "bridge/ferry-bridge", args);
+    pid_t bridge = s_start (proc_spawn (log, "bridge/ferry-bridge", args));
     //  Started: anything received. Drained: nothing visible or in
     //  flight, every message deleted.
     s_count_t count;

@@ -94,41 +94,6 @@ s_count_is (const char *url, const char *expected)
     return match;
 }
 
-//  Start a program with stderr into log.
-static pid_t
-s_start_logged (const char *log, const char *program, const char **args)
-{
-    const char *argv [40];
-    char path [4096];
-    const char *builddir = getenv ("FERRY_BUILDDIR");
-    snprintf (path, sizeof path, "%s/%s", builddir ? builddir : ".", program);
-    argv [0] = path;
-    int argc = 1;
-    while (argc < 39 && args [argc - 1]) {
-        argv [argc] = args [argc - 1];
-        argc++;
-    }
-    argv [argc] = NULL;
-    fflush (stdout);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset (&none);
-        sigprocmask (SIG_SETMASK, &none, NULL);
-        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2 (fd, 2);
-            close (fd);
-        }
-        execv (path, (char *const *) argv);
-        _exit (127);
-    }
-    if (pid < 0)
-        BAIL_OUT ("fork");
-    proc_track (pid);
-    return pid;
-}
-
 //  A bridge on queues, with extra "--set" values (NULL-terminated).
 static pid_t
 s_bridge (s_queues_t *queues, const char *log, ...)
@@ -157,7 +122,7 @@ s_bridge (s_queues_t *queues, const char *log, ...)
     }
     va_end (ap);
     args [argc] = NULL;
-    return s_start_logged (s_path (log), "bridge/ferry-bridge", args);
+    return proc_spawn (s_path (log), "bridge/ferry-bridge", args);
 }
 
 static pid_t
@@ -515,7 +480,7 @@ main (void)
         "--set", "broker.lease_ms=300", "--set", "broker.routes=audit:*",
         "--set", "http.enabled=false", "--set", "log.level=warn", NULL
     };
-    pid_t broker = s_start_logged (s_path ("broker.log"),
+    pid_t broker = proc_spawn (s_path ("broker.log"),
                                    "broker/ferry-broker", broker_args);
 
     s_test_invalid ();

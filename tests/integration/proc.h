@@ -4,6 +4,7 @@
 #ifndef FY_TEST_PROC_H_INCLUDED
 #define FY_TEST_PROC_H_INCLUDED
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/wait.h>
@@ -43,22 +44,22 @@ proc_track (pid_t pid)
         proc_children_ [proc_count_++] = pid;
 }
 
-//  Start a program from the build tree with NULL-terminated arguments.
+//  Start program (a path in the build tree) with args (NULL-terminated),
+//  its stderr appended to log when log is not NULL.
 static inline pid_t
-proc_start (const char *program, ...)
+proc_spawn (const char *log, const char *program, const char *const *args)
 {
-    const char *argv [32];
+    const char *argv [40];
     char path [4096];
     const char *builddir = getenv ("FERRY_BUILDDIR");
     snprintf (path, sizeof path, "%s/%s", builddir ? builddir : ".", program);
     argv [0] = path;
-    va_list args;
-    va_start (args, program);
     int argc = 1;
-    while (argc < 31 && (argv [argc] = va_arg (args, const char *)))
+    while (argc < 39 && args [argc - 1]) {
+        argv [argc] = args [argc - 1];
         argc++;
+    }
     argv [argc] = NULL;
-    va_end (args);
     fflush (stdout);
     pid_t pid = fork ();
     if (pid == 0) {
@@ -66,6 +67,11 @@ proc_start (const char *program, ...)
         sigset_t none;
         sigemptyset (&none);
         sigprocmask (SIG_SETMASK, &none, NULL);
+        int fd = log ? open (log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+        if (fd >= 0) {
+            dup2 (fd, 2);
+            close (fd);
+        }
         execv (path, (char *const *) argv);
         _exit (127);
     }
@@ -73,6 +79,21 @@ proc_start (const char *program, ...)
         BAIL_OUT ("fork");
     proc_track (pid);
     return pid;
+}
+
+//  Start a program from the build tree with NULL-terminated arguments.
+static inline pid_t
+proc_start (const char *program, ...)
+{
+    const char *args [40];
+    va_list list;
+    va_start (list, program);
+    int count = 0;
+    while (count < 39 && (args [count] = va_arg (list, const char *)))
+        count++;
+    args [count] = NULL;
+    va_end (list);
+    return proc_spawn (NULL, program, args);
 }
 
 //  Send sig and wait for the process; returns its wait status.
