@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 //  Polls per queue at most (bridge.polls is bounded by the key table).
@@ -1121,12 +1120,12 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) loop;
     (void) item;
     bridge_t *self = arg;
-    struct signalfd_siginfo info;
-    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo == SIGTERM && !self->stopping)
+    int signo;
+    while ((signo = fy_signals_next (self->signal_fd))) {
+        if (signo == SIGTERM && !self->stopping)
             s_stop (self);
         else
-        if (info.ssi_signo == SIGHUP)
+        if (signo == SIGHUP)
             fy_log_notice ("bridge: SIGHUP ignored: no reloadable keys");
         else {
             fy_log_notice ("bridge: stopping now");
@@ -1248,17 +1247,10 @@ bridge_t *
 bridge_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
-    //  Blocked before any thread exists (libzmq's), so every thread
-    //  inherits the mask and the signals reach only the signalfd.
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGHUP);
-    sigprocmask (SIG_BLOCK, &signals, NULL);
     bridge_t *self = fy_xcalloc (1, sizeof *self);
+    //  First, before libzmq starts a thread.
+    self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
-    self->signal_fd = -1;
     self->http_timer = -1;
     self->backoff_base_s = fy_cfg_int (cfg, "bridge", "backoff_base_s");
     self->backoff_cap_s = fy_cfg_int (cfg, "bridge", "backoff_cap_s");
@@ -1314,7 +1306,6 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     };
     fy_client_set_handlers (self->client, &handlers);
 
-    self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
     self->loop = zloop_new ();
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &signal_item, s_on_signal, self);

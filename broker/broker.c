@@ -19,7 +19,6 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #define S_BURST 1024            //  messages handled before flushing batches
@@ -1245,12 +1244,12 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) loop;
     (void) item;
     broker_t *self = arg;
-    struct signalfd_siginfo info;
-    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo == SIGHUP)
+    int signo;
+    while ((signo = fy_signals_next (self->signal_fd))) {
+        if (signo == SIGHUP)
             s_reload (self);
         else
-        if (info.ssi_signo == SIGTERM && !self->draining) {
+        if (signo == SIGTERM && !self->draining) {
             fy_log_notice ("broker: draining %llu unfinished events, up to "
                            "%lld ms", (unsigned long long) self->unfinished,
                            (long long) self->stop_timeout_ms);
@@ -1339,21 +1338,12 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
             fy_error_t *err)
 {
     assert (cfg);
-    //  Block the signals before any thread exists (libzmq's I/O threads,
-    //  zauth): threads inherit the mask, and a thread that did not block
-    //  SIGTERM would take its default action, killing the process
-    //  instead of draining it. The loop reads them from a signalfd.
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGHUP);
-    sigprocmask (SIG_BLOCK, &signals, NULL);
     broker_t *self = fy_xcalloc (1, sizeof *self);
+    //  First, before libzmq or zauth start a thread.
+    self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
     self->cfg_path = cfg_path;
     self->sets = sets;
-    self->signal_fd = -1;
     self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
     self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
@@ -1411,8 +1401,6 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
         goto fail;
     }
     self->endpoint = zsock_last_endpoint (self->router);
-
-    self->signal_fd = signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
     self->loop = zloop_new ();
     zloop_reader (self->loop, self->router, s_on_router, self);

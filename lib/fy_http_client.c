@@ -421,6 +421,25 @@ fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms)
     return 0;
 }
 
+int
+fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
+                          void *arg, int64_t timeout_ms)
+{
+    assert (self);
+    assert (done);
+    int64_t until = fy_clock_mono_ms () + timeout_ms;
+    while (!done (arg)) {
+        int64_t left = until - fy_clock_mono_ms ();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (fy_http_client_wait (self, left) && errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
 //  --------------------------------------------------------------------
 //  Calls
 

@@ -532,22 +532,19 @@ fy_sqs_producer_flush (fy_sqs_producer_t *self)
     }
 }
 
+static bool
+s_is_idle (void *arg)
+{
+    fy_sqs_producer_t *self = arg;
+    return self->pending == 0;
+}
+
 int
 fy_sqs_producer_wait (fy_sqs_producer_t *self, int64_t timeout_ms)
 {
     assert (self);
     fy_sqs_producer_flush (self);
-    int64_t until = fy_clock_mono_ms () + timeout_ms;
-    while (self->pending > 0) {
-        int64_t left = until - fy_clock_mono_ms ();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (fy_http_client_wait (self->http, left) && errno != EINTR)
-            return -1;
-    }
-    return 0;
+    return fy_http_client_run_until (self->http, s_is_idle, self, timeout_ms);
 }
 
 void

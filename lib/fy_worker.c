@@ -9,7 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/signalfd.h>
+#include "ferry/fy_signals.h"
 #include <unistd.h>
 
 #define S_ACK_BATCH 256
@@ -19,7 +19,6 @@ struct fy_worker {
     char *service, *name;
     unsigned credit;
     zloop_t *loop;
-    sigset_t signals;
     int signal_fd;
     int tick_timer;
     zlistx_t *held;             //  fy_delivery_t *, unanswered
@@ -73,17 +72,11 @@ fy_worker_new (const char *endpoint, const char *service, const char *name,
     assert (endpoint);
     assert (service);
     fy_worker_t *self = fy_xcalloc (1, sizeof *self);
-    //  Before libzmq starts its threads, which inherit the mask: a thread
-    //  that did not block SIGTERM would let it kill the process instead
-    //  of draining it. fy_worker_run reads them from a signalfd.
-    sigemptyset (&self->signals);
-    sigaddset (&self->signals, SIGTERM);
-    sigaddset (&self->signals, SIGINT);
-    sigprocmask (SIG_BLOCK, &self->signals, NULL);
+    //  First, before libzmq starts a thread; fy_worker_run polls it.
+    self->signal_fd = fy_signals_open (false);
     self->service = fy_xstrdup (service);
     self->name = fy_xstrdup (name ? name : service);
     self->credit = credit ? credit : 1;
-    self->signal_fd = -1;
     self->stop_timeout_ms = 30000;
     self->held = zlistx_new ();
     zlistx_set_destructor (self->held, s_delivery_free);
@@ -401,9 +394,9 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) loop;
     (void) item;
     fy_worker_t *self = arg;
-    struct signalfd_siginfo info;
-    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo == SIGTERM && !self->draining)
+    int signo;
+    while ((signo = fy_signals_next (self->signal_fd))) {
+        if (signo == SIGTERM && !self->draining)
             fy_worker_stop (self);
         else
             return -1;
@@ -416,9 +409,6 @@ fy_worker_run (fy_worker_t *self)
 {
     assert (self);
     zloop_t *loop = fy_worker_loop (self);
-    if (self->signal_fd < 0)
-        self->signal_fd = signalfd (-1, &self->signals,
-                                    SFD_NONBLOCK | SFD_CLOEXEC);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, self);
     zloop_reader (loop, self->session.sock, s_on_socket, self);

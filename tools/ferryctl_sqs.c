@@ -42,20 +42,17 @@ ferryctl_sqs_destroy (ferryctl_sqs_t **self_p)
     *self_p = NULL;
 }
 
+static bool
+s_is_done (void *arg)
+{
+    return *(const bool *) arg;
+}
+
 int
 ferryctl_sqs_run (ferryctl_sqs_t *self, const bool *done, int64_t timeout_ms)
 {
-    int64_t until = fy_clock_mono_ms () + timeout_ms;
-    while (!*done) {
-        int64_t left = until - fy_clock_mono_ms ();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (fy_http_client_wait (self->http, left) && errno != EINTR)
-            return -1;
-    }
-    return 0;
+    return fy_http_client_run_until (self->http, s_is_done, (void *) done,
+                                     timeout_ms);
 }
 
 const char *

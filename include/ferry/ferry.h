@@ -20,6 +20,7 @@
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
 #include "ferry/fy_schema.h"
+#include "ferry/fy_signals.h"
 #include "ferry/fy_sigv4.h"
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"

@@ -85,6 +85,13 @@ int
     fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms)
         FY_MUSTCHECK;
 
+//  Wait and run, as fy_http_client_wait, until done (arg) is true or
+//  timeout_ms passed. Returns 0; -1 with errno ETIMEDOUT, or from poll.
+typedef bool (fy_http_until_fn) (void *arg);
+int
+    fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
+                              void *arg, int64_t timeout_ms) FY_MUSTCHECK;
+
 //  Requests started and not yet completed or cancelled.
 size_t
     fy_http_client_active (fy_http_client_t *self);
