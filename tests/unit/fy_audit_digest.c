@@ -8,7 +8,7 @@
     fy_audit_digest_verify and by ferryctl audit verify's exit status.
     A wrong key gives a bad HMAC on every hour. */
 #include "ferry/ferry.h"
-#include "tap.h"
+#include "pg.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -294,31 +294,15 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    const char *admin_url = getenv ("DATABASE_URL");
-    if (!admin_url || !*admin_url)
-        BAIL_OUT ("DATABASE_URL is not set: start contrib/stack.sh and "
-                  "eval its env");
     if (!getenv ("FERRY_BUILDDIR") || !getenv ("FERRY_SRCDIR"))
         BAIL_OUT ("FERRY_BUILDDIR and FERRY_SRCDIR must be set");
     test_canonical ();
-    char db [64];
-    snprintf (db, sizeof db, "ferry_test_digest_%ld", (long) getpid ());
-    PGconn *admin = PQconnectdb (admin_url);
-    if (PQstatus (admin) != CONNECTION_OK)
-        BAIL_OUT ("cannot connect to DATABASE_URL: %s",
-                  PQerrorMessage (admin));
-    char *sql = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", db);
-    PGresult *res = PQexec (admin, sql);
-    free (sql);
-    if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        BAIL_OUT ("create database: %s", PQerrorMessage (admin));
-    PQclear (res);
-    const char *slash = strrchr (admin_url, '/');
-    snprintf (s_url, sizeof s_url, "%.*s/%s", (int) (slash - admin_url),
-              admin_url, db);
+    tap_pg_t pg;
+    tap_pg_create (&pg, "ferry_test_digest");
+    snprintf (s_url, sizeof s_url, "%s", pg.url);
     setenv ("DATABASE_URL", s_url, 1);
     setenv ("FERRY_STORE_DIGEST_KEY", S_KEY, 1);
-    sql = fy_xasprintf ("store.migrations_dir='%s/sql' migrate",
+    char *sql = fy_xasprintf ("store.migrations_dir='%s/sql' migrate",
                         getenv ("FERRY_SRCDIR"));
     char *args = fy_xasprintf ("--set %s", sql);
     is_int (s_ferryctl (args), 0, "ferryctl migrate on the scratch database");
@@ -336,11 +320,6 @@ main (void)
     fy_store_destroy (&store);
 
     PQfinish (s_check);
-    sql = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    res = PQexec (admin, sql);
-    free (sql);
-    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped");
-    PQclear (res);
-    PQfinish (admin);
+    tap_pg_drop (&pg);
     done_testing ();
 }

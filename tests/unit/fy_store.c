@@ -7,7 +7,7 @@
     injection in every filter, get by id, a 100,000-row export in bounded
     memory, retention, and a PostgreSQL restart between two batches. */
 #include "ferry/ferry.h"
-#include "tap.h"
+#include "pg.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -739,26 +739,9 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    const char *admin_url = getenv ("DATABASE_URL");
-    if (!admin_url || !*admin_url)
-        BAIL_OUT ("DATABASE_URL is not set: start contrib/stack.sh and "
-                  "eval its env");
-    char db [64];
-    snprintf (db, sizeof db, "ferry_test_store_%ld", (long) getpid ());
-    PGconn *admin = PQconnectdb (admin_url);
-    if (PQstatus (admin) != CONNECTION_OK)
-        BAIL_OUT ("cannot connect to DATABASE_URL: %s",
-                  PQerrorMessage (admin));
-    char *create = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", db);
-    PGresult *res = PQexec (admin, create);
-    free (create);
-    if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        BAIL_OUT ("create database: %s", PQerrorMessage (admin));
-    PQclear (res);
-    //  The URL with the scratch database as its path.
-    const char *slash = strrchr (admin_url, '/');
-    snprintf (s_url, sizeof s_url, "%.*s/%s", (int) (slash - admin_url),
-              admin_url, db);
+    tap_pg_t pg;
+    tap_pg_create (&pg, "ferry_test_store");
+    snprintf (s_url, sizeof s_url, "%s", pg.url);
     s_check = PQconnectdb (s_url);
     if (PQstatus (s_check) != CONNECTION_OK)
         BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));
@@ -779,13 +762,6 @@ main (void)
     ok (store == NULL, "destroy");
 
     PQfinish (s_check);
-    PQreset (admin);
-    char *drop = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)",
-                               db);
-    res = PQexec (admin, drop);
-    free (drop);
-    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped");
-    PQclear (res);
-    PQfinish (admin);
+    tap_pg_drop (&pg);
     done_testing ();
 }

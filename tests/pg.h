@@ -1,0 +1,62 @@
+/*  pg.h: a scratch PostgreSQL database for one test run, made on the
+    stack's server (DATABASE_URL) and dropped at the end, so tests never
+    touch each other's tables. */
+#ifndef FY_TEST_PG_H_INCLUDED
+#define FY_TEST_PG_H_INCLUDED
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+typedef struct {
+    PGconn *admin;              //  to the server's own database
+    char name [64];
+    char url [512];             //  DATABASE_URL with the scratch database
+} tap_pg_t;
+
+//  Create database <prefix>_<pid>. BAIL_OUT when the server is not there:
+//  in CI a missing service is a failure.
+static inline void
+tap_pg_create (tap_pg_t *pg, const char *prefix)
+{
+    const char *admin_url = getenv ("DATABASE_URL");
+    if (!admin_url || !*admin_url)
+        BAIL_OUT ("DATABASE_URL is not set: start contrib/stack.sh and "
+                  "eval its env");
+    snprintf (pg->name, sizeof pg->name, "%s_%ld", prefix, (long) getpid ());
+    pg->admin = PQconnectdb (admin_url);
+    if (PQstatus (pg->admin) != CONNECTION_OK)
+        BAIL_OUT ("cannot connect to DATABASE_URL: %s",
+                  PQerrorMessage (pg->admin));
+    //  template0: tests running in parallel connect to template1, which
+    //  would make CREATE DATABASE from it fail.
+    char *sql = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0",
+                              pg->name);
+    PGresult *res = PQexec (pg->admin, sql);
+    free (sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        BAIL_OUT ("create database: %s", PQerrorMessage (pg->admin));
+    PQclear (res);
+    //  The URL with the scratch database as its path.
+    const char *slash = strrchr (admin_url, '/');
+    snprintf (pg->url, sizeof pg->url, "%.*s/%s", (int) (slash - admin_url),
+              admin_url, pg->name);
+}
+
+//  Drop the scratch database (as a check) and disconnect.
+static inline void
+tap_pg_drop (tap_pg_t *pg)
+{
+    //  The server may have been restarted by the test since.
+    PQreset (pg->admin);
+    char *sql = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)",
+                              pg->name);
+    PGresult *res = PQexec (pg->admin, sql);
+    free (sql);
+    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped");
+    PQclear (res);
+    PQfinish (pg->admin);
+}
+
+#endif
