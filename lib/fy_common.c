@@ -1,7 +1,8 @@
-/*  fy_common: errors, fatal-on-OOM allocation, clocks and integer parsing
-    shared by every libferry class. */
+/*  fy_common: errors, fatal-on-OOM allocation, clocks, integer parsing
+    and UTF-8 checking shared by every libferry class. */
 #include "ferry/fy_common.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,4 +197,43 @@ fy_parse_int64 (const char *text, int64_t min, int64_t max, int64_t *value)
     }
     *value = parsed;
     return 0;
+}
+
+size_t
+fy_utf8_length (const char *text, size_t avail)
+{
+    assert (text);
+    const unsigned char *p = (const unsigned char *) text;
+    if (avail == 0)
+        return 0;
+    unsigned char low = 0x80, high = 0xbf;
+    size_t length;
+    if (p [0] < 0x80)
+        return 1;
+    if (p [0] >= 0xc2 && p [0] <= 0xdf)
+        length = 2;
+    else
+    if (p [0] >= 0xe0 && p [0] <= 0xef) {
+        length = 3;
+        if (p [0] == 0xe0)
+            low = 0xa0;
+        if (p [0] == 0xed)
+            high = 0x9f;
+    }
+    else
+    if (p [0] >= 0xf0 && p [0] <= 0xf4) {
+        length = 4;
+        if (p [0] == 0xf0)
+            low = 0x90;
+        if (p [0] == 0xf4)
+            high = 0x8f;
+    }
+    else
+        return 0;
+    if (avail < length || p [1] < low || p [1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++)
+        if ((p [i] & 0xc0) != 0x80)
+            return 0;
+    return length;
 }

@@ -2,6 +2,7 @@
     jansson is kept whole, so re-encoding reproduces every key in order;
     the envelope fields are cached as pointers into it. */
 #include "ferry/fy_event.h"
+#include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
@@ -174,16 +175,11 @@ s_unwrap_sns (json_t *root, fy_error_t *err)
                                           "Notification") != 0
         || !json_is_string (message) || !json_object_get (root, "TopicArn"))
         return root;
-    json_error_t jerr;
-    json_t *inner = json_loadb (json_string_value (message),
-                                json_string_length (message),
-                                JSON_REJECT_DUPLICATES, &jerr);
+    json_t *inner = fy_json_loadb (json_string_value (message),
+                                   json_string_length (message), err);
     json_decref (root);
-    if (!inner) {
-        fy_error_set (err, "SNS Message: invalid JSON at %d:%d: %s",
-                      jerr.line, jerr.column, jerr.text);
-        errno = EBADMSG;
-    }
+    if (!inner)
+        fy_error_prefix (err, "SNS Message: ");
     return inner;
 }
 
@@ -198,26 +194,13 @@ fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
         errno = EMSGSIZE;
         return NULL;
     }
-    //  SQS bodies cannot hold NUL, and jansson would stop reading at one,
-    //  accepting "1\0junk": refuse it before parsing.
-    if (memchr (data, 0, size)) {
-        fy_error_set (err, "invalid JSON: NUL byte at offset %zu",
-                      (size_t) ((const char *) memchr (data, 0, size) - data));
-        errno = EBADMSG;
-        return NULL;
-    }
     //  Any JSON text parses (a bare scalar is JSON, just not an event);
-    //  duplicate keys and \u0000 are refused, because two parsers could
-    //  read the first differently and PostgreSQL cannot store the second.
-    json_error_t jerr;
-    json_t *root = json_loadb (data, size,
-                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!root) {
-        fy_error_set (err, "invalid JSON at %d:%d: %s", jerr.line,
-                      jerr.column, jerr.text);
-        errno = EBADMSG;
+    //  duplicate keys and \u0000 are refused (fy_json), because two
+    //  parsers could read the first differently and PostgreSQL cannot
+    //  store the second. A NUL byte outside a string is refused too.
+    json_t *root = fy_json_loadb (data, size, err);
+    if (!root)
         return NULL;
-    }
     if (json_is_object (root)) {
         root = s_unwrap_sns (root, err);
         if (!root)

@@ -16,6 +16,7 @@
     and the tests verify its tokens here, so the two implementations check
     each other. */
 #include "ferry/fy_jwt.h"
+#include "ferry/fy_json.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -131,8 +132,8 @@ static json_t *
 s_parse_object (const void *text, size_t len, const char *what,
                 fy_error_t *err)
 {
-    json_error_t jerr;
-    json_t *value = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+    fy_error_t jerr;
+    json_t *value = fy_json_loadb (text, len, &jerr);
     if (!value) {
         fy_error_set (err, "%s is not JSON: %s", what, jerr.text);
         return NULL;

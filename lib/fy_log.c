@@ -338,44 +338,6 @@ fy_log_redact (const char *text)
     return result;
 }
 
-//  Length of the valid UTF-8 sequence at text, or 0 when it is not one
-//  (overlong forms, surrogates and code points above U+10FFFF included).
-static size_t
-s_utf8_length (const unsigned char *text)
-{
-    unsigned char c = text [0];
-    unsigned char low = 0x80, high = 0xBF;
-    size_t length;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        length = 2;
-    else
-    if (c >= 0xE0 && c <= 0xEF) {
-        length = 3;
-        if (c == 0xE0)
-            low = 0xA0;
-        if (c == 0xED)
-            high = 0x9F;
-    }
-    else
-    if (c >= 0xF0 && c <= 0xF4) {
-        length = 4;
-        if (c == 0xF0)
-            low = 0x90;
-        if (c == 0xF4)
-            high = 0x8F;
-    }
-    else
-        return 0;
-    if (text [1] < low || text [1] > high)
-        return 0;
-    for (size_t index = 2; index < length; index++)
-        if (text [index] < 0x80 || text [index] > 0xBF)
-            return 0;
-    return length;
-}
-
 //  Escape the character at text into unit (at least 8 bytes); returns the
 //  unit's length and sets *consumed to the input bytes it stands for.
 //  TEXT keeps the line one line and valid UTF-8: control characters and
@@ -386,7 +348,8 @@ s_escape_unit (const char *text, char *unit, size_t *consumed)
 {
     const unsigned char c = (unsigned char) *text;
     const bool json = s_format == FY_LOG_JSON;
-    size_t length = s_utf8_length ((const unsigned char *) text);
+    //  text is NUL-terminated: a cut sequence stops at the NUL.
+    size_t length = fy_utf8_length (text, strnlen (text, 4));
     *consumed = length ? length : 1;
     if (length > 1) {
         memcpy (unit, text, length);

@@ -138,9 +138,11 @@ struct s_node {
     s_node_t *ref;
 
     //  Set when this schema is only {"if": {"properties": {name: {"const":
-    //  value}}}, "then", "else"}: the event schema's dispatch on "type",
-    //  which allOf then runs with one property lookup for all branches.
+    //  value}}}, "then", "else"}, the "if" maybe with "required": [name]:
+    //  the event schema's dispatch on "type", which allOf then runs with
+    //  one property lookup for all branches.
     bool is_switch;
+    bool switch_required;       //  the "if" fails when name is absent
     s_name_t switch_name;
     json_t *switch_value;
 };
@@ -877,7 +879,7 @@ s_detect_switch (s_node_t *node)
     static const char *s_branch_keys [] = {
         "if", "then", "else", "$comment", "title", "description", NULL
     };
-    static const char *s_if_keys [] = { "properties", NULL };
+    static const char *s_if_keys [] = { "properties", "required", NULL };
     static const char *s_const_keys [] = { "const", NULL };
     json_t *cond = json_object_get (node->json, "if");
     json_t *props = json_object_get (cond, "properties");
@@ -890,6 +892,14 @@ s_detect_switch (s_node_t *node)
     if (!json_is_object (schema) || json_object_size (schema) != 1
     ||  !s_has_only (schema, s_const_keys))
         return;
+    //  "required" may name only the switch's own property.
+    json_t *required = json_object_get (cond, "required");
+    if (required && (json_array_size (required) != 1
+        || !json_is_string (json_array_get (required, 0))
+        || strcmp (json_string_value (json_array_get (required, 0)),
+                   json_object_iter_key (it))))
+        return;
+    node->switch_required = required != NULL;
     node->is_switch = true;
     node->switch_name.name = json_object_iter_key (it);
     node->switch_name.len = json_object_iter_key_len (it);
@@ -1688,7 +1698,7 @@ s_try (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 //  allOf, with discriminator branches (is_switch) decided by one lookup
 //  of their property instead of a full "if" validation each. The "if"
 //  passes, as "properties" does, when inst is no object or lacks the
-//  property.
+//  property, unless it also requires the property.
 static int
 s_validate_all_of (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 {
@@ -1707,8 +1717,9 @@ s_validate_all_of (s_ctx_t *ctx, s_node_t *node, json_t *inst)
             value = json_object_getn (inst, name->name, name->len);
             looked_up = name;
         }
-        bool holds = !json_is_object (inst) || !value
-            || s_equal (ctx, item->switch_value, value, 0);
+        bool holds = !json_is_object (inst)
+            || (!value ? !item->switch_required
+                       : s_equal (ctx, item->switch_value, value, 0));
         if (ctx->abort)
             return -1;
         s_node_t *branch = holds ? item->then_ : item->else_;

@@ -6,6 +6,7 @@
     only the entries still pending and the callback reports all of them in
     the order they were added. */
 #include "ferry/fy_sqs.h"
+#include "ferry/fy_json.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -170,7 +171,7 @@ fy_sqs_decode_error (int status, const char *query_error,
         if (fault)
             error->sender_fault = strcmp (fault + 1, "Sender") == 0;
     }
-    json_t *json = body && len ? json_loadb (body, len, 0, NULL) : NULL;
+    json_t *json = body && len ? fy_json_loadb (body, len, NULL) : NULL;
     const char *type = error_type && *error_type ? error_type : NULL;
     if (!type && json_is_object (json)) {
         type = json_string_value (json_object_get (json, "__type"));
@@ -595,7 +596,7 @@ s_on_http (const fy_http_result_t *http, void *arg)
         retry = fy_sqs_is_retryable (op->status, op->failure.code);
     }
     else {
-        reply = json_loadb (body, len, 0, NULL);
+        reply = fy_json_loadb (body, len, NULL);
         if (!json_is_object (reply)) {
             op->error = EPROTO;
             snprintf (op->failure.message, sizeof op->failure.message,

@@ -5,6 +5,7 @@
     idempotent (ON CONFLICT DO NOTHING) and the rest only read. Every value
     travels as a query parameter or COPY data, never inside SQL text. */
 #include "ferry/fy_store.h"
+#include "ferry/fy_json.h"
 #include "fy_store_pg.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_uuid.h"
@@ -1083,8 +1084,8 @@ s_set_json (json_t *object, const char *key, PGresult *res, int row, int col)
 {
     json_t *value = NULL;
     if (!PQgetisnull (res, row, col))
-        value = json_loads (PQgetvalue (res, row, col), JSON_DECODE_ANY,
-                            NULL);
+        value = fy_json_loadb (PQgetvalue (res, row, col),
+                               (size_t) PQgetlength (res, row, col), NULL);
     json_object_set_new (object, key, value ? value : json_null ());
 }
 

@@ -6,6 +6,7 @@
 
 #include "ferry/fy_common.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,30 @@ tap_srcpath (const char *relative)
     const char *root = getenv ("FERRY_SRCDIR");
     snprintf (path, sizeof path, "%s/%s", root && *root ? root : ".", relative);
     return path;
+}
+
+//  Calls fn for each file in dir_path whose name ends in suffix; returns
+//  how many. BAIL_OUT when the directory cannot be read.
+static inline size_t
+tap_each_file (const char *dir_path, const char *suffix,
+               void (*fn) (const char *path, const char *name))
+{
+    DIR *dir = opendir (dir_path);
+    if (!dir)
+        BAIL_OUT ("cannot open %s", dir_path);
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        size_t len = strlen (entry->d_name), want = strlen (suffix);
+        if (len <= want || strcmp (entry->d_name + len - want, suffix))
+            continue;
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%s", dir_path, entry->d_name);
+        fn (path, entry->d_name);
+        count++;
+    }
+    closedir (dir);
+    return count;
 }
 
 #endif

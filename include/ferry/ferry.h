@@ -14,6 +14,7 @@
 #include "ferry/fy_event.h"
 #include "ferry/fy_http_client.h"
 #include "ferry/fy_http_server.h"
+#include "ferry/fy_json.h"
 #include "ferry/fy_jwt.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_metrics.h"

@@ -75,6 +75,12 @@ int
     fy_parse_int64 (const char *text, int64_t min, int64_t max,
                     int64_t *value) FY_MUSTCHECK;
 
+//  The length of the UTF-8 sequence at text (avail bytes readable), or 0
+//  when it is not one RFC 3629 allows: overlong forms, surrogates, code
+//  points above U+10FFFF and cut sequences are all 0. ASCII is 1.
+size_t
+    fy_utf8_length (const char *text, size_t avail);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,6 @@
 #include "ferry/ferry.h"
 #include "tap.h"
 
-#include <dirent.h>
 #include <errno.h>
 
 static fy_schema_t *s_schema;
@@ -15,29 +14,6 @@ static char *
 s_slurp (const char *path, size_t *size_p)
 {
     return fy_read_file (path, FY_EVENT_MAX_BYTES * 2, size_p);
-}
-
-//  Calls fn for each file in dir ending in suffix; returns how many.
-static size_t
-s_each (const char *dir_path, const char *suffix,
-        void (*fn) (const char *path, const char *name))
-{
-    DIR *dir = opendir (dir_path);
-    if (!dir)
-        BAIL_OUT ("cannot open %s", dir_path);
-    size_t count = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        size_t len = strlen (entry->d_name), want = strlen (suffix);
-        if (len <= want || strcmp (entry->d_name + len - want, suffix))
-            continue;
-        char path [4096];
-        snprintf (path, sizeof path, "%s/%s", dir_path, entry->d_name);
-        fn (path, entry->d_name);
-        count++;
-    }
-    closedir (dir);
-    return count;
 }
 
 static void
@@ -208,15 +184,15 @@ main (void)
     s_schema = fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
     if (!s_schema)
         BAIL_OUT ("schema: %s", err.text);
-    size_t golden = s_each (tap_srcpath ("tests/data/events"), ".json",
+    size_t golden = tap_each_file (tap_srcpath ("tests/data/events"), ".json",
                             s_golden);
     ok (golden >= 26, "%zu golden samples, one per type", golden);
-    size_t invalid = s_each (tap_srcpath ("tests/data/events/invalid"),
+    size_t invalid = tap_each_file (tap_srcpath ("tests/data/events/invalid"),
                              ".json", s_invalid);
     ok (invalid >= 20, "%zu invalid samples", invalid);
     s_sns ();
     s_errors ();
-    size_t suite = s_each (tap_testdata ("jsontestsuite/test_parsing"),
+    size_t suite = tap_each_file (tap_testdata ("jsontestsuite/test_parsing"),
                            ".json", s_json_suite);
     ok (suite > 300, "%zu JSONTestSuite files", suite);
     fy_schema_destroy (&s_schema);

@@ -296,6 +296,26 @@ s_test_errors (void)
     is_str (s_check (sw, "{\"y\": 0}"), "/x: required",
             "switch: a missing property makes if pass");
     is_str (s_check (sw, "5"), "", "switch: a non-object makes if pass");
+    //  With "required": [t] in the if (as the event schema has it), a
+    //  missing property makes if fail; the same schema with a no-op
+    //  keyword beside "if" takes the general path and must agree.
+#define S_REQ(extra) "{\"allOf\": [{\"if\": {\"properties\": {\"t\": " \
+        "{\"const\": \"a\"}}, \"required\": [\"t\"]}, \"then\": {\"required\":" \
+        " [\"x\"]}, \"else\": {\"required\": [\"y\"]}" extra "}]}"
+    const char *fast = S_REQ (""), *slow = S_REQ (", \"minProperties\": 0");
+#undef S_REQ
+    const char *instances [] = {
+        "{}", "{\"t\": \"a\"}", "{\"t\": \"a\", \"x\": 1}", "{\"y\": 1}",
+        "{\"t\": \"b\", \"y\": 1}", "{\"t\": \"b\"}", "5", "[]"
+    };
+    for (size_t i = 0; i < sizeof instances / sizeof instances [0]; i++) {
+        char want [256];
+        snprintf (want, sizeof want, "%s", s_check (slow, instances [i]));
+        is_str (s_check (fast, instances [i]), want,
+                "switch with required agrees with if on %s", instances [i]);
+    }
+    is_str (s_check (fast, "{}"), "/y: required",
+            "switch with required: a missing property makes if fail");
     is_str (s_check ("{\"enum\": [1, 2]}", "3"), ": enum", "root enum");
     is_str (s_check ("{\"minLength\": 2}", "\"\xc3\xa9\""), ": minLength 2",
             "minLength counts code points");

@@ -267,9 +267,9 @@ s_header (const fy_request_t *request, const char *name, size_t *len)
 static void
 s_post (audit_t *self, const fy_request_t *request)
 {
-    json_error_t json_err;
-    json_t *root = json_loadb (request->body.ptr, request->body.len, 0,
-                               &json_err);
+    json_t *root = request->body.len
+                 ? fy_json_loadb (request->body.ptr, request->body.len, NULL)
+                 : NULL;
     if (!json_is_object (root)) {
         json_decref (root);
         s_reply_error (self->worker, request->rid, 400, "invalid_json",

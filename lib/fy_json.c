@@ -1,0 +1,575 @@
+/*  fy_json: recursive descent over the bytes in place (see fy_json.h for
+    why it exists and what it refuses). A string without escapes becomes
+    a jansson string straight from the input; one with escapes is decoded
+    into a scratch buffer the parse reuses. Keys are checked for
+    duplicates before their value is read, so the error points at the
+    second key. Line and column are counted only when there is an error. */
+#include "ferry/fy_json.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *start;
+    const char *p;              //  Next byte to read
+    const char *end;
+    fy_error_t *err;
+    bool failed;
+    int depth;
+    char *scratch;              //  Unescaped strings, reused
+    size_t scratch_size;
+} s_parser_t;
+
+//  Bytes a string can hold as they are: not a quote, a backslash, a
+//  control character or part of a multi-byte sequence (0x22, 0x5c,
+//  below 0x20 and from 0x80 are 0).
+static const bool s_plain [256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+static json_t *
+    s_value (s_parser_t *self);
+
+static json_t *
+s_fail (s_parser_t *self, const char *at, const char *reason)
+{
+    if (!self->failed) {
+        self->failed = true;
+        int line = 1;
+        const char *line_start = self->start;
+        for (const char *q = self->start; q < at; q++)
+            if (*q == '\n') {
+                line++;
+                line_start = q + 1;
+            }
+        fy_error_set (self->err, "invalid JSON at %d:%zu: %s", line,
+                      (size_t) (at - line_start) + 1, reason);
+    }
+    return NULL;
+}
+
+//  jansson returns NULL only when malloc fails; ferry treats that as
+//  fatal everywhere (fy_xmalloc), so does this.
+static json_t *
+s_new (json_t *value)
+{
+    if (!value)
+        abort ();
+    return value;
+}
+
+static void
+s_skip_space (s_parser_t *self)
+{
+    const char *p = self->p;
+    while (p < self->end
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    self->p = p;
+}
+
+static void
+s_put (s_parser_t *self, size_t *used, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    if (*used + len > self->scratch_size) {
+        size_t size = self->scratch_size ? self->scratch_size : 256;
+        while (*used + len > size)
+            size *= 2;
+        self->scratch = fy_xrealloc (self->scratch, size);
+        self->scratch_size = size;
+    }
+    memcpy (self->scratch + *used, data, len);
+    *used += len;
+}
+
+static int
+s_hex4 (const char *p, const char *end, unsigned *code)
+{
+    if (end - p < 4)
+        return -1;
+    unsigned value = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p [i];
+        value <<= 4;
+        if (c >= '0' && c <= '9')
+            value |= (unsigned) (c - '0');
+        else
+        if (c >= 'a' && c <= 'f')
+            value |= (unsigned) (c - 'a' + 10);
+        else
+        if (c >= 'A' && c <= 'F')
+            value |= (unsigned) (c - 'A' + 10);
+        else
+            return -1;
+    }
+    *code = value;
+    return 0;
+}
+
+//  Decodes the \u escape at p (at the backslash) into the scratch buffer;
+//  returns the bytes consumed, or 0 after s_fail.
+static size_t
+s_unicode_escape (s_parser_t *self, const char *p, size_t *used)
+{
+    unsigned code;
+    if (s_hex4 (p + 2, self->end, &code)) {
+        s_fail (self, p, "invalid \\u escape");
+        return 0;
+    }
+    size_t consumed = 6;
+    if (code == 0) {
+        s_fail (self, p, "\\u0000 is not allowed");
+        return 0;
+    }
+    if (code >= 0xdc00 && code <= 0xdfff) {
+        s_fail (self, p, "lone low surrogate in \\u escape");
+        return 0;
+    }
+    if (code >= 0xd800 && code <= 0xdbff) {
+        unsigned low;
+        if (self->end - p < 12 || p [6] != '\\' || p [7] != 'u'
+            || s_hex4 (p + 8, self->end, &low)
+            || low < 0xdc00 || low > 0xdfff) {
+            s_fail (self, p, "lone high surrogate in \\u escape");
+            return 0;
+        }
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        consumed = 12;
+    }
+    char utf8 [4];
+    size_t length;
+    if (code < 0x80) {
+        utf8 [0] = (char) code;
+        length = 1;
+    }
+    else
+    if (code < 0x800) {
+        utf8 [0] = (char) (0xc0 | (code >> 6));
+        utf8 [1] = (char) (0x80 | (code & 0x3f));
+        length = 2;
+    }
+    else
+    if (code < 0x10000) {
+        utf8 [0] = (char) (0xe0 | (code >> 12));
+        utf8 [1] = (char) (0x80 | ((code >> 6) & 0x3f));
+        utf8 [2] = (char) (0x80 | (code & 0x3f));
+        length = 3;
+    }
+    else {
+        utf8 [0] = (char) (0xf0 | (code >> 18));
+        utf8 [1] = (char) (0x80 | ((code >> 12) & 0x3f));
+        utf8 [2] = (char) (0x80 | ((code >> 6) & 0x3f));
+        utf8 [3] = (char) (0x80 | (code & 0x3f));
+        length = 4;
+    }
+    s_put (self, used, utf8, length);
+    return consumed;
+}
+
+//  The rest of a string from its first backslash at p, decoded into the
+//  scratch buffer after the plain bytes before it.
+static int
+s_string_escaped (s_parser_t *self, const char *begin, const char *p,
+                  const char **text, size_t *len)
+{
+    const char *end = self->end;
+    size_t used = 0;
+    s_put (self, &used, begin, (size_t) (p - begin));
+    for (;;) {
+        const char *run = p;
+        while (p < end && s_plain [(unsigned char) *p])
+            p++;
+        s_put (self, &used, run, (size_t) (p - run));
+        if (p == end) {
+            s_fail (self, p, "unterminated string");
+            return -1;
+        }
+        unsigned char c = (unsigned char) *p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            if (end - p < 2) {
+                s_fail (self, p, "unterminated string");
+                return -1;
+            }
+            char decoded;
+            switch (p [1]) {
+                case '"':  decoded = '"'; break;
+                case '\\': decoded = '\\'; break;
+                case '/':  decoded = '/'; break;
+                case 'b':  decoded = '\b'; break;
+                case 'f':  decoded = '\f'; break;
+                case 'n':  decoded = '\n'; break;
+                case 'r':  decoded = '\r'; break;
+                case 't':  decoded = '\t'; break;
+                case 'u': {
+                    size_t consumed = s_unicode_escape (self, p, &used);
+                    if (!consumed)
+                        return -1;
+                    p += consumed;
+                    continue;
+                }
+                default:
+                    s_fail (self, p, "invalid escape");
+                    return -1;
+            }
+            s_put (self, &used, &decoded, 1);
+            p += 2;
+        }
+        else
+        if (c < 0x20) {
+            s_fail (self, p, "control character in string");
+            return -1;
+        }
+        else {
+            size_t length = fy_utf8_length (p, (size_t) (end - p));
+            if (!length) {
+                s_fail (self, p, "invalid UTF-8");
+                return -1;
+            }
+            s_put (self, &used, p, length);
+            p += length;
+        }
+    }
+    self->p = p + 1;
+    *text = self->scratch;
+    *len = used;
+    return 0;
+}
+
+//  A string whose opening quote is behind self->p. *text points into the
+//  input when the string had no escapes, else into the scratch buffer
+//  (valid until the next escaped string).
+static int
+s_string (s_parser_t *self, const char **text, size_t *len)
+{
+    const char *begin = self->p, *p = begin, *end = self->end;
+    for (;;) {
+        while (p < end && s_plain [(unsigned char) *p])
+            p++;
+        if (p == end) {
+            s_fail (self, p, "unterminated string");
+            return -1;
+        }
+        unsigned char c = (unsigned char) *p;
+        if (c == '"')
+            break;
+        if (c == '\\')
+            return s_string_escaped (self, begin, p, text, len);
+        if (c < 0x20) {
+            s_fail (self, p, "control character in string");
+            return -1;
+        }
+        size_t length = fy_utf8_length (p, (size_t) (end - p));
+        if (!length) {
+            s_fail (self, p, "invalid UTF-8");
+            return -1;
+        }
+        p += length;
+    }
+    self->p = p + 1;
+    *text = begin;
+    *len = (size_t) (p - begin);
+    return 0;
+}
+
+static locale_t s_c_locale;
+static pthread_once_t s_c_locale_once = PTHREAD_ONCE_INIT;
+
+static void
+s_c_locale_init (void)
+{
+    s_c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
+    if (!s_c_locale)
+        abort ();
+}
+
+static bool
+s_digit (const char *p, const char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+static json_t *
+s_number (s_parser_t *self)
+{
+    const char *begin = self->p, *p = begin, *end = self->end;
+    bool negative = p < end && *p == '-';
+    if (negative)
+        p++;
+    const char *digits = p;
+    if (!s_digit (p, end))
+        return s_fail (self, begin, "invalid number");
+    if (*p == '0')
+        p++;
+    else
+        while (s_digit (p, end))
+            p++;
+    const char *digits_end = p;
+    bool real = false;
+    if (p < end && *p == '.') {
+        real = true;
+        p++;
+        if (!s_digit (p, end))
+            return s_fail (self, begin, "invalid number");
+        while (s_digit (p, end))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!s_digit (p, end))
+            return s_fail (self, begin, "invalid number");
+        while (s_digit (p, end))
+            p++;
+    }
+    if (!real) {
+        uint64_t limit = negative ? (uint64_t) INT64_MAX + 1 : INT64_MAX;
+        uint64_t value = 0;
+        for (const char *q = digits; q < digits_end; q++) {
+            unsigned digit = (unsigned) (*q - '0');
+            if (value > (limit - digit) / 10)
+                return s_fail (self, begin, "integer out of range");
+            value = value * 10 + digit;
+        }
+        self->p = p;
+        json_int_t integer = negative
+            ? (value == limit ? INT64_MIN : -(json_int_t) value)
+            : (json_int_t) value;
+        return s_new (json_integer (integer));
+    }
+    //  strtod needs a terminated string and a '.' decimal point whatever
+    //  the program's locale.
+    size_t len = (size_t) (p - begin);
+    char small [64];
+    char *copy = len < sizeof small ? small : fy_xmalloc (len + 1);
+    memcpy (copy, begin, len);
+    copy [len] = 0;
+    pthread_once (&s_c_locale_once, s_c_locale_init);
+    double value = strtod_l (copy, NULL, s_c_locale);
+    if (copy != small)
+        free (copy);
+    if (!isfinite (value))
+        return s_fail (self, begin, "real number out of range");
+    self->p = p;
+    return s_new (json_real (value));
+}
+
+static json_t *
+s_literal (s_parser_t *self, const char *word, size_t len, json_t *value)
+{
+    if ((size_t) (self->end - self->p) < len
+        || memcmp (self->p, word, len) != 0)
+        return s_fail (self, self->p, "invalid literal");
+    self->p += len;
+    return value;
+}
+
+//  Enters an object or array at its opening byte: 1 when it is empty
+//  (the closer is read too), 0 when members follow, -1 (failed) when it
+//  nests too deep.
+static int
+s_open (s_parser_t *self, char closer)
+{
+    const char *open = self->p++;
+    if (++self->depth > FY_JSON_MAX_DEPTH) {
+        s_fail (self, open, "nested too deep");
+        return -1;
+    }
+    s_skip_space (self);
+    if (self->p < self->end && *self->p == closer) {
+        self->p++;
+        self->depth--;
+        return 1;
+    }
+    return 0;
+}
+
+//  After a member or element: 1 when a comma says another follows, 0
+//  when the closer ends the container, -1 (failed) otherwise.
+static int
+s_next (s_parser_t *self, char closer, const char *expected)
+{
+    s_skip_space (self);
+    if (self->p < self->end && *self->p == ',') {
+        self->p++;
+        s_skip_space (self);
+        return 1;
+    }
+    if (self->p < self->end && *self->p == closer) {
+        self->p++;
+        self->depth--;
+        return 0;
+    }
+    s_fail (self, self->p, expected);
+    return -1;
+}
+
+//  Reads "key": value into object; 0, or -1 after s_fail.
+static int
+s_member (s_parser_t *self, json_t *object)
+{
+    if (self->p == self->end || *self->p != '"') {
+        s_fail (self, self->p, "expected a string key");
+        return -1;
+    }
+    const char *at = self->p++;
+    const char *key;
+    size_t key_len;
+    if (s_string (self, &key, &key_len))
+        return -1;
+    if (json_object_getn (object, key, key_len)) {
+        s_fail (self, at, "duplicate object key");
+        return -1;
+    }
+    s_skip_space (self);
+    if (self->p == self->end || *self->p != ':') {
+        s_fail (self, self->p, "expected ':'");
+        return -1;
+    }
+    self->p++;
+    s_skip_space (self);
+    //  An escaped key lives in the scratch buffer, which the value may
+    //  reuse: keep a copy of it.
+    char *owned = NULL;
+    if (key == self->scratch) {
+        owned = fy_xmalloc (key_len + 1);
+        memcpy (owned, key, key_len);
+        key = owned;
+    }
+    json_t *value = s_value (self);
+    if (value)
+        json_object_setn_new_nocheck (object, key, key_len, value);
+    free (owned);
+    return value ? 0 : -1;
+}
+
+static json_t *
+s_object (s_parser_t *self)
+{
+    int rc = s_open (self, '}');
+    if (rc < 0)
+        return NULL;
+    json_t *object = s_new (json_object ());
+    if (rc == 1)
+        return object;
+    do {
+        if (s_member (self, object))
+            break;
+        rc = s_next (self, '}', "expected ',' or '}'");
+        if (rc == 0)
+            return object;
+    } while (rc == 1);
+    json_decref (object);
+    return NULL;
+}
+
+static json_t *
+s_array (s_parser_t *self)
+{
+    int rc = s_open (self, ']');
+    if (rc < 0)
+        return NULL;
+    json_t *array = s_new (json_array ());
+    if (rc == 1)
+        return array;
+    do {
+        json_t *value = s_value (self);
+        if (!value)
+            break;
+        json_array_append_new (array, value);
+        rc = s_next (self, ']', "expected ',' or ']'");
+        if (rc == 0)
+            return array;
+    } while (rc == 1);
+    json_decref (array);
+    return NULL;
+}
+
+static json_t *
+s_value (s_parser_t *self)
+{
+    if (self->p == self->end)
+        return s_fail (self, self->p, "unexpected end of input");
+    switch (*self->p) {
+        case '{':
+            return s_object (self);
+        case '[':
+            return s_array (self);
+        case '"': {
+            self->p++;
+            const char *text;
+            size_t len;
+            if (s_string (self, &text, &len))
+                return NULL;
+            return s_new (json_stringn_nocheck (text, len));
+        }
+        case 't':
+            return s_literal (self, "true", 4, json_true ());
+        case 'f':
+            return s_literal (self, "false", 5, json_false ());
+        case 'n':
+            return s_literal (self, "null", 4, json_null ());
+        case '-':
+        case '0': case '1': case '2': case '3': case '4':
+        case '5': case '6': case '7': case '8': case '9':
+            return s_number (self);
+        default:
+            return s_fail (self, self->p, "unexpected character");
+    }
+}
+
+json_t *
+fy_json_loadb (const char *data, size_t size, fy_error_t *err)
+{
+    assert (data || size == 0);
+    s_parser_t parser = {
+        .start = data, .p = data, .end = data + size, .err = err
+    };
+    s_skip_space (&parser);
+    json_t *root = s_value (&parser);
+    if (root) {
+        s_skip_space (&parser);
+        if (parser.p != parser.end) {
+            s_fail (&parser, parser.p, "unexpected text after the value");
+            json_decref (root);
+            root = NULL;
+        }
+    }
+    free (parser.scratch);
+    if (!root)
+        errno = EBADMSG;
+    return root;
+}
+
+json_t *
+fy_json_loads (const char *text, fy_error_t *err)
+{
+    assert (text);
+    return fy_json_loadb (text, strlen (text), err);
+}
