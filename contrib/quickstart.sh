@@ -135,8 +135,9 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 curl -sf $http/ready >/dev/null ||
-    die "the broker or ferry-audit is not ready; see $RUN/broker.log, $RUN/audit.log"
-echo "    broker $endpoint, $http, ferry-audit on $(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")"
+    die "the broker or ferry-audit is not ready; see $RUN/*.log"
+masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
+echo "    broker $endpoint, $http, ferry-audit on $masked"
 echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
@@ -160,7 +161,8 @@ for _ in $(seq 100); do
         -ge ${#samples[@]} ] && break
     sleep 0.1
 done
-echo "    ferry-audit stored $(($(q 'SELECT count(*) FROM audit.events') - before))" \
+stored=$(($(q 'SELECT count(*) FROM audit.events') - before))
+echo "    ferry-audit stored $stored" \
     "of ${#samples[@]} events that went through SQS and the bridge"
 
 say "POST /events with a service token (ferryctl token)"

@@ -169,29 +169,12 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
     exit (1);
 }
 
-//  utime + stime of pid, in seconds, or 0 when unknown.
-static double
-s_cpu_s (pid_t pid)
-{
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    char *text = fy_read_file (path, 4096, NULL);
-    //  The command may hold spaces: the fields start after its ')'.
-    char *at = text ? strrchr (text, ')') : NULL;
-    unsigned long utime = 0, stime = 0;
-    if (at && sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                      "%*u %lu %lu", &utime, &stime) != 2)
-        utime = stime = 0;
-    free (text);
-    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
-}
-
 static double
 s_workers_cpu_s (void)
 {
     double sum = 0;
     for (int i = 0; i < s_workers; i++)
-        sum += s_cpu_s (s_audit [i]);
+        sum += proc_cpu_s (s_audit [i]);
     return sum;
 }
 
@@ -290,7 +273,7 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
     if (s_publish (client, conn, data, sizes, events, S_INGEST_ROWS,
                    S_INGEST_ROWS + 1, 1) < 0)
         goto out;
-    double audit_cpu = s_workers_cpu_s (), broker_cpu = s_cpu_s (s_broker);
+    double audit_cpu = s_workers_cpu_s (), broker_cpu = proc_cpu_s (s_broker);
     double seconds = s_publish (client, conn, data, sizes, events, 0,
                                 S_INGEST_ROWS, S_INGEST_ROWS + 1);
     if (seconds > 0) {
@@ -301,7 +284,7 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
         fprintf (stderr, "bench: audit_ingest run: %.2f s, ferry-audit "
                  "CPU %.2f s, ferry-broker CPU %.2f s\n", seconds,
                  s_workers_cpu_s () - audit_cpu,
-                 s_cpu_s (s_broker) - broker_cpu);
+                 proc_cpu_s (s_broker) - broker_cpu);
     }
 out:
     fy_client_destroy (&client);

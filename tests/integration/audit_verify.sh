@@ -10,35 +10,9 @@
 #  hours; then ferryctl audit verify and GET /audit/verify clean, and each
 #  naming a row changed, a row deleted and a row inserted by hand in psql.
 set -u
-. "$FERRY_SRCDIR/tests/tap.sh"
-ctl="$FERRY_BUILDDIR/tools/ferryctl"
-broker="$FERRY_BUILDDIR/broker/ferry-broker"
-audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
-tmp=$(mktemp -d)
 db=ferry_verify_$$
-admin=${DATABASE_URL:-}
-pids=()
-cleanup () {
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill "${pids[i]}" 2>/dev/null
-        wait "${pids[i]}" 2>/dev/null
-    done
-    [ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
-        >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-[ -n "$admin" ] || bail_out "DATABASE_URL is not set: start contrib/stack.sh"
-for program in "$ctl" "$broker" "$audit"; do
-    [ -x "$program" ] || bail_out "no $program"
-done
-psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
-    bail_out "cannot create database $db"
-export DATABASE_URL="${admin%/*}/$db"
-export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
+. "$FERRY_SRCDIR/tests/integration/audit_env.sh"
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
-q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 company=3d6a8f0e-2b1c-4e5d-9f7a-6b5c4d3e2f10
 key=verify-test-digest-key-0123456789abcdef
 
