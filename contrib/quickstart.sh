@@ -2,13 +2,16 @@
 #  contrib/quickstart.sh -- ferry on this machine, from a clone, in one go:
 #  builds it (plain, out of tree in _build/quick), starts the service stack
 #  (contrib/stack.sh), prints the environment the programs read, and checks
-#  every sample event in contrib/demo/*.json with `ferryctl validate`, then
-#  starts ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080)
-#  with a demo audit worker and publishes the sample events through it,
-#  then starts ferry-bridge and sends them again through SQS.
-#  Everything stays up afterwards for you to look at; `contrib/quickstart.sh
-#  stop` ends the broker and the worker, contrib/stack.sh stop the stack.
-#  The bridge and the real workers join here as they are written.
+#  every sample event in contrib/demo/*.json with `ferryctl validate`,
+#  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
+#  ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080, both
+#  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
+#  publishes the sample events through it, then starts ferry-bridge and
+#  sends them again, with fresh ids, through SQS, and ends with a search
+#  over the audit API. Everything stays up afterwards for you to look at;
+#  `contrib/quickstart.sh stop` ends the broker, the bridge and ferry-audit,
+#  contrib/stack.sh stop the stack. The other workers join here as they
+#  are written.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +19,13 @@ BUILD=$ROOT/_build/quick
 JOBS=${FERRY_JOBS:-2}
 
 RUN=$ROOT/var/quick
+OFF=${FERRY_PORT_OFFSET:-0}
+case $OFF in
+    ''|*[!0-9]*) echo "quickstart: FERRY_PORT_OFFSET=$OFF is not a number" >&2
+        exit 1 ;;
+esac
+ZMQ_PORT=$((55570 + OFF))
+HTTP_PORT=$((58080 + OFF))
 
 say () {
     printf '==> %s\n' "$*"
@@ -37,7 +47,7 @@ stop_system () {
 
 if [ "${1:-}" = stop ]; then
     stop_system
-    echo "quickstart: broker, bridge and worker stopped (contrib/stack.sh stop ends the stack)"
+    echo "quickstart: broker, bridge and ferry-audit stopped (contrib/stack.sh stop ends the stack)"
     exit 0
 fi
 
@@ -57,10 +67,7 @@ if [ ! -f "$BUILD/Makefile" ]; then
         die "configure failed (the line above names a missing package)"
     }
 fi
-#  The demo worker is the integration tests' worker until the real ones
-#  exist: it ACKs every event and logs its id.
-make -C "$BUILD" -j"$JOBS" all tests/integration/test_worker \
-    >"$BUILD/make.out" 2>&1 || {
+make -C "$BUILD" -j"$JOBS" all >"$BUILD/make.out" 2>&1 || {
     tail -n 30 "$BUILD/make.out" >&2
     die "make failed; full output in $BUILD/make.out"
 }
@@ -96,68 +103,92 @@ done
 [ "$bad" -eq 0 ] || die "$bad of ${#samples[@]} sample events are invalid"
 echo "    all ${#samples[@]} sample events are valid"
 
-say "broker and demo worker"
+say "migrate the stack's PostgreSQL"
+export FERRY_STORE_MIGRATIONS_DIR=$ROOT/sql
+"$ferryctl" migrate
+q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
+
+say "broker and ferry-audit"
 stop_system
 mkdir -p "$RUN"
 chmod 700 "$RUN"
 #  Demo secrets, made once and kept private to this checkout.
 [ -f "$RUN/jwt_secret" ] || head -c 32 /dev/urandom | base64 >"$RUN/jwt_secret"
 [ -f "$RUN/admin_token" ] || head -c 24 /dev/urandom | base64 >"$RUN/admin_token"
-chmod 600 "$RUN/jwt_secret" "$RUN/admin_token"
+[ -f "$RUN/digest_key" ] || head -c 32 /dev/urandom | base64 >"$RUN/digest_key"
+chmod 600 "$RUN/jwt_secret" "$RUN/admin_token" "$RUN/digest_key"
 export FERRY_HTTP_JWT_SECRET_FILE=$RUN/jwt_secret
 export FERRY_HTTP_ADMIN_TOKEN_FILE=$RUN/admin_token
-endpoint=tcp://127.0.0.1:55570
+export FERRY_STORE_DIGEST_KEY_FILE=$RUN/digest_key
+endpoint=tcp://127.0.0.1:$ZMQ_PORT
+http=http://127.0.0.1:$HTTP_PORT
 "$BUILD/broker/ferry-broker" --set broker.endpoint=$endpoint \
-    --set http.address=127.0.0.1 --set http.port=58080 \
+    --set http.address=127.0.0.1 --set http.port=$HTTP_PORT \
     --set http.openapi="$ROOT/schemas/openapi.json" \
     >"$RUN/broker.log" 2>&1 &
 echo $! >"$RUN/broker.pid"
-"$BUILD/tests/integration/test_worker" $endpoint audit ack "$RUN/audit.ids" \
-    >"$RUN/worker.log" 2>&1 &
-echo $! >"$RUN/worker.pid"
+"$BUILD/workers/audit/ferry-audit" --set audit.broker=$endpoint \
+    >"$RUN/audit.log" 2>&1 &
+echo $! >"$RUN/audit.pid"
 for _ in $(seq 50); do
-    curl -sf http://127.0.0.1:58080/ready >/dev/null && break
+    curl -sf $http/ready >/dev/null && break
     sleep 0.1
 done
-curl -sf http://127.0.0.1:58080/ready >/dev/null ||
-    die "the broker is not ready; see $RUN/broker.log"
-echo "    broker $endpoint, http://127.0.0.1:58080 (logs in ${RUN#"$ROOT"/})"
+curl -sf $http/ready >/dev/null ||
+    die "the broker or ferry-audit is not ready; see $RUN/*.log"
+masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
+echo "    broker $endpoint, $http, ferry-audit on $masked"
+echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
 for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
+echo "    audit.events holds $(q 'SELECT count(*) FROM audit.events') rows"
 
 say "the bridge: the sample events through SQS"
 "$BUILD/bridge/ferry-bridge" --set bridge.broker=$endpoint \
     >"$RUN/bridge.log" 2>&1 &
 echo $! >"$RUN/bridge.pid"
-before=$(wc -l <"$RUN/audit.ids")
+#  Fresh ids: the same ids again would be stored once (idempotent).
+before=$(q 'SELECT count(*) FROM audit.events')
 for sample in "${samples[@]}"; do
-    jq -c . "$sample"
+    jq -c --arg id "$(cat /proc/sys/kernel/random/uuid)" '.id = $id' \
+        "$sample"
 done | "$ferryctl" send --sqs "$SQS_QUEUE_URL"
 for _ in $(seq 100); do
-    [ $(($(wc -l <"$RUN/audit.ids") - before)) -ge ${#samples[@]} ] && break
+    [ $(($(q 'SELECT count(*) FROM audit.events') - before)) \
+        -ge ${#samples[@]} ] && break
     sleep 0.1
 done
-echo "    the audit worker has $(($(wc -l <"$RUN/audit.ids") - before)) of" \
-    "${#samples[@]} events that went through SQS and the bridge"
+stored=$(($(q 'SELECT count(*) FROM audit.events') - before))
+echo "    ferry-audit stored $stored" \
+    "of ${#samples[@]} events that went through SQS and the bridge"
 
 say "POST /events with a service token (ferryctl token)"
 token=$("$ferryctl" token --sub quickstart)
 curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     --data-binary @"$ROOT/tests/data/events/user.login.json" \
-    http://127.0.0.1:58080/events
+    $http/events
 echo
+
+company=$(jq -r .companyId "${samples[0]}")
+say "search the audit API: GET /audit/search?companyId=$company&limit=5"
+curl -sf -H "Authorization: Bearer $token" \
+    "$http/audit/search?companyId=$company&limit=5" |
+    jq -r '.items[] | "    \(.occurredAt)  \(.type)  \(.id)"' ||
+    die "the audit search failed; see $RUN/audit.log"
 
 say "status"
 FERRY_HTTP_ADMIN_TOKEN=$(cat "$RUN/admin_token") \
-    "$ferryctl" --set http.port=58080 status
+    "$ferryctl" --set http.port=$HTTP_PORT status
 
 cat <<EOF
 ==> done. Look around:
-    curl http://127.0.0.1:58080/metrics
-    FERRY_HTTP_ADMIN_TOKEN=\$(cat ${RUN#"$ROOT"/}/admin_token) $ferryctl --set http.port=58080 status
-    cat ${RUN#"$ROOT"/}/audit.ids          # what the audit worker did
-  contrib/quickstart.sh stop ends the broker, bridge and worker; contrib/stack.sh stop the stack.
+    curl $http/metrics
+    FERRY_HTTP_ADMIN_TOKEN=\$(cat ${RUN#"$ROOT"/}/admin_token) $ferryctl --set http.port=$HTTP_PORT status
+    curl -H "Authorization: Bearer \$($ferryctl --set http.jwt_secret_file=${RUN#"$ROOT"/}/jwt_secret token)" \\
+        "$http/audit/search?companyId=$company"
+    psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
+  contrib/quickstart.sh stop ends the broker, bridge and ferry-audit; contrib/stack.sh stop the stack.
 EOF

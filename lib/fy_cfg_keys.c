@@ -186,6 +186,10 @@ static const fy_cfg_key_t s_audit_keys [] = {
     { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "most deliveries and requests held at once (at least batch_max)",
       NULL, 1, 1000000, NULL },
+    { "digest_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
+      "how often ferry-audit writes the hourly digests that are due "
+      "(see store.digest_grace_s) and checks partitions", NULL, 100,
+      3600000, NULL },
     { "export_window", FY_CFG_INT, "4", FY_CFG_RESTART,
       "CSV export parts sent ahead of the broker's MORE", NULL, 1, 64, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,

@@ -80,23 +80,16 @@ s_stop (pid_t pid)
         }
 }
 
-//  utime + stime of pid, in seconds.
+//  utime + stime of pid, in seconds; exits when unknown.
 static double
 s_cpu_s (pid_t pid)
 {
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    char *text = fy_read_file (path, 4096, NULL);
-    //  The command may hold spaces: the fields start after its ')'.
-    char *at = text ? strrchr (text, ')') : NULL;
-    unsigned long utime = 0, stime = 0;
-    if (!at || sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                       "%*u %lu %lu", &utime, &stime) != 2) {
-        fprintf (stderr, "bench: cannot read %s\n", path);
+    double seconds = proc_cpu_s (pid);
+    if (seconds < 0) {
+        fprintf (stderr, "bench: cannot read /proc/%d/stat\n", (int) pid);
         exit (1);
     }
-    free (text);
-    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
+    return seconds;
 }
 
 static double

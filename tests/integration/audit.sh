@@ -9,34 +9,8 @@
 #  mid-stream (no loss), SQL injection in every search filter, POST
 #  /audit idempotency, GET by id, health, CSV export and its escaping.
 set -u
-. "$FERRY_SRCDIR/tests/tap.sh"
-ctl="$FERRY_BUILDDIR/tools/ferryctl"
-broker="$FERRY_BUILDDIR/broker/ferry-broker"
-audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
-tmp=$(mktemp -d)
 db=ferry_audit_$$
-admin=${DATABASE_URL:-}
-pids=()
-cleanup () {
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill "${pids[i]}" 2>/dev/null
-        wait "${pids[i]}" 2>/dev/null
-    done
-    [ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
-        >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-[ -n "$admin" ] || bail_out "DATABASE_URL is not set: start contrib/stack.sh"
-for program in "$ctl" "$broker" "$audit"; do
-    [ -x "$program" ] || bail_out "no $program"
-done
-psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
-    bail_out "cannot create database $db"
-export DATABASE_URL="${admin%/*}/$db"
-export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
-q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
+. "$FERRY_SRCDIR/tests/integration/audit_env.sh"
 company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 
 #  events N FILE: N fresh audit.recorded events of $company, NDJSON.

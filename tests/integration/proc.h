@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +106,27 @@ proc_stop (pid_t pid, int sig)
     kill (pid, sig);
     waitpid (pid, &status, 0);
     return status;
+}
+
+//  utime + stime of pid in seconds (/proc/PID/stat), or -1 when the
+//  process is not there.
+static inline double
+proc_cpu_s (pid_t pid)
+{
+    char path [64], text [4096];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    size_t len = file ? fread (text, 1, sizeof text - 1, file) : 0;
+    if (file)
+        fclose (file);
+    text [len] = 0;
+    //  The command may hold spaces: the fields start after its ')'.
+    char *at = strrchr (text, ')');
+    unsigned long utime = 0, stime = 0;
+    if (!at || sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                       "%*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
 //  A "Name: N kB" field of /proc/PID/status (VmRSS, VmHWM) in KiB, or -1

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  How often housekeeping runs: partitions ahead, and the tamper-evidence
-//  digests (s_digest_tick).
-#define S_HOUSE_MS 60000
+//  Housekeeping runs every audit.digest_interval_ms: the tamper-evidence
+//  digests (s_digest_tick) each time, partitions ahead at most this often
+//  (they are made months ahead, and the check costs a round trip).
 #define S_PARTITIONS_EVERY_MS 3600000
 
 static void s_flush (audit_t *self);
@@ -267,7 +267,9 @@ audit_run (audit_t *self)
 {
     assert (self);
     zloop_t *loop = fy_worker_loop (self->worker);
-    self->house_timer = zloop_timer (loop, S_HOUSE_MS, 0, s_on_house_timer,
+    size_t house_ms = (size_t) fy_cfg_int (self->cfg, "audit",
+                                           "digest_interval_ms");
+    self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer,
                                      self);
     s_on_house_timer (loop, self->house_timer, self);
     int rc = fy_worker_run (self->worker);

@@ -5,6 +5,7 @@
         POST /audit              an explicit audit record -> 201 {"id"}
         GET  /audit/search       filters -> {"items", "nextCursor"}
         GET  /audit/export/csv   the same filters -> text/csv in parts
+        GET  /audit/verify       companyId, from, to -> the tamper report
         GET  /audit/health       the database -> 200 or 503
         GET  /audit/:id          one row, or 404
 
@@ -15,12 +16,17 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 //  Bytes of CSV gathered before a part is sent.
 #define S_PART_BYTES 65536
+
+//  The widest range one verify may cover: it recomputes every event of
+//  it while the worker waits, so a request must stay short.
+#define S_VERIFY_MAX_DAYS 31
 
 //  ferry's namespace for Idempotency-Key ids (itself a random v4 uuid).
 static const unsigned char s_namespace [16] = {
@@ -376,6 +382,106 @@ s_get (audit_t *self, const fy_request_t *request, fy_proto_str_t id)
     json_decref (row);
 }
 
+//  The value of the query parameter name (the last one given), or false.
+static bool
+s_param (const fy_request_t *request, const char *name, fy_proto_str_t *value)
+{
+    bool found = false;
+    for (size_t i = 0; i < request->query_count; i++)
+        if (s_is (request->query [i].key, name)) {
+            *value = request->query [i].value;
+            found = true;
+        }
+    return found;
+}
+
+//  A required RFC 3339 time parameter, as epoch ms. Returns 0, or -1
+//  having answered 400.
+static int
+s_param_time (audit_t *self, const fy_request_t *request, const char *name,
+              int64_t *ms)
+{
+    fy_proto_str_t value = { NULL, 0 };
+    char message [96];
+    if (!s_param (request, name, &value) || value.len == 0)
+        snprintf (message, sizeof message, "%s is required", name);
+    else
+    if (fy_time_parse (value.ptr, value.len, false, ms))
+        snprintf (message, sizeof message, "%s must be an RFC 3339 time, "
+                  "e.g. 2026-11-26T10:00:00Z", name);
+    else
+        return 0;
+    s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                   message);
+    return -1;
+}
+
+//  GET /audit/verify: recompute one company's hourly digests over
+//  [from, to) and report every event changed, removed or added after
+//  the fact (fy_audit_digest_verify). 200 whether clean or not: the
+//  report's "clean" says which; the request itself succeeded.
+static void
+s_verify (audit_t *self, const fy_request_t *request)
+{
+    fy_proto_str_t company = { NULL, 0 };
+    if (!s_param (request, "companyId", &company) || company.len == 0) {
+        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                       "companyId is required");
+        return;
+    }
+    if (company.len != FY_UUID_SIZE - 1
+        || !fy_uuid_is_valid (company.ptr, company.len)) {
+        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                       "companyId must be a uuid");
+        return;
+    }
+    int64_t from_ms = 0, to_ms = 0;
+    if (s_param_time (self, request, "from", &from_ms)
+        || s_param_time (self, request, "to", &to_ms))
+        return;
+    if (from_ms >= to_ms) {
+        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                       "from must be before to");
+        return;
+    }
+    if (to_ms - from_ms > S_VERIFY_MAX_DAYS * INT64_C(86400000)) {
+        char message [80];
+        snprintf (message, sizeof message, "from and to may be at most %d "
+                  "days apart", S_VERIFY_MAX_DAYS);
+        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                       message);
+        return;
+    }
+    const char *key = fy_cfg_str (self->cfg, "store", "digest_key");
+    if (!key || !*key) {
+        s_reply_error (self->worker, request->rid, 503, "not_configured",
+                       "this audit worker has no store.digest_key: there "
+                       "are no digests to verify against");
+        return;
+    }
+    //  Normalized to UTC with milliseconds, so PostgreSQL reads exactly
+    //  the instants checked above whatever its DateStyle.
+    char id [FY_UUID_SIZE], from [FY_TIME_RFC3339_SIZE],
+         to [FY_TIME_RFC3339_SIZE];
+    memcpy (id, company.ptr, company.len);
+    id [company.len] = 0;
+    fy_time_format (from_ms, from);
+    fy_time_format (to_ms, to);
+    fy_error_t err = { "" };
+    json_t *report = NULL;
+    if (fy_audit_digest_verify (self->api_store, id, from, to, key, &report,
+                                &err) < 0) {
+        if (errno == EINVAL)
+            s_reply_error (self->worker, request->rid, 400,
+                           "invalid_parameter", err.text);
+        else
+            s_reply_store_error (self->worker, request->rid, errno, &err);
+        return;
+    }
+    s_reply_json (self->worker, request->rid, 200, report);
+    json_decref (report);
+}
+
 void
 audit_api_request (fy_worker_t *worker, const fy_request_t *request,
                    void *arg)
@@ -400,6 +506,9 @@ audit_api_request (fy_worker_t *worker, const fy_request_t *request,
     else
     if (s_is (path, "/audit/health"))
         route = get ? s_health : NULL;
+    else
+    if (s_is (path, "/audit/verify"))
+        route = get ? s_verify : NULL;
     else
     if (path.len > 7 && memcmp (path.ptr, "/audit/", 7) == 0
         && !memchr (path.ptr + 7, '/', path.len - 7)) {

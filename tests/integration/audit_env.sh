@@ -1,0 +1,33 @@
+#  audit_env.sh: the start the audit shell tests share. Source it with db
+#  set to a scratch database name: it sources tap.sh, sets ctl, broker,
+#  audit (the programs), tmp (a directory), pids (processes to end at
+#  exit, last first), admin (the stack's DATABASE_URL; missing is a
+#  failure), makes $db and points DATABASE_URL and the migrations at it,
+#  and defines q SQL (psql -At on it). Everything goes at exit.
+. "$FERRY_SRCDIR/tests/tap.sh"
+ctl="$FERRY_BUILDDIR/tools/ferryctl"
+broker="$FERRY_BUILDDIR/broker/ferry-broker"
+audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
+tmp=$(mktemp -d)
+admin=${DATABASE_URL:-}
+pids=()
+cleanup () {
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[i]}" 2>/dev/null
+        wait "${pids[i]}" 2>/dev/null
+    done
+    [ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
+        >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+[ -n "$admin" ] || bail_out "DATABASE_URL is not set: start contrib/stack.sh"
+for program in "$ctl" "$broker" "$audit"; do
+    [ -x "$program" ] || bail_out "no $program"
+done
+psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
+    bail_out "cannot create database $db"
+export DATABASE_URL="${admin%/*}/$db"
+export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
+q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
