@@ -89,20 +89,19 @@ s_skip_space (s_parser_t *self)
     self->p = p;
 }
 
+//  Makes room for a string decoded from the bytes at begin: never longer
+//  than what is left of the input, since every escape shrinks, so one
+//  check serves the whole string.
 static void
-s_put (s_parser_t *self, size_t *used, const char *data, size_t len)
+s_reserve (s_parser_t *self, const char *begin)
 {
-    if (len == 0)
-        return;
-    if (*used + len > self->scratch_size) {
-        size_t size = self->scratch_size ? self->scratch_size : 256;
-        while (*used + len > size)
-            size *= 2;
-        self->scratch = fy_xrealloc (self->scratch, size);
-        self->scratch_size = size;
+    size_t need = (size_t) (self->end - begin);
+    if (need > self->scratch_size) {
+        size_t size = self->scratch_size ? self->scratch_size * 2 : 256;
+        self->scratch_size = size > need ? size : need;
+        free (self->scratch);
+        self->scratch = fy_xmalloc (self->scratch_size);
     }
-    memcpy (self->scratch + *used, data, len);
-    *used += len;
 }
 
 static int
@@ -129,10 +128,10 @@ s_hex4 (const char *p, const char *end, unsigned *code)
     return 0;
 }
 
-//  Decodes the \u escape at p (at the backslash) into the scratch buffer;
+//  Decodes the \u escape at p (at the backslash) to *out_p, advanced;
 //  returns the bytes consumed, or 0 after s_fail.
 static size_t
-s_unicode_escape (s_parser_t *self, const char *p, size_t *used)
+s_unicode_escape (s_parser_t *self, const char *p, char **out_p)
 {
     unsigned code;
     if (s_hex4 (p + 2, self->end, &code)) {
@@ -159,33 +158,27 @@ s_unicode_escape (s_parser_t *self, const char *p, size_t *used)
         code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
         consumed = 12;
     }
-    char utf8 [4];
-    size_t length;
-    if (code < 0x80) {
-        utf8 [0] = (char) code;
-        length = 1;
-    }
+    char *out = *out_p;
+    if (code < 0x80)
+        *out++ = (char) code;
     else
     if (code < 0x800) {
-        utf8 [0] = (char) (0xc0 | (code >> 6));
-        utf8 [1] = (char) (0x80 | (code & 0x3f));
-        length = 2;
+        *out++ = (char) (0xc0 | (code >> 6));
+        *out++ = (char) (0x80 | (code & 0x3f));
     }
     else
     if (code < 0x10000) {
-        utf8 [0] = (char) (0xe0 | (code >> 12));
-        utf8 [1] = (char) (0x80 | ((code >> 6) & 0x3f));
-        utf8 [2] = (char) (0x80 | (code & 0x3f));
-        length = 3;
+        *out++ = (char) (0xe0 | (code >> 12));
+        *out++ = (char) (0x80 | ((code >> 6) & 0x3f));
+        *out++ = (char) (0x80 | (code & 0x3f));
     }
     else {
-        utf8 [0] = (char) (0xf0 | (code >> 18));
-        utf8 [1] = (char) (0x80 | ((code >> 12) & 0x3f));
-        utf8 [2] = (char) (0x80 | ((code >> 6) & 0x3f));
-        utf8 [3] = (char) (0x80 | (code & 0x3f));
-        length = 4;
+        *out++ = (char) (0xf0 | (code >> 18));
+        *out++ = (char) (0x80 | ((code >> 12) & 0x3f));
+        *out++ = (char) (0x80 | ((code >> 6) & 0x3f));
+        *out++ = (char) (0x80 | (code & 0x3f));
     }
-    s_put (self, used, utf8, length);
+    *out_p = out;
     return consumed;
 }
 
@@ -196,13 +189,16 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                   const char **text, size_t *len)
 {
     const char *end = self->end;
-    size_t used = 0;
-    s_put (self, &used, begin, (size_t) (p - begin));
+    s_reserve (self, begin);
+    char *out = self->scratch;
+    memcpy (out, begin, (size_t) (p - begin));
+    out += p - begin;
     for (;;) {
         const char *run = p;
         while (p < end && s_plain [(unsigned char) *p])
             p++;
-        s_put (self, &used, run, (size_t) (p - run));
+        memcpy (out, run, (size_t) (p - run));
+        out += p - run;
         if (p == end) {
             s_fail (self, p, "unterminated string");
             return -1;
@@ -226,7 +222,7 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                 case 'r':  decoded = '\r'; break;
                 case 't':  decoded = '\t'; break;
                 case 'u': {
-                    size_t consumed = s_unicode_escape (self, p, &used);
+                    size_t consumed = s_unicode_escape (self, p, &out);
                     if (!consumed)
                         return -1;
                     p += consumed;
@@ -236,7 +232,7 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                     s_fail (self, p, "invalid escape");
                     return -1;
             }
-            s_put (self, &used, &decoded, 1);
+            *out++ = decoded;
             p += 2;
         }
         else
@@ -250,13 +246,14 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                 s_fail (self, p, "invalid UTF-8");
                 return -1;
             }
-            s_put (self, &used, p, length);
+            memcpy (out, p, length);
+            out += length;
             p += length;
         }
     }
     self->p = p + 1;
     *text = self->scratch;
-    *len = used;
+    *len = (size_t) (out - self->scratch);
     return 0;
 }
 
@@ -430,23 +427,19 @@ s_next (s_parser_t *self, char closer, const char *expected)
     return -1;
 }
 
-//  Reads "key": value into object; 0, or -1 after s_fail.
+//  Reads "key": up to the value; 0, or -1 after s_fail. *at_p is where
+//  the key began, for an error about it.
 static int
-s_member (s_parser_t *self, json_t *object)
+s_key (s_parser_t *self, const char **key, size_t *key_len,
+       const char **at_p)
 {
     if (self->p == self->end || *self->p != '"') {
         s_fail (self, self->p, "expected a string key");
         return -1;
     }
-    const char *at = self->p++;
-    const char *key;
-    size_t key_len;
-    if (s_string (self, &key, &key_len))
+    *at_p = self->p++;
+    if (s_string (self, key, key_len))
         return -1;
-    if (json_object_getn (object, key, key_len)) {
-        s_fail (self, at, "duplicate object key");
-        return -1;
-    }
     s_skip_space (self);
     if (self->p == self->end || *self->p != ':') {
         s_fail (self, self->p, "expected ':'");
@@ -454,6 +447,21 @@ s_member (s_parser_t *self, json_t *object)
     }
     self->p++;
     s_skip_space (self);
+    return 0;
+}
+
+//  Reads "key": value into object; 0, or -1 after s_fail.
+static int
+s_member (s_parser_t *self, json_t *object)
+{
+    const char *at, *key;
+    size_t key_len;
+    if (s_key (self, &key, &key_len, &at))
+        return -1;
+    if (json_object_getn (object, key, key_len)) {
+        s_fail (self, at, "duplicate object key");
+        return -1;
+    }
     //  An escaped key lives in the scratch buffer, which the value may
     //  reuse: keep a copy of it.
     char *owned = NULL;
@@ -572,4 +580,137 @@ fy_json_loads (const char *text, fy_error_t *err)
 {
     assert (text);
     return fy_json_loadb (text, strlen (text), err);
+}
+
+//  --------------------------------------------------------------------
+//  The pull reader
+
+struct fy_json_reader {
+    s_parser_t parser;
+    //  One bit per open container, set for an object: which closer ends
+    //  it, so fy_json_reader_next needs no argument.
+    unsigned char objects [FY_JSON_MAX_DEPTH / 8 + 1];
+};
+
+fy_json_reader_t *
+fy_json_reader_new (const char *data, size_t size, fy_error_t *err)
+{
+    assert (data || size == 0);
+    fy_json_reader_t *self = fy_xcalloc (1, sizeof *self);
+    self->parser = (s_parser_t) {
+        .start = data, .p = data, .end = data + size, .err = err
+    };
+    s_skip_space (&self->parser);
+    return self;
+}
+
+void
+fy_json_reader_destroy (fy_json_reader_t **self_p)
+{
+    assert (self_p);
+    fy_json_reader_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    free (self->parser.scratch);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+static int
+s_reader_fail (fy_json_reader_t *self, const char *reason)
+{
+    if (reason)
+        s_fail (&self->parser, self->parser.p, reason);
+    errno = EBADMSG;
+    return -1;
+}
+
+int
+fy_json_reader_enter (fy_json_reader_t *self, char open)
+{
+    assert (self);
+    assert (open == '{' || open == '[');
+    s_parser_t *parser = &self->parser;
+    if (parser->failed)
+        return s_reader_fail (self, NULL);
+    if (parser->p == parser->end || *parser->p != open)
+        return s_reader_fail (self, open == '{' ? "expected an object"
+                                                : "expected an array");
+    int rc = s_open (parser, open == '{' ? '}' : ']');
+    if (rc < 0)
+        return s_reader_fail (self, NULL);
+    if (rc == 0) {
+        unsigned bit = 1u << (parser->depth % 8);
+        if (open == '{')
+            self->objects [parser->depth / 8] |= (unsigned char) bit;
+        else
+            self->objects [parser->depth / 8] &= (unsigned char) ~bit;
+    }
+    return !rc;
+}
+
+int
+fy_json_reader_key (fy_json_reader_t *self, const char **key, size_t *len)
+{
+    assert (self);
+    assert (key && len);
+    const char *at;
+    if (self->parser.failed || s_key (&self->parser, key, len, &at))
+        return s_reader_fail (self, NULL);
+    return 0;
+}
+
+int
+fy_json_reader_next (fy_json_reader_t *self)
+{
+    assert (self);
+    s_parser_t *parser = &self->parser;
+    if (parser->failed || parser->depth == 0)
+        return s_reader_fail (self, parser->failed ? NULL
+                                                   : "no open container");
+    bool object = self->objects [parser->depth / 8]
+                & (1u << (parser->depth % 8));
+    int rc = object ? s_next (parser, '}', "expected ',' or '}'")
+                    : s_next (parser, ']', "expected ',' or ']'");
+    return rc < 0 ? s_reader_fail (self, NULL) : rc;
+}
+
+int
+fy_json_reader_string (fy_json_reader_t *self, const char **text,
+                       size_t *len)
+{
+    assert (self);
+    assert (text && len);
+    s_parser_t *parser = &self->parser;
+    if (parser->failed)
+        return s_reader_fail (self, NULL);
+    if (parser->p == parser->end || *parser->p != '"')
+        return s_reader_fail (self, "expected a string");
+    parser->p++;
+    return s_string (parser, text, len) ? s_reader_fail (self, NULL) : 0;
+}
+
+json_t *
+fy_json_reader_value (fy_json_reader_t *self)
+{
+    assert (self);
+    json_t *value = self->parser.failed ? NULL : s_value (&self->parser);
+    if (!value)
+        s_reader_fail (self, NULL);
+    return value;
+}
+
+int
+fy_json_reader_end (fy_json_reader_t *self)
+{
+    assert (self);
+    s_parser_t *parser = &self->parser;
+    if (parser->failed)
+        return s_reader_fail (self, NULL);
+    s_skip_space (parser);
+    if (parser->depth || parser->p != parser->end)
+        return s_reader_fail (self, "unexpected text after the value");
+    return 0;
 }

@@ -40,8 +40,14 @@ struct fy_sqs_batch {
     size_t bytes;
 };
 
+//  Read straight from the answer (s_parse_receive): the three strings the
+//  bridge needs on every message, and every other member as a tree.
 struct fy_sqs_message {
-    json_t *json;
+    char *id;
+    char *receipt;
+    char *body;
+    json_t *rest;               //  Attributes, MessageAttributes, MD5s...
+    json_t *json;               //  The whole message, made on demand
 };
 
 typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
@@ -65,6 +71,9 @@ typedef struct s_op {
     int error;
     int status;
     fy_sqs_error_t failure;
+    //  A ReceiveMessage's messages, from its answer to its callback.
+    fy_sqs_message_t **messages;
+    size_t message_count;
 } s_op_t;
 
 struct fy_sqs {
@@ -467,18 +476,14 @@ s_finish (s_op_t *op, json_t *reply)
     fy_sqs_result_t result;
     s_fill_result (op, &result);
     if (op->kind == S_RECEIVE) {
-        json_t *list = json_object_get (reply, "Messages");
-        size_t count = json_array_size (list);
-        fy_sqs_message_t **messages =
-            fy_xcalloc (count + 1, sizeof *messages);
-        for (size_t i = 0; i < count; i++) {
-            messages [i] = fy_xcalloc (1, sizeof **messages);
-            messages [i]->json = json_incref (json_array_get (list, i));
-        }
+        fy_sqs_message_t *none = NULL;
+        fy_sqs_message_t **messages = op->messages ? op->messages : &none;
+        size_t count = op->message_count;
         ((fy_sqs_receive_fn *) op->fn) (&result, messages, count, op->arg);
         for (size_t i = 0; i < count; i++)
             fy_sqs_message_destroy (&messages [i]);
-        free (messages);
+        free (op->messages);
+        op->messages = NULL;
     }
     else if (op->kind == S_BATCH)
         s_finish_batch (op, &result);
@@ -566,6 +571,131 @@ s_batch_reply (s_op_t *op, json_t *reply)
     return retry;
 }
 
+static bool
+s_is_key (const char *key, size_t len, const char *name)
+{
+    return len == strlen (name) && memcmp (key, name, len) == 0;
+}
+
+//  One message of a ReceiveMessage answer into msg; 0, or -1 with err.
+static int
+s_parse_message (fy_json_reader_t *reader, fy_sqs_message_t *msg,
+                 fy_error_t *err)
+{
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len))
+            return -1;
+        char **field = s_is_key (key, key_len, "MessageId") ? &msg->id
+                     : s_is_key (key, key_len, "ReceiptHandle") ? &msg->receipt
+                     : s_is_key (key, key_len, "Body") ? &msg->body : NULL;
+        if (field && *field) {
+            fy_error_set (err, "duplicate key %.*s in a message",
+                          (int) key_len, key);
+            return -1;
+        }
+        if (field) {
+            const char *text;
+            size_t len;
+            if (fy_json_reader_string (reader, &text, &len))
+                return -1;
+            *field = fy_xstrndup (text, len);
+        }
+        else {
+            //  The key is borrowed until the next read: keep it for rest.
+            char name [64];
+            if (key_len >= sizeof name) {
+                fy_error_set (err, "a message has a key of %zu bytes",
+                              key_len);
+                return -1;
+            }
+            memcpy (name, key, key_len);
+            name [key_len] = 0;
+            json_t *value = fy_json_reader_value (reader);
+            if (!value)
+                return -1;
+            if (!msg->rest)
+                msg->rest = json_object ();
+            if (json_object_get (msg->rest, name)) {
+                json_decref (value);
+                fy_error_set (err, "duplicate key %s in a message", name);
+                return -1;
+            }
+            json_object_set_new_nocheck (msg->rest, name, value);
+        }
+        rc = fy_json_reader_next (reader);
+    }
+    return rc;
+}
+
+//  A ReceiveMessage answer, read without building its tree: the strings
+//  are copied out of it as they pass, since the tree cost the bridge
+//  more than the rest of the parse. Sets op->messages; 0, or -1 with err
+//  and none kept.
+static int
+s_parse_receive (s_op_t *op, const char *body, size_t len, fy_error_t *err)
+{
+    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
+    fy_sqs_message_t **messages = NULL;
+    size_t count = 0, size = 0;
+    bool seen = false;
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len)) {
+            rc = -1;
+            break;
+        }
+        if (!s_is_key (key, key_len, "Messages")) {
+            json_t *value = fy_json_reader_value (reader);
+            rc = value ? fy_json_reader_next (reader) : -1;
+            json_decref (value);
+            continue;
+        }
+        if (seen) {
+            fy_error_set (err, "duplicate key Messages");
+            rc = -1;
+            break;
+        }
+        seen = true;
+        int more = fy_json_reader_enter (reader, '[');
+        while (more == 1) {
+            if (count + 1 >= size) {
+                size = size ? size * 2 : 16;
+                messages = fy_xrealloc (messages, size * sizeof *messages);
+            }
+            messages [count] = fy_xcalloc (1, sizeof **messages);
+            if (s_parse_message (reader, messages [count++], err)) {
+                more = -1;
+                break;
+            }
+            more = fy_json_reader_next (reader);
+        }
+        rc = more < 0 ? -1 : fy_json_reader_next (reader);
+    }
+    if (rc == 0 && fy_json_reader_end (reader))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (!messages [i]->receipt || !messages [i]->body) {
+            fy_error_set (err, "a message without ReceiptHandle or Body");
+            rc = -1;
+        }
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++)
+            fy_sqs_message_destroy (&messages [i]);
+        free (messages);
+        messages = NULL;
+        count = 0;
+    }
+    fy_json_reader_destroy (&reader);
+    op->messages = messages;
+    op->message_count = count;
+    return rc == 0 ? 0 : -1;
+}
+
 static void
 s_on_http (const fy_http_result_t *http, void *arg)
 {
@@ -594,6 +724,15 @@ s_on_http (const fy_http_result_t *http, void *arg)
                       "HTTP %d from %s", op->status, op->action);
         op->error = EPROTO;
         retry = fy_sqs_is_retryable (op->status, op->failure.code);
+    }
+    else
+    if (op->kind == S_RECEIVE) {
+        fy_error_t err = { "" };
+        if (s_parse_receive (op, body, len, &err)) {
+            op->error = EPROTO;
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "%s: answer is not valid: %s", op->action, err.text);
+        }
     }
     else {
         reply = fy_json_loadb (body, len, NULL);
@@ -1052,6 +1191,10 @@ fy_sqs_message_destroy (fy_sqs_message_t **self_p)
     fy_sqs_message_t *self = *self_p;
     if (!self)
         return;
+    free (self->id);
+    free (self->receipt);
+    free (self->body);
+    json_decref (self->rest);
     json_decref (self->json);
     free (self);
     *self_p = NULL;
@@ -1061,21 +1204,21 @@ const char *
 fy_sqs_message_id (fy_sqs_message_t *self)
 {
     assert (self);
-    return s_field (self->json, "MessageId");
+    return self->id;
 }
 
 const char *
 fy_sqs_message_receipt (fy_sqs_message_t *self)
 {
     assert (self);
-    return s_field (self->json, "ReceiptHandle");
+    return self->receipt;
 }
 
 const char *
 fy_sqs_message_body (fy_sqs_message_t *self)
 {
     assert (self);
-    return s_field (self->json, "Body");
+    return self->body;
 }
 
 const char *
@@ -1083,7 +1226,7 @@ fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name)
 {
     assert (self);
     assert (name);
-    return s_field (json_object_get (self->json, "Attributes"), name);
+    return s_field (json_object_get (self->rest, "Attributes"), name);
 }
 
 int
@@ -1103,7 +1246,7 @@ fy_sqs_message_user_attribute (fy_sqs_message_t *self, const char *name)
     assert (self);
     assert (name);
     json_t *attribute = json_object_get (
-        json_object_get (self->json, "MessageAttributes"), name);
+        json_object_get (self->rest, "MessageAttributes"), name);
     return s_field (attribute, "StringValue");
 }
 
@@ -1111,5 +1254,14 @@ json_t *
 fy_sqs_message_json (fy_sqs_message_t *self)
 {
     assert (self);
+    if (!self->json) {
+        self->json = self->rest ? json_copy (self->rest) : json_object ();
+        const char *names [] = { "MessageId", "ReceiptHandle", "Body" };
+        const char *values [] = { self->id, self->receipt, self->body };
+        for (size_t i = 0; i < 3; i++)
+            if (values [i])
+                json_object_set_new (self->json, names [i],
+                                     json_string (values [i]));
+    }
     return self->json;
 }

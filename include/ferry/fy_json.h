@@ -40,6 +40,52 @@ json_t *
 json_t *
     fy_json_loads (const char *text, fy_error_t *err) FY_MUSTCHECK;
 
+//  A pull reader over one JSON text, for a caller that wants a few
+//  fields of a large document without building its whole tree (the
+//  bridge's SQS answers). As strict as fy_json_loadb, except that a
+//  caller reading keys itself must refuse duplicates itself. Every call
+//  returns -1 with errno EBADMSG and err set once the text is found
+//  invalid, and keeps failing after that.
+typedef struct fy_json_reader fy_json_reader_t;
+
+//  data must outlive the reader.
+fy_json_reader_t *
+    fy_json_reader_new (const char *data, size_t size, fy_error_t *err);
+void
+    fy_json_reader_destroy (fy_json_reader_t **self_p);
+
+//  Enter the object ('{') or array ('[') that comes next: 1 when members
+//  follow, 0 when it is empty (and already left), -1 when it is invalid
+//  or not of that kind.
+int
+    fy_json_reader_enter (fy_json_reader_t *self, char open) FY_MUSTCHECK;
+
+//  In an object, before each member: read its key up to the value. *key
+//  is borrowed until the next call.
+int
+    fy_json_reader_key (fy_json_reader_t *self, const char **key,
+                        size_t *len) FY_MUSTCHECK;
+
+//  After a member or element: 1 when another follows, 0 when the
+//  innermost container closed, -1 when invalid.
+int
+    fy_json_reader_next (fy_json_reader_t *self) FY_MUSTCHECK;
+
+//  The next value, which must be a string; *text (not NUL-terminated) is
+//  borrowed until the next call.
+int
+    fy_json_reader_string (fy_json_reader_t *self, const char **text,
+                           size_t *len) FY_MUSTCHECK;
+
+//  The next value, whatever it is, as a tree (a new reference; duplicate
+//  keys refused inside it), or NULL.
+json_t *
+    fy_json_reader_value (fy_json_reader_t *self) FY_MUSTCHECK;
+
+//  Only whitespace may remain, every container closed: 0, else -1.
+int
+    fy_json_reader_end (fy_json_reader_t *self) FY_MUSTCHECK;
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,10 @@
     NUL (jansson's parser stops at one) both must give the same verdict,
     and when both accept, equal trees that dump to the same text in the
     same key order. fy_json must also refuse any input with a NUL outside
-    a string, which covers the rest. */
+    a string, which covers the rest. The pull reader, walking a top-level
+    object member by member, must rebuild the same object, and accept
+    nothing fy_json_loadb refuses (but for duplicate keys, which are its
+    caller's to refuse). */
 #include "ferry/ferry.h"
 
 #include <stdlib.h>
@@ -12,12 +15,50 @@
 int
     LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+//  The top-level object as the reader walks it, or NULL when the reader
+//  refuses the text; *duplicate when a key came twice.
+static json_t *
+s_walk (const char *text, size_t size, bool *duplicate)
+{
+    fy_json_reader_t *reader = fy_json_reader_new (text, size, NULL);
+    json_t *object = json_object ();
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t len;
+        if (fy_json_reader_key (reader, &key, &len)) {
+            rc = -1;
+            break;
+        }
+        char *name = fy_xstrndup (key, len);
+        json_t *value = fy_json_reader_value (reader);
+        if (value) {
+            *duplicate |= json_object_getn (object, name, len) != NULL;
+            json_object_setn_new_nocheck (object, name, len, value);
+        }
+        free (name);
+        rc = value ? fy_json_reader_next (reader) : -1;
+    }
+    if (rc != 0 || fy_json_reader_end (reader)) {
+        json_decref (object);
+        object = NULL;
+    }
+    fy_json_reader_destroy (&reader);
+    return object;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     const char *text = (const char *) data;
     fy_error_t err;
     json_t *ours = fy_json_loadb (text, size, &err);
+    bool duplicate = false;
+    json_t *walked = s_walk (text, size, &duplicate);
+    if (json_is_object (ours) ? !walked || !json_equal (ours, walked)
+                              : walked && !duplicate)
+        abort ();
+    json_decref (walked);
     if (memchr (text, 0, size)) {
         json_decref (ours);
         return 0;

@@ -20,6 +20,9 @@ The last path segment of QueueUrl (or QueueName) picks the behaviour:
                "bad:..." fails with SenderFault true always; each call
                lasts 20 ms, and one that carries a MessageGroupId already
                in another call in flight is logged with "overlap": true
+  dupbody      ReceiveMessage: a message with its Body key twice
+  noreceipt    ReceiveMessage: a message without ReceiptHandle
+  escaped      ReceiveMessage: a Body full of escapes, and extra keys
   anything else  succeeds
 X-Amz-Target Stub.Log answers {"requests": [...]}: every request so far,
 as {"action", "queue", "ids", "t", "port"}, plus for SendMessageBatch
@@ -49,7 +52,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _answer(self, status, body, query_error=None):
-        data = b"" if body is None else json.dumps(body).encode()
+        data = b"" if body is None else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.0")
         if query_error:
@@ -141,6 +145,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return seen_bodies[body] <= int(head)
 
     def _success(self, action, request, queue, n):
+        if action == "ReceiveMessage" and queue == "dupbody":
+            return ('{"Messages": [{"MessageId": "m-1", "ReceiptHandle": '
+                    '"r-1", "Body": "a", "Body": "b"}]}')
+        if action == "ReceiveMessage" and queue == "noreceipt":
+            return {"Messages": [{"MessageId": "m-1", "Body": "a"}]}
+        if action == "ReceiveMessage" and queue == "escaped":
+            return {"Messages": [{
+                "MessageId": "m-1", "ReceiptHandle": "r-1",
+                "Body": "{\"k\": \"\u00e9\\n\ud83d\ude00\"}",
+                "MD5OfBody": "x", "Attributes": {}}, {
+                "MessageId": "m-2", "ReceiptHandle": "r-2", "Body": "two"}],
+                "Unknown": [1, {"a": None}]}
         if action == "ReceiveMessage":
             return {"Messages": [{
                 "MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "hello",

@@ -1,4 +1,4 @@
-/*  Tests for fy_json: JSONTestSuite's verdicts (y_ parse, n_ are refused,
+/*  Tests for fy_json and its pull reader: JSONTestSuite's verdicts (y_ parse, n_ are refused,
     i_ do not crash), the same tree as jansson's own parser for every
     input both accept, and the edges ferry relies on: error positions,
     duplicate keys, \u0000, int64 limits, reals out of range, depth,
@@ -231,6 +231,74 @@ s_event (const char *path, const char *name)
     free (data);
 }
 
+static void
+s_reader (void)
+{
+    const char *text = " {\"a\": [1, {\"x\": null}], \"\\u0062\": \"t\\tu\","
+                       " \"c\": [], \"d\": {}} ";
+    fy_error_t err = { "" };
+    fy_json_reader_t *reader = fy_json_reader_new (text, strlen (text), &err);
+    const char *key, *value;
+    size_t key_len, value_len;
+    is_int (fy_json_reader_enter (reader, '{'), 1, "reader: object entered");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0
+        && key_len == 1 && *key == 'a', "first key");
+    json_t *tree = fy_json_reader_value (reader);
+    char *dump = tree ? json_dumps (tree, JSON_COMPACT) : NULL;
+    is_str (dump, "[1,{\"x\":null}]", "a value as a tree");
+    free (dump);
+    json_decref (tree);
+    is_int (fy_json_reader_next (reader), 1, "another member");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0
+        && key_len == 1 && *key == 'b', "an escaped key, decoded");
+    ok (fy_json_reader_string (reader, &value, &value_len) == 0
+        && value_len == 3 && memcmp (value, "t\tu", 3) == 0,
+        "a string value, decoded");
+    is_int (fy_json_reader_next (reader), 1, "another member");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0 && *key == 'c',
+        "third key");
+    is_int (fy_json_reader_enter (reader, '['), 0, "an empty array");
+    is_int (fy_json_reader_next (reader), 1, "another member");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0 && *key == 'd',
+        "fourth key");
+    is_int (fy_json_reader_enter (reader, '{'), 0, "an empty object");
+    is_int (fy_json_reader_next (reader), 0, "the object closes");
+    is_int (fy_json_reader_end (reader), 0, "nothing but space after it");
+    fy_json_reader_destroy (&reader);
+    ok (reader == NULL, "reader destroyed");
+
+    //  Errors stick: the first one is reported, every later call fails.
+    text = "{\"a\": 1} x";
+    reader = fy_json_reader_new (text, strlen (text), &err);
+    ok (fy_json_reader_enter (reader, '[') == -1 && errno == EBADMSG,
+        "entering an object as an array fails: %s", err.text);
+    ok (fy_json_reader_enter (reader, '{') == -1, "and the reader stays failed");
+    fy_json_reader_destroy (&reader);
+    reader = fy_json_reader_new (text, strlen (text), &err);
+    ok (fy_json_reader_enter (reader, '{') == 1
+        && fy_json_reader_key (reader, &key, &key_len) == 0
+        && fy_json_reader_string (reader, &value, &value_len) == -1,
+        "a number read as a string fails: %s", err.text);
+    fy_json_reader_destroy (&reader);
+    reader = fy_json_reader_new (text, strlen (text), &err);
+    json_t *whole = fy_json_reader_value (reader);
+    ok (whole && fy_json_reader_end (reader) == -1
+        && strstr (err.text, "1:10: unexpected text after the value"),
+        "text after the value fails at end: %s", err.text);
+    json_decref (whole);
+    fy_json_reader_destroy (&reader);
+    text = "{\"a\": {\"b\": 1";
+    reader = fy_json_reader_new (text, strlen (text), &err);
+    ok (fy_json_reader_enter (reader, '{') == 1
+        && fy_json_reader_key (reader, &key, &key_len) == 0
+        && fy_json_reader_enter (reader, '{') == 1
+        && fy_json_reader_key (reader, &key, &key_len) == 0
+        && (json_decref (fy_json_reader_value (reader)), 1)
+        && fy_json_reader_next (reader) == -1,
+        "a cut object fails at next: %s", err.text);
+    fy_json_reader_destroy (&reader);
+}
+
 int
 main (void)
 {
@@ -248,5 +316,6 @@ main (void)
     s_errors ();
     s_values ();
     s_depth ();
+    s_reader ();
     done_testing ();
 }

@@ -374,6 +374,37 @@ s_retries (void)
     }
     s_seen_free (&seen);
 
+    //  A receive answer is read strictly, its fields copied out.
+    ok (fy_sqs_receive (sqs, "http://q.invalid/0/escaped", 10, 0, -1,
+                        s_on_receive, &seen, NULL, NULL) == 0,
+        "receive with escapes started");
+    s_run_until (http, &seen.done, 10000);
+    is_int (seen.count, 2, "two messages, an unknown top-level key skipped");
+    if (seen.kept) {
+        is_str (fy_sqs_message_body (seen.kept),
+                "{\"k\": \"\xc3\xa9\\n\xf0\x9f\x98\x80\"}",
+                "the body unescaped");
+        is_str (fy_sqs_message_id (seen.kept), "m-1", "its id");
+        is_str (fy_sqs_message_receipt (seen.kept), "r-1", "its receipt");
+        json_t *whole = fy_sqs_message_json (seen.kept);
+        is_str (json_string_value (json_object_get (whole, "MD5OfBody")), "x",
+                "other keys kept in the message's JSON");
+        is_str (json_string_value (json_object_get (whole, "Body")),
+                fy_sqs_message_body (seen.kept), "with the body");
+    }
+    s_seen_free (&seen);
+    const char *broken [] = { "dupbody", "noreceipt" };
+    for (size_t i = 0; i < 2; i++) {
+        char url [64];
+        snprintf (url, sizeof url, "http://q.invalid/0/%s", broken [i]);
+        ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, &seen, NULL,
+                            NULL) == 0, "receive from %s started", broken [i]);
+        s_run_until (http, &seen.done, 10000);
+        ok (seen.result.error == EPROTO && seen.count == 0,
+            "%s: refused, no message: %s", broken [i], seen.message);
+        s_seen_free (&seen);
+    }
+
     //  429 with no body.
     ok (fy_sqs_get_attributes (sqs, "http://q.invalid/0/slow429", NULL,
                                s_on_attributes, &seen, NULL, NULL) == 0,
