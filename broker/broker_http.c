@@ -63,6 +63,8 @@ static const struct {
     { "/analytics", "analytics" },
 };
 
+static void s_rearm (broker_http_t *self);
+
 //  --------------------------------------------------------------------
 //  Authentication
 
@@ -247,11 +249,26 @@ s_on_writable (fy_http_request_t *req, void *arg)
         s_stream_grant (pending);
 }
 
+static void s_on_reply_part (s_pending_t *pending, unsigned status,
+                             fy_proto_str_t content_type,
+                             fy_proto_str_t body, bool more);
+
+//  A reply arrives from the broker's socket, outside the HTTP server's
+//  run: have the server run at once to send it.
 static void
 s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
             fy_proto_str_t body, bool more)
 {
     s_pending_t *pending = arg;
+    broker_http_t *self = pending->http;
+    s_on_reply_part (pending, status, content_type, body, more);
+    s_rearm (self);
+}
+
+static void
+s_on_reply_part (s_pending_t *pending, unsigned status,
+                 fy_proto_str_t content_type, fy_proto_str_t body, bool more)
+{
     fy_http_request_t *req = pending->req;
     char type [128];
     snprintf (type, sizeof type, "%.*s", (int) content_type.len,
@@ -385,7 +402,9 @@ s_on_event_done (void *arg, bool ok, bool retryable, const char *reason)
     }
     else
         fy_http_respond_error (req, 422, "rejected", reason);
+    broker_http_t *self = pending->http;
     s_pending_finish (pending);
+    s_rearm (self);
 }
 
 static void
