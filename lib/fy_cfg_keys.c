@@ -186,8 +186,6 @@ static const fy_cfg_key_t s_audit_keys [] = {
     { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "most deliveries and requests held at once (at least batch_max)",
       NULL, 1, 1000000, NULL },
-    { "export_window", FY_CFG_INT, "4", FY_CFG_RESTART,
-      "CSV export parts sent ahead of the broker's MORE", NULL, 1, 64, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)",
       NULL, 10, 60000, NULL },
