@@ -139,7 +139,11 @@ typedef struct {
     void *reply_arg;
     s_service_t *service;
     s_worker_t *holder;
-    int64_t deadline;
+    int64_t deadline;           //  pushed back by each part and grant
+    //  A pulled stream: window is what the REQUEST granted (0: the reply
+    //  is not flow-controlled), granted the parts with more the holder
+    //  may still send (PROTOCOL.md, Requests).
+    uint64_t window, granted;
     zmq_msg_t header;           //  the REQUEST as the worker gets it
     s_link_t link;              //  in service->requests or holder->requests
 } s_request_t;
@@ -167,6 +171,7 @@ struct s_worker {
     s_peer_t peer;              //  first: a peer pointer is a worker pointer
     s_service_t *service;
     uint64_t credit, held;      //  deliveries and requests in hand
+    bool pull;                  //  sends stream parts only within grant
     s_link_t deliveries;
     s_link_t requests;
     s_link_t link;              //  in service->workers
@@ -535,6 +540,9 @@ s_dispatch (broker_t *self, s_service_t *service)
                                         link);
         s_list_unlink (&request->link);
         request->holder = worker;
+        //  A worker that does not pull gets no MORE: its parts come
+        //  unasked, as before flow control.
+        request->granted = request->window;
         worker->held++;
         s_list_insert (worker->requests.prev, &request->link);
         worker->peer.last_sent = fy_clock_mono_ms ();
@@ -639,6 +647,19 @@ s_requests_fail (broker_t *self, s_link_t *list, unsigned status,
                         status, code, message);
 }
 
+//  Tell the holder of a stream that its parts are no longer wanted: it
+//  frees the producer and answers with an empty last part.
+static void
+s_request_cancel_holder (broker_t *self, s_request_t *request)
+{
+    if (!request->holder || !request->holder->pull)
+        return;
+    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
+                                      FY_PROTO_CANCEL);
+    out->rid = request->rid;
+    s_send (self);
+}
+
 static uint64_t
 s_request_new (broker_t *self, fy_proto_str_t service_name,
                fy_proto_msg_t *in, const char *origin_key,
@@ -651,6 +672,8 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
               origin_key ? origin_key : "");
     request->reply_fn = reply_fn;
     request->reply_arg = reply_arg;
+    //  Only the HTTP side grants MORE; a client's stream is pushed.
+    request->window = reply_fn ? in->window : 0;
     request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
     s_list_init (&request->link);
     zhashx_insert (self->requests, &request->rid, request);
@@ -673,6 +696,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
     scratch->method = in->method;
     scratch->path = in->path;
     scratch->body = in->body;
+    scratch->window = request->window;
     //  Borrowed from in for the pack only.
     scratch->query = in->query;
     scratch->query_count = in->query_count;
@@ -899,6 +923,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
                      (unsigned long long) in->credit);
     }
     worker->credit = in->credit;
+    worker->pull = in->pull;
     s_dispatch (self, worker->service);
 }
 
@@ -1018,6 +1043,20 @@ s_on_worker_reply (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
         fy_metric_inc (self->stale);
         return;
     }
+    if (in->more && request->window && worker->pull) {
+        //  Forwarded all the same (the origin copes), but a worker that
+        //  claims to pull and pushes is broken: say so.
+        if (request->granted == 0) {
+            fy_metric_inc (self->malformed);
+            fy_log_warn ("broker: worker %s sent part of rid=%llu without "
+                         "grant", worker->peer.name,
+                         (unsigned long long) request->rid);
+        }
+        else
+            request->granted--;
+    }
+    //  A stream that makes progress is not late.
+    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
     s_request_reply (self, request, (unsigned) in->status, in->content_type,
                      in->body, in->more);
     s_dispatch (self, worker->service);
@@ -1168,9 +1207,11 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         if (request->deadline <= now)
             zlistx_add_end (late, request);
     for (s_request_t *request = zlistx_first (late); request;
-         request = zlistx_next (late))
+         request = zlistx_next (late)) {
+        s_request_cancel_holder (self, request);
         s_request_fail (self, request, 504, "timeout",
                         "the service did not answer in time");
+    }
     zlistx_destroy (&late);
     s_flush (self);
     if (self->draining
@@ -1512,6 +1553,27 @@ broker_request_cancel (broker_t *self, uint64_t rid)
     //  Not yet with a worker: nobody will ever answer it, drop it now.
     if (!request->holder)
         s_request_free (self, request);
+    else
+        //  A puller stops and answers with an empty last part, which
+        //  frees the request and the worker's credit.
+        s_request_cancel_holder (self, request);
+}
+
+void
+broker_request_more (broker_t *self, uint64_t rid, uint64_t n)
+{
+    assert (self);
+    s_request_t *request = zhashx_lookup (self->requests, &rid);
+    if (!request || !request->holder || !request->window
+        || !request->holder->pull || n == 0)
+        return;
+    request->granted += n;
+    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
+    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
+                                      FY_PROTO_MORE);
+    out->rid = request->rid;
+    out->n = n;
+    s_send (self);
 }
 
 int

@@ -68,17 +68,27 @@ bool
 zloop_t *
     broker_loop (broker_t *self);
 
-//  Forward a request (service, method, path, query, headers and body of
-//  request are read, borrowed for the call) to a worker of its service.
-//  Replies come through fn; a 503 (no worker), 504 (timeout) or 502
-//  (worker died) comes the same way, possibly before this returns.
-//  Returns the request's id, for broker_request_cancel.
+//  Forward a request (service, method, path, query, headers, body and
+//  window of request are read, borrowed for the call) to a worker of its
+//  service. With a window, a streamed reply is pulled: the worker sends
+//  at most window parts with more, then one more per broker_request_more
+//  grant. Replies come through fn; a 503 (no worker), 504 (timeout: no
+//  part nor grant for request_timeout_ms) or 502 (worker died) comes the
+//  same way, possibly before this returns. Returns the request's id, for
+//  broker_request_more and broker_request_cancel.
 uint64_t
     broker_request (broker_t *self, fy_proto_msg_t *request,
                     broker_reply_fn *fn, void *arg);
 
-//  The origin of a request went away: drop its replies.
+//  The origin of a request went away: drop its replies, and tell a
+//  worker that streams it to stop (CANCEL).
 void
     broker_request_cancel (broker_t *self, uint64_t rid);
+
+//  Grant n more parts of request rid's stream (MORE to its worker).
+//  Nothing happens when the request is gone, has no window, or its
+//  worker does not pull.
+void
+    broker_request_more (broker_t *self, uint64_t rid, uint64_t n);
 
 #endif

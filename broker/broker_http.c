@@ -1,6 +1,13 @@
 /*  broker_http: routes, authentication and the glue between
     fy_http_server and the broker. Every answer that is not a service's
-    own is JSON {"error":{"code","message"}} with the status that fits. */
+    own is JSON {"error":{"code","message"}} with the status that fits.
+
+    A streamed reply is pulled by the HTTP client's pace: a request goes
+    out with a window of S_STREAM_WINDOW parts, and more are granted
+    (broker_request_more) only while the client's stream buffer has room,
+    after each part or when the buffer drains below half. Parts that were
+    already granted when the buffer filled wait here, so the broker holds
+    at most the stream buffer plus S_STREAM_WINDOW parts per stream. */
 #include "broker_http.h"
 
 #include <assert.h>
@@ -20,6 +27,15 @@ struct broker_http {
     int timer;
 };
 
+//  Parts of a stream granted at most, and so in flight or waiting here.
+#define S_STREAM_WINDOW 4
+
+//  A part that arrived while the client's stream buffer was full.
+typedef struct {
+    size_t len;
+    char data [];
+} s_part_t;
+
 //  One request waiting on a service's reply or on its event's outcome.
 //  The broker may answer before the call that started it returns (a 503,
 //  an unrouted event), so the state is freed by whoever finishes last.
@@ -30,6 +46,10 @@ typedef struct {
     bool streaming;
     bool in_call;               //  inside broker_request / broker_publish
     bool done;                  //  answered while in_call
+    unsigned status;            //  a stream's, from its first part
+    uint64_t inflight;          //  parts granted, not yet arrived
+    zlistx_t *parts;            //  s_part_t *, waiting for room
+    bool ended;                 //  the last part is among them
     char id [FY_UUID_SIZE];
 } s_pending_t;
 
@@ -42,6 +62,8 @@ static const struct {
     { "/audit", "audit" },
     { "/analytics", "analytics" },
 };
+
+static void s_rearm (broker_http_t *self);
 
 //  --------------------------------------------------------------------
 //  Authentication
@@ -116,17 +138,33 @@ s_check_admin_token (broker_http_t *self, fy_http_request_t *req)
 //  --------------------------------------------------------------------
 //  Forwarding to services
 
+static void
+s_part_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static void
+s_pending_free (s_pending_t *pending)
+{
+    zlistx_destroy (&pending->parts);
+    free (pending);
+}
+
 //  The request is answered: free the state now, or after the call that
 //  is still on the stack returns.
 static void
 s_pending_finish (s_pending_t *pending)
 {
     fy_http_request_set_cancel (pending->req, NULL, NULL);
+    if (pending->streaming)
+        fy_http_stream_set_writable (pending->req, NULL, NULL);
     pending->req = NULL;
     if (pending->in_call)
         pending->done = true;
     else
-        free (pending);
+        s_pending_free (pending);
 }
 
 static void
@@ -138,18 +176,99 @@ s_on_cancel (fy_http_request_t *req, void *arg)
         broker_request_cancel (pending->http->broker, pending->rid);
     else
         broker_forget (pending->http->broker, pending);
-    if (pending->streaming)
+    if (pending->streaming) {
+        fy_http_stream_set_writable (req, NULL, NULL);
         fy_http_stream_end (req);
+    }
     else
         fy_http_respond_error (req, 499, "client_closed", "client went away");
-    free (pending);
+    s_pending_free (pending);
 }
 
+//  The stream cannot go on (the client left, or the service failed after
+//  the first part): close the connection without the final chunk, so the
+//  client sees a truncated reply, never a complete-looking one.
+static void
+s_stream_cut (s_pending_t *pending, bool cancel)
+{
+    if (cancel)
+        broker_request_cancel (pending->http->broker, pending->rid);
+    fy_http_request_set_cancel (pending->req, NULL, NULL);
+    fy_http_stream_set_writable (pending->req, NULL, NULL);
+    fy_http_stream_abort (pending->req);
+    pending->req = NULL;
+    s_pending_free (pending);
+}
+
+//  Grant the service as many parts as keep S_STREAM_WINDOW in flight,
+//  while the client's buffer has room and nothing waits here.
+static void
+s_stream_grant (s_pending_t *pending)
+{
+    if (pending->ended || zlistx_size (pending->parts)
+        || fy_http_stream_room (pending->req) == 0
+        || pending->inflight >= S_STREAM_WINDOW)
+        return;
+    broker_request_more (pending->http->broker, pending->rid,
+                         S_STREAM_WINDOW - pending->inflight);
+    pending->inflight = S_STREAM_WINDOW;
+}
+
+//  Move waiting parts into the client's buffer while it has room; end
+//  the stream after its last part. Returns -1 when the stream was cut.
+static int
+s_stream_flush (s_pending_t *pending)
+{
+    s_part_t *part;
+    while ((part = zlistx_first (pending->parts))
+           && fy_http_stream_room (pending->req) > 0) {
+        if (fy_http_stream_write (pending->req, part->data, part->len)) {
+            fy_log_warn ("http: stream to %s cut: %s",
+                         fy_http_request_peer (pending->req),
+                         strerror (errno));
+            s_stream_cut (pending, !pending->ended);
+            return -1;
+        }
+        zlistx_delete (pending->parts, zlistx_cursor (pending->parts));
+    }
+    if (pending->ended && zlistx_size (pending->parts) == 0) {
+        fy_http_stream_end (pending->req);
+        s_pending_finish (pending);
+        return -1;
+    }
+    return 0;
+}
+
+//  The client's buffer drained below half: refill it, then grant.
+static void
+s_on_writable (fy_http_request_t *req, void *arg)
+{
+    (void) req;
+    s_pending_t *pending = arg;
+    if (s_stream_flush (pending) == 0)
+        s_stream_grant (pending);
+}
+
+static void s_on_reply_part (s_pending_t *pending, unsigned status,
+                             fy_proto_str_t content_type,
+                             fy_proto_str_t body, bool more);
+
+//  A reply arrives from the broker's socket, outside the HTTP server's
+//  run: have the server run at once to send it.
 static void
 s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
             fy_proto_str_t body, bool more)
 {
     s_pending_t *pending = arg;
+    broker_http_t *self = pending->http;
+    s_on_reply_part (pending, status, content_type, body, more);
+    s_rearm (self);
+}
+
+static void
+s_on_reply_part (s_pending_t *pending, unsigned status,
+                 fy_proto_str_t content_type, fy_proto_str_t body, bool more)
+{
     fy_http_request_t *req = pending->req;
     char type [128];
     snprintf (type, sizeof type, "%.*s", (int) content_type.len,
@@ -162,25 +281,30 @@ s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
     }
     if (!pending->streaming) {
         fy_http_stream_start (req, (int) status, type);
+        fy_http_stream_set_writable (req, s_on_writable, pending);
         pending->streaming = true;
+        pending->status = status;
+        pending->parts = zlistx_new ();
+        zlistx_set_destructor (pending->parts, s_part_free);
     }
-    //  TODO(#5): parts are pushed, not pulled: a client slower than the
-    //  service fills the stream buffer, and then the stream is cut off
-    //  rather than the broker buffering without bound.
-    if (body.len && fy_http_stream_write (req, body.ptr, body.len)) {
-        fy_log_warn ("http: stream to %s cut: %s",
-                     fy_http_request_peer (req), strerror (errno));
-        broker_request_cancel (pending->http->broker, pending->rid);
-        fy_http_request_set_cancel (req, NULL, NULL);
-        fy_http_stream_abort (req);
-        pending->req = NULL;
-        free (pending);
+    if (status != pending->status) {
+        //  The service (or the broker: 502, 504) failed mid-stream.
+        fy_log_warn ("http: stream to %s failed with status %u",
+                     fy_http_request_peer (req), status);
+        s_stream_cut (pending, more);
         return;
     }
-    if (!more) {
-        fy_http_stream_end (req);
-        s_pending_finish (pending);
+    if (more && pending->inflight > 0)
+        pending->inflight--;
+    if (body.len) {
+        s_part_t *part = fy_xmalloc (sizeof *part + body.len);
+        part->len = body.len;
+        memcpy (part->data, body.ptr, body.len);
+        zlistx_add_end (pending->parts, part);
     }
+    pending->ended = !more;
+    if (s_stream_flush (pending) == 0)
+        s_stream_grant (pending);
 }
 
 typedef struct {
@@ -220,7 +344,7 @@ s_pending_started (s_pending_t *pending, uint64_t rid)
 {
     pending->in_call = false;
     if (pending->done)
-        free (pending);
+        s_pending_free (pending);
     else
         pending->rid = rid;
 }
@@ -244,7 +368,9 @@ s_forward (broker_http_t *self, fy_http_request_t *req, const char *service)
     msg.query_count = query.count;
     msg.headers = headers.pairs;
     msg.headers_count = headers.count;
+    msg.window = S_STREAM_WINDOW;
     s_pending_t *pending = s_pending_new (self, req);
+    pending->inflight = S_STREAM_WINDOW;
     uint64_t rid = broker_request (self->broker, &msg, s_on_reply, pending);
     s_pending_started (pending, rid);
     msg.query = msg.headers = NULL;
@@ -276,7 +402,9 @@ s_on_event_done (void *arg, bool ok, bool retryable, const char *reason)
     }
     else
         fy_http_respond_error (req, 422, "rejected", reason);
+    broker_http_t *self = pending->http;
     s_pending_finish (pending);
+    s_rearm (self);
 }
 
 static void

@@ -190,8 +190,6 @@ static const fy_cfg_key_t s_audit_keys [] = {
       "how often ferry-audit writes the hourly digests that are due "
       "(see store.digest_grace_s) and checks partitions", NULL, 100,
       3600000, NULL },
-    { "export_window", FY_CFG_INT, "4", FY_CFG_RESTART,
-      "CSV export parts sent ahead of the broker's MORE", NULL, 1, 64, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)",
       NULL, 10, 60000, NULL },

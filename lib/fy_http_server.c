@@ -95,6 +95,7 @@ struct fy_http_server {
     fy_http_request_t *head;
     size_t count;
     size_t suspended;               //  requests with suspended set
+    bool resumed;                   //  a resume since the last run
     int64_t next_check_ms;
     int fd;
     int port;
@@ -168,6 +169,10 @@ s_resume (fy_http_request_t *req)
     MHD_resume_connection (req->conn);
     req->suspended = false;
     req->server->suspended--;
+    //  MHD acts on a resume only when it runs next: ask for that at once
+    //  (an answer or stream data given from outside fy_http_server_run
+    //  otherwise waited for the next cancel check).
+    req->server->resumed = true;
 }
 
 //  MHD's first sight of a request: make its object, which MHD then passes
@@ -847,6 +852,8 @@ int64_t
 fy_http_server_timeout_ms (fy_http_server_t *self)
 {
     assert (self);
+    if (self->resumed)
+        return 0;
     int64_t timeout = -1;
     MHD_UNSIGNED_LONG_LONG mhd_ms;
     if (MHD_get_timeout (self->daemon, &mhd_ms) == MHD_YES)
@@ -894,6 +901,7 @@ void
 fy_http_server_run (fy_http_server_t *self)
 {
     assert (self);
+    self->resumed = false;
     s_check_hangups (self);
     MHD_run (self->daemon);
 }

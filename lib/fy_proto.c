@@ -16,8 +16,8 @@ typedef enum { T_STR, T_UINT, T_BOOL, T_IDS, T_MAP, T_BODY } s_type_t;
 typedef enum {
     F_NAME, F_ROLE, F_SERVICE, F_ID, F_TYPE, F_REASON, F_CODE, F_MESSAGE,
     F_METHOD, F_PATH, F_CONTENT_TYPE, F_BODY, F_SEQ, F_DID, F_RID, F_N,
-    F_CREDIT, F_ATTEMPT, F_STATUS, F_RETRYABLE, F_MORE, F_SEQS, F_DIDS,
-    F_QUERY, F_HEADERS, F_COUNT
+    F_CREDIT, F_ATTEMPT, F_STATUS, F_WINDOW, F_RETRYABLE, F_MORE, F_PULL,
+    F_SEQS, F_DIDS, F_QUERY, F_HEADERS, F_COUNT
 } s_field_t;
 
 #define BIT(f) (1u << (f))
@@ -45,8 +45,10 @@ static const struct {
     [F_CREDIT] = { "credit", T_UINT },
     [F_ATTEMPT] = { "attempt", T_UINT },
     [F_STATUS] = { "status", T_UINT },
+    [F_WINDOW] = { "window", T_UINT },
     [F_RETRYABLE] = { "retryable", T_BOOL },
     [F_MORE] = { "more", T_BOOL },
+    [F_PULL] = { "pull", T_BOOL },
     [F_SEQS] = { "seqs", T_IDS },
     [F_DIDS] = { "dids", T_IDS },
     [F_QUERY] = { "query", T_MAP },
@@ -62,7 +64,7 @@ static const struct {
 } s_commands [FY_PROTO_COMMANDS] = {
     [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false },
     [FY_PROTO_READY] = { "READY", BIT (F_SERVICE) | BIT (F_CREDIT), 0,
-                         BIT (F_NAME), false },
+                         BIT (F_NAME) | BIT (F_PULL), false },
     [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0, 0, false },
     [FY_PROTO_PUBLISH] = { "PUBLISH", BIT (F_SEQ) | BIT (F_ID) | BIT (F_TYPE),
                            0, 0, true },
@@ -74,10 +76,13 @@ static const struct {
                          | BIT (F_ATTEMPT), 0, 0, true },
     [FY_PROTO_REQUEST] = { "REQUEST", BIT (F_RID) | BIT (F_METHOD)
                            | BIT (F_PATH), 0, BIT (F_SERVICE) | BIT (F_QUERY)
-                           | BIT (F_HEADERS) | BIT (F_BODY), false },
+                           | BIT (F_HEADERS) | BIT (F_BODY) | BIT (F_WINDOW),
+                           false },
     [FY_PROTO_REPLY] = { "REPLY", BIT (F_RID) | BIT (F_STATUS), 0,
                          BIT (F_CONTENT_TYPE) | BIT (F_BODY) | BIT (F_MORE),
                          false },
+    [FY_PROTO_MORE] = { "MORE", BIT (F_RID) | BIT (F_N), 0, 0, false },
+    [FY_PROTO_CANCEL] = { "CANCEL", BIT (F_RID), 0, 0, false },
     [FY_PROTO_HEARTBEAT] = { "HEARTBEAT", 0, 0, 0, false },
     [FY_PROTO_BYE] = { "BYE", 0, 0, 0, false },
     [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0,
@@ -116,6 +121,18 @@ s_uint_slot (fy_proto_msg_t *msg, s_field_t field)
         case F_CREDIT: return &msg->credit;
         case F_ATTEMPT: return &msg->attempt;
         case F_STATUS: return &msg->status;
+        case F_WINDOW: return &msg->window;
+        default: return NULL;
+    }
+}
+
+static bool *
+s_bool_slot (fy_proto_msg_t *msg, s_field_t field)
+{
+    switch (field) {
+        case F_RETRYABLE: return &msg->retryable;
+        case F_MORE: return &msg->more;
+        case F_PULL: return &msg->pull;
         default: return NULL;
     }
 }
@@ -329,10 +346,7 @@ s_store (fy_proto_msg_t *msg, s_field_t field, const msgpack_object *value)
         case T_BOOL:
             if (value->type != MSGPACK_OBJECT_BOOLEAN)
                 return -1;
-            if (field == F_RETRYABLE)
-                msg->retryable = value->via.boolean;
-            else
-                msg->more = value->via.boolean;
+            *s_bool_slot (msg, field) = value->via.boolean;
             return 0;
         case T_IDS:
             if (value->type != MSGPACK_OBJECT_ARRAY)
@@ -603,10 +617,14 @@ s_is_set (fy_proto_msg_t *msg, s_field_t field)
         case T_IDS:
             return (field == F_DIDS) == msg->dids;
         case T_UINT:
-            //  NACK names seq or did; did 0 is never issued.
-            return field == F_DID ? msg->did != 0 : msg->did == 0;
+            //  NACK names seq or did; did 0 is never issued. An optional
+            //  number (window) is absent when 0.
+            if (field == F_SEQ || field == F_DID)
+                return field == F_DID ? msg->did != 0 : msg->did == 0;
+            return *s_uint_slot (msg, field) != 0;
         case T_BOOL:
-            return true;
+            //  retryable and more are always sent; pull only when true.
+            return field != F_PULL || msg->pull;
     }
     return false;
 }
@@ -629,7 +647,7 @@ s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
             msgpack_pack_uint64 (packer, *s_uint_slot (msg, field));
             break;
         case T_BOOL:
-            if (field == F_RETRYABLE ? msg->retryable : msg->more)
+            if (*s_bool_slot (msg, field))
                 msgpack_pack_true (packer);
             else
                 msgpack_pack_false (packer);

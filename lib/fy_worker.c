@@ -1,6 +1,13 @@
 /*  fy_worker: deliveries in, batched answers out, over one fy_session.
     Deliveries in hand are kept in a list so a drain knows what it waits
-    for and destroy frees what was never answered. */
+    for and destroy frees what was never answered.
+
+    Streamed replies are pulled (broker/PROTOCOL.md, Requests): a REQUEST
+    with a window opens a stream record holding the grant; a part with
+    more goes out only against grant, and MORE adds to it. Producers run
+    from a zero-delay timer that exists only while some stream has grant,
+    one part per stream per loop turn, so the socket is polled between
+    parts and deliveries keep flowing during a long export. */
 #include "ferry/fy_worker.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_log.h"
@@ -13,6 +20,29 @@
 #include <unistd.h>
 
 #define S_ACK_BATCH 256
+
+//  A reply part that waits for grant (fy_worker_reply beyond the window).
+typedef struct {
+    unsigned status;
+    bool more;
+    char *content_type;
+    size_t len;
+    char body [];
+} s_part_t;
+
+//  A request whose reply is flow-controlled or produced on demand.
+typedef struct {
+    uint64_t rid;
+    bool limited;               //  the REQUEST had a window
+    uint64_t credit;            //  parts with more that may go now
+    bool cancelled;             //  the broker no longer wants the parts
+    zlistx_t *parts;            //  s_part_t *, waiting for grant
+    fy_worker_produce_fn *produce;
+    fy_worker_release_fn *release;
+    void *arg;
+    unsigned status;
+    char *content_type;
+} s_stream_t;
 
 struct fy_worker {
     fy_session_t session;
@@ -33,6 +63,8 @@ struct fy_worker {
     void *request_arg;
     fy_delivery_t **batch;
     size_t batch_size;
+    zhashx_t *streams;          //  &rid -> s_stream_t
+    int produce_timer;          //  -1 unless a producer has grant
 };
 
 static void
@@ -61,8 +93,74 @@ s_send_ready (fy_worker_t *self)
     out->service = fy_proto_str (self->service);
     out->name = fy_proto_str (self->name);
     out->credit = self->draining ? 0 : self->credit;
+    out->pull = true;
     if (fy_session_send (&self->session))
         fy_log_warn ("worker: READY not sent: %s", zmq_strerror (errno));
+}
+
+static void
+s_part_free (void **item_p)
+{
+    s_part_t *part = *item_p;
+    free (part->content_type);
+    free (part);
+    *item_p = NULL;
+}
+
+//  The hash's destructor: a stream dropped for any reason releases its
+//  producer, so no path can leak a cursor.
+static void
+s_stream_free (void **item_p)
+{
+    s_stream_t *stream = *item_p;
+    if (stream->release)
+        stream->release (stream->arg);
+    zlistx_destroy (&stream->parts);
+    free (stream->content_type);
+    free (stream);
+    *item_p = NULL;
+}
+
+static s_stream_t *
+s_stream_new (fy_worker_t *self, uint64_t rid, uint64_t window)
+{
+    s_stream_t *stream = fy_xcalloc (1, sizeof *stream);
+    stream->rid = rid;
+    stream->limited = window > 0;
+    stream->credit = window;
+    stream->parts = zlistx_new ();
+    zlistx_set_destructor (stream->parts, s_part_free);
+    //  A rid the broker reuses after a restart replaces the stale one.
+    zhashx_update (self->streams, &stream->rid, stream);
+    return stream;
+}
+
+static void
+s_stream_end (fy_worker_t *self, s_stream_t *stream)
+{
+    uint64_t rid = stream->rid;
+    zhashx_delete (self->streams, &rid);
+}
+
+static bool
+s_has_grant (s_stream_t *stream)
+{
+    return !stream->limited || stream->credit > 0;
+}
+
+static int
+s_send_part (fy_worker_t *self, uint64_t rid, unsigned status,
+             const char *content_type, const void *body, size_t len,
+             bool more)
+{
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_REPLY);
+    out->rid = rid;
+    out->status = status;
+    out->more = more;
+    out->content_type = fy_proto_str (content_type);
+    out->body.ptr = body ? body : "";
+    out->body.len = len;
+    return fy_session_send (&self->session);
 }
 
 fy_worker_t *
@@ -82,6 +180,13 @@ fy_worker_new (const char *endpoint, const char *service, const char *name,
     zlistx_set_destructor (self->held, s_delivery_free);
     fy_proto_msg_init (&self->acks);
     self->acks.dids = true;
+    self->streams = zhashx_new ();
+    zhashx_set_key_hasher (self->streams, fy_u64_hash);
+    zhashx_set_key_comparator (self->streams, fy_u64_compare);
+    zhashx_set_key_duplicator (self->streams, NULL);
+    zhashx_set_key_destructor (self->streams, NULL);
+    zhashx_set_destructor (self->streams, s_stream_free);
+    self->produce_timer = -1;
     zsys_handler_set (NULL);
     if (fy_session_open (&self->session, endpoint, err)) {
         fy_worker_destroy (&self);
@@ -108,6 +213,7 @@ fy_worker_destroy (fy_worker_t **self_p)
             fy_log_debug ("worker: BYE not sent");
     }
     fy_session_close (&self->session);
+    zhashx_destroy (&self->streams);
     zlistx_destroy (&self->held);
     fy_proto_msg_close (&self->acks);
     free (self->batch);
@@ -217,20 +323,216 @@ fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
     s_forget (self, delivery_p);
 }
 
+//  Send the parts that waited for grant, in order; the last one ends
+//  the stream.
+static void
+s_flush_parts (fy_worker_t *self, s_stream_t *stream)
+{
+    s_part_t *part;
+    while ((part = zlistx_first (stream->parts))) {
+        if (part->more && !s_has_grant (stream))
+            return;
+        if (part->more && stream->limited)
+            stream->credit--;
+        bool last = !part->more;
+        if (s_send_part (self, stream->rid, part->status, part->content_type,
+                         part->body, part->len, part->more))
+            fy_log_warn ("worker: reply part not sent: %s",
+                         zmq_strerror (errno));
+        zlistx_delete (stream->parts, zlistx_cursor (stream->parts));
+        if (last) {
+            s_stream_end (self, stream);
+            return;
+        }
+    }
+}
+
 int
 fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
                  const char *content_type, const void *body, size_t len,
                  bool more)
 {
     assert (self);
-    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_REPLY);
-    out->rid = rid;
-    out->status = status;
-    out->more = more;
-    out->content_type = fy_proto_str (content_type);
-    out->body.ptr = body ? body : "";
-    out->body.len = len;
-    return fy_session_send (&self->session);
+    s_stream_t *stream = zhashx_lookup (self->streams, &rid);
+    //  A producer owns its stream's parts.
+    assert (!stream || !stream->produce);
+    if (stream && stream->cancelled) {
+        //  Only the last part still matters: it returns the credit.
+        if (more)
+            return 0;
+        s_stream_end (self, stream);
+        return s_send_part (self, rid, status, content_type, "", 0, false);
+    }
+    if (stream && (zlistx_size (stream->parts)
+                   || (more && !s_has_grant (stream)))) {
+        s_part_t *part = fy_xmalloc (sizeof *part + len);
+        part->status = status;
+        part->more = more;
+        part->content_type = content_type ? fy_xstrdup (content_type) : NULL;
+        part->len = len;
+        if (len)
+            memcpy (part->body, body, len);
+        zlistx_add_end (stream->parts, part);
+        return 0;
+    }
+    if (stream && more && stream->limited)
+        stream->credit--;
+    int rc = s_send_part (self, rid, status, content_type, body, len, more);
+    if (stream && !more)
+        s_stream_end (self, stream);
+    return rc;
+}
+
+size_t
+fy_worker_streams (fy_worker_t *self)
+{
+    assert (self);
+    return zhashx_size (self->streams);
+}
+
+static int s_on_produce (zloop_t *loop, int timer_id, void *arg);
+
+//  Run producers from the loop while one has grant, and only then: an
+//  idle timer of delay 0 would make the loop spin.
+static void
+s_schedule (fy_worker_t *self)
+{
+    bool runnable = false;
+    for (s_stream_t *stream = zhashx_first (self->streams); stream;
+         stream = zhashx_next (self->streams))
+        if (stream->produce && s_has_grant (stream)) {
+            runnable = true;
+            break;
+        }
+    if (runnable && self->produce_timer < 0 && self->loop)
+        self->produce_timer = zloop_timer (self->loop, 0, 0, s_on_produce,
+                                           self);
+    else
+    if (!runnable && self->produce_timer >= 0) {
+        zloop_timer_end (self->loop, self->produce_timer);
+        self->produce_timer = -1;
+    }
+}
+
+//  One part from a producer. Returns false when the stream ended.
+static bool
+s_produce_one (fy_worker_t *self, s_stream_t *stream)
+{
+    const void *data = NULL;
+    size_t len = 0;
+    int rc = stream->produce (stream->arg, &data, &len);
+    if (rc < 0) {
+        fy_log_warn ("worker: stream rid=%llu failed",
+                     (unsigned long long) stream->rid);
+        if (s_send_part (self, stream->rid, 500, stream->content_type, "", 0,
+                         false))
+            fy_log_warn ("worker: reply part not sent");
+        s_stream_end (self, stream);
+        return false;
+    }
+    if (rc > 0 && stream->limited)
+        stream->credit--;
+    if (s_send_part (self, stream->rid, stream->status, stream->content_type,
+                     data, len, rc > 0))
+        fy_log_warn ("worker: reply part not sent: %s", zmq_strerror (errno));
+    if (rc == 0) {
+        s_stream_end (self, stream);
+        return false;
+    }
+    return true;
+}
+
+static int
+s_on_produce (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    fy_worker_t *self = arg;
+    //  Collected first: a stream that ends leaves the hash.
+    zlistx_t *ready = zlistx_new ();
+    for (s_stream_t *stream = zhashx_first (self->streams); stream;
+         stream = zhashx_next (self->streams))
+        if (stream->produce && s_has_grant (stream))
+            zlistx_add_end (ready, stream);
+    for (s_stream_t *stream = zlistx_first (ready); stream;
+         stream = zlistx_next (ready))
+        s_produce_one (self, stream);
+    zlistx_destroy (&ready);
+    s_schedule (self);
+    return 0;
+}
+
+int
+fy_worker_stream (fy_worker_t *self, uint64_t rid, unsigned status,
+                  const char *content_type, fy_worker_produce_fn *produce,
+                  fy_worker_release_fn *release, void *arg)
+{
+    assert (self);
+    assert (produce);
+    s_stream_t *stream = zhashx_lookup (self->streams, &rid);
+    if (stream && (stream->produce || zlistx_size (stream->parts))) {
+        if (release)
+            release (arg);
+        errno = EALREADY;
+        return -1;
+    }
+    //  No window: the requester does not pull (an older broker, or a
+    //  client's request); parts still go one per loop turn.
+    if (!stream)
+        stream = s_stream_new (self, rid, 0);
+    stream->produce = produce;
+    stream->release = release;
+    stream->arg = arg;
+    stream->status = status;
+    stream->content_type = content_type ? fy_xstrdup (content_type) : NULL;
+    if (stream->cancelled) {
+        //  Cancelled before it began: release, and return the credit.
+        if (s_send_part (self, rid, status, content_type, "", 0, false))
+            fy_log_warn ("worker: reply part not sent");
+        s_stream_end (self, stream);
+        return 0;
+    }
+    s_schedule (self);
+    return 0;
+}
+
+static void
+s_on_more (fy_worker_t *self, fy_proto_msg_t *in)
+{
+    s_stream_t *stream = zhashx_lookup (self->streams, &in->rid);
+    if (!stream || !stream->limited)
+        return;
+    stream->credit += in->n;
+    s_flush_parts (self, stream);
+    s_schedule (self);
+}
+
+//  The requester is gone: stop producing, drop what waits, and send an
+//  empty last part so the broker frees the request's credit.
+static void
+s_on_cancel (fy_worker_t *self, fy_proto_msg_t *in)
+{
+    s_stream_t *stream = zhashx_lookup (self->streams, &in->rid);
+    if (!stream)
+        return;
+    fy_log_info ("worker: stream rid=%llu cancelled",
+                 (unsigned long long) in->rid);
+    bool answered = false;
+    for (s_part_t *part = zlistx_first (stream->parts); part;
+         part = zlistx_next (stream->parts))
+        answered = answered || !part->more;
+    if (stream->produce || answered) {
+        if (s_send_part (self, stream->rid, stream->produce ? stream->status
+                                                            : 200,
+                         stream->content_type, "", 0, false))
+            fy_log_warn ("worker: reply part not sent");
+        s_stream_end (self, stream);
+        s_schedule (self);
+        return;
+    }
+    //  The handler still owes its answer; only its last part will go.
+    zlistx_purge (stream->parts);
+    stream->cancelled = true;
 }
 
 //  An EVENT whose frame is not even msgpack can never succeed anywhere;
@@ -328,8 +630,16 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         if (in->command == FY_PROTO_REQUEST) {
             s_deliver_batch (self, count);
             count = 0;
+            if (in->window)
+                s_stream_new (self, in->rid, in->window);
             s_handle_request (self, in);
         }
+        else
+        if (in->command == FY_PROTO_MORE)
+            s_on_more (self, in);
+        else
+        if (in->command == FY_PROTO_CANCEL)
+            s_on_cancel (self, in);
         else
         if (in->command == FY_PROTO_ERROR)
             fy_log_notice ("worker: broker said %.*s: %.*s",
@@ -362,15 +672,21 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             fy_log_notice ("worker: broker silent, reconnecting to %s",
                            self->session.endpoint);
         self->restart = false;
+        //  The broker forgot every request of the old session.
+        zhashx_purge (self->streams);
+        s_schedule (self);
         zloop_reader_end (self->loop, self->session.sock);
         fy_session_reconnect (&self->session);
         zloop_reader (self->loop, self->session.sock, s_on_socket, self);
         s_send_ready (self);
     }
     if (self->draining
-        && (zlistx_size (self->held) == 0 || now >= self->drain_deadline)) {
-        fy_log_notice ("worker: stopping with %zu deliveries unanswered",
-                       zlistx_size (self->held));
+        && ((zlistx_size (self->held) == 0
+             && zhashx_size (self->streams) == 0)
+            || now >= self->drain_deadline)) {
+        fy_log_notice ("worker: stopping with %zu deliveries unanswered, "
+                       "%zu streams unfinished", zlistx_size (self->held),
+                       zhashx_size (self->streams));
         return -1;
     }
     return 0;
@@ -417,7 +733,11 @@ fy_worker_run (fy_worker_t *self)
     self->tick_timer = zloop_timer (loop, (size_t) (tick > 0 ? tick : 1), 0,
                                     s_on_tick, self);
     s_send_ready (self);
+    s_schedule (self);
     zloop_start (loop);
+    if (self->produce_timer >= 0)
+        zloop_timer_end (loop, self->produce_timer);
+    self->produce_timer = -1;
     zloop_reader_end (loop, self->session.sock);
     zloop_poller_end (loop, &signal_item);
     zloop_timer_end (loop, self->tick_timer);

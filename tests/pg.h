@@ -54,7 +54,10 @@ tap_pg_drop (tap_pg_t *pg)
                               pg->name);
     PGresult *res = PQexec (pg->admin, sql);
     free (sql);
-    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped");
+    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped%s%s",
+        PQresultStatus (res) == PGRES_COMMAND_OK ? "" : ": ",
+        PQresultStatus (res) == PGRES_COMMAND_OK ? ""
+                                                 : PQerrorMessage (pg->admin));
     PQclear (res);
     PQfinish (pg->admin);
 }

@@ -110,7 +110,9 @@ int
     fy_http_server_fd (fy_http_server_t *self);
 
 //  Milliseconds until fy_http_server_run must be called even if the fd
-//  stays quiet; -1 when there is no deadline. 0 means call it now.
+//  stays quiet; -1 when there is no deadline. 0 means call it now, as
+//  after an answer or stream data given from outside fy_http_server_run:
+//  ask again after giving them.
 int64_t
     fy_http_server_timeout_ms (fy_http_server_t *self);
 

@@ -30,6 +30,8 @@ typedef enum {
     FY_PROTO_EVENT,
     FY_PROTO_REQUEST,
     FY_PROTO_REPLY,
+    FY_PROTO_MORE,
+    FY_PROTO_CANCEL,
     FY_PROTO_HEARTBEAT,
     FY_PROTO_BYE,
     FY_PROTO_ERROR,
@@ -53,7 +55,12 @@ typedef struct {
     fy_proto_str_t name, role, service, id, type, reason, code, message,
                    method, path, content_type, body;
     uint64_t seq, did, rid, n, credit, attempt, status;
+    //  REQUEST: the more:true parts the worker may send before it waits
+    //  for MORE; 0 (absent) means the stream is not flow-controlled.
+    uint64_t window;
     bool retryable, more;
+    //  READY: the worker sends stream parts only within their grant.
+    bool pull;
     //  seqs (ACK and LEASE to a client) or, when dids is set, the
     //  delivery ids of a worker's ACK. NACK names did when it is not 0
     //  (the broker never issues did 0), else seq.

@@ -8,7 +8,9 @@
     The broker sends at most credit deliveries at a time. The events
     callback gets each batch that arrived together; the worker answers
     each delivery once, now or later (after a COMMIT), with fy_worker_ack
-    or fy_worker_nack. ACKs are batched: those given inside a callback go
+    or fy_worker_nack. A request is answered with fy_worker_reply, or
+    with fy_worker_stream when the answer is long: its parts are then
+    made one at a time, as the requester pulls them. ACKs are batched: those given inside a callback go
     out in one message when it returns. Heartbeats and reconnection happen
     inside; SIGTERM stops taking work and waits for the deliveries in hand
     to be answered before saying BYE. */
@@ -104,12 +106,44 @@ void
     fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
                     bool retryable, const char *reason);
 
-//  Answer a request; with more, further parts follow. Returns 0, or -1
-//  with errno from libzmq.
+//  Answer a request; with more, further parts follow. A part with more
+//  beyond what the requester has granted waits in the worker (a copy) and
+//  goes out as grant arrives, so a long stream should use
+//  fy_worker_stream instead. Returns 0, or -1 with errno from libzmq.
 int
     fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
                      const char *content_type, const void *body, size_t len,
                      bool more) FY_MUSTCHECK;
+
+//  Produce the next part of a streamed reply: set *data and *len (the
+//  bytes stay the producer's, borrowed until its next call or its
+//  release). Return 1 when more parts follow, 0 when this part is the
+//  last, -1 when the stream failed (the worker ends it with an empty
+//  part of status 500, which the broker's HTTP side turns into a cut
+//  connection rather than a complete reply).
+typedef int (fy_worker_produce_fn) (void *arg, const void **data,
+                                    size_t *len);
+//  Free a producer's state; called exactly once per fy_worker_stream.
+typedef void (fy_worker_release_fn) (void *arg);
+
+//  Answer request rid with a stream whose parts produce makes on demand:
+//  the worker's loop calls it once each time the requester has granted a
+//  part (REQUEST window, then MORE), between the deliveries and requests
+//  it goes on handling, so a long stream neither stalls the worker nor
+//  grows memory anywhere. Every part carries status and content_type.
+//  release(arg) is called exactly once: after the last part, a failure,
+//  a CANCEL from the broker (the client went away or timed out), a new
+//  session, or fy_worker_destroy; and at once when this call fails.
+//  Returns 0, or -1 with errno EALREADY when rid was answered already.
+int
+    fy_worker_stream (fy_worker_t *self, uint64_t rid, unsigned status,
+                      const char *content_type, fy_worker_produce_fn *produce,
+                      fy_worker_release_fn *release, void *arg) FY_MUSTCHECK;
+
+//  Streams in progress (fy_worker_stream, or fy_worker_reply parts that
+//  wait for their grant).
+size_t
+    fy_worker_streams (fy_worker_t *self);
 
 //  Send batched ACKs now. Callbacks need not call it.
 void

@@ -122,10 +122,11 @@ s_compare (fy_proto_msg_t *a, fy_proto_msg_t *b)
     S_CHECK (s_same_str (a->body, b->body), "body changed");
     S_CHECK (a->seq == b->seq && a->did == b->did && a->rid == b->rid
              && a->n == b->n && a->credit == b->credit
-             && a->attempt == b->attempt && a->status == b->status,
+             && a->attempt == b->attempt && a->status == b->status
+             && a->window == b->window,
              "number changed");
-    S_CHECK (a->retryable == b->retryable && a->more == b->more,
-             "flag changed");
+    S_CHECK (a->retryable == b->retryable && a->more == b->more
+             && a->pull == b->pull, "flag changed");
     S_CHECK (a->ids_count == b->ids_count && a->dids == b->dids
              && (a->ids_count == 0 || memcmp (a->ids, b->ids, a->ids_count
                                               * sizeof *a->ids) == 0),

@@ -247,6 +247,57 @@ main (void)
     ok (s_trip (&out, &in, &err) == 0 && in.more && in.status == 200
         && fy_proto_str_is (in.content_type, "text/csv"), "REPLY part");
 
+    //  Flow control of streams: REQUEST window, MORE, CANCEL, READY pull.
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_REQUEST;
+    out.rid = 5;
+    out.method = fy_proto_str ("GET");
+    out.path = fy_proto_str ("/audit/export/csv");
+    out.window = 4;
+    ok (s_trip (&out, &in, &err) == 0 && in.window == 4,
+        "REQUEST carries its window: %s", err.text);
+    out.window = 0;
+    ok (s_trip (&out, &in, &err) == 0 && in.window == 0,
+        "REQUEST without window: not flow-controlled");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_MORE;
+    out.rid = 5;
+    out.n = 3;
+    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_MORE
+        && in.rid == 5 && in.n == 3, "MORE round trip: %s", err.text);
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_CANCEL;
+    out.rid = 5;
+    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_CANCEL
+        && in.rid == 5, "CANCEL round trip: %s", err.text);
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_READY;
+    out.service = fy_proto_str ("audit");
+    out.credit = 8;
+    out.pull = true;
+    ok (s_trip (&out, &in, &err) == 0 && in.pull, "READY with pull");
+    out.pull = false;
+    ok (s_trip (&out, &in, &err) == 0 && !in.pull, "READY without pull");
+    is_str (fy_proto_command_name (FY_PROTO_MORE), "MORE", "MORE's name");
+    is_int (fy_proto_command_parse ("CANCEL", 6), FY_PROTO_CANCEL,
+            "CANCEL parses");
+    const char *more_no_n [] = { "FERRY1", "MORE", "\x81\xa3rid\x05" };
+    size_t more_no_n_sizes [] = { 6, 4, 6 };
+    ok (s_decode (&in, more_no_n, more_no_n_sizes, 3, false, &err) == -1
+        && errno == EPROTO && strstr (err.text, "missing n"),
+        "MORE without n refused: %s", err.text);
+    const char *cancel_str [] = { "FERRY1", "CANCEL", "\x81\xa3rid\xa1x" };
+    size_t cancel_str_sizes [] = { 6, 6, 7 };
+    ok (s_decode (&in, cancel_str, cancel_str_sizes, 3, false, &err) == -1
+        && errno == EPROTO && strstr (err.text, "wrong type for rid"),
+        "CANCEL with a string rid refused: %s", err.text);
+    const char *window_neg [] = { "FERRY1", "REQUEST",
+        "\x84\xa3rid\x01\xa6method\xa3GET\xa4path\xa1/\xa6window\xff" };
+    size_t window_neg_sizes [] = { 6, 7, 32 };
+    ok (s_decode (&in, window_neg, window_neg_sizes, 3, false, &err) == -1
+        && errno == EPROTO && strstr (err.text, "wrong type for window"),
+        "a negative window refused: %s", err.text);
+
     //  Malformed input: refused, counted by the caller, socket stays in step.
     const char *bad_sig [] = { "FERRY2", "HELLO", "\x80" };
     size_t bad_sig_sizes [] = { 6, 5, 1 };

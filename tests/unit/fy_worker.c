@@ -1,7 +1,10 @@
 /*  Tests for fy_worker against a scripted broker: a ROUTER socket driven
     by a thread of this test, while the worker runs its own loop on the
     main thread as a real worker does. The script checks what the worker
-    sends; the callbacks record what it was given. */
+    sends; the callbacks record what it was given. Streams: parts with
+    more go only within the grant (REQUEST window, MORE), deliveries are
+    handled while a stream waits, CANCEL and a new session release the
+    producer, a failing producer ends with status 500. */
 #include "ferry/ferry.h"
 #include "tap.h"
 
@@ -18,11 +21,15 @@ static const char *s_event_json =
 //  What the script saw, checked by main after the worker stopped.
 typedef struct {
     bool ready, credit_4, invalid_nacked, acked_1, nacked_3, reply_7,
-         ready_again, new_identity, drained, bye;
+         ready_again, new_identity, drained, bye, pull;
+    bool window_2, waits_for_grant, event_during_stream, more_rest;
+    bool cancel_first, cancel_ends, push_first, push_waits, push_rest;
+    bool fail_500, restart_first;
 } s_script_t;
 
 static s_script_t s_script;
 static size_t s_batches, s_events;
+static size_t s_produced, s_released, s_streams_started;
 static char s_type [64];
 
 static void *s_router;
@@ -70,6 +77,91 @@ s_send (fy_proto_command_t command)
         abort ();
 }
 
+//  True when nothing but heartbeats arrives for ms.
+static bool
+s_quiet (int ms)
+{
+    int64_t end = fy_clock_mono_ms () + ms;
+    int64_t left;
+    while ((left = end - fy_clock_mono_ms ()) > 0) {
+        zmq_pollitem_t item = { s_router, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) left) <= 0)
+            return true;
+        fy_error_t err;
+        if (fy_proto_recv (s_router, true, 0, &s_in, &err))
+            return false;
+        if (s_in.command != FY_PROTO_HEARTBEAT)
+            return false;
+    }
+    return true;
+}
+
+static void
+s_request (uint64_t rid, const char *path, uint64_t window)
+{
+    fy_proto_msg_reset (&s_out);
+    s_out.rid = rid;
+    s_out.method = fy_proto_str ("GET");
+    s_out.path = fy_proto_str (path);
+    s_out.window = window;
+    s_send (FY_PROTO_REQUEST);
+}
+
+static void
+s_grant (fy_proto_command_t command, uint64_t rid, uint64_t n)
+{
+    fy_proto_msg_reset (&s_out);
+    s_out.rid = rid;
+    s_out.n = n;
+    s_send (command);
+}
+
+//  The next message is REPLY rid with body and more as given.
+static bool
+s_part (uint64_t rid, const char *body, bool more)
+{
+    return s_recv () == 0 && s_in.command == FY_PROTO_REPLY
+        && s_in.rid == rid && s_in.more == more && s_in.status == 200
+        && fy_proto_str_is (s_in.body, body);
+}
+
+//  Streams, between the request/reply and the BYE of the main script.
+static void
+s_stream_script (const void *packed, size_t size)
+{
+    //  Window 2 of a 5-part stream: 2 parts, then nothing until MORE; an
+    //  event that arrives meanwhile is handled.
+    s_request (8, "/audit/stream", 2);
+    s_script.window_2 = s_part (8, "p0", true) && s_part (8, "p1", true);
+    s_script.waits_for_grant = s_quiet (200);
+    s_send_event (10, packed, size);
+    s_script.event_during_stream = s_recv () == 0
+        && s_in.command == FY_PROTO_ACK && s_in.ids_count == 1
+        && s_in.ids [0] == 10;
+    s_grant (FY_PROTO_MORE, 8, 10);
+    s_script.more_rest = s_part (8, "p2", true) && s_part (8, "p3", true)
+                      && s_part (8, "p4", false) && s_quiet (100);
+    //  CANCEL mid-stream: an empty last part returns the credit.
+    s_request (11, "/audit/stream", 1);
+    s_script.cancel_first = s_part (11, "p0", true) && s_quiet (100);
+    s_grant (FY_PROTO_CANCEL, 11, 0);
+    s_script.cancel_ends = s_part (11, "", false) && s_quiet (100);
+    //  Parts pushed with fy_worker_reply wait for their grant too.
+    s_request (12, "/audit/push", 1);
+    s_script.push_first = s_part (12, "a", true);
+    s_script.push_waits = s_quiet (100);
+    s_grant (FY_PROTO_MORE, 12, 5);
+    s_script.push_rest = s_part (12, "b", true) && s_part (12, "c", false);
+    //  A producer that fails: one empty last part of status 500.
+    s_request (14, "/audit/fail", 2);
+    s_script.fail_500 = s_recv () == 0 && s_in.command == FY_PROTO_REPLY
+        && s_in.rid == 14 && s_in.status == 500 && !s_in.more
+        && s_in.body.len == 0;
+    //  A stream still waiting when the session ends (BYE, below).
+    s_request (13, "/audit/stream", 1);
+    s_script.restart_first = s_part (13, "p0", true);
+}
+
 static void *
 s_broker (void *arg)
 {
@@ -86,6 +178,7 @@ s_broker (void *arg)
     s_script.ready = s_recv () == 0 && s_in.command == FY_PROTO_READY
                   && fy_proto_str_is (s_in.service, "audit");
     s_script.credit_4 = s_in.credit == 4;
+    s_script.pull = s_in.pull;
     s_send_event (1, packed, size);
     s_send_event (2, "\xc1", 1);
     s_send_event (3, packed, size);
@@ -109,6 +202,7 @@ s_broker (void *arg)
     s_script.reply_7 = s_recv () == 0 && s_in.command == FY_PROTO_REPLY
                     && s_in.rid == 7 && s_in.status == 200
                     && fy_proto_str_is (s_in.body, "{\"status\":\"ok\"}");
+    s_stream_script (packed, size);
     //  BYE: the worker starts over on a new socket and registers again.
     zmq_msg_t old;
     zmq_msg_init (&old);
@@ -144,7 +238,7 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         snprintf (s_type, sizeof s_type, "%s",
                   event ? fy_event_type (event) : "?");
         s_events++;
-        if (delivery->did == 1)
+        if (delivery->did == 1 || delivery->did == 10)
             fy_worker_ack (worker, &delivery);
         else
         if (delivery->did == 3)
@@ -153,10 +247,59 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     }
 }
 
+//  A producer of parts "p0" .. "p<last>", or one that fails.
+typedef struct {
+    int next, last;
+    bool fail;
+    char buf [16];
+} s_producer_t;
+
+static int
+s_produce (void *arg, const void **data, size_t *len)
+{
+    s_producer_t *producer = arg;
+    if (producer->fail)
+        return -1;
+    s_produced++;
+    int n = snprintf (producer->buf, sizeof producer->buf, "p%d",
+                      producer->next);
+    *data = producer->buf;
+    *len = (size_t) n;
+    return producer->next++ < producer->last ? 1 : 0;
+}
+
+static void
+s_release (void *arg)
+{
+    s_released++;
+    free (arg);
+}
+
 static void
 s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
 {
     (void) arg;
+    if (fy_proto_str_is (request->path, "/audit/stream")
+        || fy_proto_str_is (request->path, "/audit/fail")) {
+        s_producer_t *producer = fy_xcalloc (1, sizeof *producer);
+        producer->last = 4;
+        producer->fail = fy_proto_str_is (request->path, "/audit/fail");
+        s_streams_started++;
+        if (fy_worker_stream (worker, request->rid, 200, "text/plain",
+                              s_produce, s_release, producer))
+            abort ();
+        return;
+    }
+    if (fy_proto_str_is (request->path, "/audit/push")) {
+        if (fy_worker_reply (worker, request->rid, 200, "text/plain", "a", 1,
+                             true)
+            || fy_worker_reply (worker, request->rid, 200, "text/plain", "b",
+                                1, true)
+            || fy_worker_reply (worker, request->rid, 200, "text/plain", "c",
+                                1, false))
+            abort ();
+        return;
+    }
     const char *body = "{\"status\":\"ok\"}";
     if (fy_worker_reply (worker, request->rid, 200, "application/json", body,
                          strlen (body), false))
@@ -185,18 +328,37 @@ main (void)
     pthread_create (&thread, NULL, s_broker, NULL);
     ok (fy_worker_run (worker) == 0, "run returns 0 after SIGTERM");
     is_int (fy_worker_held (worker), 1, "the held delivery is still held");
+    size_t streams_left = fy_worker_streams (worker);
     fy_worker_destroy (&worker);
     pthread_join (thread, NULL);
 
     ok (s_script.ready && s_script.credit_4, "READY with service and credit");
     ok (s_script.invalid_nacked, "an event that is not msgpack is NACKed "
         "invalid_msgpack before the handler");
-    ok (s_batches >= 1 && s_events == 3, "the handler got the 3 good "
+    ok (s_batches >= 1 && s_events == 4, "the handler got the 4 good "
         "events (%zu in %zu batches)", s_events, s_batches);
     is_str (s_type, "user.login", "fy_delivery_event decodes the event");
     ok (s_script.acked_1, "ACK carries did 1");
     ok (s_script.nacked_3, "NACK carries did 3, retryable, with reason");
     ok (s_script.reply_7, "REPLY answers request 7");
+    ok (s_script.pull, "READY says the worker pulls stream parts");
+    ok (s_script.window_2, "a stream with window 2 sends 2 parts");
+    ok (s_script.waits_for_grant, "then waits for MORE");
+    ok (s_script.event_during_stream, "an event is ACKed while the stream "
+        "waits");
+    ok (s_script.more_rest, "MORE 10: the 3 remaining parts, the last "
+        "with more false, and nothing after");
+    ok (s_script.cancel_first && s_script.cancel_ends,
+        "CANCEL mid-stream: one empty last part, nothing after");
+    ok (s_script.push_first && s_script.push_waits && s_script.push_rest,
+        "fy_worker_reply parts beyond the grant wait for MORE");
+    ok (s_script.fail_500, "a failing producer ends with an empty 500 part");
+    ok (s_script.restart_first, "a stream waits for grant at the BYE");
+    is_int (s_streams_started, 4, "4 streams started");
+    is_int (s_released, 4, "every producer released once (end, cancel, "
+            "failure, new session)");
+    is_int (s_produced, 7, "7 parts produced: none beyond the grants");
+    is_int (streams_left, 0, "no stream record left");
     ok (s_script.ready_again && s_script.new_identity,
         "after BYE, READY again from a new socket");
     ok (s_script.drained, "SIGTERM: READY with credit 0");

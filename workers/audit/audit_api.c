@@ -206,11 +206,75 @@ s_search (audit_t *self, const fy_request_t *request)
     s_filter_free (&filter);
 }
 
-//  The export: header, then rows, S_PART_BYTES at a time, each a part
-//  with more; the last part (maybe empty) ends the stream. A failure
-//  after the first part can only cut the stream: an empty last part
-//  would pass for a complete file, so a 500 part says so (the broker
-//  aborts the HTTP stream on a status that is not the first one's).
+//  An export in progress: its own connection and cursor, and the part
+//  being built. The worker's loop asks for one part at a time, as the
+//  HTTP client pulls them, so the export interleaves with ingest and
+//  other requests and holds one part, one FETCH, in memory.
+typedef struct {
+    fy_store_t *store;
+    fy_store_export_t *export;
+    char *buf;
+    size_t len, size;
+    bool header_done;
+    uint64_t rid, rows;
+} s_export_t;
+
+static void
+s_export_release (void *arg)
+{
+    s_export_t *self = arg;
+    //  Ending the transaction closes the cursor, also on a cancel.
+    fy_store_export_destroy (&self->export);
+    fy_store_destroy (&self->store);
+    fy_log_debug ("audit: export rid=%llu closed after %llu rows",
+                  (unsigned long long) self->rid,
+                  (unsigned long long) self->rows);
+    free (self->buf);
+    free (self);
+}
+
+//  Rows until a part is S_PART_BYTES; the last part may be short or
+//  empty. A failure after the first part can only cut the stream (an
+//  empty last part would pass for a complete file): the worker ends it
+//  with status 500, which the broker turns into a cut connection.
+static int
+s_export_produce (void *arg, const void **data, size_t *len)
+{
+    s_export_t *self = arg;
+    self->len = 0;
+    if (!self->header_done) {
+        const char *header = audit_csv_header ();
+        size_t header_len = strlen (header);
+        if (header_len + 1 > self->size) {
+            self->size = header_len + 1;
+            self->buf = fy_xrealloc (self->buf, self->size);
+        }
+        memcpy (self->buf, header, header_len + 1);
+        self->len = header_len;
+        self->header_done = true;
+    }
+    fy_error_t err = { "" };
+    int rc = 1;
+    json_t *row = NULL;
+    while (self->len < S_PART_BYTES
+           && (rc = fy_store_export_next (self->export, &row, &err)) == 1) {
+        audit_csv_row (&self->buf, &self->len, &self->size, row);
+        json_decref (row);
+        self->rows++;
+    }
+    *data = self->buf;
+    *len = self->len;
+    if (self->len >= S_PART_BYTES)
+        return 1;
+    if (rc < 0) {
+        fy_log_warn ("audit: export rid=%llu cut after %llu rows: %s",
+                     (unsigned long long) self->rid,
+                     (unsigned long long) self->rows, err.text);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_export (audit_t *self, const fy_request_t *request)
 {
@@ -219,36 +283,30 @@ s_export (audit_t *self, const fy_request_t *request)
         s_filter_free (&filter);
         return;
     }
+    //  A connection of its own: the cursor holds a read-only transaction
+    //  open for as long as the client reads, during which api_store must
+    //  stay free for searches and POST /audit, and exports run side by
+    //  side.
+    s_export_t *export = fy_xcalloc (1, sizeof *export);
+    export->rid = request->rid;
+    export->store = fy_store_new (fy_cfg_str (self->cfg, "store",
+                                              "database_url"),
+                                  (int) fy_cfg_int (self->cfg, "store",
+                                                    "connect_timeout_s"));
     fy_error_t err = { "" };
-    fy_store_export_t *export = fy_store_audit_export (self->api_store,
-                                                       &filter.filter, &err);
-    if (!export) {
+    export->export = fy_store_audit_export (export->store, &filter.filter,
+                                            &err);
+    s_filter_free (&filter);
+    if (!export->export) {
         s_reply_store_error (self->worker, request->rid, errno, &err);
-        s_filter_free (&filter);
+        s_export_release (export);
         return;
     }
-    static const char type [] = "text/csv; charset=utf-8";
-    char *buf = fy_xstrdup (audit_csv_header ());
-    size_t len = strlen (buf), size = len + 1;
-    int rc;
-    json_t *row = NULL;
-    while ((rc = fy_store_export_next (export, &row, &err)) == 1) {
-        audit_csv_row (&buf, &len, &size, row);
-        json_decref (row);
-        if (len >= S_PART_BYTES) {
-            s_reply (self->worker, request->rid, 200, type, buf, len, true);
-            len = 0;
-        }
-    }
-    if (rc == 0)
-        s_reply (self->worker, request->rid, 200, type, buf, len, false);
-    else {
-        fy_log_warn ("audit: export cut: %s", err.text);
-        s_reply (self->worker, request->rid, 500, type, "", 0, false);
-    }
-    free (buf);
-    fy_store_export_destroy (&export);
-    s_filter_free (&filter);
+    if (fy_worker_stream (self->worker, request->rid, 200,
+                          "text/csv; charset=utf-8", s_export_produce,
+                          s_export_release, export))
+        fy_log_warn ("audit: export rid=%llu not started: %s",
+                     (unsigned long long) request->rid, strerror (errno));
 }
 
 static const char *
