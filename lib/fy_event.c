@@ -248,11 +248,7 @@ char *
 fy_event_encode_json (fy_event_t *self)
 {
     assert (self);
-    char *text = json_dumps (self->root, JSON_COMPACT | JSON_PRESERVE_ORDER
-                                         | JSON_REAL_PRECISION (17));
-    if (!text)
-        abort ();
-    return text;
+    return fy_json_dumps (self->root, 0, NULL);
 }
 
 const char *

@@ -17,6 +17,7 @@
     connection is suspended MHD does not notice the client leaving, so the
     server polls those sockets for a hang-up every cancel_check_ms. */
 #include "ferry/fy_http_server.h"
+#include "ferry/fy_json.h"
 #include "ferry/fy_log.h"
 
 #include <arpa/inet.h>
@@ -252,8 +253,7 @@ s_error_body (const char *code, const char *message)
     json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
                               "message", message);
     assert (json);
-    char *text = json_dumps (json, JSON_COMPACT);
-    assert (text);
+    char *text = fy_json_dumps (json, 0, NULL);
     json_decref (json);
     return text;
 }
@@ -323,9 +323,9 @@ void
 fy_http_respond_json (fy_http_request_t *req, int status, json_t *json)
 {
     assert (json);
-    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY);
-    assert (text);
-    fy_http_respond (req, status, "application/json", text, strlen (text));
+    size_t len;
+    char *text = fy_json_dumps (json, 0, &len);
+    fy_http_respond (req, status, "application/json", text, len);
     free (text);
 }
 

@@ -583,6 +583,196 @@ fy_json_loads (const char *text, fy_error_t *err)
 }
 
 //  --------------------------------------------------------------------
+//  The writer
+
+typedef struct {
+    char *data;
+    size_t len, size;
+    unsigned flags;
+} s_out_t;
+
+static void
+s_out_need (s_out_t *out, size_t more)
+{
+    if (out->len + more + 1 > out->size) {
+        while (out->len + more + 1 > out->size)
+            out->size *= 2;
+        out->data = fy_xrealloc (out->data, out->size);
+    }
+}
+
+static void
+s_out_add (s_out_t *out, const char *data, size_t len)
+{
+    s_out_need (out, len);
+    memcpy (out->data + out->len, data, len);
+    out->len += len;
+}
+
+//  Escapes as jansson does without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH:
+//  quote, backslash and control characters only, UTF-8 passed through.
+static void
+s_out_string (s_out_t *out, const char *text, size_t len)
+{
+    static const char hex [] = "0123456789ABCDEF";
+    s_out_need (out, len + 2);
+    out->data [out->len++] = '"';
+    const char *end = text + len;
+    while (text < end) {
+        const char *run = text;
+        while (text < end && (s_plain [(unsigned char) *text]
+                              || (unsigned char) *text >= 0x80))
+            text++;
+        s_out_add (out, run, (size_t) (text - run));
+        if (text == end)
+            break;
+        unsigned char c = (unsigned char) *text++;
+        char escape [6] = { '\\', 0 };
+        size_t escape_len = 2;
+        switch (c) {
+            case '"':  escape [1] = '"'; break;
+            case '\\': escape [1] = '\\'; break;
+            case '\b': escape [1] = 'b'; break;
+            case '\f': escape [1] = 'f'; break;
+            case '\n': escape [1] = 'n'; break;
+            case '\r': escape [1] = 'r'; break;
+            case '\t': escape [1] = 't'; break;
+            default:
+                memcpy (escape + 1, "u00", 3);
+                escape [4] = hex [c >> 4];
+                escape [5] = hex [c & 15];
+                escape_len = 6;
+        }
+        s_out_add (out, escape, escape_len);
+    }
+    s_out_need (out, 1);
+    out->data [out->len++] = '"';
+}
+
+//  "%.17g" with jansson's touches: a ".0" when it would read back as an
+//  integer, and no '+' or leading zeros in the exponent.
+//  jansson holds only finite reals (json_real refuses the others).
+static void
+s_out_real (s_out_t *out, double value)
+{
+    char text [64];
+    pthread_once (&s_c_locale_once, s_c_locale_init);
+    locale_t saved = uselocale (s_c_locale);
+    int len = snprintf (text, sizeof text - 3, "%.17g", value);
+    uselocale (saved);
+    char *exponent = strchr (text, 'e');
+    if (!exponent && !strchr (text, '.')) {
+        memcpy (text + len, ".0", 3);
+        len += 2;
+    }
+    if (exponent) {
+        char *digits = exponent + 1;
+        char *from = digits;
+        if (*from == '-')
+            digits = ++from;
+        else
+        if (*from == '+')
+            from++;
+        while (*from == '0' && from [1])
+            from++;
+        memmove (digits, from, strlen (from) + 1);
+        len = (int) strlen (text);
+    }
+    s_out_add (out, text, (size_t) len);
+}
+
+static int
+s_key_compare (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+s_out_value (s_out_t *out, const json_t *value)
+{
+    switch (json_typeof (value)) {
+        case JSON_OBJECT: {
+            size_t count = json_object_size (value);
+            const char **keys = NULL;
+            size_t n = 0;
+            const char *key;
+            json_t *member;
+            if (out->flags & FY_JSON_SORT_KEYS && count > 1) {
+                keys = fy_xmalloc (count * sizeof *keys);
+                json_object_foreach ((json_t *) value, key, member)
+                    keys [n++] = key;
+                qsort (keys, n, sizeof *keys, s_key_compare);
+            }
+            s_out_add (out, "{", 1);
+            size_t i = 0;
+            void *iter = json_object_iter ((json_t *) value);
+            while (keys ? i < n : iter != NULL) {
+                key = keys ? keys [i] : json_object_iter_key (iter);
+                member = keys ? json_object_get (value, key)
+                              : json_object_iter_value (iter);
+                size_t key_len = keys ? strlen (key)
+                                      : json_object_iter_key_len (iter);
+                if (i++)
+                    s_out_add (out, ",", 1);
+                s_out_string (out, key, key_len);
+                s_out_add (out, ":", 1);
+                s_out_value (out, member);
+                if (!keys)
+                    iter = json_object_iter_next ((json_t *) value, iter);
+            }
+            free (keys);
+            s_out_add (out, "}", 1);
+            return;
+        }
+        case JSON_ARRAY: {
+            s_out_add (out, "[", 1);
+            for (size_t i = 0; i < json_array_size (value); i++) {
+                if (i)
+                    s_out_add (out, ",", 1);
+                s_out_value (out, json_array_get (value, i));
+            }
+            s_out_add (out, "]", 1);
+            return;
+        }
+        case JSON_STRING:
+            s_out_string (out, json_string_value (value),
+                          json_string_length (value));
+            return;
+        case JSON_INTEGER: {
+            char text [24];
+            int len = snprintf (text, sizeof text, "%" JSON_INTEGER_FORMAT,
+                                json_integer_value (value));
+            s_out_add (out, text, (size_t) len);
+            return;
+        }
+        case JSON_REAL:
+            s_out_real (out, json_real_value (value));
+            return;
+        case JSON_TRUE:
+            s_out_add (out, "true", 4);
+            return;
+        case JSON_FALSE:
+            s_out_add (out, "false", 5);
+            return;
+        default:
+            s_out_add (out, "null", 4);
+    }
+}
+
+char *
+fy_json_dumps (const json_t *value, unsigned flags, size_t *len_p)
+{
+    assert (value);
+    s_out_t out = { .size = 256, .flags = flags };
+    out.data = fy_xmalloc (out.size);
+    s_out_value (&out, value);
+    out.data [out.len] = 0;
+    if (len_p)
+        *len_p = out.len;
+    return out.data;
+}
+
+//  --------------------------------------------------------------------
 //  The pull reader
 
 struct fy_json_reader {

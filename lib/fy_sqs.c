@@ -778,9 +778,8 @@ s_attempt (s_op_t *op)
                 json_array_append (entries, op->batch->entries [i].json);
         json_object_set_new (op->request, "Entries", entries);
     }
-    char *body = json_dumps (op->request, JSON_COMPACT);
-    assert (body);
-    size_t len = strlen (body);
+    size_t len;
+    char *body = fy_json_dumps (op->request, 0, &len);
     fy_http_call_t *call = fy_http_call_new ("POST", self->url);
     fy_http_call_add_header (call, "Content-Type",
                              "application/x-amz-json-1.0");

@@ -557,9 +557,9 @@ static void
 s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
 {
     snprintf (params->version, sizeof params->version, "%d", row->version);
-    params->payload = json_dumps (row->payload, JSON_COMPACT);
+    params->payload = fy_json_dumps (row->payload, 0, NULL);
     params->changes = row->changes
-                    ? json_dumps (row->changes, JSON_COMPACT) : NULL;
+                    ? fy_json_dumps (row->changes, 0, NULL) : NULL;
     const char *values [S_COLS] = {
         row->id, row->occurred_at, row->type, params->version, row->source,
         row->company_id, row->actor_id, row->correlation_id, row->action,

@@ -6,7 +6,8 @@
     a string, which covers the rest. The pull reader, walking a top-level
     object member by member, must rebuild the same object, and accept
     nothing fy_json_loadb refuses (but for duplicate keys, which are its
-    caller's to refuse). */
+    caller's to refuse). fy_json_dumps must write what json_dumps writes,
+    keys sorted or not. */
 #include "ferry/ferry.h"
 
 #include <stdlib.h>
@@ -75,6 +76,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             abort ();
         free (a);
         free (b);
+        static const size_t flags [][2] = {
+            { 0, JSON_COMPACT | JSON_ENCODE_ANY },
+            { FY_JSON_SORT_KEYS, JSON_COMPACT | JSON_ENCODE_ANY
+                                 | JSON_SORT_KEYS }
+        };
+        for (size_t i = 0; i < 2; i++) {
+            size_t len;
+            a = fy_json_dumps (ours, (unsigned) flags [i][0], &len);
+            b = json_dumps (theirs, flags [i][1]);
+            if (!a || !b || strcmp (a, b) || len != strlen (b))
+                abort ();
+            free (a);
+            free (b);
+        }
     }
     json_decref (ours);
     json_decref (theirs);

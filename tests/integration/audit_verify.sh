@@ -29,12 +29,16 @@ token=$("$ctl" --set http.jwt_secret=$secret token)
 url="http://127.0.0.1:$port"
 api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
     -H "Authorization: Bearer $token" "$@"; }
+#  Up to 30 s: a loaded CI machine runs other tests beside this one. On
+#  failure the worker's log says why.
 wait_health () {
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" \
             = 200 ] && return 0
         sleep 0.1
     done
+    diag "ferry-audit not up; its log:"
+    tail -5 "$tmp/audit.log" | while read -r line; do diag "  $line"; done
     return 1
 }
 #  One ferry-audit at a time, so every request reaches the one started.

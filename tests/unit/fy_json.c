@@ -231,6 +231,33 @@ s_event (const char *path, const char *name)
     free (data);
 }
 
+//  fy_json_dumps against json_dumps on values the parser cannot make.
+static void
+s_dumps (void)
+{
+    json_t *value = json_pack ("{s:f,s:f,s:f,s:f,s:f,s:s,s:s%,s:I,s:[]}",
+                               "b", 1e20, "a", 1.5e-7, "c", -0.0, "d", 100.0,
+                               "e", 0.1, "ctl", "\x01\x1f\x7f/\xc3\xa9",
+                               "nul", "a\0b", 3, "i", (json_int_t) INT64_MIN,
+                               "z");
+    for (int sorted = 0; sorted < 2; sorted++) {
+        size_t len = 0;
+        char *ours = fy_json_dumps (value, sorted ? FY_JSON_SORT_KEYS : 0,
+                                    &len);
+        char *theirs = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY
+                                   | (sorted ? JSON_SORT_KEYS : 0));
+        is_str (ours, theirs, "dumps as jansson, %s", sorted ? "sorted"
+                                                            : "in order");
+        ok (ours && len == strlen (theirs), "and says its length");
+        free (ours);
+        free (theirs);
+    }
+    json_decref (value);
+    char *scalar = fy_json_dumps (json_true (), 0, NULL);
+    is_str (scalar, "true", "a scalar dumps alone");
+    free (scalar);
+}
+
 static void
 s_reader (void)
 {
@@ -317,5 +344,6 @@ main (void)
     s_values ();
     s_depth ();
     s_reader ();
+    s_dumps ();
     done_testing ();
 }

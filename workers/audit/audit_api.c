@@ -71,9 +71,9 @@ static void
 s_reply_json (fy_worker_t *worker, uint64_t rid, unsigned status,
               json_t *body)
 {
-    char *text = json_dumps (body, JSON_COMPACT);
-    s_reply (worker, rid, status, "application/json", text, strlen (text),
-             false);
+    size_t len;
+    char *text = fy_json_dumps (body, 0, &len);
+    s_reply (worker, rid, status, "application/json", text, len, false);
     free (text);
 }
 

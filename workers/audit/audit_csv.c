@@ -5,6 +5,7 @@
 #include "audit_csv.h"
 
 #include <ferry/fy_common.h>
+#include <ferry/fy_json.h>
 #include <string.h>
 
 static const char *s_columns [] = {
@@ -78,7 +79,7 @@ audit_csv_row (char **buf, size_t *len, size_t *size, json_t *row)
         }
         else
         if (json_is_object (value) || json_is_array (value))
-            text = owned = json_dumps (value, JSON_COMPACT | JSON_SORT_KEYS);
+            text = owned = fy_json_dumps (value, FY_JSON_SORT_KEYS, NULL);
         audit_csv_cell (buf, len, size, text, i + 1 == S_COLUMNS);
         free (owned);
     }
