@@ -104,6 +104,14 @@ void
     fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
                     bool retryable, const char *reason);
 
+//  ACK every delivery of deliveries [0..count) that is not NULL (each is
+//  freed and set to NULL), in order, in as few messages as a callback's
+//  ACKs go: for a worker answering a batch outside a callback (after its
+//  COMMIT, say).
+void
+    fy_worker_ack_all (fy_worker_t *self, fy_delivery_t **deliveries,
+                       size_t count);
+
 //  Answer a request; with more, further parts follow. Returns 0, or -1
 //  with errno from libzmq.
 int
