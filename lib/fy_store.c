@@ -70,8 +70,11 @@ static const char s_select [] =
 typedef struct {
     const char *values [S_COLS];
     char version [16];
+    //  Text of the jsonb columns: made for the INSERT methods only (the
+    //  COPY ones write the row's JSON straight into their data).
     char *payload;
     char *changes;
+    const fy_store_audit_row_t *row;
 } s_params_t;
 
 //  A batch mapped to rows and their parameters.
@@ -590,16 +593,29 @@ static void
 s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
 {
     snprintf (params->version, sizeof params->version, "%d", row->version);
-    params->payload = json_dumps (row->payload, JSON_COMPACT);
-    params->changes = row->changes
-                    ? json_dumps (row->changes, JSON_COMPACT) : NULL;
+    params->row = row;
     const char *values [S_COLS] = {
         row->id, row->occurred_at, row->type, params->version, row->source,
         row->company_id, row->actor_id, row->correlation_id, row->action,
         row->target_type, row->target_id, row->ip [0] ? row->ip : NULL,
-        row->user_agent, params->payload, params->changes
+        row->user_agent, NULL, NULL
     };
     memcpy (params->values, values, sizeof values);
+}
+
+//  The jsonb columns' text, for the methods that send parameters.
+static void
+s_params_dump (s_params_t *params, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const fy_store_audit_row_t *row = params [i].row;
+        if (!params [i].payload)
+            params [i].payload = json_dumps (row->payload, JSON_COMPACT);
+        if (!params [i].changes && row->changes)
+            params [i].changes = json_dumps (row->changes, JSON_COMPACT);
+        params [i].values [S_COLS - 2] = params [i].payload;
+        params [i].values [S_COLS - 1] = params [i].changes;
+    }
 }
 
 //  "INSERT ... VALUES ($1, ..., $15), ... ON CONFLICT DO NOTHING" for rows
@@ -632,6 +648,7 @@ static int
 s_append_insert (fy_store_t *self, s_params_t *params, size_t count,
                  size_t *inserted, fy_error_t *err)
 {
+    s_params_dump (params, count);
     const char **values = fy_xmalloc (sizeof *values * S_COLS
                                       * (count < S_INSERT_ROWS
                                          ? count : S_INSERT_ROWS));
@@ -698,17 +715,146 @@ s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
     *len = (size_t) (out - *buffer);
 }
 
+//  Room for more bytes at the end of buffer.
+static char *
+s_copy_room (char **buffer, size_t len, size_t *size, size_t more)
+{
+    if (len + more > *size) {
+        *size = (len + more) * 2;
+        *buffer = fy_xrealloc (*buffer, *size);
+    }
+    return *buffer + len;
+}
+
+//  Append a JSON string in COPY text format: JSON's escapes, each
+//  backslash of them doubled for COPY (the output has no raw control
+//  characters, so COPY needs nothing else).
+static void
+s_copy_json_string (char **buffer, size_t *len, size_t *size,
+                    const char *text, size_t length)
+{
+    //  At worst \\u00XX (7 bytes) for each byte, and the quotes.
+    char *out = s_copy_room (buffer, *len, size, length * 7 + 2);
+    *out++ = '"';
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char) c;
+            continue;
+        }
+        *out++ = '\\';
+        *out++ = '\\';
+        char short_form = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n'
+                        : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\b' ? 'b'
+                        : c == '\f' ? 'f' : 0;
+        if (short_form == '\\') {
+            *out++ = '\\';
+            *out++ = '\\';
+        }
+        else
+        if (short_form)
+            *out++ = short_form;
+        else {
+            static const char hex [] = "0123456789abcdef";
+            memcpy (out, "u00", 3);
+            out [3] = hex [c >> 4];
+            out [4] = hex [c & 15];
+            out += 5;
+        }
+    }
+    *out++ = '"';
+    *len = (size_t) (out - *buffer);
+}
+
+//  Append json as compact JSON text in COPY text format, \N for NULL:
+//  what json_dumps gives, escaped for COPY, in one pass and no copy.
+static void
+s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
+{
+    char number [64];
+    const char *word = NULL;
+    switch (json ? json_typeof (json) : JSON_NULL) {
+        case JSON_OBJECT: {
+            const char *key;
+            json_t *value;
+            char open = '{';
+            json_object_foreach (json, key, value) {
+                *s_copy_room (buffer, *len, size, 1) = open;
+                (*len)++;
+                open = ',';
+                s_copy_json_string (buffer, len, size, key, strlen (key));
+                *s_copy_room (buffer, *len, size, 1) = ':';
+                (*len)++;
+                s_copy_json (buffer, len, size, value);
+            }
+            word = open == '{' ? "{}" : "}";
+            break;
+        }
+        case JSON_ARRAY: {
+            char open = '[';
+            for (size_t i = 0; i < json_array_size (json); i++) {
+                *s_copy_room (buffer, *len, size, 1) = open;
+                (*len)++;
+                open = ',';
+                s_copy_json (buffer, len, size, json_array_get (json, i));
+            }
+            word = open == '[' ? "[]" : "]";
+            break;
+        }
+        case JSON_STRING:
+            s_copy_json_string (buffer, len, size, json_string_value (json),
+                                json_string_length (json));
+            return;
+        case JSON_INTEGER:
+            snprintf (number, sizeof number, "%" JSON_INTEGER_FORMAT,
+                      json_integer_value (json));
+            word = number;
+            break;
+        case JSON_REAL:
+            //  As jansson prints it: 17 digits, and a real stays one.
+            snprintf (number, sizeof number, "%.17g", json_real_value (json));
+            if (!strpbrk (number, ".eE") && strlen (number) + 3 < sizeof number)
+                memcpy (number + strlen (number), ".0", 3);
+            word = number;
+            break;
+        case JSON_TRUE:
+            word = "true";
+            break;
+        case JSON_FALSE:
+            word = "false";
+            break;
+        case JSON_NULL:
+        default:
+            word = "null";
+            break;
+    }
+    size_t length = strlen (word);
+    memcpy (s_copy_room (buffer, *len, size, length), word, length);
+    *len += length;
+}
+
 //  The rows in COPY text format, one buffer. Caller owns result.
 static char *
 s_copy_encode (s_params_t *params, size_t count, size_t *len_p)
 {
     size_t size = 64 * 1024, len = 0;
     char *buffer = fy_xmalloc (size);
-    for (size_t i = 0; i < count; i++)
-        for (int c = 0; c < S_COLS; c++) {
+    for (size_t i = 0; i < count; i++) {
+        for (int c = 0; c < S_COLS - 2; c++) {
             s_copy_value (&buffer, &len, &size, params [i].values [c]);
-            buffer [len++] = c + 1 < S_COLS ? '\t' : '\n';
+            buffer [len++] = '\t';
         }
+        const fy_store_audit_row_t *row = params [i].row;
+        s_copy_json (&buffer, &len, &size, row->payload);
+        *s_copy_room (&buffer, len, &size, 1) = '\t';
+        len++;
+        if (row->changes)
+            s_copy_json (&buffer, &len, &size, row->changes);
+        else
+            s_copy_value (&buffer, &len, &size, NULL);
+        *s_copy_room (&buffer, len, &size, 1) = '\n';
+        len++;
+    }
     *len_p = len;
     return buffer;
 }
@@ -845,6 +991,7 @@ static int
 s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
                    size_t *inserted, fy_error_t *err)
 {
+    s_params_dump (params, count);
     if (!self->prepared_row) {
         char *sql = s_insert_sql (1);
         PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql,
