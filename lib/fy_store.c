@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,34 @@ static const char s_select [] =
     "(extract(epoch FROM occurred_at) * 1000000)::bigint "
     "FROM audit.events";
 
+//  The text parameters of one row.
+typedef struct {
+    const char *values [S_COLS];
+    char version [16];
+    //  Text of the jsonb columns: made for the INSERT methods only (the
+    //  COPY ones write the row's JSON straight into their data).
+    char *payload;
+    char *changes;
+    const fy_store_audit_row_t *row;
+} s_params_t;
+
+//  A batch mapped to rows and their parameters.
+typedef struct {
+    fy_store_audit_row_t *rows;
+    s_params_t *params;
+    size_t count;
+} s_batch_t;
+
+//  Where the append in flight is: the COPY data sent and its result
+//  awaited, the COMMIT sent and its result awaited, or over with its
+//  outcome kept for poll.
+typedef enum {
+    S_FLIGHT_NONE,
+    S_FLIGHT_COPY,
+    S_FLIGHT_COMMIT,
+    S_FLIGHT_LANDED
+} s_flight_t;
+
 struct fy_store {
     char *url;
     char timeout [16];
@@ -77,6 +106,14 @@ struct fy_store {
     bool temp_ready;
     int months [S_MONTHS_MAX];
     size_t month_count;
+    //  The append in flight (fy_store_audit_append_start), if any.
+    s_batch_t flight;
+    s_flight_t flight_state;
+    PGresult *flight_res;       //  the first result of the step waited on
+    bool flight_write;          //  bytes still to send
+    size_t flight_inserted;
+    int flight_rc, flight_errno;    //  the outcome, once S_FLIGHT_LANDED
+    fy_error_t flight_err;
 };
 
 struct fy_store_export {
@@ -85,14 +122,6 @@ struct fy_store_export {
     int row;
     bool done;
 };
-
-//  The text parameters of one row.
-typedef struct {
-    const char *values [S_COLS];
-    char version [16];
-    char *payload;
-    char *changes;
-} s_params_t;
 
 //  A query under construction: SQL text and its parameters.
 typedef struct {
@@ -204,6 +233,9 @@ fy_store_new (const char *url, int connect_timeout_s)
 }
 
 static void
+    s_batch_free (s_batch_t *batch);
+
+static void
 s_disconnect (fy_store_t *self)
 {
     if (self->conn)
@@ -222,6 +254,8 @@ fy_store_destroy (fy_store_t **self_p)
     if (!self)
         return;
     int saved = errno;
+    PQclear (self->flight_res);
+    s_batch_free (&self->flight);
     s_disconnect (self);
     free (self->url);
     free (self);
@@ -272,6 +306,8 @@ int
 fy_store_connect (fy_store_t *self, fy_error_t *err)
 {
     assert (self);
+    //  Nothing else may talk on the connection while an append is on it.
+    assert (self->flight_state == S_FLIGHT_NONE);
     if (fy_store_is_connected (self))
         return 0;
     s_disconnect (self);
@@ -557,16 +593,29 @@ static void
 s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
 {
     snprintf (params->version, sizeof params->version, "%d", row->version);
-    params->payload = fy_json_dumps (row->payload, 0, NULL);
-    params->changes = row->changes
-                    ? fy_json_dumps (row->changes, 0, NULL) : NULL;
+    params->row = row;
     const char *values [S_COLS] = {
         row->id, row->occurred_at, row->type, params->version, row->source,
         row->company_id, row->actor_id, row->correlation_id, row->action,
         row->target_type, row->target_id, row->ip [0] ? row->ip : NULL,
-        row->user_agent, params->payload, params->changes
+        row->user_agent, NULL, NULL
     };
     memcpy (params->values, values, sizeof values);
+}
+
+//  The jsonb columns' text, for the methods that send parameters.
+static void
+s_params_dump (s_params_t *params, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const fy_store_audit_row_t *row = params [i].row;
+        if (!params [i].payload)
+            params [i].payload = fy_json_dumps (row->payload, 0, NULL);
+        if (!params [i].changes && row->changes)
+            params [i].changes = fy_json_dumps (row->changes, 0, NULL);
+        params [i].values [S_COLS - 2] = params [i].payload;
+        params [i].values [S_COLS - 1] = params [i].changes;
+    }
 }
 
 //  "INSERT ... VALUES ($1, ..., $15), ... ON CONFLICT DO NOTHING" for rows
@@ -599,6 +648,7 @@ static int
 s_append_insert (fy_store_t *self, s_params_t *params, size_t count,
                  size_t *inserted, fy_error_t *err)
 {
+    s_params_dump (params, count);
     const char **values = fy_xmalloc (sizeof *values * S_COLS
                                       * (count < S_INSERT_ROWS
                                          ? count : S_INSERT_ROWS));
@@ -665,6 +715,53 @@ s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
     *len = (size_t) (out - *buffer);
 }
 
+//  json as compact JSON text in COPY text format. fy_json_dumps leaves no
+//  raw control character in it, so only its backslashes need doubling.
+static void
+s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
+{
+    char *text = fy_json_dumps (json, 0, NULL);
+    s_copy_value (buffer, len, size, text);
+    free (text);
+}
+
+//  The rows in COPY text format, one buffer. Caller owns result.
+static char *
+s_copy_encode (s_params_t *params, size_t count, size_t *len_p)
+{
+    size_t size = 64 * 1024, len = 0;
+    char *buffer = fy_xmalloc (size);
+    for (size_t i = 0; i < count; i++) {
+        for (int c = 0; c < S_COLS - 2; c++) {
+            s_copy_value (&buffer, &len, &size, params [i].values [c]);
+            buffer [len++] = '\t';
+        }
+        const fy_store_audit_row_t *row = params [i].row;
+        s_copy_json (&buffer, &len, &size, row->payload);
+        buffer [len++] = '\t';
+        if (row->changes)
+            s_copy_json (&buffer, &len, &size, row->changes);
+        else
+            s_copy_value (&buffer, &len, &size, NULL);
+        buffer [len++] = '\n';
+    }
+    *len_p = len;
+    return buffer;
+}
+
+//  Send sql (freed), which must end in the COPY ... FROM STDIN that
+//  leaves the connection taking COPY data. 0, or -1 with err.
+static int
+s_copy_begin (fy_store_t *self, char *sql, fy_error_t *err)
+{
+    PGresult *res = PQexec (self->conn, sql);
+    free (sql);
+    if (PQresultStatus (res) != PGRES_COPY_IN)
+        return s_fail (self, res, "copy", err);
+    PQclear (res);
+    return 0;
+}
+
 //  COPY the rows into table. Returns 0 with the rows copied in *copied,
 //  or -1 with errno and err, and the SQLSTATE in state (may be "").
 static int
@@ -672,30 +769,16 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
              size_t count, size_t *copied, char state [8], fy_error_t *err)
 {
     state [0] = '\0';
-    char *sql = fy_xasprintf ("COPY %s (%s) FROM STDIN", table, s_columns);
-    PGresult *res = PQexec (self->conn, sql);
-    free (sql);
-    if (PQresultStatus (res) != PGRES_COPY_IN)
-        return s_fail (self, res, "copy", err);
-    PQclear (res);
-    size_t size = 64 * 1024, len = 0;
-    char *buffer = fy_xmalloc (size);
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        for (int c = 0; c < S_COLS; c++) {
-            s_copy_value (&buffer, &len, &size, params [i].values [c]);
-            buffer [len++] = c + 1 < S_COLS ? '\t' : '\n';
-        }
-        if (len > 32 * 1024 || i + 1 == count) {
-            if (PQputCopyData (self->conn, buffer, (int) len) != 1)
-                rc = -1;
-            len = 0;
-        }
-    }
+    if (s_copy_begin (self, fy_xasprintf ("COPY %s (%s) FROM STDIN", table,
+                                          s_columns), err))
+        return -1;
+    size_t len = 0;
+    char *buffer = s_copy_encode (params, count, &len);
+    int rc = PQputCopyData (self->conn, buffer, (int) len) == 1 ? 0 : -1;
     free (buffer);
     if (PQputCopyEnd (self->conn, rc ? "aborted" : NULL) != 1)
         rc = -1;
-    res = PQgetResult (self->conn);
+    PGresult *res = PQgetResult (self->conn);
     if (PQresultStatus (res) == PGRES_COMMAND_OK) {
         *copied = (size_t) s_number (PQcmdTuples (res));
         PQclear (res);
@@ -808,6 +891,7 @@ static int
 s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
                    size_t *inserted, fy_error_t *err)
 {
+    s_params_dump (params, count);
     if (!self->prepared_row) {
         char *sql = s_insert_sql (1);
         PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql,
@@ -847,16 +931,17 @@ s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
 
 //  One attempt: partitions, BEGIN, the rows, COMMIT.
 static int
-s_append_once (fy_store_t *self, const fy_store_audit_row_t *rows,
-               s_params_t *params, size_t count, size_t *inserted,
+s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
                fy_error_t *err)
 {
     *inserted = 0;
     if (fy_store_connect (self, err)
-        || s_ensure_months (self, rows, count, err)
+        || s_ensure_months (self, batch->rows, batch->count, err)
         || s_command (self, "BEGIN", err))
         return -1;
     int rc;
+    s_params_t *params = batch->params;
+    size_t count = batch->count;
     switch (self->method) {
         case FY_STORE_APPEND_COPY:
             rc = s_append_copy (self, params, count, inserted, err);
@@ -882,46 +967,353 @@ s_append_once (fy_store_t *self, const fy_store_audit_row_t *rows,
     return rc;
 }
 
+//  After failed attempt number attempt (from 0): true when one more is
+//  worth making. It is when the connection was lost (the next attempt
+//  remakes it) or, on the first attempt, when a partition was dropped
+//  behind our back ("no partition of relation found for row"): the
+//  months seen are forgotten.
+static bool
+s_retry_worth (fy_store_t *self, int attempt)
+{
+    int saved = errno;
+    bool lost = s_lost (self);
+    errno = saved;
+    if (lost)
+        return true;
+    if (errno != EIO || attempt > 0)
+        return false;
+    self->month_count = 0;
+    return true;
+}
+
+//  Blocking attempts, from number attempt up to the second.
+static int
+s_append_attempts (fy_store_t *self, s_batch_t *batch, int attempt,
+                   size_t *inserted, fy_error_t *err)
+{
+    int rc = -1;
+    for (; attempt < 2; attempt++) {
+        rc = s_append_once (self, batch, inserted, err);
+        if (rc == 0 || !s_retry_worth (self, attempt))
+            break;
+    }
+    return rc;
+}
+
+static void
+s_batch_fill (s_batch_t *batch, fy_event_t **events, size_t count)
+{
+    batch->rows = fy_xcalloc (count, sizeof *batch->rows);
+    batch->params = fy_xcalloc (count, sizeof *batch->params);
+    batch->count = count;
+    for (size_t i = 0; i < count; i++) {
+        fy_store_audit_row_from_event (events [i], &batch->rows [i]);
+        s_params_fill (&batch->params [i], &batch->rows [i]);
+    }
+}
+
+static void
+s_batch_free (s_batch_t *batch)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        free (batch->params [i].payload);
+        free (batch->params [i].changes);
+    }
+    free (batch->params);
+    free (batch->rows);
+    memset (batch, 0, sizeof *batch);
+}
+
 int
 fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
                        size_t *inserted_p, fy_error_t *err)
 {
     assert (self);
     assert (events || count == 0);
-    size_t inserted = 0;
     if (inserted_p)
         *inserted_p = 0;
     if (count == 0)
         return 0;
-    fy_store_audit_row_t *rows = fy_xcalloc (count, sizeof *rows);
-    s_params_t *params = fy_xcalloc (count, sizeof *params);
-    for (size_t i = 0; i < count; i++) {
-        fy_store_audit_row_from_event (events [i], &rows [i]);
-        s_params_fill (&params [i], &rows [i]);
-    }
-    int rc = -1;
-    for (int attempt = 0; attempt < 2 && rc; attempt++) {
-        rc = s_append_once (self, rows, params, count, &inserted, err);
-        int saved = errno;
-        bool lost = rc && s_lost (self);
-        errno = saved;
-        if (rc && !lost) {
-            //  A partition dropped behind our back ("no partition of
-            //  relation found for row"): forget the months and retry.
-            if (errno != EIO || attempt > 0)
-                break;
-            self->month_count = 0;
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        free (params [i].payload);
-        free (params [i].changes);
-    }
-    free (params);
-    free (rows);
+    s_batch_t batch;
+    s_batch_fill (&batch, events, count);
+    size_t inserted = 0;
+    int rc = s_append_attempts (self, &batch, 0, &inserted, err);
+    int saved = errno;
+    s_batch_free (&batch);
+    errno = saved;
     if (rc == 0 && inserted_p)
         *inserted_p = inserted;
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Batch append in flight
+//
+//  The common path of AUTO without waiting: one blocking round trip
+//  (BEGIN, SAVEPOINT, COPY start), then the COPY data queued and flushed
+//  as the socket takes it, the COPY result read when it comes, the COMMIT
+//  sent with PQsendQuery and its result read the same way. The rare
+//  paths (a duplicate, a lost connection, a failure worth a retry) go
+//  back to the blocking code above: they are what fy_store_audit_append
+//  does, so the outcome is the same either way.
+
+//  The connection back to blocking, with nothing of the flight left on it.
+static void
+s_flight_ground (fy_store_t *self)
+{
+    if (self->conn)
+        PQsetnonblocking (self->conn, 0);
+    PQclear (self->flight_res);
+    self->flight_res = NULL;
+    self->flight_write = false;
+}
+
+//  Keep the outcome for poll; the connection goes back to blocking.
+static void
+s_flight_land (fy_store_t *self, int rc)
+{
+    int saved = errno;
+    s_flight_ground (self);
+    self->flight_rc = rc;
+    self->flight_errno = rc ? saved : 0;
+    self->flight_state = S_FLIGHT_LANDED;
+}
+
+//  The nonblocking part failed (errno and flight_err set): end the
+//  transaction and make the blocking attempts a failed one deserves.
+static void
+s_flight_failed (fy_store_t *self)
+{
+    int saved = errno;
+    s_flight_ground (self);
+    s_rollback (self);
+    self->flight_state = S_FLIGHT_NONE;
+    errno = saved;
+    int rc = -1;
+    if (s_retry_worth (self, 0))
+        rc = s_append_attempts (self, &self->flight, 1,
+                                &self->flight_inserted, &self->flight_err);
+    s_flight_land (self, rc);
+}
+
+//  libpq could not send or read: the connection's error.
+static int
+s_flight_conn_error (fy_store_t *self, const char *what)
+{
+    s_error_conn (&self->flight_err, what, self->conn);
+    errno = PQstatus (self->conn) == CONNECTION_OK ? EIO : ECONNRESET;
+    return -1;
+}
+
+//  Send what the socket takes now.
+static int
+s_flight_flush (fy_store_t *self)
+{
+    int rc = PQflush (self->conn);
+    if (rc < 0)
+        return s_flight_conn_error (self, "send");
+    self->flight_write = rc == 1;
+    return 0;
+}
+
+//  Start the transaction and queue the COPY data.
+static int
+s_flight_send (fy_store_t *self)
+{
+    fy_error_t *err = &self->flight_err;
+    s_batch_t *batch = &self->flight;
+    if (fy_store_connect (self, err)
+        || s_ensure_months (self, batch->rows, batch->count, err))
+        return -1;
+    //  The savepoint is s_append_auto's: a duplicate rolls back to it.
+    if (s_copy_begin (self, fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
+                                          "COPY audit.events (%s) FROM STDIN",
+                                          s_columns), err))
+        return -1;
+    size_t len = 0;
+    char *buffer = s_copy_encode (batch->params, batch->count, &len);
+    //  Nonblocking, libpq keeps in its buffer what the socket does not
+    //  take yet (it grows it rather than wait).
+    bool queued = PQsetnonblocking (self->conn, 1) == 0
+               && PQputCopyData (self->conn, buffer, (int) len) == 1
+               && PQputCopyEnd (self->conn, NULL) == 1;
+    free (buffer);
+    if (!queued)
+        return s_flight_conn_error (self, "copy");
+    self->flight_state = S_FLIGHT_COPY;
+    return s_flight_flush (self);
+}
+
+//  The COPY is over with res: on to the COMMIT. A duplicate takes the
+//  blocking idempotent way first, as s_append_auto does.
+static int
+s_flight_copied (fy_store_t *self, PGresult *res)
+{
+    fy_error_t *err = &self->flight_err;
+    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+        self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
+        PQclear (res);
+    }
+    else {
+        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+        if (!state || strcmp (state, "23505") != 0)
+            return s_fail (self, res, "copy", err);
+        PQclear (res);
+        PQsetnonblocking (self->conn, 0);
+        self->flight_inserted = 0;
+        if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err)
+            || s_append_copy (self, self->flight.params, self->flight.count,
+                              &self->flight_inserted, err))
+            return -1;
+        PQsetnonblocking (self->conn, 1);
+    }
+    if (PQsendQuery (self->conn, "COMMIT") != 1)
+        return s_flight_conn_error (self, "commit");
+    self->flight_state = S_FLIGHT_COMMIT;
+    return s_flight_flush (self);
+}
+
+//  The COMMIT is over with res. A COMMIT of a failed transaction
+//  answers ROLLBACK.
+static int
+s_flight_committed (fy_store_t *self, PGresult *res)
+{
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return s_fail (self, res, "commit", &self->flight_err);
+    bool committed = strcmp (PQcmdStatus (res), "COMMIT") == 0;
+    PQclear (res);
+    if (!committed) {
+        fy_error_set (&self->flight_err, "commit: rolled back");
+        errno = EIO;
+        return -1;
+    }
+    s_flight_land (self, 0);
+    return 0;
+}
+
+//  Read what has come, send what the socket takes, and move on while a
+//  step's results are complete, all without waiting.
+static void
+s_flight_step (fy_store_t *self)
+{
+    PGconn *conn = self->conn;
+    int rc = 0;
+    if (self->flight_write)
+        rc = s_flight_flush (self);
+    if (rc == 0 && PQconsumeInput (conn) != 1)
+        rc = s_flight_conn_error (self, "receive");
+    while (rc == 0 && self->flight_state != S_FLIGHT_LANDED
+           && !PQisBusy (conn)) {
+        PGresult *res = PQgetResult (conn);
+        if (res) {
+            //  The first result is the step's (or its error).
+            if (self->flight_res)
+                PQclear (res);
+            else
+                self->flight_res = res;
+            continue;
+        }
+        res = self->flight_res;
+        self->flight_res = NULL;
+        rc = self->flight_state == S_FLIGHT_COPY
+           ? s_flight_copied (self, res) : s_flight_committed (self, res);
+    }
+    if (rc)
+        s_flight_failed (self);
+}
+
+void
+fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
+                             size_t count)
+{
+    assert (self);
+    assert (events || count == 0);
+    assert (self->flight_state == S_FLIGHT_NONE);
+    self->flight_inserted = 0;
+    self->flight_err.text [0] = '\0';
+    if (count == 0) {
+        s_flight_land (self, 0);
+        return;
+    }
+    s_batch_fill (&self->flight, events, count);
+    if (self->method != FY_STORE_APPEND_AUTO) {
+        int rc = s_append_attempts (self, &self->flight, 0,
+                                    &self->flight_inserted,
+                                    &self->flight_err);
+        s_flight_land (self, rc);
+    }
+    else
+    if (s_flight_send (self))
+        s_flight_failed (self);
+}
+
+bool
+fy_store_append_is_busy (fy_store_t *self)
+{
+    assert (self);
+    return self->flight_state != S_FLIGHT_NONE;
+}
+
+int
+fy_store_append_socket (fy_store_t *self)
+{
+    assert (self);
+    if (self->flight_state == S_FLIGHT_NONE
+        || self->flight_state == S_FLIGHT_LANDED || !self->conn)
+        return -1;
+    return PQsocket (self->conn);
+}
+
+bool
+fy_store_append_wants_write (fy_store_t *self)
+{
+    assert (self);
+    return fy_store_append_socket (self) >= 0 && self->flight_write;
+}
+
+int
+fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err)
+{
+    assert (self);
+    assert (self->flight_state != S_FLIGHT_NONE);
+    if (inserted_p)
+        *inserted_p = 0;
+    if (self->flight_state != S_FLIGHT_LANDED)
+        s_flight_step (self);
+    if (self->flight_state != S_FLIGHT_LANDED)
+        return 1;
+    int rc = self->flight_rc;
+    if (rc == 0 && inserted_p)
+        *inserted_p = self->flight_inserted;
+    if (rc && err)
+        *err = self->flight_err;
+    s_batch_free (&self->flight);
+    self->flight_state = S_FLIGHT_NONE;
+    errno = self->flight_errno;
+    return rc;
+}
+
+int
+fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err)
+{
+    assert (self);
+    if (inserted_p)
+        *inserted_p = 0;
+    if (self->flight_state == S_FLIGHT_NONE)
+        return 0;
+    while (true) {
+        int rc = fy_store_audit_append_poll (self, inserted_p, err);
+        if (rc != 1)
+            return rc;
+        struct pollfd item = {
+            .fd = fy_store_append_socket (self),
+            .events = (short) (POLLIN | (self->flight_write ? POLLOUT : 0))
+        };
+        //  Whatever woke it (or interrupted it), poll says where it is.
+        (void) poll (&item, 1, 1000);
+    }
 }
 
 //  ---------------------------------------------------------------------

@@ -753,3 +753,21 @@ fy_worker_set_curve (fy_worker_t *self, const char *server_key,
     assert (!self->loop);
     return fy_session_set_curve (&self->session, server_key, cert_path, err);
 }
+
+void
+fy_worker_ack_all (fy_worker_t *self, fy_delivery_t **deliveries,
+                   size_t count)
+{
+    assert (self);
+    assert (deliveries || count == 0);
+    //  As inside a callback: the ACKs gather (S_ACK_BATCH a message)
+    //  instead of going one message each.
+    bool was_in_callback = self->in_callback;
+    self->in_callback = true;
+    for (size_t i = 0; i < count; i++)
+        if (deliveries [i])
+            fy_worker_ack (self, &deliveries [i]);
+    self->in_callback = was_in_callback;
+    if (!was_in_callback)
+        fy_worker_flush (self);
+}

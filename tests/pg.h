@@ -4,7 +4,9 @@
 #ifndef FY_TEST_PG_H_INCLUDED
 #define FY_TEST_PG_H_INCLUDED
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -15,11 +17,29 @@ typedef struct {
     char url [512];             //  DATABASE_URL with the scratch database
 } tap_pg_t;
 
-//  Create database <prefix>_<pid>. BAIL_OUT when the server is not there:
-//  in CI a missing service is a failure.
+//  The tests that use the stack's PostgreSQL take turns under make -j:
+//  fy_store.t and audit.sh restart the server, which would cut the
+//  others' connections. The lock (on $FERRY_BUILDDIR/tests/postgres.lock,
+//  shared with the shell tests' flock) is held until the process exits.
+static inline void
+tap_pg_lock (void)
+{
+    const char *dir = getenv ("FERRY_BUILDDIR");
+    char path [4096];
+    snprintf (path, sizeof path, "%s/tests/postgres.lock",
+              dir && *dir ? dir : ".");
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock (fd, LOCK_EX))
+        BAIL_OUT ("cannot lock %s", path);
+}
+
+//  Create database <prefix>_<pid>, once this process holds the lock.
+//  BAIL_OUT when the server is not there: in CI a missing service is a
+//  failure.
 static inline void
 tap_pg_create (tap_pg_t *pg, const char *prefix)
 {
+    tap_pg_lock ();
     const char *admin_url = getenv ("DATABASE_URL");
     if (!admin_url || !*admin_url)
         BAIL_OUT ("DATABASE_URL is not set: start contrib/stack.sh and "

@@ -135,6 +135,50 @@ int
                            size_t count, size_t *inserted_p,
                            fy_error_t *err) FY_MUSTCHECK;
 
+//  The same append without waiting for the server, so the caller's loop
+//  keeps working while PostgreSQL copies and commits: the batch is sent
+//  (BEGIN, COPY) and this returns; fy_store_audit_append_poll, called
+//  whenever fy_store_append_socket is readable (or writable, when
+//  fy_store_append_wants_write says so), moves it on to the COMMIT and
+//  gives the outcome. events stay borrowed until that outcome. At most one
+//  append is in flight on a store, and no other call may use the store
+//  until it has landed. Only AUTO overlaps; the other methods, and the
+//  rare paths (an event already stored, a lost connection, a retry), run
+//  to completion inside start or poll, blocking. Never fails here: even
+//  an outcome known at once (the database is down) comes from poll.
+void
+    fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
+                                 size_t count);
+
+//  True from fy_store_audit_append_start until poll gave its outcome.
+bool
+    fy_store_append_is_busy (fy_store_t *self);
+
+//  The socket of the append in flight (-1 when none, or when its outcome
+//  is already known: call poll at once).
+int
+    fy_store_append_socket (fy_store_t *self);
+
+//  True when the append still has bytes to send: watch the socket for
+//  writability too.
+bool
+    fy_store_append_wants_write (fy_store_t *self);
+
+//  Move the append in flight on, without blocking (except on the rare
+//  paths above). Returns 1 while it is still in flight, or its outcome as
+//  fy_store_audit_append gives it: 0 after COMMIT with *inserted_p (may
+//  be NULL), -1 with nothing written, errno and err. After 0 or -1 the
+//  store is free.
+int
+    fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
+                                fy_error_t *err) FY_MUSTCHECK;
+
+//  Block until the append in flight has landed; returns as poll does (0
+//  or -1), at once 0 when none is in flight.
+int
+    fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
+                                fy_error_t *err) FY_MUSTCHECK;
+
 //  One page of events matching filter, newest first (occurred_at desc,
 //  id desc): {"items": [row...], "nextCursor": "..." or null}. A row has
 //  the envelope keys (id, type, version, source, occurredAt, companyId,

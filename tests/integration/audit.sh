@@ -6,8 +6,10 @@
 #  unmigrated schema (exit 2, one line), every event stored once, the
 #  same events twice give no new row, the worker SIGKILLed mid-stream
 #  and restarted (no loss, no duplicate), PostgreSQL restarted
-#  mid-stream (no loss), SQL injection in every search filter, POST
-#  /audit idempotency, GET by id, health, CSV export and its escaping.
+#  mid-stream (no loss), SIGKILL while a COMMIT is in flight and the
+#  next batch waits decoded (every event once), SQL injection in every
+#  search filter, POST /audit idempotency, GET by id, health, CSV export
+#  and its escaping.
 set -u
 db=ferry_audit_$$
 . "$FERRY_SRCDIR/tests/integration/audit_env.sh"
@@ -15,7 +17,7 @@ company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 
 #  events N FILE: N fresh audit.recorded events of $company, NDJSON.
 events () {
-    python3 - "$1" "$company" > "$2" <<'PY'
+    python3 - "$1" "${3:-$company}" > "$2" <<'PY'
 import json, sys, uuid, datetime
 n, company = int(sys.argv[1]), sys.argv[2]
 now = datetime.datetime.now(datetime.timezone.utc)
@@ -47,7 +49,8 @@ pids+=($!)
 for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
 start_audit () {
     "$audit" --set audit.broker="$endpoint" --set audit.batch_max=200 \
-        --set audit.batch_ms=20 --set log.level=warn 2>>"$tmp/audit.log" &
+        --set audit.batch_ms=20 --set log.level=warn "$@" \
+        2>>"$tmp/audit.log" &
     audit_pid=$!
 }
 start_audit
@@ -189,7 +192,50 @@ ok $? "a cell starting with = is quoted with a leading '"
 grep -qF '"'"'"'@evil,1"' "$tmp/export.csv"
 ok $? "a cell starting with @ too"
 
-#  8. SIGTERM: a clean stop.
+#  8. SIGKILL while a COMMIT is in flight (a deferred trigger makes it
+#  sleep 2 s) and the next batch is decoded, waiting: every event once.
+company3=9d8e7f60-5a4b-4c3d-8e2f-1a0b9c8d7e6f
+q "CREATE FUNCTION public.fy_test_slow() RETURNS trigger LANGUAGE plpgsql
+   AS \$\$ BEGIN
+   IF current_setting('fy.slow', true) IS DISTINCT FROM 'done' THEN
+       PERFORM set_config('fy.slow', 'done', true); PERFORM pg_sleep(2);
+   END IF; RETURN NULL; END \$\$" > /dev/null
+q "CREATE CONSTRAINT TRIGGER fy_test_slow AFTER INSERT ON audit.events
+   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+   EXECUTE FUNCTION public.fy_test_slow()" > /dev/null
+kill -TERM $audit_pid; wait $audit_pid
+: > "$tmp/audit.log"
+start_audit --set log.level=debug
+events 1000 "$tmp/d.ndjson" $company3
+"$ctl" send --broker "$endpoint" --timeout-ms 60000 "$tmp/d.ndjson" \
+    > "$tmp/d.out" 2>&1 &
+send=$!
+committing=0
+for _ in $(seq 100); do
+    committing=$(q "SELECT count(*) FROM pg_stat_activity WHERE
+        datname = current_database() AND query = 'COMMIT'
+        AND wait_event = 'PgSleep'")
+    [ "$committing" = 1 ] &&
+        grep -q 'waits for the commit in flight' "$tmp/audit.log" && break
+    sleep 0.1
+done
+is "$committing" 1 "a COMMIT in flight"
+grep -q 'waits for the commit in flight' "$tmp/audit.log"
+ok $? "and the next batch decoded, waiting for it"
+kill -KILL $audit_pid; wait $audit_pid 2>/dev/null
+q "DROP TRIGGER fy_test_slow ON audit.events" > /dev/null
+before=$(q "SELECT count(*) FROM audit.events WHERE company_id = '$company3'")
+start_audit
+wait $send
+is "$(cat "$tmp/d.out")" \
+    "sent 1000, acked 1000, nacked 0 (retryable 0), invalid 0" \
+    "every event ACKed across the SIGKILL ($before rows at the kill)"
+is "$(q "SELECT count(*) FROM audit.events WHERE company_id = '$company3'")" \
+    1000 "1000 rows, no loss"
+is "$(q "SELECT count(DISTINCT id) FROM audit.events
+         WHERE company_id = '$company3'")" 1000 "no duplicate"
+
+#  9. SIGTERM: a clean stop.
 kill -TERM $audit_pid; wait $audit_pid
 is "$?" 0 "SIGTERM stops the worker with 0"
 done_testing

@@ -8,6 +8,14 @@
 ctl="$FERRY_BUILDDIR/tools/ferryctl"
 broker="$FERRY_BUILDDIR/broker/ferry-broker"
 audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
+#  Take turns with the other PostgreSQL tests (tests/pg.h, tap_pg_lock):
+#  some restart the server. The script runs again under flock, which
+#  holds the lock; -o keeps it from the processes the script starts (a
+#  PostgreSQL restarted here would hold it for ever).
+if [ -z "${FERRY_PG_LOCKED:-}" ]; then
+    export FERRY_PG_LOCKED=1
+    exec flock -o "${FERRY_BUILDDIR:-.}/tests/postgres.lock" "$0" "$@"
+fi
 tmp=$(mktemp -d)
 admin=${DATABASE_URL:-}
 pids=()

@@ -9,6 +9,13 @@
 #  every later ferry integration test would silently test nothing.
 set -u
 
+#  In turn with the tests that restart PostgreSQL (tests/pg.h): run
+#  again under flock, which holds the lock (-o: not this script's own).
+if [ -z "${FERRY_PG_LOCKED:-}" ]; then
+    export FERRY_PG_LOCKED=1
+    exec flock -o "${FERRY_BUILDDIR:-.}/tests/postgres.lock" "$0" "$@"
+fi
+
 . "$FERRY_SRCDIR/tests/tap.sh"
 
 #  Bounded everywhere: a hung service must fail the test, not stall make.

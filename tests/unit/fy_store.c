@@ -5,12 +5,16 @@
     idempotent appends with each method (and their speed, printed as
     diagnostics), search with every filter and keyset paging, SQL
     injection in every filter, get by id, a 100,000-row export in bounded
-    memory, retention, and a PostgreSQL restart between two batches. */
+    memory, retention, a PostgreSQL restart between two batches, and the
+    append in flight (start/poll/wait): it does not block while a COMMIT
+    is slow (a deferred trigger sleeps in it), lands after it, survives
+    its connection killed mid-COMMIT, and writes JSON as json_dumps does. */
 #include "ferry/ferry.h"
 #include "pg.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -682,6 +686,177 @@ test_restart (fy_store_t *store)
     fy_store_destroy (&down);
 }
 
+//  Run SQL on the checking connection; bails out on failure.
+static void
+s_exec (const char *sql)
+{
+    PGresult *res = PQexec (s_check, sql);
+    ExecStatusType status = PQresultStatus (res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
+    PQclear (res);
+}
+
+//  Poll the append in flight until it lands, as a loop would. Returns its
+//  outcome; *polls_p counts the polls, *slowest_ms_p the longest one.
+static int
+s_poll_until_landed (fy_store_t *store, size_t *inserted, int *polls_p,
+                     int64_t *slowest_ms_p, fy_error_t *err)
+{
+    *polls_p = 0;
+    *slowest_ms_p = 0;
+    while (true) {
+        int64_t before = fy_clock_mono_ms ();
+        int rc = fy_store_audit_append_poll (store, inserted, err);
+        int64_t took = fy_clock_mono_ms () - before;
+        (*polls_p)++;
+        if (took > *slowest_ms_p)
+            *slowest_ms_p = took;
+        if (rc != 1)
+            return rc;
+        struct pollfd item = {
+            .fd = fy_store_append_socket (store),
+            .events = (short) (POLLIN | (fy_store_append_wants_write (store)
+                                         ? POLLOUT : 0))
+        };
+        if (item.fd < 0)
+            return -2;
+        (void) poll (&item, 1, 50);
+    }
+}
+
+static void
+test_in_flight (fy_store_t *store)
+{
+    //  One sleep of 700 ms per transaction, at its COMMIT.
+    s_exec ("CREATE FUNCTION public.fy_test_slow() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF current_setting('fy.slow', true) IS DISTINCT FROM 'done' "
+            "THEN PERFORM set_config('fy.slow', 'done', true); "
+            "PERFORM pg_sleep(0.7); END IF; RETURN NULL; END $$");
+    s_exec ("CREATE CONSTRAINT TRIGGER fy_test_slow AFTER INSERT ON "
+            "audit.events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "EXECUTE FUNCTION public.fy_test_slow()");
+    fy_event_t *events [200];
+    for (int i = 0; i < 200; i++)
+        events [i] = s_filler (S_COMPANY_X, S_BASE_MS + 5000 + i);
+    char *count_sql = fy_xasprintf (
+        "SELECT count(*) FROM audit.events WHERE id IN ('%s', '%s')",
+        fy_event_id (events [0]), fy_event_id (events [199]));
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    ok (!fy_store_append_is_busy (store), "no append in flight yet");
+    int64_t started = fy_clock_mono_ms ();
+    fy_store_audit_append_start (store, events, 200);
+    int64_t start_ms = fy_clock_mono_ms () - started;
+    ok (fy_store_append_is_busy (store), "an append is in flight");
+    ok (start_ms < 500, "start does not wait for the COMMIT (%lld ms)",
+        (long long) start_ms);
+    ok (fy_store_append_socket (store) >= 0, "with a socket to watch");
+    is_int (fy_store_audit_append_poll (store, &inserted, &err), 1,
+            "poll at once: still in flight");
+    is_int ((int) s_count (count_sql), 0, "nothing visible before COMMIT");
+    int polls = 0;
+    int64_t slowest = 0;
+    int rc = s_poll_until_landed (store, &inserted, &polls, &slowest, &err);
+    int64_t took = fy_clock_mono_ms () - started;
+    is_int (rc, 0, "it lands committed %s", err.text);
+    is_int ((int) inserted, 200, "with 200 rows added");
+    ok (took >= 700, "after the slow COMMIT (%lld ms)", (long long) took);
+    ok (polls > 3 && slowest < 200, "no poll blocked: %d polls, the "
+        "longest %lld ms", polls, (long long) slowest);
+    is_int ((int) s_count (count_sql), 2, "visible once landed");
+    ok (!fy_store_append_is_busy (store), "the store is free again");
+
+    //  The same batch again: the duplicate way, same outcome.
+    fy_store_audit_append_start (store, events, 200);
+    is_int (fy_store_audit_append_wait (store, &inserted, &err), 0,
+            "the same batch again lands");
+    is_int ((int) inserted, 0, "adding nothing");
+
+    //  The connection killed while its COMMIT sleeps: the store remakes
+    //  it and writes the batch again, once.
+    fy_event_t *more [50];
+    for (int i = 0; i < 50; i++)
+        more [i] = s_filler (S_COMPANY_X, S_BASE_MS + 6000 + i);
+    fy_store_audit_append_start (store, more, 50);
+    //  A loop's polls take it on to the COMMIT, which then sleeps.
+    started = fy_clock_mono_ms ();
+    while (fy_clock_mono_ms () - started < 300) {
+        struct pollfd item = { .fd = fy_store_append_socket (store),
+                               .events = POLLIN };
+        (void) poll (&item, 1, 50);
+        if (fy_store_audit_append_poll (store, &inserted, &err) != 1)
+            BAIL_OUT ("the slow append landed early: %s", err.text);
+    }
+    is_int ((int) s_count ("SELECT count(*) FROM (SELECT pid FROM "
+                           "pg_stat_activity WHERE datname = "
+                           "current_database() AND query = 'COMMIT' AND "
+                           "state = 'active' OFFSET 0) a WHERE "
+                           "pg_terminate_backend(pid)"), 1,
+            "its connection killed in the COMMIT");
+    rc = fy_store_audit_append_wait (store, &inserted, &err);
+    is_int (rc, 0, "killed mid-COMMIT, the append still lands %s",
+            err.text);
+    char *sql = fy_xstrdup ("SELECT count(*) FROM audit.events WHERE id "
+                            "IN ('00000000-0000-4000-8000-000000000000'");
+    for (int i = 0; i < 50; i++) {
+        char *longer = fy_xasprintf ("%s, '%s'", sql, fy_event_id (more [i]));
+        free (sql);
+        sql = longer;
+    }
+    char *whole = fy_xasprintf ("%s)", sql);
+    free (sql);
+    sql = whole;
+    is_int ((int) s_count (sql), 50, "every row of it once");
+    free (sql);
+    s_events_free (more, 50);
+    s_exec ("DROP TRIGGER fy_test_slow ON audit.events");
+    s_exec ("DROP FUNCTION public.fy_test_slow()");
+
+    //  JSON with every escape, written by COPY straight from the tree,
+    //  equals what json_dumps gives.
+    json_t *payload = json_pack (
+        "{s:s, s:s, s:s, s:[i, f, f, b, b, n, {}, []], s:{s:{s:s}}, s:s}",
+        "quote", "say \"hi\" \\ back\\slash", "controls", "a\nb\tc\rd\be\ff",
+        "unicode", "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \x01\x1f", "mixed",
+        (json_int_t) -42, 1.5, 3.0, 1, 0, "deep", "a", "b", "c \\\" d",
+        "userId", "11111111-2222-4333-8444-555555555555");
+    char *dumped = json_dumps (payload, JSON_COMPACT);
+    char id [FY_UUID_SIZE];
+    s_uuid (id, 0xe0000000u, 1);
+    fy_event_t *odd = s_event (id, "audit.recorded", S_COMPANY_X, NULL,
+                               S_BASE_MS + 7000, payload);
+    fy_store_audit_append_start (store, &odd, 1);
+    is_int (fy_store_audit_append_wait (store, &inserted, &err), 0,
+            "odd JSON lands %s", err.text);
+    const char *values [] = { id, dumped };
+    PGresult *res = PQexecParams (s_check, "SELECT payload = $2::jsonb FROM "
+                                  "audit.events WHERE id = $1::uuid", 2,
+                                  NULL, values, NULL, NULL, 0);
+    is_str (PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "none", "t",
+            "the stored payload is json_dumps' JSON");
+    PQclear (res);
+    free (dumped);
+    fy_event_destroy (&odd);
+
+    //  A database that is down: the outcome comes at the first poll.
+    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x",
+                                     1);
+    fy_store_audit_append_start (down, events, 1);
+    is_int (fy_store_append_socket (down), -1, "down: no socket to watch");
+    errno = 0;
+    is_int (fy_store_audit_append_poll (down, NULL, &err), -1,
+            "down: poll fails at once");
+    ok (errno == EAGAIN || errno == ECONNRESET, "retryable: %s", err.text);
+    ok (!fy_store_append_is_busy (down), "and the store is free");
+    is_int (fy_store_audit_append_wait (down, &inserted, &err), 0,
+            "wait with nothing in flight is 0");
+    fy_store_destroy (&down);
+    free (count_sql);
+    s_events_free (events, 200);
+}
+
 static void
 test_retention (fy_store_t *store)
 {
@@ -757,6 +932,7 @@ main (void)
     test_get (store);
     test_export (store);
     test_restart (store);
+    test_in_flight (store);
     test_retention (store);
     fy_store_destroy (&store);
     ok (store == NULL, "destroy");

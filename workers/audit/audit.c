@@ -1,11 +1,16 @@
 /*  audit: ingest. Deliveries gather in one open batch until batch_max of
-    them or batch_ms after the first; the batch is written with
-    fy_store_audit_append (one transaction) and every delivery in it is
-    ACKed only once that returned, i.e. after COMMIT. A batch the database
-    refused for being down is NACKed retryable, and while the store waits
-    out its reconnect backoff new deliveries are NACKed at once: the
-    broker keeps the work, this process holds none. An event that does
-    not decode can never be written and is NACKed permanently. */
+    them or batch_ms after the first; the batch is then sent to the store
+    (fy_store_audit_append_start: one transaction) and the loop goes on
+    receiving and decoding the next one while PostgreSQL copies and
+    commits it. The store's socket is watched in the worker's loop; when
+    the COMMIT has answered, every delivery of that batch is ACKed, in
+    order, and only then (never before it is durable). One batch is in
+    flight at a time (libpq runs one COPY per connection): the next waits,
+    full, for the landing. A batch the database refused for being down is
+    NACKed retryable, and while the store waits out its reconnect backoff
+    new deliveries are NACKed at once: the broker keeps the work, this
+    process holds none. An event that does not decode can never be
+    written and is NACKed permanently. */
 #include "audit.h"
 
 #include <assert.h>
@@ -19,6 +24,7 @@
 #define S_PARTITIONS_EVERY_MS 3600000
 
 static void s_flush (audit_t *self);
+static void s_housekeep (audit_t *self);
 
 static int
 s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
@@ -27,6 +33,7 @@ s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     audit_t *self = arg;
     self->batch_timer = -1;
+    self->batch_due = true;
     s_flush (self);
     return 0;
 }
@@ -59,6 +66,18 @@ s_on_house_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     audit_t *self = arg;
+    //  It shares the batch store's connection: after the landing.
+    if (fy_store_append_is_busy (self->store))
+        self->house_due = true;
+    else
+        s_housekeep (self);
+    return 0;
+}
+
+static void
+s_housekeep (audit_t *self)
+{
+    self->house_due = false;
     int64_t now = fy_clock_mono_ms ();
     if (self->partitions_at == 0
         || now - self->partitions_at >= S_PARTITIONS_EVERY_MS) {
@@ -74,26 +93,133 @@ s_on_house_timer (zloop_t *loop, int timer_id, void *arg)
         }
     }
     s_digest_tick (self);
-    return 0;
 }
 
-//  Answer every delivery of a batch the same way.
+//  Answer deliveries from..to of the flight the same way.
 static void
-s_answer_all (audit_t *self, size_t from, size_t to, int outcome,
-              const char *reason)
+s_answer (audit_t *self, size_t from, size_t to, int outcome,
+          const char *reason)
 {
     for (size_t i = from; i < to; i++) {
-        if (!self->batch [i])
+        if (!self->flight [i])
             continue;
         if (outcome == 0)
-            fy_worker_ack (self->worker, &self->batch [i]);
+            fy_worker_ack (self->worker, &self->flight [i]);
         else
-            fy_worker_nack (self->worker, &self->batch [i], outcome > 0,
+            fy_worker_nack (self->worker, &self->flight [i], outcome > 0,
                             reason);
     }
 }
 
-//  Write the open batch, then answer it.
+//  The flight's outcome is rc (errno, err): answer its deliveries.
+static void
+s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
+{
+    size_t count = self->flight_count;
+    if (rc == 0) {
+        self->written += inserted;
+        fy_log_debug ("audit: batch of %zu committed, %zu new", count,
+                      inserted);
+        fy_worker_ack_all (self->worker, self->flight, count);
+    }
+    else
+    if (errno == EIO && count > 1) {
+        //  One bad row fails its whole transaction: find it by writing
+        //  each alone, so the good ones are not held back with it. Rare,
+        //  so it blocks.
+        fy_log_warn ("audit: batch of %zu refused (%s); writing one by one",
+                     count, err->text);
+        for (size_t i = 0; i < count; i++) {
+            fy_error_t one_err = { "" };
+            size_t one = 0;
+            if (fy_store_audit_append (self->store,
+                                       &self->flight_events [i], 1, &one,
+                                       &one_err) == 0) {
+                self->written += one;
+                s_answer (self, i, i + 1, 0, NULL);
+            }
+            else {
+                bool retry = errno != EIO;
+                self->failed += !retry;
+                s_answer (self, i, i + 1, retry ? 1 : -1, one_err.text);
+            }
+        }
+    }
+    else {
+        fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
+                     count, err->text);
+        s_answer (self, 0, count, errno == EIO ? -1 : 1, err->text);
+    }
+    self->flight_count = 0;
+}
+
+static void
+s_unwatch (audit_t *self)
+{
+    if (!self->flight_watched)
+        return;
+    zloop_poller_end (fy_worker_loop (self->worker), &self->flight_item);
+    self->flight_watched = false;
+}
+
+static int s_on_store (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  Watch the store's socket for what the flight waits on: its answer,
+//  and room to send while it has bytes left.
+static void
+s_watch (audit_t *self)
+{
+    short events = (short) (ZMQ_POLLIN
+                          | (fy_store_append_wants_write (self->store)
+                             ? ZMQ_POLLOUT : 0));
+    int fd = fy_store_append_socket (self->store);
+    if (self->flight_watched && self->flight_item.fd == fd
+        && self->flight_item.events == events)
+        return;
+    s_unwatch (self);
+    zmq_pollitem_t item = { NULL, fd, events, 0 };
+    self->flight_item = item;
+    zloop_t *loop = fy_worker_loop (self->worker);
+    if (zloop_poller (loop, &self->flight_item, s_on_store, self) == 0) {
+        //  libpq reads the socket's errors itself.
+        zloop_poller_set_tolerant (loop, &self->flight_item);
+        self->flight_watched = true;
+    }
+}
+
+//  Move the flight on; once it landed, answer it and send what waits.
+//  After the loop (blocking), wait for it instead.
+static void
+s_progress (audit_t *self)
+{
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    int rc = self->blocking
+           ? fy_store_audit_append_wait (self->store, &inserted, &err)
+           : fy_store_audit_append_poll (self->store, &inserted, &err);
+    if (rc == 1) {
+        s_watch (self);
+        return;
+    }
+    s_unwatch (self);
+    s_land (self, rc, inserted, &err);
+    if (self->house_due)
+        s_housekeep (self);
+    if (self->batch_due || self->batch_count >= self->batch_max)
+        s_flush (self);
+}
+
+static int
+s_on_store (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    s_progress (arg);
+    return 0;
+}
+
+//  Send the open batch (its first batch_max), unless one is in flight:
+//  then it goes when that lands.
 static void
 s_flush (audit_t *self)
 {
@@ -101,46 +227,31 @@ s_flush (audit_t *self)
         zloop_timer_end (fy_worker_loop (self->worker), self->batch_timer);
         self->batch_timer = -1;
     }
-    size_t count = self->batch_count;
-    if (count == 0)
+    if (self->batch_count == 0) {
+        self->batch_due = false;
         return;
-    fy_error_t err = { "" };
-    size_t inserted = 0;
-    int rc = fy_store_audit_append (self->store, self->events, count,
-                                    &inserted, &err);
-    if (rc == 0) {
-        self->written += inserted;
-        fy_log_debug ("audit: batch of %zu committed, %zu new", count,
-                      inserted);
-        s_answer_all (self, 0, count, 0, NULL);
     }
-    else
-    if (errno == EIO && count > 1) {
-        //  One bad row fails its whole transaction: find it by writing
-        //  each alone, so the good ones are not held back with it.
-        fy_log_warn ("audit: batch of %zu refused (%s); writing one by one",
-                     count, err.text);
-        for (size_t i = 0; i < count; i++) {
-            fy_error_t one_err = { "" };
-            size_t one = 0;
-            if (fy_store_audit_append (self->store, &self->events [i], 1,
-                                       &one, &one_err) == 0) {
-                self->written += one;
-                s_answer_all (self, i, i + 1, 0, NULL);
-            }
-            else {
-                bool retry = errno != EIO;
-                self->failed += !retry;
-                s_answer_all (self, i, i + 1, retry ? 1 : -1, one_err.text);
-            }
-        }
+    if (fy_store_append_is_busy (self->store)) {
+        if (!self->batch_due)
+            fy_log_debug ("audit: batch of %zu decoded, waits for the "
+                          "commit in flight", self->batch_count);
+        self->batch_due = true;
+        return;
     }
-    else {
-        fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
-                     count, err.text);
-        s_answer_all (self, 0, count, errno == EIO ? -1 : 1, err.text);
-    }
-    self->batch_count = 0;
+    size_t count = self->batch_count < self->batch_max
+                 ? self->batch_count : self->batch_max;
+    memcpy (self->flight, self->batch, count * sizeof *self->batch);
+    memcpy (self->flight_events, self->events, count * sizeof *self->events);
+    self->flight_count = count;
+    self->batch_count -= count;
+    memmove (self->batch, self->batch + count,
+             self->batch_count * sizeof *self->batch);
+    memmove (self->events, self->events + count,
+             self->batch_count * sizeof *self->events);
+    //  What is left has waited already: it goes at the landing.
+    self->batch_due = self->batch_count > 0;
+    fy_store_audit_append_start (self->store, self->flight_events, count);
+    s_progress (self);
 }
 
 static void
@@ -167,13 +278,23 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
                             "store_unavailable");
             continue;
         }
+        //  The room is the credit, which the broker keeps to; but a new
+        //  session after a broker restart gets the whole credit again
+        //  while the old deliveries are still in hand.
+        if (self->batch_count == self->batch_room) {
+            self->batch_room *= 2;
+            self->batch = fy_xrealloc (self->batch, self->batch_room
+                                       * sizeof *self->batch);
+            self->events = fy_xrealloc (self->events, self->batch_room
+                                        * sizeof *self->events);
+        }
         self->batch [self->batch_count] = deliveries [i];
         self->events [self->batch_count] = event;
         self->batch_count++;
-        if (self->batch_count == self->batch_max)
+        if (self->batch_count >= self->batch_max)
             s_flush (self);
         else
-        if (self->batch_timer < 0)
+        if (self->batch_timer < 0 && !self->batch_due)
             self->batch_timer = zloop_timer (fy_worker_loop (self->worker),
                                              (size_t) self->batch_ms, 1,
                                              s_on_batch_timer, self);
@@ -190,8 +311,9 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     self->batch_timer = self->house_timer = -1;
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
-    self->batch = fy_xcalloc (self->batch_max, sizeof *self->batch);
-    self->events = fy_xcalloc (self->batch_max, sizeof *self->events);
+    self->flight = fy_xcalloc (self->batch_max, sizeof *self->flight);
+    self->flight_events = fy_xcalloc (self->batch_max,
+                                      sizeof *self->flight_events);
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     if (!url || !*url) {
         fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
@@ -219,6 +341,14 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
         *exit_code_p = 2;
         goto fail;
     }
+    self->batch_room = (size_t) credit;
+    self->batch = fy_xcalloc (self->batch_room, sizeof *self->batch);
+    self->events = fy_xcalloc (self->batch_room, sizeof *self->events);
+    if ((size_t) credit < 2 * self->batch_max)
+        fy_log_notice ("audit: audit.credit (%lld) is below twice "
+                       "audit.batch_max (%zu): the next batch cannot fill "
+                       "while one commits", (long long) credit,
+                       self->batch_max);
     self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"),
                                   "audit", fy_cfg_str (cfg, "audit", "name"),
                                   (unsigned) credit, err);
@@ -258,6 +388,8 @@ audit_destroy (audit_t **self_p)
     fy_schema_destroy (&self->schema);
     free (self->batch);
     free (self->events);
+    free (self->flight);
+    free (self->flight_events);
     free (self);
     *self_p = NULL;
 }
@@ -273,8 +405,13 @@ audit_run (audit_t *self)
                                      self);
     s_on_house_timer (loop, self->house_timer, self);
     int rc = fy_worker_run (self->worker);
-    //  The drain waited for the open batch (its timer kept running); a
-    //  batch still open here ran out of stop_timeout_ms: write it now.
+    //  The drain waited for the batches in hand (the flight's socket and
+    //  the open batch's timer kept the loop going); what is still in hand
+    //  here ran out of stop_timeout_ms: land the flight, then write the
+    //  rest, blocking.
+    self->blocking = true;
+    if (fy_store_append_is_busy (self->store))
+        s_progress (self);
     s_flush (self);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);

@@ -1,6 +1,7 @@
 /*  audit: ferry-audit's top object. It takes the "audit" service's
     deliveries from the broker, writes them to audit.events in batches
-    (one transaction each, ACKed after COMMIT) and answers the /audit
+    (one transaction each, ACKed after COMMIT; the next batch is
+    received and decoded while one commits) and answers the /audit
     API requests the broker forwards (audit_api.c). */
 #ifndef AUDIT_H_INCLUDED
 #define AUDIT_H_INCLUDED
@@ -16,11 +17,24 @@ struct audit {
     fy_store_t *store;              //  batches
     fy_store_t *api_store;          //  requests: search, get, POST
     fy_schema_t *schema;
-    fy_delivery_t **batch;          //  deliveries waiting for their COMMIT
-    fy_event_t **events;            //  their events, borrowed
-    size_t batch_count, batch_max;
+    //  The open batch: deliveries decoded, not sent yet (room for the
+    //  whole credit, in case it exceeds two batches), and their events
+    //  (borrowed from the deliveries).
+    fy_delivery_t **batch;
+    fy_event_t **events;
+    size_t batch_count, batch_max, batch_room;
     int64_t batch_ms;
-    int batch_timer;                //  -1 when no batch is open
+    int batch_timer;                //  -1 when none runs
+    bool batch_due;                 //  goes as soon as the flight lands
+    //  The batch in flight: sent to the store, waiting for its COMMIT,
+    //  then ACKed (at most one, it has the connection).
+    fy_delivery_t **flight;
+    fy_event_t **flight_events;
+    size_t flight_count;
+    zmq_pollitem_t flight_item;     //  the store's socket, while watched
+    bool flight_watched;
+    bool blocking;                  //  the loop is over: wait for flights
+    bool house_due;                 //  housekeeping waits for the landing
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
     uint64_t written, failed;
