@@ -30,8 +30,6 @@
 #define S_TICK_MS 100
 //  Runs of the HTTP client at once while it has work due now.
 #define S_RUN_NOW_MAX 4
-//  Messages decoded between two looks at the HTTP sockets.
-#define S_DECODE_RUN 4
 //  Room left in a DLQ batch entry for the attributes when a body must be
 //  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
 #define S_DLQ_ROOM 4096
@@ -939,21 +937,11 @@ s_rearm (bridge_t *self)
         }
         else
         if (zlistx_size (self->undecoded)) {
-            //  A receive's answer that comes in meanwhile is taken every
-            //  few messages (epoll_wait with no wait when there is none),
-            //  so its next receive goes out before the rest are decoded:
-            //  with a few long polls, the time an answer waits here is
-            //  time the queue's server has nothing to do.
             s_msg_t *msg;
-            size_t decoded = 0;
             while ((msg = zlistx_first (self->undecoded))) {
                 zlistx_delete (self->undecoded, zlistx_cursor (
                                    self->undecoded));
                 s_decode (self, msg);
-                if (++decoded % S_DECODE_RUN == 0) {
-                    fy_http_client_run (self->http);
-                    s_pump (self);
-                }
             }
             s_pump (self);
         }
