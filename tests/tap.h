@@ -6,11 +6,15 @@
 
 #include "ferry/fy_common.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define NO_PLAN -1
 
@@ -168,6 +172,22 @@ tap_each_file (const char *dir_path, const char *suffix,
     }
     closedir (dir);
     return count;
+}
+
+//  A TCP port on 127.0.0.1 that was free a moment ago, for a server the
+//  test starts.
+static inline int
+tap_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof address;
+    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address)
+        || getsockname (fd, (struct sockaddr *) &address, &len))
+        BAIL_OUT ("no free port");
+    close (fd);
+    return ntohs (address.sin_port);
 }
 
 #endif

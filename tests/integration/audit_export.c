@@ -146,20 +146,6 @@ s_last_line (s_reader_t *reader, char *line, size_t size)
     snprintf (line, size, "%.*s", (int) (end - start), reader->tail + start);
 }
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof address;
-    if (bind (fd, (struct sockaddr *) &address, sizeof address)
-        || getsockname (fd, (struct sockaddr *) &address, &len))
-        BAIL_OUT ("no free port");
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 static long
 s_scalar (PGconn *conn, const char *sql)
 {
@@ -315,7 +301,7 @@ main (void)
     snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
               endpoint);
     snprintf (audit_set, sizeof audit_set, "audit.broker=%s", endpoint);
-    s_port = s_free_port ();
+    s_port = tap_free_port ();
     snprintf (port_set, sizeof port_set, "http.port=%d", s_port);
     snprintf (broker_log, sizeof broker_log, "%s/broker.log", s_dir);
     snprintf (audit_log, sizeof audit_log, "%s/audit.log", s_dir);

@@ -115,20 +115,6 @@ s_token (const char *alg, const char *key, int64_t exp_offset)
     return token;
 }
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof address;
-    if (bind (fd, (struct sockaddr *) &address, sizeof address)
-        || getsockname (fd, (struct sockaddr *) &address, &len))
-        BAIL_OUT ("no free port");
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 static bool
 s_wait_ready (void)
 {
@@ -151,7 +137,7 @@ main (void)
     if (!mkdtemp (s_dir))
         BAIL_OUT ("mkdtemp");
     snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/broker.sock", s_dir);
-    s_port = s_free_port ();
+    s_port = tap_free_port ();
     char endpoint_set [300], port_set [64], openapi_set [4200];
     snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
               s_endpoint);

@@ -95,20 +95,6 @@ s_on_timer (void *arg)
     *slot = ++s_fire_rank;
 }
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr)
-        || getsockname (fd, (struct sockaddr *) &addr, &len))
-        BAIL_OUT ("cannot find a free port");
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 int
 main (void)
 {
@@ -255,7 +241,7 @@ main (void)
     //  ---- Nobody listening.
     char refused_url [64];
     snprintf (refused_url, sizeof refused_url, "http://127.0.0.1:%d/",
-              s_free_port ());
+              tap_free_port ());
     call = fy_http_call_new ("GET", refused_url);
     reply_t refused = { 0 };
     if (fy_http_client_start (client, &call, s_on_done, &refused, NULL, NULL))
