@@ -69,6 +69,11 @@ struct fy_http_client {
     uint64_t next_id;
     size_t active;
     size_t connects;
+    //  The last answer's buffer, kept for the next: an SQS receive's answer
+    //  (~11 KB) in a fresh malloc each time made glibc consolidate its
+    //  free lists on every one.
+    char *spare;
+    size_t spare_cap;
 };
 
 struct fy_http_result {
@@ -190,6 +195,9 @@ fail:
     return NULL;
 }
 
+//  Buffers up to this size are kept for the next answer.
+#define S_SPARE_MAX (1024 * 1024)
+
 static void
 s_request_free (s_request_t *request)
 {
@@ -199,7 +207,15 @@ s_request_free (s_request_t *request)
     for (size_t i = 0; i < request->ncopies; i++)
         free (request->copies [i]);
     free (request->copies);
-    free (request->data);
+    fy_http_client_t *client = request->client;
+    if (request->data && request->cap <= S_SPARE_MAX
+        && request->cap > client->spare_cap) {
+        free (client->spare);
+        client->spare = request->data;
+        client->spare_cap = request->cap;
+    }
+    else
+        free (request->data);
     free (request);
 }
 
@@ -240,6 +256,7 @@ fy_http_client_destroy (fy_http_client_t **self_p)
     }
     if (self->epfd >= 0)
         close (self->epfd);
+    free (self->spare);
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -597,6 +614,13 @@ fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
     request->call = *call_p;
     *call_p = NULL;
     request->client = self;
+    if (self->spare) {
+        request->data = self->spare;
+        request->cap = self->spare_cap;
+        request->data [0] = 0;
+        self->spare = NULL;
+        self->spare_cap = 0;
+    }
     request->fn = fn;
     request->arg = arg;
     request->id = self->next_id++;

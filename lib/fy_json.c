@@ -11,6 +11,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,13 +90,28 @@ s_skip_space (s_parser_t *self)
     self->p = p;
 }
 
-//  Makes room for a string decoded from the bytes at begin: never longer
-//  than what is left of the input, since every escape shrinks, so one
-//  check serves the whole string.
+//  Makes room for the string that starts at begin and has its first
+//  escape at p: the decoded text is never longer than the escaped one, as
+//  every escape shrinks, so one check serves the whole string. The end
+//  is found first (a quote no backslash escapes), to ask malloc for the
+//  string's size rather than the rest of the document's: a large request
+//  makes glibc consolidate its free lists.
 static void
-s_reserve (s_parser_t *self, const char *begin)
+s_reserve (s_parser_t *self, const char *begin, const char *p)
 {
+    const char *quote = p;
     size_t need = (size_t) (self->end - begin);
+    while ((quote = memchr (quote, '"', (size_t) (self->end - quote)))) {
+        //  Escaped when an odd run of backslashes stands before it.
+        size_t slashes = 0;
+        while (quote - slashes > p && quote [-1 - (ptrdiff_t) slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0) {
+            need = (size_t) (quote - begin);
+            break;
+        }
+        quote++;
+    }
     if (need > self->scratch_size) {
         size_t size = self->scratch_size ? self->scratch_size * 2 : 256;
         self->scratch_size = size > need ? size : need;
@@ -189,7 +205,7 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                   const char **text, size_t *len)
 {
     const char *end = self->end;
-    s_reserve (self, begin);
+    s_reserve (self, begin, p);
     char *out = self->scratch;
     memcpy (out, begin, (size_t) (p - begin));
     out += p - begin;

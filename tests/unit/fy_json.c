@@ -173,6 +173,15 @@ s_values (void)
             "\b\f\n\r\t", "escapes, surrogate pair and BMP escape");
     json_decref (text);
 
+    //  Runs of backslashes before quotes: the decoder's room is found by
+    //  the quote no backslash escapes.
+    text = fy_json_loads ("[\"a\\\\\\\"b\\\\\", \"\\\\\\\\\"]", &err);
+    ok (text && strcmp (json_string_value (json_array_get (text, 0)),
+                        "a\\\"b\\") == 0
+        && strcmp (json_string_value (json_array_get (text, 1)),
+                   "\\\\") == 0, "escaped quotes and backslashes");
+    json_decref (text);
+
     //  An escaped key must survive a value that reuses the scratch buffer.
     json_t *object = fy_json_loads ("{\"\\u006b\":\"a\\nb\",\"z\":{\"\\u0063"
                                     "\":\"x\\ty\"},\"b\":[]}", &err);
