@@ -626,14 +626,11 @@ static void
 s_request_fail (broker_t *self, s_request_t *request, unsigned status,
                 const char *code, const char *message)
 {
-    char body [256];
-    int len = snprintf (body, sizeof body,
-                        "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                        code, message);
+    char *body = fy_http_error_body (code, message);
     fy_metric_inc (self->request_errors);
-    fy_proto_str_t text = { body, (size_t) len };
     s_request_reply (self, request, status, fy_proto_str ("application/json"),
-                     text, false);
+                     fy_proto_str (body), false);
+    free (body);
 }
 
 //  Fail every request of a list (a dead worker's, or a service's queue

@@ -8,6 +8,7 @@
     that verify can name single events; the HMAC over the digest is what
     an intruder without the key cannot redo after rewriting the rest. */
 #include "ferry/fy_audit_digest.h"
+#include "ferry/fy_uuid.h"
 #include "fy_store_pg.h"
 
 #include <assert.h>
@@ -21,7 +22,6 @@
 #include <time.h>
 
 #define S_FIELDS 16
-#define S_UUID_BYTES 16
 #define S_HOUR_US INT64_C(3600000000)
 
 //  Domain-separation tags, so an event hash can never be taken for an
@@ -109,46 +109,10 @@ fy_audit_digest_event (const char *const fields [S_FIELDS],
     EVP_MD_CTX_free (ctx);
 }
 
-//  36-character uuid text to its 16 bytes. Returns 0 or -1.
-static int
-s_uuid_bytes (const char *text, unsigned char out [S_UUID_BYTES])
-{
-    size_t n = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == '-')
-            continue;
-        int digit = *p >= '0' && *p <= '9' ? *p - '0'
-                  : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-                  : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
-        if (digit < 0 || n >= 2 * S_UUID_BYTES)
-            return -1;
-        if (n % 2 == 0)
-            out [n / 2] = (unsigned char) (digit << 4);
-        else
-            out [n / 2] |= (unsigned char) digit;
-        n++;
-    }
-    return n == 2 * S_UUID_BYTES ? 0 : -1;
-}
-
-static void
-s_uuid_text (const unsigned char bytes [S_UUID_BYTES], char text [37])
-{
-    static const char hex [] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < S_UUID_BYTES; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            text [o++] = '-';
-        text [o++] = hex [bytes [i] >> 4];
-        text [o++] = hex [bytes [i] & 15];
-    }
-    text [o] = '\0';
-}
-
 //  The hour's digest: tag, company, hour, count, previous digest, then
 //  the entries as stored.
 static void
-s_hour_digest (const unsigned char company [S_UUID_BYTES], int64_t hour_us,
+s_hour_digest (const unsigned char company [FY_UUID_BYTES], int64_t hour_us,
                int64_t count, const unsigned char *prev,
                const unsigned char *events, size_t events_len,
                unsigned char digest [FY_AUDIT_DIGEST_SIZE])
@@ -157,7 +121,7 @@ s_hour_digest (const unsigned char company [S_UUID_BYTES], int64_t hour_us,
     assert (ctx);
     EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL);
     EVP_DigestUpdate (ctx, s_hour_tag, sizeof s_hour_tag);
-    EVP_DigestUpdate (ctx, company, S_UUID_BYTES);
+    EVP_DigestUpdate (ctx, company, FY_UUID_BYTES);
     s_put_u64 (ctx, (uint64_t) hour_us);
     s_put_u64 (ctx, (uint64_t) count);
     unsigned char has_prev = prev != NULL;
@@ -248,9 +212,9 @@ s_hour_entries (fy_store_t *store, PGconn *conn, const char *company,
         for (int c = 0; c < S_FIELDS; c++)
             fields [c] = PQgetisnull (res, r, c) ? NULL
                                                  : PQgetvalue (res, r, c);
-        if (s_uuid_bytes (fields [0], entries [r].bytes))
-            memset (entries [r].bytes, 0, S_UUID_BYTES);
-        fy_audit_digest_event (fields, entries [r].bytes + S_UUID_BYTES);
+        if (fy_uuid_parse (fields [0], entries [r].bytes))
+            memset (entries [r].bytes, 0, FY_UUID_BYTES);
+        fy_audit_digest_event (fields, entries [r].bytes + FY_UUID_BYTES);
     }
     PQclear (res);
     *entries_p = entries;
@@ -266,9 +230,9 @@ static int
 s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
                const char *hour, const char *key, fy_error_t *err)
 {
-    unsigned char company_bytes [S_UUID_BYTES];
+    unsigned char company_bytes [FY_UUID_BYTES];
     int64_t hour_us = 0;
-    if (s_uuid_bytes (company, company_bytes)
+    if (fy_uuid_parse (company, company_bytes)
         || fy_parse_int64 (hour, INT64_MIN, INT64_MAX, &hour_us)) {
         fy_error_set (err, "digest: bad company or hour from the database");
         errno = EIO;
@@ -432,8 +396,8 @@ s_hour_text (int64_t hour_us, char text [32])
 static void
 s_report_event (json_t *list, const unsigned char *uuid, int64_t hour_us)
 {
-    char id [37], hour [32];
-    s_uuid_text (uuid, id);
+    char id [FY_UUID_SIZE], hour [32];
+    fy_uuid_format (uuid, id);
     s_hour_text (hour_us, hour);
     json_array_append_new (list, json_pack ("{s:s, s:s}", "id", id,
                                             "hour", hour));
@@ -467,7 +431,7 @@ s_diff (s_report_t *report, int64_t hour_us, s_entry_t *stored,
     size_t i = 0, j = 0;
     while (i < stored_count || j < now_count) {
         int order = i == stored_count ? 1 : j == now_count ? -1
-                  : memcmp (stored [i].bytes, now [j].bytes, S_UUID_BYTES);
+                  : memcmp (stored [i].bytes, now [j].bytes, FY_UUID_BYTES);
         if (order == 0) {
             if (memcmp (stored [i].bytes, now [j].bytes,
                         FY_AUDIT_DIGEST_ENTRY) != 0)
@@ -520,7 +484,7 @@ s_row_read (PGresult *res, int r, s_row_t *row)
 //  the events now in its hour.
 static int
 s_verify_row (fy_store_t *store, PGconn *conn, const char *company,
-              const unsigned char company_bytes [S_UUID_BYTES],
+              const unsigned char company_bytes [FY_UUID_BYTES],
               const s_row_t *row, const s_row_t *before, const char *key,
               s_report_t *report, fy_error_t *err)
 {
@@ -595,8 +559,8 @@ s_verify_undigested (fy_store_t *store, PGconn *conn,
             report->pending++;
             continue;
         }
-        unsigned char uuid [S_UUID_BYTES];
-        if (s_uuid_bytes (PQgetvalue (res, r, 0), uuid))
+        unsigned char uuid [FY_UUID_BYTES];
+        if (fy_uuid_parse (PQgetvalue (res, r, 0), uuid))
             continue;
         report->events++;
         s_report_event (report->added, uuid, hour_us);
@@ -616,9 +580,8 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
     assert (store);
     assert (report_p);
     *report_p = NULL;
-    unsigned char company_bytes [S_UUID_BYTES];
-    if (!company_id || s_uuid_bytes (company_id, company_bytes)
-        || strlen (company_id) != 36) {
+    unsigned char company_bytes [FY_UUID_BYTES];
+    if (fy_uuid_parse (company_id, company_bytes)) {
         fy_error_set (err, "companyId: not a uuid");
         errno = EINVAL;
         return -1;

@@ -247,8 +247,8 @@ s_response_new (fy_http_request_t *req, const char *content_type,
     return response;
 }
 
-static char *
-s_error_body (const char *code, const char *message)
+char *
+fy_http_error_body (const char *code, const char *message)
 {
     json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
                               "message", message);
@@ -276,7 +276,7 @@ static enum MHD_Result
 s_queue_error (fy_http_request_t *req, int status, const char *code,
                const char *message)
 {
-    char *text = s_error_body (code, message);
+    char *text = fy_http_error_body (code, message);
     req->response = s_response_new (req, "application/json", text,
                                     strlen (text));
     free (text);
@@ -335,7 +335,7 @@ fy_http_respond_error (fy_http_request_t *req, int status, const char *code,
 {
     assert (code);
     assert (message);
-    char *text = s_error_body (code, message);
+    char *text = fy_http_error_body (code, message);
     fy_http_respond (req, status, "application/json", text, strlen (text));
     free (text);
 }

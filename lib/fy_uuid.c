@@ -1,10 +1,12 @@
-/*  fy_uuid: validation and v4 generation from getrandom(2), so minting an
-    id never blocks and never depends on a seeded PRNG shared across
-    forked workers. */
+/*  fy_uuid: validation, text <-> bytes, and v4 generation from
+    getrandom(2), so minting an id never blocks and never depends on a
+    seeded PRNG shared across forked workers. */
 #include "ferry/fy_uuid.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 bool
@@ -41,9 +43,41 @@ fy_uuid_generate (char buffer [FY_UUID_SIZE])
     }
     bytes [6] = (bytes [6] & 0x0f) | 0x40;
     bytes [8] = (bytes [8] & 0x3f) | 0x80;
+    fy_uuid_format (bytes, buffer);
+}
+
+static int
+s_hex_digit (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c - 'A' + 10;
+}
+
+int
+fy_uuid_parse (const char *text, unsigned char bytes [FY_UUID_BYTES])
+{
+    if (!text || !fy_uuid_is_valid (text, strlen (text))) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0, at = 0; i < FY_UUID_BYTES; i++) {
+        if (text [at] == '-')
+            at++;
+        bytes [i] = (unsigned char) (s_hex_digit (text [at]) << 4
+                                     | s_hex_digit (text [at + 1]));
+        at += 2;
+    }
+    return 0;
+}
+
+void
+fy_uuid_format (const unsigned char bytes [FY_UUID_BYTES],
+                char buffer [FY_UUID_SIZE])
+{
     static const char hex [] = "0123456789abcdef";
     size_t at = 0;
-    for (size_t i = 0; i < sizeof bytes; i++) {
+    for (size_t i = 0; i < FY_UUID_BYTES; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             buffer [at++] = '-';
         buffer [at++] = hex [bytes [i] >> 4];

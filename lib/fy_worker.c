@@ -9,6 +9,7 @@
     one part per stream per loop turn, so the socket is polled between
     parts and deliveries keep flowing during a long export. */
 #include "ferry/fy_worker.h"
+#include "ferry/fy_http_server.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_log.h"
 #include "fy_session.h"
@@ -16,6 +17,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include "ferry/fy_signals.h"
 #include <unistd.h>
 
@@ -567,11 +569,12 @@ static void
 s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
 {
     if (!self->on_request) {
-        static const char body [] = "{\"error\":{\"code\":\"not_implemented\","
-            "\"message\":\"this service takes no requests\"}}";
+        char *body = fy_http_error_body ("not_implemented",
+                                         "this service takes no requests");
         if (fy_worker_reply (self, in->rid, 501, "application/json", body,
-                             sizeof body - 1, false))
+                             strlen (body), false))
             fy_log_warn ("worker: reply not sent");
+        free (body);
         return;
     }
     fy_request_t request = {

@@ -20,7 +20,7 @@ typedef struct {
 //  The tests that use the stack's PostgreSQL take turns under make -j:
 //  fy_store.t and audit.sh restart the server, which would cut the
 //  others' connections. The lock (on $FERRY_BUILDDIR/tests/postgres.lock,
-//  shared with the shell tests' flock) is held until the process exits.
+//  shared with tests/pg_lock.sh) is held until the process exits.
 static inline void
 tap_pg_lock (void)
 {

@@ -1,21 +1,15 @@
 #  audit_env.sh: the start the audit shell tests share. Source it with db
-#  set to a scratch database name: it sources tap.sh, sets ctl, broker,
+#  set to a scratch database name: it takes the PostgreSQL tests' lock
+#  (tests/pg_lock.sh, so source it first), sources tap.sh, sets ctl, broker,
 #  audit (the programs), tmp (a directory), pids (processes to end at
 #  exit, last first), admin (the stack's DATABASE_URL; missing is a
 #  failure), makes $db and points DATABASE_URL and the migrations at it,
 #  and defines q SQL (psql -At on it). Everything goes at exit.
+. "$FERRY_SRCDIR/tests/pg_lock.sh"
 . "$FERRY_SRCDIR/tests/tap.sh"
 ctl="$FERRY_BUILDDIR/tools/ferryctl"
 broker="$FERRY_BUILDDIR/broker/ferry-broker"
 audit="$FERRY_BUILDDIR/workers/audit/ferry-audit"
-#  Take turns with the other PostgreSQL tests (tests/pg.h, tap_pg_lock):
-#  some restart the server. The script runs again under flock, which
-#  holds the lock; -o keeps it from the processes the script starts (a
-#  PostgreSQL restarted here would hold it for ever).
-if [ -z "${FERRY_PG_LOCKED:-}" ]; then
-    export FERRY_PG_LOCKED=1
-    exec flock -o "${FERRY_BUILDDIR:-.}/tests/postgres.lock" "$0" "$@"
-fi
 tmp=$(mktemp -d)
 admin=${DATABASE_URL:-}
 pids=()

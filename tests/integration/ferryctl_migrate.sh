@@ -7,19 +7,12 @@
 #  file refused, a badly named file refused, partitions made ahead, and
 #  the password never printed.
 set -u
+. "$FERRY_SRCDIR/tests/pg_lock.sh"
 . "$FERRY_SRCDIR/tests/tap.sh"
 ctl="$FERRY_BUILDDIR/tools/ferryctl"
 src=$FERRY_SRCDIR
 tmp=$(mktemp -d)
 db=ferry_test_$$
-#  Take turns with the other PostgreSQL tests (tests/pg.h, tap_pg_lock):
-#  some restart the server. The script runs again under flock, which
-#  holds the lock; -o keeps it from the processes the script starts (a
-#  PostgreSQL restarted here would hold it for ever).
-if [ -z "${FERRY_PG_LOCKED:-}" ]; then
-    export FERRY_PG_LOCKED=1
-    exec flock -o "${FERRY_BUILDDIR:-.}/tests/postgres.lock" "$0" "$@"
-fi
 admin=${DATABASE_URL:-}
 trap '[ -n "$admin" ] && psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db" \
     >/dev/null 2>&1; rm -rf "$tmp"' EXIT

@@ -8,13 +8,7 @@
 #  HTTP API. A missing variable or a dead service is "not ok", never a skip:
 #  every later ferry integration test would silently test nothing.
 set -u
-
-#  In turn with the tests that restart PostgreSQL (tests/pg.h): run
-#  again under flock, which holds the lock (-o: not this script's own).
-if [ -z "${FERRY_PG_LOCKED:-}" ]; then
-    export FERRY_PG_LOCKED=1
-    exec flock -o "${FERRY_BUILDDIR:-.}/tests/postgres.lock" "$0" "$@"
-fi
+. "$FERRY_SRCDIR/tests/pg_lock.sh"
 
 . "$FERRY_SRCDIR/tests/tap.sh"
 

@@ -50,12 +50,7 @@ audit_idempotent_id (const char *company_id, const char *key,
     EVP_MD_CTX_free (ctx);
     digest [6] = (unsigned char) ((digest [6] & 0x0f) | 0x50);
     digest [8] = (unsigned char) ((digest [8] & 0x3f) | 0x80);
-    char *p = id;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        p += sprintf (p, "%02x", digest [i]);
-    }
+    fy_uuid_format (digest, id);
 }
 
 static void
@@ -81,10 +76,10 @@ static void
 s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
                const char *code, const char *message)
 {
-    json_t *body = json_pack ("{s:{s:s, s:s}}", "error", "code", code,
-                              "message", message);
-    s_reply_json (worker, rid, status, body);
-    json_decref (body);
+    char *text = fy_http_error_body (code, message);
+    s_reply (worker, rid, status, "application/json", text, strlen (text),
+             false);
+    free (text);
 }
 
 //  An error from the store, by errno.
