@@ -198,6 +198,22 @@ s_unicode_escape (s_parser_t *self, const char *p, char **out_p)
     return consumed;
 }
 
+//  The length of the byte sequence at p that a string holds as it is but
+//  is not plain: a UTF-8 character. 0 after s_fail for a control
+//  character or invalid UTF-8.
+static size_t
+s_raw_length (s_parser_t *self, const char *p)
+{
+    if ((unsigned char) *p < 0x20) {
+        s_fail (self, p, "control character in string");
+        return 0;
+    }
+    size_t length = fy_utf8_length (p, (size_t) (self->end - p));
+    if (!length)
+        s_fail (self, p, "invalid UTF-8");
+    return length;
+}
+
 //  The rest of a string from its first backslash at p, decoded into the
 //  scratch buffer after the plain bytes before it.
 static int
@@ -251,17 +267,10 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
             *out++ = decoded;
             p += 2;
         }
-        else
-        if (c < 0x20) {
-            s_fail (self, p, "control character in string");
-            return -1;
-        }
         else {
-            size_t length = fy_utf8_length (p, (size_t) (end - p));
-            if (!length) {
-                s_fail (self, p, "invalid UTF-8");
+            size_t length = s_raw_length (self, p);
+            if (!length)
                 return -1;
-            }
             memcpy (out, p, length);
             out += length;
             p += length;
@@ -292,15 +301,9 @@ s_string (s_parser_t *self, const char **text, size_t *len)
             break;
         if (c == '\\')
             return s_string_escaped (self, begin, p, text, len);
-        if (c < 0x20) {
-            s_fail (self, p, "control character in string");
+        size_t length = s_raw_length (self, p);
+        if (!length)
             return -1;
-        }
-        size_t length = fy_utf8_length (p, (size_t) (end - p));
-        if (!length) {
-            s_fail (self, p, "invalid UTF-8");
-            return -1;
-        }
         p += length;
     }
     self->p = p + 1;
