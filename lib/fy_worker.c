@@ -67,6 +67,7 @@ struct fy_worker {
     size_t batch_size;
     zhashx_t *streams;          //  &rid -> s_stream_t
     int produce_timer;          //  -1 unless a producer has grant
+    int flush_timer;            //  -1 unless ACKs wait for this loop turn
 };
 
 static void
@@ -188,7 +189,7 @@ fy_worker_new (const char *endpoint, const char *service, const char *name,
     zhashx_set_key_duplicator (self->streams, NULL);
     zhashx_set_key_destructor (self->streams, NULL);
     zhashx_set_destructor (self->streams, s_stream_free);
-    self->produce_timer = -1;
+    self->produce_timer = self->flush_timer = -1;
     zsys_handler_set (NULL);
     if (fy_session_open (&self->session, endpoint, err)) {
         fy_worker_destroy (&self);
@@ -206,6 +207,7 @@ fy_worker_destroy (fy_worker_t **self_p)
         return;
     int saved = errno;
     zloop_destroy (&self->loop);
+    self->flush_timer = -1;
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     if (self->session.sock) {
@@ -278,6 +280,10 @@ void
 fy_worker_flush (fy_worker_t *self)
 {
     assert (self);
+    if (self->flush_timer >= 0) {
+        zloop_timer_end (self->loop, self->flush_timer);
+        self->flush_timer = -1;
+    }
     if (self->acks.ids_count == 0)
         return;
     fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_ACK);
@@ -297,6 +303,19 @@ s_forget (fy_worker_t *self, fy_delivery_t **delivery_p)
     *delivery_p = NULL;
 }
 
+//  ACKs given outside a callback (after a COMMIT that landed, from a timer)
+//  go out at the end of the loop's turn, together, as a callback's do.
+static int
+s_on_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    fy_worker_t *self = arg;
+    self->flush_timer = -1;
+    fy_worker_flush (self);
+    return 0;
+}
+
 void
 fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p)
 {
@@ -304,8 +323,11 @@ fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p)
     assert (delivery_p && *delivery_p);
     fy_proto_msg_add_id (&self->acks, (*delivery_p)->did);
     s_forget (self, delivery_p);
-    if (!self->in_callback || self->acks.ids_count >= S_ACK_BATCH)
+    if (self->acks.ids_count >= S_ACK_BATCH || !self->loop)
         fy_worker_flush (self);
+    else
+    if (!self->in_callback && self->flush_timer < 0)
+        self->flush_timer = zloop_timer (self->loop, 0, 1, s_on_flush, self);
 }
 
 void
@@ -755,22 +777,4 @@ fy_worker_set_curve (fy_worker_t *self, const char *server_key,
     //  Before fy_worker_run: the loop watches the socket from then on.
     assert (!self->loop);
     return fy_session_set_curve (&self->session, server_key, cert_path, err);
-}
-
-void
-fy_worker_ack_all (fy_worker_t *self, fy_delivery_t **deliveries,
-                   size_t count)
-{
-    assert (self);
-    assert (deliveries || count == 0);
-    //  As inside a callback: the ACKs gather (S_ACK_BATCH a message)
-    //  instead of going one message each.
-    bool was_in_callback = self->in_callback;
-    self->in_callback = true;
-    for (size_t i = 0; i < count; i++)
-        if (deliveries [i])
-            fy_worker_ack (self, &deliveries [i]);
-    self->in_callback = was_in_callback;
-    if (!was_in_callback)
-        fy_worker_flush (self);
 }

@@ -99,20 +99,14 @@ void
 void
     fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms);
 
-//  Answer a delivery, which is freed and *delivery_p set to NULL.
+//  Answer a delivery, which is freed and *delivery_p set to NULL. ACKs
+//  go out together: a callback's at its end, others' at the end of the
+//  loop's turn, and every 256 in any case.
 void
     fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p);
 void
     fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
                     bool retryable, const char *reason);
-
-//  ACK every delivery of deliveries [0..count) that is not NULL (each is
-//  freed and set to NULL), in order, in as few messages as a callback's
-//  ACKs go: for a worker answering a batch outside a callback (after its
-//  COMMIT, say).
-void
-    fy_worker_ack_all (fy_worker_t *self, fy_delivery_t **deliveries,
-                       size_t count);
 
 //  Answer a request; with more, further parts follow. A part with more
 //  beyond what the requester has granted waits in the worker (a copy) and

@@ -120,7 +120,7 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
         self->written += inserted;
         fy_log_debug ("audit: batch of %zu committed, %zu new", count,
                       inserted);
-        fy_worker_ack_all (self->worker, self->flight, count);
+        s_answer (self, 0, count, 0, NULL);
     }
     else
     if (errno == EIO && count > 1) {
