@@ -521,6 +521,7 @@ export AWS_EC2_METADATA_DISABLED='true'
 export SMTP_URL='smtp://127.0.0.1:$SMTP_PORT'
 export SMTP_CAPTURE_URL='http://127.0.0.1:$SMTP_WEB_PORT'
 export FERRY_STACK_NODE_MODULES='$NPM_DIR/node_modules'
+export FERRY_STACK_DIR='$STACK_DIR'
 EOF
 }
 

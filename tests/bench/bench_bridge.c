@@ -21,6 +21,19 @@
     CPU for the same receives and deletes (no floor: the bridge also
     decodes, validates and publishes every event).
 
+    bridge_drain_cpu: where the machine's CPU went in the best bridge run
+    (emulator, bridge, broker, worker, this bench), and the ratio that CPU
+    allows at best: the run can be no shorter than the emulator's own CPU
+    (one Node.js thread) nor than all of it spread over every core. The
+    emulator's pid comes from $FERRY_STACK_DIR/sqs/pid (contrib/stack.sh
+    env exports it); without it the line is not printed.
+
+    Counting the queue loads the emulator being measured (each
+    GetQueueAttributes costs it about as much as a receive), so the bench
+    counts every S_WATCH_MS near the run's ends only, and in between about
+    four times in what is left at the rate so far, at most every
+    S_WATCH_MAX_MS.
+
     usage: bench_bridge SRCDIR
     Needs the stack's environment (AWS_ENDPOINT_URL_SQS, ...): eval
     "$(contrib/stack.sh env)". Exits 1 when bridge_drain is below its
@@ -42,6 +55,7 @@
 #define S_FLOOR 0.7
 #define S_ROUNDS 2
 #define S_WATCH_MS 10           //  how often the bridge's queue is counted
+#define S_WATCH_MAX_MS 100      //  ... at most, mid-drain
 #define S_DRAIN_MS 120000       //  a drain slower than this is a failure
 #define S_QUEUES_MAX 8
 
@@ -51,6 +65,8 @@ static fy_http_client_t *s_http;
 static fy_sqs_t *s_sqs;
 static fy_aws_sign_t *s_sign;
 static fy_sqs_options_t s_options;
+//  The emulator's pid, or 0 when not known; the broker's and worker's.
+static pid_t s_emulator, s_broker, s_worker;
 //  The scratch queues, deleted at exit.
 static char *s_queues [S_QUEUES_MAX];
 static size_t s_queue_count;
@@ -99,6 +115,67 @@ s_self_cpu_s (void)
     getrusage (RUSAGE_SELF, &usage);
     return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
          + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+//  Seconds pid's main thread has waited on a run queue for a core
+//  (/proc/PID/schedstat, second field), or 0.
+static double
+s_wait_s (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/schedstat", (int) pid);
+    FILE *file = fopen (path, "r");
+    unsigned long long ran = 0, waited = 0;
+    if (file && fscanf (file, "%llu %llu", &ran, &waited) != 2)
+        waited = 0;
+    if (file)
+        fclose (file);
+    return (double) waited / 1e9;
+}
+
+//  CPU seconds spent during a run, by process.
+typedef struct {
+    double emulator, emulator_wait, bridge, broker, worker, bench;
+} s_cpu_t;
+
+static void
+s_cpu_sample (s_cpu_t *cpu, pid_t bridge)
+{
+    cpu->emulator = s_emulator ? proc_cpu_s (s_emulator) : 0;
+    cpu->emulator_wait = s_emulator ? s_wait_s (s_emulator) : 0;
+    cpu->bridge = bridge ? s_cpu_s (bridge) : 0;
+    cpu->broker = s_cpu_s (s_broker);
+    cpu->worker = s_cpu_s (s_worker);
+    cpu->bench = s_self_cpu_s ();
+}
+
+//  From a sample taken at the start to the end of a run.
+static void
+s_cpu_since (s_cpu_t *cpu, pid_t bridge)
+{
+    s_cpu_t start = *cpu;
+    s_cpu_sample (cpu, bridge);
+    cpu->emulator -= start.emulator;
+    cpu->emulator_wait -= start.emulator_wait;
+    cpu->bridge -= start.bridge;
+    cpu->broker -= start.broker;
+    cpu->worker -= start.worker;
+    cpu->bench -= start.bench;
+}
+
+//  The emulator of contrib/stack.sh, by its pidfile.
+static pid_t
+s_emulator_pid (void)
+{
+    const char *dir = getenv ("FERRY_STACK_DIR");
+    if (!dir || !*dir)
+        return 0;
+    char path [4096];
+    snprintf (path, sizeof path, "%s/sqs/pid", dir);
+    char *text = fy_read_file (path, 64, NULL);
+    pid_t pid = text ? (pid_t) atoi (text) : 0;
+    free (text);
+    return pid > 0 && proc_cpu_s (pid) >= 0 ? pid : 0;
 }
 
 //  --------------------------------------------------------------------
@@ -343,9 +420,9 @@ s_limit_poll (s_drain_t *drain)
     drain->polls++;
 }
 
-//  Drain url with the bare client; events/s, and its CPU seconds.
+//  Drain url with the bare client; events/s, and the CPU spent.
 static double
-s_limit_run (const char *url, double *cpu_s)
+s_limit_run (const char *url, s_cpu_t *cpu)
 {
     fy_error_t err = { "" };
     s_drain_t drain = { .url = url };
@@ -355,14 +432,14 @@ s_limit_run (const char *url, double *cpu_s)
         fprintf (stderr, "bench: sqs: %s\n", err.text);
         exit (1);
     }
-    double cpu = s_self_cpu_s ();
+    s_cpu_sample (cpu, 0);
     for (int i = 0; i < atoi (S_POLLS); i++)
         s_limit_poll (&drain);
     int64_t until = fy_clock_mono_ms () + S_DRAIN_MS;
     while (drain.deleted < S_BACKLOG && !drain.failed
            && fy_clock_mono_ms () < until)
         s_run (100);
-    *cpu_s = s_self_cpu_s () - cpu;
+    s_cpu_since (cpu, 0);
     fy_sqs_destroy (&drain.sqs);
     if (drain.deleted != S_BACKLOG || drain.failed) {
         fprintf (stderr, "bench: limit: %llu of %d deleted\n",
@@ -436,11 +513,25 @@ s_stat (const char *log, const char *name)
     return value;
 }
 
-//  Drain url through a new bridge; events/s, and the bridge's CPU
-//  seconds during the drain.
+//  How long to wait before counting again, at count and the rate so far.
+static int64_t
+s_watch_ms (const s_count_t *count, int64_t start_ns, int64_t now)
+{
+    if (!start_ns || count->visible <= 0 || now <= start_ns)
+        return S_WATCH_MS;
+    double per_ms = (double) (S_BACKLOG - count->visible)
+                  / ((double) (now - start_ns) / 1e6);
+    double pause = per_ms > 0 ? (double) count->visible / per_ms / 4
+                              : S_WATCH_MS;
+    return pause < S_WATCH_MS ? S_WATCH_MS
+         : pause > S_WATCH_MAX_MS ? S_WATCH_MAX_MS : (int64_t) pause;
+}
+
+//  Drain url through a new bridge; events/s, and the CPU spent during
+//  the drain.
 static double
 s_bridge_run (const char *url, const char *dlq, const char *broker_at,
-              const char *schema, int round, double *cpu_s)
+              const char *schema, int round, s_cpu_t *cpu)
 {
     char sets [5][600], log [300];
     snprintf (sets [0], 600, "bridge.broker=%s", broker_at);
@@ -461,7 +552,6 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
     //  flight, every message deleted.
     s_count_t count;
     int64_t start_ns = 0, end_ns = 0;
-    double cpu = 0;
     int64_t until = fy_clock_mono_ms () + S_DRAIN_MS;
     while (fy_clock_mono_ms () < until) {
         s_count (url, &count);
@@ -469,14 +559,14 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
         if (!start_ns && (count.invisible > 0
                           || count.visible < S_BACKLOG)) {
             start_ns = now;
-            cpu = s_cpu_s (bridge);
+            s_cpu_sample (cpu, bridge);
         }
         if (start_ns && count.visible == 0 && count.invisible == 0) {
             end_ns = now;
-            cpu = s_cpu_s (bridge) - cpu;
+            s_cpu_since (cpu, bridge);
             break;
         }
-        usleep (S_WATCH_MS * 1000);
+        usleep ((useconds_t) s_watch_ms (&count, start_ns, now) * 1000);
     }
     //  The stats line confirms every event went through the worker.
     int64_t wait = fy_clock_mono_ms () + 5000;
@@ -493,7 +583,6 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
                  acked, deleted, dlq_sent, log);
         exit (1);
     }
-    *cpu_s = cpu;
     return S_BACKLOG * 1e9 / (double) (end_ns - start_ns);
 }
 
@@ -592,32 +681,37 @@ main (int argc, char **argv)
     char endpoint_set [320];
     snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
               broker_at);
-    s_start (proc_start ("broker/ferry-broker", "--set", endpoint_set,
-                         "--set", "broker.routes=audit:*",
-                         "--set", "broker.stop_timeout_ms=0",
-                         "--set", "http.enabled=false",
-                         "--set", "log.level=warn", NULL));
-    s_start (proc_start ("tests/bench/bench_peer", "worker", broker_at,
-                         "audit", "1000", "ack", NULL));
+    s_broker = s_start (proc_start ("broker/ferry-broker",
+                                    "--set", endpoint_set,
+                                    "--set", "broker.routes=audit:*",
+                                    "--set", "broker.stop_timeout_ms=0",
+                                    "--set", "http.enabled=false",
+                                    "--set", "log.level=warn", NULL));
+    s_worker = s_start (proc_start ("tests/bench/bench_peer", "worker",
+                                    broker_at, "audit", "1000", "ack",
+                                    NULL));
+    s_emulator = s_emulator_pid ();
 
-    double rate = 0, limit = 0, cpu = 0, limit_cpu = 0;
+    double rate = 0, limit = 0;
+    s_cpu_t cpu = { 0 }, limit_cpu = { 0 };
     for (int round = 0; round < S_ROUNDS; round++) {
         char name [32];
         snprintf (name, sizeof name, "limit%d", round);
         const char *url = s_queue_new (name);
         s_fill (url, S_BACKLOG);
-        double cpu_s, got = s_limit_run (url, &cpu_s);
+        s_cpu_t spent;
+        double got = s_limit_run (url, &spent);
         if (got > limit) {
             limit = got;
-            limit_cpu = cpu_s;
+            limit_cpu = spent;
         }
         snprintf (name, sizeof name, "bridge%d", round);
         url = s_queue_new (name);
         s_fill (url, S_BACKLOG);
-        got = s_bridge_run (url, dlq, broker_at, schema, round, &cpu_s);
+        got = s_bridge_run (url, dlq, broker_at, schema, round, &spent);
         if (got > rate) {
             rate = got;
-            cpu = cpu_s;
+            cpu = spent;
         }
     }
     double ratio = rate / limit;
@@ -628,7 +722,26 @@ main (int argc, char **argv)
     printf ("bench bridge_cpu_100k %.2f s limit=%.2f ratio=%.2f "
             "(the bridge's utime+stime per 100,000 events; limit: the bare "
             "client's CPU for the same receives and deletes, no floor)\n",
-            cpu * per, limit_cpu * per, cpu / limit_cpu);
+            cpu.bridge * per, limit_cpu.bench * per,
+            cpu.bridge / limit_cpu.bench);
+    if (s_emulator) {
+        //  The shortest the bridge run could be on this machine's cores.
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        double total = cpu.emulator + cpu.bridge + cpu.broker + cpu.worker
+                     + cpu.bench;
+        double shortest = total / (double) (cores > 0 ? cores : 1);
+        if (shortest < cpu.emulator)
+            shortest = cpu.emulator;
+        printf ("bench bridge_drain_cpu bound=%.2f (the best bridge run's "
+                "CPU s: emulator %.2f [%.2f in the limit run], waiting for "
+                "a core %.2f [%.2f]; bridge %.2f, broker %.2f, worker %.2f, "
+                "bench %.2f; bound: the ratio that CPU allows on %ld cores, "
+                "no floor)\n",
+                S_BACKLOG / shortest / limit, cpu.emulator,
+                limit_cpu.emulator, cpu.emulator_wait,
+                limit_cpu.emulator_wait, cpu.bridge, cpu.broker,
+                cpu.worker, cpu.bench, cores);
+    }
     fflush (stdout);
     return ratio < S_FLOOR;
 }
