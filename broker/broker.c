@@ -142,7 +142,8 @@ typedef struct {
     int64_t deadline;           //  pushed back by each part and grant
     //  A pulled stream: window is what the REQUEST granted (0: the reply
     //  is not flow-controlled), granted the parts with more the holder
-    //  may still send (PROTOCOL.md, Requests).
+    //  may still send (PROTOCOL.md, Requests). The origin grants more:
+    //  the HTTP side by broker_request_more, a client by MORE.
     uint64_t window, granted;
     zmq_msg_t header;           //  the REQUEST as the worker gets it
     s_link_t link;              //  in service->requests or holder->requests
@@ -215,6 +216,7 @@ struct broker {
     uint32_t slot_count, slot_free;
     size_t delivery_count;
     zhashx_t *requests;         //  &rid -> s_request_t
+    zhashx_t *origins;          //  "client key/its rid" -> s_request_t
     uint64_t next_rid;
     uint64_t unfinished, outstanding_credit;
     bool draining;
@@ -586,9 +588,39 @@ s_dispatch (broker_t *self, s_service_t *service)
 //  --------------------------------------------------------------------
 //  Requests
 
+//  A client's request is found again by the client's own rid, for its
+//  MORE and CANCEL.
+static void
+s_origin_name (char *name, size_t size, const char *client_key, uint64_t rid)
+{
+    snprintf (name, size, "%s/%llu", client_key, (unsigned long long) rid);
+}
+
+static s_request_t *
+s_origin_lookup (broker_t *self, s_client_t *client, uint64_t rid)
+{
+    char name [128];
+    s_origin_name (name, sizeof name, client->peer.key, rid);
+    return zhashx_lookup (self->origins, name);
+}
+
+//  The request's replies have nowhere to go any more.
+static void
+s_origin_forget (broker_t *self, s_request_t *request)
+{
+    if (!request->origin_key [0])
+        return;
+    char name [128];
+    s_origin_name (name, sizeof name, request->origin_key,
+                   request->origin_rid);
+    zhashx_delete (self->origins, name);
+    request->origin_key [0] = 0;
+}
+
 static void
 s_request_free (broker_t *self, s_request_t *request)
 {
+    s_origin_forget (self, request);
     s_list_unlink (&request->link);
     if (request->holder)
         request->holder->held--;
@@ -657,6 +689,38 @@ s_request_cancel_holder (broker_t *self, s_request_t *request)
     s_send (self);
 }
 
+//  Its origin no longer wants the reply (went away, cancelled).
+static void
+s_request_abandon (broker_t *self, s_request_t *request)
+{
+    request->reply_fn = NULL;
+    s_origin_forget (self, request);
+    //  Not yet with a worker: nobody will ever answer it, drop it now.
+    if (!request->holder)
+        s_request_free (self, request);
+    else
+        //  A puller stops and answers with an empty last part, which
+        //  frees the request and the worker's credit; another finishes
+        //  into the void.
+        s_request_cancel_holder (self, request);
+}
+
+//  Grant n more parts of request's stream to its holder.
+static void
+s_request_more (broker_t *self, s_request_t *request, uint64_t n)
+{
+    if (!request->holder || !request->window || !request->holder->pull
+        || n == 0)
+        return;
+    request->granted += n;
+    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
+    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
+                                      FY_PROTO_MORE);
+    out->rid = request->rid;
+    out->n = n;
+    s_send (self);
+}
+
 static uint64_t
 s_request_new (broker_t *self, fy_proto_str_t service_name,
                fy_proto_msg_t *in, const char *origin_key,
@@ -669,11 +733,21 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
               origin_key ? origin_key : "");
     request->reply_fn = reply_fn;
     request->reply_arg = reply_arg;
-    //  Only the HTTP side grants MORE; a client's stream is pushed.
-    request->window = reply_fn ? in->window : 0;
+    request->window = in->window;
     request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
     s_list_init (&request->link);
     zhashx_insert (self->requests, &request->rid, request);
+    if (request->origin_key [0]) {
+        char name [128];
+        s_origin_name (name, sizeof name, request->origin_key,
+                       request->origin_rid);
+        //  A client reusing a rid still open loses the older request's
+        //  replies, as it asked for.
+        s_request_t *older = zhashx_lookup (self->origins, name);
+        if (older)
+            s_origin_forget (self, older);
+        zhashx_insert (self->origins, name, request);
+    }
     fy_metric_inc (self->requests_total);
 
     char name [128];
@@ -840,11 +914,16 @@ s_client_remove (broker_t *self, s_client_t *client)
                 break;
         }
     }
-    //  Its requests run on; their replies have nowhere to go.
+    //  Nobody wants its requests' replies any more: pullers stop.
+    zlistx_t *orphans = zlistx_new ();
     for (s_request_t *request = zhashx_first (self->requests); request;
          request = zhashx_next (self->requests))
         if (strcmp (request->origin_key, client->peer.key) == 0)
-            request->origin_key [0] = 0;
+            zlistx_add_end (orphans, request);
+    for (s_request_t *request = zlistx_first (orphans); request;
+         request = zlistx_next (orphans))
+        s_request_abandon (self, request);
+    zlistx_destroy (&orphans);
     zhashx_delete (self->peers, client->peer.key);
 }
 
@@ -1065,6 +1144,24 @@ s_on_client_request (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     s_request_new (self, in->service, in, client->peer.key, NULL, NULL);
 }
 
+//  MORE and CANCEL name the client's own rid; one for a request already
+//  answered or unknown is ignored, as a worker ignores them.
+static void
+s_on_client_more (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+{
+    s_request_t *request = s_origin_lookup (self, client, in->rid);
+    if (request)
+        s_request_more (self, request, in->n);
+}
+
+static void
+s_on_client_cancel (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+{
+    s_request_t *request = s_origin_lookup (self, client, in->rid);
+    if (request)
+        s_request_abandon (self, request);
+}
+
 static void
 s_handle (broker_t *self, fy_proto_msg_t *in)
 {
@@ -1106,6 +1203,12 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
     else
     if (peer->role == S_CLIENT && in->command == FY_PROTO_REQUEST)
         s_on_client_request (self, in, (s_client_t *) peer);
+    else
+    if (peer->role == S_CLIENT && in->command == FY_PROTO_MORE)
+        s_on_client_more (self, in, (s_client_t *) peer);
+    else
+    if (peer->role == S_CLIENT && in->command == FY_PROTO_CANCEL)
+        s_on_client_cancel (self, in, (s_client_t *) peer);
     else
     if (peer->role == S_WORKER && in->command == FY_PROTO_REPLY)
         s_on_worker_reply (self, in, (s_worker_t *) peer);
@@ -1403,6 +1506,8 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zhashx_set_destructor (self->services, s_service_free);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
+    //  Values are the requests' own; only the keys are the table's.
+    self->origins = zhashx_new ();
     self->requests = zhashx_new ();
     zhashx_set_key_hasher (self->requests, fy_u64_hash);
     zhashx_set_key_comparator (self->requests, fy_u64_compare);
@@ -1511,6 +1616,7 @@ broker_destroy (broker_t **self_p)
         free (request);
     }
     zhashx_destroy (&self->requests);
+    zhashx_destroy (&self->origins);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->services);
     free (self->routed);
@@ -1544,16 +1650,8 @@ broker_request_cancel (broker_t *self, uint64_t rid)
 {
     assert (self);
     s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (!request)
-        return;
-    request->reply_fn = NULL;
-    //  Not yet with a worker: nobody will ever answer it, drop it now.
-    if (!request->holder)
-        s_request_free (self, request);
-    else
-        //  A puller stops and answers with an empty last part, which
-        //  frees the request and the worker's credit.
-        s_request_cancel_holder (self, request);
+    if (request)
+        s_request_abandon (self, request);
 }
 
 void
@@ -1561,16 +1659,8 @@ broker_request_more (broker_t *self, uint64_t rid, uint64_t n)
 {
     assert (self);
     s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (!request || !request->holder || !request->window
-        || !request->holder->pull || n == 0)
-        return;
-    request->granted += n;
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
-                                      FY_PROTO_MORE);
-    out->rid = request->rid;
-    out->n = n;
-    s_send (self);
+    if (request)
+        s_request_more (self, request, n);
 }
 
 int

@@ -12,6 +12,7 @@ struct fy_client {
     char *name;
     uint64_t credit;
     uint64_t next_seq, next_rid;
+    uint64_t window;            //  parts of a stream asked ahead, or 0
     fy_client_handlers_t handlers;
 };
 
@@ -31,6 +32,7 @@ fy_client_new (const char *endpoint, const char *name, fy_error_t *err)
     assert (endpoint);
     fy_client_t *self = fy_xcalloc (1, sizeof *self);
     self->name = fy_xstrdup (name ? name : "client");
+    self->window = FY_CLIENT_WINDOW;
     zsys_handler_set (NULL);
     if (fy_session_open (&self->session, endpoint, err)) {
         fy_client_destroy (&self);
@@ -75,6 +77,13 @@ fy_client_set_heartbeat (fy_client_t *self, int64_t heartbeat_ms,
     assert (self);
     self->session.heartbeat_ms = heartbeat_ms;
     self->session.liveness = liveness;
+}
+
+void
+fy_client_set_window (fy_client_t *self, uint64_t window)
+{
+    assert (self);
+    self->window = window;
 }
 
 uint64_t
@@ -144,12 +153,31 @@ fy_client_request (fy_client_t *self, const char *service, const char *method,
     out->query_count = query_count;
     out->body.ptr = body;
     out->body.len = len;
+    out->window = self->window;
     int rc = fy_session_send (&self->session);
     out->query = NULL;
     out->query_count = 0;
     if (rc == 0 && rid_p)
         *rid_p = out->rid;
     return rc;
+}
+
+//  MORE {rid, n} or CANCEL {rid} toward the broker.
+static int
+s_stream_control (fy_client_t *self, fy_proto_command_t command,
+                  uint64_t rid, uint64_t n)
+{
+    fy_proto_msg_t *out = fy_session_out (&self->session, command);
+    out->rid = rid;
+    out->n = n;
+    return fy_session_send (&self->session);
+}
+
+int
+fy_client_cancel (fy_client_t *self, uint64_t rid)
+{
+    assert (self);
+    return s_stream_control (self, FY_PROTO_CANCEL, rid, 0);
 }
 
 void *
@@ -200,6 +228,12 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
                 h->reply (self, in->rid, (unsigned) in->status, type,
                           in->body.ptr, in->body.len, in->more, h->arg);
             }
+            //  The part is consumed once the handler returns: ask for one
+            //  more, so the stream runs at the handler's pace.
+            if (in->more && self->window
+                && s_stream_control (self, FY_PROTO_MORE, in->rid, 1))
+                fy_log_debug ("client: MORE not sent: %s",
+                              zmq_strerror (errno));
             break;
         case FY_PROTO_ERROR:
             //  A BYE follows; that is when the session ends.

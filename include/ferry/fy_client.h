@@ -84,6 +84,16 @@ int
                            const char *type, const void *msgpack, size_t size,
                            uint64_t *seq_p) FY_MUSTCHECK;
 
+//  Parts of a streamed reply (REPLY with more) the broker may have on
+//  the way before the reply handler has taken them (PROTOCOL.md,
+//  Requests): each part the handler returns from is granted again, so a
+//  slow handler slows the worker that produces the stream instead of
+//  piling parts up in the broker. 0 asks for no flow control (the worker
+//  pushes every part at once). Applies to requests sent after the call.
+#define FY_CLIENT_WINDOW 4
+void
+    fy_client_set_window (fy_client_t *self, uint64_t window);
+
 //  Send a request to service. *rid_p receives its id for the reply
 //  callback. Returns 0, or -1 with errno from libzmq.
 int
@@ -92,6 +102,14 @@ int
                        const fy_proto_pair_t *query, size_t query_count,
                        const void *body, size_t len,
                        uint64_t *rid_p) FY_MUSTCHECK;
+
+//  Stop a streamed reply (or a request not answered yet): the broker
+//  forgets it and the worker stops producing. Parts the broker sent
+//  before the CANCEL reached it still come to the reply handler; none
+//  after. A rid already answered or unknown is ignored. Returns 0, or -1
+//  with errno from libzmq.
+int
+    fy_client_cancel (fy_client_t *self, uint64_t rid) FY_MUSTCHECK;
 
 //  The socket to poll for input (a libzmq handle). Borrowed; it changes
 //  when the client reconnects, so fetch it again after each tick.

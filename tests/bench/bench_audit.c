@@ -237,19 +237,16 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
     char dir [] = "/tmp/bench_audit_XXXXXX";
     if (!mkdtemp (dir))
         return -1;
-    char endpoint [300], endpoint_set [320], broker_set [320], schema [600],
-         log [300];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/broker.sock", dir);
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              endpoint);
-    snprintf (broker_set, sizeof broker_set, "audit.broker=%s", endpoint);
+    char broker_set [320], schema [600], log [300];
+    proc_broker_at_t at = proc_broker_at (dir);
+    snprintf (broker_set, sizeof broker_set, "audit.broker=%s", at.endpoint);
     snprintf (schema, sizeof schema, "events.schema=%s/schemas/"
               "events.schema.json", srcdir);
     snprintf (log, sizeof log, "%s/audit.log", dir);
     //  The worker's store reads DATABASE_URL; PGOPTIONS (synchronous
     //  commit on) is inherited.
     setenv ("DATABASE_URL", s_url, 1);
-    s_broker = proc_start ("broker/ferry-broker", "--set", endpoint_set,
+    s_broker = proc_start ("broker/ferry-broker", "--set", at.set,
                            "--set", "broker.routes=audit:*",
                            "--set", "http.enabled=false",
                            "--set", "log.level=warn", NULL);
@@ -260,7 +257,7 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
     setenv ("DATABASE_URL", s_admin, 1);
     double rate = -1;
     fy_error_t err = { "" };
-    fy_client_t *client = fy_client_new (endpoint, "bench_audit", &err);
+    fy_client_t *client = fy_client_new (at.endpoint, "bench_audit", &err);
     PGconn *conn = PQconnectdb (s_url);
     if (!client || PQstatus (conn) != CONNECTION_OK) {
         fprintf (stderr, "bench: %s%s\n", err.text, PQerrorMessage (conn));

@@ -676,19 +676,15 @@ main (int argc, char **argv)
     const char *dlq = s_queue_new ("dlq");
     atexit (s_cleanup);
 
-    char broker_at [300];
-    snprintf (broker_at, sizeof broker_at, "ipc://%s/broker.sock", s_dir);
-    char endpoint_set [320];
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              broker_at);
+    proc_broker_at_t at = proc_broker_at (s_dir);
     s_broker = s_start (proc_start ("broker/ferry-broker",
-                                    "--set", endpoint_set,
+                                    "--set", at.set,
                                     "--set", "broker.routes=audit:*",
                                     "--set", "broker.stop_timeout_ms=0",
                                     "--set", "http.enabled=false",
                                     "--set", "log.level=warn", NULL));
     s_worker = s_start (proc_start ("tests/bench/bench_peer", "worker",
-                                    broker_at, "audit", "1000", "ack",
+                                    at.endpoint, "audit", "1000", "ack",
                                     NULL));
     s_emulator = s_emulator_pid ();
 
@@ -708,7 +704,7 @@ main (int argc, char **argv)
         snprintf (name, sizeof name, "bridge%d", round);
         url = s_queue_new (name);
         s_fill (url, S_BACKLOG);
-        got = s_bridge_run (url, dlq, broker_at, schema, round, &spent);
+        got = s_bridge_run (url, dlq, at.endpoint, schema, round, &spent);
         if (got > rate) {
             rate = got;
             cpu = spent;

@@ -295,12 +295,10 @@ main (void)
     ok (inserted, "1,000,000 rows inserted in %.1f s",
         (double) (fy_clock_mono_ms () - insert_started) / 1000);
 
-    char endpoint [300], endpoint_set [320], port_set [64], audit_set [320];
+    char port_set [64], audit_set [320];
     char broker_log [300], audit_log [300], events [300], send_log [300];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/broker.sock", s_dir);
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              endpoint);
-    snprintf (audit_set, sizeof audit_set, "audit.broker=%s", endpoint);
+    proc_broker_at_t at = proc_broker_at (s_dir);
+    snprintf (audit_set, sizeof audit_set, "audit.broker=%s", at.endpoint);
     s_port = tap_free_port ();
     snprintf (port_set, sizeof port_set, "http.port=%d", s_port);
     snprintf (broker_log, sizeof broker_log, "%s/broker.log", s_dir);
@@ -316,7 +314,7 @@ main (void)
     free (options);
 #endif
     const char *broker_args [] = {
-        "--set", endpoint_set, "--set", port_set,
+        "--set", at.set, "--set", port_set,
         "--set", "http.address=127.0.0.1", "--set", "log.level=warn", NULL
     };
     s_rss_t rss = { 0 };
@@ -355,7 +353,7 @@ main (void)
         if (!send && atomic_load (&reader.bytes) > 0) {
             export_sessions = s_sessions (conn, "");
             const char *args [] = {
-                "send", "--broker", endpoint, "--timeout-ms", "20000",
+                "send", "--broker", at.endpoint, "--timeout-ms", "20000",
                 events, NULL
             };
             send = proc_spawn (send_log, "tools/ferryctl", args);

@@ -14,7 +14,7 @@
 #include <fcntl.h>
 
 static char s_dir [] = "/tmp/ferry-bridge-XXXXXX";
-static char s_endpoint [256];
+static proc_broker_at_t s_at;
 static char s_schema [512];
 
 //  A path in the test's directory (a few at once stay valid).
@@ -99,7 +99,7 @@ static pid_t
 s_bridge (s_queues_t *queues, const char *log, ...)
 {
     static char sets [8][600];
-    snprintf (sets [0], 600, "bridge.broker=%s", s_endpoint);
+    snprintf (sets [0], 600, "bridge.broker=%s", s_at.endpoint);
     snprintf (sets [1], 600, "bridge.queue_url=%s", queues->main);
     snprintf (sets [2], 600, "bridge.dlq_url=%s", queues->dlq);
     snprintf (sets [3], 600, "events.schema=%s", s_schema);
@@ -128,7 +128,7 @@ s_bridge (s_queues_t *queues, const char *log, ...)
 static pid_t
 s_worker (const char *mode, const char *log)
 {
-    return proc_start ("tests/integration/test_worker", s_endpoint, "audit",
+    return proc_start ("tests/integration/test_worker", s_at.endpoint, "audit",
                        mode, s_path (log), NULL);
 }
 
@@ -468,15 +468,10 @@ main (void)
         if (!getenv (vars [i]))
             BAIL_OUT ("%s is not set: run eval \"$(contrib/stack.sh env)\" "
                       "after contrib/stack.sh start", vars [i]);
-    if (!mkdtemp (s_dir))
-        BAIL_OUT ("mkdtemp");
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/broker.sock", s_dir);
+    s_at = proc_broker_scratch (s_dir);
     snprintf (s_schema, sizeof s_schema, "%s", getenv ("FERRY_EVENTS_SCHEMA"));
-    char endpoint_set [300];
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              s_endpoint);
     const char *broker_args [] = {
-        "--set", endpoint_set, "--set", "broker.heartbeat_ms=200",
+        "--set", s_at.set, "--set", "broker.heartbeat_ms=200",
         "--set", "broker.lease_ms=300", "--set", "broker.routes=audit:*",
         "--set", "http.enabled=false", "--set", "log.level=warn", NULL
     };

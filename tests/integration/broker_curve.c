@@ -69,16 +69,13 @@ main (void)
     if (system (command))
         BAIL_OUT ("cp");
 
-    char endpoint [300], endpoint_set [400], secret_set [700],
-         allow_set [400];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/broker.sock", s_dir);
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              endpoint);
+    char secret_set [700], allow_set [400];
+    proc_broker_at_t at = proc_broker_at (s_dir);
     snprintf (secret_set, sizeof secret_set,
               "broker.curve_secret_file=%s/broker_secret", keys);
     snprintf (allow_set, sizeof allow_set, "broker.curve_allow_dir=%s",
               allow);
-    pid_t broker = proc_start ("broker/ferry-broker", "--set", endpoint_set,
+    pid_t broker = proc_start ("broker/ferry-broker", "--set", at.set,
         "--set", secret_set, "--set", allow_set,
         "--set", "broker.heartbeat_ms=100", "--set", "http.enabled=false",
         "--set", "log.level=warn", NULL);
@@ -88,13 +85,13 @@ main (void)
     snprintf (cert, sizeof cert, "%s/worker_secret", keys);
     setenv ("FERRY_TEST_CURVE_SERVER", broker_key, 1);
     setenv ("FERRY_TEST_CURVE_CERT", cert, 1);
-    pid_t worker = proc_start ("tests/integration/test_worker", endpoint,
+    pid_t worker = proc_start ("tests/integration/test_worker", at.endpoint,
                                "audit", "ack", log, NULL);
     unsetenv ("FERRY_TEST_CURVE_SERVER");
     unsetenv ("FERRY_TEST_CURVE_CERT");
 
     fy_error_t err = { "" };
-    fy_client_t *client = fy_client_new (endpoint, "allowed", &err);
+    fy_client_t *client = fy_client_new (at.endpoint, "allowed", &err);
     snprintf (cert, sizeof cert, "%s/client_secret", keys);
     ok (fy_client_set_curve (client, broker_key, cert, &err) == 0,
         "client takes its certificate: %s", err.text);
@@ -115,14 +112,14 @@ main (void)
         fy_client_wait (client, 20);
     is_int (s_acks, 1, "the allowed worker ACKed it over CURVE");
 
-    fy_client_t *intruder = fy_client_new (endpoint, "intruder", &err);
+    fy_client_t *intruder = fy_client_new (at.endpoint, "intruder", &err);
     snprintf (cert, sizeof cert, "%s/intruder_secret", keys);
     ok (fy_client_set_curve (intruder, broker_key, cert, &err) == 0,
         "intruder has a well-formed certificate");
     is_int (s_credit_after (intruder, 1500), 0, "but is not let in");
-    fy_client_t *plain = fy_client_new (endpoint, "plain", &err);
+    fy_client_t *plain = fy_client_new (at.endpoint, "plain", &err);
     is_int (s_credit_after (plain, 1500), 0, "nor is a plain client");
-    fy_client_t *wrong = fy_client_new (endpoint, "wrong", &err);
+    fy_client_t *wrong = fy_client_new (at.endpoint, "wrong", &err);
     ok (fy_client_set_curve (wrong, "short", cert, &err) == -1,
         "a malformed broker key is refused: %s", err.text);
 

@@ -15,7 +15,7 @@
 #define S_ADMIN "admin-token-for-tests"
 
 static char s_dir [] = "/tmp/ferry-http-XXXXXX";
-static char s_endpoint [256];
+static proc_broker_at_t s_at;
 static int s_port;
 
 typedef struct {
@@ -134,20 +134,16 @@ main (void)
 {
     plan (NO_PLAN);
     curl_global_init (CURL_GLOBAL_DEFAULT);
-    if (!mkdtemp (s_dir))
-        BAIL_OUT ("mkdtemp");
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/broker.sock", s_dir);
+    s_at = proc_broker_scratch (s_dir);
     s_port = tap_free_port ();
-    char endpoint_set [300], port_set [64], openapi_set [4200];
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              s_endpoint);
+    char port_set [64], openapi_set [4200];
     snprintf (port_set, sizeof port_set, "http.port=%d", s_port);
     snprintf (openapi_set, sizeof openapi_set, "http.openapi=%s",
               tap_srcpath ("schemas/openapi.json"));
     setenv ("JWT_SERVICE_SECRET", S_SECRET, 1);
     setenv ("FERRY_HTTP_ADMIN_TOKEN", S_ADMIN, 1);
     pid_t broker = proc_start ("broker/ferry-broker",
-        "--set", endpoint_set, "--set", port_set, "--set", openapi_set,
+        "--set", s_at.set, "--set", port_set, "--set", openapi_set,
         "--set", "http.address=127.0.0.1", "--set", "broker.heartbeat_ms=100",
         "--set", "broker.request_timeout_ms=1000",
         "--set", "broker.routes=audit:* analytics:goal.*",
@@ -173,9 +169,9 @@ main (void)
 
     char log_path [512];
     snprintf (log_path, sizeof log_path, "%s/audit.log", s_dir);
-    pid_t audit = proc_start ("tests/integration/test_worker", s_endpoint,
+    pid_t audit = proc_start ("tests/integration/test_worker", s_at.endpoint,
                               "audit", "ack", log_path, NULL);
-    pid_t analytics = proc_start ("tests/integration/test_worker", s_endpoint,
+    pid_t analytics = proc_start ("tests/integration/test_worker", s_at.endpoint,
                                   "analytics", "hold", log_path, NULL);
     ok (s_wait_ready (), "ready once every routed service has a worker");
 

@@ -6,7 +6,8 @@
 #include "proc.h"
 
 static char s_dir [] = "/tmp/ferry-restart-XXXXXX";
-static char s_endpoint [256], s_cfg [256], s_log [256];
+static proc_broker_at_t s_at;
+static char s_cfg [256], s_log [256];
 static size_t s_acks, s_resets;
 
 static void
@@ -38,7 +39,7 @@ s_write_cfg (const char *routes)
     FILE *file = fopen (s_cfg, "w");
     fprintf (file, "log\n    level = warn\nbroker\n    endpoint = \"%s\"\n"
              "    heartbeat_ms = 100\n    routes = \"%s\"\nhttp\n"
-             "    enabled = false\n", s_endpoint, routes);
+             "    enabled = false\n", s_at.endpoint, routes);
     fclose (file);
 }
 
@@ -86,17 +87,15 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    if (!mkdtemp (s_dir))
-        BAIL_OUT ("mkdtemp");
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/broker.sock", s_dir);
+    s_at = proc_broker_scratch (s_dir);
     snprintf (s_cfg, sizeof s_cfg, "%s/ferry.cfg", s_dir);
     snprintf (s_log, sizeof s_log, "%s/worker.log", s_dir);
     s_write_cfg ("audit:*");
     pid_t broker = s_broker ();
-    pid_t worker = proc_start ("tests/integration/test_worker", s_endpoint,
+    pid_t worker = proc_start ("tests/integration/test_worker", s_at.endpoint,
                                "audit", "ack", s_log, NULL);
     fy_error_t err = { "" };
-    fy_client_t *client = fy_client_new (s_endpoint, "restart", &err);
+    fy_client_t *client = fy_client_new (s_at.endpoint, "restart", &err);
     fy_client_set_heartbeat (client, 100, 3);
     fy_client_handlers_t handlers = { .ack = s_on_ack, .reset = s_on_reset };
     fy_client_set_handlers (client, &handlers);

@@ -76,10 +76,8 @@ main (void)
     plan (NO_PLAN);
     if (!mkdtemp (s_dir))
         BAIL_OUT ("mkdtemp");
-    char endpoint [256], endpoint_set [300], log [300];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/broker.sock", s_dir);
-    snprintf (endpoint_set, sizeof endpoint_set, "broker.endpoint=%s",
-              endpoint);
+    char log [300];
+    proc_broker_at_t at = proc_broker_at (s_dir);
     snprintf (log, sizeof log, "%s/slow.log", s_dir);
     char capacity [64], credit [64];
     snprintf (capacity, sizeof capacity, "broker.capacity=%d", S_CAPACITY);
@@ -94,18 +92,18 @@ main (void)
                                   asan ? asan : "", asan ? ":" : "");
     setenv ("ASAN_OPTIONS", options, 1);
     free (options);
-    pid_t broker = proc_start ("broker/ferry-broker", "--set", endpoint_set,
+    pid_t broker = proc_start ("broker/ferry-broker", "--set", at.set,
         "--set", capacity, "--set", credit, "--set", "broker.routes=audit:*",
         "--set", "broker.stop_timeout_ms=0", "--set", "log.level=warn",
         "--set", "http.enabled=false",
         "--set", "broker.heartbeat_ms=100",
         NULL);
     //  test_worker holds 64 and ACKs what it holds once a second.
-    pid_t slow = proc_start ("tests/integration/test_worker", endpoint,
+    pid_t slow = proc_start ("tests/integration/test_worker", at.endpoint,
                              "audit", "slow:1000", log, NULL);
 
     fy_error_t err = { "" };
-    fy_client_t *client = fy_client_new (endpoint, "rss", &err);
+    fy_client_t *client = fy_client_new (at.endpoint, "rss", &err);
     if (!client)
         BAIL_OUT ("client: %s", err.text);
     s_counts_t counts = { 0 };

@@ -1,13 +1,16 @@
 /*  proc.h: start and stop the real ferry processes an integration test
-    runs, read the id logs the test workers write and what memory a
+    runs, give their broker an endpoint in a scratch directory, wait on a
+    client, read the id logs the test workers write and what memory a
     process uses. */
 #ifndef FY_TEST_PROC_H_INCLUDED
 #define FY_TEST_PROC_H_INCLUDED
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,6 +170,40 @@ proc_log_lines (const char *path, zhashx_t *distinct)
     }
     fclose (file);
     return lines;
+}
+
+//  Wait until cond holds, pumping an fy_client, for at most ms.
+#define PROC_WAIT_FOR(client, cond, ms) \
+    do { \
+        int64_t until_ = fy_clock_mono_ms () + (ms); \
+        while (!(cond) && fy_clock_mono_ms () < until_) \
+            fy_client_wait ((client), 20); \
+    } while (0)
+
+//  Where a test's ferry-broker listens: an ipc:// endpoint in dir, and
+//  the --set value that gives it to the broker.
+typedef struct {
+    char endpoint [300];
+    char set [320];
+} proc_broker_at_t;
+
+static inline proc_broker_at_t
+proc_broker_at (const char *dir)
+{
+    proc_broker_at_t at;
+    snprintf (at.endpoint, sizeof at.endpoint, "ipc://%s/broker.sock", dir);
+    snprintf (at.set, sizeof at.set, "broker.endpoint=%s", at.endpoint);
+    return at;
+}
+
+//  The same in a new scratch directory made from template (mkdtemp's
+//  XXXXXX, changed in place); bails out when it cannot be made.
+static inline proc_broker_at_t
+proc_broker_scratch (char *template)
+{
+    if (!mkdtemp (template))
+        BAIL_OUT ("mkdtemp %s: %s", template, strerror (errno));
+    return proc_broker_at (template);
 }
 
 #endif

@@ -8,7 +8,11 @@
            slow:MS       ACK after MS milliseconds
            crash:TYPE    _exit(3) on receiving an event of TYPE
            nack:TYPE     NACK events of TYPE retryable, ACK the rest
-           fail:TYPE     NACK events of TYPE permanently, ACK the rest */
+           fail:TYPE     NACK events of TYPE permanently, ACK the rest
+    Requests: /<service>/stream answers in three parts at once;
+    /<service>/count?n=N streams N parts "part K" with fy_worker_stream
+    (made as the requester grants them), logging "produced K" for each and
+    "released" at its end. */
 #include "ferry/ferry.h"
 
 #include <fcntl.h>
@@ -70,8 +74,44 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     }
 }
 
-//  Requests: echo what arrived as JSON; /<service>/stream answers in
-//  three parts; "hold" mode never answers (the broker's 504).
+static void
+s_log_line (s_state_t *state, const char *line)
+{
+    size_t len = strlen (line);
+    if (write (state->log_fd, line, len) != (ssize_t) len)
+        abort ();
+}
+
+typedef struct {
+    s_state_t *state;
+    long made, count;
+    char part [32];
+} s_count_t;
+
+static int
+s_count_produce (void *arg, const void **data, size_t *len)
+{
+    s_count_t *count = arg;
+    char line [32];
+    snprintf (line, sizeof line, "produced %ld\n", ++count->made);
+    s_log_line (count->state, line);
+    *len = (size_t) snprintf (count->part, sizeof count->part, "part %ld",
+                              count->made);
+    *data = count->part;
+    return count->made < count->count;
+}
+
+static void
+s_count_release (void *arg)
+{
+    s_count_t *count = arg;
+    s_log_line (count->state, "released\n");
+    free (count);
+}
+
+//  Requests: echo what arrived as JSON; /<service>/stream and
+//  /<service>/count stream (see the top); "hold" mode never answers (the
+//  broker's 504).
 static void
 s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
 {
@@ -81,6 +121,23 @@ s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
     char path [256];
     snprintf (path, sizeof path, "%.*s", (int) request->path.len,
               request->path.ptr);
+    if (strstr (path, "/count")) {
+        s_count_t *count = fy_xcalloc (1, sizeof *count);
+        count->state = state;
+        count->count = 1;
+        for (size_t i = 0; i < request->query_count; i++)
+            if (fy_proto_str_is (request->query [i].key, "n")) {
+                char n [24];
+                snprintf (n, sizeof n, "%.*s",
+                          (int) request->query [i].value.len,
+                          request->query [i].value.ptr);
+                count->count = atol (n);
+            }
+        if (fy_worker_stream (worker, request->rid, 200, "text/plain",
+                              s_count_produce, s_count_release, count))
+            abort ();
+        return;
+    }
     if (strstr (path, "/stream")) {
         for (int part = 0; part < 3; part++) {
             char line [32];

@@ -199,7 +199,8 @@ main (void)
                            NULL, 0, &rid) == 0 && rid == 1, "request sent");
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_REQUEST
         && fy_proto_str_is (s_in.service, "audit") && s_in.query_count == 1
-        && fy_proto_str_is (s_in.path, "/audit/search"), "REQUEST fields");
+        && fy_proto_str_is (s_in.path, "/audit/search")
+        && s_in.window == FY_CLIENT_WINDOW, "REQUEST fields, with window");
     fy_proto_msg_t *reply = s_broker_out (FY_PROTO_REPLY);
     reply->rid = rid;
     reply->status = 200;
@@ -210,6 +211,27 @@ main (void)
     s_pump (client, 50);
     ok (s_seen.replies == 1 && s_seen.more
         && strcmp (s_seen.body, "200 part") == 0, "streamed REPLY part");
+    ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_MORE
+        && s_in.rid == rid && s_in.n == 1,
+        "the part taken, MORE grants one more");
+    ok (fy_client_cancel (client, rid) == 0 && s_broker_recv () == 0
+        && s_in.command == FY_PROTO_CANCEL && s_in.rid == rid,
+        "fy_client_cancel sends CANCEL");
+    fy_client_set_window (client, 0);
+    ok (fy_client_request (client, "audit", "GET", "/audit/export", NULL, 0,
+                           NULL, 0, &rid) == 0
+        && s_broker_recv () == 0 && s_in.command == FY_PROTO_REQUEST
+        && s_in.window == 0, "window 0: a REQUEST without window");
+    reply = s_broker_out (FY_PROTO_REPLY);
+    reply->rid = rid;
+    reply->status = 200;
+    reply->body = fy_proto_str ("pushed");
+    reply->more = true;
+    if (fy_proto_send (s_router, &s_out))
+        BAIL_OUT ("send");
+    s_pump (client, 50);
+    ok (s_seen.replies == 2 && strcmp (s_seen.body, "200 pushed") == 0,
+        "a pushed part");
 
     //  Silence from the client side is broken by heartbeats.
     ok (s_broker_recv_any (true) == 0 && s_in.command == FY_PROTO_HEARTBEAT,
