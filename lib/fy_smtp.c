@@ -82,6 +82,15 @@ s_has_scheme (const char *url, const char *scheme)
            && url [len] != '/';
 }
 
+static bool
+s_url_parses (const char *url)
+{
+    CURLU *parsed = curl_url ();
+    bool ok = curl_url_set (parsed, CURLUPART_URL, url, 0) == CURLUE_OK;
+    curl_url_cleanup (parsed);
+    return ok;
+}
+
 fy_smtp_t *
 fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
              fy_error_t *err)
@@ -113,6 +122,11 @@ fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
     }
     if ((unsigned) options->starttls > FY_SMTP_STARTTLS_REQUIRED) {
         fy_error_set (err, "SMTP STARTTLS policy out of range");
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!s_url_parses (url)) {
+        fy_error_set (err, "SMTP URL does not parse as a URL");
         errno = EINVAL;
         return NULL;
     }
@@ -196,14 +210,17 @@ s_read (char *buffer, size_t size, size_t nitems, void *arg)
     return n;
 }
 
-//  Keeps the last line the server sent (CURLINFO_HEADER_IN: curl's name
-//  for SMTP replies), without its line ending. Returns 0 as curl wants.
+//  Keeps the last refusal the server sent (CURLINFO_HEADER_IN is curl's
+//  name for SMTP replies; a refusal's code starts with 4 or 5), without
+//  its line ending: the QUIT's 221 that follows is of no interest. Returns
+//  0 as curl wants.
 static int
 s_debug (CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
 {
     (void) easy;
     s_job_t *job = arg;
-    if (type != CURLINFO_HEADER_IN)
+    if (type != CURLINFO_HEADER_IN || size == 0
+        || (data [0] != '4' && data [0] != '5'))
         return 0;
     while (size && (data [size - 1] == '\n' || data [size - 1] == '\r'))
         size--;
@@ -242,6 +259,18 @@ s_setup (CURL *easy, void *arg)
     S_SET (CURLOPT_VERBOSE, 1L);
     S_SET (CURLOPT_DEBUGFUNCTION, s_debug);
     S_SET (CURLOPT_DEBUGDATA, job);
+    //  libcurl 7.88 (Debian 12's; fixed upstream by curl PR #21082)
+    //  re-uses a pooled plain connection for a transfer that requires
+    //  STARTTLS when host and port match: mail would go out in clear
+    //  through a connection that another client of the same
+    //  fy_http_client (STARTTLS none or try) left behind. curl never
+    //  shares a connection between transfers whose GSSAPI delegation
+    //  setting differs, so the required ones set one of their own. It
+    //  only matters to Kerberos AUTH, and then it delegates no more than
+    //  the KDC's policy allows.
+    if (smtp->starttls == FY_SMTP_STARTTLS_REQUIRED)
+        S_SET (CURLOPT_GSSAPI_DELEGATION,
+               (long) CURLGSSAPI_DELEGATION_POLICY_FLAG);
     if (smtp->user) {
         S_SET (CURLOPT_USERNAME, smtp->user);
         S_SET (CURLOPT_PASSWORD, smtp->password);
@@ -279,6 +308,10 @@ s_done (const fy_http_result_t *http_result, void *arg)
     s_job_t *job = arg;
     CURLcode code = fy_http_result_curl_code (http_result);
     long reply = fy_http_result_response_code (http_result);
+    //  Only a 4xx or 5xx reply refused anything: a failure after a 250
+    //  (STARTTLS not offered in the EHLO reply) has no reply code.
+    if (code != CURLE_OK && reply < 400)
+        reply = 0;
     fy_smtp_result_t result = {
         .ok = code == CURLE_OK,
         .reply_code = (int) reply,

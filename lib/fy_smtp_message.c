@@ -736,9 +736,12 @@ s_base64 (FILE *file, const char *data, size_t len)
     }
 }
 
-//  The content fields and the body of one text part.
+//  The content fields and the body of one text part. A part of a
+//  multipart ends with the CRLF that belongs to the next boundary line; a
+//  message of one part ends where its text does (curl ends the DATA with
+//  CRLF.CRLF then), so no line break is added to the text.
 static void
-s_part (s_out_t *out, const char *subtype, const char *text)
+s_part (s_out_t *out, const char *subtype, const char *text, bool multipart)
 {
     size_t len;
     char *canon = s_canonical (text, &len);
@@ -746,9 +749,10 @@ s_part (s_out_t *out, const char *subtype, const char *text)
     fprintf (out->file, "Content-Type: text/%s; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: %s\r\n\r\n",
              subtype, qp ? "quoted-printable" : "base64");
-    if (qp || len == 0) {
+    if (qp) {
         s_qp (out->file, canon, len);
-        fputs ("\r\n", out->file);
+        if (multipart)
+            fputs ("\r\n", out->file);
     }
     else
         s_base64 (out->file, canon, len);
@@ -821,15 +825,15 @@ fy_smtp_message_render (fy_smtp_message_t *self, size_t *len,
         fprintf (out.file, "Content-Type: multipart/alternative; "
                            "boundary=\"%s\"\r\n\r\n--%s\r\n",
                  boundary, boundary);
-        s_part (&out, "plain", self->text);
+        s_part (&out, "plain", self->text, true);
         fprintf (out.file, "--%s\r\n", boundary);
-        s_part (&out, "html", self->html);
+        s_part (&out, "html", self->html, true);
         fprintf (out.file, "--%s--\r\n", boundary);
     }
     else if (self->text)
-        s_part (&out, "plain", self->text);
+        s_part (&out, "plain", self->text, false);
     else
-        s_part (&out, "html", self->html);
+        s_part (&out, "html", self->html, false);
     fclose (out.file);
     *len = size;
     return data;

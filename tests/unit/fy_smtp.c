@@ -101,7 +101,7 @@ test_layout (void)
             "Subject: Your review is due\r\n"
             S_ID
             S_TEXT_QP
-            "Hello Ann,\r\nplease.\r\n\r\n",
+            "Hello Ann,\r\nplease.\r\n",
             "a text message, byte for byte");
     free (data);
 
@@ -170,7 +170,7 @@ test_layout (void)
             "Content-Type: text/html; charset=UTF-8\r\n"
             "Content-Transfer-Encoding: quoted-printable\r\n"
             "\r\n"
-            "<p>x</p>\r\n",
+            "<p>x</p>",
             "an HTML message, single part");
     free (data);
 }
@@ -239,8 +239,8 @@ test_bodies (void)
     char *data = s_with_text (text);
     char expect [600];
     snprintf (expect, sizeof expect,
-              S_HEAD S_ID S_TEXT_QP "%.*s=\r\n=C3=A9b  \tend=20\r\n=3D=20\r\n"
-              "\r\n", 74, text);
+              S_HEAD S_ID S_TEXT_QP "%.*s=\r\n=C3=A9b  \tend=20\r\n=3D=20\r\n",
+              74, text);
     is_str (data, expect, "quoted-printable: soft break before an escape, "
                           "trailing whitespace and '=' escaped");
     free (data);
@@ -249,15 +249,16 @@ test_bodies (void)
     text [200] = 0;
     data = s_with_text (text);
     snprintf (expect, sizeof expect,
-              S_HEAD S_ID S_TEXT_QP "%.75s=\r\n%.75s=\r\n%.50s\r\n",
+              S_HEAD S_ID S_TEXT_QP "%.75s=\r\n%.75s=\r\n%.50s",
               text, text, text);
     is_str (data, expect, "a 200-octet line in 76-octet lines");
     free (data);
 
     //  Lone CR and CRLF become CRLF like LF.
     data = s_with_text ("a\rb\r\nc");
-    ok (strstr (data, "\r\n\r\na\r\nb\r\nc\r\n") != NULL,
-        "line breaks made CRLF");
+    ok (strlen (data) > 11
+        && strcmp (data + strlen (data) - 11, "\r\n\r\na\r\nb\r\nc") == 0,
+        "line breaks made CRLF, none added at the end");
     free (data);
 
     //  Mostly non-ASCII: base64 is shorter, 76 characters a line.
