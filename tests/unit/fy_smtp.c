@@ -234,8 +234,7 @@ test_bodies (void)
     //  Soft breaks after 75 characters, never inside an escape.
     char text [300];
     memset (text, 'a', 74);
-    strcpy (text + 74, "é");
-    strcat (text, "b  \tend \n= \n");
+    snprintf (text + 74, sizeof text - 74, "%s", "éb  \tend \n= \n");
     char *data = s_with_text (text);
     char expect [600];
     snprintf (expect, sizeof expect,
