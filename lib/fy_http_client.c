@@ -33,6 +33,8 @@ struct fy_http_call {
     int64_t connect_ms;
     int64_t total_ms;
     size_t max_body;
+    fy_http_setup_fn *setup;
+    void *setup_arg;
 };
 
 typedef struct s_request {
@@ -81,6 +83,8 @@ struct fy_http_result {
     int error;
     int status;
     const char *text;
+    CURLcode code;
+    long response_code;
 };
 
 void
@@ -342,6 +346,8 @@ s_complete (fy_http_client_t *self, s_request_t *request, CURLcode code)
         .error = s_errno_of (code, request->too_big),
         .status = (int) status,
         .text = "",
+        .code = code,
+        .response_code = status,
     };
     if (result.error) {
         result.status = 0;
@@ -463,10 +469,9 @@ fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
 fy_http_call_t *
 fy_http_call_new (const char *method, const char *url)
 {
-    assert (method);
     assert (url);
     fy_http_call_t *self = fy_xcalloc (1, sizeof *self);
-    self->method = fy_xstrdup (method);
+    self->method = method ? fy_xstrdup (method) : NULL;
     self->url = fy_xstrdup (url);
     self->connect_ms = S_CONNECT_MS;
     self->total_ms = S_TOTAL_MS;
@@ -565,7 +570,16 @@ fy_http_call_set_max_body (fy_http_call_t *self, size_t max_body)
         self->max_body = max_body;
 }
 
-static void
+void
+fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn,
+                        void *arg)
+{
+    assert (self);
+    self->setup = fn;
+    self->setup_arg = arg;
+}
+
+static CURLcode
 s_setup (s_request_t *request)
 {
     fy_http_call_t *call = request->call;
@@ -582,6 +596,9 @@ s_setup (s_request_t *request)
                       (curl_off_t) call->max_body);
     //  Long polls sit idle for 20 s: keep NAT and load balancer state.
     curl_easy_setopt (easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    //  Another protocol's transfer: its own setup says what to do.
+    if (!call->method)
+        return call->setup ? call->setup (easy, call->setup_arg) : CURLE_OK;
     if (strcmp (call->method, "GET") == 0)
         curl_easy_setopt (easy, CURLOPT_HTTPGET, 1L);
     else if (strcmp (call->method, "HEAD") == 0)
@@ -601,6 +618,7 @@ s_setup (s_request_t *request)
     assert (list);
     call->headers = list;
     curl_easy_setopt (easy, CURLOPT_HTTPHEADER, call->headers);
+    return call->setup ? call->setup (easy, call->setup_arg) : CURLE_OK;
 }
 
 int
@@ -630,7 +648,11 @@ fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
         fy_error_set (err, "curl_easy_init failed");
         goto fail;
     }
-    s_setup (request);
+    CURLcode setup = s_setup (request);
+    if (setup != CURLE_OK) {
+        fy_error_set (err, "request setup: %s", curl_easy_strerror (setup));
+        goto fail;
+    }
     CURLMcode code = curl_multi_add_handle (self->multi, request->easy);
     if (code != CURLM_OK) {
         fy_error_set (err, "curl_multi_add_handle: %s",
@@ -751,6 +773,20 @@ fy_http_result_header (const fy_http_result_t *result, const char *name)
     char *copy = fy_xstrdup (header->value);
     request->copies [request->ncopies++] = copy;
     return copy;
+}
+
+CURLcode
+fy_http_result_curl_code (const fy_http_result_t *result)
+{
+    assert (result);
+    return result->code;
+}
+
+long
+fy_http_result_response_code (const fy_http_result_t *result)
+{
+    assert (result);
+    return result->response_code;
 }
 
 int64_t

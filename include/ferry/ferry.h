@@ -23,6 +23,7 @@
 #include "ferry/fy_schema.h"
 #include "ferry/fy_signals.h"
 #include "ferry/fy_sigv4.h"
+#include "ferry/fy_smtp.h"
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"
 #include "ferry/fy_store.h"

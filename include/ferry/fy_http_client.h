@@ -12,6 +12,12 @@
     built on it (the SQS client's retry backoff) waits in the same loop,
     behind the same fd and timeout, and never sleeps.
 
+    Transfers of curl's other protocols (SMTP for fy_smtp) run on the same
+    client, so a program keeps one curl multi, one fd and one timeout for
+    all of them: such a call has no method, and a setup callback
+    (fy_http_call_set_setup) sets the protocol's options on the easy
+    handle.
+
     Not thread-safe: one loop owns the client and all its requests. */
 #ifndef FY_HTTP_CLIENT_H_INCLUDED
 #define FY_HTTP_CLIENT_H_INCLUDED
@@ -105,6 +111,9 @@ size_t
 
 //  A request of method ("GET", "POST", ...) to url, both copied. Defaults:
 //  connect timeout 5 s, total timeout 30 s, response body at most 8 MiB.
+//  method NULL makes a transfer of another protocol (smtp://...): the
+//  client then sets no method, body or headers, only the URL, timeouts,
+//  body limit and its own bookkeeping, and a setup callback sets the rest.
 //  Caller owns result until fy_http_client_start.
 fy_http_call_t *
     fy_http_call_new (const char *method, const char *url);
@@ -123,7 +132,8 @@ void
 struct curl_slist **
     fy_http_call_headers (fy_http_call_t *self);
 
-//  The method and URL as given to fy_http_call_new. Borrowed.
+//  The method (NULL for another protocol's transfer) and URL as given to
+//  fy_http_call_new. Borrowed.
 const char *
     fy_http_call_method (fy_http_call_t *self);
 const char *
@@ -148,6 +158,22 @@ void
 //  EMSGSIZE. 0 keeps the default.
 void
     fy_http_call_set_max_body (fy_http_call_t *self, size_t max_body);
+
+//  Sets the options a call's fields do not cover on the easy handle:
+//  another protocol's (CURLOPT_MAIL_FROM, CURLOPT_MAIL_RCPT, CURLOPT_UPLOAD
+//  with a read callback, CURLOPT_USE_SSL...) or rare HTTP ones. Called
+//  once, from fy_http_client_start, after the client's own options, so it
+//  may override them; it must not set CURLOPT_PRIVATE, CURLOPT_ERRORBUFFER
+//  or the write callback, which the client's bookkeeping needs. Anything
+//  it hands curl (read data, lists) must live until the request's
+//  completion callback or its cancel. A code other than CURLE_OK makes
+//  fy_http_client_start fail.
+typedef CURLcode (fy_http_setup_fn) (CURL *easy, void *arg);
+
+//  Call fn with arg to set the easy handle up. Replaces an earlier one.
+void
+    fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn,
+                            void *arg);
 
 //  Start the request; fn is called with arg when it ends. Takes ownership
 //  of *call_p and sets it to NULL, even on failure. *id_p (if not NULL)
@@ -200,6 +226,18 @@ const char *
 //  repeated), or NULL. Borrowed.
 const char *
     fy_http_result_header (const fy_http_result_t *result, const char *name);
+
+//  curl's own code for the transfer, CURLE_OK on success: for protocols
+//  whose failures the errno above does not tell apart (an SMTP server
+//  refusing a recipient is CURLE_SEND_ERROR, not a broken connection).
+CURLcode
+    fy_http_result_curl_code (const fy_http_result_t *result);
+
+//  The protocol's last response code (CURLINFO_RESPONSE_CODE), also when
+//  the transfer failed: the SMTP reply that refused a recipient (550), or
+//  an HTTP status. 0 when no response came back.
+long
+    fy_http_result_response_code (const fy_http_result_t *result);
 
 //  Milliseconds from start to completion.
 int64_t

@@ -21,6 +21,8 @@ typedef struct {
     const char *want;
     int64_t elapsed_ms;
     int order;                  //  Completion rank among a group
+    CURLcode code;
+    long response_code;
 } reply_t;
 
 static int s_completed;
@@ -39,6 +41,8 @@ s_on_done (const fy_http_result_t *result, void *arg)
         reply->header = value ? fy_xstrdup (value) : NULL;
     }
     reply->elapsed_ms = fy_http_result_elapsed_ms (result);
+    reply->code = fy_http_result_curl_code (result);
+    reply->response_code = fy_http_result_response_code (result);
     reply->order = ++s_completed;
 }
 
@@ -83,6 +87,65 @@ s_wait_all (fy_http_client_t *client, reply_t *replies, size_t count,
         if (fy_http_client_wait (client, left))
             BAIL_OUT ("poll: %s", strerror (errno));
     }
+}
+
+//  Setup hooks: one overrides the client's method, one refuses.
+static CURLcode
+s_setup_put (CURL *easy, void *arg)
+{
+    (*(int *) arg)++;
+    return curl_easy_setopt (easy, CURLOPT_CUSTOMREQUEST, "PUT");
+}
+
+static CURLcode
+s_setup_refuse (CURL *easy, void *arg)
+{
+    (void) easy;
+    (*(int *) arg)++;
+    return CURLE_UNSUPPORTED_PROTOCOL;
+}
+
+//  The setup hook fy_smtp runs its transfers through, and the raw codes.
+static void
+test_setup_hook (fy_http_client_t *client)
+{
+    int calls = 0;
+    char *url = fy_xasprintf ("%s/echo", s_base);
+    fy_http_call_t *call = fy_http_call_new ("POST", url);
+    fy_http_call_set_body (call, "b", 1);
+    fy_http_call_set_setup (call, s_setup_put, &calls);
+    reply_t echo = { .want = "X-Method" };
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL)
+        == 0, "call with a setup hook started");
+    is_int (calls, 1, "hook called once, at start");
+    ok (s_wait_all (client, &echo, 1, 5000), "it completes");
+    is_str (echo.header, "PUT", "the hook's option overrides the client's");
+    is_int ((int) echo.code, CURLE_OK, "curl code CURLE_OK");
+    is_int ((int) echo.response_code, 200, "response code 200");
+    s_reply_reset (&echo);
+
+    call = fy_http_call_new ("GET", url);
+    fy_http_call_set_setup (call, s_setup_refuse, &calls);
+    fy_error_t err = { { 0 } };
+    errno = 0;
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, &err)
+        == -1 && errno == EIO && call == NULL,
+        "a hook's error fails the start: %s", err.text);
+    is_int ((int) fy_http_client_active (client), 0, "nothing left running");
+
+    //  No method: the client sets none, curl's default for the scheme
+    //  (GET for http) applies.
+    free (url);
+    url = fy_xasprintf ("%s/status?code=404", s_base);
+    call = fy_http_call_new (NULL, url);
+    ok (fy_http_call_method (call) == NULL, "a call without a method");
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL)
+        == 0 && s_wait_all (client, &echo, 1, 5000), "it runs");
+    is_int (echo.status, 404, "status 404");
+    is_int ((int) echo.response_code, 404, "response code 404");
+    s_reply_reset (&echo);
+    free (url);
+    ok (!s_wait_all (client, &echo, 1, 50), "refused start never called");
 }
 
 static int s_fired [4];
@@ -248,6 +311,8 @@ main (void)
         BAIL_OUT ("start refused");
     ok (s_wait_all (client, &refused, 1, 5000), "refused request ends");
     is_int (refused.error, ECONNREFUSED, "ECONNREFUSED");
+    is_int ((int) refused.code, CURLE_COULDNT_CONNECT, "curl's own code");
+    is_int ((int) refused.response_code, 0, "no response code");
     s_reply_reset (&refused);
 
     //  ---- Cancel: no callback, nothing left active.
@@ -291,6 +356,8 @@ main (void)
     ok (took >= 110 && took < 1000, "timers waited, not spun (%lld ms)",
         (long long) took);
     is_int (fy_http_client_timeout_ms (client), -1, "idle again");
+
+    test_setup_hook (client);
 
     //  ---- Destroy with a request in flight calls nothing back.
     reply_t orphan = { 0 };
