@@ -7,13 +7,13 @@
     the order they were added. */
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_json.h"
+#include "fy_aws_ops.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 //  A receive's answer holds up to 10 messages of up to 1 MiB (the newest
 //  limit), which JSON escaping can swell.
@@ -52,19 +52,15 @@ struct fy_sqs_message {
 
 typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
 
-typedef struct s_op {
-    struct s_op *prev, *next;
+typedef struct {
+    fy_aws_op_t base;           //  First: the list's view of the op
     fy_sqs_t *sqs;
-    uint64_t id;
     s_kind_t kind;
     const char *action;
     json_t *request;            //  Body; a batch's Entries are set per try
     fy_sqs_batch_t *batch;
     int64_t total_ms;
     size_t max_body;
-    int attempts;
-    uint64_t http_id;           //  The attempt in flight, or 0
-    uint64_t timer_id;          //  The backoff timer, or 0
     void *fn;
     void *arg;
     //  How the last attempt went.
@@ -77,20 +73,15 @@ typedef struct s_op {
 } s_op_t;
 
 struct fy_sqs {
-    fy_http_client_t *http;
     char *endpoint;
     char *url;                  //  endpoint + "/"
     fy_aws_sign_fn *sign;
     void *sign_arg;
-    int64_t retry_base_ms;
-    int64_t retry_cap_ms;
+    fy_aws_backoff_t backoff;
     int max_attempts;
     int64_t connect_ms;
     int64_t timeout_ms;
-    s_op_t *ops;
-    size_t pending;
-    uint64_t next_id;
-    uint64_t rng;
+    fy_aws_ops_t ops;
 };
 
 //  Legacy query codes and the model's shape names for them (the
@@ -121,16 +112,6 @@ static const struct {
     { "AWS.SimpleQueueService.UnsupportedOperation", "UnsupportedOperation" },
 };
 
-//  Codes retried besides 5xx and 429: SQS's throttling, and the transient
-//  failures botocore's standard retry mode treats as such.
-static const char *s_retryable_codes [] = {
-    "ThrottlingException", "Throttling", "ThrottledException",
-    "RequestThrottled", "RequestThrottledException",
-    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
-    "RequestTimeout", "RequestTimeoutException", "InternalError",
-    "InternalFailure", "ServiceUnavailable", "KmsThrottled",
-};
-
 static const char *
 s_field (json_t *object, const char *name)
 {
@@ -149,14 +130,11 @@ s_copy (char *dest, size_t size, const char *src, size_t len)
     dest [len] = 0;
 }
 
-//  The shape name in "ns#Name:uri" style text.
+//  The shape name in "ns#Name:uri" style text, or in a legacy query code.
 static void
 s_short_code (const char *text, char *code, size_t size)
 {
-    const char *hash = strchr (text, '#');
-    if (hash)
-        text = hash + 1;
-    s_copy (code, size, text, strcspn (text, ":"));
+    fy_aws_short_code (text, code, size);
     for (size_t i = 0; i < sizeof s_query_codes / sizeof *s_query_codes; i++)
         if (strcmp (code, s_query_codes [i].query) == 0) {
             s_copy (code, size, s_query_codes [i].shape,
@@ -172,7 +150,9 @@ fy_sqs_decode_error (int status, const char *query_error,
 {
     assert (error);
     memset (error, 0, sizeof *error);
-    error->sender_fault = status >= 400 && status < 500;
+    fy_aws_error_t json;
+    fy_aws_decode_json_error (status, error_type, body, len, &json);
+    error->sender_fault = json.sender_fault;
     if (query_error && *query_error) {
         s_copy (error->query_code, sizeof error->query_code, query_error,
                 strcspn (query_error, ";"));
@@ -180,40 +160,17 @@ fy_sqs_decode_error (int status, const char *query_error,
         if (fault)
             error->sender_fault = strcmp (fault + 1, "Sender") == 0;
     }
-    json_t *json = body && len ? fy_json_loadb (body, len, NULL) : NULL;
-    const char *type = error_type && *error_type ? error_type : NULL;
-    if (!type && json_is_object (json)) {
-        type = json_string_value (json_object_get (json, "__type"));
-        if (!type)
-            type = json_string_value (json_object_get (json, "code"));
-    }
-    if (type)
-        s_short_code (type, error->code, sizeof error->code);
+    if (json.code [0])
+        s_short_code (json.code, error->code, sizeof error->code);
     else if (error->query_code [0])
         s_short_code (error->query_code, error->code, sizeof error->code);
-    if (json_is_object (json)) {
-        const char *message =
-            json_string_value (json_object_get (json, "message"));
-        if (!message)
-            message = json_string_value (json_object_get (json, "Message"));
-        if (message)
-            s_copy (error->message, sizeof error->message, message,
-                    strlen (message));
-    }
-    json_decref (json);
+    memcpy (error->message, json.message, sizeof error->message);
 }
 
 bool
 fy_sqs_is_retryable (int status, const char *code)
 {
-    if (status >= 500 || status == 429)
-        return true;
-    if (code)
-        for (size_t i = 0;
-             i < sizeof s_retryable_codes / sizeof *s_retryable_codes; i++)
-            if (strcmp (code, s_retryable_codes [i]) == 0)
-                return true;
-    return false;
+    return fy_aws_is_retryable (status, code);
 }
 
 //  --------------------------------------------------------------------
@@ -222,34 +179,13 @@ fy_sqs_is_retryable (int status, const char *code)
 void
 fy_sqs_options_default (fy_sqs_options_t *options)
 {
-    assert (options);
-    memset (options, 0, sizeof *options);
-    options->retry_base_ms = 50;
-    options->retry_cap_ms = 5000;
-    options->max_attempts = 5;
-    options->connect_timeout_ms = 5000;
-    options->timeout_ms = 15000;
+    fy_aws_options_default (options);
 }
 
 char *
 fy_sqs_region_endpoint (const char *region)
 {
-    assert (region);
-    const char *suffix = "amazonaws.com";
-    if (strncmp (region, "cn-", 3) == 0)
-        suffix = "amazonaws.com.cn";
-    else if (strncmp (region, "us-isob-", 8) == 0)
-        suffix = "sc2s.sgov.gov";
-    else if (strncmp (region, "us-iso-", 7) == 0)
-        suffix = "c2s.ic.gov";
-    return fy_xasprintf ("https://sqs.%s.%s", region, suffix);
-}
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value ? value : NULL;
+    return fy_aws_region_endpoint ("sqs", region);
 }
 
 fy_sqs_t *
@@ -261,41 +197,20 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
     fy_sqs_options_default (&defaults);
     if (!options)
         options = &defaults;
-    const char *endpoint = s_env ("AWS_ENDPOINT_URL_SQS");
+    static const char *const env_names [] = { "AWS_ENDPOINT_URL_SQS", NULL };
+    char *endpoint = fy_aws_endpoint (env_names, options, "sqs", err);
     if (!endpoint)
-        endpoint = s_env ("AWS_ENDPOINT_URL");
-    if (!endpoint && options->endpoint && *options->endpoint)
-        endpoint = options->endpoint;
-    const char *region = options->region && *options->region
-                             ? options->region : s_env ("AWS_REGION");
-    if (!region)
-        region = s_env ("AWS_DEFAULT_REGION");
-    if (!endpoint && !region) {
-        fy_error_set (err, "sqs: no endpoint and no region (set AWS_REGION)");
-        errno = EINVAL;
         return NULL;
-    }
-    if (endpoint && strncmp (endpoint, "http://", 7) != 0
-        && strncmp (endpoint, "https://", 8) != 0) {
-        fy_error_set (err, "sqs: endpoint '%s' is not an http(s) URL",
-                      endpoint);
-        errno = EINVAL;
-        return NULL;
-    }
     fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
-    self->http = http;
-    self->endpoint = endpoint ? fy_xstrdup (endpoint)
-                              : fy_sqs_region_endpoint (region);
-    size_t len = strlen (self->endpoint);
-    while (len > 0 && self->endpoint [len - 1] == '/')
-        self->endpoint [--len] = 0;
+    self->endpoint = endpoint;
     self->url = fy_xasprintf ("%s/", self->endpoint);
     self->sign = options->sign;
     self->sign_arg = options->sign_arg;
-    self->retry_base_ms = options->retry_base_ms > 0
-                              ? options->retry_base_ms : defaults.retry_base_ms;
-    self->retry_cap_ms = options->retry_cap_ms > 0
-                             ? options->retry_cap_ms : defaults.retry_cap_ms;
+    fy_aws_backoff_init (&self->backoff,
+                         options->retry_base_ms > 0 ? options->retry_base_ms
+                                                    : defaults.retry_base_ms,
+                         options->retry_cap_ms > 0 ? options->retry_cap_ms
+                                                   : defaults.retry_cap_ms);
     self->max_attempts = options->max_attempts > 0
                              ? options->max_attempts : defaults.max_attempts;
     self->connect_ms = options->connect_timeout_ms > 0
@@ -303,35 +218,17 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
                            : defaults.connect_timeout_ms;
     self->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
                                                : defaults.timeout_ms;
-    self->next_id = 1;
-    self->rng = ((uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32))
-                | 1;
+    fy_aws_ops_init (&self->ops, http);
     return self;
 }
 
 static void
-s_op_free (s_op_t *op)
+s_op_free (fy_aws_op_t *base)
 {
+    s_op_t *op = (s_op_t *) base;
     json_decref (op->request);
     fy_sqs_batch_destroy (&op->batch);
     free (op);
-}
-
-//  Take op off the client's list and stop whatever it waits for.
-static void
-s_op_unlink (fy_sqs_t *self, s_op_t *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        self->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    if (op->http_id)
-        fy_http_client_cancel (self->http, op->http_id);
-    if (op->timer_id)
-        fy_http_client_timer_cancel (self->http, op->timer_id);
-    self->pending--;
 }
 
 void
@@ -342,11 +239,7 @@ fy_sqs_destroy (fy_sqs_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    while (self->ops) {
-        s_op_t *op = self->ops;
-        s_op_unlink (self, op);
-        s_op_free (op);
-    }
+    fy_aws_ops_clear (&self->ops, s_op_free);
     free (self->endpoint);
     free (self->url);
     free (self);
@@ -365,20 +258,14 @@ size_t
 fy_sqs_pending (fy_sqs_t *self)
 {
     assert (self);
-    return self->pending;
+    return self->ops.pending;
 }
 
 bool
 fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 {
     assert (self);
-    for (s_op_t *op = self->ops; op; op = op->next)
-        if (op->id == id) {
-            s_op_unlink (self, op);
-            s_op_free (op);
-            return true;
-        }
-    return false;
+    return fy_aws_ops_cancel (&self->ops, id, s_op_free);
 }
 
 //  --------------------------------------------------------------------
@@ -386,42 +273,27 @@ fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 
 static void s_attempt (s_op_t *op);
 
-//  Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
-static int64_t
-s_backoff_ms (fy_sqs_t *self, int attempt)
-{
-    int64_t ceiling = self->retry_base_ms;
-    for (int i = 1; i < attempt && ceiling < self->retry_cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > self->retry_cap_ms)
-        ceiling = self->retry_cap_ms;
-    //  xorshift64: good enough to spread competing clients apart.
-    self->rng ^= self->rng << 13;
-    self->rng ^= self->rng >> 7;
-    self->rng ^= self->rng << 17;
-    return (int64_t) (self->rng % (uint64_t) (ceiling + 1));
-}
-
 static void
 s_on_backoff (void *arg)
 {
     s_op_t *op = arg;
-    op->timer_id = 0;
+    op->base.timer_id = 0;
     s_attempt (op);
 }
 
 static bool
 s_may_retry (s_op_t *op)
 {
-    return op->attempts < op->sqs->max_attempts;
+    return op->base.attempts < op->sqs->max_attempts;
 }
 
 static void
 s_retry_later (s_op_t *op)
 {
-    op->timer_id = fy_http_client_timer (op->sqs->http,
-                                         s_backoff_ms (op->sqs, op->attempts),
-                                         s_on_backoff, op);
+    fy_aws_ops_later (&op->sqs->ops, &op->base,
+                      fy_aws_backoff_ms (&op->sqs->backoff,
+                                         op->base.attempts),
+                      s_on_backoff);
 }
 
 static void
@@ -435,7 +307,7 @@ s_fill_result (s_op_t *op, fy_sqs_result_t *result)
                                                     : NULL;
     result->message = op->failure.message;
     result->sender_fault = op->failure.sender_fault;
-    result->attempts = op->attempts;
+    result->attempts = op->base.attempts;
 }
 
 static void
@@ -471,8 +343,7 @@ s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
 static void
 s_finish (s_op_t *op, json_t *reply)
 {
-    fy_sqs_t *self = op->sqs;
-    s_op_unlink (self, op);
+    fy_aws_ops_unlink (&op->sqs->ops, &op->base);
     fy_sqs_result_t result;
     s_fill_result (op, &result);
     if (op->kind == S_RECEIVE) {
@@ -500,7 +371,7 @@ s_finish (s_op_t *op, json_t *reply)
                                                               "QueueUrl"));
         ((fy_sqs_url_fn *) op->fn) (&result, op->error ? NULL : url, op->arg);
     }
-    s_op_free (op);
+    s_op_free (&op->base);
 }
 
 static void
@@ -700,7 +571,7 @@ static void
 s_on_http (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
-    op->http_id = 0;
+    op->base.http_id = 0;
     op->status = fy_http_result_status (http);
     op->error = fy_http_result_error (http);
     memset (&op->failure, 0, sizeof op->failure);
@@ -770,7 +641,7 @@ static void
 s_attempt (s_op_t *op)
 {
     fy_sqs_t *self = op->sqs;
-    op->attempts++;
+    op->base.attempts++;
     if (op->kind == S_BATCH) {
         json_t *entries = json_array ();
         for (size_t i = 0; i < op->batch->count; i++)
@@ -802,8 +673,8 @@ s_attempt (s_op_t *op)
         return;
     }
     free (body);
-    if (fy_http_client_start (self->http, &call, s_on_http, op, &op->http_id,
-                              &err))
+    if (fy_http_client_start (self->ops.http, &call, s_on_http, op,
+                              &op->base.http_id, &err))
         s_fail_now (op, EIO, err.text);
 }
 
@@ -816,7 +687,6 @@ s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
 {
     s_op_t *op = fy_xcalloc (1, sizeof *op);
     op->sqs = self;
-    op->id = self->next_id++;
     op->kind = kind;
     op->action = action;
     op->fn = fn;
@@ -824,20 +694,14 @@ s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
     op->request = json_object ();
     op->total_ms = self->timeout_ms;
     op->max_body = 0;
-    op->next = self->ops;
-    if (self->ops)
-        self->ops->prev = op;
-    self->ops = op;
-    self->pending++;
-    if (id_p)
-        *id_p = op->id;
+    fy_aws_ops_add (&self->ops, &op->base, id_p);
     return op;
 }
 
 static void
 s_op_start (s_op_t *op)
 {
-    op->timer_id = fy_http_client_timer (op->sqs->http, 0, s_on_backoff, op);
+    fy_aws_ops_later (&op->sqs->ops, &op->base, 0, s_on_backoff);
 }
 
 //  --------------------------------------------------------------------
