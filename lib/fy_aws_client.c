@@ -225,20 +225,52 @@ fy_aws_is_credential_error (const char *code)
 //  The list of ops
 
 void
-fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http)
+fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
+                 const fy_aws_options_t *options)
 {
     assert (ops);
     assert (http);
+    fy_aws_options_t defaults;
+    fy_aws_options_default (&defaults);
+    if (!options)
+        options = &defaults;
     memset (ops, 0, sizeof *ops);
     ops->http = http;
+    ops->sign = options->sign;
+    ops->sign_arg = options->sign_arg;
+    fy_aws_backoff_init (&ops->backoff,
+                         options->retry_base_ms > 0 ? options->retry_base_ms
+                                                    : defaults.retry_base_ms,
+                         options->retry_cap_ms > 0 ? options->retry_cap_ms
+                                                   : defaults.retry_cap_ms);
+    ops->max_attempts = options->max_attempts > 0 ? options->max_attempts
+                                                  : defaults.max_attempts;
+    ops->connect_ms = options->connect_timeout_ms > 0
+                          ? options->connect_timeout_ms
+                          : defaults.connect_timeout_ms;
+    ops->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
+                                              : defaults.timeout_ms;
     ops->next_id = 1;
 }
 
+static void
+s_on_timer (void *arg)
+{
+    fy_aws_op_t *op = arg;
+    op->timer_id = 0;
+    op->attempt (op);
+}
+
 void
-fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op, uint64_t *id_p)
+fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op,
+                fy_aws_attempt_fn *attempt, fy_aws_op_free_fn *free_fn,
+                uint64_t *id_p)
 {
     assert (ops);
     assert (op);
+    assert (attempt && free_fn);
+    op->attempt = attempt;
+    op->free_fn = free_fn;
     op->id = ops->next_id++;
     op->prev = NULL;
     op->next = ops->head;
@@ -248,6 +280,7 @@ fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op, uint64_t *id_p)
     ops->pending++;
     if (id_p)
         *id_p = op->id;
+    op->timer_id = fy_http_client_timer (ops->http, 0, s_on_timer, op);
 }
 
 void
@@ -270,39 +303,75 @@ fy_aws_ops_unlink (fy_aws_ops_t *ops, fy_aws_op_t *op)
 }
 
 bool
-fy_aws_ops_cancel (fy_aws_ops_t *ops, uint64_t id,
-                   fy_aws_op_free_fn *free_fn)
+fy_aws_ops_cancel (fy_aws_ops_t *ops, uint64_t id)
 {
     assert (ops);
-    assert (free_fn);
     for (fy_aws_op_t *op = ops->head; op; op = op->next)
         if (op->id == id) {
             fy_aws_ops_unlink (ops, op);
-            free_fn (op);
+            op->free_fn (op);
             return true;
         }
     return false;
 }
 
 void
-fy_aws_ops_clear (fy_aws_ops_t *ops, fy_aws_op_free_fn *free_fn)
+fy_aws_ops_clear (fy_aws_ops_t *ops)
 {
     assert (ops);
-    assert (free_fn);
     while (ops->head) {
         fy_aws_op_t *op = ops->head;
         fy_aws_ops_unlink (ops, op);
-        free_fn (op);
+        op->free_fn (op);
     }
 }
 
-void
-fy_aws_ops_later (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms,
-                  fy_http_timer_fn *fn)
+int
+fy_aws_ops_start (fy_aws_ops_t *ops, fy_aws_op_t *op,
+                  fy_http_call_t **call_p, fy_http_done_fn *fn,
+                  fy_error_t *err)
 {
     assert (ops);
     assert (op);
-    op->timer_id = fy_http_client_timer (ops->http, delay_ms, fn, op);
+    assert (call_p && *call_p);
+    op->attempts++;
+    fy_http_call_t *call = *call_p;
+    size_t len;
+    const void *body = fy_http_call_body (call, &len);
+    if (ops->sign
+        && ops->sign (ops->sign_arg, fy_http_call_method (call),
+                      fy_http_call_url (call), fy_http_call_headers (call),
+                      body, len, err)) {
+        fy_http_call_destroy (call_p);
+        if (err && !err->text [0])
+            fy_error_set (err, "signing failed");
+        errno = EACCES;
+        return -1;
+    }
+    if (fy_http_client_start (ops->http, call_p, fn, op, &op->http_id,
+                              err)) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+bool
+fy_aws_ops_may_retry (fy_aws_ops_t *ops, fy_aws_op_t *op)
+{
+    assert (ops);
+    assert (op);
+    return op->attempts < ops->max_attempts;
+}
+
+void
+fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op)
+{
+    assert (ops);
+    assert (op);
+    op->timer_id = fy_http_client_timer (
+        ops->http, fy_aws_backoff_ms (&ops->backoff, op->attempts),
+        s_on_timer, op);
 }
 
 //  --------------------------------------------------------------------
@@ -328,12 +397,6 @@ typedef struct {
 struct fy_aws_client {
     const fy_aws_service_t *service;
     char *endpoint;
-    fy_aws_sign_fn *sign;
-    void *sign_arg;
-    fy_aws_backoff_t backoff;
-    int max_attempts;
-    int64_t connect_ms;
-    int64_t timeout_ms;
     fy_aws_ops_t ops;
 };
 
@@ -342,34 +405,18 @@ fy_aws_client_new (fy_http_client_t *http, const fy_aws_service_t *service,
                    const fy_aws_options_t *options, fy_error_t *err)
 {
     assert (http);
-    assert (service && service->service && service->prefix
-            && service->parse);
+    assert (service && service->service && service->prefix);
     fy_aws_options_t defaults;
     fy_aws_options_default (&defaults);
-    if (!options)
-        options = &defaults;
-    char *endpoint = fy_aws_endpoint (service->env_names, options,
+    char *endpoint = fy_aws_endpoint (service->env_names,
+                                      options ? options : &defaults,
                                       service->prefix, err);
     if (!endpoint)
         return NULL;
     fy_aws_client_t *self = fy_xcalloc (1, sizeof *self);
     self->service = service;
     self->endpoint = endpoint;
-    self->sign = options->sign;
-    self->sign_arg = options->sign_arg;
-    fy_aws_backoff_init (&self->backoff,
-                         options->retry_base_ms > 0 ? options->retry_base_ms
-                                                    : defaults.retry_base_ms,
-                         options->retry_cap_ms > 0 ? options->retry_cap_ms
-                                                   : defaults.retry_cap_ms);
-    self->max_attempts = options->max_attempts > 0 ? options->max_attempts
-                                                   : defaults.max_attempts;
-    self->connect_ms = options->connect_timeout_ms > 0
-                           ? options->connect_timeout_ms
-                           : defaults.connect_timeout_ms;
-    self->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                               : defaults.timeout_ms;
-    fy_aws_ops_init (&self->ops, http);
+    fy_aws_ops_init (&self->ops, http, options);
     return self;
 }
 
@@ -392,7 +439,7 @@ fy_aws_client_destroy (fy_aws_client_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    fy_aws_ops_clear (&self->ops, s_op_free);
+    fy_aws_ops_clear (&self->ops);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -420,22 +467,21 @@ fy_aws_client_pending (fy_aws_client_t *self)
     return self->ops.pending;
 }
 
+fy_aws_ops_t *
+fy_aws_client_ops (fy_aws_client_t *self)
+{
+    assert (self);
+    return &self->ops;
+}
+
 bool
 fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id)
 {
     assert (self);
-    return fy_aws_ops_cancel (&self->ops, id, s_op_free);
+    return fy_aws_ops_cancel (&self->ops, id);
 }
 
-static void s_attempt (s_op_t *op);
-
-static void
-s_on_backoff (void *arg)
-{
-    s_op_t *op = arg;
-    op->base.timer_id = 0;
-    s_attempt (op);
-}
+static void s_attempt (fy_aws_op_t *base);
 
 //  The op is over: call back once with what it has, then free it.
 static void
@@ -518,40 +564,29 @@ s_on_http (const fy_http_result_t *http, void *arg)
                       "%s: HTTP %d", self->service->service, op->status);
         retry = fy_aws_is_retryable (op->status, op->failure.code);
     }
-    if (retry && op->base.attempts < self->max_attempts) {
-        fy_aws_ops_later (&self->ops, &op->base,
-                          fy_aws_backoff_ms (&self->backoff,
-                                             op->base.attempts),
-                          s_on_backoff);
+    if (retry && fy_aws_ops_may_retry (&self->ops, &op->base)) {
+        fy_aws_ops_backoff (&self->ops, &op->base);
         return;
     }
     s_finish (op);
 }
 
 static void
-s_attempt (s_op_t *op)
+s_attempt (fy_aws_op_t *base)
 {
+    s_op_t *op = (s_op_t *) base;
     fy_aws_client_t *self = op->client;
-    op->base.attempts++;
     fy_http_call_t *call = fy_http_call_new ("POST", op->url);
     fy_http_call_add_header (call, "Content-Type", op->content_type);
     fy_http_call_add_header (call, "User-Agent", "ferry/" PACKAGE_VERSION);
     fy_http_call_set_body (call, op->body, op->len);
-    fy_http_call_set_timeouts (call, self->connect_ms, self->timeout_ms);
+    fy_http_call_set_timeouts (call, self->ops.connect_ms,
+                               self->ops.timeout_ms);
     //  The answers are small; anything larger is not AWS talking.
     fy_http_call_set_max_body (call, 1024 * 1024);
     fy_error_t err = { "" };
-    if (self->sign
-        && self->sign (self->sign_arg, "POST", op->url,
-                       fy_http_call_headers (call), op->body, op->len,
-                       &err)) {
-        fy_http_call_destroy (&call);
-        s_fail_now (op, EACCES, err.text [0] ? err.text : "signing failed");
-        return;
-    }
-    if (fy_http_client_start (self->ops.http, &call, s_on_http, op,
-                              &op->base.http_id, &err))
-        s_fail_now (op, EIO, err.text);
+    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_http, &err))
+        s_fail_now (op, errno, err.text);
 }
 
 void
@@ -573,8 +608,6 @@ fy_aws_client_post (fy_aws_client_t *self, const char *path,
     op->len = len;
     op->fn = fn;
     op->arg = arg;
-    fy_aws_ops_add (&self->ops, &op->base, id_p);
-    //  On the next turn: the callback never runs before the caller has
-    //  returned.
-    fy_aws_ops_later (&self->ops, &op->base, 0, s_on_backoff);
+    assert (self->service->parse);
+    fy_aws_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
 }

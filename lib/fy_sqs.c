@@ -72,16 +72,12 @@ typedef struct {
     size_t message_count;
 } s_op_t;
 
+//  An fy_aws_client for the endpoint, the settings and the list of ops;
+//  the ops are fy_sqs's own.
 struct fy_sqs {
-    char *endpoint;
+    fy_aws_client_t *client;
+    fy_aws_ops_t *ops;          //  The client's
     char *url;                  //  endpoint + "/"
-    fy_aws_sign_fn *sign;
-    void *sign_arg;
-    fy_aws_backoff_t backoff;
-    int max_attempts;
-    int64_t connect_ms;
-    int64_t timeout_ms;
-    fy_aws_ops_t ops;
 };
 
 //  Legacy query codes and the model's shape names for them (the
@@ -193,32 +189,18 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
             fy_error_t *err)
 {
     assert (http);
-    fy_sqs_options_t defaults;
-    fy_sqs_options_default (&defaults);
-    if (!options)
-        options = &defaults;
     static const char *const env_names [] = { "AWS_ENDPOINT_URL_SQS", NULL };
-    char *endpoint = fy_aws_endpoint (env_names, options, "sqs", err);
-    if (!endpoint)
+    static const fy_aws_service_t service = {
+        .service = "sqs", .env_names = env_names, .prefix = "sqs"
+    };
+    fy_aws_client_t *client = fy_aws_client_new (http, &service, options,
+                                                 err);
+    if (!client)
         return NULL;
     fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
-    self->endpoint = endpoint;
-    self->url = fy_xasprintf ("%s/", self->endpoint);
-    self->sign = options->sign;
-    self->sign_arg = options->sign_arg;
-    fy_aws_backoff_init (&self->backoff,
-                         options->retry_base_ms > 0 ? options->retry_base_ms
-                                                    : defaults.retry_base_ms,
-                         options->retry_cap_ms > 0 ? options->retry_cap_ms
-                                                   : defaults.retry_cap_ms);
-    self->max_attempts = options->max_attempts > 0
-                             ? options->max_attempts : defaults.max_attempts;
-    self->connect_ms = options->connect_timeout_ms > 0
-                           ? options->connect_timeout_ms
-                           : defaults.connect_timeout_ms;
-    self->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                               : defaults.timeout_ms;
-    fy_aws_ops_init (&self->ops, http);
+    self->client = client;
+    self->ops = fy_aws_client_ops (client);
+    self->url = fy_xasprintf ("%s/", fy_aws_client_endpoint (client));
     return self;
 }
 
@@ -239,8 +221,7 @@ fy_sqs_destroy (fy_sqs_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    fy_aws_ops_clear (&self->ops, s_op_free);
-    free (self->endpoint);
+    fy_aws_client_destroy (&self->client);
     free (self->url);
     free (self);
     *self_p = NULL;
@@ -251,49 +232,38 @@ const char *
 fy_sqs_endpoint (fy_sqs_t *self)
 {
     assert (self);
-    return self->endpoint;
+    return fy_aws_client_endpoint (self->client);
 }
 
 size_t
 fy_sqs_pending (fy_sqs_t *self)
 {
     assert (self);
-    return self->ops.pending;
+    return fy_aws_client_pending (self->client);
 }
 
 bool
 fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 {
     assert (self);
-    return fy_aws_ops_cancel (&self->ops, id, s_op_free);
+    return fy_aws_client_cancel (self->client, id);
 }
 
 //  --------------------------------------------------------------------
 //  Attempts
 
-static void s_attempt (s_op_t *op);
-
-static void
-s_on_backoff (void *arg)
-{
-    s_op_t *op = arg;
-    op->base.timer_id = 0;
-    s_attempt (op);
-}
+static void s_attempt (fy_aws_op_t *base);
 
 static bool
 s_may_retry (s_op_t *op)
 {
-    return op->base.attempts < op->sqs->max_attempts;
+    return fy_aws_ops_may_retry (op->sqs->ops, &op->base);
 }
 
 static void
 s_retry_later (s_op_t *op)
 {
-    fy_aws_ops_later (&op->sqs->ops, &op->base,
-                      fy_aws_backoff_ms (&op->sqs->backoff,
-                                         op->base.attempts),
-                      s_on_backoff);
+    fy_aws_ops_backoff (op->sqs->ops, &op->base);
 }
 
 static void
@@ -343,7 +313,7 @@ s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
 static void
 s_finish (s_op_t *op, json_t *reply)
 {
-    fy_aws_ops_unlink (&op->sqs->ops, &op->base);
+    fy_aws_ops_unlink (op->sqs->ops, &op->base);
     fy_sqs_result_t result;
     s_fill_result (op, &result);
     if (op->kind == S_RECEIVE) {
@@ -638,10 +608,10 @@ s_fail_now (s_op_t *op, int error, const char *message)
 }
 
 static void
-s_attempt (s_op_t *op)
+s_attempt (fy_aws_op_t *base)
 {
+    s_op_t *op = (s_op_t *) base;
     fy_sqs_t *self = op->sqs;
-    op->base.attempts++;
     if (op->kind == S_BATCH) {
         json_t *entries = json_array ();
         for (size_t i = 0; i < op->batch->count; i++)
@@ -661,21 +631,12 @@ s_attempt (s_op_t *op)
     fy_http_call_add_header (call, "x-amzn-query-mode", "true");
     fy_http_call_add_header (call, "User-Agent", "ferry/" PACKAGE_VERSION);
     fy_http_call_set_body (call, body, len);
-    fy_http_call_set_timeouts (call, self->connect_ms, op->total_ms);
+    fy_http_call_set_timeouts (call, self->ops->connect_ms, op->total_ms);
     fy_http_call_set_max_body (call, op->max_body);
-    fy_error_t err = { "" };
-    if (self->sign
-        && self->sign (self->sign_arg, "POST", self->url,
-                       fy_http_call_headers (call), body, len, &err)) {
-        free (body);
-        fy_http_call_destroy (&call);
-        s_fail_now (op, EACCES, err.text [0] ? err.text : "signing failed");
-        return;
-    }
     free (body);
-    if (fy_http_client_start (self->ops.http, &call, s_on_http, op,
-                              &op->base.http_id, &err))
-        s_fail_now (op, EIO, err.text);
+    fy_error_t err = { "" };
+    if (fy_aws_ops_start (self->ops, &op->base, &call, s_on_http, &err))
+        s_fail_now (op, errno, err.text);
 }
 
 //  The new op has been queued and its first attempt starts on the next
@@ -692,17 +653,12 @@ s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
     op->fn = fn;
     op->arg = arg;
     op->request = json_object ();
-    op->total_ms = self->timeout_ms;
+    op->total_ms = self->ops->timeout_ms;
     op->max_body = 0;
-    fy_aws_ops_add (&self->ops, &op->base, id_p);
+    fy_aws_ops_add (self->ops, &op->base, s_attempt, s_op_free, id_p);
     return op;
 }
 
-static void
-s_op_start (s_op_t *op)
-{
-    fy_aws_ops_later (&op->sqs->ops, &op->base, 0, s_on_backoff);
-}
 
 //  --------------------------------------------------------------------
 //  Calls
@@ -751,9 +707,8 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
     json_object_set_new (request, "AttributeNames", json_pack ("[s]", "All"));
     json_object_set_new (request, "MessageAttributeNames",
                          json_pack ("[s]", "All"));
-    op->total_ms = self->timeout_ms + wait_s * 1000;
+    op->total_ms = self->ops->timeout_ms + wait_s * 1000;
     op->max_body = S_RECEIVE_MAX_BODY;
-    s_op_start (op);
     return 0;
 }
 
@@ -783,7 +738,6 @@ fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
                            arg, id_p);
     op->batch = batch;
     json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
-    s_op_start (op);
     return 0;
 }
 
@@ -805,7 +759,6 @@ fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
     if (json_array_size (list) == 0)
         json_array_append_new (list, json_string ("All"));
     json_object_set_new (op->request, "AttributeNames", list);
-    s_op_start (op);
     return 0;
 }
 
@@ -824,7 +777,6 @@ fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
     s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg,
                            id_p);
     json_object_set_new (op->request, "QueueName", json_string (queue_name));
-    s_op_start (op);
     return 0;
 }
 

@@ -196,7 +196,8 @@ typedef struct {
     const char *const *env_names;
     //  The endpoint prefix of the region's endpoint ("email", "sns").
     const char *prefix;
-    //  Reads every answer.
+    //  Reads every answer; NULL for a client that makes its own calls on
+    //  the runner's core (fy_sqs).
     fy_aws_parse_fn *parse;
 } fy_aws_service_t;
 

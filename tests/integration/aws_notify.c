@@ -46,30 +46,6 @@ s_on_done (const fy_aws_result_t *result, void *arg)
     seen->result.request_id = seen->request_id;
 }
 
-static void
-s_run_until (fy_http_client_t *http, bool *flag, int64_t max_ms)
-{
-    int64_t until = fy_clock_mono_ms () + max_ms;
-    while (!*flag && fy_clock_mono_ms () < until)
-        if (fy_http_client_wait (http, until - fy_clock_mono_ms ()))
-            BAIL_OUT ("wait");
-}
-
-typedef struct {
-    bool done;
-    json_t *json;
-} log_t;
-
-static void
-s_on_log (const fy_http_result_t *result, void *arg)
-{
-    log_t *got = arg;
-    got->done = true;
-    size_t len;
-    const char *body = fy_http_result_body (result, &len);
-    got->json = json_loadb (body, len, 0, NULL);
-}
-
 //  The stub's log since the last call: a JSON array of requests (caller
 //  owns). Entries already returned are skipped.
 static json_t *
@@ -79,16 +55,13 @@ s_log (fy_http_client_t *http, int port)
     char *url = fy_xasprintf ("http://127.0.0.1:%d/_log", port);
     fy_http_call_t *call = fy_http_call_new ("GET", url);
     free (url);
-    log_t got = { false, NULL };
-    if (fy_http_client_start (http, &call, s_on_log, &got, NULL, NULL))
-        BAIL_OUT ("log request");
-    s_run_until (http, &got.done, 5000);
-    json_t *all = json_object_get (got.json, "requests");
+    json_t *log = stub_call_json (http, &call);
+    json_t *all = json_object_get (log, "requests");
     json_t *fresh = json_array ();
     for (size_t i = returned; i < json_array_size (all); i++)
         json_array_append (fresh, json_array_get (all, i));
     returned = json_array_size (all);
-    json_decref (got.json);
+    json_decref (log);
     return fresh;
 }
 
@@ -151,7 +124,7 @@ s_ses (fy_http_client_t *http, int port)
         && id != 0, "ses: send accepted");
     is_int ((int) fy_aws_client_pending (ses), 1, "ses: one pending");
     ok (!seen.done, "ses: no callback inside send");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "ses: signed request accepted (%s)",
             seen.message);
     ok (strncmp (seen.message_id, "0102018f", 8) == 0, "ses: MessageId %s",
@@ -190,7 +163,7 @@ s_ses (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_ses_send (ses, &raw, s_on_done, &seen, NULL, &err) == 0,
         "ses: raw send accepted");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "ses: raw message sent (%s)", seen.message);
     json_decref (s_log (http, port));
 
@@ -201,7 +174,7 @@ s_ses (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
         "ses: send to a throttled recipient");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "ses: sent after throttling");
     is_int (seen.result.attempts, 3, "ses: on the third attempt");
     log = s_log (http, port);
@@ -216,7 +189,7 @@ s_ses (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
         "ses: send to a failing server");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, EPROTO, "ses: 5xx every time fails");
     is_int (seen.result.attempts, 5, "ses: after max_attempts");
     is_str (seen.code, "InternalFailure", "ses: InternalFailure");
@@ -229,7 +202,7 @@ s_ses (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
         "ses: send to a rejected address");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, EPROTO, "ses: rejected");
     is_int (seen.result.status, 400, "ses: HTTP 400");
     is_str (seen.code, "MessageRejected", "ses: code from X-Amzn-ErrorType");
@@ -258,7 +231,7 @@ s_ses (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
         "ses: send with a wrong secret");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.status, 403, "ses: wrong secret: 403");
     is_str (seen.code, "InvalidSignatureException",
             "ses: wrong secret: InvalidSignatureException");
@@ -305,7 +278,7 @@ s_sns (fy_http_client_t *http, int port)
     seen_t seen = { false };
     ok (fy_sns_publish (sns, &msg, s_on_done, &seen, NULL, &err) == 0,
         "sns: publish accepted");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: signed request accepted (%s)",
             seen.message);
     is_int ((int) strlen (seen.message_id), 36, "sns: MessageId %s",
@@ -342,7 +315,7 @@ s_sns (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &fifo, s_on_done, &seen, NULL, &err) == 0,
         "sns: FIFO publish accepted");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: FIFO published (%s)", seen.message);
     log = s_log (http, port);
     sent = json_object_get (json_array_get (log, 0), "body");
@@ -357,7 +330,7 @@ s_sns (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &fifo, s_on_done, &seen, NULL, &err) == 0,
         "sns: a FIFO topic without a group id leaves (SNS decides)");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_str (seen.code, "InvalidParameter", "sns: and is refused by it");
     ok (!seen.result.retryable, "sns: InvalidParameter is permanent");
     json_decref (s_log (http, port));
@@ -368,7 +341,7 @@ s_sns (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &odd, s_on_done, &seen, NULL, &err) == 0,
         "sns: publish for an odd answer");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_str (seen.message_id, "id&<odd>",
             "sns: MessageId through entities, comments and CDATA");
     is_str (seen.request_id, "r-1", "sns: a character reference");
@@ -382,7 +355,7 @@ s_sns (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &throttled, s_on_done, &seen, NULL, &err) == 0,
         "sns: publish to a throttled topic");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: published after throttling");
     is_int (seen.result.attempts, 4, "sns: on the fourth attempt");
     log = s_log (http, port);
@@ -406,7 +379,7 @@ s_sns (fy_http_client_t *http, int port)
         memset (&seen, 0, sizeof seen);
         ok (fy_sns_publish (sns, &bad, s_on_done, &seen, NULL, &err) == 0,
             "sns: publish to %s", permanent [i].name);
-        s_run_until (http, &seen.done, 5000);
+        stub_run_until (http, &seen.done, 5000);
         free (arn);
         is_str (seen.code, permanent [i].code, "sns: the code decoded");
         is_int (seen.result.status, permanent [i].status, "sns: HTTP %d",
@@ -437,7 +410,7 @@ s_sns (fy_http_client_t *http, int port)
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &odd, s_on_done, &seen, NULL, &err) == 0,
         "sns: publish with a wrong secret");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.status, 403, "sns: wrong secret: 403");
     is_str (seen.code, "SignatureDoesNotMatch",
             "sns: wrong secret: SignatureDoesNotMatch");
