@@ -399,9 +399,11 @@ s_chars (s_xml_t *xml)
             continue;
         }
         size_t len = fy_utf8_length (xml->p, (size_t) (xml->end - xml->p));
-        //  No NUL, no control character XML 1.0 forbids.
+        //  No NUL, no control character XML 1.0 forbids (strchr would
+        //  find a NUL: it is in every string).
         if (len == 0 || (len == 1 && (unsigned char) *xml->p < 32
-                         && !strchr ("\t\r\n", *xml->p)))
+                         && *xml->p != '\t' && *xml->p != '\r'
+                         && *xml->p != '\n'))
             return false;
         //  "]]>" is not allowed in character data.
         if (s_starts (xml, "]]>"))

@@ -292,6 +292,16 @@ s_answers (void)
         free (request_id);
     }
 
+    //  A NUL in character data (found by aws_fuzz: it cut the MessageId
+    //  short instead of failing the answer).
+    const char nul [] = "<PublishResponse><PublishResult><MessageId>a\0b"
+                        "</MessageId></PublishResult></PublishResponse>";
+    fy_aws_answer_t answer = { 200, nul, sizeof nul - 1, NULL };
+    message_id = request_id = NULL;
+    ok (fy_sns_parse (&answer, &error, &message_id, &request_id) == -1
+        && !message_id, "a NUL in the text refused");
+    free (message_id);
+
     //  An error whose body is not XML: the status alone.
     ok (s_parse (503, "<html>Service Unavailable", &error, &message_id,
                  &request_id) == -1 && error.code [0] == 0
