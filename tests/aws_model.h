@@ -130,8 +130,8 @@ aws_model_error_code (json_t *model, const char *id, int *status)
 {
     json_t *traits = json_object_get (aws_model_shape (model, id), "traits");
     json_t *query = json_object_get (traits, "aws.protocols#awsQueryError");
-    *status = (int) json_integer_value (json_object_get (traits,
-                                                         "smithy.api#httpError"));
+    *status = (int) json_integer_value (
+        json_object_get (traits, "smithy.api#httpError"));
     if (query) {
         *status = (int) json_integer_value (json_object_get (
             query, "httpResponseCode"));

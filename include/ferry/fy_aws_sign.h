@@ -1,6 +1,6 @@
 /*  fy_aws_sign: the glue between the AWS clients' signing callback
-    (fy_aws_sign_fn of fy_aws_client.h) and fy_sigv4 with the credentials chain of
-    fy_aws_credentials. One object holds the chain and a signer; the
+    (fy_aws_sign_fn of fy_aws_client.h) and fy_sigv4 with the credentials
+    chain of fy_aws_credentials. One object holds the chain and a signer; the
     callback reads the request's headers from curl's list, signs them with
     the current keys (the chain refreshes temporary ones by itself) and
     appends X-Amz-Date, X-Amz-Security-Token and Authorization:

@@ -47,14 +47,15 @@ s_errors (void)
     is_str (error.code, "BadRequestException", "code from the body");
     is_str (error.message, "m", "Message with a capital M");
     ok (!error.sender_fault, "500 is not the sender's");
+    //  Not an object, a number for a string, a NUL in the text, nothing.
     const char *odd [] = { "[\"__type\"]", "{\"__type\":7}", "nul\0x", "" };
+    const size_t lens [] = { 10, 12, 5, 0 };
     for (size_t i = 0; i < 4; i++) {
-        fy_aws_decode_json_error (502, NULL, odd [i], strlen (odd [i]) + 2 * (i == 2),
-                                  &error);
+        fy_aws_decode_json_error (502, NULL, odd [i], lens [i], &error);
         ok (error.code [0] == 0 && error.message [0] == 0,
             "odd body %zu: nothing decoded", i + 1);
     }
-    ok (fy_aws_is_retryable (0 + 400, "KMSThrottling"),
+    ok (fy_aws_is_retryable (400, "KMSThrottling"),
         "KMSThrottling (400) retried");
     ok (!fy_aws_is_retryable (400, NULL), "a bare 400 is not");
     ok (!fy_aws_is_retryable (403, "SignatureDoesNotMatch"),

@@ -22,7 +22,8 @@ s_body_shape (json_t *model)
     const char *tags [] = { "k", "v", NULL };
     fy_ses_email_t email = {
         .from = "f@example.com", .to = to, .cc = cc, .bcc = cc,
-        .reply_to = to, .subject = "s \xc3\xa9", .text = "t", .html = "<b>h</b>",
+        .reply_to = to, .subject = "s \xc3\xa9", .text = "t",
+        .html = "<b>h</b>",
         .configuration_set = "set", .tags = tags,
     };
     size_t len;
