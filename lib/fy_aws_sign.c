@@ -129,3 +129,21 @@ fy_aws_sign_sqs (void *arg, const char *method, const char *url,
     return fy_aws_sign_request (arg, "sqs", method, url, headers, body, len,
                                 err);
 }
+
+int
+fy_aws_sign_ses (void *arg, const char *method, const char *url,
+                 struct curl_slist **headers, const void *body, size_t len,
+                 fy_error_t *err)
+{
+    return fy_aws_sign_request (arg, "ses", method, url, headers, body, len,
+                                err);
+}
+
+int
+fy_aws_sign_sns (void *arg, const char *method, const char *url,
+                 struct curl_slist **headers, const void *body, size_t len,
+                 fy_error_t *err)
+{
+    return fy_aws_sign_request (arg, "sns", method, url, headers, body, len,
+                                err);
+}

@@ -7,13 +7,13 @@
     the order they were added. */
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_json.h"
+#include "fy_aws_ops.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 //  A receive's answer holds up to 10 messages of up to 1 MiB (the newest
 //  limit), which JSON escaping can swell.
@@ -52,19 +52,15 @@ struct fy_sqs_message {
 
 typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
 
-typedef struct s_op {
-    struct s_op *prev, *next;
+typedef struct {
+    fy_aws_op_t base;           //  First: the list's view of the op
     fy_sqs_t *sqs;
-    uint64_t id;
     s_kind_t kind;
     const char *action;
     json_t *request;            //  Body; a batch's Entries are set per try
     fy_sqs_batch_t *batch;
     int64_t total_ms;
     size_t max_body;
-    int attempts;
-    uint64_t http_id;           //  The attempt in flight, or 0
-    uint64_t timer_id;          //  The backoff timer, or 0
     void *fn;
     void *arg;
     //  How the last attempt went.
@@ -76,21 +72,12 @@ typedef struct s_op {
     size_t message_count;
 } s_op_t;
 
+//  An fy_aws_client for the endpoint, the settings and the list of ops;
+//  the ops are fy_sqs's own.
 struct fy_sqs {
-    fy_http_client_t *http;
-    char *endpoint;
+    fy_aws_client_t *client;
+    fy_aws_ops_t *ops;          //  The client's
     char *url;                  //  endpoint + "/"
-    fy_aws_sign_fn *sign;
-    void *sign_arg;
-    int64_t retry_base_ms;
-    int64_t retry_cap_ms;
-    int max_attempts;
-    int64_t connect_ms;
-    int64_t timeout_ms;
-    s_op_t *ops;
-    size_t pending;
-    uint64_t next_id;
-    uint64_t rng;
 };
 
 //  Legacy query codes and the model's shape names for them (the
@@ -121,16 +108,6 @@ static const struct {
     { "AWS.SimpleQueueService.UnsupportedOperation", "UnsupportedOperation" },
 };
 
-//  Codes retried besides 5xx and 429: SQS's throttling, and the transient
-//  failures botocore's standard retry mode treats as such.
-static const char *s_retryable_codes [] = {
-    "ThrottlingException", "Throttling", "ThrottledException",
-    "RequestThrottled", "RequestThrottledException",
-    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
-    "RequestTimeout", "RequestTimeoutException", "InternalError",
-    "InternalFailure", "ServiceUnavailable", "KmsThrottled",
-};
-
 static const char *
 s_field (json_t *object, const char *name)
 {
@@ -149,14 +126,11 @@ s_copy (char *dest, size_t size, const char *src, size_t len)
     dest [len] = 0;
 }
 
-//  The shape name in "ns#Name:uri" style text.
+//  The shape name in "ns#Name:uri" style text, or in a legacy query code.
 static void
 s_short_code (const char *text, char *code, size_t size)
 {
-    const char *hash = strchr (text, '#');
-    if (hash)
-        text = hash + 1;
-    s_copy (code, size, text, strcspn (text, ":"));
+    fy_aws_short_code (text, code, size);
     for (size_t i = 0; i < sizeof s_query_codes / sizeof *s_query_codes; i++)
         if (strcmp (code, s_query_codes [i].query) == 0) {
             s_copy (code, size, s_query_codes [i].shape,
@@ -172,7 +146,9 @@ fy_sqs_decode_error (int status, const char *query_error,
 {
     assert (error);
     memset (error, 0, sizeof *error);
-    error->sender_fault = status >= 400 && status < 500;
+    fy_aws_error_t json;
+    fy_aws_decode_json_error (status, error_type, body, len, &json);
+    error->sender_fault = json.sender_fault;
     if (query_error && *query_error) {
         s_copy (error->query_code, sizeof error->query_code, query_error,
                 strcspn (query_error, ";"));
@@ -180,40 +156,17 @@ fy_sqs_decode_error (int status, const char *query_error,
         if (fault)
             error->sender_fault = strcmp (fault + 1, "Sender") == 0;
     }
-    json_t *json = body && len ? fy_json_loadb (body, len, NULL) : NULL;
-    const char *type = error_type && *error_type ? error_type : NULL;
-    if (!type && json_is_object (json)) {
-        type = json_string_value (json_object_get (json, "__type"));
-        if (!type)
-            type = json_string_value (json_object_get (json, "code"));
-    }
-    if (type)
-        s_short_code (type, error->code, sizeof error->code);
+    if (json.code [0])
+        s_short_code (json.code, error->code, sizeof error->code);
     else if (error->query_code [0])
         s_short_code (error->query_code, error->code, sizeof error->code);
-    if (json_is_object (json)) {
-        const char *message =
-            json_string_value (json_object_get (json, "message"));
-        if (!message)
-            message = json_string_value (json_object_get (json, "Message"));
-        if (message)
-            s_copy (error->message, sizeof error->message, message,
-                    strlen (message));
-    }
-    json_decref (json);
+    memcpy (error->message, json.message, sizeof error->message);
 }
 
 bool
 fy_sqs_is_retryable (int status, const char *code)
 {
-    if (status >= 500 || status == 429)
-        return true;
-    if (code)
-        for (size_t i = 0;
-             i < sizeof s_retryable_codes / sizeof *s_retryable_codes; i++)
-            if (strcmp (code, s_retryable_codes [i]) == 0)
-                return true;
-    return false;
+    return fy_aws_is_retryable (status, code);
 }
 
 //  --------------------------------------------------------------------
@@ -222,34 +175,13 @@ fy_sqs_is_retryable (int status, const char *code)
 void
 fy_sqs_options_default (fy_sqs_options_t *options)
 {
-    assert (options);
-    memset (options, 0, sizeof *options);
-    options->retry_base_ms = 50;
-    options->retry_cap_ms = 5000;
-    options->max_attempts = 5;
-    options->connect_timeout_ms = 5000;
-    options->timeout_ms = 15000;
+    fy_aws_options_default (options);
 }
 
 char *
 fy_sqs_region_endpoint (const char *region)
 {
-    assert (region);
-    const char *suffix = "amazonaws.com";
-    if (strncmp (region, "cn-", 3) == 0)
-        suffix = "amazonaws.com.cn";
-    else if (strncmp (region, "us-isob-", 8) == 0)
-        suffix = "sc2s.sgov.gov";
-    else if (strncmp (region, "us-iso-", 7) == 0)
-        suffix = "c2s.ic.gov";
-    return fy_xasprintf ("https://sqs.%s.%s", region, suffix);
-}
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value ? value : NULL;
+    return fy_aws_region_endpoint ("sqs", region);
 }
 
 fy_sqs_t *
@@ -257,81 +189,28 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
             fy_error_t *err)
 {
     assert (http);
-    fy_sqs_options_t defaults;
-    fy_sqs_options_default (&defaults);
-    if (!options)
-        options = &defaults;
-    const char *endpoint = s_env ("AWS_ENDPOINT_URL_SQS");
-    if (!endpoint)
-        endpoint = s_env ("AWS_ENDPOINT_URL");
-    if (!endpoint && options->endpoint && *options->endpoint)
-        endpoint = options->endpoint;
-    const char *region = options->region && *options->region
-                             ? options->region : s_env ("AWS_REGION");
-    if (!region)
-        region = s_env ("AWS_DEFAULT_REGION");
-    if (!endpoint && !region) {
-        fy_error_set (err, "sqs: no endpoint and no region (set AWS_REGION)");
-        errno = EINVAL;
+    static const char *const env_names [] = { "AWS_ENDPOINT_URL_SQS", NULL };
+    static const fy_aws_service_t service = {
+        .service = "sqs", .env_names = env_names, .prefix = "sqs"
+    };
+    fy_aws_client_t *client = fy_aws_client_new (http, &service, options,
+                                                 err);
+    if (!client)
         return NULL;
-    }
-    if (endpoint && strncmp (endpoint, "http://", 7) != 0
-        && strncmp (endpoint, "https://", 8) != 0) {
-        fy_error_set (err, "sqs: endpoint '%s' is not an http(s) URL",
-                      endpoint);
-        errno = EINVAL;
-        return NULL;
-    }
     fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
-    self->http = http;
-    self->endpoint = endpoint ? fy_xstrdup (endpoint)
-                              : fy_sqs_region_endpoint (region);
-    size_t len = strlen (self->endpoint);
-    while (len > 0 && self->endpoint [len - 1] == '/')
-        self->endpoint [--len] = 0;
-    self->url = fy_xasprintf ("%s/", self->endpoint);
-    self->sign = options->sign;
-    self->sign_arg = options->sign_arg;
-    self->retry_base_ms = options->retry_base_ms > 0
-                              ? options->retry_base_ms : defaults.retry_base_ms;
-    self->retry_cap_ms = options->retry_cap_ms > 0
-                             ? options->retry_cap_ms : defaults.retry_cap_ms;
-    self->max_attempts = options->max_attempts > 0
-                             ? options->max_attempts : defaults.max_attempts;
-    self->connect_ms = options->connect_timeout_ms > 0
-                           ? options->connect_timeout_ms
-                           : defaults.connect_timeout_ms;
-    self->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                               : defaults.timeout_ms;
-    self->next_id = 1;
-    self->rng = ((uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32))
-                | 1;
+    self->client = client;
+    self->ops = fy_aws_client_ops (client);
+    self->url = fy_xasprintf ("%s/", fy_aws_client_endpoint (client));
     return self;
 }
 
 static void
-s_op_free (s_op_t *op)
+s_op_free (fy_aws_op_t *base)
 {
+    s_op_t *op = (s_op_t *) base;
     json_decref (op->request);
     fy_sqs_batch_destroy (&op->batch);
     free (op);
-}
-
-//  Take op off the client's list and stop whatever it waits for.
-static void
-s_op_unlink (fy_sqs_t *self, s_op_t *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        self->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    if (op->http_id)
-        fy_http_client_cancel (self->http, op->http_id);
-    if (op->timer_id)
-        fy_http_client_timer_cancel (self->http, op->timer_id);
-    self->pending--;
 }
 
 void
@@ -342,12 +221,7 @@ fy_sqs_destroy (fy_sqs_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    while (self->ops) {
-        s_op_t *op = self->ops;
-        s_op_unlink (self, op);
-        s_op_free (op);
-    }
-    free (self->endpoint);
+    fy_aws_client_destroy (&self->client);
     free (self->url);
     free (self);
     *self_p = NULL;
@@ -358,70 +232,38 @@ const char *
 fy_sqs_endpoint (fy_sqs_t *self)
 {
     assert (self);
-    return self->endpoint;
+    return fy_aws_client_endpoint (self->client);
 }
 
 size_t
 fy_sqs_pending (fy_sqs_t *self)
 {
     assert (self);
-    return self->pending;
+    return fy_aws_client_pending (self->client);
 }
 
 bool
 fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 {
     assert (self);
-    for (s_op_t *op = self->ops; op; op = op->next)
-        if (op->id == id) {
-            s_op_unlink (self, op);
-            s_op_free (op);
-            return true;
-        }
-    return false;
+    return fy_aws_client_cancel (self->client, id);
 }
 
 //  --------------------------------------------------------------------
 //  Attempts
 
-static void s_attempt (s_op_t *op);
-
-//  Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
-static int64_t
-s_backoff_ms (fy_sqs_t *self, int attempt)
-{
-    int64_t ceiling = self->retry_base_ms;
-    for (int i = 1; i < attempt && ceiling < self->retry_cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > self->retry_cap_ms)
-        ceiling = self->retry_cap_ms;
-    //  xorshift64: good enough to spread competing clients apart.
-    self->rng ^= self->rng << 13;
-    self->rng ^= self->rng >> 7;
-    self->rng ^= self->rng << 17;
-    return (int64_t) (self->rng % (uint64_t) (ceiling + 1));
-}
-
-static void
-s_on_backoff (void *arg)
-{
-    s_op_t *op = arg;
-    op->timer_id = 0;
-    s_attempt (op);
-}
+static void s_attempt (fy_aws_op_t *base);
 
 static bool
 s_may_retry (s_op_t *op)
 {
-    return op->attempts < op->sqs->max_attempts;
+    return fy_aws_ops_may_retry (op->sqs->ops, &op->base);
 }
 
 static void
 s_retry_later (s_op_t *op)
 {
-    op->timer_id = fy_http_client_timer (op->sqs->http,
-                                         s_backoff_ms (op->sqs, op->attempts),
-                                         s_on_backoff, op);
+    fy_aws_ops_backoff (op->sqs->ops, &op->base);
 }
 
 static void
@@ -435,7 +277,7 @@ s_fill_result (s_op_t *op, fy_sqs_result_t *result)
                                                     : NULL;
     result->message = op->failure.message;
     result->sender_fault = op->failure.sender_fault;
-    result->attempts = op->attempts;
+    result->attempts = op->base.attempts;
 }
 
 static void
@@ -471,8 +313,7 @@ s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
 static void
 s_finish (s_op_t *op, json_t *reply)
 {
-    fy_sqs_t *self = op->sqs;
-    s_op_unlink (self, op);
+    fy_aws_ops_unlink (op->sqs->ops, &op->base);
     fy_sqs_result_t result;
     s_fill_result (op, &result);
     if (op->kind == S_RECEIVE) {
@@ -500,7 +341,7 @@ s_finish (s_op_t *op, json_t *reply)
                                                               "QueueUrl"));
         ((fy_sqs_url_fn *) op->fn) (&result, op->error ? NULL : url, op->arg);
     }
-    s_op_free (op);
+    s_op_free (&op->base);
 }
 
 static void
@@ -700,7 +541,7 @@ static void
 s_on_http (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
-    op->http_id = 0;
+    op->base.http_id = 0;
     op->status = fy_http_result_status (http);
     op->error = fy_http_result_error (http);
     memset (&op->failure, 0, sizeof op->failure);
@@ -767,10 +608,10 @@ s_fail_now (s_op_t *op, int error, const char *message)
 }
 
 static void
-s_attempt (s_op_t *op)
+s_attempt (fy_aws_op_t *base)
 {
+    s_op_t *op = (s_op_t *) base;
     fy_sqs_t *self = op->sqs;
-    op->attempts++;
     if (op->kind == S_BATCH) {
         json_t *entries = json_array ();
         for (size_t i = 0; i < op->batch->count; i++)
@@ -790,21 +631,12 @@ s_attempt (s_op_t *op)
     fy_http_call_add_header (call, "x-amzn-query-mode", "true");
     fy_http_call_add_header (call, "User-Agent", "ferry/" PACKAGE_VERSION);
     fy_http_call_set_body (call, body, len);
-    fy_http_call_set_timeouts (call, self->connect_ms, op->total_ms);
+    fy_http_call_set_timeouts (call, self->ops->connect_ms, op->total_ms);
     fy_http_call_set_max_body (call, op->max_body);
-    fy_error_t err = { "" };
-    if (self->sign
-        && self->sign (self->sign_arg, "POST", self->url,
-                       fy_http_call_headers (call), body, len, &err)) {
-        free (body);
-        fy_http_call_destroy (&call);
-        s_fail_now (op, EACCES, err.text [0] ? err.text : "signing failed");
-        return;
-    }
     free (body);
-    if (fy_http_client_start (self->http, &call, s_on_http, op, &op->http_id,
-                              &err))
-        s_fail_now (op, EIO, err.text);
+    fy_error_t err = { "" };
+    if (fy_aws_ops_start (self->ops, &op->base, &call, s_on_http, &err))
+        s_fail_now (op, errno, err.text);
 }
 
 //  The new op has been queued and its first attempt starts on the next
@@ -816,29 +648,17 @@ s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
 {
     s_op_t *op = fy_xcalloc (1, sizeof *op);
     op->sqs = self;
-    op->id = self->next_id++;
     op->kind = kind;
     op->action = action;
     op->fn = fn;
     op->arg = arg;
     op->request = json_object ();
-    op->total_ms = self->timeout_ms;
+    op->total_ms = self->ops->timeout_ms;
     op->max_body = 0;
-    op->next = self->ops;
-    if (self->ops)
-        self->ops->prev = op;
-    self->ops = op;
-    self->pending++;
-    if (id_p)
-        *id_p = op->id;
+    fy_aws_ops_add (self->ops, &op->base, s_attempt, s_op_free, id_p);
     return op;
 }
 
-static void
-s_op_start (s_op_t *op)
-{
-    op->timer_id = fy_http_client_timer (op->sqs->http, 0, s_on_backoff, op);
-}
 
 //  --------------------------------------------------------------------
 //  Calls
@@ -887,9 +707,8 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
     json_object_set_new (request, "AttributeNames", json_pack ("[s]", "All"));
     json_object_set_new (request, "MessageAttributeNames",
                          json_pack ("[s]", "All"));
-    op->total_ms = self->timeout_ms + wait_s * 1000;
+    op->total_ms = self->ops->timeout_ms + wait_s * 1000;
     op->max_body = S_RECEIVE_MAX_BODY;
-    s_op_start (op);
     return 0;
 }
 
@@ -919,7 +738,6 @@ fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
                            arg, id_p);
     op->batch = batch;
     json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
-    s_op_start (op);
     return 0;
 }
 
@@ -941,7 +759,6 @@ fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
     if (json_array_size (list) == 0)
         json_array_append_new (list, json_string ("All"));
     json_object_set_new (op->request, "AttributeNames", list);
-    s_op_start (op);
     return 0;
 }
 
@@ -960,7 +777,6 @@ fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
     s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg,
                            id_p);
     json_object_set_new (op->request, "QueueName", json_string (queue_name));
-    s_op_start (op);
     return 0;
 }
 

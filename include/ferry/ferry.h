@@ -6,6 +6,7 @@
 #define FERRY_VERSION_MINOR 1
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_aws_client.h"
 #include "ferry/fy_aws_credentials.h"
 #include "ferry/fy_aws_sign.h"
 #include "ferry/fy_cfg.h"
@@ -21,9 +22,11 @@
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
 #include "ferry/fy_schema.h"
+#include "ferry/fy_ses.h"
 #include "ferry/fy_signals.h"
 #include "ferry/fy_sigv4.h"
 #include "ferry/fy_smtp.h"
+#include "ferry/fy_sns.h"
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"
 #include "ferry/fy_store.h"

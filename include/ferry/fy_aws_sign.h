@@ -1,6 +1,6 @@
 /*  fy_aws_sign: the glue between the AWS clients' signing callback
-    (fy_aws_sign_fn of fy_sqs) and fy_sigv4 with the credentials chain of
-    fy_aws_credentials. One object holds the chain and a signer; the
+    (fy_aws_sign_fn of fy_aws_client.h) and fy_sigv4 with the credentials
+    chain of fy_aws_credentials. One object holds the chain and a signer; the
     callback reads the request's headers from curl's list, signs them with
     the current keys (the chain refreshes temporary ones by itself) and
     appends X-Amz-Date, X-Amz-Security-Token and Authorization:
@@ -49,10 +49,18 @@ int
                          struct curl_slist **headers, const void *body,
                          size_t len, fy_error_t *err) FY_MUSTCHECK;
 
-//  fy_aws_sign_fn for fy_sqs: fy_aws_sign_request for "sqs", with an
-//  fy_aws_sign_t as arg.
+//  fy_aws_sign_fn for fy_sqs, fy_ses and fy_sns: fy_aws_sign_request for
+//  "sqs", "ses" and "sns", with an fy_aws_sign_t as arg.
 int
     fy_aws_sign_sqs (void *arg, const char *method, const char *url,
+                     struct curl_slist **headers, const void *body,
+                     size_t len, fy_error_t *err) FY_MUSTCHECK;
+int
+    fy_aws_sign_ses (void *arg, const char *method, const char *url,
+                     struct curl_slist **headers, const void *body,
+                     size_t len, fy_error_t *err) FY_MUSTCHECK;
+int
+    fy_aws_sign_sns (void *arg, const char *method, const char *url,
                      struct curl_slist **headers, const void *body,
                      size_t len, fy_error_t *err) FY_MUSTCHECK;
 

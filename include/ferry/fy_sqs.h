@@ -20,6 +20,7 @@
 #define FY_SQS_H_INCLUDED
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_aws_client.h"
 #include "ferry/fy_http_client.h"
 
 #include <jansson.h>
@@ -37,35 +38,10 @@ typedef struct fy_sqs fy_sqs_t;
 typedef struct fy_sqs_message fy_sqs_message_t;
 typedef struct fy_sqs_batch fy_sqs_batch_t;
 
-//  Sign a request in place: add headers (Authorization, X-Amz-Date, ...)
-//  to *headers with curl_slist_append. Called before every attempt, so a
-//  retry carries a fresh date. Returns 0, or -1 with err filled (the
-//  operation then fails with EACCES, not retried).
-typedef int (fy_aws_sign_fn) (void *arg, const char *method, const char *url,
-                              struct curl_slist **headers, const void *body,
-                              size_t len, fy_error_t *err);
-
-typedef struct {
-    //  Region for the default endpoint; NULL reads AWS_REGION, then
-    //  AWS_DEFAULT_REGION.
-    const char *region;
-    //  Endpoint used when neither AWS_ENDPOINT_URL_SQS nor
-    //  AWS_ENDPOINT_URL is set; NULL for the region's AWS endpoint.
-    const char *endpoint;
-    //  Signer and its argument; NULL sends requests unsigned.
-    fy_aws_sign_fn *sign;
-    void *sign_arg;
-    //  Retry backoff: attempt n (from 1) waits a uniformly random time in
-    //  [0, min(cap, base * 2^(n-1))]. Defaults 50 ms, 5000 ms, 5 attempts
-    //  in all.
-    int64_t retry_base_ms;
-    int64_t retry_cap_ms;
-    int max_attempts;
-    //  Connect timeout, and total timeout of a call other than a long
-    //  poll (a receive gets WaitTimeSeconds on top). Defaults 5 s, 15 s.
-    int64_t connect_timeout_ms;
-    int64_t timeout_ms;
-} fy_sqs_options_t;
+//  The options of every AWS client of libferry (fy_aws_client.h): region,
+//  endpoint (beaten by AWS_ENDPOINT_URL_SQS, then AWS_ENDPOINT_URL),
+//  signer, retry backoff, timeouts.
+typedef fy_aws_options_t fy_sqs_options_t;
 
 //  Outcome of a call as a whole.
 typedef struct {

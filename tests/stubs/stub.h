@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_http_client.h"
 #include "tap.h"
+
+#include <jansson.h>
 
 typedef struct {
     pid_t pid;
@@ -67,6 +70,44 @@ stub_stop (stub_t *stub)
     }
     unlink (stub->portfile);
     rmdir (stub->dir);
+}
+
+//  Run http's loop until *flag is set or max_ms passed.
+static inline void
+stub_run_until (fy_http_client_t *http, bool *flag, int64_t max_ms)
+{
+    int64_t until = fy_clock_mono_ms () + max_ms;
+    while (!*flag && fy_clock_mono_ms () < until)
+        if (fy_http_client_wait (http, until - fy_clock_mono_ms ()))
+            BAIL_OUT ("wait");
+}
+
+typedef struct {
+    bool done;
+    json_t *json;
+} stub_answer_t;
+
+static inline void
+stub_on_answer_ (const fy_http_result_t *result, void *arg)
+{
+    stub_answer_t *answer = arg;
+    answer->done = true;
+    size_t len;
+    const char *body = fy_http_result_body (result, &len);
+    answer->json = json_loadb (body, len, 0, NULL);
+}
+
+//  Run call (a stub's log request; taken over) on http and return the
+//  JSON it answered (caller owns), NULL when it is not JSON.
+static inline json_t *
+stub_call_json (fy_http_client_t *http, fy_http_call_t **call_p)
+{
+    stub_answer_t answer = { false, NULL };
+    if (fy_http_client_start (http, call_p, stub_on_answer_, &answer, NULL,
+                              NULL))
+        BAIL_OUT ("stub request");
+    stub_run_until (http, &answer.done, 5000);
+    return answer.json;
 }
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "aws_model.h"
 #include "stubs/stub.h"
 #include "tap.h"
 
@@ -105,15 +106,6 @@ s_seen_free (seen_t *seen)
     memset (seen, 0, sizeof *seen);
 }
 
-static void
-s_run_until (fy_http_client_t *http, bool *flag, int64_t max_ms)
-{
-    int64_t until = fy_clock_mono_ms () + max_ms;
-    while (!*flag && fy_clock_mono_ms () < until)
-        if (fy_http_client_wait (http, until - fy_clock_mono_ms ()))
-            BAIL_OUT ("wait");
-}
-
 //  ---- botocore's awsJson1_0 error cases: each names the code and
 //  message a client must decode from the response.
 static void
@@ -162,44 +154,6 @@ s_protocol_errors (const char *file, bool query_compatible)
     ok (cases >= (query_compatible ? 2 : 10), "%s: %d error cases", file,
         cases);
     json_decref (suites);
-}
-
-static void
-s_endpoints (void)
-{
-    const char *file = "aws-models/botocore/tests/functional/endpoint-rules/"
-                       "sqs/endpoint-tests-1.json";
-    json_t *tests = json_load_file (tap_testdata (file), 0, NULL);
-    if (!tests)
-        BAIL_OUT ("cannot load %s", file);
-    size_t i;
-    json_t *test;
-    int cases = 0, right = 0;
-    json_array_foreach (json_object_get (tests, "testCases"), i, test) {
-        json_t *params = json_object_get (test, "params");
-        const char *region = json_string_value (json_object_get (params,
-                                                                 "Region"));
-        const char *url = json_string_value (json_object_get (
-            json_object_get (json_object_get (test, "expect"), "endpoint"),
-            "url"));
-        //  fy_sqs knows neither FIPS nor dual-stack endpoints, and a
-        //  custom endpoint is taken as it is.
-        if (!region || !url || json_is_true (json_object_get (params,
-                                                              "UseFIPS"))
-            || json_is_true (json_object_get (params, "UseDualStack"))
-            || json_object_get (params, "Endpoint"))
-            continue;
-        char *got = fy_sqs_region_endpoint (region);
-        cases++;
-        if (strcmp (got, url) == 0)
-            right++;
-        else
-            diag ("%s: got %s, want %s", region, got, url);
-        free (got);
-    }
-    ok (cases >= 20, "endpoint rule cases: %d", cases);
-    is_int (right, cases, "every default endpoint as botocore resolves it");
-    json_decref (tests);
 }
 
 static void
@@ -264,21 +218,6 @@ s_delete_batch (const char **ids)
     return batch;
 }
 
-typedef struct {
-    bool done;
-    json_t *json;
-} log_t;
-
-static void
-s_on_log (const fy_http_result_t *result, void *arg)
-{
-    log_t *got = arg;
-    got->done = true;
-    size_t len;
-    const char *body = fy_http_result_body (result, &len);
-    got->json = json_loadb (body, len, 0, NULL);
-}
-
 //  The stub's log of requests of action on queue: count, and the largest
 //  gap between two of them in ms.
 static int
@@ -290,17 +229,14 @@ s_logged (fy_http_client_t *http, const char *base, const char *queue,
     free (url);
     fy_http_call_add_header (call, "X-Amz-Target", "Stub.Log");
     fy_http_call_set_body (call, "{}", 2);
-    log_t got = { false, NULL };
-    if (fy_http_client_start (http, &call, s_on_log, &got, NULL, NULL))
-        BAIL_OUT ("log request");
-    s_run_until (http, &got.done, 5000);
+    json_t *log = stub_call_json (http, &call);
     int count = 0;
     double last = -1;
     if (gap_ms)
         *gap_ms = 0;
     size_t i;
     json_t *item;
-    json_array_foreach (json_object_get (got.json, "requests"), i, item) {
+    json_array_foreach (json_object_get (log, "requests"), i, item) {
         if (strcmp (json_string_value (json_object_get (item, "queue")),
                     queue) != 0
             || strcmp (json_string_value (json_object_get (item, "action")),
@@ -316,7 +252,7 @@ s_logged (fy_http_client_t *http, const char *base, const char *queue,
             *last_ids = json_incref (json_object_get (item, "ids"));
         }
     }
-    json_decref (got.json);
+    json_decref (log);
     return count;
 }
 
@@ -348,7 +284,7 @@ s_retries (void)
                        s_on_batch, &seen, NULL, NULL) == 0 && !batch,
         "submit takes the batch");
     ok (!seen.done, "no callback before the loop runs");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, 0, "500, 500, then 200: success");
     is_int (seen.result.attempts, 3, "three attempts");
     ok (seen.count == 2 && seen.entries [0].ok && seen.entries [1].ok,
@@ -361,7 +297,7 @@ s_retries (void)
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/throttled", 10, 0, -1,
                         s_on_receive, &seen, NULL, NULL) == 0,
         "receive started");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, 0, "throttled twice, then received");
     is_int (seen.result.attempts, 3, "three attempts");
     is_int (seen.count, 1, "one message");
@@ -378,7 +314,7 @@ s_retries (void)
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/escaped", 10, 0, -1,
                         s_on_receive, &seen, NULL, NULL) == 0,
         "receive with escapes started");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.count, 2, "two messages, an unknown top-level key skipped");
     if (seen.kept) {
         is_str (fy_sqs_message_body (seen.kept),
@@ -399,7 +335,7 @@ s_retries (void)
         snprintf (url, sizeof url, "http://q.invalid/0/%s", broken [i]);
         ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, &seen, NULL,
                             NULL) == 0, "receive from %s started", broken [i]);
-        s_run_until (http, &seen.done, 10000);
+        stub_run_until (http, &seen.done, 10000);
         ok (seen.result.error == EPROTO && seen.count == 0,
             "%s: refused, no message: %s", broken [i], seen.message);
         s_seen_free (&seen);
@@ -409,7 +345,7 @@ s_retries (void)
     ok (fy_sqs_get_attributes (sqs, "http://q.invalid/0/slow429", NULL,
                                s_on_attributes, &seen, NULL, NULL) == 0,
         "attributes started");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.attempts, 3, "429 twice, then answered");
     is_str (seen.attribute, "7", "attribute read");
     s_seen_free (&seen);
@@ -419,7 +355,7 @@ s_retries (void)
     int64_t start = fy_clock_mono_ms ();
     ok (fy_sqs_submit (sqs, "http://q.invalid/0/broken", &batch, s_on_batch,
                        &seen, NULL, NULL) == 0, "submit to a broken queue");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, EPROTO, "fails with EPROTO");
     is_int (seen.result.status, 500, "status 500");
     is_str (seen.code, "InternalFailure", "code InternalFailure");
@@ -441,7 +377,7 @@ s_retries (void)
     batch = s_delete_batch (mixed);
     ok (fy_sqs_submit (sqs, "http://q.invalid/0/partial", &batch, s_on_batch,
                        &seen, NULL, NULL) == 0, "submit a mixed batch");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, 0, "call succeeded");
     is_int (seen.count, 3, "three entries reported");
     ok (seen.entries [0].ok, "fine: deleted");
@@ -466,14 +402,14 @@ s_retries (void)
         BAIL_OUT ("send batch");
     ok (fy_sqs_submit (sqs, "http://q.invalid/0/ok", &batch, s_on_batch,
                        &seen, NULL, NULL) == 0, "send batch submitted");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_str (seen.entries [1].message_id, "msg-s2", "message id per entry");
     s_seen_free (&seen);
 
     //  A service error not worth retrying.
     ok (fy_sqs_get_queue_url (sqs, "missing", s_on_url, &seen, NULL, NULL)
         == 0, "GetQueueUrl started");
-    s_run_until (http, &seen.done, 10000);
+    stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, EPROTO, "EPROTO");
     is_str (seen.code, "QueueDoesNotExist", "short code");
     ok (seen.result.sender_fault, "sender's fault");
@@ -491,7 +427,7 @@ s_retries (void)
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/broken", 1, 0, -1,
                         s_on_receive, &seen, NULL, NULL) == 0,
         "another receive");
-    s_run_until (http, &seen.done, 100);
+    stub_run_until (http, &seen.done, 100);
     fy_sqs_destroy (&sqs);
     ok (sqs == NULL && !seen.done,
         "destroyed with a call pending, no callback");
@@ -541,7 +477,7 @@ s_signing (void)
     seen_t seen = { 0 };
     if (fy_sqs_get_queue_url (sqs, "ferry", s_on_url, &seen, NULL, NULL))
         BAIL_OUT ("get url");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (s_signed, 1, "signer called");
     is_str (seen.url, "http://sqs.unresolvable.invalid/0/ferry",
             "signed request answered");
@@ -552,7 +488,7 @@ s_signing (void)
     sqs = fy_sqs_new (http, &options, NULL);
     if (fy_sqs_get_queue_url (sqs, "ferry", s_on_url, &seen, NULL, NULL))
         BAIL_OUT ("get url");
-    s_run_until (http, &seen.done, 5000);
+    stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, EACCES, "failed signing: EACCES");
     is_str (seen.message, "no credentials", "with the signer's reason");
     s_seen_free (&seen);
@@ -606,7 +542,11 @@ main (void)
     ok (!fy_sqs_is_retryable (400, "QueueDoesNotExist"),
         "QueueDoesNotExist is not");
 
-    s_endpoints ();
+    aws_model_endpoints ("sqs", "sqs");
+    char *sqs_url = fy_sqs_region_endpoint ("eu-west-1");
+    is_str (sqs_url, "https://sqs.eu-west-1.amazonaws.com",
+            "fy_sqs_region_endpoint is the region's sqs endpoint");
+    free (sqs_url);
     s_batches ();
     s_retries ();
     s_signing ();
