@@ -26,7 +26,9 @@
     allows at best: the run can be no shorter than the emulator's own CPU
     (one Node.js thread) nor than all of it spread over every core. The
     emulator's pid comes from $FERRY_STACK_DIR/sqs/pid (contrib/stack.sh
-    env exports it); without it the line is not printed.
+    env exports it); without it the line is not printed. Only the run's
+    own processes are counted, so the bound means something on an
+    otherwise quiet machine only.
 
     Counting the queue loads the emulator being measured (each
     GetQueueAttributes costs it about as much as a receive), so the bench
