@@ -3,12 +3,12 @@
 
     Compiling: the scanner cuts the text into tokens (text split after
     each newline, and tags, following delimiter changes as it goes); a
-    line pass finds the standalone lines, those holding only whitespace
-    and tags that print nothing of their own, and removes their
-    whitespace and newline; a match pass pairs sections with their close
-    tags, which is where the errors are found; the build pass makes the
-    tree. One line may hold several such tags ("{{<parent}}{{$block}}"):
-    the inheritance module needs it, and no core case has such a line.
+    match pass pairs sections with their close tags, which is where the
+    errors are found; a line pass finds the standalone lines, those of
+    whitespace and one tag that prints nothing of its own, and takes out
+    their whitespace and newline; the build pass makes the tree. A
+    standalone line may also hold several parent and block tags
+    ("{{<parent}}{{$block}}"), as the inheritance module needs.
 
     Indentation: the spec indents every line of a standalone partial by
     the partial tag's whitespace, as if that whitespace were prepended to
@@ -63,7 +63,8 @@ typedef struct {
     size_t ws;                  //  Standalone: the line's whitespace
     size_t ws_len;
     size_t next_line;           //  eats_newline: start of the next line
-    size_t match;               //  Open tag: index of its close tag
+    size_t match;               //  Open tag: its close tag's index; close
+                                //  tag: its open tag's
 } s_token_t;
 
 typedef struct s_node s_node_t;
@@ -276,7 +277,19 @@ s_scan (s_parser_t *p)
     return 0;
 }
 
-//  Finds the standalone lines and takes out their whitespace and newline.
+//  A parent or block tag, or the close tag of one.
+static bool
+s_is_inheritance (s_parser_t *p, const s_token_t *token)
+{
+    s_kind_t kind = token->kind == S_CLOSE ? p->tokens [token->match].kind
+                                           : token->kind;
+    return kind == S_PARENT || kind == S_BLOCK;
+}
+
+//  Finds the standalone lines and takes out their whitespace and newline:
+//  a line of whitespace and one tag that prints nothing of its own, or
+//  of several parent and block tags (the inheritance module's
+//  "{{<parent}}{{$block}}"; a core line of two tags is not standalone).
 static void
 s_standalone (s_parser_t *p)
 {
@@ -284,12 +297,13 @@ s_standalone (s_parser_t *p)
     size_t first = 0;
     while (first < p->count) {
         size_t last = first, tags = 0;
-        bool alone = true, newline = false;
+        bool alone = true, newline = false, inheritance = true;
         for (; last < p->count; last++) {
             s_token_t *token = &p->tokens [last];
             if (token->kind != S_TEXT) {
                 tags++;
                 alone &= token->kind != S_VAR && token->kind != S_RAW;
+                inheritance &= s_is_inheritance (p, token);
                 continue;
             }
             const char *text = src + token->str;
@@ -304,7 +318,7 @@ s_standalone (s_parser_t *p)
         }
         if (last == p->count)
             last--;
-        if (alone && tags) {
+        if (alone && (tags == 1 || (tags > 1 && inheritance))) {
             s_token_t *lead = &p->tokens [first];
             size_t ws = lead->kind == S_TEXT ? lead->str : lead->off;
             size_t ws_len = lead->kind == S_TEXT ? lead->len : 0;
@@ -364,6 +378,7 @@ s_match (s_parser_t *p)
                                            ? open->raw_len : 40),
                                     p->src + open->raw);
                 open->match = i;
+                token->match = stack [depth - 1];
                 depth--;
                 break;
             }
@@ -692,7 +707,9 @@ s_put (s_render_t *r, const char *data, size_t len)
 static void
 s_put_indent (s_render_t *r)
 {
-    s_put (r, r->indent + r->indent_start, r->indent_end - r->indent_start);
+    if (r->indent_end > r->indent_start)
+        s_put (r, r->indent + r->indent_start,
+               r->indent_end - r->indent_start);
 }
 
 //  Template text: the indentation goes after each newline it holds.
@@ -866,6 +883,8 @@ s_render_section (s_render_t *r, const s_list_t *list, json_t *context)
 static void
 s_indent_push (s_render_t *r, const char *indent, size_t len)
 {
+    if (!len)
+        return;
     if (r->indent_end + len > r->indent_cap) {
         r->indent_cap = (r->indent_end + len) * 2;
         r->indent = fy_xrealloc (r->indent, r->indent_cap);

@@ -313,6 +313,9 @@ s_test_values (void)
         { "{{a.b.c}}|{{a.x.c}}|{{a.b}}", "{\"a\": {\"b\": {\"c\": 7}}}",
           "7||{&quot;c&quot;:7}" },
         { "{{.}}", "[1,2]", "[1,2]" },
+        //  Two core tags on a line: not standalone, the newline stays.
+        { "{{#l}}{{>p}}\n{{/l}}", "{\"l\": [1, 2]}", "\n\n" },
+        { "{{#l}}\n{{/l}}{{#l}}\n{{/l}}", "{\"l\": [1]}", "\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         int error;
