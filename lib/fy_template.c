@@ -418,22 +418,52 @@ s_node_free (s_node_t *node)
     free (node->indent);
 }
 
-//  Text joins the text before it: a comment or a delimiter change in
-//  between leaves nothing of its own.
-static void
-s_add_text (s_parser_t *p, s_list_t *list, const char *text, size_t len,
-            bool bol)
+//  What a text token leaves: a line's start loses as much of strip (the
+//  enclosing block's indentation) as it starts with.
+static size_t
+s_text (s_parser_t *p, const s_token_t *token, const char *strip,
+        size_t strip_len, const char **text_p)
 {
-    s_node_t *node = list->count ? &list->nodes [list->count - 1] : NULL;
-    if (!node || node->kind != S_TEXT) {
-        node = s_list_add (list, S_TEXT);
-        node->at_bol = bol;
+    const char *text = p->src + token->str;
+    size_t len = token->len;
+    if (token->bol && len) {
+        size_t n = s_common (text, len, strip, strip_len);
+        text += n;
+        len -= n;
     }
-    node->str = fy_xrealloc (node->str, node->len + len + 1);
-    memcpy (node->str + node->len, text, len);
-    node->len += len;
-    node->str [node->len] = 0;
-    p->text_size += len;
+    *text_p = text;
+    return len;
+}
+
+//  One text node of the text tokens from *i on, joined across comments
+//  and delimiter changes (which leave nothing); *i ends on the last.
+static void
+s_add_text (s_parser_t *p, size_t *i, size_t to, s_list_t *list,
+            const char *strip, size_t strip_len)
+{
+    size_t end = *i, total = 0;
+    const char *text;
+    for (; end < to && (p->tokens [end].kind == S_TEXT
+                        || p->tokens [end].kind == S_COMMENT
+                        || p->tokens [end].kind == S_DELIM); end++)
+        if (p->tokens [end].kind == S_TEXT)
+            total += s_text (p, &p->tokens [end], strip, strip_len, &text);
+    if (total) {
+        s_node_t *node = s_list_add (list, S_TEXT);
+        node->str = fy_xmalloc (total + 1);
+        for (size_t k = *i; k < end; k++) {
+            if (p->tokens [k].kind != S_TEXT)
+                continue;
+            size_t len = s_text (p, &p->tokens [k], strip, strip_len, &text);
+            if (len && !node->len)
+                node->at_bol = p->tokens [k].bol;
+            memcpy (node->str + node->len, text, len);
+            node->len += len;
+        }
+        node->str [total] = 0;
+        p->text_size += total;
+    }
+    *i = end - 1;
 }
 
 //  A standalone tag's whitespace, less what its block's lines lose.
@@ -446,9 +476,8 @@ s_set_indent (s_node_t *node, const char *ws, size_t len, const char *strip,
     node->indent_len = len - n;
 }
 
-//  Nodes of tokens [from, to) into list; lines at the start of a source
-//  line lose as much of strip (the enclosing block's indentation) as
-//  they start with.
+//  Nodes of tokens [from, to) into list; strip is the indentation of
+//  the enclosing block, which its lines lose.
 static void
 s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
          const char *strip, size_t strip_len)
@@ -456,18 +485,9 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
     const char *src = p->src;
     for (size_t i = from; i < to; i++) {
         s_token_t *token = &p->tokens [i];
-        if (token->kind == S_COMMENT || token->kind == S_DELIM)
-            continue;
-        if (token->kind == S_TEXT) {
-            const char *text = src + token->str;
-            size_t len = token->len;
-            if (token->bol && len) {
-                size_t n = s_common (text, len, strip, strip_len);
-                text += n;
-                len -= n;
-            }
-            if (len)
-                s_add_text (p, list, text, len, token->bol);
+        if (token->kind == S_TEXT || token->kind == S_COMMENT
+            || token->kind == S_DELIM) {
+            s_add_text (p, &i, to, list, strip, strip_len);
             continue;
         }
         s_node_t *node = s_list_add (list, token->kind);
@@ -813,7 +833,8 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
 }
 
 //  name (dotted, or "."): the first part is looked for down the context
-//  stack, the rest inside what it found. Borrowed, or NULL.
+//  stack, the rest inside what it found. Borrowed, or NULL. Each frame
+//  and part counts as a step: a long dotted name in a loop is work.
 static json_t *
 s_lookup (s_render_t *r, const char *name, size_t len)
 {
@@ -823,10 +844,10 @@ s_lookup (s_render_t *r, const char *name, size_t len)
     const char *dot = memchr (name, '.', len);
     size_t part = dot ? (size_t) (dot - name) : len;
     json_t *value = NULL;
-    for (size_t i = r->depth; i-- > 0 && !value;)
+    for (size_t i = r->depth; i-- > 0 && !value; r->steps++)
         if (json_is_object (r->stack [i]))
             value = json_object_getn (r->stack [i], name, part);
-    while (value && dot) {
+    for (; value && dot; r->steps++) {
         name = dot + 1;
         dot = memchr (name, '.', (size_t) (end - name));
         part = dot ? (size_t) (dot - name) : (size_t) (end - name);
@@ -934,6 +955,7 @@ s_render_block (s_render_t *r, const s_node_t *node)
     const s_list_t *content = &node->children;
     for (const s_frame_t *frame = r->overrides; frame; frame = frame->next) {
         const s_list_t *blocks = &frame->parent->children;
+        r->steps += blocks->count;
         for (size_t i = 0; i < blocks->count; i++)
             if (strcmp (blocks->nodes [i].str, node->str) == 0)
                 content = &blocks->nodes [i].children;
@@ -1050,7 +1072,9 @@ fy_template_render (fy_template_t *self, json_t *data,
     r->err = err;
     r->stack [0] = data ? data : json_null ();
     r->depth = 1;
-    r->cap = self->text_size + self->text_size / 2 + 64;
+    //  Room for the text and as much again for values, at first.
+    r->cap = self->text_size < FY_TEMPLATE_MAX_OUTPUT / 2
+           ? self->text_size * 2 + 64 : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
     s_render_list (r, &self->root);
     int rc = r->error ? -1 : 0;

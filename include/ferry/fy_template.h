@@ -38,8 +38,10 @@ extern "C" {
 #define FY_TEMPLATE_MAX_DEPTH 256
 //  Bytes one render may produce.
 #define FY_TEMPLATE_MAX_OUTPUT ((size_t) 4 << 20)
-//  Tags and texts one render may visit (each section turn counts its
-//  content again): bounds the time a template over a long list takes.
+//  Work one render may do, counted in tags and texts visited (each
+//  section turn counts its content again), context frames and name parts
+//  looked through, and blocks compared: bounds the time a template over
+//  long lists takes, whatever it prints.
 #define FY_TEMPLATE_MAX_STEPS 4000000
 
 typedef struct fy_template fy_template_t;

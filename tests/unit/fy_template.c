@@ -237,6 +237,23 @@ s_test_limits (void)
         "a render that takes too long fails: %s", err.text);
     fy_template_destroy (&template);
     json_decref (big);
+    //  Work that prints little: a 100-part name, 90 000 times.
+    char name [256] = "a", deep [2048] = "{\"l\": [";
+    for (int i = 1; i < 100; i++)
+        strcat (name, ".a");
+    for (int i = 0; i < 300; i++)
+        strcat (deep, i ? ",0" : "0");
+    strcat (deep, "], ");
+    for (int i = 0; i < 100; i++)
+        strcat (deep, "\"a\": {");
+    for (int i = 0; i < 101; i++)
+        strcat (deep, "}");
+    char *text_deep = fy_xasprintf ("{{#l}}{{#l}}{{%s}}{{/l}}{{/l}}", name);
+    out = s_render (text_deep, deep, NULL, &error);
+    ok (error == EINVAL && strstr (out, "steps"),
+        "long names looked up in a loop are work: %s", out);
+    free (out);
+    free (text_deep);
     //  A partial that does not compile fails the render, with its name.
     ok (fy_template_partials_add (partials, "bad", "{{#x}}", 6, &err) == -1
         && errno == EINVAL,
