@@ -194,9 +194,18 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     const char *src = p->src;
     size_t off = *pos, inner = off + *open_len;
     char sigil = inner < p->len ? src [inner] : 0;
+    static const char sigils [] = "&#^/!><${=";
+    static const s_kind_t kinds [] = {
+        S_RAW, S_SECTION, S_INVERTED, S_CLOSE, S_COMMENT, S_PARTIAL,
+        S_PARENT, S_BLOCK, S_RAW, S_DELIM
+    };
+    const char *at = sigil ? strchr (sigils, sigil) : NULL;
+    s_kind_t kind = at ? kinds [at - sigils] : S_VAR;
+    //  The close delimiter is looked for after the sigil, which may be
+    //  its first character ("<%>x>" with > as the close delimiter).
     //  {{{x}}} ends at '}' and the close delimiter, {{=a b=}} at '='.
     char before = sigil == '{' ? '}' : sigil == '=' ? '=' : 0;
-    size_t content = inner + (before != 0), from = content, end;
+    size_t content = inner + (kind != S_VAR), from = content, end;
     const char *found;
     while (true) {
         found = from <= p->len
@@ -214,14 +223,6 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
         from = end + 1;
     }
     *pos = (size_t) (found - src) + *close_len;
-    static const char sigils [] = "&#^/!><$";
-    static const s_kind_t kinds [] = {
-        S_RAW, S_SECTION, S_INVERTED, S_CLOSE, S_COMMENT, S_PARTIAL,
-        S_PARENT, S_BLOCK
-    };
-    const char *at = sigil ? strchr (sigils, sigil) : NULL;
-    s_kind_t kind = sigil == '{' ? S_RAW : sigil == '=' ? S_DELIM
-                  : at ? kinds [at - sigils] : S_VAR;
     s_token_t *token = s_push (p, kind, off, bol);
     if (kind == S_DELIM) {
         if (s_delimiters (p, content, end, open, open_len, close, close_len))
@@ -230,7 +231,7 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     }
     if (kind == S_COMMENT)
         return 0;
-    size_t start = kind == S_VAR || sigil == '{' ? content : content + 1;
+    size_t start = content;
     while (start < end && s_is_space (src [start]))
         start++;
     while (end > start && s_is_space (src [end - 1]))

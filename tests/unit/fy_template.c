@@ -299,6 +299,17 @@ s_test_partials (void)
                                    "section") == 0,
         "a resolved partial that does not compile: %s", out);
     free (out);
+    //  Found by template_fuzz: the close delimiter's first character
+    //  as the sigil (the name came out -1 bytes long).
+    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>|<%>>", "{\"x\": \"<\"}",
+                    partials, &error);
+    is_str (out, "error: line 1 column 25: empty tag name",
+            "the sigil is not the close delimiter");
+    free (out);
+    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>]", "{\"x\": \"<\"}",
+                    partials, &error);
+    is_str (out, "[[&lt;]|<]", "a partial and a raw value with > to close");
+    free (out);
     fy_template_partials_destroy (&partials);
     out = s_render ("a{{>a}}b", "{}", NULL, &error);
     is_str (out, "ab", "no partial set: partials are empty");
