@@ -30,6 +30,7 @@
 #include "ferry/fy_sqs.h"
 #include "ferry/fy_sqs_producer.h"
 #include "ferry/fy_store.h"
+#include "ferry/fy_template.h"
 #include "ferry/fy_audit_digest.h"
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
