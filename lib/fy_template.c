@@ -858,11 +858,17 @@ s_lookup (s_render_t *r, const char *name, size_t len)
     return value;
 }
 
+//  Truth as the spec words it (!!data) and mustache.js reads it, which
+//  the templates ported from the NestJS services were written against:
+//  "" and 0 are false too, an empty object is true.
 static bool
 s_is_falsy (json_t *value)
 {
     return !value || json_is_null (value) || json_is_false (value)
-        || (json_is_array (value) && json_array_size (value) == 0);
+        || (json_is_array (value) && json_array_size (value) == 0)
+        || (json_is_string (value) && json_string_length (value) == 0)
+        || (json_is_integer (value) && json_integer_value (value) == 0)
+        || (json_is_real (value) && json_real_value (value) == 0.0);
 }
 
 static void

@@ -333,8 +333,13 @@ s_test_values (void)
           "{&quot;a&quot;:[1,&quot;&lt;b&gt;&quot;]} {\"a\":[1,\"<b>\"]}" },
         { "{{s}}", "{\"s\": \"it's <a href=\\\"x\\\">&</a>\"}",
           "it's &lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;" },
-        { "{{#s}}[{{.}}]{{/s}}{{#zero}}0{{/zero}}{{^empty}}none{{/empty}}",
-          "{\"s\": \"\", \"zero\": 0, \"empty\": []}", "[]0none" },
+        //  Truth as in mustache.js: "", 0, 0.0, [] and null are false.
+        { "{{#s}}[{{.}}]{{/s}}{{#zero}}0{{/zero}}{{#r}}r{{/r}}"
+          "{{^empty}}none{{/empty}}{{^s}}!s{{/s}}{{^zero}}!0{{/zero}}",
+          "{\"s\": \"\", \"zero\": 0, \"r\": 0.0, \"empty\": []}",
+          "none!s!0" },
+        { "{{#s}}[{{.}}]{{/s}}{{#one}}{{.}}{{/one}}{{#o}}{}{{/o}}",
+          "{\"s\": \" \", \"one\": -1, \"o\": {}}", "[ ]-1{}" },
         { "{{#user}}{{name}} <{{email}}>{{/user}}",
           "{\"user\": {\"name\": \"Ada\", \"email\": \"ada@example.com\"}}",
           "Ada <ada@example.com>" },
