@@ -5,6 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+char *
+ferryctl_read_stdin (size_t limit, size_t *size_p)
+{
+    char *data = fy_xmalloc (limit + 2);
+    size_t size = 0;
+    while (size < limit + 1) {
+        size_t got = fread (data + size, 1, limit + 1 - size, stdin);
+        if (got == 0)
+            break;
+        size += got;
+    }
+    data [size] = 0;
+    *size_p = size;
+    return data;
+}
+
 static void
 s_usage (FILE *out)
 {
@@ -28,6 +44,8 @@ s_usage (FILE *out)
         "                             check the audit digests: exit 0 clean,\n"
         "                             1 tampered, 3 could not check\n"
         "  audit digest               compute the audit digests due now\n"
+        "  render [--partials DIR] TEMPLATE [DATA.json | -]\n"
+        "                             preview a Mustache template\n"
         "  config check               check the configuration, exit 0 or 1\n"
         "  config show                print the effective configuration\n"
         "  config doc                 print every key as Markdown\n"
@@ -93,6 +111,9 @@ main (int argc, char **argv)
     else
     if (strcmp (command, "audit") == 0)
         rc = ferryctl_audit (&ctl);
+    else
+    if (strcmp (command, "render") == 0)
+        rc = ferryctl_render (&ctl);
     else
     if (checking)
         rc = ferryctl_config (&ctl);

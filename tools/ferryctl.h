@@ -21,6 +21,12 @@ typedef struct {
     char **argv;
 } ferryctl_t;
 
+//  Standard input, at most limit + 1 bytes (so that an oversize input is
+//  seen as such without reading an unbounded stream), NUL-terminated.
+//  Caller owns result.
+char *
+    ferryctl_read_stdin (size_t limit, size_t *size_p);
+
 int
     ferryctl_validate (ferryctl_t *ctl);
 int
@@ -39,6 +45,8 @@ int
     ferryctl_migrate (ferryctl_t *ctl);
 int
     ferryctl_audit (ferryctl_t *ctl);
+int
+    ferryctl_render (ferryctl_t *ctl);
 
 //  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
 //  for the commands that talk to the broker's HTTP endpoint.

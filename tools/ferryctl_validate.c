@@ -9,23 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Read at most limit + 1 bytes, so an oversize body is seen as such
-//  without reading an unbounded stream into memory.
-static char *
-s_read_stdin (size_t limit, size_t *size_p)
-{
-    char *data = fy_xmalloc (limit + 1);
-    size_t size = 0;
-    while (size < limit + 1) {
-        size_t got = fread (data + size, 1, limit + 1 - size, stdin);
-        if (got == 0)
-            break;
-        size += got;
-    }
-    *size_p = size;
-    return data;
-}
-
 int
 ferryctl_validate (ferryctl_t *ctl)
 {
@@ -56,7 +39,7 @@ ferryctl_validate (ferryctl_t *ctl)
         return FERRYCTL_USAGE;
     }
     size_t size = 0;
-    char *data = s_read_stdin (FY_EVENT_MAX_BYTES, &size);
+    char *data = ferryctl_read_stdin (FY_EVENT_MAX_BYTES, &size);
     int rc = FERRYCTL_FAILED;
     char *packed = NULL;
     fy_event_t *carried = NULL;

@@ -70,6 +70,45 @@ grep -q "log.level (env): 'loud'" "$tmp/err"; ok $? "naming the key and origin"
 "$ctl" --set log.level=debug config show | grep -q 'level = "debug"'
 ok $? "--set reaches config show"
 
+#  render: a template with a partial from its own directory, escaping,
+#  sections; errors name the place and exit 1.
+mkdir "$tmp/tpl"
+printf 'Hi {{user.name}},\n{{> footer}}{{#goals}}- {{title}} {{progress}}%%\n{{/goals}}{{^goals}}no goals\n{{/goals}}' \
+    > "$tmp/tpl/mail.mustache"
+printf -- '-- {{company}} <{{&url}}>\n' > "$tmp/tpl/footer.mustache"
+echo '{"user":{"name":"Ada <A>"},"company":"Acme","url":"https://x/?a=1&b=2","goals":[{"title":"Ship","progress":40},{"title":"Hire","progress":0}]}' \
+    > "$tmp/data.json"
+"$ctl" render "$tmp/tpl/mail.mustache" "$tmp/data.json" > "$tmp/out"
+is "$?" 0 "render exits 0"
+is "$(cat "$tmp/out")" "$(printf 'Hi Ada &lt;A&gt;,\n-- Acme <https://x/?a=1&b=2>\n- Ship 40%%\n- Hire 0%%')" \
+   "render: partial, escaped and raw values, a list"
+echo '{}' | "$ctl" render "$tmp/tpl/mail.mustache" > "$tmp/out"
+is "$(cat "$tmp/out")" "$(printf 'Hi ,\n--  <>\nno goals')" \
+   "render: data from stdin, missing names print nothing"
+mkdir "$tmp/other"
+printf -- '-- other\n' > "$tmp/other/footer.mustache"
+echo '{}' | "$ctl" render --partials "$tmp/other" "$tmp/tpl/mail.mustache" \
+    | grep -qx -- '-- other'
+ok $? "render --partials takes them from another directory"
+printf '{{#a}}x' > "$tmp/bad.mustache"
+echo '{}' | "$ctl" render "$tmp/bad.mustache" > "$tmp/out" 2> "$tmp/err"
+is "$?" 1 "render: a template that does not compile exits 1"
+grep -q "line 1 column 1: unclosed section 'a'" "$tmp/err"
+ok $? "naming the line and column"
+[ ! -s "$tmp/out" ]; ok $? "and prints nothing"
+echo '{"a":' | "$ctl" render "$tmp/tpl/mail.mustache" 2> "$tmp/err"
+is "$?" 1 "render: bad JSON data exits 1"
+grep -q 'stdin: invalid JSON' "$tmp/err"; ok $? "naming it"
+printf '[{{>../data}}]' > "$tmp/tpl/escape.mustache"
+echo '{}' | "$ctl" render "$tmp/tpl/escape.mustache" > "$tmp/out" 2> "$tmp/err"
+is "$(cat "$tmp/out")" "[]" "render: a partial name with a path reads nothing"
+grep -q "partial '../data': not a file name" "$tmp/err"; ok $? "and says so"
+printf '[{{>nowhere}}]' > "$tmp/tpl/missing.mustache"
+echo '{}' | "$ctl" render "$tmp/tpl/missing.mustache" 2> "$tmp/err" > /dev/null
+grep -q "partial 'nowhere': .*nowhere.mustache" "$tmp/err"
+ok $? "render: a missing partial is named on stderr"
+"$ctl" render 2>/dev/null; is "$?" 2 "render without a template exits 2"
+
 #  Generated documents match the tables.
 "$ctl" config doc | diff -u "$src/doc/config.md" - > "$tmp/diff"
 ok $? "doc/config.md is what ferryctl config doc prints"
