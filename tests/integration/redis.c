@@ -207,8 +207,9 @@ static void
 s_stack_binary (fy_redis_t *redis)
 {
     //  A key and a value with NULs and bytes that are not UTF-8.
-    char *key = s_key ("bin\0x");
-    size_t key_len = strlen (key) + 2;
+    char *key = s_key ("bin-x");
+    size_t key_len = strlen (key);
+    key [key_len - 2] = 0;
     const char value [] = "\0a\0\xff\xfe\r\n\0z";
     size_t value_len = sizeof value - 1;
     const char *set [] = { "SET", key, value };
