@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -901,6 +902,30 @@ fy_redis_timeout_ms (fy_redis_t *self)
     return left > 0 ? left : 0;
 }
 
+//  hiredis writes with write(2): a peer that went away raises SIGPIPE,
+//  which would kill a program that did not ignore it. Block it around the
+//  write and take back the one the write raised, as libpq does, so the
+//  library needs nothing from the program's signal set-up.
+static void
+s_handle_write (redisAsyncContext *ac)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset (&pipe_set);
+    sigaddset (&pipe_set, SIGPIPE);
+    pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
+    sigpending (&pending);
+    bool was_pending = sigismember (&pending, SIGPIPE);
+    redisAsyncHandleWrite (ac);
+    if (!was_pending) {
+        sigpending (&pending);
+        if (sigismember (&pending, SIGPIPE)) {
+            struct timespec now = { 0, 0 };
+            sigtimedwait (&pipe_set, NULL, &now);
+        }
+    }
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
 static void
 s_io (fy_redis_t *self)
 {
@@ -915,7 +940,7 @@ s_io (fy_redis_t *self)
         if (events [i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
             redisAsyncHandleRead (ac);
         if (self->ac == ac && (events [i].events & EPOLLOUT))
-            redisAsyncHandleWrite (ac);
+            s_handle_write (ac);
     }
 }
 
@@ -938,12 +963,16 @@ fy_redis_run (fy_redis_t *self)
         s_cmd_t *cmd = self->head;
         if (cmd->sent) {
             //  Its reply may still come: only a new connection is safe.
+            //  Dropping it calls back every command sent on it, this one
+            //  with ETIMEDOUT.
+            uint64_t id = cmd->id;
             cmd->timed_out = true;
             s_lost (self, "connection to %s reset: a command had no reply "
                     "within %lld ms", self->where,
                     (long long) cmd->timeout_ms);
             s_drop (self);
-            assert (self->head != cmd);
+            if (self->head && self->head->id == id)
+                s_fail (self, self->head, ETIMEDOUT, "no reply in time");
         }
         else
             s_fail (self, cmd, ETIMEDOUT, "no connection to redis in time");
