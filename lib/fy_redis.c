@@ -648,13 +648,18 @@ s_ready (fy_redis_t *self)
     while (self->qhead && self->state == S_READY && self->ac) {
         s_cmd_t *cmd = self->qhead;
         s_dequeue (self, cmd);
-        s_send (self, cmd, cmd->argc, cmd->argv, cmd->argvlen);
-        if (cmd->kind != S_EVAL) {
-            //  hiredis has formatted it into its buffer.
-            free (cmd->argv);
+        //  hiredis formats the command into its buffer: only an EVAL
+        //  keeps its copy, for the fallback. cmd may be gone after s_send.
+        const char **copy = cmd->argv;
+        const size_t *lens = cmd->argvlen;
+        bool keep = cmd->kind == S_EVAL;
+        if (!keep) {
             cmd->argv = NULL;
             cmd->argvlen = NULL;
         }
+        s_send (self, cmd, cmd->argc, copy, lens);
+        if (!keep)
+            free (copy);
     }
 }
 

@@ -36,7 +36,7 @@ typedef struct fy_redis_script fy_redis_script_t;
 //  type is FY_REDIS_FAILED and whose errno says why none came. Not called
 //  for a command cancelled with fy_redis_cancel or still pending when the
 //  client is destroyed. May issue and cancel commands; must not destroy
-//  the client.
+//  the client nor run it (fy_redis_wait).
 typedef void (fy_redis_fn) (const fy_redis_reply_t *reply, void *arg);
 
 typedef struct {
@@ -229,7 +229,7 @@ typedef enum {
     FY_REDIS_INTEGER,
     FY_REDIS_NIL,
     FY_REDIS_STATUS,            //  Simple string: "OK", "PONG", "QUEUED"
-    FY_REDIS_ERROR              //  The server's error reply: "ERR ...", "WRONGTYPE ..."
+    FY_REDIS_ERROR              //  The server's error reply: "ERR ..."
 } fy_redis_type_t;
 
 fy_redis_type_t
