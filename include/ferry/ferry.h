@@ -21,6 +21,7 @@
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
+#include "ferry/fy_redis.h"
 #include "ferry/fy_schema.h"
 #include "ferry/fy_ses.h"
 #include "ferry/fy_signals.h"
