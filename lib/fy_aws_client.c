@@ -38,9 +38,9 @@ static const char *s_credential_codes [] = {
 };
 
 static bool
-s_in (const char *code, const char **list, size_t count)
+s_in (const char *code, const char *const *list, size_t count)
 {
-    for (size_t i = 0; code && i < count; i++)
+    for (size_t i = 0; code && list && i < count && list [i]; i++)
         if (strcmp (code, list [i]) == 0)
             return true;
     return false;
@@ -368,10 +368,17 @@ void
 fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op)
 {
     assert (ops);
+    fy_aws_ops_wait (ops, op, fy_aws_backoff_ms (&ops->backoff,
+                                                 op->attempts));
+}
+
+void
+fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms)
+{
+    assert (ops);
     assert (op);
-    op->timer_id = fy_http_client_timer (
-        ops->http, fy_aws_backoff_ms (&ops->backoff, op->attempts),
-        s_on_timer, op);
+    assert (!op->timer_id);
+    op->timer_id = fy_http_client_timer (ops->http, delay_ms, s_on_timer, op);
 }
 
 //  --------------------------------------------------------------------
@@ -503,8 +510,13 @@ s_finish (s_op_t *op)
                                                         op->failure.code)
                                 || fy_aws_is_credential_error (
                                        op->failure.code)),
+        .token_dead = failed && op->error == EPROTO
+                      && s_in (op->failure.code,
+                               op->client->service->dead_codes, SIZE_MAX),
         .attempts = op->base.attempts,
     };
+    if (result.token_dead)
+        result.retryable = false;
     op->fn (&result, op->arg);
     s_op_free (&op->base);
 }

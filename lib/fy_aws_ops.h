@@ -1,5 +1,5 @@
-/*  fy_aws_ops: the core an AWS client keeps for its calls, shared by
-    fy_sqs and the request runner of fy_aws_client (not installed): the
+/*  fy_aws_ops: the core a client keeps for its calls, shared by fy_sqs,
+    the request runner of fy_aws_client and fy_fcm (not installed): the
     settings from fy_aws_options_t (signer, backoff, attempts, timeouts)
     and the list of calls in flight or waiting to retry. A client's op
     struct starts with an fy_aws_op_t; the list gives ids, finds an op by
@@ -85,6 +85,11 @@ bool
 //  Make op's next attempt after the backoff for its attempts so far.
 void
     fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op);
+
+//  Make op's next attempt delay_ms from now (0: on the loop's next turn),
+//  for a service that says when (Retry-After).
+void
+    fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms);
 
 //  The core of client, for a client built on it with ops of its own
 //  (fy_sqs). Borrowed.

@@ -30,11 +30,15 @@ static int s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
 
 static const char *const s_env_names [] = { "AWS_ENDPOINT_URL_SNS", NULL };
 
+//  The platform (FCM, APNs) told SNS the device token is gone.
+static const char *const s_dead_codes [] = { "EndpointDisabled", NULL };
+
 static const fy_aws_service_t s_service = {
     .service = "sns",
     .env_names = s_env_names,
     .prefix = "sns",
     .parse = s_parse,
+    .dead_codes = s_dead_codes,
 };
 
 fy_aws_client_t *

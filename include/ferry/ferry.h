@@ -13,6 +13,7 @@
 #include "ferry/fy_client.h"
 #include "ferry/fy_daemon.h"
 #include "ferry/fy_event.h"
+#include "ferry/fy_fcm.h"
 #include "ferry/fy_http_client.h"
 #include "ferry/fy_http_server.h"
 #include "ferry/fy_json.h"

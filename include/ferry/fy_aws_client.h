@@ -163,6 +163,10 @@ typedef struct {
     //  itself is refused (a rejected message, a disabled endpoint, a bad
     //  parameter): a worker sends those to its DLQ.
     bool retryable;
+    //  On failure: the recipient is gone for good (an SNS platform
+    //  endpoint disabled, an FCM registration token UNREGISTERED): the
+    //  worker must forget that device. Implies !retryable.
+    bool token_dead;
     //  Attempts made (1 when no retry was needed).
     int attempts;
 } fy_aws_result_t;
@@ -199,6 +203,9 @@ typedef struct {
     //  Reads every answer; NULL for a client that makes its own calls on
     //  the runner's core (fy_sqs).
     fy_aws_parse_fn *parse;
+    //  The codes that say the recipient is gone (result->token_dead),
+    //  NULL-terminated; NULL for none.
+    const char *const *dead_codes;
 } fy_aws_service_t;
 
 //  Create a runner for service (borrowed; static) on http (borrowed; it

@@ -388,6 +388,8 @@ s_sns (fy_http_client_t *http, int port)
             seen.message);
         is_int (seen.result.attempts, 1, "sns: not retried");
         ok (!seen.result.retryable, "sns: flagged permanent");
+        is_int (seen.result.token_dead, i == 0,
+                "sns: token_dead only for EndpointDisabled");
         log = s_log (http, port);
         is_int ((int) json_array_size (log), 1, "sns: one request only");
         json_decref (log);
