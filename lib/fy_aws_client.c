@@ -107,15 +107,24 @@ fy_aws_endpoint (const char *const *env_names,
         errno = EINVAL;
         return NULL;
     }
-    if (endpoint && strncmp (endpoint, "http://", 7) != 0
+    if (endpoint)
+        return fy_aws_url_trim (endpoint, prefix, err);
+    return fy_aws_region_endpoint (prefix, region);
+}
+
+char *
+fy_aws_url_trim (const char *endpoint, const char *what, fy_error_t *err)
+{
+    assert (endpoint);
+    assert (what);
+    if (strncmp (endpoint, "http://", 7) != 0
         && strncmp (endpoint, "https://", 8) != 0) {
-        fy_error_set (err, "%s: endpoint '%s' is not an http(s) URL", prefix,
+        fy_error_set (err, "%s: endpoint '%s' is not an http(s) URL", what,
                       endpoint);
         errno = EINVAL;
         return NULL;
     }
-    char *url = endpoint ? fy_xstrdup (endpoint)
-                         : fy_aws_region_endpoint (prefix, region);
+    char *url = fy_xstrdup (endpoint);
     size_t len = strlen (url);
     while (len > 0 && url [len - 1] == '/')
         url [--len] = 0;
@@ -382,6 +391,82 @@ fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms)
 }
 
 //  --------------------------------------------------------------------
+//  Outcomes
+
+void
+fy_aws_outcome_clear (fy_aws_outcome_t *outcome)
+{
+    assert (outcome);
+    free (outcome->message_id);
+    free (outcome->request_id);
+    memset (outcome, 0, sizeof *outcome);
+}
+
+void
+fy_aws_outcome_fail (fy_aws_outcome_t *outcome, int error,
+                     const char *message)
+{
+    assert (outcome);
+    assert (message);
+    fy_aws_outcome_clear (outcome);
+    outcome->error = error;
+    s_copy (outcome->failure.message, sizeof outcome->failure.message,
+            message, strlen (message));
+}
+
+int
+fy_aws_outcome_read (fy_aws_outcome_t *outcome, const fy_http_result_t *http,
+                     fy_aws_parse_fn *parse, const char *service)
+{
+    assert (outcome);
+    assert (http);
+    assert (parse && service);
+    int error = fy_http_result_error (http);
+    if (error) {
+        fy_aws_outcome_fail (outcome, error,
+                             fy_http_result_error_text (http));
+        return -1;
+    }
+    fy_aws_outcome_clear (outcome);
+    outcome->status = fy_http_result_status (http);
+    fy_aws_answer_t answer = {
+        .status = outcome->status,
+        .error_type = fy_http_result_header (http, "x-amzn-errortype"),
+    };
+    answer.body = fy_http_result_body (http, &answer.len);
+    int rc = parse (&answer, &outcome->failure, &outcome->message_id,
+                    &outcome->request_id);
+    const char *request_id = fy_http_result_header (http, "x-amzn-requestid");
+    if (!outcome->request_id && request_id && *request_id)
+        outcome->request_id = fy_xstrdup (request_id);
+    if (rc) {
+        outcome->error = EPROTO;
+        if (!outcome->failure.message [0])
+            snprintf (outcome->failure.message,
+                      sizeof outcome->failure.message, "%s: HTTP %d",
+                      service, outcome->status);
+    }
+    return rc ? -1 : 0;
+}
+
+fy_aws_result_t
+fy_aws_outcome_result (const fy_aws_outcome_t *outcome, int attempts)
+{
+    assert (outcome);
+    const fy_aws_error_t *failure = &outcome->failure;
+    fy_aws_result_t result = {
+        .error = outcome->error,
+        .status = outcome->status,
+        .code = failure->code [0] ? failure->code : NULL,
+        .message = failure->message,
+        .message_id = outcome->error ? NULL : outcome->message_id,
+        .request_id = outcome->request_id,
+        .attempts = attempts,
+    };
+    return result;
+}
+
+//  --------------------------------------------------------------------
 //  The request runner
 
 typedef struct {
@@ -393,12 +478,7 @@ typedef struct {
     size_t len;
     fy_aws_done_fn *fn;
     void *arg;
-    //  How the last attempt went.
-    int error;
-    int status;
-    fy_aws_error_t failure;
-    char *message_id;
-    char *request_id;
+    fy_aws_outcome_t out;       //  How the last attempt went
 } s_op_t;
 
 struct fy_aws_client {
@@ -433,8 +513,7 @@ s_op_free (fy_aws_op_t *base)
     s_op_t *op = (s_op_t *) base;
     free (op->url);
     free (op->body);
-    free (op->message_id);
-    free (op->request_id);
+    fy_aws_outcome_clear (&op->out);
     free (op);
 }
 
@@ -495,59 +574,20 @@ static void
 s_finish (s_op_t *op)
 {
     fy_aws_ops_unlink (&op->client->ops, &op->base);
-    bool failed = op->error != 0;
-    fy_aws_result_t result = {
-        .error = op->error,
-        .status = op->status,
-        .code = op->failure.code [0] ? op->failure.code : NULL,
-        .message = op->failure.message,
-        .message_id = failed ? NULL : op->message_id,
-        .request_id = op->request_id,
-        //  Anything but the service's refusal is not the message's fault
-        //  (transport, EMSGSIZE, signing): worth trying again later.
-        .retryable = failed && (op->error != EPROTO
-                                || fy_aws_is_retryable (op->status,
-                                                        op->failure.code)
-                                || fy_aws_is_credential_error (
-                                       op->failure.code)),
-        .token_dead = failed && op->error == EPROTO
-                      && s_in (op->failure.code,
-                               op->client->service->dead_codes, SIZE_MAX),
-        .attempts = op->base.attempts,
-    };
-    if (result.token_dead)
-        result.retryable = false;
+    const fy_aws_outcome_t *out = &op->out;
+    fy_aws_result_t result = fy_aws_outcome_result (out, op->base.attempts);
+    const char *code = out->failure.code;
+    //  Anything but the service's refusal is not the message's fault
+    //  (transport, EMSGSIZE, signing): worth trying again later.
+    result.token_dead = out->error == EPROTO
+                        && s_in (code, op->client->service->dead_codes,
+                                 SIZE_MAX);
+    result.retryable = out->error && !result.token_dead
+                       && (out->error != EPROTO
+                           || fy_aws_is_retryable (out->status, code)
+                           || fy_aws_is_credential_error (code));
     op->fn (&result, op->arg);
     s_op_free (&op->base);
-}
-
-static void
-s_fail_now (s_op_t *op, int error, const char *message)
-{
-    op->error = error;
-    op->status = 0;
-    memset (&op->failure, 0, sizeof op->failure);
-    s_copy (op->failure.message, sizeof op->failure.message, message,
-            strlen (message));
-    s_finish (op);
-}
-
-//  The service's parser on an answer; the request id from the header
-//  when the body had none.
-static int
-s_parse (s_op_t *op, const fy_http_result_t *http)
-{
-    fy_aws_answer_t answer = {
-        .status = op->status,
-        .error_type = fy_http_result_header (http, "x-amzn-errortype"),
-    };
-    answer.body = fy_http_result_body (http, &answer.len);
-    int rc = op->client->service->parse (&answer, &op->failure,
-                                         &op->message_id, &op->request_id);
-    const char *request_id = fy_http_result_header (http, "x-amzn-requestid");
-    if (!op->request_id && request_id && *request_id)
-        op->request_id = fy_xstrdup (request_id);
-    return rc;
 }
 
 static void
@@ -555,27 +595,14 @@ s_on_http (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
     fy_aws_client_t *self = op->client;
+    fy_aws_outcome_t *out = &op->out;
     op->base.http_id = 0;
-    op->status = fy_http_result_status (http);
-    op->error = fy_http_result_error (http);
-    memset (&op->failure, 0, sizeof op->failure);
-    free (op->message_id);
-    free (op->request_id);
-    op->message_id = op->request_id = NULL;
     bool retry = false;
-    if (op->error) {
-        const char *text = fy_http_result_error_text (http);
-        s_copy (op->failure.message, sizeof op->failure.message, text,
-                strlen (text));
-        retry = op->error != EMSGSIZE;
-    }
-    else if (s_parse (op, http)) {
-        op->error = EPROTO;
-        if (!op->failure.message [0])
-            snprintf (op->failure.message, sizeof op->failure.message,
-                      "%s: HTTP %d", self->service->service, op->status);
-        retry = fy_aws_is_retryable (op->status, op->failure.code);
-    }
+    if (fy_aws_outcome_read (out, http, self->service->parse,
+                             self->service->service))
+        retry = out->error == EPROTO
+                    ? fy_aws_is_retryable (out->status, out->failure.code)
+                    : out->error != EMSGSIZE;
     if (retry && fy_aws_ops_may_retry (&self->ops, &op->base)) {
         fy_aws_ops_backoff (&self->ops, &op->base);
         return;
@@ -597,8 +624,10 @@ s_attempt (fy_aws_op_t *base)
     //  The answers are small; anything larger is not AWS talking.
     fy_http_call_set_max_body (call, 1024 * 1024);
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_http, &err))
-        s_fail_now (op, errno, err.text);
+    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_http, &err)) {
+        fy_aws_outcome_fail (&op->out, errno, err.text);
+        s_finish (op);
+    }
 }
 
 void

@@ -91,6 +91,48 @@ void
 void
     fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms);
 
+//  --- How an op keeps its last attempt's outcome and turns it into its
+//  result (fy_aws_client's runner, fy_fcm).
+typedef struct {
+    int error;                  //  0, EPROTO (the service refused), errno
+    int status;                 //  HTTP status, 0 when none came back
+    fy_aws_error_t failure;
+    char *message_id;           //  Owned
+    char *request_id;           //  Owned
+} fy_aws_outcome_t;
+
+//  Read how an attempt ended into outcome, forgetting the last one: a
+//  transport failure (its errno and text), or the answer through parse
+//  (which gets the X-Amzn-ErrorType header; x-amzn-RequestId fills
+//  request_id when the body had none): EPROTO when parse fails, with
+//  "<service>: HTTP <status>" when it gave no message. Returns 0 when the
+//  call succeeded, else -1.
+int
+    fy_aws_outcome_read (fy_aws_outcome_t *outcome,
+                         const fy_http_result_t *http, fy_aws_parse_fn *parse,
+                         const char *service);
+
+//  A failure without an answer (signing, curl refused the request).
+void
+    fy_aws_outcome_fail (fy_aws_outcome_t *outcome, int error,
+                         const char *message);
+
+//  The result outcome makes after attempts, strings borrowed from it;
+//  retryable and token_dead are false, for the caller to decide.
+fy_aws_result_t
+    fy_aws_outcome_result (const fy_aws_outcome_t *outcome, int attempts);
+
+//  Free what outcome owns.
+void
+    fy_aws_outcome_clear (fy_aws_outcome_t *outcome);
+
+//  The endpoint URL endpoint, copied without trailing slashes; NULL with
+//  err filled ("<what>: endpoint '...' is not an http(s) URL") and errno
+//  EINVAL when it is not http(s). Caller owns result.
+char *
+    fy_aws_url_trim (const char *endpoint, const char *what,
+                     fy_error_t *err);
+
 //  The core of client, for a client built on it with ops of its own
 //  (fy_sqs). Borrowed.
 fy_aws_ops_t *

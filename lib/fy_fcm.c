@@ -59,11 +59,7 @@ typedef struct {
     bool finish;                //  The next timer ends the op
     bool reauthorized;          //  A 401 was retried already
     uint64_t token_gen;         //  Of the attempt in flight
-    //  How the last attempt went.
-    int error;
-    int status;
-    fy_aws_error_t failure;
-    char *name;
+    fy_aws_outcome_t out;       //  How the last attempt went
 } s_op_t;
 
 static bool
@@ -232,16 +228,7 @@ s_endpoint (const fy_fcm_options_t *options, fy_error_t *err)
     if (!endpoint || !*endpoint)
         endpoint = options->base.endpoint && *options->base.endpoint
                        ? options->base.endpoint : FY_FCM_ENDPOINT;
-    if (!s_http_url (endpoint)) {
-        fy_error_set (err, "fcm: endpoint '%s' is not an http(s) URL",
-                      endpoint);
-        return NULL;
-    }
-    char *url = fy_xstrdup (endpoint);
-    size_t len = strlen (url);
-    while (len > 0 && url [len - 1] == '/')
-        url [--len] = 0;
-    return url;
+    return fy_aws_url_trim (endpoint, "fcm", err);
 }
 
 fy_fcm_t *
@@ -445,8 +432,11 @@ s_data (const char **data, json_t *body, fy_error_t *err)
                                "or without a value", data [i]);
             return -1;
         }
+        //  jansson takes any key bytes; FCM takes UTF-8 only.
+        json_t *key = json_string (data [i]);
         json_t *value = json_string (data [i + 1]);
-        if (!value || !json_string (data [i])) {
+        json_decref (key);
+        if (!key || !value) {
             json_decref (value);
             fy_error_set (err, "fcm: data is not UTF-8");
             return -1;
@@ -650,7 +640,7 @@ s_op_free (fy_aws_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     free (op->body);
-    free (op->name);
+    fy_aws_outcome_clear (&op->out);
     free (op);
 }
 
@@ -658,13 +648,13 @@ s_op_free (fy_aws_op_t *base)
 //  fault: transport, no token (EACCES), quota, 5xx, and a 401 or 403
 //  that named no FCM error (our credentials, not the message).
 static bool
-s_retryable (const s_op_t *op)
+s_retryable (const fy_aws_outcome_t *out)
 {
-    if (op->error != EPROTO)
+    if (out->error != EPROTO)
         return true;
-    const char *code = op->failure.code;
-    return fy_fcm_is_retryable (op->status, code)
-           || ((op->status == 401 || op->status == 403)
+    const char *code = out->failure.code;
+    return fy_fcm_is_retryable (out->status, code)
+           || ((out->status == 401 || out->status == 403)
                && (s_is_code (code, "UNAUTHENTICATED")
                    || s_is_code (code, "PERMISSION_DENIED") || !*code));
 }
@@ -673,31 +663,13 @@ static void
 s_finish (s_op_t *op)
 {
     fy_aws_ops_unlink (&op->fcm->ops, &op->base);
-    bool failed = op->error != 0;
-    bool dead = failed && op->error == EPROTO
-                && s_is_code (op->failure.code, "UNREGISTERED");
-    fy_aws_result_t result = {
-        .error = op->error,
-        .status = op->status,
-        .code = op->failure.code [0] ? op->failure.code : NULL,
-        .message = op->failure.message,
-        .message_id = failed ? NULL : op->name,
-        .retryable = failed && !dead && s_retryable (op),
-        .token_dead = dead,
-        .attempts = op->base.attempts,
-    };
+    const fy_aws_outcome_t *out = &op->out;
+    fy_aws_result_t result = fy_aws_outcome_result (out, op->base.attempts);
+    result.token_dead = out->error == EPROTO
+                        && s_is_code (out->failure.code, "UNREGISTERED");
+    result.retryable = out->error && !result.token_dead && s_retryable (out);
     op->fn (&result, op->arg);
     s_op_free (&op->base);
-}
-
-static void
-s_fail_now (s_op_t *op, int error, const char *message)
-{
-    op->error = error;
-    op->status = 0;
-    memset (&op->failure, 0, sizeof op->failure);
-    s_set_error (&op->failure, NULL, message);
-    s_finish (op);
 }
 
 static void
@@ -705,38 +677,22 @@ s_on_send (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
     fy_fcm_t *self = op->fcm;
+    fy_aws_outcome_t *out = &op->out;
     op->base.http_id = 0;
-    op->status = fy_http_result_status (http);
-    op->error = fy_http_result_error (http);
-    memset (&op->failure, 0, sizeof op->failure);
-    free (op->name);
-    op->name = NULL;
     bool retry = false;
     int64_t delay_ms = -1;
-    if (op->error) {
-        s_set_error (&op->failure, NULL, fy_http_result_error_text (http));
-        retry = op->error != EMSGSIZE;
-    }
-    else {
-        fy_aws_answer_t answer = { .status = op->status };
-        answer.body = fy_http_result_body (http, &answer.len);
-        char *request_id = NULL;
-        if (fy_fcm_parse (&answer, &op->failure, &op->name, &request_id)) {
-            op->error = EPROTO;
-            if (!op->failure.message [0])
-                snprintf (op->failure.message, sizeof op->failure.message,
-                          "fcm: HTTP %d", op->status);
-            retry = fy_fcm_is_retryable (op->status, op->failure.code);
-            delay_ms = s_retry_after_ms (fy_http_result_header (
-                http, "retry-after"));
-        }
-        assert (!request_id);
+    if (fy_aws_outcome_read (out, http, fy_fcm_parse, "fcm")) {
+        retry = out->error == EPROTO
+                    ? fy_fcm_is_retryable (out->status, out->failure.code)
+                    : out->error != EMSGSIZE;
+        delay_ms = s_retry_after_ms (fy_http_result_header (http,
+                                                            "retry-after"));
     }
     //  A 401 that is not APNs's (THIRD_PARTY_AUTH_ERROR): the token may
     //  have been revoked or expired early. Once per send, with a fresh
     //  token (unless another send has fetched one since).
-    if (op->error == EPROTO && op->status == 401 && !op->reauthorized
-        && !s_is_code (op->failure.code, "THIRD_PARTY_AUTH_ERROR")) {
+    if (out->error == EPROTO && out->status == 401 && !op->reauthorized
+        && !s_is_code (out->failure.code, "THIRD_PARTY_AUTH_ERROR")) {
         op->reauthorized = true;
         if (op->token_gen == self->token_gen)
             s_drop_token (self);
@@ -772,8 +728,10 @@ s_start (s_op_t *op)
     fy_http_call_set_max_body (call, 1024 * 1024);
     op->token_gen = self->token_gen;
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_send, &err))
-        s_fail_now (op, errno, err.text);
+    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_send, &err)) {
+        fy_aws_outcome_fail (&op->out, errno, err.text);
+        s_finish (op);
+    }
 }
 
 //  --------------------------------------------------------------------
@@ -798,9 +756,9 @@ s_release (fy_fcm_t *self, int error, int status,
             continue;
         }
         base->attempts++;
-        op->error = error;
-        op->status = status;
-        op->failure = *failure;
+        fy_aws_outcome_fail (&op->out, error, "");
+        op->out.status = status;
+        op->out.failure = *failure;
         if (transient && fy_aws_ops_may_retry (&self->ops, base))
             fy_aws_ops_backoff (&self->ops, base);
         else {

@@ -1,15 +1,15 @@
 /*  Fuzz target for fy_fcm's answer parsers and its request body. The
-    first byte picks the mode, the second a status, the rest is the input, given in a buffer
-    of exactly its size (no NUL after it, so a read past the end is
-    ASan's to see): 0 and 1 an FCM send answer with status 200 and with
-    the status the second byte picks (400-429, 500-504), 2 and 3 an OAuth token
-    answer with status 200 and 400; 4 the rest cut at NULs into a token,
-    a title, a body, a data key and value for fy_fcm_body, whose result,
-    when it accepts them, must read back to the same strings. Every mode
-    checks the contract: a success has a non-empty result (a message
-    name; a token of visible ASCII with a lifetime of 1 s to a day), a
-    failure none, and the code and message are NUL-terminated within
-    their arrays. */
+    first byte picks the mode, the second a status, the rest is the
+    input, given in a buffer of exactly its size (no NUL after it, so a
+    read past the end is ASan's to see): 0 and 1 an FCM send answer with
+    status 200 and with the status the second byte picks (400-429,
+    500-504), 2 and 3 an OAuth token answer with status 200 and 400; 4
+    the rest cut at NULs into a token, a title, a body, a data key and
+    value for fy_fcm_body, whose result, when it accepts them, must read
+    back to the same strings. Every mode checks the contract: a success
+    has a non-empty result (a message name; a token of visible ASCII
+    with a lifetime of 1 s to a day), a failure none, and the code and
+    message are NUL-terminated within their arrays. */
 #include "ferry/ferry.h"
 
 #include <errno.h>

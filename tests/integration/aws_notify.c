@@ -18,51 +18,13 @@
 #define S_ACCESS_KEY "AKIDFERRYNOTIFY"
 #define S_SECRET_KEY "ferry/notify+secret"
 
-typedef struct {
-    bool done;
-    fy_aws_result_t result;
-    char code [96];
-    char message [256];
-    char message_id [128];
-    char request_id [128];
-} seen_t;
-
-static void
-s_on_done (const fy_aws_result_t *result, void *arg)
-{
-    seen_t *seen = arg;
-    seen->done = true;
-    seen->result = *result;
-    snprintf (seen->code, sizeof seen->code, "%s",
-              result->code ? result->code : "");
-    snprintf (seen->message, sizeof seen->message, "%s", result->message);
-    snprintf (seen->message_id, sizeof seen->message_id, "%s",
-              result->message_id ? result->message_id : "");
-    snprintf (seen->request_id, sizeof seen->request_id, "%s",
-              result->request_id ? result->request_id : "");
-    seen->result.code = seen->code;
-    seen->result.message = seen->message;
-    seen->result.message_id = seen->message_id;
-    seen->result.request_id = seen->request_id;
-}
-
 //  The stub's log since the last call: a JSON array of requests (caller
 //  owns). Entries already returned are skipped.
 static json_t *
 s_log (fy_http_client_t *http, int port)
 {
     static size_t returned;
-    char *url = fy_xasprintf ("http://127.0.0.1:%d/_log", port);
-    fy_http_call_t *call = fy_http_call_new ("GET", url);
-    free (url);
-    json_t *log = stub_call_json (http, &call);
-    json_t *all = json_object_get (log, "requests");
-    json_t *fresh = json_array ();
-    for (size_t i = returned; i < json_array_size (all); i++)
-        json_array_append (fresh, json_array_get (all, i));
-    returned = json_array_size (all);
-    json_decref (log);
-    return fresh;
+    return stub_log (http, port, &returned);
 }
 
 static const char *
@@ -118,9 +80,9 @@ s_ses (fy_http_client_t *http, int port)
         .reply_to = reply_to, .subject = subject, .text = text,
         .html = html, .configuration_set = "ferry-notify", .tags = tags,
     };
-    seen_t seen = { false };
+    stub_seen_t seen = { false };
     uint64_t id = 0;
-    ok (fy_ses_send (ses, &email, s_on_done, &seen, &id, &err) == 0
+    ok (fy_ses_send (ses, &email, stub_on_result, &seen, &id, &err) == 0
         && id != 0, "ses: send accepted");
     is_int ((int) fy_aws_client_pending (ses), 1, "ses: one pending");
     ok (!seen.done, "ses: no callback inside send");
@@ -161,7 +123,7 @@ s_ses (fy_http_client_t *http, int port)
                        "Subject: raw\r\n\r\nbody\r\n";
     fy_ses_email_t raw = { .raw = mime, .raw_len = strlen (mime) };
     memset (&seen, 0, sizeof seen);
-    ok (fy_ses_send (ses, &raw, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_ses_send (ses, &raw, stub_on_result, &seen, NULL, &err) == 0,
         "ses: raw send accepted");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "ses: raw message sent (%s)", seen.message);
@@ -172,7 +134,7 @@ s_ses (fy_http_client_t *http, int port)
     email.to = throttled;
     email.cc = email.bcc = NULL;
     memset (&seen, 0, sizeof seen);
-    ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_ses_send (ses, &email, stub_on_result, &seen, NULL, &err) == 0,
         "ses: send to a throttled recipient");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "ses: sent after throttling");
@@ -187,7 +149,7 @@ s_ses (fy_http_client_t *http, int port)
     const char *failing [] = { "fail500-9@example.com", NULL };
     email.to = failing;
     memset (&seen, 0, sizeof seen);
-    ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_ses_send (ses, &email, stub_on_result, &seen, NULL, &err) == 0,
         "ses: send to a failing server");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, EPROTO, "ses: 5xx every time fails");
@@ -200,7 +162,7 @@ s_ses (fy_http_client_t *http, int port)
     const char *rejected [] = { "rejected@example.com", NULL };
     email.to = rejected;
     memset (&seen, 0, sizeof seen);
-    ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_ses_send (ses, &email, stub_on_result, &seen, NULL, &err) == 0,
         "ses: send to a rejected address");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, EPROTO, "ses: rejected");
@@ -217,7 +179,7 @@ s_ses (fy_http_client_t *http, int port)
     //  A malformed email never leaves.
     fy_ses_email_t empty = { .from = "a@example.com", .subject = "s",
                              .text = "t" };
-    ok (fy_ses_send (ses, &empty, s_on_done, &seen, NULL, &err) == -1
+    ok (fy_ses_send (ses, &empty, stub_on_result, &seen, NULL, &err) == -1
         && errno == EINVAL, "ses: no recipient: EINVAL (%s)", err.text);
     fy_aws_client_destroy (&ses);
     fy_aws_sign_destroy (&signer);
@@ -229,7 +191,7 @@ s_ses (fy_http_client_t *http, int port)
     ses = fy_ses_new (http, &options, &err);
     email.to = to;
     memset (&seen, 0, sizeof seen);
-    ok (fy_ses_send (ses, &email, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_ses_send (ses, &email, stub_on_result, &seen, NULL, &err) == 0,
         "ses: send with a wrong secret");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.status, 403, "ses: wrong secret: 403");
@@ -275,8 +237,8 @@ s_sns (fy_http_client_t *http, int port)
         .message = payload, .json_structure = true,
         .attributes = attributes,
     };
-    seen_t seen = { false };
-    ok (fy_sns_publish (sns, &msg, s_on_done, &seen, NULL, &err) == 0,
+    stub_seen_t seen = { false };
+    ok (fy_sns_publish (sns, &msg, stub_on_result, &seen, NULL, &err) == 0,
         "sns: publish accepted");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: signed request accepted (%s)",
@@ -313,7 +275,7 @@ s_sns (fy_http_client_t *http, int port)
         .group_id = "company-42", .dedup_id = "event-3f1c",
     };
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &fifo, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_sns_publish (sns, &fifo, stub_on_result, &seen, NULL, &err) == 0,
         "sns: FIFO publish accepted");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: FIFO published (%s)", seen.message);
@@ -328,7 +290,7 @@ s_sns (fy_http_client_t *http, int port)
     json_decref (log);
     fifo.group_id = NULL;
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &fifo, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_sns_publish (sns, &fifo, stub_on_result, &seen, NULL, &err) == 0,
         "sns: a FIFO topic without a group id leaves (SNS decides)");
     stub_run_until (http, &seen.done, 5000);
     is_str (seen.code, "InvalidParameter", "sns: and is refused by it");
@@ -339,7 +301,7 @@ s_sns (fy_http_client_t *http, int port)
     fy_sns_publish_t odd = { .topic_arn = "arn:aws:sns:eu-west-1:1:xmlodd",
                              .message = "m" };
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &odd, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_sns_publish (sns, &odd, stub_on_result, &seen, NULL, &err) == 0,
         "sns: publish for an odd answer");
     stub_run_until (http, &seen.done, 5000);
     is_str (seen.message_id, "id&<odd>",
@@ -353,7 +315,8 @@ s_sns (fy_http_client_t *http, int port)
         .message = "m"
     };
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &throttled, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_sns_publish (sns, &throttled, stub_on_result, &seen, NULL,
+                        &err) == 0,
         "sns: publish to a throttled topic");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: published after throttling");
@@ -377,7 +340,7 @@ s_sns (fy_http_client_t *http, int port)
                                   permanent [i].name);
         fy_sns_publish_t bad = { .target_arn = arn, .message = "m" };
         memset (&seen, 0, sizeof seen);
-        ok (fy_sns_publish (sns, &bad, s_on_done, &seen, NULL, &err) == 0,
+        ok (fy_sns_publish (sns, &bad, stub_on_result, &seen, NULL, &err) == 0,
             "sns: publish to %s", permanent [i].name);
         stub_run_until (http, &seen.done, 5000);
         free (arn);
@@ -398,7 +361,7 @@ s_sns (fy_http_client_t *http, int port)
     //  Cancelled before it ran: no callback, nothing sent.
     uint64_t id;
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &odd, s_on_done, &seen, &id, &err) == 0
+    ok (fy_sns_publish (sns, &odd, stub_on_result, &seen, &id, &err) == 0
         && fy_aws_client_cancel (sns, id), "sns: cancel a pending publish");
     is_int ((int) fy_aws_client_pending (sns), 0, "sns: nothing pending");
     fy_aws_client_destroy (&sns);
@@ -410,7 +373,7 @@ s_sns (fy_http_client_t *http, int port)
     options = s_options (fy_aws_sign_sns, signer);
     sns = fy_sns_new (http, &options, &err);
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &odd, s_on_done, &seen, NULL, &err) == 0,
+    ok (fy_sns_publish (sns, &odd, stub_on_result, &seen, NULL, &err) == 0,
         "sns: publish with a wrong secret");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.status, 403, "sns: wrong secret: 403");

@@ -26,30 +26,6 @@ static char s_dir [64];
 static int s_port;
 static fy_http_client_t *s_http;
 
-typedef struct {
-    bool done;
-    fy_aws_result_t result;
-    char code [96];
-    char message [256];
-    char name [160];
-} seen_t;
-
-static void
-s_on_done (const fy_aws_result_t *result, void *arg)
-{
-    seen_t *seen = arg;
-    seen->done = true;
-    seen->result = *result;
-    snprintf (seen->code, sizeof seen->code, "%s",
-              result->code ? result->code : "");
-    snprintf (seen->message, sizeof seen->message, "%s", result->message);
-    snprintf (seen->name, sizeof seen->name, "%s",
-              result->message_id ? result->message_id : "");
-    seen->result.code = seen->code;
-    seen->result.message = seen->message;
-    seen->result.message_id = seen->name;
-}
-
 static void
 s_run (const char *command)
 {
@@ -87,17 +63,7 @@ static json_t *
 s_log (void)
 {
     static size_t returned;
-    char *url = fy_xasprintf ("http://127.0.0.1:%d/_log", s_port);
-    fy_http_call_t *call = fy_http_call_new ("GET", url);
-    free (url);
-    json_t *log = stub_call_json (s_http, &call);
-    json_t *all = json_object_get (log, "requests");
-    json_t *fresh = json_array ();
-    for (size_t i = returned; i < json_array_size (all); i++)
-        json_array_append (fresh, json_array_get (all, i));
-    returned = json_array_size (all);
-    json_decref (log);
-    return fresh;
+    return stub_log (s_http, s_port, &returned);
 }
 
 static void
@@ -149,11 +115,11 @@ s_client (const char *key_file)
 
 //  Send message and wait for the result.
 static void
-s_send (fy_fcm_t *fcm, const fy_fcm_message_t *message, seen_t *seen)
+s_send (fy_fcm_t *fcm, const fy_fcm_message_t *message, stub_seen_t *seen)
 {
     memset (seen, 0, sizeof *seen);
     fy_error_t err = { "" };
-    if (fy_fcm_send (fcm, message, s_on_done, seen, NULL, &err))
+    if (fy_fcm_send (fcm, message, stub_on_result, seen, NULL, &err))
         BAIL_OUT ("fy_fcm_send: %s", err.text);
     stub_run_until (s_http, &seen->done, 15000);
     if (!seen->done)
@@ -294,15 +260,16 @@ main (void)
         .image = "https://example.com/a.png", .data = data,
         .android = android,
     };
-    seen_t seen;
+    stub_seen_t seen;
     for (int i = 0; i < 5; i++) {
         s_send (fcm, &message, &seen);
         if (seen.result.error)
             break;
     }
     is_int (seen.result.error, 0, "sent (%s)", seen.message);
-    ok (strncmp (seen.name, "projects/" S_PROJECT "/messages/0:", 31) == 0,
-        "the message's name: %s", seen.name);
+    ok (strncmp (seen.message_id, "projects/" S_PROJECT "/messages/0:",
+                 31) == 0,
+        "the message's name: %s", seen.message_id);
     is_int (seen.result.attempts, 1, "one attempt");
     ok (!seen.result.retryable && !seen.result.token_dead,
         "success flags nothing");
@@ -355,7 +322,7 @@ main (void)
             seen.message);
     message.validate_only = true;
     s_send (fcm, &message, &seen);
-    is_str (seen.name, "projects/" S_PROJECT "/messages/fake_message_id",
+    is_str (seen.message_id, "projects/" S_PROJECT "/messages/fake_message_id",
             "validate_only: FCM's fake name");
     message.validate_only = false;
     log = s_log ();
@@ -387,7 +354,7 @@ main (void)
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         memset (&seen, 0, sizeof seen);
         errno = 0;
-        ok (fy_fcm_send (fcm, &refused [i].message, s_on_done, &seen, NULL,
+        ok (fy_fcm_send (fcm, &refused [i].message, stub_on_result, &seen, NULL,
                          &err) == -1 && errno == EINVAL && !seen.done,
             "refused: %s (%s)", refused [i].what, err.text);
     }
@@ -487,7 +454,7 @@ main (void)
     //  Cancel before it ran.
     uint64_t id = 0;
     memset (&seen, 0, sizeof seen);
-    ok (fy_fcm_send (fcm, &message, s_on_done, &seen, &id, &err) == 0
+    ok (fy_fcm_send (fcm, &message, stub_on_result, &seen, &id, &err) == 0
         && fy_fcm_cancel (fcm, id) && !seen.done, "cancel a pending send");
     is_int ((int) fy_fcm_pending (fcm), 0, "nothing pending");
     fy_fcm_destroy (&fcm);
@@ -497,11 +464,11 @@ main (void)
     s_config ("{\"token_delay_ms\": 300}");
     fcm = s_client (key_file);
     enum { S_MANY = 12 };
-    seen_t many [S_MANY];
+    stub_seen_t many [S_MANY];
     memset (many, 0, sizeof many);
     message.token = "device-grace";
     for (int i = 0; i < S_MANY; i++)
-        if (fy_fcm_send (fcm, &message, s_on_done, &many [i], NULL, &err))
+        if (fy_fcm_send (fcm, &message, stub_on_result, &many [i], NULL, &err))
             BAIL_OUT ("send: %s", err.text);
     is_int ((int) fy_fcm_pending (fcm), S_MANY, "%d pending", S_MANY);
     int64_t until = fy_clock_mono_ms () + 10000;

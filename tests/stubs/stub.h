@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/fy_aws_client.h"
 #include "ferry/fy_common.h"
 #include "ferry/fy_http_client.h"
 #include "tap.h"
@@ -108,6 +109,54 @@ stub_call_json (fy_http_client_t *http, fy_http_call_t **call_p)
         BAIL_OUT ("stub request");
     stub_run_until (http, &answer.done, 5000);
     return answer.json;
+}
+
+//  The stub's GET /_log: its "requests" from the *returned-th on, as a
+//  new array (caller owns); *returned moves past them.
+static inline json_t *
+stub_log (fy_http_client_t *http, int port, size_t *returned)
+{
+    char *url = fy_xasprintf ("http://127.0.0.1:%d/_log", port);
+    fy_http_call_t *call = fy_http_call_new ("GET", url);
+    free (url);
+    json_t *log = stub_call_json (http, &call);
+    json_t *all = json_object_get (log, "requests");
+    json_t *fresh = json_array ();
+    for (size_t i = *returned; i < json_array_size (all); i++)
+        json_array_append (fresh, json_array_get (all, i));
+    *returned = json_array_size (all);
+    json_decref (log);
+    return fresh;
+}
+
+//  A notification client's result (fy_aws_done_fn), kept with copies of
+//  its strings after the callback.
+typedef struct {
+    bool done;
+    fy_aws_result_t result;
+    char code [96];
+    char message [256];
+    char message_id [160];
+    char request_id [128];
+} stub_seen_t;
+
+static inline void
+stub_on_result (const fy_aws_result_t *result, void *arg)
+{
+    stub_seen_t *seen = arg;
+    seen->done = true;
+    seen->result = *result;
+    snprintf (seen->code, sizeof seen->code, "%s",
+              result->code ? result->code : "");
+    snprintf (seen->message, sizeof seen->message, "%s", result->message);
+    snprintf (seen->message_id, sizeof seen->message_id, "%s",
+              result->message_id ? result->message_id : "");
+    snprintf (seen->request_id, sizeof seen->request_id, "%s",
+              result->request_id ? result->request_id : "");
+    seen->result.code = seen->code;
+    seen->result.message = seen->message;
+    seen->result.message_id = seen->message_id;
+    seen->result.request_id = seen->request_id;
 }
 
 #endif
