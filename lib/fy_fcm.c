@@ -219,8 +219,6 @@ s_load_key (fy_fcm_t *self, const char *path, fy_error_t *err)
 //  --------------------------------------------------------------------
 //  Lifecycle
 
-static void s_op_free (fy_aws_op_t *base);
-
 static char *
 s_endpoint (const fy_fcm_options_t *options, fy_error_t *err)
 {
@@ -736,8 +734,6 @@ s_start (s_op_t *op)
 
 //  --------------------------------------------------------------------
 //  The access token
-
-static void s_fetch_token (fy_fcm_t *self);
 
 //  The token request ended: release every waiting op, to its attempt
 //  when there is a token, else to its end or its backoff. Only timers
