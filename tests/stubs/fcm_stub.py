@@ -189,6 +189,26 @@ def check_message(request):
     return message
 
 
+# What each magic kind answers: HTTP status, gRPC status, message,
+# errorCode, headers.
+MAGIC = {
+    "quota": (429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED",
+              [("Retry-After", "1")]),
+    "unavailable": (503, "UNAVAILABLE", "The service is currently "
+                    "unavailable.", "UNAVAILABLE", []),
+    "internal": (500, "INTERNAL", "Internal error encountered.", "INTERNAL",
+                 []),
+    "dead": (404, "NOT_FOUND", "Requested entity was not found.",
+             "UNREGISTERED", []),
+    "invalid": (400, "INVALID_ARGUMENT", "The registration token is not a "
+                "valid FCM registration token", "INVALID_ARGUMENT", []),
+    "mismatch": (403, "PERMISSION_DENIED", "SenderId mismatch",
+                 "SENDER_ID_MISMATCH", []),
+    "apns-auth": (401, "UNAUTHENTICATED", "Auth error from APNS or Web Push "
+                  "Service", "THIRD_PARTY_AUTH_ERROR", []),
+}
+
+
 def magic(target):
     """The failure a magic token asks for, or None."""
     with lock:
@@ -199,30 +219,10 @@ def magic(target):
     kind = m.group(1) if m else target.split("-")[0]
     if target.startswith("apns-auth-"):
         kind = "apns-auth"
-    if kind == "quota":
-        return fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.",
-                         "QUOTA_EXCEEDED", [("Retry-After", "1")])
-    if kind == "unavailable":
-        return fcm_error(503, "UNAVAILABLE", "The service is currently "
-                         "unavailable.", "UNAVAILABLE")
-    if kind == "internal":
-        return fcm_error(500, "INTERNAL", "Internal error encountered.",
-                         "INTERNAL")
-    if kind == "dead":
-        return fcm_error(404, "NOT_FOUND", "Requested entity was not "
-                         "found.", "UNREGISTERED")
-    if kind == "invalid":
-        return fcm_error(400, "INVALID_ARGUMENT", "The registration token "
-                         "is not a valid FCM registration token",
-                         "INVALID_ARGUMENT")
-    if kind == "mismatch":
-        return fcm_error(403, "PERMISSION_DENIED", "SenderId mismatch",
-                         "SENDER_ID_MISMATCH")
-    if kind == "apns-auth":
-        return fcm_error(401, "UNAUTHENTICATED", "Auth error from APNS or "
-                         "Web Push Service", "THIRD_PARTY_AUTH_ERROR")
     if kind == "unauth":
         return unauthenticated()
+    if kind in MAGIC:
+        return fcm_error(*MAGIC[kind])
     return None
 
 
