@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,8 +67,13 @@ proc_spawn (const char *log, const char *program, const char *const *args)
     }
     argv [argc] = NULL;
     fflush (stdout);
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid == 0) {
+        //  A test that crashes runs no atexit handler: its children die
+        //  with it rather than hold make check up.
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) || getppid () != parent)
+            _exit (127);
         //  The test blocks signals for its own loops; children start clean.
         sigset_t none;
         sigemptyset (&none);
