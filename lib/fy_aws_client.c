@@ -132,37 +132,6 @@ fy_aws_url_trim (const char *endpoint, const char *what, fy_error_t *err)
 }
 
 //  --------------------------------------------------------------------
-//  Backoff
-
-void
-fy_aws_backoff_init (fy_aws_backoff_t *backoff, int64_t base_ms,
-                     int64_t cap_ms)
-{
-    assert (backoff);
-    assert (base_ms > 0 && cap_ms > 0);
-    backoff->base_ms = base_ms;
-    backoff->cap_ms = cap_ms;
-    backoff->rng = ((uint64_t) fy_clock_mono_ns ()
-                    ^ ((uint64_t) getpid () << 32)) | 1;
-}
-
-int64_t
-fy_aws_backoff_ms (fy_aws_backoff_t *backoff, int attempt)
-{
-    assert (backoff);
-    int64_t ceiling = backoff->base_ms;
-    for (int i = 1; i < attempt && ceiling < backoff->cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > backoff->cap_ms)
-        ceiling = backoff->cap_ms;
-    //  xorshift64: good enough to spread competing clients apart.
-    backoff->rng ^= backoff->rng << 13;
-    backoff->rng ^= backoff->rng >> 7;
-    backoff->rng ^= backoff->rng << 17;
-    return (int64_t) (backoff->rng % (uint64_t) (ceiling + 1));
-}
-
-//  --------------------------------------------------------------------
 //  Errors
 
 static void
@@ -247,7 +216,7 @@ fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
     ops->http = http;
     ops->sign = options->sign;
     ops->sign_arg = options->sign_arg;
-    fy_aws_backoff_init (&ops->backoff,
+    fy_backoff_init (&ops->backoff,
                          options->retry_base_ms > 0 ? options->retry_base_ms
                                                     : defaults.retry_base_ms,
                          options->retry_cap_ms > 0 ? options->retry_cap_ms
@@ -377,7 +346,7 @@ void
 fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op)
 {
     assert (ops);
-    fy_aws_ops_wait (ops, op, fy_aws_backoff_ms (&ops->backoff,
+    fy_aws_ops_wait (ops, op, fy_backoff_ms (&ops->backoff,
                                                  op->attempts));
 }
 

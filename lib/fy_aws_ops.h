@@ -33,7 +33,7 @@ typedef struct {
     fy_http_client_t *http;     //  Borrowed
     fy_aws_sign_fn *sign;
     void *sign_arg;
-    fy_aws_backoff_t backoff;
+    fy_backoff_t backoff;
     int max_attempts;
     int64_t connect_ms;
     int64_t timeout_ms;

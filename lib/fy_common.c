@@ -4,10 +4,12 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void
 fy_error_set (fy_error_t *err, const char *format, ...)
@@ -146,6 +148,83 @@ int64_t
 fy_clock_mono_ns (void)
 {
     return s_clock_ns (CLOCK_MONOTONIC);
+}
+
+void
+fy_backoff_init (fy_backoff_t *backoff, int64_t base_ms, int64_t cap_ms)
+{
+    assert (backoff);
+    assert (base_ms > 0 && cap_ms > 0);
+    backoff->base_ms = base_ms;
+    backoff->cap_ms = cap_ms;
+    backoff->rng = ((uint64_t) fy_clock_mono_ns ()
+                    ^ ((uint64_t) getpid () << 32)) | 1;
+}
+
+static int64_t
+s_backoff_ceiling (const fy_backoff_t *backoff, int attempt)
+{
+    int64_t ceiling = backoff->base_ms;
+    for (int i = 1; i < attempt && ceiling < backoff->cap_ms; i++)
+        ceiling *= 2;
+    return ceiling < backoff->cap_ms ? ceiling : backoff->cap_ms;
+}
+
+//  xorshift64: jitter needs no quality, only no shared state.
+static uint64_t
+s_backoff_random (fy_backoff_t *backoff)
+{
+    backoff->rng ^= backoff->rng << 13;
+    backoff->rng ^= backoff->rng >> 7;
+    backoff->rng ^= backoff->rng << 17;
+    return backoff->rng;
+}
+
+int64_t
+fy_backoff_ms (fy_backoff_t *backoff, int attempt)
+{
+    assert (backoff);
+    int64_t ceiling = s_backoff_ceiling (backoff, attempt);
+    return (int64_t) (s_backoff_random (backoff) % (uint64_t) (ceiling + 1));
+}
+
+int64_t
+fy_backoff_equal_ms (fy_backoff_t *backoff, int attempt)
+{
+    assert (backoff);
+    int64_t ceiling = s_backoff_ceiling (backoff, attempt);
+    return ceiling - (int64_t) (s_backoff_random (backoff)
+                                % (uint64_t) (ceiling / 2 + 1));
+}
+
+int
+fy_wait_fd (int fd, int64_t own_ms, int64_t timeout_ms)
+{
+    if (own_ms >= 0 && (timeout_ms < 0 || own_ms < timeout_ms))
+        timeout_ms = own_ms;
+    if (timeout_ms > 60000 || timeout_ms < 0)
+        timeout_ms = 60000;
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    return poll (&item, 1, (int) timeout_ms) < 0 && errno != EINTR ? -1 : 0;
+}
+
+int
+fy_wait_until (fy_wait_fn *wait, void *self, fy_done_fn *done, void *arg,
+               int64_t timeout_ms)
+{
+    assert (wait);
+    assert (done);
+    int64_t until = fy_clock_mono_ms () + timeout_ms;
+    while (!done (arg)) {
+        int64_t left = until - fy_clock_mono_ms ();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (wait (self, left) && errno != EINTR)
+            return -1;
+    }
+    return 0;
 }
 
 int64_t

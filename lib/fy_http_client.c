@@ -13,7 +13,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -432,16 +431,16 @@ int
 fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms)
 {
     assert (self);
-    int64_t own = fy_http_client_timeout_ms (self);
-    if (own >= 0 && (timeout_ms < 0 || own < timeout_ms))
-        timeout_ms = own;
-    if (timeout_ms > 60000 || timeout_ms < 0)
-        timeout_ms = 60000;
-    struct pollfd item = { .fd = self->epfd, .events = POLLIN };
-    if (poll (&item, 1, (int) timeout_ms) < 0 && errno != EINTR)
+    if (fy_wait_fd (self->epfd, fy_http_client_timeout_ms (self), timeout_ms))
         return -1;
     fy_http_client_run (self);
     return 0;
+}
+
+static int
+s_wait (void *self, int64_t timeout_ms)
+{
+    return fy_http_client_wait (self, timeout_ms);
 }
 
 int
@@ -449,18 +448,7 @@ fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
                           void *arg, int64_t timeout_ms)
 {
     assert (self);
-    assert (done);
-    int64_t until = fy_clock_mono_ms () + timeout_ms;
-    while (!done (arg)) {
-        int64_t left = until - fy_clock_mono_ms ();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (fy_http_client_wait (self, left) && errno != EINTR)
-            return -1;
-    }
-    return 0;
+    return fy_wait_until (s_wait, self, done, arg, timeout_ms);
 }
 
 //  --------------------------------------------------------------------

@@ -22,7 +22,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +92,7 @@ struct fy_redis {
     int64_t ready_since;
     int64_t reconnect_at;       //  -1: no reconnect scheduled
     unsigned attempt;           //  Failed connections since a good one
-    uint64_t rand;
+    fy_backoff_t backoff;
     s_cmd_t *head, *tail;       //  Deadline list
     s_cmd_t *qhead, *qtail;     //  Queue
     size_t queued;
@@ -589,16 +588,7 @@ s_backoff_ms (fy_redis_t *self)
 {
     if (self->attempt == 0)
         return 0;
-    int64_t delay = self->options.reconnect_min_ms;
-    for (unsigned i = 1; i < self->attempt && delay < INT64_MAX / 4; i++)
-        delay *= 2;
-    if (delay > self->options.reconnect_max_ms)
-        delay = self->options.reconnect_max_ms;
-    //  xorshift64: jitter needs no quality, only no shared state.
-    self->rand ^= self->rand << 13;
-    self->rand ^= self->rand >> 7;
-    self->rand ^= self->rand << 17;
-    return delay - (int64_t) (self->rand % (uint64_t) (delay / 2 + 1));
+    return fy_backoff_equal_ms (&self->backoff, (int) self->attempt);
 }
 
 //  hiredis frees the context: on a broken connection, a failed connect,
@@ -824,10 +814,8 @@ fy_redis_new (const char *url, const fy_redis_options_t *options,
     self->options = *options;
     self->next_id = 1;
     self->reconnect_at = -1;
-    self->rand = (uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32)
-               ^ (uint64_t) (uintptr_t) self;
-    if (!self->rand)
-        self->rand = 1;
+    fy_backoff_init (&self->backoff, options->reconnect_min_ms,
+                     options->reconnect_max_ms);
     self->epfd = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epfd < 0) {
         fy_error_set (err, "redis: epoll_create1: %s", strerror (errno));
@@ -990,16 +978,16 @@ int
 fy_redis_wait (fy_redis_t *self, int64_t timeout_ms)
 {
     assert (self);
-    int64_t own = fy_redis_timeout_ms (self);
-    if (own >= 0 && (timeout_ms < 0 || own < timeout_ms))
-        timeout_ms = own;
-    if (timeout_ms > 60000 || timeout_ms < 0)
-        timeout_ms = 60000;
-    struct pollfd item = { .fd = self->epfd, .events = POLLIN };
-    if (poll (&item, 1, (int) timeout_ms) < 0 && errno != EINTR)
+    if (fy_wait_fd (self->epfd, fy_redis_timeout_ms (self), timeout_ms))
         return -1;
     fy_redis_run (self);
     return 0;
+}
+
+static int
+s_wait (void *self, int64_t timeout_ms)
+{
+    return fy_redis_wait (self, timeout_ms);
 }
 
 int
@@ -1007,18 +995,7 @@ fy_redis_run_until (fy_redis_t *self, fy_redis_until_fn *done, void *arg,
                     int64_t timeout_ms)
 {
     assert (self);
-    assert (done);
-    int64_t until = fy_clock_mono_ms () + timeout_ms;
-    while (!done (arg)) {
-        int64_t left = until - fy_clock_mono_ms ();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (fy_redis_wait (self, left) && errno != EINTR)
-            return -1;
-    }
-    return 0;
+    return fy_wait_until (s_wait, self, done, arg, timeout_ms);
 }
 
 bool

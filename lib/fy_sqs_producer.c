@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct s_msg {
     struct s_msg *prev, *next;
@@ -54,7 +53,7 @@ struct fy_sqs_producer {
     uint64_t timer_id;
     int failed_rounds;          //  In a row, for the backoff
     int64_t resume_ms;          //  No dispatch before this
-    uint64_t rng;
+    fy_backoff_t backoff;
     fy_sqs_producer_stats_t stats;
 };
 
@@ -107,8 +106,7 @@ fy_sqs_producer_new (fy_sqs_t *sqs, fy_http_client_t *http,
     if (o->retry_cap_ms <= 0)
         o->retry_cap_ms = defaults.retry_cap_ms;
     self->busy = zhashx_new ();
-    self->rng = ((uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32))
-                | 1;
+    fy_backoff_init (&self->backoff, o->retry_base_ms, o->retry_cap_ms);
     return self;
 }
 
@@ -333,21 +331,6 @@ s_dispatch (fy_sqs_producer_t *self)
 //  --------------------------------------------------------------------
 //  Answers
 
-static int64_t
-s_backoff_ms (fy_sqs_producer_t *self)
-{
-    int64_t ceiling = self->options.retry_base_ms;
-    for (int i = 1; i < self->failed_rounds
-                    && ceiling < self->options.retry_cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > self->options.retry_cap_ms)
-        ceiling = self->options.retry_cap_ms;
-    self->rng ^= self->rng << 13;
-    self->rng ^= self->rng >> 7;
-    self->rng ^= self->rng << 17;
-    return (int64_t) (self->rng % (uint64_t) (ceiling + 1));
-}
-
 //  Worth another batch: SQS blamed itself, throttled, or the call never
 //  got through. A signing failure is not: the keys will not appear.
 static bool
@@ -395,7 +378,8 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
     }
     if (requeued) {
         self->failed_rounds++;
-        self->resume_ms = now + s_backoff_ms (self);
+        self->resume_ms = now + fy_backoff_ms (&self->backoff,
+                                               self->failed_rounds);
     }
     else
         self->failed_rounds = 0;

@@ -2,12 +2,11 @@
     options every client takes (region, endpoint, signer, retry backoff,
     timeouts); endpoint resolution (a service's AWS_ENDPOINT_URL_<ID>,
     then AWS_ENDPOINT_URL, then the configured endpoint, else the
-    region's); capped exponential backoff with full jitter; the error
-    codes worth retrying; the JSON error decoding of the JSON protocols.
+    region's); the error codes worth retrying; the JSON error decoding of the JSON protocols.
     fy_sqs uses these pieces; fy_ses and fy_sns are built on the request
     runner below, which sends one POST per call, re-signed on every
     attempt, retries throttling, 5xx and transport failures after a
-    backoff on the HTTP client's timers, and calls back once with the
+    backoff (fy_backoff_ms, full jitter) on the HTTP client's timers, and calls back once with the
     message id or the error:
 
         fy_aws_client_t *ses = fy_ses_new (http, &options, &err);
@@ -78,24 +77,6 @@ char *
 //  the ISO partitions' suffixes). Caller owns result.
 char *
     fy_aws_region_endpoint (const char *prefix, const char *region);
-
-//  --- Backoff
-
-typedef struct {
-    int64_t base_ms;
-    int64_t cap_ms;
-    uint64_t rng;
-} fy_aws_backoff_t;
-
-//  Set up backoff with base and cap (milliseconds, > 0), seeded from the
-//  clock and the pid so that competing processes spread apart.
-void
-    fy_aws_backoff_init (fy_aws_backoff_t *backoff, int64_t base_ms,
-                         int64_t cap_ms);
-
-//  Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
-int64_t
-    fy_aws_backoff_ms (fy_aws_backoff_t *backoff, int attempt);
 
 //  --- Errors
 

@@ -62,6 +62,48 @@ int64_t
 int64_t
     fy_clock_mono_ns (void);
 
+//  Capped exponential backoff with jitter, for retries and reconnects:
+//  attempt n (from 1) has the ceiling min(cap, base * 2^(n-1)). The
+//  generator is seeded from the clock and the pid so that competing
+//  processes spread apart.
+typedef struct {
+    int64_t base_ms;
+    int64_t cap_ms;
+    uint64_t rng;
+} fy_backoff_t;
+
+//  Set up backoff with base and cap (milliseconds, > 0).
+void
+    fy_backoff_init (fy_backoff_t *backoff, int64_t base_ms, int64_t cap_ms);
+
+//  Full jitter: uniform in [0, ceiling].
+int64_t
+    fy_backoff_ms (fy_backoff_t *backoff, int attempt);
+
+//  Equal jitter: uniform in [ceiling / 2, ceiling], for reconnecting,
+//  where at least half the wait keeps a server that is down from being
+//  hammered.
+int64_t
+    fy_backoff_equal_ms (fy_backoff_t *backoff, int attempt);
+
+//  For the objects a program's own loop drives (an fd to poll, a
+//  deadline, a run call), the waiting they offer programs without a
+//  loop. fy_wait_fd polls fd for input for at most timeout_ms (-1: no
+//  limit) and at most own_ms (the object's next deadline, -1: none), a
+//  minute at the most. Returns 0 (an interrupted poll included), or -1
+//  with errno from poll.
+int
+    fy_wait_fd (int fd, int64_t own_ms, int64_t timeout_ms);
+
+//  Call wait (self, ms left) until done (arg) is true or timeout_ms
+//  passed. Returns 0; -1 with errno ETIMEDOUT, or the errno of a failed
+//  wait.
+typedef int (fy_wait_fn) (void *self, int64_t timeout_ms);
+typedef bool (fy_done_fn) (void *arg);
+int
+    fy_wait_until (fy_wait_fn *wait, void *self, fy_done_fn *done,
+                   void *arg, int64_t timeout_ms);
+
 //  Hash and compare functions for maps keyed by a uint64_t (the key is a
 //  pointer to it): sequential ids are mixed so buckets fill evenly.
 size_t

@@ -133,20 +133,6 @@ s_do (fy_redis_t *redis, const char *arg0, ...)
 
 static char s_dir [] = "/tmp/fy-redis-XXXXXX";
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr)
-        || getsockname (fd, (struct sockaddr *) &addr, &len))
-        BAIL_OUT ("no free port");
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 static bool
 s_port_answers (int port)
 {
@@ -567,7 +553,7 @@ main (void)
 
     if (!mkdtemp (s_dir))
         BAIL_OUT ("mkdtemp: %s", strerror (errno));
-    int port = s_free_port ();
+    int port = tap_free_port ();
     pid_t server = s_server_start (port);
     s_own_auth (port);
 

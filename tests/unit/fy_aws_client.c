@@ -13,13 +13,13 @@
 static void
 s_backoff (void)
 {
-    fy_aws_backoff_t backoff;
-    fy_aws_backoff_init (&backoff, 50, 1000);
+    fy_backoff_t backoff;
+    fy_backoff_init (&backoff, 50, 1000);
     int64_t max [8] = { 0 };
     bool in_range = true;
     for (int round = 0; round < 2000; round++)
         for (int attempt = 1; attempt <= 7; attempt++) {
-            int64_t ms = fy_aws_backoff_ms (&backoff, attempt);
+            int64_t ms = fy_backoff_ms (&backoff, attempt);
             int64_t ceiling = 50LL << (attempt - 1);
             if (ceiling > 1000)
                 ceiling = 1000;
@@ -31,7 +31,7 @@ s_backoff (void)
     ok (max [1] > 40 && max [3] > 160 && max [7] > 900,
         "and spread across it (max %lld, %lld, %lld)", (long long) max [1],
         (long long) max [3], (long long) max [7]);
-    is_int (fy_aws_backoff_ms (&backoff, 1000) <= 1000, 1,
+    is_int (fy_backoff_ms (&backoff, 1000) <= 1000, 1,
             "a huge attempt number stays capped");
 }
 

@@ -231,21 +231,6 @@ s_replies (void)
 
 //  --- A client with no server
 
-//  A loopback port nothing listens on (bound, then closed).
-static int
-s_dead_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr)
-        || getsockname (fd, (struct sockaddr *) &addr, &len))
-        BAIL_OUT ("no free port");
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 static bool
 s_done (void *arg)
 {
@@ -270,7 +255,8 @@ s_offline (void)
     options.timeout_ms = 300;
     options.max_queued = 3;
     char url [64];
-    snprintf (url, sizeof url, "redis://127.0.0.1:%d/1", s_dead_port ());
+    //  A port nothing listens on: bound, then closed.
+    snprintf (url, sizeof url, "redis://127.0.0.1:%d/1", tap_free_port ());
     fy_redis_t *redis = fy_redis_new (url, &options, &err);
     ok (redis != NULL, "new with nobody listening: %s", err.text);
     ok (!fy_redis_connected (redis), "not connected");
