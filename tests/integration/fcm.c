@@ -489,17 +489,18 @@ main (void)
     fy_fcm_destroy (&fcm);
     s_config ("{\"token_delay_ms\": 0}");
 
-    //  Short-lived tokens (2 s, refreshed 1 s early): before expiry the
+    //  Short-lived tokens (6 s, refreshed 3 s early): before expiry the
     //  old token still goes out while a new one is fetched; after expiry
-    //  a send waits for a new one.
-    s_config ("{\"expires_in\": 2}");
+    //  a send waits for a new one. Seconds apart, so that a slow
+    //  (sanitizer) build on a busy machine keeps to the script.
+    s_config ("{\"expires_in\": 6}");
     fcm = s_client (key_file);
     s_send (fcm, &message, &seen);
     is_int (seen.result.error, 0, "short token: sent");
-    s_sleep_ms (1300);
+    s_sleep_ms (3900);
     s_send (fcm, &message, &seen);
     is_int (seen.result.error, 0, "in the refresh window: sent");
-    s_sleep_ms (200);
+    s_sleep_ms (600);
     is_int ((int) fy_fcm_token_requests (fcm), 2,
             "a refresh started before expiry");
     log = s_log ();
@@ -516,7 +517,7 @@ main (void)
     ok (old_sent && s_count (log, "send") == 2,
         "the second send still carried the old token");
     json_decref (log);
-    s_sleep_ms (2200);
+    s_sleep_ms (6600);
     s_send (fcm, &message, &seen);
     is_int (seen.result.error, 0, "after expiry: sent (%s)", seen.message);
     is_int (seen.result.attempts, 1, "on the first attempt");
