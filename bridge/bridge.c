@@ -13,6 +13,10 @@
     end is released (visibility 0) rather than held past it. */
 #include "bridge.h"
 #include "bridge_batch.h"
+#include "aws/fy_aws_credentials.h"
+#include "aws/fy_aws_sign.h"
+#include "aws/fy_sqs.h"
+#include "http/fy_http_client.h"
 
 #include <assert.h>
 #include <errno.h>

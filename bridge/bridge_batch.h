@@ -9,6 +9,8 @@
 #define BRIDGE_BATCH_H_INCLUDED
 
 #include "ferry/ferry.h"
+#include "aws/fy_sqs.h"
+#include "http/fy_http_client.h"
 
 typedef struct bridge_batch bridge_batch_t;
 

@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "broker_http.h"
 #include "broker_route.h"
+#include "http/fy_http_server.h"
 
 #include <assert.h>
 #include <czmq.h>

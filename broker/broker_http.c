@@ -9,6 +9,8 @@
     already granted when the buffer filled wait here, so the broker holds
     at most the stream buffer plus S_STREAM_WINDOW parts per stream. */
 #include "broker_http.h"
+#include "http/fy_http_server.h"
+#include "http/fy_jwt.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ferry/fy_aws_client.h"
+#include "aws/fy_aws_client.h"
 #include "tap.h"
 
 static inline json_t *

@@ -4,6 +4,9 @@
 #define FERRYCTL_H_INCLUDED
 
 #include "ferry/ferry.h"
+#include "aws/fy_aws_sign.h"
+#include "aws/fy_sqs.h"
+#include "http/fy_http_client.h"
 
 #include <stdio.h>
 

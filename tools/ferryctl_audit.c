@@ -8,6 +8,8 @@
     computes the digests that are due now, as ferry-audit does on its
     timer, for operators catching up by hand. */
 #include "ferryctl.h"
+#include "store/fy_audit_digest.h"
+#include "store/fy_store.h"
 
 #include <errno.h>
 #include <getopt.h>

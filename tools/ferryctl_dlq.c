@@ -8,6 +8,8 @@
     once SQS has taken the copy: a failure leaves it in the DLQ (at worst
     in both queues), never in neither. */
 #include "ferryctl.h"
+#include "aws/fy_sqs.h"
+#include "aws/fy_sqs_producer.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
     it. Partials are the files NAME.mustache in one directory, the
     template's own by default. */
 #include "ferryctl.h"
+#include "notify/fy_template.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -8,6 +8,9 @@
     lines are reported and counted, never sent; the summary line on stdout
     is the same in every mode so scripts read one format. */
 #include "ferryctl.h"
+#include "aws/fy_sqs.h"
+#include "aws/fy_sqs_producer.h"
+#include "http/fy_http_client.h"
 
 #include <errno.h>
 #include <getopt.h>

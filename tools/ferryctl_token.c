@@ -3,6 +3,7 @@
     HS256 only: RS256 and ES256 tokens are minted by whoever holds the
     private key, which ferry never does. */
 #include "ferryctl.h"
+#include "http/fy_jwt.h"
 
 #include <getopt.h>
 #include <stdio.h>

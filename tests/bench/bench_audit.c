@@ -18,6 +18,7 @@
     7-day range, limit 100, over 1,000,000 rows made with generate_series;
     bound 20 ms. */
 #include "ferry/ferry.h"
+#include "store/fy_store.h"
 #include "integration/proc.h"
 
 #include <errno.h>

@@ -41,6 +41,12 @@
     "$(contrib/stack.sh env)". Exits 1 when bridge_drain is below its
     floor or the stack is missing. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_credentials.h"
+#include "aws/fy_aws_sign.h"
+#include "aws/fy_sqs.h"
+#include "aws/fy_sqs_producer.h"
+#include "http/fy_http_client.h"
+#include "http/fy_http_server.h"
 #include "integration/proc.h"
 
 #include <assert.h>

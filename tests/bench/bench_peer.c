@@ -11,6 +11,7 @@
            bench_peer raw-worker ENDPOINT
            bench_peer worker ENDPOINT SERVICE CREDIT ack|hold */
 #include "ferry/ferry.h"
+#include "aws/fy_ses.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,9 @@
     failure none, and the code and message are NUL-terminated within
     their arrays. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "aws/fy_ses.h"
+#include "aws/fy_sns.h"
 
 #include <stdlib.h>
 #include <string.h>

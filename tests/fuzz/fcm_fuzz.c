@@ -11,6 +11,8 @@
     with a lifetime of 1 s to a day), a failure none, and the code and
     message are NUL-terminated within their arrays. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "notify/fy_fcm.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
     again from the fields (user and password percent-encoded) must parse
     to the same fields. */
 #include "ferry/ferry.h"
+#include "store/fy_redis.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
     CR or LF must have been refused), no line of whitespace alone, and a
     Subject that unfolds and decodes back to what was given. */
 #include "ferry/ferry.h"
+#include "notify/fy_smtp.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,7 @@
     a NUL, stay within the output limit, fail only with the documented
     errno values, and leave the data as it was. */
 #include "ferry/ferry.h"
+#include "notify/fy_template.h"
 
 #include <errno.h>
 #include <stdlib.h>

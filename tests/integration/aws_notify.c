@@ -9,6 +9,11 @@
     decodes them; SNS message attributes and MessageStructure json;
     SNS's XML answer with entities, comments and CDATA. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "aws/fy_aws_sign.h"
+#include "aws/fy_ses.h"
+#include "aws/fy_sns.h"
+#include "http/fy_http_client.h"
 
 #include <errno.h>
 

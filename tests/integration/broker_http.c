@@ -5,6 +5,7 @@
     broker's own 503 and 504, and every token failure with its JSON error.
     Every served route must be in schemas/openapi.json. */
 #include "ferry/ferry.h"
+#include "http/fy_jwt.h"
 #include "proc.h"
 
 #include <curl/curl.h>

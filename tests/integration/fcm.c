@@ -12,6 +12,9 @@
     validate_only; the token endpoint refusing a foreign key; bad key
     files refused at creation without the key in the error. */
 #include "ferry/ferry.h"
+#include "http/fy_http_client.h"
+#include "http/fy_http_server.h"
+#include "notify/fy_fcm.h"
 
 #include <errno.h>
 #include <sys/stat.h>

@@ -6,7 +6,7 @@
     cache flushes, a server killed with commands in flight and started
     again, commands that time out, a unix socket. Keys on the stack's
     Redis carry a prefix unique to the run and are deleted after. */
-#include "ferry/fy_redis.h"
+#include "store/fy_redis.h"
 
 #include <czmq.h>
 #include <errno.h>

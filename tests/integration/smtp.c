@@ -6,7 +6,7 @@
     or 452 recipient, a 421 greeting) come from tests/stubs/smtp_stub.py;
     a closed port and a refused STARTTLS from the real thing. Every HTTP
     call to maildev's API runs on the same fy_http_client as the mail. */
-#include "ferry/fy_smtp.h"
+#include "notify/fy_smtp.h"
 #include "ferry/fy_json.h"
 
 #include <errno.h>

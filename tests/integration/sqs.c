@@ -2,7 +2,7 @@
     `contrib/stack.sh env`; missing env is a failure, not a skip). The main
     queue's redrive policy is read but its messages are left alone: the
     round trips run on a scratch queue of this test's own. */
-#include "ferry/fy_sqs.h"
+#include "aws/fy_sqs.h"
 
 #include <errno.h>
 #include <unistd.h>

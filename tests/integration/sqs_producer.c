@@ -4,8 +4,8 @@
     tenth one near the 256 KiB limit so that batches split by size, all
     received back intact; then a FIFO queue, where each group comes back in
     the order sent and a repeated deduplication id is dropped by SQS. */
-#include "ferry/fy_aws_sign.h"
-#include "ferry/fy_sqs_producer.h"
+#include "aws/fy_aws_sign.h"
+#include "aws/fy_sqs_producer.h"
 
 #include <errno.h>
 #include <unistd.h>

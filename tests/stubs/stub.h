@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/fy_aws_client.h"
+#include "aws/fy_aws_client.h"
 #include "ferry/fy_common.h"
-#include "ferry/fy_http_client.h"
+#include "http/fy_http_client.h"
 #include "tap.h"
 
 #include <jansson.h>

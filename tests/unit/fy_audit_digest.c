@@ -8,6 +8,8 @@
     fy_audit_digest_verify and by ferryctl audit verify's exit status.
     A wrong key gives a bad HMAC on every hour. */
 #include "ferry/ferry.h"
+#include "store/fy_audit_digest.h"
+#include "store/fy_store.h"
 #include "pg.h"
 
 #include <errno.h>

@@ -3,8 +3,8 @@
     the retryable and credential codes, the op list's bookkeeping through
     the runner (cancel, pending, destroy with calls waiting). The
     runner's retries run end to end in tests/integration/aws_notify.t. */
-#include "ferry/fy_aws_client.h"
-#include "ferry/fy_ses.h"
+#include "aws/fy_aws_client.h"
+#include "aws/fy_ses.h"
 
 #include <errno.h>
 

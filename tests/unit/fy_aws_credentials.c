@@ -5,6 +5,8 @@
     check what they receive as AWS does (IMDSv2 token handshake, ECS
     Authorization), so a client that skipped the token PUT would fail. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "aws/fy_aws_credentials.h"
 #include "tap.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*  fy_aws_sign: the headers appended to curl's list are what fy_sigv4
     gives for the same request and time, with the keys of the chain and
     the region given or found; no keys or no region fail with the reason. */
-#include "ferry/fy_aws_sign.h"
+#include "aws/fy_aws_sign.h"
 
 #include <curl/curl.h>
 #include <errno.h>

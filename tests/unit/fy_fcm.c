@@ -3,6 +3,8 @@
     request body byte for byte, the retryable codes. The client itself
     runs against the stub in tests/integration/fcm.c. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "notify/fy_fcm.h"
 
 #include <errno.h>
 

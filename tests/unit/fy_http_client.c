@@ -2,7 +2,7 @@
     a thread per connection): bodies and headers both ways, 20 slow
     requests overlapping on one thread, keep-alive counted on both sides,
     timeouts, size limits, refused connections, cancel and timers. */
-#include "ferry/fy_http_client.h"
+#include "http/fy_http_client.h"
 
 #include <errno.h>
 #include <netinet/in.h>

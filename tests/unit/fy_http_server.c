@@ -7,6 +7,7 @@
     /stream/N with N bytes streamed under backpressure, /hang never (until
     the test cancels or destroys). */
 #include "ferry/ferry.h"
+#include "http/fy_http_server.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

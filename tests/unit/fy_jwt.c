@@ -5,6 +5,7 @@
     (libjwt) and verified by fy_jwt's own EVP code; forged tokens are built
     here with OpenSSL directly. */
 #include "ferry/ferry.h"
+#include "http/fy_jwt.h"
 #include "tap.h"
 
 #include <assert.h>

@@ -2,7 +2,7 @@
     view over RESP bytes, and what a client with no server does with its
     commands (queue bound, timeouts, cancel, refused commands). The
     client against real servers is tests/integration/redis.c. */
-#include "ferry/fy_redis.h"
+#include "store/fy_redis.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -4,7 +4,7 @@
     answer parser against botocore's restJson1 error cases, the default
     endpoints against botocore's endpoint rule tests, and what fy_ses_body
     refuses. The end to end run is tests/integration/aws_notify.t. */
-#include "ferry/fy_ses.h"
+#include "aws/fy_ses.h"
 
 #include <errno.h>
 

@@ -15,6 +15,8 @@
     signature (or Authorization) and the signed request itself. Then our
     own cases: key cache, Host from the URL, S3 path rules, refusals. */
 #include "ferry/ferry.h"
+#include "aws/fy_aws_client.h"
+#include "aws/fy_sigv4.h"
 #include "tap.h"
 
 #include <dirent.h>

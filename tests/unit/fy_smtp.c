@@ -4,7 +4,7 @@
     every refusal (CR/LF in a header value, invalid UTF-8, bad addresses,
     reserved header names, incomplete messages). Sending is tested against
     the stack's real SMTP server in tests/integration/smtp.c. */
-#include "ferry/fy_smtp.h"
+#include "notify/fy_smtp.h"
 
 #include <errno.h>
 

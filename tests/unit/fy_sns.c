@@ -6,7 +6,7 @@
     refuse: DOCTYPE and entity declarations, unknown entities, bad
     nesting, bad UTF-8), the default endpoints against botocore's
     endpoint rule tests, and what fy_sns_body refuses. */
-#include "ferry/fy_sns.h"
+#include "aws/fy_sns.h"
 
 #include <errno.h>
 

@@ -3,7 +3,7 @@
     endpoint rule tests, the batch size rules, and retries, backoff and
     partial batch failures against tests/stubs/sqs_stub.py, which fails on
     purpose and checks every request's headers as SQS does. */
-#include "ferry/fy_sqs.h"
+#include "aws/fy_sqs.h"
 
 #include <errno.h>
 

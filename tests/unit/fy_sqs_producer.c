@@ -5,7 +5,7 @@
     message, FIFO groups never in two batches at once and kept in order,
     linger and flush, and destroy with messages pending. The emulator test
     (tests/integration/sqs_producer.c) sends the real thing. */
-#include "ferry/fy_sqs_producer.h"
+#include "aws/fy_sqs_producer.h"
 
 #include <assert.h>
 #include <errno.h>

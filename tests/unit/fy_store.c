@@ -10,6 +10,7 @@
     is slow (a deferred trigger sleeps in it), lands after it, survives
     its connection killed mid-COMMIT, and writes JSON as json_dumps does. */
 #include "ferry/ferry.h"
+#include "store/fy_store.h"
 #include "pg.h"
 
 #include <errno.h>

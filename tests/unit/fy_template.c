@@ -6,6 +6,7 @@
     work), how values print, the partial set's cache, and the time one
     render of a 2 KB e-mail takes. */
 #include "ferry/ferry.h"
+#include "notify/fy_template.h"
 #include "tap.h"
 
 #include <errno.h>

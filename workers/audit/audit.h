@@ -7,6 +7,8 @@
 #define AUDIT_H_INCLUDED
 
 #include <ferry/ferry.h>
+#include "store/fy_audit_digest.h"
+#include "store/fy_store.h"
 
 typedef struct audit audit_t;
 

@@ -12,6 +12,7 @@
     Requests use their own store connection, so a search never waits on
     a batch's transaction nor the other way round. */
 #include "audit.h"
+#include "http/fy_http_server.h"
 #include "audit_csv.h"
 
 #include <errno.h>

@@ -1,0 +1,1082 @@
+/*  fy_sqs: SQS's JSON 1.0 protocol on fy_http_client. Each call is an
+    "op" that lives from the caller's request to its one callback, across
+    attempts: an attempt is one HTTP request, built afresh (and signed
+    afresh) each time; between attempts the op waits on one of the HTTP
+    client's timers. Batch ops keep every entry's state, so a retry sends
+    only the entries still pending and the callback reports all of them in
+    the order they were added. */
+#include "aws/fy_sqs.h"
+#include "ferry/fy_json.h"
+#include "aws/fy_aws_ops.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+//  A receive's answer holds up to 10 messages of up to 1 MiB (the newest
+//  limit), which JSON escaping can swell.
+#define S_RECEIVE_MAX_BODY (32u * 1024 * 1024)
+#define S_ID_MAX 80
+
+typedef enum { S_PENDING, S_OK, S_FAILED } s_state_t;
+
+typedef struct {
+    char *id;
+    json_t *json;               //  The entry as sent
+    size_t bytes;
+    s_state_t state;
+    char *message_id;
+    char *code;
+    char *message;
+    bool sender_fault;
+} s_entry_t;
+
+struct fy_sqs_batch {
+    fy_sqs_batch_kind_t kind;
+    s_entry_t entries [FY_SQS_BATCH_MAX];
+    size_t count;
+    size_t bytes;
+};
+
+//  Read straight from the answer (s_parse_receive): the three strings the
+//  bridge needs on every message, and every other member as a tree.
+struct fy_sqs_message {
+    char *id;
+    char *receipt;
+    char *body;
+    json_t *rest;               //  Attributes, MessageAttributes, MD5s...
+    json_t *json;               //  The whole message, made on demand
+};
+
+typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
+
+typedef struct {
+    fy_aws_op_t base;           //  First: the list's view of the op
+    fy_sqs_t *sqs;
+    s_kind_t kind;
+    const char *action;
+    json_t *request;            //  Body; a batch's Entries are set per try
+    fy_sqs_batch_t *batch;
+    int64_t total_ms;
+    size_t max_body;
+    void *fn;
+    void *arg;
+    //  How the last attempt went.
+    int error;
+    int status;
+    fy_sqs_error_t failure;
+    //  A ReceiveMessage's messages, from its answer to its callback.
+    fy_sqs_message_t **messages;
+    size_t message_count;
+} s_op_t;
+
+//  An fy_aws_client for the endpoint, the settings and the list of ops;
+//  the ops are fy_sqs's own.
+struct fy_sqs {
+    fy_aws_client_t *client;
+    fy_aws_ops_t *ops;          //  The client's
+    char *url;                  //  endpoint + "/"
+};
+
+//  Legacy query codes and the model's shape names for them (the
+//  awsQueryError traits of sqs-2012-11-05.json that differ).
+static const struct {
+    const char *query;
+    const char *shape;
+} s_query_codes [] = {
+    { "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+      "BatchEntryIdsNotDistinct" },
+    { "AWS.SimpleQueueService.BatchRequestTooLong", "BatchRequestTooLong" },
+    { "AWS.SimpleQueueService.EmptyBatchRequest", "EmptyBatchRequest" },
+    { "AWS.SimpleQueueService.InvalidBatchEntryId", "InvalidBatchEntryId" },
+    { "KMS.AccessDeniedException", "KmsAccessDenied" },
+    { "KMS.DisabledException", "KmsDisabled" },
+    { "KMS.InvalidKeyUsageException", "KmsInvalidKeyUsage" },
+    { "KMS.InvalidStateException", "KmsInvalidState" },
+    { "KMS.NotFoundException", "KmsNotFound" },
+    { "KMS.OptInRequired", "KmsOptInRequired" },
+    { "KMS.ThrottlingException", "KmsThrottled" },
+    { "AWS.SimpleQueueService.MessageNotInflight", "MessageNotInflight" },
+    { "AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress" },
+    { "AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently" },
+    { "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist" },
+    { "QueueAlreadyExists", "QueueNameExists" },
+    { "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+      "TooManyEntriesInBatchRequest" },
+    { "AWS.SimpleQueueService.UnsupportedOperation", "UnsupportedOperation" },
+};
+
+static const char *
+s_field (json_t *object, const char *name)
+{
+    return json_string_value (json_object_get (object, name));
+}
+
+//  --------------------------------------------------------------------
+//  Errors
+
+static void
+s_copy (char *dest, size_t size, const char *src, size_t len)
+{
+    if (len >= size)
+        len = size - 1;
+    memcpy (dest, src, len);
+    dest [len] = 0;
+}
+
+//  The shape name in "ns#Name:uri" style text, or in a legacy query code.
+static void
+s_short_code (const char *text, char *code, size_t size)
+{
+    fy_aws_short_code (text, code, size);
+    for (size_t i = 0; i < sizeof s_query_codes / sizeof *s_query_codes; i++)
+        if (strcmp (code, s_query_codes [i].query) == 0) {
+            s_copy (code, size, s_query_codes [i].shape,
+                    strlen (s_query_codes [i].shape));
+            break;
+        }
+}
+
+void
+fy_sqs_decode_error (int status, const char *query_error,
+                     const char *error_type, const char *body, size_t len,
+                     fy_sqs_error_t *error)
+{
+    assert (error);
+    memset (error, 0, sizeof *error);
+    fy_aws_error_t json;
+    fy_aws_decode_json_error (status, error_type, body, len, &json);
+    error->sender_fault = json.sender_fault;
+    if (query_error && *query_error) {
+        s_copy (error->query_code, sizeof error->query_code, query_error,
+                strcspn (query_error, ";"));
+        const char *fault = strchr (query_error, ';');
+        if (fault)
+            error->sender_fault = strcmp (fault + 1, "Sender") == 0;
+    }
+    if (json.code [0])
+        s_short_code (json.code, error->code, sizeof error->code);
+    else if (error->query_code [0])
+        s_short_code (error->query_code, error->code, sizeof error->code);
+    memcpy (error->message, json.message, sizeof error->message);
+}
+
+bool
+fy_sqs_is_retryable (int status, const char *code)
+{
+    return fy_aws_is_retryable (status, code);
+}
+
+//  --------------------------------------------------------------------
+//  Client
+
+void
+fy_sqs_options_default (fy_sqs_options_t *options)
+{
+    fy_aws_options_default (options);
+}
+
+char *
+fy_sqs_region_endpoint (const char *region)
+{
+    return fy_aws_region_endpoint ("sqs", region);
+}
+
+fy_sqs_t *
+fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
+            fy_error_t *err)
+{
+    assert (http);
+    static const char *const env_names [] = { "AWS_ENDPOINT_URL_SQS", NULL };
+    static const fy_aws_service_t service = {
+        .service = "sqs", .env_names = env_names, .prefix = "sqs"
+    };
+    fy_aws_client_t *client = fy_aws_client_new (http, &service, options,
+                                                 err);
+    if (!client)
+        return NULL;
+    fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
+    self->client = client;
+    self->ops = fy_aws_client_ops (client);
+    self->url = fy_xasprintf ("%s/", fy_aws_client_endpoint (client));
+    return self;
+}
+
+static void
+s_op_free (fy_aws_op_t *base)
+{
+    s_op_t *op = (s_op_t *) base;
+    json_decref (op->request);
+    fy_sqs_batch_destroy (&op->batch);
+    free (op);
+}
+
+void
+fy_sqs_destroy (fy_sqs_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    fy_aws_client_destroy (&self->client);
+    free (self->url);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+const char *
+fy_sqs_endpoint (fy_sqs_t *self)
+{
+    assert (self);
+    return fy_aws_client_endpoint (self->client);
+}
+
+size_t
+fy_sqs_pending (fy_sqs_t *self)
+{
+    assert (self);
+    return fy_aws_client_pending (self->client);
+}
+
+bool
+fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
+{
+    assert (self);
+    return fy_aws_client_cancel (self->client, id);
+}
+
+//  --------------------------------------------------------------------
+//  Attempts
+
+static void s_attempt (fy_aws_op_t *base);
+
+static bool
+s_may_retry (s_op_t *op)
+{
+    return fy_aws_ops_may_retry (op->sqs->ops, &op->base);
+}
+
+static void
+s_retry_later (s_op_t *op)
+{
+    fy_aws_ops_backoff (op->sqs->ops, &op->base);
+}
+
+static void
+s_fill_result (s_op_t *op, fy_sqs_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    result->error = op->error;
+    result->status = op->status;
+    result->code = op->failure.code [0] ? op->failure.code : NULL;
+    result->query_code = op->failure.query_code [0] ? op->failure.query_code
+                                                    : NULL;
+    result->message = op->failure.message;
+    result->sender_fault = op->failure.sender_fault;
+    result->attempts = op->base.attempts;
+}
+
+static void
+s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
+{
+    fy_sqs_batch_t *batch = op->batch;
+    fy_sqs_entry_t entries [FY_SQS_BATCH_MAX];
+    for (size_t i = 0; i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        if (entry->state == S_PENDING) {
+            //  Out of attempts: the entry's last failure, else the call's.
+            entry->state = S_FAILED;
+            if (!entry->code) {
+                entry->code = fy_xstrdup (result->code ? result->code
+                                          : "RequestFailed");
+                entry->message = fy_xstrdup (result->message);
+                entry->sender_fault = result->sender_fault;
+            }
+        }
+        entries [i] = (fy_sqs_entry_t) {
+            .id = entry->id,
+            .ok = entry->state == S_OK,
+            .message_id = entry->message_id,
+            .code = entry->code,
+            .message = entry->message,
+            .sender_fault = entry->sender_fault,
+        };
+    }
+    ((fy_sqs_batch_fn *) op->fn) (result, entries, batch->count, op->arg);
+}
+
+//  The op is over: call back once with what it has, then free it.
+static void
+s_finish (s_op_t *op, json_t *reply)
+{
+    fy_aws_ops_unlink (op->sqs->ops, &op->base);
+    fy_sqs_result_t result;
+    s_fill_result (op, &result);
+    if (op->kind == S_RECEIVE) {
+        fy_sqs_message_t *none = NULL;
+        fy_sqs_message_t **messages = op->messages ? op->messages : &none;
+        size_t count = op->message_count;
+        ((fy_sqs_receive_fn *) op->fn) (&result, messages, count, op->arg);
+        for (size_t i = 0; i < count; i++)
+            fy_sqs_message_destroy (&messages [i]);
+        free (op->messages);
+        op->messages = NULL;
+    }
+    else if (op->kind == S_BATCH)
+        s_finish_batch (op, &result);
+    else if (op->kind == S_ATTRIBUTES) {
+        json_t *attributes = json_object_get (reply, "Attributes");
+        json_t *empty = NULL;
+        if (!attributes && !op->error)
+            attributes = empty = json_object ();
+        ((fy_sqs_attributes_fn *) op->fn) (&result, attributes, op->arg);
+        json_decref (empty);
+    }
+    else {
+        const char *url = json_string_value (json_object_get (reply,
+                                                              "QueueUrl"));
+        ((fy_sqs_url_fn *) op->fn) (&result, op->error ? NULL : url, op->arg);
+    }
+    s_op_free (&op->base);
+}
+
+static void
+s_entry_set (s_entry_t *entry, s_state_t state, const char *code,
+             const char *message, bool sender_fault)
+{
+    entry->state = state;
+    free (entry->code);
+    free (entry->message);
+    entry->code = code ? fy_xstrdup (code) : NULL;
+    entry->message = message ? fy_xstrdup (message) : NULL;
+    entry->sender_fault = sender_fault;
+}
+
+static s_entry_t *
+s_entry_find (fy_sqs_batch_t *batch, const char *id)
+{
+    for (size_t i = 0; id && i < batch->count; i++)
+        if (strcmp (batch->entries [i].id, id) == 0)
+            return &batch->entries [i];
+    return NULL;
+}
+
+//  Apply a batch answer; true when entries are left to retry.
+static bool
+s_batch_reply (s_op_t *op, json_t *reply)
+{
+    fy_sqs_batch_t *batch = op->batch;
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "Successful"), index, item) {
+        s_entry_t *entry = s_entry_find (
+            batch, json_string_value (json_object_get (item, "Id")));
+        if (!entry || entry->state != S_PENDING)
+            continue;
+        s_entry_set (entry, S_OK, NULL, NULL, false);
+        const char *message_id =
+            json_string_value (json_object_get (item, "MessageId"));
+        if (message_id)
+            entry->message_id = fy_xstrdup (message_id);
+    }
+    bool retry = false;
+    json_array_foreach (json_object_get (reply, "Failed"), index, item) {
+        s_entry_t *entry = s_entry_find (
+            batch, json_string_value (json_object_get (item, "Id")));
+        if (!entry || entry->state != S_PENDING)
+            continue;
+        bool sender = json_is_true (json_object_get (item, "SenderFault"));
+        const char *code = json_string_value (json_object_get (item, "Code"));
+        char short_code [96] = "";
+        if (code)
+            s_short_code (code, short_code, sizeof short_code);
+        //  Retry what SQS blames on itself, while attempts are left.
+        bool again = !sender && s_may_retry (op);
+        s_entry_set (entry, again ? S_PENDING : S_FAILED,
+                     code ? short_code : "InternalError",
+                     json_string_value (json_object_get (item, "Message")),
+                     sender);
+        retry |= again;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        //  Pending, but in neither list: the answer is broken.
+        if (entry->state == S_PENDING && !entry->code)
+            s_entry_set (entry, S_FAILED, "MissingEntry",
+                         "entry missing from the answer", false);
+    }
+    return retry;
+}
+
+static bool
+s_is_key (const char *key, size_t len, const char *name)
+{
+    return len == strlen (name) && memcmp (key, name, len) == 0;
+}
+
+//  One message of a ReceiveMessage answer into msg; 0, or -1 with err.
+static int
+s_parse_message (fy_json_reader_t *reader, fy_sqs_message_t *msg,
+                 fy_error_t *err)
+{
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len))
+            return -1;
+        char **field = s_is_key (key, key_len, "MessageId") ? &msg->id
+                     : s_is_key (key, key_len, "ReceiptHandle") ? &msg->receipt
+                     : s_is_key (key, key_len, "Body") ? &msg->body : NULL;
+        if (field && *field) {
+            fy_error_set (err, "duplicate key %.*s in a message",
+                          (int) key_len, key);
+            return -1;
+        }
+        if (field) {
+            const char *text;
+            size_t len;
+            if (fy_json_reader_string (reader, &text, &len))
+                return -1;
+            *field = fy_xstrndup (text, len);
+        }
+        else {
+            //  The key is borrowed until the next read: keep it for rest.
+            char name [64];
+            if (key_len >= sizeof name) {
+                fy_error_set (err, "a message has a key of %zu bytes",
+                              key_len);
+                return -1;
+            }
+            memcpy (name, key, key_len);
+            name [key_len] = 0;
+            json_t *value = fy_json_reader_value (reader);
+            if (!value)
+                return -1;
+            if (!msg->rest)
+                msg->rest = json_object ();
+            if (json_object_get (msg->rest, name)) {
+                json_decref (value);
+                fy_error_set (err, "duplicate key %s in a message", name);
+                return -1;
+            }
+            json_object_set_new_nocheck (msg->rest, name, value);
+        }
+        rc = fy_json_reader_next (reader);
+    }
+    return rc;
+}
+
+//  A ReceiveMessage answer, read without building its tree: the strings
+//  are copied out of it as they pass, since the tree cost the bridge
+//  more than the rest of the parse. Sets op->messages; 0, or -1 with err
+//  and none kept.
+static int
+s_parse_receive (s_op_t *op, const char *body, size_t len, fy_error_t *err)
+{
+    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
+    fy_sqs_message_t **messages = NULL;
+    size_t count = 0, size = 0;
+    bool seen = false;
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len)) {
+            rc = -1;
+            break;
+        }
+        if (!s_is_key (key, key_len, "Messages")) {
+            json_t *value = fy_json_reader_value (reader);
+            rc = value ? fy_json_reader_next (reader) : -1;
+            json_decref (value);
+            continue;
+        }
+        if (seen) {
+            fy_error_set (err, "duplicate key Messages");
+            rc = -1;
+            break;
+        }
+        seen = true;
+        int more = fy_json_reader_enter (reader, '[');
+        while (more == 1) {
+            if (count + 1 >= size) {
+                size = size ? size * 2 : 16;
+                messages = fy_xrealloc (messages, size * sizeof *messages);
+            }
+            messages [count] = fy_xcalloc (1, sizeof **messages);
+            if (s_parse_message (reader, messages [count++], err)) {
+                more = -1;
+                break;
+            }
+            more = fy_json_reader_next (reader);
+        }
+        rc = more < 0 ? -1 : fy_json_reader_next (reader);
+    }
+    if (rc == 0 && fy_json_reader_end (reader))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (!messages [i]->receipt || !messages [i]->body) {
+            fy_error_set (err, "a message without ReceiptHandle or Body");
+            rc = -1;
+        }
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++)
+            fy_sqs_message_destroy (&messages [i]);
+        free (messages);
+        messages = NULL;
+        count = 0;
+    }
+    fy_json_reader_destroy (&reader);
+    op->messages = messages;
+    op->message_count = count;
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+s_on_http (const fy_http_result_t *http, void *arg)
+{
+    s_op_t *op = arg;
+    op->base.http_id = 0;
+    op->status = fy_http_result_status (http);
+    op->error = fy_http_result_error (http);
+    memset (&op->failure, 0, sizeof op->failure);
+    size_t len;
+    const char *body = fy_http_result_body (http, &len);
+    json_t *reply = NULL;
+    bool retry = false;
+    if (op->error) {
+        s_copy (op->failure.message, sizeof op->failure.message,
+                fy_http_result_error_text (http),
+                strlen (fy_http_result_error_text (http)));
+        retry = op->error != EMSGSIZE;
+    }
+    else if (op->status != 200) {
+        fy_sqs_decode_error (op->status,
+                             fy_http_result_header (http, "x-amzn-query-error"),
+                             fy_http_result_header (http, "x-amzn-errortype"),
+                             body, len, &op->failure);
+        if (!op->failure.message [0])
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "HTTP %d from %s", op->status, op->action);
+        op->error = EPROTO;
+        retry = fy_sqs_is_retryable (op->status, op->failure.code);
+    }
+    else
+    if (op->kind == S_RECEIVE) {
+        fy_error_t err = { "" };
+        if (s_parse_receive (op, body, len, &err)) {
+            op->error = EPROTO;
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "%s: answer is not valid: %s", op->action, err.text);
+        }
+    }
+    else {
+        reply = fy_json_loadb (body, len, NULL);
+        if (!json_is_object (reply)) {
+            op->error = EPROTO;
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "%s: answer is not a JSON object", op->action);
+        }
+        else if (op->kind == S_BATCH && s_batch_reply (op, reply)) {
+            json_decref (reply);
+            s_retry_later (op);
+            return;
+        }
+    }
+    if (retry && s_may_retry (op)) {
+        s_retry_later (op);
+        return;
+    }
+    s_finish (op, reply);
+    json_decref (reply);
+}
+
+static void
+s_fail_now (s_op_t *op, int error, const char *message)
+{
+    op->error = error;
+    op->status = 0;
+    memset (&op->failure, 0, sizeof op->failure);
+    s_copy (op->failure.message, sizeof op->failure.message, message,
+            strlen (message));
+    s_finish (op, NULL);
+}
+
+static void
+s_attempt (fy_aws_op_t *base)
+{
+    s_op_t *op = (s_op_t *) base;
+    fy_sqs_t *self = op->sqs;
+    if (op->kind == S_BATCH) {
+        json_t *entries = json_array ();
+        for (size_t i = 0; i < op->batch->count; i++)
+            if (op->batch->entries [i].state == S_PENDING)
+                json_array_append (entries, op->batch->entries [i].json);
+        json_object_set_new (op->request, "Entries", entries);
+    }
+    size_t len;
+    char *body = fy_json_dumps (op->request, 0, &len);
+    fy_http_call_t *call = fy_http_call_new ("POST", self->url);
+    fy_http_call_add_header (call, "Content-Type",
+                             "application/x-amz-json-1.0");
+    char *target = fy_xasprintf ("AmazonSQS.%s", op->action);
+    fy_http_call_add_header (call, "X-Amz-Target", target);
+    free (target);
+    //  SQS is query-compatible: the header makes it add x-amzn-query-error.
+    fy_http_call_add_header (call, "x-amzn-query-mode", "true");
+    fy_http_call_add_header (call, "User-Agent", "ferry/" PACKAGE_VERSION);
+    fy_http_call_set_body (call, body, len);
+    fy_http_call_set_timeouts (call, self->ops->connect_ms, op->total_ms);
+    fy_http_call_set_max_body (call, op->max_body);
+    free (body);
+    fy_error_t err = { "" };
+    if (fy_aws_ops_start (self->ops, &op->base, &call, s_on_http, &err))
+        s_fail_now (op, errno, err.text);
+}
+
+//  The new op has been queued and its first attempt starts on the next
+//  run of the loop, never inside the caller's call: its callback can
+//  then never run before the caller has returned.
+static s_op_t *
+s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
+          void *arg, uint64_t *id_p)
+{
+    s_op_t *op = fy_xcalloc (1, sizeof *op);
+    op->sqs = self;
+    op->kind = kind;
+    op->action = action;
+    op->fn = fn;
+    op->arg = arg;
+    op->request = json_object ();
+    op->total_ms = self->ops->timeout_ms;
+    op->max_body = 0;
+    fy_aws_ops_add (self->ops, &op->base, s_attempt, s_op_free, id_p);
+    return op;
+}
+
+
+//  --------------------------------------------------------------------
+//  Calls
+
+static bool
+s_check_url (const char *queue_url, fy_error_t *err)
+{
+    if (!queue_url || !*queue_url) {
+        fy_error_set (err, "sqs: no queue URL");
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+int
+fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
+                int wait_s, int visibility_s, fy_sqs_receive_fn *fn,
+                void *arg, uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!s_check_url (queue_url, err))
+        return -1;
+    if (max_messages < 1 || max_messages > 10 || wait_s < 0 || wait_s > 20
+        || visibility_s > 43200) {
+        fy_error_set (err, "sqs: ReceiveMessage: max_messages 1..10, "
+                           "wait_s 0..20, visibility_s up to 43200");
+        errno = EINVAL;
+        return -1;
+    }
+    s_op_t *op = s_op_new (self, S_RECEIVE, "ReceiveMessage", (void *) fn,
+                           arg, id_p);
+    json_t *request = op->request;
+    json_object_set_new (request, "QueueUrl", json_string (queue_url));
+    json_object_set_new (request, "MaxNumberOfMessages",
+                         json_integer (max_messages));
+    json_object_set_new (request, "WaitTimeSeconds", json_integer (wait_s));
+    if (visibility_s >= 0)
+        json_object_set_new (request, "VisibilityTimeout",
+                             json_integer (visibility_s));
+    //  Both names: AttributeNames is deprecated, and older servers know
+    //  only it.
+    json_object_set_new (request, "MessageSystemAttributeNames",
+                         json_pack ("[s]", "All"));
+    json_object_set_new (request, "AttributeNames", json_pack ("[s]", "All"));
+    json_object_set_new (request, "MessageAttributeNames",
+                         json_pack ("[s]", "All"));
+    op->total_ms = self->ops->timeout_ms + wait_s * 1000;
+    op->max_body = S_RECEIVE_MAX_BODY;
+    return 0;
+}
+
+int
+fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
+               fy_sqs_batch_t **batch_p, fy_sqs_batch_fn *fn, void *arg,
+               uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (batch_p && *batch_p);
+    assert (fn);
+    fy_sqs_batch_t *batch = *batch_p;
+    *batch_p = NULL;
+    if (!s_check_url (queue_url, err) || batch->count == 0) {
+        if (batch->count == 0)
+            fy_error_set (err, "sqs: empty batch");
+        fy_sqs_batch_destroy (&batch);
+        errno = EINVAL;
+        return -1;
+    }
+    static const char *actions [] = {
+        [FY_SQS_DELETE] = "DeleteMessageBatch",
+        [FY_SQS_VISIBILITY] = "ChangeMessageVisibilityBatch",
+        [FY_SQS_SEND] = "SendMessageBatch",
+    };
+    s_op_t *op = s_op_new (self, S_BATCH, actions [batch->kind], (void *) fn,
+                           arg, id_p);
+    op->batch = batch;
+    json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
+    return 0;
+}
+
+int
+fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
+                       const char **names, fy_sqs_attributes_fn *fn,
+                       void *arg, uint64_t *id_p, fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!s_check_url (queue_url, err))
+        return -1;
+    s_op_t *op = s_op_new (self, S_ATTRIBUTES, "GetQueueAttributes",
+                           (void *) fn, arg, id_p);
+    json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
+    json_t *list = json_array ();
+    for (size_t i = 0; names && names [i]; i++)
+        json_array_append_new (list, json_string (names [i]));
+    if (json_array_size (list) == 0)
+        json_array_append_new (list, json_string ("All"));
+    json_object_set_new (op->request, "AttributeNames", list);
+    return 0;
+}
+
+int
+fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
+                      fy_sqs_url_fn *fn, void *arg, uint64_t *id_p,
+                      fy_error_t *err)
+{
+    assert (self);
+    assert (fn);
+    if (!queue_name || !*queue_name) {
+        fy_error_set (err, "sqs: no queue name");
+        errno = EINVAL;
+        return -1;
+    }
+    s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg,
+                           id_p);
+    json_object_set_new (op->request, "QueueName", json_string (queue_name));
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Batches
+
+fy_sqs_batch_t *
+fy_sqs_batch_new (fy_sqs_batch_kind_t kind)
+{
+    assert (kind == FY_SQS_DELETE || kind == FY_SQS_VISIBILITY
+            || kind == FY_SQS_SEND);
+    fy_sqs_batch_t *self = fy_xcalloc (1, sizeof *self);
+    self->kind = kind;
+    return self;
+}
+
+void
+fy_sqs_batch_destroy (fy_sqs_batch_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_batch_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        s_entry_t *entry = &self->entries [i];
+        free (entry->id);
+        json_decref (entry->json);
+        free (entry->message_id);
+        free (entry->code);
+        free (entry->message);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+fy_sqs_batch_size (fy_sqs_batch_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+size_t
+fy_sqs_batch_bytes (fy_sqs_batch_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
+//  Room for one more entry of bytes, with a valid, new id?
+static int
+s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind,
+               const char *id, size_t bytes)
+{
+    size_t len = id ? strlen (id) : 0;
+    if (self->kind != kind || len == 0 || len > S_ID_MAX
+        || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789-_") != len
+        || s_entry_find (self, id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (bytes > FY_SQS_PAYLOAD_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (self->count == FY_SQS_BATCH_MAX
+        || self->bytes + bytes > FY_SQS_PAYLOAD_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json,
+             size_t bytes)
+{
+    s_entry_t *entry = &self->entries [self->count++];
+    entry->id = fy_xstrdup (id);
+    json_object_set_new (json, "Id", json_string (id));
+    entry->json = json;
+    entry->bytes = bytes;
+    entry->state = S_PENDING;
+    self->bytes += bytes;
+}
+
+int
+fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id,
+                     const char *receipt)
+{
+    assert (self);
+    if (!receipt || s_batch_check (self, FY_SQS_DELETE, id, 0)) {
+        errno = receipt ? errno : EINVAL;
+        return -1;
+    }
+    s_batch_add (self, id, json_pack ("{s:s}", "ReceiptHandle", receipt), 0);
+    return 0;
+}
+
+int
+fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
+                         const char *receipt, int timeout_s)
+{
+    assert (self);
+    if (!receipt || timeout_s < 0 || timeout_s > 43200
+        || s_batch_check (self, FY_SQS_VISIBILITY, id, 0)) {
+        errno = receipt && timeout_s >= 0 && timeout_s <= 43200 ? errno
+                                                                : EINVAL;
+        return -1;
+    }
+    s_batch_add (self, id, json_pack ("{s:s, s:i}", "ReceiptHandle", receipt,
+                                      "VisibilityTimeout", timeout_s), 0);
+    return 0;
+}
+
+//  A FIFO id: 1-128 printable ASCII characters, no space.
+static bool
+s_fifo_id_ok (const char *id)
+{
+    size_t len = 0;
+    for (; id [len]; len++)
+        if (id [len] < 33 || id [len] > 126)
+            return false;
+    return len >= 1 && len <= 128;
+}
+
+//  An attribute's value as SQS counts it: StringValue, or BinaryValue
+//  (base64 text, so a little over what SQS counts: never under).
+static const char *
+s_attribute_value (json_t *attribute)
+{
+    const char *value = s_field (attribute, "StringValue");
+    return value ? value : s_field (attribute, "BinaryValue");
+}
+
+size_t
+fy_sqs_send_bytes (const fy_sqs_send_t *msg)
+{
+    assert (msg);
+    if (!msg->body || !*msg->body || msg->delay_s > 900
+        || (msg->group_id && !s_fifo_id_ok (msg->group_id))
+        || (msg->dedup_id && !s_fifo_id_ok (msg->dedup_id)))
+        return 0;
+    size_t bytes = strlen (msg->body);
+    for (size_t i = 0; msg->attrs && msg->attrs [i]; i += 2) {
+        if (!msg->attrs [i + 1] || !*msg->attrs [i] || !*msg->attrs [i + 1])
+            return 0;
+        bytes += strlen (msg->attrs [i]) + strlen ("String")
+                 + strlen (msg->attrs [i + 1]);
+    }
+    const char *name;
+    json_t *attribute;
+    if (msg->attributes && !json_is_object (msg->attributes))
+        return 0;
+    json_object_foreach (msg->attributes, name, attribute) {
+        const char *type = s_field (attribute, "DataType");
+        const char *value = s_attribute_value (attribute);
+        if (!*name || !type || !value || !*value)
+            return 0;
+        bytes += strlen (name) + strlen (type) + strlen (value);
+    }
+    return bytes;
+}
+
+//  send_delay: a delay_s of 0 is sent (fy_sqs_batch_send's contract)
+//  rather than left out.
+static int
+s_batch_send (fy_sqs_batch_t *self, const char *id, const fy_sqs_send_t *msg,
+              bool send_delay)
+{
+    size_t bytes = fy_sqs_send_bytes (msg);
+    if (bytes == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s_batch_check (self, FY_SQS_SEND, id, bytes))
+        return -1;
+    json_t *json = json_pack ("{s:s}", "MessageBody", msg->body);
+    if (msg->delay_s > 0 || (send_delay && msg->delay_s == 0))
+        json_object_set_new (json, "DelaySeconds",
+                             json_integer (msg->delay_s));
+    json_t *attributes = msg->attributes ? json_deep_copy (msg->attributes)
+                                         : json_object ();
+    for (size_t i = 0; msg->attrs && msg->attrs [i]; i += 2)
+        json_object_set_new (attributes, msg->attrs [i],
+                             json_pack ("{s:s, s:s}", "DataType", "String",
+                                        "StringValue", msg->attrs [i + 1]));
+    if (json_object_size (attributes))
+        json_object_set (json, "MessageAttributes", attributes);
+    json_decref (attributes);
+    if (msg->group_id)
+        json_object_set_new (json, "MessageGroupId",
+                             json_string (msg->group_id));
+    if (msg->dedup_id)
+        json_object_set_new (json, "MessageDeduplicationId",
+                             json_string (msg->dedup_id));
+    s_batch_add (self, id, json, bytes);
+    return 0;
+}
+
+int
+fy_sqs_batch_send (fy_sqs_batch_t *self, const char *id, const char *body,
+                   int delay_s, const char **attrs)
+{
+    assert (self);
+    fy_sqs_send_t msg = { .body = body, .delay_s = delay_s, .attrs = attrs };
+    return s_batch_send (self, id, &msg, true);
+}
+
+int
+fy_sqs_batch_send_ex (fy_sqs_batch_t *self, const char *id,
+                      const fy_sqs_send_t *msg)
+{
+    assert (self);
+    assert (msg);
+    return s_batch_send (self, id, msg, false);
+}
+
+//  --------------------------------------------------------------------
+//  Messages
+
+void
+fy_sqs_message_destroy (fy_sqs_message_t **self_p)
+{
+    assert (self_p);
+    fy_sqs_message_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->id);
+    free (self->receipt);
+    free (self->body);
+    json_decref (self->rest);
+    json_decref (self->json);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+fy_sqs_message_id (fy_sqs_message_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
+const char *
+fy_sqs_message_receipt (fy_sqs_message_t *self)
+{
+    assert (self);
+    return self->receipt;
+}
+
+const char *
+fy_sqs_message_body (fy_sqs_message_t *self)
+{
+    assert (self);
+    return self->body;
+}
+
+const char *
+fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    return s_field (json_object_get (self->rest, "Attributes"), name);
+}
+
+int
+fy_sqs_message_receive_count (fy_sqs_message_t *self)
+{
+    const char *text = fy_sqs_message_attribute (self,
+                                                 "ApproximateReceiveCount");
+    int64_t count = 0;
+    if (!text || fy_parse_int64 (text, 0, INT32_MAX, &count))
+        return 0;
+    return (int) count;
+}
+
+const char *
+fy_sqs_message_user_attribute (fy_sqs_message_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    json_t *attribute = json_object_get (
+        json_object_get (self->rest, "MessageAttributes"), name);
+    return s_field (attribute, "StringValue");
+}
+
+json_t *
+fy_sqs_message_json (fy_sqs_message_t *self)
+{
+    assert (self);
+    if (!self->json) {
+        self->json = self->rest ? json_copy (self->rest) : json_object ();
+        const char *names [] = { "MessageId", "ReceiptHandle", "Body" };
+        const char *values [] = { self->id, self->receipt, self->body };
+        for (size_t i = 0; i < 3; i++)
+            if (values [i])
+                json_object_set_new (self->json, names [i],
+                                     json_string (values [i]));
+    }
+    return self->json;
+}

@@ -1,0 +1,348 @@
+/*  fy_schema_format: hand-written recognisers for the formats fy_schema
+    asserts: RFC 3339 date-time (leap seconds only at 23:59:60 UTC) and
+    full-date, RFC 4122 uuid text, and RFC 5321 mailbox for email. They
+    take a length, not a C string, because instances may carry NUL bytes,
+    and accept ASCII only: a Unicode digit is not a digit here. Also the
+    one piece of ECMA-262 regex syntax (JSON Schema's dialect) that PCRE2
+    does not accept: long General_Category names. */
+#include "codec/fy_schema_format.h"
+#include "ferry/fy_common.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *s_names [] = {
+    NULL, "date-time", "date", "uuid", "email"
+};
+
+fy_schema_format_t
+fy_schema_format_lookup (const char *name)
+{
+    for (size_t i = 1; i < sizeof s_names / sizeof s_names [0]; i++)
+        if (strcmp (name, s_names [i]) == 0)
+            return (fy_schema_format_t) i;
+    return FY_SCHEMA_FORMAT_NONE;
+}
+
+const char *
+fy_schema_format_name (fy_schema_format_t format)
+{
+    return format == FY_SCHEMA_FORMAT_NONE ? "" : s_names [format];
+}
+
+static bool
+s_is_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+s_is_alpha (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+s_is_hex (char c)
+{
+    return s_is_digit (c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+//  Exactly count ASCII digits at text, as a number; -1 when not.
+static int
+s_number (const char *text, int count)
+{
+    int value = 0;
+    for (int i = 0; i < count; i++) {
+        if (!s_is_digit (text [i]))
+            return -1;
+        value = value * 10 + (text [i] - '0');
+    }
+    return value;
+}
+
+static bool
+s_is_full_date (const char *text)
+{
+    int year = s_number (text, 4);
+    int month = s_number (text + 5, 2);
+    int day = s_number (text + 8, 2);
+    if (year < 0 || month < 1 || month > 12 || day < 1
+    ||  text [4] != '-' || text [7] != '-')
+        return false;
+    static const int s_days [] = {
+        31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month == 2 && !leap)
+        return day <= 28;
+    return day <= s_days [month - 1];
+}
+
+//  full-time = HH:MM:SS[.frac](Z|+HH:MM|-HH:MM), and the whole of it.
+static bool
+s_is_full_time (const char *text, size_t len)
+{
+    if (len < 9 || text [2] != ':' || text [5] != ':')
+        return false;
+    int hour = s_number (text, 2);
+    int minute = s_number (text + 3, 2);
+    int second = s_number (text + 6, 2);
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59
+    ||  second < 0 || second > 60)
+        return false;
+    size_t at = 8;
+    if (text [at] == '.') {
+        size_t digits = 0;
+        while (at + 1 + digits < len && s_is_digit (text [at + 1 + digits]))
+            digits++;
+        if (digits == 0)
+            return false;
+        at += 1 + digits;
+    }
+    int offset = 0;
+    if (at < len && (text [at] == 'Z' || text [at] == 'z'))
+        at++;
+    else
+    if (at + 6 == len && (text [at] == '+' || text [at] == '-')) {
+        int off_hour = s_number (text + at + 1, 2);
+        int off_minute = s_number (text + at + 4, 2);
+        if (off_hour < 0 || off_hour > 23 || off_minute < 0
+        ||  off_minute > 59 || text [at + 3] != ':')
+            return false;
+        offset = (off_hour * 60 + off_minute) * (text [at] == '+' ? 1 : -1);
+        at += 6;
+    }
+    else
+        return false;
+    if (at != len)
+        return false;
+    //  A leap second can only be the last second of a UTC day.
+    if (second == 60) {
+        int utc = ((hour * 60 + minute - offset) % 1440 + 1440) % 1440;
+        return utc == 23 * 60 + 59;
+    }
+    return true;
+}
+
+static bool
+s_is_date_time (const char *text, size_t len)
+{
+    return len > 11 && s_is_full_date (text)
+        && (text [10] == 'T' || text [10] == 't')
+        && s_is_full_time (text + 11, len - 11);
+}
+
+static bool
+s_is_uuid (const char *text, size_t len)
+{
+    if (len != 36)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text [i] != '-' : !s_is_hex (text [i]))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_is_atext (char c)
+{
+    return s_is_alpha (c) || s_is_digit (c)
+        || (c && strchr ("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+//  Local-part = Dot-string / Quoted-string; returns its length or 0.
+static size_t
+s_local_part (const char *text, size_t len)
+{
+    size_t at = 0;
+    if (len && text [0] == '"') {
+        for (at = 1; at < len && text [at] != '"'; at++) {
+            unsigned char c = (unsigned char) text [at];
+            if (c == '\\') {
+                at++;
+                if (at >= len || text [at] < 32 || text [at] > 126)
+                    return 0;
+            }
+            else
+            if (c < 32 || c > 126)
+                return 0;
+        }
+        return at < len ? at + 1 : 0;
+    }
+    //  Atoms joined by single dots, no dot first or last.
+    while (true) {
+        size_t atom = 0;
+        while (at + atom < len && s_is_atext (text [at + atom]))
+            atom++;
+        if (atom == 0)
+            return 0;
+        at += atom;
+        if (at < len && text [at] == '.')
+            at++;
+        else
+            return at;
+    }
+}
+
+static bool
+s_is_domain (const char *text, size_t len)
+{
+    if (len == 0 || len > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || text [i] == '.') {
+            if (label == 0 || label > 63 || text [i - 1] == '-')
+                return false;
+            label = 0;
+        }
+        else
+        if (s_is_alpha (text [i]) || s_is_digit (text [i])
+        ||  (text [i] == '-' && label > 0))
+            label++;
+        else
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_is_address_literal (const char *text, size_t len)
+{
+    char buffer [64];
+    unsigned char address [16];
+    if (len < 3 || text [len - 1] != ']' || len - 2 >= sizeof buffer)
+        return false;
+    memcpy (buffer, text + 1, len - 2);
+    buffer [len - 2] = 0;
+    if (strlen (buffer) != len - 2)
+        return false;           //  a NUL inside
+    if (strncmp (buffer, "IPv6:", 5) == 0)
+        return inet_pton (AF_INET6, buffer + 5, address) == 1;
+    return inet_pton (AF_INET, buffer, address) == 1;
+}
+
+static bool
+s_is_email (const char *text, size_t len)
+{
+    size_t local = s_local_part (text, len);
+    if (local == 0 || local > 64 || local >= len || text [local] != '@')
+        return false;
+    const char *domain = text + local + 1;
+    size_t domain_len = len - local - 1;
+    if (domain_len && domain [0] == '[')
+        return s_is_address_literal (domain, domain_len);
+    return s_is_domain (domain, domain_len);
+}
+
+bool
+fy_schema_format_is_valid (fy_schema_format_t format, const char *text,
+                           size_t len)
+{
+    switch (format) {
+        case FY_SCHEMA_FORMAT_DATE_TIME:
+            return s_is_date_time (text, len);
+        case FY_SCHEMA_FORMAT_DATE:
+            return len == 10 && s_is_full_date (text);
+        case FY_SCHEMA_FORMAT_UUID:
+            return s_is_uuid (text, len);
+        case FY_SCHEMA_FORMAT_EMAIL:
+            return s_is_email (text, len);
+        case FY_SCHEMA_FORMAT_NONE:
+            break;
+    }
+    return true;
+}
+
+//  General_Category long names (Unicode PropertyValueAliases.txt) and the
+//  short names PCRE2 accepts.
+static const char *s_categories [][2] = {
+    { "Other", "C" }, { "Control", "Cc" }, { "Format", "Cf" },
+    { "Unassigned", "Cn" }, { "Private_Use", "Co" }, { "Surrogate", "Cs" },
+    { "Letter", "L" }, { "Cased_Letter", "L&" }, { "LC", "L&" },
+    { "Lowercase_Letter", "Ll" }, { "Modifier_Letter", "Lm" },
+    { "Other_Letter", "Lo" }, { "Titlecase_Letter", "Lt" },
+    { "Uppercase_Letter", "Lu" }, { "Mark", "M" }, { "Combining_Mark", "M" },
+    { "Spacing_Mark", "Mc" }, { "Enclosing_Mark", "Me" },
+    { "Nonspacing_Mark", "Mn" }, { "Number", "N" },
+    { "Decimal_Number", "Nd" }, { "digit", "Nd" }, { "Letter_Number", "Nl" },
+    { "Other_Number", "No" }, { "Punctuation", "P" }, { "punct", "P" },
+    { "Connector_Punctuation", "Pc" }, { "Dash_Punctuation", "Pd" },
+    { "Close_Punctuation", "Pe" }, { "Final_Punctuation", "Pf" },
+    { "Initial_Punctuation", "Pi" }, { "Other_Punctuation", "Po" },
+    { "Open_Punctuation", "Ps" }, { "Symbol", "S" },
+    { "Currency_Symbol", "Sc" }, { "Modifier_Symbol", "Sk" },
+    { "Math_Symbol", "Sm" }, { "Other_Symbol", "So" }, { "Separator", "Z" },
+    { "Line_Separator", "Zl" }, { "Paragraph_Separator", "Zp" },
+    { "Space_Separator", "Zs" }, { NULL, NULL }
+};
+
+//  The PCRE2 name for the property name of len bytes, or NULL to keep it.
+static const char *
+s_category (const char *name, size_t len)
+{
+    static const char *s_prefixes [] = { "General_Category=", "gc=", NULL };
+    for (const char **prefix = s_prefixes; *prefix; prefix++) {
+        size_t skip = strlen (*prefix);
+        if (len > skip && strncmp (name, *prefix, skip) == 0) {
+            const char *known = s_category (name + skip, len - skip);
+            //  A short name after the prefix is already right without it.
+            if (known)
+                return known;
+            name += skip;
+            len -= skip;
+            for (size_t i = 0; s_categories [i][0]; i++)
+                if (strlen (s_categories [i][1]) == len
+                &&  strncmp (s_categories [i][1], name, len) == 0)
+                    return s_categories [i][1];
+            return NULL;
+        }
+    }
+    for (size_t i = 0; s_categories [i][0]; i++)
+        if (strlen (s_categories [i][0]) == len
+        &&  strncmp (s_categories [i][0], name, len) == 0)
+            return s_categories [i][1];
+    return NULL;
+}
+
+char *
+fy_schema_regex_translate (const char *source, size_t len, size_t *out_len)
+{
+    char *out = NULL;
+    size_t at = 0;              //  bytes of out written
+    size_t copied = 0;          //  bytes of source consumed into out
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (source [i] != '\\')
+            continue;
+        char kind = source [i + 1];
+        const char *close = i + 2 < len && source [i + 2] == '{'
+            ? memchr (source + i + 3, '}', len - i - 3) : NULL;
+        const char *name = source + i + 3;
+        const char *short_name = (kind == 'p' || kind == 'P') && close
+            ? s_category (name, (size_t) (close - name)) : NULL;
+        if (short_name) {
+            if (!out)
+                out = fy_xmalloc (len + 1);
+            //  Short names are never longer than what they replace.
+            memcpy (out + at, source + copied, i - copied);
+            at += i - copied;
+            at += (size_t) snprintf (out + at, len + 1 - at, "\\%c{%s}",
+                                     kind, short_name);
+            copied = (size_t) (close - source) + 1;
+            i = copied - 1;
+        }
+        else
+            i++;                //  skip the escaped character
+    }
+    if (!out)
+        return NULL;
+    memcpy (out + at, source + copied, len - copied);
+    at += len - copied;
+    out [at] = 0;
+    *out_len = at;
+    return out;
+}

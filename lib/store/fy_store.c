@@ -1,0 +1,1708 @@
+/*  fy_store: the PostgreSQL implementation of the storage interface. One
+    blocking libpq connection per store, (re)made on demand with a backoff
+    between failed attempts; a connection lost during an operation gets
+    one immediate reconnect and retry, which is safe because appends are
+    idempotent (ON CONFLICT DO NOTHING) and the rest only read. Every value
+    travels as a query parameter or COPY data, never inside SQL text. */
+#include "store/fy_store.h"
+#include "ferry/fy_json.h"
+#include "store/fy_store_pg.h"
+#include "ferry/fy_log.h"
+#include "ferry/fy_uuid.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+//  Backoff between failed connection attempts, doubling up to the max.
+#define S_BACKOFF_MIN_MS 100
+#define S_BACKOFF_MAX_MS 30000
+//  Columns written per row, and the rows of one multi-row INSERT: the
+//  protocol carries at most 65535 parameters per statement.
+#define S_COLS 15
+#define S_INSERT_ROWS 1000
+//  Rows per pipeline sync, so neither side's socket buffer fills while
+//  the other is still writing (a blocking connection would deadlock).
+#define S_PIPELINE_ROWS 1000
+//  Rows per FETCH of an export.
+#define S_EXPORT_FETCH 1000
+//  UTC months known to have a partition, remembered per connection.
+#define S_MONTHS_MAX 64
+
+//  PostgreSQL type OIDs of the parameters (pg_type.dat; stable forever).
+#define S_OID_INT4 23
+#define S_OID_TEXT 25
+#define S_OID_INET 869
+#define S_OID_TIMESTAMPTZ 1184
+#define S_OID_UUID 2950
+#define S_OID_JSONB 3802
+
+static const char s_columns [] =
+    "id, occurred_at, type, version, source, company_id, actor_id, "
+    "correlation_id, action, target_type, target_id, ip, user_agent, "
+    "payload, changes";
+
+static const Oid s_types [S_COLS] = {
+    S_OID_UUID, S_OID_TIMESTAMPTZ, S_OID_TEXT, S_OID_INT4, S_OID_TEXT,
+    S_OID_UUID, S_OID_UUID, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT,
+    S_OID_INET, S_OID_TEXT, S_OID_JSONB, S_OID_JSONB
+};
+
+//  What a search or export selects; s_row_json reads these positions.
+static const char s_select [] =
+    "SELECT id, type, version, source, "
+    "to_char(occurred_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), company_id, actor_id, "
+    "correlation_id, action, target_type, target_id, host(ip), user_agent, "
+    "payload::text, changes::text, to_char(received_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "(extract(epoch FROM occurred_at) * 1000000)::bigint "
+    "FROM audit.events";
+
+//  The text parameters of one row.
+typedef struct {
+    const char *values [S_COLS];
+    char version [16];
+    //  Text of the jsonb columns: made for the INSERT methods only (the
+    //  COPY ones write the row's JSON straight into their data).
+    char *payload;
+    char *changes;
+    const fy_store_audit_row_t *row;
+} s_params_t;
+
+//  A batch mapped to rows and their parameters.
+typedef struct {
+    fy_store_audit_row_t *rows;
+    s_params_t *params;
+    size_t count;
+} s_batch_t;
+
+//  Where the append in flight is: the COPY data sent and its result
+//  awaited, the COMMIT sent and its result awaited, or over with its
+//  outcome kept for poll.
+typedef enum {
+    S_FLIGHT_NONE,
+    S_FLIGHT_COPY,
+    S_FLIGHT_COMMIT,
+    S_FLIGHT_LANDED
+} s_flight_t;
+
+struct fy_store {
+    char *url;
+    char timeout [16];
+    PGconn *conn;
+    int64_t backoff_ms;
+    int64_t next_attempt_ms;
+    fy_store_append_t method;
+    //  Per connection: statements prepared, temp table made, months seen.
+    bool prepared_row;
+    bool temp_ready;
+    int months [S_MONTHS_MAX];
+    size_t month_count;
+    //  The append in flight (fy_store_audit_append_start), if any.
+    s_batch_t flight;
+    s_flight_t flight_state;
+    PGresult *flight_res;       //  the first result of the step waited on
+    bool flight_write;          //  bytes still to send
+    size_t flight_inserted;
+    int flight_rc, flight_errno;    //  the outcome, once S_FLIGHT_LANDED
+    fy_error_t flight_err;
+};
+
+struct fy_store_export {
+    fy_store_t *store;
+    PGresult *res;
+    int row;
+    bool done;
+};
+
+//  A query under construction: SQL text and its parameters.
+typedef struct {
+    char *sql;
+    const char *values [16];
+    int count;
+    char usec [24];
+    char id [40];
+} s_query_t;
+
+//  ---------------------------------------------------------------------
+//  Mapping an event to its row
+
+//  The payload keys that name what an event is about, most specific
+//  first, and the target type each stands for.
+static const struct {
+    const char *key;
+    const char *target_type;
+} s_targets [] = {
+    { "reviewId", "review" },
+    { "feedbackId", "feedback" },
+    { "meetingId", "one_on_one" },
+    { "goalId", "goal" },
+    { "cycleId", "review_cycle" },
+    { "departmentId", "department" },
+    { "userId", "user" },
+    { "notificationId", "notification" },
+    { "companyId", "company" },
+};
+
+//  A number libpq printed (a count, a version); 0 if it is not one.
+static int64_t
+s_number (const char *text)
+{
+    int64_t value = 0;
+    if (fy_parse_int64 (text, INT64_MIN, INT64_MAX, &value))
+        value = 0;
+    return value;
+}
+
+static const char *
+s_string (json_t *object, const char *key)
+{
+    return json_string_value (json_object_get (object, key));
+}
+
+void
+fy_store_audit_row_from_event (fy_event_t *event, fy_store_audit_row_t *row)
+{
+    assert (event);
+    assert (row);
+    memset (row, 0, sizeof *row);
+    row->id = fy_event_id (event);
+    row->type = fy_event_type (event);
+    row->version = fy_event_version (event);
+    row->source = fy_event_source (event);
+    row->occurred_at = fy_event_occurred_at (event);
+    row->occurred_at_ms = fy_event_occurred_at_ms (event);
+    row->company_id = fy_event_company_id (event);
+    row->actor_id = fy_event_actor_id (event);
+    row->correlation_id = fy_event_correlation_id (event);
+    json_t *payload = fy_event_payload (event);
+    row->payload = payload;
+    row->action = row->type;
+    if (strcmp (row->type, "audit.recorded") == 0) {
+        const char *action = s_string (payload, "action");
+        if (action)
+            row->action = action;
+        json_t *target = json_object_get (payload, "target");
+        row->target_type = s_string (target, "type");
+        row->target_id = s_string (target, "id");
+        json_t *changes = json_object_get (payload, "changes");
+        if (json_is_object (changes))
+            row->changes = changes;
+    }
+    else
+        for (size_t i = 0; i < sizeof s_targets / sizeof s_targets [0]; i++) {
+            const char *id = s_string (payload, s_targets [i].key);
+            if (id) {
+                row->target_type = s_targets [i].target_type;
+                row->target_id = id;
+                break;
+            }
+        }
+    row->user_agent = s_string (payload, "userAgent");
+    //  The schema's ip pattern lets "999.1.1.1" through; inet would refuse
+    //  it and with it the whole batch, so only real addresses are kept.
+    const char *ip = s_string (payload, "ip");
+    unsigned char addr [sizeof (struct in6_addr)];
+    if (ip && strlen (ip) < sizeof row->ip
+        && (inet_pton (AF_INET, ip, addr) == 1
+            || inet_pton (AF_INET6, ip, addr) == 1))
+        memcpy (row->ip, ip, strlen (ip) + 1);
+}
+
+//  ---------------------------------------------------------------------
+//  Connection
+
+fy_store_t *
+fy_store_new (const char *url, int connect_timeout_s)
+{
+    assert (url);
+    fy_store_t *self = fy_xcalloc (1, sizeof *self);
+    self->url = fy_xstrdup (url);
+    snprintf (self->timeout, sizeof self->timeout, "%d",
+              connect_timeout_s > 0 ? connect_timeout_s : 5);
+    self->method = FY_STORE_APPEND_AUTO;
+    return self;
+}
+
+static void
+    s_batch_free (s_batch_t *batch);
+
+static void
+s_disconnect (fy_store_t *self)
+{
+    if (self->conn)
+        PQfinish (self->conn);
+    self->conn = NULL;
+    self->prepared_row = false;
+    self->temp_ready = false;
+    self->month_count = 0;
+}
+
+void
+fy_store_destroy (fy_store_t **self_p)
+{
+    assert (self_p);
+    fy_store_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    PQclear (self->flight_res);
+    s_batch_free (&self->flight);
+    s_disconnect (self);
+    free (self->url);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+//  libpq's messages span lines ("server closed the connection
+//  unexpectedly\n\tThis probably means..."); an error text is one line.
+static void
+s_error_conn (fy_error_t *err, const char *what, PGconn *conn)
+{
+    if (!err)
+        return;
+    const char *text = conn ? PQerrorMessage (conn) : "out of memory";
+    fy_error_set (err, "%s: %s", what, text);
+    char *out = err->text;
+    for (char *in = err->text; *in; in++)
+        if (*in == '\n' || *in == '\t' || *in == '\r') {
+            if (out > err->text && out [-1] != ' ')
+                *out++ = ' ';
+        }
+        else
+            *out++ = *in;
+    while (out > err->text && out [-1] == ' ')
+        out--;
+    *out = '\0';
+}
+
+bool
+fy_store_is_connected (fy_store_t *self)
+{
+    assert (self);
+    return self->conn && PQstatus (self->conn) == CONNECTION_OK;
+}
+
+int64_t
+fy_store_retry_in_ms (fy_store_t *self)
+{
+    assert (self);
+    if (fy_store_is_connected (self))
+        return 0;
+    int64_t left = self->next_attempt_ms - fy_clock_mono_ms ();
+    return left > 0 ? left : 0;
+}
+
+int
+fy_store_connect (fy_store_t *self, fy_error_t *err)
+{
+    assert (self);
+    //  Nothing else may talk on the connection while an append is on it.
+    assert (self->flight_state == S_FLIGHT_NONE);
+    if (fy_store_is_connected (self))
+        return 0;
+    s_disconnect (self);
+    int64_t left = fy_store_retry_in_ms (self);
+    if (left > 0) {
+        fy_error_set (err, "database unavailable; next attempt in %lld ms",
+                      (long long) left);
+        errno = EAGAIN;
+        return -1;
+    }
+    //  The URL's own settings come after ours, so they win.
+    const char *keys [] = {
+        "connect_timeout", "application_name", "keepalives_idle",
+        "dbname", NULL
+    };
+    const char *values [] = {
+        self->timeout, "ferry", "30", self->url, NULL
+    };
+    self->conn = PQconnectdbParams (keys, values, 1);
+    if (PQstatus (self->conn) == CONNECTION_OK) {
+        PGresult *res = PQexec (self->conn, "SET TIME ZONE 'UTC'");
+        bool set = PQresultStatus (res) == PGRES_COMMAND_OK;
+        PQclear (res);
+        if (set) {
+            self->backoff_ms = 0;
+            self->next_attempt_ms = 0;
+            return 0;
+        }
+    }
+    s_error_conn (err, "connect", self->conn);
+    s_disconnect (self);
+    self->backoff_ms = self->backoff_ms
+                     ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
+    if (self->backoff_ms > S_BACKOFF_MAX_MS)
+        self->backoff_ms = S_BACKOFF_MAX_MS;
+    self->next_attempt_ms = fy_clock_mono_ms () + self->backoff_ms;
+    errno = EAGAIN;
+    return -1;
+}
+
+//  After a failure: true (and disconnected) when the connection is gone,
+//  so the caller may reconnect and retry.
+static bool
+s_lost (fy_store_t *self)
+{
+    if (self->conn && PQstatus (self->conn) == CONNECTION_OK)
+        return false;
+    s_disconnect (self);
+    return true;
+}
+
+//  Turn a failed result into errno and err, and clear it. Returns -1.
+static int
+s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
+{
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE)
+                            : NULL;
+    const char *message = res ? PQresultErrorField (res,
+                                                    PG_DIAG_MESSAGE_PRIMARY)
+                              : NULL;
+    if (message)
+        fy_error_set (err, "%s: %s (%s)", what, message, state ? state : "");
+    else
+        s_error_conn (err, what, self->conn);
+    if (self->conn && PQstatus (self->conn) != CONNECTION_OK)
+        errno = ECONNRESET;
+    else
+    if (state && strncmp (state, "22", 2) == 0)
+        errno = EINVAL;         //  data exception: a malformed value
+    else
+    if (state && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
+                  || strncmp (state, "08", 2) == 0
+                  || strncmp (state, "57P", 3) == 0))
+        errno = EAGAIN;         //  serialization, deadlock, shutdown
+    else
+        errno = EIO;
+    int saved = errno;
+    PQclear (res);
+    errno = saved;
+    return -1;
+}
+
+//  Run a statement that returns no rows.
+static int
+s_command (fy_store_t *self, const char *sql, fy_error_t *err)
+{
+    PGresult *res = PQexec (self->conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return s_fail (self, res, sql, err);
+    PQclear (res);
+    return 0;
+}
+
+static void
+s_rollback (fy_store_t *self)
+{
+    if (self->conn && PQstatus (self->conn) == CONNECTION_OK
+        && PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+        PQclear (PQexec (self->conn, "ROLLBACK"));
+}
+
+//  ---------------------------------------------------------------------
+//  Schema and partitions
+
+int
+fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
+                       fy_error_t *err)
+{
+    assert (self);
+    if (fy_store_connect (self, err))
+        return -1;
+    PGresult *res = PQexec (self->conn,
+        "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+        if (state && strcmp (state, "42P01") == 0) {
+            PQclear (res);
+            fy_error_set (err, "the database has no ferry schema (no "
+                          "schema_migrations table): run ferryctl migrate");
+            errno = ENOENT;
+            return -1;
+        }
+        int rc = s_fail (self, res, "schema version", err);
+        s_lost (self);
+        return rc;
+    }
+    int version = (int) s_number (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    if (version_p)
+        *version_p = version;
+    if (version < min_version) {
+        fy_error_set (err, "the database schema is version %d but this "
+                      "build needs %d: run ferryctl migrate", version,
+                      min_version);
+        errno = ERANGE;
+        return -1;
+    }
+    return 0;
+}
+
+//  The UTC month of an epoch time in ms, as yyyymm.
+static int
+s_month_of (int64_t epoch_ms)
+{
+    time_t seconds = (time_t) (epoch_ms / 1000);
+    if (epoch_ms < 0 && epoch_ms % 1000)
+        seconds--;
+    struct tm tm;
+    if (!gmtime_r (&seconds, &tm))
+        return 197001;
+    return (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+}
+
+//  Run audit.ensure_partitions(first, months) outside any transaction.
+static int
+s_ensure (fy_store_t *self, const char *first, int months, int *created_p,
+          fy_error_t *err)
+{
+    char count [16];
+    snprintf (count, sizeof count, "%d", months);
+    const char *values [] = { first, count };
+    PGresult *res = PQexecParams (self->conn,
+        "SELECT audit.ensure_partitions($1::date, $2::int)",
+        2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        return s_fail (self, res, "ensure partitions", err);
+    if (created_p)
+        *created_p = (int) s_number (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return 0;
+}
+
+//  Make sure each month of the batch has its partition, asking the
+//  database only about months this connection has not seen yet.
+static int
+s_ensure_months (fy_store_t *self, const fy_store_audit_row_t *rows,
+                 size_t count, fy_error_t *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        int month = s_month_of (rows [i].occurred_at_ms);
+        bool known = false;
+        for (size_t m = 0; m < self->month_count && !known; m++)
+            known = self->months [m] == month;
+        if (known)
+            continue;
+        char first [32];
+        snprintf (first, sizeof first, "%04d-%02d-01", month / 100,
+                  month % 100);
+        if (s_ensure (self, first, 1, NULL, err))
+            return -1;
+        if (self->month_count == S_MONTHS_MAX)
+            self->month_count = 0;
+        self->months [self->month_count++] = month;
+    }
+    return 0;
+}
+
+int
+fy_store_ensure_partitions (fy_store_t *self, int months_ahead,
+                            int *created_p, fy_error_t *err)
+{
+    assert (self);
+    assert (months_ahead >= 0);
+    char months [16];
+    snprintf (months, sizeof months, "%d", months_ahead + 1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (fy_store_connect (self, err))
+            return -1;
+        const char *values [] = { months };
+        PGresult *res = PQexecParams (self->conn,
+            "SELECT audit.ensure_partitions("
+            "(now() AT TIME ZONE 'UTC')::date, $1::int)",
+            1, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus (res) == PGRES_TUPLES_OK) {
+            if (created_p)
+                *created_p = (int) s_number (PQgetvalue (res, 0, 0));
+            PQclear (res);
+            return 0;
+        }
+        s_fail (self, res, "ensure partitions", err);
+        if (!s_lost (self))
+            return -1;
+    }
+    return -1;
+}
+
+int
+fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
+                       fy_error_t *err)
+{
+    assert (self);
+    if (dropped_p)
+        *dropped_p = 0;
+    if (fy_store_connect (self, err))
+        return -1;
+    char keep [16];
+    snprintf (keep, sizeof keep, "%d", keep_months);
+    const char *values [] = { keep };
+    PGresult *list = PQexecParams (self->conn,
+        "SELECT audit.expired_partitions($1::int)",
+        1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus (list) != PGRES_TUPLES_OK) {
+        int rc = s_fail (self, list, "expired partitions", err);
+        s_lost (self);
+        return rc;
+    }
+    int rc = 0;
+    for (int i = 0; i < PQntuples (list) && rc == 0; i++) {
+        const char *name = PQgetvalue (list, i, 0);
+        const char *args [] = { name, keep };
+        PGresult *res = PQexecParams (self->conn,
+            "SELECT audit.drop_partition($1, $2::int)",
+            2, NULL, args, NULL, NULL, 0);
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            rc = s_fail (self, res, "drop partition", err);
+            fy_error_prefix (err, "audit.%s: ", name);
+            s_lost (self);
+            break;
+        }
+        PQclear (res);
+        fy_log_notice ("store: dropped partition audit.%s (retention %d "
+                       "months)", name, keep_months);
+        if (dropped_p)
+            (*dropped_p)++;
+    }
+    PQclear (list);
+    //  A month dropped here may come back with a late event.
+    self->month_count = 0;
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Batch append
+
+void
+fy_store_set_append_method (fy_store_t *self, fy_store_append_t method)
+{
+    assert (self);
+    self->method = method;
+}
+
+static void
+s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
+{
+    snprintf (params->version, sizeof params->version, "%d", row->version);
+    params->row = row;
+    const char *values [S_COLS] = {
+        row->id, row->occurred_at, row->type, params->version, row->source,
+        row->company_id, row->actor_id, row->correlation_id, row->action,
+        row->target_type, row->target_id, row->ip [0] ? row->ip : NULL,
+        row->user_agent, NULL, NULL
+    };
+    memcpy (params->values, values, sizeof values);
+}
+
+//  The jsonb columns' text, for the methods that send parameters.
+static void
+s_params_dump (s_params_t *params, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const fy_store_audit_row_t *row = params [i].row;
+        if (!params [i].payload)
+            params [i].payload = fy_json_dumps (row->payload, 0, NULL);
+        if (!params [i].changes && row->changes)
+            params [i].changes = fy_json_dumps (row->changes, 0, NULL);
+        params [i].values [S_COLS - 2] = params [i].payload;
+        params [i].values [S_COLS - 1] = params [i].changes;
+    }
+}
+
+//  "INSERT ... VALUES ($1, ..., $15), ... ON CONFLICT DO NOTHING" for rows
+//  rows. Caller owns result.
+static char *
+s_insert_sql (size_t rows)
+{
+    size_t size = 128 + sizeof s_columns + rows * S_COLS * 8;
+    char *sql = fy_xmalloc (size);
+    size_t len = (size_t) snprintf (sql, size,
+                                    "INSERT INTO audit.events (%s) VALUES ",
+                                    s_columns);
+    int n = 1;
+    for (size_t r = 0; r < rows; r++) {
+        len += (size_t) snprintf (sql + len, size - len, "%s(",
+                                  r ? "," : "");
+        for (int c = 0; c < S_COLS; c++, n++)
+            len += (size_t) snprintf (sql + len, size - len, "%s$%d",
+                                      c ? "," : "", n);
+        len += (size_t) snprintf (sql + len, size - len, ")");
+    }
+    snprintf (sql + len, size - len,
+              " ON CONFLICT (id, occurred_at) DO NOTHING");
+    return sql;
+}
+
+//  Multi-row INSERTs of up to S_INSERT_ROWS rows inside the caller's
+//  transaction.
+static int
+s_append_insert (fy_store_t *self, s_params_t *params, size_t count,
+                 size_t *inserted, fy_error_t *err)
+{
+    s_params_dump (params, count);
+    const char **values = fy_xmalloc (sizeof *values * S_COLS
+                                      * (count < S_INSERT_ROWS
+                                         ? count : S_INSERT_ROWS));
+    Oid *types = fy_xmalloc (sizeof *types * S_COLS * S_INSERT_ROWS);
+    for (size_t i = 0; i < S_INSERT_ROWS; i++)
+        memcpy (types + i * S_COLS, s_types, sizeof s_types);
+    char *full_sql = NULL;
+    int rc = 0;
+    for (size_t start = 0; start < count && rc == 0; start += S_INSERT_ROWS) {
+        size_t rows = count - start < S_INSERT_ROWS
+                    ? count - start : S_INSERT_ROWS;
+        for (size_t r = 0; r < rows; r++)
+            memcpy (values + r * S_COLS, params [start + r].values,
+                    sizeof params [0].values);
+        char *sql = NULL;
+        if (rows == S_INSERT_ROWS) {
+            if (!full_sql)
+                full_sql = s_insert_sql (rows);
+        }
+        else
+            sql = s_insert_sql (rows);
+        PGresult *res = PQexecParams (self->conn, sql ? sql : full_sql,
+                                      (int) (rows * S_COLS), types, values,
+                                      NULL, NULL, 0);
+        free (sql);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            rc = s_fail (self, res, "insert", err);
+        else {
+            *inserted += (size_t) s_number (PQcmdTuples (res));
+            PQclear (res);
+        }
+    }
+    free (full_sql);
+    free (types);
+    free (values);
+    return rc;
+}
+
+//  Append value to buffer in COPY text format (\N for NULL).
+static void
+s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
+{
+    size_t need = value ? strlen (value) * 2 + 2 : 3;
+    if (*len + need + 1 > *size) {
+        *size = (*len + need + 1) * 2;
+        *buffer = fy_xrealloc (*buffer, *size);
+    }
+    char *out = *buffer + *len;
+    if (!value) {
+        memcpy (out, "\\N", 2);
+        *len += 2;
+        return;
+    }
+    for (const char *p = value; *p; p++) {
+        char escaped = *p == '\\' ? '\\' : *p == '\t' ? 't'
+                     : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
+        if (escaped) {
+            *out++ = '\\';
+            *out++ = escaped;
+        }
+        else
+            *out++ = *p;
+    }
+    *len = (size_t) (out - *buffer);
+}
+
+//  json as compact JSON text in COPY text format. fy_json_dumps leaves no
+//  raw control character in it, so only its backslashes need doubling.
+static void
+s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
+{
+    char *text = fy_json_dumps (json, 0, NULL);
+    s_copy_value (buffer, len, size, text);
+    free (text);
+}
+
+//  The rows in COPY text format, one buffer. Caller owns result.
+static char *
+s_copy_encode (s_params_t *params, size_t count, size_t *len_p)
+{
+    size_t size = 64 * 1024, len = 0;
+    char *buffer = fy_xmalloc (size);
+    for (size_t i = 0; i < count; i++) {
+        for (int c = 0; c < S_COLS - 2; c++) {
+            s_copy_value (&buffer, &len, &size, params [i].values [c]);
+            buffer [len++] = '\t';
+        }
+        const fy_store_audit_row_t *row = params [i].row;
+        s_copy_json (&buffer, &len, &size, row->payload);
+        buffer [len++] = '\t';
+        if (row->changes)
+            s_copy_json (&buffer, &len, &size, row->changes);
+        else
+            s_copy_value (&buffer, &len, &size, NULL);
+        buffer [len++] = '\n';
+    }
+    *len_p = len;
+    return buffer;
+}
+
+//  Send sql (freed), which must end in the COPY ... FROM STDIN that
+//  leaves the connection taking COPY data. 0, or -1 with err.
+static int
+s_copy_begin (fy_store_t *self, char *sql, fy_error_t *err)
+{
+    PGresult *res = PQexec (self->conn, sql);
+    free (sql);
+    if (PQresultStatus (res) != PGRES_COPY_IN)
+        return s_fail (self, res, "copy", err);
+    PQclear (res);
+    return 0;
+}
+
+//  COPY the rows into table. Returns 0 with the rows copied in *copied,
+//  or -1 with errno and err, and the SQLSTATE in state (may be "").
+static int
+s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
+             size_t count, size_t *copied, char state [8], fy_error_t *err)
+{
+    state [0] = '\0';
+    if (s_copy_begin (self, fy_xasprintf ("COPY %s (%s) FROM STDIN", table,
+                                          s_columns), err))
+        return -1;
+    size_t len = 0;
+    char *buffer = s_copy_encode (params, count, &len);
+    int rc = PQputCopyData (self->conn, buffer, (int) len) == 1 ? 0 : -1;
+    free (buffer);
+    if (PQputCopyEnd (self->conn, rc ? "aborted" : NULL) != 1)
+        rc = -1;
+    PGresult *res = PQgetResult (self->conn);
+    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+        *copied = (size_t) s_number (PQcmdTuples (res));
+        PQclear (res);
+    }
+    else {
+        const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+        snprintf (state, 8, "%s", code ? code : "");
+        rc = s_fail (self, res, "copy", err);
+    }
+    int saved = errno;
+    while ((res = PQgetResult (self->conn)))
+        PQclear (res);
+    errno = saved;
+    return rc;
+}
+
+//  COPY the rows into a temporary table, then move the new ones over with
+//  one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
+static int
+s_append_copy (fy_store_t *self, s_params_t *params, size_t count,
+               size_t *inserted, fy_error_t *err)
+{
+    if (!self->temp_ready) {
+        char *sql = fy_xasprintf (
+            "CREATE TEMP TABLE IF NOT EXISTS fy_audit_in AS "
+            "SELECT %s FROM audit.events WITH NO DATA", s_columns);
+        int rc = s_command (self, sql, err);
+        free (sql);
+        if (rc)
+            return -1;
+        self->temp_ready = true;
+    }
+    size_t copied = 0;
+    char state [8];
+    if (s_command (self, "TRUNCATE fy_audit_in", err)
+        || s_copy_rows (self, "fy_audit_in", params, count, &copied, state,
+                        err))
+        return -1;
+    char *sql = fy_xasprintf ("INSERT INTO audit.events (%s) SELECT %s FROM "
+                              "fy_audit_in ON CONFLICT (id, occurred_at) "
+                              "DO NOTHING", s_columns, s_columns);
+    PGresult *res = PQexec (self->conn, sql);
+    free (sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return s_fail (self, res, "insert from copy", err);
+    *inserted += (size_t) s_number (PQcmdTuples (res));
+    PQclear (res);
+    return 0;
+}
+
+//  The measured fastest (doc/store.md): COPY straight into audit.events,
+//  as fast as psql's COPY, under a savepoint. A batch holding an event
+//  already stored (a redelivery: rare) fails with unique_violation, rolls
+//  back to the savepoint and goes the idempotent way, through the
+//  temporary table.
+static int
+s_append_auto (fy_store_t *self, s_params_t *params, size_t count,
+               size_t *inserted, fy_error_t *err)
+{
+    if (s_command (self, "SAVEPOINT fy_copy", err))
+        return -1;
+    size_t copied = 0;
+    char state [8];
+    if (s_copy_rows (self, "audit.events", params, count, &copied, state,
+                     err) == 0) {
+        *inserted += copied;
+        return 0;
+    }
+    if (strcmp (state, "23505") != 0
+        || s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
+        return -1;
+    return s_append_copy (self, params, count, inserted, err);
+}
+
+//  Read the results of one pipeline sync: one per query, then the sync.
+static int
+s_pipeline_results (fy_store_t *self, size_t *inserted, fy_error_t *err)
+{
+    int rc = 0;
+    while (true) {
+        PGresult *res = PQgetResult (self->conn);
+        if (!res) {
+            if (PQstatus (self->conn) != CONNECTION_OK) {
+                s_error_conn (err, "pipeline", self->conn);
+                errno = ECONNRESET;
+                return -1;
+            }
+            continue;           //  the end of one query's results
+        }
+        ExecStatusType status = PQresultStatus (res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (res);
+            return rc;
+        }
+        if (status == PGRES_COMMAND_OK)
+            *inserted += (size_t) s_number (PQcmdTuples (res));
+        if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
+            PQclear (res);
+        else
+        if (rc == 0)
+            rc = s_fail (self, res, "pipeline insert", err);
+        else
+            PQclear (res);
+    }
+}
+
+//  One prepared single-row INSERT per row, sent without waiting for the
+//  previous one, synced every S_PIPELINE_ROWS rows.
+static int
+s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
+                   size_t *inserted, fy_error_t *err)
+{
+    s_params_dump (params, count);
+    if (!self->prepared_row) {
+        char *sql = s_insert_sql (1);
+        PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql,
+                                   S_COLS, s_types);
+        free (sql);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            return s_fail (self, res, "prepare", err);
+        PQclear (res);
+        self->prepared_row = true;
+    }
+    if (PQenterPipelineMode (self->conn) != 1) {
+        s_error_conn (err, "pipeline", self->conn);
+        errno = EIO;
+        return -1;
+    }
+    int rc = 0;
+    for (size_t start = 0; start < count && rc == 0;
+         start += S_PIPELINE_ROWS) {
+        size_t end = start + S_PIPELINE_ROWS < count
+                   ? start + S_PIPELINE_ROWS : count;
+        for (size_t i = start; i < end && rc == 0; i++)
+            if (PQsendQueryPrepared (self->conn, "fy_store_insert1", S_COLS,
+                                     params [i].values, NULL, NULL, 0) != 1)
+                rc = -1;
+        if (rc || PQpipelineSync (self->conn) != 1) {
+            s_error_conn (err, "pipeline", self->conn);
+            errno = ECONNRESET;
+            rc = -1;
+            break;
+        }
+        rc = s_pipeline_results (self, inserted, err);
+    }
+    if (PQstatus (self->conn) == CONNECTION_OK)
+        PQexitPipelineMode (self->conn);
+    return rc;
+}
+
+//  One attempt: partitions, BEGIN, the rows, COMMIT.
+static int
+s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
+               fy_error_t *err)
+{
+    *inserted = 0;
+    if (fy_store_connect (self, err)
+        || s_ensure_months (self, batch->rows, batch->count, err)
+        || s_command (self, "BEGIN", err))
+        return -1;
+    int rc;
+    s_params_t *params = batch->params;
+    size_t count = batch->count;
+    switch (self->method) {
+        case FY_STORE_APPEND_COPY:
+            rc = s_append_copy (self, params, count, inserted, err);
+            break;
+        case FY_STORE_APPEND_PIPELINE:
+            rc = s_append_pipeline (self, params, count, inserted, err);
+            break;
+        case FY_STORE_APPEND_AUTO:
+            rc = s_append_auto (self, params, count, inserted, err);
+            break;
+        case FY_STORE_APPEND_INSERT:
+        default:
+            rc = s_append_insert (self, params, count, inserted, err);
+            break;
+    }
+    if (rc == 0)
+        rc = s_command (self, "COMMIT", err);
+    if (rc) {
+        int saved = errno;
+        s_rollback (self);
+        errno = saved;
+    }
+    return rc;
+}
+
+//  After failed attempt number attempt (from 0): true when one more is
+//  worth making. It is when the connection was lost (the next attempt
+//  remakes it) or, on the first attempt, when a partition was dropped
+//  behind our back ("no partition of relation found for row"): the
+//  months seen are forgotten.
+static bool
+s_retry_worth (fy_store_t *self, int attempt)
+{
+    int saved = errno;
+    bool lost = s_lost (self);
+    errno = saved;
+    if (lost)
+        return true;
+    if (errno != EIO || attempt > 0)
+        return false;
+    self->month_count = 0;
+    return true;
+}
+
+//  Blocking attempts, from number attempt up to the second.
+static int
+s_append_attempts (fy_store_t *self, s_batch_t *batch, int attempt,
+                   size_t *inserted, fy_error_t *err)
+{
+    int rc = -1;
+    for (; attempt < 2; attempt++) {
+        rc = s_append_once (self, batch, inserted, err);
+        if (rc == 0 || !s_retry_worth (self, attempt))
+            break;
+    }
+    return rc;
+}
+
+static void
+s_batch_fill (s_batch_t *batch, fy_event_t **events, size_t count)
+{
+    batch->rows = fy_xcalloc (count, sizeof *batch->rows);
+    batch->params = fy_xcalloc (count, sizeof *batch->params);
+    batch->count = count;
+    for (size_t i = 0; i < count; i++) {
+        fy_store_audit_row_from_event (events [i], &batch->rows [i]);
+        s_params_fill (&batch->params [i], &batch->rows [i]);
+    }
+}
+
+static void
+s_batch_free (s_batch_t *batch)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        free (batch->params [i].payload);
+        free (batch->params [i].changes);
+    }
+    free (batch->params);
+    free (batch->rows);
+    memset (batch, 0, sizeof *batch);
+}
+
+int
+fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
+                       size_t *inserted_p, fy_error_t *err)
+{
+    assert (self);
+    assert (events || count == 0);
+    if (inserted_p)
+        *inserted_p = 0;
+    if (count == 0)
+        return 0;
+    s_batch_t batch;
+    s_batch_fill (&batch, events, count);
+    size_t inserted = 0;
+    int rc = s_append_attempts (self, &batch, 0, &inserted, err);
+    int saved = errno;
+    s_batch_free (&batch);
+    errno = saved;
+    if (rc == 0 && inserted_p)
+        *inserted_p = inserted;
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Batch append in flight
+//
+//  The common path of AUTO without waiting: one blocking round trip
+//  (BEGIN, SAVEPOINT, COPY start), then the COPY data queued and flushed
+//  as the socket takes it, the COPY result read when it comes, the COMMIT
+//  sent with PQsendQuery and its result read the same way. The rare
+//  paths (a duplicate, a lost connection, a failure worth a retry) go
+//  back to the blocking code above: they are what fy_store_audit_append
+//  does, so the outcome is the same either way.
+
+//  The connection back to blocking, with nothing of the flight left on it.
+static void
+s_flight_ground (fy_store_t *self)
+{
+    if (self->conn)
+        PQsetnonblocking (self->conn, 0);
+    PQclear (self->flight_res);
+    self->flight_res = NULL;
+    self->flight_write = false;
+}
+
+//  Keep the outcome for poll; the connection goes back to blocking.
+static void
+s_flight_land (fy_store_t *self, int rc)
+{
+    int saved = errno;
+    s_flight_ground (self);
+    self->flight_rc = rc;
+    self->flight_errno = rc ? saved : 0;
+    self->flight_state = S_FLIGHT_LANDED;
+}
+
+//  The nonblocking part failed (errno and flight_err set): end the
+//  transaction and make the blocking attempts a failed one deserves.
+static void
+s_flight_failed (fy_store_t *self)
+{
+    int saved = errno;
+    s_flight_ground (self);
+    s_rollback (self);
+    self->flight_state = S_FLIGHT_NONE;
+    errno = saved;
+    int rc = -1;
+    if (s_retry_worth (self, 0))
+        rc = s_append_attempts (self, &self->flight, 1,
+                                &self->flight_inserted, &self->flight_err);
+    s_flight_land (self, rc);
+}
+
+//  libpq could not send or read: the connection's error.
+static int
+s_flight_conn_error (fy_store_t *self, const char *what)
+{
+    s_error_conn (&self->flight_err, what, self->conn);
+    errno = PQstatus (self->conn) == CONNECTION_OK ? EIO : ECONNRESET;
+    return -1;
+}
+
+//  Send what the socket takes now.
+static int
+s_flight_flush (fy_store_t *self)
+{
+    int rc = PQflush (self->conn);
+    if (rc < 0)
+        return s_flight_conn_error (self, "send");
+    self->flight_write = rc == 1;
+    return 0;
+}
+
+//  Start the transaction and queue the COPY data.
+static int
+s_flight_send (fy_store_t *self)
+{
+    fy_error_t *err = &self->flight_err;
+    s_batch_t *batch = &self->flight;
+    if (fy_store_connect (self, err)
+        || s_ensure_months (self, batch->rows, batch->count, err))
+        return -1;
+    //  The savepoint is s_append_auto's: a duplicate rolls back to it.
+    if (s_copy_begin (self, fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
+                                          "COPY audit.events (%s) FROM STDIN",
+                                          s_columns), err))
+        return -1;
+    size_t len = 0;
+    char *buffer = s_copy_encode (batch->params, batch->count, &len);
+    //  Nonblocking, libpq keeps in its buffer what the socket does not
+    //  take yet (it grows it rather than wait).
+    bool queued = PQsetnonblocking (self->conn, 1) == 0
+               && PQputCopyData (self->conn, buffer, (int) len) == 1
+               && PQputCopyEnd (self->conn, NULL) == 1;
+    free (buffer);
+    if (!queued)
+        return s_flight_conn_error (self, "copy");
+    self->flight_state = S_FLIGHT_COPY;
+    return s_flight_flush (self);
+}
+
+//  The COPY is over with res: on to the COMMIT. A duplicate takes the
+//  blocking idempotent way first, as s_append_auto does.
+static int
+s_flight_copied (fy_store_t *self, PGresult *res)
+{
+    fy_error_t *err = &self->flight_err;
+    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+        self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
+        PQclear (res);
+    }
+    else {
+        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+        if (!state || strcmp (state, "23505") != 0)
+            return s_fail (self, res, "copy", err);
+        PQclear (res);
+        PQsetnonblocking (self->conn, 0);
+        self->flight_inserted = 0;
+        if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err)
+            || s_append_copy (self, self->flight.params, self->flight.count,
+                              &self->flight_inserted, err))
+            return -1;
+        PQsetnonblocking (self->conn, 1);
+    }
+    if (PQsendQuery (self->conn, "COMMIT") != 1)
+        return s_flight_conn_error (self, "commit");
+    self->flight_state = S_FLIGHT_COMMIT;
+    return s_flight_flush (self);
+}
+
+//  The COMMIT is over with res. A COMMIT of a failed transaction
+//  answers ROLLBACK.
+static int
+s_flight_committed (fy_store_t *self, PGresult *res)
+{
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return s_fail (self, res, "commit", &self->flight_err);
+    bool committed = strcmp (PQcmdStatus (res), "COMMIT") == 0;
+    PQclear (res);
+    if (!committed) {
+        fy_error_set (&self->flight_err, "commit: rolled back");
+        errno = EIO;
+        return -1;
+    }
+    s_flight_land (self, 0);
+    return 0;
+}
+
+//  Read what has come, send what the socket takes, and move on while a
+//  step's results are complete, all without waiting.
+static void
+s_flight_step (fy_store_t *self)
+{
+    PGconn *conn = self->conn;
+    int rc = 0;
+    if (self->flight_write)
+        rc = s_flight_flush (self);
+    if (rc == 0 && PQconsumeInput (conn) != 1)
+        rc = s_flight_conn_error (self, "receive");
+    while (rc == 0 && self->flight_state != S_FLIGHT_LANDED
+           && !PQisBusy (conn)) {
+        PGresult *res = PQgetResult (conn);
+        if (res) {
+            //  The first result is the step's (or its error).
+            if (self->flight_res)
+                PQclear (res);
+            else
+                self->flight_res = res;
+            continue;
+        }
+        res = self->flight_res;
+        self->flight_res = NULL;
+        rc = self->flight_state == S_FLIGHT_COPY
+           ? s_flight_copied (self, res) : s_flight_committed (self, res);
+    }
+    if (rc)
+        s_flight_failed (self);
+}
+
+void
+fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
+                             size_t count)
+{
+    assert (self);
+    assert (events || count == 0);
+    assert (self->flight_state == S_FLIGHT_NONE);
+    self->flight_inserted = 0;
+    self->flight_err.text [0] = '\0';
+    if (count == 0) {
+        s_flight_land (self, 0);
+        return;
+    }
+    s_batch_fill (&self->flight, events, count);
+    if (self->method != FY_STORE_APPEND_AUTO) {
+        int rc = s_append_attempts (self, &self->flight, 0,
+                                    &self->flight_inserted,
+                                    &self->flight_err);
+        s_flight_land (self, rc);
+    }
+    else
+    if (s_flight_send (self))
+        s_flight_failed (self);
+}
+
+bool
+fy_store_append_is_busy (fy_store_t *self)
+{
+    assert (self);
+    return self->flight_state != S_FLIGHT_NONE;
+}
+
+int
+fy_store_append_socket (fy_store_t *self)
+{
+    assert (self);
+    if (self->flight_state == S_FLIGHT_NONE
+        || self->flight_state == S_FLIGHT_LANDED || !self->conn)
+        return -1;
+    return PQsocket (self->conn);
+}
+
+bool
+fy_store_append_wants_write (fy_store_t *self)
+{
+    assert (self);
+    return fy_store_append_socket (self) >= 0 && self->flight_write;
+}
+
+int
+fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err)
+{
+    assert (self);
+    assert (self->flight_state != S_FLIGHT_NONE);
+    if (inserted_p)
+        *inserted_p = 0;
+    if (self->flight_state != S_FLIGHT_LANDED)
+        s_flight_step (self);
+    if (self->flight_state != S_FLIGHT_LANDED)
+        return 1;
+    int rc = self->flight_rc;
+    if (rc == 0 && inserted_p)
+        *inserted_p = self->flight_inserted;
+    if (rc && err)
+        *err = self->flight_err;
+    s_batch_free (&self->flight);
+    self->flight_state = S_FLIGHT_NONE;
+    errno = self->flight_errno;
+    return rc;
+}
+
+int
+fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err)
+{
+    assert (self);
+    if (inserted_p)
+        *inserted_p = 0;
+    if (self->flight_state == S_FLIGHT_NONE)
+        return 0;
+    while (true) {
+        int rc = fy_store_audit_append_poll (self, inserted_p, err);
+        if (rc != 1)
+            return rc;
+        struct pollfd item = {
+            .fd = fy_store_append_socket (self),
+            .events = (short) (POLLIN | (self->flight_write ? POLLOUT : 0))
+        };
+        //  Whatever woke it (or interrupted it), poll says where it is.
+        (void) poll (&item, 1, 1000);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Search, get, export
+
+//  base64url without padding, for the opaque cursor.
+static const char s_b64 [] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *
+s_cursor_encode (const char *usec, const char *id)
+{
+    char *plain = fy_xasprintf ("%s,%s", usec, id);
+    size_t len = strlen (plain);
+    char *out = fy_xmalloc (len * 4 / 3 + 4);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t bits = (uint32_t) (unsigned char) plain [i] << 16;
+        if (i + 1 < len)
+            bits |= (uint32_t) (unsigned char) plain [i + 1] << 8;
+        if (i + 2 < len)
+            bits |= (unsigned char) plain [i + 2];
+        out [o++] = s_b64 [(bits >> 18) & 63];
+        out [o++] = s_b64 [(bits >> 12) & 63];
+        if (i + 1 < len)
+            out [o++] = s_b64 [(bits >> 6) & 63];
+        if (i + 2 < len)
+            out [o++] = s_b64 [bits & 63];
+    }
+    out [o] = '\0';
+    free (plain);
+    return out;
+}
+
+//  Decode a cursor into its microseconds and id. Returns 0 or -1.
+static int
+s_cursor_decode (const char *cursor, s_query_t *query)
+{
+    char plain [80];
+    size_t len = strlen (cursor), p = 0;
+    uint32_t bits = 0;
+    int have = 0;
+    if (len == 0 || len > 100 || len % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        const char *at = strchr (s_b64, cursor [i]);
+        if (!at || !cursor [i])
+            return -1;
+        bits = (bits << 6) | (uint32_t) (at - s_b64);
+        have += 6;
+        if (have >= 8) {
+            have -= 8;
+            if (p + 1 >= sizeof plain)
+                return -1;
+            plain [p++] = (char) ((bits >> have) & 0xff);
+        }
+    }
+    plain [p] = '\0';
+    char *comma = strchr (plain, ',');
+    if (!comma || comma == plain || (size_t) (comma - plain) >= 21)
+        return -1;
+    *comma = '\0';
+    int64_t usec;
+    if (fy_parse_int64 (plain, INT64_MIN / 2, INT64_MAX / 2, &usec)
+        || !fy_uuid_is_valid (comma + 1, strlen (comma + 1)))
+        return -1;
+    memcpy (query->usec, plain, (size_t) (comma - plain) + 1);
+    memcpy (query->id, comma + 1, FY_UUID_SIZE);
+    return 0;
+}
+
+//  Append "before$Nafter" to the query's SQL, $N being value's number.
+static void
+s_where (s_query_t *query, const char *before, const char *after,
+         const char *value)
+{
+    char *sql = fy_xasprintf ("%s%s$%d%s", query->sql, before,
+                              query->count + 1, after);
+    free (query->sql);
+    query->sql = sql;
+    query->values [query->count++] = value;
+}
+
+//  Escape LIKE's wildcards in a lower-cased q. Caller owns result.
+static char *
+s_like_pattern (const char *q)
+{
+    size_t len = strlen (q);
+    char *out = fy_xmalloc (len * 2 + 3);
+    size_t o = 0;
+    out [o++] = '%';
+    for (size_t i = 0; i < len; i++) {
+        char c = q [i];
+        if (c == '%' || c == '_' || c == '\\')
+            out [o++] = '\\';
+        out [o++] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+    }
+    out [o++] = '%';
+    out [o] = '\0';
+    return out;
+}
+
+//  Build the query for filter. Returns 0, or -1 with errno EINVAL.
+static int
+s_query_build (s_query_t *query, const fy_store_filter_t *filter,
+               char **like_p, fy_error_t *err)
+{
+    memset (query, 0, sizeof *query);
+    *like_p = NULL;
+    if (!filter->company_id || !*filter->company_id) {
+        fy_error_set (err, "companyId is required");
+        errno = EINVAL;
+        return -1;
+    }
+    if (filter->cursor && s_cursor_decode (filter->cursor, query)) {
+        fy_error_set (err, "cursor: not a cursor this service gave");
+        errno = EINVAL;
+        return -1;
+    }
+    query->sql = fy_xasprintf ("%s WHERE company_id = $1::uuid", s_select);
+    query->values [query->count++] = filter->company_id;
+    if (filter->actor_id)
+        s_where (query, " AND actor_id = ", "::uuid", filter->actor_id);
+    if (filter->type)
+        s_where (query, " AND type = ", "", filter->type);
+    if (filter->action)
+        s_where (query, " AND action = ", "", filter->action);
+    if (filter->target_type)
+        s_where (query, " AND target_type = ", "", filter->target_type);
+    if (filter->target_id)
+        s_where (query, " AND target_id = ", "", filter->target_id);
+    if (filter->from)
+        s_where (query, " AND occurred_at >= ", "::timestamptz",
+                 filter->from);
+    if (filter->to)
+        s_where (query, " AND occurred_at < ", "::timestamptz", filter->to);
+    if (filter->q && *filter->q) {
+        *like_p = s_like_pattern (filter->q);
+        s_where (query, " AND audit.search_text(action, target_type, "
+                 "target_id, payload) LIKE ", "", *like_p);
+    }
+    if (filter->cursor) {
+        s_where (query, " AND (occurred_at, id) < (timestamptz 'epoch' + ",
+                 "::bigint * interval '1 microsecond'", query->usec);
+        s_where (query, ", ", "::uuid)", query->id);
+    }
+    return 0;
+}
+
+static void
+s_set_text (json_t *object, const char *key, PGresult *res, int row, int col)
+{
+    json_object_set_new (object, key, PQgetisnull (res, row, col)
+                         ? json_null ()
+                         : json_string (PQgetvalue (res, row, col)));
+}
+
+static void
+s_set_json (json_t *object, const char *key, PGresult *res, int row, int col)
+{
+    json_t *value = NULL;
+    if (!PQgetisnull (res, row, col))
+        value = fy_json_loadb (PQgetvalue (res, row, col),
+                               (size_t) PQgetlength (res, row, col), NULL);
+    json_object_set_new (object, key, value ? value : json_null ());
+}
+
+//  One result row as the API's JSON object.
+static json_t *
+s_row_json (PGresult *res, int row)
+{
+    json_t *object = json_object ();
+    s_set_text (object, "id", res, row, 0);
+    s_set_text (object, "type", res, row, 1);
+    json_object_set_new (object, "version",
+                         json_integer ((int) s_number (PQgetvalue (res, row, 2))));
+    s_set_text (object, "source", res, row, 3);
+    s_set_text (object, "occurredAt", res, row, 4);
+    s_set_text (object, "companyId", res, row, 5);
+    s_set_text (object, "actorId", res, row, 6);
+    s_set_text (object, "correlationId", res, row, 7);
+    s_set_text (object, "action", res, row, 8);
+    s_set_text (object, "targetType", res, row, 9);
+    s_set_text (object, "targetId", res, row, 10);
+    s_set_text (object, "ip", res, row, 11);
+    s_set_text (object, "userAgent", res, row, 12);
+    s_set_json (object, "payload", res, row, 13);
+    s_set_json (object, "changes", res, row, 14);
+    s_set_text (object, "receivedAt", res, row, 15);
+    return object;
+}
+
+//  Run a read-only query with one reconnect on a lost connection.
+static PGresult *
+s_read (fy_store_t *self, const char *sql, int count,
+        const char *const *values, const char *what, fy_error_t *err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (fy_store_connect (self, err))
+            return NULL;
+        PGresult *res = PQexecParams (self->conn, sql, count, NULL, values,
+                                      NULL, NULL, 0);
+        if (PQresultStatus (res) == PGRES_TUPLES_OK)
+            return res;
+        s_fail (self, res, what, err);
+        if (!s_lost (self))
+            return NULL;
+    }
+    return NULL;
+}
+
+json_t *
+fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
+                       fy_error_t *err)
+{
+    assert (self);
+    assert (filter);
+    int limit = filter->limit ? filter->limit : 100;
+    if (limit < 1 || limit > FY_STORE_SEARCH_MAX) {
+        fy_error_set (err, "limit: %d is not in 1..%d", filter->limit,
+                      FY_STORE_SEARCH_MAX);
+        errno = EINVAL;
+        return NULL;
+    }
+    s_query_t query;
+    char *like;
+    if (s_query_build (&query, filter, &like, err))
+        return NULL;
+    //  One row more than asked says whether there is a next page.
+    char fetch [16];
+    snprintf (fetch, sizeof fetch, "%d", limit + 1);
+    s_where (&query, " ORDER BY occurred_at DESC, id DESC LIMIT ", "::int",
+             fetch);
+    json_t *result = NULL;
+    PGresult *res = s_read (self, query.sql, query.count, query.values,
+                            "search", err);
+    if (res) {
+        json_t *items = json_array ();
+        int rows = PQntuples (res);
+        for (int i = 0; i < rows && i < limit; i++)
+            json_array_append_new (items, s_row_json (res, i));
+        json_t *next = json_null ();
+        if (rows > limit) {
+            char *cursor = s_cursor_encode (PQgetvalue (res, limit - 1, 16),
+                                            PQgetvalue (res, limit - 1, 0));
+            next = json_string (cursor);
+            free (cursor);
+        }
+        result = json_pack ("{s:o, s:o}", "items", items, "nextCursor",
+                            next);
+        PQclear (res);
+    }
+    free (query.sql);
+    free (like);
+    return result;
+}
+
+json_t *
+fy_store_audit_get (fy_store_t *self, const char *id, const char *company_id,
+                    fy_error_t *err)
+{
+    assert (self);
+    assert (id);
+    if (!fy_uuid_is_valid (id, strlen (id))) {
+        fy_error_set (err, "id: not a uuid");
+        errno = EINVAL;
+        return NULL;
+    }
+    char *sql = fy_xasprintf ("%s WHERE id = $1::uuid AND ($2::uuid IS NULL "
+                              "OR company_id = $2::uuid)", s_select);
+    const char *values [] = { id, company_id };
+    json_t *row = NULL;
+    PGresult *res = s_read (self, sql, 2, values, "get", err);
+    if (res && PQntuples (res) == 0) {
+        fy_error_set (err, "no audit event %s", id);
+        errno = ENOENT;
+    }
+    else
+    if (res)
+        row = s_row_json (res, 0);
+    PQclear (res);
+    free (sql);
+    return row;
+}
+
+fy_store_export_t *
+fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
+                       fy_error_t *err)
+{
+    assert (self);
+    assert (filter);
+    s_query_t query;
+    char *like;
+    if (s_query_build (&query, filter, &like, err))
+        return NULL;
+    char *sql = fy_xasprintf ("DECLARE fy_export NO SCROLL CURSOR FOR %s "
+                              "ORDER BY occurred_at DESC, id DESC",
+                              query.sql);
+    fy_store_export_t *export = NULL;
+    if (fy_store_connect (self, err) == 0
+        && s_command (self, "BEGIN READ ONLY", err) == 0) {
+        PGresult *res = PQexecParams (self->conn, sql, query.count, NULL,
+                                      query.values, NULL, NULL, 0);
+        if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+            PQclear (res);
+            export = fy_xcalloc (1, sizeof *export);
+            export->store = self;
+        }
+        else {
+            s_fail (self, res, "export", err);
+            int saved = errno;
+            s_rollback (self);
+            s_lost (self);
+            errno = saved;
+        }
+    }
+    else
+        s_lost (self);
+    free (sql);
+    free (query.sql);
+    free (like);
+    return export;
+}
+
+int
+fy_store_export_next (fy_store_export_t *self, json_t **row_p,
+                      fy_error_t *err)
+{
+    assert (self);
+    assert (row_p);
+    *row_p = NULL;
+    if (self->res && self->row >= PQntuples (self->res)) {
+        PQclear (self->res);
+        self->res = NULL;
+    }
+    if (!self->res && !self->done) {
+        fy_store_t *store = self->store;
+        char fetch [64];
+        snprintf (fetch, sizeof fetch, "FETCH %d FROM fy_export",
+                  S_EXPORT_FETCH);
+        PGresult *res = PQexec (store->conn, fetch);
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            s_fail (store, res, "export fetch", err);
+            self->done = true;
+            return -1;
+        }
+        self->res = res;
+        self->row = 0;
+        if (PQntuples (res) < S_EXPORT_FETCH)
+            self->done = true;
+    }
+    if (!self->res || self->row >= PQntuples (self->res))
+        return 0;
+    *row_p = s_row_json (self->res, self->row++);
+    return 1;
+}
+
+void
+fy_store_export_destroy (fy_store_export_t **self_p)
+{
+    assert (self_p);
+    fy_store_export_t *self = *self_p;
+    if (!self)
+        return;
+    int saved = errno;
+    PQclear (self->res);
+    //  Ending the transaction closes the cursor.
+    s_rollback (self->store);
+    s_lost (self->store);
+    free (self);
+    *self_p = NULL;
+    errno = saved;
+}
+
+//  ---------------------------------------------------------------------
+//  The connection, for libferry's other PostgreSQL classes (fy_store_pg.h)
+
+PGconn *
+fy_store_pg (fy_store_t *self, fy_error_t *err)
+{
+    assert (self);
+    if (fy_store_connect (self, err))
+        return NULL;
+    return self->conn;
+}
+
+bool
+fy_store_pg_lost (fy_store_t *self)
+{
+    assert (self);
+    return s_lost (self);
+}
