@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "broker_http.h"
 #include "broker_route.h"
+#include "core/fy_list.h"
 #include "http/fy_http_server.h"
 
 #include <assert.h>
@@ -24,43 +25,6 @@
 
 #define S_BURST 1024            //  messages handled before flushing batches
 #define S_REASON_MAX 120
-
-//  An intrusive circular list with a sentinel: O(1) unlink from anywhere.
-typedef struct s_link {
-    struct s_link *prev, *next;
-} s_link_t;
-
-#define s_entry(link, type, member) \
-    ((type *) ((char *) (link) - offsetof (type, member)))
-
-static void
-s_list_init (s_link_t *head)
-{
-    head->prev = head->next = head;
-}
-
-static bool
-s_list_empty (const s_link_t *head)
-{
-    return head->next == head;
-}
-
-static void
-s_list_insert (s_link_t *after, s_link_t *link)
-{
-    link->prev = after;
-    link->next = after->next;
-    after->next->prev = link;
-    after->next = link;
-}
-
-static void
-s_list_unlink (s_link_t *link)
-{
-    link->prev->next = link->next;
-    link->next->prev = link->prev;
-    link->prev = link->next = link;
-}
 
 typedef enum { S_QUEUED, S_HELD } s_state_t;
 typedef enum { S_CLIENT, S_WORKER } s_role_t;
@@ -79,7 +43,7 @@ typedef struct {
     s_worker_t *holder;         //  when HELD
     s_state_t state;
     uint32_t attempt;
-    s_link_t link;              //  in service->queue or holder->held
+    fy_link_t link;              //  in service->queue or holder->held
 } s_delivery_t;
 
 struct s_event {
@@ -92,7 +56,7 @@ struct s_event {
     uint16_t count, pending, crashes;
     bool answered;              //  the publisher already has a NACK
     bool retry;                 //  a delivery failed retryably
-    s_link_t link;              //  in client->events
+    fy_link_t link;              //  in client->events
     //  The event's id is not kept: it is read from the bytes on the rare
     //  paths that log it.
     s_delivery_t deliveries [];
@@ -147,7 +111,7 @@ typedef struct {
     //  the HTTP side by broker_request_more, a client by MORE.
     uint64_t window, granted;
     zmq_msg_t header;           //  the REQUEST as the worker gets it
-    s_link_t link;              //  in service->requests or holder->requests
+    fy_link_t link;              //  in service->requests or holder->requests
 } s_request_t;
 
 //  Deliveries are found by did through a table of slots: the low 32 bits
@@ -174,25 +138,25 @@ struct s_worker {
     s_service_t *service;
     uint64_t credit, held;      //  deliveries and requests in hand
     bool pull;                  //  sends stream parts only within grant
-    s_link_t deliveries;
-    s_link_t requests;
-    s_link_t link;              //  in service->workers
+    fy_link_t deliveries;
+    fy_link_t requests;
+    fy_link_t link;              //  in service->workers
 };
 
 struct s_client {
     s_peer_t peer;
     uint64_t credit;            //  granted, not yet used
     uint64_t unfinished;
-    s_link_t events;
+    fy_link_t events;
     fy_proto_msg_t acks;        //  seqs to ACK at the next flush
     uint64_t granted;           //  CREDIT to send at the next flush
 };
 
 struct s_service {
     char *name;
-    s_link_t queue;
-    s_link_t requests;
-    s_link_t workers;
+    fy_link_t queue;
+    fy_link_t requests;
+    fy_link_t workers;
     size_t queued, worker_count;
     int64_t idle_since;         //  when it last had no worker; 0 if it has
     fy_metric_t *queued_gauge, *workers_gauge;
@@ -335,9 +299,9 @@ s_service_require (broker_t *self, const char *name, size_t len)
         return service;
     service = fy_xcalloc (1, sizeof *service);
     service->name = fy_xstrdup (key);
-    s_list_init (&service->queue);
-    s_list_init (&service->requests);
-    s_list_init (&service->workers);
+    fy_list_init (&service->queue);
+    fy_list_init (&service->requests);
+    fy_list_init (&service->workers);
     service->idle_since = fy_clock_mono_ms ();
     const char *labels [] = { "service", service->name, NULL };
     service->queued_gauge = fy_metrics_gauge (self->metrics,
@@ -456,7 +420,7 @@ s_event_finish (broker_t *self, s_event_t *event)
                         event->reason ? event->reason : "");
     if (event->client) {
         event->client->unfinished--;
-        s_list_unlink (&event->link);
+        fy_list_unlink (&event->link);
     }
     self->unfinished--;
     s_bytes_release (NULL, event->bytes);
@@ -468,7 +432,7 @@ s_event_finish (broker_t *self, s_event_t *event)
 static void
 s_delivery_detach (broker_t *self, s_delivery_t *delivery)
 {
-    s_list_unlink (&delivery->link);
+    fy_list_unlink (&delivery->link);
     if (delivery->state == S_HELD) {
         delivery->holder->held--;
         delivery->holder = NULL;
@@ -506,7 +470,7 @@ s_enqueue (s_delivery_t *delivery, bool at_head)
 {
     s_service_t *service = delivery->service;
     delivery->state = S_QUEUED;
-    s_list_insert (at_head ? &service->queue : service->queue.prev,
+    fy_list_insert (at_head ? &service->queue : service->queue.prev,
                    &delivery->link);
     service->queued++;
     fy_metric_set (service->queued_gauge, (double) service->queued);
@@ -518,9 +482,9 @@ s_pick_worker (s_service_t *service)
 {
     s_worker_t *best = NULL;
     uint64_t best_free = 0;
-    for (s_link_t *at = service->workers.next; at != &service->workers;
+    for (fy_link_t *at = service->workers.next; at != &service->workers;
          at = at->next) {
-        s_worker_t *worker = s_entry (at, s_worker_t, link);
+        s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
         uint64_t free_credit = worker->credit > worker->held
                              ? worker->credit - worker->held : 0;
         if (free_credit > best_free) {
@@ -535,19 +499,19 @@ static void
 s_dispatch (broker_t *self, s_service_t *service)
 {
     //  Requests first: someone is waiting on the other end of them.
-    while (!s_list_empty (&service->requests)) {
+    while (!fy_list_is_empty (&service->requests)) {
         s_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_request_t *request = s_entry (service->requests.next, s_request_t,
+        s_request_t *request = fy_list_entry (service->requests.next, s_request_t,
                                         link);
-        s_list_unlink (&request->link);
+        fy_list_unlink (&request->link);
         request->holder = worker;
         //  A worker that does not pull gets no MORE: its parts come
         //  unasked, as before flow control.
         request->granted = request->window;
         worker->held++;
-        s_list_insert (worker->requests.prev, &request->link);
+        fy_list_insert (worker->requests.prev, &request->link);
         worker->peer.last_sent = fy_clock_mono_ms ();
         if (fy_proto_send_packed (self->socket, worker->peer.identity,
                                   worker->peer.identity_len, FY_PROTO_REQUEST,
@@ -555,19 +519,19 @@ s_dispatch (broker_t *self, s_service_t *service)
             fy_log_debug ("broker: REQUEST not sent: %s",
                           zmq_strerror (errno));
     }
-    while (!s_list_empty (&service->queue)) {
+    while (!fy_list_is_empty (&service->queue)) {
         s_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_delivery_t *delivery = s_entry (service->queue.next, s_delivery_t,
+        s_delivery_t *delivery = fy_list_entry (service->queue.next, s_delivery_t,
                                           link);
-        s_list_unlink (&delivery->link);
+        fy_list_unlink (&delivery->link);
         service->queued--;
         delivery->state = S_HELD;
         delivery->holder = worker;
         delivery->attempt++;
         worker->held++;
-        s_list_insert (worker->deliveries.prev, &delivery->link);
+        fy_list_insert (worker->deliveries.prev, &delivery->link);
         fy_proto_msg_t *out = s_out_peer (self, &worker->peer,
                                           FY_PROTO_EVENT);
         out->did = delivery->did;
@@ -622,7 +586,7 @@ static void
 s_request_free (broker_t *self, s_request_t *request)
 {
     s_origin_forget (self, request);
-    s_list_unlink (&request->link);
+    fy_list_unlink (&request->link);
     if (request->holder)
         request->holder->held--;
     zhashx_delete (self->requests, &request->rid);
@@ -669,11 +633,11 @@ s_request_fail (broker_t *self, s_request_t *request, unsigned status,
 //  Fail every request of a list (a dead worker's, or a service's queue
 //  once it has no worker left).
 static void
-s_requests_fail (broker_t *self, s_link_t *list, unsigned status,
+s_requests_fail (broker_t *self, fy_link_t *list, unsigned status,
                  const char *code, const char *message)
 {
-    while (!s_list_empty (list))
-        s_request_fail (self, s_entry (list->next, s_request_t, link),
+    while (!fy_list_is_empty (list))
+        s_request_fail (self, fy_list_entry (list->next, s_request_t, link),
                         status, code, message);
 }
 
@@ -736,7 +700,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
     request->reply_arg = reply_arg;
     request->window = in->window;
     request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    s_list_init (&request->link);
+    fy_list_init (&request->link);
     zhashx_insert (self->requests, &request->rid, request);
     if (request->origin_key [0]) {
         char name [128];
@@ -784,7 +748,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
         return rid;
     }
     request->service = service;
-    s_list_insert (service->requests.prev, &request->link);
+    fy_list_insert (service->requests.prev, &request->link);
     uint64_t rid = request->rid;
     s_dispatch (self, service);
     return rid;
@@ -853,8 +817,8 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
                    (unsigned long long) worker->held);
     if (crashed)
         fy_metric_inc (self->deaths);
-    while (!s_list_empty (&worker->deliveries)) {
-        s_delivery_t *delivery = s_entry (worker->deliveries.prev,
+    while (!fy_list_is_empty (&worker->deliveries)) {
+        s_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
                                           s_delivery_t, link);
         s_event_t *event = delivery->event;
         if (crashed && ++event->crashes >= self->poison_crashes) {
@@ -870,14 +834,14 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
             continue;
         }
         //  Back to the head, in the order held: re-dispatched at once.
-        s_list_unlink (&delivery->link);
+        fy_list_unlink (&delivery->link);
         worker->held--;
         delivery->holder = NULL;
         s_enqueue (delivery, true);
     }
     s_requests_fail (self, &worker->requests, 502, "worker_died",
                      "the worker holding this request went away");
-    s_list_unlink (&worker->link);
+    fy_list_unlink (&worker->link);
     if (--service->worker_count == 0) {
         service->idle_since = fy_clock_mono_ms ();
         s_requests_fail (self, &service->requests, 503, "no_worker",
@@ -897,9 +861,9 @@ s_client_remove (broker_t *self, s_client_t *client)
     self->outstanding_credit -= client->credit;
     //  Its events are orphans now: queued deliveries are dropped (SQS will
     //  deliver the message again), held ones finish and are forgotten.
-    while (!s_list_empty (&client->events)) {
-        s_event_t *event = s_entry (client->events.next, s_event_t, link);
-        s_list_unlink (&event->link);
+    while (!fy_list_is_empty (&client->events)) {
+        s_event_t *event = fy_list_entry (client->events.next, s_event_t, link);
+        fy_list_unlink (&event->link);
         event->client = NULL;
         client->unfinished--;
         uint16_t count = event->count;
@@ -967,7 +931,7 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
         s_peer_remove (self, peer, false);
     s_client_t *client = fy_xcalloc (1, sizeof *client);
     s_peer_init (&client->peer, S_CLIENT, &in->identity, in->name);
-    s_list_init (&client->events);
+    fy_list_init (&client->events);
     fy_proto_msg_init (&client->acks);
     zhashx_insert (self->peers, client->peer.key, client);
     fy_log_info ("broker: client %s connected", client->peer.name);
@@ -985,11 +949,11 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
     if (!worker) {
         worker = fy_xcalloc (1, sizeof *worker);
         s_peer_init (&worker->peer, S_WORKER, &in->identity, in->name);
-        s_list_init (&worker->deliveries);
-        s_list_init (&worker->requests);
+        fy_list_init (&worker->deliveries);
+        fy_list_init (&worker->requests);
         worker->service = s_service_require (self, in->service.ptr,
                                              in->service.len);
-        s_list_insert (worker->service->workers.prev, &worker->link);
+        fy_list_insert (worker->service->workers.prev, &worker->link);
         worker->service->worker_count++;
         worker->service->idle_since = 0;
         fy_metric_set (worker->service->workers_gauge,
@@ -1024,7 +988,7 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
     atomic_init (&event->bytes->refs, 1);
     event->bytes->size = (uint32_t) size;
     memcpy (event->bytes->data, zmq_msg_data (frame), size);
-    s_list_init (&event->link);
+    fy_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
         s_delivery_t *delivery = &event->deliveries [i];
@@ -1064,7 +1028,7 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     }
     event->seq = in->seq;
     event->client = client;
-    s_list_insert (client->events.prev, &event->link);
+    fy_list_insert (client->events.prev, &event->link);
     client->unfinished++;
     s_event_dispatch (self, event);
 }
@@ -1295,8 +1259,8 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         if (service->worker_count || !service->idle_since
             || now - service->idle_since < self->dispatch_timeout_ms)
             continue;
-        while (!s_list_empty (&service->queue)) {
-            s_delivery_t *delivery = s_entry (service->queue.next,
+        while (!fy_list_is_empty (&service->queue)) {
+            s_delivery_t *delivery = fy_list_entry (service->queue.next,
                                               s_delivery_t, link);
             s_settle (self, delivery, S_RETRY, "no_worker", 9);
         }
@@ -1335,12 +1299,12 @@ s_on_lease (zloop_t *loop, int timer_id, void *arg)
         if (peer->role != S_CLIENT)
             continue;
         s_client_t *client = (s_client_t *) peer;
-        if (s_list_empty (&client->events))
+        if (fy_list_is_empty (&client->events))
             continue;
         fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_LEASE);
-        for (s_link_t *at = client->events.next; at != &client->events;
+        for (fy_link_t *at = client->events.next; at != &client->events;
              at = at->next)
-            fy_proto_msg_add_id (out, s_entry (at, s_event_t, link)->seq);
+            fy_proto_msg_add_id (out, fy_list_entry (at, s_event_t, link)->seq);
         s_send (self);
     }
     return 0;
@@ -1710,9 +1674,9 @@ broker_status (broker_t *self)
          service = zhashx_next (self->services)) {
         json_t *workers = json_array ();
         uint64_t held = 0;
-        for (s_link_t *at = service->workers.next; at != &service->workers;
+        for (fy_link_t *at = service->workers.next; at != &service->workers;
              at = at->next) {
-            s_worker_t *worker = s_entry (at, s_worker_t, link);
+            s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
             held += worker->held;
             json_array_append_new (workers, json_pack ("{s:s, s:I, s:I, s:I}",
                 "name", worker->peer.name,
@@ -1721,7 +1685,7 @@ broker_status (broker_t *self)
                 "idle_ms", (json_int_t) (now - worker->peer.last_seen)));
         }
         size_t requests_queued = 0;
-        for (s_link_t *at = service->requests.next; at != &service->requests;
+        for (fy_link_t *at = service->requests.next; at != &service->requests;
              at = at->next)
             requests_queued++;
         json_array_append_new (services, json_pack (
