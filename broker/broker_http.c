@@ -55,16 +55,6 @@ typedef struct {
     char id [FY_UUID_SIZE];
 } s_pending_t;
 
-static const struct {
-    const char *prefix;
-    const char *service;
-} s_services [] = {
-    { "/auth", "auth" },
-    { "/notifications", "notification" },
-    { "/audit", "audit" },
-    { "/analytics", "analytics" },
-};
-
 static void s_rearm (broker_http_t *self);
 
 //  --------------------------------------------------------------------
@@ -452,11 +442,105 @@ s_post_event (broker_http_t *self, fy_http_request_t *req)
 //  Routes
 
 static void
-s_method_not_allowed (fy_http_request_t *req, const char *allow)
+s_health (broker_http_t *self, fy_http_request_t *req)
 {
-    fy_http_request_add_header (req, "Allow", allow);
-    fy_http_respond_error (req, 405, "method_not_allowed",
-                           "this route does not take that method");
+    (void) self;
+    static const char ok [] = "{\"status\":\"ok\"}";
+    fy_http_respond (req, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void
+s_ready (broker_http_t *self, fy_http_request_t *req)
+{
+    char missing [256];
+    bool ready = broker_is_ready (self->broker, missing, sizeof missing);
+    json_t *body = ready ? json_pack ("{s:s}", "status", "ready")
+                         : json_pack ("{s:s, s:s}", "status", "not_ready",
+                                      "no_worker", missing);
+    fy_http_respond_json (req, ready ? 200 : 503, body);
+    json_decref (body);
+}
+
+static void
+s_metrics (broker_http_t *self, fy_http_request_t *req)
+{
+    char *text = broker_metrics (self->broker);
+    fy_http_respond (req, 200, "text/plain; version=0.0.4", text,
+                     strlen (text));
+    free (text);
+}
+
+static void
+s_openapi (broker_http_t *self, fy_http_request_t *req)
+{
+    if (!self->openapi)
+        fy_http_respond_error (req, 404, "not_found",
+                               "no OpenAPI document is installed");
+    else
+        fy_http_respond (req, 200, "application/json", self->openapi,
+                         self->openapi_len);
+}
+
+static void
+s_admin_status (broker_http_t *self, fy_http_request_t *req)
+{
+    json_t *status = broker_status (self->broker);
+    fy_http_respond_json (req, 200, status);
+    json_decref (status);
+}
+
+//  Who may use a route (fy_route_t.auth).
+enum {
+    S_OPEN = 0,
+    S_SERVICE,                  //  a service JWT
+    S_ADMIN,                    //  the admin token
+    S_METRICS                   //  the admin token if http.metrics_auth
+};
+
+typedef void (s_handler_fn) (broker_http_t *self, fy_http_request_t *req);
+
+//  A row answers here (fn) or forwards to a service's workers (service).
+typedef struct {
+    fy_route_t route;
+    s_handler_fn *fn;
+    const char *service;
+} s_route_t;
+
+//  Any method goes to a service, whose worker answers 405 itself; a
+//  service's own health route is open, like the broker's.
+static const s_route_t s_routes [] = {
+    { { "GET", "/health", S_OPEN }, s_health, NULL },
+    { { "GET", "/ready", S_OPEN }, s_ready, NULL },
+    { { "GET", "/metrics", S_METRICS }, s_metrics, NULL },
+    { { "GET", "/openapi.json", S_OPEN }, s_openapi, NULL },
+    { { "GET", "/admin/status", S_ADMIN }, s_admin_status, NULL },
+    { { "POST", "/events", S_SERVICE }, s_post_event, NULL },
+    { { "*", "/auth/health", S_OPEN }, NULL, "auth" },
+    { { "*", "/auth/*", S_SERVICE }, NULL, "auth" },
+    { { "*", "/notifications/health", S_OPEN }, NULL, "notification" },
+    { { "*", "/notifications/*", S_SERVICE }, NULL, "notification" },
+    { { "*", "/audit/health", S_OPEN }, NULL, "audit" },
+    { { "*", "/audit/*", S_SERVICE }, NULL, "audit" },
+    { { "*", "/analytics/health", S_OPEN }, NULL, "analytics" },
+    { { "*", "/analytics/*", S_SERVICE }, NULL, "analytics" },
+    { { NULL, NULL, 0 }, NULL, NULL }
+};
+
+//  True when the request may use route; otherwise answered.
+static bool
+s_check_auth (broker_http_t *self, fy_http_request_t *req, unsigned auth)
+{
+    switch (auth) {
+        case S_SERVICE:
+            return s_check_service_token (self, req);
+        case S_ADMIN:
+            return s_check_admin_token (self, req);
+        case S_METRICS:
+            return !fy_cfg_bool (self->cfg, "http", "metrics_auth")
+                || s_check_admin_token (self, req);
+        default:
+            return true;
+    }
 }
 
 static void
@@ -465,78 +549,28 @@ s_on_request (fy_http_request_t *req, void *arg)
     broker_http_t *self = arg;
     const char *path = fy_http_request_path (req);
     const char *method = fy_http_request_method (req);
-    bool get = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
-    if (strcmp (path, "/health") == 0) {
-        if (!get)
-            return s_method_not_allowed (req, "GET, HEAD");
-        static const char ok [] = "{\"status\":\"ok\"}";
-        fy_http_respond (req, 200, "application/json", ok, sizeof ok - 1);
+    fy_route_match_t match;
+    fy_route_status_t status = fy_route_match (&s_routes->route,
+                                               sizeof *s_routes, method,
+                                               strlen (method), path,
+                                               strlen (path), &match);
+    if (status != FY_ROUTE_FOUND) {
+        const char *code = NULL;
+        char message [128];
+        unsigned http = fy_route_error (status, &match, &code, message,
+                                        sizeof message);
+        if (status == FY_ROUTE_NOT_ALLOWED)
+            fy_http_request_add_header (req, "Allow", match.allow);
+        fy_http_respond_error (req, (int) http, code, message);
         return;
     }
-    if (strcmp (path, "/ready") == 0) {
-        if (!get)
-            return s_method_not_allowed (req, "GET, HEAD");
-        char missing [256];
-        bool ready = broker_is_ready (self->broker, missing, sizeof missing);
-        json_t *body = ready ? json_pack ("{s:s}", "status", "ready")
-                             : json_pack ("{s:s, s:s}", "status", "not_ready",
-                                          "no_worker", missing);
-        fy_http_respond_json (req, ready ? 200 : 503, body);
-        json_decref (body);
+    const s_route_t *route = &s_routes [match.index];
+    if (!s_check_auth (self, req, route->route.auth))
         return;
-    }
-    if (strcmp (path, "/metrics") == 0) {
-        if (!get)
-            return s_method_not_allowed (req, "GET, HEAD");
-        if (fy_cfg_bool (self->cfg, "http", "metrics_auth")
-            && !s_check_admin_token (self, req))
-            return;
-        char *text = broker_metrics (self->broker);
-        fy_http_respond (req, 200, "text/plain; version=0.0.4", text,
-                         strlen (text));
-        free (text);
-        return;
-    }
-    if (strcmp (path, "/openapi.json") == 0) {
-        if (!get)
-            return s_method_not_allowed (req, "GET, HEAD");
-        if (!self->openapi)
-            fy_http_respond_error (req, 404, "not_found",
-                                   "no OpenAPI document is installed");
-        else
-            fy_http_respond (req, 200, "application/json", self->openapi,
-                             self->openapi_len);
-        return;
-    }
-    if (strcmp (path, "/admin/status") == 0) {
-        if (!get)
-            return s_method_not_allowed (req, "GET, HEAD");
-        if (!s_check_admin_token (self, req))
-            return;
-        json_t *status = broker_status (self->broker);
-        fy_http_respond_json (req, 200, status);
-        json_decref (status);
-        return;
-    }
-    if (strcmp (path, "/events") == 0) {
-        if (strcmp (method, "POST") != 0)
-            return s_method_not_allowed (req, "POST");
-        if (s_check_service_token (self, req))
-            s_post_event (self, req);
-        return;
-    }
-    for (size_t i = 0; i < sizeof s_services / sizeof s_services [0]; i++) {
-        size_t len = strlen (s_services [i].prefix);
-        if (strncmp (path, s_services [i].prefix, len) != 0
-            || (path [len] != '/' && path [len] != 0))
-            continue;
-        //  A service's own health route is open, like the broker's.
-        bool health = strcmp (path + len, "/health") == 0;
-        if (health || s_check_service_token (self, req))
-            s_forward (self, req, s_services [i].service);
-        return;
-    }
-    fy_http_respond_error (req, 404, "not_found", "no such route");
+    if (route->service)
+        s_forward (self, req, route->service);
+    else
+        route->fn (self, req);
 }
 
 //  --------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include "ferry/fy_metrics.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_proto.h"
+#include "ferry/fy_route.h"
 #include "ferry/fy_schema.h"
 #include "ferry/fy_signals.h"
 #include "ferry/fy_time.h"

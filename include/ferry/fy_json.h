@@ -50,6 +50,12 @@ json_t *
 char *
     fy_json_dumps (const json_t *value, unsigned flags, size_t *len_p);
 
+//  The error body every ferry answer uses, over HTTP or in a REPLY
+//  (openapi.json's Error): {"error":{"code":code,"message":message}}.
+//  Caller owns result.
+char *
+    fy_json_error_body (const char *code, const char *message);
+
 //  A pull reader over one JSON text, for a caller that wants a few
 //  fields of a large document without building its whole tree (the
 //  bridge's SQS answers). As strict as fy_json_loadb, except that a

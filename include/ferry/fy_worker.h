@@ -20,6 +20,7 @@
 #include "ferry/fy_common.h"
 #include "ferry/fy_event.h"
 #include "ferry/fy_proto.h"
+#include "ferry/fy_route.h"
 
 #include <czmq.h>
 
@@ -88,6 +89,35 @@ void
 void
     fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn,
                           void *arg);
+
+//  A worker's API as a route table (fy_route.h): a row's fn answers the
+//  requests whose method and path fit its route, with the match (its
+//  :parameters) and the arg fy_worker_route was given. The broker has
+//  checked the caller's token already, so route.auth is 0 unless the
+//  worker checks more itself.
+typedef void (fy_worker_route_fn) (fy_worker_t *worker,
+                                   const fy_request_t *request,
+                                   const fy_route_match_t *match, void *arg);
+typedef struct {
+    fy_route_t route;
+    fy_worker_route_fn *fn;
+} fy_worker_route_t;
+
+//  Answer request through routes (ended by a row whose route.pattern is
+//  NULL): call the first row that fits, or reply a JSON error: 404
+//  not_found, 414 uri_too_long, or 405 method_not_allowed whose message
+//  names the methods the path takes (a REPLY carries no headers, so
+//  there is no Allow header). Call it from the request callback:
+//
+//      static void
+//      s_on_request (fy_worker_t *worker, const fy_request_t *request,
+//                    void *arg)
+//      {
+//          fy_worker_route (worker, request, s_routes, arg);
+//      }
+void
+    fy_worker_route (fy_worker_t *self, const fy_request_t *request,
+                     const fy_worker_route_t *routes, void *arg);
 
 //  Heartbeat interval and missed beats before the broker is presumed
 //  gone; call before fy_worker_run. Defaults 1000 and 3.

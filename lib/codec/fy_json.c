@@ -791,6 +791,17 @@ fy_json_dumps (const json_t *value, unsigned flags, size_t *len_p)
     return out.data;
 }
 
+char *
+fy_json_error_body (const char *code, const char *message)
+{
+    json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
+                              "message", message);
+    assert (json);
+    char *text = fy_json_dumps (json, 0, NULL);
+    json_decref (json);
+    return text;
+}
+
 //  --------------------------------------------------------------------
 //  The pull reader
 

@@ -250,12 +250,7 @@ s_response_new (fy_http_request_t *req, const char *content_type,
 char *
 fy_http_error_body (const char *code, const char *message)
 {
-    json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
-                              "message", message);
-    assert (json);
-    char *text = fy_json_dumps (json, 0, NULL);
-    json_decref (json);
-    return text;
+    return fy_json_error_body (code, message);
 }
 
 //  Hand the stored response to MHD; only valid from the access handler.

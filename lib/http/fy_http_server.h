@@ -206,7 +206,8 @@ void
     fy_http_respond_json (fy_http_request_t *req, int status, json_t *json);
 
 //  The JSON error body every ferry HTTP answer uses (openapi.json's
-//  Error): {"error":{"code":code,"message":message}}. Caller frees it.
+//  Error): {"error":{"code":code,"message":message}}, fy_json_error_body.
+//  Caller frees it.
 char *
     fy_http_error_body (const char *code, const char *message);
 

@@ -9,7 +9,7 @@
     one part per stream per loop turn, so the socket is polled between
     parts and deliveries keep flowing during a long export. */
 #include "ferry/fy_worker.h"
-#include "http/fy_http_server.h"
+#include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_log.h"
 #include "wire/fy_session.h"
@@ -588,15 +588,46 @@ s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
 }
 
 static void
+s_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
+               const char *code, const char *message)
+{
+    char *body = fy_json_error_body (code, message);
+    if (fy_worker_reply (self, rid, status, "application/json", body,
+                         strlen (body), false))
+        fy_log_warn ("worker: reply not sent");
+    free (body);
+}
+
+void
+fy_worker_route (fy_worker_t *self, const fy_request_t *request,
+                 const fy_worker_route_t *routes, void *arg)
+{
+    assert (self);
+    assert (request);
+    assert (routes);
+    fy_route_match_t match;
+    fy_route_status_t status = fy_route_match (&routes->route, sizeof *routes,
+                                               request->method.ptr,
+                                               request->method.len,
+                                               request->path.ptr,
+                                               request->path.len, &match);
+    if (status == FY_ROUTE_FOUND) {
+        routes [match.index].fn (self, request, &match, arg);
+        return;
+    }
+    const char *code = NULL;
+    char message [128];
+    unsigned http = fy_route_error (status, &match, &code, message,
+                                    sizeof message);
+    s_reply_error (self, request->rid, http, code, message);
+}
+
+static void
 s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
 {
     if (!self->on_request) {
-        char *body = fy_http_error_body ("not_implemented",
-                                         "this service takes no requests");
-        if (fy_worker_reply (self, in->rid, 501, "application/json", body,
-                             strlen (body), false))
-            fy_log_warn ("worker: reply not sent");
-        free (body);
+        s_reply_error (self, in->rid, 501, "not_implemented",
+                       "this service takes no requests");
         return;
     }
     fy_request_t request = {

@@ -178,6 +178,18 @@ is "$(api "$url/audit/$id")" 200 "GET /audit/:id is 200"
 is "$(jq -r .userAgent "$tmp/body")" '=HYPERLINK("x")' "with its user agent"
 is "$(api "$url/audit/00000000-0000-4000-8000-000000000000")" 404 \
     "an absent id is 404"
+#  The worker's route table: a REPLY has no headers, so a 405 names the
+#  methods the path takes in its message; a path no row takes is 404.
+is "$(api -X DELETE "$url/audit/$id")" 405 "DELETE /audit/:id is 405"
+is "$(jq -r .error.code "$tmp/body")" method_not_allowed "method_not_allowed"
+is "$(jq -r .error.message "$tmp/body")" "this route takes GET, HEAD" \
+    "naming GET and HEAD"
+is "$(api "$url/audit")" 405 "GET /audit is 405"
+is "$(jq -r .error.message "$tmp/body")" "this route takes POST" \
+    "naming POST"
+is "$(api "$url/audit/$id/x")" 404 "a path below /audit/:id is 404"
+is "$(jq -r .error.code "$tmp/body")" not_found "not_found"
+is "$(api -I "$url/audit/$id")" 200 "HEAD /audit/:id is served as GET"
 
 #  7. CSV export: every row of the company, and formulas neutralised
 #  (1,000,000 rows within a memory bound: tests/integration/audit_export.c).

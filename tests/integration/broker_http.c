@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define S_SECRET "a-test-secret-that-is-long-enough-for-hs256"
@@ -24,6 +25,7 @@ typedef struct {
     char *body;
     size_t len;
     char type [128];
+    char allow [128];           //  the Allow header, "" when none
 } s_reply_t;
 
 static size_t
@@ -37,19 +39,42 @@ s_write (char *data, size_t size, size_t count, void *arg)
     return size * count;
 }
 
+static size_t
+s_header (char *data, size_t size, size_t count, void *arg)
+{
+    s_reply_t *reply = arg;
+    size_t len = size * count;
+    if (len > 6 && strncasecmp (data, "Allow:", 6) == 0) {
+        size_t start = 6;
+        while (start < len && data [start] == ' ')
+            start++;
+        size_t end = len;
+        while (end > start
+               && (data [end - 1] == '\r' || data [end - 1] == '\n'))
+            end--;
+        snprintf (reply->allow, sizeof reply->allow, "%.*s",
+                  (int) (end - start), data + start);
+    }
+    return len;
+}
+
 //  One HTTP exchange. token may be NULL; body NULL means GET.
 static s_reply_t
 s_http (const char *method, const char *path, const char *token,
         const char *body)
 {
-    s_reply_t reply = { 0, fy_xstrdup (""), 0, "" };
+    s_reply_t reply = { 0, fy_xstrdup (""), 0, "", "" };
     CURL *curl = curl_easy_init ();
-    char url [512];
+    char url [FY_ROUTE_PATH_MAX + 64];
     snprintf (url, sizeof url, "http://127.0.0.1:%d%s", s_port, path);
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp (method, "HEAD") == 0)
+        curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &reply);
+    curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_header);
+    curl_easy_setopt (curl, CURLOPT_HEADERDATA, &reply);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT, 20L);
     struct curl_slist *headers = NULL;
     char auth [4096];
@@ -153,7 +178,7 @@ main (void)
     unsetenv ("FERRY_HTTP_ADMIN_TOKEN");
 
     //  Open routes, before any worker.
-    s_reply_t reply = { 0, NULL, 0, "" };
+    s_reply_t reply = { 0, NULL, 0, "", "" };
     for (int i = 0; i < 100 && reply.status == 0; i++) {
         free (reply.body);
         usleep (50 * 1000);
@@ -262,6 +287,21 @@ main (void)
     s_expect_error ("POST", "/events", good, "{\"id\":1}", 400, "schema");
     s_expect_error ("POST", "/events", good, "not json", 400, "invalid_json");
     s_expect_error ("GET", "/events", good, NULL, 405, "method_not_allowed");
+    reply = s_http ("GET", "/events", good, NULL);
+    is_str (reply.allow, "POST", "405 GET /events: Allow: POST");
+    ok (strstr (reply.body, "this route takes POST") != NULL,
+        "and its message names it: %s", reply.body);
+    free (reply.body);
+    reply = s_http ("DELETE", "/health", NULL, NULL);
+    ok (reply.status == 405 && strcmp (s_error_code (&reply),
+                                       "method_not_allowed") == 0,
+        "DELETE /health -> 405 (got %ld)", reply.status);
+    is_str (reply.allow, "GET, HEAD", "Allow: GET, HEAD");
+    free (reply.body);
+    reply = s_http ("HEAD", "/health", NULL, NULL);
+    ok (reply.status == 200 && reply.allow [0] == 0,
+        "HEAD /health is served as GET (got %ld)", reply.status);
+    free (reply.body);
 
     //  Forwarding: the worker's answer, streamed parts, 503, 504.
     reply = s_http ("GET", "/audit/search?companyId=c1&limit=5", good, NULL);
@@ -280,6 +320,17 @@ main (void)
     s_expect_error ("GET", "/notifications/x", good, NULL, 503, "no_worker");
     s_expect_error ("GET", "/analytics/slow", good, NULL, 504, "timeout");
     s_expect_error ("GET", "/nowhere", NULL, NULL, 404, "not_found");
+    s_expect_error ("GET", "/health/", NULL, NULL, 404, "not_found");
+    s_expect_error ("GET", "/auditx", good, NULL, 404, "not_found");
+    char long_path [FY_ROUTE_PATH_MAX + 16];
+    snprintf (long_path, sizeof long_path, "/audit/%0*d",
+              FY_ROUTE_PATH_MAX, 0);
+    reply = s_http ("GET", long_path, good, NULL);
+    ok (reply.status == 414 && strcmp (s_error_code (&reply),
+                                       "uri_too_long") == 0,
+        "a path longer than %d bytes -> 414 uri_too_long (got %ld %s)",
+        FY_ROUTE_PATH_MAX, reply.status, reply.body);
+    free (reply.body);
 
     //  Every route served above is in the OpenAPI document.
     reply = s_http ("GET", "/openapi.json", NULL, NULL);

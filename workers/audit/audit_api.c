@@ -1,6 +1,8 @@
 /*  audit_api: the /audit routes, as REQUESTs the broker forwards (it has
-    checked the bearer token already; /audit/health is open). Answers are
-    JSON, errors {"error":{"code","message"}}:
+    checked the bearer token already; /audit/health is open), dispatched
+    by fy_worker_route from the table at the end. Answers are JSON, errors
+    {"error":{"code","message"}}; a method a path does not take gets 405
+    with the allowed methods in the message (a REPLY has no headers):
 
         POST /audit              an explicit audit record -> 201 {"id"}
         GET  /audit/search       filters -> {"items", "nextCursor"}
@@ -12,7 +14,6 @@
     Requests use their own store connection, so a search never waits on
     a batch's transaction nor the other way round. */
 #include "audit.h"
-#include "http/fy_http_server.h"
 #include "audit_csv.h"
 
 #include <errno.h>
@@ -77,7 +78,7 @@ static void
 s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
                const char *code, const char *message)
 {
-    char *text = fy_http_error_body (code, message);
+    char *text = fy_json_error_body (code, message);
     s_reply (worker, rid, status, "application/json", text, strlen (text),
              false);
     free (text);
@@ -186,17 +187,20 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
 }
 
 static void
-s_search (audit_t *self, const fy_request_t *request)
+s_search (fy_worker_t *worker, const fy_request_t *request,
+         const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    (void) match;
     s_filter_t filter;
-    if (s_filter_parse (&filter, self->worker, request) == 0) {
+    if (s_filter_parse (&filter, worker, request) == 0) {
         fy_error_t err = { "" };
         json_t *page = fy_store_audit_search (self->api_store,
                                               &filter.filter, &err);
         if (page)
-            s_reply_json (self->worker, request->rid, 200, page);
+            s_reply_json (worker, request->rid, 200, page);
         else
-            s_reply_store_error (self->worker, request->rid, errno, &err);
+            s_reply_store_error (worker, request->rid, errno, &err);
         json_decref (page);
     }
     s_filter_free (&filter);
@@ -272,10 +276,13 @@ s_export_produce (void *arg, const void **data, size_t *len)
 }
 
 static void
-s_export (audit_t *self, const fy_request_t *request)
+s_export (fy_worker_t *worker, const fy_request_t *request,
+         const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    (void) match;
     s_filter_t filter;
-    if (s_filter_parse (&filter, self->worker, request)) {
+    if (s_filter_parse (&filter, worker, request)) {
         s_filter_free (&filter);
         return;
     }
@@ -294,11 +301,11 @@ s_export (audit_t *self, const fy_request_t *request)
                                             &err);
     s_filter_free (&filter);
     if (!export->export) {
-        s_reply_store_error (self->worker, request->rid, errno, &err);
+        s_reply_store_error (worker, request->rid, errno, &err);
         s_export_release (export);
         return;
     }
-    if (fy_worker_stream (self->worker, request->rid, 200,
+    if (fy_worker_stream (worker, request->rid, 200,
                           "text/csv; charset=utf-8", s_export_produce,
                           s_export_release, export))
         fy_log_warn ("audit: export rid=%llu not started: %s",
@@ -325,14 +332,17 @@ s_header (const fy_request_t *request, const char *name, size_t *len)
 //  the id is derived from companyId and the key, replacing any given, so
 //  a retry writes the same row; without one an absent id is generated.
 static void
-s_post (audit_t *self, const fy_request_t *request)
+s_post (fy_worker_t *worker, const fy_request_t *request,
+       const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    (void) match;
     json_t *root = request->body.len
                  ? fy_json_loadb (request->body.ptr, request->body.len, NULL)
                  : NULL;
     if (!json_is_object (root)) {
         json_decref (root);
-        s_reply_error (self->worker, request->rid, 400, "invalid_json",
+        s_reply_error (worker, request->rid, 400, "invalid_json",
                        "the body must be a JSON object");
         return;
     }
@@ -365,7 +375,7 @@ s_post (audit_t *self, const fy_request_t *request)
     fy_event_t *event = fy_event_new (&root, self->schema, &err);
     json_decref (root);
     if (!event) {
-        s_reply_error (self->worker, request->rid, 400, "schema", err.text);
+        s_reply_error (worker, request->rid, 400, "schema", err.text);
         return;
     }
     size_t inserted = 0;
@@ -379,49 +389,56 @@ s_post (audit_t *self, const fy_request_t *request)
         json_decref (found);
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", 0);
-        s_reply_json (self->worker, request->rid, 201, body);
+        s_reply_json (worker, request->rid, 201, body);
         json_decref (body);
     }
     else
     if (key && errno != ENOENT)
-        s_reply_store_error (self->worker, request->rid, errno, &err);
+        s_reply_store_error (worker, request->rid, errno, &err);
     else
     if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
-        s_reply_store_error (self->worker, request->rid, errno, &err);
+        s_reply_store_error (worker, request->rid, errno, &err);
     else {
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", inserted == 1);
-        s_reply_json (self->worker, request->rid, 201, body);
+        s_reply_json (worker, request->rid, 201, body);
         json_decref (body);
     }
     fy_event_destroy (&event);
 }
 
 static void
-s_health (audit_t *self, const fy_request_t *request)
+s_health (fy_worker_t *worker, const fy_request_t *request,
+         const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    (void) match;
     fy_error_t err = { "" };
     int version = 0;
     if (fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
                                &version, &err)) {
         json_t *body = json_pack ("{s:s, s:s}", "status", "unavailable",
                                   "reason", err.text);
-        s_reply_json (self->worker, request->rid, 503, body);
+        s_reply_json (worker, request->rid, 503, body);
         json_decref (body);
         return;
     }
     json_t *body = json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion",
                               version);
-    s_reply_json (self->worker, request->rid, 200, body);
+    s_reply_json (worker, request->rid, 200, body);
     json_decref (body);
 }
 
 static void
-s_get (audit_t *self, const fy_request_t *request, fy_proto_str_t id)
+s_get (fy_worker_t *worker, const fy_request_t *request,
+       const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    fy_proto_str_t id = { NULL, 0 };
+    id.ptr = fy_route_param (match, "id", &id.len);
     char text [FY_UUID_SIZE];
     if (id.len != FY_UUID_SIZE - 1 || !fy_uuid_is_valid (id.ptr, id.len)) {
-        s_reply_error (self->worker, request->rid, 404, "not_found",
+        s_reply_error (worker, request->rid, 404, "not_found",
                        "no such audit event");
         return;
     }
@@ -430,9 +447,9 @@ s_get (audit_t *self, const fy_request_t *request, fy_proto_str_t id)
     fy_error_t err = { "" };
     json_t *row = fy_store_audit_get (self->api_store, text, NULL, &err);
     if (row)
-        s_reply_json (self->worker, request->rid, 200, row);
+        s_reply_json (worker, request->rid, 200, row);
     else
-        s_reply_store_error (self->worker, request->rid, errno, &err);
+        s_reply_store_error (worker, request->rid, errno, &err);
     json_decref (row);
 }
 
@@ -475,17 +492,20 @@ s_param_time (audit_t *self, const fy_request_t *request, const char *name,
 //  the fact (fy_audit_digest_verify). 200 whether clean or not: the
 //  report's "clean" says which; the request itself succeeded.
 static void
-s_verify (audit_t *self, const fy_request_t *request)
+s_verify (fy_worker_t *worker, const fy_request_t *request,
+         const fy_route_match_t *match, void *arg)
 {
+    audit_t *self = arg;
+    (void) match;
     fy_proto_str_t company = { NULL, 0 };
     if (!s_param (request, "companyId", &company) || company.len == 0) {
-        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+        s_reply_error (worker, request->rid, 400, "invalid_parameter",
                        "companyId is required");
         return;
     }
     if (company.len != FY_UUID_SIZE - 1
         || !fy_uuid_is_valid (company.ptr, company.len)) {
-        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+        s_reply_error (worker, request->rid, 400, "invalid_parameter",
                        "companyId must be a uuid");
         return;
     }
@@ -494,7 +514,7 @@ s_verify (audit_t *self, const fy_request_t *request)
         || s_param_time (self, request, "to", &to_ms))
         return;
     if (from_ms >= to_ms) {
-        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+        s_reply_error (worker, request->rid, 400, "invalid_parameter",
                        "from must be before to");
         return;
     }
@@ -502,13 +522,13 @@ s_verify (audit_t *self, const fy_request_t *request)
         char message [80];
         snprintf (message, sizeof message, "from and to may be at most %d "
                   "days apart", S_VERIFY_MAX_DAYS);
-        s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+        s_reply_error (worker, request->rid, 400, "invalid_parameter",
                        message);
         return;
     }
     const char *key = fy_cfg_str (self->cfg, "store", "digest_key");
     if (!key || !*key) {
-        s_reply_error (self->worker, request->rid, 503, "not_configured",
+        s_reply_error (worker, request->rid, 503, "not_configured",
                        "this audit worker has no store.digest_key: there "
                        "are no digests to verify against");
         return;
@@ -526,64 +546,30 @@ s_verify (audit_t *self, const fy_request_t *request)
     if (fy_audit_digest_verify (self->api_store, id, from, to, key, &report,
                                 &err) < 0) {
         if (errno == EINVAL)
-            s_reply_error (self->worker, request->rid, 400,
+            s_reply_error (worker, request->rid, 400,
                            "invalid_parameter", err.text);
         else
-            s_reply_store_error (self->worker, request->rid, errno, &err);
+            s_reply_store_error (worker, request->rid, errno, &err);
         return;
     }
-    s_reply_json (self->worker, request->rid, 200, report);
+    s_reply_json (worker, request->rid, 200, report);
     json_decref (report);
 }
+
+//  First match wins: the fixed /audit/... paths before /audit/:id.
+static const fy_worker_route_t s_routes [] = {
+    { { "POST", "/audit", 0 }, s_post },
+    { { "GET", "/audit/search", 0 }, s_search },
+    { { "GET", "/audit/export/csv", 0 }, s_export },
+    { { "GET", "/audit/health", 0 }, s_health },
+    { { "GET", "/audit/verify", 0 }, s_verify },
+    { { "GET", "/audit/:id", 0 }, s_get },
+    { { NULL, NULL, 0 }, NULL }
+};
 
 void
 audit_api_request (fy_worker_t *worker, const fy_request_t *request,
                    void *arg)
 {
-    audit_t *self = arg;
-    (void) worker;
-    bool get = s_is (request->method, "GET") || s_is (request->method, "HEAD");
-    bool post = s_is (request->method, "POST");
-    fy_proto_str_t path = request->path;
-    const char *allow = "GET, HEAD";
-    void (*route) (audit_t *, const fy_request_t *) = NULL;
-    if (s_is (path, "/audit")) {
-        allow = "POST";
-        route = post ? s_post : NULL;
-    }
-    else
-    if (s_is (path, "/audit/search"))
-        route = get ? s_search : NULL;
-    else
-    if (s_is (path, "/audit/export/csv"))
-        route = get ? s_export : NULL;
-    else
-    if (s_is (path, "/audit/health"))
-        route = get ? s_health : NULL;
-    else
-    if (s_is (path, "/audit/verify"))
-        route = get ? s_verify : NULL;
-    else
-    if (path.len > 7 && memcmp (path.ptr, "/audit/", 7) == 0
-        && !memchr (path.ptr + 7, '/', path.len - 7)) {
-        if (get) {
-            fy_proto_str_t id = { path.ptr + 7, path.len - 7 };
-            s_get (self, request, id);
-            return;
-        }
-    }
-    else {
-        s_reply_error (self->worker, request->rid, 404, "not_found",
-                       "no such route");
-        return;
-    }
-    if (route)
-        route (self, request);
-    else {
-        //  The reply carries no headers, so Allow goes in the message.
-        char message [64];
-        snprintf (message, sizeof message, "this route takes %s", allow);
-        s_reply_error (self->worker, request->rid, 405, "method_not_allowed",
-                       message);
-    }
+    fy_worker_route (worker, request, s_routes, arg);
 }
