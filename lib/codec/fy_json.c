@@ -923,3 +923,14 @@ fy_json_reader_end (fy_json_reader_t *self)
         return s_reader_fail (self, "unexpected text after the value");
     return 0;
 }
+
+char *
+fy_json_error_body (const char *code, const char *message)
+{
+    json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
+                              "message", message);
+    assert (json);
+    char *text = fy_json_dumps (json, 0, NULL);
+    json_decref (json);
+    return text;
+}

@@ -9,7 +9,7 @@
     one part per stream per loop turn, so the socket is polled between
     parts and deliveries keep flowing during a long export. */
 #include "ferry/fy_worker.h"
-#include "http/fy_http_server.h"
+#include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_log.h"
 #include "wire/fy_session.h"
@@ -591,7 +591,7 @@ static void
 s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
 {
     if (!self->on_request) {
-        char *body = fy_http_error_body ("not_implemented",
+        char *body = fy_json_error_body ("not_implemented",
                                          "this service takes no requests");
         if (fy_worker_reply (self, in->rid, 501, "application/json", body,
                              strlen (body), false))

@@ -77,7 +77,7 @@ static void
 s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
                const char *code, const char *message)
 {
-    char *text = fy_http_error_body (code, message);
+    char *text = fy_json_error_body (code, message);
     s_reply (worker, rid, status, "application/json", text, strlen (text),
              false);
     free (text);
