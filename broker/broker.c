@@ -623,7 +623,7 @@ static void
 s_request_fail (broker_t *self, s_request_t *request, unsigned status,
                 const char *code, const char *message)
 {
-    char *body = fy_http_error_body (code, message);
+    char *body = fy_json_error_body (code, message);
     fy_metric_inc (self->request_errors);
     s_request_reply (self, request, status, fy_proto_str ("application/json"),
                      fy_proto_str (body), false);

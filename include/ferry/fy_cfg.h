@@ -46,16 +46,16 @@ typedef struct {
 } fy_cfg_section_t;
 
 //  Every section ferry knows, in file order, ending with { NULL }.
-extern const fy_cfg_section_t fy_cfg_sections [];
+FY_EXPORT extern const fy_cfg_section_t fy_cfg_sections [];
 
 typedef struct fy_cfg fy_cfg_t;
 
 //  A configuration over tables (borrowed, static), or over every section
 //  in fy_cfg_sections when tables is NULL.
-fy_cfg_t *
+FY_EXPORT fy_cfg_t *
     fy_cfg_new (const fy_cfg_section_t *tables);
 
-void
+FY_EXPORT void
     fy_cfg_destroy (fy_cfg_t **self_p);
 
 //  Load path (NULL: defaults only), then the environment, then each
@@ -63,25 +63,25 @@ void
 //  key of every section. Returns 0, or -1 with errno EINVAL and err naming
 //  the file, section and key in one line. On failure the configuration is
 //  left as it was, so a failed reload keeps the old values.
-int
+FY_EXPORT int
     fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
                  fy_error_t *err) FY_MUSTCHECK;
 
 //  Values of a key (section and key must exist in the tables: asserted).
 //  Strings are borrowed until the next load; NULL when unset.
-const char *
+FY_EXPORT const char *
     fy_cfg_str (fy_cfg_t *self, const char *section, const char *key);
-int64_t
+FY_EXPORT int64_t
     fy_cfg_int (fy_cfg_t *self, const char *section, const char *key);
-bool
+FY_EXPORT bool
     fy_cfg_bool (fy_cfg_t *self, const char *section, const char *key);
 
 //  Where the key's value came from: "default", "file", "env" or "set".
-const char *
+FY_EXPORT const char *
     fy_cfg_origin (fy_cfg_t *self, const char *section, const char *key);
 
 //  The effective configuration as ZPL, secrets masked. Caller owns result.
-char *
+FY_EXPORT char *
     fy_cfg_dump (fy_cfg_t *self);
 
 //  The options every ferry program takes: -c FILE (default FERRY_CONFIG),
@@ -97,20 +97,20 @@ typedef struct {
 //  Parse argv into args. With stop_at_command, parsing stops at the first
 //  non-option (a command, whose own options follow it). Returns 0, or -1
 //  on an unknown option or a missing value (getopt has said which).
-int
+FY_EXPORT int
     fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
                        bool stop_at_command) FY_MUSTCHECK;
 
-void
+FY_EXPORT void
     fy_cfg_args_free (fy_cfg_args_t *args);
 
 //  Configure the process logger from the log section, as component.
 //  Returns 0, or -1 with errno EINVAL when the section holds bad names.
-int
+FY_EXPORT int
     fy_cfg_apply_log (fy_cfg_t *self, const char *component) FY_MUSTCHECK;
 
 //  Look up a key's entry in fy_cfg_sections; NULL when unknown.
-const fy_cfg_key_t *
+FY_EXPORT const fy_cfg_key_t *
     fy_cfg_key_find (const char *section, const char *key);
 
 #ifdef __cplusplus

@@ -45,41 +45,41 @@ typedef struct {
 
 //  Connect to the broker at endpoint and say HELLO as name. Returns NULL
 //  with err on a bad endpoint.
-fy_client_t *
+FY_EXPORT fy_client_t *
     fy_client_new (const char *endpoint, const char *name, fy_error_t *err);
 
-void
+FY_EXPORT void
     fy_client_destroy (fy_client_t **self_p);
 
 //  Talk CURVE to a broker whose public key (Z85, as ferryctl keygen
 //  prints it) is server_key, with the certificate in cert_path (the
 //  secret file ferryctl keygen writes). Returns 0, or -1 with errno
 //  EINVAL and err.
-int
+FY_EXPORT int
     fy_client_set_curve (fy_client_t *self, const char *server_key,
                         const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
 
 //  Set the callbacks (copied). Unset ones are ignored.
-void
+FY_EXPORT void
     fy_client_set_handlers (fy_client_t *self,
                             const fy_client_handlers_t *handlers);
 
-void
+FY_EXPORT void
     fy_client_set_heartbeat (fy_client_t *self, int64_t heartbeat_ms,
                              int64_t liveness);
 
 //  Events the broker lets this client publish now.
-uint64_t
+FY_EXPORT uint64_t
     fy_client_credit (fy_client_t *self);
 
 //  Publish an event (encoded here) or an already encoded one. *seq_p
 //  receives its sequence number for the callbacks. Returns 0; or -1 with
 //  errno EAGAIN when there is no credit, EINVAL when the event cannot be
 //  encoded, or an errno from libzmq.
-int
+FY_EXPORT int
     fy_client_publish (fy_client_t *self, fy_event_t *event,
                        uint64_t *seq_p) FY_MUSTCHECK;
-int
+FY_EXPORT int
     fy_client_publish_raw (fy_client_t *self, const char *id,
                            const char *type, const void *msgpack, size_t size,
                            uint64_t *seq_p) FY_MUSTCHECK;
@@ -91,12 +91,12 @@ int
 //  piling parts up in the broker. 0 asks for no flow control (the worker
 //  pushes every part at once). Applies to requests sent after the call.
 #define FY_CLIENT_WINDOW 4
-void
+FY_EXPORT void
     fy_client_set_window (fy_client_t *self, uint64_t window);
 
 //  Send a request to service. *rid_p receives its id for the reply
 //  callback. Returns 0, or -1 with errno from libzmq.
-int
+FY_EXPORT int
     fy_client_request (fy_client_t *self, const char *service,
                        const char *method, const char *path,
                        const fy_proto_pair_t *query, size_t query_count,
@@ -108,25 +108,25 @@ int
 //  before the CANCEL reached it still come to the reply handler; none
 //  after. A rid already answered or unknown is ignored. Returns 0, or -1
 //  with errno from libzmq.
-int
+FY_EXPORT int
     fy_client_cancel (fy_client_t *self, uint64_t rid) FY_MUSTCHECK;
 
 //  The socket to poll for input (a libzmq handle). Borrowed; it changes
 //  when the client reconnects, so fetch it again after each tick.
-void *
+FY_EXPORT void *
     fy_client_socket (fy_client_t *self);
 
 //  Handle whatever has arrived, calling the handlers. Never blocks.
-void
+FY_EXPORT void
     fy_client_process (fy_client_t *self);
 
 //  Heartbeats and reconnection; call at least every heartbeat_ms.
-void
+FY_EXPORT void
     fy_client_tick (fy_client_t *self);
 
 //  Wait up to timeout_ms for input, then process and tick. Returns 0, or
 //  -1 with errno EINTR when interrupted.
-int
+FY_EXPORT int
     fy_client_wait (fy_client_t *self, int timeout_ms);
 
 #ifdef __cplusplus

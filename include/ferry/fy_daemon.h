@@ -29,7 +29,7 @@ typedef struct {
 } fy_daemon_t;
 
 //  The whole of a daemon's main. Returns the exit status.
-int
+FY_EXPORT int
     fy_daemon_main (const fy_daemon_t *daemon, int argc, char **argv);
 
 #ifdef __cplusplus

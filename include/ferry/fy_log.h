@@ -38,31 +38,31 @@ typedef enum {
 //  Set the component name (e.g. "ferry-broker"; NULL keeps the current
 //  one, at most 63 bytes are kept), the most verbose level written and the
 //  line format. Defaults: component "ferry", level INFO, TEXT, fd 2.
-void
+FY_EXPORT void
     fy_log_init (const char *component, fy_log_level_t level,
                  fy_log_format_t format);
 
 //  Write lines to fd instead of stderr (tests use a pipe). The logger does
 //  not own fd and never closes it.
-void
+FY_EXPORT void
     fy_log_set_fd (int fd);
 
 //  True when a message at level would be written.
-bool
+FY_EXPORT bool
     fy_log_enabled (fy_log_level_t level);
 
 //  The name of a level: "error", "warn", "notice", "info" or "debug".
-const char *
+FY_EXPORT const char *
     fy_log_level_name (fy_log_level_t level);
 
 //  Parse a level name ("error" .. "debug", any case; "warning" is taken
 //  for "warn"). Returns 0, or -1 with errno EINVAL.
-int
+FY_EXPORT int
     fy_log_level_parse (const char *name, fy_log_level_t *level) FY_MUSTCHECK;
 
 //  Parse a format name, "text" or "json" (any case). Returns 0, or -1 with
 //  errno EINVAL.
-int
+FY_EXPORT int
     fy_log_format_parse (const char *name,
                          fy_log_format_t *format) FY_MUSTCHECK;
 
@@ -70,7 +70,7 @@ int
 //  now on it is replaced by "***" wherever it would appear in a log line.
 //  The value is copied. NULL, empty and very short (< 4 bytes) values are
 //  ignored: masking "ab" everywhere would mangle the log and hide nothing.
-void
+FY_EXPORT void
     fy_log_secret_add (const char *value);
 
 //  Return a copy of text with every secret replaced by "***": registered
@@ -78,12 +78,12 @@ void
 //  token after "Bearer ", and the value of key=value pairs whose key ends
 //  in password, passwd, secret or token (libpq keyword DSNs, query
 //  strings; quoted values included). Caller owns result.
-char *
+FY_EXPORT char *
     fy_log_redact (const char *text);
 
 //  Format, redact and write one line at level, whatever the current level
 //  (the macros below check it first). Preserves errno.
-void
+FY_EXPORT void
     fy_log_write (fy_log_level_t level, const char *format, ...)
     FY_PRINTF (2, 3);
 

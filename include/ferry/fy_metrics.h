@@ -22,12 +22,12 @@ typedef struct fy_metrics fy_metrics_t;
 typedef struct fy_metric fy_metric_t;
 
 //  Create an empty registry.
-fy_metrics_t *
+FY_EXPORT fy_metrics_t *
     fy_metrics_new (void);
 
 //  Destroy the registry and every metric in it; set *self_p to NULL.
 //  Safe on NULL.
-void
+FY_EXPORT void
     fy_metrics_destroy (fy_metrics_t **self_p);
 
 //  Register a series, or find the one registered before with the same name
@@ -39,51 +39,51 @@ void
 //  order finds the same series. The same name with other labels
 //  joins the same family; the same name with another type or help asserts.
 //  Counters must be named *_total, and other types must not be.
-fy_metric_t *
+FY_EXPORT fy_metric_t *
     fy_metrics_counter (fy_metrics_t *self, const char *name,
                         const char *help, const char **labels);
-fy_metric_t *
+FY_EXPORT fy_metric_t *
     fy_metrics_gauge (fy_metrics_t *self, const char *name,
                       const char *help, const char **labels);
 
 //  A histogram with count upper bounds, strictly ascending and finite
 //  (the +Inf bucket is implicit); the bounds are copied. Labels may not use
 //  "le". Another series of the family may have other bounds.
-fy_metric_t *
+FY_EXPORT fy_metric_t *
     fy_metrics_histogram (fy_metrics_t *self, const char *name,
                           const char *help, const char **labels,
                           const double *bounds, size_t count);
 
 //  Add one to a counter or gauge.
-void
+FY_EXPORT void
     fy_metric_inc (fy_metric_t *self);
 
 //  Add value to a counter (value >= 0) or a gauge (any value).
-void
+FY_EXPORT void
     fy_metric_add (fy_metric_t *self, double value);
 
 //  Set a gauge; or a counter that mirrors a count kept elsewhere (such as
 //  CPU time from the kernel), in which case value must not be below the
 //  current one.
-void
+FY_EXPORT void
     fy_metric_set (fy_metric_t *self, double value);
 
 //  Record one observation in a histogram.
-void
+FY_EXPORT void
     fy_metric_observe (fy_metric_t *self, double value);
 
 //  The value of a counter or gauge; the number of observations of a
 //  histogram.
-double
+FY_EXPORT double
     fy_metric_value (fy_metric_t *self);
 
 //  The sum of a histogram's observations.
-double
+FY_EXPORT double
     fy_metric_sum (fy_metric_t *self);
 
 //  Render the whole registry: families in registration order, series in
 //  registration order within a family. Caller owns result.
-char *
+FY_EXPORT char *
     fy_metrics_render (fy_metrics_t *self);
 
 //  Add or update the standard process metrics from /proc/self:
@@ -91,7 +91,7 @@ char *
 //  process_virtual_memory_bytes, process_resident_memory_bytes and
 //  process_start_time_seconds. A value that cannot be read keeps its last
 //  value. Call it before fy_metrics_render.
-void
+FY_EXPORT void
     fy_metrics_process (fy_metrics_t *self);
 
 #ifdef __cplusplus

@@ -23,12 +23,12 @@ extern "C" {
 
 //  Append value's encoding to packer. Returns 0, or -1 with errno EINVAL
 //  when value nests deeper than FY_MSGPACK_MAX_DEPTH.
-int
+FY_EXPORT int
     fy_msgpack_pack (msgpack_packer *packer, const json_t *value) FY_MUSTCHECK;
 
 //  Encode value as one msgpack buffer. Caller owns *data_p (free).
 //  Returns 0, or -1 with errno EINVAL as fy_msgpack_pack.
-int
+FY_EXPORT int
     fy_msgpack_encode (const json_t *value, char **data_p,
                        size_t *size_p) FY_MUSTCHECK;
 
@@ -38,7 +38,7 @@ int
 //  reading them, so five bytes claiming 4G items would make it try to
 //  allocate 100 GB; every decoder here checks first. Never allocates.
 //  Returns 0, or -1 with errno EPROTO.
-int
+FY_EXPORT int
     fy_msgpack_check (const void *data, size_t size,
                       int max_depth) FY_MUSTCHECK;
 
@@ -46,12 +46,12 @@ int
 //  Returns NULL with errno EPROTO (malformed, trailing bytes, bin/ext,
 //  non-string or duplicate keys, invalid UTF-8, NaN) or ERANGE (an integer
 //  above INT64_MAX), and err.
-json_t *
+FY_EXPORT json_t *
     fy_msgpack_decode (const void *data, size_t size, fy_error_t *err);
 
 //  Decode from msgpack-c's object model, for callers that unpacked a
 //  larger message themselves. Same errors as fy_msgpack_decode.
-json_t *
+FY_EXPORT json_t *
     fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err);
 
 #ifdef __cplusplus

@@ -84,30 +84,30 @@ typedef struct {
 } fy_proto_msg_t;
 
 //  Prepare msg for use. Every initialized msg needs fy_proto_msg_close.
-void
+FY_EXPORT void
     fy_proto_msg_init (fy_proto_msg_t *msg);
 
 //  Release frames and borrowed data; msg is empty and reusable.
-void
+FY_EXPORT void
     fy_proto_msg_reset (fy_proto_msg_t *msg);
 
-void
+FY_EXPORT void
     fy_proto_msg_close (fy_proto_msg_t *msg);
 
 //  Append one id (seq or did) to msg's list.
-void
+FY_EXPORT void
     fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
 
 //  Exchange the id lists of a and b (a batch collected in one message is
 //  sent from another without copying).
-void
+FY_EXPORT void
     fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b);
 
 //  The upper-case name of a command, and back. fy_proto_command_parse
 //  returns -1 for an unknown name.
-const char *
+FY_EXPORT const char *
     fy_proto_command_name (fy_proto_command_t command);
-int
+FY_EXPORT int
     fy_proto_command_parse (const char *name, size_t len);
 
 //  Receive one whole message from socket (a raw libzmq socket), with the
@@ -116,7 +116,7 @@ int
 //  EPROTO with err when the message is malformed (its frames are consumed,
 //  and msg->identity still names the sender when known), or
 //  EPROTONOSUPPORT when its first frame is not FERRY1 (another version).
-int
+FY_EXPORT int
     fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
                    fy_error_t *err) FY_MUSTCHECK;
 
@@ -129,7 +129,7 @@ int
 //  EPROTONOSUPPORT, as fy_proto_recv) and err
 //  when the frames are malformed (msg->identity still names the sender
 //  when router is true and there was a frame).
-int
+FY_EXPORT int
     fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
                      bool router, fy_error_t *err) FY_MUSTCHECK;
 
@@ -137,30 +137,30 @@ int
 //  frames. The event frame, when present, is consumed (it is sent, and
 //  msg->has_event is cleared), so keep a zmq_msg_copy to send it again.
 //  The identity is kept. Returns 0, or -1 with errno from libzmq.
-int
+FY_EXPORT int
     fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;
 
 //  Pack msg's header alone into header (initialized here; the caller
 //  closes it), to be sent later, perhaps more than once, with
 //  fy_proto_send_packed. Returns 0, or -1 with errno from libzmq.
-int
+FY_EXPORT int
     fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header) FY_MUSTCHECK;
 
 //  Send a packed header as command, after identity when it is not NULL,
 //  with the event frame for PUBLISH and EVENT (consumed on success).
 //  header is not consumed. Returns 0, or -1 with errno from libzmq.
-int
+FY_EXPORT int
     fy_proto_send_packed (void *socket, const void *identity,
                           size_t identity_len, fy_proto_command_t command,
                           zmq_msg_t *header, zmq_msg_t *event) FY_MUSTCHECK;
 
 //  Shorthand for a field that is a C string (copied into msg's scratch is
 //  not needed: the pointer is borrowed until the message is sent).
-fy_proto_str_t
+FY_EXPORT fy_proto_str_t
     fy_proto_str (const char *text);
 
 //  True when a borrowed string equals text.
-bool
+FY_EXPORT bool
     fy_proto_str_is (fy_proto_str_t str, const char *text);
 
 #ifdef __cplusplus

@@ -87,7 +87,7 @@ typedef struct {
 //  *table, ...). Fills match (its parameters borrow from path). A pattern
 //  that does not start with '/' or has more than FY_ROUTE_PARAMS_MAX
 //  parameters is a programming error (assert).
-fy_route_status_t
+FY_EXPORT fy_route_status_t
     fy_route_match (const fy_route_t *routes, size_t stride,
                     const char *method, size_t method_len, const char *path,
                     size_t path_len, fy_route_match_t *match);
@@ -95,7 +95,7 @@ fy_route_status_t
 //  The value of the parameter name (":id" is "id", a prefix's rest "*")
 //  and its length in *len, or NULL when the matched pattern has none.
 //  Borrowed from the path.
-const char *
+FY_EXPORT const char *
     fy_route_param (const fy_route_match_t *match, const char *name,
                     size_t *len);
 
@@ -103,7 +103,7 @@ const char *
 //  status and sets *code to the JSON error code ("not_found",
 //  "method_not_allowed", "uri_too_long") and message to its text (size
 //  bytes; the 405 one names the methods allowed).
-unsigned
+FY_EXPORT unsigned
     fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
                     const char **code, char *message, size_t size);
 

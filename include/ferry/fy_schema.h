@@ -25,7 +25,7 @@ typedef struct fy_schema fy_schema_t;
 //  not supported), or an out-of-scope keyword ($dynamicRef, $dynamicAnchor,
 //  unevaluatedProperties, unevaluatedItems, $vocabulary, ...) that would
 //  otherwise be silently ignored. Unknown keywords are annotations.
-fy_schema_t *
+FY_EXPORT fy_schema_t *
     fy_schema_new (json_t *document, fy_error_t *err);
 
 //  Flags for fy_schema_new_flags.
@@ -35,17 +35,17 @@ fy_schema_t *
 #define FY_SCHEMA_FORMAT_ANNOTATION 1
 
 //  fy_schema_new with flags (0 gives fy_schema_new's behaviour).
-fy_schema_t *
+FY_EXPORT fy_schema_t *
     fy_schema_new_flags (json_t *document, int flags, fy_error_t *err);
 
 //  Read and compile a schema file. Returns NULL with errno (ENOENT etc. when
 //  the file cannot be opened, EINVAL when it is not JSON or not a schema)
 //  and err set.
-fy_schema_t *
+FY_EXPORT fy_schema_t *
     fy_schema_load (const char *path, fy_error_t *err);
 
 //  Destroy the schema and set *self_p to NULL. Safe on NULL.
-void
+FY_EXPORT void
     fy_schema_destroy (fy_schema_t **self_p);
 
 //  Validate instance (borrowed). Returns 0 when valid; -1 with errno EINVAL
@@ -59,7 +59,7 @@ void
 //  stack. Does not allocate on the success path. One schema must not be
 //  used by two threads at once (it owns the regex match buffer); compile
 //  one per thread.
-int
+FY_EXPORT int
     fy_schema_validate (fy_schema_t *self, json_t *instance,
                         fy_error_t *err) FY_MUSTCHECK;
 

@@ -16,11 +16,11 @@ extern "C" {
 //  Block SIGTERM, SIGINT and, with hangup, SIGHUP, and return a
 //  non-blocking close-on-exec signalfd receiving them. Returns -1 with
 //  errno from signalfd(2) on failure.
-int
+FY_EXPORT int
     fy_signals_open (bool hangup) FY_MUSTCHECK;
 
 //  The next signal waiting on fd, or 0 when there is none.
-int
+FY_EXPORT int
     fy_signals_next (int fd);
 
 #ifdef __cplusplus

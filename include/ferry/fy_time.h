@@ -19,12 +19,12 @@ extern "C" {
 //  otherwise 0 to 9 are accepted and truncated to milliseconds. Years
 //  0000-9999, leap second 60 is accepted as the suite of RFC 3339 does and
 //  folds into the next second. Returns 0, or -1 with errno EINVAL.
-int
+FY_EXPORT int
     fy_time_parse (const char *text, size_t len, bool require_millis,
                    int64_t *epoch_ms) FY_MUSTCHECK;
 
 //  Write epoch_ms as UTC RFC 3339 with milliseconds into buffer.
-void
+FY_EXPORT void
     fy_time_format (int64_t epoch_ms, char buffer [FY_TIME_RFC3339_SIZE]);
 
 #ifdef __cplusplus

@@ -47,7 +47,7 @@ typedef struct {
 //  The delivered event, decoded on first call and kept. Borrowed. NULL
 //  when the bytes are not an event envelope (NACK it, not retryable); err
 //  says why.
-fy_event_t *
+FY_EXPORT fy_event_t *
     fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err);
 
 //  One request, borrowed for the duration of the callback.
@@ -68,25 +68,25 @@ typedef void (fy_worker_request_fn) (fy_worker_t *worker,
 //  most credit deliveries. Blocks SIGTERM and SIGINT in the calling
 //  thread (and so in every thread started after), because fy_worker_run
 //  takes them through a signalfd. Returns NULL with err on a bad endpoint.
-fy_worker_t *
+FY_EXPORT fy_worker_t *
     fy_worker_new (const char *endpoint, const char *service,
                    const char *name, unsigned credit, fy_error_t *err);
 
-void
+FY_EXPORT void
     fy_worker_destroy (fy_worker_t **self_p);
 
 //  Talk CURVE to a broker whose public key (Z85, as ferryctl keygen
 //  prints it) is server_key, with the certificate in cert_path (the
 //  secret file ferryctl keygen writes). Returns 0, or -1 with errno
 //  EINVAL and err.
-int
+FY_EXPORT int
     fy_worker_set_curve (fy_worker_t *self, const char *server_key,
                         const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
 
-void
+FY_EXPORT void
     fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn,
                          void *arg);
-void
+FY_EXPORT void
     fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn,
                           void *arg);
 
@@ -115,26 +115,26 @@ typedef struct {
 //      {
 //          fy_worker_route (worker, request, s_routes, arg);
 //      }
-void
+FY_EXPORT void
     fy_worker_route (fy_worker_t *self, const fy_request_t *request,
                      const fy_worker_route_t *routes, void *arg);
 
 //  Heartbeat interval and missed beats before the broker is presumed
 //  gone; call before fy_worker_run. Defaults 1000 and 3.
-void
+FY_EXPORT void
     fy_worker_set_heartbeat (fy_worker_t *self, int64_t heartbeat_ms,
                              int64_t liveness);
 
 //  How long SIGTERM waits for deliveries in hand. Default 30000.
-void
+FY_EXPORT void
     fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms);
 
 //  Answer a delivery, which is freed and *delivery_p set to NULL. ACKs
 //  go out together: a callback's at its end, others' at the end of the
 //  loop's turn, and every 256 in any case.
-void
+FY_EXPORT void
     fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p);
-void
+FY_EXPORT void
     fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
                     bool retryable, const char *reason);
 
@@ -142,7 +142,7 @@ void
 //  beyond what the requester has granted waits in the worker (a copy) and
 //  goes out as grant arrives, so a long stream should use
 //  fy_worker_stream instead. Returns 0, or -1 with errno from libzmq.
-int
+FY_EXPORT int
     fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
                      const char *content_type, const void *body, size_t len,
                      bool more) FY_MUSTCHECK;
@@ -167,35 +167,35 @@ typedef void (fy_worker_release_fn) (void *arg);
 //  a CANCEL from the broker (the client went away or timed out), a new
 //  session, or fy_worker_destroy; and at once when this call fails.
 //  Returns 0, or -1 with errno EALREADY when rid was answered already.
-int
+FY_EXPORT int
     fy_worker_stream (fy_worker_t *self, uint64_t rid, unsigned status,
                       const char *content_type, fy_worker_produce_fn *produce,
                       fy_worker_release_fn *release, void *arg) FY_MUSTCHECK;
 
 //  Streams in progress (fy_worker_stream, or fy_worker_reply parts that
 //  wait for their grant).
-size_t
+FY_EXPORT size_t
     fy_worker_streams (fy_worker_t *self);
 
 //  Send batched ACKs now. Callbacks need not call it.
-void
+FY_EXPORT void
     fy_worker_flush (fy_worker_t *self);
 
 //  Deliveries in hand, not yet answered.
-size_t
+FY_EXPORT size_t
     fy_worker_held (fy_worker_t *self);
 
 //  The worker's loop, to add timers and readers of one's own. Borrowed.
-zloop_t *
+FY_EXPORT zloop_t *
     fy_worker_loop (fy_worker_t *self);
 
 //  Run until SIGTERM (then drain) or SIGINT, or fy_worker_stop. Returns 0,
 //  or -1 when the loop failed.
-int
+FY_EXPORT int
     fy_worker_run (fy_worker_t *self) FY_MUSTCHECK;
 
 //  Ask the loop to drain and return, as SIGTERM does.
-void
+FY_EXPORT void
     fy_worker_stop (fy_worker_t *self);
 
 #ifdef __cplusplus

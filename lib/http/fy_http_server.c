@@ -247,12 +247,6 @@ s_response_new (fy_http_request_t *req, const char *content_type,
     return response;
 }
 
-char *
-fy_http_error_body (const char *code, const char *message)
-{
-    return fy_json_error_body (code, message);
-}
-
 //  Hand the stored response to MHD; only valid from the access handler.
 static enum MHD_Result
 s_queue (fy_http_request_t *req)
@@ -271,7 +265,7 @@ static enum MHD_Result
 s_queue_error (fy_http_request_t *req, int status, const char *code,
                const char *message)
 {
-    char *text = fy_http_error_body (code, message);
+    char *text = fy_json_error_body (code, message);
     req->response = s_response_new (req, "application/json", text,
                                     strlen (text));
     free (text);
@@ -330,7 +324,7 @@ fy_http_respond_error (fy_http_request_t *req, int status, const char *code,
 {
     assert (code);
     assert (message);
-    char *text = fy_http_error_body (code, message);
+    char *text = fy_json_error_body (code, message);
     fy_http_respond (req, status, "application/json", text, strlen (text));
     free (text);
 }

@@ -205,13 +205,7 @@ void
 void
     fy_http_respond_json (fy_http_request_t *req, int status, json_t *json);
 
-//  The JSON error body every ferry HTTP answer uses (openapi.json's
-//  Error): {"error":{"code":code,"message":message}}, fy_json_error_body.
-//  Caller frees it.
-char *
-    fy_http_error_body (const char *code, const char *message);
-
-//  Answer status with fy_http_error_body.
+//  Answer status with fy_json_error_body.
 void
     fy_http_respond_error (fy_http_request_t *req, int status,
                            const char *code, const char *message);

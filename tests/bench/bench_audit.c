@@ -185,7 +185,7 @@ s_rows (PGconn *conn)
 {
     PGresult *res = PQexec (conn, "SELECT count(*) FROM audit.events");
     long rows = PQresultStatus (res) == PGRES_TUPLES_OK
-              ? atol (PQgetvalue (res, 0, 0)) : -1;
+              ? strtol (PQgetvalue (res, 0, 0), NULL, 10) : -1;
     PQclear (res);
     return rows;
 }

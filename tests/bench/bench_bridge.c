@@ -181,7 +181,7 @@ s_emulator_pid (void)
     char path [4096];
     snprintf (path, sizeof path, "%s/sqs/pid", dir);
     char *text = fy_read_file (path, 64, NULL);
-    pid_t pid = text ? (pid_t) atoi (text) : 0;
+    pid_t pid = text ? (pid_t) strtol (text, NULL, 10) : 0;
     free (text);
     return pid > 0 && proc_cpu_s (pid) >= 0 ? pid : 0;
 }
@@ -441,7 +441,7 @@ s_limit_run (const char *url, s_cpu_t *cpu)
         exit (1);
     }
     s_cpu_sample (cpu, 0);
-    for (int i = 0; i < atoi (S_POLLS); i++)
+    for (int i = 0; i < strtol (S_POLLS, NULL, 10); i++)
         s_limit_poll (&drain);
     int64_t until = fy_clock_mono_ms () + S_DRAIN_MS;
     while (drain.deleted < S_BACKLOG && !drain.failed
@@ -482,8 +482,8 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
     const char *invisible = json_string_value (
         json_object_get (attributes,
                          "ApproximateNumberOfMessagesNotVisible"));
-    count->visible = visible ? atol (visible) : -1;
-    count->invisible = invisible ? atol (invisible) : -1;
+    count->visible = visible ? strtol (visible, NULL, 10) : -1;
+    count->invisible = invisible ? strtol (invisible, NULL, 10) : -1;
 }
 
 //  Messages visible and in flight on url, asked now.

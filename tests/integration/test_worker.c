@@ -131,7 +131,7 @@ s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
                 snprintf (n, sizeof n, "%.*s",
                           (int) request->query [i].value.len,
                           request->query [i].value.ptr);
-                count->count = atol (n);
+                count->count = strtol (n, NULL, 10);
             }
         if (fy_worker_stream (worker, request->rid, 200, "text/plain",
                               s_count_produce, s_count_release, count))

@@ -116,7 +116,7 @@ s_handler (fy_http_request_t *req, void *arg)
     else
     if (strncmp (path, "/defer/", 7) == 0 || strcmp (path, "/hang") == 0) {
         assert (loop->held_count < S_MAX_HELD);
-        int turns = path [1] == 'd' ? atoi (path + 7) : -1;
+        int turns = path [1] == 'd' ? (int) strtol (path + 7, NULL, 10) : -1;
         loop->held [loop->held_count++] = (s_held_t) { req, turns };
     }
     else

@@ -382,7 +382,8 @@ s_fifo (fy_sqs_t *sqs)
         fifo_calls++;
         overlaps += json_is_true (json_object_get (item, "overlap"));
         for (size_t j = 0; j < json_array_size (bodies); j++) {
-            long n = atol (json_string_value (json_array_get (bodies, j)) + 5);
+            long n = strtol (json_string_value (json_array_get (bodies, j)) + 5,
+                            NULL, 10);
             const char *group = json_string_value (
                 json_array_get (json_object_get (item, "groups"), j));
             size_t g = (size_t) (group [1] - '0');
