@@ -507,16 +507,19 @@ main (void)
     is_int ((int) fy_fcm_token_requests (fcm), 2,
             "a refresh started before expiry");
     log = s_log ();
-    is_int ((int) json_array_size (log), 4, "token, send, token, send");
+    if (!ok (json_array_size (log) == 4, "token, send, token, send")) {
+        char *text = json_dumps (log, JSON_COMPACT);
+        diag ("  the stub's log: %s", text);
+        free (text);
+    }
     const char *old_token = s_get (json_array_get (log, 0), "issued", NULL,
                                    NULL);
     bool old_sent = false;
-    for (size_t i = 1; i < json_array_size (log); i++)
-        old_sent = old_sent || (s_get (json_array_get (log, i), "bearer",
-                                       NULL, NULL)
-                                && strcmp (s_get (json_array_get (log, i),
-                                                  "bearer", NULL, NULL),
-                                           old_token) == 0);
+    for (size_t i = 1; old_token && i < json_array_size (log); i++) {
+        const char *bearer = s_get (json_array_get (log, i), "bearer", NULL,
+                                    NULL);
+        old_sent = old_sent || (bearer && strcmp (bearer, old_token) == 0);
+    }
     ok (old_sent && s_count (log, "send") == 2,
         "the second send still carried the old token");
     json_decref (log);

@@ -289,6 +289,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, content_type, data, headers=()):
+        #  The request's entry is logged before its answer goes out: a
+        #  client that has its answer and then reads /_log must find it.
+        entry, self.entry = getattr(self, "entry", None), None
+        if entry is not None:
+            with lock:
+                log.append(entry)
         data = data.encode() if isinstance(data, str) else data
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -325,7 +331,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         service = "ses" if self.path == SES_PATH else "sns"
-        entry = {"service": service, "signed": False, "body": None}
+        entry = self.entry = {"service": service, "signed": False,
+                              "body": None}
         error = self._ses_error if service == "ses" else self._sns_error
         try:
             if service == "sns" and self.path != "/":
@@ -339,8 +346,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Refused as refused:
             entry["status"], entry["code"] = refused.status, refused.code
             error(refused.status, refused.code, refused.message)
-        with lock:
-            log.append(entry)
 
     def _ses(self, body, entry):
         if self.headers.get("Content-Type") != "application/json":

@@ -269,15 +269,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "at": time.time() - started}
         try:
             if kind == "token":
-                answer = self._token(body, entry)
+                answer = (200, self._token(body, entry), ())
             else:
-                answer = self._fcm(body, entry)
-            self._send(200, answer)
+                answer = (200, self._fcm(body, entry), ())
         except Refused as refused:
             entry["status"], entry["code"] = refused.status, refused.code
-            self._send(refused.status, refused.body, refused.headers)
+            answer = (refused.status, refused.body, refused.headers)
+        #  Logged before the answer goes out: a client that has its answer
+        #  and then reads /_log must find the request there.
         with lock:
             log.append(entry)
+        self._send(*answer)
 
     def _token(self, body, entry):
         time.sleep(config["token_delay_ms"] / 1000)
