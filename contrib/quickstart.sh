@@ -4,7 +4,7 @@
 #  (contrib/stack.sh), prints the environment the programs read, and checks
 #  every sample event in contrib/demo/*.json with `ferryctl validate`,
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
-#  ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080, both
+#  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
 #  publishes the sample events through it, then starts ferry-bridge and
 #  sends them again, with fresh ids, through SQS, and ends with a search
@@ -24,8 +24,8 @@ case $OFF in
     ''|*[!0-9]*) echo "quickstart: FERRY_PORT_OFFSET=$OFF is not a number" >&2
         exit 1 ;;
 esac
-ZMQ_PORT=$((55570 + OFF))
-HTTP_PORT=$((58080 + OFF))
+ZMQ_PORT=$((25570 + OFF))
+HTTP_PORT=$((28080 + OFF))
 
 say () {
     printf '==> %s\n' "$*"
