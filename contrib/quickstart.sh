@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 #  contrib/quickstart.sh -- ferry on this machine, from a clone, in one go:
-#  builds it (plain, out of tree in _build/quick), starts the service stack
+#  installs the Debian packages that are missing (contrib/packages.sh, as
+#  contrib/test.sh does), builds it (plain, out of tree in _build/quick),
+#  starts the service stack
 #  (contrib/stack.sh), prints the environment the programs read, and checks
 #  every sample event in contrib/demo/*.json with `ferryctl validate`,
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
@@ -9,9 +11,9 @@
 #  publishes the sample events through it, then starts ferry-bridge and
 #  sends them again, with fresh ids, through SQS, and ends with a search
 #  over the audit API. Everything stays up afterwards for you to look at;
-#  `contrib/quickstart.sh stop` ends the broker, the bridge and ferry-audit,
-#  contrib/stack.sh stop the stack. The other workers join here as they
-#  are written.
+#  `contrib/quickstart.sh stop` ends it all: the broker, the bridge,
+#  ferry-audit and the stack. A second run rebuilds only what changed and
+#  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,11 +47,16 @@ stop_system () {
     done
 }
 
-if [ "${1:-}" = stop ]; then
-    stop_system
-    echo "quickstart: broker, bridge and ferry-audit stopped (contrib/stack.sh stop ends the stack)"
-    exit 0
-fi
+case ${1:-} in
+    stop)
+        stop_system
+        echo "quickstart: broker, bridge and ferry-audit stopped"
+        exec "$ROOT/contrib/stack.sh" stop ;;
+    '') ;;
+    *) die "usage: contrib/quickstart.sh [stop]" ;;
+esac
+
+"$ROOT/contrib/packages.sh" || die "a Debian package is missing"
 
 say "build in ${BUILD#"$ROOT"/}"
 if [ ! -x "$ROOT/configure" ] || [ "$ROOT/configure.ac" -nt "$ROOT/configure" ]
@@ -190,5 +197,5 @@ cat <<EOF
     curl -H "Authorization: Bearer \$($ferryctl --set http.jwt_secret_file=${RUN#"$ROOT"/}/jwt_secret token)" \\
         "$http/audit/search?companyId=$company"
     psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
-  contrib/quickstart.sh stop ends the broker, bridge and ferry-audit; contrib/stack.sh stop the stack.
+  contrib/quickstart.sh stop ends the broker, the bridge, ferry-audit and the stack.
 EOF

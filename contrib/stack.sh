@@ -107,31 +107,9 @@ pg_dir () {
 #  ---------------------------------------------------------------------
 #  Installation: each step only when something is missing.
 
-deb_installed () {
-    [ "$(dpkg-query -W -f '${Status}' "$1" 2>/dev/null)" = \
-        "install ok installed" ]
-}
-
-install_debs () {
-    local missing=() pkg
-    for pkg in "$@"; do
-        deb_installed "$pkg" || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    is_root || die "missing Debian packages: ${missing[*]} (run as root)"
-    note "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null || die "apt-get install ${missing[*]} failed"
-}
-
 install_node () {
     #  The machine's Node.js may come from outside Debian (with its own npm),
     #  so ask for the commands, not the packages.
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-        install_debs nodejs npm
-    fi
     local major
     major=$(node -p 'process.versions.node.split(".")[0]')
     [ "$major" -ge 20 ] ||
@@ -153,8 +131,7 @@ install_npm () {
 }
 
 install_all () {
-    install_debs postgresql-15 postgresql-client-15 redis-server \
-        redis-tools curl jq
+    "$ROOT/contrib/packages.sh" >&2 || die "a Debian package is missing"
     install_node
     install_npm
     if is_root && ! id -u "$PG_OS_USER" >/dev/null 2>&1; then

@@ -24,40 +24,6 @@ say () {
 }
 
 #  ---------------------------------------------------------------------
-#  Packages: dpkg first, so a warm machine never calls apt-get.
-
-DEBS="build-essential autoconf automake libtool pkg-config clang
-    libczmq-dev libzmq3-dev libmsgpack-dev libjansson-dev libpcre2-dev
-    libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev libjwt-dev
-    libmicrohttpd-dev postgresql-15 redis-server prometheus valgrind curl jq"
-
-install_packages () {
-    local missing=() pkg
-    for pkg in $DEBS; do
-        [ "$(dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null)" = \
-            "install ok installed" ] || missing+=("$pkg")
-    done
-    #  Node.js may come from outside Debian with its own npm: ask for the
-    #  commands, and fall back to Debian's packages only without them.
-    command -v node >/dev/null || missing+=(nodejs)
-    command -v npm >/dev/null || missing+=(npm)
-    if [ ${#missing[@]} -eq 0 ]; then
-        say "packages: all present"
-        return 0
-    fi
-    say "packages: installing ${missing[*]}"
-    [ "$(id -u)" -eq 0 ] || abort "run as root to install them"
-    export DEBIAN_FRONTEND=noninteractive
-    mkdir -p "$LOGS"
-    if ! { apt-get update -qq &&
-            apt-get install -y -qq --no-install-recommends "${missing[@]}"
-         } >"$LOGS/apt.log" 2>&1; then
-        tail -n 30 "$LOGS/apt.log"
-        abort "apt-get install failed; full log in $LOGS/apt.log"
-    fi
-}
-
-#  ---------------------------------------------------------------------
 #  Test-suite runs and their counts.
 
 #  Add the automake test-suite summaries found in a log to the totals. Only
@@ -154,8 +120,9 @@ if [ -f "$ROOT/config.status" ]; then
         "in $ROOT first (test.sh builds out of tree)"
 fi
 
-install_packages
 mkdir -p "$LOGS"
+FERRY_APT_LOG=$LOGS/apt.log "$ROOT/contrib/packages.sh" ||
+    abort "packages: a package is missing"
 
 say "stack: start"
 if "$ROOT/contrib/stack.sh" status >/dev/null 2>&1; then
