@@ -87,8 +87,8 @@ eval "$("$ROOT/contrib/stack.sh" env)"
 say "environment (eval \"\$(contrib/stack.sh env)\" in your shell)"
 "$ROOT/contrib/stack.sh" env
 
-#  The programs run from the build tree: point them at the source schema.
-export FERRY_EVENTS_SCHEMA=$ROOT/schemas/events.schema.json
+#  Run from the build tree, the programs read the source tree's schemas/
+#  and sql/ by themselves (doc/config.md, PKGDATADIR).
 
 say "validate the sample events in contrib/demo"
 ferryctl=$BUILD/tools/ferryctl
@@ -111,7 +111,6 @@ done
 echo "    all ${#samples[@]} sample events are valid"
 
 say "migrate the stack's PostgreSQL"
-export FERRY_STORE_MIGRATIONS_DIR=$ROOT/sql
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
@@ -131,7 +130,6 @@ endpoint=tcp://127.0.0.1:$ZMQ_PORT
 http=http://127.0.0.1:$HTTP_PORT
 "$BUILD/broker/ferry-broker" --set broker.endpoint=$endpoint \
     --set http.address=127.0.0.1 --set http.port=$HTTP_PORT \
-    --set http.openapi="$ROOT/schemas/openapi.json" \
     >"$RUN/broker.log" 2>&1 &
 echo $! >"$RUN/broker.pid"
 "$BUILD/workers/audit/ferry-audit" --set audit.broker=$endpoint \
