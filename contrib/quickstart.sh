@@ -38,13 +38,24 @@ die () {
     exit 1
 }
 
+#  SIGTERM to what the last run started, then wait for it to be gone, so
+#  that a second run's programs never meet the first run's on their ports.
 stop_system () {
-    local pidfile
+    local pidfile pid pids=()
     for pidfile in "$RUN"/*.pid; do
         [ -f "$pidfile" ] || continue
-        kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+        pid=$(cat "$pidfile")
+        kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
         rm -f "$pidfile"
     done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
+    return 0
 }
 
 case ${1:-} in
