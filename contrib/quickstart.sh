@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 #  contrib/quickstart.sh -- ferry on this machine, from a clone, in one go:
-#  builds it (plain, out of tree in _build/quick), starts the service stack
+#  installs the Debian packages that are missing (contrib/packages.sh, as
+#  contrib/test.sh does), builds it (plain, out of tree in _build/quick),
+#  starts the service stack
 #  (contrib/stack.sh), prints the environment the programs read, and checks
 #  every sample event in contrib/demo/*.json with `ferryctl validate`,
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
-#  ferry-broker (FERRY1 on 127.0.0.1:55570, HTTP on 127.0.0.1:58080, both
+#  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
 #  publishes the sample events through it, then starts ferry-bridge and
 #  sends them again, with fresh ids, through SQS, and ends with a search
 #  over the audit API. Everything stays up afterwards for you to look at;
-#  `contrib/quickstart.sh stop` ends the broker, the bridge and ferry-audit,
-#  contrib/stack.sh stop the stack. The other workers join here as they
-#  are written.
+#  `contrib/quickstart.sh stop` ends it all: the broker, the bridge,
+#  ferry-audit and the stack. A second run rebuilds only what changed and
+#  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,8 +26,8 @@ case $OFF in
     ''|*[!0-9]*) echo "quickstart: FERRY_PORT_OFFSET=$OFF is not a number" >&2
         exit 1 ;;
 esac
-ZMQ_PORT=$((55570 + OFF))
-HTTP_PORT=$((58080 + OFF))
+ZMQ_PORT=$((25570 + OFF))
+HTTP_PORT=$((28080 + OFF))
 
 say () {
     printf '==> %s\n' "$*"
@@ -36,20 +38,36 @@ die () {
     exit 1
 }
 
+#  SIGTERM to what the last run started, then wait for it to be gone, so
+#  that a second run's programs never meet the first run's on their ports.
 stop_system () {
-    local pidfile
+    local pidfile pid pids=()
     for pidfile in "$RUN"/*.pid; do
         [ -f "$pidfile" ] || continue
-        kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+        pid=$(cat "$pidfile")
+        kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
         rm -f "$pidfile"
     done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
+    return 0
 }
 
-if [ "${1:-}" = stop ]; then
-    stop_system
-    echo "quickstart: broker, bridge and ferry-audit stopped (contrib/stack.sh stop ends the stack)"
-    exit 0
-fi
+case ${1:-} in
+    stop)
+        stop_system
+        echo "quickstart: broker, bridge and ferry-audit stopped"
+        exec "$ROOT/contrib/stack.sh" stop ;;
+    '') ;;
+    *) die "usage: contrib/quickstart.sh [stop]" ;;
+esac
+
+"$ROOT/contrib/packages.sh" || die "a Debian package is missing"
 
 say "build in ${BUILD#"$ROOT"/}"
 if [ ! -x "$ROOT/configure" ] || [ "$ROOT/configure.ac" -nt "$ROOT/configure" ]
@@ -80,8 +98,8 @@ eval "$("$ROOT/contrib/stack.sh" env)"
 say "environment (eval \"\$(contrib/stack.sh env)\" in your shell)"
 "$ROOT/contrib/stack.sh" env
 
-#  The programs run from the build tree: point them at the source schema.
-export FERRY_EVENTS_SCHEMA=$ROOT/schemas/events.schema.json
+#  Run from the build tree, the programs read the source tree's schemas/
+#  and sql/ by themselves (doc/config.md, PKGDATADIR).
 
 say "validate the sample events in contrib/demo"
 ferryctl=$BUILD/tools/ferryctl
@@ -104,7 +122,6 @@ done
 echo "    all ${#samples[@]} sample events are valid"
 
 say "migrate the stack's PostgreSQL"
-export FERRY_STORE_MIGRATIONS_DIR=$ROOT/sql
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
@@ -124,7 +141,6 @@ endpoint=tcp://127.0.0.1:$ZMQ_PORT
 http=http://127.0.0.1:$HTTP_PORT
 "$BUILD/broker/ferry-broker" --set broker.endpoint=$endpoint \
     --set http.address=127.0.0.1 --set http.port=$HTTP_PORT \
-    --set http.openapi="$ROOT/schemas/openapi.json" \
     >"$RUN/broker.log" 2>&1 &
 echo $! >"$RUN/broker.pid"
 "$BUILD/workers/audit/ferry-audit" --set audit.broker=$endpoint \
@@ -190,5 +206,5 @@ cat <<EOF
     curl -H "Authorization: Bearer \$($ferryctl --set http.jwt_secret_file=${RUN#"$ROOT"/}/jwt_secret token)" \\
         "$http/audit/search?companyId=$company"
     psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
-  contrib/quickstart.sh stop ends the broker, bridge and ferry-audit; contrib/stack.sh stop the stack.
+  contrib/quickstart.sh stop ends the broker, the bridge, ferry-audit and the stack.
 EOF

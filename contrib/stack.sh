@@ -21,11 +21,11 @@ case $OFF in
     ''|*[!0-9]*) echo "stack: FERRY_PORT_OFFSET=$OFF is not a number" >&2
         exit 1 ;;
 esac
-PG_PORT=${FERRY_PG_PORT:-$((55432 + OFF))}
-REDIS_PORT=${FERRY_REDIS_PORT:-$((56379 + OFF))}
-SQS_PORT=${FERRY_SQS_PORT:-$((54566 + OFF))}
-SMTP_PORT=${FERRY_SMTP_PORT:-$((51025 + OFF))}
-SMTP_WEB_PORT=${FERRY_SMTP_WEB_PORT:-$((51080 + OFF))}
+PG_PORT=${FERRY_PG_PORT:-$((25432 + OFF))}
+REDIS_PORT=${FERRY_REDIS_PORT:-$((26379 + OFF))}
+SQS_PORT=${FERRY_SQS_PORT:-$((24566 + OFF))}
+SMTP_PORT=${FERRY_SMTP_PORT:-$((21025 + OFF))}
+SMTP_WEB_PORT=${FERRY_SMTP_WEB_PORT:-$((21080 + OFF))}
 
 PG_BIN=${FERRY_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DB=ferry
@@ -107,31 +107,9 @@ pg_dir () {
 #  ---------------------------------------------------------------------
 #  Installation: each step only when something is missing.
 
-deb_installed () {
-    [ "$(dpkg-query -W -f '${Status}' "$1" 2>/dev/null)" = \
-        "install ok installed" ]
-}
-
-install_debs () {
-    local missing=() pkg
-    for pkg in "$@"; do
-        deb_installed "$pkg" || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    is_root || die "missing Debian packages: ${missing[*]} (run as root)"
-    note "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null || die "apt-get install ${missing[*]} failed"
-}
-
 install_node () {
     #  The machine's Node.js may come from outside Debian (with its own npm),
     #  so ask for the commands, not the packages.
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-        install_debs nodejs npm
-    fi
     local major
     major=$(node -p 'process.versions.node.split(".")[0]')
     [ "$major" -ge 20 ] ||
@@ -153,8 +131,7 @@ install_npm () {
 }
 
 install_all () {
-    install_debs postgresql-15 postgresql-client-15 redis-server \
-        redis-tools curl jq
+    "$ROOT/contrib/packages.sh" >&2 || die "a Debian package is missing"
     install_node
     install_npm
     if is_root && ! id -u "$PG_OS_USER" >/dev/null 2>&1; then

@@ -51,7 +51,10 @@ s_print_doc (void)
             "`lib/core/fy_cfg_keys.c`; `make check` fails when this file differs.\n"
             "Every key can be overridden by `FERRY_<SECTION>_<KEY>` in the\n"
             "environment and by `--set section.key=value`. Secrets come only\n"
-            "from the environment or from a file named by `<key>_file`.\n");
+            "from the environment or from a file named by `<key>_file`.\n"
+            "`PKGDATADIR` is the install prefix's `share/ferry`; a program\n"
+            "run from its build tree, not installed, reads the source tree's\n"
+            "`schemas/` and `sql/` there instead.\n");
     for (int s = 0; fy_cfg_sections [s].name; s++) {
         const fy_cfg_section_t *section = &fy_cfg_sections [s];
         printf ("\n## %s\n\n%s.\n\n", section->name, section->help);

@@ -9,6 +9,8 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +35,64 @@ s_key_count (const fy_cfg_section_t *section)
     return count;
 }
 
+//  True when the running program is the one in the build tree it was built
+//  in (its executable, behind libtool's wrapper, lies under that tree), not
+//  an installed copy. Both paths are resolved, so symlinks do not matter.
+//  FERRY_TOP_BUILDDIR and FERRY_TOP_SRCDIR come from Makefile.am.
+static bool
+s_uninstalled (void)
+{
+    char exe [PATH_MAX];
+    ssize_t size = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (size <= 0)
+        return false;
+    exe [size] = '\0';
+    char *top = realpath (FERRY_TOP_BUILDDIR, NULL);
+    if (!top)
+        return false;
+    size_t len = strlen (top);
+    bool inside = strncmp (exe, top, len) == 0 && exe [len] == '/';
+    free (top);
+    return inside;
+}
+
+//  A default under the install prefix (FERRY_SCHEMA_DIR), for a program
+//  run from its build tree: the source tree's copy, SRCDIR/schemas/NAME or
+//  else SRCDIR/NAME (schemas/events.schema.json, schemas/openapi.json,
+//  sql), so a program tried from the build tree needs nothing installed
+//  and no variable set. Installed programs keep the prefix. The file, the
+//  environment and --set override either, as they do any default.
+//  Caller owns result.
+static char *
+s_default_value (const char *fallback, bool uninstalled)
+{
+    if (!fallback)
+        return NULL;
+    size_t len = strlen (FERRY_SCHEMA_DIR);
+    char *src = NULL;
+    if (uninstalled && strncmp (fallback, FERRY_SCHEMA_DIR, len) == 0
+            && fallback [len] == '/')
+        src = realpath (FERRY_TOP_SRCDIR, NULL);
+    if (src) {
+        const char *subdirs [] = { "/schemas", "" };
+        for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
+            char *path = fy_xasprintf ("%s%s%s", src, subdirs [i],
+                                       fallback + len);
+            if (access (path, F_OK) == 0) {
+                free (src);
+                return path;
+            }
+            free (path);
+        }
+        free (src);
+    }
+    return fy_xstrdup (fallback);
+}
+
 static s_value_t **
 s_values_new (const fy_cfg_section_t *tables)
 {
+    bool uninstalled = s_uninstalled ();
     size_t sections = 0;
     while (tables [sections].name)
         sections++;
@@ -45,8 +102,8 @@ s_values_new (const fy_cfg_section_t *tables)
         size_t keys = s_key_count (section);
         values [s] = fy_xcalloc (keys, sizeof **values);
         for (size_t k = 0; k < keys; k++) {
-            const char *fallback = section->keys [k].fallback;
-            values [s][k].value = fallback ? fy_xstrdup (fallback) : NULL;
+            values [s][k].value = s_default_value (section->keys [k].fallback,
+                                                   uninstalled);
             values [s][k].origin = "default";
         }
     }
