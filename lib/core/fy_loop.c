@@ -88,7 +88,8 @@ s_want (fy_loop_source_t *self, fy_loop_want_t *want)
 }
 
 //  Run the object (revents from the poller, 0 on a deadline, -1 for no
-//  run), then again while it asks for at once, within the bound, and the
+//  run), then again while it asks for at once, at most RUN_NOW_MAX more
+//  times, and the
 //  owner's idle hook between; re-arm last. Returns false when the source
 //  was detached meanwhile (and must be freed by the caller).
 static bool
@@ -97,10 +98,8 @@ s_settle (fy_loop_source_t *self, int revents)
     self->running = true;
     fy_loop_want_t want = { NULL, -1, 0, -1 };
     int runs = 0;
-    if (revents >= 0) {
+    if (revents >= 0)
         self->ops->run (self->object, (short) revents);
-        runs++;
-    }
     while (!self->detached) {
         s_want (self, &want);
         if (runs < FY_LOOP_RUN_NOW_MAX && want.timeout_ms == 0) {
@@ -168,9 +167,7 @@ fy_loop_attach (zloop_t *loop, const fy_loop_ops_t *ops, void *object)
     self->object = object;
     self->timer = -1;
     self->item.fd = -1;
-    fy_loop_want_t want;
-    s_want (self, &want);
-    s_arm (self, &want);
+    fy_loop_arm (self);
     return self;
 }
 
@@ -207,4 +204,15 @@ fy_loop_rearm (fy_loop_source_t *self)
     //  Detached by the idle hook: nothing may touch it any more.
     if (!s_settle (self, -1))
         free (self);
+}
+
+void
+fy_loop_arm (fy_loop_source_t *self)
+{
+    assert (self);
+    if (self->running)
+        return;
+    fy_loop_want_t want;
+    s_want (self, &want);
+    s_arm (self, &want);
 }

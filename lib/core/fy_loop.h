@@ -47,7 +47,8 @@ typedef struct {
     fy_loop_run_fn *run;
 } fy_loop_ops_t;
 
-//  Runs at once per turn before a timer of 0 ms takes over.
+//  Runs at once after the one the loop called for, before a timer of
+//  0 ms takes over.
 #define FY_LOOP_RUN_NOW_MAX 4
 
 //  Attach object to loop through ops (which must outlive the source) and
@@ -72,5 +73,11 @@ void
 //  own run it does nothing: the run is followed by the same.
 void
     fy_loop_rearm (fy_loop_source_t *self);
+
+//  The same without running the object here: a deadline of 0 runs it on
+//  the loop's next turn, for an owner whose handler must not have the
+//  object call back into it (the broker's reply handler and MHD's).
+void
+    fy_loop_arm (fy_loop_source_t *self);
 
 #endif
