@@ -48,8 +48,8 @@ s_arm (fy_loop_source_t *self, const fy_loop_want_t *want)
     if (none)
         s_poller_end (self);
     else
-    if (want->socket != self->item.socket || want->fd != self->item.fd
-        || want->events != self->item.events) {
+    if (want->socket != self->item.socket || want->events != self->item.events
+        || (!want->socket && want->fd != self->item.fd)) {
         s_poller_end (self);
         self->item = (zmq_pollitem_t) {
             want->socket, want->socket ? 0 : want->fd, want->events, 0
