@@ -17,6 +17,7 @@
 #include "aws/fy_aws_sign.h"
 #include "aws/fy_sqs.h"
 #include "http/fy_http_client.h"
+#include "wire/fy_client_loop.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -32,8 +33,6 @@
 #define S_RETRY_MS 1000
 //  The tick: heartbeats, held messages, the stop condition.
 #define S_TICK_MS 100
-//  Runs of the HTTP client at once while it has work due now.
-#define S_RUN_NOW_MAX 4
 //  Room left in a DLQ batch entry for the attributes when a body must be
 //  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
 #define S_DLQ_ROOM 4096
@@ -108,9 +107,9 @@ struct bridge {
     zloop_t *loop;
     int signal_fd;
     fy_client_t *client;
-    zmq_pollitem_t client_item;
     fy_http_client_t *http;
-    int http_timer;
+    //  The two in the loop (fy_loop).
+    fy_loop_source_t *client_source, *http_source;
     fy_sqs_t *sqs;
     fy_aws_sign_t *sign;
     fy_schema_t *schema;
@@ -120,7 +119,7 @@ struct bridge {
     bridge_batch_t *dlq;
     s_msg_t *messages;          //  every live message
     zlistx_t *pending;          //  s_msg_t waiting to be published
-    //  s_msg_t received in this handler, decoded at its end (s_rearm)
+    //  s_msg_t received in this handler, decoded at its end (s_on_http_idle)
     //  once the next receive has gone out.
     zlistx_t *undecoded;
     zhashx_t *published;        //  seq -> s_msg_t
@@ -617,7 +616,7 @@ s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
         s_accept (self, queue, sqs, now);
     }
     //  Only the next receive now: the decoding waits for the end of the
-    //  handler (s_rearm), after that receive went out, so that SQS works
+    //  handler (s_on_http_idle), after that receive went out, so that SQS works
     //  on it meanwhile instead of after every decode.
     if (!self->stopping)
         s_poll (self, queue, now);
@@ -920,97 +919,41 @@ s_on_reset (fy_client_t *client, void *arg)
 //  --------------------------------------------------------------------
 //  The loop
 
-static int s_on_http_timer (zloop_t *loop, int timer_id, void *arg);
+//  The HTTP client's idle hook: the messages received in its runs are
+//  decoded once they ran out of work at once, i.e. once the next receive
+//  or a delete batch has gone out (fy_loop runs curl again at once when
+//  it asks, which at two long polls was nearly half the drain rate).
+static bool
+s_on_http_idle (void *arg)
+{
+    bridge_t *self = arg;
+    if (!zlistx_size (self->undecoded))
+        return false;
+    s_msg_t *msg;
+    while ((msg = zlistx_first (self->undecoded))) {
+        zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));
+        s_decode (self, msg);
+    }
+    s_pump (self);
+    return true;
+}
 
-//  The HTTP client's next deadline moves whenever a request or timer
-//  starts: re-arm the one-shot timer after every handler. A request
-//  started by a handler (the next receive, a delete batch) goes out only
-//  on the client's next run, which curl asks for at once (timeout 0):
-//  run it here, since a zloop timer of at least 1 ms would hold every
-//  SQS call back a millisecond or more, which at two long polls was
-//  nearly half the drain rate. Bounded, so that the loop still turns.
+//  SQS calls were started outside the HTTP client's run: send them now.
 static void
 s_rearm (bridge_t *self)
 {
-    int runs = 0;
-    while (true) {
-        if (runs < S_RUN_NOW_MAX
-            && fy_http_client_timeout_ms (self->http) == 0) {
-            fy_http_client_run (self->http);
-            runs++;
-        }
-        else
-        if (zlistx_size (self->undecoded)) {
-            s_msg_t *msg;
-            while ((msg = zlistx_first (self->undecoded))) {
-                zlistx_delete (self->undecoded, zlistx_cursor (
-                                   self->undecoded));
-                s_decode (self, msg);
-            }
-            s_pump (self);
-        }
-        else
-            break;
-    }
-    if (self->http_timer >= 0)
-        zloop_timer_end (self->loop, self->http_timer);
-    self->http_timer = -1;
-    int64_t timeout = fy_http_client_timeout_ms (self->http);
-    if (timeout >= 0)
-        self->http_timer = zloop_timer (self->loop,
-                                        (size_t) (timeout > 0 ? timeout : 1),
-                                        1, s_on_http_timer, self);
+    fy_loop_rearm (self->http_source);
 }
 
-static int
-s_on_http_timer (zloop_t *loop, int timer_id, void *arg)
+//  The broker client's idle hook, after it processed its input or
+//  ticked: publish what the credit allows and send the calls started.
+static bool
+s_on_client_idle (void *arg)
 {
-    (void) loop;
-    (void) timer_id;
     bridge_t *self = arg;
-    self->http_timer = -1;
-    fy_http_client_run (self->http);
-    s_rearm (self);
-    return 0;
-}
-
-static int
-s_on_http (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    (void) item;
-    bridge_t *self = arg;
-    fy_http_client_run (self->http);
-    s_rearm (self);
-    return 0;
-}
-
-static int s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
-//  The client's socket changes when it starts a new session.
-static void
-s_watch_client (bridge_t *self)
-{
-    void *socket = fy_client_socket (self->client);
-    if (socket == self->client_item.socket)
-        return;
-    if (self->client_item.socket)
-        zloop_poller_end (self->loop, &self->client_item);
-    self->client_item = (zmq_pollitem_t) { socket, 0, ZMQ_POLLIN, 0 };
-    zloop_poller (self->loop, &self->client_item, s_on_client, self);
-}
-
-static int
-s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    (void) item;
-    bridge_t *self = arg;
-    fy_client_process (self->client);
-    s_watch_client (self);
     s_pump (self);
     s_rearm (self);
-    return 0;
+    return false;
 }
 
 static size_t
@@ -1049,7 +992,6 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     bridge_t *self = arg;
     fy_client_tick (self->client);
-    s_watch_client (self);
     int64_t now = fy_clock_mono_ms ();
     s_release_stale (self, now);
     int rc = 0;
@@ -1068,9 +1010,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             rc = -1;
         }
     }
-    else
-        s_pump (self);
-    s_rearm (self);
+    //  Its socket changes when it reconnects; its idle hook pumps.
+    fy_loop_rearm (self->client_source);
     return rc;
 }
 
@@ -1275,7 +1216,6 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     //  First, before libzmq starts a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
-    self->http_timer = -1;
     self->backoff_base_s = fy_cfg_int (cfg, "bridge", "backoff_base_s");
     self->backoff_cap_s = fy_cfg_int (cfg, "bridge", "backoff_cap_s");
     self->inflight = fy_cfg_int (cfg, "bridge", "inflight");
@@ -1333,11 +1273,10 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->loop = zloop_new ();
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &signal_item, s_on_signal, self);
-    zmq_pollitem_t http_item = {
-        NULL, fy_http_client_fd (self->http), ZMQ_POLLIN, 0
-    };
-    zloop_poller (self->loop, &http_item, s_on_http, self);
-    s_watch_client (self);
+    self->http_source = fy_http_client_attach (self->http, self->loop);
+    fy_loop_set_idle (self->http_source, s_on_http_idle, self);
+    self->client_source = fy_client_attach (self->client, self->loop);
+    fy_loop_set_idle (self->client_source, s_on_client_idle, self);
     zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
     zloop_timer (self->loop,
                  (size_t) fy_cfg_int (cfg, "bridge", "stats_interval_ms"), 0,
@@ -1378,6 +1317,8 @@ bridge_destroy (bridge_t **self_p)
     if (!self)
         return;
     int saved = errno;
+    fy_loop_detach (&self->http_source);
+    fy_loop_detach (&self->client_source);
     zloop_destroy (&self->loop);
     if (self->signal_fd >= 0)
         close (self->signal_fd);

@@ -25,8 +25,7 @@ struct broker_http {
     fy_schema_t *schema;
     char *openapi;              //  the document, read once
     size_t openapi_len;
-    zmq_pollitem_t item;
-    int timer;
+    fy_loop_source_t *source;   //  the server in the broker's loop
 };
 
 //  Parts of a stream granted at most, and so in flight or waiting here.
@@ -55,7 +54,6 @@ typedef struct {
     char id [FY_UUID_SIZE];
 } s_pending_t;
 
-static void s_rearm (broker_http_t *self);
 
 //  --------------------------------------------------------------------
 //  Authentication
@@ -246,7 +244,7 @@ static void s_on_reply_part (s_pending_t *pending, unsigned status,
                              fy_proto_str_t body, bool more);
 
 //  A reply arrives from the broker's socket, outside the HTTP server's
-//  run: have the server run at once to send it.
+//  run: have the server run on the loop's next turn to send it.
 static void
 s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
             fy_proto_str_t body, bool more)
@@ -254,7 +252,7 @@ s_on_reply (void *arg, unsigned status, fy_proto_str_t content_type,
     s_pending_t *pending = arg;
     broker_http_t *self = pending->http;
     s_on_reply_part (pending, status, content_type, body, more);
-    s_rearm (self);
+    fy_loop_arm (self->source);
 }
 
 static void
@@ -396,7 +394,7 @@ s_on_event_done (void *arg, bool ok, bool retryable, const char *reason)
         fy_http_respond_error (req, 422, "rejected", reason);
     broker_http_t *self = pending->http;
     s_pending_finish (pending);
-    s_rearm (self);
+    fy_loop_arm (self->source);
 }
 
 static void
@@ -574,49 +572,6 @@ s_on_request (fy_http_request_t *req, void *arg)
 }
 
 //  --------------------------------------------------------------------
-//  Loop integration: poll MHD's epoll fd, and run MHD when its own timer
-//  says so (its epoll is edge-triggered: work it left pending shows up
-//  as a timeout of 0, not as the fd becoming readable again).
-
-static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
-
-static void
-s_rearm (broker_http_t *self)
-{
-    zloop_t *loop = broker_loop (self->broker);
-    if (self->timer >= 0)
-        zloop_timer_end (loop, self->timer);
-    self->timer = -1;
-    int64_t timeout = fy_http_server_timeout_ms (self->server);
-    if (timeout >= 0)
-        self->timer = zloop_timer (loop, (size_t) (timeout > 0 ? timeout : 1),
-                                   1, s_on_timer, self);
-}
-
-static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    broker_http_t *self = arg;
-    self->timer = -1;
-    fy_http_server_run (self->server);
-    s_rearm (self);
-    return 0;
-}
-
-static int
-s_on_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    (void) item;
-    broker_http_t *self = arg;
-    fy_http_server_run (self->server);
-    s_rearm (self);
-    return 0;
-}
-
-//  --------------------------------------------------------------------
 
 //  Key and document files are small; anything larger is a mistake.
 #define S_FILE_MAX (1 << 20)
@@ -664,7 +619,6 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
     broker_http_t *self = fy_xcalloc (1, sizeof *self);
     self->broker = broker;
     self->cfg = cfg;
-    self->timer = -1;
     bool failed = false;
     self->jwt = s_jwt_new (cfg, err, &failed);
     if (failed)
@@ -692,10 +646,9 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
         fy_error_prefix (err, "http");
         goto fail;
     }
-    self->item.fd = fy_http_server_fd (self->server);
-    self->item.events = ZMQ_POLLIN;
-    zloop_poller (broker_loop (broker), &self->item, s_on_fd, self);
-    s_rearm (self);
+    //  MHD's epoll is edge-triggered: work it left pending shows as a
+    //  timeout of 0, not as its fd becoming readable again (fy_loop).
+    self->source = fy_http_server_attach (self->server, broker_loop (broker));
     fy_log_notice ("http: serving on %s:%d",
                    fy_cfg_str (cfg, "http", "address"),
                    fy_http_server_port (self->server));
@@ -714,12 +667,7 @@ broker_http_destroy (broker_http_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    if (self->server) {
-        zloop_t *loop = broker_loop (self->broker);
-        zloop_poller_end (loop, &self->item);
-        if (self->timer >= 0)
-            zloop_timer_end (loop, self->timer);
-    }
+    fy_loop_detach (&self->source);
     fy_http_server_destroy (&self->server);
     fy_jwt_destroy (&self->jwt);
     fy_schema_destroy (&self->schema);

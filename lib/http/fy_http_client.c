@@ -10,6 +10,7 @@
     Connections live in the multi handle's pool, not in easy handles, so a
     fresh easy handle per request still re-uses kept-alive connections. */
 #include "http/fy_http_client.h"
+#include "core/fy_list.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -37,7 +38,7 @@ struct fy_http_call {
 };
 
 typedef struct s_request {
-    struct s_request *prev, *next;
+    fy_link_t link;             //  on the client's requests
     fy_http_client_t *client;
     fy_http_call_t *call;
     CURL *easy;
@@ -65,7 +66,7 @@ struct fy_http_client {
     CURLM *multi;
     int epfd;
     int64_t curl_deadline;      //  Monotonic ms, -1 when curl waits for none
-    s_request_t *requests;
+    fy_link_t requests;         //  s_request_t in flight, newest first
     s_timer_t *timers;          //  Sorted by deadline, then id
     uint64_t next_id;
     size_t active;
@@ -174,6 +175,7 @@ fy_http_client_new (const fy_http_client_options_t *options, fy_error_t *err)
     fy_http_client_t *self = fy_xcalloc (1, sizeof *self);
     self->curl_deadline = -1;
     self->next_id = 1;
+    fy_list_init (&self->requests);
     self->epfd = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epfd < 0) {
         fy_error_set (err, "epoll_create1: %s", strerror (errno));
@@ -225,12 +227,7 @@ s_request_free (s_request_t *request)
 static void
 s_request_unlink (fy_http_client_t *self, s_request_t *request)
 {
-    if (request->prev)
-        request->prev->next = request->next;
-    else
-        self->requests = request->next;
-    if (request->next)
-        request->next->prev = request->prev;
+    fy_list_unlink (&request->link);
     curl_multi_remove_handle (self->multi, request->easy);
     self->active--;
 }
@@ -243,8 +240,8 @@ fy_http_client_destroy (fy_http_client_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    while (self->requests) {
-        s_request_t *request = self->requests;
+    s_request_t *request;
+    fy_list_each (request, &self->requests, s_request_t, link) {
         s_request_unlink (self, request);
         s_request_free (request);
     }
@@ -425,6 +422,30 @@ fy_http_client_run (fy_http_client_t *self)
     }
     s_reap (self);
     s_run_timers (self);
+}
+
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
+{
+    want->fd = fy_http_client_fd (object);
+    want->events = ZMQ_POLLIN;
+    want->timeout_ms = fy_http_client_timeout_ms (object);
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    (void) revents;
+    fy_http_client_run (object);
+}
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
+
+fy_loop_source_t *
+fy_http_client_attach (fy_http_client_t *self, zloop_t *loop)
+{
+    assert (self);
+    return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
 int
@@ -647,10 +668,7 @@ fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
                       curl_multi_strerror (code));
         goto fail;
     }
-    request->next = self->requests;
-    if (self->requests)
-        self->requests->prev = request;
-    self->requests = request;
+    fy_list_push_front (&self->requests, &request->link);
     self->active++;
     if (id_p)
         *id_p = request->id;
@@ -665,8 +683,8 @@ bool
 fy_http_client_cancel (fy_http_client_t *self, uint64_t id)
 {
     assert (self);
-    for (s_request_t *request = self->requests; request;
-         request = request->next)
+    s_request_t *request;
+    fy_list_each (request, &self->requests, s_request_t, link)
         if (request->id == id) {
             s_request_unlink (self, request);
             s_request_free (request);

@@ -22,6 +22,7 @@
 #ifndef FY_HTTP_CLIENT_H_INCLUDED
 #define FY_HTTP_CLIENT_H_INCLUDED
 
+#include "core/fy_loop.h"
 #include "ferry/fy_common.h"
 
 #include <curl/curl.h>
@@ -83,6 +84,11 @@ int64_t
 //  expire timeouts, call the completion callbacks and due timers.
 void
     fy_http_client_run (fy_http_client_t *self);
+
+//  Attach the client to loop: its fd, timeout and run, through core's
+//  fy_loop. fy_loop_detach the source before destroying the client.
+fy_loop_source_t *
+    fy_http_client_attach (fy_http_client_t *self, zloop_t *loop);
 
 //  Poll the fd for at most timeout_ms (-1: no limit besides the client's
 //  own timeout) and run once. For programs and tests without a loop of

@@ -17,6 +17,7 @@
     connection is suspended MHD does not notice the client leaving, so the
     server polls those sockets for a hang-up every cancel_check_ms. */
 #include "http/fy_http_server.h"
+#include "core/fy_list.h"
 #include "ferry/fy_json.h"
 #include "ferry/fy_log.h"
 
@@ -54,7 +55,7 @@ typedef enum {
 
 struct fy_http_request {
     fy_http_server_t *server;
-    fy_http_request_t *prev, *next;
+    fy_link_t link;                 //  on the server's requests
     struct MHD_Connection *conn;    //  NULL once MHD is done with it
     s_state_t state;
     bool app_done;                  //  the application owes nothing more
@@ -93,7 +94,7 @@ struct fy_http_server {
     fy_http_limits_t limits;
     fy_http_handler_fn *handler;
     void *arg;
-    fy_http_request_t *head;
+    fy_link_t requests;             //  fy_http_request_t, newest first
     size_t count;
     size_t suspended;               //  requests with suspended set
     bool resumed;                   //  a resume since the last run
@@ -125,12 +126,7 @@ static void
 s_request_free (fy_http_request_t *req)
 {
     fy_http_server_t *self = req->server;
-    if (req->prev)
-        req->prev->next = req->next;
-    else
-        self->head = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
+    fy_list_unlink (&req->link);
     self->count--;
     if (req->response)
         MHD_destroy_response (req->response);
@@ -192,10 +188,7 @@ s_uri_logged (void *cls, const char *uri, struct MHD_Connection *conn)
         *mark = '\0';
     mark = strchr (req->uri, '?');
     req->query_string = mark ? mark + 1 : "";
-    req->next = self->head;
-    if (self->head)
-        self->head->prev = req;
-    self->head = req;
+    fy_list_push_front (&self->requests, &req->link);
     self->count++;
     return req;
 }
@@ -702,6 +695,7 @@ fy_http_server_new (const char *address, int port,
     if (s_address_parse (address, port, &storage, err) == -1)
         return NULL;
     fy_http_server_t *self = fy_xcalloc (1, sizeof (fy_http_server_t));
+    fy_list_init (&self->requests);
     if (limits)
         self->limits = *limits;
     else
@@ -752,7 +746,8 @@ s_drain (fy_http_server_t *self)
     bool told = true;
     while (told) {
         told = false;
-        for (fy_http_request_t *req = self->head; req; req = req->next) {
+        fy_http_request_t *req;
+        fy_list_each (req, &self->requests, fy_http_request_t, link) {
             if (req->app_done || req->cancelled)
                 continue;
             req->cancelled = true;
@@ -763,9 +758,8 @@ s_drain (fy_http_server_t *self)
             }
         }
     }
-    fy_http_request_t *next;
-    for (fy_http_request_t *req = self->head; req; req = next) {
-        next = req->next;
+    fy_http_request_t *req;
+    fy_list_each (req, &self->requests, fy_http_request_t, link) {
         if (req->app_done)
             continue;
         if (req->streaming)
@@ -778,7 +772,7 @@ s_drain (fy_http_server_t *self)
     int64_t deadline = fy_clock_mono_ms () + S_DRAIN_MS;
     while (fy_clock_mono_ms () < deadline) {
         bool busy = false;
-        for (fy_http_request_t *req = self->head; req; req = req->next)
+        fy_list_each (req, &self->requests, fy_http_request_t, link)
             if (req->state == S_READY || req->state == S_SENDING)
                 busy = true;
         if (!busy)
@@ -789,7 +783,7 @@ s_drain (fy_http_server_t *self)
         MHD_run (self->daemon);
     }
     //  MHD_stop_daemon must not meet a suspended connection.
-    for (fy_http_request_t *req = self->head; req; req = req->next)
+    fy_list_each (req, &self->requests, fy_http_request_t, link)
         if (req->suspended) {
             req->peer_gone = true;
             s_resume (req);
@@ -810,7 +804,7 @@ fy_http_server_destroy (fy_http_server_t **self_p)
         MHD_stop_daemon (self->daemon);
     }
     //  MHD reported every request complete; anything left is a bug here.
-    assert (self->head == NULL);
+    assert (fy_list_is_empty (&self->requests));
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -870,7 +864,8 @@ s_check_hangups (fy_http_server_t *self)
     if (now < self->next_check_ms)
         return;
     self->next_check_ms = now + self->limits.cancel_check_ms;
-    for (fy_http_request_t *req = self->head; req; req = req->next) {
+    fy_http_request_t *req;
+    fy_list_each (req, &self->requests, fy_http_request_t, link) {
         if (!req->suspended)
             continue;
         const union MHD_ConnectionInfo *info = MHD_get_connection_info (
@@ -893,6 +888,30 @@ fy_http_server_run (fy_http_server_t *self)
     self->resumed = false;
     s_check_hangups (self);
     MHD_run (self->daemon);
+}
+
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
+{
+    want->fd = fy_http_server_fd (object);
+    want->events = ZMQ_POLLIN;
+    want->timeout_ms = fy_http_server_timeout_ms (object);
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    (void) revents;
+    fy_http_server_run (object);
+}
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
+
+fy_loop_source_t *
+fy_http_server_attach (fy_http_server_t *self, zloop_t *loop)
+{
+    assert (self);
+    return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
 //  --- Request accessors

@@ -23,6 +23,7 @@
 #ifndef FY_HTTP_SERVER_H_INCLUDED
 #define FY_HTTP_SERVER_H_INCLUDED
 
+#include "core/fy_loop.h"
 #include "ferry/fy_common.h"
 
 #include <jansson.h>
@@ -120,6 +121,11 @@ int64_t
 //  write. Call it when the fd is readable or the timeout expired.
 void
     fy_http_server_run (fy_http_server_t *self);
+
+//  Attach the server to loop: its fd, timeout and run, through core's
+//  fy_loop. fy_loop_detach the source before destroying the server.
+fy_loop_source_t *
+    fy_http_server_attach (fy_http_server_t *self, zloop_t *loop);
 
 //  The port actually bound.
 int

@@ -11,6 +11,7 @@
     result's error text. It looks at nothing curl sent, where AUTH's
     credentials are. */
 #include "notify/fy_smtp.h"
+#include "core/fy_list.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -24,7 +25,7 @@
 #define S_REPLY_MAX 200
 
 typedef struct s_job {
-    struct s_job *prev, *next;
+    fy_link_t link;             //  on the client's jobs
     fy_smtp_t *smtp;
     uint64_t id;
     fy_smtp_done_fn *fn;
@@ -45,7 +46,7 @@ struct fy_smtp {
     char *password;
     int64_t connect_ms;
     int64_t total_ms;
-    s_job_t *jobs;
+    fy_link_t jobs;             //  s_job_t in flight, newest first
     size_t active;
 };
 
@@ -131,6 +132,7 @@ fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
         return NULL;
     }
     fy_smtp_t *self = fy_xcalloc (1, sizeof *self);
+    fy_list_init (&self->jobs);
     self->http = http;
     self->url = fy_xstrdup (url);
     self->starttls = options->starttls;
@@ -148,12 +150,7 @@ static void
 s_job_unlink (s_job_t *job)
 {
     fy_smtp_t *smtp = job->smtp;
-    if (job->prev)
-        job->prev->next = job->next;
-    else
-        smtp->jobs = job->next;
-    if (job->next)
-        job->next->prev = job->prev;
+    fy_list_unlink (&job->link);
     smtp->active--;
 }
 
@@ -175,8 +172,8 @@ fy_smtp_destroy (fy_smtp_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    while (self->jobs) {
-        s_job_t *job = self->jobs;
+    s_job_t *job;
+    fy_list_each (job, &self->jobs, s_job_t, link) {
         fy_http_client_cancel (self->http, job->id);
         s_job_unlink (job);
         s_job_free (job);
@@ -378,10 +375,7 @@ fy_smtp_send (fy_smtp_t *self, fy_smtp_message_t **message_p,
         s_job_free (job);
         return -1;
     }
-    job->next = self->jobs;
-    if (self->jobs)
-        self->jobs->prev = job;
-    self->jobs = job;
+    fy_list_push_front (&self->jobs, &job->link);
     self->active++;
     if (id_p)
         *id_p = job->id;
@@ -392,7 +386,8 @@ bool
 fy_smtp_cancel (fy_smtp_t *self, uint64_t id)
 {
     assert (self);
-    for (s_job_t *job = self->jobs; job; job = job->next)
+    s_job_t *job;
+    fy_list_each (job, &self->jobs, s_job_t, link)
         if (job->id == id) {
             fy_http_client_cancel (self->http, id);
             s_job_unlink (job);

@@ -17,6 +17,7 @@
     the next deadline is the list's head. Records waiting for a connection
     are on a second, FIFO list and hold a copy of their arguments. */
 #include "store/fy_redis.h"
+#include "core/fy_list.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -59,8 +60,8 @@ struct fy_redis_script {
 };
 
 typedef struct s_cmd {
-    struct s_cmd *prev, *next;      //  The deadline list: every live record
-    struct s_cmd *qprev, *qnext;    //  The queue: records not yet sent
+    fy_link_t link;                 //  The deadline list: every live record
+    fy_link_t qlink;                //  The queue: records not yet sent
     fy_redis_t *client;
     uint64_t id;
     int64_t deadline;
@@ -93,8 +94,8 @@ struct fy_redis {
     int64_t reconnect_at;       //  -1: no reconnect scheduled
     unsigned attempt;           //  Failed connections since a good one
     fy_backoff_t backoff;
-    s_cmd_t *head, *tail;       //  Deadline list
-    s_cmd_t *qhead, *qtail;     //  Queue
+    fy_link_t cmds;             //  Deadline list, s_cmd_t by link
+    fy_link_t queue;            //  Queue, s_cmd_t by qlink
     size_t queued;
     size_t pending;
     uint64_t next_id;
@@ -453,18 +454,26 @@ s_cmd_copy (s_cmd_t *cmd, size_t argc, const char *const *argv,
     cmd->argc = argc;
 }
 
+//  The record of the next deadline, or NULL.
+static s_cmd_t *
+s_deadline_first (fy_redis_t *self)
+{
+    fy_link_t *link = fy_list_first (&self->cmds);
+    return link ? fy_list_entry (link, s_cmd_t, link) : NULL;
+}
+
+//  The record next to send, or NULL.
+static s_cmd_t *
+s_queue_first (fy_redis_t *self)
+{
+    fy_link_t *link = fy_list_first (&self->queue);
+    return link ? fy_list_entry (link, s_cmd_t, qlink) : NULL;
+}
+
 static void
 s_dequeue (fy_redis_t *self, s_cmd_t *cmd)
 {
-    if (cmd->qprev)
-        cmd->qprev->qnext = cmd->qnext;
-    else
-        self->qhead = cmd->qnext;
-    if (cmd->qnext)
-        cmd->qnext->qprev = cmd->qprev;
-    else
-        self->qtail = cmd->qprev;
-    cmd->qprev = cmd->qnext = NULL;
+    fy_list_unlink (&cmd->qlink);
     self->queued--;
 }
 
@@ -473,14 +482,7 @@ s_unlink (fy_redis_t *self, s_cmd_t *cmd)
 {
     if (!cmd->sent)
         s_dequeue (self, cmd);
-    if (cmd->prev)
-        cmd->prev->next = cmd->next;
-    else
-        self->head = cmd->next;
-    if (cmd->next)
-        cmd->next->prev = cmd->prev;
-    else
-        self->tail = cmd->prev;
+    fy_list_unlink (&cmd->link);
     self->pending--;
 }
 
@@ -513,8 +515,9 @@ static void
 s_fail_queued (fy_redis_t *self, int error, const char *text)
 {
     uint64_t limit = self->next_id;
-    while (self->qhead && self->qhead->id < limit)
-        s_fail (self, self->qhead, error, text);
+    s_cmd_t *cmd;
+    while ((cmd = s_queue_first (self)) && cmd->id < limit)
+        s_fail (self, cmd, error, text);
 }
 
 //  --------------------------------------------------------------------
@@ -635,8 +638,9 @@ s_ready (fy_redis_t *self)
     self->state = S_READY;
     self->ready_since = fy_clock_mono_ms ();
     self->connects++;
-    while (self->qhead && self->state == S_READY && self->ac) {
-        s_cmd_t *cmd = self->qhead;
+    s_cmd_t *cmd;
+    while (self->state == S_READY && self->ac
+           && (cmd = s_queue_first (self))) {
         s_dequeue (self, cmd);
         //  hiredis formats the command into its buffer: only an EVAL
         //  keeps its copy, for the fallback. cmd may be gone after s_send.
@@ -813,6 +817,8 @@ fy_redis_new (const char *url, const fy_redis_options_t *options,
     fy_redis_t *self = fy_xcalloc (1, sizeof *self);
     self->options = *options;
     self->next_id = 1;
+    fy_list_init (&self->cmds);
+    fy_list_init (&self->queue);
     self->reconnect_at = -1;
     fy_backoff_init (&self->backoff, options->reconnect_min_ms,
                      options->reconnect_max_ms);
@@ -847,8 +853,8 @@ fy_redis_destroy (fy_redis_t **self_p)
     self->destroying = true;
     //  Sent records are freed by their callbacks, NULL reply, no call.
     s_drop (self);
-    while (self->head) {
-        s_cmd_t *cmd = self->head;
+    s_cmd_t *cmd;
+    while ((cmd = s_deadline_first (self))) {
         s_unlink (self, cmd);
         s_cmd_free (cmd);
     }
@@ -877,7 +883,8 @@ int64_t
 fy_redis_timeout_ms (fy_redis_t *self)
 {
     assert (self);
-    int64_t deadline = self->head ? self->head->deadline : -1;
+    s_cmd_t *first = s_deadline_first (self);
+    int64_t deadline = first ? first->deadline : -1;
     int64_t other = -1;
     if (self->reset_pending)
         other = 0;
@@ -952,8 +959,8 @@ fy_redis_run (fy_redis_t *self)
                 self->where, (long long) self->options.connect_timeout_ms);
         s_drop (self);
     }
-    while (self->head && self->head->deadline <= now) {
-        s_cmd_t *cmd = self->head;
+    s_cmd_t *cmd;
+    while ((cmd = s_deadline_first (self)) && cmd->deadline <= now) {
         if (cmd->sent) {
             //  Its reply may still come: only a new connection is safe.
             //  Dropping it calls back every command sent on it, this one
@@ -964,14 +971,39 @@ fy_redis_run (fy_redis_t *self)
                     "within %lld ms", self->where,
                     (long long) cmd->timeout_ms);
             s_drop (self);
-            if (self->head && self->head->id == id)
-                s_fail (self, self->head, ETIMEDOUT, "no reply in time");
+            cmd = s_deadline_first (self);
+            if (cmd && cmd->id == id)
+                s_fail (self, cmd, ETIMEDOUT, "no reply in time");
         }
         else
             s_fail (self, cmd, ETIMEDOUT, "no connection to redis in time");
     }
     if (!self->ac && self->reconnect_at >= 0 && now >= self->reconnect_at)
         s_connect (self);
+}
+
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
+{
+    want->fd = fy_redis_fd (object);
+    want->events = ZMQ_POLLIN;
+    want->timeout_ms = fy_redis_timeout_ms (object);
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    (void) revents;
+    fy_redis_run (object);
+}
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
+
+fy_loop_source_t *
+fy_redis_attach (fy_redis_t *self, zloop_t *loop)
+{
+    assert (self);
+    return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
 int
@@ -1077,7 +1109,8 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
         errno = EINVAL;
         goto out;
     }
-    bool direct = fy_redis_connected (self) && !self->qhead;
+    bool direct = fy_redis_connected (self)
+                && fy_list_is_empty (&self->queue);
     if (!direct && self->queued >= self->options.max_queued) {
         fy_error_set (err, "redis: %zu commands already wait for a "
                       "connection (%s)", self->queued,
@@ -1095,19 +1128,11 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
     cmd->timeout_ms = timeout_ms > 0 ? timeout_ms : self->options.timeout_ms;
     cmd->deadline = fy_clock_mono_ms () + cmd->timeout_ms;
     //  Into the deadline list, from the tail: nearly always right there.
-    s_cmd_t *after = self->tail;
-    while (after && after->deadline > cmd->deadline)
+    fy_link_t *after = self->cmds.prev;
+    while (after != &self->cmds
+           && fy_list_entry (after, s_cmd_t, link)->deadline > cmd->deadline)
         after = after->prev;
-    cmd->prev = after;
-    cmd->next = after ? after->next : self->head;
-    if (cmd->next)
-        cmd->next->prev = cmd;
-    else
-        self->tail = cmd;
-    if (after)
-        after->next = cmd;
-    else
-        self->head = cmd;
+    fy_list_insert (after, &cmd->link);
     self->pending++;
     if (id_p)
         *id_p = cmd->id;
@@ -1118,12 +1143,7 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
                                                 : (const char **) argv,
                 argvlen);
     else {
-        cmd->qprev = self->qtail;
-        if (self->qtail)
-            self->qtail->qnext = cmd;
-        else
-            self->qhead = cmd;
-        self->qtail = cmd;
+        fy_list_push_back (&self->queue, &cmd->qlink);
         self->queued++;
     }
     rc = 0;
@@ -1180,7 +1200,8 @@ bool
 fy_redis_cancel (fy_redis_t *self, uint64_t id)
 {
     assert (self);
-    for (s_cmd_t *cmd = self->head; cmd; cmd = cmd->next) {
+    s_cmd_t *cmd;
+    fy_list_each (cmd, &self->cmds, s_cmd_t, link) {
         if (cmd->id != id)
             continue;
         if (!cmd->fn)

@@ -19,6 +19,7 @@
 #ifndef FY_REDIS_H_INCLUDED
 #define FY_REDIS_H_INCLUDED
 
+#include "core/fy_loop.h"
 #include "ferry/fy_common.h"
 
 #ifdef __cplusplus
@@ -119,6 +120,11 @@ int64_t
 //  complete commands, expire timeouts, reconnect when due.
 void
     fy_redis_run (fy_redis_t *self);
+
+//  Attach the client to loop: its fd, timeout and run, through core's
+//  fy_loop. fy_loop_detach the source before destroying the client.
+fy_loop_source_t *
+    fy_redis_attach (fy_redis_t *self, zloop_t *loop);
 
 //  Poll the fd for at most timeout_ms (-1: no limit besides the client's
 //  own timeout) and run once. For programs and tests without a loop of

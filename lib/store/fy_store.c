@@ -106,6 +106,9 @@ struct fy_store {
     bool temp_ready;
     int months [S_MONTHS_MAX];
     size_t month_count;
+    //  Who hears the appends' outcomes (fy_store_append_attach).
+    fy_store_landed_fn *landed;
+    void *landed_arg;
     //  The append in flight (fy_store_audit_append_start), if any.
     s_batch_t flight;
     s_flight_t flight_state;
@@ -1292,6 +1295,47 @@ fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
     self->flight_state = S_FLIGHT_NONE;
     errno = self->flight_errno;
     return rc;
+}
+
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
+{
+    fy_store_t *self = object;
+    if (!fy_store_append_is_busy (self))
+        return;
+    want->fd = fy_store_append_socket (self);
+    if (want->fd < 0)
+        want->timeout_ms = 0;   //  its outcome is known: poll at once
+    else
+        want->events = (short) (ZMQ_POLLIN
+                              | (self->flight_write ? ZMQ_POLLOUT : 0));
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    (void) revents;
+    fy_store_t *self = object;
+    if (!fy_store_append_is_busy (self))
+        return;
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    int rc = fy_store_audit_append_poll (self, &inserted, &err);
+    if (rc != 1)
+        self->landed (rc, inserted, &err, self->landed_arg);
+}
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
+
+fy_loop_source_t *
+fy_store_append_attach (fy_store_t *self, zloop_t *loop,
+                        fy_store_landed_fn *landed, void *arg)
+{
+    assert (self);
+    assert (landed);
+    self->landed = landed;
+    self->landed_arg = arg;
+    return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
 int

@@ -11,6 +11,7 @@
 #ifndef FY_STORE_H_INCLUDED
 #define FY_STORE_H_INCLUDED
 
+#include "core/fy_loop.h"
 #include "ferry/fy_common.h"
 #include "ferry/fy_event.h"
 
@@ -172,6 +173,19 @@ bool
 int
     fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
                                 fy_error_t *err) FY_MUSTCHECK;
+
+//  An append's outcome, as fy_store_audit_append_poll gives it (errno
+//  set too); the store is free again.
+typedef void (fy_store_landed_fn) (int rc, size_t inserted, fy_error_t *err,
+                                   void *arg);
+
+//  Attach the appends to loop, through core's fy_loop: while one is in
+//  flight its socket is watched and polled, and landed gets its outcome.
+//  After fy_store_audit_append_start, fy_loop_rearm the source.
+//  fy_loop_detach the source before destroying the store.
+fy_loop_source_t *
+    fy_store_append_attach (fy_store_t *self, zloop_t *loop,
+                            fy_store_landed_fn *landed, void *arg);
 
 //  Block until the append in flight has landed; returns as poll does (0
 //  or -1), at once 0 when none is in flight.

@@ -1,6 +1,7 @@
 /*  fy_client: publish within credit, hear the outcome. */
 #include "ferry/fy_client.h"
 #include "ferry/fy_log.h"
+#include "wire/fy_client_loop.h"
 #include "wire/fy_session.h"
 
 #include <assert.h>
@@ -282,6 +283,30 @@ fy_client_tick (fy_client_t *self)
         s_reset (self);
         s_hello (self);
     }
+}
+
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
+{
+    fy_client_t *self = object;
+    want->socket = self->session.socket;
+    want->events = ZMQ_POLLIN;
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    if (revents & ZMQ_POLLIN)
+        fy_client_process (object);
+}
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
+
+fy_loop_source_t *
+fy_client_attach (fy_client_t *self, zloop_t *loop)
+{
+    assert (self);
+    return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
 int

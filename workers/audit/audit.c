@@ -153,69 +153,27 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
     self->flight_count = 0;
 }
 
+//  The flight landed (the store's source, or s_wait): answer it and send
+//  what waits.
 static void
-s_unwatch (audit_t *self)
+s_landed (int rc, size_t inserted, fy_error_t *err, void *arg)
 {
-    if (!self->flight_watched)
-        return;
-    zloop_poller_end (fy_worker_loop (self->worker), &self->flight_item);
-    self->flight_watched = false;
-}
-
-static int s_on_store (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
-//  Watch the store's socket for what the flight waits on: its answer,
-//  and room to send while it has bytes left.
-static void
-s_watch (audit_t *self)
-{
-    short events = (short) (ZMQ_POLLIN
-                          | (fy_store_append_wants_write (self->store)
-                             ? ZMQ_POLLOUT : 0));
-    int fd = fy_store_append_socket (self->store);
-    if (self->flight_watched && self->flight_item.fd == fd
-        && self->flight_item.events == events)
-        return;
-    s_unwatch (self);
-    zmq_pollitem_t item = { NULL, fd, events, 0 };
-    self->flight_item = item;
-    zloop_t *loop = fy_worker_loop (self->worker);
-    if (zloop_poller (loop, &self->flight_item, s_on_store, self) == 0) {
-        //  libpq reads the socket's errors itself.
-        zloop_poller_set_tolerant (loop, &self->flight_item);
-        self->flight_watched = true;
-    }
-}
-
-//  Move the flight on; once it landed, answer it and send what waits.
-//  After the loop (blocking), wait for it instead.
-static void
-s_progress (audit_t *self)
-{
-    fy_error_t err = { "" };
-    size_t inserted = 0;
-    int rc = self->blocking
-           ? fy_store_audit_append_wait (self->store, &inserted, &err)
-           : fy_store_audit_append_poll (self->store, &inserted, &err);
-    if (rc == 1) {
-        s_watch (self);
-        return;
-    }
-    s_unwatch (self);
-    s_land (self, rc, inserted, &err);
+    audit_t *self = arg;
+    s_land (self, rc, inserted, err);
     if (self->house_due)
         s_housekeep (self);
     if (self->batch_due || self->batch_count >= self->batch_max)
         s_flush (self);
 }
 
-static int
-s_on_store (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+//  After the loop: block until the flight landed.
+static void
+s_wait (audit_t *self)
 {
-    (void) loop;
-    (void) item;
-    s_progress (arg);
-    return 0;
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    int rc = fy_store_audit_append_wait (self->store, &inserted, &err);
+    s_landed (rc, inserted, &err, self);
 }
 
 //  Send the open batch (its first batch_max), unless one is in flight:
@@ -251,7 +209,10 @@ s_flush (audit_t *self)
     //  What is left has waited already: it goes at the landing.
     self->batch_due = self->batch_count > 0;
     fy_store_audit_append_start (self->store, self->flight_events, count);
-    s_progress (self);
+    if (self->blocking)
+        s_wait (self);
+    else
+        fy_loop_rearm (self->store_source);
 }
 
 static void
@@ -404,14 +365,17 @@ audit_run (audit_t *self)
     self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer,
                                      self);
     s_on_house_timer (loop, self->house_timer, self);
+    self->store_source = fy_store_append_attach (self->store, loop, s_landed,
+                                                 self);
     int rc = fy_worker_run (self->worker);
+    fy_loop_detach (&self->store_source);
     //  The drain waited for the batches in hand (the flight's socket and
     //  the open batch's timer kept the loop going); what is still in hand
     //  here ran out of stop_timeout_ms: land the flight, then write the
     //  rest, blocking.
     self->blocking = true;
     if (fy_store_append_is_busy (self->store))
-        s_progress (self);
+        s_wait (self);
     s_flush (self);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);

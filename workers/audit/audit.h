@@ -33,8 +33,7 @@ struct audit {
     fy_delivery_t **flight;
     fy_event_t **flight_events;
     size_t flight_count;
-    zmq_pollitem_t flight_item;     //  the store's socket, while watched
-    bool flight_watched;
+    fy_loop_source_t *store_source; //  the flight's, in the loop
     bool blocking;                  //  the loop is over: wait for flights
     bool house_due;                 //  housekeeping waits for the landing
     int house_timer;
