@@ -6,7 +6,7 @@
     between attempts the op waits on one of the HTTP client's timers. */
 #include "aws/fy_aws_client.h"
 #include "ferry/fy_json.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
     the order they were added. */
 #include "aws/fy_sqs.h"
 #include "ferry/fy_json.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -12,7 +12,7 @@
 #include "notify/fy_fcm.h"
 #include "ferry/fy_json.h"
 #include "http/fy_jwt.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>
