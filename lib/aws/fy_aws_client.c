@@ -52,11 +52,7 @@ fy_aws_options_default (fy_aws_options_t *options)
 {
     assert (options);
     memset (options, 0, sizeof *options);
-    options->retry_base_ms = 50;
-    options->retry_cap_ms = 5000;
-    options->max_attempts = 5;
-    options->connect_timeout_ms = 5000;
-    options->timeout_ms = 15000;
+    fy_http_ops_options_default (&options->base);
 }
 
 char *
@@ -106,7 +102,7 @@ fy_aws_endpoint (const char *const *env_names,
         return NULL;
     }
     if (endpoint)
-        return fy_aws_url_trim (endpoint, prefix, err);
+        return fy_http_url_trim (endpoint, prefix, err);
     return fy_aws_region_endpoint (prefix, region);
 }
 
@@ -136,7 +132,7 @@ fy_aws_short_code (const char *text, char *code, size_t size)
 void
 fy_aws_decode_json_error (int status, const char *error_type,
                           const char *body, size_t len,
-                          fy_aws_error_t *error)
+                          fy_http_service_error_t *error)
 {
     assert (error);
     memset (error, 0, sizeof *error);
@@ -182,21 +178,21 @@ fy_aws_is_credential_error (const char *code)
 //  The request runner
 
 typedef struct {
-    fy_aws_op_t base;           //  First: the list's view of the op
+    fy_http_op_t base;          //  First: the list's view of the op
     fy_aws_client_t *client;
     char *url;
     const char *content_type;
     char *body;
     size_t len;
-    fy_aws_done_fn *fn;
+    fy_http_op_done_fn *fn;
     void *arg;
-    fy_aws_outcome_t out;       //  How the last attempt went
+    fy_http_outcome_t out;      //  How the last attempt went
 } s_op_t;
 
 struct fy_aws_client {
     const fy_aws_service_t *service;
     char *endpoint;
-    fy_aws_ops_t ops;
+    fy_http_ops_t ops;
 };
 
 fy_aws_client_t *
@@ -215,17 +211,17 @@ fy_aws_client_new (fy_http_client_t *http, const fy_aws_service_t *service,
     fy_aws_client_t *self = fy_xcalloc (1, sizeof *self);
     self->service = service;
     self->endpoint = endpoint;
-    fy_aws_ops_init (&self->ops, http, options);
+    fy_http_ops_init (&self->ops, http, options ? &options->base : NULL);
     return self;
 }
 
 static void
-s_op_free (fy_aws_op_t *base)
+s_op_free (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     free (op->url);
     free (op->body);
-    fy_aws_outcome_clear (&op->out);
+    fy_http_outcome_clear (&op->out);
     free (op);
 }
 
@@ -237,7 +233,7 @@ fy_aws_client_destroy (fy_aws_client_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    fy_aws_ops_clear (&self->ops);
+    fy_http_ops_clear (&self->ops);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -265,7 +261,7 @@ fy_aws_client_pending (fy_aws_client_t *self)
     return self->ops.pending;
 }
 
-fy_aws_ops_t *
+fy_http_ops_t *
 fy_aws_client_ops (fy_aws_client_t *self)
 {
     assert (self);
@@ -276,18 +272,19 @@ bool
 fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id)
 {
     assert (self);
-    return fy_aws_ops_cancel (&self->ops, id);
+    return fy_http_ops_cancel (&self->ops, id);
 }
 
-static void s_attempt (fy_aws_op_t *base);
+static void s_attempt (fy_http_op_t *base);
 
 //  The op is over: call back once with what it has, then free it.
 static void
 s_finish (s_op_t *op)
 {
-    fy_aws_ops_unlink (&op->client->ops, &op->base);
-    const fy_aws_outcome_t *out = &op->out;
-    fy_aws_result_t result = fy_aws_outcome_result (out, op->base.attempts);
+    fy_http_ops_unlink (&op->client->ops, &op->base);
+    const fy_http_outcome_t *out = &op->out;
+    fy_http_op_result_t result = fy_http_outcome_result (out,
+                                                         op->base.attempts);
     const char *code = out->failure.code;
     //  Anything but the service's refusal is not the message's fault
     //  (transport, EMSGSIZE, signing): worth trying again later.
@@ -307,23 +304,24 @@ s_on_http (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
     fy_aws_client_t *self = op->client;
-    fy_aws_outcome_t *out = &op->out;
+    fy_http_outcome_t *out = &op->out;
     op->base.http_id = 0;
     bool retry = false;
-    if (fy_aws_outcome_read (out, http, self->service->parse,
-                             self->service->service))
+    if (fy_http_outcome_read (out, http, self->service->parse,
+                              self->service->service, "x-amzn-errortype",
+                              "x-amzn-requestid"))
         retry = out->error == EPROTO
                     ? fy_aws_is_retryable (out->status, out->failure.code)
                     : out->error != EMSGSIZE;
-    if (retry && fy_aws_ops_may_retry (&self->ops, &op->base)) {
-        fy_aws_ops_backoff (&self->ops, &op->base);
+    if (retry && fy_http_ops_may_retry (&self->ops, &op->base)) {
+        fy_http_ops_backoff (&self->ops, &op->base);
         return;
     }
     s_finish (op);
 }
 
 static void
-s_attempt (fy_aws_op_t *base)
+s_attempt (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     fy_aws_client_t *self = op->client;
@@ -336,8 +334,8 @@ s_attempt (fy_aws_op_t *base)
     //  The answers are small; anything larger is not AWS talking.
     fy_http_call_set_max_body (call, 1024 * 1024);
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_http, &err)) {
-        fy_aws_outcome_fail (&op->out, errno, err.text);
+    if (fy_http_ops_start (&self->ops, &op->base, &call, s_on_http, &err)) {
+        fy_http_outcome_fail (&op->out, errno, err.text);
         s_finish (op);
     }
 }
@@ -345,7 +343,7 @@ s_attempt (fy_aws_op_t *base)
 void
 fy_aws_client_post (fy_aws_client_t *self, const char *path,
                     const char *content_type, char **body_p, size_t len,
-                    fy_aws_done_fn *fn, void *arg, uint64_t *id_p)
+                    fy_http_op_done_fn *fn, void *arg, uint64_t *id_p)
 {
     assert (self);
     assert (path && *path == '/');
@@ -362,5 +360,5 @@ fy_aws_client_post (fy_aws_client_t *self, const char *path,
     op->fn = fn;
     op->arg = arg;
     assert (self->service->parse);
-    fy_aws_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
+    fy_http_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
 }

@@ -12,7 +12,7 @@
     5xx and transport failures are retried with capped exponential backoff
     and full jitter on the HTTP client's timers; batch entries that failed
     with SenderFault false are retried alone, the rest reported. Signing is
-    a callback (fy_aws_sign_fn) so that the SigV4 signer plugs in without
+    a callback (fy_http_sign_fn) so that the SigV4 signer plugs in without
     this class knowing it; without one, requests go unsigned (emulators).
 
     Every callback runs from fy_http_client_run. Not thread-safe. */

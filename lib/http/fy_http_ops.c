@@ -13,10 +13,22 @@
 #include <string.h>
 
 //  --------------------------------------------------------------------
-//  Endpoints
+//  Options and endpoints
+
+void
+fy_http_ops_options_default (fy_http_ops_options_t *options)
+{
+    assert (options);
+    memset (options, 0, sizeof *options);
+    options->retry_base_ms = 50;
+    options->retry_cap_ms = 5000;
+    options->max_attempts = 5;
+    options->connect_timeout_ms = 5000;
+    options->timeout_ms = 15000;
+}
 
 char *
-fy_aws_url_trim (const char *endpoint, const char *what, fy_error_t *err)
+fy_http_url_trim (const char *endpoint, const char *what, fy_error_t *err)
 {
     assert (endpoint);
     assert (what);
@@ -38,13 +50,13 @@ fy_aws_url_trim (const char *endpoint, const char *what, fy_error_t *err)
 //  The list of ops
 
 void
-fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
-                 const fy_aws_options_t *options)
+fy_http_ops_init (fy_http_ops_t *ops, fy_http_client_t *http,
+                  const fy_http_ops_options_t *options)
 {
     assert (ops);
     assert (http);
-    fy_aws_options_t defaults;
-    fy_aws_options_default (&defaults);
+    fy_http_ops_options_t defaults;
+    fy_http_ops_options_default (&defaults);
     if (!options)
         options = &defaults;
     memset (ops, 0, sizeof *ops);
@@ -52,10 +64,10 @@ fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
     ops->sign = options->sign;
     ops->sign_arg = options->sign_arg;
     fy_backoff_init (&ops->backoff,
-                         options->retry_base_ms > 0 ? options->retry_base_ms
-                                                    : defaults.retry_base_ms,
-                         options->retry_cap_ms > 0 ? options->retry_cap_ms
-                                                   : defaults.retry_cap_ms);
+                     options->retry_base_ms > 0 ? options->retry_base_ms
+                                                : defaults.retry_base_ms,
+                     options->retry_cap_ms > 0 ? options->retry_cap_ms
+                                               : defaults.retry_cap_ms);
     ops->max_attempts = options->max_attempts > 0 ? options->max_attempts
                                                   : defaults.max_attempts;
     ops->connect_ms = options->connect_timeout_ms > 0
@@ -69,15 +81,15 @@ fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
 static void
 s_on_timer (void *arg)
 {
-    fy_aws_op_t *op = arg;
+    fy_http_op_t *op = arg;
     op->timer_id = 0;
     op->attempt (op);
 }
 
 void
-fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op,
-                fy_aws_attempt_fn *attempt, fy_aws_op_free_fn *free_fn,
-                uint64_t *id_p)
+fy_http_ops_add (fy_http_ops_t *ops, fy_http_op_t *op,
+                 fy_http_op_attempt_fn *attempt, fy_http_op_free_fn *free_fn,
+                 uint64_t *id_p)
 {
     assert (ops);
     assert (op);
@@ -97,7 +109,7 @@ fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op,
 }
 
 void
-fy_aws_ops_unlink (fy_aws_ops_t *ops, fy_aws_op_t *op)
+fy_http_ops_unlink (fy_http_ops_t *ops, fy_http_op_t *op)
 {
     assert (ops);
     assert (op);
@@ -116,12 +128,12 @@ fy_aws_ops_unlink (fy_aws_ops_t *ops, fy_aws_op_t *op)
 }
 
 bool
-fy_aws_ops_cancel (fy_aws_ops_t *ops, uint64_t id)
+fy_http_ops_cancel (fy_http_ops_t *ops, uint64_t id)
 {
     assert (ops);
-    for (fy_aws_op_t *op = ops->head; op; op = op->next)
+    for (fy_http_op_t *op = ops->head; op; op = op->next)
         if (op->id == id) {
-            fy_aws_ops_unlink (ops, op);
+            fy_http_ops_unlink (ops, op);
             op->free_fn (op);
             return true;
         }
@@ -129,20 +141,20 @@ fy_aws_ops_cancel (fy_aws_ops_t *ops, uint64_t id)
 }
 
 void
-fy_aws_ops_clear (fy_aws_ops_t *ops)
+fy_http_ops_clear (fy_http_ops_t *ops)
 {
     assert (ops);
     while (ops->head) {
-        fy_aws_op_t *op = ops->head;
-        fy_aws_ops_unlink (ops, op);
+        fy_http_op_t *op = ops->head;
+        fy_http_ops_unlink (ops, op);
         op->free_fn (op);
     }
 }
 
 int
-fy_aws_ops_start (fy_aws_ops_t *ops, fy_aws_op_t *op,
-                  fy_http_call_t **call_p, fy_http_done_fn *fn,
-                  fy_error_t *err)
+fy_http_ops_start (fy_http_ops_t *ops, fy_http_op_t *op,
+                   fy_http_call_t **call_p, fy_http_done_fn *fn,
+                   fy_error_t *err)
 {
     assert (ops);
     assert (op);
@@ -170,7 +182,7 @@ fy_aws_ops_start (fy_aws_ops_t *ops, fy_aws_op_t *op,
 }
 
 bool
-fy_aws_ops_may_retry (fy_aws_ops_t *ops, fy_aws_op_t *op)
+fy_http_ops_may_retry (fy_http_ops_t *ops, fy_http_op_t *op)
 {
     assert (ops);
     assert (op);
@@ -178,15 +190,14 @@ fy_aws_ops_may_retry (fy_aws_ops_t *ops, fy_aws_op_t *op)
 }
 
 void
-fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op)
+fy_http_ops_backoff (fy_http_ops_t *ops, fy_http_op_t *op)
 {
     assert (ops);
-    fy_aws_ops_wait (ops, op, fy_backoff_ms (&ops->backoff,
-                                                 op->attempts));
+    fy_http_ops_wait (ops, op, fy_backoff_ms (&ops->backoff, op->attempts));
 }
 
 void
-fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms)
+fy_http_ops_wait (fy_http_ops_t *ops, fy_http_op_t *op, int64_t delay_ms)
 {
     assert (ops);
     assert (op);
@@ -198,7 +209,7 @@ fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms)
 //  Outcomes
 
 void
-fy_aws_outcome_clear (fy_aws_outcome_t *outcome)
+fy_http_outcome_clear (fy_http_outcome_t *outcome)
 {
     assert (outcome);
     free (outcome->message_id);
@@ -207,40 +218,46 @@ fy_aws_outcome_clear (fy_aws_outcome_t *outcome)
 }
 
 void
-fy_aws_outcome_fail (fy_aws_outcome_t *outcome, int error,
-                     const char *message)
+fy_http_outcome_fail (fy_http_outcome_t *outcome, int error,
+                      const char *message)
 {
     assert (outcome);
     assert (message);
-    fy_aws_outcome_clear (outcome);
+    fy_http_outcome_clear (outcome);
     outcome->error = error;
     snprintf (outcome->failure.message, sizeof outcome->failure.message,
               "%s", message);
 }
 
 int
-fy_aws_outcome_read (fy_aws_outcome_t *outcome, const fy_http_result_t *http,
-                     fy_aws_parse_fn *parse, const char *service)
+fy_http_outcome_read (fy_http_outcome_t *outcome,
+                      const fy_http_result_t *http, fy_http_parse_fn *parse,
+                      const char *service, const char *error_type_header,
+                      const char *request_id_header)
 {
     assert (outcome);
     assert (http);
     assert (parse && service);
     int error = fy_http_result_error (http);
     if (error) {
-        fy_aws_outcome_fail (outcome, error,
-                             fy_http_result_error_text (http));
+        fy_http_outcome_fail (outcome, error,
+                              fy_http_result_error_text (http));
         return -1;
     }
-    fy_aws_outcome_clear (outcome);
+    fy_http_outcome_clear (outcome);
     outcome->status = fy_http_result_status (http);
-    fy_aws_answer_t answer = {
+    fy_http_answer_t answer = {
         .status = outcome->status,
-        .error_type = fy_http_result_header (http, "x-amzn-errortype"),
     };
+    if (error_type_header)
+        answer.error_type = fy_http_result_header (http, error_type_header);
     answer.body = fy_http_result_body (http, &answer.len);
     int rc = parse (&answer, &outcome->failure, &outcome->message_id,
                     &outcome->request_id);
-    const char *request_id = fy_http_result_header (http, "x-amzn-requestid");
+    const char *request_id = request_id_header
+                                 ? fy_http_result_header (http,
+                                                          request_id_header)
+                                 : NULL;
     if (!outcome->request_id && request_id && *request_id)
         outcome->request_id = fy_xstrdup (request_id);
     if (rc) {
@@ -253,12 +270,12 @@ fy_aws_outcome_read (fy_aws_outcome_t *outcome, const fy_http_result_t *http,
     return rc ? -1 : 0;
 }
 
-fy_aws_result_t
-fy_aws_outcome_result (const fy_aws_outcome_t *outcome, int attempts)
+fy_http_op_result_t
+fy_http_outcome_result (const fy_http_outcome_t *outcome, int attempts)
 {
     assert (outcome);
-    const fy_aws_error_t *failure = &outcome->failure;
-    fy_aws_result_t result = {
+    const fy_http_service_error_t *failure = &outcome->failure;
+    fy_http_op_result_t result = {
         .error = outcome->error,
         .status = outcome->status,
         .code = failure->code [0] ? failure->code : NULL,
