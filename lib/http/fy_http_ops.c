@@ -60,6 +60,7 @@ fy_http_ops_init (fy_http_ops_t *ops, fy_http_client_t *http,
     if (!options)
         options = &defaults;
     memset (ops, 0, sizeof *ops);
+    fy_list_init (&ops->list);
     ops->http = http;
     ops->sign = options->sign;
     ops->sign_arg = options->sign_arg;
@@ -97,11 +98,7 @@ fy_http_ops_add (fy_http_ops_t *ops, fy_http_op_t *op,
     op->attempt = attempt;
     op->free_fn = free_fn;
     op->id = ops->next_id++;
-    op->prev = NULL;
-    op->next = ops->head;
-    if (ops->head)
-        ops->head->prev = op;
-    ops->head = op;
+    fy_list_push_front (&ops->list, &op->link);
     ops->pending++;
     if (id_p)
         *id_p = op->id;
@@ -113,12 +110,7 @@ fy_http_ops_unlink (fy_http_ops_t *ops, fy_http_op_t *op)
 {
     assert (ops);
     assert (op);
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        ops->head = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
+    fy_list_unlink (&op->link);
     if (op->http_id)
         fy_http_client_cancel (ops->http, op->http_id);
     if (op->timer_id)
@@ -131,7 +123,8 @@ bool
 fy_http_ops_cancel (fy_http_ops_t *ops, uint64_t id)
 {
     assert (ops);
-    for (fy_http_op_t *op = ops->head; op; op = op->next)
+    fy_http_op_t *op;
+    fy_list_each (op, &ops->list, fy_http_op_t, link)
         if (op->id == id) {
             fy_http_ops_unlink (ops, op);
             op->free_fn (op);
@@ -144,8 +137,8 @@ void
 fy_http_ops_clear (fy_http_ops_t *ops)
 {
     assert (ops);
-    while (ops->head) {
-        fy_http_op_t *op = ops->head;
+    fy_http_op_t *op;
+    fy_list_each (op, &ops->list, fy_http_op_t, link) {
         fy_http_ops_unlink (ops, op);
         op->free_fn (op);
     }

@@ -15,6 +15,7 @@
 #define FY_HTTP_OPS_H_INCLUDED
 
 #include "ferry/fy_common.h"
+#include "core/fy_list.h"
 #include "http/fy_http_client.h"
 
 #ifdef __cplusplus
@@ -135,7 +136,7 @@ typedef void (fy_http_op_attempt_fn) (fy_http_op_t *op);
 typedef void (fy_http_op_free_fn) (fy_http_op_t *op);
 
 struct fy_http_op {
-    struct fy_http_op *prev, *next;
+    fy_link_t link;             //  On fy_http_ops_t.list
     fy_http_op_attempt_fn *attempt;
     fy_http_op_free_fn *free_fn;
     uint64_t id;
@@ -152,7 +153,7 @@ typedef struct {
     int max_attempts;
     int64_t connect_ms;
     int64_t timeout_ms;
-    fy_http_op_t *head;
+    fy_link_t list;             //  Of fy_http_op_t, newest first
     size_t pending;
     uint64_t next_id;
 } fy_http_ops_t;

@@ -746,7 +746,8 @@ static void
 s_release (fy_fcm_t *self, int error, int status,
            const fy_http_service_error_t *failure, bool transient)
 {
-    for (fy_http_op_t *base = self->ops.head; base; base = base->next) {
+    fy_http_op_t *base;
+    fy_list_each (base, &self->ops.list, fy_http_op_t, link) {
         s_op_t *op = (s_op_t *) base;
         if (!op->waiting)
             continue;
