@@ -5,6 +5,7 @@
     them before the call keeps a worker from spending retries on a
     message that can never go. */
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 #include "ferry/fy_json.h"
 
 #include <assert.h>

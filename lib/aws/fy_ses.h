@@ -86,13 +86,6 @@ int
                  fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                  fy_error_t *err) FY_MUSTCHECK;
 
-//  SES's answer parser (fy_http_parse_fn), exposed for tests and fuzzing:
-//  a 200 must be a JSON object with a non-empty string MessageId.
-int
-    fy_ses_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
-
 #ifdef __cplusplus
 }
 #endif

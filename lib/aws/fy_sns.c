@@ -12,6 +12,7 @@
     and ignores the rest (namespaces, attributes, elements added later).
     tests/fuzz/sns_fuzz.c runs it on any bytes. */
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 #include "ferry/fy_json.h"
 
 #include <assert.h>

@@ -82,15 +82,6 @@ int
                     fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                     fy_error_t *err) FY_MUSTCHECK;
 
-//  SNS's answer parser (fy_http_parse_fn), exposed for tests and fuzzing:
-//  a 2xx must be a well-formed <PublishResponse> with a non-empty
-//  MessageId; an error is read from <ErrorResponse><Error> when the body
-//  is one, else only the status counts. Any bytes are safe.
-int
-    fy_sns_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
-
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
     only the entries still pending and the callback reports all of them in
     the order they were added. */
 #include "aws/fy_sqs.h"
+#include "aws/fy_sqs_int.h"
 #include "ferry/fy_json.h"
 #include "http/fy_http_ops.h"
 

@@ -263,28 +263,6 @@ const char *
 json_t *
     fy_sqs_message_json (fy_sqs_message_t *self);
 
-//  --- The protocol's error decoding, exposed for its conformance test.
-typedef struct {
-    //  Short code: the X-Amzn-Errortype header, else the body's "__type",
-    //  else its "code", each after any '#' and before any ':'; a legacy
-    //  query code ("AWS.SimpleQueueService.NonExistentQueue") becomes the
-    //  model's shape name ("QueueDoesNotExist"). "" when there is none.
-    char code [96];
-    //  The query-compatible code of x-amzn-query-error, "" when absent.
-    char query_code [96];
-    //  "message" or "Message" of the body, "" when absent.
-    char message [256];
-    //  x-amzn-query-error's ";Sender", else a 4xx status.
-    bool sender_fault;
-} fy_sqs_error_t;
-
-//  Decode an error response from its status, x-amzn-query-error and
-//  X-Amzn-Errortype headers (either may be NULL) and body (len bytes).
-void
-    fy_sqs_decode_error (int status, const char *query_error,
-                         const char *error_type, const char *body,
-                         size_t len, fy_sqs_error_t *error);
-
 //  True for a code or status worth retrying: throttling, 5xx, timeouts.
 bool
     fy_sqs_is_retryable (int status, const char *code);

@@ -10,6 +10,7 @@
     checked by signing a throw-away assertion, so a bad key fails there
     and not on the first push. */
 #include "notify/fy_fcm.h"
+#include "notify/fy_fcm_int.h"
 #include "ferry/fy_json.h"
 #include "http/fy_jwt.h"
 #include "http/fy_http_ops.h"

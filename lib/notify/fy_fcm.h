@@ -162,28 +162,6 @@ int
                  fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                  fy_error_t *err) FY_MUSTCHECK;
 
-//  FCM's send answer parser (an fy_http_parse_fn, the error_type unused),
-//  exposed for tests and fuzzing: a 2xx must be a JSON object with a
-//  non-empty string "name" (*message_id); an error is FCM's
-//  {"error": {"code", "message", "status", "details": [...]}}: error->code
-//  the FcmError detail's errorCode, else the status; error->message the
-//  message. request_id is never set. Any bytes are safe.
-int
-    fy_fcm_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
-
-//  The token endpoint's answer parser: a 2xx must be a JSON object with
-//  an "access_token" of visible ASCII (it goes into a header), a
-//  "token_type" of "Bearer" and an "expires_in" of 1 s to a day (3600
-//  when absent); *token (caller owns) and *expires_in_s get them. An
-//  error is OAuth's {"error", "error_description"}: error->code and
-//  error->message. Returns 0 or -1. Any bytes are safe.
-int
-    fy_fcm_parse_token (const fy_http_answer_t *answer,
-                        fy_http_service_error_t *error, char **token,
-                        int64_t *expires_in_s);
-
 //  True when FCM's code (errorCode or status) names a failure worth
 //  retrying at once: QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL (with status,
 //  429 and 5xx are retried whatever the code).

@@ -13,7 +13,9 @@
 #include "ferry/ferry.h"
 #include "aws/fy_aws_client.h"
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 
 #include <stdlib.h>
 #include <string.h>

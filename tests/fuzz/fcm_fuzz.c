@@ -13,6 +13,7 @@
 #include "ferry/ferry.h"
 #include "http/fy_http_ops.h"
 #include "notify/fy_fcm.h"
+#include "notify/fy_fcm_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

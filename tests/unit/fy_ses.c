@@ -5,6 +5,7 @@
     endpoints against botocore's endpoint rule tests, and what fy_ses_body
     refuses. The end to end run is tests/integration/aws_notify.t. */
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 
 #include <errno.h>
 

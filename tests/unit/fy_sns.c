@@ -7,6 +7,7 @@
     nesting, bad UTF-8), the default endpoints against botocore's
     endpoint rule tests, and what fy_sns_body refuses. */
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 
 #include <errno.h>
 

@@ -4,6 +4,7 @@
     partial batch failures against tests/stubs/sqs_stub.py, which fails on
     purpose and checks every request's headers as SQS does. */
 #include "aws/fy_sqs.h"
+#include "aws/fy_sqs_int.h"
 
 #include <errno.h>
 
