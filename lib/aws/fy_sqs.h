@@ -39,8 +39,8 @@ typedef struct fy_sqs_message fy_sqs_message_t;
 typedef struct fy_sqs_batch fy_sqs_batch_t;
 
 //  The options of every AWS client of libferry (fy_aws_client.h): region,
-//  endpoint (beaten by AWS_ENDPOINT_URL_SQS, then AWS_ENDPOINT_URL),
-//  signer, retry backoff, timeouts.
+//  endpoint (beaten by AWS_ENDPOINT_URL_SQS, then AWS_ENDPOINT_URL), and
+//  in base the call runner's signer, retry backoff, timeouts.
 typedef fy_aws_options_t fy_sqs_options_t;
 
 //  Outcome of a call as a whole.
