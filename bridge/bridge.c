@@ -1187,8 +1187,8 @@ s_sqs_new (bridge_t *self, fy_error_t *err)
     if (fy_aws_credentials_get (chain, fy_clock_wall_ms () / 1000,
                                 &sign_err)) {
         const char *region = fy_aws_credentials_region (chain);
-        options.sign = fy_aws_sign_sqs;
-        options.sign_arg = self->sign;
+        options.base.sign = fy_aws_sign_sqs;
+        options.base.sign_arg = self->sign;
         options.region = region ? region : "us-east-1";
         fy_log_notice ("bridge: signing with keys from %s, region %s",
                        fy_aws_credentials_source_name (

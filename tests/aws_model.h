@@ -146,7 +146,7 @@ aws_model_error_code (json_t *model, const char *id, int *status)
 //  when it names none), the sender's fault below 500, and request_id
 //  when not NULL. Returns how many cases ran.
 static inline int
-aws_model_error_cases (const char *file, fy_aws_parse_fn *parse,
+aws_model_error_cases (const char *file, fy_http_parse_fn *parse,
                        const char *request_id)
 {
     json_t *suites = aws_model_load (file);
@@ -162,7 +162,7 @@ aws_model_error_cases (const char *file, fy_aws_parse_fn *parse,
             json_t *response = json_object_get (test, "response");
             const char *body = json_string_value (json_object_get (response,
                                                                    "body"));
-            fy_aws_answer_t answer = {
+            fy_http_answer_t answer = {
                 .status = (int) json_integer_value (json_object_get (
                     response, "status_code")),
                 .body = body ? body : "",
@@ -171,7 +171,7 @@ aws_model_error_cases (const char *file, fy_aws_parse_fn *parse,
                     json_object_get (response, "headers"),
                     "X-Amzn-Errortype")),
             };
-            fy_aws_error_t error;
+            fy_http_service_error_t error;
             char *message_id = NULL, *got_request_id = NULL;
             const char *name = json_string_value (json_object_get (test,
                                                                    "id"));

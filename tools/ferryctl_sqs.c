@@ -18,8 +18,8 @@ ferryctl_sqs_new (fy_error_t *err)
     self->sign = fy_aws_sign_new (NULL);
     fy_sqs_options_t options;
     fy_sqs_options_default (&options);
-    options.sign = fy_aws_sign_sqs;
-    options.sign_arg = self->sign;
+    options.base.sign = fy_aws_sign_sqs;
+    options.base.sign_arg = self->sign;
     self->sqs = fy_sqs_new (self->http, &options, err);
     if (!self->sqs)
         goto failed;

@@ -1,12 +1,10 @@
 /*  fy_aws_client: the pieces ferry's AWS clients share, and the request
-    runner of the one-request calls (SES SendEmail, SNS Publish). A call
-    is an "op" that lives from the caller's request to its one callback,
-    across attempts: each attempt is one HTTP request built afresh from
-    the op's body and signed afresh (a retry carries a fresh date);
-    between attempts the op waits on one of the HTTP client's timers. */
+    runner of the one-request calls (SES SendEmail, SNS Publish): an op
+    of fy_http_ops per call, its attempts POSTs built afresh from the
+    op's body. */
 #include "aws/fy_aws_client.h"
 #include "ferry/fy_json.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -54,11 +52,7 @@ fy_aws_options_default (fy_aws_options_t *options)
 {
     assert (options);
     memset (options, 0, sizeof *options);
-    options->retry_base_ms = 50;
-    options->retry_cap_ms = 5000;
-    options->max_attempts = 5;
-    options->connect_timeout_ms = 5000;
-    options->timeout_ms = 15000;
+    fy_http_ops_options_default (&options->base);
 }
 
 char *
@@ -108,27 +102,8 @@ fy_aws_endpoint (const char *const *env_names,
         return NULL;
     }
     if (endpoint)
-        return fy_aws_url_trim (endpoint, prefix, err);
+        return fy_http_url_trim (endpoint, prefix, err);
     return fy_aws_region_endpoint (prefix, region);
-}
-
-char *
-fy_aws_url_trim (const char *endpoint, const char *what, fy_error_t *err)
-{
-    assert (endpoint);
-    assert (what);
-    if (strncmp (endpoint, "http://", 7) != 0
-        && strncmp (endpoint, "https://", 8) != 0) {
-        fy_error_set (err, "%s: endpoint '%s' is not an http(s) URL", what,
-                      endpoint);
-        errno = EINVAL;
-        return NULL;
-    }
-    char *url = fy_xstrdup (endpoint);
-    size_t len = strlen (url);
-    while (len > 0 && url [len - 1] == '/')
-        url [--len] = 0;
-    return url;
 }
 
 //  --------------------------------------------------------------------
@@ -157,7 +132,7 @@ fy_aws_short_code (const char *text, char *code, size_t size)
 void
 fy_aws_decode_json_error (int status, const char *error_type,
                           const char *body, size_t len,
-                          fy_aws_error_t *error)
+                          fy_http_service_error_t *error)
 {
     assert (error);
     memset (error, 0, sizeof *error);
@@ -200,260 +175,24 @@ fy_aws_is_credential_error (const char *code)
 }
 
 //  --------------------------------------------------------------------
-//  The list of ops
-
-void
-fy_aws_ops_init (fy_aws_ops_t *ops, fy_http_client_t *http,
-                 const fy_aws_options_t *options)
-{
-    assert (ops);
-    assert (http);
-    fy_aws_options_t defaults;
-    fy_aws_options_default (&defaults);
-    if (!options)
-        options = &defaults;
-    memset (ops, 0, sizeof *ops);
-    ops->http = http;
-    ops->sign = options->sign;
-    ops->sign_arg = options->sign_arg;
-    fy_backoff_init (&ops->backoff,
-                         options->retry_base_ms > 0 ? options->retry_base_ms
-                                                    : defaults.retry_base_ms,
-                         options->retry_cap_ms > 0 ? options->retry_cap_ms
-                                                   : defaults.retry_cap_ms);
-    ops->max_attempts = options->max_attempts > 0 ? options->max_attempts
-                                                  : defaults.max_attempts;
-    ops->connect_ms = options->connect_timeout_ms > 0
-                          ? options->connect_timeout_ms
-                          : defaults.connect_timeout_ms;
-    ops->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                              : defaults.timeout_ms;
-    ops->next_id = 1;
-}
-
-static void
-s_on_timer (void *arg)
-{
-    fy_aws_op_t *op = arg;
-    op->timer_id = 0;
-    op->attempt (op);
-}
-
-void
-fy_aws_ops_add (fy_aws_ops_t *ops, fy_aws_op_t *op,
-                fy_aws_attempt_fn *attempt, fy_aws_op_free_fn *free_fn,
-                uint64_t *id_p)
-{
-    assert (ops);
-    assert (op);
-    assert (attempt && free_fn);
-    op->attempt = attempt;
-    op->free_fn = free_fn;
-    op->id = ops->next_id++;
-    op->prev = NULL;
-    op->next = ops->head;
-    if (ops->head)
-        ops->head->prev = op;
-    ops->head = op;
-    ops->pending++;
-    if (id_p)
-        *id_p = op->id;
-    op->timer_id = fy_http_client_timer (ops->http, 0, s_on_timer, op);
-}
-
-void
-fy_aws_ops_unlink (fy_aws_ops_t *ops, fy_aws_op_t *op)
-{
-    assert (ops);
-    assert (op);
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        ops->head = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    if (op->http_id)
-        fy_http_client_cancel (ops->http, op->http_id);
-    if (op->timer_id)
-        fy_http_client_timer_cancel (ops->http, op->timer_id);
-    op->http_id = op->timer_id = 0;
-    ops->pending--;
-}
-
-bool
-fy_aws_ops_cancel (fy_aws_ops_t *ops, uint64_t id)
-{
-    assert (ops);
-    for (fy_aws_op_t *op = ops->head; op; op = op->next)
-        if (op->id == id) {
-            fy_aws_ops_unlink (ops, op);
-            op->free_fn (op);
-            return true;
-        }
-    return false;
-}
-
-void
-fy_aws_ops_clear (fy_aws_ops_t *ops)
-{
-    assert (ops);
-    while (ops->head) {
-        fy_aws_op_t *op = ops->head;
-        fy_aws_ops_unlink (ops, op);
-        op->free_fn (op);
-    }
-}
-
-int
-fy_aws_ops_start (fy_aws_ops_t *ops, fy_aws_op_t *op,
-                  fy_http_call_t **call_p, fy_http_done_fn *fn,
-                  fy_error_t *err)
-{
-    assert (ops);
-    assert (op);
-    assert (call_p && *call_p);
-    op->attempts++;
-    fy_http_call_t *call = *call_p;
-    size_t len;
-    const void *body = fy_http_call_body (call, &len);
-    if (ops->sign
-        && ops->sign (ops->sign_arg, fy_http_call_method (call),
-                      fy_http_call_url (call), fy_http_call_headers (call),
-                      body, len, err)) {
-        fy_http_call_destroy (call_p);
-        if (err && !err->text [0])
-            fy_error_set (err, "signing failed");
-        errno = EACCES;
-        return -1;
-    }
-    if (fy_http_client_start (ops->http, call_p, fn, op, &op->http_id,
-                              err)) {
-        errno = EIO;
-        return -1;
-    }
-    return 0;
-}
-
-bool
-fy_aws_ops_may_retry (fy_aws_ops_t *ops, fy_aws_op_t *op)
-{
-    assert (ops);
-    assert (op);
-    return op->attempts < ops->max_attempts;
-}
-
-void
-fy_aws_ops_backoff (fy_aws_ops_t *ops, fy_aws_op_t *op)
-{
-    assert (ops);
-    fy_aws_ops_wait (ops, op, fy_backoff_ms (&ops->backoff,
-                                                 op->attempts));
-}
-
-void
-fy_aws_ops_wait (fy_aws_ops_t *ops, fy_aws_op_t *op, int64_t delay_ms)
-{
-    assert (ops);
-    assert (op);
-    assert (!op->timer_id);
-    op->timer_id = fy_http_client_timer (ops->http, delay_ms, s_on_timer, op);
-}
-
-//  --------------------------------------------------------------------
-//  Outcomes
-
-void
-fy_aws_outcome_clear (fy_aws_outcome_t *outcome)
-{
-    assert (outcome);
-    free (outcome->message_id);
-    free (outcome->request_id);
-    memset (outcome, 0, sizeof *outcome);
-}
-
-void
-fy_aws_outcome_fail (fy_aws_outcome_t *outcome, int error,
-                     const char *message)
-{
-    assert (outcome);
-    assert (message);
-    fy_aws_outcome_clear (outcome);
-    outcome->error = error;
-    s_copy (outcome->failure.message, sizeof outcome->failure.message,
-            message, strlen (message));
-}
-
-int
-fy_aws_outcome_read (fy_aws_outcome_t *outcome, const fy_http_result_t *http,
-                     fy_aws_parse_fn *parse, const char *service)
-{
-    assert (outcome);
-    assert (http);
-    assert (parse && service);
-    int error = fy_http_result_error (http);
-    if (error) {
-        fy_aws_outcome_fail (outcome, error,
-                             fy_http_result_error_text (http));
-        return -1;
-    }
-    fy_aws_outcome_clear (outcome);
-    outcome->status = fy_http_result_status (http);
-    fy_aws_answer_t answer = {
-        .status = outcome->status,
-        .error_type = fy_http_result_header (http, "x-amzn-errortype"),
-    };
-    answer.body = fy_http_result_body (http, &answer.len);
-    int rc = parse (&answer, &outcome->failure, &outcome->message_id,
-                    &outcome->request_id);
-    const char *request_id = fy_http_result_header (http, "x-amzn-requestid");
-    if (!outcome->request_id && request_id && *request_id)
-        outcome->request_id = fy_xstrdup (request_id);
-    if (rc) {
-        outcome->error = EPROTO;
-        if (!outcome->failure.message [0])
-            snprintf (outcome->failure.message,
-                      sizeof outcome->failure.message, "%s: HTTP %d",
-                      service, outcome->status);
-    }
-    return rc ? -1 : 0;
-}
-
-fy_aws_result_t
-fy_aws_outcome_result (const fy_aws_outcome_t *outcome, int attempts)
-{
-    assert (outcome);
-    const fy_aws_error_t *failure = &outcome->failure;
-    fy_aws_result_t result = {
-        .error = outcome->error,
-        .status = outcome->status,
-        .code = failure->code [0] ? failure->code : NULL,
-        .message = failure->message,
-        .message_id = outcome->error ? NULL : outcome->message_id,
-        .request_id = outcome->request_id,
-        .attempts = attempts,
-    };
-    return result;
-}
-
-//  --------------------------------------------------------------------
 //  The request runner
 
 typedef struct {
-    fy_aws_op_t base;           //  First: the list's view of the op
+    fy_http_op_t base;          //  First: the list's view of the op
     fy_aws_client_t *client;
     char *url;
     const char *content_type;
     char *body;
     size_t len;
-    fy_aws_done_fn *fn;
+    fy_http_op_done_fn *fn;
     void *arg;
-    fy_aws_outcome_t out;       //  How the last attempt went
+    fy_http_outcome_t out;      //  How the last attempt went
 } s_op_t;
 
 struct fy_aws_client {
     const fy_aws_service_t *service;
     char *endpoint;
-    fy_aws_ops_t ops;
+    fy_http_ops_t ops;
 };
 
 fy_aws_client_t *
@@ -472,17 +211,17 @@ fy_aws_client_new (fy_http_client_t *http, const fy_aws_service_t *service,
     fy_aws_client_t *self = fy_xcalloc (1, sizeof *self);
     self->service = service;
     self->endpoint = endpoint;
-    fy_aws_ops_init (&self->ops, http, options);
+    fy_http_ops_init (&self->ops, http, options ? &options->base : NULL);
     return self;
 }
 
 static void
-s_op_free (fy_aws_op_t *base)
+s_op_free (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     free (op->url);
     free (op->body);
-    fy_aws_outcome_clear (&op->out);
+    fy_http_outcome_clear (&op->out);
     free (op);
 }
 
@@ -494,7 +233,7 @@ fy_aws_client_destroy (fy_aws_client_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    fy_aws_ops_clear (&self->ops);
+    fy_http_ops_clear (&self->ops);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -522,7 +261,7 @@ fy_aws_client_pending (fy_aws_client_t *self)
     return self->ops.pending;
 }
 
-fy_aws_ops_t *
+fy_http_ops_t *
 fy_aws_client_ops (fy_aws_client_t *self)
 {
     assert (self);
@@ -533,18 +272,19 @@ bool
 fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id)
 {
     assert (self);
-    return fy_aws_ops_cancel (&self->ops, id);
+    return fy_http_ops_cancel (&self->ops, id);
 }
 
-static void s_attempt (fy_aws_op_t *base);
+static void s_attempt (fy_http_op_t *base);
 
 //  The op is over: call back once with what it has, then free it.
 static void
 s_finish (s_op_t *op)
 {
-    fy_aws_ops_unlink (&op->client->ops, &op->base);
-    const fy_aws_outcome_t *out = &op->out;
-    fy_aws_result_t result = fy_aws_outcome_result (out, op->base.attempts);
+    fy_http_ops_unlink (&op->client->ops, &op->base);
+    const fy_http_outcome_t *out = &op->out;
+    fy_http_op_result_t result = fy_http_outcome_result (out,
+                                                         op->base.attempts);
     const char *code = out->failure.code;
     //  Anything but the service's refusal is not the message's fault
     //  (transport, EMSGSIZE, signing): worth trying again later.
@@ -564,23 +304,24 @@ s_on_http (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
     fy_aws_client_t *self = op->client;
-    fy_aws_outcome_t *out = &op->out;
+    fy_http_outcome_t *out = &op->out;
     op->base.http_id = 0;
     bool retry = false;
-    if (fy_aws_outcome_read (out, http, self->service->parse,
-                             self->service->service))
+    if (fy_http_outcome_read (out, http, self->service->parse,
+                              self->service->service, "x-amzn-errortype",
+                              "x-amzn-requestid"))
         retry = out->error == EPROTO
                     ? fy_aws_is_retryable (out->status, out->failure.code)
                     : out->error != EMSGSIZE;
-    if (retry && fy_aws_ops_may_retry (&self->ops, &op->base)) {
-        fy_aws_ops_backoff (&self->ops, &op->base);
+    if (retry && fy_http_ops_may_retry (&self->ops, &op->base)) {
+        fy_http_ops_backoff (&self->ops, &op->base);
         return;
     }
     s_finish (op);
 }
 
 static void
-s_attempt (fy_aws_op_t *base)
+s_attempt (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     fy_aws_client_t *self = op->client;
@@ -593,8 +334,8 @@ s_attempt (fy_aws_op_t *base)
     //  The answers are small; anything larger is not AWS talking.
     fy_http_call_set_max_body (call, 1024 * 1024);
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_http, &err)) {
-        fy_aws_outcome_fail (&op->out, errno, err.text);
+    if (fy_http_ops_start (&self->ops, &op->base, &call, s_on_http, &err)) {
+        fy_http_outcome_fail (&op->out, errno, err.text);
         s_finish (op);
     }
 }
@@ -602,7 +343,7 @@ s_attempt (fy_aws_op_t *base)
 void
 fy_aws_client_post (fy_aws_client_t *self, const char *path,
                     const char *content_type, char **body_p, size_t len,
-                    fy_aws_done_fn *fn, void *arg, uint64_t *id_p)
+                    fy_http_op_done_fn *fn, void *arg, uint64_t *id_p)
 {
     assert (self);
     assert (path && *path == '/');
@@ -619,5 +360,5 @@ fy_aws_client_post (fy_aws_client_t *self, const char *path,
     op->fn = fn;
     op->arg = arg;
     assert (self->service->parse);
-    fy_aws_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
+    fy_http_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
 }

@@ -8,6 +8,7 @@
     an HTTP(S)_PROXY in the environment must never see these requests (or
     the credentials coming back). */
 #include "aws/fy_aws_credentials.h"
+#include "aws/fy_aws_credentials_int.h"
 #include "ferry/fy_log.h"
 #include "ferry/fy_time.h"
 

@@ -66,12 +66,6 @@ void
     fy_aws_credentials_set_timeout (fy_aws_credentials_t *self,
                                     int64_t timeout_ms);
 
-//  Use base ("http://127.0.0.1:8080") instead of http://169.254.170.2 for
-//  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. For tests; NULL restores it.
-void
-    fy_aws_credentials_set_ecs_base (fy_aws_credentials_t *self,
-                                     const char *base);
-
 //  The keys to sign with at time now (seconds since the epoch), walking
 //  the chain on the first call and again when they are due for refresh.
 //  A failed refresh keeps keys that have not expired yet (and retries

@@ -1,13 +1,13 @@
 /*  fy_aws_sign: the glue between the AWS clients' signing callback
-    (fy_aws_sign_fn of fy_aws_client.h) and fy_sigv4 with the credentials
+    (fy_http_sign_fn of fy_http_ops.h) and fy_sigv4 with the credentials
     chain of fy_aws_credentials. One object holds the chain and a signer; the
     callback reads the request's headers from curl's list, signs them with
     the current keys (the chain refreshes temporary ones by itself) and
     appends X-Amz-Date, X-Amz-Security-Token and Authorization:
 
         fy_aws_sign_t *sign = fy_aws_sign_new (NULL);
-        options.sign = fy_aws_sign_sqs;
-        options.sign_arg = sign;
+        options.base.sign = fy_aws_sign_sqs;
+        options.base.sign_arg = sign;
 
     Not thread-safe: one per loop, like the clients it signs for. */
 #ifndef FY_AWS_SIGN_H_INCLUDED
@@ -49,7 +49,7 @@ int
                          struct curl_slist **headers, const void *body,
                          size_t len, fy_error_t *err) FY_MUSTCHECK;
 
-//  fy_aws_sign_fn for fy_sqs, fy_ses and fy_sns: fy_aws_sign_request for
+//  fy_http_sign_fn for fy_sqs, fy_ses and fy_sns: fy_aws_sign_request for
 //  "sqs", "ses" and "sns", with an fy_aws_sign_t as arg.
 int
     fy_aws_sign_sqs (void *arg, const char *method, const char *url,

@@ -5,6 +5,7 @@
     them before the call keeps a worker from spending retries on a
     message that can never go. */
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 #include "ferry/fy_json.h"
 
 #include <assert.h>
@@ -13,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                    char **message_id, char **request_id);
+static int s_parse (const fy_http_answer_t *answer,
+                    fy_http_service_error_t *error, char **message_id,
+                    char **request_id);
 
 static const char *const s_env_names [] = {
     "AWS_ENDPOINT_URL_SESV2", "AWS_ENDPOINT_URL_SES", NULL
@@ -205,7 +207,8 @@ out:
 
 int
 fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
-             fy_aws_done_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
+             fy_error_t *err)
 {
     assert (ses);
     assert (email);
@@ -221,8 +224,8 @@ fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
 }
 
 static int
-s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-         char **message_id, char **request_id)
+s_parse (const fy_http_answer_t *answer,
+         fy_http_service_error_t *error, char **message_id, char **request_id)
 {
     (void) request_id;          //  Only in the x-amzn-RequestId header
     if (answer->status < 200 || answer->status > 299) {
@@ -243,8 +246,9 @@ s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
 }
 
 int
-fy_ses_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-              char **message_id, char **request_id)
+fy_ses_parse (const fy_http_answer_t *answer,
+              fy_http_service_error_t *error, char **message_id,
+              char **request_id)
 {
     assert (answer && error && message_id && request_id);
     return s_parse (answer, error, message_id, request_id);

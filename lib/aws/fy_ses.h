@@ -7,8 +7,8 @@
 
         fy_aws_options_t options;
         fy_aws_options_default (&options);
-        options.sign = fy_aws_sign_ses;
-        options.sign_arg = signer;
+        options.base.sign = fy_aws_sign_ses;
+        options.base.sign_arg = signer;
         fy_aws_client_t *ses = fy_ses_new (http, &options, &err);
         const char *to [] = { "ada@example.com", NULL };
         fy_ses_email_t email = {
@@ -83,14 +83,8 @@ char *
 //  not NULL, gets the call's id for fy_aws_client_cancel.
 int
     fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
-                 fy_aws_done_fn *fn, void *arg, uint64_t *id_p,
+                 fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                  fy_error_t *err) FY_MUSTCHECK;
-
-//  SES's answer parser (fy_aws_parse_fn), exposed for tests and fuzzing:
-//  a 200 must be a JSON object with a non-empty string MessageId.
-int
-    fy_ses_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                  char **message_id, char **request_id);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
     and ignores the rest (namespaces, attributes, elements added later).
     tests/fuzz/sns_fuzz.c runs it on any bytes. */
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 #include "ferry/fy_json.h"
 
 #include <assert.h>
@@ -25,8 +26,9 @@
 #define S_DEPTH_MAX 16
 #define S_NAME_MAX 64
 
-static int s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                    char **message_id, char **request_id);
+static int s_parse (const fy_http_answer_t *answer,
+                    fy_http_service_error_t *error, char **message_id,
+                    char **request_id);
 
 static const char *const s_env_names [] = { "AWS_ENDPOINT_URL_SNS", NULL };
 
@@ -220,7 +222,7 @@ fy_sns_body (const fy_sns_publish_t *msg, size_t *len_p, fy_error_t *err)
 
 int
 fy_sns_publish (fy_aws_client_t *sns, const fy_sns_publish_t *msg,
-                fy_aws_done_fn *fn, void *arg, uint64_t *id_p,
+                fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                 fy_error_t *err)
 {
     assert (sns);
@@ -602,8 +604,8 @@ s_copy (char *dest, size_t size, const char *src)
 }
 
 static int
-s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-         char **message_id, char **request_id)
+s_parse (const fy_http_answer_t *answer,
+         fy_http_service_error_t *error, char **message_id, char **request_id)
 {
     static const char *const paths [] = {
         "PublishResponse/PublishResult/MessageId",
@@ -647,8 +649,9 @@ s_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
 }
 
 int
-fy_sns_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-              char **message_id, char **request_id)
+fy_sns_parse (const fy_http_answer_t *answer,
+              fy_http_service_error_t *error, char **message_id,
+              char **request_id)
 {
     assert (answer && error && message_id && request_id);
     return s_parse (answer, error, message_id, request_id);

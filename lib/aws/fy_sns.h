@@ -79,16 +79,8 @@ char *
 //  NULL, gets the call's id for fy_aws_client_cancel.
 int
     fy_sns_publish (fy_aws_client_t *sns, const fy_sns_publish_t *msg,
-                    fy_aws_done_fn *fn, void *arg, uint64_t *id_p,
+                    fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                     fy_error_t *err) FY_MUSTCHECK;
-
-//  SNS's answer parser (fy_aws_parse_fn), exposed for tests and fuzzing:
-//  a 2xx must be a well-formed <PublishResponse> with a non-empty
-//  MessageId; an error is read from <ErrorResponse><Error> when the body
-//  is one, else only the status counts. Any bytes are safe.
-int
-    fy_sns_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                  char **message_id, char **request_id);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,9 @@
     only the entries still pending and the callback reports all of them in
     the order they were added. */
 #include "aws/fy_sqs.h"
+#include "aws/fy_sqs_int.h"
 #include "ferry/fy_json.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -53,7 +54,7 @@ struct fy_sqs_message {
 typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
 
 typedef struct {
-    fy_aws_op_t base;           //  First: the list's view of the op
+    fy_http_op_t base;          //  First: the list's view of the op
     fy_sqs_t *sqs;
     s_kind_t kind;
     const char *action;
@@ -76,7 +77,7 @@ typedef struct {
 //  the ops are fy_sqs's own.
 struct fy_sqs {
     fy_aws_client_t *client;
-    fy_aws_ops_t *ops;          //  The client's
+    fy_http_ops_t *ops;         //  The client's
     char *url;                  //  endpoint + "/"
 };
 
@@ -146,7 +147,7 @@ fy_sqs_decode_error (int status, const char *query_error,
 {
     assert (error);
     memset (error, 0, sizeof *error);
-    fy_aws_error_t json;
+    fy_http_service_error_t json;
     fy_aws_decode_json_error (status, error_type, body, len, &json);
     error->sender_fault = json.sender_fault;
     if (query_error && *query_error) {
@@ -205,7 +206,7 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
 }
 
 static void
-s_op_free (fy_aws_op_t *base)
+s_op_free (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     json_decref (op->request);
@@ -252,18 +253,18 @@ fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 //  --------------------------------------------------------------------
 //  Attempts
 
-static void s_attempt (fy_aws_op_t *base);
+static void s_attempt (fy_http_op_t *base);
 
 static bool
 s_may_retry (s_op_t *op)
 {
-    return fy_aws_ops_may_retry (op->sqs->ops, &op->base);
+    return fy_http_ops_may_retry (op->sqs->ops, &op->base);
 }
 
 static void
 s_retry_later (s_op_t *op)
 {
-    fy_aws_ops_backoff (op->sqs->ops, &op->base);
+    fy_http_ops_backoff (op->sqs->ops, &op->base);
 }
 
 static void
@@ -313,7 +314,7 @@ s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
 static void
 s_finish (s_op_t *op, json_t *reply)
 {
-    fy_aws_ops_unlink (op->sqs->ops, &op->base);
+    fy_http_ops_unlink (op->sqs->ops, &op->base);
     fy_sqs_result_t result;
     s_fill_result (op, &result);
     if (op->kind == S_RECEIVE) {
@@ -608,7 +609,7 @@ s_fail_now (s_op_t *op, int error, const char *message)
 }
 
 static void
-s_attempt (fy_aws_op_t *base)
+s_attempt (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     fy_sqs_t *self = op->sqs;
@@ -635,7 +636,7 @@ s_attempt (fy_aws_op_t *base)
     fy_http_call_set_max_body (call, op->max_body);
     free (body);
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (self->ops, &op->base, &call, s_on_http, &err))
+    if (fy_http_ops_start (self->ops, &op->base, &call, s_on_http, &err))
         s_fail_now (op, errno, err.text);
 }
 
@@ -655,7 +656,7 @@ s_op_new (fy_sqs_t *self, s_kind_t kind, const char *action, void *fn,
     op->request = json_object ();
     op->total_ms = self->ops->timeout_ms;
     op->max_body = 0;
-    fy_aws_ops_add (self->ops, &op->base, s_attempt, s_op_free, id_p);
+    fy_http_ops_add (self->ops, &op->base, s_attempt, s_op_free, id_p);
     return op;
 }
 

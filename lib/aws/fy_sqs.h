@@ -12,7 +12,7 @@
     5xx and transport failures are retried with capped exponential backoff
     and full jitter on the HTTP client's timers; batch entries that failed
     with SenderFault false are retried alone, the rest reported. Signing is
-    a callback (fy_aws_sign_fn) so that the SigV4 signer plugs in without
+    a callback (fy_http_sign_fn) so that the SigV4 signer plugs in without
     this class knowing it; without one, requests go unsigned (emulators).
 
     Every callback runs from fy_http_client_run. Not thread-safe. */
@@ -39,8 +39,8 @@ typedef struct fy_sqs_message fy_sqs_message_t;
 typedef struct fy_sqs_batch fy_sqs_batch_t;
 
 //  The options of every AWS client of libferry (fy_aws_client.h): region,
-//  endpoint (beaten by AWS_ENDPOINT_URL_SQS, then AWS_ENDPOINT_URL),
-//  signer, retry backoff, timeouts.
+//  endpoint (beaten by AWS_ENDPOINT_URL_SQS, then AWS_ENDPOINT_URL), and
+//  in base the call runner's signer, retry backoff, timeouts.
 typedef fy_aws_options_t fy_sqs_options_t;
 
 //  Outcome of a call as a whole.
@@ -262,28 +262,6 @@ const char *
 //  Borrowed.
 json_t *
     fy_sqs_message_json (fy_sqs_message_t *self);
-
-//  --- The protocol's error decoding, exposed for its conformance test.
-typedef struct {
-    //  Short code: the X-Amzn-Errortype header, else the body's "__type",
-    //  else its "code", each after any '#' and before any ':'; a legacy
-    //  query code ("AWS.SimpleQueueService.NonExistentQueue") becomes the
-    //  model's shape name ("QueueDoesNotExist"). "" when there is none.
-    char code [96];
-    //  The query-compatible code of x-amzn-query-error, "" when absent.
-    char query_code [96];
-    //  "message" or "Message" of the body, "" when absent.
-    char message [256];
-    //  x-amzn-query-error's ";Sender", else a 4xx status.
-    bool sender_fault;
-} fy_sqs_error_t;
-
-//  Decode an error response from its status, x-amzn-query-error and
-//  X-Amzn-Errortype headers (either may be NULL) and body (len bytes).
-void
-    fy_sqs_decode_error (int status, const char *query_error,
-                         const char *error_type, const char *body,
-                         size_t len, fy_sqs_error_t *error);
 
 //  True for a code or status worth retrying: throttling, 5xx, timeouts.
 bool

@@ -1,5 +1,5 @@
-/*  fy_fcm: an FCM send is an op on the core the AWS clients keep
-    (fy_aws_ops: ids, cancel, backoff timers, attempts), with one step
+/*  fy_fcm: an FCM send is an op on the call runner the AWS clients use
+    too (fy_http_ops: ids, cancel, backoff timers, attempts), with one step
     before each attempt that theirs lack: an access token. The client
     holds at most one token and at most one token request; an attempt
     that finds no usable token marks its op waiting and, when no request
@@ -10,9 +10,10 @@
     checked by signing a throw-away assertion, so a bad key fails there
     and not on the first push. */
 #include "notify/fy_fcm.h"
+#include "notify/fy_fcm_int.h"
 #include "ferry/fy_json.h"
 #include "http/fy_jwt.h"
-#include "aws/fy_aws_ops.h"
+#include "http/fy_http_ops.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -27,7 +28,7 @@
 #define S_ASSERTION_S 3600
 
 struct fy_fcm {
-    fy_aws_ops_t ops;
+    fy_http_ops_t ops;
     char *endpoint;
     char *send_url;
     char *token_uri;
@@ -49,17 +50,17 @@ struct fy_fcm {
 };
 
 typedef struct {
-    fy_aws_op_t base;           //  First: the list's view of the op
+    fy_http_op_t base;          //  First: the list's view of the op
     fy_fcm_t *fcm;
     char *body;
     size_t len;
-    fy_aws_done_fn *fn;
+    fy_http_op_done_fn *fn;
     void *arg;
     bool waiting;               //  For a token
     bool finish;                //  The next timer ends the op
     bool reauthorized;          //  A 401 was retried already
     uint64_t token_gen;         //  Of the attempt in flight
-    fy_aws_outcome_t out;       //  How the last attempt went
+    fy_http_outcome_t out;      //  How the last attempt went
 } s_op_t;
 
 static bool
@@ -82,7 +83,7 @@ fy_fcm_options_default (fy_fcm_options_t *options)
 {
     assert (options);
     memset (options, 0, sizeof *options);
-    fy_aws_options_default (&options->base);
+    fy_http_ops_options_default (&options->base);
     options->retry_after_max_ms = 30 * 1000;
     options->refresh_margin_s = 300;
 }
@@ -224,9 +225,9 @@ s_endpoint (const fy_fcm_options_t *options, fy_error_t *err)
 {
     const char *endpoint = getenv ("FCM_ENDPOINT_URL");
     if (!endpoint || !*endpoint)
-        endpoint = options->base.endpoint && *options->base.endpoint
-                       ? options->base.endpoint : FY_FCM_ENDPOINT;
-    return fy_aws_url_trim (endpoint, "fcm", err);
+        endpoint = options->endpoint && *options->endpoint
+                       ? options->endpoint : FY_FCM_ENDPOINT;
+    return fy_http_url_trim (endpoint, "fcm", err);
 }
 
 fy_fcm_t *
@@ -249,9 +250,9 @@ fy_fcm_new (fy_http_client_t *http, const fy_fcm_options_t *options,
     }
     fy_fcm_t *self = fy_xcalloc (1, sizeof *self);
     //  The Authorization header is the token's, set on every attempt.
-    fy_aws_options_t base = options->base;
+    fy_http_ops_options_t base = options->base;
     base.sign = NULL;
-    fy_aws_ops_init (&self->ops, http, &base);
+    fy_http_ops_init (&self->ops, http, &base);
     self->retry_after_max_ms = options->retry_after_max_ms > 0
                                    ? options->retry_after_max_ms
                                    : defaults.retry_after_max_ms;
@@ -290,7 +291,7 @@ fy_fcm_destroy (fy_fcm_t **self_p)
     if (!self)
         return;
     int saved = errno;
-    fy_aws_ops_clear (&self->ops);
+    fy_http_ops_clear (&self->ops);
     if (self->token_http_id)
         fy_http_client_cancel (self->ops.http, self->token_http_id);
     s_drop_token (self);
@@ -351,7 +352,7 @@ bool
 fy_fcm_cancel (fy_fcm_t *self, uint64_t id)
 {
     assert (self);
-    return fy_aws_ops_cancel (&self->ops, id);
+    return fy_http_ops_cancel (&self->ops, id);
 }
 
 //  --------------------------------------------------------------------
@@ -493,7 +494,7 @@ out:
 
 //  The answer's JSON object, or NULL.
 static json_t *
-s_object (const fy_aws_answer_t *answer)
+s_object (const fy_http_answer_t *answer)
 {
     json_t *json = answer->body && answer->len
                        ? fy_json_loadb (answer->body, answer->len, NULL)
@@ -506,7 +507,8 @@ s_object (const fy_aws_answer_t *answer)
 }
 
 static void
-s_set_error (fy_aws_error_t *error, const char *code, const char *message)
+s_set_error (fy_http_service_error_t *error, const char *code,
+             const char *message)
 {
     if (code)
         snprintf (error->code, sizeof error->code, "%s", code);
@@ -531,8 +533,9 @@ s_fcm_error_code (json_t *details)
 }
 
 int
-fy_fcm_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-              char **message_id, char **request_id)
+fy_fcm_parse (const fy_http_answer_t *answer,
+              fy_http_service_error_t *error, char **message_id,
+              char **request_id)
 {
     assert (answer && error && message_id && request_id);
     memset (error, 0, sizeof *error);
@@ -575,8 +578,9 @@ s_token_ok (const char *token)
 }
 
 int
-fy_fcm_parse_token (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                    char **token, int64_t *expires_in_s)
+fy_fcm_parse_token (const fy_http_answer_t *answer,
+                    fy_http_service_error_t *error, char **token,
+                    int64_t *expires_in_s)
 {
     assert (answer && error && token && expires_in_s);
     memset (error, 0, sizeof *error);
@@ -634,11 +638,11 @@ s_retry_after_ms (const char *value)
 //  Sends
 
 static void
-s_op_free (fy_aws_op_t *base)
+s_op_free (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     free (op->body);
-    fy_aws_outcome_clear (&op->out);
+    fy_http_outcome_clear (&op->out);
     free (op);
 }
 
@@ -646,7 +650,7 @@ s_op_free (fy_aws_op_t *base)
 //  fault: transport, no token (EACCES), quota, 5xx, and a 401 or 403
 //  that named no FCM error (our credentials, not the message).
 static bool
-s_retryable (const fy_aws_outcome_t *out)
+s_retryable (const fy_http_outcome_t *out)
 {
     if (out->error != EPROTO)
         return true;
@@ -660,9 +664,10 @@ s_retryable (const fy_aws_outcome_t *out)
 static void
 s_finish (s_op_t *op)
 {
-    fy_aws_ops_unlink (&op->fcm->ops, &op->base);
-    const fy_aws_outcome_t *out = &op->out;
-    fy_aws_result_t result = fy_aws_outcome_result (out, op->base.attempts);
+    fy_http_ops_unlink (&op->fcm->ops, &op->base);
+    const fy_http_outcome_t *out = &op->out;
+    fy_http_op_result_t result = fy_http_outcome_result (out,
+                                                         op->base.attempts);
     result.token_dead = out->error == EPROTO
                         && s_is_code (out->failure.code, "UNREGISTERED");
     result.retryable = out->error && !result.token_dead && s_retryable (out);
@@ -675,11 +680,11 @@ s_on_send (const fy_http_result_t *http, void *arg)
 {
     s_op_t *op = arg;
     fy_fcm_t *self = op->fcm;
-    fy_aws_outcome_t *out = &op->out;
+    fy_http_outcome_t *out = &op->out;
     op->base.http_id = 0;
     bool retry = false;
     int64_t delay_ms = -1;
-    if (fy_aws_outcome_read (out, http, fy_fcm_parse, "fcm")) {
+    if (fy_http_outcome_read (out, http, fy_fcm_parse, "fcm", NULL, NULL)) {
         retry = out->error == EPROTO
                     ? fy_fcm_is_retryable (out->status, out->failure.code)
                     : out->error != EMSGSIZE;
@@ -694,16 +699,16 @@ s_on_send (const fy_http_result_t *http, void *arg)
         op->reauthorized = true;
         if (op->token_gen == self->token_gen)
             s_drop_token (self);
-        fy_aws_ops_wait (&self->ops, &op->base, 0);
+        fy_http_ops_wait (&self->ops, &op->base, 0);
         return;
     }
     if (retry && delay_ms > self->retry_after_max_ms)
         retry = false;
-    if (retry && fy_aws_ops_may_retry (&self->ops, &op->base)) {
+    if (retry && fy_http_ops_may_retry (&self->ops, &op->base)) {
         if (delay_ms >= 0)
-            fy_aws_ops_wait (&self->ops, &op->base, delay_ms);
+            fy_http_ops_wait (&self->ops, &op->base, delay_ms);
         else
-            fy_aws_ops_backoff (&self->ops, &op->base);
+            fy_http_ops_backoff (&self->ops, &op->base);
         return;
     }
     s_finish (op);
@@ -726,8 +731,8 @@ s_start (s_op_t *op)
     fy_http_call_set_max_body (call, 1024 * 1024);
     op->token_gen = self->token_gen;
     fy_error_t err = { "" };
-    if (fy_aws_ops_start (&self->ops, &op->base, &call, s_on_send, &err)) {
-        fy_aws_outcome_fail (&op->out, errno, err.text);
+    if (fy_http_ops_start (&self->ops, &op->base, &call, s_on_send, &err)) {
+        fy_http_outcome_fail (&op->out, errno, err.text);
         s_finish (op);
     }
 }
@@ -740,26 +745,27 @@ s_start (s_op_t *op)
 //  are set here, so no callback runs while the list is walked.
 static void
 s_release (fy_fcm_t *self, int error, int status,
-           const fy_aws_error_t *failure, bool transient)
+           const fy_http_service_error_t *failure, bool transient)
 {
-    for (fy_aws_op_t *base = self->ops.head; base; base = base->next) {
+    fy_http_op_t *base;
+    fy_list_each (base, &self->ops.list, fy_http_op_t, link) {
         s_op_t *op = (s_op_t *) base;
         if (!op->waiting)
             continue;
         op->waiting = false;
         if (!error) {
-            fy_aws_ops_wait (&self->ops, base, 0);
+            fy_http_ops_wait (&self->ops, base, 0);
             continue;
         }
         base->attempts++;
-        fy_aws_outcome_fail (&op->out, error, "");
+        fy_http_outcome_fail (&op->out, error, "");
         op->out.status = status;
         op->out.failure = *failure;
-        if (transient && fy_aws_ops_may_retry (&self->ops, base))
-            fy_aws_ops_backoff (&self->ops, base);
+        if (transient && fy_http_ops_may_retry (&self->ops, base))
+            fy_http_ops_backoff (&self->ops, base);
         else {
             op->finish = true;
-            fy_aws_ops_wait (&self->ops, base, 0);
+            fy_http_ops_wait (&self->ops, base, 0);
         }
     }
 }
@@ -771,14 +777,14 @@ s_on_token (const fy_http_result_t *http, void *arg)
     self->token_http_id = 0;
     int status = fy_http_result_status (http);
     int error = fy_http_result_error (http);
-    fy_aws_error_t failure;
+    fy_http_service_error_t failure;
     memset (&failure, 0, sizeof failure);
     if (error) {
         s_set_error (&failure, NULL, fy_http_result_error_text (http));
         s_release (self, error, 0, &failure, error != EMSGSIZE);
         return;
     }
-    fy_aws_answer_t answer = { .status = status };
+    fy_http_answer_t answer = { .status = status };
     answer.body = fy_http_result_body (http, &answer.len);
     char *token;
     int64_t expires_in_s;
@@ -810,7 +816,7 @@ s_fetch_token (fy_fcm_t *self)
 {
     assert (!self->token_http_id);
     fy_error_t err = { "" };
-    fy_aws_error_t failure;
+    fy_http_service_error_t failure;
     memset (&failure, 0, sizeof failure);
     char *jwt = s_assertion (self, &err);
     if (!jwt) {
@@ -843,7 +849,7 @@ s_fetch_token (fy_fcm_t *self)
 }
 
 static void
-s_attempt (fy_aws_op_t *base)
+s_attempt (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     fy_fcm_t *self = op->fcm;
@@ -866,7 +872,8 @@ s_attempt (fy_aws_op_t *base)
 
 int
 fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
-             fy_aws_done_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
+             fy_error_t *err)
 {
     assert (self);
     assert (message);
@@ -881,6 +888,6 @@ fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
     op->len = len;
     op->fn = fn;
     op->arg = arg;
-    fy_aws_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
+    fy_http_ops_add (&self->ops, &op->base, s_attempt, s_op_free, id_p);
     return 0;
 }

@@ -4,9 +4,10 @@
     bearer flow (RFC 7523): an RS256 assertion posted to the key file's
     token_uri buys an access token, kept and refreshed before it expires,
     one refresh at a time however many sends wait for it. A send is one
-    POST to /v1/projects/{project_id}/messages:send, retried as the AWS
-    clients retry (fy_aws_client.h: the same backoff, the same result and
-    callback), and calls back once with the message's name or the error:
+    POST to /v1/projects/{project_id}/messages:send, an op of the call
+    runner the AWS clients use too (fy_http_ops.h: the same backoff, the
+    same result and callback), and calls back once with the message's
+    name or the error:
 
         fy_fcm_options_t options;
         fy_fcm_options_default (&options);
@@ -19,7 +20,7 @@
         ...
         fy_fcm_destroy (&fcm);
 
-    The result (fy_aws_result_t): message_id is the message's name
+    The result (fy_http_op_result_t): message_id is the message's name
     ("projects/p/messages/0:1500415314455276%31bd1c9631bd1c96"); code is
     FCM's errorCode ("UNREGISTERED", "QUOTA_EXCEEDED", "INVALID_ARGUMENT",
     "SENDER_ID_MISMATCH", "THIRD_PARTY_AUTH_ERROR", ...) or, when the
@@ -33,7 +34,7 @@
 #ifndef FY_FCM_H_INCLUDED
 #define FY_FCM_H_INCLUDED
 
-#include "aws/fy_aws_client.h"
+#include "http/fy_http_ops.h"
 
 #include <jansson.h>
 
@@ -50,10 +51,12 @@ extern "C" {
 #define FY_FCM_KEY_FILE_MAX (64 * 1024)
 
 typedef struct {
-    //  Retry backoff, attempts and timeouts as for the AWS clients, and
-    //  endpoint: the FCM endpoint used when FCM_ENDPOINT_URL is not set
-    //  (NULL for FY_FCM_ENDPOINT). region and sign are not used.
-    fy_aws_options_t base;
+    //  Retry backoff, attempts and timeouts of the call runner
+    //  (fy_http_ops.h, as for the AWS clients); sign is not used.
+    fy_http_ops_options_t base;
+    //  The FCM endpoint used when FCM_ENDPOINT_URL is not set (NULL for
+    //  FY_FCM_ENDPOINT).
+    const char *endpoint;
     //  The service account's JSON key file; NULL reads the path from
     //  GOOGLE_APPLICATION_CREDENTIALS.
     const char *key_file;
@@ -156,28 +159,8 @@ char *
 //  answered nothing usable) or a transport errno.
 int
     fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
-                 fy_aws_done_fn *fn, void *arg, uint64_t *id_p,
+                 fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
                  fy_error_t *err) FY_MUSTCHECK;
-
-//  FCM's send answer parser (an fy_aws_parse_fn, the error_type unused),
-//  exposed for tests and fuzzing: a 2xx must be a JSON object with a
-//  non-empty string "name" (*message_id); an error is FCM's
-//  {"error": {"code", "message", "status", "details": [...]}}: error->code
-//  the FcmError detail's errorCode, else the status; error->message the
-//  message. request_id is never set. Any bytes are safe.
-int
-    fy_fcm_parse (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                  char **message_id, char **request_id);
-
-//  The token endpoint's answer parser: a 2xx must be a JSON object with
-//  an "access_token" of visible ASCII (it goes into a header), a
-//  "token_type" of "Bearer" and an "expires_in" of 1 s to a day (3600
-//  when absent); *token (caller owns) and *expires_in_s get them. An
-//  error is OAuth's {"error", "error_description"}: error->code and
-//  error->message. Returns 0 or -1. Any bytes are safe.
-int
-    fy_fcm_parse_token (const fy_aws_answer_t *answer, fy_aws_error_t *error,
-                        char **token, int64_t *expires_in_s);
 
 //  True when FCM's code (errorCode or status) names a failure worth
 //  retrying at once: QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL (with status,

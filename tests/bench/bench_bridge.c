@@ -640,8 +640,8 @@ s_client_new (void)
     fy_aws_credentials_t *chain = fy_aws_sign_credentials (s_sign);
     if (fy_aws_credentials_get (chain, fy_clock_wall_ms () / 1000, &err)) {
         const char *region = fy_aws_credentials_region (chain);
-        s_options.sign = fy_aws_sign_sqs;
-        s_options.sign_arg = s_sign;
+        s_options.base.sign = fy_aws_sign_sqs;
+        s_options.base.sign_arg = s_sign;
         s_options.region = region ? region : "us-east-1";
     }
     else

@@ -13,7 +13,9 @@
 #include "ferry/ferry.h"
 #include "aws/fy_aws_client.h"
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@ int
     LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
-s_check (int rc, const fy_aws_error_t *error, char *message_id,
+s_check (int rc, const fy_http_service_error_t *error, char *message_id,
          char *request_id)
 {
     if (!memchr (error->code, 0, sizeof error->code)
@@ -88,8 +90,8 @@ s_round_trip (const char *text, size_t size)
                 fputc (text [i], out);
     fputs ("</MessageId></PublishResult></PublishResponse>", out);
     fclose (out);
-    fy_aws_answer_t answer = { 200, doc, len, NULL };
-    fy_aws_error_t error;
+    fy_http_answer_t answer = { 200, doc, len, NULL };
+    fy_http_service_error_t error;
     char *message_id = NULL, *request_id = NULL;
     int rc = fy_sns_parse (&answer, &error, &message_id, &request_id);
     if (rc != 0 || strlen (message_id) != size
@@ -117,9 +119,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             memcpy (header, body, size);
             header [size] = 0;
         }
-        fy_aws_answer_t answer = { mode == 0 || mode == 2 ? 200 : 400, body,
+        fy_http_answer_t answer = { mode == 0 || mode == 2 ? 200 : 400, body,
                                    size, header };
-        fy_aws_error_t error;
+        fy_http_service_error_t error;
         char *message_id = NULL, *request_id = NULL;
         int rc = mode < 2 ? fy_sns_parse (&answer, &error, &message_id,
                                           &request_id)

@@ -11,8 +11,9 @@
     with a lifetime of 1 s to a day), a failure none, and the code and
     message are NUL-terminated within their arrays. */
 #include "ferry/ferry.h"
-#include "aws/fy_aws_client.h"
+#include "http/fy_http_ops.h"
 #include "notify/fy_fcm.h"
+#include "notify/fy_fcm_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ int
     LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
-s_check_error (const fy_aws_error_t *error)
+s_check_error (const fy_http_service_error_t *error)
 {
     if (!memchr (error->code, 0, sizeof error->code)
         || !memchr (error->message, 0, sizeof error->message))
@@ -32,8 +33,8 @@ s_check_error (const fy_aws_error_t *error)
 static void
 s_send_answer (int status, const char *body, size_t size)
 {
-    fy_aws_answer_t answer = { status, body, size, NULL };
-    fy_aws_error_t error;
+    fy_http_answer_t answer = { status, body, size, NULL };
+    fy_http_service_error_t error;
     char *name = NULL, *request_id = NULL;
     int rc = fy_fcm_parse (&answer, &error, &name, &request_id);
     s_check_error (&error);
@@ -46,8 +47,8 @@ s_send_answer (int status, const char *body, size_t size)
 static void
 s_token_answer (int status, const char *body, size_t size)
 {
-    fy_aws_answer_t answer = { status, body, size, NULL };
-    fy_aws_error_t error;
+    fy_http_answer_t answer = { status, body, size, NULL };
+    fy_http_service_error_t error;
     char *token = NULL;
     int64_t expires_in_s = 0;
     int rc = fy_fcm_parse_token (&answer, &error, &token, &expires_in_s);

@@ -48,14 +48,14 @@ s_path (json_t *json, const char *path)
 }
 
 static fy_aws_options_t
-s_options (fy_aws_sign_fn *sign, fy_aws_sign_t *signer)
+s_options (fy_http_sign_fn *sign, fy_aws_sign_t *signer)
 {
     fy_aws_options_t options;
     fy_aws_options_default (&options);
-    options.sign = sign;
-    options.sign_arg = signer;
-    options.retry_base_ms = 5;
-    options.retry_cap_ms = 20;
+    options.base.sign = sign;
+    options.base.sign_arg = signer;
+    options.base.retry_base_ms = 5;
+    options.base.retry_cap_ms = 20;
     return options;
 }
 

@@ -335,8 +335,8 @@ main (void)
     fy_aws_sign_t *sign = fy_aws_sign_new (NULL);
     fy_sqs_options_t options;
     fy_sqs_options_default (&options);
-    options.sign = fy_aws_sign_sqs;
-    options.sign_arg = sign;
+    options.base.sign = fy_aws_sign_sqs;
+    options.base.sign_arg = sign;
     s_sqs = fy_sqs_new (s_http, &options, NULL);
     if (!s_sqs)
         BAIL_OUT ("fy_sqs_new");

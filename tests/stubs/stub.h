@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/fy_aws_client.h"
 #include "ferry/fy_common.h"
 #include "http/fy_http_client.h"
+#include "http/fy_http_ops.h"
 #include "tap.h"
 
 #include <jansson.h>
@@ -135,11 +135,11 @@ stub_log (fy_http_client_t *http, int port, size_t *returned)
     return fresh;
 }
 
-//  A notification client's result (fy_aws_done_fn), kept with copies of
+//  A notification client's result (fy_http_op_done_fn), kept with copies of
 //  its strings after the callback.
 typedef struct {
     bool done;
-    fy_aws_result_t result;
+    fy_http_op_result_t result;
     char code [96];
     char message [256];
     char message_id [160];
@@ -147,7 +147,7 @@ typedef struct {
 } stub_seen_t;
 
 static inline void
-stub_on_result (const fy_aws_result_t *result, void *arg)
+stub_on_result (const fy_http_op_result_t *result, void *arg)
 {
     stub_seen_t *seen = arg;
     seen->done = true;

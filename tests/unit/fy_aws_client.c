@@ -38,7 +38,7 @@ s_backoff (void)
 static void
 s_errors (void)
 {
-    fy_aws_error_t error;
+    fy_http_service_error_t error;
     fy_aws_decode_json_error (400, "ns#Throttled:http://x", "{}", 2, &error);
     is_str (error.code, "Throttled", "header: after '#', before ':'");
     ok (error.sender_fault, "400 is the sender's");
@@ -73,7 +73,7 @@ s_endpoint (void)
 {
     fy_aws_options_t options;
     fy_aws_options_default (&options);
-    is_int ((int) options.max_attempts, 5, "5 attempts by default");
+    is_int ((int) options.base.max_attempts, 5, "5 attempts by default");
     unsetenv ("AWS_ENDPOINT_URL");
     unsetenv ("AWS_REGION");
     unsetenv ("AWS_DEFAULT_REGION");
@@ -100,7 +100,7 @@ s_endpoint (void)
 static int s_called;
 
 static void
-s_on_done (const fy_aws_result_t *result, void *arg)
+s_on_done (const fy_http_op_result_t *result, void *arg)
 {
     (void) result;
     (void) arg;

@@ -7,6 +7,7 @@
 #include "ferry/ferry.h"
 #include "aws/fy_aws_client.h"
 #include "aws/fy_aws_credentials.h"
+#include "aws/fy_aws_credentials_int.h"
 #include "tap.h"
 
 #include <errno.h>

@@ -3,8 +3,9 @@
     request body byte for byte, the retryable codes. The client itself
     runs against the stub in tests/integration/fcm.c. */
 #include "ferry/ferry.h"
-#include "aws/fy_aws_client.h"
+#include "http/fy_http_ops.h"
 #include "notify/fy_fcm.h"
+#include "notify/fy_fcm_int.h"
 
 #include <errno.h>
 
@@ -13,9 +14,10 @@
 #define S_FCM_ERROR "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 
 static int
-s_parse (int status, const char *body, fy_aws_error_t *error, char **name)
+s_parse (int status, const char *body, fy_http_service_error_t *error,
+         char **name)
 {
-    fy_aws_answer_t answer = { status, body, strlen (body), NULL };
+    fy_http_answer_t answer = { status, body, strlen (body), NULL };
     char *request_id = NULL;
     *name = NULL;
     int rc = fy_fcm_parse (&answer, error, name, &request_id);
@@ -26,7 +28,7 @@ s_parse (int status, const char *body, fy_aws_error_t *error, char **name)
 static void
 s_send_answers (void)
 {
-    fy_aws_error_t error;
+    fy_http_service_error_t error;
     char *name;
     is_int (s_parse (200, "{\"name\": \"projects/p/messages/0:15%31bd\"}",
                      &error, &name), 0, "200 with a name");
@@ -65,10 +67,10 @@ s_send_answers (void)
 }
 
 static int
-s_token (int status, const char *body, fy_aws_error_t *error, char **token,
-         int64_t *expires)
+s_token (int status, const char *body, fy_http_service_error_t *error,
+         char **token, int64_t *expires)
 {
-    fy_aws_answer_t answer = { status, body, strlen (body), NULL };
+    fy_http_answer_t answer = { status, body, strlen (body), NULL };
     *expires = 0;
     return fy_fcm_parse_token (&answer, error, token, expires);
 }
@@ -76,7 +78,7 @@ s_token (int status, const char *body, fy_aws_error_t *error, char **token,
 static void
 s_token_answers (void)
 {
-    fy_aws_error_t error;
+    fy_http_service_error_t error;
     char *token;
     int64_t expires;
     is_int (s_token (200, "{\"access_token\": \"ya29.c.b0AXv0\", "
@@ -190,6 +192,6 @@ main (void)
     fy_fcm_options_default (&options);
     is_int ((int) options.retry_after_max_ms, 30000, "Retry-After cap 30 s");
     is_int ((int) options.refresh_margin_s, 300, "refresh margin 5 min");
-    is_int (options.base.max_attempts, 5, "the AWS clients' attempts");
+    is_int (options.base.max_attempts, 5, "the call runner's attempts");
     done_testing ();
 }

@@ -5,6 +5,7 @@
     endpoints against botocore's endpoint rule tests, and what fy_ses_body
     refuses. The end to end run is tests/integration/aws_notify.t. */
 #include "aws/fy_ses.h"
+#include "aws/fy_ses_int.h"
 
 #include <errno.h>
 
@@ -113,8 +114,8 @@ s_protocol_errors (void)
     ok (cases >= 10, "%d restJson1 error cases", cases);
 
     const char *good = "{\"MessageId\":\"0102-x\"}";
-    fy_aws_answer_t answer = { 200, good, strlen (good), NULL };
-    fy_aws_error_t error;
+    fy_http_answer_t answer = { 200, good, strlen (good), NULL };
+    fy_http_service_error_t error;
     char *message_id = NULL, *request_id = NULL;
     ok (fy_ses_parse (&answer, &error, &message_id, &request_id) == 0,
         "a 200 with a MessageId");
@@ -124,7 +125,7 @@ s_protocol_errors (void)
     const char *odd [] = { "", "{}", "[1]", "{\"MessageId\":\"\"}",
                            "{\"MessageId\":7}", "{\"MessageId\":\"a\"" };
     for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
-        answer = (fy_aws_answer_t) { 200, odd [k], strlen (odd [k]), NULL };
+        answer = (fy_http_answer_t) { 200, odd [k], strlen (odd [k]), NULL };
         ok (fy_ses_parse (&answer, &error, &message_id, &request_id) == -1
             && !message_id && error.message [0],
             "a 200 of '%s' is no success", odd [k]);

@@ -7,6 +7,7 @@
     nesting, bad UTF-8), the default endpoints against botocore's
     endpoint rule tests, and what fy_sns_body refuses. */
 #include "aws/fy_sns.h"
+#include "aws/fy_sns_int.h"
 
 #include <errno.h>
 
@@ -196,10 +197,10 @@ s_errors (json_t *model)
 }
 
 static int
-s_parse (int status, const char *body, fy_aws_error_t *error,
+s_parse (int status, const char *body, fy_http_service_error_t *error,
          char **message_id, char **request_id)
 {
-    fy_aws_answer_t answer = { status, body, strlen (body), NULL };
+    fy_http_answer_t answer = { status, body, strlen (body), NULL };
     *message_id = *request_id = NULL;
     return fy_sns_parse (&answer, error, message_id, request_id);
 }
@@ -211,7 +212,7 @@ s_answers (void)
                                    "protocols/output/query.json",
                                    fy_sns_parse, "foo-id"),
             3, "botocore's query error cases");
-    fy_aws_error_t error;
+    fy_http_service_error_t error;
     char *message_id, *request_id;
 
     //  Well-formed answers.
@@ -296,7 +297,7 @@ s_answers (void)
     //  short instead of failing the answer).
     const char nul [] = "<PublishResponse><PublishResult><MessageId>a\0b"
                         "</MessageId></PublishResult></PublishResponse>";
-    fy_aws_answer_t answer = { 200, nul, sizeof nul - 1, NULL };
+    fy_http_answer_t answer = { 200, nul, sizeof nul - 1, NULL };
     message_id = request_id = NULL;
     ok (fy_sns_parse (&answer, &error, &message_id, &request_id) == -1
         && !message_id, "a NUL in the text refused");

@@ -4,6 +4,7 @@
     partial batch failures against tests/stubs/sqs_stub.py, which fails on
     purpose and checks every request's headers as SQS does. */
 #include "aws/fy_sqs.h"
+#include "aws/fy_sqs_int.h"
 
 #include <errno.h>
 
@@ -269,9 +270,9 @@ s_retries (void)
     fy_sqs_options_t options;
     fy_sqs_options_default (&options);
     options.endpoint = base;
-    options.retry_base_ms = 20;
-    options.retry_cap_ms = 200;
-    options.max_attempts = 4;
+    options.base.retry_base_ms = 20;
+    options.base.retry_cap_ms = 200;
+    options.base.max_attempts = 4;
     fy_sqs_t *sqs = fy_sqs_new (http, &options, NULL);
     ok (sqs != NULL, "client on the stub");
     is_str (fy_sqs_endpoint (sqs), base, "configured endpoint used");
@@ -469,7 +470,7 @@ s_signing (void)
     fy_sqs_options_t options;
     fy_sqs_options_default (&options);
     options.endpoint = "http://not.used.invalid";
-    options.sign = s_sign;
+    options.base.sign = s_sign;
     fy_sqs_t *sqs = fy_sqs_new (http, &options, NULL);
     base [strlen (base) - 1] = 0;
     is_str (fy_sqs_endpoint (sqs), base,
@@ -484,7 +485,7 @@ s_signing (void)
     s_seen_free (&seen);
     fy_sqs_destroy (&sqs);
 
-    options.sign_arg = &seen;
+    options.base.sign_arg = &seen;
     sqs = fy_sqs_new (http, &options, NULL);
     if (fy_sqs_get_queue_url (sqs, "ferry", s_on_url, &seen, NULL, NULL))
         BAIL_OUT ("get url");
@@ -496,7 +497,7 @@ s_signing (void)
     unsetenv ("AWS_ENDPOINT_URL_SQS");
 
     setenv ("AWS_ENDPOINT_URL", "http://generic.example:9", 1);
-    options.sign = NULL;
+    options.base.sign = NULL;
     sqs = fy_sqs_new (http, &options, NULL);
     is_str (fy_sqs_endpoint (sqs), "http://generic.example:9",
             "AWS_ENDPOINT_URL next");

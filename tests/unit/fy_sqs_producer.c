@@ -104,7 +104,7 @@ s_sqs (void)
     fy_sqs_options_t options;
     fy_sqs_options_default (&options);
     options.endpoint = s_base;
-    options.max_attempts = 1;
+    options.base.max_attempts = 1;
     fy_sqs_t *sqs = fy_sqs_new (s_http, &options, NULL);
     if (!sqs)
         BAIL_OUT ("fy_sqs_new");
