@@ -904,7 +904,7 @@ static void
 s_reload (broker_t *self)
 {
     fy_error_t err = { "" };
-    if (fy_cfg_load (self->cfg, self->cfg_path, self->sets, &err)) {
+    if (fy_cfg_reload (self->cfg, &err)) {
         fy_log_error ("broker: reload refused, keeping the old "
                       "configuration: %s", err.text);
         return;
@@ -1027,16 +1027,13 @@ s_curve_setup (broker_t *self, fy_error_t *err)
 }
 
 broker_t *
-broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
-            fy_error_t *err)
+broker_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
     broker_t *self = fy_xcalloc (1, sizeof *self);
     //  First, before libzmq or zauth start a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
-    self->cfg_path = cfg_path;
-    self->sets = sets;
     self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
     self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
@@ -1112,6 +1109,9 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     return self;
 fail:
     broker_destroy (&self);
+    //  Each step above is a setting: the routes, the endpoint, the CURVE
+    //  keys, the HTTP port.
+    errno = EINVAL;
     return NULL;
 }
 

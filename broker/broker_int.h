@@ -134,8 +134,6 @@ struct s_service {
 
 struct broker {
     fy_cfg_t *cfg;
-    const char *cfg_path;
-    const char *const *sets;
     zsock_t *router;
     zactor_t *auth;             //  zauth, when CURVE is on
     void *socket;               //  the router's libzmq handle
