@@ -83,10 +83,7 @@ s_msg_new (s_queue_t *queue, fy_sqs_message_t *sqs)
     msg->queue = queue;
     msg->sqs = sqs;
     msg->state = S_PENDING;
-    msg->next = self->messages;
-    if (self->messages)
-        self->messages->prev = msg;
-    self->messages = msg;
+    fy_list_push_front (&self->messages, &msg->link);
     queue->held++;
     return msg;
 }
@@ -94,13 +91,7 @@ s_msg_new (s_queue_t *queue, fy_sqs_message_t *sqs)
 static void
 s_msg_free (s_msg_t *msg)
 {
-    bridge_t *self = msg->queue->bridge;
-    if (msg->prev)
-        msg->prev->next = msg->next;
-    else
-        self->messages = msg->next;
-    if (msg->next)
-        msg->next->prev = msg->prev;
+    fy_list_unlink (&msg->link);
     fy_sqs_message_destroy (&msg->sqs);
     free (msg->msgpack);
     free (msg->event_id);
@@ -796,6 +787,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
     bridge_t *self = fy_xcalloc (1, sizeof *self);
+    fy_list_init (&self->messages);
     //  First, before libzmq starts a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
@@ -913,8 +905,9 @@ bridge_destroy (bridge_t **self_p)
         bridge_batch_destroy (&self->queues [i]->visibility);
         bridge_batch_destroy (&self->queues [i]->extend);
     }
-    while (self->messages)
-        s_msg_free (self->messages);
+    s_msg_t *msg;
+    fy_list_each (msg, &self->messages, s_msg_t, link)
+        s_msg_free (msg);
     zlistx_destroy (&self->pending);
     zlistx_destroy (&self->undecoded);
     zhashx_destroy (&self->published);

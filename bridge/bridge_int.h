@@ -8,6 +8,7 @@
 #include "bridge_batch.h"
 #include "aws/fy_aws_sign.h"
 #include "aws/fy_sqs.h"
+#include "core/fy_list.h"
 #include "http/fy_http_client.h"
 
 //  Polls per queue at most (bridge.polls is bounded by the key table).
@@ -48,7 +49,7 @@ typedef struct s_msg {
     void *handle;               //  in the pending list
     int ops;                    //  batch entries that point at it
     bool finished;              //  settled; freed when ops reaches 0
-    struct s_msg *prev, *next;  //  every live message, for the destructor
+    fy_link_t link;             //  in bridge->messages, for the destructor
 } s_msg_t;
 
 //  One ReceiveMessage in flight.
@@ -101,7 +102,7 @@ struct bridge {
     size_t queue_count;
     char *dlq_url;
     bridge_batch_t *dlq;
-    s_msg_t *messages;          //  every live message
+    fy_link_t messages;         //  every live s_msg_t
     zlistx_t *pending;          //  s_msg_t waiting to be published
     //  s_msg_t received in this handler, decoded at its end (s_rearm)
     //  once the next receive has gone out.
