@@ -16,7 +16,8 @@ typedef struct bridge bridge_t;
 
 //  Build a bridge from a loaded configuration (borrowed for the bridge's
 //  life): compile the schema, connect to the broker, set up the SQS client
-//  and its signer. Returns NULL with err naming the key on bad settings.
+//  and its signer. Returns NULL with err, and errno EINVAL naming the
+//  key on bad settings (fy_daemon's exit 2).
 bridge_t *
     bridge_new (fy_cfg_t *cfg, fy_error_t *err);
 

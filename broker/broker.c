@@ -7,11 +7,8 @@
     event is finished when every delivery is settled, and only then does
     its publisher hear ACK or NACK and get its credit back, which is what
     bounds the broker's memory. Everything here runs on the loop's one
-    thread; nothing blocks. */
-#include "broker.h"
-#include "broker_http.h"
-#include "broker_route.h"
-#include "core/fy_list.h"
+    thread; nothing blocks. The request path is in broker_request.c. */
+#include "broker_int.h"
 #include "http/fy_http_server.h"
 
 #include <assert.h>
@@ -22,56 +19,6 @@
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
-
-#define S_BURST 1024            //  messages handled before flushing batches
-#define S_REASON_MAX 120
-
-typedef enum { S_QUEUED, S_HELD } s_state_t;
-typedef enum { S_CLIENT, S_WORKER } s_role_t;
-typedef enum { S_OK, S_RETRY, S_FAIL } s_outcome_t;
-
-typedef struct s_event s_event_t;
-typedef struct s_bytes s_bytes_t;
-typedef struct s_service s_service_t;
-typedef struct s_worker s_worker_t;
-typedef struct s_client s_client_t;
-
-typedef struct {
-    uint64_t did;               //  key in broker->deliveries; never 0
-    s_event_t *event;
-    s_service_t *service;
-    s_worker_t *holder;         //  when HELD
-    s_state_t state;
-    uint32_t attempt;
-    fy_link_t link;              //  in service->queue or holder->held
-} s_delivery_t;
-
-struct s_event {
-    uint64_t seq;               //  the publisher's
-    s_client_t *client;         //  NULL once the publisher is gone
-    broker_done_fn *done_fn;    //  or the broker's own publisher (HTTP)
-    void *done_arg;
-    char *reason;               //  of the first retryable failure, or NULL
-    s_bytes_t *bytes;           //  the event's msgpack
-    uint16_t count, pending, crashes;
-    bool answered;              //  the publisher already has a NACK
-    bool retry;                 //  a delivery failed retryably
-    fy_link_t link;              //  in client->events
-    //  The event's id is not kept: it is read from the bytes on the rare
-    //  paths that log it.
-    s_delivery_t deliveries [];
-};
-
-//  The event's bytes, copied out of the received frame (holding the frame
-//  would pin libzmq's whole receive buffer, kilobytes per event) and sent
-//  to each worker without another copy. Every EVENT in flight holds a
-//  reference; libzmq drops its reference from its I/O thread, hence the
-//  atomic count.
-struct s_bytes {
-    atomic_int refs;
-    uint32_t size;
-    char data [];
-};
 
 static void
 s_bytes_release (void *data, void *hint)
@@ -92,111 +39,6 @@ s_event_id (s_event_t *event, char id [FY_UUID_SIZE])
     snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
     json_decref (json);
 }
-
-//  A request waits on its service, then is held by one worker, until its
-//  final reply. Its origin is a client (rid translated back) or the HTTP
-//  endpoint (a callback).
-typedef struct {
-    uint64_t rid;               //  the broker's; key in broker->requests
-    uint64_t origin_rid;
-    char origin_key [64];       //  the client's peer key, or "" for HTTP
-    broker_reply_fn *reply_fn;
-    void *reply_arg;
-    s_service_t *service;
-    s_worker_t *holder;
-    int64_t deadline;           //  pushed back by each part and grant
-    //  A pulled stream: window is what the REQUEST granted (0: the reply
-    //  is not flow-controlled), granted the parts with more the holder
-    //  may still send (PROTOCOL.md, Requests). The origin grants more:
-    //  the HTTP side by broker_request_more, a client by MORE.
-    uint64_t window, granted;
-    zmq_msg_t header;           //  the REQUEST as the worker gets it
-    fy_link_t link;              //  in service->requests or holder->requests
-} s_request_t;
-
-//  Deliveries are found by did through a table of slots: the low 32 bits
-//  of a did index a slot, the high 32 bits must match the slot's
-//  generation, so a stale or forged did from a worker finds nothing. No
-//  hashing, no allocation per delivery, 16 bytes a slot.
-typedef struct {
-    s_delivery_t *delivery;     //  NULL when free
-    uint32_t generation;
-    uint32_t next_free;         //  free list link, slot index + 1
-} s_slot_t;
-
-typedef struct {
-    s_role_t role;
-    char key [64];              //  the identity, in hex
-    unsigned char identity [32];
-    size_t identity_len;
-    char name [64];
-    int64_t last_seen, last_sent;
-} s_peer_t;
-
-struct s_worker {
-    s_peer_t peer;              //  first: a peer pointer is a worker pointer
-    s_service_t *service;
-    uint64_t credit, held;      //  deliveries and requests in hand
-    bool pull;                  //  sends stream parts only within grant
-    fy_link_t deliveries;
-    fy_link_t requests;
-    fy_link_t link;              //  in service->workers
-};
-
-struct s_client {
-    s_peer_t peer;
-    uint64_t credit;            //  granted, not yet used
-    uint64_t unfinished;
-    fy_link_t events;
-    fy_proto_msg_t acks;        //  seqs to ACK at the next flush
-    uint64_t granted;           //  CREDIT to send at the next flush
-};
-
-struct s_service {
-    char *name;
-    fy_link_t queue;
-    fy_link_t requests;
-    fy_link_t workers;
-    size_t queued, worker_count;
-    int64_t idle_since;         //  when it last had no worker; 0 if it has
-    fy_metric_t *queued_gauge, *workers_gauge;
-};
-
-struct broker {
-    fy_cfg_t *cfg;
-    const char *cfg_path;
-    const char *const *sets;
-    zsock_t *router;
-    zactor_t *auth;             //  zauth, when CURVE is on
-    void *socket;               //  the router's libzmq handle
-    char *endpoint;
-    zloop_t *loop;
-    broker_http_t *http;
-    int signal_fd;
-    broker_route_t *route;
-    zhashx_t *services;         //  name -> s_service_t
-    s_service_t **routed;       //  route index -> service
-    zhashx_t *peers;            //  identity hex -> s_peer_t
-    s_slot_t *slots;            //  did -> delivery, see s_did_*
-    uint32_t slot_count, slot_free;
-    size_t delivery_count;
-    zhashx_t *requests;         //  &rid -> s_request_t
-    zhashx_t *origins;          //  "client key/its rid" -> s_request_t
-    uint64_t next_rid;
-    uint64_t unfinished, outstanding_credit;
-    bool draining;
-    int64_t drain_deadline, started;
-    //  Settings, read once.
-    uint64_t capacity, client_credit;
-    int64_t heartbeat_ms, liveness, lease_ms, dispatch_timeout_ms,
-            stop_timeout_ms, request_timeout_ms;
-    uint64_t poison_crashes;
-    fy_proto_msg_t in, out, scratch;
-    fy_metrics_t *metrics;
-    fy_metric_t *published, *acked, *nacked, *unrouted, *malformed,
-                *redelivered, *poisoned, *deaths, *stale, *unfinished_gauge,
-                *requests_total, *request_errors;
-};
 
 //  --------------------------------------------------------------------
 //  Peers
@@ -254,8 +96,8 @@ s_out (broker_t *self, const void *identity, size_t len,
     return out;
 }
 
-static fy_proto_msg_t *
-s_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
+fy_proto_msg_t *
+broker_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
 {
     peer->last_sent = fy_clock_mono_ms ();
     return s_out (self, peer->identity, peer->identity_len, command);
@@ -263,8 +105,8 @@ s_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
 
 //  Sends never block: ROUTER drops what it cannot queue for a peer, and
 //  credit keeps every peer's queue far below its high-water mark.
-static void
-s_send (broker_t *self)
+void
+broker_send (broker_t *self)
 {
     if (fy_proto_send (self->socket, &self->out))
         fy_log_debug ("broker: send %s failed: %s",
@@ -280,10 +122,10 @@ s_send_error (broker_t *self, zmq_msg_t *identity, const char *code,
                                  zmq_msg_size (identity), FY_PROTO_ERROR);
     out->code = fy_proto_str (code);
     out->message = fy_proto_str (message);
-    s_send (self);
+    broker_send (self);
     s_out (self, zmq_msg_data (identity), zmq_msg_size (identity),
            FY_PROTO_BYE);
-    s_send (self);
+    broker_send (self);
 }
 
 //  --------------------------------------------------------------------
@@ -385,11 +227,11 @@ static void
 s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
         const char *reason)
 {
-    fy_proto_msg_t *out = s_out_peer (self, &client->peer, FY_PROTO_NACK);
+    fy_proto_msg_t *out = broker_out_peer (self, &client->peer, FY_PROTO_NACK);
     out->seq = seq;
     out->retryable = retryable;
     out->reason = fy_proto_str (reason);
-    s_send (self);
+    broker_send (self);
     fy_metric_inc (self->nacked);
 }
 
@@ -495,8 +337,8 @@ s_pick_worker (s_service_t *service)
     return best;
 }
 
-static void
-s_dispatch (broker_t *self, s_service_t *service)
+void
+broker_dispatch (broker_t *self, s_service_t *service)
 {
     //  Requests first: someone is waiting on the other end of them.
     while (!fy_list_is_empty (&service->requests)) {
@@ -532,8 +374,8 @@ s_dispatch (broker_t *self, s_service_t *service)
         delivery->attempt++;
         worker->held++;
         fy_list_insert (worker->deliveries.prev, &delivery->link);
-        fy_proto_msg_t *out = s_out_peer (self, &worker->peer,
-                                          FY_PROTO_EVENT);
+        fy_proto_msg_t *out = broker_out_peer (self, &worker->peer,
+                                               FY_PROTO_EVENT);
         out->did = delivery->did;
         out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
@@ -543,215 +385,11 @@ s_dispatch (broker_t *self, s_service_t *service)
         zmq_msg_init_data (&out->event, bytes->data, bytes->size,
                            s_bytes_release, bytes);
         out->has_event = true;
-        s_send (self);
+        broker_send (self);
         if (delivery->attempt > 1)
             fy_metric_inc (self->redelivered);
     }
     fy_metric_set (service->queued_gauge, (double) service->queued);
-}
-
-//  --------------------------------------------------------------------
-//  Requests
-
-//  A client's request is found again by the client's own rid, for its
-//  MORE and CANCEL.
-static void
-s_origin_name (char *name, size_t size, const char *client_key, uint64_t rid)
-{
-    snprintf (name, size, "%s/%llu", client_key, (unsigned long long) rid);
-}
-
-static s_request_t *
-s_origin_lookup (broker_t *self, s_client_t *client, uint64_t rid)
-{
-    char name [128];
-    s_origin_name (name, sizeof name, client->peer.key, rid);
-    return zhashx_lookup (self->origins, name);
-}
-
-//  The request's replies have nowhere to go any more.
-static void
-s_origin_forget (broker_t *self, s_request_t *request)
-{
-    if (!request->origin_key [0])
-        return;
-    char name [128];
-    s_origin_name (name, sizeof name, request->origin_key,
-                   request->origin_rid);
-    zhashx_delete (self->origins, name);
-    request->origin_key [0] = 0;
-}
-
-static void
-s_request_free (broker_t *self, s_request_t *request)
-{
-    s_origin_forget (self, request);
-    fy_list_unlink (&request->link);
-    if (request->holder)
-        request->holder->held--;
-    zhashx_delete (self->requests, &request->rid);
-    zmq_msg_close (&request->header);
-    free (request);
-}
-
-//  Pass one reply part to the request's origin; the last part frees it.
-static void
-s_request_reply (broker_t *self, s_request_t *request, unsigned status,
-                 fy_proto_str_t content_type, fy_proto_str_t body, bool more)
-{
-    if (request->reply_fn)
-        request->reply_fn (request->reply_arg, status, content_type, body,
-                           more);
-    else
-    if (request->origin_key [0]) {
-        s_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
-        if (peer) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_REPLY);
-            out->rid = request->origin_rid;
-            out->status = status;
-            out->content_type = content_type;
-            out->body = body;
-            out->more = more;
-            s_send (self);
-        }
-    }
-    if (!more)
-        s_request_free (self, request);
-}
-
-static void
-s_request_fail (broker_t *self, s_request_t *request, unsigned status,
-                const char *code, const char *message)
-{
-    char *body = fy_json_error_body (code, message);
-    fy_metric_inc (self->request_errors);
-    s_request_reply (self, request, status, fy_proto_str ("application/json"),
-                     fy_proto_str (body), false);
-    free (body);
-}
-
-//  Fail every request of a list (a dead worker's, or a service's queue
-//  once it has no worker left).
-static void
-s_requests_fail (broker_t *self, fy_link_t *list, unsigned status,
-                 const char *code, const char *message)
-{
-    while (!fy_list_is_empty (list))
-        s_request_fail (self, fy_list_entry (list->next, s_request_t, link),
-                        status, code, message);
-}
-
-//  Tell the holder of a stream that its parts are no longer wanted: it
-//  frees the producer and answers with an empty last part.
-static void
-s_request_cancel_holder (broker_t *self, s_request_t *request)
-{
-    if (!request->holder || !request->holder->pull)
-        return;
-    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
-                                      FY_PROTO_CANCEL);
-    out->rid = request->rid;
-    s_send (self);
-}
-
-//  Its origin no longer wants the reply (went away, cancelled).
-static void
-s_request_abandon (broker_t *self, s_request_t *request)
-{
-    request->reply_fn = NULL;
-    s_origin_forget (self, request);
-    //  Not yet with a worker: nobody will ever answer it, drop it now.
-    if (!request->holder)
-        s_request_free (self, request);
-    else
-        //  A puller stops and answers with an empty last part, which
-        //  frees the request and the worker's credit; another finishes
-        //  into the void.
-        s_request_cancel_holder (self, request);
-}
-
-//  Grant n more parts of request's stream to its holder.
-static void
-s_request_more (broker_t *self, s_request_t *request, uint64_t n)
-{
-    if (!request->holder || !request->window || !request->holder->pull
-        || n == 0)
-        return;
-    request->granted += n;
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
-                                      FY_PROTO_MORE);
-    out->rid = request->rid;
-    out->n = n;
-    s_send (self);
-}
-
-static uint64_t
-s_request_new (broker_t *self, fy_proto_str_t service_name,
-               fy_proto_msg_t *in, const char *origin_key,
-               broker_reply_fn *reply_fn, void *reply_arg)
-{
-    s_request_t *request = fy_xcalloc (1, sizeof *request);
-    request->rid = ++self->next_rid;
-    request->origin_rid = in->rid;
-    snprintf (request->origin_key, sizeof request->origin_key, "%s",
-              origin_key ? origin_key : "");
-    request->reply_fn = reply_fn;
-    request->reply_arg = reply_arg;
-    request->window = in->window;
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_list_init (&request->link);
-    zhashx_insert (self->requests, &request->rid, request);
-    if (request->origin_key [0]) {
-        char name [128];
-        s_origin_name (name, sizeof name, request->origin_key,
-                       request->origin_rid);
-        //  A client reusing a rid still open loses the older request's
-        //  replies, as it asked for.
-        s_request_t *older = zhashx_lookup (self->origins, name);
-        if (older)
-            s_origin_forget (self, older);
-        zhashx_insert (self->origins, name, request);
-    }
-    fy_metric_inc (self->requests_total);
-
-    char name [128];
-    snprintf (name, sizeof name, "%.*s", (int) service_name.len,
-              service_name.ptr ? service_name.ptr : "");
-    s_service_t *service = zhashx_lookup (self->services, name);
-    if (!service || service->worker_count == 0) {
-        uint64_t rid = request->rid;
-        s_request_fail (self, request, 503, "no_worker",
-                        "no worker of this service is connected");
-        return rid;
-    }
-    fy_proto_msg_t *scratch = &self->scratch;
-    fy_proto_msg_reset (scratch);
-    scratch->command = FY_PROTO_REQUEST;
-    scratch->rid = request->rid;
-    scratch->method = in->method;
-    scratch->path = in->path;
-    scratch->body = in->body;
-    scratch->window = request->window;
-    //  Borrowed from in for the pack only.
-    scratch->query = in->query;
-    scratch->query_count = in->query_count;
-    scratch->headers = in->headers;
-    scratch->headers_count = in->headers_count;
-    int rc = fy_proto_pack (scratch, &request->header);
-    scratch->query = scratch->headers = NULL;
-    scratch->query_count = scratch->headers_count = 0;
-    if (rc) {
-        zmq_msg_init (&request->header);
-        uint64_t rid = request->rid;
-        s_request_fail (self, request, 500, "internal", "cannot pack request");
-        return rid;
-    }
-    request->service = service;
-    fy_list_insert (service->requests.prev, &request->link);
-    uint64_t rid = request->rid;
-    s_dispatch (self, service);
-    return rid;
 }
 
 //  --------------------------------------------------------------------
@@ -788,17 +426,17 @@ s_flush (broker_t *self)
             continue;
         s_client_t *client = (s_client_t *) peer;
         if (client->acks.ids_count) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_ACK);
+            fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_ACK);
             fy_proto_msg_swap_ids (out, &client->acks);
             client->acks.ids_count = 0;
-            s_send (self);
+            broker_send (self);
         }
         s_grant (self, client);
         if (client->granted) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_CREDIT);
+            fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
             client->granted = 0;
-            s_send (self);
+            broker_send (self);
         }
     }
     fy_metric_set (self->unfinished_gauge, (double) self->unfinished);
@@ -839,17 +477,17 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
         delivery->holder = NULL;
         s_enqueue (delivery, true);
     }
-    s_requests_fail (self, &worker->requests, 502, "worker_died",
-                     "the worker holding this request went away");
+    broker_requests_fail (self, &worker->requests, 502, "worker_died",
+                          "the worker holding this request went away");
     fy_list_unlink (&worker->link);
     if (--service->worker_count == 0) {
         service->idle_since = fy_clock_mono_ms ();
-        s_requests_fail (self, &service->requests, 503, "no_worker",
-                         "no worker of this service is connected");
+        broker_requests_fail (self, &service->requests, 503, "no_worker",
+                              "no worker of this service is connected");
     }
     fy_metric_set (service->workers_gauge, (double) service->worker_count);
     zhashx_delete (self->peers, worker->peer.key);
-    s_dispatch (self, service);
+    broker_dispatch (self, service);
 }
 
 static void
@@ -887,7 +525,7 @@ s_client_remove (broker_t *self, s_client_t *client)
             zlistx_add_end (orphans, request);
     for (s_request_t *request = zlistx_first (orphans); request;
          request = zlistx_next (orphans))
-        s_request_abandon (self, request);
+        broker_request_abandon (self, request);
     zlistx_destroy (&orphans);
     zhashx_delete (self->peers, client->peer.key);
 }
@@ -965,7 +603,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
     }
     worker->credit = in->credit;
     worker->pull = in->pull;
-    s_dispatch (self, worker->service);
+    broker_dispatch (self, worker->service);
 }
 
 //  Route an event and queue its deliveries. Returns the event, or NULL
@@ -1004,7 +642,7 @@ static void
 s_event_dispatch (broker_t *self, s_event_t *event)
 {
     for (size_t i = 0; i < event->count; i++)
-        s_dispatch (self, event->deliveries [i].service);
+        broker_dispatch (self, event->deliveries [i].service);
 }
 
 static void
@@ -1055,7 +693,7 @@ s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
         if (delivery)
             s_settle (self, delivery, S_OK, "", 0);
     }
-    s_dispatch (self, worker->service);
+    broker_dispatch (self, worker->service);
 }
 
 static void
@@ -1073,58 +711,7 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
         s_settle (self, delivery, in->retryable ? S_RETRY : S_FAIL,
                   in->reason.ptr, in->reason.len);
     }
-    s_dispatch (self, worker->service);
-}
-
-static void
-s_on_worker_reply (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
-{
-    s_request_t *request = zhashx_lookup (self->requests, &in->rid);
-    if (!request || request->holder != worker) {
-        fy_metric_inc (self->stale);
-        return;
-    }
-    if (in->more && request->window && worker->pull) {
-        //  Forwarded all the same (the origin copes), but a worker that
-        //  claims to pull and pushes is broken: say so.
-        if (request->granted == 0) {
-            fy_metric_inc (self->malformed);
-            fy_log_warn ("broker: worker %s sent part of rid=%llu without "
-                         "grant", worker->peer.name,
-                         (unsigned long long) request->rid);
-        }
-        else
-            request->granted--;
-    }
-    //  A stream that makes progress is not late.
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    s_request_reply (self, request, (unsigned) in->status, in->content_type,
-                     in->body, in->more);
-    s_dispatch (self, worker->service);
-}
-
-static void
-s_on_client_request (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_new (self, in->service, in, client->peer.key, NULL, NULL);
-}
-
-//  MORE and CANCEL name the client's own rid; one for a request already
-//  answered or unknown is ignored, as a worker ignores them.
-static void
-s_on_client_more (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
-    if (request)
-        s_request_more (self, request, in->n);
-}
-
-static void
-s_on_client_cancel (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
-    if (request)
-        s_request_abandon (self, request);
+    broker_dispatch (self, worker->service);
 }
 
 static void
@@ -1144,8 +731,8 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
             //  Answered at once, so each peer judges the broker's liveness
             //  by its own interval, whatever the broker's is.
             if (peer) {
-                s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
-                s_send (self);
+                broker_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+                broker_send (self);
             }
             else
                 s_send_error (self, &in->identity, "unknown_peer",
@@ -1167,16 +754,16 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
         s_on_publish (self, in, (s_client_t *) peer);
     else
     if (peer->role == S_CLIENT && in->command == FY_PROTO_REQUEST)
-        s_on_client_request (self, in, (s_client_t *) peer);
+        broker_on_client_request (self, in, (s_client_t *) peer);
     else
     if (peer->role == S_CLIENT && in->command == FY_PROTO_MORE)
-        s_on_client_more (self, in, (s_client_t *) peer);
+        broker_on_client_more (self, in, (s_client_t *) peer);
     else
     if (peer->role == S_CLIENT && in->command == FY_PROTO_CANCEL)
-        s_on_client_cancel (self, in, (s_client_t *) peer);
+        broker_on_client_cancel (self, in, (s_client_t *) peer);
     else
     if (peer->role == S_WORKER && in->command == FY_PROTO_REPLY)
-        s_on_worker_reply (self, in, (s_worker_t *) peer);
+        broker_on_worker_reply (self, in, (s_worker_t *) peer);
     else
     if (peer->role == S_WORKER && in->command == FY_PROTO_ACK && in->dids)
         s_on_worker_ack (self, in, (s_worker_t *) peer);
@@ -1244,8 +831,8 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end (dead, peer);
         else
         if (now - peer->last_sent >= self->heartbeat_ms) {
-            s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
-            s_send (self);
+            broker_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+            broker_send (self);
         }
     }
     for (s_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
@@ -1273,9 +860,9 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end (late, request);
     for (s_request_t *request = zlistx_first (late); request;
          request = zlistx_next (late)) {
-        s_request_cancel_holder (self, request);
-        s_request_fail (self, request, 504, "timeout",
-                        "the service did not answer in time");
+        broker_request_cancel_holder (self, request);
+        broker_request_fail (self, request, 504, "timeout",
+                             "the service did not answer in time");
     }
     zlistx_destroy (&late);
     s_flush (self);
@@ -1301,11 +888,11 @@ s_on_lease (zloop_t *loop, int timer_id, void *arg)
         s_client_t *client = (s_client_t *) peer;
         if (fy_list_is_empty (&client->events))
             continue;
-        fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_LEASE);
+        fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_LEASE);
         for (fy_link_t *at = client->events.next; at != &client->events;
              at = at->next)
             fy_proto_msg_add_id (out, fy_list_entry (at, s_event_t, link)->seq);
-        s_send (self);
+        broker_send (self);
     }
     return 0;
 }
@@ -1317,7 +904,7 @@ static void
 s_reload (broker_t *self)
 {
     fy_error_t err = { "" };
-    if (fy_cfg_load (self->cfg, self->cfg_path, self->sets, &err)) {
+    if (fy_cfg_reload (self->cfg, &err)) {
         fy_log_error ("broker: reload refused, keeping the old "
                       "configuration: %s", err.text);
         return;
@@ -1440,16 +1027,13 @@ s_curve_setup (broker_t *self, fy_error_t *err)
 }
 
 broker_t *
-broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
-            fy_error_t *err)
+broker_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
     broker_t *self = fy_xcalloc (1, sizeof *self);
     //  First, before libzmq or zauth start a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
-    self->cfg_path = cfg_path;
-    self->sets = sets;
     self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
     self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
@@ -1525,6 +1109,9 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     return self;
 fail:
     broker_destroy (&self);
+    //  Each step above is a setting: the routes, the endpoint, the CURVE
+    //  keys, the HTTP port.
+    errno = EINVAL;
     return NULL;
 }
 
@@ -1544,8 +1131,8 @@ broker_run (broker_t *self)
     //  Say goodbye so peers reconnect at once rather than after liveness.
     for (s_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        s_out_peer (self, peer, FY_PROTO_BYE);
-        s_send (self);
+        broker_out_peer (self, peer, FY_PROTO_BYE);
+        broker_send (self);
     }
     return 0;
 }
@@ -1598,34 +1185,6 @@ broker_destroy (broker_t **self_p)
     free (self);
     *self_p = NULL;
     errno = saved;
-}
-
-uint64_t
-broker_request (broker_t *self, fy_proto_msg_t *request,
-                broker_reply_fn *fn, void *arg)
-{
-    assert (self);
-    assert (request);
-    assert (fn);
-    return s_request_new (self, request->service, request, NULL, fn, arg);
-}
-
-void
-broker_request_cancel (broker_t *self, uint64_t rid)
-{
-    assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (request)
-        s_request_abandon (self, request);
-}
-
-void
-broker_request_more (broker_t *self, uint64_t rid, uint64_t n)
-{
-    assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (request)
-        s_request_more (self, request, n);
 }
 
 int

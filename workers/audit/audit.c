@@ -263,10 +263,10 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
 }
 
 audit_t *
-audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
+audit_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
-    *exit_code_p = 1;
+    bool bad_config = false;    //  or the schema: exit 2, not 1
     audit_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
     self->batch_timer = self->house_timer = -1;
@@ -278,7 +278,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     if (!url || !*url) {
         fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
@@ -288,7 +288,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION,
                                &version, err)) {
         if (errno == ENOENT || errno == ERANGE)
-            *exit_code_p = 2;
+            bad_config = true;
         goto fail;
     }
     self->schema = fy_schema_load (fy_cfg_str (cfg, "events", "schema"), err);
@@ -299,7 +299,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
         fy_error_set (err, "audit.credit (%lld) is below audit.batch_max "
                       "(%zu): a batch could never fill", (long long) credit,
                       self->batch_max);
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     self->batch_room = (size_t) credit;
@@ -314,7 +314,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
                                   "audit", fy_cfg_str (cfg, "audit", "name"),
                                   (unsigned) credit, err);
     if (!self->worker) {
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     fy_worker_set_heartbeat (self->worker,
@@ -333,6 +333,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     return self;
 fail:
     audit_destroy (&self);
+    errno = bad_config ? EINVAL : EIO;
     return NULL;
 }
 

@@ -42,9 +42,10 @@ struct audit {
 };
 
 //  Connect to the broker and the store, check the schema. NULL with err
-//  and *exit_code_p (2: the schema is missing or old, 1: otherwise).
+//  and errno EINVAL (a bad setting, or the schema is missing or old:
+//  fy_daemon's exit 2) or EIO (otherwise: exit 1).
 audit_t *
-    audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err);
+    audit_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
     audit_destroy (audit_t **self_p);
