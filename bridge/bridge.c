@@ -1,5 +1,5 @@
 /*  bridge: SQS to the broker and back. Every message received is one
-    s_msg_t, owned by the bridge until SQS has settled it. Its state says
+    bridge_msg_t, owned by the bridge until SQS has settled it. Its state says
     where it is: waiting to be published (the pending list, in arrival
     order), published (the seq index) or being settled by a batch call
     (deleted, made visible again, or sent to the DLQ and then deleted).
@@ -31,19 +31,19 @@ static const double s_latency_bounds [] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 21
 };
 
-static void s_poll (bridge_t *self, s_queue_t *queue, int64_t now);
+static void s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now);
 
 //  --------------------------------------------------------------------
 //  Metrics of SQS calls by action
 
-static s_action_t *
+static bridge_action_t *
 s_action (bridge_t *self, const char *action)
 {
     for (size_t i = 0; i < self->action_count; i++)
         if (strcmp (self->actions [i].action, action) == 0)
             return &self->actions [i];
-    assert (self->action_count < S_ACTIONS_MAX);
-    s_action_t *entry = &self->actions [self->action_count++];
+    assert (self->action_count < BRIDGE_ACTIONS_MAX);
+    bridge_action_t *entry = &self->actions [self->action_count++];
     const char *labels [] = { "action", action, NULL };
     entry->action = action;
     entry->latency = fy_metrics_histogram (self->metrics,
@@ -76,21 +76,21 @@ bridge_observe (bridge_t *self, const char *action,
 //  --------------------------------------------------------------------
 //  Messages
 
-static s_msg_t *
-s_msg_new (s_queue_t *queue, fy_sqs_message_t *sqs)
+static bridge_msg_t *
+s_msg_new (bridge_queue_t *queue, fy_sqs_message_t *sqs)
 {
     bridge_t *self = queue->bridge;
-    s_msg_t *msg = fy_xcalloc (1, sizeof *msg);
+    bridge_msg_t *msg = fy_xcalloc (1, sizeof *msg);
     msg->queue = queue;
     msg->sqs = sqs;
-    msg->state = S_PENDING;
+    msg->state = BRIDGE_PENDING;
     fy_list_push_front (&self->messages, &msg->link);
     queue->held++;
     return msg;
 }
 
 static void
-s_msg_free (s_msg_t *msg)
+s_msg_free (bridge_msg_t *msg)
 {
     fy_list_unlink (&msg->link);
     fy_sqs_message_destroy (&msg->sqs);
@@ -104,7 +104,7 @@ s_msg_free (s_msg_t *msg)
 //  The message is settled (or given up): it stops counting against its
 //  queue, and is freed once no batch entry points at it.
 void
-bridge_msg_finish (s_msg_t *msg)
+bridge_msg_finish (bridge_msg_t *msg)
 {
     assert (!msg->finished);
     msg->finished = true;
@@ -115,7 +115,7 @@ bridge_msg_finish (s_msg_t *msg)
 
 //  An entry that pointed at msg came back; true when msg lives on.
 bool
-bridge_msg_unref (s_msg_t *msg)
+bridge_msg_unref (bridge_msg_t *msg)
 {
     assert (msg->ops > 0);
     msg->ops--;
@@ -128,13 +128,13 @@ bridge_msg_unref (s_msg_t *msg)
 }
 
 const char *
-bridge_msg_id (s_msg_t *msg)
+bridge_msg_id (bridge_msg_t *msg)
 {
     return fy_sqs_message_id (msg->sqs);
 }
 
 void
-bridge_unpend (bridge_t *self, s_msg_t *msg)
+bridge_unpend (bridge_t *self, bridge_msg_t *msg)
 {
     if (msg->handle) {
         zlistx_detach (self->pending, msg->handle);
@@ -143,9 +143,9 @@ bridge_unpend (bridge_t *self, s_msg_t *msg)
 }
 
 void
-bridge_unpublish (bridge_t *self, s_msg_t *msg)
+bridge_unpublish (bridge_t *self, bridge_msg_t *msg)
 {
-    if (msg->state != S_PUBLISHED)
+    if (msg->state != BRIDGE_PUBLISHED)
         return;
     zhashx_delete (self->published, &msg->seq);
     if (msg->group)
@@ -158,7 +158,7 @@ bridge_unpublish (bridge_t *self, s_msg_t *msg)
 //  Publishing
 
 static bool
-s_group_busy (s_msg_t *msg)
+s_group_busy (bridge_msg_t *msg)
 {
     return msg->group && zhashx_lookup (msg->queue->busy, msg->group);
 }
@@ -168,9 +168,9 @@ s_group_busy (s_msg_t *msg)
 static void
 s_publish_pending (bridge_t *self)
 {
-    s_msg_t *msg = zlistx_first (self->pending);
+    bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg && fy_client_credit (self->client) > 0) {
-        s_msg_t *next = zlistx_next (self->pending);
+        bridge_msg_t *next = zlistx_next (self->pending);
         if (s_group_busy (msg)) {
             msg = next;
             continue;
@@ -184,7 +184,7 @@ s_publish_pending (bridge_t *self)
         }
         bridge_unpend (self, msg);
         msg->seq = seq;
-        msg->state = S_PUBLISHED;
+        msg->state = BRIDGE_PUBLISHED;
         zhashx_insert (self->published, &msg->seq, msg);
         if (msg->group)
             zhashx_insert (msg->queue->busy, msg->group, msg);
@@ -197,7 +197,7 @@ s_publish_pending (bridge_t *self)
 //  Receiving
 
 static void
-s_poll_forget (s_queue_t *queue, s_poll_t *poll)
+s_poll_forget (bridge_queue_t *queue, bridge_poll_t *poll)
 {
     for (size_t i = 0; i < queue->poll_count; i++)
         if (queue->polls [i] == poll) {
@@ -211,9 +211,9 @@ s_poll_forget (s_queue_t *queue, s_poll_t *poll)
 
 //  One received message, held until it is decoded.
 static void
-s_accept (bridge_t *self, s_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
+s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
 {
-    s_msg_t *msg = s_msg_new (queue, sqs);
+    bridge_msg_t *msg = s_msg_new (queue, sqs);
     msg->receive_count = fy_sqs_message_receive_count (sqs);
     msg->deadline_ms = now + queue->visibility_ms;
     fy_metric_inc (self->received);
@@ -225,7 +225,7 @@ s_accept (bridge_t *self, s_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
 //  Decode and validate a received message, then queue it to be
 //  published, or reject it.
 static void
-s_decode (bridge_t *self, s_msg_t *msg)
+s_decode (bridge_t *self, bridge_msg_t *msg)
 {
     const char *body = fy_sqs_message_body (msg->sqs);
     fy_error_t err = { "" };
@@ -253,8 +253,8 @@ static void
 s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
               size_t count, void *arg)
 {
-    s_poll_t *poll = arg;
-    s_queue_t *queue = poll->queue;
+    bridge_poll_t *poll = arg;
+    bridge_queue_t *queue = poll->queue;
     bridge_t *self = queue->bridge;
     int64_t now = fy_clock_mono_ms ();
     bridge_observe (self, "ReceiveMessage", result, now - poll->started_ms);
@@ -263,7 +263,7 @@ s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
         fy_log_warn ("bridge: receive from %s failed: %s %s", queue->url,
                      result->code ? result->code : strerror (result->error),
                      result->message);
-        queue->retry_at_ms = now + S_RETRY_MS;
+        queue->retry_at_ms = now + BRIDGE_RETRY_MS;
     }
     for (size_t i = 0; i < count; i++) {
         fy_sqs_message_t *sqs = messages [i];
@@ -287,7 +287,7 @@ s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
 //  must cover every message waiting to be published plus the most each
 //  poll in flight may bring.
 static void
-s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
+s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
 {
     while (queue->ready && queue->poll_count < (size_t) self->polls
            && now >= queue->retry_at_ms) {
@@ -302,7 +302,7 @@ s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
             room = FY_SQS_BATCH_MAX;
         if (room < 1)
             return;
-        s_poll_t *poll = fy_xcalloc (1, sizeof *poll);
+        bridge_poll_t *poll = fy_xcalloc (1, sizeof *poll);
         poll->queue = queue;
         poll->asked = (int) room;
         poll->started_ms = now;
@@ -313,7 +313,7 @@ s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
             fy_log_error ("bridge: receive from %s: %s", queue->url,
                           err.text);
             free (poll);
-            queue->retry_at_ms = now + S_RETRY_MS;
+            queue->retry_at_ms = now + BRIDGE_RETRY_MS;
             return;
         }
         queue->polls [queue->poll_count++] = poll;
@@ -336,7 +336,7 @@ bridge_pump (bridge_t *self)
 //  --------------------------------------------------------------------
 //  Queue attributes: the visibility timeout the deadlines are kept by
 
-static void s_queue_start (s_queue_t *queue);
+static void s_queue_start (bridge_queue_t *queue);
 
 static void
 s_on_retry (void *arg)
@@ -347,7 +347,7 @@ s_on_retry (void *arg)
 static void
 s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
-    s_queue_t *queue = arg;
+    bridge_queue_t *queue = arg;
     bridge_t *self = queue->bridge;
     queue->attributes_call = 0;
     bridge_observe (self, "GetQueueAttributes", result,
@@ -360,7 +360,7 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
                       "(trying again)", queue->url,
                       result->code ? result->code : "",
                       result->message ? result->message : "");
-        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
         return;
     }
     //  A zero timeout would make every message visible at once; extend
@@ -373,7 +373,7 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 }
 
 static void
-s_queue_start (s_queue_t *queue)
+s_queue_start (bridge_queue_t *queue)
 {
     bridge_t *self = queue->bridge;
     if (self->stopping)
@@ -384,14 +384,14 @@ s_queue_start (s_queue_t *queue)
     if (fy_sqs_get_attributes (self->sqs, queue->url, names, s_on_attributes,
                                queue, &queue->attributes_call, &err)) {
         fy_log_error ("bridge: queue %s: %s", queue->url, err.text);
-        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
     }
 }
 
-static s_queue_t *
+static bridge_queue_t *
 s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
 {
-    s_queue_t *queue = fy_xcalloc (1, sizeof *queue);
+    bridge_queue_t *queue = fy_xcalloc (1, sizeof *queue);
     queue->bridge = self;
     queue->url = fy_xstrdup (url);
     size_t len = strlen (url);
@@ -416,9 +416,9 @@ s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
 }
 
 static void
-s_queue_destroy (s_queue_t **queue_p)
+s_queue_destroy (bridge_queue_t **queue_p)
 {
-    s_queue_t *queue = *queue_p;
+    bridge_queue_t *queue = *queue_p;
     if (!queue)
         return;
     bridge_batch_destroy (&queue->deletes);
@@ -446,7 +446,7 @@ s_on_http_idle (void *arg)
     bridge_t *self = arg;
     if (!zlistx_size (self->undecoded))
         return false;
-    s_msg_t *msg;
+    bridge_msg_t *msg;
     while ((msg = zlistx_first (self->undecoded))) {
         zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));
         s_decode (self, msg);
@@ -489,9 +489,9 @@ s_settling (bridge_t *self)
 static void
 s_release_stale (bridge_t *self, int64_t now)
 {
-    s_msg_t *msg = zlistx_first (self->pending);
+    bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg) {
-        s_msg_t *next = zlistx_next (self->pending);
+        bridge_msg_t *next = zlistx_next (self->pending);
         if (msg->deadline_ms - now <= msg->queue->visibility_ms / 3) {
             fy_log_info ("bridge: message %s released unpublished",
                          bridge_msg_id (msg));
@@ -571,9 +571,9 @@ s_stop (bridge_t *self)
     //  Stop receiving. A long poll cancelled as SQS answered it leaves its
     //  messages invisible until their timeout: nothing is lost.
     for (size_t i = 0; i < self->queue_count; i++) {
-        s_queue_t *queue = self->queues [i];
+        bridge_queue_t *queue = self->queues [i];
         while (queue->poll_count) {
-            s_poll_t *poll = queue->polls [0];
+            bridge_poll_t *poll = queue->polls [0];
             fy_sqs_cancel (self->sqs, poll->id);
             s_poll_forget (queue, poll);
         }
@@ -583,7 +583,7 @@ s_stop (bridge_t *self)
         }
     }
     size_t released = zlistx_size (self->pending);
-    s_msg_t *msg;
+    bridge_msg_t *msg;
     while ((msg = zlistx_first (self->pending))) {
         bridge_release (self, msg, 0);
         fy_metric_inc (self->released);
@@ -795,7 +795,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     fy_loop_set_idle (self->http_source, s_on_http_idle, self);
     self->client_source = fy_client_attach (self->client, self->loop);
     fy_loop_set_idle (self->client_source, s_on_client_idle, self);
-    zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (self->loop, BRIDGE_TICK_MS, 0, s_on_tick, self);
     zloop_timer (self->loop,
                  (size_t) fy_cfg_int (cfg, "bridge", "stats_interval_ms"), 0,
                  s_on_stats, self);
@@ -848,8 +848,8 @@ bridge_destroy (bridge_t **self_p)
         bridge_batch_destroy (&self->queues [i]->visibility);
         bridge_batch_destroy (&self->queues [i]->extend);
     }
-    s_msg_t *msg;
-    fy_list_each (msg, &self->messages, s_msg_t, link)
+    bridge_msg_t *msg;
+    fy_list_each (msg, &self->messages, bridge_msg_t, link)
         s_msg_free (msg);
     zlistx_destroy (&self->pending);
     zlistx_destroy (&self->undecoded);

@@ -12,27 +12,27 @@
 #include "http/fy_http_client.h"
 
 //  Polls per queue at most (bridge.polls is bounded by the key table).
-#define S_POLLS_MAX 16
+#define BRIDGE_POLLS_MAX 16
 //  How long a queue waits after a failed call before trying again.
-#define S_RETRY_MS 1000
+#define BRIDGE_RETRY_MS 1000
 //  The tick: heartbeats, held messages, the stop condition.
-#define S_TICK_MS 100
+#define BRIDGE_TICK_MS 100
 //  Room left in a DLQ batch entry for the attributes when a body must be
 //  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
-#define S_DLQ_ROOM 4096
+#define BRIDGE_DLQ_ROOM 4096
 
-typedef struct bridge_queue s_queue_t;
+typedef struct bridge_queue bridge_queue_t;
 
 typedef enum {
-    S_PENDING,                  //  received, not yet published
-    S_PUBLISHED,                //  the broker has it
-    S_SETTLING                  //  a delete, release or DLQ call has it
-} s_state_t;
+    BRIDGE_PENDING,                  //  received, not yet published
+    BRIDGE_PUBLISHED,                //  the broker has it
+    BRIDGE_SETTLING                  //  a delete, release or DLQ call has it
+} bridge_state_t;
 
 typedef struct s_msg {
-    s_queue_t *queue;
+    bridge_queue_t *queue;
     fy_sqs_message_t *sqs;
-    s_state_t state;
+    bridge_state_t state;
     //  A valid event: its msgpack and envelope, to publish (again).
     char *msgpack;
     size_t size;
@@ -48,15 +48,15 @@ typedef struct s_msg {
     int ops;                    //  batch entries that point at it
     bool finished;              //  settled; freed when ops reaches 0
     fy_link_t link;             //  in bridge->messages, for the destructor
-} s_msg_t;
+} bridge_msg_t;
 
 //  One ReceiveMessage in flight.
 typedef struct {
-    s_queue_t *queue;
+    bridge_queue_t *queue;
     uint64_t id;
     int asked;
     int64_t started_ms;
-} s_poll_t;
+} bridge_poll_t;
 
 struct bridge_queue {
     bridge_t *bridge;
@@ -67,7 +67,7 @@ struct bridge_queue {
     int64_t retry_at_ms;        //  no call before this after a failure
     size_t held;                //  messages held, in any state
     size_t asked;               //  messages the polls in flight may bring
-    s_poll_t *polls [S_POLLS_MAX];
+    bridge_poll_t *polls [BRIDGE_POLLS_MAX];
     size_t poll_count;
     uint64_t attributes_call;
     int64_t attributes_started_ms;
@@ -79,11 +79,11 @@ struct bridge_queue {
 
 //  The series of one SQS action, made once: building their label text on
 //  every call cost 2% of the bridge's CPU.
-#define S_ACTIONS_MAX 8
+#define BRIDGE_ACTIONS_MAX 8
 typedef struct {
     const char *action;         //  a string literal
     fy_metric_t *latency, *errors;
-} s_action_t;
+} bridge_action_t;
 
 struct bridge {
     fy_cfg_t *cfg;
@@ -96,16 +96,16 @@ struct bridge {
     fy_sqs_t *sqs;
     fy_aws_sign_t *sign;
     fy_schema_t *schema;
-    s_queue_t **queues;
+    bridge_queue_t **queues;
     size_t queue_count;
     char *dlq_url;
     bridge_batch_t *dlq;
-    fy_link_t messages;         //  every live s_msg_t
-    zlistx_t *pending;          //  s_msg_t waiting to be published
-    //  s_msg_t received in this handler, decoded at its end (s_on_http_idle)
+    fy_link_t messages;         //  every live bridge_msg_t
+    zlistx_t *pending;          //  bridge_msg_t waiting to be published
+    //  bridge_msg_t received in this handler, decoded at its end (s_on_http_idle)
     //  once the next receive has gone out.
     zlistx_t *undecoded;
-    zhashx_t *published;        //  seq -> s_msg_t
+    zhashx_t *published;        //  seq -> bridge_msg_t
     size_t asked;               //  over every queue
     //  Settings.
     int64_t backoff_base_s, backoff_cap_s;
@@ -119,7 +119,7 @@ struct bridge {
     fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
                 *nacked_retryable, *dlq_total, *extended, *released,
                 *republished, *invalid, *sqs_errors_total;
-    s_action_t actions [S_ACTIONS_MAX];
+    bridge_action_t actions [BRIDGE_ACTIONS_MAX];
     size_t action_count;
 };
 
@@ -137,20 +137,20 @@ void
 //  The message is settled (or given up): it stops counting against its
 //  queue, and is freed once no batch entry points at it.
 void
-    bridge_msg_finish (s_msg_t *msg);
+    bridge_msg_finish (bridge_msg_t *msg);
 
 //  An entry that pointed at msg came back; true when msg lives on.
 bool
-    bridge_msg_unref (s_msg_t *msg);
+    bridge_msg_unref (bridge_msg_t *msg);
 
 const char *
-    bridge_msg_id (s_msg_t *msg);
+    bridge_msg_id (bridge_msg_t *msg);
 
 void
-    bridge_unpend (bridge_t *self, s_msg_t *msg);
+    bridge_unpend (bridge_t *self, bridge_msg_t *msg);
 
 void
-    bridge_unpublish (bridge_t *self, s_msg_t *msg);
+    bridge_unpublish (bridge_t *self, bridge_msg_t *msg);
 
 //  Start the receives the credit allows, on every queue.
 void
@@ -160,13 +160,13 @@ void
 
 //  Make msg visible again in timeout_s seconds; it is then done here.
 void
-    bridge_release (bridge_t *self, s_msg_t *msg, int timeout_s);
+    bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s);
 
 //  A permanent failure: to the DLQ with the reason, then deleted. Without
 //  a DLQ the message goes the retry way, and the queue's own redrive
 //  policy (or an operator) deals with it: never dropped.
 void
-    bridge_reject (bridge_t *self, s_msg_t *msg, const char *reason,
+    bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
                    const char *error);
 
 //  One batch entry's outcome, by batch kind (bridge_batch_entry_fn).

@@ -18,11 +18,11 @@
 
 //  Make msg visible again in timeout_s seconds; it is then done here.
 void
-bridge_release (bridge_t *self, s_msg_t *msg, int timeout_s)
+bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s)
 {
     bridge_unpend (self, msg);
     bridge_unpublish (self, msg);
-    msg->state = S_SETTLING;
+    msg->state = BRIDGE_SETTLING;
     if (bridge_batch_visibility (msg->queue->visibility, msg,
                                  fy_sqs_message_receipt (msg->sqs),
                                  timeout_s)) {
@@ -38,7 +38,7 @@ bridge_release (bridge_t *self, s_msg_t *msg, int timeout_s)
 //  each receive, so a message that keeps failing comes back ever later
 //  until the queue's redrive policy moves it to the DLQ.
 static void
-s_backoff (bridge_t *self, s_msg_t *msg)
+s_backoff (bridge_t *self, bridge_msg_t *msg)
 {
     int count = msg->receive_count > 0 ? msg->receive_count : 1;
     int64_t timeout = self->backoff_base_s;
@@ -52,11 +52,11 @@ s_backoff (bridge_t *self, s_msg_t *msg)
 }
 
 static void
-s_delete (bridge_t *self, s_msg_t *msg)
+s_delete (bridge_t *self, bridge_msg_t *msg)
 {
     bridge_unpend (self, msg);
     bridge_unpublish (self, msg);
-    msg->state = S_SETTLING;
+    msg->state = BRIDGE_SETTLING;
     if (bridge_batch_delete (msg->queue->deletes, msg,
                              fy_sqs_message_receipt (msg->sqs))) {
         fy_log_warn ("bridge: message %s: cannot delete it: %s",
@@ -71,12 +71,12 @@ s_delete (bridge_t *self, s_msg_t *msg)
 //  a DLQ the message goes the retry way, and the queue's own redrive
 //  policy (or an operator) deals with it: never dropped.
 void
-bridge_reject (bridge_t *self, s_msg_t *msg, const char *reason,
+bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
                const char *error)
 {
     bridge_unpend (self, msg);
     bridge_unpublish (self, msg);
-    msg->state = S_SETTLING;
+    msg->state = BRIDGE_SETTLING;
     msg->reason = reason;
     free (msg->error);
     msg->error = fy_xstrdup (error);
@@ -108,7 +108,7 @@ bridge_reject (bridge_t *self, s_msg_t *msg, const char *reason,
         //  SQS takes bodies up to 1 MiB, fy_sqs's batches 256 KiB: a body
         //  that big goes to the DLQ cut (at a UTF-8 boundary), marked with
         //  its full size, rather than come back forever.
-        size_t keep = FY_SQS_PAYLOAD_MAX - S_DLQ_ROOM;
+        size_t keep = FY_SQS_PAYLOAD_MAX - BRIDGE_DLQ_ROOM;
         while (keep > 0 && ((unsigned char) body [keep] & 0xC0) == 0x80)
             keep--;
         char *cut = fy_xstrndup (body, keep);
@@ -133,7 +133,7 @@ void
 bridge_on_delete (void *ctx, const fy_sqs_entry_t *entry, void *arg)
 {
     bridge_t *self = arg;
-    s_msg_t *msg = ctx;
+    bridge_msg_t *msg = ctx;
     if (!bridge_msg_unref (msg))
         return;
     if (entry->ok)
@@ -152,7 +152,7 @@ void
 bridge_on_visibility (void *ctx, const fy_sqs_entry_t *entry, void *arg)
 {
     bridge_t *self = arg;
-    s_msg_t *msg = ctx;
+    bridge_msg_t *msg = ctx;
     if (!bridge_msg_unref (msg))
         return;
     if (!entry->ok) {
@@ -168,7 +168,7 @@ void
 bridge_on_extend (void *ctx, const fy_sqs_entry_t *entry, void *arg)
 {
     bridge_t *self = arg;
-    s_msg_t *msg = ctx;
+    bridge_msg_t *msg = ctx;
     if (!bridge_msg_unref (msg))
         return;
     if (entry->ok)
@@ -187,7 +187,7 @@ void
 bridge_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg)
 {
     bridge_t *self = arg;
-    s_msg_t *msg = ctx;
+    bridge_msg_t *msg = ctx;
     if (!bridge_msg_unref (msg))
         return;
     if (!entry->ok) {
@@ -238,7 +238,7 @@ bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg)
 {
     (void) client;
     bridge_t *self = arg;
-    s_msg_t *msg = zhashx_lookup (self->published, &seq);
+    bridge_msg_t *msg = zhashx_lookup (self->published, &seq);
     if (!msg)
         return;                 //  a seq of a session that was reset
     fy_metric_inc (self->acked);
@@ -264,7 +264,7 @@ bridge_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
 {
     (void) client;
     bridge_t *self = arg;
-    s_msg_t *msg = zhashx_lookup (self->published, &seq);
+    bridge_msg_t *msg = zhashx_lookup (self->published, &seq);
     if (!msg)
         return;
     fy_metric_inc (self->nacked);
@@ -274,14 +274,14 @@ bridge_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
                      bridge_msg_id (msg), msg->event_id, reason);
         //  Copied: msg may be gone once it is handed back.
         char *group = msg->group ? fy_xstrdup (msg->group) : NULL;
-        s_queue_t *queue = msg->queue;
+        bridge_queue_t *queue = msg->queue;
         s_backoff (self, msg);
         //  Later messages of its FIFO group must not overtake it: they
         //  go back too, and SQS hands them out after it.
         if (group) {
-            s_msg_t *held = zlistx_first (self->pending);
+            bridge_msg_t *held = zlistx_first (self->pending);
             while (held) {
-                s_msg_t *next = zlistx_next (self->pending);
+                bridge_msg_t *next = zlistx_next (self->pending);
                 if (held->queue == queue && held->group
                     && strcmp (held->group, group) == 0) {
                     bridge_release (self, held, 0);
@@ -308,14 +308,14 @@ bridge_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
         self->lease_gap_ms = now - self->last_lease_ms;
     self->last_lease_ms = now;
     for (size_t i = 0; i < count; i++) {
-        s_msg_t *msg = zhashx_lookup (self->published, &seqs [i]);
+        bridge_msg_t *msg = zhashx_lookup (self->published, &seqs [i]);
         if (!msg)
             continue;
-        s_queue_t *queue = msg->queue;
+        bridge_queue_t *queue = msg->queue;
         //  Extend when the deadline is within a third of the timeout, or
         //  would pass before the next LEASE is due.
         int64_t margin = queue->visibility_ms / 3;
-        int64_t late = self->lease_gap_ms + self->flush_ms + 2 * S_TICK_MS;
+        int64_t late = self->lease_gap_ms + self->flush_ms + 2 * BRIDGE_TICK_MS;
         if (late > margin)
             margin = late;
         if (msg->deadline_ms - now > margin)
@@ -336,7 +336,7 @@ bridge_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
 static int
 s_seq_compare (const void *a, const void *b)
 {
-    const s_msg_t *x = *(s_msg_t *const *) a, *y = *(s_msg_t *const *) b;
+    const bridge_msg_t *x = *(bridge_msg_t *const *) a, *y = *(bridge_msg_t *const *) b;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -350,19 +350,19 @@ bridge_on_reset (fy_client_t *client, void *arg)
     size_t count = zhashx_size (self->published);
     if (count == 0)
         return;
-    s_msg_t **msgs = fy_xcalloc (count, sizeof *msgs);
+    bridge_msg_t **msgs = fy_xcalloc (count, sizeof *msgs);
     size_t n = 0;
-    for (s_msg_t *msg = zhashx_first (self->published); msg;
+    for (bridge_msg_t *msg = zhashx_first (self->published); msg;
          msg = zhashx_next (self->published))
         msgs [n++] = msg;
     qsort (msgs, n, sizeof *msgs, s_seq_compare);
     zhashx_purge (self->published);
     for (size_t i = n; i-- > 0;) {
-        s_msg_t *msg = msgs [i];
+        bridge_msg_t *msg = msgs [i];
         if (msg->group)
             zhashx_delete (msg->queue->busy, msg->group);
         msg->seq = 0;
-        msg->state = S_PENDING;
+        msg->state = BRIDGE_PENDING;
         //  Stopping, they go back to SQS instead.
         if (self->stopping)
             bridge_release (self, msg, 0);

@@ -24,14 +24,14 @@ static void
 s_bytes_release (void *data, void *hint)
 {
     (void) data;
-    s_bytes_t *bytes = hint;
+    broker_bytes_t *bytes = hint;
     if (atomic_fetch_sub (&bytes->refs, 1) == 1)
         free (bytes);
 }
 
 //  The event's id for a log line, decoded from its bytes.
 static void
-s_event_id (s_event_t *event, char id [FY_UUID_SIZE])
+s_event_id (broker_event_t *event, char id [FY_UUID_SIZE])
 {
     json_t *json = fy_msgpack_decode (event->bytes->data, event->bytes->size,
                                       NULL);
@@ -56,7 +56,7 @@ s_peer_key (const void *identity, size_t len, char *key, size_t size)
     key [at] = 0;
 }
 
-static s_peer_t *
+static broker_peer_t *
 s_peer_lookup (broker_t *self, zmq_msg_t *identity)
 {
     char key [64];
@@ -66,7 +66,7 @@ s_peer_lookup (broker_t *self, zmq_msg_t *identity)
 }
 
 static void
-s_peer_init (s_peer_t *peer, s_role_t role, zmq_msg_t *identity,
+s_peer_init (broker_peer_t *peer, broker_role_t role, zmq_msg_t *identity,
              fy_proto_str_t name)
 {
     peer->role = role;
@@ -97,7 +97,7 @@ s_out (broker_t *self, const void *identity, size_t len,
 }
 
 fy_proto_msg_t *
-broker_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
+broker_out_peer (broker_t *self, broker_peer_t *peer, fy_proto_command_t command)
 {
     peer->last_sent = fy_clock_mono_ms ();
     return s_out (self, peer->identity, peer->identity_len, command);
@@ -131,12 +131,12 @@ s_send_error (broker_t *self, zmq_msg_t *identity, const char *code,
 //  --------------------------------------------------------------------
 //  Services
 
-static s_service_t *
+static broker_service_t *
 s_service_require (broker_t *self, const char *name, size_t len)
 {
     char key [128];
     snprintf (key, sizeof key, "%.*s", (int) len, name);
-    s_service_t *service = zhashx_lookup (self->services, key);
+    broker_service_t *service = zhashx_lookup (self->services, key);
     if (service)
         return service;
     service = fy_xcalloc (1, sizeof *service);
@@ -157,7 +157,7 @@ s_service_require (broker_t *self, const char *name, size_t len)
 static void
 s_service_free (void **item_p)
 {
-    s_service_t *service = *item_p;
+    broker_service_t *service = *item_p;
     free (service->name);
     free (service);
     *item_p = NULL;
@@ -167,7 +167,7 @@ s_service_free (void **item_p)
 //  Delivery ids
 
 static uint64_t
-s_did_new (broker_t *self, s_delivery_t *delivery)
+s_did_new (broker_t *self, broker_delivery_t *delivery)
 {
     if (!self->slot_free) {
         uint32_t grown = self->slot_count ? self->slot_count * 2 : 1024;
@@ -181,14 +181,14 @@ s_did_new (broker_t *self, s_delivery_t *delivery)
         self->slot_count = grown;
     }
     uint32_t index = self->slot_free - 1;
-    s_slot_t *slot = &self->slots [index];
+    broker_slot_t *slot = &self->slots [index];
     self->slot_free = slot->next_free;
     slot->delivery = delivery;
     self->delivery_count++;
     return (uint64_t) slot->generation << 32 | index;
 }
 
-static s_delivery_t *
+static broker_delivery_t *
 s_did_lookup (broker_t *self, uint64_t did)
 {
     uint32_t index = (uint32_t) did;
@@ -202,7 +202,7 @@ static void
 s_did_free (broker_t *self, uint64_t did)
 {
     uint32_t index = (uint32_t) did;
-    s_slot_t *slot = &self->slots [index];
+    broker_slot_t *slot = &self->slots [index];
     assert (index < self->slot_count && slot->delivery);
     slot->delivery = NULL;
     //  Generation 0 is never used, so did 0 never names a delivery.
@@ -217,14 +217,14 @@ s_did_free (broker_t *self, uint64_t did)
 //  Events and deliveries
 
 static void
-s_ack_later (broker_t *self, s_client_t *client, uint64_t seq)
+s_ack_later (broker_t *self, broker_client_t *client, uint64_t seq)
 {
     (void) self;
     fy_proto_msg_add_id (&client->acks, seq);
 }
 
 static void
-s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
+s_nack (broker_t *self, broker_client_t *client, uint64_t seq, bool retryable,
         const char *reason)
 {
     fy_proto_msg_t *out = broker_out_peer (self, &client->peer, FY_PROTO_NACK);
@@ -238,7 +238,7 @@ s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
 //  Tell the event's publisher how it ended: ACK (batched) or NACK to a
 //  client, or the callback of an event the broker published itself.
 static void
-s_event_answer (broker_t *self, s_event_t *event, bool ok, bool retryable,
+s_event_answer (broker_t *self, broker_event_t *event, bool ok, bool retryable,
                 const char *reason)
 {
     if (ok)
@@ -255,7 +255,7 @@ s_event_answer (broker_t *self, s_event_t *event, bool ok, bool retryable,
 }
 
 static void
-s_event_finish (broker_t *self, s_event_t *event)
+s_event_finish (broker_t *self, broker_event_t *event)
 {
     if (!event->answered)
         s_event_answer (self, event, !event->retry, true,
@@ -272,10 +272,10 @@ s_event_finish (broker_t *self, s_event_t *event)
 
 //  Take a delivery out of whatever list holds it and out of the did map.
 static void
-s_delivery_detach (broker_t *self, s_delivery_t *delivery)
+s_delivery_detach (broker_t *self, broker_delivery_t *delivery)
 {
     fy_list_unlink (&delivery->link);
-    if (delivery->state == S_HELD) {
+    if (delivery->state == BROKER_HELD) {
         delivery->holder->held--;
         delivery->holder = NULL;
     }
@@ -288,18 +288,18 @@ s_delivery_detach (broker_t *self, s_delivery_t *delivery)
 }
 
 static void
-s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
+s_settle (broker_t *self, broker_delivery_t *delivery, broker_outcome_t outcome,
           const char *reason, size_t reason_len)
 {
-    s_event_t *event = delivery->event;
+    broker_event_t *event = delivery->event;
     s_delivery_detach (self, delivery);
-    if (outcome == S_FAIL && !event->answered) {
-        char text [S_REASON_MAX];
+    if (outcome == BROKER_FAIL && !event->answered) {
+        char text [BROKER_REASON_MAX];
         snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
         s_event_answer (self, event, false, false, text);
     }
     else
-    if (outcome == S_RETRY && !event->retry) {
+    if (outcome == BROKER_RETRY && !event->retry) {
         event->retry = true;
         event->reason = fy_xasprintf ("%.*s", (int) reason_len, reason);
     }
@@ -308,10 +308,10 @@ s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
 }
 
 static void
-s_enqueue (s_delivery_t *delivery, bool at_head)
+s_enqueue (broker_delivery_t *delivery, bool at_head)
 {
-    s_service_t *service = delivery->service;
-    delivery->state = S_QUEUED;
+    broker_service_t *service = delivery->service;
+    delivery->state = BROKER_QUEUED;
     fy_list_insert (at_head ? &service->queue : service->queue.prev,
                    &delivery->link);
     service->queued++;
@@ -319,14 +319,14 @@ s_enqueue (s_delivery_t *delivery, bool at_head)
 }
 
 //  The worker of service with the most free credit, or NULL.
-static s_worker_t *
-s_pick_worker (s_service_t *service)
+static broker_worker_t *
+s_pick_worker (broker_service_t *service)
 {
-    s_worker_t *best = NULL;
+    broker_worker_t *best = NULL;
     uint64_t best_free = 0;
     for (fy_link_t *at = service->workers.next; at != &service->workers;
          at = at->next) {
-        s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
+        broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
         uint64_t free_credit = worker->credit > worker->held
                              ? worker->credit - worker->held : 0;
         if (free_credit > best_free) {
@@ -338,14 +338,14 @@ s_pick_worker (s_service_t *service)
 }
 
 void
-broker_dispatch (broker_t *self, s_service_t *service)
+broker_dispatch (broker_t *self, broker_service_t *service)
 {
     //  Requests first: someone is waiting on the other end of them.
     while (!fy_list_is_empty (&service->requests)) {
-        s_worker_t *worker = s_pick_worker (service);
+        broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_request_t *request = fy_list_entry (service->requests.next, s_request_t,
+        broker_request_t *request = fy_list_entry (service->requests.next, broker_request_t,
                                         link);
         fy_list_unlink (&request->link);
         request->holder = worker;
@@ -362,14 +362,14 @@ broker_dispatch (broker_t *self, s_service_t *service)
                           zmq_strerror (errno));
     }
     while (!fy_list_is_empty (&service->queue)) {
-        s_worker_t *worker = s_pick_worker (service);
+        broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_delivery_t *delivery = fy_list_entry (service->queue.next, s_delivery_t,
+        broker_delivery_t *delivery = fy_list_entry (service->queue.next, broker_delivery_t,
                                           link);
         fy_list_unlink (&delivery->link);
         service->queued--;
-        delivery->state = S_HELD;
+        delivery->state = BROKER_HELD;
         delivery->holder = worker;
         delivery->attempt++;
         worker->held++;
@@ -379,7 +379,7 @@ broker_dispatch (broker_t *self, s_service_t *service)
         out->did = delivery->did;
         out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
-        s_bytes_t *bytes = delivery->event->bytes;
+        broker_bytes_t *bytes = delivery->event->bytes;
         atomic_fetch_add (&bytes->refs, 1);
         zmq_msg_close (&out->event);
         zmq_msg_init_data (&out->event, bytes->data, bytes->size,
@@ -396,7 +396,7 @@ broker_dispatch (broker_t *self, s_service_t *service)
 //  Credit
 
 static void
-s_grant (broker_t *self, s_client_t *client)
+s_grant (broker_t *self, broker_client_t *client)
 {
     if (self->draining)
         return;
@@ -420,11 +420,11 @@ s_grant (broker_t *self, s_client_t *client)
 static void
 s_flush (broker_t *self)
 {
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         if (client->acks.ids_count) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_ACK);
             fy_proto_msg_swap_ids (out, &client->acks);
@@ -446,9 +446,9 @@ s_flush (broker_t *self)
 //  Peer removal
 
 static void
-s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
+s_worker_remove (broker_t *self, broker_worker_t *worker, bool crashed)
 {
-    s_service_t *service = worker->service;
+    broker_service_t *service = worker->service;
     fy_log_notice ("broker: worker %s of %s %s holding %llu",
                    worker->peer.name, service->name,
                    crashed ? "died" : "left",
@@ -456,11 +456,11 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
     if (crashed)
         fy_metric_inc (self->deaths);
     while (!fy_list_is_empty (&worker->deliveries)) {
-        s_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
-                                          s_delivery_t, link);
-        s_event_t *event = delivery->event;
+        broker_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
+                                          broker_delivery_t, link);
+        broker_event_t *event = delivery->event;
         if (crashed && ++event->crashes >= self->poison_crashes) {
-            char reason [S_REASON_MAX];
+            char reason [BROKER_REASON_MAX];
             int len = snprintf (reason, sizeof reason, "poison: %u workers "
                                 "of %s died holding it", event->crashes,
                                 service->name);
@@ -468,7 +468,7 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
             s_event_id (event, id);
             fy_log_warn ("broker: event=%s is poison", id);
             fy_metric_inc (self->poisoned);
-            s_settle (self, delivery, S_FAIL, reason, (size_t) len);
+            s_settle (self, delivery, BROKER_FAIL, reason, (size_t) len);
             continue;
         }
         //  Back to the head, in the order held: re-dispatched at once.
@@ -491,7 +491,7 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
 }
 
 static void
-s_client_remove (broker_t *self, s_client_t *client)
+s_client_remove (broker_t *self, broker_client_t *client)
 {
     fy_log_notice ("broker: client %s gone with %llu unfinished",
                    client->peer.name,
@@ -500,30 +500,30 @@ s_client_remove (broker_t *self, s_client_t *client)
     //  Its events are orphans now: queued deliveries are dropped (SQS will
     //  deliver the message again), held ones finish and are forgotten.
     while (!fy_list_is_empty (&client->events)) {
-        s_event_t *event = fy_list_entry (client->events.next, s_event_t, link);
+        broker_event_t *event = fy_list_entry (client->events.next, broker_event_t, link);
         fy_list_unlink (&event->link);
         event->client = NULL;
         client->unfinished--;
         uint16_t count = event->count;
         for (uint16_t i = 0; i < count; i++) {
-            s_delivery_t *delivery = &event->deliveries [i];
-            if (delivery->state != S_QUEUED
+            broker_delivery_t *delivery = &event->deliveries [i];
+            if (delivery->state != BROKER_QUEUED
                 || s_did_lookup (self, delivery->did) != delivery)
                 continue;
             //  The last settle frees the event: stop looking at it.
             bool last = event->pending == 1;
-            s_settle (self, delivery, S_OK, "", 0);
+            s_settle (self, delivery, BROKER_OK, "", 0);
             if (last)
                 break;
         }
     }
     //  Nobody wants its requests' replies any more: pullers stop.
     zlistx_t *orphans = zlistx_new ();
-    for (s_request_t *request = zhashx_first (self->requests); request;
+    for (broker_request_t *request = zhashx_first (self->requests); request;
          request = zhashx_next (self->requests))
         if (strcmp (request->origin_key, client->peer.key) == 0)
             zlistx_add_end (orphans, request);
-    for (s_request_t *request = zlistx_first (orphans); request;
+    for (broker_request_t *request = zlistx_first (orphans); request;
          request = zlistx_next (orphans))
         broker_request_abandon (self, request);
     zlistx_destroy (&orphans);
@@ -531,20 +531,20 @@ s_client_remove (broker_t *self, s_client_t *client)
 }
 
 static void
-s_peer_remove (broker_t *self, s_peer_t *peer, bool crashed)
+s_peer_remove (broker_t *self, broker_peer_t *peer, bool crashed)
 {
-    if (peer->role == S_WORKER)
-        s_worker_remove (self, (s_worker_t *) peer, crashed);
+    if (peer->role == BROKER_WORKER)
+        s_worker_remove (self, (broker_worker_t *) peer, crashed);
     else
-        s_client_remove (self, (s_client_t *) peer);
+        s_client_remove (self, (broker_client_t *) peer);
 }
 
 static void
 s_peer_free (void **item_p)
 {
-    s_peer_t *peer = *item_p;
-    if (peer->role == S_CLIENT)
-        fy_proto_msg_close (&((s_client_t *) peer)->acks);
+    broker_peer_t *peer = *item_p;
+    if (peer->role == BROKER_CLIENT)
+        fy_proto_msg_close (&((broker_client_t *) peer)->acks);
     free (peer);
     *item_p = NULL;
 }
@@ -553,7 +553,7 @@ s_peer_free (void **item_p)
 //  Commands
 
 static void
-s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+s_on_hello (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
 {
     if (self->draining) {
         s_send_error (self, &in->identity, "draining", "broker is stopping");
@@ -567,8 +567,8 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
     //  events are orphaned, as if it had gone and come back.
     if (peer)
         s_peer_remove (self, peer, false);
-    s_client_t *client = fy_xcalloc (1, sizeof *client);
-    s_peer_init (&client->peer, S_CLIENT, &in->identity, in->name);
+    broker_client_t *client = fy_xcalloc (1, sizeof *client);
+    s_peer_init (&client->peer, BROKER_CLIENT, &in->identity, in->name);
     fy_list_init (&client->events);
     fy_proto_msg_init (&client->acks);
     zhashx_insert (self->peers, client->peer.key, client);
@@ -576,17 +576,17 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
 }
 
 static void
-s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
 {
-    if (peer && peer->role != S_WORKER) {
+    if (peer && peer->role != BROKER_WORKER) {
         s_send_error (self, &in->identity, "protocol", "a client sent READY");
         s_peer_remove (self, peer, false);
         return;
     }
-    s_worker_t *worker = (s_worker_t *) peer;
+    broker_worker_t *worker = (broker_worker_t *) peer;
     if (!worker) {
         worker = fy_xcalloc (1, sizeof *worker);
-        s_peer_init (&worker->peer, S_WORKER, &in->identity, in->name);
+        s_peer_init (&worker->peer, BROKER_WORKER, &in->identity, in->name);
         fy_list_init (&worker->deliveries);
         fy_list_init (&worker->requests);
         worker->service = s_service_require (self, in->service.ptr,
@@ -608,7 +608,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
 
 //  Route an event and queue its deliveries. Returns the event, or NULL
 //  when its type matches no service (nothing was kept; frame untouched).
-static s_event_t *
+static broker_event_t *
 s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 {
     size_t count = 0;
@@ -619,8 +619,8 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
         return NULL;
     }
     size_t size = zmq_msg_size (frame);
-    s_event_t *event = fy_xcalloc (1, sizeof *event
-                                      + count * sizeof (s_delivery_t));
+    broker_event_t *event = fy_xcalloc (1, sizeof *event
+                                      + count * sizeof (broker_delivery_t));
     event->count = event->pending = (uint16_t) count;
     event->bytes = fy_xmalloc (sizeof *event->bytes + size);
     atomic_init (&event->bytes->refs, 1);
@@ -629,7 +629,7 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
     fy_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
-        s_delivery_t *delivery = &event->deliveries [i];
+        broker_delivery_t *delivery = &event->deliveries [i];
         delivery->did = s_did_new (self, delivery);
         delivery->event = event;
         delivery->service = self->routed [routed [i]];
@@ -639,14 +639,14 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 }
 
 static void
-s_event_dispatch (broker_t *self, s_event_t *event)
+s_event_dispatch (broker_t *self, broker_event_t *event)
 {
     for (size_t i = 0; i < event->count; i++)
         broker_dispatch (self, event->deliveries [i].service);
 }
 
 static void
-s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
 {
     fy_metric_inc (self->published);
     if (self->draining) {
@@ -659,7 +659,7 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     }
     client->credit--;
     self->outstanding_credit--;
-    s_event_t *event = s_event_new (self, in->type, &in->event);
+    broker_event_t *event = s_event_new (self, in->type, &in->event);
     if (!event) {
         s_ack_later (self, client, in->seq);
         return;
@@ -673,11 +673,11 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
 
 //  A worker's answer about one delivery; stale dids (re-dispatched since,
 //  or from a session the broker forgot) are counted and ignored.
-static s_delivery_t *
-s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
+static broker_delivery_t *
+s_held_by (broker_t *self, broker_worker_t *worker, uint64_t did)
 {
-    s_delivery_t *delivery = s_did_lookup (self, did);
-    if (!delivery || delivery->state != S_HELD
+    broker_delivery_t *delivery = s_did_lookup (self, did);
+    if (!delivery || delivery->state != BROKER_HELD
         || delivery->holder != worker) {
         fy_metric_inc (self->stale);
         return NULL;
@@ -686,20 +686,20 @@ s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
 }
 
 static void
-s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, broker_worker_t *worker)
 {
     for (size_t i = 0; i < in->ids_count; i++) {
-        s_delivery_t *delivery = s_held_by (self, worker, in->ids [i]);
+        broker_delivery_t *delivery = s_held_by (self, worker, in->ids [i]);
         if (delivery)
-            s_settle (self, delivery, S_OK, "", 0);
+            s_settle (self, delivery, BROKER_OK, "", 0);
     }
     broker_dispatch (self, worker->service);
 }
 
 static void
-s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, broker_worker_t *worker)
 {
-    s_delivery_t *delivery = s_held_by (self, worker, in->did);
+    broker_delivery_t *delivery = s_held_by (self, worker, in->did);
     if (delivery) {
         if (fy_log_enabled (FY_LOG_INFO)) {
             char id [FY_UUID_SIZE];
@@ -708,7 +708,7 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
                          "reason=%.*s", id, worker->service->name,
                          in->retryable, (int) in->reason.len, in->reason.ptr);
         }
-        s_settle (self, delivery, in->retryable ? S_RETRY : S_FAIL,
+        s_settle (self, delivery, in->retryable ? BROKER_RETRY : BROKER_FAIL,
                   in->reason.ptr, in->reason.len);
     }
     broker_dispatch (self, worker->service);
@@ -717,7 +717,7 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
 static void
 s_handle (broker_t *self, fy_proto_msg_t *in)
 {
-    s_peer_t *peer = s_peer_lookup (self, &in->identity);
+    broker_peer_t *peer = s_peer_lookup (self, &in->identity);
     if (peer)
         peer->last_seen = fy_clock_mono_ms ();
     switch (in->command) {
@@ -750,31 +750,31 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
                       "say HELLO or READY first");
         return;
     }
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_PUBLISH)
-        s_on_publish (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_PUBLISH)
+        s_on_publish (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_REQUEST)
-        broker_on_client_request (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_REQUEST)
+        broker_on_client_request (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_MORE)
-        broker_on_client_more (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_MORE)
+        broker_on_client_more (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_CANCEL)
-        broker_on_client_cancel (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_CANCEL)
+        broker_on_client_cancel (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_REPLY)
-        broker_on_worker_reply (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_REPLY)
+        broker_on_worker_reply (self, in, (broker_worker_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_ACK && in->dids)
-        s_on_worker_ack (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_ACK && in->dids)
+        s_on_worker_ack (self, in, (broker_worker_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_NACK && in->did)
-        s_on_worker_nack (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_NACK && in->did)
+        s_on_worker_nack (self, in, (broker_worker_t *) peer);
     else {
         fy_metric_inc (self->malformed);
         fy_log_debug ("broker: %s from %s %s is out of place",
                       fy_proto_command_name (in->command),
-                      peer->role == S_CLIENT ? "client" : "worker",
+                      peer->role == BROKER_CLIENT ? "client" : "worker",
                       peer->name);
     }
 }
@@ -785,7 +785,7 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     (void) sock;
     broker_t *self = arg;
-    for (int i = 0; i < S_BURST; i++) {
+    for (int i = 0; i < BROKER_BURST; i++) {
         fy_error_t err = { "" };
         if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in,
                            &err)) {
@@ -825,7 +825,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     int64_t now = fy_clock_mono_ms ();
     int64_t silence = self->heartbeat_ms * self->liveness;
     zlistx_t *dead = zlistx_new ();
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
         if (now - peer->last_seen > silence)
             zlistx_add_end (dead, peer);
@@ -835,30 +835,30 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             broker_send (self);
         }
     }
-    for (s_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
+    for (broker_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
         s_peer_remove (self, peer, true);
     zlistx_destroy (&dead);
 
     //  A service with no worker for dispatch_timeout_ms gives its queue
     //  back to SQS as retryable failures instead of holding it forever.
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services)) {
         if (service->worker_count || !service->idle_since
             || now - service->idle_since < self->dispatch_timeout_ms)
             continue;
         while (!fy_list_is_empty (&service->queue)) {
-            s_delivery_t *delivery = fy_list_entry (service->queue.next,
-                                              s_delivery_t, link);
-            s_settle (self, delivery, S_RETRY, "no_worker", 9);
+            broker_delivery_t *delivery = fy_list_entry (service->queue.next,
+                                              broker_delivery_t, link);
+            s_settle (self, delivery, BROKER_RETRY, "no_worker", 9);
         }
     }
     //  Requests past their deadline get a 504 from the broker.
     zlistx_t *late = zlistx_new ();
-    for (s_request_t *request = zhashx_first (self->requests); request;
+    for (broker_request_t *request = zhashx_first (self->requests); request;
          request = zhashx_next (self->requests))
         if (request->deadline <= now)
             zlistx_add_end (late, request);
-    for (s_request_t *request = zlistx_first (late); request;
+    for (broker_request_t *request = zlistx_first (late); request;
          request = zlistx_next (late)) {
         broker_request_cancel_holder (self, request);
         broker_request_fail (self, request, 504, "timeout",
@@ -881,17 +881,17 @@ s_on_lease (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     broker_t *self = arg;
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         if (fy_list_is_empty (&client->events))
             continue;
         fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_LEASE);
         for (fy_link_t *at = client->events.next; at != &client->events;
              at = at->next)
-            fy_proto_msg_add_id (out, fy_list_entry (at, s_event_t, link)->seq);
+            fy_proto_msg_add_id (out, fy_list_entry (at, broker_event_t, link)->seq);
         broker_send (self);
     }
     return 0;
@@ -916,7 +916,7 @@ s_reload (broker_t *self)
         return;
     }
     size_t count = broker_route_services (route);
-    s_service_t **routed = fy_xcalloc (count ? count : 1, sizeof *routed);
+    broker_service_t **routed = fy_xcalloc (count ? count : 1, sizeof *routed);
     for (size_t i = 0; i < count; i++) {
         const char *name = broker_route_service (route, i);
         routed [i] = s_service_require (self, name, strlen (name));
@@ -1129,7 +1129,7 @@ broker_run (broker_t *self)
     fy_log_notice ("broker: serving on %s", self->endpoint);
     zloop_start (self->loop);
     //  Say goodbye so peers reconnect at once rather than after liveness.
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
         broker_out_peer (self, peer, FY_PROTO_BYE);
         broker_send (self);
@@ -1153,7 +1153,7 @@ broker_destroy (broker_t **self_p)
     //  deliveries in the did map.
     //  Every unfinished event has exactly `pending` deliveries in the map.
     for (uint32_t i = 0; i < self->slot_count; i++) {
-        s_delivery_t *delivery = self->slots [i].delivery;
+        broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && --delivery->event->pending == 0) {
             s_bytes_release (NULL, delivery->event->bytes);
             free (delivery->event->reason);
@@ -1162,7 +1162,7 @@ broker_destroy (broker_t **self_p)
     }
     free (self->slots);
     while (zhashx_size (self->requests)) {
-        s_request_t *request = zhashx_first (self->requests);
+        broker_request_t *request = zhashx_first (self->requests);
         zhashx_delete (self->requests, &request->rid);
         zmq_msg_close (&request->header);
         free (request);
@@ -1201,7 +1201,7 @@ broker_publish (broker_t *self, const char *type, zmq_msg_t *frame,
         return -1;
     }
     fy_metric_inc (self->published);
-    s_event_t *event = s_event_new (self, fy_proto_str (type), frame);
+    broker_event_t *event = s_event_new (self, fy_proto_str (type), frame);
     if (!event) {
         fn (arg, true, false, "unrouted");
         return 0;
@@ -1217,7 +1217,7 @@ broker_forget (broker_t *self, void *arg)
 {
     assert (self);
     for (uint32_t i = 0; i < self->slot_count; i++) {
-        s_delivery_t *delivery = self->slots [i].delivery;
+        broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && delivery->event->done_arg == arg)
             delivery->event->done_fn = NULL;
     }
@@ -1229,13 +1229,13 @@ broker_status (broker_t *self)
     assert (self);
     int64_t now = fy_clock_mono_ms ();
     json_t *services = json_array ();
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services)) {
         json_t *workers = json_array ();
         uint64_t held = 0;
         for (fy_link_t *at = service->workers.next; at != &service->workers;
              at = at->next) {
-            s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
+            broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
             held += worker->held;
             json_array_append_new (workers, json_pack ("{s:s, s:I, s:I, s:I}",
                 "name", worker->peer.name,
@@ -1257,11 +1257,11 @@ broker_status (broker_t *self)
             "workers_detail", workers));
     }
     json_t *clients = json_array ();
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         json_array_append_new (clients, json_pack ("{s:s, s:I, s:I, s:I}",
             "name", peer->name, "credit", (json_int_t) client->credit,
             "unfinished", (json_int_t) client->unfinished,
@@ -1270,7 +1270,7 @@ broker_status (broker_t *self)
     //  Deliveries are either queued or held: held ones are the leases the
     //  publishers hear about.
     size_t queued = 0;
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services))
         queued += service->queued;
     return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
@@ -1304,7 +1304,7 @@ broker_is_ready (broker_t *self, char *missing, size_t size)
     if (size)
         missing [0] = 0;
     for (size_t i = 0; i < broker_route_services (self->route); i++) {
-        s_service_t *service = self->routed [i];
+        broker_service_t *service = self->routed [i];
         if (service->worker_count)
             continue;
         ready = false;

@@ -13,43 +13,43 @@
 #include <czmq.h>
 #include <stdatomic.h>
 
-#define S_BURST 1024            //  messages handled before flushing batches
-#define S_REASON_MAX 120
+#define BROKER_BURST 1024            //  messages handled before flushing batches
+#define BROKER_REASON_MAX 120
 
-typedef enum { S_QUEUED, S_HELD } s_state_t;
-typedef enum { S_CLIENT, S_WORKER } s_role_t;
-typedef enum { S_OK, S_RETRY, S_FAIL } s_outcome_t;
+typedef enum { BROKER_QUEUED, BROKER_HELD } broker_state_t;
+typedef enum { BROKER_CLIENT, BROKER_WORKER } broker_role_t;
+typedef enum { BROKER_OK, BROKER_RETRY, BROKER_FAIL } broker_outcome_t;
 
-typedef struct s_event s_event_t;
-typedef struct s_bytes s_bytes_t;
-typedef struct s_service s_service_t;
-typedef struct s_worker s_worker_t;
-typedef struct s_client s_client_t;
+typedef struct s_event broker_event_t;
+typedef struct s_bytes broker_bytes_t;
+typedef struct s_service broker_service_t;
+typedef struct s_worker broker_worker_t;
+typedef struct s_client broker_client_t;
 
 typedef struct {
     uint64_t did;               //  key in broker->deliveries; never 0
-    s_event_t *event;
-    s_service_t *service;
-    s_worker_t *holder;         //  when HELD
-    s_state_t state;
+    broker_event_t *event;
+    broker_service_t *service;
+    broker_worker_t *holder;         //  when HELD
+    broker_state_t state;
     uint32_t attempt;
     fy_link_t link;              //  in service->queue or holder->held
-} s_delivery_t;
+} broker_delivery_t;
 
 struct s_event {
     uint64_t seq;               //  the publisher's
-    s_client_t *client;         //  NULL once the publisher is gone
+    broker_client_t *client;         //  NULL once the publisher is gone
     broker_done_fn *done_fn;    //  or the broker's own publisher (HTTP)
     void *done_arg;
     char *reason;               //  of the first retryable failure, or NULL
-    s_bytes_t *bytes;           //  the event's msgpack
+    broker_bytes_t *bytes;           //  the event's msgpack
     uint16_t count, pending, crashes;
     bool answered;              //  the publisher already has a NACK
     bool retry;                 //  a delivery failed retryably
     fy_link_t link;              //  in client->events
     //  The event's id is not kept: it is read from the bytes on the rare
     //  paths that log it.
-    s_delivery_t deliveries [];
+    broker_delivery_t deliveries [];
 };
 
 //  The event's bytes, copied out of the received frame (holding the frame
@@ -72,8 +72,8 @@ typedef struct {
     char origin_key [64];       //  the client's peer key, or "" for HTTP
     broker_reply_fn *reply_fn;
     void *reply_arg;
-    s_service_t *service;
-    s_worker_t *holder;
+    broker_service_t *service;
+    broker_worker_t *holder;
     int64_t deadline;           //  pushed back by each part and grant
     //  A pulled stream: window is what the REQUEST granted (0: the reply
     //  is not flow-controlled), granted the parts with more the holder
@@ -82,30 +82,30 @@ typedef struct {
     uint64_t window, granted;
     zmq_msg_t header;           //  the REQUEST as the worker gets it
     fy_link_t link;              //  in service->requests or holder->requests
-} s_request_t;
+} broker_request_t;
 
 //  Deliveries are found by did through a table of slots: the low 32 bits
 //  of a did index a slot, the high 32 bits must match the slot's
 //  generation, so a stale or forged did from a worker finds nothing. No
 //  hashing, no allocation per delivery, 16 bytes a slot.
 typedef struct {
-    s_delivery_t *delivery;     //  NULL when free
+    broker_delivery_t *delivery;     //  NULL when free
     uint32_t generation;
     uint32_t next_free;         //  free list link, slot index + 1
-} s_slot_t;
+} broker_slot_t;
 
 typedef struct {
-    s_role_t role;
+    broker_role_t role;
     char key [64];              //  the identity, in hex
     unsigned char identity [32];
     size_t identity_len;
     char name [64];
     int64_t last_seen, last_sent;
-} s_peer_t;
+} broker_peer_t;
 
 struct s_worker {
-    s_peer_t peer;              //  first: a peer pointer is a worker pointer
-    s_service_t *service;
+    broker_peer_t peer;              //  first: a peer pointer is a worker pointer
+    broker_service_t *service;
     uint64_t credit, held;      //  deliveries and requests in hand
     bool pull;                  //  sends stream parts only within grant
     fy_link_t deliveries;
@@ -114,7 +114,7 @@ struct s_worker {
 };
 
 struct s_client {
-    s_peer_t peer;
+    broker_peer_t peer;
     uint64_t credit;            //  granted, not yet used
     uint64_t unfinished;
     fy_link_t events;
@@ -142,14 +142,14 @@ struct broker {
     broker_http_t *http;
     int signal_fd;
     broker_route_t *route;
-    zhashx_t *services;         //  name -> s_service_t
-    s_service_t **routed;       //  route index -> service
-    zhashx_t *peers;            //  identity hex -> s_peer_t
-    s_slot_t *slots;            //  did -> delivery, see s_did_*
+    zhashx_t *services;         //  name -> broker_service_t
+    broker_service_t **routed;       //  route index -> service
+    zhashx_t *peers;            //  identity hex -> broker_peer_t
+    broker_slot_t *slots;            //  did -> delivery, see s_did_*
     uint32_t slot_count, slot_free;
     size_t delivery_count;
-    zhashx_t *requests;         //  &rid -> s_request_t
-    zhashx_t *origins;          //  "client key/its rid" -> s_request_t
+    zhashx_t *requests;         //  &rid -> broker_request_t
+    zhashx_t *origins;          //  "client key/its rid" -> broker_request_t
     uint64_t next_rid;
     uint64_t unfinished, outstanding_credit;
     bool draining;
@@ -169,19 +169,19 @@ struct broker {
 //  broker.c, for broker_request.c: start a message to peer, send it, and
 //  hand a service's queue to its workers.
 fy_proto_msg_t *
-    broker_out_peer (broker_t *self, s_peer_t *peer,
+    broker_out_peer (broker_t *self, broker_peer_t *peer,
                      fy_proto_command_t command);
 
 void
     broker_send (broker_t *self);
 
 void
-    broker_dispatch (broker_t *self, s_service_t *service);
+    broker_dispatch (broker_t *self, broker_service_t *service);
 
 //  broker_request.c, for the loop in broker.c. Answer request with an
 //  error of the broker's own (it is then freed).
 void
-    broker_request_fail (broker_t *self, s_request_t *request,
+    broker_request_fail (broker_t *self, broker_request_t *request,
                          unsigned status, const char *code,
                          const char *message);
 
@@ -194,28 +194,28 @@ void
 //  Tell the holder of a stream that its parts are no longer wanted: it
 //  frees the producer and answers with an empty last part.
 void
-    broker_request_cancel_holder (broker_t *self, s_request_t *request);
+    broker_request_cancel_holder (broker_t *self, broker_request_t *request);
 
 //  Its origin no longer wants the reply (went away, cancelled).
 void
-    broker_request_abandon (broker_t *self, s_request_t *request);
+    broker_request_abandon (broker_t *self, broker_request_t *request);
 
 //  The FERRY1 commands of the request path: a worker's REPLY, a
 //  client's REQUEST, MORE and CANCEL.
 void
     broker_on_worker_reply (broker_t *self, fy_proto_msg_t *in,
-                            s_worker_t *worker);
+                            broker_worker_t *worker);
 
 void
     broker_on_client_request (broker_t *self, fy_proto_msg_t *in,
-                              s_client_t *client);
+                              broker_client_t *client);
 
 void
     broker_on_client_more (broker_t *self, fy_proto_msg_t *in,
-                           s_client_t *client);
+                           broker_client_t *client);
 
 void
     broker_on_client_cancel (broker_t *self, fy_proto_msg_t *in,
-                             s_client_t *client);
+                             broker_client_t *client);
 
 #endif

@@ -20,8 +20,8 @@ s_origin_name (char *name, size_t size, const char *client_key, uint64_t rid)
     snprintf (name, size, "%s/%llu", client_key, (unsigned long long) rid);
 }
 
-static s_request_t *
-s_origin_lookup (broker_t *self, s_client_t *client, uint64_t rid)
+static broker_request_t *
+s_origin_lookup (broker_t *self, broker_client_t *client, uint64_t rid)
 {
     char name [128];
     s_origin_name (name, sizeof name, client->peer.key, rid);
@@ -30,7 +30,7 @@ s_origin_lookup (broker_t *self, s_client_t *client, uint64_t rid)
 
 //  The request's replies have nowhere to go any more.
 static void
-s_origin_forget (broker_t *self, s_request_t *request)
+s_origin_forget (broker_t *self, broker_request_t *request)
 {
     if (!request->origin_key [0])
         return;
@@ -42,7 +42,7 @@ s_origin_forget (broker_t *self, s_request_t *request)
 }
 
 static void
-s_request_free (broker_t *self, s_request_t *request)
+s_request_free (broker_t *self, broker_request_t *request)
 {
     s_origin_forget (self, request);
     fy_list_unlink (&request->link);
@@ -55,7 +55,7 @@ s_request_free (broker_t *self, s_request_t *request)
 
 //  Pass one reply part to the request's origin; the last part frees it.
 static void
-s_request_reply (broker_t *self, s_request_t *request, unsigned status,
+s_request_reply (broker_t *self, broker_request_t *request, unsigned status,
                  fy_proto_str_t content_type, fy_proto_str_t body, bool more)
 {
     if (request->reply_fn)
@@ -63,7 +63,7 @@ s_request_reply (broker_t *self, s_request_t *request, unsigned status,
                            more);
     else
     if (request->origin_key [0]) {
-        s_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
+        broker_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
         if (peer) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_REPLY);
             out->rid = request->origin_rid;
@@ -79,7 +79,7 @@ s_request_reply (broker_t *self, s_request_t *request, unsigned status,
 }
 
 void
-broker_request_fail (broker_t *self, s_request_t *request, unsigned status,
+broker_request_fail (broker_t *self, broker_request_t *request, unsigned status,
                      const char *code, const char *message)
 {
     char *body = fy_json_error_body (code, message);
@@ -97,14 +97,14 @@ broker_requests_fail (broker_t *self, fy_link_t *list, unsigned status,
 {
     while (!fy_list_is_empty (list))
         broker_request_fail (self,
-                             fy_list_entry (list->next, s_request_t, link),
+                             fy_list_entry (list->next, broker_request_t, link),
                              status, code, message);
 }
 
 //  Tell the holder of a stream that its parts are no longer wanted: it
 //  frees the producer and answers with an empty last part.
 void
-broker_request_cancel_holder (broker_t *self, s_request_t *request)
+broker_request_cancel_holder (broker_t *self, broker_request_t *request)
 {
     if (!request->holder || !request->holder->pull)
         return;
@@ -116,7 +116,7 @@ broker_request_cancel_holder (broker_t *self, s_request_t *request)
 
 //  Its origin no longer wants the reply (went away, cancelled).
 void
-broker_request_abandon (broker_t *self, s_request_t *request)
+broker_request_abandon (broker_t *self, broker_request_t *request)
 {
     request->reply_fn = NULL;
     s_origin_forget (self, request);
@@ -132,7 +132,7 @@ broker_request_abandon (broker_t *self, s_request_t *request)
 
 //  Grant n more parts of request's stream to its holder.
 static void
-s_request_more (broker_t *self, s_request_t *request, uint64_t n)
+s_request_more (broker_t *self, broker_request_t *request, uint64_t n)
 {
     if (!request->holder || !request->window || !request->holder->pull
         || n == 0)
@@ -151,7 +151,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
                fy_proto_msg_t *in, const char *origin_key,
                broker_reply_fn *reply_fn, void *reply_arg)
 {
-    s_request_t *request = fy_xcalloc (1, sizeof *request);
+    broker_request_t *request = fy_xcalloc (1, sizeof *request);
     request->rid = ++self->next_rid;
     request->origin_rid = in->rid;
     snprintf (request->origin_key, sizeof request->origin_key, "%s",
@@ -168,7 +168,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
                        request->origin_rid);
         //  A client reusing a rid still open loses the older request's
         //  replies, as it asked for.
-        s_request_t *older = zhashx_lookup (self->origins, name);
+        broker_request_t *older = zhashx_lookup (self->origins, name);
         if (older)
             s_origin_forget (self, older);
         zhashx_insert (self->origins, name, request);
@@ -178,7 +178,7 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
     char name [128];
     snprintf (name, sizeof name, "%.*s", (int) service_name.len,
               service_name.ptr ? service_name.ptr : "");
-    s_service_t *service = zhashx_lookup (self->services, name);
+    broker_service_t *service = zhashx_lookup (self->services, name);
     if (!service || service->worker_count == 0) {
         uint64_t rid = request->rid;
         broker_request_fail (self, request, 503, "no_worker",
@@ -217,9 +217,9 @@ s_request_new (broker_t *self, fy_proto_str_t service_name,
 
 void
 broker_on_worker_reply (broker_t *self, fy_proto_msg_t *in,
-                        s_worker_t *worker)
+                        broker_worker_t *worker)
 {
-    s_request_t *request = zhashx_lookup (self->requests, &in->rid);
+    broker_request_t *request = zhashx_lookup (self->requests, &in->rid);
     if (!request || request->holder != worker) {
         fy_metric_inc (self->stale);
         return;
@@ -245,7 +245,7 @@ broker_on_worker_reply (broker_t *self, fy_proto_msg_t *in,
 
 void
 broker_on_client_request (broker_t *self, fy_proto_msg_t *in,
-                          s_client_t *client)
+                          broker_client_t *client)
 {
     s_request_new (self, in->service, in, client->peer.key, NULL, NULL);
 }
@@ -254,18 +254,18 @@ broker_on_client_request (broker_t *self, fy_proto_msg_t *in,
 //  answered or unknown is ignored, as a worker ignores them.
 void
 broker_on_client_more (broker_t *self, fy_proto_msg_t *in,
-                       s_client_t *client)
+                       broker_client_t *client)
 {
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
+    broker_request_t *request = s_origin_lookup (self, client, in->rid);
     if (request)
         s_request_more (self, request, in->n);
 }
 
 void
 broker_on_client_cancel (broker_t *self, fy_proto_msg_t *in,
-                         s_client_t *client)
+                         broker_client_t *client)
 {
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
+    broker_request_t *request = s_origin_lookup (self, client, in->rid);
     if (request)
         broker_request_abandon (self, request);
 }
@@ -284,7 +284,7 @@ void
 broker_request_cancel (broker_t *self, uint64_t rid)
 {
     assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
+    broker_request_t *request = zhashx_lookup (self->requests, &rid);
     if (request)
         broker_request_abandon (self, request);
 }
@@ -293,7 +293,7 @@ void
 broker_request_more (broker_t *self, uint64_t rid, uint64_t n)
 {
     assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
+    broker_request_t *request = zhashx_lookup (self->requests, &rid);
     if (request)
         s_request_more (self, request, n);
 }
