@@ -57,14 +57,7 @@ events () {
     done > "$2"
 }
 
-endpoint="ipc://$tmp/broker.sock"
-port=$((9180 + $$ % 100))
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.address=127.0.0.1 --set http.port=$port \
-    --set http.jwt_secret=audit-test-secret-0123456789abcdef &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$port"
+start_broker 9280
 health () { curl -s -o "$tmp/health" -w '%{http_code}' "$url/audit/health"; }
 
 #  1. Nothing listens: the worker starts anyway and says it is not ready.

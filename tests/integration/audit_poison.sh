@@ -38,32 +38,10 @@ q "CREATE FUNCTION public.poison () RETURNS trigger LANGUAGE plpgsql AS \$\$
        FOR EACH ROW EXECUTE FUNCTION public.poison ();" > /dev/null ||
     bail_out "cannot make the trigger"
 
-sqs () {
-    curl -sS --max-time 10 -X POST "$AWS_ENDPOINT_URL_SQS/" \
-        -H 'Content-Type: application/x-amz-json-1.0' \
-        -H "X-Amz-Target: AmazonSQS.$1" -d "$2"
-}
-queues=()
-create () {
-    local url
-    url=$(sqs CreateQueue "{\"QueueName\":\"$1\"}" | jq -r .QueueUrl)
-    [ -n "$url" ] && [ "$url" != null ] || bail_out "CreateQueue $1"
-    queues+=("$url")
-    echo "$url"
-}
-delete_queues () {
-    for url in "${queues[@]}"; do
-        sqs DeleteQueue "{\"QueueUrl\":\"$url\"}" >/dev/null 2>&1
-    done
-    cleanup
-}
-trap delete_queues EXIT
+. "$FERRY_SRCDIR/tests/integration/sqs_env.sh"
+trap 'delete_queues; cleanup' EXIT
 main=$(create "audit-poison-main-$$")
 dlq=$(create "audit-poison-dlq-$$")
-count () {
-    sqs GetQueueAttributes "{\"QueueUrl\":\"$1\",\"AttributeNames\":[\"ApproximateNumberOfMessages\",\"ApproximateNumberOfMessagesNotVisible\"]}" |
-        jq -r '.Attributes | "\(.ApproximateNumberOfMessages)/\(.ApproximateNumberOfMessagesNotVisible)"'
-}
 
 #  event ACTION [OCCURRED_AT]: one audit.recorded event, compact JSON.
 event () {
@@ -75,20 +53,11 @@ event () {
           target: {type: "user", id: "u-1"}}}'
 }
 
-endpoint="ipc://$tmp/broker.sock"
-port=$((9080 + $$ % 100))
-secret=audit-test-secret-0123456789abcdef
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.address=127.0.0.1 --set http.port=$port \
-    --set http.jwt_secret=$secret &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
+start_broker 9080
 #  A long batch_ms: what arrives together is written together.
 "$audit" --set audit.broker="$endpoint" --set audit.batch_max=200 \
     --set audit.batch_ms=300 --set log.level=warn 2>"$tmp/audit.log" &
 pids+=($!)
-url="http://127.0.0.1:$port"
-token=$("$ctl" --set http.jwt_secret=$secret token)
 for _ in $(seq 50); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" = 200 ] \
         && break
