@@ -100,6 +100,12 @@ struct fy_store {
     PGconn *conn;
     int64_t backoff_ms;
     int64_t next_attempt_ms;
+    //  Every new connection checks the schema is at least this (0: not);
+    //  the version found on the last one.
+    int schema_min;
+    int schema_version;
+    //  The SQLSTATE of the last failure, "" when it was not the server's.
+    char state [6];
     fy_store_append_t method;
     //  Per connection: statements prepared, temp table made, months seen.
     bool prepared_row;
@@ -237,6 +243,8 @@ fy_store_new (const char *url, int connect_timeout_s)
 
 static void
     s_batch_free (s_batch_t *batch);
+static int
+    s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
 
 static void
 s_disconnect (fy_store_t *self)
@@ -329,25 +337,32 @@ fy_store_connect (fy_store_t *self, fy_error_t *err)
     const char *values [] = {
         self->timeout, "ferry", "30", self->url, NULL
     };
+    self->state [0] = '\0';
     self->conn = PQconnectdbParams (keys, values, 1);
+    int code = EAGAIN;
     if (PQstatus (self->conn) == CONNECTION_OK) {
         PGresult *res = PQexec (self->conn, "SET TIME ZONE 'UTC'");
         bool set = PQresultStatus (res) == PGRES_COMMAND_OK;
         PQclear (res);
-        if (set) {
+        //  Nothing is written on a connection to an older schema.
+        if (set && (self->schema_min == 0
+                    || s_schema_check (self, self->schema_min, err) == 0)) {
             self->backoff_ms = 0;
             self->next_attempt_ms = 0;
             return 0;
         }
+        if (set && (errno == ENOENT || errno == ERANGE))
+            code = errno;
     }
-    s_error_conn (err, "connect", self->conn);
+    if (code == EAGAIN)
+        s_error_conn (err, "connect", self->conn);
     s_disconnect (self);
     self->backoff_ms = self->backoff_ms
                      ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
     if (self->backoff_ms > S_BACKOFF_MAX_MS)
         self->backoff_ms = S_BACKOFF_MAX_MS;
     self->next_attempt_ms = fy_clock_mono_ms () + self->backoff_ms;
-    errno = EAGAIN;
+    errno = code;
     return -1;
 }
 
@@ -371,6 +386,7 @@ s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
     const char *message = res ? PQresultErrorField (res,
                                                     PG_DIAG_MESSAGE_PRIMARY)
                               : NULL;
+    snprintf (self->state, sizeof self->state, "%s", state ? state : "");
     if (message)
         fy_error_set (err, "%s: %s (%s)", what, message, state ? state : "");
     else
@@ -378,8 +394,9 @@ s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
     if (self->conn && PQstatus (self->conn) != CONNECTION_OK)
         errno = ECONNRESET;
     else
-    if (state && strncmp (state, "22", 2) == 0)
-        errno = EINVAL;         //  data exception: a malformed value
+    if (state && (strncmp (state, "22", 2) == 0
+                  || strncmp (state, "23", 2) == 0))
+        errno = EINVAL;         //  data exception, integrity: the values
     else
     if (state && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
                   || strncmp (state, "08", 2) == 0
@@ -415,13 +432,12 @@ s_rollback (fy_store_t *self)
 //  ---------------------------------------------------------------------
 //  Schema and partitions
 
-int
-fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
-                       fy_error_t *err)
+//  On the connection: the schema version into self->schema_version, and
+//  0 when it is at least min_version, or -1 with err and errno ENOENT (no
+//  schema), ERANGE (older) or as s_fail.
+static int
+s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
 {
-    assert (self);
-    if (fy_store_connect (self, err))
-        return -1;
     PGresult *res = PQexec (self->conn,
         "SELECT coalesce(max(version), 0) FROM schema_migrations");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
@@ -434,21 +450,49 @@ fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
             return -1;
         }
         int rc = s_fail (self, res, "schema version", err);
+        int saved = errno;
         s_lost (self);
+        errno = saved;
         return rc;
     }
-    int version = (int) s_number (PQgetvalue (res, 0, 0));
+    self->schema_version = (int) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
-    if (version_p)
-        *version_p = version;
-    if (version < min_version) {
+    if (self->schema_version < min_version) {
         fy_error_set (err, "the database schema is version %d but this "
-                      "build needs %d: run ferryctl migrate", version,
-                      min_version);
+                      "build needs %d: run ferryctl migrate",
+                      self->schema_version, min_version);
         errno = ERANGE;
         return -1;
     }
     return 0;
+}
+
+int
+fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
+                       fy_error_t *err)
+{
+    assert (self);
+    self->schema_version = 0;
+    int rc = fy_store_connect (self, err);
+    if (rc == 0)
+        rc = s_schema_check (self, min_version, err);
+    if (version_p)
+        *version_p = self->schema_version;
+    return rc;
+}
+
+void
+fy_store_require_schema (fy_store_t *self, int min_version)
+{
+    assert (self);
+    self->schema_min = min_version;
+}
+
+const char *
+fy_store_sqlstate (fy_store_t *self)
+{
+    assert (self);
+    return self->state;
 }
 
 //  The UTC month of an epoch time in ms, as yyyymm.
@@ -973,8 +1017,8 @@ s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
 //  After failed attempt number attempt (from 0): true when one more is
 //  worth making. It is when the connection was lost (the next attempt
 //  remakes it) or, on the first attempt, when a partition was dropped
-//  behind our back ("no partition of relation found for row"): the
-//  months seen are forgotten.
+//  behind our back ("no partition of relation found for row", a
+//  check_violation): the months seen are forgotten.
 static bool
 s_retry_worth (fy_store_t *self, int attempt)
 {
@@ -983,7 +1027,7 @@ s_retry_worth (fy_store_t *self, int attempt)
     errno = saved;
     if (lost)
         return true;
-    if (errno != EIO || attempt > 0)
+    if (strcmp (self->state, "23514") != 0 || attempt > 0)
         return false;
     self->month_count = 0;
     return true;
@@ -996,6 +1040,7 @@ s_append_attempts (fy_store_t *self, s_batch_t *batch, int attempt,
 {
     int rc = -1;
     for (; attempt < 2; attempt++) {
+        self->state [0] = '\0';
         rc = s_append_once (self, batch, inserted, err);
         if (rc == 0 || !s_retry_worth (self, attempt))
             break;
@@ -1104,6 +1149,7 @@ static int
 s_flight_conn_error (fy_store_t *self, const char *what)
 {
     s_error_conn (&self->flight_err, what, self->conn);
+    self->state [0] = '\0';
     errno = PQstatus (self->conn) == CONNECTION_OK ? EIO : ECONNRESET;
     return -1;
 }
@@ -1234,6 +1280,7 @@ fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
     assert (self->flight_state == S_FLIGHT_NONE);
     self->flight_inserted = 0;
     self->flight_err.text [0] = '\0';
+    self->state [0] = '\0';
     if (count == 0) {
         s_flight_land (self, 0);
         return;

@@ -39,14 +39,7 @@ is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 
-endpoint="ipc://$tmp/broker.sock"
-port=$((8880 + $$ % 100))
-secret=audit-test-secret-0123456789abcdef
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.address=127.0.0.1 --set http.port=$port \
-    --set http.jwt_secret=$secret &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
+start_broker 8880
 start_audit () {
     "$audit" --set audit.broker="$endpoint" --set audit.batch_max=200 \
         --set audit.batch_ms=20 --set log.level=warn "$@" \
@@ -54,10 +47,8 @@ start_audit () {
     audit_pid=$!
 }
 start_audit
-token=$("$ctl" --set http.jwt_secret=$secret token)
 api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
     -H "Authorization: Bearer $token" "$@"; }
-url="http://127.0.0.1:$port"
 for _ in $(seq 50); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" = 200 ] \
         && break

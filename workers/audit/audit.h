@@ -38,12 +38,22 @@ struct audit {
     bool house_due;                 //  housekeeping waits for the landing
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
-    uint64_t written, failed;
+    uint64_t written;
+    //  The batch store's state (/audit/health): usable, or what is wrong
+    //  and the probe that waits for it to come back (-1 when none runs).
+    bool store_ready;
+    bool store_schema_bad;          //  reachable, but no or an old schema
+    fy_error_t store_problem;
+    int probe_timer;
+    fy_metrics_t *metrics;          //  GET /audit/metrics
+    fy_metric_t *rejected_undecodable, *rejected_store, *ready_gauge;
 };
 
 //  Connect to the broker and the store, check the schema. NULL with err
 //  and errno EINVAL (a bad setting, or the schema is missing or old:
-//  fy_daemon's exit 2) or EIO (otherwise: exit 1).
+//  fy_daemon's exit 2) or EIO (otherwise: exit 1). A database that cannot
+//  be reached is not an error: the worker starts not ready (store_ready)
+//  and waits for it.
 audit_t *
     audit_new (fy_cfg_t *cfg, fy_error_t *err);
 
@@ -53,6 +63,10 @@ void
 //  Until SIGTERM (the open batch is written and ACKed first).
 int
     audit_run (audit_t *self) FY_MUSTCHECK;
+
+//  The worker's metrics, in Prometheus text. Caller owns result.
+char *
+    audit_metrics (audit_t *self);
 
 //  The /audit routes (audit_api.c).
 void

@@ -8,7 +8,9 @@
         GET  /audit/search       filters -> {"items", "nextCursor"}
         GET  /audit/export/csv   the same filters -> text/csv in parts
         GET  /audit/verify       companyId, from, to -> the tamper report
-        GET  /audit/health       the database -> 200 or 503
+        GET  /audit/health       ready to write -> 200, or 503 saying
+                                 what is missing
+        GET  /audit/metrics      the worker's metrics (Prometheus text)
         GET  /audit/:id          one row, or 404
 
     Requests use their own store connection, so a search never waits on
@@ -378,6 +380,14 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
         s_reply_error (worker, request->rid, 400, "schema", err.text);
         return;
     }
+    //  Nothing is written while the batch store finds the database down
+    //  or its schema old: the same rule as for events.
+    if (!self->store_ready) {
+        s_reply_error (worker, request->rid, 503, "store_unavailable",
+                       "the audit database is unavailable; retry later");
+        fy_event_destroy (&event);
+        return;
+    }
     size_t inserted = 0;
     //  The table is unique on (id, occurred_at), its partition key: a
     //  retry that let occurredAt default to now would be a new row. The
@@ -396,8 +406,20 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     if (key && errno != ENOENT)
         s_reply_store_error (worker, request->rid, errno, &err);
     else
-    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
-        s_reply_store_error (worker, request->rid, errno, &err);
+    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err)) {
+        if (errno == EINVAL) {
+            //  A value the database refuses: never stored, however often
+            //  it is sent (logged here, not echoed).
+            fy_log_warn ("audit: event=%s refused by the database: %s",
+                         fy_event_id (event), err.text);
+            fy_metric_inc (self->rejected_store);
+            s_reply_error (worker, request->rid, 422, "rejected",
+                           "the audit database refused a value of this "
+                           "record");
+        }
+        else
+            s_reply_store_error (worker, request->rid, errno, &err);
+    }
     else {
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", inserted == 1);
@@ -415,9 +437,17 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     (void) match;
     fy_error_t err = { "" };
     int version = 0;
-    if (fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
-                               &version, &err)) {
-        json_t *body = json_pack ("{s:s, s:s}", "status", "unavailable",
+    //  The ingest's own view first: it NACKs everything while not ready.
+    bool ready = self->store_ready;
+    if (!ready)
+        err = self->store_problem;
+    else
+        ready = fy_store_check_schema (self->api_store,
+                                       FY_STORE_SCHEMA_VERSION, &version,
+                                       &err) == 0;
+    if (!ready) {
+        json_t *body = json_pack ("{s:s, s:[s], s:s}", "status",
+                                  "unavailable", "missing", "database",
                                   "reason", err.text);
         s_reply_json (worker, request->rid, 503, body);
         json_decref (body);
@@ -427,6 +457,17 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
                               version);
     s_reply_json (worker, request->rid, 200, body);
     json_decref (body);
+}
+
+static void
+s_metrics (fy_worker_t *worker, const fy_request_t *request,
+           const fy_route_match_t *match, void *arg)
+{
+    (void) match;
+    char *text = audit_metrics (arg);
+    s_reply (worker, request->rid, 200, "text/plain; version=0.0.4", text,
+             strlen (text), false);
+    free (text);
 }
 
 static void
@@ -562,6 +603,7 @@ static const fy_worker_route_t s_routes [] = {
     { { "GET", "/audit/search", 0 }, s_search },
     { { "GET", "/audit/export/csv", 0 }, s_export },
     { { "GET", "/audit/health", 0 }, s_health },
+    { { "GET", "/audit/metrics", 0 }, s_metrics },
     { { "GET", "/audit/verify", 0 }, s_verify },
     { { "GET", "/audit/:id", 0 }, s_get },
     { { NULL, NULL, 0 }, NULL }
