@@ -77,6 +77,10 @@ static const fy_cfg_key_t s_http_keys [] = {
       NULL, 0, 0, NULL },
     { "enabled", FY_CFG_BOOL, "true", FY_CFG_RESTART,
       "serve HTTP at all", NULL, 0, 0, NULL },
+    { "header_timeout_s", FY_CFG_INT, "10", FY_CFG_RESTART,
+      "seconds a request's head (request line and headers) may take to "
+      "arrive whole, from the accept or the previous answer; 0: no bound",
+      NULL, 0, 3600, NULL },
     { "jwt_alg", FY_CFG_STR, "HS256", FY_CFG_RESTART,
       "the one algorithm service tokens may use", NULL, 0, 0,
       "HS256|RS256|ES256" },
@@ -93,6 +97,9 @@ static const fy_cfg_key_t s_http_keys [] = {
       "JWT_SERVICE_SECRET", 0, 0, NULL },
     { "max_body", FY_CFG_INT, "1048576", FY_CFG_RESTART,
       "largest request body, in bytes", NULL, 1024, 67108864, NULL },
+    { "max_conns_per_ip", FY_CFG_INT, "256", FY_CFG_RESTART,
+      "connections one client address may hold; 0: no cap (behind a "
+      "proxy, every client has the proxy's address)", NULL, 0, 65535, NULL },
     { "metrics_auth", FY_CFG_BOOL, "false", FY_CFG_RESTART,
       "require the admin token on /metrics", NULL, 0, 0, NULL },
     { "openapi", FY_CFG_STR, FERRY_SCHEMA_DIR "/openapi.json", FY_CFG_RESTART,

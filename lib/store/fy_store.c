@@ -8,6 +8,7 @@
 #include "ferry/fy_json.h"
 #include "store/fy_store_pg.h"
 #include "ferry/fy_log.h"
+#include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 
 #include <arpa/inet.h>
@@ -139,6 +140,8 @@ typedef struct {
     int count;
     char usec [24];
     char id [40];
+    char from [FY_TIME_RFC3339_SIZE];
+    char to [FY_TIME_RFC3339_SIZE];
 } s_query_t;
 
 //  ---------------------------------------------------------------------
@@ -1507,6 +1510,72 @@ s_like_pattern (const char *q)
     return out;
 }
 
+//  0001-01-01T00:00:00Z: PostgreSQL takes no year 0, which RFC 3339 has.
+#define S_YEAR_1_MS INT64_C(-62135596800000)
+
+//  A time filter, RFC 3339 as every time in ferry, into out as UTC with
+//  milliseconds: what reaches SQL is exactly the instant checked here,
+//  never "yesterday", "epoch" or "infinity", which timestamptz would
+//  take. Returns 0, or -1 with errno EINVAL.
+static int
+s_time_filter (const char *name, const char *value,
+               char out [FY_TIME_RFC3339_SIZE], fy_error_t *err)
+{
+    int64_t ms;
+    if (fy_time_parse (value, strlen (value), false, &ms) || ms < S_YEAR_1_MS) {
+        fy_error_set (err, "%s: not an RFC 3339 time from year 1 to 9999, "
+                      "e.g. 2026-11-26T10:00:00Z", name);
+        errno = EINVAL;
+        return -1;
+    }
+    fy_time_format (ms, out);
+    return 0;
+}
+
+static bool
+s_is_utf8 (const char *text)
+{
+    size_t len = strlen (text);
+    for (size_t at = 0, step; at < len; at += step)
+        if ((step = fy_utf8_length (text + at, len - at)) == 0)
+            return false;
+    return true;
+}
+
+//  Check every filter PostgreSQL would otherwise refuse, so that a
+//  caller's mistake is named here and an error from the database on a
+//  read is never the caller's. Returns 0, or -1 with errno EINVAL.
+static int
+s_filter_check (const fy_store_filter_t *filter, fy_error_t *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+        bool uuid;
+    } fields [] = {
+        { "companyId", filter->company_id, true },
+        { "actorId", filter->actor_id, true },
+        { "type", filter->type, false },
+        { "action", filter->action, false },
+        { "targetType", filter->target_type, false },
+        { "targetId", filter->target_id, false },
+        { "q", filter->q, false },
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *value = fields [i].value;
+        if (!value)
+            continue;
+        if (fields [i].uuid ? !fy_uuid_is_valid (value, strlen (value))
+                            : !s_is_utf8 (value)) {
+            fy_error_set (err, "%s: %s", fields [i].name, fields [i].uuid
+                          ? "not a uuid" : "not UTF-8");
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 //  Build the query for filter. Returns 0, or -1 with errno EINVAL.
 static int
 s_query_build (s_query_t *query, const fy_store_filter_t *filter,
@@ -1519,6 +1588,11 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
         errno = EINVAL;
         return -1;
     }
+    if (s_filter_check (filter, err)
+        || (filter->from && s_time_filter ("from", filter->from, query->from,
+                                           err))
+        || (filter->to && s_time_filter ("to", filter->to, query->to, err)))
+        return -1;
     if (filter->cursor && s_cursor_decode (filter->cursor, query)) {
         fy_error_set (err, "cursor: not a cursor this service gave");
         errno = EINVAL;
@@ -1538,9 +1612,9 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
         s_where (query, " AND target_id = ", "", filter->target_id);
     if (filter->from)
         s_where (query, " AND occurred_at >= ", "::timestamptz",
-                 filter->from);
+                 query->from);
     if (filter->to)
-        s_where (query, " AND occurred_at < ", "::timestamptz", filter->to);
+        s_where (query, " AND occurred_at < ", "::timestamptz", query->to);
     if (filter->q && *filter->q) {
         *like_p = s_like_pattern (filter->q);
         s_where (query, " AND audit.search_text(action, target_type, "
@@ -1597,6 +1671,19 @@ s_row_json (PGresult *res, int row)
     return object;
 }
 
+//  s_fail for a read: its parameters were checked before (EINVAL is
+//  the check's, with its own text), so a data exception the database
+//  still raises is the store's failure, EIO, not the caller's input.
+static int
+s_read_fail (fy_store_t *self, PGresult *res, const char *what,
+             fy_error_t *err)
+{
+    s_fail (self, res, what, err);
+    if (errno == EINVAL)
+        errno = EIO;
+    return -1;
+}
+
 //  Run a read-only query with one reconnect on a lost connection.
 static PGresult *
 s_read (fy_store_t *self, const char *sql, int count,
@@ -1609,7 +1696,7 @@ s_read (fy_store_t *self, const char *sql, int count,
                                       NULL, NULL, 0);
         if (PQresultStatus (res) == PGRES_TUPLES_OK)
             return res;
-        s_fail (self, res, what, err);
+        s_read_fail (self, res, what, err);
         if (!s_lost (self))
             return NULL;
     }
@@ -1714,7 +1801,7 @@ fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
             export->store = self;
         }
         else {
-            s_fail (self, res, "export", err);
+            s_read_fail (self, res, "export", err);
             int saved = errno;
             s_rollback (self);
             s_lost (self);
@@ -1747,7 +1834,7 @@ fy_store_export_next (fy_store_export_t *self, json_t **row_p,
                   S_EXPORT_FETCH);
         PGresult *res = PQexec (store->conn, fetch);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-            s_fail (store, res, "export fetch", err);
+            s_read_fail (store, res, "export fetch", err);
             self->done = true;
             return -1;
         }

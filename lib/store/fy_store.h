@@ -63,9 +63,12 @@ typedef struct {
 } fy_store_audit_row_t;
 
 //  Search filters. company_id is required; every other field may be NULL
-//  (or 0 for limit, meaning 100). from is inclusive, to exclusive, both
-//  ISO 8601 timestamps. q matches a substring of the action, target and
-//  payload, case-insensitively. cursor is a page's next_cursor.
+//  (or 0 for limit, meaning 100). company_id and actor_id are uuids;
+//  from is inclusive, to exclusive, both RFC 3339 times (fy_time_parse:
+//  any offset, years 1 to 9999; nothing PostgreSQL alone would take,
+//  such as "yesterday" or "infinity"); text filters are UTF-8. q matches
+//  a substring of the action, target and payload, case-insensitively.
+//  cursor is a page's next_cursor.
 typedef struct {
     const char *company_id;
     const char *actor_id;
@@ -223,7 +226,9 @@ int
 //  actorId, correlationId) and action, targetType, targetId, ip,
 //  userAgent, payload, changes, receivedAt. Caller owns result. NULL with
 //  errno EINVAL (a missing company, a limit above FY_STORE_SEARCH_MAX, a
-//  malformed uuid, time or cursor: err names which) or EAGAIN/EIO.
+//  malformed uuid, time, text or cursor: err names which, in words of its
+//  own, checked before any SQL) or EAGAIN/EIO (err has the database's
+//  text, for the log: never EINVAL).
 json_t *
     fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
                            fy_error_t *err);
