@@ -79,6 +79,8 @@ s_peer_init (broker_peer_t *peer, broker_role_t role, zmq_msg_t *identity,
     snprintf (peer->name, sizeof peer->name, "%.*s", (int) name.len,
               name.ptr ? name.ptr : "");
     peer->last_seen = fy_clock_mono_ms ();
+    peer->fd = -1;
+    fy_list_init (&peer->closed);
 }
 
 //  Start an outgoing message to peer (or to a raw identity).
@@ -443,6 +445,90 @@ s_flush (broker_t *self)
 }
 
 //  --------------------------------------------------------------------
+//  Connections
+//
+//  A peer's death is learnt from its closed connection at once; only a
+//  peer that hangs with its connection open is left to its heartbeats.
+//  The router's monitor names a closed connection by its fd, and the
+//  broker knows each peer by the fd its HELLO or READY came on
+//  (ZMQ_SRCFD). The next connection gets an fd as soon as it is closed,
+//  so s_fd_bind first reads every closure reported so far: one reported
+//  later is of a connection that came after the peer's, which has
+//  closed too. A closed peer is removed once the router has been read
+//  to the end, so what it sent before closing (its last ACKs, a BYE)
+//  still counts.
+
+static void
+s_fd_unbind (broker_t *self, broker_peer_t *peer)
+{
+    if (peer->fd >= 0 && self->fds [peer->fd] == peer)
+        self->fds [peer->fd] = NULL;
+    peer->fd = -1;
+}
+
+//  Read the monitor's reports: each closed connection's peer goes on
+//  broker->closed.
+static void
+s_closed_read (broker_t *self)
+{
+    void *monitor = zsock_resolve (self->monitor);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0) {
+        //  The event (16 bits) and its value, the fd (32 bits), then a
+        //  frame with the endpoint.
+        uint16_t event = 0;
+        uint32_t fd = UINT32_MAX;
+        if (zmq_msg_size (&frame) == 6) {
+            memcpy (&event, zmq_msg_data (&frame), 2);
+            memcpy (&fd, (char *) zmq_msg_data (&frame) + 2, 4);
+        }
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, 0) >= 0)
+            ;
+        if (event != ZMQ_EVENT_DISCONNECTED || fd >= self->fd_count
+            || !self->fds [fd])
+            continue;
+        broker_peer_t *peer = self->fds [fd];
+        s_fd_unbind (self, peer);
+        fy_list_push_back (&self->closed, &peer->closed);
+    }
+    zmq_msg_close (&frame);
+}
+
+//  Know peer by the connection its HELLO or READY (in) came on.
+static void
+s_fd_bind (broker_t *self, broker_peer_t *peer, fy_proto_msg_t *in)
+{
+    int fd = fy_proto_msg_fd (in);
+    if (fd < 0)
+        return;
+    s_closed_read (self);
+    if ((size_t) fd >= self->fd_count) {
+        size_t count = (size_t) fd + 64;
+        self->fds = fy_xrealloc (self->fds, count * sizeof *self->fds);
+        memset (self->fds + self->fd_count, 0,
+                (count - self->fd_count) * sizeof *self->fds);
+        self->fd_count = count;
+    }
+    //  Still taken: that peer's READY came on a connection that had
+    //  already closed, and its closure was read before it was bound. It
+    //  is left to its heartbeats.
+    if (self->fds [fd])
+        self->fds [fd]->fd = -1;
+    self->fds [fd] = peer;
+    peer->fd = fd;
+}
+
+//  Forget peer: its fd, its place among the closed, its entry (freed).
+static void
+s_peer_forget (broker_t *self, broker_peer_t *peer)
+{
+    s_fd_unbind (self, peer);
+    fy_list_unlink (&peer->closed);
+    zhashx_delete (self->peers, peer->key);
+}
+
+//  --------------------------------------------------------------------
 //  Peer removal
 
 static void
@@ -486,7 +572,7 @@ s_worker_remove (broker_t *self, broker_worker_t *worker, bool crashed)
                               "no worker of this service is connected");
     }
     fy_metric_set (service->workers_gauge, (double) service->worker_count);
-    zhashx_delete (self->peers, worker->peer.key);
+    s_peer_forget (self, &worker->peer);
     broker_dispatch (self, service);
 }
 
@@ -527,7 +613,7 @@ s_client_remove (broker_t *self, broker_client_t *client)
          request = zlistx_next (orphans))
         broker_request_abandon (self, request);
     zlistx_destroy (&orphans);
-    zhashx_delete (self->peers, client->peer.key);
+    s_peer_forget (self, &client->peer);
 }
 
 static void
@@ -537,6 +623,20 @@ s_peer_remove (broker_t *self, broker_peer_t *peer, bool crashed)
         s_worker_remove (self, (broker_worker_t *) peer, crashed);
     else
         s_client_remove (self, (broker_client_t *) peer);
+}
+
+//  The peers whose connection closed are dead, as if silent too long.
+static void
+s_closed_remove (broker_t *self)
+{
+    while (!fy_list_is_empty (&self->closed)) {
+        broker_peer_t *peer = fy_list_entry (self->closed.next, broker_peer_t,
+                                             closed);
+        fy_log_info ("broker: %s %s closed its connection",
+                     peer->role == BROKER_CLIENT ? "client" : "worker",
+                     peer->name);
+        s_peer_remove (self, peer, true);
+    }
 }
 
 static void
@@ -572,6 +672,7 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     fy_list_init (&client->events);
     fy_proto_msg_init (&client->acks);
     zhashx_insert (self->peers, client->peer.key, client);
+    s_fd_bind (self, &client->peer, in);
     fy_log_info ("broker: client %s connected", client->peer.name);
 }
 
@@ -597,6 +698,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
         fy_metric_set (worker->service->workers_gauge,
                        (double) worker->service->worker_count);
         zhashx_insert (self->peers, worker->peer.key, worker);
+        s_fd_bind (self, &worker->peer, in);
         fy_log_info ("broker: worker %s of %s ready, credit %llu",
                      worker->peer.name, worker->service->name,
                      (unsigned long long) in->credit);
@@ -785,10 +887,12 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     (void) sock;
     broker_t *self = arg;
+    bool drained = false;
     for (int i = 0; i < BROKER_BURST; i++) {
         fy_error_t err = { "" };
         if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in,
                            &err)) {
+            drained = errno == EAGAIN;
             if (errno == EAGAIN || errno == EINTR)
                 break;
             if (errno == EPROTONOSUPPORT && self->in.has_identity) {
@@ -809,8 +913,20 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
         }
         s_handle (self, &self->in);
     }
+    if (drained)
+        s_closed_remove (self);
     s_flush (self);
     return 0;
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) sock;
+    broker_t *self = arg;
+    s_closed_read (self);
+    //  What the closed connections sent before closing is read first.
+    return s_on_router (loop, self->router, self);
 }
 
 //  --------------------------------------------------------------------
@@ -1055,6 +1171,7 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
     zhashx_set_destructor (self->services, s_service_free);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
+    fy_list_init (&self->closed);
     //  Values are the requests' own; only the keys are the table's.
     self->origins = zhashx_new ();
     self->requests = zhashx_new ();
@@ -1083,6 +1200,19 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
     //  process rather than in the broker's memory.
     zsock_set_sndhwm (self->router, 0);
     zsock_set_rcvhwm (self->router, 1000);
+    //  Closed connections are reported at once (see s_fd_bind), never
+    //  dropped: a lost report leaves a dead peer to its heartbeats.
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://ferry-broker-%p",
+              (void *) self);
+    self->monitor = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvhwm (self->monitor, 0);
+    if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_DISCONNECTED)
+        || zsock_connect (self->monitor, "%s", monitor) < 0) {
+        fy_error_set (err, "broker: cannot monitor its socket: %s",
+                      zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
     if (s_curve_setup (self, err))
         goto fail;
     const char *endpoint = fy_cfg_str (cfg, "broker", "endpoint");
@@ -1096,6 +1226,7 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
 
     self->loop = zloop_new ();
     zloop_reader (self->loop, self->router, s_on_router, self);
+    zloop_reader (self->loop, self->monitor, s_on_monitor, self);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &signal_item, s_on_signal, self);
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
@@ -1174,6 +1305,8 @@ broker_destroy (broker_t **self_p)
     free (self->routed);
     broker_route_destroy (&self->route);
     zsock_destroy (&self->router);
+    zsock_destroy (&self->monitor);
+    free (self->fds);
     zactor_destroy (&self->auth);
     free (self->endpoint);
     if (self->signal_fd >= 0)

@@ -101,6 +101,8 @@ typedef struct {
     size_t identity_len;
     char name [64];
     int64_t last_seen, last_sent;
+    int fd;                     //  its connection's, or -1 (see s_fd_*)
+    fy_link_t closed;           //  in broker->closed once that is gone
 } broker_peer_t;
 
 struct s_worker {
@@ -145,6 +147,10 @@ struct broker {
     zhashx_t *services;         //  name -> broker_service_t
     broker_service_t **routed;       //  route index -> service
     zhashx_t *peers;            //  identity hex -> broker_peer_t
+    zsock_t *monitor;           //  the router's closed connections
+    broker_peer_t **fds;        //  connection fd -> its peer, or NULL
+    size_t fd_count;
+    fy_link_t closed;           //  peers whose connection closed
     broker_slot_t *slots;            //  did -> delivery, see s_did_*
     uint32_t slot_count, slot_free;
     size_t delivery_count;
