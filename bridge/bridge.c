@@ -31,6 +31,12 @@ static const double s_latency_bounds [] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 21
 };
 
+//  Receive to ACK: milliseconds when all flows, seconds in a stall.
+static const double s_ack_bounds [] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    30, 60
+};
+
 static void s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now);
 
 //  --------------------------------------------------------------------
@@ -215,6 +221,7 @@ s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs, int64_t 
 {
     bridge_msg_t *msg = s_msg_new (queue, sqs);
     msg->receive_count = fy_sqs_message_receive_count (sqs);
+    msg->received_ms = now;
     msg->deadline_ms = now + queue->visibility_ms;
     fy_metric_inc (self->received);
     if (queue->fifo)
@@ -246,6 +253,7 @@ s_decode (bridge_t *self, bridge_msg_t *msg)
     msg->event_id = fy_xstrdup (fy_event_id (event));
     msg->type = fy_xstrdup (fy_event_type (event));
     fy_event_destroy (&event);
+    msg->pending_ms = fy_clock_mono_ms ();
     msg->handle = zlistx_add_end (self->pending, msg);
 }
 
@@ -484,21 +492,70 @@ s_settling (bridge_t *self)
     return count;
 }
 
-//  Messages that waited so long unpublished that their visibility nears
-//  its end go back to the queue now rather than lapse in our hands.
+//  Messages that waited unpublished go back to the queue now rather than
+//  lapse in our hands: any whose visibility nears its end, and any held
+//  past hold_ms for want of credit (not for its FIFO group's turn): the
+//  broker is away, and SQS can hand it to a bridge that can publish it.
+//  A FIFO message takes the rest of its group with it, so that none
+//  overtakes it.
 static void
-s_release_stale (bridge_t *self, int64_t now)
+s_release_held (bridge_t *self, int64_t now)
 {
     bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg) {
-        bridge_msg_t *next = zlistx_next (self->pending);
-        if (msg->deadline_ms - now <= msg->queue->visibility_ms / 3) {
-            fy_log_info ("bridge: message %s released unpublished",
-                         bridge_msg_id (msg));
-            bridge_release (self, msg, 0);
-            fy_metric_inc (self->released);
+        bool lapsing = msg->deadline_ms - now <= msg->queue->visibility_ms / 3;
+        bool held = !s_group_busy (msg)
+                 && now - msg->pending_ms >= self->hold_ms;
+        if (!lapsing && !held) {
+            msg = zlistx_next (self->pending);
+            continue;
         }
+        fy_log_info ("bridge: message %s released unpublished after %lld ms "
+                     "(%s)", bridge_msg_id (msg),
+                     (long long) (now - msg->pending_ms),
+                     lapsing ? "its visibility nears its end"
+                             : "no credit from the broker");
+        if (msg->group) {
+            bridge_release_group (self, msg->queue, msg->group);
+            msg = zlistx_first (self->pending);
+            continue;
+        }
+        bridge_msg_t *next = zlistx_next (self->pending);
+        bridge_release (self, msg, 0);
+        fy_metric_inc (self->released);
         msg = next;
+    }
+}
+
+//  Polls still open, over every queue.
+static size_t
+s_polls_open (bridge_t *self)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        count += self->queues [i]->poll_count;
+    return count;
+}
+
+//  Stopping, the polls are let end (what they bring is released at once);
+//  one still open past wait_s and the grace is stalled: cancelled, its
+//  messages, if SQS gave it any, come back after their timeout.
+static void
+s_cancel_stalled (bridge_t *self, int64_t now)
+{
+    int64_t limit = self->wait_s * 1000 + self->stop_grace_ms;
+    for (size_t i = 0; i < self->queue_count; i++) {
+        bridge_queue_t *queue = self->queues [i];
+        for (size_t j = queue->poll_count; j-- > 0;) {
+            bridge_poll_t *poll = queue->polls [j];
+            if (now - poll->started_ms < limit)
+                continue;
+            fy_log_warn ("bridge: a poll of %s open for %lld ms at the "
+                         "stop: cancelled", queue->url,
+                         (long long) (now - poll->started_ms));
+            fy_sqs_cancel (self->sqs, poll->id);
+            s_poll_forget (queue, poll);
+        }
     }
 }
 
@@ -510,20 +567,22 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     bridge_t *self = arg;
     fy_client_tick (self->client);
     int64_t now = fy_clock_mono_ms ();
-    s_release_stale (self, now);
+    s_release_held (self, now);
     int rc = 0;
     if (self->stopping) {
+        s_cancel_stalled (self, now);
         size_t unanswered = zhashx_size (self->published);
         size_t settling = s_settling (self);
-        if (unanswered == 0 && settling == 0) {
+        size_t polls = s_polls_open (self);
+        if (unanswered == 0 && settling == 0 && polls == 0) {
             fy_log_notice ("bridge: stopped cleanly");
             rc = -1;
         }
         else
         if (now >= self->stop_deadline_ms) {
-            fy_log_warn ("bridge: stop timeout with %zu events unanswered "
-                         "and %zu SQS calls unsettled; SQS delivers them "
-                         "again", unanswered, settling);
+            fy_log_warn ("bridge: stop timeout with %zu events unanswered, "
+                         "%zu SQS calls unsettled and %zu polls open; SQS "
+                         "delivers them again", unanswered, settling, polls);
             rc = -1;
         }
     }
@@ -532,13 +591,25 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return rc;
 }
 
+//  The histogram's p99, interpolated in its bucket, is never above the
+//  longest seen.
+static double
+s_ack_p99_ms (bridge_t *self)
+{
+    if (fy_metric_value (self->ack_seconds) == 0)
+        return 0;
+    double p99 = fy_metric_quantile (self->ack_seconds, 0.99) * 1000;
+    return p99 < (double) self->ack_max_ms ? p99 : (double) self->ack_max_ms;
+}
+
 static void
 s_log_stats (bridge_t *self)
 {
     fy_log_info ("bridge: stats received=%.0f published=%.0f acked=%.0f "
                  "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
                  "extended=%.0f released=%.0f republished=%.0f "
-                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu",
+                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
+                 "ack_p99_ms=%.0f ack_max_ms=%lld",
                  fy_metric_value (self->received),
                  fy_metric_value (self->published_total),
                  fy_metric_value (self->acked),
@@ -551,7 +622,8 @@ s_log_stats (bridge_t *self)
                  fy_metric_value (self->republished),
                  fy_metric_value (self->sqs_errors_total),
                  zlistx_size (self->pending), zhashx_size (self->published),
-                 (unsigned long long) fy_client_credit (self->client));
+                 (unsigned long long) fy_client_credit (self->client),
+                 s_ack_p99_ms (self), (long long) self->ack_max_ms);
 }
 
 static int
@@ -563,36 +635,47 @@ s_on_stats (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Release what a list holds unpublished (pending or undecoded).
+static size_t
+s_release_list (bridge_t *self, zlistx_t *list)
+{
+    size_t count = 0;
+    bridge_msg_t *msg;
+    while ((msg = zlistx_first (list))) {
+        //  A pending one leaves its list by its handle (bridge_unpend).
+        if (list != self->pending)
+            zlistx_delete (list, zlistx_cursor (list));
+        bridge_release (self, msg, 0);
+        fy_metric_inc (self->released);
+        count++;
+    }
+    return count;
+}
+
 static void
 s_stop (bridge_t *self)
 {
     self->stopping = true;
     self->stop_deadline_ms = fy_clock_mono_ms () + self->stop_timeout_ms;
-    //  Stop receiving. A long poll cancelled as SQS answered it leaves its
-    //  messages invisible until their timeout: nothing is lost.
+    //  Stop receiving, but let the long polls open at SQS end: SQS still
+    //  hands messages to a poll whose client has gone, and they would stay
+    //  invisible for the whole visibility timeout. What they bring is
+    //  released at once (s_on_receive); one stalled past wait_s and the
+    //  grace is cancelled (s_cancel_stalled).
     for (size_t i = 0; i < self->queue_count; i++) {
         bridge_queue_t *queue = self->queues [i];
-        while (queue->poll_count) {
-            bridge_poll_t *poll = queue->polls [0];
-            fy_sqs_cancel (self->sqs, poll->id);
-            s_poll_forget (queue, poll);
-        }
         if (queue->attributes_call) {
             fy_sqs_cancel (self->sqs, queue->attributes_call);
             queue->attributes_call = 0;
         }
     }
-    size_t released = zlistx_size (self->pending);
-    bridge_msg_t *msg;
-    while ((msg = zlistx_first (self->pending))) {
-        bridge_release (self, msg, 0);
-        fy_metric_inc (self->released);
-    }
+    size_t released = s_release_list (self, self->pending)
+                    + s_release_list (self, self->undecoded);
     for (size_t i = 0; i < self->queue_count; i++)
         bridge_batch_flush (self->queues [i]->visibility);
     fy_log_notice ("bridge: stopping: %zu released, waiting up to %lld ms "
-                   "for %zu published events", released,
-                   (long long) self->stop_timeout_ms,
+                   "for %zu open polls and %zu published events", released,
+                   (long long) self->stop_timeout_ms, s_polls_open (self),
                    zhashx_size (self->published));
 }
 
@@ -654,6 +737,9 @@ s_metrics_new (bridge_t *self)
     self->sqs_errors_total = fy_metrics_counter (m,
         "ferry_bridge_sqs_failures_total",
         "SQS calls and batch entries that failed, every action", NULL);
+    self->ack_seconds = fy_metrics_histogram (m, "ferry_bridge_ack_seconds",
+        "time from a message's receive to its event's ACK", NULL,
+        s_ack_bounds, sizeof s_ack_bounds / sizeof s_ack_bounds [0]);
 }
 
 //  The queue URLs: bridge.queue_url, then bridge.extra_queue_urls.
@@ -740,6 +826,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->polls = fy_cfg_int (cfg, "bridge", "polls");
     self->wait_s = fy_cfg_int (cfg, "bridge", "wait_s");
     self->stop_timeout_ms = fy_cfg_int (cfg, "bridge", "stop_timeout_ms");
+    self->stop_grace_ms = fy_cfg_int (cfg, "bridge", "stop_poll_grace_ms");
+    self->hold_ms = fy_cfg_int (cfg, "bridge", "hold_unpublished_ms");
     s_metrics_new (self);
     self->pending = zlistx_new ();
     self->undecoded = zlistx_new ();

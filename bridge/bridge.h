@@ -24,9 +24,11 @@ bridge_t *
 void
     bridge_destroy (bridge_t **self_p);
 
-//  Run until SIGTERM (stop receiving, release what is not published, wait
-//  up to bridge.stop_timeout_ms for what is) or SIGINT (at once). Returns
-//  0, or -1 when the loop failed.
+//  Run until SIGTERM (stop receiving, release what is not published, let
+//  the open long polls end and release what they bring, wait up to
+//  bridge.stop_timeout_ms for that and for the published events' answers)
+//  or SIGINT or a second SIGTERM (at once). Returns 0, or -1 when the loop
+//  failed.
 int
     bridge_run (bridge_t *self) FY_MUSTCHECK;
 

@@ -43,6 +43,8 @@ typedef struct s_msg {
     const char *group;          //  MessageGroupId on FIFO queues
     uint64_t seq;
     int receive_count;
+    int64_t received_ms;        //  when a poll brought it
+    int64_t pending_ms;         //  since when it waits to be published
     int64_t deadline_ms;        //  when SQS makes it visible again
     void *handle;               //  in the pending list
     int ops;                    //  batch entries that point at it
@@ -110,6 +112,7 @@ struct bridge {
     //  Settings.
     int64_t backoff_base_s, backoff_cap_s;
     int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
+    int64_t hold_ms, stop_grace_ms;
     //  LEASE cadence, to extend early enough for the next one.
     int64_t last_lease_ms, lease_gap_ms;
     bool stopping;
@@ -119,6 +122,9 @@ struct bridge {
     fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
                 *nacked_retryable, *dlq_total, *extended, *released,
                 *republished, *invalid, *sqs_errors_total;
+    //  Receive to ACK, each event: the tail a stall would show in.
+    fy_metric_t *ack_seconds;
+    int64_t ack_max_ms;
     bridge_action_t actions [BRIDGE_ACTIONS_MAX];
     size_t action_count;
 };
@@ -161,6 +167,12 @@ void
 //  Make msg visible again in timeout_s seconds; it is then done here.
 void
     bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s);
+
+//  Release every message of queue's FIFO group waiting unpublished, so
+//  that none overtakes an earlier one going back; how many.
+size_t
+    bridge_release_group (bridge_t *self, bridge_queue_t *queue,
+                          const char *group);
 
 //  A permanent failure: to the DLQ with the reason, then deleted. Without
 //  a DLQ the message goes the retry way, and the queue's own redrive

@@ -34,6 +34,28 @@ bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s)
     msg->ops++;
 }
 
+size_t
+bridge_release_group (bridge_t *self, bridge_queue_t *queue,
+                      const char *group)
+{
+    //  Copied: it may live in a message released here.
+    char *name = fy_xstrdup (group);
+    size_t count = 0;
+    bridge_msg_t *held = zlistx_first (self->pending);
+    while (held) {
+        bridge_msg_t *next = zlistx_next (self->pending);
+        if (held->queue == queue && held->group
+            && strcmp (held->group, name) == 0) {
+            bridge_release (self, held, 0);
+            fy_metric_inc (self->released);
+            count++;
+        }
+        held = next;
+    }
+    free (name);
+    return count;
+}
+
 //  A retryable failure: visible again after a backoff that doubles with
 //  each receive, so a message that keeps failing comes back ever later
 //  until the queue's redrive policy moves it to the DLQ.
@@ -242,6 +264,10 @@ bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg)
     if (!msg)
         return;                 //  a seq of a session that was reset
     fy_metric_inc (self->acked);
+    int64_t took = fy_clock_mono_ms () - msg->received_ms;
+    fy_metric_observe (self->ack_seconds, (double) took / 1000.0);
+    if (took > self->ack_max_ms)
+        self->ack_max_ms = took;
     s_delete (self, msg);
 }
 
@@ -278,19 +304,9 @@ bridge_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
         s_backoff (self, msg);
         //  Later messages of its FIFO group must not overtake it: they
         //  go back too, and SQS hands them out after it.
-        if (group) {
-            bridge_msg_t *held = zlistx_first (self->pending);
-            while (held) {
-                bridge_msg_t *next = zlistx_next (self->pending);
-                if (held->queue == queue && held->group
-                    && strcmp (held->group, group) == 0) {
-                    bridge_release (self, held, 0);
-                    fy_metric_inc (self->released);
-                }
-                held = next;
-            }
-            free (group);
-        }
+        if (group)
+            bridge_release_group (self, queue, group);
+        free (group);
     }
     else
         bridge_reject (self, msg, s_reason_word (reason), reason);
@@ -350,6 +366,7 @@ bridge_on_reset (fy_client_t *client, void *arg)
     size_t count = zhashx_size (self->published);
     if (count == 0)
         return;
+    int64_t now = fy_clock_mono_ms ();
     bridge_msg_t **msgs = fy_xcalloc (count, sizeof *msgs);
     size_t n = 0;
     for (bridge_msg_t *msg = zhashx_first (self->published); msg;
@@ -366,8 +383,10 @@ bridge_on_reset (fy_client_t *client, void *arg)
         //  Stopping, they go back to SQS instead.
         if (self->stopping)
             bridge_release (self, msg, 0);
-        else
+        else {
+            msg->pending_ms = now;
             msg->handle = zlistx_add_start (self->pending, msg);
+        }
     }
     if (!self->stopping)
         fy_metric_add (self->republished, (double) n);

@@ -129,6 +129,10 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)",
       NULL, 10, 60000, NULL },
+    { "hold_unpublished_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
+      "longest a received message waits for broker credit (the broker is "
+      "away) before it goes back to the queue with visibility 0",
+      NULL, 100, 3600000, NULL },
     { "inflight", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "most messages held from one queue, received and not yet settled",
       NULL, 1, 1000000, NULL },
@@ -147,9 +151,13 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "stats_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
       "how often a summary line of the counters is logged at info",
       NULL, 100, 86400000, NULL },
+    { "stop_poll_grace_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
+      "how long past wait_s a long poll still open at SIGTERM is awaited "
+      "(its messages are then released) before it is cancelled",
+      NULL, 0, 600000, NULL },
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
-      "how long SIGTERM waits for published events to be answered",
-      NULL, 0, 3600000, NULL },
+      "how long SIGTERM waits for the open polls and the published events' "
+      "answers before exiting", NULL, 0, 3600000, NULL },
     { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
       "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
     { .name = NULL }
