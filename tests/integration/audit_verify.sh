@@ -57,7 +57,7 @@ stop_audit () {
 #  1. Every /audit route ferry-audit serves is in the served openapi.json.
 is "$(api "$url/openapi.json")" 200 "GET /openapi.json"
 for route in /audit /audit/search /audit/verify '/audit/{id}' \
-             /audit/export/csv /audit/health; do
+             /audit/export/csv /audit/health /audit/metrics; do
     jq -e --arg r "$route" '.paths[$r]' "$tmp/body" > /dev/null
     ok $? "$route is in openapi.json"
 done

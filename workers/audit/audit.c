@@ -111,6 +111,25 @@ s_answer (audit_t *self, size_t from, size_t to, int outcome,
     }
 }
 
+//  Most conflicts logged one by one per append; the rest are counted.
+#define S_CONFLICTS_LOGGED 10
+
+void
+audit_conflicts (audit_t *self, fy_store_t *store)
+{
+    const fy_store_conflict_t *list = NULL;
+    size_t count = fy_store_audit_conflicts (store, &list);
+    fy_metric_add (self->conflicts, (double) count);
+    for (size_t i = 0; i < count && i < S_CONFLICTS_LOGGED; i++)
+        fy_log_warn ("audit: id=%s conflict: a copy with other %s not "
+                     "stored; occurredAt stored %s, refused %s",
+                     list [i].id, list [i].fields, list [i].stored_at,
+                     list [i].new_at);
+    if (count > S_CONFLICTS_LOGGED)
+        fy_log_warn ("audit: %zu more conflicts in the same batch",
+                     count - S_CONFLICTS_LOGGED);
+}
+
 //  The flight's outcome is rc (errno, err): answer its deliveries.
 static void
 s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
@@ -120,6 +139,7 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
         self->written += inserted;
         fy_log_debug ("audit: batch of %zu committed, %zu new", count,
                       inserted);
+        audit_conflicts (self, self->store);
         s_answer (self, 0, count, 0, NULL);
     }
     else
@@ -136,6 +156,7 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
                                        &self->flight_events [i], 1, &one,
                                        &one_err) == 0) {
                 self->written += one;
+                audit_conflicts (self, self->store);
                 s_answer (self, i, i + 1, 0, NULL);
             }
             else {
@@ -270,6 +291,10 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     audit_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
     self->batch_timer = self->house_timer = -1;
+    self->metrics = fy_metrics_new ();
+    self->conflicts = fy_metrics_counter (self->metrics,
+        "ferry_audit_conflicts_total", "copies of a stored event id whose "
+        "content differs from the stored copy, not stored", NULL);
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
     self->flight = fy_xcalloc (self->batch_max, sizeof *self->flight);
@@ -351,6 +376,7 @@ audit_destroy (audit_t **self_p)
     free (self->events);
     free (self->flight);
     free (self->flight_events);
+    fy_metrics_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
 }

@@ -39,6 +39,9 @@ struct audit {
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
     uint64_t written, failed;
+    //  GET /audit/metrics: this process's counters.
+    fy_metrics_t *metrics;
+    fy_metric_t *conflicts;         //  ferry_audit_conflicts_total
 };
 
 //  Connect to the broker and the store, check the schema. NULL with err
@@ -52,6 +55,12 @@ void
 //  Until SIGTERM (the open batch is written and ACKed first).
 int
     audit_run (audit_t *self) FY_MUSTCHECK;
+
+//  The conflicts of the append that just landed on store (copies of
+//  stored ids whose content differs, not stored): counted in
+//  ferry_audit_conflicts_total and logged, without payloads.
+void
+    audit_conflicts (audit_t *self, fy_store_t *store);
 
 //  The /audit routes (audit_api.c).
 void

@@ -9,6 +9,7 @@
         GET  /audit/export/csv   the same filters -> text/csv in parts
         GET  /audit/verify       companyId, from, to -> the tamper report
         GET  /audit/health       the database -> 200 or 503
+        GET  /audit/metrics      this worker's counters, Prometheus text
         GET  /audit/:id          one row, or 404
 
     Requests use their own store connection, so a search never waits on
@@ -399,6 +400,7 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
         s_reply_store_error (worker, request->rid, errno, &err);
     else {
+        audit_conflicts (self, self->api_store);
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", inserted == 1);
         s_reply_json (worker, request->rid, 201, body);
@@ -427,6 +429,21 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
                               version);
     s_reply_json (worker, request->rid, 200, body);
     json_decref (body);
+}
+
+//  GET /audit/metrics: the counters of the worker that answers, in
+//  Prometheus text (ferry-broker's /metrics are the broker's own).
+static void
+s_metrics (fy_worker_t *worker, const fy_request_t *request,
+           const fy_route_match_t *match, void *arg)
+{
+    audit_t *self = arg;
+    (void) match;
+    fy_metrics_process (self->metrics);
+    char *text = fy_metrics_render (self->metrics);
+    s_reply (worker, request->rid, 200, "text/plain; version=0.0.4", text,
+             strlen (text), false);
+    free (text);
 }
 
 static void
@@ -563,6 +580,7 @@ static const fy_worker_route_t s_routes [] = {
     { { "GET", "/audit/export/csv", 0 }, s_export },
     { { "GET", "/audit/health", 0 }, s_health },
     { { "GET", "/audit/verify", 0 }, s_verify },
+    { { "GET", "/audit/metrics", 0 }, s_metrics },
     { { "GET", "/audit/:id", 0 }, s_get },
     { { NULL, NULL, 0 }, NULL }
 };
