@@ -70,25 +70,42 @@ static const char s_select [] =
     "(extract(epoch FROM occurred_at) * 1000000)::bigint "
     "FROM audit.events";
 
+//  The (company, hour) pairs of the rows a statement stored (its CTE
+//  "stored"), noted in audit.digest_due for the digest run
+//  (fy_audit_digest). DO UPDATE keeps each pair's row locked until COMMIT,
+//  so the run, which skips locked rows, never digests an hour while rows
+//  of it are being written; in a fixed order, so two appends lock alike.
+#define S_DUE_SQL \
+    "INSERT INTO audit.digest_due (company_id, hour) " \
+    "SELECT DISTINCT company_id, date_trunc('hour', occurred_at, 'UTC') " \
+    "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) " \
+    "DO UPDATE SET touched = excluded.touched"
+
 //  The ids of a batch copied into audit.events, recorded in
-//  audit.event_ids: a unique violation says the batch holds an id already
-//  stored (or twice), and sends it the staged way.
+//  audit.event_ids (a unique violation says the batch holds an id already
+//  stored, or twice, and sends it the staged way), and its hours noted
+//  as due for a digest. Three array parameters: ids, occurred_at,
+//  company_id.
 static const char s_ids_sql [] =
-    "INSERT INTO audit.event_ids (id, occurred_at) "
-    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[])";
+    "WITH stored AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], "
+    "$3::uuid[]) AS b (id, occurred_at, company_id)), "
+    "ids AS (INSERT INTO audit.event_ids (id, occurred_at) "
+    "SELECT id, occurred_at FROM stored) " S_DUE_SQL;
 
 //  The staged batch (fy_audit_in) moved over: the first copy of each id
 //  (in batch order, which is the temporary table's physical order) is
 //  recorded in audit.event_ids unless an id is there already, and only
 //  the rows of the ids newly recorded go into audit.events. Its ON
 //  CONFLICT only matters for a row stored before event_ids existed.
+//  Its one row is the count of rows stored.
 static const char s_move_sql [] =
     "WITH firsts AS (SELECT DISTINCT ON (id) " S_COLUMNS " FROM fy_audit_in "
     "ORDER BY id, ctid), recorded AS (INSERT INTO audit.event_ids (id, "
     "occurred_at) SELECT id, occurred_at FROM firsts ON CONFLICT (id) DO "
-    "NOTHING RETURNING id) INSERT INTO audit.events (" S_COLUMNS ") "
-    "SELECT * FROM firsts WHERE id IN (SELECT id FROM recorded) "
-    "ON CONFLICT (id, occurred_at) DO NOTHING";
+    "NOTHING RETURNING id), stored AS (INSERT INTO audit.events ("
+    S_COLUMNS ") SELECT * FROM firsts WHERE id IN (SELECT id FROM recorded) "
+    "ON CONFLICT (id, occurred_at) DO NOTHING RETURNING company_id, "
+    "occurred_at), due AS (" S_DUE_SQL ") SELECT count(*) FROM stored";
 
 //  A staged row differs from the copy stored for its id when any column
 //  does (jsonb compares in its normal form, so key order is no
@@ -873,12 +890,14 @@ s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
     *len = (size_t) (out - *buffer);
 }
 
-//  The batch's ids and occurred_at as the two array literals of
-//  s_ids_sql, in values. Caller frees both.
+//  The batch's ids, occurred_at and company_id as the three array
+//  literals of s_ids_sql, in values. Caller frees them.
 static void
-s_ids_values (const s_params_t *params, size_t count, char *values [2])
+s_ids_values (const s_params_t *params, size_t count, char *values [3])
 {
-    for (int column = 0; column < 2; column++) {
+    static const int columns [3] = { 0, 1, 5 };
+    for (int v = 0; v < 3; v++) {
+        int column = columns [v];
         size_t size = 64 + count * 48, len = 0;
         char *buffer = fy_xmalloc (size);
         buffer [0] = '\0';
@@ -888,7 +907,7 @@ s_ids_values (const s_params_t *params, size_t count, char *values [2])
             buffer [len++] = '{';
         buffer [len++] = '}';
         buffer [len] = '\0';
-        values [column] = buffer;
+        values [v] = buffer;
     }
 }
 
@@ -898,13 +917,13 @@ static int
 s_ids_record (fy_store_t *self, const s_params_t *params, size_t count,
               char state [8], fy_error_t *err)
 {
-    char *values [2];
+    char *values [3];
     s_ids_values (params, count, values);
-    PGresult *res = PQexecParams (self->conn, s_ids_sql, 2, NULL,
+    PGresult *res = PQexecParams (self->conn, s_ids_sql, 3, NULL,
                                   (const char *const *) values, NULL, NULL,
                                   0);
-    free (values [0]);
-    free (values [1]);
+    for (int v = 0; v < 3; v++)
+        free (values [v]);
     const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
     snprintf (state, 8, "%s", code ? code : "");
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
@@ -1055,9 +1074,9 @@ s_append_staged (fy_store_t *self, fy_store_append_t how,
     if (rc)
         return -1;
     PGresult *res = PQexec (self->conn, s_move_sql);
-    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
         return s_fail (self, res, "insert from stage", err);
-    *inserted += (size_t) s_number (PQcmdTuples (res));
+    *inserted += (size_t) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
     return s_conflicts_read (self, err);
 }
@@ -1330,13 +1349,13 @@ s_flight_copied (fy_store_t *self, PGresult *res)
     if (PQresultStatus (res) == PGRES_COMMAND_OK && copy) {
         self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
         PQclear (res);
-        char *values [2];
+        char *values [3];
         s_ids_values (batch->params, batch->count, values);
-        int sent = PQsendQueryParams (self->conn, s_ids_sql, 2, NULL,
+        int sent = PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
                                       (const char *const *) values, NULL,
                                       NULL, 0);
-        free (values [0]);
-        free (values [1]);
+        for (int v = 0; v < 3; v++)
+            free (values [v]);
         if (sent != 1)
             return s_flight_conn_error (self, "record ids");
         self->flight_state = S_FLIGHT_IDS;

@@ -106,12 +106,7 @@ s_events_free (fy_event_t **events, size_t count)
 static long long
 s_count (const char *sql)
 {
-    PGresult *res = PQexec (s_check, sql);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
-    long long n = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-    PQclear (res);
-    return n;
+    return tap_pg_count (s_check, sql);
 }
 
 static long
