@@ -158,8 +158,9 @@ typedef struct {
 } s_batch_t;
 
 //  Where the append in flight is: the COPY data sent and its result
-//  awaited, the ids sent and their result awaited, the COMMIT sent and
-//  its result awaited, or over with its outcome kept for poll.
+//  awaited, the ids and the COMMIT sent together (a pipeline) and their
+//  results awaited, the COMMIT alone sent and its result awaited, or over
+//  with its outcome kept for poll.
 typedef enum {
     S_FLIGHT_NONE,
     S_FLIGHT_COPY,
@@ -1250,8 +1251,17 @@ fy_store_audit_conflicts (fy_store_t *self,
 static void
 s_flight_ground (fy_store_t *self)
 {
-    if (self->conn)
-        PQsetnonblocking (self->conn, 0);
+    PGconn *conn = self->conn;
+    if (conn)
+        PQsetnonblocking (conn, 0);
+    //  A pipeline cut short: read it to its end, then leave it.
+    while (conn && PQpipelineStatus (conn) != PQ_PIPELINE_OFF
+           && PQexitPipelineMode (conn) != 1) {
+        PGresult *res = PQgetResult (conn);
+        if (!res && PQstatus (conn) != CONNECTION_OK)
+            break;
+        PQclear (res);
+    }
     PQclear (self->flight_res);
     self->flight_res = NULL;
     self->flight_write = false;
@@ -1337,43 +1347,53 @@ s_flight_send (fy_store_t *self)
     return s_flight_flush (self);
 }
 
-//  The COPY (S_FLIGHT_COPY) or the ids (S_FLIGHT_IDS) are over with res:
-//  on to the ids, or to the COMMIT. A unique violation on either takes the
-//  blocking staged way first, as s_append_auto does.
+//  The COPY is over with res: the ids and the COMMIT go together, in a
+//  pipeline, so the append takes no more steps (each waits for the
+//  caller's loop to come back) than without them.
+static int
+s_flight_copied_send (fy_store_t *self, PGresult *res)
+{
+    s_batch_t *batch = &self->flight;
+    self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
+    PQclear (res);
+    char *values [3];
+    s_ids_values (batch->params, batch->count, values);
+    bool sent = PQenterPipelineMode (self->conn) == 1
+             && PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
+                                   (const char *const *) values, NULL, NULL,
+                                   0) == 1
+             && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL,
+                                   NULL, NULL, 0) == 1
+             && PQpipelineSync (self->conn) == 1;
+    for (int v = 0; v < 3; v++)
+        free (values [v]);
+    if (!sent)
+        return s_flight_conn_error (self, "record ids");
+    self->flight_state = S_FLIGHT_IDS;
+    return s_flight_flush (self);
+}
+
+//  The COPY (S_FLIGHT_COPY) or the ids (S_FLIGHT_IDS, the pipeline left)
+//  are over with res, the COPY's or the first error: on to the ids and
+//  the COMMIT, or a unique violation on either takes the blocking staged
+//  way first, as s_append_auto does, then the COMMIT alone.
 static int
 s_flight_copied (fy_store_t *self, PGresult *res)
 {
     fy_error_t *err = &self->flight_err;
     s_batch_t *batch = &self->flight;
     bool copy = self->flight_state == S_FLIGHT_COPY;
-    if (PQresultStatus (res) == PGRES_COMMAND_OK && copy) {
-        self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
-        PQclear (res);
-        char *values [3];
-        s_ids_values (batch->params, batch->count, values);
-        int sent = PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
-                                      (const char *const *) values, NULL,
-                                      NULL, 0);
-        for (int v = 0; v < 3; v++)
-            free (values [v]);
-        if (sent != 1)
-            return s_flight_conn_error (self, "record ids");
-        self->flight_state = S_FLIGHT_IDS;
-        return s_flight_flush (self);
-    }
-    if (PQresultStatus (res) == PGRES_COMMAND_OK)
-        PQclear (res);
-    else {
-        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-        if (!state || strcmp (state, "23505") != 0)
-            return s_fail (self, res, copy ? "copy" : "record ids", err);
-        PQclear (res);
-        PQsetnonblocking (self->conn, 0);
-        if (s_append_fallback (self, batch->params, batch->count,
-                               &self->flight_inserted, err))
-            return -1;
-        PQsetnonblocking (self->conn, 1);
-    }
+    if (PQresultStatus (res) == PGRES_COMMAND_OK && copy)
+        return s_flight_copied_send (self, res);
+    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    if (!state || strcmp (state, "23505") != 0)
+        return s_fail (self, res, copy ? "copy" : "record ids", err);
+    PQclear (res);
+    PQsetnonblocking (self->conn, 0);
+    if (s_append_fallback (self, batch->params, batch->count,
+                           &self->flight_inserted, err))
+        return -1;
+    PQsetnonblocking (self->conn, 1);
     if (PQsendQuery (self->conn, "COMMIT") != 1)
         return s_flight_conn_error (self, "commit");
     self->flight_state = S_FLIGHT_COMMIT;
@@ -1411,18 +1431,31 @@ s_flight_step (fy_store_t *self)
         rc = s_flight_conn_error (self, "receive");
     while (rc == 0 && self->flight_state != S_FLIGHT_LANDED
            && !PQisBusy (conn)) {
+        bool pipeline = self->flight_state == S_FLIGHT_IDS;
         PGresult *res = PQgetResult (conn);
-        if (res) {
-            //  The first result is the step's (or its error).
-            if (self->flight_res)
-                PQclear (res);
-            else
+        if (res && PQresultStatus (res) != PGRES_PIPELINE_SYNC) {
+            //  The step's result is its last, unless one before failed.
+            PGresult *kept = self->flight_res;
+            if (!kept || PQresultStatus (kept) == PGRES_COMMAND_OK) {
+                PQclear (kept);
                 self->flight_res = res;
+            }
+            else
+                PQclear (res);
             continue;
+        }
+        //  A pipeline's queries end one by one; it is over at its sync.
+        if (pipeline && !res)
+            continue;
+        PQclear (res);
+        if (pipeline && PQexitPipelineMode (conn) != 1) {
+            rc = s_flight_conn_error (self, "pipeline");
+            break;
         }
         res = self->flight_res;
         self->flight_res = NULL;
-        rc = self->flight_state == S_FLIGHT_COMMIT
+        bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+        rc = self->flight_state == S_FLIGHT_COMMIT || (pipeline && ok)
            ? s_flight_committed (self, res) : s_flight_copied (self, res);
     }
     if (rc)
