@@ -1,5 +1,5 @@
 /*  bridge: SQS to the broker and back. Every message received is one
-    s_msg_t, owned by the bridge until SQS has settled it. Its state says
+    bridge_msg_t, owned by the bridge until SQS has settled it. Its state says
     where it is: waiting to be published (the pending list, in arrival
     order), published (the seq index) or being settled by a batch call
     (deleted, made visible again, or sent to the DLQ and then deleted).
@@ -10,13 +10,10 @@
     FIFO queues (URL ending in .fifo) keep one message per MessageGroupId
     published at a time; later messages of a busy group wait in the pending
     list, and any message that waits so long that its visibility nears its
-    end is released (visibility 0) rather than held past it. */
-#include "bridge.h"
-#include "bridge_batch.h"
+    end is released (visibility 0) rather than held past it. Settling and
+    the broker's answers are in bridge_settle.c. */
+#include "bridge_int.h"
 #include "aws/fy_aws_credentials.h"
-#include "aws/fy_aws_sign.h"
-#include "aws/fy_sqs.h"
-#include "http/fy_http_client.h"
 #include "wire/fy_client_loop.h"
 
 #include <assert.h>
@@ -27,118 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-//  Polls per queue at most (bridge.polls is bounded by the key table).
-#define S_POLLS_MAX 16
-//  How long a queue waits after a failed call before trying again.
-#define S_RETRY_MS 1000
-//  The tick: heartbeats, held messages, the stop condition.
-#define S_TICK_MS 100
-//  Room left in a DLQ batch entry for the attributes when a body must be
-//  cut to fit (the error text is at most 160 bytes, a URL a few hundred).
-#define S_DLQ_ROOM 4096
-
-typedef struct bridge_queue s_queue_t;
-
-typedef enum {
-    S_PENDING,                  //  received, not yet published
-    S_PUBLISHED,                //  the broker has it
-    S_SETTLING                  //  a delete, release or DLQ call has it
-} s_state_t;
-
-typedef struct s_msg {
-    s_queue_t *queue;
-    fy_sqs_message_t *sqs;
-    s_state_t state;
-    //  A valid event: its msgpack and envelope, to publish (again).
-    char *msgpack;
-    size_t size;
-    char *event_id, *type;
-    //  A rejected one: why, for the DLQ's attributes.
-    char *error;
-    const char *reason;
-    const char *group;          //  MessageGroupId on FIFO queues
-    uint64_t seq;
-    int receive_count;
-    int64_t deadline_ms;        //  when SQS makes it visible again
-    void *handle;               //  in the pending list
-    int ops;                    //  batch entries that point at it
-    bool finished;              //  settled; freed when ops reaches 0
-    struct s_msg *prev, *next;  //  every live message, for the destructor
-} s_msg_t;
-
-//  One ReceiveMessage in flight.
-typedef struct {
-    s_queue_t *queue;
-    uint64_t id;
-    int asked;
-    int64_t started_ms;
-} s_poll_t;
-
-struct bridge_queue {
-    bridge_t *bridge;
-    char *url;
-    bool fifo;
-    bool ready;                 //  attributes known, polls may start
-    int64_t visibility_ms;      //  the queue's visibility timeout
-    int64_t retry_at_ms;        //  no call before this after a failure
-    size_t held;                //  messages held, in any state
-    size_t asked;               //  messages the polls in flight may bring
-    s_poll_t *polls [S_POLLS_MAX];
-    size_t poll_count;
-    uint64_t attributes_call;
-    int64_t attributes_started_ms;
-    //  Deletes, releases (visibility set once, then done) and extensions
-    //  (visibility pushed back while the work goes on).
-    bridge_batch_t *deletes, *visibility, *extend;
-    zhashx_t *busy;             //  FIFO groups with a message published
-};
-
-
-//  The series of one SQS action, made once: building their label text on
-//  every call cost 2% of the bridge's CPU.
-#define S_ACTIONS_MAX 8
-typedef struct {
-    const char *action;         //  a string literal
-    fy_metric_t *latency, *errors;
-} s_action_t;
-
-struct bridge {
-    fy_cfg_t *cfg;
-    zloop_t *loop;
-    int signal_fd;
-    fy_client_t *client;
-    fy_http_client_t *http;
-    //  The two in the loop (fy_loop).
-    fy_loop_source_t *client_source, *http_source;
-    fy_sqs_t *sqs;
-    fy_aws_sign_t *sign;
-    fy_schema_t *schema;
-    s_queue_t **queues;
-    size_t queue_count;
-    char *dlq_url;
-    bridge_batch_t *dlq;
-    s_msg_t *messages;          //  every live message
-    zlistx_t *pending;          //  s_msg_t waiting to be published
-    //  s_msg_t received in this handler, decoded at its end (s_on_http_idle)
-    //  once the next receive has gone out.
-    zlistx_t *undecoded;
-    zhashx_t *published;        //  seq -> s_msg_t
-    size_t asked;               //  over every queue
-    //  Settings.
-    int64_t backoff_base_s, backoff_cap_s;
-    int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
-    //  LEASE cadence, to extend early enough for the next one.
-    int64_t last_lease_ms, lease_gap_ms;
-    bool stopping;
-    int64_t stop_deadline_ms;
-    //  Metrics.
-    fy_metrics_t *metrics;
-    fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
-                *nacked_retryable, *dlq_total, *extended, *released,
-                *republished, *invalid, *sqs_errors_total;
-    s_action_t actions [S_ACTIONS_MAX];
-    size_t action_count;
-};
 
 //  Histogram bounds of SQS call latency, in seconds: long polls end at
 //  wait_s, so the top buckets reach past 20 s.
@@ -146,20 +31,25 @@ static const double s_latency_bounds [] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 21
 };
 
-static void s_pump (bridge_t *self);
-static void s_poll (bridge_t *self, s_queue_t *queue, int64_t now);
+//  Receive to ACK: milliseconds when all flows, seconds in a stall.
+static const double s_ack_bounds [] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    30, 60
+};
+
+static void s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now);
 
 //  --------------------------------------------------------------------
 //  Metrics of SQS calls by action
 
-static s_action_t *
+static bridge_action_t *
 s_action (bridge_t *self, const char *action)
 {
     for (size_t i = 0; i < self->action_count; i++)
         if (strcmp (self->actions [i].action, action) == 0)
             return &self->actions [i];
-    assert (self->action_count < S_ACTIONS_MAX);
-    s_action_t *entry = &self->actions [self->action_count++];
+    assert (self->action_count < BRIDGE_ACTIONS_MAX);
+    bridge_action_t *entry = &self->actions [self->action_count++];
     const char *labels [] = { "action", action, NULL };
     entry->action = action;
     entry->latency = fy_metrics_histogram (self->metrics,
@@ -172,52 +62,43 @@ s_action (bridge_t *self, const char *action)
 }
 
 //  A failed entry of a batch call that succeeded counts as an error too.
-static void
-s_entry_error (bridge_t *self, const char *action)
+void
+bridge_entry_error (bridge_t *self, const char *action)
 {
     fy_metric_inc (s_action (self, action)->errors);
     fy_metric_inc (self->sqs_errors_total);
 }
 
-static void
-s_observe (bridge_t *self, const char *action, const fy_sqs_result_t *result,
-           int64_t elapsed_ms)
+void
+bridge_observe (bridge_t *self, const char *action,
+                const fy_sqs_result_t *result, int64_t elapsed_ms)
 {
     fy_metric_observe (s_action (self, action)->latency,
                        (double) elapsed_ms / 1000.0);
     if (result->error)
-        s_entry_error (self, action);
+        bridge_entry_error (self, action);
 }
 
 //  --------------------------------------------------------------------
 //  Messages
 
-static s_msg_t *
-s_msg_new (s_queue_t *queue, fy_sqs_message_t *sqs)
+static bridge_msg_t *
+s_msg_new (bridge_queue_t *queue, fy_sqs_message_t *sqs)
 {
     bridge_t *self = queue->bridge;
-    s_msg_t *msg = fy_xcalloc (1, sizeof *msg);
+    bridge_msg_t *msg = fy_xcalloc (1, sizeof *msg);
     msg->queue = queue;
     msg->sqs = sqs;
-    msg->state = S_PENDING;
-    msg->next = self->messages;
-    if (self->messages)
-        self->messages->prev = msg;
-    self->messages = msg;
+    msg->state = BRIDGE_PENDING;
+    fy_list_push_front (&self->messages, &msg->link);
     queue->held++;
     return msg;
 }
 
 static void
-s_msg_free (s_msg_t *msg)
+s_msg_free (bridge_msg_t *msg)
 {
-    bridge_t *self = msg->queue->bridge;
-    if (msg->prev)
-        msg->prev->next = msg->next;
-    else
-        self->messages = msg->next;
-    if (msg->next)
-        msg->next->prev = msg->prev;
+    fy_list_unlink (&msg->link);
     fy_sqs_message_destroy (&msg->sqs);
     free (msg->msgpack);
     free (msg->event_id);
@@ -228,8 +109,8 @@ s_msg_free (s_msg_t *msg)
 
 //  The message is settled (or given up): it stops counting against its
 //  queue, and is freed once no batch entry points at it.
-static void
-s_msg_finish (s_msg_t *msg)
+void
+bridge_msg_finish (bridge_msg_t *msg)
 {
     assert (!msg->finished);
     msg->finished = true;
@@ -239,8 +120,8 @@ s_msg_finish (s_msg_t *msg)
 }
 
 //  An entry that pointed at msg came back; true when msg lives on.
-static bool
-s_msg_unref (s_msg_t *msg)
+bool
+bridge_msg_unref (bridge_msg_t *msg)
 {
     assert (msg->ops > 0);
     msg->ops--;
@@ -252,14 +133,14 @@ s_msg_unref (s_msg_t *msg)
     return true;
 }
 
-static const char *
-s_msg_id (s_msg_t *msg)
+const char *
+bridge_msg_id (bridge_msg_t *msg)
 {
     return fy_sqs_message_id (msg->sqs);
 }
 
-static void
-s_unpend (bridge_t *self, s_msg_t *msg)
+void
+bridge_unpend (bridge_t *self, bridge_msg_t *msg)
 {
     if (msg->handle) {
         zlistx_detach (self->pending, msg->handle);
@@ -267,10 +148,10 @@ s_unpend (bridge_t *self, s_msg_t *msg)
     }
 }
 
-static void
-s_unpublish (bridge_t *self, s_msg_t *msg)
+void
+bridge_unpublish (bridge_t *self, bridge_msg_t *msg)
 {
-    if (msg->state != S_PUBLISHED)
+    if (msg->state != BRIDGE_PUBLISHED)
         return;
     zhashx_delete (self->published, &msg->seq);
     if (msg->group)
@@ -278,227 +159,12 @@ s_unpublish (bridge_t *self, s_msg_t *msg)
     msg->seq = 0;
 }
 
-//  --------------------------------------------------------------------
-//  Settling: delete, change visibility, send to the DLQ
-
-//  Make msg visible again in timeout_s seconds; it is then done here.
-static void
-s_release (bridge_t *self, s_msg_t *msg, int timeout_s)
-{
-    s_unpend (self, msg);
-    s_unpublish (self, msg);
-    msg->state = S_SETTLING;
-    if (bridge_batch_visibility (msg->queue->visibility, msg,
-                                 fy_sqs_message_receipt (msg->sqs),
-                                 timeout_s)) {
-        fy_log_warn ("bridge: message %s: cannot change its visibility: %s",
-                     s_msg_id (msg), strerror (errno));
-        s_msg_finish (msg);
-        return;
-    }
-    msg->ops++;
-}
-
-//  A retryable failure: visible again after a backoff that doubles with
-//  each receive, so a message that keeps failing comes back ever later
-//  until the queue's redrive policy moves it to the DLQ.
-static void
-s_backoff (bridge_t *self, s_msg_t *msg)
-{
-    int count = msg->receive_count > 0 ? msg->receive_count : 1;
-    int64_t timeout = self->backoff_base_s;
-    for (int i = 1; i < count && timeout < self->backoff_cap_s; i++)
-        timeout *= 2;
-    if (timeout > self->backoff_cap_s)
-        timeout = self->backoff_cap_s;
-    fy_log_info ("bridge: message %s: retry in %lld s (receive %d)",
-                 s_msg_id (msg), (long long) timeout, count);
-    s_release (self, msg, (int) timeout);
-}
-
-static void
-s_delete (bridge_t *self, s_msg_t *msg)
-{
-    s_unpend (self, msg);
-    s_unpublish (self, msg);
-    msg->state = S_SETTLING;
-    if (bridge_batch_delete (msg->queue->deletes, msg,
-                             fy_sqs_message_receipt (msg->sqs))) {
-        fy_log_warn ("bridge: message %s: cannot delete it: %s",
-                     s_msg_id (msg), strerror (errno));
-        s_msg_finish (msg);
-        return;
-    }
-    msg->ops++;
-}
-
-//  A permanent failure: to the DLQ with the reason, then deleted. Without
-//  a DLQ the message goes the retry way, and the queue's own redrive
-//  policy (or an operator) deals with it: never dropped.
-static void
-s_reject (bridge_t *self, s_msg_t *msg, const char *reason, const char *error)
-{
-    s_unpend (self, msg);
-    s_unpublish (self, msg);
-    msg->state = S_SETTLING;
-    msg->reason = reason;
-    free (msg->error);
-    msg->error = fy_xstrdup (error);
-    fy_log_warn ("bridge: message %s rejected: reason=%s error=\"%s\"",
-                 s_msg_id (msg), reason, error);
-    if (!self->dlq) {
-        fy_log_error ("bridge: message %s: no bridge.dlq_url to send it to",
-                      s_msg_id (msg));
-        s_backoff (self, msg);
-        return;
-    }
-    char count [16], size [24];
-    const char *body = fy_sqs_message_body (msg->sqs);
-    size_t len = strlen (body);
-    snprintf (count, sizeof count, "%d", msg->receive_count);
-    snprintf (size, sizeof size, "%zu", len);
-    //  SQS refuses empty attribute values.
-    const char *attrs [] = {
-        "ferry-error", msg->error [0] ? msg->error : "-",
-        "ferry-reason", reason,
-        "ferry-message-id", s_msg_id (msg),
-        "ferry-receive-count", count,
-        "ferry-queue", msg->queue->url,
-        NULL, NULL,
-        NULL
-    };
-    int rc = bridge_batch_send (self->dlq, msg, body, attrs);
-    if (rc && errno == EMSGSIZE) {
-        //  SQS takes bodies up to 1 MiB, fy_sqs's batches 256 KiB: a body
-        //  that big goes to the DLQ cut (at a UTF-8 boundary), marked with
-        //  its full size, rather than come back forever.
-        size_t keep = FY_SQS_PAYLOAD_MAX - S_DLQ_ROOM;
-        while (keep > 0 && ((unsigned char) body [keep] & 0xC0) == 0x80)
-            keep--;
-        char *cut = fy_xstrndup (body, keep);
-        attrs [10] = "ferry-truncated-from";
-        attrs [11] = size;
-        rc = bridge_batch_send (self->dlq, msg, cut, attrs);
-        free (cut);
-        if (rc == 0)
-            fy_log_warn ("bridge: message %s: body of %zu bytes cut to %zu "
-                         "for the DLQ", s_msg_id (msg), len, keep);
-    }
-    if (rc) {
-        fy_log_error ("bridge: message %s: cannot send it to the DLQ: %s",
-                      s_msg_id (msg), strerror (errno));
-        s_backoff (self, msg);
-        return;
-    }
-    msg->ops++;
-}
-
-static void
-s_on_delete (void *ctx, const fy_sqs_entry_t *entry, void *arg)
-{
-    bridge_t *self = arg;
-    s_msg_t *msg = ctx;
-    if (!s_msg_unref (msg))
-        return;
-    if (entry->ok)
-        fy_metric_inc (self->deleted);
-    else {
-        //  It comes back after its visibility timeout: at-least-once.
-        s_entry_error (self, "DeleteMessageBatch");
-        fy_log_warn ("bridge: message %s not deleted: %s: %s",
-                     s_msg_id (msg), entry->code ? entry->code : "",
-                     entry->message ? entry->message : "");
-    }
-    s_msg_finish (msg);
-}
-
-static void
-s_on_visibility (void *ctx, const fy_sqs_entry_t *entry, void *arg)
-{
-    bridge_t *self = arg;
-    s_msg_t *msg = ctx;
-    if (!s_msg_unref (msg))
-        return;
-    if (!entry->ok) {
-        s_entry_error (self, "ChangeMessageVisibilityBatch");
-        fy_log_warn ("bridge: message %s: visibility not changed: %s: %s",
-                     s_msg_id (msg), entry->code ? entry->code : "",
-                     entry->message ? entry->message : "");
-    }
-    s_msg_finish (msg);
-}
-
-static void
-s_on_extend (void *ctx, const fy_sqs_entry_t *entry, void *arg)
-{
-    bridge_t *self = arg;
-    s_msg_t *msg = ctx;
-    if (!s_msg_unref (msg))
-        return;
-    if (entry->ok)
-        fy_metric_inc (self->extended);
-    else {
-        //  Usually the message's visibility had already lapsed: SQS may
-        //  deliver it again, and the event's id makes that harmless.
-        s_entry_error (self, "ChangeMessageVisibilityBatch");
-        fy_log_warn ("bridge: message %s: visibility not extended: %s: %s",
-                     s_msg_id (msg), entry->code ? entry->code : "",
-                     entry->message ? entry->message : "");
-    }
-}
-
-static void
-s_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg)
-{
-    bridge_t *self = arg;
-    s_msg_t *msg = ctx;
-    if (!s_msg_unref (msg))
-        return;
-    if (!entry->ok) {
-        s_entry_error (self, "SendMessageBatch");
-        fy_log_error ("bridge: message %s: DLQ send failed: %s: %s",
-                      s_msg_id (msg), entry->code ? entry->code : "",
-                      entry->message ? entry->message : "");
-        s_backoff (self, msg);
-        return;
-    }
-    const char *labels [] = { "reason", msg->reason, NULL };
-    fy_metric_inc (fy_metrics_counter (self->metrics,
-        "ferry_bridge_dlq_reason_total", "messages sent to the DLQ, by "
-        "reason", labels));
-    fy_metric_inc (self->dlq_total);
-    fy_log_notice ("bridge: message %s sent to the DLQ as %s: reason=%s",
-                   s_msg_id (msg), entry->message_id ? entry->message_id : "?",
-                   msg->reason);
-    //  Only now may it leave the main queue.
-    s_delete (self, msg);
-}
-
-static void
-s_on_delete_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
-                  void *arg)
-{
-    s_observe (arg, "DeleteMessageBatch", result, elapsed_ms);
-}
-
-static void
-s_on_visibility_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
-                      void *arg)
-{
-    s_observe (arg, "ChangeMessageVisibilityBatch", result, elapsed_ms);
-}
-
-static void
-s_on_dlq_call (const fy_sqs_result_t *result, int64_t elapsed_ms, void *arg)
-{
-    s_observe (arg, "SendMessageBatch", result, elapsed_ms);
-}
 
 //  --------------------------------------------------------------------
 //  Publishing
 
 static bool
-s_group_busy (s_msg_t *msg)
+s_group_busy (bridge_msg_t *msg)
 {
     return msg->group && zhashx_lookup (msg->queue->busy, msg->group);
 }
@@ -508,9 +174,9 @@ s_group_busy (s_msg_t *msg)
 static void
 s_publish_pending (bridge_t *self)
 {
-    s_msg_t *msg = zlistx_first (self->pending);
+    bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg && fy_client_credit (self->client) > 0) {
-        s_msg_t *next = zlistx_next (self->pending);
+        bridge_msg_t *next = zlistx_next (self->pending);
         if (s_group_busy (msg)) {
             msg = next;
             continue;
@@ -522,9 +188,9 @@ s_publish_pending (bridge_t *self)
                 fy_log_warn ("bridge: publish failed: %s", strerror (errno));
             break;
         }
-        s_unpend (self, msg);
+        bridge_unpend (self, msg);
         msg->seq = seq;
-        msg->state = S_PUBLISHED;
+        msg->state = BRIDGE_PUBLISHED;
         zhashx_insert (self->published, &msg->seq, msg);
         if (msg->group)
             zhashx_insert (msg->queue->busy, msg->group, msg);
@@ -537,7 +203,7 @@ s_publish_pending (bridge_t *self)
 //  Receiving
 
 static void
-s_poll_forget (s_queue_t *queue, s_poll_t *poll)
+s_poll_forget (bridge_queue_t *queue, bridge_poll_t *poll)
 {
     for (size_t i = 0; i < queue->poll_count; i++)
         if (queue->polls [i] == poll) {
@@ -551,10 +217,11 @@ s_poll_forget (s_queue_t *queue, s_poll_t *poll)
 
 //  One received message, held until it is decoded.
 static void
-s_accept (bridge_t *self, s_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
+s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
 {
-    s_msg_t *msg = s_msg_new (queue, sqs);
+    bridge_msg_t *msg = s_msg_new (queue, sqs);
     msg->receive_count = fy_sqs_message_receive_count (sqs);
+    msg->received_ms = now;
     msg->deadline_ms = now + queue->visibility_ms;
     fy_metric_inc (self->received);
     if (queue->fifo)
@@ -565,7 +232,7 @@ s_accept (bridge_t *self, s_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
 //  Decode and validate a received message, then queue it to be
 //  published, or reject it.
 static void
-s_decode (bridge_t *self, s_msg_t *msg)
+s_decode (bridge_t *self, bridge_msg_t *msg)
 {
     const char *body = fy_sqs_message_body (msg->sqs);
     fy_error_t err = { "" };
@@ -573,18 +240,20 @@ s_decode (bridge_t *self, s_msg_t *msg)
                                               self->schema, &err);
     if (!event) {
         fy_metric_inc (self->invalid);
-        s_reject (self, msg, fy_event_reason (errno), err.text);
+        bridge_reject (self, msg, fy_event_reason (errno), err.text);
         return;
     }
     if (fy_event_encode_msgpack (event, &msg->msgpack, &msg->size)) {
         fy_metric_inc (self->invalid);
-        s_reject (self, msg, "error", "cannot encode the event as msgpack");
+        bridge_reject (self, msg, "error",
+                       "cannot encode the event as msgpack");
         fy_event_destroy (&event);
         return;
     }
     msg->event_id = fy_xstrdup (fy_event_id (event));
     msg->type = fy_xstrdup (fy_event_type (event));
     fy_event_destroy (&event);
+    msg->pending_ms = fy_clock_mono_ms ();
     msg->handle = zlistx_add_end (self->pending, msg);
 }
 
@@ -592,24 +261,24 @@ static void
 s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
               size_t count, void *arg)
 {
-    s_poll_t *poll = arg;
-    s_queue_t *queue = poll->queue;
+    bridge_poll_t *poll = arg;
+    bridge_queue_t *queue = poll->queue;
     bridge_t *self = queue->bridge;
     int64_t now = fy_clock_mono_ms ();
-    s_observe (self, "ReceiveMessage", result, now - poll->started_ms);
+    bridge_observe (self, "ReceiveMessage", result, now - poll->started_ms);
     s_poll_forget (queue, poll);
     if (result->error) {
         fy_log_warn ("bridge: receive from %s failed: %s %s", queue->url,
                      result->code ? result->code : strerror (result->error),
                      result->message);
-        queue->retry_at_ms = now + S_RETRY_MS;
+        queue->retry_at_ms = now + BRIDGE_RETRY_MS;
     }
     for (size_t i = 0; i < count; i++) {
         fy_sqs_message_t *sqs = messages [i];
         messages [i] = NULL;
         if (self->stopping) {
             //  A poll that ended as the bridge stopped: hand it back.
-            s_release (self, s_msg_new (queue, sqs), 0);
+            bridge_release (self, s_msg_new (queue, sqs), 0);
             fy_metric_inc (self->released);
             continue;
         }
@@ -626,7 +295,7 @@ s_on_receive (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
 //  must cover every message waiting to be published plus the most each
 //  poll in flight may bring.
 static void
-s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
+s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
 {
     while (queue->ready && queue->poll_count < (size_t) self->polls
            && now >= queue->retry_at_ms) {
@@ -641,7 +310,7 @@ s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
             room = FY_SQS_BATCH_MAX;
         if (room < 1)
             return;
-        s_poll_t *poll = fy_xcalloc (1, sizeof *poll);
+        bridge_poll_t *poll = fy_xcalloc (1, sizeof *poll);
         poll->queue = queue;
         poll->asked = (int) room;
         poll->started_ms = now;
@@ -652,7 +321,7 @@ s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
             fy_log_error ("bridge: receive from %s: %s", queue->url,
                           err.text);
             free (poll);
-            queue->retry_at_ms = now + S_RETRY_MS;
+            queue->retry_at_ms = now + BRIDGE_RETRY_MS;
             return;
         }
         queue->polls [queue->poll_count++] = poll;
@@ -661,8 +330,8 @@ s_poll (bridge_t *self, s_queue_t *queue, int64_t now)
     }
 }
 
-static void
-s_pump (bridge_t *self)
+void
+bridge_pump (bridge_t *self)
 {
     if (self->stopping)
         return;
@@ -675,7 +344,7 @@ s_pump (bridge_t *self)
 //  --------------------------------------------------------------------
 //  Queue attributes: the visibility timeout the deadlines are kept by
 
-static void s_queue_start (s_queue_t *queue);
+static void s_queue_start (bridge_queue_t *queue);
 
 static void
 s_on_retry (void *arg)
@@ -686,11 +355,11 @@ s_on_retry (void *arg)
 static void
 s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
-    s_queue_t *queue = arg;
+    bridge_queue_t *queue = arg;
     bridge_t *self = queue->bridge;
     queue->attributes_call = 0;
-    s_observe (self, "GetQueueAttributes", result,
-               fy_clock_mono_ms () - queue->attributes_started_ms);
+    bridge_observe (self, "GetQueueAttributes", result,
+                    fy_clock_mono_ms () - queue->attributes_started_ms);
     const char *vt = attributes ? json_string_value (
         json_object_get (attributes, "VisibilityTimeout")) : NULL;
     int64_t seconds;
@@ -699,7 +368,7 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
                       "(trying again)", queue->url,
                       result->code ? result->code : "",
                       result->message ? result->message : "");
-        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
         return;
     }
     //  A zero timeout would make every message visible at once; extend
@@ -708,11 +377,11 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
     queue->ready = true;
     fy_log_notice ("bridge: polling %s (visibility %lld s%s)", queue->url,
                    (long long) seconds, queue->fifo ? ", FIFO" : "");
-    s_pump (self);
+    bridge_pump (self);
 }
 
 static void
-s_queue_start (s_queue_t *queue)
+s_queue_start (bridge_queue_t *queue)
 {
     bridge_t *self = queue->bridge;
     if (self->stopping)
@@ -723,30 +392,31 @@ s_queue_start (s_queue_t *queue)
     if (fy_sqs_get_attributes (self->sqs, queue->url, names, s_on_attributes,
                                queue, &queue->attributes_call, &err)) {
         fy_log_error ("bridge: queue %s: %s", queue->url, err.text);
-        fy_http_client_timer (self->http, 5 * S_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
     }
 }
 
-static s_queue_t *
+static bridge_queue_t *
 s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
 {
-    s_queue_t *queue = fy_xcalloc (1, sizeof *queue);
+    bridge_queue_t *queue = fy_xcalloc (1, sizeof *queue);
     queue->bridge = self;
     queue->url = fy_xstrdup (url);
     size_t len = strlen (url);
     queue->fifo = len > 5 && strcmp (url + len - 5, ".fifo") == 0;
     queue->visibility_ms = 30000;
     queue->deletes = bridge_batch_new (self->sqs, self->http, url,
-                                       FY_SQS_DELETE, flush_ms, s_on_delete,
-                                       s_on_delete_call, self);
+                                       FY_SQS_DELETE, flush_ms,
+                                       bridge_on_delete,
+                                       bridge_on_delete_call, self);
     queue->visibility = bridge_batch_new (self->sqs, self->http, url,
                                           FY_SQS_VISIBILITY, flush_ms,
-                                          s_on_visibility,
-                                          s_on_visibility_call, self);
+                                          bridge_on_visibility,
+                                          bridge_on_visibility_call, self);
     queue->extend = bridge_batch_new (self->sqs, self->http, url,
                                       FY_SQS_VISIBILITY, flush_ms,
-                                      s_on_extend, s_on_visibility_call,
-                                      self);
+                                      bridge_on_extend,
+                                      bridge_on_visibility_call, self);
     queue->busy = zhashx_new ();
     zhashx_set_key_duplicator (queue->busy, NULL);
     zhashx_set_key_destructor (queue->busy, NULL);
@@ -754,9 +424,9 @@ s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
 }
 
 static void
-s_queue_destroy (s_queue_t **queue_p)
+s_queue_destroy (bridge_queue_t **queue_p)
 {
-    s_queue_t *queue = *queue_p;
+    bridge_queue_t *queue = *queue_p;
     if (!queue)
         return;
     bridge_batch_destroy (&queue->deletes);
@@ -770,151 +440,6 @@ s_queue_destroy (s_queue_t **queue_p)
     *queue_p = NULL;
 }
 
-//  --------------------------------------------------------------------
-//  The broker's answers
-
-static void
-s_on_ack (fy_client_t *client, uint64_t seq, void *arg)
-{
-    (void) client;
-    bridge_t *self = arg;
-    s_msg_t *msg = zhashx_lookup (self->published, &seq);
-    if (!msg)
-        return;                 //  a seq of a session that was reset
-    fy_metric_inc (self->acked);
-    s_delete (self, msg);
-}
-
-//  A reason the broker sent that is one word is kept as the DLQ's
-//  reason ("poison"); a worker's free text goes in the error only.
-static const char *
-s_reason_word (const char *reason)
-{
-    static const char *words [] = { "poison", "no_worker", "draining",
-                                    "no_credit", "expired", NULL };
-    for (size_t i = 0; words [i]; i++)
-        if (strcmp (reason, words [i]) == 0)
-            return words [i];
-    return "rejected";
-}
-
-static void
-s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
-           const char *reason, void *arg)
-{
-    (void) client;
-    bridge_t *self = arg;
-    s_msg_t *msg = zhashx_lookup (self->published, &seq);
-    if (!msg)
-        return;
-    fy_metric_inc (self->nacked);
-    if (retryable) {
-        fy_metric_inc (self->nacked_retryable);
-        fy_log_info ("bridge: message %s event %s NACKed: %s",
-                     s_msg_id (msg), msg->event_id, reason);
-        //  Copied: msg may be gone once it is handed back.
-        char *group = msg->group ? fy_xstrdup (msg->group) : NULL;
-        s_queue_t *queue = msg->queue;
-        s_backoff (self, msg);
-        //  Later messages of its FIFO group must not overtake it: they
-        //  go back too, and SQS hands them out after it.
-        if (group) {
-            s_msg_t *held = zlistx_first (self->pending);
-            while (held) {
-                s_msg_t *next = zlistx_next (self->pending);
-                if (held->queue == queue && held->group
-                    && strcmp (held->group, group) == 0) {
-                    s_release (self, held, 0);
-                    fy_metric_inc (self->released);
-                }
-                held = next;
-            }
-            free (group);
-        }
-    }
-    else
-        s_reject (self, msg, s_reason_word (reason), reason);
-    s_pump (self);
-}
-
-static void
-s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
-            void *arg)
-{
-    (void) client;
-    bridge_t *self = arg;
-    int64_t now = fy_clock_mono_ms ();
-    if (self->last_lease_ms)
-        self->lease_gap_ms = now - self->last_lease_ms;
-    self->last_lease_ms = now;
-    for (size_t i = 0; i < count; i++) {
-        s_msg_t *msg = zhashx_lookup (self->published, &seqs [i]);
-        if (!msg)
-            continue;
-        s_queue_t *queue = msg->queue;
-        //  Extend when the deadline is within a third of the timeout, or
-        //  would pass before the next LEASE is due.
-        int64_t margin = queue->visibility_ms / 3;
-        int64_t late = self->lease_gap_ms + self->flush_ms + 2 * S_TICK_MS;
-        if (late > margin)
-            margin = late;
-        if (msg->deadline_ms - now > margin)
-            continue;
-        int timeout_s = (int) (queue->visibility_ms / 1000);
-        if (bridge_batch_visibility (queue->extend, msg,
-                                     fy_sqs_message_receipt (msg->sqs),
-                                     timeout_s)) {
-            fy_log_warn ("bridge: message %s: cannot extend: %s",
-                         s_msg_id (msg), strerror (errno));
-            continue;
-        }
-        msg->ops++;
-        msg->deadline_ms = now + queue->visibility_ms;
-    }
-}
-
-static int
-s_seq_compare (const void *a, const void *b)
-{
-    const s_msg_t *x = *(s_msg_t *const *) a, *y = *(s_msg_t *const *) b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-//  The broker lost the session: everything published and unanswered is
-//  void there. Publish it all again first, in the order it went out.
-static void
-s_on_reset (fy_client_t *client, void *arg)
-{
-    (void) client;
-    bridge_t *self = arg;
-    size_t count = zhashx_size (self->published);
-    if (count == 0)
-        return;
-    s_msg_t **msgs = fy_xcalloc (count, sizeof *msgs);
-    size_t n = 0;
-    for (s_msg_t *msg = zhashx_first (self->published); msg;
-         msg = zhashx_next (self->published))
-        msgs [n++] = msg;
-    qsort (msgs, n, sizeof *msgs, s_seq_compare);
-    zhashx_purge (self->published);
-    for (size_t i = n; i-- > 0;) {
-        s_msg_t *msg = msgs [i];
-        if (msg->group)
-            zhashx_delete (msg->queue->busy, msg->group);
-        msg->seq = 0;
-        msg->state = S_PENDING;
-        //  Stopping, they go back to SQS instead.
-        if (self->stopping)
-            s_release (self, msg, 0);
-        else
-            msg->handle = zlistx_add_start (self->pending, msg);
-    }
-    if (!self->stopping)
-        fy_metric_add (self->republished, (double) n);
-    fy_log_notice ("bridge: broker session reset; republishing %zu "
-                   "messages", n);
-    free (msgs);
-}
 
 //  --------------------------------------------------------------------
 //  The loop
@@ -929,12 +454,12 @@ s_on_http_idle (void *arg)
     bridge_t *self = arg;
     if (!zlistx_size (self->undecoded))
         return false;
-    s_msg_t *msg;
+    bridge_msg_t *msg;
     while ((msg = zlistx_first (self->undecoded))) {
         zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));
         s_decode (self, msg);
     }
-    s_pump (self);
+    bridge_pump (self);
     return true;
 }
 
@@ -951,7 +476,7 @@ static bool
 s_on_client_idle (void *arg)
 {
     bridge_t *self = arg;
-    s_pump (self);
+    bridge_pump (self);
     s_rearm (self);
     return false;
 }
@@ -967,21 +492,70 @@ s_settling (bridge_t *self)
     return count;
 }
 
-//  Messages that waited so long unpublished that their visibility nears
-//  its end go back to the queue now rather than lapse in our hands.
+//  Messages that waited unpublished go back to the queue now rather than
+//  lapse in our hands: any whose visibility nears its end, and any held
+//  past hold_ms for want of credit (not for its FIFO group's turn): the
+//  broker is away, and SQS can hand it to a bridge that can publish it.
+//  A FIFO message takes the rest of its group with it, so that none
+//  overtakes it.
 static void
-s_release_stale (bridge_t *self, int64_t now)
+s_release_held (bridge_t *self, int64_t now)
 {
-    s_msg_t *msg = zlistx_first (self->pending);
+    bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg) {
-        s_msg_t *next = zlistx_next (self->pending);
-        if (msg->deadline_ms - now <= msg->queue->visibility_ms / 3) {
-            fy_log_info ("bridge: message %s released unpublished",
-                         s_msg_id (msg));
-            s_release (self, msg, 0);
-            fy_metric_inc (self->released);
+        bool lapsing = msg->deadline_ms - now <= msg->queue->visibility_ms / 3;
+        bool held = !s_group_busy (msg)
+                 && now - msg->pending_ms >= self->hold_ms;
+        if (!lapsing && !held) {
+            msg = zlistx_next (self->pending);
+            continue;
         }
+        fy_log_info ("bridge: message %s released unpublished after %lld ms "
+                     "(%s)", bridge_msg_id (msg),
+                     (long long) (now - msg->pending_ms),
+                     lapsing ? "its visibility nears its end"
+                             : "no credit from the broker");
+        if (msg->group) {
+            bridge_release_group (self, msg->queue, msg->group);
+            msg = zlistx_first (self->pending);
+            continue;
+        }
+        bridge_msg_t *next = zlistx_next (self->pending);
+        bridge_release (self, msg, 0);
+        fy_metric_inc (self->released);
         msg = next;
+    }
+}
+
+//  Polls still open, over every queue.
+static size_t
+s_polls_open (bridge_t *self)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        count += self->queues [i]->poll_count;
+    return count;
+}
+
+//  Stopping, the polls are let end (what they bring is released at once);
+//  one still open past wait_s and the grace is stalled: cancelled, its
+//  messages, if SQS gave it any, come back after their timeout.
+static void
+s_cancel_stalled (bridge_t *self, int64_t now)
+{
+    int64_t limit = self->wait_s * 1000 + self->stop_grace_ms;
+    for (size_t i = 0; i < self->queue_count; i++) {
+        bridge_queue_t *queue = self->queues [i];
+        for (size_t j = queue->poll_count; j-- > 0;) {
+            bridge_poll_t *poll = queue->polls [j];
+            if (now - poll->started_ms < limit)
+                continue;
+            fy_log_warn ("bridge: a poll of %s open for %lld ms at the "
+                         "stop: cancelled", queue->url,
+                         (long long) (now - poll->started_ms));
+            fy_sqs_cancel (self->sqs, poll->id);
+            s_poll_forget (queue, poll);
+        }
     }
 }
 
@@ -993,20 +567,22 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     bridge_t *self = arg;
     fy_client_tick (self->client);
     int64_t now = fy_clock_mono_ms ();
-    s_release_stale (self, now);
+    s_release_held (self, now);
     int rc = 0;
     if (self->stopping) {
+        s_cancel_stalled (self, now);
         size_t unanswered = zhashx_size (self->published);
         size_t settling = s_settling (self);
-        if (unanswered == 0 && settling == 0) {
+        size_t polls = s_polls_open (self);
+        if (unanswered == 0 && settling == 0 && polls == 0) {
             fy_log_notice ("bridge: stopped cleanly");
             rc = -1;
         }
         else
         if (now >= self->stop_deadline_ms) {
-            fy_log_warn ("bridge: stop timeout with %zu events unanswered "
-                         "and %zu SQS calls unsettled; SQS delivers them "
-                         "again", unanswered, settling);
+            fy_log_warn ("bridge: stop timeout with %zu events unanswered, "
+                         "%zu SQS calls unsettled and %zu polls open; SQS "
+                         "delivers them again", unanswered, settling, polls);
             rc = -1;
         }
     }
@@ -1015,13 +591,25 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return rc;
 }
 
+//  The histogram's p99, interpolated in its bucket, is never above the
+//  longest seen.
+static double
+s_ack_p99_ms (bridge_t *self)
+{
+    if (fy_metric_value (self->ack_seconds) == 0)
+        return 0;
+    double p99 = fy_metric_quantile (self->ack_seconds, 0.99) * 1000;
+    return p99 < (double) self->ack_max_ms ? p99 : (double) self->ack_max_ms;
+}
+
 static void
 s_log_stats (bridge_t *self)
 {
     fy_log_info ("bridge: stats received=%.0f published=%.0f acked=%.0f "
                  "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
                  "extended=%.0f released=%.0f republished=%.0f "
-                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu",
+                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
+                 "ack_p99_ms=%.0f ack_max_ms=%lld",
                  fy_metric_value (self->received),
                  fy_metric_value (self->published_total),
                  fy_metric_value (self->acked),
@@ -1034,7 +622,8 @@ s_log_stats (bridge_t *self)
                  fy_metric_value (self->republished),
                  fy_metric_value (self->sqs_errors_total),
                  zlistx_size (self->pending), zhashx_size (self->published),
-                 (unsigned long long) fy_client_credit (self->client));
+                 (unsigned long long) fy_client_credit (self->client),
+                 s_ack_p99_ms (self), (long long) self->ack_max_ms);
 }
 
 static int
@@ -1046,36 +635,47 @@ s_on_stats (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Release what a list holds unpublished (pending or undecoded).
+static size_t
+s_release_list (bridge_t *self, zlistx_t *list)
+{
+    size_t count = 0;
+    bridge_msg_t *msg;
+    while ((msg = zlistx_first (list))) {
+        //  A pending one leaves its list by its handle (bridge_unpend).
+        if (list != self->pending)
+            zlistx_delete (list, zlistx_cursor (list));
+        bridge_release (self, msg, 0);
+        fy_metric_inc (self->released);
+        count++;
+    }
+    return count;
+}
+
 static void
 s_stop (bridge_t *self)
 {
     self->stopping = true;
     self->stop_deadline_ms = fy_clock_mono_ms () + self->stop_timeout_ms;
-    //  Stop receiving. A long poll cancelled as SQS answered it leaves its
-    //  messages invisible until their timeout: nothing is lost.
+    //  Stop receiving, but let the long polls open at SQS end: SQS still
+    //  hands messages to a poll whose client has gone, and they would stay
+    //  invisible for the whole visibility timeout. What they bring is
+    //  released at once (s_on_receive); one stalled past wait_s and the
+    //  grace is cancelled (s_cancel_stalled).
     for (size_t i = 0; i < self->queue_count; i++) {
-        s_queue_t *queue = self->queues [i];
-        while (queue->poll_count) {
-            s_poll_t *poll = queue->polls [0];
-            fy_sqs_cancel (self->sqs, poll->id);
-            s_poll_forget (queue, poll);
-        }
+        bridge_queue_t *queue = self->queues [i];
         if (queue->attributes_call) {
             fy_sqs_cancel (self->sqs, queue->attributes_call);
             queue->attributes_call = 0;
         }
     }
-    size_t released = zlistx_size (self->pending);
-    s_msg_t *msg;
-    while ((msg = zlistx_first (self->pending))) {
-        s_release (self, msg, 0);
-        fy_metric_inc (self->released);
-    }
+    size_t released = s_release_list (self, self->pending)
+                    + s_release_list (self, self->undecoded);
     for (size_t i = 0; i < self->queue_count; i++)
         bridge_batch_flush (self->queues [i]->visibility);
     fy_log_notice ("bridge: stopping: %zu released, waiting up to %lld ms "
-                   "for %zu published events", released,
-                   (long long) self->stop_timeout_ms,
+                   "for %zu open polls and %zu published events", released,
+                   (long long) self->stop_timeout_ms, s_polls_open (self),
                    zhashx_size (self->published));
 }
 
@@ -1137,6 +737,9 @@ s_metrics_new (bridge_t *self)
     self->sqs_errors_total = fy_metrics_counter (m,
         "ferry_bridge_sqs_failures_total",
         "SQS calls and batch entries that failed, every action", NULL);
+    self->ack_seconds = fy_metrics_histogram (m, "ferry_bridge_ack_seconds",
+        "time from a message's receive to its event's ACK", NULL,
+        s_ack_bounds, sizeof s_ack_bounds / sizeof s_ack_bounds [0]);
 }
 
 //  The queue URLs: bridge.queue_url, then bridge.extra_queue_urls.
@@ -1213,6 +816,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
     bridge_t *self = fy_xcalloc (1, sizeof *self);
+    fy_list_init (&self->messages);
     //  First, before libzmq starts a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
@@ -1222,6 +826,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->polls = fy_cfg_int (cfg, "bridge", "polls");
     self->wait_s = fy_cfg_int (cfg, "bridge", "wait_s");
     self->stop_timeout_ms = fy_cfg_int (cfg, "bridge", "stop_timeout_ms");
+    self->stop_grace_ms = fy_cfg_int (cfg, "bridge", "stop_poll_grace_ms");
+    self->hold_ms = fy_cfg_int (cfg, "bridge", "hold_unpublished_ms");
     s_metrics_new (self);
     self->pending = zlistx_new ();
     self->undecoded = zlistx_new ();
@@ -1247,8 +853,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     if (dlq && *dlq) {
         self->dlq_url = fy_xstrdup (dlq);
         self->dlq = bridge_batch_new (self->sqs, self->http, dlq,
-                                      FY_SQS_SEND, flush_ms, s_on_dlq,
-                                      s_on_dlq_call, self);
+                                      FY_SQS_SEND, flush_ms, bridge_on_dlq,
+                                      bridge_on_dlq_call, self);
     }
     else
         fy_log_warn ("bridge: no bridge.dlq_url: rejected messages are "
@@ -1265,8 +871,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
                              fy_cfg_int (cfg, "bridge", "heartbeat_ms"),
                              fy_cfg_int (cfg, "bridge", "liveness"));
     fy_client_handlers_t handlers = {
-        .ack = s_on_ack, .nack = s_on_nack, .lease = s_on_lease,
-        .reset = s_on_reset, .arg = self
+        .ack = bridge_on_ack, .nack = bridge_on_nack, .lease = bridge_on_lease,
+        .reset = bridge_on_reset, .arg = self
     };
     fy_client_set_handlers (self->client, &handlers);
 
@@ -1277,7 +883,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     fy_loop_set_idle (self->http_source, s_on_http_idle, self);
     self->client_source = fy_client_attach (self->client, self->loop);
     fy_loop_set_idle (self->client_source, s_on_client_idle, self);
-    zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (self->loop, BRIDGE_TICK_MS, 0, s_on_tick, self);
     zloop_timer (self->loop,
                  (size_t) fy_cfg_int (cfg, "bridge", "stats_interval_ms"), 0,
                  s_on_stats, self);
@@ -1330,8 +936,9 @@ bridge_destroy (bridge_t **self_p)
         bridge_batch_destroy (&self->queues [i]->visibility);
         bridge_batch_destroy (&self->queues [i]->extend);
     }
-    while (self->messages)
-        s_msg_free (self->messages);
+    bridge_msg_t *msg;
+    fy_list_each (msg, &self->messages, bridge_msg_t, link)
+        s_msg_free (msg);
     zlistx_destroy (&self->pending);
     zlistx_destroy (&self->undecoded);
     zhashx_destroy (&self->published);

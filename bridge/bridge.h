@@ -16,16 +16,19 @@ typedef struct bridge bridge_t;
 
 //  Build a bridge from a loaded configuration (borrowed for the bridge's
 //  life): compile the schema, connect to the broker, set up the SQS client
-//  and its signer. Returns NULL with err naming the key on bad settings.
+//  and its signer. Returns NULL with err, and errno EINVAL naming the
+//  key on bad settings (fy_daemon's exit 2).
 bridge_t *
     bridge_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
     bridge_destroy (bridge_t **self_p);
 
-//  Run until SIGTERM (stop receiving, release what is not published, wait
-//  up to bridge.stop_timeout_ms for what is) or SIGINT (at once). Returns
-//  0, or -1 when the loop failed.
+//  Run until SIGTERM (stop receiving, release what is not published, let
+//  the open long polls end and release what they bring, wait up to
+//  bridge.stop_timeout_ms for that and for the published events' answers)
+//  or SIGINT or a second SIGTERM (at once). Returns 0, or -1 when the loop
+//  failed.
 int
     bridge_run (bridge_t *self) FY_MUSTCHECK;
 

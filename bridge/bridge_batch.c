@@ -1,7 +1,8 @@
 /*  bridge_batch: gather entries, submit them ten at a time or after
-    flush_ms. A call in flight keeps the contexts of its entries in the
-    order added, which is the order fy_sqs reports them in. */
+    flush_ms, as calls of fy_sqs_flights, which keeps the contexts of
+    their entries until the outcomes come back. */
 #include "bridge_batch.h"
+#include "aws/fy_sqs_flights.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,20 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  One submitted batch: its entries' contexts, until the call ends.
-typedef struct s_flight {
-    bridge_batch_t *owner;
-    void *ctx [FY_SQS_BATCH_MAX];
-    size_t count;
-    uint64_t call_id;
-    int64_t started_ms;
-    struct s_flight *next, *prev;
-} s_flight_t;
-
 struct bridge_batch {
-    fy_sqs_t *sqs;
     fy_http_client_t *http;
-    char *queue_url;
     fy_sqs_batch_kind_t kind;
     int64_t flush_ms;
     bridge_batch_entry_fn *entry_fn;
@@ -34,9 +23,12 @@ struct bridge_batch {
     size_t count;
     uint64_t timer;
     uint64_t next_id;
-    s_flight_t *flights;
-    size_t in_flight;
+    fy_sqs_flights_t *flights;
 };
+
+static void s_on_done (const fy_sqs_result_t *result,
+                       const fy_sqs_entry_t *entries, void **ctx,
+                       size_t count, int64_t elapsed_ms, void *arg);
 
 bridge_batch_t *
 bridge_batch_new (fy_sqs_t *sqs, fy_http_client_t *http, const char *queue_url,
@@ -49,14 +41,13 @@ bridge_batch_new (fy_sqs_t *sqs, fy_http_client_t *http, const char *queue_url,
     assert (queue_url);
     assert (entry_fn);
     bridge_batch_t *self = fy_xcalloc (1, sizeof *self);
-    self->sqs = sqs;
     self->http = http;
-    self->queue_url = fy_xstrdup (queue_url);
     self->kind = kind;
     self->flush_ms = flush_ms > 0 ? flush_ms : 1;
     self->entry_fn = entry_fn;
     self->call_fn = call_fn;
     self->arg = arg;
+    self->flights = fy_sqs_flights_new (sqs, queue_url, s_on_done, self);
     return self;
 }
 
@@ -70,14 +61,8 @@ bridge_batch_destroy (bridge_batch_t **self_p)
     int saved = errno;
     if (self->timer)
         fy_http_client_timer_cancel (self->http, self->timer);
-    while (self->flights) {
-        s_flight_t *flight = self->flights;
-        self->flights = flight->next;
-        fy_sqs_cancel (self->sqs, flight->call_id);
-        free (flight);
-    }
+    fy_sqs_flights_destroy (&self->flights, NULL);
     fy_sqs_batch_destroy (&self->batch);
-    free (self->queue_url);
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -85,31 +70,13 @@ bridge_batch_destroy (bridge_batch_t **self_p)
 
 static void
 s_on_done (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
-           size_t count, void *arg)
+           void **ctx, size_t count, int64_t elapsed_ms, void *arg)
 {
-    s_flight_t *flight = arg;
-    bridge_batch_t *self = flight->owner;
-    if (flight->prev)
-        flight->prev->next = flight->next;
-    else
-        self->flights = flight->next;
-    if (flight->next)
-        flight->next->prev = flight->prev;
-    self->in_flight -= flight->count;
+    bridge_batch_t *self = arg;
     if (self->call_fn)
-        self->call_fn (result, fy_clock_mono_ms () - flight->started_ms,
-                       self->arg);
-    //  fy_sqs reports every entry in the order added; a short answer
-    //  would be its bug, but no context may be left without an outcome.
-    for (size_t i = 0; i < flight->count; i++) {
-        fy_sqs_entry_t lost = {
-            .ok = false, .code = "Lost",
-            .message = "no outcome reported for the entry"
-        };
-        self->entry_fn (flight->ctx [i], i < count ? &entries [i] : &lost,
-                        self->arg);
-    }
-    free (flight);
+        self->call_fn (result, elapsed_ms, self->arg);
+    for (size_t i = 0; i < count; i++)
+        self->entry_fn (ctx [i], &entries [i], self->arg);
 }
 
 void
@@ -122,34 +89,9 @@ bridge_batch_flush (bridge_batch_t *self)
     }
     if (self->count == 0)
         return;
-    s_flight_t *flight = fy_xcalloc (1, sizeof *flight);
-    flight->owner = self;
-    flight->count = self->count;
-    memcpy (flight->ctx, self->ctx, self->count * sizeof self->ctx [0]);
-    flight->started_ms = fy_clock_mono_ms ();
+    size_t count = self->count;
     self->count = 0;
-    self->in_flight += flight->count;
-    flight->next = self->flights;
-    if (self->flights)
-        self->flights->prev = flight;
-    self->flights = flight;
-    fy_error_t err = { "" };
-    if (fy_sqs_submit (self->sqs, self->queue_url, &self->batch, s_on_done,
-                       flight, &flight->call_id, &err)) {
-        //  Only a programming error gets here (an empty batch, a bad
-        //  id); report every entry as failed rather than lose them.
-        fy_sqs_result_t result = {
-            .error = errno, .code = "Invalid", .message = err.text,
-            .sender_fault = true
-        };
-        fy_sqs_entry_t entries [FY_SQS_BATCH_MAX];
-        for (size_t i = 0; i < flight->count; i++)
-            entries [i] = (fy_sqs_entry_t) {
-                .ok = false, .code = "Invalid", .message = err.text,
-                .sender_fault = true
-            };
-        s_on_done (&result, entries, flight->count, flight);
-    }
+    fy_sqs_flights_submit (self->flights, &self->batch, self->ctx, count);
 }
 
 static void
@@ -229,5 +171,5 @@ size_t
 bridge_batch_pending (bridge_batch_t *self)
 {
     assert (self);
-    return self->count + self->in_flight;
+    return self->count + fy_sqs_flights_entries (self->flights);
 }

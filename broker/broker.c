@@ -7,11 +7,8 @@
     event is finished when every delivery is settled, and only then does
     its publisher hear ACK or NACK and get its credit back, which is what
     bounds the broker's memory. Everything here runs on the loop's one
-    thread; nothing blocks. */
-#include "broker.h"
-#include "broker_http.h"
-#include "broker_route.h"
-#include "core/fy_list.h"
+    thread; nothing blocks. The request path is in broker_request.c. */
+#include "broker_int.h"
 #include "http/fy_http_server.h"
 
 #include <assert.h>
@@ -23,68 +20,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_BURST 1024            //  messages handled before flushing batches
-#define S_REASON_MAX 120
-
-typedef enum { S_QUEUED, S_HELD } s_state_t;
-typedef enum { S_CLIENT, S_WORKER } s_role_t;
-typedef enum { S_OK, S_RETRY, S_FAIL } s_outcome_t;
-
-typedef struct s_event s_event_t;
-typedef struct s_bytes s_bytes_t;
-typedef struct s_service s_service_t;
-typedef struct s_worker s_worker_t;
-typedef struct s_client s_client_t;
-
-typedef struct {
-    uint64_t did;               //  key in broker->deliveries; never 0
-    s_event_t *event;
-    s_service_t *service;
-    s_worker_t *holder;         //  when HELD
-    s_state_t state;
-    uint32_t attempt;
-    fy_link_t link;              //  in service->queue or holder->held
-} s_delivery_t;
-
-struct s_event {
-    uint64_t seq;               //  the publisher's
-    s_client_t *client;         //  NULL once the publisher is gone
-    broker_done_fn *done_fn;    //  or the broker's own publisher (HTTP)
-    void *done_arg;
-    char *reason;               //  of the first retryable failure, or NULL
-    s_bytes_t *bytes;           //  the event's msgpack
-    uint16_t count, pending, crashes;
-    bool answered;              //  the publisher already has a NACK
-    bool retry;                 //  a delivery failed retryably
-    fy_link_t link;              //  in client->events
-    //  The event's id is not kept: it is read from the bytes on the rare
-    //  paths that log it.
-    s_delivery_t deliveries [];
-};
-
-//  The event's bytes, copied out of the received frame (holding the frame
-//  would pin libzmq's whole receive buffer, kilobytes per event) and sent
-//  to each worker without another copy. Every EVENT in flight holds a
-//  reference; libzmq drops its reference from its I/O thread, hence the
-//  atomic count.
-struct s_bytes {
-    atomic_int refs;
-    uint32_t size;
-    char data [];
-};
-
 static void
 s_bytes_release (void *data, void *hint)
 {
     (void) data;
-    s_bytes_t *bytes = hint;
+    broker_bytes_t *bytes = hint;
     if (atomic_fetch_sub (&bytes->refs, 1) == 1)
         free (bytes);
 }
 
 //  The event's id for a log line, decoded from its bytes.
 static void
-s_event_id (s_event_t *event, char id [FY_UUID_SIZE])
+s_event_id (broker_event_t *event, char id [FY_UUID_SIZE])
 {
     json_t *json = fy_msgpack_decode (event->bytes->data, event->bytes->size,
                                       NULL);
@@ -92,111 +39,6 @@ s_event_id (s_event_t *event, char id [FY_UUID_SIZE])
     snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
     json_decref (json);
 }
-
-//  A request waits on its service, then is held by one worker, until its
-//  final reply. Its origin is a client (rid translated back) or the HTTP
-//  endpoint (a callback).
-typedef struct {
-    uint64_t rid;               //  the broker's; key in broker->requests
-    uint64_t origin_rid;
-    char origin_key [64];       //  the client's peer key, or "" for HTTP
-    broker_reply_fn *reply_fn;
-    void *reply_arg;
-    s_service_t *service;
-    s_worker_t *holder;
-    int64_t deadline;           //  pushed back by each part and grant
-    //  A pulled stream: window is what the REQUEST granted (0: the reply
-    //  is not flow-controlled), granted the parts with more the holder
-    //  may still send (PROTOCOL.md, Requests). The origin grants more:
-    //  the HTTP side by broker_request_more, a client by MORE.
-    uint64_t window, granted;
-    zmq_msg_t header;           //  the REQUEST as the worker gets it
-    fy_link_t link;              //  in service->requests or holder->requests
-} s_request_t;
-
-//  Deliveries are found by did through a table of slots: the low 32 bits
-//  of a did index a slot, the high 32 bits must match the slot's
-//  generation, so a stale or forged did from a worker finds nothing. No
-//  hashing, no allocation per delivery, 16 bytes a slot.
-typedef struct {
-    s_delivery_t *delivery;     //  NULL when free
-    uint32_t generation;
-    uint32_t next_free;         //  free list link, slot index + 1
-} s_slot_t;
-
-typedef struct {
-    s_role_t role;
-    char key [64];              //  the identity, in hex
-    unsigned char identity [32];
-    size_t identity_len;
-    char name [64];
-    int64_t last_seen, last_sent;
-} s_peer_t;
-
-struct s_worker {
-    s_peer_t peer;              //  first: a peer pointer is a worker pointer
-    s_service_t *service;
-    uint64_t credit, held;      //  deliveries and requests in hand
-    bool pull;                  //  sends stream parts only within grant
-    fy_link_t deliveries;
-    fy_link_t requests;
-    fy_link_t link;              //  in service->workers
-};
-
-struct s_client {
-    s_peer_t peer;
-    uint64_t credit;            //  granted, not yet used
-    uint64_t unfinished;
-    fy_link_t events;
-    fy_proto_msg_t acks;        //  seqs to ACK at the next flush
-    uint64_t granted;           //  CREDIT to send at the next flush
-};
-
-struct s_service {
-    char *name;
-    fy_link_t queue;
-    fy_link_t requests;
-    fy_link_t workers;
-    size_t queued, worker_count;
-    int64_t idle_since;         //  when it last had no worker; 0 if it has
-    fy_metric_t *queued_gauge, *workers_gauge;
-};
-
-struct broker {
-    fy_cfg_t *cfg;
-    const char *cfg_path;
-    const char *const *sets;
-    zsock_t *router;
-    zactor_t *auth;             //  zauth, when CURVE is on
-    void *socket;               //  the router's libzmq handle
-    char *endpoint;
-    zloop_t *loop;
-    broker_http_t *http;
-    int signal_fd;
-    broker_route_t *route;
-    zhashx_t *services;         //  name -> s_service_t
-    s_service_t **routed;       //  route index -> service
-    zhashx_t *peers;            //  identity hex -> s_peer_t
-    s_slot_t *slots;            //  did -> delivery, see s_did_*
-    uint32_t slot_count, slot_free;
-    size_t delivery_count;
-    zhashx_t *requests;         //  &rid -> s_request_t
-    zhashx_t *origins;          //  "client key/its rid" -> s_request_t
-    uint64_t next_rid;
-    uint64_t unfinished, outstanding_credit;
-    bool draining;
-    int64_t drain_deadline, started;
-    //  Settings, read once.
-    uint64_t capacity, client_credit;
-    int64_t heartbeat_ms, liveness, lease_ms, dispatch_timeout_ms,
-            stop_timeout_ms, request_timeout_ms;
-    uint64_t poison_crashes;
-    fy_proto_msg_t in, out, scratch;
-    fy_metrics_t *metrics;
-    fy_metric_t *published, *acked, *nacked, *unrouted, *malformed,
-                *redelivered, *poisoned, *deaths, *stale, *unfinished_gauge,
-                *requests_total, *request_errors;
-};
 
 //  --------------------------------------------------------------------
 //  Peers
@@ -214,7 +56,7 @@ s_peer_key (const void *identity, size_t len, char *key, size_t size)
     key [at] = 0;
 }
 
-static s_peer_t *
+static broker_peer_t *
 s_peer_lookup (broker_t *self, zmq_msg_t *identity)
 {
     char key [64];
@@ -224,7 +66,7 @@ s_peer_lookup (broker_t *self, zmq_msg_t *identity)
 }
 
 static void
-s_peer_init (s_peer_t *peer, s_role_t role, zmq_msg_t *identity,
+s_peer_init (broker_peer_t *peer, broker_role_t role, zmq_msg_t *identity,
              fy_proto_str_t name)
 {
     peer->role = role;
@@ -237,6 +79,8 @@ s_peer_init (s_peer_t *peer, s_role_t role, zmq_msg_t *identity,
     snprintf (peer->name, sizeof peer->name, "%.*s", (int) name.len,
               name.ptr ? name.ptr : "");
     peer->last_seen = fy_clock_mono_ms ();
+    peer->fd = -1;
+    fy_list_init (&peer->closed);
 }
 
 //  Start an outgoing message to peer (or to a raw identity).
@@ -254,8 +98,8 @@ s_out (broker_t *self, const void *identity, size_t len,
     return out;
 }
 
-static fy_proto_msg_t *
-s_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
+fy_proto_msg_t *
+broker_out_peer (broker_t *self, broker_peer_t *peer, fy_proto_command_t command)
 {
     peer->last_sent = fy_clock_mono_ms ();
     return s_out (self, peer->identity, peer->identity_len, command);
@@ -263,8 +107,8 @@ s_out_peer (broker_t *self, s_peer_t *peer, fy_proto_command_t command)
 
 //  Sends never block: ROUTER drops what it cannot queue for a peer, and
 //  credit keeps every peer's queue far below its high-water mark.
-static void
-s_send (broker_t *self)
+void
+broker_send (broker_t *self)
 {
     if (fy_proto_send (self->socket, &self->out))
         fy_log_debug ("broker: send %s failed: %s",
@@ -280,21 +124,21 @@ s_send_error (broker_t *self, zmq_msg_t *identity, const char *code,
                                  zmq_msg_size (identity), FY_PROTO_ERROR);
     out->code = fy_proto_str (code);
     out->message = fy_proto_str (message);
-    s_send (self);
+    broker_send (self);
     s_out (self, zmq_msg_data (identity), zmq_msg_size (identity),
            FY_PROTO_BYE);
-    s_send (self);
+    broker_send (self);
 }
 
 //  --------------------------------------------------------------------
 //  Services
 
-static s_service_t *
+static broker_service_t *
 s_service_require (broker_t *self, const char *name, size_t len)
 {
     char key [128];
     snprintf (key, sizeof key, "%.*s", (int) len, name);
-    s_service_t *service = zhashx_lookup (self->services, key);
+    broker_service_t *service = zhashx_lookup (self->services, key);
     if (service)
         return service;
     service = fy_xcalloc (1, sizeof *service);
@@ -315,7 +159,7 @@ s_service_require (broker_t *self, const char *name, size_t len)
 static void
 s_service_free (void **item_p)
 {
-    s_service_t *service = *item_p;
+    broker_service_t *service = *item_p;
     free (service->name);
     free (service);
     *item_p = NULL;
@@ -325,7 +169,7 @@ s_service_free (void **item_p)
 //  Delivery ids
 
 static uint64_t
-s_did_new (broker_t *self, s_delivery_t *delivery)
+s_did_new (broker_t *self, broker_delivery_t *delivery)
 {
     if (!self->slot_free) {
         uint32_t grown = self->slot_count ? self->slot_count * 2 : 1024;
@@ -339,14 +183,14 @@ s_did_new (broker_t *self, s_delivery_t *delivery)
         self->slot_count = grown;
     }
     uint32_t index = self->slot_free - 1;
-    s_slot_t *slot = &self->slots [index];
+    broker_slot_t *slot = &self->slots [index];
     self->slot_free = slot->next_free;
     slot->delivery = delivery;
     self->delivery_count++;
     return (uint64_t) slot->generation << 32 | index;
 }
 
-static s_delivery_t *
+static broker_delivery_t *
 s_did_lookup (broker_t *self, uint64_t did)
 {
     uint32_t index = (uint32_t) did;
@@ -360,7 +204,7 @@ static void
 s_did_free (broker_t *self, uint64_t did)
 {
     uint32_t index = (uint32_t) did;
-    s_slot_t *slot = &self->slots [index];
+    broker_slot_t *slot = &self->slots [index];
     assert (index < self->slot_count && slot->delivery);
     slot->delivery = NULL;
     //  Generation 0 is never used, so did 0 never names a delivery.
@@ -375,28 +219,28 @@ s_did_free (broker_t *self, uint64_t did)
 //  Events and deliveries
 
 static void
-s_ack_later (broker_t *self, s_client_t *client, uint64_t seq)
+s_ack_later (broker_t *self, broker_client_t *client, uint64_t seq)
 {
     (void) self;
     fy_proto_msg_add_id (&client->acks, seq);
 }
 
 static void
-s_nack (broker_t *self, s_client_t *client, uint64_t seq, bool retryable,
+s_nack (broker_t *self, broker_client_t *client, uint64_t seq, bool retryable,
         const char *reason)
 {
-    fy_proto_msg_t *out = s_out_peer (self, &client->peer, FY_PROTO_NACK);
+    fy_proto_msg_t *out = broker_out_peer (self, &client->peer, FY_PROTO_NACK);
     out->seq = seq;
     out->retryable = retryable;
     out->reason = fy_proto_str (reason);
-    s_send (self);
+    broker_send (self);
     fy_metric_inc (self->nacked);
 }
 
 //  Tell the event's publisher how it ended: ACK (batched) or NACK to a
 //  client, or the callback of an event the broker published itself.
 static void
-s_event_answer (broker_t *self, s_event_t *event, bool ok, bool retryable,
+s_event_answer (broker_t *self, broker_event_t *event, bool ok, bool retryable,
                 const char *reason)
 {
     if (ok)
@@ -413,7 +257,7 @@ s_event_answer (broker_t *self, s_event_t *event, bool ok, bool retryable,
 }
 
 static void
-s_event_finish (broker_t *self, s_event_t *event)
+s_event_finish (broker_t *self, broker_event_t *event)
 {
     if (!event->answered)
         s_event_answer (self, event, !event->retry, true,
@@ -430,10 +274,10 @@ s_event_finish (broker_t *self, s_event_t *event)
 
 //  Take a delivery out of whatever list holds it and out of the did map.
 static void
-s_delivery_detach (broker_t *self, s_delivery_t *delivery)
+s_delivery_detach (broker_t *self, broker_delivery_t *delivery)
 {
     fy_list_unlink (&delivery->link);
-    if (delivery->state == S_HELD) {
+    if (delivery->state == BROKER_HELD) {
         delivery->holder->held--;
         delivery->holder = NULL;
     }
@@ -446,18 +290,18 @@ s_delivery_detach (broker_t *self, s_delivery_t *delivery)
 }
 
 static void
-s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
+s_settle (broker_t *self, broker_delivery_t *delivery, broker_outcome_t outcome,
           const char *reason, size_t reason_len)
 {
-    s_event_t *event = delivery->event;
+    broker_event_t *event = delivery->event;
     s_delivery_detach (self, delivery);
-    if (outcome == S_FAIL && !event->answered) {
-        char text [S_REASON_MAX];
+    if (outcome == BROKER_FAIL && !event->answered) {
+        char text [BROKER_REASON_MAX];
         snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
         s_event_answer (self, event, false, false, text);
     }
     else
-    if (outcome == S_RETRY && !event->retry) {
+    if (outcome == BROKER_RETRY && !event->retry) {
         event->retry = true;
         event->reason = fy_xasprintf ("%.*s", (int) reason_len, reason);
     }
@@ -466,10 +310,10 @@ s_settle (broker_t *self, s_delivery_t *delivery, s_outcome_t outcome,
 }
 
 static void
-s_enqueue (s_delivery_t *delivery, bool at_head)
+s_enqueue (broker_delivery_t *delivery, bool at_head)
 {
-    s_service_t *service = delivery->service;
-    delivery->state = S_QUEUED;
+    broker_service_t *service = delivery->service;
+    delivery->state = BROKER_QUEUED;
     fy_list_insert (at_head ? &service->queue : service->queue.prev,
                    &delivery->link);
     service->queued++;
@@ -477,14 +321,14 @@ s_enqueue (s_delivery_t *delivery, bool at_head)
 }
 
 //  The worker of service with the most free credit, or NULL.
-static s_worker_t *
-s_pick_worker (s_service_t *service)
+static broker_worker_t *
+s_pick_worker (broker_service_t *service)
 {
-    s_worker_t *best = NULL;
+    broker_worker_t *best = NULL;
     uint64_t best_free = 0;
     for (fy_link_t *at = service->workers.next; at != &service->workers;
          at = at->next) {
-        s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
+        broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
         uint64_t free_credit = worker->credit > worker->held
                              ? worker->credit - worker->held : 0;
         if (free_credit > best_free) {
@@ -495,15 +339,15 @@ s_pick_worker (s_service_t *service)
     return best;
 }
 
-static void
-s_dispatch (broker_t *self, s_service_t *service)
+void
+broker_dispatch (broker_t *self, broker_service_t *service)
 {
     //  Requests first: someone is waiting on the other end of them.
     while (!fy_list_is_empty (&service->requests)) {
-        s_worker_t *worker = s_pick_worker (service);
+        broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_request_t *request = fy_list_entry (service->requests.next, s_request_t,
+        broker_request_t *request = fy_list_entry (service->requests.next, broker_request_t,
                                         link);
         fy_list_unlink (&request->link);
         request->holder = worker;
@@ -520,30 +364,30 @@ s_dispatch (broker_t *self, s_service_t *service)
                           zmq_strerror (errno));
     }
     while (!fy_list_is_empty (&service->queue)) {
-        s_worker_t *worker = s_pick_worker (service);
+        broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        s_delivery_t *delivery = fy_list_entry (service->queue.next, s_delivery_t,
+        broker_delivery_t *delivery = fy_list_entry (service->queue.next, broker_delivery_t,
                                           link);
         fy_list_unlink (&delivery->link);
         service->queued--;
-        delivery->state = S_HELD;
+        delivery->state = BROKER_HELD;
         delivery->holder = worker;
         delivery->attempt++;
         worker->held++;
         fy_list_insert (worker->deliveries.prev, &delivery->link);
-        fy_proto_msg_t *out = s_out_peer (self, &worker->peer,
-                                          FY_PROTO_EVENT);
+        fy_proto_msg_t *out = broker_out_peer (self, &worker->peer,
+                                               FY_PROTO_EVENT);
         out->did = delivery->did;
         out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
-        s_bytes_t *bytes = delivery->event->bytes;
+        broker_bytes_t *bytes = delivery->event->bytes;
         atomic_fetch_add (&bytes->refs, 1);
         zmq_msg_close (&out->event);
         zmq_msg_init_data (&out->event, bytes->data, bytes->size,
                            s_bytes_release, bytes);
         out->has_event = true;
-        s_send (self);
+        broker_send (self);
         if (delivery->attempt > 1)
             fy_metric_inc (self->redelivered);
     }
@@ -551,214 +395,10 @@ s_dispatch (broker_t *self, s_service_t *service)
 }
 
 //  --------------------------------------------------------------------
-//  Requests
-
-//  A client's request is found again by the client's own rid, for its
-//  MORE and CANCEL.
-static void
-s_origin_name (char *name, size_t size, const char *client_key, uint64_t rid)
-{
-    snprintf (name, size, "%s/%llu", client_key, (unsigned long long) rid);
-}
-
-static s_request_t *
-s_origin_lookup (broker_t *self, s_client_t *client, uint64_t rid)
-{
-    char name [128];
-    s_origin_name (name, sizeof name, client->peer.key, rid);
-    return zhashx_lookup (self->origins, name);
-}
-
-//  The request's replies have nowhere to go any more.
-static void
-s_origin_forget (broker_t *self, s_request_t *request)
-{
-    if (!request->origin_key [0])
-        return;
-    char name [128];
-    s_origin_name (name, sizeof name, request->origin_key,
-                   request->origin_rid);
-    zhashx_delete (self->origins, name);
-    request->origin_key [0] = 0;
-}
-
-static void
-s_request_free (broker_t *self, s_request_t *request)
-{
-    s_origin_forget (self, request);
-    fy_list_unlink (&request->link);
-    if (request->holder)
-        request->holder->held--;
-    zhashx_delete (self->requests, &request->rid);
-    zmq_msg_close (&request->header);
-    free (request);
-}
-
-//  Pass one reply part to the request's origin; the last part frees it.
-static void
-s_request_reply (broker_t *self, s_request_t *request, unsigned status,
-                 fy_proto_str_t content_type, fy_proto_str_t body, bool more)
-{
-    if (request->reply_fn)
-        request->reply_fn (request->reply_arg, status, content_type, body,
-                           more);
-    else
-    if (request->origin_key [0]) {
-        s_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
-        if (peer) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_REPLY);
-            out->rid = request->origin_rid;
-            out->status = status;
-            out->content_type = content_type;
-            out->body = body;
-            out->more = more;
-            s_send (self);
-        }
-    }
-    if (!more)
-        s_request_free (self, request);
-}
-
-static void
-s_request_fail (broker_t *self, s_request_t *request, unsigned status,
-                const char *code, const char *message)
-{
-    char *body = fy_json_error_body (code, message);
-    fy_metric_inc (self->request_errors);
-    s_request_reply (self, request, status, fy_proto_str ("application/json"),
-                     fy_proto_str (body), false);
-    free (body);
-}
-
-//  Fail every request of a list (a dead worker's, or a service's queue
-//  once it has no worker left).
-static void
-s_requests_fail (broker_t *self, fy_link_t *list, unsigned status,
-                 const char *code, const char *message)
-{
-    while (!fy_list_is_empty (list))
-        s_request_fail (self, fy_list_entry (list->next, s_request_t, link),
-                        status, code, message);
-}
-
-//  Tell the holder of a stream that its parts are no longer wanted: it
-//  frees the producer and answers with an empty last part.
-static void
-s_request_cancel_holder (broker_t *self, s_request_t *request)
-{
-    if (!request->holder || !request->holder->pull)
-        return;
-    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
-                                      FY_PROTO_CANCEL);
-    out->rid = request->rid;
-    s_send (self);
-}
-
-//  Its origin no longer wants the reply (went away, cancelled).
-static void
-s_request_abandon (broker_t *self, s_request_t *request)
-{
-    request->reply_fn = NULL;
-    s_origin_forget (self, request);
-    //  Not yet with a worker: nobody will ever answer it, drop it now.
-    if (!request->holder)
-        s_request_free (self, request);
-    else
-        //  A puller stops and answers with an empty last part, which
-        //  frees the request and the worker's credit; another finishes
-        //  into the void.
-        s_request_cancel_holder (self, request);
-}
-
-//  Grant n more parts of request's stream to its holder.
-static void
-s_request_more (broker_t *self, s_request_t *request, uint64_t n)
-{
-    if (!request->holder || !request->window || !request->holder->pull
-        || n == 0)
-        return;
-    request->granted += n;
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_proto_msg_t *out = s_out_peer (self, &request->holder->peer,
-                                      FY_PROTO_MORE);
-    out->rid = request->rid;
-    out->n = n;
-    s_send (self);
-}
-
-static uint64_t
-s_request_new (broker_t *self, fy_proto_str_t service_name,
-               fy_proto_msg_t *in, const char *origin_key,
-               broker_reply_fn *reply_fn, void *reply_arg)
-{
-    s_request_t *request = fy_xcalloc (1, sizeof *request);
-    request->rid = ++self->next_rid;
-    request->origin_rid = in->rid;
-    snprintf (request->origin_key, sizeof request->origin_key, "%s",
-              origin_key ? origin_key : "");
-    request->reply_fn = reply_fn;
-    request->reply_arg = reply_arg;
-    request->window = in->window;
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_list_init (&request->link);
-    zhashx_insert (self->requests, &request->rid, request);
-    if (request->origin_key [0]) {
-        char name [128];
-        s_origin_name (name, sizeof name, request->origin_key,
-                       request->origin_rid);
-        //  A client reusing a rid still open loses the older request's
-        //  replies, as it asked for.
-        s_request_t *older = zhashx_lookup (self->origins, name);
-        if (older)
-            s_origin_forget (self, older);
-        zhashx_insert (self->origins, name, request);
-    }
-    fy_metric_inc (self->requests_total);
-
-    char name [128];
-    snprintf (name, sizeof name, "%.*s", (int) service_name.len,
-              service_name.ptr ? service_name.ptr : "");
-    s_service_t *service = zhashx_lookup (self->services, name);
-    if (!service || service->worker_count == 0) {
-        uint64_t rid = request->rid;
-        s_request_fail (self, request, 503, "no_worker",
-                        "no worker of this service is connected");
-        return rid;
-    }
-    fy_proto_msg_t *scratch = &self->scratch;
-    fy_proto_msg_reset (scratch);
-    scratch->command = FY_PROTO_REQUEST;
-    scratch->rid = request->rid;
-    scratch->method = in->method;
-    scratch->path = in->path;
-    scratch->body = in->body;
-    scratch->window = request->window;
-    //  Borrowed from in for the pack only.
-    scratch->query = in->query;
-    scratch->query_count = in->query_count;
-    scratch->headers = in->headers;
-    scratch->headers_count = in->headers_count;
-    int rc = fy_proto_pack (scratch, &request->header);
-    scratch->query = scratch->headers = NULL;
-    scratch->query_count = scratch->headers_count = 0;
-    if (rc) {
-        zmq_msg_init (&request->header);
-        uint64_t rid = request->rid;
-        s_request_fail (self, request, 500, "internal", "cannot pack request");
-        return rid;
-    }
-    request->service = service;
-    fy_list_insert (service->requests.prev, &request->link);
-    uint64_t rid = request->rid;
-    s_dispatch (self, service);
-    return rid;
-}
-
-//  --------------------------------------------------------------------
 //  Credit
 
 static void
-s_grant (broker_t *self, s_client_t *client)
+s_grant (broker_t *self, broker_client_t *client)
 {
     if (self->draining)
         return;
@@ -782,35 +422,119 @@ s_grant (broker_t *self, s_client_t *client)
 static void
 s_flush (broker_t *self)
 {
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         if (client->acks.ids_count) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_ACK);
+            fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_ACK);
             fy_proto_msg_swap_ids (out, &client->acks);
             client->acks.ids_count = 0;
-            s_send (self);
+            broker_send (self);
         }
         s_grant (self, client);
         if (client->granted) {
-            fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_CREDIT);
+            fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
             client->granted = 0;
-            s_send (self);
+            broker_send (self);
         }
     }
     fy_metric_set (self->unfinished_gauge, (double) self->unfinished);
 }
 
 //  --------------------------------------------------------------------
+//  Connections
+//
+//  A peer's death is learnt from its closed connection at once; only a
+//  peer that hangs with its connection open is left to its heartbeats.
+//  The router's monitor names a closed connection by its fd, and the
+//  broker knows each peer by the fd its HELLO or READY came on
+//  (ZMQ_SRCFD). The next connection gets an fd as soon as it is closed,
+//  so s_fd_bind first reads every closure reported so far: one reported
+//  later is of a connection that came after the peer's, which has
+//  closed too. A closed peer is removed once the router has been read
+//  to the end, so what it sent before closing (its last ACKs, a BYE)
+//  still counts.
+
+static void
+s_fd_unbind (broker_t *self, broker_peer_t *peer)
+{
+    if (peer->fd >= 0 && self->fds [peer->fd] == peer)
+        self->fds [peer->fd] = NULL;
+    peer->fd = -1;
+}
+
+//  Read the monitor's reports: each closed connection's peer goes on
+//  broker->closed.
+static void
+s_closed_read (broker_t *self)
+{
+    void *monitor = zsock_resolve (self->monitor);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0) {
+        //  The event (16 bits) and its value, the fd (32 bits), then a
+        //  frame with the endpoint.
+        uint16_t event = 0;
+        uint32_t fd = UINT32_MAX;
+        if (zmq_msg_size (&frame) == 6) {
+            memcpy (&event, zmq_msg_data (&frame), 2);
+            memcpy (&fd, (char *) zmq_msg_data (&frame) + 2, 4);
+        }
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, 0) >= 0)
+            ;
+        if (event != ZMQ_EVENT_DISCONNECTED || fd >= self->fd_count
+            || !self->fds [fd])
+            continue;
+        broker_peer_t *peer = self->fds [fd];
+        s_fd_unbind (self, peer);
+        fy_list_push_back (&self->closed, &peer->closed);
+    }
+    zmq_msg_close (&frame);
+}
+
+//  Know peer by the connection its HELLO or READY (in) came on.
+static void
+s_fd_bind (broker_t *self, broker_peer_t *peer, fy_proto_msg_t *in)
+{
+    int fd = fy_proto_msg_fd (in);
+    if (fd < 0)
+        return;
+    s_closed_read (self);
+    if ((size_t) fd >= self->fd_count) {
+        size_t count = (size_t) fd + 64;
+        self->fds = fy_xrealloc (self->fds, count * sizeof *self->fds);
+        memset (self->fds + self->fd_count, 0,
+                (count - self->fd_count) * sizeof *self->fds);
+        self->fd_count = count;
+    }
+    //  Still taken: that peer's READY came on a connection that had
+    //  already closed, and its closure was read before it was bound. It
+    //  is left to its heartbeats.
+    if (self->fds [fd])
+        self->fds [fd]->fd = -1;
+    self->fds [fd] = peer;
+    peer->fd = fd;
+}
+
+//  Forget peer: its fd, its place among the closed, its entry (freed).
+static void
+s_peer_forget (broker_t *self, broker_peer_t *peer)
+{
+    s_fd_unbind (self, peer);
+    fy_list_unlink (&peer->closed);
+    zhashx_delete (self->peers, peer->key);
+}
+
+//  --------------------------------------------------------------------
 //  Peer removal
 
 static void
-s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
+s_worker_remove (broker_t *self, broker_worker_t *worker, bool crashed)
 {
-    s_service_t *service = worker->service;
+    broker_service_t *service = worker->service;
     fy_log_notice ("broker: worker %s of %s %s holding %llu",
                    worker->peer.name, service->name,
                    crashed ? "died" : "left",
@@ -818,11 +542,11 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
     if (crashed)
         fy_metric_inc (self->deaths);
     while (!fy_list_is_empty (&worker->deliveries)) {
-        s_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
-                                          s_delivery_t, link);
-        s_event_t *event = delivery->event;
+        broker_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
+                                          broker_delivery_t, link);
+        broker_event_t *event = delivery->event;
         if (crashed && ++event->crashes >= self->poison_crashes) {
-            char reason [S_REASON_MAX];
+            char reason [BROKER_REASON_MAX];
             int len = snprintf (reason, sizeof reason, "poison: %u workers "
                                 "of %s died holding it", event->crashes,
                                 service->name);
@@ -830,7 +554,7 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
             s_event_id (event, id);
             fy_log_warn ("broker: event=%s is poison", id);
             fy_metric_inc (self->poisoned);
-            s_settle (self, delivery, S_FAIL, reason, (size_t) len);
+            s_settle (self, delivery, BROKER_FAIL, reason, (size_t) len);
             continue;
         }
         //  Back to the head, in the order held: re-dispatched at once.
@@ -839,21 +563,21 @@ s_worker_remove (broker_t *self, s_worker_t *worker, bool crashed)
         delivery->holder = NULL;
         s_enqueue (delivery, true);
     }
-    s_requests_fail (self, &worker->requests, 502, "worker_died",
-                     "the worker holding this request went away");
+    broker_requests_fail (self, &worker->requests, 502, "worker_died",
+                          "the worker holding this request went away");
     fy_list_unlink (&worker->link);
     if (--service->worker_count == 0) {
         service->idle_since = fy_clock_mono_ms ();
-        s_requests_fail (self, &service->requests, 503, "no_worker",
-                         "no worker of this service is connected");
+        broker_requests_fail (self, &service->requests, 503, "no_worker",
+                              "no worker of this service is connected");
     }
     fy_metric_set (service->workers_gauge, (double) service->worker_count);
-    zhashx_delete (self->peers, worker->peer.key);
-    s_dispatch (self, service);
+    s_peer_forget (self, &worker->peer);
+    broker_dispatch (self, service);
 }
 
 static void
-s_client_remove (broker_t *self, s_client_t *client)
+s_client_remove (broker_t *self, broker_client_t *client)
 {
     fy_log_notice ("broker: client %s gone with %llu unfinished",
                    client->peer.name,
@@ -862,51 +586,65 @@ s_client_remove (broker_t *self, s_client_t *client)
     //  Its events are orphans now: queued deliveries are dropped (SQS will
     //  deliver the message again), held ones finish and are forgotten.
     while (!fy_list_is_empty (&client->events)) {
-        s_event_t *event = fy_list_entry (client->events.next, s_event_t, link);
+        broker_event_t *event = fy_list_entry (client->events.next, broker_event_t, link);
         fy_list_unlink (&event->link);
         event->client = NULL;
         client->unfinished--;
         uint16_t count = event->count;
         for (uint16_t i = 0; i < count; i++) {
-            s_delivery_t *delivery = &event->deliveries [i];
-            if (delivery->state != S_QUEUED
+            broker_delivery_t *delivery = &event->deliveries [i];
+            if (delivery->state != BROKER_QUEUED
                 || s_did_lookup (self, delivery->did) != delivery)
                 continue;
             //  The last settle frees the event: stop looking at it.
             bool last = event->pending == 1;
-            s_settle (self, delivery, S_OK, "", 0);
+            s_settle (self, delivery, BROKER_OK, "", 0);
             if (last)
                 break;
         }
     }
     //  Nobody wants its requests' replies any more: pullers stop.
     zlistx_t *orphans = zlistx_new ();
-    for (s_request_t *request = zhashx_first (self->requests); request;
+    for (broker_request_t *request = zhashx_first (self->requests); request;
          request = zhashx_next (self->requests))
         if (strcmp (request->origin_key, client->peer.key) == 0)
             zlistx_add_end (orphans, request);
-    for (s_request_t *request = zlistx_first (orphans); request;
+    for (broker_request_t *request = zlistx_first (orphans); request;
          request = zlistx_next (orphans))
-        s_request_abandon (self, request);
+        broker_request_abandon (self, request);
     zlistx_destroy (&orphans);
-    zhashx_delete (self->peers, client->peer.key);
+    s_peer_forget (self, &client->peer);
 }
 
 static void
-s_peer_remove (broker_t *self, s_peer_t *peer, bool crashed)
+s_peer_remove (broker_t *self, broker_peer_t *peer, bool crashed)
 {
-    if (peer->role == S_WORKER)
-        s_worker_remove (self, (s_worker_t *) peer, crashed);
+    if (peer->role == BROKER_WORKER)
+        s_worker_remove (self, (broker_worker_t *) peer, crashed);
     else
-        s_client_remove (self, (s_client_t *) peer);
+        s_client_remove (self, (broker_client_t *) peer);
+}
+
+//  The peers whose connection closed are dead, as if silent too long.
+static void
+s_closed_remove (broker_t *self)
+{
+    while (!fy_list_is_empty (&self->closed)) {
+        broker_peer_t *peer = fy_list_entry (self->closed.next, broker_peer_t,
+                                             closed);
+        fy_log_info ("broker: %s %s closed its connection",
+                     peer->role == BROKER_CLIENT ? "client" : "worker",
+                     peer->name);
+        s_peer_remove (self, peer, true);
+    }
 }
 
 static void
 s_peer_free (void **item_p)
 {
-    s_peer_t *peer = *item_p;
-    if (peer->role == S_CLIENT)
-        fy_proto_msg_close (&((s_client_t *) peer)->acks);
+    broker_peer_t *peer = *item_p;
+    if (peer->role == BROKER_CLIENT)
+        fy_proto_msg_close (&((broker_client_t *) peer)->acks);
     free (peer);
     *item_p = NULL;
 }
@@ -915,7 +653,7 @@ s_peer_free (void **item_p)
 //  Commands
 
 static void
-s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+s_on_hello (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
 {
     if (self->draining) {
         s_send_error (self, &in->identity, "draining", "broker is stopping");
@@ -929,26 +667,27 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
     //  events are orphaned, as if it had gone and come back.
     if (peer)
         s_peer_remove (self, peer, false);
-    s_client_t *client = fy_xcalloc (1, sizeof *client);
-    s_peer_init (&client->peer, S_CLIENT, &in->identity, in->name);
+    broker_client_t *client = fy_xcalloc (1, sizeof *client);
+    s_peer_init (&client->peer, BROKER_CLIENT, &in->identity, in->name);
     fy_list_init (&client->events);
     fy_proto_msg_init (&client->acks);
     zhashx_insert (self->peers, client->peer.key, client);
+    s_fd_bind (self, &client->peer, in);
     fy_log_info ("broker: client %s connected", client->peer.name);
 }
 
 static void
-s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
+s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
 {
-    if (peer && peer->role != S_WORKER) {
+    if (peer && peer->role != BROKER_WORKER) {
         s_send_error (self, &in->identity, "protocol", "a client sent READY");
         s_peer_remove (self, peer, false);
         return;
     }
-    s_worker_t *worker = (s_worker_t *) peer;
+    broker_worker_t *worker = (broker_worker_t *) peer;
     if (!worker) {
         worker = fy_xcalloc (1, sizeof *worker);
-        s_peer_init (&worker->peer, S_WORKER, &in->identity, in->name);
+        s_peer_init (&worker->peer, BROKER_WORKER, &in->identity, in->name);
         fy_list_init (&worker->deliveries);
         fy_list_init (&worker->requests);
         worker->service = s_service_require (self, in->service.ptr,
@@ -959,18 +698,19 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, s_peer_t *peer)
         fy_metric_set (worker->service->workers_gauge,
                        (double) worker->service->worker_count);
         zhashx_insert (self->peers, worker->peer.key, worker);
+        s_fd_bind (self, &worker->peer, in);
         fy_log_info ("broker: worker %s of %s ready, credit %llu",
                      worker->peer.name, worker->service->name,
                      (unsigned long long) in->credit);
     }
     worker->credit = in->credit;
     worker->pull = in->pull;
-    s_dispatch (self, worker->service);
+    broker_dispatch (self, worker->service);
 }
 
 //  Route an event and queue its deliveries. Returns the event, or NULL
 //  when its type matches no service (nothing was kept; frame untouched).
-static s_event_t *
+static broker_event_t *
 s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 {
     size_t count = 0;
@@ -981,8 +721,8 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
         return NULL;
     }
     size_t size = zmq_msg_size (frame);
-    s_event_t *event = fy_xcalloc (1, sizeof *event
-                                      + count * sizeof (s_delivery_t));
+    broker_event_t *event = fy_xcalloc (1, sizeof *event
+                                      + count * sizeof (broker_delivery_t));
     event->count = event->pending = (uint16_t) count;
     event->bytes = fy_xmalloc (sizeof *event->bytes + size);
     atomic_init (&event->bytes->refs, 1);
@@ -991,7 +731,7 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
     fy_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
-        s_delivery_t *delivery = &event->deliveries [i];
+        broker_delivery_t *delivery = &event->deliveries [i];
         delivery->did = s_did_new (self, delivery);
         delivery->event = event;
         delivery->service = self->routed [routed [i]];
@@ -1001,14 +741,14 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 }
 
 static void
-s_event_dispatch (broker_t *self, s_event_t *event)
+s_event_dispatch (broker_t *self, broker_event_t *event)
 {
     for (size_t i = 0; i < event->count; i++)
-        s_dispatch (self, event->deliveries [i].service);
+        broker_dispatch (self, event->deliveries [i].service);
 }
 
 static void
-s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
+s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
 {
     fy_metric_inc (self->published);
     if (self->draining) {
@@ -1021,7 +761,7 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
     }
     client->credit--;
     self->outstanding_credit--;
-    s_event_t *event = s_event_new (self, in->type, &in->event);
+    broker_event_t *event = s_event_new (self, in->type, &in->event);
     if (!event) {
         s_ack_later (self, client, in->seq);
         return;
@@ -1035,11 +775,11 @@ s_on_publish (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
 
 //  A worker's answer about one delivery; stale dids (re-dispatched since,
 //  or from a session the broker forgot) are counted and ignored.
-static s_delivery_t *
-s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
+static broker_delivery_t *
+s_held_by (broker_t *self, broker_worker_t *worker, uint64_t did)
 {
-    s_delivery_t *delivery = s_did_lookup (self, did);
-    if (!delivery || delivery->state != S_HELD
+    broker_delivery_t *delivery = s_did_lookup (self, did);
+    if (!delivery || delivery->state != BROKER_HELD
         || delivery->holder != worker) {
         fy_metric_inc (self->stale);
         return NULL;
@@ -1048,20 +788,20 @@ s_held_by (broker_t *self, s_worker_t *worker, uint64_t did)
 }
 
 static void
-s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+s_on_worker_ack (broker_t *self, fy_proto_msg_t *in, broker_worker_t *worker)
 {
     for (size_t i = 0; i < in->ids_count; i++) {
-        s_delivery_t *delivery = s_held_by (self, worker, in->ids [i]);
+        broker_delivery_t *delivery = s_held_by (self, worker, in->ids [i]);
         if (delivery)
-            s_settle (self, delivery, S_OK, "", 0);
+            s_settle (self, delivery, BROKER_OK, "", 0);
     }
-    s_dispatch (self, worker->service);
+    broker_dispatch (self, worker->service);
 }
 
 static void
-s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
+s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, broker_worker_t *worker)
 {
-    s_delivery_t *delivery = s_held_by (self, worker, in->did);
+    broker_delivery_t *delivery = s_held_by (self, worker, in->did);
     if (delivery) {
         if (fy_log_enabled (FY_LOG_INFO)) {
             char id [FY_UUID_SIZE];
@@ -1070,67 +810,16 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
                          "reason=%.*s", id, worker->service->name,
                          in->retryable, (int) in->reason.len, in->reason.ptr);
         }
-        s_settle (self, delivery, in->retryable ? S_RETRY : S_FAIL,
+        s_settle (self, delivery, in->retryable ? BROKER_RETRY : BROKER_FAIL,
                   in->reason.ptr, in->reason.len);
     }
-    s_dispatch (self, worker->service);
-}
-
-static void
-s_on_worker_reply (broker_t *self, fy_proto_msg_t *in, s_worker_t *worker)
-{
-    s_request_t *request = zhashx_lookup (self->requests, &in->rid);
-    if (!request || request->holder != worker) {
-        fy_metric_inc (self->stale);
-        return;
-    }
-    if (in->more && request->window && worker->pull) {
-        //  Forwarded all the same (the origin copes), but a worker that
-        //  claims to pull and pushes is broken: say so.
-        if (request->granted == 0) {
-            fy_metric_inc (self->malformed);
-            fy_log_warn ("broker: worker %s sent part of rid=%llu without "
-                         "grant", worker->peer.name,
-                         (unsigned long long) request->rid);
-        }
-        else
-            request->granted--;
-    }
-    //  A stream that makes progress is not late.
-    request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    s_request_reply (self, request, (unsigned) in->status, in->content_type,
-                     in->body, in->more);
-    s_dispatch (self, worker->service);
-}
-
-static void
-s_on_client_request (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_new (self, in->service, in, client->peer.key, NULL, NULL);
-}
-
-//  MORE and CANCEL name the client's own rid; one for a request already
-//  answered or unknown is ignored, as a worker ignores them.
-static void
-s_on_client_more (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
-    if (request)
-        s_request_more (self, request, in->n);
-}
-
-static void
-s_on_client_cancel (broker_t *self, fy_proto_msg_t *in, s_client_t *client)
-{
-    s_request_t *request = s_origin_lookup (self, client, in->rid);
-    if (request)
-        s_request_abandon (self, request);
+    broker_dispatch (self, worker->service);
 }
 
 static void
 s_handle (broker_t *self, fy_proto_msg_t *in)
 {
-    s_peer_t *peer = s_peer_lookup (self, &in->identity);
+    broker_peer_t *peer = s_peer_lookup (self, &in->identity);
     if (peer)
         peer->last_seen = fy_clock_mono_ms ();
     switch (in->command) {
@@ -1144,8 +833,8 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
             //  Answered at once, so each peer judges the broker's liveness
             //  by its own interval, whatever the broker's is.
             if (peer) {
-                s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
-                s_send (self);
+                broker_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+                broker_send (self);
             }
             else
                 s_send_error (self, &in->identity, "unknown_peer",
@@ -1163,31 +852,31 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
                       "say HELLO or READY first");
         return;
     }
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_PUBLISH)
-        s_on_publish (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_PUBLISH)
+        s_on_publish (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_REQUEST)
-        s_on_client_request (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_REQUEST)
+        broker_on_client_request (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_MORE)
-        s_on_client_more (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_MORE)
+        broker_on_client_more (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_CLIENT && in->command == FY_PROTO_CANCEL)
-        s_on_client_cancel (self, in, (s_client_t *) peer);
+    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_CANCEL)
+        broker_on_client_cancel (self, in, (broker_client_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_REPLY)
-        s_on_worker_reply (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_REPLY)
+        broker_on_worker_reply (self, in, (broker_worker_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_ACK && in->dids)
-        s_on_worker_ack (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_ACK && in->dids)
+        s_on_worker_ack (self, in, (broker_worker_t *) peer);
     else
-    if (peer->role == S_WORKER && in->command == FY_PROTO_NACK && in->did)
-        s_on_worker_nack (self, in, (s_worker_t *) peer);
+    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_NACK && in->did)
+        s_on_worker_nack (self, in, (broker_worker_t *) peer);
     else {
         fy_metric_inc (self->malformed);
         fy_log_debug ("broker: %s from %s %s is out of place",
                       fy_proto_command_name (in->command),
-                      peer->role == S_CLIENT ? "client" : "worker",
+                      peer->role == BROKER_CLIENT ? "client" : "worker",
                       peer->name);
     }
 }
@@ -1198,10 +887,12 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     (void) sock;
     broker_t *self = arg;
-    for (int i = 0; i < S_BURST; i++) {
+    bool drained = false;
+    for (int i = 0; i < BROKER_BURST; i++) {
         fy_error_t err = { "" };
         if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in,
                            &err)) {
+            drained = errno == EAGAIN;
             if (errno == EAGAIN || errno == EINTR)
                 break;
             if (errno == EPROTONOSUPPORT && self->in.has_identity) {
@@ -1222,8 +913,20 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
         }
         s_handle (self, &self->in);
     }
+    if (drained)
+        s_closed_remove (self);
     s_flush (self);
     return 0;
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) sock;
+    broker_t *self = arg;
+    s_closed_read (self);
+    //  What the closed connections sent before closing is read first.
+    return s_on_router (loop, self->router, self);
 }
 
 //  --------------------------------------------------------------------
@@ -1238,44 +941,44 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     int64_t now = fy_clock_mono_ms ();
     int64_t silence = self->heartbeat_ms * self->liveness;
     zlistx_t *dead = zlistx_new ();
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
         if (now - peer->last_seen > silence)
             zlistx_add_end (dead, peer);
         else
         if (now - peer->last_sent >= self->heartbeat_ms) {
-            s_out_peer (self, peer, FY_PROTO_HEARTBEAT);
-            s_send (self);
+            broker_out_peer (self, peer, FY_PROTO_HEARTBEAT);
+            broker_send (self);
         }
     }
-    for (s_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
+    for (broker_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
         s_peer_remove (self, peer, true);
     zlistx_destroy (&dead);
 
     //  A service with no worker for dispatch_timeout_ms gives its queue
     //  back to SQS as retryable failures instead of holding it forever.
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services)) {
         if (service->worker_count || !service->idle_since
             || now - service->idle_since < self->dispatch_timeout_ms)
             continue;
         while (!fy_list_is_empty (&service->queue)) {
-            s_delivery_t *delivery = fy_list_entry (service->queue.next,
-                                              s_delivery_t, link);
-            s_settle (self, delivery, S_RETRY, "no_worker", 9);
+            broker_delivery_t *delivery = fy_list_entry (service->queue.next,
+                                              broker_delivery_t, link);
+            s_settle (self, delivery, BROKER_RETRY, "no_worker", 9);
         }
     }
     //  Requests past their deadline get a 504 from the broker.
     zlistx_t *late = zlistx_new ();
-    for (s_request_t *request = zhashx_first (self->requests); request;
+    for (broker_request_t *request = zhashx_first (self->requests); request;
          request = zhashx_next (self->requests))
         if (request->deadline <= now)
             zlistx_add_end (late, request);
-    for (s_request_t *request = zlistx_first (late); request;
+    for (broker_request_t *request = zlistx_first (late); request;
          request = zlistx_next (late)) {
-        s_request_cancel_holder (self, request);
-        s_request_fail (self, request, 504, "timeout",
-                        "the service did not answer in time");
+        broker_request_cancel_holder (self, request);
+        broker_request_fail (self, request, 504, "timeout",
+                             "the service did not answer in time");
     }
     zlistx_destroy (&late);
     s_flush (self);
@@ -1294,18 +997,18 @@ s_on_lease (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     broker_t *self = arg;
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         if (fy_list_is_empty (&client->events))
             continue;
-        fy_proto_msg_t *out = s_out_peer (self, peer, FY_PROTO_LEASE);
+        fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_LEASE);
         for (fy_link_t *at = client->events.next; at != &client->events;
              at = at->next)
-            fy_proto_msg_add_id (out, fy_list_entry (at, s_event_t, link)->seq);
-        s_send (self);
+            fy_proto_msg_add_id (out, fy_list_entry (at, broker_event_t, link)->seq);
+        broker_send (self);
     }
     return 0;
 }
@@ -1317,7 +1020,7 @@ static void
 s_reload (broker_t *self)
 {
     fy_error_t err = { "" };
-    if (fy_cfg_load (self->cfg, self->cfg_path, self->sets, &err)) {
+    if (fy_cfg_reload (self->cfg, &err)) {
         fy_log_error ("broker: reload refused, keeping the old "
                       "configuration: %s", err.text);
         return;
@@ -1329,7 +1032,7 @@ s_reload (broker_t *self)
         return;
     }
     size_t count = broker_route_services (route);
-    s_service_t **routed = fy_xcalloc (count ? count : 1, sizeof *routed);
+    broker_service_t **routed = fy_xcalloc (count ? count : 1, sizeof *routed);
     for (size_t i = 0; i < count; i++) {
         const char *name = broker_route_service (route, i);
         routed [i] = s_service_require (self, name, strlen (name));
@@ -1440,16 +1143,13 @@ s_curve_setup (broker_t *self, fy_error_t *err)
 }
 
 broker_t *
-broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
-            fy_error_t *err)
+broker_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
     broker_t *self = fy_xcalloc (1, sizeof *self);
     //  First, before libzmq or zauth start a thread.
     self->signal_fd = fy_signals_open (true);
     self->cfg = cfg;
-    self->cfg_path = cfg_path;
-    self->sets = sets;
     self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
     self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
@@ -1471,6 +1171,7 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     zhashx_set_destructor (self->services, s_service_free);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
+    fy_list_init (&self->closed);
     //  Values are the requests' own; only the keys are the table's.
     self->origins = zhashx_new ();
     self->requests = zhashx_new ();
@@ -1499,6 +1200,19 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     //  process rather than in the broker's memory.
     zsock_set_sndhwm (self->router, 0);
     zsock_set_rcvhwm (self->router, 1000);
+    //  Closed connections are reported at once (see s_fd_bind), never
+    //  dropped: a lost report leaves a dead peer to its heartbeats.
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://ferry-broker-%p",
+              (void *) self);
+    self->monitor = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvhwm (self->monitor, 0);
+    if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_DISCONNECTED)
+        || zsock_connect (self->monitor, "%s", monitor) < 0) {
+        fy_error_set (err, "broker: cannot monitor its socket: %s",
+                      zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
     if (s_curve_setup (self, err))
         goto fail;
     const char *endpoint = fy_cfg_str (cfg, "broker", "endpoint");
@@ -1512,6 +1226,7 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
 
     self->loop = zloop_new ();
     zloop_reader (self->loop, self->router, s_on_router, self);
+    zloop_reader (self->loop, self->monitor, s_on_monitor, self);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &signal_item, s_on_signal, self);
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
@@ -1525,6 +1240,9 @@ broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
     return self;
 fail:
     broker_destroy (&self);
+    //  Each step above is a setting: the routes, the endpoint, the CURVE
+    //  keys, the HTTP port.
+    errno = EINVAL;
     return NULL;
 }
 
@@ -1542,10 +1260,10 @@ broker_run (broker_t *self)
     fy_log_notice ("broker: serving on %s", self->endpoint);
     zloop_start (self->loop);
     //  Say goodbye so peers reconnect at once rather than after liveness.
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        s_out_peer (self, peer, FY_PROTO_BYE);
-        s_send (self);
+        broker_out_peer (self, peer, FY_PROTO_BYE);
+        broker_send (self);
     }
     return 0;
 }
@@ -1566,7 +1284,7 @@ broker_destroy (broker_t **self_p)
     //  deliveries in the did map.
     //  Every unfinished event has exactly `pending` deliveries in the map.
     for (uint32_t i = 0; i < self->slot_count; i++) {
-        s_delivery_t *delivery = self->slots [i].delivery;
+        broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && --delivery->event->pending == 0) {
             s_bytes_release (NULL, delivery->event->bytes);
             free (delivery->event->reason);
@@ -1575,7 +1293,7 @@ broker_destroy (broker_t **self_p)
     }
     free (self->slots);
     while (zhashx_size (self->requests)) {
-        s_request_t *request = zhashx_first (self->requests);
+        broker_request_t *request = zhashx_first (self->requests);
         zhashx_delete (self->requests, &request->rid);
         zmq_msg_close (&request->header);
         free (request);
@@ -1587,6 +1305,8 @@ broker_destroy (broker_t **self_p)
     free (self->routed);
     broker_route_destroy (&self->route);
     zsock_destroy (&self->router);
+    zsock_destroy (&self->monitor);
+    free (self->fds);
     zactor_destroy (&self->auth);
     free (self->endpoint);
     if (self->signal_fd >= 0)
@@ -1598,34 +1318,6 @@ broker_destroy (broker_t **self_p)
     free (self);
     *self_p = NULL;
     errno = saved;
-}
-
-uint64_t
-broker_request (broker_t *self, fy_proto_msg_t *request,
-                broker_reply_fn *fn, void *arg)
-{
-    assert (self);
-    assert (request);
-    assert (fn);
-    return s_request_new (self, request->service, request, NULL, fn, arg);
-}
-
-void
-broker_request_cancel (broker_t *self, uint64_t rid)
-{
-    assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (request)
-        s_request_abandon (self, request);
-}
-
-void
-broker_request_more (broker_t *self, uint64_t rid, uint64_t n)
-{
-    assert (self);
-    s_request_t *request = zhashx_lookup (self->requests, &rid);
-    if (request)
-        s_request_more (self, request, n);
 }
 
 int
@@ -1642,7 +1334,7 @@ broker_publish (broker_t *self, const char *type, zmq_msg_t *frame,
         return -1;
     }
     fy_metric_inc (self->published);
-    s_event_t *event = s_event_new (self, fy_proto_str (type), frame);
+    broker_event_t *event = s_event_new (self, fy_proto_str (type), frame);
     if (!event) {
         fn (arg, true, false, "unrouted");
         return 0;
@@ -1658,7 +1350,7 @@ broker_forget (broker_t *self, void *arg)
 {
     assert (self);
     for (uint32_t i = 0; i < self->slot_count; i++) {
-        s_delivery_t *delivery = self->slots [i].delivery;
+        broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && delivery->event->done_arg == arg)
             delivery->event->done_fn = NULL;
     }
@@ -1670,13 +1362,13 @@ broker_status (broker_t *self)
     assert (self);
     int64_t now = fy_clock_mono_ms ();
     json_t *services = json_array ();
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services)) {
         json_t *workers = json_array ();
         uint64_t held = 0;
         for (fy_link_t *at = service->workers.next; at != &service->workers;
              at = at->next) {
-            s_worker_t *worker = fy_list_entry (at, s_worker_t, link);
+            broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
             held += worker->held;
             json_array_append_new (workers, json_pack ("{s:s, s:I, s:I, s:I}",
                 "name", worker->peer.name,
@@ -1698,11 +1390,11 @@ broker_status (broker_t *self)
             "workers_detail", workers));
     }
     json_t *clients = json_array ();
-    for (s_peer_t *peer = zhashx_first (self->peers); peer;
+    for (broker_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers)) {
-        if (peer->role != S_CLIENT)
+        if (peer->role != BROKER_CLIENT)
             continue;
-        s_client_t *client = (s_client_t *) peer;
+        broker_client_t *client = (broker_client_t *) peer;
         json_array_append_new (clients, json_pack ("{s:s, s:I, s:I, s:I}",
             "name", peer->name, "credit", (json_int_t) client->credit,
             "unfinished", (json_int_t) client->unfinished,
@@ -1711,7 +1403,7 @@ broker_status (broker_t *self)
     //  Deliveries are either queued or held: held ones are the leases the
     //  publishers hear about.
     size_t queued = 0;
-    for (s_service_t *service = zhashx_first (self->services); service;
+    for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services))
         queued += service->queued;
     return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
@@ -1745,7 +1437,7 @@ broker_is_ready (broker_t *self, char *missing, size_t size)
     if (size)
         missing [0] = 0;
     for (size_t i = 0; i < broker_route_services (self->route); i++) {
-        s_service_t *service = self->routed [i];
+        broker_service_t *service = self->routed [i];
         if (service->worker_count)
             continue;
         ready = false;

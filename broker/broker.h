@@ -15,12 +15,12 @@ typedef void (broker_reply_fn) (void *arg, unsigned status,
                                 fy_proto_str_t content_type,
                                 fy_proto_str_t body, bool more);
 
-//  Build a broker from a loaded configuration and bind it. cfg, and the
-//  path and --set list SIGHUP reloads it from, are borrowed for the
-//  broker's life. Returns NULL with err on a bad route or endpoint.
+//  Build a broker from a loaded configuration and bind it. cfg is
+//  borrowed for the broker's life (SIGHUP reloads it, fy_cfg_reload).
+//  Returns NULL with err and errno EINVAL on a bad route, endpoint, key
+//  or port (fy_daemon's exit 2).
 broker_t *
-    broker_new (fy_cfg_t *cfg, const char *cfg_path, const char *const *sets,
-                fy_error_t *err);
+    broker_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
     broker_destroy (broker_t **self_p);

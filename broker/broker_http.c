@@ -26,6 +26,11 @@ struct broker_http {
     char *openapi;              //  the document, read once
     size_t openapi_len;
     fy_loop_source_t *source;   //  the server in the broker's loop
+    //  ferry_http_refused_total{reason}: the server's counts, mirrored at
+    //  each scrape, and the 415s given here.
+    fy_metrics_t *metrics;
+    fy_metric_t *refused [FY_HTTP_REFUSED_COUNT];
+    fy_metric_t *unsupported;
 };
 
 //  Parts of a stream granted at most, and so in flight or waiting here.
@@ -459,13 +464,38 @@ s_ready (broker_http_t *self, fy_http_request_t *req)
     json_decref (body);
 }
 
+#define S_REFUSED_NAME "ferry_http_refused_total"
+#define S_REFUSED_HELP "HTTP requests and connections refused, by reason"
+
+static void
+s_metrics_new (broker_http_t *self)
+{
+    self->metrics = fy_metrics_new ();
+    for (int reason = 0; reason < FY_HTTP_REFUSED_COUNT; reason++)
+        self->refused [reason] = fy_metrics_counter (
+            self->metrics, S_REFUSED_NAME, S_REFUSED_HELP,
+            (const char *[]) { "reason", fy_http_refusal_name (
+                                   (fy_http_refusal_t) reason), NULL });
+    self->unsupported = fy_metrics_counter (
+        self->metrics, S_REFUSED_NAME, S_REFUSED_HELP,
+        (const char *[]) { "reason", "unsupported_media_type", NULL });
+}
+
 static void
 s_metrics (broker_http_t *self, fy_http_request_t *req)
 {
-    char *text = broker_metrics (self->broker);
+    for (int reason = 0; reason < FY_HTTP_REFUSED_COUNT; reason++)
+        fy_metric_set (self->refused [reason],
+                       (double) fy_http_server_refused (
+                           self->server, (fy_http_refusal_t) reason));
+    char *broker = broker_metrics (self->broker);
+    char *http = fy_metrics_render (self->metrics);
+    char *text = fy_xasprintf ("%s%s", broker, http);
     fy_http_respond (req, 200, "text/plain; version=0.0.4", text,
                      strlen (text));
     free (text);
+    free (http);
+    free (broker);
 }
 
 static void
@@ -504,24 +534,26 @@ typedef struct {
     const char *service;
 } s_route_t;
 
-//  Any method goes to a service, whose worker answers 405 itself; a
-//  service's own health route is open, like the broker's.
+//  Any method goes to a service, whose worker answers 405 itself, and
+//  415 to a body its route does not take (fy_worker_route); a service's
+//  own health route is open, like the broker's.
 static const s_route_t s_routes [] = {
-    { { "GET", "/health", S_OPEN }, s_health, NULL },
-    { { "GET", "/ready", S_OPEN }, s_ready, NULL },
-    { { "GET", "/metrics", S_METRICS }, s_metrics, NULL },
-    { { "GET", "/openapi.json", S_OPEN }, s_openapi, NULL },
-    { { "GET", "/admin/status", S_ADMIN }, s_admin_status, NULL },
-    { { "POST", "/events", S_SERVICE }, s_post_event, NULL },
-    { { "*", "/auth/health", S_OPEN }, NULL, "auth" },
-    { { "*", "/auth/*", S_SERVICE }, NULL, "auth" },
-    { { "*", "/notifications/health", S_OPEN }, NULL, "notification" },
-    { { "*", "/notifications/*", S_SERVICE }, NULL, "notification" },
-    { { "*", "/audit/health", S_OPEN }, NULL, "audit" },
-    { { "*", "/audit/*", S_SERVICE }, NULL, "audit" },
-    { { "*", "/analytics/health", S_OPEN }, NULL, "analytics" },
-    { { "*", "/analytics/*", S_SERVICE }, NULL, "analytics" },
-    { { NULL, NULL, 0 }, NULL, NULL }
+    { { "GET", "/health", S_OPEN, 0 }, s_health, NULL },
+    { { "GET", "/ready", S_OPEN, 0 }, s_ready, NULL },
+    { { "GET", "/metrics", S_METRICS, 0 }, s_metrics, NULL },
+    { { "GET", "/openapi.json", S_OPEN, 0 }, s_openapi, NULL },
+    { { "GET", "/admin/status", S_ADMIN, 0 }, s_admin_status, NULL },
+    { { "POST", "/events", S_SERVICE, FY_ROUTE_JSON_BODY }, s_post_event,
+      NULL },
+    { { "*", "/auth/health", S_OPEN, 0 }, NULL, "auth" },
+    { { "*", "/auth/*", S_SERVICE, 0 }, NULL, "auth" },
+    { { "*", "/notifications/health", S_OPEN, 0 }, NULL, "notification" },
+    { { "*", "/notifications/*", S_SERVICE, 0 }, NULL, "notification" },
+    { { "*", "/audit/health", S_OPEN, 0 }, NULL, "audit" },
+    { { "*", "/audit/*", S_SERVICE, 0 }, NULL, "audit" },
+    { { "*", "/analytics/health", S_OPEN, 0 }, NULL, "analytics" },
+    { { "*", "/analytics/*", S_SERVICE, 0 }, NULL, "analytics" },
+    { { NULL, NULL, 0, 0 }, NULL, NULL }
 };
 
 //  True when the request may use route; otherwise answered.
@@ -552,6 +584,19 @@ s_on_request (fy_http_request_t *req, void *arg)
                                                sizeof *s_routes, method,
                                                strlen (method), path,
                                                strlen (path), &match);
+    const s_route_t *route = NULL;
+    if (status == FY_ROUTE_FOUND) {
+        route = &s_routes [match.index];
+        if (!s_check_auth (self, req, route->route.auth))
+            return;
+        const char *type = fy_http_request_header (req, "Content-Type");
+        size_t size = 0;
+        fy_http_request_body (req, &size);
+        status = fy_route_check_body (&route->route, type,
+                                      type ? strlen (type) : 0, size);
+        if (status == FY_ROUTE_UNSUPPORTED_TYPE)
+            fy_metric_inc (self->unsupported);
+    }
     if (status != FY_ROUTE_FOUND) {
         const char *code = NULL;
         char message [128];
@@ -562,9 +607,6 @@ s_on_request (fy_http_request_t *req, void *arg)
         fy_http_respond_error (req, (int) http, code, message);
         return;
     }
-    const s_route_t *route = &s_routes [match.index];
-    if (!s_check_auth (self, req, route->route.auth))
-        return;
     if (route->service)
         s_forward (self, req, route->service);
     else
@@ -619,6 +661,7 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
     broker_http_t *self = fy_xcalloc (1, sizeof *self);
     self->broker = broker;
     self->cfg = cfg;
+    s_metrics_new (self);
     bool failed = false;
     self->jwt = s_jwt_new (cfg, err, &failed);
     if (failed)
@@ -639,6 +682,10 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
     fy_http_limits_t limits;
     fy_http_limits_default (&limits);
     limits.max_body = (size_t) fy_cfg_int (cfg, "http", "max_body");
+    limits.header_timeout_s = (unsigned int) fy_cfg_int (cfg, "http",
+                                                         "header_timeout_s");
+    limits.max_conns_per_ip = (unsigned int) fy_cfg_int (cfg, "http",
+                                                         "max_conns_per_ip");
     self->server = fy_http_server_new (fy_cfg_str (cfg, "http", "address"),
                                        (int) fy_cfg_int (cfg, "http", "port"),
                                        &limits, s_on_request, self, err);
@@ -671,6 +718,7 @@ broker_http_destroy (broker_http_t **self_p)
     fy_http_server_destroy (&self->server);
     fy_jwt_destroy (&self->jwt);
     fy_schema_destroy (&self->schema);
+    fy_metrics_destroy (&self->metrics);
     free (self->openapi);
     free (self);
     *self_p = NULL;

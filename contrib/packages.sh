@@ -11,13 +11,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOG=${FERRY_APT_LOG:-$ROOT/var/apt.log}
 
-#  Build, tests (valgrind, promtool from prometheus), the stack (PostgreSQL,
+#  Build, tests (valgrind, promtool from prometheus, clang-format-19 for
+#  make check-format), the stack (PostgreSQL,
 #  Redis and their clients), the scripts (curl, jq, git for testdata.sh).
 DEBS="build-essential autoconf automake libtool pkg-config clang
     libczmq-dev libzmq3-dev libmsgpack-dev libjansson-dev libpcre2-dev
     libcurl4-openssl-dev libssl-dev libpq-dev libhiredis-dev libjwt-dev
     libmicrohttpd-dev postgresql-15 postgresql-client-15 redis-server
-    redis-tools prometheus valgrind curl jq git ca-certificates"
+    redis-tools prometheus valgrind clang-format-19 curl jq git
+    ca-certificates"
 
 if [ "${1:-}" = list ]; then
     printf '%s\n' $DEBS

@@ -2,7 +2,8 @@
 #  contrib/test.sh -- everything CI checks, from a fresh clone: installs the
 #  Debian packages the build and the tests need (only those missing), builds
 #  with ASan/UBSan in _build/ (clang), starts the service stack
-#  (contrib/stack.sh), runs make check against it, then make distcheck in a
+#  (contrib/stack.sh), runs make check against it and make check-format,
+#  then make distcheck in a
 #  plain build in _build/dist/, and stops the stack again. Build output goes
 #  to _build/logs/; on a failure the failing tests' logs are printed. The
 #  last line is always "N passed, N failed, M skipped", summed over every
@@ -158,6 +159,11 @@ if [ "$rc" -eq 0 ]; then
     before=$failed
     run_stage check "$BUILD" make -j"$JOBS" check || rc=$?
     check_stage check "$rc" "$before"
+    #  The layout .clang-format describes (STYLE.md: make check-format in CI).
+    before=$failed
+    frc=0
+    run_stage check-format "$BUILD" make check-format || frc=$?
+    check_stage check-format "$frc" "$before"
 fi
 
 #  distcheck from its own plain build, even when check failed: its result

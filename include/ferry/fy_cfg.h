@@ -67,6 +67,12 @@ FY_EXPORT int
     fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
                  fy_error_t *err) FY_MUSTCHECK;
 
+//  Load again from the path and sets of the last successful fy_cfg_load
+//  (SIGHUP): a file edited since, or the environment, may have changed.
+//  Returns and fails as fy_cfg_load.
+FY_EXPORT int
+    fy_cfg_reload (fy_cfg_t *self, fy_error_t *err) FY_MUSTCHECK;
+
 //  Values of a key (section and key must exist in the tables: asserted).
 //  Strings are borrowed until the next load; NULL when unset.
 FY_EXPORT const char *

@@ -81,6 +81,14 @@ FY_EXPORT double
 FY_EXPORT double
     fy_metric_sum (fy_metric_t *self);
 
+//  The q-quantile (0 <= q <= 1) of a histogram's observations, estimated
+//  as Prometheus' histogram_quantile does: linearly within the bucket that
+//  holds it, the first bucket starting at 0 (or at its bound when that is
+//  negative). In the +Inf bucket it is the highest finite bound; NAN with
+//  no observations.
+FY_EXPORT double
+    fy_metric_quantile (fy_metric_t *self, double q);
+
 //  Render the whole registry: families in registration order, series in
 //  registration order within a family. Caller owns result.
 FY_EXPORT char *

@@ -98,6 +98,11 @@ FY_EXPORT void
 FY_EXPORT void
     fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
 
+//  The fd of the connection a received msg came on (ZMQ_SRCFD; it may
+//  be closed, even reused, by now), or -1 when msg has no header.
+FY_EXPORT int
+    fy_proto_msg_fd (const fy_proto_msg_t *msg);
+
 //  Exchange the id lists of a and b (a batch collected in one message is
 //  sent from another without copying).
 FY_EXPORT void

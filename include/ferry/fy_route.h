@@ -55,13 +55,20 @@ typedef struct {
     const char *method;         //  "GET" (serves HEAD too), "POST", "*"
     const char *pattern;        //  "/health", "/audit/:id", "/auth/*"
     unsigned auth;              //  0: open; other values are the program's
+    unsigned flags;             //  FY_ROUTE_JSON_BODY, or 0
 } fy_route_t;
+
+//  fy_route_t.flags: the row's handler reads its body as JSON, so a body
+//  of any other Content-Type is refused with 415 (fy_route_check_body)
+//  before the handler sees it, rather than parsed as what it is not.
+#define FY_ROUTE_JSON_BODY 1u
 
 typedef enum {
     FY_ROUTE_FOUND = 0,         //  match.index is the row
     FY_ROUTE_NOT_FOUND,         //  404: no row takes the path
     FY_ROUTE_NOT_ALLOWED,       //  405: match.allow lists what the path takes
-    FY_ROUTE_TOO_LONG           //  414: longer than FY_ROUTE_PATH_MAX
+    FY_ROUTE_TOO_LONG,          //  414: longer than FY_ROUTE_PATH_MAX
+    FY_ROUTE_UNSUPPORTED_TYPE   //  415: fy_route_check_body refused it
 } fy_route_status_t;
 
 //  A parameter: name from the pattern, value a slice of the path (neither
@@ -99,10 +106,22 @@ FY_EXPORT const char *
     fy_route_param (const fy_route_match_t *match, const char *name,
                     size_t *len);
 
+//  Whether the matched route takes a request whose body is body_len bytes
+//  and whose Content-Type header is content_type (type_len bytes, no
+//  terminator needed; NULL when absent): FY_ROUTE_FOUND, or
+//  FY_ROUTE_UNSUPPORTED_TYPE when the row has FY_ROUTE_JSON_BODY, there
+//  is a body, and its media type is not application/json (compared
+//  without regard to case; parameters such as "; charset=utf-8" may
+//  follow). A request without a body passes whatever its header says.
+FY_EXPORT fy_route_status_t
+    fy_route_check_body (const fy_route_t *route, const char *content_type,
+                         size_t type_len, size_t body_len);
+
 //  The answer to a status other than FY_ROUTE_FOUND: returns the HTTP
 //  status and sets *code to the JSON error code ("not_found",
-//  "method_not_allowed", "uri_too_long") and message to its text (size
-//  bytes; the 405 one names the methods allowed).
+//  "method_not_allowed", "uri_too_long", "unsupported_media_type") and
+//  message to its text (size bytes; the 405 one names the methods
+//  allowed).
 FY_EXPORT unsigned
     fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
                     const char **code, char *message, size_t size);

@@ -16,9 +16,11 @@ extern "C" {
 
 //  Parse a timestamp of len bytes (no terminator needed). With
 //  require_millis, exactly three fractional digits must be present;
-//  otherwise 0 to 9 are accepted and truncated to milliseconds. Years
-//  0000-9999, leap second 60 is accepted as the suite of RFC 3339 does and
-//  folds into the next second. Returns 0, or -1 with errno EINVAL.
+//  otherwise any number is accepted and truncated to milliseconds. Only
+//  what PostgreSQL's timestamptz stores: years 0001-9999, in UTC as well
+//  as written; offsets up to +-15:59; the leap second 23:59:60 UTC (folded
+//  into the next second), with no fraction when written in UTC. Returns
+//  0, or -1 with errno EINVAL.
 FY_EXPORT int
     fy_time_parse (const char *text, size_t len, bool require_millis,
                    int64_t *epoch_ms) FY_MUSTCHECK;

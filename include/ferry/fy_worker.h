@@ -58,6 +58,12 @@ typedef struct {
     size_t query_count, headers_count;
 } fy_request_t;
 
+//  The value of the request's header name, matched case-insensitively
+//  (the first one), or NULL. *len gets its length. Borrowed from request.
+FY_EXPORT const char *
+    fy_request_header (const fy_request_t *request, const char *name,
+                       size_t *len);
+
 typedef void (fy_worker_events_fn) (fy_worker_t *worker,
                                     fy_delivery_t **deliveries, size_t count,
                                     void *arg);
@@ -105,9 +111,11 @@ typedef struct {
 
 //  Answer request through routes (ended by a row whose route.pattern is
 //  NULL): call the first row that fits, or reply a JSON error: 404
-//  not_found, 414 uri_too_long, or 405 method_not_allowed whose message
+//  not_found, 414 uri_too_long, 405 method_not_allowed whose message
 //  names the methods the path takes (a REPLY carries no headers, so
-//  there is no Allow header). Call it from the request callback:
+//  there is no Allow header), or 415 unsupported_media_type for a body
+//  that is not application/json sent to a row with FY_ROUTE_JSON_BODY.
+//  Call it from the request callback:
 //
 //      static void
 //      s_on_request (fy_worker_t *worker, const fy_request_t *request,

@@ -5,8 +5,11 @@
     flight holds its messages; when it comes back, the retryable failures
     go back to the front of the queue in their order, the rest are
     reported. A busy-group table (group id -> messages in flight) keeps a
-    FIFO group to one batch at a time. */
+    FIFO group to one batch at a time. The batches in flight are
+    fy_sqs_flights calls whose contexts are the messages. */
 #include "aws/fy_sqs_producer.h"
+#include "aws/fy_sqs_flights.h"
+#include "core/fy_list.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -14,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct s_msg {
-    struct s_msg *prev, *next;
+typedef struct {
+    fy_link_t link;             //  in the queue, while queued
     fy_sqs_send_t send;         //  Pointing into the copies below
     char *body;
     char **attrs;
@@ -29,23 +32,12 @@ typedef struct s_msg {
     int batches;
 } s_msg_t;
 
-typedef struct s_flight {
-    struct s_flight *prev, *next;
-    fy_sqs_producer_t *producer;
-    uint64_t op_id;
-    s_msg_t *msgs [FY_SQS_BATCH_MAX];
-    size_t count;
-} s_flight_t;
-
 struct fy_sqs_producer {
-    fy_sqs_t *sqs;
     fy_http_client_t *http;
-    char *queue_url;
     fy_sqs_producer_options_t options;
-    s_msg_t *head, *tail;       //  Queued, oldest first
+    fy_link_t queue;            //  s_msg_t queued, oldest first
     size_t queued;
-    s_flight_t *flights;
-    size_t in_flight;
+    fy_sqs_flights_t *flights;
     size_t pending;             //  Queued plus in flight
     size_t pending_bytes;
     zhashx_t *busy;             //  group id -> messages in flight
@@ -56,6 +48,10 @@ struct fy_sqs_producer {
     fy_backoff_t backoff;
     fy_sqs_producer_stats_t stats;
 };
+
+static void s_on_batch (const fy_sqs_result_t *result,
+                        const fy_sqs_entry_t *entries, void **ctx,
+                        size_t count, int64_t elapsed_ms, void *arg);
 
 void
 fy_sqs_producer_options_default (fy_sqs_producer_options_t *options)
@@ -86,9 +82,9 @@ fy_sqs_producer_new (fy_sqs_t *sqs, fy_http_client_t *http,
     fy_sqs_producer_options_t defaults;
     fy_sqs_producer_options_default (&defaults);
     fy_sqs_producer_t *self = fy_xcalloc (1, sizeof *self);
-    self->sqs = sqs;
     self->http = http;
-    self->queue_url = fy_xstrdup (queue_url);
+    fy_list_init (&self->queue);
+    self->flights = fy_sqs_flights_new (sqs, queue_url, s_on_batch, self);
     self->options = options ? *options : defaults;
     fy_sqs_producer_options_t *o = &self->options;
     if (o->max_pending == 0)
@@ -127,6 +123,14 @@ s_msg_destroy (s_msg_t **self_p)
     *self_p = NULL;
 }
 
+//  A message of a batch cancelled in flight.
+static void
+s_msg_free (void *ctx)
+{
+    s_msg_t *msg = ctx;
+    s_msg_destroy (&msg);
+}
+
 void
 fy_sqs_producer_destroy (fy_sqs_producer_t **self_p)
 {
@@ -137,21 +141,11 @@ fy_sqs_producer_destroy (fy_sqs_producer_t **self_p)
     int saved = errno;
     if (self->timer_id)
         fy_http_client_timer_cancel (self->http, self->timer_id);
-    while (self->flights) {
-        s_flight_t *flight = self->flights;
-        self->flights = flight->next;
-        fy_sqs_cancel (self->sqs, flight->op_id);
-        for (size_t i = 0; i < flight->count; i++)
-            s_msg_destroy (&flight->msgs [i]);
-        free (flight);
-    }
-    while (self->head) {
-        s_msg_t *msg = self->head;
-        self->head = msg->next;
+    fy_sqs_flights_destroy (&self->flights, s_msg_free);
+    s_msg_t *msg;
+    fy_list_each (msg, &self->queue, s_msg_t, link)
         s_msg_destroy (&msg);
-    }
     zhashx_destroy (&self->busy);
-    free (self->queue_url);
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -163,42 +157,28 @@ fy_sqs_producer_destroy (fy_sqs_producer_t **self_p)
 static void
 s_queue_unlink (fy_sqs_producer_t *self, s_msg_t *msg)
 {
-    if (msg->prev)
-        msg->prev->next = msg->next;
-    else
-        self->head = msg->next;
-    if (msg->next)
-        msg->next->prev = msg->prev;
-    else
-        self->tail = msg->prev;
-    msg->prev = msg->next = NULL;
+    fy_list_unlink (&msg->link);
     self->queued--;
 }
 
 static void
 s_queue_push_back (fy_sqs_producer_t *self, s_msg_t *msg)
 {
-    msg->prev = self->tail;
-    msg->next = NULL;
-    if (self->tail)
-        self->tail->next = msg;
-    else
-        self->head = msg;
-    self->tail = msg;
+    fy_list_push_back (&self->queue, &msg->link);
     self->queued++;
 }
 
 static void
 s_queue_push_front (fy_sqs_producer_t *self, s_msg_t *msg)
 {
-    msg->prev = NULL;
-    msg->next = self->head;
-    if (self->head)
-        self->head->prev = msg;
-    else
-        self->tail = msg;
-    self->head = msg;
+    fy_list_push_front (&self->queue, &msg->link);
     self->queued++;
+}
+
+static s_msg_t *
+s_queue_first (fy_sqs_producer_t *self)
+{
+    return fy_list_entry (fy_list_first (&self->queue), s_msg_t, link);
 }
 
 //  Messages of group id in flight: the count is the item's address
@@ -243,37 +223,28 @@ s_kick (fy_sqs_producer_t *self, int64_t delay_ms)
                                            self);
 }
 
-static void s_on_batch (const fy_sqs_result_t *result,
-                        const fy_sqs_entry_t *entries, size_t count,
-                        void *arg);
-
 //  Fill one batch from the queue, oldest first, skipping the messages of
-//  groups in flight. Returns the flight, or NULL when nothing can go.
-static s_flight_t *
-s_fill (fy_sqs_producer_t *self, fy_sqs_batch_t *batch)
+//  groups in flight, into msgs. Returns how many went in.
+static size_t
+s_fill (fy_sqs_producer_t *self, fy_sqs_batch_t *batch, void **msgs)
 {
-    s_flight_t *flight = fy_xcalloc (1, sizeof *flight);
-    flight->producer = self;
-    s_msg_t *next;
-    for (s_msg_t *msg = self->head; msg && flight->count < FY_SQS_BATCH_MAX;
-         msg = next) {
-        next = msg->next;
+    size_t count = 0;
+    s_msg_t *msg;
+    fy_list_each (msg, &self->queue, s_msg_t, link) {
+        if (count == FY_SQS_BATCH_MAX)
+            break;
         if (msg->group_id && s_busy (self, msg->group_id))
             continue;
         char id [16];
-        snprintf (id, sizeof id, "m%zu", flight->count);
+        snprintf (id, sizeof id, "m%zu", count);
         //  Accepted by fy_sqs_producer_send, so ENOSPC is the only
         //  refusal left: the batch is full by size.
         if (fy_sqs_batch_send_ex (batch, id, &msg->send))
             break;
         s_queue_unlink (self, msg);
-        flight->msgs [flight->count++] = msg;
+        msgs [count++] = msg;
     }
-    if (flight->count == 0) {
-        free (flight);
-        return NULL;
-    }
-    return flight;
+    return count;
 }
 
 static void
@@ -285,44 +256,36 @@ s_dispatch (fy_sqs_producer_t *self)
         return;
     }
     while (self->queued
-           && self->in_flight < (size_t) self->options.max_in_flight) {
+           && fy_sqs_flights_calls (self->flights)
+              < (size_t) self->options.max_in_flight) {
         //  A partial batch lingers for more, unless flushed.
         if (!self->flushing && self->options.linger_ms > 0
             && self->queued < FY_SQS_BATCH_MAX
-            && self->head->batches == 0) {
-            int64_t due = self->head->queued_ms + self->options.linger_ms;
+            && s_queue_first (self)->batches == 0) {
+            int64_t due = s_queue_first (self)->queued_ms
+                          + self->options.linger_ms;
             if (now < due) {
                 s_kick (self, due - now);
                 return;
             }
         }
         fy_sqs_batch_t *batch = fy_sqs_batch_new (FY_SQS_SEND);
-        s_flight_t *flight = s_fill (self, batch);
-        if (!flight) {
+        void *msgs [FY_SQS_BATCH_MAX];
+        size_t count = s_fill (self, batch, msgs);
+        if (count == 0) {
             fy_sqs_batch_destroy (&batch);
             break;              //  Every queued group is in flight
         }
-        for (size_t i = 0; i < flight->count; i++) {
-            s_msg_t *msg = flight->msgs [i];
+        for (size_t i = 0; i < count; i++) {
+            s_msg_t *msg = msgs [i];
             msg->batches++;
             if (msg->first_ms == 0)
                 msg->first_ms = now;
             if (msg->group_id)
                 s_busy_add (self, msg->group_id, 1);
         }
-        flight->next = self->flights;
-        if (self->flights)
-            self->flights->prev = flight;
-        self->flights = flight;
-        self->in_flight++;
         self->stats.batches++;
-        fy_error_t err = { "" };
-        //  Only a missing URL or an empty batch fail here, and neither
-        //  can happen: the URL was checked at creation.
-        int rc = fy_sqs_submit (self->sqs, self->queue_url, &batch,
-                                s_on_batch, flight, &flight->op_id, &err);
-        assert (rc == 0);
-        (void) rc;
+        fy_sqs_flights_submit (self->flights, &batch, msgs, count);
     }
     if (self->queued == 0)
         self->flushing = false;
@@ -344,25 +307,17 @@ s_retryable (const fy_sqs_result_t *result, const fy_sqs_entry_t *entry)
 
 static void
 s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
-            size_t count, void *arg)
+            void **ctx, size_t count, int64_t elapsed_ms, void *arg)
 {
-    s_flight_t *flight = arg;
-    fy_sqs_producer_t *self = flight->producer;
-    assert (count == flight->count);
-    if (flight->prev)
-        flight->prev->next = flight->next;
-    else
-        self->flights = flight->next;
-    if (flight->next)
-        flight->next->prev = flight->prev;
-    self->in_flight--;
+    (void) elapsed_ms;
+    fy_sqs_producer_t *self = arg;
     int64_t now = fy_clock_mono_ms ();
     //  State first, reports last: a report may send more messages.
     bool done [FY_SQS_BATCH_MAX];
     bool retryable [FY_SQS_BATCH_MAX];
     bool requeued = false;
     for (size_t i = count; i-- > 0;) {
-        s_msg_t *msg = flight->msgs [i];
+        s_msg_t *msg = ctx [i];
         if (msg->group_id)
             s_busy_add (self, msg->group_id, -1);
         retryable [i] = !entries [i].ok && s_retryable (result, &entries [i]);
@@ -371,7 +326,7 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
         if (!done [i]) {
             //  From the last to the first: they end up in their order.
             s_queue_push_front (self, msg);
-            flight->msgs [i] = NULL;
+            ctx [i] = NULL;
             self->stats.retried++;
             requeued = true;
         }
@@ -384,7 +339,7 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
     else
         self->failed_rounds = 0;
     for (size_t i = 0; i < count; i++) {
-        s_msg_t *msg = flight->msgs [i];
+        s_msg_t *msg = ctx [i];
         if (!msg)
             continue;
         self->pending--;
@@ -395,7 +350,7 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
             self->stats.failed++;
     }
     for (size_t i = 0; i < count; i++) {
-        s_msg_t *msg = flight->msgs [i];
+        s_msg_t *msg = ctx [i];
         if (!msg)
             continue;
         fy_sqs_report_t report = {
@@ -408,9 +363,8 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
         };
         if (self->options.report)
             self->options.report (&report, msg->user, self->options.arg);
-        s_msg_destroy (&flight->msgs [i]);
+        s_msg_destroy (&msg);
     }
-    free (flight);
     s_kick (self, 0);
 }
 
@@ -503,7 +457,7 @@ size_t
 fy_sqs_producer_in_flight (fy_sqs_producer_t *self)
 {
     assert (self);
-    return self->in_flight;
+    return fy_sqs_flights_calls (self->flights);
 }
 
 void

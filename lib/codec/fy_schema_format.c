@@ -1,12 +1,13 @@
 /*  fy_schema_format: hand-written recognisers for the formats fy_schema
-    asserts: RFC 3339 date-time (leap seconds only at 23:59:60 UTC) and
-    full-date, RFC 4122 uuid text, and RFC 5321 mailbox for email. They
-    take a length, not a C string, because instances may carry NUL bytes,
+    asserts: RFC 3339 date-time (fy_time_parse's: leap seconds only at
+    23:59:60 UTC, and only what PostgreSQL stores) and full-date, RFC 4122
+    uuid text, and RFC 5321 mailbox for email. They take a length, not a C string, because instances may carry NUL bytes,
     and accept ASCII only: a Unicode digit is not a digit here. Also the
     one piece of ECMA-262 regex syntax (JSON Schema's dialect) that PCRE2
     does not accept: long General_Category names. */
 #include "codec/fy_schema_format.h"
 #include "ferry/fy_common.h"
+#include "ferry/fy_time.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -80,58 +81,13 @@ s_is_full_date (const char *text)
     return day <= s_days [month - 1];
 }
 
-//  full-time = HH:MM:SS[.frac](Z|+HH:MM|-HH:MM), and the whole of it.
-static bool
-s_is_full_time (const char *text, size_t len)
-{
-    if (len < 9 || text [2] != ':' || text [5] != ':')
-        return false;
-    int hour = s_number (text, 2);
-    int minute = s_number (text + 3, 2);
-    int second = s_number (text + 6, 2);
-    if (hour < 0 || hour > 23 || minute < 0 || minute > 59
-    ||  second < 0 || second > 60)
-        return false;
-    size_t at = 8;
-    if (text [at] == '.') {
-        size_t digits = 0;
-        while (at + 1 + digits < len && s_is_digit (text [at + 1 + digits]))
-            digits++;
-        if (digits == 0)
-            return false;
-        at += 1 + digits;
-    }
-    int offset = 0;
-    if (at < len && (text [at] == 'Z' || text [at] == 'z'))
-        at++;
-    else
-    if (at + 6 == len && (text [at] == '+' || text [at] == '-')) {
-        int off_hour = s_number (text + at + 1, 2);
-        int off_minute = s_number (text + at + 4, 2);
-        if (off_hour < 0 || off_hour > 23 || off_minute < 0
-        ||  off_minute > 59 || text [at + 3] != ':')
-            return false;
-        offset = (off_hour * 60 + off_minute) * (text [at] == '+' ? 1 : -1);
-        at += 6;
-    }
-    else
-        return false;
-    if (at != len)
-        return false;
-    //  A leap second can only be the last second of a UTC day.
-    if (second == 60) {
-        int utc = ((hour * 60 + minute - offset) % 1440 + 1440) % 1440;
-        return utc == 23 * 60 + 59;
-    }
-    return true;
-}
-
+//  RFC 3339 date-time, narrowed to what PostgreSQL's timestamptz stores
+//  (fy_time_parse): ferry's schemas describe rows it will write.
 static bool
 s_is_date_time (const char *text, size_t len)
 {
-    return len > 11 && s_is_full_date (text)
-        && (text [10] == 'T' || text [10] == 't')
-        && s_is_full_time (text + 11, len - 11);
+    int64_t ms;
+    return fy_time_parse (text, len, false, &ms) == 0;
 }
 
 static bool

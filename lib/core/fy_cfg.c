@@ -24,7 +24,21 @@ typedef struct {
 struct fy_cfg {
     const fy_cfg_section_t *tables;
     s_value_t **values;     //  [section][key]
+    //  What the last successful load read, for fy_cfg_reload.
+    char *path;
+    char **sets;            //  NULL-terminated
 };
+
+static void
+s_sources_free (fy_cfg_t *self)
+{
+    free (self->path);
+    self->path = NULL;
+    for (size_t i = 0; self->sets && self->sets [i]; i++)
+        free (self->sets [i]);
+    free (self->sets);
+    self->sets = NULL;
+}
 
 static size_t
 s_key_count (const fy_cfg_section_t *section)
@@ -143,6 +157,7 @@ fy_cfg_destroy (fy_cfg_t **self_p)
         return;
     int saved = errno;
     s_values_destroy (self->tables, &self->values);
+    s_sources_free (self);
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -510,11 +525,30 @@ fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
                 fy_log_secret_add (values [s][k].value);
     s_values_destroy (self->tables, &self->values);
     self->values = values;
+    //  Copied first: a reload's path and sets are the old copies.
+    char *path_copy = path ? fy_xstrdup (path) : NULL;
+    size_t count = 0;
+    while (sets && sets [count])
+        count++;
+    char **sets_copy = fy_xcalloc (count + 1, sizeof *sets_copy);
+    for (size_t i = 0; i < count; i++)
+        sets_copy [i] = fy_xstrdup (sets [i]);
+    s_sources_free (self);
+    self->path = path_copy;
+    self->sets = sets_copy;
     return 0;
 fail:
     s_values_destroy (tables, &values);
     errno = EINVAL;
     return -1;
+}
+
+int
+fy_cfg_reload (fy_cfg_t *self, fy_error_t *err)
+{
+    assert (self);
+    return fy_cfg_load (self, self->path,
+                        (const char *const *) self->sets, err);
 }
 
 static s_value_t *

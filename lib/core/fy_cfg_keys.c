@@ -77,6 +77,10 @@ static const fy_cfg_key_t s_http_keys [] = {
       NULL, 0, 0, NULL },
     { "enabled", FY_CFG_BOOL, "true", FY_CFG_RESTART,
       "serve HTTP at all", NULL, 0, 0, NULL },
+    { "header_timeout_s", FY_CFG_INT, "10", FY_CFG_RESTART,
+      "seconds a request's head (request line and headers) may take to "
+      "arrive whole, from the accept or the previous answer; 0: no bound",
+      NULL, 0, 3600, NULL },
     { "jwt_alg", FY_CFG_STR, "HS256", FY_CFG_RESTART,
       "the one algorithm service tokens may use", NULL, 0, 0,
       "HS256|RS256|ES256" },
@@ -93,6 +97,9 @@ static const fy_cfg_key_t s_http_keys [] = {
       "JWT_SERVICE_SECRET", 0, 0, NULL },
     { "max_body", FY_CFG_INT, "1048576", FY_CFG_RESTART,
       "largest request body, in bytes", NULL, 1024, 67108864, NULL },
+    { "max_conns_per_ip", FY_CFG_INT, "256", FY_CFG_RESTART,
+      "connections one client address may hold; 0: no cap (behind a "
+      "proxy, every client has the proxy's address)", NULL, 0, 65535, NULL },
     { "metrics_auth", FY_CFG_BOOL, "false", FY_CFG_RESTART,
       "require the admin token on /metrics", NULL, 0, 0, NULL },
     { "openapi", FY_CFG_STR, FERRY_SCHEMA_DIR "/openapi.json", FY_CFG_RESTART,
@@ -122,6 +129,10 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)",
       NULL, 10, 60000, NULL },
+    { "hold_unpublished_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
+      "longest a received message waits for broker credit (the broker is "
+      "away) before it goes back to the queue with visibility 0",
+      NULL, 100, 3600000, NULL },
     { "inflight", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "most messages held from one queue, received and not yet settled",
       NULL, 1, 1000000, NULL },
@@ -140,9 +151,13 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "stats_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
       "how often a summary line of the counters is logged at info",
       NULL, 100, 86400000, NULL },
+    { "stop_poll_grace_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
+      "how long past wait_s a long poll still open at SIGTERM is awaited "
+      "(its messages are then released) before it is cancelled",
+      NULL, 0, 600000, NULL },
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
-      "how long SIGTERM waits for published events to be answered",
-      NULL, 0, 3600000, NULL },
+      "how long SIGTERM waits for the open polls and the published events' "
+      "answers before exiting", NULL, 0, 3600000, NULL },
     { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
       "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
     { .name = NULL }

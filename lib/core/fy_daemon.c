@@ -6,15 +6,15 @@
 #include <stdio.h>
 
 int
-fy_daemon_main (const fy_daemon_t *daemon, int argc, char **argv)
+fy_daemon_main (const fy_daemon_class_t *cls, int argc, char **argv)
 {
-    assert (daemon);
+    assert (cls);
     fy_cfg_args_t args;
     if (fy_cfg_args_parse (&args, argc, argv, false) || args.next < argc
         || args.help) {
         fprintf (args.help ? stdout : stderr, "usage: %s [-c FILE] "
                  "[--set SECTION.KEY=VALUE]... [--check-config]\n",
-                 daemon->name);
+                 cls->name);
         int status = args.help && args.next >= argc ? 0 : 2;
         fy_cfg_args_free (&args);
         return status;
@@ -24,8 +24,8 @@ fy_daemon_main (const fy_daemon_t *daemon, int argc, char **argv)
     void *self = NULL;
     fy_error_t err = { "" };
     if (fy_cfg_load (cfg, args.path, args.sets, &err)
-        || fy_cfg_apply_log (cfg, daemon->name)) {
-        fprintf (stderr, "%s: %s\n", daemon->name, err.text);
+        || fy_cfg_apply_log (cfg, cls->name)) {
+        fprintf (stderr, "%s: %s\n", cls->name, err.text);
         status = args.check_config ? 1 : 2;
         goto out;
     }
@@ -33,16 +33,18 @@ fy_daemon_main (const fy_daemon_t *daemon, int argc, char **argv)
         status = 0;
         goto out;
     }
-    status = 1;
-    self = daemon->new_fn (cfg, &args, &status, &err);
+    self = cls->new_fn (cfg, &err);
     if (!self) {
-        fprintf (stderr, "%s: %s\n", daemon->name, err.text);
+        //  The constructor says which: a setting it refused, or a
+        //  failure a restart may get past.
+        status = errno == EINVAL ? 2 : 1;
+        fprintf (stderr, "%s: %s\n", cls->name, err.text);
         goto out;
     }
-    status = daemon->run_fn (self) ? 1 : 0;
+    status = cls->run_fn (self) ? 1 : 0;
 out:
     if (self)
-        daemon->destroy_fn (self);
+        cls->destroy_fn (self);
     fy_cfg_destroy (&cfg);
     fy_cfg_args_free (&args);
     return status;

@@ -47,6 +47,34 @@ typedef struct {
     fy_loop_run_fn *run;
 } fy_loop_ops_t;
 
+//  Define prefix_attach (type *self, zloop_t *loop) for a class of the fd
+//  + deadline + run shape (fy_http_client, fy_http_server, fy_redis):
+//  prefix_fd (read-ready fd, -1 for none), prefix_timeout_ms and
+//  prefix_run, called with their own type rather than through a cast.
+#define FY_LOOP_FD_CLASS(type, prefix)                                      \
+    static void                                                            \
+    prefix##_loop_want_ (void *object, fy_loop_want_t *want)               \
+    {                                                                      \
+        want->fd = prefix##_fd ((type *) object);                          \
+        want->events = ZMQ_POLLIN;                                         \
+        want->timeout_ms = prefix##_timeout_ms ((type *) object);          \
+    }                                                                      \
+    static void                                                            \
+    prefix##_loop_run_ (void *object, short revents)                       \
+    {                                                                      \
+        (void) revents;                                                    \
+        prefix##_run ((type *) object);                                    \
+    }                                                                      \
+    static const fy_loop_ops_t prefix##_loop_ops_ = {                      \
+        prefix##_loop_want_, prefix##_loop_run_                            \
+    };                                                                     \
+    fy_loop_source_t *                                                     \
+    prefix##_attach (type *self, zloop_t *loop)                            \
+    {                                                                      \
+        assert (self);                                                     \
+        return fy_loop_attach (loop, &prefix##_loop_ops_, self);           \
+    }
+
 //  Runs at once after the one the loop called for, before a timer of
 //  0 ms takes over.
 #define FY_LOOP_RUN_NOW_MAX 4

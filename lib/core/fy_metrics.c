@@ -364,6 +364,30 @@ fy_metric_sum (fy_metric_t *self)
     return self->sum;
 }
 
+double
+fy_metric_quantile (fy_metric_t *self, double q)
+{
+    assert (self);
+    assert (self->family->type == S_HISTOGRAM);
+    assert (q >= 0 && q <= 1);
+    if (self->count == 0)
+        return NAN;
+    double rank = q * (double) self->count;
+    uint64_t below = 0;
+    for (size_t index = 0; index < self->bound_count; index++) {
+        uint64_t here = self->buckets [index];
+        if (here && (double) (below + here) >= rank) {
+            double upper = self->bounds [index];
+            double lower = index ? self->bounds [index - 1]
+                         : upper < 0 ? upper : 0;
+            return lower + (upper - lower) * (rank - (double) below)
+                                           / (double) here;
+        }
+        below += here;
+    }
+    return self->bound_count ? self->bounds [self->bound_count - 1] : NAN;
+}
+
 //  One sample line: name[suffix]{labels[,extra]} value.
 static void
 s_put_sample (FILE *file, const fy_metric_t *metric, const char *suffix,

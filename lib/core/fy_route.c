@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 s_param_add (fy_route_match_t *match, const char *name, size_t name_len,
@@ -147,6 +148,27 @@ fy_route_param (const fy_route_match_t *match, const char *name, size_t *len)
     return NULL;
 }
 
+fy_route_status_t
+fy_route_check_body (const fy_route_t *route, const char *content_type,
+                     size_t type_len, size_t body_len)
+{
+    assert (route);
+    assert (content_type || type_len == 0);
+    if (!(route->flags & FY_ROUTE_JSON_BODY) || body_len == 0)
+        return FY_ROUTE_FOUND;
+    static const char json [] = "application/json";
+    size_t len = sizeof json - 1;
+    if (!content_type || type_len < len
+        || strncasecmp (content_type, json, len) != 0)
+        return FY_ROUTE_UNSUPPORTED_TYPE;
+    //  Only parameters may follow: not "application/jsonx".
+    const char *rest = content_type + len, *end = content_type + type_len;
+    while (rest < end && (*rest == ' ' || *rest == '\t'))
+        rest++;
+    return rest == end || *rest == ';' ? FY_ROUTE_FOUND
+                                       : FY_ROUTE_UNSUPPORTED_TYPE;
+}
+
 unsigned
 fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
                 const char **code, char *message, size_t size)
@@ -164,6 +186,10 @@ fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
             snprintf (message, size, "the path is longer than %d bytes",
                       FY_ROUTE_PATH_MAX);
             return 414;
+        case FY_ROUTE_UNSUPPORTED_TYPE:
+            *code = "unsupported_media_type";
+            snprintf (message, size, "the body must be application/json");
+            return 415;
         case FY_ROUTE_FOUND:
         case FY_ROUTE_NOT_FOUND:
             break;

@@ -1,6 +1,8 @@
 /*  fy_time: a strict RFC 3339 parser and formatter. Hand-written because
     strptime neither checks field ranges nor handles fractions and offsets,
-    and this sits on the hot path of every event decode. */
+    and this sits on the hot path of every event decode. It takes exactly
+    the RFC 3339 times PostgreSQL's timestamptz stores (doc/schema.md), so
+    an event it passes can never be refused by the database for its time. */
 #include "ferry/fy_time.h"
 
 #include <errno.h>
@@ -58,6 +60,13 @@ s_civil_from_days (int64_t days, int64_t *year, int *month, int *day)
     *year = yoe + era * 400 + (*month <= 2);
 }
 
+//  The instants PostgreSQL's timestamptz takes that RFC 3339 can write:
+//  from 0001-01-01 (it has no year 0) to the end of 9999, in UTC too.
+#define S_MIN_MS (s_days_from_civil (1, 1, 1) * 86400000)
+#define S_MAX_MS (s_days_from_civil (10000, 1, 1) * 86400000 - 1)
+//  PostgreSQL refuses a UTC offset beyond 15:59 (22009).
+#define S_OFFSET_MAX_MIN (15 * 60 + 59)
+
 int
 fy_time_parse (const char *text, size_t len, bool require_millis,
                int64_t *epoch_ms)
@@ -70,22 +79,24 @@ fy_time_parse (const char *text, size_t len, bool require_millis,
     int year = s_digits (text, 4), month = s_digits (text + 5, 2),
         day = s_digits (text + 8, 2), hour = s_digits (text + 11, 2),
         minute = s_digits (text + 14, 2), second = s_digits (text + 17, 2);
-    if (year < 0 || month < 1 || month > 12 || day < 1
+    if (year < 1 || month < 1 || month > 12 || day < 1
         || day > s_days_in_month (year, month) || hour < 0 || hour > 23
         || minute < 0 || minute > 59 || second < 0 || second > 60)
         goto invalid;
     size_t at = 19;
     int millis = 0;
+    bool fraction = false;      //  a digit other than 0 after the point
     if (text [at] == '.') {
         size_t digits = 0;
         at++;
         while (at < len && text [at] >= '0' && text [at] <= '9') {
             if (digits < 3)
                 millis = millis * 10 + (text [at] - '0');
+            fraction |= text [at] != '0';
             digits++;
             at++;
         }
-        if (digits == 0 || (require_millis && digits != 3) || digits > 9)
+        if (digits == 0 || (require_millis && digits != 3))
             goto invalid;
         for (size_t pad = digits; pad < 3; pad++)
             millis *= 10;
@@ -103,23 +114,30 @@ fy_time_parse (const char *text, size_t len, bool require_millis,
         && text [at + 3] == ':') {
         int off_hour = s_digits (text + at + 1, 2),
             off_min = s_digits (text + at + 4, 2);
-        if (off_hour < 0 || off_hour > 23 || off_min < 0 || off_min > 59)
+        if (off_hour < 0 || off_min < 0 || off_min > 59
+            || off_hour * 60 + off_min > S_OFFSET_MAX_MIN)
             goto invalid;
         offset_min = (off_hour * 60 + off_min) * (text [at] == '-' ? -1 : 1);
     }
     else
         goto invalid;
-    //  A leap second is only real at 23:59:60 UTC.
+    //  A leap second is only real at 23:59:60 UTC. PostgreSQL folds it
+    //  into the next second, as here, but refuses a local 23:59:60 with
+    //  a fraction (past 24:00:00).
     if (second == 60) {
         int utc_min = hour * 60 + minute - offset_min;
         utc_min = ((utc_min % 1440) + 1440) % 1440;
-        if (utc_min != 23 * 60 + 59)
+        if (utc_min != 23 * 60 + 59
+            || (hour == 23 && minute == 59 && fraction))
             goto invalid;
     }
     int64_t days = s_days_from_civil (year, month, day);
     int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second
                     - (int64_t) offset_min * 60;
-    *epoch_ms = seconds * 1000 + millis;
+    int64_t ms = seconds * 1000 + millis;
+    if (ms < S_MIN_MS || ms > S_MAX_MS)
+        goto invalid;
+    *epoch_ms = ms;
     return 0;
 invalid:
     errno = EINVAL;

@@ -424,29 +424,7 @@ fy_http_client_run (fy_http_client_t *self)
     s_run_timers (self);
 }
 
-static void
-s_loop_want (void *object, fy_loop_want_t *want)
-{
-    want->fd = fy_http_client_fd (object);
-    want->events = ZMQ_POLLIN;
-    want->timeout_ms = fy_http_client_timeout_ms (object);
-}
-
-static void
-s_loop_run (void *object, short revents)
-{
-    (void) revents;
-    fy_http_client_run (object);
-}
-
-static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
-
-fy_loop_source_t *
-fy_http_client_attach (fy_http_client_t *self, zloop_t *loop)
-{
-    assert (self);
-    return fy_loop_attach (loop, &s_loop_ops, self);
-}
+FY_LOOP_FD_CLASS (fy_http_client_t, fy_http_client)
 
 int
 fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms)

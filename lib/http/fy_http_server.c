@@ -15,7 +15,14 @@
     and returns 0, and a write resumes it: returning 0 without suspending
     would make MHD_get_timeout return 0 and the loop spin. While a
     connection is suspended MHD does not notice the client leaving, so the
-    server polls those sockets for a hang-up every cancel_check_ms. */
+    server polls those sockets for a hang-up every cancel_check_ms.
+
+    MHD bounds only idleness, so a client that sends a header line now and
+    then keeps its connection for ever. The server tracks each connection
+    (MHD's connection notifications) with the deadline of the head it is
+    receiving, and shuts down the socket of any past it, from its run, for
+    MHD to close; the same records count a client address's connections
+    for the accept policy that enforces max_conns_per_ip. */
 #include "http/fy_http_server.h"
 #include "core/fy_list.h"
 #include "ferry/fy_json.h"
@@ -37,9 +44,10 @@
 //  What MHD hands the content reader at most per call; one chunk each.
 #define S_STREAM_BLOCK (16 * 1024)
 //  A body past max_body is read and dropped (MHD 0.9.75 only accepts a
-//  response before or after the body) so that the 413 can be sent; past
-//  this much more the client is cut off instead.
-#define S_DISCARD_MAX (1024 * 1024)
+//  response before or after the body) so that the 413 can be sent; a
+//  client still sending after this long is cut off instead (nginx's
+//  lingering_time, for the same reason).
+#define S_DISCARD_MS 30000
 //  How long destroy lets clients receive their 503s.
 #define S_DRAIN_MS 200
 
@@ -70,7 +78,7 @@ struct fy_http_request {
     char *body;
     size_t body_size;
     size_t body_alloc;
-    size_t discarded;
+    int64_t discard_until_ms;
     char peer [INET6_ADDRSTRLEN];
     struct MHD_Response *response;  //  stored answer, not yet queued
     int status;
@@ -89,18 +97,32 @@ struct fy_http_request {
     void *writable_arg;
 };
 
+//  One TCP connection, from MHD's accept to its close.
+typedef struct {
+    fy_link_t link;                 //  on the server's conns
+    fy_link_t head_link;            //  on its heads while a head is due
+    struct MHD_Connection *conn;
+    int64_t head_deadline_ms;
+    char peer [INET6_ADDRSTRLEN];
+} s_conn_t;
+
 struct fy_http_server {
     struct MHD_Daemon *daemon;
     fy_http_limits_t limits;
     fy_http_handler_fn *handler;
     void *arg;
     fy_link_t requests;             //  fy_http_request_t, newest first
+    fy_link_t conns;                //  s_conn_t, every open connection
+    fy_link_t heads;                //  s_conn_t, awaiting a head; the
+                                    //  deadlines ascend (one bound, a
+                                    //  monotonic clock)
     size_t count;
     size_t suspended;               //  requests with suspended set
     bool resumed;                   //  a resume since the last run
     int64_t next_check_ms;
     int fd;
     int port;
+    uint64_t refused [FY_HTTP_REFUSED_COUNT];
 };
 
 static const char *s_methods [] = {
@@ -115,6 +137,8 @@ fy_http_limits_default (fy_http_limits_t *limits)
     limits->max_body = 1024 * 1024;
     limits->connection_limit = 1024;
     limits->timeout_s = 30;
+    limits->header_timeout_s = 10;
+    limits->max_conns_per_ip = 256;
     limits->connection_memory = 32 * 1024;
     limits->stream_buffer = 256 * 1024;
     limits->cancel_check_ms = 500;
@@ -172,6 +196,124 @@ s_resume (fy_http_request_t *req)
     req->server->resumed = true;
 }
 
+//  --- Connections: the per-address cap and the header timeout
+
+//  addr as text into peer ("" if neither IPv4 nor IPv6).
+static void
+s_addr_format (const struct sockaddr *addr, char peer [INET6_ADDRSTRLEN])
+{
+    peer [0] = '\0';
+    if (!addr)
+        return;
+    if (addr->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) addr)->sin_addr,
+                   peer, INET6_ADDRSTRLEN);
+    else
+    if (addr->sa_family == AF_INET6)
+        inet_ntop (AF_INET6,
+                   &((const struct sockaddr_in6 *) addr)->sin6_addr,
+                   peer, INET6_ADDRSTRLEN);
+}
+
+static void
+s_refuse (fy_http_server_t *self, fy_http_refusal_t reason, const char *peer)
+{
+    self->refused [reason]++;
+    fy_log_debug ("http: refused %s: %s", peer,
+                  fy_http_refusal_name (reason));
+}
+
+//  MHD's accept policy: refuse an address that holds its share already.
+//  A connection is counted from MHD's notification that it started, which
+//  follows this call for every connection let in, so the count is exact.
+static enum MHD_Result
+s_accept_policy (void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void) addrlen;
+    fy_http_server_t *self = cls;
+    if (self->limits.max_conns_per_ip == 0)
+        return MHD_YES;
+    char peer [INET6_ADDRSTRLEN];
+    s_addr_format (addr, peer);
+    unsigned int count = 0;
+    s_conn_t *conn;
+    fy_list_each (conn, &self->conns, s_conn_t, link)
+        count += strcmp (conn->peer, peer) == 0;
+    if (count < self->limits.max_conns_per_ip)
+        return MHD_YES;
+    s_refuse (self, FY_HTTP_REFUSED_PER_IP, peer);
+    return MHD_NO;
+}
+
+//  A head is due on conn from now: at the accept, and after each answer.
+static void
+s_head_expect (fy_http_server_t *self, s_conn_t *conn)
+{
+    fy_list_unlink (&conn->head_link);
+    fy_list_init (&conn->head_link);
+    if (self->limits.header_timeout_s == 0)
+        return;
+    conn->head_deadline_ms = fy_clock_mono_ms ()
+                           + (int64_t) self->limits.header_timeout_s * 1000;
+    fy_list_push_back (&self->heads, &conn->head_link);
+}
+
+static s_conn_t *
+s_conn_of (struct MHD_Connection *mhd_conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        mhd_conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void
+s_notify_connection (void *cls, struct MHD_Connection *mhd_conn,
+                     void **socket_context,
+                     enum MHD_ConnectionNotificationCode code)
+{
+    fy_http_server_t *self = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        s_conn_t *conn = fy_xcalloc (1, sizeof *conn);
+        conn->conn = mhd_conn;
+        fy_list_init (&conn->head_link);
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+            mhd_conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        s_addr_format (info ? info->client_addr : NULL, conn->peer);
+        fy_list_push_back (&self->conns, &conn->link);
+        s_head_expect (self, conn);
+        *socket_context = conn;
+        return;
+    }
+    s_conn_t *conn = *socket_context;
+    if (!conn)
+        return;
+    fy_list_unlink (&conn->link);
+    fy_list_unlink (&conn->head_link);
+    free (conn);
+    *socket_context = NULL;
+}
+
+//  Shut down the sockets whose head is overdue; MHD sees the end of the
+//  stream on its next run and closes them, as when the client leaves.
+static void
+s_check_heads (fy_http_server_t *self)
+{
+    int64_t now = fy_clock_mono_ms ();
+    while (!fy_list_is_empty (&self->heads)) {
+        s_conn_t *conn = fy_list_entry (fy_list_first (&self->heads),
+                                        s_conn_t, head_link);
+        if (conn->head_deadline_ms > now)
+            break;
+        fy_list_unlink (&conn->head_link);
+        fy_list_init (&conn->head_link);
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+            conn->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info)
+            shutdown (info->connect_fd, SHUT_RDWR);
+        s_refuse (self, FY_HTTP_REFUSED_HEADER_TIMEOUT, conn->peer);
+    }
+}
+
 //  MHD's first sight of a request: make its object, which MHD then passes
 //  to every callback about this request as the connection's context.
 static void *
@@ -197,9 +339,13 @@ static void
 s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-    (void) cls;
-    (void) conn;
-    (void) toe;
+    fy_http_server_t *self = cls;
+    //  The connection stays open for the next request, whose head is due
+    //  from now (MHD closes it otherwise, and the record goes with it).
+    s_conn_t *tracked = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+                      ? s_conn_of (conn) : NULL;
+    if (tracked)
+        s_head_expect (self, tracked);
     fy_http_request_t *req = *con_cls;
     *con_cls = NULL;
     if (!req)
@@ -265,6 +411,10 @@ s_queue_error (fy_http_request_t *req, int status, const char *code,
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header (req->response, MHD_HTTP_HEADER_ALLOW,
                                  S_ALLOW);
+    //  What follows the head cannot be trusted to be a body or a request.
+    if (status == MHD_HTTP_BAD_REQUEST)
+        MHD_add_response_header (req->response, MHD_HTTP_HEADER_CONNECTION,
+                                 "close");
     req->status = status;
     return s_queue (req);
 }
@@ -476,22 +626,24 @@ s_method_known (const char *method)
     return false;
 }
 
-static void
-s_peer_format (fy_http_request_t *req)
+static enum MHD_Result
+s_count_length (void *cls, enum MHD_ValueKind kind, const char *key,
+                const char *value)
 {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!info || !info->client_addr)
-        return;
-    const struct sockaddr *addr = info->client_addr;
-    if (addr->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((const struct sockaddr_in *) addr)->sin_addr,
-                   req->peer, sizeof (req->peer));
-    else
-    if (addr->sa_family == AF_INET6)
-        inet_ntop (AF_INET6,
-                   &((const struct sockaddr_in6 *) addr)->sin6_addr,
-                   req->peer, sizeof (req->peer));
+    (void) kind;
+    (void) value;
+    if (strcasecmp (key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0
+    ||  strcasecmp (key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        (*(int *) cls)++;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_too_large (fy_http_request_t *req)
+{
+    s_refuse (req->server, FY_HTTP_REFUSED_BODY_TOO_LARGE, req->peer);
+    return s_queue_error (req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                          "request body too large");
 }
 
 //  Headers are in: refuse what we will not read, else start reading.
@@ -499,22 +651,40 @@ static enum MHD_Result
 s_request_begin (fy_http_request_t *req, const char *url, const char *method)
 {
     fy_http_server_t *self = req->server;
+    s_conn_t *conn = s_conn_of (req->conn);
+    if (conn) {
+        fy_list_unlink (&conn->head_link);
+        fy_list_init (&conn->head_link);
+    }
     req->method = fy_xstrdup (method);
     req->path = fy_xstrdup (url);
-    s_peer_format (req);
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    s_addr_format (info ? info->client_addr : NULL, req->peer);
     if (!s_method_known (method))
         return s_queue_error (req, MHD_HTTP_METHOD_NOT_ALLOWED,
                               "method_not_allowed",
                               "method not allowed");
+    //  MHD takes the first Content-Length and lets chunked win over it; a
+    //  proxy in front may have taken another, and read the rest of this
+    //  body as a request of its own (request smuggling). More than one
+    //  says where the body ends: refuse it, and close.
+    int framing = 0;
+    MHD_get_connection_values (req->conn, MHD_HEADER_KIND, s_count_length,
+                               &framing);
+    if (framing > 1) {
+        s_refuse (self, FY_HTTP_REFUSED_BODY_LENGTH, req->peer);
+        return s_queue_error (req, MHD_HTTP_BAD_REQUEST, "body_length",
+                              "more than one Content-Length or "
+                              "Transfer-Encoding header");
+    }
     const char *length = MHD_lookup_connection_value (
         req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t size;
     if (length
     &&  fy_parse_int64 (length, 0, INT64_MAX, &size) == 0
     &&  (uint64_t) size > self->limits.max_body)
-        return s_queue_error (req, MHD_HTTP_CONTENT_TOO_LARGE,
-                              "body_too_large",
-                              "request body too large");
+        return s_too_large (req);
     req->state = S_READING;
     return MHD_YES;
 }
@@ -523,12 +693,13 @@ static enum MHD_Result
 s_body_append (fy_http_request_t *req, const char *data, size_t size)
 {
     fy_http_server_t *self = req->server;
-    if (req->state == S_DISCARDING
-    ||  req->body_size + size > self->limits.max_body) {
+    if (req->state == S_READING
+    &&  req->body_size + size > self->limits.max_body) {
         req->state = S_DISCARDING;
-        req->discarded += size;
-        return req->discarded > S_DISCARD_MAX ? MHD_NO : MHD_YES;
+        req->discard_until_ms = fy_clock_mono_ms () + S_DISCARD_MS;
     }
+    if (req->state == S_DISCARDING)
+        return fy_clock_mono_ms () > req->discard_until_ms ? MHD_NO : MHD_YES;
     //  Grow by doubling: MHD hands over the body in pieces of its buffer.
     if (req->body_size + size + 1 > req->body_alloc) {
         size_t alloc = req->body_alloc ? req->body_alloc : 1024;
@@ -592,9 +763,7 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url,
                 return s_body_append (req, upload_data, size);
             }
             if (req->state == S_DISCARDING)
-                return s_queue_error (req, MHD_HTTP_CONTENT_TOO_LARGE,
-                                      "body_too_large",
-                                      "request body too large");
+                return s_too_large (req);
             return s_request_dispatch (req);
         case S_WAITING:
             //  Resumed without an answer: only to let MHD close the
@@ -696,6 +865,8 @@ fy_http_server_new (const char *address, int port,
         return NULL;
     fy_http_server_t *self = fy_xcalloc (1, sizeof (fy_http_server_t));
     fy_list_init (&self->requests);
+    fy_list_init (&self->conns);
+    fy_list_init (&self->heads);
     if (limits)
         self->limits = *limits;
     else
@@ -709,7 +880,7 @@ fy_http_server_new (const char *address, int port,
     if (storage.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon = MHD_start_daemon (
-        flags, (uint16_t) port, NULL, NULL, s_access, self,
+        flags, (uint16_t) port, s_accept_policy, self, s_access, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &storage,
         MHD_OPTION_CONNECTION_LIMIT, self->limits.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, self->limits.timeout_s,
@@ -717,6 +888,7 @@ fy_http_server_new (const char *address, int port,
         MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
         MHD_OPTION_URI_LOG_CALLBACK, s_uri_logged, self,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify_connection, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_END);
     if (!self->daemon) {
@@ -803,8 +975,10 @@ fy_http_server_destroy (fy_http_server_t **self_p)
         s_drain (self);
         MHD_stop_daemon (self->daemon);
     }
-    //  MHD reported every request complete; anything left is a bug here.
+    //  MHD reported every request complete and every connection closed;
+    //  anything left is a bug here.
     assert (fy_list_is_empty (&self->requests));
+    assert (fy_list_is_empty (&self->conns));
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -831,6 +1005,24 @@ fy_http_server_requests (fy_http_server_t *self)
     return self->count;
 }
 
+uint64_t
+fy_http_server_refused (fy_http_server_t *self, fy_http_refusal_t reason)
+{
+    assert (self);
+    assert (reason < FY_HTTP_REFUSED_COUNT);
+    return self->refused [reason];
+}
+
+const char *
+fy_http_refusal_name (fy_http_refusal_t reason)
+{
+    static const char *names [FY_HTTP_REFUSED_COUNT] = {
+        "header_timeout", "per_ip_limit", "body_length", "body_too_large"
+    };
+    assert (reason < FY_HTTP_REFUSED_COUNT);
+    return names [reason];
+}
+
 int64_t
 fy_http_server_timeout_ms (fy_http_server_t *self)
 {
@@ -847,6 +1039,15 @@ fy_http_server_timeout_ms (fy_http_server_t *self)
             check = 0;
         if (timeout < 0 || check < timeout)
             timeout = check;
+    }
+    if (!fy_list_is_empty (&self->heads)) {
+        s_conn_t *first = fy_list_entry (fy_list_first (&self->heads),
+                                         s_conn_t, head_link);
+        int64_t due = first->head_deadline_ms - fy_clock_mono_ms ();
+        if (due < 0)
+            due = 0;
+        if (timeout < 0 || due < timeout)
+            timeout = due;
     }
     return timeout;
 }
@@ -887,32 +1088,11 @@ fy_http_server_run (fy_http_server_t *self)
     assert (self);
     self->resumed = false;
     s_check_hangups (self);
+    s_check_heads (self);
     MHD_run (self->daemon);
 }
 
-static void
-s_loop_want (void *object, fy_loop_want_t *want)
-{
-    want->fd = fy_http_server_fd (object);
-    want->events = ZMQ_POLLIN;
-    want->timeout_ms = fy_http_server_timeout_ms (object);
-}
-
-static void
-s_loop_run (void *object, short revents)
-{
-    (void) revents;
-    fy_http_server_run (object);
-}
-
-static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
-
-fy_loop_source_t *
-fy_http_server_attach (fy_http_server_t *self, zloop_t *loop)
-{
-    assert (self);
-    return fy_loop_attach (loop, &s_loop_ops, self);
-}
+FY_LOOP_FD_CLASS (fy_http_server_t, fy_http_server)
 
 //  --- Request accessors
 

@@ -13,11 +13,17 @@
     request; fy_http_stream_room and the writable callback tell the producer
     when to pause and when to go on.
 
-    Errors the server produces itself (413 body too large, 405 unknown
-    method, 404 when there is no handler, 503 at shutdown) are JSON:
-    {"error":{"code","message"}}. MHD still answers malformed requests
-    (400) and oversized request lines or headers (414/431) with its own
-    short HTML bodies: they never reach this code.
+    Errors the server produces itself (413 body too large, 400 for an
+    ambiguous body length, 405 unknown method, 404 when there is no
+    handler, 503 at shutdown) are JSON: {"error":{"code","message"}}. MHD
+    still answers malformed requests (400) and oversized request lines or
+    headers (414/431) with its own short HTML bodies: they never reach
+    this code.
+
+    Slow clients are bounded as nginx bounds them: a request head must
+    arrive whole within header_timeout_s, however steadily it trickles,
+    and one client address holds at most max_conns_per_ip connections.
+    What the server refuses is counted (fy_http_server_refused).
 
     Not thread-safe: one loop owns the server and all its requests. */
 #ifndef FY_HTTP_SERVER_H_INCLUDED
@@ -66,9 +72,17 @@ typedef struct {
     size_t max_body;
     //  Simultaneous connections; more are refused at accept. Default 1024.
     unsigned int connection_limit;
-    //  Seconds a connection may stay idle (also the slowloris bound: a
-    //  request's headers must keep arriving). Default 30.
+    //  Seconds a connection may stay idle. Default 30.
     unsigned int timeout_s;
+    //  Seconds a request head (request line and headers) may take to
+    //  arrive whole, counted from the accept, or on a kept-alive
+    //  connection from the end of the previous answer; the connection is
+    //  closed past it (the slowloris bound: trickling a header line now
+    //  and then no longer keeps a connection). 0: no bound. Default 10.
+    unsigned int header_timeout_s;
+    //  Connections one client address may hold; more are refused at
+    //  accept. 0: no cap. Default 256.
+    unsigned int max_conns_per_ip;
     //  MHD's memory pool per connection: the request line and headers must
     //  fit in about half of it, or MHD answers 431/414 itself. Default
     //  32 KiB.
@@ -81,6 +95,16 @@ typedef struct {
     //  watch a suspended connection). Default 500.
     unsigned int cancel_check_ms;
 } fy_http_limits_t;
+
+//  What the server refuses by itself, counted for metrics.
+typedef enum {
+    FY_HTTP_REFUSED_HEADER_TIMEOUT,     //  head not in by header_timeout_s
+    FY_HTTP_REFUSED_PER_IP,             //  over max_conns_per_ip
+    FY_HTTP_REFUSED_BODY_LENGTH,        //  400: repeated Content-Length, or
+                                        //  one with Transfer-Encoding
+    FY_HTTP_REFUSED_BODY_TOO_LARGE,     //  413: over max_body
+    FY_HTTP_REFUSED_COUNT
+} fy_http_refusal_t;
 
 //  Fill limits with the defaults above.
 void
@@ -134,6 +158,15 @@ int
 //  Requests the server holds (read, waiting for an answer, or streaming).
 size_t
     fy_http_server_requests (fy_http_server_t *self);
+
+//  How many times the server refused for reason, since it started.
+uint64_t
+    fy_http_server_refused (fy_http_server_t *self, fy_http_refusal_t reason);
+
+//  The reason's name for a metric label: "header_timeout", "per_ip_limit",
+//  "body_length", "body_too_large". Static.
+const char *
+    fy_http_refusal_name (fy_http_refusal_t reason);
 
 //  --- Request accessors. Strings are borrowed from req, valid while req
 //  is (see fy_http_handler_fn).

@@ -982,29 +982,7 @@ fy_redis_run (fy_redis_t *self)
         s_connect (self);
 }
 
-static void
-s_loop_want (void *object, fy_loop_want_t *want)
-{
-    want->fd = fy_redis_fd (object);
-    want->events = ZMQ_POLLIN;
-    want->timeout_ms = fy_redis_timeout_ms (object);
-}
-
-static void
-s_loop_run (void *object, short revents)
-{
-    (void) revents;
-    fy_redis_run (object);
-}
-
-static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
-
-fy_loop_source_t *
-fy_redis_attach (fy_redis_t *self, zloop_t *loop)
-{
-    assert (self);
-    return fy_loop_attach (loop, &s_loop_ops, self);
-}
+FY_LOOP_FD_CLASS (fy_redis_t, fy_redis)
 
 int
 fy_redis_wait (fy_redis_t *self, int64_t timeout_ms)

@@ -9,6 +9,7 @@
 #include "ferry/fy_json.h"
 #include "store/fy_store_pg.h"
 #include "ferry/fy_log.h"
+#include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 
 #include <arpa/inet.h>
@@ -175,6 +176,12 @@ struct fy_store {
     PGconn *conn;
     int64_t backoff_ms;
     int64_t next_attempt_ms;
+    //  Every new connection checks the schema is at least this (0: not);
+    //  the version found on the last one.
+    int schema_min;
+    int schema_version;
+    //  The SQLSTATE of the last failure, "" when it was not the server's.
+    char state [6];
     fy_store_append_t method;
     //  The conflicts of the last append.
     fy_store_conflict_t *conflicts;
@@ -210,6 +217,8 @@ typedef struct {
     int count;
     char usec [24];
     char id [40];
+    char from [FY_TIME_RFC3339_SIZE];
+    char to [FY_TIME_RFC3339_SIZE];
 } s_query_t;
 
 //  ---------------------------------------------------------------------
@@ -314,6 +323,8 @@ fy_store_new (const char *url, int connect_timeout_s)
 
 static void
     s_batch_free (s_batch_t *batch);
+static int
+    s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
 
 static void
 s_disconnect (fy_store_t *self)
@@ -406,25 +417,32 @@ fy_store_connect (fy_store_t *self, fy_error_t *err)
     const char *values [] = {
         self->timeout, "ferry", "30", self->url, NULL
     };
+    self->state [0] = '\0';
     self->conn = PQconnectdbParams (keys, values, 1);
+    int code = EAGAIN;
     if (PQstatus (self->conn) == CONNECTION_OK) {
         PGresult *res = PQexec (self->conn, "SET TIME ZONE 'UTC'");
         bool set = PQresultStatus (res) == PGRES_COMMAND_OK;
         PQclear (res);
-        if (set) {
+        //  Nothing is written on a connection to an older schema.
+        if (set && (self->schema_min == 0
+                    || s_schema_check (self, self->schema_min, err) == 0)) {
             self->backoff_ms = 0;
             self->next_attempt_ms = 0;
             return 0;
         }
+        if (set && (errno == ENOENT || errno == ERANGE))
+            code = errno;
     }
-    s_error_conn (err, "connect", self->conn);
+    if (code == EAGAIN)
+        s_error_conn (err, "connect", self->conn);
     s_disconnect (self);
     self->backoff_ms = self->backoff_ms
                      ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
     if (self->backoff_ms > S_BACKOFF_MAX_MS)
         self->backoff_ms = S_BACKOFF_MAX_MS;
     self->next_attempt_ms = fy_clock_mono_ms () + self->backoff_ms;
-    errno = EAGAIN;
+    errno = code;
     return -1;
 }
 
@@ -448,6 +466,7 @@ s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
     const char *message = res ? PQresultErrorField (res,
                                                     PG_DIAG_MESSAGE_PRIMARY)
                               : NULL;
+    snprintf (self->state, sizeof self->state, "%s", state ? state : "");
     if (message)
         fy_error_set (err, "%s: %s (%s)", what, message, state ? state : "");
     else
@@ -455,8 +474,9 @@ s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
     if (self->conn && PQstatus (self->conn) != CONNECTION_OK)
         errno = ECONNRESET;
     else
-    if (state && strncmp (state, "22", 2) == 0)
-        errno = EINVAL;         //  data exception: a malformed value
+    if (state && (strncmp (state, "22", 2) == 0
+                  || strncmp (state, "23", 2) == 0))
+        errno = EINVAL;         //  data exception, integrity: the values
     else
     if (state && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
                   || strncmp (state, "08", 2) == 0
@@ -492,13 +512,12 @@ s_rollback (fy_store_t *self)
 //  ---------------------------------------------------------------------
 //  Schema and partitions
 
-int
-fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
-                       fy_error_t *err)
+//  On the connection: the schema version into self->schema_version, and
+//  0 when it is at least min_version, or -1 with err and errno ENOENT (no
+//  schema), ERANGE (older) or as s_fail.
+static int
+s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
 {
-    assert (self);
-    if (fy_store_connect (self, err))
-        return -1;
     PGresult *res = PQexec (self->conn,
         "SELECT coalesce(max(version), 0) FROM schema_migrations");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
@@ -511,21 +530,49 @@ fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
             return -1;
         }
         int rc = s_fail (self, res, "schema version", err);
+        int saved = errno;
         s_lost (self);
+        errno = saved;
         return rc;
     }
-    int version = (int) s_number (PQgetvalue (res, 0, 0));
+    self->schema_version = (int) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
-    if (version_p)
-        *version_p = version;
-    if (version < min_version) {
+    if (self->schema_version < min_version) {
         fy_error_set (err, "the database schema is version %d but this "
-                      "build needs %d: run ferryctl migrate", version,
-                      min_version);
+                      "build needs %d: run ferryctl migrate",
+                      self->schema_version, min_version);
         errno = ERANGE;
         return -1;
     }
     return 0;
+}
+
+int
+fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
+                       fy_error_t *err)
+{
+    assert (self);
+    self->schema_version = 0;
+    int rc = fy_store_connect (self, err);
+    if (rc == 0)
+        rc = s_schema_check (self, min_version, err);
+    if (version_p)
+        *version_p = self->schema_version;
+    return rc;
+}
+
+void
+fy_store_require_schema (fy_store_t *self, int min_version)
+{
+    assert (self);
+    self->schema_min = min_version;
+}
+
+const char *
+fy_store_sqlstate (fy_store_t *self)
+{
+    assert (self);
+    return self->state;
 }
 
 //  The UTC month of an epoch time in ms, as yyyymm.
@@ -1083,12 +1130,16 @@ s_append_staged (fy_store_t *self, fy_store_append_t how,
 }
 
 //  After a unique violation on the direct way, under its savepoint: back
-//  to the savepoint, and the staged way by COPY.
+//  to the savepoint, and the staged way by COPY. The violation is the
+//  store's own (a redelivery or a conflict), not a value the database
+//  refuses: it is no failure of the append, so fy_store_sqlstate forgets
+//  it.
 static int
 s_append_fallback (fy_store_t *self, s_params_t *params, size_t count,
                    size_t *inserted, fy_error_t *err)
 {
     *inserted = 0;
+    self->state [0] = '\0';
     if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
         return -1;
     return s_append_staged (self, FY_STORE_APPEND_COPY, params, count,
@@ -1149,8 +1200,8 @@ s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
 //  After failed attempt number attempt (from 0): true when one more is
 //  worth making. It is when the connection was lost (the next attempt
 //  remakes it) or, on the first attempt, when a partition was dropped
-//  behind our back ("no partition of relation found for row"): the
-//  months seen are forgotten.
+//  behind our back ("no partition of relation found for row", a
+//  check_violation): the months seen are forgotten.
 static bool
 s_retry_worth (fy_store_t *self, int attempt)
 {
@@ -1159,7 +1210,7 @@ s_retry_worth (fy_store_t *self, int attempt)
     errno = saved;
     if (lost)
         return true;
-    if (errno != EIO || attempt > 0)
+    if (strcmp (self->state, "23514") != 0 || attempt > 0)
         return false;
     self->month_count = 0;
     return true;
@@ -1172,6 +1223,7 @@ s_append_attempts (fy_store_t *self, s_batch_t *batch, int attempt,
 {
     int rc = -1;
     for (; attempt < 2; attempt++) {
+        self->state [0] = '\0';
         rc = s_append_once (self, batch, inserted, err);
         if (rc == 0 || !s_retry_worth (self, attempt))
             break;
@@ -1302,6 +1354,7 @@ static int
 s_flight_conn_error (fy_store_t *self, const char *what)
 {
     s_error_conn (&self->flight_err, what, self->conn);
+    self->state [0] = '\0';
     errno = PQstatus (self->conn) == CONNECTION_OK ? EIO : ECONNRESET;
     return -1;
 }
@@ -1472,6 +1525,7 @@ fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
     self->flight_inserted = 0;
     self->flight_err.text [0] = '\0';
     self->conflict_count = 0;
+    self->state [0] = '\0';
     if (count == 0) {
         s_flight_land (self, 0);
         return;
@@ -1698,6 +1752,72 @@ s_like_pattern (const char *q)
     return out;
 }
 
+//  0001-01-01T00:00:00Z: PostgreSQL takes no year 0, which RFC 3339 has.
+#define S_YEAR_1_MS INT64_C(-62135596800000)
+
+//  A time filter, RFC 3339 as every time in ferry, into out as UTC with
+//  milliseconds: what reaches SQL is exactly the instant checked here,
+//  never "yesterday", "epoch" or "infinity", which timestamptz would
+//  take. Returns 0, or -1 with errno EINVAL.
+static int
+s_time_filter (const char *name, const char *value,
+               char out [FY_TIME_RFC3339_SIZE], fy_error_t *err)
+{
+    int64_t ms;
+    if (fy_time_parse (value, strlen (value), false, &ms) || ms < S_YEAR_1_MS) {
+        fy_error_set (err, "%s: not an RFC 3339 time from year 1 to 9999, "
+                      "e.g. 2026-11-26T10:00:00Z", name);
+        errno = EINVAL;
+        return -1;
+    }
+    fy_time_format (ms, out);
+    return 0;
+}
+
+static bool
+s_is_utf8 (const char *text)
+{
+    size_t len = strlen (text);
+    for (size_t at = 0, step; at < len; at += step)
+        if ((step = fy_utf8_length (text + at, len - at)) == 0)
+            return false;
+    return true;
+}
+
+//  Check every filter PostgreSQL would otherwise refuse, so that a
+//  caller's mistake is named here and an error from the database on a
+//  read is never the caller's. Returns 0, or -1 with errno EINVAL.
+static int
+s_filter_check (const fy_store_filter_t *filter, fy_error_t *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+        bool uuid;
+    } fields [] = {
+        { "companyId", filter->company_id, true },
+        { "actorId", filter->actor_id, true },
+        { "type", filter->type, false },
+        { "action", filter->action, false },
+        { "targetType", filter->target_type, false },
+        { "targetId", filter->target_id, false },
+        { "q", filter->q, false },
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *value = fields [i].value;
+        if (!value)
+            continue;
+        if (fields [i].uuid ? !fy_uuid_is_valid (value, strlen (value))
+                            : !s_is_utf8 (value)) {
+            fy_error_set (err, "%s: %s", fields [i].name, fields [i].uuid
+                          ? "not a uuid" : "not UTF-8");
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 //  Build the query for filter. Returns 0, or -1 with errno EINVAL.
 static int
 s_query_build (s_query_t *query, const fy_store_filter_t *filter,
@@ -1710,6 +1830,11 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
         errno = EINVAL;
         return -1;
     }
+    if (s_filter_check (filter, err)
+        || (filter->from && s_time_filter ("from", filter->from, query->from,
+                                           err))
+        || (filter->to && s_time_filter ("to", filter->to, query->to, err)))
+        return -1;
     if (filter->cursor && s_cursor_decode (filter->cursor, query)) {
         fy_error_set (err, "cursor: not a cursor this service gave");
         errno = EINVAL;
@@ -1729,9 +1854,9 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
         s_where (query, " AND target_id = ", "", filter->target_id);
     if (filter->from)
         s_where (query, " AND occurred_at >= ", "::timestamptz",
-                 filter->from);
+                 query->from);
     if (filter->to)
-        s_where (query, " AND occurred_at < ", "::timestamptz", filter->to);
+        s_where (query, " AND occurred_at < ", "::timestamptz", query->to);
     if (filter->q && *filter->q) {
         *like_p = s_like_pattern (filter->q);
         s_where (query, " AND audit.search_text(action, target_type, "
@@ -1788,6 +1913,19 @@ s_row_json (PGresult *res, int row)
     return object;
 }
 
+//  s_fail for a read: its parameters were checked before (EINVAL is
+//  the check's, with its own text), so a data exception the database
+//  still raises is the store's failure, EIO, not the caller's input.
+static int
+s_read_fail (fy_store_t *self, PGresult *res, const char *what,
+             fy_error_t *err)
+{
+    s_fail (self, res, what, err);
+    if (errno == EINVAL)
+        errno = EIO;
+    return -1;
+}
+
 //  Run a read-only query with one reconnect on a lost connection.
 static PGresult *
 s_read (fy_store_t *self, const char *sql, int count,
@@ -1800,7 +1938,7 @@ s_read (fy_store_t *self, const char *sql, int count,
                                       NULL, NULL, 0);
         if (PQresultStatus (res) == PGRES_TUPLES_OK)
             return res;
-        s_fail (self, res, what, err);
+        s_read_fail (self, res, what, err);
         if (!s_lost (self))
             return NULL;
     }
@@ -1909,7 +2047,7 @@ fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
             export->store = self;
         }
         else {
-            s_fail (self, res, "export", err);
+            s_read_fail (self, res, "export", err);
             int saved = errno;
             s_rollback (self);
             s_lost (self);
@@ -1942,7 +2080,7 @@ fy_store_export_next (fy_store_export_t *self, json_t **row_p,
                   S_EXPORT_FETCH);
         PGresult *res = PQexec (store->conn, fetch);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-            s_fail (store, res, "export fetch", err);
+            s_read_fail (store, res, "export fetch", err);
             self->done = true;
             return -1;
         }

@@ -78,9 +78,12 @@ typedef struct {
 } fy_store_audit_row_t;
 
 //  Search filters. company_id is required; every other field may be NULL
-//  (or 0 for limit, meaning 100). from is inclusive, to exclusive, both
-//  ISO 8601 timestamps. q matches a substring of the action, target and
-//  payload, case-insensitively. cursor is a page's next_cursor.
+//  (or 0 for limit, meaning 100). company_id and actor_id are uuids;
+//  from is inclusive, to exclusive, both RFC 3339 times (fy_time_parse:
+//  any offset, years 1 to 9999; nothing PostgreSQL alone would take,
+//  such as "yesterday" or "infinity"); text filters are UTF-8. q matches
+//  a substring of the action, target and payload, case-insensitively.
+//  cursor is a page's next_cursor.
 typedef struct {
     const char *company_id;
     const char *actor_id;
@@ -115,9 +118,25 @@ void
 
 //  Connect now unless connected. Returns 0, or -1 with errno EAGAIN when
 //  the database cannot be reached (or the backoff after a failed attempt
-//  has not elapsed yet) and err saying why.
+//  has not elapsed yet) and err saying why; with a schema required
+//  (fy_store_require_schema), ENOENT or ERANGE as fy_store_check_schema
+//  when the database has none or an older one. Every failed attempt
+//  (whatever its errno) starts or doubles the backoff.
 int
     fy_store_connect (fy_store_t *self, fy_error_t *err) FY_MUSTCHECK;
+
+//  Check the schema on every connection made from now on (workers pass
+//  FY_STORE_SCHEMA_VERSION): a database without ferry's schema or with an
+//  older one is refused as unreachable is, so nothing is ever written to
+//  it, whether it was so at start or came back so after an outage.
+void
+    fy_store_require_schema (fy_store_t *self, int min_version);
+
+//  The SQLSTATE of the last failure on the store ("22009"), "" when it
+//  did not come from the server (a lost connection, a refused connect).
+//  Borrowed until the next call.
+const char *
+    fy_store_sqlstate (fy_store_t *self);
 
 bool
     fy_store_is_connected (fy_store_t *self);
@@ -146,8 +165,16 @@ void
 //  batch) is skipped, and when its content differs it is a conflict
 //  (fy_store_audit_conflicts), never a failure. Returns 0 after COMMIT
 //  with the rows actually added in *inserted_p (may be NULL), or -1 with
-//  nothing written and errno EAGAIN/ECONNRESET (retry later) or EIO, and
-//  err.
+//  nothing written, err, and errno saying what may be retried:
+//    EINVAL      the database refused a value of the batch (a data
+//                exception or an integrity violation, SQLSTATE class 22
+//                or 23, in fy_store_sqlstate): the same rows fail again,
+//                the batch must be split to find the one at fault
+//    EAGAIN, ECONNRESET  the database is unreachable or went away
+//    EIO         another server error (permissions, disk, a missing
+//                table): not the rows' fault, retry later
+//    ENOENT, ERANGE  (re)connected to a database whose schema is missing
+//                or older (fy_store_require_schema)
 int
     fy_store_audit_append (fy_store_t *self, fy_event_t **events,
                            size_t count, size_t *inserted_p,
@@ -223,7 +250,9 @@ int
 //  actorId, correlationId) and action, targetType, targetId, ip,
 //  userAgent, payload, changes, receivedAt. Caller owns result. NULL with
 //  errno EINVAL (a missing company, a limit above FY_STORE_SEARCH_MAX, a
-//  malformed uuid, time or cursor: err names which) or EAGAIN/EIO.
+//  malformed uuid, time, text or cursor: err names which, in words of its
+//  own, checked before any SQL) or EAGAIN/EIO (err has the database's
+//  text, for the log: never EINVAL).
 json_t *
     fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
                            fy_error_t *err);

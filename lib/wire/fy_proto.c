@@ -229,6 +229,15 @@ fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id)
     msg->ids [msg->ids_count++] = id;
 }
 
+int
+fy_proto_msg_fd (const fy_proto_msg_t *msg)
+{
+    assert (msg);
+    //  The header frame's: a ROUTER's identity frame has no fd when a
+    //  poll prefetched the message (libzmq 4.3).
+    return msg->has_header_ ? zmq_msg_get (&msg->header_, ZMQ_SRCFD) : -1;
+}
+
 void
 fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b)
 {

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include "ferry/fy_signals.h"
 #include <unistd.h>
 
@@ -598,6 +599,26 @@ s_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
     free (body);
 }
 
+const char *
+fy_request_header (const fy_request_t *request, const char *name,
+                   size_t *len)
+{
+    assert (request);
+    assert (name);
+    assert (len);
+    size_t name_len = strlen (name);
+    for (size_t i = 0; i < request->headers_count; i++) {
+        fy_proto_str_t key = request->headers [i].key;
+        if (key.len == name_len
+            && strncasecmp (key.ptr, name, name_len) == 0) {
+            *len = request->headers [i].value.len;
+            return request->headers [i].value.ptr;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
 void
 fy_worker_route (fy_worker_t *self, const fy_request_t *request,
                  const fy_worker_route_t *routes, void *arg)
@@ -611,6 +632,12 @@ fy_worker_route (fy_worker_t *self, const fy_request_t *request,
                                                request->method.len,
                                                request->path.ptr,
                                                request->path.len, &match);
+    if (status == FY_ROUTE_FOUND) {
+        size_t len = 0;
+        const char *type = fy_request_header (request, "Content-Type", &len);
+        status = fy_route_check_body (&routes [match.index].route, type, len,
+                                      request->body.len);
+    }
     if (status == FY_ROUTE_FOUND) {
         routes [match.index].fn (self, request, &match, arg);
         return;

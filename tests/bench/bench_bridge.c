@@ -16,6 +16,13 @@
     before its run, so the emulator holds the same total for both. The
     runs alternate, best of two each, as the machine is shared.
 
+    bridge_drain_latency_p99, bridge_drain_latency_max: each event's time
+    from its message's receive to the broker's ACK during those drains, as
+    the bridge measures it (ferry_bridge_ack_seconds; its stats line's
+    ack_p99_ms and ack_max_ms), the worst of the bridge runs. A stall in
+    the drain's tail (a batch left waiting for a timer) shows here as a
+    max of seconds; bound S_ACK_MAX_MS, well under broker.lease_ms.
+
     bridge_cpu_100k: the bridge's user + system CPU (/proc/PID/stat)
     during that drain, per 100,000 events, beside the bare client's own
     CPU for the same receives and deletes (no floor: the bridge also
@@ -39,7 +46,8 @@
     usage: bench_bridge SRCDIR
     Needs the stack's environment (AWS_ENDPOINT_URL_SQS, ...): eval
     "$(contrib/stack.sh env)". Exits 1 when bridge_drain is below its
-    floor or the stack is missing. */
+    floor, a receive-to-ACK figure above its bound, or the stack is
+    missing. */
 #include "ferry/ferry.h"
 #include "aws/fy_aws_credentials.h"
 #include "aws/fy_aws_sign.h"
@@ -66,6 +74,8 @@
 #define S_WATCH_MAX_MS 100      //  ... at most, mid-drain
 #define S_DRAIN_MS 120000       //  a drain slower than this is a failure
 #define S_QUEUES_MAX 8
+#define S_ACK_P99_MS 1000       //  bounds of receive to ACK
+#define S_ACK_MAX_MS 2000
 
 static char s_dir [] = "/tmp/ferry-bench-bridge-XXXXXX";
 static const char *s_endpoint;
@@ -535,11 +545,16 @@ s_watch_ms (const s_count_t *count, int64_t start_ns, int64_t now)
          : pause > S_WATCH_MAX_MS ? S_WATCH_MAX_MS : (int64_t) pause;
 }
 
+//  Receive to ACK in the bridge runs, worst so far.
+typedef struct {
+    long p99_ms, max_ms;
+} s_ack_t;
+
 //  Drain url through a new bridge; events/s, and the CPU spent during
-//  the drain.
+//  the drain; ack gets its receive to ACK figures if worse.
 static double
 s_bridge_run (const char *url, const char *dlq, const char *broker_at,
-              const char *schema, int round, s_cpu_t *cpu)
+              const char *schema, int round, s_cpu_t *cpu, s_ack_t *ack)
 {
     char sets [5][600], log [300];
     snprintf (sets [0], 600, "bridge.broker=%s", broker_at);
@@ -582,6 +597,11 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
         usleep (50 * 1000);
     long deleted = s_stat (log, "deleted"), acked = s_stat (log, "acked");
     long dlq_sent = s_stat (log, "dlq");
+    long p99 = s_stat (log, "ack_p99_ms"), max = s_stat (log, "ack_max_ms");
+    if (p99 > ack->p99_ms)
+        ack->p99_ms = p99;
+    if (max > ack->max_ms)
+        ack->max_ms = max;
     s_stop (bridge);
     if (!end_ns || deleted != S_BACKLOG || acked != S_BACKLOG
         || dlq_sent != 0) {
@@ -698,6 +718,7 @@ main (int argc, char **argv)
 
     double rate = 0, limit = 0;
     s_cpu_t cpu = { 0 }, limit_cpu = { 0 };
+    s_ack_t ack = { -1, -1 };
     for (int round = 0; round < S_ROUNDS; round++) {
         char name [32];
         snprintf (name, sizeof name, "limit%d", round);
@@ -712,7 +733,8 @@ main (int argc, char **argv)
         snprintf (name, sizeof name, "bridge%d", round);
         url = s_queue_new (name);
         s_fill (url, S_BACKLOG);
-        got = s_bridge_run (url, dlq, at.endpoint, schema, round, &spent);
+        got = s_bridge_run (url, dlq, at.endpoint, schema, round, &spent,
+                            &ack);
         if (got > rate) {
             rate = got;
             cpu = spent;
@@ -722,6 +744,14 @@ main (int argc, char **argv)
     printf ("bench bridge_drain %.0f events/s limit=%.0f ratio=%.2f "
             "(backlog %d, %s long polls, emulator %s, floor %.1f)\n",
             rate, limit, ratio, S_BACKLOG, S_POLLS, s_endpoint, S_FLOOR);
+    printf ("bench bridge_drain_latency_p99 %ld ms limit=%d ratio=%.2f "
+            "(receive to ACK, the worst of %d bridge runs' p99; bound)\n",
+            ack.p99_ms, S_ACK_P99_MS, (double) ack.p99_ms / S_ACK_P99_MS,
+            S_ROUNDS);
+    printf ("bench bridge_drain_latency_max %ld ms limit=%d ratio=%.2f "
+            "(receive to ACK, the longest of any event in %d bridge runs; "
+            "bound, well under broker.lease_ms)\n", ack.max_ms, S_ACK_MAX_MS,
+            (double) ack.max_ms / S_ACK_MAX_MS, S_ROUNDS);
     double per = 100000.0 / S_BACKLOG;
     printf ("bench bridge_cpu_100k %.2f s limit=%.2f ratio=%.2f "
             "(the bridge's utime+stime per 100,000 events; limit: the bare "
@@ -747,5 +777,6 @@ main (int argc, char **argv)
                 cpu.worker, cpu.bench, cores);
     }
     fflush (stdout);
-    return ratio < S_FLOOR;
+    return ratio < S_FLOOR || ack.p99_ms < 0 || ack.p99_ms > S_ACK_P99_MS
+        || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS;
 }

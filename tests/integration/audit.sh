@@ -8,8 +8,10 @@
 #  and restarted (no loss, no duplicate), PostgreSQL restarted
 #  mid-stream (no loss), SIGKILL while a COMMIT is in flight and the
 #  next batch waits decoded (every event once), SQL injection in every
-#  search filter, POST /audit idempotency, one id posted twice with two
-#  occurredAt (one row, one conflict on GET /audit/metrics), GET by id,
+#  search filter, from/to as RFC 3339 only and no database text in an
+#  answer, POST /audit idempotency and its Content-Type (415), one id
+#  posted twice with two occurredAt (one row, one conflict on GET
+#  /audit/metrics), GET by id,
 #  health, CSV export and its escaping.
 set -u
 db=ferry_audit_$$
@@ -40,14 +42,7 @@ is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 
-endpoint="ipc://$tmp/broker.sock"
-port=$((8880 + $$ % 100))
-secret=audit-test-secret-0123456789abcdef
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.address=127.0.0.1 --set http.port=$port \
-    --set http.jwt_secret=$secret &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
+start_broker 8880
 start_audit () {
     "$audit" --set audit.broker="$endpoint" --set audit.batch_max=200 \
         --set audit.batch_ms=20 --set log.level=warn "$@" \
@@ -55,10 +50,8 @@ start_audit () {
     audit_pid=$!
 }
 start_audit
-token=$("$ctl" --set http.jwt_secret=$secret token)
 api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
     -H "Authorization: Bearer $token" "$@"; }
-url="http://127.0.0.1:$port"
 for _ in $(seq 50); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' $url/audit/health)" = 200 ] \
         && break
@@ -161,6 +154,44 @@ done
 is "$bad" 0 "every injected filter is 400 or finds nothing"
 is "$(q 'SELECT count(*) FROM audit.events')" 10500 "the table is intact"
 
+#  from and to are RFC 3339 times, parsed before SQL: PostgreSQL's own
+#  words ('yesterday', 'epoch', 'infinity') are refused, and no answer
+#  carries the database's text or SQLSTATE (it goes to the log).
+for filter in from to; do
+    for value in yesterday epoch infinity -infinity now 2026-13-45 \
+                 2026-11-26 0000-01-01T00:00:00Z 'Thu Nov 26 10:00:00 2026'; do
+        for route in search export/csv; do
+            code=$(api -G "$url/audit/$route" --data-urlencode \
+                "companyId=$company" --data-urlencode "$filter=$value")
+            is "$code $(jq -r .error.code "$tmp/body" 2>/dev/null)" \
+                "400 invalid_filter" "$route $filter=$value is 400"
+            message=$(jq -r .error.message "$tmp/body" 2>/dev/null)
+            case "$message" in
+                "$filter: not an RFC 3339 time"*) ok 0 "in words of its own" ;;
+                *) ok 1 "in words of its own, not: $message" ;;
+            esac
+        done
+    done
+done
+is "$(api -G "$url/audit/search" --data-urlencode "companyId=$company" \
+    --data-urlencode "from=2000-01-01T02:00:00+02:00" \
+    --data-urlencode "to=2999-01-01T00:00:00.5Z")" 200 \
+    "an RFC 3339 range with an offset and a fraction is 200"
+is "$(jq '.items | length' "$tmp/body")" 100 "and finds the rows"
+is "$(api -G "$url/audit/search" --data-urlencode "companyId=$company" \
+    --data-urlencode "from=2999-01-01T00:00:00Z")" 200 "a range in the future"
+is "$(jq '.items | length' "$tmp/body")" 0 "finds nothing"
+for filter in companyId actorId; do
+    code=$(api -G "$url/audit/search" --data-urlencode "companyId=$company" \
+        --data-urlencode "$filter=not-a-uuid")
+    is "$code $(jq -r .error.message "$tmp/body")" \
+        "400 $filter: not a uuid" "$filter=not-a-uuid: 400 in its own words"
+done
+code=$(api -G "$url/audit/search" --data-urlencode "companyId=$company" \
+    --data-urlencode "type=$(printf 'a\xff')")
+is "$code $(jq -r .error.message "$tmp/body")" "400 type: not UTF-8" \
+    "a filter that is not UTF-8: 400 in its own words"
+
 #  6. POST /audit: 201, idempotent on Idempotency-Key; GET by id.
 company2=7c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5
 record='{"companyId":"'$company2'","actorId":"0b7a1e7c-1d2b-4f6e-8a0b-3c4d5e6f7a8b","payload":{"action":"doc.exported","userAgent":"=HYPERLINK(\"x\")","target":{"type":"doc","id":"@evil,1"}}}'
@@ -173,8 +204,19 @@ code=$(api -X POST -H 'Content-Type: application/json' \
 is "$code" 201 "the retry is 201 too"
 is "$(jq -r .id "$tmp/body")" "$id" "with the same id"
 is "$(q "SELECT count(*) FROM audit.events WHERE id = '$id'")" 1 "one row"
-is "$(api -X POST -d '{"companyId":"nope"}' "$url/audit")" 400 \
-    "an invalid record is 400"
+is "$(api -X POST -H 'Content-Type: application/json' \
+    -d '{"companyId":"nope"}' "$url/audit")" 400 "an invalid record is 400"
+#  The worker's JSON route takes application/json only (fy_worker_route).
+for type in text/plain application/xml application/x-www-form-urlencoded; do
+    code=$(api -X POST -H "Content-Type: $type" -d "$record" "$url/audit")
+    is "$code $(jq -r .error.code "$tmp/body")" \
+        "415 unsupported_media_type" "POST /audit as $type is 415"
+done
+is "$(api -X POST -H 'Content-Type:' -d "$record" "$url/audit")" 415 \
+    "POST /audit with no Content-Type is 415"
+is "$(api -X POST -H 'Content-Type: application/json; charset=utf-8' \
+    -H 'Idempotency-Key: key-1' -d "$record" "$url/audit")" 201 \
+    "application/json; charset=utf-8 is 201"
 is "$(api "$url/audit/$id")" 200 "GET /audit/:id is 200"
 is "$(jq -r .userAgent "$tmp/body")" '=HYPERLINK("x")' "with its user agent"
 is "$(api "$url/audit/00000000-0000-4000-8000-000000000000")" 404 \

@@ -4,7 +4,8 @@
 #  audit (the programs), tmp (a directory), pids (processes to end at
 #  exit, last first), admin (the stack's DATABASE_URL; missing is a
 #  failure), makes $db and points DATABASE_URL and the migrations at it,
-#  and defines q SQL (psql -At on it). Everything goes at exit.
+#  and defines q SQL (psql -At on it) and start_broker. Everything goes at
+#  exit.
 . "$FERRY_SRCDIR/tests/pg_lock.sh"
 . "$FERRY_SRCDIR/tests/tap.sh"
 ctl="$FERRY_BUILDDIR/tools/ferryctl"
@@ -33,3 +34,21 @@ psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
 export DATABASE_URL="${admin%/*}/$db"
 export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
+
+#  start_broker BASE [ARG...]: a ferry-broker (more ARGs given to it) on
+#  endpoint (ipc:// in $tmp) with its HTTP API at url, on port BASE plus
+#  the pid modulo 100 (each test its own BASE, as they run side by side),
+#  and token, a service token for it. Returns once its socket is there.
+secret=audit-test-secret-0123456789abcdef
+start_broker () {
+    endpoint="ipc://$tmp/broker.sock"
+    port=$(($1 + $$ % 100))
+    url="http://127.0.0.1:$port"
+    shift
+    "$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
+        --set http.address=127.0.0.1 --set http.port=$port \
+        --set http.jwt_secret=$secret "$@" &
+    pids+=($!)
+    for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
+    token=$("$ctl" --set http.jwt_secret=$secret token)
+}

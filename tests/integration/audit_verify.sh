@@ -18,17 +18,7 @@ db=ferry_verify_$$
 company=3d6a8f0e-2b1c-4e5d-9f7a-6b5c4d3e2f10
 key=verify-test-digest-key-0123456789abcdef
 
-endpoint="ipc://$tmp/broker.sock"
-port=$((9180 + $$ % 100))
-secret=verify-test-secret-0123456789abcdef
-"$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.address=127.0.0.1 --set http.port=$port \
-    --set http.jwt_secret=$secret \
-    --set "http.openapi=$FERRY_SRCDIR/schemas/openapi.json" &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/broker.sock" ] && break; sleep 0.1; done
-token=$("$ctl" --set http.jwt_secret=$secret token)
-url="http://127.0.0.1:$port"
+start_broker 9180 --set "http.openapi=$FERRY_SRCDIR/schemas/openapi.json"
 api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
     -H "Authorization: Bearer $token" "$@"; }
 #  Up to 30 s: a loaded CI machine runs other tests beside this one. On

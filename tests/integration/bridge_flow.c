@@ -6,12 +6,18 @@
     with SIGKILL mid-stream (nothing lost, duplicates counted), invalid
     bodies sent to the DLQ with their reason, retryable NACKs backing off
     until the queue's redrive takes over, visibility extended through
-    long work, and a graceful SIGTERM with events in flight. */
+    long work, a graceful SIGTERM with events in flight, restarts while
+    events are being sent (none waits for a visibility timeout), a broker
+    that goes away (what the bridge holds goes back to the queue), and the
+    tail of repeated drains larger than the broker's credit (no event
+    waits long from receive to ACK). */
 #include "ferry/ferry.h"
 #include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 static char s_dir [] = "/tmp/ferry-bridge-XXXXXX";
 static proc_broker_at_t s_at;
@@ -456,6 +462,263 @@ s_test_fifo (void)
     s_delete (&q);
 }
 
+//  When each event id first showed in a worker's log (Unix ms), read as
+//  the log grows.
+typedef struct {
+    zhashx_t *seen;
+    long offset;
+} s_arrivals_t;
+
+static void
+s_arrivals_read (s_arrivals_t *arrivals, const char *log)
+{
+    FILE *file = fopen (s_path (log), "r");
+    if (!file)
+        return;
+    fseek (file, arrivals->offset, SEEK_SET);
+    char line [128];
+    int64_t now = fy_clock_wall_ms ();
+    while (fgets (line, sizeof line, file)) {
+        size_t len = strlen (line);
+        if (len == 0 || line [len - 1] != '\n')
+            break;              //  a line still being written
+        arrivals->offset += (long) len;
+        line [len - 1] = 0;
+        if (!zhashx_lookup (arrivals->seen, line))
+            zhashx_insert (arrivals->seen, line, (void *) (intptr_t) now);
+    }
+    fclose (file);
+}
+
+//  Read the log every 50 ms for ms.
+static void
+s_arrivals_watch (s_arrivals_t *arrivals, const char *log, int64_t ms)
+{
+    int64_t until = fy_clock_mono_ms () + ms;
+    do {
+        s_arrivals_read (arrivals, log);
+        usleep (50 * 1000);
+    } while (fy_clock_mono_ms () < until);
+}
+
+//  SIGTERM, then wait for the exit while reading the log; the wait status.
+static int
+s_term_watching (pid_t pid, s_arrivals_t *arrivals, const char *log,
+                 int64_t *took_ms)
+{
+    int64_t start = fy_clock_mono_ms ();
+    kill (pid, SIGTERM);
+    int status = 0;
+    while (waitpid (pid, &status, WNOHANG) == 0)
+        s_arrivals_watch (arrivals, log, 50);
+    *took_ms = fy_clock_mono_ms () - start;
+    return status;
+}
+
+#define S_RESTART_WAIT_S 2
+#define S_RESTART_ROUNDS 3
+
+//  7. Restarts while events are being sent, as a deploy does: SIGTERM, a
+//  new bridge once the old one is gone, three times. A long poll the old
+//  bridge walked away from would be handed messages that then stay
+//  invisible for the whole visibility timeout (30 s here): every event
+//  must reach the worker within wait_s plus a few seconds of its send.
+static void
+s_test_restart (void)
+{
+    s_queues_t q;
+    s_create (&q, "restart", 30, 5);
+    pid_t worker = s_worker ("ack", "restart.log");
+    char wait [32];
+    snprintf (wait, sizeof wait, "bridge.wait_s=%d", S_RESTART_WAIT_S);
+    pid_t bridge = s_bridge (&q, "restart-bridge0.log", wait, NULL);
+    WAIT_UNTIL (s_log_has ("restart-bridge0.log", "polling"), 10000);
+    char *command = fy_xasprintf ("node '%s' trickle '%s' 500 20 > '%s'",
+        tap_srcpath ("tests/integration/bridge_sqs.mjs"), q.main,
+        s_path ("restart-sent.txt"));
+    FILE *sender = popen (command, "r");
+    free (command);
+    ok (sender != NULL, "restart: sending 500 events, one every 20 ms");
+    s_arrivals_t arrivals = { zhashx_new (), 0 };
+    zhashx_set_destructor (arrivals.seen, NULL);
+    zhashx_set_duplicator (arrivals.seen, NULL);
+    bool clean = true;
+    int64_t slowest = 0;
+    for (int round = 1; round <= S_RESTART_ROUNDS; round++) {
+        s_arrivals_watch (&arrivals, "restart.log", 1500);
+        char log [64];
+        snprintf (log, sizeof log, "restart-bridge%d.log", round - 1);
+        int64_t took;
+        int status = s_term_watching (bridge, &arrivals, "restart.log",
+                                      &took);
+        clean = clean && s_exit_ok (status)
+             && s_log_has (log, "stopped cleanly");
+        if (took > slowest)
+            slowest = took;
+        snprintf (log, sizeof log, "restart-bridge%d.log", round);
+        bridge = s_bridge (&q, log, wait, NULL);
+    }
+    ok (clean, "restart: each bridge exits 0, stopped cleanly");
+    ok (slowest <= (S_RESTART_WAIT_S + 5) * 1000,
+        "restart: each stop took at most wait_s + 5 s (slowest %lld ms)",
+        (long long) slowest);
+    //  Reading arrivals until the sender is done, so that none is seen late.
+    for (int64_t until = fy_clock_mono_ms () + 60000;
+         fy_clock_mono_ms () < until
+         && proc_log_lines (s_path ("restart-sent.txt"), NULL) < 500;)
+        s_arrivals_watch (&arrivals, "restart.log", 100);
+    ok (sender && pclose (sender) == 0, "restart: all 500 sent");
+    char *sent = fy_read_file (s_path ("restart-sent.txt"), 1 << 20, NULL);
+    size_t count = 0, missing = 0;
+    int64_t worst = 0;
+    char worst_id [64] = "";
+    //  Wait for the last ones, then compare each arrival with its send.
+    for (int64_t until = fy_clock_mono_ms () + 45000;
+         fy_clock_mono_ms () < until
+         && zhashx_size (arrivals.seen) < 500;)
+        s_arrivals_watch (&arrivals, "restart.log", 100);
+    char *save = NULL;
+    for (char *line = sent ? strtok_r (sent, "\n", &save) : NULL; line;
+         line = strtok_r (NULL, "\n", &save)) {
+        char id [64];
+        long long at;
+        if (sscanf (line, "%63s %lld", id, &at) != 2)
+            continue;
+        count++;
+        void *seen = zhashx_lookup (arrivals.seen, id);
+        if (!seen) {
+            missing++;
+            continue;
+        }
+        int64_t delay = (int64_t) (intptr_t) seen - at;
+        if (delay > worst) {
+            worst = delay;
+            snprintf (worst_id, sizeof worst_id, "%s", id);
+        }
+    }
+    is_int (count, 500, "restart: 500 sends recorded");
+    is_int (missing, 0, "restart: every event reached the worker");
+    ok (worst <= (S_RESTART_WAIT_S + 8) * 1000,
+        "restart: every event reached the worker within wait_s + 8 s of "
+        "its send (slowest %lld ms, %s)", (long long) worst, worst_id);
+    long released = 0;
+    for (int round = 0; round < S_RESTART_ROUNDS; round++) {
+        char log [64];
+        snprintf (log, sizeof log, "restart-bridge%d.log", round);
+        long value = s_stat (log, "released");
+        released += value > 0 ? value : 0;
+    }
+    diag ("restart: %ld messages released by stopping bridges", released);
+    free (sent);
+    zhashx_destroy (&arrivals.seen);
+    proc_stop (bridge, SIGTERM);
+    proc_stop (worker, SIGKILL);
+    s_delete (&q);
+}
+
+//  8. The broker goes away: the bridge must not sit on messages it cannot
+//  publish. What its polls bring once the credit is gone goes back to the
+//  queue within hold_unpublished_ms (not a third of the visibility timeout
+//  before its end), and no new receive starts; once the broker is back,
+//  everything is worked on. Runs last: it restarts the shared broker.
+static pid_t
+s_test_broker_gone (pid_t broker, const char *const *broker_args)
+{
+    s_queues_t q;
+    s_create (&q, "gone", 30, 5);
+    pid_t worker = s_worker ("ack", "gone.log");
+    pid_t bridge = s_bridge (&q, "gone-bridge.log", "bridge.wait_s=5",
+                             "bridge.hold_unpublished_ms=1000", NULL);
+    WAIT_UNTIL (s_log_has ("gone-bridge.log", "polling"), 10000);
+    char *ids = s_sqs ("generate '%s' 10", q.main);
+    WAIT_UNTIL (s_distinct ("gone.log", NULL) >= 10, 10000);
+    is_int (s_distinct ("gone.log", NULL), 10,
+            "gone: 10 events through before the broker goes");
+    free (ids);
+    proc_stop (broker, SIGKILL);
+    //  The bridge hears of it after its heartbeats lapse (300 ms).
+    usleep (1000 * 1000);
+    ids = s_sqs ("generate '%s' 50", q.main);
+    ok (ids != NULL, "gone: 50 events sent with the broker away");
+    WAIT_UNTIL (s_count_is (q.main, "50 0"), 10000);
+    ok (s_count_is (q.main, "50 0"), "gone: all 50 visible in the queue, "
+        "none held by the bridge");
+    usleep (2000 * 1000);
+    ok (s_count_is (q.main, "50 0"), "gone: and no receive since");
+    broker = proc_spawn (s_path ("broker.log"), "broker/ferry-broker",
+                         broker_args);
+    WAIT_UNTIL (s_distinct ("gone.log", NULL) >= 60, 30000);
+    is_int (s_missing (ids ? ids : "", "gone.log"), 0,
+            "gone: once the broker is back, every event is worked on");
+    ok (s_stat ("gone-bridge.log", "released") >= 0,
+        "gone: %ld released unpublished",
+        s_stat ("gone-bridge.log", "released"));
+    int status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "gone: bridge exits 0");
+    free (ids);
+    proc_stop (worker, SIGKILL);
+    s_delete (&q);
+    return broker;
+}
+
+#define S_TAIL_CREDIT "100"
+#define S_TAIL_BACKLOG 1000
+#define S_TAIL_ROUNDS 4
+//  Well under broker.lease_ms (10 s, its default here), well over what a
+//  loaded machine running sanitizers needs (tens of milliseconds).
+#define S_TAIL_BOUND_MS 5000
+
+//  9. Drains of a backlog ten times the broker's client_credit, one after
+//  another through one bridge: no event may wait from its receive to its
+//  ACK anywhere near the broker's lease tick (an ACK or credit that only
+//  a timer sends would show as a stall of lease_ms).
+static void
+s_test_tail (void)
+{
+    char dir [600];
+    snprintf (dir, sizeof dir, "%s/tail", s_dir);
+    if (mkdir (dir, 0700))
+        BAIL_OUT ("mkdir %s: %s", dir, strerror (errno));
+    proc_broker_at_t at = proc_broker_at (dir);
+    const char *broker_args [] = {
+        "--set", at.set, "--set", "broker.heartbeat_ms=200",
+        "--set", "broker.client_credit=" S_TAIL_CREDIT,
+        "--set", "broker.routes=audit:*", "--set", "http.enabled=false",
+        "--set", "log.level=warn", NULL
+    };
+    pid_t broker = proc_spawn (s_path ("tail-broker.log"),
+                               "broker/ferry-broker", broker_args);
+    pid_t worker = proc_start ("tests/integration/test_worker", at.endpoint,
+                               "audit", "ack", s_path ("tail.log"), NULL);
+    s_queues_t q;
+    s_create (&q, "tail", 30, 5);
+    char broker_set [400];
+    snprintf (broker_set, sizeof broker_set, "bridge.broker=%s", at.endpoint);
+    pid_t bridge = s_bridge (&q, "tail-bridge.log", broker_set, NULL);
+    size_t total = 0;
+    for (int round = 1; round <= S_TAIL_ROUNDS; round++) {
+        char *ids = s_sqs ("generate '%s' %d", q.main, S_TAIL_BACKLOG);
+        total += S_TAIL_BACKLOG;
+        WAIT_UNTIL (s_distinct ("tail.log", NULL) >= total, 60000);
+        free (ids);
+    }
+    is_int (s_distinct ("tail.log", NULL), total, "tail: %d drains of %d "
+            "events with client_credit " S_TAIL_CREDIT " worked on",
+            S_TAIL_ROUNDS, S_TAIL_BACKLOG);
+    int status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "tail: bridge exits 0");
+    is_int (s_stat ("tail-bridge.log", "acked"), (long) total,
+            "tail: every event ACKed");
+    long max_ms = s_stat ("tail-bridge.log", "ack_max_ms");
+    ok (max_ms >= 0 && max_ms <= S_TAIL_BOUND_MS,
+        "tail: no event waited more than %d ms from receive to ACK "
+        "(max %ld ms, p99 %ld ms)", S_TAIL_BOUND_MS, max_ms,
+        s_stat ("tail-bridge.log", "ack_p99_ms"));
+    proc_stop (worker, SIGKILL);
+    proc_stop (broker, SIGTERM);
+    s_delete (&q);
+}
+
 int
 main (void)
 {
@@ -484,6 +747,9 @@ main (void)
     s_test_term ();
     s_test_fifo ();
     s_test_kill ();
+    s_test_restart ();
+    s_test_tail ();
+    broker = s_test_broker_gone (broker, broker_args);
 
     int status = proc_stop (broker, SIGTERM);
     ok (s_exit_ok (status), "broker exits 0");

@@ -11,6 +11,9 @@
 //                                       with fresh ids; prints the ids (to a
 //                                       FIFO queue, event i goes to group
 //                                       "g<i % FIFO_GROUPS>", default 1 group)
+//    trickle URL N MS                   send N events one at a time, MS
+//                                       apart; prints "id sent-at" (Unix ms)
+//                                       as each is sent
 //    raw URL FILE...                    send each file's bytes as one body
 //    count URL                          "visible invisible" (approximate)
 //    peek URL                           receive everything visible, one JSON
@@ -31,7 +34,7 @@ const require = createRequire(join(modules, "..", "package.json"));
 const sqsLib = require("@aws-sdk/client-sqs");
 const {
     SQSClient, CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand,
-    GetQueueAttributesCommand, ReceiveMessageCommand,
+    GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand,
 } = sqsLib;
 
 const endpoint = process.env.AWS_ENDPOINT_URL_SQS;
@@ -116,6 +119,18 @@ try {
         await sendAll(url, events.map((e) => JSON.stringify(e)));
         for (const event of events)
             console.log(event.id);
+    } else if (cmd === "trickle") {
+        const [url, n, ms] = args;
+        for (const event of generated(Number(n), "user.login")) {
+            const started = Date.now();
+            await sqs.send(new SendMessageCommand({
+                QueueUrl: url, MessageBody: JSON.stringify(event),
+            }));
+            console.log(`${event.id} ${Date.now()}`);
+            const left = started + Number(ms) - Date.now();
+            if (left > 0)
+                await new Promise((resolve) => setTimeout(resolve, left));
+        }
     } else if (cmd === "raw") {
         const [url, ...files] = args;
         await sendAll(url, files.map((f) => readFileSync(f, "utf8")));

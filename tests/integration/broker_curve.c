@@ -34,6 +34,32 @@ s_keygen (const char *dir, const char *name)
     return fy_xstrdup (key);
 }
 
+//  Wait up to ms for s_acks to reach want.
+static void
+s_acks_wait (fy_client_t *client, size_t want, int ms)
+{
+    int64_t until = fy_clock_mono_ms () + ms;
+    while (s_acks < want && fy_clock_mono_ms () < until)
+        fy_client_wait (client, 20);
+}
+
+//  Start test_worker over CURVE in mode, logging to dir/log.
+static pid_t
+s_worker (const char *endpoint, const char *broker_key, const char *keys,
+          const char *mode, const char *log)
+{
+    char path [400], cert [600];
+    snprintf (path, sizeof path, "%s/%s", s_dir, log);
+    snprintf (cert, sizeof cert, "%s/worker_secret", keys);
+    setenv ("FERRY_TEST_CURVE_SERVER", broker_key, 1);
+    setenv ("FERRY_TEST_CURVE_CERT", cert, 1);
+    pid_t worker = proc_start ("tests/integration/test_worker", endpoint,
+                               "audit", mode, path, NULL);
+    unsetenv ("FERRY_TEST_CURVE_SERVER");
+    unsetenv ("FERRY_TEST_CURVE_CERT");
+    return worker;
+}
+
 static uint64_t
 s_credit_after (fy_client_t *client, int ms)
 {
@@ -75,20 +101,14 @@ main (void)
               "broker.curve_secret_file=%s/broker_secret", keys);
     snprintf (allow_set, sizeof allow_set, "broker.curve_allow_dir=%s",
               allow);
+    //  The default heartbeats: a dead worker would be found 3 s late.
     pid_t broker = proc_start ("broker/ferry-broker", "--set", at.set,
         "--set", secret_set, "--set", allow_set,
-        "--set", "broker.heartbeat_ms=100", "--set", "http.enabled=false",
-        "--set", "log.level=warn", NULL);
+        "--set", "http.enabled=false", "--set", "log.level=warn", NULL);
 
-    char log [400], cert [600];
-    snprintf (log, sizeof log, "%s/worker.log", s_dir);
-    snprintf (cert, sizeof cert, "%s/worker_secret", keys);
-    setenv ("FERRY_TEST_CURVE_SERVER", broker_key, 1);
-    setenv ("FERRY_TEST_CURVE_CERT", cert, 1);
-    pid_t worker = proc_start ("tests/integration/test_worker", at.endpoint,
-                               "audit", "ack", log, NULL);
-    unsetenv ("FERRY_TEST_CURVE_SERVER");
-    unsetenv ("FERRY_TEST_CURVE_CERT");
+    char cert [600];
+    pid_t worker = s_worker (at.endpoint, broker_key, keys, "ack",
+                             "worker.log");
 
     fy_error_t err = { "" };
     fy_client_t *client = fy_client_new (at.endpoint, "allowed", &err);
@@ -122,6 +142,40 @@ main (void)
     fy_client_t *wrong = fy_client_new (at.endpoint, "wrong", &err);
     ok (fy_client_set_curve (wrong, "short", cert, &err) == -1,
         "a malformed broker key is refused: %s", err.text);
+
+    //  A worker killed holding events over CURVE: the broker hears its
+    //  connection close (after the refused handshakes above), and the
+    //  next worker has them at once.
+    proc_stop (worker, SIGTERM);
+    pid_t holder = s_worker (at.endpoint, broker_key, keys, "hold",
+                             "holder.log");
+    size_t sent = 1;
+    for (; sent < 9; sent++)
+        if (fy_client_publish (client, event, &seq))
+            BAIL_OUT ("publish");
+    snprintf (path, sizeof path, "%s/holder.log", s_dir);
+    until = fy_clock_mono_ms () + 5000;
+    while (proc_log_lines (path, NULL) < 8 && fy_clock_mono_ms () < until)
+        fy_client_wait (client, 20);
+    is_int (proc_log_lines (path, NULL), 8, "the holder holds 8");
+    worker = s_worker (at.endpoint, broker_key, keys, "ack", "worker2.log");
+    //  The new worker, once ready with all of its credit free, takes the
+    //  next one.
+    until = fy_clock_mono_ms () + 5000;
+    while (s_acks == 1 && fy_clock_mono_ms () < until) {
+        if (fy_client_publish (client, event, &seq))
+            BAIL_OUT ("publish");
+        sent++;
+        s_acks_wait (client, 2, 200);
+    }
+    is_int (s_acks, 2, "the new worker is ready");
+    int64_t start = fy_clock_mono_ms ();
+    proc_stop (holder, SIGKILL);
+    s_acks_wait (client, sent, 5000);
+    int64_t gap = fy_clock_mono_ms () - start;
+    is_int (s_acks, sent, "what the holder held is ACKed after its kill");
+    ok (gap < 500, "within 500 ms (%lld ms; heartbeats would take 3000)",
+        (long long) gap);
 
     fy_client_destroy (&wrong);
     fy_client_destroy (&plain);

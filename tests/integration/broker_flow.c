@@ -145,6 +145,57 @@ s_each_acked_once (void)
     return true;
 }
 
+//  test_worker's credit.
+#define S_CREDIT 64
+
+//  A worker of audit on a raw DEALER, so the test decides when its
+//  connection closes.
+static void *
+s_raw_worker (void *context)
+{
+    void *raw = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0, timeout = 50;
+    zmq_setsockopt (raw, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_connect (raw, s_at.endpoint);
+    fy_proto_msg_t ready;
+    fy_proto_msg_init (&ready);
+    ready.command = FY_PROTO_READY;
+    ready.name = fy_proto_str ("raw");
+    ready.service = fy_proto_str ("audit");
+    ready.credit = 8;
+    if (fy_proto_send (raw, &ready))
+        BAIL_OUT ("READY: %s", zmq_strerror (errno));
+    fy_proto_msg_close (&ready);
+    return raw;
+}
+
+//  Receive count EVENTs on raw within a second, pumping client, their
+//  dids into acks (an ACK to send). False on an ERROR, a BYE or a timeout.
+static bool
+s_raw_take (fy_client_t *client, void *raw, size_t count,
+            fy_proto_msg_t *acks)
+{
+    fy_proto_msg_t in;
+    fy_proto_msg_init (&in);
+    acks->command = FY_PROTO_ACK;
+    acks->dids = true;
+    acks->ids_count = 0;
+    fy_error_t err = { "" };
+    bool fine = true;
+    int64_t until = fy_clock_mono_ms () + 1000;
+    while (fine && acks->ids_count < count && fy_clock_mono_ms () < until) {
+        fy_client_wait (client, 0);
+        if (fy_proto_recv (raw, false, 0, &in, &err))
+            continue;
+        if (in.command == FY_PROTO_EVENT)
+            fy_proto_msg_add_id (acks, in.did);
+        fine = in.command != FY_PROTO_ERROR && in.command != FY_PROTO_BYE;
+    }
+    fy_proto_msg_close (&in);
+    return fine && acks->ids_count == count;
+}
+
 int
 main (void)
 {
@@ -342,6 +393,97 @@ main (void)
     ok (WIFEXITED (status) && WEXITSTATUS (status) == 0,
         "broker exits 0 after draining");
     proc_stop (slow, SIGTERM);
+    fy_client_destroy (&client);
+
+    //  10. A worker killed holding its whole credit: the broker learns of
+    //  it from the closed connection, not heartbeat_ms x liveness later
+    //  (3 s with this broker's defaults), and the survivor has them at once.
+    broker = proc_start ("broker/ferry-broker", "--set", s_at.set,
+        "--set", "broker.routes=audit:*", "--set", "log.level=warn",
+        "--set", "http.enabled=false", NULL);
+    client = fy_client_new (s_at.endpoint, "test", &err);
+    if (!client)
+        BAIL_OUT ("client: %s", err.text);
+    fy_client_set_handlers (client, &handlers);
+    PROC_WAIT_FOR (client, fy_client_credit (client) > 0, 5000);
+    s_reset_outcome ();
+    holder = s_worker ("audit", "hold", "hold2.log");
+    s_pump (client, 300);
+    is_int (s_publish (client, "user.logout", S_CREDIT), S_CREDIT,
+            "published as many as the holder's credit");
+    PROC_WAIT_FOR (client, proc_log_lines (s_path ("hold2.log"), NULL)
+                           == S_CREDIT, 5000);
+    pid_t survivor = s_worker ("audit", "ack", "survivor.log");
+    //  The holder has no credit left: the survivor takes this one, which
+    //  also says it is ready.
+    s_publish (client, "user.login", 1);
+    PROC_WAIT_FOR (client, s_out.acks == 1, 5000);
+    is_int (proc_log_lines (s_path ("hold2.log"), NULL), S_CREDIT,
+            "the holder holds %d", S_CREDIT);
+    is_int (s_out.acks, 1, "the survivor is ready");
+    start = fy_clock_mono_ms ();
+    status = proc_stop (holder, SIGKILL);
+    PROC_WAIT_FOR (client, s_out.acks == S_CREDIT + 1, 5000);
+    int64_t gap = fy_clock_mono_ms () - start;
+    is_int (s_out.acks, S_CREDIT + 1, "all ACKed after the kill");
+    ok (gap < 500, "within 500 ms of the kill (%lld ms; heartbeats would "
+        "take 3000)", (long long) gap);
+    diag ("intake gap after SIGKILL of a worker holding %d: %lld ms",
+          S_CREDIT, (long long) gap);
+    ok (s_each_acked_once (), "each ACKed exactly once");
+    size_t lines;
+    is_int (s_distinct ("survivor.log", &lines), S_CREDIT + 1,
+            "the survivor did them all");
+    is_int (lines, S_CREDIT + 1, "once each");
+
+    //  11. The broker knows a peer by the fd its connection came on, and
+    //  the next connection gets that fd at once: a worker that closes and
+    //  one that connects straight after must not be taken for each other,
+    //  even when the broker reads the new one's READY before it hears of
+    //  the old one's closing (it is stopped, then kept busy with junk).
+    //  What the old one ACKed just before closing is not done again.
+    proc_stop (survivor, SIGTERM);
+    s_reset_outcome ();
+    context = zmq_ctx_new ();
+    void *noise = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt (noise, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect (noise, s_at.endpoint);
+    raw = s_raw_worker (context);
+    fy_proto_msg_t acks;
+    fy_proto_msg_init (&acks);
+    bool fine = true;
+    size_t rounds = 0;
+    for (; rounds < 20 && fine; rounds++) {
+        s_publish (client, "user.created", 8);
+        fine = s_raw_take (client, raw, 8, &acks);
+        kill (broker, SIGSTOP);
+        acks.ids_count = 4;
+        fine = fine && fy_proto_send (raw, &acks) == 0;
+        for (int i = 0; i < 2000; i++) {
+            zmq_send (noise, "FERRY1", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send (noise, "JUNK", 4, ZMQ_DONTWAIT);
+        }
+        zmq_close (raw);
+        raw = s_raw_worker (context);
+        zclock_sleep (20);
+        kill (broker, SIGCONT);
+        start = fy_clock_mono_ms ();
+        fine = fine && s_raw_take (client, raw, 4, &acks)
+                    && fy_proto_send (raw, &acks) == 0;
+        fine = fine && fy_clock_mono_ms () - start < 500;
+        PROC_WAIT_FOR (client, s_out.acks == 8 * (rounds + 1), 2000);
+        fine = fine && s_out.acks == 8 * (rounds + 1);
+    }
+    ok (fine, "%zu rounds: the next worker had the closed one's unACKed "
+        "events at once, and its ACKs counted", rounds);
+    ok (s_each_acked_once (), "each ACKed exactly once");
+    fy_proto_msg_close (&acks);
+    zmq_close (raw);
+    zmq_close (noise);
+    zmq_ctx_term (context);
+    kill (broker, SIGTERM);
+    waitpid (broker, &status, 0);
 
     fy_client_destroy (&client);
     zhashx_destroy (&s_out.seq_acks);

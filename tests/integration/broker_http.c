@@ -58,10 +58,11 @@ s_header (char *data, size_t size, size_t count, void *arg)
     return len;
 }
 
-//  One HTTP exchange. token may be NULL; body NULL means GET.
+//  One HTTP exchange. token may be NULL; body NULL means GET; a body goes
+//  as type, or with no Content-Type when type is NULL.
 static s_reply_t
-s_http (const char *method, const char *path, const char *token,
-        const char *body)
+s_http_as (const char *method, const char *path, const char *token,
+           const char *body, const char *type)
 {
     s_reply_t reply = { 0, fy_xstrdup (""), 0, "", "" };
     CURL *curl = curl_easy_init ();
@@ -82,21 +83,32 @@ s_http (const char *method, const char *path, const char *token,
         snprintf (auth, sizeof auth, "Authorization: Bearer %s", token);
         headers = curl_slist_append (headers, auth);
     }
+    char type_header [256];
     if (body) {
-        headers = curl_slist_append (headers,
-                                     "Content-Type: application/json");
+        //  "Content-Type:" with no value: curl sends none.
+        snprintf (type_header, sizeof type_header, "Content-Type:%s%s",
+                  type ? " " : "", type ? type : "");
+        headers = curl_slist_append (headers, type_header);
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
     }
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     if (curl_easy_perform (curl) == CURLE_OK) {
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply.status);
-        char *type = NULL;
-        curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &type);
-        snprintf (reply.type, sizeof reply.type, "%s", type ? type : "");
+        char *got_type = NULL;
+        curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &got_type);
+        snprintf (reply.type, sizeof reply.type, "%s",
+                  got_type ? got_type : "");
     }
     curl_slist_free_all (headers);
     curl_easy_cleanup (curl);
     return reply;
+}
+
+static s_reply_t
+s_http (const char *method, const char *path, const char *token,
+        const char *body)
+{
+    return s_http_as (method, path, token, body, "application/json");
 }
 
 //  The error code of a JSON error body, or "" when it is not one.
@@ -283,6 +295,31 @@ main (void)
     ok (id && zhashx_lookup (ids, id), "the worker had it before the 202");
     zhashx_destroy (&ids);
     json_decref (accepted);
+    free (reply.body);
+    //  A JSON route takes application/json only; the rest is 415, counted.
+    const char *types [] = { "text/plain", "application/xml",
+                             "application/x-www-form-urlencoded", NULL };
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        reply = s_http_as ("POST", "/events", good, event, types [i]);
+        ok (reply.status == 415 && strcmp (s_error_code (&reply),
+                                           "unsupported_media_type") == 0,
+            "POST /events as %s -> 415 unsupported_media_type (got %ld %s)",
+            types [i] ? types [i] : "no Content-Type", reply.status,
+            reply.body);
+        free (reply.body);
+    }
+    reply = s_http_as ("POST", "/events", good, event,
+                       "application/json; charset=utf-8");
+    ok (reply.status == 202, "POST /events as application/json; "
+        "charset=utf-8 -> 202 (got %ld %s)", reply.status, reply.body);
+    free (reply.body);
+    reply = s_http ("GET", "/metrics", NULL, NULL);
+    ok (strstr (reply.body, "ferry_http_refused_total{reason="
+                "\"unsupported_media_type\"} 4\n") != NULL,
+        "the 415s are counted in /metrics");
+    ok (strstr (reply.body, "ferry_http_refused_total{reason="
+                "\"header_timeout\"} 0\n") != NULL,
+        "with the server's own refusals");
     free (reply.body);
     s_expect_error ("POST", "/events", good, "{\"id\":1}", 400, "schema");
     s_expect_error ("POST", "/events", good, "not json", 400, "invalid_json");

@@ -12,18 +12,10 @@ set -u
 ctl="$FERRY_BUILDDIR/tools/ferryctl"
 src=$FERRY_SRCDIR
 export FERRY_EVENTS_SCHEMA="$src/schemas/events.schema.json"
+. "$FERRY_SRCDIR/tests/integration/sqs_env.sh"
 tmp=$(mktemp -d)
-queues=()
-
-sqs () {
-    curl -sS --max-time 10 -X POST "${AWS_ENDPOINT_URL_SQS:-http://0.0.0.0:1}/" \
-        -H 'Content-Type: application/x-amz-json-1.0' \
-        -H "X-Amz-Target: AmazonSQS.$1" -d "$2"
-}
 cleanup () {
-    for url in "${queues[@]}"; do
-        sqs DeleteQueue "{\"QueueUrl\":\"$url\"}" >/dev/null 2>&1
-    done
+    delete_queues
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -37,20 +29,9 @@ done
     bail_out "run: eval \"\$(contrib/stack.sh env)\" after contrib/stack.sh start"
 [ -x "$ctl" ] || bail_out "no $ctl"
 
-create () {
-    local url
-    url=$(sqs CreateQueue "{\"QueueName\":\"$1\"}" | jq -r .QueueUrl)
-    [ -n "$url" ] && [ "$url" != null ] || bail_out "CreateQueue $1"
-    queues+=("$url")
-    echo "$url"
-}
 main=$(create "ferryctl-sqs-main-$$")
 dlq=$(create "ferryctl-sqs-dlq-$$")
 
-count () {
-    sqs GetQueueAttributes "{\"QueueUrl\":\"$1\",\"AttributeNames\":[\"ApproximateNumberOfMessages\",\"ApproximateNumberOfMessagesNotVisible\"]}" |
-        jq -r '.Attributes | "\(.ApproximateNumberOfMessages)/\(.ApproximateNumberOfMessagesNotVisible)"'
-}
 
 #  drain URL: every message of URL as one JSON object a line (Body and
 #  MessageAttributes), deleted as received.

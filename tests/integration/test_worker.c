@@ -4,7 +4,8 @@
 
     usage: test_worker ENDPOINT SERVICE MODE LOGFILE
     modes: ack           ACK everything at once
-           hold          never answer (to be killed holding work)
+           hold          never answer (to be killed holding work); the
+                         ids held are logged as they come
            slow:MS       ACK after MS milliseconds
            crash:TYPE    _exit(3) on receiving an event of TYPE
            nack:TYPE     NACK events of TYPE retryable, ACK the rest
@@ -54,8 +55,10 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         }
         const char *type = fy_event_type (event);
         bool match = state->arg && strcmp (type, state->arg) == 0;
-        if (strcmp (state->mode, "hold") == 0)
+        if (strcmp (state->mode, "hold") == 0) {
+            s_log_ack (state, delivery);
             continue;
+        }
         if (strcmp (state->mode, "crash") == 0 && match)
             _exit (3);
         if (strcmp (state->mode, "slow") == 0) {

@@ -12,18 +12,19 @@ trap 'rm -rf "$tmp"' EXIT
 none=$tmp/none
 unset CI
 
-#  fy_msgpack reads the data first: the whole test is one SKIP line.
-out=$(FERRY_TESTDATA=$none "$FERRY_BUILDDIR/tests/unit/fy_msgpack.t" 2>&1)
-is "$?" 0 "no data: fy_msgpack exits 0"
+#  fy_ses is all conformance data (the SES model): the whole test is one
+#  SKIP line.
+out=$(FERRY_TESTDATA=$none "$FERRY_BUILDDIR/tests/unit/fy_ses.t" 2>&1)
+is "$?" 0 "no data: fy_ses exits 0"
 is "$out" "1..0 # SKIP no conformance data at $none; contrib/testdata.sh fetches it, see README.md, Testing" \
-    "no data: fy_msgpack is skipped whole, with one line naming the fetch"
+    "no data: fy_ses is skipped whole, with one line naming the fetch"
 
-out=$(CI=true FERRY_TESTDATA=$none "$FERRY_BUILDDIR/tests/unit/fy_msgpack.t" 2>&1)
-is "$?" 255 "no data under CI=true: fy_msgpack fails"
+out=$(CI=true FERRY_TESTDATA=$none "$FERRY_BUILDDIR/tests/unit/fy_ses.t" 2>&1)
+is "$?" 255 "no data under CI=true: fy_ses fails"
 is "$out" "Bail out! no conformance data at $none (a failure under CI=true); contrib/testdata.sh fetches it, see README.md, Testing" \
     "no data under CI=true: it bails out naming the folder"
 
-out=$(CI=false FERRY_TESTDATA= "$FERRY_BUILDDIR/tests/unit/fy_msgpack.t" 2>&1)
+out=$(CI=false FERRY_TESTDATA= "$FERRY_BUILDDIR/tests/unit/fy_ses.t" 2>&1)
 is "$?" 0 "FERRY_TESTDATA empty, CI=false: a skip too"
 case $out in
     "1..0 # SKIP no conformance data at (FERRY_TESTDATA unset"*) r=0 ;;

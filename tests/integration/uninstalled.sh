@@ -31,9 +31,10 @@ is "$?" 2 "FERRY_EVENTS_SCHEMA still comes first: a missing file is exit 2"
 grep -qF "$tmp/none.json" "$tmp/out"
 ok $? "and the error names it"
 
-#  The executable behind libtool's wrapper, copied out of the build tree.
-real=$FERRY_BUILDDIR/tools/.libs/ferryctl
-[ -x "$real" ] || real=$FERRY_BUILDDIR/tools/ferryctl
+#  The executable (behind libtool's wrapper script if it made one), copied
+#  out of the build tree.
+real=$FERRY_BUILDDIR/tools/ferryctl
+[ "$(head -c 2 "$real")" != '#!' ] || real=$FERRY_BUILDDIR/tools/.libs/ferryctl
 mkdir "$tmp/bin"
 cp "$real" "$tmp/bin/ferryctl"
 show=$(LD_LIBRARY_PATH=$FERRY_BUILDDIR/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \

@@ -160,6 +160,28 @@ main (void)
     is_str (fy_cfg_str (cfg, "log", "level"), "error", "--set beats env");
     unsetenv ("FERRY_LOG_LEVEL");
 
+    //  A reload reads the same file and --set list again, not copies of
+    //  their values: an edit to the file shows, the --set still wins.
+    char *edited = fy_xstrdup (s_write ("reload.cfg",
+        "log\n    level = debug\n    format = \"json\"\n"));
+    const char *reload_sets [] = { "log.format=text", NULL };
+    ok (fy_cfg_load (cfg, edited, reload_sets, &err) == 0, "reload.cfg loads");
+    s_write ("reload.cfg", "log\n    level = warn\n");
+    ok (fy_cfg_reload (cfg, &err) == 0, "reload");
+    is_str (fy_cfg_str (cfg, "log", "level"), "warn", "reload reads the edit");
+    is_str (fy_cfg_str (cfg, "log", "format"), "text", "reload keeps --set");
+    s_write ("reload.cfg", "log\n    level = loud\n");
+    ok (fy_cfg_reload (cfg, &err) == -1 && errno == EINVAL,
+        "a bad edit: reload refused");
+    is_str (fy_cfg_str (cfg, "log", "level"), "warn",
+            "a refused reload keeps the old values");
+    s_write ("reload.cfg", "log\n    level = error\n");
+    ok (fy_cfg_reload (cfg, &err) == 0
+        && streq (fy_cfg_str (cfg, "log", "level"), "error"),
+        "and the next good edit reloads from the same file");
+    free (edited);
+    ok (fy_cfg_load (cfg, path, sets, &err) == 0, "good.cfg loads again");
+
     //  Every failure leaves the loaded values as they were.
     s_expect_error (cfg, s_write ("k.cfg", "log\n    levle = debug\n"),
                     NULL, "unknown key log.levle", "unknown key");

@@ -346,11 +346,21 @@ s_error_code (const char *body)
 
 //  --- Raw sockets
 
+//  Connect from source (a loopback address such as "127.0.0.2", so that
+//  the server sees another client address), or from any when NULL.
 static int
-s_connect (void)
+s_connect_from (const char *source)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     assert (fd >= 0);
+    if (source) {
+        struct sockaddr_in local = { .sin_family = AF_INET };
+        inet_pton (AF_INET, source, &local.sin_addr);
+        if (bind (fd, (struct sockaddr *) &local, sizeof local) != 0) {
+            close (fd);
+            return -1;
+        }
+    }
     struct sockaddr_in addr = { .sin_family = AF_INET,
                                 .sin_port = htons ((uint16_t) s_port) };
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -361,6 +371,12 @@ s_connect (void)
     struct timeval tv = { .tv_sec = 5 };
     setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+static int
+s_connect (void)
+{
+    return s_connect_from (NULL);
 }
 
 static void
@@ -396,6 +412,55 @@ s_count (const char *text, const char *needle)
     for (const char *at = text; (at = strstr (at, needle)); at++)
         count++;
     return count;
+}
+
+//  GET /hello from source on a new connection: true on a 200.
+static bool
+s_raw_hello (const char *source)
+{
+    int fd = s_connect_from (source);
+    if (fd < 0)
+        return false;
+    static const char request [] = "GET /hello HTTP/1.1\r\nHost: x\r\n"
+                                   "Connection: close\r\n\r\n";
+    s_send_all (fd, request, sizeof request - 1);
+    char got [1024];
+    s_read_all (fd, got, sizeof got);
+    close (fd);
+    return strncmp (got, "HTTP/1.1 200", 12) == 0;
+}
+
+//  Has the server closed fd? Does not wait.
+static bool
+s_is_closed (int fd)
+{
+    char byte;
+    ssize_t rc = recv (fd, &byte, 1, MSG_DONTWAIT);
+    return rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+//  Swap in a server with limits for a test, or back (limits NULL) to the
+//  one kept.
+static void
+s_server_swap (const fy_http_limits_t *limits)
+{
+    static fy_http_server_t *kept;
+    static int kept_port;
+    if (limits) {
+        kept = s_loop.server;
+        kept_port = s_port;
+        fy_error_t err = { "" };
+        s_loop.server = fy_http_server_new ("127.0.0.1", 0, limits,
+                                            s_handler, &s_loop, &err);
+        if (!s_loop.server)
+            BAIL_OUT ("cannot start: %s", err.text);
+        s_port = fy_http_server_port (s_loop.server);
+    }
+    else {
+        fy_http_server_destroy (&s_loop.server);
+        s_loop.server = kept;
+        s_port = kept_port;
+    }
 }
 
 //  --- Tests
@@ -529,6 +594,185 @@ test_body_limit (void)
     is_int (strlen (echoed), 1000, "body of exactly max_body echoed");
     json_decref (json);
     free (get.got);
+}
+
+//  A chunked body far past max_body is read and dropped, then answered
+//  413 like a declared one: not cut off with no status.
+static void
+test_chunked_large (void)
+{
+    size_t size = 5 * 512 * 1024;
+    char *body = fy_xmalloc (size + 1);
+    memset (body, 'c', size);
+    body [size] = '\0';
+    s_get_t get = { .got = NULL };
+    s_get_reset (&get, "/echo");
+    get.body = body;
+    get.chunked = true;
+    uint64_t before = fy_http_server_refused (s_loop.server,
+                                              FY_HTTP_REFUSED_BODY_TOO_LARGE);
+    s_fetch (&get);
+    is_int (get.status, 413, "chunked body of 2.5 MiB: 413");
+    is_str (s_error_code (get.got), "body_too_large",
+            "chunked 2.5 MiB: 413 is JSON");
+    is_int (fy_http_server_refused (s_loop.server,
+                                    FY_HTTP_REFUSED_BODY_TOO_LARGE)
+            - before, 1, "413 counted");
+    free (get.got);
+    free (body);
+}
+
+typedef struct {
+    const char *request;
+    char got [4096];
+} s_smuggle_t;
+
+static void
+s_smuggle_run (void *arg)
+{
+    s_smuggle_t *smuggle = arg;
+    int fd = s_connect ();
+    if (fd < 0)
+        return;
+    s_send_all (fd, smuggle->request, strlen (smuggle->request));
+    s_read_all (fd, smuggle->got, sizeof smuggle->got);
+    close (fd);
+}
+
+//  A body whose length two headers disagree on is the precondition of
+//  request smuggling behind a proxy: refused whole, connection closed.
+static void
+test_smuggling (void)
+{
+    static const char *requests [] = {
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        "Content-Length: 44\r\n\r\nhelloGET /hello HTTP/1.1\r\nHost: x"
+        "\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        "Content-Length: 5\r\n\r\nhelloGET /hello HTTP/1.1\r\nHost: x"
+        "\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1"
+        "\r\nHost: x\r\n\r\n",
+    };
+    static const char *names [] = {
+        "two Content-Lengths that disagree",
+        "two equal Content-Lengths",
+        "Content-Length with Transfer-Encoding"
+    };
+    for (size_t i = 0; i < sizeof requests / sizeof *requests; i++) {
+        s_smuggle_t smuggle = { requests [i], "" };
+        int handled = s_loop.handled;
+        uint64_t before = fy_http_server_refused (s_loop.server,
+                                                  FY_HTTP_REFUSED_BODY_LENGTH);
+        int64_t start = fy_clock_mono_ms ();
+        s_client_t client;
+        s_client_start (&client, s_smuggle_run, &smuggle);
+        s_client_wait (&client);
+        ok (strncmp (smuggle.got, "HTTP/1.1 400", 12) == 0,
+            "%s: 400", names [i]);
+        const char *body = strstr (smuggle.got, "\r\n\r\n");
+        is_str (s_error_code (body ? body + 4 : ""), "body_length",
+                "%s: JSON error body_length", names [i]);
+        is_int (s_count (smuggle.got, "HTTP/1.1 "), 1,
+                "%s: one answer, nothing smuggled", names [i]);
+        is_int (s_loop.handled - handled, 0,
+                "%s: no handler called", names [i]);
+        ok (fy_clock_mono_ms () - start < 3000,
+            "%s: connection closed", names [i]);
+        is_int (fy_http_server_refused (s_loop.server,
+                                        FY_HTTP_REFUSED_BODY_LENGTH)
+                - before, 1, "%s: counted", names [i]);
+    }
+}
+
+#define S_SLOW 20
+
+typedef struct {
+    int refused;                //  closed before the header timeout
+    int timed_out;              //  closed by it
+    int open;                   //  still open at the end
+    bool other_served;          //  another address, while they hold
+    bool same_served;           //  the slow clients' own, after
+} s_trickle_t;
+
+//  S_SLOW clients from 127.0.0.1 each send the request line, then a
+//  header line every 250 ms, never ending the head.
+static void
+s_trickle_run (void *arg)
+{
+    s_trickle_t *slow = arg;
+    int fds [S_SLOW];
+    int64_t start = fy_clock_mono_ms ();
+    for (int i = 0; i < S_SLOW; i++) {
+        fds [i] = s_connect_from ("127.0.0.1");
+        if (fds [i] >= 0)
+            s_send_all (fds [i], "GET /hello HTTP/1.1\r\n", 21);
+    }
+    int64_t until = start + 3000;
+    bool tried = false;
+    while (fy_clock_mono_ms () < until) {
+        usleep (250 * 1000);
+        int64_t now = fy_clock_mono_ms ();
+        for (int i = 0; i < S_SLOW; i++) {
+            if (fds [i] < 0)
+                continue;
+            if (s_is_closed (fds [i])) {
+                if (now - start < 700)
+                    slow->refused++;
+                else
+                    slow->timed_out++;
+                close (fds [i]);
+                fds [i] = -1;
+            }
+            else
+                s_send_all (fds [i], "X-Slow: 1\r\n", 11);
+        }
+        if (!tried) {
+            slow->other_served = s_raw_hello ("127.0.0.2");
+            tried = true;
+        }
+    }
+    for (int i = 0; i < S_SLOW; i++)
+        if (fds [i] >= 0) {
+            slow->open++;
+            close (fds [i]);
+        }
+    slow->same_served = s_raw_hello ("127.0.0.1");
+}
+
+//  Slow clients cannot starve the rest: the per-address cap leaves room
+//  for other addresses, and the header timeout closes the trickling ones
+//  long before the idle timeout would.
+static void
+test_slow_clients (void)
+{
+    fy_http_limits_t limits;
+    fy_http_limits_default (&limits);
+    limits.connection_limit = 16;
+    limits.max_conns_per_ip = 8;
+    limits.header_timeout_s = 1;
+    limits.timeout_s = 30;
+    s_server_swap (&limits);
+    s_trickle_t slow = { 0, 0, 0, false, false };
+    s_client_t client;
+    s_client_start (&client, s_trickle_run, &slow);
+    s_client_wait (&client);
+    is_int (slow.refused, S_SLOW - 8, "over 8 from one address: refused");
+    is_int (slow.timed_out, 8, "the 8 trickling heads: closed by the "
+            "header timeout");
+    is_int (slow.open, 0, "no slow client left open");
+    ok (slow.other_served, "another address served while they trickle");
+    ok (slow.same_served, "their address served again after");
+    is_int (fy_http_server_refused (s_loop.server,
+                                    FY_HTTP_REFUSED_PER_IP), S_SLOW - 8,
+            "per-address refusals counted");
+    is_int (fy_http_server_refused (s_loop.server,
+                                    FY_HTTP_REFUSED_HEADER_TIMEOUT), 8,
+            "header timeouts counted");
+    is_str (fy_http_refusal_name (FY_HTTP_REFUSED_PER_IP), "per_ip_limit",
+            "refusal names for metric labels");
+    s_server_swap (NULL);
 }
 
 //  Many requests over one connection, each answered after a few turns.
@@ -1119,6 +1363,9 @@ main (void)
     test_immediate ();
     test_deferred ();
     test_body_limit ();
+    test_chunked_large ();
+    test_smuggling ();
+    test_slow_clients ();
     test_keepalive ();
     test_pipelining ();
     test_concurrent ();

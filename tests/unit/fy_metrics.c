@@ -479,6 +479,35 @@ test_process (void)
     fy_metrics_destroy (&metrics);
 }
 
+//  Quantiles as Prometheus' histogram_quantile estimates them.
+static void
+test_quantile (void)
+{
+    fy_metrics_t *metrics = fy_metrics_new ();
+    const double bounds [] = { 0.01, 0.1, 1 };
+    fy_metric_t *latency = fy_metrics_histogram (metrics, "ack_seconds",
+        "Receive to ACK.", NULL, bounds, 3);
+    ok (isnan (fy_metric_quantile (latency, 0.99)), "no observation: NaN");
+    //  90 in the first bucket, 10 in the second.
+    for (int i = 0; i < 90; i++)
+        fy_metric_observe (latency, 0.005);
+    for (int i = 0; i < 10; i++)
+        fy_metric_observe (latency, 0.05);
+    ok (fabs (fy_metric_quantile (latency, 0.45) - 0.005) < 1e-12,
+        "p45 halfway through the first bucket, from 0");
+    ok (fabs (fy_metric_quantile (latency, 0.9) - 0.01) < 1e-12,
+        "p90 at the first bucket's bound");
+    ok (fabs (fy_metric_quantile (latency, 0.99) - 0.091) < 1e-12,
+        "p99 nine tenths into the second bucket");
+    is_int (fy_metric_quantile (latency, 1) == 0.1, 1, "p100 at its bound");
+    //  One beyond every bound: the highest finite bound.
+    for (int i = 0; i < 100; i++)
+        fy_metric_observe (latency, 30);
+    ok (fy_metric_quantile (latency, 0.99) == 1,
+        "in +Inf: the highest finite bound");
+    fy_metrics_destroy (&metrics);
+}
+
 int
 main (void)
 {
@@ -487,6 +516,7 @@ main (void)
     test_numbers ();
     test_escaping ();
     test_process ();
+    test_quantile ();
     //  Last: without the conformance data they skip the rest of the test.
     test_fixtures ();
     test_promtool ();

@@ -357,6 +357,30 @@ main (void)
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
         "socket in step after malformed messages");
 
+    //  The connection's fd: none on inproc, none before a message.
+    is_int (fy_proto_msg_fd (&in), -1, "no fd on inproc");
+    fy_proto_msg_reset (&in);
+    is_int (fy_proto_msg_fd (&in), -1, "no fd on an empty msg");
+    //  Over a stream connection, even when a poll prefetched the message
+    //  (the identity frame then has none).
+    void *router = zmq_socket (context, ZMQ_ROUTER);
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    char endpoint [64];
+    size_t size = sizeof endpoint;
+    if (zmq_bind (router, "tcp://127.0.0.1:*")
+        || zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size)
+        || zmq_connect (dealer, endpoint))
+        BAIL_OUT ("tcp sockets");
+    if (fy_proto_send (dealer, &out))
+        BAIL_OUT ("send");
+    zmq_pollitem_t item = { router, 0, ZMQ_POLLIN, 0 };
+    ok (zmq_poll (&item, 1, 5000) == 1
+        && fy_proto_recv (router, true, 0, &in, &err) == 0
+        && fy_proto_msg_fd (&in) >= 0,
+        "the fd a message came on over tcp: %d", fy_proto_msg_fd (&in));
+    zmq_close (dealer);
+    zmq_close (router);
+
     fy_proto_msg_close (&got);
     fy_proto_msg_close (&fwd);
     fy_proto_msg_close (&out);

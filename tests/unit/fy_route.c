@@ -14,17 +14,17 @@ typedef struct {
 } s_row_t;
 
 static const s_row_t s_routes [] = {
-    { { "GET", "/health", 0 }, 1 },
-    { { "POST", "/events", 2 }, 2 },
-    { { "POST", "/audit", 0 }, 3 },
-    { { "GET", "/audit/search", 0 }, 4 },
-    { { "GET", "/audit/:id", 0 }, 5 },
-    { { "DELETE", "/audit/:id", 0 }, 6 },
-    { { "GET", "/users/:user/keys/:key", 0 }, 7 },
-    { { "*", "/auth/health", 0 }, 8 },
-    { { "*", "/auth/*", 1 }, 9 },
-    { { "GET", "/", 0 }, 10 },
-    { { NULL, NULL, 0 }, 0 }
+    { { "GET", "/health", 0, 0 }, 1 },
+    { { "POST", "/events", 2, FY_ROUTE_JSON_BODY }, 2 },
+    { { "POST", "/audit", 0, 0 }, 3 },
+    { { "GET", "/audit/search", 0, 0 }, 4 },
+    { { "GET", "/audit/:id", 0, 0 }, 5 },
+    { { "DELETE", "/audit/:id", 0, 0 }, 6 },
+    { { "GET", "/users/:user/keys/:key", 0, 0 }, 7 },
+    { { "*", "/auth/health", 0, 0 }, 8 },
+    { { "*", "/auth/*", 1, 0 }, 9 },
+    { { "GET", "/", 0, 0 }, 10 },
+    { { NULL, NULL, 0, 0 }, 0 }
 };
 
 static fy_route_match_t s_match;
@@ -164,8 +164,43 @@ main (void)
                                   sizeof message), 414, "414");
     is_str (code, "uri_too_long", "its code");
 
+    //  A JSON body row takes application/json only, when there is a body.
+    const fy_route_t *json = &s_routes [1].route, *plain = &s_routes [0].route;
+    static const struct {
+        const char *type;
+        fy_route_status_t want;
+    } types [] = {
+        { "application/json", FY_ROUTE_FOUND },
+        { "Application/JSON", FY_ROUTE_FOUND },
+        { "application/json; charset=utf-8", FY_ROUTE_FOUND },
+        { "application/json ;charset=utf-8", FY_ROUTE_FOUND },
+        { "text/plain", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "application/xml", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "application/x-www-form-urlencoded", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "application/jsonx", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "application/json-patch+json", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "application/jso", FY_ROUTE_UNSUPPORTED_TYPE },
+        { "", FY_ROUTE_UNSUPPORTED_TYPE },
+    };
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        is_int (fy_route_check_body (json, types [i].type,
+                                     strlen (types [i].type), 2),
+                types [i].want, "JSON row, Content-Type '%s'",
+                types [i].type);
+    is_int (fy_route_check_body (json, NULL, 0, 2), FY_ROUTE_UNSUPPORTED_TYPE,
+            "JSON row, a body with no Content-Type");
+    is_int (fy_route_check_body (json, "application/json; x", 16, 2),
+            FY_ROUTE_FOUND, "the type's length is what counts");
+    is_int (fy_route_check_body (json, "text/plain", 10, 0), FY_ROUTE_FOUND,
+            "JSON row, no body: any type");
+    is_int (fy_route_check_body (plain, "text/plain", 10, 5), FY_ROUTE_FOUND,
+            "a row without the flag takes any type");
+    is_int ((int) fy_route_error (FY_ROUTE_UNSUPPORTED_TYPE, &s_match, &code,
+                                  message, sizeof message), 415, "415");
+    is_str (code, "unsupported_media_type", "its code");
+
     //  An empty table knows no path.
-    static const s_row_t empty [] = { { { NULL, NULL, 0 }, 0 } };
+    static const s_row_t empty [] = { { { NULL, NULL, 0, 0 }, 0 } };
     is_int (fy_route_match (&empty->route, sizeof *empty, "GET", 3, "/", 1,
                             &s_match), FY_ROUTE_NOT_FOUND, "empty table");
     done_testing ();

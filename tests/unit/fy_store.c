@@ -1079,6 +1079,85 @@ test_retention (fy_store_t *store)
         && created == 0, "ensure again creates nothing");
 }
 
+//  What the errors say may be retried: a value the database refuses is
+//  EINVAL with its SQLSTATE (class 22, 23), on the blocking and the
+//  in-flight path; another server error is EIO. A trigger plays the
+//  refusal, raising the code its event's action names.
+static void
+test_error_classes (fy_store_t *store)
+{
+    s_exec ("CREATE FUNCTION public.refuse () RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.action LIKE 'refuse.%' THEN RAISE EXCEPTION 'refused' "
+            "USING ERRCODE = substr(NEW.action, 8); END IF; RETURN NEW; "
+            "END $$");
+    s_exec ("CREATE TRIGGER refuse BEFORE INSERT ON audit.events "
+            "FOR EACH ROW EXECUTE FUNCTION public.refuse ()");
+    static const struct {
+        const char *state;
+        int errnum;
+    } cases [] = {
+        { "22009", EINVAL }, { "22008", EINVAL }, { "23502", EINVAL },
+        { "23514", EINVAL }, { "42501", EIO }, { "53100", EIO },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        fy_event_t *events [2];
+        events [0] = s_filler (S_COMPANY_A, S_BASE_MS);
+        char id [FY_UUID_SIZE], action [32];
+        s_uuid (id, 0xe0000000u, s_next_id++);
+        snprintf (action, sizeof action, "refuse.%s", cases [i].state);
+        events [1] = s_event (id, "audit.recorded", S_COMPANY_A, NULL,
+                              S_BASE_MS, json_pack ("{s:s, s:{s:s, s:s}}",
+                              "action", action, "target", "type", "user",
+                              "id", "u-1"));
+        fy_error_t err = { "" };
+        size_t inserted = 0;
+        errno = 0;
+        int rc = fy_store_audit_append (store, events, 2, &inserted, &err);
+        is_int (errno, cases [i].errnum, "%s: errno %d", cases [i].state,
+                cases [i].errnum);
+        ok (rc == -1, "%s: the batch is refused", cases [i].state);
+        is_str (fy_store_sqlstate (store), cases [i].state,
+                "%s: fy_store_sqlstate says which", cases [i].state);
+        errno = 0;
+        fy_store_audit_append_start (store, events, 2);
+        rc = fy_store_audit_append_wait (store, &inserted, &err);
+        ok (rc == -1 && errno == cases [i].errnum
+            && strcmp (fy_store_sqlstate (store), cases [i].state) == 0,
+            "%s: the same in flight", cases [i].state);
+        ok (fy_store_audit_append (store, events, 1, &inserted, &err) == 0
+            && inserted == 1 && fy_store_sqlstate (store) [0] == '\0',
+            "%s: its batch-mate alone is stored", cases [i].state);
+        s_events_free (events, 2);
+    }
+    s_exec ("DROP TRIGGER refuse ON audit.events");
+    s_exec ("DROP FUNCTION public.refuse ()");
+
+    //  A required schema is checked on every connection.
+    fy_store_t *newer = fy_store_new (s_url, 5);
+    fy_store_require_schema (newer, 99);
+    fy_error_t err = { "" };
+    errno = 0;
+    ok (fy_store_connect (newer, &err) == -1 && errno == ERANGE
+        && !fy_store_is_connected (newer), "a schema older than required: "
+        "not connected, ERANGE: %s", err.text);
+    ok (fy_store_retry_in_ms (newer) > 0, "and the backoff applies");
+    fy_event_t *event = s_filler (S_COMPANY_A, S_BASE_MS);
+    size_t inserted = 0;
+    errno = 0;
+    ok (fy_store_audit_append (newer, &event, 1, &inserted, &err) == -1,
+        "nothing is written to it");
+    fy_store_destroy (&newer);
+    fy_store_t *current = fy_store_new (s_url, 5);
+    fy_store_require_schema (current, FY_STORE_SCHEMA_VERSION);
+    ok (fy_store_connect (current, &err) == 0, "the current schema: "
+        "connected");
+    ok (fy_store_audit_append (current, &event, 1, &inserted, &err) == 0,
+        "and written to");
+    fy_store_destroy (&current);
+    fy_event_destroy (&event);
+}
+
 int
 main (void)
 {
@@ -1103,6 +1182,7 @@ main (void)
     test_export (store);
     test_restart (store);
     test_in_flight (store);
+    test_error_classes (store);
     test_retention (store);
     fy_store_destroy (&store);
     ok (store == NULL, "destroy");

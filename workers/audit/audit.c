@@ -6,11 +6,23 @@
     the COMMIT has answered, every delivery of that batch is ACKed, in
     order, and only then (never before it is durable). One batch is in
     flight at a time (libpq runs one COPY per connection): the next waits,
-    full, for the landing. A batch the database refused for being down is
-    NACKed retryable, and while the store waits out its reconnect backoff
-    new deliveries are NACKed at once: the broker keeps the work, this
-    process holds none. An event that does not decode can never be
-    written and is NACKed permanently. */
+    full, for the landing.
+
+    What can be retried and what cannot: an event that does not decode,
+    or that the database refuses for its values (a data error, SQLSTATE
+    class 22 or 23), can never be written and is NACKed permanently, with
+    its reason, alone: its batch is split in halves until it stands alone
+    (s_bisect), and its batch-mates are stored and ACKed. Anything else
+    (the database down, a server error) is the database's fault, not the
+    events': NACKed retryable.
+
+    The database may be down at start or go away later: the worker keeps
+    running, says so once in its log and on /audit/health, NACKs new
+    deliveries retryable at once (the broker keeps the work, this process
+    holds none), and probes with the store's backoff until it is back.
+    Every connection checks the schema version (fy_store_require_schema):
+    an old or missing schema is fatal at start, and after an outage it
+    keeps the worker not ready, writing nothing, until it is migrated. */
 #include "audit.h"
 
 #include <assert.h>
@@ -22,9 +34,87 @@
 //  digests (s_digest_tick) each time, partitions ahead at most this often
 //  (they are made months ahead, and the check costs a round trip).
 #define S_PARTITIONS_EVERY_MS 3600000
+//  The shortest wait between two probes of a database that is down (the
+//  store's backoff decides beyond it).
+#define S_PROBE_MIN_MS 100
 
 static void s_flush (audit_t *self);
 static void s_housekeep (audit_t *self);
+static void s_probe_arm (audit_t *self);
+
+//  The store cannot be used (errnum, err: unreachable, or a schema that is
+//  missing or old): NACK meanwhile and probe until it can. Logged once
+//  when it goes down and once more if the cause changes between the two
+//  kinds, never on every retry.
+static void
+s_store_down (audit_t *self, int errnum, const fy_error_t *err)
+{
+    bool schema = errnum == ENOENT || errnum == ERANGE;
+    if (self->store_ready || schema != self->store_schema_bad) {
+        if (schema)
+            fy_log_error ("audit: not ready: %s; nothing is written and "
+                          "events are NACKed for retry until then",
+                          err->text);
+        else
+            fy_log_warn ("audit: not ready: database unavailable (%s); "
+                         "events are NACKed for retry until it is back",
+                         err->text);
+    }
+    self->store_ready = false;
+    self->store_schema_bad = schema;
+    self->store_problem = *err;
+    fy_metric_set (self->ready_gauge, 0);
+    s_probe_arm (self);
+}
+
+static void
+s_store_up (audit_t *self)
+{
+    if (self->store_ready)
+        return;
+    fy_log_notice ("audit: ready: the database is back; writing again");
+    self->store_ready = true;
+    self->store_schema_bad = false;
+    self->store_problem.text [0] = '\0';
+    fy_metric_set (self->ready_gauge, 1);
+    //  The partitions and digests it missed.
+    s_housekeep (self);
+}
+
+static int
+s_on_probe (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    audit_t *self = arg;
+    self->probe_timer = -1;
+    if (self->store_ready)
+        return 0;
+    //  The flight has the connection; it lands soon and says how it went.
+    if (fy_store_append_is_busy (self->store)) {
+        s_probe_arm (self);
+        return 0;
+    }
+    fy_error_t err = { "" };
+    if (fy_store_connect (self->store, &err) == 0)
+        s_store_up (self);
+    else
+        s_store_down (self, errno, &err);
+    return 0;
+}
+
+//  Probe again when the store's backoff allows (once the loop exists).
+static void
+s_probe_arm (audit_t *self)
+{
+    if (self->probe_timer >= 0 || !self->worker)
+        return;
+    int64_t wait = fy_store_retry_in_ms (self->store);
+    if (wait < S_PROBE_MIN_MS)
+        wait = S_PROBE_MIN_MS;
+    self->probe_timer = zloop_timer (fy_worker_loop (self->worker),
+                                     (size_t) wait, 1, s_on_probe, self);
+}
 
 static int
 s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
@@ -78,6 +168,9 @@ static void
 s_housekeep (audit_t *self)
 {
     self->house_due = false;
+    //  The probe runs it when the database is back.
+    if (!self->store_ready)
+        return;
     int64_t now = fy_clock_mono_ms ();
     if (self->partitions_at == 0
         || now - self->partitions_at >= S_PARTITIONS_EVERY_MS) {
@@ -130,6 +223,79 @@ audit_conflicts (audit_t *self, fy_store_t *store)
                      count - S_CONFLICTS_LOGGED);
 }
 
+//  Deliveries from..to of the flight were not written (errnum, err) for
+//  a reason that is not theirs: NACK them retryable. A database gone is
+//  said once, by s_store_down; a server error for each batch.
+static void
+s_retry (audit_t *self, size_t from, size_t to, int errnum,
+         const fy_error_t *err)
+{
+    if (!fy_store_is_connected (self->store))
+        s_store_down (self, errnum, err);
+    else
+        fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
+                     to - from, err->text);
+    s_answer (self, from, to, 1, "store_unavailable");
+}
+
+//  Delivery i of the flight can never be written: the database refused
+//  its values alone (err). NACKed permanently, counted, logged with its
+//  id and the database's words; the reason it travels with (to the DLQ's
+//  ferry-reason, to the 422 of POST /events) names the SQLSTATE only.
+static void
+s_reject (audit_t *self, size_t i, const fy_error_t *err)
+{
+    const char *state = fy_store_sqlstate (self->store);
+    char reason [96];
+    snprintf (reason, sizeof reason, "store_refused: the audit database "
+              "refused a value (SQLSTATE %s)", *state ? state : "?");
+    fy_log_warn ("audit: event=%s refused by the database, NACKed for "
+                 "good: %s", fy_event_id (self->flight_events [i]),
+                 err->text);
+    fy_metric_inc (self->rejected_store);
+    s_answer (self, i, i + 1, -1, reason);
+}
+
+static void s_bisect (audit_t *self, size_t from, size_t to,
+                      const fy_error_t *err);
+
+//  Write deliveries from..to of the flight in a transaction of their own
+//  (blocking) and answer them.
+static void
+s_write_part (audit_t *self, size_t from, size_t to)
+{
+    fy_error_t err = { "" };
+    size_t inserted = 0;
+    if (fy_store_audit_append (self->store, self->flight_events + from,
+                               to - from, &inserted, &err) == 0) {
+        self->written += inserted;
+        audit_conflicts (self, self->store);
+        s_answer (self, from, to, 0, NULL);
+    }
+    else
+    if (errno == EINVAL)
+        s_bisect (self, from, to, &err);
+    else
+        s_retry (self, from, to, errno, &err);
+}
+
+//  Deliveries from..to were refused together for a value (err): one of
+//  them at least is at fault, the transaction does not say which. Halves
+//  are written alone until the bad ones stand alone: about 2 log2(n)
+//  transactions for one bad event among n, where writing one by one
+//  would take n, all blocking the loop (rare, so it blocks).
+static void
+s_bisect (audit_t *self, size_t from, size_t to, const fy_error_t *err)
+{
+    if (to - from == 1) {
+        s_reject (self, from, err);
+        return;
+    }
+    size_t middle = from + (to - from) / 2;
+    s_write_part (self, from, middle);
+    s_write_part (self, middle, to);
+}
+
 //  The flight's outcome is rc (errno, err): answer its deliveries.
 static void
 s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
@@ -143,34 +309,14 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
         s_answer (self, 0, count, 0, NULL);
     }
     else
-    if (errno == EIO && count > 1) {
-        //  One bad row fails its whole transaction: find it by writing
-        //  each alone, so the good ones are not held back with it. Rare,
-        //  so it blocks.
-        fy_log_warn ("audit: batch of %zu refused (%s); writing one by one",
-                     count, err->text);
-        for (size_t i = 0; i < count; i++) {
-            fy_error_t one_err = { "" };
-            size_t one = 0;
-            if (fy_store_audit_append (self->store,
-                                       &self->flight_events [i], 1, &one,
-                                       &one_err) == 0) {
-                self->written += one;
-                audit_conflicts (self, self->store);
-                s_answer (self, i, i + 1, 0, NULL);
-            }
-            else {
-                bool retry = errno != EIO;
-                self->failed += !retry;
-                s_answer (self, i, i + 1, retry ? 1 : -1, one_err.text);
-            }
-        }
+    if (errno == EINVAL) {
+        if (count > 1)
+            fy_log_warn ("audit: batch of %zu refused (%s); splitting it "
+                         "to find the events at fault", count, err->text);
+        s_bisect (self, 0, count, err);
     }
-    else {
-        fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
-                     count, err->text);
-        s_answer (self, 0, count, errno == EIO ? -1 : 1, err->text);
-    }
+    else
+        s_retry (self, 0, count, errno, err);
     self->flight_count = 0;
 }
 
@@ -246,16 +392,15 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         fy_error_t err = { "" };
         fy_event_t *event = fy_delivery_event (deliveries [i], &err);
         if (!event) {
-            self->failed++;
+            fy_metric_inc (self->rejected_undecodable);
             fy_log_warn ("audit: did=%llu not an event: %s",
                          (unsigned long long) deliveries [i]->did, err.text);
             fy_worker_nack (self->worker, &deliveries [i], false, err.text);
             continue;
         }
-        //  The database is down and the store is waiting to retry: hold
-        //  nothing, the broker redelivers later.
-        if (!fy_store_is_connected (self->store)
-            && fy_store_retry_in_ms (self->store) > 0) {
+        //  The database is down (or its schema old) and the probe waits
+        //  for it: hold nothing, the broker redelivers later.
+        if (!self->store_ready) {
             fy_worker_nack (self->worker, &deliveries [i], true,
                             "store_unavailable");
             continue;
@@ -283,18 +428,42 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     }
 }
 
+static void
+s_metrics_new (audit_t *self)
+{
+    fy_metrics_t *m = self->metrics = fy_metrics_new ();
+    const char *help = "events NACKed for good, by why";
+    self->rejected_undecodable = fy_metrics_counter (m,
+        "ferry_audit_rejected_total", help,
+        (const char *[]) { "reason", "undecodable", NULL });
+    self->rejected_store = fy_metrics_counter (m,
+        "ferry_audit_rejected_total", help,
+        (const char *[]) { "reason", "store_refused", NULL });
+    self->ready_gauge = fy_metrics_gauge (m, "ferry_audit_ready",
+        "1 when the database is reachable with a current schema", NULL);
+    fy_metric_set (self->ready_gauge, 1);
+    self->conflicts = fy_metrics_counter (m, "ferry_audit_conflicts_total",
+        "copies of a stored event id whose content differs from the "
+        "stored copy, not stored", NULL);
+}
+
+char *
+audit_metrics (audit_t *self)
+{
+    assert (self);
+    fy_metrics_process (self->metrics);
+    return fy_metrics_render (self->metrics);
+}
+
 audit_t *
-audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
+audit_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
-    *exit_code_p = 1;
+    bool bad_config = false;    //  or the schema: exit 2, not 1
     audit_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
-    self->batch_timer = self->house_timer = -1;
-    self->metrics = fy_metrics_new ();
-    self->conflicts = fy_metrics_counter (self->metrics,
-        "ferry_audit_conflicts_total", "copies of a stored event id whose "
-        "content differs from the stored copy, not stored", NULL);
+    self->batch_timer = self->house_timer = self->probe_timer = -1;
+    s_metrics_new (self);
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
     self->flight = fy_xcalloc (self->batch_max, sizeof *self->flight);
@@ -303,18 +472,27 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     if (!url || !*url) {
         fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
     self->store = fy_store_new (url, timeout);
     self->api_store = fy_store_new (url, timeout);
+    //  Nothing is written to an old schema, now or after an outage. At
+    //  start it is fatal (a deploy forgot ferryctl migrate); a database
+    //  not up yet is not: the worker starts without it (s_store_down).
+    fy_store_require_schema (self->store, FY_STORE_SCHEMA_VERSION);
     int version = 0;
+    fy_error_t store_err = { "" };
+    self->store_ready = true;
     if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION,
-                               &version, err)) {
-        if (errno == ENOENT || errno == ERANGE)
-            *exit_code_p = 2;
-        goto fail;
+                               &version, &store_err)) {
+        if (errno == ENOENT || errno == ERANGE) {
+            fy_error_set (err, "%s", store_err.text);
+            bad_config = true;
+            goto fail;
+        }
+        s_store_down (self, errno, &store_err);
     }
     self->schema = fy_schema_load (fy_cfg_str (cfg, "events", "schema"), err);
     if (!self->schema)
@@ -324,7 +502,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
         fy_error_set (err, "audit.credit (%lld) is below audit.batch_max "
                       "(%zu): a batch could never fill", (long long) credit,
                       self->batch_max);
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     self->batch_room = (size_t) credit;
@@ -339,7 +517,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
                                   "audit", fy_cfg_str (cfg, "audit", "name"),
                                   (unsigned) credit, err);
     if (!self->worker) {
-        *exit_code_p = 2;
+        bad_config = true;
         goto fail;
     }
     fy_worker_set_heartbeat (self->worker,
@@ -349,8 +527,9 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
                                 fy_cfg_int (cfg, "audit", "stop_timeout_ms"));
     fy_worker_on_events (self->worker, s_on_events, self);
     fy_worker_on_request (self->worker, audit_api_request, self);
-    fy_log_notice ("audit: schema version %d, batches of %zu or %lld ms",
-                   version, self->batch_max, (long long) self->batch_ms);
+    if (self->store_ready)
+        fy_log_notice ("audit: schema version %d, batches of %zu or %lld ms",
+                       version, self->batch_max, (long long) self->batch_ms);
     const char *key = fy_cfg_str (cfg, "store", "digest_key");
     if (!key || !*key)
         fy_log_warn ("audit: no store.digest_key: hourly tamper-evidence "
@@ -358,6 +537,7 @@ audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err)
     return self;
 fail:
     audit_destroy (&self);
+    errno = bad_config ? EINVAL : EIO;
     return NULL;
 }
 
@@ -372,11 +552,11 @@ audit_destroy (audit_t **self_p)
     fy_store_destroy (&self->store);
     fy_store_destroy (&self->api_store);
     fy_schema_destroy (&self->schema);
+    fy_metrics_destroy (&self->metrics);
     free (self->batch);
     free (self->events);
     free (self->flight);
     free (self->flight_events);
-    fy_metrics_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
 }
@@ -391,6 +571,8 @@ audit_run (audit_t *self)
     self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer,
                                      self);
     s_on_house_timer (loop, self->house_timer, self);
+    if (!self->store_ready)
+        s_probe_arm (self);
     self->store_source = fy_store_append_attach (self->store, loop, s_landed,
                                                  self);
     int rc = fy_worker_run (self->worker);
@@ -405,8 +587,11 @@ audit_run (audit_t *self)
     s_flush (self);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);
-    fy_log_notice ("audit: stopped; %llu rows written, %llu events refused",
+    if (self->probe_timer >= 0)
+        zloop_timer_end (loop, self->probe_timer);
+    fy_log_notice ("audit: stopped; %llu rows written, %.0f events refused",
                    (unsigned long long) self->written,
-                   (unsigned long long) self->failed);
+                   fy_metric_value (self->rejected_store)
+                   + fy_metric_value (self->rejected_undecodable));
     return rc;
 }

@@ -38,16 +38,25 @@ struct audit {
     bool house_due;                 //  housekeeping waits for the landing
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
-    uint64_t written, failed;
-    //  GET /audit/metrics: this process's counters.
-    fy_metrics_t *metrics;
+    uint64_t written;
+    //  The batch store's state (/audit/health): usable, or what is wrong
+    //  and the probe that waits for it to come back (-1 when none runs).
+    bool store_ready;
+    bool store_schema_bad;          //  reachable, but no or an old schema
+    fy_error_t store_problem;
+    int probe_timer;
+    fy_metrics_t *metrics;          //  GET /audit/metrics
+    fy_metric_t *rejected_undecodable, *rejected_store, *ready_gauge;
     fy_metric_t *conflicts;         //  ferry_audit_conflicts_total
 };
 
 //  Connect to the broker and the store, check the schema. NULL with err
-//  and *exit_code_p (2: the schema is missing or old, 1: otherwise).
+//  and errno EINVAL (a bad setting, or the schema is missing or old:
+//  fy_daemon's exit 2) or EIO (otherwise: exit 1). A database that cannot
+//  be reached is not an error: the worker starts not ready (store_ready)
+//  and waits for it.
 audit_t *
-    audit_new (fy_cfg_t *cfg, int *exit_code_p, fy_error_t *err);
+    audit_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
     audit_destroy (audit_t **self_p);
@@ -61,6 +70,10 @@ int
 //  ferry_audit_conflicts_total and logged, without payloads.
 void
     audit_conflicts (audit_t *self, fy_store_t *store);
+
+//  The worker's metrics, in Prometheus text. Caller owns result.
+char *
+    audit_metrics (audit_t *self);
 
 //  The /audit routes (audit_api.c).
 void

@@ -8,8 +8,9 @@
         GET  /audit/search       filters -> {"items", "nextCursor"}
         GET  /audit/export/csv   the same filters -> text/csv in parts
         GET  /audit/verify       companyId, from, to -> the tamper report
-        GET  /audit/health       the database -> 200 or 503
-        GET  /audit/metrics      this worker's counters, Prometheus text
+        GET  /audit/health       ready to write -> 200, or 503 saying
+                                 what is missing
+        GET  /audit/metrics      the worker's metrics (Prometheus text)
         GET  /audit/:id          one row, or 404
 
     Requests use their own store connection, so a search never waits on
@@ -85,22 +86,43 @@ s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
     free (text);
 }
 
-//  An error from the store, by errno.
+//  An error from the store, by errno. Its text goes to the log, never to
+//  the client: it may be the database's own, naming a table, a value or
+//  a host, with its SQLSTATE.
 static void
 s_reply_store_error (fy_worker_t *worker, uint64_t rid, int errnum,
                      const fy_error_t *err)
 {
-    if (errnum == EINVAL)
-        s_reply_error (worker, rid, 400, "invalid_filter", err->text);
-    else
-    if (errnum == ENOENT)
+    if (errnum == ENOENT) {
         s_reply_error (worker, rid, 404, "not_found", "no such audit event");
+        return;
+    }
+    fy_log_warn ("audit: request rid=%llu: %s", (unsigned long long) rid,
+                 err->text);
+    if (errnum == EINVAL)
+        s_reply_error (worker, rid, 400, "invalid_value",
+                       "the audit database refused a value of the request");
     else
     if (errnum == EAGAIN || errnum == ECONNRESET)
         s_reply_error (worker, rid, 503, "store_unavailable",
                        "the audit database is unavailable; retry later");
     else
-        s_reply_error (worker, rid, 500, "store_error", err->text);
+        s_reply_error (worker, rid, 500, "store_error",
+                       "the audit database failed; the worker's log says "
+                       "why");
+}
+
+//  An error from a search or an export. Its EINVAL is the store's own
+//  check of the filters, before any SQL (fy_store.h), in words fit for
+//  the client; anything else is as above.
+static void
+s_reply_filter_error (fy_worker_t *worker, uint64_t rid, int errnum,
+                      const fy_error_t *err)
+{
+    if (errnum == EINVAL)
+        s_reply_error (worker, rid, 400, "invalid_filter", err->text);
+    else
+        s_reply_store_error (worker, rid, errnum, err);
 }
 
 static bool
@@ -201,7 +223,7 @@ s_search (fy_worker_t *worker, const fy_request_t *request,
         if (page)
             s_reply_json (worker, request->rid, 200, page);
         else
-            s_reply_store_error (worker, request->rid, errno, &err);
+            s_reply_filter_error (worker, request->rid, errno, &err);
         json_decref (page);
     }
     s_filter_free (&filter);
@@ -302,7 +324,7 @@ s_export (fy_worker_t *worker, const fy_request_t *request,
                                             &err);
     s_filter_free (&filter);
     if (!export->export) {
-        s_reply_store_error (worker, request->rid, errno, &err);
+        s_reply_filter_error (worker, request->rid, errno, &err);
         s_export_release (export);
         return;
     }
@@ -311,20 +333,6 @@ s_export (fy_worker_t *worker, const fy_request_t *request,
                           s_export_release, export))
         fy_log_warn ("audit: export rid=%llu not started: %s",
                      (unsigned long long) request->rid, strerror (errno));
-}
-
-static const char *
-s_header (const fy_request_t *request, const char *name, size_t *len)
-{
-    for (size_t i = 0; i < request->headers_count; i++) {
-        fy_proto_str_t key = request->headers [i].key;
-        if (key.len == strlen (name)
-            && strncasecmp (key.ptr, name, key.len) == 0) {
-            *len = request->headers [i].value.len;
-            return request->headers [i].value.ptr;
-        }
-    }
-    return NULL;
 }
 
 //  POST /audit. The body is an event envelope (DESIGN §4), normally of
@@ -359,7 +367,8 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
         json_object_set_new (root, "occurredAt", json_string (now));
     }
     size_t key_len = 0;
-    const char *key = s_header (request, "Idempotency-Key", &key_len);
+    const char *key = fy_request_header (request, "Idempotency-Key",
+                                         &key_len);
     const char *company = json_string_value (json_object_get (root,
                                                               "companyId"));
     char id [FY_UUID_SIZE];
@@ -377,6 +386,14 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     json_decref (root);
     if (!event) {
         s_reply_error (worker, request->rid, 400, "schema", err.text);
+        return;
+    }
+    //  Nothing is written while the batch store finds the database down
+    //  or its schema old: the same rule as for events.
+    if (!self->store_ready) {
+        s_reply_error (worker, request->rid, 503, "store_unavailable",
+                       "the audit database is unavailable; retry later");
+        fy_event_destroy (&event);
         return;
     }
     size_t inserted = 0;
@@ -397,8 +414,20 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     if (key && errno != ENOENT)
         s_reply_store_error (worker, request->rid, errno, &err);
     else
-    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err))
-        s_reply_store_error (worker, request->rid, errno, &err);
+    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err)) {
+        if (errno == EINVAL) {
+            //  A value the database refuses: never stored, however often
+            //  it is sent (logged here, not echoed).
+            fy_log_warn ("audit: event=%s refused by the database: %s",
+                         fy_event_id (event), err.text);
+            fy_metric_inc (self->rejected_store);
+            s_reply_error (worker, request->rid, 422, "rejected",
+                           "the audit database refused a value of this "
+                           "record");
+        }
+        else
+            s_reply_store_error (worker, request->rid, errno, &err);
+    }
     else {
         audit_conflicts (self, self->api_store);
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
@@ -417,10 +446,29 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     (void) match;
     fy_error_t err = { "" };
     int version = 0;
-    if (fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
-                               &version, &err)) {
-        json_t *body = json_pack ("{s:s, s:s}", "status", "unavailable",
-                                  "reason", err.text);
+    //  The ingest's own view first: it NACKs everything while not ready,
+    //  and logged why once. A missing or old schema is said in the
+    //  store's own words; any other failure may carry the database's (a
+    //  host, a port): those are for the log, as the route is open.
+    bool ready = self->store_ready, own = false;
+    if (!ready) {
+        err = self->store_problem;
+        own = self->store_schema_bad;
+    }
+    else {
+        ready = fy_store_check_schema (self->api_store,
+                                       FY_STORE_SCHEMA_VERSION, &version,
+                                       &err) == 0;
+        own = !ready && (errno == ENOENT || errno == ERANGE);
+        if (!ready)
+            fy_log_warn ("audit: health: %s", err.text);
+    }
+    if (!ready) {
+        json_t *body = json_pack (
+            "{s:s, s:[s], s:s}", "status", "unavailable", "missing",
+            "database", "reason", own ? err.text
+            : "the audit database is unavailable or its schema is not "
+              "current (the worker's log says which)");
         s_reply_json (worker, request->rid, 503, body);
         json_decref (body);
         return;
@@ -437,10 +485,8 @@ static void
 s_metrics (fy_worker_t *worker, const fy_request_t *request,
            const fy_route_match_t *match, void *arg)
 {
-    audit_t *self = arg;
     (void) match;
-    fy_metrics_process (self->metrics);
-    char *text = fy_metrics_render (self->metrics);
+    char *text = audit_metrics (arg);
     s_reply (worker, request->rid, 200, "text/plain; version=0.0.4", text,
              strlen (text), false);
     free (text);
@@ -560,13 +606,10 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
     fy_time_format (to_ms, to);
     fy_error_t err = { "" };
     json_t *report = NULL;
+    //  Every parameter was checked above: any error is the store's.
     if (fy_audit_digest_verify (self->api_store, id, from, to, key, &report,
                                 &err) < 0) {
-        if (errno == EINVAL)
-            s_reply_error (worker, request->rid, 400,
-                           "invalid_parameter", err.text);
-        else
-            s_reply_store_error (worker, request->rid, errno, &err);
+        s_reply_store_error (worker, request->rid, errno, &err);
         return;
     }
     s_reply_json (worker, request->rid, 200, report);
@@ -575,14 +618,14 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
 
 //  First match wins: the fixed /audit/... paths before /audit/:id.
 static const fy_worker_route_t s_routes [] = {
-    { { "POST", "/audit", 0 }, s_post },
-    { { "GET", "/audit/search", 0 }, s_search },
-    { { "GET", "/audit/export/csv", 0 }, s_export },
-    { { "GET", "/audit/health", 0 }, s_health },
-    { { "GET", "/audit/verify", 0 }, s_verify },
-    { { "GET", "/audit/metrics", 0 }, s_metrics },
-    { { "GET", "/audit/:id", 0 }, s_get },
-    { { NULL, NULL, 0 }, NULL }
+    { { "POST", "/audit", 0, FY_ROUTE_JSON_BODY }, s_post },
+    { { "GET", "/audit/search", 0, 0 }, s_search },
+    { { "GET", "/audit/export/csv", 0, 0 }, s_export },
+    { { "GET", "/audit/health", 0, 0 }, s_health },
+    { { "GET", "/audit/metrics", 0, 0 }, s_metrics },
+    { { "GET", "/audit/verify", 0, 0 }, s_verify },
+    { { "GET", "/audit/:id", 0, 0 }, s_get },
+    { { NULL, NULL, 0, 0 }, NULL }
 };
 
 void
