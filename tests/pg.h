@@ -64,6 +64,19 @@ tap_pg_create (tap_pg_t *pg, const char *prefix)
               admin_url, pg->name);
 }
 
+//  The number the query (one row, one column) gives on conn; bails out on
+//  failure.
+static inline long long
+tap_pg_count (PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        BAIL_OUT ("%s: %s", sql, PQerrorMessage (conn));
+    long long n = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    return n;
+}
+
 //  Drop the scratch database (as a check) and disconnect.
 static inline void
 tap_pg_drop (tap_pg_t *pg)

@@ -151,7 +151,7 @@ s_digest (ferryctl_t *ctl)
                                                     "digest_grace_s"),
                                   key, &count, &err);
     fy_store_destroy (&store);
-    printf ("%zu hours digested\n", count);
+    printf ("%zu digests written\n", count);
     if (rc) {
         char *text = fy_log_redact (err.text);
         fprintf (stderr, "ferryctl audit digest: %s\n", text);

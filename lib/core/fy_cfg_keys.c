@@ -168,8 +168,9 @@ static const fy_cfg_key_t s_store_keys [] = {
       "how long one connection attempt to PostgreSQL may block",
       NULL, 1, 300, NULL },
     { "digest_grace_s", FY_CFG_INT, "300", FY_CFG_RELOAD,
-      "seconds after an hour closes before its audit digest is computed "
-      "(events arriving later are reported as added by verify)",
+      "seconds after an hour closes before its audit digest is computed, "
+      "and after an hour's late events stop before their supplementary "
+      "digest",
       NULL, 0, 86400, NULL },
     { "digest_key", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
       "HMAC-SHA256 key signing the hourly audit digests (ferryctl audit "

@@ -6,7 +6,10 @@
     hour's digest covers the company, the hour, the count, the previous
     digest and the list of (id, hash) entries, which is stored with it so
     that verify can name single events; the HMAC over the digest is what
-    an intruder without the key cannot redo after rewriting the rest. */
+    an intruder without the key cannot redo after rewriting the rest.
+    Digests cover what ferry stored (audit.event_ids), pair by pair as
+    the appends note them due (audit.digest_due): the first when the hour
+    closes, a supplementary one for rows stored later. */
 #include "store/fy_audit_digest.h"
 #include "ferry/fy_uuid.h"
 #include "store/fy_store_pg.h"
@@ -29,7 +32,10 @@
 static const char s_event_tag [] = "ferry-audit-event-v1";
 static const char s_hour_tag [] = "ferry-audit-hour-v1";
 
-//  The canonical columns, in the order they are hashed (doc/store.md).
+//  The canonical columns, in the order they are hashed (doc/store.md),
+//  then two that are not hashed: whether ferry stored the row (its id and
+//  occurred_at are in audit.event_ids: a row inserted by hand is not) and
+//  whether its hour is due for a digest (audit.digest_due).
 //  Times are whole microseconds since the epoch, so no time zone or
 //  DateStyle setting can change them; jsonb prints in its own normal form.
 static const char s_canonical [] =
@@ -38,19 +44,30 @@ static const char s_canonical [] =
     "type, version::text, source, company_id::text, actor_id::text, "
     "correlation_id, action, target_type, target_id, ip::text, user_agent, "
     "payload::text, changes::text, "
-    "((extract(epoch FROM received_at) * 1000000)::bigint)::text "
-    "FROM audit.events WHERE company_id = $1::uuid "
+    "((extract(epoch FROM received_at) * 1000000)::bigint)::text, "
+    "EXISTS (SELECT 1 FROM audit.event_ids i WHERE i.id = e.id "
+    "AND i.occurred_at = e.occurred_at), "
+    "EXISTS (SELECT 1 FROM audit.digest_due u WHERE u.company_id = "
+    "e.company_id AND u.hour = date_trunc('hour', e.occurred_at, 'UTC')) "
+    "FROM audit.events e WHERE company_id = $1::uuid "
     "AND occurred_at >= timestamptz 'epoch' "
     "+ $2::bigint * interval '1 microsecond' "
     "AND occurred_at < timestamptz 'epoch' "
     "+ ($2::bigint + 3600000000) * interval '1 microsecond' "
     "ORDER BY occurred_at, id";
 
-//  One entry of an hour's list: the event's uuid and hash, and where it
-//  came from (for the report).
+//  One entry of an hour's list: the event's uuid and hash, 48 bytes, as
+//  stored in a digest row's events.
 typedef struct {
     unsigned char bytes [FY_AUDIT_DIGEST_ENTRY];
 } s_entry_t;
+
+//  An event of an hour as the table holds it now: its entry, and whether
+//  ferry stored it (ferry) and its hour is due for a digest (due).
+typedef struct {
+    s_entry_t entry;
+    bool ferry, due;
+} s_now_t;
 
 //  A digest row as stored.
 typedef struct {
@@ -192,40 +209,69 @@ s_rollback (PGconn *conn)
         PQclear (PQexec (conn, "ROLLBACK"));
 }
 
-//  The entries of one company's hour as the table holds it now: one per
-//  event, canonical order. Caller frees *entries_p. Returns the count,
-//  or -1.
+
+//  A binary int8 column.
+static int64_t
+s_int8 (PGresult *res, int row, int col)
+{
+    const unsigned char *at = (const unsigned char *) PQgetvalue (res, row,
+                                                                  col);
+    uint64_t value = 0;
+    if (PQgetlength (res, row, col) == 8)
+        for (int i = 0; i < 8; i++)
+            value = value << 8 | at [i];
+    return (int64_t) value;
+}
+
+//  The events of one company's hour as the table holds it now, in
+//  canonical order. Caller frees *now_p. Returns the count, or -1.
 static int64_t
 s_hour_entries (fy_store_t *store, PGconn *conn, const char *company,
-                const char *hour, s_entry_t **entries_p, fy_error_t *err)
+                const char *hour, s_now_t **now_p, fy_error_t *err)
 {
-    *entries_p = NULL;
+    *now_p = NULL;
     const char *values [] = { company, hour };
     PGresult *res = s_query (store, conn, s_canonical, 2, values, 0,
                              "hour events", err);
     if (!res)
         return -1;
     int rows = PQntuples (res);
-    s_entry_t *entries = fy_xcalloc ((size_t) rows + 1, sizeof *entries);
+    s_now_t *now = fy_xcalloc ((size_t) rows + 1, sizeof *now);
     for (int r = 0; r < rows; r++) {
         const char *fields [S_FIELDS];
         for (int c = 0; c < S_FIELDS; c++)
             fields [c] = PQgetisnull (res, r, c) ? NULL
                                                  : PQgetvalue (res, r, c);
-        if (fy_uuid_parse (fields [0], entries [r].bytes))
-            memset (entries [r].bytes, 0, FY_UUID_BYTES);
-        fy_audit_digest_event (fields, entries [r].bytes + FY_UUID_BYTES);
+        unsigned char *bytes = now [r].entry.bytes;
+        if (fy_uuid_parse (fields [0], bytes))
+            memset (bytes, 0, FY_UUID_BYTES);
+        fy_audit_digest_event (fields, bytes + FY_UUID_BYTES);
+        now [r].ferry = strcmp (PQgetvalue (res, r, S_FIELDS), "t") == 0;
+        now [r].due = strcmp (PQgetvalue (res, r, S_FIELDS + 1), "t") == 0;
     }
     PQclear (res);
-    *entries_p = entries;
+    *now_p = now;
     return rows;
+}
+
+static int
+s_uuid_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, FY_UUID_BYTES);
 }
 
 //  ---------------------------------------------------------------------
 //  Run
 
-//  Digest one (company, hour) in its own transaction, unless another
-//  worker did it first. Returns 1 stored, 0 skipped, -1 failed.
+//  One (company, hour) pair: $1 the company, $2 the hour in microseconds.
+#define S_PAIR "company_id = $1::uuid AND hour = timestamptz 'epoch' " \
+    "+ $2::bigint * interval '1 microsecond'"
+
+//  Digest the rows of one due (company, hour) that no digest covers yet,
+//  in its own transaction, chained after the company's newest digest; the
+//  pair is then no longer due. Skipped when another worker has it, or an
+//  append is writing rows of it right now (its row in audit.digest_due
+//  is locked). Returns 1 stored, 0 skipped or nothing new, -1 failed.
 static int
 s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
                const char *hour, const char *key, fy_error_t *err)
@@ -244,73 +290,113 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
         return -1;
     PQclear (res);
     int rc = -1;
+    s_now_t *now = NULL;
     s_entry_t *entries = NULL;
-    const char *lock [] = { company };
+    unsigned char *covered = NULL;
+    const char *pair [] = { company, hour };
     res = s_query (store, conn, "SELECT pg_advisory_xact_lock("
-                   "hashtext('fy_audit_digest'), hashtext($1))", 1, lock, 0,
+                   "hashtext('fy_audit_digest'), hashtext($1))", 1, pair, 0,
                    "lock", err);
     if (!res)
         goto out;
     PQclear (res);
-    res = s_query (store, conn, "SELECT (extract(epoch FROM hour) "
-                   "* 1000000)::bigint, digest FROM audit.digests "
-                   "WHERE company_id = $1::uuid ORDER BY hour DESC LIMIT 1",
-                   1, lock, 1, "last digest", err);
+    res = s_query (store, conn, "SELECT 1 FROM audit.digest_due WHERE "
+                   S_PAIR " FOR UPDATE SKIP LOCKED", 2, pair, 0, "due",
+                   err);
     if (!res)
         goto out;
-    bool has_prev = PQntuples (res) == 1;
+    bool due = PQntuples (res) == 1;
+    PQclear (res);
+    if (!due) {
+        rc = 0;
+        goto out;
+    }
+    //  The chain's end, and the ids the hour's digests cover already.
+    res = s_query (store, conn, "SELECT seq, digest FROM audit.digests "
+                   "WHERE company_id = $1::uuid ORDER BY seq DESC LIMIT 1",
+                   1, pair, 1, "last digest", err);
+    if (!res)
+        goto out;
+    bool has_prev = PQntuples (res) == 1
+                 && PQgetlength (res, 0, 1) == FY_AUDIT_DIGEST_SIZE;
+    int64_t seq = has_prev ? s_int8 (res, 0, 0) : 0;
     unsigned char prev [FY_AUDIT_DIGEST_SIZE];
-    if (has_prev) {
-        const unsigned char *at = (const unsigned char *) PQgetvalue (res, 0,
-                                                                      0);
-        int64_t last = 0;
-        for (int i = 0; i < 8; i++)
-            last = (int64_t) ((uint64_t) last << 8 | at [i]);
-        if (last >= hour_us || PQgetlength (res, 0, 1) != sizeof prev) {
-            //  Another worker got here first (or the row is not ours to
-            //  chain to: verify reports that).
-            PQclear (res);
-            rc = 0;
-            goto out;
-        }
+    if (has_prev)
         memcpy (prev, PQgetvalue (res, 0, 1), sizeof prev);
+    PQclear (res);
+    res = s_query (store, conn, "SELECT events FROM audit.digests WHERE "
+                   S_PAIR, 2, pair, 1, "hour digests", err);
+    if (!res)
+        goto out;
+    size_t covered_count = 0;
+    for (int r = 0; r < PQntuples (res); r++)
+        covered_count += (size_t) PQgetlength (res, r, 0)
+                       / FY_AUDIT_DIGEST_ENTRY;
+    covered = fy_xcalloc (covered_count + 1, FY_UUID_BYTES);
+    size_t c = 0;
+    for (int r = 0; r < PQntuples (res); r++) {
+        const unsigned char *at = (const unsigned char *) PQgetvalue (res, r,
+                                                                      0);
+        size_t n = (size_t) PQgetlength (res, r, 0) / FY_AUDIT_DIGEST_ENTRY;
+        for (size_t i = 0; i < n; i++)
+            memcpy (covered + FY_UUID_BYTES * c++,
+                    at + FY_AUDIT_DIGEST_ENTRY * i, FY_UUID_BYTES);
     }
     PQclear (res);
-    int64_t count = s_hour_entries (store, conn, company, hour, &entries,
-                                    err);
-    if (count < 0)
+    qsort (covered, covered_count, FY_UUID_BYTES, s_uuid_compare);
+    //  What ferry stored that none covers, in canonical order. A row
+    //  inserted by hand is never digested: verify names it.
+    int64_t rows = s_hour_entries (store, conn, company, hour, &now, err);
+    if (rows < 0)
         goto out;
-    size_t events_len = (size_t) count * FY_AUDIT_DIGEST_ENTRY;
-    unsigned char digest [FY_AUDIT_DIGEST_SIZE], mac [FY_AUDIT_DIGEST_SIZE];
-    s_hour_digest (company_bytes, hour_us, count, has_prev ? prev : NULL,
-                   (unsigned char *) entries, events_len, digest);
-    s_sign (key, digest, mac);
-    char count_text [24];
-    snprintf (count_text, sizeof count_text, "%lld", (long long) count);
-    const char *values [] = {
-        company, hour, count_text, (char *) digest,
-        has_prev ? (char *) prev : NULL, (char *) mac, (char *) entries
-    };
-    int lengths [] = { 0, 0, 0, sizeof digest, sizeof prev, sizeof mac,
-                       (int) events_len };
-    int formats [] = { 0, 0, 0, 1, 1, 1, 1 };
-    res = PQexecParams (conn,
-        "INSERT INTO audit.digests (company_id, hour, event_count, digest, "
-        "prev_digest, hmac, events) VALUES ($1::uuid, timestamptz 'epoch' "
-        "+ $2::bigint * interval '1 microsecond', $3::bigint, $4::bytea, "
-        "$5::bytea, $6::bytea, $7::bytea) "
-        "ON CONFLICT (company_id, hour) DO NOTHING",
-        7, NULL, values, lengths, formats, 0);
-    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
-        s_fail (store, res, "store digest", err);
-        goto out;
+    entries = fy_xcalloc ((size_t) rows + 1, sizeof *entries);
+    int64_t count = 0;
+    for (int64_t r = 0; r < rows; r++)
+        if (now [r].ferry
+            && !bsearch (now [r].entry.bytes, covered, covered_count,
+                         FY_UUID_BYTES, s_uuid_compare))
+            entries [count++] = now [r].entry;
+    if (count > 0) {
+        size_t events_len = (size_t) count * FY_AUDIT_DIGEST_ENTRY;
+        unsigned char digest [FY_AUDIT_DIGEST_SIZE];
+        unsigned char mac [FY_AUDIT_DIGEST_SIZE];
+        s_hour_digest (company_bytes, hour_us, count,
+                       has_prev ? prev : NULL, (unsigned char *) entries,
+                       events_len, digest);
+        s_sign (key, digest, mac);
+        char count_text [24], seq_text [24];
+        snprintf (count_text, sizeof count_text, "%lld", (long long) count);
+        snprintf (seq_text, sizeof seq_text, "%lld", (long long) seq + 1);
+        const char *values [] = {
+            company, hour, count_text, (char *) digest,
+            has_prev ? (char *) prev : NULL, (char *) mac,
+            (char *) entries, seq_text
+        };
+        int lengths [] = { 0, 0, 0, sizeof digest, sizeof prev, sizeof mac,
+                           (int) events_len, 0 };
+        int formats [] = { 0, 0, 0, 1, 1, 1, 1, 0 };
+        res = PQexecParams (conn,
+            "INSERT INTO audit.digests (company_id, hour, event_count, "
+            "digest, prev_digest, hmac, events, seq) VALUES ($1::uuid, "
+            "timestamptz 'epoch' + $2::bigint * interval '1 microsecond', "
+            "$3::bigint, $4::bytea, $5::bytea, $6::bytea, $7::bytea, "
+            "$8::bigint)", 8, NULL, values, lengths, formats, 0);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            s_fail (store, res, "store digest", err);
+            goto out;
+        }
+        PQclear (res);
     }
+    res = s_query (store, conn, "DELETE FROM audit.digest_due WHERE "
+                   S_PAIR, 2, pair, 0, "not due", err);
+    if (!res)
+        goto out;
     PQclear (res);
     res = s_query (store, conn, "COMMIT", 0, NULL, 0, "commit", err);
     if (!res)
         goto out;
     PQclear (res);
-    rc = 1;
+    rc = count > 0;
 out:
     if (rc < 0) {
         int saved = errno;
@@ -320,7 +406,9 @@ out:
     else
     if (rc == 0)
         s_rollback (conn);
+    free (covered);
     free (entries);
+    free (now);
     return rc;
 }
 
@@ -339,24 +427,24 @@ fy_audit_digest_run (fy_store_t *store, int64_t now_ms, int grace_s,
     PGconn *conn = fy_store_pg (store, err);
     if (!conn)
         return -1;
-    //  The hours before the cutoff that come after each company's last
-    //  digest; an event arriving later for an hour already passed is
-    //  "added" to verify, never chained out of order.
-    char cutoff [24];
+    //  The due hours closed before the cutoff: those never digested, and
+    //  those digested whose late rows have stopped coming for the grace
+    //  (one supplementary digest after a backlog, not one per run).
+    char cutoff [24], grace [24];
     int64_t cutoff_us = (now_ms - (int64_t) grace_s * 1000) * 1000;
     cutoff_us -= ((cutoff_us % S_HOUR_US) + S_HOUR_US) % S_HOUR_US;
     snprintf (cutoff, sizeof cutoff, "%lld", (long long) cutoff_us);
-    const char *values [] = { cutoff };
+    snprintf (grace, sizeof grace, "%d", grace_s);
+    const char *values [] = { cutoff, grace };
     PGresult *hours = s_query (store, conn,
-        "WITH last AS (SELECT company_id, max(hour) AS hour "
-        "FROM audit.digests GROUP BY company_id) "
-        "SELECT e.company_id::text, (extract(epoch FROM "
-        "date_trunc('hour', e.occurred_at, 'UTC')) * 1000000)::bigint AS h "
-        "FROM audit.events e LEFT JOIN last l USING (company_id) "
-        "WHERE e.occurred_at < timestamptz 'epoch' "
+        "SELECT company_id::text, (extract(epoch FROM hour) "
+        "* 1000000)::bigint FROM audit.digest_due u "
+        "WHERE hour < timestamptz 'epoch' "
         "+ $1::bigint * interval '1 microsecond' "
-        "AND (l.hour IS NULL OR e.occurred_at >= l.hour + interval '1 hour') "
-        "GROUP BY 1, 2 ORDER BY 1, 2", 1, values, 0, "closed hours", err);
+        "AND (touched < now() - $2::int * interval '1 second' "
+        "OR NOT EXISTS (SELECT 1 FROM audit.digests d "
+        "WHERE d.company_id = u.company_id AND d.hour = u.hour)) "
+        "ORDER BY 1, 2", 2, values, 0, "due hours", err);
     if (!hours)
         return -1;
     int rc = 0;
@@ -413,6 +501,7 @@ s_report_digest (s_report_t *report, int64_t hour_us, const char *problem)
                                       "problem", problem));
 }
 
+//  Entries, or events now (their entry first), by uuid then hash.
 static int
 s_entry_compare (const void *a, const void *b)
 {
@@ -421,21 +510,25 @@ s_entry_compare (const void *a, const void *b)
 
 //  Compare the stored entries of an hour with its events now, both
 //  sorted by uuid (then hash): same uuid and hash is intact, same uuid
-//  and another hash changed, the rest removed or added.
+//  and another hash changed, the rest removed, or added unless ferry
+//  stored it after the hour's digest and the hour is due for the next
+//  (pending).
 static void
 s_diff (s_report_t *report, int64_t hour_us, s_entry_t *stored,
-        size_t stored_count, s_entry_t *now, size_t now_count)
+        size_t stored_count, s_now_t *now, size_t now_count)
 {
     qsort (stored, stored_count, sizeof *stored, s_entry_compare);
     qsort (now, now_count, sizeof *now, s_entry_compare);
     size_t i = 0, j = 0;
     while (i < stored_count || j < now_count) {
         int order = i == stored_count ? 1 : j == now_count ? -1
-                  : memcmp (stored [i].bytes, now [j].bytes, FY_UUID_BYTES);
+                  : memcmp (stored [i].bytes, now [j].entry.bytes,
+                            FY_UUID_BYTES);
         if (order == 0) {
-            if (memcmp (stored [i].bytes, now [j].bytes,
+            if (memcmp (stored [i].bytes, now [j].entry.bytes,
                         FY_AUDIT_DIGEST_ENTRY) != 0)
-                s_report_event (report->changed, now [j].bytes, hour_us);
+                s_report_event (report->changed, now [j].entry.bytes,
+                                hour_us);
             i++;
             j++;
         }
@@ -443,21 +536,13 @@ s_diff (s_report_t *report, int64_t hour_us, s_entry_t *stored,
         if (order < 0)
             s_report_event (report->removed, stored [i++].bytes, hour_us);
         else
-            s_report_event (report->added, now [j++].bytes, hour_us);
+        if (now [j].ferry && now [j].due) {
+            report->pending++;
+            j++;
+        }
+        else
+            s_report_event (report->added, now [j++].entry.bytes, hour_us);
     }
-}
-
-//  A binary int8 column.
-static int64_t
-s_int8 (PGresult *res, int row, int col)
-{
-    const unsigned char *at = (const unsigned char *) PQgetvalue (res, row,
-                                                                  col);
-    uint64_t value = 0;
-    if (PQgetlength (res, row, col) == 8)
-        for (int i = 0; i < 8; i++)
-            value = value << 8 | at [i];
-    return (int64_t) value;
 }
 
 static void
@@ -480,15 +565,13 @@ s_row_read (PGresult *res, int r, s_row_t *row)
     row->events_len = (size_t) PQgetlength (res, r, 5);
 }
 
-//  Check one digest row against its predecessor (NULL: none), the key and
-//  the events now in its hour.
-static int
-s_verify_row (fy_store_t *store, PGconn *conn, const char *company,
-              const unsigned char company_bytes [FY_UUID_BYTES],
+//  Check one digest row against the one before it in the chain (NULL:
+//  none) and the key.
+static void
+s_verify_row (const unsigned char company_bytes [FY_UUID_BYTES],
               const s_row_t *row, const s_row_t *before, const char *key,
-              s_report_t *report, fy_error_t *err)
+              s_report_t *report)
 {
-    report->hours++;
     unsigned char digest [FY_AUDIT_DIGEST_SIZE], mac [FY_AUDIT_DIGEST_SIZE];
     bool shaped = row->digest_len == FY_AUDIT_DIGEST_SIZE
                && row->hmac_len == FY_AUDIT_DIGEST_SIZE
@@ -510,25 +593,46 @@ s_verify_row (fy_store_t *store, PGconn *conn, const char *company,
         : !row->has_prev;
     if (!chained)
         s_report_digest (report, row->hour_us, "chain broken");
+}
+
+//  The digest rows (first index, count of them in rows) of one hour: the
+//  entries they cover, together, against the events of the hour now.
+static int
+s_verify_hour (fy_store_t *store, PGconn *conn, const char *company,
+               const s_row_t *rows, const int *order, size_t count,
+               s_report_t *report, fy_error_t *err)
+{
+    report->hours++;
+    int64_t hour_us = rows [order [0]].hour_us;
     char hour [24];
-    snprintf (hour, sizeof hour, "%lld", (long long) row->hour_us);
-    s_entry_t *now = NULL;
-    int64_t count = s_hour_entries (store, conn, company, hour, &now, err);
-    if (count < 0)
+    snprintf (hour, sizeof hour, "%lld", (long long) hour_us);
+    s_now_t *now = NULL;
+    int64_t now_count = s_hour_entries (store, conn, company, hour, &now,
+                                        err);
+    if (now_count < 0)
         return -1;
-    report->events += count;
-    size_t stored_count = row->events_len / FY_AUDIT_DIGEST_ENTRY;
+    report->events += now_count;
+    size_t stored_count = 0;
+    for (size_t i = 0; i < count; i++)
+        stored_count += rows [order [i]].events_len / FY_AUDIT_DIGEST_ENTRY;
     s_entry_t *stored = fy_xcalloc (stored_count + 1, sizeof *stored);
-    memcpy (stored, row->events, stored_count * FY_AUDIT_DIGEST_ENTRY);
-    s_diff (report, row->hour_us, stored, stored_count, now, (size_t) count);
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t n = rows [order [i]].events_len / FY_AUDIT_DIGEST_ENTRY;
+        memcpy (stored + at, rows [order [i]].events,
+                n * FY_AUDIT_DIGEST_ENTRY);
+        at += n;
+    }
+    s_diff (report, hour_us, stored, stored_count, now, (size_t) now_count);
     free (stored);
     free (now);
     return 0;
 }
 
-//  The events of [from, to) in hours with no digest row: added when the
-//  company's chain has gone past their hour (the row was removed, or the
-//  event came after its hour was digested), pending otherwise.
+//  The events of [from, to) in hours with no digest row: pending when
+//  ferry stored them and their hour is due for its digest; added
+//  otherwise (inserted by hand, or their digest row was removed: the
+//  hour is then "missing").
 static int
 s_verify_undigested (fy_store_t *store, PGconn *conn,
                      const char *const *values, s_report_t *report,
@@ -537,8 +641,10 @@ s_verify_undigested (fy_store_t *store, PGconn *conn,
     PGresult *res = s_query (store, conn,
         "SELECT e.id::text, (extract(epoch FROM date_trunc('hour', "
         "e.occurred_at, 'UTC')) * 1000000)::bigint, "
-        "date_trunc('hour', e.occurred_at, 'UTC') <= (SELECT max(hour) "
-        "FROM audit.digests WHERE company_id = $1::uuid) "
+        "EXISTS (SELECT 1 FROM audit.event_ids i WHERE i.id = e.id "
+        "AND i.occurred_at = e.occurred_at), "
+        "EXISTS (SELECT 1 FROM audit.digest_due u WHERE u.company_id = "
+        "e.company_id AND u.hour = date_trunc('hour', e.occurred_at, 'UTC')) "
         "FROM audit.events e WHERE e.company_id = $1::uuid "
         "AND ($2::timestamptz IS NULL "
         "OR e.occurred_at >= date_trunc('hour', $2::timestamptz, 'UTC')) "
@@ -555,7 +661,9 @@ s_verify_undigested (fy_store_t *store, PGconn *conn,
         if (fy_parse_int64 (PQgetvalue (res, r, 1), INT64_MIN, INT64_MAX,
                             &hour_us))
             continue;
-        if (strcmp (PQgetvalue (res, r, 2), "t") != 0) {
+        bool ferry = strcmp (PQgetvalue (res, r, 2), "t") == 0;
+        bool due = strcmp (PQgetvalue (res, r, 3), "t") == 0;
+        if (ferry && due) {
             report->pending++;
             continue;
         }
@@ -564,12 +672,24 @@ s_verify_undigested (fy_store_t *store, PGconn *conn,
             continue;
         report->events++;
         s_report_event (report->added, uuid, hour_us);
-        if (hour_us != last_missing)
+        if (!due && hour_us != last_missing)
             s_report_digest (report, hour_us, "missing");
-        last_missing = hour_us;
+        if (!due)
+            last_missing = hour_us;
     }
     PQclear (res);
     return 0;
+}
+
+//  Sort the digest rows of the range by hour, then by seq (their index).
+static const s_row_t *s_sort_rows;
+
+static int
+s_order_compare (const void *a, const void *b)
+{
+    int i = *(const int *) a, j = *(const int *) b;
+    int64_t x = s_sort_rows [i].hour_us, y = s_sort_rows [j].hour_us;
+    return x < y ? -1 : x > y ? 1 : i - j;
 }
 
 int
@@ -595,55 +715,53 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
     if (!conn)
         return -1;
     const char *values [] = { company_id, from, to };
-    //  The digests of the range and the one before it, which the first
-    //  must chain to.
-    PGresult *rows = s_query (store, conn,
+    //  The company's whole chain in the order it was written (a row's
+    //  predecessor may lie outside the range: a supplementary digest
+    //  follows later hours), with the event lists of the range's rows.
+    PGresult *chain = s_query (store, conn,
         "SELECT (extract(epoch FROM hour) * 1000000)::bigint, event_count, "
-        "digest, prev_digest, hmac, events FROM audit.digests "
-        "WHERE company_id = $1::uuid "
-        "AND ($3::timestamptz IS NULL OR hour < $3::timestamptz) "
-        "AND ($2::timestamptz IS NULL OR hour >= coalesce((SELECT max(hour) "
-        "FROM audit.digests WHERE company_id = $1::uuid "
-        "AND hour < date_trunc('hour', $2::timestamptz, 'UTC')), "
-        "date_trunc('hour', $2::timestamptz, 'UTC'))) "
-        "ORDER BY hour", 3, values, 1, "digests", err);
-    if (!rows)
+        "digest, prev_digest, hmac, CASE WHEN r THEN events ELSE "
+        "''::bytea END, r FROM (SELECT *, "
+        "($3::timestamptz IS NULL OR hour < $3::timestamptz) "
+        "AND ($2::timestamptz IS NULL "
+        "OR hour >= date_trunc('hour', $2::timestamptz, 'UTC')) AS r "
+        "FROM audit.digests WHERE company_id = $1::uuid) d ORDER BY seq",
+        3, values, 1, "digests", err);
+    if (!chain)
         return -1;
-    //  Whether the first row is the one before the range (context only).
-    int64_t from_us = INT64_MIN;
-    if (from) {
-        PGresult *res = s_query (store, conn, "SELECT (extract(epoch FROM "
-            "date_trunc('hour', $1::timestamptz, 'UTC')) * 1000000)::bigint",
-            1, values + 1, 0, "from", err);
-        if (!res || fy_parse_int64 (PQgetvalue (res, 0, 0), INT64_MIN,
-                                    INT64_MAX, &from_us)) {
-            PQclear (res);
-            PQclear (rows);
-            errno = EINVAL;
-            return -1;
-        }
-        PQclear (res);
-    }
     s_report_t report = {
         .changed = json_array (), .removed = json_array (),
         .added = json_array (), .digests = json_array ()
     };
+    int count = PQntuples (chain);
+    s_row_t *rows = fy_xcalloc ((size_t) count + 1, sizeof *rows);
+    int *order = fy_xcalloc ((size_t) count + 1, sizeof *order);
+    size_t in_range = 0;
+    for (int r = 0; r < count; r++) {
+        s_row_read (chain, r, &rows [r]);
+        if (PQgetlength (chain, r, 6) == 1 && *PQgetvalue (chain, r, 6)) {
+            s_verify_row (company_bytes, &rows [r], r ? &rows [r - 1] : NULL,
+                          key, &report);
+            order [in_range++] = r;
+        }
+    }
+    s_sort_rows = rows;
+    qsort (order, in_range, sizeof *order, s_order_compare);
     int rc = 0;
-    s_row_t before, row;
-    bool has_before = false;
-    for (int r = 0; r < PQntuples (rows) && rc == 0; r++) {
-        s_row_read (rows, r, &row);
-        if (row.hour_us >= from_us)
-            rc = s_verify_row (store, conn, company_id, company_bytes, &row,
-                               has_before ? &before : NULL, key, &report,
-                               err);
-        before = row;
-        has_before = true;
+    for (size_t i = 0, n; i < in_range && rc == 0; i += n) {
+        for (n = 1; i + n < in_range
+                    && rows [order [i + n]].hour_us == rows [order [i]].hour_us;
+             n++)
+            ;
+        rc = s_verify_hour (store, conn, company_id, rows, order + i, n,
+                            &report, err);
     }
     if (rc == 0)
         rc = s_verify_undigested (store, conn, values, &report, err);
     int saved = errno;
-    PQclear (rows);
+    free (order);
+    free (rows);
+    PQclear (chain);
     if (rc) {
         json_decref (report.changed);
         json_decref (report.removed);

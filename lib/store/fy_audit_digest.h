@@ -3,7 +3,8 @@
     a SHA-256 digest over the hour's events in canonical form, chained to
     the company's previous digest and HMAC-SHA256-signed with a key only
     the audit service holds, is stored in audit.digests together with the
-    per-event hashes. Verify recomputes everything and names each event
+    per-event hashes; events of the hour stored later get a supplementary
+    digest, chained the same way. Verify recomputes everything and names each event
     changed, removed or added after the fact, each digest row altered or
     removed, and each bad signature. The canonical form is defined in
     doc/store.md ("Tamper evidence"). */
@@ -32,11 +33,15 @@ void
     fy_audit_digest_event (const char *const fields [16],
                            unsigned char hash [FY_AUDIT_DIGEST_SIZE]);
 
-//  Digest every (company, hour) that has closed before now_ms - grace_s
-//  and comes after the company's last digest, oldest first per company,
-//  each in its own transaction (safe with several workers at once: a
-//  per-company advisory lock serialises them). key is the HMAC key (not
-//  empty). *digested_p (may be NULL) gets how many hours were stored.
+//  Digest every (company, hour) due (stored rows no digest covers) that
+//  has closed before now_ms - grace_s: never digested, or whose late rows
+//  have stopped coming for grace_s (by the server's clock). Each digest
+//  covers the rows of the pair ferry stored and no digest covers yet,
+//  chained after the company's newest, in its own transaction (safe with
+//  several workers at once: a per-company advisory lock serialises them,
+//  and a pair an append is writing right now waits). key is the HMAC key
+//  (not empty). *digested_p (may be NULL) gets how many digests were
+//  stored.
 //  Returns 0, or -1 with errno (EAGAIN/ECONNRESET: retry later, EIO,
 //  EINVAL for an empty key) and err; the hours stored before a failure
 //  stay.
@@ -50,7 +55,7 @@ int
 //  *report_p (caller owns it) gets
 //      {"companyId", "from", "to", "clean": bool,
 //       "hours": digests checked, "events": events checked,
-//       "pending": events in hours not digested yet,
+//       "pending": events ferry stored that no digest covers yet,
 //       "changed": [{"id", "hour"}], "removed": [{"id", "hour"}],
 //       "added": [{"id", "hour"}],
 //       "digests": [{"hour", "problem"}]}

@@ -2,7 +2,8 @@
     blocking libpq connection per store, (re)made on demand with a backoff
     between failed attempts; a connection lost during an operation gets
     one immediate reconnect and retry, which is safe because appends are
-    idempotent (ON CONFLICT DO NOTHING) and the rest only read. Every value
+    idempotent (an event id is stored once, in audit.event_ids) and the
+    rest only read. Every value
     travels as a query parameter or COPY data, never inside SQL text. */
 #include "store/fy_store.h"
 #include "ferry/fy_json.h"
@@ -45,10 +46,11 @@
 #define S_OID_UUID 2950
 #define S_OID_JSONB 3802
 
-static const char s_columns [] =
-    "id, occurred_at, type, version, source, company_id, actor_id, "
-    "correlation_id, action, target_type, target_id, ip, user_agent, "
-    "payload, changes";
+#define S_COLUMNS \
+    "id, occurred_at, type, version, source, company_id, actor_id, " \
+    "correlation_id, action, target_type, target_id, ip, user_agent, " \
+    "payload, changes"
+static const char s_columns [] = S_COLUMNS;
 
 static const Oid s_types [S_COLS] = {
     S_OID_UUID, S_OID_TIMESTAMPTZ, S_OID_TEXT, S_OID_INT4, S_OID_TEXT,
@@ -56,16 +58,87 @@ static const Oid s_types [S_COLS] = {
     S_OID_INET, S_OID_TEXT, S_OID_JSONB, S_OID_JSONB
 };
 
+//  A timestamptz column as the API prints it (RFC 3339, UTC, ms).
+#define S_UTC(column) "to_char(" column " AT TIME ZONE 'UTC', " \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 //  What a search or export selects; s_row_json reads these positions.
 static const char s_select [] =
-    "SELECT id, type, version, source, "
-    "to_char(occurred_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), company_id, actor_id, "
+    "SELECT id, type, version, source, " S_UTC ("occurred_at") ", "
+    "company_id, actor_id, "
     "correlation_id, action, target_type, target_id, host(ip), user_agent, "
-    "payload::text, changes::text, to_char(received_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "payload::text, changes::text, " S_UTC ("received_at") ", "
     "(extract(epoch FROM occurred_at) * 1000000)::bigint "
     "FROM audit.events";
+
+//  The (company, hour) pairs of the rows a statement stored (its CTE
+//  "stored"), noted in audit.digest_due for the digest run
+//  (fy_audit_digest). DO UPDATE keeps each pair's row locked until COMMIT,
+//  so the run, which skips locked rows, never digests an hour while rows
+//  of it are being written; in a fixed order, so two appends lock alike.
+#define S_DUE_SQL \
+    "INSERT INTO audit.digest_due (company_id, hour) " \
+    "SELECT DISTINCT company_id, date_trunc('hour', occurred_at, 'UTC') " \
+    "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) " \
+    "DO UPDATE SET touched = excluded.touched"
+
+//  The ids of a batch copied into audit.events, recorded in
+//  audit.event_ids (a unique violation says the batch holds an id already
+//  stored, or twice, and sends it the staged way), and its hours noted
+//  as due for a digest. Three array parameters: ids, occurred_at,
+//  company_id.
+static const char s_ids_sql [] =
+    "WITH stored AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], "
+    "$3::uuid[]) AS b (id, occurred_at, company_id)), "
+    "ids AS (INSERT INTO audit.event_ids (id, occurred_at) "
+    "SELECT id, occurred_at FROM stored) " S_DUE_SQL;
+
+//  The staged batch (fy_audit_in) moved over: the first copy of each id
+//  (in batch order, which is the temporary table's physical order) is
+//  recorded in audit.event_ids unless an id is there already, and only
+//  the rows of the ids newly recorded go into audit.events. Its ON
+//  CONFLICT only matters for a row stored before event_ids existed.
+//  Its one row is the count of rows stored.
+static const char s_move_sql [] =
+    "WITH firsts AS (SELECT DISTINCT ON (id) " S_COLUMNS " FROM fy_audit_in "
+    "ORDER BY id, ctid), recorded AS (INSERT INTO audit.event_ids (id, "
+    "occurred_at) SELECT id, occurred_at FROM firsts ON CONFLICT (id) DO "
+    "NOTHING RETURNING id), stored AS (INSERT INTO audit.events ("
+    S_COLUMNS ") SELECT * FROM firsts WHERE id IN (SELECT id FROM recorded) "
+    "ON CONFLICT (id, occurred_at) DO NOTHING RETURNING company_id, "
+    "occurred_at), due AS (" S_DUE_SQL ") SELECT count(*) FROM stored";
+
+//  A staged row differs from the copy stored for its id when any column
+//  does (jsonb compares in its normal form, so key order is no
+//  difference); which ones, by the event's keys.
+#define S_DIFFERS(column, key) \
+    "CASE WHEN t." column " IS DISTINCT FROM e." column " THEN '" key "' END"
+
+//  The staged rows in conflict with the copy stored for their id (after
+//  the move): the stored copy found through audit.event_ids.
+static const char s_conflicts_sql [] =
+    "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC ("t.occurred_at") ", "
+    "concat_ws(',', " S_DIFFERS ("occurred_at", "occurredAt") ", "
+    S_DIFFERS ("type", "type") ", " S_DIFFERS ("version", "version") ", "
+    S_DIFFERS ("source", "source") ", "
+    S_DIFFERS ("company_id", "companyId") ", "
+    S_DIFFERS ("actor_id", "actorId") ", "
+    S_DIFFERS ("correlation_id", "correlationId") ", "
+    S_DIFFERS ("action", "action") ", "
+    S_DIFFERS ("target_type", "targetType") ", "
+    S_DIFFERS ("target_id", "targetId") ", " S_DIFFERS ("ip", "ip") ", "
+    S_DIFFERS ("user_agent", "userAgent") ", "
+    S_DIFFERS ("payload", "payload") ", "
+    S_DIFFERS ("changes", "changes") ") "
+    "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
+    "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
+    "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
+    "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
+    "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
+    "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
+    "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
+    "e.ip, e.user_agent, e.payload, e.changes) "
+    "ORDER BY t.ctid";
 
 //  The text parameters of one row.
 typedef struct {
@@ -86,11 +159,13 @@ typedef struct {
 } s_batch_t;
 
 //  Where the append in flight is: the COPY data sent and its result
-//  awaited, the COMMIT sent and its result awaited, or over with its
-//  outcome kept for poll.
+//  awaited, the ids and the COMMIT sent together (a pipeline) and their
+//  results awaited, the COMMIT alone sent and its result awaited, or over
+//  with its outcome kept for poll.
 typedef enum {
     S_FLIGHT_NONE,
     S_FLIGHT_COPY,
+    S_FLIGHT_IDS,
     S_FLIGHT_COMMIT,
     S_FLIGHT_LANDED
 } s_flight_t;
@@ -108,8 +183,10 @@ struct fy_store {
     //  The SQLSTATE of the last failure, "" when it was not the server's.
     char state [6];
     fy_store_append_t method;
-    //  Per connection: statements prepared, temp table made, months seen.
-    bool prepared_row;
+    //  The conflicts of the last append.
+    fy_store_conflict_t *conflicts;
+    size_t conflict_count, conflict_room;
+    //  Per connection: temp table and its statement made, months seen.
     bool temp_ready;
     int months [S_MONTHS_MAX];
     size_t month_count;
@@ -255,7 +332,6 @@ s_disconnect (fy_store_t *self)
     if (self->conn)
         PQfinish (self->conn);
     self->conn = NULL;
-    self->prepared_row = false;
     self->temp_ready = false;
     self->month_count = 0;
 }
@@ -271,6 +347,7 @@ fy_store_destroy (fy_store_t **self_p)
     PQclear (self->flight_res);
     s_batch_free (&self->flight);
     s_disconnect (self);
+    free (self->conflicts);
     free (self->url);
     free (self);
     *self_p = NULL;
@@ -668,7 +745,7 @@ s_params_dump (s_params_t *params, size_t count)
     }
 }
 
-//  "INSERT ... VALUES ($1, ..., $15), ... ON CONFLICT DO NOTHING" for rows
+//  "INSERT INTO fy_audit_in (...) VALUES ($1, ..., $15), ..." for rows
 //  rows. Caller owns result.
 static char *
 s_insert_sql (size_t rows)
@@ -676,7 +753,7 @@ s_insert_sql (size_t rows)
     size_t size = 128 + sizeof s_columns + rows * S_COLS * 8;
     char *sql = fy_xmalloc (size);
     size_t len = (size_t) snprintf (sql, size,
-                                    "INSERT INTO audit.events (%s) VALUES ",
+                                    "INSERT INTO fy_audit_in (%s) VALUES ",
                                     s_columns);
     int n = 1;
     for (size_t r = 0; r < rows; r++) {
@@ -687,16 +764,13 @@ s_insert_sql (size_t rows)
                                       c ? "," : "", n);
         len += (size_t) snprintf (sql + len, size - len, ")");
     }
-    snprintf (sql + len, size - len,
-              " ON CONFLICT (id, occurred_at) DO NOTHING");
     return sql;
 }
 
-//  Multi-row INSERTs of up to S_INSERT_ROWS rows inside the caller's
-//  transaction.
+//  Stage the rows with multi-row INSERTs of up to S_INSERT_ROWS rows.
 static int
-s_append_insert (fy_store_t *self, s_params_t *params, size_t count,
-                 size_t *inserted, fy_error_t *err)
+s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
+                fy_error_t *err)
 {
     s_params_dump (params, count);
     const char **values = fy_xmalloc (sizeof *values * S_COLS
@@ -726,10 +800,8 @@ s_append_insert (fy_store_t *self, s_params_t *params, size_t count,
         free (sql);
         if (PQresultStatus (res) != PGRES_COMMAND_OK)
             rc = s_fail (self, res, "insert", err);
-        else {
-            *inserted += (size_t) s_number (PQcmdTuples (res));
+        else
             PQclear (res);
-        }
     }
     free (full_sql);
     free (types);
@@ -845,67 +917,128 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
     return rc;
 }
 
-//  COPY the rows into a temporary table, then move the new ones over with
-//  one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
-static int
-s_append_copy (fy_store_t *self, s_params_t *params, size_t count,
-               size_t *inserted, fy_error_t *err)
+//  Append value to buffer as one element of an array literal, quoted.
+static void
+s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
 {
-    if (!self->temp_ready) {
-        char *sql = fy_xasprintf (
-            "CREATE TEMP TABLE IF NOT EXISTS fy_audit_in AS "
-            "SELECT %s FROM audit.events WITH NO DATA", s_columns);
-        int rc = s_command (self, sql, err);
-        free (sql);
-        if (rc)
-            return -1;
-        self->temp_ready = true;
+    size_t need = strlen (value) * 2 + 4;
+    if (*len + need + 2 > *size) {
+        *size = (*len + need + 2) * 2;
+        *buffer = fy_xrealloc (*buffer, *size);
     }
-    size_t copied = 0;
-    char state [8];
-    if (s_command (self, "TRUNCATE fy_audit_in", err)
-        || s_copy_rows (self, "fy_audit_in", params, count, &copied, state,
-                        err))
-        return -1;
-    char *sql = fy_xasprintf ("INSERT INTO audit.events (%s) SELECT %s FROM "
-                              "fy_audit_in ON CONFLICT (id, occurred_at) "
-                              "DO NOTHING", s_columns, s_columns);
-    PGresult *res = PQexec (self->conn, sql);
-    free (sql);
+    char *out = *buffer + *len;
+    *out++ = *len > 1 ? ',' : '{';
+    *out++ = '"';
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            *out++ = '\\';
+        *out++ = *p;
+    }
+    *out++ = '"';
+    *len = (size_t) (out - *buffer);
+}
+
+//  The batch's ids, occurred_at and company_id as the three array
+//  literals of s_ids_sql, in values. Caller frees them.
+static void
+s_ids_values (const s_params_t *params, size_t count, char *values [3])
+{
+    static const int columns [3] = { 0, 1, 5 };
+    for (int v = 0; v < 3; v++) {
+        int column = columns [v];
+        size_t size = 64 + count * 48, len = 0;
+        char *buffer = fy_xmalloc (size);
+        buffer [0] = '\0';
+        for (size_t i = 0; i < count; i++)
+            s_array_value (&buffer, &len, &size, params [i].values [column]);
+        if (len == 0)
+            buffer [len++] = '{';
+        buffer [len++] = '}';
+        buffer [len] = '\0';
+        values [v] = buffer;
+    }
+}
+
+//  Record the ids of a batch copied into audit.events. Returns 0, or -1
+//  with errno and err, and the SQLSTATE in state (may be "").
+static int
+s_ids_record (fy_store_t *self, const s_params_t *params, size_t count,
+              char state [8], fy_error_t *err)
+{
+    char *values [3];
+    s_ids_values (params, count, values);
+    PGresult *res = PQexecParams (self->conn, s_ids_sql, 3, NULL,
+                                  (const char *const *) values, NULL, NULL,
+                                  0);
+    for (int v = 0; v < 3; v++)
+        free (values [v]);
+    const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    snprintf (state, 8, "%s", code ? code : "");
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "insert from copy", err);
-    *inserted += (size_t) s_number (PQcmdTuples (res));
+        return s_fail (self, res, "record ids", err);
     PQclear (res);
     return 0;
 }
 
-//  The measured fastest (doc/store.md): COPY straight into audit.events,
-//  as fast as psql's COPY, under a savepoint. A batch holding an event
-//  already stored (a redelivery: rare) fails with unique_violation, rolls
-//  back to the savepoint and goes the idempotent way, through the
-//  temporary table.
+//  The temporary table the staged ways fill, made once per connection
+//  outside any transaction (so a rolled back batch cannot take it along),
+//  with the single-row INSERT the pipeline sends.
 static int
-s_append_auto (fy_store_t *self, s_params_t *params, size_t count,
-               size_t *inserted, fy_error_t *err)
+s_stage_ready (fy_store_t *self, fy_error_t *err)
 {
-    if (s_command (self, "SAVEPOINT fy_copy", err))
-        return -1;
-    size_t copied = 0;
-    char state [8];
-    if (s_copy_rows (self, "audit.events", params, count, &copied, state,
-                     err) == 0) {
-        *inserted += copied;
+    if (self->temp_ready)
         return 0;
-    }
-    if (strcmp (state, "23505") != 0
-        || s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
+    char *sql = fy_xasprintf (
+        "CREATE TEMP TABLE IF NOT EXISTS fy_audit_in AS "
+        "SELECT %s FROM audit.events WITH NO DATA", s_columns);
+    int rc = s_command (self, sql, err);
+    free (sql);
+    if (rc)
         return -1;
-    return s_append_copy (self, params, count, inserted, err);
+    sql = s_insert_sql (1);
+    PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql, S_COLS,
+                               s_types);
+    free (sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return s_fail (self, res, "prepare", err);
+    PQclear (res);
+    self->temp_ready = true;
+    return 0;
+}
+
+//  The conflicts of the staged batch, after its move: kept for
+//  fy_store_audit_conflicts.
+static int
+s_conflicts_read (fy_store_t *self, fy_error_t *err)
+{
+    PGresult *res = PQexec (self->conn, s_conflicts_sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        return s_fail (self, res, "conflicts", err);
+    size_t rows = (size_t) PQntuples (res);
+    if (rows > self->conflict_room) {
+        self->conflict_room = rows;
+        self->conflicts = fy_xrealloc (self->conflicts,
+                                       rows * sizeof *self->conflicts);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        fy_store_conflict_t *conflict = &self->conflicts [r];
+        snprintf (conflict->id, sizeof conflict->id, "%s",
+                  PQgetvalue (res, (int) r, 0));
+        snprintf (conflict->stored_at, sizeof conflict->stored_at, "%s",
+                  PQgetvalue (res, (int) r, 1));
+        snprintf (conflict->new_at, sizeof conflict->new_at, "%s",
+                  PQgetvalue (res, (int) r, 2));
+        snprintf (conflict->fields, sizeof conflict->fields, "%s",
+                  PQgetvalue (res, (int) r, 3));
+    }
+    self->conflict_count = rows;
+    PQclear (res);
+    return 0;
 }
 
 //  Read the results of one pipeline sync: one per query, then the sync.
 static int
-s_pipeline_results (fy_store_t *self, size_t *inserted, fy_error_t *err)
+s_pipeline_results (fy_store_t *self, fy_error_t *err)
 {
     int rc = 0;
     while (true) {
@@ -923,8 +1056,6 @@ s_pipeline_results (fy_store_t *self, size_t *inserted, fy_error_t *err)
             PQclear (res);
             return rc;
         }
-        if (status == PGRES_COMMAND_OK)
-            *inserted += (size_t) s_number (PQcmdTuples (res));
         if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
             PQclear (res);
         else
@@ -935,23 +1066,13 @@ s_pipeline_results (fy_store_t *self, size_t *inserted, fy_error_t *err)
     }
 }
 
-//  One prepared single-row INSERT per row, sent without waiting for the
-//  previous one, synced every S_PIPELINE_ROWS rows.
+//  Stage the rows with one prepared single-row INSERT per row, sent
+//  without waiting for the previous one, synced every S_PIPELINE_ROWS.
 static int
-s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
-                   size_t *inserted, fy_error_t *err)
+s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
+                  fy_error_t *err)
 {
     s_params_dump (params, count);
-    if (!self->prepared_row) {
-        char *sql = s_insert_sql (1);
-        PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql,
-                                   S_COLS, s_types);
-        free (sql);
-        if (PQresultStatus (res) != PGRES_COMMAND_OK)
-            return s_fail (self, res, "prepare", err);
-        PQclear (res);
-        self->prepared_row = true;
-    }
     if (PQenterPipelineMode (self->conn) != 1) {
         s_error_conn (err, "pipeline", self->conn);
         errno = EIO;
@@ -972,11 +1093,81 @@ s_append_pipeline (fy_store_t *self, s_params_t *params, size_t count,
             rc = -1;
             break;
         }
-        rc = s_pipeline_results (self, inserted, err);
+        rc = s_pipeline_results (self, err);
     }
     if (PQstatus (self->conn) == CONNECTION_OK)
         PQexitPipelineMode (self->conn);
     return rc;
+}
+
+//  The staged way, inside the caller's transaction: the rows into the
+//  temporary table (how says how), then one statement moves the first
+//  copy of each new id over (s_move_sql), and the copies that differ from
+//  the stored one are read as conflicts.
+static int
+s_append_staged (fy_store_t *self, fy_store_append_t how,
+                 s_params_t *params, size_t count, size_t *inserted,
+                 fy_error_t *err)
+{
+    size_t copied = 0;
+    char state [8];
+    if (s_command (self, "TRUNCATE fy_audit_in", err))
+        return -1;
+    int rc = how == FY_STORE_APPEND_INSERT
+           ? s_stage_insert (self, params, count, err)
+           : how == FY_STORE_APPEND_PIPELINE
+           ? s_stage_pipeline (self, params, count, err)
+           : s_copy_rows (self, "fy_audit_in", params, count, &copied, state,
+                          err);
+    if (rc)
+        return -1;
+    PGresult *res = PQexec (self->conn, s_move_sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        return s_fail (self, res, "insert from stage", err);
+    *inserted += (size_t) s_number (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return s_conflicts_read (self, err);
+}
+
+//  After a unique violation on the direct way, under its savepoint: back
+//  to the savepoint, and the staged way by COPY. The violation is the
+//  store's own (a redelivery or a conflict), not a value the database
+//  refuses: it is no failure of the append, so fy_store_sqlstate forgets
+//  it.
+static int
+s_append_fallback (fy_store_t *self, s_params_t *params, size_t count,
+                   size_t *inserted, fy_error_t *err)
+{
+    *inserted = 0;
+    self->state [0] = '\0';
+    if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
+        return -1;
+    return s_append_staged (self, FY_STORE_APPEND_COPY, params, count,
+                            inserted, err);
+}
+
+//  The measured fastest (doc/store.md): COPY straight into audit.events,
+//  as fast as psql's COPY, then the ids into audit.event_ids, under a
+//  savepoint. A batch holding an id already stored, or twice (a
+//  redelivery or a conflict: rare), fails with unique_violation on
+//  either, rolls back to the savepoint and goes the staged way.
+static int
+s_append_auto (fy_store_t *self, s_params_t *params, size_t count,
+               size_t *inserted, fy_error_t *err)
+{
+    if (s_command (self, "SAVEPOINT fy_copy", err))
+        return -1;
+    size_t copied = 0;
+    char state [8];
+    if (s_copy_rows (self, "audit.events", params, count, &copied, state,
+                     err) == 0
+        && s_ids_record (self, params, count, state, err) == 0) {
+        *inserted += copied;
+        return 0;
+    }
+    if (strcmp (state, "23505") != 0)
+        return -1;
+    return s_append_fallback (self, params, count, inserted, err);
 }
 
 //  One attempt: partitions, BEGIN, the rows, COMMIT.
@@ -985,33 +1176,22 @@ s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
                fy_error_t *err)
 {
     *inserted = 0;
+    self->conflict_count = 0;
     if (fy_store_connect (self, err)
         || s_ensure_months (self, batch->rows, batch->count, err)
+        || s_stage_ready (self, err)
         || s_command (self, "BEGIN", err))
         return -1;
-    int rc;
-    s_params_t *params = batch->params;
-    size_t count = batch->count;
-    switch (self->method) {
-        case FY_STORE_APPEND_COPY:
-            rc = s_append_copy (self, params, count, inserted, err);
-            break;
-        case FY_STORE_APPEND_PIPELINE:
-            rc = s_append_pipeline (self, params, count, inserted, err);
-            break;
-        case FY_STORE_APPEND_AUTO:
-            rc = s_append_auto (self, params, count, inserted, err);
-            break;
-        case FY_STORE_APPEND_INSERT:
-        default:
-            rc = s_append_insert (self, params, count, inserted, err);
-            break;
-    }
+    int rc = self->method == FY_STORE_APPEND_AUTO
+           ? s_append_auto (self, batch->params, batch->count, inserted, err)
+           : s_append_staged (self, self->method, batch->params,
+                              batch->count, inserted, err);
     if (rc == 0)
         rc = s_command (self, "COMMIT", err);
     if (rc) {
         int saved = errno;
         s_rollback (self);
+        self->conflict_count = 0;
         errno = saved;
     }
     return rc;
@@ -1083,6 +1263,7 @@ fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
     assert (events || count == 0);
     if (inserted_p)
         *inserted_p = 0;
+    self->conflict_count = 0;
     if (count == 0)
         return 0;
     s_batch_t batch;
@@ -1095,6 +1276,16 @@ fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
     if (rc == 0 && inserted_p)
         *inserted_p = inserted;
     return rc;
+}
+
+size_t
+fy_store_audit_conflicts (fy_store_t *self,
+                          const fy_store_conflict_t **list_p)
+{
+    assert (self);
+    if (list_p)
+        *list_p = self->conflicts;
+    return self->conflict_count;
 }
 
 //  ---------------------------------------------------------------------
@@ -1112,8 +1303,17 @@ fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
 static void
 s_flight_ground (fy_store_t *self)
 {
-    if (self->conn)
-        PQsetnonblocking (self->conn, 0);
+    PGconn *conn = self->conn;
+    if (conn)
+        PQsetnonblocking (conn, 0);
+    //  A pipeline cut short: read it to its end, then leave it.
+    while (conn && PQpipelineStatus (conn) != PQ_PIPELINE_OFF
+           && PQexitPipelineMode (conn) != 1) {
+        PGresult *res = PQgetResult (conn);
+        if (!res && PQstatus (conn) != CONNECTION_OK)
+            break;
+        PQclear (res);
+    }
     PQclear (self->flight_res);
     self->flight_res = NULL;
     self->flight_write = false;
@@ -1125,6 +1325,8 @@ s_flight_land (fy_store_t *self, int rc)
 {
     int saved = errno;
     s_flight_ground (self);
+    if (rc)
+        self->conflict_count = 0;
     self->flight_rc = rc;
     self->flight_errno = rc ? saved : 0;
     self->flight_state = S_FLIGHT_LANDED;
@@ -1174,8 +1376,10 @@ s_flight_send (fy_store_t *self)
 {
     fy_error_t *err = &self->flight_err;
     s_batch_t *batch = &self->flight;
+    self->conflict_count = 0;
     if (fy_store_connect (self, err)
-        || s_ensure_months (self, batch->rows, batch->count, err))
+        || s_ensure_months (self, batch->rows, batch->count, err)
+        || s_stage_ready (self, err))
         return -1;
     //  The savepoint is s_append_auto's: a duplicate rolls back to it.
     if (s_copy_begin (self, fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
@@ -1196,29 +1400,53 @@ s_flight_send (fy_store_t *self)
     return s_flight_flush (self);
 }
 
-//  The COPY is over with res: on to the COMMIT. A duplicate takes the
-//  blocking idempotent way first, as s_append_auto does.
+//  The COPY is over with res: the ids and the COMMIT go together, in a
+//  pipeline, so the append takes no more steps (each waits for the
+//  caller's loop to come back) than without them.
+static int
+s_flight_copied_send (fy_store_t *self, PGresult *res)
+{
+    s_batch_t *batch = &self->flight;
+    self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
+    PQclear (res);
+    char *values [3];
+    s_ids_values (batch->params, batch->count, values);
+    bool sent = PQenterPipelineMode (self->conn) == 1
+             && PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
+                                   (const char *const *) values, NULL, NULL,
+                                   0) == 1
+             && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL,
+                                   NULL, NULL, 0) == 1
+             && PQpipelineSync (self->conn) == 1;
+    for (int v = 0; v < 3; v++)
+        free (values [v]);
+    if (!sent)
+        return s_flight_conn_error (self, "record ids");
+    self->flight_state = S_FLIGHT_IDS;
+    return s_flight_flush (self);
+}
+
+//  The COPY (S_FLIGHT_COPY) or the ids (S_FLIGHT_IDS, the pipeline left)
+//  are over with res, the COPY's or the first error: on to the ids and
+//  the COMMIT, or a unique violation on either takes the blocking staged
+//  way first, as s_append_auto does, then the COMMIT alone.
 static int
 s_flight_copied (fy_store_t *self, PGresult *res)
 {
     fy_error_t *err = &self->flight_err;
-    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
-        self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
-        PQclear (res);
-    }
-    else {
-        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-        if (!state || strcmp (state, "23505") != 0)
-            return s_fail (self, res, "copy", err);
-        PQclear (res);
-        PQsetnonblocking (self->conn, 0);
-        self->flight_inserted = 0;
-        if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err)
-            || s_append_copy (self, self->flight.params, self->flight.count,
-                              &self->flight_inserted, err))
-            return -1;
-        PQsetnonblocking (self->conn, 1);
-    }
+    s_batch_t *batch = &self->flight;
+    bool copy = self->flight_state == S_FLIGHT_COPY;
+    if (PQresultStatus (res) == PGRES_COMMAND_OK && copy)
+        return s_flight_copied_send (self, res);
+    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    if (!state || strcmp (state, "23505") != 0)
+        return s_fail (self, res, copy ? "copy" : "record ids", err);
+    PQclear (res);
+    PQsetnonblocking (self->conn, 0);
+    if (s_append_fallback (self, batch->params, batch->count,
+                           &self->flight_inserted, err))
+        return -1;
+    PQsetnonblocking (self->conn, 1);
     if (PQsendQuery (self->conn, "COMMIT") != 1)
         return s_flight_conn_error (self, "commit");
     self->flight_state = S_FLIGHT_COMMIT;
@@ -1256,19 +1484,32 @@ s_flight_step (fy_store_t *self)
         rc = s_flight_conn_error (self, "receive");
     while (rc == 0 && self->flight_state != S_FLIGHT_LANDED
            && !PQisBusy (conn)) {
+        bool pipeline = self->flight_state == S_FLIGHT_IDS;
         PGresult *res = PQgetResult (conn);
-        if (res) {
-            //  The first result is the step's (or its error).
-            if (self->flight_res)
-                PQclear (res);
-            else
+        if (res && PQresultStatus (res) != PGRES_PIPELINE_SYNC) {
+            //  The step's result is its last, unless one before failed.
+            PGresult *kept = self->flight_res;
+            if (!kept || PQresultStatus (kept) == PGRES_COMMAND_OK) {
+                PQclear (kept);
                 self->flight_res = res;
+            }
+            else
+                PQclear (res);
             continue;
+        }
+        //  A pipeline's queries end one by one; it is over at its sync.
+        if (pipeline && !res)
+            continue;
+        PQclear (res);
+        if (pipeline && PQexitPipelineMode (conn) != 1) {
+            rc = s_flight_conn_error (self, "pipeline");
+            break;
         }
         res = self->flight_res;
         self->flight_res = NULL;
-        rc = self->flight_state == S_FLIGHT_COPY
-           ? s_flight_copied (self, res) : s_flight_committed (self, res);
+        bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+        rc = self->flight_state == S_FLIGHT_COMMIT || (pipeline && ok)
+           ? s_flight_committed (self, res) : s_flight_copied (self, res);
     }
     if (rc)
         s_flight_failed (self);
@@ -1283,6 +1524,7 @@ fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
     assert (self->flight_state == S_FLIGHT_NONE);
     self->flight_inserted = 0;
     self->flight_err.text [0] = '\0';
+    self->conflict_count = 0;
     self->state [0] = '\0';
     if (count == 0) {
         s_flight_land (self, 0);
@@ -1760,7 +2002,11 @@ fy_store_audit_get (fy_store_t *self, const char *id, const char *company_id,
         errno = EINVAL;
         return NULL;
     }
-    char *sql = fy_xasprintf ("%s WHERE id = $1::uuid AND ($2::uuid IS NULL "
+    //  The copy audit.event_ids names: a second copy stored before it
+    //  existed (0004_event_ids) is not the event.
+    char *sql = fy_xasprintf ("%s WHERE (id, occurred_at) IN (SELECT id, "
+                              "occurred_at FROM audit.event_ids WHERE id = "
+                              "$1::uuid) AND ($2::uuid IS NULL "
                               "OR company_id = $2::uuid)", s_select);
     const char *values [] = { id, company_id };
     json_t *row = NULL;

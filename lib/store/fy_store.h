@@ -14,6 +14,8 @@
 #include "core/fy_loop.h"
 #include "ferry/fy_common.h"
 #include "ferry/fy_event.h"
+#include "ferry/fy_time.h"
+#include "ferry/fy_uuid.h"
 
 #include <jansson.h>
 
@@ -22,7 +24,7 @@ extern "C" {
 #endif
 
 //  The schema version (the newest sql/NNNN file) this build's code needs.
-#define FY_STORE_SCHEMA_VERSION 3
+#define FY_STORE_SCHEMA_VERSION 5
 //  The largest page a search returns.
 #define FY_STORE_SEARCH_MAX 1000
 
@@ -30,15 +32,28 @@ typedef struct fy_store fy_store_t;
 typedef struct fy_store_export fy_store_export_t;
 
 //  How a batch is written. AUTO, the fastest measured (doc/store.md), is
-//  a plain COPY into audit.events that falls back to COPY + INSERT ... ON
-//  CONFLICT when the batch holds an event already stored; the others
-//  exist so the measurement can be repeated.
+//  a plain COPY into audit.events and its ids into audit.event_ids that
+//  falls back to the staged way when the batch holds an id already
+//  stored. The others stage the batch in a temporary table, each its own
+//  way, then move the first copy of each new id over in one statement;
+//  they exist so the measurement can be repeated.
 typedef enum {
-    FY_STORE_APPEND_AUTO,       //  COPY, then COPY + INSERT on a duplicate
-    FY_STORE_APPEND_INSERT,     //  multi-row INSERT ... ON CONFLICT
-    FY_STORE_APPEND_COPY,       //  COPY into a temp table, then INSERT
-    FY_STORE_APPEND_PIPELINE    //  one INSERT per row in pipeline mode
+    FY_STORE_APPEND_AUTO,       //  COPY, then staged by COPY on a duplicate
+    FY_STORE_APPEND_INSERT,     //  staged by multi-row INSERTs
+    FY_STORE_APPEND_COPY,       //  staged by COPY
+    FY_STORE_APPEND_PIPELINE    //  staged by one INSERT per row, pipelined
 } fy_store_append_t;
+
+//  A copy of an event id already stored (or earlier in the same batch)
+//  whose content differs from the stored copy: it was not stored, the
+//  first copy stays. fields names the differing fields by their event
+//  keys (occurredAt, type, payload, ...), comma-separated.
+typedef struct {
+    char id [FY_UUID_SIZE];
+    char stored_at [FY_TIME_RFC3339_SIZE];  //  the stored copy's occurredAt
+    char new_at [FY_TIME_RFC3339_SIZE];     //  the refused copy's
+    char fields [160];
+} fy_store_conflict_t;
 
 //  One audit.events row. Strings are borrowed from the event they were
 //  mapped from; payload and changes are borrowed json_t (changes may be
@@ -145,10 +160,12 @@ void
     fy_store_set_append_method (fy_store_t *self, fy_store_append_t method);
 
 //  Append count events to audit.events in one transaction, creating the
-//  monthly partitions they need. Idempotent on the event id: an event
-//  already stored (or twice in the batch) is skipped. Returns 0 after
-//  COMMIT with the rows actually added in *inserted_p (may be NULL), or
-//  -1 with nothing written, err, and errno saying what may be retried:
+//  monthly partitions they need. An event id is stored once, whatever the
+//  rest of the event: a copy of an id already stored (or earlier in the
+//  batch) is skipped, and when its content differs it is a conflict
+//  (fy_store_audit_conflicts), never a failure. Returns 0 after COMMIT
+//  with the rows actually added in *inserted_p (may be NULL), or -1 with
+//  nothing written, err, and errno saying what may be retried:
 //    EINVAL      the database refused a value of the batch (a data
 //                exception or an integrity violation, SQLSTATE class 22
 //                or 23, in fy_store_sqlstate): the same rows fail again,
@@ -162,6 +179,13 @@ int
     fy_store_audit_append (fy_store_t *self, fy_event_t **events,
                            size_t count, size_t *inserted_p,
                            fy_error_t *err) FY_MUSTCHECK;
+
+//  The conflicts of the last append that landed (none after a failure):
+//  their count, and in *list_p (may be NULL) the list in batch order,
+//  borrowed until the next append on the store.
+size_t
+    fy_store_audit_conflicts (fy_store_t *self,
+                              const fy_store_conflict_t **list_p);
 
 //  The same append without waiting for the server, so the caller's loop
 //  keeps working while PostgreSQL copies and commits: the batch is sent

@@ -9,7 +9,9 @@
 #  mid-stream (no loss), SIGKILL while a COMMIT is in flight and the
 #  next batch waits decoded (every event once), SQL injection in every
 #  search filter, from/to as RFC 3339 only and no database text in an
-#  answer, POST /audit idempotency and its Content-Type (415), GET by id,
+#  answer, POST /audit idempotency and its Content-Type (415), one id
+#  posted twice with two occurredAt (one row, one conflict on GET
+#  /audit/metrics), GET by id,
 #  health, CSV export and its escaping.
 set -u
 db=ferry_audit_$$
@@ -231,6 +233,44 @@ is "$(jq -r .error.message "$tmp/body")" "this route takes POST" \
 is "$(api "$url/audit/$id/x")" 404 "a path below /audit/:id is 404"
 is "$(jq -r .error.code "$tmp/body")" not_found "not_found"
 is "$(api -I "$url/audit/$id")" 200 "HEAD /audit/:id is served as GET"
+
+#  6b. One id, two occurredAt (a producer's retry that re-stamps the
+#  time): one row, the first; the second copy is a conflict, counted on
+#  GET /audit/metrics and logged with what differs.
+dup=4f5e6d36-8a1b-4c2d-9e3f-0a1b2c3d4e5f
+company4=1e2d3c4b-5a69-4877-8695-a4b3c2d1e0f9
+post_dup () {
+    api -X POST -H 'Content-Type: application/json' "$url/events" -d \
+        '{"id":"'$dup'","type":"audit.recorded","version":1,"source":"test",
+          "occurredAt":"'$1'","companyId":"'$company4'",
+          "payload":{"action":"doc.viewed","target":{"type":"doc","id":"d1"}}}'
+}
+conflicts () {
+    api "$url/audit/metrics" > /dev/null
+    awk '$1 == "ferry_audit_conflicts_total" { print $2 }' "$tmp/body"
+}
+is "$(conflicts)" 0 "GET /audit/metrics: no conflict yet"
+is "$(post_dup 2026-11-20T10:00:00.000Z)" 202 "POST /events is 202"
+for _ in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM audit.events WHERE id = '$dup'")" = 1 ] \
+        && break
+    sleep 0.1
+done
+is "$(post_dup 2026-12-03T10:00:00.000Z)" 202 \
+    "the same id with another occurredAt is 202"
+for _ in $(seq 50); do [ "$(conflicts)" = 1 ] && break; sleep 0.1; done
+is "$(conflicts)" 1 "one conflict counted"
+is "$(q "SELECT count(*) || ' ' || min(occurred_at)::text FROM audit.events
+         WHERE id = '$dup'")" "1 2026-11-20 10:00:00+00" \
+    "one row, the first copy"
+grep -q "id=$dup conflict: a copy with other occurredAt not stored; occurredAt stored 2026-11-20T10:00:00.000Z, refused 2026-12-03T10:00:00.000Z" "$tmp/audit.log"
+ok $? "the conflict is logged with both occurredAt"
+is "$(api "$url/audit/$dup")" 200 "GET /audit/:id is 200"
+is "$(jq -r .occurredAt "$tmp/body")" 2026-11-20T10:00:00.000Z \
+    "and gives the stored copy"
+is "$(post_dup 2026-11-20T10:00:00.000Z)" 202 "the first copy again is 202"
+sleep 0.5
+is "$(conflicts)" 1 "an identical redelivery is no conflict"
 
 #  7. CSV export: every row of the company, and formulas neutralised
 #  (1,000,000 rows within a memory bound: tests/integration/audit_export.c).

@@ -8,7 +8,9 @@
 #  bad parameters; ferry-audit's own digest timer (audit.digest_interval_ms,
 #  store.digest_grace_s) writing the digests of events ingested for past
 #  hours; then ferryctl audit verify and GET /audit/verify clean, and each
-#  naming a row changed, a row deleted and a row inserted by hand in psql.
+#  naming a row changed, a row deleted and a row inserted by hand in psql;
+#  and a backlog older than the grace drained with the worker restarted
+#  mid-way: clean, then a row inserted by hand named.
 set -u
 db=ferry_verify_$$
 . "$FERRY_SRCDIR/tests/integration/audit_env.sh"
@@ -125,13 +127,19 @@ is "$(q 'SELECT sum(event_count) FROM audit.digests')" 40 \
 
 #  4. Clean: ferryctl and the API agree.
 export FERRY_STORE_DIGEST_KEY=$key
+who=$company
 verify () {
-    "$ctl" audit verify --company $company --from "$from" --to "$to" "$@"
+    "$ctl" audit verify --company $who --from "$from" --to "$to" "$@"
 }
-out=$(verify 2>&1)
-is "$?" 0 "ferryctl audit verify exits 0"
-is "$(tail -n 1 <<<"$out")" \
-    "clean: 2 hours, 40 events checked, 0 not digested yet" "and says clean"
+#  verify_clean [WHEN]: ferryctl audit verify exits 0 and says clean.
+verify_clean () {
+    out=$(verify 2>&1)
+    is "$?" 0 "ferryctl audit verify exits 0$*"
+    is "$(tail -n 1 <<<"$out")" \
+        "clean: 2 hours, 40 events checked, 0 not digested yet" \
+        "and says clean"
+}
+verify_clean
 api_verify () {
     api -G "$v" --data-urlencode "companyId=$company" \
         --data-urlencode "from=$from" --data-urlencode "to=$to"
@@ -180,6 +188,66 @@ is "$(api -G "$v" --data-urlencode "companyId=$company" \
         --data-urlencode "to=$to")" 200 "the later range is 200"
 is "$(jq -c '[.clean, .hours, .events]' "$tmp/body")" "[true,1,20]" \
     "and clean: 1 hour, 20 events"
+
+#  6. A backlog older than the grace, drained with ferry-audit restarted
+#  mid-way: the hours are digested while their events still arrive, the
+#  rest get supplementary digests, and verify is clean; a row inserted by
+#  hand afterwards is still named.
+late=6e5d4c3b-2a19-4f08-8e7d-6c5b4a392817
+python3 - "$late" "$tmp/late1.ndjson" "$tmp/late2.ndjson" <<'PY'
+import json, sys, uuid, datetime
+company = sys.argv[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+hour = now.replace(minute=0, second=0, microsecond=0)
+halves = [open(sys.argv[2], "w"), open(sys.argv[3], "w")]
+for back in (3, 2):
+    for i in range(20):
+        t = hour - datetime.timedelta(hours=back) \
+            + datetime.timedelta(minutes=5 + 2 * i)
+        print(json.dumps({"id": str(uuid.uuid4()),
+            "type": "audit.recorded", "version": 1, "source": "test",
+            "occurredAt": t.strftime('%Y-%m-%dT%H:%M:%S.000Z'),
+            "companyId": company, "actorId": str(uuid.uuid4()),
+            "payload": {"action": "user.viewed",
+                "target": {"type": "user", "id": "u%d" % i}}}),
+            file=halves[i % 2])
+PY
+out=$("$ctl" send --broker "$endpoint" "$tmp/late1.ndjson" 2>&1)
+is "$out" "sent 20, acked 20, nacked 0 (retryable 0), invalid 0" \
+    "the first half of a backlog of two past hours ACKed"
+#  wait_q SQL VALUE: up to 10 s for the query to give the value.
+wait_q () {
+    for _ in $(seq 100); do [ "$(q "$1")" = "$2" ] && return; sleep 0.1; done
+}
+wait_q "SELECT count(*) FROM audit.digests WHERE company_id = '$late'" 2
+is "$(q "SELECT count(*) FROM audit.digests WHERE company_id = '$late'")" 2 \
+    "both hours digested while half their events are still to come"
+stop_audit
+start_audit --set audit.batch_max=1000 --set audit.batch_ms=500 \
+    --set audit.digest_interval_ms=200 --set store.digest_grace_s=1 \
+    --set store.digest_key=$key
+ok $? "ferry-audit restarted mid-way"
+out=$("$ctl" send --broker "$endpoint" "$tmp/late2.ndjson" 2>&1)
+is "$out" "sent 20, acked 20, nacked 0 (retryable 0), invalid 0" \
+    "the second half ACKed"
+wait_q "SELECT count(*) FROM audit.digest_due WHERE company_id = '$late'" 0
+is "$(q "SELECT count(*) || ' ' || sum(event_count) FROM audit.digests
+         WHERE company_id = '$late'")" "4 40" \
+    "a supplementary digest per hour: 4 digests cover the 40 events"
+who=$late
+verify_clean " after the drain"
+added=$(q "INSERT INTO audit.events (id, occurred_at, type, version, source,
+               company_id, action, payload)
+           SELECT gen_random_uuid(), occurred_at + interval '1 second', type,
+               version, source, company_id, action, payload
+           FROM audit.events WHERE company_id = '$late'
+           ORDER BY occurred_at LIMIT 1 RETURNING id")
+added=$(head -n 1 <<<"$added")
+sleep 1
+out=$(verify 2>&1)
+is "$?" 1 "a row inserted by hand afterwards: exit 1"
+grep -q "^added    $added " <<<"$out"
+ok $? "naming the inserted row"
 
 stop_audit
 is "$?" 0 "SIGTERM stops the worker with 0"

@@ -42,16 +42,18 @@ s_id (char buffer [FY_UUID_SIZE], const char *company, int hour, int n)
               hour, n);
 }
 
-//  Append n events of company in hour (minutes 1, 2, ...).
+//  Append n events of company in hour, numbered from first (at minutes
+//  first, first + 1, ...).
 static void
-s_append (fy_store_t *store, const char *company, int hour, int n)
+s_append_from (fy_store_t *store, const char *company, int hour, int first,
+               int n)
 {
     fy_event_t *events [8];
     for (int i = 0; i < n; i++) {
         char id [FY_UUID_SIZE], when [FY_TIME_RFC3339_SIZE];
-        s_id (id, company, hour, i + 1);
-        fy_time_format (S_BASE_MS + hour * S_HOUR_MS + (i + 1) * 60000,
-                        when);
+        s_id (id, company, hour, first + i);
+        fy_time_format (S_BASE_MS + hour * S_HOUR_MS
+                        + (first + i) * 60000, when);
         json_t *root = json_pack (
             "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
             "id", id, "type", "user.login", "version", 1, "source", "test",
@@ -71,6 +73,13 @@ s_append (fy_store_t *store, const char *company, int hour, int n)
         fy_event_destroy (&events [i]);
 }
 
+//  Append n events of company in hour (minutes 1, 2, ...).
+static void
+s_append (fy_store_t *store, const char *company, int hour, int n)
+{
+    s_append_from (store, company, hour, 1, n);
+}
+
 static void
 s_sql (const char *sql)
 {
@@ -79,6 +88,13 @@ s_sql (const char *sql)
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
     PQclear (res);
+}
+
+//  A count of a verify report.
+static int
+s_field (json_t *report, const char *key)
+{
+    return (int) json_integer_value (json_object_get (report, key));
 }
 
 static json_t *
@@ -188,8 +204,7 @@ test_run (fy_store_t *store)
     int rc;
     json_t *report = s_verify (store, S_A, NULL, S_KEY, &rc);
     is_int (rc, 0, "verify before hour 2 is digested: clean");
-    is_int ((int) json_integer_value (json_object_get (report, "pending")), 3,
-            "with hour 2's events pending");
+    is_int (s_field (report, "pending"), 3, "with hour 2's events pending");
     json_decref (report);
     now += 5 * 60000;
     ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0
@@ -198,15 +213,15 @@ test_run (fy_store_t *store)
         && count == 0, "incremental: nothing twice");
     report = s_verify (store, S_A, NULL, S_KEY, &rc);
     is_int (rc, 0, "verify A: clean");
-    is_int ((int) json_integer_value (json_object_get (report, "hours")), 3,
+    is_int (s_field (report, "hours"), 3,
             "3 hours checked");
-    is_int ((int) json_integer_value (json_object_get (report, "events")), 9,
+    is_int (s_field (report, "events"), 9,
             "9 events checked");
     ok (json_is_true (json_object_get (report, "clean")), "clean: true");
     json_decref (report);
     report = s_verify (store, S_C, "2025-06-01T01:30:00Z", S_KEY, &rc);
     is_int (rc, 0, "verify C from 01:30: clean, chained to hour 0");
-    is_int ((int) json_integer_value (json_object_get (report, "hours")), 2,
+    is_int (s_field (report, "hours"), 2,
             "hours 1 and 2 checked");
     json_decref (report);
     is_int (s_ferryctl ("audit verify --company " S_A), 0,
@@ -217,6 +232,55 @@ test_run (fy_store_t *store)
     ok (fy_audit_digest_verify (store, "x' OR 1=1 --", NULL, NULL, S_KEY,
                                 &bad, &err) == -1 && errno == EINVAL
         && !bad, "a malformed company is EINVAL");
+}
+
+//  Events stored after their hour was digested (a backlog drained after
+//  an outage): pending while they keep coming, then one supplementary
+//  digest chained after the newest; verify is clean throughout.
+static void
+test_late (fy_store_t *store)
+{
+    s_append_from (store, S_A, 0, 10, 2);
+    int rc;
+    json_t *report = s_verify (store, S_A, NULL, S_KEY, &rc);
+    ok (rc == 0 && s_field (report, "pending") == 2,
+        "late events in a digested hour: clean, and pending");
+    json_decref (report);
+    //  The clock of the runs is far past hour 0; the late events were
+    //  stored just now, within the grace: they are still coming.
+    int64_t now = S_BASE_MS + 5 * S_HOUR_MS;
+    fy_error_t err = { "" };
+    size_t count = 99;
+    ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0
+        && count == 0, "no digest while an hour's late events arrive");
+    s_append_from (store, S_A, 0, 12, 1);
+    ok (fy_audit_digest_run (store, now, 0, S_KEY, &count, &err) == 0
+        && count == 1, "one supplementary digest once they stopped");
+    ok (fy_audit_digest_run (store, now, 0, S_KEY, &count, &err) == 0
+        && count == 0, "and nothing twice");
+    is_int ((int) tap_pg_count (s_check, "SELECT count(*) FROM "
+                                "audit.digests WHERE company_id = '" S_A
+                                "' AND hour = '2025-06-01T00:00:00Z'"), 2,
+            "hour 0 of A has two digests");
+    is_int ((int) tap_pg_count (s_check, "SELECT max(seq) FROM "
+                                "audit.digests WHERE company_id = '" S_A
+                                "'"), 4,
+            "the supplementary one chained fourth, after hour 2");
+    report = s_verify (store, S_A, NULL, S_KEY, &rc);
+    is_int (rc, 0, "verify A: clean");
+    is_int (s_field (report, "pending"), 0,
+            "nothing pending");
+    is_int (s_field (report, "events"),
+            12, "12 events checked");
+    is_int (s_field (report, "hours"), 3,
+            "in 3 hours");
+    json_decref (report);
+    report = s_verify (store, S_A, "2025-06-01T02:00:00Z", S_KEY, &rc);
+    is_int (rc, 0, "verify A from hour 2 (chained to a later digest of "
+            "hour 0): clean");
+    json_decref (report);
+    is_int (s_ferryctl ("audit verify --company " S_A), 0,
+            "ferryctl audit verify: exit 0");
 }
 
 static void
@@ -317,6 +381,7 @@ main (void)
 
     fy_store_t *store = fy_store_new (s_url, 5);
     test_run (store);
+    test_late (store);
     test_tamper_events (store);
     test_tamper_digests (store);
     fy_store_destroy (&store);

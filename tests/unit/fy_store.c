@@ -106,12 +106,7 @@ s_events_free (fy_event_t **events, size_t count)
 static long long
 s_count (const char *sql)
 {
-    PGresult *res = PQexec (s_check, sql);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
-    long long n = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-    PQclear (res);
-    return n;
+    return tap_pg_count (s_check, sql);
 }
 
 static long
@@ -283,6 +278,172 @@ test_idempotent (fy_store_t *store)
                 "one row", methods [m].name);
         free (sql);
         s_events_free (batch, 3);
+    }
+    fy_store_set_append_method (store, FY_STORE_APPEND_AUTO);
+}
+
+//  A copy of e with its occurredAt moved by shift_ms; payload replaced by
+//  payload (taken) unless NULL.
+static fy_event_t *
+s_recopy (fy_event_t *e, int64_t shift_ms, json_t *payload)
+{
+    json_t *root = json_deep_copy (fy_event_json (e));
+    char when [FY_TIME_RFC3339_SIZE];
+    fy_time_format (fy_event_occurred_at_ms (e) + shift_ms, when);
+    json_object_set_new (root, "occurredAt", json_string (when));
+    if (payload)
+        json_object_set_new (root, "payload", payload);
+    fy_error_t err = { "" };
+    fy_event_t *copy = fy_event_new (&root, NULL, &err);
+    if (!copy)
+        BAIL_OUT ("event: %s", err.text);
+    return copy;
+}
+
+//  Rows of id and the occurred_at of the first, in ms ("none" as -1).
+static long long
+s_rows_of (const char *id, long long *ms_p)
+{
+    char *sql = fy_xasprintf ("SELECT count(*), coalesce(min((extract(epoch "
+                              "FROM occurred_at) * 1000)::bigint), -1) FROM "
+                              "audit.events WHERE id = '%s'", id);
+    PGresult *res = PQexec (s_check, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
+    long long rows = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    *ms_p = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
+    PQclear (res);
+    free (sql);
+    return rows;
+}
+
+//  Append with the method, blocking or (in_flight) start + wait; the
+//  conflicts it reported in *conflicts_p.
+static int
+s_append_how (fy_store_t *store, bool in_flight, fy_event_t **events,
+              size_t count, size_t *inserted,
+              const fy_store_conflict_t **conflicts_p, size_t *conflict_count,
+              fy_error_t *err)
+{
+    int rc;
+    if (in_flight) {
+        fy_store_audit_append_start (store, events, count);
+        rc = fy_store_audit_append_wait (store, inserted, err);
+    }
+    else
+        rc = fy_store_audit_append (store, events, count, inserted, err);
+    *conflict_count = fy_store_audit_conflicts (store, conflicts_p);
+    return rc;
+}
+
+//  An event id is stored once whatever its other fields: a second copy
+//  with another occurredAt, in a later batch or in the same one, is not
+//  stored and is a conflict naming what differs; an identical
+//  redelivery, or one whose payload only orders its keys differently, is
+//  none.
+static void
+test_conflicts (fy_store_t *store)
+{
+    static const struct {
+        fy_store_append_t method;
+        bool in_flight;
+        const char *name;
+    } methods [] = {
+        { FY_STORE_APPEND_AUTO, false, "auto" },
+        { FY_STORE_APPEND_AUTO, true, "auto in flight" },
+        { FY_STORE_APPEND_INSERT, false, "insert" },
+        { FY_STORE_APPEND_COPY, false, "copy" },
+        { FY_STORE_APPEND_PIPELINE, false, "pipeline" },
+    };
+    for (size_t m = 0; m < sizeof methods / sizeof methods [0]; m++) {
+        const char *name = methods [m].name;
+        bool flight = methods [m].in_flight;
+        fy_store_set_append_method (store, methods [m].method);
+        int64_t base = S_BASE_MS + 86400000LL * (int64_t) (10 + m);
+        fy_event_t *first = s_filler (S_COMPANY_X, base);
+        const fy_store_conflict_t *list = NULL;
+        size_t inserted = 99, conflicts = 99;
+        fy_error_t err = { "" };
+        ok (s_append_how (store, flight, &first, 1, &inserted, &list,
+                          &conflicts, &err) == 0
+            && inserted == 1 && conflicts == 0, "%s: an event stored %s",
+            name, err.text);
+
+        //  Two batches: the same id 13 days later, beside a new event.
+        fy_event_t *batch [2];
+        batch [0] = s_recopy (first, 13 * 86400000LL, NULL);
+        batch [1] = s_filler (S_COMPANY_X, base + 1);
+        ok (s_append_how (store, flight, batch, 2, &inserted, &list,
+                          &conflicts, &err) == 0, "%s: its id again with "
+            "another occurredAt: the batch is stored %s", name, err.text);
+        is_int ((int) inserted, 1, "%s: the new event only", name);
+        is_int ((int) conflicts, 1, "%s: one conflict", name);
+        long long ms = 0;
+        is_int ((int) s_rows_of (fy_event_id (first), &ms), 1,
+                "%s: one row for the id", name);
+        ok (ms == fy_event_occurred_at_ms (first), "%s: the first copy "
+            "kept", name);
+        if (conflicts == 1) {
+            is_str (list [0].id, fy_event_id (first), "%s: conflict id",
+                    name);
+            is_str (list [0].stored_at, fy_event_occurred_at (first),
+                    "%s: the stored occurredAt", name);
+            is_str (list [0].new_at, fy_event_occurred_at (batch [0]),
+                    "%s: the refused occurredAt", name);
+            is_str (list [0].fields, "occurredAt", "%s: what differs", name);
+        }
+        json_t *got = fy_store_audit_get (store, fy_event_id (first), NULL,
+                                          &err);
+        is_str (json_string_value (json_object_get (got, "occurredAt")),
+                fy_event_occurred_at (first), "%s: get gives the first copy",
+                name);
+        json_decref (got);
+        s_events_free (batch, 2);
+
+        //  One batch: two copies of a new id, then a third differing in
+        //  its payload as well.
+        fy_event_t *twice [3];
+        twice [0] = s_filler (S_COMPANY_X, base + 2);
+        twice [1] = s_recopy (twice [0], 3600000, NULL);
+        twice [2] = s_recopy (twice [0], 0, json_pack ("{s:s}", "userId",
+                              "11111111-2222-4333-8444-555555555555"));
+        ok (s_append_how (store, flight, twice, 3, &inserted, &list,
+                          &conflicts, &err) == 0, "%s: three copies of an "
+            "id in one batch are stored %s", name, err.text);
+        is_int ((int) inserted, 1, "%s: once", name);
+        is_int ((int) conflicts, 2, "%s: two conflicts", name);
+        is_int ((int) s_rows_of (fy_event_id (twice [0]), &ms), 1,
+                "%s: one row for the id", name);
+        ok (ms == fy_event_occurred_at_ms (twice [0]), "%s: the first in "
+            "the batch kept", name);
+        if (conflicts == 2) {
+            is_str (list [0].new_at, fy_event_occurred_at (twice [1]),
+                    "%s: the conflicts in batch order", name);
+            //  ip and userAgent are columns taken from the payload.
+            is_str (list [1].fields, "ip,userAgent,payload",
+                    "%s: a payload differs", name);
+        }
+
+        //  An identical redelivery, and the same payload with its keys in
+        //  another order: no conflict.
+        json_t *reordered = json_object ();
+        const char *keys [] = { "userAgent", "ip", "sessionId", "userId" };
+        json_t *payload = fy_event_payload (first);
+        for (size_t k = 0; k < 4; k++)
+            json_object_set (reordered, keys [k],
+                             json_object_get (payload, keys [k]));
+        fy_event_t *again [3] = {
+            s_recopy (first, 0, NULL), s_recopy (first, 0, reordered),
+            s_recopy (twice [0], 0, NULL)
+        };
+        ok (s_append_how (store, flight, again, 3, &inserted, &list,
+                          &conflicts, &err) == 0
+            && inserted == 0 && conflicts == 0, "%s: identical "
+            "redeliveries: nothing stored, no conflict (%zu, %zu) %s", name,
+            inserted, conflicts, err.text);
+        s_events_free (again, 3);
+        s_events_free (twice, 3);
+        fy_event_destroy (&first);
     }
     fy_store_set_append_method (store, FY_STORE_APPEND_AUTO);
 }
@@ -903,6 +1064,13 @@ test_retention (fy_store_t *store)
     char *sql = fy_xasprintf ("SELECT count(*) FROM audit.events WHERE "
                               "company_id = '%s'", S_COMPANY_R);
     is_int ((int) s_count (sql), 2, "this and last month's events kept");
+    is_int ((int) s_count ("SELECT count(*) FROM audit.event_ids WHERE "
+                           "occurred_at < '2020-04-01'"), 0,
+            "the dropped months' ids went with them");
+    is_int ((int) s_count ("SELECT count(*) FROM audit.events e WHERE NOT "
+                           "EXISTS (SELECT 1 FROM audit.event_ids i WHERE "
+                           "i.id = e.id AND i.occurred_at = e.occurred_at)"),
+            0, "every row kept has its id recorded");
     ok (fy_store_drop_expired (store, 0, &dropped, &err) == 0
         && dropped == 0, "retention 0 never drops the current months");
     is_int ((int) s_count (sql), 2, "still there");
@@ -1005,6 +1173,7 @@ main (void)
     ok (store && !fy_store_is_connected (store), "new does not connect");
     test_schema_and_mapping (store);
     test_idempotent (store);
+    test_conflicts (store);
     test_append_speed (store, 100);
     test_append_speed (store, 1000);
     test_search (store);

@@ -204,6 +204,25 @@ s_answer (audit_t *self, size_t from, size_t to, int outcome,
     }
 }
 
+//  Most conflicts logged one by one per append; the rest are counted.
+#define S_CONFLICTS_LOGGED 10
+
+void
+audit_conflicts (audit_t *self, fy_store_t *store)
+{
+    const fy_store_conflict_t *list = NULL;
+    size_t count = fy_store_audit_conflicts (store, &list);
+    fy_metric_add (self->conflicts, (double) count);
+    for (size_t i = 0; i < count && i < S_CONFLICTS_LOGGED; i++)
+        fy_log_warn ("audit: id=%s conflict: a copy with other %s not "
+                     "stored; occurredAt stored %s, refused %s",
+                     list [i].id, list [i].fields, list [i].stored_at,
+                     list [i].new_at);
+    if (count > S_CONFLICTS_LOGGED)
+        fy_log_warn ("audit: %zu more conflicts in the same batch",
+                     count - S_CONFLICTS_LOGGED);
+}
+
 //  Deliveries from..to of the flight were not written (errnum, err) for
 //  a reason that is not theirs: NACK them retryable. A database gone is
 //  said once, by s_store_down; a server error for each batch.
@@ -250,6 +269,7 @@ s_write_part (audit_t *self, size_t from, size_t to)
     if (fy_store_audit_append (self->store, self->flight_events + from,
                                to - from, &inserted, &err) == 0) {
         self->written += inserted;
+        audit_conflicts (self, self->store);
         s_answer (self, from, to, 0, NULL);
     }
     else
@@ -285,6 +305,7 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
         self->written += inserted;
         fy_log_debug ("audit: batch of %zu committed, %zu new", count,
                       inserted);
+        audit_conflicts (self, self->store);
         s_answer (self, 0, count, 0, NULL);
     }
     else
@@ -421,6 +442,9 @@ s_metrics_new (audit_t *self)
     self->ready_gauge = fy_metrics_gauge (m, "ferry_audit_ready",
         "1 when the database is reachable with a current schema", NULL);
     fy_metric_set (self->ready_gauge, 1);
+    self->conflicts = fy_metrics_counter (m, "ferry_audit_conflicts_total",
+        "copies of a stored event id whose content differs from the "
+        "stored copy, not stored", NULL);
 }
 
 char *

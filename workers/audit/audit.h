@@ -47,6 +47,7 @@ struct audit {
     int probe_timer;
     fy_metrics_t *metrics;          //  GET /audit/metrics
     fy_metric_t *rejected_undecodable, *rejected_store, *ready_gauge;
+    fy_metric_t *conflicts;         //  ferry_audit_conflicts_total
 };
 
 //  Connect to the broker and the store, check the schema. NULL with err
@@ -63,6 +64,12 @@ void
 //  Until SIGTERM (the open batch is written and ACKed first).
 int
     audit_run (audit_t *self) FY_MUSTCHECK;
+
+//  The conflicts of the append that just landed on store (copies of
+//  stored ids whose content differs, not stored): counted in
+//  ferry_audit_conflicts_total and logged, without payloads.
+void
+    audit_conflicts (audit_t *self, fy_store_t *store);
 
 //  The worker's metrics, in Prometheus text. Caller owns result.
 char *

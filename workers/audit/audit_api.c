@@ -429,6 +429,7 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
             s_reply_store_error (worker, request->rid, errno, &err);
     }
     else {
+        audit_conflicts (self, self->api_store);
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", inserted == 1);
         s_reply_json (worker, request->rid, 201, body);
@@ -450,8 +451,10 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     //  store's own words; any other failure may carry the database's (a
     //  host, a port): those are for the log, as the route is open.
     bool ready = self->store_ready, own = false;
-    if (!ready)
+    if (!ready) {
         err = self->store_problem;
+        own = self->store_schema_bad;
+    }
     else {
         ready = fy_store_check_schema (self->api_store,
                                        FY_STORE_SCHEMA_VERSION, &version,
@@ -476,6 +479,8 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     json_decref (body);
 }
 
+//  GET /audit/metrics: the counters of the worker that answers, in
+//  Prometheus text (ferry-broker's /metrics are the broker's own).
 static void
 s_metrics (fy_worker_t *worker, const fy_request_t *request,
            const fy_route_match_t *match, void *arg)
