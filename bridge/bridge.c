@@ -27,17 +27,16 @@
 
 //  Histogram bounds of SQS call latency, in seconds: long polls end at
 //  wait_s, so the top buckets reach past 20 s.
-static const double s_latency_bounds [] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 21
-};
+static const double s_latency_bounds [] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                            0.5,   1,    2.5,   5,    10,  21 };
 
 //  Receive to ACK: milliseconds when all flows, seconds in a stall.
-static const double s_ack_bounds [] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-    30, 60
-};
+static const double s_ack_bounds [] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,  0.1,    0.25,  0.5,  1,
+                                        2.5,   5,      10,    30,   60 };
 
-static void s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now);
+static void
+s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now);
 
 //  --------------------------------------------------------------------
 //  Metrics of SQS calls by action
@@ -52,12 +51,15 @@ s_action (bridge_t *self, const char *action)
     bridge_action_t *entry = &self->actions [self->action_count++];
     const char *labels [] = { "action", action, NULL };
     entry->action = action;
-    entry->latency = fy_metrics_histogram (self->metrics,
-        "ferry_bridge_sqs_request_seconds", "SQS call latency, retries "
-        "included", labels, s_latency_bounds,
+    entry->latency = fy_metrics_histogram (
+        self->metrics, "ferry_bridge_sqs_request_seconds",
+        "SQS call latency, retries "
+        "included",
+        labels, s_latency_bounds,
         sizeof s_latency_bounds / sizeof s_latency_bounds [0]);
-    entry->errors = fy_metrics_counter (self->metrics,
-        "ferry_bridge_sqs_errors_total", "SQS calls that failed", labels);
+    entry->errors =
+        fy_metrics_counter (self->metrics, "ferry_bridge_sqs_errors_total",
+                            "SQS calls that failed", labels);
     return entry;
 }
 
@@ -217,7 +219,8 @@ s_poll_forget (bridge_queue_t *queue, bridge_poll_t *poll)
 
 //  One received message, held until it is decoded.
 static void
-s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs, int64_t now)
+s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs,
+          int64_t now)
 {
     bridge_msg_t *msg = s_msg_new (queue, sqs);
     msg->receive_count = fy_sqs_message_receive_count (sqs);
@@ -236,8 +239,8 @@ s_decode (bridge_t *self, bridge_msg_t *msg)
 {
     const char *body = fy_sqs_message_body (msg->sqs);
     fy_error_t err = { "" };
-    fy_event_t *event = fy_event_decode_json (body, strlen (body),
-                                              self->schema, &err);
+    fy_event_t *event =
+        fy_event_decode_json (body, strlen (body), self->schema, &err);
     if (!event) {
         fy_metric_inc (self->invalid);
         bridge_reject (self, msg, fy_event_reason (errno), err.text);
@@ -300,11 +303,11 @@ s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
     while (queue->ready && queue->poll_count < (size_t) self->polls
            && now >= queue->retry_at_ms) {
         int64_t credit = (int64_t) fy_client_credit (self->client)
-                       - (int64_t) zlistx_size (self->pending)
-                       - (int64_t) zlistx_size (self->undecoded)
-                       - (int64_t) self->asked;
-        int64_t budget = self->inflight - (int64_t) queue->held
-                       - (int64_t) queue->asked;
+                         - (int64_t) zlistx_size (self->pending)
+                         - (int64_t) zlistx_size (self->undecoded)
+                         - (int64_t) self->asked;
+        int64_t budget =
+            self->inflight - (int64_t) queue->held - (int64_t) queue->asked;
         int64_t room = credit < budget ? credit : budget;
         if (room > FY_SQS_BATCH_MAX)
             room = FY_SQS_BATCH_MAX;
@@ -318,8 +321,7 @@ s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
         if (fy_sqs_receive (self->sqs, queue->url, poll->asked,
                             (int) self->wait_s, -1, s_on_receive, poll,
                             &poll->id, &err)) {
-            fy_log_error ("bridge: receive from %s: %s", queue->url,
-                          err.text);
+            fy_log_error ("bridge: receive from %s: %s", queue->url, err.text);
             free (poll);
             queue->retry_at_ms = now + BRIDGE_RETRY_MS;
             return;
@@ -344,7 +346,8 @@ bridge_pump (bridge_t *self)
 //  --------------------------------------------------------------------
 //  Queue attributes: the visibility timeout the deadlines are kept by
 
-static void s_queue_start (bridge_queue_t *queue);
+static void
+s_queue_start (bridge_queue_t *queue);
 
 static void
 s_on_retry (void *arg)
@@ -360,15 +363,17 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
     queue->attributes_call = 0;
     bridge_observe (self, "GetQueueAttributes", result,
                     fy_clock_mono_ms () - queue->attributes_started_ms);
-    const char *vt = attributes ? json_string_value (
-        json_object_get (attributes, "VisibilityTimeout")) : NULL;
+    const char *vt = attributes ? json_string_value (json_object_get (
+                                      attributes, "VisibilityTimeout"))
+                                : NULL;
     int64_t seconds;
     if (!vt || fy_parse_int64 (vt, 0, 43200, &seconds)) {
         fy_log_error ("bridge: queue %s: no visibility timeout: %s %s "
-                      "(trying again)", queue->url,
-                      result->code ? result->code : "",
+                      "(trying again)",
+                      queue->url, result->code ? result->code : "",
                       result->message ? result->message : "");
-        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry,
+                              queue);
         return;
     }
     //  A zero timeout would make every message visible at once; extend
@@ -392,7 +397,8 @@ s_queue_start (bridge_queue_t *queue)
     if (fy_sqs_get_attributes (self->sqs, queue->url, names, s_on_attributes,
                                queue, &queue->attributes_call, &err)) {
         fy_log_error ("bridge: queue %s: %s", queue->url, err.text);
-        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry, queue);
+        fy_http_client_timer (self->http, 5 * BRIDGE_RETRY_MS, s_on_retry,
+                              queue);
     }
 }
 
@@ -405,18 +411,15 @@ s_queue_new (bridge_t *self, const char *url, int64_t flush_ms)
     size_t len = strlen (url);
     queue->fifo = len > 5 && strcmp (url + len - 5, ".fifo") == 0;
     queue->visibility_ms = 30000;
-    queue->deletes = bridge_batch_new (self->sqs, self->http, url,
-                                       FY_SQS_DELETE, flush_ms,
-                                       bridge_on_delete,
-                                       bridge_on_delete_call, self);
-    queue->visibility = bridge_batch_new (self->sqs, self->http, url,
-                                          FY_SQS_VISIBILITY, flush_ms,
-                                          bridge_on_visibility,
-                                          bridge_on_visibility_call, self);
-    queue->extend = bridge_batch_new (self->sqs, self->http, url,
-                                      FY_SQS_VISIBILITY, flush_ms,
-                                      bridge_on_extend,
-                                      bridge_on_visibility_call, self);
+    queue->deletes =
+        bridge_batch_new (self->sqs, self->http, url, FY_SQS_DELETE, flush_ms,
+                          bridge_on_delete, bridge_on_delete_call, self);
+    queue->visibility = bridge_batch_new (
+        self->sqs, self->http, url, FY_SQS_VISIBILITY, flush_ms,
+        bridge_on_visibility, bridge_on_visibility_call, self);
+    queue->extend = bridge_batch_new (
+        self->sqs, self->http, url, FY_SQS_VISIBILITY, flush_ms,
+        bridge_on_extend, bridge_on_visibility_call, self);
     queue->busy = zhashx_new ();
     zhashx_set_key_duplicator (queue->busy, NULL);
     zhashx_set_key_destructor (queue->busy, NULL);
@@ -487,8 +490,8 @@ s_settling (bridge_t *self)
     size_t count = self->dlq ? bridge_batch_pending (self->dlq) : 0;
     for (size_t i = 0; i < self->queue_count; i++)
         count += bridge_batch_pending (self->queues [i]->deletes)
-               + bridge_batch_pending (self->queues [i]->visibility)
-               + bridge_batch_pending (self->queues [i]->extend);
+                 + bridge_batch_pending (self->queues [i]->visibility)
+                 + bridge_batch_pending (self->queues [i]->extend);
     return count;
 }
 
@@ -504,15 +507,15 @@ s_release_held (bridge_t *self, int64_t now)
     bridge_msg_t *msg = zlistx_first (self->pending);
     while (msg) {
         bool lapsing = msg->deadline_ms - now <= msg->queue->visibility_ms / 3;
-        bool held = !s_group_busy (msg)
-                 && now - msg->pending_ms >= self->hold_ms;
+        bool held =
+            !s_group_busy (msg) && now - msg->pending_ms >= self->hold_ms;
         if (!lapsing && !held) {
             msg = zlistx_next (self->pending);
             continue;
         }
         fy_log_info ("bridge: message %s released unpublished after %lld ms "
-                     "(%s)", bridge_msg_id (msg),
-                     (long long) (now - msg->pending_ms),
+                     "(%s)",
+                     bridge_msg_id (msg), (long long) (now - msg->pending_ms),
                      lapsing ? "its visibility nears its end"
                              : "no credit from the broker");
         if (msg->group) {
@@ -551,8 +554,8 @@ s_cancel_stalled (bridge_t *self, int64_t now)
             if (now - poll->started_ms < limit)
                 continue;
             fy_log_warn ("bridge: a poll of %s open for %lld ms at the "
-                         "stop: cancelled", queue->url,
-                         (long long) (now - poll->started_ms));
+                         "stop: cancelled",
+                         queue->url, (long long) (now - poll->started_ms));
             fy_sqs_cancel (self->sqs, poll->id);
             s_poll_forget (queue, poll);
         }
@@ -578,11 +581,11 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             fy_log_notice ("bridge: stopped cleanly");
             rc = -1;
         }
-        else
-        if (now >= self->stop_deadline_ms) {
+        else if (now >= self->stop_deadline_ms) {
             fy_log_warn ("bridge: stop timeout with %zu events unanswered, "
                          "%zu SQS calls unsettled and %zu polls open; SQS "
-                         "delivers them again", unanswered, settling, polls);
+                         "delivers them again",
+                         unanswered, settling, polls);
             rc = -1;
         }
     }
@@ -605,25 +608,22 @@ s_ack_p99_ms (bridge_t *self)
 static void
 s_log_stats (bridge_t *self)
 {
-    fy_log_info ("bridge: stats received=%.0f published=%.0f acked=%.0f "
-                 "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
-                 "extended=%.0f released=%.0f republished=%.0f "
-                 "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
-                 "ack_p99_ms=%.0f ack_max_ms=%lld",
-                 fy_metric_value (self->received),
-                 fy_metric_value (self->published_total),
-                 fy_metric_value (self->acked),
-                 fy_metric_value (self->deleted),
-                 fy_metric_value (self->nacked),
-                 fy_metric_value (self->dlq_total),
-                 fy_metric_value (self->invalid),
-                 fy_metric_value (self->extended),
-                 fy_metric_value (self->released),
-                 fy_metric_value (self->republished),
-                 fy_metric_value (self->sqs_errors_total),
-                 zlistx_size (self->pending), zhashx_size (self->published),
-                 (unsigned long long) fy_client_credit (self->client),
-                 s_ack_p99_ms (self), (long long) self->ack_max_ms);
+    fy_log_info (
+        "bridge: stats received=%.0f published=%.0f acked=%.0f "
+        "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
+        "extended=%.0f released=%.0f republished=%.0f "
+        "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
+        "ack_p99_ms=%.0f ack_max_ms=%lld",
+        fy_metric_value (self->received),
+        fy_metric_value (self->published_total), fy_metric_value (self->acked),
+        fy_metric_value (self->deleted), fy_metric_value (self->nacked),
+        fy_metric_value (self->dlq_total), fy_metric_value (self->invalid),
+        fy_metric_value (self->extended), fy_metric_value (self->released),
+        fy_metric_value (self->republished),
+        fy_metric_value (self->sqs_errors_total), zlistx_size (self->pending),
+        zhashx_size (self->published),
+        (unsigned long long) fy_client_credit (self->client),
+        s_ack_p99_ms (self), (long long) self->ack_max_ms);
 }
 
 static int
@@ -670,13 +670,13 @@ s_stop (bridge_t *self)
         }
     }
     size_t released = s_release_list (self, self->pending)
-                    + s_release_list (self, self->undecoded);
+                      + s_release_list (self, self->undecoded);
     for (size_t i = 0; i < self->queue_count; i++)
         bridge_batch_flush (self->queues [i]->visibility);
     fy_log_notice ("bridge: stopping: %zu released, waiting up to %lld ms "
-                   "for %zu open polls and %zu published events", released,
-                   (long long) self->stop_timeout_ms, s_polls_open (self),
-                   zhashx_size (self->published));
+                   "for %zu open polls and %zu published events",
+                   released, (long long) self->stop_timeout_ms,
+                   s_polls_open (self), zhashx_size (self->published));
 }
 
 static int
@@ -689,8 +689,7 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while ((signo = fy_signals_next (self->signal_fd))) {
         if (signo == SIGTERM && !self->stopping)
             s_stop (self);
-        else
-        if (signo == SIGHUP)
+        else if (signo == SIGHUP)
             fy_log_notice ("bridge: SIGHUP ignored: no reloadable keys");
         else {
             fy_log_notice ("bridge: stopping now");
@@ -709,37 +708,41 @@ s_metrics_new (bridge_t *self)
 {
     fy_metrics_t *m = self->metrics = fy_metrics_new ();
     self->received = fy_metrics_counter (m, "ferry_bridge_received_total",
-        "messages received from SQS", NULL);
-    self->published_total = fy_metrics_counter (m,
-        "ferry_bridge_published_total", "events published to the broker",
-        NULL);
+                                         "messages received from SQS", NULL);
+    self->published_total =
+        fy_metrics_counter (m, "ferry_bridge_published_total",
+                            "events published to the broker", NULL);
     self->acked = fy_metrics_counter (m, "ferry_bridge_acked_total",
-        "events the broker ACKed", NULL);
+                                      "events the broker ACKed", NULL);
     self->deleted = fy_metrics_counter (m, "ferry_bridge_deleted_total",
-        "messages deleted from SQS", NULL);
+                                        "messages deleted from SQS", NULL);
     self->nacked = fy_metrics_counter (m, "ferry_bridge_nacked_total",
-        "events the broker NACKed", NULL);
-    self->nacked_retryable = fy_metrics_counter (m,
-        "ferry_bridge_nacked_retryable_total",
-        "events the broker NACKed as retryable", NULL);
-    self->dlq_total = fy_metrics_counter (m, "ferry_bridge_dlq_total",
-        "messages sent to the dead letter queue", NULL);
-    self->invalid = fy_metrics_counter (m, "ferry_bridge_invalid_total",
-        "messages that were no valid event", NULL);
-    self->extended = fy_metrics_counter (m,
-        "ferry_bridge_visibility_extended_total",
+                                       "events the broker NACKed", NULL);
+    self->nacked_retryable =
+        fy_metrics_counter (m, "ferry_bridge_nacked_retryable_total",
+                            "events the broker NACKed as retryable", NULL);
+    self->dlq_total =
+        fy_metrics_counter (m, "ferry_bridge_dlq_total",
+                            "messages sent to the dead letter queue", NULL);
+    self->invalid =
+        fy_metrics_counter (m, "ferry_bridge_invalid_total",
+                            "messages that were no valid event", NULL);
+    self->extended = fy_metrics_counter (
+        m, "ferry_bridge_visibility_extended_total",
         "visibility extensions of messages still being worked on", NULL);
-    self->released = fy_metrics_counter (m, "ferry_bridge_released_total",
+    self->released = fy_metrics_counter (
+        m, "ferry_bridge_released_total",
         "messages handed back unpublished (visibility 0)", NULL);
-    self->republished = fy_metrics_counter (m,
-        "ferry_bridge_republished_total",
+    self->republished = fy_metrics_counter (
+        m, "ferry_bridge_republished_total",
         "events published again after the broker lost the session", NULL);
-    self->sqs_errors_total = fy_metrics_counter (m,
-        "ferry_bridge_sqs_failures_total",
+    self->sqs_errors_total = fy_metrics_counter (
+        m, "ferry_bridge_sqs_failures_total",
         "SQS calls and batch entries that failed, every action", NULL);
-    self->ack_seconds = fy_metrics_histogram (m, "ferry_bridge_ack_seconds",
-        "time from a message's receive to its event's ACK", NULL,
-        s_ack_bounds, sizeof s_ack_bounds / sizeof s_ack_bounds [0]);
+    self->ack_seconds = fy_metrics_histogram (
+        m, "ferry_bridge_ack_seconds",
+        "time from a message's receive to its event's ACK", NULL, s_ack_bounds,
+        sizeof s_ack_bounds / sizeof s_ack_bounds [0]);
 }
 
 //  The queue URLs: bridge.queue_url, then bridge.extra_queue_urls.
@@ -758,16 +761,17 @@ s_queues_new (bridge_t *self, int64_t flush_ms, fy_error_t *err)
     for (char *url = strtok_r (list, " \t", &save); url;
          url = strtok_r (NULL, " \t", &save)) {
         if (strncmp (url, "http://", 7) && strncmp (url, "https://", 8)) {
-            fy_error_set (err, "bridge.extra_queue_urls: '%s' is not a "
-                          "queue URL", url);
+            fy_error_set (err,
+                          "bridge.extra_queue_urls: '%s' is not a "
+                          "queue URL",
+                          url);
             free (list);
             errno = EINVAL;
             return -1;
         }
         self->queues = fy_xrealloc (self->queues, (self->queue_count + 1)
-                                                  * sizeof *self->queues);
-        self->queues [self->queue_count++] = s_queue_new (self, url,
-                                                          flush_ms);
+                                                      * sizeof *self->queues);
+        self->queues [self->queue_count++] = s_queue_new (self, url, flush_ms);
     }
     free (list);
     return 0;
@@ -787,19 +791,17 @@ s_sqs_new (bridge_t *self, fy_error_t *err)
     fy_error_t sign_err = { "" };
     self->sign = fy_aws_sign_new (NULL);
     fy_aws_credentials_t *chain = fy_aws_sign_credentials (self->sign);
-    if (fy_aws_credentials_get (chain, fy_clock_wall_ms () / 1000,
-                                &sign_err)) {
+    if (fy_aws_credentials_get (chain, fy_clock_wall_ms () / 1000, &sign_err)) {
         const char *region = fy_aws_credentials_region (chain);
         options.base.sign = fy_aws_sign_sqs;
         options.base.sign_arg = self->sign;
         options.region = region ? region : "us-east-1";
-        fy_log_notice ("bridge: signing with keys from %s, region %s",
-                       fy_aws_credentials_source_name (
-                           fy_aws_credentials_source (chain)),
-                       options.region);
+        fy_log_notice (
+            "bridge: signing with keys from %s, region %s",
+            fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            options.region);
     }
-    else
-    if (errno == ENOENT) {
+    else if (errno == ENOENT) {
         fy_log_notice ("bridge: no AWS credentials; requests go unsigned");
         fy_aws_sign_destroy (&self->sign);
     }
@@ -845,24 +847,24 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     }
     if (s_sqs_new (self, err))
         goto fail;
-    int64_t flush_ms = self->flush_ms = fy_cfg_int (cfg, "bridge",
-                                                    "batch_flush_ms");
+    int64_t flush_ms = self->flush_ms =
+        fy_cfg_int (cfg, "bridge", "batch_flush_ms");
     if (s_queues_new (self, flush_ms, err))
         goto fail;
     const char *dlq = fy_cfg_str (cfg, "bridge", "dlq_url");
     if (dlq && *dlq) {
         self->dlq_url = fy_xstrdup (dlq);
-        self->dlq = bridge_batch_new (self->sqs, self->http, dlq,
-                                      FY_SQS_SEND, flush_ms, bridge_on_dlq,
-                                      bridge_on_dlq_call, self);
+        self->dlq =
+            bridge_batch_new (self->sqs, self->http, dlq, FY_SQS_SEND, flush_ms,
+                              bridge_on_dlq, bridge_on_dlq_call, self);
     }
     else
         fy_log_warn ("bridge: no bridge.dlq_url: rejected messages are "
                      "retried until the queue's redrive policy moves them");
 
     const char *endpoint = fy_cfg_str (cfg, "bridge", "broker");
-    self->client = fy_client_new (endpoint, fy_cfg_str (cfg, "bridge",
-                                                        "name"), err);
+    self->client =
+        fy_client_new (endpoint, fy_cfg_str (cfg, "bridge", "name"), err);
     if (!self->client) {
         fy_error_prefix (err, "bridge.broker %s", endpoint);
         goto fail;
@@ -870,10 +872,11 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     fy_client_set_heartbeat (self->client,
                              fy_cfg_int (cfg, "bridge", "heartbeat_ms"),
                              fy_cfg_int (cfg, "bridge", "liveness"));
-    fy_client_handlers_t handlers = {
-        .ack = bridge_on_ack, .nack = bridge_on_nack, .lease = bridge_on_lease,
-        .reset = bridge_on_reset, .arg = self
-    };
+    fy_client_handlers_t handlers = { .ack = bridge_on_ack,
+                                      .nack = bridge_on_nack,
+                                      .lease = bridge_on_lease,
+                                      .reset = bridge_on_reset,
+                                      .arg = self };
     fy_client_set_handlers (self->client, &handlers);
 
     self->loop = zloop_new ();
@@ -937,8 +940,7 @@ bridge_destroy (bridge_t **self_p)
         bridge_batch_destroy (&self->queues [i]->extend);
     }
     bridge_msg_t *msg;
-    fy_list_each (msg, &self->messages, bridge_msg_t, link)
-        s_msg_free (msg);
+    fy_list_each (msg, &self->messages, bridge_msg_t, link) s_msg_free (msg);
     zlistx_destroy (&self->pending);
     zlistx_destroy (&self->undecoded);
     zhashx_destroy (&self->published);

@@ -19,10 +19,10 @@ typedef struct bridge bridge_t;
 //  and its signer. Returns NULL with err, and errno EINVAL naming the
 //  key on bad settings (fy_daemon's exit 2).
 bridge_t *
-    bridge_new (fy_cfg_t *cfg, fy_error_t *err);
+bridge_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
-    bridge_destroy (bridge_t **self_p);
+bridge_destroy (bridge_t **self_p);
 
 //  Run until SIGTERM (stop receiving, release what is not published, let
 //  the open long polls end and release what they bring, wait up to
@@ -30,10 +30,10 @@ void
 //  or SIGINT or a second SIGTERM (at once). Returns 0, or -1 when the loop
 //  failed.
 int
-    bridge_run (bridge_t *self) FY_MUSTCHECK;
+bridge_run (bridge_t *self) FY_MUSTCHECK;
 
 //  The metrics registry (the counters the summary line shows). Borrowed.
 fy_metrics_t *
-    bridge_metrics (bridge_t *self);
+bridge_metrics (bridge_t *self);
 
 #endif

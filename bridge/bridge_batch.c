@@ -26,9 +26,9 @@ struct bridge_batch {
     fy_sqs_flights_t *flights;
 };
 
-static void s_on_done (const fy_sqs_result_t *result,
-                       const fy_sqs_entry_t *entries, void **ctx,
-                       size_t count, int64_t elapsed_ms, void *arg);
+static void
+s_on_done (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
+           void **ctx, size_t count, int64_t elapsed_ms, void *arg);
 
 bridge_batch_t *
 bridge_batch_new (fy_sqs_t *sqs, fy_http_client_t *http, const char *queue_url,
@@ -111,25 +111,20 @@ s_add (bridge_batch_t *self, void *ctx, const char *receipt, int timeout_s,
         if (!self->batch)
             self->batch = fy_sqs_batch_new (self->kind);
         char id [24];
-        snprintf (id, sizeof id, "e%llu",
-                  (unsigned long long) ++self->next_id);
+        snprintf (id, sizeof id, "e%llu", (unsigned long long) ++self->next_id);
         int rc;
         if (self->kind == FY_SQS_DELETE)
             rc = fy_sqs_batch_delete (self->batch, id, receipt);
-        else
-        if (self->kind == FY_SQS_VISIBILITY)
-            rc = fy_sqs_batch_visibility (self->batch, id, receipt,
-                                          timeout_s);
+        else if (self->kind == FY_SQS_VISIBILITY)
+            rc = fy_sqs_batch_visibility (self->batch, id, receipt, timeout_s);
         else
             rc = fy_sqs_batch_send (self->batch, id, body, -1, attrs);
         if (rc == 0) {
             self->ctx [self->count++] = ctx;
             if (self->count == FY_SQS_BATCH_MAX)
                 bridge_batch_flush (self);
-            else
-            if (!self->timer)
-                self->timer = fy_http_client_timer (self->http,
-                                                    self->flush_ms,
+            else if (!self->timer)
+                self->timer = fy_http_client_timer (self->http, self->flush_ms,
                                                     s_on_timer, self);
             return 0;
         }
@@ -150,8 +145,8 @@ bridge_batch_delete (bridge_batch_t *self, void *ctx, const char *receipt)
 }
 
 int
-bridge_batch_visibility (bridge_batch_t *self, void *ctx,
-                         const char *receipt, int timeout_s)
+bridge_batch_visibility (bridge_batch_t *self, void *ctx, const char *receipt,
+                         int timeout_s)
 {
     assert (self);
     assert (self->kind == FY_SQS_VISIBILITY);

@@ -107,8 +107,8 @@ struct bridge {
     //  bridge_msg_t received in this handler, decoded at its end (s_on_http_idle)
     //  once the next receive has gone out.
     zlistx_t *undecoded;
-    zhashx_t *published;        //  seq -> bridge_msg_t
-    size_t asked;               //  over every queue
+    zhashx_t *published;  //  seq -> bridge_msg_t
+    size_t asked;  //  over every queue
     //  Settings.
     int64_t backoff_base_s, backoff_cap_s;
     int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
@@ -120,8 +120,8 @@ struct bridge {
     //  Metrics.
     fy_metrics_t *metrics;
     fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
-                *nacked_retryable, *dlq_total, *extended, *released,
-                *republished, *invalid, *sqs_errors_total;
+        *nacked_retryable, *dlq_total, *extended, *released, *republished,
+        *invalid, *sqs_errors_total;
     //  Receive to ACK, each event: the tail a stall would show in.
     fy_metric_t *ack_seconds;
     int64_t ack_max_ms;
@@ -134,95 +134,94 @@ struct bridge {
 
 //  A failed entry of a batch call that succeeded counts as an error too.
 void
-    bridge_entry_error (bridge_t *self, const char *action);
+bridge_entry_error (bridge_t *self, const char *action);
 
 void
-    bridge_observe (bridge_t *self, const char *action,
-                    const fy_sqs_result_t *result, int64_t elapsed_ms);
+bridge_observe (bridge_t *self, const char *action,
+                const fy_sqs_result_t *result, int64_t elapsed_ms);
 
 //  The message is settled (or given up): it stops counting against its
 //  queue, and is freed once no batch entry points at it.
 void
-    bridge_msg_finish (bridge_msg_t *msg);
+bridge_msg_finish (bridge_msg_t *msg);
 
 //  An entry that pointed at msg came back; true when msg lives on.
 bool
-    bridge_msg_unref (bridge_msg_t *msg);
+bridge_msg_unref (bridge_msg_t *msg);
 
 const char *
-    bridge_msg_id (bridge_msg_t *msg);
+bridge_msg_id (bridge_msg_t *msg);
 
 void
-    bridge_unpend (bridge_t *self, bridge_msg_t *msg);
+bridge_unpend (bridge_t *self, bridge_msg_t *msg);
 
 void
-    bridge_unpublish (bridge_t *self, bridge_msg_t *msg);
+bridge_unpublish (bridge_t *self, bridge_msg_t *msg);
 
 //  Start the receives the credit allows, on every queue.
 void
-    bridge_pump (bridge_t *self);
+bridge_pump (bridge_t *self);
 
 //  bridge_settle.c, for bridge.c: settling, and the broker's answers.
 
 //  Make msg visible again in timeout_s seconds; it is then done here.
 void
-    bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s);
+bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s);
 
 //  Release every message of queue's FIFO group waiting unpublished, so
 //  that none overtakes an earlier one going back; how many.
 size_t
-    bridge_release_group (bridge_t *self, bridge_queue_t *queue,
-                          const char *group);
+bridge_release_group (bridge_t *self, bridge_queue_t *queue, const char *group);
 
 //  A permanent failure: to the DLQ with the reason, then deleted. Without
 //  a DLQ the message goes the retry way, and the queue's own redrive
 //  policy (or an operator) deals with it: never dropped.
 void
-    bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
-                   const char *error);
+bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
+               const char *error);
 
 //  One batch entry's outcome, by batch kind (bridge_batch_entry_fn).
 void
-    bridge_on_delete (void *ctx, const fy_sqs_entry_t *entry, void *arg);
+bridge_on_delete (void *ctx, const fy_sqs_entry_t *entry, void *arg);
 
 void
-    bridge_on_visibility (void *ctx, const fy_sqs_entry_t *entry, void *arg);
+bridge_on_visibility (void *ctx, const fy_sqs_entry_t *entry, void *arg);
 
 void
-    bridge_on_extend (void *ctx, const fy_sqs_entry_t *entry, void *arg);
+bridge_on_extend (void *ctx, const fy_sqs_entry_t *entry, void *arg);
 
 void
-    bridge_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg);
+bridge_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg);
 
 //  One batch call ended, by batch kind (bridge_batch_call_fn).
 void
-    bridge_on_delete_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
+bridge_on_delete_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
+                       void *arg);
+
+void
+bridge_on_visibility_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
                            void *arg);
 
 void
-    bridge_on_visibility_call (const fy_sqs_result_t *result,
-                               int64_t elapsed_ms, void *arg);
-
-void
-    bridge_on_dlq_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
-                        void *arg);
+bridge_on_dlq_call (const fy_sqs_result_t *result, int64_t elapsed_ms,
+                    void *arg);
 
 //  The broker's answers (fy_client callbacks): ACK, NACK, LEASE, and a
 //  session lost.
 void
-    bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg);
+bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg);
 
 void
-    bridge_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
-                    const char *reason, void *arg);
+bridge_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
+                const char *reason, void *arg);
 
 void
-    bridge_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
-                     void *arg);
+bridge_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
+                 void *arg);
 
 //  The broker lost the session: everything published and unanswered is
 //  void there. Publish it all again first, in the order it went out.
 void
-    bridge_on_reset (fy_client_t *client, void *arg);
+bridge_on_reset (fy_client_t *client, void *arg);
 
 #endif

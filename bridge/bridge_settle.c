@@ -35,8 +35,7 @@ bridge_release (bridge_t *self, bridge_msg_t *msg, int timeout_s)
 }
 
 size_t
-bridge_release_group (bridge_t *self, bridge_queue_t *queue,
-                      const char *group)
+bridge_release_group (bridge_t *self, bridge_queue_t *queue, const char *group)
 {
     //  Copied: it may live in a message released here.
     char *name = fy_xstrdup (group);
@@ -116,15 +115,19 @@ bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
     snprintf (count, sizeof count, "%d", msg->receive_count);
     snprintf (size, sizeof size, "%zu", len);
     //  SQS refuses empty attribute values.
-    const char *attrs [] = {
-        "ferry-error", msg->error [0] ? msg->error : "-",
-        "ferry-reason", reason,
-        "ferry-message-id", bridge_msg_id (msg),
-        "ferry-receive-count", count,
-        "ferry-queue", msg->queue->url,
-        NULL, NULL,
-        NULL
-    };
+    const char *attrs [] = { "ferry-error",
+                             msg->error [0] ? msg->error : "-",
+                             "ferry-reason",
+                             reason,
+                             "ferry-message-id",
+                             bridge_msg_id (msg),
+                             "ferry-receive-count",
+                             count,
+                             "ferry-queue",
+                             msg->queue->url,
+                             NULL,
+                             NULL,
+                             NULL };
     int rc = bridge_batch_send (self->dlq, msg, body, attrs);
     if (rc && errno == EMSGSIZE) {
         //  SQS takes bodies up to 1 MiB, fy_sqs's batches 256 KiB: a body
@@ -140,7 +143,8 @@ bridge_reject (bridge_t *self, bridge_msg_t *msg, const char *reason,
         free (cut);
         if (rc == 0)
             fy_log_warn ("bridge: message %s: body of %zu bytes cut to %zu "
-                         "for the DLQ", bridge_msg_id (msg), len, keep);
+                         "for the DLQ",
+                         bridge_msg_id (msg), len, keep);
     }
     if (rc) {
         fy_log_error ("bridge: message %s: cannot send it to the DLQ: %s",
@@ -222,8 +226,10 @@ bridge_on_dlq (void *ctx, const fy_sqs_entry_t *entry, void *arg)
     }
     const char *labels [] = { "reason", msg->reason, NULL };
     fy_metric_inc (fy_metrics_counter (self->metrics,
-        "ferry_bridge_dlq_reason_total", "messages sent to the DLQ, by "
-        "reason", labels));
+                                       "ferry_bridge_dlq_reason_total",
+                                       "messages sent to the DLQ, by "
+                                       "reason",
+                                       labels));
     fy_metric_inc (self->dlq_total);
     fy_log_notice ("bridge: message %s sent to the DLQ as %s: reason=%s",
                    bridge_msg_id (msg),
@@ -262,7 +268,7 @@ bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg)
     bridge_t *self = arg;
     bridge_msg_t *msg = zhashx_lookup (self->published, &seq);
     if (!msg)
-        return;                 //  a seq of a session that was reset
+        return;  //  a seq of a session that was reset
     fy_metric_inc (self->acked);
     int64_t took = fy_clock_mono_ms () - msg->received_ms;
     fy_metric_observe (self->ack_seconds, (double) took / 1000.0);
@@ -276,8 +282,8 @@ bridge_on_ack (fy_client_t *client, uint64_t seq, void *arg)
 static const char *
 s_reason_word (const char *reason)
 {
-    static const char *words [] = { "poison", "no_worker", "draining",
-                                    "no_credit", "expired", NULL };
+    static const char *words [] = { "poison",    "no_worker", "draining",
+                                    "no_credit", "expired",   NULL };
     for (size_t i = 0; words [i]; i++)
         if (strcmp (reason, words [i]) == 0)
             return words [i];
@@ -352,7 +358,8 @@ bridge_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
 static int
 s_seq_compare (const void *a, const void *b)
 {
-    const bridge_msg_t *x = *(bridge_msg_t *const *) a, *y = *(bridge_msg_t *const *) b;
+    const bridge_msg_t *x = *(bridge_msg_t *const *) a,
+                       *y = *(bridge_msg_t *const *) b;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -391,6 +398,7 @@ bridge_on_reset (fy_client_t *client, void *arg)
     if (!self->stopping)
         fy_metric_add (self->republished, (double) n);
     fy_log_notice ("bridge: broker session reset; republishing %zu "
-                   "messages", n);
+                   "messages",
+                   n);
     free (msgs);
 }

@@ -33,8 +33,8 @@ s_bytes_release (void *data, void *hint)
 static void
 s_event_id (broker_event_t *event, char id [FY_UUID_SIZE])
 {
-    json_t *json = fy_msgpack_decode (event->bytes->data, event->bytes->size,
-                                      NULL);
+    json_t *json =
+        fy_msgpack_decode (event->bytes->data, event->bytes->size, NULL);
     const char *text = json_string_value (json_object_get (json, "id"));
     snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
     json_decref (json);
@@ -99,7 +99,8 @@ s_out (broker_t *self, const void *identity, size_t len,
 }
 
 fy_proto_msg_t *
-broker_out_peer (broker_t *self, broker_peer_t *peer, fy_proto_command_t command)
+broker_out_peer (broker_t *self, broker_peer_t *peer,
+                 fy_proto_command_t command)
 {
     peer->last_sent = fy_clock_mono_ms ();
     return s_out (self, peer->identity, peer->identity_len, command);
@@ -148,10 +149,12 @@ s_service_require (broker_t *self, const char *name, size_t len)
     fy_list_init (&service->workers);
     service->idle_since = fy_clock_mono_ms ();
     const char *labels [] = { "service", service->name, NULL };
-    service->queued_gauge = fy_metrics_gauge (self->metrics,
-        "ferry_broker_queued", "deliveries waiting for a worker", labels);
-    service->workers_gauge = fy_metrics_gauge (self->metrics,
-        "ferry_broker_workers", "live workers of a service", labels);
+    service->queued_gauge =
+        fy_metrics_gauge (self->metrics, "ferry_broker_queued",
+                          "deliveries waiting for a worker", labels);
+    service->workers_gauge =
+        fy_metrics_gauge (self->metrics, "ferry_broker_workers",
+                          "live workers of a service", labels);
     zhashx_insert (self->services, key, service);
     return service;
 }
@@ -247,11 +250,9 @@ s_event_answer (broker_t *self, broker_event_t *event, bool ok, bool retryable,
         fy_metric_inc (self->acked);
     if (event->done_fn)
         event->done_fn (event->done_arg, ok, retryable, reason);
-    else
-    if (event->client && ok)
+    else if (event->client && ok)
         s_ack_later (self, event->client, event->seq);
-    else
-    if (event->client)
+    else if (event->client)
         s_nack (self, event->client, event->seq, retryable, reason);
     event->answered = true;
 }
@@ -300,8 +301,7 @@ s_settle (broker_t *self, broker_delivery_t *delivery, broker_outcome_t outcome,
         snprintf (text, sizeof text, "%.*s", (int) reason_len, reason);
         s_event_answer (self, event, false, false, text);
     }
-    else
-    if (outcome == BROKER_RETRY && !event->retry) {
+    else if (outcome == BROKER_RETRY && !event->retry) {
         event->retry = true;
         event->reason = fy_xasprintf ("%.*s", (int) reason_len, reason);
     }
@@ -315,7 +315,7 @@ s_enqueue (broker_delivery_t *delivery, bool at_head)
     broker_service_t *service = delivery->service;
     delivery->state = BROKER_QUEUED;
     fy_list_insert (at_head ? &service->queue : service->queue.prev,
-                   &delivery->link);
+                    &delivery->link);
     service->queued++;
     fy_metric_set (service->queued_gauge, (double) service->queued);
 }
@@ -329,8 +329,8 @@ s_pick_worker (broker_service_t *service)
     for (fy_link_t *at = service->workers.next; at != &service->workers;
          at = at->next) {
         broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
-        uint64_t free_credit = worker->credit > worker->held
-                             ? worker->credit - worker->held : 0;
+        uint64_t free_credit =
+            worker->credit > worker->held ? worker->credit - worker->held : 0;
         if (free_credit > best_free) {
             best = worker;
             best_free = free_credit;
@@ -347,8 +347,8 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        broker_request_t *request = fy_list_entry (service->requests.next, broker_request_t,
-                                        link);
+        broker_request_t *request =
+            fy_list_entry (service->requests.next, broker_request_t, link);
         fy_list_unlink (&request->link);
         request->holder = worker;
         //  A worker that does not pull gets no MORE: its parts come
@@ -360,15 +360,14 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         if (fy_proto_send_packed (self->socket, worker->peer.identity,
                                   worker->peer.identity_len, FY_PROTO_REQUEST,
                                   &request->header, NULL))
-            fy_log_debug ("broker: REQUEST not sent: %s",
-                          zmq_strerror (errno));
+            fy_log_debug ("broker: REQUEST not sent: %s", zmq_strerror (errno));
     }
     while (!fy_list_is_empty (&service->queue)) {
         broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        broker_delivery_t *delivery = fy_list_entry (service->queue.next, broker_delivery_t,
-                                          link);
+        broker_delivery_t *delivery =
+            fy_list_entry (service->queue.next, broker_delivery_t, link);
         fy_list_unlink (&delivery->link);
         service->queued--;
         delivery->state = BROKER_HELD;
@@ -376,8 +375,8 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         delivery->attempt++;
         worker->held++;
         fy_list_insert (worker->deliveries.prev, &delivery->link);
-        fy_proto_msg_t *out = broker_out_peer (self, &worker->peer,
-                                               FY_PROTO_EVENT);
+        fy_proto_msg_t *out =
+            broker_out_peer (self, &worker->peer, FY_PROTO_EVENT);
         out->did = delivery->did;
         out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
@@ -403,15 +402,15 @@ s_grant (broker_t *self, broker_client_t *client)
     if (self->draining)
         return;
     uint64_t have = client->unfinished + client->credit;
-    uint64_t want = have < self->client_credit
-                  ? self->client_credit - have : 0;
+    uint64_t want = have < self->client_credit ? self->client_credit - have : 0;
     uint64_t used = self->unfinished + self->outstanding_credit;
     uint64_t room = used < self->capacity ? self->capacity - used : 0;
     uint64_t grant = want < room ? want : room;
     //  Grant in chunks, not one by one: a CREDIT per event would double
     //  the broker's traffic for nothing.
-    if (grant == 0 || (grant < want && grant < self->client_credit / 4
-                       && client->credit > 0))
+    if (grant == 0
+        || (grant < want && grant < self->client_credit / 4
+            && client->credit > 0))
         return;
     client->credit += grant;
     client->granted += grant;
@@ -535,21 +534,21 @@ static void
 s_worker_remove (broker_t *self, broker_worker_t *worker, bool crashed)
 {
     broker_service_t *service = worker->service;
-    fy_log_notice ("broker: worker %s of %s %s holding %llu",
-                   worker->peer.name, service->name,
-                   crashed ? "died" : "left",
+    fy_log_notice ("broker: worker %s of %s %s holding %llu", worker->peer.name,
+                   service->name, crashed ? "died" : "left",
                    (unsigned long long) worker->held);
     if (crashed)
         fy_metric_inc (self->deaths);
     while (!fy_list_is_empty (&worker->deliveries)) {
-        broker_delivery_t *delivery = fy_list_entry (worker->deliveries.prev,
-                                          broker_delivery_t, link);
+        broker_delivery_t *delivery =
+            fy_list_entry (worker->deliveries.prev, broker_delivery_t, link);
         broker_event_t *event = delivery->event;
         if (crashed && ++event->crashes >= self->poison_crashes) {
             char reason [BROKER_REASON_MAX];
-            int len = snprintf (reason, sizeof reason, "poison: %u workers "
-                                "of %s died holding it", event->crashes,
-                                service->name);
+            int len = snprintf (reason, sizeof reason,
+                                "poison: %u workers "
+                                "of %s died holding it",
+                                event->crashes, service->name);
             char id [FY_UUID_SIZE];
             s_event_id (event, id);
             fy_log_warn ("broker: event=%s is poison", id);
@@ -580,13 +579,13 @@ static void
 s_client_remove (broker_t *self, broker_client_t *client)
 {
     fy_log_notice ("broker: client %s gone with %llu unfinished",
-                   client->peer.name,
-                   (unsigned long long) client->unfinished);
+                   client->peer.name, (unsigned long long) client->unfinished);
     self->outstanding_credit -= client->credit;
     //  Its events are orphans now: queued deliveries are dropped (SQS will
     //  deliver the message again), held ones finish and are forgotten.
     while (!fy_list_is_empty (&client->events)) {
-        broker_event_t *event = fy_list_entry (client->events.next, broker_event_t, link);
+        broker_event_t *event =
+            fy_list_entry (client->events.next, broker_event_t, link);
         fy_list_unlink (&event->link);
         event->client = NULL;
         client->unfinished--;
@@ -630,8 +629,8 @@ static void
 s_closed_remove (broker_t *self)
 {
     while (!fy_list_is_empty (&self->closed)) {
-        broker_peer_t *peer = fy_list_entry (self->closed.next, broker_peer_t,
-                                             closed);
+        broker_peer_t *peer =
+            fy_list_entry (self->closed.next, broker_peer_t, closed);
         fy_log_info ("broker: %s %s closed its connection",
                      peer->role == BROKER_CLIENT ? "client" : "worker",
                      peer->name);
@@ -690,8 +689,8 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
         s_peer_init (&worker->peer, BROKER_WORKER, &in->identity, in->name);
         fy_list_init (&worker->deliveries);
         fy_list_init (&worker->requests);
-        worker->service = s_service_require (self, in->service.ptr,
-                                             in->service.len);
+        worker->service =
+            s_service_require (self, in->service.ptr, in->service.len);
         fy_list_insert (worker->service->workers.prev, &worker->link);
         worker->service->worker_count++;
         worker->service->idle_since = 0;
@@ -714,15 +713,15 @@ static broker_event_t *
 s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
 {
     size_t count = 0;
-    const uint16_t *routed = broker_route_match (self->route, type.ptr,
-                                                 type.len, &count);
+    const uint16_t *routed =
+        broker_route_match (self->route, type.ptr, type.len, &count);
     if (count == 0) {
         fy_metric_inc (self->unrouted);
         return NULL;
     }
     size_t size = zmq_msg_size (frame);
-    broker_event_t *event = fy_xcalloc (1, sizeof *event
-                                      + count * sizeof (broker_delivery_t));
+    broker_event_t *event =
+        fy_xcalloc (1, sizeof *event + count * sizeof (broker_delivery_t));
     event->count = event->pending = (uint16_t) count;
     event->bytes = fy_xmalloc (sizeof *event->bytes + size);
     atomic_init (&event->bytes->refs, 1);
@@ -807,8 +806,9 @@ s_on_worker_nack (broker_t *self, fy_proto_msg_t *in, broker_worker_t *worker)
             char id [FY_UUID_SIZE];
             s_event_id (delivery->event, id);
             fy_log_info ("broker: event=%s service=%s nack retryable=%d "
-                         "reason=%.*s", id, worker->service->name,
-                         in->retryable, (int) in->reason.len, in->reason.ptr);
+                         "reason=%.*s",
+                         id, worker->service->name, in->retryable,
+                         (int) in->reason.len, in->reason.ptr);
         }
         s_settle (self, delivery, in->retryable ? BROKER_RETRY : BROKER_FAIL,
                   in->reason.ptr, in->reason.len);
@@ -854,23 +854,19 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
     }
     if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_PUBLISH)
         s_on_publish (self, in, (broker_client_t *) peer);
-    else
-    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_REQUEST)
+    else if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_REQUEST)
         broker_on_client_request (self, in, (broker_client_t *) peer);
-    else
-    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_MORE)
+    else if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_MORE)
         broker_on_client_more (self, in, (broker_client_t *) peer);
-    else
-    if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_CANCEL)
+    else if (peer->role == BROKER_CLIENT && in->command == FY_PROTO_CANCEL)
         broker_on_client_cancel (self, in, (broker_client_t *) peer);
-    else
-    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_REPLY)
+    else if (peer->role == BROKER_WORKER && in->command == FY_PROTO_REPLY)
         broker_on_worker_reply (self, in, (broker_worker_t *) peer);
-    else
-    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_ACK && in->dids)
+    else if (peer->role == BROKER_WORKER && in->command == FY_PROTO_ACK
+             && in->dids)
         s_on_worker_ack (self, in, (broker_worker_t *) peer);
-    else
-    if (peer->role == BROKER_WORKER && in->command == FY_PROTO_NACK && in->did)
+    else if (peer->role == BROKER_WORKER && in->command == FY_PROTO_NACK
+             && in->did)
         s_on_worker_nack (self, in, (broker_worker_t *) peer);
     else {
         fy_metric_inc (self->malformed);
@@ -890,8 +886,7 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
     bool drained = false;
     for (int i = 0; i < BROKER_BURST; i++) {
         fy_error_t err = { "" };
-        if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in,
-                           &err)) {
+        if (fy_proto_recv (self->socket, true, ZMQ_DONTWAIT, &self->in, &err)) {
             drained = errno == EAGAIN;
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -945,13 +940,13 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
          peer = zhashx_next (self->peers)) {
         if (now - peer->last_seen > silence)
             zlistx_add_end (dead, peer);
-        else
-        if (now - peer->last_sent >= self->heartbeat_ms) {
+        else if (now - peer->last_sent >= self->heartbeat_ms) {
             broker_out_peer (self, peer, FY_PROTO_HEARTBEAT);
             broker_send (self);
         }
     }
-    for (broker_peer_t *peer = zlistx_first (dead); peer; peer = zlistx_next (dead))
+    for (broker_peer_t *peer = zlistx_first (dead); peer;
+         peer = zlistx_next (dead))
         s_peer_remove (self, peer, true);
     zlistx_destroy (&dead);
 
@@ -963,8 +958,8 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             || now - service->idle_since < self->dispatch_timeout_ms)
             continue;
         while (!fy_list_is_empty (&service->queue)) {
-            broker_delivery_t *delivery = fy_list_entry (service->queue.next,
-                                              broker_delivery_t, link);
+            broker_delivery_t *delivery =
+                fy_list_entry (service->queue.next, broker_delivery_t, link);
             s_settle (self, delivery, BROKER_RETRY, "no_worker", 9);
         }
     }
@@ -1007,7 +1002,8 @@ s_on_lease (zloop_t *loop, int timer_id, void *arg)
         fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_LEASE);
         for (fy_link_t *at = client->events.next; at != &client->events;
              at = at->next)
-            fy_proto_msg_add_id (out, fy_list_entry (at, broker_event_t, link)->seq);
+            fy_proto_msg_add_id (out,
+                                 fy_list_entry (at, broker_event_t, link)->seq);
         broker_send (self);
     }
     return 0;
@@ -1022,11 +1018,12 @@ s_reload (broker_t *self)
     fy_error_t err = { "" };
     if (fy_cfg_reload (self->cfg, &err)) {
         fy_log_error ("broker: reload refused, keeping the old "
-                      "configuration: %s", err.text);
+                      "configuration: %s",
+                      err.text);
         return;
     }
-    broker_route_t *route = broker_route_new (
-        fy_cfg_str (self->cfg, "broker", "routes"), &err);
+    broker_route_t *route =
+        broker_route_new (fy_cfg_str (self->cfg, "broker", "routes"), &err);
     if (!route) {
         fy_log_error ("broker: reload refused: %s", err.text);
         return;
@@ -1057,10 +1054,10 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while ((signo = fy_signals_next (self->signal_fd))) {
         if (signo == SIGHUP)
             s_reload (self);
-        else
-        if (signo == SIGTERM && !self->draining) {
+        else if (signo == SIGTERM && !self->draining) {
             fy_log_notice ("broker: draining %llu unfinished events, up to "
-                           "%lld ms", (unsigned long long) self->unfinished,
+                           "%lld ms",
+                           (unsigned long long) self->unfinished,
                            (long long) self->stop_timeout_ms);
             self->draining = true;
             self->drain_deadline = fy_clock_mono_ms () + self->stop_timeout_ms;
@@ -1080,32 +1077,38 @@ static void
 s_metrics_new (broker_t *self)
 {
     fy_metrics_t *m = self->metrics = fy_metrics_new ();
-    self->published = fy_metrics_counter (m, "ferry_broker_published_total",
-        "events published to the broker", NULL);
+    self->published =
+        fy_metrics_counter (m, "ferry_broker_published_total",
+                            "events published to the broker", NULL);
     self->acked = fy_metrics_counter (m, "ferry_broker_acked_total",
-        "events ACKed to their publisher", NULL);
-    self->nacked = fy_metrics_counter (m, "ferry_broker_nacked_total",
-        "events NACKed to their publisher", NULL);
-    self->unrouted = fy_metrics_counter (m, "ferry_broker_unrouted_total",
-        "events that matched no service", NULL);
-    self->malformed = fy_metrics_counter (m, "ferry_broker_malformed_total",
-        "malformed or out-of-place messages dropped", NULL);
-    self->redelivered = fy_metrics_counter (m,
-        "ferry_broker_redelivered_total",
+                                      "events ACKed to their publisher", NULL);
+    self->nacked =
+        fy_metrics_counter (m, "ferry_broker_nacked_total",
+                            "events NACKed to their publisher", NULL);
+    self->unrouted =
+        fy_metrics_counter (m, "ferry_broker_unrouted_total",
+                            "events that matched no service", NULL);
+    self->malformed =
+        fy_metrics_counter (m, "ferry_broker_malformed_total",
+                            "malformed or out-of-place messages dropped", NULL);
+    self->redelivered = fy_metrics_counter (
+        m, "ferry_broker_redelivered_total",
         "deliveries dispatched again after a worker left", NULL);
     self->poisoned = fy_metrics_counter (m, "ferry_broker_poison_total",
-        "events NACKed as poison", NULL);
+                                         "events NACKed as poison", NULL);
     self->deaths = fy_metrics_counter (m, "ferry_broker_worker_deaths_total",
-        "workers declared dead", NULL);
-    self->stale = fy_metrics_counter (m, "ferry_broker_stale_total",
+                                       "workers declared dead", NULL);
+    self->stale = fy_metrics_counter (
+        m, "ferry_broker_stale_total",
         "answers for deliveries a worker no longer held", NULL);
-    self->unfinished_gauge = fy_metrics_gauge (m, "ferry_broker_unfinished",
-        "events published and not yet finished", NULL);
-    self->requests_total = fy_metrics_counter (m,
-        "ferry_broker_requests_total", "requests forwarded to services",
-        NULL);
-    self->request_errors = fy_metrics_counter (m,
-        "ferry_broker_request_errors_total",
+    self->unfinished_gauge =
+        fy_metrics_gauge (m, "ferry_broker_unfinished",
+                          "events published and not yet finished", NULL);
+    self->requests_total =
+        fy_metrics_counter (m, "ferry_broker_requests_total",
+                            "requests forwarded to services", NULL);
+    self->request_errors = fy_metrics_counter (
+        m, "ferry_broker_request_errors_total",
         "requests answered by the broker itself (503, 504, 502)", NULL);
 }
 
@@ -1120,7 +1123,7 @@ s_curve_setup (broker_t *self, fy_error_t *err)
         return 0;
     if (!allow) {
         fy_error_set (err, "broker.curve_allow_dir: required with "
-                      "broker.curve_secret_file");
+                           "broker.curve_secret_file");
         errno = EINVAL;
         return -1;
     }
@@ -1152,16 +1155,16 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
     self->cfg = cfg;
     self->started = fy_clock_mono_ms ();
     self->capacity = (uint64_t) fy_cfg_int (cfg, "broker", "capacity");
-    self->client_credit = (uint64_t) fy_cfg_int (cfg, "broker",
-                                                 "client_credit");
+    self->client_credit =
+        (uint64_t) fy_cfg_int (cfg, "broker", "client_credit");
     self->heartbeat_ms = fy_cfg_int (cfg, "broker", "heartbeat_ms");
     self->liveness = fy_cfg_int (cfg, "broker", "liveness");
     self->lease_ms = fy_cfg_int (cfg, "broker", "lease_ms");
-    self->dispatch_timeout_ms = fy_cfg_int (cfg, "broker",
-                                            "dispatch_timeout_ms");
+    self->dispatch_timeout_ms =
+        fy_cfg_int (cfg, "broker", "dispatch_timeout_ms");
     self->stop_timeout_ms = fy_cfg_int (cfg, "broker", "stop_timeout_ms");
-    self->poison_crashes = (uint64_t) fy_cfg_int (cfg, "broker",
-                                                  "poison_crashes");
+    self->poison_crashes =
+        (uint64_t) fy_cfg_int (cfg, "broker", "poison_crashes");
     fy_proto_msg_init (&self->in);
     fy_proto_msg_init (&self->out);
     fy_proto_msg_init (&self->scratch);
@@ -1180,8 +1183,7 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
     zhashx_set_key_duplicator (self->requests, NULL);
     zhashx_set_key_destructor (self->requests, NULL);
 
-    self->route = broker_route_new (fy_cfg_str (cfg, "broker", "routes"),
-                                    err);
+    self->route = broker_route_new (fy_cfg_str (cfg, "broker", "routes"), err);
     if (!self->route)
         goto fail;
     size_t count = broker_route_services (self->route);
@@ -1370,24 +1372,24 @@ broker_status (broker_t *self)
              at = at->next) {
             broker_worker_t *worker = fy_list_entry (at, broker_worker_t, link);
             held += worker->held;
-            json_array_append_new (workers, json_pack ("{s:s, s:I, s:I, s:I}",
-                "name", worker->peer.name,
-                "credit", (json_int_t) worker->credit,
-                "held", (json_int_t) worker->held,
-                "idle_ms", (json_int_t) (now - worker->peer.last_seen)));
+            json_array_append_new (
+                workers,
+                json_pack ("{s:s, s:I, s:I, s:I}", "name", worker->peer.name,
+                           "credit", (json_int_t) worker->credit, "held",
+                           (json_int_t) worker->held, "idle_ms",
+                           (json_int_t) (now - worker->peer.last_seen)));
         }
         size_t requests_queued = 0;
         for (fy_link_t *at = service->requests.next; at != &service->requests;
              at = at->next)
             requests_queued++;
-        json_array_append_new (services, json_pack (
-            "{s:s, s:I, s:I, s:I, s:I, s:o}",
-            "name", service->name,
-            "workers", (json_int_t) service->worker_count,
-            "queued", (json_int_t) service->queued,
-            "requests_queued", (json_int_t) requests_queued,
-            "held", (json_int_t) held,
-            "workers_detail", workers));
+        json_array_append_new (
+            services,
+            json_pack ("{s:s, s:I, s:I, s:I, s:I, s:o}", "name", service->name,
+                       "workers", (json_int_t) service->worker_count, "queued",
+                       (json_int_t) service->queued, "requests_queued",
+                       (json_int_t) requests_queued, "held", (json_int_t) held,
+                       "workers_detail", workers));
     }
     json_t *clients = json_array ();
     for (broker_peer_t *peer = zhashx_first (self->peers); peer;
@@ -1395,10 +1397,12 @@ broker_status (broker_t *self)
         if (peer->role != BROKER_CLIENT)
             continue;
         broker_client_t *client = (broker_client_t *) peer;
-        json_array_append_new (clients, json_pack ("{s:s, s:I, s:I, s:I}",
-            "name", peer->name, "credit", (json_int_t) client->credit,
-            "unfinished", (json_int_t) client->unfinished,
-            "idle_ms", (json_int_t) (now - peer->last_seen)));
+        json_array_append_new (
+            clients,
+            json_pack ("{s:s, s:I, s:I, s:I}", "name", peer->name, "credit",
+                       (json_int_t) client->credit, "unfinished",
+                       (json_int_t) client->unfinished, "idle_ms",
+                       (json_int_t) (now - peer->last_seen)));
     }
     //  Deliveries are either queued or held: held ones are the leases the
     //  publishers hear about.
@@ -1406,18 +1410,15 @@ broker_status (broker_t *self)
     for (broker_service_t *service = zhashx_first (self->services); service;
          service = zhashx_next (self->services))
         queued += service->queued;
-    return json_pack ("{s:{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
-        "broker",
-            "endpoint", self->endpoint,
-            "uptime_s", (json_int_t) ((now - self->started) / 1000),
-            "draining", self->draining,
-            "unfinished", (json_int_t) self->unfinished,
-            "capacity", (json_int_t) self->capacity,
-            "outstanding_credit", (json_int_t) self->outstanding_credit,
-            "queued", (json_int_t) queued,
-            "held", (json_int_t) (self->delivery_count - queued),
-        "services", services,
-        "clients", clients);
+    return json_pack (
+        "{s:{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}", "broker",
+        "endpoint", self->endpoint, "uptime_s",
+        (json_int_t) ((now - self->started) / 1000), "draining", self->draining,
+        "unfinished", (json_int_t) self->unfinished, "capacity",
+        (json_int_t) self->capacity, "outstanding_credit",
+        (json_int_t) self->outstanding_credit, "queued", (json_int_t) queued,
+        "held", (json_int_t) (self->delivery_count - queued), "services",
+        services, "clients", clients);
 }
 
 char *
@@ -1442,8 +1443,8 @@ broker_is_ready (broker_t *self, char *missing, size_t size)
             continue;
         ready = false;
         if (at < size) {
-            int len = snprintf (missing + at, size - at, "%s%s",
-                                at ? " " : "", service->name);
+            int len = snprintf (missing + at, size - at, "%s%s", at ? " " : "",
+                                service->name);
             at += len > 0 ? (size_t) len : 0;
         }
     }

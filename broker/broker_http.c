@@ -95,14 +95,12 @@ s_check_service_token (broker_http_t *self, fy_http_request_t *req)
         return false;
     }
     fy_error_t err = { "" };
-    fy_jwt_status_t status = fy_jwt_verify (self->jwt, token, len,
-                                            fy_clock_wall_ms () / 1000, NULL,
-                                            &err);
+    fy_jwt_status_t status = fy_jwt_verify (
+        self->jwt, token, len, fy_clock_wall_ms () / 1000, NULL, &err);
     if (status != FY_JWT_OK) {
         fy_http_request_add_header (req, "WWW-Authenticate",
                                     "Bearer error=\"invalid_token\"");
-        fy_http_respond_error (req, 401, fy_jwt_status_code (status),
-                               err.text);
+        fy_http_respond_error (req, 401, fy_jwt_status_code (status), err.text);
         return false;
     }
     return true;
@@ -219,8 +217,7 @@ s_stream_flush (s_pending_t *pending)
            && fy_http_stream_room (pending->req) > 0) {
         if (fy_http_stream_write (pending->req, part->data, part->len)) {
             fy_log_warn ("http: stream to %s cut: %s",
-                         fy_http_request_peer (pending->req),
-                         strerror (errno));
+                         fy_http_request_peer (pending->req), strerror (errno));
             s_stream_cut (pending, !pending->ended);
             return -1;
         }
@@ -244,9 +241,9 @@ s_on_writable (fy_http_request_t *req, void *arg)
         s_stream_grant (pending);
 }
 
-static void s_on_reply_part (s_pending_t *pending, unsigned status,
-                             fy_proto_str_t content_type,
-                             fy_proto_str_t body, bool more);
+static void
+s_on_reply_part (s_pending_t *pending, unsigned status,
+                 fy_proto_str_t content_type, fy_proto_str_t body, bool more);
 
 //  A reply arrives from the broker's socket, outside the HTTP server's
 //  run: have the server run on the loop's next turn to send it.
@@ -313,8 +310,8 @@ s_collect (const char *name, const char *value, void *arg)
     s_pairs_t *pairs = arg;
     if (pairs->count == pairs->size) {
         pairs->size = pairs->size ? pairs->size * 2 : 16;
-        pairs->pairs = fy_xrealloc (pairs->pairs,
-                                    pairs->size * sizeof *pairs->pairs);
+        pairs->pairs =
+            fy_xrealloc (pairs->pairs, pairs->size * sizeof *pairs->pairs);
     }
     pairs->pairs [pairs->count].key = fy_proto_str (name);
     pairs->pairs [pairs->count].value = fy_proto_str (value);
@@ -385,13 +382,12 @@ s_on_event_done (void *arg, bool ok, bool retryable, const char *reason)
     s_pending_t *pending = arg;
     fy_http_request_t *req = pending->req;
     if (ok) {
-        json_t *body = json_pack ("{s:s, s:s}", "id", pending->id,
-                                  "status", "accepted");
+        json_t *body =
+            json_pack ("{s:s, s:s}", "id", pending->id, "status", "accepted");
         fy_http_respond_json (req, 202, body);
         json_decref (body);
     }
-    else
-    if (retryable) {
+    else if (retryable) {
         fy_http_request_add_header (req, "Retry-After", "5");
         fy_http_respond_error (req, 503, "retry", reason);
     }
@@ -474,8 +470,9 @@ s_metrics_new (broker_http_t *self)
     for (int reason = 0; reason < FY_HTTP_REFUSED_COUNT; reason++)
         self->refused [reason] = fy_metrics_counter (
             self->metrics, S_REFUSED_NAME, S_REFUSED_HELP,
-            (const char *[]) { "reason", fy_http_refusal_name (
-                                   (fy_http_refusal_t) reason), NULL });
+            (const char *[]) {
+                "reason", fy_http_refusal_name ((fy_http_refusal_t) reason),
+                NULL });
     self->unsupported = fy_metrics_counter (
         self->metrics, S_REFUSED_NAME, S_REFUSED_HELP,
         (const char *[]) { "reason", "unsupported_media_type", NULL });
@@ -543,7 +540,8 @@ static const s_route_t s_routes [] = {
     { { "GET", "/metrics", S_METRICS, 0 }, s_metrics, NULL },
     { { "GET", "/openapi.json", S_OPEN, 0 }, s_openapi, NULL },
     { { "GET", "/admin/status", S_ADMIN, 0 }, s_admin_status, NULL },
-    { { "POST", "/events", S_SERVICE, FY_ROUTE_JSON_BODY }, s_post_event,
+    { { "POST", "/events", S_SERVICE, FY_ROUTE_JSON_BODY },
+      s_post_event,
       NULL },
     { { "*", "/auth/health", S_OPEN, 0 }, NULL, "auth" },
     { { "*", "/auth/*", S_SERVICE, 0 }, NULL, "auth" },
@@ -567,7 +565,7 @@ s_check_auth (broker_http_t *self, fy_http_request_t *req, unsigned auth)
             return s_check_admin_token (self, req);
         case S_METRICS:
             return !fy_cfg_bool (self->cfg, "http", "metrics_auth")
-                || s_check_admin_token (self, req);
+                   || s_check_admin_token (self, req);
         default:
             return true;
     }
@@ -580,10 +578,9 @@ s_on_request (fy_http_request_t *req, void *arg)
     const char *path = fy_http_request_path (req);
     const char *method = fy_http_request_method (req);
     fy_route_match_t match;
-    fy_route_status_t status = fy_route_match (&s_routes->route,
-                                               sizeof *s_routes, method,
-                                               strlen (method), path,
-                                               strlen (path), &match);
+    fy_route_status_t status =
+        fy_route_match (&s_routes->route, sizeof *s_routes, method,
+                        strlen (method), path, strlen (path), &match);
     const s_route_t *route = NULL;
     if (status == FY_ROUTE_FOUND) {
         route = &s_routes [match.index];
@@ -600,8 +597,8 @@ s_on_request (fy_http_request_t *req, void *arg)
     if (status != FY_ROUTE_FOUND) {
         const char *code = NULL;
         char message [128];
-        unsigned http = fy_route_error (status, &match, &code, message,
-                                        sizeof message);
+        unsigned http =
+            fy_route_error (status, &match, &code, message, sizeof message);
         if (status == FY_ROUTE_NOT_ALLOWED)
             fy_http_request_add_header (req, "Allow", match.allow);
         fy_http_respond_error (req, (int) http, code, message);
@@ -628,8 +625,7 @@ s_jwt_new (fy_cfg_t *cfg, fy_error_t *err, bool *failed)
     *failed = false;
     if (strcmp (alg, "HS256") == 0 && secret && *secret)
         jwt = fy_jwt_new (alg, secret, strlen (secret), err);
-    else
-    if (strcmp (alg, "HS256") != 0 && key_file && *key_file) {
+    else if (strcmp (alg, "HS256") != 0 && key_file && *key_file) {
         size_t len = 0;
         char *pem = fy_read_file (key_file, S_FILE_MAX, &len);
         if (!pem) {
@@ -682,10 +678,10 @@ broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err)
     fy_http_limits_t limits;
     fy_http_limits_default (&limits);
     limits.max_body = (size_t) fy_cfg_int (cfg, "http", "max_body");
-    limits.header_timeout_s = (unsigned int) fy_cfg_int (cfg, "http",
-                                                         "header_timeout_s");
-    limits.max_conns_per_ip = (unsigned int) fy_cfg_int (cfg, "http",
-                                                         "max_conns_per_ip");
+    limits.header_timeout_s =
+        (unsigned int) fy_cfg_int (cfg, "http", "header_timeout_s");
+    limits.max_conns_per_ip =
+        (unsigned int) fy_cfg_int (cfg, "http", "max_conns_per_ip");
     self->server = fy_http_server_new (fy_cfg_str (cfg, "http", "address"),
                                        (int) fy_cfg_int (cfg, "http", "port"),
                                        &limits, s_on_request, self, err);

@@ -14,13 +14,13 @@ typedef struct broker_http broker_http_t;
 //  NULL with err when the address cannot be bound or the token settings
 //  are unusable.
 broker_http_t *
-    broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err);
+broker_http_new (broker_t *broker, fy_cfg_t *cfg, fy_error_t *err);
 
 void
-    broker_http_destroy (broker_http_t **self_p);
+broker_http_destroy (broker_http_t **self_p);
 
 //  The port actually bound.
 int
-    broker_http_port (broker_http_t *self);
+broker_http_port (broker_http_t *self);
 
 #endif

@@ -35,8 +35,7 @@ s_origin_forget (broker_t *self, broker_request_t *request)
     if (!request->origin_key [0])
         return;
     char name [128];
-    s_origin_name (name, sizeof name, request->origin_key,
-                   request->origin_rid);
+    s_origin_name (name, sizeof name, request->origin_key, request->origin_rid);
     zhashx_delete (self->origins, name);
     request->origin_key [0] = 0;
 }
@@ -61,8 +60,7 @@ s_request_reply (broker_t *self, broker_request_t *request, unsigned status,
     if (request->reply_fn)
         request->reply_fn (request->reply_arg, status, content_type, body,
                            more);
-    else
-    if (request->origin_key [0]) {
+    else if (request->origin_key [0]) {
         broker_peer_t *peer = zhashx_lookup (self->peers, request->origin_key);
         if (peer) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_REPLY);
@@ -108,8 +106,8 @@ broker_request_cancel_holder (broker_t *self, broker_request_t *request)
 {
     if (!request->holder || !request->holder->pull)
         return;
-    fy_proto_msg_t *out = broker_out_peer (self, &request->holder->peer,
-                                           FY_PROTO_CANCEL);
+    fy_proto_msg_t *out =
+        broker_out_peer (self, &request->holder->peer, FY_PROTO_CANCEL);
     out->rid = request->rid;
     broker_send (self);
 }
@@ -139,17 +137,17 @@ s_request_more (broker_t *self, broker_request_t *request, uint64_t n)
         return;
     request->granted += n;
     request->deadline = fy_clock_mono_ms () + self->request_timeout_ms;
-    fy_proto_msg_t *out = broker_out_peer (self, &request->holder->peer,
-                                           FY_PROTO_MORE);
+    fy_proto_msg_t *out =
+        broker_out_peer (self, &request->holder->peer, FY_PROTO_MORE);
     out->rid = request->rid;
     out->n = n;
     broker_send (self);
 }
 
 static uint64_t
-s_request_new (broker_t *self, fy_proto_str_t service_name,
-               fy_proto_msg_t *in, const char *origin_key,
-               broker_reply_fn *reply_fn, void *reply_arg)
+s_request_new (broker_t *self, fy_proto_str_t service_name, fy_proto_msg_t *in,
+               const char *origin_key, broker_reply_fn *reply_fn,
+               void *reply_arg)
 {
     broker_request_t *request = fy_xcalloc (1, sizeof *request);
     request->rid = ++self->next_rid;
@@ -230,8 +228,8 @@ broker_on_worker_reply (broker_t *self, fy_proto_msg_t *in,
         if (request->granted == 0) {
             fy_metric_inc (self->malformed);
             fy_log_warn ("broker: worker %s sent part of rid=%llu without "
-                         "grant", worker->peer.name,
-                         (unsigned long long) request->rid);
+                         "grant",
+                         worker->peer.name, (unsigned long long) request->rid);
         }
         else
             request->granted--;
@@ -271,8 +269,8 @@ broker_on_client_cancel (broker_t *self, fy_proto_msg_t *in,
 }
 
 uint64_t
-broker_request (broker_t *self, fy_proto_msg_t *request,
-                broker_reply_fn *fn, void *arg)
+broker_request (broker_t *self, fy_proto_msg_t *request, broker_reply_fn *fn,
+                void *arg)
 {
     assert (self);
     assert (request);

@@ -54,10 +54,10 @@ s_is_name (const char *text, size_t len, bool pattern)
     for (size_t i = 0; i < len; i++) {
         char c = text [i];
         bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '_' || c == '-'
-                  || c == '.';
+                     || (c >= '0' && c <= '9') || c == '_' || c == '-'
+                     || c == '.';
         bool star = pattern && c == '*' && i == len - 1
-                 && (len == 1 || text [i - 1] == '.');
+                    && (len == 1 || text [i - 1] == '.');
         if (!plain && !star)
             return false;
     }
@@ -86,14 +86,16 @@ broker_route_new (const char *routes, fy_error_t *err)
             break;
         const char *colon = memchr (at, ':', span);
         int service = colon && s_is_name (at, (size_t) (colon - at), false)
-                    ? s_service_index (self, at, (size_t) (colon - at)) : -1;
+                          ? s_service_index (self, at, (size_t) (colon - at))
+                          : -1;
         if (service < 0 || colon + 1 >= at + span) {
-            fy_error_set (err, "routes: bad entry '%.*s' (want "
+            fy_error_set (err,
+                          "routes: bad entry '%.*s' (want "
                           "service:pattern[,pattern...], at most %d services)",
                           (int) span, at, S_MAX_SERVICES);
             goto fail;
         }
-        for (const char *p = colon + 1; p < at + span; ) {
+        for (const char *p = colon + 1; p < at + span;) {
             size_t len = strcspn (p, ",");
             if (p + len > at + span)
                 len = (size_t) (at + span - p);
@@ -103,7 +105,7 @@ broker_route_new (const char *routes, fy_error_t *err)
                 goto fail;
             }
             self->rules = fy_xrealloc (self->rules, (self->rule_count + 1)
-                                       * sizeof *self->rules);
+                                                        * sizeof *self->rules);
             s_rule_t *rule = &self->rules [self->rule_count++];
             rule->prefix = p [len - 1] == '*';
             rule->len = rule->prefix ? len - 1 : len;
@@ -159,9 +161,11 @@ s_compute (broker_route_t *self, const char *type, size_t len,
     answer->count = 0;
     for (size_t i = 0; i < self->rule_count; i++) {
         s_rule_t *rule = &self->rules [i];
-        bool hit = rule->prefix
-                 ? len >= rule->len && memcmp (type, rule->pattern, rule->len) == 0
-                 : len == rule->len && memcmp (type, rule->pattern, len) == 0;
+        bool hit =
+            rule->prefix
+                ? len >= rule->len
+                      && memcmp (type, rule->pattern, rule->len) == 0
+                : len == rule->len && memcmp (type, rule->pattern, len) == 0;
         if (!hit)
             continue;
         bool seen = false;

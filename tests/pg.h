@@ -51,8 +51,8 @@ tap_pg_create (tap_pg_t *pg, const char *prefix)
                   PQerrorMessage (pg->admin));
     //  template0: tests running in parallel connect to template1, which
     //  would make CREATE DATABASE from it fail.
-    char *sql = fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0",
-                              pg->name);
+    char *sql =
+        fy_xasprintf ("CREATE DATABASE %s TEMPLATE template0", pg->name);
     PGresult *res = PQexec (pg->admin, sql);
     free (sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
@@ -83,11 +83,12 @@ tap_pg_drop (tap_pg_t *pg)
 {
     //  The server may have been restarted by the test since.
     PQreset (pg->admin);
-    char *sql = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)",
-                              pg->name);
+    char *sql =
+        fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)", pg->name);
     PGresult *res = PQexec (pg->admin, sql);
     free (sql);
-    ok (PQresultStatus (res) == PGRES_COMMAND_OK, "scratch database dropped%s%s",
+    ok (PQresultStatus (res) == PGRES_COMMAND_OK,
+        "scratch database dropped%s%s",
         PQresultStatus (res) == PGRES_COMMAND_OK ? "" : ": ",
         PQresultStatus (res) == PGRES_COMMAND_OK ? ""
                                                  : PQerrorMessage (pg->admin));

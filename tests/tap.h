@@ -68,20 +68,20 @@ tap_ok_ (int pass, const char *file, int line, const char *format, ...)
 
 #define ok(test, ...) tap_ok_ (!!(test), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is_int(got, want, ...) \
-    do { \
+#define is_int(got, want, ...)                                     \
+    do {                                                           \
         long long g_ = (long long) (got), w_ = (long long) (want); \
-        if (!ok (g_ == w_, __VA_ARGS__)) \
-            diag ("  got %lld, want %lld", g_, w_); \
+        if (!ok (g_ == w_, __VA_ARGS__))                           \
+            diag ("  got %lld, want %lld", g_, w_);                \
     } while (0)
 
-#define is_str(got, want, ...) \
-    do { \
-        const char *g_ = (got), *w_ = (want); \
+#define is_str(got, want, ...)                                    \
+    do {                                                          \
+        const char *g_ = (got), *w_ = (want);                     \
         int same_ = (g_ && w_) ? strcmp (g_, w_) == 0 : g_ == w_; \
-        if (!ok (same_, __VA_ARGS__)) \
-            diag ("  got '%s', want '%s'", g_ ? g_ : "(null)", \
-                  w_ ? w_ : "(null)"); \
+        if (!ok (same_, __VA_ARGS__))                             \
+            diag ("  got '%s', want '%s'", g_ ? g_ : "(null)",    \
+                  w_ ? w_ : "(null)");                            \
     } while (0)
 
 //  Skip count checks that cannot run here, with the reason on the line.
@@ -94,7 +94,8 @@ skip (int count, const char *reason)
 }
 
 static inline void
-BAIL_OUT (const char *format, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+BAIL_OUT (const char *format, ...)
+    __attribute__ ((format (printf, 1, 2), noreturn));
 static inline void
 BAIL_OUT (const char *format, ...)
 {

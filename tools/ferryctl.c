@@ -24,7 +24,8 @@ ferryctl_read_stdin (size_t limit, size_t *size_p)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
+    fprintf (
+        out,
         "usage: ferryctl [-c FILE] [--set SECTION.KEY=VALUE]... COMMAND\n"
         "\n"
         "commands:\n"
@@ -80,48 +81,38 @@ main (int argc, char **argv)
         fy_cfg_args_free (&args);
         return FERRYCTL_OK;
     }
-    ferryctl_t ctl = {
-        .cfg = fy_cfg_new (NULL), .cfg_path = args.path, .sets = args.sets,
-        .argc = argc - args.next, .argv = argv + args.next
-    };
+    ferryctl_t ctl = { .cfg = fy_cfg_new (NULL),
+                       .cfg_path = args.path,
+                       .sets = args.sets,
+                       .argc = argc - args.next,
+                       .argv = argv + args.next };
     fy_error_t err = { "" };
     int rc = FERRYCTL_USAGE;
     //  config check reports a bad file itself, with its own exit status.
     bool checking = strcmp (command, "config") == 0;
     if (fy_cfg_load (ctl.cfg, args.path, args.sets, &err) && !checking)
         fprintf (stderr, "ferryctl: %s\n", err.text);
-    else
-    if (!checking && fy_cfg_apply_log (ctl.cfg, "ferryctl"))
+    else if (!checking && fy_cfg_apply_log (ctl.cfg, "ferryctl"))
         fprintf (stderr, "ferryctl: bad log settings\n");
-    else
-    if (strcmp (command, "validate") == 0)
+    else if (strcmp (command, "validate") == 0)
         rc = ferryctl_validate (&ctl);
-    else
-    if (strcmp (command, "send") == 0)
+    else if (strcmp (command, "send") == 0)
         rc = ferryctl_send (&ctl);
-    else
-    if (strcmp (command, "status") == 0)
+    else if (strcmp (command, "status") == 0)
         rc = ferryctl_status (&ctl);
-    else
-    if (strcmp (command, "dlq") == 0)
+    else if (strcmp (command, "dlq") == 0)
         rc = ferryctl_dlq (&ctl);
-    else
-    if (strcmp (command, "migrate") == 0)
+    else if (strcmp (command, "migrate") == 0)
         rc = ferryctl_migrate (&ctl);
-    else
-    if (strcmp (command, "audit") == 0)
+    else if (strcmp (command, "audit") == 0)
         rc = ferryctl_audit (&ctl);
-    else
-    if (strcmp (command, "render") == 0)
+    else if (strcmp (command, "render") == 0)
         rc = ferryctl_render (&ctl);
-    else
-    if (checking)
+    else if (checking)
         rc = ferryctl_config (&ctl);
-    else
-    if (strcmp (command, "keygen") == 0)
+    else if (strcmp (command, "keygen") == 0)
         rc = ferryctl_keygen (&ctl);
-    else
-    if (strcmp (command, "token") == 0)
+    else if (strcmp (command, "token") == 0)
         rc = ferryctl_token (&ctl);
     else {
         fprintf (stderr, "ferryctl: unknown command '%s'\n", command);

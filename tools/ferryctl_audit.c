@@ -37,16 +37,16 @@ s_store (ferryctl_t *ctl, const char **key_p)
     *key_p = fy_cfg_str (ctl->cfg, "store", "digest_key");
     if (!url || !*url) {
         fprintf (stderr, "ferryctl audit: store.database_url is not set "
-                 "(DATABASE_URL or FERRY_STORE_DATABASE_URL)\n");
+                         "(DATABASE_URL or FERRY_STORE_DATABASE_URL)\n");
         return NULL;
     }
     if (!*key_p || !**key_p) {
         fprintf (stderr, "ferryctl audit: store.digest_key is not set "
-                 "(FERRY_STORE_DIGEST_KEY or store.digest_key_file)\n");
+                         "(FERRY_STORE_DIGEST_KEY or store.digest_key_file)\n");
         return NULL;
     }
-    return fy_store_new (url, (int) fy_cfg_int (ctl->cfg, "store",
-                                                 "connect_timeout_s"));
+    return fy_store_new (
+        url, (int) fy_cfg_int (ctl->cfg, "store", "connect_timeout_s"));
 }
 
 static void
@@ -74,18 +74,15 @@ s_verify (ferryctl_t *ctl)
     bool as_json = false;
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc - 1, ctl->argv + 1, "", options,
-                               NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc - 1, ctl->argv + 1, "", options, NULL))
+           != -1) {
         if (opt == 'c')
             company = optarg;
-        else
-        if (opt == 'f')
+        else if (opt == 'f')
             from = optarg;
-        else
-        if (opt == 't')
+        else if (opt == 't')
             to = optarg;
-        else
-        if (opt == 'j')
+        else if (opt == 'j')
             as_json = true;
         else
             return s_usage ();
@@ -98,8 +95,8 @@ s_verify (ferryctl_t *ctl)
         return S_CANNOT_CHECK;
     fy_error_t err = { "" };
     json_t *report = NULL;
-    int rc = fy_audit_digest_verify (store, company, from, to, key, &report,
-                                     &err);
+    int rc =
+        fy_audit_digest_verify (store, company, from, to, key, &report, &err);
     fy_store_destroy (&store);
     if (rc < 0) {
         char *text = fy_log_redact (err.text);
@@ -122,14 +119,14 @@ s_verify (ferryctl_t *ctl)
             printf ("digest   hour %s  %s\n",
                     json_string_value (json_object_get (item, "hour")),
                     json_string_value (json_object_get (item, "problem")));
-        printf ("%s: %lld hours, %lld events checked, %lld not digested "
-                "yet\n", rc ? "TAMPERED" : "clean",
-                (long long) json_integer_value (json_object_get (report,
-                                                                 "hours")),
-                (long long) json_integer_value (json_object_get (report,
-                                                                 "events")),
-                (long long) json_integer_value (json_object_get (report,
-                                                                 "pending")));
+        printf (
+            "%s: %lld hours, %lld events checked, %lld not digested "
+            "yet\n",
+            rc ? "TAMPERED" : "clean",
+            (long long) json_integer_value (json_object_get (report, "hours")),
+            (long long) json_integer_value (json_object_get (report, "events")),
+            (long long) json_integer_value (
+                json_object_get (report, "pending")));
     }
     json_decref (report);
     return rc ? FERRYCTL_FAILED : FERRYCTL_OK;
@@ -146,10 +143,10 @@ s_digest (ferryctl_t *ctl)
         return FERRYCTL_FAILED;
     fy_error_t err = { "" };
     size_t count = 0;
-    int rc = fy_audit_digest_run (store, fy_clock_wall_ms (),
-                                  (int) fy_cfg_int (ctl->cfg, "store",
-                                                    "digest_grace_s"),
-                                  key, &count, &err);
+    int rc = fy_audit_digest_run (
+        store, fy_clock_wall_ms (),
+        (int) fy_cfg_int (ctl->cfg, "store", "digest_grace_s"), key, &count,
+        &err);
     fy_store_destroy (&store);
     printf ("%zu digests written\n", count);
     if (rc) {

@@ -17,14 +17,14 @@
 #include <string.h>
 
 //  Longest wait for one SQS call, its retries included.
-#define S_CALL_MS     60000
+#define S_CALL_MS 60000
 //  How long a message taken from the DLQ stays hidden while it is listed
 //  or moved; set back to 0 (or deleted) well before.
-#define S_HOLD_S      120
+#define S_HOLD_S 120
 //  Long poll of each receive: a short poll on real SQS may miss messages.
-#define S_POLL_S      1
+#define S_POLL_S 1
 //  Body characters shown by peek.
-#define S_EXCERPT     120
+#define S_EXCERPT 120
 
 typedef struct {
     ferryctl_sqs_t *aws;
@@ -56,8 +56,7 @@ s_call_failed (s_dlq_t *self, const char *action, const char *url,
     char shown [256];
     ferryctl_printable (result->message, shown, sizeof shown);
     fprintf (stderr, "ferryctl dlq: %s %s: %s%s%s\n", action, url,
-             result->code ? result->code : "", result->code ? ": " : "",
-             shown);
+             result->code ? result->code : "", result->code ? ": " : "", shown);
     self->failed = true;
 }
 
@@ -151,8 +150,8 @@ s_settle (s_dlq_t *self, zlistx_t *list, fy_sqs_batch_kind_t kind)
             snprintf (id, sizeof id, "e%zu", count);
             const char *receipt = fy_sqs_message_receipt (msg);
             int rc = kind == FY_SQS_DELETE
-                   ? fy_sqs_batch_delete (batch, id, receipt)
-                   : fy_sqs_batch_visibility (batch, id, receipt, 0);
+                         ? fy_sqs_batch_delete (batch, id, receipt)
+                         : fy_sqs_batch_visibility (batch, id, receipt, 0);
             if (rc) {
                 fy_sqs_batch_destroy (&batch);
                 fprintf (stderr, "ferryctl dlq: message %s: no receipt\n",
@@ -164,8 +163,8 @@ s_settle (s_dlq_t *self, zlistx_t *list, fy_sqs_batch_kind_t kind)
         self->done = self->failed = false;
         self->batch_msgs = chunk;
         fy_error_t err = { "" };
-        if (fy_sqs_submit (self->aws->sqs, self->dlq, &batch, s_on_batch,
-                           self, NULL, &err)
+        if (fy_sqs_submit (self->aws->sqs, self->dlq, &batch, s_on_batch, self,
+                           NULL, &err)
             || ferryctl_sqs_run (self->aws, &self->done, S_CALL_MS)) {
             fprintf (stderr, "ferryctl dlq: %s\n",
                      err.text [0] ? err.text : "no answer from SQS");
@@ -176,8 +175,7 @@ s_settle (s_dlq_t *self, zlistx_t *list, fy_sqs_batch_kind_t kind)
 }
 
 static void
-s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
-                 void *arg)
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
     s_dlq_t *self = arg;
     self->done = true;
@@ -224,14 +222,15 @@ s_peek (s_dlq_t *self, size_t count)
 {
     zlistx_t *list = zlistx_new ();
     zlistx_set_destructor (list, s_message_free);
-    int rc = s_take (self, count, list, false) ? FERRYCTL_FAILED
-                                               : FERRYCTL_OK;
+    int rc = s_take (self, count, list, false) ? FERRYCTL_FAILED : FERRYCTL_OK;
     for (fy_sqs_message_t *msg = zlistx_first (list); msg;
          msg = zlistx_next (list))
         s_show (msg);
     if (s_settle (self, list, FY_SQS_VISIBILITY) != 0) {
-        fprintf (stderr, "ferryctl dlq: some messages stay hidden for up "
-                 "to %d s\n", S_HOLD_S);
+        fprintf (stderr,
+                 "ferryctl dlq: some messages stay hidden for up "
+                 "to %d s\n",
+                 S_HOLD_S);
         rc = FERRYCTL_FAILED;
     }
     printf ("shown %zu; the DLQ holds about %s\n", zlistx_size (list),
@@ -270,15 +269,15 @@ s_move (s_dlq_t *self, fy_sqs_producer_t *producer, fy_sqs_message_t *msg)
     json_t *attributes = json_object ();
     const char *name;
     json_t *value;
-    json_object_foreach (json_object_get (fy_sqs_message_json (msg),
-                                          "MessageAttributes"), name, value)
-        if (strncmp (name, "ferry-", 6) != 0)
-            json_object_set (attributes, name, value);
+    json_object_foreach (
+        json_object_get (fy_sqs_message_json (msg), "MessageAttributes"), name,
+        value) if (strncmp (name, "ferry-", 6) != 0)
+        json_object_set (attributes, name, value);
     const char *group = fy_sqs_message_attribute (msg, "MessageGroupId");
-    fy_sqs_send_t send = {
-        .body = fy_sqs_message_body (msg), .attributes = attributes,
-        .group_id = group, .dedup_id = group ? fy_sqs_message_id (msg) : NULL
-    };
+    fy_sqs_send_t send = { .body = fy_sqs_message_body (msg),
+                           .attributes = attributes,
+                           .group_id = group,
+                           .dedup_id = group ? fy_sqs_message_id (msg) : NULL };
     fy_error_t err = { "" };
     int rc = fy_sqs_producer_send (producer, &send, msg, &err);
     if (rc) {
@@ -351,11 +350,11 @@ s_redrive (s_dlq_t *self, size_t max, bool dry_run)
         long failures = s_settle (self, self->moved, FY_SQS_DELETE);
         if (failures != 0) {
             fprintf (stderr, "ferryctl dlq: messages sent to the main queue "
-                     "but still in the DLQ will be moved again\n");
+                             "but still in the DLQ will be moved again\n");
             rc = FERRYCTL_FAILED;
         }
-        moved += zlistx_size (self->moved)
-               - (failures > 0 ? (size_t) failures : 0);
+        moved +=
+            zlistx_size (self->moved) - (failures > 0 ? (size_t) failures : 0);
         if (zlistx_size (self->unmoved)) {
             stuck += zlistx_size (self->unmoved);
             (void) s_settle (self, self->unmoved, FY_SQS_VISIBILITY);
@@ -402,10 +401,10 @@ static int
 s_usage (void)
 {
     fprintf (stderr,
-        "usage: ferryctl dlq peek [-n N] | redrive [--dry-run] [--max N] "
-        "| purge [--yes]\n"
-        "       [--dlq URL] [--queue URL]   (default SQS_DLQ_URL, "
-        "SQS_QUEUE_URL)\n");
+             "usage: ferryctl dlq peek [-n N] | redrive [--dry-run] [--max N] "
+             "| purge [--yes]\n"
+             "       [--dlq URL] [--queue URL]   (default SQS_DLQ_URL, "
+             "SQS_QUEUE_URL)\n");
     return FERRYCTL_USAGE;
 }
 
@@ -421,16 +420,14 @@ ferryctl_dlq (ferryctl_t *ctl)
         { "yes", no_argument, NULL, 'y' },
         { NULL, 0, NULL, 0 }
     };
-    s_dlq_t self = {
-        .dlq = ferryctl_sqs_env ("SQS_DLQ_URL"),
-        .queue = ferryctl_sqs_env ("SQS_QUEUE_URL")
-    };
+    s_dlq_t self = { .dlq = ferryctl_sqs_env ("SQS_DLQ_URL"),
+                     .queue = ferryctl_sqs_env ("SQS_QUEUE_URL") };
     int64_t count = 10, max = INT64_MAX;
     bool dry_run = false, yes = false, counted = false, maxed = false;
-    optind = 0;             //  0: glibc starts afresh, permutation included
+    optind = 0;  //  0: glibc starts afresh, permutation included
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "n:", options,
-                               NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "n:", options, NULL))
+           != -1) {
         switch (opt) {
             case 'd':
                 self.dlq = optarg;
@@ -466,9 +463,8 @@ ferryctl_dlq (ferryctl_t *ctl)
     bool peek = strcmp (command, "peek") == 0;
     bool redrive = strcmp (command, "redrive") == 0;
     bool purge = strcmp (command, "purge") == 0;
-    if (!(peek || redrive || purge)
-        || (counted && !peek) || ((maxed || dry_run) && !redrive)
-        || (yes && !purge))
+    if (!(peek || redrive || purge) || (counted && !peek)
+        || ((maxed || dry_run) && !redrive) || (yes && !purge))
         return s_usage ();
     if (!self.dlq || !*self.dlq || (redrive && (!self.queue || !*self.queue))) {
         fprintf (stderr, "ferryctl dlq: no %s URL (--%s, or %s)\n",
@@ -478,8 +474,10 @@ ferryctl_dlq (ferryctl_t *ctl)
         return FERRYCTL_USAGE;
     }
     if (purge && !yes) {
-        fprintf (stderr, "ferryctl dlq: purge deletes every message of %s "
-                 "for good: refusing without --yes\n", self.dlq);
+        fprintf (stderr,
+                 "ferryctl dlq: purge deletes every message of %s "
+                 "for good: refusing without --yes\n",
+                 self.dlq);
         return FERRYCTL_USAGE;
     }
     fy_error_t err = { "" };
@@ -488,9 +486,9 @@ ferryctl_dlq (ferryctl_t *ctl)
         fprintf (stderr, "ferryctl dlq: %s\n", err.text);
         return FERRYCTL_USAGE;
     }
-    int rc = peek ? s_peek (&self, (size_t) count)
-           : redrive ? s_redrive (&self, (size_t) max, dry_run)
-           : s_purge (&self);
+    int rc = peek      ? s_peek (&self, (size_t) count)
+             : redrive ? s_redrive (&self, (size_t) max, dry_run)
+                       : s_purge (&self);
     free (self.approximate);
     ferryctl_sqs_destroy (&self.aws);
     return rc;

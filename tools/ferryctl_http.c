@@ -51,8 +51,8 @@ ferryctl_http_new (const char *token, int64_t timeout_ms)
     }
     //  Content-Type goes on GETs too, where it is harmless: one list.
     self->headers = curl_slist_append (NULL, "Accept: application/json");
-    self->headers = curl_slist_append (self->headers,
-                                       "Content-Type: application/json");
+    self->headers =
+        curl_slist_append (self->headers, "Content-Type: application/json");
     if (token && *token) {
         char *line = fy_xasprintf ("Authorization: Bearer %s", token);
         self->headers = curl_slist_append (self->headers, line);
@@ -88,9 +88,8 @@ ferryctl_http_destroy (ferryctl_http_t **self_p)
 }
 
 int
-ferryctl_http_request (ferryctl_http_t *self, const char *url,
-                       const char *body, size_t len, long *status_p,
-                       fy_error_t *err)
+ferryctl_http_request (ferryctl_http_t *self, const char *url, const char *body,
+                       size_t len, long *status_p, fy_error_t *err)
 {
     assert (self);
     assert (url);
@@ -112,8 +111,9 @@ ferryctl_http_request (ferryctl_http_t *self, const char *url,
         curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
     CURLcode code = curl_easy_perform (curl);
     if (code != CURLE_OK) {
-        fy_error_set (err, "%s: %s", url, self->overflow
-                      ? "reply body too large" : curl_easy_strerror (code));
+        fy_error_set (err, "%s: %s", url,
+                      self->overflow ? "reply body too large"
+                                     : curl_easy_strerror (code));
         return -1;
     }
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, status_p);
@@ -128,8 +128,8 @@ ferryctl_http_body (ferryctl_http_t *self)
 }
 
 void
-ferryctl_http_print_error (ferryctl_http_t *self, FILE *out,
-                           const char *prefix, long status)
+ferryctl_http_print_error (ferryctl_http_t *self, FILE *out, const char *prefix,
+                           long status)
 {
     assert (self);
     //  The broker's errors are {"error":{"code","message"}}; anything
@@ -137,8 +137,8 @@ ferryctl_http_print_error (ferryctl_http_t *self, FILE *out,
     json_t *root = json_loads (ferryctl_http_body (self), 0, NULL);
     json_t *error = json_object_get (root, "error");
     const char *code = json_string_value (json_object_get (error, "code"));
-    const char *message = json_string_value (json_object_get (error,
-                                                              "message"));
+    const char *message =
+        json_string_value (json_object_get (error, "message"));
     if (code || message)
         fprintf (out, "%s: HTTP %ld: %s: %s\n", prefix, status,
                  code ? code : "error", message ? message : "");

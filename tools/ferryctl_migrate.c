@@ -84,7 +84,7 @@ s_parse_name (const char *file, int *version, char **name)
               || (file [i] >= '0' && file [i] <= '9') || file [i] == '_'))
             return -1;
     *version = (file [0] - '0') * 1000 + (file [1] - '0') * 100
-             + (file [2] - '0') * 10 + (file [3] - '0');
+               + (file [2] - '0') * 10 + (file [3] - '0');
     *name = fy_xstrndup (file + 5, len - 9);
     return 0;
 }
@@ -93,8 +93,7 @@ static int
 s_compare (const void *a, const void *b)
 {
     const s_migration_t *left = a, *right = b;
-    return (left->version > right->version)
-         - (left->version < right->version);
+    return (left->version > right->version) - (left->version < right->version);
 }
 
 //  The migrations in dir, in version order. Returns 0 or -1 (printed).
@@ -117,13 +116,13 @@ s_scan (s_migrate_t *self)
         s_migration_t *migration = &self->list [self->count];
         if (s_parse_name (entry->d_name, &migration->version,
                           &migration->name)) {
-            fprintf (stderr, "ferryctl migrate: %s/%s: not named "
-                     "NNNN_name.sql (lower case)\n", self->dir,
-                     entry->d_name);
+            fprintf (stderr,
+                     "ferryctl migrate: %s/%s: not named "
+                     "NNNN_name.sql (lower case)\n",
+                     self->dir, entry->d_name);
             rc = -1;
         }
-        else
-        if (self->count + 1 == S_MAX_FILES) {
+        else if (self->count + 1 == S_MAX_FILES) {
             fprintf (stderr, "ferryctl migrate: %s: more than %d files\n",
                      self->dir, S_MAX_FILES);
             rc = -1;
@@ -137,9 +136,10 @@ s_scan (s_migrate_t *self)
     qsort (self->list, self->count, sizeof *self->list, s_compare);
     for (size_t i = 1; i < self->count && rc == 0; i++)
         if (self->list [i].version == self->list [i - 1].version) {
-            fprintf (stderr, "ferryctl migrate: %s and %s have the same "
-                     "version\n", self->list [i - 1].file,
-                     self->list [i].file);
+            fprintf (stderr,
+                     "ferryctl migrate: %s and %s have the same "
+                     "version\n",
+                     self->list [i - 1].file, self->list [i].file);
             rc = -1;
         }
     return rc;
@@ -153,10 +153,8 @@ s_read (s_migrate_t *self, s_migration_t *migration)
     size_t size;
     char *text = fy_read_file (path, S_MAX_FILE_BYTES, &size);
     if (!text)
-        fprintf (stderr, "ferryctl migrate: %s: %s\n", path,
-                 strerror (errno));
-    else
-    if (strlen (text) != size) {
+        fprintf (stderr, "ferryctl migrate: %s: %s\n", path, strerror (errno));
+    else if (strlen (text) != size) {
         fprintf (stderr, "ferryctl migrate: %s: holds a NUL byte\n", path);
         free (text);
         text = NULL;
@@ -175,9 +173,10 @@ s_checksums (s_migrate_t *self)
         if (!text)
             return -1;
         const char *values [] = { text };
-        PGresult *res = PQexecParams (self->conn,
-            "SELECT encode(sha256(convert_to($1::text, 'UTF8')), 'hex')",
-            1, NULL, values, NULL, NULL, 0);
+        PGresult *res = PQexecParams (
+            self->conn,
+            "SELECT encode(sha256(convert_to($1::text, 'UTF8')), 'hex')", 1,
+            NULL, values, NULL, NULL, 0);
         free (text);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
             s_pg_error (self->list [i].file, PQresultErrorMessage (res));
@@ -196,8 +195,9 @@ s_checksums (s_migrate_t *self)
 static int
 s_applied (s_migrate_t *self)
 {
-    PGresult *res = PQexec (self->conn,
-        "SELECT to_regclass('public.schema_migrations') IS NOT NULL");
+    PGresult *res =
+        PQexec (self->conn,
+                "SELECT to_regclass('public.schema_migrations') IS NOT NULL");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         s_pg_error ("schema_migrations", PQresultErrorMessage (res));
         PQclear (res);
@@ -207,7 +207,8 @@ s_applied (s_migrate_t *self)
     PQclear (res);
     if (!exists)
         return 0;
-    res = PQexec (self->conn,
+    res = PQexec (
+        self->conn,
         "SELECT version, name, checksum, to_char(applied_at AT TIME ZONE "
         "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
         "FROM public.schema_migrations ORDER BY version");
@@ -250,15 +251,16 @@ s_problems (s_migrate_t *self)
         s_migration_t *migration = &self->list [i];
         if (migration->applied_at
             && strcmp (migration->recorded, migration->checksum) != 0) {
-            fprintf (stderr, "ferryctl migrate: %s was changed after it was "
+            fprintf (stderr,
+                     "ferryctl migrate: %s was changed after it was "
                      "applied (checksum %.12s, applied %.12s): migrations "
                      "are forward only; add a new file instead\n",
-                     migration->file, migration->checksum,
-                     migration->recorded);
+                     migration->file, migration->checksum, migration->recorded);
             problems++;
         }
         if (!migration->applied_at && migration->version < newest) {
-            fprintf (stderr, "ferryctl migrate: %s is older than the applied "
+            fprintf (stderr,
+                     "ferryctl migrate: %s is older than the applied "
                      "version %04d and was never applied\n",
                      migration->file, newest);
             problems++;
@@ -284,9 +286,11 @@ s_apply (s_migrate_t *self, s_migration_t *migration)
         snprintf (version, sizeof version, "%d", migration->version);
         const char *values [] = { version, migration->name,
                                   migration->checksum };
-        PGresult *res = PQexecParams (self->conn,
+        PGresult *res = PQexecParams (
+            self->conn,
             "INSERT INTO public.schema_migrations (version, name, checksum) "
-            "VALUES ($1::int, $2, $3)", 3, NULL, values, NULL, NULL, 0);
+            "VALUES ($1::int, $2, $3)",
+            3, NULL, values, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_COMMAND_OK) {
             s_pg_error ("schema_migrations", PQresultErrorMessage (res));
             rc = -1;
@@ -310,24 +314,28 @@ s_apply (s_migrate_t *self, s_migration_t *migration)
 static int
 s_partitions (s_migrate_t *self, int64_t ahead, bool dry_run)
 {
-    PGresult *res = PQexec (self->conn,
+    PGresult *res = PQexec (
+        self->conn,
         "SELECT to_regprocedure('audit.ensure_partitions(date, integer)') "
         "IS NOT NULL");
     bool exists = PQresultStatus (res) == PGRES_TUPLES_OK
-               && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+                  && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
     PQclear (res);
     if (!exists || dry_run) {
         if (dry_run)
             printf ("would ensure audit partitions for this month and %lld "
-                    "ahead\n", (long long) ahead);
+                    "ahead\n",
+                    (long long) ahead);
         return 0;
     }
     char months [24];
     snprintf (months, sizeof months, "%lld", (long long) ahead + 1);
     const char *values [] = { months };
-    res = PQexecParams (self->conn,
+    res = PQexecParams (
+        self->conn,
         "SELECT audit.ensure_partitions((now() AT TIME ZONE 'UTC')::date, "
-        "$1::int)", 1, NULL, values, NULL, NULL, 0);
+        "$1::int)",
+        1, NULL, values, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         s_pg_error ("partitions", PQresultErrorMessage (res));
         PQclear (res);
@@ -350,7 +358,8 @@ s_status (s_migrate_t *self)
             printf ("applied  %s  %s%s\n", migration->file,
                     migration->applied_at,
                     strcmp (migration->recorded, migration->checksum)
-                    ? "  CHANGED since applied" : "");
+                        ? "  CHANGED since applied"
+                        : "");
     }
 }
 
@@ -371,17 +380,15 @@ ferryctl_migrate (ferryctl_t *ctl)
         { .name = NULL }
     };
     bool dry_run = false, status = false;
-    s_migrate_t self = {
-        .dir = fy_cfg_str (ctl->cfg, "store", "migrations_dir")
-    };
+    s_migrate_t self = { .dir =
+                             fy_cfg_str (ctl->cfg, "store", "migrations_dir") };
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
-                               NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL))
+           != -1) {
         if (opt == 'n')
             dry_run = true;
-        else
-        if (opt == 'd')
+        else if (opt == 'd')
             self.dir = optarg;
         else
             return s_usage ();
@@ -395,17 +402,17 @@ ferryctl_migrate (ferryctl_t *ctl)
     const char *url = fy_cfg_str (ctl->cfg, "store", "database_url");
     if (!url || !*url) {
         fprintf (stderr, "ferryctl migrate: store.database_url is not set "
-                 "(DATABASE_URL or FERRY_STORE_DATABASE_URL)\n");
+                         "(DATABASE_URL or FERRY_STORE_DATABASE_URL)\n");
         return FERRYCTL_FAILED;
     }
     char timeout [24];
-    snprintf (timeout, sizeof timeout, "%lld", (long long)
-              fy_cfg_int (ctl->cfg, "store", "connect_timeout_s"));
+    snprintf (timeout, sizeof timeout, "%lld",
+              (long long) fy_cfg_int (ctl->cfg, "store", "connect_timeout_s"));
     int rc = FERRYCTL_FAILED;
     if (s_scan (&self))
         goto out;
-    const char *keys [] = { "connect_timeout", "application_name",
-                            "dbname", NULL };
+    const char *keys [] = { "connect_timeout", "application_name", "dbname",
+                            NULL };
     const char *values [] = { timeout, "ferryctl-migrate", url, NULL };
     self.conn = PQconnectdbParams (keys, values, 1);
     if (PQstatus (self.conn) != CONNECTION_OK) {
@@ -424,7 +431,8 @@ ferryctl_migrate (ferryctl_t *ctl)
                        "CREATE TABLE IF NOT EXISTS public.schema_migrations ("
                        "version integer PRIMARY KEY, name text NOT NULL, "
                        "checksum text NOT NULL, applied_at timestamptz NOT "
-                       "NULL DEFAULT now())", "schema_migrations")))
+                       "NULL DEFAULT now())",
+                       "schema_migrations")))
         goto out;
     if (s_checksums (&self) || s_applied (&self))
         goto out;
@@ -443,15 +451,14 @@ ferryctl_migrate (ferryctl_t *ctl)
         pending++;
         if (dry_run)
             printf ("would apply  %s\n", migration->file);
-        else
-        if (s_apply (&self, migration))
+        else if (s_apply (&self, migration))
             goto out;
     }
     if (pending == 0)
         printf ("schema is up to date (version %04d)\n",
                 self.count ? self.list [self.count - 1].version : 0);
-    if (s_partitions (&self, fy_cfg_int (ctl->cfg, "store",
-                                         "partitions_ahead"), dry_run))
+    if (s_partitions (&self, fy_cfg_int (ctl->cfg, "store", "partitions_ahead"),
+                      dry_run))
         goto out;
     rc = FERRYCTL_OK;
 out:

@@ -42,16 +42,18 @@ s_resolve (const char *name, size_t *len_p, void *arg)
     free (partials->text);
     partials->text = NULL;
     if (!s_name_ok (name)) {
-        fprintf (stderr, "ferryctl render: partial '%s': not a file name "
-                 "(letters, digits, _ . -)\n", name);
+        fprintf (stderr,
+                 "ferryctl render: partial '%s': not a file name "
+                 "(letters, digits, _ . -)\n",
+                 name);
         return NULL;
     }
     char *path = fy_xasprintf ("%s/%s.mustache", partials->dir, name);
     partials->text = fy_read_file (path, S_TEMPLATE_MAX, len_p);
     //  The spec renders a missing partial as nothing; a preview says so.
     if (!partials->text)
-        fprintf (stderr, "ferryctl render: partial '%s': %s: %s\n", name,
-                 path, strerror (errno));
+        fprintf (stderr, "ferryctl render: partial '%s': %s: %s\n", name, path,
+                 strerror (errno));
     free (path);
     return partials->text;
 }
@@ -79,8 +81,7 @@ int
 ferryctl_render (ferryctl_t *ctl)
 {
     static const struct option options [] = {
-        { "partials", required_argument, NULL, 'p' },
-        { NULL, 0, NULL, 0 }
+        { "partials", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
     };
     const char *partials_dir = NULL;
     optind = 1;
@@ -96,7 +97,7 @@ ferryctl_render (ferryctl_t *ctl)
     int left = ctl->argc - optind;
     if (left < 1 || left > 2) {
         fprintf (stderr, "usage: ferryctl render [--partials DIR] TEMPLATE "
-                 "[DATA.json | -]\n");
+                         "[DATA.json | -]\n");
         return FERRYCTL_USAGE;
     }
     const char *template_path = ctl->argv [optind];
@@ -118,8 +119,7 @@ ferryctl_render (ferryctl_t *ctl)
     }
     template = fy_template_compile (text, text_len, &err);
     if (!template) {
-        fprintf (stderr, "ferryctl render: %s: %s\n", template_path,
-                 err.text);
+        fprintf (stderr, "ferryctl render: %s: %s\n", template_path, err.text);
         goto out;
     }
     data_text = s_slurp (data_path, FY_EVENT_MAX_BYTES, &data_len, &err);
@@ -134,15 +134,14 @@ ferryctl_render (ferryctl_t *ctl)
         goto out;
     }
     if (!partials.dir) {
-        dir_copy = fy_xstrdup (strcmp (template_path, "-") ? template_path
-                                                           : "./-");
+        dir_copy =
+            fy_xstrdup (strcmp (template_path, "-") ? template_path : "./-");
         partials.dir = dirname (dir_copy);
     }
     set = fy_template_partials_new (s_resolve, &partials);
     size_t out_len = 0;
     if (fy_template_render (template, data, set, &out, &out_len, &err)) {
-        fprintf (stderr, "ferryctl render: %s: %s\n", template_path,
-                 err.text);
+        fprintf (stderr, "ferryctl render: %s: %s\n", template_path, err.text);
         goto out;
     }
     if (fwrite (out, 1, out_len, stdout) != out_len || fflush (stdout)) {

@@ -22,7 +22,7 @@
 //  How often the progress line may be redrawn, and how long one wait on
 //  the broker's socket lasts between checks of the timeout.
 #define S_PROGRESS_MS 100
-#define S_WAIT_MS     100
+#define S_WAIT_MS 100
 
 //  An event read and checked, with the line it came from for messages.
 typedef struct {
@@ -93,9 +93,10 @@ s_progress (s_send_t *self)
     if (now - self->progress_at < S_PROGRESS_MS)
         return;
     self->progress_at = now;
-    fprintf (stderr, "\rline %zu: sent %zu, acked %zu, nacked %zu, "
-             "invalid %zu", self->line, self->sent, self->acked,
-             self->nacked, self->invalid);
+    fprintf (stderr,
+             "\rline %zu: sent %zu, acked %zu, nacked %zu, "
+             "invalid %zu",
+             self->line, self->sent, self->acked, self->nacked, self->invalid);
     self->progress_shown = true;
 }
 
@@ -109,16 +110,19 @@ s_read_next (s_send_t *self)
         if (len < 0) {
             if (ferror (self->input)) {
                 s_progress_clear (self);
-                fprintf (stderr, "ferryctl send: read error after line "
-                         "%zu: %s\n", self->line, strerror (errno));
+                fprintf (stderr,
+                         "ferryctl send: read error after line "
+                         "%zu: %s\n",
+                         self->line, strerror (errno));
                 self->invalid++;
             }
             self->eof = true;
             break;
         }
         self->line++;
-        while (len > 0 && (self->buffer [len - 1] == '\n'
-                       ||  self->buffer [len - 1] == '\r'))
+        while (len > 0
+               && (self->buffer [len - 1] == '\n'
+                   || self->buffer [len - 1] == '\r'))
             self->buffer [--len] = 0;
         if (strspn (self->buffer, " \t") == (size_t) len)
             continue;
@@ -182,8 +186,8 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
     ferryctl_printable (reason, shown, sizeof shown);
     s_progress_clear (self);
     fprintf (stderr, "line %zu: event %s nacked (%s): %s\n", item->line,
-             fy_event_id (item->event),
-             retryable ? "retryable" : "permanent", shown);
+             fy_event_id (item->event), retryable ? "retryable" : "permanent",
+             shown);
     s_item_destroy (&item);
 }
 
@@ -234,8 +238,7 @@ s_send_broker (s_send_t *self, ferryctl_t *ctl, const char *endpoint,
                              fy_cfg_int (ctl->cfg, "broker", "heartbeat_ms"),
                              fy_cfg_int (ctl->cfg, "broker", "liveness"));
     fy_client_handlers_t handlers = {
-        .ack = s_on_ack, .nack = s_on_nack, .reset = s_on_reset,
-        .arg = self
+        .ack = s_on_ack, .nack = s_on_nack, .reset = s_on_reset, .arg = self
     };
     fy_client_set_handlers (client, &handlers);
     self->pending = zhashx_new ();
@@ -271,7 +274,7 @@ s_send_broker (s_send_t *self, ferryctl_t *ctl, const char *endpoint,
             self->heard_at = fy_clock_mono_ms ();
         }
         if (self->eof && zlistx_size (self->resend) == 0
-        &&  zhashx_size (self->pending) == 0)
+            && zhashx_size (self->pending) == 0)
             break;
         if (fy_clock_mono_ms () - self->heard_at >= timeout_ms) {
             timed_out = true;
@@ -287,11 +290,13 @@ s_send_broker (s_send_t *self, ferryctl_t *ctl, const char *endpoint,
     }
     s_progress_clear (self);
     if (timed_out) {
-        size_t waiting = zhashx_size (self->pending)
-                       + zlistx_size (self->resend);
-        fprintf (stderr, "ferryctl send: nothing heard from %s for %lld ms: "
-                 "%zu events unanswered%s\n", connect, (long long) timeout_ms,
-                 waiting, self->eof ? "" : ", the rest of the input unread");
+        size_t waiting =
+            zhashx_size (self->pending) + zlistx_size (self->resend);
+        fprintf (stderr,
+                 "ferryctl send: nothing heard from %s for %lld ms: "
+                 "%zu events unanswered%s\n",
+                 connect, (long long) timeout_ms, waiting,
+                 self->eof ? "" : ", the rest of the input unread");
     }
     fy_client_destroy (&client);
     for (s_item_t *item = zhashx_first (self->pending); item;
@@ -416,8 +421,8 @@ s_send_sqs (s_send_t *self, const char *queue_url, int64_t timeout_ms)
     options.give_up_ms = timeout_ms;
     options.report = s_on_sqs_report;
     options.arg = self;
-    fy_sqs_producer_t *producer = fy_sqs_producer_new (
-        aws->sqs, aws->http, queue_url, &options, &err);
+    fy_sqs_producer_t *producer =
+        fy_sqs_producer_new (aws->sqs, aws->http, queue_url, &options, &err);
     if (!producer) {
         fprintf (stderr, "ferryctl send: %s\n", err.text);
         ferryctl_sqs_destroy (&aws);
@@ -449,8 +454,8 @@ s_send_sqs (s_send_t *self, const char *queue_url, int64_t timeout_ms)
             if (errno == EAGAIN)
                 break;
             s_progress_clear (self);
-            fprintf (stderr, "line %zu: event %s not sent: %s\n",
-                     held->line, fy_event_id (held->event), err.text);
+            fprintf (stderr, "line %zu: event %s not sent: %s\n", held->line,
+                     fy_event_id (held->event), err.text);
             self->invalid++;
             s_item_destroy (&held);
         }
@@ -472,9 +477,10 @@ s_send_sqs (s_send_t *self, const char *queue_url, int64_t timeout_ms)
     s_item_destroy (&held);
     s_progress_clear (self);
     if (timed_out)
-        fprintf (stderr, "ferryctl send: nothing heard from SQS for %lld ms: "
-                 "%zu events unanswered%s\n", (long long) timeout_ms,
-                 fy_sqs_producer_pending (producer),
+        fprintf (stderr,
+                 "ferryctl send: nothing heard from SQS for %lld ms: "
+                 "%zu events unanswered%s\n",
+                 (long long) timeout_ms, fy_sqs_producer_pending (producer),
                  self->eof ? "" : ", the rest of the input unread");
     fy_sqs_producer_destroy (&producer);
     zlistx_destroy (&self->outstanding);
@@ -485,11 +491,10 @@ s_send_sqs (s_send_t *self, const char *queue_url, int64_t timeout_ms)
 static int
 s_usage (void)
 {
-    fprintf (stderr,
-        "usage: ferryctl send [--broker ENDPOINT | --http URL | "
-        "--sqs[=QUEUE_URL]]\n"
-        "                     [--token TOKEN] [--timeout-ms MS] "
-        "[--schema PATH] [FILE]\n");
+    fprintf (stderr, "usage: ferryctl send [--broker ENDPOINT | --http URL | "
+                     "--sqs[=QUEUE_URL]]\n"
+                     "                     [--token TOKEN] [--timeout-ms MS] "
+                     "[--schema PATH] [FILE]\n");
     return FERRYCTL_USAGE;
 }
 
@@ -513,10 +518,10 @@ ferryctl_send (ferryctl_t *ctl)
     bool broker_given = false;
     bool sqs = false;
     const char *queue_url = ferryctl_sqs_env ("SQS_QUEUE_URL");
-    optind = 0;             //  0: glibc starts afresh, permutation included
+    optind = 0;  //  0: glibc starts afresh, permutation included
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
-                               NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL))
+           != -1) {
         switch (opt) {
             case 'b':
                 endpoint = optarg;
@@ -531,10 +536,10 @@ ferryctl_send (ferryctl_t *ctl)
                 sqs = true;
                 if (optarg)
                     queue_url = optarg;
-                else
-                if (optind < ctl->argc
-                    && (strncmp (ctl->argv [optind], "http://", 7) == 0
-                        || strncmp (ctl->argv [optind], "https://", 8) == 0))
+                else if (optind < ctl->argc
+                         && (strncmp (ctl->argv [optind], "http://", 7) == 0
+                             || strncmp (ctl->argv [optind], "https://", 8)
+                                    == 0))
                     queue_url = ctl->argv [optind++];
                 break;
             case 't':
@@ -542,8 +547,10 @@ ferryctl_send (ferryctl_t *ctl)
                 break;
             case 'w':
                 if (fy_parse_int64 (optarg, 1, 86400000, &timeout_ms)) {
-                    fprintf (stderr, "ferryctl send: --timeout-ms: '%s' is "
-                             "not 1..86400000\n", optarg);
+                    fprintf (stderr,
+                             "ferryctl send: --timeout-ms: '%s' is "
+                             "not 1..86400000\n",
+                             optarg);
                     return FERRYCTL_USAGE;
                 }
                 break;
@@ -556,12 +563,12 @@ ferryctl_send (ferryctl_t *ctl)
     }
     if (broker_given + (http_url != NULL) + sqs > 1) {
         fprintf (stderr, "ferryctl send: --broker, --http and --sqs exclude "
-                 "each other\n");
+                         "each other\n");
         return s_usage ();
     }
     if (sqs && (!queue_url || !*queue_url)) {
         fprintf (stderr, "ferryctl send: --sqs: no queue URL (give one or "
-                 "set SQS_QUEUE_URL)\n");
+                         "set SQS_QUEUE_URL)\n");
         return FERRYCTL_USAGE;
     }
     if (ctl->argc - optind > 1)
@@ -581,13 +588,14 @@ ferryctl_send (ferryctl_t *ctl)
         fy_schema_destroy (&self.schema);
         return FERRYCTL_USAGE;
     }
-    int rc = sqs ? s_send_sqs (&self, queue_url, timeout_ms)
-           : http_url ? s_send_http (&self, http_url, token, timeout_ms)
-           : s_send_broker (&self, ctl, endpoint, timeout_ms);
+    int rc = sqs        ? s_send_sqs (&self, queue_url, timeout_ms)
+             : http_url ? s_send_http (&self, http_url, token, timeout_ms)
+                        : s_send_broker (&self, ctl, endpoint, timeout_ms);
     if (rc != FERRYCTL_USAGE) {
         printf ("sent %zu, acked %zu, nacked %zu (retryable %zu), "
-                "invalid %zu\n", self.sent, self.acked, self.nacked,
-                self.retryable, self.invalid);
+                "invalid %zu\n",
+                self.sent, self.acked, self.nacked, self.retryable,
+                self.invalid);
         if (self.acked != self.sent || self.invalid > 0)
             rc = FERRYCTL_FAILED;
     }

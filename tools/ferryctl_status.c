@@ -51,8 +51,7 @@ s_idle (json_t *object, char *buffer, size_t size)
     long long ms = (long long) json_integer_value (value);
     if (ms < 1000)
         snprintf (buffer, size, "%lldms", ms);
-    else
-    if (ms < 60000)
+    else if (ms < 60000)
         snprintf (buffer, size, "%lld.%llds", ms / 1000, ms % 1000 / 100);
     else
         snprintf (buffer, size, "%lldm%llds", ms / 60000, ms % 60000 / 1000);
@@ -74,22 +73,24 @@ s_name_width (json_t *root)
     size_t width = S_NAME_MIN;
     size_t index;
     json_t *service, *worker, *client;
-    json_array_foreach (json_object_get (root, "services"), index, service) {
-        const char *name = json_string_value (json_object_get (service,
-                                                               "name"));
+    json_array_foreach (json_object_get (root, "services"), index, service)
+    {
+        const char *name =
+            json_string_value (json_object_get (service, "name"));
         if (name && strlen (name) > width)
             width = strlen (name);
         size_t w;
         json_array_foreach (json_object_get (service, "workers_detail"), w,
-                            worker) {
+                            worker)
+        {
             name = json_string_value (json_object_get (worker, "name"));
             if (name && strlen (name) + 2 > width)
                 width = strlen (name) + 2;
         }
     }
-    json_array_foreach (json_object_get (root, "clients"), index, client) {
-        const char *name = json_string_value (json_object_get (client,
-                                                              "name"));
+    json_array_foreach (json_object_get (root, "clients"), index, client)
+    {
+        const char *name = json_string_value (json_object_get (client, "name"));
         if (name && strlen (name) > width)
             width = strlen (name);
     }
@@ -101,16 +102,15 @@ s_print_broker (json_t *broker)
 {
     char a [32], b [32];
     char endpoint [256];
-    const char *text = json_string_value (json_object_get (broker,
-                                                           "endpoint"));
+    const char *text = json_string_value (json_object_get (broker, "endpoint"));
     ferryctl_printable (text ? text : "-", endpoint, sizeof endpoint);
     json_t *uptime = json_object_get (broker, "uptime_s");
     char uptime_text [64] = "-";
     if (json_is_integer (uptime)) {
         long long s = (long long) json_integer_value (uptime);
         int at = s < 86400 ? 0
-               : snprintf (uptime_text, sizeof uptime_text, "%lldd ",
-                           s / 86400);
+                           : snprintf (uptime_text, sizeof uptime_text,
+                                       "%lldd ", s / 86400);
         snprintf (uptime_text + at, sizeof uptime_text - (size_t) at,
                   "%02lld:%02lld:%02lld", s % 86400 / 3600, s % 3600 / 60,
                   s % 60);
@@ -119,9 +119,9 @@ s_print_broker (json_t *broker)
     printf ("broker      %s\n", endpoint);
     printf ("uptime      %s\n", uptime_text);
     printf ("draining    %s\n", !json_is_boolean (draining) ? "-"
-                              : json_is_true (draining) ? "yes" : "no");
-    printf ("unfinished  %s of %s\n",
-            s_int (broker, "unfinished", a, sizeof a),
+                                : json_is_true (draining)   ? "yes"
+                                                            : "no");
+    printf ("unfinished  %s of %s\n", s_int (broker, "unfinished", a, sizeof a),
             s_int (broker, "capacity", b, sizeof b));
     printf ("credit out  %s\n",
             s_int (broker, "outstanding_credit", a, sizeof a));
@@ -131,29 +131,31 @@ static void
 s_print_services (json_t *services, int width)
 {
     char name [128], workers [32], credit [32], held [32], queued [32],
-         requests [32], idle [32];
+        requests [32], idle [32];
     putchar ('\n');
-    s_row ("%-*s %8s %8s %8s %8s %9s %8s", width, "SERVICE / WORKER",
-            "WORKERS", "CREDIT", "HELD", "QUEUED", "REQUESTS", "IDLE");
+    s_row ("%-*s %8s %8s %8s %8s %9s %8s", width, "SERVICE / WORKER", "WORKERS",
+           "CREDIT", "HELD", "QUEUED", "REQUESTS", "IDLE");
     size_t index;
     json_t *service;
-    json_array_foreach (services, index, service) {
+    json_array_foreach (services, index, service)
+    {
         s_row ("%-*s %8s %8s %8s %8s %9s %8s", width,
-                s_name (service, name, sizeof name),
-                s_int (service, "workers", workers, sizeof workers), "",
-                s_int (service, "held", held, sizeof held),
-                s_int (service, "queued", queued, sizeof queued),
-                s_int (service, "requests_queued", requests, sizeof requests),
-                "");
+               s_name (service, name, sizeof name),
+               s_int (service, "workers", workers, sizeof workers), "",
+               s_int (service, "held", held, sizeof held),
+               s_int (service, "queued", queued, sizeof queued),
+               s_int (service, "requests_queued", requests, sizeof requests),
+               "");
         size_t w;
         json_t *worker;
         json_array_foreach (json_object_get (service, "workers_detail"), w,
-                            worker) {
+                            worker)
+        {
             s_row ("  %-*s %8s %8s %8s %8s %9s %8s", width - 2,
-                    s_name (worker, name, sizeof name), "",
-                    s_int (worker, "credit", credit, sizeof credit),
-                    s_int (worker, "held", held, sizeof held), "", "",
-                    s_idle (worker, idle, sizeof idle));
+                   s_name (worker, name, sizeof name), "",
+                   s_int (worker, "credit", credit, sizeof credit),
+                   s_int (worker, "held", held, sizeof held), "", "",
+                   s_idle (worker, idle, sizeof idle));
         }
     }
     if (json_array_size (services) == 0)
@@ -165,16 +167,15 @@ s_print_clients (json_t *clients, int width)
 {
     char name [128], credit [32], unfinished [32], idle [32];
     putchar ('\n');
-    s_row ("%-*s %8s %10s %8s", width, "CLIENT", "CREDIT",
-            "UNFINISHED", "IDLE");
+    s_row ("%-*s %8s %10s %8s", width, "CLIENT", "CREDIT", "UNFINISHED",
+           "IDLE");
     size_t index;
     json_t *client;
     json_array_foreach (clients, index, client)
-        s_row ("%-*s %8s %10s %8s", width,
-                s_name (client, name, sizeof name),
-                s_int (client, "credit", credit, sizeof credit),
-                s_int (client, "unfinished", unfinished, sizeof unfinished),
-                s_idle (client, idle, sizeof idle));
+        s_row ("%-*s %8s %10s %8s", width, s_name (client, name, sizeof name),
+               s_int (client, "credit", credit, sizeof credit),
+               s_int (client, "unfinished", unfinished, sizeof unfinished),
+               s_idle (client, idle, sizeof idle));
     if (json_array_size (clients) == 0)
         printf ("(no client)\n");
 }
@@ -212,22 +213,20 @@ ferryctl_status (ferryctl_t *ctl)
     bool as_json = false;
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options,
-                               NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL))
+           != -1) {
         if (opt == 'u')
             url = optarg;
-        else
-        if (opt == 't')
+        else if (opt == 't')
             token = optarg;
-        else
-        if (opt == 'j')
+        else if (opt == 'j')
             as_json = true;
         else
             break;
     }
     if (opt != -1 || optind < ctl->argc) {
         fprintf (stderr, "usage: ferryctl status [--url URL] [--token TOKEN] "
-                 "[--json]\n");
+                         "[--json]\n");
         return FERRYCTL_USAGE;
     }
     char *base = url ? fy_xstrdup (url) : s_default_url (ctl);
@@ -255,8 +254,8 @@ ferryctl_status (ferryctl_t *ctl)
     json_error_t error;
     root = json_loads (ferryctl_http_body (http), 0, &error);
     if (!json_is_object (root)) {
-        fprintf (stderr, "ferryctl status: %s: not a JSON object: %s\n",
-                 full, root ? "other JSON" : error.text);
+        fprintf (stderr, "ferryctl status: %s: not a JSON object: %s\n", full,
+                 root ? "other JSON" : error.text);
         goto out;
     }
     if (as_json) {

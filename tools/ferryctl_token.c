@@ -26,10 +26,9 @@ ferryctl_token (ferryctl_t *ctl)
            != -1) {
         if (opt == 's')
             sub = optarg;
-        else
-        if (opt != 't' || fy_parse_int64 (optarg, 1, 86400 * 366, &ttl)) {
+        else if (opt != 't' || fy_parse_int64 (optarg, 1, 86400 * 366, &ttl)) {
             fprintf (stderr, "usage: ferryctl token [--sub NAME] "
-                     "[--ttl SECONDS]\n");
+                             "[--ttl SECONDS]\n");
             return FERRYCTL_USAGE;
         }
     }
@@ -37,13 +36,13 @@ ferryctl_token (ferryctl_t *ctl)
     const char *secret = fy_cfg_str (ctl->cfg, "http", "jwt_secret");
     if (strcmp (alg, "HS256") != 0 || !secret || !*secret) {
         fprintf (stderr, "ferryctl token: needs http.jwt_alg HS256 and "
-                 "http.jwt_secret (JWT_SERVICE_SECRET)\n");
+                         "http.jwt_secret (JWT_SERVICE_SECRET)\n");
         return FERRYCTL_USAGE;
     }
     int64_t now = fy_clock_wall_ms () / 1000;
-    json_t *claims = json_pack ("{s:s, s:I, s:I}", "sub", sub,
-                                "iat", (json_int_t) now,
-                                "exp", (json_int_t) (now + ttl));
+    json_t *claims =
+        json_pack ("{s:s, s:I, s:I}", "sub", sub, "iat", (json_int_t) now,
+                   "exp", (json_int_t) (now + ttl));
     const char *issuer = fy_cfg_str (ctl->cfg, "http", "jwt_issuer");
     const char *audience = fy_cfg_str (ctl->cfg, "http", "jwt_audience");
     if (issuer)

@@ -14,15 +14,15 @@ ferryctl_validate (ferryctl_t *ctl)
 {
     const char *schema_path = fy_cfg_str (ctl->cfg, "events", "schema");
     static const struct option options [] = {
-        { "schema", required_argument, NULL, 's' },
-        { NULL, 0, NULL, 0 }
+        { "schema", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 }
     };
     optind = 1;
     int opt;
-    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long (ctl->argc, ctl->argv, "", options, NULL))
+           != -1) {
         if (opt != 's') {
             fprintf (stderr, "usage: ferryctl validate [--schema PATH] "
-                     "< message\n");
+                             "< message\n");
             return FERRYCTL_USAGE;
         }
         schema_path = optarg;

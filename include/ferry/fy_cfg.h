@@ -23,9 +23,9 @@ typedef enum {
 } fy_cfg_type_t;
 
 //  Flags of a key.
-#define FY_CFG_RESTART  0   //  takes effect at the next start
-#define FY_CFG_RELOAD   1   //  SIGHUP applies it
-#define FY_CFG_SECRET   2   //  environment or <key>_file only; masked
+#define FY_CFG_RESTART 0   //  takes effect at the next start
+#define FY_CFG_RELOAD 1   //  SIGHUP applies it
+#define FY_CFG_SECRET 2   //  environment or <key>_file only; masked
 #define FY_CFG_REQUIRED 4   //  no default: must be set somewhere
 
 typedef struct {
@@ -53,10 +53,10 @@ typedef struct fy_cfg fy_cfg_t;
 //  A configuration over tables (borrowed, static), or over every section
 //  in fy_cfg_sections when tables is NULL.
 FY_EXPORT fy_cfg_t *
-    fy_cfg_new (const fy_cfg_section_t *tables);
+fy_cfg_new (const fy_cfg_section_t *tables);
 
 FY_EXPORT void
-    fy_cfg_destroy (fy_cfg_t **self_p);
+fy_cfg_destroy (fy_cfg_t **self_p);
 
 //  Load path (NULL: defaults only), then the environment, then each
 //  "section.key=value" of sets (NULL-terminated, may be NULL). Checks every
@@ -64,31 +64,31 @@ FY_EXPORT void
 //  the file, section and key in one line. On failure the configuration is
 //  left as it was, so a failed reload keeps the old values.
 FY_EXPORT int
-    fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
-                 fy_error_t *err) FY_MUSTCHECK;
+fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
+             fy_error_t *err) FY_MUSTCHECK;
 
 //  Load again from the path and sets of the last successful fy_cfg_load
 //  (SIGHUP): a file edited since, or the environment, may have changed.
 //  Returns and fails as fy_cfg_load.
 FY_EXPORT int
-    fy_cfg_reload (fy_cfg_t *self, fy_error_t *err) FY_MUSTCHECK;
+fy_cfg_reload (fy_cfg_t *self, fy_error_t *err) FY_MUSTCHECK;
 
 //  Values of a key (section and key must exist in the tables: asserted).
 //  Strings are borrowed until the next load; NULL when unset.
 FY_EXPORT const char *
-    fy_cfg_str (fy_cfg_t *self, const char *section, const char *key);
+fy_cfg_str (fy_cfg_t *self, const char *section, const char *key);
 FY_EXPORT int64_t
-    fy_cfg_int (fy_cfg_t *self, const char *section, const char *key);
+fy_cfg_int (fy_cfg_t *self, const char *section, const char *key);
 FY_EXPORT bool
-    fy_cfg_bool (fy_cfg_t *self, const char *section, const char *key);
+fy_cfg_bool (fy_cfg_t *self, const char *section, const char *key);
 
 //  Where the key's value came from: "default", "file", "env" or "set".
 FY_EXPORT const char *
-    fy_cfg_origin (fy_cfg_t *self, const char *section, const char *key);
+fy_cfg_origin (fy_cfg_t *self, const char *section, const char *key);
 
 //  The effective configuration as ZPL, secrets masked. Caller owns result.
 FY_EXPORT char *
-    fy_cfg_dump (fy_cfg_t *self);
+fy_cfg_dump (fy_cfg_t *self);
 
 //  The options every ferry program takes: -c FILE (default FERRY_CONFIG),
 //  --set SECTION.KEY=VALUE (repeatable), --check-config, -h/--help.
@@ -104,20 +104,20 @@ typedef struct {
 //  non-option (a command, whose own options follow it). Returns 0, or -1
 //  on an unknown option or a missing value (getopt has said which).
 FY_EXPORT int
-    fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
-                       bool stop_at_command) FY_MUSTCHECK;
+fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
+                   bool stop_at_command) FY_MUSTCHECK;
 
 FY_EXPORT void
-    fy_cfg_args_free (fy_cfg_args_t *args);
+fy_cfg_args_free (fy_cfg_args_t *args);
 
 //  Configure the process logger from the log section, as component.
 //  Returns 0, or -1 with errno EINVAL when the section holds bad names.
 FY_EXPORT int
-    fy_cfg_apply_log (fy_cfg_t *self, const char *component) FY_MUSTCHECK;
+fy_cfg_apply_log (fy_cfg_t *self, const char *component) FY_MUSTCHECK;
 
 //  Look up a key's entry in fy_cfg_sections; NULL when unknown.
 FY_EXPORT const fy_cfg_key_t *
-    fy_cfg_key_find (const char *section, const char *key);
+fy_cfg_key_find (const char *section, const char *key);
 
 #ifdef __cplusplus
 }

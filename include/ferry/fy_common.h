@@ -31,42 +31,42 @@ typedef struct {
 
 //  Format text into err; no-op when err is NULL. Preserves errno.
 FY_EXPORT void
-    fy_error_set (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
+fy_error_set (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
 
 //  Prefix err's current text with a formatted context, "ctx: text".
 FY_EXPORT void
-    fy_error_prefix (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
+fy_error_prefix (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
 
 //  Allocators that abort on out-of-memory after logging.
 FY_EXPORT void *
-    fy_xmalloc (size_t size);
+fy_xmalloc (size_t size);
 FY_EXPORT void *
-    fy_xcalloc (size_t count, size_t size);
+fy_xcalloc (size_t count, size_t size);
 FY_EXPORT void *
-    fy_xrealloc (void *ptr, size_t size);
+fy_xrealloc (void *ptr, size_t size);
 FY_EXPORT char *
-    fy_xstrdup (const char *str);
+fy_xstrdup (const char *str);
 FY_EXPORT char *
-    fy_xstrndup (const char *str, size_t len);
+fy_xstrndup (const char *str, size_t len);
 //  Caller owns result.
 FY_EXPORT char *
-    fy_xasprintf (const char *format, ...) FY_PRINTF (1, 2);
+fy_xasprintf (const char *format, ...) FY_PRINTF (1, 2);
 
 //  Read the whole file at path, at most max bytes, NUL-terminated (the
 //  terminator is not counted in *size_p, which may be NULL). Caller owns
 //  result. Returns NULL with errno from open/read, or EFBIG when the file
 //  is larger than max.
 FY_EXPORT char *
-    fy_read_file (const char *path, size_t max, size_t *size_p);
+fy_read_file (const char *path, size_t max, size_t *size_p);
 
 //  Milliseconds of the monotonic and the wall clock.
 FY_EXPORT int64_t
-    fy_clock_mono_ms (void);
+fy_clock_mono_ms (void);
 FY_EXPORT int64_t
-    fy_clock_wall_ms (void);
+fy_clock_wall_ms (void);
 //  Nanoseconds of the monotonic clock, for benchmarks and histograms.
 FY_EXPORT int64_t
-    fy_clock_mono_ns (void);
+fy_clock_mono_ns (void);
 
 //  Capped exponential backoff with jitter, for retries and reconnects:
 //  attempt n (from 1) has the ceiling min(cap, base * 2^(n-1)). The
@@ -80,17 +80,17 @@ typedef struct {
 
 //  Set up backoff with base and cap (milliseconds, > 0).
 FY_EXPORT void
-    fy_backoff_init (fy_backoff_t *backoff, int64_t base_ms, int64_t cap_ms);
+fy_backoff_init (fy_backoff_t *backoff, int64_t base_ms, int64_t cap_ms);
 
 //  Full jitter: uniform in [0, ceiling].
 FY_EXPORT int64_t
-    fy_backoff_ms (fy_backoff_t *backoff, int attempt);
+fy_backoff_ms (fy_backoff_t *backoff, int attempt);
 
 //  Equal jitter: uniform in [ceiling / 2, ceiling], for reconnecting,
 //  where at least half the wait keeps a server that is down from being
 //  hammered.
 FY_EXPORT int64_t
-    fy_backoff_equal_ms (fy_backoff_t *backoff, int attempt);
+fy_backoff_equal_ms (fy_backoff_t *backoff, int attempt);
 
 //  For the objects a program's own loop drives (an fd to poll, a
 //  deadline, a run call), the waiting they offer programs without a
@@ -99,7 +99,7 @@ FY_EXPORT int64_t
 //  minute at the most. Returns 0 (an interrupted poll included), or -1
 //  with errno from poll.
 FY_EXPORT int
-    fy_wait_fd (int fd, int64_t own_ms, int64_t timeout_ms);
+fy_wait_fd (int fd, int64_t own_ms, int64_t timeout_ms);
 
 //  Call wait (self, ms left) until done (arg) is true or timeout_ms
 //  passed. Returns 0; -1 with errno ETIMEDOUT, or the errno of a failed
@@ -107,27 +107,27 @@ FY_EXPORT int
 typedef int (fy_wait_fn) (void *self, int64_t timeout_ms);
 typedef bool (fy_done_fn) (void *arg);
 FY_EXPORT int
-    fy_wait_until (fy_wait_fn *wait, void *self, fy_done_fn *done,
-                   void *arg, int64_t timeout_ms);
+fy_wait_until (fy_wait_fn *wait, void *self, fy_done_fn *done, void *arg,
+               int64_t timeout_ms);
 
 //  Hash and compare functions for maps keyed by a uint64_t (the key is a
 //  pointer to it): sequential ids are mixed so buckets fill evenly.
 FY_EXPORT size_t
-    fy_u64_hash (const void *key);
+fy_u64_hash (const void *key);
 FY_EXPORT int
-    fy_u64_compare (const void *a, const void *b);
+fy_u64_compare (const void *a, const void *b);
 
 //  Parse a whole decimal integer in [min, max]. Returns 0, or -1 with
 //  errno EINVAL (not a number) or ERANGE (out of bounds).
 FY_EXPORT int
-    fy_parse_int64 (const char *text, int64_t min, int64_t max,
-                    int64_t *value) FY_MUSTCHECK;
+fy_parse_int64 (const char *text, int64_t min, int64_t max,
+                int64_t *value) FY_MUSTCHECK;
 
 //  The length of the UTF-8 sequence at text (avail bytes readable), or 0
 //  when it is not one RFC 3629 allows: overlong forms, surrogates, code
 //  points above U+10FFFF and cut sequences are all 0. ASCII is 1.
 FY_EXPORT size_t
-    fy_utf8_length (const char *text, size_t avail);
+fy_utf8_length (const char *text, size_t avail);
 
 #ifdef __cplusplus
 }

@@ -48,31 +48,27 @@ typedef struct {
 //  Define the static fy_daemon_class_t var, named name, over the top
 //  object type and its functions prefix_new, prefix_run and
 //  prefix_destroy (signatures above, checked by the compiler).
-#define FY_DAEMON_CLASS(var, name, type, prefix)                             \
-    static void *                                                            \
-    var##_new (fy_cfg_t *cfg, fy_error_t *err)                               \
-    {                                                                        \
-        type *self = prefix##_new (cfg, err);                                \
-        return self;                                                         \
-    }                                                                        \
-    static int                                                               \
-    var##_run (void *self)                                                   \
-    {                                                                        \
-        return prefix##_run ((type *) self);                                 \
-    }                                                                        \
-    static void                                                              \
-    var##_destroy (void *self)                                               \
-    {                                                                        \
-        type *object = self;                                                 \
-        prefix##_destroy (&object);                                          \
-    }                                                                        \
-    static const fy_daemon_class_t var = {                                   \
-        name, var##_new, var##_run, var##_destroy                            \
-    }
+#define FY_DAEMON_CLASS(var, name, type, prefix)                       \
+    static void *var##_new (fy_cfg_t *cfg, fy_error_t *err)            \
+    {                                                                  \
+        type *self = prefix##_new (cfg, err);                          \
+        return self;                                                   \
+    }                                                                  \
+    static int var##_run (void *self)                                  \
+    {                                                                  \
+        return prefix##_run ((type *) self);                           \
+    }                                                                  \
+    static void var##_destroy (void *self)                             \
+    {                                                                  \
+        type *object = self;                                           \
+        prefix##_destroy (&object);                                    \
+    }                                                                  \
+    static const fy_daemon_class_t var = { name, var##_new, var##_run, \
+                                           var##_destroy }
 
 //  The whole of a daemon's main. Returns the exit status (see above).
 FY_EXPORT int
-    fy_daemon_main (const fy_daemon_class_t *cls, int argc, char **argv);
+fy_daemon_main (const fy_daemon_class_t *cls, int argc, char **argv);
 
 #ifdef __cplusplus
 }

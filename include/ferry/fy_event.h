@@ -32,64 +32,64 @@ typedef struct fy_event fy_event_t;
 //    ENOTSUP   a version above FY_EVENT_VERSION_MAJOR
 //    EINVAL    any other schema or envelope violation
 FY_EXPORT fy_event_t *
-    fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
-                          fy_error_t *err);
+fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
+                      fy_error_t *err);
 
 //  Decode an event from msgpack as fy_event_encode_msgpack wrote it. The
 //  envelope is checked, the schema is not: it was at the edge. Returns
 //  NULL with errno EPROTO (not msgpack, or not an envelope) and err.
 FY_EXPORT fy_event_t *
-    fy_event_decode_msgpack (const void *data, size_t size, fy_error_t *err);
+fy_event_decode_msgpack (const void *data, size_t size, fy_error_t *err);
 
 //  Build an event from a JSON value (takes ownership of *root_p, even on
 //  failure). Checks as fy_event_decode_json.
 FY_EXPORT fy_event_t *
-    fy_event_new (json_t **root_p, fy_schema_t *schema, fy_error_t *err);
+fy_event_new (json_t **root_p, fy_schema_t *schema, fy_error_t *err);
 
 FY_EXPORT void
-    fy_event_destroy (fy_event_t **self_p);
+fy_event_destroy (fy_event_t **self_p);
 
 //  Encode as msgpack. Caller owns *data_p (free).
 FY_EXPORT int
-    fy_event_encode_msgpack (fy_event_t *self, char **data_p,
-                             size_t *size_p) FY_MUSTCHECK;
+fy_event_encode_msgpack (fy_event_t *self, char **data_p,
+                         size_t *size_p) FY_MUSTCHECK;
 
 //  Encode as compact JSON in the original key order. Caller owns result.
 FY_EXPORT char *
-    fy_event_encode_json (fy_event_t *self);
+fy_event_encode_json (fy_event_t *self);
 
 //  The envelope. Strings are borrowed until the event is destroyed;
 //  actor_id and correlation_id may be NULL.
 FY_EXPORT const char *
-    fy_event_id (fy_event_t *self);
+fy_event_id (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_type (fy_event_t *self);
+fy_event_type (fy_event_t *self);
 FY_EXPORT int
-    fy_event_version (fy_event_t *self);
+fy_event_version (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_source (fy_event_t *self);
+fy_event_source (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_occurred_at (fy_event_t *self);
+fy_event_occurred_at (fy_event_t *self);
 FY_EXPORT int64_t
-    fy_event_occurred_at_ms (fy_event_t *self);
+fy_event_occurred_at_ms (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_company_id (fy_event_t *self);
+fy_event_company_id (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_actor_id (fy_event_t *self);
+fy_event_actor_id (fy_event_t *self);
 FY_EXPORT const char *
-    fy_event_correlation_id (fy_event_t *self);
+fy_event_correlation_id (fy_event_t *self);
 //  Borrowed.
 FY_EXPORT json_t *
-    fy_event_payload (fy_event_t *self);
+fy_event_payload (fy_event_t *self);
 //  The whole event. Borrowed.
 FY_EXPORT json_t *
-    fy_event_json (fy_event_t *self);
+fy_event_json (fy_event_t *self);
 
 //  A short stable word for an errno from the decoders, for DLQ attributes
 //  and metric labels: "oversize", "invalid_json", "unknown_type",
 //  "unsupported_version", "schema", "invalid_msgpack", or "error".
 FY_EXPORT const char *
-    fy_event_reason (int errnum);
+fy_event_reason (int errnum);
 
 #ifdef __cplusplus
 }

@@ -39,39 +39,38 @@ typedef enum {
 //  one, at most 63 bytes are kept), the most verbose level written and the
 //  line format. Defaults: component "ferry", level INFO, TEXT, fd 2.
 FY_EXPORT void
-    fy_log_init (const char *component, fy_log_level_t level,
-                 fy_log_format_t format);
+fy_log_init (const char *component, fy_log_level_t level,
+             fy_log_format_t format);
 
 //  Write lines to fd instead of stderr (tests use a pipe). The logger does
 //  not own fd and never closes it.
 FY_EXPORT void
-    fy_log_set_fd (int fd);
+fy_log_set_fd (int fd);
 
 //  True when a message at level would be written.
 FY_EXPORT bool
-    fy_log_enabled (fy_log_level_t level);
+fy_log_enabled (fy_log_level_t level);
 
 //  The name of a level: "error", "warn", "notice", "info" or "debug".
 FY_EXPORT const char *
-    fy_log_level_name (fy_log_level_t level);
+fy_log_level_name (fy_log_level_t level);
 
 //  Parse a level name ("error" .. "debug", any case; "warning" is taken
 //  for "warn"). Returns 0, or -1 with errno EINVAL.
 FY_EXPORT int
-    fy_log_level_parse (const char *name, fy_log_level_t *level) FY_MUSTCHECK;
+fy_log_level_parse (const char *name, fy_log_level_t *level) FY_MUSTCHECK;
 
 //  Parse a format name, "text" or "json" (any case). Returns 0, or -1 with
 //  errno EINVAL.
 FY_EXPORT int
-    fy_log_format_parse (const char *name,
-                         fy_log_format_t *format) FY_MUSTCHECK;
+fy_log_format_parse (const char *name, fy_log_format_t *format) FY_MUSTCHECK;
 
 //  Register a secret value (a password, a token, an AWS secret key): from
 //  now on it is replaced by "***" wherever it would appear in a log line.
 //  The value is copied. NULL, empty and very short (< 4 bytes) values are
 //  ignored: masking "ab" everywhere would mangle the log and hide nothing.
 FY_EXPORT void
-    fy_log_secret_add (const char *value);
+fy_log_secret_add (const char *value);
 
 //  Return a copy of text with every secret replaced by "***": registered
 //  secrets, the password in URL userinfo (scheme://user:***@host), the
@@ -79,30 +78,39 @@ FY_EXPORT void
 //  in password, passwd, secret or token (libpq keyword DSNs, query
 //  strings; quoted values included). Caller owns result.
 FY_EXPORT char *
-    fy_log_redact (const char *text);
+fy_log_redact (const char *text);
 
 //  Format, redact and write one line at level, whatever the current level
 //  (the macros below check it first). Preserves errno.
 FY_EXPORT void
-    fy_log_write (fy_log_level_t level, const char *format, ...)
-    FY_PRINTF (2, 3);
+fy_log_write (fy_log_level_t level, const char *format, ...) FY_PRINTF (2, 3);
 
 //  Log through these: they skip formatting when the level is filtered out.
-#define fy_log_error(...) \
-    do { if (fy_log_enabled (FY_LOG_ERROR)) \
-        fy_log_write (FY_LOG_ERROR, __VA_ARGS__); } while (0)
-#define fy_log_warn(...) \
-    do { if (fy_log_enabled (FY_LOG_WARN)) \
-        fy_log_write (FY_LOG_WARN, __VA_ARGS__); } while (0)
-#define fy_log_notice(...) \
-    do { if (fy_log_enabled (FY_LOG_NOTICE)) \
-        fy_log_write (FY_LOG_NOTICE, __VA_ARGS__); } while (0)
-#define fy_log_info(...) \
-    do { if (fy_log_enabled (FY_LOG_INFO)) \
-        fy_log_write (FY_LOG_INFO, __VA_ARGS__); } while (0)
-#define fy_log_debug(...) \
-    do { if (fy_log_enabled (FY_LOG_DEBUG)) \
-        fy_log_write (FY_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define fy_log_error(...)                             \
+    do {                                              \
+        if (fy_log_enabled (FY_LOG_ERROR))            \
+            fy_log_write (FY_LOG_ERROR, __VA_ARGS__); \
+    } while (0)
+#define fy_log_warn(...)                             \
+    do {                                             \
+        if (fy_log_enabled (FY_LOG_WARN))            \
+            fy_log_write (FY_LOG_WARN, __VA_ARGS__); \
+    } while (0)
+#define fy_log_notice(...)                             \
+    do {                                               \
+        if (fy_log_enabled (FY_LOG_NOTICE))            \
+            fy_log_write (FY_LOG_NOTICE, __VA_ARGS__); \
+    } while (0)
+#define fy_log_info(...)                             \
+    do {                                             \
+        if (fy_log_enabled (FY_LOG_INFO))            \
+            fy_log_write (FY_LOG_INFO, __VA_ARGS__); \
+    } while (0)
+#define fy_log_debug(...)                             \
+    do {                                              \
+        if (fy_log_enabled (FY_LOG_DEBUG))            \
+            fy_log_write (FY_LOG_DEBUG, __VA_ARGS__); \
+    } while (0)
 
 #ifdef __cplusplus
 }

@@ -23,12 +23,12 @@ typedef struct fy_metric fy_metric_t;
 
 //  Create an empty registry.
 FY_EXPORT fy_metrics_t *
-    fy_metrics_new (void);
+fy_metrics_new (void);
 
 //  Destroy the registry and every metric in it; set *self_p to NULL.
 //  Safe on NULL.
 FY_EXPORT void
-    fy_metrics_destroy (fy_metrics_t **self_p);
+fy_metrics_destroy (fy_metrics_t **self_p);
 
 //  Register a series, or find the one registered before with the same name
 //  and labels. name matches [a-zA-Z_:][a-zA-Z0-9_:]*; help is non-empty.
@@ -40,46 +40,45 @@ FY_EXPORT void
 //  joins the same family; the same name with another type or help asserts.
 //  Counters must be named *_total, and other types must not be.
 FY_EXPORT fy_metric_t *
-    fy_metrics_counter (fy_metrics_t *self, const char *name,
-                        const char *help, const char **labels);
+fy_metrics_counter (fy_metrics_t *self, const char *name, const char *help,
+                    const char **labels);
 FY_EXPORT fy_metric_t *
-    fy_metrics_gauge (fy_metrics_t *self, const char *name,
-                      const char *help, const char **labels);
+fy_metrics_gauge (fy_metrics_t *self, const char *name, const char *help,
+                  const char **labels);
 
 //  A histogram with count upper bounds, strictly ascending and finite
 //  (the +Inf bucket is implicit); the bounds are copied. Labels may not use
 //  "le". Another series of the family may have other bounds.
 FY_EXPORT fy_metric_t *
-    fy_metrics_histogram (fy_metrics_t *self, const char *name,
-                          const char *help, const char **labels,
-                          const double *bounds, size_t count);
+fy_metrics_histogram (fy_metrics_t *self, const char *name, const char *help,
+                      const char **labels, const double *bounds, size_t count);
 
 //  Add one to a counter or gauge.
 FY_EXPORT void
-    fy_metric_inc (fy_metric_t *self);
+fy_metric_inc (fy_metric_t *self);
 
 //  Add value to a counter (value >= 0) or a gauge (any value).
 FY_EXPORT void
-    fy_metric_add (fy_metric_t *self, double value);
+fy_metric_add (fy_metric_t *self, double value);
 
 //  Set a gauge; or a counter that mirrors a count kept elsewhere (such as
 //  CPU time from the kernel), in which case value must not be below the
 //  current one.
 FY_EXPORT void
-    fy_metric_set (fy_metric_t *self, double value);
+fy_metric_set (fy_metric_t *self, double value);
 
 //  Record one observation in a histogram.
 FY_EXPORT void
-    fy_metric_observe (fy_metric_t *self, double value);
+fy_metric_observe (fy_metric_t *self, double value);
 
 //  The value of a counter or gauge; the number of observations of a
 //  histogram.
 FY_EXPORT double
-    fy_metric_value (fy_metric_t *self);
+fy_metric_value (fy_metric_t *self);
 
 //  The sum of a histogram's observations.
 FY_EXPORT double
-    fy_metric_sum (fy_metric_t *self);
+fy_metric_sum (fy_metric_t *self);
 
 //  The q-quantile (0 <= q <= 1) of a histogram's observations, estimated
 //  as Prometheus' histogram_quantile does: linearly within the bucket that
@@ -87,12 +86,12 @@ FY_EXPORT double
 //  negative). In the +Inf bucket it is the highest finite bound; NAN with
 //  no observations.
 FY_EXPORT double
-    fy_metric_quantile (fy_metric_t *self, double q);
+fy_metric_quantile (fy_metric_t *self, double q);
 
 //  Render the whole registry: families in registration order, series in
 //  registration order within a family. Caller owns result.
 FY_EXPORT char *
-    fy_metrics_render (fy_metrics_t *self);
+fy_metrics_render (fy_metrics_t *self);
 
 //  Add or update the standard process metrics from /proc/self:
 //  process_cpu_seconds_total, process_open_fds, process_max_fds,
@@ -100,7 +99,7 @@ FY_EXPORT char *
 //  process_start_time_seconds. A value that cannot be read keeps its last
 //  value. Call it before fy_metrics_render.
 FY_EXPORT void
-    fy_metrics_process (fy_metrics_t *self);
+fy_metrics_process (fy_metrics_t *self);
 
 #ifdef __cplusplus
 }

@@ -24,13 +24,13 @@ extern "C" {
 //  Append value's encoding to packer. Returns 0, or -1 with errno EINVAL
 //  when value nests deeper than FY_MSGPACK_MAX_DEPTH.
 FY_EXPORT int
-    fy_msgpack_pack (msgpack_packer *packer, const json_t *value) FY_MUSTCHECK;
+fy_msgpack_pack (msgpack_packer *packer, const json_t *value) FY_MUSTCHECK;
 
 //  Encode value as one msgpack buffer. Caller owns *data_p (free).
 //  Returns 0, or -1 with errno EINVAL as fy_msgpack_pack.
 FY_EXPORT int
-    fy_msgpack_encode (const json_t *value, char **data_p,
-                       size_t *size_p) FY_MUSTCHECK;
+fy_msgpack_encode (const json_t *value, char **data_p,
+                   size_t *size_p) FY_MUSTCHECK;
 
 //  Check that data holds exactly one well-formed msgpack value nested at
 //  most max_depth deep, whose declared sizes fit in the bytes there are.
@@ -39,20 +39,19 @@ FY_EXPORT int
 //  allocate 100 GB; every decoder here checks first. Never allocates.
 //  Returns 0, or -1 with errno EPROTO.
 FY_EXPORT int
-    fy_msgpack_check (const void *data, size_t size,
-                      int max_depth) FY_MUSTCHECK;
+fy_msgpack_check (const void *data, size_t size, int max_depth) FY_MUSTCHECK;
 
 //  Decode exactly one msgpack value filling size bytes. Caller owns result.
 //  Returns NULL with errno EPROTO (malformed, trailing bytes, bin/ext,
 //  non-string or duplicate keys, invalid UTF-8, NaN) or ERANGE (an integer
 //  above INT64_MAX), and err.
 FY_EXPORT json_t *
-    fy_msgpack_decode (const void *data, size_t size, fy_error_t *err);
+fy_msgpack_decode (const void *data, size_t size, fy_error_t *err);
 
 //  Decode from msgpack-c's object model, for callers that unpacked a
 //  larger message themselves. Same errors as fy_msgpack_decode.
 FY_EXPORT json_t *
-    fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err);
+fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err);
 
 #ifdef __cplusplus
 }

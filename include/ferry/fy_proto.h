@@ -52,8 +52,8 @@ typedef struct {
 typedef struct {
     fy_proto_command_t command;
     //  Header fields; which ones a command carries is in PROTOCOL.md.
-    fy_proto_str_t name, role, service, id, type, reason, code, message,
-                   method, path, content_type, body;
+    fy_proto_str_t name, role, service, id, type, reason, code, message, method,
+        path, content_type, body;
     uint64_t seq, did, rid, n, credit, attempt, status;
     //  REQUEST: the more:true parts the worker may send before it waits
     //  for MORE; 0 (absent) means the stream is not flow-controlled.
@@ -85,35 +85,35 @@ typedef struct {
 
 //  Prepare msg for use. Every initialized msg needs fy_proto_msg_close.
 FY_EXPORT void
-    fy_proto_msg_init (fy_proto_msg_t *msg);
+fy_proto_msg_init (fy_proto_msg_t *msg);
 
 //  Release frames and borrowed data; msg is empty and reusable.
 FY_EXPORT void
-    fy_proto_msg_reset (fy_proto_msg_t *msg);
+fy_proto_msg_reset (fy_proto_msg_t *msg);
 
 FY_EXPORT void
-    fy_proto_msg_close (fy_proto_msg_t *msg);
+fy_proto_msg_close (fy_proto_msg_t *msg);
 
 //  Append one id (seq or did) to msg's list.
 FY_EXPORT void
-    fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
+fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
 
 //  The fd of the connection a received msg came on (ZMQ_SRCFD; it may
 //  be closed, even reused, by now), or -1 when msg has no header.
 FY_EXPORT int
-    fy_proto_msg_fd (const fy_proto_msg_t *msg);
+fy_proto_msg_fd (const fy_proto_msg_t *msg);
 
 //  Exchange the id lists of a and b (a batch collected in one message is
 //  sent from another without copying).
 FY_EXPORT void
-    fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b);
+fy_proto_msg_swap_ids (fy_proto_msg_t *a, fy_proto_msg_t *b);
 
 //  The upper-case name of a command, and back. fy_proto_command_parse
 //  returns -1 for an unknown name.
 FY_EXPORT const char *
-    fy_proto_command_name (fy_proto_command_t command);
+fy_proto_command_name (fy_proto_command_t command);
 FY_EXPORT int
-    fy_proto_command_parse (const char *name, size_t len);
+fy_proto_command_parse (const char *name, size_t len);
 
 //  Receive one whole message from socket (a raw libzmq socket), with the
 //  identity frame first when router is true. Blocks unless flags has
@@ -122,8 +122,8 @@ FY_EXPORT int
 //  and msg->identity still names the sender when known), or
 //  EPROTONOSUPPORT when its first frame is not FERRY1 (another version).
 FY_EXPORT int
-    fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
-                   fy_error_t *err) FY_MUSTCHECK;
+fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
+               fy_error_t *err) FY_MUSTCHECK;
 
 //  Decode one message from frames already received: the identity first
 //  when router is true, then the protocol frames. recv is this after
@@ -135,38 +135,38 @@ FY_EXPORT int
 //  when the frames are malformed (msg->identity still names the sender
 //  when router is true and there was a frame).
 FY_EXPORT int
-    fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
-                     bool router, fy_error_t *err) FY_MUSTCHECK;
+fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
+                 bool router, fy_error_t *err) FY_MUSTCHECK;
 
 //  Send msg: the identity frame when msg->has_identity, then the protocol
 //  frames. The event frame, when present, is consumed (it is sent, and
 //  msg->has_event is cleared), so keep a zmq_msg_copy to send it again.
 //  The identity is kept. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
-    fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;
+fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;
 
 //  Pack msg's header alone into header (initialized here; the caller
 //  closes it), to be sent later, perhaps more than once, with
 //  fy_proto_send_packed. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
-    fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header) FY_MUSTCHECK;
+fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header) FY_MUSTCHECK;
 
 //  Send a packed header as command, after identity when it is not NULL,
 //  with the event frame for PUBLISH and EVENT (consumed on success).
 //  header is not consumed. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
-    fy_proto_send_packed (void *socket, const void *identity,
-                          size_t identity_len, fy_proto_command_t command,
-                          zmq_msg_t *header, zmq_msg_t *event) FY_MUSTCHECK;
+fy_proto_send_packed (void *socket, const void *identity, size_t identity_len,
+                      fy_proto_command_t command, zmq_msg_t *header,
+                      zmq_msg_t *event) FY_MUSTCHECK;
 
 //  Shorthand for a field that is a C string (copied into msg's scratch is
 //  not needed: the pointer is borrowed until the message is sent).
 FY_EXPORT fy_proto_str_t
-    fy_proto_str (const char *text);
+fy_proto_str (const char *text);
 
 //  True when a borrowed string equals text.
 FY_EXPORT bool
-    fy_proto_str_is (fy_proto_str_t str, const char *text);
+fy_proto_str_is (fy_proto_str_t str, const char *text);
 
 #ifdef __cplusplus
 }

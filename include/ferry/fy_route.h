@@ -66,9 +66,9 @@ typedef struct {
 typedef enum {
     FY_ROUTE_FOUND = 0,         //  match.index is the row
     FY_ROUTE_NOT_FOUND,         //  404: no row takes the path
-    FY_ROUTE_NOT_ALLOWED,       //  405: match.allow lists what the path takes
-    FY_ROUTE_TOO_LONG,          //  414: longer than FY_ROUTE_PATH_MAX
-    FY_ROUTE_UNSUPPORTED_TYPE   //  415: fy_route_check_body refused it
+    FY_ROUTE_NOT_ALLOWED,  //  405: match.allow lists what the path takes
+    FY_ROUTE_TOO_LONG,  //  414: longer than FY_ROUTE_PATH_MAX
+    FY_ROUTE_UNSUPPORTED_TYPE  //  415: fy_route_check_body refused it
 } fy_route_status_t;
 
 //  A parameter: name from the pattern, value a slice of the path (neither
@@ -81,10 +81,10 @@ typedef struct {
 } fy_route_param_t;
 
 typedef struct {
-    size_t index;               //  the matched row's, from 0
+    size_t index;  //  the matched row's, from 0
     size_t param_count;
     fy_route_param_t params [FY_ROUTE_PARAMS_MAX];
-    char allow [FY_ROUTE_ALLOW_SIZE];   //  "" unless FY_ROUTE_NOT_ALLOWED
+    char allow [FY_ROUTE_ALLOW_SIZE];  //  "" unless FY_ROUTE_NOT_ALLOWED
 } fy_route_match_t;
 
 //  Match method and path (method_len and path_len bytes, no terminator
@@ -95,16 +95,15 @@ typedef struct {
 //  that does not start with '/' or has more than FY_ROUTE_PARAMS_MAX
 //  parameters is a programming error (assert).
 FY_EXPORT fy_route_status_t
-    fy_route_match (const fy_route_t *routes, size_t stride,
-                    const char *method, size_t method_len, const char *path,
-                    size_t path_len, fy_route_match_t *match);
+fy_route_match (const fy_route_t *routes, size_t stride, const char *method,
+                size_t method_len, const char *path, size_t path_len,
+                fy_route_match_t *match);
 
 //  The value of the parameter name (":id" is "id", a prefix's rest "*")
 //  and its length in *len, or NULL when the matched pattern has none.
 //  Borrowed from the path.
 FY_EXPORT const char *
-    fy_route_param (const fy_route_match_t *match, const char *name,
-                    size_t *len);
+fy_route_param (const fy_route_match_t *match, const char *name, size_t *len);
 
 //  Whether the matched route takes a request whose body is body_len bytes
 //  and whose Content-Type header is content_type (type_len bytes, no
@@ -114,8 +113,8 @@ FY_EXPORT const char *
 //  without regard to case; parameters such as "; charset=utf-8" may
 //  follow). A request without a body passes whatever its header says.
 FY_EXPORT fy_route_status_t
-    fy_route_check_body (const fy_route_t *route, const char *content_type,
-                         size_t type_len, size_t body_len);
+fy_route_check_body (const fy_route_t *route, const char *content_type,
+                     size_t type_len, size_t body_len);
 
 //  The answer to a status other than FY_ROUTE_FOUND: returns the HTTP
 //  status and sets *code to the JSON error code ("not_found",
@@ -123,8 +122,8 @@ FY_EXPORT fy_route_status_t
 //  message to its text (size bytes; the 405 one names the methods
 //  allowed).
 FY_EXPORT unsigned
-    fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
-                    const char **code, char *message, size_t size);
+fy_route_error (fy_route_status_t status, const fy_route_match_t *match,
+                const char **code, char *message, size_t size);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,7 @@ typedef struct fy_schema fy_schema_t;
 //  unevaluatedProperties, unevaluatedItems, $vocabulary, ...) that would
 //  otherwise be silently ignored. Unknown keywords are annotations.
 FY_EXPORT fy_schema_t *
-    fy_schema_new (json_t *document, fy_error_t *err);
+fy_schema_new (json_t *document, fy_error_t *err);
 
 //  Flags for fy_schema_new_flags.
 //  Treat "format" as an annotation only, the draft 2020-12 default; without
@@ -36,17 +36,17 @@ FY_EXPORT fy_schema_t *
 
 //  fy_schema_new with flags (0 gives fy_schema_new's behaviour).
 FY_EXPORT fy_schema_t *
-    fy_schema_new_flags (json_t *document, int flags, fy_error_t *err);
+fy_schema_new_flags (json_t *document, int flags, fy_error_t *err);
 
 //  Read and compile a schema file. Returns NULL with errno (ENOENT etc. when
 //  the file cannot be opened, EINVAL when it is not JSON or not a schema)
 //  and err set.
 FY_EXPORT fy_schema_t *
-    fy_schema_load (const char *path, fy_error_t *err);
+fy_schema_load (const char *path, fy_error_t *err);
 
 //  Destroy the schema and set *self_p to NULL. Safe on NULL.
 FY_EXPORT void
-    fy_schema_destroy (fy_schema_t **self_p);
+fy_schema_destroy (fy_schema_t **self_p);
 
 //  Validate instance (borrowed). Returns 0 when valid; -1 with errno EINVAL
 //  and err->text naming the JSON pointer of the failing instance location
@@ -60,8 +60,8 @@ FY_EXPORT void
 //  used by two threads at once (it owns the regex match buffer); compile
 //  one per thread.
 FY_EXPORT int
-    fy_schema_validate (fy_schema_t *self, json_t *instance,
-                        fy_error_t *err) FY_MUSTCHECK;
+fy_schema_validate (fy_schema_t *self, json_t *instance,
+                    fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

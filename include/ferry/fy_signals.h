@@ -17,11 +17,11 @@ extern "C" {
 //  non-blocking close-on-exec signalfd receiving them. Returns -1 with
 //  errno from signalfd(2) on failure.
 FY_EXPORT int
-    fy_signals_open (bool hangup) FY_MUSTCHECK;
+fy_signals_open (bool hangup) FY_MUSTCHECK;
 
 //  The next signal waiting on fd, or 0 when there is none.
 FY_EXPORT int
-    fy_signals_next (int fd);
+fy_signals_next (int fd);
 
 #ifdef __cplusplus
 }

@@ -22,12 +22,12 @@ extern "C" {
 //  into the next second), with no fraction when written in UTC. Returns
 //  0, or -1 with errno EINVAL.
 FY_EXPORT int
-    fy_time_parse (const char *text, size_t len, bool require_millis,
-                   int64_t *epoch_ms) FY_MUSTCHECK;
+fy_time_parse (const char *text, size_t len, bool require_millis,
+               int64_t *epoch_ms) FY_MUSTCHECK;
 
 //  Write epoch_ms as UTC RFC 3339 with milliseconds into buffer.
 FY_EXPORT void
-    fy_time_format (int64_t epoch_ms, char buffer [FY_TIME_RFC3339_SIZE]);
+fy_time_format (int64_t epoch_ms, char buffer [FY_TIME_RFC3339_SIZE]);
 
 #ifdef __cplusplus
 }

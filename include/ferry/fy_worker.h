@@ -48,7 +48,7 @@ typedef struct {
 //  when the bytes are not an event envelope (NACK it, not retryable); err
 //  says why.
 FY_EXPORT fy_event_t *
-    fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err);
+fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err);
 
 //  One request, borrowed for the duration of the callback.
 typedef struct {
@@ -61,8 +61,7 @@ typedef struct {
 //  The value of the request's header name, matched case-insensitively
 //  (the first one), or NULL. *len gets its length. Borrowed from request.
 FY_EXPORT const char *
-    fy_request_header (const fy_request_t *request, const char *name,
-                       size_t *len);
+fy_request_header (const fy_request_t *request, const char *name, size_t *len);
 
 typedef void (fy_worker_events_fn) (fy_worker_t *worker,
                                     fy_delivery_t **deliveries, size_t count,
@@ -75,26 +74,24 @@ typedef void (fy_worker_request_fn) (fy_worker_t *worker,
 //  thread (and so in every thread started after), because fy_worker_run
 //  takes them through a signalfd. Returns NULL with err on a bad endpoint.
 FY_EXPORT fy_worker_t *
-    fy_worker_new (const char *endpoint, const char *service,
-                   const char *name, unsigned credit, fy_error_t *err);
+fy_worker_new (const char *endpoint, const char *service, const char *name,
+               unsigned credit, fy_error_t *err);
 
 FY_EXPORT void
-    fy_worker_destroy (fy_worker_t **self_p);
+fy_worker_destroy (fy_worker_t **self_p);
 
 //  Talk CURVE to a broker whose public key (Z85, as ferryctl keygen
 //  prints it) is server_key, with the certificate in cert_path (the
 //  secret file ferryctl keygen writes). Returns 0, or -1 with errno
 //  EINVAL and err.
 FY_EXPORT int
-    fy_worker_set_curve (fy_worker_t *self, const char *server_key,
-                        const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
+fy_worker_set_curve (fy_worker_t *self, const char *server_key,
+                     const char *cert_path, fy_error_t *err) FY_MUSTCHECK;
 
 FY_EXPORT void
-    fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn,
-                         void *arg);
+fy_worker_on_events (fy_worker_t *self, fy_worker_events_fn *fn, void *arg);
 FY_EXPORT void
-    fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn,
-                          void *arg);
+fy_worker_on_request (fy_worker_t *self, fy_worker_request_fn *fn, void *arg);
 
 //  A worker's API as a route table (fy_route.h): a row's fn answers the
 //  requests whose method and path fit its route, with the match (its
@@ -124,36 +121,36 @@ typedef struct {
 //          fy_worker_route (worker, request, s_routes, arg);
 //      }
 FY_EXPORT void
-    fy_worker_route (fy_worker_t *self, const fy_request_t *request,
-                     const fy_worker_route_t *routes, void *arg);
+fy_worker_route (fy_worker_t *self, const fy_request_t *request,
+                 const fy_worker_route_t *routes, void *arg);
 
 //  Heartbeat interval and missed beats before the broker is presumed
 //  gone; call before fy_worker_run. Defaults 1000 and 3.
 FY_EXPORT void
-    fy_worker_set_heartbeat (fy_worker_t *self, int64_t heartbeat_ms,
-                             int64_t liveness);
+fy_worker_set_heartbeat (fy_worker_t *self, int64_t heartbeat_ms,
+                         int64_t liveness);
 
 //  How long SIGTERM waits for deliveries in hand. Default 30000.
 FY_EXPORT void
-    fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms);
+fy_worker_set_stop_timeout (fy_worker_t *self, int64_t stop_timeout_ms);
 
 //  Answer a delivery, which is freed and *delivery_p set to NULL. ACKs
 //  go out together: a callback's at its end, others' at the end of the
 //  loop's turn, and every 256 in any case.
 FY_EXPORT void
-    fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p);
+fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p);
 FY_EXPORT void
-    fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
-                    bool retryable, const char *reason);
+fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p, bool retryable,
+                const char *reason);
 
 //  Answer a request; with more, further parts follow. A part with more
 //  beyond what the requester has granted waits in the worker (a copy) and
 //  goes out as grant arrives, so a long stream should use
 //  fy_worker_stream instead. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
-    fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
-                     const char *content_type, const void *body, size_t len,
-                     bool more) FY_MUSTCHECK;
+fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
+                 const char *content_type, const void *body, size_t len,
+                 bool more) FY_MUSTCHECK;
 
 //  Produce the next part of a streamed reply: set *data and *len (the
 //  bytes stay the producer's, borrowed until its next call or its
@@ -161,8 +158,7 @@ FY_EXPORT int
 //  last, -1 when the stream failed (the worker ends it with an empty
 //  part of status 500, which the broker's HTTP side turns into a cut
 //  connection rather than a complete reply).
-typedef int (fy_worker_produce_fn) (void *arg, const void **data,
-                                    size_t *len);
+typedef int (fy_worker_produce_fn) (void *arg, const void **data, size_t *len);
 //  Free a producer's state; called exactly once per fy_worker_stream.
 typedef void (fy_worker_release_fn) (void *arg);
 
@@ -176,35 +172,35 @@ typedef void (fy_worker_release_fn) (void *arg);
 //  session, or fy_worker_destroy; and at once when this call fails.
 //  Returns 0, or -1 with errno EALREADY when rid was answered already.
 FY_EXPORT int
-    fy_worker_stream (fy_worker_t *self, uint64_t rid, unsigned status,
-                      const char *content_type, fy_worker_produce_fn *produce,
-                      fy_worker_release_fn *release, void *arg) FY_MUSTCHECK;
+fy_worker_stream (fy_worker_t *self, uint64_t rid, unsigned status,
+                  const char *content_type, fy_worker_produce_fn *produce,
+                  fy_worker_release_fn *release, void *arg) FY_MUSTCHECK;
 
 //  Streams in progress (fy_worker_stream, or fy_worker_reply parts that
 //  wait for their grant).
 FY_EXPORT size_t
-    fy_worker_streams (fy_worker_t *self);
+fy_worker_streams (fy_worker_t *self);
 
 //  Send batched ACKs now. Callbacks need not call it.
 FY_EXPORT void
-    fy_worker_flush (fy_worker_t *self);
+fy_worker_flush (fy_worker_t *self);
 
 //  Deliveries in hand, not yet answered.
 FY_EXPORT size_t
-    fy_worker_held (fy_worker_t *self);
+fy_worker_held (fy_worker_t *self);
 
 //  The worker's loop, to add timers and readers of one's own. Borrowed.
 FY_EXPORT zloop_t *
-    fy_worker_loop (fy_worker_t *self);
+fy_worker_loop (fy_worker_t *self);
 
 //  Run until SIGTERM (then drain) or SIGINT, or fy_worker_stop. Returns 0,
 //  or -1 when the loop failed.
 FY_EXPORT int
-    fy_worker_run (fy_worker_t *self) FY_MUSTCHECK;
+fy_worker_run (fy_worker_t *self) FY_MUSTCHECK;
 
 //  Ask the loop to drain and return, as SIGTERM does.
 FY_EXPORT void
-    fy_worker_stop (fy_worker_t *self);
+fy_worker_stop (fy_worker_t *self);
 
 #ifdef __cplusplus
 }

@@ -17,22 +17,39 @@
 //  TooManyRequestsException and SNS's Throttled come with a 429 anyway;
 //  SNS's KMSThrottling comes with a 400.
 static const char *s_retryable_codes [] = {
-    "ThrottlingException", "Throttling", "ThrottledException", "Throttled",
-    "RequestThrottled", "RequestThrottledException",
-    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
-    "RequestTimeout", "RequestTimeoutException", "InternalError",
-    "InternalFailure", "ServiceUnavailable", "KmsThrottled",
-    "KMSThrottling", "KMSThrottlingException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "Throttled",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "KmsThrottled",
+    "KMSThrottling",
+    "KMSThrottlingException",
 };
 
 //  AWS's common authentication errors (in no service's model: the front
 //  door answers them before the service sees the request).
 static const char *s_credential_codes [] = {
-    "SignatureDoesNotMatch", "InvalidSignatureException",
-    "IncompleteSignature", "IncompleteSignatureException",
-    "InvalidClientTokenId", "UnrecognizedClientException",
-    "ExpiredToken", "ExpiredTokenException", "RequestExpired",
-    "MissingAuthenticationToken", "MissingAuthenticationTokenException",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "IncompleteSignature",
+    "IncompleteSignatureException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
 };
 
 static bool
@@ -78,9 +95,8 @@ s_env (const char *name)
 }
 
 char *
-fy_aws_endpoint (const char *const *env_names,
-                 const fy_aws_options_t *options, const char *prefix,
-                 fy_error_t *err)
+fy_aws_endpoint (const char *const *env_names, const fy_aws_options_t *options,
+                 const char *prefix, fy_error_t *err)
 {
     assert (options);
     assert (prefix);
@@ -92,7 +108,8 @@ fy_aws_endpoint (const char *const *env_names,
     if (!endpoint && options->endpoint && *options->endpoint)
         endpoint = options->endpoint;
     const char *region = options->region && *options->region
-                             ? options->region : s_env ("AWS_REGION");
+                             ? options->region
+                             : s_env ("AWS_REGION");
     if (!region)
         region = s_env ("AWS_DEFAULT_REGION");
     if (!endpoint && !region) {
@@ -130,9 +147,8 @@ fy_aws_short_code (const char *text, char *code, size_t size)
 }
 
 void
-fy_aws_decode_json_error (int status, const char *error_type,
-                          const char *body, size_t len,
-                          fy_http_service_error_t *error)
+fy_aws_decode_json_error (int status, const char *error_type, const char *body,
+                          size_t len, fy_http_service_error_t *error)
 {
     assert (error);
     memset (error, 0, sizeof *error);
@@ -149,8 +165,7 @@ fy_aws_decode_json_error (int status, const char *error_type,
         type = json_string_value (json_object_get (json, "code"));
     if (type)
         fy_aws_short_code (type, error->code, sizeof error->code);
-    const char *message = json_string_value (json_object_get (json,
-                                                              "message"));
+    const char *message = json_string_value (json_object_get (json, "message"));
     if (!message)
         message = json_string_value (json_object_get (json, "Message"));
     if (message)
@@ -203,9 +218,9 @@ fy_aws_client_new (fy_http_client_t *http, const fy_aws_service_t *service,
     assert (service && service->service && service->prefix);
     fy_aws_options_t defaults;
     fy_aws_options_default (&defaults);
-    char *endpoint = fy_aws_endpoint (service->env_names,
-                                      options ? options : &defaults,
-                                      service->prefix, err);
+    char *endpoint =
+        fy_aws_endpoint (service->env_names, options ? options : &defaults,
+                         service->prefix, err);
     if (!endpoint)
         return NULL;
     fy_aws_client_t *self = fy_xcalloc (1, sizeof *self);
@@ -275,7 +290,8 @@ fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id)
     return fy_http_ops_cancel (&self->ops, id);
 }
 
-static void s_attempt (fy_http_op_t *base);
+static void
+s_attempt (fy_http_op_t *base);
 
 //  The op is over: call back once with what it has, then free it.
 static void
@@ -283,18 +299,18 @@ s_finish (s_op_t *op)
 {
     fy_http_ops_unlink (&op->client->ops, &op->base);
     const fy_http_outcome_t *out = &op->out;
-    fy_http_op_result_t result = fy_http_outcome_result (out,
-                                                         op->base.attempts);
+    fy_http_op_result_t result =
+        fy_http_outcome_result (out, op->base.attempts);
     const char *code = out->failure.code;
     //  Anything but the service's refusal is not the message's fault
     //  (transport, EMSGSIZE, signing): worth trying again later.
-    result.token_dead = out->error == EPROTO
-                        && s_in (code, op->client->service->dead_codes,
-                                 SIZE_MAX);
-    result.retryable = out->error && !result.token_dead
-                       && (out->error != EPROTO
-                           || fy_aws_is_retryable (out->status, code)
-                           || fy_aws_is_credential_error (code));
+    result.token_dead =
+        out->error == EPROTO
+        && s_in (code, op->client->service->dead_codes, SIZE_MAX);
+    result.retryable =
+        out->error && !result.token_dead
+        && (out->error != EPROTO || fy_aws_is_retryable (out->status, code)
+            || fy_aws_is_credential_error (code));
     op->fn (&result, op->arg);
     s_op_free (&op->base);
 }

@@ -40,7 +40,7 @@ typedef struct {
 
 //  Fill options with the runner's defaults, no region and no endpoint.
 void
-    fy_aws_options_default (fy_aws_options_t *options);
+fy_aws_options_default (fy_aws_options_t *options);
 
 //  --- Endpoints
 
@@ -51,45 +51,43 @@ void
 //  Caller owns result. NULL with errno EINVAL and err filled when there
 //  is neither an endpoint nor a region, or the endpoint is not http(s).
 char *
-    fy_aws_endpoint (const char *const *env_names,
-                     const fy_aws_options_t *options, const char *prefix,
-                     fy_error_t *err);
+fy_aws_endpoint (const char *const *env_names, const fy_aws_options_t *options,
+                 const char *prefix, fy_error_t *err);
 
 //  The default AWS endpoint of prefix in region
 //  ("https://sns.eu-west-1.amazonaws.com", ".amazonaws.com.cn" in China,
 //  the ISO partitions' suffixes). Caller owns result.
 char *
-    fy_aws_region_endpoint (const char *prefix, const char *region);
+fy_aws_region_endpoint (const char *prefix, const char *region);
 
 //  --- Errors
 
 //  The shape name in "ns#Name:uri" style text (X-Amzn-ErrorType,
 //  "__type"): after any '#', before any ':'.
 void
-    fy_aws_short_code (const char *text, char *code, size_t size);
+fy_aws_short_code (const char *text, char *code, size_t size);
 
 //  Decode a JSON protocol error (awsJson, restJson) from its status,
 //  X-Amzn-ErrorType header (may be NULL) and body (len bytes): the code
 //  from the header, else the body's "__type", else its "code"; the
 //  message from "message", else "Message". Any bytes are safe.
 void
-    fy_aws_decode_json_error (int status, const char *error_type,
-                              const char *body, size_t len,
-                              fy_http_service_error_t *error);
+fy_aws_decode_json_error (int status, const char *error_type, const char *body,
+                          size_t len, fy_http_service_error_t *error);
 
 //  True for a status or code worth retrying at once: 5xx, 429, and the
 //  throttling and transient codes of the AWS services (botocore's
 //  standard retry mode's, SQS's, SES's TooManyRequestsException, SNS's
 //  Throttled and KMSThrottling).
 bool
-    fy_aws_is_retryable (int status, const char *code);
+fy_aws_is_retryable (int status, const char *code);
 
 //  True for the codes AWS gives a request it could not authenticate
 //  (SignatureDoesNotMatch, InvalidSignatureException, ExpiredToken,
 //  InvalidClientTokenId, ...): the keys or the clock are wrong, not the
 //  message, so trying again later (new keys) may succeed.
 bool
-    fy_aws_is_credential_error (const char *code);
+fy_aws_is_credential_error (const char *code);
 
 //  --- The request runner of fy_ses and fy_sns
 
@@ -116,31 +114,30 @@ typedef struct {
 //  strings are copied. Returns NULL with errno EINVAL and err filled when
 //  no endpoint can be found.
 fy_aws_client_t *
-    fy_aws_client_new (fy_http_client_t *http,
-                       const fy_aws_service_t *service,
-                       const fy_aws_options_t *options, fy_error_t *err);
+fy_aws_client_new (fy_http_client_t *http, const fy_aws_service_t *service,
+                   const fy_aws_options_t *options, fy_error_t *err);
 
 //  Cancel every call in flight or waiting to retry (their callbacks are
 //  not called). Sets *self_p to NULL. Safe on NULL.
 void
-    fy_aws_client_destroy (fy_aws_client_t **self_p);
+fy_aws_client_destroy (fy_aws_client_t **self_p);
 
 //  The endpoint requests go to. Borrowed.
 const char *
-    fy_aws_client_endpoint (fy_aws_client_t *self);
+fy_aws_client_endpoint (fy_aws_client_t *self);
 
 //  The service the client was made for ("ses", "sns"). Borrowed.
 const char *
-    fy_aws_client_service (fy_aws_client_t *self);
+fy_aws_client_service (fy_aws_client_t *self);
 
 //  Calls in flight or waiting to retry.
 size_t
-    fy_aws_client_pending (fy_aws_client_t *self);
+fy_aws_client_pending (fy_aws_client_t *self);
 
 //  Cancel call id (from the *id_p of the call that started it); its
 //  callback is not called. Returns true if it was pending.
 bool
-    fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id);
+fy_aws_client_cancel (fy_aws_client_t *self, uint64_t id);
 
 //  POST *body_p (len bytes; takes ownership and sets it to NULL) to the
 //  endpoint followed by path ("/", "/v2/email/outbound-emails") with
@@ -149,14 +146,14 @@ bool
 //  fn is called exactly once later (unless cancelled). *id_p, when not
 //  NULL, gets the call's id.
 void
-    fy_aws_client_post (fy_aws_client_t *self, const char *path,
-                        const char *content_type, char **body_p, size_t len,
-                        fy_http_op_done_fn *fn, void *arg, uint64_t *id_p);
+fy_aws_client_post (fy_aws_client_t *self, const char *path,
+                    const char *content_type, char **body_p, size_t len,
+                    fy_http_op_done_fn *fn, void *arg, uint64_t *id_p);
 
 //  The core of client, for a client built on it with ops of its own
 //  (fy_sqs). Borrowed.
 fy_http_ops_t *
-    fy_aws_client_ops (fy_aws_client_t *client);
+fy_aws_client_ops (fy_aws_client_t *client);
 
 #ifdef __cplusplus
 }

@@ -106,16 +106,14 @@ fy_aws_credentials_set_refresh_margin (fy_aws_credentials_t *self,
 }
 
 void
-fy_aws_credentials_set_timeout (fy_aws_credentials_t *self,
-                                int64_t timeout_ms)
+fy_aws_credentials_set_timeout (fy_aws_credentials_t *self, int64_t timeout_ms)
 {
     assert (self);
     self->timeout_ms = timeout_ms > 0 ? timeout_ms : FY_AWS_FETCH_TIMEOUT_MS;
 }
 
 void
-fy_aws_credentials_set_ecs_base (fy_aws_credentials_t *self,
-                                 const char *base)
+fy_aws_credentials_set_ecs_base (fy_aws_credentials_t *self, const char *base)
 {
     assert (self);
     free (self->ecs_base);
@@ -201,14 +199,11 @@ s_ini_read (const char *path, const char *section, s_profile_t *profile)
         char *key = s_trim (text), *value = s_trim (eq + 1);
         if (strcmp (key, "aws_access_key_id") == 0)
             s_keep (&profile->access_key, value);
-        else
-        if (strcmp (key, "aws_secret_access_key") == 0)
+        else if (strcmp (key, "aws_secret_access_key") == 0)
             s_keep (&profile->secret_key, value);
-        else
-        if (strcmp (key, "aws_session_token") == 0)
+        else if (strcmp (key, "aws_session_token") == 0)
             s_keep (&profile->token, value);
-        else
-        if (strcmp (key, "region") == 0)
+        else if (strcmp (key, "region") == 0)
             s_keep (&profile->region, value);
     }
     if (line)
@@ -220,8 +215,8 @@ s_ini_read (const char *path, const char *section, s_profile_t *profile)
 
 static void
 s_loaded_set (s_loaded_t *loaded, fy_aws_source_t source,
-              const char *access_key, const char *secret_key,
-              const char *token, int64_t expiration)
+              const char *access_key, const char *secret_key, const char *token,
+              int64_t expiration)
 {
     loaded->source = source;
     loaded->access_key = fy_xstrdup (access_key);
@@ -255,8 +250,7 @@ s_on_body (char *data, size_t size, size_t count, void *arg)
 //  other status is an error: EPROTO, or EAGAIN for 5xx.
 static int
 s_fetch (fy_aws_credentials_t *self, const char *method, const char *url,
-         const char **headers, char **body_p, long *status_p,
-         fy_error_t *err)
+         const char **headers, char **body_p, long *status_p, fy_error_t *err)
 {
     int rc = -1;
     s_body_t body = { NULL, 0 };
@@ -275,14 +269,12 @@ s_fetch (fy_aws_credentials_t *self, const char *method, const char *url,
     curl_easy_setopt (curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
-    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS,
-                      (long) self->timeout_ms);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long) self->timeout_ms);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_on_body);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body);
     CURLcode code = curl_easy_perform (curl);
     if (code != CURLE_OK) {
-        fy_error_set (err, "%s %s: %s", method, url,
-                      curl_easy_strerror (code));
+        fy_error_set (err, "%s %s: %s", method, url, curl_easy_strerror (code));
         errno = code == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EAGAIN;
         goto out;
     }
@@ -328,16 +320,13 @@ s_parse_json (const char *text, fy_aws_source_t source, s_loaded_t *out,
     int64_t expiration_ms = 0;
     if (!root)
         fy_error_set (err, "%s: credentials are not JSON", name);
-    else
-    if (code && strcmp (code, "Success") != 0)
+    else if (code && strcmp (code, "Success") != 0)
         fy_error_set (err, "%s: Code %.40s", name, code);
-    else
-    if (!access_key || !*access_key || !secret_key || !*secret_key)
-        fy_error_set (err, "%s: AccessKeyId or SecretAccessKey missing",
-                      name);
-    else
-    if (expiration && fy_time_parse (expiration, strlen (expiration), false,
-                                     &expiration_ms))
+    else if (!access_key || !*access_key || !secret_key || !*secret_key)
+        fy_error_set (err, "%s: AccessKeyId or SecretAccessKey missing", name);
+    else if (expiration
+             && fy_time_parse (expiration, strlen (expiration), false,
+                               &expiration_ms))
         fy_error_set (err, "%s: bad Expiration", name);
     else {
         s_loaded_set (out, source, access_key, secret_key, token,
@@ -360,14 +349,13 @@ s_is_trusted_http (const char *url)
     if (strncasecmp (url, "http://", 7) != 0)
         return false;
     const char *host = url + 7;
-    size_t len = host [0] == '[' ? strcspn (host, "]") + 1
-                                 : strcspn (host, ":/?");
-    static const char *allowed [] = {
-        "localhost", "[::1]", "169.254.170.2", "169.254.170.23"
-    };
+    size_t len =
+        host [0] == '[' ? strcspn (host, "]") + 1 : strcspn (host, ":/?");
+    static const char *allowed [] = { "localhost", "[::1]", "169.254.170.2",
+                                      "169.254.170.23" };
     for (size_t i = 0; i < sizeof allowed / sizeof allowed [0]; i++)
         if (strlen (allowed [i]) == len
-        &&  strncasecmp (host, allowed [i], len) == 0)
+            && strncasecmp (host, allowed [i], len) == 0)
             return true;
     return strncmp (host, "127.", 4) == 0;
 }
@@ -386,7 +374,7 @@ s_from_ecs (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
     else {
         if (!s_is_trusted_http (full)) {
             fy_error_set (err, "ecs: AWS_CONTAINER_CREDENTIALS_FULL_URI must "
-                          "be https or a loopback/ECS host");
+                               "be https or a loopback/ECS host");
             errno = EINVAL;
             goto out;
         }
@@ -406,8 +394,7 @@ s_from_ecs (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
         fclose (file);
         token [strcspn (token, "\r\n")] = 0;
     }
-    else
-    if (s_env ("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+    else if (s_env ("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
         token = fy_xstrdup (s_env ("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
     if (token && strpbrk (token, "\r\n")) {
         fy_error_set (err, "ecs: authorization token holds a line break");
@@ -506,11 +493,13 @@ s_from_files (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
     const char *profile = explicit_profile ? explicit_profile : "default";
     const char *home = s_env ("HOME");
     char *cred_path = s_env ("AWS_SHARED_CREDENTIALS_FILE")
-        ? fy_xstrdup (s_env ("AWS_SHARED_CREDENTIALS_FILE"))
-        : home ? fy_xasprintf ("%s/.aws/credentials", home) : NULL;
+                          ? fy_xstrdup (s_env ("AWS_SHARED_CREDENTIALS_FILE"))
+                      : home ? fy_xasprintf ("%s/.aws/credentials", home)
+                             : NULL;
     char *config_path = s_env ("AWS_CONFIG_FILE")
-        ? fy_xstrdup (s_env ("AWS_CONFIG_FILE"))
-        : home ? fy_xasprintf ("%s/.aws/config", home) : NULL;
+                            ? fy_xstrdup (s_env ("AWS_CONFIG_FILE"))
+                        : home ? fy_xasprintf ("%s/.aws/config", home)
+                               : NULL;
     char *config_section = fy_xasprintf ("profile %s", profile);
     s_profile_t creds = { .access_key = NULL }, config = { .access_key = NULL };
     bool in_creds = s_ini_read (cred_path, profile, &creds);
@@ -523,26 +512,29 @@ s_from_files (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
         free (self->region);
         self->region = fy_xstrdup (config.region);
     }
-    s_profile_t *found = creds.access_key || creds.secret_key ? &creds
-                       : config.access_key || config.secret_key ? &config
-                       : NULL;
-    if (found && (!found->access_key || !*found->access_key
-              ||  !found->secret_key || !*found->secret_key)) {
-        fy_error_set (err, "profile %.40s: aws_access_key_id and "
-                      "aws_secret_access_key go together", profile);
+    s_profile_t *found = creds.access_key || creds.secret_key     ? &creds
+                         : config.access_key || config.secret_key ? &config
+                                                                  : NULL;
+    if (found
+        && (!found->access_key || !*found->access_key || !found->secret_key
+            || !*found->secret_key)) {
+        fy_error_set (err,
+                      "profile %.40s: aws_access_key_id and "
+                      "aws_secret_access_key go together",
+                      profile);
         errno = EINVAL;
         rc = -1;
     }
-    else
-    if (found) {
+    else if (found) {
         s_loaded_set (out, FY_AWS_SOURCE_FILES, found->access_key,
                       found->secret_key, found->token, 0);
         rc = 1;
     }
-    else
-    if (explicit_profile && !in_creds && !in_config) {
-        fy_error_set (err, "AWS_PROFILE %.40s: no such profile in the "
-                      "shared credentials or config file", profile);
+    else if (explicit_profile && !in_creds && !in_config) {
+        fy_error_set (err,
+                      "AWS_PROFILE %.40s: no such profile in the "
+                      "shared credentials or config file",
+                      profile);
         errno = EINVAL;
         rc = -1;
     }
@@ -566,10 +558,9 @@ s_resolve (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
         s_loaded_set (out, FY_AWS_SOURCE_ENV, access_key, secret_key,
                       s_env ("AWS_SESSION_TOKEN"), 0);
     }
-    else
-    if (access_key || secret_key) {
+    else if (access_key || secret_key) {
         fy_error_set (err, "env: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                      "go together");
+                           "go together");
         errno = EINVAL;
         return -1;
     }
@@ -597,11 +588,12 @@ s_resolve (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
     if (out->source != FY_AWS_SOURCE_NONE)
         return 0;
     if (s_env ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-    ||  s_env ("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+        || s_env ("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
         return s_from_ecs (self, out, err);
     const char *disabled = s_env ("AWS_EC2_METADATA_DISABLED");
     if (disabled && strcasecmp (disabled, "true") == 0) {
-        fy_error_set (err, "no AWS credentials: none in the environment, "
+        fy_error_set (err,
+                      "no AWS credentials: none in the environment, "
                       "profile %.32s, ECS; IMDS disabled",
                       s_env ("AWS_PROFILE") ? s_env ("AWS_PROFILE")
                                             : "default");
@@ -611,7 +603,7 @@ s_resolve (fy_aws_credentials_t *self, s_loaded_t *out, fy_error_t *err)
     if (s_from_imds (self, out, err) == 0)
         return 0;
     fy_error_prefix (err, "no AWS credentials: none in the environment, "
-                     "profile, ECS; IMDS");
+                          "profile, ECS; IMDS");
     errno = ENOENT;
     return -1;
 }
@@ -621,9 +613,10 @@ fy_aws_credentials_get (fy_aws_credentials_t *self, int64_t now,
                         fy_error_t *err)
 {
     assert (self);
-    if (self->loaded && (self->current.expiration == 0
-                     ||  now < self->current.expiration - self->margin_s
-                     ||  now < self->retry_at))
+    if (self->loaded
+        && (self->current.expiration == 0
+            || now < self->current.expiration - self->margin_s
+            || now < self->retry_at))
         return &self->keys;
     s_loaded_t fresh = { .access_key = NULL };
     if (s_resolve (self, &fresh, err)) {
@@ -639,11 +632,9 @@ fy_aws_credentials_get (fy_aws_credentials_t *self, int64_t now,
     fy_log_secret_add (fresh.token);
     s_loaded_clear (&self->current);
     self->current = fresh;
-    self->keys = (fy_aws_keys_t) {
-        .access_key = fresh.access_key,
-        .secret_key = fresh.secret_key,
-        .session_token = fresh.token
-    };
+    self->keys = (fy_aws_keys_t) { .access_key = fresh.access_key,
+                                   .secret_key = fresh.secret_key,
+                                   .session_token = fresh.token };
     self->loaded = true;
     self->retry_at = 0;
     return &self->keys;
@@ -678,11 +669,16 @@ const char *
 fy_aws_credentials_source_name (fy_aws_source_t source)
 {
     switch (source) {
-        case FY_AWS_SOURCE_ENV:   return "env";
-        case FY_AWS_SOURCE_FILES: return "files";
-        case FY_AWS_SOURCE_ECS:   return "ecs";
-        case FY_AWS_SOURCE_IMDS:  return "imds";
-        case FY_AWS_SOURCE_NONE:  break;
+        case FY_AWS_SOURCE_ENV:
+            return "env";
+        case FY_AWS_SOURCE_FILES:
+            return "files";
+        case FY_AWS_SOURCE_ECS:
+            return "ecs";
+        case FY_AWS_SOURCE_IMDS:
+            return "imds";
+        case FY_AWS_SOURCE_NONE:
+            break;
     }
     return "none";
 }

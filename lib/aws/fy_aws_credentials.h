@@ -47,24 +47,23 @@ typedef enum {
 //  Create a chain; nothing is read until the first fy_aws_credentials_get.
 //  Never fails.
 fy_aws_credentials_t *
-    fy_aws_credentials_new (void);
+fy_aws_credentials_new (void);
 
 //  Destroy the chain, wiping the keys it holds, and set *self_p to NULL.
 //  Safe on NULL.
 void
-    fy_aws_credentials_destroy (fy_aws_credentials_t **self_p);
+fy_aws_credentials_destroy (fy_aws_credentials_t **self_p);
 
 //  Fetch again when now is within margin_s of the expiration (default
 //  FY_AWS_REFRESH_MARGIN_S).
 void
-    fy_aws_credentials_set_refresh_margin (fy_aws_credentials_t *self,
-                                           int64_t margin_s);
+fy_aws_credentials_set_refresh_margin (fy_aws_credentials_t *self,
+                                       int64_t margin_s);
 
 //  Timeout of each HTTP request to ECS or IMDS, connect included (default
 //  FY_AWS_FETCH_TIMEOUT_MS).
 void
-    fy_aws_credentials_set_timeout (fy_aws_credentials_t *self,
-                                    int64_t timeout_ms);
+fy_aws_credentials_set_timeout (fy_aws_credentials_t *self, int64_t timeout_ms);
 
 //  The keys to sign with at time now (seconds since the epoch), walking
 //  the chain on the first call and again when they are due for refresh.
@@ -75,31 +74,31 @@ void
 //  pair, a missing profile, a bad URI), ETIMEDOUT/EAGAIN (ECS unreachable)
 //  or EPROTO (a malformed answer), and err set.
 const fy_aws_keys_t *
-    fy_aws_credentials_get (fy_aws_credentials_t *self, int64_t now,
-                            fy_error_t *err);
+fy_aws_credentials_get (fy_aws_credentials_t *self, int64_t now,
+                        fy_error_t *err);
 
 //  When the loop should call fy_aws_credentials_get again to refresh:
 //  expiration minus the margin; INT64_MAX for keys that do not expire, 0
 //  before the first successful get.
 int64_t
-    fy_aws_credentials_refresh_at (fy_aws_credentials_t *self);
+fy_aws_credentials_refresh_at (fy_aws_credentials_t *self);
 
 //  Expiration of the current keys (seconds since the epoch), 0 if none.
 int64_t
-    fy_aws_credentials_expiration (fy_aws_credentials_t *self);
+fy_aws_credentials_expiration (fy_aws_credentials_t *self);
 
 //  Where the current keys came from.
 fy_aws_source_t
-    fy_aws_credentials_source (fy_aws_credentials_t *self);
+fy_aws_credentials_source (fy_aws_credentials_t *self);
 
 //  "env", "files", "ecs", "imds" or "none".
 const char *
-    fy_aws_credentials_source_name (fy_aws_source_t source);
+fy_aws_credentials_source_name (fy_aws_source_t source);
 
 //  The region: AWS_REGION, AWS_DEFAULT_REGION, or the profile's region in
 //  the config file, read at the last get. NULL when none. Borrowed.
 const char *
-    fy_aws_credentials_region (fy_aws_credentials_t *self);
+fy_aws_credentials_region (fy_aws_credentials_t *self);
 
 #ifdef __cplusplus
 }

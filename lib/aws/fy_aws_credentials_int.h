@@ -12,8 +12,7 @@ extern "C" {
 //  Use base ("http://127.0.0.1:8080") instead of http://169.254.170.2 for
 //  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. For tests; NULL restores it.
 void
-    fy_aws_credentials_set_ecs_base (fy_aws_credentials_t *self,
-                                     const char *base);
+fy_aws_credentials_set_ecs_base (fy_aws_credentials_t *self, const char *base);
 
 #ifdef __cplusplus
 }

@@ -56,18 +56,17 @@ fy_aws_sign_credentials (fy_aws_sign_t *self)
 int
 fy_aws_sign_request (fy_aws_sign_t *self, const char *service,
                      const char *method, const char *url,
-                     struct curl_slist **headers, const void *body,
-                     size_t len, fy_error_t *err)
+                     struct curl_slist **headers, const void *body, size_t len,
+                     fy_error_t *err)
 {
     assert (self);
     assert (service && method && url && headers);
     int64_t now = (int64_t) time (NULL);
-    const fy_aws_keys_t *keys = fy_aws_credentials_get (self->chain, now,
-                                                        err);
+    const fy_aws_keys_t *keys = fy_aws_credentials_get (self->chain, now, err);
     if (!keys)
         return -1;
-    const char *region = self->region ? self->region
-                                      : fy_aws_credentials_region (self->chain);
+    const char *region =
+        self->region ? self->region : fy_aws_credentials_region (self->chain);
     if (!region) {
         fy_error_set (err, "aws: no region to sign for (set AWS_REGION)");
         errno = EINVAL;
@@ -92,16 +91,19 @@ fy_aws_sign_request (fy_aws_sign_t *self, const char *service,
         char *value = copies [count] + (colon - item->data);
         *value++ = 0;
         value += strspn (value, " \t");
-        list [count] = (fy_sigv4_header_t) {
-            .name = copies [count], .value = value
-        };
+        list [count] =
+            (fy_sigv4_header_t) { .name = copies [count], .value = value };
         count++;
     }
-    fy_sigv4_request_t request = {
-        .method = method, .url = url, .headers = list,
-        .header_count = count, .body = body, .body_len = len,
-        .region = region, .service = service, .now = now
-    };
+    fy_sigv4_request_t request = { .method = method,
+                                   .url = url,
+                                   .headers = list,
+                                   .header_count = count,
+                                   .body = body,
+                                   .body_len = len,
+                                   .region = region,
+                                   .service = service,
+                                   .now = now };
     if (fy_sigv4_sign (self->signer, &request, keys, err))
         goto out;
     size_t added;

@@ -27,16 +27,16 @@ typedef struct fy_aws_sign fy_aws_sign_t;
 //  (AWS_REGION, AWS_DEFAULT_REGION, the profile's) at the first signing.
 //  Never fails; nothing is read until the first signing.
 fy_aws_sign_t *
-    fy_aws_sign_new (const char *region);
+fy_aws_sign_new (const char *region);
 
 //  Wipe the keys and the signer and set *self_p to NULL. Safe on NULL.
 void
-    fy_aws_sign_destroy (fy_aws_sign_t **self_p);
+fy_aws_sign_destroy (fy_aws_sign_t **self_p);
 
 //  The credentials chain, to tune (timeouts, refresh margin) or to ask
 //  where the keys came from. Borrowed.
 fy_aws_credentials_t *
-    fy_aws_sign_credentials (fy_aws_sign_t *self);
+fy_aws_sign_credentials (fy_aws_sign_t *self);
 
 //  Sign a request to service ("sqs", "ses", ...) in place: the headers in
 //  *headers ("Name: value", as curl takes them) and the URL's host are
@@ -44,25 +44,25 @@ fy_aws_credentials_t *
 //  ENOENT (no credentials), EINVAL (no region, a bad URL) or what the
 //  chain gave, and err filled.
 int
-    fy_aws_sign_request (fy_aws_sign_t *self, const char *service,
-                         const char *method, const char *url,
-                         struct curl_slist **headers, const void *body,
-                         size_t len, fy_error_t *err) FY_MUSTCHECK;
+fy_aws_sign_request (fy_aws_sign_t *self, const char *service,
+                     const char *method, const char *url,
+                     struct curl_slist **headers, const void *body, size_t len,
+                     fy_error_t *err) FY_MUSTCHECK;
 
 //  fy_http_sign_fn for fy_sqs, fy_ses and fy_sns: fy_aws_sign_request for
 //  "sqs", "ses" and "sns", with an fy_aws_sign_t as arg.
 int
-    fy_aws_sign_sqs (void *arg, const char *method, const char *url,
-                     struct curl_slist **headers, const void *body,
-                     size_t len, fy_error_t *err) FY_MUSTCHECK;
+fy_aws_sign_sqs (void *arg, const char *method, const char *url,
+                 struct curl_slist **headers, const void *body, size_t len,
+                 fy_error_t *err) FY_MUSTCHECK;
 int
-    fy_aws_sign_ses (void *arg, const char *method, const char *url,
-                     struct curl_slist **headers, const void *body,
-                     size_t len, fy_error_t *err) FY_MUSTCHECK;
+fy_aws_sign_ses (void *arg, const char *method, const char *url,
+                 struct curl_slist **headers, const void *body, size_t len,
+                 fy_error_t *err) FY_MUSTCHECK;
 int
-    fy_aws_sign_sns (void *arg, const char *method, const char *url,
-                     struct curl_slist **headers, const void *body,
-                     size_t len, fy_error_t *err) FY_MUSTCHECK;
+fy_aws_sign_sns (void *arg, const char *method, const char *url,
+                 struct curl_slist **headers, const void *body, size_t len,
+                 fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_parse (const fy_http_answer_t *answer,
-                    fy_http_service_error_t *error, char **message_id,
-                    char **request_id);
+static int
+s_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+         char **message_id, char **request_id);
 
-static const char *const s_env_names [] = {
-    "AWS_ENDPOINT_URL_SESV2", "AWS_ENDPOINT_URL_SES", NULL
-};
+static const char *const s_env_names [] = { "AWS_ENDPOINT_URL_SESV2",
+                                            "AWS_ENDPOINT_URL_SES", NULL };
 
 static const fy_aws_service_t s_service = {
     .service = "ses",
@@ -51,8 +50,7 @@ s_address_ok (const char *address)
 
 //  list as a JSON array under name in object; false on a bad address.
 static bool
-s_addresses (json_t *object, const char *name, const char **list,
-             size_t *count)
+s_addresses (json_t *object, const char *name, const char **list, size_t *count)
 {
     if (!list || !list [0])
         return true;
@@ -78,9 +76,9 @@ s_content (json_t *object, const char *name, const char *text)
     json_t *data = json_string (text);
     if (!data)
         return false;
-    json_object_set_new (object, name,
-                         json_pack ("{s:o, s:s}", "Data", data, "Charset",
-                                    "UTF-8"));
+    json_object_set_new (
+        object, name,
+        json_pack ("{s:o, s:s}", "Data", data, "Charset", "UTF-8"));
     return true;
 }
 
@@ -105,8 +103,7 @@ s_email_content (const fy_ses_email_t *email, fy_error_t *err)
     }
     if (email->raw) {
         if (email->raw_len == 0 || email->raw_len > INT32_MAX / 2) {
-            fy_error_set (err, "ses: raw message of %zu bytes",
-                          email->raw_len);
+            fy_error_set (err, "ses: raw message of %zu bytes", email->raw_len);
             return NULL;
         }
         char *data = s_base64 (email->raw, email->raw_len);
@@ -157,8 +154,7 @@ fy_ses_body (const fy_ses_email_t *email, size_t *len_p, fy_error_t *err)
     size_t recipients = 0, replies = 0;
     if (!s_addresses (destination, "ToAddresses", email->to, &recipients)
         || !s_addresses (destination, "CcAddresses", email->cc, &recipients)
-        || !s_addresses (destination, "BccAddresses", email->bcc,
-                         &recipients)
+        || !s_addresses (destination, "BccAddresses", email->bcc, &recipients)
         || !s_addresses (request, "ReplyToAddresses", email->reply_to,
                          &replies)) {
         fy_error_set (err, "ses: an empty, non-UTF-8 or control-character "
@@ -207,8 +203,7 @@ out:
 
 int
 fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
-             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
-             fy_error_t *err)
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (ses);
     assert (email);
@@ -224,8 +219,8 @@ fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
 }
 
 static int
-s_parse (const fy_http_answer_t *answer,
-         fy_http_service_error_t *error, char **message_id, char **request_id)
+s_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+         char **message_id, char **request_id)
 {
     (void) request_id;          //  Only in the x-amzn-RequestId header
     if (answer->status < 200 || answer->status > 299) {
@@ -246,9 +241,8 @@ s_parse (const fy_http_answer_t *answer,
 }
 
 int
-fy_ses_parse (const fy_http_answer_t *answer,
-              fy_http_service_error_t *error, char **message_id,
-              char **request_id)
+fy_ses_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id)
 {
     assert (answer && error && message_id && request_id);
     return s_parse (answer, error, message_id, request_id);

@@ -64,8 +64,8 @@ typedef struct {
 //  may be NULL for the defaults. NULL with errno EINVAL and err filled
 //  when no endpoint can be found. Destroy with fy_aws_client_destroy.
 fy_aws_client_t *
-    fy_ses_new (fy_http_client_t *http, const fy_aws_options_t *options,
-                fy_error_t *err);
+fy_ses_new (fy_http_client_t *http, const fy_aws_options_t *options,
+            fy_error_t *err);
 
 //  The SendEmail request body for email. Caller owns result (*len_p
 //  bytes). NULL with errno EINVAL and err filled when email is not one
@@ -74,17 +74,16 @@ fy_aws_client_t *
 //  content, a string that is not UTF-8, an empty address or one with a
 //  control character.
 char *
-    fy_ses_body (const fy_ses_email_t *email, size_t *len_p,
-                 fy_error_t *err);
+fy_ses_body (const fy_ses_email_t *email, size_t *len_p, fy_error_t *err);
 
 //  Send email with SendEmail. Returns 0 and calls fn exactly once later
 //  (unless cancelled) with the MessageId or the error, or -1 with errno
 //  EINVAL and err filled as fy_ses_body (fn is not called). *id_p, when
 //  not NULL, gets the call's id for fy_aws_client_cancel.
 int
-    fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
-                 fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
-                 fy_error_t *err) FY_MUSTCHECK;
+fy_ses_send (fy_aws_client_t *ses, const fy_ses_email_t *email,
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
+             fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

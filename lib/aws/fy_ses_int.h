@@ -12,9 +12,8 @@ extern "C" {
 //  SES's answer parser (fy_http_parse_fn): a 200 must be a JSON object
 //  with a non-empty string MessageId.
 int
-    fy_ses_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
+fy_ses_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id);
 
 #ifdef __cplusplus
 }

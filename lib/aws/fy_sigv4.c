@@ -151,8 +151,8 @@ static bool
 s_is_unreserved (unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-        || c == '~';
+           || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+           || c == '~';
 }
 
 //  AWS's URI encoding: every byte but the unreserved ones as %XY (upper
@@ -201,8 +201,8 @@ s_recode (s_buf_t *buf, s_buf_t *tmp, const char *text, size_t len)
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
         if (text [i] == '%' && i + 2 < len
-        &&  (hi = s_hex_value (text [i + 1])) >= 0
-        &&  (lo = s_hex_value (text [i + 2])) >= 0) {
+            && (hi = s_hex_value (text [i + 1])) >= 0
+            && (lo = s_hex_value (text [i + 2])) >= 0) {
             tmp->data [tmp->len++] = (char) (hi * 16 + lo);
             i += 2;
         }
@@ -257,10 +257,9 @@ fy_sigv4_new (void)
     EVP_MAC *hmac = EVP_MAC_fetch (NULL, "HMAC", NULL);
     self->mac_ctx = hmac ? EVP_MAC_CTX_new (hmac) : NULL;
     EVP_MAC_free (hmac);
-    OSSL_PARAM params [] = {
-        OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, "SHA2-256", 0),
-        OSSL_PARAM_construct_end ()
-    };
+    OSSL_PARAM params [] = { OSSL_PARAM_construct_utf8_string (
+                                 OSSL_MAC_PARAM_DIGEST, "SHA2-256", 0),
+                             OSSL_PARAM_construct_end () };
     if (!self->sha256 || !self->md_ctx || !self->mac_ctx
         || !EVP_MAC_CTX_set_params (self->mac_ctx, params))
         abort ();
@@ -312,17 +311,17 @@ fy_sigv4_destroy (fy_sigv4_t **self_p)
 //  The signing key for the scope, derived on a cache miss:
 //  HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request".
 static const unsigned char *
-s_signing_key (fy_sigv4_t *self, const fy_aws_keys_t *keys,
-               const char *region, const char *service)
+s_signing_key (fy_sigv4_t *self, const fy_aws_keys_t *keys, const char *region,
+               const char *service)
 {
     const char *date = self->date;
     for (size_t i = 0; i < S_CACHE_SIZE; i++) {
         s_key_t *entry = &self->cache [i];
         if (entry->used && memcmp (entry->date, date, 8) == 0
-        &&  strcmp (entry->region, region) == 0
-        &&  strcmp (entry->service, service) == 0
-        &&  strcmp (entry->access_key, keys->access_key) == 0
-        &&  strcmp (entry->secret_key, keys->secret_key) == 0)
+            && strcmp (entry->region, region) == 0
+            && strcmp (entry->service, service) == 0
+            && strcmp (entry->access_key, keys->access_key) == 0
+            && strcmp (entry->secret_key, keys->secret_key) == 0)
             return entry->key;
     }
     s_key_t *entry = &self->cache [self->cache_next];
@@ -386,12 +385,11 @@ s_url_parse (const char *url, s_url_t *parts, fy_error_t *err)
         return -1;
     }
     //  libcurl leaves the scheme's default port out of Host.
-    if (scheme_len == 5 && strncasecmp (url, "https", 5) == 0
-    &&  auth_len > 4 && memcmp (auth + auth_len - 4, ":443", 4) == 0)
+    if (scheme_len == 5 && strncasecmp (url, "https", 5) == 0 && auth_len > 4
+        && memcmp (auth + auth_len - 4, ":443", 4) == 0)
         auth_len -= 4;
-    else
-    if (scheme_len == 4 && strncasecmp (url, "http", 4) == 0
-    &&  auth_len > 3 && memcmp (auth + auth_len - 3, ":80", 3) == 0)
+    else if (scheme_len == 4 && strncasecmp (url, "http", 4) == 0
+             && auth_len > 3 && memcmp (auth + auth_len - 3, ":80", 3) == 0)
         auth_len -= 3;
     parts->host = auth;
     parts->host_len = auth_len;
@@ -426,8 +424,7 @@ s_normalize_path (s_buf_t *out, const char *path, size_t len)
         size_t seg_len = pos - seg;
         if (seg_len == 1 && path [seg] == '.')
             trailing = true;
-        else
-        if (seg_len == 2 && path [seg] == '.' && path [seg + 1] == '.') {
+        else if (seg_len == 2 && path [seg] == '.' && path [seg + 1] == '.') {
             char *slash = out->len ? memrchr (out->data, '/', out->len) : NULL;
             out->len = slash ? (size_t) (slash - out->data) : 0;
             out->data [out->len] = 0;
@@ -460,7 +457,7 @@ static bool
 s_same_name (const s_hdr_t *x, const s_hdr_t *y)
 {
     return x->name_len == y->name_len
-        && memcmp (x->name, y->name, x->name_len) == 0;
+           && memcmp (x->name, y->name, x->name_len) == 0;
 }
 
 static int
@@ -508,8 +505,8 @@ static bool
 s_is_unsigned_header (const char *name)
 {
     return strcasecmp (name, "user-agent") == 0
-        || strcasecmp (name, "expect") == 0
-        || strcasecmp (name, "x-amzn-trace-id") == 0;
+           || strcasecmp (name, "expect") == 0
+           || strcasecmp (name, "x-amzn-trace-id") == 0;
 }
 
 static void
@@ -531,8 +528,8 @@ s_hdr_push (fy_sigv4_t *self, size_t *count, const char *name,
 //  caller's unless the caller sends them already.
 static int
 s_collect_headers (fy_sigv4_t *self, const fy_sigv4_request_t *req,
-                   const fy_aws_keys_t *keys, const s_url_t *url,
-                   bool presign, size_t *count, fy_error_t *err)
+                   const fy_aws_keys_t *keys, const s_url_t *url, bool presign,
+                   size_t *count, fy_error_t *err)
 {
     size_t need = req->header_count + 4;
     if (need > self->hdrs_cap) {
@@ -568,18 +565,16 @@ s_collect_headers (fy_sigv4_t *self, const fy_sigv4_request_t *req,
         self->names.len += len + 1;
         if (strcmp (name, "host") == 0)
             has_host = true;
-        else
-        if (strcmp (name, "x-amz-security-token") == 0)
+        else if (strcmp (name, "x-amz-security-token") == 0)
             has_token = true;
-        else
-        if (strcmp (name, "x-amz-date") == 0) {
+        else if (strcmp (name, "x-amz-date") == 0) {
             s_buf_clear (&self->scratch);
-            s_put_value (&self->scratch, header->value,
-                         strlen (header->value));
+            s_put_value (&self->scratch, header->value, strlen (header->value));
             if (strcmp (self->scratch.data, self->date) != 0) {
-                fy_error_set (err, "sigv4: X-Amz-Date %s is not the "
-                              "signing time %s", self->scratch.data,
-                              self->date);
+                fy_error_set (err,
+                              "sigv4: X-Amz-Date %s is not the "
+                              "signing time %s",
+                              self->scratch.data, self->date);
                 errno = EINVAL;
                 return -1;
             }
@@ -595,25 +590,25 @@ s_collect_headers (fy_sigv4_t *self, const fy_sigv4_request_t *req,
         if (token && !has_token) {
             s_buf_clear (&self->token);
             s_buf_puts (&self->token, keys->session_token);
-            self->added [self->added_count++] = (fy_sigv4_header_t) {
-                .name = "X-Amz-Security-Token", .value = self->token.data
-            };
+            self->added [self->added_count++] =
+                (fy_sigv4_header_t) { .name = "X-Amz-Security-Token",
+                                      .value = self->token.data };
             if (!(req->flags & FY_SIGV4_UNSIGNED_TOKEN))
                 s_hdr_push (self, count, "x-amz-security-token",
                             self->token.data, self->token.len);
         }
         if (!has_date) {
             s_hdr_push (self, count, "x-amz-date", self->date, 16);
-            self->added [self->added_count++] = (fy_sigv4_header_t) {
-                .name = "X-Amz-Date", .value = self->date
-            };
+            self->added [self->added_count++] =
+                (fy_sigv4_header_t) { .name = "X-Amz-Date",
+                                      .value = self->date };
         }
         if (req->flags & FY_SIGV4_CONTENT_SHA256) {
-            s_hdr_push (self, count, "x-amz-content-sha256",
-                        self->payload_hash, strlen (self->payload_hash));
-            self->added [self->added_count++] = (fy_sigv4_header_t) {
-                .name = "X-Amz-Content-Sha256", .value = self->payload_hash
-            };
+            s_hdr_push (self, count, "x-amz-content-sha256", self->payload_hash,
+                        strlen (self->payload_hash));
+            self->added [self->added_count++] =
+                (fy_sigv4_header_t) { .name = "X-Amz-Content-Sha256",
+                                      .value = self->payload_hash };
         }
     }
     qsort (self->hdrs, *count, sizeof *self->hdrs, s_hdr_compare);
@@ -669,8 +664,7 @@ s_param_add (fy_sigv4_t *self, size_t *count, const char *key,
 //  when presigning, the X-Amz-* ones.
 static void
 s_put_query (fy_sigv4_t *self, const fy_sigv4_request_t *req,
-             const fy_aws_keys_t *keys, const s_url_t *url,
-             int64_t expires_s)
+             const fy_aws_keys_t *keys, const s_url_t *url, int64_t expires_s)
 {
     size_t need = 6;
     for (size_t i = 0; i < url->query_len; i++)
@@ -720,13 +714,12 @@ s_put_query (fy_sigv4_t *self, const fy_sigv4_request_t *req,
         s_param_add (self, &count, "X-Amz-Credential", self->scratch.data,
                      self->scratch.len, true);
         s_param_add (self, &count, "X-Amz-Date", self->date, 16, false);
-        s_param_add (self, &count, "X-Amz-Expires", expires,
-                     strlen (expires), false);
+        s_param_add (self, &count, "X-Amz-Expires", expires, strlen (expires),
+                     false);
         s_param_add (self, &count, "X-Amz-SignedHeaders",
-                     self->signed_headers.data, self->signed_headers.len,
-                     true);
+                     self->signed_headers.data, self->signed_headers.len, true);
         if (keys->session_token && *keys->session_token
-        &&  !(req->flags & FY_SIGV4_UNSIGNED_TOKEN))
+            && !(req->flags & FY_SIGV4_UNSIGNED_TOKEN))
             s_param_add (self, &count, "X-Amz-Security-Token",
                          keys->session_token, strlen (keys->session_token),
                          true);
@@ -770,11 +763,11 @@ s_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     self->added_count = 0;
     self->signature [0] = 0;
     if (!req->method || !*req->method || !req->url || !req->region
-    ||  !*req->region || !req->service || !*req->service
-    ||  (!req->body && req->body_len) || !keys->access_key
-    ||  !*keys->access_key || !keys->secret_key || !*keys->secret_key) {
+        || !*req->region || !req->service || !*req->service
+        || (!req->body && req->body_len) || !keys->access_key
+        || !*keys->access_key || !keys->secret_key || !*keys->secret_key) {
         fy_error_set (err, "sigv4: method, URL, region, service and "
-                      "keys are required");
+                           "keys are required");
         errno = EINVAL;
         return -1;
     }
@@ -784,8 +777,8 @@ s_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     time_t now = (time_t) req->now;
     struct tm tm;
     if (req->now < 0 || !gmtime_r (&now, &tm)
-    ||  strftime (self->date, sizeof self->date, "%Y%m%dT%H%M%SZ", &tm)
-        != 16) {
+        || strftime (self->date, sizeof self->date, "%Y%m%dT%H%M%SZ", &tm)
+               != 16) {
         fy_error_set (err, "sigv4: time %" PRId64 " out of range", req->now);
         errno = EINVAL;
         return -1;
@@ -803,8 +796,7 @@ s_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
         s_sha256_hex (self, req->body, req->body_len, self->payload_hash);
 
     size_t count;
-    if (s_collect_headers (self, req, keys, &url, expires_s > 0, &count,
-                           err))
+    if (s_collect_headers (self, req, keys, &url, expires_s > 0, &count, err))
         return -1;
 
     s_buf_t *creq = &self->creq;
@@ -866,16 +858,14 @@ fy_sigv4_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     s_buf_puts (auth, ", Signature=");
     s_buf_puts (auth, self->signature);
     assert (self->added_count < FY_SIGV4_MAX_ADDED);
-    self->added [self->added_count++] = (fy_sigv4_header_t) {
-        .name = "Authorization", .value = auth->data
-    };
+    self->added [self->added_count++] =
+        (fy_sigv4_header_t) { .name = "Authorization", .value = auth->data };
     return 0;
 }
 
 int
 fy_sigv4_presign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
-                  const fy_aws_keys_t *keys, int64_t expires_s,
-                  fy_error_t *err)
+                  const fy_aws_keys_t *keys, int64_t expires_s, fy_error_t *err)
 {
     if (expires_s < 1 || expires_s > FY_SIGV4_MAX_EXPIRES_S) {
         fy_error_set (err, "sigv4: expiry %" PRId64 " s not in 1..%d",
@@ -892,8 +882,7 @@ fy_sigv4_presign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     const char *query = strchr (req->url, '?');
     if (!query)
         s_buf_putc (out, '?');
-    else
-    if (query [1])
+    else if (query [1])
         s_buf_putc (out, '&');
     s_buf_puts (out, "X-Amz-Algorithm=" S_ALGORITHM "&X-Amz-Credential=");
     s_buf_clear (&self->scratch);
@@ -904,8 +893,7 @@ fy_sigv4_presign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
     s_buf_puts (out, "&X-Amz-Date=");
     s_buf_puts (out, self->date);
     s_buf_puts (out, "&X-Amz-SignedHeaders=");
-    s_encode (out, self->signed_headers.data, self->signed_headers.len,
-              false);
+    s_encode (out, self->signed_headers.data, self->signed_headers.len, false);
     char expires [24];
     snprintf (expires, sizeof expires, "&X-Amz-Expires=%" PRId64, expires_s);
     s_buf_puts (out, expires);

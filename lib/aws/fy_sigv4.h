@@ -52,7 +52,7 @@ typedef enum {
     FY_SIGV4_UNSIGNED_TOKEN = 1 << 3,
     //  What S3 wants.
     FY_SIGV4_S3 = FY_SIGV4_NO_NORMALIZE_PATH | FY_SIGV4_NO_DOUBLE_ENCODE
-                | FY_SIGV4_CONTENT_SHA256
+                  | FY_SIGV4_CONTENT_SHA256
 } fy_sigv4_flag_t;
 
 //  A request as it will be sent. url is absolute, with its query if any
@@ -72,8 +72,8 @@ typedef struct {
     const char *payload_hash;
     const char *region;
     const char *service;
-    int64_t now;                //  seconds since the epoch
-    unsigned flags;             //  fy_sigv4_flag_t
+    int64_t now;  //  seconds since the epoch
+    unsigned flags;  //  fy_sigv4_flag_t
 } fy_sigv4_request_t;
 
 //  The most headers fy_sigv4_sign asks to add.
@@ -83,12 +83,12 @@ typedef struct {
 
 //  Create a signer. Never fails (out of memory is fatal).
 fy_sigv4_t *
-    fy_sigv4_new (void);
+fy_sigv4_new (void);
 
 //  Destroy the signer, wiping its cached keys, and set *self_p to NULL.
 //  Safe on NULL.
 void
-    fy_sigv4_destroy (fy_sigv4_t **self_p);
+fy_sigv4_destroy (fy_sigv4_t **self_p);
 
 //  Sign req for the Authorization header. On success, fy_sigv4_headers
 //  gives the headers to add to the request. A header the caller already
@@ -96,45 +96,45 @@ void
 //  added again; an X-Amz-Date that disagrees with req->now is refused.
 //  Returns 0, or -1 with errno EINVAL (bad URL, missing field) and err set.
 int
-    fy_sigv4_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
-                   const fy_aws_keys_t *keys, fy_error_t *err) FY_MUSTCHECK;
+fy_sigv4_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
+               const fy_aws_keys_t *keys, fy_error_t *err) FY_MUSTCHECK;
 
 //  Sign req as a presigned URL valid for expires_s seconds (1 to
 //  FY_SIGV4_MAX_EXPIRES_S). On success fy_sigv4_url gives the URL: req->url
 //  with the X-Amz-* parameters appended. Returns 0, or -1 with errno EINVAL
 //  and err set.
 int
-    fy_sigv4_presign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
-                      const fy_aws_keys_t *keys, int64_t expires_s,
-                      fy_error_t *err) FY_MUSTCHECK;
+fy_sigv4_presign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
+                  const fy_aws_keys_t *keys, int64_t expires_s,
+                  fy_error_t *err) FY_MUSTCHECK;
 
 //  The headers to add after fy_sigv4_sign, in this order when present:
 //  X-Amz-Security-Token, X-Amz-Date, X-Amz-Content-Sha256, Authorization.
 //  *count gets how many. Borrowed until the next call on self.
 const fy_sigv4_header_t *
-    fy_sigv4_headers (fy_sigv4_t *self, size_t *count);
+fy_sigv4_headers (fy_sigv4_t *self, size_t *count);
 
 //  The presigned URL of the last fy_sigv4_presign. Borrowed.
 const char *
-    fy_sigv4_url (fy_sigv4_t *self);
+fy_sigv4_url (fy_sigv4_t *self);
 
 //  The Authorization value of the last fy_sigv4_sign. Borrowed.
 const char *
-    fy_sigv4_authorization (fy_sigv4_t *self);
+fy_sigv4_authorization (fy_sigv4_t *self);
 
 //  The canonical request, string to sign and hex signature of the last
 //  successful call. Borrowed.
 const char *
-    fy_sigv4_canonical_request (fy_sigv4_t *self);
+fy_sigv4_canonical_request (fy_sigv4_t *self);
 const char *
-    fy_sigv4_string_to_sign (fy_sigv4_t *self);
+fy_sigv4_string_to_sign (fy_sigv4_t *self);
 const char *
-    fy_sigv4_signature (fy_sigv4_t *self);
+fy_sigv4_signature (fy_sigv4_t *self);
 
 //  How many times a signing key was derived rather than taken from the
 //  cache: lets tests (and the curious) see the cache work.
 uint64_t
-    fy_sigv4_key_derivations (fy_sigv4_t *self);
+fy_sigv4_key_derivations (fy_sigv4_t *self);
 
 #ifdef __cplusplus
 }

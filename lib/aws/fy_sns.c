@@ -26,9 +26,9 @@
 #define S_DEPTH_MAX 16
 #define S_NAME_MAX 64
 
-static int s_parse (const fy_http_answer_t *answer,
-                    fy_http_service_error_t *error, char **message_id,
-                    char **request_id);
+static int
+s_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+         char **message_id, char **request_id);
 
 static const char *const s_env_names [] = { "AWS_ENDPOINT_URL_SNS", NULL };
 
@@ -101,7 +101,8 @@ s_attribute_name_ok (const char *name)
     size_t len = strlen (name);
     if (len == 0 || len > 256
         || strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         "0123456789_.-") != len
+                         "0123456789_.-")
+               != len
         || name [0] == '.' || name [len - 1] == '.' || strstr (name, "..")
         || strncasecmp (name, "AWS.", 4) == 0
         || strncasecmp (name, "Amazon.", 7) == 0)
@@ -129,13 +130,13 @@ s_attribute_type_ok (const char *type)
 static const char *
 s_check (const fy_sns_publish_t *msg, size_t *bytes)
 {
-    int destinations = !!msg->topic_arn + !!msg->target_arn
-                       + !!msg->phone_number;
+    int destinations =
+        !!msg->topic_arn + !!msg->target_arn + !!msg->phone_number;
     if (destinations != 1)
         return "exactly one of TopicArn, TargetArn, PhoneNumber";
-    const char *destination = msg->topic_arn ? msg->topic_arn
-                            : msg->target_arn ? msg->target_arn
-                                              : msg->phone_number;
+    const char *destination = msg->topic_arn    ? msg->topic_arn
+                              : msg->target_arn ? msg->target_arn
+                                                : msg->phone_number;
     if (!s_printable (destination, 1024, false))
         return "a bad destination";
     if (!msg->message || !*msg->message || !s_utf8_ok (msg->message))
@@ -361,7 +362,7 @@ s_reference (s_xml_t *xml)
         const char *name;
         char c;
     } named [] = {
-        { "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' },
+        { "&lt;", '<' },   { "&gt;", '>' },    { "&amp;", '&' },
         { "&quot;", '"' }, { "&apos;", '\'' },
     };
     for (size_t i = 0; i < 5; i++)
@@ -407,9 +408,9 @@ s_chars (s_xml_t *xml)
         size_t len = fy_utf8_length (xml->p, (size_t) (xml->end - xml->p));
         //  No NUL, no control character XML 1.0 forbids (strchr would
         //  find a NUL: it is in every string).
-        if (len == 0 || (len == 1 && (unsigned char) *xml->p < 32
-                         && *xml->p != '\t' && *xml->p != '\r'
-                         && *xml->p != '\n'))
+        if (len == 0
+            || (len == 1 && (unsigned char) *xml->p < 32 && *xml->p != '\t'
+                && *xml->p != '\r' && *xml->p != '\n'))
             return false;
         //  "]]>" is not allowed in character data.
         if (s_starts (xml, "]]>"))
@@ -445,8 +446,8 @@ s_attributes (s_xml_t *xml)
         if (xml->p == xml->end || (*xml->p != '"' && *xml->p != '\''))
             return false;
         char quote = *xml->p++;
-        const char *close = memchr (xml->p, quote,
-                                    (size_t) (xml->end - xml->p));
+        const char *close =
+            memchr (xml->p, quote, (size_t) (xml->end - xml->p));
         if (!close || memchr (xml->p, '<', (size_t) (close - xml->p))
             || memchr (xml->p, 0, (size_t) (close - xml->p)))
             return false;
@@ -462,8 +463,8 @@ s_keep (s_xml_t *xml, s_want_t *want)
         return;
     for (size_t i = 0; i < want->count; i++)
         if (strcmp (xml->path, want->paths [i]) == 0 && !want->values [i]) {
-            want->values [i] = fy_xstrndup (xml->text ? xml->text : "",
-                                            xml->text_len);
+            want->values [i] =
+                fy_xstrndup (xml->text ? xml->text : "", xml->text_len);
             break;
         }
 }
@@ -532,8 +533,7 @@ s_end_tag (s_xml_t *xml, s_want_t *want)
     if (xml->path_len [xml->depth] < len)
         return false;
     const char *open = xml->path + xml->path_len [xml->depth] - len;
-    if (memcmp (open, name, len) != 0
-        || (open > xml->path && open [-1] != '/'))
+    if (memcmp (open, name, len) != 0 || (open > xml->path && open [-1] != '/'))
         return false;
     s_skip_space (xml);
     if (xml->p == xml->end || *xml->p != '>')
@@ -604,8 +604,8 @@ s_copy (char *dest, size_t size, const char *src)
 }
 
 static int
-s_parse (const fy_http_answer_t *answer,
-         fy_http_service_error_t *error, char **message_id, char **request_id)
+s_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+         char **message_id, char **request_id)
 {
     static const char *const paths [] = {
         "PublishResponse/PublishResult/MessageId",
@@ -618,8 +618,8 @@ s_parse (const fy_http_answer_t *answer,
     char *values [6] = { NULL };
     s_want_t want = { paths, 6, values };
     char root [S_NAME_MAX + 1];
-    bool read = s_xml_read (answer->body, answer->len, &want, root,
-                            sizeof root) == 0;
+    bool read =
+        s_xml_read (answer->body, answer->len, &want, root, sizeof root) == 0;
     memset (error, 0, sizeof *error);
     int rc = -1;
     if (answer->status >= 200 && answer->status <= 299) {
@@ -649,9 +649,8 @@ s_parse (const fy_http_answer_t *answer,
 }
 
 int
-fy_sns_parse (const fy_http_answer_t *answer,
-              fy_http_service_error_t *error, char **message_id,
-              char **request_id)
+fy_sns_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id)
 {
     assert (answer && error && message_id && request_id);
     return s_parse (answer, error, message_id, request_id);

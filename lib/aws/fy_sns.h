@@ -60,8 +60,8 @@ typedef struct {
 //  may be NULL for the defaults. NULL with errno EINVAL and err filled
 //  when no endpoint can be found. Destroy with fy_aws_client_destroy.
 fy_aws_client_t *
-    fy_sns_new (fy_http_client_t *http, const fy_aws_options_t *options,
-                fy_error_t *err);
+fy_sns_new (fy_http_client_t *http, const fy_aws_options_t *options,
+            fy_error_t *err);
 
 //  The Publish request body for msg, form-encoded. Caller owns result
 //  (*len_p bytes). NULL with errno EINVAL and err filled when msg is not
@@ -70,17 +70,16 @@ fy_aws_client_t *
 //  than 10) or FIFO id, MessageStructure json without a string "default",
 //  more than FY_SNS_MESSAGE_MAX bytes.
 char *
-    fy_sns_body (const fy_sns_publish_t *msg, size_t *len_p,
-                 fy_error_t *err);
+fy_sns_body (const fy_sns_publish_t *msg, size_t *len_p, fy_error_t *err);
 
 //  Publish msg. Returns 0 and calls fn exactly once later (unless
 //  cancelled) with the MessageId or the error, or -1 with errno EINVAL
 //  and err filled as fy_sns_body (fn is not called). *id_p, when not
 //  NULL, gets the call's id for fy_aws_client_cancel.
 int
-    fy_sns_publish (fy_aws_client_t *sns, const fy_sns_publish_t *msg,
-                    fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
-                    fy_error_t *err) FY_MUSTCHECK;
+fy_sns_publish (fy_aws_client_t *sns, const fy_sns_publish_t *msg,
+                fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
+                fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

@@ -14,9 +14,8 @@ extern "C" {
 //  <ErrorResponse><Error> when the body is one, else only the status
 //  counts. Any bytes are safe.
 int
-    fy_sns_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
+fy_sns_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,11 @@
 #define S_RECEIVE_MAX_BODY (32u * 1024 * 1024)
 #define S_ID_MAX 80
 
-typedef enum { S_PENDING, S_OK, S_FAILED } s_state_t;
+typedef enum {
+    S_PENDING,
+    S_OK,
+    S_FAILED
+} s_state_t;
 
 typedef struct {
     char *id;
@@ -51,7 +55,12 @@ struct fy_sqs_message {
     json_t *json;               //  The whole message, made on demand
 };
 
-typedef enum { S_RECEIVE, S_BATCH, S_ATTRIBUTES, S_URL } s_kind_t;
+typedef enum {
+    S_RECEIVE,
+    S_BATCH,
+    S_ATTRIBUTES,
+    S_URL
+} s_kind_t;
 
 typedef struct {
     fy_http_op_t base;          //  First: the list's view of the op
@@ -191,11 +200,10 @@ fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
 {
     assert (http);
     static const char *const env_names [] = { "AWS_ENDPOINT_URL_SQS", NULL };
-    static const fy_aws_service_t service = {
-        .service = "sqs", .env_names = env_names, .prefix = "sqs"
-    };
-    fy_aws_client_t *client = fy_aws_client_new (http, &service, options,
-                                                 err);
+    static const fy_aws_service_t service = { .service = "sqs",
+                                              .env_names = env_names,
+                                              .prefix = "sqs" };
+    fy_aws_client_t *client = fy_aws_client_new (http, &service, options, err);
     if (!client)
         return NULL;
     fy_sqs_t *self = fy_xcalloc (1, sizeof *self);
@@ -253,7 +261,8 @@ fy_sqs_cancel (fy_sqs_t *self, uint64_t id)
 //  --------------------------------------------------------------------
 //  Attempts
 
-static void s_attempt (fy_http_op_t *base);
+static void
+s_attempt (fy_http_op_t *base);
 
 static bool
 s_may_retry (s_op_t *op)
@@ -274,8 +283,8 @@ s_fill_result (s_op_t *op, fy_sqs_result_t *result)
     result->error = op->error;
     result->status = op->status;
     result->code = op->failure.code [0] ? op->failure.code : NULL;
-    result->query_code = op->failure.query_code [0] ? op->failure.query_code
-                                                    : NULL;
+    result->query_code =
+        op->failure.query_code [0] ? op->failure.query_code : NULL;
     result->message = op->failure.message;
     result->sender_fault = op->failure.sender_fault;
     result->attempts = op->base.attempts;
@@ -292,8 +301,8 @@ s_finish_batch (s_op_t *op, fy_sqs_result_t *result)
             //  Out of attempts: the entry's last failure, else the call's.
             entry->state = S_FAILED;
             if (!entry->code) {
-                entry->code = fy_xstrdup (result->code ? result->code
-                                          : "RequestFailed");
+                entry->code =
+                    fy_xstrdup (result->code ? result->code : "RequestFailed");
                 entry->message = fy_xstrdup (result->message);
                 entry->sender_fault = result->sender_fault;
             }
@@ -338,8 +347,8 @@ s_finish (s_op_t *op, json_t *reply)
         json_decref (empty);
     }
     else {
-        const char *url = json_string_value (json_object_get (reply,
-                                                              "QueueUrl"));
+        const char *url =
+            json_string_value (json_object_get (reply, "QueueUrl"));
         ((fy_sqs_url_fn *) op->fn) (&result, op->error ? NULL : url, op->arg);
     }
     s_op_free (&op->base);
@@ -373,7 +382,8 @@ s_batch_reply (s_op_t *op, json_t *reply)
     fy_sqs_batch_t *batch = op->batch;
     size_t index;
     json_t *item;
-    json_array_foreach (json_object_get (reply, "Successful"), index, item) {
+    json_array_foreach (json_object_get (reply, "Successful"), index, item)
+    {
         s_entry_t *entry = s_entry_find (
             batch, json_string_value (json_object_get (item, "Id")));
         if (!entry || entry->state != S_PENDING)
@@ -385,7 +395,8 @@ s_batch_reply (s_op_t *op, json_t *reply)
             entry->message_id = fy_xstrdup (message_id);
     }
     bool retry = false;
-    json_array_foreach (json_object_get (reply, "Failed"), index, item) {
+    json_array_foreach (json_object_get (reply, "Failed"), index, item)
+    {
         s_entry_t *entry = s_entry_find (
             batch, json_string_value (json_object_get (item, "Id")));
         if (!entry || entry->state != S_PENDING)
@@ -431,11 +442,13 @@ s_parse_message (fy_json_reader_t *reader, fy_sqs_message_t *msg,
         if (fy_json_reader_key (reader, &key, &key_len))
             return -1;
         char **field = s_is_key (key, key_len, "MessageId") ? &msg->id
-                     : s_is_key (key, key_len, "ReceiptHandle") ? &msg->receipt
-                     : s_is_key (key, key_len, "Body") ? &msg->body : NULL;
+                       : s_is_key (key, key_len, "ReceiptHandle")
+                           ? &msg->receipt
+                       : s_is_key (key, key_len, "Body") ? &msg->body
+                                                         : NULL;
         if (field && *field) {
-            fy_error_set (err, "duplicate key %.*s in a message",
-                          (int) key_len, key);
+            fy_error_set (err, "duplicate key %.*s in a message", (int) key_len,
+                          key);
             return -1;
         }
         if (field) {
@@ -449,8 +462,7 @@ s_parse_message (fy_json_reader_t *reader, fy_sqs_message_t *msg,
             //  The key is borrowed until the next read: keep it for rest.
             char name [64];
             if (key_len >= sizeof name) {
-                fy_error_set (err, "a message has a key of %zu bytes",
-                              key_len);
+                fy_error_set (err, "a message has a key of %zu bytes", key_len);
                 return -1;
             }
             memcpy (name, key, key_len);
@@ -567,8 +579,7 @@ s_on_http (const fy_http_result_t *http, void *arg)
         op->error = EPROTO;
         retry = fy_sqs_is_retryable (op->status, op->failure.code);
     }
-    else
-    if (op->kind == S_RECEIVE) {
+    else if (op->kind == S_RECEIVE) {
         fy_error_t err = { "" };
         if (s_parse_receive (op, body, len, &err)) {
             op->error = EPROTO;
@@ -677,8 +688,8 @@ s_check_url (const char *queue_url, fy_error_t *err)
 
 int
 fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
-                int wait_s, int visibility_s, fy_sqs_receive_fn *fn,
-                void *arg, uint64_t *id_p, fy_error_t *err)
+                int wait_s, int visibility_s, fy_sqs_receive_fn *fn, void *arg,
+                uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (fn);
@@ -691,8 +702,8 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
         errno = EINVAL;
         return -1;
     }
-    s_op_t *op = s_op_new (self, S_RECEIVE, "ReceiveMessage", (void *) fn,
-                           arg, id_p);
+    s_op_t *op =
+        s_op_new (self, S_RECEIVE, "ReceiveMessage", (void *) fn, arg, id_p);
     json_t *request = op->request;
     json_object_set_new (request, "QueueUrl", json_string (queue_url));
     json_object_set_new (request, "MaxNumberOfMessages",
@@ -714,9 +725,8 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
 }
 
 int
-fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
-               fy_sqs_batch_t **batch_p, fy_sqs_batch_fn *fn, void *arg,
-               uint64_t *id_p, fy_error_t *err)
+fy_sqs_submit (fy_sqs_t *self, const char *queue_url, fy_sqs_batch_t **batch_p,
+               fy_sqs_batch_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (batch_p && *batch_p);
@@ -735,8 +745,8 @@ fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
         [FY_SQS_VISIBILITY] = "ChangeMessageVisibilityBatch",
         [FY_SQS_SEND] = "SendMessageBatch",
     };
-    s_op_t *op = s_op_new (self, S_BATCH, actions [batch->kind], (void *) fn,
-                           arg, id_p);
+    s_op_t *op =
+        s_op_new (self, S_BATCH, actions [batch->kind], (void *) fn, arg, id_p);
     op->batch = batch;
     json_object_set_new (op->request, "QueueUrl", json_string (queue_url));
     return 0;
@@ -744,8 +754,8 @@ fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
 
 int
 fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
-                       const char **names, fy_sqs_attributes_fn *fn,
-                       void *arg, uint64_t *id_p, fy_error_t *err)
+                       const char **names, fy_sqs_attributes_fn *fn, void *arg,
+                       uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (fn);
@@ -764,9 +774,8 @@ fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
 }
 
 int
-fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
-                      fy_sqs_url_fn *fn, void *arg, uint64_t *id_p,
-                      fy_error_t *err)
+fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name, fy_sqs_url_fn *fn,
+                      void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (fn);
@@ -775,8 +784,7 @@ fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
         errno = EINVAL;
         return -1;
     }
-    s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg,
-                           id_p);
+    s_op_t *op = s_op_new (self, S_URL, "GetQueueUrl", (void *) fn, arg, id_p);
     json_object_set_new (op->request, "QueueName", json_string (queue_name));
     return 0;
 }
@@ -829,13 +837,14 @@ fy_sqs_batch_bytes (fy_sqs_batch_t *self)
 
 //  Room for one more entry of bytes, with a valid, new id?
 static int
-s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind,
-               const char *id, size_t bytes)
+s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind, const char *id,
+               size_t bytes)
 {
     size_t len = id ? strlen (id) : 0;
     if (self->kind != kind || len == 0 || len > S_ID_MAX
         || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                       "0123456789-_") != len
+                       "0123456789-_")
+               != len
         || s_entry_find (self, id)) {
         errno = EINVAL;
         return -1;
@@ -853,8 +862,7 @@ s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind,
 }
 
 static void
-s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json,
-             size_t bytes)
+s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json, size_t bytes)
 {
     s_entry_t *entry = &self->entries [self->count++];
     entry->id = fy_xstrdup (id);
@@ -866,8 +874,7 @@ s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json,
 }
 
 int
-fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id,
-                     const char *receipt)
+fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id, const char *receipt)
 {
     assert (self);
     if (!receipt || s_batch_check (self, FY_SQS_DELETE, id, 0)) {
@@ -885,12 +892,14 @@ fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
     assert (self);
     if (!receipt || timeout_s < 0 || timeout_s > 43200
         || s_batch_check (self, FY_SQS_VISIBILITY, id, 0)) {
-        errno = receipt && timeout_s >= 0 && timeout_s <= 43200 ? errno
-                                                                : EINVAL;
+        errno =
+            receipt && timeout_s >= 0 && timeout_s <= 43200 ? errno : EINVAL;
         return -1;
     }
-    s_batch_add (self, id, json_pack ("{s:s, s:i}", "ReceiptHandle", receipt,
-                                      "VisibilityTimeout", timeout_s), 0);
+    s_batch_add (self, id,
+                 json_pack ("{s:s, s:i}", "ReceiptHandle", receipt,
+                            "VisibilityTimeout", timeout_s),
+                 0);
     return 0;
 }
 
@@ -933,7 +942,8 @@ fy_sqs_send_bytes (const fy_sqs_send_t *msg)
     json_t *attribute;
     if (msg->attributes && !json_is_object (msg->attributes))
         return 0;
-    json_object_foreach (msg->attributes, name, attribute) {
+    json_object_foreach (msg->attributes, name, attribute)
+    {
         const char *type = s_field (attribute, "DataType");
         const char *value = s_attribute_value (attribute);
         if (!*name || !type || !value || !*value)
@@ -958,10 +968,9 @@ s_batch_send (fy_sqs_batch_t *self, const char *id, const fy_sqs_send_t *msg,
         return -1;
     json_t *json = json_pack ("{s:s}", "MessageBody", msg->body);
     if (msg->delay_s > 0 || (send_delay && msg->delay_s == 0))
-        json_object_set_new (json, "DelaySeconds",
-                             json_integer (msg->delay_s));
-    json_t *attributes = msg->attributes ? json_deep_copy (msg->attributes)
-                                         : json_object ();
+        json_object_set_new (json, "DelaySeconds", json_integer (msg->delay_s));
+    json_t *attributes =
+        msg->attributes ? json_deep_copy (msg->attributes) : json_object ();
     for (size_t i = 0; msg->attrs && msg->attrs [i]; i += 2)
         json_object_set_new (attributes, msg->attrs [i],
                              json_pack ("{s:s, s:s}", "DataType", "String",
@@ -1048,8 +1057,8 @@ fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name)
 int
 fy_sqs_message_receive_count (fy_sqs_message_t *self)
 {
-    const char *text = fy_sqs_message_attribute (self,
-                                                 "ApproximateReceiveCount");
+    const char *text =
+        fy_sqs_message_attribute (self, "ApproximateReceiveCount");
     int64_t count = 0;
     if (!text || fy_parse_int64 (text, 0, INT32_MAX, &count))
         return 0;

@@ -102,38 +102,38 @@ typedef void (fy_sqs_url_fn) (const fy_sqs_result_t *result,
 
 //  Fill options with the defaults above.
 void
-    fy_sqs_options_default (fy_sqs_options_t *options);
+fy_sqs_options_default (fy_sqs_options_t *options);
 
 //  Create a client on http (borrowed; it must outlive the client).
 //  options may be NULL for the defaults; strings are copied. Returns NULL
 //  with errno EINVAL and err filled when no endpoint can be found (no
 //  region either).
 fy_sqs_t *
-    fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
-                fy_error_t *err);
+fy_sqs_new (fy_http_client_t *http, const fy_sqs_options_t *options,
+            fy_error_t *err);
 
 //  Cancel every call in flight or waiting to retry (their callbacks are
 //  not called). Sets *self_p to NULL. Safe on NULL.
 void
-    fy_sqs_destroy (fy_sqs_t **self_p);
+fy_sqs_destroy (fy_sqs_t **self_p);
 
 //  The endpoint requests go to. Borrowed.
 const char *
-    fy_sqs_endpoint (fy_sqs_t *self);
+fy_sqs_endpoint (fy_sqs_t *self);
 
 //  The default AWS endpoint of region ("https://sqs.eu-west-1.amazonaws.com",
 //  ".amazonaws.com.cn" in China, ...). Caller owns result.
 char *
-    fy_sqs_region_endpoint (const char *region);
+fy_sqs_region_endpoint (const char *region);
 
 //  Calls in flight or waiting to retry.
 size_t
-    fy_sqs_pending (fy_sqs_t *self);
+fy_sqs_pending (fy_sqs_t *self);
 
 //  Cancel call id (from the *id_p of the call that started it); its
 //  callback is not called. Returns true if it was pending.
 bool
-    fy_sqs_cancel (fy_sqs_t *self, uint64_t id);
+fy_sqs_cancel (fy_sqs_t *self, uint64_t id);
 
 //  --- Calls. Each returns 0 and calls fn exactly once later (unless
 //  cancelled), or -1 with errno EINVAL and err filled on bad input (fn is
@@ -143,30 +143,28 @@ bool
 //  wait_s (0..20) seconds, asking for every system and message attribute.
 //  visibility_s < 0 keeps the queue's visibility timeout.
 int
-    fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
-                    int wait_s, int visibility_s, fy_sqs_receive_fn *fn,
-                    void *arg, uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
+fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
+                int wait_s, int visibility_s, fy_sqs_receive_fn *fn, void *arg,
+                uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  Run a batch (DeleteMessageBatch, ChangeMessageVisibilityBatch or
 //  SendMessageBatch, by the batch's kind) on queue_url. Takes ownership of
 //  *batch_p and sets it to NULL, even on failure. An empty batch is EINVAL.
 int
-    fy_sqs_submit (fy_sqs_t *self, const char *queue_url,
-                   fy_sqs_batch_t **batch_p, fy_sqs_batch_fn *fn, void *arg,
-                   uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
+fy_sqs_submit (fy_sqs_t *self, const char *queue_url, fy_sqs_batch_t **batch_p,
+               fy_sqs_batch_fn *fn, void *arg, uint64_t *id_p,
+               fy_error_t *err) FY_MUSTCHECK;
 
 //  GetQueueAttributes of names (NULL-terminated list; NULL for "All").
 int
-    fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
-                           const char **names, fy_sqs_attributes_fn *fn,
-                           void *arg, uint64_t *id_p,
-                           fy_error_t *err) FY_MUSTCHECK;
+fy_sqs_get_attributes (fy_sqs_t *self, const char *queue_url,
+                       const char **names, fy_sqs_attributes_fn *fn, void *arg,
+                       uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  GetQueueUrl of queue_name.
 int
-    fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name,
-                          fy_sqs_url_fn *fn, void *arg, uint64_t *id_p,
-                          fy_error_t *err) FY_MUSTCHECK;
+fy_sqs_get_queue_url (fy_sqs_t *self, const char *queue_name, fy_sqs_url_fn *fn,
+                      void *arg, uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  --- Batches
 
@@ -178,17 +176,17 @@ typedef enum {
 
 //  An empty batch of kind. Caller owns result.
 fy_sqs_batch_t *
-    fy_sqs_batch_new (fy_sqs_batch_kind_t kind);
+fy_sqs_batch_new (fy_sqs_batch_kind_t kind);
 
 //  Safe on NULL; sets *self_p to NULL.
 void
-    fy_sqs_batch_destroy (fy_sqs_batch_t **self_p);
+fy_sqs_batch_destroy (fy_sqs_batch_t **self_p);
 
 //  Entries so far, and payload bytes as SQS counts them.
 size_t
-    fy_sqs_batch_size (fy_sqs_batch_t *self);
+fy_sqs_batch_size (fy_sqs_batch_t *self);
 size_t
-    fy_sqs_batch_bytes (fy_sqs_batch_t *self);
+fy_sqs_batch_bytes (fy_sqs_batch_t *self);
 
 //  Add an entry. id (1-80 of [A-Za-z0-9_-], unique in the batch) and the
 //  strings are copied. Returns 0, or -1 with errno ENOSPC when the batch
@@ -196,18 +194,16 @@ size_t
 //  start another), EMSGSIZE when the message alone is over 256 KiB, or
 //  EINVAL for a bad or repeated id, a wrong kind, or a bad number.
 int
-    fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id,
-                         const char *receipt) FY_MUSTCHECK;
+fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id,
+                     const char *receipt) FY_MUSTCHECK;
 int
-    fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
-                             const char *receipt,
-                             int timeout_s) FY_MUSTCHECK;
+fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
+                         const char *receipt, int timeout_s) FY_MUSTCHECK;
 //  delay_s < 0 keeps the queue's delay. attrs is NULL or a NULL-terminated
 //  list of name, value pairs sent as String message attributes.
 int
-    fy_sqs_batch_send (fy_sqs_batch_t *self, const char *id,
-                       const char *body, int delay_s,
-                       const char **attrs) FY_MUSTCHECK;
+fy_sqs_batch_send (fy_sqs_batch_t *self, const char *id, const char *body,
+                   int delay_s, const char **attrs) FY_MUSTCHECK;
 
 //  A SendMessageBatch entry in full. Zeroed fields are left out.
 typedef struct {
@@ -230,42 +226,41 @@ typedef struct {
 //  Payload bytes of msg as SQS counts them (body, attribute names, types
 //  and values). 0 when msg is malformed (no body, a bad attribute or id).
 size_t
-    fy_sqs_send_bytes (const fy_sqs_send_t *msg);
+fy_sqs_send_bytes (const fy_sqs_send_t *msg);
 
 //  Add msg as an entry; errors as fy_sqs_batch_send.
 int
-    fy_sqs_batch_send_ex (fy_sqs_batch_t *self, const char *id,
-                          const fy_sqs_send_t *msg) FY_MUSTCHECK;
+fy_sqs_batch_send_ex (fy_sqs_batch_t *self, const char *id,
+                      const fy_sqs_send_t *msg) FY_MUSTCHECK;
 
 //  --- Messages (from fy_sqs_receive_fn). Strings are borrowed from msg.
 
 void
-    fy_sqs_message_destroy (fy_sqs_message_t **self_p);
+fy_sqs_message_destroy (fy_sqs_message_t **self_p);
 const char *
-    fy_sqs_message_id (fy_sqs_message_t *self);
+fy_sqs_message_id (fy_sqs_message_t *self);
 const char *
-    fy_sqs_message_receipt (fy_sqs_message_t *self);
+fy_sqs_message_receipt (fy_sqs_message_t *self);
 const char *
-    fy_sqs_message_body (fy_sqs_message_t *self);
+fy_sqs_message_body (fy_sqs_message_t *self);
 //  A system attribute ("SentTimestamp", "ApproximateReceiveCount"), or
 //  NULL.
 const char *
-    fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name);
+fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name);
 //  ApproximateReceiveCount as a number, 0 when absent.
 int
-    fy_sqs_message_receive_count (fy_sqs_message_t *self);
+fy_sqs_message_receive_count (fy_sqs_message_t *self);
 //  A message attribute's StringValue (String and Number types), or NULL.
 const char *
-    fy_sqs_message_user_attribute (fy_sqs_message_t *self,
-                                   const char *name);
+fy_sqs_message_user_attribute (fy_sqs_message_t *self, const char *name);
 //  The message as SQS sent it (Body, Attributes, MessageAttributes...).
 //  Borrowed.
 json_t *
-    fy_sqs_message_json (fy_sqs_message_t *self);
+fy_sqs_message_json (fy_sqs_message_t *self);
 
 //  True for a code or status worth retrying: throttling, 5xx, timeouts.
 bool
-    fy_sqs_is_retryable (int status, const char *code);
+fy_sqs_is_retryable (int status, const char *code);
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,8 @@ struct fy_sqs_flights {
 };
 
 fy_sqs_flights_t *
-fy_sqs_flights_new (fy_sqs_t *sqs, const char *queue_url,
-                    fy_sqs_flights_fn *fn, void *arg)
+fy_sqs_flights_new (fy_sqs_t *sqs, const char *queue_url, fy_sqs_flights_fn *fn,
+                    void *arg)
 {
     assert (sqs);
     assert (queue_url);
@@ -54,7 +54,8 @@ fy_sqs_flights_destroy (fy_sqs_flights_t **self_p,
         return;
     int saved = errno;
     s_flight_t *flight;
-    fy_list_each (flight, &self->flights, s_flight_t, link) {
+    fy_list_each (flight, &self->flights, s_flight_t, link)
+    {
         fy_sqs_cancel (self->sqs, flight->call_id);
         for (size_t i = 0; free_fn && i < flight->count; i++)
             free_fn (flight->ctx [i]);
@@ -79,10 +80,12 @@ s_on_done (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
     //  would be its bug, but no context may be left without an outcome.
     fy_sqs_entry_t all [FY_SQS_BATCH_MAX];
     for (size_t i = 0; i < flight->count; i++)
-        all [i] = i < count ? entries [i] : (fy_sqs_entry_t) {
-            .ok = false, .code = "Lost",
-            .message = "no outcome reported for the entry"
-        };
+        all [i] = i < count ? entries [i]
+                            : (fy_sqs_entry_t) {
+                                  .ok = false,
+                                  .code = "Lost",
+                                  .message = "no outcome reported for the entry"
+                              };
     self->fn (result, all, flight->ctx, flight->count,
               fy_clock_mono_ms () - flight->started_ms, self->arg);
     free (flight);
@@ -104,20 +107,20 @@ fy_sqs_flights_submit (fy_sqs_flights_t *self, fy_sqs_batch_t **batch_p,
     self->calls++;
     self->entries += count;
     fy_error_t err = { "" };
-    if (fy_sqs_submit (self->sqs, self->queue_url, batch_p, s_on_done,
-                       flight, &flight->call_id, &err)) {
+    if (fy_sqs_submit (self->sqs, self->queue_url, batch_p, s_on_done, flight,
+                       &flight->call_id, &err)) {
         //  Only a programming error gets here (an empty batch, a bad
         //  id); report every entry as failed rather than lose them.
-        fy_sqs_result_t result = {
-            .error = errno, .code = "Invalid", .message = err.text,
-            .sender_fault = true
-        };
+        fy_sqs_result_t result = { .error = errno,
+                                   .code = "Invalid",
+                                   .message = err.text,
+                                   .sender_fault = true };
         fy_sqs_entry_t entries [FY_SQS_BATCH_MAX];
         for (size_t i = 0; i < count; i++)
-            entries [i] = (fy_sqs_entry_t) {
-                .ok = false, .code = "Invalid", .message = err.text,
-                .sender_fault = true
-            };
+            entries [i] = (fy_sqs_entry_t) { .ok = false,
+                                             .code = "Invalid",
+                                             .message = err.text,
+                                             .sender_fault = true };
         s_on_done (&result, entries, count, flight);
     }
 }

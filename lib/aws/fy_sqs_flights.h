@@ -21,8 +21,7 @@ typedef struct fy_sqs_flights fy_sqs_flights_t;
 //  not destroy the flights.
 typedef void (fy_sqs_flights_fn) (const fy_sqs_result_t *result,
                                   const fy_sqs_entry_t *entries, void **ctx,
-                                  size_t count, int64_t elapsed_ms,
-                                  void *arg);
+                                  size_t count, int64_t elapsed_ms, void *arg);
 
 //  A context of a call cancelled by fy_sqs_flights_destroy.
 typedef void (fy_sqs_flights_free_fn) (void *ctx);
@@ -30,14 +29,14 @@ typedef void (fy_sqs_flights_free_fn) (void *ctx);
 //  Calls on queue_url (copied) through sqs (borrowed: it outlives them).
 //  Never fails.
 fy_sqs_flights_t *
-    fy_sqs_flights_new (fy_sqs_t *sqs, const char *queue_url,
-                        fy_sqs_flights_fn *fn, void *arg);
+fy_sqs_flights_new (fy_sqs_t *sqs, const char *queue_url, fy_sqs_flights_fn *fn,
+                    void *arg);
 
 //  Cancel the calls in flight, without calling fn; free_fn (may be
 //  NULL) gets each of their contexts. Sets *self_p to NULL. Safe on NULL.
 void
-    fy_sqs_flights_destroy (fy_sqs_flights_t **self_p,
-                            fy_sqs_flights_free_fn *free_fn);
+fy_sqs_flights_destroy (fy_sqs_flights_t **self_p,
+                        fy_sqs_flights_free_fn *free_fn);
 
 //  Start a call of *batch_p (taking ownership, setting it to NULL) for
 //  the count contexts of ctx (copied; 1 to FY_SQS_BATCH_MAX), one per
@@ -45,13 +44,13 @@ void
 //  batch, no URL: a programming error), fn hears every entry failed,
 //  code "Invalid", before this returns.
 void
-    fy_sqs_flights_submit (fy_sqs_flights_t *self, fy_sqs_batch_t **batch_p,
-                           void *const *ctx, size_t count);
+fy_sqs_flights_submit (fy_sqs_flights_t *self, fy_sqs_batch_t **batch_p,
+                       void *const *ctx, size_t count);
 
 //  Calls in flight, and the entries they carry.
 size_t
-    fy_sqs_flights_calls (fy_sqs_flights_t *self);
+fy_sqs_flights_calls (fy_sqs_flights_t *self);
 size_t
-    fy_sqs_flights_entries (fy_sqs_flights_t *self);
+fy_sqs_flights_entries (fy_sqs_flights_t *self);
 
 #endif

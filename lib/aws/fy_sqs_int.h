@@ -27,9 +27,9 @@ typedef struct {
 //  Decode an error response from its status, x-amzn-query-error and
 //  X-Amzn-Errortype headers (either may be NULL) and body (len bytes).
 void
-    fy_sqs_decode_error (int status, const char *query_error,
-                         const char *error_type, const char *body,
-                         size_t len, fy_sqs_error_t *error);
+fy_sqs_decode_error (int status, const char *query_error,
+                     const char *error_type, const char *body, size_t len,
+                     fy_sqs_error_t *error);
 
 #ifdef __cplusplus
 }

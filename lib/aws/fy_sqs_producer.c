@@ -49,9 +49,9 @@ struct fy_sqs_producer {
     fy_sqs_producer_stats_t stats;
 };
 
-static void s_on_batch (const fy_sqs_result_t *result,
-                        const fy_sqs_entry_t *entries, void **ctx,
-                        size_t count, int64_t elapsed_ms, void *arg);
+static void
+s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
+            void **ctx, size_t count, int64_t elapsed_ms, void *arg);
 
 void
 fy_sqs_producer_options_default (fy_sqs_producer_options_t *options)
@@ -69,8 +69,7 @@ fy_sqs_producer_options_default (fy_sqs_producer_options_t *options)
 fy_sqs_producer_t *
 fy_sqs_producer_new (fy_sqs_t *sqs, fy_http_client_t *http,
                      const char *queue_url,
-                     const fy_sqs_producer_options_t *options,
-                     fy_error_t *err)
+                     const fy_sqs_producer_options_t *options, fy_error_t *err)
 {
     assert (sqs);
     assert (http);
@@ -143,8 +142,7 @@ fy_sqs_producer_destroy (fy_sqs_producer_t **self_p)
         fy_http_client_timer_cancel (self->http, self->timer_id);
     fy_sqs_flights_destroy (&self->flights, s_msg_free);
     s_msg_t *msg;
-    fy_list_each (msg, &self->queue, s_msg_t, link)
-        s_msg_destroy (&msg);
+    fy_list_each (msg, &self->queue, s_msg_t, link) s_msg_destroy (&msg);
     zhashx_destroy (&self->busy);
     free (self);
     *self_p = NULL;
@@ -202,7 +200,8 @@ s_busy_add (fy_sqs_producer_t *self, const char *group_id, int delta)
 //  --------------------------------------------------------------------
 //  Dispatch
 
-static void s_dispatch (fy_sqs_producer_t *self);
+static void
+s_dispatch (fy_sqs_producer_t *self);
 
 static void
 s_on_timer (void *arg)
@@ -219,8 +218,8 @@ s_kick (fy_sqs_producer_t *self, int64_t delay_ms)
 {
     if (self->timer_id)
         fy_http_client_timer_cancel (self->http, self->timer_id);
-    self->timer_id = fy_http_client_timer (self->http, delay_ms, s_on_timer,
-                                           self);
+    self->timer_id =
+        fy_http_client_timer (self->http, delay_ms, s_on_timer, self);
 }
 
 //  Fill one batch from the queue, oldest first, skipping the messages of
@@ -230,7 +229,8 @@ s_fill (fy_sqs_producer_t *self, fy_sqs_batch_t *batch, void **msgs)
 {
     size_t count = 0;
     s_msg_t *msg;
-    fy_list_each (msg, &self->queue, s_msg_t, link) {
+    fy_list_each (msg, &self->queue, s_msg_t, link)
+    {
         if (count == FY_SQS_BATCH_MAX)
             break;
         if (msg->group_id && s_busy (self, msg->group_id))
@@ -257,13 +257,13 @@ s_dispatch (fy_sqs_producer_t *self)
     }
     while (self->queued
            && fy_sqs_flights_calls (self->flights)
-              < (size_t) self->options.max_in_flight) {
+                  < (size_t) self->options.max_in_flight) {
         //  A partial batch lingers for more, unless flushed.
         if (!self->flushing && self->options.linger_ms > 0
             && self->queued < FY_SQS_BATCH_MAX
             && s_queue_first (self)->batches == 0) {
-            int64_t due = s_queue_first (self)->queued_ms
-                          + self->options.linger_ms;
+            int64_t due =
+                s_queue_first (self)->queued_ms + self->options.linger_ms;
             if (now < due) {
                 s_kick (self, due - now);
                 return;
@@ -321,8 +321,8 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
         if (msg->group_id)
             s_busy_add (self, msg->group_id, -1);
         retryable [i] = !entries [i].ok && s_retryable (result, &entries [i]);
-        done [i] = !retryable [i]
-                   || now - msg->first_ms >= self->options.give_up_ms;
+        done [i] =
+            !retryable [i] || now - msg->first_ms >= self->options.give_up_ms;
         if (!done [i]) {
             //  From the last to the first: they end up in their order.
             s_queue_push_front (self, msg);
@@ -333,8 +333,8 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
     }
     if (requeued) {
         self->failed_rounds++;
-        self->resume_ms = now + fy_backoff_ms (&self->backoff,
-                                               self->failed_rounds);
+        self->resume_ms =
+            now + fy_backoff_ms (&self->backoff, self->failed_rounds);
     }
     else
         self->failed_rounds = 0;
@@ -391,8 +391,10 @@ fy_sqs_producer_send (fy_sqs_producer_t *self, const fy_sqs_send_t *msg,
         return -1;
     }
     if (bytes > FY_SQS_PAYLOAD_MAX) {
-        fy_error_set (err, "sqs producer: message of %zu bytes, over the "
-                           "limit of %d", bytes, FY_SQS_PAYLOAD_MAX);
+        fy_error_set (err,
+                      "sqs producer: message of %zu bytes, over the "
+                      "limit of %d",
+                      bytes, FY_SQS_PAYLOAD_MAX);
         errno = EMSGSIZE;
         return -1;
     }
@@ -414,16 +416,16 @@ fy_sqs_producer_send (fy_sqs_producer_t *self, const fy_sqs_send_t *msg,
         for (size_t i = 0; i < count; i++)
             copy->attrs [i] = fy_xstrdup (msg->attrs [i]);
     }
-    copy->attributes = msg->attributes ? json_deep_copy (msg->attributes)
-                                       : NULL;
+    copy->attributes =
+        msg->attributes ? json_deep_copy (msg->attributes) : NULL;
     copy->group_id = s_dup (msg->group_id);
     copy->dedup_id = s_dup (msg->dedup_id);
-    copy->send = (fy_sqs_send_t) {
-        .body = copy->body, .delay_s = msg->delay_s,
-        .attrs = (const char **) copy->attrs,
-        .attributes = copy->attributes, .group_id = copy->group_id,
-        .dedup_id = copy->dedup_id
-    };
+    copy->send = (fy_sqs_send_t) { .body = copy->body,
+                                   .delay_s = msg->delay_s,
+                                   .attrs = (const char **) copy->attrs,
+                                   .attributes = copy->attributes,
+                                   .group_id = copy->group_id,
+                                   .dedup_id = copy->dedup_id };
     copy->user = user;
     copy->bytes = bytes;
     copy->queued_ms = fy_clock_mono_ms ();
@@ -486,8 +488,7 @@ fy_sqs_producer_wait (fy_sqs_producer_t *self, int64_t timeout_ms)
 }
 
 void
-fy_sqs_producer_stats (fy_sqs_producer_t *self,
-                       fy_sqs_producer_stats_t *stats)
+fy_sqs_producer_stats (fy_sqs_producer_t *self, fy_sqs_producer_stats_t *stats)
 {
     assert (self);
     assert (stats);

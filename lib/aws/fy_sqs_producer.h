@@ -56,8 +56,8 @@ typedef struct {
 //  Called once per message accepted by fy_sqs_producer_send, with the
 //  user pointer given there. May send more messages; must not destroy the
 //  producer.
-typedef void (fy_sqs_producer_fn) (const fy_sqs_report_t *report,
-                                   void *user, void *arg);
+typedef void (fy_sqs_producer_fn) (const fy_sqs_report_t *report, void *user,
+                                   void *arg);
 
 typedef struct {
     //  Messages accepted and not yet reported, and their payload bytes,
@@ -93,23 +93,22 @@ typedef struct {
 
 //  Fill options with the defaults above.
 void
-    fy_sqs_producer_options_default (fy_sqs_producer_options_t *options);
+fy_sqs_producer_options_default (fy_sqs_producer_options_t *options);
 
 //  A producer for queue_url (copied) on sqs and http (both borrowed: they
 //  must outlive it; http is the one sqs runs on, for the timers). options
 //  may be NULL for the defaults. Returns NULL with errno EINVAL and err
 //  filled when queue_url is missing.
 fy_sqs_producer_t *
-    fy_sqs_producer_new (fy_sqs_t *sqs, fy_http_client_t *http,
-                         const char *queue_url,
-                         const fy_sqs_producer_options_t *options,
-                         fy_error_t *err);
+fy_sqs_producer_new (fy_sqs_t *sqs, fy_http_client_t *http,
+                     const char *queue_url,
+                     const fy_sqs_producer_options_t *options, fy_error_t *err);
 
 //  Cancel the batches in flight and drop what is queued, without reports
 //  (check fy_sqs_producer_pending first). Sets *self_p to NULL. Safe on
 //  NULL.
 void
-    fy_sqs_producer_destroy (fy_sqs_producer_t **self_p);
+fy_sqs_producer_destroy (fy_sqs_producer_t **self_p);
 
 //  Queue msg (copied: its strings and attributes) with user, which comes
 //  back in the report. Returns 0, or -1 with errno EAGAIN (full: run the
@@ -117,37 +116,35 @@ void
 //  or EINVAL (no body, a bad attribute, group or deduplication id), and
 //  err filled; then no report follows.
 int
-    fy_sqs_producer_send (fy_sqs_producer_t *self, const fy_sqs_send_t *msg,
-                          void *user, fy_error_t *err) FY_MUSTCHECK;
+fy_sqs_producer_send (fy_sqs_producer_t *self, const fy_sqs_send_t *msg,
+                      void *user, fy_error_t *err) FY_MUSTCHECK;
 
 //  How many more messages fy_sqs_producer_send would take now (0: full).
 size_t
-    fy_sqs_producer_room (fy_sqs_producer_t *self);
+fy_sqs_producer_room (fy_sqs_producer_t *self);
 
 //  Messages accepted and not yet reported (queued or in flight).
 size_t
-    fy_sqs_producer_pending (fy_sqs_producer_t *self);
+fy_sqs_producer_pending (fy_sqs_producer_t *self);
 
 //  SendMessageBatch calls in flight.
 size_t
-    fy_sqs_producer_in_flight (fy_sqs_producer_t *self);
+fy_sqs_producer_in_flight (fy_sqs_producer_t *self);
 
 //  Send partial batches without waiting for linger_ms, until the queue
 //  has emptied.
 void
-    fy_sqs_producer_flush (fy_sqs_producer_t *self);
+fy_sqs_producer_flush (fy_sqs_producer_t *self);
 
 //  Flush, then run http until every message is reported or timeout_ms
 //  passed: for programs without a loop of their own. Returns 0, or -1
 //  with errno ETIMEDOUT (or poll's errno).
 int
-    fy_sqs_producer_wait (fy_sqs_producer_t *self,
-                          int64_t timeout_ms) FY_MUSTCHECK;
+fy_sqs_producer_wait (fy_sqs_producer_t *self, int64_t timeout_ms) FY_MUSTCHECK;
 
 //  Counters since creation.
 void
-    fy_sqs_producer_stats (fy_sqs_producer_t *self,
-                           fy_sqs_producer_stats_t *stats);
+fy_sqs_producer_stats (fy_sqs_producer_t *self, fy_sqs_producer_stats_t *stats);
 
 #ifdef __cplusplus
 }

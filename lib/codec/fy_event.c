@@ -107,19 +107,18 @@ s_too_deep (json_t *value, int depth)
     if (json_is_object (value)) {
         const char *key;
         json_t *member;
-        json_object_foreach (value, key, member)
-            if ((json_is_object (member) || json_is_array (member))
-                && s_too_deep (member, depth + 1))
-                return true;
+        json_object_foreach (
+            value, key,
+            member) if ((json_is_object (member) || json_is_array (member))
+                        && s_too_deep (member, depth + 1)) return true;
     }
-    else
-    if (json_is_array (value)) {
+    else if (json_is_array (value)) {
         size_t index;
         json_t *item;
-        json_array_foreach (value, index, item)
-            if ((json_is_object (item) || json_is_array (item))
-                && s_too_deep (item, depth + 1))
-                return true;
+        json_array_foreach (
+            value, index,
+            item) if ((json_is_object (item) || json_is_array (item))
+                      && s_too_deep (item, depth + 1)) return true;
     }
     return false;
 }
@@ -152,8 +151,7 @@ fy_event_new (json_t **root_p, fy_schema_t *schema, fy_error_t *err)
     if (schema && fy_schema_validate (schema, self->root, &detail)) {
         //  Name the unknown type apart: it is the one operators most
         //  often need to tell from a malformed event.
-        errno = strncmp (detail.text, "/type: enum", 11) == 0
-              ? ENOENT : EINVAL;
+        errno = strncmp (detail.text, "/type: enum", 11) == 0 ? ENOENT : EINVAL;
         fy_error_set (err, "%s", detail.text);
         goto fail;
     }
@@ -171,8 +169,8 @@ s_unwrap_sns (json_t *root, fy_error_t *err)
 {
     json_t *kind = json_object_get (root, "Type");
     json_t *message = json_object_get (root, "Message");
-    if (!json_is_string (kind) || strcmp (json_string_value (kind),
-                                          "Notification") != 0
+    if (!json_is_string (kind)
+        || strcmp (json_string_value (kind), "Notification") != 0
         || !json_is_string (message) || !json_object_get (root, "TopicArn"))
         return root;
     json_t *inner = fy_json_loadb (json_string_value (message),
@@ -332,12 +330,19 @@ const char *
 fy_event_reason (int errnum)
 {
     switch (errnum) {
-        case EMSGSIZE: return "oversize";
-        case EBADMSG:  return "invalid_json";
-        case ENOENT:   return "unknown_type";
-        case ENOTSUP:  return "unsupported_version";
-        case EINVAL:   return "schema";
-        case EPROTO:   return "invalid_msgpack";
-        default:       return "error";
+        case EMSGSIZE:
+            return "oversize";
+        case EBADMSG:
+            return "invalid_json";
+        case ENOENT:
+            return "unknown_type";
+        case ENOTSUP:
+            return "unsupported_version";
+        case EINVAL:
+            return "schema";
+        case EPROTO:
+            return "invalid_msgpack";
+        default:
+            return "error";
     }
 }

@@ -31,26 +31,21 @@ typedef struct {
 //  control character or part of a multi-byte sequence (0x22, 0x5c,
 //  below 0x20 and from 0x80 are 0).
 static const bool s_plain [256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
 
 static json_t *
-    s_value (s_parser_t *self);
+s_value (s_parser_t *self);
 
 static json_t *
 s_fail (s_parser_t *self, const char *at, const char *reason)
@@ -131,11 +126,9 @@ s_hex4 (const char *p, const char *end, unsigned *code)
         value <<= 4;
         if (c >= '0' && c <= '9')
             value |= (unsigned) (c - '0');
-        else
-        if (c >= 'a' && c <= 'f')
+        else if (c >= 'a' && c <= 'f')
             value |= (unsigned) (c - 'a' + 10);
-        else
-        if (c >= 'A' && c <= 'F')
+        else if (c >= 'A' && c <= 'F')
             value |= (unsigned) (c - 'A' + 10);
         else
             return -1;
@@ -166,8 +159,8 @@ s_unicode_escape (s_parser_t *self, const char *p, char **out_p)
     if (code >= 0xd800 && code <= 0xdbff) {
         unsigned low;
         if (self->end - p < 12 || p [6] != '\\' || p [7] != 'u'
-            || s_hex4 (p + 8, self->end, &low)
-            || low < 0xdc00 || low > 0xdfff) {
+            || s_hex4 (p + 8, self->end, &low) || low < 0xdc00
+            || low > 0xdfff) {
             s_fail (self, p, "lone high surrogate in \\u escape");
             return 0;
         }
@@ -177,13 +170,11 @@ s_unicode_escape (s_parser_t *self, const char *p, char **out_p)
     char *out = *out_p;
     if (code < 0x80)
         *out++ = (char) code;
-    else
-    if (code < 0x800) {
+    else if (code < 0x800) {
         *out++ = (char) (0xc0 | (code >> 6));
         *out++ = (char) (0x80 | (code & 0x3f));
     }
-    else
-    if (code < 0x10000) {
+    else if (code < 0x10000) {
         *out++ = (char) (0xe0 | (code >> 12));
         *out++ = (char) (0x80 | ((code >> 6) & 0x3f));
         *out++ = (char) (0x80 | (code & 0x3f));
@@ -245,14 +236,30 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
             }
             char decoded;
             switch (p [1]) {
-                case '"':  decoded = '"'; break;
-                case '\\': decoded = '\\'; break;
-                case '/':  decoded = '/'; break;
-                case 'b':  decoded = '\b'; break;
-                case 'f':  decoded = '\f'; break;
-                case 'n':  decoded = '\n'; break;
-                case 'r':  decoded = '\r'; break;
-                case 't':  decoded = '\t'; break;
+                case '"':
+                    decoded = '"';
+                    break;
+                case '\\':
+                    decoded = '\\';
+                    break;
+                case '/':
+                    decoded = '/';
+                    break;
+                case 'b':
+                    decoded = '\b';
+                    break;
+                case 'f':
+                    decoded = '\f';
+                    break;
+                case 'n':
+                    decoded = '\n';
+                    break;
+                case 'r':
+                    decoded = '\r';
+                    break;
+                case 't':
+                    decoded = '\t';
+                    break;
                 case 'u': {
                     size_t consumed = s_unicode_escape (self, p, &out);
                     if (!consumed)
@@ -374,9 +381,9 @@ s_number (s_parser_t *self)
             value = value * 10 + digit;
         }
         self->p = p;
-        json_int_t integer = negative
-            ? (value == limit ? INT64_MIN : -(json_int_t) value)
-            : (json_int_t) value;
+        json_int_t integer =
+            negative ? (value == limit ? INT64_MIN : -(json_int_t) value)
+                     : (json_int_t) value;
         return s_new (json_integer (integer));
     }
     //  strtod needs a terminated string and a '.' decimal point whatever
@@ -449,8 +456,7 @@ s_next (s_parser_t *self, char closer, const char *expected)
 //  Reads "key": up to the value; 0, or -1 after s_fail. *at_p is where
 //  the key began, for an error about it.
 static int
-s_key (s_parser_t *self, const char **key, size_t *key_len,
-       const char **at_p)
+s_key (s_parser_t *self, const char **key, size_t *key_len, const char **at_p)
 {
     if (self->p == self->end || *self->p != '"') {
         s_fail (self, self->p, "expected a string key");
@@ -563,8 +569,16 @@ s_value (s_parser_t *self)
         case 'n':
             return s_literal (self, "null", 4, json_null ());
         case '-':
-        case '0': case '1': case '2': case '3': case '4':
-        case '5': case '6': case '7': case '8': case '9':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
             return s_number (self);
         default:
             return s_fail (self, self->p, "unexpected character");
@@ -639,8 +653,9 @@ s_out_string (s_out_t *out, const char *text, size_t len)
     const char *end = text + len;
     while (text < end) {
         const char *run = text;
-        while (text < end && (s_plain [(unsigned char) *text]
-                              || (unsigned char) *text >= 0x80))
+        while (text < end
+               && (s_plain [(unsigned char) *text]
+                   || (unsigned char) *text >= 0x80))
             text++;
         s_out_add (out, run, (size_t) (text - run));
         if (text == end)
@@ -649,13 +664,27 @@ s_out_string (s_out_t *out, const char *text, size_t len)
         char escape [6] = { '\\', 0 };
         size_t escape_len = 2;
         switch (c) {
-            case '"':  escape [1] = '"'; break;
-            case '\\': escape [1] = '\\'; break;
-            case '\b': escape [1] = 'b'; break;
-            case '\f': escape [1] = 'f'; break;
-            case '\n': escape [1] = 'n'; break;
-            case '\r': escape [1] = 'r'; break;
-            case '\t': escape [1] = 't'; break;
+            case '"':
+                escape [1] = '"';
+                break;
+            case '\\':
+                escape [1] = '\\';
+                break;
+            case '\b':
+                escape [1] = 'b';
+                break;
+            case '\f':
+                escape [1] = 'f';
+                break;
+            case '\n':
+                escape [1] = 'n';
+                break;
+            case '\r':
+                escape [1] = 'r';
+                break;
+            case '\t':
+                escape [1] = 't';
+                break;
             default:
                 memcpy (escape + 1, "u00", 3);
                 escape [4] = hex [c >> 4];
@@ -689,8 +718,7 @@ s_out_real (s_out_t *out, double value)
         char *from = digits;
         if (*from == '-')
             digits = ++from;
-        else
-        if (*from == '+')
+        else if (*from == '+')
             from++;
         while (*from == '0' && from [1])
             from++;
@@ -718,8 +746,8 @@ s_out_value (s_out_t *out, const json_t *value)
             json_t *member;
             if (out->flags & FY_JSON_SORT_KEYS && count > 1) {
                 keys = fy_xmalloc (count * sizeof *keys);
-                json_object_foreach ((json_t *) value, key, member)
-                    keys [n++] = key;
+                json_object_foreach ((json_t *) value, key, member) keys [n++] =
+                    key;
                 qsort (keys, n, sizeof *keys, s_key_compare);
             }
             s_out_add (out, "{", 1);
@@ -729,8 +757,8 @@ s_out_value (s_out_t *out, const json_t *value)
                 key = keys ? keys [i] : json_object_iter_key (iter);
                 member = keys ? json_object_get (value, key)
                               : json_object_iter_value (iter);
-                size_t key_len = keys ? strlen (key)
-                                      : json_object_iter_key_len (iter);
+                size_t key_len =
+                    keys ? strlen (key) : json_object_iter_key_len (iter);
                 if (i++)
                     s_out_add (out, ",", 1);
                 s_out_string (out, key, key_len);
@@ -794,8 +822,8 @@ fy_json_dumps (const json_t *value, unsigned flags, size_t *len_p)
 char *
 fy_json_error_body (const char *code, const char *message)
 {
-    json_t *json = json_pack ("{s:{s:s,s:s}}", "error", "code", code,
-                              "message", message);
+    json_t *json =
+        json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", message);
     assert (json);
     char *text = fy_json_dumps (json, 0, NULL);
     json_decref (json);
@@ -888,18 +916,17 @@ fy_json_reader_next (fy_json_reader_t *self)
     assert (self);
     s_parser_t *parser = &self->parser;
     if (parser->failed || parser->depth == 0)
-        return s_reader_fail (self, parser->failed ? NULL
-                                                   : "no open container");
-    bool object = self->objects [parser->depth / 8]
-                & (1u << (parser->depth % 8));
+        return s_reader_fail (self,
+                              parser->failed ? NULL : "no open container");
+    bool object =
+        self->objects [parser->depth / 8] & (1u << (parser->depth % 8));
     int rc = object ? s_next (parser, '}', "expected ',' or '}'")
                     : s_next (parser, ']', "expected ',' or ']'");
     return rc < 0 ? s_reader_fail (self, NULL) : rc;
 }
 
 int
-fy_json_reader_string (fy_json_reader_t *self, const char **text,
-                       size_t *len)
+fy_json_reader_string (fy_json_reader_t *self, const char **text, size_t *len)
 {
     assert (self);
     assert (text && len);

@@ -20,7 +20,8 @@ s_pack (msgpack_packer *packer, const json_t *value, int depth)
             const char *key;
             json_t *member;
             //  jansson iterates in insertion order, so key order survives.
-            json_object_foreach ((json_t *) value, key, member) {
+            json_object_foreach ((json_t *) value, key, member)
+            {
                 size_t len = strlen (key);
                 msgpack_pack_str (packer, len);
                 msgpack_pack_str_body (packer, key, len);
@@ -123,9 +124,9 @@ s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
         }
         case MSGPACK_OBJECT_STR: {
             //  msgpack-c leaves ptr NULL for an empty string.
-            json_t *string = json_stringn (object->via.str.size
-                                           ? object->via.str.ptr : "",
-                                           object->via.str.size);
+            json_t *string =
+                json_stringn (object->via.str.size ? object->via.str.ptr : "",
+                              object->via.str.size);
             //  jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL
             //  semantics here, nothing else.
             return string ? string : s_fail (err, EPROTO, "invalid UTF-8");
@@ -133,8 +134,8 @@ s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
         case MSGPACK_OBJECT_ARRAY: {
             json_t *array = json_array ();
             for (uint32_t i = 0; i < object->via.array.size; i++) {
-                json_t *item = s_from_object (&object->via.array.ptr [i],
-                                              depth + 1, err);
+                json_t *item =
+                    s_from_object (&object->via.array.ptr [i], depth + 1, err);
                 if (!item || json_array_append_new (array, item)) {
                     json_decref (array);
                     return NULL;
@@ -171,7 +172,7 @@ s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
                     goto bad_map;
                 }
                 continue;
-bad_map:
+            bad_map:
                 json_decref (map);
                 return NULL;
             }
@@ -211,7 +212,7 @@ fy_msgpack_check (const void *data, size_t size, int max_depth)
     assert (data || size == 0);
     assert (max_depth >= 0 && max_depth <= 64);
     const uint8_t *at = data, *end = at + size;
-    uint64_t pending [66] = { 1 };      //  values still to read per level
+    uint64_t pending [66] = { 1 };  //  values still to read per level
     int depth = 0;
     while (depth >= 0) {
         if (pending [depth] == 0) {
@@ -224,59 +225,95 @@ fy_msgpack_check (const void *data, size_t size, int max_depth)
         uint8_t byte = *at++;
         uint64_t skip = 0, items = 0, length = 0;
         if (byte <= 0x7f || byte >= 0xe0)
-            continue;                               //  fixint
+            continue;  //  fixint
         if (byte <= 0x8f)
-            items = (uint64_t) (byte & 0x0f) * 2;   //  fixmap
+            items = (uint64_t) (byte & 0x0f) * 2;  //  fixmap
+        else if (byte <= 0x9f)
+            items = byte & 0x0f;  //  fixarray
+        else if (byte <= 0xbf)
+            skip = byte & 0x1f;  //  fixstr
         else
-        if (byte <= 0x9f)
-            items = byte & 0x0f;                    //  fixarray
-        else
-        if (byte <= 0xbf)
-            skip = byte & 0x1f;                     //  fixstr
-        else
-        switch (byte) {
-            case 0xc0: case 0xc2: case 0xc3:
-                break;
-            case 0xc4: case 0xd9:                   //  bin8, str8
-                if (!s_length (&at, end, 1, &skip)) goto bad;
-                break;
-            case 0xc5: case 0xda:
-                if (!s_length (&at, end, 2, &skip)) goto bad;
-                break;
-            case 0xc6: case 0xdb:
-                if (!s_length (&at, end, 4, &skip)) goto bad;
-                break;
-            case 0xc7: case 0xc8: case 0xc9:        //  ext: length, type
-                if (!s_length (&at, end, 1 << (byte - 0xc7), &length))
+            switch (byte) {
+                case 0xc0:
+                case 0xc2:
+                case 0xc3:
+                    break;
+                case 0xc4:
+                case 0xd9:  //  bin8, str8
+                    if (!s_length (&at, end, 1, &skip))
+                        goto bad;
+                    break;
+                case 0xc5:
+                case 0xda:
+                    if (!s_length (&at, end, 2, &skip))
+                        goto bad;
+                    break;
+                case 0xc6:
+                case 0xdb:
+                    if (!s_length (&at, end, 4, &skip))
+                        goto bad;
+                    break;
+                case 0xc7:
+                case 0xc8:
+                case 0xc9:  //  ext: length, type
+                    if (!s_length (&at, end, 1 << (byte - 0xc7), &length))
+                        goto bad;
+                    skip = length + 1;
+                    break;
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break;
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break;
+                case 0xca:
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break;
+                case 0xcb:
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break;
+                case 0xd4:
+                    skip = 2;
+                    break;  //  fixext 1..16
+                case 0xd5:
+                    skip = 3;
+                    break;
+                case 0xd6:
+                    skip = 5;
+                    break;
+                case 0xd7:
+                    skip = 9;
+                    break;
+                case 0xd8:
+                    skip = 17;
+                    break;
+                case 0xdc:
+                    if (!s_length (&at, end, 2, &items))
+                        goto bad;
+                    break;
+                case 0xdd:
+                    if (!s_length (&at, end, 4, &items))
+                        goto bad;
+                    break;
+                case 0xde:
+                    if (!s_length (&at, end, 2, &items))
+                        goto bad;
+                    items *= 2;
+                    break;
+                case 0xdf:
+                    if (!s_length (&at, end, 4, &items))
+                        goto bad;
+                    items *= 2;
+                    break;
+                default:  //  0xc1, never used
                     goto bad;
-                skip = length + 1;
-                break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xca: case 0xce: case 0xd2: skip = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;             //  fixext 1..16
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc:
-                if (!s_length (&at, end, 2, &items)) goto bad;
-                break;
-            case 0xdd:
-                if (!s_length (&at, end, 4, &items)) goto bad;
-                break;
-            case 0xde:
-                if (!s_length (&at, end, 2, &items)) goto bad;
-                items *= 2;
-                break;
-            case 0xdf:
-                if (!s_length (&at, end, 4, &items)) goto bad;
-                items *= 2;
-                break;
-            default:                                //  0xc1, never used
-                goto bad;
-        }
+            }
         if (skip > (uint64_t) (end - at))
             goto bad;
         at += skip;
@@ -304,13 +341,12 @@ fy_msgpack_decode (const void *data, size_t size, fy_error_t *err)
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
     json_t *value = NULL;
-    msgpack_unpack_return rc = msgpack_unpack_next (&unpacked, data, size,
-                                                    &offset);
+    msgpack_unpack_return rc =
+        msgpack_unpack_next (&unpacked, data, size, &offset);
     if (rc != MSGPACK_UNPACK_SUCCESS)
-        s_fail (err, EPROTO, rc == MSGPACK_UNPACK_CONTINUE
-                             ? "truncated" : "malformed");
-    else
-    if (offset != size)
+        s_fail (err, EPROTO,
+                rc == MSGPACK_UNPACK_CONTINUE ? "truncated" : "malformed");
+    else if (offset != size)
         s_fail (err, EPROTO, "trailing bytes");
     else
         value = s_from_object (&unpacked.data, 0, err);

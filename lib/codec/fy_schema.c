@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_DEPTH         64      //  instance levels along a path
-#define S_MAX_REFS          256     //  nested $refs along a path
-#define S_MAX_SCHEMA_DEPTH  256     //  nesting of the schema document
-#define S_MAX_EQUAL_DEPTH   256     //  nesting compared by const/enum/unique
-#define S_NONE              SIZE_MAX
-#define S_GOLDEN            0x9e3779b97f4a7c15ULL
+#define S_MAX_DEPTH 64      //  instance levels along a path
+#define S_MAX_REFS 256     //  nested $refs along a path
+#define S_MAX_SCHEMA_DEPTH 256     //  nesting of the schema document
+#define S_MAX_EQUAL_DEPTH 256     //  nesting compared by const/enum/unique
+#define S_NONE SIZE_MAX
+#define S_GOLDEN 0x9e3779b97f4a7c15ULL
 
 //  Keywords whose meaning we do not implement. Ignoring them would make a
 //  schema look stricter than it is, so compiling one is an error.
@@ -48,11 +48,14 @@ enum {
     S_TYPE_INTEGER = 1 << 6
 };
 
-static const char *s_type_names [] = {
-    "null", "boolean", "object", "array", "number", "string", "integer", NULL
-};
+static const char *s_type_names [] = { "null",   "boolean", "object",  "array",
+                                       "number", "string",  "integer", NULL };
 
-typedef enum { S_TRUE, S_FALSE, S_OBJECT } s_kind_t;
+typedef enum {
+    S_TRUE,
+    S_FALSE,
+    S_OBJECT
+} s_kind_t;
 
 //  A JSON number kept exactly: integers stay integers.
 typedef struct {
@@ -101,8 +104,7 @@ struct s_node {
     json_t *enum_values;
 
     s_num_t minimum, maximum, exclusive_minimum, exclusive_maximum;
-    bool has_minimum, has_maximum, has_exclusive_minimum,
-         has_exclusive_maximum;
+    bool has_minimum, has_maximum, has_exclusive_minimum, has_exclusive_maximum;
     s_num_t multiple_of;
     bool has_multiple_of;
 
@@ -257,7 +259,7 @@ typedef struct {
 } s_comp_t;
 
 static s_node_t *
-    s_compile (s_comp_t *c, json_t *json, const char *base);
+s_compile (s_comp_t *c, json_t *json, const char *base);
 
 //  Append "/segment" (escaped) to the schema pointer; returns the old
 //  length for s_path_pop.
@@ -291,8 +293,8 @@ s_path_pop (s_comp_t *c, size_t mark)
 static int
 s_comp_error (s_comp_t *c, const char *what, const char *problem)
 {
-    return s_error (c->err, "schema #%s%s%s: %s", c->path,
-                    what ? "/" : "", what ? what : "", problem);
+    return s_error (c->err, "schema #%s%s%s: %s", c->path, what ? "/" : "",
+                    what ? what : "", problem);
 }
 
 static void
@@ -321,10 +323,10 @@ s_scheme_len (const char *uri)
     if (!((*uri >= 'a' && *uri <= 'z') || (*uri >= 'A' && *uri <= 'Z')))
         return 0;
     size_t at = 1;
-    while (uri [at] && (strchr ("+-.", uri [at])
-                        || (uri [at] >= 'a' && uri [at] <= 'z')
-                        || (uri [at] >= 'A' && uri [at] <= 'Z')
-                        || (uri [at] >= '0' && uri [at] <= '9')))
+    while (uri [at]
+           && (strchr ("+-.", uri [at]) || (uri [at] >= 'a' && uri [at] <= 'z')
+               || (uri [at] >= 'A' && uri [at] <= 'Z')
+               || (uri [at] >= '0' && uri [at] <= '9')))
         at++;
     return uri [at] == ':' ? at + 1 : 0;
 }
@@ -340,24 +342,19 @@ s_remove_dots (char *path)
     while (*in) {
         if (strncmp (in, "./", 2) == 0)
             in += 2;
-        else
-        if (strncmp (in, "../", 3) == 0)
+        else if (strncmp (in, "../", 3) == 0)
             in += 3;
-        else
-        if (strncmp (in, "/./", 3) == 0)
+        else if (strncmp (in, "/./", 3) == 0)
             in += 2;
-        else
-        if (strcmp (in, "/.") == 0)
+        else if (strcmp (in, "/.") == 0)
             in [1] = '/', in += 1;
-        else
-        if (strncmp (in, "/../", 4) == 0 || strcmp (in, "/..") == 0) {
+        else if (strncmp (in, "/../", 4) == 0 || strcmp (in, "/..") == 0) {
             in += in [3] ? 3 : 2;
             *in = '/';
             while (out > path && *--out != '/')
                 ;
         }
-        else
-        if (strcmp (in, ".") == 0 || strcmp (in, "..") == 0)
+        else if (strcmp (in, ".") == 0 || strcmp (in, "..") == 0)
             break;
         else {
             *out++ = *in++;
@@ -388,8 +385,7 @@ s_uri_normal (const char *uri)
     size_t end = start + strcspn (uri + start, "?#");
     char *path = fy_xstrndup (uri + start, end - start);
     s_remove_dots (path);
-    char *normal = fy_xasprintf ("%.*s%s%s", (int) start, uri, path,
-                                 uri + end);
+    char *normal = fy_xasprintf ("%.*s%s%s", (int) start, uri, path, uri + end);
     free (path);
     return normal;
 }
@@ -408,8 +404,7 @@ s_uri_resolve (const char *base, const char *ref)
     char *merged;
     if (strncmp (ref, "//", 2) == 0)
         merged = fy_xasprintf ("%.*s%s", (int) scheme, base, ref);
-    else
-    if (*ref == '/')
+    else if (*ref == '/')
         merged = fy_xasprintf ("%.*s%s", (int) start, base, ref);
     else {
         //  Replace the last segment of the base path; an authority with
@@ -418,8 +413,8 @@ s_uri_resolve (const char *base, const char *ref)
         while (dir > start && base [dir - 1] != '/')
             dir--;
         bool root = dir == start && start > scheme;
-        merged = fy_xasprintf ("%.*s%s%s", (int) dir, base, root ? "/" : "",
-                               ref);
+        merged =
+            fy_xasprintf ("%.*s%s%s", (int) dir, base, root ? "/" : "", ref);
     }
     char *resolved = s_uri_normal (merged);
     free (merged);
@@ -471,8 +466,8 @@ s_node_destroy (s_node_t *node)
 
 //  Compile the subschema under keyword (and optional sub-key) of json.
 static s_node_t *
-s_compile_at (s_comp_t *c, json_t *value, const char *base,
-              const char *keyword, const char *key)
+s_compile_at (s_comp_t *c, json_t *value, const char *base, const char *keyword,
+              const char *key)
 {
     size_t mark = s_path_push (c, keyword);
     if (key)
@@ -516,20 +511,18 @@ s_regex (s_comp_t *c, const char *keyword, const char *source, size_t len)
     int code;
     PCRE2_SIZE offset;
     size_t translated_len = 0;
-    char *translated = fy_schema_regex_translate (source, len,
-                                                  &translated_len);
+    char *translated = fy_schema_regex_translate (source, len, &translated_len);
     //  ECMA-262's "$" matches only at the very end, PCRE's also before a
     //  final newline.
-    pcre2_code *re = pcre2_compile (
-        (PCRE2_SPTR) (translated ? translated : source),
-        translated ? translated_len : len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
-        &code, &offset, NULL);
+    pcre2_code *re =
+        pcre2_compile ((PCRE2_SPTR) (translated ? translated : source),
+                       translated ? translated_len : len,
+                       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &code, &offset, NULL);
     free (translated);
     if (!re) {
         char message [96];
         char problem [160];
-        pcre2_get_error_message (code, (PCRE2_UCHAR *) message,
-                                 sizeof message);
+        pcre2_get_error_message (code, (PCRE2_UCHAR *) message, sizeof message);
         snprintf (problem, sizeof problem, "bad regex at %zu: %s",
                   (size_t) offset, message);
         s_comp_error (c, keyword, problem);
@@ -574,8 +567,8 @@ s_get_list (s_comp_t *c, json_t *json, const char *keyword, const char *base,
     for (size_t i = 0; i < list->n; i++) {
         char item [24];
         snprintf (item, sizeof item, "%zu", i);
-        list->list [i] = s_compile_at (c, json_array_get (array, i), base,
-                                       keyword, item);
+        list->list [i] =
+            s_compile_at (c, json_array_get (array, i), base, keyword, item);
         if (!list->list [i])
             return -1;
     }
@@ -584,8 +577,8 @@ s_get_list (s_comp_t *c, json_t *json, const char *keyword, const char *base,
 
 //  Compile json [keyword] as a subschema into *node_p, if present.
 static int
-s_get_schema (s_comp_t *c, json_t *json, const char *keyword,
-              const char *base, s_node_t **node_p)
+s_get_schema (s_comp_t *c, json_t *json, const char *keyword, const char *base,
+              s_node_t **node_p)
 {
     json_t *value = json_object_get (json, keyword);
     if (!value)
@@ -601,8 +594,9 @@ s_compile_type (s_comp_t *c, s_node_t *node, json_t *type)
     for (size_t i = 0; i < n; i++) {
         json_t *name = json_is_array (type) ? json_array_get (type, i) : type;
         size_t t = 0;
-        while (s_type_names [t] && (!json_is_string (name)
-                || strcmp (json_string_value (name), s_type_names [t])))
+        while (s_type_names [t]
+               && (!json_is_string (name)
+                   || strcmp (json_string_value (name), s_type_names [t])))
             t++;
         if (!s_type_names [t])
             return s_comp_error (c, "type", "unknown type");
@@ -617,19 +611,19 @@ static int
 s_compile_numbers (s_comp_t *c, s_node_t *node, json_t *json)
 {
     if (s_get_number (c, json, "minimum", &node->minimum, &node->has_minimum)
-    ||  s_get_number (c, json, "maximum", &node->maximum, &node->has_maximum)
-    ||  s_get_number (c, json, "exclusiveMinimum", &node->exclusive_minimum,
-                      &node->has_exclusive_minimum)
-    ||  s_get_number (c, json, "exclusiveMaximum", &node->exclusive_maximum,
-                      &node->has_exclusive_maximum)
-    ||  s_get_number (c, json, "multipleOf", &node->multiple_of,
-                      &node->has_multiple_of))
+        || s_get_number (c, json, "maximum", &node->maximum, &node->has_maximum)
+        || s_get_number (c, json, "exclusiveMinimum", &node->exclusive_minimum,
+                         &node->has_exclusive_minimum)
+        || s_get_number (c, json, "exclusiveMaximum", &node->exclusive_maximum,
+                         &node->has_exclusive_maximum)
+        || s_get_number (c, json, "multipleOf", &node->multiple_of,
+                         &node->has_multiple_of))
         return -1;
     if (node->has_multiple_of && !(node->multiple_of.d > 0))
         return s_comp_error (c, "multipleOf", "not greater than 0");
     node->has_number = node->has_minimum || node->has_maximum
-        || node->has_exclusive_minimum || node->has_exclusive_maximum
-        || node->has_multiple_of;
+                       || node->has_exclusive_minimum
+                       || node->has_exclusive_maximum || node->has_multiple_of;
     return 0;
 }
 
@@ -637,7 +631,7 @@ static int
 s_compile_strings (s_comp_t *c, s_node_t *node, json_t *json)
 {
     if (s_get_count (c, json, "minLength", &node->min_length)
-    ||  s_get_count (c, json, "maxLength", &node->max_length))
+        || s_get_count (c, json, "maxLength", &node->max_length))
         return -1;
     json_t *pattern = json_object_get (json, "pattern");
     if (pattern) {
@@ -654,18 +648,17 @@ s_compile_strings (s_comp_t *c, s_node_t *node, json_t *json)
     if (format && !(c->flags & FY_SCHEMA_FORMAT_ANNOTATION))
         node->format = fy_schema_format_lookup (json_string_value (format));
     node->has_string = node->min_length || node->max_length != S_NONE
-        || node->pattern || node->format;
+                       || node->pattern || node->format;
     return 0;
 }
 
 static int
-s_compile_arrays (s_comp_t *c, s_node_t *node, json_t *json,
-                  const char *base)
+s_compile_arrays (s_comp_t *c, s_node_t *node, json_t *json, const char *base)
 {
     if (s_get_count (c, json, "minItems", &node->min_items)
-    ||  s_get_count (c, json, "maxItems", &node->max_items)
-    ||  s_get_count (c, json, "minContains", &node->min_contains)
-    ||  s_get_count (c, json, "maxContains", &node->max_contains))
+        || s_get_count (c, json, "maxItems", &node->max_items)
+        || s_get_count (c, json, "minContains", &node->min_contains)
+        || s_get_count (c, json, "maxContains", &node->max_contains))
         return -1;
     json_t *unique = json_object_get (json, "uniqueItems");
     if (unique && !json_is_boolean (unique))
@@ -676,12 +669,12 @@ s_compile_arrays (s_comp_t *c, s_node_t *node, json_t *json,
         return s_comp_error (c, "items",
                              "an array (draft 2020-12 uses prefixItems)");
     if (s_get_list (c, json, "prefixItems", base, &node->prefix_items)
-    ||  s_get_schema (c, json, "items", base, &node->items)
-    ||  s_get_schema (c, json, "contains", base, &node->contains))
+        || s_get_schema (c, json, "items", base, &node->items)
+        || s_get_schema (c, json, "contains", base, &node->contains))
         return -1;
     node->has_array = node->min_items || node->max_items != S_NONE
-        || node->unique_items || node->prefix_items.n || node->items
-        || node->contains;
+                      || node->unique_items || node->prefix_items.n
+                      || node->items || node->contains;
     return 0;
 }
 
@@ -695,8 +688,8 @@ s_compile_properties (s_comp_t *c, s_node_t *node, json_t *json,
     if (!json_is_object (properties))
         return s_comp_error (c, "properties", "not an object");
     node->properties_n = json_object_size (properties);
-    node->properties = fy_xcalloc (node->properties_n,
-                                   sizeof *node->properties);
+    node->properties =
+        fy_xcalloc (node->properties_n, sizeof *node->properties);
     node->property_index = json_object ();
     size_t i = 0;
     for (void *it = json_object_iter (properties); it;
@@ -715,27 +708,26 @@ s_compile_properties (s_comp_t *c, s_node_t *node, json_t *json,
 }
 
 static int
-s_compile_patterns (s_comp_t *c, s_node_t *node, json_t *json,
-                    const char *base)
+s_compile_patterns (s_comp_t *c, s_node_t *node, json_t *json, const char *base)
 {
     json_t *patterns = json_object_get (json, "patternProperties");
     if (!patterns)
         return 0;
     if (!json_is_object (patterns))
         return s_comp_error (c, "patternProperties", "not an object");
-    node->patterns = fy_xcalloc (json_object_size (patterns),
-                                 sizeof *node->patterns);
+    node->patterns =
+        fy_xcalloc (json_object_size (patterns), sizeof *node->patterns);
     for (void *it = json_object_iter (patterns); it;
          it = json_object_iter_next (patterns, it)) {
         s_pattern_t *pattern = &node->patterns [node->patterns_n++];
-        pattern->re = s_regex (c, "patternProperties",
-                               json_object_iter_key (it),
-                               json_object_iter_key_len (it));
+        pattern->re =
+            s_regex (c, "patternProperties", json_object_iter_key (it),
+                     json_object_iter_key_len (it));
         if (!pattern->re)
             return -1;
-        pattern->node = s_compile_at (c, json_object_iter_value (it), base,
-                                      "patternProperties",
-                                      json_object_iter_key (it));
+        pattern->node =
+            s_compile_at (c, json_object_iter_value (it), base,
+                          "patternProperties", json_object_iter_key (it));
         if (!pattern->node)
             return -1;
     }
@@ -765,8 +757,8 @@ s_compile_dependents (s_comp_t *c, s_node_t *node, json_t *json,
     if (schemas && !json_is_object (schemas))
         return s_comp_error (c, "dependentSchemas", "not an object");
     if (schemas)
-        node->dep_schemas = fy_xcalloc (json_object_size (schemas),
-                                        sizeof *node->dep_schemas);
+        node->dep_schemas =
+            fy_xcalloc (json_object_size (schemas), sizeof *node->dep_schemas);
     for (void *it = schemas ? json_object_iter (schemas) : NULL; it;
          it = json_object_iter_next (schemas, it)) {
         s_prop_t *dep = &node->dep_schemas [node->dep_schemas_n++];
@@ -781,34 +773,34 @@ s_compile_dependents (s_comp_t *c, s_node_t *node, json_t *json,
 }
 
 static int
-s_compile_objects (s_comp_t *c, s_node_t *node, json_t *json,
-                   const char *base)
+s_compile_objects (s_comp_t *c, s_node_t *node, json_t *json, const char *base)
 {
     json_t *required = json_object_get (json, "required");
     if (s_get_count (c, json, "minProperties", &node->min_properties)
-    ||  s_get_count (c, json, "maxProperties", &node->max_properties)
-    ||  (required && s_get_names (c, required, "required", &node->required,
-                                  &node->required_n))
-    ||  s_compile_properties (c, node, json, base)
-    ||  s_compile_patterns (c, node, json, base)
-    ||  s_compile_dependents (c, node, json, base)
-    ||  s_get_schema (c, json, "additionalProperties", base,
-                      &node->additional)
-    ||  s_get_schema (c, json, "propertyNames", base, &node->property_names))
+        || s_get_count (c, json, "maxProperties", &node->max_properties)
+        || (required
+            && s_get_names (c, required, "required", &node->required,
+                            &node->required_n))
+        || s_compile_properties (c, node, json, base)
+        || s_compile_patterns (c, node, json, base)
+        || s_compile_dependents (c, node, json, base)
+        || s_get_schema (c, json, "additionalProperties", base,
+                         &node->additional)
+        || s_get_schema (c, json, "propertyNames", base, &node->property_names))
         return -1;
-    node->walk_instance = node->patterns_n || node->additional
-        || node->property_names;
+    node->walk_instance =
+        node->patterns_n || node->additional || node->property_names;
     node->has_object = node->walk_instance || node->properties_n
-        || node->required_n || node->min_properties
-        || node->max_properties != S_NONE || node->dep_required_n
-        || node->dep_schemas_n;
+                       || node->required_n || node->min_properties
+                       || node->max_properties != S_NONE || node->dep_required_n
+                       || node->dep_schemas_n;
     return 0;
 }
 
 //  $id, $anchor, $defs and $ref: where this schema sits among URIs.
 static int
-s_compile_identity (s_comp_t *c, s_node_t *node, json_t *json,
-                    const char *base, char **own_base_p)
+s_compile_identity (s_comp_t *c, s_node_t *node, json_t *json, const char *base,
+                    char **own_base_p)
 {
     const char *current = base;
     json_t *id = json_object_get (json, "$id");
@@ -829,8 +821,10 @@ s_compile_identity (s_comp_t *c, s_node_t *node, json_t *json,
     json_t *anchor = json_object_get (json, "$anchor");
     if (anchor) {
         const char *name = json_string_value (anchor);
-        if (!name || !*name || strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen (name))
+        if (!name || !*name
+            || strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz0123456789-_.")
+                   != strlen (name))
             return s_comp_error (c, "$anchor", "not a plain name");
         s_register (c, fy_xasprintf ("%s#%s", current, name), json);
     }
@@ -849,7 +843,8 @@ s_compile_identity (s_comp_t *c, s_node_t *node, json_t *json,
         return s_comp_error (c, "$defs", "not an object");
     const char *key;
     json_t *value;
-    json_object_foreach (defs, key, value) {
+    json_object_foreach (defs, key, value)
+    {
         if (!s_compile_at (c, value, current, "$defs", key))
             return -1;
     }
@@ -862,7 +857,8 @@ s_has_only (json_t *json, const char **keys)
 {
     const char *key;
     json_t *value;
-    json_object_foreach (json, key, value) {
+    json_object_foreach (json, key, value)
+    {
         const char **known = keys;
         while (*known && strcmp (*known, key))
             known++;
@@ -876,28 +872,29 @@ s_has_only (json_t *json, const char **keys)
 static void
 s_detect_switch (s_node_t *node)
 {
-    static const char *s_branch_keys [] = {
-        "if", "then", "else", "$comment", "title", "description", NULL
-    };
+    static const char *s_branch_keys [] = { "if",       "then",  "else",
+                                            "$comment", "title", "description",
+                                            NULL };
     static const char *s_if_keys [] = { "properties", "required", NULL };
     static const char *s_const_keys [] = { "const", NULL };
     json_t *cond = json_object_get (node->json, "if");
     json_t *props = json_object_get (cond, "properties");
     if (!json_is_object (node->json) || !json_is_object (cond)
-    ||  !s_has_only (node->json, s_branch_keys)
-    ||  !s_has_only (cond, s_if_keys) || json_object_size (props) != 1)
+        || !s_has_only (node->json, s_branch_keys)
+        || !s_has_only (cond, s_if_keys) || json_object_size (props) != 1)
         return;
     void *it = json_object_iter (props);
     json_t *schema = json_object_iter_value (it);
     if (!json_is_object (schema) || json_object_size (schema) != 1
-    ||  !s_has_only (schema, s_const_keys))
+        || !s_has_only (schema, s_const_keys))
         return;
     //  "required" may name only the switch's own property.
     json_t *required = json_object_get (cond, "required");
-    if (required && (json_array_size (required) != 1
-        || !json_is_string (json_array_get (required, 0))
-        || strcmp (json_string_value (json_array_get (required, 0)),
-                   json_object_iter_key (it))))
+    if (required
+        && (json_array_size (required) != 1
+            || !json_is_string (json_array_get (required, 0))
+            || strcmp (json_string_value (json_array_get (required, 0)),
+                       json_object_iter_key (it))))
         return;
     node->switch_required = required != NULL;
     node->is_switch = true;
@@ -949,12 +946,14 @@ s_compile (s_comp_t *c, json_t *json, const char *base)
         rc = s_compile_objects (c, node, json, inner);
     if (rc == 0)
         rc = s_get_list (c, json, "allOf", inner, &node->all_of)
-          || s_get_list (c, json, "anyOf", inner, &node->any_of)
-          || s_get_list (c, json, "oneOf", inner, &node->one_of)
-          || s_get_schema (c, json, "not", inner, &node->not_)
-          || s_get_schema (c, json, "if", inner, &node->if_)
-          || s_get_schema (c, json, "then", inner, &node->then_)
-          || s_get_schema (c, json, "else", inner, &node->else_) ? -1 : 0;
+                     || s_get_list (c, json, "anyOf", inner, &node->any_of)
+                     || s_get_list (c, json, "oneOf", inner, &node->one_of)
+                     || s_get_schema (c, json, "not", inner, &node->not_)
+                     || s_get_schema (c, json, "if", inner, &node->if_)
+                     || s_get_schema (c, json, "then", inner, &node->then_)
+                     || s_get_schema (c, json, "else", inner, &node->else_)
+                 ? -1
+                 : 0;
     if (rc == 0)
         s_detect_switch (node);
     free (own_base);
@@ -965,9 +964,10 @@ s_compile (s_comp_t *c, json_t *json, const char *base)
 static int
 s_hex_value (char ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0'
-         : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 //  Walk a JSON pointer fragment ("/a/b~1c/0", still percent-encoded).
@@ -992,15 +992,14 @@ s_pointer (json_t *json, const char *fragment)
         size_t out = 0;
         for (size_t i = 0; i < len; i++) {
             if (token [i] == '~' && i + 1 < len
-            &&  (token [i + 1] == '0' || token [i + 1] == '1'))
+                && (token [i + 1] == '0' || token [i + 1] == '1'))
                 token [out++] = token [++i] == '0' ? '~' : '/';
             else
                 token [out++] = token [i];
         }
         if (json_is_object (json))
             json = json_object_getn (json, token, out);
-        else
-        if (json_is_array (json)) {
+        else if (json_is_array (json)) {
             token [out] = 0;
             char *end;
             unsigned long item = strtoul (token, &end, 10);
@@ -1037,20 +1036,20 @@ s_resolve_refs (s_comp_t *c)
         json_t *target = s_lookup (c, doc);
         if (target && *fragment == '/')
             target = s_pointer (target, fragment);
-        else
-        if (target && *fragment)
+        else if (target && *fragment)
             target = s_lookup (c, fix->uri);
         s_node_t *node = target ? s_node_of (c->self, target) : NULL;
         if (target && !node) {
             snprintf (c->path, sizeof c->path, "%s", fix->where);
             c->path_len = strlen (c->path);
             node = s_compile (c, target, doc);
-            fix = &c->fix [i];          //  s_compile may grow c->fix
+            fix = &c->fix [i];  //  s_compile may grow c->fix
         }
         free (doc);
         if (!node) {
             if (!target)
-                s_error (c->err, "schema #%s/$ref: cannot resolve %s "
+                s_error (c->err,
+                         "schema #%s/$ref: cannot resolve %s "
                          "(only refs within the document are supported)",
                          fix->where, fix->uri);
             return -1;
@@ -1075,13 +1074,13 @@ s_copy (json_t *json, int depth)
             json_t *value = s_copy (json_object_iter_value (it), depth + 1);
             if (value)
                 json_object_setn_new_nocheck (copy, json_object_iter_key (it),
-                    json_object_iter_key_len (it), value);
+                                              json_object_iter_key_len (it),
+                                              value);
             else
                 json_decref (copy), copy = NULL;
         }
     }
-    else
-    if (json_is_array (json)) {
+    else if (json_is_array (json)) {
         copy = json_array ();
         for (size_t i = 0; i < json_array_size (json) && copy; i++) {
             json_t *value = s_copy (json_array_get (json, i), depth + 1);
@@ -1092,7 +1091,7 @@ s_copy (json_t *json, int depth)
         }
     }
     else
-        copy = json_copy (json);    //  scalars: exact, NUL-safe
+        copy = json_copy (json);  //  scalars: exact, NUL-safe
     return copy;
 }
 
@@ -1185,22 +1184,22 @@ fy_schema_destroy (fy_schema_t **self_p)
 //  Validation
 
 typedef struct {
-    const char *key;            //  NULL for an array index
-    size_t len;                 //  key length, or the index
+    const char *key;  //  NULL for an array index
+    size_t len;  //  key length, or the index
 } s_seg_t;
 
 typedef struct {
     fy_schema_t *self;
     fy_error_t *err;
-    int quiet;                  //  inside anyOf, not, if...: no error text
-    bool abort;                 //  a limit was hit: fail whatever the nesting
+    int quiet;  //  inside anyOf, not, if...: no error text
+    bool abort;  //  a limit was hit: fail whatever the nesting
     int depth;
     int refs;
     s_seg_t path [S_MAX_DEPTH];
 } s_ctx_t;
 
 static int
-    s_validate (s_ctx_t *ctx, s_node_t *node, json_t *inst);
+s_validate (s_ctx_t *ctx, s_node_t *node, json_t *inst);
 
 //  Write the instance pointer of the current path. Control bytes from keys
 //  are escaped so a hostile key cannot forge log lines.
@@ -1221,8 +1220,7 @@ s_pointer_print (s_ctx_t *ctx, char *buffer, size_t size)
                 buffer [at++] = '~';
                 buffer [at++] = ch == '~' ? '0' : '1';
             }
-            else
-            if (ch < 0x20 || ch == 0x7f)
+            else if (ch < 0x20 || ch == 0x7f)
                 at += snprintf (buffer + at, size - at, "\\u%04x", ch);
             else
                 buffer [at++] = (char) ch;
@@ -1280,8 +1278,8 @@ s_push (s_ctx_t *ctx, const char *key, size_t len)
 //  Validate inst, found at key (or index when key is NULL) of the current
 //  location, against node.
 static int
-s_validate_child (s_ctx_t *ctx, s_node_t *node, json_t *inst,
-                  const char *key, size_t len)
+s_validate_child (s_ctx_t *ctx, s_node_t *node, json_t *inst, const char *key,
+                  size_t len)
 {
     if (node->kind == S_TRUE)
         return 0;
@@ -1321,15 +1319,16 @@ s_equal (s_ctx_t *ctx, json_t *a, json_t *b, int depth)
     switch (json_typeof (a)) {
         case JSON_STRING:
             return json_string_length (a) == json_string_length (b)
-                && memcmp (json_string_value (a), json_string_value (b),
-                           json_string_length (a)) == 0;
+                   && memcmp (json_string_value (a), json_string_value (b),
+                              json_string_length (a))
+                          == 0;
         case JSON_ARRAY: {
             size_t n = json_array_size (a);
             if (n != json_array_size (b))
                 return false;
             for (size_t i = 0; i < n; i++)
-                if (!s_equal (ctx, json_array_get (a, i),
-                              json_array_get (b, i), depth + 1))
+                if (!s_equal (ctx, json_array_get (a, i), json_array_get (b, i),
+                              depth + 1))
                     return false;
             return true;
         }
@@ -1338,16 +1337,18 @@ s_equal (s_ctx_t *ctx, json_t *a, json_t *b, int depth)
                 return false;
             for (void *it = json_object_iter (a); it;
                  it = json_object_iter_next (a, it)) {
-                json_t *other = json_object_getn (b,
-                    json_object_iter_key (it), json_object_iter_key_len (it));
-                if (!other || !s_equal (ctx, json_object_iter_value (it),
-                                        other, depth + 1))
+                json_t *other =
+                    json_object_getn (b, json_object_iter_key (it),
+                                      json_object_iter_key_len (it));
+                if (!other
+                    || !s_equal (ctx, json_object_iter_value (it), other,
+                                 depth + 1))
                     return false;
             }
             return true;
         }
         default:
-            return true;                //  true, false, null
+            return true;  //  true, false, null
     }
 }
 
@@ -1381,7 +1382,7 @@ s_hash (json_t *json, int depth)
         case JSON_ARRAY:
             for (size_t i = 0; i < json_array_size (json); i++)
                 hash = (hash ^ s_hash (json_array_get (json, i), depth + 1))
-                     * 1099511628211ULL;
+                       * 1099511628211ULL;
             return hash + 1;
         case JSON_OBJECT: {
             //  Member order does not matter: combine by sum.
@@ -1394,7 +1395,7 @@ s_hash (json_t *json, int depth)
                 for (size_t i = 0; i < json_object_iter_key_len (it); i++)
                     member = (member ^ key [i]) * 1099511628211ULL;
                 sum += member * 31
-                     + s_hash (json_object_iter_value (it), depth + 1);
+                       + s_hash (json_object_iter_value (it), depth + 1);
             }
             return sum;
         }
@@ -1438,8 +1439,8 @@ s_is_unique (s_ctx_t *ctx, json_t *array)
     qsort (hashed, n, sizeof *hashed, s_hashed_cmp);
     bool unique = true;
     for (size_t i = 0; i < n && unique; i++)
-        for (size_t j = i + 1; j < n && hashed [j].hash == hashed [i].hash
-                               && unique; j++)
+        for (size_t j = i + 1;
+             j < n && hashed [j].hash == hashed [i].hash && unique; j++)
             if (s_equal (ctx, json_array_get (array, hashed [i].index),
                          json_array_get (array, hashed [j].index), 0))
                 unique = false;
@@ -1457,19 +1458,16 @@ s_validate_number (s_ctx_t *ctx, s_node_t *node, json_t *inst)
     const s_num_t *bound = NULL;
     if (node->has_minimum && s_num_cmp (&value, &node->minimum) < 0)
         rule = "minimum", bound = &node->minimum;
-    else
-    if (node->has_maximum && s_num_cmp (&value, &node->maximum) > 0)
+    else if (node->has_maximum && s_num_cmp (&value, &node->maximum) > 0)
         rule = "maximum", bound = &node->maximum;
-    else
-    if (node->has_exclusive_minimum
-    &&  s_num_cmp (&value, &node->exclusive_minimum) <= 0)
+    else if (node->has_exclusive_minimum
+             && s_num_cmp (&value, &node->exclusive_minimum) <= 0)
         rule = "exclusiveMinimum", bound = &node->exclusive_minimum;
-    else
-    if (node->has_exclusive_maximum
-    &&  s_num_cmp (&value, &node->exclusive_maximum) >= 0)
+    else if (node->has_exclusive_maximum
+             && s_num_cmp (&value, &node->exclusive_maximum) >= 0)
         rule = "exclusiveMaximum", bound = &node->exclusive_maximum;
-    else
-    if (node->has_multiple_of && !s_is_multiple (&value, &node->multiple_of))
+    else if (node->has_multiple_of
+             && !s_is_multiple (&value, &node->multiple_of))
         rule = "multipleOf", bound = &node->multiple_of;
     if (!rule)
         return 0;
@@ -1480,8 +1478,9 @@ s_validate_number (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 static bool
 s_matches (s_ctx_t *ctx, pcre2_code *re, const char *text, size_t len)
 {
-    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, 0,
-                        ctx->self->match, NULL) >= 0;
+    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, 0, ctx->self->match,
+                        NULL)
+           >= 0;
 }
 
 static int
@@ -1518,8 +1517,7 @@ s_validate_array (s_ctx_t *ctx, s_node_t *node, json_t *inst)
         return ctx->abort ? -1 : s_fail (ctx, "uniqueItems");
     size_t prefix = node->prefix_items.n;
     for (size_t i = 0; i < n; i++) {
-        s_node_t *item = i < prefix ? node->prefix_items.list [i]
-                                    : node->items;
+        s_node_t *item = i < prefix ? node->prefix_items.list [i] : node->items;
         if (!item)
             break;
         if (item->kind == S_FALSE) {
@@ -1535,19 +1533,20 @@ s_validate_array (s_ctx_t *ctx, s_node_t *node, json_t *inst)
         size_t count = 0;
         ctx->quiet++;
         for (size_t i = 0; i < n; i++) {
-            if (s_validate_child (ctx, node->contains,
-                                  json_array_get (inst, i), NULL, i) == 0)
+            if (s_validate_child (ctx, node->contains, json_array_get (inst, i),
+                                  NULL, i)
+                == 0)
                 count++;
-            else
-            if (ctx->abort)
+            else if (ctx->abort)
                 return -1;
             if (count >= node->min_contains && node->max_contains == S_NONE)
                 break;
         }
         ctx->quiet--;
         if (count < node->min_contains)
-            return node->min_contains == 1 ? s_fail (ctx, "contains")
-                : s_fail (ctx, "minContains %zu", node->min_contains);
+            return node->min_contains == 1
+                       ? s_fail (ctx, "contains")
+                       : s_fail (ctx, "minContains %zu", node->min_contains);
         if (count > node->max_contains)
             return s_fail (ctx, "maxContains %zu", node->max_contains);
     }
@@ -1572,13 +1571,13 @@ s_validate_members (s_ctx_t *ctx, s_node_t *node, json_t *inst)
             ctx->quiet--;
             json_decref (name);
             if (rc)
-                return ctx->abort ? -1 : s_fail_at (ctx, &key,
-                                                    "propertyNames");
+                return ctx->abort ? -1 : s_fail_at (ctx, &key, "propertyNames");
         }
         bool matched = false;
-        json_t *slot = node->properties_n
-            ? json_object_getn (node->property_index, key.name, key.len)
-            : NULL;
+        json_t *slot =
+            node->properties_n
+                ? json_object_getn (node->property_index, key.name, key.len)
+                : NULL;
         if (slot) {
             matched = true;
             s_node_t *prop = node->properties [json_integer_value (slot)].node;
@@ -1593,16 +1592,15 @@ s_validate_members (s_ctx_t *ctx, s_node_t *node, json_t *inst)
             matched = true;
             if (node->patterns [i].node->kind == S_FALSE)
                 return s_fail_at (ctx, &key, "patternProperties");
-            if (s_validate_child (ctx, node->patterns [i].node, value,
-                                  key.name, key.len))
+            if (s_validate_child (ctx, node->patterns [i].node, value, key.name,
+                                  key.len))
                 return -1;
         }
         if (matched || !node->additional)
             continue;
         if (node->additional->kind == S_FALSE)
             return s_fail_at (ctx, &key, "additionalProperties");
-        if (s_validate_child (ctx, node->additional, value, key.name,
-                              key.len))
+        if (s_validate_child (ctx, node->additional, value, key.name, key.len))
             return -1;
     }
     return 0;
@@ -1628,30 +1626,29 @@ s_validate_object (s_ctx_t *ctx, s_node_t *node, json_t *inst)
         for (size_t r = 0; r < dep->required_n; r++)
             if (!json_object_getn (inst, dep->required [r].name,
                                    dep->required [r].len))
-                return s_fail_at (ctx, &dep->required [r],
-                                  "dependentRequired");
+                return s_fail_at (ctx, &dep->required [r], "dependentRequired");
     }
     if (node->walk_instance) {
         if (s_validate_members (ctx, node, inst))
             return -1;
     }
     else
-    for (size_t i = 0; i < node->properties_n; i++) {
-        s_prop_t *prop = &node->properties [i];
-        json_t *value = json_object_getn (inst, prop->name.name,
-                                          prop->name.len);
-        if (!value)
-            continue;
-        if (prop->node->kind == S_FALSE)
-            return s_fail_at (ctx, &prop->name, "properties");
-        if (s_validate_child (ctx, prop->node, value, prop->name.name,
-                              prop->name.len))
-            return -1;
-    }
+        for (size_t i = 0; i < node->properties_n; i++) {
+            s_prop_t *prop = &node->properties [i];
+            json_t *value =
+                json_object_getn (inst, prop->name.name, prop->name.len);
+            if (!value)
+                continue;
+            if (prop->node->kind == S_FALSE)
+                return s_fail_at (ctx, &prop->name, "properties");
+            if (s_validate_child (ctx, prop->node, value, prop->name.name,
+                                  prop->name.len))
+                return -1;
+        }
     for (size_t i = 0; i < node->dep_schemas_n; i++) {
         s_prop_t *dep = &node->dep_schemas [i];
         if (json_object_getn (inst, dep->name.name, dep->name.len)
-        &&  s_validate (ctx, dep->node, inst))
+            && s_validate (ctx, dep->node, inst))
             return -1;
     }
     return 0;
@@ -1712,14 +1709,15 @@ s_validate_all_of (s_ctx_t *ctx, s_node_t *node, json_t *inst)
             continue;
         }
         const s_name_t *name = &item->switch_name;
-        if (json_is_object (inst) && (!looked_up || looked_up->len != name->len
-            || memcmp (looked_up->name, name->name, name->len))) {
+        if (json_is_object (inst)
+            && (!looked_up || looked_up->len != name->len
+                || memcmp (looked_up->name, name->name, name->len))) {
             value = json_object_getn (inst, name->name, name->len);
             looked_up = name;
         }
         bool holds = !json_is_object (inst)
-            || (!value ? !item->switch_required
-                       : s_equal (ctx, item->switch_value, value, 0));
+                     || (!value ? !item->switch_required
+                                : s_equal (ctx, item->switch_value, value, 0));
         if (ctx->abort)
             return -1;
         s_node_t *branch = holds ? item->then_ : item->else_;
@@ -1780,8 +1778,9 @@ s_validate (s_ctx_t *ctx, s_node_t *node, json_t *inst)
     if (node->enum_values) {
         size_t n = json_array_size (node->enum_values);
         size_t i = 0;
-        while (i < n && !s_equal (ctx, json_array_get (node->enum_values, i),
-                                  inst, 0))
+        while (
+            i < n
+            && !s_equal (ctx, json_array_get (node->enum_values, i), inst, 0))
             i++;
         if (i == n)
             return s_fail (ctx, "enum");

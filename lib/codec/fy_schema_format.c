@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *s_names [] = {
-    NULL, "date-time", "date", "uuid", "email"
-};
+static const char *s_names [] = { NULL, "date-time", "date", "uuid", "email" };
 
 fy_schema_format_t
 fy_schema_format_lookup (const char *name)
@@ -69,12 +67,11 @@ s_is_full_date (const char *text)
     int year = s_number (text, 4);
     int month = s_number (text + 5, 2);
     int day = s_number (text + 8, 2);
-    if (year < 0 || month < 1 || month > 12 || day < 1
-    ||  text [4] != '-' || text [7] != '-')
+    if (year < 0 || month < 1 || month > 12 || day < 1 || text [4] != '-'
+        || text [7] != '-')
         return false;
-    static const int s_days [] = {
-        31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-    };
+    static const int s_days [] = { 31, 29, 31, 30, 31, 30,
+                                   31, 31, 30, 31, 30, 31 };
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (month == 2 && !leap)
         return day <= 28;
@@ -107,7 +104,7 @@ static bool
 s_is_atext (char c)
 {
     return s_is_alpha (c) || s_is_digit (c)
-        || (c && strchr ("!#$%&'*+-/=?^_`{|}~", c));
+           || (c && strchr ("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 //  Local-part = Dot-string / Quoted-string; returns its length or 0.
@@ -123,8 +120,7 @@ s_local_part (const char *text, size_t len)
                 if (at >= len || text [at] < 32 || text [at] > 126)
                     return 0;
             }
-            else
-            if (c < 32 || c > 126)
+            else if (c < 32 || c > 126)
                 return 0;
         }
         return at < len ? at + 1 : 0;
@@ -156,9 +152,8 @@ s_is_domain (const char *text, size_t len)
                 return false;
             label = 0;
         }
-        else
-        if (s_is_alpha (text [i]) || s_is_digit (text [i])
-        ||  (text [i] == '-' && label > 0))
+        else if (s_is_alpha (text [i]) || s_is_digit (text [i])
+                 || (text [i] == '-' && label > 0))
             label++;
         else
             return false;
@@ -216,26 +211,49 @@ fy_schema_format_is_valid (fy_schema_format_t format, const char *text,
 
 //  General_Category long names (Unicode PropertyValueAliases.txt) and the
 //  short names PCRE2 accepts.
-static const char *s_categories [][2] = {
-    { "Other", "C" }, { "Control", "Cc" }, { "Format", "Cf" },
-    { "Unassigned", "Cn" }, { "Private_Use", "Co" }, { "Surrogate", "Cs" },
-    { "Letter", "L" }, { "Cased_Letter", "L&" }, { "LC", "L&" },
-    { "Lowercase_Letter", "Ll" }, { "Modifier_Letter", "Lm" },
-    { "Other_Letter", "Lo" }, { "Titlecase_Letter", "Lt" },
-    { "Uppercase_Letter", "Lu" }, { "Mark", "M" }, { "Combining_Mark", "M" },
-    { "Spacing_Mark", "Mc" }, { "Enclosing_Mark", "Me" },
-    { "Nonspacing_Mark", "Mn" }, { "Number", "N" },
-    { "Decimal_Number", "Nd" }, { "digit", "Nd" }, { "Letter_Number", "Nl" },
-    { "Other_Number", "No" }, { "Punctuation", "P" }, { "punct", "P" },
-    { "Connector_Punctuation", "Pc" }, { "Dash_Punctuation", "Pd" },
-    { "Close_Punctuation", "Pe" }, { "Final_Punctuation", "Pf" },
-    { "Initial_Punctuation", "Pi" }, { "Other_Punctuation", "Po" },
-    { "Open_Punctuation", "Ps" }, { "Symbol", "S" },
-    { "Currency_Symbol", "Sc" }, { "Modifier_Symbol", "Sk" },
-    { "Math_Symbol", "Sm" }, { "Other_Symbol", "So" }, { "Separator", "Z" },
-    { "Line_Separator", "Zl" }, { "Paragraph_Separator", "Zp" },
-    { "Space_Separator", "Zs" }, { NULL, NULL }
-};
+static const char *s_categories [][2] = { { "Other", "C" },
+                                          { "Control", "Cc" },
+                                          { "Format", "Cf" },
+                                          { "Unassigned", "Cn" },
+                                          { "Private_Use", "Co" },
+                                          { "Surrogate", "Cs" },
+                                          { "Letter", "L" },
+                                          { "Cased_Letter", "L&" },
+                                          { "LC", "L&" },
+                                          { "Lowercase_Letter", "Ll" },
+                                          { "Modifier_Letter", "Lm" },
+                                          { "Other_Letter", "Lo" },
+                                          { "Titlecase_Letter", "Lt" },
+                                          { "Uppercase_Letter", "Lu" },
+                                          { "Mark", "M" },
+                                          { "Combining_Mark", "M" },
+                                          { "Spacing_Mark", "Mc" },
+                                          { "Enclosing_Mark", "Me" },
+                                          { "Nonspacing_Mark", "Mn" },
+                                          { "Number", "N" },
+                                          { "Decimal_Number", "Nd" },
+                                          { "digit", "Nd" },
+                                          { "Letter_Number", "Nl" },
+                                          { "Other_Number", "No" },
+                                          { "Punctuation", "P" },
+                                          { "punct", "P" },
+                                          { "Connector_Punctuation", "Pc" },
+                                          { "Dash_Punctuation", "Pd" },
+                                          { "Close_Punctuation", "Pe" },
+                                          { "Final_Punctuation", "Pf" },
+                                          { "Initial_Punctuation", "Pi" },
+                                          { "Other_Punctuation", "Po" },
+                                          { "Open_Punctuation", "Ps" },
+                                          { "Symbol", "S" },
+                                          { "Currency_Symbol", "Sc" },
+                                          { "Modifier_Symbol", "Sk" },
+                                          { "Math_Symbol", "Sm" },
+                                          { "Other_Symbol", "So" },
+                                          { "Separator", "Z" },
+                                          { "Line_Separator", "Zl" },
+                                          { "Paragraph_Separator", "Zp" },
+                                          { "Space_Separator", "Zs" },
+                                          { NULL, NULL } };
 
 //  The PCRE2 name for the property name of len bytes, or NULL to keep it.
 static const char *
@@ -253,14 +271,14 @@ s_category (const char *name, size_t len)
             len -= skip;
             for (size_t i = 0; s_categories [i][0]; i++)
                 if (strlen (s_categories [i][1]) == len
-                &&  strncmp (s_categories [i][1], name, len) == 0)
+                    && strncmp (s_categories [i][1], name, len) == 0)
                     return s_categories [i][1];
             return NULL;
         }
     }
     for (size_t i = 0; s_categories [i][0]; i++)
         if (strlen (s_categories [i][0]) == len
-        &&  strncmp (s_categories [i][0], name, len) == 0)
+            && strncmp (s_categories [i][0], name, len) == 0)
             return s_categories [i][1];
     return NULL;
 }
@@ -269,30 +287,33 @@ char *
 fy_schema_regex_translate (const char *source, size_t len, size_t *out_len)
 {
     char *out = NULL;
-    size_t at = 0;              //  bytes of out written
-    size_t copied = 0;          //  bytes of source consumed into out
+    size_t at = 0;  //  bytes of out written
+    size_t copied = 0;  //  bytes of source consumed into out
     for (size_t i = 0; i + 1 < len; i++) {
         if (source [i] != '\\')
             continue;
         char kind = source [i + 1];
         const char *close = i + 2 < len && source [i + 2] == '{'
-            ? memchr (source + i + 3, '}', len - i - 3) : NULL;
+                                ? memchr (source + i + 3, '}', len - i - 3)
+                                : NULL;
         const char *name = source + i + 3;
-        const char *short_name = (kind == 'p' || kind == 'P') && close
-            ? s_category (name, (size_t) (close - name)) : NULL;
+        const char *short_name =
+            (kind == 'p' || kind == 'P') && close
+                ? s_category (name, (size_t) (close - name))
+                : NULL;
         if (short_name) {
             if (!out)
                 out = fy_xmalloc (len + 1);
             //  Short names are never longer than what they replace.
             memcpy (out + at, source + copied, i - copied);
             at += i - copied;
-            at += (size_t) snprintf (out + at, len + 1 - at, "\\%c{%s}",
-                                     kind, short_name);
+            at += (size_t) snprintf (out + at, len + 1 - at, "\\%c{%s}", kind,
+                                     short_name);
             copied = (size_t) (close - source) + 1;
             i = copied - 1;
         }
         else
-            i++;                //  skip the escaped character
+            i++;  //  skip the escaped character
     }
     if (!out)
         return NULL;

@@ -18,23 +18,22 @@ typedef enum {
 
 //  The asserted format called name, or FY_SCHEMA_FORMAT_NONE.
 fy_schema_format_t
-    fy_schema_format_lookup (const char *name);
+fy_schema_format_lookup (const char *name);
 
 //  The format's name, for error text.
 const char *
-    fy_schema_format_name (fy_schema_format_t format);
+fy_schema_format_name (fy_schema_format_t format);
 
 //  True when the len bytes at text (may hold NUL) match the format.
 bool
-    fy_schema_format_is_valid (fy_schema_format_t format, const char *text,
-                               size_t len);
+fy_schema_format_is_valid (fy_schema_format_t format, const char *text,
+                           size_t len);
 
 //  Rewrite the ECMA-262 Unicode property names PCRE2 does not know
 //  (\p{Letter}, \p{gc=Lu}, \P{General_Category=Decimal_Number}) to the
 //  short names it does. Returns NULL when the pattern needs no change;
 //  otherwise caller owns result, with its length in *out_len.
 char *
-    fy_schema_regex_translate (const char *source, size_t len,
-                               size_t *out_len);
+fy_schema_regex_translate (const char *source, size_t len, size_t *out_len);
 
 #endif

@@ -85,13 +85,13 @@ s_default_value (const char *fallback, bool uninstalled)
     size_t len = strlen (FERRY_SCHEMA_DIR);
     char *src = NULL;
     if (uninstalled && strncmp (fallback, FERRY_SCHEMA_DIR, len) == 0
-            && fallback [len] == '/')
+        && fallback [len] == '/')
         src = realpath (FERRY_TOP_SRCDIR, NULL);
     if (src) {
         const char *subdirs [] = { "/schemas", "" };
         for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
-            char *path = fy_xasprintf ("%s%s%s", src, subdirs [i],
-                                       fallback + len);
+            char *path =
+                fy_xasprintf ("%s%s%s", src, subdirs [i], fallback + len);
             if (access (path, F_OK) == 0) {
                 free (src);
                 return path;
@@ -116,8 +116,8 @@ s_values_new (const fy_cfg_section_t *tables)
         size_t keys = s_key_count (section);
         values [s] = fy_xcalloc (keys, sizeof **values);
         for (size_t k = 0; k < keys; k++) {
-            values [s][k].value = s_default_value (section->keys [k].fallback,
-                                                   uninstalled);
+            values [s][k].value =
+                s_default_value (section->keys [k].fallback, uninstalled);
             values [s][k].origin = "default";
         }
     }
@@ -223,8 +223,9 @@ s_read_secret (const char *path, char **value_p, fy_error_t *err)
 
 //  Apply one setting from origin (a file name, "env" or "set").
 static int
-s_apply (const fy_cfg_section_t *tables, s_value_t **values, const char *where, const char *origin,
-         int section, const char *key, const char *value, fy_error_t *err)
+s_apply (const fy_cfg_section_t *tables, s_value_t **values, const char *where,
+         const char *origin, int section, const char *key, const char *value,
+         fy_error_t *err)
 {
     const char *name = tables [section].name;
     int k = s_find_key (tables, section, key);
@@ -233,8 +234,7 @@ s_apply (const fy_cfg_section_t *tables, s_value_t **values, const char *where, 
         char base [64];
         snprintf (base, sizeof base, "%.*s", (int) (len - 5), key);
         k = s_find_key (tables, section, base);
-        if (k >= 0 && tables [section].keys [k].flags
-                      & FY_CFG_SECRET) {
+        if (k >= 0 && tables [section].keys [k].flags & FY_CFG_SECRET) {
             char *secret = NULL;
             if (s_read_secret (value, &secret, err)) {
                 fy_error_prefix (err, "%s: %s.%s", where, name, key);
@@ -254,8 +254,10 @@ s_apply (const fy_cfg_section_t *tables, s_value_t **values, const char *where, 
     }
     if ((tables [section].keys [k].flags & FY_CFG_SECRET)
         && strcmp (origin, "file") == 0) {
-        fy_error_set (err, "%s: %s.%s is a secret: set it in the environment "
-                      "or name a file with %s_file", where, name, key, key);
+        fy_error_set (err,
+                      "%s: %s.%s is a secret: set it in the environment "
+                      "or name a file with %s_file",
+                      where, name, key, key);
         errno = EINVAL;
         return -1;
     }
@@ -319,7 +321,8 @@ s_load_zpl (const char *path, fy_error_t *err)
 }
 
 static int
-s_apply_file (const fy_cfg_section_t *tables, s_value_t **values, const char *path, fy_error_t *err)
+s_apply_file (const fy_cfg_section_t *tables, s_value_t **values,
+              const char *path, fy_error_t *err)
 {
     zconfig_t *root = s_load_zpl (path, err);
     if (!root)
@@ -337,14 +340,16 @@ s_apply_file (const fy_cfg_section_t *tables, s_value_t **values, const char *pa
         for (zconfig_t *item = zconfig_child (node); item;
              item = zconfig_next (item)) {
             if (zconfig_child (item)) {
-                fy_error_set (err, "%s: %s.%s: nested keys are not "
-                              "allowed here", path, name, zconfig_name (item));
+                fy_error_set (err,
+                              "%s: %s.%s: nested keys are not "
+                              "allowed here",
+                              path, name, zconfig_name (item));
                 errno = EINVAL;
                 goto out;
             }
             const char *value = zconfig_value (item);
-            if (s_apply (tables, values, path, "file", section, zconfig_name (item),
-                         value ? value : "", err))
+            if (s_apply (tables, values, path, "file", section,
+                         zconfig_name (item), value ? value : "", err))
                 goto out;
         }
     }
@@ -364,7 +369,8 @@ s_env_name (char *buffer, size_t size, const char *section, const char *key,
 }
 
 static int
-s_apply_env (const fy_cfg_section_t *tables, s_value_t **values, fy_error_t *err)
+s_apply_env (const fy_cfg_section_t *tables, s_value_t **values,
+             fy_error_t *err)
 {
     for (int s = 0; tables [s].name; s++) {
         const fy_cfg_section_t *section = &tables [s];
@@ -399,7 +405,8 @@ s_apply_env (const fy_cfg_section_t *tables, s_value_t **values, fy_error_t *err
 }
 
 static int
-s_apply_set (const fy_cfg_section_t *tables, s_value_t **values, const char *assignment, fy_error_t *err)
+s_apply_set (const fy_cfg_section_t *tables, s_value_t **values,
+             const char *assignment, fy_error_t *err)
 {
     const char *dot = strchr (assignment, '.');
     const char *equals = strchr (assignment, '=');
@@ -408,7 +415,8 @@ s_apply_set (const fy_cfg_section_t *tables, s_value_t **values, const char *ass
         errno = EINVAL;
         return -1;
     }
-    int section = s_find_section (tables, assignment, (size_t) (dot - assignment));
+    int section =
+        s_find_section (tables, assignment, (size_t) (dot - assignment));
     if (section < 0) {
         fy_error_set (err, "--set: unknown section %.*s",
                       (int) (dot - assignment), assignment);
@@ -417,7 +425,8 @@ s_apply_set (const fy_cfg_section_t *tables, s_value_t **values, const char *ass
     }
     char key [64];
     snprintf (key, sizeof key, "%.*s", (int) (equals - dot - 1), dot + 1);
-    return s_apply (tables, values, "--set", "set", section, key, equals + 1, err);
+    return s_apply (tables, values, "--set", "set", section, key, equals + 1,
+                    err);
 }
 
 static bool
@@ -442,7 +451,7 @@ static bool
 s_is_choice (const char *choices, const char *value)
 {
     size_t len = strlen (value);
-    for (const char *at = choices; *at; ) {
+    for (const char *at = choices; *at;) {
         size_t span = strcspn (at, "|");
         if (span == len && memcmp (at, value, len) == 0)
             return true;
@@ -462,9 +471,11 @@ s_check (const char *section, const fy_cfg_key_t *key, const s_value_t *slot,
             return 0;
         char env [128];
         s_env_name (env, sizeof env, section, key->name, "");
-        fy_error_set (err, "%s.%s: required: set it in the file, in %s%s%s "
-                      "or with --set", section, key->name, env,
-                      key->env ? " or " : "", key->env ? key->env : "");
+        fy_error_set (err,
+                      "%s.%s: required: set it in the file, in %s%s%s "
+                      "or with --set",
+                      section, key->name, env, key->env ? " or " : "",
+                      key->env ? key->env : "");
         errno = EINVAL;
         return -1;
     }
@@ -472,25 +483,25 @@ s_check (const char *section, const fy_cfg_key_t *key, const s_value_t *slot,
     if (key->type == FY_CFG_INT) {
         int64_t number;
         if (fy_parse_int64 (value, key->min, key->max, &number)) {
-            fy_error_set (err, "%s.%s (%s): '%s' is not an integer in "
-                          "%lld..%lld", section, key->name, slot->origin,
-                          shown, (long long) key->min, (long long) key->max);
+            fy_error_set (err,
+                          "%s.%s (%s): '%s' is not an integer in "
+                          "%lld..%lld",
+                          section, key->name, slot->origin, shown,
+                          (long long) key->min, (long long) key->max);
             errno = EINVAL;
             return -1;
         }
     }
-    else
-    if (key->type == FY_CFG_BOOL) {
+    else if (key->type == FY_CFG_BOOL) {
         bool flag;
         if (!s_parse_bool (value, &flag)) {
-            fy_error_set (err, "%s.%s (%s): '%s' is not true or false",
-                          section, key->name, slot->origin, shown);
+            fy_error_set (err, "%s.%s (%s): '%s' is not true or false", section,
+                          key->name, slot->origin, shown);
             errno = EINVAL;
             return -1;
         }
     }
-    else
-    if (key->choices && !s_is_choice (key->choices, value)) {
+    else if (key->choices && !s_is_choice (key->choices, value)) {
         fy_error_set (err, "%s.%s (%s): '%s' is not one of %s", section,
                       key->name, slot->origin, shown, key->choices);
         errno = EINVAL;
@@ -515,8 +526,8 @@ fy_cfg_load (fy_cfg_t *self, const char *path, const char *const *sets,
             goto fail;
     for (int s = 0; tables [s].name; s++)
         for (int k = 0; tables [s].keys [k].name; k++)
-            if (s_check (tables [s].name,
-                         &tables [s].keys [k], &values [s][k], err))
+            if (s_check (tables [s].name, &tables [s].keys [k], &values [s][k],
+                         err))
                 goto fail;
     //  From here on no secret value can reach a log line.
     for (int s = 0; tables [s].name; s++)
@@ -547,8 +558,8 @@ int
 fy_cfg_reload (fy_cfg_t *self, fy_error_t *err)
 {
     assert (self);
-    return fy_cfg_load (self, self->path,
-                        (const char *const *) self->sets, err);
+    return fy_cfg_load (self, self->path, (const char *const *) self->sets,
+                        err);
 }
 
 static s_value_t *
@@ -580,8 +591,8 @@ fy_cfg_int (fy_cfg_t *self, const char *section, const char *key)
     assert (entry->type == FY_CFG_INT);
     int64_t value = 0;
     //  Checked at load; an unset optional integer reads as 0.
-    if (slot->value && fy_parse_int64 (slot->value, entry->min, entry->max,
-                                       &value))
+    if (slot->value
+        && fy_parse_int64 (slot->value, entry->min, entry->max, &value))
         value = 0;
     return value;
 }
@@ -618,9 +629,9 @@ fy_cfg_dump (fy_cfg_t *self)
         for (int k = 0; section->keys [k].name; k++) {
             const fy_cfg_key_t *key = &section->keys [k];
             const s_value_t *slot = &self->values [s][k];
-            const char *value = !slot->value ? ""
-                              : key->flags & FY_CFG_SECRET ? "***"
-                              : slot->value;
+            const char *value = !slot->value                 ? ""
+                                : key->flags & FY_CFG_SECRET ? "***"
+                                                             : slot->value;
             fprintf (out, "    %s = \"%s\"    # %s\n", key->name, value,
                      slot->origin);
         }
@@ -665,17 +676,15 @@ fy_cfg_args_parse (fy_cfg_args_t *args, int argc, char **argv,
     //  "+" stops at the first non-option: a command's own options are
     //  left for the command.
     while ((opt = getopt_long (argc, argv, stop_at_command ? "+c:h" : "c:h",
-                               options, NULL)) != -1) {
+                               options, NULL))
+           != -1) {
         if (opt == 'c')
             args->path = optarg;
-        else
-        if (opt == 's')
+        else if (opt == 's')
             args->sets [count++] = optarg;
-        else
-        if (opt == 'k')
+        else if (opt == 'k')
             args->check_config = true;
-        else
-        if (opt == 'h')
+        else if (opt == 'h')
             args->help = true;
         else
             return -1;

@@ -11,18 +11,18 @@
 
 static const fy_cfg_key_t s_log_keys [] = {
     { "format", FY_CFG_STR, "text", FY_CFG_RELOAD,
-      "log line format: text (key=value) or json (one object per line)",
-      NULL, 0, 0, "text|json" },
-    { "level", FY_CFG_STR, "info", FY_CFG_RELOAD,
-      "least severe level written",
+      "log line format: text (key=value) or json (one object per line)", NULL,
+      0, 0, "text|json" },
+    { "level", FY_CFG_STR, "info", FY_CFG_RELOAD, "least severe level written",
       NULL, 0, 0, "error|warn|notice|info|debug" },
     { .name = NULL }
 };
 
 static const fy_cfg_key_t s_events_keys [] = {
     { "schema", FY_CFG_STR, FERRY_SCHEMA_DIR "/events.schema.json",
-      FY_CFG_RESTART, "path of the JSON Schema every event is validated against",
-      NULL, 0, 0, NULL },
+      FY_CFG_RESTART,
+      "path of the JSON Schema every event is validated against", NULL, 0, 0,
+      NULL },
     { .name = NULL }
 };
 
@@ -31,41 +31,42 @@ static const fy_cfg_key_t s_broker_keys [] = {
       "most unfinished events the broker holds; publishers wait beyond it",
       NULL, 1, 10000000, NULL },
     { "client_credit", FY_CFG_INT, "10000", FY_CFG_RESTART,
-      "most unfinished events one publisher may have",
-      NULL, 1, 10000000, NULL },
+      "most unfinished events one publisher may have", NULL, 1, 10000000,
+      NULL },
     { "curve_allow_dir", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "directory of the public certificates (ferryctl keygen) allowed to "
-      "connect when CURVE is on", NULL, 0, 0, NULL },
-    { "curve_secret_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
-      "the broker's secret certificate: set it to turn CURVE on",
+      "connect when CURVE is on",
       NULL, 0, 0, NULL },
+    { "curve_secret_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "the broker's secret certificate: set it to turn CURVE on", NULL, 0, 0,
+      NULL },
     { "dispatch_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
       "how long events wait for a service with no worker before a "
-      "retryable NACK", NULL, 100, 3600000, NULL },
+      "retryable NACK",
+      NULL, 100, 3600000, NULL },
     { "endpoint", FY_CFG_STR, "tcp://*:5570", FY_CFG_RESTART,
-      "the ROUTER socket clients and workers connect to",
-      NULL, 0, 0, NULL },
+      "the ROUTER socket clients and workers connect to", NULL, 0, 0, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval, both ways", NULL, 10, 60000, NULL },
     { "lease_ms", FY_CFG_INT, "10000", FY_CFG_RESTART,
-      "how often publishers hear which events are still being worked on",
-      NULL, 100, 3600000, NULL },
+      "how often publishers hear which events are still being worked on", NULL,
+      100, 3600000, NULL },
     { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
-      "heartbeats a peer may miss before it is declared dead",
-      NULL, 2, 100, NULL },
+      "heartbeats a peer may miss before it is declared dead", NULL, 2, 100,
+      NULL },
     { "poison_crashes", FY_CFG_INT, "2", FY_CFG_RESTART,
-      "worker deaths on one event before it is NACKed as poison",
-      NULL, 1, 100, NULL },
+      "worker deaths on one event before it is NACKed as poison", NULL, 1, 100,
+      NULL },
     { "request_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
-      "how long a request waits for its final reply before a 504",
-      NULL, 100, 3600000, NULL },
+      "how long a request waits for its final reply before a 504", NULL, 100,
+      3600000, NULL },
     { "routes", FY_CFG_STR, "audit:*", FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",
       NULL, 0, 0, NULL },
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
-      "how long SIGTERM waits for unfinished events before exiting",
-      NULL, 0, 3600000, NULL },
+      "how long SIGTERM waits for unfinished events before exiting", NULL, 0,
+      3600000, NULL },
     { .name = NULL }
 };
 
@@ -73,10 +74,10 @@ static const fy_cfg_key_t s_http_keys [] = {
     { "address", FY_CFG_STR, "0.0.0.0", FY_CFG_RESTART,
       "address the broker's HTTP endpoint listens on", NULL, 0, 0, NULL },
     { "admin_token", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RELOAD,
-      "bearer token of the admin routes; unset, they answer 403",
-      NULL, 0, 0, NULL },
-    { "enabled", FY_CFG_BOOL, "true", FY_CFG_RESTART,
-      "serve HTTP at all", NULL, 0, 0, NULL },
+      "bearer token of the admin routes; unset, they answer 403", NULL, 0, 0,
+      NULL },
+    { "enabled", FY_CFG_BOOL, "true", FY_CFG_RESTART, "serve HTTP at all", NULL,
+      0, 0, NULL },
     { "header_timeout_s", FY_CFG_INT, "10", FY_CFG_RESTART,
       "seconds a request's head (request line and headers) may take to "
       "arrive whole, from the accept or the previous answer; 0: no bound",
@@ -93,13 +94,14 @@ static const fy_cfg_key_t s_http_keys [] = {
     { "jwt_public_key_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "PEM public key for RS256 or ES256 tokens", NULL, 0, 0, NULL },
     { "jwt_secret", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
-      "HS256 key of service tokens, at least 32 bytes",
-      "JWT_SERVICE_SECRET", 0, 0, NULL },
+      "HS256 key of service tokens, at least 32 bytes", "JWT_SERVICE_SECRET", 0,
+      0, NULL },
     { "max_body", FY_CFG_INT, "1048576", FY_CFG_RESTART,
       "largest request body, in bytes", NULL, 1024, 67108864, NULL },
     { "max_conns_per_ip", FY_CFG_INT, "256", FY_CFG_RESTART,
       "connections one client address may hold; 0: no cap (behind a "
-      "proxy, every client has the proxy's address)", NULL, 0, 65535, NULL },
+      "proxy, every client has the proxy's address)",
+      NULL, 0, 65535, NULL },
     { "metrics_auth", FY_CFG_BOOL, "false", FY_CFG_RESTART,
       "require the admin token on /metrics", NULL, 0, 0, NULL },
     { "openapi", FY_CFG_STR, FERRY_SCHEMA_DIR "/openapi.json", FY_CFG_RESTART,
@@ -112,13 +114,15 @@ static const fy_cfg_key_t s_http_keys [] = {
 static const fy_cfg_key_t s_bridge_keys [] = {
     { "backoff_base_s", FY_CFG_INT, "5", FY_CFG_RESTART,
       "visibility after a retryable NACK at the first receive; doubles with "
-      "each further receive", NULL, 0, 43200, NULL },
-    { "backoff_cap_s", FY_CFG_INT, "900", FY_CFG_RESTART,
-      "longest visibility backoff after a retryable NACK",
+      "each further receive",
       NULL, 0, 43200, NULL },
+    { "backoff_cap_s", FY_CFG_INT, "900", FY_CFG_RESTART,
+      "longest visibility backoff after a retryable NACK", NULL, 0, 43200,
+      NULL },
     { "batch_flush_ms", FY_CFG_INT, "50", FY_CFG_RESTART,
       "longest wait before a partial delete, visibility or DLQ batch is "
-      "sent (a batch of 10 goes at once)", NULL, 1, 10000, NULL },
+      "sent (a batch of 10 goes at once)",
+      NULL, 1, 10000, NULL },
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
       "the broker's endpoint the bridge publishes to", NULL, 0, 0, NULL },
     { "dlq_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
@@ -127,18 +131,18 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "extra_queue_urls", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "more queue URLs to poll, separated by spaces", NULL, 0, 0, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
-      "heartbeat interval toward the broker (not above the broker's)",
-      NULL, 10, 60000, NULL },
+      "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
+      60000, NULL },
     { "hold_unpublished_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
       "longest a received message waits for broker credit (the broker is "
       "away) before it goes back to the queue with visibility 0",
       NULL, 100, 3600000, NULL },
     { "inflight", FY_CFG_INT, "1000", FY_CFG_RESTART,
-      "most messages held from one queue, received and not yet settled",
-      NULL, 1, 1000000, NULL },
+      "most messages held from one queue, received and not yet settled", NULL,
+      1, 1000000, NULL },
     { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
-      "heartbeats the broker may miss before the bridge reconnects",
-      NULL, 2, 100, NULL },
+      "heartbeats the broker may miss before the bridge reconnects", NULL, 2,
+      100, NULL },
     { "name", FY_CFG_STR, "ferry-bridge", FY_CFG_RESTART,
       "the name the bridge gives the broker in HELLO", NULL, 0, 0, NULL },
     { "polls", FY_CFG_INT, "2", FY_CFG_RESTART,
@@ -147,17 +151,19 @@ static const fy_cfg_key_t s_bridge_keys [] = {
       "the SQS queue the bridge polls", "SQS_QUEUE_URL", 0, 0, NULL },
     { "sqs_endpoint", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "SQS endpoint when AWS_ENDPOINT_URL_SQS is unset; default the "
-      "region's", NULL, 0, 0, NULL },
+      "region's",
+      NULL, 0, 0, NULL },
     { "stats_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
-      "how often a summary line of the counters is logged at info",
-      NULL, 100, 86400000, NULL },
+      "how often a summary line of the counters is logged at info", NULL, 100,
+      86400000, NULL },
     { "stop_poll_grace_ms", FY_CFG_INT, "5000", FY_CFG_RESTART,
       "how long past wait_s a long poll still open at SIGTERM is awaited "
       "(its messages are then released) before it is cancelled",
       NULL, 0, 600000, NULL },
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
       "how long SIGTERM waits for the open polls and the published events' "
-      "answers before exiting", NULL, 0, 3600000, NULL },
+      "answers before exiting",
+      NULL, 0, 3600000, NULL },
     { "wait_s", FY_CFG_INT, "20", FY_CFG_RESTART,
       "ReceiveMessage long-poll wait", NULL, 0, 20, NULL },
     { .name = NULL }
@@ -165,8 +171,8 @@ static const fy_cfg_key_t s_bridge_keys [] = {
 
 static const fy_cfg_key_t s_store_keys [] = {
     { "connect_timeout_s", FY_CFG_INT, "5", FY_CFG_RESTART,
-      "how long one connection attempt to PostgreSQL may block",
-      NULL, 1, 300, NULL },
+      "how long one connection attempt to PostgreSQL may block", NULL, 1, 300,
+      NULL },
     { "digest_grace_s", FY_CFG_INT, "300", FY_CFG_RELOAD,
       "seconds after an hour closes before its audit digest is computed, "
       "and after an hour's late events stop before their supplementary "
@@ -174,19 +180,22 @@ static const fy_cfg_key_t s_store_keys [] = {
       NULL, 0, 86400, NULL },
     { "digest_key", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
       "HMAC-SHA256 key signing the hourly audit digests (ferryctl audit "
-      "verify needs the same)", NULL, 0, 0, NULL },
+      "verify needs the same)",
+      NULL, 0, 0, NULL },
     { "database_url", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
       "PostgreSQL connection URI or conninfo of the audit and analytics "
-      "store", "DATABASE_URL", 0, 0, NULL },
+      "store",
+      "DATABASE_URL", 0, 0, NULL },
     { "migrations_dir", FY_CFG_STR, FERRY_SCHEMA_DIR "/sql", FY_CFG_RESTART,
       "directory of the NNNN_name.sql migrations ferryctl migrate applies",
       NULL, 0, 0, NULL },
     { "partitions_ahead", FY_CFG_INT, "3", FY_CFG_RELOAD,
-      "monthly audit partitions kept ready beyond the current month",
-      NULL, 0, 120, NULL },
+      "monthly audit partitions kept ready beyond the current month", NULL, 0,
+      120, NULL },
     { "retention_months", FY_CFG_INT, "0", FY_CFG_RELOAD,
       "audit months kept before the current one; older partitions are "
-      "dropped whole (0 keeps everything)", NULL, 0, 1200, NULL },
+      "dropped whole (0 keeps everything)",
+      NULL, 0, 1200, NULL },
     { .name = NULL }
 };
 
@@ -194,29 +203,28 @@ static const fy_cfg_key_t s_audit_keys [] = {
     { "batch_max", FY_CFG_INT, "500", FY_CFG_RESTART,
       "most events written in one transaction", NULL, 1, 100000, NULL },
     { "batch_ms", FY_CFG_INT, "50", FY_CFG_RESTART,
-      "longest an event waits for its batch to fill before it is written",
-      NULL, 1, 60000, NULL },
+      "longest an event waits for its batch to fill before it is written", NULL,
+      1, 60000, NULL },
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
-      "the broker's endpoint ferry-audit connects to",
-      NULL, 0, 0, NULL },
+      "the broker's endpoint ferry-audit connects to", NULL, 0, 0, NULL },
     { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
-      "most deliveries and requests held at once (at least batch_max)",
-      NULL, 1, 1000000, NULL },
+      "most deliveries and requests held at once (at least batch_max)", NULL, 1,
+      1000000, NULL },
     { "digest_interval_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
       "how often ferry-audit writes the hourly digests that are due "
-      "(see store.digest_grace_s) and checks partitions", NULL, 100,
-      3600000, NULL },
+      "(see store.digest_grace_s) and checks partitions",
+      NULL, 100, 3600000, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
-      "heartbeat interval toward the broker (not above the broker's)",
-      NULL, 10, 60000, NULL },
+      "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
+      60000, NULL },
     { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
-      "heartbeats the broker may miss before the worker reconnects",
-      NULL, 2, 100, NULL },
+      "heartbeats the broker may miss before the worker reconnects", NULL, 2,
+      100, NULL },
     { "name", FY_CFG_STR, "ferry-audit", FY_CFG_RESTART,
       "the name the worker gives the broker in HELLO", NULL, 0, 0, NULL },
     { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
-      "how long SIGTERM waits for the batch in hand to be written",
-      NULL, 0, 3600000, NULL },
+      "how long SIGTERM waits for the batch in hand to be written", NULL, 0,
+      3600000, NULL },
     { .name = NULL }
 };
 
@@ -226,9 +234,11 @@ const fy_cfg_section_t fy_cfg_sections [] = {
     { "broker", s_broker_keys, "ferry-broker: routing, credit and leases" },
     { "http", s_http_keys, "ferry-broker's HTTP endpoint: API, admin, health" },
     { "bridge", s_bridge_keys, "ferry-bridge: SQS polling, settling, leases" },
-    { "store", s_store_keys, "PostgreSQL store of the persistent workers; "
+    { "store", s_store_keys,
+      "PostgreSQL store of the persistent workers; "
       "ferryctl migrate" },
-    { "audit", s_audit_keys, "ferry-audit: the audit worker and its /audit "
+    { "audit", s_audit_keys,
+      "ferry-audit: the audit worker and its /audit "
       "API" },
     { .name = NULL }
 };

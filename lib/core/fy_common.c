@@ -38,8 +38,8 @@ fy_error_prefix (fy_error_t *err, const char *format, ...)
     //  Truncation is intended: the text is for a log line.
     char joined [2 * sizeof err->text + 2];
     snprintf (joined, sizeof joined, "%s: %s", prefix, err->text);
-    snprintf (err->text, sizeof err->text, "%.*s",
-              (int) sizeof err->text - 1, joined);
+    snprintf (err->text, sizeof err->text, "%.*s", (int) sizeof err->text - 1,
+              joined);
     errno = saved;
 }
 
@@ -157,8 +157,8 @@ fy_backoff_init (fy_backoff_t *backoff, int64_t base_ms, int64_t cap_ms)
     assert (base_ms > 0 && cap_ms > 0);
     backoff->base_ms = base_ms;
     backoff->cap_ms = cap_ms;
-    backoff->rng = ((uint64_t) fy_clock_mono_ns ()
-                    ^ ((uint64_t) getpid () << 32)) | 1;
+    backoff->rng =
+        ((uint64_t) fy_clock_mono_ns () ^ ((uint64_t) getpid () << 32)) | 1;
 }
 
 static int64_t
@@ -193,8 +193,9 @@ fy_backoff_equal_ms (fy_backoff_t *backoff, int attempt)
 {
     assert (backoff);
     int64_t ceiling = s_backoff_ceiling (backoff, attempt);
-    return ceiling - (int64_t) (s_backoff_random (backoff)
-                                % (uint64_t) (ceiling / 2 + 1));
+    return ceiling
+           - (int64_t) (s_backoff_random (backoff)
+                        % (uint64_t) (ceiling / 2 + 1));
 }
 
 int
@@ -291,16 +292,14 @@ fy_utf8_length (const char *text, size_t avail)
         return 1;
     if (p [0] >= 0xc2 && p [0] <= 0xdf)
         length = 2;
-    else
-    if (p [0] >= 0xe0 && p [0] <= 0xef) {
+    else if (p [0] >= 0xe0 && p [0] <= 0xef) {
         length = 3;
         if (p [0] == 0xe0)
             low = 0xa0;
         if (p [0] == 0xed)
             high = 0x9f;
     }
-    else
-    if (p [0] >= 0xf0 && p [0] <= 0xf4) {
+    else if (p [0] >= 0xf0 && p [0] <= 0xf4) {
         length = 4;
         if (p [0] == 0xf0)
             low = 0x90;

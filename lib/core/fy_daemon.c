@@ -12,7 +12,8 @@ fy_daemon_main (const fy_daemon_class_t *cls, int argc, char **argv)
     fy_cfg_args_t args;
     if (fy_cfg_args_parse (&args, argc, argv, false) || args.next < argc
         || args.help) {
-        fprintf (args.help ? stdout : stderr, "usage: %s [-c FILE] "
+        fprintf (args.help ? stdout : stderr,
+                 "usage: %s [-c FILE] "
                  "[--set SECTION.KEY=VALUE]... [--check-config]\n",
                  cls->name);
         int status = args.help && args.next >= argc ? 0 : 2;

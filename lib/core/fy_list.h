@@ -21,10 +21,10 @@ typedef struct fy_link {
 
 //  Iterate over head's objects of type, one at a time in pos; pos may be
 //  unlinked (even destroyed) in the body, as the next one is read first.
-#define fy_list_each(pos, head, type, member)                                \
-    for (fy_link_t *fy_it_ = (head)->next, *fy_nx_ = fy_it_->next;          \
-         fy_it_ != (head)                                                    \
-         && ((pos) = fy_list_entry (fy_it_, type, member), true);            \
+#define fy_list_each(pos, head, type, member)                      \
+    for (fy_link_t *fy_it_ = (head)->next, *fy_nx_ = fy_it_->next; \
+         fy_it_ != (head)                                          \
+         && ((pos) = fy_list_entry (fy_it_, type, member), true);  \
          fy_it_ = fy_nx_, fy_nx_ = fy_it_->next)
 
 //  An empty list, or a link that is on none.

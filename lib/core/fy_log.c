@@ -34,9 +34,8 @@ static size_t s_secret_count;
 #define S_MASK "***"
 #define S_ELLIPSIS "\xe2\x80\xa6"
 
-static const char *s_level_names [] = {
-    "error", "warn", "notice", "info", "debug"
-};
+static const char *s_level_names [] = { "error", "warn", "notice", "info",
+                                        "debug" };
 
 void
 fy_log_init (const char *component, fy_log_level_t level,
@@ -96,8 +95,7 @@ fy_log_format_parse (const char *name, fy_log_format_t *format)
     assert (format);
     if (name && strcasecmp (name, "text") == 0)
         *format = FY_LOG_TEXT;
-    else
-    if (name && strcasecmp (name, "json") == 0)
+    else if (name && strcasecmp (name, "json") == 0)
         *format = FY_LOG_JSON;
     else {
         errno = EINVAL;
@@ -117,8 +115,8 @@ fy_log_secret_add (const char *value)
         if (strcmp (s_secrets [index], value) == 0)
             break;
     if (index == s_secret_count) {
-        s_secrets = fy_xrealloc (s_secrets,
-                                 (s_secret_count + 1) * sizeof *s_secrets);
+        s_secrets =
+            fy_xrealloc (s_secrets, (s_secret_count + 1) * sizeof *s_secrets);
         //  Insert before the first shorter secret.
         size_t length = strlen (value);
         for (index = 0; index < s_secret_count; index++)
@@ -198,8 +196,8 @@ s_mask_userinfo (const char *text)
         const char *authority = sep + 3;
         size_t span = strcspn (authority, "/?# \t\r\n");
         const char *at = memrchr (authority, '@', span);
-        const char *colon = at
-            ? memchr (authority, ':', (size_t) (at - authority)) : NULL;
+        const char *colon =
+            at ? memchr (authority, ':', (size_t) (at - authority)) : NULL;
         if (colon) {
             fwrite (scan, 1, (size_t) (colon + 1 - scan), out.file);
             fputs (S_MASK, out.file);
@@ -258,14 +256,21 @@ s_is_key_char (char c)
 static bool
 s_is_secret_key (const char *key, size_t length)
 {
-    static const char *suffixes [] = {
-        "password", "passwd", "pwd", "secret", "token", "secret_key",
-        "secret_access_key", "api_key", "private_key", NULL
-    };
+    static const char *suffixes [] = { "password",
+                                       "passwd",
+                                       "pwd",
+                                       "secret",
+                                       "token",
+                                       "secret_key",
+                                       "secret_access_key",
+                                       "api_key",
+                                       "private_key",
+                                       NULL };
     for (int index = 0; suffixes [index]; index++) {
         size_t suffix = strlen (suffixes [index]);
         if (length >= suffix
-        &&  strncasecmp (key + length - suffix, suffixes [index], suffix) == 0)
+            && strncasecmp (key + length - suffix, suffixes [index], suffix)
+                   == 0)
             return true;
     }
     return false;
@@ -306,7 +311,7 @@ s_mask_pairs (const char *text)
         value += strspn (value, " \t");
         equal++;
         if (key == key_end || !s_is_secret_key (key, (size_t) (key_end - key))
-        ||  *value == '\0')
+            || *value == '\0')
             continue;
         const char *end = s_value_end (value);
         fwrite (scan, 1, (size_t) (value - scan), out.file);
@@ -326,12 +331,11 @@ char *
 fy_log_redact (const char *text)
 {
     assert (text);
-    char *(*passes []) (const char *) = {
-        s_mask_registered, s_mask_userinfo, s_mask_bearer, s_mask_pairs
-    };
+    char *(*passes []) (const char *) = { s_mask_registered, s_mask_userinfo,
+                                          s_mask_bearer, s_mask_pairs };
     char *result = fy_xstrdup (text);
     for (size_t index = 0; index < sizeof passes / sizeof *passes; index++) {
-        char *next = passes [index] (result);
+        char *next = passes [index](result);
         free (result);
         result = next;
     }
@@ -414,8 +418,7 @@ s_timestamp (char *buffer, size_t size)
     struct tm tm;
     gmtime_r (&now.tv_sec, &tm);
     size_t length = strftime (buffer, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (buffer + length, size - length, ".%03ldZ",
-              now.tv_nsec / 1000000);
+    snprintf (buffer + length, size - length, ".%03ldZ", now.tv_nsec / 1000000);
 }
 
 //  One write(2) for the line; loop only if the kernel took part of it (a
@@ -428,7 +431,7 @@ s_write_all (const char *data, size_t size)
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
-            return;             //  Nowhere left to report it.
+            return;  //  Nowhere left to report it.
         data += rc;
         size -= (size_t) rc;
     }
@@ -446,7 +449,7 @@ fy_log_write (fy_log_level_t level, const char *format, ...)
     int rc = vasprintf (&message, format, args);
     va_end (args);
     if (rc < 0)
-        abort ();               //  vasprintf fails only for want of memory.
+        abort ();  //  vasprintf fails only for want of memory.
     char *redacted = fy_log_redact (message);
     free (message);
 
@@ -459,8 +462,8 @@ fy_log_write (fy_log_level_t level, const char *format, ...)
     if (s_format == FY_LOG_JSON) {
         used = (size_t) snprintf (line, sizeof line,
                                   "{\"ts\":\"%s\",\"level\":\"%s\","
-                                  "\"component\":\"", stamp,
-                                  s_level_names [level]);
+                                  "\"component\":\"",
+                                  stamp, s_level_names [level]);
         s_append_escaped (line, &used, 512, s_component);
         memcpy (line + used, "\",\"msg\":\"", 9);
         used += 9;

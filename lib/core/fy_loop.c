@@ -20,8 +20,10 @@ struct fy_loop_source {
     bool detached;              //  detached while running: free after
 };
 
-static int s_on_poll (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
+static int
+s_on_poll (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg);
 
 static void
 s_timer_end (fy_loop_source_t *self)
@@ -47,13 +49,13 @@ s_arm (fy_loop_source_t *self, const fy_loop_want_t *want)
     bool none = want->events == 0 || (!want->socket && want->fd < 0);
     if (none)
         s_poller_end (self);
-    else
-    if (want->socket != self->item.socket || want->events != self->item.events
-        || (!want->socket && want->fd != self->item.fd)) {
+    else if (want->socket != self->item.socket
+             || want->events != self->item.events
+             || (!want->socket && want->fd != self->item.fd)) {
         s_poller_end (self);
-        self->item = (zmq_pollitem_t) {
-            want->socket, want->socket ? 0 : want->fd, want->events, 0
-        };
+        self->item =
+            (zmq_pollitem_t) { want->socket, want->socket ? 0 : want->fd,
+                               want->events, 0 };
         if (zloop_poller (self->loop, &self->item, s_on_poll, self) == 0)
             //  The object reads its socket's errors itself (libpq, a
             //  Redis reconnect): zloop must not drop the poller on them.
@@ -74,8 +76,8 @@ s_arm (fy_loop_source_t *self, const fy_loop_want_t *want)
     s_timer_end (self);
     //  Repeating, ended here when it changes: a 0 ms timer that stays
     //  armed fires once per turn, after the poll.
-    self->timer = zloop_timer (self->loop, (size_t) timeout, 0, s_on_timer,
-                               self);
+    self->timer =
+        zloop_timer (self->loop, (size_t) timeout, 0, s_on_timer, self);
     self->timer_delay = (size_t) timeout;
     self->timer_due = due;
 }
@@ -106,8 +108,7 @@ s_settle (fy_loop_source_t *self, int revents)
             self->ops->run (self->object, 0);
             runs++;
         }
-        else
-        if (!self->idle || !self->idle (self->idle_arg))
+        else if (!self->idle || !self->idle (self->idle_arg))
             break;
     }
     self->running = false;

@@ -52,27 +52,23 @@ typedef struct {
 //  prefix_fd (read-ready fd, -1 for none), prefix_timeout_ms and
 //  prefix_run, called with their own type rather than through a cast.
 #define FY_LOOP_FD_CLASS(type, prefix)                                      \
-    static void                                                            \
-    prefix##_loop_want_ (void *object, fy_loop_want_t *want)               \
-    {                                                                      \
-        want->fd = prefix##_fd ((type *) object);                          \
-        want->events = ZMQ_POLLIN;                                         \
-        want->timeout_ms = prefix##_timeout_ms ((type *) object);          \
-    }                                                                      \
-    static void                                                            \
-    prefix##_loop_run_ (void *object, short revents)                       \
-    {                                                                      \
-        (void) revents;                                                    \
-        prefix##_run ((type *) object);                                    \
-    }                                                                      \
-    static const fy_loop_ops_t prefix##_loop_ops_ = {                      \
-        prefix##_loop_want_, prefix##_loop_run_                            \
-    };                                                                     \
-    fy_loop_source_t *                                                     \
-    prefix##_attach (type *self, zloop_t *loop)                            \
-    {                                                                      \
-        assert (self);                                                     \
-        return fy_loop_attach (loop, &prefix##_loop_ops_, self);           \
+    static void prefix##_loop_want_ (void *object, fy_loop_want_t *want)    \
+    {                                                                       \
+        want->fd = prefix##_fd ((type *) object);                           \
+        want->events = ZMQ_POLLIN;                                          \
+        want->timeout_ms = prefix##_timeout_ms ((type *) object);           \
+    }                                                                       \
+    static void prefix##_loop_run_ (void *object, short revents)            \
+    {                                                                       \
+        (void) revents;                                                     \
+        prefix##_run ((type *) object);                                     \
+    }                                                                       \
+    static const fy_loop_ops_t prefix##_loop_ops_ = { prefix##_loop_want_,  \
+                                                      prefix##_loop_run_ }; \
+    fy_loop_source_t *prefix##_attach (type *self, zloop_t *loop)           \
+    {                                                                       \
+        assert (self);                                                      \
+        return fy_loop_attach (loop, &prefix##_loop_ops_, self);            \
     }
 
 //  Runs at once after the one the loop called for, before a timer of
@@ -82,30 +78,29 @@ typedef struct {
 //  Attach object to loop through ops (which must outlive the source) and
 //  arm it; a deadline of 0 runs at the loop's first turn, not here.
 fy_loop_source_t *
-    fy_loop_attach (zloop_t *loop, const fy_loop_ops_t *ops, void *object);
+fy_loop_attach (zloop_t *loop, const fy_loop_ops_t *ops, void *object);
 
 //  Unregister and free the source, and set *self_p to NULL. Safe on NULL.
 //  Call it outside zloop_start, from a poller handler, or from the
 //  source's own run; never from another zloop timer handler while the
 //  loop runs (zloop may still call a timer it was told to end there).
 void
-    fy_loop_detach (fy_loop_source_t **self_p);
+fy_loop_detach (fy_loop_source_t **self_p);
 
 //  Call idle (owner's) after the object's runs; see fy_loop_idle_fn.
 void
-    fy_loop_set_idle (fy_loop_source_t *self, fy_loop_idle_fn *idle,
-                      void *arg);
+fy_loop_set_idle (fy_loop_source_t *self, fy_loop_idle_fn *idle, void *arg);
 
 //  The object got work outside its run (a request started from another
 //  handler): run it now if it wants so, then re-arm. Within the source's
 //  own run it does nothing: the run is followed by the same.
 void
-    fy_loop_rearm (fy_loop_source_t *self);
+fy_loop_rearm (fy_loop_source_t *self);
 
 //  The same without running the object here: a deadline of 0 runs it on
 //  the loop's next turn, for an owner whose handler must not have the
 //  object call back into it (the broker's reply handler and MHD's).
 void
-    fy_loop_arm (fy_loop_source_t *self);
+fy_loop_arm (fy_loop_source_t *self);
 
 #endif

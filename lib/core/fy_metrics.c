@@ -96,7 +96,7 @@ s_is_valid_name (const char *name, bool colon)
     for (const char *scan = name; *scan; scan++) {
         char c = *scan;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        ||    (c >= '0' && c <= '9') || c == '_' || (colon && c == ':')))
+              || (c >= '0' && c <= '9') || c == '_' || (colon && c == ':')))
             return false;
     }
     return true;
@@ -107,7 +107,7 @@ s_has_suffix (const char *name, const char *suffix)
 {
     size_t length = strlen (name), suffix_length = strlen (suffix);
     return length >= suffix_length
-        && strcmp (name + length - suffix_length, suffix) == 0;
+           && strcmp (name + length - suffix_length, suffix) == 0;
 }
 
 //  text with backslash, newline and (for label values) the double quote
@@ -118,11 +118,9 @@ s_put_escaped (FILE *file, const char *text, bool quote)
     for (; *text; text++) {
         if (*text == '\\')
             fputs ("\\\\", file);
-        else
-        if (*text == '\n')
+        else if (*text == '\n')
             fputs ("\\n", file);
-        else
-        if (*text == '"' && quote)
+        else if (*text == '"' && quote)
             fputs ("\\\"", file);
         else
             fputc (*text, file);
@@ -136,11 +134,9 @@ s_format_number (char *buffer, size_t size, double value)
 {
     if (isnan (value))
         snprintf (buffer, size, "NaN");
-    else
-    if (isinf (value))
+    else if (isinf (value))
         snprintf (buffer, size, value > 0 ? "+Inf" : "-Inf");
-    else
-    if (value == trunc (value) && fabs (value) < 1e18)
+    else if (value == trunc (value) && fabs (value) < 1e18)
         snprintf (buffer, size, "%.0f", value == 0 ? 0.0 : value);
     else {
         for (int precision = 15; precision <= 17; precision++) {
@@ -218,8 +214,9 @@ s_family_require (fy_metrics_t *self, const char *name, const char *help,
     //  promtool's lint: only counters end in _total, and no plain series
     //  may pose as a histogram's parts.
     assert ((type == S_COUNTER) == s_has_suffix (name, "_total"));
-    assert (type == S_HISTOGRAM || (!s_has_suffix (name, "_bucket")
-            && !s_has_suffix (name, "_sum") && !s_has_suffix (name, "_count")));
+    assert (type == S_HISTOGRAM
+            || (!s_has_suffix (name, "_bucket") && !s_has_suffix (name, "_sum")
+                && !s_has_suffix (name, "_count")));
     for (size_t index = 0; index < self->size; index++) {
         s_family_t *family = self->families [index];
         if (strcmp (family->name, name) == 0) {
@@ -232,8 +229,8 @@ s_family_require (fy_metrics_t *self, const char *name, const char *help,
     family->name = fy_xstrdup (name);
     family->help = fy_xstrdup (help);
     family->type = type;
-    self->families = fy_xrealloc (self->families,
-                                  (self->size + 1) * sizeof (s_family_t *));
+    self->families =
+        fy_xrealloc (self->families, (self->size + 1) * sizeof (s_family_t *));
     self->families [self->size++] = family;
     return family;
 }
@@ -303,8 +300,8 @@ fy_metrics_histogram (fy_metrics_t *self, const char *name, const char *help,
         //  Registering again must mean the same histogram.
         assert (metric->bound_count == count);
         assert (count == 0
-                || memcmp (metric->bounds, bounds,
-                           count * sizeof (double)) == 0);
+                || memcmp (metric->bounds, bounds, count * sizeof (double))
+                       == 0);
     }
     return metric;
 }
@@ -352,8 +349,8 @@ double
 fy_metric_value (fy_metric_t *self)
 {
     assert (self);
-    return self->family->type == S_HISTOGRAM
-        ? (double) self->count : self->value;
+    return self->family->type == S_HISTOGRAM ? (double) self->count
+                                             : self->value;
 }
 
 double
@@ -378,10 +375,11 @@ fy_metric_quantile (fy_metric_t *self, double q)
         uint64_t here = self->buckets [index];
         if (here && (double) (below + here) >= rank) {
             double upper = self->bounds [index];
-            double lower = index ? self->bounds [index - 1]
-                         : upper < 0 ? upper : 0;
-            return lower + (upper - lower) * (rank - (double) below)
-                                           / (double) here;
+            double lower = index       ? self->bounds [index - 1]
+                           : upper < 0 ? upper
+                                       : 0;
+            return lower
+                   + (upper - lower) * (rank - (double) below) / (double) here;
         }
         below += here;
     }
@@ -526,18 +524,22 @@ void
 fy_metrics_process (fy_metrics_t *self)
 {
     assert (self);
-    fy_metric_t *cpu = fy_metrics_counter (self, "process_cpu_seconds_total",
+    fy_metric_t *cpu = fy_metrics_counter (
+        self, "process_cpu_seconds_total",
         "Total user and system CPU time spent in seconds.", NULL);
-    fy_metric_t *open_fds = fy_metrics_gauge (self, "process_open_fds",
-        "Number of open file descriptors.", NULL);
-    fy_metric_t *max_fds = fy_metrics_gauge (self, "process_max_fds",
-        "Maximum number of open file descriptors.", NULL);
-    fy_metric_t *virtual = fy_metrics_gauge (self,
-        "process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL);
-    fy_metric_t *resident = fy_metrics_gauge (self,
-        "process_resident_memory_bytes", "Resident memory size in bytes.",
+    fy_metric_t *open_fds = fy_metrics_gauge (
+        self, "process_open_fds", "Number of open file descriptors.", NULL);
+    fy_metric_t *max_fds =
+        fy_metrics_gauge (self, "process_max_fds",
+                          "Maximum number of open file descriptors.", NULL);
+    fy_metric_t *virtual = fy_metrics_gauge (
+        self, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
         NULL);
-    fy_metric_t *start = fy_metrics_gauge (self, "process_start_time_seconds",
+    fy_metric_t *resident =
+        fy_metrics_gauge (self, "process_resident_memory_bytes",
+                          "Resident memory size in bytes.", NULL);
+    fy_metric_t *start = fy_metrics_gauge (
+        self, "process_start_time_seconds",
         "Start time of the process since unix epoch in seconds.", NULL);
 
     unsigned long long fields [S_STAT_FIELDS];
@@ -560,5 +562,6 @@ fy_metrics_process (fy_metrics_t *self)
     struct rlimit limit;
     if (getrlimit (RLIMIT_NOFILE, &limit) == 0)
         fy_metric_set (max_fds, limit.rlim_cur == RLIM_INFINITY
-                       ? INFINITY : (double) limit.rlim_cur);
+                                    ? INFINITY
+                                    : (double) limit.rlim_cur);
 }

@@ -53,9 +53,8 @@ s_pattern_fits (const char *pattern, const char *path, size_t len,
             s_param_add (match, seg + 1, (size_t) (seg_end - seg - 1), part,
                          part_len);
         }
-        else
-        if (part_len != (size_t) (seg_end - seg)
-            || memcmp (part, seg, part_len) != 0)
+        else if (part_len != (size_t) (seg_end - seg)
+                 || memcmp (part, seg, part_len) != 0)
             return false;
         pattern = seg_end;
         path = part_end;
@@ -66,15 +65,14 @@ s_pattern_fits (const char *pattern, const char *path, size_t len,
 static bool
 s_is (const char *text, const char *bytes, size_t len)
 {
-    return strlen (text) == len
-        && (len == 0 || memcmp (text, bytes, len) == 0);
+    return strlen (text) == len && (len == 0 || memcmp (text, bytes, len) == 0);
 }
 
 static bool
 s_method_fits (const char *want, const char *method, size_t len)
 {
     return strcmp (want, "*") == 0 || s_is (want, method, len)
-        || (strcmp (want, "GET") == 0 && s_is ("HEAD", method, len));
+           || (strcmp (want, "GET") == 0 && s_is ("HEAD", method, len));
 }
 
 //  Add method to the Allow list unless it is there; GET brings HEAD.

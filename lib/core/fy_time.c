@@ -29,7 +29,9 @@ s_is_leap (int year)
 static int
 s_days_in_month (int year, int month)
 {
-    static const int days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    static const int days [] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
     return month == 2 && s_is_leap (year) ? 29 : days [month - 1];
 }
 
@@ -73,8 +75,8 @@ fy_time_parse (const char *text, size_t len, bool require_millis,
 {
     //  "YYYY-MM-DDTHH:MM:SS" is 19 bytes, then fraction, then zone.
     if (len < 20 || text [4] != '-' || text [7] != '-'
-        || (text [10] != 'T' && text [10] != 't')
-        || text [13] != ':' || text [16] != ':')
+        || (text [10] != 'T' && text [10] != 't') || text [13] != ':'
+        || text [16] != ':')
         goto invalid;
     int year = s_digits (text, 4), month = s_digits (text + 5, 2),
         day = s_digits (text + 8, 2), hour = s_digits (text + 11, 2),
@@ -101,17 +103,15 @@ fy_time_parse (const char *text, size_t len, bool require_millis,
         for (size_t pad = digits; pad < 3; pad++)
             millis *= 10;
     }
-    else
-    if (require_millis)
+    else if (require_millis)
         goto invalid;
     if (at >= len)
         goto invalid;
     int offset_min = 0;
     if ((text [at] == 'Z' || text [at] == 'z') && at + 1 == len)
         offset_min = 0;
-    else
-    if ((text [at] == '+' || text [at] == '-') && at + 6 == len
-        && text [at + 3] == ':') {
+    else if ((text [at] == '+' || text [at] == '-') && at + 6 == len
+             && text [at + 3] == ':') {
         int off_hour = s_digits (text + at + 1, 2),
             off_min = s_digits (text + at + 4, 2);
         if (off_hour < 0 || off_min < 0 || off_min > 59
@@ -127,13 +127,12 @@ fy_time_parse (const char *text, size_t len, bool require_millis,
     if (second == 60) {
         int utc_min = hour * 60 + minute - offset_min;
         utc_min = ((utc_min % 1440) + 1440) % 1440;
-        if (utc_min != 23 * 60 + 59
-            || (hour == 23 && minute == 59 && fraction))
+        if (utc_min != 23 * 60 + 59 || (hour == 23 && minute == 59 && fraction))
             goto invalid;
     }
     int64_t days = s_days_from_civil (year, month, day);
     int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second
-                    - (int64_t) offset_min * 60;
+                      - (int64_t) offset_min * 60;
     int64_t ms = seconds * 1000 + millis;
     if (ms < S_MIN_MS || ms > S_MAX_MS)
         goto invalid;

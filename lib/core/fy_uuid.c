@@ -20,9 +20,8 @@ fy_uuid_is_valid (const char *text, size_t len)
             if (c != '-')
                 return false;
         }
-        else
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-              || (c >= 'A' && c <= 'F')))
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                   || (c >= 'A' && c <= 'F')))
             return false;
     }
     return true;
@@ -49,9 +48,9 @@ fy_uuid_generate (char buffer [FY_UUID_SIZE])
 static int
 s_hex_digit (char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c - 'A' + 10;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : c - 'A' + 10;
 }
 
 int

@@ -130,8 +130,8 @@ s_timer_cb (CURLM *multi, long timeout_ms, void *userp)
     fy_http_client_t *self = userp;
     //  curl asks not to be driven from inside this callback: a timeout of
     //  0 becomes a deadline of now, which the loop sees at once.
-    self->curl_deadline = timeout_ms < 0 ? -1
-                                         : fy_clock_mono_ms () + timeout_ms;
+    self->curl_deadline =
+        timeout_ms < 0 ? -1 : fy_clock_mono_ms () + timeout_ms;
     return 0;
 }
 
@@ -241,7 +241,8 @@ fy_http_client_destroy (fy_http_client_t **self_p)
         return;
     int saved = errno;
     s_request_t *request;
-    fy_list_each (request, &self->requests, s_request_t, link) {
+    fy_list_each (request, &self->requests, s_request_t, link)
+    {
         s_request_unlink (self, request);
         s_request_free (request);
     }
@@ -274,8 +275,7 @@ fy_http_client_timeout_ms (fy_http_client_t *self)
 {
     assert (self);
     int64_t deadline = self->curl_deadline;
-    if (self->timers
-        && (deadline < 0 || self->timers->deadline < deadline))
+    if (self->timers && (deadline < 0 || self->timers->deadline < deadline))
         deadline = self->timers->deadline;
     if (deadline < 0)
         return -1;
@@ -347,8 +347,8 @@ s_complete (fy_http_client_t *self, s_request_t *request, CURLcode code)
     };
     if (result.error) {
         result.status = 0;
-        result.text = request->errbuf [0] ? request->errbuf
-                                          : curl_easy_strerror (code);
+        result.text =
+            request->errbuf [0] ? request->errbuf : curl_easy_strerror (code);
         if (result.error == EMSGSIZE)
             result.text = "response body over the limit";
     }
@@ -491,7 +491,7 @@ fy_http_call_add_header (fy_http_call_t *self, const char *name,
     char *line = fy_xasprintf ("%s: %s", name, value);
     struct curl_slist *list = curl_slist_append (self->headers, line);
     free (line);
-    assert (list);              //  Only fails on out-of-memory
+    assert (list);  //  Only fails on out-of-memory
     self->headers = list;
 }
 
@@ -558,8 +558,7 @@ fy_http_call_set_max_body (fy_http_call_t *self, size_t max_body)
 }
 
 void
-fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn,
-                        void *arg)
+fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn, void *arg)
 {
     assert (self);
     self->setup = fn;
@@ -662,12 +661,13 @@ fy_http_client_cancel (fy_http_client_t *self, uint64_t id)
 {
     assert (self);
     s_request_t *request;
-    fy_list_each (request, &self->requests, s_request_t, link)
-        if (request->id == id) {
-            s_request_unlink (self, request);
-            s_request_free (request);
-            return true;
-        }
+    fy_list_each (request, &self->requests, s_request_t,
+                  link) if (request->id == id)
+    {
+        s_request_unlink (self, request);
+        s_request_free (request);
+        return true;
+    }
     return false;
 }
 
@@ -749,11 +749,12 @@ fy_http_result_header (const fy_http_result_t *result, const char *name)
         return NULL;
     if (header->amount > 1
         && curl_easy_header (request->easy, name, header->amount - 1,
-                             CURLH_HEADER, -1, &header) != CURLHE_OK)
+                             CURLH_HEADER, -1, &header)
+               != CURLHE_OK)
         return NULL;
     //  curl re-uses the struct at its next call: hand out our own copy.
-    request->copies = fy_xrealloc (request->copies, (request->ncopies + 1)
-                                                    * sizeof (char *));
+    request->copies =
+        fy_xrealloc (request->copies, (request->ncopies + 1) * sizeof (char *));
     char *copy = fy_xstrdup (header->value);
     request->copies [request->ncopies++] = copy;
     return copy;

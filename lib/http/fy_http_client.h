@@ -57,61 +57,59 @@ typedef struct {
 
 //  Fill options with the defaults above.
 void
-    fy_http_client_options_default (fy_http_client_options_t *options);
+fy_http_client_options_default (fy_http_client_options_t *options);
 
 //  Create a client. options may be NULL for the defaults. Returns NULL with
 //  errno set and err filled on failure.
 fy_http_client_t *
-    fy_http_client_new (const fy_http_client_options_t *options,
-                        fy_error_t *err);
+fy_http_client_new (const fy_http_client_options_t *options, fy_error_t *err);
 
 //  Abort every request (their callbacks are not called), drop the timers,
 //  close every connection. Sets *self_p to NULL. Safe on NULL.
 void
-    fy_http_client_destroy (fy_http_client_t **self_p);
+fy_http_client_destroy (fy_http_client_t **self_p);
 
 //  The fd to poll for input (POLLIN / ZMQ_POLLIN). Owned by the client.
 int
-    fy_http_client_fd (fy_http_client_t *self);
+fy_http_client_fd (fy_http_client_t *self);
 
 //  Milliseconds until fy_http_client_run must be called even if the fd
 //  stays quiet; -1 when there is nothing to wait for. 0 means now.
 //  Starting a request or a timer changes it: ask again after either.
 int64_t
-    fy_http_client_timeout_ms (fy_http_client_t *self);
+fy_http_client_timeout_ms (fy_http_client_t *self);
 
 //  Do all pending work without blocking: read and write curl's sockets,
 //  expire timeouts, call the completion callbacks and due timers.
 void
-    fy_http_client_run (fy_http_client_t *self);
+fy_http_client_run (fy_http_client_t *self);
 
 //  Attach the client to loop: its fd, timeout and run, through core's
 //  fy_loop. fy_loop_detach the source before destroying the client.
 fy_loop_source_t *
-    fy_http_client_attach (fy_http_client_t *self, zloop_t *loop);
+fy_http_client_attach (fy_http_client_t *self, zloop_t *loop);
 
 //  Poll the fd for at most timeout_ms (-1: no limit besides the client's
 //  own timeout) and run once. For programs and tests without a loop of
 //  their own. Returns 0, or -1 with errno set if poll failed.
 int
-    fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms)
-        FY_MUSTCHECK;
+fy_http_client_wait (fy_http_client_t *self, int64_t timeout_ms) FY_MUSTCHECK;
 
 //  Wait and run, as fy_http_client_wait, until done (arg) is true or
 //  timeout_ms passed. Returns 0; -1 with errno ETIMEDOUT, or from poll.
 typedef bool (fy_http_until_fn) (void *arg);
 int
-    fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
-                              void *arg, int64_t timeout_ms) FY_MUSTCHECK;
+fy_http_client_run_until (fy_http_client_t *self, fy_http_until_fn *done,
+                          void *arg, int64_t timeout_ms) FY_MUSTCHECK;
 
 //  Requests started and not yet completed or cancelled.
 size_t
-    fy_http_client_active (fy_http_client_t *self);
+fy_http_client_active (fy_http_client_t *self);
 
 //  Connections curl opened since the client was created (re-used ones are
 //  not counted again): a measure of keep-alive.
 size_t
-    fy_http_client_connects (fy_http_client_t *self);
+fy_http_client_connects (fy_http_client_t *self);
 
 //  --- Requests
 
@@ -122,48 +120,47 @@ size_t
 //  body limit and its own bookkeeping, and a setup callback sets the rest.
 //  Caller owns result until fy_http_client_start.
 fy_http_call_t *
-    fy_http_call_new (const char *method, const char *url);
+fy_http_call_new (const char *method, const char *url);
 
 //  Destroy a call that was never started. Safe on NULL.
 void
-    fy_http_call_destroy (fy_http_call_t **self_p);
+fy_http_call_destroy (fy_http_call_t **self_p);
 
 //  Add a request header "name: value" (copied).
 void
-    fy_http_call_add_header (fy_http_call_t *self, const char *name,
-                             const char *value);
+fy_http_call_add_header (fy_http_call_t *self, const char *name,
+                         const char *value);
 
 //  The request headers as a curl list, for a signer to read and append to
 //  (curl_slist_append; the call frees the list). Borrowed.
 struct curl_slist **
-    fy_http_call_headers (fy_http_call_t *self);
+fy_http_call_headers (fy_http_call_t *self);
 
 //  The method (NULL for another protocol's transfer) and URL as given to
 //  fy_http_call_new. Borrowed.
 const char *
-    fy_http_call_method (fy_http_call_t *self);
+fy_http_call_method (fy_http_call_t *self);
 const char *
-    fy_http_call_url (fy_http_call_t *self);
+fy_http_call_url (fy_http_call_t *self);
 
 //  The request body (copied; len bytes). Replaces any earlier body.
 void
-    fy_http_call_set_body (fy_http_call_t *self, const void *body,
-                           size_t len);
+fy_http_call_set_body (fy_http_call_t *self, const void *body, size_t len);
 
 //  The body as set, and its length. Borrowed.
 const void *
-    fy_http_call_body (fy_http_call_t *self, size_t *len);
+fy_http_call_body (fy_http_call_t *self, size_t *len);
 
 //  Per-request timeouts in milliseconds: connecting (including DNS and
 //  TLS), and the whole request. 0 keeps the default.
 void
-    fy_http_call_set_timeouts (fy_http_call_t *self, int64_t connect_ms,
-                               int64_t total_ms);
+fy_http_call_set_timeouts (fy_http_call_t *self, int64_t connect_ms,
+                           int64_t total_ms);
 
 //  Largest response body accepted; a larger one fails the request with
 //  EMSGSIZE. 0 keeps the default.
 void
-    fy_http_call_set_max_body (fy_http_call_t *self, size_t max_body);
+fy_http_call_set_max_body (fy_http_call_t *self, size_t max_body);
 
 //  Sets the options a call's fields do not cover on the easy handle:
 //  another protocol's (CURLOPT_MAIL_FROM, CURLOPT_MAIL_RCPT, CURLOPT_UPLOAD
@@ -178,8 +175,7 @@ typedef CURLcode (fy_http_setup_fn) (CURL *easy, void *arg);
 
 //  Call fn with arg to set the easy handle up. Replaces an earlier one.
 void
-    fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn,
-                            void *arg);
+fy_http_call_set_setup (fy_http_call_t *self, fy_http_setup_fn *fn, void *arg);
 
 //  Start the request; fn is called with arg when it ends. Takes ownership
 //  of *call_p and sets it to NULL, even on failure. *id_p (if not NULL)
@@ -187,24 +183,24 @@ void
 //  never re-used. Returns 0, or -1 with errno set and err filled if curl
 //  refused the request (nothing is called back then).
 int
-    fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
-                          fy_http_done_fn *fn, void *arg, uint64_t *id_p,
-                          fy_error_t *err) FY_MUSTCHECK;
+fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
+                      fy_http_done_fn *fn, void *arg, uint64_t *id_p,
+                      fy_error_t *err) FY_MUSTCHECK;
 
 //  Abort request id; its callback is not called. Returns true if it was
 //  still running.
 bool
-    fy_http_client_cancel (fy_http_client_t *self, uint64_t id);
+fy_http_client_cancel (fy_http_client_t *self, uint64_t id);
 
 //  Call fn with arg once, delay_ms from now, from fy_http_client_run.
 //  Returns the timer's id (never 0), for fy_http_client_timer_cancel.
 uint64_t
-    fy_http_client_timer (fy_http_client_t *self, int64_t delay_ms,
-                          fy_http_timer_fn *fn, void *arg);
+fy_http_client_timer (fy_http_client_t *self, int64_t delay_ms,
+                      fy_http_timer_fn *fn, void *arg);
 
 //  Cancel a timer that has not fired. Returns true if it was pending.
 bool
-    fy_http_client_timer_cancel (fy_http_client_t *self, uint64_t id);
+fy_http_client_timer_cancel (fy_http_client_t *self, uint64_t id);
 
 //  --- Results, valid during the completion callback.
 
@@ -213,41 +209,41 @@ bool
 //  did not resolve, no route), ECONNRESET (connection broke, empty reply),
 //  EMSGSIZE (body over the limit), EIO (anything else).
 int
-    fy_http_result_error (const fy_http_result_t *result);
+fy_http_result_error (const fy_http_result_t *result);
 
 //  curl's description of the failure, "" on success. Borrowed.
 const char *
-    fy_http_result_error_text (const fy_http_result_t *result);
+fy_http_result_error_text (const fy_http_result_t *result);
 
 //  The HTTP status, 0 when no response came back.
 int
-    fy_http_result_status (const fy_http_result_t *result);
+fy_http_result_status (const fy_http_result_t *result);
 
 //  The body and its length, "" when empty; always NUL-terminated (the NUL
 //  is not counted). Borrowed.
 const char *
-    fy_http_result_body (const fy_http_result_t *result, size_t *len);
+fy_http_result_body (const fy_http_result_t *result, size_t *len);
 
 //  The value of response header name (case-insensitive; the last one when
 //  repeated), or NULL. Borrowed.
 const char *
-    fy_http_result_header (const fy_http_result_t *result, const char *name);
+fy_http_result_header (const fy_http_result_t *result, const char *name);
 
 //  curl's own code for the transfer, CURLE_OK on success: for protocols
 //  whose failures the errno above does not tell apart (an SMTP server
 //  refusing a recipient is CURLE_SEND_ERROR, not a broken connection).
 CURLcode
-    fy_http_result_curl_code (const fy_http_result_t *result);
+fy_http_result_curl_code (const fy_http_result_t *result);
 
 //  The protocol's last response code (CURLINFO_RESPONSE_CODE), also when
 //  the transfer failed: the SMTP reply that refused a recipient (550), or
 //  an HTTP status. 0 when no response came back.
 long
-    fy_http_result_response_code (const fy_http_result_t *result);
+fy_http_result_response_code (const fy_http_result_t *result);
 
 //  Milliseconds from start to completion.
 int64_t
-    fy_http_result_elapsed_ms (const fy_http_result_t *result);
+fy_http_result_elapsed_ms (const fy_http_result_t *result);
 
 #ifdef __cplusplus
 }

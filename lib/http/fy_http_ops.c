@@ -74,8 +74,8 @@ fy_http_ops_init (fy_http_ops_t *ops, fy_http_client_t *http,
     ops->connect_ms = options->connect_timeout_ms > 0
                           ? options->connect_timeout_ms
                           : defaults.connect_timeout_ms;
-    ops->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                              : defaults.timeout_ms;
+    ops->timeout_ms =
+        options->timeout_ms > 0 ? options->timeout_ms : defaults.timeout_ms;
     ops->next_id = 1;
 }
 
@@ -124,12 +124,12 @@ fy_http_ops_cancel (fy_http_ops_t *ops, uint64_t id)
 {
     assert (ops);
     fy_http_op_t *op;
-    fy_list_each (op, &ops->list, fy_http_op_t, link)
-        if (op->id == id) {
-            fy_http_ops_unlink (ops, op);
-            op->free_fn (op);
-            return true;
-        }
+    fy_list_each (op, &ops->list, fy_http_op_t, link) if (op->id == id)
+    {
+        fy_http_ops_unlink (ops, op);
+        op->free_fn (op);
+        return true;
+    }
     return false;
 }
 
@@ -138,7 +138,8 @@ fy_http_ops_clear (fy_http_ops_t *ops)
 {
     assert (ops);
     fy_http_op_t *op;
-    fy_list_each (op, &ops->list, fy_http_op_t, link) {
+    fy_list_each (op, &ops->list, fy_http_op_t, link)
+    {
         fy_http_ops_unlink (ops, op);
         op->free_fn (op);
     }
@@ -166,8 +167,7 @@ fy_http_ops_start (fy_http_ops_t *ops, fy_http_op_t *op,
         errno = EACCES;
         return -1;
     }
-    if (fy_http_client_start (ops->http, call_p, fn, op, &op->http_id,
-                              err)) {
+    if (fy_http_client_start (ops->http, call_p, fn, op, &op->http_id, err)) {
         errno = EIO;
         return -1;
     }
@@ -218,14 +218,14 @@ fy_http_outcome_fail (fy_http_outcome_t *outcome, int error,
     assert (message);
     fy_http_outcome_clear (outcome);
     outcome->error = error;
-    snprintf (outcome->failure.message, sizeof outcome->failure.message,
-              "%s", message);
+    snprintf (outcome->failure.message, sizeof outcome->failure.message, "%s",
+              message);
 }
 
 int
-fy_http_outcome_read (fy_http_outcome_t *outcome,
-                      const fy_http_result_t *http, fy_http_parse_fn *parse,
-                      const char *service, const char *error_type_header,
+fy_http_outcome_read (fy_http_outcome_t *outcome, const fy_http_result_t *http,
+                      fy_http_parse_fn *parse, const char *service,
+                      const char *error_type_header,
                       const char *request_id_header)
 {
     assert (outcome);
@@ -233,8 +233,7 @@ fy_http_outcome_read (fy_http_outcome_t *outcome,
     assert (parse && service);
     int error = fy_http_result_error (http);
     if (error) {
-        fy_http_outcome_fail (outcome, error,
-                              fy_http_result_error_text (http));
+        fy_http_outcome_fail (outcome, error, fy_http_result_error_text (http));
         return -1;
     }
     fy_http_outcome_clear (outcome);
@@ -247,18 +246,16 @@ fy_http_outcome_read (fy_http_outcome_t *outcome,
     answer.body = fy_http_result_body (http, &answer.len);
     int rc = parse (&answer, &outcome->failure, &outcome->message_id,
                     &outcome->request_id);
-    const char *request_id = request_id_header
-                                 ? fy_http_result_header (http,
-                                                          request_id_header)
-                                 : NULL;
+    const char *request_id =
+        request_id_header ? fy_http_result_header (http, request_id_header)
+                          : NULL;
     if (!outcome->request_id && request_id && *request_id)
         outcome->request_id = fy_xstrdup (request_id);
     if (rc) {
         outcome->error = EPROTO;
         if (!outcome->failure.message [0])
-            snprintf (outcome->failure.message,
-                      sizeof outcome->failure.message, "%s: HTTP %d",
-                      service, outcome->status);
+            snprintf (outcome->failure.message, sizeof outcome->failure.message,
+                      "%s: HTTP %d", service, outcome->status);
     }
     return rc ? -1 : 0;
 }
@@ -279,4 +276,3 @@ fy_http_outcome_result (const fy_http_outcome_t *outcome, int attempts)
     };
     return result;
 }
-

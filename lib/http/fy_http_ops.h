@@ -49,14 +49,13 @@ typedef struct {
 
 //  Fill options with the defaults above.
 void
-    fy_http_ops_options_default (fy_http_ops_options_t *options);
+fy_http_ops_options_default (fy_http_ops_options_t *options);
 
 //  The endpoint URL endpoint, copied without trailing slashes; NULL with
 //  err filled ("<what>: endpoint '...' is not an http(s) URL") and errno
 //  EINVAL when it is not http(s). Caller owns result.
 char *
-    fy_http_url_trim (const char *endpoint, const char *what,
-                      fy_error_t *err);
+fy_http_url_trim (const char *endpoint, const char *what, fy_error_t *err);
 
 //  --- Answers, errors, results
 
@@ -161,52 +160,51 @@ typedef struct {
 //  An empty list on http, with the settings of options (NULL or a zero
 //  field: the defaults).
 void
-    fy_http_ops_init (fy_http_ops_t *ops, fy_http_client_t *http,
-                      const fy_http_ops_options_t *options);
+fy_http_ops_init (fy_http_ops_t *ops, fy_http_client_t *http,
+                  const fy_http_ops_options_t *options);
 
 //  Give op (zeroed but for its owner's fields) a new id, its attempt and
 //  free functions, put it on the list, set *id_p (when not NULL), and start
 //  its first attempt on the loop's next turn, never inside the caller's
 //  call: its callback can then never run before the caller has returned.
 void
-    fy_http_ops_add (fy_http_ops_t *ops, fy_http_op_t *op,
-                     fy_http_op_attempt_fn *attempt,
-                     fy_http_op_free_fn *free_fn, uint64_t *id_p);
+fy_http_ops_add (fy_http_ops_t *ops, fy_http_op_t *op,
+                 fy_http_op_attempt_fn *attempt, fy_http_op_free_fn *free_fn,
+                 uint64_t *id_p);
 
 //  Take op off the list, cancelling its request and timer.
 void
-    fy_http_ops_unlink (fy_http_ops_t *ops, fy_http_op_t *op);
+fy_http_ops_unlink (fy_http_ops_t *ops, fy_http_op_t *op);
 
 //  Unlink and free the op of id; true if there was one.
 bool
-    fy_http_ops_cancel (fy_http_ops_t *ops, uint64_t id);
+fy_http_ops_cancel (fy_http_ops_t *ops, uint64_t id);
 
 //  Unlink and free every op (no callbacks).
 void
-    fy_http_ops_clear (fy_http_ops_t *ops);
+fy_http_ops_clear (fy_http_ops_t *ops);
 
 //  Count an attempt of op, sign call (with the signer, if any) and start
 //  it, fn (op) to be called when it ends; takes ownership of *call_p.
 //  Returns 0, or -1 with errno EACCES (signing failed) or EIO (curl
 //  refused the request) and err filled.
 int
-    fy_http_ops_start (fy_http_ops_t *ops, fy_http_op_t *op,
-                       fy_http_call_t **call_p, fy_http_done_fn *fn,
-                       fy_error_t *err) FY_MUSTCHECK;
+fy_http_ops_start (fy_http_ops_t *ops, fy_http_op_t *op,
+                   fy_http_call_t **call_p, fy_http_done_fn *fn,
+                   fy_error_t *err) FY_MUSTCHECK;
 
 //  True while op has attempts left.
 bool
-    fy_http_ops_may_retry (fy_http_ops_t *ops, fy_http_op_t *op);
+fy_http_ops_may_retry (fy_http_ops_t *ops, fy_http_op_t *op);
 
 //  Make op's next attempt after the backoff for its attempts so far.
 void
-    fy_http_ops_backoff (fy_http_ops_t *ops, fy_http_op_t *op);
+fy_http_ops_backoff (fy_http_ops_t *ops, fy_http_op_t *op);
 
 //  Make op's next attempt delay_ms from now (0: on the loop's next turn),
 //  for a service that says when (Retry-After).
 void
-    fy_http_ops_wait (fy_http_ops_t *ops, fy_http_op_t *op,
-                      int64_t delay_ms);
+fy_http_ops_wait (fy_http_ops_t *ops, fy_http_op_t *op, int64_t delay_ms);
 
 //  --- How an op keeps its last attempt's outcome and turns it into its
 //  result (fy_aws_client's runner, fy_fcm).
@@ -226,25 +224,24 @@ typedef struct {
 //  "<service>: HTTP <status>" when it gave no message. Returns 0 when the
 //  call succeeded, else -1.
 int
-    fy_http_outcome_read (fy_http_outcome_t *outcome,
-                          const fy_http_result_t *http,
-                          fy_http_parse_fn *parse, const char *service,
-                          const char *error_type_header,
-                          const char *request_id_header);
+fy_http_outcome_read (fy_http_outcome_t *outcome, const fy_http_result_t *http,
+                      fy_http_parse_fn *parse, const char *service,
+                      const char *error_type_header,
+                      const char *request_id_header);
 
 //  A failure without an answer (signing, curl refused the request).
 void
-    fy_http_outcome_fail (fy_http_outcome_t *outcome, int error,
-                          const char *message);
+fy_http_outcome_fail (fy_http_outcome_t *outcome, int error,
+                      const char *message);
 
 //  The result outcome makes after attempts, strings borrowed from it;
 //  retryable and token_dead are false, for the caller to decide.
 fy_http_op_result_t
-    fy_http_outcome_result (const fy_http_outcome_t *outcome, int attempts);
+fy_http_outcome_result (const fy_http_outcome_t *outcome, int attempts);
 
 //  Free what outcome owns.
 void
-    fy_http_outcome_clear (fy_http_outcome_t *outcome);
+fy_http_outcome_clear (fy_http_outcome_t *outcome);
 
 #ifdef __cplusplus
 }

@@ -125,9 +125,8 @@ struct fy_http_server {
     uint64_t refused [FY_HTTP_REFUSED_COUNT];
 };
 
-static const char *s_methods [] = {
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
-};
+static const char *s_methods [] = { "GET",   "HEAD",   "POST",    "PUT",
+                                    "PATCH", "DELETE", "OPTIONS", NULL };
 #define S_ALLOW "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 void
@@ -208,10 +207,8 @@ s_addr_format (const struct sockaddr *addr, char peer [INET6_ADDRSTRLEN])
     if (addr->sa_family == AF_INET)
         inet_ntop (AF_INET, &((const struct sockaddr_in *) addr)->sin_addr,
                    peer, INET6_ADDRSTRLEN);
-    else
-    if (addr->sa_family == AF_INET6)
-        inet_ntop (AF_INET6,
-                   &((const struct sockaddr_in6 *) addr)->sin6_addr,
+    else if (addr->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) addr)->sin6_addr,
                    peer, INET6_ADDRSTRLEN);
 }
 
@@ -219,8 +216,7 @@ static void
 s_refuse (fy_http_server_t *self, fy_http_refusal_t reason, const char *peer)
 {
     self->refused [reason]++;
-    fy_log_debug ("http: refused %s: %s", peer,
-                  fy_http_refusal_name (reason));
+    fy_log_debug ("http: refused %s: %s", peer, fy_http_refusal_name (reason));
 }
 
 //  MHD's accept policy: refuse an address that holds its share already.
@@ -237,8 +233,8 @@ s_accept_policy (void *cls, const struct sockaddr *addr, socklen_t addrlen)
     s_addr_format (addr, peer);
     unsigned int count = 0;
     s_conn_t *conn;
-    fy_list_each (conn, &self->conns, s_conn_t, link)
-        count += strcmp (conn->peer, peer) == 0;
+    fy_list_each (conn, &self->conns, s_conn_t, link) count +=
+        strcmp (conn->peer, peer) == 0;
     if (count < self->limits.max_conns_per_ip)
         return MHD_YES;
     s_refuse (self, FY_HTTP_REFUSED_PER_IP, peer);
@@ -253,16 +249,16 @@ s_head_expect (fy_http_server_t *self, s_conn_t *conn)
     fy_list_init (&conn->head_link);
     if (self->limits.header_timeout_s == 0)
         return;
-    conn->head_deadline_ms = fy_clock_mono_ms ()
-                           + (int64_t) self->limits.header_timeout_s * 1000;
+    conn->head_deadline_ms =
+        fy_clock_mono_ms () + (int64_t) self->limits.header_timeout_s * 1000;
     fy_list_push_back (&self->heads, &conn->head_link);
 }
 
 static s_conn_t *
 s_conn_of (struct MHD_Connection *mhd_conn)
 {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        mhd_conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (mhd_conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return info ? info->socket_context : NULL;
 }
 
@@ -300,8 +296,8 @@ s_check_heads (fy_http_server_t *self)
 {
     int64_t now = fy_clock_mono_ms ();
     while (!fy_list_is_empty (&self->heads)) {
-        s_conn_t *conn = fy_list_entry (fy_list_first (&self->heads),
-                                        s_conn_t, head_link);
+        s_conn_t *conn =
+            fy_list_entry (fy_list_first (&self->heads), s_conn_t, head_link);
         if (conn->head_deadline_ms > now)
             break;
         fy_list_unlink (&conn->head_link);
@@ -342,8 +338,8 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     fy_http_server_t *self = cls;
     //  The connection stays open for the next request, whose head is due
     //  from now (MHD closes it otherwise, and the record goes with it).
-    s_conn_t *tracked = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
-                      ? s_conn_of (conn) : NULL;
+    s_conn_t *tracked =
+        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? s_conn_of (conn) : NULL;
     if (tracked)
         s_head_expect (self, tracked);
     fy_http_request_t *req = *con_cls;
@@ -390,8 +386,8 @@ s_response_new (fy_http_request_t *req, const char *content_type,
 static enum MHD_Result
 s_queue (fy_http_request_t *req)
 {
-    enum MHD_Result rc = MHD_queue_response (req->conn, req->status,
-                                             req->response);
+    enum MHD_Result rc =
+        MHD_queue_response (req->conn, req->status, req->response);
     MHD_destroy_response (req->response);
     req->response = NULL;
     req->state = S_SENDING;
@@ -405,12 +401,11 @@ s_queue_error (fy_http_request_t *req, int status, const char *code,
                const char *message)
 {
     char *text = fy_json_error_body (code, message);
-    req->response = s_response_new (req, "application/json", text,
-                                    strlen (text));
+    req->response =
+        s_response_new (req, "application/json", text, strlen (text));
     free (text);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header (req->response, MHD_HTTP_HEADER_ALLOW,
-                                 S_ALLOW);
+        MHD_add_response_header (req->response, MHD_HTTP_HEADER_ALLOW, S_ALLOW);
     //  What follows the head cannot be trusted to be a body or a request.
     if (status == MHD_HTTP_BAD_REQUEST)
         MHD_add_response_header (req->response, MHD_HTTP_HEADER_CONNECTION,
@@ -441,8 +436,8 @@ s_answer (fy_http_request_t *req, int status, struct MHD_Response *response)
 }
 
 void
-fy_http_respond (fy_http_request_t *req, int status,
-                 const char *content_type, const void *body, size_t len)
+fy_http_respond (fy_http_request_t *req, int status, const char *content_type,
+                 const void *body, size_t len)
 {
     assert (req);
     assert (!req->app_done);
@@ -503,7 +498,7 @@ s_read_stream (void *cls, uint64_t pos, char *buf, size_t max)
     if (req->buf_start == req->buf_end)
         req->buf_start = req->buf_end = 0;
     if (req->writable_wanted
-    &&  s_buffered (req) <= req->server->limits.stream_buffer / 2) {
+        && s_buffered (req) <= req->server->limits.stream_buffer / 2) {
         req->writable_wanted = false;
         if (req->writable_fn && !req->app_done)
             req->writable_fn (req, req->writable_arg);
@@ -581,8 +576,8 @@ fy_http_stream_room (fy_http_request_t *req)
 }
 
 void
-fy_http_stream_set_writable (fy_http_request_t *req,
-                             fy_http_writable_fn *fn, void *arg)
+fy_http_stream_set_writable (fy_http_request_t *req, fy_http_writable_fn *fn,
+                             void *arg)
 {
     assert (req);
     req->writable_fn = fn;
@@ -633,7 +628,7 @@ s_count_length (void *cls, enum MHD_ValueKind kind, const char *key,
     (void) kind;
     (void) value;
     if (strcasecmp (key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0
-    ||  strcasecmp (key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        || strcasecmp (key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
         (*(int *) cls)++;
     return MHD_YES;
 }
@@ -658,13 +653,12 @@ s_request_begin (fy_http_request_t *req, const char *url, const char *method)
     }
     req->method = fy_xstrdup (method);
     req->path = fy_xstrdup (url);
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     s_addr_format (info ? info->client_addr : NULL, req->peer);
     if (!s_method_known (method))
         return s_queue_error (req, MHD_HTTP_METHOD_NOT_ALLOWED,
-                              "method_not_allowed",
-                              "method not allowed");
+                              "method_not_allowed", "method not allowed");
     //  MHD takes the first Content-Length and lets chunked win over it; a
     //  proxy in front may have taken another, and read the rest of this
     //  body as a request of its own (request smuggling). More than one
@@ -681,9 +675,8 @@ s_request_begin (fy_http_request_t *req, const char *url, const char *method)
     const char *length = MHD_lookup_connection_value (
         req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t size;
-    if (length
-    &&  fy_parse_int64 (length, 0, INT64_MAX, &size) == 0
-    &&  (uint64_t) size > self->limits.max_body)
+    if (length && fy_parse_int64 (length, 0, INT64_MAX, &size) == 0
+        && (uint64_t) size > self->limits.max_body)
         return s_too_large (req);
     req->state = S_READING;
     return MHD_YES;
@@ -694,7 +687,7 @@ s_body_append (fy_http_request_t *req, const char *data, size_t size)
 {
     fy_http_server_t *self = req->server;
     if (req->state == S_READING
-    &&  req->body_size + size > self->limits.max_body) {
+        && req->body_size + size > self->limits.max_body) {
         req->state = S_DISCARDING;
         req->discard_until_ms = fy_clock_mono_ms () + S_DISCARD_MS;
     }
@@ -816,13 +809,11 @@ s_address_parse (const char *address, int port,
         in4->sin_addr.s_addr = htonl (INADDR_ANY);
         in4->sin_port = htons ((uint16_t) port);
     }
-    else
-    if (inet_pton (AF_INET, address, &in4->sin_addr) == 1) {
+    else if (inet_pton (AF_INET, address, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons ((uint16_t) port);
     }
-    else
-    if (inet_pton (AF_INET6, address, &in6->sin6_addr) == 1) {
+    else if (inet_pton (AF_INET6, address, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons ((uint16_t) port);
     }
@@ -845,19 +836,18 @@ s_bind_errno (const struct sockaddr_storage *storage)
     int on = 1;
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof (on));
     socklen_t size = storage->ss_family == AF_INET
-                   ? sizeof (struct sockaddr_in)
-                   : sizeof (struct sockaddr_in6);
-    int rc = bind (fd, (const struct sockaddr *) storage, size) == 0
-           ? EIO : errno;
+                         ? sizeof (struct sockaddr_in)
+                         : sizeof (struct sockaddr_in6);
+    int rc =
+        bind (fd, (const struct sockaddr *) storage, size) == 0 ? EIO : errno;
     close (fd);
     return rc;
 }
 
 fy_http_server_t *
 fy_http_server_new (const char *address, int port,
-                    const fy_http_limits_t *limits,
-                    fy_http_handler_fn *handler, void *arg,
-                    fy_error_t *err)
+                    const fy_http_limits_t *limits, fy_http_handler_fn *handler,
+                    void *arg, fy_error_t *err)
 {
     assert (address);
     struct sockaddr_storage storage;
@@ -875,8 +865,8 @@ fy_http_server_new (const char *address, int port,
     self->handler = handler;
     self->arg = arg;
     self->fd = -1;
-    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-                       | MHD_USE_ERROR_LOG;
+    unsigned int flags =
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (storage.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon = MHD_start_daemon (
@@ -885,23 +875,20 @@ fy_http_server_new (const char *address, int port,
         MHD_OPTION_CONNECTION_LIMIT, self->limits.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, self->limits.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, self->limits.connection_memory,
-        MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
-        MHD_OPTION_URI_LOG_CALLBACK, s_uri_logged, self,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_STRICT_FOR_CLIENT, (int) 1, MHD_OPTION_URI_LOG_CALLBACK,
+        s_uri_logged, self, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_NOTIFY_CONNECTION, s_notify_connection, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
-        MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self, MHD_OPTION_END);
     if (!self->daemon) {
         int code = s_bind_errno (&storage);
-        fy_error_set (err, "http: cannot listen on %s:%d: %s", address,
-                      port, code == EIO ? "MHD failed to start"
-                                        : strerror (code));
+        fy_error_set (err, "http: cannot listen on %s:%d: %s", address, port,
+                      code == EIO ? "MHD failed to start" : strerror (code));
         fy_http_server_destroy (&self);
         errno = code;
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (
-        self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     assert (info);
     self->fd = info->epoll_fd;
     info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -919,7 +906,8 @@ s_drain (fy_http_server_t *self)
     while (told) {
         told = false;
         fy_http_request_t *req;
-        fy_list_each (req, &self->requests, fy_http_request_t, link) {
+        fy_list_each (req, &self->requests, fy_http_request_t, link)
+        {
             if (req->app_done || req->cancelled)
                 continue;
             req->cancelled = true;
@@ -931,22 +919,22 @@ s_drain (fy_http_server_t *self)
         }
     }
     fy_http_request_t *req;
-    fy_list_each (req, &self->requests, fy_http_request_t, link) {
+    fy_list_each (req, &self->requests, fy_http_request_t, link)
+    {
         if (req->app_done)
             continue;
         if (req->streaming)
             fy_http_stream_abort (req);
         else
             fy_http_respond_error (req, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                   "shutting_down",
-                                   "server is shutting down");
+                                   "shutting_down", "server is shutting down");
     }
     int64_t deadline = fy_clock_mono_ms () + S_DRAIN_MS;
     while (fy_clock_mono_ms () < deadline) {
         bool busy = false;
-        fy_list_each (req, &self->requests, fy_http_request_t, link)
-            if (req->state == S_READY || req->state == S_SENDING)
-                busy = true;
+        fy_list_each (req, &self->requests, fy_http_request_t,
+                      link) if (req->state == S_READY
+                                || req->state == S_SENDING) busy = true;
         if (!busy)
             break;
         struct pollfd item = { .fd = self->fd, .events = POLLIN };
@@ -955,11 +943,12 @@ s_drain (fy_http_server_t *self)
         MHD_run (self->daemon);
     }
     //  MHD_stop_daemon must not meet a suspended connection.
-    fy_list_each (req, &self->requests, fy_http_request_t, link)
-        if (req->suspended) {
-            req->peer_gone = true;
-            s_resume (req);
-        }
+    fy_list_each (req, &self->requests, fy_http_request_t,
+                  link) if (req->suspended)
+    {
+        req->peer_gone = true;
+        s_resume (req);
+    }
     MHD_run (self->daemon);
 }
 
@@ -1041,8 +1030,8 @@ fy_http_server_timeout_ms (fy_http_server_t *self)
             timeout = check;
     }
     if (!fy_list_is_empty (&self->heads)) {
-        s_conn_t *first = fy_list_entry (fy_list_first (&self->heads),
-                                         s_conn_t, head_link);
+        s_conn_t *first =
+            fy_list_entry (fy_list_first (&self->heads), s_conn_t, head_link);
         int64_t due = first->head_deadline_ms - fy_clock_mono_ms ();
         if (due < 0)
             due = 0;
@@ -1066,7 +1055,8 @@ s_check_hangups (fy_http_server_t *self)
         return;
     self->next_check_ms = now + self->limits.cancel_check_ms;
     fy_http_request_t *req;
-    fy_list_each (req, &self->requests, fy_http_request_t, link) {
+    fy_list_each (req, &self->requests, fy_http_request_t, link)
+    {
         if (!req->suspended)
             continue;
         const union MHD_ConnectionInfo *info = MHD_get_connection_info (
@@ -1075,7 +1065,7 @@ s_check_hangups (fy_http_server_t *self)
             continue;
         struct pollfd item = { .fd = info->connect_fd, .events = POLLRDHUP };
         if (poll (&item, 1, 0) == 1
-        &&  (item.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+            && (item.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
             req->peer_gone = true;
             s_resume (req);
         }
@@ -1127,8 +1117,9 @@ s_lookup (fy_http_request_t *req, enum MHD_ValueKind kind, const char *name)
     const char *value = MHD_lookup_connection_value (req->conn, kind, name);
     //  A bare "?flag" is present with no value.
     if (!value && kind == MHD_GET_ARGUMENT_KIND
-    &&  MHD_lookup_connection_value_n (req->conn, kind, name, strlen (name),
-                                       NULL, NULL) == MHD_YES)
+        && MHD_lookup_connection_value_n (req->conn, kind, name, strlen (name),
+                                          NULL, NULL)
+               == MHD_YES)
         value = "";
     return value;
 }
@@ -1178,8 +1169,8 @@ s_walk_one (void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 static int
-s_walk (fy_http_request_t *req, enum MHD_ValueKind kind,
-        fy_http_pair_fn *fn, void *arg)
+s_walk (fy_http_request_t *req, enum MHD_ValueKind kind, fy_http_pair_fn *fn,
+        void *arg)
 {
     assert (req);
     assert (fn);
@@ -1190,8 +1181,7 @@ s_walk (fy_http_request_t *req, enum MHD_ValueKind kind,
 }
 
 int
-fy_http_request_headers (fy_http_request_t *req, fy_http_pair_fn *fn,
-                         void *arg)
+fy_http_request_headers (fy_http_request_t *req, fy_http_pair_fn *fn, void *arg)
 {
     return s_walk (req, MHD_HEADER_KIND, fn, arg);
 }
@@ -1226,8 +1216,8 @@ fy_http_request_add_header (fy_http_request_t *req, const char *name,
     assert (req);
     assert (name && value);
     assert (!req->app_done && !req->streaming);
-    req->headers = fy_xrealloc (req->headers, (req->header_count + 1)
-                                              * 2 * sizeof (char *));
+    req->headers = fy_xrealloc (req->headers,
+                                (req->header_count + 1) * 2 * sizeof (char *));
     req->headers [req->header_count * 2] = fy_xstrdup (name);
     req->headers [req->header_count * 2 + 1] = fy_xstrdup (value);
     req->header_count++;

@@ -64,8 +64,7 @@ typedef void (fy_http_writable_fn) (fy_http_request_t *req, void *arg);
 
 //  Called for each name/value pair by the iterators. A query argument
 //  without '=' has value "". Return 0 to go on, anything else to stop.
-typedef int (fy_http_pair_fn) (const char *name, const char *value,
-                               void *arg);
+typedef int (fy_http_pair_fn) (const char *name, const char *value, void *arg);
 
 typedef struct {
     //  Largest request body read; a larger one gets 413. Default 1 MiB.
@@ -108,7 +107,7 @@ typedef enum {
 
 //  Fill limits with the defaults above.
 void
-    fy_http_limits_default (fy_http_limits_t *limits);
+fy_http_limits_default (fy_http_limits_t *limits);
 
 //  Start serving on address ("127.0.0.1", "0.0.0.0", "*" for every IPv4
 //  address, or an IPv6 literal such as "::1") and port (0 picks a free
@@ -117,10 +116,9 @@ void
 //  everything. Returns NULL with errno set (EINVAL bad address,
 //  EADDRINUSE, ...) and err filled on failure.
 fy_http_server_t *
-    fy_http_server_new (const char *address, int port,
-                        const fy_http_limits_t *limits,
-                        fy_http_handler_fn *handler, void *arg,
-                        fy_error_t *err);
+fy_http_server_new (const char *address, int port,
+                    const fy_http_limits_t *limits, fy_http_handler_fn *handler,
+                    void *arg, fy_error_t *err);
 
 //  Answer 503 to every request not yet answered (after calling its cancel
 //  callback), end open streams with an error, give the clients up to
@@ -128,45 +126,45 @@ fy_http_server_t *
 //  request; request pointers held by the caller are then invalid. Sets
 //  *self_p to NULL. Safe on NULL.
 void
-    fy_http_server_destroy (fy_http_server_t **self_p);
+fy_http_server_destroy (fy_http_server_t **self_p);
 
 //  The fd to poll for input (POLLIN / ZMQ_POLLIN). Owned by the server.
 int
-    fy_http_server_fd (fy_http_server_t *self);
+fy_http_server_fd (fy_http_server_t *self);
 
 //  Milliseconds until fy_http_server_run must be called even if the fd
 //  stays quiet; -1 when there is no deadline. 0 means call it now, as
 //  after an answer or stream data given from outside fy_http_server_run:
 //  ask again after giving them.
 int64_t
-    fy_http_server_timeout_ms (fy_http_server_t *self);
+fy_http_server_timeout_ms (fy_http_server_t *self);
 
 //  Do all pending HTTP work without blocking: accept, read, call handlers,
 //  write. Call it when the fd is readable or the timeout expired.
 void
-    fy_http_server_run (fy_http_server_t *self);
+fy_http_server_run (fy_http_server_t *self);
 
 //  Attach the server to loop: its fd, timeout and run, through core's
 //  fy_loop. fy_loop_detach the source before destroying the server.
 fy_loop_source_t *
-    fy_http_server_attach (fy_http_server_t *self, zloop_t *loop);
+fy_http_server_attach (fy_http_server_t *self, zloop_t *loop);
 
 //  The port actually bound.
 int
-    fy_http_server_port (fy_http_server_t *self);
+fy_http_server_port (fy_http_server_t *self);
 
 //  Requests the server holds (read, waiting for an answer, or streaming).
 size_t
-    fy_http_server_requests (fy_http_server_t *self);
+fy_http_server_requests (fy_http_server_t *self);
 
 //  How many times the server refused for reason, since it started.
 uint64_t
-    fy_http_server_refused (fy_http_server_t *self, fy_http_refusal_t reason);
+fy_http_server_refused (fy_http_server_t *self, fy_http_refusal_t reason);
 
 //  The reason's name for a metric label: "header_timeout", "per_ip_limit",
 //  "body_length", "body_too_large". Static.
 const char *
-    fy_http_refusal_name (fy_http_refusal_t reason);
+fy_http_refusal_name (fy_http_refusal_t reason);
 
 //  --- Request accessors. Strings are borrowed from req, valid while req
 //  is (see fy_http_handler_fn).
@@ -175,60 +173,60 @@ const char *
 //  405 itself to any method other than GET, HEAD, POST, PUT, PATCH,
 //  DELETE and OPTIONS).
 const char *
-    fy_http_request_method (fy_http_request_t *req);
+fy_http_request_method (fy_http_request_t *req);
 
 //  The path, percent-decoded, without the query string.
 const char *
-    fy_http_request_path (fy_http_request_t *req);
+fy_http_request_path (fy_http_request_t *req);
 
 //  The raw query string after '?', undecoded, "" when there is none.
 const char *
-    fy_http_request_query_string (fy_http_request_t *req);
+fy_http_request_query_string (fy_http_request_t *req);
 
 //  The decoded value of query argument name ("" for "?name"), or NULL.
 const char *
-    fy_http_request_query (fy_http_request_t *req, const char *name);
+fy_http_request_query (fy_http_request_t *req, const char *name);
 
 //  The value of header name, matched case-insensitively, or NULL.
 //  Like the iterators below, headers and query arguments are gone (NULL)
 //  once the request is cancelled.
 const char *
-    fy_http_request_header (fy_http_request_t *req, const char *name);
+fy_http_request_header (fy_http_request_t *req, const char *name);
 
 //  The body and its length (0 and "" when there is none). The body is
 //  always followed by a NUL byte that is not counted in *size.
 const char *
-    fy_http_request_body (fy_http_request_t *req, size_t *size);
+fy_http_request_body (fy_http_request_t *req, size_t *size);
 
 //  The client's address as text ("127.0.0.1"), "" if unknown.
 const char *
-    fy_http_request_peer (fy_http_request_t *req);
+fy_http_request_peer (fy_http_request_t *req);
 
 //  Call fn for each header / each decoded query argument, in the order
 //  received. Returns the first non-zero value fn returned, else 0. Empty
 //  (no calls) once the request has been cancelled: the connection that
 //  held them is gone.
 int
-    fy_http_request_headers (fy_http_request_t *req, fy_http_pair_fn *fn,
-                             void *arg);
+fy_http_request_headers (fy_http_request_t *req, fy_http_pair_fn *fn,
+                         void *arg);
 int
-    fy_http_request_query_args (fy_http_request_t *req, fy_http_pair_fn *fn,
-                                void *arg);
+fy_http_request_query_args (fy_http_request_t *req, fy_http_pair_fn *fn,
+                            void *arg);
 
 //  True once the client has gone away before the answer was complete.
 bool
-    fy_http_request_is_cancelled (fy_http_request_t *req);
+fy_http_request_is_cancelled (fy_http_request_t *req);
 
 //  Set (or clear, with NULL) the cancel callback.
 void
-    fy_http_request_set_cancel (fy_http_request_t *req,
-                                fy_http_cancel_fn *fn, void *arg);
+fy_http_request_set_cancel (fy_http_request_t *req, fy_http_cancel_fn *fn,
+                            void *arg);
 
 //  Extra response header for the answer, e.g. "Retry-After", "30". Call
 //  before fy_http_respond* / fy_http_stream_start. Both are copied.
 void
-    fy_http_request_add_header (fy_http_request_t *req, const char *name,
-                                const char *value);
+fy_http_request_add_header (fy_http_request_t *req, const char *name,
+                            const char *value);
 
 //  --- Answers. Each one answers req exactly once; the last one, or
 //  fy_http_stream_end, releases req: do not use it afterwards.
@@ -236,24 +234,24 @@ void
 //  Answer status with body (copied; len bytes) of content_type (NULL
 //  leaves out the header).
 void
-    fy_http_respond (fy_http_request_t *req, int status,
-                     const char *content_type, const void *body, size_t len);
+fy_http_respond (fy_http_request_t *req, int status, const char *content_type,
+                 const void *body, size_t len);
 
 //  Answer status with json as application/json. Borrows json (the caller
 //  keeps its reference).
 void
-    fy_http_respond_json (fy_http_request_t *req, int status, json_t *json);
+fy_http_respond_json (fy_http_request_t *req, int status, json_t *json);
 
 //  Answer status with fy_json_error_body.
 void
-    fy_http_respond_error (fy_http_request_t *req, int status,
-                           const char *code, const char *message);
+fy_http_respond_error (fy_http_request_t *req, int status, const char *code,
+                       const char *message);
 
 //  Start a chunked reply of status and content_type. Then any number of
 //  fy_http_stream_write, and one fy_http_stream_end.
 void
-    fy_http_stream_start (fy_http_request_t *req, int status,
-                          const char *content_type);
+fy_http_stream_start (fy_http_request_t *req, int status,
+                      const char *content_type);
 
 //  Queue len bytes of data (copied). Returns 0, or -1 with errno EAGAIN
 //  when the buffer is full (fy_http_stream_room is 0; nothing was copied;
@@ -261,28 +259,28 @@ void
 //  away (end the stream). A write is taken whole whenever there is any
 //  room, so a stream holds at most stream_buffer plus one write.
 int
-    fy_http_stream_write (fy_http_request_t *req, const void *data,
-                          size_t len) FY_MUSTCHECK;
+fy_http_stream_write (fy_http_request_t *req, const void *data,
+                      size_t len) FY_MUSTCHECK;
 
 //  Bytes the stream accepts before it reports full; 0 when the producer
 //  should pause.
 size_t
-    fy_http_stream_room (fy_http_request_t *req);
+fy_http_stream_room (fy_http_request_t *req);
 
 //  Set (or clear) the callback that says a full stream has room again.
 void
-    fy_http_stream_set_writable (fy_http_request_t *req,
-                                 fy_http_writable_fn *fn, void *arg);
+fy_http_stream_set_writable (fy_http_request_t *req, fy_http_writable_fn *fn,
+                             void *arg);
 
 //  End the stream; what is buffered is still sent. Releases req.
 void
-    fy_http_stream_end (fy_http_request_t *req);
+fy_http_stream_end (fy_http_request_t *req);
 
 //  End the stream as failed (the producer broke): the connection is closed
 //  without the final chunk, so the client sees a truncated reply rather
 //  than a complete one. Releases req.
 void
-    fy_http_stream_abort (fy_http_request_t *req);
+fy_http_stream_abort (fy_http_request_t *req);
 
 #ifdef __cplusplus
 }

@@ -41,7 +41,12 @@
 //  OpenSSL's int-sized APIs.
 #define S_MAX_KEY_LEN 65536
 
-typedef enum { S_HS256, S_RS256, S_ES256, S_ALG_COUNT } s_alg_t;
+typedef enum {
+    S_HS256,
+    S_RS256,
+    S_ES256,
+    S_ALG_COUNT
+} s_alg_t;
 
 static const char *s_alg_names [S_ALG_COUNT] = { "HS256", "RS256", "ES256" };
 static const char *s_alg_kty [S_ALG_COUNT] = { "oct", "RSA", "EC" };
@@ -129,8 +134,7 @@ s_b64url_decode (const char *in, size_t len, unsigned char **out_p,
 //  Parse len bytes as one JSON object, refusing duplicate names (which
 //  different parsers resolve differently) and NUL bytes in strings.
 static json_t *
-s_parse_object (const void *text, size_t len, const char *what,
-                fy_error_t *err)
+s_parse_object (const void *text, size_t len, const char *what, fy_error_t *err)
 {
     fy_error_t jerr;
     json_t *value = fy_json_loadb (text, len, &jerr);
@@ -183,9 +187,9 @@ s_check_pkey (s_alg_t alg, EVP_PKEY *pkey, fy_error_t *err)
     assert (alg == S_ES256);
     char group [64] = "";
     if (!EVP_PKEY_is_a (pkey, "EC")
-    ||  !EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                         group, sizeof group, NULL)
-    ||  strcmp (group, "prime256v1") != 0) {
+        || !EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group, sizeof group, NULL)
+        || strcmp (group, "prime256v1") != 0) {
         ERR_clear_error ();
         fy_error_set (err, "ES256 needs an EC key on P-256");
         return -1;
@@ -215,9 +219,9 @@ s_read_pem (const void *key, size_t key_len, bool private_key, fy_error_t *err)
     BIO *bio = BIO_new_mem_buf (key, (int) key_len);
     if (!bio)
         abort ();
-    EVP_PKEY *pkey = private_key
-        ? PEM_read_bio_PrivateKey (bio, NULL, s_no_passphrase, NULL)
-        : PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
+    EVP_PKEY *pkey =
+        private_key ? PEM_read_bio_PrivateKey (bio, NULL, s_no_passphrase, NULL)
+                    : PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
     BIO_free (bio);
     ERR_clear_error ();
     if (!pkey)
@@ -248,8 +252,7 @@ s_new_pkey (s_alg_t alg, EVP_PKEY **pkey_p, fy_error_t *err)
 }
 
 fy_jwt_t *
-fy_jwt_new (const char *alg, const void *key, size_t key_len,
-            fy_error_t *err)
+fy_jwt_new (const char *alg, const void *key, size_t key_len, fy_error_t *err)
 {
     assert (key || key_len == 0);
     fy_jwt_t *self = NULL;
@@ -299,14 +302,16 @@ static int
 s_jwk_check_usage (json_t *jwk, const char *alg, fy_error_t *err)
 {
     json_t *value = json_object_get (jwk, "alg");
-    if (value && !(json_is_string (value)
-                   && strcmp (json_string_value (value), alg) == 0)) {
+    if (value
+        && !(json_is_string (value)
+             && strcmp (json_string_value (value), alg) == 0)) {
         fy_error_set (err, "JWK is not for %s", alg);
         return -1;
     }
     value = json_object_get (jwk, "use");
-    if (value && !(json_is_string (value)
-                   && strcmp (json_string_value (value), "sig") == 0)) {
+    if (value
+        && !(json_is_string (value)
+             && strcmp (json_string_value (value), "sig") == 0)) {
         fy_error_set (err, "JWK \"use\" is not \"sig\"");
         return -1;
     }
@@ -315,10 +320,10 @@ s_jwk_check_usage (json_t *jwk, const char *alg, fy_error_t *err)
         size_t index;
         json_t *op;
         bool verify = false;
-        json_array_foreach (value, index, op)
-            if (json_is_string (op)
-            &&  strcmp (json_string_value (op), "verify") == 0)
-                verify = true;
+        json_array_foreach (value, index,
+                            op) if (json_is_string (op)
+                                    && strcmp (json_string_value (op), "verify")
+                                           == 0) verify = true;
         if (!verify) {
             fy_error_set (err, "JWK \"key_ops\" does not allow verify");
             return -1;
@@ -332,9 +337,8 @@ s_pkey_fromdata (const char *type, OSSL_PARAM *params)
 {
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, type, NULL);
-    if (!ctx
-    ||  EVP_PKEY_fromdata_init (ctx) <= 0
-    ||  EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    if (!ctx || EVP_PKEY_fromdata_init (ctx) <= 0
+        || EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
         pkey = NULL;
     EVP_PKEY_CTX_free (ctx);
     ERR_clear_error ();
@@ -351,15 +355,15 @@ s_jwk_rsa (json_t *jwk, fy_error_t *err)
     OSSL_PARAM_BLD *bld = NULL;
     OSSL_PARAM *params = NULL;
     if (s_jwk_bytes (jwk, "n", &n_bytes, &n_len, err)
-    ||  s_jwk_bytes (jwk, "e", &e_bytes, &e_len, err))
+        || s_jwk_bytes (jwk, "e", &e_bytes, &e_len, err))
         goto out;
     n = BN_bin2bn (n_bytes, (int) n_len, NULL);
     e = BN_bin2bn (e_bytes, (int) e_len, NULL);
     bld = OSSL_PARAM_BLD_new ();
     if (!n || !e || !bld
-    ||  !OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_N, n)
-    ||  !OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_E, e)
-    ||  !(params = OSSL_PARAM_BLD_to_param (bld)))
+        || !OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_N, n)
+        || !OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_E, e)
+        || !(params = OSSL_PARAM_BLD_to_param (bld)))
         abort ();
     pkey = s_pkey_fromdata ("RSA", params);
     if (!pkey)
@@ -386,7 +390,7 @@ s_jwk_ec (json_t *jwk, fy_error_t *err)
         goto out;
     }
     if (s_jwk_bytes (jwk, "x", &x, &x_len, err)
-    ||  s_jwk_bytes (jwk, "y", &y, &y_len, err))
+        || s_jwk_bytes (jwk, "y", &y, &y_len, err))
         goto out;
     //  RFC 7518 s6.2.1.2: coordinates are the full field size.
     if (x_len != 32 || y_len != 32) {
@@ -397,18 +401,16 @@ s_jwk_ec (json_t *jwk, fy_error_t *err)
     memcpy (point + 1, x, 32);
     memcpy (point + 33, y, 32);
     char group [] = "prime256v1";
-    OSSL_PARAM params [] = {
-        OSSL_PARAM_construct_utf8_string (OSSL_PKEY_PARAM_GROUP_NAME,
-                                          group, 0),
-        OSSL_PARAM_construct_octet_string (OSSL_PKEY_PARAM_PUB_KEY,
-                                           point, sizeof point),
-        OSSL_PARAM_construct_end ()
-    };
+    OSSL_PARAM params [] = { OSSL_PARAM_construct_utf8_string (
+                                 OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+                             OSSL_PARAM_construct_octet_string (
+                                 OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point),
+                             OSSL_PARAM_construct_end () };
     pkey = s_pkey_fromdata ("EC", params);
     //  Decoding the point checks it is on the curve; say so explicitly
     //  rather than rely on it (invalid-curve points are an old attack).
-    EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL)
-                             : NULL;
+    EVP_PKEY_CTX *ctx =
+        pkey ? EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL) : NULL;
     if (pkey && (!ctx || EVP_PKEY_public_check (ctx) != 1)) {
         EVP_PKEY_free (pkey);
         pkey = NULL;
@@ -441,8 +443,7 @@ fy_jwt_new_jwk (const char *alg, const char *jwk, size_t jwk_len,
         goto out;
     const char *kty = json_string_value (json_object_get (root, "kty"));
     if (!kty || strcmp (kty, s_alg_kty [id]) != 0) {
-        fy_error_set (err, "%s needs a JWK of kty \"%s\"", alg,
-                      s_alg_kty [id]);
+        fy_error_set (err, "%s needs a JWK of kty \"%s\"", alg, s_alg_kty [id]);
         goto out;
     }
     if (id == S_HS256) {
@@ -497,9 +498,9 @@ void
 fy_jwt_set_leeway (fy_jwt_t *self, int seconds)
 {
     assert (self);
-    self->leeway_s = seconds < 0 ? 0
-                   : seconds > FY_JWT_MAX_LEEWAY_S ? FY_JWT_MAX_LEEWAY_S
-                   : seconds;
+    self->leeway_s = seconds < 0                     ? 0
+                     : seconds > FY_JWT_MAX_LEEWAY_S ? FY_JWT_MAX_LEEWAY_S
+                                                     : seconds;
 }
 
 static void
@@ -537,10 +538,13 @@ s_digest_verify (EVP_PKEY *pkey, const unsigned char *sig, size_t sig_len,
     EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
     if (!ctx)
         abort ();
-    int rc = EVP_DigestVerifyInit (ctx, NULL, EVP_sha256 (), NULL, pkey) == 1
-          && EVP_DigestVerify (ctx, sig, sig_len,
-                               (const unsigned char *) input,
-                               input_len) == 1 ? 0 : -1;
+    int rc =
+        EVP_DigestVerifyInit (ctx, NULL, EVP_sha256 (), NULL, pkey) == 1
+                && EVP_DigestVerify (ctx, sig, sig_len,
+                                     (const unsigned char *) input, input_len)
+                       == 1
+            ? 0
+            : -1;
     EVP_MD_CTX_free (ctx);
     //  A bad signature leaves errors queued; they are not ours to report.
     ERR_clear_error ();
@@ -585,12 +589,11 @@ s_verify_signature (fy_jwt_t *self, const char *input, size_t input_len,
         //  Length is public (32 for HS256); the bytes are compared in
         //  constant time so timing does not leak how much of a forged MAC
         //  was right.
-        rc = sig_len == mac_len
-             && CRYPTO_memcmp (mac, sig, mac_len) == 0 ? 0 : -1;
+        rc = sig_len == mac_len && CRYPTO_memcmp (mac, sig, mac_len) == 0 ? 0
+                                                                          : -1;
         OPENSSL_cleanse (mac, sizeof mac);
     }
-    else
-    if (self->alg == S_RS256) {
+    else if (self->alg == S_RS256) {
         //  PKCS #1 v1.5 signatures are exactly the modulus size.
         if (sig_len == (size_t) EVP_PKEY_get_size (self->pkey))
             rc = s_digest_verify (self->pkey, sig, sig_len, input, input_len);
@@ -661,18 +664,17 @@ fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
     }
     const char *end = token + len;
     const char *dot1 = memchr (token, '.', len);
-    const char *dot2 = dot1 ? memchr (dot1 + 1, '.', (size_t) (end - dot1 - 1))
-                            : NULL;
+    const char *dot2 =
+        dot1 ? memchr (dot1 + 1, '.', (size_t) (end - dot1 - 1)) : NULL;
     if (!dot2 || memchr (dot2 + 1, '.', (size_t) (end - dot2 - 1))) {
         fy_error_set (err, "token is not three dot-separated parts");
         goto out;
     }
-    if (s_b64url_decode (token, (size_t) (dot1 - token),
-                         &header, &header_len)
-    ||  s_b64url_decode (dot1 + 1, (size_t) (dot2 - dot1 - 1),
-                         &payload, &payload_len)
-    ||  s_b64url_decode (dot2 + 1, (size_t) (end - dot2 - 1),
-                         &sig, &sig_len)) {
+    if (s_b64url_decode (token, (size_t) (dot1 - token), &header, &header_len)
+        || s_b64url_decode (dot1 + 1, (size_t) (dot2 - dot1 - 1), &payload,
+                            &payload_len)
+        || s_b64url_decode (dot2 + 1, (size_t) (end - dot2 - 1), &sig,
+                            &sig_len)) {
         fy_error_set (err, "token part is not base64url");
         goto out;
     }
@@ -681,8 +683,8 @@ fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
         goto out;
     status = s_check_header (self, header_json, err);
     if (status == FY_JWT_OK)
-        status = s_verify_signature (self, token, (size_t) (dot2 - token),
-                                     sig, sig_len, err);
+        status = s_verify_signature (self, token, (size_t) (dot2 - token), sig,
+                                     sig_len, err);
     if (status == FY_JWT_OK) {
         if (payload_p) {
             *payload_p = (char *) payload;
@@ -713,9 +715,9 @@ s_numeric_date (json_t *value, bool round_up, int64_t *date)
         return -1;
     double real = json_real_value (value);
     real = round_up ? ceil (real) : floor (real);
-    *date = real >= 9.2e18 ? INT64_MAX
-          : real <= -9.2e18 ? INT64_MIN
-          : (int64_t) real;
+    *date = real >= 9.2e18    ? INT64_MAX
+            : real <= -9.2e18 ? INT64_MIN
+                              : (int64_t) real;
     return 0;
 }
 
@@ -733,13 +735,11 @@ s_check_times (fy_jwt_t *self, json_t *claims, int64_t now, fy_error_t *err)
             return FY_JWT_MISSING_CLAIM;
         }
     }
-    else
-    if (s_numeric_date (exp, false, &date)) {
+    else if (s_numeric_date (exp, false, &date)) {
         fy_error_set (err, "token \"exp\" is not a number");
         return FY_JWT_MALFORMED;
     }
-    else
-    if (date <= earliest) {
+    else if (date <= earliest) {
         //  RFC 7519 s4.1.4: valid only while now is before exp.
         fy_error_set (err, "token expired at %lld (now %lld, leeway %d s)",
                       (long long) date, (long long) now, self->leeway_s);
@@ -752,9 +752,10 @@ s_check_times (fy_jwt_t *self, json_t *claims, int64_t now, fy_error_t *err)
             return FY_JWT_MALFORMED;
         }
         if (date > latest) {
-            fy_error_set (err, "token not valid before %lld (now %lld, "
-                          "leeway %d s)", (long long) date, (long long) now,
-                          self->leeway_s);
+            fy_error_set (err,
+                          "token not valid before %lld (now %lld, "
+                          "leeway %d s)",
+                          (long long) date, (long long) now, self->leeway_s);
             return FY_JWT_NOT_YET_VALID;
         }
     }
@@ -773,10 +774,10 @@ s_audience_matches (json_t *aud, const char *want)
         return strcmp (json_string_value (aud), want) == 0;
     size_t index;
     json_t *item;
-    json_array_foreach (aud, index, item)
-        if (json_is_string (item)
-        &&  strcmp (json_string_value (item), want) == 0)
-            return true;
+    json_array_foreach (aud, index,
+                        item) if (json_is_string (item)
+                                  && strcmp (json_string_value (item), want)
+                                         == 0) return true;
     return false;
 }
 
@@ -793,7 +794,7 @@ s_check_claims (fy_jwt_t *self, json_t *claims, int64_t now, fy_error_t *err)
             return FY_JWT_MISSING_CLAIM;
         }
         if (!json_is_string (iss)
-        ||  strcmp (json_string_value (iss), self->issuer) != 0) {
+            || strcmp (json_string_value (iss), self->issuer) != 0) {
             fy_error_set (err, "token \"iss\" is not the configured issuer");
             return FY_JWT_BAD_ISSUER;
         }
@@ -822,8 +823,8 @@ fy_jwt_verify (fy_jwt_t *self, const char *token, size_t len, int64_t now,
     char *payload = NULL;
     size_t payload_len = 0;
     json_t *claims = NULL;
-    fy_jwt_status_t status = fy_jwt_verify_jws (self, token, len, &payload,
-                                                &payload_len, err);
+    fy_jwt_status_t status =
+        fy_jwt_verify_jws (self, token, len, &payload, &payload_len, err);
     if (status != FY_JWT_OK)
         goto out;
     claims = s_parse_object (payload, payload_len, "token claims", err);
@@ -846,22 +847,31 @@ const char *
 fy_jwt_status_code (fy_jwt_status_t status)
 {
     switch (status) {
-        case FY_JWT_OK:             return "ok";
-        case FY_JWT_MALFORMED:      return "malformed_token";
-        case FY_JWT_BAD_ALG:        return "bad_algorithm";
-        case FY_JWT_BAD_SIGNATURE:  return "bad_signature";
-        case FY_JWT_EXPIRED:        return "token_expired";
-        case FY_JWT_NOT_YET_VALID:  return "token_not_yet_valid";
-        case FY_JWT_BAD_ISSUER:     return "bad_issuer";
-        case FY_JWT_BAD_AUDIENCE:   return "bad_audience";
-        case FY_JWT_MISSING_CLAIM:  return "missing_claim";
+        case FY_JWT_OK:
+            return "ok";
+        case FY_JWT_MALFORMED:
+            return "malformed_token";
+        case FY_JWT_BAD_ALG:
+            return "bad_algorithm";
+        case FY_JWT_BAD_SIGNATURE:
+            return "bad_signature";
+        case FY_JWT_EXPIRED:
+            return "token_expired";
+        case FY_JWT_NOT_YET_VALID:
+            return "token_not_yet_valid";
+        case FY_JWT_BAD_ISSUER:
+            return "bad_issuer";
+        case FY_JWT_BAD_AUDIENCE:
+            return "bad_audience";
+        case FY_JWT_MISSING_CLAIM:
+            return "missing_claim";
     }
     return "invalid_token";
 }
 
 char *
-fy_jwt_sign (const char *alg, const void *key, size_t key_len,
-             json_t *claims, fy_error_t *err)
+fy_jwt_sign (const char *alg, const void *key, size_t key_len, json_t *claims,
+             fy_error_t *err)
 {
     assert (key || key_len == 0);
     char *token = NULL;
@@ -892,7 +902,7 @@ fy_jwt_sign (const char *alg, const void *key, size_t key_len,
     if (jwt_new (&jwt) != 0)
         abort ();
     if (jwt_add_grants_json (jwt, json) != 0
-    ||  jwt_set_alg (jwt, jwt_str_alg (alg), key, (int) key_len) != 0) {
+        || jwt_set_alg (jwt, jwt_str_alg (alg), key, (int) key_len) != 0) {
         fy_error_set (err, "libjwt refused the claims or the key");
         goto out;
     }

@@ -35,7 +35,7 @@ typedef enum {
     FY_JWT_NOT_YET_VALID,       //  now + leeway < nbf
     FY_JWT_BAD_ISSUER,          //  iss is not the configured issuer
     FY_JWT_BAD_AUDIENCE,        //  aud does not name the configured audience
-    FY_JWT_MISSING_CLAIM        //  a required claim (exp, iss, aud) is absent
+    FY_JWT_MISSING_CLAIM  //  a required claim (exp, iss, aud) is absent
 } fy_jwt_status_t;
 
 typedef struct fy_jwt fy_jwt_t;
@@ -48,8 +48,7 @@ typedef struct fy_jwt fy_jwt_t;
 //  required, iss and aud not checked. Returns NULL with err set and errno
 //  EINVAL on a bad algorithm or key.
 fy_jwt_t *
-    fy_jwt_new (const char *alg, const void *key, size_t key_len,
-                fy_error_t *err);
+fy_jwt_new (const char *alg, const void *key, size_t key_len, fy_error_t *err);
 
 //  Create a validator pinned to alg from a JSON Web Key (RFC 7517) of
 //  jwk_len bytes: kty "oct" (k), "RSA" (n, e) or "EC" (crv "P-256", x, y);
@@ -57,35 +56,35 @@ fy_jwt_t *
 //  has them, its "alg" must be alg, "use" must be "sig" and "key_ops" must
 //  hold "verify". Returns NULL with err set and errno EINVAL otherwise.
 fy_jwt_t *
-    fy_jwt_new_jwk (const char *alg, const char *jwk, size_t jwk_len,
-                    fy_error_t *err);
+fy_jwt_new_jwk (const char *alg, const char *jwk, size_t jwk_len,
+                fy_error_t *err);
 
 //  Destroy the validator, wiping its secret, and set *self_p to NULL.
 //  Safe on NULL.
 void
-    fy_jwt_destroy (fy_jwt_t **self_p);
+fy_jwt_destroy (fy_jwt_t **self_p);
 
 //  The algorithm the validator is pinned to. Borrowed.
 const char *
-    fy_jwt_alg (fy_jwt_t *self);
+fy_jwt_alg (fy_jwt_t *self);
 
 //  Clock skew tolerated on exp and nbf, in seconds; clamped to
 //  [0, FY_JWT_MAX_LEEWAY_S].
 void
-    fy_jwt_set_leeway (fy_jwt_t *self, int seconds);
+fy_jwt_set_leeway (fy_jwt_t *self, int seconds);
 
 //  Require iss to equal iss; NULL (the default) does not check it.
 void
-    fy_jwt_set_issuer (fy_jwt_t *self, const char *iss);
+fy_jwt_set_issuer (fy_jwt_t *self, const char *iss);
 
 //  Require aud (a string, or an array of strings) to name aud; NULL (the
 //  default) does not check it.
 void
-    fy_jwt_set_audience (fy_jwt_t *self, const char *aud);
+fy_jwt_set_audience (fy_jwt_t *self, const char *aud);
 
 //  Whether a token without exp is refused (true, the default).
 void
-    fy_jwt_set_require_exp (fy_jwt_t *self, bool required);
+fy_jwt_set_require_exp (fy_jwt_t *self, bool required);
 
 //  Verify the JWS layer of token (len bytes, need not be NUL-terminated):
 //  structure, header, pinned algorithm and signature; the payload is not
@@ -93,9 +92,9 @@ void
 //  payload, NUL-terminated, and *payload_len_p its length. Caller owns
 //  *payload_p. Never puts the token in err.
 fy_jwt_status_t
-    fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
-                       char **payload_p, size_t *payload_len_p,
-                       fy_error_t *err) FY_MUSTCHECK;
+fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
+                   char **payload_p, size_t *payload_len_p,
+                   fy_error_t *err) FY_MUSTCHECK;
 
 //  Verify token as a JWT at time now (seconds since the epoch): the JWS
 //  layer, then the claims (a JSON object): exp, nbf, iss, aud as
@@ -103,22 +102,22 @@ fy_jwt_status_t
 //  caller owns it (json_decref). On failure *claims_p is NULL and err says
 //  why, without the token.
 fy_jwt_status_t
-    fy_jwt_verify (fy_jwt_t *self, const char *token, size_t len, int64_t now,
-                   json_t **claims_p, fy_error_t *err) FY_MUSTCHECK;
+fy_jwt_verify (fy_jwt_t *self, const char *token, size_t len, int64_t now,
+               json_t **claims_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  Short stable code for status, for the JSON error body: "ok",
 //  "malformed_token", "bad_algorithm", "bad_signature", "token_expired",
 //  "token_not_yet_valid", "bad_issuer", "bad_audience", "missing_claim".
 const char *
-    fy_jwt_status_code (fy_jwt_status_t status);
+fy_jwt_status_code (fy_jwt_status_t status);
 
 //  Mint a compact JWT of claims (a JSON object) signed with alg: for HS256
 //  key is the secret (as for fy_jwt_new), for RS256 and ES256 a PEM private
 //  key of the kind fy_jwt_new accepts. Returns the token, caller owns it,
 //  or NULL with err set and errno EINVAL.
 char *
-    fy_jwt_sign (const char *alg, const void *key, size_t key_len,
-                 json_t *claims, fy_error_t *err) FY_MUSTCHECK;
+fy_jwt_sign (const char *alg, const void *key, size_t key_len, json_t *claims,
+             fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

@@ -72,10 +72,8 @@ s_is_code (const char *code, const char *want)
 bool
 fy_fcm_is_retryable (int status, const char *code)
 {
-    return status == 429 || status >= 500
-           || s_is_code (code, "QUOTA_EXCEEDED")
-           || s_is_code (code, "UNAVAILABLE")
-           || s_is_code (code, "INTERNAL");
+    return status == 429 || status >= 500 || s_is_code (code, "QUOTA_EXCEEDED")
+           || s_is_code (code, "UNAVAILABLE") || s_is_code (code, "INTERNAL");
 }
 
 void
@@ -108,7 +106,8 @@ s_project_id_ok (const char *id)
         return false;
     for (const char *c = id; *c; c++)
         if (!strchr ("abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:_", *c))
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:_",
+                     *c))
             return false;
     return true;
 }
@@ -125,8 +124,8 @@ s_assertion_claims (fy_fcm_t *self)
 {
     json_int_t now = (json_int_t) (fy_clock_wall_ms () / 1000);
     return json_pack ("{s:s, s:s, s:s, s:I, s:I}", "iss", self->client_email,
-                      "scope", FY_FCM_SCOPE, "aud", self->token_uri, "iat",
-                      now, "exp", now + S_ASSERTION_S);
+                      "scope", FY_FCM_SCOPE, "aud", self->token_uri, "iat", now,
+                      "exp", now + S_ASSERTION_S);
 }
 
 //  The assertion, or NULL with err filled (fy_jwt's text, never the key).
@@ -134,8 +133,8 @@ static char *
 s_assertion (fy_fcm_t *self, fy_error_t *err)
 {
     json_t *claims = s_assertion_claims (self);
-    char *jwt = fy_jwt_sign ("RS256", self->private_key,
-                             self->private_key_len, claims, err);
+    char *jwt = fy_jwt_sign ("RS256", self->private_key, self->private_key_len,
+                             claims, err);
     json_decref (claims);
     return jwt;
 }
@@ -176,19 +175,21 @@ s_load_key (fy_fcm_t *self, const char *path, fy_error_t *err)
         fy_error_set (err, "fcm: key file %s is not a JSON object%s%s", path,
                       jerr.text [0] ? ": " : "", jerr.text);
     else if (!type || strcmp (type, "service_account") != 0)
-        fy_error_set (err, "fcm: key file %s is of type \"%.40s\", not a "
-                           "service account's (\"service_account\")",
+        fy_error_set (err,
+                      "fcm: key file %s is of type \"%.40s\", not a "
+                      "service account's (\"service_account\")",
                       path, type ? type : "");
     else if (!email)
         fy_error_set (err, "fcm: key file %s has no client_email", path);
     else if (!pem)
         fy_error_set (err, "fcm: key file %s has no private_key", path);
     else if (!project || !s_project_id_ok (project))
-        fy_error_set (err, "fcm: key file %s has no usable project_id",
-                      path);
+        fy_error_set (err, "fcm: key file %s has no usable project_id", path);
     else if (uri && !s_http_url (uri))
-        fy_error_set (err, "fcm: key file %s: token_uri is not an http(s) "
-                           "URL", path);
+        fy_error_set (err,
+                      "fcm: key file %s: token_uri is not an http(s) "
+                      "URL",
+                      path);
     else {
         self->client_email = fy_xstrdup (email);
         self->project_id = fy_xstrdup (project);
@@ -202,8 +203,10 @@ s_load_key (fy_fcm_t *self, const char *path, fy_error_t *err)
         if (probe)
             rc = 0;
         else
-            fy_error_set (err, "fcm: key file %s: private_key is not a "
-                               "usable RSA key (%s)", path, serr.text);
+            fy_error_set (err,
+                          "fcm: key file %s: private_key is not a "
+                          "usable RSA key (%s)",
+                          path, serr.text);
     }
     s_wipe_free (probe);
     //  The tree holds the key too: wipe it before jansson frees it.
@@ -225,8 +228,8 @@ s_endpoint (const fy_fcm_options_t *options, fy_error_t *err)
 {
     const char *endpoint = getenv ("FCM_ENDPOINT_URL");
     if (!endpoint || !*endpoint)
-        endpoint = options->endpoint && *options->endpoint
-                       ? options->endpoint : FY_FCM_ENDPOINT;
+        endpoint = options->endpoint && *options->endpoint ? options->endpoint
+                                                           : FY_FCM_ENDPOINT;
     return fy_http_url_trim (endpoint, "fcm", err);
 }
 
@@ -256,9 +259,10 @@ fy_fcm_new (fy_http_client_t *http, const fy_fcm_options_t *options,
     self->retry_after_max_ms = options->retry_after_max_ms > 0
                                    ? options->retry_after_max_ms
                                    : defaults.retry_after_max_ms;
-    self->margin_ms = 1000 * (options->refresh_margin_s > 0
-                                  ? options->refresh_margin_s
-                                  : defaults.refresh_margin_s);
+    self->margin_ms =
+        1000
+        * (options->refresh_margin_s > 0 ? options->refresh_margin_s
+                                         : defaults.refresh_margin_s);
     self->endpoint = s_endpoint (options, err);
     if (!self->endpoint) {
         fy_fcm_destroy (&self);
@@ -366,7 +370,8 @@ s_topic_ok (const char *topic)
         return false;
     for (const char *c = topic; *c; c++)
         if (!strchr ("abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~%", *c))
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~%",
+                     *c))
             return false;
     return true;
 }
@@ -378,8 +383,7 @@ s_data_key_ok (const char *key)
     return *key && strcmp (key, "from") != 0
            && strcmp (key, "notification") != 0
            && strcmp (key, "message_type") != 0
-           && strncmp (key, "google", 6) != 0
-           && strncmp (key, "gcm", 3) != 0;
+           && strncmp (key, "google", 6) != 0 && strncmp (key, "gcm", 3) != 0;
 }
 
 //  Set name to text (when not NULL) in object; false when not UTF-8.
@@ -400,8 +404,10 @@ s_target (const fy_fcm_message_t *message, json_t *body, fy_error_t *err)
 {
     int targets = !!message->token + !!message->topic + !!message->condition;
     if (targets != 1) {
-        fy_error_set (err, "fcm: %d targets (exactly one of token, topic, "
-                           "condition)", targets);
+        fy_error_set (err,
+                      "fcm: %d targets (exactly one of token, topic, "
+                      "condition)",
+                      targets);
         return -1;
     }
     if ((message->token && !*message->token)
@@ -427,8 +433,10 @@ s_data (const char **data, json_t *body, fy_error_t *err)
     json_object_set_new (body, "data", map);
     for (size_t i = 0; data && data [i]; i += 2) {
         if (!s_data_key_ok (data [i]) || !data [i + 1]) {
-            fy_error_set (err, "fcm: data key '%.40s' is empty, reserved "
-                               "or without a value", data [i]);
+            fy_error_set (err,
+                          "fcm: data key '%.40s' is empty, reserved "
+                          "or without a value",
+                          data [i]);
             return -1;
         }
         //  jansson takes any key bytes; FCM takes UTF-8 only.
@@ -448,8 +456,7 @@ s_data (const char **data, json_t *body, fy_error_t *err)
 }
 
 char *
-fy_fcm_body (const fy_fcm_message_t *message, size_t *len_p,
-             fy_error_t *err)
+fy_fcm_body (const fy_fcm_message_t *message, size_t *len_p, fy_error_t *err)
 {
     assert (message);
     assert (len_p);
@@ -522,10 +529,10 @@ s_fcm_error_code (json_t *details)
 {
     for (size_t i = 0; i < json_array_size (details); i++) {
         json_t *detail = json_array_get (details, i);
-        const char *type = json_string_value (json_object_get (detail,
-                                                               "@type"));
-        const char *code = json_string_value (json_object_get (detail,
-                                                               "errorCode"));
+        const char *type =
+            json_string_value (json_object_get (detail, "@type"));
+        const char *code =
+            json_string_value (json_object_get (detail, "errorCode"));
         if (type && strcmp (type, S_FCM_ERROR_TYPE) == 0 && code && *code)
             return code;
     }
@@ -533,17 +540,15 @@ s_fcm_error_code (json_t *details)
 }
 
 int
-fy_fcm_parse (const fy_http_answer_t *answer,
-              fy_http_service_error_t *error, char **message_id,
-              char **request_id)
+fy_fcm_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id)
 {
     assert (answer && error && message_id && request_id);
     memset (error, 0, sizeof *error);
     json_t *json = s_object (answer);
     bool ok = answer->status >= 200 && answer->status <= 299;
     if (ok) {
-        const char *name = json_string_value (json_object_get (json,
-                                                               "name"));
+        const char *name = json_string_value (json_object_get (json, "name"));
         if (name && *name)
             *message_id = fy_xstrdup (name);
         else
@@ -553,13 +558,12 @@ fy_fcm_parse (const fy_http_answer_t *answer,
     else {
         error->sender_fault = answer->status >= 400 && answer->status < 500;
         json_t *detail = json_object_get (json, "error");
-        const char *code = s_fcm_error_code (json_object_get (detail,
-                                                              "details"));
+        const char *code =
+            s_fcm_error_code (json_object_get (detail, "details"));
         if (!code || !*code)
             code = json_string_value (json_object_get (detail, "status"));
         s_set_error (error, code,
-                     json_string_value (json_object_get (detail,
-                                                         "message")));
+                     json_string_value (json_object_get (detail, "message")));
     }
     json_decref (json);
     return ok && *message_id ? 0 : -1;
@@ -588,25 +592,24 @@ fy_fcm_parse_token (const fy_http_answer_t *answer,
     json_t *json = s_object (answer);
     if (answer->status < 200 || answer->status > 299) {
         error->sender_fault = answer->status >= 400 && answer->status < 500;
-        s_set_error (error, json_string_value (json_object_get (json,
-                                                                "error")),
-                     json_string_value (json_object_get (
-                         json, "error_description")));
+        s_set_error (
+            error, json_string_value (json_object_get (json, "error")),
+            json_string_value (json_object_get (json, "error_description")));
         json_decref (json);
         return -1;
     }
-    const char *access = json_string_value (json_object_get (json,
-                                                             "access_token"));
-    const char *type = json_string_value (json_object_get (json,
-                                                           "token_type"));
+    const char *access =
+        json_string_value (json_object_get (json, "access_token"));
+    const char *type = json_string_value (json_object_get (json, "token_type"));
     json_t *expires = json_object_get (json, "expires_in");
     json_int_t seconds = expires ? json_integer_value (expires) : 3600;
     if (!access || !s_token_ok (access) || !type
-        || strcasecmp (type, "Bearer") != 0 || seconds < 1
-        || seconds > 86400 || (expires && !json_is_integer (expires)))
+        || strcasecmp (type, "Bearer") != 0 || seconds < 1 || seconds > 86400
+        || (expires && !json_is_integer (expires)))
         snprintf (error->message, sizeof error->message,
                   "fcm: the token endpoint's HTTP %d is not a Bearer token "
-                  "with a lifetime", answer->status);
+                  "with a lifetime",
+                  answer->status);
     else {
         *token = fy_xstrdup (access);
         *expires_in_s = seconds;
@@ -666,10 +669,10 @@ s_finish (s_op_t *op)
 {
     fy_http_ops_unlink (&op->fcm->ops, &op->base);
     const fy_http_outcome_t *out = &op->out;
-    fy_http_op_result_t result = fy_http_outcome_result (out,
-                                                         op->base.attempts);
-    result.token_dead = out->error == EPROTO
-                        && s_is_code (out->failure.code, "UNREGISTERED");
+    fy_http_op_result_t result =
+        fy_http_outcome_result (out, op->base.attempts);
+    result.token_dead =
+        out->error == EPROTO && s_is_code (out->failure.code, "UNREGISTERED");
     result.retryable = out->error && !result.token_dead && s_retryable (out);
     op->fn (&result, op->arg);
     s_op_free (&op->base);
@@ -688,8 +691,8 @@ s_on_send (const fy_http_result_t *http, void *arg)
         retry = out->error == EPROTO
                     ? fy_fcm_is_retryable (out->status, out->failure.code)
                     : out->error != EMSGSIZE;
-        delay_ms = s_retry_after_ms (fy_http_result_header (http,
-                                                            "retry-after"));
+        delay_ms =
+            s_retry_after_ms (fy_http_result_header (http, "retry-after"));
     }
     //  A 401 that is not APNs's (THIRD_PARTY_AUTH_ERROR): the token may
     //  have been revoked or expired early. Once per send, with a fresh
@@ -748,7 +751,8 @@ s_release (fy_fcm_t *self, int error, int status,
            const fy_http_service_error_t *failure, bool transient)
 {
     fy_http_op_t *base;
-    fy_list_each (base, &self->ops.list, fy_http_op_t, link) {
+    fy_list_each (base, &self->ops.list, fy_http_op_t, link)
+    {
         s_op_t *op = (s_op_t *) base;
         if (!op->waiting)
             continue;
@@ -804,8 +808,8 @@ s_on_token (const fy_http_result_t *http, void *arg)
     self->token_gen++;
     //  The lifetime counts from when the request left.
     int64_t life_ms = expires_in_s * 1000;
-    int64_t margin_ms = self->margin_ms < life_ms / 2 ? self->margin_ms
-                                                      : life_ms / 2;
+    int64_t margin_ms =
+        self->margin_ms < life_ms / 2 ? self->margin_ms : life_ms / 2;
     self->expires_at_ms = self->token_started_ms + life_ms;
     self->refresh_at_ms = self->expires_at_ms - margin_ms;
     s_release (self, 0, 0, &failure, false);
@@ -872,8 +876,7 @@ s_attempt (fy_http_op_t *base)
 
 int
 fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
-             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
-             fy_error_t *err)
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (message);

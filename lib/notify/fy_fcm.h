@@ -71,7 +71,7 @@ typedef struct {
 
 //  Fill options with the defaults above.
 void
-    fy_fcm_options_default (fy_fcm_options_t *options);
+fy_fcm_options_default (fy_fcm_options_t *options);
 
 //  A message. Strings are UTF-8 and borrowed for the call to fy_fcm_send
 //  only; android and apns are copied.
@@ -107,38 +107,38 @@ typedef struct fy_fcm fy_fcm_t;
 //  (or the errno of reading the file) and err filled, never with any of
 //  the key in it.
 fy_fcm_t *
-    fy_fcm_new (fy_http_client_t *http, const fy_fcm_options_t *options,
-                fy_error_t *err);
+fy_fcm_new (fy_http_client_t *http, const fy_fcm_options_t *options,
+            fy_error_t *err);
 
 //  Cancel every send in flight or waiting (their callbacks are not
 //  called) and any token request, wipe the key and the token. Sets
 //  *self_p to NULL. Safe on NULL.
 void
-    fy_fcm_destroy (fy_fcm_t **self_p);
+fy_fcm_destroy (fy_fcm_t **self_p);
 
 //  The project messages are sent for, the service account's email, the
 //  FCM endpoint and the token URI. Borrowed.
 const char *
-    fy_fcm_project_id (fy_fcm_t *self);
+fy_fcm_project_id (fy_fcm_t *self);
 const char *
-    fy_fcm_client_email (fy_fcm_t *self);
+fy_fcm_client_email (fy_fcm_t *self);
 const char *
-    fy_fcm_endpoint (fy_fcm_t *self);
+fy_fcm_endpoint (fy_fcm_t *self);
 const char *
-    fy_fcm_token_uri (fy_fcm_t *self);
+fy_fcm_token_uri (fy_fcm_t *self);
 
 //  Sends in flight, waiting for a token or waiting to retry.
 size_t
-    fy_fcm_pending (fy_fcm_t *self);
+fy_fcm_pending (fy_fcm_t *self);
 
 //  Token requests made so far (for metrics and tests).
 size_t
-    fy_fcm_token_requests (fy_fcm_t *self);
+fy_fcm_token_requests (fy_fcm_t *self);
 
 //  Cancel send id (from fy_fcm_send's *id_p); its callback is not
 //  called. Returns true if it was pending.
 bool
-    fy_fcm_cancel (fy_fcm_t *self, uint64_t id);
+fy_fcm_cancel (fy_fcm_t *self, uint64_t id);
 
 //  The messages:send request body for message. Caller owns result
 //  (*len_p bytes). NULL with errno EINVAL and err filled when FCM would
@@ -147,8 +147,7 @@ bool
 //  that is empty or reserved, a data key without a value, android or
 //  apns not an object.
 char *
-    fy_fcm_body (const fy_fcm_message_t *message, size_t *len_p,
-                 fy_error_t *err);
+fy_fcm_body (const fy_fcm_message_t *message, size_t *len_p, fy_error_t *err);
 
 //  Send message. Returns 0 and calls fn exactly once later (unless
 //  cancelled), never inside this call, with the result; or -1 with
@@ -158,15 +157,15 @@ char *
 //  the token endpoint refused the assertion, its OAuth error in code; or
 //  answered nothing usable) or a transport errno.
 int
-    fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
-                 fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
-                 fy_error_t *err) FY_MUSTCHECK;
+fy_fcm_send (fy_fcm_t *self, const fy_fcm_message_t *message,
+             fy_http_op_done_fn *fn, void *arg, uint64_t *id_p,
+             fy_error_t *err) FY_MUSTCHECK;
 
 //  True when FCM's code (errorCode or status) names a failure worth
 //  retrying at once: QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL (with status,
 //  429 and 5xx are retried whatever the code).
 bool
-    fy_fcm_is_retryable (int status, const char *code);
+fy_fcm_is_retryable (int status, const char *code);
 
 #ifdef __cplusplus
 }

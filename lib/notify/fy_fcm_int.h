@@ -16,9 +16,8 @@ extern "C" {
 //  the FcmError detail's errorCode, else the status; error->message the
 //  message. request_id is never set. Any bytes are safe.
 int
-    fy_fcm_parse (const fy_http_answer_t *answer,
-                  fy_http_service_error_t *error, char **message_id,
-                  char **request_id);
+fy_fcm_parse (const fy_http_answer_t *answer, fy_http_service_error_t *error,
+              char **message_id, char **request_id);
 
 //  The token endpoint's answer parser: a 2xx must be a JSON object with
 //  an "access_token" of visible ASCII (it goes into a header), a
@@ -27,9 +26,9 @@ int
 //  error is OAuth's {"error", "error_description"}: error->code and
 //  error->message. Returns 0 or -1. Any bytes are safe.
 int
-    fy_fcm_parse_token (const fy_http_answer_t *answer,
-                        fy_http_service_error_t *error, char **token,
-                        int64_t *expires_in_s);
+fy_fcm_parse_token (const fy_http_answer_t *answer,
+                    fy_http_service_error_t *error, char **token,
+                    int64_t *expires_in_s);
 
 #ifdef __cplusplus
 }

@@ -99,8 +99,8 @@ fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
     assert (http);
     assert (options);
     const char *url = options->url;
-    if (!url || !(s_has_scheme (url, "smtp://")
-                  || s_has_scheme (url, "smtps://"))) {
+    if (!url
+        || !(s_has_scheme (url, "smtp://") || s_has_scheme (url, "smtps://"))) {
         fy_error_set (err, "SMTP URL must be smtp://host[:port] or "
                            "smtps://host[:port]");
         errno = EINVAL;
@@ -137,12 +137,11 @@ fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
     self->url = fy_xstrdup (url);
     self->starttls = options->starttls;
     self->user = options->user ? fy_xstrdup (options->user) : NULL;
-    self->password = options->password ? fy_xstrdup (options->password)
-                                       : NULL;
+    self->password = options->password ? fy_xstrdup (options->password) : NULL;
     self->connect_ms = options->connect_timeout_ms > 0
-                       ? options->connect_timeout_ms : S_CONNECT_MS;
-    self->total_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                             : S_TOTAL_MS;
+                           ? options->connect_timeout_ms
+                           : S_CONNECT_MS;
+    self->total_ms = options->timeout_ms > 0 ? options->timeout_ms : S_TOTAL_MS;
     return self;
 }
 
@@ -173,7 +172,8 @@ fy_smtp_destroy (fy_smtp_t **self_p)
         return;
     int saved = errno;
     s_job_t *job;
-    fy_list_each (job, &self->jobs, s_job_t, link) {
+    fy_list_each (job, &self->jobs, s_job_t, link)
+    {
         fy_http_client_cancel (self->http, job->id);
         s_job_unlink (job);
         s_job_free (job);
@@ -244,8 +244,8 @@ s_setup (CURL *easy, void *arg)
     };
     CURLcode code = CURLE_OK;
 #define S_SET(option, value) \
-    if (code == CURLE_OK) \
-        code = curl_easy_setopt (easy, option, value)
+    if (code == CURLE_OK)    \
+    code = curl_easy_setopt (easy, option, value)
     S_SET (CURLOPT_MAIL_FROM, job->from);
     S_SET (CURLOPT_MAIL_RCPT, job->rcpt);
     S_SET (CURLOPT_UPLOAD, 1L);
@@ -322,8 +322,8 @@ s_done (const fy_http_result_t *http_result, void *arg)
         result.retryable = klass == 4 || (klass != 5 && s_is_transient (code));
         const char *what = fy_http_result_error_text (http_result);
         text = job->reply [0] && reply
-               ? fy_xasprintf ("%s (server: %s)", what, job->reply)
-               : fy_xstrdup (what);
+                   ? fy_xasprintf ("%s (server: %s)", what, job->reply)
+                   : fy_xstrdup (what);
         result.error = text;
     }
     //  Unlinked first, so a cancel from the callback does not find it.
@@ -336,8 +336,7 @@ s_done (const fy_http_result_t *http_result, void *arg)
 
 int
 fy_smtp_send (fy_smtp_t *self, fy_smtp_message_t **message_p,
-              fy_smtp_done_fn *fn, void *arg, uint64_t *id_p,
-              fy_error_t *err)
+              fy_smtp_done_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
     assert (message_p && *message_p);
@@ -370,8 +369,7 @@ fy_smtp_send (fy_smtp_t *self, fy_smtp_message_t **message_p,
     fy_http_call_t *call = fy_http_call_new (NULL, self->url);
     fy_http_call_set_timeouts (call, self->connect_ms, self->total_ms);
     fy_http_call_set_setup (call, s_setup, job);
-    if (fy_http_client_start (self->http, &call, s_done, job, &job->id,
-                              err)) {
+    if (fy_http_client_start (self->http, &call, s_done, job, &job->id, err)) {
         s_job_free (job);
         return -1;
     }
@@ -387,13 +385,13 @@ fy_smtp_cancel (fy_smtp_t *self, uint64_t id)
 {
     assert (self);
     s_job_t *job;
-    fy_list_each (job, &self->jobs, s_job_t, link)
-        if (job->id == id) {
-            fy_http_client_cancel (self->http, id);
-            s_job_unlink (job);
-            s_job_free (job);
-            return true;
-        }
+    fy_list_each (job, &self->jobs, s_job_t, link) if (job->id == id)
+    {
+        fy_http_client_cancel (self->http, id);
+        s_job_unlink (job);
+        s_job_free (job);
+        return true;
+    }
     return false;
 }
 

@@ -37,11 +37,11 @@ typedef struct fy_smtp_message fy_smtp_message_t;
 
 //  An empty message. Caller owns result.
 fy_smtp_message_t *
-    fy_smtp_message_new (void);
+fy_smtp_message_new (void);
 
 //  Destroy a message and set *self_p to NULL. Safe on NULL.
 void
-    fy_smtp_message_destroy (fy_smtp_message_t **self_p);
+fy_smtp_message_destroy (fy_smtp_message_t **self_p);
 
 //  The author and envelope sender: address (an addr-spec, "user@host",
 //  at most 254 octets, local part at most 64, ASCII) with an optional
@@ -49,90 +49,84 @@ void
 //  These and the setters below return 0, or -1 with errno EINVAL and err
 //  naming the field when a value is refused; the message is unchanged.
 int
-    fy_smtp_message_set_from (fy_smtp_message_t *self, const char *name,
-                              const char *address, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_set_from (fy_smtp_message_t *self, const char *name,
+                          const char *address, fy_error_t *err) FY_MUSTCHECK;
 
 //  The Reply-To address. Replaces an earlier one.
 int
-    fy_smtp_message_set_reply_to (fy_smtp_message_t *self, const char *name,
-                                  const char *address, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_set_reply_to (fy_smtp_message_t *self, const char *name,
+                              const char *address,
+                              fy_error_t *err) FY_MUSTCHECK;
 
 //  Add a recipient in To or Cc (a header and an envelope recipient), or a
 //  blind one (an envelope recipient only: no header ever names it).
 int
-    fy_smtp_message_add_to (fy_smtp_message_t *self, const char *name,
-                            const char *address, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_add_to (fy_smtp_message_t *self, const char *name,
+                        const char *address, fy_error_t *err) FY_MUSTCHECK;
 int
-    fy_smtp_message_add_cc (fy_smtp_message_t *self, const char *name,
-                            const char *address, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_add_cc (fy_smtp_message_t *self, const char *name,
+                        const char *address, fy_error_t *err) FY_MUSTCHECK;
 int
-    fy_smtp_message_add_bcc (fy_smtp_message_t *self, const char *address,
-                             fy_error_t *err) FY_MUSTCHECK;
+fy_smtp_message_add_bcc (fy_smtp_message_t *self, const char *address,
+                         fy_error_t *err) FY_MUSTCHECK;
 
 //  The subject (UTF-8, any length, no CR or LF). Written as is and folded
 //  at its spaces when it is printable ASCII, else (or when a word is too
 //  long to fold) as RFC 2047 encoded-words, which hold whole characters.
 int
-    fy_smtp_message_set_subject (fy_smtp_message_t *self,
-                                 const char *subject, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_set_subject (fy_smtp_message_t *self, const char *subject,
+                             fy_error_t *err) FY_MUSTCHECK;
 
 //  The plain text and the HTML body (UTF-8; any of LF, CRLF or CR ends a
 //  line). A message needs at least one; with both it is
 //  multipart/alternative, the text first. Each replaces an earlier one.
 int
-    fy_smtp_message_set_text (fy_smtp_message_t *self, const char *text,
-                              fy_error_t *err) FY_MUSTCHECK;
+fy_smtp_message_set_text (fy_smtp_message_t *self, const char *text,
+                          fy_error_t *err) FY_MUSTCHECK;
 int
-    fy_smtp_message_set_html (fy_smtp_message_t *self, const char *html,
-                              fy_error_t *err) FY_MUSTCHECK;
+fy_smtp_message_set_html (fy_smtp_message_t *self, const char *html,
+                          fy_error_t *err) FY_MUSTCHECK;
 
 //  Add another header field (List-Unsubscribe, X-Ferry-Event...). name is
 //  1-76 printable ASCII characters without ':', and not one the message
 //  writes itself (From, To, Cc, Bcc, Reply-To, Subject, Date, Message-ID,
 //  MIME-Version, Content-*); value as for the subject.
 int
-    fy_smtp_message_add_header (fy_smtp_message_t *self, const char *name,
-                                const char *value, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_smtp_message_add_header (fy_smtp_message_t *self, const char *name,
+                            const char *value, fy_error_t *err) FY_MUSTCHECK;
 
 //  The Date, in seconds since the epoch, written in UTC. Default: the
 //  time the message is first rendered.
 void
-    fy_smtp_message_set_date (fy_smtp_message_t *self, int64_t unix_s);
+fy_smtp_message_set_date (fy_smtp_message_t *self, int64_t unix_s);
 
 //  The Message-ID, "left@right" without the angle brackets (dot-atoms,
 //  at most 250 octets), e.g. a delivery key and the sender's domain.
 //  Default: a random UUID at the From address's domain.
 int
-    fy_smtp_message_set_id (fy_smtp_message_t *self, const char *id,
-                            fy_error_t *err) FY_MUSTCHECK;
+fy_smtp_message_set_id (fy_smtp_message_t *self, const char *id,
+                        fy_error_t *err) FY_MUSTCHECK;
 
 //  The Message-ID without brackets: as set, or made now if From is set;
 //  NULL before either. Borrowed.
 const char *
-    fy_smtp_message_id (fy_smtp_message_t *self);
+fy_smtp_message_id (fy_smtp_message_t *self);
 
 //  The envelope sender (the From address), NULL when unset. Borrowed.
 const char *
-    fy_smtp_message_sender (fy_smtp_message_t *self);
+fy_smtp_message_sender (fy_smtp_message_t *self);
 
 //  The envelope recipients in order (To, then Cc, then Bcc): the one at
 //  index, NULL past the end. Borrowed.
 const char *
-    fy_smtp_message_recipient (fy_smtp_message_t *self, size_t index);
+fy_smtp_message_recipient (fy_smtp_message_t *self, size_t index);
 
 //  The whole message, CRLF line endings, not dot-stuffed (curl does that),
 //  and its length in *len. Returns NULL with errno EINVAL and err filled
 //  when From, every recipient or both bodies are missing. Caller owns
 //  result.
 char *
-    fy_smtp_message_render (fy_smtp_message_t *self, size_t *len,
-                            fy_error_t *err);
+fy_smtp_message_render (fy_smtp_message_t *self, size_t *len, fy_error_t *err);
 
 //  --- Client
 
@@ -160,25 +154,25 @@ typedef struct {
 
 //  Fill options with the defaults: no URL, STARTTLS required, no AUTH.
 void
-    fy_smtp_options_default (fy_smtp_options_t *options);
+fy_smtp_options_default (fy_smtp_options_t *options);
 
 //  The policy named "none", "try" or "required" (a config value). Returns
 //  0, or -1 with errno EINVAL.
 int
-    fy_smtp_starttls_parse (const char *text, fy_smtp_starttls_t *policy)
-        FY_MUSTCHECK;
+fy_smtp_starttls_parse (const char *text,
+                        fy_smtp_starttls_t *policy) FY_MUSTCHECK;
 
 //  A client sending through options->url on http's loop (borrowed: it
 //  must outlive this client). Returns NULL with errno EINVAL and err
 //  filled when an option is wrong.
 fy_smtp_t *
-    fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
-                 fy_error_t *err);
+fy_smtp_new (fy_http_client_t *http, const fy_smtp_options_t *options,
+             fy_error_t *err);
 
 //  Abort every submission in flight (their callbacks are not called) and
 //  set *self_p to NULL. Safe on NULL.
 void
-    fy_smtp_destroy (fy_smtp_t **self_p);
+fy_smtp_destroy (fy_smtp_t **self_p);
 
 typedef struct {
     bool ok;
@@ -209,18 +203,18 @@ typedef void (fy_smtp_done_fn) (const fy_smtp_result_t *result, void *arg);
 //  EINVAL (message incomplete) or EIO and err filled; fn is not called
 //  then.
 int
-    fy_smtp_send (fy_smtp_t *self, fy_smtp_message_t **message_p,
-                  fy_smtp_done_fn *fn, void *arg, uint64_t *id_p,
-                  fy_error_t *err) FY_MUSTCHECK;
+fy_smtp_send (fy_smtp_t *self, fy_smtp_message_t **message_p,
+              fy_smtp_done_fn *fn, void *arg, uint64_t *id_p,
+              fy_error_t *err) FY_MUSTCHECK;
 
 //  Abort submission id; its callback is not called. Returns true if it was
 //  still in flight.
 bool
-    fy_smtp_cancel (fy_smtp_t *self, uint64_t id);
+fy_smtp_cancel (fy_smtp_t *self, uint64_t id);
 
 //  Submissions in flight.
 size_t
-    fy_smtp_active (fy_smtp_t *self);
+fy_smtp_active (fy_smtp_t *self);
 
 #ifdef __cplusplus
 }

@@ -137,8 +137,9 @@ static int
 s_check_value (const char *field, const char *value, fy_error_t *err)
 {
     if (strpbrk (value, "\r\n"))
-        return s_refuse (err, field, "a line break (CR or LF) in a header "
-                                     "value is refused");
+        return s_refuse (err, field,
+                         "a line break (CR or LF) in a header "
+                         "value is refused");
     if (!s_is_utf8 (value, strlen (value)))
         return s_refuse (err, field, "not valid UTF-8");
     return 0;
@@ -231,8 +232,8 @@ s_list_add (s_list_t *list, const char *field, const char *name,
     s_addr_t addr = { .name = NULL };
     if (s_set_addr (&addr, field, name, address, err))
         return -1;
-    list->items = fy_xrealloc (list->items,
-                               (list->size + 1) * sizeof (s_addr_t));
+    list->items =
+        fy_xrealloc (list->items, (list->size + 1) * sizeof (s_addr_t));
     list->items [list->size++] = addr;
     return 0;
 }
@@ -278,8 +279,8 @@ fy_smtp_message_add_bcc (fy_smtp_message_t *self, const char *address,
 }
 
 static int
-s_set_string (char **slot, const char *field, const char *value,
-              bool header, fy_error_t *err)
+s_set_string (char **slot, const char *field, const char *value, bool header,
+              fy_error_t *err)
 {
     assert (value);
     if (header && s_check_value (field, value, err))
@@ -321,8 +322,8 @@ static bool
 s_is_reserved (const char *name)
 {
     static const char *const reserved [] = {
-        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date",
-        "Message-ID", "MIME-Version", NULL
+        "From",    "To",   "Cc",         "Bcc",          "Reply-To",
+        "Subject", "Date", "Message-ID", "MIME-Version", NULL
     };
     for (size_t i = 0; reserved [i]; i++)
         if (strcasecmp (name, reserved [i]) == 0)
@@ -342,16 +343,17 @@ fy_smtp_message_add_header (fy_smtp_message_t *self, const char *name,
     for (size_t i = 0; valid && i < len; i++)
         valid = name [i] > 32 && name [i] < 127 && name [i] != ':';
     if (!valid)
-        return s_refuse (err, "header", "a header name is 1-76 printable "
-                                        "ASCII characters without ':'");
+        return s_refuse (err, "header",
+                         "a header name is 1-76 printable "
+                         "ASCII characters without ':'");
     if (s_is_reserved (name))
         return s_refuse (err, name, "the message writes this header itself");
     if (s_check_value (name, value, err))
         return -1;
-    self->names = fy_xrealloc (self->names,
-                               (self->nheaders + 1) * sizeof (char *));
-    self->values = fy_xrealloc (self->values,
-                                (self->nheaders + 1) * sizeof (char *));
+    self->names =
+        fy_xrealloc (self->names, (self->nheaders + 1) * sizeof (char *));
+    self->values =
+        fy_xrealloc (self->values, (self->nheaders + 1) * sizeof (char *));
     self->names [self->nheaders] = fy_xstrdup (name);
     self->values [self->nheaders] = fy_xstrdup (value);
     self->nheaders++;
@@ -376,9 +378,10 @@ fy_smtp_message_set_id (fy_smtp_message_t *self, const char *id,
     size_t len = strlen (id);
     if (!at || len > 250 || !s_is_dot_atom (id, (size_t) (at - id))
         || !s_is_dot_atom (at + 1, len - (size_t) (at - id) - 1))
-        return s_refuse (err, "Message-ID", "not left@right of dot-atoms "
-                                            "(at most 250 octets, no "
-                                            "brackets)");
+        return s_refuse (err, "Message-ID",
+                         "not left@right of dot-atoms "
+                         "(at most 250 octets, no "
+                         "brackets)");
     free (self->id);
     self->id = fy_xstrdup (id);
     return 0;
@@ -391,8 +394,8 @@ fy_smtp_message_id (fy_smtp_message_t *self)
     if (!self->id && self->from.address) {
         char uuid [FY_UUID_SIZE];
         fy_uuid_generate (uuid);
-        self->id = fy_xasprintf ("%s@%s", uuid,
-                                 strrchr (self->from.address, '@') + 1);
+        self->id =
+            fy_xasprintf ("%s@%s", uuid, strrchr (self->from.address, '@') + 1);
     }
     return self->id;
 }
@@ -486,8 +489,8 @@ s_encoded (s_out_t *out, const char *text, size_t len)
 {
     //  The first word of a field cannot fold away from "Name: ": it holds
     //  what fits in the rest of the line (one character at least).
-    size_t room = out->line + 1 + 12 < S_FOLD
-                  ? (S_FOLD - out->line - 1 - 12) / 4 * 3 : 0;
+    size_t room =
+        out->line + 1 + 12 < S_FOLD ? (S_FOLD - out->line - 1 - 12) / 4 * 3 : 0;
     size_t limit = out->fresh && room < S_WORD_BYTES ? room : S_WORD_BYTES;
     size_t i = 0;
     while (i < len) {
@@ -607,10 +610,9 @@ s_address (s_out_t *out, const s_addr_t *addr, bool last)
 {
     if (addr->name)
         s_phrase (out, addr->name);
-    char *token = addr->name ? fy_xasprintf ("<%s>%s", addr->address,
-                                             last ? "" : ",")
-                             : fy_xasprintf ("%s%s", addr->address,
-                                             last ? "" : ",");
+    char *token = addr->name
+                      ? fy_xasprintf ("<%s>%s", addr->address, last ? "" : ",")
+                      : fy_xasprintf ("%s%s", addr->address, last ? "" : ",");
     s_word (out, token);
     free (token);
 }
@@ -631,13 +633,11 @@ s_address_field (s_out_t *out, const char *name, const s_addr_t *items,
 static void
 s_date (s_out_t *out, int64_t unix_s)
 {
-    static const char *const days [] = {
-        "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-    };
-    static const char *const months [] = {
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-    };
+    static const char *const days [] = { "Sun", "Mon", "Tue", "Wed",
+                                         "Thu", "Fri", "Sat" };
+    static const char *const months [] = { "Jan", "Feb", "Mar", "Apr",
+                                           "May", "Jun", "Jul", "Aug",
+                                           "Sep", "Oct", "Nov", "Dec" };
     time_t when = (time_t) unix_s;
     struct tm tm;
     if (!gmtime_r (&when, &tm))
@@ -746,8 +746,9 @@ s_part (s_out_t *out, const char *subtype, const char *text, bool multipart)
     size_t len;
     char *canon = s_canonical (text, &len);
     bool qp = s_qp (NULL, canon, len) <= s_base64_size (len);
-    fprintf (out->file, "Content-Type: text/%s; charset=UTF-8\r\n"
-                        "Content-Transfer-Encoding: %s\r\n\r\n",
+    fprintf (out->file,
+             "Content-Type: text/%s; charset=UTF-8\r\n"
+             "Content-Transfer-Encoding: %s\r\n\r\n",
              subtype, qp ? "quoted-printable" : "base64");
     if (qp) {
         s_qp (out->file, canon, len);
@@ -772,8 +773,7 @@ s_boundary (const char *id, char boundary [32])
 }
 
 char *
-fy_smtp_message_render (fy_smtp_message_t *self, size_t *len,
-                        fy_error_t *err)
+fy_smtp_message_render (fy_smtp_message_t *self, size_t *len, fy_error_t *err)
 {
     assert (self);
     assert (len);
@@ -822,8 +822,9 @@ fy_smtp_message_render (fy_smtp_message_t *self, size_t *len,
     if (self->text && self->html) {
         char boundary [32];
         s_boundary (id, boundary);
-        fprintf (out.file, "Content-Type: multipart/alternative; "
-                           "boundary=\"%s\"\r\n\r\n--%s\r\n",
+        fprintf (out.file,
+                 "Content-Type: multipart/alternative; "
+                 "boundary=\"%s\"\r\n\r\n--%s\r\n",
                  boundary, boundary);
         s_part (&out, "plain", self->text, true);
         fprintf (out.file, "--%s\r\n", boundary);

@@ -195,10 +195,10 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     size_t off = *pos, inner = off + *open_len;
     char sigil = inner < p->len ? src [inner] : 0;
     static const char sigils [] = "&#^/!><${=";
-    static const s_kind_t kinds [] = {
-        S_RAW, S_SECTION, S_INVERTED, S_CLOSE, S_COMMENT, S_PARTIAL,
-        S_PARENT, S_BLOCK, S_RAW, S_DELIM
-    };
+    static const s_kind_t kinds [] = { S_RAW,    S_SECTION, S_INVERTED,
+                                       S_CLOSE,  S_COMMENT, S_PARTIAL,
+                                       S_PARENT, S_BLOCK,   S_RAW,
+                                       S_DELIM };
     const char *at = sigil ? strchr (sigils, sigil) : NULL;
     s_kind_t kind = at ? kinds [at - sigils] : S_VAR;
     //  The close delimiter is looked for after the sigil, which may be
@@ -209,8 +209,8 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     const char *found;
     while (true) {
         found = from <= p->len
-              ? memmem (src + from, p->len - from, *close, *close_len)
-              : NULL;
+                    ? memmem (src + from, p->len - from, *close, *close_len)
+                    : NULL;
         if (!found)
             return s_error (p, off, "unclosed tag");
         end = (size_t) (found - src);
@@ -282,8 +282,8 @@ s_scan (s_parser_t *p)
 static bool
 s_is_inheritance (s_parser_t *p, const s_token_t *token)
 {
-    s_kind_t kind = token->kind == S_CLOSE ? p->tokens [token->match].kind
-                                           : token->kind;
+    s_kind_t kind =
+        token->kind == S_CLOSE ? p->tokens [token->match].kind : token->kind;
     return kind == S_PARENT || kind == S_BLOCK;
 }
 
@@ -324,8 +324,8 @@ s_standalone (s_parser_t *p)
             size_t ws = lead->kind == S_TEXT ? lead->str : lead->off;
             size_t ws_len = lead->kind == S_TEXT ? lead->len : 0;
             s_token_t *last_tag = NULL;
-            size_t next_line = newline ? p->tokens [last].str
-                                         + p->tokens [last].len : 0;
+            size_t next_line =
+                newline ? p->tokens [last].str + p->tokens [last].len : 0;
             for (size_t i = first; i <= last; i++) {
                 s_token_t *token = &p->tokens [i];
                 if (token->kind == S_TEXT) {
@@ -365,19 +365,21 @@ s_match (s_parser_t *p)
             case S_CLOSE: {
                 int n = (int) (token->len < 40 ? token->len : 40);
                 if (depth == 0)
-                    return s_error (p, token->off, "close tag '%.*s' "
-                                    "without an open section", n,
-                                    p->src + token->str);
+                    return s_error (p, token->off,
+                                    "close tag '%.*s' "
+                                    "without an open section",
+                                    n, p->src + token->str);
                 s_token_t *open = &p->tokens [stack [depth - 1]];
                 if (open->raw_len != token->len
                     || memcmp (p->src + open->raw, p->src + token->str,
                                token->len))
-                    return s_error (p, token->off, "close tag '%.*s' does "
-                                    "not match open section '%.*s'", n,
-                                    p->src + token->str,
-                                    (int) (open->raw_len < 40
-                                           ? open->raw_len : 40),
-                                    p->src + open->raw);
+                    return s_error (
+                        p, token->off,
+                        "close tag '%.*s' does "
+                        "not match open section '%.*s'",
+                        n, p->src + token->str,
+                        (int) (open->raw_len < 40 ? open->raw_len : 40),
+                        p->src + open->raw);
                 open->match = i;
                 token->match = stack [depth - 1];
                 depth--;
@@ -401,8 +403,8 @@ s_list_add (s_list_t *list, s_kind_t kind)
 {
     if (list->count == list->cap) {
         list->cap = list->cap ? list->cap * 2 : 4;
-        list->nodes = fy_xrealloc (list->nodes,
-                                   list->cap * sizeof *list->nodes);
+        list->nodes =
+            fy_xrealloc (list->nodes, list->cap * sizeof *list->nodes);
     }
     s_node_t *node = &list->nodes [list->count++];
     *node = (s_node_t) { .kind = kind };
@@ -444,9 +446,11 @@ s_add_text (s_parser_t *p, size_t *i, size_t to, s_list_t *list,
 {
     size_t end = *i, total = 0;
     const char *text;
-    for (; end < to && (p->tokens [end].kind == S_TEXT
-                        || p->tokens [end].kind == S_COMMENT
-                        || p->tokens [end].kind == S_DELIM); end++)
+    for (;
+         end < to
+         && (p->tokens [end].kind == S_TEXT || p->tokens [end].kind == S_COMMENT
+             || p->tokens [end].kind == S_DELIM);
+         end++)
         if (p->tokens [end].kind == S_TEXT)
             total += s_text (p, &p->tokens [end], strip, strip_len, &text);
     if (total) {
@@ -497,8 +501,8 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
         node->dynamic = token->dynamic;
         node->str = fy_xstrndup (src + token->str, token->len);
         node->len = token->len;
-        if (token->standalone && (token->kind == S_PARTIAL
-                                  || token->kind == S_PARENT))
+        if (token->standalone
+            && (token->kind == S_PARTIAL || token->kind == S_PARENT))
             s_set_indent (node, src + token->ws, token->ws_len, strip,
                           strip_len);
         if (token->kind == S_VAR || token->kind == S_RAW
@@ -520,8 +524,7 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
                 inner_len = n;
                 s_set_indent (node, inner, inner_len, strip, strip_len);
             }
-            else
-            if (token->standalone)
+            else if (token->standalone)
                 s_set_indent (node, src + token->ws, token->ws_len, strip,
                               strip_len);
             node->force_newline = close->standalone && close->eats_newline;
@@ -580,7 +583,7 @@ fy_template_destroy (fy_template_t **self_p)
 //  Partials: compiled templates by name.
 
 struct fy_template_partials {
-    zhashx_t *templates;        //  name -> fy_template_t *, or &s_missing
+    zhashx_t *templates;  //  name -> fy_template_t *, or &s_missing
     fy_template_resolver_fn *resolver;
     void *arg;
 };
@@ -643,8 +646,8 @@ fy_template_partials_add (fy_template_partials_t *self, const char *name,
 //  The template called name, or NULL: none (*failed false), or it does
 //  not compile (*failed true, err set).
 static fy_template_t *
-s_partials_get (fy_template_partials_t *self, const char *name,
-                fy_error_t *err, bool *failed)
+s_partials_get (fy_template_partials_t *self, const char *name, fy_error_t *err,
+                bool *failed)
 {
     *failed = false;
     fy_template_t *template = zhashx_lookup (self->templates, name);
@@ -677,7 +680,7 @@ typedef struct {
     size_t cap;
     json_t *stack [FY_TEMPLATE_MAX_DEPTH + 1];  //  Context stack
     size_t depth;
-    char *indent;               //  Current indentation: [start, end)
+    char *indent;  //  Current indentation: [start, end)
     size_t indent_start;
     size_t indent_end;
     size_t indent_cap;
@@ -687,7 +690,7 @@ typedef struct {
     int nesting;
     int partial_depth;
     fy_error_t *err;
-    int error;                  //  errno of the failure, 0 while none
+    int error;  //  errno of the failure, 0 while none
 } s_render_t;
 
 static void
@@ -715,10 +718,10 @@ s_put (s_render_t *r, const char *data, size_t len)
         return;
     }
     if (r->len + len + 1 > r->cap) {
-        size_t cap = r->cap * 2 > r->len + len + 1 ? r->cap * 2
-                   : r->len + len + 1;
-        r->cap = cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap
-               : FY_TEMPLATE_MAX_OUTPUT + 1;
+        size_t cap =
+            r->cap * 2 > r->len + len + 1 ? r->cap * 2 : r->len + len + 1;
+        r->cap =
+            cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
         r->out = fy_xrealloc (r->out, r->cap);
     }
     memcpy (r->out + r->len, data, len);
@@ -729,8 +732,7 @@ static void
 s_put_indent (s_render_t *r)
 {
     if (r->indent_end > r->indent_start)
-        s_put (r, r->indent + r->indent_start,
-               r->indent_end - r->indent_start);
+        s_put (r, r->indent + r->indent_start, r->indent_end - r->indent_start);
 }
 
 //  Template text: the indentation goes after each newline it holds.
@@ -760,11 +762,20 @@ s_put_escaped (s_render_t *r, const char *text, size_t len)
     for (size_t i = 0; i < len; i++) {
         const char *entity;
         switch (text [i]) {
-            case '&': entity = "&amp;"; break;
-            case '"': entity = "&quot;"; break;
-            case '<': entity = "&lt;"; break;
-            case '>': entity = "&gt;"; break;
-            default: continue;
+            case '&':
+                entity = "&amp;";
+                break;
+            case '"':
+                entity = "&quot;";
+                break;
+            case '<':
+                entity = "&lt;";
+                break;
+            case '>':
+                entity = "&gt;";
+                break;
+            default:
+                continue;
         }
         s_put (r, text + run, i - run);
         s_put (r, entity, strlen (entity));
@@ -852,8 +863,8 @@ s_lookup (s_render_t *r, const char *name, size_t len)
         name = dot + 1;
         dot = memchr (name, '.', (size_t) (end - name));
         part = dot ? (size_t) (dot - name) : (size_t) (end - name);
-        value = json_is_object (value)
-              ? json_object_getn (value, name, part) : NULL;
+        value = json_is_object (value) ? json_object_getn (value, name, part)
+                                       : NULL;
     }
     return value;
 }
@@ -865,14 +876,14 @@ static bool
 s_is_falsy (json_t *value)
 {
     return !value || json_is_null (value) || json_is_false (value)
-        || (json_is_array (value) && json_array_size (value) == 0)
-        || (json_is_string (value) && json_string_length (value) == 0)
-        || (json_is_integer (value) && json_integer_value (value) == 0)
-        || (json_is_real (value) && json_real_value (value) == 0.0);
+           || (json_is_array (value) && json_array_size (value) == 0)
+           || (json_is_string (value) && json_string_length (value) == 0)
+           || (json_is_integer (value) && json_integer_value (value) == 0)
+           || (json_is_real (value) && json_real_value (value) == 0.0);
 }
 
 static void
-    s_render_list (s_render_t *r, const s_list_t *list);
+s_render_list (s_render_t *r, const s_list_t *list);
 
 //  One level deeper: counts against the depth and the steps.
 static bool
@@ -881,8 +892,10 @@ s_enter (s_render_t *r)
     if (r->error)
         return false;
     if (r->nesting == FY_TEMPLATE_MAX_DEPTH) {
-        s_fail (r, ELOOP, "sections, partials and blocks nested more "
-                "than %d deep", FY_TEMPLATE_MAX_DEPTH);
+        s_fail (r, ELOOP,
+                "sections, partials and blocks nested more "
+                "than %d deep",
+                FY_TEMPLATE_MAX_DEPTH);
         return false;
     }
     if (++r->steps > FY_TEMPLATE_MAX_STEPS) {
@@ -924,13 +937,14 @@ s_indent_push (s_render_t *r, const char *indent, size_t len)
 //  A partial or parent: its lines are indented by the tag's whitespace
 //  when it stands alone, else not at all; a parent passes its blocks.
 static void
-s_render_template (s_render_t *r, const s_node_t *node,
-                   fy_template_t *template, s_frame_t *frame)
+s_render_template (s_render_t *r, const s_node_t *node, fy_template_t *template,
+                   s_frame_t *frame)
 {
     if (r->partial_depth == FY_TEMPLATE_MAX_PARTIAL_DEPTH) {
-        s_fail (r, ELOOP, "partial '%.40s' nested more than %d deep "
-                "(does it include itself?)", node->str,
-                FY_TEMPLATE_MAX_PARTIAL_DEPTH);
+        s_fail (r, ELOOP,
+                "partial '%.40s' nested more than %d deep "
+                "(does it include itself?)",
+                node->str, FY_TEMPLATE_MAX_PARTIAL_DEPTH);
         return;
     }
     if (!s_enter (r))
@@ -994,8 +1008,8 @@ s_resolve (s_render_t *r, const s_node_t *node)
         name = json_string_value (value);
     }
     bool failed;
-    fy_template_t *template = s_partials_get (r->partials, name, r->err,
-                                              &failed);
+    fy_template_t *template =
+        s_partials_get (r->partials, name, r->err, &failed);
     if (failed)
         r->error = EINVAL;
     return template;
@@ -1081,7 +1095,8 @@ fy_template_render (fy_template_t *self, json_t *data,
     r->depth = 1;
     //  Room for the text and as much again for values, at first.
     r->cap = self->text_size < FY_TEMPLATE_MAX_OUTPUT / 2
-           ? self->text_size * 2 + 64 : FY_TEMPLATE_MAX_OUTPUT + 1;
+                 ? self->text_size * 2 + 64
+                 : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
     s_render_list (r, &self->root);
     int rc = r->error ? -1 : 0;

@@ -53,19 +53,19 @@ typedef struct fy_template_partials fy_template_partials_t;
 //  bad delimiter change, an empty tag name or nesting deeper than
 //  FY_TEMPLATE_MAX_NESTING. The template does not refer to text after.
 fy_template_t *
-    fy_template_compile (const char *text, size_t len,
-                         fy_error_t *err) FY_MUSTCHECK;
+fy_template_compile (const char *text, size_t len,
+                     fy_error_t *err) FY_MUSTCHECK;
 
 //  Destroy the template and set *self_p to NULL. Safe on NULL.
 void
-    fy_template_destroy (fy_template_t **self_p);
+fy_template_destroy (fy_template_t **self_p);
 
 //  Where partials and parents come from: the text of the template called
 //  name (*len_p gets its length), or NULL when there is none, which
 //  renders as nothing, as the spec says. The text is borrowed until the
 //  resolver is called again; it is compiled at once.
-typedef const char *
-    (fy_template_resolver_fn) (const char *name, size_t *len_p, void *arg);
+typedef const char *(fy_template_resolver_fn) (const char *name, size_t *len_p,
+                                               void *arg);
 
 //  A set of named templates for partials and parents, each compiled once
 //  and kept: added ahead with fy_template_partials_add, or asked of
@@ -73,19 +73,19 @@ typedef const char *
 //  resolver does not know is remembered too. Not thread-safe: a render
 //  may add to the set.
 fy_template_partials_t *
-    fy_template_partials_new (fy_template_resolver_fn *resolver, void *arg);
+fy_template_partials_new (fy_template_resolver_fn *resolver, void *arg);
 
 //  Destroy the set and its templates and set *self_p to NULL. Safe on NULL.
 void
-    fy_template_partials_destroy (fy_template_partials_t **self_p);
+fy_template_partials_destroy (fy_template_partials_t **self_p);
 
 //  Compile text as the template called name, replacing any of that name.
 //  Returns 0, or -1 with errno EINVAL and err set ("partial 'name': line
 //  L column C: reason").
 int
-    fy_template_partials_add (fy_template_partials_t *self, const char *name,
-                              const char *text, size_t len,
-                              fy_error_t *err) FY_MUSTCHECK;
+fy_template_partials_add (fy_template_partials_t *self, const char *name,
+                          const char *text, size_t len,
+                          fy_error_t *err) FY_MUSTCHECK;
 
 //  Render self against data (any JSON value; NULL renders as null) with
 //  partials from partials (may be NULL: then every partial is empty).
@@ -97,9 +97,9 @@ int
 //  everything deeper than FY_TEMPLATE_MAX_DEPTH, EFBIG when the output
 //  would pass FY_TEMPLATE_MAX_OUTPUT. data is only read.
 int
-    fy_template_render (fy_template_t *self, json_t *data,
-                        fy_template_partials_t *partials, char **out_p,
-                        size_t *len_p, fy_error_t *err) FY_MUSTCHECK;
+fy_template_render (fy_template_t *self, json_t *data,
+                    fy_template_partials_t *partials, char **out_p,
+                    size_t *len_p, fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

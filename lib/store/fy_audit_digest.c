@@ -25,7 +25,7 @@
 #include <time.h>
 
 #define S_FIELDS 16
-#define S_HOUR_US INT64_C(3600000000)
+#define S_HOUR_US INT64_C (3600000000)
 
 //  Domain-separation tags, so an event hash can never be taken for an
 //  hour digest or the other way round.
@@ -88,10 +88,10 @@ typedef struct {
 static void
 s_put_u32 (EVP_MD_CTX *ctx, uint32_t value)
 {
-    unsigned char be [4] = {
-        (unsigned char) (value >> 24), (unsigned char) (value >> 16),
-        (unsigned char) (value >> 8), (unsigned char) value
-    };
+    unsigned char be [4] = { (unsigned char) (value >> 24),
+                             (unsigned char) (value >> 16),
+                             (unsigned char) (value >> 8),
+                             (unsigned char) value };
     EVP_DigestUpdate (ctx, be, 4);
 }
 
@@ -155,8 +155,8 @@ s_sign (const char *key, const unsigned char digest [FY_AUDIT_DIGEST_SIZE],
         unsigned char mac [FY_AUDIT_DIGEST_SIZE])
 {
     unsigned int len = FY_AUDIT_DIGEST_SIZE;
-    HMAC (EVP_sha256 (), key, (int) strlen (key), digest,
-          FY_AUDIT_DIGEST_SIZE, mac, &len);
+    HMAC (EVP_sha256 (), key, (int) strlen (key), digest, FY_AUDIT_DIGEST_SIZE,
+          mac, &len);
 }
 
 //  ---------------------------------------------------------------------
@@ -172,13 +172,11 @@ s_fail (fy_store_t *store, PGresult *res, const char *what, fy_error_t *err)
     int code = EIO;
     if (fy_store_pg_lost (store))
         code = ECONNRESET;
-    else
-    if (state && strncmp (state, "22", 2) == 0)
+    else if (state && strncmp (state, "22", 2) == 0)
         code = EINVAL;
-    else
-    if (state && (strcmp (state, "40001") == 0
-                  || strcmp (state, "40P01") == 0
-                  || strncmp (state, "57P", 3) == 0))
+    else if (state
+             && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
+                 || strncmp (state, "57P", 3) == 0))
         code = EAGAIN;
     PQclear (res);
     errno = code;
@@ -192,8 +190,8 @@ s_query (fy_store_t *store, PGconn *conn, const char *sql, int count,
          const char *const *values, int binary, const char *what,
          fy_error_t *err)
 {
-    PGresult *res = PQexecParams (conn, sql, count, NULL, values, NULL,
-                                  NULL, binary);
+    PGresult *res =
+        PQexecParams (conn, sql, count, NULL, values, NULL, NULL, binary);
     ExecStatusType status = PQresultStatus (res);
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
         return res;
@@ -214,8 +212,8 @@ s_rollback (PGconn *conn)
 static int64_t
 s_int8 (PGresult *res, int row, int col)
 {
-    const unsigned char *at = (const unsigned char *) PQgetvalue (res, row,
-                                                                  col);
+    const unsigned char *at =
+        (const unsigned char *) PQgetvalue (res, row, col);
     uint64_t value = 0;
     if (PQgetlength (res, row, col) == 8)
         for (int i = 0; i < 8; i++)
@@ -231,8 +229,8 @@ s_hour_entries (fy_store_t *store, PGconn *conn, const char *company,
 {
     *now_p = NULL;
     const char *values [] = { company, hour };
-    PGresult *res = s_query (store, conn, s_canonical, 2, values, 0,
-                             "hour events", err);
+    PGresult *res =
+        s_query (store, conn, s_canonical, 2, values, 0, "hour events", err);
     if (!res)
         return -1;
     int rows = PQntuples (res);
@@ -240,8 +238,8 @@ s_hour_entries (fy_store_t *store, PGconn *conn, const char *company,
     for (int r = 0; r < rows; r++) {
         const char *fields [S_FIELDS];
         for (int c = 0; c < S_FIELDS; c++)
-            fields [c] = PQgetisnull (res, r, c) ? NULL
-                                                 : PQgetvalue (res, r, c);
+            fields [c] =
+                PQgetisnull (res, r, c) ? NULL : PQgetvalue (res, r, c);
         unsigned char *bytes = now [r].entry.bytes;
         if (fy_uuid_parse (fields [0], bytes))
             memset (bytes, 0, FY_UUID_BYTES);
@@ -264,7 +262,8 @@ s_uuid_compare (const void *a, const void *b)
 //  Run
 
 //  One (company, hour) pair: $1 the company, $2 the hour in microseconds.
-#define S_PAIR "company_id = $1::uuid AND hour = timestamptz 'epoch' " \
+#define S_PAIR                                              \
+    "company_id = $1::uuid AND hour = timestamptz 'epoch' " \
     "+ $2::bigint * interval '1 microsecond'"
 
 //  Digest the rows of one due (company, hour) that no digest covers yet,
@@ -284,8 +283,7 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
         errno = EIO;
         return -1;
     }
-    PGresult *res = s_query (store, conn, "BEGIN", 0, NULL, 0, "begin",
-                             err);
+    PGresult *res = s_query (store, conn, "BEGIN", 0, NULL, 0, "begin", err);
     if (!res)
         return -1;
     PQclear (res);
@@ -294,15 +292,17 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
     s_entry_t *entries = NULL;
     unsigned char *covered = NULL;
     const char *pair [] = { company, hour };
-    res = s_query (store, conn, "SELECT pg_advisory_xact_lock("
-                   "hashtext('fy_audit_digest'), hashtext($1))", 1, pair, 0,
-                   "lock", err);
+    res = s_query (store, conn,
+                   "SELECT pg_advisory_xact_lock("
+                   "hashtext('fy_audit_digest'), hashtext($1))",
+                   1, pair, 0, "lock", err);
     if (!res)
         goto out;
     PQclear (res);
-    res = s_query (store, conn, "SELECT 1 FROM audit.digest_due WHERE "
-                   S_PAIR " FOR UPDATE SKIP LOCKED", 2, pair, 0, "due",
-                   err);
+    res = s_query (store, conn,
+                   "SELECT 1 FROM audit.digest_due WHERE " S_PAIR
+                   " FOR UPDATE SKIP LOCKED",
+                   2, pair, 0, "due", err);
     if (!res)
         goto out;
     bool due = PQntuples (res) == 1;
@@ -312,31 +312,33 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
         goto out;
     }
     //  The chain's end, and the ids the hour's digests cover already.
-    res = s_query (store, conn, "SELECT seq, digest FROM audit.digests "
+    res = s_query (store, conn,
+                   "SELECT seq, digest FROM audit.digests "
                    "WHERE company_id = $1::uuid ORDER BY seq DESC LIMIT 1",
                    1, pair, 1, "last digest", err);
     if (!res)
         goto out;
-    bool has_prev = PQntuples (res) == 1
-                 && PQgetlength (res, 0, 1) == FY_AUDIT_DIGEST_SIZE;
+    bool has_prev =
+        PQntuples (res) == 1 && PQgetlength (res, 0, 1) == FY_AUDIT_DIGEST_SIZE;
     int64_t seq = has_prev ? s_int8 (res, 0, 0) : 0;
     unsigned char prev [FY_AUDIT_DIGEST_SIZE];
     if (has_prev)
         memcpy (prev, PQgetvalue (res, 0, 1), sizeof prev);
     PQclear (res);
-    res = s_query (store, conn, "SELECT events FROM audit.digests WHERE "
-                   S_PAIR, 2, pair, 1, "hour digests", err);
+    res =
+        s_query (store, conn, "SELECT events FROM audit.digests WHERE " S_PAIR,
+                 2, pair, 1, "hour digests", err);
     if (!res)
         goto out;
     size_t covered_count = 0;
     for (int r = 0; r < PQntuples (res); r++)
-        covered_count += (size_t) PQgetlength (res, r, 0)
-                       / FY_AUDIT_DIGEST_ENTRY;
+        covered_count +=
+            (size_t) PQgetlength (res, r, 0) / FY_AUDIT_DIGEST_ENTRY;
     covered = fy_xcalloc (covered_count + 1, FY_UUID_BYTES);
     size_t c = 0;
     for (int r = 0; r < PQntuples (res); r++) {
-        const unsigned char *at = (const unsigned char *) PQgetvalue (res, r,
-                                                                      0);
+        const unsigned char *at =
+            (const unsigned char *) PQgetvalue (res, r, 0);
         size_t n = (size_t) PQgetlength (res, r, 0) / FY_AUDIT_DIGEST_ENTRY;
         for (size_t i = 0; i < n; i++)
             memcpy (covered + FY_UUID_BYTES * c++,
@@ -360,35 +362,40 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
         size_t events_len = (size_t) count * FY_AUDIT_DIGEST_ENTRY;
         unsigned char digest [FY_AUDIT_DIGEST_SIZE];
         unsigned char mac [FY_AUDIT_DIGEST_SIZE];
-        s_hour_digest (company_bytes, hour_us, count,
-                       has_prev ? prev : NULL, (unsigned char *) entries,
-                       events_len, digest);
+        s_hour_digest (company_bytes, hour_us, count, has_prev ? prev : NULL,
+                       (unsigned char *) entries, events_len, digest);
         s_sign (key, digest, mac);
         char count_text [24], seq_text [24];
         snprintf (count_text, sizeof count_text, "%lld", (long long) count);
         snprintf (seq_text, sizeof seq_text, "%lld", (long long) seq + 1);
-        const char *values [] = {
-            company, hour, count_text, (char *) digest,
-            has_prev ? (char *) prev : NULL, (char *) mac,
-            (char *) entries, seq_text
+        const char *values [] = { company,
+                                  hour,
+                                  count_text,
+                                  (char *) digest,
+                                  has_prev ? (char *) prev : NULL,
+                                  (char *) mac,
+                                  (char *) entries,
+                                  seq_text };
+        int lengths [] = {
+            0, 0, 0, sizeof digest, sizeof prev, sizeof mac, (int) events_len, 0
         };
-        int lengths [] = { 0, 0, 0, sizeof digest, sizeof prev, sizeof mac,
-                           (int) events_len, 0 };
         int formats [] = { 0, 0, 0, 1, 1, 1, 1, 0 };
-        res = PQexecParams (conn,
+        res = PQexecParams (
+            conn,
             "INSERT INTO audit.digests (company_id, hour, event_count, "
             "digest, prev_digest, hmac, events, seq) VALUES ($1::uuid, "
             "timestamptz 'epoch' + $2::bigint * interval '1 microsecond', "
             "$3::bigint, $4::bytea, $5::bytea, $6::bytea, $7::bytea, "
-            "$8::bigint)", 8, NULL, values, lengths, formats, 0);
+            "$8::bigint)",
+            8, NULL, values, lengths, formats, 0);
         if (PQresultStatus (res) != PGRES_COMMAND_OK) {
             s_fail (store, res, "store digest", err);
             goto out;
         }
         PQclear (res);
     }
-    res = s_query (store, conn, "DELETE FROM audit.digest_due WHERE "
-                   S_PAIR, 2, pair, 0, "not due", err);
+    res = s_query (store, conn, "DELETE FROM audit.digest_due WHERE " S_PAIR, 2,
+                   pair, 0, "not due", err);
     if (!res)
         goto out;
     PQclear (res);
@@ -403,8 +410,7 @@ out:
         s_rollback (conn);
         errno = saved;
     }
-    else
-    if (rc == 0)
+    else if (rc == 0)
         s_rollback (conn);
     free (covered);
     free (entries);
@@ -436,15 +442,17 @@ fy_audit_digest_run (fy_store_t *store, int64_t now_ms, int grace_s,
     snprintf (cutoff, sizeof cutoff, "%lld", (long long) cutoff_us);
     snprintf (grace, sizeof grace, "%d", grace_s);
     const char *values [] = { cutoff, grace };
-    PGresult *hours = s_query (store, conn,
-        "SELECT company_id::text, (extract(epoch FROM hour) "
-        "* 1000000)::bigint FROM audit.digest_due u "
-        "WHERE hour < timestamptz 'epoch' "
-        "+ $1::bigint * interval '1 microsecond' "
-        "AND (touched < now() - $2::int * interval '1 second' "
-        "OR NOT EXISTS (SELECT 1 FROM audit.digests d "
-        "WHERE d.company_id = u.company_id AND d.hour = u.hour)) "
-        "ORDER BY 1, 2", 2, values, 0, "due hours", err);
+    PGresult *hours =
+        s_query (store, conn,
+                 "SELECT company_id::text, (extract(epoch FROM hour) "
+                 "* 1000000)::bigint FROM audit.digest_due u "
+                 "WHERE hour < timestamptz 'epoch' "
+                 "+ $1::bigint * interval '1 microsecond' "
+                 "AND (touched < now() - $2::int * interval '1 second' "
+                 "OR NOT EXISTS (SELECT 1 FROM audit.digests d "
+                 "WHERE d.company_id = u.company_id AND d.hour = u.hour)) "
+                 "ORDER BY 1, 2",
+                 2, values, 0, "due hours", err);
     if (!hours)
         return -1;
     int rc = 0;
@@ -453,8 +461,7 @@ fy_audit_digest_run (fy_store_t *store, int64_t now_ms, int grace_s,
                                     PQgetvalue (hours, i, 1), key, err);
         if (stored < 0)
             rc = -1;
-        else
-        if (stored && digested_p)
+        else if (stored && digested_p)
             (*digested_p)++;
     }
     int saved = errno;
@@ -476,8 +483,8 @@ s_hour_text (int64_t hour_us, char text [32])
 {
     time_t seconds = (time_t) (hour_us / 1000000);
     struct tm tm;
-    if (!gmtime_r (&seconds, &tm) || !strftime (text, 32,
-                                                "%Y-%m-%dT%H:00:00Z", &tm))
+    if (!gmtime_r (&seconds, &tm)
+        || !strftime (text, 32, "%Y-%m-%dT%H:00:00Z", &tm))
         snprintf (text, 32, "%lld", (long long) hour_us);
 }
 
@@ -487,8 +494,8 @@ s_report_event (json_t *list, const unsigned char *uuid, int64_t hour_us)
     char id [FY_UUID_SIZE], hour [32];
     fy_uuid_format (uuid, id);
     s_hour_text (hour_us, hour);
-    json_array_append_new (list, json_pack ("{s:s, s:s}", "id", id,
-                                            "hour", hour));
+    json_array_append_new (list,
+                           json_pack ("{s:s, s:s}", "id", id, "hour", hour));
 }
 
 static void
@@ -496,9 +503,9 @@ s_report_digest (s_report_t *report, int64_t hour_us, const char *problem)
 {
     char hour [32];
     s_hour_text (hour_us, hour);
-    json_array_append_new (report->digests,
-                           json_pack ("{s:s, s:s}", "hour", hour,
-                                      "problem", problem));
+    json_array_append_new (
+        report->digests,
+        json_pack ("{s:s, s:s}", "hour", hour, "problem", problem));
 }
 
 //  Entries, or events now (their entry first), by uuid then hash.
@@ -521,22 +528,22 @@ s_diff (s_report_t *report, int64_t hour_us, s_entry_t *stored,
     qsort (now, now_count, sizeof *now, s_entry_compare);
     size_t i = 0, j = 0;
     while (i < stored_count || j < now_count) {
-        int order = i == stored_count ? 1 : j == now_count ? -1
-                  : memcmp (stored [i].bytes, now [j].entry.bytes,
-                            FY_UUID_BYTES);
+        int order =
+            i == stored_count ? 1
+            : j == now_count
+                ? -1
+                : memcmp (stored [i].bytes, now [j].entry.bytes, FY_UUID_BYTES);
         if (order == 0) {
             if (memcmp (stored [i].bytes, now [j].entry.bytes,
-                        FY_AUDIT_DIGEST_ENTRY) != 0)
-                s_report_event (report->changed, now [j].entry.bytes,
-                                hour_us);
+                        FY_AUDIT_DIGEST_ENTRY)
+                != 0)
+                s_report_event (report->changed, now [j].entry.bytes, hour_us);
             i++;
             j++;
         }
-        else
-        if (order < 0)
+        else if (order < 0)
             s_report_event (report->removed, stored [i++].bytes, hour_us);
-        else
-        if (now [j].ferry && now [j].due) {
+        else if (now [j].ferry && now [j].due) {
             report->pending++;
             j++;
         }
@@ -573,12 +580,12 @@ s_verify_row (const unsigned char company_bytes [FY_UUID_BYTES],
               s_report_t *report)
 {
     unsigned char digest [FY_AUDIT_DIGEST_SIZE], mac [FY_AUDIT_DIGEST_SIZE];
-    bool shaped = row->digest_len == FY_AUDIT_DIGEST_SIZE
-               && row->hmac_len == FY_AUDIT_DIGEST_SIZE
-               && (!row->has_prev || row->prev_len == FY_AUDIT_DIGEST_SIZE)
-               && row->events_len % FY_AUDIT_DIGEST_ENTRY == 0
-               && (int64_t) (row->events_len / FY_AUDIT_DIGEST_ENTRY)
-                  == row->count;
+    bool shaped =
+        row->digest_len == FY_AUDIT_DIGEST_SIZE
+        && row->hmac_len == FY_AUDIT_DIGEST_SIZE
+        && (!row->has_prev || row->prev_len == FY_AUDIT_DIGEST_SIZE)
+        && row->events_len % FY_AUDIT_DIGEST_ENTRY == 0
+        && (int64_t) (row->events_len / FY_AUDIT_DIGEST_ENTRY) == row->count;
     s_hour_digest (company_bytes, row->hour_us, row->count,
                    row->has_prev ? row->prev : NULL, row->events,
                    row->events_len, digest);
@@ -587,10 +594,11 @@ s_verify_row (const unsigned char company_bytes [FY_UUID_BYTES],
     s_sign (key, row->digest, mac);
     if (CRYPTO_memcmp (mac, row->hmac, sizeof mac))
         s_report_digest (report, row->hour_us, "bad hmac");
-    bool chained = before
-        ? row->has_prev && memcmp (row->prev, before->digest,
-                                   sizeof row->prev) == 0
-        : !row->has_prev;
+    bool chained =
+        before
+            ? row->has_prev
+                  && memcmp (row->prev, before->digest, sizeof row->prev) == 0
+            : !row->has_prev;
     if (!chained)
         s_report_digest (report, row->hour_us, "chain broken");
 }
@@ -607,8 +615,7 @@ s_verify_hour (fy_store_t *store, PGconn *conn, const char *company,
     char hour [24];
     snprintf (hour, sizeof hour, "%lld", (long long) hour_us);
     s_now_t *now = NULL;
-    int64_t now_count = s_hour_entries (store, conn, company, hour, &now,
-                                        err);
+    int64_t now_count = s_hour_entries (store, conn, company, hour, &now, err);
     if (now_count < 0)
         return -1;
     report->events += now_count;
@@ -634,11 +641,11 @@ s_verify_hour (fy_store_t *store, PGconn *conn, const char *company,
 //  otherwise (inserted by hand, or their digest row was removed: the
 //  hour is then "missing").
 static int
-s_verify_undigested (fy_store_t *store, PGconn *conn,
-                     const char *const *values, s_report_t *report,
-                     fy_error_t *err)
+s_verify_undigested (fy_store_t *store, PGconn *conn, const char *const *values,
+                     s_report_t *report, fy_error_t *err)
 {
-    PGresult *res = s_query (store, conn,
+    PGresult *res = s_query (
+        store, conn,
         "SELECT e.id::text, (extract(epoch FROM date_trunc('hour', "
         "e.occurred_at, 'UTC')) * 1000000)::bigint, "
         "EXISTS (SELECT 1 FROM audit.event_ids i WHERE i.id = e.id "
@@ -652,7 +659,8 @@ s_verify_undigested (fy_store_t *store, PGconn *conn,
         "AND NOT EXISTS (SELECT 1 FROM audit.digests d "
         "WHERE d.company_id = e.company_id "
         "AND d.hour = date_trunc('hour', e.occurred_at, 'UTC')) "
-        "ORDER BY e.occurred_at, e.id", 3, values, 0, "undigested", err);
+        "ORDER BY e.occurred_at, e.id",
+        3, values, 0, "undigested", err);
     if (!res)
         return -1;
     int64_t last_missing = INT64_MIN;
@@ -718,7 +726,8 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
     //  The company's whole chain in the order it was written (a row's
     //  predecessor may lie outside the range: a supplementary digest
     //  follows later hours), with the event lists of the range's rows.
-    PGresult *chain = s_query (store, conn,
+    PGresult *chain = s_query (
+        store, conn,
         "SELECT (extract(epoch FROM hour) * 1000000)::bigint, event_count, "
         "digest, prev_digest, hmac, CASE WHEN r THEN events ELSE "
         "''::bytea END, r FROM (SELECT *, "
@@ -729,10 +738,10 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
         3, values, 1, "digests", err);
     if (!chain)
         return -1;
-    s_report_t report = {
-        .changed = json_array (), .removed = json_array (),
-        .added = json_array (), .digests = json_array ()
-    };
+    s_report_t report = { .changed = json_array (),
+                          .removed = json_array (),
+                          .added = json_array (),
+                          .digests = json_array () };
     int count = PQntuples (chain);
     s_row_t *rows = fy_xcalloc ((size_t) count + 1, sizeof *rows);
     int *order = fy_xcalloc ((size_t) count + 1, sizeof *order);
@@ -771,18 +780,16 @@ fy_audit_digest_verify (fy_store_t *store, const char *company_id,
         return -1;
     }
     bool clean = json_array_size (report.changed) == 0
-              && json_array_size (report.removed) == 0
-              && json_array_size (report.added) == 0
-              && json_array_size (report.digests) == 0;
+                 && json_array_size (report.removed) == 0
+                 && json_array_size (report.added) == 0
+                 && json_array_size (report.digests) == 0;
     *report_p = json_pack ("{s:s, s:s?, s:s?, s:b, s:I, s:I, s:I, "
                            "s:o, s:o, s:o, s:o}",
                            "companyId", company_id, "from", from, "to", to,
                            "clean", clean, "hours", (json_int_t) report.hours,
-                           "events", (json_int_t) report.events,
-                           "pending", (json_int_t) report.pending,
-                           "changed", report.changed,
-                           "removed", report.removed,
-                           "added", report.added,
-                           "digests", report.digests);
+                           "events", (json_int_t) report.events, "pending",
+                           (json_int_t) report.pending, "changed",
+                           report.changed, "removed", report.removed, "added",
+                           report.added, "digests", report.digests);
     return clean ? 0 : 1;
 }

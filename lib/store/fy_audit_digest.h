@@ -30,8 +30,8 @@ extern "C" {
 //  the order of doc/store.md. Exposed so the canonical form can be tested
 //  and reproduced outside ferry.
 void
-    fy_audit_digest_event (const char *const fields [16],
-                           unsigned char hash [FY_AUDIT_DIGEST_SIZE]);
+fy_audit_digest_event (const char *const fields [16],
+                       unsigned char hash [FY_AUDIT_DIGEST_SIZE]);
 
 //  Digest every (company, hour) due (stored rows no digest covers) that
 //  has closed before now_ms - grace_s: never digested, or whose late rows
@@ -46,9 +46,9 @@ void
 //  EINVAL for an empty key) and err; the hours stored before a failure
 //  stay.
 int
-    fy_audit_digest_run (fy_store_t *store, int64_t now_ms, int grace_s,
-                         const char *key, size_t *digested_p,
-                         fy_error_t *err) FY_MUSTCHECK;
+fy_audit_digest_run (fy_store_t *store, int64_t now_ms, int grace_s,
+                     const char *key, size_t *digested_p,
+                     fy_error_t *err) FY_MUSTCHECK;
 
 //  Verify company's digests and events over [from, to) (ISO 8601 times,
 //  either may be NULL for unbounded; from is taken down to its hour).
@@ -65,10 +65,9 @@ int
 //  when clean, 1 when anything was found, -1 with errno (EINVAL for a
 //  malformed company or time, EAGAIN/EIO) and err, with *report_p NULL.
 int
-    fy_audit_digest_verify (fy_store_t *store, const char *company_id,
-                            const char *from, const char *to,
-                            const char *key, json_t **report_p,
-                            fy_error_t *err) FY_MUSTCHECK;
+fy_audit_digest_verify (fy_store_t *store, const char *company_id,
+                        const char *from, const char *to, const char *key,
+                        json_t **report_p, fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

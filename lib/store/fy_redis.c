@@ -50,7 +50,10 @@ typedef enum {
     S_READY
 } s_state_t;
 
-typedef enum { S_USER, S_EVAL } s_kind_t;
+typedef enum {
+    S_USER,
+    S_EVAL
+} s_kind_t;
 
 struct fy_redis_script {
     struct fy_redis_script *next;
@@ -148,8 +151,10 @@ s_decode (const char *text, size_t len, const char *what, fy_error_t *err)
             i += 2;
         }
         else if (c <= ' ' || c == 0x7f) {
-            fy_error_set (err, "redis URL: space or control character in "
-                          "the %s (percent-encode it)", what);
+            fy_error_set (err,
+                          "redis URL: space or control character in "
+                          "the %s (percent-encode it)",
+                          what);
             goto fail;
         }
         out [n++] = (char) c;
@@ -178,9 +183,10 @@ s_parse_db (const char *text, size_t len, int *db, fy_error_t *err)
         valid = fy_parse_int64 (digits, 0, INT_MAX, &value) == 0;
     }
     if (!valid) {
-        fy_error_set (err, "redis URL: the database must be a number from "
-                      "0 to %d, not '%.*s'", INT_MAX,
-                      (int) (len > 40 ? 40 : len), text);
+        fy_error_set (err,
+                      "redis URL: the database must be a number from "
+                      "0 to %d, not '%.*s'",
+                      INT_MAX, (int) (len > 40 ? 40 : len), text);
         errno = EINVAL;
         return -1;
     }
@@ -237,8 +243,8 @@ s_parse_host (const char *text, size_t len, fy_redis_url_t *url,
         for (size_t i = 0; i < host_len; i++)
             if (!s_host_char (text [i])) {
                 fy_error_set (err, "redis URL: the host has a character "
-                              "that is not allowed (userinfo needs "
-                              "percent-encoding?)");
+                                   "that is not allowed (userinfo needs "
+                                   "percent-encoding?)");
                 goto fail;
             }
         if (colon)
@@ -259,7 +265,7 @@ s_parse_host (const char *text, size_t len, fy_redis_url_t *url,
         }
         if (!valid || value < 1 || value > 65535) {
             fy_error_set (err, "redis URL: the port must be a number from "
-                          "1 to 65535");
+                               "1 to 65535");
             goto fail;
         }
         url->port = value;
@@ -278,7 +284,7 @@ s_parse_userinfo (const char *text, size_t len, fy_redis_url_t *url,
     const char *colon = memchr (text, ':', len);
     if (!colon) {
         fy_error_set (err, "redis URL: the userinfo needs ':' before the "
-                      "password ([user]:password@)");
+                           "password ([user]:password@)");
         errno = EINVAL;
         return -1;
     }
@@ -286,8 +292,7 @@ s_parse_userinfo (const char *text, size_t len, fy_redis_url_t *url,
     char *user = s_decode (text, user_len, "user", err);
     if (!user)
         return -1;
-    char *password = s_decode (colon + 1, len - user_len - 1, "password",
-                               err);
+    char *password = s_decode (colon + 1, len - user_len - 1, "password", err);
     if (!password) {
         free (user);
         return -1;
@@ -321,20 +326,20 @@ fy_redis_url_parse (const char *text, fy_redis_url_t *url, fy_error_t *err)
     const char *rest;
     if (strncasecmp (text, "redis://", 8) == 0)
         rest = text + 8;
-    else
-    if (strncasecmp (text, "unix://", 7) == 0) {
+    else if (strncasecmp (text, "unix://", 7) == 0) {
         rest = text + 7;
         is_unix = true;
     }
     else {
-        fy_error_set (err, strncasecmp (text, "rediss://", 9) == 0
-                      ? "redis URL: TLS (rediss://) is not supported"
-                      : "redis URL: must start with redis:// or unix://");
+        fy_error_set (err,
+                      strncasecmp (text, "rediss://", 9) == 0
+                          ? "redis URL: TLS (rediss://) is not supported"
+                          : "redis URL: must start with redis:// or unix://");
         goto fail;
     }
     if (strchr (rest, '#')) {
         fy_error_set (err, "redis URL: a fragment ('#') is not allowed "
-                      "(percent-encode it in a password)");
+                           "(percent-encode it in a password)");
         goto fail;
     }
     size_t authority_len = strcspn (rest, "/?");
@@ -344,7 +349,7 @@ fy_redis_url_parse (const char *text, fy_redis_url_t *url, fy_error_t *err)
     if (at) {
         if (memchr (at + 1, '@', authority_len - (size_t) (at - rest) - 1)) {
             fy_error_set (err, "redis URL: '@' in the userinfo must be "
-                          "percent-encoded");
+                               "percent-encoded");
             goto fail;
         }
         if (s_parse_userinfo (rest, (size_t) (at - rest), url, err))
@@ -359,7 +364,7 @@ fy_redis_url_parse (const char *text, fy_redis_url_t *url, fy_error_t *err)
         url->port = 0;
         if (host_len) {
             fy_error_set (err, "redis URL: unix:// takes an absolute path "
-                          "(unix:///path/redis.sock)");
+                               "(unix:///path/redis.sock)");
             goto fail;
         }
         if (path_len < 2 || path [path_len - 1] == '/') {
@@ -368,20 +373,20 @@ fy_redis_url_parse (const char *text, fy_redis_url_t *url, fy_error_t *err)
         }
         if (path_len >= 108) {
             fy_error_set (err, "redis URL: the socket path is over 107 "
-                          "bytes");
+                               "bytes");
             goto fail;
         }
         for (size_t i = 0; i < path_len; i++)
             if ((unsigned char) path [i] <= ' ' || path [i] == 0x7f) {
                 fy_error_set (err, "redis URL: space or control character "
-                              "in the socket path");
+                                   "in the socket path");
                 goto fail;
             }
         url->path = fy_xstrndup (path, path_len);
         if (query) {
             if (strncmp (query, "?db=", 4)) {
                 fy_error_set (err, "redis URL: the only parameter unix:// "
-                              "takes is db=N");
+                                   "takes is db=N");
                 goto fail;
             }
             if (s_parse_db (query + 4, strlen (query + 4), &url->db, err))
@@ -391,7 +396,7 @@ fy_redis_url_parse (const char *text, fy_redis_url_t *url, fy_error_t *err)
     }
     if (query) {
         fy_error_set (err, "redis URL: redis:// takes no parameters (the "
-                      "database goes in the path: redis://host/2)");
+                           "database goes in the path: redis://host/2)");
         goto fail;
     }
     if (s_parse_host (host, host_len, url, err))
@@ -439,8 +444,8 @@ s_cmd_copy (s_cmd_t *cmd, size_t argc, const char *const *argv,
     size_t bytes = 0;
     for (size_t i = 0; i < argc; i++)
         bytes += argvlen [i] + 1;
-    char *block = fy_xmalloc (argc * (sizeof (char *) + sizeof (size_t))
-                              + bytes);
+    char *block =
+        fy_xmalloc (argc * (sizeof (char *) + sizeof (size_t)) + bytes);
     cmd->argv = (const char **) block;
     cmd->argvlen = (size_t *) (block + argc * sizeof (char *));
     char *data = block + argc * (sizeof (char *) + sizeof (size_t));
@@ -523,7 +528,8 @@ s_fail_queued (fy_redis_t *self, int error, const char *text)
 //  --------------------------------------------------------------------
 //  The connection
 
-static void s_on_reply (redisAsyncContext *ac, void *reply, void *privdata);
+static void
+s_on_reply (redisAsyncContext *ac, void *reply, void *privdata);
 
 static void
 s_set_events (fy_redis_t *self, uint32_t events)
@@ -576,7 +582,8 @@ s_lost (fy_redis_t *self, const char *format, ...)
     if (self->lost)
         return;
     self->lost = true;
-    bool good = self->state == S_READY
+    bool good =
+        self->state == S_READY
         && fy_clock_mono_ms () - self->ready_since >= S_GOOD_CONNECTION_MS;
     self->attempt = good ? 0 : self->attempt + 1;
     self->state = S_IDLE;
@@ -627,7 +634,8 @@ s_send (fy_redis_t *self, s_cmd_t *cmd, size_t argc, const char **argv,
     assert (self->ac);
     cmd->sent = true;
     if (redisAsyncCommandArgv (self->ac, s_on_reply, cmd, (int) argc, argv,
-                               argvlen) != REDIS_OK)
+                               argvlen)
+        != REDIS_OK)
         s_fail (self, cmd, EIO, "hiredis refused the command");
 }
 
@@ -639,8 +647,7 @@ s_ready (fy_redis_t *self)
     self->ready_since = fy_clock_mono_ms ();
     self->connects++;
     s_cmd_t *cmd;
-    while (self->state == S_READY && self->ac
-           && (cmd = s_queue_first (self))) {
+    while (self->state == S_READY && self->ac && (cmd = s_queue_first (self))) {
         s_dequeue (self, cmd);
         //  hiredis formats the command into its buffer: only an EVAL
         //  keeps its copy, for the fallback. cmd may be gone after s_send.
@@ -697,16 +704,17 @@ s_on_connect (const redisAsyncContext *ac, int status)
         if (self->url.user)
             argv [argc++] = self->url.user;
         argv [argc++] = self->url.password;
-        if (redisAsyncCommandArgv (ctx, s_on_hello, (void *) 1,
-                                   (int) argc, argv, NULL) == REDIS_OK)
+        if (redisAsyncCommandArgv (ctx, s_on_hello, (void *) 1, (int) argc,
+                                   argv, NULL)
+            == REDIS_OK)
             self->hello_left++;
     }
     if (self->url.db) {
         char db [16];
         snprintf (db, sizeof db, "%d", self->url.db);
         const char *argv [2] = { "SELECT", db };
-        if (redisAsyncCommandArgv (ctx, s_on_hello, NULL, 2, argv,
-                                   NULL) == REDIS_OK)
+        if (redisAsyncCommandArgv (ctx, s_on_hello, NULL, 2, argv, NULL)
+            == REDIS_OK)
             self->hello_left++;
     }
     if (self->hello_left == 0)
@@ -720,12 +728,12 @@ s_connect (fy_redis_t *self)
     self->reconnect_at = -1;
     self->lost = false;
     self->state = S_CONNECTING;
-    self->connect_deadline = fy_clock_mono_ms ()
-                           + self->options.connect_timeout_ms;
-    redisAsyncContext *ac = self->url.path
-        ? redisAsyncConnectUnix (self->url.path)
-        : redisAsyncConnect (self->url.host, self->url.port);
-    assert (ac);                //  NULL only on out-of-memory
+    self->connect_deadline =
+        fy_clock_mono_ms () + self->options.connect_timeout_ms;
+    redisAsyncContext *ac =
+        self->url.path ? redisAsyncConnectUnix (self->url.path)
+                       : redisAsyncConnect (self->url.host, self->url.port);
+    assert (ac);  //  NULL only on out-of-memory
     if (ac->err) {
         s_lost (self, "connect to %s: %s", self->where, ac->errstr);
         redisAsyncFree (ac);
@@ -777,8 +785,7 @@ s_on_reply (redisAsyncContext *ac, void *reply_p, void *privdata)
     }
     if (cmd->kind == S_EVAL && !cmd->fell_back
         && reply->type == REDIS_REPLY_ERROR
-        && strncmp (reply->str, "NOSCRIPT", 8) == 0
-        && self->state == S_READY) {
+        && strncmp (reply->str, "NOSCRIPT", 8) == 0 && self->state == S_READY) {
         //  The server lost the script (restart, SCRIPT FLUSH): EVAL
         //  runs it and loads it for the next EVALSHA.
         cmd->fell_back = true;
@@ -788,7 +795,8 @@ s_on_reply (redisAsyncContext *ac, void *reply_p, void *privdata)
         cmd->argv [1] = cmd->script->lua;
         cmd->argvlen [1] = strlen (cmd->script->lua);
         if (redisAsyncCommandArgv (ac, s_on_reply, cmd, (int) cmd->argc,
-                                   cmd->argv, cmd->argvlen) == REDIS_OK)
+                                   cmd->argv, cmd->argvlen)
+            == REDIS_OK)
             return;
     }
     s_complete (self, cmd, reply);
@@ -810,7 +818,7 @@ fy_redis_new (const char *url, const fy_redis_options_t *options,
         || options->reconnect_min_ms <= 0
         || options->reconnect_max_ms < options->reconnect_min_ms) {
         fy_error_set (err, "redis: timeouts must be positive and "
-                      "reconnect_max_ms at least reconnect_min_ms");
+                           "reconnect_max_ms at least reconnect_min_ms");
         errno = EINVAL;
         return NULL;
     }
@@ -888,11 +896,9 @@ fy_redis_timeout_ms (fy_redis_t *self)
     int64_t other = -1;
     if (self->reset_pending)
         other = 0;
-    else
-    if (!self->ac)
+    else if (!self->ac)
         other = self->reconnect_at;
-    else
-    if (self->state == S_CONNECTING || self->state == S_HANDSHAKE)
+    else if (self->state == S_CONNECTING || self->state == S_HANDSHAKE)
         other = self->connect_deadline;
     if (other >= 0 && (deadline < 0 || other < deadline))
         deadline = other;
@@ -952,11 +958,10 @@ fy_redis_run (fy_redis_t *self)
     if (self->reset_pending)
         s_drop (self);
     int64_t now = fy_clock_mono_ms ();
-    if (self->ac && (self->state == S_CONNECTING
-                     || self->state == S_HANDSHAKE)
+    if (self->ac && (self->state == S_CONNECTING || self->state == S_HANDSHAKE)
         && now >= self->connect_deadline) {
-        s_lost (self, "connect to %s: no answer within %lld ms",
-                self->where, (long long) self->options.connect_timeout_ms);
+        s_lost (self, "connect to %s: no answer within %lld ms", self->where,
+                (long long) self->options.connect_timeout_ms);
         s_drop (self);
     }
     s_cmd_t *cmd;
@@ -967,9 +972,10 @@ fy_redis_run (fy_redis_t *self)
             //  with ETIMEDOUT.
             uint64_t id = cmd->id;
             cmd->timed_out = true;
-            s_lost (self, "connection to %s reset: a command had no reply "
-                    "within %lld ms", self->where,
-                    (long long) cmd->timeout_ms);
+            s_lost (self,
+                    "connection to %s reset: a command had no reply "
+                    "within %lld ms",
+                    self->where, (long long) cmd->timeout_ms);
             s_drop (self);
             cmd = s_deadline_first (self);
             if (cmd && cmd->id == id)
@@ -1051,9 +1057,8 @@ fy_redis_script_fallbacks (fy_redis_t *self)
 static bool
 s_is_push (const char *name, size_t len)
 {
-    static const char *const names [] = {
-        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"
-    };
+    static const char *const names [] = { "SUBSCRIBE", "PSUBSCRIBE",
+                                          "SSUBSCRIBE", "MONITOR" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
         if (len == strlen (names [i])
             && strncasecmp (name, names [i], len) == 0)
@@ -1081,17 +1086,19 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
     }
     int rc = -1;
     if (s_is_push (argv [0], argvlen [0])) {
-        fy_error_set (err, "redis: %.*s is not supported (replies would no "
-                      "longer pair with commands)", (int) argvlen [0],
-                      argv [0]);
+        fy_error_set (err,
+                      "redis: %.*s is not supported (replies would no "
+                      "longer pair with commands)",
+                      (int) argvlen [0], argv [0]);
         errno = EINVAL;
         goto out;
     }
-    bool direct = fy_redis_connected (self)
-                && fy_list_is_empty (&self->queue);
+    bool direct = fy_redis_connected (self) && fy_list_is_empty (&self->queue);
     if (!direct && self->queued >= self->options.max_queued) {
-        fy_error_set (err, "redis: %zu commands already wait for a "
-                      "connection (%s)", self->queued,
+        fy_error_set (err,
+                      "redis: %zu commands already wait for a "
+                      "connection (%s)",
+                      self->queued,
                       *self->last_error ? self->last_error : "connecting");
         errno = EAGAIN;
         goto out;
@@ -1117,9 +1124,8 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
     if (kind == S_EVAL || !direct)
         s_cmd_copy (cmd, argc, argv, argvlen);
     if (direct)
-        s_send (self, cmd, argc, kind == S_EVAL ? cmd->argv
-                                                : (const char **) argv,
-                argvlen);
+        s_send (self, cmd, argc,
+                kind == S_EVAL ? cmd->argv : (const char **) argv, argvlen);
     else {
         fy_list_push_back (&self->queue, &cmd->qlink);
         self->queued++;
@@ -1136,8 +1142,8 @@ fy_redis_command (fy_redis_t *self, size_t argc, const char *const *argv,
                   uint64_t *id_p, fy_error_t *err)
 {
     assert (self);
-    return s_issue (self, S_USER, NULL, 0, argc, argv, argvlen, fn, arg,
-                    id_p, err);
+    return s_issue (self, S_USER, NULL, 0, argc, argv, argvlen, fn, arg, id_p,
+                    err);
 }
 
 int
@@ -1152,8 +1158,8 @@ fy_redis_command_timeout (fy_redis_t *self, int64_t timeout_ms, size_t argc,
 }
 
 int
-fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg,
-                   uint64_t *id_p, fy_error_t *err, const char *arg0, ...)
+fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg, uint64_t *id_p,
+                   fy_error_t *err, const char *arg0, ...)
 {
     assert (self);
     va_list args;
@@ -1168,8 +1174,8 @@ fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg,
     for (const char *next = arg0; next; next = va_arg (args, const char *))
         argv [i++] = next;
     va_end (args);
-    int rc = s_issue (self, S_USER, NULL, 0, argc, argv, NULL, fn, arg,
-                      id_p, err);
+    int rc =
+        s_issue (self, S_USER, NULL, 0, argc, argv, NULL, fn, arg, id_p, err);
     free (argv);
     return rc;
 }
@@ -1179,13 +1185,14 @@ fy_redis_cancel (fy_redis_t *self, uint64_t id)
 {
     assert (self);
     s_cmd_t *cmd;
-    fy_list_each (cmd, &self->cmds, s_cmd_t, link) {
+    fy_list_each (cmd, &self->cmds, s_cmd_t, link)
+    {
         if (cmd->id != id)
             continue;
         if (!cmd->fn)
             return false;
         if (cmd->sent)
-            cmd->fn = NULL;     //  Its callback frees it, uncalled
+            cmd->fn = NULL;  //  Its callback frees it, uncalled
         else {
             s_unlink (self, cmd);
             s_cmd_free (cmd);
@@ -1231,13 +1238,12 @@ fy_redis_script_sha (fy_redis_script_t *script)
 
 int
 fy_redis_eval (fy_redis_script_t *script, size_t numkeys, size_t argc,
-               const char *const *argv, const size_t *argvlen,
-               fy_redis_fn *fn, void *arg, uint64_t *id_p, fy_error_t *err)
+               const char *const *argv, const size_t *argvlen, fy_redis_fn *fn,
+               void *arg, uint64_t *id_p, fy_error_t *err)
 {
     assert (script);
     if (numkeys > argc || (argc && !argv)) {
-        fy_error_set (err, "redis: %zu keys of %zu arguments", numkeys,
-                      argc);
+        fy_error_set (err, "redis: %zu keys of %zu arguments", numkeys, argc);
         errno = EINVAL;
         return -1;
     }
@@ -1254,8 +1260,8 @@ fy_redis_eval (fy_redis_script_t *script, size_t numkeys, size_t argc,
         full [i + 3] = argv [i];
         lens [i + 3] = argvlen ? argvlen [i] : strlen (argv [i]);
     }
-    int rc = s_issue (script->client, S_EVAL, script, 0, argc + 3, full,
-                      lens, fn, arg, id_p, err);
+    int rc = s_issue (script->client, S_EVAL, script, 0, argc + 3, full, lens,
+                      fn, arg, id_p, err);
     free (full);
     free (lens);
     return rc;
@@ -1313,7 +1319,7 @@ fy_redis_reply_string (const fy_redis_reply_t *reply, size_t *len)
 {
     const redisReply *r = s_reply (reply);
     bool has = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS
-            || r->type == REDIS_REPLY_ERROR;
+               || r->type == REDIS_REPLY_ERROR;
     if (len)
         *len = has ? r->len : 0;
     return has ? r->str : NULL;
@@ -1338,13 +1344,12 @@ const char *
 fy_redis_reply_error (const fy_redis_reply_t *reply)
 {
     const redisReply *r = s_reply (reply);
-    return r->type == S_FAILED || r->type == REDIS_REPLY_ERROR ? r->str
-                                                               : NULL;
+    return r->type == S_FAILED || r->type == REDIS_REPLY_ERROR ? r->str : NULL;
 }
 
 int
-fy_redis_reply_parse (const void *data, size_t len, fy_redis_fn *fn,
-                      void *arg, size_t *used_p)
+fy_redis_reply_parse (const void *data, size_t len, fy_redis_fn *fn, void *arg,
+                      size_t *used_p)
 {
     assert (data || len == 0);
     assert (fn);

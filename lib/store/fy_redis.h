@@ -61,7 +61,7 @@ typedef struct {
 
 //  Fill options with the defaults above.
 void
-    fy_redis_options_default (fy_redis_options_t *options);
+fy_redis_options_default (fy_redis_options_t *options);
 
 //  --- URLs
 
@@ -83,12 +83,12 @@ typedef struct {
 //  -1 with errno EINVAL and err naming what is wrong (never quoting the
 //  password). *url is cleared first; clear it after.
 int
-    fy_redis_url_parse (const char *text, fy_redis_url_t *url,
-                        fy_error_t *err) FY_MUSTCHECK;
+fy_redis_url_parse (const char *text, fy_redis_url_t *url,
+                    fy_error_t *err) FY_MUSTCHECK;
 
 //  Free the strings of url (the password wiped first) and zero it.
 void
-    fy_redis_url_clear (fy_redis_url_t *url);
+fy_redis_url_clear (fy_redis_url_t *url);
 
 //  --- The client
 
@@ -97,66 +97,66 @@ void
 //  and err filled when the URL or an option is bad; a server that does
 //  not answer is no error here (commands wait, queued, for it).
 fy_redis_t *
-    fy_redis_new (const char *url, const fy_redis_options_t *options,
-                  fy_error_t *err);
+fy_redis_new (const char *url, const fy_redis_options_t *options,
+              fy_error_t *err);
 
 //  Close the connection and free everything. Pending commands' callbacks
 //  are not called. Sets *self_p to NULL. Safe on NULL. Must not be called
 //  from a callback.
 void
-    fy_redis_destroy (fy_redis_t **self_p);
+fy_redis_destroy (fy_redis_t **self_p);
 
 //  The fd to poll for input (POLLIN / ZMQ_POLLIN). Owned by the client.
 int
-    fy_redis_fd (fy_redis_t *self);
+fy_redis_fd (fy_redis_t *self);
 
 //  Milliseconds until fy_redis_run must be called even if the fd stays
 //  quiet; -1 when there is nothing to wait for, 0 for now. Issuing a
 //  command changes it: ask again after one.
 int64_t
-    fy_redis_timeout_ms (fy_redis_t *self);
+fy_redis_timeout_ms (fy_redis_t *self);
 
 //  Do all pending work without blocking: read and write the socket,
 //  complete commands, expire timeouts, reconnect when due.
 void
-    fy_redis_run (fy_redis_t *self);
+fy_redis_run (fy_redis_t *self);
 
 //  Attach the client to loop: its fd, timeout and run, through core's
 //  fy_loop. fy_loop_detach the source before destroying the client.
 fy_loop_source_t *
-    fy_redis_attach (fy_redis_t *self, zloop_t *loop);
+fy_redis_attach (fy_redis_t *self, zloop_t *loop);
 
 //  Poll the fd for at most timeout_ms (-1: no limit besides the client's
 //  own timeout) and run once. For programs and tests without a loop of
 //  their own. Returns 0, or -1 with errno set if poll failed.
 int
-    fy_redis_wait (fy_redis_t *self, int64_t timeout_ms) FY_MUSTCHECK;
+fy_redis_wait (fy_redis_t *self, int64_t timeout_ms) FY_MUSTCHECK;
 
 //  Wait and run until done (arg) is true or timeout_ms passed. Returns 0;
 //  -1 with errno ETIMEDOUT, or from poll.
 typedef bool (fy_redis_until_fn) (void *arg);
 int
-    fy_redis_run_until (fy_redis_t *self, fy_redis_until_fn *done, void *arg,
-                        int64_t timeout_ms) FY_MUSTCHECK;
+fy_redis_run_until (fy_redis_t *self, fy_redis_until_fn *done, void *arg,
+                    int64_t timeout_ms) FY_MUSTCHECK;
 
 //  True when a connection is up and past AUTH and SELECT.
 bool
-    fy_redis_connected (fy_redis_t *self);
+fy_redis_connected (fy_redis_t *self);
 
 //  Commands issued and not yet completed (queued, or sent and waiting
 //  for their reply), cancelled ones still on the wire included.
 size_t
-    fy_redis_pending (fy_redis_t *self);
+fy_redis_pending (fy_redis_t *self);
 
 //  Why the last connection failed or ended ("connect: Connection
 //  refused", "AUTH: WRONGPASS ..."), "" while none did. Never holds the
 //  password. Borrowed.
 const char *
-    fy_redis_last_error (fy_redis_t *self);
+fy_redis_last_error (fy_redis_t *self);
 
 //  Connections made (past AUTH and SELECT) since the client was created.
 size_t
-    fy_redis_connects (fy_redis_t *self);
+fy_redis_connects (fy_redis_t *self);
 
 //  --- Commands
 
@@ -171,31 +171,30 @@ size_t
 //  command that turns the connection into a push channel (SUBSCRIBE,
 //  PSUBSCRIBE, SSUBSCRIBE, MONITOR), which this client does not support.
 int
-    fy_redis_command (fy_redis_t *self, size_t argc, const char *const *argv,
-                      const size_t *argvlen, fy_redis_fn *fn, void *arg,
-                      uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
+fy_redis_command (fy_redis_t *self, size_t argc, const char *const *argv,
+                  const size_t *argvlen, fy_redis_fn *fn, void *arg,
+                  uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  The same with its own timeout in milliseconds (0: the default), for a
 //  command the server may hold (BLPOP, WAIT) or one that must be quick.
 int
-    fy_redis_command_timeout (fy_redis_t *self, int64_t timeout_ms,
-                              size_t argc, const char *const *argv,
-                              const size_t *argvlen, fy_redis_fn *fn,
-                              void *arg, uint64_t *id_p, fy_error_t *err)
-        FY_MUSTCHECK;
+fy_redis_command_timeout (fy_redis_t *self, int64_t timeout_ms, size_t argc,
+                          const char *const *argv, const size_t *argvlen,
+                          fy_redis_fn *fn, void *arg, uint64_t *id_p,
+                          fy_error_t *err) FY_MUSTCHECK;
 
 //  A command of NUL-terminated strings given as a list ended by NULL:
 //  fy_redis_commandl (r, fn, arg, NULL, NULL, "GET", key, NULL).
 int
-    fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg,
-                       uint64_t *id_p, fy_error_t *err, const char *arg0,
-                       ...) __attribute__ ((sentinel)) FY_MUSTCHECK;
+fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg, uint64_t *id_p,
+                   fy_error_t *err, const char *arg0, ...)
+    __attribute__ ((sentinel)) FY_MUSTCHECK;
 
 //  Forget command id: its callback will not be called. A command already
 //  sent still takes its place on the wire until its reply (or the end of
 //  the connection). Returns true if it was pending.
 bool
-    fy_redis_cancel (fy_redis_t *self, uint64_t id);
+fy_redis_cancel (fy_redis_t *self, uint64_t id);
 
 //  --- Scripts
 
@@ -203,11 +202,11 @@ bool
 //  it is destroyed; the same text gives the same script. Nothing is sent
 //  until the first fy_redis_eval.
 fy_redis_script_t *
-    fy_redis_script_new (fy_redis_t *self, const char *lua);
+fy_redis_script_new (fy_redis_t *self, const char *lua);
 
 //  The script's SHA-1 in hex, as SCRIPT LOAD answers it. Borrowed.
 const char *
-    fy_redis_script_sha (fy_redis_script_t *script);
+fy_redis_script_sha (fy_redis_script_t *script);
 
 //  Run script with numkeys keys followed by the other arguments in argv
 //  (argc in all, argvlen as in fy_redis_command): EVALSHA, and EVAL with
@@ -217,14 +216,13 @@ const char *
 //  after the commands issued before it was needed. Returns and fails as
 //  fy_redis_command; also EINVAL when numkeys > argc.
 int
-    fy_redis_eval (fy_redis_script_t *script, size_t numkeys, size_t argc,
-                   const char *const *argv, const size_t *argvlen,
-                   fy_redis_fn *fn, void *arg, uint64_t *id_p,
-                   fy_error_t *err) FY_MUSTCHECK;
+fy_redis_eval (fy_redis_script_t *script, size_t numkeys, size_t argc,
+               const char *const *argv, const size_t *argvlen, fy_redis_fn *fn,
+               void *arg, uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  EVALSHA answers of NOSCRIPT that were retried as EVAL.
 size_t
-    fy_redis_script_fallbacks (fy_redis_t *self);
+fy_redis_script_fallbacks (fy_redis_t *self);
 
 //  --- Replies, valid during the callback
 
@@ -239,44 +237,44 @@ typedef enum {
 } fy_redis_type_t;
 
 fy_redis_type_t
-    fy_redis_reply_type (const fy_redis_reply_t *reply);
+fy_redis_reply_type (const fy_redis_reply_t *reply);
 
 //  0 when the server answered (an error reply too), else why it did not:
 //  ECONNRESET (the connection ended with the command sent or about to
 //  be), ETIMEDOUT, EACCES (AUTH refused), EINVAL (SELECT refused), EIO.
 int
-    fy_redis_reply_errno (const fy_redis_reply_t *reply);
+fy_redis_reply_errno (const fy_redis_reply_t *reply);
 
 //  The integer of an INTEGER reply, 0 for any other.
 int64_t
-    fy_redis_reply_integer (const fy_redis_reply_t *reply);
+fy_redis_reply_integer (const fy_redis_reply_t *reply);
 
 //  The bytes of a STRING, STATUS or ERROR reply (NUL-terminated, the NUL
 //  not counted in *len), NULL for any other type. len may be NULL.
 //  Borrowed.
 const char *
-    fy_redis_reply_string (const fy_redis_reply_t *reply, size_t *len);
+fy_redis_reply_string (const fy_redis_reply_t *reply, size_t *len);
 
 //  The number of elements of an ARRAY reply, 0 for any other.
 size_t
-    fy_redis_reply_size (const fy_redis_reply_t *reply);
+fy_redis_reply_size (const fy_redis_reply_t *reply);
 
 //  Element index (< fy_redis_reply_size) of an ARRAY reply. Borrowed.
 const fy_redis_reply_t *
-    fy_redis_reply_element (const fy_redis_reply_t *reply, size_t index);
+fy_redis_reply_element (const fy_redis_reply_t *reply, size_t index);
 
 //  NULL when the command worked; else the server's error text (ERROR) or
 //  what went wrong (FAILED). Borrowed.
 const char *
-    fy_redis_reply_error (const fy_redis_reply_t *reply);
+fy_redis_reply_error (const fy_redis_reply_t *reply);
 
 //  Parse the one RESP reply at the start of data (len bytes) and hand its
 //  view to fn: for tests and tools that replay captured replies. *used_p
 //  (if not NULL) gets the bytes it took. Returns 0; -1 with errno EAGAIN
 //  when data holds no whole reply, EPROTO when it is not RESP.
 int
-    fy_redis_reply_parse (const void *data, size_t len, fy_redis_fn *fn,
-                          void *arg, size_t *used_p) FY_MUSTCHECK;
+fy_redis_reply_parse (const void *data, size_t len, fy_redis_fn *fn, void *arg,
+                      size_t *used_p) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

@@ -46,40 +46,44 @@
 #define S_OID_UUID 2950
 #define S_OID_JSONB 3802
 
-#define S_COLUMNS \
-    "id, occurred_at, type, version, source, company_id, actor_id, " \
+#define S_COLUMNS                                                      \
+    "id, occurred_at, type, version, source, company_id, actor_id, "   \
     "correlation_id, action, target_type, target_id, ip, user_agent, " \
     "payload, changes"
 static const char s_columns [] = S_COLUMNS;
 
 static const Oid s_types [S_COLS] = {
-    S_OID_UUID, S_OID_TIMESTAMPTZ, S_OID_TEXT, S_OID_INT4, S_OID_TEXT,
-    S_OID_UUID, S_OID_UUID, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT,
-    S_OID_INET, S_OID_TEXT, S_OID_JSONB, S_OID_JSONB
+    S_OID_UUID, S_OID_TIMESTAMPTZ, S_OID_TEXT, S_OID_INT4,  S_OID_TEXT,
+    S_OID_UUID, S_OID_UUID,        S_OID_TEXT, S_OID_TEXT,  S_OID_TEXT,
+    S_OID_TEXT, S_OID_INET,        S_OID_TEXT, S_OID_JSONB, S_OID_JSONB
 };
 
 //  A timestamptz column as the API prints it (RFC 3339, UTC, ms).
-#define S_UTC(column) "to_char(" column " AT TIME ZONE 'UTC', " \
+#define S_UTC(column)                         \
+    "to_char(" column " AT TIME ZONE 'UTC', " \
     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 //  What a search or export selects; s_row_json reads these positions.
-static const char s_select [] =
-    "SELECT id, type, version, source, " S_UTC ("occurred_at") ", "
-    "company_id, actor_id, "
-    "correlation_id, action, target_type, target_id, host(ip), user_agent, "
-    "payload::text, changes::text, " S_UTC ("received_at") ", "
-    "(extract(epoch FROM occurred_at) * 1000000)::bigint "
-    "FROM audit.events";
+static const char s_select [] = "SELECT id, type, version, source, " S_UTC (
+    "occurred_at") ", "
+                   "company_id, actor_id, "
+                   "correlation_id, action, target_type, target_id, host(ip), "
+                   "user_agent, "
+                   "payload::text, changes::text, " S_UTC (
+                       "received_at") ", "
+                                      "(extract(epoch FROM occurred_at) * "
+                                      "1000000)::bigint "
+                                      "FROM audit.events";
 
 //  The (company, hour) pairs of the rows a statement stored (its CTE
 //  "stored"), noted in audit.digest_due for the digest run
 //  (fy_audit_digest). DO UPDATE keeps each pair's row locked until COMMIT,
 //  so the run, which skips locked rows, never digests an hour while rows
 //  of it are being written; in a fixed order, so two appends lock alike.
-#define S_DUE_SQL \
-    "INSERT INTO audit.digest_due (company_id, hour) " \
+#define S_DUE_SQL                                                         \
+    "INSERT INTO audit.digest_due (company_id, hour) "                    \
     "SELECT DISTINCT company_id, date_trunc('hour', occurred_at, 'UTC') " \
-    "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) " \
+    "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) "           \
     "DO UPDATE SET touched = excluded.touched"
 
 //  The ids of a batch copied into audit.events, recorded in
@@ -103,8 +107,8 @@ static const char s_move_sql [] =
     "WITH firsts AS (SELECT DISTINCT ON (id) " S_COLUMNS " FROM fy_audit_in "
     "ORDER BY id, ctid), recorded AS (INSERT INTO audit.event_ids (id, "
     "occurred_at) SELECT id, occurred_at FROM firsts ON CONFLICT (id) DO "
-    "NOTHING RETURNING id), stored AS (INSERT INTO audit.events ("
-    S_COLUMNS ") SELECT * FROM firsts WHERE id IN (SELECT id FROM recorded) "
+    "NOTHING RETURNING id), stored AS (INSERT INTO audit.events (" S_COLUMNS
+    ") SELECT * FROM firsts WHERE id IN (SELECT id FROM recorded) "
     "ON CONFLICT (id, occurred_at) DO NOTHING RETURNING company_id, "
     "occurred_at), due AS (" S_DUE_SQL ") SELECT count(*) FROM stored";
 
@@ -116,29 +120,28 @@ static const char s_move_sql [] =
 
 //  The staged rows in conflict with the copy stored for their id (after
 //  the move): the stored copy found through audit.event_ids.
-static const char s_conflicts_sql [] =
-    "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC ("t.occurred_at") ", "
-    "concat_ws(',', " S_DIFFERS ("occurred_at", "occurredAt") ", "
-    S_DIFFERS ("type", "type") ", " S_DIFFERS ("version", "version") ", "
-    S_DIFFERS ("source", "source") ", "
-    S_DIFFERS ("company_id", "companyId") ", "
-    S_DIFFERS ("actor_id", "actorId") ", "
-    S_DIFFERS ("correlation_id", "correlationId") ", "
-    S_DIFFERS ("action", "action") ", "
-    S_DIFFERS ("target_type", "targetType") ", "
-    S_DIFFERS ("target_id", "targetId") ", " S_DIFFERS ("ip", "ip") ", "
-    S_DIFFERS ("user_agent", "userAgent") ", "
-    S_DIFFERS ("payload", "payload") ", "
-    S_DIFFERS ("changes", "changes") ") "
-    "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
-    "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
-    "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
-    "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
-    "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
-    "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
-    "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
-    "e.ip, e.user_agent, e.payload, e.changes) "
-    "ORDER BY t.ctid";
+static const char
+    s_conflicts_sql [] =
+        "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC (
+            "t.occurred_at") ", "
+                             "concat_ws(',', " S_DIFFERS (
+                                 "occurred_at", "occurredAt") ", " S_DIFFERS ("type",
+                                                                              "type") ", " S_DIFFERS ("version",
+                                                                                                      "version") ", " S_DIFFERS ("source", "source") ", " S_DIFFERS ("company_id", "companyId") ", " S_DIFFERS ("actor_id", "actorId") ", " S_DIFFERS ("correlation_id", "correlationId") ", " S_DIFFERS ("action", "action") ", " S_DIFFERS ("target_type", "targetType") ", " S_DIFFERS ("target_id",
+                                                                                                                                                                                                                                                                                                                                                                                           "targetId") ", " S_DIFFERS ("ip",
+                                                                                                                                                                                                                                                                                                                                                                                                                       "ip") ", " S_DIFFERS ("user_agent",
+                                                                                                                                                                                                                                                                                                                                                                                                                                             "userAgent") ", " S_DIFFERS ("payload",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "payload") ", " S_DIFFERS ("changes",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "changes") ") "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "e.ip, e.user_agent, e.payload, e.changes) "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "ORDER BY t.ctid";
 
 //  The text parameters of one row.
 typedef struct {
@@ -230,14 +233,10 @@ static const struct {
     const char *key;
     const char *target_type;
 } s_targets [] = {
-    { "reviewId", "review" },
-    { "feedbackId", "feedback" },
-    { "meetingId", "one_on_one" },
-    { "goalId", "goal" },
-    { "cycleId", "review_cycle" },
-    { "departmentId", "department" },
-    { "userId", "user" },
-    { "notificationId", "notification" },
+    { "reviewId", "review" },      { "feedbackId", "feedback" },
+    { "meetingId", "one_on_one" }, { "goalId", "goal" },
+    { "cycleId", "review_cycle" }, { "departmentId", "department" },
+    { "userId", "user" },          { "notificationId", "notification" },
     { "companyId", "company" },
 };
 
@@ -322,9 +321,9 @@ fy_store_new (const char *url, int connect_timeout_s)
 }
 
 static void
-    s_batch_free (s_batch_t *batch);
+s_batch_free (s_batch_t *batch);
 static int
-    s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
+s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
 
 static void
 s_disconnect (fy_store_t *self)
@@ -410,13 +409,9 @@ fy_store_connect (fy_store_t *self, fy_error_t *err)
         return -1;
     }
     //  The URL's own settings come after ours, so they win.
-    const char *keys [] = {
-        "connect_timeout", "application_name", "keepalives_idle",
-        "dbname", NULL
-    };
-    const char *values [] = {
-        self->timeout, "ferry", "30", self->url, NULL
-    };
+    const char *keys [] = { "connect_timeout", "application_name",
+                            "keepalives_idle", "dbname", NULL };
+    const char *values [] = { self->timeout, "ferry", "30", self->url, NULL };
     self->state [0] = '\0';
     self->conn = PQconnectdbParams (keys, values, 1);
     int code = EAGAIN;
@@ -425,8 +420,9 @@ fy_store_connect (fy_store_t *self, fy_error_t *err)
         bool set = PQresultStatus (res) == PGRES_COMMAND_OK;
         PQclear (res);
         //  Nothing is written on a connection to an older schema.
-        if (set && (self->schema_min == 0
-                    || s_schema_check (self, self->schema_min, err) == 0)) {
+        if (set
+            && (self->schema_min == 0
+                || s_schema_check (self, self->schema_min, err) == 0)) {
             self->backoff_ms = 0;
             self->next_attempt_ms = 0;
             return 0;
@@ -437,8 +433,8 @@ fy_store_connect (fy_store_t *self, fy_error_t *err)
     if (code == EAGAIN)
         s_error_conn (err, "connect", self->conn);
     s_disconnect (self);
-    self->backoff_ms = self->backoff_ms
-                     ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
+    self->backoff_ms =
+        self->backoff_ms ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
     if (self->backoff_ms > S_BACKOFF_MAX_MS)
         self->backoff_ms = S_BACKOFF_MAX_MS;
     self->next_attempt_ms = fy_clock_mono_ms () + self->backoff_ms;
@@ -461,11 +457,9 @@ s_lost (fy_store_t *self)
 static int
 s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
 {
-    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE)
-                            : NULL;
-    const char *message = res ? PQresultErrorField (res,
-                                                    PG_DIAG_MESSAGE_PRIMARY)
-                              : NULL;
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    const char *message =
+        res ? PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     snprintf (self->state, sizeof self->state, "%s", state ? state : "");
     if (message)
         fy_error_set (err, "%s: %s (%s)", what, message, state ? state : "");
@@ -473,14 +467,14 @@ s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
         s_error_conn (err, what, self->conn);
     if (self->conn && PQstatus (self->conn) != CONNECTION_OK)
         errno = ECONNRESET;
-    else
-    if (state && (strncmp (state, "22", 2) == 0
-                  || strncmp (state, "23", 2) == 0))
+    else if (state
+             && (strncmp (state, "22", 2) == 0
+                 || strncmp (state, "23", 2) == 0))
         errno = EINVAL;         //  data exception, integrity: the values
-    else
-    if (state && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
-                  || strncmp (state, "08", 2) == 0
-                  || strncmp (state, "57P", 3) == 0))
+    else if (state
+             && (strcmp (state, "40001") == 0 || strcmp (state, "40P01") == 0
+                 || strncmp (state, "08", 2) == 0
+                 || strncmp (state, "57P", 3) == 0))
         errno = EAGAIN;         //  serialization, deadlock, shutdown
     else
         errno = EIO;
@@ -518,13 +512,14 @@ s_rollback (fy_store_t *self)
 static int
 s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
 {
-    PGresult *res = PQexec (self->conn,
-        "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    PGresult *res = PQexec (
+        self->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
         if (state && strcmp (state, "42P01") == 0) {
             PQclear (res);
-            fy_error_set (err, "the database has no ferry schema (no "
+            fy_error_set (err,
+                          "the database has no ferry schema (no "
                           "schema_migrations table): run ferryctl migrate");
             errno = ENOENT;
             return -1;
@@ -538,7 +533,8 @@ s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
     self->schema_version = (int) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
     if (self->schema_version < min_version) {
-        fy_error_set (err, "the database schema is version %d but this "
+        fy_error_set (err,
+                      "the database schema is version %d but this "
                       "build needs %d: run ferryctl migrate",
                       self->schema_version, min_version);
         errno = ERANGE;
@@ -596,9 +592,9 @@ s_ensure (fy_store_t *self, const char *first, int months, int *created_p,
     char count [16];
     snprintf (count, sizeof count, "%d", months);
     const char *values [] = { first, count };
-    PGresult *res = PQexecParams (self->conn,
-        "SELECT audit.ensure_partitions($1::date, $2::int)",
-        2, NULL, values, NULL, NULL, 0);
+    PGresult *res = PQexecParams (
+        self->conn, "SELECT audit.ensure_partitions($1::date, $2::int)", 2,
+        NULL, values, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
         return s_fail (self, res, "ensure partitions", err);
     if (created_p)
@@ -633,8 +629,8 @@ s_ensure_months (fy_store_t *self, const fy_store_audit_row_t *rows,
 }
 
 int
-fy_store_ensure_partitions (fy_store_t *self, int months_ahead,
-                            int *created_p, fy_error_t *err)
+fy_store_ensure_partitions (fy_store_t *self, int months_ahead, int *created_p,
+                            fy_error_t *err)
 {
     assert (self);
     assert (months_ahead >= 0);
@@ -644,10 +640,11 @@ fy_store_ensure_partitions (fy_store_t *self, int months_ahead,
         if (fy_store_connect (self, err))
             return -1;
         const char *values [] = { months };
-        PGresult *res = PQexecParams (self->conn,
-            "SELECT audit.ensure_partitions("
-            "(now() AT TIME ZONE 'UTC')::date, $1::int)",
-            1, NULL, values, NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams (self->conn,
+                          "SELECT audit.ensure_partitions("
+                          "(now() AT TIME ZONE 'UTC')::date, $1::int)",
+                          1, NULL, values, NULL, NULL, 0);
         if (PQresultStatus (res) == PGRES_TUPLES_OK) {
             if (created_p)
                 *created_p = (int) s_number (PQgetvalue (res, 0, 0));
@@ -673,9 +670,9 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
     char keep [16];
     snprintf (keep, sizeof keep, "%d", keep_months);
     const char *values [] = { keep };
-    PGresult *list = PQexecParams (self->conn,
-        "SELECT audit.expired_partitions($1::int)",
-        1, NULL, values, NULL, NULL, 0);
+    PGresult *list =
+        PQexecParams (self->conn, "SELECT audit.expired_partitions($1::int)", 1,
+                      NULL, values, NULL, NULL, 0);
     if (PQresultStatus (list) != PGRES_TUPLES_OK) {
         int rc = s_fail (self, list, "expired partitions", err);
         s_lost (self);
@@ -685,9 +682,9 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
     for (int i = 0; i < PQntuples (list) && rc == 0; i++) {
         const char *name = PQgetvalue (list, i, 0);
         const char *args [] = { name, keep };
-        PGresult *res = PQexecParams (self->conn,
-            "SELECT audit.drop_partition($1, $2::int)",
-            2, NULL, args, NULL, NULL, 0);
+        PGresult *res = PQexecParams (
+            self->conn, "SELECT audit.drop_partition($1, $2::int)", 2, NULL,
+            args, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
             rc = s_fail (self, res, "drop partition", err);
             fy_error_prefix (err, "audit.%s: ", name);
@@ -696,7 +693,8 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
         }
         PQclear (res);
         fy_log_notice ("store: dropped partition audit.%s (retention %d "
-                       "months)", name, keep_months);
+                       "months)",
+                       name, keep_months);
         if (dropped_p)
             (*dropped_p)++;
     }
@@ -721,12 +719,21 @@ s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
 {
     snprintf (params->version, sizeof params->version, "%d", row->version);
     params->row = row;
-    const char *values [S_COLS] = {
-        row->id, row->occurred_at, row->type, params->version, row->source,
-        row->company_id, row->actor_id, row->correlation_id, row->action,
-        row->target_type, row->target_id, row->ip [0] ? row->ip : NULL,
-        row->user_agent, NULL, NULL
-    };
+    const char *values [S_COLS] = { row->id,
+                                    row->occurred_at,
+                                    row->type,
+                                    params->version,
+                                    row->source,
+                                    row->company_id,
+                                    row->actor_id,
+                                    row->correlation_id,
+                                    row->action,
+                                    row->target_type,
+                                    row->target_id,
+                                    row->ip [0] ? row->ip : NULL,
+                                    row->user_agent,
+                                    NULL,
+                                    NULL };
     memcpy (params->values, values, sizeof values);
 }
 
@@ -752,13 +759,11 @@ s_insert_sql (size_t rows)
 {
     size_t size = 128 + sizeof s_columns + rows * S_COLS * 8;
     char *sql = fy_xmalloc (size);
-    size_t len = (size_t) snprintf (sql, size,
-                                    "INSERT INTO fy_audit_in (%s) VALUES ",
-                                    s_columns);
+    size_t len = (size_t) snprintf (
+        sql, size, "INSERT INTO fy_audit_in (%s) VALUES ", s_columns);
     int n = 1;
     for (size_t r = 0; r < rows; r++) {
-        len += (size_t) snprintf (sql + len, size - len, "%s(",
-                                  r ? "," : "");
+        len += (size_t) snprintf (sql + len, size - len, "%s(", r ? "," : "");
         for (int c = 0; c < S_COLS; c++, n++)
             len += (size_t) snprintf (sql + len, size - len, "%s$%d",
                                       c ? "," : "", n);
@@ -773,17 +778,17 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
                 fy_error_t *err)
 {
     s_params_dump (params, count);
-    const char **values = fy_xmalloc (sizeof *values * S_COLS
-                                      * (count < S_INSERT_ROWS
-                                         ? count : S_INSERT_ROWS));
+    const char **values =
+        fy_xmalloc (sizeof *values * S_COLS
+                    * (count < S_INSERT_ROWS ? count : S_INSERT_ROWS));
     Oid *types = fy_xmalloc (sizeof *types * S_COLS * S_INSERT_ROWS);
     for (size_t i = 0; i < S_INSERT_ROWS; i++)
         memcpy (types + i * S_COLS, s_types, sizeof s_types);
     char *full_sql = NULL;
     int rc = 0;
     for (size_t start = 0; start < count && rc == 0; start += S_INSERT_ROWS) {
-        size_t rows = count - start < S_INSERT_ROWS
-                    ? count - start : S_INSERT_ROWS;
+        size_t rows =
+            count - start < S_INSERT_ROWS ? count - start : S_INSERT_ROWS;
         for (size_t r = 0; r < rows; r++)
             memcpy (values + r * S_COLS, params [start + r].values,
                     sizeof params [0].values);
@@ -794,9 +799,9 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
         }
         else
             sql = s_insert_sql (rows);
-        PGresult *res = PQexecParams (self->conn, sql ? sql : full_sql,
-                                      (int) (rows * S_COLS), types, values,
-                                      NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams (self->conn, sql ? sql : full_sql,
+                          (int) (rows * S_COLS), types, values, NULL, NULL, 0);
         free (sql);
         if (PQresultStatus (res) != PGRES_COMMAND_OK)
             rc = s_fail (self, res, "insert", err);
@@ -825,8 +830,11 @@ s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
         return;
     }
     for (const char *p = value; *p; p++) {
-        char escaped = *p == '\\' ? '\\' : *p == '\t' ? 't'
-                     : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
+        char escaped = *p == '\\'   ? '\\'
+                       : *p == '\t' ? 't'
+                       : *p == '\n' ? 'n'
+                       : *p == '\r' ? 'r'
+                                    : 0;
         if (escaped) {
             *out++ = '\\';
             *out++ = escaped;
@@ -891,8 +899,9 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
              size_t count, size_t *copied, char state [8], fy_error_t *err)
 {
     state [0] = '\0';
-    if (s_copy_begin (self, fy_xasprintf ("COPY %s (%s) FROM STDIN", table,
-                                          s_columns), err))
+    if (s_copy_begin (
+            self, fy_xasprintf ("COPY %s (%s) FROM STDIN", table, s_columns),
+            err))
         return -1;
     size_t len = 0;
     char *buffer = s_copy_encode (params, count, &len);
@@ -968,8 +977,7 @@ s_ids_record (fy_store_t *self, const s_params_t *params, size_t count,
     char *values [3];
     s_ids_values (params, count, values);
     PGresult *res = PQexecParams (self->conn, s_ids_sql, 3, NULL,
-                                  (const char *const *) values, NULL, NULL,
-                                  0);
+                                  (const char *const *) values, NULL, NULL, 0);
     for (int v = 0; v < 3; v++)
         free (values [v]);
     const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
@@ -988,16 +996,16 @@ s_stage_ready (fy_store_t *self, fy_error_t *err)
 {
     if (self->temp_ready)
         return 0;
-    char *sql = fy_xasprintf (
-        "CREATE TEMP TABLE IF NOT EXISTS fy_audit_in AS "
-        "SELECT %s FROM audit.events WITH NO DATA", s_columns);
+    char *sql = fy_xasprintf ("CREATE TEMP TABLE IF NOT EXISTS fy_audit_in AS "
+                              "SELECT %s FROM audit.events WITH NO DATA",
+                              s_columns);
     int rc = s_command (self, sql, err);
     free (sql);
     if (rc)
         return -1;
     sql = s_insert_sql (1);
-    PGresult *res = PQprepare (self->conn, "fy_store_insert1", sql, S_COLS,
-                               s_types);
+    PGresult *res =
+        PQprepare (self->conn, "fy_store_insert1", sql, S_COLS, s_types);
     free (sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
         return s_fail (self, res, "prepare", err);
@@ -1017,8 +1025,8 @@ s_conflicts_read (fy_store_t *self, fy_error_t *err)
     size_t rows = (size_t) PQntuples (res);
     if (rows > self->conflict_room) {
         self->conflict_room = rows;
-        self->conflicts = fy_xrealloc (self->conflicts,
-                                       rows * sizeof *self->conflicts);
+        self->conflicts =
+            fy_xrealloc (self->conflicts, rows * sizeof *self->conflicts);
     }
     for (size_t r = 0; r < rows; r++) {
         fy_store_conflict_t *conflict = &self->conflicts [r];
@@ -1058,8 +1066,7 @@ s_pipeline_results (fy_store_t *self, fy_error_t *err)
         }
         if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
             PQclear (res);
-        else
-        if (rc == 0)
+        else if (rc == 0)
             rc = s_fail (self, res, "pipeline insert", err);
         else
             PQclear (res);
@@ -1079,13 +1086,13 @@ s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
         return -1;
     }
     int rc = 0;
-    for (size_t start = 0; start < count && rc == 0;
-         start += S_PIPELINE_ROWS) {
-        size_t end = start + S_PIPELINE_ROWS < count
-                   ? start + S_PIPELINE_ROWS : count;
+    for (size_t start = 0; start < count && rc == 0; start += S_PIPELINE_ROWS) {
+        size_t end =
+            start + S_PIPELINE_ROWS < count ? start + S_PIPELINE_ROWS : count;
         for (size_t i = start; i < end && rc == 0; i++)
             if (PQsendQueryPrepared (self->conn, "fy_store_insert1", S_COLS,
-                                     params [i].values, NULL, NULL, 0) != 1)
+                                     params [i].values, NULL, NULL, 0)
+                != 1)
                 rc = -1;
         if (rc || PQpipelineSync (self->conn) != 1) {
             s_error_conn (err, "pipeline", self->conn);
@@ -1105,20 +1112,19 @@ s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
 //  copy of each new id over (s_move_sql), and the copies that differ from
 //  the stored one are read as conflicts.
 static int
-s_append_staged (fy_store_t *self, fy_store_append_t how,
-                 s_params_t *params, size_t count, size_t *inserted,
-                 fy_error_t *err)
+s_append_staged (fy_store_t *self, fy_store_append_t how, s_params_t *params,
+                 size_t count, size_t *inserted, fy_error_t *err)
 {
     size_t copied = 0;
     char state [8];
     if (s_command (self, "TRUNCATE fy_audit_in", err))
         return -1;
     int rc = how == FY_STORE_APPEND_INSERT
-           ? s_stage_insert (self, params, count, err)
-           : how == FY_STORE_APPEND_PIPELINE
-           ? s_stage_pipeline (self, params, count, err)
-           : s_copy_rows (self, "fy_audit_in", params, count, &copied, state,
-                          err);
+                 ? s_stage_insert (self, params, count, err)
+             : how == FY_STORE_APPEND_PIPELINE
+                 ? s_stage_pipeline (self, params, count, err)
+                 : s_copy_rows (self, "fy_audit_in", params, count, &copied,
+                                state, err);
     if (rc)
         return -1;
     PGresult *res = PQexec (self->conn, s_move_sql);
@@ -1142,8 +1148,8 @@ s_append_fallback (fy_store_t *self, s_params_t *params, size_t count,
     self->state [0] = '\0';
     if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
         return -1;
-    return s_append_staged (self, FY_STORE_APPEND_COPY, params, count,
-                            inserted, err);
+    return s_append_staged (self, FY_STORE_APPEND_COPY, params, count, inserted,
+                            err);
 }
 
 //  The measured fastest (doc/store.md): COPY straight into audit.events,
@@ -1159,8 +1165,8 @@ s_append_auto (fy_store_t *self, s_params_t *params, size_t count,
         return -1;
     size_t copied = 0;
     char state [8];
-    if (s_copy_rows (self, "audit.events", params, count, &copied, state,
-                     err) == 0
+    if (s_copy_rows (self, "audit.events", params, count, &copied, state, err)
+            == 0
         && s_ids_record (self, params, count, state, err) == 0) {
         *inserted += copied;
         return 0;
@@ -1179,13 +1185,13 @@ s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
     self->conflict_count = 0;
     if (fy_store_connect (self, err)
         || s_ensure_months (self, batch->rows, batch->count, err)
-        || s_stage_ready (self, err)
-        || s_command (self, "BEGIN", err))
+        || s_stage_ready (self, err) || s_command (self, "BEGIN", err))
         return -1;
-    int rc = self->method == FY_STORE_APPEND_AUTO
-           ? s_append_auto (self, batch->params, batch->count, inserted, err)
-           : s_append_staged (self, self->method, batch->params,
-                              batch->count, inserted, err);
+    int rc =
+        self->method == FY_STORE_APPEND_AUTO
+            ? s_append_auto (self, batch->params, batch->count, inserted, err)
+            : s_append_staged (self, self->method, batch->params, batch->count,
+                               inserted, err);
     if (rc == 0)
         rc = s_command (self, "COMMIT", err);
     if (rc) {
@@ -1279,8 +1285,7 @@ fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
 }
 
 size_t
-fy_store_audit_conflicts (fy_store_t *self,
-                          const fy_store_conflict_t **list_p)
+fy_store_audit_conflicts (fy_store_t *self, const fy_store_conflict_t **list_p)
 {
     assert (self);
     if (list_p)
@@ -1344,8 +1349,8 @@ s_flight_failed (fy_store_t *self)
     errno = saved;
     int rc = -1;
     if (s_retry_worth (self, 0))
-        rc = s_append_attempts (self, &self->flight, 1,
-                                &self->flight_inserted, &self->flight_err);
+        rc = s_append_attempts (self, &self->flight, 1, &self->flight_inserted,
+                                &self->flight_err);
     s_flight_land (self, rc);
 }
 
@@ -1382,17 +1387,19 @@ s_flight_send (fy_store_t *self)
         || s_stage_ready (self, err))
         return -1;
     //  The savepoint is s_append_auto's: a duplicate rolls back to it.
-    if (s_copy_begin (self, fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
-                                          "COPY audit.events (%s) FROM STDIN",
-                                          s_columns), err))
+    if (s_copy_begin (self,
+                      fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
+                                    "COPY audit.events (%s) FROM STDIN",
+                                    s_columns),
+                      err))
         return -1;
     size_t len = 0;
     char *buffer = s_copy_encode (batch->params, batch->count, &len);
     //  Nonblocking, libpq keeps in its buffer what the socket does not
     //  take yet (it grows it rather than wait).
     bool queued = PQsetnonblocking (self->conn, 1) == 0
-               && PQputCopyData (self->conn, buffer, (int) len) == 1
-               && PQputCopyEnd (self->conn, NULL) == 1;
+                  && PQputCopyData (self->conn, buffer, (int) len) == 1
+                  && PQputCopyEnd (self->conn, NULL) == 1;
     free (buffer);
     if (!queued)
         return s_flight_conn_error (self, "copy");
@@ -1411,13 +1418,15 @@ s_flight_copied_send (fy_store_t *self, PGresult *res)
     PQclear (res);
     char *values [3];
     s_ids_values (batch->params, batch->count, values);
-    bool sent = PQenterPipelineMode (self->conn) == 1
-             && PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
-                                   (const char *const *) values, NULL, NULL,
-                                   0) == 1
-             && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL,
-                                   NULL, NULL, 0) == 1
-             && PQpipelineSync (self->conn) == 1;
+    bool sent =
+        PQenterPipelineMode (self->conn) == 1
+        && PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
+                              (const char *const *) values, NULL, NULL, 0)
+               == 1
+        && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL, NULL, NULL,
+                              0)
+               == 1
+        && PQpipelineSync (self->conn) == 1;
     for (int v = 0; v < 3; v++)
         free (values [v]);
     if (!sent)
@@ -1509,7 +1518,8 @@ s_flight_step (fy_store_t *self)
         self->flight_res = NULL;
         bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
         rc = self->flight_state == S_FLIGHT_COMMIT || (pipeline && ok)
-           ? s_flight_committed (self, res) : s_flight_copied (self, res);
+                 ? s_flight_committed (self, res)
+                 : s_flight_copied (self, res);
     }
     if (rc)
         s_flight_failed (self);
@@ -1533,12 +1543,10 @@ fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
     s_batch_fill (&self->flight, events, count);
     if (self->method != FY_STORE_APPEND_AUTO) {
         int rc = s_append_attempts (self, &self->flight, 0,
-                                    &self->flight_inserted,
-                                    &self->flight_err);
+                                    &self->flight_inserted, &self->flight_err);
         s_flight_land (self, rc);
     }
-    else
-    if (s_flight_send (self))
+    else if (s_flight_send (self))
         s_flight_failed (self);
 }
 
@@ -1597,10 +1605,10 @@ s_loop_want (void *object, fy_loop_want_t *want)
         return;
     want->fd = fy_store_append_socket (self);
     if (want->fd < 0)
-        want->timeout_ms = 0;   //  its outcome is known: poll at once
+        want->timeout_ms = 0;  //  its outcome is known: poll at once
     else
-        want->events = (short) (ZMQ_POLLIN
-                              | (self->flight_write ? ZMQ_POLLOUT : 0));
+        want->events =
+            (short) (ZMQ_POLLIN | (self->flight_write ? ZMQ_POLLOUT : 0));
 }
 
 static void
@@ -1726,8 +1734,8 @@ static void
 s_where (s_query_t *query, const char *before, const char *after,
          const char *value)
 {
-    char *sql = fy_xasprintf ("%s%s$%d%s", query->sql, before,
-                              query->count + 1, after);
+    char *sql =
+        fy_xasprintf ("%s%s$%d%s", query->sql, before, query->count + 1, after);
     free (query->sql);
     query->sql = sql;
     query->values [query->count++] = value;
@@ -1753,7 +1761,7 @@ s_like_pattern (const char *q)
 }
 
 //  0001-01-01T00:00:00Z: PostgreSQL takes no year 0, which RFC 3339 has.
-#define S_YEAR_1_MS INT64_C(-62135596800000)
+#define S_YEAR_1_MS INT64_C (-62135596800000)
 
 //  A time filter, RFC 3339 as every time in ferry, into out as UTC with
 //  milliseconds: what reaches SQL is exactly the instant checked here,
@@ -1765,8 +1773,10 @@ s_time_filter (const char *name, const char *value,
 {
     int64_t ms;
     if (fy_time_parse (value, strlen (value), false, &ms) || ms < S_YEAR_1_MS) {
-        fy_error_set (err, "%s: not an RFC 3339 time from year 1 to 9999, "
-                      "e.g. 2026-11-26T10:00:00Z", name);
+        fy_error_set (err,
+                      "%s: not an RFC 3339 time from year 1 to 9999, "
+                      "e.g. 2026-11-26T10:00:00Z",
+                      name);
         errno = EINVAL;
         return -1;
     }
@@ -1809,8 +1819,8 @@ s_filter_check (const fy_store_filter_t *filter, fy_error_t *err)
             continue;
         if (fields [i].uuid ? !fy_uuid_is_valid (value, strlen (value))
                             : !s_is_utf8 (value)) {
-            fy_error_set (err, "%s: %s", fields [i].name, fields [i].uuid
-                          ? "not a uuid" : "not UTF-8");
+            fy_error_set (err, "%s: %s", fields [i].name,
+                          fields [i].uuid ? "not a uuid" : "not UTF-8");
             errno = EINVAL;
             return -1;
         }
@@ -1820,8 +1830,8 @@ s_filter_check (const fy_store_filter_t *filter, fy_error_t *err)
 
 //  Build the query for filter. Returns 0, or -1 with errno EINVAL.
 static int
-s_query_build (s_query_t *query, const fy_store_filter_t *filter,
-               char **like_p, fy_error_t *err)
+s_query_build (s_query_t *query, const fy_store_filter_t *filter, char **like_p,
+               fy_error_t *err)
 {
     memset (query, 0, sizeof *query);
     *like_p = NULL;
@@ -1831,8 +1841,8 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
         return -1;
     }
     if (s_filter_check (filter, err)
-        || (filter->from && s_time_filter ("from", filter->from, query->from,
-                                           err))
+        || (filter->from
+            && s_time_filter ("from", filter->from, query->from, err))
         || (filter->to && s_time_filter ("to", filter->to, query->to, err)))
         return -1;
     if (filter->cursor && s_cursor_decode (filter->cursor, query)) {
@@ -1853,14 +1863,15 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
     if (filter->target_id)
         s_where (query, " AND target_id = ", "", filter->target_id);
     if (filter->from)
-        s_where (query, " AND occurred_at >= ", "::timestamptz",
-                 query->from);
+        s_where (query, " AND occurred_at >= ", "::timestamptz", query->from);
     if (filter->to)
         s_where (query, " AND occurred_at < ", "::timestamptz", query->to);
     if (filter->q && *filter->q) {
         *like_p = s_like_pattern (filter->q);
-        s_where (query, " AND audit.search_text(action, target_type, "
-                 "target_id, payload) LIKE ", "", *like_p);
+        s_where (query,
+                 " AND audit.search_text(action, target_type, "
+                 "target_id, payload) LIKE ",
+                 "", *like_p);
     }
     if (filter->cursor) {
         s_where (query, " AND (occurred_at, id) < (timestamptz 'epoch' + ",
@@ -1873,9 +1884,10 @@ s_query_build (s_query_t *query, const fy_store_filter_t *filter,
 static void
 s_set_text (json_t *object, const char *key, PGresult *res, int row, int col)
 {
-    json_object_set_new (object, key, PQgetisnull (res, row, col)
-                         ? json_null ()
-                         : json_string (PQgetvalue (res, row, col)));
+    json_object_set_new (object, key,
+                         PQgetisnull (res, row, col)
+                             ? json_null ()
+                             : json_string (PQgetvalue (res, row, col)));
 }
 
 static void
@@ -1895,8 +1907,9 @@ s_row_json (PGresult *res, int row)
     json_t *object = json_object ();
     s_set_text (object, "id", res, row, 0);
     s_set_text (object, "type", res, row, 1);
-    json_object_set_new (object, "version",
-                         json_integer ((int) s_number (PQgetvalue (res, row, 2))));
+    json_object_set_new (
+        object, "version",
+        json_integer ((int) s_number (PQgetvalue (res, row, 2))));
     s_set_text (object, "source", res, row, 3);
     s_set_text (object, "occurredAt", res, row, 4);
     s_set_text (object, "companyId", res, row, 5);
@@ -1917,8 +1930,7 @@ s_row_json (PGresult *res, int row)
 //  the check's, with its own text), so a data exception the database
 //  still raises is the store's failure, EIO, not the caller's input.
 static int
-s_read_fail (fy_store_t *self, PGresult *res, const char *what,
-             fy_error_t *err)
+s_read_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
 {
     s_fail (self, res, what, err);
     if (errno == EINVAL)
@@ -1928,14 +1940,14 @@ s_read_fail (fy_store_t *self, PGresult *res, const char *what,
 
 //  Run a read-only query with one reconnect on a lost connection.
 static PGresult *
-s_read (fy_store_t *self, const char *sql, int count,
-        const char *const *values, const char *what, fy_error_t *err)
+s_read (fy_store_t *self, const char *sql, int count, const char *const *values,
+        const char *what, fy_error_t *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (fy_store_connect (self, err))
             return NULL;
-        PGresult *res = PQexecParams (self->conn, sql, count, NULL, values,
-                                      NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams (self->conn, sql, count, NULL, values, NULL, NULL, 0);
         if (PQresultStatus (res) == PGRES_TUPLES_OK)
             return res;
         s_read_fail (self, res, what, err);
@@ -1968,8 +1980,8 @@ fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
     s_where (&query, " ORDER BY occurred_at DESC, id DESC LIMIT ", "::int",
              fetch);
     json_t *result = NULL;
-    PGresult *res = s_read (self, query.sql, query.count, query.values,
-                            "search", err);
+    PGresult *res =
+        s_read (self, query.sql, query.count, query.values, "search", err);
     if (res) {
         json_t *items = json_array ();
         int rows = PQntuples (res);
@@ -1982,8 +1994,7 @@ fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
             next = json_string (cursor);
             free (cursor);
         }
-        result = json_pack ("{s:o, s:o}", "items", items, "nextCursor",
-                            next);
+        result = json_pack ("{s:o, s:o}", "items", items, "nextCursor", next);
         PQclear (res);
     }
     free (query.sql);
@@ -2007,7 +2018,8 @@ fy_store_audit_get (fy_store_t *self, const char *id, const char *company_id,
     char *sql = fy_xasprintf ("%s WHERE (id, occurred_at) IN (SELECT id, "
                               "occurred_at FROM audit.event_ids WHERE id = "
                               "$1::uuid) AND ($2::uuid IS NULL "
-                              "OR company_id = $2::uuid)", s_select);
+                              "OR company_id = $2::uuid)",
+                              s_select);
     const char *values [] = { id, company_id };
     json_t *row = NULL;
     PGresult *res = s_read (self, sql, 2, values, "get", err);
@@ -2015,8 +2027,7 @@ fy_store_audit_get (fy_store_t *self, const char *id, const char *company_id,
         fy_error_set (err, "no audit event %s", id);
         errno = ENOENT;
     }
-    else
-    if (res)
+    else if (res)
         row = s_row_json (res, 0);
     PQclear (res);
     free (sql);
@@ -2063,8 +2074,7 @@ fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
 }
 
 int
-fy_store_export_next (fy_store_export_t *self, json_t **row_p,
-                      fy_error_t *err)
+fy_store_export_next (fy_store_export_t *self, json_t **row_p, fy_error_t *err)
 {
     assert (self);
     assert (row_p);

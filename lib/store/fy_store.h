@@ -105,16 +105,15 @@ typedef struct {
 //  from the payload when it has them. Never fails: an ip that is not an
 //  IPv4 or IPv6 address is left out (it stays in the payload).
 void
-    fy_store_audit_row_from_event (fy_event_t *event,
-                                   fy_store_audit_row_t *row);
+fy_store_audit_row_from_event (fy_event_t *event, fy_store_audit_row_t *row);
 
 //  A store on url (a libpq URI or conninfo; borrowed only during the
 //  call). Does not connect yet. connect_timeout_s bounds each attempt.
 fy_store_t *
-    fy_store_new (const char *url, int connect_timeout_s);
+fy_store_new (const char *url, int connect_timeout_s);
 
 void
-    fy_store_destroy (fy_store_t **self_p);
+fy_store_destroy (fy_store_t **self_p);
 
 //  Connect now unless connected. Returns 0, or -1 with errno EAGAIN when
 //  the database cannot be reached (or the backoff after a failed attempt
@@ -123,28 +122,28 @@ void
 //  when the database has none or an older one. Every failed attempt
 //  (whatever its errno) starts or doubles the backoff.
 int
-    fy_store_connect (fy_store_t *self, fy_error_t *err) FY_MUSTCHECK;
+fy_store_connect (fy_store_t *self, fy_error_t *err) FY_MUSTCHECK;
 
 //  Check the schema on every connection made from now on (workers pass
 //  FY_STORE_SCHEMA_VERSION): a database without ferry's schema or with an
 //  older one is refused as unreachable is, so nothing is ever written to
 //  it, whether it was so at start or came back so after an outage.
 void
-    fy_store_require_schema (fy_store_t *self, int min_version);
+fy_store_require_schema (fy_store_t *self, int min_version);
 
 //  The SQLSTATE of the last failure on the store ("22009"), "" when it
 //  did not come from the server (a lost connection, a refused connect).
 //  Borrowed until the next call.
 const char *
-    fy_store_sqlstate (fy_store_t *self);
+fy_store_sqlstate (fy_store_t *self);
 
 bool
-    fy_store_is_connected (fy_store_t *self);
+fy_store_is_connected (fy_store_t *self);
 
 //  Milliseconds until the next connection attempt is allowed; 0 when one
 //  may be made now or the store is connected.
 int64_t
-    fy_store_retry_in_ms (fy_store_t *self);
+fy_store_retry_in_ms (fy_store_t *self);
 
 //  Check the database schema is at least min_version (workers pass
 //  FY_STORE_SCHEMA_VERSION and refuse to start otherwise). Returns 0 with
@@ -152,12 +151,12 @@ int64_t
 //  do and errno: ENOENT no schema at all, ERANGE an older one, EAGAIN
 //  database down.
 int
-    fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
-                           fy_error_t *err) FY_MUSTCHECK;
+fy_store_check_schema (fy_store_t *self, int min_version, int *version_p,
+                       fy_error_t *err) FY_MUSTCHECK;
 
 //  Choose how batches are written (default AUTO).
 void
-    fy_store_set_append_method (fy_store_t *self, fy_store_append_t method);
+fy_store_set_append_method (fy_store_t *self, fy_store_append_t method);
 
 //  Append count events to audit.events in one transaction, creating the
 //  monthly partitions they need. An event id is stored once, whatever the
@@ -176,16 +175,14 @@ void
 //    ENOENT, ERANGE  (re)connected to a database whose schema is missing
 //                or older (fy_store_require_schema)
 int
-    fy_store_audit_append (fy_store_t *self, fy_event_t **events,
-                           size_t count, size_t *inserted_p,
-                           fy_error_t *err) FY_MUSTCHECK;
+fy_store_audit_append (fy_store_t *self, fy_event_t **events, size_t count,
+                       size_t *inserted_p, fy_error_t *err) FY_MUSTCHECK;
 
 //  The conflicts of the last append that landed (none after a failure):
 //  their count, and in *list_p (may be NULL) the list in batch order,
 //  borrowed until the next append on the store.
 size_t
-    fy_store_audit_conflicts (fy_store_t *self,
-                              const fy_store_conflict_t **list_p);
+fy_store_audit_conflicts (fy_store_t *self, const fy_store_conflict_t **list_p);
 
 //  The same append without waiting for the server, so the caller's loop
 //  keeps working while PostgreSQL copies and commits: the batch is sent
@@ -199,22 +196,22 @@ size_t
 //  to completion inside start or poll, blocking. Never fails here: even
 //  an outcome known at once (the database is down) comes from poll.
 void
-    fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
-                                 size_t count);
+fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
+                             size_t count);
 
 //  True from fy_store_audit_append_start until poll gave its outcome.
 bool
-    fy_store_append_is_busy (fy_store_t *self);
+fy_store_append_is_busy (fy_store_t *self);
 
 //  The socket of the append in flight (-1 when none, or when its outcome
 //  is already known: call poll at once).
 int
-    fy_store_append_socket (fy_store_t *self);
+fy_store_append_socket (fy_store_t *self);
 
 //  True when the append still has bytes to send: watch the socket for
 //  writability too.
 bool
-    fy_store_append_wants_write (fy_store_t *self);
+fy_store_append_wants_write (fy_store_t *self);
 
 //  Move the append in flight on, without blocking (except on the rare
 //  paths above). Returns 1 while it is still in flight, or its outcome as
@@ -222,8 +219,8 @@ bool
 //  be NULL), -1 with nothing written, errno and err. After 0 or -1 the
 //  store is free.
 int
-    fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
-                                fy_error_t *err) FY_MUSTCHECK;
+fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err) FY_MUSTCHECK;
 
 //  An append's outcome, as fy_store_audit_append_poll gives it (errno
 //  set too); the store is free again.
@@ -235,14 +232,14 @@ typedef void (fy_store_landed_fn) (int rc, size_t inserted, fy_error_t *err,
 //  After fy_store_audit_append_start, fy_loop_rearm the source.
 //  fy_loop_detach the source before destroying the store.
 fy_loop_source_t *
-    fy_store_append_attach (fy_store_t *self, zloop_t *loop,
-                            fy_store_landed_fn *landed, void *arg);
+fy_store_append_attach (fy_store_t *self, zloop_t *loop,
+                        fy_store_landed_fn *landed, void *arg);
 
 //  Block until the append in flight has landed; returns as poll does (0
 //  or -1), at once 0 when none is in flight.
 int
-    fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
-                                fy_error_t *err) FY_MUSTCHECK;
+fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err) FY_MUSTCHECK;
 
 //  One page of events matching filter, newest first (occurred_at desc,
 //  id desc): {"items": [row...], "nextCursor": "..." or null}. A row has
@@ -254,14 +251,14 @@ int
 //  own, checked before any SQL) or EAGAIN/EIO (err has the database's
 //  text, for the log: never EINVAL).
 json_t *
-    fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
-                           fy_error_t *err);
+fy_store_audit_search (fy_store_t *self, const fy_store_filter_t *filter,
+                       fy_error_t *err);
 
 //  The row with id, as in a search (within company_id unless it is NULL).
 //  Caller owns result. NULL with errno ENOENT, EINVAL, EAGAIN or EIO.
 json_t *
-    fy_store_audit_get (fy_store_t *self, const char *id,
-                        const char *company_id, fy_error_t *err);
+fy_store_audit_get (fy_store_t *self, const char *id, const char *company_id,
+                    fy_error_t *err);
 
 //  Every event matching filter (limit ignored), newest first, through a
 //  server-side cursor read chunk by chunk: memory stays bounded however
@@ -269,25 +266,25 @@ json_t *
 //  read-only transaction) until destroyed; use no other call on the store
 //  meanwhile. NULL with errno as fy_store_audit_search.
 fy_store_export_t *
-    fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
-                           fy_error_t *err);
+fy_store_audit_export (fy_store_t *self, const fy_store_filter_t *filter,
+                       fy_error_t *err);
 
 //  The next row into *row_p (caller owns it). Returns 1 with a row, 0 at
 //  the end, -1 with errno EAGAIN/EIO and err.
 int
-    fy_store_export_next (fy_store_export_t *self, json_t **row_p,
-                          fy_error_t *err) FY_MUSTCHECK;
+fy_store_export_next (fy_store_export_t *self, json_t **row_p,
+                      fy_error_t *err) FY_MUSTCHECK;
 
 //  Close the cursor and end its transaction. Safe on NULL.
 void
-    fy_store_export_destroy (fy_store_export_t **self_p);
+fy_store_export_destroy (fy_store_export_t **self_p);
 
 //  Make sure the partitions of the current (UTC) month and the
 //  months_ahead after it exist. *created_p (may be NULL) gets how many
 //  were created. Returns 0 or -1 with errno and err.
 int
-    fy_store_ensure_partitions (fy_store_t *self, int months_ahead,
-                                int *created_p, fy_error_t *err) FY_MUSTCHECK;
+fy_store_ensure_partitions (fy_store_t *self, int months_ahead, int *created_p,
+                            fy_error_t *err) FY_MUSTCHECK;
 
 //  Drop the partitions wholly older than the current month and the
 //  keep_months before it (the current month is never dropped; keep_months
@@ -295,8 +292,8 @@ int
 //  notice. *dropped_p (may be NULL) gets how many were dropped. Returns 0
 //  or -1 with errno and err (the drops done before the failure stay).
 int
-    fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
-                           fy_error_t *err) FY_MUSTCHECK;
+fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
+                       fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

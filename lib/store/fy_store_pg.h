@@ -13,11 +13,11 @@
 //  until the next call on the store. NULL with errno EAGAIN and err when
 //  the database cannot be reached.
 PGconn *
-    fy_store_pg (fy_store_t *self, fy_error_t *err);
+fy_store_pg (fy_store_t *self, fy_error_t *err);
 
 //  After a failed query: true, and the connection dropped so the next
 //  fy_store_pg makes a new one, when the connection was lost.
 bool
-    fy_store_pg_lost (fy_store_t *self);
+fy_store_pg_lost (fy_store_t *self);
 
 #endif

@@ -165,8 +165,8 @@ fy_client_request (fy_client_t *self, const char *service, const char *method,
 
 //  MORE {rid, n} or CANCEL {rid} toward the broker.
 static int
-s_stream_control (fy_client_t *self, fy_proto_command_t command,
-                  uint64_t rid, uint64_t n)
+s_stream_control (fy_client_t *self, fy_proto_command_t command, uint64_t rid,
+                  uint64_t n)
 {
     fy_proto_msg_t *out = fy_session_out (&self->session, command);
     out->rid = rid;
@@ -211,8 +211,8 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
         case FY_PROTO_NACK:
             if (h->nack) {
                 char reason [256];
-                snprintf (reason, sizeof reason, "%.*s",
-                          (int) in->reason.len, in->reason.ptr);
+                snprintf (reason, sizeof reason, "%.*s", (int) in->reason.len,
+                          in->reason.ptr);
                 h->nack (self, in->seq, in->retryable, reason, h->arg);
             }
             break;
@@ -223,8 +223,7 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
         case FY_PROTO_REPLY:
             if (h->reply) {
                 char type [128];
-                snprintf (type, sizeof type, "%.*s",
-                          (int) in->content_type.len,
+                snprintf (type, sizeof type, "%.*s", (int) in->content_type.len,
                           in->content_type.ptr ? in->content_type.ptr : "");
                 h->reply (self, in->rid, (unsigned) in->status, type,
                           in->body.ptr, in->body.len, in->more, h->arg);
@@ -238,9 +237,9 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
             break;
         case FY_PROTO_ERROR:
             //  A BYE follows; that is when the session ends.
-            fy_log_notice ("client: broker said %.*s: %.*s",
-                           (int) in->code.len, in->code.ptr,
-                           (int) in->message.len, in->message.ptr);
+            fy_log_notice ("client: broker said %.*s: %.*s", (int) in->code.len,
+                           in->code.ptr, (int) in->message.len,
+                           in->message.ptr);
             break;
         case FY_PROTO_BYE:
             //  A new socket, so the answers the broker still owes the old

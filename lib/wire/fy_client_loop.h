@@ -12,6 +12,6 @@
 //  fy_client_tick, whose reconnect changes the socket. fy_loop_detach
 //  the source before destroying the client.
 fy_loop_source_t *
-    fy_client_attach (fy_client_t *self, zloop_t *loop);
+fy_client_attach (fy_client_t *self, zloop_t *loop);
 
 #endif

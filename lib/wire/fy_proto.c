@@ -11,13 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_UINT, T_BOOL, T_IDS, T_MAP, T_BODY } s_type_t;
+typedef enum {
+    T_STR,
+    T_UINT,
+    T_BOOL,
+    T_IDS,
+    T_MAP,
+    T_BODY
+} s_type_t;
 
 typedef enum {
-    F_NAME, F_ROLE, F_SERVICE, F_ID, F_TYPE, F_REASON, F_CODE, F_MESSAGE,
-    F_METHOD, F_PATH, F_CONTENT_TYPE, F_BODY, F_SEQ, F_DID, F_RID, F_N,
-    F_CREDIT, F_ATTEMPT, F_STATUS, F_WINDOW, F_RETRYABLE, F_MORE, F_PULL,
-    F_SEQS, F_DIDS, F_QUERY, F_HEADERS, F_COUNT
+    F_NAME,
+    F_ROLE,
+    F_SERVICE,
+    F_ID,
+    F_TYPE,
+    F_REASON,
+    F_CODE,
+    F_MESSAGE,
+    F_METHOD,
+    F_PATH,
+    F_CONTENT_TYPE,
+    F_BODY,
+    F_SEQ,
+    F_DID,
+    F_RID,
+    F_N,
+    F_CREDIT,
+    F_ATTEMPT,
+    F_STATUS,
+    F_WINDOW,
+    F_RETRYABLE,
+    F_MORE,
+    F_PULL,
+    F_SEQS,
+    F_DIDS,
+    F_QUERY,
+    F_HEADERS,
+    F_COUNT
 } s_field_t;
 
 #define BIT(f) (1u << (f))
@@ -72,11 +103,13 @@ static const struct {
     [FY_PROTO_NACK] = { "NACK", BIT (F_RETRYABLE) | BIT (F_REASON),
                         BIT (F_SEQ) | BIT (F_DID), 0, false },
     [FY_PROTO_LEASE] = { "LEASE", BIT (F_SEQS), 0, 0, false },
-    [FY_PROTO_EVENT] = { "EVENT", BIT (F_DID) | BIT (F_SERVICE)
-                         | BIT (F_ATTEMPT), 0, 0, true },
-    [FY_PROTO_REQUEST] = { "REQUEST", BIT (F_RID) | BIT (F_METHOD)
-                           | BIT (F_PATH), 0, BIT (F_SERVICE) | BIT (F_QUERY)
-                           | BIT (F_HEADERS) | BIT (F_BODY) | BIT (F_WINDOW),
+    [FY_PROTO_EVENT] = { "EVENT",
+                         BIT (F_DID) | BIT (F_SERVICE) | BIT (F_ATTEMPT), 0, 0,
+                         true },
+    [FY_PROTO_REQUEST] = { "REQUEST",
+                           BIT (F_RID) | BIT (F_METHOD) | BIT (F_PATH), 0,
+                           BIT (F_SERVICE) | BIT (F_QUERY) | BIT (F_HEADERS)
+                               | BIT (F_BODY) | BIT (F_WINDOW),
                            false },
     [FY_PROTO_REPLY] = { "REPLY", BIT (F_RID) | BIT (F_STATUS), 0,
                          BIT (F_CONTENT_TYPE) | BIT (F_BODY) | BIT (F_MORE),
@@ -85,8 +118,7 @@ static const struct {
     [FY_PROTO_CANCEL] = { "CANCEL", BIT (F_RID), 0, 0, false },
     [FY_PROTO_HEARTBEAT] = { "HEARTBEAT", 0, 0, 0, false },
     [FY_PROTO_BYE] = { "BYE", 0, 0, 0, false },
-    [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0,
-                         false },
+    [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0, false },
 };
 
 //  Where each field lives in the message.
@@ -94,19 +126,32 @@ static fy_proto_str_t *
 s_str_slot (fy_proto_msg_t *msg, s_field_t field)
 {
     switch (field) {
-        case F_NAME: return &msg->name;
-        case F_ROLE: return &msg->role;
-        case F_SERVICE: return &msg->service;
-        case F_ID: return &msg->id;
-        case F_TYPE: return &msg->type;
-        case F_REASON: return &msg->reason;
-        case F_CODE: return &msg->code;
-        case F_MESSAGE: return &msg->message;
-        case F_METHOD: return &msg->method;
-        case F_PATH: return &msg->path;
-        case F_CONTENT_TYPE: return &msg->content_type;
-        case F_BODY: return &msg->body;
-        default: return NULL;
+        case F_NAME:
+            return &msg->name;
+        case F_ROLE:
+            return &msg->role;
+        case F_SERVICE:
+            return &msg->service;
+        case F_ID:
+            return &msg->id;
+        case F_TYPE:
+            return &msg->type;
+        case F_REASON:
+            return &msg->reason;
+        case F_CODE:
+            return &msg->code;
+        case F_MESSAGE:
+            return &msg->message;
+        case F_METHOD:
+            return &msg->method;
+        case F_PATH:
+            return &msg->path;
+        case F_CONTENT_TYPE:
+            return &msg->content_type;
+        case F_BODY:
+            return &msg->body;
+        default:
+            return NULL;
     }
 }
 
@@ -114,15 +159,24 @@ static uint64_t *
 s_uint_slot (fy_proto_msg_t *msg, s_field_t field)
 {
     switch (field) {
-        case F_SEQ: return &msg->seq;
-        case F_DID: return &msg->did;
-        case F_RID: return &msg->rid;
-        case F_N: return &msg->n;
-        case F_CREDIT: return &msg->credit;
-        case F_ATTEMPT: return &msg->attempt;
-        case F_STATUS: return &msg->status;
-        case F_WINDOW: return &msg->window;
-        default: return NULL;
+        case F_SEQ:
+            return &msg->seq;
+        case F_DID:
+            return &msg->did;
+        case F_RID:
+            return &msg->rid;
+        case F_N:
+            return &msg->n;
+        case F_CREDIT:
+            return &msg->credit;
+        case F_ATTEMPT:
+            return &msg->attempt;
+        case F_STATUS:
+            return &msg->status;
+        case F_WINDOW:
+            return &msg->window;
+        default:
+            return NULL;
     }
 }
 
@@ -130,10 +184,14 @@ static bool *
 s_bool_slot (fy_proto_msg_t *msg, s_field_t field)
 {
     switch (field) {
-        case F_RETRYABLE: return &msg->retryable;
-        case F_MORE: return &msg->more;
-        case F_PULL: return &msg->pull;
-        default: return NULL;
+        case F_RETRYABLE:
+            return &msg->retryable;
+        case F_MORE:
+            return &msg->more;
+        case F_PULL:
+            return &msg->pull;
+        default:
+            return NULL;
     }
 }
 
@@ -281,7 +339,7 @@ bool
 fy_proto_str_is (fy_proto_str_t str, const char *text)
 {
     return str.ptr && strlen (text) == str.len
-        && memcmp (str.ptr, text, str.len) == 0;
+           && memcmp (str.ptr, text, str.len) == 0;
 }
 
 //  --------------------------------------------------------------------
@@ -314,11 +372,11 @@ s_pairs (const msgpack_object *value, fy_proto_pair_t **pairs_p,
             || kv->val.type != MSGPACK_OBJECT_STR)
             return -1;
         //  msgpack-c may give NULL for an empty string; NULL is absent.
-        (*pairs_p) [i].key.ptr = kv->key.via.str.size
-                               ? kv->key.via.str.ptr : "";
+        (*pairs_p) [i].key.ptr =
+            kv->key.via.str.size ? kv->key.via.str.ptr : "";
         (*pairs_p) [i].key.len = kv->key.via.str.size;
-        (*pairs_p) [i].value.ptr = kv->val.via.str.size
-                                 ? kv->val.via.str.ptr : "";
+        (*pairs_p) [i].value.ptr =
+            kv->val.via.str.size ? kv->val.via.str.ptr : "";
         (*pairs_p) [i].value.len = kv->val.via.str.size;
     }
     *count_p = count;
@@ -371,10 +429,10 @@ s_store (fy_proto_msg_t *msg, s_field_t field, const msgpack_object *value)
             return 0;
         case T_MAP:
             return field == F_QUERY
-                 ? s_pairs (value, &msg->query, &msg->query_count,
-                            &msg->query_size_)
-                 : s_pairs (value, &msg->headers, &msg->headers_count,
-                            &msg->headers_size_);
+                       ? s_pairs (value, &msg->query, &msg->query_count,
+                                  &msg->query_size_)
+                       : s_pairs (value, &msg->headers, &msg->headers_count,
+                                  &msg->headers_size_);
     }
     return -1;
 }
@@ -407,7 +465,8 @@ s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
     //  msgpack_unpack is marked obsolete, but it is the call that unpacks
     //  into a zone the caller keeps: msgpack_unpack_next makes a new one.
     if (msgpack_unpack (zmq_msg_data (&msg->header_), size, &offset, zone,
-                        &root_object) != MSGPACK_UNPACK_SUCCESS
+                        &root_object)
+            != MSGPACK_UNPACK_SUCCESS
         || offset != size)
         return s_malformed (err, command, "header is not msgpack", NULL);
     const msgpack_object *root = &root_object;
@@ -415,14 +474,14 @@ s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
         return s_malformed (err, command, "header is not a map", NULL);
     uint32_t seen = 0;
     uint32_t allowed = s_commands [msg->command].required
-                     | s_commands [msg->command].one_of
-                     | s_commands [msg->command].optional;
+                       | s_commands [msg->command].one_of
+                       | s_commands [msg->command].optional;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object_kv *kv = &root->via.map.ptr [i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return s_malformed (err, command, "key is not a string", NULL);
-        s_field_t field = s_find_field (kv->key.via.str.ptr,
-                                        kv->key.via.str.size);
+        s_field_t field =
+            s_find_field (kv->key.via.str.ptr, kv->key.via.str.size);
         //  Unknown keys are ignored: a later minor revision may add some.
         if (field == F_COUNT || !(allowed & BIT (field)))
             continue;
@@ -499,7 +558,8 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
     }
     if (zmq_msg_size (&frames [next]) != strlen (FY_PROTO_SIGNATURE)
         || memcmp (zmq_msg_data (&frames [next]), FY_PROTO_SIGNATURE,
-                   strlen (FY_PROTO_SIGNATURE)) != 0) {
+                   strlen (FY_PROTO_SIGNATURE))
+               != 0) {
         s_malformed (err, "?", "not FERRY1 (version mismatch?)", NULL);
         //  Told apart, so the broker can answer the peer instead of
         //  dropping it like noise.
@@ -683,7 +743,8 @@ s_pack_header (fy_proto_msg_t *msg)
     uint32_t present = s_commands [msg->command].required;
     for (int field = 0; field < F_COUNT; field++)
         if (((s_commands [msg->command].one_of
-              | s_commands [msg->command].optional) & BIT (field))
+              | s_commands [msg->command].optional)
+             & BIT (field))
             && s_is_set (msg, (s_field_t) field))
             present |= BIT (field);
     if (!msg->buffer_) {
@@ -721,10 +782,10 @@ s_send_frames (void *socket, const void *identity, size_t identity_len,
                size_t header_len, zmq_msg_t *event)
 {
     const char *name = s_commands [command].name;
-    if ((identity && zmq_send (socket, identity, identity_len,
-                               ZMQ_SNDMORE) < 0)
+    if ((identity && zmq_send (socket, identity, identity_len, ZMQ_SNDMORE) < 0)
         || zmq_send (socket, FY_PROTO_SIGNATURE, strlen (FY_PROTO_SIGNATURE),
-                     ZMQ_SNDMORE) < 0
+                     ZMQ_SNDMORE)
+               < 0
         || zmq_send (socket, name, strlen (name), ZMQ_SNDMORE) < 0
         || zmq_send (socket, header, header_len, event ? ZMQ_SNDMORE : 0) < 0)
         return -1;
@@ -754,12 +815,10 @@ fy_proto_send (void *socket, fy_proto_msg_t *msg)
     assert (!s_commands [msg->command].event || msg->has_event);
     msgpack_sbuffer *buffer = s_pack_header (msg);
     bool event = s_commands [msg->command].event;
-    int rc = s_send_frames (socket,
-                            msg->has_identity ? zmq_msg_data (&msg->identity)
-                                              : NULL,
-                            zmq_msg_size (&msg->identity), msg->command,
-                            buffer->data, buffer->size,
-                            event ? &msg->event : NULL);
+    int rc = s_send_frames (
+        socket, msg->has_identity ? zmq_msg_data (&msg->identity) : NULL,
+        zmq_msg_size (&msg->identity), msg->command, buffer->data, buffer->size,
+        event ? &msg->event : NULL);
     if (rc == 0 && event)
         msg->has_event = false;
     return rc;

@@ -68,8 +68,9 @@ fy_session_set_curve (fy_session_t *self, const char *server_key,
     assert (self);
     zcert_t *cert = cert_path ? zcert_load (cert_path) : NULL;
     if (!cert || !server_key || strlen (server_key) != 40) {
-        fy_error_set (err, "CURVE: %s", !cert ? "cannot load the certificate"
-                      : "the broker key must be 40 Z85 characters");
+        fy_error_set (err, "CURVE: %s",
+                      !cert ? "cannot load the certificate"
+                            : "the broker key must be 40 Z85 characters");
         zcert_destroy (&cert);
         errno = EINVAL;
         return -1;
@@ -112,8 +113,7 @@ fy_session_send (fy_session_t *self)
 int
 fy_session_recv (fy_session_t *self, fy_error_t *err)
 {
-    int rc = fy_proto_recv (self->socket, false, ZMQ_DONTWAIT, &self->in,
-                            err);
+    int rc = fy_proto_recv (self->socket, false, ZMQ_DONTWAIT, &self->in, err);
     if (rc == 0 || (errno == EPROTO || errno == EPROTONOSUPPORT))
         self->last_seen = fy_clock_mono_ms ();
     return rc;

@@ -24,39 +24,38 @@ typedef struct {
 //  Connect a new session. Returns -1 with errno EINVAL and err when the
 //  endpoint is unusable.
 int
-    fy_session_open (fy_session_t *self, const char *endpoint,
-                     fy_error_t *err);
+fy_session_open (fy_session_t *self, const char *endpoint, fy_error_t *err);
 
 void
-    fy_session_close (fy_session_t *self);
+fy_session_close (fy_session_t *self);
 
 //  Use CURVE from now on: our certificate from cert_path (as ferryctl
 //  keygen writes it, the secret file), the broker's public key in Z85.
 //  Reconnects. Returns -1 with errno EINVAL and err on a bad certificate.
 int
-    fy_session_set_curve (fy_session_t *self, const char *server_key,
-                          const char *cert_path, fy_error_t *err);
+fy_session_set_curve (fy_session_t *self, const char *server_key,
+                      const char *cert_path, fy_error_t *err);
 
 //  Drop the socket (and whatever it had queued) and connect a new one.
 void
-    fy_session_reconnect (fy_session_t *self);
+fy_session_reconnect (fy_session_t *self);
 
 //  Start self->out as command, to be filled in and sent.
 fy_proto_msg_t *
-    fy_session_out (fy_session_t *self, fy_proto_command_t command);
+fy_session_out (fy_session_t *self, fy_proto_command_t command);
 
 //  Send self->out. Returns 0, or -1 with errno.
 int
-    fy_session_send (fy_session_t *self);
+fy_session_send (fy_session_t *self);
 
 //  Receive into self->in without blocking. Returns 0; -1 with errno
 //  EAGAIN when nothing is waiting, EPROTO for a malformed message.
 int
-    fy_session_recv (fy_session_t *self, fy_error_t *err);
+fy_session_recv (fy_session_t *self, fy_error_t *err);
 
 //  Heartbeat duty at now: send HEARTBEAT when quiet. Returns true when
 //  the broker has been silent too long and the session must reconnect.
 bool
-    fy_session_tick (fy_session_t *self, int64_t now);
+fy_session_tick (fy_session_t *self, int64_t now);
 
 #endif

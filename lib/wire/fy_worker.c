@@ -85,8 +85,8 @@ fy_delivery_event (fy_delivery_t *delivery, fy_error_t *err)
 {
     assert (delivery);
     if (!delivery->event_)
-        delivery->event_ = fy_event_decode_msgpack (delivery->data_,
-                                                    delivery->size_, err);
+        delivery->event_ =
+            fy_event_decode_msgpack (delivery->data_, delivery->size_, err);
     return delivery->event_;
 }
 
@@ -154,8 +154,7 @@ s_has_grant (s_stream_t *stream)
 
 static int
 s_send_part (fy_worker_t *self, uint64_t rid, unsigned status,
-             const char *content_type, const void *body, size_t len,
-             bool more)
+             const char *content_type, const void *body, size_t len, bool more)
 {
     fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_REPLY);
     out->rid = rid;
@@ -326,14 +325,13 @@ fy_worker_ack (fy_worker_t *self, fy_delivery_t **delivery_p)
     s_forget (self, delivery_p);
     if (self->acks.ids_count >= S_ACK_BATCH || !self->loop)
         fy_worker_flush (self);
-    else
-    if (!self->in_callback && self->flush_timer < 0)
+    else if (!self->in_callback && self->flush_timer < 0)
         self->flush_timer = zloop_timer (self->loop, 0, 1, s_on_flush, self);
 }
 
 void
-fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p,
-                bool retryable, const char *reason)
+fy_worker_nack (fy_worker_t *self, fy_delivery_t **delivery_p, bool retryable,
+                const char *reason)
 {
     assert (self);
     assert (delivery_p && *delivery_p);
@@ -388,8 +386,8 @@ fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
         s_stream_end (self, stream);
         return s_send_part (self, rid, status, content_type, "", 0, false);
     }
-    if (stream && (zlistx_size (stream->parts)
-                   || (more && !s_has_grant (stream)))) {
+    if (stream
+        && (zlistx_size (stream->parts) || (more && !s_has_grant (stream)))) {
         s_part_t *part = fy_xmalloc (sizeof *part + len);
         part->status = status;
         part->more = more;
@@ -415,7 +413,8 @@ fy_worker_streams (fy_worker_t *self)
     return zhashx_size (self->streams);
 }
 
-static int s_on_produce (zloop_t *loop, int timer_id, void *arg);
+static int
+s_on_produce (zloop_t *loop, int timer_id, void *arg);
 
 //  Run producers from the loop while one has grant, and only then: an
 //  idle timer of delay 0 would make the loop spin.
@@ -430,10 +429,9 @@ s_schedule (fy_worker_t *self)
             break;
         }
     if (runnable && self->produce_timer < 0 && self->loop)
-        self->produce_timer = zloop_timer (self->loop, 0, 0, s_on_produce,
-                                           self);
-    else
-    if (!runnable && self->produce_timer >= 0) {
+        self->produce_timer =
+            zloop_timer (self->loop, 0, 0, s_on_produce, self);
+    else if (!runnable && self->produce_timer >= 0) {
         zloop_timer_end (self->loop, self->produce_timer);
         self->produce_timer = -1;
     }
@@ -547,8 +545,8 @@ s_on_cancel (fy_worker_t *self, fy_proto_msg_t *in)
          part = zlistx_next (stream->parts))
         answered = answered || !part->more;
     if (stream->produce || answered) {
-        if (s_send_part (self, stream->rid, stream->produce ? stream->status
-                                                            : 200,
+        if (s_send_part (self, stream->rid,
+                         stream->produce ? stream->status : 200,
                          stream->content_type, "", 0, false))
             fy_log_warn ("worker: reply part not sent");
         s_stream_end (self, stream);
@@ -600,8 +598,7 @@ s_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
 }
 
 const char *
-fy_request_header (const fy_request_t *request, const char *name,
-                   size_t *len)
+fy_request_header (const fy_request_t *request, const char *name, size_t *len)
 {
     assert (request);
     assert (name);
@@ -609,8 +606,7 @@ fy_request_header (const fy_request_t *request, const char *name,
     size_t name_len = strlen (name);
     for (size_t i = 0; i < request->headers_count; i++) {
         fy_proto_str_t key = request->headers [i].key;
-        if (key.len == name_len
-            && strncasecmp (key.ptr, name, name_len) == 0) {
+        if (key.len == name_len && strncasecmp (key.ptr, name, name_len) == 0) {
             *len = request->headers [i].value.len;
             return request->headers [i].value.ptr;
         }
@@ -627,11 +623,9 @@ fy_worker_route (fy_worker_t *self, const fy_request_t *request,
     assert (request);
     assert (routes);
     fy_route_match_t match;
-    fy_route_status_t status = fy_route_match (&routes->route, sizeof *routes,
-                                               request->method.ptr,
-                                               request->method.len,
-                                               request->path.ptr,
-                                               request->path.len, &match);
+    fy_route_status_t status = fy_route_match (
+        &routes->route, sizeof *routes, request->method.ptr,
+        request->method.len, request->path.ptr, request->path.len, &match);
     if (status == FY_ROUTE_FOUND) {
         size_t len = 0;
         const char *type = fy_request_header (request, "Content-Type", &len);
@@ -644,8 +638,8 @@ fy_worker_route (fy_worker_t *self, const fy_request_t *request,
     }
     const char *code = NULL;
     char message [128];
-    unsigned http = fy_route_error (status, &match, &code, message,
-                                    sizeof message);
+    unsigned http =
+        fy_route_error (status, &match, &code, message, sizeof message);
     s_reply_error (self, request->rid, http, code, message);
 }
 
@@ -657,11 +651,14 @@ s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
                        "this service takes no requests");
         return;
     }
-    fy_request_t request = {
-        .rid = in->rid, .method = in->method, .path = in->path,
-        .body = in->body, .query = in->query, .headers = in->headers,
-        .query_count = in->query_count, .headers_count = in->headers_count
-    };
+    fy_request_t request = { .rid = in->rid,
+                             .method = in->method,
+                             .path = in->path,
+                             .body = in->body,
+                             .query = in->query,
+                             .headers = in->headers,
+                             .query_count = in->query_count,
+                             .headers_count = in->headers_count };
     self->on_request (self, &request, self->request_arg);
 }
 
@@ -702,34 +699,28 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
             if (!delivery)
                 continue;
             if (count == self->batch_size) {
-                self->batch_size = self->batch_size ? self->batch_size * 2
-                                                    : 64;
-                self->batch = fy_xrealloc (self->batch, self->batch_size
-                                           * sizeof *self->batch);
+                self->batch_size = self->batch_size ? self->batch_size * 2 : 64;
+                self->batch = fy_xrealloc (
+                    self->batch, self->batch_size * sizeof *self->batch);
             }
             self->batch [count++] = delivery;
         }
-        else
-        if (in->command == FY_PROTO_REQUEST) {
+        else if (in->command == FY_PROTO_REQUEST) {
             s_deliver_batch (self, count);
             count = 0;
             if (in->window)
                 s_stream_new (self, in->rid, in->window);
             s_handle_request (self, in);
         }
-        else
-        if (in->command == FY_PROTO_MORE)
+        else if (in->command == FY_PROTO_MORE)
             s_on_more (self, in);
-        else
-        if (in->command == FY_PROTO_CANCEL)
+        else if (in->command == FY_PROTO_CANCEL)
             s_on_cancel (self, in);
-        else
-        if (in->command == FY_PROTO_ERROR)
-            fy_log_notice ("worker: broker said %.*s: %.*s",
-                           (int) in->code.len, in->code.ptr,
-                           (int) in->message.len, in->message.ptr);
-        else
-        if (in->command == FY_PROTO_BYE) {
+        else if (in->command == FY_PROTO_ERROR)
+            fy_log_notice ("worker: broker said %.*s: %.*s", (int) in->code.len,
+                           in->code.ptr, (int) in->message.len,
+                           in->message.ptr);
+        else if (in->command == FY_PROTO_BYE) {
             //  The broker forgot this worker (restart, or declared dead):
             //  what is in hand is void there. Start a new session with a
             //  new socket at the next tick (not from inside this reader),
@@ -764,12 +755,11 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         s_send_ready (self);
     }
     if (self->draining
-        && ((zlistx_size (self->held) == 0
-             && zhashx_size (self->streams) == 0)
+        && ((zlistx_size (self->held) == 0 && zhashx_size (self->streams) == 0)
             || now >= self->drain_deadline)) {
         fy_log_notice ("worker: stopping with %zu deliveries unanswered, "
-                       "%zu streams unfinished", zlistx_size (self->held),
-                       zhashx_size (self->streams));
+                       "%zu streams unfinished",
+                       zlistx_size (self->held), zhashx_size (self->streams));
         return -1;
     }
     return 0;
@@ -813,8 +803,8 @@ fy_worker_run (fy_worker_t *self)
     zloop_reader (loop, self->session.sock, s_on_socket, self);
     //  Ticks at a fraction of the heartbeat, so a drain ends promptly.
     int64_t tick = self->session.heartbeat_ms / 4;
-    self->tick_timer = zloop_timer (loop, (size_t) (tick > 0 ? tick : 1), 0,
-                                    s_on_tick, self);
+    self->tick_timer =
+        zloop_timer (loop, (size_t) (tick > 0 ? tick : 1), 0, s_on_tick, self);
     s_send_ready (self);
     s_schedule (self);
     zloop_start (loop);

@@ -85,12 +85,13 @@ s_scratch (const char *srcdir)
     if (rc)
         return -1;
     const char *slash = strrchr (s_admin, '/');
-    snprintf (s_url, sizeof s_url, "%.*s/%s", (int) (slash - s_admin),
-              s_admin, s_db);
+    snprintf (s_url, sizeof s_url, "%.*s/%s", (int) (slash - s_admin), s_admin,
+              s_db);
     setenv ("DATABASE_URL", s_url, 1);
     char *command = fy_xasprintf ("tools/ferryctl --set "
                                   "store.migrations_dir='%s/sql' migrate "
-                                  ">/dev/null", srcdir);
+                                  ">/dev/null",
+                                  srcdir);
     rc = system (command) == 0 ? 0 : -1;
     free (command);
     setenv ("DATABASE_URL", s_admin, 1);
@@ -100,8 +101,7 @@ s_scratch (const char *srcdir)
 static void
 s_drop (void)
 {
-    char *sql = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)",
-                              s_db);
+    char *sql = fy_xasprintf ("DROP DATABASE IF EXISTS %s WITH (FORCE)", s_db);
     if (s_admin_sql (sql))
         fprintf (stderr, "bench: could not drop %s\n", s_db);
     free (sql);
@@ -114,13 +114,12 @@ s_event (int n)
     snprintf (id, sizeof id, "f0000000-0000-4000-8000-%012d", n);
     fy_time_format (S_BASE_MS + n * 1000LL, when);
     json_t *root = json_pack (
-        "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}",
-        "id", id, "type", "user.login", "version", 1, "source", "bench",
-        "occurredAt", when, "companyId", "aaaaaaaa-0000-4000-8000-000000000001",
-        "correlationId", "corr-1", "payload",
-        "userId", "11111111-2222-4333-8444-555555555555",
-        "sessionId", "66666666-7777-4888-8999-000000000000",
-        "ip", "203.0.113.9",
+        "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "id", id,
+        "type", "user.login", "version", 1, "source", "bench", "occurredAt",
+        when, "companyId", "aaaaaaaa-0000-4000-8000-000000000001",
+        "correlationId", "corr-1", "payload", "userId",
+        "11111111-2222-4333-8444-555555555555", "sessionId",
+        "66666666-7777-4888-8999-000000000000", "ip", "203.0.113.9",
         "userAgent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0");
     fy_error_t err = { "" };
     fy_event_t *event = fy_event_new (&root, NULL, &err);
@@ -185,7 +184,8 @@ s_rows (PGconn *conn)
 {
     PGresult *res = PQexec (conn, "SELECT count(*) FROM audit.events");
     long rows = PQresultStatus (res) == PGRES_TUPLES_OK
-              ? strtol (PQgetvalue (res, 0, 0), NULL, 10) : -1;
+                    ? strtol (PQgetvalue (res, 0, 0), NULL, 10)
+                    : -1;
     PQclear (res);
     return rows;
 }
@@ -221,8 +221,8 @@ s_publish (fy_client_t *client, PGconn *conn, char **data, size_t *sizes,
     double seconds = (double) (fy_clock_mono_ns () - start) / 1e9;
     long rows = s_rows (conn);
     if (s_acked < goal || rows != want) {
-        fprintf (stderr, "bench: %zu of %zu ACKed, %ld rows of %ld\n",
-                 s_acked, goal, rows, want);
+        fprintf (stderr, "bench: %zu of %zu ACKed, %ld rows of %ld\n", s_acked,
+                 goal, rows, want);
         return -1;
     }
     return seconds;
@@ -241,17 +241,19 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
     char broker_set [320], schema [600], log [300];
     proc_broker_at_t at = proc_broker_at (dir);
     snprintf (broker_set, sizeof broker_set, "audit.broker=%s", at.endpoint);
-    snprintf (schema, sizeof schema, "events.schema=%s/schemas/"
-              "events.schema.json", srcdir);
+    snprintf (schema, sizeof schema,
+              "events.schema=%s/schemas/"
+              "events.schema.json",
+              srcdir);
     snprintf (log, sizeof log, "%s/audit.log", dir);
     //  The worker's store reads DATABASE_URL; PGOPTIONS (synchronous
     //  commit on) is inherited.
     setenv ("DATABASE_URL", s_url, 1);
-    s_broker = proc_start ("broker/ferry-broker", "--set", at.set,
-                           "--set", "broker.routes=audit:*",
-                           "--set", "http.enabled=false",
-                           "--set", "log.level=warn", NULL);
-    const char *args [] = { "--set", broker_set, "--set", schema,
+    s_broker =
+        proc_start ("broker/ferry-broker", "--set", at.set, "--set",
+                    "broker.routes=audit:*", "--set", "http.enabled=false",
+                    "--set", "log.level=warn", NULL);
+    const char *args [] = { "--set", broker_set,       "--set", schema,
                             "--set", "log.level=warn", NULL };
     for (int i = 0; i < s_workers; i++)
         s_audit [i] = proc_spawn (log, "workers/audit/ferry-audit", args);
@@ -264,12 +266,11 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
         fprintf (stderr, "bench: %s%s\n", err.text, PQerrorMessage (conn));
         goto out;
     }
-    fy_client_handlers_t handlers = {
-        .ack = s_on_ack, .nack = s_on_nack
-    };
+    fy_client_handlers_t handlers = { .ack = s_on_ack, .nack = s_on_nack };
     fy_client_set_handlers (client, &handlers);
     if (s_publish (client, conn, data, sizes, events, S_INGEST_ROWS,
-                   S_INGEST_ROWS + 1, 1) < 0)
+                   S_INGEST_ROWS + 1, 1)
+        < 0)
         goto out;
     double audit_cpu = s_workers_cpu_s (), broker_cpu = proc_cpu_s (s_broker);
     double seconds = s_publish (client, conn, data, sizes, events, 0,
@@ -279,9 +280,10 @@ s_ingest_run (const char *srcdir, char **data, size_t *sizes,
         //  Where the time goes, for whoever reads the figure: a worker
         //  busy all along is the bottleneck; one mostly idle waits on
         //  PostgreSQL.
-        fprintf (stderr, "bench: audit_ingest run: %.2f s, ferry-audit "
-                 "CPU %.2f s, ferry-broker CPU %.2f s\n", seconds,
-                 s_workers_cpu_s () - audit_cpu,
+        fprintf (stderr,
+                 "bench: audit_ingest run: %.2f s, ferry-audit "
+                 "CPU %.2f s, ferry-broker CPU %.2f s\n",
+                 seconds, s_workers_cpu_s () - audit_cpu,
                  proc_cpu_s (s_broker) - broker_cpu);
     }
 out:
@@ -305,16 +307,20 @@ s_copy_run (void)
     if (fd < 0)
         return -1;
     close (fd);
-    const char *cols = "id, occurred_at, type, version, source, company_id, "
+    const char *cols =
+        "id, occurred_at, type, version, source, company_id, "
         "actor_id, correlation_id, action, target_type, target_id, ip, "
         "user_agent, payload, changes";
     char *out = fy_xasprintf ("psql -qX '%s' -c \"\\copy (SELECT %s FROM "
-                              "audit.events) TO '%s'\"", s_url, cols, file);
+                              "audit.events) TO '%s'\"",
+                              s_url, cols, file);
     char *in = fy_xasprintf ("psql -qX '%s' -c \"\\copy audit.events (%s) "
-                             "FROM '%s'\"", s_url, cols, file);
+                             "FROM '%s'\"",
+                             s_url, cols, file);
     int rc = system (out) == 0
-             && s_psql ("TRUNCATE audit.events, audit.event_ids") == 0
-           ? 0 : -1;
+                     && s_psql ("TRUNCATE audit.events, audit.event_ids") == 0
+                 ? 0
+                 : -1;
     int64_t start = fy_clock_mono_ns ();
     if (rc == 0)
         rc = system (in) == 0 ? 0 : -1;
@@ -379,8 +385,9 @@ s_ingest (const char *srcdir)
             "(%d events of %zu bytes published to ferry-broker, committed "
             "by %d ferry-audit, counted in PostgreSQL; synchronous_commit on, "
             "server fsync off; limit psql \\copy of the same rows; best of "
-            "%d; floor %.1f)\n", value, limit, value / limit, S_INGEST_ROWS,
-            json_size, s_workers, S_ROUNDS, S_INGEST_FLOOR);
+            "%d; floor %.1f)\n",
+            value, limit, value / limit, S_INGEST_ROWS, json_size, s_workers,
+            S_ROUNDS, S_INGEST_FLOOR);
     fflush (stdout);
     return value / limit >= S_INGEST_FLOOR ? 0 : 1;
 }
@@ -420,7 +427,7 @@ s_search (const char *srcdir)
     fy_error_t err = { "" };
     for (int i = 0; i < S_SEARCHES && rc == 0; i++) {
         char company [FY_UUID_SIZE], from [FY_TIME_RFC3339_SIZE],
-             to [FY_TIME_RFC3339_SIZE];
+            to [FY_TIME_RFC3339_SIZE];
         snprintf (company, sizeof company, "aaaaaaaa-0000-4000-8000-%012d",
                   rand_r (&seed) % S_COMPANIES);
         int64_t at = S_BASE_MS + (int64_t) (rand_r (&seed) % 83) * 86400000;
@@ -433,8 +440,8 @@ s_search (const char *srcdir)
         json_t *page = fy_store_audit_search (store, &filter, &err);
         ms [i] = (double) (fy_clock_mono_ns () - start) / 1e6;
         if (!page || json_array_size (json_object_get (page, "items")) != 100) {
-            fprintf (stderr, "bench: search: %s\n", page ? "short page"
-                                                         : err.text);
+            fprintf (stderr, "bench: search: %s\n",
+                     page ? "short page" : err.text);
             rc = -1;
         }
         json_decref (page);
@@ -458,8 +465,8 @@ s_search (const char *srcdir)
 int
 main (int argc, char **argv)
 {
-    if (argc != 3 || (strcmp (argv [2], "ingest") && strcmp (argv [2],
-                                                             "search"))) {
+    if (argc != 3
+        || (strcmp (argv [2], "ingest") && strcmp (argv [2], "search"))) {
         fprintf (stderr, "usage: bench_audit SRCDIR ingest|search\n");
         return 2;
     }
@@ -467,7 +474,7 @@ main (int argc, char **argv)
     const char *admin = getenv ("DATABASE_URL");
     if (!admin || !*admin || !strrchr (admin, '/')) {
         fprintf (stderr, "bench: DATABASE_URL is not set: start "
-                 "contrib/stack.sh and eval its env\n");
+                         "contrib/stack.sh and eval its env\n");
         return 1;
     }
     s_admin = fy_xstrdup (admin);

@@ -132,7 +132,7 @@ s_self_cpu_s (void)
     struct rusage usage;
     getrusage (RUSAGE_SELF, &usage);
     return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-         + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+           + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 //  Seconds pid's main thread has waited on a run queue for a core
@@ -240,9 +240,10 @@ s_call (const char *action, json_t *request)
     fy_http_call_add_header (call, "X-Amz-Target", target);
     fy_http_call_set_body (call, body, strlen (body));
     fy_error_t err = { "" };
-    if (s_sign && fy_aws_sign_sqs (s_sign, "POST", s_endpoint,
-                                   fy_http_call_headers (call), body,
-                                   strlen (body), &err)) {
+    if (s_sign
+        && fy_aws_sign_sqs (s_sign, "POST", s_endpoint,
+                            fy_http_call_headers (call), body, strlen (body),
+                            &err)) {
         fprintf (stderr, "bench: sign: %s\n", err.text);
         fy_http_call_destroy (&call);
         free (body);
@@ -258,10 +259,9 @@ s_call (const char *action, json_t *request)
     while (!raw.done && fy_clock_mono_ms () < until)
         s_run (100);
     if (raw.status != 200) {
-        char *text = raw.answer ? json_dumps (raw.answer, JSON_COMPACT)
-                                : NULL;
-        fprintf (stderr, "bench: %s at %s: HTTP %d %s\n", action,
-                 s_endpoint, raw.status, text ? text : "(no answer)");
+        char *text = raw.answer ? json_dumps (raw.answer, JSON_COMPACT) : NULL;
+        fprintf (stderr, "bench: %s at %s: HTTP %d %s\n", action, s_endpoint,
+                 raw.status, text ? text : "(no answer)");
         free (text);
         json_decref (raw.answer);
         return NULL;
@@ -275,10 +275,9 @@ s_queue_new (const char *name)
 {
     char full [80];
     snprintf (full, sizeof full, "bb%d-%s", (int) getpid (), name);
-    json_t *answer = s_call ("CreateQueue",
-                             json_pack ("{ss}", "QueueName", full));
-    const char *url = json_string_value (json_object_get (answer,
-                                                          "QueueUrl"));
+    json_t *answer =
+        s_call ("CreateQueue", json_pack ("{ss}", "QueueName", full));
+    const char *url = json_string_value (json_object_get (answer, "QueueUrl"));
     if (!url || s_queue_count == S_QUEUES_MAX) {
         fprintf (stderr, "bench: cannot create the queue %s\n", full);
         exit (1);
@@ -312,8 +311,7 @@ s_on_sent (const fy_sqs_report_t *report, void *user, void *arg)
     s_fill_t *fill = arg;
     if (report->ok)
         fill->sent++;
-    else
-    if (fill->failed++ == 0)
+    else if (fill->failed++ == 0)
         snprintf (fill->code, sizeof fill->code, "%s", report->code);
 }
 
@@ -328,8 +326,8 @@ s_fill (const char *url, int count)
     options.report = s_on_sent;
     options.arg = &fill;
     fy_error_t err = { "" };
-    fy_sqs_producer_t *producer = fy_sqs_producer_new (s_sqs, s_http, url,
-                                                       &options, &err);
+    fy_sqs_producer_t *producer =
+        fy_sqs_producer_new (s_sqs, s_http, url, &options, &err);
     if (!producer) {
         fprintf (stderr, "bench: producer: %s\n", err.text);
         exit (1);
@@ -349,8 +347,10 @@ s_fill (const char *url, int count)
     }
     if (fy_sqs_producer_wait (producer, 120000) || fill.failed
         || fill.sent != (uint64_t) count) {
-        fprintf (stderr, "bench: filling %s: %llu of %d sent, %llu failed "
-                 "(%s)\n", url, (unsigned long long) fill.sent, count,
+        fprintf (stderr,
+                 "bench: filling %s: %llu of %d sent, %llu failed "
+                 "(%s)\n",
+                 url, (unsigned long long) fill.sent, count,
                  (unsigned long long) fill.failed, fill.code);
         exit (1);
     }
@@ -369,7 +369,8 @@ typedef struct {
     bool failed;
 } s_drain_t;
 
-static void s_limit_poll (s_drain_t *drain);
+static void
+s_limit_poll (s_drain_t *drain);
 
 static void
 s_on_deleted (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
@@ -381,8 +382,7 @@ s_on_deleted (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
             drain->deleted++;
         else {
             fprintf (stderr, "bench: delete failed: %s %s\n",
-                     entries [i].code ? entries [i].code : "",
-                     result->message);
+                     entries [i].code ? entries [i].code : "", result->message);
             drain->failed = true;
         }
     drain->last_ns = fy_clock_mono_ns ();
@@ -417,8 +417,9 @@ s_on_received (const fy_sqs_result_t *result, fy_sqs_message_t **messages,
         }
     }
     fy_error_t err = { "" };
-    if (batch && fy_sqs_submit (drain->sqs, drain->url, &batch,
-                                s_on_deleted, drain, NULL, &err)) {
+    if (batch
+        && fy_sqs_submit (drain->sqs, drain->url, &batch, s_on_deleted, drain,
+                          NULL, &err)) {
         fprintf (stderr, "bench: delete: %s\n", err.text);
         exit (1);
     }
@@ -430,8 +431,8 @@ static void
 s_limit_poll (s_drain_t *drain)
 {
     fy_error_t err = { "" };
-    if (fy_sqs_receive (drain->sqs, drain->url, FY_SQS_BATCH_MAX, S_WAIT_S,
-                        -1, s_on_received, drain, NULL, &err)) {
+    if (fy_sqs_receive (drain->sqs, drain->url, FY_SQS_BATCH_MAX, S_WAIT_S, -1,
+                        s_on_received, drain, NULL, &err)) {
         fprintf (stderr, "bench: receive: %s\n", err.text);
         exit (1);
     }
@@ -476,8 +477,7 @@ typedef struct {
 } s_count_t;
 
 static void
-s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
-                 void *arg)
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
     s_count_t *count = arg;
     count->done = true;
@@ -490,8 +490,7 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
     const char *visible = json_string_value (
         json_object_get (attributes, "ApproximateNumberOfMessages"));
     const char *invisible = json_string_value (
-        json_object_get (attributes,
-                         "ApproximateNumberOfMessagesNotVisible"));
+        json_object_get (attributes, "ApproximateNumberOfMessagesNotVisible"));
     count->visible = visible ? strtol (visible, NULL, 10) : -1;
     count->invisible = invisible ? strtol (invisible, NULL, 10) : -1;
 }
@@ -500,14 +499,13 @@ s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
 static void
 s_count (const char *url, s_count_t *count)
 {
-    static const char *names [] = {
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible", NULL
-    };
+    static const char *names [] = { "ApproximateNumberOfMessages",
+                                    "ApproximateNumberOfMessagesNotVisible",
+                                    NULL };
     *count = (s_count_t) { .done = false };
     fy_error_t err = { "" };
-    if (fy_sqs_get_attributes (s_sqs, url, names, s_on_attributes, count,
-                               NULL, &err)) {
+    if (fy_sqs_get_attributes (s_sqs, url, names, s_on_attributes, count, NULL,
+                               &err)) {
         fprintf (stderr, "bench: GetQueueAttributes: %s\n", err.text);
         exit (1);
     }
@@ -538,11 +536,12 @@ s_watch_ms (const s_count_t *count, int64_t start_ns, int64_t now)
     if (!start_ns || count->visible <= 0 || now <= start_ns)
         return S_WATCH_MS;
     double per_ms = (double) (S_BACKLOG - count->visible)
-                  / ((double) (now - start_ns) / 1e6);
-    double pause = per_ms > 0 ? (double) count->visible / per_ms / 4
-                              : S_WATCH_MS;
-    return pause < S_WATCH_MS ? S_WATCH_MS
-         : pause > S_WATCH_MAX_MS ? S_WATCH_MAX_MS : (int64_t) pause;
+                    / ((double) (now - start_ns) / 1e6);
+    double pause =
+        per_ms > 0 ? (double) count->visible / per_ms / 4 : S_WATCH_MS;
+    return pause < S_WATCH_MS       ? S_WATCH_MS
+           : pause > S_WATCH_MAX_MS ? S_WATCH_MAX_MS
+                                    : (int64_t) pause;
 }
 
 //  Receive to ACK in the bridge runs, worst so far.
@@ -563,13 +562,15 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
     snprintf (sets [3], 600, "events.schema=%s", schema);
     snprintf (sets [4], 600, "bridge.wait_s=%d", S_WAIT_S);
     snprintf (log, sizeof log, "%s/bridge%d.log", s_dir, round);
-    const char *args [] = {
-        "--set", sets [0], "--set", sets [1], "--set", sets [2],
-        "--set", sets [3], "--set", sets [4],
-        "--set", "bridge.polls=" S_POLLS,
-        "--set", "bridge.stats_interval_ms=100",
-        "--set", "log.level=info", NULL
-    };
+    const char *args [] = { "--set", sets [0],
+                            "--set", sets [1],
+                            "--set", sets [2],
+                            "--set", sets [3],
+                            "--set", sets [4],
+                            "--set", "bridge.polls=" S_POLLS,
+                            "--set", "bridge.stats_interval_ms=100",
+                            "--set", "log.level=info",
+                            NULL };
     pid_t bridge = s_start (proc_spawn (log, "bridge/ferry-bridge", args));
     //  Started: anything received. Drained: nothing visible or in
     //  flight, every message deleted.
@@ -579,8 +580,7 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
     while (fy_clock_mono_ms () < until) {
         s_count (url, &count);
         int64_t now = fy_clock_mono_ns ();
-        if (!start_ns && (count.invisible > 0
-                          || count.visible < S_BACKLOG)) {
+        if (!start_ns && (count.invisible > 0 || count.visible < S_BACKLOG)) {
             start_ns = now;
             s_cpu_sample (cpu, bridge);
         }
@@ -605,10 +605,11 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
     s_stop (bridge);
     if (!end_ns || deleted != S_BACKLOG || acked != S_BACKLOG
         || dlq_sent != 0) {
-        fprintf (stderr, "bench: bridge: %s after %d s; acked=%ld "
+        fprintf (stderr,
+                 "bench: bridge: %s after %d s; acked=%ld "
                  "deleted=%ld dlq=%ld (log %s)\n",
-                 end_ns ? "drained" : "not drained", S_DRAIN_MS / 1000,
-                 acked, deleted, dlq_sent, log);
+                 end_ns ? "drained" : "not drained", S_DRAIN_MS / 1000, acked,
+                 deleted, dlq_sent, log);
         exit (1);
     }
     return S_BACKLOG * 1e9 / (double) (end_ns - start_ns);
@@ -635,8 +636,8 @@ s_cleanup (void)
     while (s_queue_count) {
         char *url = s_queues [--s_queue_count];
         if (s_http)
-            json_decref (s_call ("DeleteQueue",
-                                 json_pack ("{ss}", "QueueUrl", url)));
+            json_decref (
+                s_call ("DeleteQueue", json_pack ("{ss}", "QueueUrl", url)));
         free (url);
     }
     fy_sqs_destroy (&s_sqs);
@@ -683,8 +684,8 @@ main (int argc, char **argv)
     s_endpoint = getenv ("AWS_ENDPOINT_URL_SQS");
     if (!s_endpoint || !*s_endpoint) {
         fprintf (stderr, "bench_bridge: AWS_ENDPOINT_URL_SQS is not set: "
-                 "run contrib/stack.sh start, then "
-                 "eval \"$(contrib/stack.sh env)\"\n");
+                         "run contrib/stack.sh start, then "
+                         "eval \"$(contrib/stack.sh env)\"\n");
         rmdir (s_dir);
         return 1;
     }
@@ -693,8 +694,7 @@ main (int argc, char **argv)
     char path [4096], schema [512];
     snprintf (path, sizeof path, "%s/tests/data/events/user.login.json",
               argv [1]);
-    snprintf (schema, sizeof schema, "%s/schemas/events.schema.json",
-              argv [1]);
+    snprintf (schema, sizeof schema, "%s/schemas/events.schema.json", argv [1]);
     s_event = json_load_file (path, 0, NULL);
     if (!s_event) {
         fprintf (stderr, "bench: cannot read %s\n", path);
@@ -705,15 +705,12 @@ main (int argc, char **argv)
     atexit (s_cleanup);
 
     proc_broker_at_t at = proc_broker_at (s_dir);
-    s_broker = s_start (proc_start ("broker/ferry-broker",
-                                    "--set", at.set,
-                                    "--set", "broker.routes=audit:*",
-                                    "--set", "broker.stop_timeout_ms=0",
-                                    "--set", "http.enabled=false",
-                                    "--set", "log.level=warn", NULL));
+    s_broker = s_start (proc_start (
+        "broker/ferry-broker", "--set", at.set, "--set",
+        "broker.routes=audit:*", "--set", "broker.stop_timeout_ms=0", "--set",
+        "http.enabled=false", "--set", "log.level=warn", NULL));
     s_worker = s_start (proc_start ("tests/bench/bench_peer", "worker",
-                                    at.endpoint, "audit", "1000", "ack",
-                                    NULL));
+                                    at.endpoint, "audit", "1000", "ack", NULL));
     s_emulator = s_emulator_pid ();
 
     double rate = 0, limit = 0;
@@ -733,8 +730,7 @@ main (int argc, char **argv)
         snprintf (name, sizeof name, "bridge%d", round);
         url = s_queue_new (name);
         s_fill (url, S_BACKLOG);
-        got = s_bridge_run (url, dlq, at.endpoint, schema, round, &spent,
-                            &ack);
+        got = s_bridge_run (url, dlq, at.endpoint, schema, round, &spent, &ack);
         if (got > rate) {
             rate = got;
             cpu = spent;
@@ -750,8 +746,9 @@ main (int argc, char **argv)
             S_ROUNDS);
     printf ("bench bridge_drain_latency_max %ld ms limit=%d ratio=%.2f "
             "(receive to ACK, the longest of any event in %d bridge runs; "
-            "bound, well under broker.lease_ms)\n", ack.max_ms, S_ACK_MAX_MS,
-            (double) ack.max_ms / S_ACK_MAX_MS, S_ROUNDS);
+            "bound, well under broker.lease_ms)\n",
+            ack.max_ms, S_ACK_MAX_MS, (double) ack.max_ms / S_ACK_MAX_MS,
+            S_ROUNDS);
     double per = 100000.0 / S_BACKLOG;
     printf ("bench bridge_cpu_100k %.2f s limit=%.2f ratio=%.2f "
             "(the bridge's utime+stime per 100,000 events; limit: the bare "
@@ -761,8 +758,8 @@ main (int argc, char **argv)
     if (s_emulator) {
         //  The shortest the bridge run could be on this machine's cores.
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
-        double total = cpu.emulator + cpu.bridge + cpu.broker + cpu.worker
-                     + cpu.bench;
+        double total =
+            cpu.emulator + cpu.bridge + cpu.broker + cpu.worker + cpu.bench;
         double shortest = total / (double) (cores > 0 ? cores : 1);
         if (shortest < cpu.emulator)
             shortest = cpu.emulator;
@@ -771,12 +768,11 @@ main (int argc, char **argv)
                 "a core %.2f [%.2f]; bridge %.2f, broker %.2f, worker %.2f, "
                 "bench %.2f; bound: the ratio that CPU allows on %ld cores, "
                 "no floor)\n",
-                S_BACKLOG / shortest / limit, cpu.emulator,
-                limit_cpu.emulator, cpu.emulator_wait,
-                limit_cpu.emulator_wait, cpu.bridge, cpu.broker,
-                cpu.worker, cpu.bench, cores);
+                S_BACKLOG / shortest / limit, cpu.emulator, limit_cpu.emulator,
+                cpu.emulator_wait, limit_cpu.emulator_wait, cpu.bridge,
+                cpu.broker, cpu.worker, cpu.bench, cores);
     }
     fflush (stdout);
     return ratio < S_FLOOR || ack.p99_ms < 0 || ack.p99_ms > S_ACK_P99_MS
-        || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS;
+           || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS;
 }

@@ -55,11 +55,11 @@ s_answered (s_pub_t *pub, uint64_t seq)
         return;
     if (pub->sample_count == pub->sample_size) {
         pub->sample_size = pub->sample_size ? pub->sample_size * 2 : 65536;
-        pub->samples = fy_xrealloc (pub->samples,
-                                    pub->sample_size * sizeof *pub->samples);
+        pub->samples =
+            fy_xrealloc (pub->samples, pub->sample_size * sizeof *pub->samples);
     }
-    pub->samples [pub->sample_count++] = fy_clock_mono_ns ()
-                                       - pub->sent_ns [seq % S_RING];
+    pub->samples [pub->sample_count++] =
+        fy_clock_mono_ns () - pub->sent_ns [seq % S_RING];
 }
 
 static void
@@ -82,8 +82,7 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
 }
 
 static void
-s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
-            void *arg)
+s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count, void *arg)
 {
     (void) client;
     (void) seqs;
@@ -113,9 +112,8 @@ s_send (s_pub_t *pub)
         }
         assert (got == seq);
     }
-    else
-    if (zmq_send (pub->dealer, &seq, sizeof seq, ZMQ_SNDMORE) < 0
-        || zmq_send (pub->dealer, pub->event, sizeof pub->event, 0) < 0) {
+    else if (zmq_send (pub->dealer, &seq, sizeof seq, ZMQ_SNDMORE) < 0
+             || zmq_send (pub->dealer, pub->event, sizeof pub->event, 0) < 0) {
         fprintf (stderr, "bench: send: %s\n", zmq_strerror (errno));
         exit (1);
     }
@@ -172,8 +170,8 @@ s_throughput (s_pub_t *pub, int64_t warm_ms, int64_t measure_ms)
             s_send (pub);
         s_pump (pub, 1);
     }
-    double rate = (double) (pub->answered - answered) * 1e9
-                / (double) (now - mark);
+    double rate =
+        (double) (pub->answered - answered) * 1e9 / (double) (now - mark);
     s_drain (pub);
     return rate;
 }
@@ -230,14 +228,16 @@ s_event_init (s_pub_t *pub)
     fy_uuid_generate (pub->id);
     for (int pad = 0; pad < S_EVENT_SIZE; pad++) {
         char json [1024];
-        int len = snprintf (json, sizeof json,
+        int len = snprintf (
+            json, sizeof json,
             "{\"id\":\"%s\",\"type\":\"user.login\",\"version\":1,"
             "\"source\":\"bench\",\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
             "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-            "\"payload\":{\"note\":\"%0*d\"}}", pub->id, pad, 0);
+            "\"payload\":{\"note\":\"%0*d\"}}",
+            pub->id, pad, 0);
         fy_error_t err = { "" };
-        fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL,
-                                                  &err);
+        fy_event_t *event =
+            fy_event_decode_json (json, (size_t) len, NULL, &err);
         char *packed = NULL;
         size_t size = 0;
         if (!event || fy_event_encode_msgpack (event, &packed, &size)) {
@@ -272,12 +272,12 @@ s_ferry_pub_new (const char *endpoint)
         fprintf (stderr, "bench: client: %s\n", err.text);
         exit (1);
     }
-    fy_client_handlers_t handlers = { .ack = s_on_ack, .nack = s_on_nack,
-                                      .lease = s_on_lease, .arg = pub };
+    fy_client_handlers_t handlers = {
+        .ack = s_on_ack, .nack = s_on_nack, .lease = s_on_lease, .arg = pub
+    };
     fy_client_set_handlers (pub->client, &handlers);
     int64_t until = fy_clock_mono_ms () + 5000;
-    while (fy_client_credit (pub->client) == 0
-           && fy_clock_mono_ms () < until)
+    while (fy_client_credit (pub->client) == 0 && fy_clock_mono_ms () < until)
         fy_client_wait (pub->client, 10);
     if (fy_client_credit (pub->client) == 0) {
         fprintf (stderr, "bench: the broker granted no credit\n");
@@ -367,13 +367,11 @@ s_broker (const char *endpoint, const char *credit, const char *capacity,
     snprintf (sets [2], sizeof sets [2], "broker.capacity=%s", capacity);
     snprintf (sets [3], sizeof sets [3], "broker.dispatch_timeout_ms=%s",
               dispatch_timeout);
-    return proc_start ("broker/ferry-broker", "--set", sets [0],
-                       "--set", sets [1], "--set", sets [2], "--set",
-                       sets [3], "--set", "broker.lease_ms=500",
-                       "--set", "broker.stop_timeout_ms=0",
-                       "--set", "broker.routes=audit:*",
-                       "--set", "http.enabled=false",
-                       "--set", "log.level=warn", NULL);
+    return proc_start (
+        "broker/ferry-broker", "--set", sets [0], "--set", sets [1], "--set",
+        sets [2], "--set", sets [3], "--set", "broker.lease_ms=500", "--set",
+        "broker.stop_timeout_ms=0", "--set", "broker.routes=audit:*", "--set",
+        "http.enabled=false", "--set", "log.level=warn", NULL);
 }
 
 static double
@@ -388,13 +386,13 @@ s_flow (void)
     const char *broker_at = s_endpoint ("broker.sock");
     const char *forward_at = s_endpoint ("forward.sock");
     s_start (s_broker (broker_at, "10000", "20000", "30000"));
-    s_start (proc_start ("tests/bench/bench_peer", "forward", forward_at,
-                         NULL));
+    s_start (
+        proc_start ("tests/bench/bench_peer", "forward", forward_at, NULL));
     for (int i = 0; i < 2; i++) {
         s_start (proc_start ("tests/bench/bench_peer", "worker", broker_at,
                              "audit", S_WORKER_CREDIT, "ack", NULL));
-        s_start (proc_start ("tests/bench/bench_peer", "raw-worker",
-                             forward_at, NULL));
+        s_start (proc_start ("tests/bench/bench_peer", "raw-worker", forward_at,
+                             NULL));
     }
     //  The forwarder drops what comes before its workers say READY.
     usleep (1000 * 1000);
@@ -421,9 +419,11 @@ s_flow (void)
     s_pub_destroy (&ferry);
     s_latency (raw, half, 500, 3000, &raw_p50, &raw_p99);
     printf ("bench broker_latency_p50 %.0f us limit=%.0f ratio=%.2f "
-            "(at %.0f events/s)\n", p50, raw_p50, p50 / raw_p50, half);
+            "(at %.0f events/s)\n",
+            p50, raw_p50, p50 / raw_p50, half);
     printf ("bench broker_latency_p99 %.0f us limit=%.0f ratio=%.2f "
-            "(at %.0f events/s)\n", p99, raw_p99, p99 / raw_p99, half);
+            "(at %.0f events/s)\n",
+            p99, raw_p99, p99 / raw_p99, half);
     fflush (stdout);
     s_pub_destroy (&raw);
     s_stop_all ();
@@ -466,8 +466,8 @@ s_rss_run (const char *label, int workers)
     double hwm = s_status_mib (broker, "VmHWM");
     const char *name = workers ? "broker_rss_100k_held" : "broker_rss_100k";
     printf ("bench %s %.1f MiB limit=%.0f ratio=%.2f (VmHWM; VmRSS %.1f, "
-            "%.1f at start, %.0f bytes per event %s)\n", name, hwm,
-            S_RSS_BOUND_MIB, hwm / S_RSS_BOUND_MIB, rss, base,
+            "%.1f at start, %.0f bytes per event %s)\n",
+            name, hwm, S_RSS_BOUND_MIB, hwm / S_RSS_BOUND_MIB, rss, base,
             (rss - base) * 1048576 / S_RSS_EVENTS,
             workers ? "2000 held by 2 workers, the rest queued"
                     : "queued, no worker");

@@ -73,19 +73,18 @@ main (int argc, char **argv)
                 return 1;
             json_decref (value);
         }
-    double limit = (double) total * 1e9
-                 / (double) (fy_clock_mono_ns () - start);
+    double limit =
+        (double) total * 1e9 / (double) (fy_clock_mono_ns () - start);
 
     start = fy_clock_mono_ns ();
     for (int r = 0; r < rounds; r++)
         for (size_t i = 0; i < count; i++) {
-            fy_event_t *event = fy_event_decode_json (samples [i].data,
-                                                      samples [i].size,
-                                                      schema, &err);
+            fy_event_t *event = fy_event_decode_json (
+                samples [i].data, samples [i].size, schema, &err);
             char *packed;
             size_t packed_size;
-            if (!event || fy_event_encode_msgpack (event, &packed,
-                                                   &packed_size)) {
+            if (!event
+                || fy_event_encode_msgpack (event, &packed, &packed_size)) {
                 fprintf (stderr, "bench: %s\n", err.text);
                 return 1;
             }
@@ -94,8 +93,8 @@ main (int argc, char **argv)
         }
     double rate = (double) total * 1e9 / (double) (fy_clock_mono_ns () - start);
     printf ("bench event_decode %.0f events/s limit=%.0f ratio=%.2f "
-            "(%zu types, %zu bytes avg)\n", rate, limit, rate / limit, count,
-            bytes / count);
+            "(%zu types, %zu bytes avg)\n",
+            rate, limit, rate / limit, count, bytes / count);
     for (size_t i = 0; i < count; i++)
         free (samples [i].data);
     fy_schema_destroy (&schema);

@@ -63,8 +63,8 @@ static int
 s_send_parts (void *socket, zmq_msg_t *frames, int count)
 {
     for (int i = 0; i < count; i++)
-        if (zmq_msg_send (&frames [i], socket,
-                          i + 1 < count ? ZMQ_SNDMORE : 0) < 0)
+        if (zmq_msg_send (&frames [i], socket, i + 1 < count ? ZMQ_SNDMORE : 0)
+            < 0)
             return -1;
     return 0;
 }
@@ -74,8 +74,7 @@ s_is_worker (const s_identity_t *workers, size_t count, zmq_msg_t *id)
 {
     for (size_t i = 0; i < count; i++)
         if (workers [i].len == zmq_msg_size (id)
-            && memcmp (workers [i].id, zmq_msg_data (id), workers [i].len)
-               == 0)
+            && memcmp (workers [i].id, zmq_msg_data (id), workers [i].len) == 0)
             return true;
     return false;
 }
@@ -102,8 +101,8 @@ s_forward (const char *endpoint)
             break;
         zmq_msg_t *from = &frames [1];
         if (count == 2 && zmq_msg_size (&frames [2]) == strlen (S_READY)
-            && memcmp (zmq_msg_data (&frames [2]), S_READY,
-                       strlen (S_READY)) == 0
+            && memcmp (zmq_msg_data (&frames [2]), S_READY, strlen (S_READY))
+                   == 0
             && worker_count < S_WORKERS_MAX) {
             s_identity_t *worker = &workers [worker_count++];
             worker->len = zmq_msg_size (from);
@@ -178,8 +177,8 @@ s_worker (const char *endpoint, const char *service, const char *credit,
     fy_error_t err = { "" };
     char name [64];
     snprintf (name, sizeof name, "%s-%d", service, (int) getpid ());
-    fy_worker_t *worker = fy_worker_new (endpoint, service, name,
-        (unsigned) strtoul (credit, NULL, 10), &err);
+    fy_worker_t *worker = fy_worker_new (
+        endpoint, service, name, (unsigned) strtoul (credit, NULL, 10), &err);
     if (!worker) {
         fprintf (stderr, "bench_peer: %s\n", err.text);
         return 1;
@@ -202,7 +201,8 @@ main (int argc, char **argv)
         return s_raw_worker (argv [2]);
     if (argc == 6 && strcmp (argv [1], "worker") == 0)
         return s_worker (argv [2], argv [3], argv [4], argv [5]);
-    fprintf (stderr, "usage: bench_peer forward|raw-worker ENDPOINT\n"
+    fprintf (stderr,
+             "usage: bench_peer forward|raw-worker ENDPOINT\n"
              "       bench_peer worker ENDPOINT SERVICE CREDIT ack|hold\n");
     return 2;
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 s_check (int rc, const fy_http_service_error_t *error, char *message_id,
@@ -53,9 +53,9 @@ s_xml_text (const char *text, size_t size)
 {
     for (size_t i = 0; i < size;) {
         size_t step = fy_utf8_length (text + i, size - i);
-        if (step == 0 || (step == 1 && (unsigned char) text [i] < 32
-                          && text [i] != '\t' && text [i] != '\r'
-                          && text [i] != '\n'))
+        if (step == 0
+            || (step == 1 && (unsigned char) text [i] < 32 && text [i] != '\t'
+                && text [i] != '\r' && text [i] != '\n'))
             return false;
         i += step;
     }
@@ -67,8 +67,8 @@ s_round_trip (const char *text, size_t size)
 {
     if (size == 0 || !s_xml_text (text, size))
         return;
-    bool cdata = size > 3 && memmem (text, size, "]]>", 3) == NULL
-                 && (size & 1);
+    bool cdata =
+        size > 3 && memmem (text, size, "]]>", 3) == NULL && (size & 1);
     char *doc = NULL;
     size_t len = 0;
     FILE *out = open_memstream (&doc, &len);
@@ -120,13 +120,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             header [size] = 0;
         }
         fy_http_answer_t answer = { mode == 0 || mode == 2 ? 200 : 400, body,
-                                   size, header };
+                                    size, header };
         fy_http_service_error_t error;
         char *message_id = NULL, *request_id = NULL;
-        int rc = mode < 2 ? fy_sns_parse (&answer, &error, &message_id,
-                                          &request_id)
-                          : fy_ses_parse (&answer, &error, &message_id,
-                                          &request_id);
+        int rc = mode < 2
+                     ? fy_sns_parse (&answer, &error, &message_id, &request_id)
+                     : fy_ses_parse (&answer, &error, &message_id, &request_id);
         s_check (rc, &error, message_id, request_id);
         free (header);
     }

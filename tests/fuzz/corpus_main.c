@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 main (int argc, char **argv)

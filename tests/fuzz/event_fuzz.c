@@ -8,7 +8,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static fy_schema_t *
 s_schema (void)
@@ -17,8 +17,8 @@ s_schema (void)
     if (!schema) {
         const char *path = getenv ("FERRY_EVENTS_SCHEMA");
         fy_error_t err = { "" };
-        schema = fy_schema_load (path ? path : FERRY_SRCDIR
-                                 "/schemas/events.schema.json", &err);
+        schema = fy_schema_load (
+            path ? path : FERRY_SRCDIR "/schemas/events.schema.json", &err);
         if (!schema) {
             fprintf (stderr, "event_fuzz: schema: %s\n", err.text);
             abort ();
@@ -31,16 +31,16 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     fy_error_t err;
-    fy_event_t *event = fy_event_decode_json ((const char *) data, size,
-                                              s_schema (), &err);
+    fy_event_t *event =
+        fy_event_decode_json ((const char *) data, size, s_schema (), &err);
     if (event) {
         char *first = fy_event_encode_json (event);
         char *packed = NULL;
         size_t packed_size = 0;
         int rc = fy_event_encode_msgpack (event, &packed, &packed_size);
         assert (rc == 0);
-        fy_event_t *carried = fy_event_decode_msgpack (packed, packed_size,
-                                                       &err);
+        fy_event_t *carried =
+            fy_event_decode_msgpack (packed, packed_size, &err);
         assert (carried);
         char *second = fy_event_encode_json (carried);
         assert (strcmp (first, second) == 0);

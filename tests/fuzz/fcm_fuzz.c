@@ -20,7 +20,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 s_check_error (const fy_http_service_error_t *error)
@@ -81,8 +81,8 @@ s_piece (const char **at, const char *end)
 static const char *
 s_at (json_t *json, const char *a, const char *b)
 {
-    return json_string_value (json_object_get (json_object_get (
-        json_object_get (json, "message"), a), b));
+    return json_string_value (json_object_get (
+        json_object_get (json_object_get (json, "message"), a), b));
 }
 
 static void
@@ -96,7 +96,9 @@ s_body (const char *input, size_t size)
     char *value = s_piece (&at, end);
     const char *data [] = { key, value, NULL };
     fy_fcm_message_t message = {
-        .token = token, .title = title, .body = text,
+        .token = token,
+        .title = title,
+        .body = text,
         .data = key ? data : NULL,
     };
     size_t len = 0;
@@ -110,13 +112,11 @@ s_body (const char *input, size_t size)
     else {
         json_t *json = fy_json_loadb (body, len, NULL);
         json_t *sent = json_object_get (json, "message");
-        const char *got = json_string_value (json_object_get (sent,
-                                                              "token"));
+        const char *got = json_string_value (json_object_get (sent, "token"));
         if (!got || strcmp (got, token) != 0
-            || (title && strcmp (s_at (json, "notification", "title"),
-                                 title) != 0)
-            || (text && strcmp (s_at (json, "notification", "body"),
-                                text) != 0)
+            || (title
+                && strcmp (s_at (json, "notification", "title"), title) != 0)
+            || (text && strcmp (s_at (json, "notification", "body"), text) != 0)
             || (key && strcmp (s_at (json, "data", key), value) != 0))
             abort ();
         json_decref (json);

@@ -11,18 +11,18 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 //  One more than a valid message has, so "too many frames" is reached.
 #define S_MAX_FRAMES 6
 
 //  A failed check is a finding: say which, then crash for the fuzzer.
-#define S_CHECK(cond, what) \
-    do { \
-        if (!(cond)) { \
+#define S_CHECK(cond, what)                                        \
+    do {                                                           \
+        if (!(cond)) {                                             \
             fprintf (stderr, "frame_fuzz: %s: %s\n", what, #cond); \
-            abort (); \
-        } \
+            abort ();                                              \
+        }                                                          \
     } while (0)
 
 static void
@@ -72,7 +72,7 @@ static bool
 s_same_str (fy_proto_str_t a, fy_proto_str_t b)
 {
     return !a.ptr == !b.ptr && a.len == b.len
-        && (a.len == 0 || memcmp (a.ptr, b.ptr, a.len) == 0);
+           && (a.len == 0 || memcmp (a.ptr, b.ptr, a.len) == 0);
 }
 
 static bool
@@ -80,8 +80,8 @@ s_same_frame (zmq_msg_t *a, zmq_msg_t *b)
 {
     size_t size = zmq_msg_size (a);
     return size == zmq_msg_size (b)
-        && (size == 0 || memcmp (zmq_msg_data (a), zmq_msg_data (b),
-                                 size) == 0);
+           && (size == 0
+               || memcmp (zmq_msg_data (a), zmq_msg_data (b), size) == 0);
 }
 
 //  A present string is never NULL: NULL is how a header says "absent".
@@ -94,12 +94,11 @@ s_check_pairs (const fy_proto_pair_t *pairs, size_t count)
 }
 
 static void
-s_same_pairs (const fy_proto_pair_t *a, const fy_proto_pair_t *b,
-              size_t count)
+s_same_pairs (const fy_proto_pair_t *a, const fy_proto_pair_t *b, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         S_CHECK (s_same_str (a [i].key, b [i].key)
-                 && s_same_str (a [i].value, b [i].value),
+                     && s_same_str (a [i].value, b [i].value),
                  "map entry changed");
 }
 
@@ -121,25 +120,28 @@ s_compare (fy_proto_msg_t *a, fy_proto_msg_t *b)
              "content_type changed");
     S_CHECK (s_same_str (a->body, b->body), "body changed");
     S_CHECK (a->seq == b->seq && a->did == b->did && a->rid == b->rid
-             && a->n == b->n && a->credit == b->credit
-             && a->attempt == b->attempt && a->status == b->status
-             && a->window == b->window,
+                 && a->n == b->n && a->credit == b->credit
+                 && a->attempt == b->attempt && a->status == b->status
+                 && a->window == b->window,
              "number changed");
     S_CHECK (a->retryable == b->retryable && a->more == b->more
-             && a->pull == b->pull, "flag changed");
-    S_CHECK (a->ids_count == b->ids_count && a->dids == b->dids
-             && (a->ids_count == 0 || memcmp (a->ids, b->ids, a->ids_count
-                                              * sizeof *a->ids) == 0),
-             "ids changed");
+                 && a->pull == b->pull,
+             "flag changed");
+    S_CHECK (
+        a->ids_count == b->ids_count && a->dids == b->dids
+            && (a->ids_count == 0
+                || memcmp (a->ids, b->ids, a->ids_count * sizeof *a->ids) == 0),
+        "ids changed");
     S_CHECK (a->query_count == b->query_count, "query size changed");
     s_same_pairs (a->query, b->query, a->query_count);
     S_CHECK (a->headers_count == b->headers_count, "headers size changed");
     s_same_pairs (a->headers, b->headers, a->headers_count);
     S_CHECK (a->has_identity == b->has_identity
-             && s_same_frame (&a->identity, &b->identity),
+                 && s_same_frame (&a->identity, &b->identity),
              "identity changed");
     S_CHECK (a->has_event == b->has_event
-             && s_same_frame (&a->event, &b->event), "event changed");
+                 && s_same_frame (&a->event, &b->event),
+             "event changed");
 }
 
 //  Pack what was decoded, frame it as the sender would, decode it again.
@@ -166,8 +168,7 @@ s_round_trip (fy_proto_msg_t *msg, bool router)
     fy_proto_msg_init (&again);
     fy_error_t err = { "" };
     if (fy_proto_decode (&again, frames, count, router, &err)) {
-        fprintf (stderr, "frame_fuzz: packed %s refused: %s\n", name,
-                 err.text);
+        fprintf (stderr, "frame_fuzz: packed %s refused: %s\n", name, err.text);
         abort ();
     }
     s_compare (msg, &again);

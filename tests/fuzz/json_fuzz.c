@@ -14,7 +14,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 //  The top-level object as the reader walks it, or NULL when the reader
 //  refuses the text; *duplicate when a key came twice.
@@ -64,9 +64,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         json_decref (ours);
         return 0;
     }
-    json_t *theirs = json_loadb (text, size,
-                                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                                 NULL);
+    json_t *theirs =
+        json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (!ours != !theirs)
         abort ();
     if (ours) {
@@ -78,8 +77,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         free (b);
         static const size_t flags [][2] = {
             { 0, JSON_COMPACT | JSON_ENCODE_ANY },
-            { FY_JSON_SORT_KEYS, JSON_COMPACT | JSON_ENCODE_ANY
-                                 | JSON_SORT_KEYS }
+            { FY_JSON_SORT_KEYS,
+              JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS }
         };
         for (size_t i = 0; i < 2; i++) {
             size_t len;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 s_encode (char *out, size_t size, const char *text)
@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     fy_error_t err = { "" };
     errno = 0;
     if (fy_redis_url_parse (text, &url, &err)) {
-        if (errno != EINVAL || !*err.text || url.host || url.path
-            || url.user || url.password)
+        if (errno != EINVAL || !*err.text || url.host || url.path || url.user
+            || url.password)
             abort ();
         free (text);
         return 0;
@@ -76,8 +76,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         snprintf (again + at, cap - at, "%s?db=%d", url.path, url.db);
     else
         snprintf (again + at, cap - at,
-                  strchr (url.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d",
-                  url.host, url.port, url.db);
+                  strchr (url.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", url.host,
+                  url.port, url.db);
     fy_redis_url_t second;
     if (fy_redis_url_parse (again, &second, &err))
         abort ();

@@ -13,7 +13,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 #define S_FIELDS 7
 
@@ -40,8 +40,8 @@ s_b64_decode (const char *text, size_t len, char *out)
             v [k] = text [i + k] == '=' ? 0 : s_b64_value (text [i + k]);
         if (v [0] < 0 || v [1] < 0 || v [2] < 0 || v [3] < 0)
             abort ();
-        uint32_t bits = (uint32_t) (v [0] << 18 | v [1] << 12 | v [2] << 6
-                                    | v [3]);
+        uint32_t bits =
+            (uint32_t) (v [0] << 18 | v [1] << 12 | v [2] << 6 | v [3]);
         out [n++] = (char) (bits >> 16);
         if (text [i + 2] != '=')
             out [n++] = (char) (bits >> 8);
@@ -193,8 +193,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         //  An accepted address is one token of atext, dots and one '@'.
         if (strspn (fields [3], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
                                 "RSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.@")
-            != strlen (fields [3]) || strchr (fields [3], '@') == NULL
-            || strlen (fields [3]) > 254)
+                != strlen (fields [3])
+            || strchr (fields [3], '@') == NULL || strlen (fields [3]) > 254)
             abort ();
         expected [n++] = "Cc";
     }
@@ -213,10 +213,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     expected [n++] = "MIME-Version";
     expected [n++] = "Content-Type";
-    bool text = fields [5]
-                && fy_smtp_message_set_text (m, fields [5], NULL) == 0;
-    bool html = fields [6]
-                && fy_smtp_message_set_html (m, fields [6], NULL) == 0;
+    bool text =
+        fields [5] && fy_smtp_message_set_text (m, fields [5], NULL) == 0;
+    bool html =
+        fields [6] && fy_smtp_message_set_html (m, fields [6], NULL) == 0;
     if (!text && !html && fy_smtp_message_set_text (m, "-", NULL))
         abort ();
     if (!(text && html))

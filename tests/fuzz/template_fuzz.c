@@ -14,7 +14,7 @@
 #include <string.h>
 
 int
-    LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 typedef struct {
     const char *text;
@@ -43,9 +43,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const char *text = (const char *) data;
     const char *nul = memchr (text, 0, size);
     s_input_t input = { text, nul ? (size_t) (nul - text) : size, NULL };
-    json_t *values = nul ? fy_json_loadb (nul + 1, size - input.len - 1,
-                                          NULL)
-                         : NULL;
+    json_t *values =
+        nul ? fy_json_loadb (nul + 1, size - input.len - 1, NULL) : NULL;
     input.partials = json_object_get (values, "partials");
     fy_error_t err = { "" };
     fy_template_t *template = fy_template_compile (text, input.len, &err);
@@ -56,8 +55,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     }
     json_t *before = json_deep_copy (values);
-    fy_template_partials_t *partials = fy_template_partials_new (s_resolve,
-                                                                 &input);
+    fy_template_partials_t *partials =
+        fy_template_partials_new (s_resolve, &input);
     char *out [2] = { NULL, NULL };
     size_t len [2] = { 0, 0 };
     int rc [2], error [2] = { 0, 0 };
@@ -66,12 +65,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                      &len [i], &err);
         if (rc [i]) {
             error [i] = errno;
-            if ((errno != EINVAL && errno != ELOOP && errno != EFBIG)
-                || out [i] || !err.text [0])
+            if ((errno != EINVAL && errno != ELOOP && errno != EFBIG) || out [i]
+                || !err.text [0])
                 abort ();
         }
-        else
-        if (!out [i] || out [i][len [i]] || len [i] > FY_TEMPLATE_MAX_OUTPUT)
+        else if (!out [i] || out [i][len [i]]
+                 || len [i] > FY_TEMPLATE_MAX_OUTPUT)
             abort ();
     }
     if (rc [0] != rc [1] || error [0] != error [1] || len [0] != len [1]

@@ -24,7 +24,8 @@
 #define S_SECRET "an-export-test-secret-long-enough-for-hs256"
 #define S_COMPANY "5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11"
 #define S_OTHER "7c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
-#define S_HEADER "id,occurredAt,type,version,source,companyId,actorId," \
+#define S_HEADER                                                        \
+    "id,occurredAt,type,version,source,companyId,actorId,"              \
     "correlationId,action,targetType,targetId,ip,userAgent,receivedAt," \
     "changes,payload\r\n"
 //  The bound on either process's resident memory while it streams about
@@ -107,8 +108,10 @@ s_read (void *arg)
     s_reader_t *reader = arg;
     CURL *curl = curl_easy_init ();
     char url [512], auth [1100];
-    snprintf (url, sizeof url, "http://127.0.0.1:%d/audit/export/csv"
-              "?companyId=%s", s_port, S_COMPANY);
+    snprintf (url, sizeof url,
+              "http://127.0.0.1:%d/audit/export/csv"
+              "?companyId=%s",
+              s_port, S_COMPANY);
     snprintf (auth, sizeof auth, "Authorization: Bearer %s", s_token);
     struct curl_slist *headers = curl_slist_append (NULL, auth);
     curl_easy_setopt (curl, CURLOPT_URL, url);
@@ -137,8 +140,9 @@ static void
 s_last_line (s_reader_t *reader, char *line, size_t size)
 {
     size_t end = reader->tail_len;
-    while (end > 0 && (reader->tail [end - 1] == '\n'
-                       || reader->tail [end - 1] == '\r'))
+    while (
+        end > 0
+        && (reader->tail [end - 1] == '\n' || reader->tail [end - 1] == '\r'))
         end--;
     size_t start = end;
     while (start > 0 && reader->tail [start - 1] != '\n')
@@ -151,7 +155,8 @@ s_scalar (PGconn *conn, const char *sql)
 {
     PGresult *res = PQexec (conn, sql);
     long value = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res)
-               ? strtol (PQgetvalue (res, 0, 0), NULL, 10) : -1;
+                     ? strtol (PQgetvalue (res, 0, 0), NULL, 10)
+                     : -1;
     if (value < 0)
         diag ("%s: %s", sql, PQerrorMessage (conn));
     PQclear (res);
@@ -174,9 +179,11 @@ static long
 s_sessions (PGconn *conn, const char *state)
 {
     char sql [256];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity "
+    snprintf (sql, sizeof sql,
+              "SELECT count(*) FROM pg_stat_activity "
               "WHERE datname = current_database() "
-              "AND pid <> pg_backend_pid()%s", state);
+              "AND pid <> pg_backend_pid()%s",
+              state);
     return s_scalar (conn, sql);
 }
 
@@ -213,11 +220,13 @@ s_write_events (const char *path)
         char id [FY_UUID_SIZE], target [FY_UUID_SIZE];
         fy_uuid_generate (id);
         fy_uuid_generate (target);
-        fprintf (file, "{\"id\":\"%s\",\"type\":\"audit.recorded\","
+        fprintf (file,
+                 "{\"id\":\"%s\",\"type\":\"audit.recorded\","
                  "\"version\":1,\"source\":\"test\",\"occurredAt\":\"%s\","
                  "\"companyId\":\"" S_OTHER "\",\"payload\":{\"action\":"
                  "\"user.updated\",\"target\":{\"type\":\"user\","
-                 "\"id\":\"%s\"}}}\n", id, now, target);
+                 "\"id\":\"%s\"}}}\n",
+                 id, now, target);
     }
     fclose (file);
 }
@@ -262,11 +271,11 @@ main (void)
     tap_pg_create (&pg, "ferry_export");
     setenv ("DATABASE_URL", pg.url, 1);
     const char *builddir = getenv ("FERRY_BUILDDIR");
-    char *command = fy_xasprintf ("'%s/tools/ferryctl' --set "
-                                  "store.migrations_dir='%s' migrate "
-                                  ">/dev/null 2>&1",
-                                  builddir ? builddir : ".",
-                                  tap_srcpath ("sql"));
+    char *command =
+        fy_xasprintf ("'%s/tools/ferryctl' --set "
+                      "store.migrations_dir='%s' migrate "
+                      ">/dev/null 2>&1",
+                      builddir ? builddir : ".", tap_srcpath ("sql"));
     ok (system (command) == 0, "ferryctl migrate on the scratch database");
     free (command);
     PGconn *conn = PQconnectdb (pg.url);
@@ -279,10 +288,13 @@ main (void)
     //  47 s here). Times run from the start of this month, whose
     //  partition migrate made.
     int64_t insert_started = fy_clock_mono_ms ();
-    bool inserted = s_exec (conn, "DROP INDEX audit.events_company_actor_time, "
+    bool inserted =
+        s_exec (conn, "DROP INDEX audit.events_company_actor_time, "
                       "audit.events_company_type_time, "
                       "audit.events_company_target_time")
-        && s_exec (conn, "INSERT INTO audit.events (id, occurred_at, type, "
+        && s_exec (
+            conn,
+            "INSERT INTO audit.events (id, occurred_at, type, "
             "version, source, company_id, actor_id, action, target_type, "
             "target_id, ip, user_agent, payload) SELECT "
             "('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,"
@@ -308,27 +320,27 @@ main (void)
     setenv ("JWT_SERVICE_SECRET", S_SECRET, 1);
 #ifdef S_ASAN
     const char *asan = getenv ("ASAN_OPTIONS");
-    char *options = fy_xasprintf ("%s%squarantine_size_mb=16",
-                                  asan ? asan : "", asan && *asan ? ":" : "");
+    char *options = fy_xasprintf ("%s%squarantine_size_mb=16", asan ? asan : "",
+                                  asan && *asan ? ":" : "");
     setenv ("ASAN_OPTIONS", options, 1);
     free (options);
 #endif
-    const char *broker_args [] = {
-        "--set", at.set, "--set", port_set,
-        "--set", "http.address=127.0.0.1", "--set", "log.level=warn", NULL
-    };
+    const char *broker_args [] = { "--set", at.set,
+                                   "--set", port_set,
+                                   "--set", "http.address=127.0.0.1",
+                                   "--set", "log.level=warn",
+                                   NULL };
     s_rss_t rss = { 0 };
     rss.broker = proc_spawn (broker_log, "broker/ferry-broker", broker_args);
-    const char *audit_args [] = {
-        "--set", audit_set, "--set", "audit.batch_ms=20",
-        "--set", "log.level=info", NULL
-    };
-    rss.audit = proc_spawn (audit_log, "workers/audit/ferry-audit",
-                            audit_args);
+    const char *audit_args [] = { "--set", audit_set,
+                                  "--set", "audit.batch_ms=20",
+                                  "--set", "log.level=info",
+                                  NULL };
+    rss.audit = proc_spawn (audit_log, "workers/audit/ferry-audit", audit_args);
     ok (s_health (), "GET /audit/health answers 200");
     //  The token, as an operator makes one.
-    command = fy_xasprintf ("'%s/tools/ferryctl' token",
-                            builddir ? builddir : ".");
+    command =
+        fy_xasprintf ("'%s/tools/ferryctl' token", builddir ? builddir : ".");
     FILE *pipe = popen (command, "r");
     free (command);
     if (!pipe || !fgets (s_token, sizeof s_token, pipe))
@@ -352,19 +364,21 @@ main (void)
         int64_t now = fy_clock_mono_ms ();
         if (!send && atomic_load (&reader.bytes) > 0) {
             export_sessions = s_sessions (conn, "");
-            const char *args [] = {
-                "send", "--broker", at.endpoint, "--timeout-ms", "20000",
-                events, NULL
-            };
+            const char *args [] = { "send",      "--broker",
+                                    at.endpoint, "--timeout-ms",
+                                    "20000",     events,
+                                    NULL };
             send = proc_spawn (send_log, "tools/ferryctl", args);
         }
         if (send && !sent && waitpid (send, &send_status, WNOHANG) == send) {
             sent = true;
             char sql [160];
-            snprintf (sql, sizeof sql, "SELECT count(*) FROM audit.events "
-                      "WHERE company_id = '%s'", S_OTHER);
-            committed_during = s_scalar (conn, sql) == S_EVENTS
-                            && !atomic_load (&reader.done);
+            snprintf (sql, sizeof sql,
+                      "SELECT count(*) FROM audit.events "
+                      "WHERE company_id = '%s'",
+                      S_OTHER);
+            committed_during =
+                s_scalar (conn, sql) == S_EVENTS && !atomic_load (&reader.done);
         }
         //  Slow for 3 s at least, and until the events are in: the
         //  buffers fill and the pull holds the worker back.
@@ -383,10 +397,11 @@ main (void)
             "a header and 1,000,000 rows (%zu bytes)",
             atomic_load (&reader.bytes));
     ok (reader.first_len >= strlen (S_HEADER)
-        && memcmp (reader.first, S_HEADER, strlen (S_HEADER)) == 0,
+            && memcmp (reader.first, S_HEADER, strlen (S_HEADER)) == 0,
         "the header first");
     ok (memcmp (reader.first + strlen (S_HEADER),
-                "00000000-0000-4000-8000-0000000f4240,", 37) == 0,
+                "00000000-0000-4000-8000-0000000f4240,", 37)
+            == 0,
         "then the newest row");
     char last [1024];
     s_last_line (&reader, last, sizeof last);
@@ -394,19 +409,19 @@ main (void)
         ",\"{\"\"action\"\":\"\"user.updated\"\",\"\"n\"\":1}\"";
     size_t len = strlen (last);
     ok (strncmp (last, "00000000-0000-4000-8000-000000000001,", 37) == 0
-        && strstr (last, ",user.updated,user,u-1,192.0.2.7,bench/1,")
-        && len > sizeof payload
-        && strcmp (last + len - (sizeof payload - 1), payload) == 0,
+            && strstr (last, ",user.updated,user,u-1,192.0.2.7,bench/1,")
+            && len > sizeof payload
+            && strcmp (last + len - (sizeof payload - 1), payload) == 0,
         "and the oldest row last, whole: %.60s...%s", last,
         last + (len > 40 ? len - 40 : 0));
     ok (rss.samples >= 10, "RSS sampled every 100 ms (%zu samples)",
         rss.samples);
     ok (rss.broker_max > 0 && rss.broker_max < S_RSS_BOUND_MIB * 1024,
-        "ferry-broker's RSS peaked at %ld KiB, under %d MiB",
-        rss.broker_max, S_RSS_BOUND_MIB);
+        "ferry-broker's RSS peaked at %ld KiB, under %d MiB", rss.broker_max,
+        S_RSS_BOUND_MIB);
     ok (rss.audit_max > 0 && rss.audit_max < S_RSS_BOUND_MIB * 1024,
-        "ferry-audit's RSS peaked at %ld KiB, under %d MiB",
-        rss.audit_max, S_RSS_BOUND_MIB);
+        "ferry-audit's RSS peaked at %ld KiB, under %d MiB", rss.audit_max,
+        S_RSS_BOUND_MIB);
     diag ("VmHWM: broker %ld KiB, audit %ld KiB",
           proc_status_kib (rss.broker, "VmHWM"),
           proc_status_kib (rss.audit, "VmHWM"));
@@ -415,8 +430,8 @@ main (void)
     ok (committed_during, "and all %d are committed before the export ends",
         S_EVENTS);
     ok (export_sessions == sessions + 1,
-        "the export reads on a connection of its own (%ld, then %ld)",
-        sessions, export_sessions);
+        "the export reads on a connection of its own (%ld, then %ld)", sessions,
+        export_sessions);
 
     //  The whole export's connection closes after its last part, which
     //  may be after the HTTP client has it all.
@@ -439,13 +454,15 @@ main (void)
     for (int i = 0; i < 100 && !(closed && cancelled); i++) {
         usleep (100 * 1000);
         cancelled = s_log_has (audit_log, "cancelled");
-        closed = s_sessions (conn, "") == sessions
-              && s_sessions (conn, " AND state LIKE 'idle in transaction%'")
-                 == 0;
+        closed =
+            s_sessions (conn, "") == sessions
+            && s_sessions (conn, " AND state LIKE 'idle in transaction%'") == 0;
     }
     ok (cancelled, "ferry-audit cancels the stream");
-    ok (closed, "its connection and cursor are closed (%ld sessions, as "
-        "before)", sessions);
+    ok (closed,
+        "its connection and cursor are closed (%ld sessions, as "
+        "before)",
+        sessions);
 
     int status = proc_stop (rss.audit, SIGTERM);
     ok (WIFEXITED (status) && WEXITSTATUS (status) == 0,
@@ -453,8 +470,7 @@ main (void)
     status = proc_stop (rss.broker, SIGTERM);
     ok (WIFEXITED (status) && WEXITSTATUS (status) == 0,
         "ferry-broker stops with 0");
-    ok (!s_log_has (broker_log, "ERROR: ")
-        && !s_log_has (audit_log, "ERROR: "),
+    ok (!s_log_has (broker_log, "ERROR: ") && !s_log_has (audit_log, "ERROR: "),
         "no sanitizer report in the daemons' logs");
     diag ("whole test: %.1f s",
           (double) (fy_clock_mono_ms () - started) / 1000);

@@ -40,9 +40,9 @@ s_path (json_t *json, const char *path)
     char *save = NULL;
     for (char *part = strtok_r (copy, "/", &save); part && json;
          part = strtok_r (NULL, "/", &save))
-        json = json_is_array (json) ? json_array_get (json, strtoul (part,
-                                                                     NULL, 10))
-                                    : json_object_get (json, part);
+        json = json_is_array (json)
+                   ? json_array_get (json, strtoul (part, NULL, 10))
+                   : json_object_get (json, part);
     free (copy);
     return json_string_value (json);
 }
@@ -81,14 +81,22 @@ s_ses (fy_http_client_t *http, int port)
                        "\xd0\xb2\xd0\xb5\xd1\x82 \xf0\x9f\x91\x8b";
     const char *html = "<p>Ol\xc3\xa1 &amp; \xe4\xbd\xa0\xe5\xa5\xbd</p>";
     fy_ses_email_t email = {
-        .from = "noreply@example.com", .to = to, .cc = cc, .bcc = bcc,
-        .reply_to = reply_to, .subject = subject, .text = text,
-        .html = html, .configuration_set = "ferry-notify", .tags = tags,
+        .from = "noreply@example.com",
+        .to = to,
+        .cc = cc,
+        .bcc = bcc,
+        .reply_to = reply_to,
+        .subject = subject,
+        .text = text,
+        .html = html,
+        .configuration_set = "ferry-notify",
+        .tags = tags,
     };
     stub_seen_t seen = { false };
     uint64_t id = 0;
     ok (fy_ses_send (ses, &email, stub_on_result, &seen, &id, &err) == 0
-        && id != 0, "ses: send accepted");
+            && id != 0,
+        "ses: send accepted");
     is_int ((int) fy_aws_client_pending (ses), 1, "ses: one pending");
     ok (!seen.done, "ses: no callback inside send");
     stub_run_until (http, &seen.done, 5000);
@@ -182,10 +190,12 @@ s_ses (fy_http_client_t *http, int port)
     json_decref (log);
 
     //  A malformed email never leaves.
-    fy_ses_email_t empty = { .from = "a@example.com", .subject = "s",
+    fy_ses_email_t empty = { .from = "a@example.com",
+                             .subject = "s",
                              .text = "t" };
     ok (fy_ses_send (ses, &empty, stub_on_result, &seen, NULL, &err) == -1
-        && errno == EINVAL, "ses: no recipient: EINVAL (%s)", err.text);
+            && errno == EINVAL,
+        "ses: no recipient: EINVAL (%s)", err.text);
     fy_aws_client_destroy (&ses);
     fy_aws_sign_destroy (&signer);
 
@@ -229,17 +239,16 @@ s_sns (fy_http_client_t *http, int port)
                           "\\\"\xe6\x97\xa5\xe6\x9c\xac\\\"}}\","
                           "\"APNS\":\"{\\\"aps\\\":{\\\"alert\\\":\\\"hi "
                           "& bye = +1%\\\"}}\"}";
-    const char *attributes [] = {
-        "event.type", "String", "review.due",
-        "priority", "Number", "3",
-        "tags", "String.Array", "[\"a\",\"b\"]",
-        "blob", "Binary", "AAEC/w==",
-        NULL
-    };
+    const char *attributes [] = { "event.type", "String",       "review.due",
+                                  "priority",   "Number",       "3",
+                                  "tags",       "String.Array", "[\"a\",\"b\"]",
+                                  "blob",       "Binary",       "AAEC/w==",
+                                  NULL };
     fy_sns_publish_t msg = {
         .target_arn = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/app/"
                       "5e3e9847",
-        .message = payload, .json_structure = true,
+        .message = payload,
+        .json_structure = true,
         .attributes = attributes,
     };
     stub_seen_t seen = { false };
@@ -268,16 +277,18 @@ s_sns (fy_http_client_t *http, int port)
             "sns: attribute 2 type");
     is_str (s_path (sent, "attributes/2/Value.StringValue"), "[\"a\",\"b\"]",
             "sns: String.Array value");
-    is_str (s_path (sent, "attributes/3/Value.BinaryValue"), "AAEC/w==",
-            "sns: Binary as BinaryValue");
+    is_str (s_path (sent, "attributes/3/Value.BinaryValue"),
+            "AAEC/w==", "sns: Binary as BinaryValue");
     json_decref (log);
 
     //  A topic with a subject, unicode message; FIFO ids.
     const char *text = "Bonjour \xf0\x9f\x91\x8b \xe4\xbd\xa0\xe5\xa5\xbd";
     fy_sns_publish_t fifo = {
         .topic_arn = "arn:aws:sns:eu-west-1:123456789012:ferry.fifo",
-        .message = text, .subject = "Review due (ASCII only)",
-        .group_id = "company-42", .dedup_id = "event-3f1c",
+        .message = text,
+        .subject = "Review due (ASCII only)",
+        .group_id = "company-42",
+        .dedup_id = "event-3f1c",
     };
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &fifo, stub_on_result, &seen, NULL, &err) == 0,
@@ -320,8 +331,8 @@ s_sns (fy_http_client_t *http, int port)
         .message = "m"
     };
     memset (&seen, 0, sizeof seen);
-    ok (fy_sns_publish (sns, &throttled, stub_on_result, &seen, NULL,
-                        &err) == 0,
+    ok (fy_sns_publish (sns, &throttled, stub_on_result, &seen, NULL, &err)
+            == 0,
         "sns: publish to a throttled topic");
     stub_run_until (http, &seen.done, 5000);
     is_int (seen.result.error, 0, "sns: published after throttling");
@@ -352,8 +363,7 @@ s_sns (fy_http_client_t *http, int port)
         is_str (seen.code, permanent [i].code, "sns: the code decoded");
         is_int (seen.result.status, permanent [i].status, "sns: HTTP %d",
                 permanent [i].status);
-        ok (seen.message [0] != 0, "sns: with its message: %s",
-            seen.message);
+        ok (seen.message [0] != 0, "sns: with its message: %s", seen.message);
         is_int (seen.result.attempts, 1, "sns: not retried");
         ok (!seen.result.retryable, "sns: flagged permanent");
         is_int (seen.result.token_dead, i == 0,
@@ -367,7 +377,8 @@ s_sns (fy_http_client_t *http, int port)
     uint64_t id;
     memset (&seen, 0, sizeof seen);
     ok (fy_sns_publish (sns, &odd, stub_on_result, &seen, &id, &err) == 0
-        && fy_aws_client_cancel (sns, id), "sns: cancel a pending publish");
+            && fy_aws_client_cancel (sns, id),
+        "sns: cancel a pending publish");
     is_int ((int) fy_aws_client_pending (sns), 0, "sns: nothing pending");
     fy_aws_client_destroy (&sns);
     fy_aws_sign_destroy (&signer);

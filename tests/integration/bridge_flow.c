@@ -77,8 +77,8 @@ typedef struct {
 static void
 s_create (s_queues_t *queues, const char *name, int vt, int max_receive)
 {
-    char *out = s_sqs ("create bt%d-%s %d %d", (int) getpid (), name, vt,
-                       max_receive);
+    char *out =
+        s_sqs ("create bt%d-%s %d %d", (int) getpid (), name, vt, max_receive);
     if (!out || sscanf (out, "%255s %255s", queues->main, queues->dlq) != 2)
         BAIL_OUT ("cannot create queues for %s", name);
     free (out);
@@ -109,13 +109,14 @@ s_bridge (s_queues_t *queues, const char *log, ...)
     snprintf (sets [1], 600, "bridge.queue_url=%s", queues->main);
     snprintf (sets [2], 600, "bridge.dlq_url=%s", queues->dlq);
     snprintf (sets [3], 600, "events.schema=%s", s_schema);
-    const char *args [40] = {
-        "--set", sets [0], "--set", sets [1], "--set", sets [2],
-        "--set", sets [3], "--set", "bridge.wait_s=1",
-        "--set", "bridge.heartbeat_ms=100",
-        "--set", "bridge.stats_interval_ms=500",
-        "--set", "log.level=info"
-    };
+    const char *args [40] = { "--set", sets [0],
+                              "--set", sets [1],
+                              "--set", sets [2],
+                              "--set", sets [3],
+                              "--set", "bridge.wait_s=1",
+                              "--set", "bridge.heartbeat_ms=100",
+                              "--set", "bridge.stats_interval_ms=500",
+                              "--set", "log.level=info" };
     int argc = 0;
     while (args [argc])
         argc++;
@@ -150,11 +151,11 @@ s_distinct (const char *log, size_t *lines)
     return distinct;
 }
 
-#define WAIT_UNTIL(cond, ms) \
-    do { \
-        int64_t until_ = fy_clock_mono_ms () + (ms); \
+#define WAIT_UNTIL(cond, ms)                            \
+    do {                                                \
+        int64_t until_ = fy_clock_mono_ms () + (ms);    \
         while (!(cond) && fy_clock_mono_ms () < until_) \
-            usleep (50 * 1000); \
+            usleep (50 * 1000);                         \
     } while (0)
 
 //  The last value of "name=" in a log (the stats lines), or -1.
@@ -224,13 +225,14 @@ s_test_kill (void)
     WAIT_UNTIL (s_distinct ("kill.log", NULL) >= 2000, 120000);
     WAIT_UNTIL (s_count_is (q.main, "0 0"), 30000);
     size_t lines, distinct = s_distinct ("kill.log", &lines);
-    is_int (distinct, 2000, "kill: every event's effect happened "
+    is_int (distinct, 2000,
+            "kill: every event's effect happened "
             "(distinct ids)");
     is_int (s_missing (ids ? ids : "", "kill.log"), 0,
             "kill: every id sent is in the worker's log");
     diag ("kill: %zu duplicate deliveries absorbed by the idempotent "
-          "worker (%zu lines, %zu distinct)", lines - distinct, lines,
-          distinct);
+          "worker (%zu lines, %zu distinct)",
+          lines - distinct, lines, distinct);
     ok (s_count_is (q.main, "0 0"), "kill: main queue empty");
     ok (s_count_is (q.dlq, "0 0"), "kill: nothing in the DLQ");
     status = proc_stop (bridge, SIGTERM);
@@ -252,45 +254,46 @@ s_test_invalid (void)
     //  A valid event but for its size: oversize is checked first.
     file = fopen (s_path ("big.json"), "w");
     fprintf (file, "{\"id\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-             "\"type\":\"user.login\",\"payload\":{\"pad\":\"");
+                   "\"type\":\"user.login\",\"payload\":{\"pad\":\"");
     for (int i = 0; i < 300 * 1024; i++)
         fputc ('x', file);
     fputs ("\"}}", file);
     fclose (file);
     const char *data = getenv ("FERRY_SRCDIR");
-    char *out = s_sqs ("raw '%s' '%s' '%s/tests/data/events/invalid/"
+    char *out = s_sqs (
+        "raw '%s' '%s' '%s/tests/data/events/invalid/"
         "user-login-method.json' '%s/tests/data/events/invalid/"
         "type-unknown.json' '%s' '%s/tests/data/events/user.logout.json' "
         "'%s/tests/data/events/goal.created.json' "
-        "'%s/tests/data/events/review.submitted.json'", q.main,
-        s_path ("garbage.txt"), data, data, s_path ("big.json"), data, data,
-        data);
+        "'%s/tests/data/events/review.submitted.json'",
+        q.main, s_path ("garbage.txt"), data, data, s_path ("big.json"), data,
+        data, data);
     ok (out != NULL, "invalid: 4 invalid and 3 valid bodies sent in one "
-        "batch");
+                     "batch");
     free (out);
     pid_t worker = s_worker ("ack", "invalid.log");
     pid_t bridge = s_bridge (&q, "invalid-bridge.log", NULL);
-    WAIT_UNTIL (s_count_is (q.dlq, "4 0") && s_count_is (q.main, "0 0"),
-                20000);
+    WAIT_UNTIL (s_count_is (q.dlq, "4 0") && s_count_is (q.main, "0 0"), 20000);
     is_int (s_distinct ("invalid.log", NULL), 3,
             "invalid: the 3 valid events went through");
     ok (s_count_is (q.main, "0 0"), "invalid: gone from the main queue");
     char *lines = s_sqs ("peek '%s'", q.dlq);
     ok (lines != NULL, "invalid: DLQ read");
-    const char *reasons [] = {
-        "invalid_json", "schema", "unknown_type", "oversize"
-    };
+    const char *reasons [] = { "invalid_json", "schema", "unknown_type",
+                               "oversize" };
     for (size_t i = 0; i < 4; i++) {
         char needle [64];
         snprintf (needle, sizeof needle, "\"ferry-reason\":\"%s\"",
                   reasons [i]);
-        ok (lines && strstr (lines, needle), "invalid: DLQ holds one with "
-            "ferry-reason %s", reasons [i]);
+        ok (lines && strstr (lines, needle),
+            "invalid: DLQ holds one with "
+            "ferry-reason %s",
+            reasons [i]);
     }
     ok (lines && strstr (lines, "\"ferry-error\":\"/payload/method: enum"),
         "invalid: ferry-error names the schema violation");
     ok (lines && strstr (lines, "\"ferry-message-id\":")
-        && strstr (lines, "\"ferry-receive-count\":\"1\""),
+            && strstr (lines, "\"ferry-receive-count\":\"1\""),
         "invalid: original message id and receive count attached");
     ok (lines && strstr (lines, "\"ferry-truncated-from\":"),
         "invalid: the oversize body is marked as cut");
@@ -320,11 +323,11 @@ s_test_nack (void)
     free (ids);
     WAIT_UNTIL (s_count_is (q.dlq, "1 0"), 30000);
     ok (s_count_is (q.dlq, "1 0"), "nack: moved to the DLQ by the redrive "
-        "policy after maxReceiveCount 3");
+                                   "policy after maxReceiveCount 3");
     ok (s_count_is (q.main, "0 0"), "nack: gone from the main queue");
     ok (s_log_has ("nack-bridge.log", "retry in 1 s (receive 1)")
-        && s_log_has ("nack-bridge.log", "retry in 2 s (receive 2)")
-        && s_log_has ("nack-bridge.log", "retry in 4 s (receive 3)"),
+            && s_log_has ("nack-bridge.log", "retry in 2 s (receive 2)")
+            && s_log_has ("nack-bridge.log", "retry in 4 s (receive 3)"),
         "nack: the backoff grew 1, 2, 4 s with the receive count");
     char *lines = s_sqs ("peek '%s'", q.dlq);
     ok (lines && !strstr (lines, "ferry-reason"),
@@ -332,8 +335,8 @@ s_test_nack (void)
     free (lines);
     is_int (s_distinct ("nack.log", NULL), 0, "nack: never ACKed");
     proc_stop (bridge, SIGTERM);
-    ok (s_stat ("nack-bridge.log", "nacked") >= 3,
-        "nack: NACKs counted (%ld)", s_stat ("nack-bridge.log", "nacked"));
+    ok (s_stat ("nack-bridge.log", "nacked") >= 3, "nack: NACKs counted (%ld)",
+        s_stat ("nack-bridge.log", "nacked"));
     proc_stop (worker, SIGKILL);
     s_delete (&q);
 }
@@ -377,8 +380,8 @@ s_test_term (void)
     char *ids = s_sqs ("generate '%s' 200", q.main);
     ok (ids != NULL, "term: 200 events sent");
     pid_t worker = s_worker ("slow:700", "term.log");
-    pid_t bridge = s_bridge (&q, "term-bridge1.log",
-                             "bridge.stop_timeout_ms=20000", NULL);
+    pid_t bridge =
+        s_bridge (&q, "term-bridge1.log", "bridge.stop_timeout_ms=20000", NULL);
     WAIT_UNTIL (s_stat ("term-bridge1.log", "published") > 0, 10000);
     usleep (300 * 1000);
     int64_t start = fy_clock_mono_ms ();
@@ -390,8 +393,8 @@ s_test_term (void)
     long published = s_stat ("term-bridge1.log", "published");
     long deleted = s_stat ("term-bridge1.log", "deleted");
     ok (published > 0 && published == deleted,
-        "term: all %ld published were deleted before the exit (%ld)",
-        published, deleted);
+        "term: all %ld published were deleted before the exit (%ld)", published,
+        deleted);
     bridge = s_bridge (&q, "term-bridge2.log", NULL);
     WAIT_UNTIL (s_distinct ("term.log", NULL) >= 200, 60000);
     WAIT_UNTIL (s_count_is (q.main, "0 0"), 10000);
@@ -431,7 +434,7 @@ s_test_fifo (void)
     //  come out of the worker's log in the order they went in.
     char *sent [60];
     size_t count = 0;
-    for (char *line = ids; line && *line && count < 60; ) {
+    for (char *line = ids; line && *line && count < 60;) {
         char *end = strchr (line, '\n');
         if (end)
             *end = 0;
@@ -533,9 +536,10 @@ s_test_restart (void)
     snprintf (wait, sizeof wait, "bridge.wait_s=%d", S_RESTART_WAIT_S);
     pid_t bridge = s_bridge (&q, "restart-bridge0.log", wait, NULL);
     WAIT_UNTIL (s_log_has ("restart-bridge0.log", "polling"), 10000);
-    char *command = fy_xasprintf ("node '%s' trickle '%s' 500 20 > '%s'",
-        tap_srcpath ("tests/integration/bridge_sqs.mjs"), q.main,
-        s_path ("restart-sent.txt"));
+    char *command =
+        fy_xasprintf ("node '%s' trickle '%s' 500 20 > '%s'",
+                      tap_srcpath ("tests/integration/bridge_sqs.mjs"), q.main,
+                      s_path ("restart-sent.txt"));
     FILE *sender = popen (command, "r");
     free (command);
     ok (sender != NULL, "restart: sending 500 events, one every 20 ms");
@@ -549,10 +553,9 @@ s_test_restart (void)
         char log [64];
         snprintf (log, sizeof log, "restart-bridge%d.log", round - 1);
         int64_t took;
-        int status = s_term_watching (bridge, &arrivals, "restart.log",
-                                      &took);
-        clean = clean && s_exit_ok (status)
-             && s_log_has (log, "stopped cleanly");
+        int status = s_term_watching (bridge, &arrivals, "restart.log", &took);
+        clean =
+            clean && s_exit_ok (status) && s_log_has (log, "stopped cleanly");
         if (took > slowest)
             slowest = took;
         snprintf (log, sizeof log, "restart-bridge%d.log", round);
@@ -574,8 +577,7 @@ s_test_restart (void)
     char worst_id [64] = "";
     //  Wait for the last ones, then compare each arrival with its send.
     for (int64_t until = fy_clock_mono_ms () + 45000;
-         fy_clock_mono_ms () < until
-         && zhashx_size (arrivals.seen) < 500;)
+         fy_clock_mono_ms () < until && zhashx_size (arrivals.seen) < 500;)
         s_arrivals_watch (&arrivals, "restart.log", 100);
     char *save = NULL;
     for (char *line = sent ? strtok_r (sent, "\n", &save) : NULL; line;
@@ -600,7 +602,8 @@ s_test_restart (void)
     is_int (missing, 0, "restart: every event reached the worker");
     ok (worst <= (S_RESTART_WAIT_S + 8) * 1000,
         "restart: every event reached the worker within wait_s + 8 s of "
-        "its send (slowest %lld ms, %s)", (long long) worst, worst_id);
+        "its send (slowest %lld ms, %s)",
+        (long long) worst, worst_id);
     long released = 0;
     for (int round = 0; round < S_RESTART_ROUNDS; round++) {
         char log [64];
@@ -642,11 +645,11 @@ s_test_broker_gone (pid_t broker, const char *const *broker_args)
     ok (ids != NULL, "gone: 50 events sent with the broker away");
     WAIT_UNTIL (s_count_is (q.main, "50 0"), 10000);
     ok (s_count_is (q.main, "50 0"), "gone: all 50 visible in the queue, "
-        "none held by the bridge");
+                                     "none held by the bridge");
     usleep (2000 * 1000);
     ok (s_count_is (q.main, "50 0"), "gone: and no receive since");
-    broker = proc_spawn (s_path ("broker.log"), "broker/ferry-broker",
-                         broker_args);
+    broker =
+        proc_spawn (s_path ("broker.log"), "broker/ferry-broker", broker_args);
     WAIT_UNTIL (s_distinct ("gone.log", NULL) >= 60, 30000);
     is_int (s_missing (ids ? ids : "", "gone.log"), 0,
             "gone: once the broker is back, every event is worked on");
@@ -681,10 +684,13 @@ s_test_tail (void)
         BAIL_OUT ("mkdir %s: %s", dir, strerror (errno));
     proc_broker_at_t at = proc_broker_at (dir);
     const char *broker_args [] = {
-        "--set", at.set, "--set", "broker.heartbeat_ms=200",
+        "--set", at.set,
+        "--set", "broker.heartbeat_ms=200",
         "--set", "broker.client_credit=" S_TAIL_CREDIT,
-        "--set", "broker.routes=audit:*", "--set", "http.enabled=false",
-        "--set", "log.level=warn", NULL
+        "--set", "broker.routes=audit:*",
+        "--set", "http.enabled=false",
+        "--set", "log.level=warn",
+        NULL
     };
     pid_t broker = proc_spawn (s_path ("tail-broker.log"),
                                "broker/ferry-broker", broker_args);
@@ -702,7 +708,8 @@ s_test_tail (void)
         WAIT_UNTIL (s_distinct ("tail.log", NULL) >= total, 60000);
         free (ids);
     }
-    is_int (s_distinct ("tail.log", NULL), total, "tail: %d drains of %d "
+    is_int (s_distinct ("tail.log", NULL), total,
+            "tail: %d drains of %d "
             "events with client_credit " S_TAIL_CREDIT " worked on",
             S_TAIL_ROUNDS, S_TAIL_BACKLOG);
     int status = proc_stop (bridge, SIGTERM);
@@ -712,8 +719,8 @@ s_test_tail (void)
     long max_ms = s_stat ("tail-bridge.log", "ack_max_ms");
     ok (max_ms >= 0 && max_ms <= S_TAIL_BOUND_MS,
         "tail: no event waited more than %d ms from receive to ACK "
-        "(max %ld ms, p99 %ld ms)", S_TAIL_BOUND_MS, max_ms,
-        s_stat ("tail-bridge.log", "ack_p99_ms"));
+        "(max %ld ms, p99 %ld ms)",
+        S_TAIL_BOUND_MS, max_ms, s_stat ("tail-bridge.log", "ack_p99_ms"));
     proc_stop (worker, SIGKILL);
     proc_stop (broker, SIGTERM);
     s_delete (&q);
@@ -723,23 +730,25 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    const char *vars [] = {
-        "AWS_ENDPOINT_URL_SQS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "FERRY_EVENTS_SCHEMA", "FERRY_SRCDIR", NULL
-    };
+    const char *vars [] = { "AWS_ENDPOINT_URL_SQS",  "AWS_ACCESS_KEY_ID",
+                            "AWS_SECRET_ACCESS_KEY", "FERRY_EVENTS_SCHEMA",
+                            "FERRY_SRCDIR",          NULL };
     for (size_t i = 0; vars [i]; i++)
         if (!getenv (vars [i]))
             BAIL_OUT ("%s is not set: run eval \"$(contrib/stack.sh env)\" "
-                      "after contrib/stack.sh start", vars [i]);
+                      "after contrib/stack.sh start",
+                      vars [i]);
     s_at = proc_broker_scratch (s_dir);
     snprintf (s_schema, sizeof s_schema, "%s", getenv ("FERRY_EVENTS_SCHEMA"));
-    const char *broker_args [] = {
-        "--set", s_at.set, "--set", "broker.heartbeat_ms=200",
-        "--set", "broker.lease_ms=300", "--set", "broker.routes=audit:*",
-        "--set", "http.enabled=false", "--set", "log.level=warn", NULL
-    };
-    pid_t broker = proc_spawn (s_path ("broker.log"),
-                                   "broker/ferry-broker", broker_args);
+    const char *broker_args [] = { "--set", s_at.set,
+                                   "--set", "broker.heartbeat_ms=200",
+                                   "--set", "broker.lease_ms=300",
+                                   "--set", "broker.routes=audit:*",
+                                   "--set", "http.enabled=false",
+                                   "--set", "log.level=warn",
+                                   NULL };
+    pid_t broker =
+        proc_spawn (s_path ("broker.log"), "broker/ferry-broker", broker_args);
 
     s_test_invalid ();
     s_test_nack ();

@@ -90,8 +90,8 @@ main (void)
     ok (access (path, R_OK) == 0, "and writes the secret file");
     //  Only the worker's and the client's public certificates are allowed.
     char command [2048];
-    snprintf (command, sizeof command, "cp %s/worker %s/client %s/",
-              keys, keys, allow);
+    snprintf (command, sizeof command, "cp %s/worker %s/client %s/", keys, keys,
+              allow);
     if (system (command))
         BAIL_OUT ("cp");
 
@@ -99,16 +99,16 @@ main (void)
     proc_broker_at_t at = proc_broker_at (s_dir);
     snprintf (secret_set, sizeof secret_set,
               "broker.curve_secret_file=%s/broker_secret", keys);
-    snprintf (allow_set, sizeof allow_set, "broker.curve_allow_dir=%s",
-              allow);
+    snprintf (allow_set, sizeof allow_set, "broker.curve_allow_dir=%s", allow);
     //  The default heartbeats: a dead worker would be found 3 s late.
-    pid_t broker = proc_start ("broker/ferry-broker", "--set", at.set,
-        "--set", secret_set, "--set", allow_set,
-        "--set", "http.enabled=false", "--set", "log.level=warn", NULL);
+    pid_t broker =
+        proc_start ("broker/ferry-broker", "--set", at.set, "--set", secret_set,
+                    "--set", allow_set, "--set", "http.enabled=false", "--set",
+                    "log.level=warn", NULL);
 
     char cert [600];
-    pid_t worker = s_worker (at.endpoint, broker_key, keys, "ack",
-                             "worker.log");
+    pid_t worker =
+        s_worker (at.endpoint, broker_key, keys, "ack", "worker.log");
 
     fy_error_t err = { "" };
     fy_client_t *client = fy_client_new (at.endpoint, "allowed", &err);
@@ -123,7 +123,8 @@ main (void)
         "\"type\":\"user.login\",\"version\":1,\"source\":\"t\","
         "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
         "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{}}", 194, NULL, &err);
+        "\"payload\":{}}",
+        194, NULL, &err);
     ok (event != NULL, "test event: %s", err.text);
     uint64_t seq;
     ok (fy_client_publish (client, event, &seq) == 0, "publish over CURVE");
@@ -147,8 +148,8 @@ main (void)
     //  connection close (after the refused handshakes above), and the
     //  next worker has them at once.
     proc_stop (worker, SIGTERM);
-    pid_t holder = s_worker (at.endpoint, broker_key, keys, "hold",
-                             "holder.log");
+    pid_t holder =
+        s_worker (at.endpoint, broker_key, keys, "hold", "holder.log");
     size_t sent = 1;
     for (; sent < 9; sent++)
         if (fy_client_publish (client, event, &seq))

@@ -45,8 +45,7 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
 }
 
 static void
-s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
-            void *arg)
+s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count, void *arg)
 {
     (void) client;
     (void) seqs;
@@ -67,11 +66,13 @@ s_event (const char *type)
 {
     char id [FY_UUID_SIZE], json [512];
     fy_uuid_generate (id);
-    int len = snprintf (json, sizeof json,
+    int len = snprintf (
+        json, sizeof json,
         "{\"id\":\"%s\",\"type\":\"%s\",\"version\":1,\"source\":\"test\","
         "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
         "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{\"note\":\"%0200d\"}}", id, type, 0);
+        "\"payload\":{\"note\":\"%0200d\"}}",
+        id, type, 0);
     fy_error_t err = { "" };
     fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL, &err);
     if (!event)
@@ -173,8 +174,7 @@ s_raw_worker (void *context)
 //  Receive count EVENTs on raw within a second, pumping client, their
 //  dids into acks (an ACK to send). False on an ERROR, a BYE or a timeout.
 static bool
-s_raw_take (fy_client_t *client, void *raw, size_t count,
-            fy_proto_msg_t *acks)
+s_raw_take (fy_client_t *client, void *raw, size_t count, fy_proto_msg_t *acks)
 {
     fy_proto_msg_t in;
     fy_proto_msg_init (&in);
@@ -202,10 +202,10 @@ main (void)
     plan (NO_PLAN);
     s_at = proc_broker_scratch (s_dir);
     s_out.seq_acks = zhashx_new ();
-    pid_t broker = proc_start ("broker/ferry-broker",
-        "--set", s_at.set, "--set", "broker.heartbeat_ms=100",
-        "--set", "broker.lease_ms=200", "--set", "broker.client_credit=500",
-        "--set", "broker.dispatch_timeout_ms=1000",
+    pid_t broker = proc_start (
+        "broker/ferry-broker", "--set", s_at.set, "--set",
+        "broker.heartbeat_ms=100", "--set", "broker.lease_ms=200", "--set",
+        "broker.client_credit=500", "--set", "broker.dispatch_timeout_ms=1000",
         "--set", "broker.routes=audit:user.*,goal.*,test.* analytics:goal.*",
         "--set", "log.level=warn", "--set", "http.enabled=false", NULL);
 
@@ -214,8 +214,9 @@ main (void)
     if (!client)
         BAIL_OUT ("client: %s", err.text);
     fy_client_set_heartbeat (client, 100, 3);
-    fy_client_handlers_t handlers = {
-        .ack = s_on_ack, .nack = s_on_nack, .lease = s_on_lease };
+    fy_client_handlers_t handlers = { .ack = s_on_ack,
+                                      .nack = s_on_nack,
+                                      .lease = s_on_lease };
     fy_client_set_handlers (client, &handlers);
     PROC_WAIT_FOR (client, fy_client_credit (client) > 0, 5000);
     is_int (fy_client_credit (client), 500, "HELLO is granted client_credit");
@@ -249,7 +250,8 @@ main (void)
 
     //  2. Fan-out: goal.* goes to audit and analytics; ACK waits for both.
     s_reset_outcome ();
-    is_int (s_publish (client, "goal.created", 100), 100, "published 100 goals");
+    is_int (s_publish (client, "goal.created", 100), 100,
+            "published 100 goals");
     PROC_WAIT_FOR (client, s_out.acks == 100, 10000);
     is_int (s_out.acks, 100, "100 ACKs after both services");
     is_int (s_distinct ("n1.log", NULL), 100, "analytics did all 100");
@@ -274,7 +276,8 @@ main (void)
     is_int (s_out.acks, 0, "nothing ACKed while the holder holds");
     pid_t a3 = s_worker ("audit", "ack", "a3.log");
     PROC_WAIT_FOR (client, s_out.acks >= 36, 5000);
-    is_int (s_out.acks, 36, "the new worker did what the holder had no "
+    is_int (s_out.acks, 36,
+            "the new worker did what the holder had no "
             "credit for");
     int status = proc_stop (holder, SIGKILL);
     ok (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
@@ -282,7 +285,8 @@ main (void)
     PROC_WAIT_FOR (client, s_out.acks == 100, 5000);
     is_int (s_out.acks, 100, "all 100 ACKed after the kill");
     ok (s_each_acked_once (), "each ACKed exactly once");
-    is_int (s_distinct ("a3.log", NULL), 100, "none lost: the survivor did "
+    is_int (s_distinct ("a3.log", NULL), 100,
+            "none lost: the survivor did "
             "all 100");
 
     //  5. Worker NACKs: retryable and permanent reach the publisher.
@@ -312,10 +316,10 @@ main (void)
     ok (strncmp (s_out.reason, "poison", 6) == 0, "reason: %s", s_out.reason);
     status = proc_stop (c1, SIGKILL);
     ok (WIFEXITED (status) && WEXITSTATUS (status) == 3, "first crasher "
-        "crashed on it");
+                                                         "crashed on it");
     status = proc_stop (c2, SIGKILL);
     ok (WIFEXITED (status) && WEXITSTATUS (status) == 3, "second crasher "
-        "crashed on it");
+                                                         "crashed on it");
 
     //  7. A service with no worker: retryable no_worker after the timeout.
     proc_stop (n1, SIGTERM);
@@ -398,9 +402,9 @@ main (void)
     //  10. A worker killed holding its whole credit: the broker learns of
     //  it from the closed connection, not heartbeat_ms x liveness later
     //  (3 s with this broker's defaults), and the survivor has them at once.
-    broker = proc_start ("broker/ferry-broker", "--set", s_at.set,
-        "--set", "broker.routes=audit:*", "--set", "log.level=warn",
-        "--set", "http.enabled=false", NULL);
+    broker = proc_start ("broker/ferry-broker", "--set", s_at.set, "--set",
+                         "broker.routes=audit:*", "--set", "log.level=warn",
+                         "--set", "http.enabled=false", NULL);
     client = fy_client_new (s_at.endpoint, "test", &err);
     if (!client)
         BAIL_OUT ("client: %s", err.text);
@@ -411,8 +415,8 @@ main (void)
     s_pump (client, 300);
     is_int (s_publish (client, "user.logout", S_CREDIT), S_CREDIT,
             "published as many as the holder's credit");
-    PROC_WAIT_FOR (client, proc_log_lines (s_path ("hold2.log"), NULL)
-                           == S_CREDIT, 5000);
+    PROC_WAIT_FOR (
+        client, proc_log_lines (s_path ("hold2.log"), NULL) == S_CREDIT, 5000);
     pid_t survivor = s_worker ("audit", "ack", "survivor.log");
     //  The holder has no credit left: the survivor takes this one, which
     //  also says it is ready.
@@ -426,10 +430,12 @@ main (void)
     PROC_WAIT_FOR (client, s_out.acks == S_CREDIT + 1, 5000);
     int64_t gap = fy_clock_mono_ms () - start;
     is_int (s_out.acks, S_CREDIT + 1, "all ACKed after the kill");
-    ok (gap < 500, "within 500 ms of the kill (%lld ms; heartbeats would "
-        "take 3000)", (long long) gap);
-    diag ("intake gap after SIGKILL of a worker holding %d: %lld ms",
-          S_CREDIT, (long long) gap);
+    ok (gap < 500,
+        "within 500 ms of the kill (%lld ms; heartbeats would "
+        "take 3000)",
+        (long long) gap);
+    diag ("intake gap after SIGKILL of a worker holding %d: %lld ms", S_CREDIT,
+          (long long) gap);
     ok (s_each_acked_once (), "each ACKed exactly once");
     size_t lines;
     is_int (s_distinct ("survivor.log", &lines), S_CREDIT + 1,
@@ -470,13 +476,15 @@ main (void)
         kill (broker, SIGCONT);
         start = fy_clock_mono_ms ();
         fine = fine && s_raw_take (client, raw, 4, &acks)
-                    && fy_proto_send (raw, &acks) == 0;
+               && fy_proto_send (raw, &acks) == 0;
         fine = fine && fy_clock_mono_ms () - start < 500;
         PROC_WAIT_FOR (client, s_out.acks == 8 * (rounds + 1), 2000);
         fine = fine && s_out.acks == 8 * (rounds + 1);
     }
-    ok (fine, "%zu rounds: the next worker had the closed one's unACKed "
-        "events at once, and its ACKs counted", rounds);
+    ok (fine,
+        "%zu rounds: the next worker had the closed one's unACKed "
+        "events at once, and its ACKs counted",
+        rounds);
     ok (s_each_acked_once (), "each ACKed exactly once");
     fy_proto_msg_close (&acks);
     zmq_close (raw);

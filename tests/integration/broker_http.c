@@ -119,8 +119,10 @@ s_error_code (s_reply_t *reply)
     code [0] = 0;
     json_t *json = json_loads (reply->body, 0, NULL);
     const char *value = NULL, *message = NULL;
-    if (json && json_unpack (json, "{s:{s:s, s:s}}", "error", "code", &value,
-                             "message", &message) == 0)
+    if (json
+        && json_unpack (json, "{s:{s:s, s:s}}", "error", "code", &value,
+                        "message", &message)
+               == 0)
         snprintf (code, sizeof code, "%s", value);
     json_decref (json);
     return code;
@@ -132,7 +134,7 @@ s_expect_error (const char *method, const char *path, const char *token,
 {
     s_reply_t reply = s_http (method, path, token, body);
     ok (reply.status == status && strcmp (s_error_code (&reply), code) == 0
-        && strstr (reply.type, "application/json"),
+            && strstr (reply.type, "application/json"),
         "%s %s -> %ld %s (got %ld %s)", method, path, status, code,
         reply.status, reply.body);
     free (reply.body);
@@ -142,9 +144,9 @@ static char *
 s_token (const char *alg, const char *key, int64_t exp_offset)
 {
     int64_t now = fy_clock_wall_ms () / 1000;
-    json_t *claims = json_pack ("{s:s, s:I, s:I}", "sub", "monolith",
-                                "iat", (json_int_t) now,
-                                "exp", (json_int_t) (now + exp_offset));
+    json_t *claims =
+        json_pack ("{s:s, s:I, s:I}", "sub", "monolith", "iat",
+                   (json_int_t) now, "exp", (json_int_t) (now + exp_offset));
     fy_error_t err = { "" };
     char *token = fy_jwt_sign (alg, key, strlen (key), claims, &err);
     json_decref (claims);
@@ -180,12 +182,12 @@ main (void)
               tap_srcpath ("schemas/openapi.json"));
     setenv ("JWT_SERVICE_SECRET", S_SECRET, 1);
     setenv ("FERRY_HTTP_ADMIN_TOKEN", S_ADMIN, 1);
-    pid_t broker = proc_start ("broker/ferry-broker",
-        "--set", s_at.set, "--set", port_set, "--set", openapi_set,
-        "--set", "http.address=127.0.0.1", "--set", "broker.heartbeat_ms=100",
-        "--set", "broker.request_timeout_ms=1000",
-        "--set", "broker.routes=audit:* analytics:goal.*",
-        "--set", "log.level=warn", NULL);
+    pid_t broker = proc_start (
+        "broker/ferry-broker", "--set", s_at.set, "--set", port_set, "--set",
+        openapi_set, "--set", "http.address=127.0.0.1", "--set",
+        "broker.heartbeat_ms=100", "--set", "broker.request_timeout_ms=1000",
+        "--set", "broker.routes=audit:* analytics:goal.*", "--set",
+        "log.level=warn", NULL);
     unsetenv ("JWT_SERVICE_SECRET");
     unsetenv ("FERRY_HTTP_ADMIN_TOKEN");
 
@@ -201,7 +203,7 @@ main (void)
     free (reply.body);
     reply = s_http ("GET", "/ready", NULL, NULL);
     ok (reply.status == 503 && strstr (reply.body, "audit")
-        && strstr (reply.body, "analytics"),
+            && strstr (reply.body, "analytics"),
         "not ready without workers, naming them: %s", reply.body);
     free (reply.body);
 
@@ -209,22 +211,25 @@ main (void)
     snprintf (log_path, sizeof log_path, "%s/audit.log", s_dir);
     pid_t audit = proc_start ("tests/integration/test_worker", s_at.endpoint,
                               "audit", "ack", log_path, NULL);
-    pid_t analytics = proc_start ("tests/integration/test_worker", s_at.endpoint,
-                                  "analytics", "hold", log_path, NULL);
+    pid_t analytics =
+        proc_start ("tests/integration/test_worker", s_at.endpoint, "analytics",
+                    "hold", log_path, NULL);
     ok (s_wait_ready (), "ready once every routed service has a worker");
 
     //  Metrics: Prometheus text that promtool accepts.
     reply = s_http ("GET", "/metrics", NULL, NULL);
-    ok (reply.status == 200 && strstr (reply.body,
-                                       "ferry_broker_published_total"),
+    ok (reply.status == 200
+            && strstr (reply.body, "ferry_broker_published_total"),
         "GET /metrics is open");
     char metrics_path [512], command [1200];
     snprintf (metrics_path, sizeof metrics_path, "%s/metrics.txt", s_dir);
     FILE *file = fopen (metrics_path, "w");
     fwrite (reply.body, 1, reply.len, file);
     fclose (file);
-    snprintf (command, sizeof command, "promtool check metrics < %s "
-              "> %s/promtool.out 2>&1", metrics_path, s_dir);
+    snprintf (command, sizeof command,
+              "promtool check metrics < %s "
+              "> %s/promtool.out 2>&1",
+              metrics_path, s_dir);
     ok (system (command) == 0, "promtool check metrics accepts /metrics");
     free (reply.body);
 
@@ -237,21 +242,20 @@ main (void)
     bool has_audit = false;
     size_t index;
     json_t *service;
-    json_array_foreach (services, index, service)
-        has_audit |= strcmp (json_string_value (json_object_get (service,
-                                                "name")), "audit") == 0
-                  && json_integer_value (json_object_get (service,
-                                                "workers")) == 1;
+    json_array_foreach (services, index, service) has_audit |=
+        strcmp (json_string_value (json_object_get (service, "name")), "audit")
+            == 0
+        && json_integer_value (json_object_get (service, "workers")) == 1;
     ok (reply.status == 200 && has_audit, "admin status lists audit with "
-        "its worker");
+                                          "its worker");
     json_decref (status);
     free (reply.body);
 
     //  POST /events: tokens first.
     char *good = s_token ("HS256", S_SECRET, 300);
     char *expired = s_token ("HS256", S_SECRET, -3600);
-    char *wrong_key = s_token ("HS256", "another-secret-that-is-also-long-enough",
-                               300);
+    char *wrong_key =
+        s_token ("HS256", "another-secret-that-is-also-long-enough", 300);
     const char *none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
                        "eyJzdWIiOiJtb25vbGl0aCIsImV4cCI6OTk5OTk5OTk5OX0.";
     size_t size;
@@ -271,8 +275,10 @@ main (void)
     //  An RS256 token where HS256 is pinned.
     char pem_path [512];
     snprintf (pem_path, sizeof pem_path, "%s/key.pem", s_dir);
-    snprintf (command, sizeof command, "openssl genpkey -algorithm RSA "
-              "-pkeyopt rsa_keygen_bits:2048 -out %s 2>/dev/null", pem_path);
+    snprintf (command, sizeof command,
+              "openssl genpkey -algorithm RSA "
+              "-pkeyopt rsa_keygen_bits:2048 -out %s 2>/dev/null",
+              pem_path);
     if (system (command) == 0) {
         file = fopen (pem_path, "r");
         char pem [8192];
@@ -301,8 +307,9 @@ main (void)
                              "application/x-www-form-urlencoded", NULL };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         reply = s_http_as ("POST", "/events", good, event, types [i]);
-        ok (reply.status == 415 && strcmp (s_error_code (&reply),
-                                           "unsupported_media_type") == 0,
+        ok (reply.status == 415
+                && strcmp (s_error_code (&reply), "unsupported_media_type")
+                       == 0,
             "POST /events as %s -> 415 unsupported_media_type (got %ld %s)",
             types [i] ? types [i] : "no Content-Type", reply.status,
             reply.body);
@@ -310,15 +317,19 @@ main (void)
     }
     reply = s_http_as ("POST", "/events", good, event,
                        "application/json; charset=utf-8");
-    ok (reply.status == 202, "POST /events as application/json; "
-        "charset=utf-8 -> 202 (got %ld %s)", reply.status, reply.body);
+    ok (reply.status == 202,
+        "POST /events as application/json; "
+        "charset=utf-8 -> 202 (got %ld %s)",
+        reply.status, reply.body);
     free (reply.body);
     reply = s_http ("GET", "/metrics", NULL, NULL);
     ok (strstr (reply.body, "ferry_http_refused_total{reason="
-                "\"unsupported_media_type\"} 4\n") != NULL,
+                            "\"unsupported_media_type\"} 4\n")
+            != NULL,
         "the 415s are counted in /metrics");
     ok (strstr (reply.body, "ferry_http_refused_total{reason="
-                "\"header_timeout\"} 0\n") != NULL,
+                            "\"header_timeout\"} 0\n")
+            != NULL,
         "with the server's own refusals");
     free (reply.body);
     s_expect_error ("POST", "/events", good, "{\"id\":1}", 400, "schema");
@@ -330,8 +341,8 @@ main (void)
         "and its message names it: %s", reply.body);
     free (reply.body);
     reply = s_http ("DELETE", "/health", NULL, NULL);
-    ok (reply.status == 405 && strcmp (s_error_code (&reply),
-                                       "method_not_allowed") == 0,
+    ok (reply.status == 405
+            && strcmp (s_error_code (&reply), "method_not_allowed") == 0,
         "DELETE /health -> 405 (got %ld)", reply.status);
     is_str (reply.allow, "GET, HEAD", "Allow: GET, HEAD");
     free (reply.body);
@@ -343,11 +354,12 @@ main (void)
     //  Forwarding: the worker's answer, streamed parts, 503, 504.
     reply = s_http ("GET", "/audit/search?companyId=c1&limit=5", good, NULL);
     ok (reply.status == 200 && strstr (reply.body, "\"path\":\"/audit/search\"")
-        && strstr (reply.body, "\"query\":2"),
+            && strstr (reply.body, "\"query\":2"),
         "GET /audit/search reaches the worker: %s", reply.body);
     free (reply.body);
     reply = s_http ("GET", "/audit/stream", good, NULL);
-    is_str (reply.body, "part 0\npart 1\npart 2\n", "streamed reply arrives "
+    is_str (reply.body, "part 0\npart 1\npart 2\n",
+            "streamed reply arrives "
             "whole, in order");
     free (reply.body);
     s_expect_error ("GET", "/audit/search", NULL, NULL, 401, "missing_token");
@@ -360,11 +372,10 @@ main (void)
     s_expect_error ("GET", "/health/", NULL, NULL, 404, "not_found");
     s_expect_error ("GET", "/auditx", good, NULL, 404, "not_found");
     char long_path [FY_ROUTE_PATH_MAX + 16];
-    snprintf (long_path, sizeof long_path, "/audit/%0*d",
-              FY_ROUTE_PATH_MAX, 0);
+    snprintf (long_path, sizeof long_path, "/audit/%0*d", FY_ROUTE_PATH_MAX, 0);
     reply = s_http ("GET", long_path, good, NULL);
-    ok (reply.status == 414 && strcmp (s_error_code (&reply),
-                                       "uri_too_long") == 0,
+    ok (reply.status == 414
+            && strcmp (s_error_code (&reply), "uri_too_long") == 0,
         "a path longer than %d bytes -> 414 uri_too_long (got %ld %s)",
         FY_ROUTE_PATH_MAX, reply.status, reply.body);
     free (reply.body);
@@ -374,9 +385,11 @@ main (void)
     json_t *openapi = json_loads (reply.body, 0, NULL);
     json_t *paths = json_object_get (openapi, "paths");
     ok (reply.status == 200 && json_is_object (paths), "GET /openapi.json");
-    const char *served [] = { "/health", "/ready", "/metrics",
-        "/admin/status", "/openapi.json", "/events", "/auth/health",
-        "/notifications/health", "/audit/health", "/analytics/health" };
+    const char *served [] = { "/health",       "/ready",
+                              "/metrics",      "/admin/status",
+                              "/openapi.json", "/events",
+                              "/auth/health",  "/notifications/health",
+                              "/audit/health", "/analytics/health" };
     for (size_t i = 0; i < sizeof served / sizeof served [0]; i++)
         ok (json_object_get (paths, served [i]) != NULL,
             "%s is in openapi.json", served [i]);

@@ -37,9 +37,11 @@ static void
 s_write_cfg (const char *routes)
 {
     FILE *file = fopen (s_cfg, "w");
-    fprintf (file, "log\n    level = warn\nbroker\n    endpoint = \"%s\"\n"
+    fprintf (file,
+             "log\n    level = warn\nbroker\n    endpoint = \"%s\"\n"
              "    heartbeat_ms = 100\n    routes = \"%s\"\nhttp\n"
-             "    enabled = false\n", s_at.endpoint, routes);
+             "    enabled = false\n",
+             s_at.endpoint, routes);
     fclose (file);
 }
 
@@ -59,13 +61,15 @@ s_round (fy_client_t *client, const char *type, size_t count)
         if (sent < count && fy_client_credit (client) > 0) {
             char id [FY_UUID_SIZE], json [400];
             fy_uuid_generate (id);
-            int len = snprintf (json, sizeof json, "{\"id\":\"%s\",\"type\":"
+            int len = snprintf (
+                json, sizeof json,
+                "{\"id\":\"%s\",\"type\":"
                 "\"%s\",\"version\":1,\"source\":\"t\",\"occurredAt\":"
                 "\"2026-11-26T10:00:00.000Z\",\"companyId\":"
                 "\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\",\"payload\":{}}",
                 id, type);
-            fy_event_t *event = fy_event_decode_json (json, (size_t) len,
-                                                      NULL, NULL);
+            fy_event_t *event =
+                fy_event_decode_json (json, (size_t) len, NULL, NULL);
             uint64_t seq;
             if (event && fy_client_publish (client, event, &seq) == 0)
                 sent++;
@@ -114,7 +118,8 @@ main (void)
     kill (broker, SIGHUP);
     usleep (200 * 1000);
     is_int (s_round (client, "goal.created", 10), 10, "goal events ACKed");
-    is_int (s_worker_did (), 100, "unrouted after the reload: the worker "
+    is_int (s_worker_did (), 100,
+            "unrouted after the reload: the worker "
             "did not see them");
     FILE *file = fopen (s_cfg, "w");
     fputs ("broker\n    routes = \"bad route\"\n", file);

@@ -56,11 +56,13 @@ s_event (size_t *size_p, char *id)
 {
     fy_uuid_generate (id);
     char json [512];
-    int len = snprintf (json, sizeof json,
+    int len = snprintf (
+        json, sizeof json,
         "{\"id\":\"%s\",\"type\":\"user.login\",\"version\":1,"
         "\"source\":\"test\",\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
         "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{\"note\":\"%0200d\"}}", id, 0);
+        "\"payload\":{\"note\":\"%0200d\"}}",
+        id, 0);
     fy_error_t err = { "" };
     fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL, &err);
     char *packed = NULL;
@@ -92,12 +94,11 @@ main (void)
                                   asan ? asan : "", asan ? ":" : "");
     setenv ("ASAN_OPTIONS", options, 1);
     free (options);
-    pid_t broker = proc_start ("broker/ferry-broker", "--set", at.set,
-        "--set", capacity, "--set", credit, "--set", "broker.routes=audit:*",
-        "--set", "broker.stop_timeout_ms=0", "--set", "log.level=warn",
-        "--set", "http.enabled=false",
-        "--set", "broker.heartbeat_ms=100",
-        NULL);
+    pid_t broker = proc_start (
+        "broker/ferry-broker", "--set", at.set, "--set", capacity, "--set",
+        credit, "--set", "broker.routes=audit:*", "--set",
+        "broker.stop_timeout_ms=0", "--set", "log.level=warn", "--set",
+        "http.enabled=false", "--set", "broker.heartbeat_ms=100", NULL);
     //  test_worker holds 64 and ACKs what it holds once a second.
     pid_t slow = proc_start ("tests/integration/test_worker", at.endpoint,
                              "audit", "slow:1000", log, NULL);
@@ -107,8 +108,9 @@ main (void)
     if (!client)
         BAIL_OUT ("client: %s", err.text);
     s_counts_t counts = { 0 };
-    fy_client_handlers_t handlers = { .ack = s_on_ack, .nack = s_on_nack,
-                                      .reset = s_on_reset, .arg = &counts };
+    fy_client_handlers_t handlers = {
+        .ack = s_on_ack, .nack = s_on_nack, .reset = s_on_reset, .arg = &counts
+    };
     fy_client_set_handlers (client, &handlers);
     fy_client_set_heartbeat (client, 100, 3);
     int64_t until = fy_clock_mono_ms () + 5000;
@@ -128,8 +130,7 @@ main (void)
     int64_t next_sample = fy_clock_mono_ms ();
     int64_t end = next_sample + S_PUSH_MS;
     int64_t now;
-    while ((now = fy_clock_mono_ms ()) < end
-           && counts.published < S_EVENTS) {
+    while ((now = fy_clock_mono_ms ()) < end && counts.published < S_EVENTS) {
         if (now >= next_sample) {
             long kib = proc_status_kib (broker, "VmRSS");
             if (kib < 0)
@@ -138,14 +139,13 @@ main (void)
             samples++;
             next_sample += 100;
         }
-        while (fy_client_credit (client) > 0
-               && counts.published < S_EVENTS) {
+        while (fy_client_credit (client) > 0 && counts.published < S_EVENTS) {
             if (fy_client_publish_raw (client, id, "user.login", event, size,
                                        NULL))
                 BAIL_OUT ("publish: %s", strerror (errno));
             counts.published++;
-            uint64_t outstanding = counts.published - counts.acked
-                                 - counts.nacked;
+            uint64_t outstanding =
+                counts.published - counts.acked - counts.nacked;
             if (outstanding > max_outstanding)
                 max_outstanding = outstanding;
         }
@@ -157,12 +157,18 @@ main (void)
           (unsigned long long) counts.published,
           (unsigned long long) counts.acked, S_PUSH_MS / 1000, start_kib,
           max_kib, samples);
-    ok (samples >= S_PUSH_MS / 100 * 9 / 10, "VmRSS sampled every 100 ms "
-        "while the broker ran (%zu samples)", samples);
-    ok (max_kib < S_BOUND_KIB, "broker VmRSS stayed under %d MiB "
-        "(%ld KiB at most)", S_BOUND_KIB / 1024, max_kib);
-    ok (max_outstanding <= S_CAPACITY, "outstanding never exceeded "
-        "client_credit (%llu at most)", (unsigned long long) max_outstanding);
+    ok (samples >= S_PUSH_MS / 100 * 9 / 10,
+        "VmRSS sampled every 100 ms "
+        "while the broker ran (%zu samples)",
+        samples);
+    ok (max_kib < S_BOUND_KIB,
+        "broker VmRSS stayed under %d MiB "
+        "(%ld KiB at most)",
+        S_BOUND_KIB / 1024, max_kib);
+    ok (max_outstanding <= S_CAPACITY,
+        "outstanding never exceeded "
+        "client_credit (%llu at most)",
+        (unsigned long long) max_outstanding);
     is_int (max_outstanding, S_CAPACITY, "the publisher did fill its credit");
     ok (counts.acked > 0 && counts.published > S_CAPACITY,
         "credit came back as the slow worker ACKed");

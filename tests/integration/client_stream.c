@@ -38,7 +38,7 @@ s_logged (const char *prefix)
     char *text = fy_read_file (s_log, 64 << 20, NULL);
     long count = 0;
     size_t len = strlen (prefix);
-    for (char *line = text; line && *line; ) {
+    for (char *line = text; line && *line;) {
         if (strncmp (line, prefix, len) == 0)
             count++;
         char *end = strchr (line, '\n');
@@ -50,8 +50,8 @@ s_logged (const char *prefix)
 
 static void
 s_on_reply (fy_client_t *client, uint64_t rid, unsigned status,
-            const char *content_type, const void *body, size_t len,
-            bool more, void *arg)
+            const char *content_type, const void *body, size_t len, bool more,
+            void *arg)
 {
     (void) content_type;
     (void) arg;
@@ -98,13 +98,14 @@ s_request (fy_client_t *client, long count, int delay_us, long cancel_after)
         BAIL_OUT ("truncate %s", s_log);
     char n [24];
     snprintf (n, sizeof n, "%ld", count);
-    fy_proto_pair_t query [] = {
-        { .key = fy_proto_str ("n"), .value = fy_proto_str (n) } };
-    s_stream = (s_stream_t) { .in_order = true, .delay_us = delay_us,
+    fy_proto_pair_t query [] = { { .key = fy_proto_str ("n"),
+                                   .value = fy_proto_str (n) } };
+    s_stream = (s_stream_t) { .in_order = true,
+                              .delay_us = delay_us,
                               .cancel_after = cancel_after,
                               .client = client };
-    if (fy_client_request (client, "svc", "GET", "/svc/count", query, 1,
-                           NULL, 0, &s_stream.rid))
+    if (fy_client_request (client, "svc", "GET", "/svc/count", query, 1, NULL,
+                           0, &s_stream.rid))
         BAIL_OUT ("fy_client_request: %s", zmq_strerror (errno));
 }
 
@@ -127,10 +128,10 @@ main (void)
     if (!log)
         BAIL_OUT ("cannot create %s", s_log);
     fclose (log);
-    pid_t broker = proc_start ("broker/ferry-broker",
-        "--set", s_at.set,
-        "--set", "broker.routes=svc:*", "--set", "log.level=warn",
-        "--set", "http.enabled=false", NULL);
+    pid_t broker =
+        proc_start ("broker/ferry-broker", "--set", s_at.set, "--set",
+                    "broker.routes=svc:*", "--set", "log.level=warn", "--set",
+                    "http.enabled=false", NULL);
     pid_t worker = proc_start ("tests/integration/test_worker", s_at.endpoint,
                                "svc", "ack", s_log, NULL);
     fy_client_t *client = s_client ("stream-test");
@@ -149,9 +150,10 @@ main (void)
         s_stream.parts);
     ok (s_stream.lead_max <= FY_CLIENT_WINDOW - 1,
         "the worker made at most window - 1 parts ahead of the client "
-        "(most: %ld)", s_stream.lead_max);
-    ok (s_stream.lead_max >= 1,
-        "and did make parts ahead (most: %ld)", s_stream.lead_max);
+        "(most: %ld)",
+        s_stream.lead_max);
+    ok (s_stream.lead_max >= 1, "and did make parts ahead (most: %ld)",
+        s_stream.lead_max);
     is_int (s_logged ("released"), 1, "the producer was released once");
 
     //  2. No window: the worker pushes the whole stream unasked.
@@ -183,12 +185,10 @@ main (void)
     fy_client_t *leaving = s_client ("leaving");
     s_request (leaving, 1000000000L, 0, 0);
     PROC_WAIT_FOR (leaving, s_stream.parts >= 5, 5000);
-    ok (s_stream.parts >= 5, "a second client took %ld parts",
-        s_stream.parts);
+    ok (s_stream.parts >= 5, "a second client took %ld parts", s_stream.parts);
     fy_client_destroy (&leaving);
     PROC_WAIT_FOR (client, s_logged ("released") == 1, 5000);
-    is_int (s_logged ("released"), 1,
-            "client gone: the producer is released");
+    is_int (s_logged ("released"), 1, "client gone: the producer is released");
     made = s_logged ("produced ");
     ok (made <= s_stream.parts + FY_CLIENT_WINDOW,
         "client gone: the worker stopped after %ld parts", made);

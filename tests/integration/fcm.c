@@ -84,8 +84,10 @@ s_count (json_t *log, const char *kind)
 {
     size_t count = 0;
     for (size_t i = 0; i < json_array_size (log); i++)
-        if (strcmp (json_string_value (json_object_get (
-                        json_array_get (log, i), "kind")), kind) == 0)
+        if (strcmp (json_string_value (
+                        json_object_get (json_array_get (log, i), "kind")),
+                    kind)
+            == 0)
             count++;
     return count;
 }
@@ -144,26 +146,23 @@ s_bad_key_files (const char *good_key)
     } bad [] = {
         { "user.json", "authorized_user", S_EMAIL, "key.pem",
           "service_account" },
-        { "nomail.json", "service_account", NULL, "key.pem",
-          "client_email" },
+        { "nomail.json", "service_account", NULL, "key.pem", "client_email" },
         { "nokey.json", "service_account", S_EMAIL, NULL, "private_key" },
         { "badpem.json", "service_account", S_EMAIL, "bad.pem",
           "not a usable RSA key" },
         { "pubpem.json", "service_account", S_EMAIL, "pub.pem",
           "not a usable RSA key" },
-        { "small.json", "service_account", S_EMAIL, "small.pem",
-          "2048 bits" },
+        { "small.json", "service_account", S_EMAIL, "small.pem", "2048 bits" },
     };
     //  A piece of the key's base64, to look for in the errors.
     char *pem = fy_read_file (good_key, 65536, NULL);
     char snippet [17];
     snprintf (snippet, sizeof snippet, "%s", pem + 64);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        char *pem_file = bad [i].pem ? fy_xasprintf ("%s/%s", s_dir,
-                                                     bad [i].pem)
-                                     : NULL;
-        char *path = s_key_file (bad [i].name, bad [i].type, bad [i].email,
-                                 pem_file);
+        char *pem_file =
+            bad [i].pem ? fy_xasprintf ("%s/%s", s_dir, bad [i].pem) : NULL;
+        char *path =
+            s_key_file (bad [i].name, bad [i].type, bad [i].email, pem_file);
         fy_fcm_options_t options;
         fy_fcm_options_default (&options);
         options.key_file = path;
@@ -185,7 +184,7 @@ s_bad_key_files (const char *good_key)
     fy_error_t err = { "" };
     unsetenv ("GOOGLE_APPLICATION_CREDENTIALS");
     ok (!fy_fcm_new (s_http, &options, &err) && errno == EINVAL
-        && strstr (err.text, "GOOGLE_APPLICATION_CREDENTIALS"),
+            && strstr (err.text, "GOOGLE_APPLICATION_CREDENTIALS"),
         "no key file: %s", err.text);
     options.key_file = "/nonexistent/key.json";
     ok (!fy_fcm_new (s_http, &options, &err) && errno == ENOENT,
@@ -196,7 +195,8 @@ s_bad_key_files (const char *good_key)
     fclose (file);
     options.key_file = notjson;
     ok (!fy_fcm_new (s_http, &options, &err) && errno == EINVAL
-        && strstr (err.text, "not a JSON object"), "not JSON: %s", err.text);
+            && strstr (err.text, "not a JSON object"),
+        "not JSON: %s", err.text);
     free (notjson);
 }
 
@@ -215,7 +215,8 @@ main (void)
         "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 "
         "-out small.pem 2>/dev/null && printf '%%s\\n' "
         "'-----BEGIN PRIVATE KEY-----' 'bm90IGEga2V5' "
-        "'-----END PRIVATE KEY-----' > bad.pem", s_dir);
+        "'-----END PRIVATE KEY-----' > bad.pem",
+        s_dir);
     s_run (command);
     free (command);
     char *pub = fy_xasprintf ("%s/pub.pem", s_dir);
@@ -234,8 +235,8 @@ main (void)
 
     char *key_pem = fy_xasprintf ("%s/key.pem", s_dir);
     char *other_pem = fy_xasprintf ("%s/other.pem", s_dir);
-    char *key_file = s_key_file ("sa.json", "service_account", S_EMAIL,
-                                 key_pem);
+    char *key_file =
+        s_key_file ("sa.json", "service_account", S_EMAIL, key_pem);
     s_bad_key_files (key_pem);
 
     //  From GOOGLE_APPLICATION_CREDENTIALS; nothing is sent yet.
@@ -254,13 +255,16 @@ main (void)
                         "\xe6\x97\xa5\xe6\x9c\xac";
     const char *body = "Bonjour Ad\xc3\xa0 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
                        "\xd0\xb5\xd1\x82 \xf0\x9f\x91\x8b\n\"quoted\"";
-    const char *data [] = { "event", "review.due", "review_id", "42",
-                            "note", "caf\xc3\xa9", NULL };
-    json_t *android = json_pack ("{s:s, s:s}", "priority", "high",
-                                 "collapse_key", "reviews");
+    const char *data [] = { "event", "review.due",  "review_id", "42",
+                            "note",  "caf\xc3\xa9", NULL };
+    json_t *android =
+        json_pack ("{s:s, s:s}", "priority", "high", "collapse_key", "reviews");
     fy_fcm_message_t message = {
-        .token = "device-ada", .title = title, .body = body,
-        .image = "https://example.com/a.png", .data = data,
+        .token = "device-ada",
+        .title = title,
+        .body = body,
+        .image = "https://example.com/a.png",
+        .data = data,
         .android = android,
     };
     stub_seen_t seen;
@@ -270,8 +274,8 @@ main (void)
             break;
     }
     is_int (seen.result.error, 0, "sent (%s)", seen.message);
-    ok (strncmp (seen.message_id, "projects/" S_PROJECT "/messages/0:",
-                 31) == 0,
+    ok (strncmp (seen.message_id, "projects/" S_PROJECT "/messages/0:", 31)
+            == 0,
         "the message's name: %s", seen.message_id);
     is_int (seen.result.attempts, 1, "one attempt");
     ok (!seen.result.retryable && !seen.result.token_dead,
@@ -281,8 +285,8 @@ main (void)
     is_int ((int) s_count (log, "token"), 1, "the stub issued one token");
     is_int ((int) s_count (log, "send"), 5, "and took 5 sends");
     json_t *first = json_array_get (log, 0);
-    is_int ((int) json_integer_value (json_object_get (first, "status")),
-            200, "the assertion verified (signature and claims)");
+    is_int ((int) json_integer_value (json_object_get (first, "status")), 200,
+            "the assertion verified (signature and claims)");
     is_str (s_get (first, "claims", "iss", NULL), S_EMAIL, "iss");
     is_str (s_get (first, "claims", "scope", NULL), FY_FCM_SCOPE, "scope");
     json_t *claims = json_object_get (first, "claims");
@@ -293,8 +297,9 @@ main (void)
     bool same = true;
     for (size_t i = 1; i < json_array_size (log); i++)
         same = same && issued
-               && strcmp (s_get (json_array_get (log, i), "bearer", NULL,
-                                 NULL), issued) == 0;
+               && strcmp (s_get (json_array_get (log, i), "bearer", NULL, NULL),
+                          issued)
+                      == 0;
     ok (same, "every send carried the issued token");
     json_t *sent = json_object_get (json_array_get (log, 5), "body");
     is_str (s_get (sent, "message", "notification", "title"), title,
@@ -331,8 +336,9 @@ main (void)
     log = s_log ();
     is_str (s_get (json_array_get (log, 0), "body", "message", "topic"),
             "reviews-eu", "the stub got the topic");
-    ok (json_is_true (json_object_get (json_object_get (
-            json_array_get (log, 2), "body"), "validate_only")),
+    ok (json_is_true (
+            json_object_get (json_object_get (json_array_get (log, 2), "body"),
+                             "validate_only")),
         "the stub got validate_only");
     json_decref (log);
 
@@ -348,8 +354,7 @@ main (void)
         { { .token = "a", .title = "\xc3\x28" }, "a title not UTF-8" },
         { { .token = "a", .data = (const char *[]) { "from", "x", NULL } },
           "a reserved data key" },
-        { { .token = "a", .data = (const char *[]) { "google.x", "x",
-                                                     NULL } },
+        { { .token = "a", .data = (const char *[]) { "google.x", "x", NULL } },
           "a google. data key" },
         { { .token = "a", .data = (const char *[]) { "k", NULL } },
           "a data key without a value" },
@@ -358,7 +363,9 @@ main (void)
         memset (&seen, 0, sizeof seen);
         errno = 0;
         ok (fy_fcm_send (fcm, &refused [i].message, stub_on_result, &seen, NULL,
-                         &err) == -1 && errno == EINVAL && !seen.done,
+                         &err)
+                    == -1
+                && errno == EINVAL && !seen.done,
             "refused: %s (%s)", refused [i].what, err.text);
     }
     is_int ((int) fy_fcm_pending (fcm), 0, "nothing pending");
@@ -403,8 +410,7 @@ main (void)
     int64_t start = fy_clock_mono_ms ();
     s_send (fcm, &message, &seen);
     int64_t elapsed = fy_clock_mono_ms () - start;
-    is_int (seen.result.error, 0, "quota: sent in the end (%s)",
-            seen.message);
+    is_int (seen.result.error, 0, "quota: sent in the end (%s)", seen.message);
     is_int (seen.result.attempts, 3, "on the third attempt");
     ok (elapsed >= 1900, "after Retry-After twice: %lld ms",
         (long long) elapsed);
@@ -458,7 +464,8 @@ main (void)
     uint64_t id = 0;
     memset (&seen, 0, sizeof seen);
     ok (fy_fcm_send (fcm, &message, stub_on_result, &seen, &id, &err) == 0
-        && fy_fcm_cancel (fcm, id) && !seen.done, "cancel a pending send");
+            && fy_fcm_cancel (fcm, id) && !seen.done,
+        "cancel a pending send");
     is_int ((int) fy_fcm_pending (fcm), 0, "nothing pending");
     fy_fcm_destroy (&fcm);
     ok (fcm == NULL, "destroy sets the reference to NULL");
@@ -466,7 +473,9 @@ main (void)
     //  Many sends at once on a fresh client: one token request for all.
     s_config ("{\"token_delay_ms\": 300}");
     fcm = s_client (key_file);
-    enum { S_MANY = 12 };
+    enum {
+        S_MANY = 12
+    };
     stub_seen_t many [S_MANY];
     memset (many, 0, sizeof many);
     message.token = "device-grace";
@@ -512,12 +521,12 @@ main (void)
         diag ("  the stub's log: %s", text);
         free (text);
     }
-    const char *old_token = s_get (json_array_get (log, 0), "issued", NULL,
-                                   NULL);
+    const char *old_token =
+        s_get (json_array_get (log, 0), "issued", NULL, NULL);
     bool old_sent = false;
     for (size_t i = 1; old_token && i < json_array_size (log); i++) {
-        const char *bearer = s_get (json_array_get (log, i), "bearer", NULL,
-                                    NULL);
+        const char *bearer =
+            s_get (json_array_get (log, i), "bearer", NULL, NULL);
         old_sent = old_sent || (bearer && strcmp (bearer, old_token) == 0);
     }
     ok (old_sent && s_count (log, "send") == 2,
@@ -530,8 +539,10 @@ main (void)
     is_int ((int) fy_fcm_token_requests (fcm), 3, "with a fresh token");
     log = s_log ();
     ok (s_count (log, "token") == 1 && s_count (log, "send") == 1
-        && strcmp (json_string_value (json_object_get (
-                       json_array_get (log, 0), "kind")), "token") == 0,
+            && strcmp (json_string_value (
+                           json_object_get (json_array_get (log, 0), "kind")),
+                       "token")
+                   == 0,
         "the token came before the send");
     json_decref (log);
     fy_fcm_destroy (&fcm);
@@ -546,10 +557,9 @@ main (void)
           "another account" },
     };
     for (size_t i = 0; i < sizeof foreign / sizeof *foreign; i++) {
-        char *path = s_key_file (foreign [i].name, "service_account",
-                                 foreign [i].email,
-                                 strcmp (foreign [i].pem, "key") == 0
-                                     ? key_pem : other_pem);
+        char *path = s_key_file (
+            foreign [i].name, "service_account", foreign [i].email,
+            strcmp (foreign [i].pem, "key") == 0 ? key_pem : other_pem);
         fcm = s_client (path);
         s_send (fcm, &message, &seen);
         is_int (seen.result.error, EACCES, "%s: no access", foreign [i].what);

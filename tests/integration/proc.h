@@ -132,8 +132,12 @@ proc_cpu_s (pid_t pid)
     //  The command may hold spaces: the fields start after its ')'.
     char *at = strrchr (text, ')');
     unsigned long utime = 0, stime = 0;
-    if (!at || sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                       "%*u %lu %lu", &utime, &stime) != 2)
+    if (!at
+        || sscanf (at + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                   "%*u %lu %lu",
+                   &utime, &stime)
+               != 2)
         return -1;
     return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
@@ -179,11 +183,11 @@ proc_log_lines (const char *path, zhashx_t *distinct)
 }
 
 //  Wait until cond holds, pumping an fy_client, for at most ms.
-#define PROC_WAIT_FOR(client, cond, ms) \
-    do { \
-        int64_t until_ = fy_clock_mono_ms () + (ms); \
+#define PROC_WAIT_FOR(client, cond, ms)                 \
+    do {                                                \
+        int64_t until_ = fy_clock_mono_ms () + (ms);    \
         while (!(cond) && fy_clock_mono_ms () < until_) \
-            fy_client_wait ((client), 20); \
+            fy_client_wait ((client), 20);              \
     } while (0)
 
 //  Where a test's ferry-broker listens: an ipc:// endpoint in dir, and

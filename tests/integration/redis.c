@@ -157,12 +157,11 @@ s_server_start (int port)
     fflush (stdout);
     pid_t pid = fork ();
     if (pid == 0) {
-        execlp ("redis-server", "redis-server", "--port", port_text,
-                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", s_dir, "--logfile", log, "--requirepass",
-                S_PASSWORD, "--enable-debug-command", "yes",
-                "--unixsocket", sock, "--unixsocketperm", "700",
-                (char *) NULL);
+        execlp ("redis-server", "redis-server", "--port", port_text, "--bind",
+                "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s_dir,
+                "--logfile", log, "--requirepass", S_PASSWORD,
+                "--enable-debug-command", "yes", "--unixsocket", sock,
+                "--unixsocketperm", "700", (char *) NULL);
         _exit (127);
     }
     if (pid < 0)
@@ -204,22 +203,25 @@ s_stack_binary (fy_redis_t *redis)
     memset (got, 0, sizeof got);
     fy_error_t err = { "" };
     ok (fy_redis_command (redis, 3, set, set_len, s_got, &got [0], NULL, &err)
-        == 0, "SET with NULs in key and value");
+            == 0,
+        "SET with NULs in key and value");
     const char *get [] = { "GET", key };
     size_t get_len [] = { 3, key_len };
     ok (fy_redis_command (redis, 2, get, get_len, s_got, &got [1], NULL, &err)
-        == 0, "GET it");
+            == 0,
+        "GET it");
     ok (s_wait (redis, got, 2, 5000), "both complete");
     ok (got [0].type == FY_REDIS_STATUS && strcmp (got [0].str, "OK") == 0,
         "SET: +OK");
     ok (got [1].type == FY_REDIS_STRING && got [1].len == value_len
-        && memcmp (got [1].str, value, value_len) == 0,
+            && memcmp (got [1].str, value, value_len) == 0,
         "GET: the same %zu bytes", value_len);
     s_got_clear (got, 2);
 
     const char *del [] = { "DEL", key };
     ok (fy_redis_command (redis, 2, del, get_len, s_got, &got [0], NULL, &err)
-        == 0 && s_wait (redis, got, 1, 5000) && got [0].integer == 1,
+                == 0
+            && s_wait (redis, got, 1, 5000) && got [0].integer == 1,
         "DEL it");
     s_got_clear (got, 1);
     free (key);
@@ -260,8 +262,8 @@ s_stack_pipeline (fy_redis_t *redis)
     int64_t started = fy_clock_mono_ms ();
     for (size_t i = 0; i < S_PIPELINE; i++) {
         incrs [i] = (incr_t) { i, &next, &wrong };
-        if (fy_redis_commandl (redis, s_on_incr, &incrs [i], NULL, NULL,
-                               "INCR", key, NULL))
+        if (fy_redis_commandl (redis, s_on_incr, &incrs [i], NULL, NULL, "INCR",
+                               key, NULL))
             refused++;
     }
     ok (refused == 0 && fy_redis_pending (redis) == S_PIPELINE,
@@ -326,10 +328,10 @@ s_own_auth (int port)
     ok (got.type == FY_REDIS_FAILED && got.error == EACCES,
         "a wrong password: the command fails with EACCES");
     ok (got.error_text && strstr (got.error_text, "AUTH")
-        && strstr (got.error_text, "WRONGPASS"), "  saying so: %s",
-        got.error_text ? got.error_text : "(null)");
+            && strstr (got.error_text, "WRONGPASS"),
+        "  saying so: %s", got.error_text ? got.error_text : "(null)");
     ok (strstr (fy_redis_last_error (redis), "WRONGPASS")
-        && !strstr (fy_redis_last_error (redis), "wrong-pw-xyz"),
+            && !strstr (fy_redis_last_error (redis), "wrong-pw-xyz"),
         "last error says it, without the password");
     ok (!fy_redis_connected (redis), "not connected");
     s_got_clear (&got, 1);
@@ -340,18 +342,18 @@ s_own_auth (int port)
     redis = s_client (none, 0);
     got = s_do (redis, "PING", NULL);
     ok (got.type == FY_REDIS_ERROR && got.error == 0
-        && strncmp (got.str, "NOAUTH", 6) == 0,
+            && strncmp (got.str, "NOAUTH", 6) == 0,
         "no password: the server's NOAUTH comes back as an error reply");
     s_got_clear (&got, 1);
     fy_redis_destroy (&redis);
     free (none);
 
-    char *acl = fy_xasprintf ("redis://default:%s@127.0.0.1:%d/3",
-                              S_PASSWORD, port);
+    char *acl =
+        fy_xasprintf ("redis://default:%s@127.0.0.1:%d/3", S_PASSWORD, port);
     redis = s_client (acl, 0);
     got = s_do (redis, "CLIENT", "INFO", NULL);
     ok (got.type == FY_REDIS_STRING && strstr (got.str, "user=default")
-        && strstr (got.str, " db=3 "),
+            && strstr (got.str, " db=3 "),
         "ACL user and password, then SELECT 3: connected as default, db 3");
     s_got_clear (&got, 1);
     ok (fy_redis_connected (redis) && fy_redis_connects (redis) == 1,
@@ -370,14 +372,16 @@ s_own_scripts (fy_redis_t *redis)
     memset (got, 0, sizeof got);
     fy_error_t err = { "" };
     ok (fy_redis_eval (script, 1, 2, argv, NULL, s_got, &got [0], NULL, &err)
-        == 0 && s_wait (redis, got, 1, 5000) && got [0].integer == 5,
+                == 0
+            && s_wait (redis, got, 1, 5000) && got [0].integer == 5,
         "first eval: 5");
     ok (fy_redis_script_fallbacks (redis) == 1,
         "  through EVAL, the script being new to the server");
     s_got_clear (got, 1);
     ok (fy_redis_eval (script, 1, 2, argv, NULL, s_got, &got [0], NULL, &err)
-        == 0 && s_wait (redis, got, 1, 5000) && got [0].integer == 10
-        && fy_redis_script_fallbacks (redis) == 1,
+                == 0
+            && s_wait (redis, got, 1, 5000) && got [0].integer == 10
+            && fy_redis_script_fallbacks (redis) == 1,
         "second: 10, EVALSHA alone");
     s_got_clear (got, 1);
 
@@ -389,8 +393,8 @@ s_own_scripts (fy_redis_t *redis)
                            &err))
             BAIL_OUT ("eval: %s", err.text);
     ok (s_wait (redis, got, 3, 5000) && got [0].integer == 15
-        && got [1].integer == 20 && got [2].integer == 25
-        && got [0].calls == 1 && got [1].calls == 1 && got [2].calls == 1,
+            && got [1].integer == 20 && got [2].integer == 25
+            && got [0].calls == 1 && got [1].calls == 1 && got [2].calls == 1,
         "3 evals after the flush: 15, 20, 25, each once");
     ok (fy_redis_script_fallbacks (redis) == 4,
         "  each fell back to EVAL (NOSCRIPT)");
@@ -402,8 +406,9 @@ s_own_scripts (fy_redis_t *redis)
     s_got_clear (&flushed, 1);
     const char *bad_argv [] = { "scripted", "x" };
     bool done = fy_redis_eval (script, 1, 2, bad_argv, NULL, s_got, &got [0],
-                               NULL, &err) == 0
-             && s_wait (redis, got, 1, 5000);
+                               NULL, &err)
+                    == 0
+                && s_wait (redis, got, 1, 5000);
     ok (done && got [0].type == FY_REDIS_ERROR && got [0].error == 0,
         "a script's error comes back as an error reply: %s",
         got [0].error_text ? got [0].error_text : "(none)");
@@ -419,10 +424,12 @@ s_own_timeout (fy_redis_t *redis)
     memset (got, 0, sizeof got);
     fy_error_t err = { "" };
     int64_t started = fy_clock_mono_ms ();
-    ok (fy_redis_commandl (redis, s_got, &got [0], NULL, &err, "DEBUG",
-                           "SLEEP", "1", NULL) == 0
-        && fy_redis_commandl (redis, s_got, &got [1], NULL, &err, "GET", "ta",
-                              NULL) == 0,
+    ok (fy_redis_commandl (redis, s_got, &got [0], NULL, &err, "DEBUG", "SLEEP",
+                           "1", NULL)
+                == 0
+            && fy_redis_commandl (redis, s_got, &got [1], NULL, &err, "GET",
+                                  "ta", NULL)
+                   == 0,
         "DEBUG SLEEP 1 (timeout 300 ms) and a GET behind it");
     ok (s_wait (redis, got, 2, 5000), "both complete");
     int64_t took = fy_clock_mono_ms () - started;
@@ -434,17 +441,22 @@ s_own_timeout (fy_redis_t *redis)
         "the GET behind it: ECONNRESET (%s)",
         got [1].error_text ? got [1].error_text : "");
     ok (fy_redis_commandl (redis, s_got, &got [2], NULL, &err, "GET", "tb",
-                           NULL) == 0, "GET tb at once");
+                           NULL)
+            == 0,
+        "GET tb at once");
     ok (s_wait (redis, &got [2], 1, 5000), "completes");
-    ok (got [2].error == ETIMEDOUT || (got [2].type == FY_REDIS_STRING
-                                       && strcmp (got [2].str, "B") == 0),
+    ok (got [2].error == ETIMEDOUT
+            || (got [2].type == FY_REDIS_STRING
+                && strcmp (got [2].str, "B") == 0),
         "with its own value or a timeout, never the late +OK or 'A'");
     s_got_clear (&got [2], 1);
     const char *argv [] = { "GET", "tb" };
     ok (fy_redis_command_timeout (redis, 5000, 2, argv, NULL, s_got, &got [2],
-                                  NULL, &err) == 0
-        && s_wait (redis, &got [2], 1, 8000)
-        && got [2].type == FY_REDIS_STRING && strcmp (got [2].str, "B") == 0,
+                                  NULL, &err)
+                == 0
+            && s_wait (redis, &got [2], 1, 8000)
+            && got [2].type == FY_REDIS_STRING
+            && strcmp (got [2].str, "B") == 0,
         "with a 5 s timeout of its own: B, over a new connection");
     //  Whatever the old connection still had to say must go nowhere.
     s_run_for (redis, 1200);
@@ -463,17 +475,17 @@ s_own_kill (fy_redis_t *redis, pid_t *server, int port)
 {
     got_t *got = fy_xcalloc (S_INFLIGHT + 1, sizeof *got);
     fy_error_t err = { "" };
-    if (fy_redis_commandl (redis, s_got, &got [0], NULL, &err, "DEBUG",
-                           "SLEEP", "3", NULL))
+    if (fy_redis_commandl (redis, s_got, &got [0], NULL, &err, "DEBUG", "SLEEP",
+                           "3", NULL))
         BAIL_OUT ("DEBUG SLEEP: %s", err.text);
     for (size_t i = 1; i <= S_INFLIGHT; i++)
-        if (fy_redis_commandl (redis, s_got, &got [i], NULL, &err, "INCR",
-                               "k", NULL))
+        if (fy_redis_commandl (redis, s_got, &got [i], NULL, &err, "INCR", "k",
+                               NULL))
             BAIL_OUT ("INCR: %s", err.text);
     //  Written out, the server asleep on the first.
     s_run_for (redis, 300);
-    ok (fy_redis_pending (redis) == S_INFLIGHT + 1,
-        "%d commands in flight", S_INFLIGHT + 1);
+    ok (fy_redis_pending (redis) == S_INFLIGHT + 1, "%d commands in flight",
+        S_INFLIGHT + 1);
     int status = proc_stop (*server, SIGKILL);
     ok (WIFSIGNALED (status), "redis-server killed (SIGKILL)");
     ok (s_wait (redis, got, S_INFLIGHT + 1, 5000), "every one completes");
@@ -489,8 +501,8 @@ s_own_kill (fy_redis_t *redis, pid_t *server, int port)
     s_got_clear (got, S_INFLIGHT + 1);
 
     for (size_t i = 0; i < S_QUEUED; i++)
-        if (fy_redis_commandl (redis, s_got, &got [i], NULL, &err, "INCR",
-                               "k", NULL))
+        if (fy_redis_commandl (redis, s_got, &got [i], NULL, &err, "INCR", "k",
+                               NULL))
             BAIL_OUT ("INCR while down: %s", err.text);
     s_run_for (redis, 300);
     ok (fy_redis_pending (redis) == S_QUEUED && !fy_redis_connected (redis),
@@ -502,7 +514,7 @@ s_own_kill (fy_redis_t *redis, pid_t *server, int port)
     size_t right = 0;
     for (size_t i = 0; i < S_QUEUED; i++)
         right += got [i].calls == 1 && got [i].type == FY_REDIS_INTEGER
-              && got [i].integer == (int64_t) i + 1;
+                 && got [i].integer == (int64_t) i + 1;
     ok (right == S_QUEUED, "after AUTH, in order: 1..%d", S_QUEUED);
     ok (fy_redis_connected (redis), "connected again");
     s_got_clear (got, S_QUEUED);
@@ -512,12 +524,14 @@ s_own_kill (fy_redis_t *redis, pid_t *server, int port)
 static void
 s_own_unix (int port)
 {
-    char *url = fy_xasprintf ("unix://:%s@%s/redis.sock?db=2", S_PASSWORD,
-                              s_dir);
+    char *url =
+        fy_xasprintf ("unix://:%s@%s/redis.sock?db=2", S_PASSWORD, s_dir);
     fy_redis_t *redis = s_client (url, 0);
     got_t got = s_do (redis, "SET", "over-unix", "yes", NULL);
-    ok (got.type == FY_REDIS_STATUS, "SET over unix://:...@%s/redis.sock"
-        "?db=2", s_dir);
+    ok (got.type == FY_REDIS_STATUS,
+        "SET over unix://:...@%s/redis.sock"
+        "?db=2",
+        s_dir);
     s_got_clear (&got, 1);
     fy_redis_destroy (&redis);
     free (url);
@@ -540,8 +554,9 @@ main (void)
     if (!url || !*url)
         BAIL_OUT ("REDIS_URL is not set: start the stack (contrib/stack.sh "
                   "start) and eval \"$(contrib/stack.sh env)\"");
-    snprintf (s_prefix, sizeof s_prefix, "fytest:redis:%d:%lld:",
-              (int) getpid (), (long long) fy_clock_wall_ms ());
+    snprintf (s_prefix, sizeof s_prefix,
+              "fytest:redis:%d:%lld:", (int) getpid (),
+              (long long) fy_clock_wall_ms ());
 
     fy_redis_t *redis = s_client (url, 0);
     ok (fy_redis_run_until (redis, s_is_connected, redis, 10000) == 0,

@@ -147,11 +147,12 @@ s_captured (sent_t *sent, size_t count)
         json_t *mine = json_object ();
         size_t i;
         json_t *mail;
-        json_array_foreach (list, i, mail) {
-            const char *subject = json_string_value (
-                json_object_get (mail, "subject"));
-            const char *id = json_string_value (
-                json_object_get (mail, "messageId"));
+        json_array_foreach (list, i, mail)
+        {
+            const char *subject =
+                json_string_value (json_object_get (mail, "subject"));
+            const char *id =
+                json_string_value (json_object_get (mail, "messageId"));
             if (subject && id && strstr (subject, s_tag))
                 json_object_set (mine, id, mail);
         }
@@ -195,8 +196,8 @@ s_str (json_t *json, const char *path)
         size_t len = strcspn (path, ".");
         char *part = fy_xstrndup (path, len);
         node = json_is_array (node)
-               ? json_array_get (node, strtoul (part, NULL, 10))
-               : json_object_get (node, part);
+                   ? json_array_get (node, strtoul (part, NULL, 10))
+                   : json_object_get (node, part);
         free (part);
         path += len + (path [len] == '.');
     }
@@ -209,8 +210,7 @@ test_delivery (fy_smtp_t *smtp)
 {
     sent_t sent [5] = { { 0 } };
     fy_smtp_message_t *m = s_message ("plain");
-    if (fy_smtp_message_set_text (m, "Hello Ann,\nyour review is due.\n",
-                                  NULL))
+    if (fy_smtp_message_set_text (m, "Hello Ann,\nyour review is due.\n", NULL))
         BAIL_OUT ("text");
     s_send (smtp, m, &sent [0]);
 
@@ -250,7 +250,7 @@ test_delivery (fy_smtp_t *smtp)
     s_run_until_count (5, 20000);
     for (int i = 0; i < 5; i++)
         ok (sent [i].ok && sent [i].reply_code == 250 && !sent [i].retryable
-            && strcmp (sent [i].error, "") == 0,
+                && strcmp (sent [i].error, "") == 0,
             "message %d accepted: %d %s", i, sent [i].reply_code,
             sent [i].error);
     is_int ((int) fy_smtp_active (smtp), 0, "none in flight");
@@ -264,8 +264,9 @@ test_delivery (fy_smtp_t *smtp)
     is_str (s_str (mail, "text"), "Hello Ann,\nyour review is due.\n",
             "plain: text body");
     ok (json_is_false (json_object_get (mail, "html"))
-        || json_object_get (mail, "html") == NULL
-        || json_is_null (json_object_get (mail, "html")), "plain: no html");
+            || json_object_get (mail, "html") == NULL
+            || json_is_null (json_object_get (mail, "html")),
+        "plain: no html");
     is_str (s_str (mail, "from.0.address"), "noreply@ferry.example",
             "plain: from");
     is_str (s_str (mail, "from.0.name"), "Ferry", "plain: from name");
@@ -286,8 +287,9 @@ test_delivery (fy_smtp_t *smtp)
     mail = json_object_get (mine, sent [2].message_id);
     is_str (s_str (mail, "text"), "Plain part", "both: text");
     is_str (s_str (mail, "html"), "<p>HTML part</p>", "both: html");
-    ok (strncmp (s_str (mail, "headers.content-type"),
-                 "multipart/alternative", 21) == 0,
+    ok (strncmp (s_str (mail, "headers.content-type"), "multipart/alternative",
+                 21)
+            == 0,
         "both: multipart/alternative");
 
     mail = json_object_get (mine, sent [3].message_id);
@@ -309,8 +311,8 @@ test_delivery (fy_smtp_t *smtp)
     is_str (s_str (mail, "cc.0.name"), "Carol", "cc name");
     is_str (s_str (mail, "replyTo.0.address"), "help@ferry.example",
             "reply-to");
-    json_t *envelope = json_object_get (json_object_get (mail, "envelope"),
-                                        "to");
+    json_t *envelope =
+        json_object_get (json_object_get (mail, "envelope"), "to");
     is_int ((int) json_array_size (envelope), 4,
             "four envelope recipients, Bcc included");
     is_str (s_str (envelope, "3.address"), "secret-audit@example.com",
@@ -397,8 +399,8 @@ test_failures (const char *url)
         BAIL_OUT ("text");
     s_send_wait (smtp, m, &sent);
     ok (!sent.ok && !sent.retryable,
-        "STARTTLS required, not offered: permanent (%d, %s)",
-        sent.reply_code, sent.error);
+        "STARTTLS required, not offered: permanent (%d, %s)", sent.reply_code,
+        sent.error);
     s_sent_reset (&sent);
     fy_smtp_destroy (&smtp);
 
@@ -489,7 +491,8 @@ s_env (const char *name)
     const char *value = getenv (name);
     if (!value || !*value)
         BAIL_OUT ("%s is not set: run contrib/stack.sh start and "
-                  "eval \"$(contrib/stack.sh env)\"", name);
+                  "eval \"$(contrib/stack.sh env)\"",
+                  name);
     return value;
 }
 

@@ -130,8 +130,7 @@ s_on_url (const fy_sqs_result_t *result, const char *url, void *arg)
 }
 
 static void
-s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
-                 void *arg)
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
     seen_t *seen = arg;
     s_result (seen, result);
@@ -154,7 +153,8 @@ s_need (const char *name)
     const char *value = getenv (name);
     if (!value || !*value)
         BAIL_OUT ("%s is not set: run contrib/stack.sh start and "
-                  "eval \"$(contrib/stack.sh env)\"", name);
+                  "eval \"$(contrib/stack.sh env)\"",
+                  name);
     return value;
 }
 
@@ -164,12 +164,13 @@ s_attr (fy_sqs_t *sqs, const char *queue, const char *name, char *buf,
 {
     seen_t seen = { 0 };
     const char *names [] = { name, NULL };
-    if (fy_sqs_get_attributes (sqs, queue, names, s_on_attributes, &seen,
-                               NULL, NULL))
+    if (fy_sqs_get_attributes (sqs, queue, names, s_on_attributes, &seen, NULL,
+                               NULL))
         BAIL_OUT ("get attributes");
     s_run_until (&seen.done, 10000);
-    snprintf (buf, size, "%s", json_string_value (json_object_get (
-                                   seen.attributes, name)) ?: "(none)");
+    snprintf (buf, size, "%s",
+              json_string_value (json_object_get (seen.attributes, name))
+                  ?: "(none)");
     s_seen_free (&seen);
     return buf;
 }
@@ -199,14 +200,15 @@ main (void)
     s_seen_free (&seen);
 
     char buf [512];
-    json_t *redrive = json_loads (s_attr (sqs, main_url, "RedrivePolicy", buf,
-                                          sizeof buf), 0, NULL);
+    json_t *redrive = json_loads (
+        s_attr (sqs, main_url, "RedrivePolicy", buf, sizeof buf), 0, NULL);
     const char *dlq_name = strrchr (dlq_url, '/') + 1;
-    const char *target = json_string_value (json_object_get (
-        redrive, "deadLetterTargetArn"));
+    const char *target =
+        json_string_value (json_object_get (redrive, "deadLetterTargetArn"));
     ok (target && strlen (target) > strlen (dlq_name)
-        && strcmp (target + strlen (target) - strlen (dlq_name), dlq_name)
-               == 0, "RedrivePolicy targets the DLQ (%s)", buf);
+            && strcmp (target + strlen (target) - strlen (dlq_name), dlq_name)
+                   == 0,
+        "RedrivePolicy targets the DLQ (%s)", buf);
     json_t *max = json_object_get (redrive, "maxReceiveCount");
     ok (json_is_string (max) ? strcmp (json_string_value (max), "5") == 0
                              : json_integer_value (max) == 5,
@@ -216,10 +218,10 @@ main (void)
     //  ---- A queue of our own.
     char name [64];
     snprintf (name, sizeof name, "fy-sqs-test-%d", (int) getpid ());
-    json_t *created = s_raw (endpoint, "CreateQueue",
-                             json_pack ("{s:s}", "QueueName", name));
-    char *queue = fy_xstrdup (json_string_value (json_object_get (created,
-                                                                  "QueueUrl")));
+    json_t *created =
+        s_raw (endpoint, "CreateQueue", json_pack ("{s:s}", "QueueName", name));
+    char *queue =
+        fy_xstrdup (json_string_value (json_object_get (created, "QueueUrl")));
     json_decref (created);
 
     //  ---- SendMessageBatch with String attributes.
@@ -240,8 +242,8 @@ main (void)
     ok (seen.count == 3 && seen.ok [0] && seen.ok [1] && seen.ok [2],
         "three messages sent");
     s_seen_free (&seen);
-    is_str (s_attr (sqs, queue, "ApproximateNumberOfMessages", buf,
-                    sizeof buf), "3", "ApproximateNumberOfMessages 3");
+    is_str (s_attr (sqs, queue, "ApproximateNumberOfMessages", buf, sizeof buf),
+            "3", "ApproximateNumberOfMessages 3");
 
     //  ---- Receive them (short long polls), with bodies and attributes.
     fy_sqs_message_t *got [3] = { NULL };
@@ -253,8 +255,8 @@ main (void)
             BAIL_OUT ("receive");
         s_run_until (&seen.done, 10000);
         for (size_t i = 0; i < seen.count; i++) {
-            json_t *body = json_loads (fy_sqs_message_body (seen.messages [i]),
-                                      0, NULL);
+            json_t *body =
+                json_loads (fy_sqs_message_body (seen.messages [i]), 0, NULL);
             int n = (int) json_integer_value (json_object_get (body, "n"));
             json_decref (body);
             if (n >= 0 && n < 3 && !got [n]) {
@@ -270,14 +272,16 @@ main (void)
     for (int i = 0; i < 3 && have == 3; i++) {
         char seq [8];
         snprintf (seq, sizeof seq, "%d", i);
-        right += fy_sqs_message_receive_count (got [i]) == 1
-                 && strcmp (fy_sqs_message_user_attribute (got [i], "type")
-                                ?: "", "user.login") == 0
-                 && strcmp (fy_sqs_message_user_attribute (got [i], "seq")
-                                ?: "", seq) == 0
-                 && fy_sqs_message_attribute (got [i], "SentTimestamp")
-                 && fy_sqs_message_id (got [i]) && fy_sqs_message_receipt (
-                                                       got [i]);
+        right +=
+            fy_sqs_message_receive_count (got [i]) == 1
+            && strcmp (fy_sqs_message_user_attribute (got [i], "type") ?: "",
+                       "user.login")
+                   == 0
+            && strcmp (fy_sqs_message_user_attribute (got [i], "seq") ?: "",
+                       seq)
+                   == 0
+            && fy_sqs_message_attribute (got [i], "SentTimestamp")
+            && fy_sqs_message_id (got [i]) && fy_sqs_message_receipt (got [i]);
     }
     is_int (right, 3, "each: ReceiveCount 1, its attributes, id, receipt");
     if (have == 3) {
@@ -310,8 +314,10 @@ main (void)
     if (fy_sqs_receive (sqs, queue, 10, 2, -1, s_on_receive, &seen, NULL, NULL))
         BAIL_OUT ("receive again");
     s_run_until (&seen.done, 10000);
-    ok (seen.count == 1 && strcmp (fy_sqs_message_id (seen.messages [0]),
-                                   fy_sqs_message_id (got [0])) == 0,
+    ok (seen.count == 1
+            && strcmp (fy_sqs_message_id (seen.messages [0]),
+                       fy_sqs_message_id (got [0]))
+                   == 0,
         "m0 received again");
     if (seen.count == 1) {
         is_int (fy_sqs_message_receive_count (seen.messages [0]), 2,
@@ -339,15 +345,16 @@ main (void)
     s_run_until (&seen.done, 10000);
     is_int (seen.count, 4, "four entries reported");
     ok (seen.ok [0] && seen.ok [1] && seen.ok [2], "three messages deleted");
-    diag ("bogus receipt on delete: %s", seen.ok [3] ? "accepted"
-                                                     : seen.entry_code [3]);
+    diag ("bogus receipt on delete: %s",
+          seen.ok [3] ? "accepted" : seen.entry_code [3]);
     s_seen_free (&seen);
     for (int i = 0; i < 3; i++)
         fy_sqs_message_destroy (&got [i]);
-    is_str (s_attr (sqs, queue, "ApproximateNumberOfMessages", buf,
-                    sizeof buf), "0", "queue empty");
+    is_str (s_attr (sqs, queue, "ApproximateNumberOfMessages", buf, sizeof buf),
+            "0", "queue empty");
     is_str (s_attr (sqs, queue, "ApproximateNumberOfMessagesNotVisible", buf,
-                    sizeof buf), "0", "nothing in flight");
+                    sizeof buf),
+            "0", "nothing in flight");
 
     //  ---- A 20 s long poll ends as soon as a message arrives, and the
     //  send runs beside it on the same thread.
@@ -365,8 +372,9 @@ main (void)
         BAIL_OUT ("late send");
     s_run_until (&poll.done, 25000);
     ok (seen.done && seen.ok [0], "send completed during the long poll");
-    ok (poll.count == 1 && strcmp (fy_sqs_message_body (poll.messages [0]),
-                                   "late message") == 0,
+    ok (poll.count == 1
+            && strcmp (fy_sqs_message_body (poll.messages [0]), "late message")
+                   == 0,
         "long poll returned the message");
     ok (poll.elapsed_ms < 5000, "at once (%lld ms), not after 20 s",
         (long long) poll.elapsed_ms);
@@ -386,8 +394,8 @@ main (void)
     s_seen_free (&seen);
 
     //  ---- A queue that does not exist.
-    char *missing = fy_xasprintf ("%s/000000000000/no-such-queue-%d",
-                                  endpoint, (int) getpid ());
+    char *missing = fy_xasprintf ("%s/000000000000/no-such-queue-%d", endpoint,
+                                  (int) getpid ());
     if (fy_sqs_receive (sqs, missing, 1, 0, -1, s_on_receive, &seen, NULL,
                         NULL))
         BAIL_OUT ("receive missing");

@@ -12,8 +12,8 @@
 
 #include "tap.h"
 
-#define S_COUNT   1000
-#define S_BIG     (FY_SQS_PAYLOAD_MAX - 64)
+#define S_COUNT 1000
+#define S_BIG (FY_SQS_PAYLOAD_MAX - 64)
 
 static fy_http_client_t *s_http;
 static fy_sqs_t *s_sqs;
@@ -66,8 +66,7 @@ s_admin (const char *action, json_t *request)
     fy_http_call_set_body (call, body, strlen (body));
     free (body);
     created_t created = { false, 0, NULL };
-    if (fy_http_client_start (s_http, &call, s_on_admin, &created, NULL,
-                              NULL))
+    if (fy_http_client_start (s_http, &call, s_on_admin, &created, NULL, NULL))
         BAIL_OUT ("%s", action);
     s_until (&created.done, 10000);
     if (created.status != 200)
@@ -124,15 +123,13 @@ s_on_deleted (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
 }
 
 //  Receive up to 10 from url and delete them; fn sees each body.
-typedef void (s_body_fn) (const char *body, fy_sqs_message_t *msg,
-                          void *arg);
+typedef void (s_body_fn) (const char *body, fy_sqs_message_t *msg, void *arg);
 
 static size_t
 s_drain_once (const char *url, s_body_fn *fn, void *arg)
 {
     got_t got = { 0 };
-    if (fy_sqs_receive (s_sqs, url, 10, 1, 30, s_on_receive, &got, NULL,
-                        NULL))
+    if (fy_sqs_receive (s_sqs, url, 10, 1, 30, s_on_receive, &got, NULL, NULL))
         BAIL_OUT ("receive");
     s_until (&got.done, 10000);
     if (got.error)
@@ -150,8 +147,7 @@ s_drain_once (const char *url, s_body_fn *fn, void *arg)
         fy_sqs_message_destroy (&got.messages [i]);
     }
     bool deleted = false;
-    if (fy_sqs_submit (s_sqs, url, &batch, s_on_deleted, &deleted, NULL,
-                       NULL))
+    if (fy_sqs_submit (s_sqs, url, &batch, s_on_deleted, &deleted, NULL, NULL))
         BAIL_OUT ("delete");
     s_until (&deleted, 10000);
     return got.count;
@@ -175,10 +171,9 @@ s_check_standard (const char *body, fy_sqs_message_t *msg, void *arg)
     const char *attribute = fy_sqs_message_user_attribute (msg, "n");
     size_t len = strlen (body);
     size_t want = n % 10 == 0 ? S_BIG - strlen ("n") - strlen ("String")
-                                - strlen (attribute ? attribute : "")
+                                    - strlen (attribute ? attribute : "")
                               : 100;
-    if (attribute && (size_t) strtoul (attribute, NULL, 10) == n
-        && len == want)
+    if (attribute && (size_t) strtoul (attribute, NULL, 10) == n && len == want)
         standard->intact++;
     standard->big += len > 100;
 }
@@ -187,8 +182,7 @@ static void
 s_standard (void)
 {
     char *name = fy_xasprintf ("producer-it-%d", (int) getpid ());
-    char *url = s_admin ("CreateQueue", json_pack ("{s:s}", "QueueName",
-                                                   name));
+    char *url = s_admin ("CreateQueue", json_pack ("{s:s}", "QueueName", name));
     ok (url != NULL, "scratch queue %s", name);
     tally_t tally = { 0, 0 };
     fy_sqs_producer_options_t options;
@@ -196,8 +190,8 @@ s_standard (void)
     options.max_pending = 200;
     options.report = s_on_report;
     options.arg = &tally;
-    fy_sqs_producer_t *producer = fy_sqs_producer_new (s_sqs, s_http, url,
-                                                       &options, NULL);
+    fy_sqs_producer_t *producer =
+        fy_sqs_producer_new (s_sqs, s_http, url, &options, NULL);
     char *body = fy_xmalloc (S_BIG + 1);
     int64_t started = fy_clock_mono_ms ();
     size_t waits = 0;
@@ -232,8 +226,7 @@ s_standard (void)
     is_int ((int) tally.failed, 0, "none failed");
     //  Each big one goes alone; the 9 small ones between two go together.
     ok (stats.batches >= 200 && stats.batches <= 220,
-        "split by size: %llu batches",
-        (unsigned long long) stats.batches);
+        "split by size: %llu batches", (unsigned long long) stats.batches);
     diag ("1000 messages (%zu MiB) in %lld ms",
           (size_t) (S_COUNT / 10) * S_BIG / (1024 * 1024),
           (long long) (fy_clock_mono_ms () - started));
@@ -244,8 +237,7 @@ s_standard (void)
     while ((got = s_drain_once (url, s_check_standard, standard)) > 0)
         total += got;
     is_int ((int) total, S_COUNT, "1000 received back");
-    is_int ((int) standard->intact, S_COUNT,
-            "each body and attribute intact");
+    is_int ((int) standard->intact, S_COUNT, "each body and attribute intact");
     is_int ((int) standard->big, S_COUNT / 10, "100 of them near 256 KiB");
     is_int ((int) standard->twice, 0, "none twice");
     free (standard);
@@ -282,30 +274,32 @@ static void
 s_fifo (void)
 {
     char *name = fy_xasprintf ("producer-it-%d.fifo", (int) getpid ());
-    char *url = s_admin ("CreateQueue", json_pack (
-        "{s:s, s:{s:s}}", "QueueName", name, "Attributes", "FifoQueue",
-        "true"));
+    char *url =
+        s_admin ("CreateQueue", json_pack ("{s:s, s:{s:s}}", "QueueName", name,
+                                           "Attributes", "FifoQueue", "true"));
     ok (url != NULL, "FIFO scratch queue %s", name);
     tally_t tally = { 0, 0 };
     fy_sqs_producer_options_t options;
     fy_sqs_producer_options_default (&options);
     options.report = s_on_report;
     options.arg = &tally;
-    fy_sqs_producer_t *producer = fy_sqs_producer_new (s_sqs, s_http, url,
-                                                       &options, NULL);
+    fy_sqs_producer_t *producer =
+        fy_sqs_producer_new (s_sqs, s_http, url, &options, NULL);
     for (int n = 0; n < 120; n++) {
         char body [32], group [8], dedup [16];
         snprintf (body, sizeof body, "g%d %d", n % 4, n);
         snprintf (group, sizeof group, "g%d", n % 4);
         snprintf (dedup, sizeof dedup, "m%d", n);
-        fy_sqs_send_t msg = { .body = body, .group_id = group,
+        fy_sqs_send_t msg = { .body = body,
+                              .group_id = group,
                               .dedup_id = dedup };
         if (fy_sqs_producer_send (producer, &msg, NULL, NULL))
             BAIL_OUT ("send %d", n);
     }
     ok (fy_sqs_producer_wait (producer, 60000) == 0, "120 FIFO reported");
     //  The same deduplication id again: SQS accepts and drops it.
-    fy_sqs_send_t again = { .body = "g0 0", .group_id = "g0",
+    fy_sqs_send_t again = { .body = "g0 0",
+                            .group_id = "g0",
                             .dedup_id = "m0" };
     if (fy_sqs_producer_send (producer, &again, NULL, NULL))
         BAIL_OUT ("send again");

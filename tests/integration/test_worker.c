@@ -67,8 +67,7 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         }
         if (strcmp (state->mode, "nack") == 0 && match)
             fy_worker_nack (worker, &delivery, true, "test: try later");
-        else
-        if (strcmp (state->mode, "fail") == 0 && match)
+        else if (strcmp (state->mode, "fail") == 0 && match)
             fy_worker_nack (worker, &delivery, false, "test: refused");
         else {
             s_log_ack (state, delivery);
@@ -145,19 +144,18 @@ s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
         for (int part = 0; part < 3; part++) {
             char line [32];
             int len = snprintf (line, sizeof line, "part %d\n", part);
-            if (fy_worker_reply (worker, request->rid, 200, "text/plain",
-                                 line, (size_t) len, part < 2))
+            if (fy_worker_reply (worker, request->rid, 200, "text/plain", line,
+                                 (size_t) len, part < 2))
                 abort ();
         }
         return;
     }
-    json_t *body = json_pack ("{s:s#, s:s#, s:i, s:i, s:s#}",
-        "method", request->method.ptr, (int) request->method.len,
-        "path", request->path.ptr, (int) request->path.len,
-        "query", (int) request->query_count,
-        "headers", (int) request->headers_count,
-        "body", request->body.ptr ? request->body.ptr : "",
-        (int) request->body.len);
+    json_t *body = json_pack (
+        "{s:s#, s:s#, s:i, s:i, s:s#}", "method", request->method.ptr,
+        (int) request->method.len, "path", request->path.ptr,
+        (int) request->path.len, "query", (int) request->query_count, "headers",
+        (int) request->headers_count, "body",
+        request->body.ptr ? request->body.ptr : "", (int) request->body.len);
     char *text = json_dumps (body, JSON_COMPACT);
     if (fy_worker_reply (worker, request->rid, 200, "application/json", text,
                          strlen (text), false))
@@ -208,9 +206,9 @@ main (int argc, char **argv)
     }
     //  CURVE, when the test asks for it.
     const char *server_key = getenv ("FERRY_TEST_CURVE_SERVER");
-    if (server_key && fy_worker_set_curve (state.worker, server_key,
-                                           getenv ("FERRY_TEST_CURVE_CERT"),
-                                           &err)) {
+    if (server_key
+        && fy_worker_set_curve (state.worker, server_key,
+                                getenv ("FERRY_TEST_CURVE_CERT"), &err)) {
         fprintf (stderr, "test_worker: %s\n", err.text);
         return 2;
     }

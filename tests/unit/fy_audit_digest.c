@@ -52,15 +52,14 @@ s_append_from (fy_store_t *store, const char *company, int hour, int first,
     for (int i = 0; i < n; i++) {
         char id [FY_UUID_SIZE], when [FY_TIME_RFC3339_SIZE];
         s_id (id, company, hour, first + i);
-        fy_time_format (S_BASE_MS + hour * S_HOUR_MS
-                        + (first + i) * 60000, when);
+        fy_time_format (S_BASE_MS + hour * S_HOUR_MS + (first + i) * 60000,
+                        when);
         json_t *root = json_pack (
-            "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
-            "id", id, "type", "user.login", "version", 1, "source", "test",
-            "occurredAt", when, "companyId", company,
-            "correlationId", "c-1", "payload",
-            "userId", "11111111-2222-4333-8444-555555555555",
-            "ip", "203.0.113.9");
+            "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", id,
+            "type", "user.login", "version", 1, "source", "test", "occurredAt",
+            when, "companyId", company, "correlationId", "c-1", "payload",
+            "userId", "11111111-2222-4333-8444-555555555555", "ip",
+            "203.0.113.9");
         fy_error_t err = { "" };
         events [i] = fy_event_new (&root, NULL, &err);
         if (!events [i])
@@ -103,8 +102,8 @@ s_verify (fy_store_t *store, const char *company, const char *from,
 {
     fy_error_t err = { "" };
     json_t *report = NULL;
-    *rc_p = fy_audit_digest_verify (store, company, from, NULL, key, &report,
-                                    &err);
+    *rc_p =
+        fy_audit_digest_verify (store, company, from, NULL, key, &report, &err);
     if (*rc_p < 0)
         diag ("verify: %s", err.text);
     return report;
@@ -118,15 +117,15 @@ s_list (json_t *report, const char *kind)
     char *out = fy_xstrdup ("");
     size_t i;
     json_t *item;
-    json_array_foreach (json_object_get (report, kind), i, item) {
+    json_array_foreach (json_object_get (report, kind), i, item)
+    {
         const char *id = json_string_value (json_object_get (item, "id"));
-        char *next = id
-            ? fy_xasprintf ("%s%s%s", out, *out ? " " : "", id)
-            : fy_xasprintf ("%s%s%s %s", out, *out ? " " : "",
-                            json_string_value (json_object_get (item,
-                                                                "hour")),
-                            json_string_value (json_object_get (item,
-                                                                "problem")));
+        char *next =
+            id ? fy_xasprintf ("%s%s%s", out, *out ? " " : "", id)
+               : fy_xasprintf (
+                     "%s%s%s %s", out, *out ? " " : "",
+                     json_string_value (json_object_get (item, "hour")),
+                     json_string_value (json_object_get (item, "problem")));
         free (out);
         out = next;
     }
@@ -157,11 +156,22 @@ test_canonical (void)
 {
     //  A fixed vector pins the canonical form (doc/store.md): changing the
     //  serialization would silently invalidate every stored digest.
-    const char *fields [16] = {
-        "00000000-0000-4000-8000-000000000001", "1748736060000000",
-        "user.login", "1", "test", S_A, NULL, "c-1", "user.login", "user",
-        "u", "203.0.113.9/32", NULL, "{\"a\": 1}", NULL, "1748736060000001"
-    };
+    const char *fields [16] = { "00000000-0000-4000-8000-000000000001",
+                                "1748736060000000",
+                                "user.login",
+                                "1",
+                                "test",
+                                S_A,
+                                NULL,
+                                "c-1",
+                                "user.login",
+                                "user",
+                                "u",
+                                "203.0.113.9/32",
+                                NULL,
+                                "{\"a\": 1}",
+                                NULL,
+                                "1748736060000001" };
     unsigned char hash [FY_AUDIT_DIGEST_SIZE];
     fy_audit_digest_event (fields, hash);
     char hex [2 * FY_AUDIT_DIGEST_SIZE + 1];
@@ -195,7 +205,8 @@ test_run (fy_store_t *store)
     size_t count = 99;
     errno = 0;
     ok (fy_audit_digest_run (store, S_BASE_MS, 300, "", &count, &err) == -1
-        && errno == EINVAL, "an empty key is refused");
+            && errno == EINVAL,
+        "an empty key is refused");
     //  3h02: hour 2 closed but within its grace: hours 0 and 1 only.
     int64_t now = S_BASE_MS + 3 * S_HOUR_MS + 2 * 60000;
     ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0,
@@ -208,30 +219,31 @@ test_run (fy_store_t *store)
     json_decref (report);
     now += 5 * 60000;
     ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0
-        && count == 3, "after the grace: hour 2 of A, B and C");
+            && count == 3,
+        "after the grace: hour 2 of A, B and C");
     ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0
-        && count == 0, "incremental: nothing twice");
+            && count == 0,
+        "incremental: nothing twice");
     report = s_verify (store, S_A, NULL, S_KEY, &rc);
     is_int (rc, 0, "verify A: clean");
-    is_int (s_field (report, "hours"), 3,
-            "3 hours checked");
-    is_int (s_field (report, "events"), 9,
-            "9 events checked");
+    is_int (s_field (report, "hours"), 3, "3 hours checked");
+    is_int (s_field (report, "events"), 9, "9 events checked");
     ok (json_is_true (json_object_get (report, "clean")), "clean: true");
     json_decref (report);
     report = s_verify (store, S_C, "2025-06-01T01:30:00Z", S_KEY, &rc);
     is_int (rc, 0, "verify C from 01:30: clean, chained to hour 0");
-    is_int (s_field (report, "hours"), 2,
-            "hours 1 and 2 checked");
+    is_int (s_field (report, "hours"), 2, "hours 1 and 2 checked");
     json_decref (report);
     is_int (s_ferryctl ("audit verify --company " S_A), 0,
             "ferryctl audit verify: exit 0 when clean");
     is_int (s_ferryctl ("audit verify"), 2, "exit 2 without --company");
     json_t *bad = NULL;
     errno = 0;
-    ok (fy_audit_digest_verify (store, "x' OR 1=1 --", NULL, NULL, S_KEY,
-                                &bad, &err) == -1 && errno == EINVAL
-        && !bad, "a malformed company is EINVAL");
+    ok (fy_audit_digest_verify (store, "x' OR 1=1 --", NULL, NULL, S_KEY, &bad,
+                                &err)
+                == -1
+            && errno == EINVAL && !bad,
+        "a malformed company is EINVAL");
 }
 
 //  Events stored after their hour was digested (a backlog drained after
@@ -252,31 +264,33 @@ test_late (fy_store_t *store)
     fy_error_t err = { "" };
     size_t count = 99;
     ok (fy_audit_digest_run (store, now, 300, S_KEY, &count, &err) == 0
-        && count == 0, "no digest while an hour's late events arrive");
+            && count == 0,
+        "no digest while an hour's late events arrive");
     s_append_from (store, S_A, 0, 12, 1);
     ok (fy_audit_digest_run (store, now, 0, S_KEY, &count, &err) == 0
-        && count == 1, "one supplementary digest once they stopped");
+            && count == 1,
+        "one supplementary digest once they stopped");
     ok (fy_audit_digest_run (store, now, 0, S_KEY, &count, &err) == 0
-        && count == 0, "and nothing twice");
-    is_int ((int) tap_pg_count (s_check, "SELECT count(*) FROM "
+            && count == 0,
+        "and nothing twice");
+    is_int ((int) tap_pg_count (s_check,
+                                "SELECT count(*) FROM "
                                 "audit.digests WHERE company_id = '" S_A
-                                "' AND hour = '2025-06-01T00:00:00Z'"), 2,
-            "hour 0 of A has two digests");
-    is_int ((int) tap_pg_count (s_check, "SELECT max(seq) FROM "
-                                "audit.digests WHERE company_id = '" S_A
-                                "'"), 4,
-            "the supplementary one chained fourth, after hour 2");
+                                "' AND hour = '2025-06-01T00:00:00Z'"),
+            2, "hour 0 of A has two digests");
+    is_int ((int) tap_pg_count (s_check,
+                                "SELECT max(seq) FROM "
+                                "audit.digests WHERE company_id = '" S_A "'"),
+            4, "the supplementary one chained fourth, after hour 2");
     report = s_verify (store, S_A, NULL, S_KEY, &rc);
     is_int (rc, 0, "verify A: clean");
-    is_int (s_field (report, "pending"), 0,
-            "nothing pending");
-    is_int (s_field (report, "events"),
-            12, "12 events checked");
-    is_int (s_field (report, "hours"), 3,
-            "in 3 hours");
+    is_int (s_field (report, "pending"), 0, "nothing pending");
+    is_int (s_field (report, "events"), 12, "12 events checked");
+    is_int (s_field (report, "hours"), 3, "in 3 hours");
     json_decref (report);
     report = s_verify (store, S_A, "2025-06-01T02:00:00Z", S_KEY, &rc);
-    is_int (rc, 0, "verify A from hour 2 (chained to a later digest of "
+    is_int (rc, 0,
+            "verify A from hour 2 (chained to a later digest of "
             "hour 0): clean");
     json_decref (report);
     is_int (s_ferryctl ("audit verify --company " S_A), 0,
@@ -329,7 +343,8 @@ test_tamper_digests (fy_store_t *store)
     int rc;
     json_t *report = s_verify (store, S_C, NULL, "not the key", &rc);
     is_int (rc, 1, "wrong key: tampered");
-    s_is_list (report, "digests", "2025-06-01T00:00:00Z bad hmac "
+    s_is_list (report, "digests",
+               "2025-06-01T00:00:00Z bad hmac "
                "2025-06-01T01:00:00Z bad hmac 2025-06-01T02:00:00Z bad hmac",
                "bad hmac on every hour");
     json_decref (report);
@@ -337,7 +352,8 @@ test_tamper_digests (fy_store_t *store)
     s_sql ("UPDATE audit.digests SET digest = sha256('forged') "
            "WHERE company_id = '" S_C "' AND hour = '2025-06-01T00:00:00Z'");
     report = s_verify (store, S_C, NULL, S_KEY, &rc);
-    s_is_list (report, "digests", "2025-06-01T00:00:00Z altered "
+    s_is_list (report, "digests",
+               "2025-06-01T00:00:00Z altered "
                "2025-06-01T00:00:00Z bad hmac "
                "2025-06-01T01:00:00Z chain broken",
                "a digest changed: altered, bad hmac, and the chain breaks");
@@ -347,10 +363,12 @@ test_tamper_digests (fy_store_t *store)
     s_sql ("DELETE FROM audit.digests WHERE company_id = '" S_B "' "
            "AND hour = '2025-06-01T00:00:00Z'");
     report = s_verify (store, S_B, NULL, S_KEY, &rc);
-    s_is_list (report, "digests", "2025-06-01T02:00:00Z chain broken "
+    s_is_list (report, "digests",
+               "2025-06-01T02:00:00Z chain broken "
                "2025-06-01T00:00:00Z missing",
                "a digest row removed: chain broken, hour missing");
-    s_is_list (report, "added", "bbbbbbbb-0000-4000-8000-000000000001 "
+    s_is_list (report, "added",
+               "bbbbbbbb-0000-4000-8000-000000000001 "
                "bbbbbbbb-0000-4000-8000-000000000002",
                "and its events show as added");
     json_decref (report);
@@ -369,7 +387,7 @@ main (void)
     setenv ("DATABASE_URL", s_url, 1);
     setenv ("FERRY_STORE_DIGEST_KEY", S_KEY, 1);
     char *sql = fy_xasprintf ("store.migrations_dir='%s/sql' migrate",
-                        getenv ("FERRY_SRCDIR"));
+                              getenv ("FERRY_SRCDIR"));
     char *args = fy_xasprintf ("--set %s", sql);
     is_int (s_ferryctl (args), 0, "ferryctl migrate on the scratch database");
     free (args);

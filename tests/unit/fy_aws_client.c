@@ -61,11 +61,12 @@ s_errors (void)
     ok (!fy_aws_is_retryable (403, "SignatureDoesNotMatch"),
         "a signature error is not retried at once");
     ok (fy_aws_is_credential_error ("SignatureDoesNotMatch")
-        && fy_aws_is_credential_error ("InvalidSignatureException")
-        && fy_aws_is_credential_error ("ExpiredToken"),
+            && fy_aws_is_credential_error ("InvalidSignatureException")
+            && fy_aws_is_credential_error ("ExpiredToken"),
         "but is a credential error");
     ok (!fy_aws_is_credential_error ("MessageRejected")
-        && !fy_aws_is_credential_error (NULL), "MessageRejected is not");
+            && !fy_aws_is_credential_error (NULL),
+        "MessageRejected is not");
 }
 
 static void
@@ -116,8 +117,9 @@ s_ops (void)
     options.endpoint = "http://127.0.0.1:9";
     fy_aws_client_t *ses = fy_ses_new (http, &options, NULL);
     const char *to [] = { "a@example.com", NULL };
-    fy_ses_email_t email = { .from = "f@example.com", .to = to,
-                             .subject = "s", .text = "t" };
+    fy_ses_email_t email = {
+        .from = "f@example.com", .to = to, .subject = "s", .text = "t"
+    };
     uint64_t ids [3];
     for (int i = 0; i < 3; i++)
         if (fy_ses_send (ses, &email, s_on_done, NULL, &ids [i], NULL))

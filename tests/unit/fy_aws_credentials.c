@@ -31,9 +31,9 @@ static char s_dir [] = "/tmp/fy_aws_credentials.XXXXXX";
 static stub_t
 s_stub_start (const char *mode, ...)
 {
-    const char *argv [16] = {
-        "python3", tap_srcpath ("tests/stubs/aws_metadata.py"), mode
-    };
+    const char *argv [16] = { "python3",
+                              tap_srcpath ("tests/stubs/aws_metadata.py"),
+                              mode };
     char script [4096];
     snprintf (script, sizeof script, "%s", argv [1]);
     argv [1] = script;
@@ -76,12 +76,10 @@ s_stub_stop (stub_t *stub)
 
 //  A raw request to a stub; returns the status, the body into body_p.
 static long
-s_raw (const char *method, const char *url, const char *header,
-       char **body_p)
+s_raw (const char *method, const char *url, const char *header, char **body_p)
 {
     CURL *curl = curl_easy_init ();
-    struct curl_slist *list = header ? curl_slist_append (NULL, header)
-                                     : NULL;
+    struct curl_slist *list = header ? curl_slist_append (NULL, header) : NULL;
     char *body = NULL;
     size_t size = 0;
     FILE *sink = open_memstream (&body, &size);
@@ -135,16 +133,19 @@ s_log_count (const char *path, const char *line)
 static void
 s_clear_env (void)
 {
-    static const char *names [] = {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
-        "AWS_REGION", "AWS_DEFAULT_REGION",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT"
-    };
+    static const char *names [] = { "AWS_ACCESS_KEY_ID",
+                                    "AWS_SECRET_ACCESS_KEY",
+                                    "AWS_SESSION_TOKEN",
+                                    "AWS_PROFILE",
+                                    "AWS_SHARED_CREDENTIALS_FILE",
+                                    "AWS_CONFIG_FILE",
+                                    "AWS_REGION",
+                                    "AWS_DEFAULT_REGION",
+                                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                    "AWS_EC2_METADATA_SERVICE_ENDPOINT" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
         unsetenv (names [i]);
     char home [256];
@@ -174,18 +175,18 @@ s_test_env (int64_t now)
     setenv ("AWS_REGION", "eu-west-1", 1);
     const fy_aws_keys_t *keys = s_get (&chain, now, &err);
     ok (keys && strcmp (keys->access_key, "AKIAENV") == 0
-        && strcmp (keys->secret_key, "env-secret-value") == 0
-        && strcmp (keys->session_token, "env-token-value") == 0,
+            && strcmp (keys->secret_key, "env-secret-value") == 0
+            && strcmp (keys->session_token, "env-token-value") == 0,
         "env: keys and token");
-    is_str (fy_aws_credentials_source_name (
-                fy_aws_credentials_source (chain)), "env", "env: source");
+    is_str (fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            "env", "env: source");
     is_str (fy_aws_credentials_region (chain), "eu-west-1", "env: region");
     ok (fy_aws_credentials_refresh_at (chain) == INT64_MAX,
         "env: keys never need a refresh");
     char *redacted = fy_log_redact ("key env-secret-value tok "
                                     "env-token-value");
     ok (strstr (redacted, "env-secret-value") == NULL
-        && strstr (redacted, "env-token-value") == NULL,
+            && strstr (redacted, "env-token-value") == NULL,
         "env: secret and token are masked in logs (%s)", redacted);
     free (redacted);
 
@@ -205,49 +206,46 @@ s_test_files (int64_t now)
     snprintf (home, sizeof home, "%s/home", s_dir);
     setenv ("HOME", home, 1);
     snprintf (path, sizeof path, "%s/.aws/credentials", home);
-    s_write (path,
-             "# shared credentials\n"
-             "[default]\n"
-             "aws_access_key_id = AKIADEFAULT\n"
-             "aws_secret_access_key = default-secret-key\n"
-             "\n"
-             "[work]\n"
-             "aws_access_key_id=AKIAWORK\n"
-             "aws_secret_access_key=work-secret-key\n"
-             "aws_session_token=work-session-token\n"
-             "[half]\n"
-             "aws_access_key_id=AKIAHALF\n");
+    s_write (path, "# shared credentials\n"
+                   "[default]\n"
+                   "aws_access_key_id = AKIADEFAULT\n"
+                   "aws_secret_access_key = default-secret-key\n"
+                   "\n"
+                   "[work]\n"
+                   "aws_access_key_id=AKIAWORK\n"
+                   "aws_secret_access_key=work-secret-key\n"
+                   "aws_session_token=work-session-token\n"
+                   "[half]\n"
+                   "aws_access_key_id=AKIAHALF\n");
     snprintf (path, sizeof path, "%s/.aws/config", home);
-    s_write (path,
-             "[default]\n"
-             "region = eu-central-1\n"
-             "[profile work]\n"
-             "region = us-west-2\n"
-             "s3 =\n"
-             "  max_concurrent_requests = 20\n"
-             "[work]\n"
-             "region = not-a-profile-section\n"
-             "[profile cfgonly]\n"
-             "aws_access_key_id = AKIACONFIG\n"
-             "aws_secret_access_key = config-secret-key\n"
-             "region = ap-south-1\n");
+    s_write (path, "[default]\n"
+                   "region = eu-central-1\n"
+                   "[profile work]\n"
+                   "region = us-west-2\n"
+                   "s3 =\n"
+                   "  max_concurrent_requests = 20\n"
+                   "[work]\n"
+                   "region = not-a-profile-section\n"
+                   "[profile cfgonly]\n"
+                   "aws_access_key_id = AKIACONFIG\n"
+                   "aws_secret_access_key = config-secret-key\n"
+                   "region = ap-south-1\n");
     fy_aws_credentials_t *chain = NULL;
     fy_error_t err = { "" };
     const fy_aws_keys_t *keys = s_get (&chain, now, &err);
     ok (keys && strcmp (keys->access_key, "AKIADEFAULT") == 0
-        && strcmp (keys->secret_key, "default-secret-key") == 0
-        && keys->session_token == NULL, "files: default profile (%s)",
-        keys ? "" : err.text);
-    is_str (fy_aws_credentials_source_name (
-                fy_aws_credentials_source (chain)), "files",
-            "files: source");
+            && strcmp (keys->secret_key, "default-secret-key") == 0
+            && keys->session_token == NULL,
+        "files: default profile (%s)", keys ? "" : err.text);
+    is_str (fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            "files", "files: source");
     is_str (fy_aws_credentials_region (chain), "eu-central-1",
             "files: region of [default] in config");
 
     setenv ("AWS_PROFILE", "work", 1);
     keys = s_get (&chain, now, &err);
     ok (keys && strcmp (keys->access_key, "AKIAWORK") == 0
-        && strcmp (keys->session_token, "work-session-token") == 0,
+            && strcmp (keys->session_token, "work-session-token") == 0,
         "files: AWS_PROFILE=work from [work] in credentials");
     is_str (fy_aws_credentials_region (chain), "us-west-2",
             "files: region from [profile work], not [work], in config");
@@ -299,9 +297,9 @@ s_test_ecs (int64_t now)
     s_clear_env ();
     char token_file [512], log [512];
     snprintf (log, sizeof log, "%s/ecs.log", s_dir);
-    stub_t stub = s_stub_start ("ecs", "--path", "/v2/credentials/abc",
-                                "--auth", "ecs-auth-token-1", "--log", log,
-                                NULL);
+    stub_t stub =
+        s_stub_start ("ecs", "--path", "/v2/credentials/abc", "--auth",
+                      "ecs-auth-token-1", "--log", log, NULL);
     char base [64];
     snprintf (base, sizeof base, "http://127.0.0.1:%d", stub.port);
     char url [128];
@@ -309,22 +307,21 @@ s_test_ecs (int64_t now)
     is_int (s_raw ("GET", url, NULL, NULL), 401,
             "ecs stub: refuses a request without Authorization");
 
-    setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc",
-            1);
+    setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc", 1);
     setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-auth-token-1", 1);
     fy_aws_credentials_t *chain = fy_aws_credentials_new ();
     fy_aws_credentials_set_ecs_base (chain, base);
     fy_error_t err = { "" };
     const fy_aws_keys_t *keys = fy_aws_credentials_get (chain, now, &err);
     ok (keys && strcmp (keys->access_key, "ASIAECS0001") == 0
-        && strncmp (keys->session_token, "token-ECS-1-", 12) == 0,
+            && strncmp (keys->session_token, "token-ECS-1-", 12) == 0,
         "ecs: relative URI with the authorization token (%s)",
         keys ? "" : err.text);
     int64_t expiration = fy_aws_credentials_expiration (chain);
     ok (expiration > now + 3500 && expiration < now + 3700,
         "ecs: Expiration parsed");
-    is_str (fy_aws_credentials_source_name (
-                fy_aws_credentials_source (chain)), "ecs", "ecs: source");
+    is_str (fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            "ecs", "ecs: source");
 
     setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong-token", 1);
     fy_aws_credentials_destroy (&chain);
@@ -346,8 +343,8 @@ s_test_ecs (int64_t now)
         "ecs: full URI, token file beats the token variable (%s)",
         keys ? "" : err.text);
 
-    setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "http://example.com/creds", 1);
+    setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds",
+            1);
     errno = 0;
     keys = s_get (&chain, now, &err);
     ok (!keys && errno == EINVAL,
@@ -362,7 +359,8 @@ s_test_imds_stub (int port)
     char url [256], header [256];
     snprintf (url, sizeof url,
               "http://127.0.0.1:%d/latest/meta-data/iam/"
-              "security-credentials/", port);
+              "security-credentials/",
+              port);
     is_int (s_raw ("GET", url, NULL, NULL), 401,
             "imds stub: a GET without a token is 401 (IMDSv2 only)");
     snprintf (url, sizeof url, "http://127.0.0.1:%d/latest/api/token", port);
@@ -371,14 +369,16 @@ s_test_imds_stub (int port)
     is_int (s_raw ("PUT", url, "X-Forwarded-For: 10.0.0.1", NULL), 403,
             "imds stub: a forwarded PUT is 403");
     char *token = NULL;
-    is_int (s_raw ("PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 1",
-                   &token), 200, "imds stub: token for 1 s");
+    is_int (
+        s_raw ("PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 1", &token),
+        200, "imds stub: token for 1 s");
     snprintf (header, sizeof header, "X-aws-ec2-metadata-token: %s",
               token ? token : "");
     free (token);
     snprintf (url, sizeof url,
               "http://127.0.0.1:%d/latest/meta-data/iam/"
-              "security-credentials/", port);
+              "security-credentials/",
+              port);
     is_int (s_raw ("GET", url, header, NULL), 200,
             "imds stub: the token opens the role list");
     usleep (1200 * 1000);
@@ -397,22 +397,22 @@ s_test_imds (int64_t now, const char *endpoint, const char *log)
     fy_error_t err = { "" };
     const fy_aws_keys_t *keys = fy_aws_credentials_get (chain, now, &err);
     ok (keys && strcmp (keys->access_key, "ASIAIMDS0001") == 0
-        && strncmp (keys->secret_key, "secret-IMDS-1-", 14) == 0
-        && strncmp (keys->session_token, "token-IMDS-1-", 13) == 0,
+            && strncmp (keys->secret_key, "secret-IMDS-1-", 14) == 0
+            && strncmp (keys->session_token, "token-IMDS-1-", 13) == 0,
         "imds: role credentials (%s)", keys ? "" : err.text);
-    is_str (fy_aws_credentials_source_name (
-                fy_aws_credentials_source (chain)), "imds", "imds: source");
+    is_str (fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            "imds", "imds: source");
     is_int (s_log_count (log, "PUT /latest/api/token 200"), 1,
             "imds: the client did the token PUT");
     is_int (s_log_count (log, "GET /latest/meta-data/iam/"
-                         "security-credentials/ 200"), 1,
-            "imds: then the role list with the token");
+                              "security-credentials/ 200"),
+            1, "imds: then the role list with the token");
     const char *role_ok =
         "GET /latest/meta-data/iam/security-credentials/ferry-role 200";
     is_int (s_log_count (log, role_ok), 1, "imds: then the role");
     is_int (s_log_count (log, "GET /latest/meta-data/iam/"
-                         "security-credentials/ 401"), 0,
-            "imds: the client sent no GET the endpoint refused");
+                              "security-credentials/ 401"),
+            0, "imds: the client sent no GET the endpoint refused");
 
     int64_t expiration = fy_aws_credentials_expiration (chain);
     int64_t refresh_at = fy_aws_credentials_refresh_at (chain);
@@ -422,11 +422,11 @@ s_test_imds (int64_t now, const char *endpoint, const char *log)
             "imds: refresh 5 minutes before expiry");
     keys = fy_aws_credentials_get (chain, refresh_at - 1, &err);
     ok (keys && strcmp (keys->access_key, "ASIAIMDS0001") == 0
-        && s_log_count (log, role_ok) == 1,
+            && s_log_count (log, role_ok) == 1,
         "imds: before refresh_at the keys are reused, no fetch");
     keys = fy_aws_credentials_get (chain, refresh_at, &err);
     ok (keys && strcmp (keys->access_key, "ASIAIMDS0002") == 0
-        && s_log_count (log, role_ok) == 2,
+            && s_log_count (log, role_ok) == 2,
         "imds: at refresh_at new keys are fetched (%s)",
         keys ? keys->access_key : err.text);
 
@@ -487,20 +487,18 @@ s_test_order (int64_t now, const char *imds_endpoint)
         const fy_aws_keys_t *keys = s_get (&chain, now, &err);
         ok (keys != NULL, "order: step %d loads (%s)", step,
             keys ? "" : err.text);
-        is_str (fy_aws_credentials_source_name (
-                    fy_aws_credentials_source (chain)), want [step],
-                "order: %s comes next", want [step]);
+        is_str (
+            fy_aws_credentials_source_name (fy_aws_credentials_source (chain)),
+            want [step], "order: %s comes next", want [step]);
         if (step == 0) {
             unsetenv ("AWS_ACCESS_KEY_ID");
             unsetenv ("AWS_SECRET_ACCESS_KEY");
         }
-        else
-        if (step == 1) {
+        else if (step == 1) {
             snprintf (home, sizeof home, "%s/empty-home", s_dir);
             setenv ("HOME", home, 1);
         }
-        else
-        if (step == 2)
+        else if (step == 2)
             unsetenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     }
     setenv ("AWS_EC2_METADATA_DISABLED", "true", 1);
@@ -509,7 +507,7 @@ s_test_order (int64_t now, const char *imds_endpoint)
     ok (!keys && errno == ENOENT && strstr (err.text, "no AWS credentials"),
         "nothing configured: ENOENT, '%s'", err.text);
     ok (fy_aws_credentials_refresh_at (chain) == 0
-        && fy_aws_credentials_source (chain) == FY_AWS_SOURCE_NONE,
+            && fy_aws_credentials_source (chain) == FY_AWS_SOURCE_NONE,
         "nothing configured: no source, refresh now");
     fy_aws_credentials_destroy (&chain);
     s_stub_stop (&ecs);

@@ -15,8 +15,7 @@ s_header (struct curl_slist *list, const char *name)
 {
     size_t len = strlen (name);
     for (; list; list = list->next)
-        if (strncasecmp (list->data, name, len) == 0
-            && list->data [len] == ':')
+        if (strncasecmp (list->data, name, len) == 0 && list->data [len] == ':')
             return list->data + len + 2;
     return NULL;
 }
@@ -25,8 +24,8 @@ static void
 s_keys_env (const char *token)
 {
     setenv ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
-    setenv ("AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    setenv ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            1);
     if (token)
         setenv ("AWS_SESSION_TOKEN", token, 1);
     else
@@ -45,8 +44,9 @@ s_check (fy_aws_sign_t *sign, const char *region, const char *token)
     list = curl_slist_append (list, "X-Amz-Target: AmazonSQS.ReceiveMessage");
     list = curl_slist_append (list, "User-Agent: ferry/test");
     fy_error_t err = { "" };
-    ok (fy_aws_sign_sqs (sign, "POST", url, &list, body, strlen (body),
-                         &err) == 0, "signed (%s)", err.text);
+    ok (fy_aws_sign_sqs (sign, "POST", url, &list, body, strlen (body), &err)
+            == 0,
+        "signed (%s)", err.text);
     const char *date = s_header (list, "X-Amz-Date");
     const char *authorization = s_header (list, "Authorization");
     ok (date && authorization, "X-Amz-Date and Authorization appended");
@@ -63,14 +63,17 @@ s_check (fy_aws_sign_t *sign, const char *region, const char *token)
         { "X-Amz-Target", "AmazonSQS.ReceiveMessage" },
         { "User-Agent", "ferry/test" },
     };
-    fy_sigv4_request_t request = {
-        .method = "POST", .url = url, .headers = headers, .header_count = 3,
-        .body = body, .body_len = strlen (body), .region = region,
-        .service = "sqs", .now = (int64_t) timegm (&tm)
-    };
-    fy_aws_keys_t keys = {
-        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token
-    };
+    fy_sigv4_request_t request = { .method = "POST",
+                                   .url = url,
+                                   .headers = headers,
+                                   .header_count = 3,
+                                   .body = body,
+                                   .body_len = strlen (body),
+                                   .region = region,
+                                   .service = "sqs",
+                                   .now = (int64_t) timegm (&tm) };
+    fy_aws_keys_t keys = { "AKIDEXAMPLE",
+                           "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token };
     fy_sigv4_t *signer = fy_sigv4_new ();
     if (fy_sigv4_sign (signer, &request, &keys, NULL))
         BAIL_OUT ("fy_sigv4_sign");
@@ -78,11 +81,10 @@ s_check (fy_aws_sign_t *sign, const char *region, const char *token)
             "Authorization is fy_sigv4's for the same request");
     char scope [64];
     snprintf (scope, sizeof scope, "/%s/sqs/aws4_request", region);
-    ok (authorization && strstr (authorization, scope),
-        "scoped to %s and sqs", region);
-    ok (authorization
-        && strstr (authorization, "content-type;host;x-amz-date")
-        && !strstr (authorization, "user-agent"),
+    ok (authorization && strstr (authorization, scope), "scoped to %s and sqs",
+        region);
+    ok (authorization && strstr (authorization, "content-type;host;x-amz-date")
+            && !strstr (authorization, "user-agent"),
         "curl's headers signed, User-Agent not");
     fy_sigv4_destroy (&signer);
     curl_slist_free_all (list);
@@ -103,8 +105,9 @@ main (void)
 
     fy_aws_sign_t *sign = fy_aws_sign_new (NULL);
     s_check (sign, "eu-west-1", NULL);
-    is_str (fy_aws_credentials_source_name (fy_aws_credentials_source (
-                fy_aws_sign_credentials (sign))), "env", "keys from env");
+    is_str (fy_aws_credentials_source_name (
+                fy_aws_credentials_source (fy_aws_sign_credentials (sign))),
+            "env", "keys from env");
     fy_aws_sign_destroy (&sign);
     ok (sign == NULL, "destroy sets the reference to NULL");
 
@@ -119,8 +122,9 @@ main (void)
     struct curl_slist *list = NULL;
     fy_error_t err = { "" };
     errno = 0;
-    ok (fy_aws_sign_sqs (sign, "POST", "https://sqs.x/", &list, "", 0,
-                         &err) == -1 && errno == EINVAL,
+    ok (fy_aws_sign_sqs (sign, "POST", "https://sqs.x/", &list, "", 0, &err)
+                == -1
+            && errno == EINVAL,
         "no region: EINVAL (%s)", err.text);
     ok (list == NULL, "nothing appended");
     fy_aws_sign_destroy (&sign);
@@ -131,8 +135,9 @@ main (void)
     unsetenv ("AWS_SESSION_TOKEN");
     sign = fy_aws_sign_new (NULL);
     errno = 0;
-    ok (fy_aws_sign_sqs (sign, "POST", "https://sqs.x/", &list, "", 0,
-                         &err) == -1 && errno == ENOENT,
+    ok (fy_aws_sign_sqs (sign, "POST", "https://sqs.x/", &list, "", 0, &err)
+                == -1
+            && errno == ENOENT,
         "no credentials: ENOENT (%s)", err.text);
     fy_aws_sign_destroy (&sign);
     return done_testing ();

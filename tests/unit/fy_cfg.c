@@ -35,18 +35,17 @@ s_expect_error (fy_cfg_t *cfg, const char *path, const char *const *sets,
 
 //  A table of every key type, as a daemon would declare one.
 static const fy_cfg_key_t s_test_keys [] = {
-    { "capacity", FY_CFG_INT, "100", FY_CFG_RELOAD, "max in flight",
-      NULL, 1, 1000, NULL },
+    { "capacity", FY_CFG_INT, "100", FY_CFG_RELOAD, "max in flight", NULL, 1,
+      1000, NULL },
     { "endpoint", FY_CFG_STR, NULL, FY_CFG_REQUIRED, "where to bind",
       "FY_TEST_LEGACY_ENDPOINT", 0, 0, NULL },
-    { "secret", FY_CFG_STR, NULL, FY_CFG_SECRET, "signing key",
-      NULL, 0, 0, NULL },
+    { "secret", FY_CFG_STR, NULL, FY_CFG_SECRET, "signing key", NULL, 0, 0,
+      NULL },
     { "verbose", FY_CFG_BOOL, "no", FY_CFG_RELOAD, "chatty", NULL, 0, 0, NULL },
     { .name = NULL }
 };
 static const fy_cfg_section_t s_test_tables [] = {
-    { "daemon", s_test_keys, "a test daemon" },
-    { .name = NULL }
+    { "daemon", s_test_keys, "a test daemon" }, { .name = NULL }
 };
 
 static void
@@ -72,13 +71,14 @@ s_test_types (void)
     ok (!fy_cfg_bool (cfg, "daemon", "verbose"), "bool default");
 
     const char *path = s_write ("t.cfg", "daemon\n    capacity = 250\n"
-                                "    verbose = on\n");
+                                         "    verbose = on\n");
     ok (fy_cfg_load (cfg, path, NULL, &err) == 0, "typed file loads");
     is_int (fy_cfg_int (cfg, "daemon", "capacity"), 250, "int from file");
     ok (fy_cfg_bool (cfg, "daemon", "verbose"), "bool from file");
-    s_expect_error (cfg, s_write ("r.cfg", "daemon\n    capacity = 0\n"),
-                    NULL, "daemon.capacity (file): '0' is not an integer in "
-                    "1..1000", "int below min");
+    s_expect_error (cfg, s_write ("r.cfg", "daemon\n    capacity = 0\n"), NULL,
+                    "daemon.capacity (file): '0' is not an integer in "
+                    "1..1000",
+                    "int below min");
     s_expect_error (cfg, s_write ("n.cfg", "daemon\n    capacity = 12abc\n"),
                     NULL, "'12abc' is not an integer", "int with junk");
     s_expect_error (cfg, s_write ("b.cfg", "daemon\n    verbose = maybe\n"),
@@ -113,12 +113,15 @@ s_test_types (void)
     logged [got > 0 ? got : 0] = 0;
     close (fds [0]);
     ok (strstr (logged, "from-env-secret") == NULL
-        && strstr (logged, "key *** now") != NULL, "loaded secret is masked "
-        "in the log: %.*s", (int) strcspn (logged, "\n"), logged);
+            && strstr (logged, "key *** now") != NULL,
+        "loaded secret is masked "
+        "in the log: %.*s",
+        (int) strcspn (logged, "\n"), logged);
 
     char *dump = fy_cfg_dump (cfg);
     ok (strstr (dump, "from-env-secret") == NULL
-        && strstr (dump, "secret = \"***\"") != NULL, "dump masks secrets");
+            && strstr (dump, "secret = \"***\"") != NULL,
+        "dump masks secrets");
     free (dump);
     unsetenv ("FERRY_DAEMON_SECRET");
     unsetenv ("FY_TEST_LEGACY_ENDPOINT");
@@ -140,11 +143,10 @@ main (void)
     is_str (fy_cfg_str (cfg, "log", "level"), "info", "default level");
     is_str (fy_cfg_origin (cfg, "log", "level"), "default", "origin default");
 
-    const char *path = s_write ("good.cfg",
-        "#   a comment\n"
-        "log\n"
-        "    level = debug\n"
-        "    format = \"json\"\n");
+    const char *path = s_write ("good.cfg", "#   a comment\n"
+                                            "log\n"
+                                            "    level = debug\n"
+                                            "    format = \"json\"\n");
     ok (fy_cfg_load (cfg, path, NULL, &err) == 0, "file loads");
     is_str (fy_cfg_str (cfg, "log", "level"), "debug", "file sets level");
     is_str (fy_cfg_str (cfg, "log", "format"), "json", "quoted value");
@@ -162,8 +164,8 @@ main (void)
 
     //  A reload reads the same file and --set list again, not copies of
     //  their values: an edit to the file shows, the --set still wins.
-    char *edited = fy_xstrdup (s_write ("reload.cfg",
-        "log\n    level = debug\n    format = \"json\"\n"));
+    char *edited = fy_xstrdup (s_write (
+        "reload.cfg", "log\n    level = debug\n    format = \"json\"\n"));
     const char *reload_sets [] = { "log.format=text", NULL };
     ok (fy_cfg_load (cfg, edited, reload_sets, &err) == 0, "reload.cfg loads");
     s_write ("reload.cfg", "log\n    level = warn\n");
@@ -177,20 +179,20 @@ main (void)
             "a refused reload keeps the old values");
     s_write ("reload.cfg", "log\n    level = error\n");
     ok (fy_cfg_reload (cfg, &err) == 0
-        && streq (fy_cfg_str (cfg, "log", "level"), "error"),
+            && streq (fy_cfg_str (cfg, "log", "level"), "error"),
         "and the next good edit reloads from the same file");
     free (edited);
     ok (fy_cfg_load (cfg, path, sets, &err) == 0, "good.cfg loads again");
 
     //  Every failure leaves the loaded values as they were.
-    s_expect_error (cfg, s_write ("k.cfg", "log\n    levle = debug\n"),
-                    NULL, "unknown key log.levle", "unknown key");
+    s_expect_error (cfg, s_write ("k.cfg", "log\n    levle = debug\n"), NULL,
+                    "unknown key log.levle", "unknown key");
     is_str (fy_cfg_str (cfg, "log", "level"), "error",
             "failed load keeps old values");
-    s_expect_error (cfg, s_write ("s.cfg", "logs\n    level = debug\n"),
-                    NULL, "unknown section logs", "unknown section");
-    s_expect_error (cfg, s_write ("v.cfg", "log\n    level = loud\n"),
-                    NULL, "log.level (file): 'loud' is not one of", "bad choice");
+    s_expect_error (cfg, s_write ("s.cfg", "logs\n    level = debug\n"), NULL,
+                    "unknown section logs", "unknown section");
+    s_expect_error (cfg, s_write ("v.cfg", "log\n    level = loud\n"), NULL,
+                    "log.level (file): 'loud' is not one of", "bad choice");
     s_expect_error (cfg, s_write ("i.cfg", "log\n  level = x\n"), NULL,
                     "i.cfg: line", "syntax error");
     s_expect_error (cfg, "/nonexistent/ferry.cfg", NULL,

@@ -39,8 +39,7 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
 }
 
 static void
-s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count,
-            void *arg)
+s_on_lease (fy_client_t *client, const uint64_t *seqs, size_t count, void *arg)
 {
     (void) client;
     (void) arg;
@@ -117,10 +116,10 @@ static fy_event_t *
 s_event (void)
 {
     const char *json = "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
-        "\"type\":\"user.login\",\"version\":1,\"source\":\"t\","
-        "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
-        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{}}";
+                       "\"type\":\"user.login\",\"version\":1,\"source\":\"t\","
+                       "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
+                       "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
+                       "\"payload\":{}}";
     return fy_event_decode_json (json, strlen (json), NULL, NULL);
 }
 
@@ -134,18 +133,21 @@ main (void)
     fy_proto_msg_init (&s_out);
 
     fy_error_t err = { "" };
-    fy_client_t *client = fy_client_new ("inproc://fy_client_test", "tester",
-                                         &err);
+    fy_client_t *client =
+        fy_client_new ("inproc://fy_client_test", "tester", &err);
     ok (client != NULL, "client connects: %s", err.text);
     fy_client_set_heartbeat (client, 50, 3);
-    fy_client_handlers_t handlers = {
-        .ack = s_on_ack, .nack = s_on_nack, .lease = s_on_lease,
-        .reply = s_on_reply, .reset = s_on_reset };
+    fy_client_handlers_t handlers = { .ack = s_on_ack,
+                                      .nack = s_on_nack,
+                                      .lease = s_on_lease,
+                                      .reply = s_on_reply,
+                                      .reset = s_on_reset };
     fy_client_set_handlers (client, &handlers);
 
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_HELLO
-        && fy_proto_str_is (s_in.name, "tester")
-        && fy_proto_str_is (s_in.role, "client"), "says HELLO as a client");
+            && fy_proto_str_is (s_in.name, "tester")
+            && fy_proto_str_is (s_in.role, "client"),
+        "says HELLO as a client");
     fy_event_t *event = s_event ();
     uint64_t seq = 0;
     errno = 0;
@@ -162,12 +164,12 @@ main (void)
     ok (fy_client_publish (client, event, &seq) == -1 && errno == EAGAIN,
         "credit spent");
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_PUBLISH
-        && s_in.seq == 1 && fy_proto_str_is (s_in.type, "user.login")
-        && fy_proto_str_is (s_in.id, "3f1c2a4e-9b7d-4c1e-8f00-0123456789ab"),
+            && s_in.seq == 1 && fy_proto_str_is (s_in.type, "user.login")
+            && fy_proto_str_is (s_in.id,
+                                "3f1c2a4e-9b7d-4c1e-8f00-0123456789ab"),
         "PUBLISH carries seq, id and type");
-    fy_event_t *carried = fy_event_decode_msgpack (zmq_msg_data (&s_in.event),
-                                                   zmq_msg_size (&s_in.event),
-                                                   &err);
+    fy_event_t *carried = fy_event_decode_msgpack (
+        zmq_msg_data (&s_in.event), zmq_msg_size (&s_in.event), &err);
     ok (carried && strcmp (fy_event_id (carried), fy_event_id (event)) == 0,
         "and the event as msgpack");
     fy_event_destroy (&carried);
@@ -188,19 +190,23 @@ main (void)
     s_pump (client, 50);
     is_int (s_seen.acks, 1, "ACK reaches the ack callback");
     ok (s_seen.nacks == 1 && s_seen.retryable
-        && strcmp (s_seen.reason, "no_worker") == 0,
+            && strcmp (s_seen.reason, "no_worker") == 0,
         "NACK with retryable and reason");
     is_int (s_seen.leases, 1, "LEASE reaches the lease callback");
 
-    fy_proto_pair_t query [] = {
-        { fy_proto_str ("companyId"), fy_proto_str ("c1") } };
+    fy_proto_pair_t query [] = { { fy_proto_str ("companyId"),
+                                   fy_proto_str ("c1") } };
     uint64_t rid = 0;
     ok (fy_client_request (client, "audit", "GET", "/audit/search", query, 1,
-                           NULL, 0, &rid) == 0 && rid == 1, "request sent");
+                           NULL, 0, &rid)
+                == 0
+            && rid == 1,
+        "request sent");
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_REQUEST
-        && fy_proto_str_is (s_in.service, "audit") && s_in.query_count == 1
-        && fy_proto_str_is (s_in.path, "/audit/search")
-        && s_in.window == FY_CLIENT_WINDOW, "REQUEST fields, with window");
+            && fy_proto_str_is (s_in.service, "audit") && s_in.query_count == 1
+            && fy_proto_str_is (s_in.path, "/audit/search")
+            && s_in.window == FY_CLIENT_WINDOW,
+        "REQUEST fields, with window");
     fy_proto_msg_t *reply = s_broker_out (FY_PROTO_REPLY);
     reply->rid = rid;
     reply->status = 200;
@@ -210,18 +216,21 @@ main (void)
         BAIL_OUT ("send");
     s_pump (client, 50);
     ok (s_seen.replies == 1 && s_seen.more
-        && strcmp (s_seen.body, "200 part") == 0, "streamed REPLY part");
+            && strcmp (s_seen.body, "200 part") == 0,
+        "streamed REPLY part");
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_MORE
-        && s_in.rid == rid && s_in.n == 1,
+            && s_in.rid == rid && s_in.n == 1,
         "the part taken, MORE grants one more");
     ok (fy_client_cancel (client, rid) == 0 && s_broker_recv () == 0
-        && s_in.command == FY_PROTO_CANCEL && s_in.rid == rid,
+            && s_in.command == FY_PROTO_CANCEL && s_in.rid == rid,
         "fy_client_cancel sends CANCEL");
     fy_client_set_window (client, 0);
     ok (fy_client_request (client, "audit", "GET", "/audit/export", NULL, 0,
-                           NULL, 0, &rid) == 0
-        && s_broker_recv () == 0 && s_in.command == FY_PROTO_REQUEST
-        && s_in.window == 0, "window 0: a REQUEST without window");
+                           NULL, 0, &rid)
+                == 0
+            && s_broker_recv () == 0 && s_in.command == FY_PROTO_REQUEST
+            && s_in.window == 0,
+        "window 0: a REQUEST without window");
     reply = s_broker_out (FY_PROTO_REPLY);
     reply->rid = rid;
     reply->status = 200;
@@ -247,9 +256,10 @@ main (void)
     is_int (s_seen.resets, 1, "BYE resets the session");
     is_int (fy_client_credit (client), 0, "credit is void after a reset");
     ok (s_broker_recv () == 0 && s_in.command == FY_PROTO_HELLO
-        && (zmq_msg_size (&s_in.identity) != zmq_msg_size (&old)
-            || memcmp (zmq_msg_data (&s_in.identity), zmq_msg_data (&old),
-                       zmq_msg_size (&old)) != 0),
+            && (zmq_msg_size (&s_in.identity) != zmq_msg_size (&old)
+                || memcmp (zmq_msg_data (&s_in.identity), zmq_msg_data (&old),
+                           zmq_msg_size (&old))
+                       != 0),
         "HELLO again from a new identity");
     zmq_msg_close (&old);
     //  A broker silent for liveness heartbeats is left for a new session.

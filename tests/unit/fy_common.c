@@ -28,7 +28,8 @@ main (void)
     ok (fy_parse_int64 ("", 0, 100, &value) == -1 && errno == EINVAL,
         "empty is EINVAL");
     ok (fy_parse_int64 ("99999999999999999999", 0, INT64_MAX, &value) == -1
-        && errno == ERANGE, "overflow is ERANGE");
+            && errno == ERANGE,
+        "overflow is ERANGE");
 
     char *text = fy_xasprintf ("%s-%d", "a", 1);
     is_str (text, "a-1", "xasprintf");
@@ -38,16 +39,28 @@ main (void)
     free (text);
 
     //  UTF-8: every boundary RFC 3629 draws.
-    static const struct { const char *text; size_t avail, want; } utf8 [] = {
-        { "a", 1, 1 }, { "\xc3\xa9", 2, 2 }, { "\xc3\xa9", 1, 0 },
-        { "\xc1\xbf", 2, 0 }, { "\xe0\x9f\xbf", 3, 0 },
-        { "\xe0\xa0\x80", 3, 3 }, { "\xed\x9f\xbf", 3, 3 },
-        { "\xed\xa0\x80", 3, 0 }, { "\xf0\x8f\xbf\xbf", 4, 0 },
-        { "\xf0\x90\x80\x80", 4, 4 }, { "\xf4\x8f\xbf\xbf", 4, 4 },
-        { "\xf4\x90\x80\x80", 4, 0 }, { "\xf5\x80\x80\x80", 4, 0 },
-        { "\xe2\x82", 2, 0 }, { "\xe2\x82" "a", 3, 0 }, { "\x80", 1, 0 },
-        { "", 0, 0 }
-    };
+    static const struct {
+        const char *text;
+        size_t avail, want;
+    } utf8 [] = { { "a", 1, 1 },
+                  { "\xc3\xa9", 2, 2 },
+                  { "\xc3\xa9", 1, 0 },
+                  { "\xc1\xbf", 2, 0 },
+                  { "\xe0\x9f\xbf", 3, 0 },
+                  { "\xe0\xa0\x80", 3, 3 },
+                  { "\xed\x9f\xbf", 3, 3 },
+                  { "\xed\xa0\x80", 3, 0 },
+                  { "\xf0\x8f\xbf\xbf", 4, 0 },
+                  { "\xf0\x90\x80\x80", 4, 4 },
+                  { "\xf4\x8f\xbf\xbf", 4, 4 },
+                  { "\xf4\x90\x80\x80", 4, 0 },
+                  { "\xf5\x80\x80\x80", 4, 0 },
+                  { "\xe2\x82", 2, 0 },
+                  { "\xe2\x82"
+                    "a",
+                    3, 0 },
+                  { "\x80", 1, 0 },
+                  { "", 0, 0 } };
     for (size_t i = 0; i < sizeof utf8 / sizeof utf8 [0]; i++)
         is_int ((int) fy_utf8_length (utf8 [i].text, utf8 [i].avail),
                 (int) utf8 [i].want, "fy_utf8_length case %zu", i);

@@ -56,8 +56,8 @@ s_invalid (const char *path, const char *name)
     size_t size, err_size;
     char *data = s_slurp (path, &size);
     char err_path [4096];
-    snprintf (err_path, sizeof err_path, "%.*s.err",
-              (int) (strlen (path) - 5), path);
+    snprintf (err_path, sizeof err_path, "%.*s.err", (int) (strlen (path) - 5),
+              path);
     char *want = s_slurp (err_path, &err_size);
     if (!want)
         BAIL_OUT ("%s has no .err file", path);
@@ -100,13 +100,11 @@ s_json_suite (const char *path, const char *name)
     if (name [0] == 'y' && (duplicate || nul))
         ok (!parsed && strstr (err.text, duplicate ? "duplicate" : "\\u0000"),
             "%s refused by policy: %s", name, err.text);
-    else
-    if (name [0] == 'y') {
+    else if (name [0] == 'y') {
         if (!ok (parsed, "%s parses", name))
             diag ("  %s", err.text);
     }
-    else
-    if (name [0] == 'n')
+    else if (name [0] == 'n')
         ok (!parsed, "%s is refused", name);
     else
         ok (1, "%s: %s, no crash", name, parsed ? "parsed" : "refused");
@@ -118,40 +116,48 @@ static void
 s_errors (void)
 {
     fy_error_t err = { "" };
-    const char *text = "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
+    const char *text =
+        "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
         "\"type\":\"user.logout\",\"version\":2,\"source\":\"monolith\","
         "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
         "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
         "\"actorId\":null,\"payload\":{}}";
     ok (!fy_event_decode_json (text, strlen (text), s_schema, &err)
-        && errno == ENOTSUP, "version 2 is unsupported_version: %s", err.text);
+            && errno == ENOTSUP,
+        "version 2 is unsupported_version: %s", err.text);
     is_str (fy_event_reason (ENOTSUP), "unsupported_version", "reason word");
 
     char *big = fy_xmalloc (FY_EVENT_MAX_BYTES + 2);
     memset (big, ' ', FY_EVENT_MAX_BYTES + 1);
     big [FY_EVENT_MAX_BYTES + 1] = 0;
     ok (!fy_event_decode_json (big, FY_EVENT_MAX_BYTES + 1, s_schema, &err)
-        && errno == EMSGSIZE, "one byte over the limit is oversize");
+            && errno == EMSGSIZE,
+        "one byte over the limit is oversize");
     free (big);
     ok (!fy_event_decode_json ("{\"id\":", 6, s_schema, &err)
-        && errno == EBADMSG, "truncated JSON is invalid_json");
+            && errno == EBADMSG,
+        "truncated JSON is invalid_json");
     ok (!fy_event_decode_json ("", 0, s_schema, &err) && errno == EBADMSG,
         "empty body is invalid_json");
-    const char *unknown = "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
+    const char *unknown =
+        "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-0123456789ab\","
         "\"type\":\"user.teleported\",\"version\":1,\"source\":\"monolith\","
         "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
         "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
         "\"payload\":{}}";
     ok (!fy_event_decode_json (unknown, strlen (unknown), s_schema, &err)
-        && errno == ENOENT, "unknown type is unknown_type: %s", err.text);
+            && errno == ENOENT,
+        "unknown type is unknown_type: %s", err.text);
     ok (!fy_event_decode_msgpack ("\xc1", 1, &err) && errno == EPROTO,
         "garbage msgpack is invalid_msgpack");
     ok (!fy_event_decode_msgpack ("\x93\x01\x02\x03", 4, &err)
-        && errno == EPROTO, "msgpack that is not an envelope is refused");
+            && errno == EPROTO,
+        "msgpack that is not an envelope is refused");
 
     //  Nesting beyond what msgpack-c can unpack is refused at the edge.
     char deep [256] = "";
-    snprintf (deep, sizeof deep, "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-"
+    snprintf (deep, sizeof deep,
+              "{\"id\":\"3f1c2a4e-9b7d-4c1e-8f00-"
               "0123456789ab\",\"x\":");
     size_t len = strlen (deep);
     for (int i = 0; i < 40; i++)
@@ -167,8 +173,8 @@ static void
 s_sns (void)
 {
     size_t size;
-    char *data = s_slurp (tap_srcpath ("tests/data/events/sns/user.login.json"),
-                          &size);
+    char *data =
+        s_slurp (tap_srcpath ("tests/data/events/sns/user.login.json"), &size);
     if (!data)
         BAIL_OUT ("no SNS sample");
     fy_error_t err = { "" };
@@ -190,19 +196,20 @@ main (void)
 {
     plan (NO_PLAN);
     fy_error_t err = { "" };
-    s_schema = fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
+    s_schema =
+        fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
     if (!s_schema)
         BAIL_OUT ("schema: %s", err.text);
-    size_t golden = tap_each_file (tap_srcpath ("tests/data/events"), ".json",
-                            s_golden);
+    size_t golden =
+        tap_each_file (tap_srcpath ("tests/data/events"), ".json", s_golden);
     ok (golden >= 26, "%zu golden samples, one per type", golden);
     size_t invalid = tap_each_file (tap_srcpath ("tests/data/events/invalid"),
-                             ".json", s_invalid);
+                                    ".json", s_invalid);
     ok (invalid >= 20, "%zu invalid samples", invalid);
     s_sns ();
     s_errors ();
     size_t suite = tap_each_file (tap_testdata ("jsontestsuite/test_parsing"),
-                           ".json", s_json_suite);
+                                  ".json", s_json_suite);
     ok (suite > 300, "%zu JSONTestSuite files", suite);
     fy_schema_destroy (&s_schema);
     return done_testing ();

@@ -31,7 +31,8 @@ s_send_answers (void)
     fy_http_service_error_t error;
     char *name;
     is_int (s_parse (200, "{\"name\": \"projects/p/messages/0:15%31bd\"}",
-                     &error, &name), 0, "200 with a name");
+                     &error, &name),
+            0, "200 with a name");
     is_str (name, "projects/p/messages/0:15%31bd", "the name");
     free (name);
     is_int (s_parse (200, "{\"name\": \"\"}", &error, &name), -1,
@@ -41,24 +42,29 @@ s_send_answers (void)
     is_int (s_parse (200, "<html>", &error, &name), -1, "200 not JSON");
 
     //  FCM's error, the FcmError detail after another one.
-    is_int (s_parse (404, "{\"error\": {\"code\": 404, \"message\": "
-                          "\"Requested entity was not found.\", \"status\": "
-                          "\"NOT_FOUND\", \"details\": [{\"@type\": "
-                          "\"type.googleapis.com/google.rpc.BadRequest\", "
-                          "\"errorCode\": \"DECOY\"}, {\"@type\": \""
-                          S_FCM_ERROR "\", \"errorCode\": "
-                          "\"UNREGISTERED\"}]}}", &error, &name),
+    is_int (s_parse (404,
+                     "{\"error\": {\"code\": 404, \"message\": "
+                     "\"Requested entity was not found.\", \"status\": "
+                     "\"NOT_FOUND\", \"details\": [{\"@type\": "
+                     "\"type.googleapis.com/google.rpc.BadRequest\", "
+                     "\"errorCode\": \"DECOY\"}, {\"@type\": \"" S_FCM_ERROR
+                     "\", \"errorCode\": "
+                     "\"UNREGISTERED\"}]}}",
+                     &error, &name),
             -1, "404 UNREGISTERED");
     is_str (error.code, "UNREGISTERED", "errorCode of the FcmError detail");
     is_str (error.message, "Requested entity was not found.", "message");
     ok (error.sender_fault && !name, "sender fault, no name");
-    is_int (s_parse (401, "{\"error\": {\"code\": 401, \"message\": "
-                          "\"Request had invalid authentication "
-                          "credentials.\", \"status\": \"UNAUTHENTICATED\"}}",
-                     &error, &name), -1, "401 without details");
+    is_int (s_parse (401,
+                     "{\"error\": {\"code\": 401, \"message\": "
+                     "\"Request had invalid authentication "
+                     "credentials.\", \"status\": \"UNAUTHENTICATED\"}}",
+                     &error, &name),
+            -1, "401 without details");
     is_str (error.code, "UNAUTHENTICATED", "the status stands in");
     is_int (s_parse (503, "<html><body>Service Unavailable</body></html>",
-                     &error, &name), -1, "503 HTML");
+                     &error, &name),
+            -1, "503 HTML");
     ok (!error.code [0] && !error.message [0] && !error.sender_fault,
         "no code, no message, not the sender's fault");
     is_int (s_parse (429, "{\"error\": \"x\"}", &error, &name), -1,
@@ -81,15 +87,19 @@ s_token_answers (void)
     fy_http_service_error_t error;
     char *token;
     int64_t expires;
-    is_int (s_token (200, "{\"access_token\": \"ya29.c.b0AXv0\", "
-                          "\"expires_in\": 3599, \"token_type\": "
-                          "\"Bearer\"}", &error, &token, &expires),
+    is_int (s_token (200,
+                     "{\"access_token\": \"ya29.c.b0AXv0\", "
+                     "\"expires_in\": 3599, \"token_type\": "
+                     "\"Bearer\"}",
+                     &error, &token, &expires),
             0, "Google's token answer");
     is_str (token, "ya29.c.b0AXv0", "the token");
     is_int ((int) expires, 3599, "expires_in");
     free (token);
-    is_int (s_token (200, "{\"access_token\": \"t\", \"token_type\": "
-                          "\"bearer\"}", &error, &token, &expires),
+    is_int (s_token (200,
+                     "{\"access_token\": \"t\", \"token_type\": "
+                     "\"bearer\"}",
+                     &error, &token, &expires),
             0, "no expires_in, token_type in lower case");
     is_int ((int) expires, 3600, "an hour assumed");
     free (token);
@@ -118,9 +128,11 @@ s_token_answers (void)
                 "refused: %s", refused [i]);
         ok (!token && error.message [0], "  no token, a message");
     }
-    is_int (s_token (400, "{\"error\": \"invalid_grant\", "
-                          "\"error_description\": \"Invalid JWT "
-                          "Signature.\"}", &error, &token, &expires),
+    is_int (s_token (400,
+                     "{\"error\": \"invalid_grant\", "
+                     "\"error_description\": \"Invalid JWT "
+                     "Signature.\"}",
+                     &error, &token, &expires),
             -1, "OAuth error");
     is_str (error.code, "invalid_grant", "its code");
     is_str (error.message, "Invalid JWT Signature.", "its description");
@@ -133,16 +145,22 @@ s_bodies (void)
     const char *data [] = { "b", "2", "a", "1", NULL };
     json_t *apns = json_pack ("{s:{s:{s:i}}}", "payload", "aps", "badge", 3);
     fy_fcm_message_t message = {
-        .token = "tok", .title = "T\xc3\xa9", .body = "B", .data = data,
-        .apns = apns, .validate_only = true,
+        .token = "tok",
+        .title = "T\xc3\xa9",
+        .body = "B",
+        .data = data,
+        .apns = apns,
+        .validate_only = true,
     };
     size_t len;
     fy_error_t err = { "" };
     char *body = fy_fcm_body (&message, &len, &err);
-    is_str (body, "{\"message\":{\"apns\":{\"payload\":{\"aps\":{\"badge\":3}}},"
-                  "\"data\":{\"a\":\"1\",\"b\":\"2\"},\"notification\":"
-                  "{\"body\":\"B\",\"title\":\"T\xc3\xa9\"},\"token\":"
-                  "\"tok\"},\"validate_only\":true}", "the whole body");
+    is_str (body,
+            "{\"message\":{\"apns\":{\"payload\":{\"aps\":{\"badge\":3}}},"
+            "\"data\":{\"a\":\"1\",\"b\":\"2\"},\"notification\":"
+            "{\"body\":\"B\",\"title\":\"T\xc3\xa9\"},\"token\":"
+            "\"tok\"},\"validate_only\":true}",
+            "the whole body");
     is_int ((int) len, body ? (int) strlen (body) : -1, "its length");
     free (body);
     json_decref (apns);
@@ -161,8 +179,7 @@ s_bodies (void)
     json_decref (array);
     const char *bad_key [] = { "k\xff", "v", NULL };
     bad = (fy_fcm_message_t) { .token = "t", .data = bad_key };
-    ok (!fy_fcm_body (&bad, &len, &err), "a data key not UTF-8: %s",
-        err.text);
+    ok (!fy_fcm_body (&bad, &len, &err), "a data key not UTF-8: %s", err.text);
     const char *gcm [] = { "gcm.notification.x", "v", NULL };
     bad = (fy_fcm_message_t) { .condition = "'a' in topics", .data = gcm };
     ok (!fy_fcm_body (&bad, &len, &err), "a gcm. data key");
@@ -176,16 +193,16 @@ main (void)
     s_token_answers ();
     s_bodies ();
     ok (fy_fcm_is_retryable (429, "QUOTA_EXCEEDED")
-        && fy_fcm_is_retryable (503, "UNAVAILABLE")
-        && fy_fcm_is_retryable (500, "INTERNAL")
-        && fy_fcm_is_retryable (502, NULL)
-        && fy_fcm_is_retryable (200, "UNAVAILABLE"),
+            && fy_fcm_is_retryable (503, "UNAVAILABLE")
+            && fy_fcm_is_retryable (500, "INTERNAL")
+            && fy_fcm_is_retryable (502, NULL)
+            && fy_fcm_is_retryable (200, "UNAVAILABLE"),
         "quota, unavailable, internal, any 5xx are retryable");
     ok (!fy_fcm_is_retryable (404, "UNREGISTERED")
-        && !fy_fcm_is_retryable (400, "INVALID_ARGUMENT")
-        && !fy_fcm_is_retryable (403, "SENDER_ID_MISMATCH")
-        && !fy_fcm_is_retryable (401, "THIRD_PARTY_AUTH_ERROR")
-        && !fy_fcm_is_retryable (401, "UNAUTHENTICATED"),
+            && !fy_fcm_is_retryable (400, "INVALID_ARGUMENT")
+            && !fy_fcm_is_retryable (403, "SENDER_ID_MISMATCH")
+            && !fy_fcm_is_retryable (401, "THIRD_PARTY_AUTH_ERROR")
+            && !fy_fcm_is_retryable (401, "UNAUTHENTICATED"),
         "the refusals are not (a 401 is the client's to handle)");
 
     fy_fcm_options_t options;

@@ -115,8 +115,8 @@ test_setup_hook (fy_http_client_t *client)
     fy_http_call_set_body (call, "b", 1);
     fy_http_call_set_setup (call, s_setup_put, &calls);
     reply_t echo = { .want = "X-Method" };
-    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL)
-        == 0, "call with a setup hook started");
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL) == 0,
+        "call with a setup hook started");
     is_int (calls, 1, "hook called once, at start");
     ok (s_wait_all (client, &echo, 1, 5000), "it completes");
     is_str (echo.header, "PUT", "the hook's option overrides the client's");
@@ -128,8 +128,8 @@ test_setup_hook (fy_http_client_t *client)
     fy_http_call_set_setup (call, s_setup_refuse, &calls);
     fy_error_t err = { { 0 } };
     errno = 0;
-    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, &err)
-        == -1 && errno == EIO && call == NULL,
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, &err) == -1
+            && errno == EIO && call == NULL,
         "a hook's error fails the start: %s", err.text);
     is_int ((int) fy_http_client_active (client), 0, "nothing left running");
 
@@ -139,8 +139,9 @@ test_setup_hook (fy_http_client_t *client)
     url = fy_xasprintf ("%s/status?code=404", s_base);
     call = fy_http_call_new (NULL, url);
     ok (fy_http_call_method (call) == NULL, "a call without a method");
-    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL)
-        == 0 && s_wait_all (client, &echo, 1, 5000), "it runs");
+    ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL) == 0
+            && s_wait_all (client, &echo, 1, 5000),
+        "it runs");
     is_int (echo.status, 404, "status 404");
     is_int ((int) echo.response_code, 404, "response code 404");
     s_reply_reset (&echo);
@@ -194,8 +195,9 @@ main (void)
         fy_http_call_add_header (call, "X-Test", "hello there");
         fy_http_call_set_body (call, "{\"a\":1}", 7);
         reply_t echo = { .want = "X-Got-Test" };
-        ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL,
-                                  NULL) == 0 && call == NULL,
+        ok (fy_http_client_start (client, &call, s_on_done, &echo, NULL, NULL)
+                    == 0
+                && call == NULL,
             "%s: start takes the call", methods [i]);
         ok (s_wait_all (client, &echo, 1, 5000), "%s completes", methods [i]);
         is_str (echo.body, "{\"a\":1}", "%s: body echoed", methods [i]);
@@ -237,11 +239,10 @@ main (void)
     int64_t took = fy_clock_mono_ms () - start;
     int good = 0;
     for (int i = 0; i < 20; i++)
-        good += slow [i].status == 200 && strcmp (slow [i].body, "slow 600")
-                                              == 0;
+        good +=
+            slow [i].status == 200 && strcmp (slow [i].body, "slow 600") == 0;
     is_int (good, 20, "all 20 answered 200");
-    ok (took < 2500, "in parallel: %lld ms for 20 x 600 ms",
-        (long long) took);
+    ok (took < 2500, "in parallel: %lld ms for 20 x 600 ms", (long long) took);
     for (int i = 0; i < 20; i++)
         s_reply_reset (&slow [i]);
 
@@ -321,8 +322,7 @@ main (void)
     call = fy_http_call_new ("GET", slow_url);
     free (slow_url);
     uint64_t id = 0;
-    if (fy_http_client_start (client, &call, s_on_done, &cancelled, &id,
-                              NULL))
+    if (fy_http_client_start (client, &call, s_on_done, &cancelled, &id, NULL))
         BAIL_OUT ("start cancelled");
     ok (id != 0, "request has an id");
     ok (fy_http_client_wait (client, 100) == 0, "ran a while");
@@ -339,8 +339,8 @@ main (void)
     s_fire_rank = 0;
     fy_http_client_timer (client, 120, s_on_timer, &s_fired [0]);
     fy_http_client_timer (client, 40, s_on_timer, &s_fired [1]);
-    uint64_t dropped = fy_http_client_timer (client, 80, s_on_timer,
-                                             &s_fired [2]);
+    uint64_t dropped =
+        fy_http_client_timer (client, 80, s_on_timer, &s_fired [2]);
     int64_t timeout = fy_http_client_timeout_ms (client);
     ok (timeout > 0 && timeout <= 40, "timeout follows the first timer (%lld)",
         (long long) timeout);

@@ -89,12 +89,10 @@ s_echo (fy_http_request_t *req)
     const char *flag = fy_http_request_query (req, "flag");
     const char *test = fy_http_request_header (req, "x-TEST");
     json_t *json = json_pack (
-        "{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s%,s:i,s:i,s:s}",
-        "method", fy_http_request_method (req),
-        "path", fy_http_request_path (req),
-        "query", fy_http_request_query_string (req),
-        "x", x, "flag", flag, "test", test,
-        "body", body, size, "headers", headers, "args", args,
+        "{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s%,s:i,s:i,s:s}", "method",
+        fy_http_request_method (req), "path", fy_http_request_path (req),
+        "query", fy_http_request_query_string (req), "x", x, "flag", flag,
+        "test", test, "body", body, size, "headers", headers, "args", args,
         "peer", fy_http_request_peer (req));
     fy_http_request_add_header (req, "X-Echo", "yes");
     fy_http_respond_json (req, 200, json);
@@ -110,17 +108,14 @@ s_handler (fy_http_request_t *req, void *arg)
     fy_http_request_set_cancel (req, s_on_cancel, loop);
     if (strcmp (path, "/hello") == 0)
         fy_http_respond (req, 200, "text/plain", "hello", 5);
-    else
-    if (strncmp (path, "/echo", 5) == 0)
+    else if (strncmp (path, "/echo", 5) == 0)
         s_echo (req);
-    else
-    if (strncmp (path, "/defer/", 7) == 0 || strcmp (path, "/hang") == 0) {
+    else if (strncmp (path, "/defer/", 7) == 0 || strcmp (path, "/hang") == 0) {
         assert (loop->held_count < S_MAX_HELD);
         int turns = path [1] == 'd' ? (int) strtol (path + 7, NULL, 10) : -1;
         loop->held [loop->held_count++] = (s_held_t) { req, turns };
     }
-    else
-    if (strncmp (path, "/stream/", 8) == 0) {
+    else if (strncmp (path, "/stream/", 8) == 0) {
         assert (!loop->stream.req);
         loop->stream = (s_stream_t) { req, 0, strtoul (path + 8, NULL, 10) };
         fy_http_stream_set_writable (req, s_on_writable, loop);
@@ -154,7 +149,7 @@ s_tick (s_loop_t *loop)
     }
     s_stream_t *stream = &loop->stream;
     while (stream->req && !loop->starve
-       &&  !fy_http_request_is_cancelled (stream->req)) {
+           && !fy_http_request_is_cancelled (stream->req)) {
         size_t room = fy_http_stream_room (stream->req);
         if (room > loop->max_room_seen)
             loop->max_room_seen = room;
@@ -270,8 +265,7 @@ s_get_reset (s_get_t *get, const char *path)
 {
     free (get->got);
     memset (get, 0, sizeof *get);
-    snprintf (get->url, sizeof get->url, "http://127.0.0.1:%d%s", s_port,
-              path);
+    snprintf (get->url, sizeof get->url, "http://127.0.0.1:%d%s", s_port, path);
 }
 
 static void
@@ -337,8 +331,9 @@ s_error_code (const char *body)
     json_t *json = json_loads (body ? body : "", 0, NULL);
     const char *text = NULL;
     if (json
-    &&  json_unpack (json, "{s:{s:s,s:s}}", "error", "code", &text,
-                     "message", &(const char *) { NULL }) == 0)
+        && json_unpack (json, "{s:{s:s,s:s}}", "error", "code", &text,
+                        "message", &(const char *) { NULL })
+               == 0)
         snprintf (code, sizeof code, "%s", text);
     json_decref (json);
     return code;
@@ -399,7 +394,7 @@ s_read_all (int fd, char *buf, size_t size)
     size_t used = 0;
     ssize_t rc;
     while (used < size - 1
-       &&  (rc = recv (fd, buf + used, size - 1 - used, 0)) > 0)
+           && (rc = recv (fd, buf + used, size - 1 - used, 0)) > 0)
         used += (size_t) rc;
     buf [used] = '\0';
     return used;
@@ -450,8 +445,8 @@ s_server_swap (const fy_http_limits_t *limits)
         kept = s_loop.server;
         kept_port = s_port;
         fy_error_t err = { "" };
-        s_loop.server = fy_http_server_new ("127.0.0.1", 0, limits,
-                                            s_handler, &s_loop, &err);
+        s_loop.server = fy_http_server_new ("127.0.0.1", 0, limits, s_handler,
+                                            &s_loop, &err);
         if (!s_loop.server)
             BAIL_OUT ("cannot start: %s", err.text);
         s_port = fy_http_server_port (s_loop.server);
@@ -470,17 +465,15 @@ test_new (void)
 {
     fy_error_t err = { "" };
     errno = 0;
-    fy_http_server_t *bad = fy_http_server_new ("nowhere", 0, NULL, NULL,
-                                                NULL, &err);
+    fy_http_server_t *bad =
+        fy_http_server_new ("nowhere", 0, NULL, NULL, NULL, &err);
     ok (bad == NULL && errno == EINVAL, "bad address refused with EINVAL");
-    ok (strstr (err.text, "nowhere") != NULL, "error names it: %s",
-        err.text);
-    fy_http_server_t *taken = fy_http_server_new ("127.0.0.1", s_port, NULL,
-                                                  NULL, NULL, &err);
+    ok (strstr (err.text, "nowhere") != NULL, "error names it: %s", err.text);
+    fy_http_server_t *taken =
+        fy_http_server_new ("127.0.0.1", s_port, NULL, NULL, NULL, &err);
     ok (taken == NULL && errno == EADDRINUSE,
         "port in use refused with EADDRINUSE: %s", err.text);
-    fy_http_server_t *any = fy_http_server_new ("*", 0, NULL, NULL, NULL,
-                                                &err);
+    fy_http_server_t *any = fy_http_server_new ("*", 0, NULL, NULL, NULL, &err);
     ok (any != NULL && fy_http_server_port (any) > 0, "'*' binds");
     fy_http_server_destroy (&any);
     ok (any == NULL, "destroy sets reference to NULL");
@@ -514,10 +507,10 @@ test_immediate (void)
     const char *method = "", *path = "", *query = "", *x = "", *flag = "",
                *test = "", *body = "", *peer = "";
     int headers = 0, args = 0;
-    json_unpack (json, "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}",
-                 "method", &method, "path", &path, "query", &query,
-                 "x", &x, "flag", &flag, "test", &test, "body", &body,
-                 "headers", &headers, "args", &args, "peer", &peer);
+    json_unpack (json, "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "method",
+                 &method, "path", &path, "query", &query, "x", &x, "flag",
+                 &flag, "test", &test, "body", &body, "headers", &headers,
+                 "args", &args, "peer", &peer);
     is_str (method, "PUT", "echo: method");
     is_str (path, "/echo/a b", "echo: path decoded");
     is_str (query, "x=1%262&flag&y=%41", "echo: raw query string");
@@ -609,15 +602,16 @@ test_chunked_large (void)
     s_get_reset (&get, "/echo");
     get.body = body;
     get.chunked = true;
-    uint64_t before = fy_http_server_refused (s_loop.server,
-                                              FY_HTTP_REFUSED_BODY_TOO_LARGE);
+    uint64_t before =
+        fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_BODY_TOO_LARGE);
     s_fetch (&get);
     is_int (get.status, 413, "chunked body of 2.5 MiB: 413");
     is_str (s_error_code (get.got), "body_too_large",
             "chunked 2.5 MiB: 413 is JSON");
-    is_int (fy_http_server_refused (s_loop.server,
-                                    FY_HTTP_REFUSED_BODY_TOO_LARGE)
-            - before, 1, "413 counted");
+    is_int (
+        fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_BODY_TOO_LARGE)
+            - before,
+        1, "413 counted");
     free (get.got);
     free (body);
 }
@@ -655,34 +649,33 @@ test_smuggling (void)
         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1"
         "\r\nHost: x\r\n\r\n",
     };
-    static const char *names [] = {
-        "two Content-Lengths that disagree",
-        "two equal Content-Lengths",
-        "Content-Length with Transfer-Encoding"
-    };
+    static const char *names [] = { "two Content-Lengths that disagree",
+                                    "two equal Content-Lengths",
+                                    "Content-Length with Transfer-Encoding" };
     for (size_t i = 0; i < sizeof requests / sizeof *requests; i++) {
         s_smuggle_t smuggle = { requests [i], "" };
         int handled = s_loop.handled;
-        uint64_t before = fy_http_server_refused (s_loop.server,
-                                                  FY_HTTP_REFUSED_BODY_LENGTH);
+        uint64_t before =
+            fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_BODY_LENGTH);
         int64_t start = fy_clock_mono_ms ();
         s_client_t client;
         s_client_start (&client, s_smuggle_run, &smuggle);
         s_client_wait (&client);
-        ok (strncmp (smuggle.got, "HTTP/1.1 400", 12) == 0,
-            "%s: 400", names [i]);
+        ok (strncmp (smuggle.got, "HTTP/1.1 400", 12) == 0, "%s: 400",
+            names [i]);
         const char *body = strstr (smuggle.got, "\r\n\r\n");
         is_str (s_error_code (body ? body + 4 : ""), "body_length",
                 "%s: JSON error body_length", names [i]);
         is_int (s_count (smuggle.got, "HTTP/1.1 "), 1,
                 "%s: one answer, nothing smuggled", names [i]);
-        is_int (s_loop.handled - handled, 0,
-                "%s: no handler called", names [i]);
-        ok (fy_clock_mono_ms () - start < 3000,
-            "%s: connection closed", names [i]);
-        is_int (fy_http_server_refused (s_loop.server,
-                                        FY_HTTP_REFUSED_BODY_LENGTH)
-                - before, 1, "%s: counted", names [i]);
+        is_int (s_loop.handled - handled, 0, "%s: no handler called",
+                names [i]);
+        ok (fy_clock_mono_ms () - start < 3000, "%s: connection closed",
+            names [i]);
+        is_int (
+            fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_BODY_LENGTH)
+                - before,
+            1, "%s: counted", names [i]);
     }
 }
 
@@ -759,17 +752,17 @@ test_slow_clients (void)
     s_client_start (&client, s_trickle_run, &slow);
     s_client_wait (&client);
     is_int (slow.refused, S_SLOW - 8, "over 8 from one address: refused");
-    is_int (slow.timed_out, 8, "the 8 trickling heads: closed by the "
+    is_int (slow.timed_out, 8,
+            "the 8 trickling heads: closed by the "
             "header timeout");
     is_int (slow.open, 0, "no slow client left open");
     ok (slow.other_served, "another address served while they trickle");
     ok (slow.same_served, "their address served again after");
-    is_int (fy_http_server_refused (s_loop.server,
-                                    FY_HTTP_REFUSED_PER_IP), S_SLOW - 8,
-            "per-address refusals counted");
-    is_int (fy_http_server_refused (s_loop.server,
-                                    FY_HTTP_REFUSED_HEADER_TIMEOUT), 8,
-            "header timeouts counted");
+    is_int (fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_PER_IP),
+            S_SLOW - 8, "per-address refusals counted");
+    is_int (
+        fy_http_server_refused (s_loop.server, FY_HTTP_REFUSED_HEADER_TIMEOUT),
+        8, "header timeouts counted");
     is_str (fy_http_refusal_name (FY_HTTP_REFUSED_PER_IP), "per_ip_limit",
             "refusal names for metric labels");
     s_server_swap (NULL);
@@ -826,14 +819,18 @@ s_pipeline_run (void *arg)
     char requests [4096] = "";
     for (int index = 0; index < 10; index++) {
         char one [128];
-        snprintf (one, sizeof one, index % 3 ? "GET /defer/%d HTTP/1.1\r\n"
-                  "Host: x\r\n\r\n" : "GET /hello?%d HTTP/1.1\r\n"
-                  "Host: x\r\n\r\n", index + 1);
+        snprintf (one, sizeof one,
+                  index % 3 ? "GET /defer/%d HTTP/1.1\r\n"
+                              "Host: x\r\n\r\n"
+                            : "GET /hello?%d HTTP/1.1\r\n"
+                              "Host: x\r\n\r\n",
+                  index + 1);
         strncat (requests, one, sizeof requests - strlen (requests) - 1);
     }
-    strncat (requests, "GET /hello HTTP/1.1\r\nHost: x\r\n"
-             "Connection: close\r\n\r\n", sizeof requests - strlen (requests)
-             - 1);
+    strncat (requests,
+             "GET /hello HTTP/1.1\r\nHost: x\r\n"
+             "Connection: close\r\n\r\n",
+             sizeof requests - strlen (requests) - 1);
     s_send_all (fd, requests, strlen (requests));
     raw->size = s_read_all (fd, raw->got, sizeof raw->got);
     close (fd);
@@ -853,8 +850,8 @@ test_pipelining (void)
     bool ordered = true;
     for (int index = 0; index < 10 && ordered; index++) {
         char want [32];
-        snprintf (want, sizeof want, index % 3 ? "deferred /defer/%d"
-                  : "hello", index + 1);
+        snprintf (want, sizeof want, index % 3 ? "deferred /defer/%d" : "hello",
+                  index + 1);
         at = strstr (at, want);
         ordered = at != NULL;
     }
@@ -870,7 +867,9 @@ static void
 s_many_run (void *arg)
 {
     s_many_t *many = arg;
-    enum { COUNT = 200 };
+    enum {
+        COUNT = 200
+    };
     CURLM *multi = curl_multi_init ();
     s_get_t *gets = fy_xcalloc (COUNT, sizeof (s_get_t));
     CURL *curls [COUNT];
@@ -890,9 +889,8 @@ s_many_run (void *arg)
     for (int index = 0; index < COUNT; index++) {
         s_curl_finish (curls [index], &gets [index]);
         const char *want = index % 2 ? "hello" : "deferred /defer/5";
-        many->good += gets [index].status == 200
-                   && gets [index].got
-                   && strcmp (gets [index].got, want) == 0;
+        many->good += gets [index].status == 200 && gets [index].got
+                      && strcmp (gets [index].got, want) == 0;
         curl_multi_remove_handle (multi, curls [index]);
         curl_easy_cleanup (curls [index]);
         curl_slist_free_all (lists [index]);
@@ -976,12 +974,18 @@ test_stream (void)
     is_int (slow.get.status, 200, "stream: 200");
     is_int (slow.get.got_size, total, "stream: every byte arrived");
     is_int (slow.bad, 0, "stream: bytes in order");
-    ok (s_loop.writables > 0, "stream: producer paused and was resumed "
-        "(%d writable calls)", s_loop.writables);
-    ok (s_loop.refused > 0, "stream: a write into a full buffer is refused "
-        "(%d times)", s_loop.refused);
-    ok (s_loop.max_room_seen <= 64 * 1024, "stream: room never above the "
-        "limit (%zu)", s_loop.max_room_seen);
+    ok (s_loop.writables > 0,
+        "stream: producer paused and was resumed "
+        "(%d writable calls)",
+        s_loop.writables);
+    ok (s_loop.refused > 0,
+        "stream: a write into a full buffer is refused "
+        "(%d times)",
+        s_loop.refused);
+    ok (s_loop.max_room_seen <= 64 * 1024,
+        "stream: room never above the "
+        "limit (%zu)",
+        s_loop.max_room_seen);
     ok (s_loop.stream.req == NULL, "stream: ended");
     is_int (s_settled_requests (), 0, "stream: request released");
 }
@@ -1022,7 +1026,8 @@ test_stream_trickle (void)
     is_int (get.status, 200, "trickle: 200");
     is_str (get.got, "part0\npart1\npart2\npart3\npart4\n",
             "trickle: every part, in order");
-    ok (s_loop.zero_timeouts < 20, "trickle: the loop did not spin while "
+    ok (s_loop.zero_timeouts < 20,
+        "trickle: the loop did not spin while "
         "the stream was dry (%d zero timeouts in %d turns)",
         s_loop.zero_timeouts, turns);
     is_int (s_settled_requests (), 0, "trickle: request released");
@@ -1056,10 +1061,12 @@ test_cancel (void)
     int64_t deadline = fy_clock_mono_ms () + 3000;
     while (s_loop.cancels == cancels && fy_clock_mono_ms () < deadline)
         s_turn (&s_loop, 20);
-    is_int (s_loop.cancels, cancels + 1, "hang-up during deferral: cancel "
+    is_int (s_loop.cancels, cancels + 1,
+            "hang-up during deferral: cancel "
             "callback fired");
-    ok (s_loop.held_count == 1 && fy_http_request_is_cancelled (
-        s_loop.held [0].req), "the held request is marked cancelled");
+    ok (s_loop.held_count == 1
+            && fy_http_request_is_cancelled (s_loop.held [0].req),
+        "the held request is marked cancelled");
     if (s_loop.held_count == 1) {
         ok (fy_http_request_header (s_loop.held [0].req, "Host") == NULL,
             "a cancelled request's headers are gone");
@@ -1085,7 +1092,8 @@ test_cancel (void)
     deadline = fy_clock_mono_ms () + 3000;
     while (s_loop.cancels == cancels && fy_clock_mono_ms () < deadline)
         s_turn (&s_loop, 20);
-    is_int (s_loop.cancels, cancels + 1, "hang-up during stream: cancel "
+    is_int (s_loop.cancels, cancels + 1,
+            "hang-up during stream: cancel "
             "callback fired");
     if (req) {
         errno = 0;
@@ -1209,8 +1217,10 @@ test_fuzz (void)
     s_client_start (&client, s_fuzz_run, &fuzz);
     s_client_wait (&client);
     ok (fuzz.sent > 150, "fuzz: %d junk connections sent", fuzz.sent);
-    ok (fuzz.smuggle_answers >= 10, "fuzz: smuggling-like inputs answered "
-        "(%d), not hung", fuzz.smuggle_answers);
+    ok (fuzz.smuggle_answers >= 10,
+        "fuzz: smuggling-like inputs answered "
+        "(%d), not hung",
+        fuzz.smuggle_answers);
     ok (fuzz.big_header_status == 431 || fuzz.big_header_status == 413,
         "fuzz: 100 KB header refused (%d)", fuzz.big_header_status);
     ok (fuzz.slowloris_closed, "fuzz: slowloris closed after %" PRId64 " ms",
@@ -1227,7 +1237,7 @@ test_fuzz (void)
 }
 
 typedef struct {
-    char got [3] [4096];
+    char got [3][4096];
     size_t sizes [3];
 } s_pending_t;
 
@@ -1249,9 +1259,8 @@ s_pending_run (void *arg)
     }
     for (int index = 0; index < 3; index++)
         if (fds [index] >= 0) {
-            pending->sizes [index] = s_read_all (fds [index],
-                                                 pending->got [index],
-                                                 sizeof pending->got [index]);
+            pending->sizes [index] = s_read_all (
+                fds [index], pending->got [index], sizeof pending->got [index]);
             close (fds [index]);
         }
 }
@@ -1266,7 +1275,7 @@ test_destroy_pending (void)
     s_client_start (&client, s_pending_run, &pending);
     int64_t deadline = fy_clock_mono_ms () + 3000;
     while ((s_loop.held_count < 2 || !s_loop.stream.req)
-       &&  fy_clock_mono_ms () < deadline)
+           && fy_clock_mono_ms () < deadline)
         s_turn (&s_loop, 5);
     ok (s_loop.held_count == 2 && s_loop.stream.req,
         "destroy: two requests held, one streaming");
@@ -1284,7 +1293,7 @@ test_destroy_pending (void)
                 "destroy: 503 is JSON");
     }
     ok (strncmp (pending.got [2], "HTTP/1.1 200", 12) == 0
-        && strstr (pending.got [2], "\r\n0\r\n\r\n") == NULL,
+            && strstr (pending.got [2], "\r\n0\r\n\r\n") == NULL,
         "destroy: stream cut without its final chunk");
 }
 
@@ -1293,7 +1302,10 @@ static void
 s_bench_run (void *arg)
 {
     double *rate = arg;
-    enum { CONNS = 8, EACH = 1500 };
+    enum {
+        CONNS = 8,
+        EACH = 1500
+    };
     CURLM *multi = curl_multi_init ();
     CURL *curls [CONNS];
     s_get_t gets [CONNS];
@@ -1351,8 +1363,8 @@ main (void)
     limits.stream_buffer = 64 * 1024;
     limits.cancel_check_ms = 50;
     fy_error_t err = { "" };
-    s_loop.server = fy_http_server_new ("127.0.0.1", 0, &limits, s_handler,
-                                        &s_loop, &err);
+    s_loop.server =
+        fy_http_server_new ("127.0.0.1", 0, &limits, s_handler, &s_loop, &err);
     if (!s_loop.server)
         BAIL_OUT ("cannot start: %s", err.text);
     s_port = fy_http_server_port (s_loop.server);
@@ -1385,8 +1397,7 @@ main (void)
     ok (s_loop.server == NULL, "server destroyed");
 
     //  No handler: 404 JSON for everything.
-    s_loop.server = fy_http_server_new ("127.0.0.1", 0, NULL, NULL, NULL,
-                                        &err);
+    s_loop.server = fy_http_server_new ("127.0.0.1", 0, NULL, NULL, NULL, &err);
     s_port = fy_http_server_port (s_loop.server);
     s_get_t get = { .got = NULL };
     s_get_reset (&get, "/anything");

@@ -14,8 +14,8 @@ static size_t s_disagreements;
 static json_t *
 s_jansson (const char *data, size_t size)
 {
-    return json_loadb (data, size,
-                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    return json_loadb (data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                       NULL);
 }
 
 //  Both parsers on the same bytes: when both accept, the trees must be
@@ -36,8 +36,7 @@ s_compare (const char *data, size_t size, const char *name)
         free (a);
         free (b);
     }
-    else
-    if (!ours != !theirs) {
+    else if (!ours != !theirs) {
         diag ("%s: fy_json %s, jansson %s (%s)", name,
               ours ? "accepts" : "refuses", theirs ? "accepts" : "refuses",
               err.text);
@@ -59,15 +58,13 @@ s_suite (const char *path, const char *name)
     if (name [0] == 'y' && (duplicate || nul))
         ok (!value && strstr (err.text, duplicate ? "duplicate" : "\\u0000"),
             "%s refused by policy: %s", name, err.text);
-    else
-    if (name [0] == 'y') {
+    else if (name [0] == 'y') {
         if (!ok (value != NULL, "%s parses", name))
             diag ("  %s", err.text);
     }
-    else
-    if (name [0] == 'n') {
+    else if (name [0] == 'n') {
         ok (!value && errno == EBADMSG
-            && strncmp (err.text, "invalid JSON at ", 16) == 0,
+                && strncmp (err.text, "invalid JSON at ", 16) == 0,
             "%s is refused: %s", name, err.text);
     }
     else
@@ -92,10 +89,9 @@ s_refused (const char *text, const char *want, const char *what)
     fy_error_t err = { "" };
     errno = 0;
     json_t *value = fy_json_loads (text, &err);
-    if (!ok (!value && errno == EBADMSG && strcmp (err.text, want) == 0,
-             "%s", what))
-        diag ("  got \"%s\", want \"%s\"", value ? "(parsed)" : err.text,
-              want);
+    if (!ok (!value && errno == EBADMSG && strcmp (err.text, want) == 0, "%s",
+             what))
+        diag ("  got \"%s\", want \"%s\"", value ? "(parsed)" : err.text, want);
     json_decref (value);
 }
 
@@ -108,8 +104,8 @@ s_errors (void)
                "trailing comma in an object");
     s_refused ("[1,\n 2,\n  x]", "invalid JSON at 3:3: unexpected character",
                "line and column of the error");
-    s_refused ("{\"a\":1,\"a\":2}",
-               "invalid JSON at 1:8: duplicate object key", "duplicate key");
+    s_refused ("{\"a\":1,\"a\":2}", "invalid JSON at 1:8: duplicate object key",
+               "duplicate key");
     s_refused ("{\"a\":1,\"\\u0061\":2}",
                "invalid JSON at 1:8: duplicate object key",
                "a key duplicated through an escape");
@@ -154,43 +150,53 @@ s_values (void)
 {
     fy_error_t err = { "" };
     json_t *max = fy_json_loads ("[9223372036854775807,-9223372036854775808,"
-                                 "-0,1e-400,1.5E+3]", &err);
+                                 "-0,1e-400,1.5E+3]",
+                                 &err);
     ok (max && json_integer_value (json_array_get (max, 0)) == INT64_MAX
-        && json_integer_value (json_array_get (max, 1)) == INT64_MIN,
+            && json_integer_value (json_array_get (max, 1)) == INT64_MIN,
         "int64 limits are integers");
     ok (max && json_is_integer (json_array_get (max, 2))
-        && json_integer_value (json_array_get (max, 2)) == 0, "-0 is 0");
+            && json_integer_value (json_array_get (max, 2)) == 0,
+        "-0 is 0");
     ok (max && json_is_real (json_array_get (max, 3))
-        && json_real_value (json_array_get (max, 3)) == 0.0,
+            && json_real_value (json_array_get (max, 3)) == 0.0,
         "an underflowing real is 0.0");
     ok (max && json_real_value (json_array_get (max, 4)) == 1500.0,
         "exponent with sign");
     json_decref (max);
 
     json_t *text = fy_json_loads ("\"\\ud83d\\ude00 \\u00e9\\\"\\\\\\/"
-                                  "\\b\\f\\n\\r\\t\"", &err);
-    is_str (json_string_value (text), "\xf0\x9f\x98\x80 \xc3\xa9\"\\/"
-            "\b\f\n\r\t", "escapes, surrogate pair and BMP escape");
+                                  "\\b\\f\\n\\r\\t\"",
+                                  &err);
+    is_str (json_string_value (text),
+            "\xf0\x9f\x98\x80 \xc3\xa9\"\\/"
+            "\b\f\n\r\t",
+            "escapes, surrogate pair and BMP escape");
     json_decref (text);
 
     //  Runs of backslashes before quotes: the decoder's room is found by
     //  the quote no backslash escapes.
     text = fy_json_loads ("[\"a\\\\\\\"b\\\\\", \"\\\\\\\\\"]", &err);
-    ok (text && strcmp (json_string_value (json_array_get (text, 0)),
-                        "a\\\"b\\") == 0
-        && strcmp (json_string_value (json_array_get (text, 1)),
-                   "\\\\") == 0, "escaped quotes and backslashes");
+    ok (text
+            && strcmp (json_string_value (json_array_get (text, 0)), "a\\\"b\\")
+                   == 0
+            && strcmp (json_string_value (json_array_get (text, 1)), "\\\\")
+                   == 0,
+        "escaped quotes and backslashes");
     json_decref (text);
 
     //  An escaped key must survive a value that reuses the scratch buffer.
     json_t *object = fy_json_loads ("{\"\\u006b\":\"a\\nb\",\"z\":{\"\\u0063"
-                                    "\":\"x\\ty\"},\"b\":[]}", &err);
-    ok (object && strcmp (json_string_value (json_object_get (object, "k")),
-                          "a\nb") == 0
-        && json_object_get (json_object_get (object, "z"), "c"),
+                                    "\":\"x\\ty\"},\"b\":[]}",
+                                    &err);
+    ok (object
+            && strcmp (json_string_value (json_object_get (object, "k")),
+                       "a\nb")
+                   == 0
+            && json_object_get (json_object_get (object, "z"), "c"),
         "escaped keys keep their text");
-    char *dump = object ? json_dumps (object, JSON_COMPACT
-                                              | JSON_PRESERVE_ORDER) : NULL;
+    char *dump =
+        object ? json_dumps (object, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     is_str (dump, "{\"k\":\"a\\nb\",\"z\":{\"c\":\"x\\ty\"},\"b\":[]}",
             "keys keep their order");
     free (dump);
@@ -226,11 +232,11 @@ s_event (const char *path, const char *name)
     s_compare (data, size, name);
     json_t *value = s_jansson (data, size);
     if (value) {
-        json_t *message = json_pack ("{s:s,s:s%,s:{s:s}}", "MessageId", name,
-                                     "Body", data, size, "Attributes",
-                                     "ApproximateReceiveCount", "1");
-        json_t *answer = json_pack ("{s:[o,o]}", "Messages",
-                                    json_incref (message), message);
+        json_t *message =
+            json_pack ("{s:s,s:s%,s:{s:s}}", "MessageId", name, "Body", data,
+                       size, "Attributes", "ApproximateReceiveCount", "1");
+        json_t *answer =
+            json_pack ("{s:[o,o]}", "Messages", json_incref (message), message);
         char *text = json_dumps (answer, JSON_COMPACT);
         s_compare (text, strlen (text), name);
         free (text);
@@ -244,19 +250,18 @@ s_event (const char *path, const char *name)
 static void
 s_dumps (void)
 {
-    json_t *value = json_pack ("{s:f,s:f,s:f,s:f,s:f,s:s,s:s%,s:I,s:[]}",
-                               "b", 1e20, "a", 1.5e-7, "c", -0.0, "d", 100.0,
-                               "e", 0.1, "ctl", "\x01\x1f\x7f/\xc3\xa9",
-                               "nul", "a\0b", 3, "i", (json_int_t) INT64_MIN,
-                               "z");
+    json_t *value = json_pack ("{s:f,s:f,s:f,s:f,s:f,s:s,s:s%,s:I,s:[]}", "b",
+                               1e20, "a", 1.5e-7, "c", -0.0, "d", 100.0, "e",
+                               0.1, "ctl", "\x01\x1f\x7f/\xc3\xa9", "nul",
+                               "a\0b", 3, "i", (json_int_t) INT64_MIN, "z");
     for (int sorted = 0; sorted < 2; sorted++) {
         size_t len = 0;
-        char *ours = fy_json_dumps (value, sorted ? FY_JSON_SORT_KEYS : 0,
-                                    &len);
+        char *ours =
+            fy_json_dumps (value, sorted ? FY_JSON_SORT_KEYS : 0, &len);
         char *theirs = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY
-                                   | (sorted ? JSON_SORT_KEYS : 0));
-        is_str (ours, theirs, "dumps as jansson, %s", sorted ? "sorted"
-                                                            : "in order");
+                                              | (sorted ? JSON_SORT_KEYS : 0));
+        is_str (ours, theirs, "dumps as jansson, %s",
+                sorted ? "sorted" : "in order");
         ok (ours && len == strlen (theirs), "and says its length");
         free (ours);
         free (theirs);
@@ -277,18 +282,20 @@ s_reader (void)
     const char *key, *value;
     size_t key_len, value_len;
     is_int (fy_json_reader_enter (reader, '{'), 1, "reader: object entered");
-    ok (fy_json_reader_key (reader, &key, &key_len) == 0
-        && key_len == 1 && *key == 'a', "first key");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0 && key_len == 1
+            && *key == 'a',
+        "first key");
     json_t *tree = fy_json_reader_value (reader);
     char *dump = tree ? json_dumps (tree, JSON_COMPACT) : NULL;
     is_str (dump, "[1,{\"x\":null}]", "a value as a tree");
     free (dump);
     json_decref (tree);
     is_int (fy_json_reader_next (reader), 1, "another member");
-    ok (fy_json_reader_key (reader, &key, &key_len) == 0
-        && key_len == 1 && *key == 'b', "an escaped key, decoded");
+    ok (fy_json_reader_key (reader, &key, &key_len) == 0 && key_len == 1
+            && *key == 'b',
+        "an escaped key, decoded");
     ok (fy_json_reader_string (reader, &value, &value_len) == 0
-        && value_len == 3 && memcmp (value, "t\tu", 3) == 0,
+            && value_len == 3 && memcmp (value, "t\tu", 3) == 0,
         "a string value, decoded");
     is_int (fy_json_reader_next (reader), 1, "another member");
     ok (fy_json_reader_key (reader, &key, &key_len) == 0 && *key == 'c',
@@ -308,29 +315,30 @@ s_reader (void)
     reader = fy_json_reader_new (text, strlen (text), &err);
     ok (fy_json_reader_enter (reader, '[') == -1 && errno == EBADMSG,
         "entering an object as an array fails: %s", err.text);
-    ok (fy_json_reader_enter (reader, '{') == -1, "and the reader stays failed");
+    ok (fy_json_reader_enter (reader, '{') == -1,
+        "and the reader stays failed");
     fy_json_reader_destroy (&reader);
     reader = fy_json_reader_new (text, strlen (text), &err);
     ok (fy_json_reader_enter (reader, '{') == 1
-        && fy_json_reader_key (reader, &key, &key_len) == 0
-        && fy_json_reader_string (reader, &value, &value_len) == -1,
+            && fy_json_reader_key (reader, &key, &key_len) == 0
+            && fy_json_reader_string (reader, &value, &value_len) == -1,
         "a number read as a string fails: %s", err.text);
     fy_json_reader_destroy (&reader);
     reader = fy_json_reader_new (text, strlen (text), &err);
     json_t *whole = fy_json_reader_value (reader);
     ok (whole && fy_json_reader_end (reader) == -1
-        && strstr (err.text, "1:10: unexpected text after the value"),
+            && strstr (err.text, "1:10: unexpected text after the value"),
         "text after the value fails at end: %s", err.text);
     json_decref (whole);
     fy_json_reader_destroy (&reader);
     text = "{\"a\": {\"b\": 1";
     reader = fy_json_reader_new (text, strlen (text), &err);
     ok (fy_json_reader_enter (reader, '{') == 1
-        && fy_json_reader_key (reader, &key, &key_len) == 0
-        && fy_json_reader_enter (reader, '{') == 1
-        && fy_json_reader_key (reader, &key, &key_len) == 0
-        && (json_decref (fy_json_reader_value (reader)), 1)
-        && fy_json_reader_next (reader) == -1,
+            && fy_json_reader_key (reader, &key, &key_len) == 0
+            && fy_json_reader_enter (reader, '{') == 1
+            && fy_json_reader_key (reader, &key, &key_len) == 0
+            && (json_decref (fy_json_reader_value (reader)), 1)
+            && fy_json_reader_next (reader) == -1,
         "a cut object fails at next: %s", err.text);
     fy_json_reader_destroy (&reader);
 }
@@ -338,8 +346,8 @@ s_reader (void)
 int
 main (void)
 {
-    size_t events = tap_each_file (tap_srcpath ("tests/data/events"),
-                                   ".json", s_event);
+    size_t events =
+        tap_each_file (tap_srcpath ("tests/data/events"), ".json", s_event);
     ok (events > 10, "%zu sample events", events);
     is_int ((int) s_disagreements, 0,
             "the same verdict and tree as jansson on every sample event");
@@ -349,8 +357,8 @@ main (void)
     s_reader ();
     s_dumps ();
     //  Last: without the conformance data they skip the rest of the test.
-    size_t parsing = tap_each_file (
-        tap_testdata ("jsontestsuite/test_parsing"), ".json", s_suite);
+    size_t parsing = tap_each_file (tap_testdata ("jsontestsuite/test_parsing"),
+                                    ".json", s_suite);
     ok (parsing > 300, "JSONTestSuite: %zu parsing cases", parsing);
     size_t transform = tap_each_file (
         tap_testdata ("jsontestsuite/test_transform"), ".json", s_transform);

@@ -105,8 +105,7 @@ s_forge_hs256 (const char *header, const char *payload, const void *key,
 
 //  A fresh key pair as PEM text: *private_p and *public_p, caller owns.
 static void
-s_keygen (const char *curve, size_t rsa_bits, char **private_p,
-          char **public_p)
+s_keygen (const char *curve, size_t rsa_bits, char **private_p, char **public_p)
 {
     EVP_PKEY *pkey = curve ? EVP_PKEY_Q_keygen (NULL, NULL, "EC", curve)
                            : EVP_PKEY_Q_keygen (NULL, NULL, "RSA", rsa_bits);
@@ -130,8 +129,8 @@ static fy_jwt_status_t
 s_verify (fy_jwt_t *jwt, const char *token, json_t **claims_p)
 {
     fy_error_t err = { "" };
-    fy_jwt_status_t status = fy_jwt_verify (jwt, token, strlen (token), NOW,
-                                            claims_p, &err);
+    fy_jwt_status_t status =
+        fy_jwt_verify (jwt, token, strlen (token), NOW, claims_p, &err);
     if (status != FY_JWT_OK && !strstr (err.text, " "))
         diag ("no error text for status %d", status);
     return status;
@@ -152,27 +151,30 @@ s_sign (const char *alg, const char *key, size_t key_len, const char *claims)
 static void
 s_test_status_codes (void)
 {
-    static const char *codes [] = {
-        "ok", "malformed_token", "bad_algorithm", "bad_signature",
-        "token_expired", "token_not_yet_valid", "bad_issuer", "bad_audience",
-        "missing_claim"
-    };
+    static const char *codes [] = { "ok",
+                                    "malformed_token",
+                                    "bad_algorithm",
+                                    "bad_signature",
+                                    "token_expired",
+                                    "token_not_yet_valid",
+                                    "bad_issuer",
+                                    "bad_audience",
+                                    "missing_claim" };
     for (int status = FY_JWT_OK; status <= FY_JWT_MISSING_CLAIM; status++)
-        is_str (fy_jwt_status_code ((fy_jwt_status_t) status),
-                codes [status], "status %d is %s", status, codes [status]);
+        is_str (fy_jwt_status_code ((fy_jwt_status_t) status), codes [status],
+                "status %d is %s", status, codes [status]);
 }
 
 static void
 s_test_construction (const char *rsa_pub, const char *ec_pub)
 {
     fy_error_t err = { "" };
-    static const char *bad_algs [] = {
-        "none", "None", "HS384", "HS512", "RS512", "PS256", "ES512", "hs256",
-        "", NULL
-    };
+    static const char *bad_algs [] = { "none",  "None",  "HS384", "HS512",
+                                       "RS512", "PS256", "ES512", "hs256",
+                                       "",      NULL };
     for (size_t i = 0; i < sizeof bad_algs / sizeof *bad_algs; i++) {
-        fy_jwt_t *jwt = fy_jwt_new (bad_algs [i], s_secret,
-                                    strlen (s_secret), &err);
+        fy_jwt_t *jwt =
+            fy_jwt_new (bad_algs [i], s_secret, strlen (s_secret), &err);
         ok (jwt == NULL && errno == EINVAL, "alg %s refused",
             bad_algs [i] ? bad_algs [i] : "NULL");
     }
@@ -202,8 +204,8 @@ s_test_construction (const char *rsa_pub, const char *ec_pub)
     ok (fy_jwt_sign ("none", s_secret, strlen (s_secret), claims, &err) == NULL,
         "no alg none token minted");
     json_t *array = json_array ();
-    ok (fy_jwt_sign ("HS256", s_secret, strlen (s_secret), array, &err)
-        == NULL, "claims must be an object");
+    ok (fy_jwt_sign ("HS256", s_secret, strlen (s_secret), array, &err) == NULL,
+        "claims must be an object");
     json_decref (array);
     json_decref (claims);
     free (p384);
@@ -229,7 +231,8 @@ s_test_hs256 (const char *rsa_pub)
 
     snprintf (claims_text, sizeof claims_text,
               "{\"sub\":\"svc-audit\",\"iss\":\"ferry\",\"aud\":\"api\","
-              "\"iat\":%d,\"exp\":%d}", NOW, NOW + 60);
+              "\"iat\":%d,\"exp\":%d}",
+              NOW, NOW + 60);
     char *good = s_sign ("HS256", s_secret, strlen (s_secret), claims_text);
     is_int (s_verify (jwt, good, &claims), FY_JWT_OK, "good HS256 token");
     is_str (json_string_value (json_object_get (claims, "sub")), "svc-audit",
@@ -240,8 +243,8 @@ s_test_hs256 (const char *rsa_pub)
     //  The token need not be NUL-terminated.
     size_t good_len = strlen (good);
     char *padded = fy_xasprintf ("%s.garbage", good);
-    is_int (fy_jwt_verify (jwt, padded, good_len, NOW, NULL, &err),
-            FY_JWT_OK, "token of len bytes inside a longer buffer");
+    is_int (fy_jwt_verify (jwt, padded, good_len, NOW, NULL, &err), FY_JWT_OK,
+            "token of len bytes inside a longer buffer");
     is_int (fy_jwt_verify (jwt, padded, strlen (padded), NOW, NULL, &err),
             FY_JWT_MALFORMED, "the longer buffer itself has 3 dots");
     free (padded);
@@ -276,16 +279,15 @@ s_test_hs256 (const char *rsa_pub)
     fy_jwt_set_leeway (jwt, 0);
     free (early);
 
-    snprintf (claims_text, sizeof claims_text,
-              "{\"sub\":\"x\",\"exp\":%d.75}", NOW);
-    char *fraction = s_sign ("HS256", s_secret, strlen (s_secret),
-                             claims_text);
+    snprintf (claims_text, sizeof claims_text, "{\"sub\":\"x\",\"exp\":%d.75}",
+              NOW);
+    char *fraction = s_sign ("HS256", s_secret, strlen (s_secret), claims_text);
     is_int (s_verify (jwt, fraction, NULL), FY_JWT_EXPIRED,
             "fractional exp rounds down");
     free (fraction);
 
-    char *no_exp = s_sign ("HS256", s_secret, strlen (s_secret),
-                           "{\"sub\":\"x\"}");
+    char *no_exp =
+        s_sign ("HS256", s_secret, strlen (s_secret), "{\"sub\":\"x\"}");
     is_int (s_verify (jwt, no_exp, NULL), FY_JWT_MISSING_CLAIM,
             "exp required by default");
     fy_jwt_set_require_exp (jwt, false);
@@ -311,8 +313,8 @@ s_test_hs256 (const char *rsa_pub)
     is_int (s_verify (jwt, good, NULL), FY_JWT_BAD_AUDIENCE, "aud mismatch");
     snprintf (claims_text, sizeof claims_text,
               "{\"aud\":[\"web\",\"admin\"],\"exp\":%d}", NOW + 60);
-    char *aud_array = s_sign ("HS256", s_secret, strlen (s_secret),
-                              claims_text);
+    char *aud_array =
+        s_sign ("HS256", s_secret, strlen (s_secret), claims_text);
     is_int (s_verify (jwt, aud_array, NULL), FY_JWT_OK,
             "aud array holding ours");
     fy_jwt_set_audience (jwt, "api");
@@ -325,18 +327,17 @@ s_test_hs256 (const char *rsa_pub)
     free (aud_array);
     snprintf (claims_text, sizeof claims_text,
               "{\"aud\":[[\"api\"],{\"api\":1}],\"exp\":%d}", NOW + 60);
-    char *aud_odd = s_sign ("HS256", s_secret, strlen (s_secret),
-                            claims_text);
+    char *aud_odd = s_sign ("HS256", s_secret, strlen (s_secret), claims_text);
     is_int (s_verify (jwt, aud_odd, NULL), FY_JWT_BAD_AUDIENCE,
             "aud items that are not strings do not match");
     free (aud_odd);
     fy_jwt_set_audience (jwt, NULL);
 
     //  Pinning: alg none, other algorithms, key confusion.
-    snprintf (claims_text, sizeof claims_text,
-              "{\"sub\":\"x\",\"exp\":%d}", NOW + 60);
-    static const char *algs [] = { "none", "None", "NONE", "HS384", "HS512",
-                                   "RS256", "hs256", "HS256 " };
+    snprintf (claims_text, sizeof claims_text, "{\"sub\":\"x\",\"exp\":%d}",
+              NOW + 60);
+    static const char *algs [] = { "none",  "None",  "NONE",  "HS384",
+                                   "HS512", "RS256", "hs256", "HS256 " };
     for (size_t i = 0; i < sizeof algs / sizeof *algs; i++) {
         char *header = fy_xasprintf ("{\"alg\":\"%s\"}", algs [i]);
         char *input = s_signing_input (header, claims_text);
@@ -345,8 +346,8 @@ s_test_hs256 (const char *rsa_pub)
                 "alg \"%s\", empty signature", algs [i]);
         free (unsigned_token);
         free (input);
-        char *mac = s_forge_hs256 (header, claims_text, s_secret,
-                                   strlen (s_secret));
+        char *mac =
+            s_forge_hs256 (header, claims_text, s_secret, strlen (s_secret));
         is_int (s_verify (jwt, mac, NULL), FY_JWT_BAD_ALG,
                 "alg \"%s\" with our own HMAC", algs [i]);
         free (mac);
@@ -364,13 +365,12 @@ s_test_hs256 (const char *rsa_pub)
 
     char *other_key = s_sign ("HS256", "another-secret-of-thirty-two-bytes!",
                               35, claims_text);
-    is_int (s_verify (jwt, other_key, NULL), FY_JWT_BAD_SIGNATURE,
-            "wrong key");
+    is_int (s_verify (jwt, other_key, NULL), FY_JWT_BAD_SIGNATURE, "wrong key");
     free (other_key);
 
     fy_jwt_t *rsa = fy_jwt_new ("RS256", rsa_pub, strlen (rsa_pub), &err);
-    char *confused = s_forge_hs256 ("{\"alg\":\"HS256\"}", claims_text,
-                                    rsa_pub, strlen (rsa_pub));
+    char *confused = s_forge_hs256 ("{\"alg\":\"HS256\"}", claims_text, rsa_pub,
+                                    strlen (rsa_pub));
     is_int (s_verify (rsa, confused, NULL), FY_JWT_BAD_ALG,
             "HS256 keyed with the RSA public key, to an RS256 validator");
     free (confused);
@@ -379,7 +379,9 @@ s_test_hs256 (const char *rsa_pub)
     fy_jwt_destroy (&rsa);
 
     //  Header and claims parsing.
-    struct { const char *header, *payload, *what; } forms [] = {
+    struct {
+        const char *header, *payload, *what;
+    } forms [] = {
         { "{\"alg\":\"HS256\",\"alg\":\"none\"}", claims_text,
           "duplicate header name" },
         { "{\"alg\":\"HS256\"}", "{\"exp\":1,\"exp\":99999999999}",
@@ -390,8 +392,8 @@ s_test_hs256 (const char *rsa_pub)
         { "[\"HS256\"]", claims_text, "header an array" },
         { "{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", claims_text,
           "crit header" },
-        { "{\"alg\":\"HS256\",\"b64\":false,\"crit\":[\"b64\"]}",
-          claims_text, "b64 header" },
+        { "{\"alg\":\"HS256\",\"b64\":false,\"crit\":[\"b64\"]}", claims_text,
+          "b64 header" },
     };
     for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
         char *token = s_forge_hs256 (forms [i].header, forms [i].payload,
@@ -409,7 +411,10 @@ s_test_hs256 (const char *rsa_pub)
     //  Structure and base64url.
     const char *dot1 = strchr (good, '.');
     const char *dot2 = strchr (dot1 + 1, '.');
-    struct { char *token; const char *what; } shapes [] = {
+    struct {
+        char *token;
+        const char *what;
+    } shapes [] = {
         { fy_xasprintf ("%s.", good), "4 parts (3 dots)" },
         { fy_xstrndup (good, (size_t) (dot2 - good)), "2 parts (1 dot)" },
         { fy_xasprintf ("%.*s", (int) (dot1 - good), good), "1 part" },
@@ -425,8 +430,8 @@ s_test_hs256 (const char *rsa_pub)
         { fy_xasprintf ("%s\n", good), "trailing newline" },
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-        is_int (s_verify (jwt, shapes [i].token, NULL), FY_JWT_MALFORMED,
-                "%s", shapes [i].what);
+        is_int (s_verify (jwt, shapes [i].token, NULL), FY_JWT_MALFORMED, "%s",
+                shapes [i].what);
         free (shapes [i].token);
     }
     //  Non-canonical base64url: the last character of a 2-char tail has
@@ -482,8 +487,8 @@ s_test_es256_forms (const char *ec_key, const char *ec_pub)
     unsigned char der [80];
     size_t der_len = sizeof der;
     EVP_DigestSignInit (ctx, NULL, EVP_sha256 (), NULL, pkey);
-    int signed_ok = EVP_DigestSign (ctx, der, &der_len,
-                                    (unsigned char *) input, strlen (input));
+    int signed_ok = EVP_DigestSign (ctx, der, &der_len, (unsigned char *) input,
+                                    strlen (input));
     ok (signed_ok == 1, "EVP ES256 signature");
     EVP_MD_CTX_free (ctx);
     EVP_PKEY_free (pkey);
@@ -504,8 +509,7 @@ s_test_es256_forms (const char *ec_key, const char *ec_pub)
     //  does not forbid it, but flipping a bit of S must fail.
     raw [63] ^= 1;
     char *flipped = s_with_signature (fy_xstrdup (input), raw, 64);
-    is_int (s_verify (jwt, flipped, NULL), FY_JWT_BAD_SIGNATURE,
-            "modified S");
+    is_int (s_verify (jwt, flipped, NULL), FY_JWT_BAD_SIGNATURE, "modified S");
     free (flipped);
     free (der_token);
     free (raw_token);
@@ -577,19 +581,19 @@ s_test_rfc7515 (void)
         ok (jwt != NULL, "RFC 7515 A.%d %s key from JWK %s", i + 1, algs [i],
             err.text);
         json_t *claims = NULL;
-        is_int (fy_jwt_verify (jwt, token, strlen (token), 1300819379,
-                               &claims, &err),
+        is_int (fy_jwt_verify (jwt, token, strlen (token), 1300819379, &claims,
+                               &err),
                 FY_JWT_OK, "RFC 7515 A.%d %s verifies %s", i + 1, algs [i],
                 err.text);
         is_str (json_string_value (json_object_get (claims, "iss")), "joe",
                 "RFC 7515 A.%d iss", i + 1);
-        ok (json_is_true (json_object_get (claims,
-                                           "http://example.com/is_root")),
+        ok (json_is_true (
+                json_object_get (claims, "http://example.com/is_root")),
             "RFC 7515 A.%d private claim", i + 1);
         json_decref (claims);
-        is_int (fy_jwt_verify (jwt, token, strlen (token), 1300819380,
-                               NULL, &err),
-                FY_JWT_EXPIRED, "RFC 7515 A.%d expired at exp", i + 1);
+        is_int (
+            fy_jwt_verify (jwt, token, strlen (token), 1300819380, NULL, &err),
+            FY_JWT_EXPIRED, "RFC 7515 A.%d expired at exp", i + 1);
         //  Each token to the other two validators.
         validators [i] = jwt;
         free (jwk);
@@ -616,15 +620,15 @@ s_test_rfc7515 (void)
         for (int j = 0; j < 3; j++)
             is_int (fy_jwt_verify (validators [j], token, strlen (token),
                                    1300819379, NULL, NULL),
-                    FY_JWT_BAD_ALG, "RFC 7515 A.%d (%s) refused by %s",
-                    a, a == 4 ? "ES512" : "none", algs [j]);
+                    FY_JWT_BAD_ALG, "RFC 7515 A.%d (%s) refused by %s", a,
+                    a == 4 ? "ES512" : "none", algs [j]);
         free (token);
     }
     //  A JWK of the wrong type for the algorithm.
-    char *rsa_jwk = s_slurp (tap_testdata (
-        "jose/latchset-jose/tests/vectors/rfc7515_A.2.jwk"));
-    char *p521_jwk = s_slurp (tap_testdata (
-        "jose/latchset-jose/tests/vectors/rfc7515_A.4.jwk"));
+    char *rsa_jwk = s_slurp (
+        tap_testdata ("jose/latchset-jose/tests/vectors/rfc7515_A.2.jwk"));
+    char *p521_jwk = s_slurp (
+        tap_testdata ("jose/latchset-jose/tests/vectors/rfc7515_A.4.jwk"));
     fy_error_t err = { "" };
     ok (fy_jwt_new_jwk ("ES256", rsa_jwk, strlen (rsa_jwk), &err) == NULL,
         "RSA JWK for ES256 refused: %s", err.text);
@@ -641,8 +645,9 @@ s_test_rfc7515 (void)
 static bool
 s_alg_is_ours (const char *alg)
 {
-    return alg && (strcmp (alg, "HS256") == 0 || strcmp (alg, "RS256") == 0
-                   || strcmp (alg, "ES256") == 0);
+    return alg
+           && (strcmp (alg, "HS256") == 0 || strcmp (alg, "RS256") == 0
+               || strcmp (alg, "ES256") == 0);
 }
 
 //  Our algorithm for a JWK's key type, ignoring its "alg".
@@ -685,23 +690,26 @@ static char *
 s_header_alg (const char *token)
 {
     const char *dot = strchr (token, '.');
-    char *b64 = dot ? fy_xstrndup (token, (size_t) (dot - token))
-                    : fy_xstrdup (token);
+    char *b64 =
+        dot ? fy_xstrndup (token, (size_t) (dot - token)) : fy_xstrdup (token);
     //  Decode leniently, for reporting only.
     size_t len = strlen (b64);
-    char *padded = fy_xasprintf ("%s%s", b64, len % 4 == 2 ? "=="
-                                            : len % 4 == 3 ? "=" : "");
+    char *padded = fy_xasprintf ("%s%s", b64,
+                                 len % 4 == 2   ? "=="
+                                 : len % 4 == 3 ? "="
+                                                : "");
     for (char *c = padded; *c; c++)
         *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
     unsigned char decoded [512] = "";
     int got = strlen (padded) < 680
-            ? EVP_DecodeBlock (decoded, (unsigned char *) padded,
-                               (int) strlen (padded)) : -1;
+                  ? EVP_DecodeBlock (decoded, (unsigned char *) padded,
+                                     (int) strlen (padded))
+                  : -1;
     free (b64);
     free (padded);
-    json_t *header = got > 0 ? json_loads ((char *) decoded,
-                                           JSON_DISABLE_EOF_CHECK, NULL)
-                             : NULL;
+    json_t *header =
+        got > 0 ? json_loads ((char *) decoded, JSON_DISABLE_EOF_CHECK, NULL)
+                : NULL;
     const char *alg = json_string_value (json_object_get (header, "alg"));
     char *result = fy_xstrdup (alg ? alg : "?");
     json_decref (header);
@@ -730,12 +738,13 @@ s_test_wycheproof (void)
         "jose/wycheproof/testvectors_v1/json_web_signature_test.json");
     json_t *groups = json_object_get (root, "testGroups");
     const char *tc357 = NULL;
-    int cases = 0, valid_ok = 0, invalid_ok = 0, key_refused = 0,
-        foreign = 0, foreign_refused = 0, restricted = 0, anomalies = 0;
+    int cases = 0, valid_ok = 0, invalid_ok = 0, key_refused = 0, foreign = 0,
+        foreign_refused = 0, restricted = 0, anomalies = 0;
     json_t *foreign_algs = json_object ();
     size_t gi, ti;
     json_t *group, *test;
-    json_array_foreach (groups, gi, group) {
+    json_array_foreach (groups, gi, group)
+    {
         json_t *jwk = json_object_get (group, "public");
         if (!jwk)
             jwk = json_object_get (group, "private");
@@ -753,8 +762,10 @@ s_test_wycheproof (void)
                 static const char *algs [] = { "HS256", "RS256", "ES256" };
                 fy_jwt_t *wrong = s_validator_from_jwk (algs [i], jwk);
                 key_pinned &= wrong == NULL;
-                ok (wrong == NULL, "wycheproof group %zu (%s key) refused "
-                    "for %s", gi, alg, algs [i]);
+                ok (wrong == NULL,
+                    "wycheproof group %zu (%s key) refused "
+                    "for %s",
+                    gi, alg, algs [i]);
                 fy_jwt_destroy (&wrong);
             }
             //  ... and its tokens must fail against a validator pinned to
@@ -764,71 +775,75 @@ s_test_wycheproof (void)
             if (!jwt)
                 jwt = fy_jwt_new ("HS256", s_secret, strlen (s_secret), NULL);
         }
-        json_array_foreach (json_object_get (group, "tests"), ti, test) {
+        json_array_foreach (json_object_get (group, "tests"), ti, test)
+        {
             int tc = (int) json_integer_value (json_object_get (test, "tcId"));
-            const char *token = json_string_value (json_object_get (test,
-                                                                    "jws"));
-            const char *result = json_string_value (json_object_get (test,
-                                                                     "result"));
-            const char *comment = json_string_value (json_object_get (test,
-                                                                      "comment"));
+            const char *token =
+                json_string_value (json_object_get (test, "jws"));
+            const char *result =
+                json_string_value (json_object_get (test, "result"));
+            const char *comment =
+                json_string_value (json_object_get (test, "comment"));
             bool valid = strcmp (result, "valid") == 0;
             if (tc == 357)
                 tc357 = token;
             cases++;
             fy_error_t err = { "" };
-            fy_jwt_status_t status = jwt
-                ? fy_jwt_verify_jws (jwt, token, strlen (token), NULL, NULL,
-                                     &err)
-                : FY_JWT_MALFORMED;
+            fy_jwt_status_t status =
+                jwt ? fy_jwt_verify_jws (jwt, token, strlen (token), NULL, NULL,
+                                         &err)
+                    : FY_JWT_MALFORMED;
             const char *anomaly = s_wycheproof_anomaly (tc);
             if (anomaly) {
                 anomalies++;
                 diag ("wycheproof tcId %d: %s", tc, anomaly);
                 if (tc == 367 || tc == 370)
                     ok (status == FY_JWT_OK && tc357
-                        && strcmp (token, tc357) == 0,
+                            && strcmp (token, tc357) == 0,
                         "wycheproof tcId %d %s: same token as 357, accepted",
                         tc, comment);
                 else
                     is_int (status, FY_JWT_MALFORMED,
                             "wycheproof tcId %d %s: refused", tc, comment);
             }
-            else
-            if (!ours) {
+            else if (!ours) {
                 foreign++;
                 char *header_alg = s_header_alg (token);
-                json_object_set_new (foreign_algs, header_alg, json_integer (
-                    json_integer_value (json_object_get (foreign_algs,
-                                                         header_alg)) + 1));
+                json_object_set_new (
+                    foreign_algs, header_alg,
+                    json_integer (json_integer_value (json_object_get (
+                                      foreign_algs, header_alg))
+                                  + 1));
                 if (status != FY_JWT_OK)
                     foreign_refused++;
                 if (status == FY_JWT_OK
-                &&  strcmp (header_alg, fy_jwt_alg (jwt)) == 0) {
+                    && strcmp (header_alg, fy_jwt_alg (jwt)) == 0) {
                     //  A genuine signature in our algorithm by a key whose
                     //  JWK restricts it to another: invalid only by that
                     //  restriction, which fy_jwt_new_jwk enforces.
                     restricted++;
-                    ok (!valid && key_pinned, "wycheproof tcId %d %s: a "
+                    ok (!valid && key_pinned,
+                        "wycheproof tcId %d %s: a "
                         "genuine %s signature by a %s-only key; refused "
-                        "because that key cannot configure %s", tc, comment,
-                        header_alg, alg, header_alg);
+                        "because that key cannot configure %s",
+                        tc, comment, header_alg, alg, header_alg);
                 }
                 else
-                    ok (status != FY_JWT_OK, "wycheproof tcId %d %s (%s "
+                    ok (status != FY_JWT_OK,
+                        "wycheproof tcId %d %s (%s "
                         "key, header %s) refused by the %s validator: %s",
                         tc, comment, alg, header_alg, fy_jwt_alg (jwt),
                         fy_jwt_status_code (status));
                 free (header_alg);
             }
-            else
-            if (!jwt) {
+            else if (!jwt) {
                 key_refused++;
-                ok (!valid, "wycheproof tcId %d %s: key refused for "
-                    "verification", tc, comment);
+                ok (!valid,
+                    "wycheproof tcId %d %s: key refused for "
+                    "verification",
+                    tc, comment);
             }
-            else
-            if (valid) {
+            else if (valid) {
                 valid_ok += status == FY_JWT_OK;
                 ok (status == FY_JWT_OK, "wycheproof tcId %d %s verifies %s",
                     tc, comment, err.text);
@@ -841,17 +856,17 @@ s_test_wycheproof (void)
         }
         fy_jwt_destroy (&jwt);
     }
-    is_int (cases, json_integer_value (json_object_get (root,
-                                                        "numberOfTests")),
+    is_int (cases, json_integer_value (json_object_get (root, "numberOfTests")),
             "every wycheproof case ran");
     diag ("wycheproof JWS: %d cases; supported algorithms: %d valid "
           "verified, %d invalid refused, %d refused at key configuration "
-          "(use/key_ops); %d anomalies (listed above)", cases, valid_ok,
-          invalid_ok, key_refused, anomalies);
+          "(use/key_ops); %d anomalies (listed above)",
+          cases, valid_ok, invalid_ok, key_refused, anomalies);
     char *by_alg = json_dumps (foreign_algs, JSON_COMPACT | JSON_SORT_KEYS);
     diag ("wycheproof JWS: %d cases for unsupported algorithms, %d refused "
           "by pinned validators, %d only by the key's JWK alg; by header "
-          "alg: %s", foreign, foreign_refused, restricted, by_alg);
+          "alg: %s",
+          foreign, foreign_refused, restricted, by_alg);
     free (by_alg);
     json_decref (foreign_algs);
     json_decref (root);
@@ -880,19 +895,20 @@ s_cookbook_case (const char *name, const char *alg, json_t *jwk,
     char *got = NULL;
     size_t got_len = 0;
     fy_error_t err = { "" };
-    fy_jwt_status_t status = fy_jwt_verify_jws (jwt, token, strlen (token),
-                                                &got, &got_len, &err);
+    fy_jwt_status_t status =
+        fy_jwt_verify_jws (jwt, token, strlen (token), &got, &got_len, &err);
     if (!s_alg_is_ours (alg))
-        is_int (status, FY_JWT_BAD_ALG, "cookbook %s (%s) refused by the "
-                "%s validator", name, alg, fy_jwt_alg (jwt));
-    else
-    if (detached) {
+        is_int (status, FY_JWT_BAD_ALG,
+                "cookbook %s (%s) refused by the "
+                "%s validator",
+                name, alg, fy_jwt_alg (jwt));
+    else if (detached) {
         is_int (status, FY_JWT_BAD_SIGNATURE,
                 "cookbook %s: detached content is not reattached", name);
         const char *dot = strchr (token, '.');
         char *b64 = s_b64url (payload, strlen (payload));
-        char *attached = fy_xasprintf ("%.*s.%s%s", (int) (dot - token),
-                                       token, b64, dot + 1);
+        char *attached = fy_xasprintf ("%.*s.%s%s", (int) (dot - token), token,
+                                       b64, dot + 1);
         status = fy_jwt_verify_jws (jwt, attached, strlen (attached), &got,
                                     &got_len, &err);
         is_int (status, FY_JWT_OK, "cookbook %s with the content attached",
@@ -913,28 +929,29 @@ s_cookbook_case (const char *name, const char *alg, json_t *jwk,
 static void
 s_test_cookbook (void)
 {
-    static const char *files [] = {
-        "4_1.rsa_v15_signature", "4_2.rsa-pss_signature",
-        "4_3.ecdsa_signature", "4_4.hmac-sha2_integrity_protection",
-        "4_5.signature_with_detached_content",
-        "4_6.protecting_specific_header_fields",
-        "4_7.protecting_content_only", "4_8.multiple_signatures"
-    };
+    static const char *files [] = { "4_1.rsa_v15_signature",
+                                    "4_2.rsa-pss_signature",
+                                    "4_3.ecdsa_signature",
+                                    "4_4.hmac-sha2_integrity_protection",
+                                    "4_5.signature_with_detached_content",
+                                    "4_6.protecting_specific_header_fields",
+                                    "4_7.protecting_content_only",
+                                    "4_8.multiple_signatures" };
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path [128];
         snprintf (path, sizeof path, "jose/cookbook/jws/%s.json", files [f]);
         json_t *root = s_load_json (path);
         json_t *input = json_object_get (root, "input");
         json_t *output = json_object_get (root, "output");
-        const char *payload = json_string_value (json_object_get (input,
-                                                                  "payload"));
-        const char *compact = json_string_value (json_object_get (output,
-                                                                  "compact"));
+        const char *payload =
+            json_string_value (json_object_get (input, "payload"));
+        const char *compact =
+            json_string_value (json_object_get (output, "compact"));
         json_t *keys = json_object_get (input, "key");
         json_t *algs = json_object_get (input, "alg");
         if (compact)
-            s_cookbook_case (files [f], json_string_value (algs), keys,
-                             compact, payload, f == 4);
+            s_cookbook_case (files [f], json_string_value (algs), keys, compact,
+                             payload, f == 4);
         else {
             //  JSON serialization only: each signature with a protected
             //  header becomes compact; one without cannot be expressed
@@ -944,19 +961,21 @@ s_test_cookbook (void)
             size_t i;
             json_t *signature;
             json_array_foreach (json_object_get (json, "signatures"), i,
-                                signature) {
-                json_t *key = json_is_array (keys)
-                            ? json_array_get (keys, i) : keys;
-                const char *alg = json_is_array (algs)
-                                ? json_string_value (json_array_get (algs, i))
-                                : json_string_value (algs);
+                                signature)
+            {
+                json_t *key =
+                    json_is_array (keys) ? json_array_get (keys, i) : keys;
+                const char *alg =
+                    json_is_array (algs)
+                        ? json_string_value (json_array_get (algs, i))
+                        : json_string_value (algs);
                 const char *protected = json_string_value (
                     json_object_get (signature, "protected"));
-                char *token = fy_xasprintf ("%s.%s.%s",
-                    protected ? protected : "",
-                    json_string_value (payload_b64),
-                    json_string_value (json_object_get (signature,
-                                                        "signature")));
+                char *token =
+                    fy_xasprintf ("%s.%s.%s", protected ? protected : "",
+                                  json_string_value (payload_b64),
+                                  json_string_value (json_object_get (
+                                      signature, "signature")));
                 char label [96];
                 snprintf (label, sizeof label, "%s signature %zu", files [f],
                           i);
@@ -964,10 +983,12 @@ s_test_cookbook (void)
                     s_cookbook_case (label, alg, key, token, payload, false);
                 else {
                     fy_jwt_t *jwt = s_cookbook_validator (alg, key);
-                    is_int (fy_jwt_verify_jws (jwt, token, strlen (token),
-                                               NULL, NULL, NULL),
-                            FY_JWT_MALFORMED, "cookbook %s: no protected "
-                            "header, refused", label);
+                    is_int (fy_jwt_verify_jws (jwt, token, strlen (token), NULL,
+                                               NULL, NULL),
+                            FY_JWT_MALFORMED,
+                            "cookbook %s: no protected "
+                            "header, refused",
+                            label);
                     fy_jwt_destroy (&jwt);
                 }
                 free (token);
@@ -981,8 +1002,8 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    char *rsa_key, *rsa_pub, *rsa2_key, *rsa2_pub, *ec_key, *ec_pub,
-         *ec2_key, *ec2_pub;
+    char *rsa_key, *rsa_pub, *rsa2_key, *rsa2_pub, *ec_key, *ec_pub, *ec2_key,
+        *ec2_pub;
     s_keygen (NULL, 2048, &rsa_key, &rsa_pub);
     s_keygen (NULL, 2048, &rsa2_key, &rsa2_pub);
     s_keygen ("P-256", 0, &ec_key, &ec_pub);

@@ -53,8 +53,8 @@ s_json_line (void)
 {
     const char *line = s_read ();
     size_t length = strlen (line);
-    if (length == 0 || line [length - 1] != '\n' || strchr (line, '\n')
-        != line + length - 1)
+    if (length == 0 || line [length - 1] != '\n'
+        || strchr (line, '\n') != line + length - 1)
         return NULL;
     json_error_t error;
     json_t *root = json_loads (line, 0, &error);
@@ -84,7 +84,8 @@ test_parse (void)
     const char *names [] = { "error", "warn", "notice", "info", "debug" };
     for (int index = 0; index < 5; index++) {
         ok (fy_log_level_parse (names [index], &level) == 0
-            && (int) level == index, "level %s parses", names [index]);
+                && (int) level == index,
+            "level %s parses", names [index]);
         is_str (fy_log_level_name (level), names [index], "level name");
     }
     ok (fy_log_level_parse ("WARNING", &level) == 0 && level == FY_LOG_WARN,
@@ -186,7 +187,7 @@ s_check_cut (const char *what, bool json)
     ok (strchr (line, '\n') == line + length - 1, "%s: one line", what);
     const char *end = json ? "\xe2\x80\xa6\"}\n" : "\xe2\x80\xa6\n";
     ok (length > strlen (end)
-        && strcmp (line + length - strlen (end), end) == 0,
+            && strcmp (line + length - strlen (end), end) == 0,
         "%s: ends with the ellipsis", what);
     if (json) {
         json_t *root = json_loads (line, 0, NULL);
@@ -243,7 +244,7 @@ test_truncation (void)
     fy_log_info ("%sSup3rSecretValue%0100d", big, 0);
     line = s_read ();
     ok (!strstr (line, "Sup3r") && strstr (line, "cc***00")
-        && strstr (line, "0\xe2\x80\xa6\n"),
+            && strstr (line, "0\xe2\x80\xa6\n"),
         "a secret across the cut is masked, no prefix of it leaks");
     free (big);
 }
@@ -292,8 +293,7 @@ test_redact (void)
     fy_log_secret_add ("abc");
     fy_log_secret_add ("");
     fy_log_secret_add (NULL);
-    s_check_redact ("x hunter22 y hunter22plus z abc",
-                    "x *** y *** z abc",
+    s_check_redact ("x hunter22 y hunter22plus z abc", "x *** y *** z abc",
                     "registered secrets, longest first; short ones ignored");
 
     //  Through the writer, in both formats.
@@ -303,7 +303,8 @@ test_redact (void)
     fy_log_error ("%s", leaky);
     const char *line = s_text_line ();
     ok (!strstr (line, "pw0rd") && !strstr (line, "tok3n")
-        && !strstr (line, "hunter"), "text line carries no secret");
+            && !strstr (line, "hunter"),
+        "text line carries no secret");
     fy_log_init (NULL, FY_LOG_INFO, FY_LOG_JSON);
     fy_log_error ("%s", leaky);
     json_t *root = s_json_line ();
@@ -319,8 +320,11 @@ main (void)
     plan (NO_PLAN);
     if (pipe (s_pipe) != 0 || fcntl (s_pipe [0], F_SETFL, O_NONBLOCK) != 0)
         BAIL_OUT ("pipe: %s", strerror (errno));
-    if (regcomp (&s_stamp, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
-                 "[0-9]{2}\\.[0-9]{3}Z ", REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp (&s_stamp,
+                 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                 "[0-9]{2}\\.[0-9]{3}Z ",
+                 REG_EXTENDED | REG_NOSUB)
+        != 0)
         BAIL_OUT ("regcomp");
     fy_log_set_fd (s_pipe [1]);
 

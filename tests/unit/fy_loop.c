@@ -128,8 +128,8 @@ s_deadlines (void)
     zloop_start (loop);
     int64_t took = fy_clock_mono_ms () - start;
     ok (obj.timed_runs >= 2 && obj.timed_runs <= 6,
-        "a deadline of 20 ms runs every 20 ms (%d in %lld ms)",
-        obj.timed_runs, (long long) took);
+        "a deadline of 20 ms runs every 20 ms (%d in %lld ms)", obj.timed_runs,
+        (long long) took);
 
     //  No deadline: no run.
     obj.timeout_ms = -1;
@@ -159,8 +159,7 @@ s_detach_in_run (void)
     ok (obj.source == NULL, "detach cleared the pointer");
 
     //  From the deadline's timer, with the fd readable in the same turn.
-    s_obj_t timed = { .fd = fds [0], .timeout_ms = 0,
-                      .detach_in_run = true };
+    s_obj_t timed = { .fd = fds [0], .timeout_ms = 0, .detach_in_run = true };
     timed.source = fy_loop_attach (loop, &s_ops, &timed);
     zloop_timer (loop, 30, 1, s_on_stop, NULL);
     zloop_start (loop);

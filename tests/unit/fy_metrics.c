@@ -19,26 +19,31 @@ test_exact (void)
 {
     fy_metrics_t *metrics = fy_metrics_new ();
     fy_metric_t *audit = fy_metrics_counter (metrics, "ferry_events_total",
-        "Events routed to a service.", LABELS ("service", "audit"));
+                                             "Events routed to a service.",
+                                             LABELS ("service", "audit"));
     fy_metric_t *notify = fy_metrics_counter (metrics, "ferry_events_total",
-        "Events routed to a service.", LABELS ("service", "notify"));
-    fy_metric_t *workers = fy_metrics_gauge (metrics, "ferry_workers",
-        "Connected workers.", NULL);
+                                              "Events routed to a service.",
+                                              LABELS ("service", "notify"));
+    fy_metric_t *workers =
+        fy_metrics_gauge (metrics, "ferry_workers", "Connected workers.", NULL);
     const double bounds [] = { 0.005, 0.1, 1 };
-    fy_metric_t *latency = fy_metrics_histogram (metrics,
-        "ferry_dispatch_seconds", "Time from receive to dispatch.", NULL,
-        bounds, 3);
-    fy_metric_t *labelled = fy_metrics_histogram (metrics,
-        "ferry_dispatch_seconds", "Time from receive to dispatch.",
+    fy_metric_t *latency = fy_metrics_histogram (
+        metrics, "ferry_dispatch_seconds", "Time from receive to dispatch.",
+        NULL, bounds, 3);
+    fy_metric_t *labelled = fy_metrics_histogram (
+        metrics, "ferry_dispatch_seconds", "Time from receive to dispatch.",
         LABELS ("service", "audit", "cell", "a"), bounds, 1);
 
     ok (audit != notify, "other labels make another series");
     ok (fy_metrics_counter (metrics, "ferry_events_total",
-        "Events routed to a service.", LABELS ("service", "audit")) == audit,
+                            "Events routed to a service.",
+                            LABELS ("service", "audit"))
+            == audit,
         "same name and labels give the same series");
-    ok (fy_metrics_histogram (metrics, "ferry_dispatch_seconds",
-        "Time from receive to dispatch.", LABELS ("cell", "a", "service",
-        "audit"), bounds, 1) == labelled,
+    ok (fy_metrics_histogram (
+            metrics, "ferry_dispatch_seconds", "Time from receive to dispatch.",
+            LABELS ("cell", "a", "service", "audit"), bounds, 1)
+            == labelled,
         "labels in another order give the same series");
 
     fy_metric_inc (audit);
@@ -59,28 +64,28 @@ test_exact (void)
 
     char *text = fy_metrics_render (metrics);
     is_str (text,
-        "# HELP ferry_events_total Events routed to a service.\n"
-        "# TYPE ferry_events_total counter\n"
-        "ferry_events_total{service=\"audit\"} 3\n"
-        "ferry_events_total{service=\"notify\"} 2\n"
-        "# HELP ferry_workers Connected workers.\n"
-        "# TYPE ferry_workers gauge\n"
-        "ferry_workers 4\n"
-        "# HELP ferry_dispatch_seconds Time from receive to dispatch.\n"
-        "# TYPE ferry_dispatch_seconds histogram\n"
-        "ferry_dispatch_seconds_bucket{le=\"0.005\"} 1\n"
-        "ferry_dispatch_seconds_bucket{le=\"0.1\"} 3\n"
-        "ferry_dispatch_seconds_bucket{le=\"1\"} 4\n"
-        "ferry_dispatch_seconds_bucket{le=\"+Inf\"} 5\n"
-        "ferry_dispatch_seconds_sum 8.62890625\n"
-        "ferry_dispatch_seconds_count 5\n"
-        "ferry_dispatch_seconds_bucket{service=\"audit\",cell=\"a\","
-        "le=\"0.005\"} 0\n"
-        "ferry_dispatch_seconds_bucket{service=\"audit\",cell=\"a\","
-        "le=\"+Inf\"} 1\n"
-        "ferry_dispatch_seconds_sum{service=\"audit\",cell=\"a\"} 0.25\n"
-        "ferry_dispatch_seconds_count{service=\"audit\",cell=\"a\"} 1\n",
-        "small registry renders exactly");
+            "# HELP ferry_events_total Events routed to a service.\n"
+            "# TYPE ferry_events_total counter\n"
+            "ferry_events_total{service=\"audit\"} 3\n"
+            "ferry_events_total{service=\"notify\"} 2\n"
+            "# HELP ferry_workers Connected workers.\n"
+            "# TYPE ferry_workers gauge\n"
+            "ferry_workers 4\n"
+            "# HELP ferry_dispatch_seconds Time from receive to dispatch.\n"
+            "# TYPE ferry_dispatch_seconds histogram\n"
+            "ferry_dispatch_seconds_bucket{le=\"0.005\"} 1\n"
+            "ferry_dispatch_seconds_bucket{le=\"0.1\"} 3\n"
+            "ferry_dispatch_seconds_bucket{le=\"1\"} 4\n"
+            "ferry_dispatch_seconds_bucket{le=\"+Inf\"} 5\n"
+            "ferry_dispatch_seconds_sum 8.62890625\n"
+            "ferry_dispatch_seconds_count 5\n"
+            "ferry_dispatch_seconds_bucket{service=\"audit\",cell=\"a\","
+            "le=\"0.005\"} 0\n"
+            "ferry_dispatch_seconds_bucket{service=\"audit\",cell=\"a\","
+            "le=\"+Inf\"} 1\n"
+            "ferry_dispatch_seconds_sum{service=\"audit\",cell=\"a\"} 0.25\n"
+            "ferry_dispatch_seconds_count{service=\"audit\",cell=\"a\"} 1\n",
+            "small registry renders exactly");
     free (text);
     fy_metrics_destroy (&metrics);
     ok (metrics == NULL, "destroy sets reference to NULL");
@@ -129,18 +134,18 @@ static void
 test_escaping (void)
 {
     fy_metrics_t *metrics = fy_metrics_new ();
-    fy_metric_t *metric = fy_metrics_gauge (metrics, "ferry_escape",
-        "Back\\slash, new\nline and \"quotes\".",
+    fy_metric_t *metric = fy_metrics_gauge (
+        metrics, "ferry_escape", "Back\\slash, new\nline and \"quotes\".",
         LABELS ("path", "C:\\DIR\\FILE.TXT", "error",
                 "Cannot find file:\n\"FILE.TXT\""));
     fy_metric_set (metric, 1);
     char *text = fy_metrics_render (metrics);
     is_str (text,
-        "# HELP ferry_escape Back\\\\slash, new\\nline and \"quotes\".\n"
-        "# TYPE ferry_escape gauge\n"
-        "ferry_escape{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find "
-        "file:\\n\\\"FILE.TXT\\\"\"} 1\n",
-        "HELP escapes backslash and newline; label values also the quote");
+            "# HELP ferry_escape Back\\\\slash, new\\nline and \"quotes\".\n"
+            "# TYPE ferry_escape gauge\n"
+            "ferry_escape{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find "
+            "file:\\n\\\"FILE.TXT\\\"\"} 1\n",
+            "HELP escapes backslash and newline; label values also the quote");
     free (text);
     fy_metrics_destroy (&metrics);
 }
@@ -156,7 +161,7 @@ s_slurp (const char *relative)
 static char *
 s_line (const char *text, const char *prefix)
 {
-    for (const char *line = text; line && *line; ) {
+    for (const char *line = text; line && *line;) {
         const char *end = strchr (line, '\n');
         size_t length = end ? (size_t) (end - line) : strlen (line);
         if (strncmp (line, prefix, strlen (prefix)) == 0)
@@ -177,7 +182,7 @@ s_unescape (const char *text, size_t length, bool quote)
         char c = text [index];
         char next = index + 1 < length ? text [index + 1] : '\0';
         if (c == '\\'
-        &&  (next == '\\' || next == 'n' || (quote && next == '"'))) {
+            && (next == '\\' || next == 'n' || (quote && next == '"'))) {
             plain [used++] = next == 'n' ? '\n' : next;
             index++;
         }
@@ -213,20 +218,22 @@ test_fixtures (void)
     char *want = s_line (doc, "msdos_file_access_time_seconds{");
     ok (want != NULL, "docs: escaping example found");
     fy_metrics_t *metrics = fy_metrics_new ();
-    fy_metric_set (fy_metrics_gauge (metrics,
-        "msdos_file_access_time_seconds", "Example from the docs.",
-        LABELS ("path", "C:\\DIR\\FILE.TXT",
-                "error", "Cannot find file:\n\"FILE.TXT\"")), 1.458255915e9);
+    fy_metric_set (
+        fy_metrics_gauge (metrics, "msdos_file_access_time_seconds",
+                          "Example from the docs.",
+                          LABELS ("path", "C:\\DIR\\FILE.TXT", "error",
+                                  "Cannot find file:\n\"FILE.TXT\"")),
+        1.458255915e9);
     char *text = fy_metrics_render (metrics);
     char *got = s_line (text, "msdos_file_access_time_seconds{");
     const char *want_value = want ? strrchr (want, ' ') : NULL;
     const char *got_value = got ? strrchr (got, ' ') : NULL;
     ok (want_value && got_value
-        && (size_t) (want_value - want) == (size_t) (got_value - got)
-        && strncmp (want, got, (size_t) (want_value - want)) == 0,
+            && (size_t) (want_value - want) == (size_t) (got_value - got)
+            && strncmp (want, got, (size_t) (want_value - want)) == 0,
         "docs: labels escaped as the docs' example");
     ok (want_value && got_value
-        && strtod (want_value, NULL) == strtod (got_value, NULL),
+            && strtod (want_value, NULL) == strtod (got_value, NULL),
         "docs: value 1.458255915e9 written as %s",
         got_value ? got_value + 1 : "?");
     free (want);
@@ -242,9 +249,9 @@ test_fixtures (void)
     char *labels_line = s_line (fixture, "name {labelname=\"val2\"");
     ok (want && labels_line, "expfmt: fixture lines found");
     metrics = fy_metrics_new ();
-    fy_metrics_gauge (metrics, "name", "two-line\n doc  str\\ing",
-                      LABELS ("labelname", "val2",
-                              "basename", "base\"v\\al\nue"));
+    fy_metrics_gauge (
+        metrics, "name", "two-line\n doc  str\\ing",
+        LABELS ("labelname", "val2", "basename", "base\"v\\al\nue"));
     text = fy_metrics_render (metrics);
     got = s_line (text, "# HELP name ");
     is_str (got, want, "expfmt: HELP escaped as the parser fixture");
@@ -252,8 +259,8 @@ test_fixtures (void)
     got = s_line (text, "name{");
     const char *want_labels = labels_line ? strchr (labels_line, '{') : NULL;
     ok (got && want_labels
-        && strncmp (got + 4, want_labels, strlen (got) - 6) == 0
-        && want_labels [strlen (got) - 6] == ' ',
+            && strncmp (got + 4, want_labels, strlen (got) - 6) == 0
+            && want_labels [strlen (got) - 6] == ' ',
         "expfmt: label values escaped as the parser fixture");
     free (got);
     free (labels_line);
@@ -283,9 +290,9 @@ test_fixtures (void)
             if (!line)
                 continue;
             const char *escaped = line + strlen (prefix);
-            size_t length = label ? (size_t) (strstr (escaped, "\",bar=")
-                                               - escaped)
-                                  : strlen (escaped);
+            size_t length =
+                label ? (size_t) (strstr (escaped, "\",bar=") - escaped)
+                      : strlen (escaped);
             char *plain = s_unescape (escaped, length, label);
             metrics = fy_metrics_new ();
             char name [32];
@@ -294,19 +301,21 @@ test_fixtures (void)
                                 LABELS ("foo", label ? plain : "bar"));
             text = fy_metrics_render (metrics);
             char *ours = s_line (text, label ? name : "# HELP");
-            const char *start = ours + (label
-                ? strlen (name) + strlen ("{foo=\"")
-                : strlen ("# HELP ") + strlen (name) + 1);
+            const char *start =
+                ours
+                + (label ? strlen (name) + strlen ("{foo=\"")
+                         : strlen ("# HELP ") + strlen (name) + 1);
             size_t ours_length = label
-                ? (size_t) (strstr (start, "\"}") - start) : strlen (start);
+                                     ? (size_t) (strstr (start, "\"}") - start)
+                                     : strlen (start);
             char *again = s_unescape (start, ours_length, label);
             compared++;
             if (strcmp (again, plain) != 0)
                 diag ("%s a%d: round trip gives '%s'", cases [which], index,
                       again);
-            else
-            if (!s_is_canonical (escaped, length, label)
-            ||  (ours_length == length && memcmp (start, escaped, length) == 0))
+            else if (!s_is_canonical (escaped, length, label)
+                     || (ours_length == length
+                         && memcmp (start, escaped, length) == 0))
                 exact++;
             else
                 diag ("%s a%d: '%.*s' rendered '%.*s'", cases [which], index,
@@ -320,8 +329,10 @@ test_fixtures (void)
         }
         is_int (compared, 10, "openmetrics %s: all ten cases read",
                 cases [which]);
-        is_int (exact, compared, "openmetrics %s: each round-trips, and "
-                "canonical ones render byte for byte", cases [which]);
+        is_int (exact, compared,
+                "openmetrics %s: each round-trips, and "
+                "canonical ones render byte for byte",
+                cases [which]);
         free (fixture);
     }
 }
@@ -332,8 +343,8 @@ static int
 s_promtool (const char *path, char *output, size_t size)
 {
     char command [4200];
-    snprintf (command, sizeof command,
-              "promtool check metrics < '%s' 2>&1", path);
+    snprintf (command, sizeof command, "promtool check metrics < '%s' 2>&1",
+              path);
     FILE *pipe = popen (command, "r");
     if (!pipe)
         BAIL_OUT ("popen: %s", strerror (errno));
@@ -360,8 +371,10 @@ test_promtool (void)
     int status = s_promtool (tap_testdata ("prometheus/common/expfmt/fuzz/"
                                            "corpus/from_test_parse_error_3"),
                              output, sizeof output);
-    ok (status != 0 && status != 127, "promtool rejects a broken fixture "
-        "(exit %d)", status);
+    ok (status != 0 && status != 127,
+        "promtool rejects a broken fixture "
+        "(exit %d)",
+        status);
     char path [] = "/tmp/fy_metrics_XXXXXX";
     int fd = mkstemp (path);
     if (fd < 0)
@@ -373,17 +386,19 @@ test_promtool (void)
 
     fy_metrics_t *metrics = fy_metrics_new ();
     const char *services [] = { "audit", "notify", "auth\\\"\n,}{=", NULL };
-    const double bounds [] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
-                               5, 10, 60 };
+    const double bounds [] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
+                               0.5,    1,     5,     10,   60 };
     for (int index = 0; services [index]; index++) {
-        const char **labels = LABELS ("service", services [index],
-                                      "reason", "bad \"json\"\nline 2");
-        fy_metric_t *events = fy_metrics_counter (metrics,
-            "ferry_events_total", "Events routed, by \\ service\n.", labels);
-        fy_metric_t *depth = fy_metrics_gauge (metrics, "ferry_queue_depth",
-            "Deliveries waiting, by service.", labels);
-        fy_metric_t *latency = fy_metrics_histogram (metrics,
-            "ferry_ack_seconds", "Time from dispatch to ack.", labels,
+        const char **labels = LABELS ("service", services [index], "reason",
+                                      "bad \"json\"\nline 2");
+        fy_metric_t *events =
+            fy_metrics_counter (metrics, "ferry_events_total",
+                                "Events routed, by \\ service\n.", labels);
+        fy_metric_t *depth =
+            fy_metrics_gauge (metrics, "ferry_queue_depth",
+                              "Deliveries waiting, by service.", labels);
+        fy_metric_t *latency = fy_metrics_histogram (
+            metrics, "ferry_ack_seconds", "Time from dispatch to ack.", labels,
             bounds, sizeof bounds / sizeof *bounds);
         //  A fixed generator: the same observations every run.
         uint32_t seed = 12345u + (uint32_t) index;
@@ -397,11 +412,14 @@ test_promtool (void)
         is_int (fy_metric_value (latency), 10000, "10000 observations");
     }
     fy_metric_set (fy_metrics_gauge (metrics, "ferry_nan_info",
-                                     "A gauge with no value yet.", NULL), NAN);
+                                     "A gauge with no value yet.", NULL),
+                   NAN);
     fy_metric_set (fy_metrics_gauge (metrics, "ferry_limit_ratio",
-                                     "An unbounded limit.", NULL), INFINITY);
+                                     "An unbounded limit.", NULL),
+                   INFINITY);
     fy_metric_add (fy_metrics_counter (metrics, "ferry_bytes_total",
-                                       "Bytes received.", NULL), 1e18);
+                                       "Bytes received.", NULL),
+                   1e18);
     fy_metrics_histogram (metrics, "ferry_empty_seconds",
                           "A histogram never observed.", NULL, NULL, 0);
     fy_metrics_process (metrics);
@@ -415,7 +433,9 @@ test_promtool (void)
         diag ("rendered:\n%.2000s", text);
     ok (strstr (text, "ferry_ack_seconds_bucket{service=\"auth\\\\\\\"\\n,}{"
                       "=\",reason=\"bad \\\"json\\\"\\nline 2\",le=\"+Inf\"}"
-                      " 10000\n") != NULL, "escaped labels before le");
+                      " 10000\n")
+            != NULL,
+        "escaped labels before le");
     free (text);
     unlink (path);
     fy_metrics_destroy (&metrics);
@@ -426,11 +446,13 @@ test_process (void)
 {
     fy_metrics_t *metrics = fy_metrics_new ();
     fy_metrics_process (metrics);
-    const char *names [] = {
-        "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-        "process_virtual_memory_bytes", "process_resident_memory_bytes",
-        "process_start_time_seconds", NULL
-    };
+    const char *names [] = { "process_cpu_seconds_total",
+                             "process_open_fds",
+                             "process_max_fds",
+                             "process_virtual_memory_bytes",
+                             "process_resident_memory_bytes",
+                             "process_start_time_seconds",
+                             NULL };
     char *text = fy_metrics_render (metrics);
     for (int index = 0; names [index]; index++) {
         char prefix [80];
@@ -441,8 +463,8 @@ test_process (void)
     }
     free (text);
 
-    fy_metric_t *fds = fy_metrics_gauge (metrics, "process_open_fds",
-        "Number of open file descriptors.", NULL);
+    fy_metric_t *fds = fy_metrics_gauge (
+        metrics, "process_open_fds", "Number of open file descriptors.", NULL);
     double before = fy_metric_value (fds);
     int fd = open ("/dev/null", O_RDONLY);
     fy_metrics_process (metrics);
@@ -451,23 +473,23 @@ test_process (void)
     fy_metrics_process (metrics);
     is_int (fy_metric_value (fds), before, "and one fewer");
 
-    double resident = fy_metric_value (fy_metrics_gauge (metrics,
-        "process_resident_memory_bytes", "Resident memory size in bytes.",
-        NULL));
-    double virtual = fy_metric_value (fy_metrics_gauge (metrics,
-        "process_virtual_memory_bytes", "Virtual memory size in bytes.",
-        NULL));
+    double resident = fy_metric_value (
+        fy_metrics_gauge (metrics, "process_resident_memory_bytes",
+                          "Resident memory size in bytes.", NULL));
+    double virtual = fy_metric_value (
+        fy_metrics_gauge (metrics, "process_virtual_memory_bytes",
+                          "Virtual memory size in bytes.", NULL));
     ok (resident > 100000 && virtual > resident,
         "resident %.0f and virtual %.0f bytes", resident, virtual);
-    double start = fy_metric_value (fy_metrics_gauge (metrics,
-        "process_start_time_seconds",
+    double start = fy_metric_value (fy_metrics_gauge (
+        metrics, "process_start_time_seconds",
         "Start time of the process since unix epoch in seconds.", NULL));
     double now = (double) time (NULL);
     ok (start <= now + 1 && start > now - 120, "started %.2f s ago",
         now - start);
     //  Burn some CPU: the counter follows the kernel's.
-    fy_metric_t *cpu = fy_metrics_counter (metrics,
-        "process_cpu_seconds_total",
+    fy_metric_t *cpu = fy_metrics_counter (
+        metrics, "process_cpu_seconds_total",
         "Total user and system CPU time spent in seconds.", NULL);
     double cpu_before = fy_metric_value (cpu);
     clock_t until = clock () + CLOCKS_PER_SEC / 20;
@@ -485,8 +507,8 @@ test_quantile (void)
 {
     fy_metrics_t *metrics = fy_metrics_new ();
     const double bounds [] = { 0.01, 0.1, 1 };
-    fy_metric_t *latency = fy_metrics_histogram (metrics, "ack_seconds",
-        "Receive to ACK.", NULL, bounds, 3);
+    fy_metric_t *latency = fy_metrics_histogram (
+        metrics, "ack_seconds", "Receive to ACK.", NULL, bounds, 3);
     ok (isnan (fy_metric_quantile (latency, 0.99)), "no observation: NaN");
     //  90 in the first bucket, 10 in the second.
     for (int i = 0; i < 90; i++)

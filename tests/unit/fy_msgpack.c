@@ -10,7 +10,7 @@ static size_t
 s_unhex (const char *text, unsigned char *out, size_t size)
 {
     size_t len = 0;
-    for (const char *at = text; *at && len < size; ) {
+    for (const char *at = text; *at && len < size;) {
         unsigned int byte;
         if (sscanf (at, "%2x", &byte) != 1)
             break;
@@ -28,8 +28,8 @@ s_same (json_t *got, json_t *want)
 {
     if (json_is_number (got) && json_is_number (want))
         return json_number_value (got) == json_number_value (want)
-            && (!json_is_integer (want) || !json_is_integer (got)
-                || json_integer_value (got) == json_integer_value (want));
+               && (!json_is_integer (want) || !json_is_integer (got)
+                   || json_integer_value (got) == json_integer_value (want));
     if (json_is_array (got) && json_is_array (want)) {
         if (json_array_size (got) != json_array_size (want))
             return false;
@@ -47,21 +47,21 @@ s_run_case (const char *file, size_t index, json_t *entry)
     json_t *encodings = json_object_get (entry, "msgpack");
     const char *kind = NULL;
     json_t *value = NULL, *member;
-    json_object_foreach (entry, kind, member)
-        if (strcmp (kind, "msgpack") != 0) {
-            value = member;
-            break;
-        }
+    json_object_foreach (entry, kind, member) if (strcmp (kind, "msgpack") != 0)
+    {
+        value = member;
+        break;
+    }
     //  "bignum" cases also carry "number"; judge them by their number.
     json_t *number = json_object_get (entry, "number");
     if (number) {
         kind = "number";
         value = number;
     }
-    bool representable = strcmp (kind, "nil") == 0
-        || strcmp (kind, "bool") == 0 || strcmp (kind, "number") == 0
-        || strcmp (kind, "string") == 0 || strcmp (kind, "array") == 0
-        || strcmp (kind, "map") == 0;
+    bool representable =
+        strcmp (kind, "nil") == 0 || strcmp (kind, "bool") == 0
+        || strcmp (kind, "number") == 0 || strcmp (kind, "string") == 0
+        || strcmp (kind, "array") == 0 || strcmp (kind, "map") == 0;
     //  A case with only "bignum" gives the integer as text: within int64
     //  it must decode exactly; beyond, it has no jansson form and must be
     //  refused with ERANGE.
@@ -69,7 +69,8 @@ s_run_case (const char *file, size_t index, json_t *entry)
     if (strcmp (kind, "bignum") == 0) {
         int64_t parsed;
         if (fy_parse_int64 (json_string_value (value), INT64_MIN, INT64_MAX,
-                            &parsed) == 0) {
+                            &parsed)
+            == 0) {
             value = owned = json_integer (parsed);
             representable = true;
         }
@@ -77,7 +78,8 @@ s_run_case (const char *file, size_t index, json_t *entry)
 
     size_t index2;
     json_t *hex;
-    json_array_foreach (encodings, index2, hex) {
+    json_array_foreach (encodings, index2, hex)
+    {
         unsigned char bytes [512];
         size_t len = s_unhex (json_string_value (hex), bytes, sizeof bytes);
         fy_error_t err = { "" };
@@ -87,22 +89,20 @@ s_run_case (const char *file, size_t index, json_t *entry)
                      file, index, json_string_value (hex)))
                 diag ("  error: %s", err.text);
         }
-        else
-        if (strcmp (kind, "bignum") == 0)
+        else if (strcmp (kind, "bignum") == 0)
             ok (!decoded && errno == ERANGE, "%s #%zu refuses %s: %s", file,
                 index, json_string_value (hex), err.text);
         else
-            ok (!decoded && errno == EPROTO,
-                "%s #%zu refuses %s (%s)", file, index,
-                json_string_value (hex), err.text);
+            ok (!decoded && errno == EPROTO, "%s #%zu refuses %s (%s)", file,
+                index, json_string_value (hex), err.text);
         json_decref (decoded);
     }
     if (!representable)
         return;
     char *data = NULL;
     size_t size = 0;
-    ok (fy_msgpack_encode (value, &data, &size) == 0, "%s #%zu encodes",
-        file, index);
+    ok (fy_msgpack_encode (value, &data, &size) == 0, "%s #%zu encodes", file,
+        index);
     json_t *again = fy_msgpack_decode (data, size, NULL);
     ok (again && s_same (again, value), "%s #%zu round trips", file, index);
     json_decref (again);
@@ -116,19 +116,20 @@ s_errors (void)
     fy_error_t err = { "" };
     const unsigned char truncated [] = { 0x92, 0x01 };
     ok (!fy_msgpack_decode (truncated, sizeof truncated, &err)
-        && errno == EPROTO, "truncated array refused: %s", err.text);
+            && errno == EPROTO,
+        "truncated array refused: %s", err.text);
     const unsigned char trailing [] = { 0x01, 0x02 };
-    ok (!fy_msgpack_decode (trailing, sizeof trailing, &err)
-        && errno == EPROTO, "trailing bytes refused: %s", err.text);
+    ok (!fy_msgpack_decode (trailing, sizeof trailing, &err) && errno == EPROTO,
+        "trailing bytes refused: %s", err.text);
     const unsigned char int_key [] = { 0x81, 0x01, 0x02 };
-    ok (!fy_msgpack_decode (int_key, sizeof int_key, &err)
-        && errno == EPROTO, "integer map key refused: %s", err.text);
+    ok (!fy_msgpack_decode (int_key, sizeof int_key, &err) && errno == EPROTO,
+        "integer map key refused: %s", err.text);
     const unsigned char dup_key [] = { 0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02 };
-    ok (!fy_msgpack_decode (dup_key, sizeof dup_key, &err)
-        && errno == EPROTO, "duplicate map key refused: %s", err.text);
+    ok (!fy_msgpack_decode (dup_key, sizeof dup_key, &err) && errno == EPROTO,
+        "duplicate map key refused: %s", err.text);
     const unsigned char bad_utf8 [] = { 0xa2, 0xc3, 0x28 };
-    ok (!fy_msgpack_decode (bad_utf8, sizeof bad_utf8, &err)
-        && errno == EPROTO, "invalid UTF-8 refused: %s", err.text);
+    ok (!fy_msgpack_decode (bad_utf8, sizeof bad_utf8, &err) && errno == EPROTO,
+        "invalid UTF-8 refused: %s", err.text);
     const unsigned char nan [] = { 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0 };
     ok (!fy_msgpack_decode (nan, sizeof nan, &err) && errno == EPROTO,
         "NaN refused: %s", err.text);
@@ -167,8 +168,8 @@ s_errors (void)
         "one level deeper is refused");
     json_decref (deeper);
 
-    json_t *object = json_pack ("{s:i, s:s, s:[b, n, f]}", "z", 1, "a", "x",
-                                "m", 1, 1.5);
+    json_t *object =
+        json_pack ("{s:i, s:s, s:[b, n, f]}", "z", 1, "a", "x", "m", 1, 1.5);
     ok (fy_msgpack_encode (object, &data, &size) == 0, "object encodes");
     back = fy_msgpack_decode (data, size, NULL);
     char *one = json_dumps (object, JSON_COMPACT);
@@ -195,7 +196,8 @@ main (void)
     const char *file;
     json_t *cases;
     size_t files = 0;
-    json_object_foreach (suite, file, cases) {
+    json_object_foreach (suite, file, cases)
+    {
         size_t index;
         json_t *entry;
         json_array_foreach (cases, index, entry)

@@ -23,13 +23,14 @@ static void
 s_send_frames (const char *const *frames, const size_t *sizes, int count)
 {
     for (int i = 0; i < count; i++)
-        zmq_send (s_dealer, frames [i], sizes [i], i + 1 < count ? ZMQ_SNDMORE : 0);
+        zmq_send (s_dealer, frames [i], sizes [i],
+                  i + 1 < count ? ZMQ_SNDMORE : 0);
 }
 
 //  Build count frames from byte strings, as recv would have read them.
 static void
-s_make_frames (zmq_msg_t *frames, const char *const *data,
-               const size_t *sizes, size_t count)
+s_make_frames (zmq_msg_t *frames, const char *const *data, const size_t *sizes,
+               size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         zmq_msg_init_size (&frames [i], sizes [i]);
@@ -61,12 +62,12 @@ s_test_decode (void)
     const char *credit [] = { "peer", "FERRY1", "CREDIT", "\x81\xa1n\x07" };
     size_t credit_sizes [] = { 4, 6, 6, 4 };
     ok (s_decode (&msg, credit + 1, credit_sizes + 1, 3, false, &err) == 0
-        && msg.command == FY_PROTO_CREDIT && msg.n == 7 && !msg.has_identity,
+            && msg.command == FY_PROTO_CREDIT && msg.n == 7
+            && !msg.has_identity,
         "decode CREDIT as dealer: %s", err.text);
-    ok (s_decode (&msg, credit, credit_sizes, 4, true, &err) == 0
-        && msg.n == 7 && msg.has_identity
-        && zmq_msg_size (&msg.identity) == 4
-        && memcmp (zmq_msg_data (&msg.identity), "peer", 4) == 0,
+    ok (s_decode (&msg, credit, credit_sizes, 4, true, &err) == 0 && msg.n == 7
+            && msg.has_identity && zmq_msg_size (&msg.identity) == 4
+            && memcmp (zmq_msg_data (&msg.identity), "peer", 4) == 0,
         "decode CREDIT as router keeps the identity: %s", err.text);
 
     const char *publish [] = { "FERRY1", "PUBLISH",
@@ -74,52 +75,54 @@ s_test_decode (void)
                                "\xc0\x01" };
     size_t publish_sizes [] = { 6, 7, 18, 2 };
     ok (s_decode (&msg, publish, publish_sizes, 4, false, &err) == 0
-        && msg.seq == 9 && fy_proto_str_is (msg.type, "y") && msg.has_event
-        && zmq_msg_size (&msg.event) == 2
-        && memcmp (zmq_msg_data (&msg.event), "\xc0\x01", 2) == 0,
+            && msg.seq == 9 && fy_proto_str_is (msg.type, "y") && msg.has_event
+            && zmq_msg_size (&msg.event) == 2
+            && memcmp (zmq_msg_data (&msg.event), "\xc0\x01", 2) == 0,
         "decode PUBLISH moves the event frame in: %s", err.text);
     ok (s_decode (&msg, publish, publish_sizes, 3, false, &err) == -1
-        && errno == EPROTO && strstr (err.text, "no event frame"),
+            && errno == EPROTO && strstr (err.text, "no event frame"),
         "PUBLISH without event: %s", err.text);
     ok (!msg.has_event && msg.command == FY_PROTO_PUBLISH,
         "a failed decode leaves no event behind");
 
     ok (s_decode (&msg, NULL, NULL, 0, false, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "no frames"), "no frames: %s", err.text);
+            && strstr (err.text, "no frames"),
+        "no frames: %s", err.text);
     ok (s_decode (&msg, NULL, NULL, 0, true, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "no identity frame"), "router, no frames: %s",
-        err.text);
+            && strstr (err.text, "no identity frame"),
+        "router, no frames: %s", err.text);
     ok (s_decode (&msg, credit, credit_sizes, 1, true, &err) == -1
-        && errno == EPROTO && strstr (err.text, "no frames after identity")
-        && msg.has_identity && zmq_msg_size (&msg.identity) == 4,
+            && errno == EPROTO && strstr (err.text, "no frames after identity")
+            && msg.has_identity && zmq_msg_size (&msg.identity) == 4,
         "identity alone refused, sender still named: %s", err.text);
     ok (s_decode (&msg, credit, credit_sizes, 4, false, &err) == -1
-        && errno == EPROTONOSUPPORT && strstr (err.text, "not FERRY1"),
+            && errno == EPROTONOSUPPORT && strstr (err.text, "not FERRY1"),
         "identity read as dealer is not the signature: %s", err.text);
     ok (s_decode (&msg, credit + 1, credit_sizes + 1, 1, false, &err) == -1
-        && strstr (err.text, "no command frame"), "signature alone: %s",
-        err.text);
+            && strstr (err.text, "no command frame"),
+        "signature alone: %s", err.text);
     ok (s_decode (&msg, credit + 1, credit_sizes + 1, 2, false, &err) == -1
-        && strstr (err.text, "CREDIT: no header frame"),
+            && strstr (err.text, "CREDIT: no header frame"),
         "no header frame: %s", err.text);
     const char *more [] = { "FERRY1", "CREDIT", "\x81\xa1n\x07", "x" };
     size_t more_sizes [] = { 6, 6, 4, 1 };
     ok (s_decode (&msg, more, more_sizes, 4, false, &err) == -1
-        && strstr (err.text, "too many frames"), "too many frames: %s",
-        err.text);
+            && strstr (err.text, "too many frames"),
+        "too many frames: %s", err.text);
     const char *empty [] = { "FERRY1", "", "\x80" };
     size_t empty_sizes [] = { 6, 0, 1 };
     ok (s_decode (&msg, empty, empty_sizes, 3, false, &err) == -1
-        && strstr (err.text, "unknown command"), "empty command: %s",
-        err.text);
+            && strstr (err.text, "unknown command"),
+        "empty command: %s", err.text);
     const char *header [] = { "FERRY1", "BYE", "" };
     size_t header_sizes [] = { 6, 3, 0 };
     ok (s_decode (&msg, header, header_sizes, 3, false, &err) == -1
-        && strstr (err.text, "header is not msgpack"), "empty header: %s",
-        err.text);
+            && strstr (err.text, "header is not msgpack"),
+        "empty header: %s", err.text);
     //  The same msg decodes again after all those failures.
     ok (s_decode (&msg, credit + 1, credit_sizes + 1, 3, false, &err) == 0
-        && msg.n == 7 && !msg.has_identity, "msg reusable after failures");
+            && msg.n == 7 && !msg.has_identity,
+        "msg reusable after failures");
     fy_proto_msg_close (&msg);
 }
 
@@ -130,7 +133,8 @@ main (void)
     void *context = zmq_ctx_new ();
     s_router = zmq_socket (context, ZMQ_ROUTER);
     s_dealer = zmq_socket (context, ZMQ_DEALER);
-    if (zmq_bind (s_router, "inproc://proto") || zmq_connect (s_dealer, "inproc://proto"))
+    if (zmq_bind (s_router, "inproc://proto")
+        || zmq_connect (s_dealer, "inproc://proto"))
         BAIL_OUT ("sockets");
     fy_proto_msg_t out, in;
     fy_proto_msg_init (&out);
@@ -164,7 +168,7 @@ main (void)
     is_int (in.seq, 7, "seq");
     ok (fy_proto_str_is (in.type, "user.login"), "type");
     ok (in.has_event && zmq_msg_size (&in.event) == sizeof event
-        && memcmp (zmq_msg_data (&in.event), event, sizeof event) == 0,
+            && memcmp (zmq_msg_data (&in.event), event, sizeof event) == 0,
         "event frame untouched");
 
     //  Broker -> worker EVENT, sent back out of the router with identity.
@@ -184,7 +188,8 @@ main (void)
     ok (fy_proto_recv (s_dealer, false, 0, &got, &err) == 0,
         "dealer receives EVENT: %s", err.text);
     ok (got.command == FY_PROTO_EVENT && got.did == 99 && got.attempt == 2
-        && zmq_msg_size (&got.event) == sizeof event, "EVENT fields");
+            && zmq_msg_size (&got.event) == sizeof event,
+        "EVENT fields");
 
     //  Worker ACK with dids; broker ACK with seqs.
     fy_proto_msg_reset (&out);
@@ -193,7 +198,8 @@ main (void)
     for (uint64_t id = 1; id <= 100; id++)
         fy_proto_msg_add_id (&out, id);
     ok (s_trip (&out, &in, &err) == 0 && in.dids && in.ids_count == 100
-        && in.ids [99] == 100, "ACK with 100 dids");
+            && in.ids [99] == 100,
+        "ACK with 100 dids");
     fy_proto_msg_reset (&out);
     out.command = FY_PROTO_ACK;
     fy_proto_msg_add_id (&out, 5);
@@ -207,14 +213,15 @@ main (void)
     out.retryable = true;
     out.reason = fy_proto_str ("database down");
     ok (s_trip (&out, &in, &err) == 0 && in.did == 12 && in.seq == 0
-        && in.retryable && fy_proto_str_is (in.reason, "database down"),
+            && in.retryable && fy_proto_str_is (in.reason, "database down"),
         "NACK by did");
     fy_proto_msg_reset (&out);
     out.command = FY_PROTO_NACK;
     out.seq = 3;
     out.reason = fy_proto_str ("poison");
     ok (s_trip (&out, &in, &err) == 0 && in.seq == 3 && in.did == 0
-        && !in.retryable, "NACK by seq");
+            && !in.retryable,
+        "NACK by seq");
 
     //  REQUEST with maps and a binary body; REPLY streamed.
     fy_proto_msg_reset (&out);
@@ -225,7 +232,8 @@ main (void)
     out.path = fy_proto_str ("/audit/search");
     fy_proto_pair_t query [] = {
         { fy_proto_str ("companyId"), fy_proto_str ("c1") },
-        { fy_proto_str ("limit"), fy_proto_str ("10") } };
+        { fy_proto_str ("limit"), fy_proto_str ("10") }
+    };
     out.query = query;
     out.query_count = 2;
     out.body.ptr = "a\0b";
@@ -234,7 +242,8 @@ main (void)
     out.query = NULL;
     out.query_count = 0;
     ok (in.query_count == 2 && fy_proto_str_is (in.query [1].value, "10")
-        && in.headers_count == 0, "query map");
+            && in.headers_count == 0,
+        "query map");
     ok (in.body.len == 3 && memcmp (in.body.ptr, "a\0b", 3) == 0,
         "binary body");
     fy_proto_msg_reset (&out);
@@ -245,7 +254,8 @@ main (void)
     out.content_type = fy_proto_str ("text/csv");
     out.body = fy_proto_str ("a,b\n");
     ok (s_trip (&out, &in, &err) == 0 && in.more && in.status == 200
-        && fy_proto_str_is (in.content_type, "text/csv"), "REPLY part");
+            && fy_proto_str_is (in.content_type, "text/csv"),
+        "REPLY part");
 
     //  Flow control of streams: REQUEST window, MORE, CANCEL, READY pull.
     fy_proto_msg_reset (&out);
@@ -264,12 +274,14 @@ main (void)
     out.rid = 5;
     out.n = 3;
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_MORE
-        && in.rid == 5 && in.n == 3, "MORE round trip: %s", err.text);
+            && in.rid == 5 && in.n == 3,
+        "MORE round trip: %s", err.text);
     fy_proto_msg_reset (&out);
     out.command = FY_PROTO_CANCEL;
     out.rid = 5;
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_CANCEL
-        && in.rid == 5, "CANCEL round trip: %s", err.text);
+            && in.rid == 5,
+        "CANCEL round trip: %s", err.text);
     fy_proto_msg_reset (&out);
     out.command = FY_PROTO_READY;
     out.service = fy_proto_str ("audit");
@@ -284,18 +296,20 @@ main (void)
     const char *more_no_n [] = { "FERRY1", "MORE", "\x81\xa3rid\x05" };
     size_t more_no_n_sizes [] = { 6, 4, 6 };
     ok (s_decode (&in, more_no_n, more_no_n_sizes, 3, false, &err) == -1
-        && errno == EPROTO && strstr (err.text, "missing n"),
+            && errno == EPROTO && strstr (err.text, "missing n"),
         "MORE without n refused: %s", err.text);
     const char *cancel_str [] = { "FERRY1", "CANCEL", "\x81\xa3rid\xa1x" };
     size_t cancel_str_sizes [] = { 6, 6, 7 };
     ok (s_decode (&in, cancel_str, cancel_str_sizes, 3, false, &err) == -1
-        && errno == EPROTO && strstr (err.text, "wrong type for rid"),
+            && errno == EPROTO && strstr (err.text, "wrong type for rid"),
         "CANCEL with a string rid refused: %s", err.text);
-    const char *window_neg [] = { "FERRY1", "REQUEST",
-        "\x84\xa3rid\x01\xa6method\xa3GET\xa4path\xa1/\xa6window\xff" };
+    const char *window_neg [] = {
+        "FERRY1", "REQUEST",
+        "\x84\xa3rid\x01\xa6method\xa3GET\xa4path\xa1/\xa6window\xff"
+    };
     size_t window_neg_sizes [] = { 6, 7, 32 };
     ok (s_decode (&in, window_neg, window_neg_sizes, 3, false, &err) == -1
-        && errno == EPROTO && strstr (err.text, "wrong type for window"),
+            && errno == EPROTO && strstr (err.text, "wrong type for window"),
         "a negative window refused: %s", err.text);
 
     //  Malformed input: refused, counted by the caller, socket stays in step.
@@ -303,8 +317,10 @@ main (void)
     size_t bad_sig_sizes [] = { 6, 5, 1 };
     s_send_frames (bad_sig, bad_sig_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1
-        && errno == EPROTONOSUPPORT, "wrong signature refused as another "
-        "version: %s", err.text);
+            && errno == EPROTONOSUPPORT,
+        "wrong signature refused as another "
+        "version: %s",
+        err.text);
     const char *unknown [] = { "FERRY1", "DANCE", "\x80" };
     size_t unknown_sizes [] = { 6, 5, 1 };
     s_send_frames (unknown, unknown_sizes, 3);
@@ -319,26 +335,28 @@ main (void)
     size_t missing_sizes [] = { 6, 6, 4 };
     s_send_frames (missing, missing_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "missing n"), "missing key named: %s", err.text);
+            && strstr (err.text, "missing n"),
+        "missing key named: %s", err.text);
     const char *wrong [] = { "FERRY1", "CREDIT", "\x81\xa1n\xa1x" };
     size_t wrong_sizes [] = { 6, 6, 5 };
     s_send_frames (wrong, wrong_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "wrong type for n"), "wrong type named: %s",
-        err.text);
+            && strstr (err.text, "wrong type for n"),
+        "wrong type named: %s", err.text);
     const char *no_event [] = { "FERRY1", "PUBLISH",
                                 "\x83\xa3seq\x01\xa2id\xa1x\xa4type\xa1y" };
     size_t no_event_sizes [] = { 6, 7, 18 };
     s_send_frames (no_event, no_event_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "no event frame"),
+            && strstr (err.text, "no event frame"),
         "PUBLISH without event refused: %s", err.text);
     const char *extra [] = { "FERRY1", "BYE", "\x80", "junk" };
     size_t extra_sizes [] = { 6, 3, 1, 4 };
     s_send_frames (extra, extra_sizes, 4);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO,
         "too many frames refused: %s", err.text);
-    const char *unknown_key [] = { "FERRY1", "CREDIT", "\x82\xa1n\x05\xa3new\xc3" };
+    const char *unknown_key [] = { "FERRY1", "CREDIT",
+                                   "\x82\xa1n\x05\xa3new\xc3" };
     size_t unknown_key_sizes [] = { 6, 6, 9 };
     s_send_frames (unknown_key, unknown_key_sizes, 3);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == 0 && in.n == 5,
@@ -349,7 +367,7 @@ main (void)
     size_t flood_sizes [] = { 6, 3, 1, 1, 1, 1, 1, 1 };
     s_send_frames (flood, flood_sizes, 8);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == -1 && errno == EPROTO
-        && strstr (err.text, "too many frames") && in.has_identity,
+            && strstr (err.text, "too many frames") && in.has_identity,
         "eight frames refused: %s", err.text);
     //  After all that, the stream is still in step.
     fy_proto_msg_reset (&out);
@@ -375,8 +393,8 @@ main (void)
         BAIL_OUT ("send");
     zmq_pollitem_t item = { router, 0, ZMQ_POLLIN, 0 };
     ok (zmq_poll (&item, 1, 5000) == 1
-        && fy_proto_recv (router, true, 0, &in, &err) == 0
-        && fy_proto_msg_fd (&in) >= 0,
+            && fy_proto_recv (router, true, 0, &in, &err) == 0
+            && fy_proto_msg_fd (&in) >= 0,
         "the fd a message came on over tcp: %d", fy_proto_msg_fd (&in));
     zmq_close (dealer);
     zmq_close (router);

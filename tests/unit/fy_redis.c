@@ -22,7 +22,8 @@ s_url_good (const char *text, const char *host, int port, const char *path,
         ok (false, "parse %s: %s", text, err.text);
         return;
     }
-    bool same = (host ? url.host && strcmp (url.host, host) == 0 : !url.host)
+    bool same =
+        (host ? url.host && strcmp (url.host, host) == 0 : !url.host)
         && url.port == port
         && (path ? url.path && strcmp (url.path, path) == 0 : !url.path)
         && (user ? url.user && strcmp (url.user, user) == 0 : !url.user)
@@ -45,8 +46,8 @@ s_url_bad (const char *text, const char *want)
     fy_error_t err = { "" };
     errno = 0;
     int rc = fy_redis_url_parse (text, &url, &err);
-    ok (rc == -1 && errno == EINVAL && strstr (err.text, want)
-        && !url.host && !url.password,
+    ok (rc == -1 && errno == EINVAL && strstr (err.text, want) && !url.host
+            && !url.password,
         "refuse %s: %s", text ? text : "NULL", err.text);
     //  No message ever quotes what came before the '@'.
     if (text && strchr (text, '@'))
@@ -59,13 +60,12 @@ s_urls (void)
     s_url_good ("redis://localhost", "localhost", 6379, NULL, NULL, NULL, 0);
     s_url_good ("redis://127.0.0.1:56379/0", "127.0.0.1", 56379, NULL, NULL,
                 NULL, 0);
-    s_url_good ("redis://127.0.0.1:6380/", "127.0.0.1", 6380, NULL, NULL,
-                NULL, 0);
-    s_url_good ("REDIS://cache.internal/15", "cache.internal", 6379, NULL,
-                NULL, NULL, 15);
-    s_url_good ("redis://:s3cret@h:1/2", "h", 1, NULL, NULL, "s3cret", 2);
-    s_url_good ("redis://auth:s3cret@h", "h", 6379, NULL, "auth", "s3cret",
+    s_url_good ("redis://127.0.0.1:6380/", "127.0.0.1", 6380, NULL, NULL, NULL,
                 0);
+    s_url_good ("REDIS://cache.internal/15", "cache.internal", 6379, NULL, NULL,
+                NULL, 15);
+    s_url_good ("redis://:s3cret@h:1/2", "h", 1, NULL, NULL, "s3cret", 2);
+    s_url_good ("redis://auth:s3cret@h", "h", 6379, NULL, "auth", "s3cret", 0);
     s_url_good ("redis://a%40b:p%3Aw%2Fd%25@h", "h", 6379, NULL, "a@b",
                 "p:w/d%", 0);
     s_url_good ("redis://:pa:ss@h", "h", 6379, NULL, NULL, "pa:ss", 0);
@@ -77,8 +77,8 @@ s_urls (void)
                 2147483647);
     s_url_good ("unix:///run/redis.sock", NULL, 0, "/run/redis.sock", NULL,
                 NULL, 0);
-    s_url_good ("unix:///run/redis.sock?db=4", NULL, 0, "/run/redis.sock",
-                NULL, NULL, 4);
+    s_url_good ("unix:///run/redis.sock?db=4", NULL, 0, "/run/redis.sock", NULL,
+                NULL, 4);
     s_url_good ("unix://:s3cret@/tmp/r.sock", NULL, 0, "/tmp/r.sock", NULL,
                 "s3cret", 0);
 
@@ -192,13 +192,12 @@ s_replies (void)
     size_t used = 0;
     seen_t seen = s_parse ("$5\r\na\0b\0c\r\n+OK\r\n", 17, 0, &used);
     ok (seen.calls == 1 && seen.type == FY_REDIS_STRING && seen.len == 5
-        && memcmp (seen.text, "a\0b\0c", 5) == 0 && seen.error == 0
-        && used == 11 && seen.size == 0 && seen.integer == 0,
+            && memcmp (seen.text, "a\0b\0c", 5) == 0 && seen.error == 0
+            && used == 11 && seen.size == 0 && seen.integer == 0,
         "bulk string with NULs, 11 bytes of 17 used");
 
     seen = s_parse (":-42\r\n", 6, 0, NULL);
-    ok (seen.type == FY_REDIS_INTEGER && seen.integer == -42,
-        "integer");
+    ok (seen.type == FY_REDIS_INTEGER && seen.integer == -42, "integer");
     seen = s_parse ("+PONG\r\n", 7, 0, NULL);
     ok (seen.type == FY_REDIS_STATUS && strcmp (seen.text, "PONG") == 0,
         "status");
@@ -209,14 +208,15 @@ s_replies (void)
 
     seen = s_parse ("-WRONGTYPE Operation against a key\r\n", 36, 0, NULL);
     ok (seen.type == FY_REDIS_ERROR && seen.error == 0
-        && strcmp (seen.text, "WRONGTYPE Operation against a key") == 0,
+            && strcmp (seen.text, "WRONGTYPE Operation against a key") == 0,
         "error reply: type ERROR, errno 0, the server's text");
 
     const char *array = "*3\r\n:1\r\n*2\r\n$1\r\nx\r\n$-1\r\n+OK\r\n";
     seen = s_parse (array, strlen (array), 0, NULL);
     ok (seen.type == FY_REDIS_ARRAY && seen.size == 3
-        && strcmp (seen.joined, "2::0(3::1()2::0(1:x:0()4::0())5:OK:0())")
-           == 0, "nested array: %s", seen.joined);
+            && strcmp (seen.joined, "2::0(3::1()2::0(1:x:0()4::0())5:OK:0())")
+                   == 0,
+        "nested array: %s", seen.joined);
 
     seen = s_parse ("*0\r\n", 4, 0, NULL);
     ok (seen.type == FY_REDIS_ARRAY && seen.size == 0, "empty array");
@@ -243,13 +243,13 @@ s_offline (void)
     fy_error_t err = { "" };
     fy_redis_options_t options;
     fy_redis_options_default (&options);
-    ok (options.timeout_ms == 5000 && options.max_queued == 10000,
-        "defaults");
+    ok (options.timeout_ms == 5000 && options.max_queued == 10000, "defaults");
     options.timeout_ms = 0;
     ok (!fy_redis_new ("redis://h", &options, &err) && errno == EINVAL,
         "a zero timeout is refused: %s", err.text);
     ok (!fy_redis_new ("redis://:s3cret@h:0", NULL, &err) && errno == EINVAL
-        && strstr (err.text, "port"), "a bad URL is refused: %s", err.text);
+            && strstr (err.text, "port"),
+        "a bad URL is refused: %s", err.text);
 
     fy_redis_options_default (&options);
     options.timeout_ms = 300;
@@ -267,38 +267,44 @@ s_offline (void)
     memset (&two, 0, sizeof two);
     memset (&three, 0, sizeof three);
     uint64_t id1 = 0, id2 = 0, id3 = 0;
-    ok (fy_redis_commandl (redis, s_seen, &one, &id1, &err, "PING", NULL)
-        == 0, "PING queued");
+    ok (fy_redis_commandl (redis, s_seen, &one, &id1, &err, "PING", NULL) == 0,
+        "PING queued");
     const char *argv [] = { "SET", "k", "v\0w" };
     const size_t lens [] = { 3, 1, 3 };
-    ok (fy_redis_command (redis, 3, argv, lens, s_seen, &two, &id2, &err)
-        == 0, "SET queued");
+    ok (fy_redis_command (redis, 3, argv, lens, s_seen, &two, &id2, &err) == 0,
+        "SET queued");
     ok (fy_redis_command_timeout (redis, 60000, 1, argv, NULL, s_seen, &three,
-                                  &id3, &err) == 0, "a third queued");
+                                  &id3, &err)
+            == 0,
+        "a third queued");
     ok (id1 && id2 > id1 && id3 > id2, "ids grow");
     ok (fy_redis_pending (redis) == 3, "3 pending");
     seen_t four;
     memset (&four, 0, sizeof four);
-    ok (fy_redis_commandl (redis, s_seen, &four, NULL, &err, "PING", NULL)
-        == -1 && errno == EAGAIN, "the fourth: EAGAIN (%s)", err.text);
-    ok (fy_redis_commandl (redis, s_seen, &four, NULL, &err, "subscribe",
-                           "c", NULL) == -1 && errno == EINVAL,
+    ok (fy_redis_commandl (redis, s_seen, &four, NULL, &err, "PING", NULL) == -1
+            && errno == EAGAIN,
+        "the fourth: EAGAIN (%s)", err.text);
+    ok (fy_redis_commandl (redis, s_seen, &four, NULL, &err, "subscribe", "c",
+                           NULL)
+                == -1
+            && errno == EINVAL,
         "SUBSCRIBE refused: %s", err.text);
-    ok (fy_redis_command (redis, 0, argv, NULL, s_seen, &four, NULL, &err)
-        == -1 && errno == EINVAL, "no arguments refused");
+    ok (fy_redis_command (redis, 0, argv, NULL, s_seen, &four, NULL, &err) == -1
+            && errno == EINVAL,
+        "no arguments refused");
     ok (fy_redis_cancel (redis, id2) && !fy_redis_cancel (redis, id2)
-        && fy_redis_pending (redis) == 2, "cancel a queued command, once");
+            && fy_redis_pending (redis) == 2,
+        "cancel a queued command, once");
 
     int64_t started = fy_clock_mono_ms ();
     ok (fy_redis_run_until (redis, s_done, &one, 3000) == 0,
         "the first completes");
     int64_t took = fy_clock_mono_ms () - started;
-    ok (one.calls == 1 && one.type == FY_REDIS_FAILED
-        && one.error == ETIMEDOUT, "with ETIMEDOUT (%s) after %lld ms",
-        one.text, (long long) took);
+    ok (one.calls == 1 && one.type == FY_REDIS_FAILED && one.error == ETIMEDOUT,
+        "with ETIMEDOUT (%s) after %lld ms", one.text, (long long) took);
     ok (took >= 250 && took < 2000, "about the timeout");
     ok (strstr (fy_redis_last_error (redis), "connect to 127.0.0.1:")
-        && strstr (fy_redis_last_error (redis), "refused"),
+            && strstr (fy_redis_last_error (redis), "refused"),
         "last error: %s", fy_redis_last_error (redis));
     ok (two.calls == 0 && three.calls == 0,
         "the cancelled one is never called, the long one still waits");
@@ -316,14 +322,18 @@ s_offline (void)
     redis = fy_redis_new ("unix:///nonexistent/redis.sock", NULL, &err);
     script = fy_redis_script_new (redis, "return 1");
     ok (strcmp (fy_redis_script_sha (script),
-                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db") == 0,
+                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+            == 0,
         "script SHA-1 as SCRIPT LOAD gives it");
     ok (fy_redis_script_new (redis, "return 1") == script,
         "the same text, the same script");
     ok (fy_redis_eval (script, 2, 1, argv, NULL, s_seen, &four, NULL, &err)
-        == -1 && errno == EINVAL, "more keys than arguments: %s", err.text);
-    ok (fy_redis_eval (script, 0, 0, NULL, NULL, s_seen, &four, NULL, &err)
-        == 0 && fy_redis_pending (redis) == 1, "an eval queued");
+                == -1
+            && errno == EINVAL,
+        "more keys than arguments: %s", err.text);
+    ok (fy_redis_eval (script, 0, 0, NULL, NULL, s_seen, &four, NULL, &err) == 0
+            && fy_redis_pending (redis) == 1,
+        "an eval queued");
     fy_redis_run (redis);
     ok (strstr (fy_redis_last_error (redis), "/nonexistent/redis.sock"),
         "unix socket error: %s", fy_redis_last_error (redis));

@@ -33,10 +33,9 @@ static fy_route_match_t s_match;
 static int
 s_route (const char *method, const char *path, size_t len)
 {
-    fy_route_status_t status = fy_route_match (&s_routes->route,
-                                               sizeof *s_routes, method,
-                                               strlen (method), path, len,
-                                               &s_match);
+    fy_route_status_t status =
+        fy_route_match (&s_routes->route, sizeof *s_routes, method,
+                        strlen (method), path, len, &s_match);
     if (status == FY_ROUTE_FOUND)
         return s_routes [s_match.index].handler;
     const char *code = NULL;
@@ -121,12 +120,14 @@ main (void)
     fy_route_match_t found = s_match;
     const char *code = NULL;
     char message [128];
-    is_int ((int) fy_route_error (FY_ROUTE_NOT_ALLOWED, &found, &code,
-                                  message, sizeof message), 405, "405");
+    is_int ((int) fy_route_error (FY_ROUTE_NOT_ALLOWED, &found, &code, message,
+                                  sizeof message),
+            405, "405");
     is_str (code, "method_not_allowed", "its code");
     is_str (message, "this route takes GET, HEAD, DELETE", "its message");
     is_int ((int) fy_route_error (FY_ROUTE_NOT_FOUND, &found, &code, message,
-                                  sizeof message), 404, "404");
+                                  sizeof message),
+            404, "404");
     is_str (code, "not_found", "its code");
     is_str (message, "no such route", "its message");
 
@@ -155,13 +156,13 @@ main (void)
     memset (long_path + 7, 'a', FY_ROUTE_PATH_MAX - 7);
     is_int (s_route ("GET", long_path, FY_ROUTE_PATH_MAX), 5,
             "a path of FY_ROUTE_PATH_MAX bytes is matched");
-    is_int ((int) strlen (s_param ("id")), FY_ROUTE_PATH_MAX - 7,
-            "whole");
+    is_int ((int) strlen (s_param ("id")), FY_ROUTE_PATH_MAX - 7, "whole");
     long_path [FY_ROUTE_PATH_MAX] = 'a';
     is_int (s_route ("GET", long_path, FY_ROUTE_PATH_MAX + 1), -414,
             "one byte more is 414");
     is_int ((int) fy_route_error (FY_ROUTE_TOO_LONG, &s_match, &code, message,
-                                  sizeof message), 414, "414");
+                                  sizeof message),
+            414, "414");
     is_str (code, "uri_too_long", "its code");
 
     //  A JSON body row takes application/json only, when there is a body.
@@ -185,8 +186,7 @@ main (void)
     for (size_t i = 0; i < sizeof types / sizeof *types; i++)
         is_int (fy_route_check_body (json, types [i].type,
                                      strlen (types [i].type), 2),
-                types [i].want, "JSON row, Content-Type '%s'",
-                types [i].type);
+                types [i].want, "JSON row, Content-Type '%s'", types [i].type);
     is_int (fy_route_check_body (json, NULL, 0, 2), FY_ROUTE_UNSUPPORTED_TYPE,
             "JSON row, a body with no Content-Type");
     is_int (fy_route_check_body (json, "application/json; x", 16, 2),
@@ -196,12 +196,14 @@ main (void)
     is_int (fy_route_check_body (plain, "text/plain", 10, 5), FY_ROUTE_FOUND,
             "a row without the flag takes any type");
     is_int ((int) fy_route_error (FY_ROUTE_UNSUPPORTED_TYPE, &s_match, &code,
-                                  message, sizeof message), 415, "415");
+                                  message, sizeof message),
+            415, "415");
     is_str (code, "unsupported_media_type", "its code");
 
     //  An empty table knows no path.
     static const s_row_t empty [] = { { { NULL, NULL, 0, 0 }, 0 } };
     is_int (fy_route_match (&empty->route, sizeof *empty, "GET", 3, "/", 1,
-                            &s_match), FY_ROUTE_NOT_FOUND, "empty table");
+                            &s_match),
+            FY_ROUTE_NOT_FOUND, "empty table");
     done_testing ();
 }

@@ -12,22 +12,58 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static const char *s_files [] = {
-    "additionalProperties", "allOf", "anchor", "anyOf", "boolean_schema",
-    "const", "contains", "content", "default", "defs", "dependentRequired",
-    "dependentSchemas", "enum", "exclusiveMaximum", "exclusiveMinimum",
-    "format", "if-then-else", "infinite-loop-detection", "items",
-    "maxContains", "maxItems", "maxLength", "maxProperties", "maximum",
-    "minContains", "minItems", "minLength", "minProperties", "minimum",
-    "multipleOf", "not", "oneOf", "pattern", "patternProperties",
-    "prefixItems", "properties", "propertyNames", "ref", "required", "type",
-    "uniqueItems", "optional/format/date-time", "optional/format/date",
-    "optional/format/uuid", "optional/format/email", NULL
-};
+static const char *s_files [] = { "additionalProperties",
+                                  "allOf",
+                                  "anchor",
+                                  "anyOf",
+                                  "boolean_schema",
+                                  "const",
+                                  "contains",
+                                  "content",
+                                  "default",
+                                  "defs",
+                                  "dependentRequired",
+                                  "dependentSchemas",
+                                  "enum",
+                                  "exclusiveMaximum",
+                                  "exclusiveMinimum",
+                                  "format",
+                                  "if-then-else",
+                                  "infinite-loop-detection",
+                                  "items",
+                                  "maxContains",
+                                  "maxItems",
+                                  "maxLength",
+                                  "maxProperties",
+                                  "maximum",
+                                  "minContains",
+                                  "minItems",
+                                  "minLength",
+                                  "minProperties",
+                                  "minimum",
+                                  "multipleOf",
+                                  "not",
+                                  "oneOf",
+                                  "pattern",
+                                  "patternProperties",
+                                  "prefixItems",
+                                  "properties",
+                                  "propertyNames",
+                                  "ref",
+                                  "required",
+                                  "type",
+                                  "uniqueItems",
+                                  "optional/format/date-time",
+                                  "optional/format/date",
+                                  "optional/format/uuid",
+                                  "optional/format/email",
+                                  NULL };
 
 static const char *s_out_of_scope [] = {
-    "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
-    "unevaluatedProperties", "unevaluatedItems", "$vocabulary", NULL
+    "$dynamicRef",           "$dynamicAnchor",
+    "$recursiveRef",         "$recursiveAnchor",
+    "unevaluatedProperties", "unevaluatedItems",
+    "$vocabulary",           NULL
 };
 
 //  Collect every $id (without fragment) anywhere in json.
@@ -38,8 +74,7 @@ s_collect_ids (json_t *json, json_t *ids)
     json_t *value;
     size_t i;
     if (json_is_array (json))
-        json_array_foreach (json, i, value)
-            s_collect_ids (value, ids);
+        json_array_foreach (json, i, value) s_collect_ids (value, ids);
     if (!json_is_object (json))
         return;
     json_t *id = json_object_get (json, "$id");
@@ -47,8 +82,7 @@ s_collect_ids (json_t *json, json_t *ids)
         const char *text = json_string_value (id);
         json_array_append_new (ids, json_stringn (text, strcspn (text, "#")));
     }
-    json_object_foreach (json, key, value)
-        s_collect_ids (value, ids);
+    json_object_foreach (json, key, value) s_collect_ids (value, ids);
 }
 
 static bool
@@ -70,9 +104,10 @@ s_ref_is_local (const char *ref, json_t *ids)
         return true;
     size_t i;
     json_t *id;
-    json_array_foreach (ids, i, id) {
+    json_array_foreach (ids, i, id)
+    {
         if (s_ends_with (tail, json_string_value (id))
-        ||  s_ends_with (json_string_value (id), tail))
+            || s_ends_with (json_string_value (id), tail))
             return true;
     }
     return false;
@@ -86,9 +121,9 @@ s_find_out_of_scope (json_t *json, json_t *ids, char *why, size_t size)
     json_t *value;
     size_t i;
     if (json_is_array (json))
-        json_array_foreach (json, i, value)
-            if (s_find_out_of_scope (value, ids, why, size))
-                return true;
+        json_array_foreach (
+            json, i,
+            value) if (s_find_out_of_scope (value, ids, why, size)) return true;
     if (!json_is_object (json))
         return false;
     for (const char **word = s_out_of_scope; *word; word++)
@@ -98,13 +133,13 @@ s_find_out_of_scope (json_t *json, json_t *ids, char *why, size_t size)
         }
     json_t *ref = json_object_get (json, "$ref");
     if (json_is_string (ref)
-    &&  !s_ref_is_local (json_string_value (ref), ids)) {
+        && !s_ref_is_local (json_string_value (ref), ids)) {
         snprintf (why, size, "remote $ref %s", json_string_value (ref));
         return true;
     }
-    json_object_foreach (json, key, value)
-        if (s_find_out_of_scope (value, ids, why, size))
-            return true;
+    json_object_foreach (
+        json, key,
+        value) if (s_find_out_of_scope (value, ids, why, size)) return true;
     return false;
 }
 
@@ -130,16 +165,16 @@ s_run_group (const char *file, json_t *group, int *passed, int *skipped)
     bool out = s_find_out_of_scope (schema_json, ids, why, sizeof why);
     json_decref (ids);
     fy_error_t err = { "" };
-    fy_schema_t *schema = fy_schema_new_flags (schema_json,
-                                               s_flags_for (file), &err);
+    fy_schema_t *schema =
+        fy_schema_new_flags (schema_json, s_flags_for (file), &err);
     if (out) {
         ok (!schema && errno == EINVAL
-            && (strstr (err.text, "not supported")
-                || strstr (err.text, "cannot resolve")),
+                && (strstr (err.text, "not supported")
+                    || strstr (err.text, "cannot resolve")),
             "%s: %s: refused (%s): %s", file, name, why, err.text);
         char reason [400];
-        snprintf (reason, sizeof reason, "%s: %s: out of scope: %s",
-                  file, name, why);
+        snprintf (reason, sizeof reason, "%s: %s: out of scope: %s", file, name,
+                  why);
         skip ((int) json_array_size (tests), reason);
         *skipped += (int) json_array_size (tests);
         fy_schema_destroy (&schema);
@@ -149,14 +184,16 @@ s_run_group (const char *file, json_t *group, int *passed, int *skipped)
         diag ("  %s", err.text);
     size_t i;
     json_t *test;
-    json_array_foreach (tests, i, test) {
+    json_array_foreach (tests, i, test)
+    {
         bool valid = json_is_true (json_object_get (test, "valid"));
-        int rc = schema ? fy_schema_validate (schema,
-                              json_object_get (test, "data"), &err) : -2;
+        int rc = schema ? fy_schema_validate (
+                              schema, json_object_get (test, "data"), &err)
+                        : -2;
         bool pass = valid ? rc == 0 : rc == -1 && errno == EINVAL;
         *passed += pass;
-        if (!ok (pass, "%s: %s: %s", file, name, json_string_value (
-                 json_object_get (test, "description"))))
+        if (!ok (pass, "%s: %s: %s", file, name,
+                 json_string_value (json_object_get (test, "description"))))
             diag ("  rc %d, want %s: %s", rc, valid ? "valid" : "invalid",
                   rc ? err.text : "");
     }
@@ -171,19 +208,20 @@ s_test_suite (void)
         snprintf (relative, sizeof relative,
                   "json-schema/tests/draft2020-12/%s.json", *file);
         json_error_t jerr;
-        json_t *groups = json_load_file (tap_testdata (relative),
-                                         JSON_ALLOW_NUL, &jerr);
+        json_t *groups =
+            json_load_file (tap_testdata (relative), JSON_ALLOW_NUL, &jerr);
         if (!groups)
             BAIL_OUT ("%s: %s", relative, jerr.text);
         int passed = 0, skipped = 0, total = 0;
         size_t i;
         json_t *group;
-        json_array_foreach (groups, i, group) {
+        json_array_foreach (groups, i, group)
+        {
             total += (int) json_array_size (json_object_get (group, "tests"));
             s_run_group (*file, group, &passed, &skipped);
         }
-        diag ("%s: %d/%d cases pass, %d skipped (out of scope)", *file,
-              passed, total, skipped);
+        diag ("%s: %d/%d cases pass, %d skipped (out of scope)", *file, passed,
+              total, skipped);
         json_decref (groups);
     }
 }
@@ -211,8 +249,7 @@ s_check (const char *schema_text, const char *instance_text)
     int rc = fy_schema_validate (schema, instance, &err);
     if (rc == 0)
         err.text [0] = 0;
-    else
-    if (errno != EINVAL)
+    else if (errno != EINVAL)
         snprintf (err.text, sizeof err.text, "errno %d", errno);
     fy_schema_destroy (&schema);
     json_decref (document);
@@ -230,8 +267,7 @@ s_refused (const char *schema_text)
     fy_schema_t *schema = fy_schema_new (document, &err);
     if (schema)
         err.text [0] = 0;
-    else
-    if (errno != EINVAL)
+    else if (errno != EINVAL)
         snprintf (err.text, sizeof err.text, "errno %d", errno);
     fy_schema_destroy (&schema);
     json_decref (document);
@@ -266,26 +302,31 @@ s_test_errors (void)
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}}"), "",
             "other branch is valid");
     is_str (s_check (sch, "{\"type\": \"goal.created\", "
-                     "\"payload\": {\"goalId\": 1, \"score\": 6}}"),
+                          "\"payload\": {\"goalId\": 1, \"score\": 6}}"),
             "/payload/score: maximum 5", "maximum with its limit");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"occurredAt\": \"2026-11-26 10:00\"}"),
+                          "\"occurredAt\": \"2026-11-26 10:00\"}"),
             "/occurredAt: format date-time", "format error");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"occurredAt\": \"2026-11-26T10:00:00.000Z\"}"), "",
-            "good date-time");
+                          "\"occurredAt\": \"2026-11-26T10:00:00.000Z\"}"),
+            "", "good date-time");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"a\": [\"x\"]}"), "/a/0: type", "array index");
+                          "\"a\": [\"x\"]}"),
+            "/a/0: type", "array index");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"a/b~c\": 1}"), "/a~1b~0c: type", "pointer escaping");
+                          "\"a/b~c\": 1}"),
+            "/a~1b~0c: type", "pointer escaping");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"extra\": 1}"), "/extra: additionalProperties",
+                          "\"extra\": 1}"),
+            "/extra: additionalProperties",
             "additionalProperties names the property");
     is_str (s_check (sch, "{\"type\": \"user.login\", \"payload\": {}, "
-                     "\"x\\ny\": 1}"), "/x\\u000ay: additionalProperties",
+                          "\"x\\ny\": 1}"),
+            "/x\\u000ay: additionalProperties",
             "control bytes in keys are escaped");
     //  The discriminator fast path must keep if's semantics.
-    const char *sw = "{\"allOf\": [{\"if\": {\"properties\": {\"t\": "
+    const char *sw =
+        "{\"allOf\": [{\"if\": {\"properties\": {\"t\": "
         "{\"const\": \"a\"}}}, \"then\": {\"required\": [\"x\"]},"
         " \"else\": {\"required\": [\"y\"]}}, {\"if\": {\"properties\":"
         " {\"t\": {\"const\": 1}}}, \"then\": {\"required\": [\"z\"]}}]}";
@@ -299,15 +340,20 @@ s_test_errors (void)
     //  With "required": [t] in the if (as the event schema has it), a
     //  missing property makes if fail; the same schema with a no-op
     //  keyword beside "if" takes the general path and must agree.
-#define S_REQ(extra) "{\"allOf\": [{\"if\": {\"properties\": {\"t\": " \
-        "{\"const\": \"a\"}}, \"required\": [\"t\"]}, \"then\": {\"required\":" \
-        " [\"x\"]}, \"else\": {\"required\": [\"y\"]}" extra "}]}"
+#define S_REQ(extra)                                                        \
+    "{\"allOf\": [{\"if\": {\"properties\": {\"t\": "                       \
+    "{\"const\": \"a\"}}, \"required\": [\"t\"]}, \"then\": {\"required\":" \
+    " [\"x\"]}, \"else\": {\"required\": [\"y\"]}" extra "}]}"
     const char *fast = S_REQ (""), *slow = S_REQ (", \"minProperties\": 0");
 #undef S_REQ
-    const char *instances [] = {
-        "{}", "{\"t\": \"a\"}", "{\"t\": \"a\", \"x\": 1}", "{\"y\": 1}",
-        "{\"t\": \"b\", \"y\": 1}", "{\"t\": \"b\"}", "5", "[]"
-    };
+    const char *instances [] = { "{}",
+                                 "{\"t\": \"a\"}",
+                                 "{\"t\": \"a\", \"x\": 1}",
+                                 "{\"y\": 1}",
+                                 "{\"t\": \"b\", \"y\": 1}",
+                                 "{\"t\": \"b\"}",
+                                 "5",
+                                 "[]" };
     for (size_t i = 0; i < sizeof instances / sizeof instances [0]; i++) {
         char want [256];
         snprintf (want, sizeof want, "%s", s_check (slow, instances [i]));
@@ -319,15 +365,17 @@ s_test_errors (void)
     is_str (s_check ("{\"enum\": [1, 2]}", "3"), ": enum", "root enum");
     is_str (s_check ("{\"minLength\": 2}", "\"\xc3\xa9\""), ": minLength 2",
             "minLength counts code points");
-    is_str (s_check ("{\"propertyNames\": {\"maxLength\": 2}}",
-                     "{\"abc\": 1}"), "/abc: propertyNames", "propertyNames");
-    is_str (s_check ("{\"dependentRequired\": {\"a\": [\"b\"]}}",
-                     "{\"a\": 1}"), "/b: dependentRequired",
+    is_str (s_check ("{\"propertyNames\": {\"maxLength\": 2}}", "{\"abc\": 1}"),
+            "/abc: propertyNames", "propertyNames");
+    is_str (s_check ("{\"dependentRequired\": {\"a\": [\"b\"]}}", "{\"a\": 1}"),
+            "/b: dependentRequired",
             "dependentRequired names the missing property");
     is_str (s_check ("{\"anyOf\": [{\"type\": \"string\"}, {\"minimum\": 2}]}",
-                     "1"), ": anyOf", "anyOf reports itself");
+                     "1"),
+            ": anyOf", "anyOf reports itself");
     is_str (s_check ("{\"maxContains\": 1, \"contains\": {\"const\": 1}}",
-                     "[1, 1]"), ": maxContains 1", "maxContains");
+                     "[1, 1]"),
+            ": maxContains 1", "maxContains");
     is_str (s_check ("{\"multipleOf\": 0.5}", "1.25"), ": multipleOf 0.5",
             "multipleOf");
 }
@@ -340,7 +388,8 @@ s_test_numbers_and_strings (void)
     is_str (s_check ("{\"uniqueItems\": true}", "[1, 1.0]"), ": uniqueItems",
             "1 and 1.0 are not unique");
     is_str (s_check ("{\"uniqueItems\": true}", "[{\"a\": 1, \"b\": [2]},"
-                     " {\"b\": [2.0], \"a\": 1.0}]"), ": uniqueItems",
+                                                " {\"b\": [2.0], \"a\": 1.0}]"),
+            ": uniqueItems",
             "objects equal regardless of order and number form");
     //  Long arrays take the hashing path.
     char long_array [2048] = "[";
@@ -355,14 +404,16 @@ s_test_numbers_and_strings (void)
     strcat (long_array, ", [42.0, \"s42\"]]");
     is_str (s_check ("{\"uniqueItems\": true}", long_array), ": uniqueItems",
             "a duplicate among 101 items is found");
-    is_str (s_check ("{\"maximum\": 9223372036854775807}",
-                     "9223372036854775807"), "", "int64 max at maximum");
+    is_str (
+        s_check ("{\"maximum\": 9223372036854775807}", "9223372036854775807"),
+        "", "int64 max at maximum");
     is_str (s_check ("{\"maximum\": 9223372036854775807}", "1e19"),
             ": maximum 9223372036854775807", "1e19 above int64 max");
     is_str (s_check ("{\"minimum\": 9007199254740993}", "9007199254740992"),
             ": minimum 9007199254740993", "exact beyond 2^53");
     is_str (s_check ("{\"exclusiveMaximum\": 9007199254740993}",
-                     "9007199254740992.0"), "", "int bound vs real value");
+                     "9007199254740992.0"),
+            "", "int bound vs real value");
     is_str (s_check ("{\"type\": \"integer\"}", "1e300"), "",
             "1e300 is an integer");
     is_str (s_check ("{\"const\": \"a\\u0000b\"}", "\"a\\u0000b\""), "",
@@ -391,24 +442,24 @@ s_test_numbers_and_strings (void)
             "unknown formats are annotations");
     json_t *document = s_json ("{\"format\": \"date\"}");
     json_t *instance = s_json ("\"yesterday\"");
-    fy_schema_t *schema = fy_schema_new_flags (document,
-                                               FY_SCHEMA_FORMAT_ANNOTATION,
-                                               NULL);
+    fy_schema_t *schema =
+        fy_schema_new_flags (document, FY_SCHEMA_FORMAT_ANNOTATION, NULL);
     ok (schema && fy_schema_validate (schema, instance, NULL) == 0,
         "FY_SCHEMA_FORMAT_ANNOTATION turns assertion off");
     fy_schema_destroy (&schema);
     json_decref (document);
     json_decref (instance);
     is_str (s_check ("{\"pattern\": \"^\\\\p{gc=Lu}\\\\P{Decimal_Number}$\"}",
-                     "\"\xc3\x89x\""), "", "ECMA-262 long property names");
-    is_str (s_check ("{\"pattern\": \"^\\\\\\\\p{Letter}$\"}",
-                     "\"\\\\p{Letter}\""), "",
-            "an escaped backslash is not a property escape");
+                     "\"\xc3\x89x\""),
+            "", "ECMA-262 long property names");
+    is_str (
+        s_check ("{\"pattern\": \"^\\\\\\\\p{Letter}$\"}", "\"\\\\p{Letter}\""),
+        "", "an escaped backslash is not a property escape");
     is_str (s_check ("{\"pattern\": \"^a$\"}", "\"a\\n\""), ": pattern",
             "$ does not match before a final newline");
     is_str (s_check ("{\"format\": \"uuid\"}",
-                     "\"3f1c0000-0000-4000-8000-000000000001\""), "",
-                     "uuid");
+                     "\"3f1c0000-0000-4000-8000-000000000001\""),
+            "", "uuid");
     is_str (s_check ("{\"format\": \"date\"}", "\"2024-02-30\""),
             ": format date", "no February 30th");
     is_str (s_check ("{\"format\": \"email\"}", "\"a@b\""), "", "email");
@@ -440,7 +491,8 @@ s_test_limits (void)
                        "\"#/$defs/t\"}}}}");
     schema = fy_schema_new (document, &err);
     ok (fy_schema_validate (schema, deep, &err) == -1
-        && strstr (err.text, ": depth"), "not does not swallow the limit");
+            && strstr (err.text, ": depth"),
+        "not does not swallow the limit");
     json_t *shallow = s_json ("[[1]]");
     ok (fy_schema_validate (schema, shallow, &err) == -1, "not still works");
     is_str (err.text, ": not", "not reports itself");
@@ -453,16 +505,18 @@ s_test_limits (void)
             "a $ref loop ends in an error");
     is_str (s_check ("{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"},"
                      " \"b\": {\"anyOf\": [{\"$ref\": \"#/$defs/a\"}]}},"
-                     " \"$ref\": \"#/$defs/a\"}", "1"), ": $ref depth",
-            "a loop through anyOf is not swallowed");
+                     " \"$ref\": \"#/$defs/a\"}",
+                     "1"),
+            ": $ref depth", "a loop through anyOf is not swallowed");
 }
 
 static void
 s_test_bad_schemas (void)
 {
     ok (strstr (s_refused ("{\"pattern\": \"(\"}"),
-                "schema #/pattern: bad regex") != NULL, "bad regex: %s",
-        s_refused ("{\"pattern\": \"(\"}"));
+                "schema #/pattern: bad regex")
+            != NULL,
+        "bad regex: %s", s_refused ("{\"pattern\": \"(\"}"));
     is_str (s_refused ("{\"type\": \"text\"}"), "schema #/type: unknown type",
             "unknown type");
     is_str (s_refused ("{\"properties\": {\"a\": 3}}"),
@@ -476,27 +530,32 @@ s_test_bad_schemas (void)
     is_str (s_refused ("{\"$defs\": {\"a\": "
                        "{\"unevaluatedProperties\": false}}}"),
             "schema #/$defs/a/unevaluatedProperties: keyword not supported "
-            "by fy_schema", "out-of-scope keyword is refused");
+            "by fy_schema",
+            "out-of-scope keyword is refused");
     ok (strstr (s_refused ("{\"$ref\": \"#/$defs/none\"}"),
-                "schema #/$ref: cannot resolve #/$defs/none") != NULL,
+                "schema #/$ref: cannot resolve #/$defs/none")
+            != NULL,
         "dangling pointer $ref");
     ok (strstr (s_refused ("{\"$ref\": \"http://x.test/s.json\"}"),
-                "cannot resolve http://x.test/s.json") != NULL,
+                "cannot resolve http://x.test/s.json")
+            != NULL,
         "remote $ref");
     is_str (s_refused ("{\"x-vendor\": {\"$dynamicRef\": 1}, \"title\": \"t\","
-                       " \"$comment\": \"c\", \"deprecated\": true}"), "",
-            "unknown keywords and annotations are accepted");
+                       " \"$comment\": \"c\", \"deprecated\": true}"),
+            "", "unknown keywords and annotations are accepted");
     is_str (s_refused ("{\"$ref\": \"#/x-vendor/inner\", \"x-vendor\":"
-                       " {\"inner\": {\"type\": \"string\"}}}"), "",
-            "a $ref into an unknown keyword compiles the target");
+                       " {\"inner\": {\"type\": \"string\"}}}"),
+            "", "a $ref into an unknown keyword compiles the target");
     is_str (s_check ("{\"$ref\": \"#/x-vendor/inner\", \"x-vendor\":"
-                     " {\"inner\": {\"type\": \"string\"}}}", "1"),
+                     " {\"inner\": {\"type\": \"string\"}}}",
+                     "1"),
             ": type", "and validates with it");
 
     fy_error_t err;
     errno = 0;
     ok (fy_schema_load ("/nonexistent/schema.json", &err) == NULL
-        && errno == ENOENT, "load of a missing file is ENOENT");
+            && errno == ENOENT,
+        "load of a missing file is ENOENT");
     char path [] = "/tmp/fy_schema_XXXXXX";
     int fd = mkstemp (path);
     const char *text = "{\"type\": \"string\"}";

@@ -12,8 +12,9 @@
 #include "aws_model.h"
 #include "tap.h"
 
-#define S_MODEL "aws-models/api-models-aws/sesv2/service/2019-09-27/" \
-                "sesv2-2019-09-27.json"
+#define S_MODEL                                           \
+    "aws-models/api-models-aws/sesv2/service/2019-09-27/" \
+    "sesv2-2019-09-27.json"
 
 static void
 s_body_shape (json_t *model)
@@ -22,10 +23,16 @@ s_body_shape (json_t *model)
     const char *cc [] = { "b@example.com", NULL };
     const char *tags [] = { "k", "v", NULL };
     fy_ses_email_t email = {
-        .from = "f@example.com", .to = to, .cc = cc, .bcc = cc,
-        .reply_to = to, .subject = "s \xc3\xa9", .text = "t",
+        .from = "f@example.com",
+        .to = to,
+        .cc = cc,
+        .bcc = cc,
+        .reply_to = to,
+        .subject = "s \xc3\xa9",
+        .text = "t",
         .html = "<b>h</b>",
-        .configuration_set = "set", .tags = tags,
+        .configuration_set = "set",
+        .tags = tags,
     };
     size_t len;
     fy_error_t err = { "" };
@@ -34,7 +41,8 @@ s_body_shape (json_t *model)
     json_t *json = json_loadb (body, len, 0, NULL);
     char why [256] = "";
     ok (aws_model_check (model, "com.amazonaws.sesv2#SendEmailRequest", json,
-                         why, sizeof why) == 0,
+                         why, sizeof why)
+            == 0,
         "simple body fits SendEmailRequest %s", why);
     json_decref (json);
     free (body);
@@ -43,10 +51,12 @@ s_body_shape (json_t *model)
     body = fy_ses_body (&raw, &len, &err);
     json = json_loadb (body, len, 0, NULL);
     ok (aws_model_check (model, "com.amazonaws.sesv2#SendEmailRequest", json,
-                         why, sizeof why) == 0,
+                         why, sizeof why)
+            == 0,
         "raw body fits SendEmailRequest %s", why);
-    is_str (json_string_value (json_object_get (json_object_get (
-                json_object_get (json, "Content"), "Raw"), "Data")),
+    is_str (json_string_value (json_object_get (
+                json_object_get (json_object_get (json, "Content"), "Raw"),
+                "Data")),
             "AAH/", "raw data in base64");
     ok (!json_object_get (json, "Destination"),
         "raw without recipients: no Destination (SES reads To:)");
@@ -79,8 +89,12 @@ s_body_shape (json_t *model)
           "an empty address" },
         { { .to = to, .subject = "s", .raw = "x", .raw_len = 1 },
           "raw and simple" },
-        { { .from = "f@x", .to = to, .subject = "s", .text = "t",
-            .configuration_set = "" }, "empty configuration set" },
+        { { .from = "f@x",
+            .to = to,
+            .subject = "s",
+            .text = "t",
+            .configuration_set = "" },
+          "empty configuration set" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         errno = 0;
@@ -94,13 +108,14 @@ s_body_shape (json_t *model)
 static void
 s_errors (json_t *model)
 {
-    const char *permanent [] = {
-        "MessageRejected", "MailFromDomainNotVerifiedException",
-        "AccountSuspendedException", "BadRequestException",
-        "SendingPausedException", "NotFoundException", NULL
-    };
-    aws_model_check_errors (model, "com.amazonaws.sesv2#SendEmail",
-                            permanent);
+    const char *permanent [] = { "MessageRejected",
+                                 "MailFromDomainNotVerifiedException",
+                                 "AccountSuspendedException",
+                                 "BadRequestException",
+                                 "SendingPausedException",
+                                 "NotFoundException",
+                                 NULL };
+    aws_model_check_errors (model, "com.amazonaws.sesv2#SendEmail", permanent);
     ok (fy_aws_is_retryable (429, "TooManyRequestsException"),
         "TooManyRequestsException retried");
 }
@@ -122,12 +137,16 @@ s_protocol_errors (void)
     is_str (message_id, "0102-x", "its MessageId");
     free (message_id);
     message_id = NULL;
-    const char *odd [] = { "", "{}", "[1]", "{\"MessageId\":\"\"}",
-                           "{\"MessageId\":7}", "{\"MessageId\":\"a\"" };
+    const char *odd [] = { "",
+                           "{}",
+                           "[1]",
+                           "{\"MessageId\":\"\"}",
+                           "{\"MessageId\":7}",
+                           "{\"MessageId\":\"a\"" };
     for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
         answer = (fy_http_answer_t) { 200, odd [k], strlen (odd [k]), NULL };
         ok (fy_ses_parse (&answer, &error, &message_id, &request_id) == -1
-            && !message_id && error.message [0],
+                && !message_id && error.message [0],
             "a 200 of '%s' is no success", odd [k]);
     }
 }

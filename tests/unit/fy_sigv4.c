@@ -36,11 +36,11 @@
 //  post-sts-token/readme.txt.
 #define BOTO_TOKEN_VANILLA \
     "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"
-#define BOTO_TOKEN_STS \
+#define BOTO_TOKEN_STS                                                     \
     "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWL" \
     "WsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQr" \
-    "mGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9H" \
-    "FvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+s" \
+    "mGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9H"  \
+    "FvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+s"  \
     "cqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
 
 #define MAX_HEADERS 32
@@ -111,9 +111,8 @@ s_http_parse (http_t *http, const char *text)
             if (!colon || http->header_count == MAX_HEADERS)
                 BAIL_OUT ("bad header line: %s", line);
             *colon = 0;
-            http->headers [http->header_count++] = (fy_sigv4_header_t) {
-                .name = line, .value = colon + 1
-            };
+            http->headers [http->header_count++] =
+                (fy_sigv4_header_t) { .name = line, .value = colon + 1 };
         }
         if (!eol)
             break;
@@ -154,20 +153,21 @@ s_same_request (const http_t *sent, const char *target,
                 const http_t *want, const char *label)
 {
     bool same = strcmp (sent->method, want->method) == 0
-             && strcmp (target, want->target) == 0
-             && sent->header_count + added_count == want->header_count
-             && sent->body_len == want->body_len
-             && memcmp (sent->body, want->body, sent->body_len) == 0;
+                && strcmp (target, want->target) == 0
+                && sent->header_count + added_count == want->header_count
+                && sent->body_len == want->body_len
+                && memcmp (sent->body, want->body, sent->body_len) == 0;
     for (size_t i = 0; same && i < want->header_count; i++) {
         const fy_sigv4_header_t *ours = i < sent->header_count
-            ? &sent->headers [i] : &added [i - sent->header_count];
-        same = strcasecmp (ours->name, want->headers [i].name) == 0
-            && strcmp (s_trim (ours->value),
-                       s_trim (want->headers [i].value)) == 0;
+                                            ? &sent->headers [i]
+                                            : &added [i - sent->header_count];
+        same =
+            strcasecmp (ours->name, want->headers [i].name) == 0
+            && strcmp (s_trim (ours->value), s_trim (want->headers [i].value))
+                   == 0;
         if (!same)
-            diag ("%s: header %zu: got %s:%s, want %s:%s", label, i,
-                  ours->name, ours->value, want->headers [i].name,
-                  want->headers [i].value);
+            diag ("%s: header %zu: got %s:%s, want %s:%s", label, i, ours->name,
+                  ours->value, want->headers [i].name, want->headers [i].value);
     }
     if (strcmp (target, want->target) != 0)
         diag ("%s: target %s, want %s", label, target, want->target);
@@ -195,14 +195,13 @@ s_c_auth_case (fy_sigv4_t *signer, const char *name)
         BAIL_OUT ("%s: %s", path, jerr.text);
     json_t *creds = json_object_get (ctx, "credentials");
     fy_aws_keys_t keys = {
-        .access_key = json_string_value (
-            json_object_get (creds, "access_key_id")),
-        .secret_key = json_string_value (
-            json_object_get (creds, "secret_access_key")),
+        .access_key =
+            json_string_value (json_object_get (creds, "access_key_id")),
+        .secret_key =
+            json_string_value (json_object_get (creds, "secret_access_key")),
         .session_token = json_string_value (json_object_get (creds, "token"))
     };
-    const char *stamp =
-        json_string_value (json_object_get (ctx, "timestamp"));
+    const char *stamp = json_string_value (json_object_get (ctx, "timestamp"));
     int64_t now_ms = 0;
     if (!stamp || fy_time_parse (stamp, strlen (stamp), false, &now_ms))
         BAIL_OUT ("%s: bad timestamp", path);
@@ -213,8 +212,8 @@ s_c_auth_case (fy_sigv4_t *signer, const char *name)
         flags |= FY_SIGV4_CONTENT_SHA256;
     if (json_is_true (json_object_get (ctx, "omit_session_token")))
         flags |= FY_SIGV4_UNSIGNED_TOKEN;
-    int64_t expires = json_integer_value (
-        json_object_get (ctx, "expiration_in_seconds"));
+    int64_t expires =
+        json_integer_value (json_object_get (ctx, "expiration_in_seconds"));
 
     snprintf (path, sizeof path, "%s/%s/request.txt", V4_DIR, name);
     char *text = s_read (tap_testdata (path));
@@ -223,37 +222,37 @@ s_c_auth_case (fy_sigv4_t *signer, const char *name)
     free (text);
     char *url = s_url (&http);
     fy_sigv4_request_t req = {
-        .method = http.method, .url = url,
-        .headers = http.headers, .header_count = http.header_count,
-        .body = http.body, .body_len = http.body_len,
+        .method = http.method,
+        .url = url,
+        .headers = http.headers,
+        .header_count = http.header_count,
+        .body = http.body,
+        .body_len = http.body_len,
         .region = json_string_value (json_object_get (ctx, "region")),
         .service = json_string_value (json_object_get (ctx, "service")),
-        .now = now_ms / 1000, .flags = flags
+        .now = now_ms / 1000,
+        .flags = flags
     };
     int passed = 0;
     for (int variant = 0; variant < 2; variant++) {
         const char *kind = variant ? "query" : "header";
         fy_error_t err = { "" };
-        int rc = variant
-            ? fy_sigv4_presign (signer, &req, &keys, expires, &err)
-            : fy_sigv4_sign (signer, &req, &keys, &err);
+        int rc = variant ? fy_sigv4_presign (signer, &req, &keys, expires, &err)
+                         : fy_sigv4_sign (signer, &req, &keys, &err);
         if (!ok (rc == 0, "c-auth %s %s: signs", name, kind))
             diag ("%s", err.text);
         bool good = rc == 0;
-        static const char *files [3] = {
-            "canonical-request", "string-to-sign", "signature"
-        };
-        const char *got [3] = {
-            fy_sigv4_canonical_request (signer),
-            fy_sigv4_string_to_sign (signer), fy_sigv4_signature (signer)
-        };
+        static const char *files [3] = { "canonical-request", "string-to-sign",
+                                         "signature" };
+        const char *got [3] = { fy_sigv4_canonical_request (signer),
+                                fy_sigv4_string_to_sign (signer),
+                                fy_sigv4_signature (signer) };
         for (int f = 0; f < 3; f++) {
-            snprintf (path, sizeof path, "%s/%s/%s-%s.txt", V4_DIR, name,
-                      kind, files [f]);
+            snprintf (path, sizeof path, "%s/%s/%s-%s.txt", V4_DIR, name, kind,
+                      files [f]);
             char *want = s_read_line (tap_testdata (path));
             good &= strcmp (got [f], want) == 0;
-            is_str (got [f], want, "c-auth %s %s: %s", name, kind,
-                    files [f]);
+            is_str (got [f], want, "c-auth %s %s: %s", name, kind, files [f]);
             free (want);
         }
         snprintf (path, sizeof path, "%s/%s/%s-signed-request.txt", V4_DIR,
@@ -276,8 +275,9 @@ s_c_auth_case (fy_sigv4_t *signer, const char *name)
             added = fy_sigv4_headers (signer, &added_count);
         char label [256];
         snprintf (label, sizeof label, "c-auth %s %s", name, kind);
-        bool same = rc == 0 && s_same_request (&http, target, added,
-                                               added_count, &want, label);
+        bool same =
+            rc == 0
+            && s_same_request (&http, target, added, added_count, &want, label);
         ok (same, "%s: signed request", label);
         good &= same;
         s_http_free (&want);
@@ -292,7 +292,7 @@ s_c_auth_case (fy_sigv4_t *signer, const char *name)
 static int
 s_name_compare (const void *a, const void *b)
 {
-    return strcmp (*(char * const *) a, *(char * const *) b);
+    return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
 //  The sorted entries of a directory (no dot files). Caller frees.
@@ -360,7 +360,8 @@ s_c_auth_suite (void)
     snprintf (dir, sizeof dir, "%s", tap_testdata (V4A_DIR));
     count = s_list_dir (dir, &names);
     diag ("aws-c-auth v4a: %zu cases out of scope (SigV4a, ECDSA P-256), "
-          "not run:", count);
+          "not run:",
+          count);
     for (size_t i = 0; i < count; i++)
         diag ("  v4a/%s", names [i]);
     ok (count == 40, "aws-c-auth: 40 v4a cases counted, out of scope");
@@ -379,9 +380,8 @@ s_boto_case (fy_sigv4_t *signer, const char *dir, const char *name,
     s_http_parse (&http, text);
     free (text);
     char *url = s_url (&http);
-    fy_aws_keys_t keys = {
-        .access_key = SUITE_AKID, .secret_key = SUITE_SECRET
-    };
+    fy_aws_keys_t keys = { .access_key = SUITE_AKID,
+                           .secret_key = SUITE_SECRET };
     unsigned flags = 0;
     if (strcmp (name, "get-vanilla-with-session-token") == 0)
         keys.session_token = BOTO_TOKEN_VANILLA;
@@ -389,26 +389,27 @@ s_boto_case (fy_sigv4_t *signer, const char *dir, const char *name,
         keys.session_token = BOTO_TOKEN_STS;
         flags |= FY_SIGV4_UNSIGNED_TOKEN;
     }
-    fy_sigv4_request_t req = {
-        .method = http.method, .url = url,
-        .headers = http.headers, .header_count = http.header_count,
-        .body = http.body, .body_len = http.body_len,
-        .region = "us-east-1", .service = "service",
-        .now = SUITE_NOW, .flags = flags
-    };
+    fy_sigv4_request_t req = { .method = http.method,
+                               .url = url,
+                               .headers = http.headers,
+                               .header_count = http.header_count,
+                               .body = http.body,
+                               .body_len = http.body_len,
+                               .region = "us-east-1",
+                               .service = "service",
+                               .now = SUITE_NOW,
+                               .flags = flags };
     fy_error_t err = { "" };
     int rc = fy_sigv4_sign (signer, &req, &keys, &err);
     if (!ok (rc == 0, "botocore %s: signs", name))
         diag ("%s", err.text);
     bool good = rc == 0;
     static const char *exts [3] = { "creq", "sts", "authz" };
-    const char *got [3] = {
-        fy_sigv4_canonical_request (signer),
-        fy_sigv4_string_to_sign (signer), fy_sigv4_authorization (signer)
-    };
+    const char *got [3] = { fy_sigv4_canonical_request (signer),
+                            fy_sigv4_string_to_sign (signer),
+                            fy_sigv4_authorization (signer) };
     for (int f = 0; f < 3; f++) {
-        snprintf (path, sizeof path, "%s/%s/%s.%s", dir, name, name,
-                  exts [f]);
+        snprintf (path, sizeof path, "%s/%s/%s.%s", dir, name, name, exts [f]);
         char *want = f == 0 ? s_read (path) : s_read_line (path);
         good &= strcmp (got [f], want) == 0;
         is_str (got [f], want, "botocore %s: .%s", name, exts [f]);
@@ -430,7 +431,8 @@ s_boto_case (fy_sigv4_t *signer, const char *dir, const char *name,
     char *authz = s_read_line (path);
     if (want_auth && strcmp (s_trim (want_auth), authz) != 0) {
         diag ("botocore %s: .sreq Authorization disagrees with .authz "
-              "(upstream); checking against .authz", name);
+              "(upstream); checking against .authz",
+              name);
         (*stale_sreq)++;
         for (size_t i = 0; i < want.header_count; i++)
             if (strcasecmp (want.headers [i].name, "Authorization") == 0)
@@ -438,8 +440,9 @@ s_boto_case (fy_sigv4_t *signer, const char *dir, const char *name,
     }
     char label [256];
     snprintf (label, sizeof label, "botocore %s", name);
-    bool same = rc == 0 && s_same_request (&http, http.target, added,
-                                           added_count, &want, label);
+    bool same = rc == 0
+                && s_same_request (&http, http.target, added, added_count,
+                                   &want, label);
     ok (same, "%s: .sreq", label);
     good &= same;
     free (authz);
@@ -462,8 +465,7 @@ s_boto_walk (fy_sigv4_t *signer, const char *dir, int *found, int *passed,
         snprintf (path, sizeof path, "%s/%s", dir, names [i]);
         if (!s_is_dir (path))
             continue;
-        snprintf (path, sizeof path, "%s/%s/%s.req", dir, names [i],
-                  names [i]);
+        snprintf (path, sizeof path, "%s/%s/%s.req", dir, names [i], names [i]);
         struct stat st;
         if (stat (path, &st) == 0) {
             (*found)++;
@@ -495,10 +497,12 @@ s_boto_suite (void)
 static const char *
 s_canonical_uri (fy_sigv4_t *signer, const char *url, unsigned flags)
 {
-    fy_sigv4_request_t req = {
-        .method = "GET", .url = url, .region = "us-east-1",
-        .service = "s3", .now = SUITE_NOW, .flags = flags
-    };
+    fy_sigv4_request_t req = { .method = "GET",
+                               .url = url,
+                               .region = "us-east-1",
+                               .service = "s3",
+                               .now = SUITE_NOW,
+                               .flags = flags };
     fy_aws_keys_t keys = { .access_key = "AK", .secret_key = "SK" };
     if (fy_sigv4_sign (signer, &req, &keys, NULL))
         return "(failed)";
@@ -513,9 +517,8 @@ static void
 s_own_cases (void)
 {
     fy_sigv4_t *signer = fy_sigv4_new ();
-    fy_aws_keys_t keys = {
-        .access_key = SUITE_AKID, .secret_key = SUITE_SECRET
-    };
+    fy_aws_keys_t keys = { .access_key = SUITE_AKID,
+                           .secret_key = SUITE_SECRET };
     fy_sigv4_header_t headers [] = {
         { .name = "Content-Type",
           .value = "application/x-www-form-urlencoded" },
@@ -525,9 +528,13 @@ s_own_cases (void)
     fy_sigv4_request_t req = {
         .method = "POST",
         .url = "https://sqs.eu-west-1.amazonaws.com:443/123456789012/q",
-        .headers = headers, .header_count = 2,
-        .body = body, .body_len = strlen (body),
-        .region = "eu-west-1", .service = "sqs", .now = SUITE_NOW
+        .headers = headers,
+        .header_count = 2,
+        .body = body,
+        .body_len = strlen (body),
+        .region = "eu-west-1",
+        .service = "sqs",
+        .now = SUITE_NOW
     };
     ok (fy_sigv4_sign (signer, &req, &keys, NULL) == 0, "SQS-like POST");
     const char *creq = fy_sigv4_canonical_request (signer);
@@ -535,13 +542,14 @@ s_own_cases (void)
         "Host taken from the URL, default port left out");
     ok (strstr (creq, "user-agent") == NULL, "User-Agent is not signed");
     ok (strstr (fy_sigv4_authorization (signer),
-                "SignedHeaders=content-type;host;x-amz-date,") != NULL,
+                "SignedHeaders=content-type;host;x-amz-date,")
+            != NULL,
         "signed headers");
     size_t count;
     const fy_sigv4_header_t *added = fy_sigv4_headers (signer, &count);
     ok (count == 2 && strcmp (added [0].name, "X-Amz-Date") == 0
-        && strcmp (added [0].value, "20150830T123600Z") == 0
-        && strcmp (added [1].name, "Authorization") == 0,
+            && strcmp (added [0].value, "20150830T123600Z") == 0
+            && strcmp (added [1].name, "Authorization") == 0,
         "adds X-Amz-Date and Authorization");
 
     //  The key cache: same scope reuses, a new day or region derives.
@@ -550,8 +558,7 @@ s_own_cases (void)
     is_int (fy_sigv4_key_derivations (signer), derived, "key reused");
     req.now += 86400;
     ok (fy_sigv4_sign (signer, &req, &keys, NULL) == 0, "next day");
-    is_int (fy_sigv4_key_derivations (signer), derived + 1,
-            "new day, new key");
+    is_int (fy_sigv4_key_derivations (signer), derived + 1, "new day, new key");
     req.region = "us-west-2";
     ok (fy_sigv4_sign (signer, &req, &keys, NULL) == 0, "other region");
     is_int (fy_sigv4_key_derivations (signer), derived + 2,
@@ -564,23 +571,27 @@ s_own_cases (void)
     //  A non-default port is part of Host.
     req.url = "http://127.0.0.1:9324/queue/q";
     ok (fy_sigv4_sign (signer, &req, &keys, NULL) == 0, "emulator URL");
-    ok (strstr (fy_sigv4_canonical_request (signer),
-                "\nhost:127.0.0.1:9324\n") != NULL, "Host keeps the port");
+    ok (strstr (fy_sigv4_canonical_request (signer), "\nhost:127.0.0.1:9324\n")
+            != NULL,
+        "Host keeps the port");
 
     //  Path rules: everything but S3 normalizes and encodes the
     //  already-encoded path again; S3 signs it as it is.
     is_str (s_canonical_uri (signer, "https://h/a%20b//./c/../d/", 0),
             "/a%2520b/d/", "default: normalized, double-encoded");
-    is_str (s_canonical_uri (signer, "https://h/my-object//example//photo"
-                             ".user", FY_SIGV4_S3),
+    is_str (s_canonical_uri (signer,
+                             "https://h/my-object//example//photo"
+                             ".user",
+                             FY_SIGV4_S3),
             "/my-object//example//photo.user", "S3: path as it is");
-    is_str (s_canonical_uri (signer, "https://h/a%20b", FY_SIGV4_S3),
-            "/a%20b", "S3: encoded once");
+    is_str (s_canonical_uri (signer, "https://h/a%20b", FY_SIGV4_S3), "/a%20b",
+            "S3: encoded once");
     is_str (s_canonical_uri (signer, "https://h", 0), "/", "empty path");
     is_str (s_canonical_uri (signer, "https://h?b=2&a=%7e&a=1&c", 0), "/",
             "query only");
     ok (strstr (fy_sigv4_canonical_request (signer), "\na=1&a=~&b=2&c=\n")
-        != NULL, "query decoded, re-encoded, sorted by key then value");
+            != NULL,
+        "query decoded, re-encoded, sorted by key then value");
 
     //  Refusals.
     fy_error_t err = { "" };
@@ -593,18 +604,19 @@ s_own_cases (void)
     bad.url = "/relative";
     ok (fy_sigv4_sign (signer, &bad, &keys, &err) == -1 && errno == EINVAL,
         "relative URL: EINVAL (%s)", err.text);
-    fy_sigv4_header_t stale [] = {
-        { .name = "X-Amz-Date", .value = "20150830T000000Z" }
-    };
+    fy_sigv4_header_t stale [] = { { .name = "X-Amz-Date",
+                                     .value = "20150830T000000Z" } };
     bad = req;
     bad.headers = stale;
     bad.header_count = 1;
     ok (fy_sigv4_sign (signer, &bad, &keys, &err) == -1 && errno == EINVAL,
         "X-Amz-Date not the signing time: EINVAL (%s)", err.text);
     ok (fy_sigv4_presign (signer, &req, &keys, 0, &err) == -1
-        && errno == EINVAL, "presign for 0 s: EINVAL");
-    ok (fy_sigv4_presign (signer, &req, &keys, FY_SIGV4_MAX_EXPIRES_S + 1,
-                          &err) == -1 && errno == EINVAL,
+            && errno == EINVAL,
+        "presign for 0 s: EINVAL");
+    ok (fy_sigv4_presign (signer, &req, &keys, FY_SIGV4_MAX_EXPIRES_S + 1, &err)
+                == -1
+            && errno == EINVAL,
         "presign beyond 7 days: EINVAL");
     fy_aws_keys_t none = { .access_key = "", .secret_key = "" };
     ok (fy_sigv4_sign (signer, &req, &none, &err) == -1 && errno == EINVAL,

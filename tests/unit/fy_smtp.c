@@ -23,14 +23,14 @@ s_message (void)
     return m;
 }
 
-#define S_HEAD \
+#define S_HEAD                                  \
     "Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n" \
-    "From: noreply@ferry.example\r\n" \
+    "From: noreply@ferry.example\r\n"           \
     "To: ann@example.com\r\n"
 #define S_ID "Message-ID: <k1@ferry.example>\r\n"
-#define S_TEXT_QP \
-    "MIME-Version: 1.0\r\n" \
-    "Content-Type: text/plain; charset=UTF-8\r\n" \
+#define S_TEXT_QP                                     \
+    "MIME-Version: 1.0\r\n"                           \
+    "Content-Type: text/plain; charset=UTF-8\r\n"     \
     "Content-Transfer-Encoding: quoted-printable\r\n" \
     "\r\n"
 
@@ -93,15 +93,12 @@ test_layout (void)
 {
     fy_smtp_message_t *m = s_message ();
     ok (fy_smtp_message_set_subject (m, "Your review is due", NULL) == 0
-        && fy_smtp_message_set_text (m, "Hello Ann,\nplease.\n", NULL) == 0,
+            && fy_smtp_message_set_text (m, "Hello Ann,\nplease.\n", NULL) == 0,
         "subject and text set");
     char *data = s_render (&m);
     is_str (data,
-            S_HEAD
-            "Subject: Your review is due\r\n"
-            S_ID
-            S_TEXT_QP
-            "Hello Ann,\r\nplease.\r\n",
+            S_HEAD "Subject: Your review is due\r\n" S_ID S_TEXT_QP
+                   "Hello Ann,\r\nplease.\r\n",
             "a text message, byte for byte");
     free (data);
 
@@ -109,19 +106,20 @@ test_layout (void)
     //  nowhere; Reply-To; an extra header; both bodies.
     m = fy_smtp_message_new ();
     fy_error_t err = { { 0 } };
-    ok (fy_smtp_message_set_from (m, "Ferry HR", "hr@ferry.example", &err)
-        == 0
-        && fy_smtp_message_set_reply_to (m, NULL, "help@ferry.example", &err)
-           == 0
-        && fy_smtp_message_add_to (m, "Doe, J. \"Jo\"", "jo@example.com",
-                                   &err) == 0
-        && fy_smtp_message_add_to (m, "Zoë", "zoe@example.com", &err) == 0
-        && fy_smtp_message_add_cc (m, NULL, "boss@example.com", &err) == 0
-        && fy_smtp_message_add_bcc (m, "audit@example.com", &err) == 0
-        && fy_smtp_message_add_header (m, "X-Ferry-Event", "e-1", &err) == 0
-        && fy_smtp_message_set_text (m, "Hi", &err) == 0
-        && fy_smtp_message_set_html (m, "<b>Hi</b>", &err) == 0
-        && fy_smtp_message_set_id (m, "k2@ferry.example", &err) == 0,
+    ok (fy_smtp_message_set_from (m, "Ferry HR", "hr@ferry.example", &err) == 0
+            && fy_smtp_message_set_reply_to (m, NULL, "help@ferry.example",
+                                             &err)
+                   == 0
+            && fy_smtp_message_add_to (m, "Doe, J. \"Jo\"", "jo@example.com",
+                                       &err)
+                   == 0
+            && fy_smtp_message_add_to (m, "Zoë", "zoe@example.com", &err) == 0
+            && fy_smtp_message_add_cc (m, NULL, "boss@example.com", &err) == 0
+            && fy_smtp_message_add_bcc (m, "audit@example.com", &err) == 0
+            && fy_smtp_message_add_header (m, "X-Ferry-Event", "e-1", &err) == 0
+            && fy_smtp_message_set_text (m, "Hi", &err) == 0
+            && fy_smtp_message_set_html (m, "<b>Hi</b>", &err) == 0
+            && fy_smtp_message_set_id (m, "k2@ferry.example", &err) == 0,
         "a full message set (%s)", err.text);
     fy_smtp_message_set_date (m, 0);
     is_str (fy_smtp_message_sender (m), "hr@ferry.example", "sender");
@@ -165,12 +163,11 @@ test_layout (void)
     ok (fy_smtp_message_set_html (m, "<p>x</p>", NULL) == 0, "html only");
     data = s_render (&m);
     is_str (data,
-            S_HEAD S_ID
-            "MIME-Version: 1.0\r\n"
-            "Content-Type: text/html; charset=UTF-8\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n"
-            "\r\n"
-            "<p>x</p>",
+            S_HEAD S_ID "MIME-Version: 1.0\r\n"
+                        "Content-Type: text/html; charset=UTF-8\r\n"
+                        "Content-Transfer-Encoding: quoted-printable\r\n"
+                        "\r\n"
+                        "<p>x</p>",
             "an HTML message, single part");
     free (data);
 }
@@ -190,7 +187,8 @@ test_subjects (void)
     ok (strstr (data,
                 "\r\nSubject: Your quarterly performance review with your "
                 "manager is due on Friday,\r\n"
-                " 27 November 2026 at noon  please\r\n") != NULL,
+                " 27 November 2026 at noon  please\r\n")
+            != NULL,
         "long ASCII subject folded at a space, double space kept");
     free (data);
 
@@ -206,7 +204,8 @@ test_subjects (void)
                 "w6nDqcOpw6nDqcOpw6nDqcOp?=\r\n"
                 " =?UTF-8?B?w6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOp"
                 "w6nDqcOpw6k=?=\r\n"
-                " =?UTF-8?B?w6nDqcOp?=\r\n") != NULL,
+                " =?UTF-8?B?w6nDqcOp?=\r\n")
+            != NULL,
         "encoded-words split between characters, each folded");
     ok (s_longest_line (data) <= 78, "encoded lines within 78");
     free (data);
@@ -217,11 +216,13 @@ test_subjects (void)
     subject [80] = 0;
     data = s_with_subject (subject);
     ok (strstr (data, "\r\nSubject: =?UTF-8?B?") != NULL
-        && s_longest_line (data) <= 78, "an 80-octet word is encoded");
+            && s_longest_line (data) <= 78,
+        "an 80-octet word is encoded");
     free (data);
     data = s_with_subject ("=?UTF-8?B?SGk=?=");
     ok (strstr (data, "\r\nSubject: =?UTF-8?B?PT9VVEYtOD9CP1NHaz0/PQ==?=\r\n")
-        != NULL, "text that reads as an encoded-word is encoded");
+            != NULL,
+        "text that reads as an encoded-word is encoded");
     free (data);
     data = s_with_subject ("");
     ok (strstr (data, "\r\nSubject:\r\n") != NULL, "empty subject");
@@ -240,23 +241,24 @@ test_bodies (void)
     snprintf (expect, sizeof expect,
               S_HEAD S_ID S_TEXT_QP "%.*s=\r\n=C3=A9b  \tend=20\r\n=3D=20\r\n",
               74, text);
-    is_str (data, expect, "quoted-printable: soft break before an escape, "
-                          "trailing whitespace and '=' escaped");
+    is_str (data, expect,
+            "quoted-printable: soft break before an escape, "
+            "trailing whitespace and '=' escaped");
     free (data);
 
     memset (text, 'x', 200);
     text [200] = 0;
     data = s_with_text (text);
     snprintf (expect, sizeof expect,
-              S_HEAD S_ID S_TEXT_QP "%.75s=\r\n%.75s=\r\n%.50s",
-              text, text, text);
+              S_HEAD S_ID S_TEXT_QP "%.75s=\r\n%.75s=\r\n%.50s", text, text,
+              text);
     is_str (data, expect, "a 200-octet line in 76-octet lines");
     free (data);
 
     //  Lone CR and CRLF become CRLF like LF.
     data = s_with_text ("a\rb\r\nc");
     ok (strlen (data) > 11
-        && strcmp (data + strlen (data) - 11, "\r\n\r\na\r\nb\r\nc") == 0,
+            && strcmp (data + strlen (data) - 11, "\r\n\r\na\r\nb\r\nc") == 0,
         "line breaks made CRLF, none added at the end");
     free (data);
 
@@ -281,7 +283,7 @@ test_bodies (void)
     big [20000] = 0;
     fy_smtp_message_t *m = s_message ();
     ok (fy_smtp_message_set_text (m, big, NULL) == 0
-        && fy_smtp_message_set_html (m, big, NULL) == 0,
+            && fy_smtp_message_set_html (m, big, NULL) == 0,
         "20000-octet bodies");
     data = s_render (&m);
     long longest = s_longest_line (data);
@@ -296,16 +298,21 @@ test_refusals (void)
     fy_smtp_message_t *m = s_message ();
     fy_error_t err = { { 0 } };
     errno = 0;
-    ok (fy_smtp_message_set_subject (m, "Hi\r\nBcc: x@evil.example", &err)
-        == -1 && errno == EINVAL, "CRLF in the subject refused");
-    is_str (err.text, "Subject: a line break (CR or LF) in a header value is "
-                      "refused", "the error says why");
+    ok (fy_smtp_message_set_subject (m, "Hi\r\nBcc: x@evil.example", &err) == -1
+            && errno == EINVAL,
+        "CRLF in the subject refused");
+    is_str (err.text,
+            "Subject: a line break (CR or LF) in a header value is "
+            "refused",
+            "the error says why");
     ok (fy_smtp_message_set_subject (m, "Hi\nX: y", NULL) == -1, "LF alone");
     ok (fy_smtp_message_set_subject (m, "Hi\rX: y", NULL) == -1, "CR alone");
     ok (fy_smtp_message_add_to (m, "Ann\r\nBcc: x@y.z", "a@b.c", &err) == -1,
         "CRLF in a display name refused");
-    is_str (err.text, "To: a line break (CR or LF) in a header value is "
-                      "refused", "names the field");
+    is_str (err.text,
+            "To: a line break (CR or LF) in a header value is "
+            "refused",
+            "names the field");
     ok (fy_smtp_message_add_header (m, "X-A", "v\r\nBcc: x@y.z", NULL) == -1,
         "CRLF in an extra header's value refused");
     ok (fy_smtp_message_add_header (m, "X-A\r\nBcc", "v", NULL) == -1,
@@ -324,14 +331,16 @@ test_refusals (void)
     ok (fy_smtp_message_set_text (m, "\xed\xa0\x80", NULL) == -1,
         "a surrogate in the body refused");
     ok (fy_smtp_message_set_id (m, "<a@b>", NULL) == -1
-        && fy_smtp_message_set_id (m, "nodomain", NULL) == -1
-        && fy_smtp_message_set_id (m, "a@b\r\nX: y", NULL) == -1,
+            && fy_smtp_message_set_id (m, "nodomain", NULL) == -1
+            && fy_smtp_message_set_id (m, "a@b\r\nX: y", NULL) == -1,
         "bad Message-IDs refused");
 
-    static const char *const good [] = {
-        "a@b", "first.last@example.com", "o'brien+tag@mail.example.co.uk",
-        "x@xn--mller-kva.example", "1@2.3", NULL
-    };
+    static const char *const good [] = { "a@b",
+                                         "first.last@example.com",
+                                         "o'brien+tag@mail.example.co.uk",
+                                         "x@xn--mller-kva.example",
+                                         "1@2.3",
+                                         NULL };
     for (size_t i = 0; good [i]; i++)
         ok (fy_smtp_message_add_cc (m, NULL, good [i], &err) == 0,
             "accepted: %s", good [i]);
@@ -342,29 +351,30 @@ test_refusals (void)
     domain [63] = 0;
     char *long_local = fy_xasprintf ("%s@example.com", local);
     char *long_label = fy_xasprintf ("a@%sd.example", domain);
-    char *long_total = fy_xasprintf ("a@%s.%s.%s.%s", domain, domain, domain,
-                                     domain);
+    char *long_total =
+        fy_xasprintf ("a@%s.%s.%s.%s", domain, domain, domain, domain);
     local [64] = 0;
     char *max_local = fy_xasprintf ("%s@example.com", local);
     ok (fy_smtp_message_add_cc (m, NULL, max_local, NULL) == 0,
         "64-octet local part accepted");
     const char *const bad [] = {
-        "", "plain", "a@", "@b", "a..b@c", ".a@b", "a.@b", "a@-b.com",
-        "a@b-.com", "a@b..com", "a@.b", "a b@c", "a@b_c.com", "<a@b>",
-        "a@b@c", "\"q\"@b", "é@b", "a@bé", "a@[1.2.3.4]", "a@b\r\n.c",
-        long_local, long_label, long_total, NULL
+        "",         "plain",    "a@",        "@b",          "a..b@c",
+        ".a@b",     "a.@b",     "a@-b.com",  "a@b-.com",    "a@b..com",
+        "a@.b",     "a b@c",    "a@b_c.com", "<a@b>",       "a@b@c",
+        "\"q\"@b",  "é@b",      "a@bé",      "a@[1.2.3.4]", "a@b\r\n.c",
+        long_local, long_label, long_total,  NULL
     };
     for (size_t i = 0; bad [i]; i++) {
         errno = 0;
         ok (fy_smtp_message_add_to (m, NULL, bad [i], &err) == -1
-            && errno == EINVAL, "refused: bad [%zu] (%s)", i, err.text);
+                && errno == EINVAL,
+            "refused: bad [%zu] (%s)", i, err.text);
     }
     ok (fy_smtp_message_set_from (m, NULL, "x@@y", &err) == -1,
         "bad From refused");
     is_str (err.text, "From: address has a bad local part (before '@')",
             "address error");
-    ok (fy_smtp_message_add_bcc (m, "nope", &err) == -1,
-        "bad Bcc refused");
+    ok (fy_smtp_message_add_bcc (m, "nope", &err) == -1, "bad Bcc refused");
     is_str (err.text, "Bcc: address has no '@'", "Bcc error");
     free (long_local);
     free (long_label);
@@ -372,7 +382,7 @@ test_refusals (void)
     free (max_local);
     //  Nothing refused was kept.
     ok (fy_smtp_message_recipient (m, 7) == NULL
-        && fy_smtp_message_recipient (m, 6) != NULL,
+            && fy_smtp_message_recipient (m, 6) != NULL,
         "only accepted recipients kept");
     fy_smtp_message_destroy (&m);
 
@@ -391,7 +401,7 @@ test_refusals (void)
     is_str (err.text, "body: no text or HTML body", "says so");
     const char *id = fy_smtp_message_id (m);
     ok (id && strlen (id) == 36 + strlen ("@ferry.example")
-        && strcmp (id + 36, "@ferry.example") == 0,
+            && strcmp (id + 36, "@ferry.example") == 0,
         "made Message-ID: uuid at the sender's domain (%s)", id);
     ok (fy_smtp_message_set_text (m, "", NULL) == 0, "empty text");
     char *data = s_render (&m);
@@ -405,11 +415,12 @@ test_client_options (void)
 {
     fy_smtp_starttls_t policy;
     ok (fy_smtp_starttls_parse ("none", &policy) == 0
-        && policy == FY_SMTP_STARTTLS_NONE
-        && fy_smtp_starttls_parse ("try", &policy) == 0
-        && policy == FY_SMTP_STARTTLS_TRY
-        && fy_smtp_starttls_parse ("required", &policy) == 0
-        && policy == FY_SMTP_STARTTLS_REQUIRED, "starttls names");
+            && policy == FY_SMTP_STARTTLS_NONE
+            && fy_smtp_starttls_parse ("try", &policy) == 0
+            && policy == FY_SMTP_STARTTLS_TRY
+            && fy_smtp_starttls_parse ("required", &policy) == 0
+            && policy == FY_SMTP_STARTTLS_REQUIRED,
+        "starttls names");
     ok (fy_smtp_starttls_parse ("yes", &policy) == -1 && errno == EINVAL,
         "unknown starttls refused");
 
@@ -424,7 +435,7 @@ test_client_options (void)
         "http:// refused: %s", err.text);
     options.url = "smtp://user:secret@mail.example";
     ok (fy_smtp_new (http, &options, &err) == NULL
-        && strstr (err.text, "secret") == NULL,
+            && strstr (err.text, "secret") == NULL,
         "credentials in the URL refused, not echoed: %s", err.text);
     options.url = "smtps://mail.example:465";
     options.user = "u";
@@ -435,8 +446,8 @@ test_client_options (void)
     ok (smtp != NULL, "smtps:// with AUTH accepted");
     ok (fy_smtp_active (smtp) == 0, "nothing in flight");
     fy_smtp_message_t *m = fy_smtp_message_new ();
-    ok (fy_smtp_send (smtp, &m, NULL, NULL, NULL, &err) == -1
-        && errno == EINVAL && m == NULL,
+    ok (fy_smtp_send (smtp, &m, NULL, NULL, NULL, &err) == -1 && errno == EINVAL
+            && m == NULL,
         "an incomplete message is refused and taken: %s", err.text);
     fy_smtp_destroy (&smtp);
     ok (smtp == NULL, "destroyed");

@@ -14,8 +14,9 @@
 #include "aws_model.h"
 #include "tap.h"
 
-#define S_MODEL "aws-models/api-models-aws/sns/service/2010-03-31/" \
-                "sns-2010-03-31.json"
+#define S_MODEL                                         \
+    "aws-models/api-models-aws/sns/service/2010-03-31/" \
+    "sns-2010-03-31.json"
 
 //  The decoded value of form field name in body, or NULL. Caller owns.
 static char *
@@ -46,11 +47,12 @@ s_field (const char *body, const char *name)
 static void
 s_body (json_t *model)
 {
-    const char *attributes [] = { "a.b", "String", "x y", "n", "Number", "1",
-                                  NULL };
+    const char *attributes [] = { "a.b",    "String", "x y", "n",
+                                  "Number", "1",      NULL };
     fy_sns_publish_t msg = {
         .topic_arn = "arn:aws:sns:us-east-1:1:t",
-        .message = "a b&c=d/\xc3\xa9~+", .subject = "Hi there",
+        .message = "a b&c=d/\xc3\xa9~+",
+        .subject = "Hi there",
         .attributes = attributes,
     };
     size_t len;
@@ -73,20 +75,27 @@ s_body (json_t *model)
     //  Every parameter is a member of the model's shapes.
     json_t *map = aws_model_shape (model, "com.amazonaws.sns#"
                                           "MessageAttributeMap");
-    const char *key = json_string_value (json_object_get (json_object_get (
-        json_object_get (map, "key"), "traits"), "smithy.api#xmlName"));
-    const char *value = json_string_value (json_object_get (json_object_get (
-        json_object_get (map, "value"), "traits"), "smithy.api#xmlName"));
-    json_t *input = json_object_get (aws_model_shape (
-        model, "com.amazonaws.sns#PublishInput"), "members");
-    json_t *attribute = json_object_get (aws_model_shape (
-        model, "com.amazonaws.sns#MessageAttributeValue"), "members");
+    const char *key = json_string_value (json_object_get (
+        json_object_get (json_object_get (map, "key"), "traits"),
+        "smithy.api#xmlName"));
+    const char *value = json_string_value (json_object_get (
+        json_object_get (json_object_get (map, "value"), "traits"),
+        "smithy.api#xmlName"));
+    json_t *input = json_object_get (
+        aws_model_shape (model, "com.amazonaws.sns#PublishInput"), "members");
+    json_t *attribute = json_object_get (
+        aws_model_shape (model, "com.amazonaws.sns#MessageAttributeValue"),
+        "members");
     const char *push = "{\"default\":\"d\",\"GCM\":\"{}\"}";
     const char *binary [] = { "b", "Binary", "AAE=", NULL };
     fy_sns_publish_t full = {
         .target_arn = "arn:aws:sns:us-east-1:1:endpoint/GCM/a/b",
-        .message = push, .json_structure = true, .subject = "s",
-        .attributes = binary, .group_id = "g", .dedup_id = "d",
+        .message = push,
+        .json_structure = true,
+        .subject = "s",
+        .attributes = binary,
+        .group_id = "g",
+        .dedup_id = "d",
     };
     body = fy_sns_body (&full, &len, &err);
     int params = 0, known = 0;
@@ -104,8 +113,7 @@ s_body (json_t *model)
             char *dot = strchr (entry, '.');
             if (dot)
                 snprintf (member, sizeof member, "%s", dot + 1), *dot = 0;
-            known += json_object_get (input, "MessageAttributes")
-                     && n == 1
+            known += json_object_get (input, "MessageAttributes") && n == 1
                      && ((!dot && strcmp (entry, key) == 0)
                          || (dot && strcmp (entry, value) == 0
                              && json_object_get (attribute, member)));
@@ -153,10 +161,12 @@ s_body (json_t *model)
         { { .topic_arn = arn, .message = "\xc0\xaf" }, "message not UTF-8" },
         { { .topic_arn = arn, .message = "m", .subject = "a\nb" },
           "a line break in the subject" },
-        { { .topic_arn = arn, .message = "{\"GCM\":\"x\"}",
-            .json_structure = true }, "json without default" },
-        { { .topic_arn = arn, .message = "not json",
-            .json_structure = true }, "json that is not" },
+        { { .topic_arn = arn,
+            .message = "{\"GCM\":\"x\"}",
+            .json_structure = true },
+          "json without default" },
+        { { .topic_arn = arn, .message = "not json", .json_structure = true },
+          "json that is not" },
         { { .topic_arn = arn, .message = "m", .attributes = eleven },
           "11 attributes" },
         { { .topic_arn = arn, .message = "m", .attributes = reserved },
@@ -182,16 +192,21 @@ s_body (json_t *model)
 static void
 s_errors (json_t *model)
 {
-    const char *permanent [] = {
-        "InvalidParameter", "ParameterValueInvalid", "EndpointDisabled",
-        "AuthorizationError", "NotFound", "PlatformApplicationDisabled",
-        "KMSDisabled", "InvalidSecurity", "ValidationException", NULL
-    };
+    const char *permanent [] = { "InvalidParameter",
+                                 "ParameterValueInvalid",
+                                 "EndpointDisabled",
+                                 "AuthorizationError",
+                                 "NotFound",
+                                 "PlatformApplicationDisabled",
+                                 "KMSDisabled",
+                                 "InvalidSecurity",
+                                 "ValidationException",
+                                 NULL };
     aws_model_check_errors (model, "com.amazonaws.sns#Publish", permanent);
     int status;
     is_str (aws_model_error_code (model, "com.amazonaws.sns#ThrottledException",
-                                  &status), "Throttled",
-            "SNS throttles with Throttled");
+                                  &status),
+            "Throttled", "SNS throttles with Throttled");
     ok (status == 429 && fy_aws_is_retryable (400, "Throttled"),
         "Throttled retried (429, and by its code)");
 }
@@ -220,7 +235,8 @@ s_answers (void)
         const char *body, *id;
     } good [] = {
         { "<PublishResponse><PublishResult><MessageId>m-1</MessageId>"
-          "</PublishResult></PublishResponse>", "m-1" },
+          "</PublishResult></PublishResponse>",
+          "m-1" },
         { "<?xml version=\"1.0\"?>\n<PublishResponse xmlns='x' a = \">\">"
           "<PublishResult><SequenceNumber>1</SequenceNumber><MessageId>"
           "&lt;&#233;&#xE9;&#x1F600;&amp;&quot;&apos;&gt;</MessageId>"
@@ -228,14 +244,16 @@ s_answers (void)
           "<\xc3\xa9\xc3\xa9\xf0\x9f\x98\x80&\"'>" },
         { "<sns:PublishResponse xmlns:sns='x'><sns:PublishResult>"
           "<sns:MessageId>a<!-- c -->b<![CDATA[<&>]]>c</sns:MessageId>"
-          "</sns:PublishResult></sns:PublishResponse>", "ab<&>c" },
+          "</sns:PublishResult></sns:PublishResponse>",
+          "ab<&>c" },
         { "<PublishResponse><PublishResult><MessageId>\xe6\x97\xa5"
           "</MessageId><Extra><Deep/></Extra></PublishResult>"
-          "</PublishResponse>", "\xe6\x97\xa5" },
+          "</PublishResponse>",
+          "\xe6\x97\xa5" },
     };
     for (size_t k = 0; k < sizeof good / sizeof *good; k++) {
-        ok (s_parse (200, good [k].body, &error, &message_id, &request_id)
-                == 0, "good answer %zu read", k + 1);
+        ok (s_parse (200, good [k].body, &error, &message_id, &request_id) == 0,
+            "good answer %zu read", k + 1);
         is_str (message_id, good [k].id, "good answer %zu: MessageId", k + 1);
         free (message_id);
         free (request_id);
@@ -288,8 +306,8 @@ s_answers (void)
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         ok (s_parse (200, bad [k], &error, &message_id, &request_id) == -1
-            && !message_id && error.message [0], "bad answer %zu refused",
-            k + 1);
+                && !message_id && error.message [0],
+            "bad answer %zu refused", k + 1);
         free (request_id);
     }
 
@@ -300,19 +318,24 @@ s_answers (void)
     fy_http_answer_t answer = { 200, nul, sizeof nul - 1, NULL };
     message_id = request_id = NULL;
     ok (fy_sns_parse (&answer, &error, &message_id, &request_id) == -1
-        && !message_id, "a NUL in the text refused");
+            && !message_id,
+        "a NUL in the text refused");
     free (message_id);
 
     //  An error whose body is not XML: the status alone.
     ok (s_parse (503, "<html>Service Unavailable", &error, &message_id,
-                 &request_id) == -1 && error.code [0] == 0
-        && !error.sender_fault, "a 503 page: no code, not the sender's");
+                 &request_id)
+                == -1
+            && error.code [0] == 0 && !error.sender_fault,
+        "a 503 page: no code, not the sender's");
     ok (fy_aws_is_retryable (503, NULL), "and retried");
-    ok (s_parse (500, "<ErrorResponse><Error><Type>Receiver</Type><Code>"
-                      "InternalError</Code><Message>x</Message></Error>"
-                      "</ErrorResponse>", &error, &message_id,
-                 &request_id) == -1
-        && !error.sender_fault && strcmp (error.code, "InternalError") == 0,
+    ok (s_parse (500,
+                 "<ErrorResponse><Error><Type>Receiver</Type><Code>"
+                 "InternalError</Code><Message>x</Message></Error>"
+                 "</ErrorResponse>",
+                 &error, &message_id, &request_id)
+                == -1
+            && !error.sender_fault && strcmp (error.code, "InternalError") == 0,
         "a Receiver fault");
 }
 

@@ -57,10 +57,10 @@ s_on_batch (const fy_sqs_result_t *result, const fy_sqs_entry_t *entries,
         seen->entries [i] = entries [i];
         seen->entries [i].id = s_keep (seen, i * 4, entries [i].id);
         seen->entries [i].code = s_keep (seen, i * 4 + 1, entries [i].code);
-        seen->entries [i].message = s_keep (seen, i * 4 + 2,
-                                            entries [i].message);
-        seen->entries [i].message_id = s_keep (seen, i * 4 + 3,
-                                               entries [i].message_id);
+        seen->entries [i].message =
+            s_keep (seen, i * 4 + 2, entries [i].message);
+        seen->entries [i].message_id =
+            s_keep (seen, i * 4 + 3, entries [i].message_id);
     }
 }
 
@@ -86,8 +86,7 @@ s_on_url (const fy_sqs_result_t *result, const char *url, void *arg)
 }
 
 static void
-s_on_attributes (const fy_sqs_result_t *result, json_t *attributes,
-                 void *arg)
+s_on_attributes (const fy_sqs_result_t *result, json_t *attributes, void *arg)
 {
     seen_t *seen = arg;
     s_seen_result (seen, result);
@@ -119,34 +118,36 @@ s_protocol_errors (const char *file, bool query_compatible)
     size_t i, j;
     json_t *suite, *test;
     int cases = 0;
-    json_array_foreach (suites, i, suite) {
-        json_array_foreach (json_object_get (suite, "cases"), j, test) {
-            const char *want = json_string_value (
-                json_object_get (test, "errorCode"));
+    json_array_foreach (suites, i, suite)
+    {
+        json_array_foreach (json_object_get (suite, "cases"), j, test)
+        {
+            const char *want =
+                json_string_value (json_object_get (test, "errorCode"));
             if (!want)
                 continue;
             json_t *response = json_object_get (test, "response");
             json_t *headers = json_object_get (response, "headers");
-            const char *body = json_string_value (
-                json_object_get (response, "body"));
+            const char *body =
+                json_string_value (json_object_get (response, "body"));
             fy_sqs_error_t error;
-            fy_sqs_decode_error (
-                (int) json_integer_value (json_object_get (response,
-                                                           "status_code")),
-                json_string_value (json_object_get (headers,
-                                                    "x-amzn-query-error")),
-                json_string_value (json_object_get (headers,
-                                                    "X-Amzn-Errortype")),
-                body, body ? strlen (body) : 0, &error);
+            fy_sqs_decode_error ((int) json_integer_value (
+                                     json_object_get (response, "status_code")),
+                                 json_string_value (json_object_get (
+                                     headers, "x-amzn-query-error")),
+                                 json_string_value (json_object_get (
+                                     headers, "X-Amzn-Errortype")),
+                                 body, body ? strlen (body) : 0, &error);
             const char *id = json_string_value (json_object_get (test, "id"));
             //  A query-compatible client reports the query code when the
             //  service sends one, as botocore does; fy_sqs keeps it
             //  beside the short code.
             const char *got = query_compatible && error.query_code [0]
-                                  ? error.query_code : error.code;
+                                  ? error.query_code
+                                  : error.code;
             is_str (got, want, "%s: code", id);
-            const char *message = json_string_value (
-                json_object_get (test, "errorMessage"));
+            const char *message =
+                json_string_value (json_object_get (test, "errorMessage"));
             if (message)
                 is_str (error.message, message, "%s: message", id);
             cases++;
@@ -173,7 +174,8 @@ s_batches (void)
             "payload bytes count body and attribute names, types, values");
     errno = 0;
     ok (fy_sqs_batch_send (batch, "e10", "x", -1, NULL) == -1
-        && errno == ENOSPC, "an 11th entry: ENOSPC");
+            && errno == ENOSPC,
+        "an 11th entry: ENOSPC");
     fy_sqs_batch_destroy (&batch);
 
     batch = fy_sqs_batch_new (FY_SQS_SEND);
@@ -190,13 +192,15 @@ s_batches (void)
     big [FY_SQS_PAYLOAD_MAX + 1] = 0;
     errno = 0;
     ok (fy_sqs_batch_send (batch, "c", big, -1, NULL) == -1
-        && errno == EMSGSIZE, "a message over 256 KiB alone: EMSGSIZE");
+            && errno == EMSGSIZE,
+        "a message over 256 KiB alone: EMSGSIZE");
     free (big);
     errno = 0;
-    ok (fy_sqs_batch_send (batch, "a", "x", -1, NULL) == -1
-        && errno == EINVAL, "a repeated id: EINVAL");
+    ok (fy_sqs_batch_send (batch, "a", "x", -1, NULL) == -1 && errno == EINVAL,
+        "a repeated id: EINVAL");
     ok (fy_sqs_batch_send (batch, "no spaces", "x", -1, NULL) == -1
-        && errno == EINVAL, "an id with a space: EINVAL");
+            && errno == EINVAL,
+        "an id with a space: EINVAL");
     ok (fy_sqs_batch_delete (batch, "d", "r") == -1 && errno == EINVAL,
         "a delete entry in a send batch: EINVAL");
     fy_sqs_batch_destroy (&batch);
@@ -204,7 +208,8 @@ s_batches (void)
 
     batch = fy_sqs_batch_new (FY_SQS_VISIBILITY);
     ok (fy_sqs_batch_visibility (batch, "v", "r", 43201) == -1
-        && errno == EINVAL, "visibility over 12 h: EINVAL");
+            && errno == EINVAL,
+        "visibility over 12 h: EINVAL");
     ok (fy_sqs_batch_visibility (batch, "v", "r", 30) == 0, "visibility 30");
     fy_sqs_batch_destroy (&batch);
 }
@@ -237,11 +242,13 @@ s_logged (fy_http_client_t *http, const char *base, const char *queue,
         *gap_ms = 0;
     size_t i;
     json_t *item;
-    json_array_foreach (json_object_get (log, "requests"), i, item) {
-        if (strcmp (json_string_value (json_object_get (item, "queue")),
-                    queue) != 0
+    json_array_foreach (json_object_get (log, "requests"), i, item)
+    {
+        if (strcmp (json_string_value (json_object_get (item, "queue")), queue)
+                != 0
             || strcmp (json_string_value (json_object_get (item, "action")),
-                       action) != 0)
+                       action)
+                   != 0)
             continue;
         count++;
         double t = json_real_value (json_object_get (item, "t")) * 1000;
@@ -281,8 +288,10 @@ s_retries (void)
     //  500 twice, then success: three attempts, one answer.
     seen_t seen = { 0 };
     fy_sqs_batch_t *batch = s_delete_batch (ids);
-    ok (fy_sqs_submit (sqs, "http://q.invalid/0/flaky500", &batch,
-                       s_on_batch, &seen, NULL, NULL) == 0 && !batch,
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/flaky500", &batch, s_on_batch,
+                       &seen, NULL, NULL)
+                == 0
+            && !batch,
         "submit takes the batch");
     ok (!seen.done, "no callback before the loop runs");
     stub_run_until (http, &seen.done, 10000);
@@ -290,13 +299,14 @@ s_retries (void)
     is_int (seen.result.attempts, 3, "three attempts");
     ok (seen.count == 2 && seen.entries [0].ok && seen.entries [1].ok,
         "both entries deleted");
-    is_int (s_logged (http, base, "flaky500", "DeleteMessageBatch", NULL,
-                      NULL), 3, "stub saw three requests");
+    is_int (s_logged (http, base, "flaky500", "DeleteMessageBatch", NULL, NULL),
+            3, "stub saw three requests");
     s_seen_free (&seen);
 
     //  ThrottlingException twice, on a receive.
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/throttled", 10, 0, -1,
-                        s_on_receive, &seen, NULL, NULL) == 0,
+                        s_on_receive, &seen, NULL, NULL)
+            == 0,
         "receive started");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, 0, "throttled twice, then received");
@@ -313,7 +323,8 @@ s_retries (void)
 
     //  A receive answer is read strictly, its fields copied out.
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/escaped", 10, 0, -1,
-                        s_on_receive, &seen, NULL, NULL) == 0,
+                        s_on_receive, &seen, NULL, NULL)
+            == 0,
         "receive with escapes started");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.count, 2, "two messages, an unknown top-level key skipped");
@@ -335,7 +346,9 @@ s_retries (void)
         char url [64];
         snprintf (url, sizeof url, "http://q.invalid/0/%s", broken [i]);
         ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, &seen, NULL,
-                            NULL) == 0, "receive from %s started", broken [i]);
+                            NULL)
+                == 0,
+            "receive from %s started", broken [i]);
         stub_run_until (http, &seen.done, 10000);
         ok (seen.result.error == EPROTO && seen.count == 0,
             "%s: refused, no message: %s", broken [i], seen.message);
@@ -344,7 +357,8 @@ s_retries (void)
 
     //  429 with no body.
     ok (fy_sqs_get_attributes (sqs, "http://q.invalid/0/slow429", NULL,
-                               s_on_attributes, &seen, NULL, NULL) == 0,
+                               s_on_attributes, &seen, NULL, NULL)
+            == 0,
         "attributes started");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.attempts, 3, "429 twice, then answered");
@@ -355,7 +369,9 @@ s_retries (void)
     batch = s_delete_batch (ids);
     int64_t start = fy_clock_mono_ms ();
     ok (fy_sqs_submit (sqs, "http://q.invalid/0/broken", &batch, s_on_batch,
-                       &seen, NULL, NULL) == 0, "submit to a broken queue");
+                       &seen, NULL, NULL)
+            == 0,
+        "submit to a broken queue");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, EPROTO, "fails with EPROTO");
     is_int (seen.result.status, 500, "status 500");
@@ -363,8 +379,8 @@ s_retries (void)
     ok (!seen.result.sender_fault, "receiver's fault");
     is_int (seen.result.attempts, 4, "four attempts, as configured");
     ok (seen.count == 2 && !seen.entries [0].ok && !seen.entries [1].ok
-        && seen.entries [0].code
-        && strcmp (seen.entries [0].code, "InternalFailure") == 0,
+            && seen.entries [0].code
+            && strcmp (seen.entries [0].code, "InternalFailure") == 0,
         "each entry failed with the call's code");
     double gap = 0;
     is_int (s_logged (http, base, "broken", "DeleteMessageBatch", &gap, NULL),
@@ -377,7 +393,9 @@ s_retries (void)
     const char *mixed [] = { "fine", "retry1", "bad1", NULL };
     batch = s_delete_batch (mixed);
     ok (fy_sqs_submit (sqs, "http://q.invalid/0/partial", &batch, s_on_batch,
-                       &seen, NULL, NULL) == 0, "submit a mixed batch");
+                       &seen, NULL, NULL)
+            == 0,
+        "submit a mixed batch");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, 0, "call succeeded");
     is_int (seen.count, 3, "three entries reported");
@@ -387,11 +405,12 @@ s_retries (void)
     is_str (seen.entries [2].code, "ReceiptHandleIsInvalid", "bad1: its code");
     ok (seen.entries [2].sender_fault, "bad1: sender's fault");
     json_t *last = NULL;
-    is_int (s_logged (http, base, "partial", "DeleteMessageBatch", NULL,
-                      &last), 2, "two requests");
+    is_int (s_logged (http, base, "partial", "DeleteMessageBatch", NULL, &last),
+            2, "two requests");
     ok (json_array_size (last) == 1
-        && strcmp (json_string_value (json_array_get (last, 0)), "retry1")
-               == 0, "the second carried only retry1");
+            && strcmp (json_string_value (json_array_get (last, 0)), "retry1")
+                   == 0,
+        "the second carried only retry1");
     json_decref (last);
     s_seen_free (&seen);
 
@@ -401,15 +420,17 @@ s_retries (void)
     if (fy_sqs_batch_send (batch, "s1", "one", -1, attrs)
         || fy_sqs_batch_send (batch, "s2", "two", 5, NULL))
         BAIL_OUT ("send batch");
-    ok (fy_sqs_submit (sqs, "http://q.invalid/0/ok", &batch, s_on_batch,
-                       &seen, NULL, NULL) == 0, "send batch submitted");
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/ok", &batch, s_on_batch, &seen,
+                       NULL, NULL)
+            == 0,
+        "send batch submitted");
     stub_run_until (http, &seen.done, 10000);
     is_str (seen.entries [1].message_id, "msg-s2", "message id per entry");
     s_seen_free (&seen);
 
     //  A service error not worth retrying.
-    ok (fy_sqs_get_queue_url (sqs, "missing", s_on_url, &seen, NULL, NULL)
-        == 0, "GetQueueUrl started");
+    ok (fy_sqs_get_queue_url (sqs, "missing", s_on_url, &seen, NULL, NULL) == 0,
+        "GetQueueUrl started");
     stub_run_until (http, &seen.done, 10000);
     is_int (seen.result.error, EPROTO, "EPROTO");
     is_str (seen.code, "QueueDoesNotExist", "short code");
@@ -421,12 +442,15 @@ s_retries (void)
     //  Cancel and destroy call nothing back.
     uint64_t id = 0;
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/broken", 1, 0, -1,
-                        s_on_receive, &seen, &id, NULL) == 0 && id,
+                        s_on_receive, &seen, &id, NULL)
+                == 0
+            && id,
         "receive with an id");
     ok (fy_sqs_cancel (sqs, id), "cancelled");
     is_int (fy_sqs_pending (sqs), 0, "nothing pending");
     ok (fy_sqs_receive (sqs, "http://q.invalid/0/broken", 1, 0, -1,
-                        s_on_receive, &seen, NULL, NULL) == 0,
+                        s_on_receive, &seen, NULL, NULL)
+            == 0,
         "another receive");
     stub_run_until (http, &seen.done, 100);
     fy_sqs_destroy (&sqs);
@@ -546,9 +570,11 @@ main (void)
     s_signing ();
     //  Last: without the conformance data they skip the rest of the test.
     s_protocol_errors ("aws-models/botocore/tests/unit/protocols/output/"
-                       "json_1_0.json", false);
+                       "json_1_0.json",
+                       false);
     s_protocol_errors ("aws-models/botocore/tests/unit/protocols/output/"
-                       "json_1_0-query-compatible.json", true);
+                       "json_1_0-query-compatible.json",
+                       true);
     aws_model_endpoints ("sqs", "sqs");
     return done_testing ();
 }

@@ -135,16 +135,16 @@ static void
 s_refused (fy_sqs_t *sqs)
 {
     heard_t heard = { 0 };
-    fy_sqs_flights_t *flights = fy_sqs_flights_new (
-        sqs, "http://q.invalid/0/any", s_on_flight, &heard);
+    fy_sqs_flights_t *flights =
+        fy_sqs_flights_new (sqs, "http://q.invalid/0/any", s_on_flight, &heard);
     fy_sqs_batch_t *batch = fy_sqs_batch_new (FY_SQS_DELETE);
     void *ctx [2] = { (void *) 7, (void *) 8 };
     fy_sqs_flights_submit (flights, &batch, ctx, 2);
     ok (heard.calls == 1 && heard.result_failed,
         "a refused call (empty batch) is heard before submit returns");
     ok (heard.count == 2 && heard.ctx [0] == 7 && heard.ctx [1] == 8
-        && !heard.ok [0] && !heard.ok [1]
-        && strcmp (heard.code [0], "Invalid") == 0,
+            && !heard.ok [0] && !heard.ok [1]
+            && strcmp (heard.code [0], "Invalid") == 0,
         "every context failed, code Invalid");
     is_int ((int) fy_sqs_flights_calls (flights), 0, "nothing in flight");
     fy_sqs_flights_destroy (&flights, NULL);
@@ -154,15 +154,15 @@ static void
 s_lost (fy_sqs_t *sqs)
 {
     heard_t heard = { 0 };
-    fy_sqs_flights_t *flights = fy_sqs_flights_new (
-        sqs, "http://q.invalid/0/any", s_on_flight, &heard);
+    fy_sqs_flights_t *flights =
+        fy_sqs_flights_new (sqs, "http://q.invalid/0/any", s_on_flight, &heard);
     //  Three contexts for a call of two entries: fy_sqs reports two.
     fy_sqs_batch_t *batch = s_deletes ("ok", 2);
     void *ctx [3] = { (void *) 1, (void *) 2, (void *) 3 };
     fy_sqs_flights_submit (flights, &batch, ctx, 3);
     s_run_until_idle (flights);
     ok (heard.count == 3 && heard.ok [0] && heard.ok [1] && !heard.ok [2]
-        && strcmp (heard.code [2], "Lost") == 0,
+            && strcmp (heard.code [2], "Lost") == 0,
         "a context without an entry in the answer is reported Lost");
     fy_sqs_flights_destroy (&flights, NULL);
 }
@@ -171,8 +171,8 @@ static void
 s_cancel (fy_sqs_t *sqs)
 {
     heard_t heard = { 0 };
-    fy_sqs_flights_t *flights = fy_sqs_flights_new (
-        sqs, "http://q.invalid/0/any", s_on_flight, &heard);
+    fy_sqs_flights_t *flights =
+        fy_sqs_flights_new (sqs, "http://q.invalid/0/any", s_on_flight, &heard);
     for (int call = 0; call < 2; call++) {
         fy_sqs_batch_t *batch = s_deletes ("ok", 3);
         void *ctx [3] = { (void *) 1, (void *) 2, (void *) 3 };
@@ -182,8 +182,7 @@ s_cancel (fy_sqs_t *sqs)
     size_t before = fy_sqs_pending (sqs);
     fy_sqs_flights_destroy (&flights, s_on_free);
     is_int (s_freed, 6, "destroy frees the contexts of the calls in flight");
-    is_int ((int) (before - fy_sqs_pending (sqs)), 2,
-            "and cancels both calls");
+    is_int ((int) (before - fy_sqs_pending (sqs)), 2, "and cancels both calls");
     if (fy_http_client_wait (s_http, 100))
         BAIL_OUT ("wait");
     is_int (heard.calls, 0, "without outcomes");

@@ -78,12 +78,15 @@ s_sends (const char *queue)
     json_t *sends = json_array ();
     size_t i;
     json_t *item;
-    json_array_foreach (json_object_get (json, "requests"), i, item)
-        if (strcmp (json_string_value (json_object_get (item, "queue")),
-                    queue) == 0
-            && strcmp (json_string_value (json_object_get (item, "action")),
-                       "SendMessageBatch") == 0)
-            json_array_append (sends, item);
+    json_array_foreach (
+        json_object_get (json, "requests"), i,
+        item) if (strcmp (json_string_value (json_object_get (item, "queue")),
+                          queue)
+                      == 0
+                  && strcmp (
+                         json_string_value (json_object_get (item, "action")),
+                         "SendMessageBatch")
+                         == 0) json_array_append (sends, item);
     json_decref (json);
     return sends;
 }
@@ -125,8 +128,8 @@ s_producer (fy_sqs_t *sqs, const char *queue, seen_t *seen,
     options->retry_base_ms = 10;
     options->retry_cap_ms = 50;
     char *url = fy_xasprintf ("http://q.invalid/0/%s", queue);
-    fy_sqs_producer_t *producer = fy_sqs_producer_new (sqs, s_http, url,
-                                                       options, NULL);
+    fy_sqs_producer_t *producer =
+        fy_sqs_producer_new (sqs, s_http, url, options, NULL);
     free (url);
     if (!producer)
         BAIL_OUT ("fy_sqs_producer_new");
@@ -143,8 +146,7 @@ s_send (fy_sqs_producer_t *producer, const char *body, size_t n,
         snprintf (dedup, sizeof dedup, "d%zu", n);
         msg.dedup_id = dedup;
     }
-    return fy_sqs_producer_send (producer, &msg, (void *) (uintptr_t) n,
-                                 NULL);
+    return fy_sqs_producer_send (producer, &msg, (void *) (uintptr_t) n, NULL);
 }
 
 static void
@@ -153,24 +155,28 @@ s_checks (fy_sqs_t *sqs)
     fy_error_t err = { "" };
     errno = 0;
     ok (fy_sqs_producer_new (sqs, s_http, "", NULL, &err) == NULL
-        && errno == EINVAL, "no queue URL: EINVAL (%s)", err.text);
+            && errno == EINVAL,
+        "no queue URL: EINVAL (%s)", err.text);
     seen_t seen = { 0 };
     fy_sqs_producer_t *producer = s_producer (sqs, "plain", &seen, NULL);
     fy_sqs_send_t msg = { .body = "" };
     errno = 0;
     ok (fy_sqs_producer_send (producer, &msg, NULL, &err) == -1
-        && errno == EINVAL, "empty body: EINVAL");
+            && errno == EINVAL,
+        "empty body: EINVAL");
     msg.body = "x";
     msg.group_id = "with space";
     errno = 0;
     ok (fy_sqs_producer_send (producer, &msg, NULL, &err) == -1
-        && errno == EINVAL, "group id with a space: EINVAL");
+            && errno == EINVAL,
+        "group id with a space: EINVAL");
     msg.group_id = NULL;
     const char *attrs [] = { "a", "", NULL };
     msg.attrs = attrs;
     errno = 0;
     ok (fy_sqs_producer_send (producer, &msg, NULL, &err) == -1
-        && errno == EINVAL, "empty attribute value: EINVAL");
+            && errno == EINVAL,
+        "empty attribute value: EINVAL");
     msg.attrs = NULL;
     char *big = fy_xmalloc (FY_SQS_PAYLOAD_MAX + 2);
     memset (big, 'b', FY_SQS_PAYLOAD_MAX + 1);
@@ -178,7 +184,8 @@ s_checks (fy_sqs_t *sqs)
     msg.body = big;
     errno = 0;
     ok (fy_sqs_producer_send (producer, &msg, NULL, &err) == -1
-        && errno == EMSGSIZE, "a body over 256 KiB: EMSGSIZE (%s)", err.text);
+            && errno == EMSGSIZE,
+        "a body over 256 KiB: EMSGSIZE (%s)", err.text);
     big [FY_SQS_PAYLOAD_MAX] = 0;
     ok (fy_sqs_producer_send (producer, &msg, (void *) 0, &err) == 0,
         "a body of exactly 256 KiB is taken");
@@ -188,10 +195,11 @@ s_checks (fy_sqs_t *sqs)
     ok (seen.ok [0], "the 256 KiB message went");
 
     //  Typed attributes count as SQS counts them.
-    json_t *attributes = json_pack (
-        "{s:{s:s, s:s}}", "n", "DataType", "Number", "StringValue", "42");
+    json_t *attributes = json_pack ("{s:{s:s, s:s}}", "n", "DataType", "Number",
+                                    "StringValue", "42");
     const char *pair [] = { "k", "vv", NULL };
-    fy_sqs_send_t typed = { .body = "abc", .attrs = pair,
+    fy_sqs_send_t typed = { .body = "abc",
+                            .attrs = pair,
                             .attributes = attributes };
     is_int ((int) fy_sqs_send_bytes (&typed), 3 + 1 + 6 + 2 + 1 + 6 + 2,
             "payload bytes: body, names, types, values");
@@ -223,14 +231,13 @@ s_batches (fy_sqs_t *sqs)
     is_int ((int) json_array_size (sends), 4, "3 batches (after 1 before)");
     size_t sizes [3];
     for (size_t i = 0; i < 3; i++)
-        sizes [i] = json_array_size (json_object_get (
-            json_array_get (sends, i + 1), "bodies"));
+        sizes [i] = json_array_size (
+            json_object_get (json_array_get (sends, i + 1), "bodies"));
     //  In flight together, they may reach the stub in any order.
     ok (sizes [0] + sizes [1] + sizes [2] == 25 && sizes [0] <= 10
-        && sizes [1] <= 10 && sizes [2] <= 10
-        && (sizes [0] == 5 || sizes [1] == 5 || sizes [2] == 5),
-        "10 + 10 + 5 entries (%zu, %zu, %zu)", sizes [0], sizes [1],
-        sizes [2]);
+            && sizes [1] <= 10 && sizes [2] <= 10
+            && (sizes [0] == 5 || sizes [1] == 5 || sizes [2] == 5),
+        "10 + 10 + 5 entries (%zu, %zu, %zu)", sizes [0], sizes [1], sizes [2]);
     json_decref (sends);
 
     //  Three messages of 100 KiB: two fit under 256 KiB, not three.
@@ -245,16 +252,17 @@ s_batches (fy_sqs_t *sqs)
     ok (fy_sqs_producer_wait (producer, 5000) == 0, "3 big messages sent");
     sends = s_sends ("plain");
     size_t total = json_array_size (sends);
-    size_t a = json_array_size (json_object_get (json_array_get (sends, 4),
-                                                 "bodies"));
-    size_t b = json_array_size (json_object_get (json_array_get (sends, 5),
-                                                 "bodies"));
+    size_t a =
+        json_array_size (json_object_get (json_array_get (sends, 4), "bodies"));
+    size_t b =
+        json_array_size (json_object_get (json_array_get (sends, 5), "bodies"));
     ok (total == 6 && a * b == 2 && a + b == 3, "split by size: 2 + 1");
     json_decref (sends);
     fy_sqs_producer_stats_t stats;
     fy_sqs_producer_stats (producer, &stats);
     ok (stats.accepted == 28 && stats.sent == 28 && stats.failed == 0
-        && stats.batches == 5, "stats: 28 accepted and sent in 5 batches");
+            && stats.batches == 5,
+        "stats: 28 accepted and sent in 5 batches");
     fy_sqs_producer_destroy (&producer);
 }
 
@@ -286,8 +294,7 @@ s_retries (fy_sqs_t *sqs)
     seen_t seen = { 0 };
     fy_sqs_producer_options_t options;
     fy_sqs_producer_options_default (&options);
-    fy_sqs_producer_t *producer = s_producer (sqs, "producer", &seen,
-                                              &options);
+    fy_sqs_producer_t *producer = s_producer (sqs, "producer", &seen, &options);
     const char *bodies [] = { "fail1:a", "fail2:b", "plain c", "bad:d",
                               "plain e" };
     for (size_t n = 0; n < 5; n++)
@@ -309,8 +316,10 @@ s_retries (fy_sqs_t *sqs)
     is_int ((int) json_array_size (sends), 3, "3 calls");
     json_t *second = json_object_get (json_array_get (sends, 1), "bodies");
     ok (json_array_size (second) == 2
-        && strcmp (json_string_value (json_array_get (second, 0)),
-                   "fail1:a") == 0, "the retry carries the 2 failed, in order");
+            && strcmp (json_string_value (json_array_get (second, 0)),
+                       "fail1:a")
+                   == 0,
+        "the retry carries the 2 failed, in order");
     json_decref (sends);
 
     //  Failing for longer than give_up_ms: reported as retryable.
@@ -352,8 +361,7 @@ s_fifo (fy_sqs_t *sqs)
     fy_sqs_producer_options_t options;
     fy_sqs_producer_options_default (&options);
     options.max_in_flight = 4;
-    fy_sqs_producer_t *producer = s_producer (sqs, "producer", &seen,
-                                              &options);
+    fy_sqs_producer_t *producer = s_producer (sqs, "producer", &seen, &options);
     //  Three groups in runs of 5: the first batch takes g0 and g1, the
     //  second skips them for g2's, and a naive producer would put one
     //  group in several batches at once.
@@ -374,16 +382,17 @@ s_fifo (fy_sqs_t *sqs)
     json_t *item;
     int overlaps = 0, out_of_order = 0, with_dedup = 0, fifo_calls = 0;
     long last [3] = { -1, -1, -1 };
-    json_array_foreach (sends, i, item) {
+    json_array_foreach (sends, i, item)
+    {
         json_t *bodies = json_object_get (item, "bodies");
-        if (strncmp (json_string_value (json_array_get (bodies, 0)), "fifo",
-                     4) != 0)
+        if (strncmp (json_string_value (json_array_get (bodies, 0)), "fifo", 4)
+            != 0)
             continue;
         fifo_calls++;
         overlaps += json_is_true (json_object_get (item, "overlap"));
         for (size_t j = 0; j < json_array_size (bodies); j++) {
             long n = strtol (json_string_value (json_array_get (bodies, j)) + 5,
-                            NULL, 10);
+                             NULL, 10);
             const char *group = json_string_value (
                 json_array_get (json_object_get (item, "groups"), j));
             size_t g = (size_t) (group [1] - '0');
@@ -400,12 +409,13 @@ s_fifo (fy_sqs_t *sqs)
     size_t first = json_array_size (sends) - (size_t) fifo_calls;
     int g2_only = 0;
     for (size_t k = first; k < first + 2; k++) {
-        json_t *groups_sent = json_object_get (json_array_get (sends, k),
-                                               "groups");
+        json_t *groups_sent =
+            json_object_get (json_array_get (sends, k), "groups");
         size_t g2 = 0;
         for (size_t j = 0; j < json_array_size (groups_sent); j++)
             g2 += strcmp (json_string_value (json_array_get (groups_sent, j)),
-                          "g2") == 0;
+                          "g2")
+                  == 0;
         g2_only += g2 == 10 && json_array_size (groups_sent) == 10;
     }
     is_int (g2_only, 1, "a batch skips the groups in flight for g2's");
@@ -429,11 +439,12 @@ s_linger (fy_sqs_t *sqs)
             BAIL_OUT ("send");
     s_run_for (200);
     ok (fy_sqs_producer_in_flight (producer) == 0
-        && fy_sqs_producer_pending (producer) == 3,
+            && fy_sqs_producer_pending (producer) == 3,
         "a partial batch lingers");
     int64_t started = fy_clock_mono_ms ();
     ok (fy_sqs_producer_wait (producer, 5000) == 0
-        && fy_clock_mono_ms () - started < 2000, "flush sends it at once");
+            && fy_clock_mono_ms () - started < 2000,
+        "flush sends it at once");
     is_int (seen.reports, 3, "3 reported");
     for (size_t n = 0; n < 12; n++)
         if (s_send (producer, "full", n, NULL))

@@ -22,18 +22,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined (__has_feature)
-#   if __has_feature (address_sanitizer)
-#       define S_ASAN 1
-#   endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_ASAN 1
 #endif
-#if defined (__SANITIZE_ADDRESS__)
-#   define S_ASAN 1
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define S_ASAN 1
 #endif
 #ifdef S_ASAN
 //  ASan keeps freed memory in a 256 MB quarantine, which would look like
 //  growth to the RSS check; a small one keeps the check meaningful.
-const char *__asan_default_options (void);
+const char *
+__asan_default_options (void);
 const char *
 __asan_default_options (void)
 {
@@ -67,11 +68,12 @@ s_event (const char *id, const char *type, const char *company,
 {
     char when [FY_TIME_RFC3339_SIZE];
     fy_time_format (ms, when);
-    json_t *root = json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, "
-                              "s:o}", "id", id, "type", type, "version", 1,
-                              "source", "test", "occurredAt", when,
-                              "companyId", company, "actorId", actor,
-                              "correlationId", "corr-1", "payload", payload);
+    json_t *root =
+        json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, "
+                   "s:o}",
+                   "id", id, "type", type, "version", 1, "source", "test",
+                   "occurredAt", when, "companyId", company, "actorId", actor,
+                   "correlationId", "corr-1", "payload", payload);
     fy_error_t err = { "" };
     fy_event_t *event = fy_event_new (&root, NULL, &err);
     if (!event)
@@ -85,11 +87,12 @@ s_filler (const char *company, int64_t ms)
 {
     char id [FY_UUID_SIZE];
     s_uuid (id, 0xf0000000u, s_next_id++);
-    json_t *payload = json_pack ("{s:s, s:s, s:s, s:s}",
-        "userId", "11111111-2222-4333-8444-555555555555",
-        "sessionId", "66666666-7777-4888-8999-000000000000",
-        "ip", "203.0.113.9",
-        "userAgent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+    json_t *payload = json_pack (
+        "{s:s, s:s, s:s, s:s}", "userId",
+        "11111111-2222-4333-8444-555555555555", "sessionId",
+        "66666666-7777-4888-8999-000000000000", "ip", "203.0.113.9",
+        "userAgent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
         "(KHTML, like Gecko) Chrome/120.0 Safari/537.36 ferry-test "
         "padding padding padding padding padding padding padding padding "
         "padding padding padding padding padding padding padding padding");
@@ -146,13 +149,14 @@ s_search_all (fy_store_t *store, fy_store_filter_t filter, int limit,
         }
         size_t index;
         json_t *row;
-        json_array_foreach (json_object_get (page, "items"), index, row) {
-            const char *when = json_string_value (json_object_get (
-                row, "occurredAt"));
+        json_array_foreach (json_object_get (page, "items"), index, row)
+        {
+            const char *when =
+                json_string_value (json_object_get (row, "occurredAt"));
             const char *id = json_string_value (json_object_get (row, "id"));
             int order = strcmp (when, last_time);
-            if (*last_time && (order > 0
-                               || (order == 0 && strcmp (id, last_id) >= 0)))
+            if (*last_time
+                && (order > 0 || (order == 0 && strcmp (id, last_id) >= 0)))
                 *ordered_p = false;
             snprintf (last_time, sizeof last_time, "%s", when);
             snprintf (last_id, sizeof last_id, "%s", id);
@@ -160,8 +164,8 @@ s_search_all (fy_store_t *store, fy_store_filter_t filter, int limit,
                 json_array_append_new (ids, json_string (id));
             total++;
         }
-        const char *next = json_string_value (json_object_get (page,
-                                                               "nextCursor"));
+        const char *next =
+            json_string_value (json_object_get (page, "nextCursor"));
         if (next)
             cursor = strdup (next);
         json_decref (page);
@@ -181,7 +185,8 @@ s_run_ferryctl_migrate (void)
     setenv ("DATABASE_URL", s_url, 1);
     char *command = fy_xasprintf ("'%s/tools/ferryctl' --set "
                                   "store.migrations_dir='%s/sql' migrate "
-                                  ">/dev/null", build, src);
+                                  ">/dev/null",
+                                  build, src);
     int rc = system (command);
     free (command);
     ok (rc == 0, "ferryctl migrate on the scratch database");
@@ -193,32 +198,36 @@ test_schema_and_mapping (fy_store_t *store)
     fy_error_t err = { "" };
     int version = -1;
     errno = 0;
-    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version,
-                               &err) == -1 && errno == ENOENT,
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version, &err)
+                == -1
+            && errno == ENOENT,
         "an empty database has no schema");
     ok (strstr (err.text, "ferryctl migrate") != NULL,
         "and the message says what to do: %s", err.text);
     s_run_ferryctl_migrate ();
-    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version,
-                               &err) == 0, "schema is current");
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, &version, &err)
+            == 0,
+        "schema is current");
     is_int (version, FY_STORE_SCHEMA_VERSION, "version");
     errno = 0;
     ok (fy_store_check_schema (store, 99, &version, &err) == -1
-        && errno == ERANGE, "a newer build refuses this schema");
+            && errno == ERANGE,
+        "a newer build refuses this schema");
     char *have = fy_xasprintf ("version %d ", FY_STORE_SCHEMA_VERSION);
     ok (strstr (err.text, have) && strstr (err.text, "needs 99"),
         "saying which versions: %s", err.text);
     free (have);
 
     //  audit.recorded carries its own action, target, ip and changes.
-    json_t *payload = json_pack ("{s:s, s:{s:s, s:s}, s:s, s:s, "
-                                 "s:{s:{s:i}, s:{s:i}}}",
-        "action", "document.deleted", "target", "type", "document", "id",
-        "doc-42", "ip", "2001:db8::1", "userAgent", "curl/8",
-        "changes", "before", "size", 1, "after", "size", 2);
-    fy_event_t *event = s_event ("00000000-0000-4000-8000-0000000000a1",
-                                 "audit.recorded", S_COMPANY_A, NULL,
-                                 S_BASE_MS, payload);
+    json_t *payload =
+        json_pack ("{s:s, s:{s:s, s:s}, s:s, s:s, "
+                   "s:{s:{s:i}, s:{s:i}}}",
+                   "action", "document.deleted", "target", "type", "document",
+                   "id", "doc-42", "ip", "2001:db8::1", "userAgent", "curl/8",
+                   "changes", "before", "size", 1, "after", "size", 2);
+    fy_event_t *event =
+        s_event ("00000000-0000-4000-8000-0000000000a1", "audit.recorded",
+                 S_COMPANY_A, NULL, S_BASE_MS, payload);
     fy_store_audit_row_t row;
     fy_store_audit_row_from_event (event, &row);
     is_str (row.action, "document.deleted", "audit.recorded: action");
@@ -230,8 +239,8 @@ test_schema_and_mapping (fy_store_t *store)
     fy_event_destroy (&event);
 
     //  Other types: the type is the action, the main id the target.
-    payload = json_pack ("{s:s, s:s, s:s}", "goalId", "g-1", "ownerId",
-                         "o-1", "ip", "999.1.1.1");
+    payload = json_pack ("{s:s, s:s, s:s}", "goalId", "g-1", "ownerId", "o-1",
+                         "ip", "999.1.1.1");
     event = s_event ("00000000-0000-4000-8000-0000000000a2", "goal.created",
                      S_COMPANY_A, NULL, S_BASE_MS, payload);
     fy_store_audit_row_from_event (event, &row);
@@ -267,15 +276,20 @@ test_idempotent (fy_store_t *store)
         size_t inserted = 99;
         ok (fy_store_audit_append (store, batch, 3, &inserted, &err) == 0,
             "%s: append", methods [m].name);
-        is_int ((int) inserted, 2, "%s: a duplicate in the batch is "
-                "stored once", methods [m].name);
+        is_int ((int) inserted, 2,
+                "%s: a duplicate in the batch is "
+                "stored once",
+                methods [m].name);
         ok (fy_store_audit_append (store, batch, 3, &inserted, &err) == 0,
             "%s: append the same batch again", methods [m].name);
         is_int ((int) inserted, 0, "%s: nothing added", methods [m].name);
         char *sql = fy_xasprintf ("SELECT count(*) FROM audit.events WHERE "
-                                  "id = '%s'", fy_event_id (batch [0]));
-        is_int ((int) s_count (sql), 1, "%s: the same event twice gives "
-                "one row", methods [m].name);
+                                  "id = '%s'",
+                                  fy_event_id (batch [0]));
+        is_int ((int) s_count (sql), 1,
+                "%s: the same event twice gives "
+                "one row",
+                methods [m].name);
         free (sql);
         s_events_free (batch, 3);
     }
@@ -306,7 +320,8 @@ s_rows_of (const char *id, long long *ms_p)
 {
     char *sql = fy_xasprintf ("SELECT count(*), coalesce(min((extract(epoch "
                               "FROM occurred_at) * 1000)::bigint), -1) FROM "
-                              "audit.events WHERE id = '%s'", id);
+                              "audit.events WHERE id = '%s'",
+                              id);
     PGresult *res = PQexec (s_check, sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
         BAIL_OUT ("%s: %s", sql, PQerrorMessage (s_check));
@@ -365,35 +380,40 @@ test_conflicts (fy_store_t *store)
         size_t inserted = 99, conflicts = 99;
         fy_error_t err = { "" };
         ok (s_append_how (store, flight, &first, 1, &inserted, &list,
-                          &conflicts, &err) == 0
-            && inserted == 1 && conflicts == 0, "%s: an event stored %s",
-            name, err.text);
+                          &conflicts, &err)
+                    == 0
+                && inserted == 1 && conflicts == 0,
+            "%s: an event stored %s", name, err.text);
 
         //  Two batches: the same id 13 days later, beside a new event.
         fy_event_t *batch [2];
         batch [0] = s_recopy (first, 13 * 86400000LL, NULL);
         batch [1] = s_filler (S_COMPANY_X, base + 1);
-        ok (s_append_how (store, flight, batch, 2, &inserted, &list,
-                          &conflicts, &err) == 0, "%s: its id again with "
-            "another occurredAt: the batch is stored %s", name, err.text);
+        ok (s_append_how (store, flight, batch, 2, &inserted, &list, &conflicts,
+                          &err)
+                == 0,
+            "%s: its id again with "
+            "another occurredAt: the batch is stored %s",
+            name, err.text);
         is_int ((int) inserted, 1, "%s: the new event only", name);
         is_int ((int) conflicts, 1, "%s: one conflict", name);
         long long ms = 0;
         is_int ((int) s_rows_of (fy_event_id (first), &ms), 1,
                 "%s: one row for the id", name);
-        ok (ms == fy_event_occurred_at_ms (first), "%s: the first copy "
-            "kept", name);
+        ok (ms == fy_event_occurred_at_ms (first),
+            "%s: the first copy "
+            "kept",
+            name);
         if (conflicts == 1) {
-            is_str (list [0].id, fy_event_id (first), "%s: conflict id",
-                    name);
+            is_str (list [0].id, fy_event_id (first), "%s: conflict id", name);
             is_str (list [0].stored_at, fy_event_occurred_at (first),
                     "%s: the stored occurredAt", name);
             is_str (list [0].new_at, fy_event_occurred_at (batch [0]),
                     "%s: the refused occurredAt", name);
             is_str (list [0].fields, "occurredAt", "%s: what differs", name);
         }
-        json_t *got = fy_store_audit_get (store, fy_event_id (first), NULL,
-                                          &err);
+        json_t *got =
+            fy_store_audit_get (store, fy_event_id (first), NULL, &err);
         is_str (json_string_value (json_object_get (got, "occurredAt")),
                 fy_event_occurred_at (first), "%s: get gives the first copy",
                 name);
@@ -405,17 +425,24 @@ test_conflicts (fy_store_t *store)
         fy_event_t *twice [3];
         twice [0] = s_filler (S_COMPANY_X, base + 2);
         twice [1] = s_recopy (twice [0], 3600000, NULL);
-        twice [2] = s_recopy (twice [0], 0, json_pack ("{s:s}", "userId",
-                              "11111111-2222-4333-8444-555555555555"));
-        ok (s_append_how (store, flight, twice, 3, &inserted, &list,
-                          &conflicts, &err) == 0, "%s: three copies of an "
-            "id in one batch are stored %s", name, err.text);
+        twice [2] =
+            s_recopy (twice [0], 0,
+                      json_pack ("{s:s}", "userId",
+                                 "11111111-2222-4333-8444-555555555555"));
+        ok (s_append_how (store, flight, twice, 3, &inserted, &list, &conflicts,
+                          &err)
+                == 0,
+            "%s: three copies of an "
+            "id in one batch are stored %s",
+            name, err.text);
         is_int ((int) inserted, 1, "%s: once", name);
         is_int ((int) conflicts, 2, "%s: two conflicts", name);
         is_int ((int) s_rows_of (fy_event_id (twice [0]), &ms), 1,
                 "%s: one row for the id", name);
-        ok (ms == fy_event_occurred_at_ms (twice [0]), "%s: the first in "
-            "the batch kept", name);
+        ok (ms == fy_event_occurred_at_ms (twice [0]),
+            "%s: the first in "
+            "the batch kept",
+            name);
         if (conflicts == 2) {
             is_str (list [0].new_at, fy_event_occurred_at (twice [1]),
                     "%s: the conflicts in batch order", name);
@@ -432,15 +459,16 @@ test_conflicts (fy_store_t *store)
         for (size_t k = 0; k < 4; k++)
             json_object_set (reordered, keys [k],
                              json_object_get (payload, keys [k]));
-        fy_event_t *again [3] = {
-            s_recopy (first, 0, NULL), s_recopy (first, 0, reordered),
-            s_recopy (twice [0], 0, NULL)
-        };
-        ok (s_append_how (store, flight, again, 3, &inserted, &list,
-                          &conflicts, &err) == 0
-            && inserted == 0 && conflicts == 0, "%s: identical "
-            "redeliveries: nothing stored, no conflict (%zu, %zu) %s", name,
-            inserted, conflicts, err.text);
+        fy_event_t *again [3] = { s_recopy (first, 0, NULL),
+                                  s_recopy (first, 0, reordered),
+                                  s_recopy (twice [0], 0, NULL) };
+        ok (s_append_how (store, flight, again, 3, &inserted, &list, &conflicts,
+                          &err)
+                    == 0
+                && inserted == 0 && conflicts == 0,
+            "%s: identical "
+            "redeliveries: nothing stored, no conflict (%zu, %zu) %s",
+            name, inserted, conflicts, err.text);
         s_events_free (again, 3);
         s_events_free (twice, 3);
         fy_event_destroy (&first);
@@ -470,13 +498,13 @@ test_append_speed (fy_store_t *store, size_t batch)
         bool good = true;
         for (size_t done = 0; done < total && good; done += batch) {
             for (size_t i = 0; i < batch; i++)
-                events [i] = s_filler (S_COMPANY_X, S_BASE_MS
-                                       + (int64_t) (done + i) * 1000);
+                events [i] = s_filler (S_COMPANY_X,
+                                       S_BASE_MS + (int64_t) (done + i) * 1000);
             size_t added = 0;
             fy_error_t err = { "" };
             int64_t start = fy_clock_mono_ns ();
-            good = fy_store_audit_append (store, events, batch, &added,
-                                          &err) == 0;
+            good =
+                fy_store_audit_append (store, events, batch, &added, &err) == 0;
             elapsed += fy_clock_mono_ns () - start;
             if (!good)
                 diag ("append: %s", err.text);
@@ -485,8 +513,8 @@ test_append_speed (fy_store_t *store, size_t batch)
         }
         ok (good && inserted == total, "%s: %zu rows in batches of %zu",
             methods [m].name, total, batch);
-        diag ("append %-16s batch %4zu: %8.0f rows/s", methods [m].name,
-              batch, (double) total * 1e9 / (double) (elapsed ? elapsed : 1));
+        diag ("append %-16s batch %4zu: %8.0f rows/s", methods [m].name, batch,
+              (double) total * 1e9 / (double) (elapsed ? elapsed : 1));
     }
     free (events);
     fy_store_set_append_method (store, FY_STORE_APPEND_AUTO);
@@ -516,30 +544,31 @@ s_load_search_data (fy_store_t *store)
             type = "audit.recorded";
             char target [16];
             snprintf (target, sizeof target, "doc-%d", i % 10);
-            payload = json_pack ("{s:s, s:{s:s, s:s}, s:s}",
-                "action", i % 2 ? "doc.viewed" : "doc.deleted",
-                "target", "type", "document", "id", target,
-                "reason", i % 100 == 0 ? "found a Needle here" : "routine");
+            payload =
+                json_pack ("{s:s, s:{s:s, s:s}, s:s}", "action",
+                           i % 2 ? "doc.viewed" : "doc.deleted", "target",
+                           "type", "document", "id", target, "reason",
+                           i % 100 == 0 ? "found a Needle here" : "routine");
         }
-        else
-        if (i % 3 == 1) {
+        else if (i % 3 == 1) {
             type = "user.login";
-            payload = json_pack ("{s:s, s:s}", "userId", s_actors [i % 5],
-                                 "ip", "198.51.100.7");
+            payload = json_pack ("{s:s, s:s}", "userId", s_actors [i % 5], "ip",
+                                 "198.51.100.7");
         }
         else {
             type = "goal.created";
-            payload = json_pack ("{s:s, s:s}", "goalId", "goal-1",
-                                 "title", "50% more_revenue");
+            payload = json_pack ("{s:s, s:s}", "goalId", "goal-1", "title",
+                                 "50% more_revenue");
         }
-        events [i] = s_event (id, type, S_COMPANY_A, s_actors [i % 5], ms,
-                              payload);
+        events [i] =
+            s_event (id, type, S_COMPANY_A, s_actors [i % 5], ms, payload);
     }
     fy_error_t err = { "" };
     size_t inserted = 0;
-    ok (fy_store_audit_append (store, events, S_SEARCH_ROWS, &inserted,
-                               &err) == 0
-        && inserted == S_SEARCH_ROWS, "search data loaded in one batch");
+    ok (fy_store_audit_append (store, events, S_SEARCH_ROWS, &inserted, &err)
+                == 0
+            && inserted == S_SEARCH_ROWS,
+        "search data loaded in one batch");
     s_events_free (events, S_SEARCH_ROWS);
     for (int i = 0; i < 5; i++)
         events [i] = s_filler (S_COMPANY_B, S_BASE_MS + i);
@@ -565,28 +594,24 @@ test_search (fy_store_t *store)
     json_t *id;
     json_array_foreach (ids, index, id)
         json_object_set_new (seen, json_string_value (id), json_true ());
-    is_int ((int) json_object_size (seen), S_SEARCH_ROWS,
-            "each exactly once");
+    is_int ((int) json_object_size (seen), S_SEARCH_ROWS, "each exactly once");
     json_decref (seen);
     json_decref (ids);
-    is_int (s_search_all (store, filter, 1000, &ordered, NULL),
-            S_SEARCH_ROWS, "the same with limit 1000");
+    is_int (s_search_all (store, filter, 1000, &ordered, NULL), S_SEARCH_ROWS,
+            "the same with limit 1000");
 
     //  Each filter alone, against counts worked out from the data.
     int rows = S_SEARCH_ROWS;
     fy_store_filter_t f = filter;
     f.actor_id = s_actors [2];
-    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 5,
-            "actorId");
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 5, "actorId");
     ok (ordered, "actorId: ordered");
     f = filter;
     f.type = "user.login";
-    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3,
-            "type");
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 3, "type");
     f = filter;
     f.action = "doc.viewed";
-    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 6,
-            "action");
+    is_int (s_search_all (store, f, 1000, &ordered, NULL), rows / 6, "action");
     f = filter;
     f.target_type = "document";
     f.target_id = "doc-3";
@@ -663,27 +688,49 @@ test_injection (fy_store_t *store)
             fy_store_filter_t f = { .company_id = S_COMPANY_A };
             const char *attack = attacks [a];
             switch (field) {
-                case 0: f.company_id = attack; break;
-                case 1: f.actor_id = attack; break;
-                case 2: f.type = attack; break;
-                case 3: f.action = attack; break;
-                case 4: f.target_type = attack; break;
-                case 5: f.target_id = attack; break;
-                case 6: f.from = attack; break;
-                case 7: f.to = attack; break;
-                case 8: f.q = attack; break;
-                case 9: f.cursor = attack; break;
-                default: f.target_type = "document"; f.target_id = attack;
+                case 0:
+                    f.company_id = attack;
+                    break;
+                case 1:
+                    f.actor_id = attack;
+                    break;
+                case 2:
+                    f.type = attack;
+                    break;
+                case 3:
+                    f.action = attack;
+                    break;
+                case 4:
+                    f.target_type = attack;
+                    break;
+                case 5:
+                    f.target_id = attack;
+                    break;
+                case 6:
+                    f.from = attack;
+                    break;
+                case 7:
+                    f.to = attack;
+                    break;
+                case 8:
+                    f.q = attack;
+                    break;
+                case 9:
+                    f.cursor = attack;
+                    break;
+                default:
+                    f.target_type = "document";
+                    f.target_id = attack;
             }
             fy_error_t err = { "" };
             errno = 0;
             json_t *page = fy_store_audit_search (store, &f, &err);
-            size_t found = page ? json_array_size (json_object_get (
-                                      page, "items")) : 0;
+            size_t found =
+                page ? json_array_size (json_object_get (page, "items")) : 0;
             //  Nothing found, or refused as a malformed value.
             if (page ? found != 0 : errno != EINVAL) {
-                diag ("field %d, '%s': %zu rows, errno %d, %s", field,
-                      attack, found, errno, err.text);
+                diag ("field %d, '%s': %zu rows, errno %d, %s", field, attack,
+                      found, errno, err.text);
                 bad++;
             }
             json_decref (page);
@@ -696,21 +743,21 @@ test_injection (fy_store_t *store)
     is_int (bad, 0, "%d injection attempts found nothing", tried);
     is_int ((int) s_count ("SELECT count(*) FROM audit.events"), (int) before,
             "and the table is intact");
-    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL)
-        == 0, "and so is the schema");
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL) == 0,
+        "and so is the schema");
 }
 
 static void
 test_get (fy_store_t *store)
 {
     char id [FY_UUID_SIZE];
-    s_uuid (id, 0x5ea00000u, 3);        //  an audit.recorded row
+    s_uuid (id, 0x5ea00000u, 3);  //  an audit.recorded row
     fy_error_t err = { "" };
     json_t *row = fy_store_audit_get (store, id, S_COMPANY_A, &err);
     ok (row != NULL, "get by id");
     is_str (json_string_value (json_object_get (row, "id")), id, "its id");
-    is_str (json_string_value (json_object_get (row, "action")),
-            "doc.viewed", "its action");
+    is_str (json_string_value (json_object_get (row, "action")), "doc.viewed",
+            "its action");
     is_str (json_string_value (json_object_get (row, "targetId")), "doc-3",
             "its target");
     is_str (json_string_value (json_object_get (row, "occurredAt")),
@@ -721,10 +768,11 @@ test_get (fy_store_t *store)
     ok (row != NULL, "get without a company");
     json_decref (row);
     errno = 0;
-    ok (!fy_store_audit_get (store, id, S_COMPANY_B, &err)
-        && errno == ENOENT, "another company's event is not found");
+    ok (!fy_store_audit_get (store, id, S_COMPANY_B, &err) && errno == ENOENT,
+        "another company's event is not found");
     ok (!fy_store_audit_get (store, "00000000-0000-4000-8000-00000000dead",
-                             NULL, &err) && errno == ENOENT,
+                             NULL, &err)
+            && errno == ENOENT,
         "an unknown id is not found");
 }
 
@@ -736,8 +784,8 @@ test_export (fy_store_t *store)
     int64_t start = fy_clock_mono_ns ();
     for (int done = 0; done < S_EXPORT_ROWS && good; done += 1000) {
         for (int i = 0; i < 1000; i++)
-            events [i] = s_filler (S_COMPANY_B, fy_clock_wall_ms ()
-                                   - (int64_t) (done + i) * 10);
+            events [i] = s_filler (
+                S_COMPANY_B, fy_clock_wall_ms () - (int64_t) (done + i) * 10);
         fy_error_t err = { "" };
         good = fy_store_audit_append (store, events, 1000, NULL, &err) == 0;
         if (!good)
@@ -748,7 +796,8 @@ test_export (fy_store_t *store)
     int64_t elapsed = fy_clock_mono_ns () - start;
     ok (good, "%d rows appended for the export", S_EXPORT_ROWS);
     diag ("append (default method, batch 1000, incl. building events): "
-          "%.0f rows/s", S_EXPORT_ROWS * 1e9 / (double) elapsed);
+          "%.0f rows/s",
+          S_EXPORT_ROWS * 1e9 / (double) elapsed);
 
     fy_store_filter_t filter = { .company_id = S_COMPANY_B };
     fy_error_t err = { "" };
@@ -762,8 +811,8 @@ test_export (fy_store_t *store)
     json_t *row;
     int rc;
     while (export && (rc = fy_store_export_next (export, &row, &err)) == 1) {
-        const char *when = json_string_value (json_object_get (row,
-                                                               "occurredAt"));
+        const char *when =
+            json_string_value (json_object_get (row, "occurredAt"));
         if (*last && strcmp (when, last) > 0)
             ordered = false;
         snprintf (last, sizeof last, "%s", when);
@@ -784,8 +833,8 @@ test_export (fy_store_t *store)
     //  chunk of 1000.
     ok (rss_max - rss_before < 16 * 1024, "memory stayed bounded (+%ld kB)",
         rss_max - rss_before);
-    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL)
-        == 0, "the store is usable after an export");
+    ok (fy_store_check_schema (store, FY_STORE_SCHEMA_VERSION, NULL, NULL) == 0,
+        "the store is usable after an export");
 }
 
 //  Restart the stack's PostgreSQL in place: its data directory is the -D
@@ -822,27 +871,31 @@ test_restart (fy_store_t *store)
     fy_error_t err = { "" };
     size_t inserted = 0;
     ok (fy_store_audit_append (store, events, 5, &inserted, &err) == 0
-        && inserted == 5, "a batch before the restart");
+            && inserted == 5,
+        "a batch before the restart");
     ok (s_restart_postgres () == 0, "PostgreSQL restarted");
     //  The stack's server came back; the checking connection is stale.
     PQreset (s_check);
     ok (fy_store_audit_append (store, events + 5, 5, &inserted, &err) == 0
-        && inserted == 5, "the next batch succeeds after reconnecting");
+            && inserted == 5,
+        "the next batch succeeds after reconnecting");
     ok (fy_store_is_connected (store), "connected again");
     s_events_free (events, 10);
 
     //  A database that is not there: retryable, with a growing backoff.
-    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x",
-                                     1);
+    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x", 1);
     fy_event_t *event = s_filler (S_COMPANY_X, fy_clock_wall_ms ());
     errno = 0;
     ok (fy_store_audit_append (down, &event, 1, NULL, &err) == -1
-        && errno == EAGAIN, "a database that is down: EAGAIN");
-    ok (fy_store_retry_in_ms (down) > 0, "with a backoff before the next "
-        "attempt (%lld ms)", (long long) fy_store_retry_in_ms (down));
+            && errno == EAGAIN,
+        "a database that is down: EAGAIN");
+    ok (fy_store_retry_in_ms (down) > 0,
+        "with a backoff before the next "
+        "attempt (%lld ms)",
+        (long long) fy_store_retry_in_ms (down));
     errno = 0;
     ok (fy_store_connect (down, &err) == -1 && errno == EAGAIN
-        && strstr (err.text, "next attempt"),
+            && strstr (err.text, "next attempt"),
         "no attempt during the backoff: %s", err.text);
     fy_event_destroy (&event);
     fy_store_destroy (&down);
@@ -878,8 +931,9 @@ s_poll_until_landed (fy_store_t *store, size_t *inserted, int *polls_p,
             return rc;
         struct pollfd item = {
             .fd = fy_store_append_socket (store),
-            .events = (short) (POLLIN | (fy_store_append_wants_write (store)
-                                         ? POLLOUT : 0))
+            .events =
+                (short) (POLLIN
+                         | (fy_store_append_wants_write (store) ? POLLOUT : 0))
         };
         if (item.fd < 0)
             return -2;
@@ -925,8 +979,10 @@ test_in_flight (fy_store_t *store)
     is_int (rc, 0, "it lands committed %s", err.text);
     is_int ((int) inserted, 200, "with 200 rows added");
     ok (took >= 700, "after the slow COMMIT (%lld ms)", (long long) took);
-    ok (polls > 3 && slowest < 200, "no poll blocked: %d polls, the "
-        "longest %lld ms", polls, (long long) slowest);
+    ok (polls > 3 && slowest < 200,
+        "no poll blocked: %d polls, the "
+        "longest %lld ms",
+        polls, (long long) slowest);
     is_int ((int) s_count (count_sql), 2, "visible once landed");
     ok (!fy_store_append_is_busy (store), "the store is free again");
 
@@ -955,11 +1011,10 @@ test_in_flight (fy_store_t *store)
                            "pg_stat_activity WHERE datname = "
                            "current_database() AND query = 'COMMIT' AND "
                            "state = 'active' OFFSET 0) a WHERE "
-                           "pg_terminate_backend(pid)"), 1,
-            "its connection killed in the COMMIT");
+                           "pg_terminate_backend(pid)"),
+            1, "its connection killed in the COMMIT");
     rc = fy_store_audit_append_wait (store, &inserted, &err);
-    is_int (rc, 0, "killed mid-COMMIT, the append still lands %s",
-            err.text);
+    is_int (rc, 0, "killed mid-COMMIT, the append still lands %s", err.text);
     char *sql = fy_xstrdup ("SELECT count(*) FROM audit.events WHERE id "
                             "IN ('00000000-0000-4000-8000-000000000000'");
     for (int i = 0; i < 50; i++) {
@@ -993,9 +1048,10 @@ test_in_flight (fy_store_t *store)
     is_int (fy_store_audit_append_wait (store, &inserted, &err), 0,
             "odd JSON lands %s", err.text);
     const char *values [] = { id, dumped };
-    PGresult *res = PQexecParams (s_check, "SELECT payload = $2::jsonb FROM "
-                                  "audit.events WHERE id = $1::uuid", 2,
-                                  NULL, values, NULL, NULL, 0);
+    PGresult *res = PQexecParams (s_check,
+                                  "SELECT payload = $2::jsonb FROM "
+                                  "audit.events WHERE id = $1::uuid",
+                                  2, NULL, values, NULL, NULL, 0);
     is_str (PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "none", "t",
             "the stored payload is json_dumps' JSON");
     PQclear (res);
@@ -1003,8 +1059,7 @@ test_in_flight (fy_store_t *store)
     fy_event_destroy (&odd);
 
     //  A database that is down: the outcome comes at the first poll.
-    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x",
-                                     1);
+    fy_store_t *down = fy_store_new ("postgresql://ferry:pw@127.0.0.1:1/x", 1);
     fy_store_audit_append_start (down, events, 1);
     is_int (fy_store_append_socket (down), -1, "down: no socket to watch");
     errno = 0;
@@ -1032,9 +1087,9 @@ test_retention (fy_store_t *store)
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
     int64_t last_month = ((int64_t) timegm (&tm) - 86400) * 1000;
     fy_event_t *events [5];
-    events [0] = s_filler (S_COMPANY_R, 1577836800000LL);      //  2020-01
-    events [1] = s_filler (S_COMPANY_R, 1580515200000LL);      //  2020-02
-    events [2] = s_filler (S_COMPANY_R, 1583020800000LL);      //  2020-03
+    events [0] = s_filler (S_COMPANY_R, 1577836800000LL);  //  2020-01
+    events [1] = s_filler (S_COMPANY_R, 1580515200000LL);  //  2020-02
+    events [2] = s_filler (S_COMPANY_R, 1583020800000LL);  //  2020-03
     events [3] = s_filler (S_COMPANY_R, now);
     events [4] = s_filler (S_COMPANY_R, last_month);
     fy_error_t err = { "" };
@@ -1054,29 +1109,30 @@ test_retention (fy_store_t *store)
                              "inhparent = 'audit.events'::regclass");
     ok (old >= 3, "%lld partitions older than last month", old);
     int dropped = -1;
-    ok (fy_store_drop_expired (store, 1, &dropped, &err) == 0,
-        "drop expired");
+    ok (fy_store_drop_expired (store, 1, &dropped, &err) == 0, "drop expired");
     is_int (dropped, (int) old, "every older partition dropped");
     is_int ((int) s_count (old_sql), 0, "none left");
     is_int ((int) s_count ("SELECT count(*) FROM pg_inherits WHERE "
                            "inhparent = 'audit.events'::regclass"),
             (int) (all - old), "the others kept");
     char *sql = fy_xasprintf ("SELECT count(*) FROM audit.events WHERE "
-                              "company_id = '%s'", S_COMPANY_R);
+                              "company_id = '%s'",
+                              S_COMPANY_R);
     is_int ((int) s_count (sql), 2, "this and last month's events kept");
     is_int ((int) s_count ("SELECT count(*) FROM audit.event_ids WHERE "
-                           "occurred_at < '2020-04-01'"), 0,
-            "the dropped months' ids went with them");
+                           "occurred_at < '2020-04-01'"),
+            0, "the dropped months' ids went with them");
     is_int ((int) s_count ("SELECT count(*) FROM audit.events e WHERE NOT "
                            "EXISTS (SELECT 1 FROM audit.event_ids i WHERE "
                            "i.id = e.id AND i.occurred_at = e.occurred_at)"),
             0, "every row kept has its id recorded");
-    ok (fy_store_drop_expired (store, 0, &dropped, &err) == 0
-        && dropped == 0, "retention 0 never drops the current months");
+    ok (fy_store_drop_expired (store, 0, &dropped, &err) == 0 && dropped == 0,
+        "retention 0 never drops the current months");
     is_int ((int) s_count (sql), 2, "still there");
     free (sql);
     ok (fy_store_ensure_partitions (store, 3, &created, &err) == 0
-        && created == 0, "ensure again creates nothing");
+            && created == 0,
+        "ensure again creates nothing");
 }
 
 //  What the errors say may be retried: a value the database refuses is
@@ -1098,7 +1154,7 @@ test_error_classes (fy_store_t *store)
         int errnum;
     } cases [] = {
         { "22009", EINVAL }, { "22008", EINVAL }, { "23502", EINVAL },
-        { "23514", EINVAL }, { "42501", EIO }, { "53100", EIO },
+        { "23514", EINVAL }, { "42501", EIO },    { "53100", EIO },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         fy_event_t *events [2];
@@ -1106,10 +1162,10 @@ test_error_classes (fy_store_t *store)
         char id [FY_UUID_SIZE], action [32];
         s_uuid (id, 0xe0000000u, s_next_id++);
         snprintf (action, sizeof action, "refuse.%s", cases [i].state);
-        events [1] = s_event (id, "audit.recorded", S_COMPANY_A, NULL,
-                              S_BASE_MS, json_pack ("{s:s, s:{s:s, s:s}}",
-                              "action", action, "target", "type", "user",
-                              "id", "u-1"));
+        events [1] =
+            s_event (id, "audit.recorded", S_COMPANY_A, NULL, S_BASE_MS,
+                     json_pack ("{s:s, s:{s:s, s:s}}", "action", action,
+                                "target", "type", "user", "id", "u-1"));
         fy_error_t err = { "" };
         size_t inserted = 0;
         errno = 0;
@@ -1123,10 +1179,10 @@ test_error_classes (fy_store_t *store)
         fy_store_audit_append_start (store, events, 2);
         rc = fy_store_audit_append_wait (store, &inserted, &err);
         ok (rc == -1 && errno == cases [i].errnum
-            && strcmp (fy_store_sqlstate (store), cases [i].state) == 0,
+                && strcmp (fy_store_sqlstate (store), cases [i].state) == 0,
             "%s: the same in flight", cases [i].state);
         ok (fy_store_audit_append (store, events, 1, &inserted, &err) == 0
-            && inserted == 1 && fy_store_sqlstate (store) [0] == '\0',
+                && inserted == 1 && fy_store_sqlstate (store) [0] == '\0',
             "%s: its batch-mate alone is stored", cases [i].state);
         s_events_free (events, 2);
     }
@@ -1139,8 +1195,10 @@ test_error_classes (fy_store_t *store)
     fy_error_t err = { "" };
     errno = 0;
     ok (fy_store_connect (newer, &err) == -1 && errno == ERANGE
-        && !fy_store_is_connected (newer), "a schema older than required: "
-        "not connected, ERANGE: %s", err.text);
+            && !fy_store_is_connected (newer),
+        "a schema older than required: "
+        "not connected, ERANGE: %s",
+        err.text);
     ok (fy_store_retry_in_ms (newer) > 0, "and the backoff applies");
     fy_event_t *event = s_filler (S_COMPANY_A, S_BASE_MS);
     size_t inserted = 0;
@@ -1151,7 +1209,7 @@ test_error_classes (fy_store_t *store)
     fy_store_t *current = fy_store_new (s_url, 5);
     fy_store_require_schema (current, FY_STORE_SCHEMA_VERSION);
     ok (fy_store_connect (current, &err) == 0, "the current schema: "
-        "connected");
+                                               "connected");
     ok (fy_store_audit_append (current, &event, 1, &inserted, &err) == 0,
         "and written to");
     fy_store_destroy (&current);

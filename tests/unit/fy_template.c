@@ -35,16 +35,15 @@ s_spec_case (const char *file, json_t *test)
     fy_template_partials_t *partials = fy_template_partials_new (
         s_from_object, json_object_get (test, "partials"));
     fy_error_t err = { "" };
-    fy_template_t *template = fy_template_compile (json_string_value (text),
-                                                   json_string_length (text),
-                                                   &err);
+    fy_template_t *template = fy_template_compile (
+        json_string_value (text), json_string_length (text), &err);
     char *out = NULL;
     size_t len = 0;
     int rc = template ? fy_template_render (template, data, partials, &out,
                                             &len, &err)
                       : -1;
     bool same = rc == 0 && len == json_string_length (expected)
-             && memcmp (out, json_string_value (expected), len) == 0;
+                && memcmp (out, json_string_value (expected), len) == 0;
     if (ok (same && json_equal (data, before), "%s: %s", file, name))
         s_passed++;
     else {
@@ -110,8 +109,8 @@ s_render (const char *text, const char *data_json,
     fy_template_t *template = fy_template_compile (text, strlen (text), &err);
     char *out = NULL;
     *errno_p = 0;
-    if (!template || fy_template_render (template, data, partials, &out,
-                                         NULL, &err)) {
+    if (!template
+        || fy_template_render (template, data, partials, &out, NULL, &err)) {
         *errno_p = errno;
         out = fy_xasprintf ("error: %s", err.text);
     }
@@ -131,21 +130,21 @@ s_test_compile_errors (void)
         { "Hi\n  {{{name}}", "line 2 column 3: unclosed tag" },
         { "a\n  {{#list}}x", "line 2 column 3: unclosed section 'list'" },
         { "{{#a}}\n{{#b}}\n{{/a}}", "line 3 column 1: close tag 'a' does "
-          "not match open section 'b'" },
+                                    "not match open section 'b'" },
         { "x {{/a}}", "line 1 column 3: close tag 'a' without an open "
-          "section" },
+                      "section" },
         { "{{=<%%>=}}", "line 1 column 1: bad delimiter change" },
         { "\n {{= a= b =}}", "line 2 column 2: bad delimiter change" },
         { "{{=<% %>=}}<% x", "line 1 column 12: unclosed tag" },
         { "{{ }}", "line 1 column 1: empty tag name" },
         { "{{<parent}}{{/parent}}{{$b}}", "line 1 column 23: unclosed "
-          "section 'b'" },
+                                          "section 'b'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         fy_error_t err = { "" };
         errno = 0;
-        fy_template_t *template = fy_template_compile (
-            cases [i].text, strlen (cases [i].text), &err);
+        fy_template_t *template =
+            fy_template_compile (cases [i].text, strlen (cases [i].text), &err);
         ok (!template && errno == EINVAL, "'%s' does not compile",
             cases [i].text);
         is_str (err.text, cases [i].error, "  error names line and column");
@@ -161,8 +160,8 @@ s_test_compile_errors (void)
         for (size_t i = 0; i < levels; i++)
             p += snprintf (p, 7, "{{/a}}");
         fy_error_t err = { "" };
-        fy_template_t *template = fy_template_compile (deep, strlen (deep),
-                                                       &err);
+        fy_template_t *template =
+            fy_template_compile (deep, strlen (deep), &err);
         if (extra)
             ok (!template && strstr (err.text, "nested more than 100 deep"),
                 "%zu nested sections refused: %s", levels, err.text);
@@ -179,15 +178,19 @@ s_test_limits (void)
     fy_template_partials_t *partials = fy_template_partials_new (NULL, NULL);
     fy_error_t err = { "" };
     ok (fy_template_partials_add (partials, "self", "x{{>self}}", 10, &err)
-        == 0, "a partial may include itself");
+            == 0,
+        "a partial may include itself");
     ok (fy_template_partials_add (partials, "loop", "{{<loop}}{{/loop}}", 18,
-                                  &err) == 0, "a parent may be itself");
-    ok (fy_template_partials_add (partials, "p", "{{$a}}{{/a}}", 12, &err)
-        == 0, "a parent with a block");
+                                  &err)
+            == 0,
+        "a parent may be itself");
+    ok (fy_template_partials_add (partials, "p", "{{$a}}{{/a}}", 12, &err) == 0,
+        "a parent with a block");
     int error;
     char *out = s_render ("{{>self}}", "{}", partials, &error);
-    ok (error == ELOOP && strstr (out, "partial 'self' nested more than 64 "
-                                  "deep (does it include itself?)"),
+    ok (error == ELOOP
+            && strstr (out, "partial 'self' nested more than 64 "
+                            "deep (does it include itself?)"),
         "self-including partial ends: %s", out);
     free (out);
     out = s_render ("{{<loop}}{{/loop}}", "{}", partials, &error);
@@ -201,8 +204,9 @@ s_test_limits (void)
     free (out);
     //  A recursive partial over data nested deeper than the limit.
     ok (fy_template_partials_add (partials, "node",
-                                  "<{{#kids}}{{>node}}{{/kids}}>", 28,
-                                  &err) == 0, "a recursive partial");
+                                  "<{{#kids}}{{>node}}{{/kids}}>", 28, &err)
+            == 0,
+        "a recursive partial");
     char data [4096] = "";
     for (int i = 0; i < 150; i++)
         strcat (data, "{\"kids\":[");
@@ -219,14 +223,13 @@ s_test_limits (void)
     json_object_set_new (big, "big", json_stringn (chunk, 65536));
     free (chunk);
     for (int i = 0; i < 100; i++)
-        json_array_append_new (json_object_get (big, "list"),
-                               json_integer (i));
+        json_array_append_new (json_object_get (big, "list"), json_integer (i));
     fy_template_t *template = s_compile ("{{#list}}{{{big}}}{{/list}}");
     char *text = (char *) "untouched";
     size_t len = 1;
     errno = 0;
     ok (fy_template_render (template, big, NULL, &text, &len, &err) == -1
-        && errno == EFBIG && !text && len == 0,
+            && errno == EFBIG && !text && len == 0,
         "output past %zu bytes fails: %s", FY_TEMPLATE_MAX_OUTPUT, err.text);
     fy_template_destroy (&template);
     //  Work: 100^4 empty turns print nothing, and still stop.
@@ -234,7 +237,7 @@ s_test_limits (void)
                           "{{/list}}{{/list}}{{/list}}{{/list}}");
     errno = 0;
     ok (fy_template_render (template, big, NULL, &text, &len, &err) == -1
-        && errno == EINVAL && strstr (err.text, "steps"),
+            && errno == EINVAL && strstr (err.text, "steps"),
         "a render that takes too long fails: %s", err.text);
     fy_template_destroy (&template);
     json_decref (big);
@@ -257,7 +260,7 @@ s_test_limits (void)
     free (text_deep);
     //  A partial that does not compile fails the render, with its name.
     ok (fy_template_partials_add (partials, "bad", "{{#x}}", 6, &err) == -1
-        && errno == EINVAL,
+            && errno == EINVAL,
         "a bad partial is refused: %s", err.text);
     is_str (err.text, "partial 'bad': line 1 column 1: unclosed section 'x'",
             "  with its name and position");
@@ -274,8 +277,9 @@ s_counting (const char *name, size_t *len_p, void *arg)
 {
     (void) arg;
     s_resolved++;
-    const char *text = strcmp (name, "a") == 0 ? "[{{x}}]"
-                     : strcmp (name, "bad") == 0 ? "{{/x}}" : NULL;
+    const char *text = strcmp (name, "a") == 0     ? "[{{x}}]"
+                       : strcmp (name, "bad") == 0 ? "{{/x}}"
+                                                   : NULL;
     *len_p = text ? strlen (text) : 0;
     return text;
 }
@@ -283,32 +287,33 @@ s_counting (const char *name, size_t *len_p, void *arg)
 static void
 s_test_partials (void)
 {
-    fy_template_partials_t *partials = fy_template_partials_new (s_counting,
-                                                                 NULL);
+    fy_template_partials_t *partials =
+        fy_template_partials_new (s_counting, NULL);
     int error;
     for (int i = 0; i < 3; i++) {
         char *out = s_render ("{{>a}}{{>a}}{{>nope}}{{>*which}}",
-                              "{\"x\": 1, \"which\": \"a\"}", partials,
-                              &error);
+                              "{\"x\": 1, \"which\": \"a\"}", partials, &error);
         is_str (out, "[1][1][1]", "render %d with partials", i + 1);
         free (out);
     }
     is_int (s_resolved, 2, "each name asked once, the missing one too");
     char *out = s_render ("x{{>bad}}", "{}", partials, &error);
-    ok (error == EINVAL && strcmp (out, "error: partial 'bad': line 1 "
-                                   "column 1: close tag 'x' without an open "
-                                   "section") == 0,
+    ok (error == EINVAL
+            && strcmp (out, "error: partial 'bad': line 1 "
+                            "column 1: close tag 'x' without an open "
+                            "section")
+                   == 0,
         "a resolved partial that does not compile: %s", out);
     free (out);
     //  Found by template_fuzz: the close delimiter's first character
     //  as the sigil (the name came out -1 bytes long).
-    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>|<%>>", "{\"x\": \"<\"}",
-                    partials, &error);
+    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>|<%>>", "{\"x\": \"<\"}", partials,
+                    &error);
     is_str (out, "error: line 1 column 25: empty tag name",
             "the sigil is not the close delimiter");
     free (out);
-    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>]", "{\"x\": \"<\"}",
-                    partials, &error);
+    out = s_render ("{{=<% >=}}[<%>a>|<%{x}>]", "{\"x\": \"<\"}", partials,
+                    &error);
     is_str (out, "[[&lt;]|<]", "a partial and a raw value with > to close");
     free (out);
     fy_template_partials_destroy (&partials);
@@ -337,8 +342,7 @@ s_test_values (void)
         //  Truth as in mustache.js: "", 0, 0.0, [] and null are false.
         { "{{#s}}[{{.}}]{{/s}}{{#zero}}0{{/zero}}{{#r}}r{{/r}}"
           "{{^empty}}none{{/empty}}{{^s}}!s{{/s}}{{^zero}}!0{{/zero}}",
-          "{\"s\": \"\", \"zero\": 0, \"r\": 0.0, \"empty\": []}",
-          "none!s!0" },
+          "{\"s\": \"\", \"zero\": 0, \"r\": 0.0, \"empty\": []}", "none!s!0" },
         { "{{#s}}[{{.}}]{{/s}}{{#one}}{{.}}{{/one}}{{#o}}{}{{/o}}",
           "{\"s\": \" \", \"one\": -1, \"o\": {}}", "[ ]-1{}" },
         { "{{#user}}{{name}} <{{email}}>{{/user}}",
@@ -361,9 +365,9 @@ s_test_values (void)
     fy_template_t *template = fy_template_compile ("a\0b{{x}}", 8, NULL);
     char *out = NULL;
     size_t len = 0;
-    ok (template && fy_template_render (template, NULL, NULL, &out, &len,
-                                        NULL) == 0
-        && len == 3 && memcmp (out, "a\0b", 4) == 0,
+    ok (template
+            && fy_template_render (template, NULL, NULL, &out, &len, NULL) == 0
+            && len == 3 && memcmp (out, "a\0b", 4) == 0,
         "NUL bytes are text, NULL data renders");
     free (out);
     fy_template_destroy (&template);
@@ -436,25 +440,25 @@ static void
 s_test_speed (void)
 {
     size_t size = strlen (s_email);
-    ok (size > 1950 && size < 2300, "the e-mail template is %zu bytes",
-        size);
+    ok (size > 1950 && size < 2300, "the e-mail template is %zu bytes", size);
     json_t *data = json_loads (s_email_data, 0, NULL);
     fy_template_t *template = s_compile (s_email);
     char *out = NULL;
     size_t len = 0;
-    int rc = template ? fy_template_render (template, data, NULL, &out,
-                                            &len, NULL) : -1;
+    int rc = template
+                 ? fy_template_render (template, data, NULL, &out, &len, NULL)
+                 : -1;
     ok (rc == 0 && strstr (out, "Hi Ada Lovelace,")
-        && strstr (out, "<blockquote>Great &lt;work&gt; &amp; more<")
-        && strstr (out, "href=\"https://app.example.com/r/1?a=1&b=2\"")
-        && strstr (out, "Overall rating: 4.5 of 5"),
+            && strstr (out, "<blockquote>Great &lt;work&gt; &amp; more<")
+            && strstr (out, "href=\"https://app.example.com/r/1?a=1&b=2\"")
+            && strstr (out, "Overall rating: 4.5 of 5"),
         "the e-mail renders (%zu bytes)", len);
     free (out);
     int64_t start = fy_clock_mono_ns ();
     int renders = 10000, failures = 0;
     for (int i = 0; i < renders; i++) {
-        failures += fy_template_render (template, data, NULL, &out, &len,
-                                        NULL) != 0;
+        failures +=
+            fy_template_render (template, data, NULL, &out, &len, NULL) != 0;
         free (out);
     }
     double per = (double) (fy_clock_mono_ns () - start) / renders / 1000;

@@ -27,13 +27,15 @@ main (void)
 
     unsigned char bytes [FY_UUID_BYTES];
     ok (fy_uuid_parse ("3F1C2A4E-9B7D-4C1E-8F00-0123456789AB", bytes) == 0
-        && bytes [0] == 0x3f && bytes [15] == 0xab, "parse, either case");
+            && bytes [0] == 0x3f && bytes [15] == 0xab,
+        "parse, either case");
     char text [FY_UUID_SIZE];
     fy_uuid_format (bytes, text);
     is_str (text, good, "format gives it back, lower case");
     errno = 0;
     ok (fy_uuid_parse ("3f1c2a4e9b7d-4c1e-8f00-0123456789ab-", bytes) == -1
-        && errno == EINVAL, "a dash out of place is not a uuid");
+            && errno == EINVAL,
+        "a dash out of place is not a uuid");
     ok (fy_uuid_parse ("3f1c2a4e-9b7d-4c1e-8f00-0123456789a", bytes) == -1,
         "nor a short one");
     return done_testing ();

@@ -21,7 +21,7 @@ static const char *s_event_json =
 //  What the script saw, checked by main after the worker stopped.
 typedef struct {
     bool ready, credit_4, invalid_nacked, acked_1, nacked_3, reply_7,
-         ready_again, new_identity, drained, bye, pull;
+        ready_again, new_identity, drained, bye, pull;
     bool window_2, waits_for_grant, event_during_stream, more_rest;
     bool cancel_first, cancel_ends, push_first, push_waits, push_rest;
     bool fail_500, restart_first;
@@ -120,9 +120,9 @@ s_grant (fy_proto_command_t command, uint64_t rid, uint64_t n)
 static bool
 s_part (uint64_t rid, const char *body, bool more)
 {
-    return s_recv () == 0 && s_in.command == FY_PROTO_REPLY
-        && s_in.rid == rid && s_in.more == more && s_in.status == 200
-        && fy_proto_str_is (s_in.body, body);
+    return s_recv () == 0 && s_in.command == FY_PROTO_REPLY && s_in.rid == rid
+           && s_in.more == more && s_in.status == 200
+           && fy_proto_str_is (s_in.body, body);
 }
 
 //  Streams, between the request/reply and the BYE of the main script.
@@ -136,11 +136,11 @@ s_stream_script (const void *packed, size_t size)
     s_script.waits_for_grant = s_quiet (200);
     s_send_event (10, packed, size);
     s_script.event_during_stream = s_recv () == 0
-        && s_in.command == FY_PROTO_ACK && s_in.ids_count == 1
-        && s_in.ids [0] == 10;
+                                   && s_in.command == FY_PROTO_ACK
+                                   && s_in.ids_count == 1 && s_in.ids [0] == 10;
     s_grant (FY_PROTO_MORE, 8, 10);
     s_script.more_rest = s_part (8, "p2", true) && s_part (8, "p3", true)
-                      && s_part (8, "p4", false) && s_quiet (100);
+                         && s_part (8, "p4", false) && s_quiet (100);
     //  CANCEL mid-stream: an empty last part returns the credit.
     s_request (11, "/audit/stream", 1);
     s_script.cancel_first = s_part (11, "p0", true) && s_quiet (100);
@@ -155,8 +155,8 @@ s_stream_script (const void *packed, size_t size)
     //  A producer that fails: one empty last part of status 500.
     s_request (14, "/audit/fail", 2);
     s_script.fail_500 = s_recv () == 0 && s_in.command == FY_PROTO_REPLY
-        && s_in.rid == 14 && s_in.status == 500 && !s_in.more
-        && s_in.body.len == 0;
+                        && s_in.rid == 14 && s_in.status == 500 && !s_in.more
+                        && s_in.body.len == 0;
     //  A stream still waiting when the session ends (BYE, below).
     s_request (13, "/audit/stream", 1);
     s_script.restart_first = s_part (13, "p0", true);
@@ -168,15 +168,14 @@ s_broker (void *arg)
     (void) arg;
     char *packed = NULL;
     size_t size = 0;
-    fy_event_t *event = fy_event_decode_json (s_event_json,
-                                              strlen (s_event_json), NULL,
-                                              NULL);
+    fy_event_t *event =
+        fy_event_decode_json (s_event_json, strlen (s_event_json), NULL, NULL);
     if (!event || fy_event_encode_msgpack (event, &packed, &size))
         abort ();
     fy_event_destroy (&event);
 
     s_script.ready = s_recv () == 0 && s_in.command == FY_PROTO_READY
-                  && fy_proto_str_is (s_in.service, "audit");
+                     && fy_proto_str_is (s_in.service, "audit");
     s_script.credit_4 = s_in.credit == 4;
     s_script.pull = s_in.pull;
     s_send_event (1, packed, size);
@@ -186,13 +185,13 @@ s_broker (void *arg)
     //  the handler, which also sees both in one batch.
     for (int i = 0; i < 3 && s_recv () == 0; i++) {
         if (s_in.command == FY_PROTO_NACK && s_in.did == 2)
-            s_script.invalid_nacked = fy_proto_str_is (s_in.reason,
-                                                       "invalid_msgpack");
+            s_script.invalid_nacked =
+                fy_proto_str_is (s_in.reason, "invalid_msgpack");
         if (s_in.command == FY_PROTO_ACK && s_in.dids)
             s_script.acked_1 = s_in.ids_count == 1 && s_in.ids [0] == 1;
         if (s_in.command == FY_PROTO_NACK && s_in.did == 3)
-            s_script.nacked_3 = s_in.retryable
-                             && fy_proto_str_is (s_in.reason, "later");
+            s_script.nacked_3 =
+                s_in.retryable && fy_proto_str_is (s_in.reason, "later");
     }
     fy_proto_msg_reset (&s_out);
     s_out.rid = 7;
@@ -200,8 +199,8 @@ s_broker (void *arg)
     s_out.path = fy_proto_str ("/audit/health");
     s_send (FY_PROTO_REQUEST);
     s_script.reply_7 = s_recv () == 0 && s_in.command == FY_PROTO_REPLY
-                    && s_in.rid == 7 && s_in.status == 200
-                    && fy_proto_str_is (s_in.body, "{\"status\":\"ok\"}");
+                       && s_in.rid == 7 && s_in.status == 200
+                       && fy_proto_str_is (s_in.body, "{\"status\":\"ok\"}");
     s_stream_script (packed, size);
     //  BYE: the worker starts over on a new socket and registers again.
     zmq_msg_t old;
@@ -210,17 +209,19 @@ s_broker (void *arg)
     fy_proto_msg_reset (&s_out);
     s_send (FY_PROTO_BYE);
     s_script.ready_again = s_recv () == 0 && s_in.command == FY_PROTO_READY;
-    s_script.new_identity = zmq_msg_size (&old) != zmq_msg_size (&s_in.identity)
+    s_script.new_identity =
+        zmq_msg_size (&old) != zmq_msg_size (&s_in.identity)
         || memcmp (zmq_msg_data (&old), zmq_msg_data (&s_in.identity),
-                   zmq_msg_size (&old)) != 0;
+                   zmq_msg_size (&old))
+               != 0;
     zmq_msg_close (&old);
     //  A delivery the handler holds, then SIGTERM: the worker stops
     //  taking work (READY credit 0), waits its stop timeout, says BYE.
     s_send_event (9, packed, size);
     usleep (100 * 1000);
     kill (getpid (), SIGTERM);
-    s_script.drained = s_recv () == 0 && s_in.command == FY_PROTO_READY
-                    && s_in.credit == 0;
+    s_script.drained =
+        s_recv () == 0 && s_in.command == FY_PROTO_READY && s_in.credit == 0;
     s_script.bye = s_recv () == 0 && s_in.command == FY_PROTO_BYE;
     free (packed);
     return NULL;
@@ -240,8 +241,7 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         s_events++;
         if (delivery->did == 1 || delivery->did == 10)
             fy_worker_ack (worker, &delivery);
-        else
-        if (delivery->did == 3)
+        else if (delivery->did == 3)
             fy_worker_nack (worker, &delivery, true, "later");
         //  did 9 is held until the worker is destroyed.
     }
@@ -261,8 +261,8 @@ s_produce (void *arg, const void **data, size_t *len)
     if (producer->fail)
         return -1;
     s_produced++;
-    int n = snprintf (producer->buf, sizeof producer->buf, "p%d",
-                      producer->next);
+    int n =
+        snprintf (producer->buf, sizeof producer->buf, "p%d", producer->next);
     *data = producer->buf;
     *len = (size_t) n;
     return producer->next++ < producer->last ? 1 : 0;
@@ -293,10 +293,10 @@ s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
     if (fy_proto_str_is (request->path, "/audit/push")) {
         if (fy_worker_reply (worker, request->rid, 200, "text/plain", "a", 1,
                              true)
-            || fy_worker_reply (worker, request->rid, 200, "text/plain", "b",
-                                1, true)
-            || fy_worker_reply (worker, request->rid, 200, "text/plain", "c",
-                                1, false))
+            || fy_worker_reply (worker, request->rid, 200, "text/plain", "b", 1,
+                                true)
+            || fy_worker_reply (worker, request->rid, 200, "text/plain", "c", 1,
+                                false))
             abort ();
         return;
     }
@@ -334,9 +334,11 @@ main (void)
 
     ok (s_script.ready && s_script.credit_4, "READY with service and credit");
     ok (s_script.invalid_nacked, "an event that is not msgpack is NACKed "
-        "invalid_msgpack before the handler");
-    ok (s_batches >= 1 && s_events == 4, "the handler got the 4 good "
-        "events (%zu in %zu batches)", s_events, s_batches);
+                                 "invalid_msgpack before the handler");
+    ok (s_batches >= 1 && s_events == 4,
+        "the handler got the 4 good "
+        "events (%zu in %zu batches)",
+        s_events, s_batches);
     is_str (s_type, "user.login", "fy_delivery_event decodes the event");
     ok (s_script.acked_1, "ACK carries did 1");
     ok (s_script.nacked_3, "NACK carries did 3, retryable, with reason");
@@ -345,9 +347,9 @@ main (void)
     ok (s_script.window_2, "a stream with window 2 sends 2 parts");
     ok (s_script.waits_for_grant, "then waits for MORE");
     ok (s_script.event_during_stream, "an event is ACKed while the stream "
-        "waits");
+                                      "waits");
     ok (s_script.more_rest, "MORE 10: the 3 remaining parts, the last "
-        "with more false, and nothing after");
+                            "with more false, and nothing after");
     ok (s_script.cancel_first && s_script.cancel_ends,
         "CANCEL mid-stream: one empty last part, nothing after");
     ok (s_script.push_first && s_script.push_waits && s_script.push_rest,
@@ -355,7 +357,8 @@ main (void)
     ok (s_script.fail_500, "a failing producer ends with an empty 500 part");
     ok (s_script.restart_first, "a stream waits for grant at the BYE");
     is_int (s_streams_started, 4, "4 streams started");
-    is_int (s_released, 4, "every producer released once (end, cancel, "
+    is_int (s_released, 4,
+            "every producer released once (end, cancel, "
             "failure, new session)");
     is_int (s_produced, 7, "7 parts produced: none beyond the grants");
     is_int (streams_left, 0, "no stream record left");

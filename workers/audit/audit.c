@@ -38,9 +38,12 @@
 //  store's backoff decides beyond it).
 #define S_PROBE_MIN_MS 100
 
-static void s_flush (audit_t *self);
-static void s_housekeep (audit_t *self);
-static void s_probe_arm (audit_t *self);
+static void
+s_flush (audit_t *self);
+static void
+s_housekeep (audit_t *self);
+static void
+s_probe_arm (audit_t *self);
 
 //  The store cannot be used (errnum, err: unreachable, or a schema that is
 //  missing or old): NACK meanwhile and probe until it can. Logged once
@@ -145,8 +148,7 @@ s_digest_tick (audit_t *self)
     if (fy_audit_digest_run (self->store, fy_clock_wall_ms (), grace, key,
                              &digested, &err))
         fy_log_warn ("audit: digests: %s", err.text);
-    else
-    if (digested)
+    else if (digested)
         fy_log_info ("audit: %zu hourly digests written", digested);
 }
 
@@ -247,17 +249,19 @@ s_reject (audit_t *self, size_t i, const fy_error_t *err)
 {
     const char *state = fy_store_sqlstate (self->store);
     char reason [96];
-    snprintf (reason, sizeof reason, "store_refused: the audit database "
-              "refused a value (SQLSTATE %s)", *state ? state : "?");
+    snprintf (reason, sizeof reason,
+              "store_refused: the audit database "
+              "refused a value (SQLSTATE %s)",
+              *state ? state : "?");
     fy_log_warn ("audit: event=%s refused by the database, NACKed for "
-                 "good: %s", fy_event_id (self->flight_events [i]),
-                 err->text);
+                 "good: %s",
+                 fy_event_id (self->flight_events [i]), err->text);
     fy_metric_inc (self->rejected_store);
     s_answer (self, i, i + 1, -1, reason);
 }
 
-static void s_bisect (audit_t *self, size_t from, size_t to,
-                      const fy_error_t *err);
+static void
+s_bisect (audit_t *self, size_t from, size_t to, const fy_error_t *err);
 
 //  Write deliveries from..to of the flight in a transaction of their own
 //  (blocking) and answer them.
@@ -267,13 +271,13 @@ s_write_part (audit_t *self, size_t from, size_t to)
     fy_error_t err = { "" };
     size_t inserted = 0;
     if (fy_store_audit_append (self->store, self->flight_events + from,
-                               to - from, &inserted, &err) == 0) {
+                               to - from, &inserted, &err)
+        == 0) {
         self->written += inserted;
         audit_conflicts (self, self->store);
         s_answer (self, from, to, 0, NULL);
     }
-    else
-    if (errno == EINVAL)
+    else if (errno == EINVAL)
         s_bisect (self, from, to, &err);
     else
         s_retry (self, from, to, errno, &err);
@@ -308,11 +312,11 @@ s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
         audit_conflicts (self, self->store);
         s_answer (self, 0, count, 0, NULL);
     }
-    else
-    if (errno == EINVAL) {
+    else if (errno == EINVAL) {
         if (count > 1)
             fy_log_warn ("audit: batch of %zu refused (%s); splitting it "
-                         "to find the events at fault", count, err->text);
+                         "to find the events at fault",
+                         count, err->text);
         s_bisect (self, 0, count, err);
     }
     else
@@ -359,12 +363,13 @@ s_flush (audit_t *self)
     if (fy_store_append_is_busy (self->store)) {
         if (!self->batch_due)
             fy_log_debug ("audit: batch of %zu decoded, waits for the "
-                          "commit in flight", self->batch_count);
+                          "commit in flight",
+                          self->batch_count);
         self->batch_due = true;
         return;
     }
-    size_t count = self->batch_count < self->batch_max
-                 ? self->batch_count : self->batch_max;
+    size_t count = self->batch_count < self->batch_max ? self->batch_count
+                                                       : self->batch_max;
     memcpy (self->flight, self->batch, count * sizeof *self->batch);
     memcpy (self->flight_events, self->events, count * sizeof *self->events);
     self->flight_count = count;
@@ -410,18 +415,17 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         //  while the old deliveries are still in hand.
         if (self->batch_count == self->batch_room) {
             self->batch_room *= 2;
-            self->batch = fy_xrealloc (self->batch, self->batch_room
-                                       * sizeof *self->batch);
-            self->events = fy_xrealloc (self->events, self->batch_room
-                                        * sizeof *self->events);
+            self->batch = fy_xrealloc (self->batch,
+                                       self->batch_room * sizeof *self->batch);
+            self->events = fy_xrealloc (
+                self->events, self->batch_room * sizeof *self->events);
         }
         self->batch [self->batch_count] = deliveries [i];
         self->events [self->batch_count] = event;
         self->batch_count++;
         if (self->batch_count >= self->batch_max)
             s_flush (self);
-        else
-        if (self->batch_timer < 0 && !self->batch_due)
+        else if (self->batch_timer < 0 && !self->batch_due)
             self->batch_timer = zloop_timer (fy_worker_loop (self->worker),
                                              (size_t) self->batch_ms, 1,
                                              s_on_batch_timer, self);
@@ -433,18 +437,21 @@ s_metrics_new (audit_t *self)
 {
     fy_metrics_t *m = self->metrics = fy_metrics_new ();
     const char *help = "events NACKed for good, by why";
-    self->rejected_undecodable = fy_metrics_counter (m,
-        "ferry_audit_rejected_total", help,
-        (const char *[]) { "reason", "undecodable", NULL });
-    self->rejected_store = fy_metrics_counter (m,
-        "ferry_audit_rejected_total", help,
+    self->rejected_undecodable =
+        fy_metrics_counter (m, "ferry_audit_rejected_total", help,
+                            (const char *[]) { "reason", "undecodable", NULL });
+    self->rejected_store = fy_metrics_counter (
+        m, "ferry_audit_rejected_total", help,
         (const char *[]) { "reason", "store_refused", NULL });
-    self->ready_gauge = fy_metrics_gauge (m, "ferry_audit_ready",
+    self->ready_gauge = fy_metrics_gauge (
+        m, "ferry_audit_ready",
         "1 when the database is reachable with a current schema", NULL);
     fy_metric_set (self->ready_gauge, 1);
-    self->conflicts = fy_metrics_counter (m, "ferry_audit_conflicts_total",
+    self->conflicts = fy_metrics_counter (
+        m, "ferry_audit_conflicts_total",
         "copies of a stored event id whose content differs from the "
-        "stored copy, not stored", NULL);
+        "stored copy, not stored",
+        NULL);
 }
 
 char *
@@ -459,7 +466,7 @@ audit_t *
 audit_new (fy_cfg_t *cfg, fy_error_t *err)
 {
     assert (cfg);
-    bool bad_config = false;    //  or the schema: exit 2, not 1
+    bool bad_config = false;  //  or the schema: exit 2, not 1
     audit_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
     self->batch_timer = self->house_timer = self->probe_timer = -1;
@@ -467,8 +474,8 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
     self->flight = fy_xcalloc (self->batch_max, sizeof *self->flight);
-    self->flight_events = fy_xcalloc (self->batch_max,
-                                      sizeof *self->flight_events);
+    self->flight_events =
+        fy_xcalloc (self->batch_max, sizeof *self->flight_events);
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     if (!url || !*url) {
         fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
@@ -485,8 +492,8 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     int version = 0;
     fy_error_t store_err = { "" };
     self->store_ready = true;
-    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION,
-                               &version, &store_err)) {
+    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION, &version,
+                               &store_err)) {
         if (errno == ENOENT || errno == ERANGE) {
             fy_error_set (err, "%s", store_err.text);
             bad_config = true;
@@ -499,9 +506,10 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
         goto fail;
     int64_t credit = fy_cfg_int (cfg, "audit", "credit");
     if ((size_t) credit < self->batch_max) {
-        fy_error_set (err, "audit.credit (%lld) is below audit.batch_max "
-                      "(%zu): a batch could never fill", (long long) credit,
-                      self->batch_max);
+        fy_error_set (err,
+                      "audit.credit (%lld) is below audit.batch_max "
+                      "(%zu): a batch could never fill",
+                      (long long) credit, self->batch_max);
         bad_config = true;
         goto fail;
     }
@@ -511,10 +519,10 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     if ((size_t) credit < 2 * self->batch_max)
         fy_log_notice ("audit: audit.credit (%lld) is below twice "
                        "audit.batch_max (%zu): the next batch cannot fill "
-                       "while one commits", (long long) credit,
-                       self->batch_max);
-    self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"),
-                                  "audit", fy_cfg_str (cfg, "audit", "name"),
+                       "while one commits",
+                       (long long) credit, self->batch_max);
+    self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"), "audit",
+                                  fy_cfg_str (cfg, "audit", "name"),
                                   (unsigned) credit, err);
     if (!self->worker) {
         bad_config = true;
@@ -566,15 +574,14 @@ audit_run (audit_t *self)
 {
     assert (self);
     zloop_t *loop = fy_worker_loop (self->worker);
-    size_t house_ms = (size_t) fy_cfg_int (self->cfg, "audit",
-                                           "digest_interval_ms");
-    self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer,
-                                     self);
+    size_t house_ms =
+        (size_t) fy_cfg_int (self->cfg, "audit", "digest_interval_ms");
+    self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer, self);
     s_on_house_timer (loop, self->house_timer, self);
     if (!self->store_ready)
         s_probe_arm (self);
-    self->store_source = fy_store_append_attach (self->store, loop, s_landed,
-                                                 self);
+    self->store_source =
+        fy_store_append_attach (self->store, loop, s_landed, self);
     int rc = fy_worker_run (self->worker);
     fy_loop_detach (&self->store_source);
     //  The drain waited for the batches in hand (the flight's socket and
@@ -592,6 +599,6 @@ audit_run (audit_t *self)
     fy_log_notice ("audit: stopped; %llu rows written, %.0f events refused",
                    (unsigned long long) self->written,
                    fy_metric_value (self->rejected_store)
-                   + fy_metric_value (self->rejected_undecodable));
+                       + fy_metric_value (self->rejected_undecodable));
     return rc;
 }

@@ -56,34 +56,33 @@ struct audit {
 //  be reached is not an error: the worker starts not ready (store_ready)
 //  and waits for it.
 audit_t *
-    audit_new (fy_cfg_t *cfg, fy_error_t *err);
+audit_new (fy_cfg_t *cfg, fy_error_t *err);
 
 void
-    audit_destroy (audit_t **self_p);
+audit_destroy (audit_t **self_p);
 
 //  Until SIGTERM (the open batch is written and ACKed first).
 int
-    audit_run (audit_t *self) FY_MUSTCHECK;
+audit_run (audit_t *self) FY_MUSTCHECK;
 
 //  The conflicts of the append that just landed on store (copies of
 //  stored ids whose content differs, not stored): counted in
 //  ferry_audit_conflicts_total and logged, without payloads.
 void
-    audit_conflicts (audit_t *self, fy_store_t *store);
+audit_conflicts (audit_t *self, fy_store_t *store);
 
 //  The worker's metrics, in Prometheus text. Caller owns result.
 char *
-    audit_metrics (audit_t *self);
+audit_metrics (audit_t *self);
 
 //  The /audit routes (audit_api.c).
 void
-    audit_api_request (fy_worker_t *worker, const fy_request_t *request,
-                       void *arg);
+audit_api_request (fy_worker_t *worker, const fy_request_t *request, void *arg);
 
 //  The deterministic event id of an Idempotency-Key within a company: a
 //  UUID version 5 (SHA-1) in ferry's namespace over "company\nkey".
 void
-    audit_idempotent_id (const char *company_id, const char *key,
-                         size_t key_len, char id [FY_UUID_SIZE]);
+audit_idempotent_id (const char *company_id, const char *key, size_t key_len,
+                     char id [FY_UUID_SIZE]);
 
 #endif

@@ -33,14 +33,14 @@
 #define S_VERIFY_MAX_DAYS 31
 
 //  ferry's namespace for Idempotency-Key ids (itself a random v4 uuid).
-static const unsigned char s_namespace [16] = {
-    0x6f, 0x0c, 0x3e, 0x51, 0x9a, 0x2b, 0x4d, 0x07,
-    0x8e, 0x41, 0xc2, 0x55, 0x17, 0xd9, 0x3a, 0x60
-};
+static const unsigned char s_namespace [16] = { 0x6f, 0x0c, 0x3e, 0x51,
+                                                0x9a, 0x2b, 0x4d, 0x07,
+                                                0x8e, 0x41, 0xc2, 0x55,
+                                                0x17, 0xd9, 0x3a, 0x60 };
 
 void
-audit_idempotent_id (const char *company_id, const char *key,
-                     size_t key_len, char id [FY_UUID_SIZE])
+audit_idempotent_id (const char *company_id, const char *key, size_t key_len,
+                     char id [FY_UUID_SIZE])
 {
     unsigned char digest [EVP_MAX_MD_SIZE];
     unsigned int size = 0;
@@ -58,8 +58,8 @@ audit_idempotent_id (const char *company_id, const char *key,
 }
 
 static void
-s_reply (fy_worker_t *worker, uint64_t rid, unsigned status,
-         const char *type, const void *body, size_t len, bool more)
+s_reply (fy_worker_t *worker, uint64_t rid, unsigned status, const char *type,
+         const void *body, size_t len, bool more)
 {
     if (fy_worker_reply (worker, rid, status, type, body, len, more))
         fy_log_warn ("audit: reply rid=%llu not sent: %s",
@@ -67,8 +67,7 @@ s_reply (fy_worker_t *worker, uint64_t rid, unsigned status,
 }
 
 static void
-s_reply_json (fy_worker_t *worker, uint64_t rid, unsigned status,
-              json_t *body)
+s_reply_json (fy_worker_t *worker, uint64_t rid, unsigned status, json_t *body)
 {
     size_t len;
     char *text = fy_json_dumps (body, 0, &len);
@@ -102,8 +101,7 @@ s_reply_store_error (fy_worker_t *worker, uint64_t rid, int errnum,
     if (errnum == EINVAL)
         s_reply_error (worker, rid, 400, "invalid_value",
                        "the audit database refused a value of the request");
-    else
-    if (errnum == EAGAIN || errnum == ECONNRESET)
+    else if (errnum == EAGAIN || errnum == ECONNRESET)
         s_reply_error (worker, rid, 503, "store_unavailable",
                        "the audit database is unavailable; retry later");
     else
@@ -179,8 +177,8 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
             char text [32];
             int64_t limit = 0;
             snprintf (text, sizeof text, "%.*s", (int) value.len, value.ptr);
-            if (value.len >= sizeof text || fy_parse_int64 (text, 1, FY_STORE_SEARCH_MAX,
-                                                      &limit)) {
+            if (value.len >= sizeof text
+                || fy_parse_int64 (text, 1, FY_STORE_SEARCH_MAX, &limit)) {
                 s_reply_error (worker, request->rid, 400, "invalid_filter",
                                "limit must be an integer from 1 to 1000");
                 return -1;
@@ -197,8 +195,8 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
             memcpy (copy, value.ptr, value.len);
             copy [value.len] = 0;
             self->owned [self->owned_count++] = copy;
-            *(const char **) ((char *) &self->filter + s_fields [f].offset)
-                = copy;
+            *(const char **) ((char *) &self->filter + s_fields [f].offset) =
+                copy;
         }
     }
     if (!self->filter.company_id || !*self->filter.company_id) {
@@ -211,15 +209,15 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
 
 static void
 s_search (fy_worker_t *worker, const fy_request_t *request,
-         const fy_route_match_t *match, void *arg)
+          const fy_route_match_t *match, void *arg)
 {
     audit_t *self = arg;
     (void) match;
     s_filter_t filter;
     if (s_filter_parse (&filter, worker, request) == 0) {
         fy_error_t err = { "" };
-        json_t *page = fy_store_audit_search (self->api_store,
-                                              &filter.filter, &err);
+        json_t *page =
+            fy_store_audit_search (self->api_store, &filter.filter, &err);
         if (page)
             s_reply_json (worker, request->rid, 200, page);
         else
@@ -300,7 +298,7 @@ s_export_produce (void *arg, const void **data, size_t *len)
 
 static void
 s_export (fy_worker_t *worker, const fy_request_t *request,
-         const fy_route_match_t *match, void *arg)
+          const fy_route_match_t *match, void *arg)
 {
     audit_t *self = arg;
     (void) match;
@@ -315,22 +313,20 @@ s_export (fy_worker_t *worker, const fy_request_t *request,
     //  side.
     s_export_t *export = fy_xcalloc (1, sizeof *export);
     export->rid = request->rid;
-    export->store = fy_store_new (fy_cfg_str (self->cfg, "store",
-                                              "database_url"),
-                                  (int) fy_cfg_int (self->cfg, "store",
-                                                    "connect_timeout_s"));
+    export->store = fy_store_new (
+        fy_cfg_str (self->cfg, "store", "database_url"),
+        (int) fy_cfg_int (self->cfg, "store", "connect_timeout_s"));
     fy_error_t err = { "" };
-    export->export = fy_store_audit_export (export->store, &filter.filter,
-                                            &err);
+    export->export =
+        fy_store_audit_export (export->store, &filter.filter, &err);
     s_filter_free (&filter);
     if (!export->export) {
         s_reply_filter_error (worker, request->rid, errno, &err);
         s_export_release (export);
         return;
     }
-    if (fy_worker_stream (worker, request->rid, 200,
-                          "text/csv; charset=utf-8", s_export_produce,
-                          s_export_release, export))
+    if (fy_worker_stream (worker, request->rid, 200, "text/csv; charset=utf-8",
+                          s_export_produce, s_export_release, export))
         fy_log_warn ("audit: export rid=%llu not started: %s",
                      (unsigned long long) request->rid, strerror (errno));
 }
@@ -342,13 +338,13 @@ s_export (fy_worker_t *worker, const fy_request_t *request,
 //  a retry writes the same row; without one an absent id is generated.
 static void
 s_post (fy_worker_t *worker, const fy_request_t *request,
-       const fy_route_match_t *match, void *arg)
+        const fy_route_match_t *match, void *arg)
 {
     audit_t *self = arg;
     (void) match;
-    json_t *root = request->body.len
-                 ? fy_json_loadb (request->body.ptr, request->body.len, NULL)
-                 : NULL;
+    json_t *root = request->body.len ? fy_json_loadb (request->body.ptr,
+                                                      request->body.len, NULL)
+                                     : NULL;
     if (!json_is_object (root)) {
         json_decref (root);
         s_reply_error (worker, request->rid, 400, "invalid_json",
@@ -367,17 +363,15 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
         json_object_set_new (root, "occurredAt", json_string (now));
     }
     size_t key_len = 0;
-    const char *key = fy_request_header (request, "Idempotency-Key",
-                                         &key_len);
-    const char *company = json_string_value (json_object_get (root,
-                                                              "companyId"));
+    const char *key = fy_request_header (request, "Idempotency-Key", &key_len);
+    const char *company =
+        json_string_value (json_object_get (root, "companyId"));
     char id [FY_UUID_SIZE];
     if (key && key_len && company) {
         audit_idempotent_id (company, key, key_len, id);
         json_object_set_new (root, "id", json_string (id));
     }
-    else
-    if (!json_object_get (root, "id")) {
+    else if (!json_object_get (root, "id")) {
         fy_uuid_generate (id);
         json_object_set_new (root, "id", json_string (id));
     }
@@ -401,20 +395,19 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     //  retry that let occurredAt default to now would be a new row. The
     //  id alone decides, and requests are answered one at a time.
     json_t *found = key ? fy_store_audit_get (self->api_store,
-                                              fy_event_id (event), NULL,
-                                              &err) : NULL;
+                                              fy_event_id (event), NULL, &err)
+                        : NULL;
     if (found) {
         json_decref (found);
-        json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
-                                  "created", 0);
+        json_t *body =
+            json_pack ("{s:s, s:b}", "id", fy_event_id (event), "created", 0);
         s_reply_json (worker, request->rid, 201, body);
         json_decref (body);
     }
-    else
-    if (key && errno != ENOENT)
+    else if (key && errno != ENOENT)
         s_reply_store_error (worker, request->rid, errno, &err);
-    else
-    if (fy_store_audit_append (self->api_store, &event, 1, &inserted, &err)) {
+    else if (fy_store_audit_append (self->api_store, &event, 1, &inserted,
+                                    &err)) {
         if (errno == EINVAL) {
             //  A value the database refuses: never stored, however often
             //  it is sent (logged here, not echoed).
@@ -440,7 +433,7 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
 
 static void
 s_health (fy_worker_t *worker, const fy_request_t *request,
-         const fy_route_match_t *match, void *arg)
+          const fy_route_match_t *match, void *arg)
 {
     audit_t *self = arg;
     (void) match;
@@ -456,25 +449,26 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
         own = self->store_schema_bad;
     }
     else {
-        ready = fy_store_check_schema (self->api_store,
-                                       FY_STORE_SCHEMA_VERSION, &version,
-                                       &err) == 0;
+        ready = fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
+                                       &version, &err)
+                == 0;
         own = !ready && (errno == ENOENT || errno == ERANGE);
         if (!ready)
             fy_log_warn ("audit: health: %s", err.text);
     }
     if (!ready) {
         json_t *body = json_pack (
-            "{s:s, s:[s], s:s}", "status", "unavailable", "missing",
-            "database", "reason", own ? err.text
-            : "the audit database is unavailable or its schema is not "
-              "current (the worker's log says which)");
+            "{s:s, s:[s], s:s}", "status", "unavailable", "missing", "database",
+            "reason",
+            own ? err.text
+                : "the audit database is unavailable or its schema is not "
+                  "current (the worker's log says which)");
         s_reply_json (worker, request->rid, 503, body);
         json_decref (body);
         return;
     }
-    json_t *body = json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion",
-                              version);
+    json_t *body =
+        json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion", version);
     s_reply_json (worker, request->rid, 200, body);
     json_decref (body);
 }
@@ -539,10 +533,11 @@ s_param_time (audit_t *self, const fy_request_t *request, const char *name,
     char message [96];
     if (!s_param (request, name, &value) || value.len == 0)
         snprintf (message, sizeof message, "%s is required", name);
-    else
-    if (fy_time_parse (value.ptr, value.len, false, ms))
-        snprintf (message, sizeof message, "%s must be an RFC 3339 time, "
-                  "e.g. 2026-11-26T10:00:00Z", name);
+    else if (fy_time_parse (value.ptr, value.len, false, ms))
+        snprintf (message, sizeof message,
+                  "%s must be an RFC 3339 time, "
+                  "e.g. 2026-11-26T10:00:00Z",
+                  name);
     else
         return 0;
     s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
@@ -556,7 +551,7 @@ s_param_time (audit_t *self, const fy_request_t *request, const char *name,
 //  report's "clean" says which; the request itself succeeded.
 static void
 s_verify (fy_worker_t *worker, const fy_request_t *request,
-         const fy_route_match_t *match, void *arg)
+          const fy_route_match_t *match, void *arg)
 {
     audit_t *self = arg;
     (void) match;
@@ -581,12 +576,13 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
                        "from must be before to");
         return;
     }
-    if (to_ms - from_ms > S_VERIFY_MAX_DAYS * INT64_C(86400000)) {
+    if (to_ms - from_ms > S_VERIFY_MAX_DAYS * INT64_C (86400000)) {
         char message [80];
-        snprintf (message, sizeof message, "from and to may be at most %d "
-                  "days apart", S_VERIFY_MAX_DAYS);
-        s_reply_error (worker, request->rid, 400, "invalid_parameter",
-                       message);
+        snprintf (message, sizeof message,
+                  "from and to may be at most %d "
+                  "days apart",
+                  S_VERIFY_MAX_DAYS);
+        s_reply_error (worker, request->rid, 400, "invalid_parameter", message);
         return;
     }
     const char *key = fy_cfg_str (self->cfg, "store", "digest_key");
@@ -599,7 +595,7 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
     //  Normalized to UTC with milliseconds, so PostgreSQL reads exactly
     //  the instants checked above whatever its DateStyle.
     char id [FY_UUID_SIZE], from [FY_TIME_RFC3339_SIZE],
-         to [FY_TIME_RFC3339_SIZE];
+        to [FY_TIME_RFC3339_SIZE];
     memcpy (id, company.ptr, company.len);
     id [company.len] = 0;
     fy_time_format (from_ms, from);
@@ -608,7 +604,8 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
     json_t *report = NULL;
     //  Every parameter was checked above: any error is the store's.
     if (fy_audit_digest_verify (self->api_store, id, from, to, key, &report,
-                                &err) < 0) {
+                                &err)
+        < 0) {
         s_reply_store_error (worker, request->rid, errno, &err);
         return;
     }
@@ -629,8 +626,7 @@ static const fy_worker_route_t s_routes [] = {
 };
 
 void
-audit_api_request (fy_worker_t *worker, const fy_request_t *request,
-                   void *arg)
+audit_api_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
 {
     fy_worker_route (worker, request, s_routes, arg);
 }

@@ -8,11 +8,12 @@
 #include <ferry/fy_json.h>
 #include <string.h>
 
-static const char *s_columns [] = {
-    "id", "occurredAt", "type", "version", "source", "companyId", "actorId",
-    "correlationId", "action", "targetType", "targetId", "ip", "userAgent",
-    "receivedAt", "changes", "payload"
-};
+static const char *s_columns [] = { "id",         "occurredAt",    "type",
+                                    "version",    "source",        "companyId",
+                                    "actorId",    "correlationId", "action",
+                                    "targetType", "targetId",      "ip",
+                                    "userAgent",  "receivedAt",    "changes",
+                                    "payload" };
 #define S_COLUMNS (sizeof s_columns / sizeof s_columns [0])
 
 const char *
@@ -47,7 +48,7 @@ audit_csv_cell (char **buf, size_t *len, size_t *size, const char *text,
             s_put (buf, len, size, "\"", 1);
         if (formula)
             s_put (buf, len, size, "'", 1);
-        for (const char *p = text; *p; ) {
+        for (const char *p = text; *p;) {
             const char *q = quote ? strchr (p, '"') : NULL;
             size_t n = q ? (size_t) (q - p) + 1 : strlen (p);
             s_put (buf, len, size, p, n);
@@ -71,14 +72,12 @@ audit_csv_row (char **buf, size_t *len, size_t *size, json_t *row)
         char number [32];
         if (json_is_string (value))
             text = json_string_value (value);
-        else
-        if (json_is_integer (value)) {
+        else if (json_is_integer (value)) {
             snprintf (number, sizeof number, "%lld",
                       (long long) json_integer_value (value));
             text = number;
         }
-        else
-        if (json_is_object (value) || json_is_array (value))
+        else if (json_is_object (value) || json_is_array (value))
             text = owned = fy_json_dumps (value, FY_JSON_SORT_KEYS, NULL);
         audit_csv_cell (buf, len, size, text, i + 1 == S_COLUMNS);
         free (owned);
