@@ -41,7 +41,9 @@ show=$(LD_LIBRARY_PATH=$FERRY_BUILDDIR/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_
     "$tmp/bin/ferryctl" config show 2>&1)
 line=$(grep -F 'schema = "' <<<"$show" | head -n 1)
 case $line in
-    *"schema = \"$src/"*) r=1 ;;
+    #  The source tree's schemas/, not merely a path under the source
+    #  tree: distcheck installs into a prefix inside it.
+    *"schema = \"$src/schemas/"*) r=1 ;;
     *'schema = "'*/share/ferry/events.schema.json'"    # default') r=0 ;;
     *) r=1 ;;
 esac
