@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ferry/fy_common.h"
+#include "aws/fy_sqs.h"
 #include "http/fy_http_client.h"
 #include "http/fy_http_ops.h"
 #include "tap.h"
@@ -163,6 +164,27 @@ stub_on_result (const fy_http_op_result_t *result, void *arg)
     seen->result.message = seen->message;
     seen->result.message_id = seen->message_id;
     seen->result.request_id = seen->request_id;
+}
+
+//  Start the SQS stand-in (sqs_stub.py) into stub and make an SQS client
+//  for it on http, one attempt per call; base (size bytes) gets the
+//  stand-in's URL. The AWS endpoint variables are cleared, so that the
+//  stand-in is where every call goes.
+static inline fy_sqs_t *
+stub_sqs_start (stub_t *stub, fy_http_client_t *http, char *base, size_t size)
+{
+    stub_start (stub, "sqs_stub.py");
+    snprintf (base, size, "http://127.0.0.1:%d", stub->port);
+    unsetenv ("AWS_ENDPOINT_URL_SQS");
+    unsetenv ("AWS_ENDPOINT_URL");
+    fy_sqs_options_t options;
+    fy_sqs_options_default (&options);
+    options.endpoint = base;
+    options.base.max_attempts = 1;
+    fy_sqs_t *sqs = fy_sqs_new (http, &options, NULL);
+    if (!sqs)
+        BAIL_OUT ("fy_sqs_new");
+    return sqs;
 }
 
 #endif

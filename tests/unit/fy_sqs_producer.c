@@ -101,19 +101,6 @@ s_run_for (int64_t ms)
             BAIL_OUT ("wait");
 }
 
-static fy_sqs_t *
-s_sqs (void)
-{
-    fy_sqs_options_t options;
-    fy_sqs_options_default (&options);
-    options.endpoint = s_base;
-    options.base.max_attempts = 1;
-    fy_sqs_t *sqs = fy_sqs_new (s_http, &options, NULL);
-    if (!sqs)
-        BAIL_OUT ("fy_sqs_new");
-    return sqs;
-}
-
 static fy_sqs_producer_t *
 s_producer (fy_sqs_t *sqs, const char *queue, seen_t *seen,
             fy_sqs_producer_options_t *options)
@@ -464,15 +451,11 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    stub_t stub;
-    stub_start (&stub, "sqs_stub.py");
-    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", stub.port);
-    unsetenv ("AWS_ENDPOINT_URL_SQS");
-    unsetenv ("AWS_ENDPOINT_URL");
     s_http = fy_http_client_new (NULL, NULL);
     if (!s_http)
         BAIL_OUT ("fy_http_client_new");
-    fy_sqs_t *sqs = s_sqs ();
+    stub_t stub;
+    fy_sqs_t *sqs = stub_sqs_start (&stub, s_http, s_base, sizeof s_base);
     s_checks (sqs);
     s_batches (sqs);
     s_bound (sqs);
