@@ -40,6 +40,11 @@ die () {
 
 #  SIGTERM to what the last run started, then wait for it to be gone, so
 #  that a second run's programs never meet the first run's on their ports.
+#  The bridge takes up to bridge.wait_s (20 s) and a little more: it lets
+#  its open long polls return and gives back what they bring. Killed
+#  before that, the polls stay open at SQS, which hands the next run's
+#  events to them: those would come back only after the visibility
+#  timeout (30 s).
 stop_system () {
     local pidfile pid pids=()
     for pidfile in "$RUN"/*.pid; do
@@ -49,7 +54,7 @@ stop_system () {
         rm -f "$pidfile"
     done
     for pid in "${pids[@]}"; do
-        for _ in $(seq 100); do
+        for _ in $(seq 300); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
