@@ -285,8 +285,11 @@ ok $? "a cell starting with = is quoted with a leading '"
 grep -qF '"'"'"'@evil,1"' "$tmp/export.csv"
 ok $? "a cell starting with @ too"
 
-#  8. SIGKILL while a COMMIT is in flight (a deferred trigger makes it
-#  sleep 2 s) and the next batch is decoded, waiting: every event once.
+#  8. SIGKILL while a batch is in flight on each of the three lanes
+#  (audit.connections): one in its COMMIT (a deferred trigger makes it
+#  sleep 2 s), the two others waiting for it on the lock of their
+#  (company, hour) in audit.digest_due, and the next batch decoded,
+#  waiting for a lane: every event once.
 company3=9d8e7f60-5a4b-4c3d-8e2f-1a0b9c8d7e6f
 q "CREATE FUNCTION public.fy_test_slow() RETURNS trigger LANGUAGE plpgsql
    AS \$\$ BEGIN
@@ -303,17 +306,18 @@ events 1000 "$tmp/d.ndjson" $company3
 "$ctl" send --broker "$endpoint" --timeout-ms 60000 "$tmp/d.ndjson" \
     > "$tmp/d.out" 2>&1 &
 send=$!
-committing=0
+committing=
 for _ in $(seq 100); do
-    committing=$(q "SELECT count(*) FROM pg_stat_activity WHERE
-        datname = current_database() AND query = 'COMMIT'
-        AND wait_event = 'PgSleep'")
-    [ "$committing" = 1 ] &&
-        grep -q 'waits for the commit in flight' "$tmp/audit.log" && break
+    committing=$(q "SELECT count(*) FILTER (WHERE query = 'COMMIT'
+        AND wait_event = 'PgSleep') || ' ' || count(*) FILTER (WHERE
+        wait_event_type = 'Lock') FROM pg_stat_activity WHERE
+        datname = current_database()")
+    [ "$committing" = "1 2" ] &&
+        grep -q 'waits for a commit in flight' "$tmp/audit.log" && break
     sleep 0.1
 done
-is "$committing" 1 "a COMMIT in flight"
-grep -q 'waits for the commit in flight' "$tmp/audit.log"
+is "$committing" "1 2" "a COMMIT in flight, two lanes waiting for it"
+grep -q 'waits for a commit in flight' "$tmp/audit.log"
 ok $? "and the next batch decoded, waiting for it"
 kill -KILL $audit_pid; wait $audit_pid 2>/dev/null
 q "DROP TRIGGER fy_test_slow ON audit.events" > /dev/null

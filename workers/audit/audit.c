@@ -5,8 +5,14 @@
     commits it. The store's socket is watched in the worker's loop; when
     the COMMIT has answered, every delivery of that batch is ACKed, in
     order, and only then (never before it is durable). One batch is in
-    flight at a time (libpq runs one COPY per connection): the next waits,
-    full, for the landing.
+    flight per connection (libpq runs one COPY on each), on
+    audit.connections lanes: a batch waits, full, for a lane to land.
+
+    Two lanes writing one id at once (a redelivery racing its first copy)
+    meet in PostgreSQL: the second waits for the first's COMMIT, then
+    takes the duplicate path. Two such ids crossed between two batches can
+    deadlock; PostgreSQL ends one of them (40P01, after deadlock_timeout),
+    which is NACKed for retry like any server error.
 
     What can be retried and what cannot: an event that does not decode,
     or that the database refuses for its values (a data error, SQLSTATE
@@ -94,12 +100,13 @@ s_on_probe (zloop_t *loop, int timer_id, void *arg)
     if (self->store_ready)
         return 0;
     //  The flight has the connection; it lands soon and says how it went.
-    if (fy_store_append_is_busy (self->store)) {
+    fy_store_t *store = self->lanes [0].store;
+    if (fy_store_append_is_busy (store)) {
         s_probe_arm (self);
         return 0;
     }
     fy_error_t err = { "" };
-    if (fy_store_connect (self->store, &err) == 0)
+    if (fy_store_connect (store, &err) == 0)
         s_store_up (self);
     else
         s_store_down (self, errno, &err);
@@ -112,7 +119,7 @@ s_probe_arm (audit_t *self)
 {
     if (self->probe_timer >= 0 || !self->worker)
         return;
-    int64_t wait = fy_store_retry_in_ms (self->store);
+    int64_t wait = fy_store_retry_in_ms (self->lanes [0].store);
     if (wait < S_PROBE_MIN_MS)
         wait = S_PROBE_MIN_MS;
     self->probe_timer = zloop_timer (fy_worker_loop (self->worker),
@@ -133,7 +140,7 @@ s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
 
 //  The hourly tamper-evidence digests (fy_audit_digest): every closed hour
 //  past the grace period gets its chained, HMAC-signed digest. Run from
-//  housekeeping, between batches, on the batch store's connection. Without
+//  housekeeping, between batches, on the first lane's connection. Without
 //  a key (store.digest_key) there is nothing to sign with: skipped, and
 //  said once at start.
 static void
@@ -145,8 +152,8 @@ s_digest_tick (audit_t *self)
     size_t digested = 0;
     fy_error_t err = { "" };
     int grace = (int) fy_cfg_int (self->cfg, "store", "digest_grace_s");
-    if (fy_audit_digest_run (self->store, fy_clock_wall_ms (), grace, key,
-                             &digested, &err))
+    if (fy_audit_digest_run (self->lanes [0].store, fy_clock_wall_ms (), grace,
+                             key, &digested, &err))
         fy_log_warn ("audit: digests: %s", err.text);
     else if (digested)
         fy_log_info ("audit: %zu hourly digests written", digested);
@@ -158,8 +165,8 @@ s_on_house_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     audit_t *self = arg;
-    //  It shares the batch store's connection: after the landing.
-    if (fy_store_append_is_busy (self->store))
+    //  It shares the first lane's connection: after its landing.
+    if (fy_store_append_is_busy (self->lanes [0].store))
         self->house_due = true;
     else
         s_housekeep (self);
@@ -179,7 +186,8 @@ s_housekeep (audit_t *self)
         fy_error_t err = { "" };
         int created = 0;
         int ahead = (int) fy_cfg_int (self->cfg, "store", "partitions_ahead");
-        if (fy_store_ensure_partitions (self->store, ahead, &created, &err))
+        if (fy_store_ensure_partitions (self->lanes [0].store, ahead, &created,
+                                        &err))
             fy_log_warn ("audit: partitions not checked: %s", err.text);
         else {
             self->partitions_at = now;
@@ -190,19 +198,19 @@ s_housekeep (audit_t *self)
     s_digest_tick (self);
 }
 
-//  Answer deliveries from..to of the flight the same way.
+//  Answer deliveries from..to of the lane's flight the same way.
 static void
-s_answer (audit_t *self, size_t from, size_t to, int outcome,
+s_answer (audit_lane_t *lane, size_t from, size_t to, int outcome,
           const char *reason)
 {
+    fy_worker_t *worker = lane->owner->worker;
     for (size_t i = from; i < to; i++) {
-        if (!self->flight [i])
+        if (!lane->flight [i])
             continue;
         if (outcome == 0)
-            fy_worker_ack (self->worker, &self->flight [i]);
+            fy_worker_ack (worker, &lane->flight [i]);
         else
-            fy_worker_nack (self->worker, &self->flight [i], outcome > 0,
-                            reason);
+            fy_worker_nack (worker, &lane->flight [i], outcome > 0, reason);
     }
 }
 
@@ -225,29 +233,30 @@ audit_conflicts (audit_t *self, fy_store_t *store)
                      count - S_CONFLICTS_LOGGED);
 }
 
-//  Deliveries from..to of the flight were not written (errnum, err) for
-//  a reason that is not theirs: NACK them retryable. A database gone is
-//  said once, by s_store_down; a server error for each batch.
+//  Deliveries from..to of the lane's flight were not written (errnum,
+//  err) for a reason that is not theirs: NACK them retryable. A database
+//  gone is said once, by s_store_down; a server error for each batch.
 static void
-s_retry (audit_t *self, size_t from, size_t to, int errnum,
+s_retry (audit_lane_t *lane, size_t from, size_t to, int errnum,
          const fy_error_t *err)
 {
-    if (!fy_store_is_connected (self->store))
-        s_store_down (self, errnum, err);
+    if (!fy_store_is_connected (lane->store))
+        s_store_down (lane->owner, errnum, err);
     else
         fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
                      to - from, err->text);
-    s_answer (self, from, to, 1, "store_unavailable");
+    s_answer (lane, from, to, 1, "store_unavailable");
 }
 
-//  Delivery i of the flight can never be written: the database refused
-//  its values alone (err). NACKed permanently, counted, logged with its
-//  id and the database's words; the reason it travels with (to the DLQ's
-//  ferry-reason, to the 422 of POST /events) names the SQLSTATE only.
+//  Delivery i of the lane's flight can never be written: the database
+//  refused its values alone (err). NACKed permanently, counted, logged
+//  with its id and the database's words; the reason it travels with (to
+//  the DLQ's ferry-reason, to the 422 of POST /events) names the SQLSTATE
+//  only.
 static void
-s_reject (audit_t *self, size_t i, const fy_error_t *err)
+s_reject (audit_lane_t *lane, size_t i, const fy_error_t *err)
 {
-    const char *state = fy_store_sqlstate (self->store);
+    const char *state = fy_store_sqlstate (lane->store);
     char reason [96];
     snprintf (reason, sizeof reason,
               "store_refused: the audit database "
@@ -255,32 +264,32 @@ s_reject (audit_t *self, size_t i, const fy_error_t *err)
               *state ? state : "?");
     fy_log_warn ("audit: event=%s refused by the database, NACKed for "
                  "good: %s",
-                 fy_event_id (self->flight_events [i]), err->text);
-    fy_metric_inc (self->rejected_store);
-    s_answer (self, i, i + 1, -1, reason);
+                 fy_event_id (lane->flight_events [i]), err->text);
+    fy_metric_inc (lane->owner->rejected_store);
+    s_answer (lane, i, i + 1, -1, reason);
 }
 
 static void
-s_bisect (audit_t *self, size_t from, size_t to, const fy_error_t *err);
+s_bisect (audit_lane_t *lane, size_t from, size_t to, const fy_error_t *err);
 
-//  Write deliveries from..to of the flight in a transaction of their own
-//  (blocking) and answer them.
+//  Write deliveries from..to of the lane's flight in a transaction of
+//  their own (blocking) and answer them.
 static void
-s_write_part (audit_t *self, size_t from, size_t to)
+s_write_part (audit_lane_t *lane, size_t from, size_t to)
 {
     fy_error_t err = { "" };
     size_t inserted = 0;
-    if (fy_store_audit_append (self->store, self->flight_events + from,
+    if (fy_store_audit_append (lane->store, lane->flight_events + from,
                                to - from, &inserted, &err)
         == 0) {
-        self->written += inserted;
-        audit_conflicts (self, self->store);
-        s_answer (self, from, to, 0, NULL);
+        lane->owner->written += inserted;
+        audit_conflicts (lane->owner, lane->store);
+        s_answer (lane, from, to, 0, NULL);
     }
     else if (errno == EINVAL)
-        s_bisect (self, from, to, &err);
+        s_bisect (lane, from, to, &err);
     else
-        s_retry (self, from, to, errno, &err);
+        s_retry (lane, from, to, errno, &err);
 }
 
 //  Deliveries from..to were refused together for a value (err): one of
@@ -289,66 +298,76 @@ s_write_part (audit_t *self, size_t from, size_t to)
 //  transactions for one bad event among n, where writing one by one
 //  would take n, all blocking the loop (rare, so it blocks).
 static void
-s_bisect (audit_t *self, size_t from, size_t to, const fy_error_t *err)
+s_bisect (audit_lane_t *lane, size_t from, size_t to, const fy_error_t *err)
 {
     if (to - from == 1) {
-        s_reject (self, from, err);
+        s_reject (lane, from, err);
         return;
     }
     size_t middle = from + (to - from) / 2;
-    s_write_part (self, from, middle);
-    s_write_part (self, middle, to);
+    s_write_part (lane, from, middle);
+    s_write_part (lane, middle, to);
 }
 
-//  The flight's outcome is rc (errno, err): answer its deliveries.
+//  The lane's flight's outcome is rc (errno, err): answer its deliveries.
 static void
-s_land (audit_t *self, int rc, size_t inserted, fy_error_t *err)
+s_land (audit_lane_t *lane, int rc, size_t inserted, fy_error_t *err)
 {
-    size_t count = self->flight_count;
+    size_t count = lane->flight_count;
     if (rc == 0) {
-        self->written += inserted;
+        lane->owner->written += inserted;
         fy_log_debug ("audit: batch of %zu committed, %zu new", count,
                       inserted);
-        audit_conflicts (self, self->store);
-        s_answer (self, 0, count, 0, NULL);
+        audit_conflicts (lane->owner, lane->store);
+        s_answer (lane, 0, count, 0, NULL);
     }
     else if (errno == EINVAL) {
         if (count > 1)
             fy_log_warn ("audit: batch of %zu refused (%s); splitting it "
                          "to find the events at fault",
                          count, err->text);
-        s_bisect (self, 0, count, err);
+        s_bisect (lane, 0, count, err);
     }
     else
-        s_retry (self, 0, count, errno, err);
-    self->flight_count = 0;
+        s_retry (lane, 0, count, errno, err);
+    lane->flight_count = 0;
 }
 
-//  The flight landed (the store's source, or s_wait): answer it and send
-//  what waits.
+//  A lane's flight landed (its store's source, or s_wait): answer it and
+//  send what waits.
 static void
 s_landed (int rc, size_t inserted, fy_error_t *err, void *arg)
 {
-    audit_t *self = arg;
-    s_land (self, rc, inserted, err);
-    if (self->house_due)
+    audit_lane_t *lane = arg;
+    audit_t *self = lane->owner;
+    s_land (lane, rc, inserted, err);
+    if (self->house_due && !fy_store_append_is_busy (self->lanes [0].store))
         s_housekeep (self);
     if (self->batch_due || self->batch_count >= self->batch_max)
         s_flush (self);
 }
 
-//  After the loop: block until the flight landed.
+//  After the loop: block until the lane's flight landed.
 static void
-s_wait (audit_t *self)
+s_wait (audit_lane_t *lane)
 {
     fy_error_t err = { "" };
     size_t inserted = 0;
-    int rc = fy_store_audit_append_wait (self->store, &inserted, &err);
-    s_landed (rc, inserted, &err, self);
+    int rc = fy_store_audit_append_wait (lane->store, &inserted, &err);
+    s_landed (rc, inserted, &err, lane);
 }
 
-//  Send the open batch (its first batch_max), unless one is in flight:
-//  then it goes when that lands.
+static audit_lane_t *
+s_lane_free (audit_t *self)
+{
+    for (size_t i = 0; i < self->lane_count; i++)
+        if (!fy_store_append_is_busy (self->lanes [i].store))
+            return &self->lanes [i];
+    return NULL;
+}
+
+//  Send the open batch (its first batch_max), unless every lane has one
+//  in flight: then it goes when one lands.
 static void
 s_flush (audit_t *self)
 {
@@ -360,9 +379,10 @@ s_flush (audit_t *self)
         self->batch_due = false;
         return;
     }
-    if (fy_store_append_is_busy (self->store)) {
+    audit_lane_t *lane = s_lane_free (self);
+    if (!lane) {
         if (!self->batch_due)
-            fy_log_debug ("audit: batch of %zu decoded, waits for the "
+            fy_log_debug ("audit: batch of %zu decoded, waits for a "
                           "commit in flight",
                           self->batch_count);
         self->batch_due = true;
@@ -370,21 +390,25 @@ s_flush (audit_t *self)
     }
     size_t count = self->batch_count < self->batch_max ? self->batch_count
                                                        : self->batch_max;
-    memcpy (self->flight, self->batch, count * sizeof *self->batch);
-    memcpy (self->flight_events, self->events, count * sizeof *self->events);
-    self->flight_count = count;
+    memcpy (lane->flight, self->batch, count * sizeof *self->batch);
+    memcpy (lane->flight_events, self->events, count * sizeof *self->events);
+    lane->flight_count = count;
     self->batch_count -= count;
     memmove (self->batch, self->batch + count,
              self->batch_count * sizeof *self->batch);
     memmove (self->events, self->events + count,
              self->batch_count * sizeof *self->events);
-    //  What is left has waited already: it goes at the landing.
+    //  What is left has waited already: it goes to the next free lane.
     self->batch_due = self->batch_count > 0;
-    fy_store_audit_append_start (self->store, self->flight_events, count);
+    fy_store_audit_append_start (lane->store, lane->flight_events, count);
     if (self->blocking)
-        s_wait (self);
-    else
-        fy_loop_rearm (self->store_source);
+        s_wait (lane);
+    else {
+        fy_loop_rearm (lane->source);
+        //  A full batch more goes to the next lane at once.
+        if (self->batch_count >= self->batch_max && s_lane_free (self))
+            s_flush (self);
+    }
 }
 
 static void
@@ -473,9 +497,6 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     s_metrics_new (self);
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
-    self->flight = fy_xcalloc (self->batch_max, sizeof *self->flight);
-    self->flight_events =
-        fy_xcalloc (self->batch_max, sizeof *self->flight_events);
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     if (!url || !*url) {
         fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
@@ -483,17 +504,27 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
         goto fail;
     }
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
-    self->store = fy_store_new (url, timeout);
+    self->lane_count = (size_t) fy_cfg_int (cfg, "audit", "connections");
+    self->lanes = fy_xcalloc (self->lane_count, sizeof *self->lanes);
+    for (size_t i = 0; i < self->lane_count; i++) {
+        audit_lane_t *lane = &self->lanes [i];
+        lane->owner = self;
+        lane->store = fy_store_new (url, timeout);
+        //  Nothing is written to an old schema, now or after an outage.
+        fy_store_require_schema (lane->store, FY_STORE_SCHEMA_VERSION);
+        lane->flight = fy_xcalloc (self->batch_max, sizeof *lane->flight);
+        lane->flight_events =
+            fy_xcalloc (self->batch_max, sizeof *lane->flight_events);
+    }
     self->api_store = fy_store_new (url, timeout);
-    //  Nothing is written to an old schema, now or after an outage. At
-    //  start it is fatal (a deploy forgot ferryctl migrate); a database
-    //  not up yet is not: the worker starts without it (s_store_down).
-    fy_store_require_schema (self->store, FY_STORE_SCHEMA_VERSION);
+    //  At start an old schema is fatal (a deploy forgot ferryctl
+    //  migrate); a database not up yet is not: the worker starts without
+    //  it (s_store_down). The other lanes connect at their first batch.
     int version = 0;
     fy_error_t store_err = { "" };
     self->store_ready = true;
-    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION, &version,
-                               &store_err)) {
+    if (fy_store_check_schema (self->lanes [0].store, FY_STORE_SCHEMA_VERSION,
+                               &version, &store_err)) {
         if (errno == ENOENT || errno == ERANGE) {
             fy_error_set (err, "%s", store_err.text);
             bad_config = true;
@@ -516,11 +547,13 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     self->batch_room = (size_t) credit;
     self->batch = fy_xcalloc (self->batch_room, sizeof *self->batch);
     self->events = fy_xcalloc (self->batch_room, sizeof *self->events);
-    if ((size_t) credit < 2 * self->batch_max)
-        fy_log_notice ("audit: audit.credit (%lld) is below twice "
-                       "audit.batch_max (%zu): the next batch cannot fill "
-                       "while one commits",
-                       (long long) credit, self->batch_max);
+    if ((size_t) credit < (self->lane_count + 1) * self->batch_max)
+        fy_log_notice ("audit: audit.credit (%lld) is below "
+                       "(audit.connections + 1) x audit.batch_max (%zu): "
+                       "the next batch cannot fill while %zu commit",
+                       (long long) credit,
+                       (self->lane_count + 1) * self->batch_max,
+                       self->lane_count);
     self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"), "audit",
                                   fy_cfg_str (cfg, "audit", "name"),
                                   (unsigned) credit, err);
@@ -557,14 +590,17 @@ audit_destroy (audit_t **self_p)
     if (!self)
         return;
     fy_worker_destroy (&self->worker);
-    fy_store_destroy (&self->store);
+    for (size_t i = 0; self->lanes && i < self->lane_count; i++) {
+        fy_store_destroy (&self->lanes [i].store);
+        free (self->lanes [i].flight);
+        free (self->lanes [i].flight_events);
+    }
+    free (self->lanes);
     fy_store_destroy (&self->api_store);
     fy_schema_destroy (&self->schema);
     fy_metrics_destroy (&self->metrics);
     free (self->batch);
     free (self->events);
-    free (self->flight);
-    free (self->flight_events);
     free (self);
     *self_p = NULL;
 }
@@ -580,17 +616,20 @@ audit_run (audit_t *self)
     s_on_house_timer (loop, self->house_timer, self);
     if (!self->store_ready)
         s_probe_arm (self);
-    self->store_source =
-        fy_store_append_attach (self->store, loop, s_landed, self);
+    for (size_t i = 0; i < self->lane_count; i++)
+        self->lanes [i].source = fy_store_append_attach (
+            self->lanes [i].store, loop, s_landed, &self->lanes [i]);
     int rc = fy_worker_run (self->worker);
-    fy_loop_detach (&self->store_source);
+    for (size_t i = 0; i < self->lane_count; i++)
+        fy_loop_detach (&self->lanes [i].source);
     //  The drain waited for the batches in hand (the flight's socket and
     //  the open batch's timer kept the loop going); what is still in hand
-    //  here ran out of stop_timeout_ms: land the flight, then write the
+    //  here ran out of stop_timeout_ms: land the flights, then write the
     //  rest, blocking.
     self->blocking = true;
-    if (fy_store_append_is_busy (self->store))
-        s_wait (self);
+    for (size_t i = 0; i < self->lane_count; i++)
+        if (fy_store_append_is_busy (self->lanes [i].store))
+            s_wait (&self->lanes [i]);
     s_flush (self);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);

@@ -12,30 +12,41 @@
 
 typedef struct audit audit_t;
 
+//  One connection to the store and the batch in flight on it, waiting
+//  for its COMMIT, then ACKed. libpq runs one COPY per connection at a
+//  time; with two (audit.connections) PostgreSQL copies one batch while
+//  the other's round trips (the ids, the COMMIT, the next BEGIN) are on
+//  the wire, and the worker decodes the next meanwhile.
+typedef struct {
+    audit_t *owner;
+    fy_store_t *store;
+    fy_loop_source_t *source;       //  the flight's, in the loop
+    fy_delivery_t **flight;
+    fy_event_t **flight_events;
+    size_t flight_count;
+} audit_lane_t;
+
 //  Private to the worker's sources: the API reads the stores and config.
 struct audit {
     fy_cfg_t *cfg;                  //  borrowed
     fy_worker_t *worker;
-    fy_store_t *store;              //  batches
+    //  The batch stores: lanes [0] also runs housekeeping, between its
+    //  flights, and is the one the probe reconnects.
+    audit_lane_t *lanes;
+    size_t lane_count;
     fy_store_t *api_store;          //  requests: search, get, POST
     fy_schema_t *schema;
     //  The open batch: deliveries decoded, not sent yet (room for the
-    //  whole credit, in case it exceeds two batches), and their events
+    //  whole credit, in case it exceeds the batches), and their events
     //  (borrowed from the deliveries).
     fy_delivery_t **batch;
     fy_event_t **events;
     size_t batch_count, batch_max, batch_room;
     int64_t batch_ms;
     int batch_timer;                //  -1 when none runs
-    bool batch_due;                 //  goes as soon as the flight lands
-    //  The batch in flight: sent to the store, waiting for its COMMIT,
-    //  then ACKed (at most one, it has the connection).
-    fy_delivery_t **flight;
-    fy_event_t **flight_events;
-    size_t flight_count;
-    fy_loop_source_t *store_source; //  the flight's, in the loop
+    bool batch_due;                 //  goes as soon as a lane is free
     bool blocking;                  //  the loop is over: wait for flights
-    bool house_due;                 //  housekeeping waits for the landing
+    bool house_due;                 //  housekeeping waits for lanes [0]
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
     uint64_t written;
