@@ -120,28 +120,35 @@ static const char s_move_sql [] =
 
 //  The staged rows in conflict with the copy stored for their id (after
 //  the move): the stored copy found through audit.event_ids.
-static const char
-    s_conflicts_sql [] =
-        "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC (
-            "t.occurred_at") ", "
-                             "concat_ws(',', " S_DIFFERS (
-                                 "occurred_at", "occurredAt") ", " S_DIFFERS ("type",
-                                                                              "type") ", " S_DIFFERS ("version",
-                                                                                                      "version") ", " S_DIFFERS ("source", "source") ", " S_DIFFERS ("company_id", "companyId") ", " S_DIFFERS ("actor_id", "actorId") ", " S_DIFFERS ("correlation_id", "correlationId") ", " S_DIFFERS ("action", "action") ", " S_DIFFERS ("target_type", "targetType") ", " S_DIFFERS ("target_id",
-                                                                                                                                                                                                                                                                                                                                                                                           "targetId") ", " S_DIFFERS ("ip",
-                                                                                                                                                                                                                                                                                                                                                                                                                       "ip") ", " S_DIFFERS ("user_agent",
-                                                                                                                                                                                                                                                                                                                                                                                                                                             "userAgent") ", " S_DIFFERS ("payload",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "payload") ", " S_DIFFERS ("changes",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "changes") ") "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "e.ip, e.user_agent, e.payload, e.changes) "
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "ORDER BY t.ctid";
+//  clang-format cannot lay out string pasting through macros: by hand.
+// clang-format off
+static const char s_conflicts_sql [] =
+    "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC ("t.occurred_at") ", "
+    "concat_ws(',', "
+        S_DIFFERS ("occurred_at", "occurredAt") ", "
+        S_DIFFERS ("type", "type") ", "
+        S_DIFFERS ("version", "version") ", "
+        S_DIFFERS ("source", "source") ", "
+        S_DIFFERS ("company_id", "companyId") ", "
+        S_DIFFERS ("actor_id", "actorId") ", "
+        S_DIFFERS ("correlation_id", "correlationId") ", "
+        S_DIFFERS ("action", "action") ", "
+        S_DIFFERS ("target_type", "targetType") ", "
+        S_DIFFERS ("target_id", "targetId") ", "
+        S_DIFFERS ("ip", "ip") ", "
+        S_DIFFERS ("user_agent", "userAgent") ", "
+        S_DIFFERS ("payload", "payload") ", "
+        S_DIFFERS ("changes", "changes") ") "
+    "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
+    "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
+    "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
+    "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
+    "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
+    "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
+    "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
+    "e.ip, e.user_agent, e.payload, e.changes) "
+    "ORDER BY t.ctid";
+// clang-format on
 
 //  The text parameters of one row.
 typedef struct {
