@@ -86,16 +86,30 @@ static const char s_select [] = "SELECT id, type, version, source, " S_UTC (
     "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) "           \
     "DO UPDATE SET touched = excluded.touched"
 
-//  The ids of a batch copied into audit.events, recorded in
-//  audit.event_ids (a unique violation says the batch holds an id already
-//  stored, or twice, and sends it the staged way), and its hours noted
-//  as due for a digest. Three array parameters: ids, occurred_at,
-//  company_id.
+//  The first copy of each id of a batch (in batch order) recorded in
+//  audit.event_ids unless the id is there already; its one column is the
+//  place in the batch (from 1) of each row recorded, the rows COPY then
+//  stores. A redelivery (an id stored already, by this connection or by
+//  another whose COMMIT it waits for) is not recorded and costs nothing
+//  more. The ids go in sorted, so two batches in flight on two
+//  connections take the locks of the ids they share in one order. Two
+//  array parameters: ids, occurred_at.
 static const char s_ids_sql [] =
-    "WITH stored AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], "
-    "$3::uuid[]) AS b (id, occurred_at, company_id)), "
-    "ids AS (INSERT INTO audit.event_ids (id, occurred_at) "
-    "SELECT id, occurred_at FROM stored) " S_DUE_SQL;
+    "WITH b AS (SELECT DISTINCT ON (id) id, occurred_at, n "
+    "FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY "
+    "AS b (id, occurred_at, n) ORDER BY id, n), "
+    "r AS (INSERT INTO audit.event_ids (id, occurred_at) "
+    "SELECT id, occurred_at FROM b ORDER BY id "
+    "ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "SELECT b.n FROM b JOIN r USING (id)";
+
+//  The hours of the rows a batch stored, noted as due for a digest: the
+//  last statement before the COMMIT, so that the lock it takes is held
+//  for as short a time as it can be. Two array parameters: occurred_at,
+//  company_id.
+static const char s_due_sql [] =
+    "WITH stored AS (SELECT * FROM unnest($1::timestamptz[], $2::uuid[]) "
+    "AS b (occurred_at, company_id)) " S_DUE_SQL;
 
 //  The staged batch (fy_audit_in) moved over: the first copy of each id
 //  (in batch order, which is the temporary table's physical order) is
@@ -118,36 +132,48 @@ static const char s_move_sql [] =
 #define S_DIFFERS(column, key) \
     "CASE WHEN t." column " IS DISTINCT FROM e." column " THEN '" key "' END"
 
-//  The staged rows in conflict with the copy stored for their id (after
-//  the move): the stored copy found through audit.event_ids.
+//  The rows (t, ordered by order) in conflict with the copy stored for
+//  their id: the stored copy found through audit.event_ids.
 //  clang-format cannot lay out string pasting through macros: by hand.
 // clang-format off
+#define S_CONFLICTS_SQL(rows, order)                                        \
+    "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC ("t.occurred_at") ", " \
+    "concat_ws(',', "                                                       \
+        S_DIFFERS ("occurred_at", "occurredAt") ", "                        \
+        S_DIFFERS ("type", "type") ", "                                     \
+        S_DIFFERS ("version", "version") ", "                               \
+        S_DIFFERS ("source", "source") ", "                                 \
+        S_DIFFERS ("company_id", "companyId") ", "                          \
+        S_DIFFERS ("actor_id", "actorId") ", "                              \
+        S_DIFFERS ("correlation_id", "correlationId") ", "                  \
+        S_DIFFERS ("action", "action") ", "                                 \
+        S_DIFFERS ("target_type", "targetType") ", "                        \
+        S_DIFFERS ("target_id", "targetId") ", "                            \
+        S_DIFFERS ("ip", "ip") ", "                                         \
+        S_DIFFERS ("user_agent", "userAgent") ", "                          \
+        S_DIFFERS ("payload", "payload") ", "                               \
+        S_DIFFERS ("changes", "changes") ") "                               \
+    "FROM " rows " JOIN audit.event_ids i USING (id) "                      \
+    "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at " \
+    "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "    \
+    "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, " \
+    "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "           \
+    "(e.occurred_at, e.type, e.version, e.source, e.company_id, "          \
+    "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, " \
+    "e.ip, e.user_agent, e.payload, e.changes) "                            \
+    "ORDER BY " order
+
+//  The staged rows in conflict (after the move).
 static const char s_conflicts_sql [] =
-    "SELECT t.id, " S_UTC ("e.occurred_at") ", " S_UTC ("t.occurred_at") ", "
-    "concat_ws(',', "
-        S_DIFFERS ("occurred_at", "occurredAt") ", "
-        S_DIFFERS ("type", "type") ", "
-        S_DIFFERS ("version", "version") ", "
-        S_DIFFERS ("source", "source") ", "
-        S_DIFFERS ("company_id", "companyId") ", "
-        S_DIFFERS ("actor_id", "actorId") ", "
-        S_DIFFERS ("correlation_id", "correlationId") ", "
-        S_DIFFERS ("action", "action") ", "
-        S_DIFFERS ("target_type", "targetType") ", "
-        S_DIFFERS ("target_id", "targetId") ", "
-        S_DIFFERS ("ip", "ip") ", "
-        S_DIFFERS ("user_agent", "userAgent") ", "
-        S_DIFFERS ("payload", "payload") ", "
-        S_DIFFERS ("changes", "changes") ") "
-    "FROM fy_audit_in t JOIN audit.event_ids i USING (id) "
-    "JOIN audit.events e ON e.id = i.id AND e.occurred_at = i.occurred_at "
-    "WHERE (t.occurred_at, t.type, t.version, t.source, t.company_id, "
-    "t.actor_id, t.correlation_id, t.action, t.target_type, t.target_id, "
-    "t.ip, t.user_agent, t.payload, t.changes) IS DISTINCT FROM "
-    "(e.occurred_at, e.type, e.version, e.source, e.company_id, "
-    "e.actor_id, e.correlation_id, e.action, e.target_type, e.target_id, "
-    "e.ip, e.user_agent, e.payload, e.changes) "
-    "ORDER BY t.ctid";
+    S_CONFLICTS_SQL ("fy_audit_in t", "t.ctid");
+
+//  The copies of a batch that were not stored, in conflict: fifteen
+//  array parameters, one per column in S_COLUMNS order.
+static const char s_conflicts_given_sql [] = S_CONFLICTS_SQL (
+    "unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int[], "
+    "$5::text[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], "
+    "$10::text[], $11::text[], $12::inet[], $13::text[], $14::jsonb[], "
+    "$15::jsonb[]) WITH ORDINALITY AS t (" S_COLUMNS ", n)", "t.n");
 // clang-format on
 
 //  The text parameters of one row.
@@ -161,21 +187,25 @@ typedef struct {
     const fy_store_audit_row_t *row;
 } s_params_t;
 
-//  A batch mapped to rows and their parameters.
+//  A batch mapped to rows and their parameters, and which of its rows
+//  s_ids_sql recorded (the ones stored).
 typedef struct {
     fy_store_audit_row_t *rows;
     s_params_t *params;
     size_t count;
+    bool *stored;
+    size_t stored_count;
 } s_batch_t;
 
-//  Where the append in flight is: the COPY data sent and its result
-//  awaited, the ids and the COMMIT sent together (a pipeline) and their
-//  results awaited, the COMMIT alone sent and its result awaited, or over
-//  with its outcome kept for poll.
+//  Where the append in flight is, each step waiting for its results:
+//  BEGIN and the ids sent together (a pipeline), the COPY started, its
+//  data sent, the conflicts, the hours due and the COMMIT sent together;
+//  or over, with its outcome kept for poll.
 typedef enum {
     S_FLIGHT_NONE,
-    S_FLIGHT_COPY,
     S_FLIGHT_IDS,
+    S_FLIGHT_COPY_START,
+    S_FLIGHT_COPY,
     S_FLIGHT_COMMIT,
     S_FLIGHT_LANDED
 } s_flight_t;
@@ -206,7 +236,8 @@ struct fy_store {
     //  The append in flight (fy_store_audit_append_start), if any.
     s_batch_t flight;
     s_flight_t flight_state;
-    PGresult *flight_res;       //  the first result of the step waited on
+    PGresult *flight_res;       //  the step's first error, if any
+    bool flight_committed;      //  the COMMIT answered COMMIT
     bool flight_write;          //  bytes still to send
     size_t flight_inserted;
     int flight_rc, flight_errno;    //  the outcome, once S_FLIGHT_LANDED
@@ -862,13 +893,17 @@ s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
     free (text);
 }
 
-//  The rows in COPY text format, one buffer. Caller owns result.
+//  The rows (those picked, or all when pick is NULL) in COPY text format,
+//  one buffer. Caller owns result.
 static char *
-s_copy_encode (s_params_t *params, size_t count, size_t *len_p)
+s_copy_encode (s_params_t *params, size_t count, const bool *pick,
+               size_t *len_p)
 {
     size_t size = 64 * 1024, len = 0;
     char *buffer = fy_xmalloc (size);
     for (size_t i = 0; i < count; i++) {
+        if (pick && !pick [i])
+            continue;
         for (int c = 0; c < S_COLS - 2; c++) {
             s_copy_value (&buffer, &len, &size, params [i].values [c]);
             buffer [len++] = '\t';
@@ -899,11 +934,13 @@ s_copy_begin (fy_store_t *self, char *sql, fy_error_t *err)
     return 0;
 }
 
-//  COPY the rows into table. Returns 0 with the rows copied in *copied,
-//  or -1 with errno and err, and the SQLSTATE in state (may be "").
+//  COPY the rows (those picked, or all) into table. Returns 0 with the
+//  rows copied in *copied, or -1 with errno and err, and the SQLSTATE in
+//  state (may be "").
 static int
 s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
-             size_t count, size_t *copied, char state [8], fy_error_t *err)
+             size_t count, const bool *pick, size_t *copied, char state [8],
+             fy_error_t *err)
 {
     state [0] = '\0';
     if (s_copy_begin (
@@ -911,7 +948,7 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
             err))
         return -1;
     size_t len = 0;
-    char *buffer = s_copy_encode (params, count, &len);
+    char *buffer = s_copy_encode (params, count, pick, &len);
     int rc = PQputCopyData (self->conn, buffer, (int) len) == 1 ? 0 : -1;
     free (buffer);
     if (PQputCopyEnd (self->conn, rc ? "aborted" : NULL) != 1)
@@ -933,17 +970,23 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
     return rc;
 }
 
-//  Append value to buffer as one element of an array literal, quoted.
+//  Append value to buffer as one element of an array literal: quoted, or
+//  NULL.
 static void
 s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
 {
-    size_t need = strlen (value) * 2 + 4;
+    size_t need = (value ? strlen (value) * 2 : 4) + 4;
     if (*len + need + 2 > *size) {
         *size = (*len + need + 2) * 2;
         *buffer = fy_xrealloc (*buffer, *size);
     }
     char *out = *buffer + *len;
     *out++ = *len > 1 ? ',' : '{';
+    if (!value) {
+        memcpy (out, "NULL", 4);
+        *len = (size_t) (out + 4 - *buffer);
+        return;
+    }
     *out++ = '"';
     for (const char *p = value; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -954,43 +997,98 @@ s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
     *len = (size_t) (out - *buffer);
 }
 
-//  The batch's ids, occurred_at and company_id as the three array
-//  literals of s_ids_sql, in values. Caller frees them.
-static void
-s_ids_values (const s_params_t *params, size_t count, char *values [3])
+//  The statements of an AUTO append that take the batch's rows as
+//  arrays, one parameter per column.
+typedef enum {
+    S_STMT_IDS,
+    S_STMT_CONFLICTS,
+    S_STMT_DUE
+} s_stmt_t;
+
+//  The text of stmt and its parameters for batch: one array literal per
+//  column, of the rows it is about (the ids: every row; the conflicts:
+//  the rows not stored; the hours due: the rows stored), in values.
+//  Returns the number of parameters; the caller frees them.
+static int
+s_stmt (s_stmt_t stmt, s_batch_t *batch, const char **sql,
+        char *values [S_COLS])
 {
-    static const int columns [3] = { 0, 1, 5 };
-    for (int v = 0; v < 3; v++) {
-        int column = columns [v];
-        size_t size = 64 + count * 48, len = 0;
+    static const int ids [2] = { 0, 1 };  //  id, occurred_at
+    static const int due [2] = { 1, 5 };  //  occurred_at, company_id
+    static const int all [S_COLS] = { 0, 1, 2,  3,  4,  5,  6, 7,
+                                      8, 9, 10, 11, 12, 13, 14 };
+    const int *columns = stmt == S_STMT_IDS   ? ids
+                         : stmt == S_STMT_DUE ? due
+                                              : all;
+    int ncols = stmt == S_STMT_CONFLICTS ? S_COLS : 2;
+    *sql = stmt == S_STMT_IDS   ? s_ids_sql
+           : stmt == S_STMT_DUE ? s_due_sql
+                                : s_conflicts_given_sql;
+    //  Whether a row is in: every one, or its stored flag is want.
+    bool every = stmt == S_STMT_IDS, want = stmt == S_STMT_DUE;
+    if (stmt == S_STMT_CONFLICTS)
+        for (size_t i = 0; i < batch->count; i++)
+            if (!batch->stored [i])
+                s_params_dump (&batch->params [i], 1);
+    for (int v = 0; v < ncols; v++) {
+        size_t size = 64 + batch->count * 48, len = 0;
         char *buffer = fy_xmalloc (size);
-        buffer [0] = '\0';
-        for (size_t i = 0; i < count; i++)
-            s_array_value (&buffer, &len, &size, params [i].values [column]);
+        for (size_t i = 0; i < batch->count; i++)
+            if (every || batch->stored [i] == want)
+                s_array_value (&buffer, &len, &size,
+                               batch->params [i].values [columns [v]]);
         if (len == 0)
             buffer [len++] = '{';
         buffer [len++] = '}';
         buffer [len] = '\0';
         values [v] = buffer;
     }
+    return ncols;
 }
 
-//  Record the ids of a batch copied into audit.events. Returns 0, or -1
-//  with errno and err, and the SQLSTATE in state (may be "").
-static int
-s_ids_record (fy_store_t *self, const s_params_t *params, size_t count,
-              char state [8], fy_error_t *err)
+static PGresult *
+s_stmt_exec (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
 {
-    char *values [3];
-    s_ids_values (params, count, values);
-    PGresult *res = PQexecParams (self->conn, s_ids_sql, 3, NULL,
+    const char *sql;
+    char *values [S_COLS];
+    int count = s_stmt (stmt, batch, &sql, values);
+    PGresult *res = PQexecParams (self->conn, sql, count, NULL,
                                   (const char *const *) values, NULL, NULL, 0);
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < count; v++)
         free (values [v]);
-    const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-    snprintf (state, 8, "%s", code ? code : "");
-    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    return res;
+}
+
+//  The same without waiting for its result. Returns 1 when sent.
+static int
+s_stmt_send (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
+{
+    const char *sql;
+    char *values [S_COLS];
+    int count = s_stmt (stmt, batch, &sql, values);
+    int sent = PQsendQueryParams (self->conn, sql, count, NULL,
+                                  (const char *const *) values, NULL, NULL, 0);
+    for (int v = 0; v < count; v++)
+        free (values [v]);
+    return sent;
+}
+
+//  The rows s_ids_sql recorded, into batch->stored. Returns 0, or -1
+//  with errno and err. Clears res.
+static int
+s_ids_read (fy_store_t *self, s_batch_t *batch, PGresult *res, fy_error_t *err)
+{
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
         return s_fail (self, res, "record ids", err);
+    memset (batch->stored, 0, batch->count * sizeof *batch->stored);
+    batch->stored_count = 0;
+    for (int r = 0; r < PQntuples (res); r++) {
+        int64_t n = s_number (PQgetvalue (res, r, 0));
+        if (n >= 1 && (size_t) n <= batch->count && !batch->stored [n - 1]) {
+            batch->stored [n - 1] = true;
+            batch->stored_count++;
+        }
+    }
     PQclear (res);
     return 0;
 }
@@ -1021,12 +1119,11 @@ s_stage_ready (fy_store_t *self, fy_error_t *err)
     return 0;
 }
 
-//  The conflicts of the staged batch, after its move: kept for
+//  The conflicts a query found (res, cleared), kept for
 //  fy_store_audit_conflicts.
 static int
-s_conflicts_read (fy_store_t *self, fy_error_t *err)
+s_conflicts_parse (fy_store_t *self, PGresult *res, fy_error_t *err)
 {
-    PGresult *res = PQexec (self->conn, s_conflicts_sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
         return s_fail (self, res, "conflicts", err);
     size_t rows = (size_t) PQntuples (res);
@@ -1130,8 +1227,8 @@ s_append_staged (fy_store_t *self, fy_store_append_t how, s_params_t *params,
                  ? s_stage_insert (self, params, count, err)
              : how == FY_STORE_APPEND_PIPELINE
                  ? s_stage_pipeline (self, params, count, err)
-                 : s_copy_rows (self, "fy_audit_in", params, count, &copied,
-                                state, err);
+                 : s_copy_rows (self, "fy_audit_in", params, count, NULL,
+                                &copied, state, err);
     if (rc)
         return -1;
     PGresult *res = PQexec (self->conn, s_move_sql);
@@ -1139,48 +1236,41 @@ s_append_staged (fy_store_t *self, fy_store_append_t how, s_params_t *params,
         return s_fail (self, res, "insert from stage", err);
     *inserted += (size_t) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
-    return s_conflicts_read (self, err);
+    return s_conflicts_parse (self, PQexec (self->conn, s_conflicts_sql), err);
 }
 
-//  After a unique violation on the direct way, under its savepoint: back
-//  to the savepoint, and the staged way by COPY. The violation is the
-//  store's own (a redelivery or a conflict), not a value the database
-//  refuses: it is no failure of the append, so fy_store_sqlstate forgets
-//  it.
+//  The measured fastest (doc/store.md), inside the caller's transaction:
+//  the batch's ids recorded first (s_ids_sql), then COPY of the rows they
+//  make new straight into audit.events, as fast as psql's COPY, then the
+//  copies not stored compared with the stored ones (the conflicts) and
+//  the stored rows' hours noted due. A redelivery is no error: SQS
+//  redelivers as a matter of course, and a duplicate costs its batch no
+//  more than its comparison.
 static int
-s_append_fallback (fy_store_t *self, s_params_t *params, size_t count,
-                   size_t *inserted, fy_error_t *err)
+s_append_auto (fy_store_t *self, s_batch_t *batch, size_t *inserted,
+               fy_error_t *err)
 {
-    *inserted = 0;
-    self->state [0] = '\0';
-    if (s_command (self, "ROLLBACK TO SAVEPOINT fy_copy", err))
+    if (s_ids_read (self, batch, s_stmt_exec (self, S_STMT_IDS, batch), err))
         return -1;
-    return s_append_staged (self, FY_STORE_APPEND_COPY, params, count, inserted,
-                            err);
-}
-
-//  The measured fastest (doc/store.md): COPY straight into audit.events,
-//  as fast as psql's COPY, then the ids into audit.event_ids, under a
-//  savepoint. A batch holding an id already stored, or twice (a
-//  redelivery or a conflict: rare), fails with unique_violation on
-//  either, rolls back to the savepoint and goes the staged way.
-static int
-s_append_auto (fy_store_t *self, s_params_t *params, size_t count,
-               size_t *inserted, fy_error_t *err)
-{
-    if (s_command (self, "SAVEPOINT fy_copy", err))
-        return -1;
-    size_t copied = 0;
-    char state [8];
-    if (s_copy_rows (self, "audit.events", params, count, &copied, state, err)
-            == 0
-        && s_ids_record (self, params, count, state, err) == 0) {
+    if (batch->stored_count) {
+        size_t copied = 0;
+        char state [8];
+        if (s_copy_rows (self, "audit.events", batch->params, batch->count,
+                         batch->stored, &copied, state, err))
+            return -1;
         *inserted += copied;
-        return 0;
     }
-    if (strcmp (state, "23505") != 0)
+    if (batch->stored_count < batch->count
+        && s_conflicts_parse (self, s_stmt_exec (self, S_STMT_CONFLICTS, batch),
+                              err))
         return -1;
-    return s_append_fallback (self, params, count, inserted, err);
+    if (batch->stored_count) {
+        PGresult *res = s_stmt_exec (self, S_STMT_DUE, batch);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            return s_fail (self, res, "hours due", err);
+        PQclear (res);
+    }
+    return 0;
 }
 
 //  One attempt: partitions, BEGIN, the rows, COMMIT.
@@ -1190,15 +1280,15 @@ s_append_once (fy_store_t *self, s_batch_t *batch, size_t *inserted,
 {
     *inserted = 0;
     self->conflict_count = 0;
+    bool staged = self->method != FY_STORE_APPEND_AUTO;
     if (fy_store_connect (self, err)
         || s_ensure_months (self, batch->rows, batch->count, err)
-        || s_stage_ready (self, err) || s_command (self, "BEGIN", err))
+        || (staged && s_stage_ready (self, err))
+        || s_command (self, "BEGIN", err))
         return -1;
-    int rc =
-        self->method == FY_STORE_APPEND_AUTO
-            ? s_append_auto (self, batch->params, batch->count, inserted, err)
-            : s_append_staged (self, self->method, batch->params, batch->count,
-                               inserted, err);
+    int rc = staged ? s_append_staged (self, self->method, batch->params,
+                                       batch->count, inserted, err)
+                    : s_append_auto (self, batch, inserted, err);
     if (rc == 0)
         rc = s_command (self, "COMMIT", err);
     if (rc) {
@@ -1249,6 +1339,8 @@ s_batch_fill (s_batch_t *batch, fy_event_t **events, size_t count)
 {
     batch->rows = fy_xcalloc (count, sizeof *batch->rows);
     batch->params = fy_xcalloc (count, sizeof *batch->params);
+    batch->stored = fy_xcalloc (count, sizeof *batch->stored);
+    batch->stored_count = 0;
     batch->count = count;
     for (size_t i = 0; i < count; i++) {
         fy_store_audit_row_from_event (events [i], &batch->rows [i]);
@@ -1265,6 +1357,7 @@ s_batch_free (s_batch_t *batch)
     }
     free (batch->params);
     free (batch->rows);
+    free (batch->stored);
     memset (batch, 0, sizeof *batch);
 }
 
@@ -1303,13 +1396,13 @@ fy_store_audit_conflicts (fy_store_t *self, const fy_store_conflict_t **list_p)
 //  ---------------------------------------------------------------------
 //  Batch append in flight
 //
-//  The common path of AUTO without waiting: one blocking round trip
-//  (BEGIN, SAVEPOINT, COPY start), then the COPY data queued and flushed
-//  as the socket takes it, the COPY result read when it comes, the COMMIT
-//  sent with PQsendQuery and its result read the same way. The rare
-//  paths (a duplicate, a lost connection, a failure worth a retry) go
-//  back to the blocking code above: they are what fy_store_audit_append
-//  does, so the outcome is the same either way.
+//  AUTO without waiting, the steps of s_append_auto each sent as the
+//  last one's results come: BEGIN and the ids together (a pipeline), the
+//  COPY of the rows they make new (started, then its data queued and
+//  flushed as the socket takes it), then the conflicts, the hours due
+//  and the COMMIT together. The rare paths (a lost connection, a failure
+//  worth a retry) go back to the blocking code above: it is what
+//  fy_store_audit_append does, so the outcome is the same either way.
 
 //  The connection back to blocking, with nothing of the flight left on it.
 static void
@@ -1382,7 +1475,17 @@ s_flight_flush (fy_store_t *self)
     return 0;
 }
 
-//  Start the transaction and queue the COPY data.
+//  The step's first error (flight_res) is the flight's: errno and
+//  flight_err. Returns -1.
+static int
+s_flight_error (fy_store_t *self, const char *what)
+{
+    PGresult *res = self->flight_res;
+    self->flight_res = NULL;
+    return s_fail (self, res, what, &self->flight_err);
+}
+
+//  Start the transaction and record the ids.
 static int
 s_flight_send (fy_store_t *self)
 {
@@ -1390,22 +1493,68 @@ s_flight_send (fy_store_t *self)
     s_batch_t *batch = &self->flight;
     self->conflict_count = 0;
     if (fy_store_connect (self, err)
-        || s_ensure_months (self, batch->rows, batch->count, err)
-        || s_stage_ready (self, err))
+        || s_ensure_months (self, batch->rows, batch->count, err))
         return -1;
-    //  The savepoint is s_append_auto's: a duplicate rolls back to it.
-    if (s_copy_begin (self,
-                      fy_xasprintf ("BEGIN; SAVEPOINT fy_copy; "
-                                    "COPY audit.events (%s) FROM STDIN",
-                                    s_columns),
-                      err))
-        return -1;
-    size_t len = 0;
-    char *buffer = s_copy_encode (batch->params, batch->count, &len);
     //  Nonblocking, libpq keeps in its buffer what the socket does not
     //  take yet (it grows it rather than wait).
-    bool queued = PQsetnonblocking (self->conn, 1) == 0
-                  && PQputCopyData (self->conn, buffer, (int) len) == 1
+    if (PQsetnonblocking (self->conn, 1) != 0
+        || PQenterPipelineMode (self->conn) != 1
+        || PQsendQueryParams (self->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)
+               != 1
+        || s_stmt_send (self, S_STMT_IDS, batch) != 1
+        || PQpipelineSync (self->conn) != 1)
+        return s_flight_conn_error (self, "record ids");
+    self->flight_state = S_FLIGHT_IDS;
+    return s_flight_flush (self);
+}
+
+//  The last step: the conflicts (when copies were not stored), the hours
+//  due (when rows were) and the COMMIT, together.
+static int
+s_flight_commit_send (fy_store_t *self)
+{
+    s_batch_t *batch = &self->flight;
+    bool sent = PQenterPipelineMode (self->conn) == 1
+                && (batch->stored_count == batch->count
+                    || s_stmt_send (self, S_STMT_CONFLICTS, batch) == 1)
+                && (batch->stored_count == 0
+                    || s_stmt_send (self, S_STMT_DUE, batch) == 1)
+                && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL, NULL,
+                                      NULL, 0)
+                       == 1
+                && PQpipelineSync (self->conn) == 1;
+    if (!sent)
+        return s_flight_conn_error (self, "commit");
+    self->flight_committed = false;
+    self->flight_state = S_FLIGHT_COMMIT;
+    return s_flight_flush (self);
+}
+
+//  The ids are recorded: the COPY of the rows they made new, or the last
+//  step at once when there are none.
+static int
+s_flight_ids_done (fy_store_t *self)
+{
+    if (self->flight.stored_count == 0)
+        return s_flight_commit_send (self);
+    char *sql = fy_xasprintf ("COPY audit.events (%s) FROM STDIN", s_columns);
+    int sent = PQsendQuery (self->conn, sql);
+    free (sql);
+    if (sent != 1)
+        return s_flight_conn_error (self, "copy");
+    self->flight_state = S_FLIGHT_COPY_START;
+    return s_flight_flush (self);
+}
+
+//  The server takes the COPY data: all of it, queued.
+static int
+s_flight_copy_data (fy_store_t *self)
+{
+    s_batch_t *batch = &self->flight;
+    size_t len = 0;
+    char *buffer =
+        s_copy_encode (batch->params, batch->count, batch->stored, &len);
+    bool queued = PQputCopyData (self->conn, buffer, (int) len) == 1
                   && PQputCopyEnd (self->conn, NULL) == 1;
     free (buffer);
     if (!queued)
@@ -1414,77 +1563,73 @@ s_flight_send (fy_store_t *self)
     return s_flight_flush (self);
 }
 
-//  The COPY is over with res: the ids and the COMMIT go together, in a
-//  pipeline, so the append takes no more steps (each waits for the
-//  caller's loop to come back) than without them.
+//  A pipeline's sync: its step is over.
 static int
-s_flight_copied_send (fy_store_t *self, PGresult *res)
+s_flight_synced (fy_store_t *self)
 {
-    s_batch_t *batch = &self->flight;
-    self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
-    PQclear (res);
-    char *values [3];
-    s_ids_values (batch->params, batch->count, values);
-    bool sent =
-        PQenterPipelineMode (self->conn) == 1
-        && PQsendQueryParams (self->conn, s_ids_sql, 3, NULL,
-                              (const char *const *) values, NULL, NULL, 0)
-               == 1
-        && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL, NULL, NULL,
-                              0)
-               == 1
-        && PQpipelineSync (self->conn) == 1;
-    for (int v = 0; v < 3; v++)
-        free (values [v]);
-    if (!sent)
-        return s_flight_conn_error (self, "record ids");
-    self->flight_state = S_FLIGHT_IDS;
-    return s_flight_flush (self);
-}
-
-//  The COPY (S_FLIGHT_COPY) or the ids (S_FLIGHT_IDS, the pipeline left)
-//  are over with res, the COPY's or the first error: on to the ids and
-//  the COMMIT, or a unique violation on either takes the blocking staged
-//  way first, as s_append_auto does, then the COMMIT alone.
-static int
-s_flight_copied (fy_store_t *self, PGresult *res)
-{
-    fy_error_t *err = &self->flight_err;
-    s_batch_t *batch = &self->flight;
-    bool copy = self->flight_state == S_FLIGHT_COPY;
-    if (PQresultStatus (res) == PGRES_COMMAND_OK && copy)
-        return s_flight_copied_send (self, res);
-    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-    if (!state || strcmp (state, "23505") != 0)
-        return s_fail (self, res, copy ? "copy" : "record ids", err);
-    PQclear (res);
-    PQsetnonblocking (self->conn, 0);
-    if (s_append_fallback (self, batch->params, batch->count,
-                           &self->flight_inserted, err))
-        return -1;
-    PQsetnonblocking (self->conn, 1);
-    if (PQsendQuery (self->conn, "COMMIT") != 1)
-        return s_flight_conn_error (self, "commit");
-    self->flight_state = S_FLIGHT_COMMIT;
-    return s_flight_flush (self);
-}
-
-//  The COMMIT is over with res. A COMMIT of a failed transaction
-//  answers ROLLBACK.
-static int
-s_flight_committed (fy_store_t *self, PGresult *res)
-{
-    if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "commit", &self->flight_err);
-    bool committed = strcmp (PQcmdStatus (res), "COMMIT") == 0;
-    PQclear (res);
-    if (!committed) {
+    bool ids = self->flight_state == S_FLIGHT_IDS;
+    if (PQexitPipelineMode (self->conn) != 1)
+        return s_flight_conn_error (self, "pipeline");
+    if (self->flight_res)
+        return s_flight_error (self, ids ? "record ids" : "commit");
+    if (ids)
+        return s_flight_ids_done (self);
+    if (!self->flight_committed) {
         fy_error_set (&self->flight_err, "commit: rolled back");
         errno = EIO;
         return -1;
     }
     s_flight_land (self, 0);
     return 0;
+}
+
+//  One result of the step in flight, or NULL: the end of one query's
+//  results. Returns 0, or -1 with errno and flight_err.
+static int
+s_flight_result (fy_store_t *self, PGresult *res)
+{
+    bool copy = self->flight_state == S_FLIGHT_COPY_START
+                || self->flight_state == S_FLIGHT_COPY;
+    if (!res) {
+        //  A pipeline's queries end one by one; it is over at its sync.
+        //  The COPY is over at its end.
+        if (!copy)
+            return 0;
+        if (self->flight_res)
+            return s_flight_error (self, "copy");
+        return self->flight_state == S_FLIGHT_COPY ? s_flight_commit_send (self)
+                                                   : 0;
+    }
+    switch (PQresultStatus (res)) {
+        case PGRES_PIPELINE_SYNC:
+            PQclear (res);
+            return s_flight_synced (self);
+        case PGRES_TUPLES_OK:
+            return self->flight_state == S_FLIGHT_IDS
+                       ? s_ids_read (self, &self->flight, res,
+                                     &self->flight_err)
+                       : s_conflicts_parse (self, res, &self->flight_err);
+        case PGRES_COPY_IN:
+            PQclear (res);
+            return s_flight_copy_data (self);
+        case PGRES_COMMAND_OK:
+            if (self->flight_state == S_FLIGHT_COPY)
+                self->flight_inserted = (size_t) s_number (PQcmdTuples (res));
+            else if (strcmp (PQcmdStatus (res), "COMMIT") == 0)
+                self->flight_committed = true;
+            PQclear (res);
+            return 0;
+        case PGRES_PIPELINE_ABORTED:
+            PQclear (res);
+            return 0;
+        default:
+            //  The step's first error is its error.
+            if (self->flight_res)
+                PQclear (res);
+            else
+                self->flight_res = res;
+            return 0;
+    }
 }
 
 //  Read what has come, send what the socket takes, and move on while a
@@ -1498,36 +1643,8 @@ s_flight_step (fy_store_t *self)
         rc = s_flight_flush (self);
     if (rc == 0 && PQconsumeInput (conn) != 1)
         rc = s_flight_conn_error (self, "receive");
-    while (rc == 0 && self->flight_state != S_FLIGHT_LANDED
-           && !PQisBusy (conn)) {
-        bool pipeline = self->flight_state == S_FLIGHT_IDS;
-        PGresult *res = PQgetResult (conn);
-        if (res && PQresultStatus (res) != PGRES_PIPELINE_SYNC) {
-            //  The step's result is its last, unless one before failed.
-            PGresult *kept = self->flight_res;
-            if (!kept || PQresultStatus (kept) == PGRES_COMMAND_OK) {
-                PQclear (kept);
-                self->flight_res = res;
-            }
-            else
-                PQclear (res);
-            continue;
-        }
-        //  A pipeline's queries end one by one; it is over at its sync.
-        if (pipeline && !res)
-            continue;
-        PQclear (res);
-        if (pipeline && PQexitPipelineMode (conn) != 1) {
-            rc = s_flight_conn_error (self, "pipeline");
-            break;
-        }
-        res = self->flight_res;
-        self->flight_res = NULL;
-        bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-        rc = self->flight_state == S_FLIGHT_COMMIT || (pipeline && ok)
-                 ? s_flight_committed (self, res)
-                 : s_flight_copied (self, res);
-    }
+    while (rc == 0 && self->flight_state != S_FLIGHT_LANDED && !PQisBusy (conn))
+        rc = s_flight_result (self, PQgetResult (conn));
     if (rc)
         s_flight_failed (self);
 }

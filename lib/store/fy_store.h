@@ -31,14 +31,14 @@ extern "C" {
 typedef struct fy_store fy_store_t;
 typedef struct fy_store_export fy_store_export_t;
 
-//  How a batch is written. AUTO, the fastest measured (doc/store.md), is
-//  a plain COPY into audit.events and its ids into audit.event_ids that
-//  falls back to the staged way when the batch holds an id already
-//  stored. The others stage the batch in a temporary table, each its own
-//  way, then move the first copy of each new id over in one statement;
-//  they exist so the measurement can be repeated.
+//  How a batch is written. AUTO, the fastest measured (doc/store.md),
+//  records the batch's new ids in audit.event_ids first, then COPYs the
+//  rows of those ids straight into audit.events, so a redelivery costs
+//  no other path. The others stage the batch in a temporary table, each
+//  its own way, then move the first copy of each new id over in one
+//  statement; they exist so the measurement can be repeated.
 typedef enum {
-    FY_STORE_APPEND_AUTO,       //  COPY, then staged by COPY on a duplicate
+    FY_STORE_APPEND_AUTO,       //  new ids recorded, then their rows COPYed
     FY_STORE_APPEND_INSERT,     //  staged by multi-row INSERTs
     FY_STORE_APPEND_COPY,       //  staged by COPY
     FY_STORE_APPEND_PIPELINE    //  staged by one INSERT per row, pipelined

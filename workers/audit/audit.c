@@ -10,7 +10,7 @@
 
     Two lanes writing one id at once (a redelivery racing its first copy)
     meet in PostgreSQL: the second waits for the first's COMMIT, then
-    takes the duplicate path. Two such ids crossed between two batches can
+    finds the id stored. Two such ids crossed between two batches can
     deadlock; PostgreSQL ends one of them (40P01, after deadlock_timeout),
     which is NACKed for retry like any server error.
 
