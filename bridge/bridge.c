@@ -447,23 +447,36 @@ s_queue_destroy (bridge_queue_t **queue_p)
 //  --------------------------------------------------------------------
 //  The loop
 
+//  Polls still open, over every queue.
+static size_t
+s_polls_open (bridge_t *self)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        count += self->queues [i]->poll_count;
+    return count;
+}
+
 //  The HTTP client's idle hook: the messages received in its runs are
 //  decoded once they ran out of work at once, i.e. once the next receive
 //  or a delete batch has gone out (fy_loop runs curl again at once when
 //  it asks, which at two long polls was nearly half the drain rate).
+//  A delete that came back frees room in the queue's budget: a poll the
+//  budget held back starts now, not at the next tick. True when there
+//  is new work for curl or the broker.
 static bool
 s_on_http_idle (void *arg)
 {
     bridge_t *self = arg;
-    if (!zlistx_size (self->undecoded))
-        return false;
+    bool decoded = zlistx_size (self->undecoded) > 0;
     bridge_msg_t *msg;
     while ((msg = zlistx_first (self->undecoded))) {
         zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));
         s_decode (self, msg);
     }
+    size_t polls = s_polls_open (self);
     bridge_pump (self);
-    return true;
+    return decoded || s_polls_open (self) != polls;
 }
 
 //  SQS calls were started outside the HTTP client's run: send them now.
@@ -528,16 +541,6 @@ s_release_held (bridge_t *self, int64_t now)
         fy_metric_inc (self->released);
         msg = next;
     }
-}
-
-//  Polls still open, over every queue.
-static size_t
-s_polls_open (bridge_t *self)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < self->queue_count; i++)
-        count += self->queues [i]->poll_count;
-    return count;
 }
 
 //  Stopping, the polls are let end (what they bring is released at once);
