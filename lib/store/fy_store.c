@@ -322,6 +322,36 @@ fy_store_new (const char *url, int connect_timeout_s)
 
 static void
 s_batch_free (s_batch_t *batch);
+
+fy_store_t *
+fy_store_open (fy_cfg_t *cfg, int *version_p, int *down_errno, fy_error_t *down,
+               fy_error_t *err)
+{
+    assert (cfg);
+    assert (down_errno);
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
+    if (!url || !*url) {
+        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+        errno = EINVAL;
+        return NULL;
+    }
+    fy_store_t *self = fy_store_new (
+        url, (int) fy_cfg_int (cfg, "store", "connect_timeout_s"));
+    //  Nothing is written to an old schema, now or after an outage.
+    fy_store_require_schema (self, FY_STORE_SCHEMA_VERSION);
+    *down_errno = 0;
+    if (fy_store_check_schema (self, FY_STORE_SCHEMA_VERSION, version_p,
+                               down)) {
+        *down_errno = errno;
+        if (errno == ENOENT || errno == ERANGE) {
+            fy_error_set (err, "%s", down->text);
+            fy_store_destroy (&self);
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    return self;
+}
 static int
 s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
 
@@ -453,9 +483,9 @@ s_lost (fy_store_t *self)
     return true;
 }
 
-//  Turn a failed result into errno and err, and clear it. Returns -1.
-static int
-s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
+int
+fy_store_pg_fail (fy_store_t *self, PGresult *res, const char *what,
+                  fy_error_t *err)
 {
     const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
     const char *message =
@@ -490,7 +520,7 @@ s_command (fy_store_t *self, const char *sql, fy_error_t *err)
 {
     PGresult *res = PQexec (self->conn, sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, sql, err);
+        return fy_store_pg_fail (self, res, sql, err);
     PQclear (res);
     return 0;
 }
@@ -524,7 +554,7 @@ s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
             errno = ENOENT;
             return -1;
         }
-        int rc = s_fail (self, res, "schema version", err);
+        int rc = fy_store_pg_fail (self, res, "schema version", err);
         int saved = errno;
         s_lost (self);
         errno = saved;
@@ -596,7 +626,7 @@ s_ensure (fy_store_t *self, const char *first, int months, int *created_p,
         self->conn, "SELECT audit.ensure_partitions($1::date, $2::int)", 2,
         NULL, values, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "ensure partitions", err);
+        return fy_store_pg_fail (self, res, "ensure partitions", err);
     if (created_p)
         *created_p = (int) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
@@ -651,7 +681,7 @@ fy_store_ensure_partitions (fy_store_t *self, int months_ahead, int *created_p,
             PQclear (res);
             return 0;
         }
-        s_fail (self, res, "ensure partitions", err);
+        fy_store_pg_fail (self, res, "ensure partitions", err);
         if (!s_lost (self))
             return -1;
     }
@@ -674,7 +704,7 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
         PQexecParams (self->conn, "SELECT audit.expired_partitions($1::int)", 1,
                       NULL, values, NULL, NULL, 0);
     if (PQresultStatus (list) != PGRES_TUPLES_OK) {
-        int rc = s_fail (self, list, "expired partitions", err);
+        int rc = fy_store_pg_fail (self, list, "expired partitions", err);
         s_lost (self);
         return rc;
     }
@@ -686,7 +716,7 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
             self->conn, "SELECT audit.drop_partition($1, $2::int)", 2, NULL,
             args, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-            rc = s_fail (self, res, "drop partition", err);
+            rc = fy_store_pg_fail (self, res, "drop partition", err);
             fy_error_prefix (err, "audit.%s: ", name);
             s_lost (self);
             break;
@@ -804,7 +834,7 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
                           (int) (rows * S_COLS), types, values, NULL, NULL, 0);
         free (sql);
         if (PQresultStatus (res) != PGRES_COMMAND_OK)
-            rc = s_fail (self, res, "insert", err);
+            rc = fy_store_pg_fail (self, res, "insert", err);
         else
             PQclear (res);
     }
@@ -887,7 +917,7 @@ s_copy_begin (fy_store_t *self, char *sql, fy_error_t *err)
     PGresult *res = PQexec (self->conn, sql);
     free (sql);
     if (PQresultStatus (res) != PGRES_COPY_IN)
-        return s_fail (self, res, "copy", err);
+        return fy_store_pg_fail (self, res, "copy", err);
     PQclear (res);
     return 0;
 }
@@ -917,7 +947,7 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
     else {
         const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
         snprintf (state, 8, "%s", code ? code : "");
-        rc = s_fail (self, res, "copy", err);
+        rc = fy_store_pg_fail (self, res, "copy", err);
     }
     int saved = errno;
     while ((res = PQgetResult (self->conn)))
@@ -983,7 +1013,7 @@ s_ids_record (fy_store_t *self, const s_params_t *params, size_t count,
     const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
     snprintf (state, 8, "%s", code ? code : "");
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "record ids", err);
+        return fy_store_pg_fail (self, res, "record ids", err);
     PQclear (res);
     return 0;
 }
@@ -1008,7 +1038,7 @@ s_stage_ready (fy_store_t *self, fy_error_t *err)
         PQprepare (self->conn, "fy_store_insert1", sql, S_COLS, s_types);
     free (sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "prepare", err);
+        return fy_store_pg_fail (self, res, "prepare", err);
     PQclear (res);
     self->temp_ready = true;
     return 0;
@@ -1021,7 +1051,7 @@ s_conflicts_read (fy_store_t *self, fy_error_t *err)
 {
     PGresult *res = PQexec (self->conn, s_conflicts_sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "conflicts", err);
+        return fy_store_pg_fail (self, res, "conflicts", err);
     size_t rows = (size_t) PQntuples (res);
     if (rows > self->conflict_room) {
         self->conflict_room = rows;
@@ -1067,7 +1097,7 @@ s_pipeline_results (fy_store_t *self, fy_error_t *err)
         if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
             PQclear (res);
         else if (rc == 0)
-            rc = s_fail (self, res, "pipeline insert", err);
+            rc = fy_store_pg_fail (self, res, "pipeline insert", err);
         else
             PQclear (res);
     }
@@ -1129,7 +1159,7 @@ s_append_staged (fy_store_t *self, fy_store_append_t how, s_params_t *params,
         return -1;
     PGresult *res = PQexec (self->conn, s_move_sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "insert from stage", err);
+        return fy_store_pg_fail (self, res, "insert from stage", err);
     *inserted += (size_t) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
     return s_conflicts_read (self, err);
@@ -1449,7 +1479,7 @@ s_flight_copied (fy_store_t *self, PGresult *res)
         return s_flight_copied_send (self, res);
     const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
     if (!state || strcmp (state, "23505") != 0)
-        return s_fail (self, res, copy ? "copy" : "record ids", err);
+        return fy_store_pg_fail (self, res, copy ? "copy" : "record ids", err);
     PQclear (res);
     PQsetnonblocking (self->conn, 0);
     if (s_append_fallback (self, batch->params, batch->count,
@@ -1468,7 +1498,7 @@ static int
 s_flight_committed (fy_store_t *self, PGresult *res)
 {
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "commit", &self->flight_err);
+        return fy_store_pg_fail (self, res, "commit", &self->flight_err);
     bool committed = strcmp (PQcmdStatus (res), "COMMIT") == 0;
     PQclear (res);
     if (!committed) {
@@ -1932,7 +1962,7 @@ s_row_json (PGresult *res, int row)
 static int
 s_read_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
 {
-    s_fail (self, res, what, err);
+    fy_store_pg_fail (self, res, what, err);
     if (errno == EINVAL)
         errno = EIO;
     return -1;

@@ -9,6 +9,8 @@
 #include <ferry/ferry.h>
 #include "store/fy_audit_digest.h"
 #include "store/fy_store.h"
+#include "store/fy_store_watch.h"
+#include "wire/fy_batch.h"
 
 typedef struct audit audit_t;
 
@@ -19,15 +21,10 @@ struct audit {
     fy_store_t *store;              //  batches
     fy_store_t *api_store;          //  requests: search, get, POST
     fy_schema_t *schema;
-    //  The open batch: deliveries decoded, not sent yet (room for the
-    //  whole credit, in case it exceeds two batches), and their events
-    //  (borrowed from the deliveries).
-    fy_delivery_t **batch;
-    fy_event_t **events;
-    size_t batch_count, batch_max, batch_room;
+    //  The open batch: deliveries decoded, not sent yet.
+    fy_batch_t *batch;
+    size_t batch_max;
     int64_t batch_ms;
-    int batch_timer;                //  -1 when none runs
-    bool batch_due;                 //  goes as soon as the flight lands
     //  The batch in flight: sent to the store, waiting for its COMMIT,
     //  then ACKed (at most one, it has the connection).
     fy_delivery_t **flight;
@@ -40,11 +37,8 @@ struct audit {
     int64_t partitions_at;          //  mono ms of the last partition check
     uint64_t written;
     //  The batch store's state (/audit/health): usable, or what is wrong
-    //  and the probe that waits for it to come back (-1 when none runs).
-    bool store_ready;
-    bool store_schema_bad;          //  reachable, but no or an old schema
-    fy_error_t store_problem;
-    int probe_timer;
+    //  and the probe that waits for it to come back.
+    fy_store_watch_t *watch;
     fy_metrics_t *metrics;          //  GET /audit/metrics
     fy_metric_t *rejected_undecodable, *rejected_store, *ready_gauge;
     fy_metric_t *conflicts;         //  ferry_audit_conflicts_total
@@ -53,7 +47,7 @@ struct audit {
 //  Connect to the broker and the store, check the schema. NULL with err
 //  and errno EINVAL (a bad setting, or the schema is missing or old:
 //  fy_daemon's exit 2) or EIO (otherwise: exit 1). A database that cannot
-//  be reached is not an error: the worker starts not ready (store_ready)
+//  be reached is not an error: the worker starts not ready (watch)
 //  and waits for it.
 audit_t *
 audit_new (fy_cfg_t *cfg, fy_error_t *err);
