@@ -550,6 +550,7 @@ static const s_route_t s_routes [] = {
     { { "*", "/audit/health", S_OPEN, 0 }, NULL, "audit" },
     { { "*", "/audit/*", S_SERVICE, 0 }, NULL, "audit" },
     { { "*", "/analytics/health", S_OPEN, 0 }, NULL, "analytics" },
+    { { "POST", "/analytics/recompute", S_ADMIN, 0 }, NULL, "analytics" },
     { { "*", "/analytics/*", S_SERVICE, 0 }, NULL, "analytics" },
     { { NULL, NULL, 0, 0 }, NULL, NULL }
 };

@@ -26,6 +26,14 @@ is () {
     [ "$got" = "$want" ] || diag "got:  '$got'" "want: '$want'"
 }
 
+#  like GOT REGEX NAME...: GOT matches the bash regular expression REGEX.
+like () {
+    local got=$1 want=$2; shift 2
+    [[ "$got" =~ $want ]]
+    ok $? "$@"
+    [[ "$got" =~ $want ]] || diag "got:  '$got'" "want: /$want/"
+}
+
 bail_out () {
     echo "Bail out! $*"
     exit 255

@@ -63,6 +63,13 @@ typedef struct {
 FY_EXPORT const char *
 fy_request_header (const fy_request_t *request, const char *name, size_t *len);
 
+//  The value of the query parameter name (the last one given, as a
+//  client's repeated parameter overrides the earlier), into *value,
+//  borrowed from request. Returns false when it is absent.
+FY_EXPORT bool
+fy_request_param (const fy_request_t *request, const char *name,
+                  fy_proto_str_t *value);
+
 typedef void (fy_worker_events_fn) (fy_worker_t *worker,
                                     fy_delivery_t **deliveries, size_t count,
                                     void *arg);
@@ -151,6 +158,16 @@ FY_EXPORT int
 fy_worker_reply (fy_worker_t *self, uint64_t rid, unsigned status,
                  const char *content_type, const void *body, size_t len,
                  bool more) FY_MUSTCHECK;
+
+//  Answer request rid with body as JSON (application/json), or with
+//  the error body every route uses, {"error":{"code","message"}}
+//  (fy_json_error_body). A reply that cannot be sent is logged.
+FY_EXPORT void
+fy_worker_reply_json (fy_worker_t *self, uint64_t rid, unsigned status,
+                      const json_t *body);
+FY_EXPORT void
+fy_worker_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
+                       const char *code, const char *message);
 
 //  Produce the next part of a streamed reply: set *data and *len (the
 //  bytes stay the producer's, borrowed until its next call or its

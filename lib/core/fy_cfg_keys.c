@@ -60,7 +60,10 @@ static const fy_cfg_key_t s_broker_keys [] = {
     { "request_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
       "how long a request waits for its final reply before a 504", NULL, 100,
       3600000, NULL },
-    { "routes", FY_CFG_STR, "audit:*", FY_CFG_RELOAD,
+    { "routes", FY_CFG_STR,
+      "audit:* analytics:user.*,company.created,department.*,goal.*,"
+      "review.*,feedback.*,one_on_one.*",
+      FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",
       NULL, 0, 0, NULL },
@@ -234,6 +237,42 @@ static const fy_cfg_key_t s_audit_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_analytics_keys [] = {
+    { "batch_max", FY_CFG_INT, "500", FY_CFG_RESTART,
+      "most events applied in one transaction", NULL, 1, 100000, NULL },
+    { "batch_ms", FY_CFG_INT, "50", FY_CFG_RESTART,
+      "longest an event waits for its batch to fill before it is applied", NULL,
+      1, 60000, NULL },
+    { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
+      "the broker's endpoint ferry-analytics connects to", NULL, 0, 0, NULL },
+    { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "most deliveries and requests held at once (at least batch_max)", NULL, 1,
+      1000000, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
+      60000, NULL },
+    { "jobs", FY_CFG_BOOL, "true", FY_CFG_RESTART,
+      "run the hourly and daily rollup jobs (one process at a time runs each, "
+      "whatever the number that ask)",
+      NULL, 0, 0, NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats the broker may miss before the worker reconnects", NULL, 2,
+      100, NULL },
+    { "min_group_size", FY_CFG_INT, "5", FY_CFG_RELOAD,
+      "departments and teams smaller than this are listed without figures",
+      NULL, 1, 1000, NULL },
+    { "name", FY_CFG_STR, "ferry-analytics", FY_CFG_RESTART,
+      "the name the worker gives the broker in HELLO and the jobs it runs",
+      NULL, 0, 0, NULL },
+    { "rollup_minute", FY_CFG_INT, "5", FY_CFG_RESTART,
+      "the minute past each hour at which the rollup jobs run", NULL, 0, 59,
+      NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long SIGTERM waits for the batch in hand to be applied", NULL, 0,
+      3600000, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
@@ -246,5 +285,7 @@ const fy_cfg_section_t fy_cfg_sections [] = {
     { "audit", s_audit_keys,
       "ferry-audit: the audit worker and its /audit "
       "API" },
+    { "analytics", s_analytics_keys,
+      "ferry-analytics: facts, rollups and the /analytics API" },
     { .name = NULL }
 };

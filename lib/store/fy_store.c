@@ -360,6 +360,36 @@ fy_store_new (const char *url, int connect_timeout_s)
 
 static void
 s_batch_free (s_batch_t *batch);
+
+fy_store_t *
+fy_store_open (fy_cfg_t *cfg, int *version_p, int *down_errno, fy_error_t *down,
+               fy_error_t *err)
+{
+    assert (cfg);
+    assert (down_errno);
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
+    if (!url || !*url) {
+        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+        errno = EINVAL;
+        return NULL;
+    }
+    fy_store_t *self = fy_store_new (
+        url, (int) fy_cfg_int (cfg, "store", "connect_timeout_s"));
+    //  Nothing is written to an old schema, now or after an outage.
+    fy_store_require_schema (self, FY_STORE_SCHEMA_VERSION);
+    *down_errno = 0;
+    if (fy_store_check_schema (self, FY_STORE_SCHEMA_VERSION, version_p,
+                               down)) {
+        *down_errno = errno;
+        if (errno == ENOENT || errno == ERANGE) {
+            fy_error_set (err, "%s", down->text);
+            fy_store_destroy (&self);
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    return self;
+}
 static int
 s_schema_check (fy_store_t *self, int min_version, fy_error_t *err);
 
@@ -491,9 +521,9 @@ s_lost (fy_store_t *self)
     return true;
 }
 
-//  Turn a failed result into errno and err, and clear it. Returns -1.
-static int
-s_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
+int
+fy_store_pg_fail (fy_store_t *self, PGresult *res, const char *what,
+                  fy_error_t *err)
 {
     const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
     const char *message =
@@ -528,7 +558,7 @@ s_command (fy_store_t *self, const char *sql, fy_error_t *err)
 {
     PGresult *res = PQexec (self->conn, sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, sql, err);
+        return fy_store_pg_fail (self, res, sql, err);
     PQclear (res);
     return 0;
 }
@@ -562,7 +592,7 @@ s_schema_check (fy_store_t *self, int min_version, fy_error_t *err)
             errno = ENOENT;
             return -1;
         }
-        int rc = s_fail (self, res, "schema version", err);
+        int rc = fy_store_pg_fail (self, res, "schema version", err);
         int saved = errno;
         s_lost (self);
         errno = saved;
@@ -634,7 +664,7 @@ s_ensure (fy_store_t *self, const char *first, int months, int *created_p,
         self->conn, "SELECT audit.ensure_partitions($1::date, $2::int)", 2,
         NULL, values, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "ensure partitions", err);
+        return fy_store_pg_fail (self, res, "ensure partitions", err);
     if (created_p)
         *created_p = (int) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
@@ -689,7 +719,7 @@ fy_store_ensure_partitions (fy_store_t *self, int months_ahead, int *created_p,
             PQclear (res);
             return 0;
         }
-        s_fail (self, res, "ensure partitions", err);
+        fy_store_pg_fail (self, res, "ensure partitions", err);
         if (!s_lost (self))
             return -1;
     }
@@ -712,7 +742,7 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
         PQexecParams (self->conn, "SELECT audit.expired_partitions($1::int)", 1,
                       NULL, values, NULL, NULL, 0);
     if (PQresultStatus (list) != PGRES_TUPLES_OK) {
-        int rc = s_fail (self, list, "expired partitions", err);
+        int rc = fy_store_pg_fail (self, list, "expired partitions", err);
         s_lost (self);
         return rc;
     }
@@ -724,7 +754,7 @@ fy_store_drop_expired (fy_store_t *self, int keep_months, int *dropped_p,
             self->conn, "SELECT audit.drop_partition($1, $2::int)", 2, NULL,
             args, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-            rc = s_fail (self, res, "drop partition", err);
+            rc = fy_store_pg_fail (self, res, "drop partition", err);
             fy_error_prefix (err, "audit.%s: ", name);
             s_lost (self);
             break;
@@ -842,7 +872,7 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
                           (int) (rows * S_COLS), types, values, NULL, NULL, 0);
         free (sql);
         if (PQresultStatus (res) != PGRES_COMMAND_OK)
-            rc = s_fail (self, res, "insert", err);
+            rc = fy_store_pg_fail (self, res, "insert", err);
         else
             PQclear (res);
     }
@@ -929,7 +959,7 @@ s_copy_begin (fy_store_t *self, char *sql, fy_error_t *err)
     PGresult *res = PQexec (self->conn, sql);
     free (sql);
     if (PQresultStatus (res) != PGRES_COPY_IN)
-        return s_fail (self, res, "copy", err);
+        return fy_store_pg_fail (self, res, "copy", err);
     PQclear (res);
     return 0;
 }
@@ -961,7 +991,7 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
     else {
         const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
         snprintf (state, 8, "%s", code ? code : "");
-        rc = s_fail (self, res, "copy", err);
+        rc = fy_store_pg_fail (self, res, "copy", err);
     }
     int saved = errno;
     while ((res = PQgetResult (self->conn)))
@@ -1079,7 +1109,7 @@ static int
 s_ids_read (fy_store_t *self, s_batch_t *batch, PGresult *res, fy_error_t *err)
 {
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "record ids", err);
+        return fy_store_pg_fail (self, res, "record ids", err);
     memset (batch->stored, 0, batch->count * sizeof *batch->stored);
     batch->stored_count = 0;
     for (int r = 0; r < PQntuples (res); r++) {
@@ -1113,7 +1143,7 @@ s_stage_ready (fy_store_t *self, fy_error_t *err)
         PQprepare (self->conn, "fy_store_insert1", sql, S_COLS, s_types);
     free (sql);
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        return s_fail (self, res, "prepare", err);
+        return fy_store_pg_fail (self, res, "prepare", err);
     PQclear (res);
     self->temp_ready = true;
     return 0;
@@ -1125,7 +1155,7 @@ static int
 s_conflicts_parse (fy_store_t *self, PGresult *res, fy_error_t *err)
 {
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "conflicts", err);
+        return fy_store_pg_fail (self, res, "conflicts", err);
     size_t rows = (size_t) PQntuples (res);
     if (rows > self->conflict_room) {
         self->conflict_room = rows;
@@ -1171,7 +1201,7 @@ s_pipeline_results (fy_store_t *self, fy_error_t *err)
         if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
             PQclear (res);
         else if (rc == 0)
-            rc = s_fail (self, res, "pipeline insert", err);
+            rc = fy_store_pg_fail (self, res, "pipeline insert", err);
         else
             PQclear (res);
     }
@@ -1233,7 +1263,7 @@ s_append_staged (fy_store_t *self, fy_store_append_t how, s_params_t *params,
         return -1;
     PGresult *res = PQexec (self->conn, s_move_sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        return s_fail (self, res, "insert from stage", err);
+        return fy_store_pg_fail (self, res, "insert from stage", err);
     *inserted += (size_t) s_number (PQgetvalue (res, 0, 0));
     PQclear (res);
     return s_conflicts_parse (self, PQexec (self->conn, s_conflicts_sql), err);
@@ -1267,7 +1297,7 @@ s_append_auto (fy_store_t *self, s_batch_t *batch, size_t *inserted,
     if (batch->stored_count) {
         PGresult *res = s_stmt_exec (self, S_STMT_DUE, batch);
         if (PQresultStatus (res) != PGRES_COMMAND_OK)
-            return s_fail (self, res, "hours due", err);
+            return fy_store_pg_fail (self, res, "hours due", err);
         PQclear (res);
     }
     return 0;
@@ -1482,7 +1512,7 @@ s_flight_error (fy_store_t *self, const char *what)
 {
     PGresult *res = self->flight_res;
     self->flight_res = NULL;
-    return s_fail (self, res, what, &self->flight_err);
+    return fy_store_pg_fail (self, res, what, &self->flight_err);
 }
 
 //  Start the transaction and record the ids.
@@ -2056,7 +2086,7 @@ s_row_json (PGresult *res, int row)
 static int
 s_read_fail (fy_store_t *self, PGresult *res, const char *what, fy_error_t *err)
 {
-    s_fail (self, res, what, err);
+    fy_store_pg_fail (self, res, what, err);
     if (errno == EINVAL)
         errno = EIO;
     return -1;

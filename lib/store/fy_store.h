@@ -12,6 +12,7 @@
 #define FY_STORE_H_INCLUDED
 
 #include "core/fy_loop.h"
+#include "ferry/fy_cfg.h"
 #include "ferry/fy_common.h"
 #include "ferry/fy_event.h"
 #include "ferry/fy_time.h"
@@ -24,7 +25,7 @@ extern "C" {
 #endif
 
 //  The schema version (the newest sql/NNNN file) this build's code needs.
-#define FY_STORE_SCHEMA_VERSION 5
+#define FY_STORE_SCHEMA_VERSION 6
 //  The largest page a search returns.
 #define FY_STORE_SEARCH_MAX 1000
 
@@ -114,6 +115,19 @@ fy_store_new (const char *url, int connect_timeout_s);
 
 void
 fy_store_destroy (fy_store_t **self_p);
+
+//  A worker's store from cfg's store section (database_url,
+//  connect_timeout_s), requiring FY_STORE_SCHEMA_VERSION on every
+//  connection (fy_store_require_schema), and checked now. NULL with err
+//  and errno EINVAL when database_url is unset or the database's schema
+//  is missing or old (fatal at start: a deploy forgot ferryctl migrate).
+//  A database that cannot be reached is no failure: the store is
+//  returned with *down_errno set (EAGAIN, ...) and down saying why; when
+//  it is connected *down_errno is 0 and *version_p (may be NULL) the
+//  schema version.
+fy_store_t *
+fy_store_open (fy_cfg_t *cfg, int *version_p, int *down_errno, fy_error_t *down,
+               fy_error_t *err);
 
 //  Connect now unless connected. Returns 0, or -1 with errno EAGAIN when
 //  the database cannot be reached (or the backoff after a failed attempt

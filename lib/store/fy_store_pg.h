@@ -1,7 +1,8 @@
 /*  fy_store_pg: private to libferry. The PostgreSQL connection under a
     fy_store, for the other libferry classes that keep their own tables
-    in the same database (fy_audit_digest), so they share the store's
-    connection, backoff and reconnection instead of keeping a second. */
+    in the same database (fy_audit_digest, fy_store_analytics), so they
+    share the store's connection, backoff, reconnection and error
+    conventions instead of keeping a second. */
 #ifndef FY_STORE_PG_H_INCLUDED
 #define FY_STORE_PG_H_INCLUDED
 
@@ -19,5 +20,15 @@ fy_store_pg (fy_store_t *self, fy_error_t *err);
 //  fy_store_pg makes a new one, when the connection was lost.
 bool
 fy_store_pg_lost (fy_store_t *self);
+
+//  A failed result turned into errno and err by the store's conventions
+//  (fy_store_audit_append's: EINVAL for a value the database refuses,
+//  SQLSTATE class 22 or 23; EAGAIN for a serialization failure, a
+//  deadlock or a shutdown; ECONNRESET when the connection was lost; EIO
+//  otherwise), its SQLSTATE kept for fy_store_sqlstate, and cleared
+//  (res may be NULL). Returns -1.
+int
+fy_store_pg_fail (fy_store_t *self, PGresult *res, const char *what,
+                  fy_error_t *err);
 
 #endif

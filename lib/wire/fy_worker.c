@@ -586,15 +586,51 @@ s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
     return delivery;
 }
 
-static void
-s_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
-               const char *code, const char *message)
+void
+fy_worker_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
+                       const char *code, const char *message)
 {
+    assert (self);
     char *body = fy_json_error_body (code, message);
     if (fy_worker_reply (self, rid, status, "application/json", body,
                          strlen (body), false))
-        fy_log_warn ("worker: reply not sent");
+        fy_log_warn ("worker: reply rid=%llu not sent: %s",
+                     (unsigned long long) rid, zmq_strerror (errno));
     free (body);
+}
+
+void
+fy_worker_reply_json (fy_worker_t *self, uint64_t rid, unsigned status,
+                      const json_t *body)
+{
+    assert (self);
+    assert (body);
+    size_t len = 0;
+    char *text = fy_json_dumps (body, 0, &len);
+    if (fy_worker_reply (self, rid, status, "application/json", text, len,
+                         false))
+        fy_log_warn ("worker: reply rid=%llu not sent: %s",
+                     (unsigned long long) rid, zmq_strerror (errno));
+    free (text);
+}
+
+bool
+fy_request_param (const fy_request_t *request, const char *name,
+                  fy_proto_str_t *value)
+{
+    assert (request);
+    assert (name);
+    assert (value);
+    size_t name_len = strlen (name);
+    bool found = false;
+    for (size_t i = 0; i < request->query_count; i++) {
+        fy_proto_str_t key = request->query [i].key;
+        if (key.len == name_len && memcmp (key.ptr, name, name_len) == 0) {
+            *value = request->query [i].value;
+            found = true;
+        }
+    }
+    return found;
 }
 
 const char *
@@ -640,15 +676,15 @@ fy_worker_route (fy_worker_t *self, const fy_request_t *request,
     char message [128];
     unsigned http =
         fy_route_error (status, &match, &code, message, sizeof message);
-    s_reply_error (self, request->rid, http, code, message);
+    fy_worker_reply_error (self, request->rid, http, code, message);
 }
 
 static void
 s_handle_request (fy_worker_t *self, fy_proto_msg_t *in)
 {
     if (!self->on_request) {
-        s_reply_error (self, in->rid, 501, "not_implemented",
-                       "this service takes no requests");
+        fy_worker_reply_error (self, in->rid, 501, "not_implemented",
+                               "this service takes no requests");
         return;
     }
     fy_request_t request = { .rid = in->rid,

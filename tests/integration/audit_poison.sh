@@ -23,7 +23,6 @@ for var in AWS_ENDPOINT_URL_SQS AWS_REGION AWS_ACCESS_KEY_ID \
     [ -n "${!var:-}" ] || bail_out "$var is not set: eval \"\$(contrib/stack.sh env)\""
 done
 [ -x "$bridge" ] || bail_out "no $bridge"
-like () { [[ "$1" =~ $2 ]]; ok $? "$3"; }
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 q "CREATE FUNCTION public.poison () RETURNS trigger LANGUAGE plpgsql AS \$\$

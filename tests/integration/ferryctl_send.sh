@@ -63,8 +63,9 @@ print(json.load(open(sys.argv[1]))["id"])' \
 } > "$tmp/mixed.ndjson"
 
 endpoint="ipc://$tmp/broker.sock"
+#  Only the audit service: its test_worker is the one that answers.
 "$broker" --set "broker.endpoint=$endpoint" --set log.level=warn \
-    --set http.enabled=false &
+    --set http.enabled=false --set "broker.routes=audit:*" &
 pids+=($!)
 wait_for "$tmp/broker.sock" || bail_out "the broker did not bind $endpoint"
 "$worker" "$endpoint" audit ack "$tmp/ack.ids" &

@@ -40,102 +40,47 @@
 //  digests (s_digest_tick) each time, partitions ahead at most this often
 //  (they are made months ahead, and the check costs a round trip).
 #define S_PARTITIONS_EVERY_MS 3600000
-//  The shortest wait between two probes of a database that is down (the
-//  store's backoff decides beyond it).
-#define S_PROBE_MIN_MS 100
 
-static void
-s_flush (audit_t *self);
 static void
 s_housekeep (audit_t *self);
-static void
-s_probe_arm (audit_t *self);
 
-//  The store cannot be used (errnum, err: unreachable, or a schema that is
-//  missing or old): NACK meanwhile and probe until it can. Logged once
-//  when it goes down and once more if the cause changes between the two
-//  kinds, never on every retry.
+//  The store went down or came back (fy_store_watch).
 static void
-s_store_down (audit_t *self, int errnum, const fy_error_t *err)
+s_store_changed (bool ready, void *arg)
 {
-    bool schema = errnum == ENOENT || errnum == ERANGE;
-    if (self->store_ready || schema != self->store_schema_bad) {
-        if (schema)
-            fy_log_error ("audit: not ready: %s; nothing is written and "
-                          "events are NACKed for retry until then",
-                          err->text);
-        else
-            fy_log_warn ("audit: not ready: database unavailable (%s); "
-                         "events are NACKed for retry until it is back",
-                         err->text);
-    }
-    self->store_ready = false;
-    self->store_schema_bad = schema;
-    self->store_problem = *err;
-    fy_metric_set (self->ready_gauge, 0);
-    s_probe_arm (self);
-}
-
-static void
-s_store_up (audit_t *self)
-{
-    if (self->store_ready)
-        return;
-    fy_log_notice ("audit: ready: the database is back; writing again");
-    self->store_ready = true;
-    self->store_schema_bad = false;
-    self->store_problem.text [0] = '\0';
-    fy_metric_set (self->ready_gauge, 1);
+    audit_t *self = arg;
+    fy_metric_set (self->ready_gauge, ready ? 1 : 0);
+    //  Before the batch exists, fy_batch_worker_new's caller tells it.
+    if (self->batch)
+        fy_batch_set_ready (self->batch, ready);
     //  The partitions and digests it missed.
-    s_housekeep (self);
+    if (ready)
+        s_housekeep (self);
 }
 
-static int
-s_on_probe (zloop_t *loop, int timer_id, void *arg)
+//  The first lane's flight has the connection the watch probes and
+//  housekeeping uses; it lands soon and says how it went.
+static bool
+s_first_busy (void *arg)
 {
-    (void) loop;
-    (void) timer_id;
     audit_t *self = arg;
-    self->probe_timer = -1;
-    if (self->store_ready)
-        return 0;
-    //  The flight has the connection; it lands soon and says how it went.
-    fy_store_t *store = self->lanes [0].store;
-    if (fy_store_append_is_busy (store)) {
-        s_probe_arm (self);
-        return 0;
-    }
-    fy_error_t err = { "" };
-    if (fy_store_connect (store, &err) == 0)
-        s_store_up (self);
-    else
-        s_store_down (self, errno, &err);
-    return 0;
+    return fy_store_append_is_busy (self->lanes [0].store);
 }
 
-//  Probe again when the store's backoff allows (once the loop exists).
-static void
-s_probe_arm (audit_t *self)
+static audit_lane_t *
+s_lane_free (audit_t *self)
 {
-    if (self->probe_timer >= 0 || !self->worker)
-        return;
-    int64_t wait = fy_store_retry_in_ms (self->lanes [0].store);
-    if (wait < S_PROBE_MIN_MS)
-        wait = S_PROBE_MIN_MS;
-    self->probe_timer = zloop_timer (fy_worker_loop (self->worker),
-                                     (size_t) wait, 1, s_on_probe, self);
+    for (size_t i = 0; i < self->lane_count; i++)
+        if (!fy_store_append_is_busy (self->lanes [i].store))
+            return &self->lanes [i];
+    return NULL;
 }
 
-static int
-s_on_batch_timer (zloop_t *loop, int timer_id, void *arg)
+//  Every lane has a flight: a batch waits for one to land.
+static bool
+s_lanes_busy (void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    audit_t *self = arg;
-    self->batch_timer = -1;
-    self->batch_due = true;
-    s_flush (self);
-    return 0;
+    return s_lane_free (arg) == NULL;
 }
 
 //  The hourly tamper-evidence digests (fy_audit_digest): every closed hour
@@ -166,7 +111,7 @@ s_on_house_timer (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     audit_t *self = arg;
     //  It shares the first lane's connection: after its landing.
-    if (fy_store_append_is_busy (self->lanes [0].store))
+    if (s_first_busy (self))
         self->house_due = true;
     else
         s_housekeep (self);
@@ -177,8 +122,8 @@ static void
 s_housekeep (audit_t *self)
 {
     self->house_due = false;
-    //  The probe runs it when the database is back.
-    if (!self->store_ready)
+    //  The watch runs it when the database is back.
+    if (!fy_store_watch_is_ready (self->watch))
         return;
     int64_t now = fy_clock_mono_ms ();
     if (self->partitions_at == 0
@@ -235,13 +180,13 @@ audit_conflicts (audit_t *self, fy_store_t *store)
 
 //  Deliveries from..to of the lane's flight were not written (errnum,
 //  err) for a reason that is not theirs: NACK them retryable. A database
-//  gone is said once, by s_store_down; a server error for each batch.
+//  gone is said once, by the watch; a server error for each batch.
 static void
 s_retry (audit_lane_t *lane, size_t from, size_t to, int errnum,
          const fy_error_t *err)
 {
     if (!fy_store_is_connected (lane->store))
-        s_store_down (lane->owner, errnum, err);
+        fy_store_watch_down (lane->owner->watch, errnum, err);
     else
         fy_log_warn ("audit: batch of %zu not written, NACKed for retry: %s",
                      to - from, err->text);
@@ -341,10 +286,10 @@ s_landed (int rc, size_t inserted, fy_error_t *err, void *arg)
     audit_lane_t *lane = arg;
     audit_t *self = lane->owner;
     s_land (lane, rc, inserted, err);
-    if (self->house_due && !fy_store_append_is_busy (self->lanes [0].store))
+    if (self->house_due && !s_first_busy (self))
         s_housekeep (self);
-    if (self->batch_due || self->batch_count >= self->batch_max)
-        s_flush (self);
+    if (fy_batch_is_due (self->batch))
+        fy_batch_flush (self->batch);
 }
 
 //  After the loop: block until the lane's flight landed.
@@ -357,103 +302,23 @@ s_wait (audit_lane_t *lane)
     s_landed (rc, inserted, &err, lane);
 }
 
-static audit_lane_t *
-s_lane_free (audit_t *self)
-{
-    for (size_t i = 0; i < self->lane_count; i++)
-        if (!fy_store_append_is_busy (self->lanes [i].store))
-            return &self->lanes [i];
-    return NULL;
-}
-
-//  Send the open batch (its first batch_max), unless every lane has one
-//  in flight: then it goes when one lands.
+//  A batch to write (fy_batch): sent to the store on a free lane (fy_batch
+//  asks s_lanes_busy first), the loop goes on while it commits.
 static void
-s_flush (audit_t *self)
+s_write (fy_delivery_t **deliveries, fy_event_t **events, size_t count,
+         void *arg)
 {
-    if (self->batch_timer >= 0) {
-        zloop_timer_end (fy_worker_loop (self->worker), self->batch_timer);
-        self->batch_timer = -1;
-    }
-    if (self->batch_count == 0) {
-        self->batch_due = false;
-        return;
-    }
+    audit_t *self = arg;
     audit_lane_t *lane = s_lane_free (self);
-    if (!lane) {
-        if (!self->batch_due)
-            fy_log_debug ("audit: batch of %zu decoded, waits for a "
-                          "commit in flight",
-                          self->batch_count);
-        self->batch_due = true;
-        return;
-    }
-    size_t count = self->batch_count < self->batch_max ? self->batch_count
-                                                       : self->batch_max;
-    memcpy (lane->flight, self->batch, count * sizeof *self->batch);
-    memcpy (lane->flight_events, self->events, count * sizeof *self->events);
+    assert (lane);
+    memcpy (lane->flight, deliveries, count * sizeof *deliveries);
+    memcpy (lane->flight_events, events, count * sizeof *events);
     lane->flight_count = count;
-    self->batch_count -= count;
-    memmove (self->batch, self->batch + count,
-             self->batch_count * sizeof *self->batch);
-    memmove (self->events, self->events + count,
-             self->batch_count * sizeof *self->events);
-    //  What is left has waited already: it goes to the next free lane.
-    self->batch_due = self->batch_count > 0;
     fy_store_audit_append_start (lane->store, lane->flight_events, count);
     if (self->blocking)
         s_wait (lane);
-    else {
+    else
         fy_loop_rearm (lane->source);
-        //  A full batch more goes to the next lane at once.
-        if (self->batch_count >= self->batch_max && s_lane_free (self))
-            s_flush (self);
-    }
-}
-
-static void
-s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
-             void *arg)
-{
-    (void) worker;
-    audit_t *self = arg;
-    for (size_t i = 0; i < count; i++) {
-        fy_error_t err = { "" };
-        fy_event_t *event = fy_delivery_event (deliveries [i], &err);
-        if (!event) {
-            fy_metric_inc (self->rejected_undecodable);
-            fy_log_warn ("audit: did=%llu not an event: %s",
-                         (unsigned long long) deliveries [i]->did, err.text);
-            fy_worker_nack (self->worker, &deliveries [i], false, err.text);
-            continue;
-        }
-        //  The database is down (or its schema old) and the probe waits
-        //  for it: hold nothing, the broker redelivers later.
-        if (!self->store_ready) {
-            fy_worker_nack (self->worker, &deliveries [i], true,
-                            "store_unavailable");
-            continue;
-        }
-        //  The room is the credit, which the broker keeps to; but a new
-        //  session after a broker restart gets the whole credit again
-        //  while the old deliveries are still in hand.
-        if (self->batch_count == self->batch_room) {
-            self->batch_room *= 2;
-            self->batch = fy_xrealloc (self->batch,
-                                       self->batch_room * sizeof *self->batch);
-            self->events = fy_xrealloc (
-                self->events, self->batch_room * sizeof *self->events);
-        }
-        self->batch [self->batch_count] = deliveries [i];
-        self->events [self->batch_count] = event;
-        self->batch_count++;
-        if (self->batch_count >= self->batch_max)
-            s_flush (self);
-        else if (self->batch_timer < 0 && !self->batch_due)
-            self->batch_timer = zloop_timer (fy_worker_loop (self->worker),
-                                             (size_t) self->batch_ms, 1,
-                                             s_on_batch_timer, self);
-    }
 }
 
 static void
@@ -493,82 +358,52 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     bool bad_config = false;  //  or the schema: exit 2, not 1
     audit_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
-    self->batch_timer = self->house_timer = self->probe_timer = -1;
+    self->house_timer = -1;
     s_metrics_new (self);
     self->batch_max = (size_t) fy_cfg_int (cfg, "audit", "batch_max");
     self->batch_ms = fy_cfg_int (cfg, "audit", "batch_ms");
-    const char *url = fy_cfg_str (cfg, "store", "database_url");
-    if (!url || !*url) {
-        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+    //  A database without the current schema is fatal at start; one not
+    //  up yet is not: the worker starts without it (the watch). The
+    //  other lanes connect at their first batch.
+    int version = 0, down_errno = 0;
+    fy_error_t down = { "" };
+    fy_store_t *first = fy_store_open (cfg, &version, &down_errno, &down, err);
+    if (!first) {
         bad_config = true;
         goto fail;
     }
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
     self->lane_count = (size_t) fy_cfg_int (cfg, "audit", "connections");
     self->lanes = fy_xcalloc (self->lane_count, sizeof *self->lanes);
     for (size_t i = 0; i < self->lane_count; i++) {
         audit_lane_t *lane = &self->lanes [i];
         lane->owner = self;
-        lane->store = fy_store_new (url, timeout);
-        //  Nothing is written to an old schema, now or after an outage.
+        lane->store = i ? fy_store_new (url, timeout) : first;
         fy_store_require_schema (lane->store, FY_STORE_SCHEMA_VERSION);
         lane->flight = fy_xcalloc (self->batch_max, sizeof *lane->flight);
         lane->flight_events =
             fy_xcalloc (self->batch_max, sizeof *lane->flight_events);
     }
     self->api_store = fy_store_new (url, timeout);
-    //  At start an old schema is fatal (a deploy forgot ferryctl
-    //  migrate); a database not up yet is not: the worker starts without
-    //  it (s_store_down). The other lanes connect at their first batch.
-    int version = 0;
-    fy_error_t store_err = { "" };
-    self->store_ready = true;
-    if (fy_store_check_schema (self->lanes [0].store, FY_STORE_SCHEMA_VERSION,
-                               &version, &store_err)) {
-        if (errno == ENOENT || errno == ERANGE) {
-            fy_error_set (err, "%s", store_err.text);
-            bad_config = true;
-            goto fail;
-        }
-        s_store_down (self, errno, &store_err);
-    }
+    const fy_store_watch_fns_t watch_fns = { s_first_busy, s_store_changed };
+    self->watch = fy_store_watch_new (first, "audit", &watch_fns, self);
+    if (down_errno)
+        fy_store_watch_down (self->watch, down_errno, &down);
     self->schema = fy_schema_load (fy_cfg_str (cfg, "events", "schema"), err);
     if (!self->schema)
         goto fail;
-    int64_t credit = fy_cfg_int (cfg, "audit", "credit");
-    if ((size_t) credit < self->batch_max) {
-        fy_error_set (err,
-                      "audit.credit (%lld) is below audit.batch_max "
-                      "(%zu): a batch could never fill",
-                      (long long) credit, self->batch_max);
-        bad_config = true;
-        goto fail;
-    }
-    self->batch_room = (size_t) credit;
-    self->batch = fy_xcalloc (self->batch_room, sizeof *self->batch);
-    self->events = fy_xcalloc (self->batch_room, sizeof *self->events);
-    if ((size_t) credit < (self->lane_count + 1) * self->batch_max)
-        fy_log_notice ("audit: audit.credit (%lld) is below "
-                       "(audit.connections + 1) x audit.batch_max (%zu): "
-                       "the next batch cannot fill while %zu commit",
-                       (long long) credit,
-                       (self->lane_count + 1) * self->batch_max,
-                       self->lane_count);
-    self->worker = fy_worker_new (fy_cfg_str (cfg, "audit", "broker"), "audit",
-                                  fy_cfg_str (cfg, "audit", "name"),
-                                  (unsigned) credit, err);
+    const fy_batch_fns_t fns = { s_write, s_lanes_busy, "audit",
+                                 self->rejected_undecodable };
+    self->worker = fy_batch_worker_new (cfg, "audit", "audit", &fns, self,
+                                        &self->batch, err);
     if (!self->worker) {
         bad_config = true;
         goto fail;
     }
-    fy_worker_set_heartbeat (self->worker,
-                             fy_cfg_int (cfg, "audit", "heartbeat_ms"),
-                             fy_cfg_int (cfg, "audit", "liveness"));
-    fy_worker_set_stop_timeout (self->worker,
-                                fy_cfg_int (cfg, "audit", "stop_timeout_ms"));
-    fy_worker_on_events (self->worker, s_on_events, self);
+    fy_batch_set_ready (self->batch, fy_store_watch_is_ready (self->watch));
     fy_worker_on_request (self->worker, audit_api_request, self);
-    if (self->store_ready)
+    if (!down_errno)
         fy_log_notice ("audit: schema version %d, batches of %zu or %lld ms",
                        version, self->batch_max, (long long) self->batch_ms);
     const char *key = fy_cfg_str (cfg, "store", "digest_key");
@@ -589,6 +424,8 @@ audit_destroy (audit_t **self_p)
     audit_t *self = *self_p;
     if (!self)
         return;
+    fy_batch_destroy (&self->batch);
+    fy_store_watch_destroy (&self->watch);
     fy_worker_destroy (&self->worker);
     for (size_t i = 0; self->lanes && i < self->lane_count; i++) {
         fy_store_destroy (&self->lanes [i].store);
@@ -599,8 +436,6 @@ audit_destroy (audit_t **self_p)
     fy_store_destroy (&self->api_store);
     fy_schema_destroy (&self->schema);
     fy_metrics_destroy (&self->metrics);
-    free (self->batch);
-    free (self->events);
     free (self);
     *self_p = NULL;
 }
@@ -614,8 +449,7 @@ audit_run (audit_t *self)
         (size_t) fy_cfg_int (self->cfg, "audit", "digest_interval_ms");
     self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer, self);
     s_on_house_timer (loop, self->house_timer, self);
-    if (!self->store_ready)
-        s_probe_arm (self);
+    fy_store_watch_attach (self->watch, loop);
     for (size_t i = 0; i < self->lane_count; i++)
         self->lanes [i].source = fy_store_append_attach (
             self->lanes [i].store, loop, s_landed, &self->lanes [i]);
@@ -630,11 +464,10 @@ audit_run (audit_t *self)
     for (size_t i = 0; i < self->lane_count; i++)
         if (fy_store_append_is_busy (self->lanes [i].store))
             s_wait (&self->lanes [i]);
-    s_flush (self);
+    fy_batch_flush (self->batch);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);
-    if (self->probe_timer >= 0)
-        zloop_timer_end (loop, self->probe_timer);
+    fy_store_watch_detach (self->watch);
     fy_log_notice ("audit: stopped; %llu rows written, %.0f events refused",
                    (unsigned long long) self->written,
                    fy_metric_value (self->rejected_store)

@@ -9,14 +9,16 @@
 #include <ferry/ferry.h>
 #include "store/fy_audit_digest.h"
 #include "store/fy_store.h"
+#include "store/fy_store_watch.h"
+#include "wire/fy_batch.h"
 
 typedef struct audit audit_t;
 
 //  One connection to the store and the batch in flight on it, waiting
 //  for its COMMIT, then ACKed. libpq runs one COPY per connection at a
-//  time; with two (audit.connections) PostgreSQL copies one batch while
-//  the other's round trips (the ids, the COMMIT, the next BEGIN) are on
-//  the wire, and the worker decodes the next meanwhile.
+//  time; with three (audit.connections) PostgreSQL copies one batch
+//  while another's round trips are on the wire, and the worker decodes
+//  the next meanwhile.
 typedef struct {
     audit_t *owner;
     fy_store_t *store;
@@ -31,31 +33,23 @@ struct audit {
     fy_cfg_t *cfg;                  //  borrowed
     fy_worker_t *worker;
     //  The batch stores: lanes [0] also runs housekeeping, between its
-    //  flights, and is the one the probe reconnects.
+    //  flights, and is the one the watch probes.
     audit_lane_t *lanes;
     size_t lane_count;
     fy_store_t *api_store;          //  requests: search, get, POST
     fy_schema_t *schema;
-    //  The open batch: deliveries decoded, not sent yet (room for the
-    //  whole credit, in case it exceeds the batches), and their events
-    //  (borrowed from the deliveries).
-    fy_delivery_t **batch;
-    fy_event_t **events;
-    size_t batch_count, batch_max, batch_room;
+    //  The open batch: deliveries decoded, not sent yet.
+    fy_batch_t *batch;
+    size_t batch_max;
     int64_t batch_ms;
-    int batch_timer;                //  -1 when none runs
-    bool batch_due;                 //  goes as soon as a lane is free
     bool blocking;                  //  the loop is over: wait for flights
     bool house_due;                 //  housekeeping waits for lanes [0]
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
     uint64_t written;
     //  The batch store's state (/audit/health): usable, or what is wrong
-    //  and the probe that waits for it to come back (-1 when none runs).
-    bool store_ready;
-    bool store_schema_bad;          //  reachable, but no or an old schema
-    fy_error_t store_problem;
-    int probe_timer;
+    //  and the probe that waits for it to come back.
+    fy_store_watch_t *watch;
     fy_metrics_t *metrics;          //  GET /audit/metrics
     fy_metric_t *rejected_undecodable, *rejected_store, *ready_gauge;
     fy_metric_t *conflicts;         //  ferry_audit_conflicts_total
@@ -64,7 +58,7 @@ struct audit {
 //  Connect to the broker and the store, check the schema. NULL with err
 //  and errno EINVAL (a bad setting, or the schema is missing or old:
 //  fy_daemon's exit 2) or EIO (otherwise: exit 1). A database that cannot
-//  be reached is not an error: the worker starts not ready (store_ready)
+//  be reached is not an error: the worker starts not ready (watch)
 //  and waits for it.
 audit_t *
 audit_new (fy_cfg_t *cfg, fy_error_t *err);

@@ -66,25 +66,6 @@ s_reply (fy_worker_t *worker, uint64_t rid, unsigned status, const char *type,
                      (unsigned long long) rid, zmq_strerror (errno));
 }
 
-static void
-s_reply_json (fy_worker_t *worker, uint64_t rid, unsigned status, json_t *body)
-{
-    size_t len;
-    char *text = fy_json_dumps (body, 0, &len);
-    s_reply (worker, rid, status, "application/json", text, len, false);
-    free (text);
-}
-
-static void
-s_reply_error (fy_worker_t *worker, uint64_t rid, unsigned status,
-               const char *code, const char *message)
-{
-    char *text = fy_json_error_body (code, message);
-    s_reply (worker, rid, status, "application/json", text, strlen (text),
-             false);
-    free (text);
-}
-
 //  An error from the store, by errno. Its text goes to the log, never to
 //  the client: it may be the database's own, naming a table, a value or
 //  a host, with its SQLSTATE.
@@ -93,21 +74,25 @@ s_reply_store_error (fy_worker_t *worker, uint64_t rid, int errnum,
                      const fy_error_t *err)
 {
     if (errnum == ENOENT) {
-        s_reply_error (worker, rid, 404, "not_found", "no such audit event");
+        fy_worker_reply_error (worker, rid, 404, "not_found",
+                               "no such audit event");
         return;
     }
     fy_log_warn ("audit: request rid=%llu: %s", (unsigned long long) rid,
                  err->text);
     if (errnum == EINVAL)
-        s_reply_error (worker, rid, 400, "invalid_value",
-                       "the audit database refused a value of the request");
+        fy_worker_reply_error (
+            worker, rid, 400, "invalid_value",
+            "the audit database refused a value of the request");
     else if (errnum == EAGAIN || errnum == ECONNRESET)
-        s_reply_error (worker, rid, 503, "store_unavailable",
-                       "the audit database is unavailable; retry later");
+        fy_worker_reply_error (
+            worker, rid, 503, "store_unavailable",
+            "the audit database is unavailable; retry later");
     else
-        s_reply_error (worker, rid, 500, "store_error",
-                       "the audit database failed; the worker's log says "
-                       "why");
+        fy_worker_reply_error (
+            worker, rid, 500, "store_error",
+            "the audit database failed; the worker's log says "
+            "why");
 }
 
 //  An error from a search or an export. Its EINVAL is the store's own
@@ -118,7 +103,7 @@ s_reply_filter_error (fy_worker_t *worker, uint64_t rid, int errnum,
                       const fy_error_t *err)
 {
     if (errnum == EINVAL)
-        s_reply_error (worker, rid, 400, "invalid_filter", err->text);
+        fy_worker_reply_error (worker, rid, 400, "invalid_filter", err->text);
     else
         s_reply_store_error (worker, rid, errnum, err);
 }
@@ -169,8 +154,8 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
         fy_proto_str_t key = request->query [i].key;
         fy_proto_str_t value = request->query [i].value;
         if (memchr (value.ptr, 0, value.len)) {
-            s_reply_error (worker, request->rid, 400, "invalid_filter",
-                           "a filter holds a NUL byte");
+            fy_worker_reply_error (worker, request->rid, 400, "invalid_filter",
+                                   "a filter holds a NUL byte");
             return -1;
         }
         if (s_is (key, "limit")) {
@@ -179,8 +164,9 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
             snprintf (text, sizeof text, "%.*s", (int) value.len, value.ptr);
             if (value.len >= sizeof text
                 || fy_parse_int64 (text, 1, FY_STORE_SEARCH_MAX, &limit)) {
-                s_reply_error (worker, request->rid, 400, "invalid_filter",
-                               "limit must be an integer from 1 to 1000");
+                fy_worker_reply_error (
+                    worker, request->rid, 400, "invalid_filter",
+                    "limit must be an integer from 1 to 1000");
                 return -1;
             }
             self->filter.limit = (int) limit;
@@ -200,8 +186,8 @@ s_filter_parse (s_filter_t *self, fy_worker_t *worker,
         }
     }
     if (!self->filter.company_id || !*self->filter.company_id) {
-        s_reply_error (worker, request->rid, 400, "invalid_filter",
-                       "companyId is required");
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_filter",
+                               "companyId is required");
         return -1;
     }
     return 0;
@@ -219,7 +205,7 @@ s_search (fy_worker_t *worker, const fy_request_t *request,
         json_t *page =
             fy_store_audit_search (self->api_store, &filter.filter, &err);
         if (page)
-            s_reply_json (worker, request->rid, 200, page);
+            fy_worker_reply_json (worker, request->rid, 200, page);
         else
             s_reply_filter_error (worker, request->rid, errno, &err);
         json_decref (page);
@@ -347,8 +333,8 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
                                      : NULL;
     if (!json_is_object (root)) {
         json_decref (root);
-        s_reply_error (worker, request->rid, 400, "invalid_json",
-                       "the body must be a JSON object");
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_json",
+                               "the body must be a JSON object");
         return;
     }
     if (!json_object_get (root, "type"))
@@ -379,14 +365,15 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
     fy_event_t *event = fy_event_new (&root, self->schema, &err);
     json_decref (root);
     if (!event) {
-        s_reply_error (worker, request->rid, 400, "schema", err.text);
+        fy_worker_reply_error (worker, request->rid, 400, "schema", err.text);
         return;
     }
     //  Nothing is written while the batch store finds the database down
     //  or its schema old: the same rule as for events.
-    if (!self->store_ready) {
-        s_reply_error (worker, request->rid, 503, "store_unavailable",
-                       "the audit database is unavailable; retry later");
+    if (!fy_store_watch_is_ready (self->watch)) {
+        fy_worker_reply_error (
+            worker, request->rid, 503, "store_unavailable",
+            "the audit database is unavailable; retry later");
         fy_event_destroy (&event);
         return;
     }
@@ -401,7 +388,7 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
         json_decref (found);
         json_t *body =
             json_pack ("{s:s, s:b}", "id", fy_event_id (event), "created", 0);
-        s_reply_json (worker, request->rid, 201, body);
+        fy_worker_reply_json (worker, request->rid, 201, body);
         json_decref (body);
     }
     else if (key && errno != ENOENT)
@@ -414,9 +401,9 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
             fy_log_warn ("audit: event=%s refused by the database: %s",
                          fy_event_id (event), err.text);
             fy_metric_inc (self->rejected_store);
-            s_reply_error (worker, request->rid, 422, "rejected",
-                           "the audit database refused a value of this "
-                           "record");
+            fy_worker_reply_error (worker, request->rid, 422, "rejected",
+                                   "the audit database refused a value of this "
+                                   "record");
         }
         else
             s_reply_store_error (worker, request->rid, errno, &err);
@@ -425,7 +412,7 @@ s_post (fy_worker_t *worker, const fy_request_t *request,
         audit_conflicts (self, self->api_store);
         json_t *body = json_pack ("{s:s, s:b}", "id", fy_event_id (event),
                                   "created", inserted == 1);
-        s_reply_json (worker, request->rid, 201, body);
+        fy_worker_reply_json (worker, request->rid, 201, body);
         json_decref (body);
     }
     fy_event_destroy (&event);
@@ -443,11 +430,9 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     //  and logged why once. A missing or old schema is said in the
     //  store's own words; any other failure may carry the database's (a
     //  host, a port): those are for the log, as the route is open.
-    bool ready = self->store_ready, own = false;
-    if (!ready) {
-        err = self->store_problem;
-        own = self->store_schema_bad;
-    }
+    bool ready = fy_store_watch_is_ready (self->watch), own = false;
+    if (!ready)
+        err = *fy_store_watch_problem (self->watch, &own);
     else {
         ready = fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
                                        &version, &err)
@@ -463,13 +448,13 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
             own ? err.text
                 : "the audit database is unavailable or its schema is not "
                   "current (the worker's log says which)");
-        s_reply_json (worker, request->rid, 503, body);
+        fy_worker_reply_json (worker, request->rid, 503, body);
         json_decref (body);
         return;
     }
     json_t *body =
         json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion", version);
-    s_reply_json (worker, request->rid, 200, body);
+    fy_worker_reply_json (worker, request->rid, 200, body);
     json_decref (body);
 }
 
@@ -495,8 +480,8 @@ s_get (fy_worker_t *worker, const fy_request_t *request,
     id.ptr = fy_route_param (match, "id", &id.len);
     char text [FY_UUID_SIZE];
     if (id.len != FY_UUID_SIZE - 1 || !fy_uuid_is_valid (id.ptr, id.len)) {
-        s_reply_error (worker, request->rid, 404, "not_found",
-                       "no such audit event");
+        fy_worker_reply_error (worker, request->rid, 404, "not_found",
+                               "no such audit event");
         return;
     }
     memcpy (text, id.ptr, id.len);
@@ -504,23 +489,10 @@ s_get (fy_worker_t *worker, const fy_request_t *request,
     fy_error_t err = { "" };
     json_t *row = fy_store_audit_get (self->api_store, text, NULL, &err);
     if (row)
-        s_reply_json (worker, request->rid, 200, row);
+        fy_worker_reply_json (worker, request->rid, 200, row);
     else
         s_reply_store_error (worker, request->rid, errno, &err);
     json_decref (row);
-}
-
-//  The value of the query parameter name (the last one given), or false.
-static bool
-s_param (const fy_request_t *request, const char *name, fy_proto_str_t *value)
-{
-    bool found = false;
-    for (size_t i = 0; i < request->query_count; i++)
-        if (s_is (request->query [i].key, name)) {
-            *value = request->query [i].value;
-            found = true;
-        }
-    return found;
 }
 
 //  A required RFC 3339 time parameter, as epoch ms. Returns 0, or -1
@@ -531,7 +503,7 @@ s_param_time (audit_t *self, const fy_request_t *request, const char *name,
 {
     fy_proto_str_t value = { NULL, 0 };
     char message [96];
-    if (!s_param (request, name, &value) || value.len == 0)
+    if (!fy_request_param (request, name, &value) || value.len == 0)
         snprintf (message, sizeof message, "%s is required", name);
     else if (fy_time_parse (value.ptr, value.len, false, ms))
         snprintf (message, sizeof message,
@@ -540,8 +512,8 @@ s_param_time (audit_t *self, const fy_request_t *request, const char *name,
                   name);
     else
         return 0;
-    s_reply_error (self->worker, request->rid, 400, "invalid_parameter",
-                   message);
+    fy_worker_reply_error (self->worker, request->rid, 400, "invalid_parameter",
+                           message);
     return -1;
 }
 
@@ -556,15 +528,16 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
     audit_t *self = arg;
     (void) match;
     fy_proto_str_t company = { NULL, 0 };
-    if (!s_param (request, "companyId", &company) || company.len == 0) {
-        s_reply_error (worker, request->rid, 400, "invalid_parameter",
-                       "companyId is required");
+    if (!fy_request_param (request, "companyId", &company)
+        || company.len == 0) {
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_parameter",
+                               "companyId is required");
         return;
     }
     if (company.len != FY_UUID_SIZE - 1
         || !fy_uuid_is_valid (company.ptr, company.len)) {
-        s_reply_error (worker, request->rid, 400, "invalid_parameter",
-                       "companyId must be a uuid");
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_parameter",
+                               "companyId must be a uuid");
         return;
     }
     int64_t from_ms = 0, to_ms = 0;
@@ -572,8 +545,8 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
         || s_param_time (self, request, "to", &to_ms))
         return;
     if (from_ms >= to_ms) {
-        s_reply_error (worker, request->rid, 400, "invalid_parameter",
-                       "from must be before to");
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_parameter",
+                               "from must be before to");
         return;
     }
     if (to_ms - from_ms > S_VERIFY_MAX_DAYS * INT64_C (86400000)) {
@@ -582,14 +555,16 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
                   "from and to may be at most %d "
                   "days apart",
                   S_VERIFY_MAX_DAYS);
-        s_reply_error (worker, request->rid, 400, "invalid_parameter", message);
+        fy_worker_reply_error (worker, request->rid, 400, "invalid_parameter",
+                               message);
         return;
     }
     const char *key = fy_cfg_str (self->cfg, "store", "digest_key");
     if (!key || !*key) {
-        s_reply_error (worker, request->rid, 503, "not_configured",
-                       "this audit worker has no store.digest_key: there "
-                       "are no digests to verify against");
+        fy_worker_reply_error (
+            worker, request->rid, 503, "not_configured",
+            "this audit worker has no store.digest_key: there "
+            "are no digests to verify against");
         return;
     }
     //  Normalized to UTC with milliseconds, so PostgreSQL reads exactly
@@ -609,7 +584,7 @@ s_verify (fy_worker_t *worker, const fy_request_t *request,
         s_reply_store_error (worker, request->rid, errno, &err);
         return;
     }
-    s_reply_json (worker, request->rid, 200, report);
+    fy_worker_reply_json (worker, request->rid, 200, report);
     json_decref (report);
 }
 
