@@ -252,7 +252,7 @@ static const fy_cfg_key_t s_auth_keys [] = {
       NULL },
     { "jwks_refresh_min_s", FY_CFG_INT, "60", FY_CFG_RESTART,
       "least time between two reloads of the key set for an unknown kid; "
-      "a kid still unknown after one is refused until the next",
+      "a kid still unknown after one asks none for ten times as long",
       NULL, 1, 86400, NULL },
     { "jwks_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "URL of the JSON Web Key Set of the user token keys, chosen by kid", NULL,

@@ -9,6 +9,8 @@
 //  Most kids remembered as unknown; beyond it the oldest are forgotten
 //  all at once (the refresh interval still bounds the loads).
 #define S_NEGATIVE_MAX 1024
+//  How many refresh intervals a kid unknown after a load asks no other.
+#define S_NEGATIVE_INTERVALS 10
 
 typedef struct {
     char *kid;                  //  NULL: the one key of a single-key set
@@ -228,7 +230,7 @@ auth_keys_refreshed (auth_keys_t *self, int64_t now_ms)
         if (auth_keys_find (self, *kid ? kid : NULL))
             continue;
         int64_t *until = fy_xmalloc (sizeof *until);
-        *until = now_ms + self->options.refresh_min_ms;
+        *until = now_ms + S_NEGATIVE_INTERVALS * self->options.refresh_min_ms;
         zhashx_update (self->negative, kid, until);
     }
     zhashx_purge (self->asking);

@@ -5,8 +5,9 @@
     auth.jwt_alg), so the token's header picks a key but never an
     algorithm. An unknown kid may ask for the set to be loaded again, at
     most once per refresh interval, and a kid still unknown after a load
-    is refused without asking again for an interval (a negative cache):
-    a flood of made-up kids costs one load per interval. Pure: the caller
+    is refused without asking again for ten intervals (a negative cache):
+    a flood of made-up kids costs one load per interval, the same unknown
+    kid again and again one per ten. Pure: the caller
     reads the file or fetches the URL. */
 #ifndef AUTH_KEYS_H_INCLUDED
 #define AUTH_KEYS_H_INCLUDED
@@ -65,7 +66,7 @@ bool
 auth_keys_should_refresh (auth_keys_t *self, const char *kid, int64_t now_ms);
 
 //  A load ended at now_ms: the kids that asked for it and are still
-//  unknown are refused until now_ms plus the interval.
+//  unknown ask no load until now_ms plus ten intervals.
 void
 auth_keys_refreshed (auth_keys_t *self, int64_t now_ms);
 
