@@ -4,7 +4,8 @@
 #  HTTP on 127.0.0.1 and ferryctl send as the publisher. Two ferry-auth
 #  processes (A and B) behind two brokers share one key prefix (unique to
 #  the run, deleted at exit) and a JWKS file of an RSA key, an HMAC key
-#  and an encryption key (left out). Covers: user.login creating a session
+#  and an encryption key (left out); a third (D) loads the set from a URL
+#  that rotates to a new key. Covers: every /auth route in openapi.json, user.login creating a session
 #  (and the same event twice, and another body under its id), validate's
 #  RFC 7662 answers and required scope, the negative cases of RFC 8725
 #  (alg none in any case, HMAC keyed with the RSA public key, expired, nbf
@@ -46,14 +47,16 @@ python3 "$tool" keys "$tmp" || bail_out "auth_tool.py keys failed"
 secret=auth-test-service-secret-0123456789abcdef
 routes="auth:user.login,user.logout,user.password_changed,user.deactivated,auth.token_revoked,auth.session_revoked"
 base=$((8940 + $$ % 50 * 2))
-#  start_broker NAME PORT: a broker on ipc://$tmp/NAME.sock.
+#  start_broker NAME PORT [ARG...]: a broker on ipc://$tmp/NAME.sock.
 start_broker () {
-    "$broker" --set "broker.endpoint=ipc://$tmp/$1.sock" --set log.level=warn \
-        --set http.address=127.0.0.1 --set "http.port=$2" \
-        --set "http.jwt_secret=$secret" --set "broker.routes=$routes" \
-        2>>"$tmp/$1.log" &
+    local name=$1 port=$2
+    shift 2
+    "$broker" --set "broker.endpoint=ipc://$tmp/$name.sock" \
+        --set log.level=warn --set http.address=127.0.0.1 \
+        --set "http.port=$port" --set "http.jwt_secret=$secret" \
+        --set "broker.routes=$routes" "$@" 2>>"$tmp/$name.log" &
     pids+=($!)
-    for _ in $(seq 50); do [ -e "$tmp/$1.sock" ] && break; sleep 0.1; done
+    for _ in $(seq 50); do [ -e "$tmp/$name.sock" ] && break; sleep 0.1; done
 }
 #  start_auth NAME BROKER [ARG...]: a ferry-auth on broker BROKER.
 start_auth () {
@@ -76,16 +79,44 @@ up () {
     done
     return 1
 }
-start_broker b1 $base
+start_broker b1 $base --set "http.openapi=$FERRY_SRCDIR/schemas/openapi.json"
 start_broker b2 $((base + 1))
+start_broker b4 $((base + 3))
 url1=http://127.0.0.1:$base
 url2=http://127.0.0.1:$((base + 1))
+url4=http://127.0.0.1:$((base + 3))
 start_auth A b1
 pid_a=$auth_pid
 start_auth B b2
+#  D: the key set from a URL that has only the HMAC key at first.
+www=$tmp/www
+mkdir -p "$www"
+jq -c '{keys: [.keys[] | select(.kid == "hs-1")]}' "$tmp/jwks.json" \
+    > "$www/jwks.json"
+wport=$((base + 30))
+python3 -m http.server $wport --bind 127.0.0.1 --directory "$www" \
+    > /dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$wport/jwks.json" && break
+    sleep 0.1
+done
+start_auth D b4 --set auth.jwks_file= \
+    --set "auth.jwks_url=http://127.0.0.1:$wport/jwks.json"
 token=$("$ctl" --set http.jwt_secret=$secret token)
-up "$url1" && up "$url2"
-ok $? "GET /auth/health is 200 on both, Redis up"
+up "$url1" && up "$url2" && up "$url4"
+ok $? "GET /auth/health is 200 on all three, Redis up"
+is "$(curl -s "$url4/auth/health" | jq .keys)" 1 "D: one key from the URL"
+#  Every route ferry-auth serves is in the served openapi.json.
+curl -s "$url1/openapi.json" > "$tmp/openapi.json"
+for route in "post /auth/validate" "get /auth/sessions/{userId}" \
+             "delete /auth/sessions/{sessionId}" \
+             "delete /auth/users/{userId}/sessions" "get /auth/health" \
+             "get /auth/metrics"; do
+    jq -e --arg p "${route#* }" --arg m "${route% *}" '.paths[$p][$m]' \
+        "$tmp/openapi.json" > /dev/null
+    ok $? "$route is in openapi.json"
+done
 is "$(curl -s "$url1/auth/health" | jq -c '[.status, .redis, .keys]')" \
     '["ok","up",2]' "two keys of three loaded (the encryption key left out)"
 
@@ -151,6 +182,17 @@ code=$(api "$url1/auth/sessions/$user")
 is "$code" 200 "GET /auth/sessions/:userId"
 is "$(jq -c '[.sessions[] | [.sessionId, .ip, .userAgent, .mfa]]' "$tmp/body")" \
     "[[\"$sid\",\"203.0.113.42\",\"t/1\",true]]" "  the one session, first body kept"
+
+#  The URL's set rotates to hold the RSA key: D's first token of its kid
+#  loads it again (waited for), a kid still unknown is refused.
+cp "$tmp/jwks.json" "$www/jwks.json"
+sleep 1.1
+is "$(validate "$url4" "$good" | jq -c '[.active, .jti]')" '[true,"jti-good"]' \
+    "D: a kid new to it loads the rotated set: active"
+is "$(validate "$url4" "$(mint rsa-1 "$(claims $sid)" '{"kid":"rsa-9"}')")" \
+    '{"active":false}' "D: a kid the set does not have: inactive"
+is "$(metric "$url4" 'ferry_auth_key_loads_total{result="ok"}')" 2 \
+    "  two loads in all (the start, the rotation)"
 
 #  2. RFC 8725: tokens that must never be active.
 bad=0

@@ -464,7 +464,8 @@ auth_keys_reload (auth_t *self)
             fy_loop_rearm (self->http_source);
         return;
     }
-    if (fy_cfg_str (self->cfg, "auth", "jwks_file")) {
+    const char *file = fy_cfg_str (self->cfg, "auth", "jwks_file");
+    if (file && *file) {
         fy_error_t err = { "" };
         if (s_load_jwks_file (self, &err) < 0) {
             fy_metric_inc (self->refresh_failed);
