@@ -186,6 +186,11 @@ s_test_claims (void)
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
         is_str (s_claims (bad [i].claims, NULL, &c), bad [i].reason, "%s: %s",
                 bad [i].claims, bad [i].reason);
+    is_str (s_claims ("{\"sub\":\"a\\nb\",\"sid\":\"s\",\"jti\":\"j\","
+                      "\"iat\":1700000000,\"exp\":1700000900}",
+                      NULL, &c),
+            "bad_sub", "a sub with a newline: bad_sub");
+    ok (c.sub == NULL, "  and not handed on (it would go to the log)");
     ok (s_claims ("{\"sub\":\"u\",\"sid\":\"s\",\"jti\":\"j\",\"iat\":"
                   "1700000030,\"exp\":1700000900}",
                   NULL, &c)

@@ -125,8 +125,10 @@ auth_token_claims (json_t *claims, int64_t now, int64_t leeway_s,
     out->sub = json_string_value (json_object_get (claims, "sub"));
     out->sid = json_string_value (json_object_get (claims, "sid"));
     out->jti = json_string_value (json_object_get (claims, "jti"));
-    if (!s_is_id (out->sub, false))
+    if (!s_is_id (out->sub, false)) {
+        out->sub = NULL;        //  not fit for a log line
         return "bad_sub";
+    }
     if (!s_is_id (out->sid, false))
         return "bad_sid";
     if (!s_is_id (out->jti, false))
