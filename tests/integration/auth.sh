@@ -189,10 +189,17 @@ cp "$tmp/jwks.json" "$www/jwks.json"
 sleep 1.1
 is "$(validate "$url4" "$good" | jq -c '[.active, .jti]')" '[true,"jti-good"]' \
     "D: a kid new to it loads the rotated set: active"
-is "$(validate "$url4" "$(mint rsa-1 "$(claims $sid)" '{"kid":"rsa-9"}')")" \
-    '{"active":false}' "D: a kid the set does not have: inactive"
-is "$(metric "$url4" 'ferry_auth_key_loads_total{result="ok"}')" 2 \
-    "  two loads in all (the start, the rotation)"
+sleep 1.1
+rsa9=$(mint rsa-1 "$(claims $sid)" '{"kid":"rsa-9"}')
+is "$(validate "$url4" "$rsa9")" '{"active":false}' \
+    "D: a kid the set does not have: inactive"
+is "$(metric "$url4" 'ferry_auth_key_loads_total{result="ok"}')" 3 \
+    "  after a load for it (the start, the rotation, rsa-9)"
+sleep 1.1
+is "$(validate "$url4" "$rsa9")" '{"active":false}' \
+    "D: rsa-9 again, past the refresh interval: inactive"
+is "$(metric "$url4" 'ferry_auth_key_loads_total{result="ok"}')" 3 \
+    "  without a load (the negative cache)"
 
 #  2. RFC 8725: tokens that must never be active.
 bad=0
@@ -326,6 +333,39 @@ is "$(api -X DELETE "$url1/auth/users/$user/sessions")" 200 \
 is "$(jq -c . "$tmp/body")" '{"revoked":1}' "  its one live session"
 code=$(api "$url1/auth/sessions/$user")
 is "$(jq -c .sessions "$tmp/body")" '[]' "no session left"
+
+#  The other key sources: a PEM public key, a shared secret; and a
+#  configuration without exactly one source refused (exit 2, one line).
+s5=6b1c5a1e-5555-4c3d-8192-74d465ee28de
+login $s5 > /dev/null
+start_broker b5 $((base + 4))
+url5=http://127.0.0.1:$((base + 4))
+start_auth E b5 --set auth.jwks_file= --set "auth.jwt_public_key_file=$tmp/rsa.pub"
+up "$url5"
+ok $? "E with a PEM public key: healthy"
+is "$(validate "$url5" "$(mint rsa-1 "$(claims $s5)")" | jq .active)" true \
+    "  an RS256 token: active (its kid is not needed)"
+is "$(validate "$url5" "$(mint hs-1 "$(claims $s5)")")" '{"active":false}' \
+    "  an HS256 one: inactive"
+kill -TERM $auth_pid
+wait $auth_pid
+FERRY_AUTH_JWT_SECRET_FILE=$tmp/secret start_auth F b5 --set auth.jwks_file= \
+    --set auth.jwt_alg=HS256
+up "$url5"
+ok $? "F with a shared secret: healthy"
+is "$(validate "$url5" "$(mint hs-1 "$(claims $s5)")" | jq .active)" true \
+    "  an HS256 token: active"
+is "$(validate "$url5" "$(mint rsa-1 "$(claims $s5)")")" '{"active":false}' \
+    "  an RS256 one: inactive"
+"$auth" --set "auth.broker=ipc://$tmp/none.sock" > "$tmp/out" 2>&1
+is "$?" 2 "no key source: exit 2"
+is "$(wc -l < "$tmp/out")" 1 "  with one line: $(head -c 100 "$tmp/out")"
+"$auth" --set "auth.broker=ipc://$tmp/none.sock" --set auth.jwt_secret=short \
+    > "$tmp/out" 2>&1
+is "$?" 2 "a secret too short: exit 2"
+"$auth" --set "auth.broker=ipc://$tmp/none.sock" --set "auth.jwks_file=$tmp/jwks.json" \
+    --set auth.redis_url=rediss://h > "$tmp/out" 2>&1
+is "$?" 2 "a Redis URL refused: exit 2"
 
 #  5. SIGTERM: a clean exit.
 kill -TERM $pid_a
