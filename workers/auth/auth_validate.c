@@ -38,7 +38,8 @@ s_validation_free (void *arg)
     s_validation_t *v = arg;
     if (!v)
         return;
-    explicit_bzero (v->token, v->len);
+    if (v->token)
+        explicit_bzero (v->token, v->len);
     free (v->token);
     free (v->scope);
     free (v->kid);
