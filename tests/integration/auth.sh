@@ -340,23 +340,25 @@ s5=6b1c5a1e-5555-4c3d-8192-74d465ee28de
 login $s5 > /dev/null
 start_broker b5 $((base + 4))
 url5=http://127.0.0.1:$((base + 4))
-start_auth E b5 --set auth.jwks_file= --set "auth.jwt_public_key_file=$tmp/rsa.pub"
-up "$url5"
-ok $? "E with a PEM public key: healthy"
-is "$(validate "$url5" "$(mint rsa-1 "$(claims $s5)")" | jq .active)" true \
-    "  an RS256 token: active (its kid is not needed)"
-is "$(validate "$url5" "$(mint hs-1 "$(claims $s5)")")" '{"active":false}' \
-    "  an HS256 one: inactive"
-kill -TERM $auth_pid
-wait $auth_pid
-FERRY_AUTH_JWT_SECRET_FILE=$tmp/secret start_auth F b5 --set auth.jwks_file= \
+#  one_key NAME WHAT GOOD_KID BAD_KID [ARG...]: a ferry-auth of one key on
+#  b5 takes the tokens of GOOD_KID's key and no others, then stops.
+one_key () {
+    local name=$1 what=$2 good_kid=$3 bad_kid=$4
+    shift 4
+    start_auth "$name" b5 --set auth.jwks_file= "$@"
+    up "$url5"
+    ok $? "$name with $what: healthy"
+    is "$(validate "$url5" "$(mint $good_kid "$(claims $s5)")" | jq .active)" \
+        true "  a token of its key: active (its kid not needed)"
+    is "$(validate "$url5" "$(mint $bad_kid "$(claims $s5)")")" \
+        '{"active":false}' "  a token of the other key: inactive"
+    kill -TERM $auth_pid
+    wait $auth_pid
+}
+one_key E "a PEM public key" rsa-1 hs-1 \
+    --set "auth.jwt_public_key_file=$tmp/rsa.pub"
+FERRY_AUTH_JWT_SECRET_FILE=$tmp/secret one_key F "a shared secret" hs-1 rsa-1 \
     --set auth.jwt_alg=HS256
-up "$url5"
-ok $? "F with a shared secret: healthy"
-is "$(validate "$url5" "$(mint hs-1 "$(claims $s5)")" | jq .active)" true \
-    "  an HS256 token: active"
-is "$(validate "$url5" "$(mint rsa-1 "$(claims $s5)")")" '{"active":false}' \
-    "  an RS256 one: inactive"
 "$auth" --set "auth.broker=ipc://$tmp/none.sock" > "$tmp/out" 2>&1
 is "$?" 2 "no key source: exit 2"
 is "$(wc -l < "$tmp/out")" 1 "  with one line: $(head -c 100 "$tmp/out")"

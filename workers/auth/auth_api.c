@@ -152,19 +152,43 @@ s_on_sessions (auth_call_t *call, const fy_redis_reply_t *reply)
     json_decref (body);
 }
 
-//  A call for request answered by fn, owning state (a string); NULL
-//  having answered 503 when Redis is not there.
-static auth_call_t *
+//  Starts a request's Redis call: the store function, on input.
+typedef int (s_issue_fn) (auth_t *self, const void *input, auth_call_t *call,
+                          fy_error_t *err);
+
+//  A Redis call for request, answered by fn, owning state (a string),
+//  started by issue on input; 503 at once when Redis is not there, or
+//  when the call cannot start (what it is, for the log).
+static void
 s_request_call (auth_t *self, const fy_request_t *request, auth_call_fn *fn,
-                const char *state)
+                const char *state, s_issue_fn *issue, const void *input,
+                const char *what)
 {
     if (!auth_redis_ready (self)) {
         auth_reply_unavailable (self, request->rid);
-        return NULL;
+        return;
     }
     auth_call_t *call = auth_call_new (self, fn, fy_xstrdup (state), free);
     call->rid = request->rid;
-    return call;
+    fy_error_t err = { "" };
+    int rc = issue (self, input, call, &err);
+    auth_call_issued (&call, rc, &err, what);
+}
+
+static int
+s_issue_sessions (auth_t *self, const void *input, auth_call_t *call,
+                  fy_error_t *err)
+{
+    return auth_store_sessions (self->store, input, fy_clock_wall_ms (),
+                                auth_call_done, call, err);
+}
+
+static int
+s_issue_apply (auth_t *self, const void *input, auth_call_t *call,
+               fy_error_t *err)
+{
+    return auth_store_apply (self->store, input, fy_clock_wall_ms (),
+                             auth_call_done, call, err);
 }
 
 static void
@@ -176,13 +200,8 @@ s_sessions (fy_worker_t *worker, const fy_request_t *request,
     char user [FY_UUID_SIZE];
     if (!s_uuid_param (self, request->rid, match, "userId", user))
         return;
-    auth_call_t *call = s_request_call (self, request, s_on_sessions, user);
-    if (!call)
-        return;
-    fy_error_t err = { "" };
-    int rc = auth_store_sessions (self->store, user, fy_clock_wall_ms (),
-                                  auth_call_done, call, &err);
-    auth_call_issued (&call, rc, &err, "sessions not read");
+    s_request_call (self, request, s_on_sessions, user, s_issue_sessions, user,
+                    "sessions not read");
 }
 
 //  A revocation by the API answered: {"revoked": n} or 404.
@@ -207,49 +226,30 @@ s_on_revoked (auth_call_t *call, const fy_redis_reply_t *reply)
     json_decref (body);
 }
 
+//  DELETE /auth/sessions/:sessionId (one session) and
+//  /auth/users/:userId/sessions (all of them, and the tokens issued
+//  before now).
 static void
-s_revoke (auth_t *self, const fy_request_t *request, const auth_op_t *op,
-          const char *what)
-{
-    auth_call_t *call = s_request_call (self, request, s_on_revoked, what);
-    if (!call)
-        return;
-    fy_error_t err = { "" };
-    int rc = auth_store_apply (self->store, op, fy_clock_wall_ms (),
-                               auth_call_done, call, &err);
-    auth_call_issued (&call, rc, &err, "revocation not applied");
-}
-
-static void
-s_delete_session (fy_worker_t *worker, const fy_request_t *request,
-                  const fy_route_match_t *match, void *arg)
+s_delete (fy_worker_t *worker, const fy_request_t *request,
+          const fy_route_match_t *match, void *arg)
 {
     (void) worker;
     auth_t *self = arg;
-    char sid [FY_UUID_SIZE];
-    if (!s_uuid_param (self, request->rid, match, "sessionId", sid))
+    size_t len = 0;
+    bool one = fy_route_param (match, "sessionId", &len) != NULL;
+    char id [FY_UUID_SIZE];
+    if (!s_uuid_param (self, request->rid, match, one ? "sessionId" : "userId",
+                       id))
         return;
-    auth_op_t op = { .kind = AUTH_OP_REVOKE_SESSION, .sid = sid };
+    auth_op_t op = { .kind = AUTH_OP_REVOKE_SESSION, .sid = id };
+    if (!one)
+        op = (auth_op_t) { .kind = AUTH_OP_REVOKE_USER,
+                           .user = id,
+                           .revoked_before_s = fy_clock_wall_ms () / 1000 };
     char what [64];
-    snprintf (what, sizeof what, "session=%s", sid);
-    s_revoke (self, request, &op, what);
-}
-
-static void
-s_delete_user_sessions (fy_worker_t *worker, const fy_request_t *request,
-                        const fy_route_match_t *match, void *arg)
-{
-    (void) worker;
-    auth_t *self = arg;
-    char user [FY_UUID_SIZE];
-    if (!s_uuid_param (self, request->rid, match, "userId", user))
-        return;
-    auth_op_t op = { .kind = AUTH_OP_REVOKE_USER,
-                     .user = user,
-                     .revoked_before_s = fy_clock_wall_ms () / 1000 };
-    char what [64];
-    snprintf (what, sizeof what, "user=%s", user);
-    s_revoke (self, request, &op, what);
+    snprintf (what, sizeof what, "%s=%s", one ? "session" : "user", id);
+    s_request_call (self, request, s_on_revoked, what, s_issue_apply, &op,
+                    "revocation not applied");
 }
 
 static void
@@ -295,9 +295,8 @@ static const fy_worker_route_t s_routes [] = {
     { { "GET", "/auth/health", 0, 0 }, s_health },
     { { "GET", "/auth/metrics", 0, 0 }, s_metrics },
     { { "GET", "/auth/sessions/:userId", 0, 0 }, s_sessions },
-    { { "DELETE", "/auth/sessions/:sessionId", 0, 0 }, s_delete_session },
-    { { "DELETE", "/auth/users/:userId/sessions", 0, 0 },
-      s_delete_user_sessions },
+    { { "DELETE", "/auth/sessions/:sessionId", 0, 0 }, s_delete },
+    { { "DELETE", "/auth/users/:userId/sessions", 0, 0 }, s_delete },
     { { NULL, NULL, 0, 0 }, NULL }
 };
 
