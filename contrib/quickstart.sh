@@ -8,11 +8,12 @@
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
 #  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
-#  publishes the sample events through it, then starts ferry-bridge and
-#  sends them again, with fresh ids, through SQS, and ends with a search
-#  over the audit API. Everything stays up afterwards for you to look at;
-#  `contrib/quickstart.sh stop` ends it all: the broker, the bridge,
-#  ferry-audit and the stack. A second run rebuilds only what changed and
+#  ferry-auth (on the stack's Redis) and publishes the sample events
+#  through it, then starts ferry-bridge and sends them again, with fresh
+#  ids, through SQS, logs a user in and validates their token over the
+#  auth API, and ends with a search over the audit API. Everything stays
+#  up afterwards for you to look at; `contrib/quickstart.sh stop` ends it
+#  all: the broker, the bridge, the workers and the stack. A second run rebuilds only what changed and
 #  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
 
@@ -66,7 +67,7 @@ stop_system () {
 case ${1:-} in
     stop)
         stop_system
-        echo "quickstart: broker, bridge and ferry-audit stopped"
+        echo "quickstart: broker, bridge, ferry-audit and ferry-auth stopped"
         exec "$ROOT/contrib/stack.sh" stop ;;
     '') ;;
     *) die "usage: contrib/quickstart.sh [stop]" ;;
@@ -130,7 +131,7 @@ say "migrate the stack's PostgreSQL"
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
-say "broker and ferry-audit"
+say "broker, ferry-audit and ferry-auth"
 stop_system
 mkdir -p "$RUN"
 chmod 700 "$RUN"
@@ -138,10 +139,15 @@ chmod 700 "$RUN"
 [ -f "$RUN/jwt_secret" ] || head -c 32 /dev/urandom | base64 >"$RUN/jwt_secret"
 [ -f "$RUN/admin_token" ] || head -c 24 /dev/urandom | base64 >"$RUN/admin_token"
 [ -f "$RUN/digest_key" ] || head -c 32 /dev/urandom | base64 >"$RUN/digest_key"
-chmod 600 "$RUN/jwt_secret" "$RUN/admin_token" "$RUN/digest_key"
+#  The key of user tokens, which the monolith would hold: not the
+#  service tokens' one.
+[ -f "$RUN/user_secret" ] || head -c 32 /dev/urandom | base64 >"$RUN/user_secret"
+chmod 600 "$RUN/jwt_secret" "$RUN/admin_token" "$RUN/digest_key" \
+    "$RUN/user_secret"
 export FERRY_HTTP_JWT_SECRET_FILE=$RUN/jwt_secret
 export FERRY_HTTP_ADMIN_TOKEN_FILE=$RUN/admin_token
 export FERRY_STORE_DIGEST_KEY_FILE=$RUN/digest_key
+export FERRY_AUTH_JWT_SECRET_FILE=$RUN/user_secret
 endpoint=tcp://127.0.0.1:$ZMQ_PORT
 http=http://127.0.0.1:$HTTP_PORT
 "$BUILD/broker/ferry-broker" --set broker.endpoint=$endpoint \
@@ -151,14 +157,19 @@ echo $! >"$RUN/broker.pid"
 "$BUILD/workers/audit/ferry-audit" --set audit.broker=$endpoint \
     >"$RUN/audit.log" 2>&1 &
 echo $! >"$RUN/audit.pid"
+"$BUILD/workers/auth/ferry-auth" --set auth.broker=$endpoint \
+    >"$RUN/auth.log" 2>&1 &
+echo $! >"$RUN/auth.pid"
 for _ in $(seq 50); do
-    curl -sf $http/ready >/dev/null && break
+    curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null &&
+        break
     sleep 0.1
 done
-curl -sf $http/ready >/dev/null ||
-    die "the broker or ferry-audit is not ready; see $RUN/*.log"
+curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null ||
+    die "the broker or a worker is not ready; see $RUN/*.log"
 masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
-echo "    broker $endpoint, $http, ferry-audit on $masked"
+echo "    broker $endpoint, $http, ferry-audit on $masked, ferry-auth on" \
+    "$REDIS_URL"
 echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
@@ -193,6 +204,35 @@ curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     $http/events
 echo
 
+say "a user logs in (user.login), then POST /auth/validate with their token"
+login=$ROOT/contrib/demo/05-user.login.json
+user=$(jq -r .payload.userId "$login")
+sid=$(jq -r .payload.sessionId "$login")
+now=$(date +%s)
+jq -c --arg id "$(cat /proc/sys/kernel/random/uuid)" \
+    --arg at "$(date -u -d @$now +%Y-%m-%dT%H:%M:%S.000Z)" \
+    --arg until "$(date -u -d @$((now + 43200)) +%Y-%m-%dT%H:%M:%S.000Z)" \
+    '.id = $id | .occurredAt = $at | .payload.expiresAt = $until' "$login" |
+    "$ferryctl" send --broker $endpoint
+#  What the monolith would mint at that login: HS256 with the user key.
+user_token=$(python3 - "$RUN/user_secret" "$user" "$sid" "$now" <<'PY'
+import base64, hashlib, hmac, json, sys, uuid
+key = open(sys.argv[1], "rb").read().strip()
+now = int(sys.argv[4])
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def part(v): return b64(json.dumps(v, separators=(",", ":")).encode())
+signing = part({"alg": "HS256", "typ": "JWT"}) + "." + part({
+    "sub": sys.argv[2], "sid": sys.argv[3], "jti": str(uuid.uuid4()),
+    "iat": now, "exp": now + 900, "scope": "goals:read"})
+print(signing + "." + b64(hmac.new(key, signing.encode(), hashlib.sha256).digest()))
+PY
+)
+curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"token\":\"$user_token\",\"scope\":\"goals:read\"}" \
+    $http/auth/validate | jq -c . | sed 's/^/    /'
+curl -s -H "Authorization: Bearer $token" "$http/auth/sessions/$user" |
+    jq -r '.sessions[] | "    session \(.sessionId) until \(.expiresAt)"'
+
 company=$(jq -r .companyId "${samples[0]}")
 say "search the audit API: GET /audit/search?companyId=$company&limit=5"
 curl -sf -H "Authorization: Bearer $token" \
@@ -211,5 +251,6 @@ cat <<EOF
     curl -H "Authorization: Bearer \$($ferryctl --set http.jwt_secret_file=${RUN#"$ROOT"/}/jwt_secret token)" \\
         "$http/audit/search?companyId=$company"
     psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
-  contrib/quickstart.sh stop ends the broker, the bridge, ferry-audit and the stack.
+    curl -H "Authorization: Bearer ..." $http/auth/sessions/$user
+  contrib/quickstart.sh stop ends the broker, the bridge, the workers and the stack.
 EOF

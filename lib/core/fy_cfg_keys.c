@@ -62,7 +62,9 @@ static const fy_cfg_key_t s_broker_keys [] = {
       3600000, NULL },
     { "routes", FY_CFG_STR,
       "audit:* analytics:user.*,company.created,department.*,goal.*,"
-      "review.*,feedback.*,one_on_one.*",
+      "review.*,feedback.*,one_on_one.* auth:user.login,user.logout,"
+      "user.password_changed,user.deactivated,auth.token_revoked,"
+      "auth.session_revoked",
       FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",
@@ -273,6 +275,82 @@ static const fy_cfg_key_t s_analytics_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_auth_keys [] = {
+    { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
+      "the broker's endpoint ferry-auth connects to", NULL, 0, 0, NULL },
+    { "cache_max", FY_CFG_INT, "10000", FY_CFG_RESTART,
+      "positive validations kept in process (until the token's exp at "
+      "most, dropped on revocation); 0: no cache",
+      NULL, 0, 10000000, NULL },
+    { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "most deliveries and requests held at once", NULL, 1, 1000000, NULL },
+    { "event_ttl_s", FY_CFG_INT, "1382400", FY_CFG_RESTART,
+      "how long an applied event's id is remembered, so that a redelivery "
+      "changes nothing (above SQS's longest retention, 14 days)",
+      NULL, 1209600, 31536000, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
+      60000, NULL },
+    { "jwks_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "JSON Web Key Set of the user token keys, chosen by kid", NULL, 0, 0,
+      NULL },
+    { "jwks_refresh_min_s", FY_CFG_INT, "60", FY_CFG_RESTART,
+      "least time between two reloads of the key set for an unknown kid; "
+      "a kid still unknown after one asks none for ten times as long",
+      NULL, 1, 86400, NULL },
+    { "jwks_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "URL of the JSON Web Key Set of the user token keys, chosen by kid", NULL,
+      0, 0, NULL },
+    { "jwt_alg", FY_CFG_STR, "HS256", FY_CFG_RESTART,
+      "the algorithm of user tokens (a JWK's own alg wins for its key)", NULL,
+      0, 0, "HS256|RS256|ES256" },
+    { "jwt_audience", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "required aud claim of user tokens, when set", NULL, 0, 0, NULL },
+    { "jwt_issuer", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "required iss claim of user tokens, when set", NULL, 0, 0, NULL },
+    { "jwt_leeway_s", FY_CFG_INT, "30", FY_CFG_RESTART,
+      "clock skew allowed on exp, nbf and iat of user tokens", NULL, 0, 300,
+      NULL },
+    { "jwt_public_key_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "PEM public key of RS256 or ES256 user tokens", NULL, 0, 0, NULL },
+    { "jwt_secret", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
+      "HS256 key of user tokens, at least 32 bytes", NULL, 0, 0, NULL },
+    { "jwt_typ", FY_CFG_STR, "JWT", FY_CFG_RESTART,
+      "required typ header of user tokens (compared without case and "
+      "without application/); empty: not checked",
+      NULL, 0, 0, NULL },
+    { "key_prefix", FY_CFG_STR, "ferry:auth:", FY_CFG_RESTART,
+      "prefix of every Redis key and of the revocation channel", NULL, 0, 0,
+      NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats the broker may miss before the worker reconnects", NULL, 2,
+      100, NULL },
+    { "max_token_bytes", FY_CFG_INT, "4096", FY_CFG_RESTART,
+      "longest user token looked at; longer ones are inactive", NULL, 64, 8192,
+      NULL },
+    { "max_token_lifetime_s", FY_CFG_INT, "86400", FY_CFG_RESTART,
+      "longest exp - iat of a user token; also how long a revoke-all "
+      "(revoked_before) is kept",
+      NULL, 60, 31536000, NULL },
+    { "name", FY_CFG_STR, "ferry-auth", FY_CFG_RESTART,
+      "the name the worker gives the broker in HELLO", NULL, 0, 0, NULL },
+    { "redis_timeout_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "how long one Redis command may take before the request fails (503)",
+      NULL, 10, 60000, NULL },
+    { "redis_url", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
+      "Redis of the sessions and revocations: redis://[[user]:password@]host"
+      "[:port][/db] or unix://",
+      "REDIS_URL", 0, 0, NULL },
+    { "session_ttl_s", FY_CFG_INT, "604800", FY_CFG_RESTART,
+      "life of a session whose user.login has no expiresAt, and of the "
+      "mark of a session revoked before its login arrived",
+      NULL, 60, 31536000, NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "10000", FY_CFG_RESTART,
+      "how long SIGTERM waits for the events and validations in hand", NULL, 0,
+      3600000, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
@@ -287,5 +365,8 @@ const fy_cfg_section_t fy_cfg_sections [] = {
       "API" },
     { "analytics", s_analytics_keys,
       "ferry-analytics: facts, rollups and the /analytics API" },
+    { "auth", s_auth_keys,
+      "ferry-auth: user token validation, sessions and revocation in Redis, "
+      "its /auth API" },
     { .name = NULL }
 };

@@ -643,6 +643,52 @@ s_check_header (fy_jwt_t *self, json_t *header, fy_error_t *err)
     return FY_JWT_OK;
 }
 
+//  The two dots of a compact JWS of len bytes (checked: 1 to
+//  FY_JWT_MAX_LEN bytes, exactly three parts). Returns 0, or -1 with err.
+static int
+s_split (const char *token, size_t len, const char **dot1_p,
+         const char **dot2_p, fy_error_t *err)
+{
+    if (len == 0 || len > FY_JWT_MAX_LEN) {
+        fy_error_set (err, "token length %zu is not 1 to %d bytes", len,
+                      FY_JWT_MAX_LEN);
+        return -1;
+    }
+    const char *end = token + len;
+    const char *dot1 = memchr (token, '.', len);
+    const char *dot2 =
+        dot1 ? memchr (dot1 + 1, '.', (size_t) (end - dot1 - 1)) : NULL;
+    if (!dot2 || memchr (dot2 + 1, '.', (size_t) (end - dot2 - 1))) {
+        fy_error_set (err, "token is not three dot-separated parts");
+        return -1;
+    }
+    *dot1_p = dot1;
+    *dot2_p = dot2;
+    return 0;
+}
+
+fy_jwt_status_t
+fy_jwt_header (const char *token, size_t len, json_t **header_p,
+               fy_error_t *err)
+{
+    assert (token || len == 0);
+    assert (header_p);
+    *header_p = NULL;
+    const char *dot1, *dot2;
+    unsigned char *header = NULL;
+    size_t header_len = 0;
+    if (s_split (token, len, &dot1, &dot2, err))
+        return FY_JWT_MALFORMED;
+    if (s_b64url_decode (token, (size_t) (dot1 - token), &header,
+                         &header_len)) {
+        fy_error_set (err, "token header is not base64url");
+        return FY_JWT_MALFORMED;
+    }
+    *header_p = s_parse_object (header, header_len, "token header", err);
+    free (header);
+    return *header_p ? FY_JWT_OK : FY_JWT_MALFORMED;
+}
+
 fy_jwt_status_t
 fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
                    char **payload_p, size_t *payload_len_p, fy_error_t *err)
@@ -657,19 +703,10 @@ fy_jwt_verify_jws (fy_jwt_t *self, const char *token, size_t len,
     unsigned char *header = NULL, *payload = NULL, *sig = NULL;
     size_t header_len, payload_len = 0, sig_len;
     json_t *header_json = NULL;
-    if (len == 0 || len > FY_JWT_MAX_LEN) {
-        fy_error_set (err, "token length %zu is not 1 to %d bytes", len,
-                      FY_JWT_MAX_LEN);
-        goto out;
-    }
     const char *end = token + len;
-    const char *dot1 = memchr (token, '.', len);
-    const char *dot2 =
-        dot1 ? memchr (dot1 + 1, '.', (size_t) (end - dot1 - 1)) : NULL;
-    if (!dot2 || memchr (dot2 + 1, '.', (size_t) (end - dot2 - 1))) {
-        fy_error_set (err, "token is not three dot-separated parts");
+    const char *dot1, *dot2;
+    if (s_split (token, len, &dot1, &dot2, err))
         goto out;
-    }
     if (s_b64url_decode (token, (size_t) (dot1 - token), &header, &header_len)
         || s_b64url_decode (dot1 + 1, (size_t) (dot2 - dot1 - 1), &payload,
                             &payload_len)
@@ -873,6 +910,13 @@ char *
 fy_jwt_sign (const char *alg, const void *key, size_t key_len, json_t *claims,
              fy_error_t *err)
 {
+    return fy_jwt_sign_kid (alg, key, key_len, NULL, claims, err);
+}
+
+char *
+fy_jwt_sign_kid (const char *alg, const void *key, size_t key_len,
+                 const char *kid, json_t *claims, fy_error_t *err)
+{
     assert (key || key_len == 0);
     char *token = NULL;
     char *json = NULL;
@@ -902,6 +946,7 @@ fy_jwt_sign (const char *alg, const void *key, size_t key_len, json_t *claims,
     if (jwt_new (&jwt) != 0)
         abort ();
     if (jwt_add_grants_json (jwt, json) != 0
+        || (kid && jwt_add_header (jwt, "kid", kid) != 0)
         || jwt_set_alg (jwt, jwt_str_alg (alg), key, (int) key_len) != 0) {
         fy_error_set (err, "libjwt refused the claims or the key");
         goto out;

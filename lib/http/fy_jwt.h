@@ -105,6 +105,15 @@ fy_jwt_status_t
 fy_jwt_verify (fy_jwt_t *self, const char *token, size_t len, int64_t now,
                json_t **claims_p, fy_error_t *err) FY_MUSTCHECK;
 
+//  The protected header of token (len bytes) as a JSON object, decoded
+//  with the same strict rules as fy_jwt_verify_jws (size, three parts,
+//  base64url, no duplicate names) but NOT verified: for choosing a key by
+//  its "kid" and checking "typ" before verifying with that key. Returns
+//  FY_JWT_OK and *header_p (caller owns), or FY_JWT_MALFORMED with err.
+fy_jwt_status_t
+fy_jwt_header (const char *token, size_t len, json_t **header_p,
+               fy_error_t *err) FY_MUSTCHECK;
+
 //  Short stable code for status, for the JSON error body: "ok",
 //  "malformed_token", "bad_algorithm", "bad_signature", "token_expired",
 //  "token_not_yet_valid", "bad_issuer", "bad_audience", "missing_claim".
@@ -118,6 +127,12 @@ fy_jwt_status_code (fy_jwt_status_t status);
 char *
 fy_jwt_sign (const char *alg, const void *key, size_t key_len, json_t *claims,
              fy_error_t *err) FY_MUSTCHECK;
+
+//  The same with a "kid" header naming the key (NULL: none). The "typ"
+//  header is always "JWT" (libjwt 1.10 writes it over any other).
+char *
+fy_jwt_sign_kid (const char *alg, const void *key, size_t key_len,
+                 const char *kid, json_t *claims, fy_error_t *err) FY_MUSTCHECK;
 
 #ifdef __cplusplus
 }

@@ -107,6 +107,12 @@ struct fy_redis {
     size_t fallbacks;
     fy_redis_script_t *scripts;
     char last_error [200];
+    //  A subscriber (fy_redis_subscribe): its channel, its listener, and
+    //  whether this connection's SUBSCRIBE was confirmed.
+    char *sub_channel;
+    fy_redis_message_fn *sub_fn;
+    void *sub_arg;
+    bool sub_live;
 };
 
 void
@@ -639,6 +645,49 @@ s_send (fy_redis_t *self, s_cmd_t *cmd, size_t argc, const char **argv,
         s_fail (self, cmd, EIO, "hiredis refused the command");
 }
 
+//  A subscriber's SUBSCRIBE answers (hiredis keeps calling the one
+//  callback for the channel: the confirmation, then each message), and
+//  NULL when the connection is freed.
+static void
+s_on_push (redisAsyncContext *ac, void *reply_p, void *privdata)
+{
+    (void) ac;
+    fy_redis_t *self = privdata;
+    const redisReply *reply = reply_p;
+    if (!reply) {
+        bool was_live = self->sub_live;
+        self->sub_live = false;
+        if (was_live && !self->destroying)
+            self->sub_fn (FY_REDIS_SUB_LOST, NULL, NULL, 0, self->sub_arg);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+        || reply->element [0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = reply->element [0]->str;
+    if (strcmp (kind, "subscribe") == 0 && !self->sub_live) {
+        self->sub_live = true;
+        self->sub_fn (FY_REDIS_SUB_READY, NULL, NULL, 0, self->sub_arg);
+    }
+    else if (strcmp (kind, "message") == 0
+             && reply->element [1]->type == REDIS_REPLY_STRING
+             && reply->element [2]->type == REDIS_REPLY_STRING)
+        self->sub_fn (FY_REDIS_SUB_MESSAGE, reply->element [1]->str,
+                      reply->element [2]->str, reply->element [2]->len,
+                      self->sub_arg);
+}
+
+static void
+s_send_subscribe (fy_redis_t *self)
+{
+    const char *argv [2] = { "SUBSCRIBE", self->sub_channel };
+    if (redisAsyncCommandArgv (self->ac, s_on_push, self, 2, argv, NULL)
+        != REDIS_OK) {
+        s_lost (self, "SUBSCRIBE on %s: hiredis refused it", self->where);
+        self->reset_pending = true;
+    }
+}
+
 //  Past AUTH and SELECT: send what waited, in order.
 static void
 s_ready (fy_redis_t *self)
@@ -646,6 +695,8 @@ s_ready (fy_redis_t *self)
     self->state = S_READY;
     self->ready_since = fy_clock_mono_ms ();
     self->connects++;
+    if (self->sub_channel)
+        s_send_subscribe (self);
     s_cmd_t *cmd;
     while (self->state == S_READY && self->ac && (cmd = s_queue_first (self))) {
         s_dequeue (self, cmd);
@@ -873,6 +924,7 @@ fy_redis_destroy (fy_redis_t **self_p)
         free (script);
     }
     fy_redis_url_clear (&self->url);
+    free (self->sub_channel);
     if (self->epfd >= 0)
         close (self->epfd);
     free (self);
@@ -1050,6 +1102,37 @@ fy_redis_script_fallbacks (fy_redis_t *self)
 }
 
 //  --------------------------------------------------------------------
+//  Subscriptions
+
+int
+fy_redis_subscribe (fy_redis_t *self, const char *channel,
+                    fy_redis_message_fn *fn, void *arg, fy_error_t *err)
+{
+    assert (self);
+    assert (channel);
+    assert (fn);
+    if (self->sub_channel || self->pending) {
+        fy_error_set (err, "redis: SUBSCRIBE needs a client of its own, "
+                           "with no command pending");
+        errno = EINVAL;
+        return -1;
+    }
+    self->sub_channel = fy_xstrdup (channel);
+    self->sub_fn = fn;
+    self->sub_arg = arg;
+    if (self->state == S_READY && self->ac)
+        s_send_subscribe (self);
+    return 0;
+}
+
+bool
+fy_redis_is_subscribed (fy_redis_t *self)
+{
+    assert (self);
+    return self->sub_live;
+}
+
+//  --------------------------------------------------------------------
 //  Commands
 
 //  Commands that make the connection a push channel, whose replies no
@@ -1085,6 +1168,11 @@ s_issue (fy_redis_t *self, s_kind_t kind, fy_redis_script_t *script,
         argvlen = lens;
     }
     int rc = -1;
+    if (self->sub_channel) {
+        fy_error_set (err, "redis: a subscriber client sends no commands");
+        errno = EINVAL;
+        goto out;
+    }
     if (s_is_push (argv [0], argvlen [0])) {
         fy_error_set (err,
                       "redis: %.*s is not supported (replies would no "

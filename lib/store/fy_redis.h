@@ -169,7 +169,8 @@ fy_redis_connects (fy_redis_t *self);
 //  with errno and err (fn is then not called): EAGAIN when max_queued
 //  commands already wait for a connection, EINVAL for no arguments or a
 //  command that turns the connection into a push channel (SUBSCRIBE,
-//  PSUBSCRIBE, SSUBSCRIBE, MONITOR), which this client does not support.
+//  PSUBSCRIBE, SSUBSCRIBE, MONITOR; fy_redis_subscribe does SUBSCRIBE), or
+//  any command on a subscriber client.
 int
 fy_redis_command (fy_redis_t *self, size_t argc, const char *const *argv,
                   const size_t *argvlen, fy_redis_fn *fn, void *arg,
@@ -195,6 +196,41 @@ fy_redis_commandl (fy_redis_t *self, fy_redis_fn *fn, void *arg, uint64_t *id_p,
 //  the connection). Returns true if it was pending.
 bool
 fy_redis_cancel (fy_redis_t *self, uint64_t id);
+
+//  --- Subscriptions
+
+//  What a subscriber hears (fy_redis_subscribe).
+typedef enum {
+    FY_REDIS_SUB_READY,         //  Subscribed on a new connection: messages
+                                //  published from now on arrive
+    FY_REDIS_SUB_MESSAGE,       //  A message: channel and data
+    FY_REDIS_SUB_LOST           //  The connection ended: messages published
+                                //  until the next READY are missed
+} fy_redis_sub_event_t;
+
+//  channel and data (len bytes, NULs allowed) are set for a MESSAGE only
+//  (NULL otherwise), borrowed for the call. May issue nothing on this
+//  client; must not destroy it nor run it.
+typedef void (fy_redis_message_fn) (fy_redis_sub_event_t event,
+                                    const char *channel, const char *data,
+                                    size_t len, void *arg);
+
+//  Make the client a subscriber of channel: it sends SUBSCRIBE channel on
+//  every connection (after AUTH and SELECT) and calls fn with arg for
+//  each event above, READY once per connection before its messages, LOST
+//  once when that connection ends (it then reconnects as for commands).
+//  A subscriber connection carries nothing else: fy_redis_command and
+//  fy_redis_eval on this client fail with EINVAL from then on. Returns 0,
+//  or -1 with errno EINVAL and err when the client has commands pending
+//  or is a subscriber already.
+int
+fy_redis_subscribe (fy_redis_t *self, const char *channel,
+                    fy_redis_message_fn *fn, void *arg,
+                    fy_error_t *err) FY_MUSTCHECK;
+
+//  True while the subscription is live (between READY and LOST).
+bool
+fy_redis_is_subscribed (fy_redis_t *self);
 
 //  --- Scripts
 

@@ -4,7 +4,8 @@
     test starts itself on a free port (with --requirepass and the DEBUG
     command) for what must not touch the shared one: AUTH refused, script
     cache flushes, a server killed with commands in flight and started
-    again, commands that time out, a unix socket. Keys on the stack's
+    again, commands that time out, a subscriber across a restart, a unix
+    socket. Keys on the stack's
     Redis carry a prefix unique to the run and are deleted after. */
 #include "store/fy_redis.h"
 
@@ -521,6 +522,114 @@ s_own_kill (fy_redis_t *redis, pid_t *server, int port)
     free (got);
 }
 
+//  What a subscriber heard.
+typedef struct {
+    int ready, lost, messages;
+    char channel [64];
+    char data [64];
+    size_t len;
+} heard_t;
+
+static void
+s_on_push (fy_redis_sub_event_t event, const char *channel, const char *data,
+           size_t len, void *arg)
+{
+    heard_t *heard = arg;
+    if (event == FY_REDIS_SUB_READY)
+        heard->ready++;
+    else if (event == FY_REDIS_SUB_LOST)
+        heard->lost++;
+    else {
+        heard->messages++;
+        snprintf (heard->channel, sizeof heard->channel, "%s", channel);
+        heard->len = len < sizeof heard->data ? len : sizeof heard->data;
+        memcpy (heard->data, data, heard->len);
+    }
+}
+
+typedef struct {
+    fy_redis_t *sub;
+    heard_t *heard;
+    int ready, messages;
+} s_sub_wait_t;
+
+static bool
+s_heard (void *arg)
+{
+    s_sub_wait_t *wait = arg;
+    return wait->heard->ready >= wait->ready
+           && wait->heard->messages >= wait->messages;
+}
+
+//  Run the subscriber (and the publisher beside it) until it heard ready
+//  READYs and messages MESSAGEs, at most max_ms.
+static bool
+s_hear (fy_redis_t *sub, fy_redis_t *pub, heard_t *heard, int ready,
+        int messages, int64_t max_ms)
+{
+    s_sub_wait_t wait = { sub, heard, ready, messages };
+    int64_t end = fy_clock_mono_ms () + max_ms;
+    while (!s_heard (&wait) && fy_clock_mono_ms () < end) {
+        if (fy_redis_wait (sub, 20) || (pub && fy_redis_wait (pub, 0)))
+            return false;
+    }
+    return s_heard (&wait);
+}
+
+//  SUBSCRIBE on a client of its own: READY, messages (binary), commands
+//  refused, LOST when the server dies and READY again on the next one.
+static void
+s_own_subscribe (const char *url, pid_t *server, int port)
+{
+    heard_t heard = { 0 };
+    fy_error_t err = { "" };
+    fy_redis_t *sub = s_client (url, 0);
+    fy_redis_t *pub = s_client (url, 0);
+    ok (fy_redis_subscribe (sub, "fy-chan", s_on_push, &heard, &err) == 0,
+        "subscribe %s", err.text);
+    ok (fy_redis_subscribe (sub, "other", s_on_push, &heard, &err) == -1
+            && errno == EINVAL,
+        "a second subscribe refused: %s", err.text);
+    ok (fy_redis_commandl (sub, s_got, NULL, NULL, &err, "PING", NULL) == -1
+            && errno == EINVAL,
+        "a command on a subscriber refused: %s", err.text);
+    ok (s_hear (sub, NULL, &heard, 1, 0, 5000) && heard.ready == 1,
+        "READY once subscribed");
+    ok (fy_redis_is_subscribed (sub), "  and is_subscribed");
+    const char *argv [] = { "PUBLISH", "fy-chan", "a\0b" };
+    const size_t lens [] = { 7, 7, 3 };
+    got_t got = { 0 };
+    if (fy_redis_command (pub, 3, argv, lens, s_got, &got, NULL, &err))
+        BAIL_OUT ("PUBLISH: %s", err.text);
+    ok (s_hear (sub, pub, &heard, 1, 1, 5000), "the message arrives");
+    ok (strcmp (heard.channel, "fy-chan") == 0 && heard.len == 3
+            && memcmp (heard.data, "a\0b", 3) == 0,
+        "  on its channel, with its bytes");
+    s_wait (pub, &got, 1, 2000);
+    is_int ((int) got.integer, 1, "PUBLISH reached one subscriber");
+    s_got_clear (&got, 1);
+
+    proc_stop (*server, SIGKILL);
+    for (int i = 0; i < 50 && heard.lost == 0; i++)
+        if (fy_redis_wait (sub, 20))
+            break;
+    ok (heard.lost == 1 && !fy_redis_is_subscribed (sub),
+        "LOST when the server dies");
+    *server = s_server_start (port);
+    ok (s_hear (sub, NULL, &heard, 2, 1, 10000),
+        "READY again on the new server");
+    //  The publisher's idle connection died too: a new one.
+    fy_redis_destroy (&pub);
+    pub = s_client (url, 0);
+    if (fy_redis_command (pub, 3, argv, lens, s_got, &got, NULL, &err))
+        BAIL_OUT ("PUBLISH: %s", err.text);
+    ok (s_hear (sub, pub, &heard, 2, 2, 10000), "and the next message arrives");
+    s_got_clear (&got, 1);
+    fy_redis_destroy (&pub);
+    fy_redis_destroy (&sub);
+    ok (heard.lost == 1, "destroy calls nothing");
+}
+
 static void
 s_own_unix (int port)
 {
@@ -581,6 +690,7 @@ main (void)
     redis = s_client (own, 10000);
     s_own_kill (redis, &server, port);
     fy_redis_destroy (&redis);
+    s_own_subscribe (own, &server, port);
     s_own_unix (port);
     free (own);
 

@@ -998,6 +998,55 @@ s_test_cookbook (void)
     }
 }
 
+//  fy_jwt_sign_kid puts kid in the header, fy_jwt_header reads
+//  them back unverified, and strictly.
+static void
+s_test_header (const char *rsa_key, const char *rsa_pub)
+{
+    fy_error_t err = { "" };
+    json_t *claims =
+        json_pack ("{s:s, s:I}", "sub", "u1", "exp", (json_int_t) NOW + 60);
+    char *token = fy_jwt_sign_kid ("RS256", rsa_key, strlen (rsa_key),
+                                   "key-2026", claims, &err);
+    ok (token != NULL, "sign with a kid %s", err.text);
+    json_t *header = NULL;
+    is_int (fy_jwt_header (token, strlen (token), &header, &err), FY_JWT_OK,
+            "header read %s", err.text);
+    is_str (json_string_value (json_object_get (header, "kid")), "key-2026",
+            "  its kid");
+    is_str (json_string_value (json_object_get (header, "typ")), "JWT",
+            "  its typ");
+    is_str (json_string_value (json_object_get (header, "alg")), "RS256",
+            "  its alg");
+    json_decref (header);
+    fy_jwt_t *jwt = fy_jwt_new ("RS256", rsa_pub, strlen (rsa_pub), &err);
+    is_int (s_verify (jwt, token, NULL), FY_JWT_OK, "and it verifies");
+    fy_jwt_destroy (&jwt);
+    free (token);
+    static const char *bad [] = {
+        "",
+        "a.b",
+        "a.b.c.d",
+        "eyJhbGciOiJIUzI1NiJ9=.e30.x",
+        "eyJhbGciOiJIUzI1NiIsImFsZyI6Im5vbmUifQ.e30.x",  //  duplicate alg
+        "WyJhIl0.e30.x",  //  an array
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        is_int (fy_jwt_header (bad [i], strlen (bad [i]), &header, &err),
+                FY_JWT_MALFORMED, "header of '%s' refused: %s", bad [i],
+                err.text);
+        ok (header == NULL, "  and NULL");
+    }
+    char *huge = fy_xmalloc (FY_JWT_MAX_LEN + 2);
+    memset (huge, 'a', FY_JWT_MAX_LEN + 1);
+    huge [3] = huge [6] = '.';
+    huge [FY_JWT_MAX_LEN + 1] = 0;
+    is_int (fy_jwt_header (huge, strlen (huge), &header, &err),
+            FY_JWT_MALFORMED, "an oversized token's header refused");
+    free (huge);
+    json_decref (claims);
+}
+
 int
 main (void)
 {
@@ -1015,6 +1064,7 @@ main (void)
     s_test_asymmetric ("RS256", rsa_key, rsa_pub, rsa2_pub);
     s_test_asymmetric ("ES256", ec_key, ec_pub, ec2_pub);
     s_test_es256_forms (ec_key, ec_pub);
+    s_test_header (rsa_key, rsa_pub);
     s_test_rfc7515 ();
     s_test_cookbook ();
     s_test_wycheproof ();
