@@ -972,8 +972,19 @@ fy_template_partials_add (fy_template_partials_t *self, const char *name,
         fy_error_prefix (err, "partial '%.40s'", name);
         return -1;
     }
-    zhashx_update (self->templates, name, template);
+    fy_template_partials_insert (self, name, &template);
     return 0;
+}
+
+void
+fy_template_partials_insert (fy_template_partials_t *self, const char *name,
+                             fy_template_t **template_p)
+{
+    assert (self);
+    assert (name);
+    assert (template_p && *template_p);
+    zhashx_update (self->templates, name, *template_p);
+    *template_p = NULL;
 }
 
 //  The template called name, or NULL: none (*failed false), or it does

@@ -97,6 +97,12 @@ fy_template_partials_add (fy_template_partials_t *self, const char *name,
                           const char *text, size_t len,
                           fy_error_t *err) FY_MUSTCHECK;
 
+//  Add template, compiled, as the template called name, replacing any of
+//  that name. Takes ownership of *template_p and sets it to NULL.
+void
+fy_template_partials_insert (fy_template_partials_t *self, const char *name,
+                             fy_template_t **template_p);
+
 //  Render flags (or them together; 0 is the default of
 //  fy_template_render).
 //  {{x}} prints the value as it is, HTML is not escaped: for the parts
