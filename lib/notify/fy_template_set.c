@@ -47,10 +47,8 @@ static const char *s_part_files [FY_TEMPLATE_PARTS] = { "subject.mustache",
                                                         "text.mustache",
                                                         "html.mustache" };
 
-//  A name is a file name in the directory, nothing more: no path
-//  separators, no dot files, so a template cannot read elsewhere.
-static bool
-s_is_name (const char *name)
+bool
+fy_template_set_is_name (const char *name)
 {
     size_t len = strlen (name);
     if (!len || len > S_MAX_NAME || *name == '.')
@@ -119,7 +117,7 @@ s_want (const char *name, void *arg)
     for (size_t i = 0; i < loader->count; i++)
         if (strcmp (loader->names [i], name) == 0)
             return 0;
-    if (!s_is_name (name)) {
+    if (!fy_template_set_is_name (name)) {
         fy_error_set (loader->err,
                       "partial '%.40s': not a file name (letters, "
                       "digits, _ . -)",
@@ -257,12 +255,19 @@ fy_template_set_load (const char *dir, const char *name, const char *locale,
     assert (name);
     if (!locale)
         locale = "";
-    if (!s_is_name (name) || !s_is_locale (locale)) {
-        fy_error_set (err, "%s '%.40s': not a %s",
-                      s_is_name (name) ? "locale" : "template",
-                      s_is_name (name) ? locale : name,
-                      s_is_name (name) ? "locale (letters, digits, - _)"
-                                       : "file name (letters, digits, _ . -)");
+    if (!fy_template_set_is_name (name)) {
+        fy_error_set (err,
+                      "template '%.40s': not a file name (letters, "
+                      "digits, _ . -)",
+                      name);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!s_is_locale (locale)) {
+        fy_error_set (err,
+                      "locale '%.40s': not a locale (letters, digits, "
+                      "- _)",
+                      locale);
         errno = EINVAL;
         return NULL;
     }

@@ -49,6 +49,12 @@ typedef enum {
 
 typedef struct fy_template_set fy_template_set_t;
 
+//  True when name may name a template or a partial: a file name in the
+//  directory and nothing more (letters, digits, _ . -, not starting with
+//  '.', at most 100 bytes), so that no template reads elsewhere.
+bool
+fy_template_set_is_name (const char *name);
+
 //  Load template name from directory dir for locale (NULL or "": none).
 //  Returns NULL with errno and err set: EINVAL when name is not a file
 //  name (letters, digits, _ . -, not starting with '.') or locale is not

@@ -3,8 +3,8 @@
     (arrays and objects, @index, @first, @last, @key), #with, each with
     {{else}}; this, ./, ../ and @root paths; {{~ ~}} whitespace control;
     {{!-- --}} comments; partial blocks and @partial-block for layouts;
-    the HTML-escaping switch; strict mode's errors; the compile errors of
-    the new syntax; and every cut and many random mutations of a template
+    the HTML-escaping switch; strict mode's errors (the compile errors of
+    the new syntax are in fy_template.c's table); and every cut and many random mutations of a template
     that uses all of it, which must compile or say where, and render or
     fail with a documented errno. */
 #include "ferry/ferry.h"
@@ -282,60 +282,6 @@ s_test_strict (void)
     free (out);
 }
 
-static void
-s_test_compile_errors (void)
-{
-    static const struct {
-        const char *text;
-        const char *error;
-    } cases [] = {
-        { "a {{else}}", "line 1 column 3: {{else}} outside #if, #unless, "
-                        "#each, #with or a section" },
-        { "{{#if a}}{{else}}{{else}}{{/if}}", "line 1 column 18: a second "
-                                              "{{else}} in 'if'" },
-        { "{{#if a}}\n{{/each}}", "line 2 column 1: close tag 'each' does not "
-                                  "match open section 'if'" },
-        { "{{#if a}}", "line 1 column 1: unclosed section 'if'" },
-        { "{{#if}}{{/if}}", "line 1 column 1: #if needs a value: {{#if "
-                            "name}}" },
-        { "{{#each a b}}{{/each}}", "line 1 column 1: #each: unsupported "
-                                    "argument 'b'" },
-        { "{{#each l as |x|}}{{/each}}", "line 1 column 1: #each: "
-                                         "unsupported argument 'as'" },
-        { "{{#lookup a b}}{{/lookup}}", "line 1 column 1: unknown helper "
-                                        "'lookup' (#if, #unless, #each, "
-                                        "#with)" },
-        { "{{#*inline \"x\"}}{{/inline}}", "line 1 column 1: unknown helper "
-                                           "'*inline' (#if, #unless, #each, "
-                                           "#with)" },
-        { "{{log x}}", "line 1 column 1: 'log x': no helpers but #if, "
-                       "#unless, #each and #with" },
-        { "{{@foo}}", "line 1 column 1: '@foo': unknown @-variable (@index, "
-                      "@first, @last, @key, @root)" },
-        { "{{#if @rooty}}{{/if}}", "line 1 column 1: '@rooty': unknown "
-                                   "@-variable (@index, @first, @last, "
-                                   "@key, @root)" },
-        { "{{../..x}}", "line 1 column 1: '../..x': '..' is a path of its "
-                        "own: ../a, ../../a" },
-        { "{{> @layout}}", "line 1 column 1: '@layout': the one @-partial "
-                           "is @partial-block" },
-        { "{{#> l}}{{else}}{{/l}}", "line 1 column 9: {{else}} outside #if, "
-                                    "#unless, #each, #with or a section" },
-        { "{{!-- x }}", "line 1 column 1: unclosed tag" },
-        { "{{~}}", "line 1 column 1: empty tag name" },
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        fy_error_t err = { "" };
-        errno = 0;
-        fy_template_t *template =
-            fy_template_compile (cases [i].text, strlen (cases [i].text), &err);
-        ok (!template && errno == EINVAL, "'%s' does not compile",
-            cases [i].text);
-        is_str (err.text, cases [i].error, "  and says where and why");
-        fy_template_destroy (&template);
-    }
-}
-
 //  Partials fy_template_each_partial gives.
 static int
 s_collect (const char *name, void *arg)
@@ -445,7 +391,6 @@ main (void)
     s_test_whitespace ();
     s_test_layouts_and_escaping ();
     s_test_strict ();
-    s_test_compile_errors ();
     s_test_each_partial ();
     s_test_cuts ();
     return done_testing ();
