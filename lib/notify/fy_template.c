@@ -130,6 +130,8 @@ struct s_node {
 struct fy_template {
     s_list_t root;
     size_t text_size;           //  Bytes of text, to size the output
+    size_t last_size;           //  Of the last output, to size the next;
+        //  read and written atomically (relaxed)
 };
 
 typedef struct {
@@ -140,7 +142,7 @@ typedef struct {
     size_t count;
     size_t cap;
     size_t text_size;
-    size_t line;                //  Line of line_off, counted as it scans
+    size_t line;  //  Line of line_off, counted as it scans
     size_t line_off;
 } s_parser_t;
 
@@ -1057,11 +1059,11 @@ typedef struct {
     char *out;
     size_t len;
     size_t cap;
-    json_t *stack [FY_TEMPLATE_MAX_DEPTH + 1];  //  Context stack
+    json_t **stack;  //  Context stack, FY_TEMPLATE_MAX_DEPTH + 1 deep
     //  Whether a frame is a context of its own for ../: not when a
     //  section pushed true, or the same value again (Handlebars counts
     //  only the blocks that change the context).
-    bool counts [FY_TEMPLATE_MAX_DEPTH + 1];
+    bool *counts;
     size_t depth;
     const s_turn_t *turn;
     const s_given_t *given;
@@ -1094,24 +1096,43 @@ s_fail (s_render_t *r, int error, const char *format, ...)
     r->error = error;
 }
 
-static void
-s_put (s_render_t *r, const char *data, size_t len)
+//  The slow path of s_reserve: the output grows, or the render fails.
+static char *
+s_grow (s_render_t *r, size_t len)
 {
-    if (r->error || !len)
-        return;
+    if (r->error)
+        return NULL;
     if (len > FY_TEMPLATE_MAX_OUTPUT - r->len) {
         s_fail (r, EFBIG, "output larger than %zu bytes",
                 FY_TEMPLATE_MAX_OUTPUT);
+        return NULL;
+    }
+    size_t cap = r->cap * 2 > r->len + len + 1 ? r->cap * 2 : r->len + len + 1;
+    r->cap =
+        cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
+    r->out = fy_xrealloc (r->out, r->cap);
+    return r->out + r->len;
+}
+
+//  Room for len more bytes at the end of the output, or NULL when the
+//  render failed or would pass the output limit; the caller writes them
+//  and adds len. The buffer is sized for the template at first, so this
+//  is one comparison on almost every call.
+static inline char *
+s_reserve (s_render_t *r, size_t len)
+{
+    if (r->len + len < r->cap && !r->error)
+        return r->out + r->len;
+    return s_grow (r, len);
+}
+
+static inline void
+s_put (s_render_t *r, const char *data, size_t len)
+{
+    char *at = s_reserve (r, len);
+    if (!at)
         return;
-    }
-    if (r->len + len + 1 > r->cap) {
-        size_t cap =
-            r->cap * 2 > r->len + len + 1 ? r->cap * 2 : r->len + len + 1;
-        r->cap =
-            cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
-        r->out = fy_xrealloc (r->out, r->cap);
-    }
-    memcpy (r->out + r->len, data, len);
+    memcpy (at, data, len);
     r->len += len;
 }
 
@@ -1141,34 +1162,67 @@ s_put_text (s_render_t *r, const char *text, size_t len)
     }
 }
 
-//  The spec's HTML escaping: & " < > and nothing else.
+//  The spec's HTML escaping: & " < > and nothing else. What each byte
+//  becomes, NULL for itself.
+static const char *const s_entities [256] = {
+    ['&'] = "&amp;", ['"'] = "&quot;", ['<'] = "&lt;", ['>'] = "&gt;"
+};
+
 static void
 s_put_escaped (s_render_t *r, const char *text, size_t len)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *entity;
-        switch (text [i]) {
-            case '&':
-                entity = "&amp;";
-                break;
-            case '"':
-                entity = "&quot;";
-                break;
-            case '<':
-                entity = "&lt;";
-                break;
-            case '>':
-                entity = "&gt;";
-                break;
-            default:
-                continue;
-        }
-        s_put (r, text + run, i - run);
-        s_put (r, entity, strlen (entity));
+    //  Most values hold nothing to escape: a look at every byte without a
+    //  branch, then one copy.
+    uintptr_t any = 0;
+    for (size_t i = 0; i < len; i++)
+        any |= (uintptr_t) s_entities [(unsigned char) text [i]];
+    if (!any) {
+        s_put (r, text, len);
+        return;
+    }
+    size_t plain = 0;
+    while (!s_entities [(unsigned char) text [plain]])
+        plain++;
+    //  Two passes: the size, then the bytes, written in place, the runs
+    //  between entities copied whole.
+    size_t size = len;
+    for (size_t i = plain; i < len; i++) {
+        const char *entity = s_entities [(unsigned char) text [i]];
+        size += entity ? strlen (entity) - 1 : 0;
+    }
+    char *at = s_reserve (r, size);
+    if (!at)
+        return;
+    memcpy (at, text, plain);
+    at += plain;
+    for (size_t i = plain, run = plain; i <= len; i++) {
+        const char *entity =
+            i < len ? s_entities [(unsigned char) text [i]] : "";
+        if (!entity)
+            continue;
+        memcpy (at, text + run, i - run);
+        at += i - run;
+        size_t entity_len = strlen (entity);
+        memcpy (at, entity, entity_len);
+        at += entity_len;
         run = i + 1;
     }
-    s_put (r, text + run, len - run);
+    r->len += size;
+}
+
+//  value in decimal, at the end of buffer; returns where it starts.
+static char *
+s_format_integer (json_int_t value, char buffer [32])
+{
+    char *at = buffer + 32;
+    uint64_t magnitude =
+        value < 0 ? (uint64_t) 0 - (uint64_t) value : (uint64_t) value;
+    do
+        *--at = (char) ('0' + magnitude % 10);
+    while (magnitude /= 10);
+    if (value < 0)
+        *--at = '-';
+    return at;
 }
 
 //  The shortest text that reads back as value, as a script would print
@@ -1201,9 +1255,8 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
             len = json_string_length (value);
             break;
         case JSON_INTEGER:
-            len = (size_t) snprintf (buffer, sizeof buffer,
-                                     "%" JSON_INTEGER_FORMAT,
-                                     json_integer_value (value));
+            text = s_format_integer (json_integer_value (value), buffer);
+            len = (size_t) (buffer + sizeof buffer - text);
             break;
         case JSON_REAL:
             len = s_format_real (json_real_value (value), buffer);
@@ -1318,15 +1371,14 @@ static void
 s_put_found (s_render_t *r, const s_value_t *value, bool escape)
 {
     char buffer [32];
-    size_t len;
+    const char *text;
     switch (value->kind) {
         case S_VALUE_JSON:
             s_put_value (r, value->json, escape);
             break;
         case S_VALUE_INDEX:
-            len =
-                (size_t) snprintf (buffer, sizeof buffer, "%zu", value->index);
-            s_put (r, buffer, len);
+            text = s_format_integer ((json_int_t) value->index, buffer);
+            s_put (r, text, (size_t) (buffer + sizeof buffer - text));
             break;
         case S_VALUE_KEY:
             if (escape)
@@ -1395,6 +1447,11 @@ s_enter (s_render_t *r)
 static void
 s_render_section (s_render_t *r, const s_list_t *list, json_t *context)
 {
+    //  Nothing to render (an #if without {{else}}, false): one step.
+    if (!list->count) {
+        r->steps++;
+        return;
+    }
     if (!s_enter (r))
         return;
     if (context) {
@@ -1676,20 +1733,34 @@ fy_template_render_flags (fy_template_t *self, json_t *data,
     assert (self);
     assert (out_p);
     //  On the stack: the output is the one allocation of a render.
-    s_render_t render = { .partials = partials, .err = err, .flags = flags };
+    //  On the stack, the frames not cleared: only those below the depth
+    //  are read.
+    json_t *stack [FY_TEMPLATE_MAX_DEPTH + 1];
+    bool counts [FY_TEMPLATE_MAX_DEPTH + 1];
+    s_render_t render = { .partials = partials,
+                          .err = err,
+                          .flags = flags,
+                          .stack = stack,
+                          .counts = counts };
     s_render_t *r = &render;
     r->stack [0] = data ? data : json_null ();
     r->counts [0] = true;
     r->depth = 1;
-    //  Room for the text and as much again for values, at first.
-    r->cap = self->text_size < FY_TEMPLATE_MAX_OUTPUT / 2
-                 ? self->text_size * 2 + 64
-                 : FY_TEMPLATE_MAX_OUTPUT + 1;
+    //  Room for the text and as much again for values, or for what the
+    //  last render made (partials and lists make more than the text):
+    //  the output is then the one allocation.
+    size_t last = __atomic_load_n (&self->last_size, __ATOMIC_RELAXED);
+    size_t cap = self->text_size * 2 + 64;
+    cap = last + 64 > cap ? last + 64 : cap;
+    r->cap =
+        cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
     s_render_list (r, &self->root);
     int rc = r->error ? -1 : 0;
-    if (rc == 0)
+    if (rc == 0) {
         r->out [r->len] = 0;
+        __atomic_store_n (&self->last_size, r->len, __ATOMIC_RELAXED);
+    }
     else {
         free (r->out);
         r->out = NULL;
