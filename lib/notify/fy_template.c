@@ -1284,7 +1284,8 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
                 return;
             break;
     }
-    if (escape)
+    //  Numbers and words hold nothing to escape: only text and JSON do.
+    if (escape && (json_is_string (value) || dumped))
         s_put_escaped (r, text, len);
     else
         s_put (r, text, len);
@@ -1726,11 +1727,15 @@ static void
 s_render_list (s_render_t *r, const s_list_t *list)
 {
     //  The steps of the whole list at once: the loop then only renders.
-    if (list->count > FY_TEMPLATE_MAX_STEPS - r->steps) {
+    //  (Lookups count steps too, and may have passed the limit.)
+    if (r->steps > FY_TEMPLATE_MAX_STEPS
+        || list->count > FY_TEMPLATE_MAX_STEPS - r->steps) {
         s_fail (r, EINVAL, "render takes more than %d steps",
                 FY_TEMPLATE_MAX_STEPS);
         return;
     }
+    if (!list->count)
+        return;
     r->steps += list->count;
     const s_node_t *node = list->nodes, *end = node + list->count;
     for (; node < end && !r->error; node++) {

@@ -205,6 +205,10 @@ s_test_whitespace (void)
           "xy|||" },
         { "{{~{x}~}} {{~&x}}", "{\"x\": \"<\"}", "<<" },
         { "  {{~ x ~}}  ", "{\"x\": \" \"}", " " },
+        //  Found by template_fuzz under UBSan: an empty list's end.
+        { "", "{}", "" },
+        { "{{#if a}}{{/if}}{{#each l}}{{/each}}", "{\"a\": 1, \"l\": [1]}",
+          "" },
     };
     s_run ("whitespace", cases, sizeof cases / sizeof cases [0], 0);
 }
