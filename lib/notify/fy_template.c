@@ -1,14 +1,20 @@
-/*  fy_template: Mustache, compiled in four passes over the text and
-    rendered by walking a tree (see fy_template.h for what it supports).
+/*  fy_template: Mustache with the Handlebars built-ins, compiled in five
+    passes over the text and rendered by walking a tree (see
+    fy_template.h for what it supports).
 
     Compiling: the scanner cuts the text into tokens (text split after
-    each newline, and tags, following delimiter changes as it goes); a
-    match pass pairs sections with their close tags, which is where the
-    errors are found; a line pass finds the standalone lines, those of
-    whitespace and one tag that prints nothing of its own, and takes out
-    their whitespace and newline; the build pass makes the tree. A
-    standalone line may also hold several parent and block tags
-    ("{{<parent}}{{$block}}"), as the inheritance module needs.
+    each newline, and tags, following delimiter changes as it goes; a
+    Handlebars block "#each items" becomes an S_EACH token named items,
+    which {{/each}} closes, and each name is checked as a path); a match
+    pass pairs sections with their close tags and their {{else}}, which
+    is where the errors are found; a line pass finds the standalone
+    lines, those of whitespace and one tag that prints nothing of its
+    own, and takes out their whitespace and newline; a strip pass does
+    the {{~ ~}} whitespace control on what is left, as Handlebars does
+    after its own standalone pass; the build pass makes the tree, with
+    each name compiled into its path (kind and parts). A standalone line
+    may also hold several parent and block tags ("{{<parent}}{{$block}}"),
+    as the inheritance module needs.
 
     Indentation: the spec indents every line of a standalone partial by
     the partial tag's whitespace, as if that whitespace were prepended to
@@ -130,8 +136,7 @@ struct s_node {
 struct fy_template {
     s_list_t root;
     size_t text_size;           //  Bytes of text, to size the output
-    size_t last_size;           //  Of the last output, to size the next;
-        //  read and written atomically (relaxed)
+    size_t last_size;           //  Of the last output, to size the next
 };
 
 typedef struct {
@@ -1780,9 +1785,8 @@ fy_template_render_flags (fy_template_t *self, json_t *data,
     //  Room for the text and as much again for values, or for what the
     //  last render made (partials and lists make more than the text):
     //  the output is then the one allocation.
-    size_t last = __atomic_load_n (&self->last_size, __ATOMIC_RELAXED);
     size_t cap = self->text_size * 2 + 64;
-    cap = last + 64 > cap ? last + 64 : cap;
+    cap = self->last_size + 64 > cap ? self->last_size + 64 : cap;
     r->cap =
         cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
@@ -1790,7 +1794,7 @@ fy_template_render_flags (fy_template_t *self, json_t *data,
     int rc = r->error ? -1 : 0;
     if (rc == 0) {
         r->out [r->len] = 0;
-        __atomic_store_n (&self->last_size, r->len, __ATOMIC_RELAXED);
+        self->last_size = r->len;
     }
     else {
         free (r->out);

@@ -134,8 +134,9 @@ fy_template_render (fy_template_t *self, json_t *data,
 //  nest deeper than FY_TEMPLATE_MAX_PARTIAL_DEPTH or everything deeper
 //  than FY_TEMPLATE_MAX_DEPTH, EFBIG when the output would pass
 //  FY_TEMPLATE_MAX_OUTPUT, ENOENT when strict and a name is missing.
-//  data is only read. Renders of one template may run at once in several
-//  threads when partials is NULL or has no resolver (nothing is added).
+//  data is only read. A template and its partial set are used by one
+//  thread at a time (a render records its output's size in the template,
+//  and looking a partial up moves the set's hash cursor).
 int
 fy_template_render_flags (fy_template_t *self, json_t *data,
                           fy_template_partials_t *partials, unsigned flags,

@@ -4,9 +4,9 @@
 
     Loading reads the parts, then, breadth first, every partial they and
     the partials after them name statically, and nothing else: the set
-    is then complete (a render never reads a file, and may run in any
-    thread) and its hash covers exactly the files it renders from, in an
-    order fixed by the templates themselves. */
+    is then complete (a render never reads a file) and its hash covers
+    exactly the files it renders from, in an order fixed by the templates
+    themselves. */
 #include "notify/fy_template_set.h"
 #include "notify/fy_template.h"
 

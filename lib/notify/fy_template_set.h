@@ -22,8 +22,8 @@
     text was sent: editing, adding or removing any of them changes it.
 
     A set reads nothing after loading: partials named dynamically
-    ({{>*x}}) find only the partials the set loaded, and renders may run
-    at once in several threads. */
+    ({{>*x}}) find only the partials the set loaded. Like a template, a
+    set is used by one thread at a time (the workers are processes). */
 #ifndef FY_TEMPLATE_SET_H_INCLUDED
 #define FY_TEMPLATE_SET_H_INCLUDED
 
