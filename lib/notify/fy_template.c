@@ -1176,27 +1176,16 @@ static const unsigned char s_extra [256] = {
     ['&'] = 4, ['"'] = 5, ['<'] = 3, ['>'] = 3
 };
 
-//  Whether a byte of word is one to escape, eight bytes at a time (a zero
-//  byte of word ^ c, as in "Bit Twiddling Hacks"): most values hold none.
-static inline bool
-s_has_special (uint64_t word)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t amp = word ^ (ones * '&'), quot = word ^ (ones * '"');
-    uint64_t lt = word ^ (ones * '<'), gt = word ^ (ones * '>');
-    return (((amp - ones) & ~amp) | ((quot - ones) & ~quot)
-            | ((lt - ones) & ~lt) | ((gt - ones) & ~gt))
-           & highs;
-}
-
+//  text holds len bytes and a NUL after them (jansson's strings and
+//  dumps do): libc's strcspn finds the first byte to escape, or the
+//  first NUL inside, many bytes at a time.
 static void
 s_put_escaped (s_render_t *r, const char *text, size_t len)
 {
-    size_t clean = 0;
-    for (uint64_t word; clean + 8 <= len; clean += 8) {
-        memcpy (&word, text + clean, 8);
-        if (s_has_special (word))
-            break;
+    size_t clean = strcspn (text, "&\"<>");
+    if (clean >= len) {
+        s_put (r, text, len);
+        return;
     }
     size_t size = len;
     for (size_t i = clean; i < len; i++)
