@@ -1,14 +1,20 @@
-/*  fy_template: Mustache, compiled in four passes over the text and
-    rendered by walking a tree (see fy_template.h for what it supports).
+/*  fy_template: Mustache with the Handlebars built-ins, compiled in five
+    passes over the text and rendered by walking a tree (see
+    fy_template.h for what it supports).
 
     Compiling: the scanner cuts the text into tokens (text split after
-    each newline, and tags, following delimiter changes as it goes); a
-    match pass pairs sections with their close tags, which is where the
-    errors are found; a line pass finds the standalone lines, those of
-    whitespace and one tag that prints nothing of its own, and takes out
-    their whitespace and newline; the build pass makes the tree. A
-    standalone line may also hold several parent and block tags
-    ("{{<parent}}{{$block}}"), as the inheritance module needs.
+    each newline, and tags, following delimiter changes as it goes; a
+    Handlebars block "#each items" becomes an S_EACH token named items,
+    which {{/each}} closes, and each name is checked as a path); a match
+    pass pairs sections with their close tags and their {{else}}, which
+    is where the errors are found; a line pass finds the standalone
+    lines, those of whitespace and one tag that prints nothing of its
+    own, and takes out their whitespace and newline; a strip pass does
+    the {{~ ~}} whitespace control on what is left, as Handlebars does
+    after its own standalone pass; the build pass makes the tree, with
+    each name compiled into its path (kind and parts). A standalone line
+    may also hold several parent and block tags ("{{<parent}}{{$block}}"),
+    as the inheritance module needs.
 
     Indentation: the spec indents every line of a standalone partial by
     the partial tag's whitespace, as if that whitespace were prepended to
@@ -45,8 +51,39 @@ typedef enum {
     S_PARTIAL,                  //  {{>x}}, {{>*x}}
     S_PARENT,                   //  {{<x}}, {{<*x}}
     S_BLOCK,                    //  {{$x}}
-    S_DELIM                     //  {{=<% %>=}}
+    S_DELIM,                    //  {{=<% %>=}}
+    S_IF,                       //  {{#if x}}
+    S_UNLESS,                   //  {{#unless x}}
+    S_EACH,                     //  {{#each x}}
+    S_WITH,                     //  {{#with x}}
+    S_ELSE,                     //  {{else}}
+    S_PARTIAL_BLOCK             //  {{#> x}}
 } s_kind_t;
+
+//  Where a name is looked for.
+typedef enum {
+    S_PATH_NAME,                //  a.b: a down the context stack
+    S_PATH_THIS,                //  ., this, this.a, ./a: the current only
+    S_PATH_UP,                  //  ../a: up contexts above the current
+    S_PATH_ROOT,                //  @root, @root.a: the data
+    S_PATH_INDEX,               //  @index, @first, @last, @key: the
+    S_PATH_FIRST,               //  innermost #each
+    S_PATH_LAST,
+    S_PATH_KEY
+} s_path_kind_t;
+
+//  A name compiled once: its parts point into the node's str.
+typedef struct {
+    const char *str;
+    size_t len;
+} s_part_t;
+
+typedef struct {
+    s_path_kind_t kind;
+    size_t up;                  //  S_PATH_UP: how many ../
+    size_t count;
+    s_part_t *parts;
+} s_path_t;
 
 //  A piece of the source: text, or a tag with its name.
 typedef struct {
@@ -60,6 +97,11 @@ typedef struct {
     bool bol;                   //  First token on its source line
     bool standalone;            //  On a standalone line
     bool eats_newline;          //  Last tag of one, which ended in '\n'
+    bool strip_left;            //  {{~x}}: whitespace before goes
+    bool strip_right;           //  {{x~}}: whitespace after goes
+    bool include_zero;          //  {{#if x includeZero=true}}
+    size_t line;                //  Its line in the source, from 1
+    size_t else_at;             //  Open tag: its {{else}}'s index, or 0
     size_t ws;                  //  Standalone: the line's whitespace
     size_t ws_len;
     size_t next_line;           //  eats_newline: start of the next line
@@ -80,16 +122,21 @@ struct s_node {
     bool standalone;
     bool dynamic;
     bool force_newline;         //  Block whose close tag ended its line
+    bool include_zero;          //  #if, #unless: 0 is true
+    size_t line;
     char *str;                  //  Text, or the name; NUL-terminated
     size_t len;
+    s_path_t path;              //  The name compiled, for lookups
     char *indent;               //  Partial, parent: the standalone line's
     size_t indent_len;          //  whitespace; block: its indentation
     s_list_t children;          //  Parent: only its blocks
+    s_list_t inverse;           //  What {{else}} starts
 };
 
 struct fy_template {
     s_list_t root;
     size_t text_size;           //  Bytes of text, to size the output
+    size_t last_size;           //  Of the last output, to size the next
 };
 
 typedef struct {
@@ -100,6 +147,8 @@ typedef struct {
     size_t count;
     size_t cap;
     size_t text_size;
+    size_t line;  //  Line of line_off, counted as it scans
+    size_t line_off;
 } s_parser_t;
 
 static bool
@@ -150,8 +199,14 @@ s_push (s_parser_t *p, s_kind_t kind, size_t off, bool bol)
         p->cap = p->cap ? p->cap * 2 : 64;
         p->tokens = fy_xrealloc (p->tokens, p->cap * sizeof *p->tokens);
     }
+    //  Tokens come in order: the lines are counted once.
+    for (const char *at = p->src + p->line_off;
+         (at = memchr (at, '\n', off - (size_t) (at - p->src))); at++)
+        p->line++;
+    p->line_off = off;
     s_token_t *token = &p->tokens [p->count++];
-    *token = (s_token_t) { .kind = kind, .off = off, .bol = bol };
+    *token =
+        (s_token_t) { .kind = kind, .off = off, .bol = bol, .line = p->line };
     return token;
 }
 
@@ -186,6 +241,164 @@ s_delimiters (s_parser_t *p, size_t start, size_t end, const char **open,
     return 0;
 }
 
+//  The words of the syntax and their kinds (s_kind_t, s_path_kind_t).
+typedef struct {
+    const char *word;
+    int kind;
+} s_word_t;
+
+//  The kind of the word of len bytes at str in table, or -1.
+static int
+s_word_kind (const s_word_t *table, size_t count, const char *str, size_t len)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen (table [i].word) == len
+            && memcmp (table [i].word, str, len) == 0)
+            return table [i].kind;
+    return -1;
+}
+
+//  What is wrong with name as a path (NULL: nothing); with path, the
+//  path compiled, its parts pointing into name.
+static const char *
+s_path_parse (const char *name, size_t len, s_path_t *path)
+{
+    static const s_word_t data [] = { { "@index", S_PATH_INDEX },
+                                      { "@first", S_PATH_FIRST },
+                                      { "@last", S_PATH_LAST },
+                                      { "@key", S_PATH_KEY } };
+    s_path_kind_t kind = S_PATH_NAME;
+    const char *seps = ".";
+    size_t up = 0;
+    int known = s_word_kind (data, sizeof data / sizeof data [0], name, len);
+    if (known >= 0) {
+        if (path)
+            *path = (s_path_t) { .kind = (s_path_kind_t) known };
+        return NULL;
+    }
+    if (len && name [0] == '@') {
+        if (len < 5 || memcmp (name, "@root", 5)
+            || (len > 5 && name [5] != '.'))
+            return "unknown @-variable (@index, @first, @last, @key, "
+                   "@root)";
+        kind = S_PATH_ROOT;
+        name += 5 + (len > 5);
+        len -= 5 + (len > 5);
+    }
+    else if (len == 1 && name [0] == '.') {
+        kind = S_PATH_THIS;
+        len = 0;
+    }
+    else if (len >= 4 && memcmp (name, "this", 4) == 0
+             && (len == 4 || name [4] == '.' || name [4] == '/')) {
+        kind = S_PATH_THIS;
+        seps = "./";
+        name += 4 + (len > 4);
+        len -= 4 + (len > 4);
+    }
+    else if (len >= 2 && memcmp (name, "./", 2) == 0) {
+        kind = S_PATH_THIS;
+        seps = "./";
+        name += 2;
+        len -= 2;
+    }
+    else if (len >= 2 && memcmp (name, "..", 2) == 0) {
+        kind = S_PATH_UP;
+        seps = "./";
+        while (len >= 2 && memcmp (name, "..", 2) == 0
+               && (len == 2 || name [2] == '/')) {
+            up++;
+            name += 2 + (len > 2);
+            len -= 2 + (len > 2);
+        }
+        if (len >= 2 && memcmp (name, "..", 2) == 0)
+            return "'..' is a path of its own: ../a, ../../a";
+    }
+    size_t count = len > 0;
+    for (size_t i = 0; i < len; i++)
+        count += strchr (seps, name [i]) != NULL;
+    if (!path)
+        return NULL;
+    *path = (s_path_t) { .kind = kind, .up = up, .count = count };
+    if (!count)
+        return NULL;
+    path->parts = fy_xmalloc (count * sizeof *path->parts);
+    for (size_t i = 0, from = 0, n = 0; i <= len; i++)
+        if (i == len || strchr (seps, name [i])) {
+            path->parts [n++] = (s_part_t) { name + from, i - from };
+            from = i + 1;
+        }
+    return NULL;
+}
+
+//  A Handlebars block helper's name and arguments, "each items": the
+//  helper becomes the token's kind and raw (which {{/each}} closes), the
+//  argument its name.
+static int
+s_helper (s_parser_t *p, s_token_t *token, size_t start, size_t end)
+{
+    static const s_word_t helpers [] = { { "if", S_IF },
+                                         { "unless", S_UNLESS },
+                                         { "each", S_EACH },
+                                         { "with", S_WITH } };
+    const char *src = p->src;
+    size_t word = start;
+    while (word < end && !s_is_space (src [word]))
+        word++;
+    int kind = s_word_kind (helpers, sizeof helpers / sizeof helpers [0],
+                            src + start, word - start);
+    int n = (int) (word - start < 40 ? word - start : 40);
+    if (kind < 0 && word < end)
+        return s_error (p, token->off,
+                        "unknown helper '%.*s' (#if, #unless, #each, "
+                        "#with)",
+                        n, src + start);
+    const char *why;
+    if (kind < 0) {
+        //  A Mustache section named by one word stays one.
+        why = s_path_parse (src + start, end - start, NULL);
+        if (why)
+            return s_error (p, token->off, "'%.*s': %s", n, src + start, why);
+        return 0;
+    }
+    token->kind = (s_kind_t) kind;
+    token->raw = start;
+    token->raw_len = word - start;
+    size_t arg = 0, args = 0;
+    for (size_t at = word; at < end;) {
+        while (at < end && s_is_space (src [at]))
+            at++;
+        size_t from = at;
+        while (at < end && !s_is_space (src [at]))
+            at++;
+        if (args++ == 0) {
+            arg = from;
+            token->str = from;
+            token->len = at - from;
+            continue;
+        }
+        static const char zero [] = "includeZero=true";
+        if ((token->kind == S_IF || token->kind == S_UNLESS)
+            && at - from == sizeof zero - 1
+            && !memcmp (src + from, zero, at - from))
+            token->include_zero = true;
+        else
+            return s_error (p, token->off, "#%.*s: unsupported argument '%.*s'",
+                            n, src + start,
+                            (int) (at - from < 40 ? at - from : 40),
+                            src + from);
+    }
+    if (!args)
+        return s_error (p, token->off, "#%.*s needs a value: {{#%.*s name}}", n,
+                        src + start, n, src + start);
+    why = s_path_parse (src + arg, token->len, NULL);
+    if (why)
+        return s_error (p, token->off, "'%.*s': %s",
+                        (int) (token->len < 40 ? token->len : 40), src + arg,
+                        why);
+    return 0;
+}
+
 //  The tag that starts at *pos: one token, *pos after it.
 static int
 s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
@@ -193,6 +406,9 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
 {
     const char *src = p->src;
     size_t off = *pos, inner = off + *open_len;
+    //  {{~x}}: Handlebars' whitespace control, before the sigil.
+    bool strip_left = inner < p->len && src [inner] == '~';
+    inner += strip_left;
     char sigil = inner < p->len ? src [inner] : 0;
     static const char sigils [] = "&#^/!><${=";
     static const s_kind_t kinds [] = { S_RAW,    S_SECTION, S_INVERTED,
@@ -203,9 +419,18 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     s_kind_t kind = at ? kinds [at - sigils] : S_VAR;
     //  The close delimiter is looked for after the sigil, which may be
     //  its first character ("<%>x>" with > as the close delimiter).
-    //  {{{x}}} ends at '}' and the close delimiter, {{=a b=}} at '='.
-    char before = sigil == '{' ? '}' : sigil == '=' ? '=' : 0;
+    //  {{{x}}} ends at '}' and the close delimiter, {{=a b=}} at '=',
+    //  {{!-- x --}} at "--" (it may hold "}}"); any may end in '~'.
     size_t content = inner + (kind != S_VAR), from = content, end;
+    const char *before = sigil == '{' ? "}" : sigil == '=' ? "=" : "";
+    size_t least = 1;
+    if (kind == S_COMMENT && p->len - content >= 2
+        && memcmp (src + content, "--", 2) == 0) {
+        before = "--";
+        least = 4;
+    }
+    size_t before_len = strlen (before);
+    bool strip_right;
     const char *found;
     while (true) {
         found = from <= p->len
@@ -214,16 +439,23 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
         if (!found)
             return s_error (p, off, "unclosed tag");
         end = (size_t) (found - src);
-        if (!before)
+        strip_right = end > content && src [end - 1] == '~';
+        size_t last = end - strip_right;
+        if (!before_len) {
+            end = last;
             break;
-        if (end > content && src [end - 1] == before) {
-            end--;
+        }
+        if (last >= content + least
+            && memcmp (src + last - before_len, before, before_len) == 0) {
+            end = last - before_len;
             break;
         }
         from = end + 1;
     }
     *pos = (size_t) (found - src) + *close_len;
     s_token_t *token = s_push (p, kind, off, bol);
+    token->strip_left = strip_left;
+    token->strip_right = strip_right;
     if (kind == S_DELIM) {
         if (s_delimiters (p, content, end, open, open_len, close, close_len))
             return s_error (p, off, "bad delimiter change");
@@ -236,6 +468,12 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
         start++;
     while (end > start && s_is_space (src [end - 1]))
         end--;
+    //  {{#> layout}}: a partial block.
+    if (kind == S_SECTION && start < end && src [start] == '>') {
+        token->kind = kind = S_PARTIAL_BLOCK;
+        for (start++; start < end && s_is_space (src [start]); start++)
+            ;
+    }
     token->raw = start;
     token->raw_len = end - start;
     if ((kind == S_PARTIAL || kind == S_PARENT) && start < end
@@ -248,6 +486,39 @@ s_scan_tag (s_parser_t *p, size_t *pos, const char **open, size_t *open_len,
     token->len = end - start;
     if (start == end)
         return s_error (p, off, "empty tag name");
+    int n = (int) (end - start < 40 ? end - start : 40);
+    if (kind == S_VAR && end - start == 4
+        && memcmp (src + start, "else", 4) == 0)
+        token->kind = kind = S_ELSE;
+    if (kind == S_SECTION)
+        return s_helper (p, token, start, end);
+    if (token->dynamic) {
+        const char *why = s_path_parse (src + start, end - start, NULL);
+        if (why)
+            return s_error (p, off, "'%.*s': %s", n, src + start, why);
+        return 0;
+    }
+    if (kind == S_PARTIAL || kind == S_PARENT || kind == S_PARTIAL_BLOCK) {
+        if (src [start] == '@'
+            && (kind != S_PARTIAL || end - start != 14
+                || memcmp (src + start, "@partial-block", 14)))
+            return s_error (p, off,
+                            "'%.*s': the one @-partial is "
+                            "@partial-block",
+                            n, src + start);
+        return 0;
+    }
+    for (size_t i = start; i < end && kind != S_CLOSE && kind != S_BLOCK; i++)
+        if (s_is_space (src [i]))
+            return s_error (p, off,
+                            "'%.*s': no helpers but #if, #unless, #each and "
+                            "#with",
+                            n, src + start);
+    if (kind == S_VAR || kind == S_RAW || kind == S_INVERTED) {
+        const char *why = s_path_parse (src + start, end - start, NULL);
+        if (why)
+            return s_error (p, off, "'%.*s': %s", n, src + start, why);
+    }
     return 0;
 }
 
@@ -344,6 +615,37 @@ s_standalone (s_parser_t *p)
     }
 }
 
+//  Handlebars' whitespace control: {{~x}} takes the whitespace before
+//  the tag, newlines included, back to the previous tag; {{x~}} the
+//  whitespace after it, up to the next.
+static void
+s_strip (s_parser_t *p)
+{
+    const char *src = p->src;
+    for (size_t i = 0; i < p->count; i++) {
+        if (p->tokens [i].strip_left)
+            for (size_t j = i; j-- > 0 && p->tokens [j].kind == S_TEXT;) {
+                s_token_t *text = &p->tokens [j];
+                while (text->len
+                       && s_is_space (src [text->str + text->len - 1]))
+                    text->len--;
+                if (text->len)
+                    break;
+            }
+        if (p->tokens [i].strip_right)
+            for (size_t j = i + 1; j < p->count && p->tokens [j].kind == S_TEXT;
+                 j++) {
+                s_token_t *text = &p->tokens [j];
+                while (text->len && s_is_space (src [text->str])) {
+                    text->str++;
+                    text->len--;
+                }
+                if (text->len)
+                    break;
+            }
+    }
+}
+
 //  Pairs open and close tags; fails on the first that does not pair.
 static int
 s_match (s_parser_t *p)
@@ -356,12 +658,33 @@ s_match (s_parser_t *p)
             case S_INVERTED:
             case S_PARENT:
             case S_BLOCK:
+            case S_IF:
+            case S_UNLESS:
+            case S_EACH:
+            case S_WITH:
+            case S_PARTIAL_BLOCK:
                 if (depth == FY_TEMPLATE_MAX_NESTING)
                     return s_error (p, token->off,
                                     "sections nested more than %d deep",
                                     FY_TEMPLATE_MAX_NESTING);
                 stack [depth++] = i;
                 break;
+            case S_ELSE: {
+                s_token_t *open = depth ? &p->tokens [stack [depth - 1]] : NULL;
+                if (!open || open->kind == S_PARENT || open->kind == S_BLOCK
+                    || open->kind == S_PARTIAL_BLOCK)
+                    return s_error (p, token->off,
+                                    "{{else}} outside #if, #unless, #each, "
+                                    "#with or a section");
+                if (open->else_at)
+                    return s_error (
+                        p, token->off, "a second {{else}} in '%.*s'",
+                        (int) (open->raw_len < 40 ? open->raw_len : 40),
+                        p->src + open->raw);
+                open->else_at = i;
+                token->match = stack [depth - 1];
+                break;
+            }
             case S_CLOSE: {
                 int n = (int) (token->len < 40 ? token->len : 40);
                 if (depth == 0)
@@ -417,6 +740,10 @@ s_node_free (s_node_t *node)
     for (size_t i = 0; i < node->children.count; i++)
         s_node_free (&node->children.nodes [i]);
     free (node->children.nodes);
+    for (size_t i = 0; i < node->inverse.count; i++)
+        s_node_free (&node->inverse.nodes [i]);
+    free (node->inverse.nodes);
+    free (node->path.parts);
     free (node->str);
     free (node->indent);
 }
@@ -501,6 +828,12 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
         node->dynamic = token->dynamic;
         node->str = fy_xstrndup (src + token->str, token->len);
         node->len = token->len;
+        node->line = token->line;
+        node->include_zero = token->include_zero;
+        if (token->kind != S_PARTIAL_BLOCK && token->kind != S_BLOCK
+            && ((token->kind != S_PARTIAL && token->kind != S_PARENT)
+                || token->dynamic))
+            s_path_parse (node->str, node->len, &node->path);
         if (token->standalone
             && (token->kind == S_PARTIAL || token->kind == S_PARENT))
             s_set_indent (node, src + token->ws, token->ws_len, strip,
@@ -529,7 +862,11 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
                               strip_len);
             node->force_newline = close->standalone && close->eats_newline;
         }
-        s_build (p, i + 1, token->match, &node->children, inner, inner_len);
+        size_t inverse = token->else_at ? token->else_at : token->match;
+        s_build (p, i + 1, inverse, &node->children, inner, inner_len);
+        if (token->else_at)
+            s_build (p, inverse + 1, token->match, &node->inverse, inner,
+                     inner_len);
         i = token->match;
         if (token->kind == S_PARENT) {
             //  Only the blocks of a parent tag mean anything.
@@ -549,10 +886,13 @@ fy_template_t *
 fy_template_compile (const char *text, size_t len, fy_error_t *err)
 {
     assert (text || len == 0);
-    s_parser_t parser = { .src = text ? text : "", .len = len, .err = err };
+    s_parser_t parser = {
+        .src = text ? text : "", .len = len, .err = err, .line = 1
+    };
     fy_template_t *self = NULL;
     if (s_scan (&parser) == 0 && s_match (&parser) == 0) {
         s_standalone (&parser);
+        s_strip (&parser);
         self = fy_xcalloc (1, sizeof *self);
         s_build (&parser, 0, parser.count, &self->root, "", 0);
         self->text_size = parser.text_size;
@@ -639,8 +979,19 @@ fy_template_partials_add (fy_template_partials_t *self, const char *name,
         fy_error_prefix (err, "partial '%.40s'", name);
         return -1;
     }
-    zhashx_update (self->templates, name, template);
+    fy_template_partials_insert (self, name, &template);
     return 0;
+}
+
+void
+fy_template_partials_insert (fy_template_partials_t *self, const char *name,
+                             fy_template_t **template_p)
+{
+    assert (self);
+    assert (name);
+    assert (template_p && *template_p);
+    zhashx_update (self->templates, name, *template_p);
+    *template_p = NULL;
 }
 
 //  The template called name, or NULL: none (*failed false), or it does
@@ -674,12 +1025,55 @@ struct s_frame {
     const s_frame_t *next;
 };
 
+//  The content partial blocks ({{#> layout}}...{{/layout}}) pass down
+//  to {{> @partial-block}}, innermost first, with the blocks and the
+//  template name where it was written.
+typedef struct s_given s_given_t;
+struct s_given {
+    const s_list_t *content;
+    const s_given_t *next;
+    const s_frame_t *overrides;
+    const char *where;
+};
+
+//  The turn of the innermost #each, for @index, @first, @last, @key.
+typedef struct s_turn s_turn_t;
+struct s_turn {
+    size_t index;
+    size_t count;
+    const char *key;  //  Over an object: the key; else NULL
+    const s_turn_t *next;
+};
+
+//  What a name finds: a JSON value, or an @-variable that is none.
+typedef enum {
+    S_VALUE_MISSING,
+    S_VALUE_JSON,
+    S_VALUE_INDEX,  //  @index, and @key over an array
+    S_VALUE_KEY  //  @key over an object
+} s_value_kind_t;
+
+typedef struct {
+    s_value_kind_t kind;
+    json_t *json;
+    size_t index;
+    const char *key;
+} s_value_t;
+
 typedef struct {
     char *out;
     size_t len;
     size_t cap;
-    json_t *stack [FY_TEMPLATE_MAX_DEPTH + 1];  //  Context stack
+    json_t **stack;  //  Context stack, FY_TEMPLATE_MAX_DEPTH + 1 deep
+    //  Whether a frame is a context of its own for ../: not when a
+    //  section pushed true, or the same value again (Handlebars counts
+    //  only the blocks that change the context).
+    bool *counts;
     size_t depth;
+    const s_turn_t *turn;
+    const s_given_t *given;
+    const char *where;  //  The partial being rendered, NULL: the template
+    unsigned flags;
     char *indent;  //  Current indentation: [start, end)
     size_t indent_start;
     size_t indent_end;
@@ -707,24 +1101,43 @@ s_fail (s_render_t *r, int error, const char *format, ...)
     r->error = error;
 }
 
-static void
-s_put (s_render_t *r, const char *data, size_t len)
+//  The slow path of s_reserve: the output grows, or the render fails.
+static char *
+s_grow (s_render_t *r, size_t len)
 {
-    if (r->error || !len)
-        return;
+    if (r->error)
+        return NULL;
     if (len > FY_TEMPLATE_MAX_OUTPUT - r->len) {
         s_fail (r, EFBIG, "output larger than %zu bytes",
                 FY_TEMPLATE_MAX_OUTPUT);
+        return NULL;
+    }
+    size_t cap = r->cap * 2 > r->len + len + 1 ? r->cap * 2 : r->len + len + 1;
+    r->cap =
+        cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
+    r->out = fy_xrealloc (r->out, r->cap);
+    return r->out + r->len;
+}
+
+//  Room for len more bytes at the end of the output, or NULL when the
+//  render failed or would pass the output limit; the caller writes them
+//  and adds len. The buffer is sized for the template at first, so this
+//  is one comparison on almost every call.
+static inline char *
+s_reserve (s_render_t *r, size_t len)
+{
+    if (r->len + len < r->cap && !r->error)
+        return r->out + r->len;
+    return s_grow (r, len);
+}
+
+static inline void
+s_put (s_render_t *r, const char *data, size_t len)
+{
+    char *at = s_reserve (r, len);
+    if (!at)
         return;
-    }
-    if (r->len + len + 1 > r->cap) {
-        size_t cap =
-            r->cap * 2 > r->len + len + 1 ? r->cap * 2 : r->len + len + 1;
-        r->cap =
-            cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
-        r->out = fy_xrealloc (r->out, r->cap);
-    }
-    memcpy (r->out + r->len, data, len);
+    memcpy (at, data, len);
     r->len += len;
 }
 
@@ -754,34 +1167,63 @@ s_put_text (s_render_t *r, const char *text, size_t len)
     }
 }
 
-//  The spec's HTML escaping: & " < > and nothing else.
+//  The spec's HTML escaping: & " < > and nothing else. What each byte
+//  becomes, and how many bytes it adds (0: none, it stays itself).
+static const char *const s_entities [256] = {
+    ['&'] = "&amp;", ['"'] = "&quot;", ['<'] = "&lt;", ['>'] = "&gt;"
+};
+static const unsigned char s_extra [256] = {
+    ['&'] = 4, ['"'] = 5, ['<'] = 3, ['>'] = 3
+};
+
+//  text holds len bytes and a NUL after them (jansson's strings and
+//  dumps do): libc's strcspn finds the first byte to escape, or the
+//  first NUL inside, many bytes at a time.
 static void
 s_put_escaped (s_render_t *r, const char *text, size_t len)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *entity;
-        switch (text [i]) {
-            case '&':
-                entity = "&amp;";
-                break;
-            case '"':
-                entity = "&quot;";
-                break;
-            case '<':
-                entity = "&lt;";
-                break;
-            case '>':
-                entity = "&gt;";
-                break;
-            default:
-                continue;
-        }
-        s_put (r, text + run, i - run);
-        s_put (r, entity, strlen (entity));
-        run = i + 1;
+    size_t clean = strcspn (text, "&\"<>");
+    if (clean >= len) {
+        s_put (r, text, len);
+        return;
     }
-    s_put (r, text + run, len - run);
+    size_t size = len;
+    for (size_t i = clean; i < len; i++)
+        size += s_extra [(unsigned char) text [i]];
+    if (size == len) {
+        s_put (r, text, len);
+        return;
+    }
+    char *at = s_reserve (r, size);
+    if (!at)
+        return;
+    memcpy (at, text, clean);
+    at += clean;
+    for (size_t i = clean; i < len; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (!s_extra [c])
+            *at++ = (char) c;
+        else {
+            memcpy (at, s_entities [c], s_extra [c] + 1u);
+            at += s_extra [c] + 1u;
+        }
+    }
+    r->len += size;
+}
+
+//  value in decimal, at the end of buffer; returns where it starts.
+static char *
+s_format_integer (json_int_t value, char buffer [32])
+{
+    char *at = buffer + 32;
+    uint64_t magnitude =
+        value < 0 ? (uint64_t) 0 - (uint64_t) value : (uint64_t) value;
+    do
+        *--at = (char) ('0' + magnitude % 10);
+    while (magnitude /= 10);
+    if (value < 0)
+        *--at = '-';
+    return at;
 }
 
 //  The shortest text that reads back as value, as a script would print
@@ -814,9 +1256,8 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
             len = json_string_length (value);
             break;
         case JSON_INTEGER:
-            len = (size_t) snprintf (buffer, sizeof buffer,
-                                     "%" JSON_INTEGER_FORMAT,
-                                     json_integer_value (value));
+            text = s_format_integer (json_integer_value (value), buffer);
+            len = (size_t) (buffer + sizeof buffer - text);
             break;
         case JSON_REAL:
             len = s_format_real (json_real_value (value), buffer);
@@ -837,36 +1278,131 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
                 return;
             break;
     }
-    if (escape)
+    //  Numbers and words hold nothing to escape: only text and JSON do.
+    if (escape && (json_is_string (value) || dumped))
         s_put_escaped (r, text, len);
     else
         s_put (r, text, len);
     free (dumped);
 }
 
-//  name (dotted, or "."): the first part is looked for down the context
-//  stack, the rest inside what it found. Borrowed, or NULL. Each frame
-//  and part counts as a step: a long dotted name in a loop is work.
-static json_t *
-s_lookup (s_render_t *r, const char *name, size_t len)
+//  What path finds: its first part down the context stack (a plain
+//  name), in the current context (this, ./), n contexts up (../) or in
+//  the data (@root), the rest inside what it found; or an @-variable of
+//  the innermost #each. Each frame and part counts as a step: a long
+//  dotted name in a loop is work.
+static s_value_t
+s_lookup (s_render_t *r, const s_path_t *path)
 {
-    if (len == 1 && name [0] == '.')
-        return r->stack [r->depth - 1];
-    const char *end = name + len;
-    const char *dot = memchr (name, '.', len);
-    size_t part = dot ? (size_t) (dot - name) : len;
+    s_value_t found = { S_VALUE_MISSING, NULL, 0, NULL };
+    const s_turn_t *turn = r->turn;
     json_t *value = NULL;
-    for (size_t i = r->depth; i-- > 0 && !value; r->steps++)
-        if (json_is_object (r->stack [i]))
-            value = json_object_getn (r->stack [i], name, part);
-    for (; value && dot; r->steps++) {
-        name = dot + 1;
-        dot = memchr (name, '.', (size_t) (end - name));
-        part = dot ? (size_t) (dot - name) : (size_t) (end - name);
-        value = json_is_object (value) ? json_object_getn (value, name, part)
-                                       : NULL;
+    size_t part = 0, i;
+    switch (path->kind) {
+        case S_PATH_INDEX:
+        case S_PATH_KEY:
+            if (turn) {
+                found.kind = turn->key && path->kind == S_PATH_KEY
+                                 ? S_VALUE_KEY
+                                 : S_VALUE_INDEX;
+                found.index = turn->index;
+                found.key = turn->key;
+            }
+            return found;
+        case S_PATH_FIRST:
+        case S_PATH_LAST:
+            if (turn) {
+                bool yes = path->kind == S_PATH_FIRST
+                               ? turn->index == 0
+                               : turn->index + 1 == turn->count;
+                found.kind = S_VALUE_JSON;
+                found.json = yes ? json_true () : json_false ();
+            }
+            return found;
+        case S_PATH_ROOT:
+            value = r->stack [0];
+            break;
+        case S_PATH_THIS:
+            value = r->stack [r->depth - 1];
+            break;
+        case S_PATH_UP:
+            i = r->depth - 1;
+            for (size_t up = 0; up <= path->up; up++, r->steps++) {
+                if (up && i-- == 0)
+                    return found;
+                while (i > 0 && !r->counts [i])
+                    i--;
+            }
+            value = r->stack [i];
+            break;
+        case S_PATH_NAME:
+            for (i = r->depth; i-- > 0 && !value; r->steps++)
+                if (json_is_object (r->stack [i]))
+                    value = json_object_getn (r->stack [i], path->parts [0].str,
+                                              path->parts [0].len);
+            part = 1;
+            break;
     }
+    for (; value && part < path->count; part++, r->steps++)
+        value = json_is_object (value)
+                    ? json_object_getn (value, path->parts [part].str,
+                                        path->parts [part].len)
+                    : NULL;
+    if (value) {
+        found.kind = S_VALUE_JSON;
+        found.json = value;
+    }
+    return found;
+}
+
+//  The name of node looked up; strict, a name that is missing fails
+//  the render when required (what prints, iterates or enters a context).
+static s_value_t
+s_find (s_render_t *r, const s_node_t *node, bool required)
+{
+    //  The common case first: a plain name, found in the innermost
+    //  context, one part.
+    const s_path_t *path = &node->path;
+    json_t *top = r->stack [r->depth - 1];
+    if (path->kind == S_PATH_NAME && path->count == 1 && json_is_object (top)) {
+        json_t *found =
+            json_object_getn (top, path->parts [0].str, path->parts [0].len);
+        if (found) {
+            r->steps++;
+            return (s_value_t) { S_VALUE_JSON, found, 0, NULL };
+        }
+    }
+    s_value_t value = s_lookup (r, path);
+    if (value.kind == S_VALUE_MISSING && required
+        && (r->flags & FY_TEMPLATE_STRICT) && !r->error)
+        s_fail (r, ENOENT, "%s%.40s%sline %zu: no value for '%.60s'",
+                r->where ? "partial '" : "", r->where ? r->where : "",
+                r->where ? "': " : "", node->line, node->str);
     return value;
+}
+
+static void
+s_put_found (s_render_t *r, const s_value_t *value, bool escape)
+{
+    char buffer [32];
+    const char *text;
+    switch (value->kind) {
+        case S_VALUE_JSON:
+            s_put_value (r, value->json, escape);
+            break;
+        case S_VALUE_INDEX:
+            text = s_format_integer ((json_int_t) value->index, buffer);
+            s_put (r, text, (size_t) (buffer + sizeof buffer - text));
+            break;
+        case S_VALUE_KEY:
+            if (escape)
+                s_put_escaped (r, value->key, strlen (value->key));
+            else
+                s_put (r, value->key, strlen (value->key));
+            break;
+        default:
+            break;
+    }
 }
 
 //  Truth as the spec words it (!!data) and mustache.js reads it, which
@@ -880,6 +1416,20 @@ s_is_falsy (json_t *value)
            || (json_is_string (value) && json_string_length (value) == 0)
            || (json_is_integer (value) && json_integer_value (value) == 0)
            || (json_is_real (value) && json_real_value (value) == 0.0);
+}
+
+//  Truth for sections and #if: as above; with include_zero (#if's
+//  includeZero=true, and #with always, as in Handlebars) 0 is true.
+static bool
+s_is_true (const s_value_t *value, bool include_zero)
+{
+    if (value->kind == S_VALUE_INDEX)
+        return value->index || include_zero;
+    if (value->kind == S_VALUE_KEY)
+        return value->key [0] != 0;
+    if (include_zero && json_is_number (value->json))
+        return true;
+    return !s_is_falsy (value->json);
 }
 
 static void
@@ -911,10 +1461,18 @@ s_enter (s_render_t *r)
 static void
 s_render_section (s_render_t *r, const s_list_t *list, json_t *context)
 {
+    //  Nothing to render (an #if without {{else}}, false): one step.
+    if (!list->count) {
+        r->steps++;
+        return;
+    }
     if (!s_enter (r))
         return;
-    if (context)
+    if (context) {
+        r->counts [r->depth] =
+            context != r->stack [r->depth - 1] && !json_is_boolean (context);
         r->stack [r->depth++] = context;
+    }
     s_render_list (r, list);
     r->depth -= context != NULL;
     r->nesting--;
@@ -934,11 +1492,14 @@ s_indent_push (s_render_t *r, const char *indent, size_t len)
     r->indent_end += len;
 }
 
-//  A partial or parent: its lines are indented by the tag's whitespace
-//  when it stands alone, else not at all; a parent passes its blocks.
+//  A partial's or parent's template, or a partial block's content
+//  (list): its lines are indented by the tag's whitespace when it stands
+//  alone, else not at all; it sees the blocks of overrides and the
+//  content given, and is where (a template name) for errors.
 static void
-s_render_template (s_render_t *r, const s_node_t *node, fy_template_t *template,
-                   s_frame_t *frame)
+s_render_included (s_render_t *r, const s_node_t *node, const s_list_t *list,
+                   const char *where, const s_frame_t *overrides,
+                   const s_given_t *given)
 {
     if (r->partial_depth == FY_TEMPLATE_MAX_PARTIAL_DEPTH) {
         s_fail (r, ELOOP,
@@ -950,19 +1511,22 @@ s_render_template (s_render_t *r, const s_node_t *node, fy_template_t *template,
     if (!s_enter (r))
         return;
     size_t start = r->indent_start, end = r->indent_end;
-    const s_frame_t *overrides = r->overrides;
+    const s_frame_t *saved_overrides = r->overrides;
+    const s_given_t *saved_given = r->given;
+    const char *saved_where = r->where;
     if (node->standalone)
         s_indent_push (r, node->indent, node->indent_len);
     else
         r->indent_start = r->indent_end;
-    if (frame) {
-        frame->next = r->overrides;
-        r->overrides = frame;
-    }
-    r->partial_depth++;
-    s_render_list (r, &template->root);
-    r->partial_depth--;
     r->overrides = overrides;
+    r->given = given;
+    r->where = where;
+    r->partial_depth++;
+    s_render_list (r, list);
+    r->partial_depth--;
+    r->overrides = saved_overrides;
+    r->given = saved_given;
+    r->where = saved_where;
     r->indent_start = start;
     r->indent_end = end;
     r->nesting--;
@@ -994,25 +1558,65 @@ s_render_block (s_render_t *r, const s_node_t *node)
         s_put (r, "\n", 1);
 }
 
-//  The template a partial or parent tag names, or NULL.
+//  The template a partial, parent or partial block tag names (*name_p
+//  gets the name), or NULL. Strict, a partial or parent that does not
+//  exist fails the render; a partial block renders its own content.
 static fy_template_t *
-s_resolve (s_render_t *r, const s_node_t *node)
+s_resolve (s_render_t *r, const s_node_t *node, const char **name_p)
 {
-    if (!r->partials)
-        return NULL;
     const char *name = node->str;
     if (node->dynamic) {
-        json_t *value = s_lookup (r, node->str, node->len);
-        if (!json_is_string (value))
-            return NULL;
-        name = json_string_value (value);
+        s_value_t value = s_find (r, node, true);
+        name =
+            json_is_string (value.json) ? json_string_value (value.json) : NULL;
     }
-    bool failed;
+    *name_p = name;
+    bool failed = false;
     fy_template_t *template =
-        s_partials_get (r->partials, name, r->err, &failed);
+        name && r->partials
+            ? s_partials_get (r->partials, name, r->err, &failed)
+            : NULL;
     if (failed)
         r->error = EINVAL;
+    else if (!template && node->kind != S_PARTIAL_BLOCK
+             && (r->flags & FY_TEMPLATE_STRICT) && !r->error)
+        s_fail (r, ENOENT, "%s%.40s%sline %zu: no partial '%.60s'",
+                r->where ? "partial '" : "", r->where ? r->where : "",
+                r->where ? "': " : "", node->line, name ? name : node->str);
     return template;
+}
+
+//  #each: the content once per element of an array or member of an
+//  object, else what {{else}} starts.
+static void
+s_render_each (s_render_t *r, const s_node_t *node, json_t *value)
+{
+    size_t count = json_is_array (value)    ? json_array_size (value)
+                   : json_is_object (value) ? json_object_size (value)
+                                            : 0;
+    if (!count) {
+        s_render_section (r, &node->inverse, NULL);
+        return;
+    }
+    s_turn_t turn = { .count = count, .next = r->turn };
+    r->turn = &turn;
+    if (json_is_array (value))
+        for (; turn.index < count && !r->error; turn.index++)
+            s_render_section (r, &node->children,
+                              json_array_get (value, turn.index));
+    else {
+        const char *key;
+        json_t *member;
+        json_object_foreach (value, key, member)
+        {
+            if (r->error)
+                break;
+            turn.key = key;
+            s_render_section (r, &node->children, member);
+            turn.index++;
+        }
+    }
+    r->turn = turn.next;
 }
 
 static void
@@ -1020,45 +1624,90 @@ s_render_node (s_render_t *r, const s_node_t *node)
 {
     if (node->at_bol && !node->standalone)
         s_put_indent (r);
-    json_t *value;
+    s_value_t value;
     fy_template_t *template;
+    const char *name;
+    bool yes;
     switch (node->kind) {
         case S_TEXT:
             s_put_text (r, node->str, node->len);
             break;
         case S_VAR:
         case S_RAW:
-            value = s_lookup (r, node->str, node->len);
-            if (value)
-                s_put_value (r, value, node->kind == S_VAR);
+            value = s_find (r, node, true);
+            s_put_found (r, &value,
+                         node->kind == S_VAR
+                             && !(r->flags & FY_TEMPLATE_PLAIN));
             break;
         case S_SECTION:
-            value = s_lookup (r, node->str, node->len);
-            if (s_is_falsy (value))
-                break;
-            if (!json_is_array (value)) {
-                s_render_section (r, &node->children, value);
-                break;
-            }
-            for (size_t i = 0; i < json_array_size (value) && !r->error; i++)
-                s_render_section (r, &node->children,
-                                  json_array_get (value, i));
+            value = s_find (r, node, true);
+            if (!s_is_true (&value, false))
+                s_render_section (r, &node->inverse, NULL);
+            else if (!json_is_array (value.json))
+                s_render_section (r, &node->children, value.json);
+            else
+                for (size_t i = 0;
+                     i < json_array_size (value.json) && !r->error; i++)
+                    s_render_section (r, &node->children,
+                                      json_array_get (value.json, i));
             break;
         case S_INVERTED:
-            if (s_is_falsy (s_lookup (r, node->str, node->len)))
-                s_render_section (r, &node->children, NULL);
+            value = s_find (r, node, false);
+            s_render_section (
+                r, s_is_true (&value, false) ? &node->inverse : &node->children,
+                NULL);
+            break;
+        case S_IF:
+        case S_UNLESS:
+            value = s_find (r, node, false);
+            yes =
+                s_is_true (&value, node->include_zero) == (node->kind == S_IF);
+            s_render_section (r, yes ? &node->children : &node->inverse, NULL);
+            break;
+        case S_EACH:
+            value = s_find (r, node, true);
+            s_render_each (r, node, value.json);
+            break;
+        case S_WITH:
+            value = s_find (r, node, true);
+            if (s_is_true (&value, true))
+                s_render_section (r, &node->children, value.json);
+            else
+                s_render_section (r, &node->inverse, NULL);
             break;
         case S_PARTIAL:
-            template = s_resolve (r, node);
+            if (node->str [0] == '@' && !node->dynamic) {
+                //  {{> @partial-block}}: the content given, where it
+                //  was written.
+                const s_given_t *given = r->given;
+                if (given)
+                    s_render_included (r, node, given->content, given->where,
+                                       given->overrides, given->next);
+                break;
+            }
+            template = s_resolve (r, node, &name);
             if (template)
-                s_render_template (r, node, template, NULL);
+                s_render_included (r, node, &template->root, name, r->overrides,
+                                   r->given);
             break;
         case S_PARENT:
-            template = s_resolve (r, node);
+            template = s_resolve (r, node, &name);
             if (template) {
-                s_frame_t frame = { .parent = node };
-                s_render_template (r, node, template, &frame);
+                s_frame_t frame = { .parent = node, .next = r->overrides };
+                s_render_included (r, node, &template->root, name, &frame,
+                                   r->given);
             }
+            break;
+        case S_PARTIAL_BLOCK:
+            template = s_resolve (r, node, &name);
+            if (template) {
+                s_given_t given = { &node->children, r->given, r->overrides,
+                                    r->where };
+                s_render_included (r, node, &template->root, name, r->overrides,
+                                   &given);
+            }
+            else
+                s_render_section (r, &node->children, NULL);
             break;
         case S_BLOCK:
             s_render_block (r, node);
@@ -1071,13 +1720,24 @@ s_render_node (s_render_t *r, const s_node_t *node)
 static void
 s_render_list (s_render_t *r, const s_list_t *list)
 {
-    for (size_t i = 0; i < list->count && !r->error; i++) {
-        if (++r->steps > FY_TEMPLATE_MAX_STEPS) {
-            s_fail (r, EINVAL, "render takes more than %d steps",
-                    FY_TEMPLATE_MAX_STEPS);
-            return;
-        }
-        s_render_node (r, &list->nodes [i]);
+    //  The steps of the whole list at once: the loop then only renders.
+    //  (Lookups count steps too, and may have passed the limit.)
+    if (r->steps > FY_TEMPLATE_MAX_STEPS
+        || list->count > FY_TEMPLATE_MAX_STEPS - r->steps) {
+        s_fail (r, EINVAL, "render takes more than %d steps",
+                FY_TEMPLATE_MAX_STEPS);
+        return;
+    }
+    if (!list->count)
+        return;
+    r->steps += list->count;
+    const s_node_t *node = list->nodes, *end = node + list->count;
+    for (; node < end && !r->error; node++) {
+        //  Text without indentation, the most common node, at once.
+        if (node->kind == S_TEXT && r->indent_end == r->indent_start)
+            s_put (r, node->str, node->len);
+        else
+            s_render_node (r, node);
     }
 }
 
@@ -1086,22 +1746,45 @@ fy_template_render (fy_template_t *self, json_t *data,
                     fy_template_partials_t *partials, char **out_p,
                     size_t *len_p, fy_error_t *err)
 {
+    return fy_template_render_flags (self, data, partials, 0, out_p, len_p,
+                                     err);
+}
+
+int
+fy_template_render_flags (fy_template_t *self, json_t *data,
+                          fy_template_partials_t *partials, unsigned flags,
+                          char **out_p, size_t *len_p, fy_error_t *err)
+{
     assert (self);
     assert (out_p);
-    s_render_t *r = fy_xcalloc (1, sizeof *r);
-    r->partials = partials;
-    r->err = err;
+    //  On the stack: the output is the one allocation of a render.
+    //  On the stack, the frames not cleared: only those below the depth
+    //  are read.
+    json_t *stack [FY_TEMPLATE_MAX_DEPTH + 1];
+    bool counts [FY_TEMPLATE_MAX_DEPTH + 1];
+    s_render_t render = { .partials = partials,
+                          .err = err,
+                          .flags = flags,
+                          .stack = stack,
+                          .counts = counts };
+    s_render_t *r = &render;
     r->stack [0] = data ? data : json_null ();
+    r->counts [0] = true;
     r->depth = 1;
-    //  Room for the text and as much again for values, at first.
-    r->cap = self->text_size < FY_TEMPLATE_MAX_OUTPUT / 2
-                 ? self->text_size * 2 + 64
-                 : FY_TEMPLATE_MAX_OUTPUT + 1;
+    //  Room for the text and as much again for values, or for what the
+    //  last render made (partials and lists make more than the text):
+    //  the output is then the one allocation.
+    size_t cap = self->text_size * 2 + 64;
+    cap = self->last_size + 64 > cap ? self->last_size + 64 : cap;
+    r->cap =
+        cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
     s_render_list (r, &self->root);
     int rc = r->error ? -1 : 0;
-    if (rc == 0)
+    if (rc == 0) {
         r->out [r->len] = 0;
+        self->last_size = r->len;
+    }
     else {
         free (r->out);
         r->out = NULL;
@@ -1110,10 +1793,37 @@ fy_template_render (fy_template_t *self, json_t *data,
     *out_p = r->out;
     if (len_p)
         *len_p = r->len;
-    int error = r->error;
     free (r->indent);
-    free (r);
     if (rc)
-        errno = error;
+        errno = r->error;
     return rc;
+}
+
+//  The names a list's partial tags give, depth first.
+static int
+s_each_partial (const s_list_t *list, fy_template_name_fn *fn, void *arg)
+{
+    int rc = 0;
+    for (size_t i = 0; i < list->count && !rc; i++) {
+        const s_node_t *node = &list->nodes [i];
+        bool named = (node->kind == S_PARTIAL || node->kind == S_PARENT
+                      || node->kind == S_PARTIAL_BLOCK)
+                     && !node->dynamic && node->str [0] != '@';
+        if (named)
+            rc = fn (node->str, arg);
+        if (!rc)
+            rc = s_each_partial (&node->children, fn, arg);
+        if (!rc)
+            rc = s_each_partial (&node->inverse, fn, arg);
+    }
+    return rc;
+}
+
+int
+fy_template_each_partial (fy_template_t *self, fy_template_name_fn *fn,
+                          void *arg)
+{
+    assert (self);
+    assert (fn);
+    return s_each_partial (&self->root, fn, arg);
 }

@@ -13,6 +13,16 @@
     A number prints as in JSON, true and false as words, null and a
     missing name as nothing, an object or array as compact JSON.
 
+    On top of Mustache, the Handlebars built-ins the old notification
+    templates use: {{#if x}}, {{#unless x}}, {{#each x}} (arrays and
+    objects, with @index, @first, @last and @key), {{#with x}}, each with
+    an {{else}}; this, ./ and ../ paths and @root; {{~ and ~}} whitespace
+    control; {{!-- --}} comments; and partial blocks {{#> layout}}...
+    {{/layout}} whose layout renders {{> @partial-block}}. The caller
+    says whether {{x}} escapes HTML (FY_TEMPLATE_PLAIN: not, for subject
+    and text parts) and whether a missing name is an error
+    (FY_TEMPLATE_STRICT, for previews).
+
     Templates come from operators and data from events, so every input is
     bounded: section nesting when compiling, and when rendering the depth
     of partials and parents, the total nesting, the size of the output and
@@ -87,19 +97,60 @@ fy_template_partials_add (fy_template_partials_t *self, const char *name,
                           const char *text, size_t len,
                           fy_error_t *err) FY_MUSTCHECK;
 
+//  Add template, compiled, as the template called name, replacing any of
+//  that name. Takes ownership of *template_p and sets it to NULL.
+void
+fy_template_partials_insert (fy_template_partials_t *self, const char *name,
+                             fy_template_t **template_p);
+
+//  Render flags (or them together; 0 is the default of
+//  fy_template_render).
+//  {{x}} prints the value as it is, HTML is not escaped: for the parts
+//  of a message that are not HTML (subject, text, SMS, push).
+#define FY_TEMPLATE_PLAIN 1u
+//  A name that is not in the data, an @-variable outside #each or a
+//  partial that does not exist is an error (errno ENOENT, err says
+//  "line L: no value for 'name'", with "partial 'p': " in front when it
+//  is in one). Conditions (#if, #unless, {{^x}}) still test presence
+//  without failing: only what prints, iterates or enters a context must
+//  be there.
+#define FY_TEMPLATE_STRICT 2u
+
 //  Render self against data (any JSON value; NULL renders as null) with
-//  partials from partials (may be NULL: then every partial is empty).
-//  On success returns 0, *out_p gets the NUL-terminated text (caller owns
-//  result) and *len_p (may be NULL) its length. On failure returns -1,
-//  *out_p is NULL and err says why: errno EINVAL when a partial does not
-//  compile or the render takes more than FY_TEMPLATE_MAX_STEPS, ELOOP
-//  when partials nest deeper than FY_TEMPLATE_MAX_PARTIAL_DEPTH or
-//  everything deeper than FY_TEMPLATE_MAX_DEPTH, EFBIG when the output
-//  would pass FY_TEMPLATE_MAX_OUTPUT. data is only read.
+//  partials from partials (may be NULL: then every partial is empty),
+//  HTML-escaped and lenient: fy_template_render_flags with flags 0.
 int
 fy_template_render (fy_template_t *self, json_t *data,
                     fy_template_partials_t *partials, char **out_p,
                     size_t *len_p, fy_error_t *err) FY_MUSTCHECK;
+
+//  Render self against data (any JSON value; NULL renders as null) with
+//  partials from partials (may be NULL: then every partial is empty) and
+//  flags (FY_TEMPLATE_PLAIN, FY_TEMPLATE_STRICT). On success returns 0,
+//  *out_p gets the NUL-terminated text (caller owns result) and *len_p
+//  (may be NULL) its length. On failure returns -1, *out_p is NULL and
+//  err says why: errno EINVAL when a partial does not compile or the
+//  render takes more than FY_TEMPLATE_MAX_STEPS, ELOOP when partials
+//  nest deeper than FY_TEMPLATE_MAX_PARTIAL_DEPTH or everything deeper
+//  than FY_TEMPLATE_MAX_DEPTH, EFBIG when the output would pass
+//  FY_TEMPLATE_MAX_OUTPUT, ENOENT when strict and a name is missing.
+//  data is only read. A template and its partial set are used by one
+//  thread at a time (a render records its output's size in the template,
+//  and looking a partial up moves the set's hash cursor).
+int
+fy_template_render_flags (fy_template_t *self, json_t *data,
+                          fy_template_partials_t *partials, unsigned flags,
+                          char **out_p, size_t *len_p,
+                          fy_error_t *err) FY_MUSTCHECK;
+
+//  Calls fn with each name self gives a partial, parent or partial block
+//  statically (dynamic names are data), in the order they appear, once
+//  per tag. Stops at the first fn that returns non-zero and returns
+//  that; 0 when all returned 0.
+typedef int (fy_template_name_fn) (const char *name, void *arg);
+int
+fy_template_each_partial (fy_template_t *self, fy_template_name_fn *fn,
+                          void *arg);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@ run () {
     done
 }
 run event_decode tests/bench/bench_event "$srcdir"
+run template_render tests/bench/bench_template
 run "broker_throughput broker_latency_p50 broker_latency_p99" \
     tests/bench/bench_broker flow
 run "broker_rss_100k broker_rss_100k_held" tests/bench/bench_broker rss

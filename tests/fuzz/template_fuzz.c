@@ -1,11 +1,14 @@
 /*  Fuzz target for fy_template: the input up to its first NUL byte is a
-    template, the rest JSON data (null when there is no NUL or it does not
-    parse). Partials come from the data's "partials" object (name -> text),
-    and "self" is the template itself, so recursion is reached. A template
-    that does not compile must say where; one that does must render the
-    same text twice (the second time from the partial cache), end it with
-    a NUL, stay within the output limit, fail only with the documented
-    errno values, and leave the data as it was. */
+    template (Mustache and the Handlebars built-ins), the rest JSON data
+    (null when there is no NUL or it does not parse). Partials come from
+    the data's "partials" object (name -> text), and "self" is the
+    template itself, so recursion is reached. A template that does not
+    compile must say where; one that does must render the same text twice
+    (the second time from the partial cache), end it with a NUL, stay
+    within the output limit, fail only with the documented errno values,
+    and leave the data as it was. Strict, it renders the same text or
+    fails with ENOENT (or a limit); plain, it fails as escaped does, or
+    earlier. */
 #include "ferry/ferry.h"
 #include "notify/fy_template.h"
 
@@ -76,6 +79,32 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (rc [0] != rc [1] || error [0] != error [1] || len [0] != len [1]
         || (rc [0] == 0 && memcmp (out [0], out [1], len [0])))
         abort ();
+    //  Strict: the same text, or a missing name; plain: never longer.
+    for (unsigned flags = FY_TEMPLATE_PLAIN; flags <= FY_TEMPLATE_STRICT;
+         flags++) {
+        char *other = NULL;
+        size_t other_len = 0;
+        if (fy_template_render_flags (template, values, partials, flags, &other,
+                                      &other_len, &err)) {
+            if ((errno != EINVAL && errno != ELOOP && errno != EFBIG
+                 && (errno != ENOENT || flags != FY_TEMPLATE_STRICT))
+                || other || !err.text [0])
+                abort ();
+        }
+        else {
+            if (!other || other [other_len])
+                abort ();
+            //  Strict finds every name, so lenient rendered the same.
+            if (flags == FY_TEMPLATE_STRICT
+                && (rc [0] || other_len != len [0]
+                    || memcmp (other, out [0], len [0])))
+                abort ();
+            if (flags == FY_TEMPLATE_PLAIN && rc [0] == 0
+                && other_len > len [0])
+                abort ();
+        }
+        free (other);
+    }
     if (!json_equal (values, before) && (values || before))
         abort ();
     free (out [0]);

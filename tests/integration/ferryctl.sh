@@ -109,6 +109,55 @@ grep -q "partial 'nowhere': .*nowhere.mustache" "$tmp/err"
 ok $? "render: a missing partial is named on stderr"
 "$ctl" render 2>/dev/null; is "$?" 2 "render without a template exits 2"
 
+#  render --strict on a file: a missing name is an error with its line.
+printf 'Hi\n{{user.nick}}' > "$tmp/tpl/nick.mustache"
+echo '{"user":{}}' | "$ctl" render --strict "$tmp/tpl/nick.mustache" \
+    > "$tmp/out" 2> "$tmp/err"
+is "$?" 1 "render --strict: a missing name exits 1"
+grep -q "line 2: no value for 'user.nick'" "$tmp/err"; ok $? "naming it and its line"
+echo '{"user":{}}' | "$ctl" render "$tmp/tpl/nick.mustache" > "$tmp/out"
+is "$(cat "$tmp/out")" "Hi" "without --strict it prints nothing"
+echo '{}' | "$ctl" render --locale fr "$tmp/tpl/mail.mustache" 2> "$tmp/err"
+is "$?" 2 "render --locale on a file exits 2"
+grep -q "need a template directory" "$tmp/err"; ok $? "saying why"
+
+#  render of a template directory: its locale variant, shared partials
+#  and layout, each part under a header, html escaped and text plain, the
+#  version on stderr.
+mkdir -p "$tmp/t/welcome" "$tmp/t/welcome.fr" "$tmp/t/partials"
+printf 'Welcome {{name}}' > "$tmp/t/welcome/subject.mustache"
+printf 'Hi {{name}}\n' > "$tmp/t/welcome/text.mustache"
+printf 'Bienvenue {{name}}' > "$tmp/t/welcome.fr/subject.mustache"
+printf 'Salut {{name}}\n' > "$tmp/t/welcome.fr/text.mustache"
+printf '{{#> layout}}<p>Salut {{name}}</p>{{/layout}}' \
+    > "$tmp/t/welcome.fr/html.mustache"
+printf '<html>{{> @partial-block}}{{#each links~}}\n  <a>{{@index}}</a>\n{{~/each}}</html>' \
+    > "$tmp/t/partials/layout.mustache"
+echo '{"name":"Ada <A>","links":[1,2]}' > "$tmp/w.json"
+"$ctl" render --locale fr-CA "$tmp/t/welcome" "$tmp/w.json" > "$tmp/out" 2> "$tmp/err"
+is "$?" 0 "render --locale fr-CA of a template directory exits 0"
+is "$(cat "$tmp/out")" "$(printf '==> welcome.fr/subject.mustache <==\nBienvenue Ada <A>\n\n==> welcome.fr/text.mustache <==\nSalut Ada <A>\n\n==> welcome.fr/html.mustache <==\n<html><p>Salut Ada &lt;A&gt;</p><a>0</a><a>1</a></html>')" \
+   "render: the fr variant, every part, html escaped, the layout"
+grep -Eq '^ferryctl render: welcome.fr version [0-9a-f]{64}$' "$tmp/err"
+ok $? "the variant and its version on stderr"
+v1=$(cut -d' ' -f5 "$tmp/err")
+"$ctl" render --locale de --part subject "$tmp/t/welcome/" "$tmp/w.json" > "$tmp/out" 2> /dev/null
+is "$(cat "$tmp/out")" "Welcome Ada <A>" "render --part subject: no locale de, the base, no header"
+printf '{{#> layout}}<p>Salut {{name}}!</p>{{/layout}}' \
+    > "$tmp/t/welcome.fr/html.mustache"
+"$ctl" render --locale fr --part html "$tmp/t/welcome.fr/../welcome" "$tmp/w.json" 2> "$tmp/err" > /dev/null
+v2=$(cut -d' ' -f5 "$tmp/err")
+[ -n "$v1" ] && [ "$v1" != "$v2" ]; ok $? "a changed file, a new version"
+echo '{"links":[]}' | "$ctl" render --strict --locale fr "$tmp/t/welcome" \
+    > /dev/null 2> "$tmp/err"
+is "$?" 1 "render --strict of a directory: a missing name exits 1"
+grep -q "welcome.fr/subject.mustache: line 1: no value for 'name'" "$tmp/err"
+ok $? "naming the file, the line and the name"
+echo '{}' | "$ctl" render --locale fr "$tmp/t/nothing" 2> "$tmp/err"
+is "$?" 1 "render of a template that is not there exits 1"
+echo '{}' | "$ctl" render --part body "$tmp/t/welcome" 2> /dev/null
+is "$?" 2 "render --part with another name exits 2"
+
 #  Generated documents match the tables.
 "$ctl" config doc | diff -u "$src/doc/config.md" - > "$tmp/diff"
 ok $? "doc/config.md is what ferryctl config doc prints"

@@ -139,6 +139,41 @@ s_test_compile_errors (void)
         { "{{ }}", "line 1 column 1: empty tag name" },
         { "{{<parent}}{{/parent}}{{$b}}", "line 1 column 23: unclosed "
                                           "section 'b'" },
+        //  The Handlebars forms (fy_template_hbs.t tests what they do).
+        { "a {{else}}", "line 1 column 3: {{else}} outside #if, #unless, "
+                        "#each, #with or a section" },
+        { "{{#if a}}{{else}}{{else}}{{/if}}", "line 1 column 18: a second "
+                                              "{{else}} in 'if'" },
+        { "{{#if a}}\n{{/each}}", "line 2 column 1: close tag 'each' does not "
+                                  "match open section 'if'" },
+        { "{{#if a}}", "line 1 column 1: unclosed section 'if'" },
+        { "{{#if}}{{/if}}", "line 1 column 1: #if needs a value: {{#if "
+                            "name}}" },
+        { "{{#each a b}}{{/each}}", "line 1 column 1: #each: unsupported "
+                                    "argument 'b'" },
+        { "{{#each l as |x|}}{{/each}}", "line 1 column 1: #each: "
+                                         "unsupported argument 'as'" },
+        { "{{#lookup a b}}{{/lookup}}", "line 1 column 1: unknown helper "
+                                        "'lookup' (#if, #unless, #each, "
+                                        "#with)" },
+        { "{{#*inline \"x\"}}{{/inline}}", "line 1 column 1: unknown helper "
+                                           "'*inline' (#if, #unless, #each, "
+                                           "#with)" },
+        { "{{log x}}", "line 1 column 1: 'log x': no helpers but #if, "
+                       "#unless, #each and #with" },
+        { "{{@foo}}", "line 1 column 1: '@foo': unknown @-variable (@index, "
+                      "@first, @last, @key, @root)" },
+        { "{{#if @rooty}}{{/if}}", "line 1 column 1: '@rooty': unknown "
+                                   "@-variable (@index, @first, @last, "
+                                   "@key, @root)" },
+        { "{{../..x}}", "line 1 column 1: '../..x': '..' is a path of its "
+                        "own: ../a, ../../a" },
+        { "{{> @layout}}", "line 1 column 1: '@layout': the one @-partial "
+                           "is @partial-block" },
+        { "{{#> l}}{{else}}{{/l}}", "line 1 column 9: {{else}} outside #if, "
+                                    "#unless, #each, #with or a section" },
+        { "{{!-- x }}", "line 1 column 1: unclosed tag" },
+        { "{{~}}", "line 1 column 1: empty tag name" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         fy_error_t err = { "" };
