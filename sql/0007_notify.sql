@@ -15,6 +15,7 @@ CREATE TABLE notify.event_ids (
 
 CREATE TABLE notify.batches (
     id              uuid        PRIMARY KEY,
+    idempotency_key text        UNIQUE,
     total           integer     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now()
 );

@@ -292,18 +292,32 @@ out:
 }
 
 int
-fy_ledger_batch_open (fy_store_t *store, const char *id, size_t total,
-                      fy_error_t *err)
+fy_ledger_batch_open (fy_store_t *store, const char *key, size_t total,
+                      char id [FY_UUID_SIZE], bool *created_p, fy_error_t *err)
 {
     assert (store);
-    assert (id);
     char text [32];
     snprintf (text, sizeof text, "%zu", total);
-    const char *values [] = { id, text };
-    return s_do (store,
-                 "INSERT INTO notify.batches (id, total) VALUES "
-                 "($1::uuid, $2::integer) ON CONFLICT (id) DO NOTHING",
-                 2, values, "open batch", err);
+    fy_uuid_generate (id);
+    const char *values [] = { id, key, text };
+    PGresult *res = fy_store_pg_exec (
+        store,
+        "WITH made AS (INSERT INTO notify.batches (id, idempotency_key, "
+        "total) VALUES ($1::uuid, $2, $3::integer) ON CONFLICT "
+        "(idempotency_key) DO NOTHING RETURNING id) "
+        "SELECT id::text, true FROM made UNION ALL "
+        "SELECT id::text, false FROM notify.batches "
+        "WHERE idempotency_key = $2 AND NOT EXISTS (SELECT 1 FROM made)",
+        3, values, "open batch", err);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 1) {
+        snprintf (id, FY_UUID_SIZE, "%s", PQgetvalue (res, 0, 0));
+        if (created_p)
+            *created_p = PQgetvalue (res, 0, 1) [0] == 't';
+    }
+    PQclear (res);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -469,6 +483,18 @@ fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
         return -1;
     }
     return 0;
+}
+
+int
+fy_ledger_release (fy_store_t *store, const char *owner, fy_error_t *err)
+{
+    assert (store && owner);
+    const char *values [] = { owner };
+    return s_do (store,
+                 "UPDATE notify.deliveries SET claimed_by = NULL, "
+                 "claimed_until = NULL WHERE claimed_by = $1 "
+                 "AND status = 'queued'",
+                 1, values, "release", err);
 }
 
 //  ---------------------------------------------------------------------

@@ -79,9 +79,12 @@ fy_ledger_record (fy_store_t *store, const char *event_id,
                   fy_ledger_entry_t **entries_p, size_t *count_p,
                   bool *conflict_p, fy_error_t *err) FY_MUSTCHECK;
 
-//  Create batch id of total recipients (a batch already there is kept).
+//  Create a batch of total recipients with a new id into id, or, when
+//  key (may be NULL) names a batch already there, give its id (and
+//  *created_p false; may be NULL).
 int
-fy_ledger_batch_open (fy_store_t *store, const char *id, size_t total,
+fy_ledger_batch_open (fy_store_t *store, const char *key, size_t total,
+                      char id [FY_UUID_SIZE], bool *created_p,
                       fy_error_t *err) FY_MUSTCHECK;
 
 //  A claimed delivery, what sending it needs. Owned by the caller.
@@ -137,6 +140,14 @@ typedef struct {
 int
 fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
                   fy_error_t *err) FY_MUSTCHECK;
+
+//  Give up owner's claims on the deliveries waiting for a retry (at
+//  SIGTERM), so another process may take them at once. Those being sent
+//  keep their claim until the lease runs out: whether the provider took
+//  them is not known.
+int
+fy_ledger_release (fy_store_t *store, const char *owner,
+                   fy_error_t *err) FY_MUSTCHECK;
 
 //  Delivery id as the API shows it: {"id", "idempotencyKey", "eventId",
 //  "batchId", "channel", "recipient", "template", "templateVersion",

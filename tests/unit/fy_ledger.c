@@ -265,9 +265,15 @@ static void
 test_batch (fy_store_t *store)
 {
     fy_error_t err = { "" };
-    const char *batch = "77777777-7777-4777-8777-777777777777";
+    char batch [FY_UUID_SIZE], again [FY_UUID_SIZE];
     size_t total = 10000;
-    ok (fy_ledger_batch_open (store, batch, total, &err) == 0, "batch opened");
+    bool created = false;
+    ok (fy_ledger_batch_open (store, "bk", total, batch, &created, &err) == 0
+            && created,
+        "batch opened: %s", err.text);
+    ok (fy_ledger_batch_open (store, "bk", total, again, &created, &err) == 0
+            && !created && strcmp (batch, again) == 0,
+        "the same key: the same batch");
     fy_ledger_item_t *items = fy_xcalloc (total, sizeof *items);
     char (*keys) [32] = fy_xcalloc (total, sizeof *keys);
     json_t *to = json_pack ("{s:s}", "email", "bulk@example.com");
