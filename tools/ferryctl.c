@@ -45,6 +45,7 @@ s_usage (FILE *out)
         "                             check the audit digests: exit 0 clean,\n"
         "                             1 tampered, 3 could not check\n"
         "  audit digest               compute the audit digests due now\n"
+        "  notify rules check FILE    check a ferry-notify rules file\n"
         "  render [--partials DIR] TEMPLATE [DATA.json | -]\n"
         "                             preview a Mustache template\n"
         "  config check               check the configuration, exit 0 or 1\n"
@@ -106,6 +107,8 @@ main (int argc, char **argv)
         rc = ferryctl_migrate (&ctl);
     else if (strcmp (command, "audit") == 0)
         rc = ferryctl_audit (&ctl);
+    else if (strcmp (command, "notify") == 0)
+        rc = ferryctl_notify (&ctl);
     else if (strcmp (command, "render") == 0)
         rc = ferryctl_render (&ctl);
     else if (checking)

@@ -225,6 +225,15 @@ fy_rules_count (fy_rules_t *self)
     return self->count;
 }
 
+void
+fy_rules_at (fy_rules_t *self, size_t index, const char **name_p,
+             const char **template_p)
+{
+    assert (self && index < self->count);
+    *name_p = self->list [index].name;
+    *template_p = self->list [index].template_name;
+}
+
 //  The value at path (dot-separated keys) in root, or NULL. Borrowed.
 static json_t *
 s_path (json_t *root, const char *path)

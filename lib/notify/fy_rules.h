@@ -38,6 +38,11 @@ fy_rules_destroy (fy_rules_t **self_p);
 size_t
 fy_rules_count (fy_rules_t *self);
 
+//  Rule index's name and template (borrowed), for checks.
+void
+fy_rules_at (fy_rules_t *self, size_t index, const char **name_p,
+             const char **template_p);
+
 //  One notification a rule asks for. Strings are borrowed from the rules
 //  (and locale perhaps from the event); recipient is the caller's (an
 //  object with what the rule's paths found in the event, maybe empty).

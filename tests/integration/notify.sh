@@ -68,13 +68,14 @@ is "$?" 2 "an unmigrated database: exit 2"
 is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
-start_broker 8980 --set "broker.routes=notify:notification.*,review.*"
+start_broker 8980 --set "broker.routes=notify:notification.*,review.*,user.*"
+cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
 start_notify () {
     "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
         --set notify.template_dir="$FERRY_SRCDIR/templates" \
-        --set notify.rules_file="$FERRY_SRCDIR/contrib/notify.rules.json" \
+        --set notify.rules_file="$tmp/rules.json" \
         --set notify.sweep_ms=100 --set notify.lease_s=5 \
-        --set log.level=warn "$@" 2>>"$tmp/notify.log" &
+        --set log.level=notice "$@" 2>>"$tmp/notify.log" &
     notify_pid=$!
     pids+=($notify_pid)
     for _ in $(seq 50); do
@@ -147,6 +148,56 @@ send_ok "$tmp/review.json" \
     "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "review.assigned ACKed"
 is "$(field "$(mails "maya.$tag@example.com")" 'm[0]["subject"]')" \
     "Review to write: Tom L" "the reviewer got the rule's e-mail"
+
+#  4b. The rules file: checked by ferryctl, read again on SIGHUP (a
+#  broken one keeps the rules loaded).
+"$ctl" --set notify.template_dir="$FERRY_SRCDIR/templates" notify rules \
+    check "$tmp/rules.json" > /dev/null
+is "$?" 0 "ferryctl notify rules check: the shipped rules"
+python3 - "$tag" "$company" > "$tmp/user.json" <<'PY'
+import json, sys, uuid
+tag, company = sys.argv[1:3]
+print(json.dumps({"id": str(uuid.uuid4()), "type": "user.created",
+    "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+    "companyId": company, "payload": {"userId": str(uuid.uuid4()),
+    "email": "new.%s@example.com" % tag, "firstName": "Nea",
+    "lastName": "W", "roles": ["employee"], "locale": "fr",
+    "sendWelcome": True}}))
+PY
+send_ok "$tmp/user.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created, which no rule names, is ACKed"
+echo '{"rules": [{"name": "broken"}]}' > "$tmp/rules.json"
+"$ctl" notify rules check "$tmp/rules.json" > /dev/null 2>&1
+is "$?" 1 "ferryctl notify rules check refuses a broken file"
+kill -HUP $notify_pid
+for _ in $(seq 30); do
+    grep -q "SIGHUP: .*rules loaded before stay" "$tmp/notify.log" && break
+    sleep 0.1
+done
+grep -q "SIGHUP: .*the 3 rules loaded before stay" "$tmp/notify.log"
+ok $? "SIGHUP with a broken file keeps the 3 rules"
+python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
+import json, sys
+rules = json.load(open(sys.argv[1]))
+rules["rules"].append({"name": "welcome", "event": "user.created",
+    "channel": "email", "template": "user.welcome", "category": "user",
+    "localeFrom": "payload.locale",
+    "recipient": {"email": "payload.email", "name": "payload.firstName"}})
+print(json.dumps(rules))
+PY
+kill -HUP $notify_pid
+for _ in $(seq 30); do
+    grep -q "SIGHUP: 4 rules" "$tmp/notify.log" && break
+    sleep 0.1
+done
+grep -q "SIGHUP: 4 rules" "$tmp/notify.log"
+ok $? "SIGHUP reads the new rules"
+python3 -c 'import json,sys,uuid; e=json.load(open(sys.argv[1])); e["id"]=str(uuid.uuid4()); print(json.dumps(e))' \
+    "$tmp/user.json" > "$tmp/user2.json"
+send_ok "$tmp/user2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created after the reload"
+is "$(field "$(mails "new.$tag@example.com")" 'm[0]["subject"]')" \
+    "Bienvenue chez , Nea" "the new rule's e-mail, in the event's locale"
 
 #  5. Preferences: an opted-out user gets nothing; critical cannot be.
 code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \
