@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -75,6 +76,18 @@ tap_pg_count (PGconn *conn, const char *sql)
     long long n = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     return n;
+}
+
+//  Run the build's ferryctl with args (shell words), quietly; its exit
+//  status, or -1 when it did not exit.
+static inline int
+tap_ferryctl (const char *args)
+{
+    char *command = fy_xasprintf ("'%s/tools/ferryctl' %s >/dev/null 2>&1",
+                                  getenv ("FERRY_BUILDDIR"), args);
+    int status = system (command);
+    free (command);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 //  Drop the scratch database (as a check) and disconnect.

@@ -45,6 +45,7 @@ s_usage (FILE *out)
         "                             check the audit digests: exit 0 clean,\n"
         "                             1 tampered, 3 could not check\n"
         "  audit digest               compute the audit digests due now\n"
+        "  notify rules check FILE    check a ferry-notify rules file\n"
         "  render [--strict] [--partials DIR] TEMPLATE [DATA.json | -]\n"
         "  render [--strict] [--locale L] [--part P] TEMPLATE_DIR/NAME "
         "[DATA.json | -]\n"
@@ -108,6 +109,8 @@ main (int argc, char **argv)
         rc = ferryctl_migrate (&ctl);
     else if (strcmp (command, "audit") == 0)
         rc = ferryctl_audit (&ctl);
+    else if (strcmp (command, "notify") == 0)
+        rc = ferryctl_notify (&ctl);
     else if (strcmp (command, "render") == 0)
         rc = ferryctl_render (&ctl);
     else if (checking)

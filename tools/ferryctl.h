@@ -51,6 +51,9 @@ ferryctl_audit (ferryctl_t *ctl);
 int
 ferryctl_render (ferryctl_t *ctl);
 
+int
+ferryctl_notify (ferryctl_t *ctl);
+
 //  ferryctl_http: one kept-alive HTTP connection (libcurl easy handle)
 //  for the commands that talk to the broker's HTTP endpoint.
 typedef struct ferryctl_http ferryctl_http_t;

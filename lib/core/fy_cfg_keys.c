@@ -351,6 +351,73 @@ static const fy_cfg_key_t s_auth_keys [] = {
     { .name = NULL }
 };
 
+static const fy_cfg_key_t s_notify_keys [] = {
+    { "backoff_base_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "wait before the second attempt of a retryable failure; doubles with "
+      "each attempt, with jitter",
+      NULL, 1, 3600000, NULL },
+    { "backoff_max_ms", FY_CFG_INT, "300000", FY_CFG_RESTART,
+      "longest wait between two attempts", NULL, 1, 86400000, NULL },
+    { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
+      "the broker's endpoint ferry-notify connects to", NULL, 0, 0, NULL },
+    { "concurrency", FY_CFG_INT, "64", FY_CFG_RESTART,
+      "most notifications one process sends at once", NULL, 1, 10000, NULL },
+    { "credit", FY_CFG_INT, "256", FY_CFG_RESTART,
+      "most deliveries and requests held at once", NULL, 1, 1000000, NULL },
+    { "critical_categories", FY_CFG_STR, "password security compliance",
+      FY_CFG_RESTART,
+      "categories nobody can opt out of and quiet hours do not hold, "
+      "separated by spaces",
+      NULL, 0, 0, NULL },
+    { "email_from", FY_CFG_STR, "ferry@localhost", FY_CFG_RESTART,
+      "the From address of every e-mail", NULL, 0, 0, NULL },
+    { "email_from_name", FY_CFG_STR, "ferry", FY_CFG_RESTART,
+      "the From display name", NULL, 0, 0, NULL },
+    { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
+      60000, NULL },
+    { "lease_s", FY_CFG_INT, "120", FY_CFG_RESTART,
+      "how long a claim on a delivery lasts: another process resends one "
+      "whose claimer died only after it (doc/notify.md)",
+      NULL, 5, 86400, NULL },
+    { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "heartbeats the broker may miss before the worker reconnects", NULL, 2,
+      100, NULL },
+    { "max_attempts", FY_CFG_INT, "5", FY_CFG_RESTART,
+      "attempts of a notification whose failures are retryable before it "
+      "fails",
+      NULL, 1, 100, NULL },
+    { "name", FY_CFG_STR, "ferry-notify", FY_CFG_RESTART,
+      "the name the worker gives the broker in HELLO and its claims", NULL, 0,
+      0, NULL },
+    { "rules_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "JSON file of the rules mapping domain events to notifications, read "
+      "again on SIGHUP; unset: notification.requested only",
+      NULL, 0, 0, NULL },
+    { "smtp_password", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
+      "SMTP AUTH password", "SMTP_PASSWORD", 0, 0, NULL },
+    { "smtp_starttls", FY_CFG_STR, "required", FY_CFG_RESTART,
+      "STARTTLS on smtp:// URLs", NULL, 0, 0, "none|try|required" },
+    { "smtp_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "smtp://host:port or smtps://host:port of the mail server; unset: no "
+      "SMTP provider",
+      "SMTP_URL", 0, 0, NULL },
+    { "smtp_user", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "SMTP AUTH user; unset: no AUTH", NULL, 0, 0, NULL },
+    { "stop_timeout_ms", FY_CFG_INT, "30000", FY_CFG_RESTART,
+      "how long SIGTERM waits for the notifications being sent", NULL, 0,
+      3600000, NULL },
+    { "sweep_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
+      "how often the ledger is looked through for deliveries due (held, "
+      "retried, sent through the API, left by a dead process)",
+      NULL, 10, 600000, NULL },
+    { "template_dir", FY_CFG_STR, FERRY_SCHEMA_DIR "/templates", FY_CFG_RESTART,
+      "directory of the templates (NAME/subject.mustache, text.mustache, "
+      "html.mustache; NAME.LOCALE/ variants; partials/ and layouts/)",
+      NULL, 0, 0, NULL },
+    { .name = NULL }
+};
+
 const fy_cfg_section_t fy_cfg_sections [] = {
     { "log", s_log_keys, "logging, shared by every program" },
     { "events", s_events_keys, "event decoding and validation" },
@@ -368,5 +435,7 @@ const fy_cfg_section_t fy_cfg_sections [] = {
     { "auth", s_auth_keys,
       "ferry-auth: user token validation, sessions and revocation in Redis, "
       "its /auth API" },
+    { "notify", s_notify_keys,
+      "ferry-notify: the notification worker and its /notifications API" },
     { .name = NULL }
 };

@@ -2294,3 +2294,26 @@ fy_store_pg_lost (fy_store_t *self)
     assert (self);
     return s_lost (self);
 }
+
+PGresult *
+fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
+                  const char *const *values, const char *what, fy_error_t *err)
+{
+    assert (self);
+    if (fy_store_connect (self, err))
+        return NULL;
+    PGresult *res =
+        PQexecParams (self->conn, sql, count, NULL, values, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (res);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return res;
+    fy_store_pg_fail (self, res, what, err);
+    return NULL;
+}
+
+void
+fy_store_pg_rollback (fy_store_t *self)
+{
+    assert (self);
+    s_rollback (self);
+}

@@ -31,4 +31,16 @@ int
 fy_store_pg_fail (fy_store_t *self, PGresult *res, const char *what,
                   fy_error_t *err);
 
+//  Run sql with count text parameters (a NULL value is SQL NULL) on the
+//  store's connection, connecting first unless connected. Returns the
+//  result when it has rows or completed (caller clears it), or NULL with
+//  errno and err as fy_store_pg_fail.
+PGresult *
+fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
+                  const char *const *values, const char *what, fy_error_t *err);
+
+//  End the transaction open on the connection, if any.
+void
+fy_store_pg_rollback (fy_store_t *self);
+
 #endif

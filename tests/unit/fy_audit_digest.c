@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define S_A "aaaaaaaa-0000-4000-8000-000000000001"
@@ -141,16 +140,6 @@ s_is_list (json_t *report, const char *kind, const char *expected,
     free (list);
 }
 
-static int
-s_ferryctl (const char *args)
-{
-    char *command = fy_xasprintf ("'%s/tools/ferryctl' %s >/dev/null 2>&1",
-                                  getenv ("FERRY_BUILDDIR"), args);
-    int status = system (command);
-    free (command);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
 static void
 test_canonical (void)
 {
@@ -234,9 +223,9 @@ test_run (fy_store_t *store)
     is_int (rc, 0, "verify C from 01:30: clean, chained to hour 0");
     is_int (s_field (report, "hours"), 2, "hours 1 and 2 checked");
     json_decref (report);
-    is_int (s_ferryctl ("audit verify --company " S_A), 0,
+    is_int (tap_ferryctl ("audit verify --company " S_A), 0,
             "ferryctl audit verify: exit 0 when clean");
-    is_int (s_ferryctl ("audit verify"), 2, "exit 2 without --company");
+    is_int (tap_ferryctl ("audit verify"), 2, "exit 2 without --company");
     json_t *bad = NULL;
     errno = 0;
     ok (fy_audit_digest_verify (store, "x' OR 1=1 --", NULL, NULL, S_KEY, &bad,
@@ -293,7 +282,7 @@ test_late (fy_store_t *store)
             "verify A from hour 2 (chained to a later digest of "
             "hour 0): clean");
     json_decref (report);
-    is_int (s_ferryctl ("audit verify --company " S_A), 0,
+    is_int (tap_ferryctl ("audit verify --company " S_A), 0,
             "ferryctl audit verify: exit 0");
 }
 
@@ -333,7 +322,7 @@ test_tamper_events (fy_store_t *store)
     s_is_list (report, "changed", "bbbbbbbb-0002-4000-8000-000000000001",
                "a microsecond on received_at is a change");
     json_decref (report);
-    is_int (s_ferryctl ("audit verify --company " S_A), 1,
+    is_int (tap_ferryctl ("audit verify --company " S_A), 1,
             "ferryctl audit verify: exit 1 when tampered");
 }
 
@@ -389,7 +378,7 @@ main (void)
     char *sql = fy_xasprintf ("store.migrations_dir='%s/sql' migrate",
                               getenv ("FERRY_SRCDIR"));
     char *args = fy_xasprintf ("--set %s", sql);
-    is_int (s_ferryctl (args), 0, "ferryctl migrate on the scratch database");
+    is_int (tap_ferryctl (args), 0, "ferryctl migrate on the scratch database");
     free (args);
     free (sql);
     s_check = PQconnectdb (s_url);

@@ -1,0 +1,194 @@
+/*  fy_ledger: ferry-notify's delivery ledger in PostgreSQL (notify.*,
+    sql/0007_notify.sql), on a fy_store's connection. A delivery is one
+    notification to one recipient on one channel, keyed by its
+    idempotency key, which is unique: recording a key twice gives back the
+    first delivery. The event that asked is stored once, in the same
+    transaction as its deliveries. A delivery is sent only by the process
+    that claimed it (queued or held, due, and no live claim: an atomic
+    UPDATE), so two processes never send one key at the same time; the
+    claim is a lease, and a process that dies leaves it to run out, after
+    which another one may claim the delivery again (doc/notify.md, "The
+    one window").
+
+    Every function returns 0, or -1 with errno as fy_store_pg_fail gives it
+    (EINVAL a value the database refused, EAGAIN/ECONNRESET the database
+    is unreachable, EIO otherwise) and err. */
+#ifndef FY_LEDGER_H_INCLUDED
+#define FY_LEDGER_H_INCLUDED
+
+#include "store/fy_store.h"
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FY_LEDGER_QUEUED,
+    FY_LEDGER_HELD,
+    FY_LEDGER_SENDING,
+    FY_LEDGER_SENT,
+    FY_LEDGER_FAILED,
+    FY_LEDGER_SUPPRESSED,
+    FY_LEDGER_STATUSES
+} fy_ledger_status_t;
+
+//  "queued", "held", ...
+const char *
+fy_ledger_status_name (fy_ledger_status_t status);
+
+//  One notification to record. Strings and JSON are borrowed.
+typedef struct {
+    const char *key;            //  the idempotency key
+    const char *channel;        //  email, sms, push, in_app
+    const char *company_id;     //  NULL for none
+    const char *user_id;        //  NULL: no preferences apply
+    json_t *recipient;
+    const char *category;       //  NULL for none
+    bool critical;              //  never suppressed nor held
+    const char *template_name;
+    const char *locale;
+    json_t *data;
+    int64_t not_before_ms;      //  epoch ms; 0: now
+} fy_ledger_item_t;
+
+//  A delivery as recorded: its id and status.
+typedef struct {
+    char id [FY_UUID_SIZE];
+    fy_ledger_status_t status;
+    bool created;               //  by this call
+} fy_ledger_entry_t;
+
+//  Record count items in one transaction, with the event event_id (NULL
+//  for none) whose content hashes to hash (32 bytes; ignored without an
+//  event), in batch batch_id (NULL for none; fy_ledger_batch_open first).
+//  A non-critical item of a user who opted out of its category on its
+//  channel is recorded suppressed; one due inside the user's quiet hours
+//  held until they end; the rest queued. An item whose key is recorded
+//  already is not recorded again. When the event was stored already,
+//  nothing is recorded: *entries_p gets the deliveries stored with it,
+//  and *conflict_p (may be NULL) is true when its hash differs (the first
+//  is kept). Otherwise *entries_p gets one entry per item, in order, the
+//  earlier delivery for a known key. Caller frees *entries_p (its count in
+//  *count_p).
+int
+fy_ledger_record (fy_store_t *store, const char *event_id,
+                  const unsigned char hash [32], const char *batch_id,
+                  const fy_ledger_item_t *items, size_t count,
+                  fy_ledger_entry_t **entries_p, size_t *count_p,
+                  bool *conflict_p, fy_error_t *err) FY_MUSTCHECK;
+
+//  Create a batch of total recipients with a new id into id, or, when
+//  key (may be NULL) names a batch already there, give its id (and
+//  *created_p false; may be NULL).
+int
+fy_ledger_batch_open (fy_store_t *store, const char *key, size_t total,
+                      char id [FY_UUID_SIZE], bool *created_p,
+                      fy_error_t *err) FY_MUSTCHECK;
+
+//  A claimed delivery, what sending it needs. Owned by the caller.
+typedef struct {
+    char id [FY_UUID_SIZE];
+    char *key, *channel, *template_name, *locale;
+    char *category, *user_id;   //  NULL for none
+    json_t *recipient, *data;
+    int attempts;               //  this one included
+    bool critical;
+} fy_ledger_job_t;
+
+void
+fy_ledger_job_destroy (fy_ledger_job_t **self_p);
+
+//  Claim delivery id for owner for lease_s seconds: it is due (queued or
+//  held, not_before passed) and unclaimed, or its claim ran out, or it is
+//  owner's own. The claim moves it to sending and counts an attempt.
+//  *job_p gets the job, or NULL when the delivery cannot be claimed
+//  (unknown, settled, not due, or another process's).
+int
+fy_ledger_claim (fy_store_t *store, const char *id, const char *owner,
+                 int lease_s, fy_ledger_job_t **job_p,
+                 fy_error_t *err) FY_MUSTCHECK;
+
+//  Claim at most limit due deliveries nobody holds (oldest due first,
+//  skipping rows another process is claiming now). *jobs_p gets them
+//  (caller frees the array and each job), their count *count_p.
+int
+fy_ledger_claim_due (fy_store_t *store, const char *owner, int lease_s,
+                     size_t limit, fy_ledger_job_t ***jobs_p, size_t *count_p,
+                     fy_error_t *err) FY_MUSTCHECK;
+
+//  How a claimed delivery ended. status: SENT (provider, message_id),
+//  QUEUED (a retry after retry_in_ms; the claim is kept that long plus
+//  lease_s, so only owner retries it while it lives) or FAILED; error
+//  (NULL when sent) is kept as last_error, template_version as the
+//  version rendered (NULL when it did not get so far).
+typedef struct {
+    const char *id;
+    const char *owner;
+    fy_ledger_status_t status;
+    const char *provider;
+    const char *message_id;
+    const char *template_version;
+    const char *error;
+    int64_t retry_in_ms;
+    int lease_s;
+} fy_ledger_outcome_t;
+
+//  Record outcome. -1 with errno ENOENT when owner's claim is gone (its
+//  lease ran out and another process claimed the delivery).
+int
+fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
+                  fy_error_t *err) FY_MUSTCHECK;
+
+//  Give up owner's claims on the deliveries waiting for a retry (at
+//  SIGTERM), so another process may take them at once. Those being sent
+//  keep their claim until the lease runs out: whether the provider took
+//  them is not known.
+int
+fy_ledger_release (fy_store_t *store, const char *owner,
+                   fy_error_t *err) FY_MUSTCHECK;
+
+//  Delivery id as the API shows it: {"id", "idempotencyKey", "eventId",
+//  "batchId", "channel", "recipient", "template", "templateVersion",
+//  "locale", "status", "attempts", "lastError", "provider",
+//  "providerMessageId", "createdAt", "updatedAt", "sentAt", ...}. NULL
+//  with errno ENOENT when there is none. Caller owns result.
+json_t *
+fy_ledger_get (fy_store_t *store, const char *id, fy_error_t *err);
+
+//  Batch id: {"id", "total", "createdAt", "counts": {"queued": n, ...}}
+//  (every status, 0 when none). NULL with ENOENT when unknown.
+json_t *
+fy_ledger_batch (fy_store_t *store, const char *id, fy_error_t *err);
+
+//  User user_id's preferences: {"userId", "optOut": {channel: [category,
+//  ...]}, "timezone", "quietHours": {"start": "22:00", "end": "07:00"} or
+//  null}; the defaults when none are stored.
+json_t *
+fy_ledger_preferences (fy_store_t *store, const char *user_id, fy_error_t *err);
+
+//  Store user_id's preferences: opt_out an object of arrays of category
+//  strings by channel, zone an IANA zone name (NULL: UTC), quiet start
+//  and end "HH:MM" (both NULL for none). EINVAL when the database refuses
+//  the zone or a time.
+int
+fy_ledger_preferences_put (fy_store_t *store, const char *user_id,
+                           json_t *opt_out, const char *zone,
+                           const char *quiet_start, const char *quiet_end,
+                           fy_error_t *err) FY_MUSTCHECK;
+
+//  Mark a device token dead (FCM: unregistered); never sent to again.
+int
+fy_ledger_token_dead (fy_store_t *store, const char *token,
+                      fy_error_t *err) FY_MUSTCHECK;
+
+//  Whether token was marked dead: 1 yes, 0 no, -1 error.
+int
+fy_ledger_token_is_dead (fy_store_t *store, const char *token,
+                         fy_error_t *err) FY_MUSTCHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+#  TAP: ferry-notify end to end: the stack's PostgreSQL (a scratch
+#  database, as audit.sh) and SMTP capture server (maildev: SMTP_URL and
+#  SMTP_CAPTURE_URL from contrib/stack.sh env; missing is a failure), a
+#  real ferry-broker with HTTP, ferryctl send as the publisher, and
+#  tests/stubs/smtp_stub.py for the refusals maildev never gives and for
+#  counting 10,000 messages. Covers: refusal of an unmigrated schema; a
+#  French e-mail read back through maildev's API (headers, both parts,
+#  encodings, escaping in HTML only, layout and partial); the same event
+#  again sends nothing; a rule-mapped review.assigned; an opted-out user
+#  gets nothing (suppressed) and a critical category cannot be opted out
+#  of; a missing template fails at once to the DLQ; POST
+#  /notifications/send with an Idempotency-Key twice; a clean SIGTERM;
+#  retryable refusals retried to notify.max_attempts then failed to the
+#  DLQ, a permanent one at once; a 10,000-recipient bulk send arriving
+#  exactly once each; SIGKILL in the middle of a bulk send and a restart
+#  (every recipient reached, duplicates bounded by the sends in flight);
+#  a worker started without its database (503, NACKs retryable).
+set -u
+db=ferry_notify_$$
+. "$FERRY_SRCDIR/tests/integration/audit_env.sh"
+notify="$FERRY_BUILDDIR/workers/notify/ferry-notify"
+[ -x "$notify" ] || bail_out "no $notify"
+[ -n "${SMTP_URL:-}" ] && [ -n "${SMTP_CAPTURE_URL:-}" ] ||
+    bail_out "SMTP_URL or SMTP_CAPTURE_URL is not set: start contrib/stack.sh"
+tag=t$$r$RANDOM
+user=5a1b2c3d-0000-4000-8000-0000000000$((10 + $$ % 80))
+company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
+
+#  requested FILE TO TEMPLATE LOCALE [USERID]: a notification.requested
+#  event (a fresh id) to address TO, NDJSON.
+requested () {
+    python3 - "$2" "$3" "$4" "${5:-}" "$company" > "$1" <<'PY'
+import json, sys, uuid
+to, template, locale, user, company = sys.argv[1:6]
+recipient = {"email": to, "name": "Ana Müller"}
+if user:
+    recipient["userId"] = user
+print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
+    "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+    "companyId": company, "payload": {"channel": "email",
+    "recipient": recipient, "template": template, "locale": locale,
+    "data": {"company": "A&B <Société>",
+             "link": "https://app.example/login?a=1&b=2"}}}))
+PY
+}
+
+#  mails TO: the JSON list of what maildev holds for address TO.
+mails () {
+    curl -s "$SMTP_CAPTURE_URL/email" | python3 -c '
+import json, sys
+to = sys.argv[1]
+print(json.dumps([m for m in json.load(sys.stdin)
+                  if any(a["address"] == to for a in m.get("to", []))]))' "$1"
+}
+#  field JSON EXPR: a python expression on the parsed JSON (as m).
+field () { python3 -c "import json,sys; m=json.load(sys.stdin); print($2)" <<<"$1"; }
+
+send_ok () {
+    out=$("$ctl" send --broker "$endpoint" --timeout-ms 20000 "$1" 2>&1 |
+          tail -n 1)
+    is "$out" "$2" "$3"
+}
+
+#  1. An unmigrated database: refused with one line, exit 2.
+"$notify" --set notify.broker="ipc://$tmp/none.sock" > "$tmp/out" 2>&1
+is "$?" 2 "an unmigrated database: exit 2"
+is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
+
+"$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
+start_broker 8980 --set "broker.routes=notify:notification.*,review.*,user.*"
+cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
+start_notify () {
+    "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
+        --set notify.template_dir="$FERRY_SRCDIR/templates" \
+        --set notify.rules_file="$tmp/rules.json" \
+        --set notify.sweep_ms=100 --set notify.lease_s=5 \
+        --set log.level=notice "$@" 2>>"$tmp/notify.log" &
+    notify_pid=$!
+    pids+=($notify_pid)
+    for _ in $(seq 50); do
+        code=$(curl -s -o "$tmp/health" -w '%{http_code}' \
+               "$url/notifications/health")
+        [ "$code" = 200 ] && break
+        sleep 0.1
+    done
+}
+api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+start_notify --set notify.smtp_url="$SMTP_URL"
+is "$code" 200 "GET /notifications/health is 200"
+is "$(field "$(cat "$tmp/health")" 'm["providers"][0]["provider"]')" smtp \
+    "health names the e-mail provider"
+
+#  2. A French e-mail, read back through maildev.
+requested "$tmp/fr.json" "ana.$tag@example.com" user.welcome fr-FR
+send_ok "$tmp/fr.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "notification.requested ACKed once sent"
+got=$(mails "ana.$tag@example.com")
+is "$(field "$got" 'len(m)')" 1 "one message in the capture server"
+is "$(field "$got" 'm[0]["subject"]')" \
+    "Bienvenue chez A&B <Société>, Ana Müller" "the French subject, raw"
+[ "$(field "$got" '"Votre compte chez A&B <Société> est prêt" in m[0]["text"]')" = True ]
+ok $? "the text part, not escaped"
+[ "$(field "$got" '"A&amp;B &lt;Société&gt;" in m[0]["html"] and "login?a=1&amp;b=2" in m[0]["html"]')" = True ]
+ok $? "the HTML part, escaped"
+[ "$(field "$got" '"<title>Bienvenue</title>" in m[0]["html"] and "your company uses ferry" in m[0]["html"]')" = True ]
+ok $? "the HTML through the layout and its partial"
+id=$(q "SELECT id FROM notify.deliveries WHERE recipient->>'email' = 'ana.$tag@example.com'")
+is "$(field "$got" 'm[0]["headers"]["x-ferry-delivery"]')" "$id" \
+    "X-Ferry-Delivery is the ledger's id"
+is "$(field "$got" 'm[0]["messageId"]')" "$id@localhost" \
+    "the Message-ID is the delivery's"
+[[ "$(field "$got" 'm[0]["headers"]["x-ferry-template"]')" == user.welcome.fr@* ]]
+ok $? "the French variant was used"
+source=$(curl -s "$SMTP_CAPTURE_URL/email/$(field "$got" 'm[0]["id"]')/source")
+grep -q '^Subject: =?UTF-8?' <<<"$source"
+ok $? "the subject travels as RFC 2047 encoded-words"
+grep -q 'multipart/alternative' <<<"$source"
+ok $? "multipart/alternative"
+grep -qi 'Content-Transfer-Encoding: \(quoted-printable\|base64\)' <<<"$source"
+ok $? "bodies quoted-printable or base64"
+is "$(q "SELECT status || ' ' || attempts || ' ' || locale || ' ' || length(template_version) FROM notify.deliveries WHERE id = '$id'")" \
+    "sent 1 fr-FR 64" "the ledger: sent, one attempt, the locale, a version"
+
+#  3. The same event again: nothing more.
+send_ok "$tmp/fr.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "the same event again is ACKed"
+sleep 0.5
+is "$(field "$(mails "ana.$tag@example.com")" 'len(m)')" 1 \
+    "and sends nothing: still one message"
+is "$(q "SELECT count(*) FROM notify.deliveries")" 1 "still one delivery"
+
+#  4. A rule: review.assigned e-mails the reviewer.
+python3 - "$tag" "$company" > "$tmp/review.json" <<'PY'
+import json, sys, uuid
+tag, company = sys.argv[1:3]
+print(json.dumps({"id": str(uuid.uuid4()), "type": "review.assigned",
+    "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+    "companyId": company, "payload": {"reviewId": str(uuid.uuid4()),
+    "cycleId": str(uuid.uuid4()), "cycleName": "Q4", "revieweeId":
+    str(uuid.uuid4()), "revieweeName": "Tom L", "reviewerId":
+    str(uuid.uuid4()), "reviewerName": "Maya H", "reviewerEmail":
+    "maya.%s@example.com" % tag, "kind": "manager",
+    "dueAt": "2027-03-07T17:00:00.000Z"}}))
+PY
+send_ok "$tmp/review.json" \
+    "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "review.assigned ACKed"
+is "$(field "$(mails "maya.$tag@example.com")" 'm[0]["subject"]')" \
+    "Review to write: Tom L" "the reviewer got the rule's e-mail"
+
+#  4b. The rules file: checked by ferryctl, read again on SIGHUP (a
+#  broken one keeps the rules loaded).
+"$ctl" --set notify.template_dir="$FERRY_SRCDIR/templates" notify rules \
+    check "$tmp/rules.json" > /dev/null
+is "$?" 0 "ferryctl notify rules check: the shipped rules"
+python3 - "$tag" "$company" > "$tmp/user.json" <<'PY'
+import json, sys, uuid
+tag, company = sys.argv[1:3]
+print(json.dumps({"id": str(uuid.uuid4()), "type": "user.created",
+    "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+    "companyId": company, "payload": {"userId": str(uuid.uuid4()),
+    "email": "new.%s@example.com" % tag, "firstName": "Nea",
+    "lastName": "W", "roles": ["employee"], "locale": "fr",
+    "sendWelcome": True}}))
+PY
+send_ok "$tmp/user.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created, which no rule names, is ACKed"
+echo '{"rules": [{"name": "broken"}]}' > "$tmp/rules.json"
+"$ctl" notify rules check "$tmp/rules.json" > /dev/null 2>&1
+is "$?" 1 "ferryctl notify rules check refuses a broken file"
+kill -HUP $notify_pid
+for _ in $(seq 30); do
+    grep -q "SIGHUP: .*rules loaded before stay" "$tmp/notify.log" && break
+    sleep 0.1
+done
+grep -q "SIGHUP: .*the 3 rules loaded before stay" "$tmp/notify.log"
+ok $? "SIGHUP with a broken file keeps the 3 rules"
+python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
+import json, sys
+rules = json.load(open(sys.argv[1]))
+rules["rules"].append({"name": "welcome", "event": "user.created",
+    "channel": "email", "template": "user.welcome", "category": "user",
+    "localeFrom": "payload.locale",
+    "recipient": {"email": "payload.email", "name": "payload.firstName"}})
+print(json.dumps(rules))
+PY
+kill -HUP $notify_pid
+for _ in $(seq 30); do
+    grep -q "SIGHUP: 4 rules" "$tmp/notify.log" && break
+    sleep 0.1
+done
+grep -q "SIGHUP: 4 rules" "$tmp/notify.log"
+ok $? "SIGHUP reads the new rules"
+python3 -c 'import json,sys,uuid; e=json.load(open(sys.argv[1])); e["id"]=str(uuid.uuid4()); print(json.dumps(e))' \
+    "$tmp/user.json" > "$tmp/user2.json"
+send_ok "$tmp/user2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created after the reload"
+is "$(field "$(mails "new.$tag@example.com")" 'm[0]["subject"]')" \
+    "Bienvenue chez , Nea" "the new rule's e-mail, in the event's locale"
+
+#  5. Preferences: an opted-out user gets nothing; critical cannot be.
+code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \
+       "$url/notifications/preferences/$user")
+is "$code" 200 "PUT preferences: 200"
+code=$(api -X PUT -d '{"optOut": {"email": ["security"]}}' \
+       "$url/notifications/preferences/$user")
+is "$code" 422 "opting out of a critical category: 422"
+api "$url/notifications/preferences/$user" > /dev/null
+is "$(field "$(cat "$tmp/body")" 'm["optOut"]["email"]')" "['user']" \
+    "GET preferences gives the opt-out kept"
+requested "$tmp/opt.json" "opt.$tag@example.com" user.welcome en "$user"
+send_ok "$tmp/opt.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "an opted-out notification is ACKed"
+sleep 0.5
+is "$(field "$(mails "opt.$tag@example.com")" 'len(m)')" 0 \
+    "the opted-out user gets nothing"
+is "$(q "SELECT status FROM notify.deliveries WHERE recipient->>'email' = 'opt.$tag@example.com'")" \
+    suppressed "recorded suppressed"
+
+#  6. A template that does not exist: failed at once, to the DLQ.
+requested "$tmp/bad.json" "bad.$tag@example.com" no.such en
+send_ok "$tmp/bad.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "a missing template: NACKed for good"
+is "$(q "SELECT status || ' ' || attempts FROM notify.deliveries WHERE recipient->>'email' = 'bad.$tag@example.com'")" \
+    "failed 1" "failed after one attempt"
+
+#  7. POST /notifications/send twice with one Idempotency-Key.
+body="{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"email\": \"api.$tag@example.com\", \"name\": \"Api\"}, \"data\": {\"company\": \"X\"}}"
+code=$(api -H "Idempotency-Key: k-$tag" -d "$body" "$url/notifications/send")
+is "$code" 202 "POST /notifications/send: 202"
+first=$(field "$(cat "$tmp/body")" 'm["id"]')
+code=$(api -H "Idempotency-Key: k-$tag" -d "$body" "$url/notifications/send")
+is "$(field "$(cat "$tmp/body")" 'm["id"]')" "$first" \
+    "the same key again: the same delivery"
+for _ in $(seq 50); do
+    api "$url/notifications/$first" > /dev/null
+    [ "$(field "$(cat "$tmp/body")" 'm["status"]')" = sent ] && break
+    sleep 0.1
+done
+is "$(field "$(cat "$tmp/body")" 'm["status"]')" sent "GET /notifications/:id: sent"
+is "$(field "$(mails "api.$tag@example.com")" 'len(m)')" 1 "one message"
+code=$(api "$url/notifications/00000000-0000-4000-8000-000000000000")
+is "$code" 404 "an unknown id: 404"
+api "$url/notifications/metrics" > /dev/null
+grep -q '^ferry_notify_deliveries_total{status="sent"} [1-9]' "$tmp/body"
+ok $? "ferry_notify_deliveries_total counts what was sent"
+
+#  8. SIGTERM: a clean stop.
+kill -TERM $notify_pid
+wait $notify_pid
+is "$?" 0 "SIGTERM: exit 0"
+
+#  9. Refusals, through the stub: retryable ones up to max_attempts.
+python3 "$FERRY_SRCDIR/tests/stubs/smtp_stub.py" "$tmp/stub.port" \
+    2>"$tmp/stub.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$tmp/stub.port" ] && break; sleep 0.1; done
+stub="smtp://127.0.0.1:$(cat "$tmp/stub.port")"
+start_stub_notify () {
+    start_notify --set notify.smtp_url="$stub" --set notify.max_attempts=3 \
+        --set notify.backoff_base_ms=50 --set notify.backoff_max_ms=200 "$@"
+}
+start_stub_notify
+requested "$tmp/full.json" "full.$tag@example.com" user.welcome en
+send_ok "$tmp/full.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "452 three times: NACKed for good, to the DLQ"
+row=$(q "SELECT status || ' ' || attempts || ' ' || last_error FROM notify.deliveries WHERE recipient->>'email' = 'full.$tag@example.com'")
+[[ "$row" == "failed 3 gave up after 3 attempts: smtp 452"* ]]
+ok $? "failed after 3 attempts: $row"
+requested "$tmp/nobody.json" "nobody.$tag@example.com" user.welcome en
+send_ok "$tmp/nobody.json" \
+    "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" "550: NACKed for good"
+is "$(q "SELECT status || ' ' || attempts FROM notify.deliveries WHERE recipient->>'email' = 'nobody.$tag@example.com'")" \
+    "failed 1" "a permanent refusal: one attempt"
+
+#  10. 10,000 recipients in one bulk send, each reached once.
+bulk () {   # bulk PREFIX COUNT -> the request body
+    python3 - "$1" "$2" "$tag" > "$tmp/bulk.json" <<'PY'
+import json, sys
+prefix, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print(json.dumps({"channel": "email", "template": "user.welcome",
+    "data": {"company": "Bulk"}, "recipients": [
+        {"email": "%s%d.%s@example.com" % (prefix, i, tag), "name": "U %d" % i}
+        for i in range(n)]}))
+PY
+}
+wait_batch () {   # wait_batch ID COUNT SECONDS
+    for _ in $(seq $(($3 * 5))); do
+        api "$url/notifications/batches/$1" > /dev/null
+        [ "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" = "$2" ] && break
+        sleep 0.2
+    done
+}
+delivered () { grep -c "$1[0-9]*\.$tag@" "$tmp/stub.log"; }
+bulk b 10000
+code=$(api -H "Idempotency-Key: bulk-$tag" --data-binary @"$tmp/bulk.json" \
+       "$url/notifications/send-bulk")
+is "$code" 202 "POST /notifications/send-bulk of 10,000: 202"
+batch=$(field "$(cat "$tmp/body")" 'm["batchId"]')
+code=$(api -H "Idempotency-Key: bulk-$tag" --data-binary @"$tmp/bulk.json" \
+       "$url/notifications/send-bulk")
+is "$(field "$(cat "$tmp/body")" 'm["batchId"]')" "$batch" \
+    "the same request again: the same batch"
+wait_batch "$batch" 10000 180
+is "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" 10000 \
+    "GET /notifications/batches/:id: 10,000 sent"
+is "$(delivered b)" 10000 "10,000 messages accepted by the server"
+is "$(grep -o "b[0-9]*\.$tag@" "$tmp/stub.log" | sort -u | wc -l)" 10000 \
+    "each recipient exactly once"
+
+#  11. SIGKILL in the middle of a bulk send, then a restart.
+bulk k 3000
+api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk" > /dev/null
+batch=$(field "$(cat "$tmp/body")" 'm["batchId"]')
+for _ in $(seq 100); do
+    [ "$(delivered k)" -gt 300 ] && break
+    sleep 0.05
+done
+kill -KILL $notify_pid
+wait $notify_pid 2>/dev/null
+before=$(delivered k)
+start_stub_notify
+wait_batch "$batch" 3000 120
+is "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" 3000 \
+    "after SIGKILL (at $before) and a restart: 3,000 sent"
+is "$(grep -o "k[0-9]*\.$tag@" "$tmp/stub.log" | sort -u | wc -l)" 3000 \
+    "every recipient reached"
+dups=$(($(delivered k) - 3000))
+[ "$dups" -le 64 ]
+ok $? "duplicates ($dups) only among the sends in flight at the kill (notify.concurrency 64)"
+kill -TERM $notify_pid
+wait $notify_pid
+
+#  12. Started without its database: not ready, NACKs retryable.
+DATABASE_URL="postgresql://ferry:ferry@127.0.0.1:1/none" \
+    "$notify" --set notify.broker="$endpoint" \
+    --set notify.template_dir="$FERRY_SRCDIR/templates" \
+    --set log.level=warn 2>>"$tmp/nodb.log" &
+nodb=$!
+pids+=($nodb)
+for _ in $(seq 50); do
+    code=$(curl -s -o "$tmp/health" -w '%{http_code}' "$url/notifications/health")
+    [ "$code" = 503 ] && break
+    sleep 0.1
+done
+is "$code" 503 "without its database: /notifications/health is 503"
+requested "$tmp/nodb.json" "nodb.$tag@example.com" user.welcome en
+out=$("$ctl" send --broker "$endpoint" --timeout-ms 5000 "$tmp/nodb.json" 2>&1 |
+      tail -n 1)
+is "$out" "sent 1, acked 0, nacked 1 (retryable 1), invalid 0" \
+    "its events are NACKed retryable"
+kill -TERM $nodb
+wait $nodb
+is "$?" 0 "and it stops cleanly"
+done_testing

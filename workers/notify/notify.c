@@ -1,0 +1,701 @@
+/*  notify: ingest, the sweep and the ledger's state.
+
+    An event becomes notifications (notification.requested carries its
+    own; a domain event those its rules ask for), which are recorded in
+    the ledger in one transaction with the event's id (fy_ledger_record):
+    a redelivered event records nothing and finds what it recorded. The
+    broker's delivery is then held while this process sends the ones it
+    could claim, and answered when they settle: ACK, or NACK for good with
+    the reason when one failed, so the source puts it in its DLQ. The
+    ones it could not claim (held for quiet hours, due later, or claimed
+    by another live process) are the ledger's from then on: the delivery
+    is ACKed for them.
+
+    The sweep (notify.sweep_ms) claims what is due and nobody holds:
+    held notifications whose quiet hours ended, those sent through the
+    API, and those a dead process left (its claims' leases ran out).
+
+    The database may be down at start or go away later: the worker keeps
+    running, says so once in its log and on /notifications/health, NACKs
+    deliveries retryable meanwhile and probes until it is back, as
+    ferry-audit does. */
+#include "notify.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+//  The most notifications one event may ask for through the rules.
+#define S_MATCHES_MAX 16
+//  The shortest wait between two probes of a database that is down.
+#define S_PROBE_MIN_MS 100
+
+static void
+s_probe_arm (notify_t *self);
+
+//  ---------------------------------------------------------------------
+//  The ledger's state
+
+void
+notify_store_failed (notify_t *self, int errnum, const fy_error_t *err)
+{
+    //  A refused value or a lost claim is the row's business, not the
+    //  database's: it stays ready.
+    if (errnum == EINVAL || errnum == ENOENT
+        || fy_store_is_connected (self->store))
+        return;
+    bool schema = errnum == ERANGE;
+    if (self->store_ready || schema != self->store_schema_bad) {
+        if (schema)
+            fy_log_error ("notify: not ready: %s; events are NACKed for "
+                          "retry until then",
+                          err->text);
+        else
+            fy_log_warn ("notify: not ready: database unavailable (%s); "
+                         "events are NACKed for retry until it is back",
+                         err->text);
+    }
+    self->store_ready = false;
+    self->store_schema_bad = schema;
+    self->store_problem = *err;
+    fy_metric_set (self->ready_gauge, 0);
+    s_probe_arm (self);
+}
+
+static int
+s_on_probe (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    notify_t *self = arg;
+    self->probe_timer = -1;
+    if (self->store_ready)
+        return 0;
+    fy_error_t err = { "" };
+    if (fy_store_connect (self->store, &err) == 0) {
+        fy_log_notice ("notify: ready: the database is back");
+        self->store_ready = true;
+        self->store_schema_bad = false;
+        self->store_problem.text [0] = '\0';
+        fy_metric_set (self->ready_gauge, 1);
+    }
+    else {
+        //  Connecting failed, so the store is not connected: said once.
+        notify_store_failed (self, errno == ENOENT ? ERANGE : errno, &err);
+        s_probe_arm (self);
+    }
+    return 0;
+}
+
+static void
+s_probe_arm (notify_t *self)
+{
+    if (self->probe_timer >= 0 || !self->worker)
+        return;
+    int64_t wait = fy_store_retry_in_ms (self->store);
+    if (wait < S_PROBE_MIN_MS)
+        wait = S_PROBE_MIN_MS;
+    self->probe_timer = zloop_timer (fy_worker_loop (self->worker),
+                                     (size_t) wait, 1, s_on_probe, self);
+}
+
+//  ---------------------------------------------------------------------
+//  Jobs
+
+bool
+notify_is_critical (notify_t *self, const char *category)
+{
+    for (size_t i = 0; category && i < self->critical_count; i++)
+        if (strcmp (category, self->critical [i]) == 0)
+            return true;
+    return false;
+}
+
+//  Start a claimed job for origin (may be NULL).
+static void
+s_job_start (notify_t *self, fy_ledger_job_t *claimed, notify_origin_t *origin)
+{
+    notify_job_t *job = fy_xcalloc (1, sizeof *job);
+    job->owner = self;
+    job->job = claimed;
+    job->origin = origin;
+    job->timer = -1;
+    fy_list_init (&job->node);
+    fy_list_push_back (&self->jobs, &job->node);
+    if (origin)
+        origin->pending++;
+    notify_send (job);
+}
+
+size_t
+notify_start (notify_t *self, const fy_ledger_entry_t *entries, size_t count,
+              notify_origin_t *origin)
+{
+    size_t started = 0;
+    for (size_t i = 0; i < count; i++) {
+        const fy_ledger_entry_t *entry = &entries [i];
+        if (entry->status != FY_LEDGER_QUEUED
+            && entry->status != FY_LEDGER_SENDING)
+            continue;
+        fy_ledger_job_t *claimed = NULL;
+        fy_error_t err = { "" };
+        if (fy_ledger_claim (self->store, entry->id, self->owner, self->lease_s,
+                             &claimed, &err)) {
+            //  Still queued in the ledger: the sweep has it later.
+            fy_log_warn ("notify: delivery=%s not claimed: %s", entry->id,
+                         err.text);
+            notify_store_failed (self, errno, &err);
+            continue;
+        }
+        if (!claimed)
+            continue;  //  not due yet, or another process's
+        s_job_start (self, claimed, origin);
+        started++;
+    }
+    return started;
+}
+
+//  A job that is done: unlink and free it.
+void
+notify_job_destroy (notify_job_t **job_p)
+{
+    notify_job_t *job = *job_p;
+    if (!job)
+        return;
+    notify_t *self = job->owner;
+    if (job->timer >= 0)
+        zloop_timer_end (fy_worker_loop (self->worker), job->timer);
+    if (job->sending) {
+        fy_smtp_cancel (self->smtp, job->smtp_id);
+        self->sending--;
+    }
+    fy_list_unlink (&job->node);
+    fy_ledger_job_destroy (&job->job);
+    free (job);
+    *job_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  The sweep
+
+void
+notify_sweep (notify_t *self)
+{
+    self->sweep_more = false;
+    if (!self->store_ready || self->stopping
+        || self->sending >= self->concurrency)
+        return;
+    size_t room = self->concurrency - self->sending;
+    fy_ledger_job_t **claimed = NULL;
+    size_t count = 0;
+    fy_error_t err = { "" };
+    if (fy_ledger_claim_due (self->store, self->owner, self->lease_s, room,
+                             &claimed, &count, &err)) {
+        fy_log_warn ("notify: sweep: %s", err.text);
+        notify_store_failed (self, errno, &err);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        s_job_start (self, claimed [i], NULL);
+    free (claimed);
+    //  A full sweep leaves more behind: sweep again as soon as a send
+    //  ends, not a whole period later.
+    self->sweep_more = count == room;
+}
+
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    notify_sweep (arg);
+    return 0;
+}
+
+void
+notify_sent_one (notify_t *self)
+{
+    if (self->sweep_more)
+        notify_sweep (self);
+}
+
+//  ---------------------------------------------------------------------
+//  Ingest
+
+//  The first word of a dotted template name: its category (review.x ->
+//  review), when the event names none.
+static void
+s_category (const char *template_name, char *out, size_t size)
+{
+    snprintf (out, size, "%.*s", (int) strcspn (template_name, "."),
+              template_name);
+}
+
+//  The SHA-256 of the event's content, to tell a redelivery from another
+//  body under the same id.
+static void
+s_event_hash (fy_event_t *event, unsigned char hash [32])
+{
+    size_t len = 0;
+    char *text = fy_json_dumps (fy_event_json (event), JSON_SORT_KEYS, &len);
+    unsigned int size = 32;
+    EVP_Digest (text, len, hash, &size, EVP_sha256 (), NULL);
+    free (text);
+}
+
+void
+notify_origin_settle (notify_t *self, notify_origin_t *origin)
+{
+    if (!origin || origin->pending > 0)
+        return;
+    if (origin->failed)
+        fy_worker_nack (self->worker, &origin->delivery, false, origin->reason);
+    else
+        fy_worker_ack (self->worker, &origin->delivery);
+    free (origin);
+}
+
+//  Record event's notifications (items) and start them. Answers the
+//  delivery unless it is held by the jobs started.
+static void
+s_record (notify_t *self, fy_delivery_t *delivery, fy_event_t *event,
+          const fy_ledger_item_t *items, size_t count)
+{
+    unsigned char hash [32];
+    s_event_hash (event, hash);
+    fy_ledger_entry_t *entries = NULL;
+    size_t entry_count = 0;
+    bool conflict = false;
+    fy_error_t err = { "" };
+    if (fy_ledger_record (self->store, fy_event_id (event), hash, NULL, items,
+                          count, &entries, &entry_count, &conflict, &err)) {
+        int errnum = errno;
+        if (errnum == EINVAL) {
+            fy_metric_inc (self->rejected);
+            fy_log_warn ("notify: event=%s refused by the ledger: %s",
+                         fy_event_id (event), err.text);
+            fy_worker_nack (self->worker, &delivery, false,
+                            "ledger_refused: the notification ledger "
+                            "refused a value of this event");
+            return;
+        }
+        fy_log_warn ("notify: event=%s not recorded, NACKed for retry: %s",
+                     fy_event_id (event), err.text);
+        notify_store_failed (self, errnum, &err);
+        fy_worker_nack (self->worker, &delivery, true, "store_unavailable");
+        return;
+    }
+    if (conflict) {
+        fy_metric_inc (self->conflicts);
+        fy_log_warn ("notify: event=%s conflict: a copy with another body; "
+                     "the first is kept",
+                     fy_event_id (event));
+    }
+    for (size_t i = 0; i < entry_count; i++)
+        if (entries [i].created)
+            fy_metric_inc (self->settled [entries [i].status]);
+    notify_origin_t *origin = fy_xcalloc (1, sizeof *origin);
+    origin->delivery = delivery;
+    notify_start (self, entries, entry_count, origin);
+    free (entries);
+    notify_origin_settle (self, origin);
+}
+
+//  notification.requested: one item from its payload.
+static size_t
+s_requested (notify_t *self, fy_event_t *event, fy_ledger_item_t *item,
+             char *category, size_t category_size)
+{
+    json_t *payload = fy_event_payload (event);
+    const char *key =
+        json_string_value (json_object_get (payload, "notificationId"));
+    item->key = key ? key : fy_event_id (event);
+    item->channel = json_string_value (json_object_get (payload, "channel"));
+    item->recipient = json_object_get (payload, "recipient");
+    item->user_id =
+        json_string_value (json_object_get (item->recipient, "userId"));
+    item->template_name =
+        json_string_value (json_object_get (payload, "template"));
+    item->locale = json_string_value (json_object_get (payload, "locale"));
+    item->data = json_object_get (payload, "data");
+    item->company_id = fy_event_company_id (event);
+    s_category (item->template_name, category, category_size);
+    item->category = category;
+    item->critical = notify_is_critical (self, category);
+    const char *after =
+        json_string_value (json_object_get (payload, "sendAfter"));
+    if (after
+        && fy_time_parse (after, strlen (after), false, &item->not_before_ms))
+        item->not_before_ms = 0;
+    return 1;
+}
+
+static void
+s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
+             void *arg)
+{
+    (void) worker;
+    notify_t *self = arg;
+    for (size_t i = 0; i < count; i++) {
+        fy_error_t err = { "" };
+        fy_event_t *event = fy_delivery_event (deliveries [i], &err);
+        if (!event) {
+            fy_metric_inc (self->rejected);
+            fy_log_warn ("notify: did=%llu not an event: %s",
+                         (unsigned long long) deliveries [i]->did, err.text);
+            fy_worker_nack (self->worker, &deliveries [i], false, err.text);
+            continue;
+        }
+        if (!self->store_ready) {
+            fy_worker_nack (self->worker, &deliveries [i], true,
+                            "store_unavailable");
+            continue;
+        }
+        fy_ledger_item_t items [S_MATCHES_MAX];
+        fy_rules_match_t matches [S_MATCHES_MAX];
+        char categories [S_MATCHES_MAX][64];
+        memset (items, 0, sizeof items);
+        size_t found = 0, matched = 0;
+        if (strcmp (fy_event_type (event), "notification.requested") == 0)
+            found = s_requested (self, event, &items [0], categories [0],
+                                 sizeof categories [0]);
+        else if (self->rules)
+            found = matched = fy_rules_match (
+                self->rules, fy_event_json (event), matches, S_MATCHES_MAX);
+        char keys [S_MATCHES_MAX][FY_UUID_SIZE + 80];
+        for (size_t m = 0; m < matched; m++) {
+            fy_ledger_item_t *item = &items [m];
+            //  One key per event and rule: a redelivery finds it.
+            snprintf (keys [m], sizeof keys [m], "%s:%s", fy_event_id (event),
+                      matches [m].rule);
+            item->key = keys [m];
+            item->channel = matches [m].channel;
+            item->recipient = matches [m].recipient;
+            item->user_id = json_string_value (
+                json_object_get (matches [m].recipient, "userId"));
+            item->template_name = matches [m].template_name;
+            item->locale = matches [m].locale;
+            item->data = fy_event_json (event);
+            item->company_id = fy_event_company_id (event);
+            item->category = matches [m].category;
+            item->critical = notify_is_critical (self, item->category);
+        }
+        if (found == 0) {
+            //  Routed here, but nothing asks for a notification.
+            fy_metric_inc (self->ignored);
+            fy_worker_ack (self->worker, &deliveries [i]);
+            continue;
+        }
+        s_record (self, deliveries [i], event, items, found);
+        deliveries [i] = NULL;
+        for (size_t m = 0; m < matched; m++)
+            json_decref (matches [m].recipient);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  SIGHUP: the rules and templates again
+
+static void
+s_reload (notify_t *self)
+{
+    notify_templates_reload (self->templates);
+    const char *path = fy_cfg_str (self->cfg, "notify", "rules_file");
+    if (!path || !*path) {
+        fy_log_notice ("notify: SIGHUP: templates read again");
+        return;
+    }
+    fy_error_t err = { "" };
+    fy_rules_t *rules = fy_rules_load (path, &err);
+    if (!rules) {
+        fy_log_error ("notify: SIGHUP: %s; the %zu rules loaded before "
+                      "stay",
+                      err.text, self->rules ? fy_rules_count (self->rules) : 0);
+        return;
+    }
+    fy_rules_destroy (&self->rules);
+    self->rules = rules;
+    fy_log_notice ("notify: SIGHUP: %zu rules and the templates read again",
+                   fy_rules_count (rules));
+}
+
+static int
+s_on_hangup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    notify_t *self = arg;
+    int signo;
+    bool hup = false;
+    while ((signo = fy_signals_next (self->hup_fd)))
+        hup = hup || signo == SIGHUP;
+    if (hup)
+        s_reload (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Life
+
+static void
+s_metrics_new (notify_t *self)
+{
+    fy_metrics_t *m = self->metrics = fy_metrics_new ();
+    for (int s = 0; s < FY_LEDGER_STATUSES; s++)
+        self->settled [s] = fy_metrics_counter (
+            m, "ferry_notify_deliveries_total",
+            "notifications recorded (queued, held, suppressed) and settled "
+            "(sent, failed), by status",
+            (const char *[]) { "status", fy_ledger_status_name (s), NULL });
+    self->attempts = fy_metrics_counter (m, "ferry_notify_attempts_total",
+                                         "sends tried with a provider", NULL);
+    self->retries = fy_metrics_counter (
+        m, "ferry_notify_retries_total",
+        "retryable failures that were tried again later", NULL);
+    self->conflicts = fy_metrics_counter (
+        m, "ferry_notify_conflicts_total",
+        "events whose id was stored with another body (the first kept)", NULL);
+    self->rejected = fy_metrics_counter (
+        m, "ferry_notify_rejected_total",
+        "events NACKed for good: not events, or refused by the ledger", NULL);
+    self->ignored =
+        fy_metrics_counter (m, "ferry_notify_ignored_total",
+                            "events no rule asks a notification for", NULL);
+    self->ready_gauge = fy_metrics_gauge (
+        m, "ferry_notify_ready",
+        "1 when the ledger's database is reachable with a current schema",
+        NULL);
+    self->sending_gauge = fy_metrics_gauge (
+        m, "ferry_notify_sending", "notifications with a provider now", NULL);
+    fy_metric_set (self->ready_gauge, 1);
+}
+
+char *
+notify_metrics (notify_t *self)
+{
+    fy_metrics_process (self->metrics);
+    fy_metric_set (self->sending_gauge, (double) self->sending);
+    return fy_metrics_render (self->metrics);
+}
+
+//  The email provider (SMTP, when notify.smtp_url is set).
+static int
+s_providers_new (notify_t *self, fy_error_t *err)
+{
+    self->http = fy_http_client_new (NULL, err);
+    if (!self->http)
+        return -1;
+    const char *url = fy_cfg_str (self->cfg, "notify", "smtp_url");
+    if (!url || !*url) {
+        fy_log_warn ("notify: no notify.smtp_url: e-mail cannot be sent");
+        return 0;
+    }
+    fy_smtp_options_t options;
+    fy_smtp_options_default (&options);
+    options.url = url;
+    options.user = fy_cfg_str (self->cfg, "notify", "smtp_user");
+    options.password = fy_cfg_str (self->cfg, "notify", "smtp_password");
+    if (fy_smtp_starttls_parse (
+            fy_cfg_str (self->cfg, "notify", "smtp_starttls"),
+            &options.starttls)) {
+        fy_error_set (err, "notify.smtp_starttls: none, try or required");
+        return -1;
+    }
+    self->smtp = fy_smtp_new (self->http, &options, err);
+    return self->smtp ? 0 : -1;
+}
+
+notify_t *
+notify_new (fy_cfg_t *cfg, fy_error_t *err)
+{
+    assert (cfg);
+    bool bad_config = false;
+    notify_t *self = fy_xcalloc (1, sizeof *self);
+    self->cfg = cfg;
+    self->sweep_timer = self->probe_timer = -1;
+    //  SIGHUP reloads: blocked before any thread starts (libzmq's, curl's),
+    //  so none takes its default action, and read through a signalfd of
+    //  its own; SIGTERM and SIGINT stay the worker's (fy_worker_new).
+    sigset_t hangup;
+    sigemptyset (&hangup);
+    sigaddset (&hangup, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &hangup, NULL);
+    self->hup_fd = signalfd (-1, &hangup, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (self->hup_fd < 0) {
+        fy_error_set (err, "signalfd: %s", strerror (errno));
+        goto fail;
+    }
+    fy_list_init (&self->jobs);
+    s_metrics_new (self);
+    self->concurrency = (size_t) fy_cfg_int (cfg, "notify", "concurrency");
+    self->max_attempts = (int) fy_cfg_int (cfg, "notify", "max_attempts");
+    self->lease_s = (int) fy_cfg_int (cfg, "notify", "lease_s");
+    self->backoff_base_ms = fy_cfg_int (cfg, "notify", "backoff_base_ms");
+    self->backoff_max_ms = fy_cfg_int (cfg, "notify", "backoff_max_ms");
+    char host [64] = "";
+    gethostname (host, sizeof host - 1);
+    snprintf (self->owner, sizeof self->owner, "%s/%s/%ld",
+              fy_cfg_str (cfg, "notify", "name"), host, (long) getpid ());
+    const char *critical = fy_cfg_str (cfg, "notify", "critical_categories");
+    for (const char *at = critical ? critical : ""; *at;) {
+        size_t len = strcspn (at, " ");
+        if (len) {
+            self->critical =
+                fy_xrealloc (self->critical, (self->critical_count + 1)
+                                                 * sizeof *self->critical);
+            self->critical [self->critical_count++] =
+                fy_xasprintf ("%.*s", (int) len, at);
+        }
+        at += len + (at [len] == ' ');
+    }
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
+    if (!url || !*url) {
+        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+        bad_config = true;
+        goto fail;
+    }
+    self->store = fy_store_new (
+        url, (int) fy_cfg_int (cfg, "store", "connect_timeout_s"));
+    fy_store_require_schema (self->store, FY_STORE_SCHEMA_VERSION);
+    int version = 0;
+    fy_error_t store_err = { "" };
+    self->store_ready = true;
+    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION, &version,
+                               &store_err)) {
+        if (errno == ENOENT || errno == ERANGE) {
+            fy_error_set (err, "%s", store_err.text);
+            bad_config = true;
+            goto fail;
+        }
+        self->store_ready = false;
+        self->store_problem = store_err;
+        fy_metric_set (self->ready_gauge, 0);
+        fy_log_warn ("notify: not ready: database unavailable (%s); events "
+                     "are NACKed for retry until it is back",
+                     store_err.text);
+    }
+    self->templates =
+        notify_templates_new (fy_cfg_str (cfg, "notify", "template_dir"));
+    const char *rules = fy_cfg_str (cfg, "notify", "rules_file");
+    if (rules && *rules) {
+        self->rules = fy_rules_load (rules, err);
+        if (!self->rules) {
+            bad_config = true;
+            goto fail;
+        }
+    }
+    if (s_providers_new (self, err)) {
+        bad_config = true;
+        goto fail;
+    }
+    self->worker =
+        fy_worker_new (fy_cfg_str (cfg, "notify", "broker"), "notify",
+                       fy_cfg_str (cfg, "notify", "name"),
+                       (unsigned) fy_cfg_int (cfg, "notify", "credit"), err);
+    if (!self->worker) {
+        bad_config = true;
+        goto fail;
+    }
+    fy_worker_set_heartbeat (self->worker,
+                             fy_cfg_int (cfg, "notify", "heartbeat_ms"),
+                             fy_cfg_int (cfg, "notify", "liveness"));
+    fy_worker_set_stop_timeout (self->worker,
+                                fy_cfg_int (cfg, "notify", "stop_timeout_ms"));
+    fy_worker_on_events (self->worker, s_on_events, self);
+    fy_worker_on_request (self->worker, notify_api_request, self);
+    fy_log_notice ("notify: %s, schema version %d, %zu rules, e-mail %s",
+                   self->owner, version,
+                   self->rules ? fy_rules_count (self->rules) : 0,
+                   self->smtp ? "by SMTP" : "off");
+    return self;
+fail:
+    notify_destroy (&self);
+    errno = bad_config ? EINVAL : EIO;
+    return NULL;
+}
+
+void
+notify_destroy (notify_t **self_p)
+{
+    assert (self_p);
+    notify_t *self = *self_p;
+    if (!self)
+        return;
+    notify_job_t *job;
+    fy_list_each (job, &self->jobs, notify_job_t, node)
+    {
+        free (job->origin);  //  its delivery goes with the worker
+        job->origin = NULL;
+        notify_job_destroy (&job);
+    }
+    fy_smtp_destroy (&self->smtp);
+    fy_loop_detach (&self->http_source);
+    fy_http_client_destroy (&self->http);
+    fy_worker_destroy (&self->worker);
+    if (self->hup_fd >= 0)
+        close (self->hup_fd);
+    fy_store_destroy (&self->store);
+    notify_templates_destroy (&self->templates);
+    fy_rules_destroy (&self->rules);
+    fy_metrics_destroy (&self->metrics);
+    for (size_t i = 0; i < self->critical_count; i++)
+        free (self->critical [i]);
+    free (self->critical);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+notify_run (notify_t *self)
+{
+    assert (self);
+    zloop_t *loop = fy_worker_loop (self->worker);
+    self->http_source = fy_http_client_attach (self->http, loop);
+    zmq_pollitem_t hup = { NULL, self->hup_fd, ZMQ_POLLIN, 0 };
+    zloop_poller (loop, &hup, s_on_hangup, self);
+    self->sweep_timer = zloop_timer (
+        loop, (size_t) fy_cfg_int (self->cfg, "notify", "sweep_ms"), 0,
+        s_on_sweep, self);
+    if (!self->store_ready)
+        s_probe_arm (self);
+    else
+        notify_sweep (self);
+    int rc = fy_worker_run (self->worker);
+    self->stopping = true;
+    //  The drain waited for the sends in hand; what still waits here (a
+    //  retry's backoff, a send past stop_timeout_ms) goes back: its claim
+    //  is given up so another process may take it at once, and its
+    //  delivery NACKed retryable.
+    size_t left = 0;
+    notify_job_t *job;
+    fy_list_each (job, &self->jobs, notify_job_t, node)
+    {
+        notify_origin_t *origin = job->origin;
+        if (origin && --origin->pending == 0) {
+            fy_worker_nack (self->worker, &origin->delivery, true, "stopping");
+            free (origin);
+        }
+        notify_job_destroy (&job);
+        left++;
+    }
+    fy_error_t err = { "" };
+    if (left && fy_ledger_release (self->store, self->owner, &err))
+        fy_log_warn ("notify: claims not released (their lease runs out): %s",
+                     err.text);
+    fy_worker_flush (self->worker);
+    zloop_timer_end (loop, self->sweep_timer);
+    if (self->probe_timer >= 0)
+        zloop_timer_end (loop, self->probe_timer);
+    zloop_poller_end (loop, &hup);
+    fy_log_notice ("notify: stopped; %.0f sent, %.0f failed, %zu left to "
+                   "the ledger",
+                   fy_metric_value (self->settled [FY_LEDGER_SENT]),
+                   fy_metric_value (self->settled [FY_LEDGER_FAILED]), left);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/*  notify: ferry-notify's top object. It takes the "notify" service's
+    deliveries from the broker (notification.requested, and the domain
+    events its rules map to notifications), records each notification in
+    the delivery ledger (fy_ledger) in one transaction with the event's
+    id, then claims, renders and sends them (notify_send.c), with retries,
+    and answers the /notifications API the broker forwards (notify_api.c).
+    doc/notify.md describes the whole. */
+#ifndef NOTIFY_H_INCLUDED
+#define NOTIFY_H_INCLUDED
+
+#include <ferry/ferry.h>
+#include "core/fy_list.h"
+#include "core/fy_loop.h"
+#include "http/fy_http_client.h"
+#include "notify/fy_rules.h"
+#include "notify/fy_smtp.h"
+#include "store/fy_ledger.h"
+#include "store/fy_store.h"
+
+#include "notify_template.h"
+
+typedef struct notify notify_t;
+
+//  A broker delivery waiting for its notifications: answered when the
+//  last one settles (ACK, or NACK for good with the first failure's
+//  reason, so it reaches the DLQ).
+typedef struct {
+    fy_delivery_t *delivery;
+    size_t pending;
+    bool failed;
+    char reason [200];
+} notify_origin_t;
+
+//  One claimed notification being sent (or waiting for its retry).
+typedef struct {
+    fy_link_t node;             //  in notify.jobs
+    notify_t *owner;
+    fy_ledger_job_t *job;
+    notify_origin_t *origin;    //  NULL: from the API or the sweep
+    int timer;                  //  the retry's, -1 when none
+    uint64_t smtp_id;
+    bool sending;               //  with the provider now
+    char version [65];          //  of the template rendered, "" before
+} notify_job_t;
+
+struct notify {
+    fy_cfg_t *cfg;                  //  borrowed
+    fy_worker_t *worker;
+    fy_store_t *store;
+    fy_http_client_t *http;         //  the providers' transfers
+    fy_loop_source_t *http_source;
+    fy_smtp_t *smtp;                //  NULL when not configured
+    notify_templates_t *templates;
+    fy_rules_t *rules;              //  NULL without notify.rules_file
+    char **critical;                //  notify.critical_categories
+    size_t critical_count;
+    char owner [128];               //  the claims' name: name/host/pid
+    fy_link_t jobs;                 //  notify_job_t in flight or waiting
+    size_t sending, concurrency;
+    int max_attempts, lease_s;
+    int64_t backoff_base_ms, backoff_max_ms;
+    int sweep_timer, probe_timer, hup_fd;
+    bool sweep_more;                //  the last sweep was full
+    bool stopping;
+    //  The ledger's state (/notifications/health).
+    bool store_ready;
+    bool store_schema_bad;
+    fy_error_t store_problem;
+    fy_metrics_t *metrics;
+    fy_metric_t *settled [FY_LEDGER_STATUSES];
+    fy_metric_t *attempts, *retries, *conflicts, *ready_gauge, *sending_gauge;
+    fy_metric_t *rejected, *ignored;
+};
+
+//  Connect to the broker and the store, load the templates and rules.
+//  NULL with err and errno EINVAL (bad settings, a schema missing or old)
+//  or EIO. A database that cannot be reached is not an error: the worker
+//  starts not ready and waits for it.
+notify_t *
+notify_new (fy_cfg_t *cfg, fy_error_t *err);
+
+void
+notify_destroy (notify_t **self_p);
+
+//  Until SIGTERM (the notifications being sent finish first).
+int
+notify_run (notify_t *self) FY_MUSTCHECK;
+
+//  The ledger failed (errnum, err): if the database is gone, say so once,
+//  NACK meanwhile and probe until it is back.
+void
+notify_store_failed (notify_t *self, int errnum, const fy_error_t *err);
+
+//  Whether category is critical (never opted out of, never held).
+bool
+notify_is_critical (notify_t *self, const char *category);
+
+//  Start sending the ledger's deliveries entries (as recorded), on behalf
+//  of origin (may be NULL). Returns how many were claimed and started.
+size_t
+notify_start (notify_t *self, const fy_ledger_entry_t *entries, size_t count,
+              notify_origin_t *origin);
+
+//  Answer origin's delivery (and free it) when nothing is pending.
+void
+notify_origin_settle (notify_t *self, notify_origin_t *origin);
+
+//  Claim and start what is due in the ledger, as far as concurrency
+//  allows.
+void
+notify_sweep (notify_t *self);
+
+//  A send ended: sweep again if the last sweep was full.
+void
+notify_sent_one (notify_t *self);
+
+//  The worker's metrics, in Prometheus text. Caller owns result.
+char *
+notify_metrics (notify_t *self);
+
+//  --- notify_send.c
+
+//  Render and send job (claimed), then settle it.
+void
+notify_send (notify_job_t *job);
+
+//  Free a job that is done (its timer ended, its transfer cancelled).
+void
+notify_job_destroy (notify_job_t **job_p);
+
+//  --- notify_api.c
+
+void
+notify_api_request (fy_worker_t *worker, const fy_request_t *request,
+                    void *arg);
+
+#endif
