@@ -1060,10 +1060,22 @@ typedef struct {
     const char *key;
 } s_value_t;
 
+//  A name looked up from an outer context (../a.b, @root.a) during this
+//  render: the data does not change while it renders, so a loop asks
+//  jansson once, not once a turn.
+typedef struct {
+    const s_path_t *path;
+    json_t *base;  //  The context the parts start from
+    json_t *value;  //  What they found, NULL: nothing
+} s_memo_t;
+
+#define S_MEMOS 16
+
 typedef struct {
     char *out;
     size_t len;
     size_t cap;
+    s_memo_t memos [S_MEMOS];
     json_t **stack;  //  Context stack, FY_TEMPLATE_MAX_DEPTH + 1 deep
     //  Whether a frame is a context of its own for ../: not when a
     //  section pushed true, or the same value again (Handlebars counts
@@ -1343,11 +1355,23 @@ s_lookup (s_render_t *r, const s_path_t *path)
             part = 1;
             break;
     }
+    s_memo_t *memo = NULL;
+    if ((path->kind == S_PATH_UP || path->kind == S_PATH_ROOT) && path->count) {
+        memo = &r->memos [(uintptr_t) path / sizeof (s_node_t) % S_MEMOS];
+        if (memo->path == path && memo->base == value) {
+            value = memo->value;
+            part = path->count;
+        }
+        else
+            *memo = (s_memo_t) { path, value, NULL };
+    }
     for (; value && part < path->count; part++, r->steps++)
         value = json_is_object (value)
                     ? json_object_getn (value, path->parts [part].str,
                                         path->parts [part].len)
                     : NULL;
+    if (memo)
+        memo->value = value;
     if (value) {
         found.kind = S_VALUE_JSON;
         found.json = value;
