@@ -1765,6 +1765,9 @@ s_render_list (s_render_t *r, const s_list_t *list)
     }
 }
 
+//  The largest output size a render starts from (it grows past it).
+#define S_HINT_MAX ((size_t) 1 << 16)
+
 int
 fy_template_render (fy_template_t *self, json_t *data,
                     fy_template_partials_t *partials, char **out_p,
@@ -1797,9 +1800,11 @@ fy_template_render_flags (fy_template_t *self, json_t *data,
     r->depth = 1;
     //  Room for the text and as much again for values, or for what the
     //  last render made (partials and lists make more than the text):
-    //  the output is then the one allocation.
+    //  the output is then the one allocation. Not past S_HINT_MAX, so
+    //  that one large output does not make every later one large.
     size_t cap = self->text_size * 2 + 64;
-    cap = self->last_size + 64 > cap ? self->last_size + 64 : cap;
+    size_t hint = self->last_size < S_HINT_MAX ? self->last_size : S_HINT_MAX;
+    cap = hint + 64 > cap ? hint + 64 : cap;
     r->cap =
         cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);
