@@ -1060,10 +1060,22 @@ typedef struct {
     const char *key;
 } s_value_t;
 
+//  A name looked up from an outer context (../a.b, @root.a) during this
+//  render: the data does not change while it renders, so a loop asks
+//  jansson once, not once a turn.
+typedef struct {
+    const s_path_t *path;
+    json_t *base;  //  The context the parts start from
+    json_t *value;  //  What they found, NULL: nothing
+} s_memo_t;
+
+#define S_MEMOS 16
+
 typedef struct {
     char *out;
     size_t len;
     size_t cap;
+    s_memo_t memos [S_MEMOS];
     json_t **stack;  //  Context stack, FY_TEMPLATE_MAX_DEPTH + 1 deep
     //  Whether a frame is a context of its own for ../: not when a
     //  section pushed true, or the same value again (Handlebars counts
@@ -1343,11 +1355,23 @@ s_lookup (s_render_t *r, const s_path_t *path)
             part = 1;
             break;
     }
+    s_memo_t *memo = NULL;
+    if ((path->kind == S_PATH_UP || path->kind == S_PATH_ROOT) && path->count) {
+        memo = &r->memos [(uintptr_t) path / sizeof (s_node_t) % S_MEMOS];
+        if (memo->path == path && memo->base == value) {
+            value = memo->value;
+            part = path->count;
+        }
+        else
+            *memo = (s_memo_t) { path, value, NULL };
+    }
     for (; value && part < path->count; part++, r->steps++)
         value = json_is_object (value)
                     ? json_object_getn (value, path->parts [part].str,
                                         path->parts [part].len)
                     : NULL;
+    if (memo)
+        memo->value = value;
     if (value) {
         found.kind = S_VALUE_JSON;
         found.json = value;
@@ -1741,6 +1765,9 @@ s_render_list (s_render_t *r, const s_list_t *list)
     }
 }
 
+//  The largest output size a render starts from (it grows past it).
+#define S_HINT_MAX ((size_t) 1 << 16)
+
 int
 fy_template_render (fy_template_t *self, json_t *data,
                     fy_template_partials_t *partials, char **out_p,
@@ -1773,9 +1800,11 @@ fy_template_render_flags (fy_template_t *self, json_t *data,
     r->depth = 1;
     //  Room for the text and as much again for values, or for what the
     //  last render made (partials and lists make more than the text):
-    //  the output is then the one allocation.
+    //  the output is then the one allocation. Not past S_HINT_MAX, so
+    //  that one large output does not make every later one large.
     size_t cap = self->text_size * 2 + 64;
-    cap = self->last_size + 64 > cap ? self->last_size + 64 : cap;
+    size_t hint = self->last_size < S_HINT_MAX ? self->last_size : S_HINT_MAX;
+    cap = hint + 64 > cap ? hint + 64 : cap;
     r->cap =
         cap < FY_TEMPLATE_MAX_OUTPUT + 1 ? cap : FY_TEMPLATE_MAX_OUTPUT + 1;
     r->out = fy_xmalloc (r->cap);

@@ -183,6 +183,13 @@ s_test_with_and_paths (void)
         { "{{#with a}}{{y}}|{{this.y}}|{{../a/x}}{{/with}}",
           "{\"y\": 2, \"a\": {\"x\": 1}}", "2||1" },
         { "{{@root}}", "[1]", "[1]" },
+        //  Outer names are asked of jansson once a render: the same name
+        //  from another context is another answer.
+        { "{{#each l}}{{@root.t.x}}{{../t.x}}{{#with w}}{{../../t.x}}"
+          "{{../w.y}}{{/with}};{{/each}}",
+          "{\"t\": {\"x\": 1}, \"l\": [{\"w\": {\"y\": 2}, \"t\": {\"x\": 5}},"
+          " {\"w\": {}}, {\"w\": {\"y\": 3}}]}",
+          "1112;111;1113;" },
     };
     s_run ("#with, paths", cases, sizeof cases / sizeof cases [0], 0);
 }
