@@ -406,6 +406,15 @@ out:
     free (user);
     proc_stop (auth, SIGTERM);
     proc_stop (broker, SIGTERM);
+    //  The run's keys, by its prefix (the URL is the stack's: no quote in
+    //  it).
+    char *keys = fy_xasprintf ("redis-cli -u '%s' --scan --pattern "
+                               "'bench:auth:%d:*' | xargs -r redis-cli -u '%s' "
+                               "DEL > /dev/null",
+                               redis, (int) getpid (), redis);
+    if (system (keys))
+        fprintf (stderr, "bench: could not delete the run's Redis keys\n");
+    free (keys);
     char *command = fy_xasprintf ("rm -rf '%s'", dir);
     if (system (command))
         fprintf (stderr, "bench: could not remove %s\n", dir);
