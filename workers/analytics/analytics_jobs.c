@@ -88,8 +88,9 @@ s_thread (zsock_t *pipe, void *arg)
         zmsg_destroy (&msg);
         bool term = !command || streq (command, "$TERM");
         int64_t number = 0;
-        if (!term && args [0])
-            (void) fy_parse_int64 (args [0], 0, INT64_MAX, &number);
+        if (!term && args [0]
+            && fy_parse_int64 (args [0], 0, INT64_MAX, &number))
+            number = 0;
         if (term)
             ;
         else if (streq (command, "RUN")) {
