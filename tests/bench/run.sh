@@ -25,4 +25,7 @@ run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_1
 #  Need the stack too (DATABASE_URL).
 run audit_ingest tests/bench/bench_audit "$srcdir" ingest
 run audit_search_p99 tests/bench/bench_audit "$srcdir" search
+run analytics_ingest tests/bench/bench_analytics "$srcdir" ingest
+run analytics_rollup_1m tests/bench/bench_analytics "$srcdir" rollup
+run analytics_query_p99 tests/bench/bench_analytics "$srcdir" query
 exit $status
