@@ -200,8 +200,8 @@ s_arm (analytics_t *self)
         at = now;
     }
     int64_t wait = at > now ? at - now : 1;
-    self->job_timer = zloop_timer (fy_worker_loop (self->worker),
-                                   (size_t) wait, 1, s_on_timer, self);
+    self->job_timer = zloop_timer (fy_worker_loop (self->worker), (size_t) wait,
+                                   1, s_on_timer, self);
 }
 
 void
