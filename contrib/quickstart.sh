@@ -8,11 +8,12 @@
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
 #  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
-#  ferry-auth (on the stack's Redis) and publishes the sample events
-#  through it, then starts ferry-bridge and sends them again, with fresh
-#  ids, through SQS, logs a user in and validates their token over the
-#  auth API, and ends with a search over the audit API. Everything stays
-#  up afterwards for you to look at; `contrib/quickstart.sh stop` ends it
+#  ferry-auth (on the stack's Redis) and ferry-analytics, and publishes the
+#  sample events through it, then starts ferry-bridge and sends them again,
+#  with fresh ids, through SQS, logs a user in and validates their token
+#  over the auth API, and ends with a search over the audit API and the
+#  demo company's statistics over the analytics API. Everything stays up
+#  afterwards for you to look at; `contrib/quickstart.sh stop` ends it
 #  all: the broker, the bridge, the workers and the stack. A second run rebuilds only what changed and
 #  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
@@ -67,7 +68,7 @@ stop_system () {
 case ${1:-} in
     stop)
         stop_system
-        echo "quickstart: broker, bridge, ferry-audit and ferry-auth stopped"
+        echo "quickstart: broker, bridge, ferry-audit, ferry-auth and ferry-analytics stopped"
         exec "$ROOT/contrib/stack.sh" stop ;;
     '') ;;
     *) die "usage: contrib/quickstart.sh [stop]" ;;
@@ -131,7 +132,7 @@ say "migrate the stack's PostgreSQL"
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
-say "broker, ferry-audit and ferry-auth"
+say "broker, ferry-audit, ferry-auth and ferry-analytics"
 stop_system
 mkdir -p "$RUN"
 chmod 700 "$RUN"
@@ -160,16 +161,20 @@ echo $! >"$RUN/audit.pid"
 "$BUILD/workers/auth/ferry-auth" --set auth.broker=$endpoint \
     >"$RUN/auth.log" 2>&1 &
 echo $! >"$RUN/auth.pid"
+"$BUILD/workers/analytics/ferry-analytics" --set analytics.broker=$endpoint \
+    >"$RUN/analytics.log" 2>&1 &
+echo $! >"$RUN/analytics.pid"
 for _ in $(seq 50); do
     curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null &&
-        break
+        curl -sf $http/analytics/health >/dev/null && break
     sleep 0.1
 done
-curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null ||
+curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null &&
+    curl -sf $http/analytics/health >/dev/null ||
     die "the broker or a worker is not ready; see $RUN/*.log"
 masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
-echo "    broker $endpoint, $http, ferry-audit on $masked, ferry-auth on" \
-    "$REDIS_URL"
+echo "    broker $endpoint, $http, ferry-audit and ferry-analytics on $masked," \
+    "ferry-auth on $REDIS_URL"
 echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
@@ -240,6 +245,20 @@ curl -sf -H "Authorization: Bearer $token" \
     jq -r '.items[] | "    \(.occurredAt)  \(.type)  \(.id)"' ||
     die "the audit search failed; see $RUN/audit.log"
 
+#  The samples happened in the past: the jobs of this hour ran before
+#  they came. A recompute (admin token) rebuilds their days now.
+from=$(for sample in "${samples[@]}"; do jq -r .occurredAt "$sample"; done |
+    sort | head -n 1 | cut -c 1-10)T00:00:00Z
+to=$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)
+say "the analytics API: rebuild, then GET /analytics/company/$company/stats"
+curl -sf -X POST -H "Authorization: Bearer $(cat "$RUN/admin_token")" \
+    "$http/analytics/recompute?companyId=$company&from=$from&to=$to" |
+    jq -c . || die "the analytics recompute failed; see $RUN/analytics.log"
+curl -sf -H "Authorization: Bearer $token" \
+    "$http/analytics/company/$company/stats?from=$from&to=$to" |
+    jq -c '{timeZone, totals, lateEventsPending, watermark}' ||
+    die "the analytics stats failed; see $RUN/analytics.log"
+
 say "status"
 FERRY_HTTP_ADMIN_TOKEN=$(cat "$RUN/admin_token") \
     "$ferryctl" --set http.port=$HTTP_PORT status
@@ -252,5 +271,8 @@ cat <<EOF
         "$http/audit/search?companyId=$company"
     psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
     curl -H "Authorization: Bearer ..." $http/auth/sessions/$user
+    psql "\$DATABASE_URL" -v company=$company -v from=${from%T*} -v to=${to%T*}
+        \\i contrib/psql/ferry.psqlrc
+        :company_daily
   contrib/quickstart.sh stop ends the broker, the bridge, the workers and the stack.
 EOF

@@ -305,6 +305,12 @@ SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', '$PG_ROLE', :'pw')
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_DB', '$PG_ROLE')
     WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_DB')
 \gexec
+-- The analysts' read-only role (sql/0008_analytics_reporting.sql grants it
+-- the reporting schema); $PG_ROLE may SET ROLE to it, as the tests do.
+SELECT 'CREATE ROLE ferry_reporting NOLOGIN'
+    WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ferry_reporting')
+\gexec
+GRANT ferry_reporting TO $PG_ROLE;
 EOF
     wait_for 15 postgres_up || {
         log_tail "$log"

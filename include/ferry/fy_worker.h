@@ -19,6 +19,7 @@
 
 #include "ferry/fy_common.h"
 #include "ferry/fy_event.h"
+#include "ferry/fy_metrics.h"
 #include "ferry/fy_proto.h"
 #include "ferry/fy_route.h"
 
@@ -168,6 +169,13 @@ fy_worker_reply_json (fy_worker_t *self, uint64_t rid, unsigned status,
 FY_EXPORT void
 fy_worker_reply_error (fy_worker_t *self, uint64_t rid, unsigned status,
                        const char *code, const char *message);
+
+//  Answer request rid with metrics and the process metrics, in
+//  Prometheus text (a worker's GET /<service>/metrics: the broker's own
+//  /metrics are the broker's).
+FY_EXPORT void
+fy_worker_reply_metrics (fy_worker_t *self, uint64_t rid,
+                         fy_metrics_t *metrics);
 
 //  Produce the next part of a streamed reply: set *data and *len (the
 //  bytes stay the producer's, borrowed until its next call or its

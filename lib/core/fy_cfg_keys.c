@@ -260,7 +260,7 @@ static const fy_cfg_key_t s_analytics_keys [] = {
     { "liveness", FY_CFG_INT, "3", FY_CFG_RESTART,
       "heartbeats the broker may miss before the worker reconnects", NULL, 2,
       100, NULL },
-    { "min_group_size", FY_CFG_INT, "5", FY_CFG_RELOAD,
+    { "min_group_size", FY_CFG_INT, "5", FY_CFG_RESTART,
       "departments and teams smaller than this are listed without figures",
       NULL, 1, 1000, NULL },
     { "name", FY_CFG_STR, "ferry-analytics", FY_CFG_RESTART,

@@ -4,6 +4,8 @@
 #include "store/fy_store_watch.h"
 #include "ferry/fy_log.h"
 
+#include <jansson.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -159,4 +161,34 @@ fy_store_watch_problem (fy_store_watch_t *self, bool *schema_p)
     if (schema_p)
         *schema_p = self->schema;
     return &self->problem;
+}
+
+json_t *
+fy_store_watch_health (fy_store_watch_t *self, fy_store_t *probe,
+                       const char *unavailable, unsigned *status_p)
+{
+    assert (self);
+    assert (probe);
+    assert (status_p);
+    fy_error_t err = { "" };
+    int version = 0;
+    //  The ingest's own view first: it NACKs everything while not ready,
+    //  and logged why once.
+    bool ready = self->ready, own = self->schema;
+    if (!ready)
+        err = self->problem;
+    else {
+        ready = fy_store_check_schema (probe, FY_STORE_SCHEMA_VERSION, &version,
+                                       &err)
+                == 0;
+        own = !ready && (errno == ENOENT || errno == ERANGE);
+        if (!ready)
+            fy_log_warn ("%s: health: %s", self->component, err.text);
+    }
+    *status_p = ready ? 200 : 503;
+    if (ready)
+        return json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion",
+                          version);
+    return json_pack ("{s:s, s:[s], s:s}", "status", "unavailable", "missing",
+                      "database", "reason", own ? err.text : unavailable);
 }

@@ -57,6 +57,18 @@ fy_store_watch_is_ready (fy_store_watch_t *self);
 const fy_error_t *
 fy_store_watch_problem (fy_store_watch_t *self, bool *schema_p);
 
+//  A worker's /health answer: the watch's view first (not ready: what
+//  is wrong), then a schema check on probe (the connection requests
+//  use). 200 {"status":"ok","schemaVersion"} or 503
+//  {"status":"unavailable","missing":["database"],"reason"} into
+//  *status_p. A missing or old schema is said in the store's own words;
+//  any other failure may carry the database's (a host, a port): it goes
+//  to the log and the answer says unavailable instead, as the route is
+//  open. Caller owns result.
+json_t *
+fy_store_watch_health (fy_store_watch_t *self, fy_store_t *probe,
+                       const char *unavailable, unsigned *status_p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -614,6 +614,20 @@ fy_worker_reply_json (fy_worker_t *self, uint64_t rid, unsigned status,
     free (text);
 }
 
+void
+fy_worker_reply_metrics (fy_worker_t *self, uint64_t rid, fy_metrics_t *metrics)
+{
+    assert (self);
+    assert (metrics);
+    fy_metrics_process (metrics);
+    char *text = fy_metrics_render (metrics);
+    if (fy_worker_reply (self, rid, 200, "text/plain; version=0.0.4", text,
+                         strlen (text), false))
+        fy_log_warn ("worker: metrics rid=%llu not sent: %s",
+                     (unsigned long long) rid, zmq_strerror (errno));
+    free (text);
+}
+
 bool
 fy_request_param (const fy_request_t *request, const char *name,
                   fy_proto_str_t *value)

@@ -28,4 +28,7 @@ run audit_ingest tests/bench/bench_audit "$srcdir" ingest
 run audit_search_p99 tests/bench/bench_audit "$srcdir" search
 #  Needs the stack's Redis (REDIS_URL).
 run "auth_validate auth_validate_p99" tests/bench/bench_auth
+run analytics_ingest tests/bench/bench_analytics "$srcdir" ingest
+run analytics_rollup_1m tests/bench/bench_analytics "$srcdir" rollup
+run analytics_query_p99 tests/bench/bench_analytics "$srcdir" query
 exit $status

@@ -273,4 +273,120 @@ api "$url/analytics/company/$company/stats?from=2026-10-07T00:00:00Z&to=2026-10-
 like "$(jq -c '[.granularity, (.series | length <= 24), .totals.logins > 0]' \
     "$tmp/body")" '\["hour",true,true\]' "an hourly series of one day"
 
+#  12. Another company's ten days, while the worker is SIGKILLed mid-batch
+#  and restarted, then while PostgreSQL restarts: no fact lost, none
+#  twice. NACKed events go back to their source, which delivers them
+#  again until ACKed, as SQS does.
+other=b0b1e5c0-0016-4000-8000-000000000016
+python3 "$gen" --seed 16 --company $other --users 300 --days 10 \
+    --part all > "$tmp/other.ndjson"
+n_other=$(wc -l < "$tmp/other.ndjson")
+want_facts=$(grep -cvE '"type":"(company\.created|department\.|user\.(created|updated|deactivated|department_changed|manager_changed))' \
+    "$tmp/other.ndjson")
+"$ctl" send --broker "$endpoint" --timeout-ms 120000 "$tmp/other.ndjson" \
+    > "$tmp/other.out" 2>&1 &
+sender=$!
+sleep 0.4
+kill -KILL $pid_a; wait $pid_a 2>/dev/null
+killed_at=$(q "SELECT count(*) FROM analytics.event_ids e JOIN analytics.facts f
+                 ON f.event_id = e.id WHERE f.company_id = '$other'")
+start_analytics a --set analytics.jobs=false
+wait $sender
+want="sent $n_other, acked $n_other, nacked 0 (retryable 0), invalid 0"
+is "$(tail -n 1 "$tmp/other.out")" "$want" \
+    "every event ACKed across the SIGKILL (killed at $killed_at facts)"
+"$ctl" send --broker "$endpoint" --timeout-ms 120000 "$tmp/other.ndjson" \
+    > "$tmp/other.out" 2>&1 &
+sender=$!
+sleep 0.3
+pg_restart
+ok $? "postgres restarted mid-stream"
+wait $sender
+for _ in $(seq 30); do
+    out=$(send "$tmp/other.ndjson")
+    [ "$out" = "$want" ] && break
+    sleep 2
+done
+is "$out" "$want" "redelivered after the restart, every event ACKed"
+is "$(q "SELECT count(*) FROM analytics.facts WHERE company_id = '$other'")" \
+    "$want_facts" "$want_facts facts: none lost, none twice"
+is "$(q "SELECT count(*) FROM analytics.event_ids i
+          WHERE EXISTS (SELECT 1 FROM analytics.facts f
+                         WHERE f.event_id = i.id
+                           AND f.company_id = '$other')")" "$want_facts" \
+    "each recorded once"
+is "$(q "SELECT count(*) - count(DISTINCT event_id) FROM analytics.facts")" 0 \
+    "no event twice among all facts"
+q "SELECT analytics.run('hour', now() + interval '1 s', now(), 'test'),
+          analytics.run('day', now() + interval '1 s', now(), 'test')" \
+    > /dev/null
+like "$(psql -qXAt "$DATABASE_URL" -v company=$other -f "$check")" \
+    '^daily 0 of [1-9]' "its rollups equal plain SQL"
+
+#  13. psql reporting: every view and function explained, readable by
+#  ferry_reporting, which reads nothing else; the named queries; day and
+#  time filters prune partitions.
+is "$(q "SELECT count(*) FROM pg_class c JOIN pg_namespace n
+           ON n.oid = c.relnamespace
+          WHERE n.nspname = 'reporting' AND c.relkind = 'v'
+            AND obj_description(c.oid, 'pg_class') IS NULL")" 0 \
+    "every reporting view has a COMMENT"
+is "$(q "SELECT count(*) FROM pg_proc p JOIN pg_namespace n
+           ON n.oid = p.pronamespace
+          WHERE n.nspname = 'reporting'
+            AND obj_description(p.oid, 'pg_proc') IS NULL")" 0 \
+    "every reporting function has a COMMENT"
+as_reporting () { psql -qXAt "$DATABASE_URL" -c "SET ROLE ferry_reporting" \
+    -c "$1" 2>&1; }
+bad=0
+for view in $(q "SELECT c.relname FROM pg_class c JOIN pg_namespace n
+                   ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'reporting' AND c.relkind = 'v'"); do
+    out=$(as_reporting "SELECT count(*) FROM (SELECT * FROM reporting.$view
+                                              LIMIT 1) v")
+    [[ "$out" =~ ^[01]$ ]] || { diag "$view: $out"; bad=$((bad + 1)); }
+done
+is "$bad" 0 "ferry_reporting reads every reporting view"
+like "$(as_reporting "SELECT headcount FROM reporting.company_stats(
+          '$company', '2026-10-01', '2026-10-31')")" '^[0-9]+$' \
+    "and calls the KPI functions"
+for table in analytics.facts analytics.rollup_daily audit.events \
+             public.schema_migrations; do
+    like "$(as_reporting "SELECT count(*) FROM $table")" 'permission denied' \
+        "ferry_reporting cannot read $table"
+done
+#  psql interpolates variables in what it reads, not in -c.
+named () { printf 'SET ROLE ferry_reporting;\n\\i %s\n:%s\n' \
+    "$FERRY_SRCDIR/contrib/psql/ferry.psqlrc" "$1" |
+    psql -qXAt "$DATABASE_URL" -v company=$company -v from=2026-10-01 \
+        -v to=2026-10-31 -v ON_ERROR_STOP=1 2>&1; }
+like "$(named company_stats)" '^Gen Corp 15\|[0-9]+\|' \
+    "contrib/psql/ferry.psqlrc: :company_stats as ferry_reporting"
+for name in company_daily department_kpis manager_performance \
+            user_engagement activity_per_day audit_per_day; do
+    out=$(named $name)
+    ok $? ":$name runs ($(wc -l <<<"$out") rows)"
+done
+#  Audit rows over three months, so the audit view has partitions to skip.
+q "SELECT audit.ensure_partitions('2026-09-01', 3)" > /dev/null
+q "INSERT INTO audit.events (id, occurred_at, type, version, source,
+                             company_id, action, payload)
+   SELECT gen_random_uuid(), timestamptz '2026-09-01' + i * interval '1 hour',
+          'user.login', 1, 'test', '$company', 'user.login', '{}'
+     FROM generate_series(0, 24 * 80) i; ANALYZE audit.events"
+scanned () { q "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $1" |
+    grep -E "on $2_[0-9]{6} " | grep -vc 'never executed'; }
+listed () { q "EXPLAIN (COSTS OFF) $1" | grep -cE "on $2_[0-9]{6} "; }
+parts=$(q "SELECT count(*) FROM pg_inherits
+            WHERE inhparent = 'audit.events'::regclass")
+is "$(scanned "SELECT * FROM reporting.audit_events_per_day
+                WHERE day = '2026-10-07'" events)" 1 \
+    "audit_events_per_day filtered on one day scans 1 of $parts partitions"
+is "$(scanned "SELECT * FROM reporting.activity_per_day
+                WHERE day BETWEEN '2026-10-05' AND '2026-10-06'" facts)" 1 \
+    "activity_per_day filtered on days scans one partition"
+is "$(listed "SELECT * FROM reporting.activity
+               WHERE occurred_at >= '2026-10-05' AND occurred_at < '2026-10-06'" \
+    facts)" 1 "activity filtered on occurred_at plans one partition"
+
 done_testing

@@ -93,18 +93,8 @@ events 5000 "$tmp/c.ndjson"
     > "$tmp/c.out" 2>&1 &
 send=$!
 sleep 0.2
-pgport=$(sed -nE 's@.*:([0-9]+)/.*@\1@p' <<<"$DATABASE_URL")
-data=$(for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' 2>/dev/null <"$f"; echo;
-       done | sed -nE "s@^[^ ]*/postgres -D ([^ ]+) -p $pgport .*@\1@p" |
-       head -1)
-bin=/usr/lib/postgresql/15/bin
-if [ "$(id -u)" = 0 ]; then
-    runuser -u "$(stat -c %U "$data")" -- "$bin/pg_ctl" -D "$data" -w \
-        -m fast restart > /dev/null
-else
-    "$bin/pg_ctl" -D "$data" -w -m fast restart > /dev/null
-fi
-ok $? "postgres restarted ($data)"
+pg_restart
+ok $? "postgres restarted"
 wait $send
 grep -q '^sent 5000, acked [0-9]*, nacked [0-9]* (retryable \([0-9]*\)), invalid 0$' "$tmp/c.out"
 ok $? "during the restart NACKs are all retryable: $(tail -1 "$tmp/c.out")"

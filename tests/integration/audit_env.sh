@@ -4,7 +4,7 @@
 #  audit (the programs), tmp (a directory), pids (processes to end at
 #  exit, last first), admin (the stack's DATABASE_URL; missing is a
 #  failure), makes $db and points DATABASE_URL and the migrations at it,
-#  and defines q SQL (psql -At on it) and start_broker. Everything goes at
+#  and defines q SQL (psql -At on it), pg_restart and start_broker. Everything goes at
 #  exit.
 . "$FERRY_SRCDIR/tests/pg_lock.sh"
 . "$FERRY_SRCDIR/tests/tap.sh"
@@ -34,6 +34,22 @@ psql -qX "$admin" -c "CREATE DATABASE $db TEMPLATE template0" >/dev/null ||
 export DATABASE_URL="${admin%/*}/$db"
 export FERRY_STORE_MIGRATIONS_DIR="$FERRY_SRCDIR/sql"
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
+
+#  pg_restart: restart the stack's PostgreSQL (the server of DATABASE_URL),
+#  fast, waiting until it is back.
+pg_restart () {
+    local pgport data bin=/usr/lib/postgresql/15/bin
+    pgport=$(sed -nE 's@.*:([0-9]+)/.*@\1@p' <<<"$DATABASE_URL")
+    data=$(for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' 2>/dev/null <"$f"; echo;
+           done | sed -nE "s@^[^ ]*/postgres -D ([^ ]+) -p $pgport .*@\1@p" |
+           head -1)
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$(stat -c %U "$data")" -- "$bin/pg_ctl" -D "$data" -w \
+            -m fast restart > /dev/null
+    else
+        "$bin/pg_ctl" -D "$data" -w -m fast restart > /dev/null
+    fi
+}
 
 #  start_broker BASE [ARG...]: a ferry-broker (more ARGs given to it) on
 #  endpoint (ipc:// in $tmp) with its HTTP API at url, on port BASE plus

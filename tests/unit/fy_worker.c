@@ -306,10 +306,33 @@ s_on_request (fy_worker_t *worker, const fy_request_t *request, void *arg)
         abort ();
 }
 
+//  fy_request_param: names match exactly, the last value given wins.
+static void
+s_request_param (void)
+{
+    const fy_proto_pair_t query [] = {
+        { { "from", 4 }, { "a", 1 } },
+        { { "fromX", 5 }, { "b", 1 } },
+        { { "from", 4 }, { "c", 1 } },
+        { { "to", 2 }, { "", 0 } },
+    };
+    fy_request_t request = { .query = query, .query_count = 4 };
+    fy_proto_str_t value = { NULL, 0 };
+    ok (fy_request_param (&request, "from", &value) && value.len == 1
+            && value.ptr [0] == 'c',
+        "fy_request_param: the last from");
+    ok (fy_request_param (&request, "to", &value) && value.len == 0,
+        "an empty value is there");
+    ok (!fy_request_param (&request, "fro", &value)
+            && !fy_request_param (&request, "x", &value),
+        "a prefix or another name is not");
+}
+
 int
 main (void)
 {
     plan (NO_PLAN);
+    s_request_param ();
     zsock_t *router = zsock_new_router ("inproc://fy_worker_test");
     s_router = zsock_resolve (router);
     fy_proto_msg_init (&s_in);

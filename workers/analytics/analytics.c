@@ -186,14 +186,6 @@ s_metrics_new (analytics_t *self)
         "duration of the last rollup job this process ran", NULL);
 }
 
-char *
-analytics_metrics (analytics_t *self)
-{
-    assert (self);
-    fy_metrics_process (self->metrics);
-    return fy_metrics_render (self->metrics);
-}
-
 analytics_t *
 analytics_new (fy_cfg_t *cfg, fy_error_t *err)
 {

@@ -70,10 +70,6 @@ void
 analytics_jobs_recompute (analytics_t *self, uint64_t rid, const char *company,
                           const char *from, const char *to);
 
-//  The worker's metrics, in Prometheus text. Caller owns result.
-char *
-analytics_metrics (analytics_t *self);
-
 //  The /analytics routes (analytics_api.c).
 void
 analytics_api_request (fy_worker_t *worker, const fy_request_t *request,

@@ -338,33 +338,14 @@ static void
 s_health (fy_worker_t *worker, const fy_request_t *request,
           const fy_route_match_t *match, void *arg)
 {
-    (void) worker;
     (void) match;
     analytics_t *self = arg;
-    fy_error_t err = { "" };
-    int version = 0;
-    //  The ingest's own view first; a missing or old schema is said in
-    //  the store's words, anything else may carry a host: for the log.
-    bool ready = fy_store_watch_is_ready (self->watch), own = false;
-    if (!ready)
-        err = *fy_store_watch_problem (self->watch, &own);
-    else {
-        ready = fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
-                                       &version, &err)
-                == 0;
-        own = !ready && (errno == ENOENT || errno == ERANGE);
-        if (!ready)
-            fy_log_warn ("analytics: health: %s", err.text);
-    }
-    json_t *body =
-        ready
-            ? json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion", version)
-            : json_pack ("{s:s, s:[s], s:s}", "status", "unavailable",
-                         "missing", "database", "reason",
-                         own ? err.text
-                             : "the analytics database is unavailable (the "
-                               "worker's log says why)");
-    fy_worker_reply_json (self->worker, request->rid, ready ? 200 : 503, body);
+    unsigned status = 0;
+    json_t *body = fy_store_watch_health (
+        self->watch, self->api_store,
+        "the analytics database is unavailable (the worker's log says why)",
+        &status);
+    fy_worker_reply_json (worker, request->rid, status, body);
     json_decref (body);
 }
 
@@ -373,12 +354,8 @@ s_metrics (fy_worker_t *worker, const fy_request_t *request,
            const fy_route_match_t *match, void *arg)
 {
     (void) match;
-    char *text = analytics_metrics (arg);
-    if (fy_worker_reply (worker, request->rid, 200, "text/plain; version=0.0.4",
-                         text, strlen (text), false))
-        fy_log_warn ("analytics: metrics rid=%llu not sent",
-                     (unsigned long long) request->rid);
-    free (text);
+    analytics_t *self = arg;
+    fy_worker_reply_metrics (worker, request->rid, self->metrics);
 }
 
 static const fy_worker_route_t s_routes [] = {

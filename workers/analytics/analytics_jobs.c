@@ -186,19 +186,17 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  Wake at rollup_minute past the hour job_hour_ms (or at once when that
-//  is past).
+//  Wake at rollup_minute past the hour job_hour_ms; at start at once, for
+//  the hour begun (what closed while no process ran is caught up now).
 static void
 s_arm (analytics_t *self)
 {
     int64_t now = fy_clock_wall_ms ();
     int64_t minute = fy_cfg_int (self->cfg, "analytics", "rollup_minute");
-    if (self->job_hour_ms == 0)
-        self->job_hour_ms = now - now % S_HOUR_MS;
     int64_t at = self->job_hour_ms + minute * 60000;
-    if (at < now - S_HOUR_MS) {
-        //  Asleep for more than an hour (a suspended host): one run now
-        //  catches every hour up.
+    if (self->job_hour_ms == 0 || at < now - S_HOUR_MS) {
+        //  At start, or asleep for more than an hour (a suspended host):
+        //  one run now catches every hour up.
         self->job_hour_ms = now - now % S_HOUR_MS;
         at = now;
     }

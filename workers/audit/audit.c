@@ -343,14 +343,6 @@ s_metrics_new (audit_t *self)
         NULL);
 }
 
-char *
-audit_metrics (audit_t *self)
-{
-    assert (self);
-    fy_metrics_process (self->metrics);
-    return fy_metrics_render (self->metrics);
-}
-
 audit_t *
 audit_new (fy_cfg_t *cfg, fy_error_t *err)
 {

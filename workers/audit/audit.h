@@ -76,10 +76,6 @@ audit_run (audit_t *self) FY_MUSTCHECK;
 void
 audit_conflicts (audit_t *self, fy_store_t *store);
 
-//  The worker's metrics, in Prometheus text. Caller owns result.
-char *
-audit_metrics (audit_t *self);
-
 //  The /audit routes (audit_api.c).
 void
 audit_api_request (fy_worker_t *worker, const fy_request_t *request, void *arg);

@@ -57,15 +57,6 @@ audit_idempotent_id (const char *company_id, const char *key, size_t key_len,
     fy_uuid_format (digest, id);
 }
 
-static void
-s_reply (fy_worker_t *worker, uint64_t rid, unsigned status, const char *type,
-         const void *body, size_t len, bool more)
-{
-    if (fy_worker_reply (worker, rid, status, type, body, len, more))
-        fy_log_warn ("audit: reply rid=%llu not sent: %s",
-                     (unsigned long long) rid, zmq_strerror (errno));
-}
-
 //  An error from the store, by errno. Its text goes to the log, never to
 //  the client: it may be the database's own, naming a table, a value or
 //  a host, with its SQLSTATE.
@@ -424,37 +415,14 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
 {
     audit_t *self = arg;
     (void) match;
-    fy_error_t err = { "" };
-    int version = 0;
-    //  The ingest's own view first: it NACKs everything while not ready,
-    //  and logged why once. A missing or old schema is said in the
-    //  store's own words; any other failure may carry the database's (a
-    //  host, a port): those are for the log, as the route is open.
-    bool ready = fy_store_watch_is_ready (self->watch), own = false;
-    if (!ready)
-        err = *fy_store_watch_problem (self->watch, &own);
-    else {
-        ready = fy_store_check_schema (self->api_store, FY_STORE_SCHEMA_VERSION,
-                                       &version, &err)
-                == 0;
-        own = !ready && (errno == ENOENT || errno == ERANGE);
-        if (!ready)
-            fy_log_warn ("audit: health: %s", err.text);
-    }
-    if (!ready) {
-        json_t *body = json_pack (
-            "{s:s, s:[s], s:s}", "status", "unavailable", "missing", "database",
-            "reason",
-            own ? err.text
-                : "the audit database is unavailable or its schema is not "
-                  "current (the worker's log says which)");
-        fy_worker_reply_json (worker, request->rid, 503, body);
-        json_decref (body);
-        return;
-    }
+    unsigned status = 0;
     json_t *body =
-        json_pack ("{s:s, s:i}", "status", "ok", "schemaVersion", version);
-    fy_worker_reply_json (worker, request->rid, 200, body);
+        fy_store_watch_health (self->watch, self->api_store,
+                               "the audit database is unavailable or its "
+                               "schema is not current (the worker's log says "
+                               "which)",
+                               &status);
+    fy_worker_reply_json (worker, request->rid, status, body);
     json_decref (body);
 }
 
@@ -465,10 +433,8 @@ s_metrics (fy_worker_t *worker, const fy_request_t *request,
            const fy_route_match_t *match, void *arg)
 {
     (void) match;
-    char *text = audit_metrics (arg);
-    s_reply (worker, request->rid, 200, "text/plain; version=0.0.4", text,
-             strlen (text), false);
-    free (text);
+    audit_t *self = arg;
+    fy_worker_reply_metrics (worker, request->rid, self->metrics);
 }
 
 static void
