@@ -8,11 +8,13 @@
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
 #  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
-#  publishes the sample events through it, then starts ferry-bridge and
+#  ferry-notify (its e-mails go to the stack's SMTP capture server, whose
+#  web page shows them) and publishes the sample events through it, then
+#  starts ferry-bridge and
 #  sends them again, with fresh ids, through SQS, and ends with a search
 #  over the audit API. Everything stays up afterwards for you to look at;
 #  `contrib/quickstart.sh stop` ends it all: the broker, the bridge,
-#  ferry-audit and the stack. A second run rebuilds only what changed and
+#  ferry-audit, ferry-notify and the stack. A second run rebuilds only what changed and
 #  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
 
@@ -61,7 +63,7 @@ stop_system () {
 case ${1:-} in
     stop)
         stop_system
-        echo "quickstart: broker, bridge and ferry-audit stopped"
+        echo "quickstart: broker, bridge, ferry-audit and ferry-notify stopped"
         exec "$ROOT/contrib/stack.sh" stop ;;
     '') ;;
     *) die "usage: contrib/quickstart.sh [stop]" ;;
@@ -125,7 +127,7 @@ say "migrate the stack's PostgreSQL"
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
-say "broker and ferry-audit"
+say "broker, ferry-audit and ferry-notify"
 stop_system
 mkdir -p "$RUN"
 chmod 700 "$RUN"
@@ -146,14 +148,22 @@ echo $! >"$RUN/broker.pid"
 "$BUILD/workers/audit/ferry-audit" --set audit.broker=$endpoint \
     >"$RUN/audit.log" 2>&1 &
 echo $! >"$RUN/audit.pid"
+#  SMTP_URL from the stack's env: its capture server, which takes plain
+#  SMTP on 127.0.0.1.
+"$BUILD/workers/notify/ferry-notify" --set notify.broker=$endpoint \
+    --set notify.smtp_starttls=none \
+    --set notify.rules_file="$ROOT/contrib/notify.rules.json" \
+    >"$RUN/notify.log" 2>&1 &
+echo $! >"$RUN/notify.pid"
 for _ in $(seq 50); do
-    curl -sf $http/ready >/dev/null && break
+    curl -sf $http/ready >/dev/null &&
+        curl -sf $http/notifications/health >/dev/null && break
     sleep 0.1
 done
-curl -sf $http/ready >/dev/null ||
-    die "the broker or ferry-audit is not ready; see $RUN/*.log"
+curl -sf $http/ready >/dev/null && curl -sf $http/notifications/health \
+    >/dev/null || die "the broker, ferry-audit or ferry-notify is not ready; see $RUN/*.log"
 masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
-echo "    broker $endpoint, $http, ferry-audit on $masked"
+echo "    broker $endpoint, $http, ferry-audit and ferry-notify on $masked"
 echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
@@ -161,6 +171,17 @@ for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
 echo "    audit.events holds $(q 'SELECT count(*) FROM audit.events') rows"
+#  notification.requested and review.assigned (by contrib/notify.rules.json)
+#  became e-mails, in the capture server by now.
+for _ in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM notify.deliveries WHERE status = 'sent'")" \
+        -ge 2 ] && break
+    sleep 0.1
+done
+curl -sf "$SMTP_CAPTURE_URL/email" |
+    jq -r '.[] | "    e-mail to \(.to[0].address): \(.subject)"' ||
+    die "the SMTP capture server does not answer; see $RUN/notify.log"
+echo "    (every message at $SMTP_CAPTURE_URL)"
 
 say "the bridge: the sample events through SQS"
 "$BUILD/bridge/ferry-bridge" --set bridge.broker=$endpoint \
@@ -206,5 +227,7 @@ cat <<EOF
     curl -H "Authorization: Bearer \$($ferryctl --set http.jwt_secret_file=${RUN#"$ROOT"/}/jwt_secret token)" \\
         "$http/audit/search?companyId=$company"
     psql "\$DATABASE_URL" -c 'SELECT * FROM reporting.audit_events_per_day'
-  contrib/quickstart.sh stop ends the broker, the bridge, ferry-audit and the stack.
+    psql "\$DATABASE_URL" -c 'SELECT status, template, recipient FROM notify.deliveries'
+    $SMTP_CAPTURE_URL (the e-mails ferry-notify sent)
+  contrib/quickstart.sh stop ends the broker, the bridge, ferry-audit, ferry-notify and the stack.
 EOF

@@ -25,4 +25,6 @@ run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_1
 #  Need the stack too (DATABASE_URL).
 run audit_ingest tests/bench/bench_audit "$srcdir" ingest
 run audit_search_p99 tests/bench/bench_audit "$srcdir" search
+#  Needs the stack (DATABASE_URL, SMTP_URL, SMTP_CAPTURE_URL).
+run notify_email sh "$srcdir/tests/bench/bench_notify.sh" "$srcdir"
 exit $status
