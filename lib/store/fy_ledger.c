@@ -519,15 +519,29 @@ fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
 }
 
 int
-fy_ledger_release (fy_store_t *store, const char *owner, fy_error_t *err)
+fy_ledger_release (fy_store_t *store, const char *owner, const char **ids,
+                   size_t count, fy_error_t *err)
 {
-    assert (store && owner);
-    const char *values [] = { owner };
-    return s_do (store,
-                 "UPDATE notify.deliveries SET claimed_by = NULL, "
-                 "claimed_until = NULL WHERE claimed_by = $1 "
-                 "AND status = 'queued'",
-                 1, values, "release", err);
+    assert (store && owner && (ids || count == 0));
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new (list, json_string (ids [i]));
+    char *text = fy_json_dumps (list, 0, NULL);
+    json_decref (list);
+    const char *values [] = { owner, text };
+    //  A claimed row never sent goes back to queued, its attempt not
+    //  counted.
+    int rc =
+        s_do (store,
+              "UPDATE notify.deliveries SET claimed_by = NULL, "
+              "claimed_until = NULL, status = 'queued', "
+              "attempts = CASE WHEN status = 'sending' THEN attempts - 1 "
+              "ELSE attempts END, updated_at = now() WHERE claimed_by = $1 "
+              "AND status IN ('queued', 'sending') AND id IN "
+              "(SELECT value::uuid FROM jsonb_array_elements_text($2::jsonb))",
+              2, values, "release", err);
+    free (text);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------

@@ -176,13 +176,14 @@ int
 fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
                        size_t count, bool *done, fy_error_t *err) FY_MUSTCHECK;
 
-//  Give up owner's claims on the deliveries waiting for a retry (at
-//  SIGTERM), so another process may take them at once. Those being sent
-//  keep their claim until the lease runs out: whether the provider took
-//  them is not known.
+//  Give up owner's claims on deliveries ids (count), at SIGTERM: those
+//  waiting for a retry or for their turn, never given to a provider, so
+//  another process may take them at once (back to queued, an attempt not
+//  made not counted). The caller leaves out those a provider may have
+//  taken: their claim stays until the lease runs out.
 int
-fy_ledger_release (fy_store_t *store, const char *owner,
-                   fy_error_t *err) FY_MUSTCHECK;
+fy_ledger_release (fy_store_t *store, const char *owner, const char **ids,
+                   size_t count, fy_error_t *err) FY_MUSTCHECK;
 
 //  Delivery id as the API shows it: {"id", "idempotencyKey", "eventId",
 //  "batchId", "channel", "recipient", "template", "templateVersion",

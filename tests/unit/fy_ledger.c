@@ -300,6 +300,13 @@ test_claim_at_record (fy_store_t *store)
     PQclear (res);
     ok (fy_ledger_claim (store, id, "x", 60, &job, &err) == 0 && !job,
         "another owner cannot claim it");
+    const char *ids [] = { id };
+    ok (fy_ledger_release (store, "w", ids, 1, &err) == 0,
+        "its owner gives it up: %s", err.text);
+    ok (fy_ledger_claim (store, id, "x", 60, &job, &err) == 0 && job
+            && job->attempts == 1,
+        "another owner claims it, the attempt never made not counted");
+    fy_ledger_job_destroy (&job);
     items [0].key = "c1";
     ok (fy_ledger_record (store, NULL, NULL, NULL, "w", 60, items, 1, &entries,
                           &count, NULL, &err)

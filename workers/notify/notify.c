@@ -741,12 +741,23 @@ notify_run (notify_t *self)
         notify_sweep (self);
     int rc = fy_worker_run (self->worker);
     self->stopping = true;
+    //  The drain waited for the events' sends; those of the API and the
+    //  sweep with a provider now finish too, within stop_timeout_ms, so
+    //  that none is cut between the provider's answer and the ledger.
+    int64_t until = fy_clock_mono_ms ()
+                    + fy_cfg_int (self->cfg, "notify", "stop_timeout_ms");
+    while (self->sending > 0 && fy_clock_mono_ms () < until) {
+        if (fy_http_client_wait (self->http, until - fy_clock_mono_ms ()))
+            break;
+        notify_settle_flush (self);
+    }
     notify_settle_flush (self);
-    //  The drain waited for the sends in hand; what still waits here (a
-    //  retry's backoff, a send past stop_timeout_ms) goes back: its claim
-    //  is given up so another process may take it at once, and its
-    //  delivery NACKed retryable.
-    size_t left = 0;
+    //  What still waits here (a retry's backoff, its provider's rate, a
+    //  send past stop_timeout_ms) goes back: the claims never given to a
+    //  provider are given up, so another process may take them at once,
+    //  and their events are NACKed retryable.
+    size_t left = 0, released = 0;
+    const char **ids = fy_xcalloc (self->held + 1, sizeof *ids);
     notify_job_t *job;
     fy_list_each (job, &self->jobs, notify_job_t, node)
     {
@@ -755,13 +766,21 @@ notify_run (notify_t *self)
             fy_worker_nack (self->worker, &origin->delivery, true, "stopping");
             free (origin);
         }
-        notify_job_destroy (&job);
+        if (!job->sending)
+            ids [released++] = job->job->id;
         left++;
     }
     fy_error_t err = { "" };
-    if (left && fy_ledger_release (self->store, self->owner, &err))
+    if (released
+        && fy_ledger_release (self->store, self->owner, ids, released, &err))
         fy_log_warn ("notify: claims not released (their lease runs out): %s",
                      err.text);
+    free (ids);
+    fy_list_each (job, &self->jobs, notify_job_t, node)
+    {
+        job->origin = NULL;
+        notify_job_destroy (&job);
+    }
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->sweep_timer);
     if (self->probe_timer >= 0)
