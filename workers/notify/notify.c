@@ -296,6 +296,7 @@ typedef struct {
     fy_ledger_item_t items [S_MATCHES_MAX];
     fy_rules_match_t matches [S_MATCHES_MAX];
     size_t matched;
+    bool ruled;  //  matches hold recipients to release
     char categories [S_MATCHES_MAX][64];
     char keys [S_MATCHES_MAX][FY_UUID_SIZE + 80];
 } s_pending_t;
@@ -417,6 +418,7 @@ s_pending (notify_t *self, s_pending_t *pending)
         return 0;
     size_t matched = fy_rules_match (self->rules, fy_event_json (event),
                                      pending->matches, S_MATCHES_MAX);
+    pending->ruled = true;
     for (size_t m = 0; m < matched; m++) {
         fy_ledger_item_t *item = &pending->items [m];
         fy_rules_match_t *match = &pending->matches [m];
@@ -478,10 +480,9 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
     }
     if (ready)
         s_record (self, pendings, ready);
+    //  The events went with their deliveries' answers.
     for (size_t i = 0; i < ready; i++)
-        if (strcmp (fy_event_type (pendings [i].event),
-                    "notification.requested")
-            != 0)
+        if (pendings [i].ruled)
             for (size_t m = 0; m < pendings [i].matched; m++)
                 json_decref (pendings [i].matches [m].recipient);
     free (pendings);
