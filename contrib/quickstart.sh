@@ -178,8 +178,10 @@ for _ in $(seq 50); do
         -ge 2 ] && break
     sleep 0.1
 done
+sent=$(q "SELECT coalesce(json_agg(DISTINCT recipient->>'email'), '[]') FROM notify.deliveries WHERE status = 'sent'")
 curl -sf "$SMTP_CAPTURE_URL/email" |
-    jq -r '.[] | "    e-mail to \(.to[0].address): \(.subject)"' ||
+    jq -r --argjson sent "$sent" '.[] | select(.to[0].address as $a |
+        $sent | index($a)) | "    e-mail to \(.to[0].address): \(.subject)"' ||
     die "the SMTP capture server does not answer; see $RUN/notify.log"
 echo "    (every message at $SMTP_CAPTURE_URL)"
 
