@@ -8,13 +8,15 @@
 #  migrates the stack's PostgreSQL (`ferryctl migrate`), then starts
 #  ferry-broker (FERRY1 on 127.0.0.1:25570, HTTP on 127.0.0.1:28080, both
 #  moved by FERRY_PORT_OFFSET as the stack's ports are) with ferry-audit and
-#  ferry-auth (on the stack's Redis) and ferry-analytics, and publishes the
-#  sample events through it, then starts ferry-bridge and sends them again,
-#  with fresh ids, through SQS, logs a user in and validates their token
-#  over the auth API, and ends with a search over the audit API and the
-#  demo company's statistics over the analytics API. Everything stays up
-#  afterwards for you to look at; `contrib/quickstart.sh stop` ends it
-#  all: the broker, the bridge, the workers and the stack. A second run rebuilds only what changed and
+#  ferry-auth (on the stack's Redis), ferry-analytics and ferry-notify
+#  (its e-mails go to the stack's SMTP capture server, whose web page shows
+#  them), and publishes the sample events through it, then starts
+#  ferry-bridge and sends them again, with fresh ids, through SQS, logs a
+#  user in and validates their token over the auth API, and ends with a
+#  search over the audit API and the demo company's statistics over the
+#  analytics API. Everything stays up afterwards for you to look at;
+#  `contrib/quickstart.sh stop` ends it all: the broker, the bridge, the
+#  workers and the stack. A second run rebuilds only what changed and
 #  restarts the programs. The other workers join here as they are written.
 set -euo pipefail
 
@@ -68,7 +70,7 @@ stop_system () {
 case ${1:-} in
     stop)
         stop_system
-        echo "quickstart: broker, bridge, ferry-audit, ferry-auth and ferry-analytics stopped"
+        echo "quickstart: the broker, the bridge and the workers stopped"
         exec "$ROOT/contrib/stack.sh" stop ;;
     '') ;;
     *) die "usage: contrib/quickstart.sh [stop]" ;;
@@ -132,7 +134,7 @@ say "migrate the stack's PostgreSQL"
 "$ferryctl" migrate
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
 
-say "broker, ferry-audit, ferry-auth and ferry-analytics"
+say "the broker and the workers: audit, auth, analytics, notify"
 stop_system
 mkdir -p "$RUN"
 chmod 700 "$RUN"
@@ -164,17 +166,29 @@ echo $! >"$RUN/auth.pid"
 "$BUILD/workers/analytics/ferry-analytics" --set analytics.broker=$endpoint \
     >"$RUN/analytics.log" 2>&1 &
 echo $! >"$RUN/analytics.pid"
+#  SMTP_URL from the stack's env: its capture server, which takes plain
+#  SMTP on 127.0.0.1.
+"$BUILD/workers/notify/ferry-notify" --set notify.broker=$endpoint \
+    --set notify.smtp_starttls=none \
+    --set notify.rules_file="$ROOT/contrib/notify.rules.json" \
+    >"$RUN/notify.log" 2>&1 &
+echo $! >"$RUN/notify.pid"
+#  The broker ready (a worker for every routed service) and each worker's
+#  own dependencies up.
+ready () {
+    local path
+    for path in ready auth/health analytics/health notifications/health; do
+        curl -sf "$http/$path" >/dev/null || return 1
+    done
+}
 for _ in $(seq 50); do
-    curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null &&
-        curl -sf $http/analytics/health >/dev/null && break
+    ready && break
     sleep 0.1
 done
-curl -sf $http/ready >/dev/null && curl -sf $http/auth/health >/dev/null &&
-    curl -sf $http/analytics/health >/dev/null ||
-    die "the broker or a worker is not ready; see $RUN/*.log"
+ready || die "the broker or a worker is not ready; see $RUN/*.log"
 masked=$(sed 's/:[^:@]*@/:***@/' <<<"$DATABASE_URL")
-echo "    broker $endpoint, $http, ferry-audit and ferry-analytics on $masked," \
-    "ferry-auth on $REDIS_URL"
+echo "    broker $endpoint, $http; ferry-audit, ferry-analytics and" \
+    "ferry-notify on $masked, ferry-auth on $REDIS_URL"
 echo "    (logs in ${RUN#"$ROOT"/})"
 
 say "publish the sample events through the broker"
@@ -182,6 +196,19 @@ for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
 echo "    audit.events holds $(q 'SELECT count(*) FROM audit.events') rows"
+#  notification.requested and review.assigned (by contrib/notify.rules.json)
+#  became e-mails, in the capture server by now.
+for _ in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM notify.deliveries WHERE status = 'sent'")" \
+        -ge 2 ] && break
+    sleep 0.1
+done
+sent=$(q "SELECT coalesce(json_agg(DISTINCT recipient->>'email'), '[]') FROM notify.deliveries WHERE status = 'sent'")
+curl -sf "$SMTP_CAPTURE_URL/email" |
+    jq -r --argjson sent "$sent" '.[] | select(.to[0].address as $a |
+        $sent | index($a)) | "    e-mail to \(.to[0].address): \(.subject)"' ||
+    die "the SMTP capture server does not answer; see $RUN/notify.log"
+echo "    (every message at $SMTP_CAPTURE_URL)"
 
 say "the bridge: the sample events through SQS"
 "$BUILD/bridge/ferry-bridge" --set bridge.broker=$endpoint \
@@ -274,5 +301,7 @@ cat <<EOF
     psql "\$DATABASE_URL" -v company=$company -v from=${from%T*} -v to=${to%T*}
         \\i contrib/psql/ferry.psqlrc
         :company_daily
+    psql "\$DATABASE_URL" -c 'SELECT status, template, recipient FROM notify.deliveries'
+    $SMTP_CAPTURE_URL (the e-mails ferry-notify sent)
   contrib/quickstart.sh stop ends the broker, the bridge, the workers and the stack.
 EOF

@@ -64,7 +64,8 @@ static const fy_cfg_key_t s_broker_keys [] = {
       "audit:* analytics:user.*,company.created,department.*,goal.*,"
       "review.*,feedback.*,one_on_one.* auth:user.login,user.logout,"
       "user.password_changed,user.deactivated,auth.token_revoked,"
-      "auth.session_revoked",
+      "auth.session_revoked notify:notification.*,review.assigned,"
+      "goal.completed,feedback.given",
       FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",
@@ -352,6 +353,9 @@ static const fy_cfg_key_t s_auth_keys [] = {
 };
 
 static const fy_cfg_key_t s_notify_keys [] = {
+    { "aws_region", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "AWS region of SES and SNS; unset: AWS_REGION, the profile's", NULL, 0, 0,
+      NULL },
     { "backoff_base_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "wait before the second attempt of a retryable failure; doubles with "
       "each attempt, with jitter",
@@ -361,7 +365,9 @@ static const fy_cfg_key_t s_notify_keys [] = {
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
       "the broker's endpoint ferry-notify connects to", NULL, 0, 0, NULL },
     { "concurrency", FY_CFG_INT, "64", FY_CFG_RESTART,
-      "most notifications one process sends at once", NULL, 1, 10000, NULL },
+      "most notifications one process holds at once: sending, or waiting for a "
+      "retry or for its provider's rate",
+      NULL, 1, 10000, NULL },
     { "credit", FY_CFG_INT, "256", FY_CFG_RESTART,
       "most deliveries and requests held at once", NULL, 1, 1000000, NULL },
     { "critical_categories", FY_CFG_STR, "password security compliance",
@@ -369,10 +375,31 @@ static const fy_cfg_key_t s_notify_keys [] = {
       "categories nobody can opt out of and quiet hours do not hold, "
       "separated by spaces",
       NULL, 0, 0, NULL },
+    { "email_fallback", FY_CFG_STR, "none", FY_CFG_RESTART,
+      "the e-mail provider failed over to when the primary keeps failing", NULL,
+      0, 0, "none|smtp|ses" },
     { "email_from", FY_CFG_STR, "ferry@localhost", FY_CFG_RESTART,
       "the From address of every e-mail", NULL, 0, 0, NULL },
     { "email_from_name", FY_CFG_STR, "ferry", FY_CFG_RESTART,
       "the From display name", NULL, 0, 0, NULL },
+    { "email_provider", FY_CFG_STR, "smtp", FY_CFG_RESTART,
+      "the provider of e-mail (SMTP: notify.smtp_url; SES API v2: the AWS "
+      "credentials chain, AWS_ENDPOINT_URL_SESV2)",
+      NULL, 0, 0, "none|smtp|ses" },
+    { "failover_cooldown_ms", FY_CFG_INT, "300000", FY_CFG_RESTART,
+      "how long a channel stays on its fallback before the primary is "
+      "tried again",
+      NULL, 100, 86400000, NULL },
+    { "failover_failures", FY_CFG_INT, "5", FY_CFG_RESTART,
+      "retryable failures of a primary provider, within failover_window_ms, "
+      "that switch its channel to the fallback",
+      NULL, 1, 100000, NULL },
+    { "failover_window_ms", FY_CFG_INT, "60000", FY_CFG_RESTART,
+      "the window those failures are counted in", NULL, 100, 86400000, NULL },
+    { "fcm_key_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "the Firebase service account's JSON key; unset: "
+      "GOOGLE_APPLICATION_CREDENTIALS",
+      NULL, 0, 0, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
       60000, NULL },
@@ -390,10 +417,23 @@ static const fy_cfg_key_t s_notify_keys [] = {
     { "name", FY_CFG_STR, "ferry-notify", FY_CFG_RESTART,
       "the name the worker gives the broker in HELLO and its claims", NULL, 0,
       0, NULL },
+    { "push_provider", FY_CFG_STR, "none", FY_CFG_RESTART,
+      "the provider of push notifications (FCM HTTP v1)", NULL, 0, 0,
+      "none|fcm" },
+    { "rate_limits", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "provider:per_second entries separated by spaces (ses:14 smtp:50): a "
+      "token bucket per provider in Redis, shared by every process",
+      NULL, 0, 0, NULL },
+    { "redis_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
+      "Redis of the shared rate limits; unset: no limit held", "REDIS_URL", 0,
+      0, NULL },
     { "rules_file", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "JSON file of the rules mapping domain events to notifications, read "
       "again on SIGHUP; unset: notification.requested only",
       NULL, 0, 0, NULL },
+    { "sms_provider", FY_CFG_STR, "none", FY_CFG_RESTART,
+      "the provider of SMS (SNS Publish to a phone number)", NULL, 0, 0,
+      "none|sns" },
     { "smtp_password", FY_CFG_STR, NULL, FY_CFG_SECRET | FY_CFG_RESTART,
       "SMTP AUTH password", "SMTP_PASSWORD", 0, 0, NULL },
     { "smtp_starttls", FY_CFG_STR, "required", FY_CFG_RESTART,

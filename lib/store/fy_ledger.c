@@ -48,56 +48,82 @@ s_do (fy_store_t *store, const char *sql, int count, const char *const *values,
     return 0;
 }
 
-//  A failure inside a transaction: roll it back, keeping errno.
-static int
-s_abort (fy_store_t *store)
-{
-    int saved = errno;
-    fy_store_pg_rollback (store);
-    errno = saved;
-    return -1;
-}
-
 //  ---------------------------------------------------------------------
 //  Recording
 
-static const char s_insert_sql [] =
-    "INSERT INTO notify.deliveries (id, idempotency_key, event_id, "
+#define S_JOB_COLUMNS                                                  \
+    "id::text, idempotency_key, channel, template, locale, category, " \
+    "user_id::text, recipient::text, data::text, attempts, critical"
+#define S_NO_JOB                                                      \
+    "NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, "    \
+    "NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, " \
+    "NULL::boolean"
+
+//  One statement, so one round trip and one transaction whatever the
+//  count: the events' ids ($1: [{id, hash}]) stored unless they are
+//  there; the items ($3, each naming its event or none) of the events
+//  that were not (and those of no event) recorded, each new one
+//  suppressed, held or queued as the recipient's preferences say, and
+//  claimed at once for owner $4 (lease $5 s) when queued and due; then
+//  what their keys hold. A stored event records nothing and gives what it
+//  recorded, and whether its hash differs. Rows are (kind, key, id,
+//  status, event id, the job's columns when claimed here).
+static const char s_record_sql [] =
+    "WITH e AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(id uuid, "
+    "hash text)), "
+    "ev AS (INSERT INTO notify.event_ids (id, hash) "
+    "SELECT id, decode(hash, 'hex') FROM e "
+    "ON CONFLICT (id) DO NOTHING RETURNING id), "
+    "r AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, "
+    "key text, event_id uuid, company_id uuid, user_id uuid, "
+    "channel text, recipient jsonb, category text, critical boolean, "
+    "template text, locale text, data jsonb, not_before timestamptz) "
+    "WHERE r.event_id IS NULL OR r.event_id IN (SELECT id FROM ev)), "
+    "ins AS (INSERT INTO notify.deliveries (id, idempotency_key, event_id, "
     "batch_id, company_id, user_id, channel, recipient, category, "
-    "critical, template, locale, data, status, not_before) "
-    "SELECT r.id, r.key, $1::uuid, $2::uuid, r.company_id, r.user_id, "
+    "critical, template, locale, data, status, not_before, attempts, "
+    "claimed_by, claimed_until) "
+    "SELECT r.id, r.key, r.event_id, $2::uuid, r.company_id, r.user_id, "
     "r.channel, r.recipient, r.category, coalesce(r.critical, false), "
     "r.template, r.locale, r.data, "
-    "CASE WHEN r.critical OR r.user_id IS NULL THEN 'queued' "
-    "WHEN notify.opted_out(r.user_id, r.channel, r.category) "
-    "THEN 'suppressed' WHEN q.until IS NOT NULL THEN 'held' "
-    "ELSE 'queued' END, "
-    "coalesce(q.until, r.not_before, now()) "
-    "FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, key text, "
-    "company_id uuid, user_id uuid, channel text, recipient jsonb, "
-    "category text, critical boolean, template text, locale text, "
-    "data jsonb, not_before timestamptz) "
-    "CROSS JOIN LATERAL (SELECT CASE WHEN r.critical OR r.user_id IS NULL "
-    "THEN NULL ELSE notify.quiet_until(r.user_id, "
+    "CASE WHEN c.claim THEN 'sending' ELSE d.status END, "
+    "coalesce(q.until, r.not_before, now()), "
+    "CASE WHEN c.claim THEN 1 ELSE 0 END, "
+    "CASE WHEN c.claim THEN $4 END, "
+    "CASE WHEN c.claim THEN now() + $5::integer * interval '1 second' END "
+    "FROM r CROSS JOIN LATERAL (SELECT CASE WHEN r.critical "
+    "OR r.user_id IS NULL THEN NULL ELSE notify.quiet_until(r.user_id, "
     "greatest(now(), coalesce(r.not_before, now()))) END AS until) q "
-    "ON CONFLICT (idempotency_key) DO NOTHING";
+    "CROSS JOIN LATERAL (SELECT CASE WHEN r.critical OR r.user_id IS NULL "
+    "THEN 'queued' WHEN notify.opted_out(r.user_id, r.channel, r.category) "
+    "THEN 'suppressed' WHEN q.until IS NOT NULL THEN 'held' "
+    "ELSE 'queued' END AS status) d "
+    "CROSS JOIN LATERAL (SELECT $4::text IS NOT NULL AND d.status = 'queued' "
+    "AND coalesce(r.not_before, now()) <= now() AS claim) c "
+    "ON CONFLICT (idempotency_key) DO NOTHING "
+    "RETURNING " S_JOB_COLUMNS ", status, claimed_by, event_id) "
+    "SELECT 'new', idempotency_key, id, status, event_id::text, "
+    "CASE WHEN claimed_by IS NULL THEN NULL ELSE id END, idempotency_key, "
+    "channel, template, locale, category, user_id, recipient, data, "
+    "attempts, critical FROM ins "
+    "UNION ALL SELECT 'known', d.idempotency_key, d.id::text, d.status, "
+    "NULL, " S_NO_JOB " FROM notify.deliveries d "
+    "WHERE d.idempotency_key IN (SELECT key FROM r) "
+    "UNION ALL (SELECT 'event', d.idempotency_key, d.id::text, d.status, "
+    "d.event_id::text, " S_NO_JOB " FROM notify.deliveries d "
+    "WHERE d.event_id IN (SELECT id FROM e WHERE id NOT IN "
+    "(SELECT id FROM ev)) ORDER BY d.created_at, d.id) "
+    "UNION ALL SELECT CASE WHEN s.hash = decode(e.hash, 'hex') THEN 'seen' "
+    "ELSE 'conflict' END, NULL, NULL, NULL, e.id::text, " S_NO_JOB
+    " FROM e JOIN notify.event_ids s ON s.id = e.id "
+    "WHERE e.id NOT IN (SELECT id FROM ev)";
 
-static const char s_by_keys_sql [] =
-    "SELECT idempotency_key, id::text, status FROM notify.deliveries "
-    "WHERE idempotency_key IN (SELECT jsonb_array_elements_text($1::jsonb))";
-
-static const char s_by_event_sql [] =
-    "SELECT idempotency_key, id::text, status FROM notify.deliveries "
-    "WHERE event_id = $1::uuid ORDER BY created_at, id";
-
-//  The items as the JSON rows s_insert_sql reads, with new ids (ids
-//  [i]), and their keys as a JSON array.
+//  The items as the JSON rows s_record_sql reads, with new ids (ids
+//  [i]).
 static void
-s_items_json (const fy_ledger_item_t *items, size_t count,
-              char (*ids) [FY_UUID_SIZE], char **rows_p, char **keys_p)
+s_items_json (json_t *rows, const char *event_id, const fy_ledger_item_t *items,
+              size_t count, char (*ids) [FY_UUID_SIZE])
 {
-    json_t *rows = json_array ();
-    json_t *keys = json_array ();
     for (size_t i = 0; i < count; i++) {
         const fy_ledger_item_t *item = &items [i];
         fy_uuid_generate (ids [i]);
@@ -107,6 +133,8 @@ s_items_json (const fy_ledger_item_t *items, size_t count,
             item->key, "channel", item->channel, "recipient", item->recipient,
             "critical", item->critical, "template", item->template_name,
             "locale", item->locale, "data", data);
+        if (event_id)
+            json_object_set_new (row, "event_id", json_string (event_id));
         if (item->company_id)
             json_object_set_new (row, "company_id",
                                  json_string (item->company_id));
@@ -120,174 +148,153 @@ s_items_json (const fy_ledger_item_t *items, size_t count,
             json_object_set_new (row, "not_before", json_string (at));
         }
         json_array_append_new (rows, row);
-        json_array_append_new (keys, json_string (item->key));
     }
-    *rows_p = fy_json_dumps (rows, 0, NULL);
-    *keys_p = fy_json_dumps (keys, 0, NULL);
-    json_decref (rows);
-    json_decref (keys);
 }
 
+static fy_ledger_job_t *
+s_job (PGresult *res, int row, int col);
+
+//  The rows of s_record_sql as event's entries: for an event stored
+//  before, one per delivery it recorded (and conflict when its hash
+//  differs); else one per item, in order, from the row of its key: new
+//  (with the job when claimed, taken by the first item of a key) or
+//  known. A key no row names was recorded by another process at the same
+//  moment, after this statement's snapshot: its entry has no id and is
+//  that process's to send.
 static void
-s_hex (const unsigned char *bytes, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    out [0] = '\\';
-    out [1] = 'x';
-    for (size_t i = 0; i < len; i++) {
-        out [2 + 2 * i] = digits [bytes [i] >> 4];
-        out [3 + 2 * i] = digits [bytes [i] & 15];
-    }
-    out [2 + 2 * len] = '\0';
-}
-
-//  Store the event id: 1 when new, 0 when stored already (*conflict_p
-//  when with another hash), -1 on error.
-static int
-s_event_record (fy_store_t *store, const char *event_id,
-                const unsigned char hash [32], bool *conflict_p,
-                fy_error_t *err)
-{
-    char hex [2 + 64 + 1];
-    s_hex (hash, 32, hex);
-    const char *values [] = { event_id, hex };
-    PGresult *res = fy_store_pg_exec (store,
-                                      "INSERT INTO notify.event_ids (id, hash) "
-                                      "VALUES ($1::uuid, $2::bytea) "
-                                      "ON CONFLICT (id) DO NOTHING RETURNING 1",
-                                      2, values, "record event id", err);
-    if (!res)
-        return -1;
-    int inserted = PQntuples (res);
-    PQclear (res);
-    if (inserted)
-        return 1;
-    res = fy_store_pg_exec (store,
-                            "SELECT hash = $2::bytea FROM notify.event_ids "
-                            "WHERE id = $1::uuid",
-                            2, values, "compare event", err);
-    if (!res)
-        return -1;
-    *conflict_p = PQntuples (res) == 1 && PQgetvalue (res, 0, 0) [0] == 'f';
-    PQclear (res);
-    return 0;
-}
-
-//  The rows of a (key, id, status) result as entries: in the order of
-//  items when given (by key), else in the result's order.
-static fy_ledger_entry_t *
-s_entries (PGresult *res, const fy_ledger_item_t *items, size_t count,
-           char (*ids) [FY_UUID_SIZE], size_t *count_p)
+s_entries (PGresult *res, zhashx_t *by_key, bool *taken,
+           fy_ledger_event_t *event, char (*ids) [FY_UUID_SIZE])
 {
     int rows = PQntuples (res);
-    size_t total = items ? count : (size_t) rows;
+    bool seen = false;
+    size_t events = 0;
+    for (int r = 0; event->event_id && r < rows; r++) {
+        if (strcmp (PQgetvalue (res, r, 4), event->event_id) != 0)
+            continue;
+        const char *kind = PQgetvalue (res, r, 0);
+        event->conflict = event->conflict || strcmp (kind, "conflict") == 0;
+        seen = seen || strcmp (kind, "seen") == 0 || event->conflict;
+        events += strcmp (kind, "event") == 0;
+    }
+    size_t total = seen ? events : event->count;
     fy_ledger_entry_t *entries =
         fy_xcalloc (total ? total : 1, sizeof *entries);
-    if (!items) {
-        for (int r = 0; r < rows; r++) {
-            snprintf (entries [r].id, FY_UUID_SIZE, "%s",
-                      PQgetvalue (res, r, 1));
-            entries [r].status = s_status_parse (PQgetvalue (res, r, 2));
-        }
-        *count_p = total;
-        return entries;
+    event->entries = entries;
+    event->entry_count = total;
+    if (seen) {
+        size_t e = 0;
+        for (int r = 0; r < rows; r++)
+            if (strcmp (PQgetvalue (res, r, 0), "event") == 0
+                && strcmp (PQgetvalue (res, r, 4), event->event_id) == 0) {
+                snprintf (entries [e].id, FY_UUID_SIZE, "%s",
+                          PQgetvalue (res, r, 2));
+                entries [e++].status = s_status_parse (PQgetvalue (res, r, 3));
+            }
+        return;
     }
-    //  Keys are few per event and up to 10,000 per batch: a hash of the
-    //  rows by key keeps the match linear.
-    zhashx_t *by_key = zhashx_new ();
-    for (int r = 0; r < rows; r++)
-        zhashx_insert (by_key, PQgetvalue (res, r, 0),
-                       (void *) (intptr_t) (r + 1));
-    for (size_t i = 0; i < count; i++) {
-        intptr_t r = (intptr_t) zhashx_lookup (by_key, items [i].key);
+    for (size_t i = 0; i < event->count; i++) {
+        intptr_t r = (intptr_t) zhashx_lookup (by_key, event->items [i].key);
+        fy_ledger_entry_t *entry = &entries [i];
         if (r == 0) {
-            //  Not there: recorded by nobody (cannot happen inside the
-            //  transaction), shown as failed rather than invented.
-            entries [i].status = FY_LEDGER_FAILED;
+            entry->status = FY_LEDGER_SENDING;
             continue;
         }
-        snprintf (entries [i].id, FY_UUID_SIZE, "%s",
-                  PQgetvalue (res, (int) r - 1, 1));
-        entries [i].status = s_status_parse (PQgetvalue (res, (int) r - 1, 2));
-        entries [i].created = strcmp (entries [i].id, ids [i]) == 0;
+        int row = (int) r - 1;
+        snprintf (entry->id, FY_UUID_SIZE, "%s", PQgetvalue (res, row, 2));
+        entry->status = s_status_parse (PQgetvalue (res, row, 3));
+        entry->created = strcmp (entry->id, ids [i]) == 0;
+        if (entry->created && !PQgetisnull (res, row, 5) && !taken [row]) {
+            entry->job = s_job (res, row, 5);
+            taken [row] = true;
+        }
     }
-    zhashx_destroy (&by_key);
-    *count_p = total;
-    return entries;
+}
+
+int
+fy_ledger_record_events (fy_store_t *store, const char *batch_id,
+                         const char *owner, int lease_s,
+                         fy_ledger_event_t *events, size_t count,
+                         fy_error_t *err)
+{
+    assert (store && (events || count == 0));
+    json_t *heads = json_array ();
+    json_t *rows = json_array ();
+    size_t items = 0;
+    for (size_t i = 0; i < count; i++)
+        items += events [i].count;
+    char (*ids) [FY_UUID_SIZE] = fy_xcalloc (items ? items : 1, sizeof *ids);
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        fy_ledger_event_t *event = &events [i];
+        event->entries = NULL;
+        event->entry_count = 0;
+        event->conflict = false;
+        if (event->event_id) {
+            char hex [65];
+            for (size_t b = 0; b < 32; b++)
+                snprintf (hex + 2 * b, 3, "%02x", event->hash [b]);
+            json_array_append_new (
+                heads,
+                json_pack ("{s:s, s:s}", "id", event->event_id, "hash", hex));
+        }
+        s_items_json (rows, event->event_id, event->items, event->count,
+                      ids + at);
+        at += event->count;
+    }
+    char *heads_text = fy_json_dumps (heads, 0, NULL);
+    char *rows_text = fy_json_dumps (rows, 0, NULL);
+    json_decref (heads);
+    json_decref (rows);
+    char lease [16];
+    snprintf (lease, sizeof lease, "%d", lease_s);
+    const char *values [] = { heads_text, batch_id, rows_text, owner, lease };
+    PGresult *res = fy_store_pg_exec (store, s_record_sql, 5, values,
+                                      "record deliveries", err);
+    if (res) {
+        //  Up to 10,000 keys per batch: a hash of the rows by key keeps
+        //  the match linear.
+        int nrows = PQntuples (res);
+        zhashx_t *by_key = zhashx_new ();
+        bool *taken = fy_xcalloc ((size_t) nrows + 1, sizeof *taken);
+        for (int r = 0; r < nrows; r++)
+            if (!PQgetisnull (res, r, 1)
+                && strcmp (PQgetvalue (res, r, 0), "event") != 0)
+                zhashx_insert (by_key, PQgetvalue (res, r, 1),
+                               (void *) (intptr_t) (r + 1));
+        at = 0;
+        for (size_t i = 0; i < count; i++) {
+            s_entries (res, by_key, taken, &events [i], ids + at);
+            at += events [i].count;
+        }
+        zhashx_destroy (&by_key);
+        free (taken);
+        PQclear (res);
+    }
+    free (heads_text);
+    free (rows_text);
+    free (ids);
+    return res ? 0 : -1;
 }
 
 int
 fy_ledger_record (fy_store_t *store, const char *event_id,
                   const unsigned char hash [32], const char *batch_id,
-                  const fy_ledger_item_t *items, size_t count,
-                  fy_ledger_entry_t **entries_p, size_t *count_p,
+                  const char *owner, int lease_s, const fy_ledger_item_t *items,
+                  size_t count, fy_ledger_entry_t **entries_p, size_t *count_p,
                   bool *conflict_p, fy_error_t *err)
 {
-    assert (store);
     assert (entries_p && count_p);
-    *entries_p = NULL;
-    *count_p = 0;
-    bool conflict = false;
+    fy_ledger_event_t event = { .event_id = event_id,
+                                .items = items,
+                                .count = count };
+    if (event_id)
+        memcpy (event.hash, hash, 32);
+    int rc = fy_ledger_record_events (store, batch_id, owner, lease_s, &event,
+                                      1, err);
+    *entries_p = event.entries;
+    *count_p = event.entry_count;
     if (conflict_p)
-        *conflict_p = false;
-    char (*ids) [FY_UUID_SIZE] = fy_xcalloc (count ? count : 1, sizeof *ids);
-    char *rows = NULL, *keys = NULL;
-    PGresult *res = NULL;
-    int rc = -1;
-    if (s_do (store, "BEGIN", 0, NULL, "begin", err))
-        goto out;
-    if (event_id) {
-        int fresh = s_event_record (store, event_id, hash, &conflict, err);
-        if (fresh < 0) {
-            s_abort (store);
-            goto out;
-        }
-        if (fresh == 0) {
-            //  Seen before: its deliveries are what it was.
-            const char *values [] = { event_id };
-            res = fy_store_pg_exec (store, s_by_event_sql, 1, values,
-                                    "event deliveries", err);
-            if (!res) {
-                s_abort (store);
-                goto out;
-            }
-            *entries_p = s_entries (res, NULL, 0, NULL, count_p);
-            if (conflict_p)
-                *conflict_p = conflict;
-            PQclear (res);
-            res = NULL;
-            rc = s_do (store, "COMMIT", 0, NULL, "commit", err);
-            goto out;
-        }
-    }
-    s_items_json (items, count, ids, &rows, &keys);
-    const char *values [] = { event_id, batch_id, rows };
-    if (count
-        && s_do (store, s_insert_sql, 3, values, "record deliveries", err)) {
-        s_abort (store);
-        goto out;
-    }
-    const char *key_values [] = { keys };
-    res = fy_store_pg_exec (store, s_by_keys_sql, 1, key_values,
-                            "read deliveries", err);
-    if (!res) {
-        s_abort (store);
-        goto out;
-    }
-    if (s_do (store, "COMMIT", 0, NULL, "commit", err))
-        goto out;
-    *entries_p = s_entries (res, items, count, ids, count_p);
-    rc = 0;
-out:
-    PQclear (res);
-    free (rows);
-    free (keys);
-    free (ids);
-    if (rc && *entries_p) {
-        free (*entries_p);
-        *entries_p = NULL;
-        *count_p = 0;
-    }
+        *conflict_p = event.conflict;
     return rc;
 }
 
@@ -322,10 +329,6 @@ fy_ledger_batch_open (fy_store_t *store, const char *key, size_t total,
 
 //  ---------------------------------------------------------------------
 //  Claims and outcomes
-
-#define S_JOB_COLUMNS                                                  \
-    "id::text, idempotency_key, channel, template, locale, category, " \
-    "user_id::text, recipient::text, data::text, attempts, critical"
 
 static const char s_claim_sql [] =
     "UPDATE notify.deliveries SET status = 'sending', "
@@ -376,20 +379,20 @@ s_text_or_null (PGresult *res, int row, int col)
 }
 
 static fy_ledger_job_t *
-s_job (PGresult *res, int row)
+s_job (PGresult *res, int row, int col)
 {
     fy_ledger_job_t *job = fy_xcalloc (1, sizeof *job);
-    snprintf (job->id, sizeof job->id, "%s", PQgetvalue (res, row, 0));
-    job->key = fy_xstrdup (PQgetvalue (res, row, 1));
-    job->channel = fy_xstrdup (PQgetvalue (res, row, 2));
-    job->template_name = fy_xstrdup (PQgetvalue (res, row, 3));
-    job->locale = fy_xstrdup (PQgetvalue (res, row, 4));
-    job->category = s_text_or_null (res, row, 5);
-    job->user_id = s_text_or_null (res, row, 6);
-    job->recipient = fy_json_loads (PQgetvalue (res, row, 7), NULL);
-    job->data = fy_json_loads (PQgetvalue (res, row, 8), NULL);
-    job->attempts = (int) strtol (PQgetvalue (res, row, 9), NULL, 10);
-    job->critical = PQgetvalue (res, row, 10) [0] == 't';
+    snprintf (job->id, sizeof job->id, "%s", PQgetvalue (res, row, col));
+    job->key = fy_xstrdup (PQgetvalue (res, row, col + 1));
+    job->channel = fy_xstrdup (PQgetvalue (res, row, col + 2));
+    job->template_name = fy_xstrdup (PQgetvalue (res, row, col + 3));
+    job->locale = fy_xstrdup (PQgetvalue (res, row, col + 4));
+    job->category = s_text_or_null (res, row, col + 5);
+    job->user_id = s_text_or_null (res, row, col + 6);
+    job->recipient = fy_json_loads (PQgetvalue (res, row, col + 7), NULL);
+    job->data = fy_json_loads (PQgetvalue (res, row, col + 8), NULL);
+    job->attempts = (int) strtol (PQgetvalue (res, row, col + 9), NULL, 10);
+    job->critical = PQgetvalue (res, row, col + 10) [0] == 't';
     return job;
 }
 
@@ -407,7 +410,7 @@ fy_ledger_claim (fy_store_t *store, const char *id, const char *owner,
     if (!res)
         return -1;
     if (PQntuples (res) == 1)
-        *job_p = s_job (res, 0);
+        *job_p = s_job (res, 0, 0);
     PQclear (res);
     return 0;
 }
@@ -432,9 +435,69 @@ fy_ledger_claim_due (fy_store_t *store, const char *owner, int lease_s,
     if (rows > 0) {
         *jobs_p = fy_xcalloc ((size_t) rows, sizeof **jobs_p);
         for (int r = 0; r < rows; r++)
-            (*jobs_p) [r] = s_job (res, r);
+            (*jobs_p) [r] = s_job (res, r, 0);
     }
     *count_p = (size_t) rows;
+    PQclear (res);
+    return 0;
+}
+
+int
+fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
+                       size_t count, bool *done, fy_error_t *err)
+{
+    assert (store && (outcomes || count == 0) && done);
+    json_t *rows = json_array ();
+    for (size_t i = 0; i < count; i++) {
+        const fy_ledger_outcome_t *o = &outcomes [i];
+        assert (o->id && o->owner);
+        assert (o->status == FY_LEDGER_SENT || o->status == FY_LEDGER_QUEUED
+                || o->status == FY_LEDGER_FAILED);
+        done [i] = false;
+        json_array_append_new (
+            rows,
+            json_pack ("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:i}",
+                       "id", o->id, "owner", o->owner, "status",
+                       fy_ledger_status_name (o->status), "provider",
+                       o->provider, "message_id", o->message_id, "version",
+                       o->template_version, "error", o->error, "retry_ms",
+                       (json_int_t) o->retry_in_ms, "lease_s", o->lease_s));
+    }
+    char *text = fy_json_dumps (rows, 0, NULL);
+    json_decref (rows);
+    const char *values [] = { text };
+    //  One statement for every outcome of a loop's turn; a row whose claim
+    //  is gone (its lease ran out, another process has it) is not
+    //  touched, and not returned.
+    PGresult *res = fy_store_pg_exec (
+        store,
+        "UPDATE notify.deliveries d SET status = o.status, "
+        "provider = coalesce(o.provider, d.provider), "
+        "provider_message_id = o.message_id, "
+        "template_version = coalesce(o.version, d.template_version), "
+        "last_error = o.error, "
+        "not_before = CASE WHEN o.status = 'queued' THEN now() + o.retry_ms "
+        "* interval '1 millisecond' ELSE d.not_before END, "
+        "claimed_until = CASE WHEN o.status = 'queued' THEN now() + "
+        "(o.retry_ms + o.lease_s * 1000) * interval '1 millisecond' END, "
+        "sent_at = CASE WHEN o.status = 'sent' THEN now() END, "
+        "updated_at = now() "
+        "FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, owner text, "
+        "status text, provider text, message_id text, version text, "
+        "error text, retry_ms bigint, lease_s integer) "
+        "WHERE d.id = o.id AND d.claimed_by = o.owner "
+        "AND d.status = 'sending' RETURNING d.id::text",
+        1, values, "settle", err);
+    free (text);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples (res); r++)
+        for (size_t i = 0; i < count; i++)
+            if (!done [i]
+                && strcmp (outcomes [i].id, PQgetvalue (res, r, 0)) == 0) {
+                done [i] = true;
+                break;
+            }
     PQclear (res);
     return 0;
 }
@@ -443,39 +506,9 @@ int
 fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
                   fy_error_t *err)
 {
-    assert (store && outcome && outcome->id && outcome->owner);
-    assert (outcome->status == FY_LEDGER_SENT
-            || outcome->status == FY_LEDGER_QUEUED
-            || outcome->status == FY_LEDGER_FAILED);
-    char retry [24], lease [16];
-    snprintf (retry, sizeof retry, "%lld", (long long) outcome->retry_in_ms);
-    snprintf (lease, sizeof lease, "%d", outcome->lease_s);
-    const char *values [] = { outcome->id,
-                              outcome->owner,
-                              fy_ledger_status_name (outcome->status),
-                              outcome->provider,
-                              outcome->message_id,
-                              outcome->template_version,
-                              outcome->error,
-                              retry,
-                              lease };
-    PGresult *res = fy_store_pg_exec (
-        store,
-        "UPDATE notify.deliveries SET status = $3, "
-        "provider = coalesce($4, provider), provider_message_id = $5, "
-        "template_version = coalesce($6, template_version), "
-        "last_error = $7, "
-        "not_before = CASE WHEN $3 = 'queued' THEN now() + $8::bigint "
-        "* interval '1 millisecond' ELSE not_before END, "
-        "claimed_until = CASE WHEN $3 = 'queued' THEN now() + ($8::bigint "
-        "+ $9::bigint * 1000) * interval '1 millisecond' END, "
-        "sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now() "
-        "WHERE id = $1::uuid AND claimed_by = $2 AND status = 'sending'",
-        9, values, "settle", err);
-    if (!res)
+    bool done = false;
+    if (fy_ledger_settle_many (store, outcome, 1, &done, err))
         return -1;
-    bool done = strcmp (PQcmdTuples (res), "1") == 0;
-    PQclear (res);
     if (!done) {
         fy_error_set (err, "delivery %s: the claim of %s is gone", outcome->id,
                       outcome->owner);
@@ -486,15 +519,29 @@ fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
 }
 
 int
-fy_ledger_release (fy_store_t *store, const char *owner, fy_error_t *err)
+fy_ledger_release (fy_store_t *store, const char *owner, const char **ids,
+                   size_t count, fy_error_t *err)
 {
-    assert (store && owner);
-    const char *values [] = { owner };
-    return s_do (store,
-                 "UPDATE notify.deliveries SET claimed_by = NULL, "
-                 "claimed_until = NULL WHERE claimed_by = $1 "
-                 "AND status = 'queued'",
-                 1, values, "release", err);
+    assert (store && owner && (ids || count == 0));
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new (list, json_string (ids [i]));
+    char *text = fy_json_dumps (list, 0, NULL);
+    json_decref (list);
+    const char *values [] = { owner, text };
+    //  A claimed row never sent goes back to queued, its attempt not
+    //  counted.
+    int rc =
+        s_do (store,
+              "UPDATE notify.deliveries SET claimed_by = NULL, "
+              "claimed_until = NULL, status = 'queued', "
+              "attempts = CASE WHEN status = 'sending' THEN attempts - 1 "
+              "ELSE attempts END, updated_at = now() WHERE claimed_by = $1 "
+              "AND status IN ('queued', 'sending') AND id IN "
+              "(SELECT value::uuid FROM jsonb_array_elements_text($2::jsonb))",
+              2, values, "release", err);
+    free (text);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------

@@ -53,31 +53,59 @@ typedef struct {
     int64_t not_before_ms;      //  epoch ms; 0: now
 } fy_ledger_item_t;
 
-//  A delivery as recorded: its id and status.
+typedef struct fy_ledger_job fy_ledger_job_t;
+
+//  A delivery as recorded: its id and status, and the job when it was
+//  claimed by this call (the caller's then, to send or destroy).
 typedef struct {
-    char id [FY_UUID_SIZE];
+    char id [FY_UUID_SIZE];     //  "" when another process recorded the
+        //  key in the same moment (its to send)
     fy_ledger_status_t status;
-    bool created;               //  by this call
+    bool created;  //  by this call
+    fy_ledger_job_t *job;
 } fy_ledger_entry_t;
 
-//  Record count items in one transaction, with the event event_id (NULL
-//  for none) whose content hashes to hash (32 bytes; ignored without an
-//  event), in batch batch_id (NULL for none; fy_ledger_batch_open first).
-//  A non-critical item of a user who opted out of its category on its
-//  channel is recorded suppressed; one due inside the user's quiet hours
-//  held until they end; the rest queued. An item whose key is recorded
-//  already is not recorded again. When the event was stored already,
+//  Record count items in one transaction (one statement), with the event
+//  event_id (NULL for none) whose content hashes to hash (32 bytes;
+//  ignored without an event), in batch batch_id (NULL for none;
+//  fy_ledger_batch_open first). A non-critical item of a user who opted
+//  out of its category on its channel is recorded suppressed; one due
+//  inside the user's quiet hours held until they end; the rest queued,
+//  and, with an owner (NULL for none), those due now claimed for it at
+//  once, as fy_ledger_claim would (their entries carry the job). An item
+//  whose key is recorded already is not recorded again. When the event was stored already,
 //  nothing is recorded: *entries_p gets the deliveries stored with it,
 //  and *conflict_p (may be NULL) is true when its hash differs (the first
 //  is kept). Otherwise *entries_p gets one entry per item, in order, the
 //  earlier delivery for a known key. Caller frees *entries_p (its count in
-//  *count_p).
+//  *count_p) and owns the jobs in it.
 int
 fy_ledger_record (fy_store_t *store, const char *event_id,
                   const unsigned char hash [32], const char *batch_id,
-                  const fy_ledger_item_t *items, size_t count,
-                  fy_ledger_entry_t **entries_p, size_t *count_p,
+                  const char *owner, int lease_s, const fy_ledger_item_t *items,
+                  size_t count, fy_ledger_entry_t **entries_p, size_t *count_p,
                   bool *conflict_p, fy_error_t *err) FY_MUSTCHECK;
+
+//  One event's notifications for fy_ledger_record_events: its id (NULL
+//  for none) and hash, its items; then, filled by the call, its entries
+//  (caller frees them and owns their jobs) and whether it conflicts.
+typedef struct {
+    const char *event_id;
+    unsigned char hash [32];
+    const fy_ledger_item_t *items;
+    size_t count;
+    fy_ledger_entry_t *entries;
+    size_t entry_count;
+    bool conflict;
+} fy_ledger_event_t;
+
+//  fy_ledger_record for count events at once, in one statement: the
+//  events of one delivery batch in one round trip.
+int
+fy_ledger_record_events (fy_store_t *store, const char *batch_id,
+                         const char *owner, int lease_s,
+                         fy_ledger_event_t *events, size_t count,
+                         fy_error_t *err) FY_MUSTCHECK;
 
 //  Create a batch of total recipients with a new id into id, or, when
 //  key (may be NULL) names a batch already there, give its id (and
@@ -88,14 +116,14 @@ fy_ledger_batch_open (fy_store_t *store, const char *key, size_t total,
                       fy_error_t *err) FY_MUSTCHECK;
 
 //  A claimed delivery, what sending it needs. Owned by the caller.
-typedef struct {
+struct fy_ledger_job {
     char id [FY_UUID_SIZE];
     char *key, *channel, *template_name, *locale;
-    char *category, *user_id;   //  NULL for none
+    char *category, *user_id;  //  NULL for none
     json_t *recipient, *data;
-    int attempts;               //  this one included
+    int attempts;  //  this one included
     bool critical;
-} fy_ledger_job_t;
+};
 
 void
 fy_ledger_job_destroy (fy_ledger_job_t **self_p);
@@ -141,13 +169,21 @@ int
 fy_ledger_settle (fy_store_t *store, const fy_ledger_outcome_t *outcome,
                   fy_error_t *err) FY_MUSTCHECK;
 
-//  Give up owner's claims on the deliveries waiting for a retry (at
-//  SIGTERM), so another process may take them at once. Those being sent
-//  keep their claim until the lease runs out: whether the provider took
-//  them is not known.
+//  Record count outcomes in one statement: done [i] says whether
+//  outcomes [i] was (false: its claim is gone). -1 with errno and err
+//  when none could be.
 int
-fy_ledger_release (fy_store_t *store, const char *owner,
-                   fy_error_t *err) FY_MUSTCHECK;
+fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
+                       size_t count, bool *done, fy_error_t *err) FY_MUSTCHECK;
+
+//  Give up owner's claims on deliveries ids (count), at SIGTERM: those
+//  waiting for a retry or for their turn, never given to a provider, so
+//  another process may take them at once (back to queued, an attempt not
+//  made not counted). The caller leaves out those a provider may have
+//  taken: their claim stays until the lease runs out.
+int
+fy_ledger_release (fy_store_t *store, const char *owner, const char **ids,
+                   size_t count, fy_error_t *err) FY_MUSTCHECK;
 
 //  Delivery id as the API shows it: {"id", "idempotencyKey", "eventId",
 //  "batchId", "channel", "recipient", "template", "templateVersion",

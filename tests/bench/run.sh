@@ -31,4 +31,6 @@ run "auth_validate auth_validate_p99" tests/bench/bench_auth
 run analytics_ingest tests/bench/bench_analytics "$srcdir" ingest
 run analytics_rollup_1m tests/bench/bench_analytics "$srcdir" rollup
 run analytics_query_p99 tests/bench/bench_analytics "$srcdir" query
+#  Needs the stack (DATABASE_URL, SMTP_URL, SMTP_CAPTURE_URL).
+run notify_email sh "$srcdir/tests/bench/bench_notify.sh" "$srcdir"
 exit $status

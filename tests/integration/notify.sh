@@ -7,7 +7,9 @@
 #  counting 10,000 messages. Covers: refusal of an unmigrated schema; a
 #  French e-mail read back through maildev's API (headers, both parts,
 #  encodings, escaping in HTML only, layout and partial); the same event
-#  again sends nothing; a rule-mapped review.assigned; an opted-out user
+#  again sends nothing; a rule-mapped review.assigned; the rules file
+#  checked and read again on SIGHUP; quiet hours (held until they end,
+#  critical at once); an opted-out user
 #  gets nothing (suppressed) and a critical category cannot be opted out
 #  of; a missing template fails at once to the DLQ; POST
 #  /notifications/send with an Idempotency-Key twice; a clean SIGTERM;
@@ -89,8 +91,8 @@ api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
     -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
 start_notify --set notify.smtp_url="$SMTP_URL"
 is "$code" 200 "GET /notifications/health is 200"
-is "$(field "$(cat "$tmp/health")" 'm["providers"][0]["provider"]')" smtp \
-    "health names the e-mail provider"
+is "$(field "$(cat "$tmp/health")" 'm["providers"][0]["active"] + " " + m["providers"][0]["state"]')" \
+    "smtp primary" "health names the e-mail provider and its state"
 
 #  2. A French e-mail, read back through maildev.
 requested "$tmp/fr.json" "ana.$tag@example.com" user.welcome fr-FR
@@ -174,8 +176,8 @@ for _ in $(seq 30); do
     grep -q "SIGHUP: .*rules loaded before stay" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: .*the 3 rules loaded before stay" "$tmp/notify.log"
-ok $? "SIGHUP with a broken file keeps the 3 rules"
+grep -q "SIGHUP: .*the 2 rules loaded before stay" "$tmp/notify.log"
+ok $? "SIGHUP with a broken file keeps the 2 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
@@ -187,10 +189,10 @@ print(json.dumps(rules))
 PY
 kill -HUP $notify_pid
 for _ in $(seq 30); do
-    grep -q "SIGHUP: 4 rules" "$tmp/notify.log" && break
+    grep -q "SIGHUP: 3 rules" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: 4 rules" "$tmp/notify.log"
+grep -q "SIGHUP: 3 rules" "$tmp/notify.log"
 ok $? "SIGHUP reads the new rules"
 python3 -c 'import json,sys,uuid; e=json.load(open(sys.argv[1])); e["id"]=str(uuid.uuid4()); print(json.dumps(e))' \
     "$tmp/user.json" > "$tmp/user2.json"
@@ -217,6 +219,43 @@ is "$(field "$(mails "opt.$tag@example.com")" 'len(m)')" 0 \
     "the opted-out user gets nothing"
 is "$(q "SELECT status FROM notify.deliveries WHERE recipient->>'email' = 'opt.$tag@example.com'")" \
     suppressed "recorded suppressed"
+
+#  5b. Quiet hours around now: held until they end, then sent by the
+#  sweep (their end is brought forward in the ledger); a critical
+#  category at once.
+quiet=5a1b2c3d-0000-4000-8000-0000000001$((10 + $$ % 80))
+hours=$(python3 -c 'import datetime as d
+n = d.datetime.now(d.timezone.utc)
+print((n - d.timedelta(hours=1)).strftime("%H:%M"),
+      (n + d.timedelta(hours=1)).strftime("%H:%M"))')
+code=$(api -X PUT -d "{\"timezone\": \"UTC\", \"quietHours\": {\"start\": \"${hours% *}\", \"end\": \"${hours#* }\"}}" \
+       "$url/notifications/preferences/$quiet")
+is "$code" 200 "PUT quiet hours around now ($hours)"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"email\": \"quiet.$tag@example.com\", \"userId\": \"$quiet\"}, \"data\": {\"company\": \"Q\"}}" \
+    "$url/notifications/send" > /dev/null
+held=$(field "$(cat "$tmp/body")" 'm["id"]')
+is "$(field "$(cat "$tmp/body")" 'm["status"]')" held "inside quiet hours: held"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"category\": \"security\", \"recipient\": {\"email\": \"crit.$tag@example.com\", \"userId\": \"$quiet\"}, \"data\": {\"company\": \"Q\"}}" \
+    "$url/notifications/send" > /dev/null
+crit=$(field "$(cat "$tmp/body")" 'm["id"]')
+for _ in $(seq 50); do
+    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$crit'")" = sent ] &&
+        break
+    sleep 0.1
+done
+is "$(field "$(mails "crit.$tag@example.com")" 'len(m)')" 1 \
+    "a critical one is sent at once"
+sleep 0.5
+is "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" held \
+    "the other one waits"
+q "UPDATE notify.deliveries SET not_before = now() WHERE id = '$held'" >/dev/null
+for _ in $(seq 50); do
+    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" = sent ] &&
+        break
+    sleep 0.1
+done
+is "$(field "$(mails "quiet.$tag@example.com")" 'len(m)')" 1 \
+    "sent by the sweep when the quiet hours end"
 
 #  6. A template that does not exist: failed at once, to the DLQ.
 requested "$tmp/bad.json" "bad.$tag@example.com" no.such en

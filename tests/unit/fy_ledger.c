@@ -76,8 +76,8 @@ test_record (fy_store_t *store)
     fy_ledger_entry_t *entries = NULL;
     size_t count = 0;
     bool conflict = true;
-    ok (fy_ledger_record (store, S_EVENT, hash, NULL, items, 4, &entries,
-                          &count, &conflict, &err)
+    ok (fy_ledger_record (store, S_EVENT, hash, NULL, NULL, 0, items, 4,
+                          &entries, &count, &conflict, &err)
             == 0,
         "record an event with four items: %s", err.text);
     is_int ((int) count, 4, "four entries");
@@ -96,8 +96,8 @@ test_record (fy_store_t *store)
             "three deliveries");
 
     //  The same event again: nothing new, its deliveries given back.
-    ok (fy_ledger_record (store, S_EVENT, hash, NULL, items, 4, &entries,
-                          &count, &conflict, &err)
+    ok (fy_ledger_record (store, S_EVENT, hash, NULL, NULL, 0, items, 4,
+                          &entries, &count, &conflict, &err)
             == 0,
         "the same event again");
     is_int ((int) count, 3, "its three deliveries");
@@ -105,8 +105,8 @@ test_record (fy_store_t *store)
     free (entries);
     //  Another body under the same id: a conflict, the first kept.
     fy_ledger_item_t changed = s_item ("k9", NULL, NULL, false, to);
-    ok (fy_ledger_record (store, S_EVENT, other, NULL, &changed, 1, &entries,
-                          &count, &conflict, &err)
+    ok (fy_ledger_record (store, S_EVENT, other, NULL, NULL, 0, &changed, 1,
+                          &entries, &count, &conflict, &err)
             == 0,
         "another body under the id");
     ok (conflict, "is a conflict");
@@ -114,8 +114,8 @@ test_record (fy_store_t *store)
             "nothing recorded for it");
     free (entries);
     //  A known key from another event: the first delivery.
-    ok (fy_ledger_record (store, S_EVENT2, hash, NULL, items, 1, &entries,
-                          &count, &conflict, &err)
+    ok (fy_ledger_record (store, S_EVENT2, hash, NULL, NULL, 0, items, 1,
+                          &entries, &count, &conflict, &err)
             == 0,
         "a known key from another event");
     ok (count == 1 && !entries [0].created && !strcmp (entries [0].id, first),
@@ -167,7 +167,7 @@ test_quiet (fy_store_t *store)
     size_t count = 0;
     unsigned char hash [32] = { 3 };
     ok (fy_ledger_record (store, "55555555-5555-4555-8555-555555555555", hash,
-                          NULL, items, 2, &entries, &count, NULL, &err)
+                          NULL, NULL, 0, items, 2, &entries, &count, NULL, &err)
             == 0,
         "record inside quiet hours");
     is_str (fy_ledger_status_name (entries [0].status), "held",
@@ -261,6 +261,62 @@ test_claim (fy_store_t *store)
     free (jobs);
 }
 
+//  Recorded and claimed in the same statement.
+static void
+test_claim_at_record (fy_store_t *store)
+{
+    fy_error_t err = { "" };
+    json_t *to = json_pack ("{s:s}", "email", "c@example.com");
+    fy_ledger_item_t items [] = {
+        s_item ("c1", NULL, "review", false, to),
+        s_item ("c1", NULL, "review", false, to),
+    };
+    items [1].key = "c2";
+    items [1].not_before_ms = fy_clock_wall_ms () + 3600000;
+    fy_ledger_entry_t *entries = NULL;
+    size_t count = 0;
+    unsigned char hash [32] = { 9 };
+    ok (fy_ledger_record (store, "88888888-8888-4888-8888-888888888888", hash,
+                          NULL, "w", 60, items, 2, &entries, &count, NULL, &err)
+            == 0,
+        "record with an owner: %s", err.text);
+    ok (entries [0].job && entries [0].status == FY_LEDGER_SENDING,
+        "the due one is claimed at once");
+    ok (entries [0].job && entries [0].job->attempts == 1
+            && !strcmp (entries [0].job->key, "c1")
+            && !strcmp (json_string_value (json_object_get (
+                            entries [0].job->recipient, "email")),
+                        "c@example.com"),
+        "its job: one attempt, its key and recipient");
+    ok (!entries [1].job && entries [1].status == FY_LEDGER_QUEUED,
+        "the one due later is queued, not claimed");
+    fy_ledger_job_destroy (&entries [0].job);
+    free (entries);
+    fy_ledger_job_t *job = NULL;
+    PGresult *res = PQexec (s_check, "SELECT id FROM notify.deliveries "
+                                     "WHERE idempotency_key = 'c1'");
+    char id [FY_UUID_SIZE];
+    snprintf (id, sizeof id, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    ok (fy_ledger_claim (store, id, "x", 60, &job, &err) == 0 && !job,
+        "another owner cannot claim it");
+    const char *ids [] = { id };
+    ok (fy_ledger_release (store, "w", ids, 1, &err) == 0,
+        "its owner gives it up: %s", err.text);
+    ok (fy_ledger_claim (store, id, "x", 60, &job, &err) == 0 && job
+            && job->attempts == 1,
+        "another owner claims it, the attempt never made not counted");
+    fy_ledger_job_destroy (&job);
+    items [0].key = "c1";
+    ok (fy_ledger_record (store, NULL, NULL, NULL, "w", 60, items, 1, &entries,
+                          &count, NULL, &err)
+                == 0
+            && !entries [0].job && !entries [0].created,
+        "its key again: no new claim");
+    free (entries);
+    json_decref (to);
+}
+
 static void
 test_batch (fy_store_t *store)
 {
@@ -284,15 +340,15 @@ test_batch (fy_store_t *store)
     fy_ledger_entry_t *entries = NULL;
     size_t count = 0;
     int64_t start = fy_clock_mono_ms ();
-    ok (fy_ledger_record (store, NULL, NULL, batch, items, total, &entries,
-                          &count, NULL, &err)
+    ok (fy_ledger_record (store, NULL, NULL, batch, NULL, 0, items, total,
+                          &entries, &count, NULL, &err)
             == 0,
         "10,000 recorded in one call (%lld ms): %s",
         (long long) (fy_clock_mono_ms () - start), err.text);
     is_int ((int) count, (int) total, "10,000 entries");
     free (entries);
-    ok (fy_ledger_record (store, NULL, NULL, batch, items, total, &entries,
-                          &count, NULL, &err)
+    ok (fy_ledger_record (store, NULL, NULL, batch, NULL, 0, items, total,
+                          &entries, &count, NULL, &err)
             == 0,
         "the same again");
     ok (count == total && !entries [0].created, "nothing created");
@@ -335,6 +391,7 @@ main (void)
     test_record (store);
     test_quiet (store);
     test_claim (store);
+    test_claim_at_record (store);
     test_batch (store);
     fy_store_destroy (&store);
     PQfinish (s_check);

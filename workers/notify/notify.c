@@ -128,20 +128,29 @@ s_job_start (notify_t *self, fy_ledger_job_t *claimed, notify_origin_t *origin)
     job->timer = -1;
     fy_list_init (&job->node);
     fy_list_push_back (&self->jobs, &job->node);
+    self->held++;
     if (origin)
         origin->pending++;
     notify_send (job);
 }
 
 size_t
-notify_start (notify_t *self, const fy_ledger_entry_t *entries, size_t count,
+notify_start (notify_t *self, fy_ledger_entry_t *entries, size_t count,
               notify_origin_t *origin)
 {
     size_t started = 0;
     for (size_t i = 0; i < count; i++) {
-        const fy_ledger_entry_t *entry = &entries [i];
-        if (entry->status != FY_LEDGER_QUEUED
-            && entry->status != FY_LEDGER_SENDING)
+        fy_ledger_entry_t *entry = &entries [i];
+        if (entry->job) {
+            //  Claimed as it was recorded.
+            s_job_start (self, entry->job, origin);
+            entry->job = NULL;
+            started++;
+            continue;
+        }
+        if ((entry->status != FY_LEDGER_QUEUED
+             && entry->status != FY_LEDGER_SENDING)
+            || !entry->id [0])
             continue;
         fy_ledger_job_t *claimed = NULL;
         fy_error_t err = { "" };
@@ -172,13 +181,32 @@ notify_job_destroy (notify_job_t **job_p)
     if (job->timer >= 0)
         zloop_timer_end (fy_worker_loop (self->worker), job->timer);
     if (job->sending) {
-        fy_smtp_cancel (self->smtp, job->smtp_id);
+        for (size_t i = 0; i < job->call_count; i++)
+            notify_provider_cancel (job->provider, job->calls [i]);
         self->sending--;
     }
+    notify_token_cancel (job->token);
+    notify_rendered_free (&job->rendered);
     fy_list_unlink (&job->node);
+    self->held--;
     fy_ledger_job_destroy (&job->job);
     free (job);
     *job_p = NULL;
+}
+
+void
+notify_count_recorded (notify_t *self, const fy_ledger_entry_t *entries,
+                       size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!entries [i].created)
+            continue;
+        //  Claimed as it was recorded: it was queued, for an instant.
+        fy_ledger_status_t status = entries [i].status == FY_LEDGER_SENDING
+                                        ? FY_LEDGER_QUEUED
+                                        : entries [i].status;
+        fy_metric_inc (self->settled [status]);
+    }
 }
 
 //  ---------------------------------------------------------------------
@@ -188,10 +216,9 @@ void
 notify_sweep (notify_t *self)
 {
     self->sweep_more = false;
-    if (!self->store_ready || self->stopping
-        || self->sending >= self->concurrency)
+    if (!self->store_ready || self->stopping || self->held >= self->concurrency)
         return;
-    size_t room = self->concurrency - self->sending;
+    size_t room = self->concurrency - self->held;
     fy_ledger_job_t **claimed = NULL;
     size_t count = 0;
     fy_error_t err = { "" };
@@ -261,50 +288,91 @@ notify_origin_settle (notify_t *self, notify_origin_t *origin)
     free (origin);
 }
 
-//  Record event's notifications (items) and start them. Answers the
-//  delivery unless it is held by the jobs started.
+//  One delivery of a batch the callback got, with the notifications its
+//  event asks for.
+typedef struct {
+    fy_delivery_t *delivery;
+    fy_event_t *event;
+    fy_ledger_item_t items [S_MATCHES_MAX];
+    fy_rules_match_t matches [S_MATCHES_MAX];
+    size_t matched;
+    bool ruled;  //  matches hold recipients to release
+    char categories [S_MATCHES_MAX][64];
+    char keys [S_MATCHES_MAX][FY_UUID_SIZE + 80];
+} s_pending_t;
+
+//  The ledger failed to record pending's event (errnum, err): NACK it,
+//  for good when a value was refused.
 static void
-s_record (notify_t *self, fy_delivery_t *delivery, fy_event_t *event,
-          const fy_ledger_item_t *items, size_t count)
+s_record_failed (notify_t *self, s_pending_t *pending, int errnum,
+                 const fy_error_t *err)
 {
-    unsigned char hash [32];
-    s_event_hash (event, hash);
-    fy_ledger_entry_t *entries = NULL;
-    size_t entry_count = 0;
-    bool conflict = false;
-    fy_error_t err = { "" };
-    if (fy_ledger_record (self->store, fy_event_id (event), hash, NULL, items,
-                          count, &entries, &entry_count, &conflict, &err)) {
-        int errnum = errno;
-        if (errnum == EINVAL) {
-            fy_metric_inc (self->rejected);
-            fy_log_warn ("notify: event=%s refused by the ledger: %s",
-                         fy_event_id (event), err.text);
-            fy_worker_nack (self->worker, &delivery, false,
-                            "ledger_refused: the notification ledger "
-                            "refused a value of this event");
-            return;
-        }
-        fy_log_warn ("notify: event=%s not recorded, NACKed for retry: %s",
-                     fy_event_id (event), err.text);
-        notify_store_failed (self, errnum, &err);
-        fy_worker_nack (self->worker, &delivery, true, "store_unavailable");
+    if (errnum == EINVAL) {
+        fy_metric_inc (self->rejected);
+        fy_log_warn ("notify: event=%s refused by the ledger: %s",
+                     fy_event_id (pending->event), err->text);
+        fy_worker_nack (self->worker, &pending->delivery, false,
+                        "ledger_refused: the notification ledger "
+                        "refused a value of this event");
         return;
     }
-    if (conflict) {
+    fy_log_warn ("notify: event=%s not recorded, NACKed for retry: %s",
+                 fy_event_id (pending->event), err->text);
+    notify_store_failed (self, errnum, err);
+    fy_worker_nack (self->worker, &pending->delivery, true,
+                    "store_unavailable");
+}
+
+//  The event of pending was recorded (its entries in event): start its
+//  notifications; its delivery is answered when they settle.
+static void
+s_recorded (notify_t *self, s_pending_t *pending, fy_ledger_event_t *event)
+{
+    if (event->conflict) {
         fy_metric_inc (self->conflicts);
         fy_log_warn ("notify: event=%s conflict: a copy with another body; "
                      "the first is kept",
-                     fy_event_id (event));
+                     fy_event_id (pending->event));
     }
-    for (size_t i = 0; i < entry_count; i++)
-        if (entries [i].created)
-            fy_metric_inc (self->settled [entries [i].status]);
+    notify_count_recorded (self, event->entries, event->entry_count);
     notify_origin_t *origin = fy_xcalloc (1, sizeof *origin);
-    origin->delivery = delivery;
-    notify_start (self, entries, entry_count, origin);
-    free (entries);
+    origin->delivery = pending->delivery;
+    pending->delivery = NULL;
+    notify_start (self, event->entries, event->entry_count, origin);
+    free (event->entries);
     notify_origin_settle (self, origin);
+}
+
+//  Record the events of count pendings in one statement and start their
+//  notifications. When the ledger refuses a value, each is recorded alone
+//  so that only the one at fault is refused.
+static void
+s_record (notify_t *self, s_pending_t *pendings, size_t count)
+{
+    fy_ledger_event_t *events = fy_xcalloc (count, sizeof *events);
+    for (size_t i = 0; i < count; i++) {
+        events [i].event_id = fy_event_id (pendings [i].event);
+        s_event_hash (pendings [i].event, events [i].hash);
+        events [i].items = pendings [i].items;
+        events [i].count = pendings [i].matched;
+    }
+    fy_error_t err = { "" };
+    if (fy_ledger_record_events (self->store, NULL, self->owner, self->lease_s,
+                                 events, count, &err)
+        == 0) {
+        for (size_t i = 0; i < count; i++)
+            s_recorded (self, &pendings [i], &events [i]);
+    }
+    else if (errno == EINVAL && count > 1) {
+        for (size_t i = 0; i < count; i++)
+            s_record (self, &pendings [i], 1);
+    }
+    else {
+        int errnum = errno;
+        for (size_t i = 0; i < count; i++)
+            s_record_failed (self, &pendings [i], errnum, &err);
+    }
+    free (events);
 }
 
 //  notification.requested: one item from its payload.
@@ -336,12 +404,50 @@ s_requested (notify_t *self, fy_event_t *event, fy_ledger_item_t *item,
     return 1;
 }
 
+//  What event asks for, into pending: its one notification
+//  (notification.requested) or its rules'. Returns how many.
+static size_t
+s_pending (notify_t *self, s_pending_t *pending)
+{
+    fy_event_t *event = pending->event;
+    if (strcmp (fy_event_type (event), "notification.requested") == 0)
+        return s_requested (self, event, &pending->items [0],
+                            pending->categories [0],
+                            sizeof pending->categories [0]);
+    if (!self->rules)
+        return 0;
+    size_t matched = fy_rules_match (self->rules, fy_event_json (event),
+                                     pending->matches, S_MATCHES_MAX);
+    pending->ruled = true;
+    for (size_t m = 0; m < matched; m++) {
+        fy_ledger_item_t *item = &pending->items [m];
+        fy_rules_match_t *match = &pending->matches [m];
+        //  One key per event and rule: a redelivery finds it.
+        snprintf (pending->keys [m], sizeof pending->keys [m], "%s:%s",
+                  fy_event_id (event), match->rule);
+        item->key = pending->keys [m];
+        item->channel = match->channel;
+        item->recipient = match->recipient;
+        item->user_id =
+            json_string_value (json_object_get (match->recipient, "userId"));
+        item->template_name = match->template_name;
+        item->locale = match->locale;
+        item->data = fy_event_json (event);
+        item->company_id = fy_event_company_id (event);
+        item->category = match->category;
+        item->critical = notify_is_critical (self, item->category);
+    }
+    return matched;
+}
+
 static void
 s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
              void *arg)
 {
     (void) worker;
     notify_t *self = arg;
+    s_pending_t *pendings = fy_xcalloc (count, sizeof *pendings);
+    size_t ready = 0;
     for (size_t i = 0; i < count; i++) {
         fy_error_t err = { "" };
         fy_event_t *event = fy_delivery_event (deliveries [i], &err);
@@ -357,46 +463,29 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
                             "store_unavailable");
             continue;
         }
-        fy_ledger_item_t items [S_MATCHES_MAX];
-        fy_rules_match_t matches [S_MATCHES_MAX];
-        char categories [S_MATCHES_MAX][64];
-        memset (items, 0, sizeof items);
-        size_t found = 0, matched = 0;
-        if (strcmp (fy_event_type (event), "notification.requested") == 0)
-            found = s_requested (self, event, &items [0], categories [0],
-                                 sizeof categories [0]);
-        else if (self->rules)
-            found = matched = fy_rules_match (
-                self->rules, fy_event_json (event), matches, S_MATCHES_MAX);
-        char keys [S_MATCHES_MAX][FY_UUID_SIZE + 80];
-        for (size_t m = 0; m < matched; m++) {
-            fy_ledger_item_t *item = &items [m];
-            //  One key per event and rule: a redelivery finds it.
-            snprintf (keys [m], sizeof keys [m], "%s:%s", fy_event_id (event),
-                      matches [m].rule);
-            item->key = keys [m];
-            item->channel = matches [m].channel;
-            item->recipient = matches [m].recipient;
-            item->user_id = json_string_value (
-                json_object_get (matches [m].recipient, "userId"));
-            item->template_name = matches [m].template_name;
-            item->locale = matches [m].locale;
-            item->data = fy_event_json (event);
-            item->company_id = fy_event_company_id (event);
-            item->category = matches [m].category;
-            item->critical = notify_is_critical (self, item->category);
-        }
-        if (found == 0) {
+        s_pending_t *pending = &pendings [ready];
+        pending->event = event;
+        //  matched counts the items, whichever way they came.
+        pending->matched = s_pending (self, pending);
+        if (pending->matched == 0) {
             //  Routed here, but nothing asks for a notification.
             fy_metric_inc (self->ignored);
             fy_worker_ack (self->worker, &deliveries [i]);
+            memset (pending, 0, sizeof *pending);
             continue;
         }
-        s_record (self, deliveries [i], event, items, found);
+        pending->delivery = deliveries [i];
         deliveries [i] = NULL;
-        for (size_t m = 0; m < matched; m++)
-            json_decref (matches [m].recipient);
+        ready++;
     }
+    if (ready)
+        s_record (self, pendings, ready);
+    //  The events went with their deliveries' answers.
+    for (size_t i = 0; i < ready; i++)
+        if (pendings [i].ruled)
+            for (size_t m = 0; m < pendings [i].matched; m++)
+                json_decref (pendings [i].matches [m].recipient);
+    free (pendings);
 }
 
 //  ---------------------------------------------------------------------
@@ -471,6 +560,9 @@ s_metrics_new (notify_t *self)
         m, "ferry_notify_ready",
         "1 when the ledger's database is reachable with a current schema",
         NULL);
+    self->dead_tokens = fy_metrics_counter (
+        m, "ferry_notify_dead_tokens_total",
+        "device tokens FCM or SNS called gone, never sent to again", NULL);
     self->sending_gauge = fy_metrics_gauge (
         m, "ferry_notify_sending", "notifications with a provider now", NULL);
     fy_metric_set (self->ready_gauge, 1);
@@ -484,33 +576,6 @@ notify_metrics (notify_t *self)
     return fy_metrics_render (self->metrics);
 }
 
-//  The email provider (SMTP, when notify.smtp_url is set).
-static int
-s_providers_new (notify_t *self, fy_error_t *err)
-{
-    self->http = fy_http_client_new (NULL, err);
-    if (!self->http)
-        return -1;
-    const char *url = fy_cfg_str (self->cfg, "notify", "smtp_url");
-    if (!url || !*url) {
-        fy_log_warn ("notify: no notify.smtp_url: e-mail cannot be sent");
-        return 0;
-    }
-    fy_smtp_options_t options;
-    fy_smtp_options_default (&options);
-    options.url = url;
-    options.user = fy_cfg_str (self->cfg, "notify", "smtp_user");
-    options.password = fy_cfg_str (self->cfg, "notify", "smtp_password");
-    if (fy_smtp_starttls_parse (
-            fy_cfg_str (self->cfg, "notify", "smtp_starttls"),
-            &options.starttls)) {
-        fy_error_set (err, "notify.smtp_starttls: none, try or required");
-        return -1;
-    }
-    self->smtp = fy_smtp_new (self->http, &options, err);
-    return self->smtp ? 0 : -1;
-}
-
 notify_t *
 notify_new (fy_cfg_t *cfg, fy_error_t *err)
 {
@@ -518,7 +583,7 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
     bool bad_config = false;
     notify_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
-    self->sweep_timer = self->probe_timer = -1;
+    self->sweep_timer = self->probe_timer = self->settle_timer = -1;
     //  SIGHUP reloads: blocked before any thread starts (libzmq's, curl's),
     //  so none takes its default action, and read through a signalfd of
     //  its own; SIGTERM and SIGINT stay the worker's (fy_worker_new).
@@ -590,7 +655,12 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
             goto fail;
         }
     }
-    if (s_providers_new (self, err)) {
+    self->http = fy_http_client_new (NULL, err);
+    if (!self->http)
+        goto fail;
+    self->providers =
+        notify_providers_new (cfg, self->http, self->metrics, err);
+    if (!self->providers) {
         bad_config = true;
         goto fail;
     }
@@ -609,10 +679,12 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
                                 fy_cfg_int (cfg, "notify", "stop_timeout_ms"));
     fy_worker_on_events (self->worker, s_on_events, self);
     fy_worker_on_request (self->worker, notify_api_request, self);
+    notify_provider_t *email =
+        notify_route_pick (notify_providers_route (self->providers, "email"));
     fy_log_notice ("notify: %s, schema version %d, %zu rules, e-mail %s",
                    self->owner, version,
                    self->rules ? fy_rules_count (self->rules) : 0,
-                   self->smtp ? "by SMTP" : "off");
+                   email ? email->name : "off");
     return self;
 fail:
     notify_destroy (&self);
@@ -634,7 +706,7 @@ notify_destroy (notify_t **self_p)
         job->origin = NULL;
         notify_job_destroy (&job);
     }
-    fy_smtp_destroy (&self->smtp);
+    notify_providers_destroy (&self->providers);
     fy_loop_detach (&self->http_source);
     fy_http_client_destroy (&self->http);
     fy_worker_destroy (&self->worker);
@@ -644,6 +716,7 @@ notify_destroy (notify_t **self_p)
     notify_templates_destroy (&self->templates);
     fy_rules_destroy (&self->rules);
     fy_metrics_destroy (&self->metrics);
+    free (self->settling);
     for (size_t i = 0; i < self->critical_count; i++)
         free (self->critical [i]);
     free (self->critical);
@@ -657,6 +730,7 @@ notify_run (notify_t *self)
     assert (self);
     zloop_t *loop = fy_worker_loop (self->worker);
     self->http_source = fy_http_client_attach (self->http, loop);
+    notify_providers_attach (self->providers, loop);
     zmq_pollitem_t hup = { NULL, self->hup_fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &hup, s_on_hangup, self);
     self->sweep_timer = zloop_timer (
@@ -668,11 +742,23 @@ notify_run (notify_t *self)
         notify_sweep (self);
     int rc = fy_worker_run (self->worker);
     self->stopping = true;
-    //  The drain waited for the sends in hand; what still waits here (a
-    //  retry's backoff, a send past stop_timeout_ms) goes back: its claim
-    //  is given up so another process may take it at once, and its
-    //  delivery NACKed retryable.
-    size_t left = 0;
+    //  The drain waited for the events' sends; those of the API and the
+    //  sweep with a provider now finish too, within stop_timeout_ms, so
+    //  that none is cut between the provider's answer and the ledger.
+    int64_t until = fy_clock_mono_ms ()
+                    + fy_cfg_int (self->cfg, "notify", "stop_timeout_ms");
+    while (self->sending > 0 && fy_clock_mono_ms () < until) {
+        if (fy_http_client_wait (self->http, until - fy_clock_mono_ms ()))
+            break;
+        notify_settle_flush (self);
+    }
+    notify_settle_flush (self);
+    //  What still waits here (a retry's backoff, its provider's rate, a
+    //  send past stop_timeout_ms) goes back: the claims never given to a
+    //  provider are given up, so another process may take them at once,
+    //  and their events are NACKed retryable.
+    size_t left = 0, released = 0;
+    const char **ids = fy_xcalloc (self->held + 1, sizeof *ids);
     notify_job_t *job;
     fy_list_each (job, &self->jobs, notify_job_t, node)
     {
@@ -681,13 +767,21 @@ notify_run (notify_t *self)
             fy_worker_nack (self->worker, &origin->delivery, true, "stopping");
             free (origin);
         }
-        notify_job_destroy (&job);
+        if (!job->sending)
+            ids [released++] = job->job->id;
         left++;
     }
     fy_error_t err = { "" };
-    if (left && fy_ledger_release (self->store, self->owner, &err))
+    if (released
+        && fy_ledger_release (self->store, self->owner, ids, released, &err))
         fy_log_warn ("notify: claims not released (their lease runs out): %s",
                      err.text);
+    free (ids);
+    fy_list_each (job, &self->jobs, notify_job_t, node)
+    {
+        job->origin = NULL;
+        notify_job_destroy (&job);
+    }
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->sweep_timer);
     if (self->probe_timer >= 0)

@@ -17,6 +17,7 @@
 #include "store/fy_ledger.h"
 #include "store/fy_store.h"
 
+#include "notify_provider.h"
 #include "notify_template.h"
 
 typedef struct notify notify_t;
@@ -31,17 +32,45 @@ typedef struct {
     char reason [200];
 } notify_origin_t;
 
-//  One claimed notification being sent (or waiting for its retry).
+//  The most device tokens of one push (the schema's maxItems).
+#define NOTIFY_TOKENS_MAX 20
+
+typedef struct notify_job notify_job_t;
+
+//  One call of an attempt: its job and its place (a push's device token).
 typedef struct {
+    notify_job_t *job;
+    size_t index;
+} notify_part_t;
+
+//  One claimed notification being sent (or waiting for its retry, or for
+//  its provider's rate).
+struct notify_job {
     fy_link_t node;             //  in notify.jobs
     notify_t *owner;
     fy_ledger_job_t *job;
     notify_origin_t *origin;    //  NULL: from the API or the sweep
-    int timer;                  //  the retry's, -1 when none
-    uint64_t smtp_id;
-    bool sending;               //  with the provider now
+    int timer;                  //  a retry's or a rate's, -1 when none
+    notify_token_t *token;      //  a rate's request in Redis
+    notify_route_t *route;
+    notify_provider_t *provider;    //  this attempt's
+    notify_rendered_t rendered;
     char version [65];          //  of the template rendered, "" before
-} notify_job_t;
+    //  The provider's calls in flight (one, or one per device token)
+    //  and what they said so far.
+    uint64_t calls [NOTIFY_TOKENS_MAX];
+    notify_part_t parts [NOTIFY_TOKENS_MAX];
+    const char *tokens [NOTIFY_TOKENS_MAX];
+    size_t call_count, calls_left;
+    bool sending;
+    bool any_ok, any_retryable;
+    size_t dead;
+    char message_id [256];
+    char error [300];
+    //  The attempt's outcome, waiting for the turn's settle.
+    fy_ledger_outcome_t outcome;
+    char outcome_error [400];
+};
 
 struct notify {
     fy_cfg_t *cfg;                  //  borrowed
@@ -49,18 +78,24 @@ struct notify {
     fy_store_t *store;
     fy_http_client_t *http;         //  the providers' transfers
     fy_loop_source_t *http_source;
-    fy_smtp_t *smtp;                //  NULL when not configured
+    notify_providers_t *providers;
     notify_templates_t *templates;
     fy_rules_t *rules;              //  NULL without notify.rules_file
     char **critical;                //  notify.critical_categories
     size_t critical_count;
     char owner [128];               //  the claims' name: name/host/pid
     fy_link_t jobs;                 //  notify_job_t in flight or waiting
-    size_t sending, concurrency;
+    size_t sending;                 //  jobs with a provider now
+    size_t held, concurrency;       //  jobs held: sending or waiting
     int max_attempts, lease_s;
     int64_t backoff_base_ms, backoff_max_ms;
     int sweep_timer, probe_timer, hup_fd;
     bool sweep_more;                //  the last sweep was full
+    //  Jobs whose outcome waits for the end of the loop's turn, to be
+    //  recorded together (notify_settle_flush).
+    notify_job_t **settling;
+    size_t settling_count, settling_size;
+    int settle_timer;
     bool stopping;
     //  The ledger's state (/notifications/health).
     bool store_ready;
@@ -69,7 +104,7 @@ struct notify {
     fy_metrics_t *metrics;
     fy_metric_t *settled [FY_LEDGER_STATUSES];
     fy_metric_t *attempts, *retries, *conflicts, *ready_gauge, *sending_gauge;
-    fy_metric_t *rejected, *ignored;
+    fy_metric_t *rejected, *ignored, *dead_tokens;
 };
 
 //  Connect to the broker and the store, load the templates and rules.
@@ -95,15 +130,21 @@ notify_store_failed (notify_t *self, int errnum, const fy_error_t *err);
 bool
 notify_is_critical (notify_t *self, const char *category);
 
-//  Start sending the ledger's deliveries entries (as recorded), on behalf
-//  of origin (may be NULL). Returns how many were claimed and started.
+//  Start sending the ledger's deliveries entries (as recorded: their jobs
+//  are taken, the others claimed now when due), on behalf of origin (may
+//  be NULL). Returns how many were started.
 size_t
-notify_start (notify_t *self, const fy_ledger_entry_t *entries, size_t count,
+notify_start (notify_t *self, fy_ledger_entry_t *entries, size_t count,
               notify_origin_t *origin);
 
 //  Answer origin's delivery (and free it) when nothing is pending.
 void
 notify_origin_settle (notify_t *self, notify_origin_t *origin);
+
+//  Count the deliveries entries created in ferry_notify_deliveries_total.
+void
+notify_count_recorded (notify_t *self, const fy_ledger_entry_t *entries,
+                       size_t count);
 
 //  Claim and start what is due in the ledger, as far as concurrency
 //  allows.
@@ -123,6 +164,11 @@ notify_metrics (notify_t *self);
 //  Render and send job (claimed), then settle it.
 void
 notify_send (notify_job_t *job);
+
+//  Record the outcomes waiting, in one statement, and go on with their
+//  jobs (retry, or answer their events).
+void
+notify_settle_flush (notify_t *self);
 
 //  Free a job that is done (its timer ended, its transfer cancelled).
 void

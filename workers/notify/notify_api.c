@@ -228,14 +228,14 @@ s_send (fy_worker_t *worker, const fy_request_t *request,
     fy_ledger_entry_t *entries = NULL;
     size_t count = 0;
     fy_error_t err = { "" };
-    if (fy_ledger_record (self->store, NULL, NULL, NULL, &item, 1, &entries,
-                          &count, NULL, &err)) {
+    if (fy_ledger_record (self->store, NULL, NULL, NULL, self->owner,
+                          self->lease_s, &item, 1, &entries, &count, NULL,
+                          &err)) {
         s_store_error (self, request->rid, errno, &err);
         json_decref (root);
         return;
     }
-    if (entries [0].created)
-        fy_metric_inc (self->settled [entries [0].status]);
+    notify_count_recorded (self, entries, count);
     json_t *body = json_pack ("{s:s, s:s, s:b}", "id", entries [0].id, "status",
                               fy_ledger_status_name (entries [0].status),
                               "created", entries [0].created);
@@ -253,14 +253,12 @@ s_bulk_chunk (notify_t *self, uint64_t rid, const char *batch,
     fy_ledger_entry_t *entries = NULL;
     size_t recorded = 0;
     fy_error_t err = { "" };
-    if (fy_ledger_record (self->store, NULL, NULL, batch, items, count,
+    if (fy_ledger_record (self->store, NULL, NULL, batch, NULL, 0, items, count,
                           &entries, &recorded, NULL, &err)) {
         s_store_error (self, rid, errno, &err);
         return -1;
     }
-    for (size_t i = 0; i < recorded; i++)
-        if (entries [i].created)
-            fy_metric_inc (self->settled [entries [i].status]);
+    notify_count_recorded (self, entries, recorded);
     free (entries);
     return 0;
 }
@@ -493,11 +491,7 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
 {
     (void) match;
     notify_t *self = arg;
-    json_t *providers = json_array ();
-    json_array_append_new (
-        providers, json_pack ("{s:s, s:s, s:s}", "channel", "email", "provider",
-                              self->smtp ? "smtp" : "none", "state",
-                              self->smtp ? "primary" : "not_configured"));
+    json_t *providers = notify_providers_health (self->providers);
     json_t *body = json_pack ("{s:s, s:b, s:o, s:i}", "status",
                               self->store_ready ? "ok" : "unavailable",
                               "ledger", self->store_ready, "providers",

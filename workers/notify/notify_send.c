@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-s_send_email (notify_job_t *job);
+#include "aws/fy_ses.h"
+#include "aws/fy_sns.h"
 
 //  The wait before the attempt after attempts: base * 2^(attempts - 1),
 //  at most backoff_max_ms, then its upper half drawn at random ("equal
@@ -58,65 +58,130 @@ s_job_end (notify_job_t *job, bool failed, const char *error)
     notify_sent_one (self);
 }
 
+//  What follows an outcome the ledger recorded (recorded false: it was
+//  not, as the database failed or the claim is gone; err says which).
+static void
+s_settled (notify_job_t *job, bool recorded, int errnum, const fy_error_t *err)
+{
+    notify_t *self = job->owner;
+    fy_ledger_job_t *claimed = job->job;
+    fy_ledger_outcome_t *outcome = &job->outcome;
+    if (!recorded) {
+        //  The claim stays until its lease runs out, and the
+        //  notification is then another process's to send again
+        //  (doc/notify.md, "The one window").
+        fy_log_warn ("notify: delivery=%s %s but not recorded: %s", claimed->id,
+                     fy_ledger_status_name (outcome->status), err->text);
+        notify_store_failed (self, errnum, err);
+        s_job_end (job, false, NULL);
+        return;
+    }
+    fy_metric_inc (self->settled [outcome->status]);
+    if (outcome->status == FY_LEDGER_QUEUED) {
+        fy_metric_inc (self->retries);
+        fy_log_info ("notify: delivery=%s attempt %d failed, again in %lld "
+                     "ms: %s",
+                     claimed->id, claimed->attempts,
+                     (long long) outcome->retry_in_ms, outcome->error);
+        job->timer =
+            zloop_timer (fy_worker_loop (self->worker),
+                         (size_t) outcome->retry_in_ms, 1, s_on_retry, job);
+        return;
+    }
+    if (outcome->status == FY_LEDGER_FAILED)
+        fy_log_warn ("notify: delivery=%s failed: %s", claimed->id,
+                     outcome->error);
+    else
+        fy_log_debug ("notify: delivery=%s sent, %s", claimed->id,
+                      outcome->message_id);
+    s_job_end (job, outcome->status == FY_LEDGER_FAILED, outcome->error);
+}
+
+void
+notify_settle_flush (notify_t *self)
+{
+    if (self->settle_timer >= 0) {
+        zloop_timer_end (fy_worker_loop (self->worker), self->settle_timer);
+        self->settle_timer = -1;
+    }
+    size_t count = self->settling_count;
+    if (count == 0)
+        return;
+    notify_job_t **jobs = self->settling;
+    self->settling = fy_xcalloc (self->settling_size, sizeof *self->settling);
+    self->settling_count = 0;
+    fy_ledger_outcome_t *outcomes = fy_xcalloc (count, sizeof *outcomes);
+    bool *done = fy_xcalloc (count, sizeof *done);
+    for (size_t i = 0; i < count; i++)
+        outcomes [i] = jobs [i]->outcome;
+    fy_error_t err = { "" };
+    int rc = fy_ledger_settle_many (self->store, outcomes, count, done, &err);
+    int errnum = rc ? errno : ENOENT;
+    for (size_t i = 0; i < count; i++) {
+        fy_error_t lost = { "" };
+        if (rc == 0 && !done [i])
+            fy_error_set (&lost, "the claim is gone (its lease ran out)");
+        s_settled (jobs [i], rc == 0 && done [i], errnum, rc ? &err : &lost);
+    }
+    free (outcomes);
+    free (done);
+    free (jobs);
+}
+
+static int
+s_on_settle_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    notify_t *self = arg;
+    self->settle_timer = -1;
+    notify_settle_flush (self);
+    return 0;
+}
+
 //  Record how the attempt went: sent (provider, message_id), or failed
-//  with error, retryable or not.
+//  with error, retryable or not. The outcomes of a loop's turn go to the
+//  ledger together, in one statement, at the end of the turn.
 static void
 s_settle (notify_job_t *job, bool sent, const char *provider,
           const char *message_id, const char *error, bool retryable)
 {
     notify_t *self = job->owner;
     fy_ledger_job_t *claimed = job->job;
-    fy_ledger_outcome_t outcome = {
+    if (message_id && message_id != job->message_id)
+        snprintf (job->message_id, sizeof job->message_id, "%s", message_id);
+    fy_ledger_status_t status = sent ? FY_LEDGER_SENT : FY_LEDGER_FAILED;
+    int64_t retry_in_ms = 0;
+    if (!sent && retryable && claimed->attempts < self->max_attempts) {
+        status = FY_LEDGER_QUEUED;
+        retry_in_ms = s_backoff (self, claimed->attempts);
+    }
+    if (!sent && retryable && status == FY_LEDGER_FAILED)
+        snprintf (job->outcome_error, sizeof job->outcome_error,
+                  "gave up after %d attempts: %s", claimed->attempts, error);
+    else if (!sent)
+        snprintf (job->outcome_error, sizeof job->outcome_error, "%s", error);
+    job->outcome = (fy_ledger_outcome_t) {
         .id = claimed->id,
         .owner = self->owner,
-        .status = sent ? FY_LEDGER_SENT : FY_LEDGER_FAILED,
+        .status = status,
         .provider = provider,
-        .message_id = message_id,
+        .message_id = sent ? job->message_id : NULL,
         .template_version = job->version [0] ? job->version : NULL,
-        .error = error,
+        .error = sent ? NULL : job->outcome_error,
+        .retry_in_ms = retry_in_ms,
         .lease_s = self->lease_s,
     };
-    char gave_up [400];
-    if (!sent && retryable) {
-        if (claimed->attempts < self->max_attempts && !self->stopping) {
-            outcome.status = FY_LEDGER_QUEUED;
-            outcome.retry_in_ms = s_backoff (self, claimed->attempts);
-        }
-        else {
-            snprintf (gave_up, sizeof gave_up, "gave up after %d attempts: %s",
-                      claimed->attempts, error);
-            outcome.error = gave_up;
-        }
+    if (self->settling_count == self->settling_size) {
+        self->settling_size =
+            self->settling_size ? 2 * self->settling_size : 64;
+        self->settling = fy_xrealloc (
+            self->settling, self->settling_size * sizeof *self->settling);
     }
-    fy_error_t err = { "" };
-    if (fy_ledger_settle (self->store, &outcome, &err)) {
-        //  Not recorded: the claim stays until its lease runs out, and
-        //  the notification is then another process's to send again
-        //  (doc/notify.md, "The one window").
-        fy_log_warn ("notify: delivery=%s %s but not recorded: %s", claimed->id,
-                     fy_ledger_status_name (outcome.status), err.text);
-        notify_store_failed (self, errno, &err);
-        s_job_end (job, false, NULL);
-        return;
-    }
-    fy_metric_inc (self->settled [outcome.status]);
-    if (outcome.status == FY_LEDGER_QUEUED) {
-        fy_metric_inc (self->retries);
-        fy_log_info ("notify: delivery=%s attempt %d failed, again in %lld "
-                     "ms: %s",
-                     claimed->id, claimed->attempts,
-                     (long long) outcome.retry_in_ms, error);
-        job->timer =
-            zloop_timer (fy_worker_loop (self->worker),
-                         (size_t) outcome.retry_in_ms, 1, s_on_retry, job);
-        return;
-    }
-    if (outcome.status == FY_LEDGER_FAILED)
-        fy_log_warn ("notify: delivery=%s failed: %s", claimed->id,
-                     outcome.error);
-    else
-        fy_log_debug ("notify: delivery=%s sent, %s", claimed->id, message_id);
-    s_job_end (job, outcome.status == FY_LEDGER_FAILED, outcome.error);
+    self->settling [self->settling_count++] = job;
+    if (self->settle_timer < 0)
+        self->settle_timer = zloop_timer (fy_worker_loop (self->worker), 0, 1,
+                                          s_on_settle_timer, self);
 }
 
 //  A failure found before the provider was asked.
@@ -165,37 +230,11 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-void
-notify_send (notify_job_t *job)
-{
-    notify_t *self = job->owner;
-    fy_metric_inc (self->attempts);
-    const char *channel = job->job->channel;
-    if (strcmp (channel, "email") == 0)
-        s_send_email (job);
-    else
-        s_fail (job, false, "no provider for channel %s", channel);
-}
-
 //  ---------------------------------------------------------------------
-//  E-mail
+//  Sending
 
 static void
-s_on_smtp (const fy_smtp_result_t *result, void *arg)
-{
-    notify_job_t *job = arg;
-    notify_t *self = job->owner;
-    job->sending = false;
-    self->sending--;
-    if (result->ok)
-        s_settle (job, true, "smtp", result->message_id, NULL, false);
-    else {
-        char error [300];
-        snprintf (error, sizeof error, "smtp %d: %s", result->reply_code,
-                  result->error);
-        s_settle (job, false, "smtp", NULL, error, result->retryable);
-    }
-}
+s_dispatch (notify_job_t *job);
 
 //  The data a template sees: the notification's, with its recipient and
 //  locale unless the data has its own. Caller owns result.
@@ -211,71 +250,305 @@ s_render_data (fy_ledger_job_t *claimed)
     return data;
 }
 
+static int
+s_on_rate_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  The provider's bucket answered: go, or wait and ask again.
 static void
-s_send_email (notify_job_t *job)
+s_on_token (int64_t wait_ms, void *arg)
+{
+    notify_job_t *job = arg;
+    job->token = NULL;
+    if (wait_ms <= 0) {
+        s_dispatch (job);
+        return;
+    }
+    job->timer = zloop_timer (fy_worker_loop (job->owner->worker),
+                              (size_t) wait_ms, 1, s_on_rate_timer, job);
+}
+
+static int
+s_on_rate_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    notify_job_t *job = arg;
+    job->timer = -1;
+    job->token = notify_provider_token (job->owner->providers, job->provider,
+                                        s_on_token, job);
+    return 0;
+}
+
+void
+notify_send (notify_job_t *job)
 {
     notify_t *self = job->owner;
     fy_ledger_job_t *claimed = job->job;
-    const char *to =
-        json_string_value (json_object_get (claimed->recipient, "email"));
-    if (!to) {
-        s_fail (job, false, "the recipient has no e-mail address");
-        return;
-    }
-    if (!self->smtp) {
-        s_fail (job, false, "no e-mail provider (notify.smtp_url)");
+    fy_metric_inc (self->attempts);
+    notify_rendered_free (&job->rendered);
+    job->route = notify_providers_route (self->providers, claimed->channel);
+    job->provider = job->route ? notify_route_pick (job->route) : NULL;
+    if (!job->provider) {
+        s_fail (job, false, "no provider for channel %s", claimed->channel);
         return;
     }
     json_t *data = s_render_data (claimed);
-    notify_rendered_t out;
     fy_error_t err = { "" };
-    int rc = notify_templates_render (self->templates, claimed->template_name,
-                                      claimed->locale, data, &out, &err);
+    int rc =
+        notify_templates_render (self->templates, claimed->template_name,
+                                 claimed->locale, data, &job->rendered, &err);
     json_decref (data);
     if (rc) {
         s_fail (job, false, "%s", err.text);
         return;
     }
-    memcpy (job->version, out.version, sizeof job->version);
+    memcpy (job->version, job->rendered.version, sizeof job->version);
+    if (notify_provider_is_limited (self->providers, job->provider))
+        job->token = notify_provider_token (self->providers, job->provider,
+                                            s_on_token, job);
+    else
+        s_dispatch (job);
+}
+
+//  One of the attempt's calls ended. When the last has, the attempt's
+//  outcome: sent when one call got through (a push to several devices),
+//  else failed, retryable when one call may succeed later.
+static void
+s_call_done (notify_job_t *job, bool ok, bool retryable, bool dead,
+             const char *message_id, const char *error)
+{
+    if (ok) {
+        job->any_ok = true;
+        if (message_id && !job->message_id [0])
+            snprintf (job->message_id, sizeof job->message_id, "%s",
+                      message_id);
+    }
+    else {
+        job->any_retryable = job->any_retryable || retryable;
+        job->dead += dead;
+        if (!job->error [0])
+            snprintf (job->error, sizeof job->error, "%s", error);
+    }
+    if (--job->calls_left > 0)
+        return;
+    notify_t *self = job->owner;
+    job->sending = false;
+    self->sending--;
+    notify_route_outcome (job->route, job->provider, job->any_ok,
+                          job->any_retryable);
+    if (job->any_ok)
+        s_settle (job, true, job->provider->name, job->message_id, NULL, false);
+    else
+        s_settle (job, false, job->provider->name, NULL, job->error,
+                  job->any_retryable);
+}
+
+static void
+s_on_smtp (const fy_smtp_result_t *result, void *arg)
+{
+    notify_part_t *part = arg;
+    char error [300] = "";
+    if (!result->ok)
+        snprintf (error, sizeof error, "smtp %d: %s", result->reply_code,
+                  result->error);
+    s_call_done (part->job, result->ok, result->retryable, false,
+                 result->message_id, error);
+}
+
+//  SES, SNS and FCM: one call of the attempt ended.
+static void
+s_on_op (const fy_http_op_result_t *result, void *arg)
+{
+    notify_part_t *part = arg;
+    notify_job_t *job = part->job;
+    notify_t *self = job->owner;
+    char error [300] = "";
+    if (result->error)
+        snprintf (error, sizeof error, "%s %d %s: %s", job->provider->name,
+                  result->status, result->code ? result->code : "",
+                  result->message);
+    if (result->token_dead && job->provider->kind == NOTIFY_FCM) {
+        //  Never sent to again, by any process.
+        fy_error_t err = { "" };
+        fy_metric_inc (self->dead_tokens);
+        if (fy_ledger_token_dead (self->store, job->tokens [part->index], &err))
+            fy_log_warn ("notify: delivery=%s a dead device token not "
+                         "recorded: %s",
+                         job->job->id, err.text);
+    }
+    s_call_done (job, result->error == 0, result->retryable, result->token_dead,
+                 result->message_id, error);
+}
+
+//  The recipient's string field key, or NULL having failed the job.
+static const char *
+s_address (notify_job_t *job, const char *key, const char *what)
+{
+    const char *value =
+        json_string_value (json_object_get (job->job->recipient, key));
+    if (!value || !*value)
+        s_fail (job, false, "the recipient has no %s", what);
+    return value;
+}
+
+//  Each send below returns 0 with its calls started, or -1 with err and
+//  errno EINVAL (the message can never go: permanent) or another
+//  (retryable).
+
+static int
+s_send_smtp (notify_job_t *job, const char *to, fy_error_t *err)
+{
+    notify_t *self = job->owner;
+    fy_ledger_job_t *claimed = job->job;
+    notify_rendered_t *out = &job->rendered;
     fy_cfg_t *cfg = self->cfg;
     const char *from = fy_cfg_str (cfg, "notify", "email_from");
     const char *domain = strchr (from, '@');
-    char id [FY_UUID_SIZE + 256];
+    char id [FY_UUID_SIZE + 256], version [200];
     snprintf (id, sizeof id, "%s@%s", claimed->id,
               domain ? domain + 1 : "localhost");
-    char version [200];
-    snprintf (version, sizeof version, "%s@%.12s", out.dir, out.version);
-    fy_smtp_message_t *message = fy_smtp_message_new ();
+    snprintf (version, sizeof version, "%s@%.12s", out->dir, out->version);
     const char *name =
         json_string_value (json_object_get (claimed->recipient, "name"));
-    if (!out.subject)
-        fy_error_set (&err, "template %s has no subject.mustache", out.dir);
-    if (!out.subject
-        || fy_smtp_message_set_from (
-            message, fy_cfg_str (cfg, "notify", "email_from_name"), from, &err)
-        || fy_smtp_message_add_to (message, name, to, &err)
-        || fy_smtp_message_set_subject (message, out.subject, &err)
-        || (out.text && fy_smtp_message_set_text (message, out.text, &err))
-        || (out.html && fy_smtp_message_set_html (message, out.html, &err))
-        || fy_smtp_message_set_id (message, id, &err)
+    fy_smtp_message_t *message = fy_smtp_message_new ();
+    if (fy_smtp_message_set_from (
+            message, fy_cfg_str (cfg, "notify", "email_from_name"), from, err)
+        || fy_smtp_message_add_to (message, name, to, err)
+        || fy_smtp_message_set_subject (message, out->subject, err)
+        || (out->text && fy_smtp_message_set_text (message, out->text, err))
+        || (out->html && fy_smtp_message_set_html (message, out->html, err))
+        || fy_smtp_message_set_id (message, id, err)
         || fy_smtp_message_add_header (message, "X-Ferry-Delivery", claimed->id,
-                                       &err)
+                                       err)
         || fy_smtp_message_add_header (message, "X-Ferry-Template", version,
-                                       &err)) {
-        notify_rendered_free (&out);
+                                       err)) {
         fy_smtp_message_destroy (&message);
-        s_fail (job, false, "%s", err.text);
+        errno = EINVAL;
+        return -1;
+    }
+    job->call_count = 1;
+    return fy_smtp_send (job->provider->smtp, &message, s_on_smtp,
+                         &job->parts [0], &job->calls [0], err);
+}
+
+static int
+s_send_ses (notify_job_t *job, const char *to, fy_error_t *err)
+{
+    notify_rendered_t *out = &job->rendered;
+    const char *list [] = { to, NULL };
+    const char *tags [] = { "delivery", job->job->id, NULL };
+    fy_ses_email_t email = {
+        .from = fy_cfg_str (job->owner->cfg, "notify", "email_from"),
+        .to = list,
+        .subject = out->subject,
+        .text = out->text,
+        .html = out->html,
+        .tags = tags,
+    };
+    job->call_count = 1;
+    return fy_ses_send (job->provider->aws, &email, s_on_op, &job->parts [0],
+                        &job->calls [0], err);
+}
+
+static int
+s_send_sns (notify_job_t *job, const char *phone, fy_error_t *err)
+{
+    notify_rendered_t *out = &job->rendered;
+    fy_sns_publish_t message = {
+        .phone_number = phone,
+        .message = out->text ? out->text : out->subject,
+    };
+    job->call_count = 1;
+    return fy_sns_publish (job->provider->aws, &message, s_on_op,
+                           &job->parts [0], &job->calls [0], err);
+}
+
+//  One call per live device token.
+static int
+s_send_fcm (notify_job_t *job, fy_error_t *err)
+{
+    notify_t *self = job->owner;
+    json_t *tokens = json_object_get (job->job->recipient, "deviceTokens");
+    notify_rendered_t *out = &job->rendered;
+    const char *data [] = { "deliveryId", job->job->id, NULL };
+    size_t index;
+    json_t *token;
+    json_array_foreach (tokens, index, token)
+    {
+        const char *text = json_string_value (token);
+        if (!text || job->call_count == NOTIFY_TOKENS_MAX)
+            continue;
+        int dead = fy_ledger_token_is_dead (self->store, text, err);
+        if (dead < 0)
+            return -1;
+        if (dead)
+            continue;
+        fy_fcm_message_t message = { .token = text,
+                                     .title = out->subject,
+                                     .body = out->text,
+                                     .data = data };
+        size_t i = job->call_count;
+        job->tokens [i] = text;
+        if (fy_fcm_send (job->provider->fcm, &message, s_on_op, &job->parts [i],
+                         &job->calls [i], err))
+            return -1;
+        job->call_count++;
+    }
+    if (job->call_count == 0) {
+        fy_error_set (err, "the recipient has no live device token");
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_dispatch (notify_job_t *job)
+{
+    notify_t *self = job->owner;
+    notify_rendered_t *out = &job->rendered;
+    job->call_count = 0;
+    job->any_ok = job->any_retryable = false;
+    job->dead = 0;
+    job->message_id [0] = job->error [0] = '\0';
+    for (size_t i = 0; i < NOTIFY_TOKENS_MAX; i++) {
+        job->parts [i].job = job;
+        job->parts [i].index = i;
+    }
+    fy_error_t err = { "" };
+    int rc = -1;
+    const char *to = NULL;
+    notify_kind_t kind = job->provider->kind;
+    if ((kind == NOTIFY_SMTP || kind == NOTIFY_SES || kind == NOTIFY_FCM)
+        && !out->subject) {
+        s_fail (job, false, "template %s has no subject.mustache", out->dir);
         return;
     }
-    notify_rendered_free (&out);
-    if (fy_smtp_send (self->smtp, &message, s_on_smtp, job, &job->smtp_id,
-                      &err)) {
+    if (kind == NOTIFY_SMTP || kind == NOTIFY_SES) {
+        if (!(to = s_address (job, "email", "e-mail address")))
+            return;
+        rc = kind == NOTIFY_SMTP ? s_send_smtp (job, to, &err)
+                                 : s_send_ses (job, to, &err);
+    }
+    else if (kind == NOTIFY_SNS) {
+        if (!(to = s_address (job, "phone", "phone number")))
+            return;
+        rc = s_send_sns (job, to, &err);
+    }
+    else
+        rc = s_send_fcm (job, &err);
+    if (rc && job->call_count == 0) {
         s_fail (job, errno != EINVAL, "%s", err.text);
         return;
     }
+    if (rc)
+        //  Some device tokens are on their way: the rest are as if
+        //  refused now.
+        job->error [0] = '\0';
     job->sending = true;
     self->sending++;
-    //  Started outside the client's run: on the loop's next turn, so the
-    //  outcome never comes back inside this call.
+    job->calls_left = job->call_count;
+    //  Started outside the client's run: on the loop's next turn, so no
+    //  outcome comes back inside this call.
     fy_loop_arm (self->http_source);
 }
