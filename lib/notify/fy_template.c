@@ -1188,30 +1188,11 @@ static const unsigned char s_extra [256] = {
     ['&'] = 4, ['"'] = 5, ['<'] = 3, ['>'] = 3
 };
 
-//  text holds len bytes and a NUL after them (jansson's strings and
-//  dumps do): libc's strcspn finds the first byte to escape, or the
-//  first NUL inside, many bytes at a time.
-static void
-s_put_escaped (s_render_t *r, const char *text, size_t len)
+//  Writes text's len bytes escaped at at; returns the end.
+static char *
+s_escape (char *at, const char *text, size_t len)
 {
-    size_t clean = strcspn (text, "&\"<>");
-    if (clean >= len) {
-        s_put (r, text, len);
-        return;
-    }
-    size_t size = len;
-    for (size_t i = clean; i < len; i++)
-        size += s_extra [(unsigned char) text [i]];
-    if (size == len) {
-        s_put (r, text, len);
-        return;
-    }
-    char *at = s_reserve (r, size);
-    if (!at)
-        return;
-    memcpy (at, text, clean);
-    at += clean;
-    for (size_t i = clean; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) text [i];
         if (!s_extra [c])
             *at++ = (char) c;
@@ -1220,6 +1201,38 @@ s_put_escaped (s_render_t *r, const char *text, size_t len)
             at += s_extra [c] + 1u;
         }
     }
+    return at;
+}
+
+//  text holds len bytes and a NUL after them (jansson's strings and
+//  dumps do): libc's strcspn finds the first byte to escape, or the
+//  first NUL inside, many bytes at a time. When the output has room
+//  for the worst case (each byte left an entity), one pass writes it;
+//  else the size is counted first.
+static void
+s_put_escaped (s_render_t *r, const char *text, size_t len)
+{
+    size_t clean = strcspn (text, "&\"<>");
+    if (clean >= len) {
+        s_put (r, text, len);
+        return;
+    }
+    size_t rest = len - clean;
+    if (rest <= (r->cap - r->len) / 6 && r->len + len + 5 * rest < r->cap
+        && !r->error) {
+        char *at = r->out + r->len;
+        memcpy (at, text, clean);
+        r->len = (size_t) (s_escape (at + clean, text + clean, rest) - r->out);
+        return;
+    }
+    size_t size = len;
+    for (size_t i = clean; i < len; i++)
+        size += s_extra [(unsigned char) text [i]];
+    char *at = s_reserve (r, size);
+    if (!at)
+        return;
+    memcpy (at, text, clean);
+    s_escape (at + clean, text + clean, rest);
     r->len += size;
 }
 
@@ -1379,9 +1392,23 @@ s_lookup (s_render_t *r, const s_path_t *path)
     return found;
 }
 
+//  s_find when the common case missed: the whole lookup, and strict's
+//  failure. Out of line, so that the common case saves no registers.
+static s_value_t __attribute__ ((noinline))
+s_find_slow (s_render_t *r, const s_node_t *node, bool required)
+{
+    s_value_t value = s_lookup (r, &node->path);
+    if (value.kind == S_VALUE_MISSING && required
+        && (r->flags & FY_TEMPLATE_STRICT) && !r->error)
+        s_fail (r, ENOENT, "%s%.40s%sline %zu: no value for '%.60s'",
+                r->where ? "partial '" : "", r->where ? r->where : "",
+                r->where ? "': " : "", node->line, node->str);
+    return value;
+}
+
 //  The name of node looked up; strict, a name that is missing fails
 //  the render when required (what prints, iterates or enters a context).
-static s_value_t
+static inline s_value_t
 s_find (s_render_t *r, const s_node_t *node, bool required)
 {
     //  The common case first: a plain name, found in the innermost
@@ -1396,13 +1423,7 @@ s_find (s_render_t *r, const s_node_t *node, bool required)
             return (s_value_t) { S_VALUE_JSON, found, 0, NULL };
         }
     }
-    s_value_t value = s_lookup (r, path);
-    if (value.kind == S_VALUE_MISSING && required
-        && (r->flags & FY_TEMPLATE_STRICT) && !r->error)
-        s_fail (r, ENOENT, "%s%.40s%sline %zu: no value for '%.60s'",
-                r->where ? "partial '" : "", r->where ? r->where : "",
-                r->where ? "': " : "", node->line, node->str);
-    return value;
+    return s_find_slow (r, node, required);
 }
 
 static void
