@@ -33,11 +33,6 @@
 
 //  The most notifications one event may ask for through the rules.
 #define S_MATCHES_MAX 16
-//  The shortest wait between two probes of a database that is down.
-#define S_PROBE_MIN_MS 100
-
-static void
-s_probe_arm (notify_t *self);
 
 //  ---------------------------------------------------------------------
 //  The ledger's state
@@ -50,59 +45,15 @@ notify_store_failed (notify_t *self, int errnum, const fy_error_t *err)
     if (errnum == EINVAL || errnum == ENOENT
         || fy_store_is_connected (self->store))
         return;
-    bool schema = errnum == ERANGE;
-    if (self->store_ready || schema != self->store_schema_bad) {
-        if (schema)
-            fy_log_error ("notify: not ready: %s; events are NACKed for "
-                          "retry until then",
-                          err->text);
-        else
-            fy_log_warn ("notify: not ready: database unavailable (%s); "
-                         "events are NACKed for retry until it is back",
-                         err->text);
-    }
-    self->store_ready = false;
-    self->store_schema_bad = schema;
-    self->store_problem = *err;
-    fy_metric_set (self->ready_gauge, 0);
-    s_probe_arm (self);
+    fy_store_watch_down (self->watch, errnum, err);
 }
 
-static int
-s_on_probe (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    notify_t *self = arg;
-    self->probe_timer = -1;
-    if (self->store_ready)
-        return 0;
-    fy_error_t err = { "" };
-    if (fy_store_connect (self->store, &err) == 0) {
-        fy_log_notice ("notify: ready: the database is back");
-        self->store_ready = true;
-        self->store_schema_bad = false;
-        self->store_problem.text [0] = '\0';
-        fy_metric_set (self->ready_gauge, 1);
-    }
-    else {
-        //  Connecting failed, so the store is not connected: said once.
-        notify_store_failed (self, errno == ENOENT ? ERANGE : errno, &err);
-        s_probe_arm (self);
-    }
-    return 0;
-}
-
+//  The ledger's database went down or came back (fy_store_watch).
 static void
-s_probe_arm (notify_t *self)
+s_store_changed (bool ready, void *arg)
 {
-    if (self->probe_timer >= 0 || !self->worker)
-        return;
-    int64_t wait = fy_store_retry_in_ms (self->store);
-    if (wait < S_PROBE_MIN_MS)
-        wait = S_PROBE_MIN_MS;
-    self->probe_timer = zloop_timer (fy_worker_loop (self->worker),
-                                     (size_t) wait, 1, s_on_probe, self);
+    notify_t *self = arg;
+    fy_metric_set (self->ready_gauge, ready ? 1 : 0);
 }
 
 //  ---------------------------------------------------------------------
@@ -216,7 +167,8 @@ void
 notify_sweep (notify_t *self)
 {
     self->sweep_more = false;
-    if (!self->store_ready || self->stopping || self->held >= self->concurrency)
+    if (!fy_store_watch_is_ready (self->watch) || self->stopping
+        || self->held >= self->concurrency)
         return;
     size_t room = self->concurrency - self->held;
     fy_ledger_job_t **claimed = NULL;
@@ -458,7 +410,7 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
             fy_worker_nack (self->worker, &deliveries [i], false, err.text);
             continue;
         }
-        if (!self->store_ready) {
+        if (!fy_store_watch_is_ready (self->watch)) {
             fy_worker_nack (self->worker, &deliveries [i], true,
                             "store_unavailable");
             continue;
@@ -583,7 +535,7 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
     bool bad_config = false;
     notify_t *self = fy_xcalloc (1, sizeof *self);
     self->cfg = cfg;
-    self->sweep_timer = self->probe_timer = self->settle_timer = -1;
+    self->sweep_timer = self->settle_timer = -1;
     //  SIGHUP reloads: blocked before any thread starts (libzmq's, curl's),
     //  so none takes its default action, and read through a signalfd of
     //  its own; SIGTERM and SIGINT stay the worker's (fy_worker_new).
@@ -619,32 +571,19 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
         }
         at += len + (at [len] == ' ');
     }
-    const char *url = fy_cfg_str (cfg, "store", "database_url");
-    if (!url || !*url) {
-        fy_error_set (err, "store.database_url (DATABASE_URL) is not set");
+    //  A database without the current schema is fatal at start; one not
+    //  up yet is not: the worker starts without it (the watch).
+    int version = 0, down_errno = 0;
+    fy_error_t down = { "" };
+    self->store = fy_store_open (cfg, &version, &down_errno, &down, err);
+    if (!self->store) {
         bad_config = true;
         goto fail;
     }
-    self->store = fy_store_new (
-        url, (int) fy_cfg_int (cfg, "store", "connect_timeout_s"));
-    fy_store_require_schema (self->store, FY_STORE_SCHEMA_VERSION);
-    int version = 0;
-    fy_error_t store_err = { "" };
-    self->store_ready = true;
-    if (fy_store_check_schema (self->store, FY_STORE_SCHEMA_VERSION, &version,
-                               &store_err)) {
-        if (errno == ENOENT || errno == ERANGE) {
-            fy_error_set (err, "%s", store_err.text);
-            bad_config = true;
-            goto fail;
-        }
-        self->store_ready = false;
-        self->store_problem = store_err;
-        fy_metric_set (self->ready_gauge, 0);
-        fy_log_warn ("notify: not ready: database unavailable (%s); events "
-                     "are NACKed for retry until it is back",
-                     store_err.text);
-    }
+    const fy_store_watch_fns_t watch_fns = { NULL, s_store_changed };
+    self->watch = fy_store_watch_new (self->store, "notify", &watch_fns, self);
+    if (down_errno)
+        fy_store_watch_down (self->watch, down_errno, &down);
     self->templates =
         notify_templates_new (fy_cfg_str (cfg, "notify", "template_dir"));
     const char *rules = fy_cfg_str (cfg, "notify", "rules_file");
@@ -712,6 +651,7 @@ notify_destroy (notify_t **self_p)
     fy_worker_destroy (&self->worker);
     if (self->hup_fd >= 0)
         close (self->hup_fd);
+    fy_store_watch_destroy (&self->watch);
     fy_store_destroy (&self->store);
     notify_templates_destroy (&self->templates);
     fy_rules_destroy (&self->rules);
@@ -736,9 +676,8 @@ notify_run (notify_t *self)
     self->sweep_timer = zloop_timer (
         loop, (size_t) fy_cfg_int (self->cfg, "notify", "sweep_ms"), 0,
         s_on_sweep, self);
-    if (!self->store_ready)
-        s_probe_arm (self);
-    else
+    fy_store_watch_attach (self->watch, loop);
+    if (fy_store_watch_is_ready (self->watch))
         notify_sweep (self);
     int rc = fy_worker_run (self->worker);
     self->stopping = true;
@@ -784,8 +723,7 @@ notify_run (notify_t *self)
     }
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->sweep_timer);
-    if (self->probe_timer >= 0)
-        zloop_timer_end (loop, self->probe_timer);
+    fy_store_watch_detach (self->watch);
     zloop_poller_end (loop, &hup);
     fy_log_notice ("notify: stopped; %.0f sent, %.0f failed, %zu left to "
                    "the ledger",

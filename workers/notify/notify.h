@@ -16,6 +16,7 @@
 #include "notify/fy_smtp.h"
 #include "store/fy_ledger.h"
 #include "store/fy_store.h"
+#include "store/fy_store_watch.h"
 
 #include "notify_provider.h"
 #include "notify_template.h"
@@ -89,7 +90,7 @@ struct notify {
     size_t held, concurrency;       //  jobs held: sending or waiting
     int max_attempts, lease_s;
     int64_t backoff_base_ms, backoff_max_ms;
-    int sweep_timer, probe_timer, hup_fd;
+    int sweep_timer, hup_fd;
     bool sweep_more;                //  the last sweep was full
     //  Jobs whose outcome waits for the end of the loop's turn, to be
     //  recorded together (notify_settle_flush).
@@ -97,10 +98,9 @@ struct notify {
     size_t settling_count, settling_size;
     int settle_timer;
     bool stopping;
-    //  The ledger's state (/notifications/health).
-    bool store_ready;
-    bool store_schema_bad;
-    fy_error_t store_problem;
+    //  The ledger's state (/notifications/health), and the probe that
+    //  waits for it to come back.
+    fy_store_watch_t *watch;
     fy_metrics_t *metrics;
     fy_metric_t *settled [FY_LEDGER_STATUSES];
     fy_metric_t *attempts, *retries, *conflicts, *ready_gauge, *sending_gauge;
@@ -121,8 +121,9 @@ notify_destroy (notify_t **self_p);
 int
 notify_run (notify_t *self) FY_MUSTCHECK;
 
-//  The ledger failed (errnum, err): if the database is gone, say so once,
-//  NACK meanwhile and probe until it is back.
+//  The ledger failed (errnum, err): if the database is gone, the watch
+//  says so once, the worker NACKs meanwhile and it probes until it is
+//  back.
 void
 notify_store_failed (notify_t *self, int errnum, const fy_error_t *err);
 

@@ -113,7 +113,7 @@ s_accept (notify_t *self, const fy_request_t *request, json_t *root,
 {
     if (problem)
         s_error (self->worker, request->rid, 400, "invalid_request", problem);
-    else if (!self->store_ready)
+    else if (!fy_store_watch_is_ready (self->watch))
         s_error (self->worker, request->rid, 503, "store_unavailable",
                  "the notification ledger is unavailable; retry later");
     else
@@ -492,20 +492,21 @@ s_health (fy_worker_t *worker, const fy_request_t *request,
     (void) match;
     notify_t *self = arg;
     json_t *providers = notify_providers_health (self->providers);
-    json_t *body = json_pack ("{s:s, s:b, s:o, s:i}", "status",
-                              self->store_ready ? "ok" : "unavailable",
-                              "ledger", self->store_ready, "providers",
-                              providers, "sending", (json_int_t) self->sending);
-    if (!self->store_ready) {
+    bool ready = fy_store_watch_is_ready (self->watch), schema = false;
+    const fy_error_t *problem = fy_store_watch_problem (self->watch, &schema);
+    json_t *body =
+        json_pack ("{s:s, s:b, s:o, s:i}", "status",
+                   ready ? "ok" : "unavailable", "ledger", ready, "providers",
+                   providers, "sending", (json_int_t) self->sending);
+    if (!ready) {
         json_object_set_new (body, "missing", json_pack ("[s]", "database"));
         json_object_set_new (
             body, "reason",
-            json_string (self->store_schema_bad
-                             ? self->store_problem.text
-                             : "the notification ledger's database is "
-                               "unavailable (the worker's log says why)"));
+            json_string (schema ? problem->text
+                                : "the notification ledger's database is "
+                                  "unavailable (the worker's log says why)"));
     }
-    s_json (worker, request->rid, self->store_ready ? 200 : 503, body);
+    s_json (worker, request->rid, ready ? 200 : 503, body);
 }
 
 static void
