@@ -199,14 +199,6 @@ s_query (fy_store_t *store, PGconn *conn, const char *sql, int count,
     return NULL;
 }
 
-static void
-s_rollback (PGconn *conn)
-{
-    if (PQstatus (conn) == CONNECTION_OK
-        && PQtransactionStatus (conn) != PQTRANS_IDLE)
-        PQclear (PQexec (conn, "ROLLBACK"));
-}
-
 
 //  A binary int8 column.
 static int64_t
@@ -407,11 +399,11 @@ s_digest_hour (fy_store_t *store, PGconn *conn, const char *company,
 out:
     if (rc < 0) {
         int saved = errno;
-        s_rollback (conn);
+        fy_store_pg_rollback (store);
         errno = saved;
     }
     else if (rc == 0)
-        s_rollback (conn);
+        fy_store_pg_rollback (store);
     free (covered);
     free (entries);
     free (now);

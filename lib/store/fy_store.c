@@ -2296,19 +2296,28 @@ fy_store_pg_lost (fy_store_t *self)
 }
 
 PGresult *
+fy_store_pg_query (fy_store_t *self, PGconn *conn, const char *sql, int count,
+                   const char *const *values, const char *what, fy_error_t *err)
+{
+    assert (self);
+    assert (conn);
+    PGresult *res =
+        PQexecParams (conn, sql, count, NULL, values, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (res);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return res;
+    fy_store_pg_fail (self, res, what, err);
+    return NULL;
+}
+
+PGresult *
 fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
                   const char *const *values, const char *what, fy_error_t *err)
 {
     assert (self);
     if (fy_store_connect (self, err))
         return NULL;
-    PGresult *res =
-        PQexecParams (self->conn, sql, count, NULL, values, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus (res);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
-        return res;
-    fy_store_pg_fail (self, res, what, err);
-    return NULL;
+    return fy_store_pg_query (self, self->conn, sql, count, values, what, err);
 }
 
 void

@@ -31,28 +31,6 @@ s_int (const char *text)
 typedef PGresult *(s_step_fn) (fy_store_t *store, PGconn *conn, void *arg,
                                fy_error_t *err);
 
-//  Run one statement; its result, or NULL with errno and err.
-static PGresult *
-s_exec (fy_store_t *store, PGconn *conn, const char *sql, int count,
-        const char *const *values, const char *what, fy_error_t *err)
-{
-    PGresult *res =
-        PQexecParams (conn, sql, count, NULL, values, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus (res);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
-        return res;
-    fy_store_pg_fail (store, res, what, err);
-    return NULL;
-}
-
-static void
-s_rollback (PGconn *conn)
-{
-    if (PQstatus (conn) == CONNECTION_OK
-        && PQtransactionStatus (conn) != PQTRANS_IDLE)
-        PQclear (PQexec (conn, "ROLLBACK"));
-}
-
 //  Run step on the store's connection, (re)connecting first; a connection
 //  lost on the way gets one new connection and one more try.
 static PGresult *
@@ -66,7 +44,7 @@ s_with_retry (fy_store_t *store, s_step_fn *step, void *arg, fy_error_t *err)
         if (res)
             return res;
         int saved = errno;
-        s_rollback (conn);
+        fy_store_pg_rollback (store);
         if (!fy_store_pg_lost (store)) {
             errno = saved;
             return NULL;
@@ -86,20 +64,22 @@ static PGresult *
 s_apply_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
 {
     s_apply_t *self = arg;
-    PGresult *res = s_exec (store, conn, "BEGIN", 0, NULL, "begin", err);
+    PGresult *res =
+        fy_store_pg_query (store, conn, "BEGIN", 0, NULL, "begin", err);
     if (!res)
         return NULL;
     PQclear (res);
     const char *values [] = { self->batch };
-    PGresult *rows = s_exec (store, conn,
-                             "SELECT out_id, out_outcome, "
-                             "to_char(out_stored_at AT TIME ZONE 'UTC', "
-                             "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                             "FROM analytics.apply($1::jsonb)",
-                             1, values, "apply", err);
+    PGresult *rows =
+        fy_store_pg_query (store, conn,
+                           "SELECT out_id, out_outcome, "
+                           "to_char(out_stored_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+                           "FROM analytics.apply($1::jsonb)",
+                           1, values, "apply", err);
     if (!rows)
         return NULL;
-    res = s_exec (store, conn, "COMMIT", 0, NULL, "commit", err);
+    res = fy_store_pg_query (store, conn, "COMMIT", 0, NULL, "commit", err);
     if (!res) {
         PQclear (rows);
         return NULL;
@@ -165,13 +145,15 @@ static PGresult *
 s_run_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
 {
     s_run_t *self = arg;
-    PGresult *res = s_exec (store, conn, "BEGIN", 0, NULL, "begin", err);
+    PGresult *res =
+        fy_store_pg_query (store, conn, "BEGIN", 0, NULL, "begin", err);
     if (!res)
         return NULL;
     PQclear (res);
-    res = s_exec (store, conn,
-                  "SELECT pg_try_advisory_xact_lock(analytics.job_lock_key())",
-                  0, NULL, "job lock", err);
+    res = fy_store_pg_query (
+        store, conn,
+        "SELECT pg_try_advisory_xact_lock(analytics.job_lock_key())", 0, NULL,
+        "job lock", err);
     if (!res)
         return NULL;
     bool locked = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
@@ -180,13 +162,14 @@ s_run_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
         PQclear (PQexec (conn, "ROLLBACK"));
         return PQmakeEmptyPGresult (conn, PGRES_TUPLES_OK);
     }
-    PGresult *rows = s_exec (store, conn,
-                             "SELECT analytics.run($1, $2::timestamptz, "
-                             "$3::timestamptz, $4)",
-                             4, self->values, "rollup", err);
+    PGresult *rows =
+        fy_store_pg_query (store, conn,
+                           "SELECT analytics.run($1, $2::timestamptz, "
+                           "$3::timestamptz, $4)",
+                           4, self->values, "rollup", err);
     if (!rows)
         return NULL;
-    res = s_exec (store, conn, "COMMIT", 0, NULL, "commit", err);
+    res = fy_store_pg_query (store, conn, "COMMIT", 0, NULL, "commit", err);
     if (!res) {
         PQclear (rows);
         return NULL;
@@ -229,8 +212,8 @@ static PGresult *
 s_read_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
 {
     s_read_t *self = arg;
-    return s_exec (store, conn, self->sql, self->count, self->values,
-                   self->what, err);
+    return fy_store_pg_query (store, conn, self->sql, self->count, self->values,
+                              self->what, err);
 }
 
 int

@@ -31,10 +31,17 @@ int
 fy_store_pg_fail (fy_store_t *self, PGresult *res, const char *what,
                   fy_error_t *err);
 
-//  Run sql with count text parameters (a NULL value is SQL NULL) on the
-//  store's connection, connecting first unless connected. Returns the
-//  result when it has rows or completed (caller clears it), or NULL with
-//  errno and err as fy_store_pg_fail.
+//  Run sql with count text parameters (a NULL value is SQL NULL) on conn,
+//  the store's connection (fy_store_pg). Returns the result when it has
+//  rows or completed (caller clears it), or NULL with errno and err as
+//  fy_store_pg_fail. Inside a transaction: a lost connection fails the
+//  call, it is never remade under it.
+PGresult *
+fy_store_pg_query (fy_store_t *self, PGconn *conn, const char *sql, int count,
+                   const char *const *values, const char *what,
+                   fy_error_t *err);
+
+//  The same for one statement alone, connecting first unless connected.
 PGresult *
 fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
                   const char *const *values, const char *what, fy_error_t *err);
