@@ -117,6 +117,7 @@ bridge_msg_finish (bridge_msg_t *msg)
     assert (!msg->finished);
     msg->finished = true;
     msg->queue->held--;
+    msg->queue->bridge->settled = true;
     if (msg->ops == 0)
         s_msg_free (msg);
 }
@@ -461,14 +462,18 @@ s_polls_open (bridge_t *self)
 //  decoded once they ran out of work at once, i.e. once the next receive
 //  or a delete batch has gone out (fy_loop runs curl again at once when
 //  it asks, which at two long polls was nearly half the drain rate).
-//  A delete that came back frees room in the queue's budget: a poll the
-//  budget held back starts now, not at the next tick. True when there
-//  is new work for curl or the broker.
+//  A message settled (a delete that came back) frees room in its queue's
+//  budget: a poll the budget held back starts now, not at the next tick.
+//  Nothing else happened: nothing to do. True when there is new work for
+//  curl or the broker.
 static bool
 s_on_http_idle (void *arg)
 {
     bridge_t *self = arg;
     bool decoded = zlistx_size (self->undecoded) > 0;
+    if (!decoded && !self->settled)
+        return false;
+    self->settled = false;
     bridge_msg_t *msg;
     while ((msg = zlistx_first (self->undecoded))) {
         zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));

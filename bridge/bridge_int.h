@@ -109,6 +109,9 @@ struct bridge {
     zlistx_t *undecoded;
     zhashx_t *published;  //  seq -> bridge_msg_t
     size_t asked;  //  over every queue
+    //  A message settled (bridge_msg_finish) since the HTTP client's idle
+    //  hook last ran: its queue's budget has room for a poll.
+    bool settled;
     //  Settings.
     int64_t backoff_base_s, backoff_cap_s;
     int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
