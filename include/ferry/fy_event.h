@@ -85,6 +85,20 @@ fy_event_payload (fy_event_t *self);
 FY_EXPORT json_t *
 fy_event_json (fy_event_t *self);
 
+//  The string value of the payload's member key (or of that member's
+//  member subkey, when subkey is not NULL), or NULL when there is no such
+//  string. Borrowed until the event is destroyed. On an event from
+//  msgpack, this and fy_event_payload_dumps read the msgpack as it is:
+//  a worker that needs nothing else never builds the event's JSON tree.
+FY_EXPORT const char *
+fy_event_payload_string (fy_event_t *self, const char *key, const char *subkey);
+
+//  The payload (key NULL), or its member key when that is an object, as
+//  compact JSON in its key order; NULL when there is no such object.
+//  Caller owns result.
+FY_EXPORT char *
+fy_event_payload_dumps (fy_event_t *self, const char *key);
+
 //  A short stable word for an errno from the decoders, for DLQ attributes
 //  and metric labels: "oversize", "invalid_json", "unknown_type",
 //  "unsupported_version", "schema", "invalid_msgpack", or "error".

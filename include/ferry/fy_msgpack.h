@@ -53,6 +53,20 @@ fy_msgpack_decode (const void *data, size_t size, fy_error_t *err);
 FY_EXPORT json_t *
 fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err);
 
+//  Check that object has a JSON form (what fy_msgpack_from_object
+//  checks) without building it, for callers that read the object as it
+//  is. Returns 0, or -1 with errno and err as fy_msgpack_decode.
+FY_EXPORT int
+fy_msgpack_check_object (const msgpack_object *object,
+                         fy_error_t *err) FY_MUSTCHECK;
+
+//  The compact JSON text of an object fy_msgpack_check_object passed, in
+//  its key order: what fy_json_dumps writes for the tree
+//  fy_msgpack_from_object would build, without building it. Caller owns
+//  result; *len_p (when not NULL) gets its length.
+FY_EXPORT char *
+fy_msgpack_dumps (const msgpack_object *object, size_t *len_p);
+
 #ifdef __cplusplus
 }
 #endif

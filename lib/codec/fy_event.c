@@ -1,6 +1,11 @@
-/*  fy_event: decode, check and encode event envelopes. The JSON tree from
-    jansson is kept whole, so re-encoding reproduces every key in order;
-    the envelope fields are cached as pointers into it. */
+/*  fy_event: decode, check and encode event envelopes. An event from JSON
+    keeps jansson's tree whole, so re-encoding reproduces every key in
+    order. An event from msgpack (what every worker receives) keeps the
+    unpacked msgpack and builds the tree only when asked for it: a worker
+    that reads the envelope and the payload's members, or writes the
+    payload as JSON text (fy_event_payload_string, fy_event_payload_dumps),
+    never pays for a tree it would allocate and free node by node. The
+    envelope fields are checked alike from either form. */
 #include "ferry/fy_event.h"
 #include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
@@ -13,7 +18,11 @@
 #include <string.h>
 
 struct fy_event {
-    json_t *root;
+    json_t *root;               //  NULL until asked for, from msgpack
+    //  From msgpack: a copy of the bytes, which the unpacked strings
+    //  point into (msgpack-c does not copy them), and the unpacked form.
+    char *bytes;
+    msgpack_unpacked unpacked;  //  its zone is NULL for an event from JSON
     const char *id;
     const char *type;
     int version;
@@ -24,6 +33,7 @@ struct fy_event {
     const char *actor_id;
     const char *correlation_id;
     json_t *payload;
+    const msgpack_object *payload_object;
 };
 
 static int
@@ -34,65 +44,173 @@ s_invalid (fy_error_t *err, int errnum, const char *pointer, const char *rule)
     return -1;
 }
 
-static const char *
-s_string (json_t *root, const char *key)
+//  The envelope's members as either form has them.
+typedef enum {
+    S_ID,
+    S_TYPE,
+    S_VERSION,
+    S_SOURCE,
+    S_OCCURRED_AT,
+    S_COMPANY_ID,
+    S_ACTOR_ID,
+    S_CORRELATION_ID,
+    S_PAYLOAD,
+    S_MEMBERS
+} s_member_t;
+
+static const char *const s_member_names [S_MEMBERS] = {
+    "id",        "type",    "version",       "source", "occurredAt",
+    "companyId", "actorId", "correlationId", "payload"
+};
+
+typedef enum {
+    S_ABSENT,
+    S_NULL,
+    S_STRING,
+    S_INTEGER,
+    S_OBJECT,
+    S_OTHER
+} s_kind_t;
+
+typedef struct {
+    s_kind_t kind;
+    const char *string;         //  NUL-terminated, for S_STRING
+    int64_t integer;            //  for S_INTEGER
+} s_field_t;
+
+static void
+s_fields_from_json (json_t *root, s_field_t fields [S_MEMBERS])
 {
-    json_t *value = json_object_get (root, key);
-    return json_is_string (value) ? json_string_value (value) : NULL;
+    for (int m = 0; m < S_MEMBERS; m++) {
+        json_t *value = json_object_get (root, s_member_names [m]);
+        s_field_t *field = &fields [m];
+        field->kind = !value                    ? S_ABSENT
+                      : json_is_null (value)    ? S_NULL
+                      : json_is_string (value)  ? S_STRING
+                      : json_is_integer (value) ? S_INTEGER
+                      : json_is_object (value)  ? S_OBJECT
+                                                : S_OTHER;
+        field->string = json_string_value (value);
+        field->integer = json_integer_value (value);
+    }
+}
+
+//  A msgpack string as a C string, copied into the event's zone. As in
+//  jansson's json_string_value, an embedded NUL ends it.
+static const char *
+s_zone_string (fy_event_t *self, const msgpack_object_str *str)
+{
+    char *copy = msgpack_zone_malloc (self->unpacked.zone, str->size + 1);
+    assert (copy);
+    if (str->size)
+        memcpy (copy, str->ptr, str->size);
+    copy [str->size] = '\0';
+    return copy;
+}
+
+static s_field_t
+s_field_from_msgpack (fy_event_t *self, const msgpack_object *value)
+{
+    s_field_t field = { S_OTHER, NULL, 0 };
+    switch (value->type) {
+        case MSGPACK_OBJECT_NIL:
+            field.kind = S_NULL;
+            break;
+        case MSGPACK_OBJECT_STR:
+            field.kind = S_STRING;
+            field.string = s_zone_string (self, &value->via.str);
+            break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            //  fy_msgpack_check_object refused what int64 cannot hold.
+            field.kind = S_INTEGER;
+            field.integer = value->via.i64;
+            break;
+        case MSGPACK_OBJECT_MAP:
+            field.kind = S_OBJECT;
+            break;
+        default:
+            break;
+    }
+    return field;
+}
+
+//  The member key (len bytes) of a msgpack map, or NULL.
+static const msgpack_object *
+s_msgpack_get (const msgpack_object *map, const char *key, size_t len)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_str *name = &map->via.map.ptr [i].key.via.str;
+        if (name->size == len
+            && (len == 0 || memcmp (name->ptr, key, len) == 0))
+            return &map->via.map.ptr [i].val;
+    }
+    return NULL;
+}
+
+static void
+s_fields_from_msgpack (fy_event_t *self, s_field_t fields [S_MEMBERS])
+{
+    const msgpack_object *root = &self->unpacked.data;
+    for (int m = 0; m < S_MEMBERS; m++) {
+        const msgpack_object *value = s_msgpack_get (
+            root, s_member_names [m], strlen (s_member_names [m]));
+        fields [m] = value ? s_field_from_msgpack (self, value)
+                           : (s_field_t) { S_ABSENT, NULL, 0 };
+        if (m == S_PAYLOAD)
+            self->payload_object = value;
+    }
 }
 
 //  The fields ferry itself acts on: routing needs type, storage needs the
 //  ids and time, and idempotency needs id. The schema checks these too,
 //  but ferry must not depend on a schema file being right.
 static int
-s_check_envelope (fy_event_t *self, fy_error_t *err)
+s_check_envelope (fy_event_t *self, const s_field_t fields [S_MEMBERS],
+                  fy_error_t *err)
 {
-    json_t *root = self->root;
-    if (!json_is_object (root))
-        return s_invalid (err, EINVAL, "", "type");
-    self->id = s_string (root, "id");
-    if (!self->id)
+    if (fields [S_ID].kind != S_STRING)
         return s_invalid (err, EINVAL, "/id", "required");
+    self->id = fields [S_ID].string;
     if (!fy_uuid_is_valid (self->id, strlen (self->id)))
         return s_invalid (err, EINVAL, "/id", "format uuid");
-    self->type = s_string (root, "type");
-    if (!self->type || !*self->type)
+    self->type = fields [S_TYPE].string;
+    if (fields [S_TYPE].kind != S_STRING || !*self->type)
         return s_invalid (err, EINVAL, "/type", "required");
-    json_t *version = json_object_get (root, "version");
-    if (!json_is_integer (version) || json_integer_value (version) < 1)
+    if (fields [S_VERSION].kind != S_INTEGER || fields [S_VERSION].integer < 1)
         return s_invalid (err, EINVAL, "/version", "type");
-    self->version = (int) json_integer_value (version);
-    self->source = s_string (root, "source");
-    if (!self->source)
+    self->version = (int) fields [S_VERSION].integer;
+    if (fields [S_SOURCE].kind != S_STRING)
         return s_invalid (err, EINVAL, "/source", "required");
-    self->occurred_at = s_string (root, "occurredAt");
-    if (!self->occurred_at)
+    self->source = fields [S_SOURCE].string;
+    if (fields [S_OCCURRED_AT].kind != S_STRING)
         return s_invalid (err, EINVAL, "/occurredAt", "required");
+    self->occurred_at = fields [S_OCCURRED_AT].string;
     if (fy_time_parse (self->occurred_at, strlen (self->occurred_at), true,
                        &self->occurred_at_ms))
         return s_invalid (err, EINVAL, "/occurredAt", "format date-time");
-    self->company_id = s_string (root, "companyId");
-    if (!self->company_id)
+    if (fields [S_COMPANY_ID].kind != S_STRING)
         return s_invalid (err, EINVAL, "/companyId", "required");
+    self->company_id = fields [S_COMPANY_ID].string;
     if (!fy_uuid_is_valid (self->company_id, strlen (self->company_id)))
         return s_invalid (err, EINVAL, "/companyId", "format uuid");
-    json_t *actor = json_object_get (root, "actorId");
-    if (actor && !json_is_null (actor)) {
-        self->actor_id = json_string_value (actor);
-        if (!self->actor_id
+    s_kind_t actor = fields [S_ACTOR_ID].kind;
+    if (actor != S_ABSENT && actor != S_NULL) {
+        self->actor_id = fields [S_ACTOR_ID].string;
+        if (actor != S_STRING
             || !fy_uuid_is_valid (self->actor_id, strlen (self->actor_id)))
             return s_invalid (err, EINVAL, "/actorId", "format uuid");
     }
-    json_t *correlation = json_object_get (root, "correlationId");
-    if (correlation) {
-        self->correlation_id = json_string_value (correlation);
-        if (!self->correlation_id)
+    if (fields [S_CORRELATION_ID].kind != S_ABSENT) {
+        if (fields [S_CORRELATION_ID].kind != S_STRING)
             return s_invalid (err, EINVAL, "/correlationId", "type");
+        self->correlation_id = fields [S_CORRELATION_ID].string;
     }
-    self->payload = json_object_get (root, "payload");
-    if (!self->payload)
+    if (fields [S_PAYLOAD].kind == S_ABSENT)
         return s_invalid (err, EINVAL, "/payload", "required");
-    if (!json_is_object (self->payload))
+    if (fields [S_PAYLOAD].kind != S_OBJECT)
         return s_invalid (err, EINVAL, "/payload", "type");
     return 0;
 }
@@ -155,8 +273,15 @@ fy_event_new (json_t **root_p, fy_schema_t *schema, fy_error_t *err)
         fy_error_set (err, "%s", detail.text);
         goto fail;
     }
-    if (s_check_envelope (self, err))
+    if (!json_is_object (self->root)) {
+        s_invalid (err, EINVAL, "", "type");
         goto fail;
+    }
+    s_field_t fields [S_MEMBERS];
+    s_fields_from_json (self->root, fields);
+    if (s_check_envelope (self, fields, err))
+        goto fail;
+    self->payload = json_object_get (self->root, "payload");
     return self;
 fail:
     fy_event_destroy (&self);
@@ -207,18 +332,54 @@ fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
     return fy_event_new (&root, schema, err);
 }
 
-fy_event_t *
-fy_event_decode_msgpack (const void *data, size_t size, fy_error_t *err)
+//  The slow way, for a message the quick one refuses: decoded to a tree
+//  and checked as one, it fails with the words it always had.
+static fy_event_t *
+s_decode_tree (const void *data, size_t size, fy_error_t *err)
 {
     json_t *root = fy_msgpack_decode (data, size, err);
-    if (!root) {
-        errno = EPROTO;
-        return NULL;
-    }
-    fy_event_t *self = fy_event_new (&root, NULL, err);
+    fy_event_t *self = root ? fy_event_new (&root, NULL, err) : NULL;
     if (!self)
         errno = EPROTO;
     return self;
+}
+
+fy_event_t *
+fy_event_decode_msgpack (const void *data, size_t size, fy_error_t *err)
+{
+    assert (data || size == 0);
+    //  fy_event_new refuses a container FY_MSGPACK_MAX_DEPTH deep below
+    //  the root, even an empty one, which fy_msgpack_check does not count:
+    //  so anything that could hold one goes the tree's way, which says
+    //  which error it is.
+    if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH - 1))
+        return s_decode_tree (data, size, err);
+    fy_event_t *self = fy_xcalloc (1, sizeof *self);
+    self->bytes = fy_xmalloc (size ? size : 1);
+    if (size)
+        memcpy (self->bytes, data, size);
+    msgpack_unpacked_init (&self->unpacked);
+    size_t offset = 0;
+    if (msgpack_unpack_next (&self->unpacked, self->bytes, size, &offset)
+            != MSGPACK_UNPACK_SUCCESS
+        || offset != size
+        || fy_msgpack_check_object (&self->unpacked.data, NULL) != 0
+        || self->unpacked.data.type != MSGPACK_OBJECT_MAP)
+        goto slow;
+    s_field_t fields [S_MEMBERS];
+    s_fields_from_msgpack (self, fields);
+    if (fields [S_VERSION].kind == S_INTEGER
+        && fields [S_VERSION].integer > FY_EVENT_VERSION_MAJOR)
+        goto slow;
+    if (s_check_envelope (self, fields, err)) {
+        fy_event_destroy (&self);
+        errno = EPROTO;
+        return NULL;
+    }
+    return self;
+slow:
+    fy_event_destroy (&self);
+    return s_decode_tree (data, size, err);
 }
 
 void
@@ -230,23 +391,38 @@ fy_event_destroy (fy_event_t **self_p)
         return;
     int saved = errno;
     json_decref (self->root);
+    msgpack_unpacked_destroy (&self->unpacked);
+    free (self->bytes);
     free (self);
     *self_p = NULL;
     errno = saved;
+}
+
+//  The tree of an event from msgpack, built on first use. The msgpack
+//  was checked, so building cannot fail.
+static json_t *
+s_root (fy_event_t *self)
+{
+    if (!self->root) {
+        self->root = fy_msgpack_from_object (&self->unpacked.data, NULL);
+        assert (self->root);
+        self->payload = json_object_get (self->root, "payload");
+    }
+    return self->root;
 }
 
 int
 fy_event_encode_msgpack (fy_event_t *self, char **data_p, size_t *size_p)
 {
     assert (self);
-    return fy_msgpack_encode (self->root, data_p, size_p);
+    return fy_msgpack_encode (s_root (self), data_p, size_p);
 }
 
 char *
 fy_event_encode_json (fy_event_t *self)
 {
     assert (self);
-    return fy_json_dumps (self->root, 0, NULL);
+    return fy_json_dumps (s_root (self), 0, NULL);
 }
 
 const char *
@@ -316,6 +492,7 @@ json_t *
 fy_event_payload (fy_event_t *self)
 {
     assert (self);
+    s_root (self);
     return self->payload;
 }
 
@@ -323,7 +500,44 @@ json_t *
 fy_event_json (fy_event_t *self)
 {
     assert (self);
-    return self->root;
+    return s_root (self);
+}
+
+const char *
+fy_event_payload_string (fy_event_t *self, const char *key, const char *subkey)
+{
+    assert (self);
+    assert (key);
+    if (self->root) {
+        json_t *value = json_object_get (self->payload, key);
+        if (subkey)
+            value = json_object_get (value, subkey);
+        return json_string_value (value);
+    }
+    const msgpack_object *value =
+        s_msgpack_get (self->payload_object, key, strlen (key));
+    if (subkey)
+        value = s_msgpack_get (value, subkey, strlen (subkey));
+    return value && value->type == MSGPACK_OBJECT_STR
+               ? s_zone_string (self, &value->via.str)
+               : NULL;
+}
+
+char *
+fy_event_payload_dumps (fy_event_t *self, const char *key)
+{
+    assert (self);
+    if (self->root) {
+        json_t *value =
+            key ? json_object_get (self->payload, key) : self->payload;
+        return json_is_object (value) ? fy_json_dumps (value, 0, NULL) : NULL;
+    }
+    const msgpack_object *value =
+        key ? s_msgpack_get (self->payload_object, key, strlen (key))
+            : self->payload_object;
+    return value && value->type == MSGPACK_OBJECT_MAP
+               ? fy_msgpack_dumps (value, NULL)
+               : NULL;
 }
 
 const char *

@@ -5,9 +5,11 @@
     duplicates before their value is read, so the error points at the
     second key. Line and column are counted only when there is an error. */
 #include "ferry/fy_json.h"
+#include "ferry/fy_msgpack.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -804,6 +806,85 @@ s_out_value (s_out_t *out, const json_t *value)
         default:
             s_out_add (out, "null", 4);
     }
+}
+
+//  msgpack-c leaves ptr NULL for an empty string.
+static const char *
+s_msgpack_str (const msgpack_object_str *str)
+{
+    return str->size ? str->ptr : "";
+}
+
+//  A checked msgpack object (fy_msgpack_check_object) as s_out_value
+//  writes the tree it would make.
+static void
+s_out_msgpack (s_out_t *out, const msgpack_object *object)
+{
+    switch (object->type) {
+        case MSGPACK_OBJECT_MAP: {
+            s_out_add (out, "{", 1);
+            for (uint32_t i = 0; i < object->via.map.size; i++) {
+                const msgpack_object_kv *pair = &object->via.map.ptr [i];
+                if (i)
+                    s_out_add (out, ",", 1);
+                s_out_string (out, s_msgpack_str (&pair->key.via.str),
+                              pair->key.via.str.size);
+                s_out_add (out, ":", 1);
+                s_out_msgpack (out, &pair->val);
+            }
+            s_out_add (out, "}", 1);
+            return;
+        }
+        case MSGPACK_OBJECT_ARRAY: {
+            s_out_add (out, "[", 1);
+            for (uint32_t i = 0; i < object->via.array.size; i++) {
+                if (i)
+                    s_out_add (out, ",", 1);
+                s_out_msgpack (out, &object->via.array.ptr [i]);
+            }
+            s_out_add (out, "]", 1);
+            return;
+        }
+        case MSGPACK_OBJECT_STR:
+            s_out_string (out, s_msgpack_str (&object->via.str),
+                          object->via.str.size);
+            return;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: {
+            char text [24];
+            int len =
+                object->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                    ? snprintf (text, sizeof text, "%" PRIu64, object->via.u64)
+                    : snprintf (text, sizeof text, "%" PRId64, object->via.i64);
+            s_out_add (out, text, (size_t) len);
+            return;
+        }
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            s_out_real (out, object->via.f64);
+            return;
+        case MSGPACK_OBJECT_BOOLEAN:
+            if (object->via.boolean)
+                s_out_add (out, "true", 4);
+            else
+                s_out_add (out, "false", 5);
+            return;
+        default:
+            s_out_add (out, "null", 4);
+    }
+}
+
+char *
+fy_msgpack_dumps (const msgpack_object *object, size_t *len_p)
+{
+    assert (object);
+    s_out_t out = { .size = 256 };
+    out.data = fy_xmalloc (out.size);
+    s_out_msgpack (&out, object);
+    out.data [out.len] = 0;
+    if (len_p)
+        *len_p = out.len;
+    return out.data;
 }
 
 char *

@@ -93,90 +93,143 @@ fy_msgpack_encode (const json_t *value, char **data_p, size_t *size_p)
     return 0;
 }
 
-static json_t *
+static int
 s_fail (fy_error_t *err, int errnum, const char *what)
 {
     fy_error_set (err, "msgpack: %s", what);
     errno = errnum;
-    return NULL;
+    return -1;
 }
 
-static json_t *
-s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
+//  msgpack-c leaves ptr NULL for an empty string or key.
+static const char *
+s_str (const msgpack_object_str *str)
+{
+    return str->size ? str->ptr : "";
+}
+
+static bool
+s_utf8_valid (const char *text, size_t len)
+{
+    const char *end = text + len;
+    while (text < end) {
+        if ((unsigned char) *text < 0x80) {
+            text++;
+            continue;
+        }
+        size_t length = fy_utf8_length (text, (size_t) (end - text));
+        if (length == 0)
+            return false;
+        text += length;
+    }
+    return true;
+}
+
+static int
+s_key_compare (const msgpack_object_kv *x, const msgpack_object_kv *y)
+{
+    uint32_t xlen = x->key.via.str.size, ylen = y->key.via.str.size;
+    int by_bytes = memcmp (s_str (&x->key.via.str), s_str (&y->key.via.str),
+                           xlen < ylen ? xlen : ylen);
+    return by_bytes ? by_bytes : (xlen > ylen) - (xlen < ylen);
+}
+
+//  By key, then by place, so a run of one key lists its places in order.
+static int
+s_place_compare (const void *a, const void *b, void *arg)
+{
+    const msgpack_object_kv *pairs = arg;
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    int by_key = s_key_compare (&pairs [x], &pairs [y]);
+    return by_key ? by_key : (x > y) - (x < y);
+}
+
+//  The place of the first of the first count keys of map (strings) that
+//  repeats an earlier one, or count when none does. Small maps compare
+//  every pair; larger ones sort, so many keys cost n log n, not n².
+static uint32_t
+s_first_duplicate (const msgpack_object_map *map, uint32_t count)
+{
+    uint32_t first = count;
+    if (count <= 8) {
+        for (uint32_t i = 1; i < count && first == count; i++)
+            for (uint32_t j = 0; j < i && first == count; j++)
+                if (s_key_compare (&map->ptr [i], &map->ptr [j]) == 0)
+                    first = i;
+        return first;
+    }
+    uint32_t *places = fy_xmalloc (count * sizeof *places);
+    for (uint32_t i = 0; i < count; i++)
+        places [i] = i;
+    qsort_r (places, count, sizeof *places, s_place_compare, map->ptr);
+    //  The second place of each run of one key repeats the first.
+    for (uint32_t i = 1; i < count; i++)
+        if (s_key_compare (&map->ptr [places [i]], &map->ptr [places [i - 1]])
+                == 0
+            && (i < 2
+                || s_key_compare (&map->ptr [places [i - 1]],
+                                  &map->ptr [places [i - 2]])
+                       != 0)
+            && places [i] < first)
+            first = places [i];
+    free (places);
+    return first;
+}
+
+//  Whether object has a JSON form, nested at most FY_MSGPACK_MAX_DEPTH
+//  below depth: the checks, in the order of the values, that building
+//  its tree needs passed. 0, or -1 with errno and err.
+static int
+s_check (const msgpack_object *object, int depth, fy_error_t *err)
 {
     if (depth > FY_MSGPACK_MAX_DEPTH)
         return s_fail (err, EPROTO, "nested too deep");
     switch (object->type) {
         case MSGPACK_OBJECT_NIL:
-            return json_null ();
         case MSGPACK_OBJECT_BOOLEAN:
-            return json_boolean (object->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (object->via.u64 > (uint64_t) INT64_MAX)
-                return s_fail (err, ERANGE, "integer above int64");
-            return json_integer ((json_int_t) object->via.u64);
         case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return json_integer ((json_int_t) object->via.i64);
+            return 0;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            return object->via.u64 > (uint64_t) INT64_MAX
+                       ? s_fail (err, ERANGE, "integer above int64")
+                       : 0;
         case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: {
-            json_t *real = json_real (object->via.f64);
-            return real ? real : s_fail (err, EPROTO, "NaN or infinity");
-        }
-        case MSGPACK_OBJECT_STR: {
-            //  msgpack-c leaves ptr NULL for an empty string.
-            json_t *string =
-                json_stringn (object->via.str.size ? object->via.str.ptr : "",
-                              object->via.str.size);
-            //  jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL
-            //  semantics here, nothing else.
-            return string ? string : s_fail (err, EPROTO, "invalid UTF-8");
-        }
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t i = 0; i < object->via.array.size; i++) {
-                json_t *item =
-                    s_from_object (&object->via.array.ptr [i], depth + 1, err);
-                if (!item || json_array_append_new (array, item)) {
-                    json_decref (array);
-                    return NULL;
-                }
-            }
-            return array;
-        }
+        case MSGPACK_OBJECT_FLOAT64:
+            return isfinite (object->via.f64)
+                       ? 0
+                       : s_fail (err, EPROTO, "NaN or infinity");
+        case MSGPACK_OBJECT_STR:
+            return s_utf8_valid (s_str (&object->via.str), object->via.str.size)
+                       ? 0
+                       : s_fail (err, EPROTO, "invalid UTF-8");
+        case MSGPACK_OBJECT_ARRAY:
+            for (uint32_t i = 0; i < object->via.array.size; i++)
+                if (s_check (&object->via.array.ptr [i], depth + 1, err))
+                    return -1;
+            return 0;
         case MSGPACK_OBJECT_MAP: {
-            json_t *map = json_object ();
-            for (uint32_t i = 0; i < object->via.map.size; i++) {
-                const msgpack_object_kv *pair = &object->via.map.ptr [i];
-                json_t *value = NULL;
-                if (pair->key.type != MSGPACK_OBJECT_STR) {
-                    s_fail (err, EPROTO, "map key is not a string");
-                    goto bad_map;
-                }
-                //  As for values: an empty key comes with a NULL ptr.
-                size_t len = pair->key.via.str.size;
-                const char *key = len ? pair->key.via.str.ptr : "";
+            const msgpack_object_map *map = &object->via.map;
+            uint32_t strings = 0;
+            while (strings < map->size
+                   && map->ptr [strings].key.type == MSGPACK_OBJECT_STR)
+                strings++;
+            uint32_t duplicate = s_first_duplicate (map, strings);
+            for (uint32_t i = 0; i < map->size; i++) {
+                const msgpack_object_kv *pair = &map->ptr [i];
+                if (i == strings)
+                    return s_fail (err, EPROTO, "map key is not a string");
+                const msgpack_object_str *key = &pair->key.via.str;
                 //  An embedded NUL would truncate the key in jansson.
-                if (memchr (key, 0, len)) {
-                    s_fail (err, EPROTO, "map key holds NUL");
-                    goto bad_map;
-                }
-                if (json_object_getn (map, key, len)) {
-                    s_fail (err, EPROTO, "duplicate map key");
-                    goto bad_map;
-                }
-                value = s_from_object (&pair->val, depth + 1, err);
-                if (!value)
-                    goto bad_map;
-                if (json_object_setn_new (map, key, len, value)) {
-                    s_fail (err, EPROTO, "invalid UTF-8 in map key");
-                    goto bad_map;
-                }
-                continue;
-            bad_map:
-                json_decref (map);
-                return NULL;
+                if (memchr (s_str (key), 0, key->size))
+                    return s_fail (err, EPROTO, "map key holds NUL");
+                if (i == duplicate)
+                    return s_fail (err, EPROTO, "duplicate map key");
+                if (s_check (&pair->val, depth + 1, err))
+                    return -1;
+                if (!s_utf8_valid (s_str (key), key->size))
+                    return s_fail (err, EPROTO, "invalid UTF-8 in map key");
             }
-            return map;
+            return 0;
         }
         case MSGPACK_OBJECT_BIN:
             return s_fail (err, EPROTO, "bin has no JSON form");
@@ -186,11 +239,57 @@ s_from_object (const msgpack_object *object, int depth, fy_error_t *err)
     return s_fail (err, EPROTO, "unknown type");
 }
 
+int
+fy_msgpack_check_object (const msgpack_object *object, fy_error_t *err)
+{
+    assert (object);
+    return s_check (object, 0, err);
+}
+
+//  The tree of an object s_check passed.
+static json_t *
+s_build (const msgpack_object *object)
+{
+    switch (object->type) {
+        case MSGPACK_OBJECT_BOOLEAN:
+            return json_boolean (object->via.boolean);
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            return json_integer ((json_int_t) object->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return json_integer ((json_int_t) object->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return json_real (object->via.f64);
+        case MSGPACK_OBJECT_STR:
+            return json_stringn_nocheck (s_str (&object->via.str),
+                                         object->via.str.size);
+        case MSGPACK_OBJECT_ARRAY: {
+            json_t *array = json_array ();
+            for (uint32_t i = 0; i < object->via.array.size; i++)
+                json_array_append_new (array,
+                                       s_build (&object->via.array.ptr [i]));
+            return array;
+        }
+        case MSGPACK_OBJECT_MAP: {
+            json_t *map = json_object ();
+            for (uint32_t i = 0; i < object->via.map.size; i++) {
+                const msgpack_object_kv *pair = &object->via.map.ptr [i];
+                json_object_setn_new_nocheck (map, s_str (&pair->key.via.str),
+                                              pair->key.via.str.size,
+                                              s_build (&pair->val));
+            }
+            return map;
+        }
+        default:
+            return json_null ();
+    }
+}
+
 json_t *
 fy_msgpack_from_object (const msgpack_object *object, fy_error_t *err)
 {
     assert (object);
-    return s_from_object (object, 0, err);
+    return s_check (object, 0, err) ? NULL : s_build (object);
 }
 
 //  Read a big-endian length of width bytes at *at, advancing it.
@@ -335,8 +434,10 @@ json_t *
 fy_msgpack_decode (const void *data, size_t size, fy_error_t *err)
 {
     assert (data || size == 0);
-    if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH + 1))
-        return s_fail (err, EPROTO, "malformed, truncated or nested too deep");
+    if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH + 1)) {
+        s_fail (err, EPROTO, "malformed, truncated or nested too deep");
+        return NULL;
+    }
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
@@ -349,7 +450,7 @@ fy_msgpack_decode (const void *data, size_t size, fy_error_t *err)
     else if (offset != size)
         s_fail (err, EPROTO, "trailing bytes");
     else
-        value = s_from_object (&unpacked.data, 0, err);
+        value = fy_msgpack_from_object (&unpacked.data, err);
     msgpack_unpacked_destroy (&unpacked);
     return value;
 }

@@ -36,6 +36,13 @@ s_golden (const char *path, const char *name)
     ok (fy_event_encode_msgpack (event, &packed, &packed_size) == 0,
         "%s encodes", name);
     fy_event_t *carried = fy_event_decode_msgpack (packed, packed_size, &err);
+    //  Read from the msgpack as it is, before anything builds its tree.
+    char *payload = carried ? fy_event_payload_dumps (carried, NULL) : NULL;
+    char *want_payload = json_dumps (json_object_get (original, "payload"),
+                                     JSON_COMPACT | JSON_REAL_PRECISION (17));
+    is_str (payload, want_payload, "%s: its payload read from msgpack", name);
+    free (payload);
+    free (want_payload);
     char *got = carried ? fy_event_encode_json (carried) : NULL;
     is_str (got, want, "%s: JSON -> msgpack -> JSON is exact", name);
     char type [128];
@@ -191,6 +198,91 @@ s_sns (void)
     free (data);
 }
 
+//  An event's envelope as msgpack, then a payload of count members k0,
+//  k1, ... with the last one named again (a duplicate) when dup.
+static void
+s_pack_event (msgpack_packer *pk, int version, int count, bool dup)
+{
+    static const char *const strings [][2] = {
+        { "id", "00000000-0000-4000-8000-000000000001" },
+        { "type", "goal.created" },
+        { "source", "hr" },
+        { "occurredAt", "2026-12-01T10:00:00.000Z" },
+        { "companyId", "11111111-1111-4111-8111-111111111111" },
+    };
+    msgpack_pack_map (pk, 7);
+    for (size_t i = 0; i < 5; i++)
+        for (int j = 0; j < 2; j++) {
+            msgpack_pack_str (pk, strlen (strings [i][j]));
+            msgpack_pack_str_body (pk, strings [i][j], strlen (strings [i][j]));
+        }
+    msgpack_pack_str (pk, 7);
+    msgpack_pack_str_body (pk, "version", 7);
+    msgpack_pack_int (pk, version);
+    msgpack_pack_str (pk, 7);
+    msgpack_pack_str_body (pk, "payload", 7);
+    msgpack_pack_map (pk, (size_t) count + dup);
+    for (int i = 0; i < count + dup; i++) {
+        char key [16];
+        int len = snprintf (key, sizeof key, "k%d", i < count ? i : count - 1);
+        msgpack_pack_str (pk, (size_t) len);
+        msgpack_pack_str_body (pk, key, (size_t) len);
+        msgpack_pack_int (pk, i);
+    }
+}
+
+//  A worker's events, read from the msgpack as it is: the payload's
+//  members and text, and the errors the tree's way gives, word for word.
+static void
+s_msgpack_read (void)
+{
+    static const struct {
+        int version, count;
+        bool dup;
+        const char *error;
+    } cases [] = {
+        { 1, 3, false, NULL },
+        { 1, 12, false, NULL },
+        { 1, 3, true, "msgpack: duplicate map key" },
+        { 1, 12, true, "msgpack: duplicate map key" },
+        { 2, 3, false, "/version: unsupported" },
+        { 0, 3, false, "/version: type" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases [0]; c++) {
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init (&buffer);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+        s_pack_event (&pk, cases [c].version, cases [c].count, cases [c].dup);
+        fy_error_t err = { "" };
+        errno = 0;
+        fy_event_t *event =
+            fy_event_decode_msgpack (buffer.data, buffer.size, &err);
+        if (cases [c].error) {
+            ok (!event && errno == EPROTO, "case %zu refused", c);
+            is_str (err.text, cases [c].error, "case %zu: in the tree's words",
+                    c);
+        }
+        else {
+            is_str (fy_event_payload_string (event, "k0", NULL), NULL,
+                    "case %zu: a number is no string", c);
+            char *text = fy_event_payload_dumps (event, NULL);
+            ok (text && strncmp (text, "{\"k0\":0,\"k1\":1,", 14) == 0
+                    && text [strlen (text) - 1] == '}',
+                "case %zu: the payload's text in its order: %s", c, text);
+            free (text);
+            is_str (fy_event_payload_dumps (event, "k1"), NULL,
+                    "case %zu: a member that is no object has no text", c);
+            ok (json_integer_value (
+                    json_object_get (fy_event_payload (event), "k1"))
+                    == 1,
+                "case %zu: and its tree when asked for", c);
+        }
+        fy_event_destroy (&event);
+        msgpack_sbuffer_destroy (&buffer);
+    }
+}
+
 int
 main (void)
 {
@@ -208,6 +300,7 @@ main (void)
     ok (invalid >= 20, "%zu invalid samples", invalid);
     s_sns ();
     s_errors ();
+    s_msgpack_read ();
     size_t suite = tap_each_file (tap_testdata ("jsontestsuite/test_parsing"),
                                   ".json", s_json_suite);
     ok (suite > 300, "%zu JSONTestSuite files", suite);
