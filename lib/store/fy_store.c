@@ -86,27 +86,26 @@ static const char s_select [] = "SELECT id, type, version, source, " S_UTC (
     "FROM stored ORDER BY 1, 2 ON CONFLICT (company_id, hour) "           \
     "DO UPDATE SET touched = excluded.touched"
 
-//  The first copy of each id of a batch (in batch order) recorded in
-//  audit.event_ids unless the id is there already; its one column is the
-//  place in the batch (from 1) of each row recorded, the rows COPY then
-//  stores. A redelivery (an id stored already, by this connection or by
-//  another whose COMMIT it waits for) is not recorded and costs nothing
-//  more. The ids go in sorted, so two batches in flight on two
-//  connections take the locks of the ids they share in one order. Two
-//  array parameters: ids, occurred_at.
+//  The batch's distinct ids, each with the occurred_at of its first copy
+//  (in batch order; s_batch_fill picks it and sorts them), recorded in
+//  audit.event_ids unless the id is there already; its one column is
+//  each id recorded, whose rows COPY then stores. A redelivery (an id
+//  stored already, by this connection or by another whose COMMIT it
+//  waits for) is not recorded and costs nothing more. The ids go in
+//  sorted, so two batches in flight on two connections take the locks of
+//  the ids they share in one order. Picking and sorting in C leaves the
+//  server the insert alone (it was a third of the batch's time with the
+//  DISTINCT, sort and join done in SQL). Two array parameters: ids
+//  (binary), occurred_at.
 static const char s_ids_sql [] =
-    "WITH b AS (SELECT DISTINCT ON (id) id, occurred_at, n "
-    "FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY "
-    "AS b (id, occurred_at, n) ORDER BY id, n), "
-    "r AS (INSERT INTO audit.event_ids (id, occurred_at) "
-    "SELECT id, occurred_at FROM b ORDER BY id "
-    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "SELECT b.n FROM b JOIN r USING (id)";
+    "INSERT INTO audit.event_ids (id, occurred_at) "
+    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
 
 //  The hours of the rows a batch stored, noted as due for a digest: the
 //  last statement before the COMMIT, so that the lock it takes is held
 //  for as short a time as it can be. Two array parameters: occurred_at,
-//  company_id.
+//  company_id, of one row per (company, hour) (s_due_pick).
 static const char s_due_sql [] =
     "WITH stored AS (SELECT * FROM unnest($1::timestamptz[], $2::uuid[]) "
     "AS b (occurred_at, company_id)) " S_DUE_SQL;
@@ -180,19 +179,23 @@ static const char s_conflicts_given_sql [] = S_CONFLICTS_SQL (
 typedef struct {
     const char *values [S_COLS];
     char version [16];
-    //  Text of the jsonb columns: made for the INSERT methods only (the
-    //  COPY ones write the row's JSON straight into their data).
-    char *payload;
-    char *changes;
-    const fy_store_audit_row_t *row;
 } s_params_t;
 
-//  A batch mapped to rows and their parameters, and which of its rows
-//  s_ids_sql recorded (the ones stored).
+//  One distinct id of a batch: its bytes and its first row.
+typedef struct {
+    unsigned char bytes [FY_UUID_BYTES];
+    size_t row;
+} s_id_t;
+
+//  A batch mapped to rows and their parameters, its distinct ids sorted
+//  by their bytes, and which of its rows s_ids_sql recorded (the ones
+//  stored).
 typedef struct {
     fy_store_audit_row_t *rows;
     s_params_t *params;
     size_t count;
+    s_id_t *ids;
+    size_t id_count;
     bool *stored;
     size_t stored_count;
 } s_batch_t;
@@ -288,12 +291,6 @@ s_number (const char *text)
     return value;
 }
 
-static const char *
-s_string (json_t *object, const char *key)
-{
-    return json_string_value (json_object_get (object, key));
-}
-
 void
 fy_store_audit_row_from_event (fy_event_t *event, fy_store_audit_row_t *row)
 {
@@ -309,38 +306,45 @@ fy_store_audit_row_from_event (fy_event_t *event, fy_store_audit_row_t *row)
     row->company_id = fy_event_company_id (event);
     row->actor_id = fy_event_actor_id (event);
     row->correlation_id = fy_event_correlation_id (event);
-    json_t *payload = fy_event_payload (event);
-    row->payload = payload;
+    //  Read from the event as it came (msgpack), never through a tree.
+    row->payload = fy_event_payload_dumps (event, NULL);
     row->action = row->type;
     if (strcmp (row->type, "audit.recorded") == 0) {
-        const char *action = s_string (payload, "action");
+        const char *action = fy_event_payload_string (event, "action", NULL);
         if (action)
             row->action = action;
-        json_t *target = json_object_get (payload, "target");
-        row->target_type = s_string (target, "type");
-        row->target_id = s_string (target, "id");
-        json_t *changes = json_object_get (payload, "changes");
-        if (json_is_object (changes))
-            row->changes = changes;
+        row->target_type = fy_event_payload_string (event, "target", "type");
+        row->target_id = fy_event_payload_string (event, "target", "id");
+        row->changes = fy_event_payload_dumps (event, "changes");
     }
     else
         for (size_t i = 0; i < sizeof s_targets / sizeof s_targets [0]; i++) {
-            const char *id = s_string (payload, s_targets [i].key);
+            const char *id =
+                fy_event_payload_string (event, s_targets [i].key, NULL);
             if (id) {
                 row->target_type = s_targets [i].target_type;
                 row->target_id = id;
                 break;
             }
         }
-    row->user_agent = s_string (payload, "userAgent");
+    row->user_agent = fy_event_payload_string (event, "userAgent", NULL);
     //  The schema's ip pattern lets "999.1.1.1" through; inet would refuse
     //  it and with it the whole batch, so only real addresses are kept.
-    const char *ip = s_string (payload, "ip");
+    const char *ip = fy_event_payload_string (event, "ip", NULL);
     unsigned char addr [sizeof (struct in6_addr)];
     if (ip && strlen (ip) < sizeof row->ip
         && (inet_pton (AF_INET, ip, addr) == 1
             || inet_pton (AF_INET6, ip, addr) == 1))
         memcpy (row->ip, ip, strlen (ip) + 1);
+}
+
+void
+fy_store_audit_row_clear (fy_store_audit_row_t *row)
+{
+    assert (row);
+    free (row->payload);
+    free (row->changes);
+    row->payload = row->changes = NULL;
 }
 
 //  ---------------------------------------------------------------------
@@ -786,38 +790,14 @@ static void
 s_params_fill (s_params_t *params, const fy_store_audit_row_t *row)
 {
     snprintf (params->version, sizeof params->version, "%d", row->version);
-    params->row = row;
-    const char *values [S_COLS] = { row->id,
-                                    row->occurred_at,
-                                    row->type,
-                                    params->version,
-                                    row->source,
-                                    row->company_id,
-                                    row->actor_id,
-                                    row->correlation_id,
-                                    row->action,
-                                    row->target_type,
-                                    row->target_id,
-                                    row->ip [0] ? row->ip : NULL,
-                                    row->user_agent,
-                                    NULL,
-                                    NULL };
+    const char *values [S_COLS] = {
+        row->id,          row->occurred_at,    row->type,
+        params->version,  row->source,         row->company_id,
+        row->actor_id,    row->correlation_id, row->action,
+        row->target_type, row->target_id,      row->ip [0] ? row->ip : NULL,
+        row->user_agent,  row->payload,        row->changes
+    };
     memcpy (params->values, values, sizeof values);
-}
-
-//  The jsonb columns' text, for the methods that send parameters.
-static void
-s_params_dump (s_params_t *params, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        const fy_store_audit_row_t *row = params [i].row;
-        if (!params [i].payload)
-            params [i].payload = fy_json_dumps (row->payload, 0, NULL);
-        if (!params [i].changes && row->changes)
-            params [i].changes = fy_json_dumps (row->changes, 0, NULL);
-        params [i].values [S_COLS - 2] = params [i].payload;
-        params [i].values [S_COLS - 1] = params [i].changes;
-    }
 }
 
 //  "INSERT INTO fy_audit_in (...) VALUES ($1, ..., $15), ..." for rows
@@ -845,7 +825,6 @@ static int
 s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
                 fy_error_t *err)
 {
-    s_params_dump (params, count);
     const char **values =
         fy_xmalloc (sizeof *values * S_COLS
                     * (count < S_INSERT_ROWS ? count : S_INSERT_ROWS));
@@ -913,16 +892,6 @@ s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
     *len = (size_t) (out - *buffer);
 }
 
-//  json as compact JSON text in COPY text format. fy_json_dumps leaves no
-//  raw control character in it, so only its backslashes need doubling.
-static void
-s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
-{
-    char *text = fy_json_dumps (json, 0, NULL);
-    s_copy_value (buffer, len, size, text);
-    free (text);
-}
-
 //  The rows (those picked, or all when pick is NULL) in COPY text format,
 //  one buffer. Caller owns result.
 static char *
@@ -934,18 +903,12 @@ s_copy_encode (s_params_t *params, size_t count, const bool *pick,
     for (size_t i = 0; i < count; i++) {
         if (pick && !pick [i])
             continue;
-        for (int c = 0; c < S_COLS - 2; c++) {
+        //  The JSON columns too: fy_json_dumps leaves no raw control
+        //  character in them, so only their backslashes are doubled.
+        for (int c = 0; c < S_COLS; c++) {
             s_copy_value (&buffer, &len, &size, params [i].values [c]);
-            buffer [len++] = '\t';
+            buffer [len++] = c + 1 < S_COLS ? '\t' : '\n';
         }
-        const fy_store_audit_row_t *row = params [i].row;
-        s_copy_json (&buffer, &len, &size, row->payload);
-        buffer [len++] = '\t';
-        if (row->changes)
-            s_copy_json (&buffer, &len, &size, row->changes);
-        else
-            s_copy_value (&buffer, &len, &size, NULL);
-        buffer [len++] = '\n';
     }
     *len_p = len;
     return buffer;
@@ -1035,57 +998,159 @@ typedef enum {
     S_STMT_DUE
 } s_stmt_t;
 
-//  The text of stmt and its parameters for batch: one array literal per
-//  column, of the rows it is about (the ids: every row; the conflicts:
-//  the rows not stored; the hours due: the rows stored), in values.
-//  Returns the number of parameters; the caller frees them.
-static int
-s_stmt (s_stmt_t stmt, s_batch_t *batch, const char **sql,
-        char *values [S_COLS])
+//  A statement and its parameters: array literals, or (format 1) arrays
+//  in PostgreSQL's binary form.
+typedef struct {
+    const char *sql;
+    int count;
+    char *values [S_COLS];
+    int lengths [S_COLS];
+    int formats [S_COLS];
+    int result_format;
+} s_stmt_query_t;
+
+static void
+s_put32 (unsigned char *out, uint32_t value)
 {
-    static const int ids [2] = { 0, 1 };  //  id, occurred_at
-    static const int due [2] = { 1, 5 };  //  occurred_at, company_id
-    static const int all [S_COLS] = { 0, 1, 2,  3,  4,  5,  6, 7,
-                                      8, 9, 10, 11, 12, 13, 14 };
-    const int *columns = stmt == S_STMT_IDS   ? ids
-                         : stmt == S_STMT_DUE ? due
-                                              : all;
-    int ncols = stmt == S_STMT_CONFLICTS ? S_COLS : 2;
-    *sql = stmt == S_STMT_IDS   ? s_ids_sql
-           : stmt == S_STMT_DUE ? s_due_sql
-                                : s_conflicts_given_sql;
-    //  Whether a row is in: every one, or its stored flag is want.
-    bool every = stmt == S_STMT_IDS, want = stmt == S_STMT_DUE;
-    if (stmt == S_STMT_CONFLICTS)
-        for (size_t i = 0; i < batch->count; i++)
-            if (!batch->stored [i])
-                s_params_dump (&batch->params [i], 1);
-    for (int v = 0; v < ncols; v++) {
-        size_t size = 64 + batch->count * 48, len = 0;
-        char *buffer = fy_xmalloc (size);
-        for (size_t i = 0; i < batch->count; i++)
-            if (every || batch->stored [i] == want)
-                s_array_value (&buffer, &len, &size,
-                               batch->params [i].values [columns [v]]);
-        if (len == 0)
-            buffer [len++] = '{';
-        buffer [len++] = '}';
-        buffer [len] = '\0';
-        values [v] = buffer;
+    value = htonl (value);
+    memcpy (out, &value, 4);
+}
+
+//  The batch's distinct ids as a binary uuid[]: a one-dimensional array
+//  header (ndim, flags, element type, length, lower bound), then each
+//  element's length and bytes.
+static char *
+s_ids_array (s_batch_t *batch, int *length)
+{
+    size_t size = 20 + batch->id_count * (4 + FY_UUID_BYTES);
+    unsigned char *array = fy_xmalloc (size), *out = array + 20;
+    s_put32 (array, 1);
+    s_put32 (array + 4, 0);
+    s_put32 (array + 8, S_OID_UUID);
+    s_put32 (array + 12, (uint32_t) batch->id_count);
+    s_put32 (array + 16, 1);
+    for (size_t i = 0; i < batch->id_count; i++, out += 4 + FY_UUID_BYTES) {
+        s_put32 (out, FY_UUID_BYTES);
+        memcpy (out + 4, batch->ids [i].bytes, FY_UUID_BYTES);
     }
-    return ncols;
+    *length = (int) size;
+    return (char *) array;
+}
+
+//  An array literal of column of the rows picked (pick [i] == want), or
+//  of every row when pick is NULL; or of the rows the ids name, when ids.
+static char *
+s_array_literal (s_batch_t *batch, int column, const bool *pick, bool want,
+                 bool ids)
+{
+    size_t count = ids ? batch->id_count : batch->count;
+    size_t size = 64 + count * 48, len = 0;
+    char *buffer = fy_xmalloc (size);
+    for (size_t i = 0; i < count; i++) {
+        size_t row = ids ? batch->ids [i].row : i;
+        if (ids || !pick || pick [row] == want)
+            s_array_value (&buffer, &len, &size,
+                           batch->params [row].values [column]);
+    }
+    if (len == 0)
+        buffer [len++] = '{';
+    buffer [len++] = '}';
+    buffer [len] = '\0';
+    return buffer;
+}
+
+//  The hour (epoch ms) of row, or -1 when the row is within a millisecond
+//  of its hour's end: PostgreSQL rounds a fraction past the microsecond,
+//  so such a row may belong to the next hour and goes as it is.
+static int64_t
+s_due_hour (const fy_store_audit_row_t *row)
+{
+    int64_t hour_ms = 3600 * 1000;
+    int64_t hour = row->occurred_at_ms
+                   - ((row->occurred_at_ms % hour_ms) + hour_ms) % hour_ms;
+    return row->occurred_at_ms - hour == hour_ms - 1 ? -1 : hour;
+}
+
+static int
+s_due_compare (const void *a, const void *b, void *arg)
+{
+    const fy_store_audit_row_t *rows = arg;
+    const fy_store_audit_row_t *x = &rows [*(const size_t *) a],
+                               *y = &rows [*(const size_t *) b];
+    int by_company = strcmp (x->company_id, y->company_id);
+    if (by_company)
+        return by_company;
+    int64_t hx = s_due_hour (x), hy = s_due_hour (y);
+    return (hx > hy) - (hx < hy);
+}
+
+//  One stored row per (company, hour) in pick: the hours due are those
+//  of a handful of rows, not of every row stored.
+static void
+s_due_pick (s_batch_t *batch, bool *pick)
+{
+    size_t *order = fy_xmalloc (batch->count * sizeof *order), count = 0;
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->stored [i])
+            order [count++] = i;
+    qsort_r (order, count, sizeof *order, s_due_compare, batch->rows);
+    for (size_t i = 0; i < count; i++)
+        pick [order [i]] =
+            i == 0 || s_due_hour (&batch->rows [order [i]]) < 0
+            || s_due_compare (&order [i - 1], &order [i], batch->rows) != 0;
+    free (order);
+}
+
+//  stmt and its parameters for batch (the ids: the distinct ones; the
+//  conflicts: the rows not stored; the hours due: one stored row per
+//  company and hour). The caller frees the values.
+static void
+s_stmt (s_stmt_t stmt, s_batch_t *batch, s_stmt_query_t *query)
+{
+    memset (query, 0, sizeof *query);
+    if (stmt == S_STMT_IDS) {
+        query->sql = s_ids_sql;
+        query->count = 2;
+        query->values [0] = s_ids_array (batch, &query->lengths [0]);
+        query->formats [0] = 1;
+        query->values [1] = s_array_literal (batch, 1, NULL, false, true);
+        query->result_format = 1;
+    }
+    else if (stmt == S_STMT_DUE) {
+        bool *pick = fy_xcalloc (batch->count, sizeof *pick);
+        s_due_pick (batch, pick);
+        query->sql = s_due_sql;
+        query->count = 2;
+        query->values [0] = s_array_literal (batch, 1, pick, true, false);
+        query->values [1] = s_array_literal (batch, 5, pick, true, false);
+        free (pick);
+    }
+    else {
+        query->sql = s_conflicts_given_sql;
+        query->count = S_COLS;
+        for (int c = 0; c < S_COLS; c++)
+            query->values [c] =
+                s_array_literal (batch, c, batch->stored, false, false);
+    }
+}
+
+static void
+s_stmt_query_free (s_stmt_query_t *query)
+{
+    for (int v = 0; v < query->count; v++)
+        free (query->values [v]);
 }
 
 static PGresult *
 s_stmt_exec (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
 {
-    const char *sql;
-    char *values [S_COLS];
-    int count = s_stmt (stmt, batch, &sql, values);
-    PGresult *res = PQexecParams (self->conn, sql, count, NULL,
-                                  (const char *const *) values, NULL, NULL, 0);
-    for (int v = 0; v < count; v++)
-        free (values [v]);
+    s_stmt_query_t query;
+    s_stmt (stmt, batch, &query);
+    PGresult *res =
+        PQexecParams (self->conn, query.sql, query.count, NULL,
+                      (const char *const *) query.values, query.lengths,
+                      query.formats, query.result_format);
+    s_stmt_query_free (&query);
     return res;
 }
 
@@ -1093,14 +1158,28 @@ s_stmt_exec (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
 static int
 s_stmt_send (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
 {
-    const char *sql;
-    char *values [S_COLS];
-    int count = s_stmt (stmt, batch, &sql, values);
-    int sent = PQsendQueryParams (self->conn, sql, count, NULL,
-                                  (const char *const *) values, NULL, NULL, 0);
-    for (int v = 0; v < count; v++)
-        free (values [v]);
+    s_stmt_query_t query;
+    s_stmt (stmt, batch, &query);
+    int sent =
+        PQsendQueryParams (self->conn, query.sql, query.count, NULL,
+                           (const char *const *) query.values, query.lengths,
+                           query.formats, query.result_format);
+    s_stmt_query_free (&query);
     return sent;
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    const s_id_t *x = a, *y = b;
+    int by_bytes = memcmp (x->bytes, y->bytes, FY_UUID_BYTES);
+    return by_bytes ? by_bytes : (x->row > y->row) - (x->row < y->row);
+}
+
+static int
+s_id_bytes_compare (const void *key, const void *id)
+{
+    return memcmp (key, ((const s_id_t *) id)->bytes, FY_UUID_BYTES);
 }
 
 //  The rows s_ids_sql recorded, into batch->stored. Returns 0, or -1
@@ -1113,9 +1192,13 @@ s_ids_read (fy_store_t *self, s_batch_t *batch, PGresult *res, fy_error_t *err)
     memset (batch->stored, 0, batch->count * sizeof *batch->stored);
     batch->stored_count = 0;
     for (int r = 0; r < PQntuples (res); r++) {
-        int64_t n = s_number (PQgetvalue (res, r, 0));
-        if (n >= 1 && (size_t) n <= batch->count && !batch->stored [n - 1]) {
-            batch->stored [n - 1] = true;
+        const s_id_t *id =
+            PQgetlength (res, r, 0) == FY_UUID_BYTES
+                ? bsearch (PQgetvalue (res, r, 0), batch->ids, batch->id_count,
+                           sizeof *batch->ids, s_id_bytes_compare)
+                : NULL;
+        if (id && !batch->stored [id->row]) {
+            batch->stored [id->row] = true;
             batch->stored_count++;
         }
     }
@@ -1213,7 +1296,6 @@ static int
 s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
                   fy_error_t *err)
 {
-    s_params_dump (params, count);
     if (PQenterPipelineMode (self->conn) != 1) {
         s_error_conn (err, "pipeline", self->conn);
         errno = EIO;
@@ -1372,21 +1454,37 @@ s_batch_fill (s_batch_t *batch, fy_event_t **events, size_t count)
     batch->stored = fy_xcalloc (count, sizeof *batch->stored);
     batch->stored_count = 0;
     batch->count = count;
+    batch->ids = fy_xcalloc (count, sizeof *batch->ids);
     for (size_t i = 0; i < count; i++) {
         fy_store_audit_row_from_event (events [i], &batch->rows [i]);
         s_params_fill (&batch->params [i], &batch->rows [i]);
+        //  fy_event checked the id is a UUID.
+        int parsed = fy_uuid_parse (batch->rows [i].id, batch->ids [i].bytes);
+        assert (parsed == 0);
+        (void) parsed;
+        batch->ids [i].row = i;
     }
+    //  Sorted by bytes, then batch order: the first of each run of one id
+    //  is its first copy.
+    qsort (batch->ids, count, sizeof *batch->ids, s_id_compare);
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; i++)
+        if (distinct == 0
+            || memcmp (batch->ids [i].bytes, batch->ids [distinct - 1].bytes,
+                       FY_UUID_BYTES)
+                   != 0)
+            batch->ids [distinct++] = batch->ids [i];
+    batch->id_count = distinct;
 }
 
 static void
 s_batch_free (s_batch_t *batch)
 {
-    for (size_t i = 0; i < batch->count; i++) {
-        free (batch->params [i].payload);
-        free (batch->params [i].changes);
-    }
+    for (size_t i = 0; i < batch->count; i++)
+        fy_store_audit_row_clear (&batch->rows [i]);
     free (batch->params);
     free (batch->rows);
+    free (batch->ids);
     free (batch->stored);
     memset (batch, 0, sizeof *batch);
 }

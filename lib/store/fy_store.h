@@ -57,8 +57,9 @@ typedef struct {
 } fy_store_conflict_t;
 
 //  One audit.events row. Strings are borrowed from the event they were
-//  mapped from; payload and changes are borrowed json_t (changes may be
-//  NULL, as may every string marked so).
+//  mapped from, but for payload and changes: their JSON text, owned by
+//  the row (fy_store_audit_row_clear). changes may be NULL, as may every
+//  string marked so.
 typedef struct {
     const char *id;
     const char *type;
@@ -74,8 +75,8 @@ typedef struct {
     const char *target_id;          //  may be NULL
     char ip [48];                   //  "" when absent or not an address
     const char *user_agent;         //  may be NULL
-    json_t *payload;
-    json_t *changes;                //  may be NULL
+    char *payload;
+    char *changes;                  //  may be NULL
 } fy_store_audit_row_t;
 
 //  Search filters. company_id is required; every other field may be NULL
@@ -107,6 +108,10 @@ typedef struct {
 //  IPv4 or IPv6 address is left out (it stays in the payload).
 void
 fy_store_audit_row_from_event (fy_event_t *event, fy_store_audit_row_t *row);
+
+//  Free what the row owns (its JSON text).
+void
+fy_store_audit_row_clear (fy_store_audit_row_t *row);
 
 //  A store on url (a libpq URI or conninfo; borrowed only during the
 //  call). Does not connect yet. connect_timeout_s bounds each attempt.

@@ -228,15 +228,37 @@ test_schema_and_mapping (fy_store_t *store)
     fy_event_t *event =
         s_event ("00000000-0000-4000-8000-0000000000a1", "audit.recorded",
                  S_COMPANY_A, NULL, S_BASE_MS, payload);
-    fy_store_audit_row_t row;
-    fy_store_audit_row_from_event (event, &row);
-    is_str (row.action, "document.deleted", "audit.recorded: action");
-    is_str (row.target_type, "document", "audit.recorded: target type");
-    is_str (row.target_id, "doc-42", "audit.recorded: target id");
-    is_str (row.ip, "2001:db8::1", "audit.recorded: ip");
-    is_str (row.user_agent, "curl/8", "audit.recorded: user agent");
-    ok (json_is_object (row.changes), "audit.recorded: changes");
+    //  As a worker has it: decoded from the msgpack the broker carried,
+    //  read without a JSON tree.
+    char *packed = NULL;
+    size_t packed_size = 0;
+    ok (fy_event_encode_msgpack (event, &packed, &packed_size) == 0,
+        "audit.recorded: packed");
+    fy_event_t *carried = fy_event_decode_msgpack (packed, packed_size, NULL);
+    free (packed);
+    fy_event_t *forms [2] = { event, carried };
+    const char *form_names [2] = { "from JSON", "from msgpack" };
+    for (int f = 0; f < 2; f++) {
+        fy_store_audit_row_t row;
+        fy_store_audit_row_from_event (forms [f], &row);
+        is_str (row.action, "document.deleted", "audit.recorded %s: action",
+                form_names [f]);
+        is_str (row.target_type, "document", "audit.recorded %s: target type",
+                form_names [f]);
+        is_str (row.target_id, "doc-42", "audit.recorded %s: target id",
+                form_names [f]);
+        is_str (row.ip, "2001:db8::1", "audit.recorded %s: ip", form_names [f]);
+        is_str (row.user_agent, "curl/8", "audit.recorded %s: user agent",
+                form_names [f]);
+        is_str (row.changes, "{\"before\":{\"size\":1},\"after\":{\"size\":2}}",
+                "audit.recorded %s: changes", form_names [f]);
+        ok (row.payload && strncmp (row.payload, "{\"action\":", 10) == 0,
+            "audit.recorded %s: the payload in its key order", form_names [f]);
+        fy_store_audit_row_clear (&row);
+    }
+    fy_event_destroy (&carried);
     fy_event_destroy (&event);
+    fy_store_audit_row_t row;
 
     //  Other types: the type is the action, the main id the target.
     payload = json_pack ("{s:s, s:s, s:s}", "goalId", "g-1", "ownerId", "o-1",
@@ -249,6 +271,7 @@ test_schema_and_mapping (fy_store_t *store)
     is_str (row.target_id, "g-1", "goal.created: target id");
     is_str (row.ip, "", "an ip that is not an address is left out");
     ok (row.changes == NULL, "no changes");
+    fy_store_audit_row_clear (&row);
     fy_event_destroy (&event);
 }
 
