@@ -311,6 +311,10 @@ SELECT 'CREATE ROLE ferry_reporting NOLOGIN'
     WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ferry_reporting')
 \gexec
 GRANT ferry_reporting TO $PG_ROLE;
+-- The tests and benchmarks drop their scratch databases WITH (FORCE); an
+-- autovacuum worker in one has no role of ours, and only this lets the
+-- drop end it rather than fail.
+GRANT pg_signal_backend TO $PG_ROLE;
 EOF
     wait_for 15 postgres_up || {
         log_tail "$log"
