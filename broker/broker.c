@@ -366,29 +366,47 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        broker_delivery_t *delivery =
-            fy_list_entry (service->queue.next, broker_delivery_t, link);
-        fy_list_unlink (&delivery->link);
-        service->queued--;
-        delivery->state = BROKER_HELD;
-        delivery->holder = worker;
-        delivery->attempt++;
-        worker->held++;
-        fy_list_insert (worker->deliveries.prev, &delivery->link);
+        //  A worker that takes batches gets as many deliveries in one
+        //  EVENT as its free credit and the queue allow.
+        uint64_t count = worker->credit - worker->held;
+        if (count > worker->batch)
+            count = worker->batch;
+        if (count > service->queued)
+            count = service->queued;
         fy_proto_msg_t *out =
             broker_out_peer (self, &worker->peer, FY_PROTO_EVENT);
-        out->did = delivery->did;
-        out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
-        broker_bytes_t *bytes = delivery->event->bytes;
-        atomic_fetch_add (&bytes->refs, 1);
-        zmq_msg_close (&out->event);
-        zmq_msg_init_data (&out->event, bytes->data, bytes->size,
-                           s_bytes_release, bytes);
-        out->has_event = true;
+        for (uint64_t i = 0; i < (count > 1 ? count : 1); i++) {
+            broker_delivery_t *delivery =
+                fy_list_entry (service->queue.next, broker_delivery_t, link);
+            fy_list_unlink (&delivery->link);
+            service->queued--;
+            delivery->state = BROKER_HELD;
+            delivery->holder = worker;
+            delivery->attempt++;
+            worker->held++;
+            fy_list_insert (worker->deliveries.prev, &delivery->link);
+            zmq_msg_t *frame = &out->event;
+            if (count > 1) {
+                fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
+                entry->did = delivery->did;
+                entry->attempt = delivery->attempt;
+                frame = &entry->event;
+            }
+            else {
+                out->did = delivery->did;
+                out->attempt = delivery->attempt;
+                out->has_event = true;
+            }
+            broker_bytes_t *bytes = delivery->event->bytes;
+            atomic_fetch_add (&bytes->refs, 1);
+            zmq_msg_close (frame);
+            zmq_msg_init_data (frame, bytes->data, bytes->size, s_bytes_release,
+                               bytes);
+            if (delivery->attempt > 1)
+                fy_metric_inc (self->redelivered);
+        }
         broker_send (self);
-        if (delivery->attempt > 1)
-            fy_metric_inc (self->redelivered);
     }
     fy_metric_set (service->queued_gauge, (double) service->queued);
 }
@@ -436,6 +454,7 @@ s_flush (broker_t *self)
         if (client->granted) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
+            out->batch = FY_PROTO_BATCH_MAX;
             client->granted = 0;
             broker_send (self);
         }
@@ -704,6 +723,8 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     }
     worker->credit = in->credit;
     worker->pull = in->pull;
+    worker->batch =
+        in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
     broker_dispatch (self, worker->service);
 }
 
@@ -746,30 +767,55 @@ s_event_dispatch (broker_t *self, broker_event_t *event)
         broker_dispatch (self, event->deliveries [i].service);
 }
 
-static void
-s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
+//  One published event, queued but not dispatched. Credit is counted per
+//  event, batched or not. Returns the event, or NULL when it was answered
+//  at once (NACKed, or ACKed as unrouted).
+static broker_event_t *
+s_publish_one (broker_t *self, broker_client_t *client, uint64_t seq,
+               fy_proto_str_t type, zmq_msg_t *frame)
 {
     fy_metric_inc (self->published);
     if (self->draining) {
-        s_nack (self, client, in->seq, true, "draining");
-        return;
+        s_nack (self, client, seq, true, "draining");
+        return NULL;
     }
     if (client->credit == 0) {
-        s_nack (self, client, in->seq, true, "no_credit");
-        return;
+        s_nack (self, client, seq, true, "no_credit");
+        return NULL;
     }
     client->credit--;
     self->outstanding_credit--;
-    broker_event_t *event = s_event_new (self, in->type, &in->event);
+    broker_event_t *event = s_event_new (self, type, frame);
     if (!event) {
-        s_ack_later (self, client, in->seq);
-        return;
+        s_ack_later (self, client, seq);
+        return NULL;
     }
-    event->seq = in->seq;
+    event->seq = seq;
     event->client = client;
     fy_list_insert (client->events.prev, &event->link);
     client->unfinished++;
-    s_event_dispatch (self, event);
+    return event;
+}
+
+static void
+s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
+{
+    if (!in->entries_count) {
+        broker_event_t *event =
+            s_publish_one (self, client, in->seq, in->type, &in->event);
+        if (event)
+            s_event_dispatch (self, event);
+        return;
+    }
+    for (size_t i = 0; i < in->entries_count; i++)
+        s_publish_one (self, client, in->entries [i].seq, in->entries [i].type,
+                       &in->entries [i].event);
+    //  Dispatched once the whole batch is queued, so each worker gets its
+    //  share in as few EVENTs as its credit allows.
+    for (broker_service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services))
+        if (service->queued)
+            broker_dispatch (self, service);
 }
 
 //  A worker's answer about one delivery; stale dids (re-dispatched since,

@@ -120,6 +120,7 @@ struct s_worker {
     broker_service_t *service;
     uint64_t credit, held;  //  deliveries and requests in hand
     bool pull;  //  sends stream parts only within grant
+    uint64_t batch;  //  most deliveries in one EVENT; 0 or 1: one each
     fy_link_t deliveries;
     fy_link_t requests;
     fy_link_t link;  //  in service->workers
