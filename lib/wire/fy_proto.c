@@ -790,12 +790,14 @@ s_is_set (fy_proto_msg_t *msg, s_field_t field)
         case T_ENTRIES:
             return msg->entries_count > 0;
         case T_UINT:
-            //  NACK names seq or did; did 0 is never issued. PUBLISH and
-            //  EVENT name neither when they carry a batch. An optional
-            //  number (window, batch) is absent when 0.
-            if (field == F_SEQ || field == F_DID)
-                return !msg->entries_count
-                       && (field == F_DID ? msg->did != 0 : msg->did == 0);
+            //  PUBLISH and EVENT name seq or did unless they carry a
+            //  batch; NACK names seq or did, and did 0 is never issued.
+            //  An optional number (window, batch) is absent when 0.
+            if (field == F_SEQ || field == F_DID) {
+                if (msg->command != FY_PROTO_NACK)
+                    return !msg->entries_count;
+                return field == F_DID ? msg->did != 0 : msg->did == 0;
+            }
             return *s_uint_slot (msg, field) != 0;
         case T_BOOL:
             //  retryable and more are always sent; pull only when true.
