@@ -16,16 +16,20 @@
 static char s_dir [] = "/tmp/ferry-batch-XXXXXX";
 static proc_broker_at_t s_at;
 static int s_port;
-static size_t s_acks, s_nacks, s_retryable;
-static char s_reason [256];
+
+//  What the publisher heard (the handlers' arg).
+typedef struct {
+    size_t acks, nacks, retryable;
+    char reason [256];
+} s_heard_t;
 
 static void
 s_on_ack (fy_client_t *client, uint64_t seq, void *arg)
 {
     (void) client;
     (void) seq;
-    (void) arg;
-    s_acks++;
+    s_heard_t *heard = arg;
+    heard->acks++;
 }
 
 static void
@@ -34,32 +38,10 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
 {
     (void) client;
     (void) seq;
-    (void) arg;
-    s_nacks++;
-    s_retryable += retryable;
-    snprintf (s_reason, sizeof s_reason, "%s", reason);
-}
-
-//  An encoded event of type, and its id (id must hold FY_UUID_SIZE).
-static char *
-s_encoded (const char *type, char *id, size_t *size)
-{
-    char json [512];
-    fy_uuid_generate (id);
-    int len = snprintf (
-        json, sizeof json,
-        "{\"id\":\"%s\",\"type\":\"%s\",\"version\":1,\"source\":\"test\","
-        "\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
-        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{}}",
-        id, type);
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL, &err);
-    char *data = NULL;
-    if (!event || fy_event_encode_msgpack (event, &data, size))
-        BAIL_OUT ("test event: %s", err.text);
-    fy_event_destroy (&event);
-    return data;
+    s_heard_t *heard = arg;
+    heard->nacks++;
+    heard->retryable += retryable;
+    snprintf (heard->reason, sizeof heard->reason, "%s", reason);
 }
 
 //  The broker's ferry_broker_malformed_total, or -1.
@@ -81,19 +63,7 @@ s_malformed (void)
     return space ? strtol (space + 1, NULL, 10) : -1;
 }
 
-static void *
-s_raw (void *context)
-{
-    void *raw = zmq_socket (context, ZMQ_DEALER);
-    int linger = 0, timeout = 100;
-    zmq_setsockopt (raw, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    zmq_connect (raw, s_at.endpoint);
-    return raw;
-}
-
-//  A batched PUBLISH of count events of type from raw, seqs from first;
-//  frames beyond count (extra) make it malformed.
+//  A batched PUBLISH of count events of type from raw, seqs from first.
 static void
 s_raw_publish (void *raw, fy_proto_msg_t *out, const char *type, uint64_t first,
                size_t count)
@@ -103,7 +73,7 @@ s_raw_publish (void *raw, fy_proto_msg_t *out, const char *type, uint64_t first,
     char ids [FY_PROTO_BATCH_MAX + 1][FY_UUID_SIZE];
     for (size_t i = 0; i < count; i++) {
         size_t size = 0;
-        char *data = s_encoded (type, ids [i], &size);
+        char *data = proc_event_packed (type, 0, ids [i], &size);
         fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
         entry->seq = first + i;
         entry->id = fy_proto_str (ids [i]);
@@ -137,7 +107,10 @@ main (void)
     fy_client_t *client = fy_client_new (s_at.endpoint, "test", &err);
     if (!client)
         BAIL_OUT ("client: %s", err.text);
-    fy_client_handlers_t handlers = { .ack = s_on_ack, .nack = s_on_nack };
+    s_heard_t heard = { 0 };
+    fy_client_handlers_t handlers = { .ack = s_on_ack,
+                                      .nack = s_on_nack,
+                                      .arg = &heard };
     fy_client_set_handlers (client, &handlers);
     PROC_WAIT_FOR (client, fy_client_credit (client) == S_CREDIT, 5000);
     is_int (fy_client_credit (client), S_CREDIT, "client granted its credit");
@@ -152,7 +125,7 @@ main (void)
     for (size_t i = 0; i < S_CREDIT; i++) {
         const char *type = i % 2 ? "user.deleted" : "user.login";
         events [i] = (fy_client_event_t) { ids [i], type, NULL, 0, 0 };
-        data [i] = s_encoded (type, ids [i], &events [i].size);
+        data [i] = proc_event_packed (type, 0, ids [i], &events [i].size);
         events [i].msgpack = data [i];
     }
     size_t published = 0;
@@ -165,17 +138,17 @@ main (void)
     ok (fy_client_publish_batch (client, events, 1, &published) == -1
             && errno == EAGAIN && published == 0,
         "no credit: EAGAIN, nothing published");
-    PROC_WAIT_FOR (client, s_acks + s_nacks == S_CREDIT, 5000);
-    is_int (s_acks, S_CREDIT / 2, "the worker's ACKs reach the publisher");
-    is_int (s_retryable, S_CREDIT / 2, "its NACKs too, one per event");
-    is_str (s_reason, "test: try later", "with the worker's reason");
+    PROC_WAIT_FOR (client, heard.acks + heard.nacks == S_CREDIT, 5000);
+    is_int (heard.acks, S_CREDIT / 2, "the worker's ACKs reach the publisher");
+    is_int (heard.retryable, S_CREDIT / 2, "its NACKs too, one per event");
+    is_str (heard.reason, "test: try later", "with the worker's reason");
     for (size_t i = 0; i < S_CREDIT; i++)
         free (data [i]);
 
     //  2. A raw client's batch beyond its credit: the excess is NACKed
     //  no_credit, event by event, the rest delivered.
     void *context = zmq_ctx_new ();
-    void *raw = s_raw (context);
+    void *raw = proc_raw_dealer (context, s_at.endpoint, 100);
     fy_proto_msg_t out, in;
     fy_proto_msg_init (&out);
     fy_proto_msg_init (&in);
@@ -210,7 +183,7 @@ main (void)
 
     //  3. A worker that offers batches gets its deliveries together, no
     //  more than its credit at a time.
-    void *raw_worker = s_raw (context);
+    void *raw_worker = proc_raw_dealer (context, s_at.endpoint, 100);
     fy_proto_msg_t ready;
     fy_proto_msg_init (&ready);
     ready.command = FY_PROTO_READY;
