@@ -20,21 +20,29 @@
 #include <string.h>
 #include <unistd.h>
 
+//  The event's msgpack, after its deliveries (broker_int.h).
+static char *
+s_event_data (broker_event_t *event)
+{
+    return (char *) (event->deliveries + event->count);
+}
+
+//  Drop one reference to the event's block: the event's own, or an EVENT
+//  frame's (from libzmq's I/O thread).
 static void
-s_bytes_release (void *data, void *hint)
+s_event_release (void *data, void *hint)
 {
     (void) data;
-    broker_bytes_t *bytes = hint;
-    if (atomic_fetch_sub (&bytes->refs, 1) == 1)
-        free (bytes);
+    broker_event_t *event = hint;
+    if (atomic_fetch_sub (&event->refs, 1) == 1)
+        free (event);
 }
 
 //  The event's id for a log line, decoded from its bytes.
 static void
 s_event_id (broker_event_t *event, char id [FY_UUID_SIZE])
 {
-    json_t *json =
-        fy_msgpack_decode (event->bytes->data, event->bytes->size, NULL);
+    json_t *json = fy_msgpack_decode (s_event_data (event), event->size, NULL);
     const char *text = json_string_value (json_object_get (json, "id"));
     snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
     json_decref (json);
@@ -268,9 +276,8 @@ s_event_finish (broker_t *self, broker_event_t *event)
         fy_list_unlink (&event->link);
     }
     self->unfinished--;
-    s_bytes_release (NULL, event->bytes);
     free (event->reason);
-    free (event);
+    s_event_release (NULL, event);
 }
 
 //  Take a delivery out of whatever list holds it and out of the did map.
@@ -398,11 +405,11 @@ broker_dispatch (broker_t *self, broker_service_t *service)
                 out->attempt = delivery->attempt;
                 out->has_event = true;
             }
-            broker_bytes_t *bytes = delivery->event->bytes;
-            atomic_fetch_add (&bytes->refs, 1);
+            broker_event_t *event = delivery->event;
+            atomic_fetch_add (&event->refs, 1);
             zmq_msg_close (frame);
-            zmq_msg_init_data (frame, bytes->data, bytes->size, s_bytes_release,
-                               bytes);
+            zmq_msg_init_data (frame, s_event_data (event), event->size,
+                               s_event_release, event);
             if (delivery->attempt > 1)
                 fy_metric_inc (self->redelivered);
         }
@@ -740,14 +747,16 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
         fy_metric_inc (self->unrouted);
         return NULL;
     }
+    //  One block: the event, its deliveries, its bytes (one allocation,
+    //  its header and a pointer less per event than two).
+    size_t head = sizeof (broker_event_t) + count * sizeof (broker_delivery_t);
     size_t size = zmq_msg_size (frame);
-    broker_event_t *event =
-        fy_xcalloc (1, sizeof *event + count * sizeof (broker_delivery_t));
+    broker_event_t *event = fy_xmalloc (head + size);
+    memset (event, 0, head);
     event->count = event->pending = (uint16_t) count;
-    event->bytes = fy_xmalloc (sizeof *event->bytes + size);
-    atomic_init (&event->bytes->refs, 1);
-    event->bytes->size = (uint32_t) size;
-    memcpy (event->bytes->data, zmq_msg_data (frame), size);
+    atomic_init (&event->refs, 1);
+    event->size = (uint32_t) size;
+    memcpy (s_event_data (event), zmq_msg_data (frame), size);
     fy_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
@@ -1334,9 +1343,8 @@ broker_destroy (broker_t **self_p)
     for (uint32_t i = 0; i < self->slot_count; i++) {
         broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && --delivery->event->pending == 0) {
-            s_bytes_release (NULL, delivery->event->bytes);
             free (delivery->event->reason);
-            free (delivery->event);
+            s_event_release (NULL, delivery->event);
         }
     }
     free (self->slots);
