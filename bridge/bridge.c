@@ -172,34 +172,53 @@ s_group_busy (bridge_msg_t *msg)
     return msg->group && zhashx_lookup (msg->queue->busy, msg->group);
 }
 
-//  Publish what waits, in arrival order, within credit; a message of a
-//  busy FIFO group waits for its turn.
+//  Publish what waits, in arrival order, within credit, in batches (a
+//  receive's events in one PUBLISH); a message of a busy FIFO group waits
+//  for its turn. A group is busy from the moment its message joins a
+//  batch, so one batch never holds two of a group.
 static void
 s_publish_pending (bridge_t *self)
 {
-    bridge_msg_t *msg = zlistx_first (self->pending);
-    while (msg && fy_client_credit (self->client) > 0) {
-        bridge_msg_t *next = zlistx_next (self->pending);
-        if (s_group_busy (msg)) {
-            msg = next;
-            continue;
+    bridge_msg_t *msgs [FY_PROTO_BATCH_MAX];
+    fy_client_event_t events [FY_PROTO_BATCH_MAX];
+    size_t count;
+    do {
+        count = 0;
+        uint64_t credit = fy_client_credit (self->client);
+        for (bridge_msg_t *msg = zlistx_first (self->pending);
+             msg && count < credit && count < FY_PROTO_BATCH_MAX;
+             msg = zlistx_next (self->pending)) {
+            if (s_group_busy (msg))
+                continue;
+            if (msg->group)
+                zhashx_insert (msg->queue->busy, msg->group, msg);
+            msgs [count] = msg;
+            events [count++] =
+                (fy_client_event_t) { msg->event_id, msg->type, msg->msgpack,
+                                      msg->size, 0 };
         }
-        uint64_t seq;
-        if (fy_client_publish_raw (self->client, msg->event_id, msg->type,
-                                   msg->msgpack, msg->size, &seq)) {
+        size_t published = 0;
+        int rc =
+            fy_client_publish_batch (self->client, events, count, &published);
+        for (size_t i = 0; i < count; i++) {
+            bridge_msg_t *msg = msgs [i];
+            if (i >= published) {
+                if (msg->group)
+                    zhashx_delete (msg->queue->busy, msg->group);
+                continue;
+            }
+            bridge_unpend (self, msg);
+            msg->seq = events [i].seq;
+            msg->state = BRIDGE_PUBLISHED;
+            zhashx_insert (self->published, &msg->seq, msg);
+            fy_metric_inc (self->published_total);
+        }
+        if (rc) {
             if (errno != EAGAIN)
                 fy_log_warn ("bridge: publish failed: %s", strerror (errno));
             break;
         }
-        bridge_unpend (self, msg);
-        msg->seq = seq;
-        msg->state = BRIDGE_PUBLISHED;
-        zhashx_insert (self->published, &msg->seq, msg);
-        if (msg->group)
-            zhashx_insert (msg->queue->busy, msg->group, msg);
-        fy_metric_inc (self->published_total);
-        msg = next;
-    }
+    } while (count == FY_PROTO_BATCH_MAX);
 }
 
 //  --------------------------------------------------------------------

@@ -20,21 +20,29 @@
 #include <string.h>
 #include <unistd.h>
 
+//  The event's msgpack, after its deliveries (broker_int.h).
+static char *
+s_event_data (broker_event_t *event)
+{
+    return (char *) (event->deliveries + event->count);
+}
+
+//  Drop one reference to the event's block: the event's own, or an EVENT
+//  frame's (from libzmq's I/O thread).
 static void
-s_bytes_release (void *data, void *hint)
+s_event_release (void *data, void *hint)
 {
     (void) data;
-    broker_bytes_t *bytes = hint;
-    if (atomic_fetch_sub (&bytes->refs, 1) == 1)
-        free (bytes);
+    broker_event_t *event = hint;
+    if (atomic_fetch_sub (&event->refs, 1) == 1)
+        free (event);
 }
 
 //  The event's id for a log line, decoded from its bytes.
 static void
 s_event_id (broker_event_t *event, char id [FY_UUID_SIZE])
 {
-    json_t *json =
-        fy_msgpack_decode (event->bytes->data, event->bytes->size, NULL);
+    json_t *json = fy_msgpack_decode (s_event_data (event), event->size, NULL);
     const char *text = json_string_value (json_object_get (json, "id"));
     snprintf (id, FY_UUID_SIZE, "%s", text ? text : "?");
     json_decref (json);
@@ -268,9 +276,8 @@ s_event_finish (broker_t *self, broker_event_t *event)
         fy_list_unlink (&event->link);
     }
     self->unfinished--;
-    s_bytes_release (NULL, event->bytes);
     free (event->reason);
-    free (event);
+    s_event_release (NULL, event);
 }
 
 //  Take a delivery out of whatever list holds it and out of the did map.
@@ -366,29 +373,47 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         broker_worker_t *worker = s_pick_worker (service);
         if (!worker)
             break;
-        broker_delivery_t *delivery =
-            fy_list_entry (service->queue.next, broker_delivery_t, link);
-        fy_list_unlink (&delivery->link);
-        service->queued--;
-        delivery->state = BROKER_HELD;
-        delivery->holder = worker;
-        delivery->attempt++;
-        worker->held++;
-        fy_list_insert (worker->deliveries.prev, &delivery->link);
+        //  A worker that takes batches gets as many deliveries in one
+        //  EVENT as its free credit and the queue allow.
+        uint64_t count = worker->credit - worker->held;
+        if (count > worker->batch)
+            count = worker->batch;
+        if (count > service->queued)
+            count = service->queued;
         fy_proto_msg_t *out =
             broker_out_peer (self, &worker->peer, FY_PROTO_EVENT);
-        out->did = delivery->did;
-        out->attempt = delivery->attempt;
         out->service = fy_proto_str (service->name);
-        broker_bytes_t *bytes = delivery->event->bytes;
-        atomic_fetch_add (&bytes->refs, 1);
-        zmq_msg_close (&out->event);
-        zmq_msg_init_data (&out->event, bytes->data, bytes->size,
-                           s_bytes_release, bytes);
-        out->has_event = true;
+        for (uint64_t i = 0; i < (count > 1 ? count : 1); i++) {
+            broker_delivery_t *delivery =
+                fy_list_entry (service->queue.next, broker_delivery_t, link);
+            fy_list_unlink (&delivery->link);
+            service->queued--;
+            delivery->state = BROKER_HELD;
+            delivery->holder = worker;
+            delivery->attempt++;
+            worker->held++;
+            fy_list_insert (worker->deliveries.prev, &delivery->link);
+            zmq_msg_t *frame = &out->event;
+            if (count > 1) {
+                fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
+                entry->did = delivery->did;
+                entry->attempt = delivery->attempt;
+                frame = &entry->event;
+            }
+            else {
+                out->did = delivery->did;
+                out->attempt = delivery->attempt;
+                out->has_event = true;
+            }
+            broker_event_t *event = delivery->event;
+            atomic_fetch_add (&event->refs, 1);
+            zmq_msg_close (frame);
+            zmq_msg_init_data (frame, s_event_data (event), event->size,
+                               s_event_release, event);
+            if (delivery->attempt > 1)
+                fy_metric_inc (self->redelivered);
+        }
         broker_send (self);
-        if (delivery->attempt > 1)
-            fy_metric_inc (self->redelivered);
     }
     fy_metric_set (service->queued_gauge, (double) service->queued);
 }
@@ -436,6 +461,7 @@ s_flush (broker_t *self)
         if (client->granted) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
+            out->batch = FY_PROTO_BATCH_MAX;
             client->granted = 0;
             broker_send (self);
         }
@@ -704,6 +730,8 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     }
     worker->credit = in->credit;
     worker->pull = in->pull;
+    worker->batch =
+        in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
     broker_dispatch (self, worker->service);
 }
 
@@ -719,14 +747,16 @@ s_event_new (broker_t *self, fy_proto_str_t type, zmq_msg_t *frame)
         fy_metric_inc (self->unrouted);
         return NULL;
     }
+    //  One block: the event, its deliveries, its bytes (one allocation,
+    //  its header and a pointer less per event than two).
+    size_t head = sizeof (broker_event_t) + count * sizeof (broker_delivery_t);
     size_t size = zmq_msg_size (frame);
-    broker_event_t *event =
-        fy_xcalloc (1, sizeof *event + count * sizeof (broker_delivery_t));
+    broker_event_t *event = fy_xmalloc (head + size);
+    memset (event, 0, head);
     event->count = event->pending = (uint16_t) count;
-    event->bytes = fy_xmalloc (sizeof *event->bytes + size);
-    atomic_init (&event->bytes->refs, 1);
-    event->bytes->size = (uint32_t) size;
-    memcpy (event->bytes->data, zmq_msg_data (frame), size);
+    atomic_init (&event->refs, 1);
+    event->size = (uint32_t) size;
+    memcpy (s_event_data (event), zmq_msg_data (frame), size);
     fy_list_init (&event->link);
     self->unfinished++;
     for (size_t i = 0; i < count; i++) {
@@ -746,30 +776,55 @@ s_event_dispatch (broker_t *self, broker_event_t *event)
         broker_dispatch (self, event->deliveries [i].service);
 }
 
-static void
-s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
+//  One published event, queued but not dispatched. Credit is counted per
+//  event, batched or not. Returns the event, or NULL when it was answered
+//  at once (NACKed, or ACKed as unrouted).
+static broker_event_t *
+s_publish_one (broker_t *self, broker_client_t *client, uint64_t seq,
+               fy_proto_str_t type, zmq_msg_t *frame)
 {
     fy_metric_inc (self->published);
     if (self->draining) {
-        s_nack (self, client, in->seq, true, "draining");
-        return;
+        s_nack (self, client, seq, true, "draining");
+        return NULL;
     }
     if (client->credit == 0) {
-        s_nack (self, client, in->seq, true, "no_credit");
-        return;
+        s_nack (self, client, seq, true, "no_credit");
+        return NULL;
     }
     client->credit--;
     self->outstanding_credit--;
-    broker_event_t *event = s_event_new (self, in->type, &in->event);
+    broker_event_t *event = s_event_new (self, type, frame);
     if (!event) {
-        s_ack_later (self, client, in->seq);
-        return;
+        s_ack_later (self, client, seq);
+        return NULL;
     }
-    event->seq = in->seq;
+    event->seq = seq;
     event->client = client;
     fy_list_insert (client->events.prev, &event->link);
     client->unfinished++;
-    s_event_dispatch (self, event);
+    return event;
+}
+
+static void
+s_on_publish (broker_t *self, fy_proto_msg_t *in, broker_client_t *client)
+{
+    if (!in->entries_count) {
+        broker_event_t *event =
+            s_publish_one (self, client, in->seq, in->type, &in->event);
+        if (event)
+            s_event_dispatch (self, event);
+        return;
+    }
+    for (size_t i = 0; i < in->entries_count; i++)
+        s_publish_one (self, client, in->entries [i].seq, in->entries [i].type,
+                       &in->entries [i].event);
+    //  Dispatched once the whole batch is queued, so each worker gets its
+    //  share in as few EVENTs as its credit allows.
+    for (broker_service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services))
+        if (service->queued)
+            broker_dispatch (self, service);
 }
 
 //  A worker's answer about one delivery; stale dids (re-dispatched since,
@@ -1288,9 +1343,8 @@ broker_destroy (broker_t **self_p)
     for (uint32_t i = 0; i < self->slot_count; i++) {
         broker_delivery_t *delivery = self->slots [i].delivery;
         if (delivery && --delivery->event->pending == 0) {
-            s_bytes_release (NULL, delivery->event->bytes);
             free (delivery->event->reason);
-            free (delivery->event);
+            s_event_release (NULL, delivery->event);
         }
     }
     free (self->slots);

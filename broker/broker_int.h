@@ -31,7 +31,6 @@ typedef enum {
 } broker_outcome_t;
 
 typedef struct s_event broker_event_t;
-typedef struct s_bytes broker_bytes_t;
 typedef struct s_service broker_service_t;
 typedef struct s_worker broker_worker_t;
 typedef struct s_client broker_client_t;
@@ -52,25 +51,22 @@ struct s_event {
     broker_done_fn *done_fn;  //  or the broker's own publisher (HTTP)
     void *done_arg;
     char *reason;  //  of the first retryable failure, or NULL
-    broker_bytes_t *bytes;  //  the event's msgpack
     uint16_t count, pending, crashes;
     bool answered;  //  the publisher already has a NACK
     bool retry;  //  a delivery failed retryably
+    //  The event's msgpack follows its deliveries in the same block
+    //  (broker.c, s_event_data): copied out of the received frame
+    //  (holding the frame would pin libzmq's whole receive buffer,
+    //  kilobytes per event) and sent to each worker without another copy.
+    //  The block is freed when the event is finished and every EVENT that
+    //  carried it has left: libzmq drops its references from its I/O
+    //  thread, hence the atomic count (one for the event itself).
+    uint32_t size;
+    atomic_int refs;
     fy_link_t link;  //  in client->events
     //  The event's id is not kept: it is read from the bytes on the rare
     //  paths that log it.
     broker_delivery_t deliveries [];
-};
-
-//  The event's bytes, copied out of the received frame (holding the frame
-//  would pin libzmq's whole receive buffer, kilobytes per event) and sent
-//  to each worker without another copy. Every EVENT in flight holds a
-//  reference; libzmq drops its reference from its I/O thread, hence the
-//  atomic count.
-struct s_bytes {
-    atomic_int refs;
-    uint32_t size;
-    char data [];
 };
 
 //  A request waits on its service, then is held by one worker, until its
@@ -120,6 +116,7 @@ struct s_worker {
     broker_service_t *service;
     uint64_t credit, held;  //  deliveries and requests in hand
     bool pull;  //  sends stream parts only within grant
+    uint64_t batch;  //  most deliveries in one EVENT; 0 or 1: one each
     fy_link_t deliveries;
     fy_link_t requests;
     fy_link_t link;  //  in service->workers

@@ -83,6 +83,25 @@ fy_client_publish_raw (fy_client_t *self, const char *id, const char *type,
                        const void *msgpack, size_t size,
                        uint64_t *seq_p) FY_MUSTCHECK;
 
+//  One already encoded event of fy_client_publish_batch; seq is set when
+//  it is published.
+typedef struct {
+    const char *id, *type;
+    const void *msgpack;
+    size_t size;
+    uint64_t seq;
+} fy_client_event_t;
+
+//  Publish events [0, count) in order, in as few messages as the broker
+//  takes (batched PUBLISHes, PROTOCOL.md; one message per event to a
+//  broker older than batches), within credit. *published_p (may be
+//  NULL) gets how many of the first were published, each with its seq
+//  set. Returns 0 when all were; or -1 with errno EAGAIN when the credit
+//  ran out first, or an errno from libzmq.
+FY_EXPORT int
+fy_client_publish_batch (fy_client_t *self, fy_client_event_t *events,
+                         size_t count, size_t *published_p) FY_MUSTCHECK;
+
 //  Parts of a streamed reply (REPLY with more) the broker may have on
 //  the way before the reply handler has taken them (PROTOCOL.md,
 //  Requests): each part the handler returns from is granted again, so a

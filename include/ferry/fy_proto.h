@@ -1,7 +1,9 @@
 /*  fy_proto: the FERRY1 wire protocol (broker/PROTOCOL.md). A message is
     the frames "FERRY1", command, a msgpack header map and, for PUBLISH and
     EVENT, the event frame, which is carried as an opaque zmq_msg_t so the
-    broker forwards it without decoding or copying it.
+    broker forwards it without decoding or copying it. A batched PUBLISH or
+    EVENT carries a list of entries in its header and one event frame per
+    entry.
 
     One fy_proto_msg_t is reused for every message a loop receives: recv
     fills it, and its strings borrow from the received header frame until
@@ -18,6 +20,10 @@ extern "C" {
 #endif
 
 #define FY_PROTO_SIGNATURE "FERRY1"
+
+//  The most events one batched PUBLISH or EVENT carries; a batch of more
+//  is malformed (PROTOCOL.md, Batches).
+#define FY_PROTO_BATCH_MAX 64
 
 typedef enum {
     FY_PROTO_HELLO,
@@ -49,6 +55,15 @@ typedef struct {
     fy_proto_str_t value;
 } fy_proto_pair_t;
 
+//  One event of a batched PUBLISH (seq, id, type) or EVENT (did,
+//  attempt), with its event frame.
+typedef struct {
+    uint64_t seq;
+    fy_proto_str_t id, type;
+    uint64_t did, attempt;
+    zmq_msg_t event;
+} fy_proto_entry_t;
+
 typedef struct {
     fy_proto_command_t command;
     //  Header fields; which ones a command carries is in PROTOCOL.md.
@@ -61,6 +76,15 @@ typedef struct {
     bool retryable, more;
     //  READY: the worker sends stream parts only within their grant.
     bool pull;
+    //  CREDIT: the most events the broker takes in one PUBLISH; READY:
+    //  the most deliveries the worker takes in one EVENT. 0 (absent, as
+    //  from a peer older than batches): one per message.
+    uint64_t batch;
+    //  A batched PUBLISH or EVENT: its events, each with its frame, in
+    //  place of seq, id and type (or did and attempt) and event. Empty
+    //  (entries_count 0) for the one-event form.
+    fy_proto_entry_t *entries;
+    size_t entries_count;
     //  seqs (ACK and LEASE to a client) or, when dids is set, the
     //  delivery ids of a worker's ACK. NACK names did when it is not 0
     //  (the broker never issues did 0), else seq.
@@ -80,7 +104,7 @@ typedef struct {
     bool has_header_;
     void *unpacked_;            //  a msgpack_zone, reused
     void *buffer_;
-    size_t ids_size_, query_size_, headers_size_;
+    size_t ids_size_, query_size_, headers_size_, entries_size_;
 } fy_proto_msg_t;
 
 //  Prepare msg for use. Every initialized msg needs fy_proto_msg_close.
@@ -97,6 +121,12 @@ fy_proto_msg_close (fy_proto_msg_t *msg);
 //  Append one id (seq or did) to msg's list.
 FY_EXPORT void
 fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id);
+
+//  Append one entry to msg's batch and return it, zeroed, with an empty
+//  event frame to fill (zmq_msg_init_size, zmq_msg_init_data). Borrowed
+//  from msg until its next reset.
+FY_EXPORT fy_proto_entry_t *
+fy_proto_msg_add_entry (fy_proto_msg_t *msg);
 
 //  The fd of the connection a received msg came on (ZMQ_SRCFD; it may
 //  be closed, even reused, by now), or -1 when msg has no header.
@@ -140,7 +170,8 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
 
 //  Send msg: the identity frame when msg->has_identity, then the protocol
 //  frames. The event frame, when present, is consumed (it is sent, and
-//  msg->has_event is cleared), so keep a zmq_msg_copy to send it again.
+//  msg->has_event is cleared), so keep a zmq_msg_copy to send it again;
+//  so are a batch's entries' frames (left empty).
 //  The identity is kept. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
 fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;

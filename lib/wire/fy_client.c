@@ -14,6 +14,7 @@ struct fy_client {
     uint64_t credit;
     uint64_t next_seq, next_rid;
     uint64_t window;            //  parts of a stream asked ahead, or 0
+    uint64_t batch;             //  most events per PUBLISH the broker takes
     fy_client_handlers_t handlers;
 };
 
@@ -94,27 +95,87 @@ fy_client_credit (fy_client_t *self)
     return self->credit;
 }
 
+static void
+s_copy_frame (zmq_msg_t *frame, const fy_client_event_t *event)
+{
+    zmq_msg_close (frame);
+    zmq_msg_init_size (frame, event->size);
+    memcpy (zmq_msg_data (frame), event->msgpack, event->size);
+}
+
+//  One PUBLISH of count events (count within credit): the one-event form
+//  for one, a batch for more.
+static int
+s_publish (fy_client_t *self, fy_client_event_t *events, size_t count)
+{
+    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_PUBLISH);
+    uint64_t first = self->next_seq + 1;
+    if (count == 1) {
+        out->seq = first;
+        out->id = fy_proto_str (events [0].id);
+        out->type = fy_proto_str (events [0].type);
+        s_copy_frame (&out->event, &events [0]);
+        out->has_event = true;
+    }
+    else
+        for (size_t i = 0; i < count; i++) {
+            fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
+            entry->seq = first + i;
+            entry->id = fy_proto_str (events [i].id);
+            entry->type = fy_proto_str (events [i].type);
+            s_copy_frame (&entry->event, &events [i]);
+        }
+    //  Seqs are used up even when the send fails, as they always were.
+    self->next_seq += count;
+    if (fy_session_send (&self->session))
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        events [i].seq = first + i;
+    self->credit -= count;
+    return 0;
+}
+
+int
+fy_client_publish_batch (fy_client_t *self, fy_client_event_t *events,
+                         size_t count, size_t *published_p)
+{
+    assert (self);
+    assert (events || count == 0);
+    size_t done = 0;
+    int rc = 0;
+    while (done < count) {
+        size_t n = count - done;
+        uint64_t most = self->batch > 1 ? self->batch : 1;
+        if (n > most)
+            n = (size_t) most;
+        if (n > self->credit)
+            n = (size_t) self->credit;
+        if (n == 0) {
+            errno = EAGAIN;
+            rc = -1;
+            break;
+        }
+        if (s_publish (self, events + done, n)) {
+            rc = -1;
+            break;
+        }
+        done += n;
+    }
+    if (published_p)
+        *published_p = done;
+    return rc;
+}
+
 int
 fy_client_publish_raw (fy_client_t *self, const char *id, const char *type,
                        const void *msgpack, size_t size, uint64_t *seq_p)
 {
     assert (self);
-    if (self->credit == 0) {
-        errno = EAGAIN;
+    fy_client_event_t event = { id, type, msgpack, size, 0 };
+    if (fy_client_publish_batch (self, &event, 1, NULL))
         return -1;
-    }
-    fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_PUBLISH);
-    out->seq = ++self->next_seq;
-    out->id = fy_proto_str (id);
-    out->type = fy_proto_str (type);
-    zmq_msg_init_size (&out->event, size);
-    memcpy (zmq_msg_data (&out->event), msgpack, size);
-    out->has_event = true;
-    if (fy_session_send (&self->session))
-        return -1;
-    self->credit--;
     if (seq_p)
-        *seq_p = out->seq;
+        *seq_p = event.seq;
     return 0;
 }
 
@@ -192,6 +253,7 @@ static void
 s_reset (fy_client_t *self)
 {
     self->credit = 0;
+    self->batch = 0;
     if (self->handlers.reset)
         self->handlers.reset (self, self->handlers.arg);
 }
@@ -203,6 +265,10 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
     switch (in->command) {
         case FY_PROTO_CREDIT:
             self->credit += in->n;
+            //  Every CREDIT says it: absent from a broker older than
+            //  batches.
+            self->batch =
+                in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
             break;
         case FY_PROTO_ACK:
             for (size_t i = 0; h->ack && i < in->ids_count; i++)
@@ -328,6 +394,7 @@ fy_client_set_curve (fy_client_t *self, const char *server_key,
     if (fy_session_set_curve (&self->session, server_key, cert_path, err))
         return -1;
     self->credit = 0;
+    self->batch = 0;
     s_hello (self);
     return 0;
 }

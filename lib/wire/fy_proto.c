@@ -17,7 +17,8 @@ typedef enum {
     T_BOOL,
     T_IDS,
     T_MAP,
-    T_BODY
+    T_BODY,
+    T_ENTRIES
 } s_type_t;
 
 typedef enum {
@@ -41,6 +42,7 @@ typedef enum {
     F_ATTEMPT,
     F_STATUS,
     F_WINDOW,
+    F_BATCH,
     F_RETRYABLE,
     F_MORE,
     F_PULL,
@@ -48,6 +50,7 @@ typedef enum {
     F_DIDS,
     F_QUERY,
     F_HEADERS,
+    F_EVENTS,
     F_COUNT
 } s_field_t;
 
@@ -77,6 +80,7 @@ static const struct {
     [F_ATTEMPT] = { "attempt", T_UINT },
     [F_STATUS] = { "status", T_UINT },
     [F_WINDOW] = { "window", T_UINT },
+    [F_BATCH] = { "batch", T_UINT },
     [F_RETRYABLE] = { "retryable", T_BOOL },
     [F_MORE] = { "more", T_BOOL },
     [F_PULL] = { "pull", T_BOOL },
@@ -84,41 +88,48 @@ static const struct {
     [F_DIDS] = { "dids", T_IDS },
     [F_QUERY] = { "query", T_MAP },
     [F_HEADERS] = { "headers", T_MAP },
+    [F_EVENTS] = { "events", T_ENTRIES },
 };
 
 //  required: every one must be present; one_of: exactly one of these
-//  (ACK carries seqs or dids, NACK seq or did); optional: may be present.
+//  (ACK carries seqs or dids, NACK seq or did, PUBLISH seq or events,
+//  EVENT did or events); optional: may be present; single: required
+//  with the one-event form of PUBLISH and EVENT, refused beside events.
+//  event: the message ends with event frames, one per entry of events
+//  or one.
 static const struct {
     const char *name;
     uint32_t required, one_of, optional;
     bool event;
+    uint32_t single;
 } s_commands [FY_PROTO_COMMANDS] = {
-    [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false },
+    [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false, 0 },
     [FY_PROTO_READY] = { "READY", BIT (F_SERVICE) | BIT (F_CREDIT), 0,
-                         BIT (F_NAME) | BIT (F_PULL), false },
-    [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0, 0, false },
-    [FY_PROTO_PUBLISH] = { "PUBLISH", BIT (F_SEQ) | BIT (F_ID) | BIT (F_TYPE),
-                           0, 0, true },
-    [FY_PROTO_ACK] = { "ACK", 0, BIT (F_SEQS) | BIT (F_DIDS), 0, false },
+                         BIT (F_NAME) | BIT (F_PULL) | BIT (F_BATCH), false,
+                         0 },
+    [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0, BIT (F_BATCH), false, 0 },
+    [FY_PROTO_PUBLISH] = { "PUBLISH", 0, BIT (F_SEQ) | BIT (F_EVENTS), 0, true,
+                           BIT (F_ID) | BIT (F_TYPE) },
+    [FY_PROTO_ACK] = { "ACK", 0, BIT (F_SEQS) | BIT (F_DIDS), 0, false, 0 },
     [FY_PROTO_NACK] = { "NACK", BIT (F_RETRYABLE) | BIT (F_REASON),
-                        BIT (F_SEQ) | BIT (F_DID), 0, false },
-    [FY_PROTO_LEASE] = { "LEASE", BIT (F_SEQS), 0, 0, false },
-    [FY_PROTO_EVENT] = { "EVENT",
-                         BIT (F_DID) | BIT (F_SERVICE) | BIT (F_ATTEMPT), 0, 0,
-                         true },
+                        BIT (F_SEQ) | BIT (F_DID), 0, false, 0 },
+    [FY_PROTO_LEASE] = { "LEASE", BIT (F_SEQS), 0, 0, false, 0 },
+    [FY_PROTO_EVENT] = { "EVENT", BIT (F_SERVICE), BIT (F_DID) | BIT (F_EVENTS),
+                         0, true, BIT (F_ATTEMPT) },
     [FY_PROTO_REQUEST] = { "REQUEST",
                            BIT (F_RID) | BIT (F_METHOD) | BIT (F_PATH), 0,
                            BIT (F_SERVICE) | BIT (F_QUERY) | BIT (F_HEADERS)
                                | BIT (F_BODY) | BIT (F_WINDOW),
-                           false },
+                           false, 0 },
     [FY_PROTO_REPLY] = { "REPLY", BIT (F_RID) | BIT (F_STATUS), 0,
                          BIT (F_CONTENT_TYPE) | BIT (F_BODY) | BIT (F_MORE),
-                         false },
-    [FY_PROTO_MORE] = { "MORE", BIT (F_RID) | BIT (F_N), 0, 0, false },
-    [FY_PROTO_CANCEL] = { "CANCEL", BIT (F_RID), 0, 0, false },
-    [FY_PROTO_HEARTBEAT] = { "HEARTBEAT", 0, 0, 0, false },
-    [FY_PROTO_BYE] = { "BYE", 0, 0, 0, false },
-    [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0, false },
+                         false, 0 },
+    [FY_PROTO_MORE] = { "MORE", BIT (F_RID) | BIT (F_N), 0, 0, false, 0 },
+    [FY_PROTO_CANCEL] = { "CANCEL", BIT (F_RID), 0, 0, false, 0 },
+    [FY_PROTO_HEARTBEAT] = { "HEARTBEAT", 0, 0, 0, false, 0 },
+    [FY_PROTO_BYE] = { "BYE", 0, 0, 0, false, 0 },
+    [FY_PROTO_ERROR] = { "ERROR", BIT (F_CODE) | BIT (F_MESSAGE), 0, 0, false,
+                         0 },
 };
 
 //  Where each field lives in the message.
@@ -175,6 +186,8 @@ s_uint_slot (fy_proto_msg_t *msg, s_field_t field)
             return &msg->status;
         case F_WINDOW:
             return &msg->window;
+        case F_BATCH:
+            return &msg->batch;
         default:
             return NULL;
     }
@@ -211,8 +224,9 @@ s_clear_fields (fy_proto_msg_t *msg)
     //  Keep the owned arrays and the frames; zero everything else.
     uint64_t *ids = msg->ids;
     fy_proto_pair_t *query = msg->query, *headers = msg->headers;
+    fy_proto_entry_t *entries = msg->entries;
     size_t ids_size = msg->ids_size_, query_size = msg->query_size_,
-           headers_size = msg->headers_size_;
+           headers_size = msg->headers_size_, entries_size = msg->entries_size_;
     zmq_msg_t identity = msg->identity, event = msg->event,
               header = msg->header_;
     bool has_identity = msg->has_identity, has_event = msg->has_event,
@@ -224,6 +238,8 @@ s_clear_fields (fy_proto_msg_t *msg)
     msg->ids = ids;
     msg->query = query;
     msg->headers = headers;
+    msg->entries = entries;
+    msg->entries_size_ = entries_size;
     msg->ids_size_ = ids_size;
     msg->query_size_ = query_size;
     msg->headers_size_ = headers_size;
@@ -250,6 +266,8 @@ fy_proto_msg_reset (fy_proto_msg_t *msg)
     zmq_msg_init (&msg->event);
     zmq_msg_close (&msg->header_);
     zmq_msg_init (&msg->header_);
+    for (size_t i = 0; i < msg->entries_count; i++)
+        zmq_msg_close (&msg->entries [i].event);
     msg->has_identity = msg->has_event = msg->has_header_ = false;
     s_clear_fields (msg);
 }
@@ -273,6 +291,7 @@ fy_proto_msg_close (fy_proto_msg_t *msg)
     free (msg->ids);
     free (msg->query);
     free (msg->headers);
+    free (msg->entries);
     memset (msg, 0, sizeof *msg);
 }
 
@@ -285,6 +304,21 @@ fy_proto_msg_add_id (fy_proto_msg_t *msg, uint64_t id)
         msg->ids = fy_xrealloc (msg->ids, msg->ids_size_ * sizeof *msg->ids);
     }
     msg->ids [msg->ids_count++] = id;
+}
+
+fy_proto_entry_t *
+fy_proto_msg_add_entry (fy_proto_msg_t *msg)
+{
+    assert (msg);
+    if (msg->entries_count == msg->entries_size_) {
+        msg->entries_size_ = msg->entries_size_ ? msg->entries_size_ * 2 : 16;
+        msg->entries = fy_xrealloc (msg->entries,
+                                    msg->entries_size_ * sizeof *msg->entries);
+    }
+    fy_proto_entry_t *entry = &msg->entries [msg->entries_count++];
+    memset (entry, 0, sizeof *entry);
+    zmq_msg_init (&entry->event);
+    return entry;
 }
 
 int
@@ -356,6 +390,52 @@ s_malformed (fy_error_t *err, const char *command, const char *what,
 }
 
 static int
+s_str_of (const msgpack_object *value, fy_proto_str_t *str)
+{
+    if (value->type != MSGPACK_OBJECT_STR)
+        return -1;
+    //  msgpack-c gives NULL for an empty string; absent is NULL.
+    str->ptr = value->via.str.size ? value->via.str.ptr : "";
+    str->len = value->via.str.size;
+    return 0;
+}
+
+//  A batch: 1 to FY_PROTO_BATCH_MAX entries, [seq, id, type] in a
+//  PUBLISH, [did, attempt] in an EVENT (a did is never 0, as in NACK).
+static int
+s_entries (fy_proto_msg_t *msg, const msgpack_object *value)
+{
+    if (value->type != MSGPACK_OBJECT_ARRAY || value->via.array.size == 0
+        || value->via.array.size > FY_PROTO_BATCH_MAX)
+        return -1;
+    bool publish = msg->command == FY_PROTO_PUBLISH;
+    for (uint32_t i = 0; i < value->via.array.size; i++) {
+        const msgpack_object *item = &value->via.array.ptr [i];
+        if (item->type != MSGPACK_OBJECT_ARRAY
+            || item->via.array.size != (publish ? 3 : 2))
+            return -1;
+        const msgpack_object *part = item->via.array.ptr;
+        if (part [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -1;
+        fy_proto_entry_t *entry = fy_proto_msg_add_entry (msg);
+        if (publish) {
+            entry->seq = part [0].via.u64;
+            if (s_str_of (&part [1], &entry->id)
+                || s_str_of (&part [2], &entry->type))
+                return -1;
+        }
+        else {
+            if (part [0].via.u64 == 0
+                || part [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return -1;
+            entry->did = part [0].via.u64;
+            entry->attempt = part [1].via.u64;
+        }
+    }
+    return 0;
+}
+
+static int
 s_pairs (const msgpack_object *value, fy_proto_pair_t **pairs_p,
          size_t *count_p, size_t *size_p)
 {
@@ -396,15 +476,8 @@ s_store (fy_proto_msg_t *msg, s_field_t field, const msgpack_object *value)
             }
             //  A str body is as good as a bin one.
             __attribute__ ((fallthrough));
-        case T_STR: {
-            if (value->type != MSGPACK_OBJECT_STR)
-                return -1;
-            fy_proto_str_t *slot = s_str_slot (msg, field);
-            //  msgpack-c gives NULL for an empty string; absent is NULL.
-            slot->ptr = value->via.str.size ? value->via.str.ptr : "";
-            slot->len = value->via.str.size;
-            return 0;
-        }
+        case T_STR:
+            return s_str_of (value, s_str_slot (msg, field));
         case T_UINT:
             if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return -1;
@@ -433,6 +506,8 @@ s_store (fy_proto_msg_t *msg, s_field_t field, const msgpack_object *value)
                                   &msg->query_size_)
                        : s_pairs (value, &msg->headers, &msg->headers_count,
                                   &msg->headers_size_);
+        case T_ENTRIES:
+            return s_entries (msg, value);
     }
     return -1;
 }
@@ -473,9 +548,9 @@ s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
     if (root->type != MSGPACK_OBJECT_MAP)
         return s_malformed (err, command, "header is not a map", NULL);
     uint32_t seen = 0;
-    uint32_t allowed = s_commands [msg->command].required
-                       | s_commands [msg->command].one_of
-                       | s_commands [msg->command].optional;
+    uint32_t allowed =
+        s_commands [msg->command].required | s_commands [msg->command].one_of
+        | s_commands [msg->command].optional | s_commands [msg->command].single;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object_kv *kv = &root->via.map.ptr [i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
@@ -499,10 +574,23 @@ s_decode_header (fy_proto_msg_t *msg, const char *command, fy_error_t *err)
         return s_malformed (err, command, "missing", s_fields [field].key);
     }
     uint32_t one_of = s_commands [msg->command].one_of & seen;
-    if (s_commands [msg->command].one_of && __builtin_popcount (one_of) != 1)
-        return s_malformed (err, command, "needs exactly one of",
-                            msg->command == FY_PROTO_ACK ? "seqs/dids"
-                                                         : "seq/did");
+    if (s_commands [msg->command].one_of && __builtin_popcount (one_of) != 1) {
+        char names [64] = "";
+        size_t at = 0;
+        for (int field = 0; field < F_COUNT; field++)
+            if (s_commands [msg->command].one_of & BIT (field))
+                at += (size_t) snprintf (names + at, sizeof names - at, "%s%s",
+                                         at ? "/" : "", s_fields [field].key);
+        return s_malformed (err, command, "needs exactly one of", names);
+    }
+    uint32_t single = s_commands [msg->command].single;
+    if (seen & BIT (F_EVENTS) && seen & single)
+        return s_malformed (err, command, "events beside",
+                            s_fields [__builtin_ctz (seen & single)].key);
+    missing = single & ~seen;
+    if (!(seen & BIT (F_EVENTS)) && missing)
+        return s_malformed (err, command, "missing",
+                            s_fields [__builtin_ctz (missing)].key);
     return 0;
 }
 
@@ -584,19 +672,32 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
     }
     zmq_msg_move (&msg->header_, &frames [next++]);
     msg->has_header_ = true;
-    if (s_commands [command].event) {
-        if (next == count) {
-            s_malformed (err, name, "no event frame", NULL);
-            goto out;
-        }
-        zmq_msg_move (&msg->event, &frames [next++]);
-        msg->has_event = true;
+    if (s_decode_header (msg, name, err))
+        goto out;
+    //  The header says how many event frames follow: one per entry of a
+    //  batch, one for the one-event form.
+    size_t events = !s_commands [command].event ? 0
+                    : msg->entries_count        ? msg->entries_count
+                                                : 1;
+    if (count - next < events) {
+        s_malformed (err, name,
+                     msg->entries_count ? "fewer event frames than events"
+                                        : "no event frame",
+                     NULL);
+        goto out;
     }
-    if (next < count) {
+    if (count - next > events) {
         s_malformed (err, name, "too many frames", NULL);
         goto out;
     }
-    rc = s_decode_header (msg, name, err);
+    if (msg->entries_count)
+        for (size_t i = 0; i < events; i++)
+            zmq_msg_move (&msg->entries [i].event, &frames [next++]);
+    else if (events) {
+        zmq_msg_move (&msg->event, &frames [next++]);
+        msg->has_event = true;
+    }
+    rc = 0;
 out:
     //  Moved frames are left empty, so closing every one is safe.
     for (size_t i = 0; i < count; i++)
@@ -607,8 +708,9 @@ out:
 }
 
 //  The most frames a valid message has: identity, signature, command,
-//  header and event. recv reads one more, so decode sees "too many".
-#define S_MAX_FRAMES 5
+//  header and a batch's events. recv reads one more, so decode sees "too
+//  many".
+#define S_MAX_FRAMES (4 + FY_PROTO_BATCH_MAX)
 
 int
 fy_proto_recv (void *socket, bool router, int flags, fy_proto_msg_t *msg,
@@ -685,11 +787,17 @@ s_is_set (fy_proto_msg_t *msg, s_field_t field)
                                     : msg->headers_count > 0;
         case T_IDS:
             return (field == F_DIDS) == msg->dids;
+        case T_ENTRIES:
+            return msg->entries_count > 0;
         case T_UINT:
-            //  NACK names seq or did; did 0 is never issued. An optional
-            //  number (window) is absent when 0.
-            if (field == F_SEQ || field == F_DID)
+            //  PUBLISH and EVENT name seq or did unless they carry a
+            //  batch; NACK names seq or did, and did 0 is never issued.
+            //  An optional number (window, batch) is absent when 0.
+            if (field == F_SEQ || field == F_DID) {
+                if (msg->command != FY_PROTO_NACK)
+                    return !msg->entries_count;
                 return field == F_DID ? msg->did != 0 : msg->did == 0;
+            }
             return *s_uint_slot (msg, field) != 0;
         case T_BOOL:
             //  retryable and more are always sent; pull only when true.
@@ -732,6 +840,25 @@ s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
             else
                 s_pack_pairs (packer, msg->headers, msg->headers_count);
             break;
+        case T_ENTRIES:
+            msgpack_pack_array (packer, msg->entries_count);
+            for (size_t i = 0; i < msg->entries_count; i++) {
+                const fy_proto_entry_t *entry = &msg->entries [i];
+                if (msg->command == FY_PROTO_PUBLISH) {
+                    msgpack_pack_array (packer, 3);
+                    msgpack_pack_uint64 (packer, entry->seq);
+                    s_pack_str (packer, entry->id.ptr ? entry->id.ptr : "",
+                                entry->id.len);
+                    s_pack_str (packer, entry->type.ptr ? entry->type.ptr : "",
+                                entry->type.len);
+                }
+                else {
+                    msgpack_pack_array (packer, 2);
+                    msgpack_pack_uint64 (packer, entry->did);
+                    msgpack_pack_uint64 (packer, entry->attempt);
+                }
+            }
+            break;
     }
 }
 
@@ -740,7 +867,11 @@ static msgpack_sbuffer *
 s_pack_header (fy_proto_msg_t *msg)
 {
     assert (msg->command < FY_PROTO_COMMANDS);
+    //  Batches are of PUBLISH and EVENT only.
+    assert (!msg->entries_count || s_commands [msg->command].event);
     uint32_t present = s_commands [msg->command].required;
+    if (!msg->entries_count)
+        present |= s_commands [msg->command].single;
     for (int field = 0; field < F_COUNT; field++)
         if (((s_commands [msg->command].one_of
               | s_commands [msg->command].optional)
@@ -774,12 +905,13 @@ fy_proto_pack (fy_proto_msg_t *msg, zmq_msg_t *header)
     return 0;
 }
 
-//  Send the frames after the identity. header is bytes, not a message,
-//  so the common path needs no zmq_msg_t for it.
+//  Send the frames after the identity, up to the header; more when
+//  event frames follow. header is bytes, not a message, so the common
+//  path needs no zmq_msg_t for it.
 static int
-s_send_frames (void *socket, const void *identity, size_t identity_len,
-               fy_proto_command_t command, const void *header,
-               size_t header_len, zmq_msg_t *event)
+s_send_head (void *socket, const void *identity, size_t identity_len,
+             fy_proto_command_t command, const void *header, size_t header_len,
+             bool more)
 {
     const char *name = s_commands [command].name;
     if ((identity && zmq_send (socket, identity, identity_len, ZMQ_SNDMORE) < 0)
@@ -787,9 +919,7 @@ s_send_frames (void *socket, const void *identity, size_t identity_len,
                      ZMQ_SNDMORE)
                < 0
         || zmq_send (socket, name, strlen (name), ZMQ_SNDMORE) < 0
-        || zmq_send (socket, header, header_len, event ? ZMQ_SNDMORE : 0) < 0)
-        return -1;
-    if (event && zmq_msg_send (event, socket, 0) < 0)
+        || zmq_send (socket, header, header_len, more ? ZMQ_SNDMORE : 0) < 0)
         return -1;
     return 0;
 }
@@ -803,8 +933,10 @@ fy_proto_send_packed (void *socket, const void *identity, size_t identity_len,
     assert (header);
     assert (command < FY_PROTO_COMMANDS);
     assert (!s_commands [command].event == !event);
-    return s_send_frames (socket, identity, identity_len, command,
-                          zmq_msg_data (header), zmq_msg_size (header), event);
+    if (s_send_head (socket, identity, identity_len, command,
+                     zmq_msg_data (header), zmq_msg_size (header), event))
+        return -1;
+    return event && zmq_msg_send (event, socket, 0) < 0 ? -1 : 0;
 }
 
 int
@@ -812,14 +944,25 @@ fy_proto_send (void *socket, fy_proto_msg_t *msg)
 {
     assert (socket);
     assert (msg);
-    assert (!s_commands [msg->command].event || msg->has_event);
+    assert (!s_commands [msg->command].event || msg->has_event
+            || msg->entries_count);
     msgpack_sbuffer *buffer = s_pack_header (msg);
     bool event = s_commands [msg->command].event;
-    int rc = s_send_frames (
-        socket, msg->has_identity ? zmq_msg_data (&msg->identity) : NULL,
-        zmq_msg_size (&msg->identity), msg->command, buffer->data, buffer->size,
-        event ? &msg->event : NULL);
-    if (rc == 0 && event)
+    if (s_send_head (socket,
+                     msg->has_identity ? zmq_msg_data (&msg->identity) : NULL,
+                     zmq_msg_size (&msg->identity), msg->command, buffer->data,
+                     buffer->size, event))
+        return -1;
+    //  A batch's frames, or the one event.
+    for (size_t i = 0; i < msg->entries_count; i++)
+        if (zmq_msg_send (&msg->entries [i].event, socket,
+                          i + 1 < msg->entries_count ? ZMQ_SNDMORE : 0)
+            < 0)
+            return -1;
+    if (event && !msg->entries_count) {
+        if (zmq_msg_send (&msg->event, socket, 0) < 0)
+            return -1;
         msg->has_event = false;
-    return rc;
+    }
+    return 0;
 }

@@ -98,6 +98,7 @@ s_send_ready (fy_worker_t *self)
     out->name = fy_proto_str (self->name);
     out->credit = self->draining ? 0 : self->credit;
     out->pull = true;
+    out->batch = FY_PROTO_BATCH_MAX;
     if (fy_session_send (&self->session))
         fy_log_warn ("worker: READY not sent: %s", zmq_strerror (errno));
 }
@@ -558,18 +559,19 @@ s_on_cancel (fy_worker_t *self, fy_proto_msg_t *in)
     stream->cancelled = true;
 }
 
-//  An EVENT whose frame is not even msgpack can never succeed anywhere;
-//  the full decode waits until the handler asks for the event.
+//  A delivery whose frame is not even msgpack can never succeed
+//  anywhere; the full decode waits until the handler asks for the event.
 static fy_delivery_t *
-s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
+s_take_event (fy_worker_t *self, uint64_t did, uint64_t attempt,
+              zmq_msg_t *frame)
 {
-    const void *data = zmq_msg_data (&in->event);
-    size_t size = zmq_msg_size (&in->event);
+    const void *data = zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
     if (fy_msgpack_check (data, size, FY_MSGPACK_MAX_DEPTH + 1)) {
         fy_log_warn ("worker: did=%llu is not msgpack",
-                     (unsigned long long) in->did);
+                     (unsigned long long) did);
         fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_NACK);
-        out->did = in->did;
+        out->did = did;
         out->reason = fy_proto_str ("invalid_msgpack");
         if (fy_session_send (&self->session))
             fy_log_warn ("worker: NACK not sent");
@@ -577,8 +579,8 @@ s_take_event (fy_worker_t *self, fy_proto_msg_t *in)
     }
     //  One allocation: the delivery, then its bytes.
     fy_delivery_t *delivery = fy_xcalloc (1, sizeof *delivery + size);
-    delivery->did = in->did;
-    delivery->attempt = (unsigned) in->attempt;
+    delivery->did = did;
+    delivery->attempt = (unsigned) attempt;
     memcpy (delivery + 1, data, size);
     delivery->data_ = delivery + 1;
     delivery->size_ = size;
@@ -727,6 +729,24 @@ s_deliver_batch (fy_worker_t *self, size_t count)
     fy_worker_flush (self);
 }
 
+//  Add one delivery to the batch for the events callback, which holds
+//  count so far; returns the new count.
+static size_t
+s_gather (fy_worker_t *self, size_t count, uint64_t did, uint64_t attempt,
+          zmq_msg_t *frame)
+{
+    fy_delivery_t *delivery = s_take_event (self, did, attempt, frame);
+    if (!delivery)
+        return count;
+    if (count == self->batch_size) {
+        self->batch_size = self->batch_size ? self->batch_size * 2 : 64;
+        self->batch =
+            fy_xrealloc (self->batch, self->batch_size * sizeof *self->batch);
+    }
+    self->batch [count] = delivery;
+    return count + 1;
+}
+
 static int
 s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -744,17 +764,13 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
             break;
         }
         fy_proto_msg_t *in = &self->session.in;
-        if (in->command == FY_PROTO_EVENT) {
-            fy_delivery_t *delivery = s_take_event (self, in);
-            if (!delivery)
-                continue;
-            if (count == self->batch_size) {
-                self->batch_size = self->batch_size ? self->batch_size * 2 : 64;
-                self->batch = fy_xrealloc (
-                    self->batch, self->batch_size * sizeof *self->batch);
-            }
-            self->batch [count++] = delivery;
-        }
+        if (in->command == FY_PROTO_EVENT && in->entries_count)
+            for (size_t e = 0; e < in->entries_count; e++)
+                count =
+                    s_gather (self, count, in->entries [e].did,
+                              in->entries [e].attempt, &in->entries [e].event);
+        else if (in->command == FY_PROTO_EVENT)
+            count = s_gather (self, count, in->did, in->attempt, &in->event);
         else if (in->command == FY_PROTO_REQUEST) {
             s_deliver_batch (self, count);
             count = 0;

@@ -28,6 +28,12 @@
     CPU for the same receives and deletes (no floor: the bridge also
     decodes, validates and publishes every event).
 
+    pipeline_cpu: CPU per event of the whole pipeline in the best bridge
+    run, bridge + broker + worker (/proc/PID/stat, user + system), beside
+    the bare client's CPU per event for the same receives and deletes.
+    Bound: S_PIPELINE_RATIO times the bare client's (issue 16's goal is
+    also at most S_PIPELINE_GOAL_US in all, printed beside it).
+
     bridge_drain_cpu: where the machine's CPU went in the best bridge run
     (emulator, bridge, broker, worker, this bench), and the ratio that CPU
     allows at best: the run can be no shorter than the emulator's own CPU
@@ -46,8 +52,8 @@
     usage: bench_bridge SRCDIR
     Needs the stack's environment (AWS_ENDPOINT_URL_SQS, ...): eval
     "$(contrib/stack.sh env)". Exits 1 when bridge_drain is below its
-    floor, a receive-to-ACK figure above its bound, or the stack is
-    missing. */
+    floor, a receive-to-ACK figure or pipeline_cpu above its bound, or
+    the stack is missing. */
 #include "ferry/ferry.h"
 #include "aws/fy_aws_credentials.h"
 #include "aws/fy_aws_sign.h"
@@ -76,6 +82,8 @@
 #define S_QUEUES_MAX 8
 #define S_ACK_P99_MS 1000       //  bounds of receive to ACK
 #define S_ACK_MAX_MS 2000
+#define S_PIPELINE_RATIO 2.0    //  pipeline_cpu's bound, x the bare client
+#define S_PIPELINE_GOAL_US 30.0
 
 static char s_dir [] = "/tmp/ferry-bench-bridge-XXXXXX";
 static const char *s_endpoint;
@@ -755,6 +763,17 @@ main (int argc, char **argv)
             "client's CPU for the same receives and deletes, no floor)\n",
             cpu.bridge * per, limit_cpu.bench * per,
             cpu.bridge / limit_cpu.bench);
+    double pipeline_us =
+        (cpu.bridge + cpu.broker + cpu.worker) * 1e6 / S_BACKLOG;
+    double bare_us = limit_cpu.bench * 1e6 / S_BACKLOG;
+    double pipeline_ratio = pipeline_us / bare_us;
+    printf ("bench pipeline_cpu %.1f us/event limit=%.1f ratio=%.2f "
+            "(bridge %.1f + broker %.1f + worker %.1f us per event, the best "
+            "bridge run; limit: the bare client's CPU per event for the same "
+            "receives and deletes; bound %.1f, goal %.0f us in all)\n",
+            pipeline_us, bare_us, pipeline_ratio, cpu.bridge * 1e6 / S_BACKLOG,
+            cpu.broker * 1e6 / S_BACKLOG, cpu.worker * 1e6 / S_BACKLOG,
+            S_PIPELINE_RATIO, S_PIPELINE_GOAL_US);
     if (s_emulator) {
         //  The shortest the bridge run could be on this machine's cores.
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
@@ -774,5 +793,6 @@ main (int argc, char **argv)
     }
     fflush (stdout);
     return ratio < S_FLOOR || ack.p99_ms < 0 || ack.p99_ms > S_ACK_P99_MS
-           || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS;
+           || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS
+           || pipeline_ratio > S_PIPELINE_RATIO;
 }

@@ -1,7 +1,8 @@
 /*  Fuzz target for the FERRY1 frame decoder: what any peer of the broker
-    can put on the wire. The input is cut into 1 to 6 frames (the first
+    can put on the wire. The input is cut into 1 to 9 frames (the first
     byte picks how many; every frame but the last is a 2-byte big-endian
-    length and its bytes; the last takes the rest), then decoded as the
+    length and its bytes; the last takes the rest; batches of up to four
+    events fit), then decoded as the
     broker's ROUTER sees them and as a DEALER does. A message that decodes
     is packed again and must decode to the same fields. */
 #include "ferry/ferry.h"
@@ -13,8 +14,9 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-//  One more than a valid message has, so "too many frames" is reached.
-#define S_MAX_FRAMES 6
+//  Enough for a batch of four and one more, so "too many frames" is
+//  reached; a count modulo it keeps a seed's count below 6 as it was.
+#define S_MAX_FRAMES 9
 
 //  A failed check is a finding: say which, then crash for the fuzzer.
 #define S_CHECK(cond, what)                                        \
@@ -125,8 +127,17 @@ s_compare (fy_proto_msg_t *a, fy_proto_msg_t *b)
                  && a->window == b->window,
              "number changed");
     S_CHECK (a->retryable == b->retryable && a->more == b->more
-                 && a->pull == b->pull,
+                 && a->pull == b->pull && a->batch == b->batch,
              "flag changed");
+    S_CHECK (a->entries_count == b->entries_count, "batch size changed");
+    for (size_t i = 0; i < a->entries_count; i++) {
+        fy_proto_entry_t *x = &a->entries [i], *y = &b->entries [i];
+        S_CHECK (x->seq == y->seq && x->did == y->did
+                     && x->attempt == y->attempt && s_same_str (x->id, y->id)
+                     && s_same_str (x->type, y->type)
+                     && s_same_frame (&x->event, &y->event),
+                 "batch entry changed");
+    }
     S_CHECK (
         a->ids_count == b->ids_count && a->dids == b->dids
             && (a->ids_count == 0
@@ -163,6 +174,10 @@ s_round_trip (fy_proto_msg_t *msg, bool router)
     if (msg->has_event) {
         zmq_msg_init (&frames [count]);
         zmq_msg_copy (&frames [count++], &msg->event);
+    }
+    for (size_t i = 0; i < msg->entries_count; i++) {
+        zmq_msg_init (&frames [count]);
+        zmq_msg_copy (&frames [count++], &msg->entries [i].event);
     }
     fy_proto_msg_t again;
     fy_proto_msg_init (&again);

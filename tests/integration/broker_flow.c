@@ -154,11 +154,7 @@ s_each_acked_once (void)
 static void *
 s_raw_worker (void *context)
 {
-    void *raw = zmq_socket (context, ZMQ_DEALER);
-    int linger = 0, timeout = 50;
-    zmq_setsockopt (raw, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    zmq_connect (raw, s_at.endpoint);
+    void *raw = proc_raw_dealer (context, s_at.endpoint, 50);
     fy_proto_msg_t ready;
     fy_proto_msg_init (&ready);
     ready.command = FY_PROTO_READY;

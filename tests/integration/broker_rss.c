@@ -49,29 +49,6 @@ s_on_reset (fy_client_t *client, void *arg)
     ((s_counts_t *) arg)->resets++;
 }
 
-//  A real event, encoded once: the broker never decodes it, the worker
-//  does.
-static char *
-s_event (size_t *size_p, char *id)
-{
-    fy_uuid_generate (id);
-    char json [512];
-    int len = snprintf (
-        json, sizeof json,
-        "{\"id\":\"%s\",\"type\":\"user.login\",\"version\":1,"
-        "\"source\":\"test\",\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
-        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
-        "\"payload\":{\"note\":\"%0200d\"}}",
-        id, 0);
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL, &err);
-    char *packed = NULL;
-    if (!event || fy_event_encode_msgpack (event, &packed, size_p))
-        BAIL_OUT ("test event: %s", err.text);
-    fy_event_destroy (&event);
-    return packed;
-}
-
 int
 main (void)
 {
@@ -123,7 +100,7 @@ main (void)
 
     char id [FY_UUID_SIZE];
     size_t size;
-    char *event = s_event (&size, id);
+    char *event = proc_event_packed ("user.login", 200, id, &size);
     long max_kib = start_kib;
     size_t samples = 0;
     uint64_t max_outstanding = 0;

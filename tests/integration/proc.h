@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ferry/ferry.h"
 #include "tap.h"
 
 //  Every child a test starts is killed when the test exits, however it
@@ -214,6 +215,43 @@ proc_broker_scratch (char *template)
     if (!mkdtemp (template))
         BAIL_OUT ("mkdtemp %s: %s", template, strerror (errno));
     return proc_broker_at (template);
+}
+
+//  A DEALER to endpoint that never lingers and waits at most timeout_ms
+//  in a receive: a peer the test drives frame by frame.
+static inline void *
+proc_raw_dealer (void *context, const char *endpoint, int timeout_ms)
+{
+    void *raw = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt (raw, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (raw, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_connect (raw, endpoint);
+    return raw;
+}
+
+//  A real event of type with a new id (into id, FY_UUID_SIZE bytes) and
+//  a payload note of note_len digits, encoded as a publisher sends it
+//  (the broker never decodes it, a worker does). The caller frees it.
+static inline char *
+proc_event_packed (const char *type, int note_len, char *id, size_t *size_p)
+{
+    fy_uuid_generate (id);
+    char json [1024];
+    int len = snprintf (
+        json, sizeof json,
+        "{\"id\":\"%s\",\"type\":\"%s\",\"version\":1,"
+        "\"source\":\"test\",\"occurredAt\":\"2026-11-26T10:00:00.000Z\","
+        "\"companyId\":\"0b8c1d7e-1111-4a2b-9c3d-4e5f60718293\","
+        "\"payload\":{\"note\":\"%0*d\"}}",
+        id, type, note_len, 0);
+    fy_error_t err = { "" };
+    fy_event_t *event = fy_event_decode_json (json, (size_t) len, NULL, &err);
+    char *packed = NULL;
+    if (!event || fy_event_encode_msgpack (event, &packed, size_p))
+        BAIL_OUT ("test event: %s", err.text);
+    fy_event_destroy (&event);
+    return packed;
 }
 
 #endif

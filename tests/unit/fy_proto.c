@@ -126,6 +126,177 @@ s_test_decode (void)
     fy_proto_msg_close (&msg);
 }
 
+//  Send a batched PUBLISH of count events from the dealer; event i's
+//  frame is the byte 'a' + i repeated i + 1 times.
+static int
+s_send_batch (fy_proto_msg_t *out, size_t count)
+{
+    fy_proto_msg_reset (out);
+    out->command = FY_PROTO_PUBLISH;
+    for (size_t i = 0; i < count; i++) {
+        fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
+        entry->seq = 100 + i;
+        entry->id = fy_proto_str ("3f1c2a4e-9b7d-4c1e-8f00-0123456789ab");
+        entry->type = fy_proto_str (i % 2 ? "user.logout" : "user.login");
+        zmq_msg_init_size (&entry->event, i + 1);
+        memset (zmq_msg_data (&entry->event), 'a' + (int) (i % 26), i + 1);
+    }
+    return fy_proto_send (s_dealer, out);
+}
+
+//  Batched PUBLISH and EVENT (PROTOCOL.md, Batches), with its examples.
+static void
+s_test_batches (void)
+{
+    fy_proto_msg_t out, in;
+    fy_proto_msg_init (&out);
+    fy_proto_msg_init (&in);
+    fy_error_t err = { "" };
+
+    //  CREDIT and READY offer batches.
+    out.command = FY_PROTO_CREDIT;
+    out.n = 10;
+    out.batch = FY_PROTO_BATCH_MAX;
+    ok (s_trip (&out, &in, &err) == 0 && in.n == 10
+            && in.batch == FY_PROTO_BATCH_MAX,
+        "CREDIT says batch: %s", err.text);
+    out.batch = 0;
+    ok (s_trip (&out, &in, &err) == 0 && in.batch == 0,
+        "CREDIT without batch, as from an older broker");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_READY;
+    out.service = fy_proto_str ("audit");
+    out.credit = 8;
+    out.batch = 16;
+    ok (s_trip (&out, &in, &err) == 0 && in.batch == 16, "READY says batch");
+
+    //  A batch of three: entries in order, frames byte for byte.
+    ok (s_send_batch (&out, 3) == 0, "batched PUBLISH sent");
+    ok (out.entries_count == 3 && zmq_msg_size (&out.entries [0].event) == 0,
+        "send consumed the batch's frames");
+    ok (fy_proto_recv (s_router, true, 0, &in, &err) == 0
+            && in.command == FY_PROTO_PUBLISH && in.entries_count == 3
+            && !in.has_event && in.seq == 0,
+        "batched PUBLISH received: %s", err.text);
+    bool same = in.entries_count == 3;
+    for (size_t i = 0; same && i < 3; i++) {
+        fy_proto_entry_t *entry = &in.entries [i];
+        same = entry->seq == 100 + i
+               && fy_proto_str_is (entry->type,
+                                   i % 2 ? "user.logout" : "user.login")
+               && entry->id.len == 36 && zmq_msg_size (&entry->event) == i + 1
+               && ((char *) zmq_msg_data (&entry->event)) [i] == 'a' + (int) i;
+    }
+    ok (same, "each entry with its seq, id, type and frame");
+
+    //  The largest batch goes; the socket stays in step.
+    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX) == 0
+            && fy_proto_recv (s_router, true, 0, &in, &err) == 0
+            && in.entries_count == FY_PROTO_BATCH_MAX,
+        "a batch of %d: %s", FY_PROTO_BATCH_MAX, err.text);
+
+    //  EVENT: the broker's batch to one worker (PROTOCOL.md's example).
+    fy_proto_msg_t fwd;
+    fy_proto_msg_init (&fwd);
+    fwd.command = FY_PROTO_EVENT;
+    fwd.service = fy_proto_str ("audit");
+    zmq_msg_copy (&fwd.identity, &in.identity);
+    fwd.has_identity = true;
+    for (uint64_t did = 41; did <= 42; did++) {
+        fy_proto_entry_t *entry = fy_proto_msg_add_entry (&fwd);
+        entry->did = did;
+        entry->attempt = 1;
+        zmq_msg_copy (&entry->event, &in.entries [did - 41].event);
+    }
+    ok (fy_proto_send (s_router, &fwd) == 0
+            && fy_proto_recv (s_dealer, false, 0, &in, &err) == 0
+            && in.command == FY_PROTO_EVENT && in.entries_count == 2
+            && in.did == 0 && fy_proto_str_is (in.service, "audit")
+            && in.entries [1].did == 42 && in.entries [1].attempt == 1
+            && zmq_msg_size (&in.entries [1].event) == 2,
+        "batched EVENT to a worker: %s", err.text);
+    fy_proto_msg_close (&fwd);
+
+    //  Malformed batches are refused whole, the frames consumed.
+    //  PROTOCOL.md's PUBLISH example, ids shortened.
+    const char *example = "\x81\xa6"
+                          "events\x92\x93\x07\xa1x\xaauser.login"
+                          "\x93\x08\xa1y\xabuser.logout";
+    const char *two [] = { "FERRY1", "PUBLISH", example, "e7", "e8" };
+    size_t two_sizes [] = { 6, 7, 40, 2, 2 };
+    ok (s_decode (&in, two, two_sizes, 5, false, &err) == 0
+            && in.entries_count == 2 && in.entries [1].seq == 8
+            && fy_proto_str_is (in.entries [0].type, "user.login")
+            && fy_proto_str_is (in.entries [1].id, "y")
+            && fy_proto_str_is (in.entries [1].type, "user.logout"),
+        "two events, two frames: %s", err.text);
+    ok (s_decode (&in, two, two_sizes, 4, false, &err) == -1 && errno == EPROTO
+            && strstr (err.text, "fewer event frames than events")
+            && in.entries_count == 2
+            && zmq_msg_size (&in.entries [1].event) == 0,
+        "two events, one frame: %s", err.text);
+    const char *three [] = { "FERRY1", "PUBLISH", example, "e7", "e8", "e9" };
+    size_t three_sizes [] = { 6, 7, 40, 2, 2, 2 };
+    ok (s_decode (&in, three, three_sizes, 6, false, &err) == -1
+            && strstr (err.text, "too many frames"),
+        "two events, three frames: %s", err.text);
+    const char *empty_header = "\x81\xa6"
+                               "events\x90";
+    const char *empty [] = { "FERRY1", "PUBLISH", empty_header };
+    size_t empty_sizes [] = { 6, 7, 9 };
+    ok (s_decode (&in, empty, empty_sizes, 3, false, &err) == -1
+            && strstr (err.text, "wrong type for events"),
+        "an empty batch: %s", err.text);
+    const char *both_header = "\x82\xa3seq\x01\xa6"
+                              "events\x91\x93\x07\xa1x\xa1y";
+    const char *both [] = { "FERRY1", "PUBLISH", both_header, "e" };
+    size_t both_sizes [] = { 6, 7, 20, 1 };
+    ok (s_decode (&in, both, both_sizes, 4, false, &err) == -1
+            && strstr (err.text, "needs exactly one of seq/events"),
+        "seq beside events: %s", err.text);
+    const char *type_header = "\x82\xa4type\xa1y\xa6"
+                              "events\x91\x93\x07\xa1x\xa1y";
+    const char *type [] = { "FERRY1", "PUBLISH", type_header, "e" };
+    size_t type_sizes [] = { 6, 7, 22, 1 };
+    ok (s_decode (&in, type, type_sizes, 4, false, &err) == -1
+            && strstr (err.text, "events beside type"),
+        "type beside events: %s", err.text);
+    const char *shape_header = "\x81\xa6"
+                               "events\x91\x92\x07\xa1x";
+    const char *shape [] = { "FERRY1", "PUBLISH", shape_header, "e" };
+    size_t shape_sizes [] = { 6, 7, 13, 1 };
+    ok (s_decode (&in, shape, shape_sizes, 4, false, &err) == -1
+            && strstr (err.text, "wrong type for events"),
+        "an entry of the wrong shape: %s", err.text);
+    const char *did0_header = "\x82\xa7service\xa1"
+                              "a\xa6"
+                              "events\x91\x92\x00\x01";
+    const char *did0 [] = { "FERRY1", "EVENT", did0_header, "e" };
+    size_t did0_sizes [] = { 6, 5, 22, 1 };
+    ok (s_decode (&in, did0, did0_sizes, 4, false, &err) == -1
+            && strstr (err.text, "wrong type for events"),
+        "an EVENT entry with did 0: %s", err.text);
+    const char *no_attempt_header = "\x82\xa7service\xa1"
+                                    "a\xa3"
+                                    "did\x05";
+    const char *no_attempt [] = { "FERRY1", "EVENT", no_attempt_header, "e" };
+    size_t no_attempt_sizes [] = { 6, 5, 16, 1 };
+    ok (s_decode (&in, no_attempt, no_attempt_sizes, 4, false, &err) == -1
+            && strstr (err.text, "missing attempt"),
+        "the one-event EVENT still needs attempt: %s", err.text);
+    //  One more than the most: refused, and recv drains it all.
+    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX + 1) == 0
+            && fy_proto_recv (s_router, true, 0, &in, &err) == -1
+            && errno == EPROTO,
+        "a batch of %d refused: %s", FY_PROTO_BATCH_MAX + 1, err.text);
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_HEARTBEAT;
+    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
+        "socket in step after an oversized batch");
+    fy_proto_msg_close (&out);
+    fy_proto_msg_close (&in);
+}
+
 int
 main (void)
 {
@@ -374,6 +545,7 @@ main (void)
     out.command = FY_PROTO_HEARTBEAT;
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
         "socket in step after malformed messages");
+    s_test_batches ();
 
     //  The connection's fd: none on inproc, none before a message.
     is_int (fy_proto_msg_fd (&in), -1, "no fd on inproc");
