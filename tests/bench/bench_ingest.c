@@ -11,6 +11,7 @@
 
 #define S_INGEST_TIMEOUT_MS 120000
 #define S_ROUNDS 2
+#define S_PUBLISH_BATCH 10
 
 char *bench_admin;
 char bench_url [512];
@@ -183,15 +184,28 @@ s_publish (const bench_ingest_t *spec, fy_client_t *client, PGconn *conn,
     int64_t start = fy_clock_mono_ns ();
     int64_t until = fy_clock_mono_ms () + S_INGEST_TIMEOUT_MS;
     while (s_acked < goal && fy_clock_mono_ms () < until) {
+        //  Ten at a time, as the bridge publishes what one SQS receive
+        //  gives it (batched PUBLISHes).
         while (next < to && fy_client_credit (client) > 0) {
-            uint64_t seq;
-            if (fy_client_publish_raw (client, fy_event_id (events [next]),
-                                       fy_event_type (events [next]),
-                                       data [next], sizes [next], &seq)) {
+            fy_client_event_t batch [S_PUBLISH_BATCH];
+            size_t count = 0;
+            while (count < S_PUBLISH_BATCH && next + (int) count < to
+                   && count < fy_client_credit (client)) {
+                fy_event_t *event = events [next + (int) count];
+                batch [count] = (fy_client_event_t) {
+                    .id = fy_event_id (event),
+                    .type = fy_event_type (event),
+                    .msgpack = data [next + (int) count],
+                    .size = sizes [next + (int) count],
+                };
+                count++;
+            }
+            size_t published = 0;
+            if (fy_client_publish_batch (client, batch, count, &published)) {
                 fprintf (stderr, "bench: publish: %s\n", strerror (errno));
                 return -1;
             }
-            next++;
+            next += (int) published;
         }
         if (fy_client_wait (client, 100) && errno != EINTR)
             return -1;

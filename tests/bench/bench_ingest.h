@@ -2,7 +2,8 @@
     bench_analytics), against the stack's PostgreSQL (DATABASE_URL): a
     scratch database migrated with the real ferryctl, and the ingest
     figure measured one way for every worker that writes events to
-    PostgreSQL: events published with fy_client at full credit to
+    PostgreSQL: events published with fy_client at full credit, ten per
+    PUBLISH as the bridge publishes an SQS receive, to
     ferry-broker, written by the worker (its default batches; a pool of
     N), all real processes, timed to the last ACK (the worker ACKs after
     COMMIT), then counted; synchronous_commit on for every session
