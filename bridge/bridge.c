@@ -639,6 +639,17 @@ s_ack_p99_ms (bridge_t *self)
     return p99 < (double) self->ack_max_ms ? p99 : (double) self->ack_max_ms;
 }
 
+//  SQS calls made, of every action: a drain needs one receive and one
+//  delete batch per ten events.
+static double
+s_sqs_calls (bridge_t *self)
+{
+    double calls = 0;
+    for (size_t i = 0; i < self->action_count; i++)
+        calls += fy_metric_value (self->actions [i].latency);
+    return calls;
+}
+
 static void
 s_log_stats (bridge_t *self)
 {
@@ -646,14 +657,14 @@ s_log_stats (bridge_t *self)
         "bridge: stats received=%.0f published=%.0f acked=%.0f "
         "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
         "extended=%.0f released=%.0f republished=%.0f "
-        "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
-        "ack_p99_ms=%.0f ack_max_ms=%lld",
+        "sqs_calls=%.0f sqs_errors=%.0f pending=%zu unanswered=%zu "
+        "credit=%llu ack_p99_ms=%.0f ack_max_ms=%lld",
         fy_metric_value (self->received),
         fy_metric_value (self->published_total), fy_metric_value (self->acked),
         fy_metric_value (self->deleted), fy_metric_value (self->nacked),
         fy_metric_value (self->dlq_total), fy_metric_value (self->invalid),
         fy_metric_value (self->extended), fy_metric_value (self->released),
-        fy_metric_value (self->republished),
+        fy_metric_value (self->republished), s_sqs_calls (self),
         fy_metric_value (self->sqs_errors_total), zlistx_size (self->pending),
         zhashx_size (self->published),
         (unsigned long long) fy_client_credit (self->client),

@@ -21,7 +21,7 @@ run "broker_throughput broker_latency_p50 broker_latency_p99" \
     tests/bench/bench_broker flow
 run "broker_rss_100k broker_rss_100k_held" tests/bench/bench_broker rss
 #  Needs the stack: eval "$(contrib/stack.sh env)" first.
-run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_100k" \
+run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_100k bridge_sqs_calls_10" \
     tests/bench/bench_bridge "$srcdir"
 #  Need the stack too (DATABASE_URL).
 run audit_ingest tests/bench/bench_audit "$srcdir" ingest
