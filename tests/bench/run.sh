@@ -33,4 +33,7 @@ run analytics_rollup_1m tests/bench/bench_analytics "$srcdir" rollup
 run analytics_query_p99 tests/bench/bench_analytics "$srcdir" query
 #  Needs the stack (DATABASE_URL, SMTP_URL, SMTP_CAPTURE_URL).
 run notify_email sh "$srcdir/tests/bench/bench_notify.sh" "$srcdir"
+#  Needs the stack (AWS_ENDPOINT_URL_SQS, DATABASE_URL), node and npm (the
+#  first run installs the Node consumer from npm under the build).
+run node_peer_drain sh "$srcdir/tests/bench/bench_node_peer.sh" "$srcdir"
 exit $status
