@@ -99,11 +99,8 @@ rows () {
 backlog ferry
 dlq=$(peer create "bench-node-peer-$$-dlq") || die "cannot create a queue"
 queues="$queues $dlq"
-endpoint="ipc://$tmp/broker.sock"
-broker/ferry-broker --set broker.endpoint="$endpoint" --set http.enabled=false \
-    --set log.level=warn --set broker.stop_timeout_ms=0 \
-    --set "broker.routes=audit:*" 2>"$tmp/broker.log" &
-pids="$pids $!"
+. "$srcdir/tests/bench/bench_procs.sh"
+start_broker "audit:*"
 workers/audit/ferry-audit --set audit.broker="$endpoint" \
     --set log.level=warn 2>"$tmp/audit.log" &
 pids="$pids $!"
