@@ -103,8 +103,6 @@ s_msg_free (bridge_msg_t *msg)
     fy_list_unlink (&msg->link);
     fy_sqs_message_destroy (&msg->sqs);
     free (msg->msgpack);
-    free (msg->event_id);
-    free (msg->type);
     free (msg->error);
     free (msg);
 }
@@ -252,30 +250,58 @@ s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs,
     zlistx_add_end (self->undecoded, msg);
 }
 
+//  The event's msgpack with its id and type after it, in one allocation.
+static void
+s_keep (bridge_t *self, bridge_msg_t *msg, fy_event_t *event)
+{
+    const char *id = fy_event_id (event);
+    const char *type = fy_event_type (event);
+    size_t size = self->packed.size;
+    size_t id_size = strlen (id) + 1;
+    size_t type_size = strlen (type) + 1;
+    char *data = fy_xmalloc (size + id_size + type_size);
+    memcpy (data, self->packed.data, size);
+    memcpy (data + size, id, id_size);
+    memcpy (data + size + id_size, type, type_size);
+    msg->msgpack = data;
+    msg->size = size;
+    msg->event_id = data + size;
+    msg->type = data + size + id_size;
+}
+
 //  Decode and validate a received message, then queue it to be
-//  published, or reject it.
+//  published, or reject it. The event's tree lives in the arena only
+//  while this runs; what outlives it (the DLQ entry of a reject) is made
+//  after leaving.
 static void
 s_decode (bridge_t *self, bridge_msg_t *msg)
 {
     const char *body = fy_sqs_message_body (msg->sqs);
     fy_error_t err = { "" };
+    const char *reason = NULL;
+    (void) fy_json_arena_enter (self->arena);
     fy_event_t *event =
         fy_event_decode_json (body, strlen (body), self->schema, &err);
-    if (!event) {
-        fy_metric_inc (self->invalid);
-        bridge_reject (self, msg, fy_event_reason (errno), err.text);
-        return;
+    if (!event)
+        reason = fy_event_reason (errno);
+    else {
+        msgpack_packer packer;
+        msgpack_packer_init (&packer, &self->packed, msgpack_sbuffer_write);
+        self->packed.size = 0;
+        if (fy_msgpack_pack (&packer, fy_event_json (event)) == 0)
+            s_keep (self, msg, event);
+        else {
+            reason = "error";
+            fy_error_set (&err, "cannot encode the event as msgpack");
+        }
     }
-    if (fy_event_encode_msgpack (event, &msg->msgpack, &msg->size)) {
-        fy_metric_inc (self->invalid);
-        bridge_reject (self, msg, "error",
-                       "cannot encode the event as msgpack");
-        fy_event_destroy (&event);
-        return;
-    }
-    msg->event_id = fy_xstrdup (fy_event_id (event));
-    msg->type = fy_xstrdup (fy_event_type (event));
     fy_event_destroy (&event);
+    fy_json_arena_leave (self->arena);
+    if (reason) {
+        fy_metric_inc (self->invalid);
+        bridge_reject (self, msg, reason, err.text);
+        return;
+    }
     msg->pending_ms = fy_clock_mono_ms ();
     msg->handle = zlistx_add_end (self->pending, msg);
 }
@@ -632,6 +658,17 @@ s_ack_p99_ms (bridge_t *self)
     return p99 < (double) self->ack_max_ms ? p99 : (double) self->ack_max_ms;
 }
 
+//  SQS calls made, of every action: a drain needs one receive and one
+//  delete batch per ten events.
+static double
+s_sqs_calls (bridge_t *self)
+{
+    double calls = 0;
+    for (size_t i = 0; i < self->action_count; i++)
+        calls += fy_metric_value (self->actions [i].latency);
+    return calls;
+}
+
 static void
 s_log_stats (bridge_t *self)
 {
@@ -639,14 +676,14 @@ s_log_stats (bridge_t *self)
         "bridge: stats received=%.0f published=%.0f acked=%.0f "
         "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
         "extended=%.0f released=%.0f republished=%.0f "
-        "sqs_errors=%.0f pending=%zu unanswered=%zu credit=%llu "
-        "ack_p99_ms=%.0f ack_max_ms=%lld",
+        "sqs_calls=%.0f sqs_errors=%.0f pending=%zu unanswered=%zu "
+        "credit=%llu ack_p99_ms=%.0f ack_max_ms=%lld",
         fy_metric_value (self->received),
         fy_metric_value (self->published_total), fy_metric_value (self->acked),
         fy_metric_value (self->deleted), fy_metric_value (self->nacked),
         fy_metric_value (self->dlq_total), fy_metric_value (self->invalid),
         fy_metric_value (self->extended), fy_metric_value (self->released),
-        fy_metric_value (self->republished),
+        fy_metric_value (self->republished), s_sqs_calls (self),
         fy_metric_value (self->sqs_errors_total), zlistx_size (self->pending),
         zhashx_size (self->published),
         (unsigned long long) fy_client_credit (self->client),
@@ -860,6 +897,9 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     s_metrics_new (self);
     self->pending = zlistx_new ();
     self->undecoded = zlistx_new ();
+    //  A typical event's tree takes 5-10 KiB; larger ones take more blocks.
+    self->arena = fy_json_arena_new (64 * 1024);
+    msgpack_sbuffer_init (&self->packed);
     self->published = zhashx_new ();
     zhashx_set_key_hasher (self->published, fy_u64_hash);
     zhashx_set_key_comparator (self->published, fy_u64_compare);
@@ -979,6 +1019,8 @@ bridge_destroy (bridge_t **self_p)
     fy_http_client_destroy (&self->http);
     fy_aws_sign_destroy (&self->sign);
     fy_schema_destroy (&self->schema);
+    fy_json_arena_destroy (&self->arena);
+    msgpack_sbuffer_destroy (&self->packed);
     fy_metrics_destroy (&self->metrics);
     free (self->dlq_url);
     free (self);

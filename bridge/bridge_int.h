@@ -8,6 +8,7 @@
 #include "bridge_batch.h"
 #include "aws/fy_aws_sign.h"
 #include "aws/fy_sqs.h"
+#include "codec/fy_json_arena.h"
 #include "core/fy_list.h"
 #include "http/fy_http_client.h"
 
@@ -33,10 +34,11 @@ typedef struct s_msg {
     bridge_queue_t *queue;
     fy_sqs_message_t *sqs;
     bridge_state_t state;
-    //  A valid event: its msgpack and envelope, to publish (again).
+    //  A valid event: its msgpack and envelope, to publish (again). One
+    //  allocation: event_id and type are NUL-terminated after the msgpack.
     char *msgpack;
     size_t size;
-    char *event_id, *type;
+    const char *event_id, *type;
     //  A rejected one: why, for the DLQ's attributes.
     char *error;
     const char *reason;
@@ -98,6 +100,11 @@ struct bridge {
     fy_sqs_t *sqs;
     fy_aws_sign_t *sign;
     fy_schema_t *schema;
+    //  What decoding one event needs, reused: its jansson tree comes from
+    //  the arena, its msgpack is written in the buffer and then copied out
+    //  at its size (an sbuffer starts at 8 KiB).
+    fy_json_arena_t *arena;
+    msgpack_sbuffer packed;
     bridge_queue_t **queues;
     size_t queue_count;
     char *dlq_url;

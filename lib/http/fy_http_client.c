@@ -62,6 +62,10 @@ typedef struct s_timer {
     void *arg;
 } s_timer_t;
 
+//  Easy handles kept for reuse, at most: two long polls and the batch
+//  calls in flight beside them.
+#define S_IDLE_HANDLES 16
+
 struct fy_http_client {
     CURLM *multi;
     int epfd;
@@ -76,6 +80,11 @@ struct fy_http_client {
     //  free lists on every one.
     char *spare;
     size_t spare_cap;
+    //  Easy handles of finished requests, reset, for the next ones:
+    //  curl_easy_init and curl_easy_cleanup each time were 2% of the
+    //  bridge's CPU (a handle is a few allocations and kilobytes to clear).
+    CURL *idle [S_IDLE_HANDLES];
+    size_t idle_count;
 };
 
 struct fy_http_result {
@@ -98,15 +107,19 @@ fy_http_client_options_default (fy_http_client_options_t *options)
 //  --------------------------------------------------------------------
 //  curl's callbacks: keep the epoll set and the deadline in step.
 
+//  curl keeps a pointer per socket for us (curl_multi_assign): non-NULL
+//  once the socket is in the epoll set, so a socket new to the set is
+//  added at once rather than after a MOD that fails (about one in four
+//  epoll_ctl calls of a drain did).
 static int
 s_socket_cb (CURL *easy, curl_socket_t sock, int what, void *userp,
              void *socketp)
 {
     (void) easy;
-    (void) socketp;
     fy_http_client_t *self = userp;
     if (what == CURL_POLL_REMOVE) {
-        //  curl may already have closed it, which removed it from the set.
+        //  curl may already have closed it, which removed it from the set;
+        //  it forgets the pointer it kept.
         epoll_ctl (self->epfd, EPOLL_CTL_DEL, sock, NULL);
         return 0;
     }
@@ -115,11 +128,16 @@ s_socket_cb (CURL *easy, curl_socket_t sock, int what, void *userp,
         event.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         event.events |= EPOLLOUT;
-    if (epoll_ctl (self->epfd, EPOLL_CTL_MOD, sock, &event) == 0)
+    if (socketp && epoll_ctl (self->epfd, EPOLL_CTL_MOD, sock, &event) == 0)
         return 0;
-    if (errno == ENOENT
-        && epoll_ctl (self->epfd, EPOLL_CTL_ADD, sock, &event) == 0)
+    //  Not in the set, or no longer (a closed descriptor whose number
+    //  came back): add it.
+    if (epoll_ctl (self->epfd, EPOLL_CTL_ADD, sock, &event) == 0
+        || (errno == EEXIST
+            && epoll_ctl (self->epfd, EPOLL_CTL_MOD, sock, &event) == 0)) {
+        curl_multi_assign (self->multi, sock, self);
         return 0;
+    }
     return -1;
 }
 
@@ -203,16 +221,23 @@ fail:
 //  Buffers up to this size are kept for the next answer.
 #define S_SPARE_MAX (1024 * 1024)
 
+//  Every caller has taken the handle out of the multi handle first.
 static void
 s_request_free (s_request_t *request)
 {
-    if (request->easy)
+    fy_http_client_t *client = request->client;
+    if (request->easy && client->idle_count < S_IDLE_HANDLES) {
+        //  Its options back to the defaults; connections and the DNS
+        //  cache are the multi handle's and stay.
+        curl_easy_reset (request->easy);
+        client->idle [client->idle_count++] = request->easy;
+    }
+    else if (request->easy)
         curl_easy_cleanup (request->easy);
     fy_http_call_destroy (&request->call);
     for (size_t i = 0; i < request->ncopies; i++)
         free (request->copies [i]);
     free (request->copies);
-    fy_http_client_t *client = request->client;
     if (request->data && request->cap <= S_SPARE_MAX
         && request->cap > client->spare_cap) {
         free (client->spare);
@@ -251,6 +276,8 @@ fy_http_client_destroy (fy_http_client_t **self_p)
         self->timers = timer->next;
         free (timer);
     }
+    while (self->idle_count)
+        curl_easy_cleanup (self->idle [--self->idle_count]);
     if (self->multi) {
         curl_multi_cleanup (self->multi);
         curl_global_cleanup ();
@@ -629,7 +656,8 @@ fy_http_client_start (fy_http_client_t *self, fy_http_call_t **call_p,
     request->arg = arg;
     request->id = self->next_id++;
     request->started = fy_clock_mono_ms ();
-    request->easy = curl_easy_init ();
+    request->easy =
+        self->idle_count ? self->idle [--self->idle_count] : curl_easy_init ();
     if (!request->easy) {
         fy_error_set (err, "curl_easy_init failed");
         goto fail;

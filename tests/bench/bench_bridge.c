@@ -84,6 +84,9 @@
 #define S_ACK_MAX_MS 2000
 #define S_PIPELINE_RATIO 2.0    //  pipeline_cpu's bound, x the bare client
 #define S_PIPELINE_GOAL_US 30.0
+//  SQS calls per 10 events: the receive and the delete batch, and a
+//  little for the tail (a receive that brings fewer than ten).
+#define S_SQS_CALLS_MAX 2.1
 
 static char s_dir [] = "/tmp/ferry-bench-bridge-XXXXXX";
 static const char *s_endpoint;
@@ -552,9 +555,11 @@ s_watch_ms (const s_count_t *count, int64_t start_ns, int64_t now)
                                     : (int64_t) pause;
 }
 
-//  Receive to ACK in the bridge runs, worst so far.
+//  Receive to ACK in the bridge runs, worst so far, and the most SQS
+//  calls a run made.
 typedef struct {
     long p99_ms, max_ms;
+    long sqs_calls;
 } s_ack_t;
 
 //  Drain url through a new bridge; events/s, and the CPU spent during
@@ -610,6 +615,9 @@ s_bridge_run (const char *url, const char *dlq, const char *broker_at,
         ack->p99_ms = p99;
     if (max > ack->max_ms)
         ack->max_ms = max;
+    long calls = s_stat (log, "sqs_calls");
+    if (calls > ack->sqs_calls)
+        ack->sqs_calls = calls;
     s_stop (bridge);
     if (!end_ns || deleted != S_BACKLOG || acked != S_BACKLOG
         || dlq_sent != 0) {
@@ -723,7 +731,7 @@ main (int argc, char **argv)
 
     double rate = 0, limit = 0;
     s_cpu_t cpu = { 0 }, limit_cpu = { 0 };
-    s_ack_t ack = { -1, -1 };
+    s_ack_t ack = { -1, -1, -1 };
     for (int round = 0; round < S_ROUNDS; round++) {
         char name [32];
         snprintf (name, sizeof name, "limit%d", round);
@@ -757,6 +765,12 @@ main (int argc, char **argv)
             "bound, well under broker.lease_ms)\n",
             ack.max_ms, S_ACK_MAX_MS, (double) ack.max_ms / S_ACK_MAX_MS,
             S_ROUNDS);
+    //  The drain's own: one receive and one delete batch per ten events.
+    double calls = (double) ack.sqs_calls * 10 / S_BACKLOG;
+    printf ("bench bridge_sqs_calls_10 %.2f calls limit=2 ratio=%.2f (SQS "
+            "calls per 10 events, the most of %d bridge runs, as its stats "
+            "line counts them by the last delete; bound %.1f)\n",
+            calls, calls / 2, S_ROUNDS, S_SQS_CALLS_MAX);
     double per = 100000.0 / S_BACKLOG;
     printf ("bench bridge_cpu_100k %.2f s limit=%.2f ratio=%.2f "
             "(the bridge's utime+stime per 100,000 events; limit: the bare "
@@ -794,5 +808,6 @@ main (int argc, char **argv)
     fflush (stdout);
     return ratio < S_FLOOR || ack.p99_ms < 0 || ack.p99_ms > S_ACK_P99_MS
            || ack.max_ms < 0 || ack.max_ms > S_ACK_MAX_MS
-           || pipeline_ratio > S_PIPELINE_RATIO;
+           || pipeline_ratio > S_PIPELINE_RATIO || calls < 0
+           || calls > S_SQS_CALLS_MAX;
 }

@@ -39,11 +39,8 @@ export DATABASE_URL
 FERRY_STORE_MIGRATIONS_DIR="$srcdir/sql" tools/ferryctl migrate >/dev/null ||
     exit 1
 q () { psql -qXAt "$DATABASE_URL" -c "$1"; }
-endpoint="ipc://$tmp/broker.sock"
-broker/ferry-broker --set broker.endpoint="$endpoint" --set http.enabled=false \
-    --set log.level=warn --set broker.stop_timeout_ms=0 \
-    --set "broker.routes=notify:notification.*" 2>"$tmp/broker.log" &
-pids="$pids $!"
+. "$srcdir/tests/bench/bench_procs.sh"
+start_broker "notify:notification.*"
 workers/notify/ferry-notify --set notify.broker="$endpoint" \
     --set notify.smtp_starttls=none \
     --set notify.template_dir="$srcdir/templates" \

@@ -21,7 +21,7 @@ run "broker_throughput broker_latency_p50 broker_latency_p99" \
     tests/bench/bench_broker flow
 run "broker_rss_100k broker_rss_100k_held" tests/bench/bench_broker rss
 #  Needs the stack: eval "$(contrib/stack.sh env)" first.
-run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_100k pipeline_cpu" \
+run "bridge_drain bridge_drain_latency_p99 bridge_drain_latency_max bridge_cpu_100k bridge_sqs_calls_10 pipeline_cpu" \
     tests/bench/bench_bridge "$srcdir"
 #  Need the stack too (DATABASE_URL).
 run audit_ingest tests/bench/bench_audit "$srcdir" ingest
@@ -33,4 +33,7 @@ run analytics_rollup_1m tests/bench/bench_analytics "$srcdir" rollup
 run analytics_query_p99 tests/bench/bench_analytics "$srcdir" query
 #  Needs the stack (DATABASE_URL, SMTP_URL, SMTP_CAPTURE_URL).
 run notify_email sh "$srcdir/tests/bench/bench_notify.sh" "$srcdir"
+#  Needs the stack (AWS_ENDPOINT_URL_SQS, DATABASE_URL), node and npm (the
+#  first run installs the Node consumer from npm under the build).
+run node_peer_drain sh "$srcdir/tests/bench/bench_node_peer.sh" "$srcdir"
 exit $status
