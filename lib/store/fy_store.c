@@ -882,44 +882,13 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
     return rc;
 }
 
-//  Append value to buffer in COPY text format (\N for NULL).
-static void
-s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
-{
-    size_t need = value ? strlen (value) * 2 + 2 : 3;
-    if (*len + need + 1 > *size) {
-        *size = (*len + need + 1) * 2;
-        *buffer = fy_xrealloc (*buffer, *size);
-    }
-    char *out = *buffer + *len;
-    if (!value) {
-        memcpy (out, "\\N", 2);
-        *len += 2;
-        return;
-    }
-    for (const char *p = value; *p; p++) {
-        char escaped = *p == '\\'   ? '\\'
-                       : *p == '\t' ? 't'
-                       : *p == '\n' ? 'n'
-                       : *p == '\r' ? 'r'
-                                    : 0;
-        if (escaped) {
-            *out++ = '\\';
-            *out++ = escaped;
-        }
-        else
-            *out++ = *p;
-    }
-    *len = (size_t) (out - *buffer);
-}
-
 //  json as compact JSON text in COPY text format. fy_json_dumps leaves no
 //  raw control character in it, so only its backslashes need doubling.
 static void
 s_copy_json (char **buffer, size_t *len, size_t *size, json_t *json)
 {
     char *text = fy_json_dumps (json, 0, NULL);
-    s_copy_value (buffer, len, size, text);
+    fy_store_copy_value (buffer, len, size, text);
     free (text);
 }
 
@@ -935,7 +904,7 @@ s_copy_encode (s_params_t *params, size_t count, const bool *pick,
         if (pick && !pick [i])
             continue;
         for (int c = 0; c < S_COLS - 2; c++) {
-            s_copy_value (&buffer, &len, &size, params [i].values [c]);
+            fy_store_copy_value (&buffer, &len, &size, params [i].values [c]);
             buffer [len++] = '\t';
         }
         const fy_store_audit_row_t *row = params [i].row;
@@ -944,7 +913,7 @@ s_copy_encode (s_params_t *params, size_t count, const bool *pick,
         if (row->changes)
             s_copy_json (&buffer, &len, &size, row->changes);
         else
-            s_copy_value (&buffer, &len, &size, NULL);
+            fy_store_copy_value (&buffer, &len, &size, NULL);
         buffer [len++] = '\n';
     }
     *len_p = len;
@@ -1000,33 +969,6 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
     return rc;
 }
 
-//  Append value to buffer as one element of an array literal: quoted, or
-//  NULL.
-static void
-s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
-{
-    size_t need = (value ? strlen (value) * 2 : 4) + 4;
-    if (*len + need + 2 > *size) {
-        *size = (*len + need + 2) * 2;
-        *buffer = fy_xrealloc (*buffer, *size);
-    }
-    char *out = *buffer + *len;
-    *out++ = *len > 1 ? ',' : '{';
-    if (!value) {
-        memcpy (out, "NULL", 4);
-        *len = (size_t) (out + 4 - *buffer);
-        return;
-    }
-    *out++ = '"';
-    for (const char *p = value; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            *out++ = '\\';
-        *out++ = *p;
-    }
-    *out++ = '"';
-    *len = (size_t) (out - *buffer);
-}
-
 //  The statements of an AUTO append that take the batch's rows as
 //  arrays, one parameter per column.
 typedef enum {
@@ -1065,8 +1007,8 @@ s_stmt (s_stmt_t stmt, s_batch_t *batch, const char **sql,
         char *buffer = fy_xmalloc (size);
         for (size_t i = 0; i < batch->count; i++)
             if (every || batch->stored [i] == want)
-                s_array_value (&buffer, &len, &size,
-                               batch->params [i].values [columns [v]]);
+                fy_store_array_value (&buffer, &len, &size,
+                                      batch->params [i].values [columns [v]]);
         if (len == 0)
             buffer [len++] = '{';
         buffer [len++] = '}';

@@ -2,7 +2,8 @@
     fy_store, for the other libferry classes that keep their own tables
     in the same database (fy_audit_digest, fy_store_analytics), so they
     share the store's connection, backoff, reconnection and error
-    conventions instead of keeping a second. */
+    conventions instead of keeping a second; and the COPY and array text
+    encodings their writers share (fy_store_copy.c). */
 #ifndef FY_STORE_PG_H_INCLUDED
 #define FY_STORE_PG_H_INCLUDED
 
@@ -49,5 +50,20 @@ fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
 //  End the transaction open on the connection, if any.
 void
 fy_store_pg_rollback (fy_store_t *self);
+
+//  Append value to *buffer (*len used of *size, grown as needed) in COPY
+//  text format: \N for NULL, backslash, tab, newline and return escaped.
+//  Not terminated.
+void
+fy_store_copy_value (char **buffer, size_t *len, size_t *size,
+                     const char *value);
+
+//  Append value to *buffer as one element of an array literal: '{' before
+//  the first (when *len is 0), ',' before the others, quoted, or NULL.
+//  The caller closes it with '}' (and writes "{}" when nothing was
+//  appended). Not terminated.
+void
+fy_store_array_value (char **buffer, size_t *len, size_t *size,
+                      const char *value);
 
 #endif
