@@ -1120,35 +1120,6 @@ s_conflicts_parse (fy_store_t *self, PGresult *res, fy_error_t *err)
     return 0;
 }
 
-//  Read the results of one pipeline sync: one per query, then the sync.
-static int
-s_pipeline_results (fy_store_t *self, fy_error_t *err)
-{
-    int rc = 0;
-    while (true) {
-        PGresult *res = PQgetResult (self->conn);
-        if (!res) {
-            if (PQstatus (self->conn) != CONNECTION_OK) {
-                s_error_conn (err, "pipeline", self->conn);
-                errno = ECONNRESET;
-                return -1;
-            }
-            continue;           //  the end of one query's results
-        }
-        ExecStatusType status = PQresultStatus (res);
-        if (status == PGRES_PIPELINE_SYNC) {
-            PQclear (res);
-            return rc;
-        }
-        if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
-            PQclear (res);
-        else if (rc == 0)
-            rc = fy_store_pg_fail (self, res, "pipeline insert", err);
-        else
-            PQclear (res);
-    }
-}
-
 //  Stage the rows with one prepared single-row INSERT per row, sent
 //  without waiting for the previous one, synced every S_PIPELINE_ROWS.
 static int
@@ -1176,7 +1147,8 @@ s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
             rc = -1;
             break;
         }
-        rc = s_pipeline_results (self, err);
+        rc = fy_store_pg_pipeline_results (self, self->conn, NULL, 0,
+                                           "pipeline insert", err);
     }
     if (PQstatus (self->conn) == CONNECTION_OK)
         PQexitPipelineMode (self->conn);

@@ -372,43 +372,16 @@ s_bodies (s_apply_t *self, bool stale)
     return text;
 }
 
-//  Read the results of the count queries sent in pipeline mode and their
-//  sync, keeping each one's in results (may be NULL: cleared), then leave
-//  pipeline mode. Returns 0, or -1 with errno and err for the first that
-//  failed (the results of those after it are cleared).
+//  The results of a pipeline (fy_store_pg_pipeline_results), then out of
+//  pipeline mode.
 static int
 s_pipeline_end (fy_store_t *store, PGconn *conn, PGresult **results, int count,
                 fy_error_t *err)
 {
-    int rc = 0, q = 0;
-    while (true) {
-        PGresult *res = PQgetResult (conn);
-        if (!res) {
-            if (PQstatus (conn) != CONNECTION_OK) {
-                fy_error_set (err, "apply: %s", PQerrorMessage (conn));
-                errno = ECONNRESET;
-                return -1;
-            }
-            continue;           //  the end of one query's results
-        }
-        ExecStatusType status = PQresultStatus (res);
-        if (status == PGRES_PIPELINE_SYNC) {
-            PQclear (res);
-            break;
-        }
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            if (rc == 0 && status != PGRES_PIPELINE_ABORTED)
-                rc = fy_store_pg_fail (store, res, "apply", err);
-            else
-                PQclear (res);
-        }
-        else if (results && q < count && rc == 0)
-            results [q] = res;
-        else
-            PQclear (res);
-        q++;
-    }
-    if (PQexitPipelineMode (conn) != 1 && rc == 0) {
+    int rc = fy_store_pg_pipeline_results (store, conn, results, count, "apply",
+                                           err);
+    if (PQstatus (conn) == CONNECTION_OK && PQexitPipelineMode (conn) != 1
+        && rc == 0) {
         fy_error_set (err, "apply: %s", PQerrorMessage (conn));
         errno = EIO;
         rc = -1;

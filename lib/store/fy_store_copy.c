@@ -1,9 +1,10 @@
-/*  fy_store_copy: the text encodings the store's writers share: a value
-    as COPY text data and as one element of an array literal (a batch's
-    column as one parameter). fy_store's audit append and
-    fy_store_analytics' apply both build their data with them. */
+/*  fy_store_copy: what the store's batch writers share: a value as COPY
+    text data and as one element of an array literal (a batch's column as
+    one parameter), and the reading of a pipeline's results. fy_store's
+    audit append and fy_store_analytics' apply both use them. */
 #include "store/fy_store_pg.h"
 
+#include <errno.h>
 #include <string.h>
 
 //  Append value to buffer in COPY text format (\N for NULL).
@@ -64,4 +65,39 @@ fy_store_array_value (char **buffer, size_t *len, size_t *size,
     }
     *out++ = '"';
     *len = (size_t) (out - *buffer);
+}
+
+int
+fy_store_pg_pipeline_results (fy_store_t *self, PGconn *conn,
+                              PGresult **results, int count, const char *what,
+                              fy_error_t *err)
+{
+    int rc = 0, q = 0;
+    while (true) {
+        PGresult *res = PQgetResult (conn);
+        if (!res) {
+            if (PQstatus (conn) != CONNECTION_OK) {
+                fy_error_set (err, "%s: %s", what, PQerrorMessage (conn));
+                errno = ECONNRESET;
+                return -1;
+            }
+            continue;           //  the end of one query's results
+        }
+        ExecStatusType status = PQresultStatus (res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (res);
+            return rc;
+        }
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            if (rc == 0 && status != PGRES_PIPELINE_ABORTED)
+                rc = fy_store_pg_fail (self, res, what, err);
+            else
+                PQclear (res);
+        }
+        else if (results && q < count && rc == 0)
+            results [q] = res;
+        else
+            PQclear (res);
+        q++;
+    }
 }

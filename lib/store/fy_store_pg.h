@@ -66,4 +66,15 @@ void
 fy_store_array_value (char **buffer, size_t *len, size_t *size,
                       const char *value);
 
+//  Read the results of the queries sent on conn in pipeline mode up to
+//  and with its sync, keeping the first count in results (when not NULL;
+//  the caller clears them, and those after a failure stay NULL), the rest
+//  cleared. Stays in pipeline mode. Returns 0, or -1 with errno and err
+//  (what names the step) for the first query that failed, or ECONNRESET
+//  when the connection was lost.
+int
+fy_store_pg_pipeline_results (fy_store_t *self, PGconn *conn,
+                              PGresult **results, int count, const char *what,
+                              fy_error_t *err);
+
 #endif
