@@ -367,6 +367,48 @@ for name in company_daily department_kpis manager_performance \
     out=$(named $name)
     ok $? ":$name runs ($(wc -l <<<"$out") rows)"
 done
+#  Small groups suppressed in psql too, by the minimum group size of
+#  analytics.reporting_settings (5), which the reader cannot lower.
+is "$(as_reporting "SELECT suppressed, headcount IS NULL,
+                           goal_completion_rate IS NULL
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')
+                     WHERE department_name = 'Research'")" 't|t|t' \
+    "department_kpis: Research (3 people) suppressed, without figures"
+is "$(as_reporting "SELECT count(*) FILTER (WHERE suppressed),
+                           count(*) FILTER (WHERE NOT suppressed
+                                            AND headcount >= 5)
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')")" '1|9' \
+    "the 9 others with figures"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_performance(
+                        '$company', '2026-10-01', '2026-10-31')
+                     WHERE suppressed <> (team_size < 5)
+                        OR suppressed <> (team_goal_completion_rate IS NULL)")" \
+    0 "manager_performance: the teams under 5 suppressed, the others not"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_performance(
+                        '$company', '2026-10-01', '2026-10-31')
+                     WHERE suppressed AND team_size = 0")" 0 \
+    "and a suppressed team keeps its size"
+is "$(as_reporting "SELECT bool_and(suppressed = (headcount IS NULL)),
+                           bool_or(suppressed), bool_or(NOT suppressed)
+                      FROM reporting.department_daily
+                     WHERE company_id = '$company'")" 't|t|t' \
+    "department_daily: the small days suppressed, their figures NULL"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_daily
+                     WHERE company_id = '$company'
+                       AND suppressed <> (team_size < 5
+                                          AND goals_created IS NULL)")" 0 \
+    "manager_daily likewise"
+like "$(as_reporting "UPDATE analytics.reporting_settings
+                         SET min_group_size = 1")" 'permission denied' \
+    "ferry_reporting cannot lower the minimum group size"
+q "UPDATE analytics.reporting_settings SET min_group_size = 3" > /dev/null
+is "$(as_reporting "SELECT count(*) FILTER (WHERE suppressed)
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')")" 0 \
+    "its owner can: with 3, Research is shown"
+q "UPDATE analytics.reporting_settings SET min_group_size = 5" > /dev/null
 #  Audit rows over three months, so the audit view has partitions to skip.
 q "SELECT audit.ensure_partitions('2026-09-01', 3)" > /dev/null
 q "INSERT INTO audit.events (id, occurred_at, type, version, source,
