@@ -861,37 +861,6 @@ s_stage_insert (fy_store_t *self, s_params_t *params, size_t count,
     return rc;
 }
 
-//  Append value to buffer in COPY text format (\N for NULL).
-static void
-s_copy_value (char **buffer, size_t *len, size_t *size, const char *value)
-{
-    size_t need = value ? strlen (value) * 2 + 2 : 3;
-    if (*len + need + 1 > *size) {
-        *size = (*len + need + 1) * 2;
-        *buffer = fy_xrealloc (*buffer, *size);
-    }
-    char *out = *buffer + *len;
-    if (!value) {
-        memcpy (out, "\\N", 2);
-        *len += 2;
-        return;
-    }
-    for (const char *p = value; *p; p++) {
-        char escaped = *p == '\\'   ? '\\'
-                       : *p == '\t' ? 't'
-                       : *p == '\n' ? 'n'
-                       : *p == '\r' ? 'r'
-                                    : 0;
-        if (escaped) {
-            *out++ = '\\';
-            *out++ = escaped;
-        }
-        else
-            *out++ = *p;
-    }
-    *len = (size_t) (out - *buffer);
-}
-
 //  The rows (those picked, or all when pick is NULL) in COPY text format,
 //  one buffer. Caller owns result.
 static char *
@@ -906,7 +875,7 @@ s_copy_encode (s_params_t *params, size_t count, const bool *pick,
         //  The JSON columns too: fy_json_dumps leaves no raw control
         //  character in them, so only their backslashes are doubled.
         for (int c = 0; c < S_COLS; c++) {
-            s_copy_value (&buffer, &len, &size, params [i].values [c]);
+            fy_store_copy_value (&buffer, &len, &size, params [i].values [c]);
             buffer [len++] = c + 1 < S_COLS ? '\t' : '\n';
         }
     }
@@ -961,33 +930,6 @@ s_copy_rows (fy_store_t *self, const char *table, s_params_t *params,
         PQclear (res);
     errno = saved;
     return rc;
-}
-
-//  Append value to buffer as one element of an array literal: quoted, or
-//  NULL.
-static void
-s_array_value (char **buffer, size_t *len, size_t *size, const char *value)
-{
-    size_t need = (value ? strlen (value) * 2 : 4) + 4;
-    if (*len + need + 2 > *size) {
-        *size = (*len + need + 2) * 2;
-        *buffer = fy_xrealloc (*buffer, *size);
-    }
-    char *out = *buffer + *len;
-    *out++ = *len > 1 ? ',' : '{';
-    if (!value) {
-        memcpy (out, "NULL", 4);
-        *len = (size_t) (out + 4 - *buffer);
-        return;
-    }
-    *out++ = '"';
-    for (const char *p = value; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            *out++ = '\\';
-        *out++ = *p;
-    }
-    *out++ = '"';
-    *len = (size_t) (out - *buffer);
 }
 
 //  The statements of an AUTO append that take the batch's rows as
@@ -1049,8 +991,8 @@ s_array_literal (s_batch_t *batch, int column, const bool *pick, bool want,
     for (size_t i = 0; i < count; i++) {
         size_t row = ids ? batch->ids [i].row : i;
         if (ids || !pick || pick [row] == want)
-            s_array_value (&buffer, &len, &size,
-                           batch->params [row].values [column]);
+            fy_store_array_value (&buffer, &len, &size,
+                                  batch->params [row].values [column]);
     }
     if (len == 0)
         buffer [len++] = '{';
@@ -1261,35 +1203,6 @@ s_conflicts_parse (fy_store_t *self, PGresult *res, fy_error_t *err)
     return 0;
 }
 
-//  Read the results of one pipeline sync: one per query, then the sync.
-static int
-s_pipeline_results (fy_store_t *self, fy_error_t *err)
-{
-    int rc = 0;
-    while (true) {
-        PGresult *res = PQgetResult (self->conn);
-        if (!res) {
-            if (PQstatus (self->conn) != CONNECTION_OK) {
-                s_error_conn (err, "pipeline", self->conn);
-                errno = ECONNRESET;
-                return -1;
-            }
-            continue;           //  the end of one query's results
-        }
-        ExecStatusType status = PQresultStatus (res);
-        if (status == PGRES_PIPELINE_SYNC) {
-            PQclear (res);
-            return rc;
-        }
-        if (status == PGRES_COMMAND_OK || status == PGRES_PIPELINE_ABORTED)
-            PQclear (res);
-        else if (rc == 0)
-            rc = fy_store_pg_fail (self, res, "pipeline insert", err);
-        else
-            PQclear (res);
-    }
-}
-
 //  Stage the rows with one prepared single-row INSERT per row, sent
 //  without waiting for the previous one, synced every S_PIPELINE_ROWS.
 static int
@@ -1316,7 +1229,8 @@ s_stage_pipeline (fy_store_t *self, s_params_t *params, size_t count,
             rc = -1;
             break;
         }
-        rc = s_pipeline_results (self, err);
+        rc = fy_store_pg_pipeline_results (self, self->conn, NULL, 0,
+                                           "pipeline insert", err);
     }
     if (PQstatus (self->conn) == CONNECTION_OK)
         PQexitPipelineMode (self->conn);

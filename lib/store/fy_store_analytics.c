@@ -1,8 +1,10 @@
 /*  fy_store_analytics: analytics on the store's connection (fy_store_pg).
-    The work is in SQL (sql/0006_analytics.sql): a batch travels as one
-    jsonb array parameter to analytics.apply, which maps it to facts and
-    organisation rows set by set, so a batch costs one round trip plus
-    BEGIN and COMMIT. Every operation is idempotent (ids are recorded,
+    A batch is mapped to its facts here and written as audit's appends are
+    (fy_store.c): in one transaction, its ids recorded first, then COPY of
+    the facts of only the ids it recorded, then what is left to SQL, set by
+    set for the whole batch (analytics.apply_rest, sql/0009: companies,
+    names, the organisation over time, dirty buckets) and COMMIT: three
+    round trips, the first and last pipelines. Every operation is idempotent (ids are recorded,
     rollups are rebuilt from facts, reads only read), so a connection lost
     on the way gets one reconnect and one retry, as in fy_store. */
 #include "store/fy_store_analytics.h"
@@ -13,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,36 +59,546 @@ s_with_retry (fy_store_t *store, s_step_fn *step, void *arg, fy_error_t *err)
 //  ---------------------------------------------------------------------
 //  Batches
 
+//  What an activity event becomes: its fact's kind and the payload keys
+//  of its user_id, subject_id and other_id ("" for the actor, NULL for
+//  none) and of its one typed column (due_at, late or value), the
+//  mapping analytics.apply (sql/0006_analytics.sql) makes in SQL.
+typedef enum {
+    S_EXTRA_NONE,
+    S_EXTRA_DUE_AT,
+    S_EXTRA_LATE,
+    S_EXTRA_VALUE
+} s_extra_t;
+
+static const struct {
+    const char *type;
+    const char *kind;
+    const char *user;
+    const char *subject;
+    const char *other;
+    s_extra_t extra;
+    const char *extra_key;
+} s_facts [] = {
+    { "user.login", "login", "userId", NULL, NULL, S_EXTRA_NONE, NULL },
+    { "user.logout", "logout", "userId", NULL, NULL, S_EXTRA_NONE, NULL },
+    { "user.password_changed", "password_changed", "userId", NULL, NULL,
+      S_EXTRA_NONE, NULL },
+    { "goal.created", "goal_created", "ownerId", "goalId", NULL, S_EXTRA_NONE,
+      NULL },
+    { "goal.updated", "goal_updated", "ownerId", "goalId", NULL, S_EXTRA_NONE,
+      NULL },
+    { "goal.progressed", "goal_progressed", "ownerId", "goalId", NULL,
+      S_EXTRA_VALUE, "progress" },
+    { "goal.completed", "goal_completed", "ownerId", "goalId", NULL,
+      S_EXTRA_NONE, NULL },
+    { "review.cycle_started", "review_cycle_started", "", "cycleId", NULL,
+      S_EXTRA_NONE, NULL },
+    { "review.assigned", "review_assigned", "reviewerId", "reviewId",
+      "revieweeId", S_EXTRA_DUE_AT, "dueAt" },
+    { "review.submitted", "review_submitted", "reviewerId", "reviewId",
+      "revieweeId", S_EXTRA_LATE, "late" },
+    { "review.completed", "review_completed", "revieweeId", "cycleId",
+      "managerId", S_EXTRA_NONE, NULL },
+    { "feedback.given", "feedback_given", "giverId", "feedbackId", "receiverId",
+      S_EXTRA_NONE, NULL },
+    { "one_on_one.scheduled", "one_on_one_scheduled", "employeeId", "meetingId",
+      "managerId", S_EXTRA_NONE, NULL },
+    { "one_on_one.completed", "one_on_one_held", "employeeId", "meetingId",
+      "managerId", S_EXTRA_NONE, NULL },
+};
+#define S_FACT_TYPES (sizeof s_facts / sizeof s_facts [0])
+
+//  The events that name things or change the organisation over time: the
+//  part of a batch left to SQL (analytics.apply_rest).
+static const char *const s_org_types [] = {
+    "company.created",         "user.created",         "user.updated",
+    "user.department_changed", "user.manager_changed", "user.deactivated",
+    "department.created",      "department.updated",
+};
+
+//  The first copy of each id of a batch (in batch order) recorded in
+//  analytics.event_ids with its body's digest unless the id is there
+//  already; its one column is the place in the batch (from 1) of each
+//  event recorded, those whose effects the batch then writes. The ids go
+//  in sorted, so two batches sharing ids lock them in one order. Three
+//  array parameters: ids, occurred_at, digests.
+static const char s_ids_sql [] =
+    "WITH b AS (SELECT DISTINCT ON (id) id, occurred_at, body_md5, n "
+    "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) WITH ORDINALITY "
+    "AS b (id, occurred_at, body_md5, n) ORDER BY id, n), "
+    "r AS (INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
+    "SELECT id, occurred_at, body_md5 FROM b ORDER BY id "
+    "ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "SELECT b.n FROM b JOIN r USING (id)";
+
+//  The copies of a batch that were not recorded, against the copy
+//  recorded for their id: the same body when the digests are equal, or,
+//  for an id recorded before 0009, when the md5 of the body's jsonb
+//  normal form is (what analytics.apply recorded). Parameters: places in
+//  the batch, ids, digests, the bodies as one JSON array.
+static const char s_copies_sql [] =
+    "SELECT b.n, to_char(e.occurred_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "e.body_md5 IN (b.digest, md5(j.body::text)) "
+    "FROM unnest($1::integer[], $2::uuid[], $3::text[]) WITH ORDINALITY "
+    "AS b (n, id, digest, k) "
+    "JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS j (body, k) "
+    "USING (k) JOIN analytics.event_ids e ON e.id = b.id ORDER BY b.n";
+
+static const char s_facts_copy_sql [] =
+    "COPY analytics.facts (event_id, company_id, occurred_at, kind, "
+    "user_id, subject_id, other_id, due_at, late, value) FROM STDIN";
+
+//  One event of a batch as the apply sees it.
 typedef struct {
-    const char *batch;          //  the envelopes, a JSON array
+    fy_event_t *event;
+    int fact;                   //  its s_facts entry, or -1
+    bool org;                   //  one of s_org_types
+    bool fresh;                 //  recorded by this batch: applied now
+    int64_t hour_ms;            //  its UTC hour
+    char digest [33];           //  md5 of its body, keys sorted
+} s_event_t;
+
+typedef struct {
+    s_event_t *events;
+    size_t count;
+    size_t fresh;
 } s_apply_t;
 
+//  The text ->> would give of member key of payload (NULL for none or
+//  JSON null), appended to the COPY data. A number, a boolean or (to
+//  be refused by the column's type, as SQL refused it) a container is
+//  written as its JSON text.
+static void
+s_copy_member (char **buffer, size_t *len, size_t *size, json_t *payload,
+               const char *key)
+{
+    json_t *value = key ? json_object_get (payload, key) : NULL;
+    if (!value || json_is_null (value) || json_is_string (value))
+        fy_store_copy_value (buffer, len, size, json_string_value (value));
+    else {
+        char *text = fy_json_dumps (value, 0, NULL);
+        fy_store_copy_value (buffer, len, size, text);
+        free (text);
+    }
+    (*buffer) [(*len)++] = '\t';
+}
+
+//  The facts of the fresh events in COPY text format. Caller owns result.
+static char *
+s_facts_encode (s_apply_t *self, size_t *len_p)
+{
+    size_t size = 64 * 1024, len = 0;
+    char *buffer = fy_xmalloc (size);
+    for (size_t i = 0; i < self->count; i++) {
+        s_event_t *e = &self->events [i];
+        if (!e->fresh || e->fact < 0)
+            continue;
+        fy_event_t *event = e->event;
+        json_t *payload = fy_event_payload (event);
+        const char *envelope [] = { fy_event_id (event),
+                                    fy_event_company_id (event),
+                                    fy_event_occurred_at (event),
+                                    s_facts [e->fact].kind };
+        for (size_t c = 0; c < sizeof envelope / sizeof envelope [0]; c++) {
+            fy_store_copy_value (&buffer, &len, &size, envelope [c]);
+            buffer [len++] = '\t';
+        }
+        const char *user = s_facts [e->fact].user;
+        if (user && !*user) {
+            fy_store_copy_value (&buffer, &len, &size,
+                                 fy_event_actor_id (event));
+            buffer [len++] = '\t';
+        }
+        else
+            s_copy_member (&buffer, &len, &size, payload, user);
+        s_copy_member (&buffer, &len, &size, payload,
+                       s_facts [e->fact].subject);
+        s_copy_member (&buffer, &len, &size, payload, s_facts [e->fact].other);
+        for (s_extra_t x = S_EXTRA_DUE_AT; x <= S_EXTRA_VALUE; x++)
+            s_copy_member (&buffer, &len, &size, payload,
+                           s_facts [e->fact].extra == x
+                               ? s_facts [e->fact].extra_key
+                               : NULL);
+        buffer [len - 1] = '\n';
+    }
+    *len_p = len;
+    return buffer;
+}
+
+//  One text of event i of a batch, for an array parameter; scratch holds
+//  it when it is made.
+typedef const char *(s_column_fn) (s_apply_t *self, size_t i,
+                                   char scratch [32]);
+
+static const char *
+s_column_id (s_apply_t *self, size_t i, char scratch [32])
+{
+    (void) scratch;
+    return fy_event_id (self->events [i].event);
+}
+
+static const char *
+s_column_at (s_apply_t *self, size_t i, char scratch [32])
+{
+    (void) scratch;
+    return fy_event_occurred_at (self->events [i].event);
+}
+
+static const char *
+s_column_digest (s_apply_t *self, size_t i, char scratch [32])
+{
+    (void) scratch;
+    return self->events [i].digest;
+}
+
+static const char *
+s_column_place (s_apply_t *self, size_t i, char scratch [32])
+{
+    (void) self;
+    snprintf (scratch, 32, "%zu", i + 1);
+    return scratch;
+}
+
+//  An array literal of column for every event of the batch, or (stale)
+//  only those it did not record. Caller owns result.
+static char *
+s_array (s_apply_t *self, bool stale, s_column_fn *column)
+{
+    size_t size = 64 + self->count * 48, len = 0;
+    char *buffer = fy_xmalloc (size);
+    char scratch [32];
+    for (size_t i = 0; i < self->count; i++)
+        if (!stale || !self->events [i].fresh)
+            fy_store_array_value (&buffer, &len, &size,
+                                  column (self, i, scratch));
+    if (len == 0)
+        buffer [len++] = '{';
+    buffer [len++] = '}';
+    buffer [len] = '\0';
+    return buffer;
+}
+
+//  The events by company, then by hour: runs of one company, and in them
+//  runs of one hour.
+static int
+s_by_company_hour (const void *a, const void *b)
+{
+    const s_event_t *x = *(const s_event_t *const *) a;
+    const s_event_t *y = *(const s_event_t *const *) b;
+    int diff =
+        strcmp (fy_event_company_id (x->event), fy_event_company_id (y->event));
+    if (diff)
+        return diff;
+    return (x->hour_ms > y->hour_ms) - (x->hour_ms < y->hour_ms);
+}
+
+//  analytics.apply_rest's array parameters: the companies of the events
+//  applied now, and their facts counted per company and UTC hour.
+typedef struct {
+    char *companies;
+    char *fact_companies;
+    char *fact_hours;
+    char *fact_counts;
+} s_rest_t;
+
+static void
+s_rest_fill (s_apply_t *self, s_rest_t *rest)
+{
+    s_event_t **sorted =
+        fy_xcalloc (self->fresh ? self->fresh : 1, sizeof *sorted);
+    size_t n = 0;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->events [i].fresh)
+            sorted [n++] = &self->events [i];
+    qsort (sorted, n, sizeof *sorted, s_by_company_hour);
+    size_t room = 64 + n * 48;
+    char *texts [4];
+    size_t len [4] = { 0 }, size [4];
+    for (int t = 0; t < 4; t++)
+        texts [t] = fy_xmalloc (size [t] = room);
+    for (size_t i = 0; i < n;) {
+        const char *company = fy_event_company_id (sorted [i]->event);
+        fy_store_array_value (&texts [0], &len [0], &size [0], company);
+        //  The company's run, hour by hour.
+        while (i < n
+               && strcmp (fy_event_company_id (sorted [i]->event), company)
+                      == 0) {
+            int64_t hour_ms = sorted [i]->hour_ms;
+            int facts = 0;
+            for (; i < n && sorted [i]->hour_ms == hour_ms
+                   && strcmp (fy_event_company_id (sorted [i]->event), company)
+                          == 0;
+                 i++)
+                facts += sorted [i]->fact >= 0;
+            if (facts == 0)
+                continue;
+            char hour [FY_TIME_RFC3339_SIZE], count [16];
+            fy_time_format (hour_ms, hour);
+            snprintf (count, sizeof count, "%d", facts);
+            fy_store_array_value (&texts [1], &len [1], &size [1], company);
+            fy_store_array_value (&texts [2], &len [2], &size [2], hour);
+            fy_store_array_value (&texts [3], &len [3], &size [3], count);
+        }
+    }
+    for (int t = 0; t < 4; t++) {
+        if (len [t] == 0)
+            texts [t][len [t]++] = '{';
+        texts [t][len [t]++] = '}';
+        texts [t][len [t]] = '\0';
+    }
+    free (sorted);
+    *rest = (s_rest_t) { texts [0], texts [1], texts [2], texts [3] };
+}
+
+//  The bodies of the events picked (the fresh ones of the organisation's
+//  types, or those not recorded), as one JSON array; NULL when none.
+static char *
+s_bodies (s_apply_t *self, bool stale)
+{
+    json_t *array = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        s_event_t *e = &self->events [i];
+        if (stale ? e->fresh : !(e->fresh && e->org))
+            continue;
+        if (!array)
+            array = json_array ();
+        json_array_append (array, fy_event_json (e->event));
+    }
+    if (!array)
+        return NULL;
+    char *text = fy_json_dumps (array, 0, NULL);
+    json_decref (array);
+    return text;
+}
+
+//  The results of a pipeline (fy_store_pg_pipeline_results), then out of
+//  pipeline mode.
+static int
+s_pipeline_end (fy_store_t *store, PGconn *conn, PGresult **results, int count,
+                fy_error_t *err)
+{
+    int rc = fy_store_pg_pipeline_results (store, conn, results, count, "apply",
+                                           err);
+    if (PQstatus (conn) == CONNECTION_OK && PQexitPipelineMode (conn) != 1
+        && rc == 0) {
+        fy_error_set (err, "apply: %s", PQerrorMessage (conn));
+        errno = EIO;
+        rc = -1;
+    }
+    return rc;
+}
+
+//  A pipeline that could not be sent whole: ended (what was sent is read
+//  and dropped) unless the connection is gone. Returns -1 with errno and
+//  err.
+static int
+s_pipeline_unsent (fy_store_t *store, PGconn *conn, fy_error_t *err)
+{
+    fy_error_set (err, "apply: %s", PQerrorMessage (conn));
+    if (PQstatus (conn) == CONNECTION_OK
+        && PQpipelineStatus (conn) != PQ_PIPELINE_OFF
+        && PQpipelineSync (conn) == 1) {
+        (void) s_pipeline_end (store, conn, NULL, 0, NULL);
+    }
+    errno = ECONNRESET;
+    return -1;
+}
+
+//  Send sql with count text parameters without waiting. 0, or -1.
+static int
+s_send (PGconn *conn, const char *sql, int count, const char *const *values)
+{
+    return PQsendQueryParams (conn, sql, count, NULL, values, NULL, NULL, 0)
+                   == 1
+               ? 0
+               : -1;
+}
+
+//  BEGIN, the shared lock that keeps the watermarks still until COMMIT
+//  (analytics.run takes it exclusive), the months' partitions and the
+//  ids, in one pipeline; the events recorded are marked fresh.
+static int
+s_apply_ids (s_apply_t *self, fy_store_t *store, PGconn *conn, fy_error_t *err)
+{
+    char *values [3] = { s_array (self, false, s_column_id),
+                         s_array (self, false, s_column_at),
+                         s_array (self, false, s_column_digest) };
+    PGresult *results [4] = { NULL };
+    int sent = PQenterPipelineMode (conn) == 1
+               && s_send (conn, "BEGIN", 0, NULL) == 0
+               && s_send (conn,
+                          "SELECT pg_advisory_xact_lock_shared("
+                          "analytics.job_lock_key() + 1)",
+                          0, NULL)
+                      == 0
+               && s_send (conn,
+                          "SELECT analytics.ensure_partitions(m::date, 1) "
+                          "FROM (SELECT DISTINCT date_trunc('month', t, "
+                          "'UTC') FROM unnest($1::timestamptz[]) t) p (m)",
+                          1, (const char *const *) values + 1)
+                      == 0
+               && s_send (conn, s_ids_sql, 3, (const char *const *) values) == 0
+               && PQpipelineSync (conn) == 1;
+    for (int v = 0; v < 3; v++)
+        free (values [v]);
+    if (!sent)
+        return s_pipeline_unsent (store, conn, err);
+    if (s_pipeline_end (store, conn, results, 4, err))
+        return -1;
+    PGresult *ids = results [3];
+    for (int r = 0; ids && r < PQntuples (ids); r++) {
+        int n = s_int (PQgetvalue (ids, r, 0));
+        if (n >= 1 && (size_t) n <= self->count
+            && !self->events [n - 1].fresh) {
+            self->events [n - 1].fresh = true;
+            self->fresh++;
+        }
+    }
+    for (int q = 0; q < 4; q++)
+        PQclear (results [q]);
+    return 0;
+}
+
+//  COPY the facts of the events recorded.
+static int
+s_apply_facts (s_apply_t *self, fy_store_t *store, PGconn *conn,
+               fy_error_t *err)
+{
+    size_t len = 0;
+    char *buffer = s_facts_encode (self, &len);
+    if (len == 0) {
+        free (buffer);
+        return 0;
+    }
+    PGresult *res = PQexec (conn, s_facts_copy_sql);
+    if (PQresultStatus (res) != PGRES_COPY_IN) {
+        free (buffer);
+        return fy_store_pg_fail (store, res, "copy facts", err);
+    }
+    PQclear (res);
+    int rc = PQputCopyData (conn, buffer, (int) len) == 1 ? 0 : -1;
+    free (buffer);
+    if (PQputCopyEnd (conn, rc ? "aborted" : NULL) != 1)
+        rc = -1;
+    res = PQgetResult (conn);
+    if (PQresultStatus (res) == PGRES_COMMAND_OK)
+        PQclear (res);
+    else
+        rc = fy_store_pg_fail (store, res, "copy facts", err);
+    int saved = errno;
+    while ((res = PQgetResult (conn)))
+        PQclear (res);
+    errno = saved;
+    return rc;
+}
+
+//  The rest (analytics.apply_rest), the copies not recorded against the
+//  recorded ones, and COMMIT, in one pipeline. Returns the copies' rows
+//  (empty when there were none), or NULL with errno and err.
+static PGresult *
+s_apply_commit (s_apply_t *self, fy_store_t *store, PGconn *conn,
+                fy_error_t *err)
+{
+    s_rest_t rest;
+    s_rest_fill (self, &rest);
+    char *org = s_bodies (self, false);
+    const char *rest_values [5] = { rest.companies, org, rest.fact_companies,
+                                    rest.fact_hours, rest.fact_counts };
+    bool stale = self->fresh < self->count;
+    char *copies [4] = { NULL };
+    if (stale) {
+        copies [0] = s_array (self, true, s_column_place);
+        copies [1] = s_array (self, true, s_column_id);
+        copies [2] = s_array (self, true, s_column_digest);
+        copies [3] = s_bodies (self, true);
+    }
+    PGresult *results [3] = { NULL };
+    int sent =
+        PQenterPipelineMode (conn) == 1
+        && s_send (conn,
+                   "SELECT analytics.apply_rest($1::uuid[], $2::jsonb, "
+                   "$3::uuid[], $4::timestamptz[], $5::integer[])",
+                   5, rest_values)
+               == 0
+        && (!stale
+            || s_send (conn, s_copies_sql, 4, (const char *const *) copies)
+                   == 0)
+        && s_send (conn, "COMMIT", 0, NULL) == 0 && PQpipelineSync (conn) == 1;
+    free (rest.companies);
+    free (rest.fact_companies);
+    free (rest.fact_hours);
+    free (rest.fact_counts);
+    free (org);
+    for (int v = 0; v < 4; v++)
+        free (copies [v]);
+    if (!sent) {
+        s_pipeline_unsent (store, conn, err);
+        return NULL;
+    }
+    int count = stale ? 3 : 2;
+    if (s_pipeline_end (store, conn, results, count, err))
+        return NULL;
+    //  A COMMIT of a failed transaction answers ROLLBACK.
+    PGresult *commit = results [count - 1];
+    bool committed = commit && strcmp (PQcmdStatus (commit), "COMMIT") == 0;
+    PQclear (results [0]);
+    PQclear (commit);
+    if (!committed) {
+        if (stale)
+            PQclear (results [1]);
+        fy_error_set (err, "apply: the COMMIT rolled back");
+        errno = EIO;
+        return NULL;
+    }
+    return stale ? results [1] : PQmakeEmptyPGresult (conn, PGRES_TUPLES_OK);
+}
+
+//  One attempt: BEGIN and the ids, COPY of the facts of the ids recorded,
+//  then the rest and COMMIT.
 static PGresult *
 s_apply_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
 {
     s_apply_t *self = arg;
-    PGresult *res =
-        fy_store_pg_query (store, conn, "BEGIN", 0, NULL, "begin", err);
-    if (!res)
+    self->fresh = 0;
+    for (size_t i = 0; i < self->count; i++)
+        self->events [i].fresh = false;
+    if (s_apply_ids (self, store, conn, err)
+        || s_apply_facts (self, store, conn, err))
         return NULL;
-    PQclear (res);
-    const char *values [] = { self->batch };
-    PGresult *rows =
-        fy_store_pg_query (store, conn,
-                           "SELECT out_id, out_outcome, "
-                           "to_char(out_stored_at AT TIME ZONE 'UTC', "
-                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                           "FROM analytics.apply($1::jsonb)",
-                           1, values, "apply", err);
-    if (!rows)
-        return NULL;
-    res = fy_store_pg_query (store, conn, "COMMIT", 0, NULL, "commit", err);
-    if (!res) {
-        PQclear (rows);
-        return NULL;
-    }
-    PQclear (res);
-    return rows;
+    return s_apply_commit (self, store, conn, err);
+}
+
+//  The md5 of the event's body, keys sorted (so key order is no
+//  difference), in hex.
+static void
+s_digest (fy_event_t *event, char digest [33])
+{
+    size_t len = 0;
+    char *text = fy_json_dumps (fy_event_json (event), FY_JSON_SORT_KEYS, &len);
+    unsigned char md [EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_Digest (text, len, md, &md_len, EVP_md5 (), NULL);
+    free (text);
+    for (unsigned int i = 0; i < md_len && i < 16; i++)
+        snprintf (digest + 2 * i, 3, "%02x", md [i]);
+}
+
+static void
+s_event_fill (s_event_t *self, fy_event_t *event)
+{
+    self->event = event;
+    self->fact = -1;
+    const char *type = fy_event_type (event);
+    for (size_t f = 0; f < S_FACT_TYPES; f++)
+        if (strcmp (type, s_facts [f].type) == 0)
+            self->fact = (int) f;
+    for (size_t o = 0; o < sizeof s_org_types / sizeof s_org_types [0]; o++)
+        if (strcmp (type, s_org_types [o]) == 0)
+            self->org = true;
+    int64_t at = fy_event_occurred_at_ms (event);
+    self->hour_ms = at - ((at % 3600000) + 3600000) % 3600000;
+    s_digest (event, self->digest);
 }
 
 int
@@ -98,36 +611,36 @@ fy_store_analytics_apply (fy_store_t *self, fy_event_t **events, size_t count,
     memset (batch, 0, sizeof *batch);
     if (count == 0)
         return 0;
-    json_t *array = json_array ();
+    s_apply_t apply = { fy_xcalloc (count, sizeof (s_event_t)), count, 0 };
     for (size_t i = 0; i < count; i++)
-        json_array_append (array, fy_event_json (events [i]));
-    s_apply_t apply = { fy_json_dumps (array, 0, NULL) };
-    json_decref (array);
+        s_event_fill (&apply.events [i], events [i]);
     PGresult *rows = s_with_retry (self, s_apply_step, &apply, err);
-    free ((char *) apply.batch);
-    if (!rows)
+    if (!rows) {
+        free (apply.events);
         return -1;
-    //  One row per event, in batch order.
-    for (int i = 0; i < PQntuples (rows) && (size_t) i < count; i++) {
-        const char *outcome = PQgetvalue (rows, i, 1);
-        if (strcmp (outcome, "applied") == 0)
-            batch->applied++;
-        else if (strcmp (outcome, "duplicate") == 0)
+    }
+    batch->applied = apply.fresh;
+    //  One row per copy not recorded, in batch order.
+    for (int r = 0; r < PQntuples (rows); r++) {
+        if (strcmp (PQgetvalue (rows, r, 2), "t") == 0) {
             batch->duplicates++;
-        else {
-            if (batch->conflicts < FY_STORE_ANALYTICS_CONFLICTS_KEPT) {
-                fy_store_conflict_t *c = &batch->conflict [batch->conflicts];
-                snprintf (c->id, sizeof c->id, "%s", PQgetvalue (rows, i, 0));
-                snprintf (c->stored_at, sizeof c->stored_at, "%s",
-                          PQgetvalue (rows, i, 2));
-                snprintf (c->new_at, sizeof c->new_at, "%s",
-                          fy_event_occurred_at (events [i]));
-                snprintf (c->fields, sizeof c->fields, "body");
-            }
-            batch->conflicts++;
+            continue;
         }
+        int n = s_int (PQgetvalue (rows, r, 0));
+        if (batch->conflicts < FY_STORE_ANALYTICS_CONFLICTS_KEPT && n >= 1
+            && (size_t) n <= count) {
+            fy_store_conflict_t *c = &batch->conflict [batch->conflicts];
+            snprintf (c->id, sizeof c->id, "%s", fy_event_id (events [n - 1]));
+            snprintf (c->stored_at, sizeof c->stored_at, "%s",
+                      PQgetvalue (rows, r, 1));
+            snprintf (c->new_at, sizeof c->new_at, "%s",
+                      fy_event_occurred_at (events [n - 1]));
+            snprintf (c->fields, sizeof c->fields, "body");
+        }
+        batch->conflicts++;
     }
     PQclear (rows);
+    free (apply.events);
     return 0;
 }
 

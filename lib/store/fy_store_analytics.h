@@ -2,9 +2,9 @@
     §5), beside audit's in fy_store.h and on the same fy_store: one
     connection per store, its backoff and reconnection, its errno
     conventions (fy_store_audit_append). Events become facts, the
-    organisation over time and names in one transaction per batch
-    (analytics.apply, sql/0006_analytics.sql: each event id recorded with
-    what it changes, once); rollups are rebuilt by jobs one process at a
+    organisation over time and names in one transaction per batch (each
+    event id recorded with what it changes, once: the facts mapped here
+    and copied, the rest by analytics.apply_rest, sql/0009); rollups are rebuilt by jobs one process at a
     time (an advisory lock); the API's answers are read as JSON built by
     the database. doc/analytics.md defines what is counted. */
 #ifndef FY_STORE_ANALYTICS_H_INCLUDED

@@ -2,7 +2,8 @@
     fy_store, for the other libferry classes that keep their own tables
     in the same database (fy_audit_digest, fy_store_analytics), so they
     share the store's connection, backoff, reconnection and error
-    conventions instead of keeping a second. */
+    conventions instead of keeping a second; and the COPY and array text
+    encodings their writers share (fy_store_copy.c). */
 #ifndef FY_STORE_PG_H_INCLUDED
 #define FY_STORE_PG_H_INCLUDED
 
@@ -49,5 +50,31 @@ fy_store_pg_exec (fy_store_t *self, const char *sql, int count,
 //  End the transaction open on the connection, if any.
 void
 fy_store_pg_rollback (fy_store_t *self);
+
+//  Append value to *buffer (*len used of *size, grown as needed) in COPY
+//  text format: \N for NULL, backslash, tab, newline and return escaped.
+//  Not terminated.
+void
+fy_store_copy_value (char **buffer, size_t *len, size_t *size,
+                     const char *value);
+
+//  Append value to *buffer as one element of an array literal: '{' before
+//  the first (when *len is 0), ',' before the others, quoted, or NULL.
+//  The caller closes it with '}' (and writes "{}" when nothing was
+//  appended). Not terminated.
+void
+fy_store_array_value (char **buffer, size_t *len, size_t *size,
+                      const char *value);
+
+//  Read the results of the queries sent on conn in pipeline mode up to
+//  and with its sync, keeping the first count in results (when not NULL;
+//  the caller clears them, and those after a failure stay NULL), the rest
+//  cleared. Stays in pipeline mode. Returns 0, or -1 with errno and err
+//  (what names the step) for the first query that failed, or ECONNRESET
+//  when the connection was lost.
+int
+fy_store_pg_pipeline_results (fy_store_t *self, PGconn *conn,
+                              PGresult **results, int count, const char *what,
+                              fy_error_t *err);
 
 #endif

@@ -367,6 +367,96 @@ for name in company_daily department_kpis manager_performance \
     out=$(named $name)
     ok $? ":$name runs ($(wc -l <<<"$out") rows)"
 done
+#  Small groups suppressed in psql too, by the minimum group size of
+#  analytics.reporting_settings (5), which the reader cannot lower.
+is "$(as_reporting "SELECT suppressed, headcount IS NULL,
+                           goal_completion_rate IS NULL
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')
+                     WHERE department_name = 'Research'")" 't|t|t' \
+    "department_kpis: Research (3 people) suppressed, without figures"
+is "$(as_reporting "SELECT count(*) FILTER (WHERE suppressed),
+                           count(*) FILTER (WHERE NOT suppressed
+                                            AND headcount >= 5)
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')")" '1|9' \
+    "the 9 others with figures"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_performance(
+                        '$company', '2026-10-01', '2026-10-31')
+                     WHERE suppressed <> (team_size < 5)
+                        OR suppressed <> (team_goal_completion_rate IS NULL)")" \
+    0 "manager_performance: the teams under 5 suppressed, the others not"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_performance(
+                        '$company', '2026-10-01', '2026-10-31')
+                     WHERE suppressed AND team_size = 0")" 0 \
+    "and a suppressed team keeps its size"
+is "$(as_reporting "SELECT bool_and(suppressed = (headcount IS NULL)),
+                           bool_or(suppressed), bool_or(NOT suppressed)
+                      FROM reporting.department_daily
+                     WHERE company_id = '$company'")" 't|t|t' \
+    "department_daily: the small days suppressed, their figures NULL"
+is "$(as_reporting "SELECT count(*) FROM reporting.manager_daily
+                     WHERE company_id = '$company'
+                       AND suppressed <> (team_size < 5
+                                          AND goals_created IS NULL)")" 0 \
+    "manager_daily likewise"
+like "$(as_reporting "UPDATE analytics.reporting_settings
+                         SET min_group_size = 1")" 'permission denied' \
+    "ferry_reporting cannot lower the minimum group size"
+q "UPDATE analytics.reporting_settings SET min_group_size = 3" > /dev/null
+is "$(as_reporting "SELECT count(*) FILTER (WHERE suppressed)
+                      FROM reporting.department_kpis('$company', '2026-10-01',
+                                                     '2026-10-31')")" 0 \
+    "its owner can: with 3, Research is shown"
+q "UPDATE analytics.reporting_settings SET min_group_size = 5" > /dev/null
+#  The review completion rate is a true rate: of the reviews assigned in
+#  the period (to a reviewer then in the group), the share submitted by
+#  its end, as plain SQL counts it; never above 1, movers or not.
+lo="'2026-10-01'::timestamp AT TIME ZONE analytics.zone_of('$company')"
+hi="'2026-11-01'::timestamp AT TIME ZONE analytics.zone_of('$company')"
+rates="WITH a AS (
+         SELECT DISTINCT m.department_id, f.subject_id
+           FROM analytics.facts f
+           LEFT JOIN analytics.membership m
+             ON m.user_id = f.user_id AND f.occurred_at >= m.valid_from
+            AND f.occurred_at < m.valid_to
+          WHERE f.company_id = '$company' AND f.kind = 'review_assigned'
+            AND f.occurred_at >= $lo AND f.occurred_at < $hi),
+       d AS (SELECT a.department_id, a.subject_id, EXISTS (
+                 SELECT 1 FROM analytics.facts s
+                  WHERE s.subject_id = a.subject_id
+                    AND s.kind = 'review_submitted' AND s.occurred_at < $hi)
+                 AS done FROM a)"
+company_rate=$(q "$rates SELECT round(count(DISTINCT subject_id) FILTER (WHERE done)
+                          / count(DISTINCT subject_id)::numeric, 4) FROM d")
+like "$company_rate" '^0\.[0-9]{4}$|^1\.0000$' \
+    "the month's review completion rate in plain SQL: $company_rate"
+is "$(as_reporting "SELECT review_completion_rate FROM reporting.company_stats(
+                        '$company', '2026-10-01', '2026-10-31')")" \
+    "$company_rate" "reporting.company_stats: the same"
+is "$(q "$rates, r AS (SELECT department_id,
+                             round(count(*) FILTER (WHERE done)
+                                   / count(*)::numeric, 4) AS rate
+                        FROM d GROUP BY 1)
+        SELECT count(*) FILTER (WHERE k.review_completion_rate
+                                      IS DISTINCT FROM r.rate),
+               count(*)
+          FROM reporting.department_kpis('$company', '2026-10-01',
+                                         '2026-10-31') k
+          LEFT JOIN r USING (department_id)
+         WHERE NOT k.suppressed")" '0|9' \
+    "reporting.department_kpis: each department's rate as plain SQL counts it"
+is "$(q "SELECT count(*) FROM reporting.department_kpis('$company',
+                 '2026-10-01', '2026-10-31') WHERE review_completion_rate > 1")" \
+    0 "no department's rate above 1"
+is "$(api "$url/analytics/company/$company/stats?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z")" \
+    200 "stats of the month: 200"
+is "$(jq '.totals.reviewCompletionRate | . > 0 and . <= 1' "$tmp/body")" true \
+    "its reviewCompletionRate a rate"
+is "$(api "$url/analytics/company/$company/departments?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z")" \
+    200 "departments of the month: 200"
+is "$(jq '[.items[] | select(.reviewCompletionRate > 1)] | length' \
+    "$tmp/body")" 0 "no department's reviewCompletionRate above 1"
 #  Audit rows over three months, so the audit view has partitions to skip.
 q "SELECT audit.ensure_partitions('2026-09-01', 3)" > /dev/null
 q "INSERT INTO audit.events (id, occurred_at, type, version, source,

@@ -1,8 +1,9 @@
 /*  analytics: ingest and jobs. Deliveries gather in one open batch until
     batch_max of them or batch_ms after the first; the batch is then
-    applied in one transaction (fy_store_analytics_apply, blocking: an
-    apply is one round trip of set-based SQL, and the loop has nothing
-    better to do meanwhile than to wait for it) and every delivery of it
+    applied in one transaction (fy_store_analytics_apply, blocking: its
+    ids, a COPY of its facts and the rest in three round trips, the loop
+    waiting meanwhile; doc/analytics.md says what that costs) and every
+    delivery of it
     is ACKed after the COMMIT, never before.
 
     What can be retried and what cannot: an event that does not decode,
