@@ -29,13 +29,14 @@ tag=t$$r$RANDOM
 user=5a1b2c3d-0000-4000-8000-0000000000$((10 + $$ % 80))
 company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 
-#  requested FILE TO TEMPLATE LOCALE [USERID]: a notification.requested
-#  event (a fresh id) to address TO, NDJSON.
+#  requested FILE TO TEMPLATE LOCALE [USERID [NAME]]: a
+#  notification.requested event (a fresh id) to address TO, NDJSON.
 requested () {
-    python3 - "$2" "$3" "$4" "${5:-}" "$company" > "$1" <<'PY'
+    python3 - "$2" "$3" "$4" "${5:-}" "$company" "${6:-Ana Müller}" \
+        > "$1" <<'PY'
 import json, sys, uuid
-to, template, locale, user, company = sys.argv[1:6]
-recipient = {"email": to, "name": "Ana Müller"}
+to, template, locale, user, company, name = sys.argv[1:7]
+recipient = {"email": to, "name": name}
 if user:
     recipient["userId"] = user
 print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
@@ -132,6 +133,20 @@ sleep 0.5
 is "$(field "$(mails "ana.$tag@example.com")" 'len(m)')" 1 \
     "and sends nothing: still one message"
 is "$(q "SELECT count(*) FROM notify.deliveries")" 1 "still one delivery"
+
+#  3b. HTML is escaped in the html part only: the shipped templates
+#  write {{x}} in every part.
+requested "$tmp/ob.json" "ob.$tag@example.com" user.welcome en "" \
+    "O'Brien & Co <x>"
+send_ok "$tmp/ob.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a name with & ' < > is sent"
+got=$(mails "ob.$tag@example.com")
+is "$(field "$got" 'm[0]["subject"]')" \
+    "Welcome to A&B <Société>, O'Brien & Co <x>" "the subject says it verbatim"
+[ "$(field "$got" '"Hello O'"'"'Brien & Co <x>," in m[0]["text"]')" = True ]
+ok $? "so does the text part"
+[ "$(field "$got" '"Hello O'"'"'Brien &amp; Co &lt;x&gt;," in m[0]["html"] and "<x>" not in m[0]["html"]')" = True ]
+ok $? "the html part escapes it"
 
 #  4. A rule: review.assigned e-mails the reviewer.
 python3 - "$tag" "$company" > "$tmp/review.json" <<'PY'
