@@ -71,7 +71,8 @@ is "$?" 2 "an unmigrated database: exit 2"
 is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
-start_broker 8980 --set "broker.routes=notify:notification.*,review.*,user.*"
+start_broker 8980 \
+    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given"
 cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
 start_notify () {
     "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
@@ -182,7 +183,7 @@ print(json.dumps({"id": str(uuid.uuid4()), "type": "user.created",
     "sendWelcome": True}}))
 PY
 send_ok "$tmp/user.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
-    "user.created, which no rule names, is ACKed"
+    "user.created, which no rule names, is ACKed (for the directory)"
 echo '{"rules": [{"name": "broken"}]}' > "$tmp/rules.json"
 "$ctl" notify rules check "$tmp/rules.json" > /dev/null 2>&1
 is "$?" 1 "ferryctl notify rules check refuses a broken file"
@@ -191,8 +192,8 @@ for _ in $(seq 30); do
     grep -q "SIGHUP: .*rules loaded before stay" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: .*the 2 rules loaded before stay" "$tmp/notify.log"
-ok $? "SIGHUP with a broken file keeps the 2 rules"
+grep -q "SIGHUP: .*the 3 rules loaded before stay" "$tmp/notify.log"
+ok $? "SIGHUP with a broken file keeps the 3 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
@@ -204,10 +205,10 @@ print(json.dumps(rules))
 PY
 kill -HUP $notify_pid
 for _ in $(seq 30); do
-    grep -q "SIGHUP: 3 rules" "$tmp/notify.log" && break
+    grep -q "SIGHUP: 4 rules" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: 3 rules" "$tmp/notify.log"
+grep -q "SIGHUP: 4 rules" "$tmp/notify.log"
 ok $? "SIGHUP reads the new rules"
 python3 -c 'import json,sys,uuid; e=json.load(open(sys.argv[1])); e["id"]=str(uuid.uuid4()); print(json.dumps(e))' \
     "$tmp/user.json" > "$tmp/user2.json"
@@ -215,6 +216,69 @@ send_ok "$tmp/user2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
     "user.created after the reload"
 is "$(field "$(mails "new.$tag@example.com")" 'm[0]["subject"]')" \
     "Bienvenue chez , Nea" "the new rule's e-mail, in the event's locale"
+
+#  4c. The recipient directory: user.created and user.updated feed it,
+#  feedback.given names its receiver by id only and the shipped rule's
+#  e-mail finds the address there; an unknown receiver fails for good.
+#  event FILE TYPE OCCURRED_AT PAYLOAD: an event with a fresh id.
+event () {
+    python3 - "$2" "$3" "$4" "$company" > "$1" <<'PY'
+import json, sys, uuid
+kind, at, payload, company = sys.argv[1:5]
+print(json.dumps({"id": str(uuid.uuid4()), "type": kind, "version": 1,
+    "source": "test", "occurredAt": at, "companyId": company,
+    "payload": json.loads(payload)}))
+PY
+}
+newid () { python3 -c 'import uuid; print(uuid.uuid4())'; }
+#  feedback FILE RECEIVER: feedback.given to user RECEIVER.
+feedback () {
+    event "$1" feedback.given 2026-12-01T11:00:00.000Z \
+        "{\"feedbackId\": \"$(newid)\", \"giverId\": \"$(newid)\", \"receiverId\": \"$2\", \"kind\": \"praise\", \"visibility\": \"private\", \"anonymous\": false}"
+}
+receiver=$(newid)
+event "$tmp/created.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$receiver\", \"email\": \"rec.$tag@example.com\", \"firstName\": \"Rosa\", \"lastName\": \"Ek\", \"roles\": [\"employee\"], \"locale\": \"sv\", \"sendWelcome\": false}"
+send_ok "$tmp/created.json" \
+    "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created ACKed"
+feedback "$tmp/fb1.json" "$receiver"
+send_ok "$tmp/fb1.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "feedback.given ACKed once sent"
+#  (The welcome rule 4b added sent one too.)
+got=$(mails "rec.$tag@example.com" |
+      python3 -c 'import json,sys; print(json.dumps([x for x in json.load(sys.stdin) if x["subject"] == "New feedback for you"]))')
+is "$(field "$got" 'len(m)')" 1 \
+    "the receiver got the e-mail, addressed through the directory"
+is "$(field "$got" 'm[0]["to"][0]["name"]')" "Rosa Ek" \
+    "named as the directory says"
+#  A newer user.updated changes the address; an older one, late, only
+#  fills what the directory lacks; a redelivery changes nothing.
+event "$tmp/updated.json" user.updated 2026-12-01T10:00:00.000Z \
+    "{\"userId\": \"$receiver\", \"changedFields\": [\"email\"], \"updates\": {\"email\": \"rec2.$tag@example.com\"}}"
+event "$tmp/stale.json" user.updated 2026-12-01T09:30:00.000Z \
+    "{\"userId\": \"$receiver\", \"changedFields\": [\"email\", \"displayName\"], \"updates\": {\"email\": \"stale.$tag@example.com\", \"displayName\": \"Rosa E.\"}}"
+for f in updated stale updated; do
+    send_ok "$tmp/$f.json" \
+        "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.updated ($f) ACKed"
+done
+is "$(q "SELECT (profile->>'email') || ' ' || (profile->>'displayName') || ' ' || (profile->>'locale') FROM notify.directory WHERE user_id = '$receiver'")" \
+    "rec2.$tag@example.com Rosa E. sv" \
+    "the directory: the newer address, the older event's new field"
+feedback "$tmp/fb2.json" "$receiver"
+send_ok "$tmp/fb2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a second feedback.given ACKed once sent"
+is "$(field "$(mails "rec2.$tag@example.com")" 'len(m)')" 1 \
+    "it went to the new address"
+stranger=$(newid)
+feedback "$tmp/fb3.json" "$stranger"
+send_ok "$tmp/fb3.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "feedback.given to a user the directory does not know: NACKed for good"
+[[ "$(q "SELECT status || ' ' || last_error FROM notify.deliveries WHERE user_id = '$stranger'")" == "failed unknown_recipient: user $stranger is not in the recipient directory"* ]]
+ok $? "failed with the reason"
+api "$url/notifications/metrics" > /dev/null
+grep -q '^ferry_notify_unknown_recipients_total 1$' "$tmp/body" &&
+    grep -q '^ferry_notify_directory_updates_total 5$' "$tmp/body"
+ok $? "counted: one unknown recipient, five directory updates"
 
 #  5. Preferences: an opted-out user gets nothing; critical cannot be.
 code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \
