@@ -411,6 +411,40 @@ wait_batch () {   # wait_batch ID COUNT SECONDS
     done
 }
 delivered () { grep -c "$1[0-9]*\.$tag@" "$tmp/stub.log"; }
+#  The body is read as it comes, recipient by recipient: the recipients
+#  may come first, each with its own data, and what is wrong is answered
+#  before anything is recorded.
+bulk_body () {   # bulk_body PYTHON-EXPRESSION -> $tmp/bulk.json
+    python3 -c "import json; print($1)" > "$tmp/bulk.json"
+}
+bulk_body "json.dumps({'recipients': [{'email': 's%d.$tag@example.com' % i, 'data': {'company': 'Own %d' % i}} for i in range(3)], 'channel': 'email', 'template': 'user.welcome', 'data': {'company': 'Shared', 'link': 'L'}})"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code" 202 "a bulk send whose recipients come first: 202"
+wait_batch "$(field "$(cat "$tmp/body")" 'm["batchId"]')" 3 30
+is "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" 3 "its 3 sent"
+is "$(q "SELECT (data->>'company') || ' ' || (data->>'link') || ' ' || (recipient ? 'data')::text FROM notify.deliveries WHERE recipient->>'email' = 's1.$tag@example.com'")" \
+    "Own 1 L false" "each with its own data over the shared, kept apart from its recipient"
+for case in \
+    "{'channel': 'email', 'template': 'x', 'recipients': {}}|recipients must be a non-empty array" \
+    "{'channel': 'email', 'template': 'x', 'recipients': []}|recipients must be a non-empty array" \
+    "{'recipients': [{'email': 'a@x'}, {'email': 'b@x'}, {'name': 'c'}], 'channel': 'email', 'template': 'x'}|recipients[2]: recipient needs email, phone, deviceTokens or userId" \
+    "{'recipients': [{'email': 'a@x'}], 'channel': 'fax', 'template': 'x'}|channel must be email, sms, push or in_app" \
+    "{'channel': 'email', 'template': 'x', 'recipients': [{'email': 'a@x'}] * 10001}|at most 10000 recipients"; do
+    bulk_body "json.dumps(${case%%|*})"
+    code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+    is "$code $(field "$(cat "$tmp/body")" 'm["error"]["message"]')" \
+        "400 ${case#*|}" "a bulk send refused: ${case#*|}"
+done
+printf '{"channel": "email", "template": "x", "recipients": [{"email": "a@x"}], "recipients": [{"email": "b@x"}]}' \
+    > "$tmp/bulk.json"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code $(field "$(cat "$tmp/body")" 'm["error"]["code"]')" "400 invalid_json" \
+    "recipients twice: not a JSON object ferry takes"
+printf '{"channel": "email", "template": "x", "recipients": [{"email": "a@x"},' \
+    > "$tmp/bulk.json"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code $(field "$(cat "$tmp/body")" 'm["error"]["code"]')" "400 invalid_json" \
+    "a body cut short: invalid_json"
 bulk b 10000
 code=$(api -H "Idempotency-Key: bulk-$tag" --data-binary @"$tmp/bulk.json" \
        "$url/notifications/send-bulk")
