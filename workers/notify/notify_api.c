@@ -422,8 +422,9 @@ s_send_bulk (fy_worker_t *worker, const fy_request_t *request,
     size_t total = 0;
     const char *wrong = NULL;
     char message [120];
-    if (s_bulk_read (request, NULL, &root, &total, &wrong, message,
-                     sizeof message)
+    if (!request->body.len
+        || s_bulk_read (request, NULL, &root, &total, &wrong, message,
+                        sizeof message)
         || !root) {
         s_error (worker, request->rid, 400, "invalid_json",
                  "the body must be a JSON object");
