@@ -119,6 +119,7 @@ typedef struct {
     s_node_t *nodes;
     size_t count;
     size_t cap;
+    size_t steps;               //  Nodes before texts were joined to tags
 } s_list_t;
 
 //  What the render does with a node, decided when compiling: the kinds
@@ -152,6 +153,11 @@ struct s_node {
     size_t indent_len;          //  whitespace; block: its indentation
     s_list_t children;          //  Parent: only its blocks
     s_list_t inverse;           //  What {{else}} starts
+    //  The text before a tag of a specialised operation, written first
+    //  (S_TEXT_PAD padded, as a text node's): one node less to dispatch.
+    char *prefix;
+    size_t prefix_len;
+    bool prefix_bol;            //  The text starts a line
 };
 
 //  The bytes a text node's text is padded to.
@@ -770,6 +776,7 @@ s_node_free (s_node_t *node)
     free (node->path.parts);
     free (node->str);
     free (node->indent);
+    free (node->prefix);
 }
 
 //  What a text token leaves: a line's start loses as much of strip (the
@@ -941,6 +948,26 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
     }
     for (size_t i = 0; i < list->count; i++)
         list->nodes [i].op = s_node_op (&list->nodes [i]);
+    //  Each text before a tag of a specialised operation becomes its
+    //  prefix: the render writes it first, as the text node would have.
+    list->steps = list->count;
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        s_node_t *node = &list->nodes [i];
+        if (node->op == S_OP_TEXT && i + 1 < list->count
+            && list->nodes [i + 1].op != S_OP_NODE
+            && list->nodes [i + 1].op != S_OP_TEXT) {
+            s_node_t *next = &list->nodes [i + 1];
+            next->prefix = node->str;
+            next->prefix_len = node->len;
+            next->prefix_bol = node->at_bol;
+            node->str = NULL;
+            s_node_free (node);
+            continue;
+        }
+        list->nodes [kept++] = *node;
+    }
+    list->count = kept;
 }
 
 fy_template_t *
@@ -1918,16 +1945,25 @@ s_render_list (s_render_t *r, const s_list_t *list)
     //  The steps of the whole list at once: the loop then only renders.
     //  (Lookups count steps too, and may have passed the limit.)
     if (r->steps > FY_TEMPLATE_MAX_STEPS
-        || list->count > FY_TEMPLATE_MAX_STEPS - r->steps) {
+        || list->steps > FY_TEMPLATE_MAX_STEPS - r->steps) {
         s_fail (r, EINVAL, "render takes more than %d steps",
                 FY_TEMPLATE_MAX_STEPS);
         return;
     }
     if (!list->count)
         return;
-    r->steps += list->count;
+    r->steps += list->steps;
     const s_node_t *node = list->nodes, *end = node + list->count;
     for (; node < end && !r->error; node++) {
+        if (node->prefix_len) {
+            if (r->indent_end == r->indent_start)
+                s_put_short (r, node->prefix, node->prefix_len);
+            else {
+                if (node->prefix_bol)
+                    s_put_indent (r);
+                s_put_text (r, node->prefix, node->prefix_len);
+            }
+        }
         //  Each operation does what its kind needs in the common case,
         //  and leaves the rest to s_render_node: text while there is no
         //  indentation; a name whose first part is in the current
