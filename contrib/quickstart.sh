@@ -196,11 +196,13 @@ for sample in "${samples[@]}"; do
     jq -c . "$sample"
 done | "$ferryctl" --set broker.endpoint=$endpoint send --broker $endpoint
 echo "    audit.events holds $(q 'SELECT count(*) FROM audit.events') rows"
-#  notification.requested and review.assigned (by contrib/notify.rules.json)
-#  became e-mails, in the capture server by now.
+#  notification.requested, review.assigned and feedback.given (by
+#  contrib/notify.rules.json; the receiver's address from the directory
+#  the user.created samples fed) became e-mails, in the capture server
+#  by now.
 for _ in $(seq 50); do
     [ "$(q "SELECT count(*) FROM notify.deliveries WHERE status = 'sent'")" \
-        -ge 2 ] && break
+        -ge 3 ] && break
     sleep 0.1
 done
 sent=$(q "SELECT coalesce(json_agg(DISTINCT recipient->>'email'), '[]') FROM notify.deliveries WHERE status = 'sent'")

@@ -86,6 +86,12 @@ fy_json_reader_key (fy_json_reader_t *self, const char **key,
 FY_EXPORT int
 fy_json_reader_next (fy_json_reader_t *self) FY_MUSTCHECK;
 
+//  The first byte of the next value ('{', '[', '"', 't', 'f', 'n', '-' or
+//  a digit), to choose how to read it; 0 when the reader failed or no
+//  value is next. Reads nothing.
+FY_EXPORT char
+fy_json_reader_peek (fy_json_reader_t *self);
+
 //  The next value, which must be a string; *text (not NUL-terminated) is
 //  borrowed until the next call.
 FY_EXPORT int

@@ -1020,6 +1020,18 @@ fy_json_reader_string (fy_json_reader_t *self, const char **text, size_t *len)
     return s_string (parser, text, len) ? s_reader_fail (self, NULL) : 0;
 }
 
+char
+fy_json_reader_peek (fy_json_reader_t *self)
+{
+    assert (self);
+    s_parser_t *parser = &self->parser;
+    if (parser->failed)
+        return 0;
+    s_skip_space (parser);
+    return parser->p < parser->end && !strchr ("]},:", *parser->p) ? *parser->p
+                                                                   : 0;
+}
+
 json_t *
 fy_json_reader_value (fy_json_reader_t *self)
 {

@@ -27,6 +27,11 @@
     indentation, which is removed from its lines when compiling and
     added back, relative to the enclosing block, where it is rendered.
 
+    Rendering: each node carries the operation that renders it (s_op_t),
+    chosen when compiling: text, a name in the current context, @index
+    and #if on an @-variable or a name get one that does only what their
+    kind needs, and leave anything rarer to the general s_render_node.
+
     Limits (fy_template.h) are checked as the render goes, so a hostile
     template ends with an error instead of a deep stack, a large buffer
     or a long loop. */
@@ -114,10 +119,27 @@ typedef struct {
     s_node_t *nodes;
     size_t count;
     size_t cap;
+    size_t steps;               //  Nodes before texts were joined to tags
 } s_list_t;
+
+//  What the render does with a node, decided when compiling: the kinds
+//  that make up most of a message get an operation of their own, which
+//  does only what that kind needs and falls back to the general one
+//  (S_OP_NODE) on anything rare.
+typedef enum {
+    S_OP_NODE,                  //  s_render_node: everything
+    S_OP_TEXT,                  //  Text
+    S_OP_NAME,                  //  {{a.b}}: a found in the current context
+    S_OP_NAME_RAW,              //  {{{a.b}}}: likewise
+    S_OP_INDEX,                 //  {{@index}}
+    S_OP_IF_FIRST,              //  {{#if @first}}, {{#unless @first}}
+    S_OP_IF_LAST,               //  {{#if @last}}, {{#unless @last}}
+    S_OP_IF                     //  {{#if a}}, {{#unless a}}: a one-part name
+} s_op_t;
 
 struct s_node {
     s_kind_t kind;
+    s_op_t op;
     bool at_bol;                //  Starts a line of its template
     bool standalone;
     bool dynamic;
@@ -131,7 +153,15 @@ struct s_node {
     size_t indent_len;          //  whitespace; block: its indentation
     s_list_t children;          //  Parent: only its blocks
     s_list_t inverse;           //  What {{else}} starts
+    //  The text before a tag of a specialised operation, written first
+    //  (S_TEXT_PAD padded, as a text node's): one node less to dispatch.
+    char *prefix;
+    size_t prefix_len;
+    bool prefix_bol;            //  The text starts a line
 };
+
+//  The bytes a text node's text is padded to.
+#define S_TEXT_PAD 16
 
 struct fy_template {
     s_list_t root;
@@ -746,6 +776,7 @@ s_node_free (s_node_t *node)
     free (node->path.parts);
     free (node->str);
     free (node->indent);
+    free (node->prefix);
 }
 
 //  What a text token leaves: a line's start loses as much of strip (the
@@ -782,7 +813,9 @@ s_add_text (s_parser_t *p, size_t *i, size_t to, s_list_t *list,
             total += s_text (p, &p->tokens [end], strip, strip_len, &text);
     if (total) {
         s_node_t *node = s_list_add (list, S_TEXT);
-        node->str = fy_xmalloc (total + 1);
+        //  Zeros after the NUL, to S_TEXT_PAD: s_put_short reads a
+        //  short text as two words.
+        node->str = fy_xcalloc (1, total + S_TEXT_PAD);
         for (size_t k = *i; k < end; k++) {
             if (p->tokens [k].kind != S_TEXT)
                 continue;
@@ -806,6 +839,39 @@ s_set_indent (s_node_t *node, const char *ws, size_t len, const char *strip,
     size_t n = s_common (ws, len, strip, strip_len);
     node->indent = fy_xstrndup (ws + n, len - n);
     node->indent_len = len - n;
+}
+
+//  The operation that renders node (see s_op_t). A tag that starts a
+//  line without standing alone writes the indentation first: the
+//  general operation does that.
+static s_op_t
+s_node_op (const s_node_t *node)
+{
+    const s_path_t *path = &node->path;
+    if (node->kind == S_TEXT)
+        return S_OP_TEXT;
+    if (node->at_bol && !node->standalone)
+        return S_OP_NODE;
+    switch (node->kind) {
+        case S_VAR:
+        case S_RAW:
+            if (path->kind == S_PATH_INDEX)
+                return S_OP_INDEX;
+            if (path->kind == S_PATH_NAME)
+                return node->kind == S_VAR ? S_OP_NAME : S_OP_NAME_RAW;
+            return S_OP_NODE;
+        case S_IF:
+        case S_UNLESS:
+            if (path->kind == S_PATH_FIRST)
+                return S_OP_IF_FIRST;
+            if (path->kind == S_PATH_LAST)
+                return S_OP_IF_LAST;
+            if (path->kind == S_PATH_NAME && path->count == 1)
+                return S_OP_IF;
+            return S_OP_NODE;
+        default:
+            return S_OP_NODE;
+    }
 }
 
 //  Nodes of tokens [from, to) into list; strip is the indentation of
@@ -880,6 +946,28 @@ s_build (s_parser_t *p, size_t from, size_t to, s_list_t *list,
             children->count = kept;
         }
     }
+    for (size_t i = 0; i < list->count; i++)
+        list->nodes [i].op = s_node_op (&list->nodes [i]);
+    //  Each text before a tag of a specialised operation becomes its
+    //  prefix: the render writes it first, as the text node would have.
+    list->steps = list->count;
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        s_node_t *node = &list->nodes [i];
+        if (node->op == S_OP_TEXT && i + 1 < list->count
+            && list->nodes [i + 1].op != S_OP_NODE
+            && list->nodes [i + 1].op != S_OP_TEXT) {
+            s_node_t *next = &list->nodes [i + 1];
+            next->prefix = node->str;
+            next->prefix_len = node->len;
+            next->prefix_bol = node->at_bol;
+            node->str = NULL;
+            s_node_free (node);
+            continue;
+        }
+        list->nodes [kept++] = *node;
+    }
+    list->count = kept;
 }
 
 fy_template_t *
@@ -1153,6 +1241,22 @@ s_put (s_render_t *r, const char *data, size_t len)
     r->len += len;
 }
 
+//  Text of at most S_TEXT_PAD bytes that may be read as S_TEXT_PAD (a
+//  text node's): copied as two words when the output has room for
+//  them, without a call.
+static inline void
+s_put_short (s_render_t *r, const char *text, size_t len)
+{
+    if (len > S_TEXT_PAD || S_TEXT_PAD >= r->cap - r->len || r->error) {
+        s_put (r, text, len);
+        return;
+    }
+    uint64_t words [2];
+    memcpy (words, text, S_TEXT_PAD);
+    memcpy (r->out + r->len, words, S_TEXT_PAD);
+    r->len += len;
+}
+
 static void
 s_put_indent (s_render_t *r)
 {
@@ -1180,60 +1284,118 @@ s_put_text (s_render_t *r, const char *text, size_t len)
 }
 
 //  The spec's HTML escaping: & " < > and nothing else. What each byte
-//  becomes, and how many bytes it adds (0: none, it stays itself).
-static const char *const s_entities [256] = {
+//  becomes, padded to 8 bytes to be copied as one word, and how many
+//  bytes it adds (0: none, it stays itself).
+static const char s_entities [256][8] = {
     ['&'] = "&amp;", ['"'] = "&quot;", ['<'] = "&lt;", ['>'] = "&gt;"
 };
 static const unsigned char s_extra [256] = {
     ['&'] = 4, ['"'] = 5, ['<'] = 3, ['>'] = 3
 };
 
-//  Writes text's len bytes escaped at at; returns the end.
-static char *
-s_escape (char *at, const char *text, size_t len)
+//  Writes text's len bytes escaped at at; returns the end. With padded,
+//  each entity is written as a word of 8 bytes, and at has room for
+//  6 * len + 2; else for exactly what the escaped text takes.
+static inline char *
+s_escape (char *at, const char *text, size_t len, bool padded)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) text [i];
         if (!s_extra [c])
             *at++ = (char) c;
         else {
-            memcpy (at, s_entities [c], s_extra [c] + 1u);
+            memcpy (at, s_entities [c], padded ? 8 : s_extra [c] + 1u);
             at += s_extra [c] + 1u;
         }
     }
     return at;
 }
 
-//  text holds len bytes and a NUL after them (jansson's strings and
-//  dumps do): libc's strcspn finds the first byte to escape, or the
-//  first NUL inside, many bytes at a time. When the output has room
-//  for the worst case (each byte left an entity), one pass writes it;
-//  else the size is counted first.
-static void
-s_put_escaped (s_render_t *r, const char *text, size_t len)
+//  Whether one of the 8 bytes of x is & " < or >: " and & differ in
+//  bit 2 only (0x22, 0x26), < and > in bit 1 (0x3c, 0x3e), so x with
+//  that bit set is compared with 0x26 and 0x3e, each byte at once (a
+//  byte is zero when (v - 1) & ~v sets its high bit, exactly).
+static inline bool
+s_has_special (uint64_t x)
 {
-    size_t clean = strcspn (text, "&\"<>");
-    if (clean >= len) {
-        s_put (r, text, len);
-        return;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t a = (x | 0x0404040404040404u) ^ 0x2626262626262626u;
+    uint64_t b = (x | 0x0202020202020202u) ^ 0x3e3e3e3e3e3e3e3eu;
+    return (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+}
+
+//  Writes text's len bytes escaped at at, a word at a time where none
+//  needs escaping; returns the end. at has room for 6 * len + 2 bytes.
+//  The bytes that end a text longer than a word are the end of its last
+//  word, shifted down; 4 to 7 bytes are two words of 4 that overlap.
+static char *
+s_escape_words (char *at, const char *text, size_t len)
+{
+    if (len < 4)
+        return s_escape (at, text, len, true);
+    if (len < 8) {
+        uint32_t head, tail;
+        memcpy (&head, text, 4);
+        memcpy (&tail, text + len - 4, 4);
+        if (s_has_special ((uint64_t) tail << 32 | head))
+            return s_escape (at, text, len, true);
+        memcpy (at, &head, 4);
+        memcpy (at + len - 4, &tail, 4);
+        return at + len;
     }
-    size_t rest = len - clean;
-    if (rest <= (r->cap - r->len) / 6 && r->len + len + 5 * rest < r->cap
-        && !r->error) {
-        char *at = r->out + r->len;
-        memcpy (at, text, clean);
-        r->len = (size_t) (s_escape (at + clean, text + clean, rest) - r->out);
-        return;
+    size_t i = 0;
+    uint64_t word;
+    for (; i + 8 <= len; i += 8) {
+        memcpy (&word, text + i, 8);
+        if (s_has_special (word))
+            at = s_escape (at, text + i, 8, true);
+        else {
+            memcpy (at, &word, 8);
+            at += 8;
+        }
     }
+    if (i == len)
+        return at;
+    memcpy (&word, text + len - 8, 8);
+    unsigned shift = (unsigned) (8 - (len - i)) * 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    word >>= shift;
+#else
+    word <<= shift;
+#endif
+    //  The bytes shifted in are zeros, which are not escaped.
+    if (s_has_special (word))
+        return s_escape (at, text + i, len - i, true);
+    memcpy (at, &word, 8);
+    return at + (len - i);
+}
+
+//  s_put_escaped without room for the worst case: the size is counted
+//  first. Out of line, so that the common case saves no registers.
+static void __attribute__ ((noinline))
+s_put_escaped_counted (s_render_t *r, const char *text, size_t len)
+{
     size_t size = len;
-    for (size_t i = clean; i < len; i++)
+    for (size_t i = 0; i < len; i++)
         size += s_extra [(unsigned char) text [i]];
     char *at = s_reserve (r, size);
     if (!at)
         return;
-    memcpy (at, text, clean);
-    s_escape (at + clean, text + clean, rest);
+    s_escape (at, text, len, false);
     r->len += size;
+}
+
+//  When the output has room for the worst case (each byte an entity),
+//  one pass writes it.
+static inline void
+s_put_escaped (s_render_t *r, const char *text, size_t len)
+{
+    if (len < FY_TEMPLATE_MAX_OUTPUT && 6 * len + 3 <= r->cap - r->len
+        && !r->error)
+        r->len =
+            (size_t) (s_escape_words (r->out + r->len, text, len) - r->out);
+    else
+        s_put_escaped_counted (r, text, len);
 }
 
 //  value in decimal, at the end of buffer; returns where it starts.
@@ -1311,6 +1473,16 @@ s_put_value (s_render_t *r, json_t *value, bool escape)
     free (dumped);
 }
 
+//  The member of object that part names, or NULL (also when object is
+//  not an object).
+static inline json_t *
+s_get (json_t *object, const s_part_t *part)
+{
+    return json_is_object (object)
+               ? json_object_getn (object, part->str, part->len)
+               : NULL;
+}
+
 //  What path finds: its first part down the context stack (a plain
 //  name), in the current context (this, ./), n contexts up (../) or in
 //  the data (@root), the rest inside what it found; or an @-variable of
@@ -1362,9 +1534,7 @@ s_lookup (s_render_t *r, const s_path_t *path)
             break;
         case S_PATH_NAME:
             for (i = r->depth; i-- > 0 && !value; r->steps++)
-                if (json_is_object (r->stack [i]))
-                    value = json_object_getn (r->stack [i], path->parts [0].str,
-                                              path->parts [0].len);
+                value = s_get (r->stack [i], &path->parts [0]);
             part = 1;
             break;
     }
@@ -1379,10 +1549,7 @@ s_lookup (s_render_t *r, const s_path_t *path)
             *memo = (s_memo_t) { path, value, NULL };
     }
     for (; value && part < path->count; part++, r->steps++)
-        value = json_is_object (value)
-                    ? json_object_getn (value, path->parts [part].str,
-                                        path->parts [part].len)
-                    : NULL;
+        value = s_get (value, &path->parts [part]);
     if (memo)
         memo->value = value;
     if (value) {
@@ -1414,10 +1581,8 @@ s_find (s_render_t *r, const s_node_t *node, bool required)
     //  The common case first: a plain name, found in the innermost
     //  context, one part.
     const s_path_t *path = &node->path;
-    json_t *top = r->stack [r->depth - 1];
-    if (path->kind == S_PATH_NAME && path->count == 1 && json_is_object (top)) {
-        json_t *found =
-            json_object_getn (top, path->parts [0].str, path->parts [0].len);
+    if (path->kind == S_PATH_NAME && path->count == 1) {
+        json_t *found = s_get (r->stack [r->depth - 1], &path->parts [0]);
         if (found) {
             r->steps++;
             return (s_value_t) { S_VALUE_JSON, found, 0, NULL };
@@ -1427,17 +1592,22 @@ s_find (s_render_t *r, const s_node_t *node, bool required)
 }
 
 static void
-s_put_found (s_render_t *r, const s_value_t *value, bool escape)
+s_put_index (s_render_t *r, size_t index)
 {
     char buffer [32];
-    const char *text;
+    const char *text = s_format_integer ((json_int_t) index, buffer);
+    s_put (r, text, (size_t) (buffer + sizeof buffer - text));
+}
+
+static void
+s_put_found (s_render_t *r, const s_value_t *value, bool escape)
+{
     switch (value->kind) {
         case S_VALUE_JSON:
             s_put_value (r, value->json, escape);
             break;
         case S_VALUE_INDEX:
-            text = s_format_integer ((json_int_t) value->index, buffer);
-            s_put (r, text, (size_t) (buffer + sizeof buffer - text));
+            s_put_index (r, value->index);
             break;
         case S_VALUE_KEY:
             if (escape)
@@ -1521,6 +1691,16 @@ s_render_section (s_render_t *r, const s_list_t *list, json_t *context)
     s_render_list (r, list);
     r->depth -= context != NULL;
     r->nesting--;
+}
+
+//  #if's content when truth, else what {{else}} starts; #unless's the
+//  other way round.
+static inline void
+s_render_if (s_render_t *r, const s_node_t *node, bool truth)
+{
+    s_render_section (
+        r, truth == (node->kind == S_IF) ? &node->children : &node->inverse,
+        NULL);
 }
 
 //  Appends to the current indentation; callers restore the bounds.
@@ -1672,7 +1852,6 @@ s_render_node (s_render_t *r, const s_node_t *node)
     s_value_t value;
     fy_template_t *template;
     const char *name;
-    bool yes;
     switch (node->kind) {
         case S_TEXT:
             s_put_text (r, node->str, node->len);
@@ -1705,9 +1884,7 @@ s_render_node (s_render_t *r, const s_node_t *node)
         case S_IF:
         case S_UNLESS:
             value = s_find (r, node, false);
-            yes =
-                s_is_true (&value, node->include_zero) == (node->kind == S_IF);
-            s_render_section (r, yes ? &node->children : &node->inverse, NULL);
+            s_render_if (r, node, s_is_true (&value, node->include_zero));
             break;
         case S_EACH:
             value = s_find (r, node, true);
@@ -1768,21 +1945,95 @@ s_render_list (s_render_t *r, const s_list_t *list)
     //  The steps of the whole list at once: the loop then only renders.
     //  (Lookups count steps too, and may have passed the limit.)
     if (r->steps > FY_TEMPLATE_MAX_STEPS
-        || list->count > FY_TEMPLATE_MAX_STEPS - r->steps) {
+        || list->steps > FY_TEMPLATE_MAX_STEPS - r->steps) {
         s_fail (r, EINVAL, "render takes more than %d steps",
                 FY_TEMPLATE_MAX_STEPS);
         return;
     }
     if (!list->count)
         return;
-    r->steps += list->count;
+    r->steps += list->steps;
     const s_node_t *node = list->nodes, *end = node + list->count;
     for (; node < end && !r->error; node++) {
-        //  Text without indentation, the most common node, at once.
-        if (node->kind == S_TEXT && r->indent_end == r->indent_start)
-            s_put (r, node->str, node->len);
-        else
-            s_render_node (r, node);
+        if (node->prefix_len) {
+            if (r->indent_end == r->indent_start)
+                s_put_short (r, node->prefix, node->prefix_len);
+            else {
+                if (node->prefix_bol)
+                    s_put_indent (r);
+                s_put_text (r, node->prefix, node->prefix_len);
+            }
+        }
+        //  Each operation does what its kind needs in the common case,
+        //  and leaves the rest to s_render_node: text while there is no
+        //  indentation; a name whose first part is in the current
+        //  context (the rest of it inside what that found); @-variables
+        //  inside #each; #if on a value or an @-variable.
+        json_t *top = r->stack [r->depth - 1], *value;
+        const s_turn_t *turn = r->turn;
+        size_t steps;
+        switch (node->op) {
+            case S_OP_TEXT:
+                if (r->indent_end != r->indent_start)
+                    break;
+                s_put_short (r, node->str, node->len);
+                continue;
+            case S_OP_NAME:
+            case S_OP_NAME_RAW:
+                value = s_get (top, &node->path.parts [0]);
+                if (!value)
+                    break;
+                steps = r->steps++;
+                for (size_t part = 1; value && part < node->path.count;
+                     part++, r->steps++)
+                    value = s_get (value, &node->path.parts [part]);
+                if (!value) {
+                    //  Missing: s_render_node looks again, and counts.
+                    r->steps = steps;
+                    break;
+                }
+                if (!json_is_string (value))
+                    s_put_value (r, value,
+                                 node->op == S_OP_NAME
+                                     && !(r->flags & FY_TEMPLATE_PLAIN));
+                else if (node->op == S_OP_NAME
+                         && !(r->flags & FY_TEMPLATE_PLAIN))
+                    s_put_escaped (r, json_string_value (value),
+                                   json_string_length (value));
+                else
+                    s_put (r, json_string_value (value),
+                           json_string_length (value));
+                continue;
+            case S_OP_INDEX:
+                if (!turn)
+                    break;
+                s_put_index (r, turn->index);
+                continue;
+            case S_OP_IF_FIRST:
+            case S_OP_IF_LAST:
+                if (!turn)
+                    break;
+                s_render_if (r, node,
+                             node->op == S_OP_IF_FIRST
+                                 ? turn->index == 0
+                                 : turn->index + 1 == turn->count);
+                continue;
+            case S_OP_IF:
+                value = s_get (top, &node->path.parts [0]);
+                if (!value)
+                    break;
+                r->steps++;
+                s_render_if (r, node,
+                             json_is_boolean (value)
+                                 ? json_is_true (value)
+                                 : !s_is_falsy (value)
+                                       || (node->include_zero
+                                           && json_is_number (value)));
+                continue;
+            default:
+                break;
+        }
+        s_render_node (r, node);
     }
 }
 

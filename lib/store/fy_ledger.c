@@ -48,6 +48,14 @@ s_do (fy_store_t *store, const char *sql, int count, const char *const *values,
     return 0;
 }
 
+//  An event's content hash in hex, as the statements take it.
+static void
+s_hash_hex (const unsigned char hash [32], char hex [65])
+{
+    for (size_t b = 0; b < 32; b++)
+        snprintf (hex + 2 * b, 3, "%02x", hash [b]);
+}
+
 //  ---------------------------------------------------------------------
 //  Recording
 
@@ -231,8 +239,7 @@ fy_ledger_record_events (fy_store_t *store, const char *batch_id,
         event->conflict = false;
         if (event->event_id) {
             char hex [65];
-            for (size_t b = 0; b < 32; b++)
-                snprintf (hex + 2 * b, 3, "%02x", event->hash [b]);
+            s_hash_hex (event->hash, hex);
             json_array_append_new (
                 heads,
                 json_pack ("{s:s, s:s}", "id", event->event_id, "hash", hex));
@@ -736,4 +743,63 @@ fy_ledger_token_is_dead (fy_store_t *store, const char *token, fy_error_t *err)
     int dead = PQntuples (res) > 0;
     PQclear (res);
     return dead;
+}
+
+//  ---------------------------------------------------------------------
+//  The recipient directory
+
+int
+fy_ledger_directory_update (fy_store_t *store,
+                            const fy_ledger_directory_t *entry, bool *applied_p,
+                            bool *conflict_p, fy_error_t *err)
+{
+    assert (store && entry && entry->event_id && entry->user_id
+            && entry->profile && entry->occurred_at);
+    char hex [65];
+    s_hash_hex (entry->hash, hex);
+    char *profile = fy_json_dumps (entry->profile, JSON_COMPACT, NULL);
+    const char *values [] = { entry->event_id,   hex,     entry->user_id,
+                              entry->company_id, profile, entry->occurred_at };
+    //  The event's id and the change in one statement: nothing when the
+    //  id is known (the outer SELECT sees the row as it was before, so
+    //  its hash tells a redelivery from a conflict). The newer event's
+    //  fields win, whichever comes last.
+    PGresult *res = fy_store_pg_exec (
+        store,
+        "WITH ev AS (INSERT INTO notify.directory_events (id, hash) "
+        "VALUES ($1::uuid, decode($2, 'hex')) ON CONFLICT (id) DO NOTHING "
+        "RETURNING id), "
+        "up AS (INSERT INTO notify.directory AS d (user_id, company_id, "
+        "profile, occurred_at) SELECT $3::uuid, $4::uuid, $5::jsonb, "
+        "$6::timestamptz FROM ev ON CONFLICT (user_id) DO UPDATE SET "
+        "profile = CASE WHEN excluded.occurred_at >= d.occurred_at "
+        "THEN d.profile || excluded.profile "
+        "ELSE excluded.profile || d.profile END, "
+        "company_id = coalesce(excluded.company_id, d.company_id), "
+        "occurred_at = greatest(d.occurred_at, excluded.occurred_at), "
+        "updated_at = now() RETURNING 1) "
+        "SELECT (SELECT count(*) FROM up), coalesce((SELECT hash <> "
+        "decode($2, 'hex') FROM notify.directory_events WHERE id = $1::uuid), "
+        "false)",
+        6, values, "directory update", err);
+    free (profile);
+    if (!res)
+        return -1;
+    if (applied_p)
+        *applied_p = strcmp (PQgetvalue (res, 0, 0), "0") != 0;
+    if (conflict_p)
+        *conflict_p = PQgetvalue (res, 0, 1) [0] == 't';
+    PQclear (res);
+    return 0;
+}
+
+json_t *
+fy_ledger_directory_get (fy_store_t *store, const char *user_id,
+                         fy_error_t *err)
+{
+    assert (store && user_id);
+    return s_json_row (store,
+                       "SELECT profile::text FROM notify.directory "
+                       "WHERE user_id = $1::uuid",
+                       user_id, "directory", err);
 }

@@ -224,6 +224,39 @@ int
 fy_ledger_token_is_dead (fy_store_t *store, const char *token,
                          fy_error_t *err) FY_MUSTCHECK;
 
+//  A user.created or user.updated for the recipient directory: the
+//  event's id and content hash (32 bytes), the user, the company (may be
+//  NULL), the profile fields it carries (an object: email, firstName,
+//  lastName, displayName, locale, timezone, phone) and when it happened
+//  (ISO 8601). Borrowed.
+typedef struct {
+    const char *event_id;
+    unsigned char hash [32];
+    const char *user_id;
+    const char *company_id;
+    json_t *profile;
+    const char *occurred_at;
+} fy_ledger_directory_t;
+
+//  Apply entry to the directory with its event's id, in one transaction:
+//  the entry's fields replace the user's when the event is newer than the
+//  last one applied, else only fill those the user has not. *applied_p
+//  (may be NULL) says whether it was applied: an event applied already
+//  changes nothing, and *conflict_p (may be NULL) is then true when its
+//  content differs from the first's (which is kept). EINVAL when the
+//  database refuses a value (a bad id or time).
+int
+fy_ledger_directory_update (fy_store_t *store,
+                            const fy_ledger_directory_t *entry, bool *applied_p,
+                            bool *conflict_p, fy_error_t *err) FY_MUSTCHECK;
+
+//  User user_id's profile in the directory (the fields above), or NULL
+//  with errno ENOENT when the directory does not know the user (or
+//  another errno when the database failed). Caller owns result.
+json_t *
+fy_ledger_directory_get (fy_store_t *store, const char *user_id,
+                         fy_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,13 +29,14 @@ tag=t$$r$RANDOM
 user=5a1b2c3d-0000-4000-8000-0000000000$((10 + $$ % 80))
 company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 
-#  requested FILE TO TEMPLATE LOCALE [USERID]: a notification.requested
-#  event (a fresh id) to address TO, NDJSON.
+#  requested FILE TO TEMPLATE LOCALE [USERID [NAME]]: a
+#  notification.requested event (a fresh id) to address TO, NDJSON.
 requested () {
-    python3 - "$2" "$3" "$4" "${5:-}" "$company" > "$1" <<'PY'
+    python3 - "$2" "$3" "$4" "${5:-}" "$company" "${6:-Ana Müller}" \
+        > "$1" <<'PY'
 import json, sys, uuid
-to, template, locale, user, company = sys.argv[1:6]
-recipient = {"email": to, "name": "Ana Müller"}
+to, template, locale, user, company, name = sys.argv[1:7]
+recipient = {"email": to, "name": name}
 if user:
     recipient["userId"] = user
 print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
@@ -70,7 +71,8 @@ is "$?" 2 "an unmigrated database: exit 2"
 is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
-start_broker 8980 --set "broker.routes=notify:notification.*,review.*,user.*"
+start_broker 8980 \
+    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given"
 cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
 start_notify () {
     "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
@@ -133,6 +135,20 @@ is "$(field "$(mails "ana.$tag@example.com")" 'len(m)')" 1 \
     "and sends nothing: still one message"
 is "$(q "SELECT count(*) FROM notify.deliveries")" 1 "still one delivery"
 
+#  3b. HTML is escaped in the html part only: the shipped templates
+#  write {{x}} in every part.
+requested "$tmp/ob.json" "ob.$tag@example.com" user.welcome en "" \
+    "O'Brien & Co <x>"
+send_ok "$tmp/ob.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a name with & ' < > is sent"
+got=$(mails "ob.$tag@example.com")
+is "$(field "$got" 'm[0]["subject"]')" \
+    "Welcome to A&B <Société>, O'Brien & Co <x>" "the subject says it verbatim"
+[ "$(field "$got" '"Hello O'"'"'Brien & Co <x>," in m[0]["text"]')" = True ]
+ok $? "so does the text part"
+[ "$(field "$got" '"Hello O'"'"'Brien &amp; Co &lt;x&gt;," in m[0]["html"] and "<x>" not in m[0]["html"]')" = True ]
+ok $? "the html part escapes it"
+
 #  4. A rule: review.assigned e-mails the reviewer.
 python3 - "$tag" "$company" > "$tmp/review.json" <<'PY'
 import json, sys, uuid
@@ -167,7 +183,7 @@ print(json.dumps({"id": str(uuid.uuid4()), "type": "user.created",
     "sendWelcome": True}}))
 PY
 send_ok "$tmp/user.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
-    "user.created, which no rule names, is ACKed"
+    "user.created, which no rule names, is ACKed (for the directory)"
 echo '{"rules": [{"name": "broken"}]}' > "$tmp/rules.json"
 "$ctl" notify rules check "$tmp/rules.json" > /dev/null 2>&1
 is "$?" 1 "ferryctl notify rules check refuses a broken file"
@@ -176,8 +192,8 @@ for _ in $(seq 30); do
     grep -q "SIGHUP: .*rules loaded before stay" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: .*the 2 rules loaded before stay" "$tmp/notify.log"
-ok $? "SIGHUP with a broken file keeps the 2 rules"
+grep -q "SIGHUP: .*the 3 rules loaded before stay" "$tmp/notify.log"
+ok $? "SIGHUP with a broken file keeps the 3 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
@@ -189,10 +205,10 @@ print(json.dumps(rules))
 PY
 kill -HUP $notify_pid
 for _ in $(seq 30); do
-    grep -q "SIGHUP: 3 rules" "$tmp/notify.log" && break
+    grep -q "SIGHUP: 4 rules" "$tmp/notify.log" && break
     sleep 0.1
 done
-grep -q "SIGHUP: 3 rules" "$tmp/notify.log"
+grep -q "SIGHUP: 4 rules" "$tmp/notify.log"
 ok $? "SIGHUP reads the new rules"
 python3 -c 'import json,sys,uuid; e=json.load(open(sys.argv[1])); e["id"]=str(uuid.uuid4()); print(json.dumps(e))' \
     "$tmp/user.json" > "$tmp/user2.json"
@@ -200,6 +216,69 @@ send_ok "$tmp/user2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
     "user.created after the reload"
 is "$(field "$(mails "new.$tag@example.com")" 'm[0]["subject"]')" \
     "Bienvenue chez , Nea" "the new rule's e-mail, in the event's locale"
+
+#  4c. The recipient directory: user.created and user.updated feed it,
+#  feedback.given names its receiver by id only and the shipped rule's
+#  e-mail finds the address there; an unknown receiver fails for good.
+#  event FILE TYPE OCCURRED_AT PAYLOAD: an event with a fresh id.
+event () {
+    python3 - "$2" "$3" "$4" "$company" > "$1" <<'PY'
+import json, sys, uuid
+kind, at, payload, company = sys.argv[1:5]
+print(json.dumps({"id": str(uuid.uuid4()), "type": kind, "version": 1,
+    "source": "test", "occurredAt": at, "companyId": company,
+    "payload": json.loads(payload)}))
+PY
+}
+newid () { python3 -c 'import uuid; print(uuid.uuid4())'; }
+#  feedback FILE RECEIVER: feedback.given to user RECEIVER.
+feedback () {
+    event "$1" feedback.given 2026-12-01T11:00:00.000Z \
+        "{\"feedbackId\": \"$(newid)\", \"giverId\": \"$(newid)\", \"receiverId\": \"$2\", \"kind\": \"praise\", \"visibility\": \"private\", \"anonymous\": false}"
+}
+receiver=$(newid)
+event "$tmp/created.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$receiver\", \"email\": \"rec.$tag@example.com\", \"firstName\": \"Rosa\", \"lastName\": \"Ek\", \"roles\": [\"employee\"], \"locale\": \"sv\", \"sendWelcome\": false}"
+send_ok "$tmp/created.json" \
+    "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created ACKed"
+feedback "$tmp/fb1.json" "$receiver"
+send_ok "$tmp/fb1.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "feedback.given ACKed once sent"
+#  (The welcome rule 4b added sent one too.)
+got=$(mails "rec.$tag@example.com" |
+      python3 -c 'import json,sys; print(json.dumps([x for x in json.load(sys.stdin) if x["subject"] == "New feedback for you"]))')
+is "$(field "$got" 'len(m)')" 1 \
+    "the receiver got the e-mail, addressed through the directory"
+is "$(field "$got" 'm[0]["to"][0]["name"]')" "Rosa Ek" \
+    "named as the directory says"
+#  A newer user.updated changes the address; an older one, late, only
+#  fills what the directory lacks; a redelivery changes nothing.
+event "$tmp/updated.json" user.updated 2026-12-01T10:00:00.000Z \
+    "{\"userId\": \"$receiver\", \"changedFields\": [\"email\"], \"updates\": {\"email\": \"rec2.$tag@example.com\"}}"
+event "$tmp/stale.json" user.updated 2026-12-01T09:30:00.000Z \
+    "{\"userId\": \"$receiver\", \"changedFields\": [\"email\", \"displayName\"], \"updates\": {\"email\": \"stale.$tag@example.com\", \"displayName\": \"Rosa E.\"}}"
+for f in updated stale updated; do
+    send_ok "$tmp/$f.json" \
+        "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.updated ($f) ACKed"
+done
+is "$(q "SELECT (profile->>'email') || ' ' || (profile->>'displayName') || ' ' || (profile->>'locale') FROM notify.directory WHERE user_id = '$receiver'")" \
+    "rec2.$tag@example.com Rosa E. sv" \
+    "the directory: the newer address, the older event's new field"
+feedback "$tmp/fb2.json" "$receiver"
+send_ok "$tmp/fb2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a second feedback.given ACKed once sent"
+is "$(field "$(mails "rec2.$tag@example.com")" 'len(m)')" 1 \
+    "it went to the new address"
+stranger=$(newid)
+feedback "$tmp/fb3.json" "$stranger"
+send_ok "$tmp/fb3.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "feedback.given to a user the directory does not know: NACKed for good"
+[[ "$(q "SELECT status || ' ' || last_error FROM notify.deliveries WHERE user_id = '$stranger'")" == "failed unknown_recipient: user $stranger is not in the recipient directory"* ]]
+ok $? "failed with the reason"
+api "$url/notifications/metrics" > /dev/null
+grep -q '^ferry_notify_unknown_recipients_total 1$' "$tmp/body" &&
+    grep -q '^ferry_notify_directory_updates_total 5$' "$tmp/body"
+ok $? "counted: one unknown recipient, five directory updates"
 
 #  5. Preferences: an opted-out user gets nothing; critical cannot be.
 code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \
@@ -332,6 +411,40 @@ wait_batch () {   # wait_batch ID COUNT SECONDS
     done
 }
 delivered () { grep -c "$1[0-9]*\.$tag@" "$tmp/stub.log"; }
+#  The body is read as it comes, recipient by recipient: the recipients
+#  may come first, each with its own data, and what is wrong is answered
+#  before anything is recorded.
+bulk_body () {   # bulk_body PYTHON-EXPRESSION -> $tmp/bulk.json
+    python3 -c "import json; print($1)" > "$tmp/bulk.json"
+}
+bulk_body "json.dumps({'recipients': [{'email': 's%d.$tag@example.com' % i, 'data': {'company': 'Own %d' % i}} for i in range(3)], 'channel': 'email', 'template': 'user.welcome', 'data': {'company': 'Shared', 'link': 'L'}})"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code" 202 "a bulk send whose recipients come first: 202"
+wait_batch "$(field "$(cat "$tmp/body")" 'm["batchId"]')" 3 30
+is "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" 3 "its 3 sent"
+is "$(q "SELECT (data->>'company') || ' ' || (data->>'link') || ' ' || (recipient ? 'data')::text FROM notify.deliveries WHERE recipient->>'email' = 's1.$tag@example.com'")" \
+    "Own 1 L false" "each with its own data over the shared, kept apart from its recipient"
+for case in \
+    "{'channel': 'email', 'template': 'x', 'recipients': {}}|recipients must be a non-empty array" \
+    "{'channel': 'email', 'template': 'x', 'recipients': []}|recipients must be a non-empty array" \
+    "{'recipients': [{'email': 'a@x'}, {'email': 'b@x'}, {'name': 'c'}], 'channel': 'email', 'template': 'x'}|recipients[2]: recipient needs email, phone, deviceTokens or userId" \
+    "{'recipients': [{'email': 'a@x'}], 'channel': 'fax', 'template': 'x'}|channel must be email, sms, push or in_app" \
+    "{'channel': 'email', 'template': 'x', 'recipients': [{'email': 'a@x'}] * 10001}|at most 10000 recipients"; do
+    bulk_body "json.dumps(${case%%|*})"
+    code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+    is "$code $(field "$(cat "$tmp/body")" 'm["error"]["message"]')" \
+        "400 ${case#*|}" "a bulk send refused: ${case#*|}"
+done
+printf '{"channel": "email", "template": "x", "recipients": [{"email": "a@x"}], "recipients": [{"email": "b@x"}]}' \
+    > "$tmp/bulk.json"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code $(field "$(cat "$tmp/body")" 'm["error"]["code"]')" "400 invalid_json" \
+    "recipients twice: not a JSON object ferry takes"
+printf '{"channel": "email", "template": "x", "recipients": [{"email": "a@x"},' \
+    > "$tmp/bulk.json"
+code=$(api --data-binary @"$tmp/bulk.json" "$url/notifications/send-bulk")
+is "$code $(field "$(cat "$tmp/body")" 'm["error"]["code"]')" "400 invalid_json" \
+    "a body cut short: invalid_json"
 bulk b 10000
 code=$(api -H "Idempotency-Key: bulk-$tag" --data-binary @"$tmp/bulk.json" \
        "$url/notifications/send-bulk")

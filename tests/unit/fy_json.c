@@ -281,10 +281,12 @@ s_reader (void)
     fy_json_reader_t *reader = fy_json_reader_new (text, strlen (text), &err);
     const char *key, *value;
     size_t key_len, value_len;
+    is_int (fy_json_reader_peek (reader), '{', "peek: an object is next");
     is_int (fy_json_reader_enter (reader, '{'), 1, "reader: object entered");
     ok (fy_json_reader_key (reader, &key, &key_len) == 0 && key_len == 1
             && *key == 'a',
         "first key");
+    is_int (fy_json_reader_peek (reader), '[', "peek: an array, past space");
     json_t *tree = fy_json_reader_value (reader);
     char *dump = tree ? json_dumps (tree, JSON_COMPACT) : NULL;
     is_str (dump, "[1,{\"x\":null}]", "a value as a tree");
@@ -306,6 +308,7 @@ s_reader (void)
         "fourth key");
     is_int (fy_json_reader_enter (reader, '{'), 0, "an empty object");
     is_int (fy_json_reader_next (reader), 0, "the object closes");
+    is_int (fy_json_reader_peek (reader), 0, "peek: no value after it");
     is_int (fy_json_reader_end (reader), 0, "nothing but space after it");
     fy_json_reader_destroy (&reader);
     ok (reader == NULL, "reader destroyed");

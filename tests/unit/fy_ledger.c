@@ -371,6 +371,100 @@ test_batch (fy_store_t *store)
     ok (fy_ledger_token_is_dead (store, "tok", &err) == 1, "is dead");
 }
 
+//  One user.* event for the directory: id, when, and profile as JSON.
+static int
+s_directory (fy_store_t *store, const char *id, unsigned char mark,
+             const char *at, const char *profile, bool *applied, bool *conflict)
+{
+    fy_ledger_directory_t entry = { .event_id = id,
+                                    .user_id = S_USER,
+                                    .profile = json_loads (profile, 0, NULL),
+                                    .occurred_at = at };
+    memset (entry.hash, mark, sizeof entry.hash);
+    fy_error_t err = { "" };
+    int rc =
+        fy_ledger_directory_update (store, &entry, applied, conflict, &err);
+    if (rc)
+        diag ("directory update: %s", err.text);
+    json_decref (entry.profile);
+    return rc;
+}
+
+//  The profile's email and displayName, "email name" ("-" for none).
+static char *
+s_profile (fy_store_t *store)
+{
+    json_t *profile = fy_ledger_directory_get (store, S_USER, NULL);
+    const char *email = json_string_value (json_object_get (profile, "email"));
+    const char *name =
+        json_string_value (json_object_get (profile, "displayName"));
+    char *text = fy_xasprintf ("%s %s", email ? email : "-", name ? name : "-");
+    json_decref (profile);
+    return text;
+}
+
+static void
+test_directory (fy_store_t *store)
+{
+    fy_error_t err = { "" };
+    errno = 0;
+    ok (fy_ledger_directory_get (store, S_USER, &err) == NULL
+            && errno == ENOENT,
+        "a user the directory does not know: ENOENT");
+    bool applied = false, conflict = true;
+    ok (s_directory (store, S_EVENT, 1, "2026-12-01T10:00:00Z",
+                     "{\"email\": \"a@x.example\", \"locale\": \"sv\"}",
+                     &applied, &conflict)
+                == 0
+            && applied && !conflict,
+        "user.created applied");
+    char *text = s_profile (store);
+    is_str (text, "a@x.example -", "the profile as it said");
+    free (text);
+    ok (s_directory (store, S_EVENT2, 2, "2026-12-01T11:00:00Z",
+                     "{\"email\": \"b@x.example\"}", &applied, &conflict)
+                == 0
+            && applied,
+        "a newer user.updated applied");
+    ok (s_directory (store, "55555555-5555-4555-8555-555555555555", 3,
+                     "2026-12-01T10:30:00Z",
+                     "{\"email\": \"old@x.example\", \"displayName\": "
+                     "\"Bo\"}",
+                     &applied, &conflict)
+                == 0
+            && applied,
+        "an older one, late, applied");
+    text = s_profile (store);
+    is_str (text, "b@x.example Bo",
+            "the newer address kept, the missing name filled");
+    free (text);
+    ok (s_directory (store, S_EVENT2, 2, "2026-12-01T11:00:00Z",
+                     "{\"email\": \"c@x.example\"}", &applied, &conflict)
+                == 0
+            && !applied && !conflict,
+        "a redelivery changes nothing");
+    ok (s_directory (store, S_EVENT2, 9, "2026-12-01T12:00:00Z",
+                     "{\"email\": \"d@x.example\"}", &applied, &conflict)
+                == 0
+            && !applied && conflict,
+        "another body under a known id: a conflict");
+    text = s_profile (store);
+    is_str (text, "b@x.example Bo", "and the first kept");
+    free (text);
+    is_int (s_count ("SELECT count(*) FROM notify.directory_events"), 3,
+            "each event stored once");
+    fy_ledger_directory_t bad = { .event_id = "66666666-6666-4666-8666-"
+                                              "666666666666",
+                                  .user_id = "not-a-uuid",
+                                  .profile = json_object (),
+                                  .occurred_at = "2026-12-01T10:00:00Z" };
+    errno = 0;
+    ok (fy_ledger_directory_update (store, &bad, NULL, NULL, &err) == -1
+            && errno == EINVAL,
+        "a bad user id: EINVAL (%s)", err.text);
+    json_decref (bad.profile);
+}
+
 int
 main (void)
 {
@@ -393,6 +487,7 @@ main (void)
     test_claim (store);
     test_claim_at_record (store);
     test_batch (store);
+    test_directory (store);
     fy_store_destroy (&store);
     PQfinish (s_check);
     tap_pg_drop (&pg);

@@ -410,6 +410,73 @@ s_test_values (void)
     ok (template == NULL, "destroy sets the reference to NULL");
 }
 
+//  The escaping, which reads a word of 8 bytes or two of 4 at a time:
+//  values of every length to 40 with one byte to escape at every place,
+//  or none, in a text of every length up to 120 before them (so the
+//  value ends at every distance from the end of the output's room),
+//  escaped and raw; and a value with a NUL inside.
+static void
+s_test_escaping (void)
+{
+    static const char specials [] = "&\"<>";
+    static const char *entities [] = { "&amp;", "&quot;", "&lt;", "&gt;" };
+    size_t cases = 0, wrong = 0;
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t kind = 0; kind < 4; kind++) {
+                char value [48], want [256];
+                size_t n = 0;
+                for (size_t i = 0; i < len; i++) {
+                    value [i] =
+                        i == at ? specials [kind] : (char) ('a' + i % 26);
+                    if (i == at) {
+                        size_t size = strlen (entities [kind]);
+                        memcpy (want + n, entities [kind], size);
+                        n += size;
+                    }
+                    else
+                        want [n++] = value [i];
+                }
+                value [len] = want [n] = 0;
+                json_t *data = json_pack ("{s:s}", "v", value);
+                for (size_t lead = 0; lead <= 120; lead += 1 + lead / 8) {
+                    char *text =
+                        fy_xasprintf ("%*s{{v}}|{{{v}}}", (int) lead, "");
+                    fy_template_t *template = s_compile (text);
+                    char *out = NULL;
+                    char *expect =
+                        fy_xasprintf ("%*s%s|%s", (int) lead, "", want, value);
+                    if (!template
+                        || fy_template_render (template, data, NULL, &out, NULL,
+                                               NULL)
+                        || strcmp (out, expect)) {
+                        if (!wrong)
+                            diag ("'%s' gave '%s'", expect, out ? out : "");
+                        wrong++;
+                    }
+                    cases++;
+                    free (out);
+                    free (expect);
+                    free (text);
+                    fy_template_destroy (&template);
+                }
+                json_decref (data);
+            }
+    is_int (wrong, 0, "%zu values escaped byte for byte", cases);
+    json_t *data =
+        json_loads ("{\"v\": \"a\\u0000<b>\\u0000c&\"}", JSON_ALLOW_NUL, NULL);
+    fy_template_t *template = s_compile ("{{v}}");
+    char *out = NULL;
+    size_t len = 0;
+    ok (template && data
+            && fy_template_render (template, data, NULL, &out, &len, NULL) == 0
+            && len == 18 && memcmp (out, "a\0&lt;b&gt;\0c&amp;", 19) == 0,
+        "a value with NUL bytes is escaped whole");
+    free (out);
+    fy_template_destroy (&template);
+    json_decref (data);
+}
+
 //  A 2 KB HTML e-mail with 20 variables, as the notification worker will
 //  render one per event.
 static const char s_email [] =
@@ -511,6 +578,7 @@ main (void)
     s_test_limits ();
     s_test_partials ();
     s_test_values ();
+    s_test_escaping ();
     s_test_speed ();
     //  Last: without the conformance data it skips the rest of the test.
     tap_each_file (tap_testdata ("mustache/specs"), ".json", s_spec_file);

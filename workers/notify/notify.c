@@ -392,6 +392,61 @@ s_pending (notify_t *self, s_pending_t *pending)
     return matched;
 }
 
+//  The profile fields user.created and user.updated carry that the
+//  directory keeps.
+static const char *const s_profile_keys [] = { "email",    "firstName",
+                                               "lastName", "displayName",
+                                               "locale",   "timezone",
+                                               "phone" };
+
+//  user.created or user.updated: apply it to the recipient directory.
+//  Returns 1, 0 for another type, or -1 with errno and err.
+static int
+s_directory (notify_t *self, fy_event_t *event, fy_error_t *err)
+{
+    const char *type = fy_event_type (event);
+    bool created = strcmp (type, "user.created") == 0;
+    if (!created && strcmp (type, "user.updated") != 0)
+        return 0;
+    json_t *payload = fy_event_payload (event);
+    json_t *fields = created ? payload : json_object_get (payload, "updates");
+    fy_ledger_directory_t entry = {
+        .event_id = fy_event_id (event),
+        .user_id = json_string_value (json_object_get (payload, "userId")),
+        .company_id = fy_event_company_id (event),
+        .profile = json_object (),
+        .occurred_at = fy_event_occurred_at (event),
+    };
+    for (size_t i = 0; i < sizeof s_profile_keys / sizeof s_profile_keys [0];
+         i++) {
+        json_t *value = json_object_get (fields, s_profile_keys [i]);
+        if (value)
+            json_object_set (entry.profile, s_profile_keys [i], value);
+    }
+    s_event_hash (event, entry.hash);
+    bool applied = false, conflict = false;
+    int rc = -1;
+    if (!entry.user_id) {
+        fy_error_set (err, "%s without a payload.userId", type);
+        errno = EINVAL;
+    }
+    else
+        rc = fy_ledger_directory_update (self->store, &entry, &applied,
+                                         &conflict, err);
+    json_decref (entry.profile);
+    if (rc)
+        return -1;
+    if (conflict) {
+        fy_metric_inc (self->conflicts);
+        fy_log_warn ("notify: event=%s conflict: a copy with another body; "
+                     "the directory keeps the first",
+                     fy_event_id (event));
+    }
+    else if (applied)
+        fy_metric_inc (self->directory_updates);
+    return 1;
+}
+
 static void
 s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
              void *arg)
@@ -415,13 +470,23 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
                             "store_unavailable");
             continue;
         }
+        //  The directory first: a rule's notification for the same
+        //  event may need it, and a NACK brings both back.
+        int directory = s_directory (self, event, &err);
+        if (directory < 0) {
+            s_pending_t failed = { .delivery = deliveries [i], .event = event };
+            deliveries [i] = NULL;
+            s_record_failed (self, &failed, errno, &err);
+            continue;
+        }
         s_pending_t *pending = &pendings [ready];
         pending->event = event;
         //  matched counts the items, whichever way they came.
         pending->matched = s_pending (self, pending);
         if (pending->matched == 0) {
             //  Routed here, but nothing asks for a notification.
-            fy_metric_inc (self->ignored);
+            if (!directory)
+                fy_metric_inc (self->ignored);
             fy_worker_ack (self->worker, &deliveries [i]);
             memset (pending, 0, sizeof *pending);
             continue;
@@ -505,9 +570,20 @@ s_metrics_new (notify_t *self)
     self->rejected = fy_metrics_counter (
         m, "ferry_notify_rejected_total",
         "events NACKed for good: not events, or refused by the ledger", NULL);
-    self->ignored =
-        fy_metrics_counter (m, "ferry_notify_ignored_total",
-                            "events no rule asks a notification for", NULL);
+    self->ignored = fy_metrics_counter (
+        m, "ferry_notify_ignored_total",
+        "events no rule asks a notification for (and not for the directory)",
+        NULL);
+    self->directory_updates = fy_metrics_counter (
+        m, "ferry_notify_directory_updates_total",
+        "user.created and user.updated applied to the recipient directory "
+        "(redeliveries not counted)",
+        NULL);
+    self->unknown_recipients = fy_metrics_counter (
+        m, "ferry_notify_unknown_recipients_total",
+        "notifications failed because the directory does not know their "
+        "user",
+        NULL);
     self->ready_gauge = fy_metrics_gauge (
         m, "ferry_notify_ready",
         "1 when the ledger's database is reachable with a current schema",

@@ -105,6 +105,7 @@ struct notify {
     fy_metric_t *settled [FY_LEDGER_STATUSES];
     fy_metric_t *attempts, *retries, *conflicts, *ready_gauge, *sending_gauge;
     fy_metric_t *rejected, *ignored, *dead_tokens;
+    fy_metric_t *directory_updates, *unknown_recipients;
 };
 
 //  Connect to the broker and the store, load the templates and rules.

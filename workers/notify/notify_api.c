@@ -245,22 +245,171 @@ s_send (fy_worker_t *worker, const fy_request_t *request,
     json_decref (root);
 }
 
-//  Record one chunk of a bulk send. Returns 0 or -1 having answered.
+//  A bulk send's body is read with the pull reader, twice, and never
+//  built whole: the first pass checks it (its members but the recipients
+//  into a small object, each recipient checked and freed), the second
+//  records the recipients a chunk at a time. Memory stays that of one
+//  chunk whatever the number of recipients.
+
+//  What the second pass does with each recipient; the first only checks.
+typedef struct {
+    notify_t *self;
+    uint64_t rid;
+    const char *batch;
+    fy_ledger_item_t common;
+    fy_ledger_item_t *items;
+    json_t **owned;             //  each item's recipient and data
+    char (*keys) [FY_UUID_SIZE + 32];
+    size_t count;               //  items waiting in the chunk
+} s_bulk_t;
+
+//  Record the chunk waiting. Returns 0, or -1 having answered.
 static int
-s_bulk_chunk (notify_t *self, uint64_t rid, const char *batch,
-              fy_ledger_item_t *items, size_t count)
+s_bulk_flush (s_bulk_t *bulk)
 {
+    if (!bulk->count)
+        return 0;
     fy_ledger_entry_t *entries = NULL;
     size_t recorded = 0;
     fy_error_t err = { "" };
-    if (fy_ledger_record (self->store, NULL, NULL, batch, NULL, 0, items, count,
-                          &entries, &recorded, NULL, &err)) {
-        s_store_error (self, rid, errno, &err);
-        return -1;
-    }
-    notify_count_recorded (self, entries, recorded);
+    int rc = fy_ledger_record (bulk->self->store, NULL, NULL, bulk->batch, NULL,
+                               0, bulk->items, bulk->count, &entries, &recorded,
+                               NULL, &err);
+    if (rc)
+        s_store_error (bulk->self, bulk->rid, errno, &err);
+    else
+        notify_count_recorded (bulk->self, entries, recorded);
     free (entries);
-    return 0;
+    for (size_t i = 0; i < 2 * bulk->count; i++)
+        json_decref (bulk->owned [i]);
+    bulk->count = 0;
+    return rc;
+}
+
+//  Recipient index (one, taken) into the chunk, its key made of the
+//  batch and its place in it: a retry of the request, or of a chunk,
+//  records nothing twice. Returns 0, or -1 having answered.
+static int
+s_bulk_add (s_bulk_t *bulk, json_t *one, size_t index)
+{
+    json_t *shared = bulk->common.data;
+    json_t *data = shared ? json_copy (shared) : json_object ();
+    json_t *own = json_object_get (one, "data");
+    if (own)
+        json_object_update (data, own);
+    json_object_del (one, "data");
+    size_t i = bulk->count++;
+    bulk->owned [2 * i] = one;
+    bulk->owned [2 * i + 1] = data;
+    snprintf (bulk->keys [i], sizeof bulk->keys [i], "bulk:%s:%zu", bulk->batch,
+              index);
+    fy_ledger_item_t *item = &bulk->items [i];
+    *item = bulk->common;
+    item->key = bulk->keys [i];
+    item->recipient = one;
+    item->user_id = json_string_value (json_object_get (one, "userId"));
+    item->data = data;
+    return bulk->count == S_BULK_CHUNK ? s_bulk_flush (bulk) : 0;
+}
+
+//  What is wrong with recipient index, into message, or NULL.
+static const char *
+s_bulk_check (json_t *one, size_t index, char *message, size_t size)
+{
+    const char *wrong = s_check_recipient (one);
+    json_t *own = json_object_get (one, "data");
+    if (!wrong && own && !json_is_object (own))
+        wrong = "data must be an object";
+    if (!wrong)
+        return NULL;
+    snprintf (message, size, "recipients[%zu]: %s", index, wrong);
+    return message;
+}
+
+//  One pass over the body. Without bulk (the first), the members but
+//  the recipients into *root_p (NULL when the body is not a JSON object
+//  without duplicate members), the recipients counted into *total_p
+//  (SIZE_MAX: no array of them) and the first one that is wrong into
+//  *wrong_p. With bulk, each recipient added to it. Returns 0, or -1
+//  having answered (a chunk that failed).
+static int
+s_bulk_read (const fy_request_t *request, s_bulk_t *bulk, json_t **root_p,
+             size_t *total_p, const char **wrong_p, char *message, size_t size)
+{
+    fy_json_reader_t *reader =
+        fy_json_reader_new (request->body.ptr, request->body.len, NULL);
+    json_t *root = json_object ();
+    size_t total = SIZE_MAX;
+    const char *wrong = NULL;
+    bool recipients = false;
+    int rc = 0;
+    int more = fy_json_reader_enter (reader, '{');
+    while (more > 0 && rc == 0) {
+        const char *key;
+        size_t len;
+        if (fy_json_reader_key (reader, &key, &len))
+            break;
+        char *name = fy_xstrndup (key, len);
+        bool listed = strcmp (name, "recipients") == 0;
+        if (json_object_get (root, name) || (listed && recipients))
+            more = -1;  //  a duplicate member
+        else if (!listed) {
+            json_t *value = fy_json_reader_value (reader);
+            if (value)
+                json_object_set_new (root, name, value);
+            else
+                more = -1;
+        }
+        else if (fy_json_reader_peek (reader) != '[') {
+            //  Not an array: read past, total says so.
+            json_t *value = fy_json_reader_value (reader);
+            more = value ? 1 : -1;
+            recipients = true;
+            json_decref (value);
+        }
+        else {
+            recipients = true;
+            total = 0;
+            int element = fy_json_reader_enter (reader, '[');
+            for (; element > 0 && rc == 0; total++) {
+                json_t *one = fy_json_reader_value (reader);
+                if (!one) {
+                    element = -1;
+                    break;
+                }
+                if (bulk)
+                    rc = s_bulk_add (bulk, one, total);
+                else {
+                    //  Past the most, only counted.
+                    if (!wrong && total < S_BULK_MAX)
+                        wrong = s_bulk_check (one, total, message, size);
+                    json_decref (one);
+                }
+                element = fy_json_reader_next (reader);
+            }
+            if (element < 0)
+                more = -1;
+        }
+        free (name);
+        if (more > 0)
+            more = fy_json_reader_next (reader);
+    }
+    if (rc == 0 && bulk)
+        rc = s_bulk_flush (bulk);
+    if (more < 0 || (rc == 0 && fy_json_reader_end (reader))) {
+        json_decref (root);
+        root = NULL;
+    }
+    fy_json_reader_destroy (&reader);
+    if (root_p)
+        *root_p = root;
+    else
+        json_decref (root);
+    if (total_p)
+        *total_p = total;
+    if (wrong_p)
+        *wrong_p = wrong;
+    return rc;
 }
 
 static void
@@ -269,29 +418,28 @@ s_send_bulk (fy_worker_t *worker, const fy_request_t *request,
 {
     (void) match;
     notify_t *self = arg;
-    json_t *root = s_body (worker, request);
-    if (!root)
-        return;
-    fy_ledger_item_t common;
-    char cat [64];
-    const char *problem = s_common (self, root, &common, cat, sizeof cat);
-    json_t *recipients = json_object_get (root, "recipients");
-    size_t total = json_array_size (recipients);
+    json_t *root = NULL;
+    size_t total = 0;
+    const char *wrong = NULL;
     char message [120];
-    if (!problem && (!json_is_array (recipients) || total == 0))
+    if (!request->body.len
+        || s_bulk_read (request, NULL, &root, &total, &wrong, message,
+                        sizeof message)
+        || !root) {
+        s_error (worker, request->rid, 400, "invalid_json",
+                 "the body must be a JSON object");
+        json_decref (root);
+        return;
+    }
+    s_bulk_t bulk = { .self = self, .rid = request->rid };
+    char cat [64];
+    const char *problem = s_common (self, root, &bulk.common, cat, sizeof cat);
+    if (!problem && (total == SIZE_MAX || total == 0))
         problem = "recipients must be a non-empty array";
     if (!problem && total > S_BULK_MAX)
         problem = "at most 10000 recipients";
-    for (size_t i = 0; !problem && i < total; i++) {
-        const char *wrong = s_check_recipient (json_array_get (recipients, i));
-        json_t *own = json_object_get (json_array_get (recipients, i), "data");
-        if (!wrong && own && !json_is_object (own))
-            wrong = "data must be an object";
-        if (wrong) {
-            snprintf (message, sizeof message, "recipients[%zu]: %s", i, wrong);
-            problem = message;
-        }
-    }
+    if (!problem)
+        problem = wrong;
     if (!s_accept (self, request, root, problem))
         return;
     char key [300], batch [FY_UUID_SIZE];
@@ -304,43 +452,14 @@ s_send_bulk (fy_worker_t *worker, const fy_request_t *request,
         json_decref (root);
         return;
     }
-    json_t *shared = common.data;
-    //  The recipients are recorded a chunk at a time (one transaction
-    //  each), their keys made of the batch and their place in it: a retry
-    //  of the request, or of a chunk, records nothing twice.
-    fy_ledger_item_t *items = fy_xcalloc (S_BULK_CHUNK, sizeof *items);
-    json_t **owned = fy_xcalloc (2 * S_BULK_CHUNK, sizeof *owned);
-    char (*keys) [FY_UUID_SIZE + 32] = fy_xcalloc (S_BULK_CHUNK, sizeof *keys);
-    int rc = 0;
-    for (size_t from = 0; rc == 0 && from < total; from += S_BULK_CHUNK) {
-        size_t count =
-            total - from < S_BULK_CHUNK ? total - from : S_BULK_CHUNK;
-        for (size_t i = 0; i < count; i++) {
-            json_t *one = json_array_get (recipients, from + i);
-            json_t *recipient = json_copy (one);
-            json_object_del (recipient, "data");
-            json_t *data = shared ? json_copy (shared) : json_object ();
-            json_t *own = json_object_get (one, "data");
-            if (own)
-                json_object_update (data, own);
-            owned [2 * i] = recipient;
-            owned [2 * i + 1] = data;
-            snprintf (keys [i], sizeof keys [i], "bulk:%s:%zu", batch,
-                      from + i);
-            items [i] = common;
-            items [i].key = keys [i];
-            items [i].recipient = recipient;
-            items [i].user_id =
-                json_string_value (json_object_get (recipient, "userId"));
-            items [i].data = data;
-        }
-        rc = s_bulk_chunk (self, request->rid, batch, items, count);
-        for (size_t i = 0; i < 2 * count; i++)
-            json_decref (owned [i]);
-    }
-    free (items);
-    free (owned);
-    free (keys);
+    bulk.batch = batch;
+    bulk.items = fy_xcalloc (S_BULK_CHUNK, sizeof *bulk.items);
+    bulk.owned = fy_xcalloc (2 * S_BULK_CHUNK, sizeof *bulk.owned);
+    bulk.keys = fy_xcalloc (S_BULK_CHUNK, sizeof *bulk.keys);
+    int rc = s_bulk_read (request, &bulk, NULL, NULL, NULL, NULL, 0);
+    free (bulk.items);
+    free (bulk.owned);
+    free (bulk.keys);
     if (rc == 0) {
         json_t *body = json_pack ("{s:s, s:i, s:b}", "batchId", batch, "total",
                                   (json_int_t) total, "created", created);

@@ -279,6 +279,58 @@ s_on_rate_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  A recipient named by its user id only (a rule's recipient with a
+//  userId and not the channel's address): the address and the name from
+//  the recipient directory, into the job's recipient. Returns 0, or -1
+//  having failed the job: for good when the directory does not know the
+//  user, retryable when its database failed.
+static int
+s_resolve_recipient (notify_job_t *job)
+{
+    notify_t *self = job->owner;
+    json_t *recipient = job->job->recipient;
+    const char *channel = job->job->channel;
+    const char *key = strcmp (channel, "email") == 0 ? "email"
+                      : strcmp (channel, "sms") == 0 ? "phone"
+                                                     : NULL;
+    const char *user =
+        json_string_value (json_object_get (recipient, "userId"));
+    if (!key || !user || json_object_get (recipient, key))
+        return 0;
+    fy_error_t err = { "" };
+    json_t *profile = fy_ledger_directory_get (self->store, user, &err);
+    if (!profile && errno == ENOENT) {
+        fy_metric_inc (self->unknown_recipients);
+        s_fail (job, false,
+                "unknown_recipient: user %s is not in the recipient "
+                "directory (no user.created or user.updated seen)",
+                user);
+        return -1;
+    }
+    if (!profile) {
+        notify_store_failed (self, errno, &err);
+        s_fail (job, true, "recipient directory: %s", err.text);
+        return -1;
+    }
+    json_t *address = json_object_get (profile, key);
+    if (json_is_string (address))
+        json_object_set (recipient, key, address);
+    const char *display =
+        json_string_value (json_object_get (profile, "displayName"));
+    const char *first =
+        json_string_value (json_object_get (profile, "firstName"));
+    const char *last =
+        json_string_value (json_object_get (profile, "lastName"));
+    if (!json_object_get (recipient, "name") && (display || first))
+        json_object_set_new (recipient, "name",
+                             display ? json_string (display)
+                                     : json_sprintf ("%s%s%s", first,
+                                                     last ? " " : "",
+                                                     last ? last : ""));
+    json_decref (profile);
+    return 0;
+}
+
 void
 notify_send (notify_job_t *job)
 {
@@ -292,6 +344,8 @@ notify_send (notify_job_t *job)
         s_fail (job, false, "no provider for channel %s", claimed->channel);
         return;
     }
+    if (s_resolve_recipient (job))
+        return;
     json_t *data = s_render_data (claimed);
     fy_error_t err = { "" };
     int rc =

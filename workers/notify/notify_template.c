@@ -230,12 +230,16 @@ notify_templates_render (notify_templates_t *self, const char *name,
     if (!entry)
         return -1;
     char **outs [S_PARTS] = { &out->subject, &out->text, &out->html };
+    //  HTML is escaped in the html part only: a subject or a text says
+    //  "O'Brien & Co <x>" as it is, whether it writes {{x}} or {{{x}}}.
+    static const unsigned flags [S_PARTS] = { FY_TEMPLATE_PLAIN,
+                                              FY_TEMPLATE_PLAIN, 0 };
     for (size_t i = 0; i < S_PARTS; i++) {
         if (!entry->parts [i])
             continue;
         fy_error_t part_err = { "" };
-        if (fy_template_render (entry->parts [i], data, self->partials,
-                                outs [i], NULL, &part_err)) {
+        if (fy_template_render_flags (entry->parts [i], data, self->partials,
+                                      flags [i], outs [i], NULL, &part_err)) {
             int saved = errno;
             fy_error_set (err, "template %s/%s: %s", entry->dir, s_parts [i],
                           part_err.text);
