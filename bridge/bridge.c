@@ -363,10 +363,17 @@ s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
         poll->queue = queue;
         poll->asked = (int) room;
         poll->started_ms = now;
+        //  Only the attributes s_accept reads: each one asked for is
+        //  parsed and kept with every message.
+        static const char *attributes [] = { "ApproximateReceiveCount",
+                                             "MessageGroupId", NULL };
+        fy_sqs_receive_t options = { .max_messages = poll->asked,
+                                     .wait_s = (int) self->wait_s,
+                                     .visibility_s = -1,
+                                     .attributes = attributes };
         fy_error_t err = { "" };
-        if (fy_sqs_receive (self->sqs, queue->url, poll->asked,
-                            (int) self->wait_s, -1, s_on_receive, poll,
-                            &poll->id, &err)) {
+        if (fy_sqs_receive_ex (self->sqs, queue->url, &options, s_on_receive,
+                               poll, &poll->id, &err)) {
             fy_log_error ("bridge: receive from %s: %s", queue->url, err.text);
             free (poll);
             queue->retry_at_ms = now + BRIDGE_RETRY_MS;

@@ -45,15 +45,35 @@ struct fy_sqs_batch {
     size_t bytes;
 };
 
-//  Read straight from the answer (s_parse_receive): the three strings the
-//  bridge needs on every message, and every other member as a tree.
+//  Read straight from the answer (s_parse_receive), in one allocation:
+//  every string member (MessageId, ReceiptHandle, Body, MD5OfBody...) and
+//  every system attribute as name, value pairs of pointers into text; the
+//  members that are not strings (MessageAttributes) as a tree, when the
+//  receive asked for them.
 struct fy_sqs_message {
-    char *id;
-    char *receipt;
-    char *body;
-    json_t *rest;               //  Attributes, MessageAttributes, MD5s...
+    const char *id;
+    const char *receipt;
+    const char *body;
+    json_t *rest;               //  MessageAttributes and the like, or NULL
     json_t *json;               //  The whole message, made on demand
+    size_t field_count;         //  String members: the first pairs
+    size_t attribute_count;     //  System attributes: the pairs after
+    bool has_attributes;        //  The answer had Attributes
+    const char *pairs [];       //  Name, value...; the text after them
 };
+
+//  A message as it is read: its strings, each NUL-terminated, one after
+//  the other in text, and where each pair starts. Reused for every
+//  message of every receive.
+typedef struct {
+    char *text;
+    size_t len, size;
+    size_t *fields;             //  Offset of each string member's name
+    size_t field_count;
+    size_t *attributes;         //  Offset of each system attribute's name
+    size_t attribute_count;
+    size_t pair_size;           //  Room in each of fields and attributes
+} s_scratch_t;
 
 typedef enum {
     S_RECEIVE,
@@ -88,6 +108,7 @@ struct fy_sqs {
     fy_aws_client_t *client;
     fy_http_ops_t *ops;         //  The client's
     char *url;                  //  endpoint + "/"
+    s_scratch_t scratch;        //  s_parse_message's
 };
 
 //  Legacy query codes and the model's shape names for them (the
@@ -232,6 +253,9 @@ fy_sqs_destroy (fy_sqs_t **self_p)
     int saved = errno;
     fy_aws_client_destroy (&self->client);
     free (self->url);
+    free (self->scratch.text);
+    free (self->scratch.fields);
+    free (self->scratch.attributes);
     free (self);
     *self_p = NULL;
     errno = saved;
@@ -430,58 +454,188 @@ s_is_key (const char *key, size_t len, const char *name)
     return len == strlen (name) && memcmp (key, name, len) == 0;
 }
 
-//  One message of a ReceiveMessage answer into msg; 0, or -1 with err.
+//  Append len bytes of text and a NUL to the scratch; the offset they
+//  start at.
+static size_t
+s_scratch_add (s_scratch_t *scratch, const char *text, size_t len)
+{
+    if (scratch->len + len + 1 > scratch->size) {
+        while (scratch->len + len + 1 > scratch->size)
+            scratch->size = scratch->size ? scratch->size * 2 : 4096;
+        scratch->text = fy_xrealloc (scratch->text, scratch->size);
+    }
+    size_t at = scratch->len;
+    memcpy (scratch->text + at, text, len);
+    scratch->text [at + len] = 0;
+    scratch->len += len + 1;
+    return at;
+}
+
+//  Record a pair whose name starts at offset name, its value after it.
+static void
+s_scratch_pair (s_scratch_t *scratch, size_t **list, size_t *count, size_t name)
+{
+    if (scratch->field_count == scratch->pair_size
+        || scratch->attribute_count == scratch->pair_size) {
+        scratch->pair_size = scratch->pair_size ? scratch->pair_size * 2 : 16;
+        size_t bytes = scratch->pair_size * sizeof (size_t);
+        scratch->fields = fy_xrealloc (scratch->fields, bytes);
+        scratch->attributes = fy_xrealloc (scratch->attributes, bytes);
+    }
+    (*list) [(*count)++] = name;
+}
+
+//  True when list already holds a pair named key.
+static bool
+s_scratch_has (s_scratch_t *scratch, const size_t *list, size_t count,
+               const char *key, size_t key_len)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *name = scratch->text + list [i];
+        if (strncmp (name, key, key_len) == 0 && name [key_len] == 0)
+            return true;
+    }
+    return false;
+}
+
+//  A message's Attributes (SQS's system attributes, all strings) into the
+//  scratch; 0, or -1 with err.
 static int
-s_parse_message (fy_json_reader_t *reader, fy_sqs_message_t *msg,
+s_parse_attributes (fy_json_reader_t *reader, s_scratch_t *scratch,
+                    fy_error_t *err)
+{
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key, *text;
+        size_t key_len, len;
+        if (fy_json_reader_key (reader, &key, &key_len))
+            return -1;
+        if (s_scratch_has (scratch, scratch->attributes,
+                           scratch->attribute_count, key, key_len)) {
+            fy_error_set (err, "duplicate attribute %.*s in a message",
+                          (int) key_len, key);
+            return -1;
+        }
+        if (fy_json_reader_peek (reader) != '"') {
+            fy_error_set (err, "attribute %.*s of a message is not a string",
+                          (int) key_len, key);
+            return -1;
+        }
+        size_t name = s_scratch_add (scratch, key, key_len);
+        if (fy_json_reader_string (reader, &text, &len))
+            return -1;
+        s_scratch_add (scratch, text, len);
+        s_scratch_pair (scratch, &scratch->attributes,
+                        &scratch->attribute_count, name);
+        rc = fy_json_reader_next (reader);
+    }
+    return rc;
+}
+
+//  The message gathered in the scratch, in one allocation.
+static fy_sqs_message_t *
+s_message_new (s_scratch_t *scratch, json_t *rest, bool has_attributes)
+{
+    size_t pairs = 2 * (scratch->field_count + scratch->attribute_count);
+    fy_sqs_message_t *msg =
+        fy_xmalloc (sizeof *msg + pairs * sizeof msg->pairs [0] + scratch->len);
+    *msg = (fy_sqs_message_t) { .rest = rest,
+                                .field_count = scratch->field_count,
+                                .attribute_count = scratch->attribute_count,
+                                .has_attributes = has_attributes };
+    char *text = (char *) (msg->pairs + pairs);
+    memcpy (text, scratch->text, scratch->len);
+    const size_t *offsets [] = { scratch->fields, scratch->attributes };
+    size_t counts [] = { scratch->field_count, scratch->attribute_count };
+    const char **pair = msg->pairs;
+    for (size_t list = 0; list < 2; list++)
+        for (size_t i = 0; i < counts [list]; i++) {
+            const char *name = text + offsets [list][i];
+            *pair++ = name;
+            *pair++ = name + strlen (name) + 1;
+        }
+    for (size_t i = 0; i < msg->field_count; i++) {
+        const char *name = msg->pairs [2 * i], *value = msg->pairs [2 * i + 1];
+        if (strcmp (name, "MessageId") == 0)
+            msg->id = value;
+        else if (strcmp (name, "ReceiptHandle") == 0)
+            msg->receipt = value;
+        else if (strcmp (name, "Body") == 0)
+            msg->body = value;
+    }
+    return msg;
+}
+
+//  One message of a ReceiveMessage answer, its strings copied out as they
+//  pass (a tree per message was a malloc per string and per member);
+//  NULL with err when it is malformed.
+static fy_sqs_message_t *
+s_parse_message (fy_json_reader_t *reader, s_scratch_t *scratch,
                  fy_error_t *err)
 {
+    scratch->len = 0;
+    scratch->field_count = 0;
+    scratch->attribute_count = 0;
+    json_t *rest = NULL;
+    bool has_attributes = false;
     int rc = fy_json_reader_enter (reader, '{');
     while (rc == 1) {
         const char *key;
         size_t key_len;
         if (fy_json_reader_key (reader, &key, &key_len))
-            return -1;
-        char **field = s_is_key (key, key_len, "MessageId") ? &msg->id
-                       : s_is_key (key, key_len, "ReceiptHandle")
-                           ? &msg->receipt
-                       : s_is_key (key, key_len, "Body") ? &msg->body
-                                                         : NULL;
-        if (field && *field) {
-            fy_error_set (err, "duplicate key %.*s in a message", (int) key_len,
-                          key);
-            return -1;
+            goto fail;
+        bool is_attributes = s_is_key (key, key_len, "Attributes");
+        bool is_string = s_is_key (key, key_len, "MessageId")
+                         || s_is_key (key, key_len, "ReceiptHandle")
+                         || s_is_key (key, key_len, "Body");
+        char next = fy_json_reader_peek (reader);
+        //  The key is borrowed until the next read: keep it first.
+        size_t name = s_scratch_add (scratch, key, key_len);
+        if (s_scratch_has (scratch, scratch->fields, scratch->field_count, key,
+                           key_len)
+            || json_object_get (rest, scratch->text + name)
+            || (is_attributes && has_attributes)) {
+            fy_error_set (err, "duplicate key %s in a message",
+                          scratch->text + name);
+            goto fail;
         }
-        if (field) {
+        if (next == '"') {
             const char *text;
             size_t len;
             if (fy_json_reader_string (reader, &text, &len))
-                return -1;
-            *field = fy_xstrndup (text, len);
+                goto fail;
+            s_scratch_add (scratch, text, len);
+            s_scratch_pair (scratch, &scratch->fields, &scratch->field_count,
+                            name);
+        }
+        else if (is_string) {
+            fy_error_set (err, "%s of a message is not a string",
+                          scratch->text + name);
+            goto fail;
+        }
+        else if (is_attributes && next == '{') {
+            scratch->len = name;
+            has_attributes = true;
+            if (s_parse_attributes (reader, scratch, err))
+                goto fail;
         }
         else {
-            //  The key is borrowed until the next read: keep it for rest.
-            char name [64];
-            if (key_len >= sizeof name) {
-                fy_error_set (err, "a message has a key of %zu bytes", key_len);
-                return -1;
-            }
-            memcpy (name, key, key_len);
-            name [key_len] = 0;
             json_t *value = fy_json_reader_value (reader);
             if (!value)
-                return -1;
-            if (!msg->rest)
-                msg->rest = json_object ();
-            if (json_object_get (msg->rest, name)) {
-                json_decref (value);
-                fy_error_set (err, "duplicate key %s in a message", name);
-                return -1;
-            }
-            json_object_set_new_nocheck (msg->rest, name, value);
+                goto fail;
+            if (!rest)
+                rest = json_object ();
+            json_object_set_new_nocheck (rest, scratch->text + name, value);
+            scratch->len = name;
         }
         rc = fy_json_reader_next (reader);
     }
-    return rc;
+    if (rc < 0)
+        goto fail;
+    return s_message_new (scratch, rest, has_attributes);
+fail:
+    json_decref (rest);
+    return NULL;
 }
 
 //  A ReceiveMessage answer, read without building its tree: the strings
@@ -521,8 +675,8 @@ s_parse_receive (s_op_t *op, const char *body, size_t len, fy_error_t *err)
                 size = size ? size * 2 : 16;
                 messages = fy_xrealloc (messages, size * sizeof *messages);
             }
-            messages [count] = fy_xcalloc (1, sizeof **messages);
-            if (s_parse_message (reader, messages [count++], err)) {
+            messages [count] = s_parse_message (reader, &op->sqs->scratch, err);
+            if (!messages [count++]) {
                 more = -1;
                 break;
             }
@@ -686,17 +840,43 @@ s_check_url (const char *queue_url, fy_error_t *err)
     return true;
 }
 
+//  A JSON list of names.
+static json_t *
+s_names (const char **names)
+{
+    json_t *list = json_array ();
+    for (; *names; names++)
+        json_array_append_new (list, json_string (*names));
+    return list;
+}
+
 int
 fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
                 int wait_s, int visibility_s, fy_sqs_receive_fn *fn, void *arg,
                 uint64_t *id_p, fy_error_t *err)
 {
+    static const char *all [] = { "All", NULL };
+    fy_sqs_receive_t options = { .max_messages = max_messages,
+                                 .wait_s = wait_s,
+                                 .visibility_s = visibility_s,
+                                 .attributes = all,
+                                 .message_attributes = all };
+    return fy_sqs_receive_ex (self, queue_url, &options, fn, arg, id_p, err);
+}
+
+int
+fy_sqs_receive_ex (fy_sqs_t *self, const char *queue_url,
+                   const fy_sqs_receive_t *options, fy_sqs_receive_fn *fn,
+                   void *arg, uint64_t *id_p, fy_error_t *err)
+{
     assert (self);
+    assert (options);
     assert (fn);
     if (!s_check_url (queue_url, err))
         return -1;
+    int max_messages = options->max_messages, wait_s = options->wait_s;
     if (max_messages < 1 || max_messages > 10 || wait_s < 0 || wait_s > 20
-        || visibility_s > 43200) {
+        || options->visibility_s > 43200) {
         fy_error_set (err, "sqs: ReceiveMessage: max_messages 1..10, "
                            "wait_s 0..20, visibility_s up to 43200");
         errno = EINVAL;
@@ -709,16 +889,20 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
     json_object_set_new (request, "MaxNumberOfMessages",
                          json_integer (max_messages));
     json_object_set_new (request, "WaitTimeSeconds", json_integer (wait_s));
-    if (visibility_s >= 0)
+    if (options->visibility_s >= 0)
         json_object_set_new (request, "VisibilityTimeout",
-                             json_integer (visibility_s));
+                             json_integer (options->visibility_s));
     //  Both names: AttributeNames is deprecated, and older servers know
     //  only it.
-    json_object_set_new (request, "MessageSystemAttributeNames",
-                         json_pack ("[s]", "All"));
-    json_object_set_new (request, "AttributeNames", json_pack ("[s]", "All"));
-    json_object_set_new (request, "MessageAttributeNames",
-                         json_pack ("[s]", "All"));
+    if (options->attributes && *options->attributes) {
+        json_object_set_new (request, "MessageSystemAttributeNames",
+                             s_names (options->attributes));
+        json_object_set_new (request, "AttributeNames",
+                             s_names (options->attributes));
+    }
+    if (options->message_attributes && *options->message_attributes)
+        json_object_set_new (request, "MessageAttributeNames",
+                             s_names (options->message_attributes));
     op->total_ms = self->ops->timeout_ms + wait_s * 1000;
     op->max_body = S_RECEIVE_MAX_BODY;
     return 0;
@@ -1016,9 +1200,6 @@ fy_sqs_message_destroy (fy_sqs_message_t **self_p)
     fy_sqs_message_t *self = *self_p;
     if (!self)
         return;
-    free (self->id);
-    free (self->receipt);
-    free (self->body);
     json_decref (self->rest);
     json_decref (self->json);
     free (self);
@@ -1051,7 +1232,11 @@ fy_sqs_message_attribute (fy_sqs_message_t *self, const char *name)
 {
     assert (self);
     assert (name);
-    return s_field (json_object_get (self->rest, "Attributes"), name);
+    const char **pair = self->pairs + 2 * self->field_count;
+    for (size_t i = 0; i < self->attribute_count; i++, pair += 2)
+        if (strcmp (pair [0], name) == 0)
+            return pair [1];
+    return NULL;
 }
 
 int
@@ -1081,12 +1266,17 @@ fy_sqs_message_json (fy_sqs_message_t *self)
     assert (self);
     if (!self->json) {
         self->json = self->rest ? json_copy (self->rest) : json_object ();
-        const char *names [] = { "MessageId", "ReceiptHandle", "Body" };
-        const char *values [] = { self->id, self->receipt, self->body };
-        for (size_t i = 0; i < 3; i++)
-            if (values [i])
-                json_object_set_new (self->json, names [i],
-                                     json_string (values [i]));
+        for (size_t i = 0; i < self->field_count; i++)
+            json_object_set_new (self->json, self->pairs [2 * i],
+                                 json_string (self->pairs [2 * i + 1]));
+        if (self->has_attributes) {
+            json_t *attributes = json_object ();
+            const char **pair = self->pairs + 2 * self->field_count;
+            for (size_t i = 0; i < self->attribute_count; i++, pair += 2)
+                json_object_set_new (attributes, pair [0],
+                                     json_string (pair [1]));
+            json_object_set_new (self->json, "Attributes", attributes);
+        }
     }
     return self->json;
 }

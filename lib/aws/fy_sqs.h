@@ -147,6 +147,28 @@ fy_sqs_receive (fy_sqs_t *self, const char *queue_url, int max_messages,
                 int wait_s, int visibility_s, fy_sqs_receive_fn *fn, void *arg,
                 uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
 
+//  A ReceiveMessage in full, for a caller that needs only some attributes
+//  (each one asked for is parsed and kept with every message).
+typedef struct {
+    int max_messages;           //  1..10
+    int wait_s;                 //  Long poll, 0..20 seconds
+    //  < 0 keeps the queue's visibility timeout (0 makes the messages
+    //  visible again at once).
+    int visibility_s;
+    //  NULL or a NULL-terminated list of system attribute names
+    //  ("ApproximateReceiveCount", "MessageGroupId", or "All"); NULL or
+    //  an empty list asks for none.
+    const char **attributes;
+    //  The same for message attributes (names, "prefix.*" or "All").
+    const char **message_attributes;
+} fy_sqs_receive_t;
+
+//  ReceiveMessage as options say; errors as fy_sqs_receive.
+int
+fy_sqs_receive_ex (fy_sqs_t *self, const char *queue_url,
+                   const fy_sqs_receive_t *options, fy_sqs_receive_fn *fn,
+                   void *arg, uint64_t *id_p, fy_error_t *err) FY_MUSTCHECK;
+
 //  Run a batch (DeleteMessageBatch, ChangeMessageVisibilityBatch or
 //  SendMessageBatch, by the batch's kind) on queue_url. Takes ownership of
 //  *batch_p and sets it to NULL, even on failure. An empty batch is EINVAL.

@@ -23,6 +23,11 @@ The last path segment of QueueUrl (or QueueName) picks the behaviour:
   dupbody      ReceiveMessage: a message with its Body key twice
   noreceipt    ReceiveMessage: a message without ReceiptHandle
   escaped      ReceiveMessage: a Body full of escapes, and extra keys
+  asked        ReceiveMessage: only the attributes the request names (as
+               SQS does; "All" for all) of a message that has three
+               system attributes and a message attribute
+  dupattr      ReceiveMessage: a message with an attribute twice
+  numattr      ReceiveMessage: a message with an attribute not a string
   anything else  succeeds
 X-Amz-Target Stub.Log answers {"requests": [...]}: every request so far,
 as {"action", "queue", "ids", "t", "port"}, plus for SendMessageBatch
@@ -148,6 +153,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action == "ReceiveMessage" and queue == "dupbody":
             return ('{"Messages": [{"MessageId": "m-1", "ReceiptHandle": '
                     '"r-1", "Body": "a", "Body": "b"}]}')
+        if action == "ReceiveMessage" and queue == "dupattr":
+            return ('{"Messages": [{"MessageId": "m-1", "ReceiptHandle": '
+                    '"r-1", "Body": "a", "Attributes": {"SentTimestamp": '
+                    '"1", "SentTimestamp": "2"}}]}')
+        if action == "ReceiveMessage" and queue == "numattr":
+            return {"Messages": [{"MessageId": "m-1", "ReceiptHandle": "r-1",
+                                  "Body": "a",
+                                  "Attributes": {"SentTimestamp": 1}}]}
+        if action == "ReceiveMessage" and queue == "asked":
+            def pick(have, names):
+                return {k: v for k, v in have.items()
+                        if "All" in names or k in names}
+            message = {"MessageId": "m-1", "ReceiptHandle": "r-1",
+                       "Body": "asked", "MD5OfBody": "x"}
+            system = pick({"ApproximateReceiveCount": "2",
+                           "SentTimestamp": "1", "MessageGroupId": "g"},
+                          request.get("MessageSystemAttributeNames", []))
+            if system:
+                message["Attributes"] = system
+            user = pick({"kind": {"DataType": "String",
+                                  "StringValue": "test"}},
+                        request.get("MessageAttributeNames", []))
+            if user:
+                message["MessageAttributes"] = user
+            return {"Messages": [message]}
         if action == "ReceiveMessage" and queue == "noreceipt":
             return {"Messages": [{"MessageId": "m-1", "Body": "a"}]}
         if action == "ReceiveMessage" and queue == "escaped":

@@ -341,8 +341,8 @@ s_retries (void)
                 fy_sqs_message_body (seen.kept), "with the body");
     }
     s_seen_free (&seen);
-    const char *broken [] = { "dupbody", "noreceipt" };
-    for (size_t i = 0; i < 2; i++) {
+    const char *broken [] = { "dupbody", "noreceipt", "dupattr", "numattr" };
+    for (size_t i = 0; i < 4; i++) {
         char url [64];
         snprintf (url, sizeof url, "http://q.invalid/0/%s", broken [i]);
         ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, &seen, NULL,
@@ -354,6 +354,65 @@ s_retries (void)
             "%s: refused, no message: %s", broken [i], seen.message);
         s_seen_free (&seen);
     }
+
+    //  A receive that names its attributes gets and keeps only those; one
+    //  with fy_sqs_receive gets them all.
+    const char *wanted [] = { "ApproximateReceiveCount", "MessageGroupId",
+                              NULL };
+    fy_sqs_receive_t asked = { .max_messages = 10,
+                               .visibility_s = -1,
+                               .attributes = wanted };
+    ok (fy_sqs_receive_ex (sqs, "http://q.invalid/0/asked", &asked,
+                           s_on_receive, &seen, NULL, NULL)
+            == 0,
+        "receive of two attributes started");
+    stub_run_until (http, &seen.done, 10000);
+    is_int (seen.count, 1, "one message");
+    if (seen.kept) {
+        is_int (fy_sqs_message_receive_count (seen.kept), 2,
+                "its ApproximateReceiveCount");
+        is_str (fy_sqs_message_attribute (seen.kept, "MessageGroupId"), "g",
+                "its MessageGroupId");
+        ok (!fy_sqs_message_attribute (seen.kept, "SentTimestamp")
+                && !fy_sqs_message_user_attribute (seen.kept, "kind"),
+            "no attribute it did not ask for");
+        json_t *whole = fy_sqs_message_json (seen.kept);
+        json_t *attributes = json_object_get (whole, "Attributes");
+        ok (json_object_size (attributes) == 2
+                && !json_object_get (whole, "MessageAttributes"),
+            "its JSON has the two");
+        is_str (
+            json_string_value (json_object_get (attributes, "MessageGroupId")),
+            "g", "as strings");
+        is_str (json_string_value (json_object_get (whole, "MD5OfBody")), "x",
+                "beside the other members");
+    }
+    s_seen_free (&seen);
+    ok (fy_sqs_receive (sqs, "http://q.invalid/0/asked", 10, 0, -1,
+                        s_on_receive, &seen, NULL, NULL)
+            == 0,
+        "receive of all attributes started");
+    stub_run_until (http, &seen.done, 10000);
+    if (seen.kept) {
+        is_str (fy_sqs_message_attribute (seen.kept, "SentTimestamp"), "1",
+                "every system attribute");
+        is_str (fy_sqs_message_user_attribute (seen.kept, "kind"), "test",
+                "and message attribute");
+        json_t *whole = fy_sqs_message_json (seen.kept);
+        ok (json_object_size (json_object_get (whole, "Attributes")) == 3
+                && json_object_get (whole, "MessageAttributes"),
+            "in its JSON");
+    }
+    else
+        ok (false, "a message of all attributes");
+    s_seen_free (&seen);
+    asked.attributes = NULL;
+    asked.max_messages = 11;
+    ok (fy_sqs_receive_ex (sqs, "http://q.invalid/0/asked", &asked,
+                           s_on_receive, &seen, NULL, NULL)
+                == -1
+            && errno == EINVAL,
+        "fy_sqs_receive_ex of 11: EINVAL");
 
     //  429 with no body.
     ok (fy_sqs_get_attributes (sqs, "http://q.invalid/0/slow429", NULL,
