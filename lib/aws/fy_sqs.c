@@ -29,7 +29,8 @@ typedef enum {
 
 typedef struct {
     char *id;
-    json_t *json;               //  The entry as sent
+    char *json;                 //  The entry as sent: its JSON text
+    size_t json_len;
     size_t bytes;
     s_state_t state;
     char *message_id;
@@ -62,12 +63,18 @@ struct fy_sqs_message {
     const char *pairs [];       //  Name, value...; the text after them
 };
 
-//  A message as it is read: its strings, each NUL-terminated, one after
-//  the other in text, and where each pair starts. Reused for every
-//  message of every receive.
+//  A growing text (not NUL-terminated unless given one).
 typedef struct {
-    char *text;
+    char *data;
     size_t len, size;
+} s_text_t;
+
+//  An object of an answer as it is read (a received message, a batch
+//  entry's outcome): its strings, each NUL-terminated, one after the
+//  other in text, and where each pair starts. Reused for every object of
+//  every answer.
+typedef struct {
+    s_text_t text;
     size_t *fields;             //  Offset of each string member's name
     size_t field_count;
     size_t *attributes;         //  Offset of each system attribute's name
@@ -253,7 +260,7 @@ fy_sqs_destroy (fy_sqs_t **self_p)
     int saved = errno;
     fy_aws_client_destroy (&self->client);
     free (self->url);
-    free (self->scratch.text);
+    free (self->scratch.text.data);
     free (self->scratch.fields);
     free (self->scratch.attributes);
     free (self);
@@ -401,73 +408,54 @@ s_entry_find (fy_sqs_batch_t *batch, const char *id)
 
 //  Apply a batch answer; true when entries are left to retry.
 static bool
-s_batch_reply (s_op_t *op, json_t *reply)
-{
-    fy_sqs_batch_t *batch = op->batch;
-    size_t index;
-    json_t *item;
-    json_array_foreach (json_object_get (reply, "Successful"), index, item)
-    {
-        s_entry_t *entry = s_entry_find (
-            batch, json_string_value (json_object_get (item, "Id")));
-        if (!entry || entry->state != S_PENDING)
-            continue;
-        s_entry_set (entry, S_OK, NULL, NULL, false);
-        const char *message_id =
-            json_string_value (json_object_get (item, "MessageId"));
-        if (message_id)
-            entry->message_id = fy_xstrdup (message_id);
-    }
-    bool retry = false;
-    json_array_foreach (json_object_get (reply, "Failed"), index, item)
-    {
-        s_entry_t *entry = s_entry_find (
-            batch, json_string_value (json_object_get (item, "Id")));
-        if (!entry || entry->state != S_PENDING)
-            continue;
-        bool sender = json_is_true (json_object_get (item, "SenderFault"));
-        const char *code = json_string_value (json_object_get (item, "Code"));
-        char short_code [96] = "";
-        if (code)
-            s_short_code (code, short_code, sizeof short_code);
-        //  Retry what SQS blames on itself, while attempts are left.
-        bool again = !sender && s_may_retry (op);
-        s_entry_set (entry, again ? S_PENDING : S_FAILED,
-                     code ? short_code : "InternalError",
-                     json_string_value (json_object_get (item, "Message")),
-                     sender);
-        retry |= again;
-    }
-    for (size_t i = 0; i < batch->count; i++) {
-        s_entry_t *entry = &batch->entries [i];
-        //  Pending, but in neither list: the answer is broken.
-        if (entry->state == S_PENDING && !entry->code)
-            s_entry_set (entry, S_FAILED, "MissingEntry",
-                         "entry missing from the answer", false);
-    }
-    return retry;
-}
-
-static bool
 s_is_key (const char *key, size_t len, const char *name)
 {
     return len == strlen (name) && memcmp (key, name, len) == 0;
 }
 
-//  Append len bytes of text and a NUL to the scratch; the offset they
+//  Append len bytes of data to text.
+static void
+s_text_add (s_text_t *text, const char *data, size_t len)
+{
+    if (text->len + len > text->size) {
+        while (text->len + len > text->size)
+            text->size = text->size ? text->size * 2 : 256;
+        text->data = fy_xrealloc (text->data, text->size);
+    }
+    memcpy (text->data + text->len, data, len);
+    text->len += len;
+}
+
+//  Append value as a JSON string: quotes, backslashes and control
+//  characters escaped, the rest (UTF-8) as it is.
+static void
+s_text_quote (s_text_t *text, const char *value)
+{
+    s_text_add (text, "\"", 1);
+    const char *run = value;
+    for (const char *p = value; *p; p++) {
+        unsigned char c = (unsigned char) *p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        s_text_add (text, run, (size_t) (p - run));
+        char escape [8];
+        int n = c >= 0x20 ? snprintf (escape, sizeof escape, "\\%c", c)
+                          : snprintf (escape, sizeof escape, "\\u%04x", c);
+        s_text_add (text, escape, (size_t) n);
+        run = p + 1;
+    }
+    s_text_add (text, run, strlen (run));
+    s_text_add (text, "\"", 1);
+}
+
+//  Append len bytes of data and a NUL to the scratch; the offset they
 //  start at.
 static size_t
-s_scratch_add (s_scratch_t *scratch, const char *text, size_t len)
+s_scratch_add (s_scratch_t *scratch, const char *data, size_t len)
 {
-    if (scratch->len + len + 1 > scratch->size) {
-        while (scratch->len + len + 1 > scratch->size)
-            scratch->size = scratch->size ? scratch->size * 2 : 4096;
-        scratch->text = fy_xrealloc (scratch->text, scratch->size);
-    }
-    size_t at = scratch->len;
-    memcpy (scratch->text + at, text, len);
-    scratch->text [at + len] = 0;
-    scratch->len += len + 1;
+    size_t at = scratch->text.len;
+    s_text_add (&scratch->text, data, len);
+    s_text_add (&scratch->text, "", 1);
     return at;
 }
 
@@ -485,24 +473,34 @@ s_scratch_pair (s_scratch_t *scratch, size_t **list, size_t *count, size_t name)
     (*list) [(*count)++] = name;
 }
 
-//  True when list already holds a pair named key.
-static bool
-s_scratch_has (s_scratch_t *scratch, const size_t *list, size_t count,
-               const char *key, size_t key_len)
+//  The pair of list named key: the offset of its name, or -1.
+static ptrdiff_t
+s_scratch_find (s_scratch_t *scratch, const size_t *list, size_t count,
+                const char *key, size_t key_len)
 {
     for (size_t i = 0; i < count; i++) {
-        const char *name = scratch->text + list [i];
+        const char *name = scratch->text.data + list [i];
         if (strncmp (name, key, key_len) == 0 && name [key_len] == 0)
-            return true;
+            return (ptrdiff_t) list [i];
     }
-    return false;
+    return -1;
+}
+
+//  The value of the string member named name, or NULL.
+static const char *
+s_scratch_field (s_scratch_t *scratch, const char *name)
+{
+    size_t len = strlen (name);
+    ptrdiff_t at = s_scratch_find (scratch, scratch->fields,
+                                   scratch->field_count, name, len);
+    return at < 0 ? NULL : scratch->text.data + at + len + 1;
 }
 
 //  A message's Attributes (SQS's system attributes, all strings) into the
 //  scratch; 0, or -1 with err.
 static int
-s_parse_attributes (fy_json_reader_t *reader, s_scratch_t *scratch,
-                    fy_error_t *err)
+s_read_attributes (fy_json_reader_t *reader, s_scratch_t *scratch,
+                   fy_error_t *err)
 {
     int rc = fy_json_reader_enter (reader, '{');
     while (rc == 1) {
@@ -510,8 +508,9 @@ s_parse_attributes (fy_json_reader_t *reader, s_scratch_t *scratch,
         size_t key_len, len;
         if (fy_json_reader_key (reader, &key, &key_len))
             return -1;
-        if (s_scratch_has (scratch, scratch->attributes,
-                           scratch->attribute_count, key, key_len)) {
+        if (s_scratch_find (scratch, scratch->attributes,
+                            scratch->attribute_count, key, key_len)
+            >= 0) {
             fy_error_set (err, "duplicate attribute %.*s in a message",
                           (int) key_len, key);
             return -1;
@@ -532,19 +531,81 @@ s_parse_attributes (fy_json_reader_t *reader, s_scratch_t *scratch,
     return rc;
 }
 
+//  The object that comes next into the scratch, its strings copied out as
+//  they pass (a tree was a malloc per string and per member): string
+//  members as fields, an object named Attributes as attributes (then
+//  *has_attributes is set), anything else into *rest_p (made when
+//  needed). 0, or -1 with err.
+static int
+s_read_object (fy_json_reader_t *reader, s_scratch_t *scratch, json_t **rest_p,
+               bool *has_attributes, fy_error_t *err)
+{
+    scratch->text.len = 0;
+    scratch->field_count = 0;
+    scratch->attribute_count = 0;
+    *has_attributes = false;
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len))
+            return -1;
+        bool is_attributes = s_is_key (key, key_len, "Attributes");
+        char next = fy_json_reader_peek (reader);
+        //  The key is borrowed until the next read: keep it first.
+        size_t name = s_scratch_add (scratch, key, key_len);
+        const char *name_text = scratch->text.data + name;
+        if (s_scratch_find (scratch, scratch->fields, scratch->field_count, key,
+                            key_len)
+                >= 0
+            || json_object_get (*rest_p, name_text)
+            || (is_attributes && *has_attributes)) {
+            fy_error_set (err, "duplicate key %s in an object", name_text);
+            return -1;
+        }
+        if (next == '"') {
+            const char *text;
+            size_t len;
+            if (fy_json_reader_string (reader, &text, &len))
+                return -1;
+            s_scratch_add (scratch, text, len);
+            s_scratch_pair (scratch, &scratch->fields, &scratch->field_count,
+                            name);
+        }
+        else if (is_attributes && next == '{') {
+            scratch->text.len = name;
+            *has_attributes = true;
+            if (s_read_attributes (reader, scratch, err))
+                return -1;
+        }
+        else {
+            json_t *value = fy_json_reader_value (reader);
+            if (!value)
+                return -1;
+            if (!*rest_p)
+                *rest_p = json_object ();
+            json_object_set_new_nocheck (*rest_p, name_text, value);
+            scratch->text.len = name;
+        }
+        rc = fy_json_reader_next (reader);
+    }
+    return rc;
+}
+
 //  The message gathered in the scratch, in one allocation.
 static fy_sqs_message_t *
 s_message_new (s_scratch_t *scratch, json_t *rest, bool has_attributes)
 {
     size_t pairs = 2 * (scratch->field_count + scratch->attribute_count);
+    size_t size = scratch->text.len;
     fy_sqs_message_t *msg =
-        fy_xmalloc (sizeof *msg + pairs * sizeof msg->pairs [0] + scratch->len);
+        fy_xmalloc (sizeof *msg + pairs * sizeof msg->pairs [0] + size);
     *msg = (fy_sqs_message_t) { .rest = rest,
                                 .field_count = scratch->field_count,
                                 .attribute_count = scratch->attribute_count,
                                 .has_attributes = has_attributes };
     char *text = (char *) (msg->pairs + pairs);
-    memcpy (text, scratch->text, scratch->len);
+    memcpy (text, scratch->text.data, size);
     const size_t *offsets [] = { scratch->fields, scratch->attributes };
     size_t counts [] = { scratch->field_count, scratch->attribute_count };
     const char **pair = msg->pairs;
@@ -566,76 +627,156 @@ s_message_new (s_scratch_t *scratch, json_t *rest, bool has_attributes)
     return msg;
 }
 
-//  One message of a ReceiveMessage answer, its strings copied out as they
-//  pass (a tree per message was a malloc per string and per member);
-//  NULL with err when it is malformed.
+//  One message of a ReceiveMessage answer; NULL with err when it is
+//  malformed.
 static fy_sqs_message_t *
 s_parse_message (fy_json_reader_t *reader, s_scratch_t *scratch,
                  fy_error_t *err)
 {
-    scratch->len = 0;
-    scratch->field_count = 0;
-    scratch->attribute_count = 0;
     json_t *rest = NULL;
-    bool has_attributes = false;
-    int rc = fy_json_reader_enter (reader, '{');
-    while (rc == 1) {
-        const char *key;
-        size_t key_len;
-        if (fy_json_reader_key (reader, &key, &key_len))
-            goto fail;
-        bool is_attributes = s_is_key (key, key_len, "Attributes");
-        bool is_string = s_is_key (key, key_len, "MessageId")
-                         || s_is_key (key, key_len, "ReceiptHandle")
-                         || s_is_key (key, key_len, "Body");
-        char next = fy_json_reader_peek (reader);
-        //  The key is borrowed until the next read: keep it first.
-        size_t name = s_scratch_add (scratch, key, key_len);
-        if (s_scratch_has (scratch, scratch->fields, scratch->field_count, key,
-                           key_len)
-            || json_object_get (rest, scratch->text + name)
-            || (is_attributes && has_attributes)) {
-            fy_error_set (err, "duplicate key %s in a message",
-                          scratch->text + name);
-            goto fail;
-        }
-        if (next == '"') {
-            const char *text;
-            size_t len;
-            if (fy_json_reader_string (reader, &text, &len))
-                goto fail;
-            s_scratch_add (scratch, text, len);
-            s_scratch_pair (scratch, &scratch->fields, &scratch->field_count,
-                            name);
-        }
-        else if (is_string) {
-            fy_error_set (err, "%s of a message is not a string",
-                          scratch->text + name);
-            goto fail;
-        }
-        else if (is_attributes && next == '{') {
-            scratch->len = name;
-            has_attributes = true;
-            if (s_parse_attributes (reader, scratch, err))
-                goto fail;
-        }
-        else {
-            json_t *value = fy_json_reader_value (reader);
-            if (!value)
-                goto fail;
-            if (!rest)
-                rest = json_object ();
-            json_object_set_new_nocheck (rest, scratch->text + name, value);
-            scratch->len = name;
-        }
-        rc = fy_json_reader_next (reader);
-    }
-    if (rc < 0)
+    bool has_attributes;
+    if (s_read_object (reader, scratch, &rest, &has_attributes, err))
         goto fail;
+    const char *strings [] = { "MessageId", "ReceiptHandle", "Body" };
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get (rest, strings [i])) {
+            fy_error_set (err, "%s of a message is not a string", strings [i]);
+            goto fail;
+        }
     return s_message_new (scratch, rest, has_attributes);
 fail:
     json_decref (rest);
     return NULL;
+}
+
+//  A batch entry's outcome as read, applied once the whole answer is.
+typedef struct {
+    s_entry_t *entry;
+    bool ok;
+    bool sender_fault;
+    char *message_id;
+    char *code;
+    char *message;
+} s_outcome_t;
+
+//  One item of Successful (ok) or Failed into outcomes, unless its entry
+//  is unknown, no longer pending or has one already; 0, or -1 with err.
+static int
+s_read_outcome (fy_json_reader_t *reader, s_scratch_t *scratch,
+                fy_sqs_batch_t *batch, bool ok, s_outcome_t *outcomes,
+                size_t *count, fy_error_t *err)
+{
+    json_t *rest = NULL;
+    bool has_attributes;
+    int rc = s_read_object (reader, scratch, &rest, &has_attributes, err);
+    s_entry_t *entry =
+        rc ? NULL : s_entry_find (batch, s_scratch_field (scratch, "Id"));
+    for (size_t i = 0; entry && i < *count; i++)
+        if (outcomes [i].entry == entry)
+            entry = NULL;
+    if (entry && entry->state == S_PENDING) {
+        const char *message_id = s_scratch_field (scratch, "MessageId");
+        const char *code = s_scratch_field (scratch, "Code");
+        const char *message = s_scratch_field (scratch, "Message");
+        outcomes [(*count)++] = (s_outcome_t) {
+            .entry = entry,
+            .ok = ok,
+            .sender_fault =
+                json_is_true (json_object_get (rest, "SenderFault")),
+            .message_id = ok && message_id ? fy_xstrdup (message_id) : NULL,
+            .code = !ok && code ? fy_xstrdup (code) : NULL,
+            .message = !ok && message ? fy_xstrdup (message) : NULL,
+        };
+    }
+    json_decref (rest);
+    return rc;
+}
+
+//  A batch answer, read without building its tree (a tree was several
+//  mallocs per entry): each entry of Successful and Failed settles its
+//  entry, the entries SQS failed but may be retried go back to pending
+//  (then *retry_p is set), and an entry in neither list fails. 0, or -1
+//  with err and no entry touched.
+static int
+s_parse_batch (s_op_t *op, const char *body, size_t len, bool *retry_p,
+               fy_error_t *err)
+{
+    fy_sqs_batch_t *batch = op->batch;
+    s_outcome_t outcomes [FY_SQS_BATCH_MAX];
+    size_t count = 0;
+    bool seen [2] = { false, false };
+    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len)) {
+            rc = -1;
+            break;
+        }
+        int list = s_is_key (key, key_len, "Successful") ? 0
+                   : s_is_key (key, key_len, "Failed")   ? 1
+                                                         : -1;
+        if (list < 0) {
+            json_t *value = fy_json_reader_value (reader);
+            rc = value ? fy_json_reader_next (reader) : -1;
+            json_decref (value);
+            continue;
+        }
+        if (seen [list]) {
+            fy_error_set (err, "duplicate key %s",
+                          list == 0 ? "Successful" : "Failed");
+            rc = -1;
+            break;
+        }
+        seen [list] = true;
+        int more = fy_json_reader_enter (reader, '[');
+        while (more == 1) {
+            if (s_read_outcome (reader, &op->sqs->scratch, batch, list == 0,
+                                outcomes, &count, err)) {
+                more = -1;
+                break;
+            }
+            more = fy_json_reader_next (reader);
+        }
+        rc = more < 0 ? -1 : fy_json_reader_next (reader);
+    }
+    if (rc == 0 && fy_json_reader_end (reader))
+        rc = -1;
+    fy_json_reader_destroy (&reader);
+    bool retry = false;
+    for (size_t i = 0; i < count; i++) {
+        s_outcome_t *outcome = &outcomes [i];
+        s_entry_t *entry = outcome->entry;
+        if (rc == 0 && outcome->ok) {
+            s_entry_set (entry, S_OK, NULL, NULL, false);
+            entry->message_id = outcome->message_id;
+            outcome->message_id = NULL;
+        }
+        else if (rc == 0) {
+            char short_code [96] = "";
+            if (outcome->code)
+                s_short_code (outcome->code, short_code, sizeof short_code);
+            //  Retry what SQS blames on itself, while attempts are left.
+            bool again = !outcome->sender_fault && s_may_retry (op);
+            s_entry_set (entry, again ? S_PENDING : S_FAILED,
+                         outcome->code ? short_code : "InternalError",
+                         outcome->message, outcome->sender_fault);
+            retry |= again;
+        }
+        free (outcome->message_id);
+        free (outcome->code);
+        free (outcome->message);
+    }
+    for (size_t i = 0; rc == 0 && i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        //  Pending, but in neither list: the answer is broken.
+        if (entry->state == S_PENDING && !entry->code)
+            s_entry_set (entry, S_FAILED, "MissingEntry",
+                         "entry missing from the answer", false);
+    }
+    *retry_p = retry;
+    return rc == 0 ? 0 : -1;
 }
 
 //  A ReceiveMessage answer, read without building its tree: the strings
@@ -741,17 +882,25 @@ s_on_http (const fy_http_result_t *http, void *arg)
                       "%s: answer is not valid: %s", op->action, err.text);
         }
     }
+    else if (op->kind == S_BATCH) {
+        fy_error_t err = { "" };
+        bool again = false;
+        if (s_parse_batch (op, body, len, &again, &err)) {
+            op->error = EPROTO;
+            snprintf (op->failure.message, sizeof op->failure.message,
+                      "%s: answer is not valid: %s", op->action, err.text);
+        }
+        else if (again) {
+            s_retry_later (op);
+            return;
+        }
+    }
     else {
         reply = fy_json_loadb (body, len, NULL);
         if (!json_is_object (reply)) {
             op->error = EPROTO;
             snprintf (op->failure.message, sizeof op->failure.message,
                       "%s: answer is not a JSON object", op->action);
-        }
-        else if (op->kind == S_BATCH && s_batch_reply (op, reply)) {
-            json_decref (reply);
-            s_retry_later (op);
-            return;
         }
     }
     if (retry && s_may_retry (op)) {
@@ -773,20 +922,39 @@ s_fail_now (s_op_t *op, int error, const char *message)
     s_finish (op, NULL);
 }
 
+//  The request's text (taken) with the batch's pending entries added as
+//  Entries, from their text.
+static char *
+s_with_entries (fy_sqs_batch_t *batch, char *request, size_t *len_p)
+{
+    //  Reopen the object: it holds QueueUrl, so a member came before.
+    assert (*len_p > 2 && request [*len_p - 1] == '}');
+    s_text_t text = { request, *len_p - 1, *len_p };
+    s_text_add (&text, ",\"Entries\":[", 12);
+    bool first = true;
+    for (size_t i = 0; i < batch->count; i++) {
+        s_entry_t *entry = &batch->entries [i];
+        if (entry->state != S_PENDING)
+            continue;
+        if (!first)
+            s_text_add (&text, ",", 1);
+        s_text_add (&text, entry->json, entry->json_len);
+        first = false;
+    }
+    s_text_add (&text, "]}", 3);
+    *len_p = text.len - 1;
+    return text.data;
+}
+
 static void
 s_attempt (fy_http_op_t *base)
 {
     s_op_t *op = (s_op_t *) base;
     fy_sqs_t *self = op->sqs;
-    if (op->kind == S_BATCH) {
-        json_t *entries = json_array ();
-        for (size_t i = 0; i < op->batch->count; i++)
-            if (op->batch->entries [i].state == S_PENDING)
-                json_array_append (entries, op->batch->entries [i].json);
-        json_object_set_new (op->request, "Entries", entries);
-    }
     size_t len;
     char *body = fy_json_dumps (op->request, 0, &len);
+    if (op->kind == S_BATCH)
+        body = s_with_entries (op->batch, body, &len);
     fy_http_call_t *call = fy_http_call_new ("POST", self->url);
     fy_http_call_add_header (call, "Content-Type",
                              "application/x-amz-json-1.0");
@@ -996,7 +1164,7 @@ fy_sqs_batch_destroy (fy_sqs_batch_t **self_p)
     for (size_t i = 0; i < self->count; i++) {
         s_entry_t *entry = &self->entries [i];
         free (entry->id);
-        json_decref (entry->json);
+        free (entry->json);
         free (entry->message_id);
         free (entry->code);
         free (entry->message);
@@ -1045,16 +1213,45 @@ s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind, const char *id,
     return 0;
 }
 
+//  Add an entry: text is its JSON object without the Id, which comes
+//  first; it is kept as text, so that no attempt builds a tree of it.
 static void
-s_batch_add (fy_sqs_batch_t *self, const char *id, json_t *json, size_t bytes)
+s_batch_add (fy_sqs_batch_t *self, const char *id, const char *text, size_t len,
+             size_t bytes)
 {
+    assert (len >= 2 && text [0] == '{');
     s_entry_t *entry = &self->entries [self->count++];
     entry->id = fy_xstrdup (id);
-    json_object_set_new (json, "Id", json_string (id));
-    entry->json = json;
+    s_text_t json = { NULL, 0, 0 };
+    s_text_add (&json, "{\"Id\":", 6);
+    s_text_quote (&json, id);
+    if (len > 2)
+        s_text_add (&json, ",", 1);
+    s_text_add (&json, text + 1, len - 1);
+    entry->json = json.data;
+    entry->json_len = json.len;
     entry->bytes = bytes;
     entry->state = S_PENDING;
     self->bytes += bytes;
+}
+
+//  A delete or visibility entry: its receipt, and the timeout when >= 0.
+static void
+s_batch_receipt (fy_sqs_batch_t *self, const char *id, const char *receipt,
+                 int timeout_s)
+{
+    s_text_t text = { NULL, 0, 0 };
+    s_text_add (&text, "{\"ReceiptHandle\":", 17);
+    s_text_quote (&text, receipt);
+    if (timeout_s >= 0) {
+        char member [40];
+        int len = snprintf (member, sizeof member, ",\"VisibilityTimeout\":%d",
+                            timeout_s);
+        s_text_add (&text, member, (size_t) len);
+    }
+    s_text_add (&text, "}", 1);
+    s_batch_add (self, id, text.data, text.len, 0);
+    free (text.data);
 }
 
 int
@@ -1065,7 +1262,7 @@ fy_sqs_batch_delete (fy_sqs_batch_t *self, const char *id, const char *receipt)
         errno = receipt ? errno : EINVAL;
         return -1;
     }
-    s_batch_add (self, id, json_pack ("{s:s}", "ReceiptHandle", receipt), 0);
+    s_batch_receipt (self, id, receipt, -1);
     return 0;
 }
 
@@ -1080,10 +1277,7 @@ fy_sqs_batch_visibility (fy_sqs_batch_t *self, const char *id,
             receipt && timeout_s >= 0 && timeout_s <= 43200 ? errno : EINVAL;
         return -1;
     }
-    s_batch_add (self, id,
-                 json_pack ("{s:s, s:i}", "ReceiptHandle", receipt,
-                            "VisibilityTimeout", timeout_s),
-                 0);
+    s_batch_receipt (self, id, receipt, timeout_s);
     return 0;
 }
 
@@ -1168,7 +1362,11 @@ s_batch_send (fy_sqs_batch_t *self, const char *id, const fy_sqs_send_t *msg,
     if (msg->dedup_id)
         json_object_set_new (json, "MessageDeduplicationId",
                              json_string (msg->dedup_id));
-    s_batch_add (self, id, json, bytes);
+    size_t len;
+    char *text = fy_json_dumps (json, 0, &len);
+    s_batch_add (self, id, text, len, bytes);
+    free (text);
+    json_decref (json);
     return 0;
 }
 

@@ -26,12 +26,14 @@ The last path segment of QueueUrl (or QueueName) picks the behaviour:
   asked        ReceiveMessage: only the attributes the request names (as
                SQS does; "All" for all) of a message that has three
                system attributes and a message attribute
+  badbatch     batches: an answer with Failed not a list
   dupattr      ReceiveMessage: a message with an attribute twice
   numattr      ReceiveMessage: a message with an attribute not a string
   anything else  succeeds
 X-Amz-Target Stub.Log answers {"requests": [...]}: every request so far,
 as {"action", "queue", "ids", "t", "port"}, plus for SendMessageBatch
-"bodies", "groups" (None when absent), "dedups" and "overlap"."""
+"bodies", "groups" (None when absent), "dedups" and "overlap", and for
+the other batches "receipts" and "timeouts"."""
 import http.server
 import json
 import os
@@ -109,6 +111,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record = {"action": action, "queue": queue, "ids": ids,
                       "t": time.monotonic(),
                       "port": self.client_address[1]}
+            if action in ("DeleteMessageBatch",
+                          "ChangeMessageVisibilityBatch"):
+                record.update(receipts=[e.get("ReceiptHandle")
+                                        for e in entries],
+                              timeouts=[e.get("VisibilityTimeout")
+                                        for e in entries])
             if action == "SendMessageBatch":
                 mine = set(g for g in groups if g is not None)
                 record.update(bodies=[e.get("MessageBody") for e in entries],
@@ -153,6 +161,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action == "ReceiveMessage" and queue == "dupbody":
             return ('{"Messages": [{"MessageId": "m-1", "ReceiptHandle": '
                     '"r-1", "Body": "a", "Body": "b"}]}')
+        if queue == "badbatch" and action != "ReceiveMessage":
+            return {"Successful": [{"Id": "a"}], "Failed": 3}
         if action == "ReceiveMessage" and queue == "dupattr":
             return ('{"Messages": [{"MessageId": "m-1", "ReceiptHandle": '
                     '"r-1", "Body": "a", "Attributes": {"SentTimestamp": '

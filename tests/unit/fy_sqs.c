@@ -228,7 +228,7 @@ s_delete_batch (const char **ids)
 //  gap between two of them in ms.
 static int
 s_logged (fy_http_client_t *http, const char *base, const char *queue,
-          const char *action, double *gap_ms, json_t **last_ids)
+          const char *action, double *gap_ms, json_t **last_p)
 {
     char *url = fy_xasprintf ("%s/", base);
     fy_http_call_t *call = fy_http_call_new ("POST", url);
@@ -255,9 +255,9 @@ s_logged (fy_http_client_t *http, const char *base, const char *queue,
         if (gap_ms && last >= 0 && t - last > *gap_ms)
             *gap_ms = t - last;
         last = t;
-        if (last_ids) {
-            json_decref (*last_ids);
-            *last_ids = json_incref (json_object_get (item, "ids"));
+        if (last_p) {
+            json_decref (*last_p);
+            *last_p = json_incref (item);
         }
     }
     json_decref (log);
@@ -466,8 +466,10 @@ s_retries (void)
     json_t *last = NULL;
     is_int (s_logged (http, base, "partial", "DeleteMessageBatch", NULL, &last),
             2, "two requests");
-    ok (json_array_size (last) == 1
-            && strcmp (json_string_value (json_array_get (last, 0)), "retry1")
+    json_t *last_ids = json_object_get (last, "ids");
+    ok (json_array_size (last_ids) == 1
+            && strcmp (json_string_value (json_array_get (last_ids, 0)),
+                       "retry1")
                    == 0,
         "the second carried only retry1");
     json_decref (last);
@@ -485,6 +487,50 @@ s_retries (void)
         "send batch submitted");
     stub_run_until (http, &seen.done, 10000);
     is_str (seen.entries [1].message_id, "msg-s2", "message id per entry");
+    s_seen_free (&seen);
+
+    //  Entries are kept as JSON text: a receipt that needs escaping
+    //  arrives as it was given, beside its timeout.
+    const char *odd = "q\"b\\s\n\x01\xc3\xa9/+=";
+    batch = fy_sqs_batch_new (FY_SQS_VISIBILITY);
+    if (fy_sqs_batch_visibility (batch, "v1", odd, 45)
+        || fy_sqs_batch_visibility (batch, "v2", "plain", 0))
+        BAIL_OUT ("visibility batch");
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/receipts", &batch, s_on_batch,
+                       &seen, NULL, NULL)
+            == 0,
+        "visibility batch submitted");
+    stub_run_until (http, &seen.done, 10000);
+    ok (seen.count == 2 && seen.entries [0].ok && seen.entries [1].ok,
+        "both entries changed");
+    s_seen_free (&seen);
+    last = NULL;
+    s_logged (http, base, "receipts", "ChangeMessageVisibilityBatch", NULL,
+              &last);
+    json_t *receipts = json_object_get (last, "receipts");
+    json_t *timeouts = json_object_get (last, "timeouts");
+    is_str (json_string_value (json_array_get (receipts, 0)), odd,
+            "the receipt escaped and read back intact");
+    ok (json_integer_value (json_array_get (timeouts, 0)) == 45
+            && json_integer_value (json_array_get (timeouts, 1)) == 0
+            && strcmp (json_string_value (json_array_get (receipts, 1)),
+                       "plain")
+                   == 0,
+        "each with its timeout");
+    json_decref (last);
+
+    //  A batch answer that is not valid settles no entry, not even the
+    //  one it names before the fault.
+    batch = s_delete_batch ((const char *[]) { "a", "b", NULL });
+    ok (fy_sqs_submit (sqs, "http://q.invalid/0/badbatch", &batch, s_on_batch,
+                       &seen, NULL, NULL)
+            == 0,
+        "delete on badbatch submitted");
+    stub_run_until (http, &seen.done, 10000);
+    is_int (seen.result.error, EPROTO, "the answer is refused: %s",
+            seen.message);
+    ok (seen.count == 2 && !seen.entries [0].ok && !seen.entries [1].ok,
+        "both entries failed");
     s_seen_free (&seen);
 
     //  A service error not worth retrying.
