@@ -92,6 +92,8 @@ s_msg_new (bridge_queue_t *queue, fy_sqs_message_t *sqs)
     msg->queue = queue;
     msg->sqs = sqs;
     msg->state = BRIDGE_PENDING;
+    fy_list_init (&msg->pending_link);
+    fy_list_init (&msg->undecoded_link);
     fy_list_push_front (&self->messages, &msg->link);
     queue->held++;
     return msg;
@@ -141,12 +143,44 @@ bridge_msg_id (bridge_msg_t *msg)
 }
 
 void
+bridge_pend (bridge_t *self, bridge_msg_t *msg, int64_t now, bool first)
+{
+    assert (!fy_link_is_linked (&msg->pending_link));
+    msg->pending_ms = now;
+    if (first)
+        fy_list_push_front (&self->pending, &msg->pending_link);
+    else
+        fy_list_push_back (&self->pending, &msg->pending_link);
+    self->pending_count++;
+}
+
+void
 bridge_unpend (bridge_t *self, bridge_msg_t *msg)
 {
-    if (msg->handle) {
-        zlistx_detach (self->pending, msg->handle);
-        msg->handle = NULL;
+    if (fy_link_is_linked (&msg->pending_link)) {
+        fy_list_unlink (&msg->pending_link);
+        self->pending_count--;
     }
+}
+
+static bridge_msg_t *
+s_pending_at (bridge_t *self, fy_link_t *link)
+{
+    return link == &self->pending
+               ? NULL
+               : fy_list_entry (link, bridge_msg_t, pending_link);
+}
+
+bridge_msg_t *
+bridge_pending_first (bridge_t *self)
+{
+    return s_pending_at (self, self->pending.next);
+}
+
+bridge_msg_t *
+bridge_pending_next (bridge_t *self, bridge_msg_t *msg)
+{
+    return s_pending_at (self, msg->pending_link.next);
 }
 
 void
@@ -183,9 +217,9 @@ s_publish_pending (bridge_t *self)
     do {
         count = 0;
         uint64_t credit = fy_client_credit (self->client);
-        for (bridge_msg_t *msg = zlistx_first (self->pending);
+        for (bridge_msg_t *msg = bridge_pending_first (self);
              msg && count < credit && count < FY_PROTO_BATCH_MAX;
-             msg = zlistx_next (self->pending)) {
+             msg = bridge_pending_next (self, msg)) {
             if (s_group_busy (msg))
                 continue;
             if (msg->group)
@@ -247,7 +281,8 @@ s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs,
     fy_metric_inc (self->received);
     if (queue->fifo)
         msg->group = fy_sqs_message_attribute (sqs, "MessageGroupId");
-    zlistx_add_end (self->undecoded, msg);
+    fy_list_push_back (&self->undecoded, &msg->undecoded_link);
+    self->undecoded_count++;
 }
 
 //  The event's msgpack with its id and type after it, in one allocation.
@@ -302,8 +337,7 @@ s_decode (bridge_t *self, bridge_msg_t *msg)
         bridge_reject (self, msg, reason, err.text);
         return;
     }
-    msg->pending_ms = fy_clock_mono_ms ();
-    msg->handle = zlistx_add_end (self->pending, msg);
+    bridge_pend (self, msg, fy_clock_mono_ms (), false);
 }
 
 static void
@@ -349,8 +383,8 @@ s_poll (bridge_t *self, bridge_queue_t *queue, int64_t now)
     while (queue->ready && queue->poll_count < (size_t) self->polls
            && now >= queue->retry_at_ms) {
         int64_t credit = (int64_t) fy_client_credit (self->client)
-                         - (int64_t) zlistx_size (self->pending)
-                         - (int64_t) zlistx_size (self->undecoded)
+                         - (int64_t) self->pending_count
+                         - (int64_t) self->undecoded_count
                          - (int64_t) self->asked;
         int64_t budget =
             self->inflight - (int64_t) queue->held - (int64_t) queue->asked;
@@ -522,14 +556,15 @@ static bool
 s_on_http_idle (void *arg)
 {
     bridge_t *self = arg;
-    bool decoded = zlistx_size (self->undecoded) > 0;
+    bool decoded = self->undecoded_count > 0;
     if (!decoded && !self->settled)
         return false;
     self->settled = false;
-    bridge_msg_t *msg;
-    while ((msg = zlistx_first (self->undecoded))) {
-        zlistx_delete (self->undecoded, zlistx_cursor (self->undecoded));
-        s_decode (self, msg);
+    fy_link_t *link;
+    while ((link = fy_list_first (&self->undecoded))) {
+        fy_list_unlink (link);
+        self->undecoded_count--;
+        s_decode (self, fy_list_entry (link, bridge_msg_t, undecoded_link));
     }
     size_t polls = s_polls_open (self);
     bridge_pump (self);
@@ -574,13 +609,13 @@ s_settling (bridge_t *self)
 static void
 s_release_held (bridge_t *self, int64_t now)
 {
-    bridge_msg_t *msg = zlistx_first (self->pending);
+    bridge_msg_t *msg = bridge_pending_first (self);
     while (msg) {
         bool lapsing = msg->deadline_ms - now <= msg->queue->visibility_ms / 3;
         bool held =
             !s_group_busy (msg) && now - msg->pending_ms >= self->hold_ms;
         if (!lapsing && !held) {
-            msg = zlistx_next (self->pending);
+            msg = bridge_pending_next (self, msg);
             continue;
         }
         fy_log_info ("bridge: message %s released unpublished after %lld ms "
@@ -590,10 +625,10 @@ s_release_held (bridge_t *self, int64_t now)
                              : "no credit from the broker");
         if (msg->group) {
             bridge_release_group (self, msg->queue, msg->group);
-            msg = zlistx_first (self->pending);
+            msg = bridge_pending_first (self);
             continue;
         }
-        bridge_msg_t *next = zlistx_next (self->pending);
+        bridge_msg_t *next = bridge_pending_next (self, msg);
         bridge_release (self, msg, 0);
         fy_metric_inc (self->released);
         msg = next;
@@ -691,7 +726,7 @@ s_log_stats (bridge_t *self)
         fy_metric_value (self->dlq_total), fy_metric_value (self->invalid),
         fy_metric_value (self->extended), fy_metric_value (self->released),
         fy_metric_value (self->republished), s_sqs_calls (self),
-        fy_metric_value (self->sqs_errors_total), zlistx_size (self->pending),
+        fy_metric_value (self->sqs_errors_total), self->pending_count,
         zhashx_size (self->published),
         (unsigned long long) fy_client_credit (self->client),
         s_ack_p99_ms (self), (long long) self->ack_max_ms);
@@ -706,20 +741,26 @@ s_on_stats (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  Release what a list holds unpublished (pending or undecoded).
+//  Release what is held unpublished (pending or undecoded); how many.
 static size_t
-s_release_list (bridge_t *self, zlistx_t *list)
+s_release_unpublished (bridge_t *self)
 {
     size_t count = 0;
     bridge_msg_t *msg;
-    while ((msg = zlistx_first (list))) {
-        //  A pending one leaves its list by its handle (bridge_unpend).
-        if (list != self->pending)
-            zlistx_delete (list, zlistx_cursor (list));
+    //  A pending one leaves its list in bridge_release (bridge_unpend).
+    while ((msg = bridge_pending_first (self))) {
         bridge_release (self, msg, 0);
-        fy_metric_inc (self->released);
         count++;
     }
+    fy_link_t *link;
+    while ((link = fy_list_first (&self->undecoded))) {
+        fy_list_unlink (link);
+        self->undecoded_count--;
+        bridge_release (self,
+                        fy_list_entry (link, bridge_msg_t, undecoded_link), 0);
+        count++;
+    }
+    fy_metric_add (self->released, (double) count);
     return count;
 }
 
@@ -740,8 +781,7 @@ s_stop (bridge_t *self)
             queue->attributes_call = 0;
         }
     }
-    size_t released = s_release_list (self, self->pending)
-                      + s_release_list (self, self->undecoded);
+    size_t released = s_release_unpublished (self);
     for (size_t i = 0; i < self->queue_count; i++)
         bridge_batch_flush (self->queues [i]->visibility);
     fy_log_notice ("bridge: stopping: %zu released, waiting up to %lld ms "
@@ -902,8 +942,8 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->stop_grace_ms = fy_cfg_int (cfg, "bridge", "stop_poll_grace_ms");
     self->hold_ms = fy_cfg_int (cfg, "bridge", "hold_unpublished_ms");
     s_metrics_new (self);
-    self->pending = zlistx_new ();
-    self->undecoded = zlistx_new ();
+    fy_list_init (&self->pending);
+    fy_list_init (&self->undecoded);
     //  A typical event's tree takes 5-10 KiB; larger ones take more blocks.
     self->arena = fy_json_arena_new (64 * 1024);
     msgpack_sbuffer_init (&self->packed);
@@ -1015,8 +1055,6 @@ bridge_destroy (bridge_t **self_p)
     }
     bridge_msg_t *msg;
     fy_list_each (msg, &self->messages, bridge_msg_t, link) s_msg_free (msg);
-    zlistx_destroy (&self->pending);
-    zlistx_destroy (&self->undecoded);
     zhashx_destroy (&self->published);
     fy_client_destroy (&self->client);
     fy_sqs_destroy (&self->sqs);

@@ -48,7 +48,8 @@ typedef struct s_msg {
     int64_t received_ms;        //  when a poll brought it
     int64_t pending_ms;         //  since when it waits to be published
     int64_t deadline_ms;        //  when SQS makes it visible again
-    void *handle;               //  in the pending list
+    fy_link_t pending_link;     //  in bridge->pending, waiting to publish
+    fy_link_t undecoded_link;   //  in bridge->undecoded
     int ops;                    //  batch entries that point at it
     bool finished;              //  settled; freed when ops reaches 0
     fy_link_t link;             //  in bridge->messages, for the destructor
@@ -110,10 +111,14 @@ struct bridge {
     char *dlq_url;
     bridge_batch_t *dlq;
     fy_link_t messages;         //  every live bridge_msg_t
-    zlistx_t *pending;          //  bridge_msg_t waiting to be published
-    //  bridge_msg_t received in this handler, decoded at its end (s_on_http_idle)
-    //  once the next receive has gone out.
-    zlistx_t *undecoded;
+    //  bridge_msg_t waiting to be published, and how many (intrusive
+    //  lists: a list node per event was two mallocs and frees more).
+    fy_link_t pending;
+    size_t pending_count;
+    //  bridge_msg_t received in this handler, decoded at its end
+    //  (s_on_http_idle) once the next receive has gone out.
+    fy_link_t undecoded;
+    size_t undecoded_count;
     zhashx_t *published;  //  seq -> bridge_msg_t
     size_t asked;  //  over every queue
     //  A message settled (bridge_msg_finish) since the HTTP client's idle
@@ -162,8 +167,21 @@ bridge_msg_unref (bridge_msg_t *msg);
 const char *
 bridge_msg_id (bridge_msg_t *msg);
 
+//  msg waits to be published since now: at the end of the pending list,
+//  or at its start when it goes back (first).
+void
+bridge_pend (bridge_t *self, bridge_msg_t *msg, int64_t now, bool first);
+
+//  msg no longer waits to be published. Safe when it did not.
 void
 bridge_unpend (bridge_t *self, bridge_msg_t *msg);
+
+//  The first message waiting to be published, and the one after msg;
+//  NULL at the end.
+bridge_msg_t *
+bridge_pending_first (bridge_t *self);
+bridge_msg_t *
+bridge_pending_next (bridge_t *self, bridge_msg_t *msg);
 
 void
 bridge_unpublish (bridge_t *self, bridge_msg_t *msg);

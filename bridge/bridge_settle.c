@@ -40,9 +40,9 @@ bridge_release_group (bridge_t *self, bridge_queue_t *queue, const char *group)
     //  Copied: it may live in a message released here.
     char *name = fy_xstrdup (group);
     size_t count = 0;
-    bridge_msg_t *held = zlistx_first (self->pending);
+    bridge_msg_t *held = bridge_pending_first (self);
     while (held) {
-        bridge_msg_t *next = zlistx_next (self->pending);
+        bridge_msg_t *next = bridge_pending_next (self, held);
         if (held->queue == queue && held->group
             && strcmp (held->group, name) == 0) {
             bridge_release (self, held, 0);
@@ -390,10 +390,8 @@ bridge_on_reset (fy_client_t *client, void *arg)
         //  Stopping, they go back to SQS instead.
         if (self->stopping)
             bridge_release (self, msg, 0);
-        else {
-            msg->pending_ms = now;
-            msg->handle = zlistx_add_start (self->pending, msg);
-        }
+        else
+            bridge_pend (self, msg, now, true);
     }
     if (!self->stopping)
         fy_metric_add (self->republished, (double) n);
