@@ -649,6 +649,59 @@ fail:
     return NULL;
 }
 
+//  Reads one item of an answer's list (lists [list]); 0, or -1 with err.
+typedef int (s_item_fn) (fy_json_reader_t *reader, size_t list, void *arg,
+                         fy_error_t *err);
+
+//  An answer, read without building its tree: an object whose lists named
+//  in lists (NULL-terminated, at most two) are read item by item by fn,
+//  and whose other members are skipped. 0, or -1 with err.
+static int
+s_read_answer (const char *body, size_t len, const char *const *lists,
+               s_item_fn *fn, void *arg, fy_error_t *err)
+{
+    bool seen [2] = { false, false };
+    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
+    int rc = fy_json_reader_enter (reader, '{');
+    while (rc == 1) {
+        const char *key;
+        size_t key_len;
+        if (fy_json_reader_key (reader, &key, &key_len)) {
+            rc = -1;
+            break;
+        }
+        size_t list = 0;
+        while (lists [list] && !s_is_key (key, key_len, lists [list]))
+            list++;
+        if (!lists [list]) {
+            json_t *value = fy_json_reader_value (reader);
+            rc = value ? fy_json_reader_next (reader) : -1;
+            json_decref (value);
+            continue;
+        }
+        assert (list < 2);
+        if (seen [list]) {
+            fy_error_set (err, "duplicate key %s", lists [list]);
+            rc = -1;
+            break;
+        }
+        seen [list] = true;
+        int more = fy_json_reader_enter (reader, '[');
+        while (more == 1) {
+            if (fn (reader, list, arg, err)) {
+                more = -1;
+                break;
+            }
+            more = fy_json_reader_next (reader);
+        }
+        rc = more < 0 ? -1 : fy_json_reader_next (reader);
+    }
+    if (rc == 0 && fy_json_reader_end (reader))
+        rc = -1;
+    fy_json_reader_destroy (&reader);
+    return rc == 0 ? 0 : -1;
+}
+
 //  A batch entry's outcome as read, applied once the whole answer is.
 typedef struct {
     s_entry_t *entry;
@@ -659,26 +712,36 @@ typedef struct {
     char *message;
 } s_outcome_t;
 
-//  One item of Successful (ok) or Failed into outcomes, unless its entry
-//  is unknown, no longer pending or has one already; 0, or -1 with err.
+//  What s_parse_batch gathers.
+typedef struct {
+    s_op_t *op;
+    s_outcome_t outcomes [FY_SQS_BATCH_MAX];
+    size_t count;
+} s_outcomes_t;
+
+//  One item of Successful (list 0) or Failed into the outcomes, unless
+//  its entry is unknown, no longer pending or has one already.
 static int
-s_read_outcome (fy_json_reader_t *reader, s_scratch_t *scratch,
-                fy_sqs_batch_t *batch, bool ok, s_outcome_t *outcomes,
-                size_t *count, fy_error_t *err)
+s_read_outcome (fy_json_reader_t *reader, size_t list, void *arg,
+                fy_error_t *err)
 {
+    s_outcomes_t *outcomes = arg;
+    s_scratch_t *scratch = &outcomes->op->sqs->scratch;
+    bool ok = list == 0;
     json_t *rest = NULL;
     bool has_attributes;
     int rc = s_read_object (reader, scratch, &rest, &has_attributes, err);
-    s_entry_t *entry =
-        rc ? NULL : s_entry_find (batch, s_scratch_field (scratch, "Id"));
-    for (size_t i = 0; entry && i < *count; i++)
-        if (outcomes [i].entry == entry)
+    s_entry_t *entry = rc ? NULL
+                          : s_entry_find (outcomes->op->batch,
+                                          s_scratch_field (scratch, "Id"));
+    for (size_t i = 0; entry && i < outcomes->count; i++)
+        if (outcomes->outcomes [i].entry == entry)
             entry = NULL;
     if (entry && entry->state == S_PENDING) {
         const char *message_id = s_scratch_field (scratch, "MessageId");
         const char *code = s_scratch_field (scratch, "Code");
         const char *message = s_scratch_field (scratch, "Message");
-        outcomes [(*count)++] = (s_outcome_t) {
+        outcomes->outcomes [outcomes->count++] = (s_outcome_t) {
             .entry = entry,
             .ok = ok,
             .sender_fault =
@@ -701,52 +764,13 @@ static int
 s_parse_batch (s_op_t *op, const char *body, size_t len, bool *retry_p,
                fy_error_t *err)
 {
+    static const char *const lists [] = { "Successful", "Failed", NULL };
     fy_sqs_batch_t *batch = op->batch;
-    s_outcome_t outcomes [FY_SQS_BATCH_MAX];
-    size_t count = 0;
-    bool seen [2] = { false, false };
-    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
-    int rc = fy_json_reader_enter (reader, '{');
-    while (rc == 1) {
-        const char *key;
-        size_t key_len;
-        if (fy_json_reader_key (reader, &key, &key_len)) {
-            rc = -1;
-            break;
-        }
-        int list = s_is_key (key, key_len, "Successful") ? 0
-                   : s_is_key (key, key_len, "Failed")   ? 1
-                                                         : -1;
-        if (list < 0) {
-            json_t *value = fy_json_reader_value (reader);
-            rc = value ? fy_json_reader_next (reader) : -1;
-            json_decref (value);
-            continue;
-        }
-        if (seen [list]) {
-            fy_error_set (err, "duplicate key %s",
-                          list == 0 ? "Successful" : "Failed");
-            rc = -1;
-            break;
-        }
-        seen [list] = true;
-        int more = fy_json_reader_enter (reader, '[');
-        while (more == 1) {
-            if (s_read_outcome (reader, &op->sqs->scratch, batch, list == 0,
-                                outcomes, &count, err)) {
-                more = -1;
-                break;
-            }
-            more = fy_json_reader_next (reader);
-        }
-        rc = more < 0 ? -1 : fy_json_reader_next (reader);
-    }
-    if (rc == 0 && fy_json_reader_end (reader))
-        rc = -1;
-    fy_json_reader_destroy (&reader);
+    s_outcomes_t outcomes = { .op = op };
+    int rc = s_read_answer (body, len, lists, s_read_outcome, &outcomes, err);
     bool retry = false;
-    for (size_t i = 0; i < count; i++) {
-        s_outcome_t *outcome = &outcomes [i];
+    for (size_t i = 0; i < outcomes.count; i++) {
+        s_outcome_t *outcome = &outcomes.outcomes [i];
         s_entry_t *entry = outcome->entry;
         if (rc == 0 && outcome->ok) {
             s_entry_set (entry, S_OK, NULL, NULL, false);
@@ -776,7 +800,34 @@ s_parse_batch (s_op_t *op, const char *body, size_t len, bool *retry_p,
                          "entry missing from the answer", false);
     }
     *retry_p = retry;
-    return rc == 0 ? 0 : -1;
+    return rc;
+}
+
+//  What s_parse_receive gathers.
+typedef struct {
+    s_op_t *op;
+    fy_sqs_message_t **messages;
+    size_t count, size;
+} s_messages_t;
+
+//  One item of Messages.
+static int
+s_read_message (fy_json_reader_t *reader, size_t list, void *arg,
+                fy_error_t *err)
+{
+    (void) list;
+    s_messages_t *messages = arg;
+    if (messages->count == messages->size) {
+        messages->size = messages->size ? messages->size * 2 : 16;
+        messages->messages = fy_xrealloc (
+            messages->messages, messages->size * sizeof *messages->messages);
+    }
+    fy_sqs_message_t *msg =
+        s_parse_message (reader, &messages->op->sqs->scratch, err);
+    if (!msg)
+        return -1;
+    messages->messages [messages->count++] = msg;
+    return 0;
 }
 
 //  A ReceiveMessage answer, read without building its tree: the strings
@@ -786,63 +837,23 @@ s_parse_batch (s_op_t *op, const char *body, size_t len, bool *retry_p,
 static int
 s_parse_receive (s_op_t *op, const char *body, size_t len, fy_error_t *err)
 {
-    fy_json_reader_t *reader = fy_json_reader_new (body, len, err);
-    fy_sqs_message_t **messages = NULL;
-    size_t count = 0, size = 0;
-    bool seen = false;
-    int rc = fy_json_reader_enter (reader, '{');
-    while (rc == 1) {
-        const char *key;
-        size_t key_len;
-        if (fy_json_reader_key (reader, &key, &key_len)) {
-            rc = -1;
-            break;
-        }
-        if (!s_is_key (key, key_len, "Messages")) {
-            json_t *value = fy_json_reader_value (reader);
-            rc = value ? fy_json_reader_next (reader) : -1;
-            json_decref (value);
-            continue;
-        }
-        if (seen) {
-            fy_error_set (err, "duplicate key Messages");
-            rc = -1;
-            break;
-        }
-        seen = true;
-        int more = fy_json_reader_enter (reader, '[');
-        while (more == 1) {
-            if (count + 1 >= size) {
-                size = size ? size * 2 : 16;
-                messages = fy_xrealloc (messages, size * sizeof *messages);
-            }
-            messages [count] = s_parse_message (reader, &op->sqs->scratch, err);
-            if (!messages [count++]) {
-                more = -1;
-                break;
-            }
-            more = fy_json_reader_next (reader);
-        }
-        rc = more < 0 ? -1 : fy_json_reader_next (reader);
-    }
-    if (rc == 0 && fy_json_reader_end (reader))
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < count; i++)
-        if (!messages [i]->receipt || !messages [i]->body) {
+    static const char *const lists [] = { "Messages", NULL };
+    s_messages_t messages = { .op = op };
+    int rc = s_read_answer (body, len, lists, s_read_message, &messages, err);
+    for (size_t i = 0; rc == 0 && i < messages.count; i++)
+        if (!messages.messages [i]->receipt || !messages.messages [i]->body) {
             fy_error_set (err, "a message without ReceiptHandle or Body");
             rc = -1;
         }
     if (rc != 0) {
-        for (size_t i = 0; i < count; i++)
-            fy_sqs_message_destroy (&messages [i]);
-        free (messages);
-        messages = NULL;
-        count = 0;
+        for (size_t i = 0; i < messages.count; i++)
+            fy_sqs_message_destroy (&messages.messages [i]);
+        free (messages.messages);
+        messages = (s_messages_t) { .op = op };
     }
-    fy_json_reader_destroy (&reader);
-    op->messages = messages;
-    op->message_count = count;
-    return rc == 0 ? 0 : -1;
+    op->messages = messages.messages;
+    op->message_count = messages.count;
+    return rc;
 }
 
 static void
@@ -1213,23 +1224,27 @@ s_batch_check (fy_sqs_batch_t *self, fy_sqs_batch_kind_t kind, const char *id,
     return 0;
 }
 
-//  Add an entry: text is its JSON object without the Id, which comes
-//  first; it is kept as text, so that no attempt builds a tree of it.
-static void
-s_batch_add (fy_sqs_batch_t *self, const char *id, const char *text, size_t len,
-             size_t bytes)
+//  An entry's JSON text, opened with its Id, room made for more bytes.
+static s_text_t
+s_entry_open (const char *id, size_t more)
 {
-    assert (len >= 2 && text [0] == '{');
+    s_text_t text = { NULL, 0, 0 };
+    text.size = 16 + strlen (id) + more;
+    text.data = fy_xmalloc (text.size);
+    s_text_add (&text, "{\"Id\":", 6);
+    s_text_quote (&text, id);
+    return text;
+}
+
+//  Add an entry, its JSON text (taken) complete; it is kept as text, so
+//  that no attempt builds a tree of it.
+static void
+s_batch_add (fy_sqs_batch_t *self, const char *id, s_text_t *json, size_t bytes)
+{
     s_entry_t *entry = &self->entries [self->count++];
     entry->id = fy_xstrdup (id);
-    s_text_t json = { NULL, 0, 0 };
-    s_text_add (&json, "{\"Id\":", 6);
-    s_text_quote (&json, id);
-    if (len > 2)
-        s_text_add (&json, ",", 1);
-    s_text_add (&json, text + 1, len - 1);
-    entry->json = json.data;
-    entry->json_len = json.len;
+    entry->json = json->data;
+    entry->json_len = json->len;
     entry->bytes = bytes;
     entry->state = S_PENDING;
     self->bytes += bytes;
@@ -1240,8 +1255,9 @@ static void
 s_batch_receipt (fy_sqs_batch_t *self, const char *id, const char *receipt,
                  int timeout_s)
 {
-    s_text_t text = { NULL, 0, 0 };
-    s_text_add (&text, "{\"ReceiptHandle\":", 17);
+    //  Room for the receipt unescaped, the names and the timeout.
+    s_text_t text = s_entry_open (id, strlen (receipt) + 64);
+    s_text_add (&text, ",\"ReceiptHandle\":", 17);
     s_text_quote (&text, receipt);
     if (timeout_s >= 0) {
         char member [40];
@@ -1250,8 +1266,7 @@ s_batch_receipt (fy_sqs_batch_t *self, const char *id, const char *receipt,
         s_text_add (&text, member, (size_t) len);
     }
     s_text_add (&text, "}", 1);
-    s_batch_add (self, id, text.data, text.len, 0);
-    free (text.data);
+    s_batch_add (self, id, &text, 0);
 }
 
 int
@@ -1363,10 +1378,15 @@ s_batch_send (fy_sqs_batch_t *self, const char *id, const fy_sqs_send_t *msg,
         json_object_set_new (json, "MessageDeduplicationId",
                              json_string (msg->dedup_id));
     size_t len;
-    char *text = fy_json_dumps (json, 0, &len);
-    s_batch_add (self, id, text, len, bytes);
-    free (text);
+    char *members = fy_json_dumps (json, 0, &len);
     json_decref (json);
+    assert (len >= 2 && members [0] == '{');
+    s_text_t text = s_entry_open (id, len);
+    if (len > 2)
+        s_text_add (&text, ",", 1);
+    s_text_add (&text, members + 1, len - 1);
+    free (members);
+    s_batch_add (self, id, &text, bytes);
     return 0;
 }
 
