@@ -264,6 +264,19 @@ s_logged (fy_http_client_t *http, const char *base, const char *queue,
     return count;
 }
 
+//  A receive of up to ten from the stub's queue, run to its callback.
+static void
+s_receive (fy_sqs_t *sqs, fy_http_client_t *http, const char *queue,
+           seen_t *seen)
+{
+    char url [64];
+    snprintf (url, sizeof url, "http://q.invalid/0/%s", queue);
+    ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, seen, NULL, NULL)
+            == 0,
+        "receive from %s started", queue);
+    stub_run_until (http, &seen->done, 10000);
+}
+
 static void
 s_retries (void)
 {
@@ -304,11 +317,7 @@ s_retries (void)
     s_seen_free (&seen);
 
     //  ThrottlingException twice, on a receive.
-    ok (fy_sqs_receive (sqs, "http://q.invalid/0/throttled", 10, 0, -1,
-                        s_on_receive, &seen, NULL, NULL)
-            == 0,
-        "receive started");
-    stub_run_until (http, &seen.done, 10000);
+    s_receive (sqs, http, "throttled", &seen);
     is_int (seen.result.error, 0, "throttled twice, then received");
     is_int (seen.result.attempts, 3, "three attempts");
     is_int (seen.count, 1, "one message");
@@ -322,11 +331,7 @@ s_retries (void)
     s_seen_free (&seen);
 
     //  A receive answer is read strictly, its fields copied out.
-    ok (fy_sqs_receive (sqs, "http://q.invalid/0/escaped", 10, 0, -1,
-                        s_on_receive, &seen, NULL, NULL)
-            == 0,
-        "receive with escapes started");
-    stub_run_until (http, &seen.done, 10000);
+    s_receive (sqs, http, "escaped", &seen);
     is_int (seen.count, 2, "two messages, an unknown top-level key skipped");
     if (seen.kept) {
         is_str (fy_sqs_message_body (seen.kept),
@@ -343,13 +348,7 @@ s_retries (void)
     s_seen_free (&seen);
     const char *broken [] = { "dupbody", "noreceipt", "dupattr", "numattr" };
     for (size_t i = 0; i < 4; i++) {
-        char url [64];
-        snprintf (url, sizeof url, "http://q.invalid/0/%s", broken [i]);
-        ok (fy_sqs_receive (sqs, url, 10, 0, -1, s_on_receive, &seen, NULL,
-                            NULL)
-                == 0,
-            "receive from %s started", broken [i]);
-        stub_run_until (http, &seen.done, 10000);
+        s_receive (sqs, http, broken [i], &seen);
         ok (seen.result.error == EPROTO && seen.count == 0,
             "%s: refused, no message: %s", broken [i], seen.message);
         s_seen_free (&seen);
@@ -388,11 +387,7 @@ s_retries (void)
                 "beside the other members");
     }
     s_seen_free (&seen);
-    ok (fy_sqs_receive (sqs, "http://q.invalid/0/asked", 10, 0, -1,
-                        s_on_receive, &seen, NULL, NULL)
-            == 0,
-        "receive of all attributes started");
-    stub_run_until (http, &seen.done, 10000);
+    s_receive (sqs, http, "asked", &seen);
     if (seen.kept) {
         is_str (fy_sqs_message_attribute (seen.kept, "SentTimestamp"), "1",
                 "every system attribute");
