@@ -115,7 +115,7 @@ struct fy_sqs {
     fy_aws_client_t *client;
     fy_http_ops_t *ops;         //  The client's
     char *url;                  //  endpoint + "/"
-    s_scratch_t scratch;        //  s_parse_message's
+    s_scratch_t scratch;        //  s_read_object's, for every answer
 };
 
 //  Legacy query codes and the model's shape names for them (the
