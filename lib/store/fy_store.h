@@ -260,6 +260,16 @@ int
 fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
                             fy_error_t *err) FY_MUSTCHECK;
 
+//  The same two for any transaction in flight (an audit append or an
+//  analytics batch, fy_store_analytics_apply_start), with the count given
+//  to its landed function: the rows inserted, the events applied.
+int
+fy_store_flight_poll (fy_store_t *self, size_t *count_p,
+                      fy_error_t *err) FY_MUSTCHECK;
+int
+fy_store_flight_wait (fy_store_t *self, size_t *count_p,
+                      fy_error_t *err) FY_MUSTCHECK;
+
 //  One page of events matching filter, newest first (occurred_at desc,
 //  id desc): {"items": [row...], "nextCursor": "..." or null}. A row has
 //  the envelope keys (id, type, version, source, occurredAt, companyId,
