@@ -15,11 +15,29 @@
 
 typedef struct analytics analytics_t;
 
+//  One connection to the store and the batch in flight on it (its ids,
+//  the COPY of its facts, the rest and COMMIT), ACKed when it lands. With
+//  two (analytics.connections), PostgreSQL applies one batch while the
+//  other's round trips are on the wire, and the worker decodes the next.
+typedef struct {
+    analytics_t *owner;
+    fy_store_t *store;
+    fy_loop_source_t *source;       //  the flight's, in the loop
+    fy_delivery_t **flight;
+    fy_event_t **flight_events;
+    size_t flight_count;
+    int64_t started_ms;             //  mono ms of the flight's start
+    fy_store_analytics_batch_t batch;   //  its outcome
+} analytics_lane_t;
+
 //  Private to the worker's sources: the API reads the stores and config.
 struct analytics {
     fy_cfg_t *cfg;                  //  borrowed
     fy_worker_t *worker;
-    fy_store_t *store;              //  batches and jobs
+    //  The batch stores: lanes [0] is the one the watch probes.
+    analytics_lane_t *lanes;
+    size_t lane_count;
+    bool blocking;                  //  the loop is over: wait for flights
     fy_store_t *api_store;          //  requests
     fy_batch_t *batch;              //  the open batch
     //  The store's state (/analytics/health): usable, or what is wrong
