@@ -1,4 +1,4 @@
---  0014_analytics_partitions_race: analytics.ensure_partitions (0006) made
+--  0014_analytics_flight: analytics.ensure_partitions (0006) made
 --  safe from two transactions making the same month at once, which
 --  ferry-analytics' batches now are (two in flight, analytics.connections).
 --  The second one waited on the advisory lock for the first's COMMIT, then
