@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  The distinct months of a batch kept to send each once; more are sent
+//  again (harmless: their partitions are looked up once more).
+#define S_MONTHS_MAX 16
+
 //  A number PostgreSQL printed (a count); 0 if it is not one.
 static int
 s_int (const char *text)
@@ -451,6 +455,35 @@ s_send (PGconn *conn, const char *sql, int count, const char *const *values)
            == 1;
 }
 
+//  The UTC months of the batch's events, as an array literal of their
+//  first days (a batch seldom spans more than one). Caller owns result.
+static char *
+s_months (s_apply_t *self)
+{
+    size_t size = 64, len = 0;
+    char *buffer = fy_xmalloc (size);
+    char months [S_MONTHS_MAX][11];
+    size_t count = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        char at [FY_TIME_RFC3339_SIZE];
+        fy_time_format (self->events [i].hour_ms, at);
+        snprintf (at + 7, sizeof at - 7, "-01");
+        size_t m = 0;
+        while (m < count && strcmp (months [m], at) != 0)
+            m++;
+        if (m < count)
+            continue;
+        if (count < S_MONTHS_MAX)
+            memcpy (months [count++], at, 11);
+        fy_store_array_value (&buffer, &len, &size, at);
+    }
+    if (len == 0)
+        buffer [len++] = '{';
+    buffer [len++] = '}';
+    buffer [len] = '\0';
+    return buffer;
+}
+
 //  The first step, after BEGIN: the shared lock that keeps the watermarks
 //  still until COMMIT (analytics.run takes it exclusive), the months'
 //  partitions and the ids.
@@ -467,18 +500,19 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
     char *values [3] = { s_array (self, false, s_column_id),
                          s_array (self, false, s_column_at),
                          s_array (self, false, s_column_digest) };
+    char *months = s_months (self);
     bool sent = s_send (conn,
                         "SELECT pg_advisory_xact_lock_shared("
                         "analytics.job_lock_key() + 1)",
                         0, NULL)
                 && s_send (conn,
-                           "SELECT analytics.ensure_partitions(m::date, 1) "
-                           "FROM (SELECT DISTINCT date_trunc('month', t, "
-                           "'UTC') FROM unnest($1::timestamptz[]) t) p (m)",
-                           1, (const char *const *) values + 1)
+                           "SELECT analytics.ensure_partitions(m, 1) "
+                           "FROM unnest($1::date[]) m",
+                           1, (const char *const *) &months)
                 && s_send (conn, s_ids_sql, 3, (const char *const *) values);
     for (int v = 0; v < 3; v++)
         free (values [v]);
+    free (months);
     return sent;
 }
 
