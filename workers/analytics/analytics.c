@@ -54,20 +54,12 @@ s_first_busy (void *arg)
     return fy_store_append_is_busy (self->lanes [0].store);
 }
 
-static analytics_lane_t *
-s_lane_free (analytics_t *self)
-{
-    for (size_t i = 0; i < self->lane_count; i++)
-        if (!fy_store_append_is_busy (self->lanes [i].store))
-            return &self->lanes [i];
-    return NULL;
-}
-
 //  Every lane has a flight: a batch waits for one to land.
 static bool
 s_lanes_busy (void *arg)
 {
-    return s_lane_free (arg) == NULL;
+    analytics_t *self = arg;
+    return fy_store_lanes_free (self->stores) < 0;
 }
 
 //  Answer count deliveries alike: ACK (outcome 0), NACK retryable (1) or
@@ -151,8 +143,8 @@ s_outcome (analytics_lane_t *lane, fy_delivery_t **deliveries,
     }
 }
 
-//  A lane's flight landed (its store's source, or s_wait): answer it and
-//  send what waits.
+//  A lane's flight landed (fy_store_lanes): answer it and send what
+//  waits.
 static void
 s_landed (int rc, size_t applied, fy_error_t *err, void *arg)
 {
@@ -170,16 +162,6 @@ s_landed (int rc, size_t applied, fy_error_t *err, void *arg)
         fy_batch_flush (self->batch);
 }
 
-//  After the loop: block until the lane's flight landed.
-static void
-s_wait (analytics_lane_t *lane)
-{
-    fy_error_t err = { "" };
-    size_t applied = 0;
-    int rc = fy_store_flight_wait (lane->store, &applied, &err);
-    s_landed (rc, applied, &err, lane);
-}
-
 //  A batch to apply (fy_batch): sent to the store on a free lane
 //  (fy_batch asks s_lanes_busy first), the loop goes on while it commits.
 static void
@@ -187,18 +169,16 @@ s_write (fy_delivery_t **deliveries, fy_event_t **events, size_t count,
          void *arg)
 {
     analytics_t *self = arg;
-    analytics_lane_t *lane = s_lane_free (self);
-    assert (lane);
+    int free_lane = fy_store_lanes_free (self->stores);
+    assert (free_lane >= 0);
+    analytics_lane_t *lane = &self->lanes [free_lane];
     memcpy (lane->flight, deliveries, count * sizeof *deliveries);
     memcpy (lane->flight_events, events, count * sizeof *events);
     lane->flight_count = count;
     lane->started_ms = fy_clock_mono_ms ();
     fy_store_analytics_apply_start (lane->store, lane->flight_events, count,
                                     &lane->batch);
-    if (self->blocking)
-        s_wait (lane);
-    else
-        fy_loop_rearm (lane->source);
+    fy_store_lanes_started (self->stores, lane->index);
 }
 
 //  Apply all that is gathered (it never holds more than the credit).
@@ -279,16 +259,16 @@ analytics_new (fy_cfg_t *cfg, fy_error_t *err)
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
     size_t batch_max = (size_t) fy_cfg_int (cfg, "analytics", "batch_max");
     self->lane_count = (size_t) fy_cfg_int (cfg, "analytics", "connections");
+    self->stores = fy_store_lanes_new (first, url, timeout, self->lane_count);
     self->lanes = fy_xcalloc (self->lane_count, sizeof *self->lanes);
-    for (size_t i = 0; i < self->lane_count; i++) {
-        analytics_lane_t *lane = &self->lanes [i];
-        lane->owner = self;
-        lane->store = i ? fy_store_new (url, timeout) : first;
-        fy_store_require_schema (lane->store, FY_STORE_SCHEMA_VERSION);
-        lane->flight = fy_xcalloc (batch_max, sizeof *lane->flight);
-        lane->flight_events =
-            fy_xcalloc (batch_max, sizeof *lane->flight_events);
-    }
+    for (size_t i = 0; i < self->lane_count; i++)
+        self->lanes [i] = (analytics_lane_t) {
+            .owner = self,
+            .index = i,
+            .store = fy_store_lanes_store (self->stores, i),
+            .flight = fy_xcalloc (batch_max, sizeof (fy_delivery_t *)),
+            .flight_events = fy_xcalloc (batch_max, sizeof (fy_event_t *)),
+        };
     self->api_store = fy_store_new (url, timeout);
     fy_store_require_schema (self->api_store, FY_STORE_SCHEMA_VERSION);
     const fy_store_watch_fns_t watch_fns = { s_first_busy, s_store_changed };
@@ -328,8 +308,8 @@ analytics_destroy (analytics_t **self_p)
     fy_batch_destroy (&self->batch);
     fy_store_watch_destroy (&self->watch);
     fy_worker_destroy (&self->worker);
-    for (size_t i = 0; i < self->lane_count; i++) {
-        fy_store_destroy (&self->lanes [i].store);
+    fy_store_lanes_destroy (&self->stores);
+    for (size_t i = 0; self->lanes && i < self->lane_count; i++) {
         free (self->lanes [i].flight);
         free (self->lanes [i].flight_events);
     }
@@ -346,21 +326,18 @@ analytics_run (analytics_t *self)
     assert (self);
     zloop_t *loop = fy_worker_loop (self->worker);
     fy_store_watch_attach (self->watch, loop);
+    void **args = fy_xcalloc (self->lane_count, sizeof *args);
     for (size_t i = 0; i < self->lane_count; i++)
-        self->lanes [i].source = fy_store_append_attach (
-            self->lanes [i].store, loop, s_landed, &self->lanes [i]);
+        args [i] = &self->lanes [i];
+    fy_store_lanes_attach (self->stores, loop, s_landed, args);
+    free (args);
     analytics_jobs_start (self);
     int rc = fy_worker_run (self->worker);
-    for (size_t i = 0; i < self->lane_count; i++)
-        fy_loop_detach (&self->lanes [i].source);
     //  The drain waited for the batches in hand (the flights' sockets and
     //  the open batch's timer kept the loop going); what is still in hand
     //  ran out of stop_timeout_ms: land the flights, then apply the rest,
     //  blocking.
-    self->blocking = true;
-    for (size_t i = 0; i < self->lane_count; i++)
-        if (fy_store_append_is_busy (self->lanes [i].store))
-            s_wait (&self->lanes [i]);
+    fy_store_lanes_detach (self->stores);
     s_flush (self);
     fy_worker_flush (self->worker);
     fy_store_watch_detach (self->watch);

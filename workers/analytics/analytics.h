@@ -10,19 +10,18 @@
 
 #include <ferry/ferry.h>
 #include "store/fy_store_analytics.h"
+#include "store/fy_store_lanes.h"
 #include "store/fy_store_watch.h"
 #include "wire/fy_batch.h"
 
 typedef struct analytics analytics_t;
 
-//  One connection to the store and the batch in flight on it (its ids,
-//  the COPY of its facts, the rest and COMMIT), ACKed when it lands. With
-//  two (analytics.connections), PostgreSQL applies one batch while the
-//  other's round trips are on the wire, and the worker decodes the next.
+//  The batch in flight on one of the batch stores (fy_store_lanes): its
+//  ids, the COPY of its facts, the rest and COMMIT; ACKed when it lands.
 typedef struct {
     analytics_t *owner;
-    fy_store_t *store;
-    fy_loop_source_t *source;       //  the flight's, in the loop
+    size_t index;
+    fy_store_t *store;              //  borrowed from the lanes
     fy_delivery_t **flight;
     fy_event_t **flight_events;
     size_t flight_count;
@@ -34,10 +33,11 @@ typedef struct {
 struct analytics {
     fy_cfg_t *cfg;                  //  borrowed
     fy_worker_t *worker;
-    //  The batch stores: lanes [0] is the one the watch probes.
+    //  The batch stores (analytics.connections): the first is the one
+    //  the watch probes.
+    fy_store_lanes_t *stores;
     analytics_lane_t *lanes;
     size_t lane_count;
-    bool blocking;                  //  the loop is over: wait for flights
     fy_store_t *api_store;          //  requests
     fy_batch_t *batch;              //  the open batch
     //  The store's state (/analytics/health): usable, or what is wrong
