@@ -1002,10 +1002,7 @@ s_array_literal (s_batch_t *batch, int column, const bool *pick, bool want,
             fy_store_array_value (&buffer, &len, &size,
                                   batch->params [row].values [column]);
     }
-    if (len == 0)
-        buffer [len++] = '{';
-    buffer [len++] = '}';
-    buffer [len] = '\0';
+    fy_store_array_end (buffer, &len);
     return buffer;
 }
 

@@ -296,10 +296,7 @@ s_array (s_apply_t *self, bool stale, s_column_fn *column)
         if (!stale || !self->events [i].fresh)
             fy_store_array_value (&buffer, &len, &size,
                                   column (self, i, scratch));
-    if (len == 0)
-        buffer [len++] = '{';
-    buffer [len++] = '}';
-    buffer [len] = '\0';
+    fy_store_array_end (buffer, &len);
     return buffer;
 }
 
@@ -365,12 +362,8 @@ s_rest_fill (s_apply_t *self, s_rest_t *rest)
             fy_store_array_value (&texts [3], &len [3], &size [3], count);
         }
     }
-    for (int t = 0; t < 4; t++) {
-        if (len [t] == 0)
-            texts [t][len [t]++] = '{';
-        texts [t][len [t]++] = '}';
-        texts [t][len [t]] = '\0';
-    }
+    for (int t = 0; t < 4; t++)
+        fy_store_array_end (texts [t], &len [t]);
     free (sorted);
     *rest = (s_rest_t) { texts [0], texts [1], texts [2], texts [3] };
 }
@@ -477,10 +470,7 @@ s_months (s_apply_t *self)
             memcpy (months [count++], at, 11);
         fy_store_array_value (&buffer, &len, &size, at);
     }
-    if (len == 0)
-        buffer [len++] = '{';
-    buffer [len++] = '}';
-    buffer [len] = '\0';
+    fy_store_array_end (buffer, &len);
     return buffer;
 }
 

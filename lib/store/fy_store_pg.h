@@ -60,11 +60,16 @@ fy_store_copy_value (char **buffer, size_t *len, size_t *size,
 
 //  Append value to *buffer as one element of an array literal: '{' before
 //  the first (when *len is 0), ',' before the others, quoted, or NULL.
-//  The caller closes it with '}' (and writes "{}" when nothing was
-//  appended). Not terminated.
+//  The caller closes it with fy_store_array_end.
 void
 fy_store_array_value (char **buffer, size_t *len, size_t *size,
                       const char *value);
+
+//  Close the array literal in buffer (*len bytes; fy_store_array_value
+//  leaves room, and a buffer of 3 bytes or more has it at first): '}', or
+//  "{}" when nothing was appended, and a terminating NUL (not counted).
+void
+fy_store_array_end (char *buffer, size_t *len);
 
 //  Read the results of the queries sent on conn in pipeline mode up to
 //  and with its sync, keeping the first count in results (when not NULL;
