@@ -90,6 +90,19 @@ tap_ferryctl (const char *args)
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+//  tap_pg_create, then the scratch database made DATABASE_URL and
+//  migrated by the build's ferryctl (a test).
+static inline void
+tap_pg_migrated (tap_pg_t *pg, const char *prefix)
+{
+    tap_pg_create (pg, prefix);
+    setenv ("DATABASE_URL", pg->url, 1);
+    char *args = fy_xasprintf ("--set store.migrations_dir='%s/sql' migrate",
+                               getenv ("FERRY_SRCDIR"));
+    is_int (tap_ferryctl (args), 0, "ferryctl migrate on the scratch database");
+    free (args);
+}
+
 //  Drop the scratch database (as a check) and disconnect.
 static inline void
 tap_pg_drop (tap_pg_t *pg)

@@ -248,9 +248,15 @@ static const fy_cfg_key_t s_analytics_keys [] = {
       1, 60000, NULL },
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
       "the broker's endpoint ferry-analytics connects to", NULL, 0, 0, NULL },
-    { "credit", FY_CFG_INT, "1000", FY_CFG_RESTART,
-      "most deliveries and requests held at once (at least batch_max)", NULL, 1,
-      1000000, NULL },
+    { "connections", FY_CFG_INT, "3", FY_CFG_RESTART,
+      "connections to the database applying batches, one batch in flight on "
+      "each",
+      NULL, 1, 16, NULL },
+    { "credit", FY_CFG_INT, "2000", FY_CFG_RESTART,
+      "most deliveries and requests held at once (at least batch_max; "
+      "(connections + 1) x batch_max lets the next batch fill while the "
+      "others commit)",
+      NULL, 1, 1000000, NULL },
     { "heartbeat_ms", FY_CFG_INT, "1000", FY_CFG_RESTART,
       "heartbeat interval toward the broker (not above the broker's)", NULL, 10,
       60000, NULL },

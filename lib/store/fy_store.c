@@ -200,16 +200,16 @@ typedef struct {
     size_t stored_count;
 } s_batch_t;
 
-//  Where the append in flight is, each step waiting for its results:
-//  BEGIN and the ids sent together (a pipeline), the COPY started, its
-//  data sent, the conflicts, the hours due and the COMMIT sent together;
-//  or over, with its outcome kept for poll.
+//  Where the transaction in flight is (fy_store_flight_start), each step
+//  waiting for its results: BEGIN and the first queries sent together (a
+//  pipeline), the COPY started, its data sent, the last queries and the
+//  COMMIT sent together; or over, with its outcome kept for poll.
 typedef enum {
     S_FLIGHT_NONE,
-    S_FLIGHT_IDS,
+    S_FLIGHT_FIRST,
     S_FLIGHT_COPY_START,
     S_FLIGHT_COPY,
-    S_FLIGHT_COMMIT,
+    S_FLIGHT_LAST,
     S_FLIGHT_LANDED
 } s_flight_t;
 
@@ -236,13 +236,19 @@ struct fy_store {
     //  Who hears the appends' outcomes (fy_store_append_attach).
     fy_store_landed_fn *landed;
     void *landed_arg;
-    //  The append in flight (fy_store_audit_append_start), if any.
+    //  The audit append of fy_store_audit_append_start, if any: the
+    //  flight's argument.
     s_batch_t flight;
+    //  The transaction in flight (fy_store_flight_start), if any.
+    const fy_store_flight_ops_t *flight_ops;
+    void *flight_arg;
     s_flight_t flight_state;
+    int flight_attempt;         //  0, or 1 once flown again
+    int flight_rows;            //  results with rows read in this step
     PGresult *flight_res;       //  the step's first error, if any
     bool flight_committed;      //  the COMMIT answered COMMIT
     bool flight_write;          //  bytes still to send
-    size_t flight_inserted;
+    size_t flight_inserted;     //  the rows the COPY wrote
     int flight_rc, flight_errno;    //  the outcome, once S_FLIGHT_LANDED
     fy_error_t flight_err;
 };
@@ -416,7 +422,9 @@ fy_store_destroy (fy_store_t **self_p)
         return;
     int saved = errno;
     PQclear (self->flight_res);
-    s_batch_free (&self->flight);
+    //  A flight never landed: its ops release what it holds.
+    if (self->flight_state != S_FLIGHT_NONE)
+        self->flight_ops->finish (self, self->flight_arg, -1);
     s_disconnect (self);
     free (self->conflicts);
     free (self->url);
@@ -994,10 +1002,7 @@ s_array_literal (s_batch_t *batch, int column, const bool *pick, bool want,
             fy_store_array_value (&buffer, &len, &size,
                                   batch->params [row].values [column]);
     }
-    if (len == 0)
-        buffer [len++] = '{';
-    buffer [len++] = '}';
-    buffer [len] = '\0';
+    fy_store_array_end (buffer, &len);
     return buffer;
 }
 
@@ -1436,15 +1441,16 @@ fy_store_audit_conflicts (fy_store_t *self, const fy_store_conflict_t **list_p)
 }
 
 //  ---------------------------------------------------------------------
-//  Batch append in flight
+//  Transactions in flight
 //
-//  AUTO without waiting, the steps of s_append_auto each sent as the
-//  last one's results come: BEGIN and the ids together (a pipeline), the
-//  COPY of the rows they make new (started, then its data queued and
-//  flushed as the socket takes it), then the conflicts, the hours due
-//  and the COMMIT together. The rare paths (a lost connection, a failure
-//  worth a retry) go back to the blocking code above: it is what
-//  fy_store_audit_append does, so the outcome is the same either way.
+//  A transaction of a known shape without waiting, each step sent as the
+//  last one's results come: BEGIN and the first queries together (a
+//  pipeline), the COPY of the rows they make new (started, then its data
+//  queued and flushed as the socket takes it), then the last queries and
+//  the COMMIT together. The ops say what each step sends and reads: the
+//  audit appends (below) and the analytics batches (fy_store_analytics)
+//  fly this way. A failure goes to the ops' failed, or by default, when
+//  the connection was lost, the transaction flies once more on a new one.
 
 //  The connection back to blocking, with nothing of the flight left on it.
 static void
@@ -1472,15 +1478,16 @@ s_flight_land (fy_store_t *self, int rc)
 {
     int saved = errno;
     s_flight_ground (self);
-    if (rc)
-        self->conflict_count = 0;
     self->flight_rc = rc;
     self->flight_errno = rc ? saved : 0;
     self->flight_state = S_FLIGHT_LANDED;
 }
 
+static int
+s_flight_send (fy_store_t *self);
+
 //  The nonblocking part failed (errno and flight_err set): end the
-//  transaction and make the blocking attempts a failed one deserves.
+//  transaction and make the attempts a failed one deserves.
 static void
 s_flight_failed (fy_store_t *self)
 {
@@ -1490,9 +1497,19 @@ s_flight_failed (fy_store_t *self)
     self->flight_state = S_FLIGHT_NONE;
     errno = saved;
     int rc = -1;
-    if (s_retry_worth (self, 0))
-        rc = s_append_attempts (self, &self->flight, 1, &self->flight_inserted,
-                                &self->flight_err);
+    if (self->flight_ops->failed)
+        rc = self->flight_ops->failed (self, self->flight_arg,
+                                       &self->flight_err);
+    else {
+        bool lost = s_lost (self);
+        errno = saved;
+        if (lost && self->flight_attempt == 0) {
+            self->flight_attempt = 1;
+            if (s_flight_send (self))
+                s_flight_failed (self);
+            return;
+        }
+    }
     s_flight_land (self, rc);
 }
 
@@ -1527,15 +1544,16 @@ s_flight_error (fy_store_t *self, const char *what)
     return fy_store_pg_fail (self, res, what, &self->flight_err);
 }
 
-//  Start the transaction and record the ids.
+//  Start the transaction with the first step.
 static int
 s_flight_send (fy_store_t *self)
 {
     fy_error_t *err = &self->flight_err;
-    s_batch_t *batch = &self->flight;
-    self->conflict_count = 0;
+    self->state [0] = '\0';
+    self->flight_inserted = 0;
     if (fy_store_connect (self, err)
-        || s_ensure_months (self, batch->rows, batch->count, err))
+        || (self->flight_ops->prepare
+            && self->flight_ops->prepare (self, self->flight_arg, err)))
         return -1;
     //  Nonblocking, libpq keeps in its buffer what the socket does not
     //  take yet (it grows it rather than wait).
@@ -1543,24 +1561,20 @@ s_flight_send (fy_store_t *self)
         || PQenterPipelineMode (self->conn) != 1
         || PQsendQueryParams (self->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)
                != 1
-        || s_stmt_send (self, S_STMT_IDS, batch) != 1
+        || !self->flight_ops->first (self, self->conn, self->flight_arg)
         || PQpipelineSync (self->conn) != 1)
-        return s_flight_conn_error (self, "record ids");
-    self->flight_state = S_FLIGHT_IDS;
+        return s_flight_conn_error (self, "begin");
+    self->flight_rows = 0;
+    self->flight_state = S_FLIGHT_FIRST;
     return s_flight_flush (self);
 }
 
-//  The last step: the conflicts (when copies were not stored), the hours
-//  due (when rows were) and the COMMIT, together.
+//  The last step: its queries and the COMMIT, together.
 static int
-s_flight_commit_send (fy_store_t *self)
+s_flight_last_send (fy_store_t *self)
 {
-    s_batch_t *batch = &self->flight;
     bool sent = PQenterPipelineMode (self->conn) == 1
-                && (batch->stored_count == batch->count
-                    || s_stmt_send (self, S_STMT_CONFLICTS, batch) == 1)
-                && (batch->stored_count == 0
-                    || s_stmt_send (self, S_STMT_DUE, batch) == 1)
+                && self->flight_ops->last (self, self->conn, self->flight_arg)
                 && PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL, NULL,
                                       NULL, 0)
                        == 1
@@ -1568,21 +1582,20 @@ s_flight_commit_send (fy_store_t *self)
     if (!sent)
         return s_flight_conn_error (self, "commit");
     self->flight_committed = false;
-    self->flight_state = S_FLIGHT_COMMIT;
+    self->flight_rows = 0;
+    self->flight_state = S_FLIGHT_LAST;
     return s_flight_flush (self);
 }
 
-//  The ids are recorded: the COPY of the rows they made new, or the last
-//  step at once when there are none.
+//  The first step is over: the COPY, or the last step at once when there
+//  is nothing to copy.
 static int
-s_flight_ids_done (fy_store_t *self)
+s_flight_first_done (fy_store_t *self)
 {
-    if (self->flight.stored_count == 0)
-        return s_flight_commit_send (self);
-    char *sql = fy_xasprintf ("COPY audit.events (%s) FROM STDIN", s_columns);
-    int sent = PQsendQuery (self->conn, sql);
-    free (sql);
-    if (sent != 1)
+    const char *sql = self->flight_ops->copy_sql (self, self->flight_arg);
+    if (!sql)
+        return s_flight_last_send (self);
+    if (PQsendQuery (self->conn, sql) != 1)
         return s_flight_conn_error (self, "copy");
     self->flight_state = S_FLIGHT_COPY_START;
     return s_flight_flush (self);
@@ -1592,10 +1605,8 @@ s_flight_ids_done (fy_store_t *self)
 static int
 s_flight_copy_data (fy_store_t *self)
 {
-    s_batch_t *batch = &self->flight;
     size_t len = 0;
-    char *buffer =
-        s_copy_encode (batch->params, batch->count, batch->stored, &len);
+    char *buffer = self->flight_ops->copy_data (self, self->flight_arg, &len);
     bool queued = PQputCopyData (self->conn, buffer, (int) len) == 1
                   && PQputCopyEnd (self->conn, NULL) == 1;
     free (buffer);
@@ -1609,13 +1620,13 @@ s_flight_copy_data (fy_store_t *self)
 static int
 s_flight_synced (fy_store_t *self)
 {
-    bool ids = self->flight_state == S_FLIGHT_IDS;
+    bool first = self->flight_state == S_FLIGHT_FIRST;
     if (PQexitPipelineMode (self->conn) != 1)
         return s_flight_conn_error (self, "pipeline");
     if (self->flight_res)
-        return s_flight_error (self, ids ? "record ids" : "commit");
-    if (ids)
-        return s_flight_ids_done (self);
+        return s_flight_error (self, first ? "begin" : "commit");
+    if (first)
+        return s_flight_first_done (self);
     if (!self->flight_committed) {
         fy_error_set (&self->flight_err, "commit: rolled back");
         errno = EIO;
@@ -1639,7 +1650,7 @@ s_flight_result (fy_store_t *self, PGresult *res)
             return 0;
         if (self->flight_res)
             return s_flight_error (self, "copy");
-        return self->flight_state == S_FLIGHT_COPY ? s_flight_commit_send (self)
+        return self->flight_state == S_FLIGHT_COPY ? s_flight_last_send (self)
                                                    : 0;
     }
     switch (PQresultStatus (res)) {
@@ -1647,10 +1658,9 @@ s_flight_result (fy_store_t *self, PGresult *res)
             PQclear (res);
             return s_flight_synced (self);
         case PGRES_TUPLES_OK:
-            return self->flight_state == S_FLIGHT_IDS
-                       ? s_ids_read (self, &self->flight, res,
-                                     &self->flight_err)
-                       : s_conflicts_parse (self, res, &self->flight_err);
+            return self->flight_ops->rows (
+                self, self->flight_arg, self->flight_state == S_FLIGHT_LAST,
+                self->flight_rows++, res, &self->flight_err);
         case PGRES_COPY_IN:
             PQclear (res);
             return s_flight_copy_data (self);
@@ -1692,28 +1702,29 @@ s_flight_step (fy_store_t *self)
 }
 
 void
-fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
-                             size_t count)
+fy_store_flight_start (fy_store_t *self, const fy_store_flight_ops_t *ops,
+                       void *arg)
 {
     assert (self);
-    assert (events || count == 0);
+    assert (ops);
     assert (self->flight_state == S_FLIGHT_NONE);
-    self->flight_inserted = 0;
+    self->flight_ops = ops;
+    self->flight_arg = arg;
+    self->flight_attempt = 0;
     self->flight_err.text [0] = '\0';
-    self->conflict_count = 0;
-    self->state [0] = '\0';
-    if (count == 0) {
-        s_flight_land (self, 0);
-        return;
-    }
-    s_batch_fill (&self->flight, events, count);
-    if (self->method != FY_STORE_APPEND_AUTO) {
-        int rc = s_append_attempts (self, &self->flight, 0,
-                                    &self->flight_inserted, &self->flight_err);
-        s_flight_land (self, rc);
-    }
-    else if (s_flight_send (self))
+    if (s_flight_send (self))
         s_flight_failed (self);
+}
+
+//  Land the flight at once with outcome rc (errno, err), without sending
+//  anything: what a method that blocks found.
+static void
+s_flight_landed (fy_store_t *self, const fy_store_flight_ops_t *ops, void *arg,
+                 int rc)
+{
+    self->flight_ops = ops;
+    self->flight_arg = arg;
+    s_flight_land (self, rc);
 }
 
 bool
@@ -1741,26 +1752,46 @@ fy_store_append_wants_write (fy_store_t *self)
 }
 
 int
-fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
-                            fy_error_t *err)
+fy_store_flight_poll (fy_store_t *self, size_t *count_p, fy_error_t *err)
 {
     assert (self);
     assert (self->flight_state != S_FLIGHT_NONE);
-    if (inserted_p)
-        *inserted_p = 0;
+    if (count_p)
+        *count_p = 0;
     if (self->flight_state != S_FLIGHT_LANDED)
         s_flight_step (self);
     if (self->flight_state != S_FLIGHT_LANDED)
         return 1;
     int rc = self->flight_rc;
-    if (rc == 0 && inserted_p)
-        *inserted_p = self->flight_inserted;
+    size_t count = self->flight_ops->finish (self, self->flight_arg, rc);
+    if (rc == 0 && count_p)
+        *count_p = count;
     if (rc && err)
         *err = self->flight_err;
-    s_batch_free (&self->flight);
     self->flight_state = S_FLIGHT_NONE;
     errno = self->flight_errno;
     return rc;
+}
+
+int
+fy_store_flight_wait (fy_store_t *self, size_t *count_p, fy_error_t *err)
+{
+    assert (self);
+    if (count_p)
+        *count_p = 0;
+    if (self->flight_state == S_FLIGHT_NONE)
+        return 0;
+    while (true) {
+        int rc = fy_store_flight_poll (self, count_p, err);
+        if (rc != 1)
+            return rc;
+        struct pollfd item = {
+            .fd = fy_store_append_socket (self),
+            .events = (short) (POLLIN | (self->flight_write ? POLLOUT : 0))
+        };
+        //  Whatever woke it (or interrupted it), poll says where it is.
+        (void) poll (&item, 1, 1000);
+    }
 }
 
 static void
@@ -1785,10 +1816,10 @@ s_loop_run (void *object, short revents)
     if (!fy_store_append_is_busy (self))
         return;
     fy_error_t err = { "" };
-    size_t inserted = 0;
-    int rc = fy_store_audit_append_poll (self, &inserted, &err);
+    size_t count = 0;
+    int rc = fy_store_flight_poll (self, &count, &err);
     if (rc != 1)
-        self->landed (rc, inserted, &err, self->landed_arg);
+        self->landed (rc, count, &err, self->landed_arg);
 }
 
 static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
@@ -1804,26 +1835,130 @@ fy_store_append_attach (fy_store_t *self, zloop_t *loop,
     return fy_loop_attach (loop, &s_loop_ops, self);
 }
 
+//  ---------------------------------------------------------------------
+//  Audit batch append in flight
+//
+//  AUTO as a flight: BEGIN and the ids, the COPY of the rows they make
+//  new, then the conflicts, the hours due and the COMMIT. The rare paths
+//  (a lost connection, a failure worth a retry) go back to the blocking
+//  code above: it is what fy_store_audit_append does, so the outcome is
+//  the same either way.
+
+static int
+s_audit_prepare (fy_store_t *self, void *arg, fy_error_t *err)
+{
+    s_batch_t *batch = arg;
+    self->conflict_count = 0;
+    return s_ensure_months (self, batch->rows, batch->count, err);
+}
+
+static bool
+s_audit_first (fy_store_t *self, PGconn *conn, void *arg)
+{
+    (void) conn;
+    return s_stmt_send (self, S_STMT_IDS, arg) == 1;
+}
+
+//  The ids recorded (first step) or the conflicts (last step).
+static int
+s_audit_rows (fy_store_t *self, void *arg, int step, int n, PGresult *res,
+              fy_error_t *err)
+{
+    (void) n;
+    return step == 0 ? s_ids_read (self, arg, res, err)
+                     : s_conflicts_parse (self, res, err);
+}
+
+static const char *
+s_audit_copy_sql (fy_store_t *self, void *arg)
+{
+    (void) self;
+    s_batch_t *batch = arg;
+    return batch->stored_count ? "COPY audit.events (" S_COLUMNS ") FROM STDIN"
+                               : NULL;
+}
+
+static char *
+s_audit_copy_data (fy_store_t *self, void *arg, size_t *len)
+{
+    (void) self;
+    s_batch_t *batch = arg;
+    return s_copy_encode (batch->params, batch->count, batch->stored, len);
+}
+
+//  The conflicts (when copies were not stored) and the hours due (when
+//  rows were).
+static bool
+s_audit_last (fy_store_t *self, PGconn *conn, void *arg)
+{
+    (void) conn;
+    s_batch_t *batch = arg;
+    return (batch->stored_count == batch->count
+            || s_stmt_send (self, S_STMT_CONFLICTS, batch) == 1)
+           && (batch->stored_count == 0
+               || s_stmt_send (self, S_STMT_DUE, batch) == 1);
+}
+
+//  The blocking attempts a failed flight deserves.
+static int
+s_audit_failed (fy_store_t *self, void *arg, fy_error_t *err)
+{
+    if (!s_retry_worth (self, 0))
+        return -1;
+    return s_append_attempts (self, arg, 1, &self->flight_inserted, err);
+}
+
+static size_t
+s_audit_finish (fy_store_t *self, void *arg, int rc)
+{
+    if (rc)
+        self->conflict_count = 0;
+    s_batch_free (arg);
+    return self->flight_inserted;
+}
+
+static const fy_store_flight_ops_t s_audit_ops = {
+    s_audit_prepare,   s_audit_first, s_audit_rows,   s_audit_copy_sql,
+    s_audit_copy_data, s_audit_last,  s_audit_failed, s_audit_finish
+};
+
+void
+fy_store_audit_append_start (fy_store_t *self, fy_event_t **events,
+                             size_t count)
+{
+    assert (self);
+    assert (events || count == 0);
+    assert (self->flight_state == S_FLIGHT_NONE);
+    self->flight_inserted = 0;
+    self->flight_err.text [0] = '\0';
+    self->conflict_count = 0;
+    self->state [0] = '\0';
+    if (count == 0) {
+        s_flight_landed (self, &s_audit_ops, &self->flight, 0);
+        return;
+    }
+    s_batch_fill (&self->flight, events, count);
+    if (self->method != FY_STORE_APPEND_AUTO) {
+        int rc = s_append_attempts (self, &self->flight, 0,
+                                    &self->flight_inserted, &self->flight_err);
+        s_flight_landed (self, &s_audit_ops, &self->flight, rc);
+    }
+    else
+        fy_store_flight_start (self, &s_audit_ops, &self->flight);
+}
+
+int
+fy_store_audit_append_poll (fy_store_t *self, size_t *inserted_p,
+                            fy_error_t *err)
+{
+    return fy_store_flight_poll (self, inserted_p, err);
+}
+
 int
 fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
                             fy_error_t *err)
 {
-    assert (self);
-    if (inserted_p)
-        *inserted_p = 0;
-    if (self->flight_state == S_FLIGHT_NONE)
-        return 0;
-    while (true) {
-        int rc = fy_store_audit_append_poll (self, inserted_p, err);
-        if (rc != 1)
-            return rc;
-        struct pollfd item = {
-            .fd = fy_store_append_socket (self),
-            .events = (short) (POLLIN | (self->flight_write ? POLLOUT : 0))
-        };
-        //  Whatever woke it (or interrupted it), poll says where it is.
-        (void) poll (&item, 1, 1000);
-    }
+    return fy_store_flight_wait (self, inserted_p, err);
 }
 
 //  ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 //  The schema version (the newest sql/NNNN file) this build's code needs.
-#define FY_STORE_SCHEMA_VERSION 13
+#define FY_STORE_SCHEMA_VERSION 14
 //  The largest page a search returns.
 #define FY_STORE_SEARCH_MAX 1000
 
@@ -259,6 +259,16 @@ fy_store_append_attach (fy_store_t *self, zloop_t *loop,
 int
 fy_store_audit_append_wait (fy_store_t *self, size_t *inserted_p,
                             fy_error_t *err) FY_MUSTCHECK;
+
+//  The same two for any transaction in flight (an audit append or an
+//  analytics batch, fy_store_analytics_apply_start), with the count given
+//  to its landed function: the rows inserted, the events applied.
+int
+fy_store_flight_poll (fy_store_t *self, size_t *count_p,
+                      fy_error_t *err) FY_MUSTCHECK;
+int
+fy_store_flight_wait (fy_store_t *self, size_t *count_p,
+                      fy_error_t *err) FY_MUSTCHECK;
 
 //  One page of events matching filter, newest first (occurred_at desc,
 //  id desc): {"items": [row...], "nextCursor": "..." or null}. A row has

@@ -1,12 +1,15 @@
 /*  fy_store_analytics: analytics on the store's connection (fy_store_pg).
-    A batch is mapped to its facts here and written as audit's appends are
-    (fy_store.c): in one transaction, its ids recorded first, then COPY of
-    the facts of only the ids it recorded, then what is left to SQL, set by
-    set for the whole batch (analytics.apply_rest, sql/0009: companies,
-    names, the organisation over time, dirty buckets) and COMMIT: three
-    round trips, the first and last pipelines. Every operation is idempotent (ids are recorded,
-    rollups are rebuilt from facts, reads only read), so a connection lost
-    on the way gets one reconnect and one retry, as in fy_store. */
+    A batch is mapped to its facts here and flies as audit's appends do
+    (fy_store_flight_start, fy_store.c): in one transaction, BEGIN and its
+    ids recorded first (a pipeline), then COPY of the facts of only the
+    ids it recorded, then what is left to SQL, set by set for the whole
+    batch (analytics.apply_rest, sql/0009: companies, names, the
+    organisation over time, dirty buckets), the copies not recorded and
+    COMMIT (a pipeline), each step sent when the last one's results came,
+    without blocking the caller. Every operation is idempotent (ids are
+    recorded, rollups are rebuilt from facts, reads only read), so a
+    connection lost on the way gets one reconnect and one retry, as in
+    fy_store. */
 #include "store/fy_store_analytics.h"
 #include "ferry/fy_json.h"
 #include "ferry/fy_time.h"
@@ -19,6 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  The distinct months of a batch kept to send each once; more are sent
+//  again (harmless: their partitions are looked up once more).
+#define S_MONTHS_MAX 16
 
 //  A number PostgreSQL printed (a count); 0 if it is not one.
 static int
@@ -133,16 +140,18 @@ static const char s_ids_sql [] =
 
 //  The copies of a batch that were not recorded, against the copy
 //  recorded for their id: the same body when the digests are equal, or,
-//  for an id recorded before 0009, when the md5 of the body's jsonb
-//  normal form is (what analytics.apply recorded). Parameters: places in
-//  the batch, ids, digests, the bodies as one JSON array.
+//  for an id recorded before the digest was of the body as received
+//  (s_digest_sorted), or before 0009 when
+//  the md5 of the body's jsonb normal form is (what analytics.apply
+//  recorded). Parameters: places in the batch, ids, digests, digests of
+//  the JSON keys sorted, the bodies as one JSON array.
 static const char s_copies_sql [] =
     "SELECT b.n, to_char(e.occurred_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "e.body_md5 IN (b.digest, md5(j.body::text)) "
-    "FROM unnest($1::integer[], $2::uuid[], $3::text[]) WITH ORDINALITY "
-    "AS b (n, id, digest, k) "
-    "JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS j (body, k) "
+    "e.body_md5 IN (b.digest, b.sorted, md5(j.body::text)) "
+    "FROM unnest($1::integer[], $2::uuid[], $3::text[], $4::text[]) "
+    "WITH ORDINALITY AS b (n, id, digest, sorted, k) "
+    "JOIN jsonb_array_elements($5::jsonb) WITH ORDINALITY AS j (body, k) "
     "USING (k) JOIN analytics.event_ids e ON e.id = b.id ORDER BY b.n";
 
 static const char s_facts_copy_sql [] =
@@ -156,30 +165,40 @@ typedef struct {
     bool org;                   //  one of s_org_types
     bool fresh;                 //  recorded by this batch: applied now
     int64_t hour_ms;            //  its UTC hour
-    char digest [33];           //  md5 of its body, keys sorted
+    char digest [33];           //  md5 of its envelope as received
+    char sorted [33];           //  of its JSON, keys sorted (stale only)
 } s_event_t;
 
+//  A batch in flight (fy_store_flight_ops_t's arg): its events, what the
+//  steps found, and where its outcome goes.
 typedef struct {
     s_event_t *events;
     size_t count;
     size_t fresh;
+    size_t fresh_facts;         //  fresh events that make a fact
+    int copies_n;               //  the last step's result that is
+    PGresult *copies;           //  the copies not recorded, if any
+    fy_store_analytics_batch_t *batch;
 } s_apply_t;
 
-//  The text ->> would give of member key of payload (NULL for none or
-//  JSON null), appended to the COPY data. A number, a boolean or (to
-//  be refused by the column's type, as SQL refused it) a container is
-//  written as its JSON text.
+//  Member key of the payload as ->> would give it, appended to the COPY
+//  data (NULL for none or JSON null). A string is read from the event as
+//  received; a number, a boolean or (to be refused by the column's type,
+//  as SQL refused it) a container is written as its JSON text.
 static void
-s_copy_member (char **buffer, size_t *len, size_t *size, json_t *payload,
+s_copy_member (char **buffer, size_t *len, size_t *size, fy_event_t *event,
                const char *key)
 {
-    json_t *value = key ? json_object_get (payload, key) : NULL;
-    if (!value || json_is_null (value) || json_is_string (value))
-        fy_store_copy_value (buffer, len, size, json_string_value (value));
-    else {
-        char *text = fy_json_dumps (value, 0, NULL);
+    const char *text = key ? fy_event_payload_string (event, key, NULL) : NULL;
+    if (text || !key)
         fy_store_copy_value (buffer, len, size, text);
-        free (text);
+    else {
+        json_t *value = json_object_get (fy_event_payload (event), key);
+        char *dumped = value && !json_is_null (value)
+                           ? fy_json_dumps (value, 0, NULL)
+                           : NULL;
+        fy_store_copy_value (buffer, len, size, dumped);
+        free (dumped);
     }
     (*buffer) [(*len)++] = '\t';
 }
@@ -195,7 +214,6 @@ s_facts_encode (s_apply_t *self, size_t *len_p)
         if (!e->fresh || e->fact < 0)
             continue;
         fy_event_t *event = e->event;
-        json_t *payload = fy_event_payload (event);
         const char *envelope [] = { fy_event_id (event),
                                     fy_event_company_id (event),
                                     fy_event_occurred_at (event),
@@ -211,12 +229,11 @@ s_facts_encode (s_apply_t *self, size_t *len_p)
             buffer [len++] = '\t';
         }
         else
-            s_copy_member (&buffer, &len, &size, payload, user);
-        s_copy_member (&buffer, &len, &size, payload,
-                       s_facts [e->fact].subject);
-        s_copy_member (&buffer, &len, &size, payload, s_facts [e->fact].other);
+            s_copy_member (&buffer, &len, &size, event, user);
+        s_copy_member (&buffer, &len, &size, event, s_facts [e->fact].subject);
+        s_copy_member (&buffer, &len, &size, event, s_facts [e->fact].other);
         for (s_extra_t x = S_EXTRA_DUE_AT; x <= S_EXTRA_VALUE; x++)
-            s_copy_member (&buffer, &len, &size, payload,
+            s_copy_member (&buffer, &len, &size, event,
                            s_facts [e->fact].extra == x
                                ? s_facts [e->fact].extra_key
                                : NULL);
@@ -253,6 +270,13 @@ s_column_digest (s_apply_t *self, size_t i, char scratch [32])
 }
 
 static const char *
+s_column_sorted (s_apply_t *self, size_t i, char scratch [32])
+{
+    (void) scratch;
+    return self->events [i].sorted;
+}
+
+static const char *
 s_column_place (s_apply_t *self, size_t i, char scratch [32])
 {
     (void) self;
@@ -272,10 +296,7 @@ s_array (s_apply_t *self, bool stale, s_column_fn *column)
         if (!stale || !self->events [i].fresh)
             fy_store_array_value (&buffer, &len, &size,
                                   column (self, i, scratch));
-    if (len == 0)
-        buffer [len++] = '{';
-    buffer [len++] = '}';
-    buffer [len] = '\0';
+    fy_store_array_end (buffer, &len);
     return buffer;
 }
 
@@ -341,15 +362,12 @@ s_rest_fill (s_apply_t *self, s_rest_t *rest)
             fy_store_array_value (&texts [3], &len [3], &size [3], count);
         }
     }
-    for (int t = 0; t < 4; t++) {
-        if (len [t] == 0)
-            texts [t][len [t]++] = '{';
-        texts [t][len [t]++] = '}';
-        texts [t][len [t]] = '\0';
-    }
+    for (int t = 0; t < 4; t++)
+        fy_store_array_end (texts [t], &len [t]);
     free (sorted);
     *rest = (s_rest_t) { texts [0], texts [1], texts [2], texts [3] };
 }
+
 
 //  The bodies of the events picked (the fresh ones of the organisation's
 //  types, or those not recorded), as one JSON array; NULL when none.
@@ -372,217 +390,260 @@ s_bodies (s_apply_t *self, bool stale)
     return text;
 }
 
-//  The results of a pipeline (fy_store_pg_pipeline_results), then out of
-//  pipeline mode.
-static int
-s_pipeline_end (fy_store_t *store, PGconn *conn, PGresult **results, int count,
-                fy_error_t *err)
+//  md5 of text (len bytes) in hex.
+static void
+s_md5 (const char *text, size_t len, char digest [33])
 {
-    int rc = fy_store_pg_pipeline_results (store, conn, results, count, "apply",
-                                           err);
-    if (PQstatus (conn) == CONNECTION_OK && PQexitPipelineMode (conn) != 1
-        && rc == 0) {
-        fy_error_set (err, "apply: %s", PQerrorMessage (conn));
-        errno = EIO;
-        rc = -1;
-    }
-    return rc;
+    unsigned char md [EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_Digest (text, len, md, &md_len, EVP_md5 (), NULL);
+    for (unsigned int i = 0; i < md_len && i < 16; i++)
+        snprintf (digest + 2 * i, 3, "%02x", md [i]);
 }
 
-//  A pipeline that could not be sent whole: ended (what was sent is read
-//  and dropped) unless the connection is gone. Returns -1 with errno and
-//  err.
-static int
-s_pipeline_unsent (fy_store_t *store, PGconn *conn, fy_error_t *err)
+//  The digest of an event's body: its envelope's members and its payload
+//  as they were received (the msgpack read as it is, no JSON tree), so a
+//  redelivery (the same bytes) has the same digest. A copy whose keys
+//  come in another order differs here; s_digest_sorted settles it.
+static void
+s_digest (fy_event_t *event, char digest [33])
 {
-    fy_error_set (err, "apply: %s", PQerrorMessage (conn));
-    if (PQstatus (conn) == CONNECTION_OK
-        && PQpipelineStatus (conn) != PQ_PIPELINE_OFF
-        && PQpipelineSync (conn) == 1) {
-        (void) s_pipeline_end (store, conn, NULL, 0, NULL);
+    const char *members [] = { fy_event_id (event),
+                               fy_event_type (event),
+                               fy_event_source (event),
+                               fy_event_occurred_at (event),
+                               fy_event_company_id (event),
+                               fy_event_actor_id (event),
+                               fy_event_correlation_id (event) };
+    char *payload = fy_event_payload_dumps (event, NULL);
+    size_t size = 256 + (payload ? strlen (payload) : 0), len = 0;
+    char *text = fy_xmalloc (size);
+    len += (size_t) snprintf (text, size, "%d", fy_event_version (event));
+    for (size_t m = 0; m < sizeof members / sizeof *members; m++) {
+        fy_store_copy_value (&text, &len, &size, members [m]);
+        text [len++] = '\t';
     }
-    errno = ECONNRESET;
-    return -1;
+    fy_store_copy_value (&text, &len, &size, payload);
+    s_md5 (text, len, digest);
+    free (text);
+    free (payload);
 }
 
-//  Send sql with count text parameters without waiting. 0, or -1.
-static int
+//  The md5 of the event's JSON, keys sorted (what the ids recorded before
+//  s_digest hold), for the copies not recorded only.
+static void
+s_digest_sorted (fy_event_t *event, char digest [33])
+{
+    size_t len = 0;
+    char *text = fy_json_dumps (fy_event_json (event), FY_JSON_SORT_KEYS, &len);
+    s_md5 (text, len, digest);
+    free (text);
+}
+
+//  Send sql with count text parameters without waiting. True when sent.
+static bool
 s_send (PGconn *conn, const char *sql, int count, const char *const *values)
 {
     return PQsendQueryParams (conn, sql, count, NULL, values, NULL, NULL, 0)
-                   == 1
-               ? 0
-               : -1;
+           == 1;
 }
 
-//  BEGIN, the shared lock that keeps the watermarks still until COMMIT
-//  (analytics.run takes it exclusive), the months' partitions and the
-//  ids, in one pipeline; the events recorded are marked fresh.
-static int
-s_apply_ids (s_apply_t *self, fy_store_t *store, PGconn *conn, fy_error_t *err)
+//  The UTC months of the batch's events, as an array literal of their
+//  first days (a batch seldom spans more than one). Caller owns result.
+static char *
+s_months (s_apply_t *self)
 {
+    size_t size = 64, len = 0;
+    char *buffer = fy_xmalloc (size);
+    char months [S_MONTHS_MAX][11];
+    size_t count = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        char at [FY_TIME_RFC3339_SIZE];
+        fy_time_format (self->events [i].hour_ms, at);
+        snprintf (at + 7, sizeof at - 7, "-01");
+        size_t m = 0;
+        while (m < count && strcmp (months [m], at) != 0)
+            m++;
+        if (m < count)
+            continue;
+        if (count < S_MONTHS_MAX)
+            memcpy (months [count++], at, 11);
+        fy_store_array_value (&buffer, &len, &size, at);
+    }
+    fy_store_array_end (buffer, &len);
+    return buffer;
+}
+
+//  The first step, after BEGIN: the shared lock that keeps the watermarks
+//  still until COMMIT (analytics.run takes it exclusive), the months'
+//  partitions and the ids.
+static bool
+s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
+{
+    (void) store;
+    s_apply_t *self = arg;
+    self->fresh = self->fresh_facts = 0;
+    PQclear (self->copies);
+    self->copies = NULL;
+    for (size_t i = 0; i < self->count; i++)
+        self->events [i].fresh = false;
     char *values [3] = { s_array (self, false, s_column_id),
                          s_array (self, false, s_column_at),
                          s_array (self, false, s_column_digest) };
-    PGresult *results [4] = { NULL };
-    int sent = PQenterPipelineMode (conn) == 1
-               && s_send (conn, "BEGIN", 0, NULL) == 0
-               && s_send (conn,
-                          "SELECT pg_advisory_xact_lock_shared("
-                          "analytics.job_lock_key() + 1)",
-                          0, NULL)
-                      == 0
-               && s_send (conn,
-                          "SELECT analytics.ensure_partitions(m::date, 1) "
-                          "FROM (SELECT DISTINCT date_trunc('month', t, "
-                          "'UTC') FROM unnest($1::timestamptz[]) t) p (m)",
-                          1, (const char *const *) values + 1)
-                      == 0
-               && s_send (conn, s_ids_sql, 3, (const char *const *) values) == 0
-               && PQpipelineSync (conn) == 1;
+    char *months = s_months (self);
+    bool sent = s_send (conn,
+                        "SELECT pg_advisory_xact_lock_shared("
+                        "analytics.job_lock_key() + 1)",
+                        0, NULL)
+                && s_send (conn,
+                           "SELECT analytics.ensure_partitions(m, 1) "
+                           "FROM unnest($1::date[]) m",
+                           1, (const char *const *) &months)
+                && s_send (conn, s_ids_sql, 3, (const char *const *) values);
     for (int v = 0; v < 3; v++)
         free (values [v]);
-    if (!sent)
-        return s_pipeline_unsent (store, conn, err);
-    if (s_pipeline_end (store, conn, results, 4, err))
-        return -1;
-    PGresult *ids = results [3];
-    for (int r = 0; ids && r < PQntuples (ids); r++) {
-        int n = s_int (PQgetvalue (ids, r, 0));
-        if (n >= 1 && (size_t) n <= self->count
-            && !self->events [n - 1].fresh) {
-            self->events [n - 1].fresh = true;
+    free (months);
+    return sent;
+}
+
+//  The ids recorded (the first step's third result) mark their events
+//  fresh; the copies not recorded (the last step's last) are kept.
+static int
+s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
+              fy_error_t *err)
+{
+    (void) store;
+    (void) err;
+    s_apply_t *self = arg;
+    if (step == 1 && n == self->copies_n) {
+        self->copies = res;
+        return 0;
+    }
+    for (int r = 0; step == 0 && n == 2 && r < PQntuples (res); r++) {
+        int place = s_int (PQgetvalue (res, r, 0));
+        s_event_t *e = place >= 1 && (size_t) place <= self->count
+                           ? &self->events [place - 1]
+                           : NULL;
+        if (e && !e->fresh) {
+            e->fresh = true;
             self->fresh++;
+            self->fresh_facts += e->fact >= 0;
         }
     }
-    for (int q = 0; q < 4; q++)
-        PQclear (results [q]);
+    PQclear (res);
     return 0;
 }
 
-//  COPY the facts of the events recorded.
-static int
-s_apply_facts (s_apply_t *self, fy_store_t *store, PGconn *conn,
-               fy_error_t *err)
+static const char *
+s_apply_copy_sql (fy_store_t *store, void *arg)
 {
-    size_t len = 0;
-    char *buffer = s_facts_encode (self, &len);
-    if (len == 0) {
-        free (buffer);
-        return 0;
-    }
-    PGresult *res = PQexec (conn, s_facts_copy_sql);
-    if (PQresultStatus (res) != PGRES_COPY_IN) {
-        free (buffer);
-        return fy_store_pg_fail (store, res, "copy facts", err);
-    }
-    PQclear (res);
-    int rc = PQputCopyData (conn, buffer, (int) len) == 1 ? 0 : -1;
-    free (buffer);
-    if (PQputCopyEnd (conn, rc ? "aborted" : NULL) != 1)
-        rc = -1;
-    res = PQgetResult (conn);
-    if (PQresultStatus (res) == PGRES_COMMAND_OK)
-        PQclear (res);
-    else
-        rc = fy_store_pg_fail (store, res, "copy facts", err);
-    int saved = errno;
-    while ((res = PQgetResult (conn)))
-        PQclear (res);
-    errno = saved;
-    return rc;
+    (void) store;
+    s_apply_t *self = arg;
+    return self->fresh_facts ? s_facts_copy_sql : NULL;
 }
 
-//  The rest (analytics.apply_rest), the copies not recorded against the
-//  recorded ones, and COMMIT, in one pipeline. Returns the copies' rows
-//  (empty when there were none), or NULL with errno and err.
-static PGresult *
-s_apply_commit (s_apply_t *self, fy_store_t *store, PGconn *conn,
-                fy_error_t *err)
+static char *
+s_apply_copy_data (fy_store_t *store, void *arg, size_t *len)
 {
+    (void) store;
+    return s_facts_encode (arg, len);
+}
+
+//  The last step, before COMMIT: the rest (analytics.apply_rest), then
+//  the copies not recorded against the recorded ones. A batch that
+//  reorganises takes analytics.job_lock_key() + 2 first: two connections
+//  rebuilding one user's membership at once would each miss the other's
+//  change.
+static bool
+s_apply_last (fy_store_t *store, PGconn *conn, void *arg)
+{
+    (void) store;
+    s_apply_t *self = arg;
     s_rest_t rest;
     s_rest_fill (self, &rest);
     char *org = s_bodies (self, false);
     const char *rest_values [5] = { rest.companies, org, rest.fact_companies,
                                     rest.fact_hours, rest.fact_counts };
     bool stale = self->fresh < self->count;
-    char *copies [4] = { NULL };
+    self->copies_n = stale ? 1 + (org != NULL) : -1;
+    char *copies [5] = { NULL };
     if (stale) {
+        for (size_t i = 0; i < self->count; i++)
+            if (!self->events [i].fresh)
+                s_digest_sorted (self->events [i].event,
+                                 self->events [i].sorted);
         copies [0] = s_array (self, true, s_column_place);
         copies [1] = s_array (self, true, s_column_id);
         copies [2] = s_array (self, true, s_column_digest);
-        copies [3] = s_bodies (self, true);
+        copies [3] = s_array (self, true, s_column_sorted);
+        copies [4] = s_bodies (self, true);
     }
-    PGresult *results [3] = { NULL };
-    int sent =
-        PQenterPipelineMode (conn) == 1
+    bool sent =
+        (!org
+         || s_send (
+             conn, "SELECT pg_advisory_xact_lock(analytics.job_lock_key() + 2)",
+             0, NULL))
         && s_send (conn,
                    "SELECT analytics.apply_rest($1::uuid[], $2::jsonb, "
                    "$3::uuid[], $4::timestamptz[], $5::integer[])",
                    5, rest_values)
-               == 0
         && (!stale
-            || s_send (conn, s_copies_sql, 4, (const char *const *) copies)
-                   == 0)
-        && s_send (conn, "COMMIT", 0, NULL) == 0 && PQpipelineSync (conn) == 1;
+            || s_send (conn, s_copies_sql, 5, (const char *const *) copies));
     free (rest.companies);
     free (rest.fact_companies);
     free (rest.fact_hours);
     free (rest.fact_counts);
     free (org);
-    for (int v = 0; v < 4; v++)
+    for (int v = 0; v < 5; v++)
         free (copies [v]);
-    if (!sent) {
-        s_pipeline_unsent (store, conn, err);
-        return NULL;
-    }
-    int count = stale ? 3 : 2;
-    if (s_pipeline_end (store, conn, results, count, err))
-        return NULL;
-    //  A COMMIT of a failed transaction answers ROLLBACK.
-    PGresult *commit = results [count - 1];
-    bool committed = commit && strcmp (PQcmdStatus (commit), "COMMIT") == 0;
-    PQclear (results [0]);
-    PQclear (commit);
-    if (!committed) {
-        if (stale)
-            PQclear (results [1]);
-        fy_error_set (err, "apply: the COMMIT rolled back");
-        errno = EIO;
-        return NULL;
-    }
-    return stale ? results [1] : PQmakeEmptyPGresult (conn, PGRES_TUPLES_OK);
+    return sent;
 }
 
-//  One attempt: BEGIN and the ids, COPY of the facts of the ids recorded,
-//  then the rest and COMMIT.
-static PGresult *
-s_apply_step (fy_store_t *store, PGconn *conn, void *arg, fy_error_t *err)
+//  The outcome into the caller's batch: one row of the copies per copy
+//  not recorded, in batch order.
+static size_t
+s_apply_finish (fy_store_t *store, void *arg, int rc)
 {
+    (void) store;
     s_apply_t *self = arg;
-    self->fresh = 0;
-    for (size_t i = 0; i < self->count; i++)
-        self->events [i].fresh = false;
-    if (s_apply_ids (self, store, conn, err)
-        || s_apply_facts (self, store, conn, err))
-        return NULL;
-    return s_apply_commit (self, store, conn, err);
+    fy_store_analytics_batch_t *batch = self->batch;
+    memset (batch, 0, sizeof *batch);
+    PGresult *rows = rc == 0 ? self->copies : NULL;
+    batch->applied = rc == 0 ? self->fresh : 0;
+    for (int r = 0; rows && r < PQntuples (rows); r++) {
+        if (strcmp (PQgetvalue (rows, r, 2), "t") == 0) {
+            batch->duplicates++;
+            continue;
+        }
+        int n = s_int (PQgetvalue (rows, r, 0));
+        if (batch->conflicts < FY_STORE_ANALYTICS_CONFLICTS_KEPT && n >= 1
+            && (size_t) n <= self->count) {
+            fy_store_conflict_t *c = &batch->conflict [batch->conflicts];
+            fy_event_t *event = self->events [n - 1].event;
+            snprintf (c->id, sizeof c->id, "%s", fy_event_id (event));
+            snprintf (c->stored_at, sizeof c->stored_at, "%s",
+                      PQgetvalue (rows, r, 1));
+            snprintf (c->new_at, sizeof c->new_at, "%s",
+                      fy_event_occurred_at (event));
+            snprintf (c->fields, sizeof c->fields, "body");
+        }
+        batch->conflicts++;
+    }
+    size_t applied = batch->applied;
+    PQclear (self->copies);
+    free (self->events);
+    free (self);
+    return applied;
 }
 
-//  The md5 of the event's body, keys sorted (so key order is no
-//  difference), in hex.
-static void
-s_digest (fy_event_t *event, char digest [33])
-{
-    size_t len = 0;
-    char *text = fy_json_dumps (fy_event_json (event), FY_JSON_SORT_KEYS, &len);
-    unsigned char md [EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_Digest (text, len, md, &md_len, EVP_md5 (), NULL);
-    free (text);
-    for (unsigned int i = 0; i < md_len && i < 16; i++)
-        snprintf (digest + 2 * i, 3, "%02x", md [i]);
-}
+static const fy_store_flight_ops_t s_apply_ops = { NULL,
+                                                   s_apply_first,
+                                                   s_apply_rows,
+                                                   s_apply_copy_sql,
+                                                   s_apply_copy_data,
+                                                   s_apply_last,
+                                                   NULL,
+                                                   s_apply_finish };
 
 static void
 s_event_fill (s_event_t *self, fy_event_t *event)
@@ -590,10 +651,11 @@ s_event_fill (s_event_t *self, fy_event_t *event)
     self->event = event;
     self->fact = -1;
     const char *type = fy_event_type (event);
-    for (size_t f = 0; f < S_FACT_TYPES; f++)
+    for (size_t f = 0; f < S_FACT_TYPES && self->fact < 0; f++)
         if (strcmp (type, s_facts [f].type) == 0)
             self->fact = (int) f;
-    for (size_t o = 0; o < sizeof s_org_types / sizeof s_org_types [0]; o++)
+    for (size_t o = 0;
+         self->fact < 0 && o < sizeof s_org_types / sizeof s_org_types [0]; o++)
         if (strcmp (type, s_org_types [o]) == 0)
             self->org = true;
     int64_t at = fy_event_occurred_at_ms (event);
@@ -601,47 +663,33 @@ s_event_fill (s_event_t *self, fy_event_t *event)
     s_digest (event, self->digest);
 }
 
+void
+fy_store_analytics_apply_start (fy_store_t *self, fy_event_t **events,
+                                size_t count, fy_store_analytics_batch_t *batch)
+{
+    assert (self);
+    assert (events || count == 0);
+    assert (batch);
+    s_apply_t *apply = fy_xcalloc (1, sizeof *apply);
+    apply->events = fy_xcalloc (count ? count : 1, sizeof (s_event_t));
+    apply->count = count;
+    apply->batch = batch;
+    for (size_t i = 0; i < count; i++)
+        s_event_fill (&apply->events [i], events [i]);
+    fy_store_flight_start (self, &s_apply_ops, apply);
+}
+
 int
 fy_store_analytics_apply (fy_store_t *self, fy_event_t **events, size_t count,
                           fy_store_analytics_batch_t *batch, fy_error_t *err)
 {
     assert (self);
-    assert (events || count == 0);
     assert (batch);
     memset (batch, 0, sizeof *batch);
     if (count == 0)
         return 0;
-    s_apply_t apply = { fy_xcalloc (count, sizeof (s_event_t)), count, 0 };
-    for (size_t i = 0; i < count; i++)
-        s_event_fill (&apply.events [i], events [i]);
-    PGresult *rows = s_with_retry (self, s_apply_step, &apply, err);
-    if (!rows) {
-        free (apply.events);
-        return -1;
-    }
-    batch->applied = apply.fresh;
-    //  One row per copy not recorded, in batch order.
-    for (int r = 0; r < PQntuples (rows); r++) {
-        if (strcmp (PQgetvalue (rows, r, 2), "t") == 0) {
-            batch->duplicates++;
-            continue;
-        }
-        int n = s_int (PQgetvalue (rows, r, 0));
-        if (batch->conflicts < FY_STORE_ANALYTICS_CONFLICTS_KEPT && n >= 1
-            && (size_t) n <= count) {
-            fy_store_conflict_t *c = &batch->conflict [batch->conflicts];
-            snprintf (c->id, sizeof c->id, "%s", fy_event_id (events [n - 1]));
-            snprintf (c->stored_at, sizeof c->stored_at, "%s",
-                      PQgetvalue (rows, r, 1));
-            snprintf (c->new_at, sizeof c->new_at, "%s",
-                      fy_event_occurred_at (events [n - 1]));
-            snprintf (c->fields, sizeof c->fields, "body");
-        }
-        batch->conflicts++;
-    }
-    PQclear (rows);
-    free (apply.events);
-    return 0;
+    fy_store_analytics_apply_start (self, events, count, batch);
+    return fy_store_flight_wait (self, NULL, err);
 }
 
 //  ---------------------------------------------------------------------

@@ -4,9 +4,10 @@
     conventions (fy_store_audit_append). Events become facts, the
     organisation over time and names in one transaction per batch (each
     event id recorded with what it changes, once: the facts mapped here
-    and copied, the rest by analytics.apply_rest, sql/0009); rollups are rebuilt by jobs one process at a
-    time (an advisory lock); the API's answers are read as JSON built by
-    the database. doc/analytics.md defines what is counted. */
+    and copied, the rest by analytics.apply_rest, sql/0009), flown
+    without blocking as audit's appends are; rollups are rebuilt by jobs
+    one process at a time (an advisory lock); the API's answers are read
+    as JSON built by the database. doc/analytics.md defines what is counted. */
 #ifndef FY_STORE_ANALYTICS_H_INCLUDED
 #define FY_STORE_ANALYTICS_H_INCLUDED
 
@@ -41,6 +42,19 @@ int
 fy_store_analytics_apply (fy_store_t *self, fy_event_t **events, size_t count,
                           fy_store_analytics_batch_t *batch,
                           fy_error_t *err) FY_MUSTCHECK;
+
+//  The same without waiting, as fy_store_audit_append_start: the batch
+//  flies (BEGIN and its ids, the COPY of its facts, the rest and COMMIT,
+//  each step sent when the last one's results come) while the caller's
+//  loop goes on, moved on by fy_store_append_attach's source (whose
+//  landed function gets the outcome and the events applied),
+//  fy_store_flight_poll or fy_store_flight_wait; *batch is filled when
+//  it lands. events and batch stay borrowed until then; one flight per
+//  store, and no other call on it meanwhile.
+void
+fy_store_analytics_apply_start (fy_store_t *self, fy_event_t **events,
+                                size_t count,
+                                fy_store_analytics_batch_t *batch);
 
 //  Run the rollup job of granularity "hour" or "day" named by due_ms (the
 //  scheduled instant: a job of one due instant runs once in the whole

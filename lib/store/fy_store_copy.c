@@ -72,6 +72,15 @@ fy_store_array_value (char **buffer, size_t *len, size_t *size,
     *len = (size_t) (out - *buffer);
 }
 
+void
+fy_store_array_end (char *buffer, size_t *len)
+{
+    if (*len == 0)
+        buffer [(*len)++] = '{';
+    buffer [(*len)++] = '}';
+    buffer [*len] = '\0';
+}
+
 int
 fy_store_pg_pipeline_results (fy_store_t *self, PGconn *conn,
                               PGresult **results, int count, const char *what,

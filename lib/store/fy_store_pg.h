@@ -60,11 +60,16 @@ fy_store_copy_value (char **buffer, size_t *len, size_t *size,
 
 //  Append value to *buffer as one element of an array literal: '{' before
 //  the first (when *len is 0), ',' before the others, quoted, or NULL.
-//  The caller closes it with '}' (and writes "{}" when nothing was
-//  appended). Not terminated.
+//  The caller closes it with fy_store_array_end.
 void
 fy_store_array_value (char **buffer, size_t *len, size_t *size,
                       const char *value);
+
+//  Close the array literal in buffer (*len bytes; fy_store_array_value
+//  leaves room, and a buffer of 3 bytes or more has it at first): '}', or
+//  "{}" when nothing was appended, and a terminating NUL (not counted).
+void
+fy_store_array_end (char *buffer, size_t *len);
 
 //  Read the results of the queries sent on conn in pipeline mode up to
 //  and with its sync, keeping the first count in results (when not NULL;
@@ -76,5 +81,45 @@ int
 fy_store_pg_pipeline_results (fy_store_t *self, PGconn *conn,
                               PGresult **results, int count, const char *what,
                               fy_error_t *err);
+
+//  A transaction flown without waiting on the store's connection (how
+//  fy_store_audit_append_start and fy_store_analytics_apply_start write
+//  a batch): BEGIN and the first step's queries in one pipeline, then a
+//  COPY when there is one, then the last step's queries and COMMIT in one
+//  pipeline. The ops say what each step sends and reads; arg is theirs.
+typedef struct {
+    //  Before BEGIN, connected (blocking). 0, or -1 with errno and err.
+    //  May be NULL.
+    int (*prepare) (fy_store_t *store, void *arg, fy_error_t *err);
+    //  Send the first step's queries after BEGIN (PQsendQueryParams);
+    //  false when one could not be sent.
+    bool (*first) (fy_store_t *store, PGconn *conn, void *arg);
+    //  Result n (counted from 0 among those of the step with rows, the
+    //  step 0 for the first, 1 for the last) to read and clear. 0, or -1
+    //  with errno and err (fy_store_pg_fail).
+    int (*rows) (fy_store_t *store, void *arg, int step, int n, PGresult *res,
+                 fy_error_t *err);
+    //  After the first step: the COPY ... FROM STDIN to run, or NULL for
+    //  none; then its data when the server takes it (caller frees).
+    const char *(*copy_sql) (fy_store_t *store, void *arg);
+    char *(*copy_data) (fy_store_t *store, void *arg, size_t *len);
+    //  Send the last step's queries, before the COMMIT.
+    bool (*last) (fy_store_t *store, PGconn *conn, void *arg);
+    //  The flight failed (errno and err set, rolled back): the outcome
+    //  after the attempts it deserves (0, or -1 with errno and err). NULL:
+    //  when the connection was lost, it flies once more on a new one.
+    int (*failed) (fy_store_t *store, void *arg, fy_error_t *err);
+    //  It is over with outcome rc: the count poll gives; arg is released.
+    size_t (*finish) (fy_store_t *store, void *arg, int rc);
+} fy_store_flight_ops_t;
+
+//  Start the transaction ops describe; it moves on in
+//  fy_store_flight_poll (or fy_store_append_attach's source) and
+//  fy_store_flight_wait (both in fy_store.h), and fy_store_append_is_busy is true until it
+//  landed. At most one flight per store.
+void
+fy_store_flight_start (fy_store_t *self, const fy_store_flight_ops_t *ops,
+                       void *arg);
+
 
 #endif

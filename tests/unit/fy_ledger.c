@@ -470,13 +470,8 @@ main (void)
 {
     plan (NO_PLAN);
     tap_pg_t pg;
-    tap_pg_create (&pg, "ferry_test_ledger");
+    tap_pg_migrated (&pg, "ferry_test_ledger");
     snprintf (s_url, sizeof s_url, "%s", pg.url);
-    setenv ("DATABASE_URL", s_url, 1);
-    char *args = fy_xasprintf ("--set store.migrations_dir='%s/sql' migrate",
-                               getenv ("FERRY_SRCDIR"));
-    is_int (tap_ferryctl (args), 0, "ferryctl migrate on the scratch database");
-    free (args);
     s_check = PQconnectdb (s_url);
     if (PQstatus (s_check) != CONNECTION_OK)
         BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));

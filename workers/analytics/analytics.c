@@ -1,10 +1,13 @@
 /*  analytics: ingest and jobs. Deliveries gather in one open batch until
-    batch_max of them or batch_ms after the first; the batch is then
-    applied in one transaction (fy_store_analytics_apply, blocking: its
-    ids, a COPY of its facts and the rest in three round trips, the loop
-    waiting meanwhile; doc/analytics.md says what that costs) and every
-    delivery of it
-    is ACKed after the COMMIT, never before.
+    batch_max of them or batch_ms after the first; the batch is then sent
+    to the store (fy_store_analytics_apply_start: one transaction, its
+    ids, a COPY of its facts and the rest flown without waiting) and the
+    loop goes on receiving and decoding the next one while PostgreSQL
+    applies and commits it. The store's socket is watched in the
+    worker's loop; when the COMMIT has answered, every delivery of that
+    batch is ACKed, never before. One batch is in flight per connection,
+    on analytics.connections lanes: a batch waits, full, for a lane to
+    land.
 
     What can be retried and what cannot: an event that does not decode,
     or whose values the database refuses (SQLSTATE class 22 or 23), can
@@ -42,6 +45,23 @@ s_store_changed (bool ready, void *arg)
         fy_batch_set_ready (self->batch, ready);
 }
 
+//  The first lane's flight has the connection the watch probes; it lands
+//  soon and says how it went.
+static bool
+s_first_busy (void *arg)
+{
+    analytics_t *self = arg;
+    return fy_store_append_is_busy (self->lanes [0].store);
+}
+
+//  Every lane has a flight: a batch waits for one to land.
+static bool
+s_lanes_busy (void *arg)
+{
+    analytics_t *self = arg;
+    return fy_store_lanes_free (self->stores) < 0;
+}
+
 //  Answer count deliveries alike: ACK (outcome 0), NACK retryable (1) or
 //  for good (-1) with reason.
 static void
@@ -73,37 +93,39 @@ s_counted (analytics_t *self, const fy_store_analytics_batch_t *batch)
                      batch->conflicts - S_CONFLICTS_LOGGED);
 }
 
-//  Apply deliveries [0, count) of the open batch and answer them. On a
-//  refused value, once more event by event (alone) to find the ones at
-//  fault.
+//  The outcome rc (errno, err) of applying deliveries [0, count) on the
+//  lane's store: answer them. On a refused value, once more event by
+//  event (alone, blocking) to find the ones at fault.
 static void
-s_apply (analytics_t *self, fy_delivery_t **deliveries, fy_event_t **events,
-         size_t count, bool alone)
+s_outcome (analytics_lane_t *lane, fy_delivery_t **deliveries,
+           fy_event_t **events, size_t count, bool alone, int rc,
+           const fy_store_analytics_batch_t *batch, fy_error_t *err)
 {
-    fy_store_analytics_batch_t batch;
-    fy_error_t err = { "" };
-    int64_t started = fy_clock_mono_ms ();
-    if (fy_store_analytics_apply (self->store, events, count, &batch, &err)
-        == 0) {
-        fy_metric_observe (self->batch_seconds,
-                           (double) (fy_clock_mono_ms () - started) / 1000.0);
-        s_counted (self, &batch);
+    analytics_t *self = lane->owner;
+    if (rc == 0) {
+        s_counted (self, batch);
         s_answer (self, deliveries, count, 0, NULL);
     }
     else if (errno == EINVAL && !alone) {
         fy_log_warn ("analytics: batch of %zu refused (%s); applying its "
                      "events one by one to find the ones at fault",
-                     count, err.text);
-        for (size_t i = 0; i < count; i++)
-            s_apply (self, deliveries + i, events + i, 1, true);
+                     count, err->text);
+        for (size_t i = 0; i < count; i++) {
+            fy_store_analytics_batch_t one;
+            fy_error_t one_err = { "" };
+            int one_rc = fy_store_analytics_apply (lane->store, events + i, 1,
+                                                   &one, &one_err);
+            s_outcome (lane, deliveries + i, events + i, 1, true, one_rc, &one,
+                       &one_err);
+        }
     }
     else if (errno == EINVAL) {
         fy_log_warn ("analytics: event=%s refused by the database, NACKed "
                      "for good: %s",
-                     fy_event_id (events [0]), err.text);
+                     fy_event_id (events [0]), err->text);
         fy_metric_inc (self->rejected_store);
         char reason [96];
-        const char *state = fy_store_sqlstate (self->store);
+        const char *state = fy_store_sqlstate (lane->store);
         snprintf (reason, sizeof reason,
                   "store_refused: the analytics database refused a value "
                   "(SQLSTATE %s)",
@@ -111,22 +133,52 @@ s_apply (analytics_t *self, fy_delivery_t **deliveries, fy_event_t **events,
         s_answer (self, deliveries, count, -1, reason);
     }
     else {
-        if (fy_store_is_connected (self->store))
+        if (fy_store_is_connected (lane->store))
             fy_log_warn ("analytics: batch of %zu not applied, NACKed for "
                          "retry: %s",
-                         count, err.text);
+                         count, err->text);
         else
-            fy_store_watch_down (self->watch, errno, &err);
+            fy_store_watch_down (self->watch, errno, err);
         s_answer (self, deliveries, count, 1, "store_unavailable");
     }
 }
 
-//  A batch to apply (fy_batch).
+//  A lane's flight landed (fy_store_lanes): answer it and send what
+//  waits.
+static void
+s_landed (int rc, size_t applied, fy_error_t *err, void *arg)
+{
+    (void) applied;
+    analytics_lane_t *lane = arg;
+    analytics_t *self = lane->owner;
+    if (rc == 0)
+        fy_metric_observe (self->batch_seconds,
+                           (double) (fy_clock_mono_ms () - lane->started_ms)
+                               / 1000.0);
+    s_outcome (lane, lane->flight, lane->flight_events, lane->flight_count,
+               false, rc, &lane->batch, err);
+    lane->flight_count = 0;
+    if (fy_batch_is_due (self->batch))
+        fy_batch_flush (self->batch);
+}
+
+//  A batch to apply (fy_batch): sent to the store on a free lane
+//  (fy_batch asks s_lanes_busy first), the loop goes on while it commits.
 static void
 s_write (fy_delivery_t **deliveries, fy_event_t **events, size_t count,
          void *arg)
 {
-    s_apply (arg, deliveries, events, count, false);
+    analytics_t *self = arg;
+    int free_lane = fy_store_lanes_free (self->stores);
+    assert (free_lane >= 0);
+    analytics_lane_t *lane = &self->lanes [free_lane];
+    memcpy (lane->flight, deliveries, count * sizeof *deliveries);
+    memcpy (lane->flight_events, events, count * sizeof *events);
+    lane->flight_count = count;
+    lane->started_ms = fy_clock_mono_ms ();
+    fy_store_analytics_apply_start (lane->store, lane->flight_events, count,
+                                    &lane->batch);
+    fy_store_lanes_started (self->stores, lane->index);
 }
 
 //  Apply all that is gathered (it never holds more than the credit).
@@ -197,21 +249,33 @@ analytics_new (fy_cfg_t *cfg, fy_error_t *err)
     s_metrics_new (self);
     int version = 0, down_errno = 0;
     fy_error_t down = { "" };
-    self->store = fy_store_open (cfg, &version, &down_errno, &down, err);
-    if (!self->store) {
+    fy_store_t *first = fy_store_open (cfg, &version, &down_errno, &down, err);
+    if (!first) {
         bad_config = true;
         goto fail;
     }
-    self->api_store =
-        fy_store_new (fy_cfg_str (cfg, "store", "database_url"),
-                      (int) fy_cfg_int (cfg, "store", "connect_timeout_s"));
+    //  The other lanes connect at their first batch.
+    const char *url = fy_cfg_str (cfg, "store", "database_url");
+    int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
+    size_t batch_max = (size_t) fy_cfg_int (cfg, "analytics", "batch_max");
+    self->lane_count = (size_t) fy_cfg_int (cfg, "analytics", "connections");
+    self->stores = fy_store_lanes_new (first, url, timeout, self->lane_count);
+    self->lanes = fy_xcalloc (self->lane_count, sizeof *self->lanes);
+    for (size_t i = 0; i < self->lane_count; i++)
+        self->lanes [i] = (analytics_lane_t) {
+            .owner = self,
+            .index = i,
+            .store = fy_store_lanes_store (self->stores, i),
+            .flight = fy_xcalloc (batch_max, sizeof (fy_delivery_t *)),
+            .flight_events = fy_xcalloc (batch_max, sizeof (fy_event_t *)),
+        };
+    self->api_store = fy_store_new (url, timeout);
     fy_store_require_schema (self->api_store, FY_STORE_SCHEMA_VERSION);
-    const fy_store_watch_fns_t watch_fns = { NULL, s_store_changed };
-    self->watch =
-        fy_store_watch_new (self->store, "analytics", &watch_fns, self);
+    const fy_store_watch_fns_t watch_fns = { s_first_busy, s_store_changed };
+    self->watch = fy_store_watch_new (first, "analytics", &watch_fns, self);
     if (down_errno)
         fy_store_watch_down (self->watch, down_errno, &down);
-    const fy_batch_fns_t fns = { s_write, NULL, "analytics",
+    const fy_batch_fns_t fns = { s_write, s_lanes_busy, "analytics",
                                  self->rejected_undecodable };
     self->worker = fy_batch_worker_new (cfg, "analytics", "analytics", &fns,
                                         self, &self->batch, err);
@@ -244,7 +308,12 @@ analytics_destroy (analytics_t **self_p)
     fy_batch_destroy (&self->batch);
     fy_store_watch_destroy (&self->watch);
     fy_worker_destroy (&self->worker);
-    fy_store_destroy (&self->store);
+    fy_store_lanes_destroy (&self->stores);
+    for (size_t i = 0; self->lanes && i < self->lane_count; i++) {
+        free (self->lanes [i].flight);
+        free (self->lanes [i].flight_events);
+    }
+    free (self->lanes);
     fy_store_destroy (&self->api_store);
     fy_metrics_destroy (&self->metrics);
     free (self);
@@ -257,10 +326,18 @@ analytics_run (analytics_t *self)
     assert (self);
     zloop_t *loop = fy_worker_loop (self->worker);
     fy_store_watch_attach (self->watch, loop);
+    void **args = fy_xcalloc (self->lane_count, sizeof *args);
+    for (size_t i = 0; i < self->lane_count; i++)
+        args [i] = &self->lanes [i];
+    fy_store_lanes_attach (self->stores, loop, s_landed, args);
+    free (args);
     analytics_jobs_start (self);
     int rc = fy_worker_run (self->worker);
-    //  The drain waited for the open batch (its timer kept the loop
-    //  going); what is still in hand ran out of stop_timeout_ms.
+    //  The drain waited for the batches in hand (the flights' sockets and
+    //  the open batch's timer kept the loop going); what is still in hand
+    //  ran out of stop_timeout_ms: land the flights, then apply the rest,
+    //  blocking.
+    fy_store_lanes_detach (self->stores);
     s_flush (self);
     fy_worker_flush (self->worker);
     fy_store_watch_detach (self->watch);

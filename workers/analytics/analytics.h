@@ -10,16 +10,34 @@
 
 #include <ferry/ferry.h>
 #include "store/fy_store_analytics.h"
+#include "store/fy_store_lanes.h"
 #include "store/fy_store_watch.h"
 #include "wire/fy_batch.h"
 
 typedef struct analytics analytics_t;
 
+//  The batch in flight on one of the batch stores (fy_store_lanes): its
+//  ids, the COPY of its facts, the rest and COMMIT; ACKed when it lands.
+typedef struct {
+    analytics_t *owner;
+    size_t index;
+    fy_store_t *store;              //  borrowed from the lanes
+    fy_delivery_t **flight;
+    fy_event_t **flight_events;
+    size_t flight_count;
+    int64_t started_ms;             //  mono ms of the flight's start
+    fy_store_analytics_batch_t batch;   //  its outcome
+} analytics_lane_t;
+
 //  Private to the worker's sources: the API reads the stores and config.
 struct analytics {
     fy_cfg_t *cfg;                  //  borrowed
     fy_worker_t *worker;
-    fy_store_t *store;              //  batches and jobs
+    //  The batch stores (analytics.connections): the first is the one
+    //  the watch probes.
+    fy_store_lanes_t *stores;
+    analytics_lane_t *lanes;
+    size_t lane_count;
     fy_store_t *api_store;          //  requests
     fy_batch_t *batch;              //  the open batch
     //  The store's state (/analytics/health): usable, or what is wrong

@@ -67,20 +67,12 @@ s_first_busy (void *arg)
     return fy_store_append_is_busy (self->lanes [0].store);
 }
 
-static audit_lane_t *
-s_lane_free (audit_t *self)
-{
-    for (size_t i = 0; i < self->lane_count; i++)
-        if (!fy_store_append_is_busy (self->lanes [i].store))
-            return &self->lanes [i];
-    return NULL;
-}
-
 //  Every lane has a flight: a batch waits for one to land.
 static bool
 s_lanes_busy (void *arg)
 {
-    return s_lane_free (arg) == NULL;
+    audit_t *self = arg;
+    return fy_store_lanes_free (self->stores) < 0;
 }
 
 //  The hourly tamper-evidence digests (fy_audit_digest): every closed hour
@@ -278,8 +270,8 @@ s_land (audit_lane_t *lane, int rc, size_t inserted, fy_error_t *err)
     lane->flight_count = 0;
 }
 
-//  A lane's flight landed (its store's source, or s_wait): answer it and
-//  send what waits.
+//  A lane's flight landed (fy_store_lanes): answer it and send what
+//  waits.
 static void
 s_landed (int rc, size_t inserted, fy_error_t *err, void *arg)
 {
@@ -292,16 +284,6 @@ s_landed (int rc, size_t inserted, fy_error_t *err, void *arg)
         fy_batch_flush (self->batch);
 }
 
-//  After the loop: block until the lane's flight landed.
-static void
-s_wait (audit_lane_t *lane)
-{
-    fy_error_t err = { "" };
-    size_t inserted = 0;
-    int rc = fy_store_audit_append_wait (lane->store, &inserted, &err);
-    s_landed (rc, inserted, &err, lane);
-}
-
 //  A batch to write (fy_batch): sent to the store on a free lane (fy_batch
 //  asks s_lanes_busy first), the loop goes on while it commits.
 static void
@@ -309,16 +291,14 @@ s_write (fy_delivery_t **deliveries, fy_event_t **events, size_t count,
          void *arg)
 {
     audit_t *self = arg;
-    audit_lane_t *lane = s_lane_free (self);
-    assert (lane);
+    int free_lane = fy_store_lanes_free (self->stores);
+    assert (free_lane >= 0);
+    audit_lane_t *lane = &self->lanes [free_lane];
     memcpy (lane->flight, deliveries, count * sizeof *deliveries);
     memcpy (lane->flight_events, events, count * sizeof *events);
     lane->flight_count = count;
     fy_store_audit_append_start (lane->store, lane->flight_events, count);
-    if (self->blocking)
-        s_wait (lane);
-    else
-        fy_loop_rearm (lane->source);
+    fy_store_lanes_started (self->stores, (size_t) free_lane);
 }
 
 static void
@@ -367,12 +347,12 @@ audit_new (fy_cfg_t *cfg, fy_error_t *err)
     const char *url = fy_cfg_str (cfg, "store", "database_url");
     int timeout = (int) fy_cfg_int (cfg, "store", "connect_timeout_s");
     self->lane_count = (size_t) fy_cfg_int (cfg, "audit", "connections");
+    self->stores = fy_store_lanes_new (first, url, timeout, self->lane_count);
     self->lanes = fy_xcalloc (self->lane_count, sizeof *self->lanes);
     for (size_t i = 0; i < self->lane_count; i++) {
         audit_lane_t *lane = &self->lanes [i];
         lane->owner = self;
-        lane->store = i ? fy_store_new (url, timeout) : first;
-        fy_store_require_schema (lane->store, FY_STORE_SCHEMA_VERSION);
+        lane->store = fy_store_lanes_store (self->stores, i);
         lane->flight = fy_xcalloc (self->batch_max, sizeof *lane->flight);
         lane->flight_events =
             fy_xcalloc (self->batch_max, sizeof *lane->flight_events);
@@ -419,8 +399,8 @@ audit_destroy (audit_t **self_p)
     fy_batch_destroy (&self->batch);
     fy_store_watch_destroy (&self->watch);
     fy_worker_destroy (&self->worker);
+    fy_store_lanes_destroy (&self->stores);
     for (size_t i = 0; self->lanes && i < self->lane_count; i++) {
-        fy_store_destroy (&self->lanes [i].store);
         free (self->lanes [i].flight);
         free (self->lanes [i].flight_events);
     }
@@ -442,20 +422,17 @@ audit_run (audit_t *self)
     self->house_timer = zloop_timer (loop, house_ms, 0, s_on_house_timer, self);
     s_on_house_timer (loop, self->house_timer, self);
     fy_store_watch_attach (self->watch, loop);
+    void **args = fy_xcalloc (self->lane_count, sizeof *args);
     for (size_t i = 0; i < self->lane_count; i++)
-        self->lanes [i].source = fy_store_append_attach (
-            self->lanes [i].store, loop, s_landed, &self->lanes [i]);
+        args [i] = &self->lanes [i];
+    fy_store_lanes_attach (self->stores, loop, s_landed, args);
+    free (args);
     int rc = fy_worker_run (self->worker);
-    for (size_t i = 0; i < self->lane_count; i++)
-        fy_loop_detach (&self->lanes [i].source);
     //  The drain waited for the batches in hand (the flight's socket and
     //  the open batch's timer kept the loop going); what is still in hand
     //  here ran out of stop_timeout_ms: land the flights, then write the
     //  rest, blocking.
-    self->blocking = true;
-    for (size_t i = 0; i < self->lane_count; i++)
-        if (fy_store_append_is_busy (self->lanes [i].store))
-            s_wait (&self->lanes [i]);
+    fy_store_lanes_detach (self->stores);
     fy_batch_flush (self->batch);
     fy_worker_flush (self->worker);
     zloop_timer_end (loop, self->house_timer);

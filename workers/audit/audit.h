@@ -9,20 +9,17 @@
 #include <ferry/ferry.h>
 #include "store/fy_audit_digest.h"
 #include "store/fy_store.h"
+#include "store/fy_store_lanes.h"
 #include "store/fy_store_watch.h"
 #include "wire/fy_batch.h"
 
 typedef struct audit audit_t;
 
-//  One connection to the store and the batch in flight on it, waiting
-//  for its COMMIT, then ACKed. libpq runs one COPY per connection at a
-//  time; with three (audit.connections) PostgreSQL copies one batch
-//  while another's round trips are on the wire, and the worker decodes
-//  the next meanwhile.
+//  The batch in flight on one of the batch stores (fy_store_lanes),
+//  waiting for its COMMIT, then ACKed.
 typedef struct {
     audit_t *owner;
-    fy_store_t *store;
-    fy_loop_source_t *source;       //  the flight's, in the loop
+    fy_store_t *store;              //  borrowed from the lanes
     fy_delivery_t **flight;
     fy_event_t **flight_events;
     size_t flight_count;
@@ -34,6 +31,7 @@ struct audit {
     fy_worker_t *worker;
     //  The batch stores: lanes [0] also runs housekeeping, between its
     //  flights, and is the one the watch probes.
+    fy_store_lanes_t *stores;
     audit_lane_t *lanes;
     size_t lane_count;
     fy_store_t *api_store;          //  requests: search, get, POST
@@ -42,7 +40,6 @@ struct audit {
     fy_batch_t *batch;
     size_t batch_max;
     int64_t batch_ms;
-    bool blocking;                  //  the loop is over: wait for flights
     bool house_due;                 //  housekeeping waits for lanes [0]
     int house_timer;
     int64_t partitions_at;          //  mono ms of the last partition check
