@@ -358,17 +358,17 @@ s_on_member (void *arg, const char *key, size_t key_len,
 {
     s_head_t *head = arg;
     //  An SNS notification's members: s_unwrap_sns decides.
-    static const char *const s_sns [] = { "Type", "Message", "TopicArn" };
-    for (size_t i = 0; i < sizeof s_sns / sizeof s_sns [0]; i++)
-        if (strlen (s_sns [i]) == key_len
-            && memcmp (s_sns [i], key, key_len) == 0) {
-            head->sns = true;
-            return -1;
-        }
+    if ((key_len == 4 && memcmp (key, "Type", 4) == 0)
+        || (key_len == 7 && memcmp (key, "Message", 7) == 0)
+        || (key_len == 8 && memcmp (key, "TopicArn", 8) == 0)) {
+        head->sns = true;
+        return -1;
+    }
     int m = 0;
     while (m < S_MEMBERS
-           && (strlen (s_member_names [m]) != key_len
-               || memcmp (s_member_names [m], key, key_len) != 0))
+           && (!key_len || s_member_names [m][0] != key [0]
+               || strncmp (s_member_names [m], key, key_len) != 0
+               || s_member_names [m][key_len] != '\0'))
         m++;
     if (m == S_MEMBERS)
         return 0;

@@ -1198,6 +1198,9 @@ typedef struct {
     bool abort;  //  a limit was hit: fail whatever the nesting
     int depth;
     int refs;
+    //  PCRE2_NO_UTF_CHECK when every string is known to be valid UTF-8
+    //  (read by fy_json): pcre2_match would check each again.
+    uint32_t match_options;
     s_seg_t path [S_MAX_DEPTH];
 } s_ctx_t;
 
@@ -1481,8 +1484,8 @@ s_validate_number (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 static bool
 s_matches (s_ctx_t *ctx, pcre2_code *re, const char *text, size_t len)
 {
-    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, 0, ctx->self->match,
-                        NULL)
+    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, ctx->match_options,
+                        ctx->self->match, NULL)
            >= 0;
 }
 
@@ -1491,7 +1494,10 @@ s_matches (s_ctx_t *ctx, pcre2_code *re, const char *text, size_t len)
 static int
 s_check_string (s_ctx_t *ctx, s_node_t *node, const char *text, size_t len)
 {
-    if (node->min_length || node->max_length != S_NONE) {
+    //  len bytes of UTF-8 hold len code points at most and a quarter of
+    //  that at least, which decides most strings without counting.
+    if ((node->min_length || node->max_length != S_NONE)
+        && (len > node->max_length || (len + 3) / 4 < node->min_length)) {
         //  Lengths count code points: every byte but continuation bytes.
         size_t points = 0;
         for (size_t i = 0; i < len; i++)
@@ -1841,6 +1847,7 @@ fy_schema_validate (fy_schema_t *self, json_t *instance, fy_error_t *err)
     ctx.abort = false;
     ctx.depth = 0;
     ctx.refs = 0;
+    ctx.match_options = 0;
     if (s_validate (&ctx, self->root, instance) == 0)
         return 0;
     errno = EINVAL;
@@ -2027,11 +2034,19 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
     return 0;
 }
 
+//  len bytes alike at a and b; most names and enum words differ in
+//  their first byte, which is compared before calling memcmp.
+static inline bool
+s_same_bytes (const char *a, const char *b, size_t len)
+{
+    return len == 0 || (a [0] == b [0] && memcmp (a, b, len) == 0);
+}
+
 static bool
 s_text_equal (json_t *json, const char *text, size_t len)
 {
     return json_is_string (json) && json_string_length (json) == len
-           && memcmp (json_string_value (json), text, len) == 0;
+           && s_same_bytes (json_string_value (json), text, len);
 }
 
 //  The rules of the uses from first on that a value meets or fails as it
@@ -2133,7 +2148,7 @@ s_has_key (s_pass_t *t, size_t keys, const char *name, size_t len)
 {
     for (size_t k = keys; k < t->spans_n; k++)
         if (t->spans [k].len == len
-            && memcmp (s_span_text (t, &t->spans [k]), name, len) == 0)
+            && s_same_bytes (s_span_text (t, &t->spans [k]), name, len))
             return true;
     return false;
 }
@@ -2160,17 +2175,20 @@ s_late (s_pass_t *t, size_t keys, s_node_t *branch, int refs)
 }
 
 //  Decide the object's unresolved switches on property key, just read
-//  as value: 0, or -1 when it cannot be compared here (a container).
+//  as value (*undecided counts those left): 0, or -1 when it cannot be
+//  compared here (a container).
 static int
 s_switch (s_pass_t *t, size_t pending, size_t keys, const s_span_t *key,
-          const s_read_t *value)
+          const s_read_t *value, size_t *undecided)
 {
-    for (size_t p = pending; p < t->pending_n; p++) {
+    for (size_t p = pending; p < t->pending_n && *undecided; p++) {
         s_node_t *item = t->pending [p].node;
         if (t->pending [p].done || item->switch_name.len != key->len
-            || memcmp (item->switch_name.name, s_span_text (t, key), key->len))
+            || !s_same_bytes (item->switch_name.name, s_span_text (t, key),
+                              key->len))
             continue;
         t->pending [p].done = true;
+        --*undecided;
         bool holds;
         if (value->type == JSON_STRING)
             holds =
@@ -2257,7 +2275,7 @@ static int
 s_members (s_pass_t *t, size_t first, size_t pending, int depth,
            size_t *count_p)
 {
-    size_t keys = t->spans_n, count = 0;
+    size_t keys = t->spans_n, count = 0, undecided = t->pending_n - pending;
     int more = fy_json_reader_enter (t->reader, '{');
     while (more == 1) {
         const char *name;
@@ -2274,8 +2292,8 @@ s_members (s_pass_t *t, size_t first, size_t pending, int depth,
         int rc = s_child (t, first, &key, depth, &value);
         if (!rc && depth == 0 && t->on_member)
             rc = s_report (t, &key, &value);
-        if (!rc)
-            rc = s_switch (t, pending, keys, &key, &value);
+        if (!rc && undecided)
+            rc = s_switch (t, pending, keys, &key, &value, &undecided);
         json_decref (value.json);
         if (rc)
             return -1;
@@ -2421,7 +2439,10 @@ fy_schema_transcode (fy_schema_t *self, const char *data, size_t size,
     //  About 14 KiB, on the stack: no allocation per event.
     s_pass_t pass;
     s_pass_t *t = &pass;
-    t->ctx = (s_ctx_t) { .self = self, .err = NULL, .quiet = 1 };
+    t->ctx = (s_ctx_t) { .self = self,
+                         .err = NULL,
+                         .quiet = 1,
+                         .match_options = PCRE2_NO_UTF_CHECK };
     t->root = self ? self->root : NULL;
     t->reader = fy_json_reader_new (data, size, NULL);
     t->out = out;
