@@ -1864,8 +1864,9 @@ fy_schema_validate (fy_schema_t *self, json_t *instance, fy_error_t *err)
 //  value is checked against all of them as it is read and its msgpack
 //  written at once. fy_schema_validate's verdict on a tree is the
 //  conjunction of the same rules over the same uses; whatever would need
-//  the value twice or a verdict undone (anyOf, oneOf, not, if,
-//  contains, ...) is refused, and the caller takes the tree's way.
+//  the value twice or a verdict undone (oneOf, not, if, contains, an
+//  anyOf of more than "required" lists, ...) is refused, and the caller
+//  takes the tree's way.
 
 #define S_T_USES 512  //  uses along the open path
 #define S_T_SWITCHES 64  //  unresolved allOf switches along it
@@ -1914,11 +1915,6 @@ typedef struct {
     json_t *json;
 } s_read_t;
 
-//  Push node and what applies with it at the same location ($ref, allOf)
-//  onto the uses. kind is the first byte of the value ('{' an object).
-//  A switch decides at once on anything but an object, as
-//  s_validate_all_of does; on an object it waits for its property
-//  (pending), unless late (a switch's own branch): then it is refused.
 //  An anyOf the pass follows: each member true or only "required" (at
 //  least one of several members present), decided when an object ends;
 //  on anything but an object, every such member holds.
@@ -1936,6 +1932,11 @@ s_any_of_required (s_node_t *node)
     return true;
 }
 
+//  Push node and what applies with it at the same location ($ref, allOf)
+//  onto the uses. kind is the first byte of the value ('{' an object).
+//  A switch decides at once on anything but an object, as
+//  s_validate_all_of does; on an object it waits for its property
+//  (pending), unless late (a switch's own branch): then it is refused.
 static int
 s_gather (s_pass_t *t, s_node_t *node, int refs, char kind, bool late)
 {
@@ -2019,9 +2020,7 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
         if (!node->walk_instance)
             continue;
         for (size_t i = 0; i < node->patterns_n; i++) {
-            //  s_matches may not see the output move: name is read again.
-            if (!s_matches (&t->ctx, node->patterns [i].re,
-                            s_span_text (t, key), key->len))
+            if (!s_matches (&t->ctx, node->patterns [i].re, name, key->len))
                 continue;
             matched = true;
             if (s_gather (t, node->patterns [i].node, refs, kind, false))
