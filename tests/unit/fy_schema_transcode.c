@@ -96,6 +96,7 @@ s_suite_file (const char *path, const char *name)
 static void
 s_suite (void)
 {
+    s_cases = s_accepted = 0;
     tap_each_file (tap_testdata ("json-schema/tests/draft2020-12"), ".json",
                    s_suite_file);
     tap_each_file (tap_testdata ("json-schema/tests/draft2020-12/optional/"
@@ -105,6 +106,76 @@ s_suite (void)
         "conformance suite: the pass accepts %zu of %zu instances, each as "
         "the validator does",
         s_accepted, s_cases);
+}
+
+//  Whether the pass takes text against schema_text, checked as s_case
+//  checks it (valid: what the validator says).
+static bool
+s_takes (const char *schema_text, const char *text, bool valid)
+{
+    json_t *document = json_loads (schema_text, 0, NULL);
+    fy_schema_t *schema = document ? fy_schema_new (document, NULL) : NULL;
+    if (!schema)
+        BAIL_OUT ("schema %s", schema_text);
+    size_t accepted = s_accepted;
+    s_case (schema, text, valid, "by hand");
+    fy_schema_destroy (&schema);
+    json_decref (document);
+    return s_accepted > accepted;
+}
+
+//  The pass's own edges: items compared as values, switches decided on
+//  a property read before or after the members their branch names.
+static void
+s_by_hand (void)
+{
+    const char *unique = "{\"type\": \"array\", \"uniqueItems\": true}";
+    const char *sw =
+        "{\"properties\": {\"kind\": {\"type\": \"string\"}},"
+        " \"allOf\": [{\"if\": {\"properties\": {\"kind\": {\"const\": \"a\"}},"
+        "   \"required\": [\"kind\"]},"
+        "  \"then\": {\"properties\": {\"n\": {\"maximum\": 5}},"
+        "   \"required\": [\"n\"]}}]}";
+    const char *any = "{\"anyOf\": [{\"required\": [\"a\"]},"
+                      " {\"required\": [\"b\", \"c\"]}]}";
+    const struct {
+        const char *schema, *text;
+        bool valid, taken;
+        const char *what;
+    } s_cases_by_hand [] = {
+        { unique, "[{\"a\":1,\"b\":[2]},{\"b\":[2],\"a\":1}]", false, false,
+          "uniqueItems: the same object in another key order" },
+        { unique, "[{\"a\":1},{\"a\":2},\"x\",1,true,null]", true, true,
+          "uniqueItems: distinct items of every kind" },
+        { unique, "[1,1.0]", false, false, "uniqueItems: 1 and 1.0 are equal" },
+        { unique, "[\"x\",\"y\",\"x\"]", false, false,
+          "uniqueItems: a repeated string" },
+        { sw, "{\"kind\":\"a\",\"n\":5}", true, true,
+          "switch: decided before the member its branch names" },
+        { sw, "{\"kind\":\"a\",\"n\":6}", false, false,
+          "switch: its branch's rule on the member after it" },
+        { sw, "{\"n\":5,\"kind\":\"a\"}", true, false,
+          "switch: decided after the member its branch names" },
+        { sw, "{\"kind\":\"a\"}", false, false,
+          "switch: its branch's required" },
+        { sw, "{\"kind\":\"b\",\"n\":6}", true, true,
+          "switch: not taken, its branch does not apply" },
+        { sw, "{\"n\":6}", true, true,
+          "switch: absent and required by its if" },
+        { sw, "[1]", true, true, "switch: not an object, its branch holds" },
+        { any, "{\"c\":1,\"b\":2}", true, true,
+          "anyOf of required: one holds" },
+        { any, "{\"c\":1}", false, false, "anyOf of required: none holds" },
+        { "{\"oneOf\": [true, false]}", "{}", true, false,
+          "oneOf: the tree decides" },
+    };
+    for (size_t i = 0; i < sizeof s_cases_by_hand / sizeof *s_cases_by_hand;
+         i++)
+        is_int (s_takes (s_cases_by_hand [i].schema, s_cases_by_hand [i].text,
+                         s_cases_by_hand [i].valid),
+                s_cases_by_hand [i].taken, "%s: %s", s_cases_by_hand [i].what,
+                s_cases_by_hand [i].taken ? "taken" : "refused");
+    ok (s_wrong == 0, "by hand: each as the validator decides");
 }
 
 typedef struct {
@@ -274,6 +345,7 @@ main (void)
     ok (s_files > 350 && s_same == s_files,
         "%zu of %zu samples decode as the tree's way does", s_same, s_files);
     fy_schema_destroy (&s_schema);
+    s_by_hand ();
     s_suite ();
     return done_testing ();
 }
