@@ -285,27 +285,23 @@ s_accept (bridge_t *self, bridge_queue_t *queue, fy_sqs_message_t *sqs,
     self->undecoded_count++;
 }
 
-//  The event's msgpack with its id and type after it, in one allocation.
+//  The event's msgpack with its id and type after it (as
+//  fy_event_transcode_json leaves them in self->packed), in one
+//  allocation.
 static void
-s_keep (bridge_t *self, bridge_msg_t *msg, fy_event_t *event)
+s_keep (bridge_t *self, bridge_msg_t *msg, size_t size)
 {
-    const char *id = fy_event_id (event);
-    const char *type = fy_event_type (event);
-    size_t size = self->packed.size;
-    size_t id_size = strlen (id) + 1;
-    size_t type_size = strlen (type) + 1;
-    char *data = fy_xmalloc (size + id_size + type_size);
-    memcpy (data, self->packed.data, size);
-    memcpy (data + size, id, id_size);
-    memcpy (data + size + id_size, type, type_size);
+    char *data = fy_xmalloc (self->packed.size);
+    memcpy (data, self->packed.data, self->packed.size);
     msg->msgpack = data;
     msg->size = size;
     msg->event_id = data + size;
-    msg->type = data + size + id_size;
+    msg->type = msg->event_id + strlen (msg->event_id) + 1;
 }
 
 //  Decode and validate a received message, then queue it to be
-//  published, or reject it. The event's tree lives in the arena only
+//  published, or reject it. An event the schema allows is read in one
+//  pass; any other is decoded to a tree, which lives in the arena only
 //  while this runs; what outlives it (the DLQ entry of a reject) is made
 //  after leaving.
 static void
@@ -314,23 +310,14 @@ s_decode (bridge_t *self, bridge_msg_t *msg)
     const char *body = fy_sqs_message_body (msg->sqs);
     fy_error_t err = { "" };
     const char *reason = NULL;
+    size_t size = 0;
+    self->packed.size = 0;
     (void) fy_json_arena_enter (self->arena);
-    fy_event_t *event =
-        fy_event_decode_json (body, strlen (body), self->schema, &err);
-    if (!event)
+    if (fy_event_transcode_json (body, strlen (body), self->schema,
+                                 &self->packed, &size, &err))
         reason = fy_event_reason (errno);
-    else {
-        msgpack_packer packer;
-        msgpack_packer_init (&packer, &self->packed, msgpack_sbuffer_write);
-        self->packed.size = 0;
-        if (fy_msgpack_pack (&packer, fy_event_json (event)) == 0)
-            s_keep (self, msg, event);
-        else {
-            reason = "error";
-            fy_error_set (&err, "cannot encode the event as msgpack");
-        }
-    }
-    fy_event_destroy (&event);
+    else
+        s_keep (self, msg, size);
     fy_json_arena_leave (self->arena);
     if (reason) {
         fy_metric_inc (self->invalid);

@@ -5,6 +5,7 @@
 #define FY_TAP_H_INCLUDED
 
 #include "ferry/fy_common.h"
+#include "ferry/fy_schema.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -181,6 +182,19 @@ tap_srcpath (const char *relative)
     const char *root = getenv ("FERRY_SRCDIR");
     snprintf (path, sizeof path, "%s/%s", root && *root ? root : ".", relative);
     return path;
+}
+
+//  The event schema of the source tree, compiled. BAIL_OUT when it does
+//  not compile. Caller owns result.
+static inline fy_schema_t *
+tap_events_schema (void)
+{
+    fy_error_t err = { "" };
+    fy_schema_t *schema =
+        fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
+    if (!schema)
+        BAIL_OUT ("schema: %s", err.text);
+    return schema;
 }
 
 //  Calls fn for each file in dir_path whose name ends in suffix; returns

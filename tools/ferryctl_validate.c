@@ -1,6 +1,7 @@
 /*  ferryctl validate: one message body on stdin, through the same decode
-    the bridge runs: JSON (or SNS envelope) -> schema -> msgpack -> event,
-    then printed back as JSON, so what it prints is what ferry carries. */
+    the bridge runs (fy_event_transcode_json): JSON (or SNS envelope) ->
+    schema -> msgpack -> event, then printed back as JSON, so what it
+    prints is what ferry carries. */
 #include "ferryctl.h"
 
 #include <errno.h>
@@ -41,21 +42,17 @@ ferryctl_validate (ferryctl_t *ctl)
     size_t size = 0;
     char *data = ferryctl_read_stdin (FY_EVENT_MAX_BYTES, &size);
     int rc = FERRYCTL_FAILED;
-    char *packed = NULL;
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
     fy_event_t *carried = NULL;
-    fy_event_t *event = fy_event_decode_json (data, size, schema, &err);
-    if (!event) {
+    size_t packed_size = 0;
+    if (fy_event_transcode_json (data, size, schema, &packed, &packed_size,
+                                 &err)) {
         fprintf (stderr, "invalid (%s): %s\n", fy_event_reason (errno),
                  err.text);
         goto out;
     }
-    size_t packed_size = 0;
-    if (fy_event_encode_msgpack (event, &packed, &packed_size)) {
-        fprintf (stderr, "invalid (%s): cannot encode as msgpack\n",
-                 fy_event_reason (errno));
-        goto out;
-    }
-    carried = fy_event_decode_msgpack (packed, packed_size, &err);
+    carried = fy_event_decode_msgpack (packed.data, packed_size, &err);
     if (!carried) {
         fprintf (stderr, "invalid (%s): %s\n", fy_event_reason (errno),
                  err.text);
@@ -67,8 +64,7 @@ ferryctl_validate (ferryctl_t *ctl)
     rc = FERRYCTL_OK;
 out:
     fy_event_destroy (&carried);
-    fy_event_destroy (&event);
-    free (packed);
+    msgpack_sbuffer_destroy (&packed);
     free (data);
     fy_schema_destroy (&schema);
     return rc;

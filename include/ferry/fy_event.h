@@ -10,6 +10,7 @@
 #include "ferry/fy_schema.h"
 
 #include <jansson.h>
+#include <msgpack.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,19 @@ typedef struct fy_event fy_event_t;
 FY_EXPORT fy_event_t *
 fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
                       fy_error_t *err);
+
+//  Decode a message body as fy_event_decode_json does and append to out
+//  what the bridge carries: the event's msgpack (the bytes
+//  fy_event_encode_msgpack writes, *packed_p of them), then its id and
+//  its type, each NUL-terminated. An event the schema allows is read in
+//  one pass with no tree (fy_schema's transcoder); anything else takes
+//  fy_event_decode_json's way, so every error keeps its words and errno
+//  (as fy_event_decode_json; E2BIG when the event cannot be carried as
+//  msgpack). Returns 0, or -1 with out as it was.
+FY_EXPORT int
+fy_event_transcode_json (const char *data, size_t size, fy_schema_t *schema,
+                         msgpack_sbuffer *out, size_t *packed_p,
+                         fy_error_t *err) FY_MUSTCHECK;
 
 //  Decode an event from msgpack as fy_event_encode_msgpack wrote it. The
 //  envelope is checked, the schema is not: it was at the edge. Returns

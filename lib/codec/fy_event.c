@@ -7,6 +7,7 @@
     never pays for a tree it would allocate and free node by node. The
     envelope fields are checked alike from either form. */
 #include "ferry/fy_event.h"
+#include "codec/fy_schema_transcode.h"
 #include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
 #include "ferry/fy_time.h"
@@ -288,15 +289,25 @@ fail:
     return NULL;
 }
 
-//  An SNS notification carries the event as a JSON string in Message.
+//  An SNS notification carries the event as a JSON string in Message:
+//  that string, or NULL when root is no notification.
 static json_t *
-s_unwrap_sns (json_t *root, fy_error_t *err)
+s_sns_message (json_t *root)
 {
     json_t *kind = json_object_get (root, "Type");
     json_t *message = json_object_get (root, "Message");
     if (!json_is_string (kind)
         || strcmp (json_string_value (kind), "Notification") != 0
         || !json_is_string (message) || !json_object_get (root, "TopicArn"))
+        return NULL;
+    return message;
+}
+
+static json_t *
+s_unwrap_sns (json_t *root, fy_error_t *err)
+{
+    json_t *message = s_sns_message (root);
+    if (!message)
         return root;
     json_t *inner = fy_json_loadb (json_string_value (message),
                                    json_string_length (message), err);
@@ -330,6 +341,144 @@ fy_event_decode_json (const char *data, size_t size, fy_schema_t *schema,
             return NULL;
     }
     return fy_event_new (&root, schema, err);
+}
+
+//  The envelope as the one-pass transcoder reads it: the members
+//  fy_event itself checks, their strings copied NUL-terminated.
+typedef struct {
+    s_field_t fields [S_MEMBERS];
+    char text [512];
+    size_t used;
+    bool sns;  //  refused for an SNS member
+} s_head_t;
+
+static int
+s_on_member (void *arg, const char *key, size_t key_len,
+             const fy_schema_member_t *member)
+{
+    s_head_t *head = arg;
+    //  An SNS notification's members: s_unwrap_sns decides.
+    if ((key_len == 4 && memcmp (key, "Type", 4) == 0)
+        || (key_len == 7 && memcmp (key, "Message", 7) == 0)
+        || (key_len == 8 && memcmp (key, "TopicArn", 8) == 0)) {
+        head->sns = true;
+        return -1;
+    }
+    int m = 0;
+    while (m < S_MEMBERS
+           && (!key_len || s_member_names [m][0] != key [0]
+               || strncmp (s_member_names [m], key, key_len) != 0
+               || s_member_names [m][key_len] != '\0'))
+        m++;
+    if (m == S_MEMBERS)
+        return 0;
+    s_field_t *field = &head->fields [m];
+    switch (member->type) {
+        case JSON_STRING: {
+            if (member->len >= sizeof head->text - head->used)
+                return -1;
+            char *copy = head->text + head->used;
+            memcpy (copy, member->text, member->len);
+            copy [member->len] = '\0';
+            head->used += member->len + 1;
+            *field = (s_field_t) { S_STRING, copy, 0 };
+            break;
+        }
+        case JSON_INTEGER:
+            *field = (s_field_t) { S_INTEGER, NULL, member->integer };
+            break;
+        case JSON_NULL:
+            field->kind = S_NULL;
+            break;
+        case JSON_OBJECT:
+            field->kind = S_OBJECT;
+            break;
+        default:
+            field->kind = S_OTHER;
+            break;
+    }
+    return 0;
+}
+
+//  After the msgpack from start on: the id and the type.
+static int
+s_append_head (msgpack_sbuffer *out, size_t start, const char *id,
+               const char *type, size_t *packed_p)
+{
+    *packed_p = out->size - start;
+    msgpack_sbuffer_write (out, id, strlen (id) + 1);
+    msgpack_sbuffer_write (out, type, strlen (type) + 1);
+    return 0;
+}
+
+//  The one pass over an event's text, then what fy_event_new checks
+//  besides the schema: the major version and the envelope (its fields
+//  read from the copies and not kept). 0, or -1 with out as it was and
+//  *sns set when an SNS member was the reason.
+static int
+s_pass (const char *data, size_t size, fy_schema_t *schema,
+        msgpack_sbuffer *out, size_t *packed_p, bool *sns)
+{
+    size_t start = out->size;
+    s_head_t head;
+    memset (&head.fields, 0, sizeof head.fields);
+    head.used = 0;
+    head.sns = false;
+    if (fy_schema_transcode (schema, data, size, out, s_on_member, &head)) {
+        *sns = head.sns;
+        return -1;
+    }
+    fy_event_t fast = { .root = NULL };
+    if ((head.fields [S_VERSION].kind == S_INTEGER
+         && head.fields [S_VERSION].integer > FY_EVENT_VERSION_MAJOR)
+        || s_check_envelope (&fast, head.fields, NULL)) {
+        out->size = start;
+        return -1;
+    }
+    return s_append_head (out, start, fast.id, fast.type, packed_p);
+}
+
+int
+fy_event_transcode_json (const char *data, size_t size, fy_schema_t *schema,
+                         msgpack_sbuffer *out, size_t *packed_p,
+                         fy_error_t *err)
+{
+    assert (data || size == 0);
+    assert (out);
+    assert (packed_p);
+    size_t start = out->size;
+    bool sns = false;
+    if (size <= FY_EVENT_MAX_BYTES
+        && s_pass (data, size, schema, out, packed_p, &sns) == 0)
+        return 0;
+    if (sns) {
+        //  An SNS notification: its envelope as a tree (a few strings),
+        //  the event in its Message in one pass.
+        json_t *root = fy_json_loadb (data, size, NULL);
+        json_t *message = json_is_object (root) ? s_sns_message (root) : NULL;
+        int rc = message ? s_pass (json_string_value (message),
+                                   json_string_length (message), schema, out,
+                                   packed_p, &sns)
+                         : -1;
+        json_decref (root);
+        if (rc == 0)
+            return 0;
+    }
+    fy_event_t *event = fy_event_decode_json (data, size, schema, err);
+    if (!event)
+        return -1;
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, out, msgpack_sbuffer_write);
+    int rc = fy_msgpack_pack (&packer, event->root);
+    if (rc == 0)
+        rc = s_append_head (out, start, event->id, event->type, packed_p);
+    else {
+        out->size = start;
+        fy_error_set (err, "cannot encode the event as msgpack");
+        errno = E2BIG;
+    }
+    fy_event_destroy (&event);
+    return rc;
 }
 
 //  The slow way, for a message the quick one refuses: decoded to a tree

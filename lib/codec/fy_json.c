@@ -294,11 +294,30 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
 //  A string whose opening quote is behind self->p. *text points into the
 //  input when the string had no escapes, else into the scratch buffer
 //  (valid until the next escaped string).
+//  Whether all eight bytes of word are plain (s_plain), tested at once:
+//  none below 0x20, none from 0x80, no quote, no backslash. Each test
+//  is exact about whether some byte fails it (not about which one).
+static inline bool
+s_plain_word (uint64_t word)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+    uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
+    uint64_t below = (word - ones * 0x20) & ~word;
+    uint64_t zero =
+        ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return ((below | zero | word) & high) == 0;
+}
+
 static int
 s_string (s_parser_t *self, const char **text, size_t *len)
 {
     const char *begin = self->p, *p = begin, *end = self->end;
     for (;;) {
+        //  Eight bytes at a time through plain text, then byte by byte
+        //  up to the byte that ends the run.
+        uint64_t word;
+        while (end - p >= 8 && (memcpy (&word, p, 8), s_plain_word (word)))
+            p += 8;
         while (p < end && s_plain [(unsigned char) *p])
             p++;
         if (p == end) {

@@ -10,6 +10,9 @@
     nested $refs turn hostile input into an error, not a stack overflow. */
 #include "ferry/fy_schema.h"
 #include "codec/fy_schema_format.h"
+#include "codec/fy_schema_transcode.h"
+#include "ferry/fy_json.h"
+#include "ferry/fy_msgpack.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1195,6 +1198,9 @@ typedef struct {
     bool abort;  //  a limit was hit: fail whatever the nesting
     int depth;
     int refs;
+    //  PCRE2_NO_UTF_CHECK when every string is known to be valid UTF-8
+    //  (read by fy_json): pcre2_match would check each again.
+    uint32_t match_options;
     s_seg_t path [S_MAX_DEPTH];
 } s_ctx_t;
 
@@ -1478,17 +1484,20 @@ s_validate_number (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 static bool
 s_matches (s_ctx_t *ctx, pcre2_code *re, const char *text, size_t len)
 {
-    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, 0, ctx->self->match,
-                        NULL)
+    return pcre2_match (re, (PCRE2_SPTR) text, len, 0, ctx->match_options,
+                        ctx->self->match, NULL)
            >= 0;
 }
 
+//  The string rules of node on len bytes of text (a string value, from a
+//  tree or read in one pass).
 static int
-s_validate_string (s_ctx_t *ctx, s_node_t *node, json_t *inst)
+s_check_string (s_ctx_t *ctx, s_node_t *node, const char *text, size_t len)
 {
-    const char *text = json_string_value (inst);
-    size_t len = json_string_length (inst);
-    if (node->min_length || node->max_length != S_NONE) {
+    //  len bytes of UTF-8 hold len code points at most and a quarter of
+    //  that at least, which decides most strings without counting.
+    if ((node->min_length || node->max_length != S_NONE)
+        && (len > node->max_length || (len + 3) / 4 < node->min_length)) {
         //  Lengths count code points: every byte but continuation bytes.
         size_t points = 0;
         for (size_t i = 0; i < len; i++)
@@ -1503,6 +1512,13 @@ s_validate_string (s_ctx_t *ctx, s_node_t *node, json_t *inst)
     if (node->format && !fy_schema_format_is_valid (node->format, text, len))
         return s_fail (ctx, "format %s", fy_schema_format_name (node->format));
     return 0;
+}
+
+static int
+s_validate_string (s_ctx_t *ctx, s_node_t *node, json_t *inst)
+{
+    return s_check_string (ctx, node, json_string_value (inst),
+                           json_string_length (inst));
 }
 
 static int
@@ -1831,8 +1847,618 @@ fy_schema_validate (fy_schema_t *self, json_t *instance, fy_error_t *err)
     ctx.abort = false;
     ctx.depth = 0;
     ctx.refs = 0;
+    ctx.match_options = 0;
     if (s_validate (&ctx, self->root, instance) == 0)
         return 0;
     errno = EINVAL;
     return -1;
+}
+
+//  -----------------------------------------------------------------------
+//  One pass: JSON text to msgpack, validated as it is read
+//
+//  The nodes that apply at the location being read (its "uses": the
+//  subschemas its parent's properties, patternProperties,
+//  additionalProperties or items name, with their $refs and allOf
+//  members) are kept on a stack, one range per open location, so a
+//  value is checked against all of them as it is read and its msgpack
+//  written at once. fy_schema_validate's verdict on a tree is the
+//  conjunction of the same rules over the same uses; whatever would need
+//  the value twice or a verdict undone (oneOf, not, if, contains, an
+//  anyOf of more than "required" lists, ...) is refused, and the caller
+//  takes the tree's way.
+
+#define S_T_USES 512  //  uses along the open path
+#define S_T_SWITCHES 64  //  unresolved allOf switches along it
+#define S_T_SPANS 256  //  member names, unique items along it
+#define S_T_MEMBERS 64  //  members of one object
+#define S_T_DEPTH 30  //  containers, the root's included
+#define S_T_REFS 128  //  nested $refs (fy_schema_validate: 256)
+
+typedef struct {
+    s_node_t *node;
+    int refs;  //  $refs followed to reach it, along the path
+} s_use_t;
+
+typedef struct {
+    s_node_t *node;  //  an allOf member with is_switch
+    int refs;
+    bool done;
+} s_pending_t;
+
+typedef struct {
+    size_t at;  //  bytes in the output
+    size_t len;
+} s_span_t;
+
+typedef struct {
+    s_ctx_t ctx;  //  quiet, for the rules shared with validation
+    s_node_t *root;
+    fy_json_reader_t *reader;
+    msgpack_sbuffer *out;
+    msgpack_packer packer;
+    fy_schema_member_fn *on_member;
+    void *arg;
+    s_use_t uses [S_T_USES];
+    size_t uses_n;
+    s_pending_t pending [S_T_SWITCHES];
+    size_t pending_n;
+    s_span_t spans [S_T_SPANS];
+    size_t spans_n;
+} s_pass_t;
+
+//  A value as read: a string as its bytes in the output, another scalar
+//  as a jansson value (a reference the reader of it releases).
+typedef struct {
+    json_type type;
+    s_span_t span;
+    json_t *json;
+} s_read_t;
+
+//  An anyOf the pass follows: each member true or only "required" (at
+//  least one of several members present), decided when an object ends;
+//  on anything but an object, every such member holds.
+static bool
+s_any_of_required (s_node_t *node)
+{
+    static const char *s_keys [] = { "required", "title", "description",
+                                     "$comment", NULL };
+    for (size_t i = 0; i < node->any_of.n; i++) {
+        s_node_t *item = node->any_of.list [i];
+        if (item->kind == S_FALSE
+            || (item->kind == S_OBJECT && !s_has_only (item->json, s_keys)))
+            return false;
+    }
+    return true;
+}
+
+//  Push node and what applies with it at the same location ($ref, allOf)
+//  onto the uses. kind is the first byte of the value ('{' an object).
+//  A switch decides at once on anything but an object, as
+//  s_validate_all_of does; on an object it waits for its property
+//  (pending), unless late (a switch's own branch): then it is refused.
+static int
+s_gather (s_pass_t *t, s_node_t *node, int refs, char kind, bool late)
+{
+    if (node->kind == S_TRUE)
+        return 0;
+    if (node->kind == S_FALSE || refs > S_T_REFS || t->uses_n == S_T_USES)
+        return -1;
+    if ((node->any_of.n && !s_any_of_required (node)) || node->one_of.n
+        || node->not_ || node->if_ || node->contains || node->prefix_items.n
+        || node->property_names || node->dep_schemas_n)
+        return -1;
+    t->uses [t->uses_n++] = (s_use_t) { node, refs };
+    if (node->ref && s_gather (t, node->ref, refs + 1, kind, late))
+        return -1;
+    for (size_t i = 0; i < node->all_of.n; i++) {
+        s_node_t *item = node->all_of.list [i];
+        if (!item->is_switch) {
+            if (s_gather (t, item, refs, kind, late))
+                return -1;
+        }
+        else if (kind != '{') {
+            if (item->then_ && s_gather (t, item->then_, refs, kind, late))
+                return -1;
+        }
+        else if (late || t->pending_n == S_T_SWITCHES)
+            return -1;
+        else
+            t->pending [t->pending_n++] = (s_pending_t) { item, refs, false };
+    }
+    return 0;
+}
+
+static const char *
+s_span_text (s_pass_t *t, const s_span_t *span)
+{
+    return t->out->data + span->at;
+}
+
+//  Whether any of node's property rules names member key.
+static bool
+s_names (s_pass_t *t, s_node_t *node, const s_span_t *key)
+{
+    const char *name = s_span_text (t, key);
+    if (node->properties_n
+        && json_object_getn (node->property_index, name, key->len))
+        return true;
+    if (!node->walk_instance)
+        return false;
+    for (size_t i = 0; i < node->patterns_n; i++)
+        if (s_matches (&t->ctx, node->patterns [i].re, name, key->len))
+            return true;
+    return node->additional != NULL;
+}
+
+//  Push what the uses [first, end) say of the next value: of member key
+//  in an object, of an item in an array (key NULL).
+static int
+s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
+                char kind)
+{
+    for (size_t u = first; u < end; u++) {
+        s_node_t *node = t->uses [u].node;
+        int refs = t->uses [u].refs;
+        if (!key) {
+            if (node->items && s_gather (t, node->items, refs, kind, false))
+                return -1;
+            continue;
+        }
+        const char *name = s_span_text (t, key);
+        bool matched = false;
+        json_t *slot =
+            node->properties_n
+                ? json_object_getn (node->property_index, name, key->len)
+                : NULL;
+        if (slot) {
+            matched = true;
+            s_node_t *prop = node->properties [json_integer_value (slot)].node;
+            if (s_gather (t, prop, refs, kind, false))
+                return -1;
+        }
+        if (!node->walk_instance)
+            continue;
+        for (size_t i = 0; i < node->patterns_n; i++) {
+            if (!s_matches (&t->ctx, node->patterns [i].re, name, key->len))
+                continue;
+            matched = true;
+            if (s_gather (t, node->patterns [i].node, refs, kind, false))
+                return -1;
+        }
+        if (!matched && node->additional
+            && s_gather (t, node->additional, refs, kind, false))
+            return -1;
+    }
+    return 0;
+}
+
+//  len bytes alike at a and b; most names and enum words differ in
+//  their first byte, which is compared before calling memcmp.
+static inline bool
+s_same_bytes (const char *a, const char *b, size_t len)
+{
+    return len == 0 || (a [0] == b [0] && memcmp (a, b, len) == 0);
+}
+
+static bool
+s_text_equal (json_t *json, const char *text, size_t len)
+{
+    return json_is_string (json) && json_string_length (json) == len
+           && s_same_bytes (json_string_value (json), text, len);
+}
+
+//  The rules of the uses from first on that a value meets or fails as it
+//  starts: type, const and enum, and a scalar's string and number rules.
+//  A string is text (len bytes), another scalar json; a container
+//  neither, and const or enum on it is refused.
+static int
+s_check_value (s_pass_t *t, size_t first, char kind, const char *text,
+               size_t len, json_t *json)
+{
+    for (size_t u = first; u < t->uses_n; u++) {
+        s_node_t *node = t->uses [u].node;
+        if (kind == '"') {
+            if (node->types && !(node->types & S_TYPE_STRING))
+                return -1;
+            if (node->const_value
+                && !s_text_equal (node->const_value, text, len))
+                return -1;
+            if (node->enum_values) {
+                size_t n = json_array_size (node->enum_values), i = 0;
+                while (i < n
+                       && !s_text_equal (json_array_get (node->enum_values, i),
+                                         text, len))
+                    i++;
+                if (i == n)
+                    return -1;
+            }
+            if (node->has_string && s_check_string (&t->ctx, node, text, len))
+                return -1;
+        }
+        else if (json) {
+            if (node->types && !s_type_matches (node->types, json))
+                return -1;
+            if (node->const_value
+                && !s_equal (&t->ctx, node->const_value, json, 0))
+                return -1;
+            if (node->enum_values) {
+                size_t n = json_array_size (node->enum_values), i = 0;
+                while (i < n
+                       && !s_equal (&t->ctx,
+                                    json_array_get (node->enum_values, i), json,
+                                    0))
+                    i++;
+                if (i == n)
+                    return -1;
+            }
+            if (json_is_number (json) && node->has_number
+                && s_validate_number (&t->ctx, node, json))
+                return -1;
+        }
+        else {
+            unsigned type = kind == '{' ? S_TYPE_OBJECT : S_TYPE_ARRAY;
+            if ((node->types && !(node->types & type)) || node->const_value
+                || node->enum_values)
+                return -1;
+        }
+    }
+    return t->ctx.abort ? -1 : 0;
+}
+
+typedef struct {
+    char bytes [16];
+    size_t len;
+} s_header_t;
+
+static int
+s_header_write (void *data, const char *buf, size_t len)
+{
+    s_header_t *header = data;
+    assert (header->len + len <= sizeof header->bytes);
+    memcpy (header->bytes + header->len, buf, len);
+    header->len += len;
+    return 0;
+}
+
+//  A container's header is written when its count is known, by
+//  msgpack-c's packer as fy_msgpack_pack writes it, over the one byte
+//  kept for it at at; a wider one moves the body up.
+static void
+s_close (s_pass_t *t, size_t at, bool object, size_t count)
+{
+    s_header_t header = { .len = 0 };
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &header, s_header_write);
+    if (object)
+        msgpack_pack_map (&packer, count);
+    else
+        msgpack_pack_array (&packer, count);
+    if (header.len > 1) {
+        size_t body = t->out->size - at - 1;
+        msgpack_sbuffer_write (t->out, header.bytes, header.len - 1);
+        memmove (t->out->data + at + header.len, t->out->data + at + 1, body);
+    }
+    memcpy (t->out->data + at, header.bytes, header.len);
+}
+
+static bool
+s_has_key (s_pass_t *t, size_t keys, const char *name, size_t len)
+{
+    for (size_t k = keys; k < t->spans_n; k++)
+        if (t->spans [k].len == len
+            && s_same_bytes (s_span_text (t, &t->spans [k]), name, len))
+            return true;
+    return false;
+}
+
+static int
+s_value (s_pass_t *t, size_t first, size_t pending, char kind, int depth,
+         s_read_t *read);
+
+//  Push a switch's branch onto an object's uses once its members from
+//  keys on have been read: refused when a rule of it names one of them
+//  (that member was checked without it) or when it nests a switch.
+static int
+s_late (s_pass_t *t, size_t keys, s_node_t *branch, int refs)
+{
+    size_t from = t->uses_n;
+    if (s_gather (t, branch, refs, '{', true)
+        || s_check_value (t, from, '{', NULL, 0, NULL))
+        return -1;
+    for (size_t u = from; u < t->uses_n; u++)
+        for (size_t k = keys; k < t->spans_n; k++)
+            if (s_names (t, t->uses [u].node, &t->spans [k]))
+                return -1;
+    return 0;
+}
+
+//  Decide the object's unresolved switches on property key, just read
+//  as value (*undecided counts those left): 0, or -1 when it cannot be
+//  compared here (a container).
+static int
+s_switch (s_pass_t *t, size_t pending, size_t keys, const s_span_t *key,
+          const s_read_t *value, size_t *undecided)
+{
+    for (size_t p = pending; p < t->pending_n && *undecided; p++) {
+        s_node_t *item = t->pending [p].node;
+        if (t->pending [p].done || item->switch_name.len != key->len
+            || !s_same_bytes (item->switch_name.name, s_span_text (t, key),
+                              key->len))
+            continue;
+        t->pending [p].done = true;
+        --*undecided;
+        bool holds;
+        if (value->type == JSON_STRING)
+            holds =
+                s_text_equal (item->switch_value, s_span_text (t, &value->span),
+                              value->span.len);
+        else if (value->json)
+            holds = s_equal (&t->ctx, item->switch_value, value->json, 0);
+        else
+            return -1;
+        s_node_t *branch = holds ? item->then_ : item->else_;
+        if (branch && s_late (t, keys, branch, t->pending [p].refs))
+            return -1;
+    }
+    return 0;
+}
+
+//  The object rules that need all its members: the count, required and
+//  dependentRequired.
+static int
+s_check_members (s_pass_t *t, size_t first, size_t keys, size_t count)
+{
+    for (size_t u = first; u < t->uses_n; u++) {
+        s_node_t *node = t->uses [u].node;
+        if (count < node->min_properties || count > node->max_properties)
+            return -1;
+        for (size_t i = 0; i < node->required_n; i++)
+            if (!s_has_key (t, keys, node->required [i].name,
+                            node->required [i].len))
+                return -1;
+        for (size_t i = 0; i < node->dep_required_n; i++) {
+            s_dep_required_t *dep = &node->dep_required [i];
+            if (!s_has_key (t, keys, dep->name.name, dep->name.len))
+                continue;
+            for (size_t r = 0; r < dep->required_n; r++)
+                if (!s_has_key (t, keys, dep->required [r].name,
+                                dep->required [r].len))
+                    return -1;
+        }
+        bool any = node->any_of.n == 0;
+        for (size_t i = 0; i < node->any_of.n && !any; i++) {
+            s_node_t *item = node->any_of.list [i];
+            size_t r = 0;
+            while (r < item->required_n
+                   && s_has_key (t, keys, item->required [r].name,
+                                 item->required [r].len))
+                r++;
+            any = r == item->required_n;
+        }
+        if (!any)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_report (s_pass_t *t, const s_span_t *key, const s_read_t *value)
+{
+    fy_schema_member_t member = { .type = value->type };
+    if (value->type == JSON_STRING) {
+        member.text = s_span_text (t, &value->span);
+        member.len = value->span.len;
+    }
+    else if (json_is_integer (value->json))
+        member.integer = json_integer_value (value->json);
+    return t->on_member (t->arg, s_span_text (t, key), key->len, &member);
+}
+
+//  Read the next value in the container whose uses start at first: the
+//  value of member key, or an item (key NULL).
+static int
+s_child (s_pass_t *t, size_t first, const s_span_t *key, int depth,
+         s_read_t *value)
+{
+    size_t child = t->uses_n, pending = t->pending_n;
+    char kind = fy_json_reader_peek (t->reader);
+    int rc = !kind || s_gather_child (t, first, child, key, kind)
+             || s_value (t, child, pending, kind, depth + 1, value);
+    t->uses_n = child;
+    t->pending_n = pending;
+    return rc ? -1 : 0;
+}
+
+static int
+s_members (s_pass_t *t, size_t first, size_t pending, int depth,
+           size_t *count_p)
+{
+    size_t keys = t->spans_n, count = 0, undecided = t->pending_n - pending;
+    int more = fy_json_reader_enter (t->reader, '{');
+    while (more == 1) {
+        const char *name;
+        size_t len;
+        if (fy_json_reader_key (t->reader, &name, &len) || count == S_T_MEMBERS
+            || t->spans_n == S_T_SPANS || s_has_key (t, keys, name, len))
+            return -1;
+        msgpack_pack_str (&t->packer, len);
+        s_span_t key = { t->out->size, len };
+        msgpack_pack_str_body (&t->packer, name, len);
+        t->spans [t->spans_n++] = key;
+        count++;
+        s_read_t value = { .json = NULL };
+        int rc = s_child (t, first, &key, depth, &value);
+        if (!rc && depth == 0 && t->on_member)
+            rc = s_report (t, &key, &value);
+        if (!rc && undecided)
+            rc = s_switch (t, pending, keys, &key, &value, &undecided);
+        json_decref (value.json);
+        if (rc)
+            return -1;
+        more = fy_json_reader_next (t->reader);
+    }
+    if (more < 0)
+        return -1;
+    //  A switch whose property is absent holds unless it requires it.
+    for (size_t p = pending; p < t->pending_n; p++) {
+        s_node_t *item = t->pending [p].node;
+        s_node_t *branch = item->switch_required ? item->else_ : item->then_;
+        if (!t->pending [p].done && branch
+            && s_late (t, keys, branch, t->pending [p].refs))
+            return -1;
+    }
+    *count_p = count;
+    return s_check_members (t, first, keys, count);
+}
+
+//  uniqueItems over the items at spans [items, spans_n), each its bytes
+//  in the output. Strings, integers, booleans and null are equal exactly
+//  when their msgpack is; anything else is compared as s_is_unique
+//  compares it, on the values their msgpack decodes to (what the tree's
+//  way validates).
+static bool
+s_items_unique (s_pass_t *t, size_t items, bool exact)
+{
+    if (exact) {
+        for (size_t i = items; i < t->spans_n; i++)
+            for (size_t j = i + 1; j < t->spans_n; j++)
+                if (t->spans [i].len == t->spans [j].len
+                    && memcmp (s_span_text (t, &t->spans [i]),
+                               s_span_text (t, &t->spans [j]), t->spans [i].len)
+                           == 0)
+                    return false;
+        return true;
+    }
+    json_t *array = json_array ();
+    for (size_t i = items; i < t->spans_n; i++) {
+        json_t *item = fy_msgpack_decode (s_span_text (t, &t->spans [i]),
+                                          t->spans [i].len, NULL);
+        assert (item);
+        json_array_append_new (array, item);
+    }
+    bool unique = s_is_unique (&t->ctx, array);
+    json_decref (array);
+    return unique;
+}
+
+static int
+s_items (s_pass_t *t, size_t first, int depth, size_t *count_p)
+{
+    bool unique = false, exact = true;
+    for (size_t u = first; u < t->uses_n; u++)
+        unique |= t->uses [u].node->unique_items;
+    size_t items = t->spans_n, count = 0;
+    int more = fy_json_reader_enter (t->reader, '[');
+    while (more == 1) {
+        size_t at = t->out->size;
+        s_read_t value = { .json = NULL };
+        int rc = s_child (t, first, NULL, depth, &value);
+        json_decref (value.json);
+        if (!rc && unique) {
+            rc = t->spans_n == S_T_SPANS;
+            if (!rc)
+                t->spans [t->spans_n++] = (s_span_t) { at, t->out->size - at };
+            exact &= value.type != JSON_REAL && value.type != JSON_OBJECT
+                     && value.type != JSON_ARRAY;
+        }
+        if (rc)
+            return -1;
+        count++;
+        more = fy_json_reader_next (t->reader);
+    }
+    if (more < 0)
+        return -1;
+    for (size_t u = first; u < t->uses_n; u++)
+        if (count < t->uses [u].node->min_items
+            || count > t->uses [u].node->max_items)
+            return -1;
+    *count_p = count;
+    return unique && count > 1 && !s_items_unique (t, items, exact) ? -1 : 0;
+}
+
+//  An object or an array: one byte kept for its header, written by
+//  s_close once the count is known.
+static int
+s_container (s_pass_t *t, size_t first, size_t pending, char kind, int depth)
+{
+    if (depth >= S_T_DEPTH || s_check_value (t, first, kind, NULL, 0, NULL))
+        return -1;
+    size_t header = t->out->size;
+    msgpack_sbuffer_write (t->out, "", 1);
+    size_t spans = t->spans_n, count = 0;
+    int rc = kind == '{' ? s_members (t, first, pending, depth, &count)
+                         : s_items (t, first, depth, &count);
+    t->spans_n = spans;
+    if (rc == 0)
+        s_close (t, header, kind == '{', count);
+    return rc;
+}
+
+//  Read, check and write the next value, whose uses are those from first
+//  on and whose switches (an object's) those from pending on.
+static int
+s_value (s_pass_t *t, size_t first, size_t pending, char kind, int depth,
+         s_read_t *read)
+{
+    if (kind == '{' || kind == '[') {
+        read->type = kind == '{' ? JSON_OBJECT : JSON_ARRAY;
+        return s_container (t, first, pending, kind, depth);
+    }
+    if (kind == '"') {
+        const char *text;
+        size_t len;
+        if (fy_json_reader_string (t->reader, &text, &len)
+            || s_check_value (t, first, kind, text, len, NULL))
+            return -1;
+        msgpack_pack_str (&t->packer, len);
+        read->type = JSON_STRING;
+        read->span = (s_span_t) { t->out->size, len };
+        msgpack_pack_str_body (&t->packer, text, len);
+        return 0;
+    }
+    //  Numbers, true, false and null: few in an event, and read as
+    //  fy_json_loadb reads them.
+    read->json = fy_json_reader_value (t->reader);
+    if (!read->json)
+        return -1;
+    read->type = json_typeof (read->json);
+    if (s_check_value (t, first, kind, NULL, 0, read->json))
+        return -1;
+    return fy_msgpack_pack (&t->packer, read->json);
+}
+
+int
+fy_schema_transcode (fy_schema_t *self, const char *data, size_t size,
+                     msgpack_sbuffer *out, fy_schema_member_fn *on_member,
+                     void *arg)
+{
+    assert (data || size == 0);
+    assert (out);
+    //  About 14 KiB, on the stack: no allocation per event.
+    s_pass_t pass;
+    s_pass_t *t = &pass;
+    t->ctx = (s_ctx_t) { .self = self,
+                         .err = NULL,
+                         .quiet = 1,
+                         .match_options = PCRE2_NO_UTF_CHECK };
+    t->root = self ? self->root : NULL;
+    t->reader = fy_json_reader_new (data, size, NULL);
+    t->out = out;
+    msgpack_packer_init (&t->packer, out, msgpack_sbuffer_write);
+    t->on_member = on_member;
+    t->arg = arg;
+    t->uses_n = t->pending_n = t->spans_n = 0;
+    size_t start = out->size;
+    s_read_t read = { .json = NULL };
+    int rc = -1;
+    char kind = fy_json_reader_peek (t->reader);
+    if (kind && (!t->root || s_gather (t, t->root, 0, kind, false) == 0)
+        && s_value (t, 0, 0, kind, 0, &read) == 0)
+        rc = fy_json_reader_end (t->reader);
+    json_decref (read.json);
+    fy_json_reader_destroy (&t->reader);
+    if (rc)
+        out->size = start;
+    return rc;
 }

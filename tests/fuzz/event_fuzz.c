@@ -2,11 +2,13 @@
     (JSON, SNS envelope, schema) and as msgpack (what a peer could send).
     A valid event must survive JSON -> msgpack -> event -> JSON exactly,
     an event read from msgpack as it is must read as one decoded to a
-    tree first, and decoding inside an fy_json_arena (as the bridge does)
+    tree first, decoding inside an fy_json_arena (as the bridge does)
     must give the same verdict, errno, error text and msgpack as outside
-    it. */
+    it, and so must the one-pass decode (fy_event_transcode_json), whose
+    transcoder alone accepts only what the validator accepts. */
 #include "ferry/ferry.h"
 #include "codec/fy_json_arena.h"
+#include "codec/fy_schema_transcode.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -121,6 +123,58 @@ s_check_arena (const uint8_t *data, size_t size, int errnum, const char *error,
     fy_json_arena_leave (arena);
 }
 
+//  The one pass against the tree's way. fy_event_transcode_json must
+//  give the verdict, errno, error text and bytes (msgpack, id, type) of
+//  fy_event_decode_json + fy_event_encode_msgpack; and fy_schema_transcode
+//  alone, with the schema and with none, may refuse anything but must
+//  accept only what fy_json_loadb + fy_schema_validate accept, writing
+//  what fy_msgpack_encode writes for that tree.
+static void
+s_check_pass (const uint8_t *data, size_t size, int errnum, const char *error,
+              const char *packed, size_t packed_size, fy_event_t *event)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    fy_error_t err = { "" };
+    size_t pass_size = 0;
+    errno = 0;
+    int rc = fy_event_transcode_json ((const char *) data, size, s_schema (),
+                                      &out, &pass_size, &err);
+    assert (!rc == !!event);
+    if (rc) {
+        assert (errno == errnum);
+        assert (strcmp (err.text, error) == 0);
+        assert (out.size == 0);
+    }
+    else {
+        const char *id = fy_event_id (event), *type = fy_event_type (event);
+        assert (pass_size == packed_size);
+        assert (memcmp (out.data, packed, packed_size) == 0);
+        assert (out.size == packed_size + strlen (id) + strlen (type) + 2);
+        assert (strcmp (out.data + packed_size, id) == 0);
+        assert (strcmp (out.data + packed_size + strlen (id) + 1, type) == 0);
+    }
+    for (int with = 0; with < 2; with++) {
+        fy_schema_t *schema = with ? s_schema () : NULL;
+        out.size = 0;
+        if (fy_schema_transcode (schema, (const char *) data, size, &out, NULL,
+                                 NULL))
+            continue;
+        json_t *tree = fy_json_loadb ((const char *) data, size, NULL);
+        assert (tree);
+        assert (!schema || fy_schema_validate (schema, tree, NULL) == 0);
+        char *bytes = NULL;
+        size_t bytes_size = 0;
+        rc = fy_msgpack_encode (tree, &bytes, &bytes_size);
+        assert (rc == 0);
+        assert (bytes_size == out.size);
+        assert (memcmp (bytes, out.data, out.size) == 0);
+        free (bytes);
+        json_decref (tree);
+    }
+    msgpack_sbuffer_destroy (&out);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -128,8 +182,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     errno = 0;
     fy_event_t *event =
         fy_event_decode_json ((const char *) data, size, s_schema (), &err);
-    if (!event)
-        s_check_arena (data, size, errno, err.text, NULL, 0);
+    if (!event) {
+        int errnum = errno;
+        s_check_arena (data, size, errnum, err.text, NULL, 0);
+        s_check_pass (data, size, errnum, err.text, NULL, 0, NULL);
+    }
     if (event) {
         char *first = fy_event_encode_json (event);
         char *packed = NULL;
@@ -137,6 +194,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         int rc = fy_event_encode_msgpack (event, &packed, &packed_size);
         assert (rc == 0);
         s_check_arena (data, size, 0, "", packed, packed_size);
+        s_check_pass (data, size, 0, "", packed, packed_size, event);
         fy_event_t *carried =
             fy_event_decode_msgpack (packed, packed_size, &err);
         assert (carried);

@@ -287,11 +287,7 @@ int
 main (void)
 {
     plan (NO_PLAN);
-    fy_error_t err = { "" };
-    s_schema =
-        fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
-    if (!s_schema)
-        BAIL_OUT ("schema: %s", err.text);
+    s_schema = tap_events_schema ();
     size_t golden =
         tap_each_file (tap_srcpath ("tests/data/events"), ".json", s_golden);
     ok (golden >= 26, "%zu golden samples, one per type", golden);

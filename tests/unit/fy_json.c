@@ -203,6 +203,41 @@ s_values (void)
     json_decref (object);
 }
 
+//  Strings are scanned eight bytes at a time: a byte that ends a plain
+//  run (quote, backslash, control, UTF-8) at every place of a word and of
+//  the bytes after the last whole word must read as jansson reads it.
+static void
+s_word_edges (void)
+{
+    static const char *const s_specials [] = {
+        "\\\"", "\\n", "\x01", "\xc3\xa9", "\xe2\x82\xac", "\xff", "\x7f", "\""
+    };
+    size_t before = s_disagreements, cases = 0;
+    for (size_t n = 0; n < 20; n++)
+        for (size_t at = 0; at <= n; at++)
+            for (size_t k = 0; k < sizeof s_specials / sizeof *s_specials;
+                 k++) {
+                char text [64];
+                size_t len = 0;
+                text [len++] = '"';
+                for (size_t i = 0; i < n; i++) {
+                    if (i == at) {
+                        size_t special = strlen (s_specials [k]);
+                        memcpy (text + len, s_specials [k], special);
+                        len += special;
+                    }
+                    text [len++] = (char) ('a' + i % 26);
+                }
+                text [len++] = '"';
+                s_compare (text, len, "word edges");
+                cases++;
+            }
+    ok (s_disagreements == before,
+        "%zu strings with a run's end at each place of a word read as "
+        "jansson reads them",
+        cases);
+}
+
 static void
 s_depth (void)
 {
@@ -356,6 +391,7 @@ main (void)
             "the same verdict and tree as jansson on every sample event");
     s_errors ();
     s_values ();
+    s_word_edges ();
     s_depth ();
     s_reader ();
     s_dumps ();

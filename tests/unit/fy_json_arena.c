@@ -169,11 +169,7 @@ s_foreign_allocator (void)
 static void
 s_samples (void)
 {
-    fy_error_t err = { "" };
-    s_schema =
-        fy_schema_load (tap_srcpath ("schemas/events.schema.json"), &err);
-    if (!s_schema)
-        BAIL_OUT ("schema: %s", err.text);
+    s_schema = tap_events_schema ();
     size_t files =
         tap_each_file (tap_srcpath ("tests/data/events"), ".json", s_file);
     files += tap_each_file (tap_srcpath ("tests/data/events/invalid"), ".json",
