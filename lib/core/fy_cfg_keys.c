@@ -366,7 +366,8 @@ static const fy_cfg_key_t s_notify_keys [] = {
       "the broker's endpoint ferry-notify connects to", NULL, 0, 0, NULL },
     { "concurrency", FY_CFG_INT, "64", FY_CFG_RESTART,
       "most notifications one process holds at once: sending, or waiting for a "
-      "retry or for its provider's rate",
+      "retry or for its provider's rate; and the most connections it opens to "
+      "one provider's host (more sends wait inside curl for one)",
       NULL, 1, 10000, NULL },
     { "credit", FY_CFG_INT, "256", FY_CFG_RESTART,
       "most deliveries and requests held at once", NULL, 1, 1000000, NULL },

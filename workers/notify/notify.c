@@ -670,7 +670,19 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
             goto fail;
         }
     }
-    self->http = fy_http_client_new (NULL, err);
+    //  Events start their sends as they come, up to notify.credit of
+    //  them, beyond notify.concurrency. With more transfers to a host than
+    //  the pool keeps, curl closed a connection after each message (QUIT,
+    //  waiting for the 221) and opened one for the next: a connection per
+    //  e-mail, most of the SMTP server's work. At most concurrency
+    //  connections to one host, all kept: the rest wait inside curl for
+    //  one to be free, and every message after the first on a connection
+    //  is only MAIL FROM, RCPT TO, DATA.
+    fy_http_client_options_t http_options;
+    fy_http_client_options_default (&http_options);
+    http_options.max_idle = (long) self->concurrency;
+    http_options.max_per_host = (long) self->concurrency;
+    self->http = fy_http_client_new (&http_options, err);
     if (!self->http)
         goto fail;
     self->providers =
