@@ -143,7 +143,7 @@ s_rule_parse (json_t *rule, size_t n, s_rule_t *out, fy_error_t *err)
         out->channel = fy_xstrdup (channel);
         out->template_name = fy_xstrdup (template_name);
         out->category = s_dup (category);
-        out->locale = fy_xstrdup (locale ? locale : "en");
+        out->locale = s_dup (locale);
         out->locale_from = s_dup (locale_from);
         out->recipient = json_incref (recipient);
         return 0;

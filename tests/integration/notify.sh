@@ -299,6 +299,14 @@ is "$(field "$(mails "opt.$tag@example.com")" 'len(m)')" 0 \
 is "$(q "SELECT status FROM notify.deliveries WHERE recipient->>'email' = 'opt.$tag@example.com'")" \
     suppressed "recorded suppressed"
 
+#  wait_sent ID: until delivery ID is sent, 5 s at most.
+wait_sent () {
+    for _ in $(seq 50); do
+        [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$1'")" = sent ] &&
+            return
+        sleep 0.1
+    done
+}
 #  5b. Quiet hours around now: held until they end, then sent by the
 #  sweep (their end is brought forward in the ledger); a critical
 #  category at once.
@@ -317,24 +325,52 @@ is "$(field "$(cat "$tmp/body")" 'm["status"]')" held "inside quiet hours: held"
 api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"category\": \"security\", \"recipient\": {\"email\": \"crit.$tag@example.com\", \"userId\": \"$quiet\"}, \"data\": {\"company\": \"Q\"}}" \
     "$url/notifications/send" > /dev/null
 crit=$(field "$(cat "$tmp/body")" 'm["id"]')
-for _ in $(seq 50); do
-    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$crit'")" = sent ] &&
-        break
-    sleep 0.1
-done
+wait_sent "$crit"
 is "$(field "$(mails "crit.$tag@example.com")" 'len(m)')" 1 \
     "a critical one is sent at once"
 sleep 0.5
 is "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" held \
     "the other one waits"
 q "UPDATE notify.deliveries SET not_before = now() WHERE id = '$held'" >/dev/null
-for _ in $(seq 50); do
-    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" = sent ] &&
-        break
-    sleep 0.1
-done
+wait_sent "$held"
 is "$(field "$(mails "quiet.$tag@example.com")" 'len(m)')" 1 \
     "sent by the sweep when the quiet hours end"
+
+#  5c. Neither a locale nor a time zone given: the directory's. A user
+#  whose directory entry says fr-CA and Asia/Kolkata (UTC+5:30) gets the
+#  French welcome, and quiet hours around now there (not now in UTC) hold
+#  the e-mail; with a zone PostgreSQL does not know, UTC.
+local_user=$(newid)
+event "$tmp/local.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$local_user\", \"email\": \"local.$tag@example.com\", \"firstName\": \"Lou\", \"lastName\": \"Roy\", \"roles\": [\"employee\"], \"locale\": \"fr-CA\", \"timezone\": \"Asia/Kolkata\", \"sendWelcome\": false}"
+send_ok "$tmp/local.json" \
+    "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created (fr-CA, Asia/Kolkata) ACKed"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+local_id=$(field "$(cat "$tmp/body")" 'm["id"]')
+wait_sent "$local_id"
+is "$(q "SELECT status || ' ' || locale FROM notify.deliveries WHERE id = '$local_id'")" \
+    "sent fr-CA" "no locale in the call: the directory's"
+got=$(mails "local.$tag@example.com")
+[[ "$(field "$got" 'm[0]["headers"]["x-ferry-template"]')" == user.welcome.fr@* ]]
+ok $? "rendered from user.welcome.fr"
+hours=$(python3 -c 'import datetime as d
+n = d.datetime.now(d.timezone.utc) + d.timedelta(hours=5, minutes=30)
+print((n - d.timedelta(hours=1)).strftime("%H:%M"),
+      (n + d.timedelta(hours=1)).strftime("%H:%M"))')
+code=$(api -X PUT -d "{\"quietHours\": {\"start\": \"${hours% *}\", \"end\": \"${hours#* }\"}}" \
+       "$url/notifications/preferences/$local_user")
+is "$code" 200 "PUT quiet hours around now in Kolkata ($hours), no zone"
+is "$(field "$(cat "$tmp/body")" 'm["timezone"]')" None "  kept without a zone"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+is "$(field "$(cat "$tmp/body")" 'm["status"]')" held \
+    "quiet hours in the directory's zone: held"
+q "UPDATE notify.directory SET profile = profile || '{\"timezone\": \"Mars/Olympus\"}' WHERE user_id = '$local_user'" >/dev/null
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+is "$(field "$(cat "$tmp/body")" 'm["status"] != "held"')" True \
+    "an unknown zone in the directory: UTC, where it is not quiet"
 
 #  6. A template that does not exist: failed at once, to the DLQ.
 requested "$tmp/bad.json" "bad.$tag@example.com" no.such en
