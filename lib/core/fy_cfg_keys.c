@@ -365,9 +365,9 @@ static const fy_cfg_key_t s_notify_keys [] = {
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
       "the broker's endpoint ferry-notify connects to", NULL, 0, 0, NULL },
     { "concurrency", FY_CFG_INT, "64", FY_CFG_RESTART,
-      "most notifications one process holds at once: sending, or waiting for a "
-      "retry or for its provider's rate; and the most connections it opens to "
-      "one provider's host (more sends wait inside curl for one)",
+      "most notifications one process has with a provider at once (more wait "
+      "for a place) and claims from the ledger at once; and the most "
+      "connections it opens to one provider's host",
       NULL, 1, 10000, NULL },
     { "credit", FY_CFG_INT, "256", FY_CFG_RESTART,
       "most deliveries and requests held at once", NULL, 1, 1000000, NULL },

@@ -400,6 +400,37 @@ api "$url/notifications/metrics" > /dev/null
 grep -q '^ferry_notify_deliveries_total{status="sent"} [1-9]' "$tmp/body"
 ok $? "ferry_notify_deliveries_total counts what was sent"
 
+#  7b. However many events come at once (notify.credit, 256), no more
+#  than notify.concurrency (64) notifications are with a provider at a
+#  time (the bound of doc/notify.md's one window): the rest wait for a
+#  place. ferry_notify_sending, sampled while 1,500 go.
+python3 - "$company" "$tag" > "$tmp/many.ndjson" <<'PY'
+import json, sys, uuid
+company, tag = sys.argv[1:3]
+for i in range(1500):
+    print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
+        "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+        "companyId": company, "payload": {"channel": "email",
+        "recipient": {"email": "many%d.%s@example.com" % (i, tag)},
+        "template": "user.welcome", "locale": "en", "data": {"company": "M"}}}))
+PY
+"$ctl" send --broker "$endpoint" --timeout-ms 120000 "$tmp/many.ndjson" \
+    > "$tmp/many.out" 2>&1 &
+many_pid=$!
+most=0
+while kill -0 $many_pid 2>/dev/null; do
+    api "$url/notifications/metrics" > /dev/null
+    now=$(sed -n 's/^ferry_notify_sending \([0-9]*\).*/\1/p' "$tmp/body")
+    [ "${now:-0}" -gt "$most" ] && most=$now
+    sleep 0.02
+done
+wait $many_pid
+is "$(tail -n 1 "$tmp/many.out")" \
+    "sent 1500, acked 1500, nacked 0 (retryable 0), invalid 0" \
+    "1,500 events at once, each ACKed once sent"
+[ "$most" -gt 0 ] && [ "$most" -le 64 ]
+ok $? "at most 64 with the provider at once (saw $most)"
+
 #  8. SIGTERM: a clean stop.
 kill -TERM $notify_pid
 wait $notify_pid

@@ -78,6 +78,7 @@ s_job_start (notify_t *self, fy_ledger_job_t *claimed, notify_origin_t *origin)
     job->origin = origin;
     job->timer = -1;
     fy_list_init (&job->node);
+    fy_list_init (&job->wait);
     fy_list_push_back (&self->jobs, &job->node);
     self->held++;
     if (origin)
@@ -131,10 +132,13 @@ notify_job_destroy (notify_job_t **job_p)
     notify_t *self = job->owner;
     if (job->timer >= 0)
         zloop_timer_end (fy_worker_loop (self->worker), job->timer);
+    if (job->waiting)
+        fy_list_unlink (&job->wait);
     if (job->sending) {
         for (size_t i = 0; i < job->call_count; i++)
             notify_provider_cancel (job->provider, job->calls [i]);
         self->sending--;
+        notify_send_waiting (self);
     }
     notify_token_cancel (job->token);
     notify_rendered_free (&job->rendered);
@@ -625,6 +629,7 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
         goto fail;
     }
     fy_list_init (&self->jobs);
+    fy_list_init (&self->waiting);
     s_metrics_new (self);
     self->concurrency = (size_t) fy_cfg_int (cfg, "notify", "concurrency");
     self->max_attempts = (int) fy_cfg_int (cfg, "notify", "max_attempts");
@@ -670,14 +675,13 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
             goto fail;
         }
     }
-    //  Events start their sends as they come, up to notify.credit of
-    //  them, beyond notify.concurrency. With more transfers to a host than
-    //  the pool keeps, curl closed a connection after each message (QUIT,
-    //  waiting for the 221) and opened one for the next: a connection per
-    //  e-mail, most of the SMTP server's work. At most concurrency
-    //  connections to one host, all kept: the rest wait inside curl for
-    //  one to be free, and every message after the first on a connection
-    //  is only MAIL FROM, RCPT TO, DATA.
+    //  At most concurrency notifications are with a provider (the rest
+    //  wait in notify.waiting), so at most as many connections to one
+    //  host, all kept: curl closes a connection when the pool is full,
+    //  and with a pool smaller than the transfers it closed one after
+    //  each message (QUIT, waiting for the 221) and opened one for the
+    //  next. Kept, an SMTP connection carries message after message:
+    //  MAIL FROM, RCPT TO, DATA.
     fy_http_client_options_t http_options;
     fy_http_client_options_default (&http_options);
     http_options.max_idle = (long) self->concurrency;
