@@ -65,7 +65,8 @@ static const fy_cfg_key_t s_broker_keys [] = {
       "review.*,feedback.*,one_on_one.* auth:user.login,user.logout,"
       "user.password_changed,user.deactivated,auth.token_revoked,"
       "auth.session_revoked notify:notification.*,review.assigned,"
-      "goal.completed,feedback.given,user.created,user.updated",
+      "goal.completed,feedback.given,user.created,user.updated,"
+      "user.manager_changed",
       FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",

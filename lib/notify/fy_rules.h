@@ -10,7 +10,9 @@
                          "name": "payload.reviewerName"}}]}
 
     A recipient's values are paths into the event (dot-separated keys:
-    "payload.reviewerEmail"); localeFrom may name a path too, locale is
+    "payload.reviewerEmail"); managerOf, instead of userId, names a user
+    whose manager (in ferry-notify's recipient directory) is the
+    recipient (goal.completed: "payload.ownerId"). localeFrom may name a path too, locale is
     the fallback (none by default: then ferry-notify renders in the
     recipient directory's locale, else en). ferry-notify loads it at start and on
     SIGHUP (a file that does not load keeps the old rules), and

@@ -72,7 +72,7 @@ is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 start_broker 8980 \
-    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given"
+    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given,goal.completed"
 cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
 start_notify () {
     "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
@@ -197,6 +197,11 @@ ok $? "SIGHUP with a broken file keeps the 3 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
+#  The shipped goal.completed rule, by e-mail (no event brings push device
+#  tokens): 4c reads it back.
+for rule in rules["rules"]:
+    if rule["name"] == "goal_completed":
+        rule["channel"] = "email"
 rules["rules"].append({"name": "welcome", "event": "user.created",
     "channel": "email", "template": "user.welcome", "category": "user",
     "localeFrom": "payload.locale",
@@ -279,6 +284,55 @@ api "$url/notifications/metrics" > /dev/null
 grep -q '^ferry_notify_unknown_recipients_total 1$' "$tmp/body" &&
     grep -q '^ferry_notify_directory_updates_total 5$' "$tmp/body"
 ok $? "counted: one unknown recipient, five directory updates"
+#  goal.completed goes to the owner's manager (the shipped rule's
+#  recipient.managerOf), as the directory names them: from user.created,
+#  then user.manager_changed; a user without one fails for good.
+boss=$(newid)
+boss2=$(newid)
+owner=$(newid)
+loner=$(newid)
+for who in "$boss boss" "$boss2 boss2" "$loner loner"; do
+    read -r uid name <<<"$who"
+    event "$tmp/u.json" user.created 2026-12-01T09:00:00.000Z \
+        "{\"userId\": \"$uid\", \"email\": \"$name.$tag@example.com\", \"firstName\": \"$name\", \"lastName\": \"B\", \"roles\": [\"manager\"], \"locale\": \"en\", \"sendWelcome\": false}"
+    send_ok "$tmp/u.json" \
+        "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created ($name) ACKed"
+done
+#  goals TO: the goal.completed e-mails TO got (the welcome rule of 4b
+#  sent each a welcome too).
+goals () {
+    mails "$1" | python3 -c 'import json,sys; print(len([x for x in json.load(sys.stdin) if x["subject"] == "Goal completed: achieved"]))'
+}
+event "$tmp/u.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$owner\", \"email\": \"owner.$tag@example.com\", \"firstName\": \"Otto\", \"lastName\": \"O\", \"roles\": [\"employee\"], \"locale\": \"en\", \"managerId\": \"$boss\", \"sendWelcome\": false}"
+send_ok "$tmp/u.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created (with a manager) ACKed"
+#  goal FILE OWNER: goal.completed of a goal OWNER had.
+goal () {
+    event "$1" goal.completed 2026-12-01T12:00:00.000Z \
+        "{\"goalId\": \"$(newid)\", \"ownerId\": \"$2\", \"completedAt\": \"2026-12-01T12:00:00.000Z\", \"finalProgress\": 100, \"outcome\": \"achieved\"}"
+}
+goal "$tmp/g1.json" "$owner"
+send_ok "$tmp/g1.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "goal.completed ACKed once sent"
+is "$(goals "boss.$tag@example.com")" 1 "the manager got it"
+is "$(q "SELECT user_id FROM notify.deliveries WHERE idempotency_key = '$(field "$(cat "$tmp/g1.json")" 'm["id"]'):goal_completed'")" \
+    "$boss" "recorded for the manager (their preferences apply)"
+event "$tmp/mc.json" user.manager_changed 2026-12-01T13:00:00.000Z \
+    "{\"userId\": \"$owner\", \"previousManagerId\": \"$boss\", \"managerId\": \"$boss2\"}"
+send_ok "$tmp/mc.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.manager_changed ACKed"
+goal "$tmp/g2.json" "$owner"
+send_ok "$tmp/g2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a second goal.completed ACKed once sent"
+is "$(goals "boss2.$tag@example.com") $(goals "boss.$tag@example.com") $(goals "owner.$tag@example.com")" \
+    "1 1 0" "it went to the new manager (and none to the owner)"
+goal "$tmp/g3.json" "$loner"
+send_ok "$tmp/g3.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "goal.completed of a user without a manager: NACKed for good"
+is "$(q "SELECT status || ' ' || last_error FROM notify.deliveries WHERE idempotency_key = '$(field "$(cat "$tmp/g3.json")" 'm["id"]'):goal_completed'")" \
+    "failed no_manager: user $loner has no manager in the recipient directory" \
+    "failed with the reason"
 
 #  5. Preferences: an opted-out user gets nothing; critical cannot be.
 code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \

@@ -295,6 +295,17 @@ s_resolve_recipient (notify_job_t *job)
                                                      : NULL;
     const char *user =
         json_string_value (json_object_get (recipient, "userId"));
+    const char *managed =
+        json_string_value (json_object_get (recipient, "managerOf"));
+    if (!user && managed) {
+        //  Left by s_managers: the directory named no manager.
+        fy_metric_inc (self->unknown_recipients);
+        s_fail (job, false,
+                "no_manager: user %s has no manager in the recipient "
+                "directory",
+                managed);
+        return -1;
+    }
     if (!key || !user || json_object_get (recipient, key))
         return 0;
     fy_error_t err = { "" };
