@@ -65,7 +65,8 @@ static const fy_cfg_key_t s_broker_keys [] = {
       "review.*,feedback.*,one_on_one.* auth:user.login,user.logout,"
       "user.password_changed,user.deactivated,auth.token_revoked,"
       "auth.session_revoked notify:notification.*,review.assigned,"
-      "goal.completed,feedback.given,user.created,user.updated",
+      "goal.completed,feedback.given,user.created,user.updated,"
+      "user.manager_changed",
       FY_CFG_RELOAD,
       "service:pattern[,pattern...] entries separated by spaces; an event "
       "goes to every service with a matching pattern",
@@ -371,8 +372,9 @@ static const fy_cfg_key_t s_notify_keys [] = {
     { "broker", FY_CFG_STR, "tcp://127.0.0.1:5570", FY_CFG_RESTART,
       "the broker's endpoint ferry-notify connects to", NULL, 0, 0, NULL },
     { "concurrency", FY_CFG_INT, "64", FY_CFG_RESTART,
-      "most notifications one process holds at once: sending, or waiting for a "
-      "retry or for its provider's rate",
+      "most notifications one process has with a provider at once (more wait "
+      "for a place) and claims from the ledger at once; and the most "
+      "connections it opens to one provider's host",
       NULL, 1, 10000, NULL },
     { "credit", FY_CFG_INT, "256", FY_CFG_RESTART,
       "most deliveries and requests held at once", NULL, 1, 1000000, NULL },

@@ -21,9 +21,9 @@ struct fy_rules {
 
 static const char *const s_channels [] = { "email", "sms", "push", "in_app",
                                            NULL };
-static const char *const s_recipient_keys [] = { "userId", "email",
-                                                 "phone",  "deviceTokens",
-                                                 "name",   NULL };
+static const char *const s_recipient_keys [] = {
+    "userId", "managerOf", "email", "phone", "deviceTokens", "name", NULL
+};
 static const char *const s_rule_keys [] = {
     "name",   "event",      "channel",   "template", "category",
     "locale", "localeFrom", "recipient", NULL
@@ -119,13 +119,19 @@ s_rule_parse (json_t *rule, size_t n, s_rule_t *out, fy_error_t *err)
     else if (!json_is_object (recipient) || json_object_size (recipient) == 0)
         fy_error_set (err, "rule '%s': recipient must be an object of paths",
                       name);
+    else if (json_object_get (recipient, "managerOf")
+             && json_object_get (recipient, "userId"))
+        fy_error_set (err,
+                      "rule '%s': recipient.managerOf names the user's "
+                      "manager as the recipient: not with recipient.userId",
+                      name);
     else {
         json_object_foreach (recipient, key, value)
         {
             if (!s_in (key, s_recipient_keys)) {
                 fy_error_set (err,
                               "rule '%s': recipient.%s is not one of userId, "
-                              "email, phone, deviceTokens, name",
+                              "managerOf, email, phone, deviceTokens, name",
                               name, key);
                 return -1;
             }
@@ -143,7 +149,7 @@ s_rule_parse (json_t *rule, size_t n, s_rule_t *out, fy_error_t *err)
         out->channel = fy_xstrdup (channel);
         out->template_name = fy_xstrdup (template_name);
         out->category = s_dup (category);
-        out->locale = fy_xstrdup (locale ? locale : "en");
+        out->locale = s_dup (locale);
         out->locale_from = s_dup (locale_from);
         out->recipient = json_incref (recipient);
         return 0;

@@ -10,8 +10,11 @@
                          "name": "payload.reviewerName"}}]}
 
     A recipient's values are paths into the event (dot-separated keys:
-    "payload.reviewerEmail"); localeFrom may name a path too, locale is
-    the fallback ("en" by default). ferry-notify loads it at start and on
+    "payload.reviewerEmail"); managerOf, instead of userId, names a user
+    whose manager (in ferry-notify's recipient directory) is the
+    recipient (goal.completed: "payload.ownerId"). localeFrom may name a path too, locale is
+    the fallback (none by default: then ferry-notify renders in the
+    recipient directory's locale, else en). ferry-notify loads it at start and on
     SIGHUP (a file that does not load keeps the old rules), and
     `ferryctl notify rules check FILE` validates one. */
 #ifndef FY_RULES_H_INCLUDED
@@ -51,7 +54,7 @@ typedef struct {
     const char *channel;
     const char *template_name;
     const char *category;       //  NULL for none
-    const char *locale;
+    const char *locale;         //  NULL for none
     json_t *recipient;
 } fy_rules_match_t;
 

@@ -152,32 +152,37 @@ s_compile (s_loader_t *loader, const char *relative, const char *text,
     return template;
 }
 
-//  The next partial named: its most specific locale variant, if any.
+//  The next partial named: its most specific locale variant, if any, in
+//  partials/, else in layouts/.
 static int
 s_load_partial (s_loader_t *loader, const char *name)
 {
+    static const char *const folders [] = { "partials", "layouts" };
     char locale [S_MAX_LOCALE + 1];
     snprintf (locale, sizeof locale, "%s", loader->locale);
     int rc = 0;
     do {
-        char *relative = fy_xasprintf ("partials/%s%s%s.mustache", name,
-                                       *locale ? "." : "", locale);
-        size_t len = 0;
-        char *text = s_read (loader, relative, &len);
-        if (text) {
-            fy_template_t *template = s_compile (loader, relative, text, len);
-            if (template)
-                fy_template_partials_insert (loader->set->partials, name,
-                                             &template);
-            else
+        for (size_t i = 0; i < 2; i++) {
+            char *relative = fy_xasprintf ("%s/%s%s%s.mustache", folders [i],
+                                           name, *locale ? "." : "", locale);
+            size_t len = 0;
+            char *text = s_read (loader, relative, &len);
+            if (text) {
+                fy_template_t *template =
+                    s_compile (loader, relative, text, len);
+                if (template)
+                    fy_template_partials_insert (loader->set->partials, name,
+                                                 &template);
+                else
+                    rc = -1;
+            }
+            else if (errno != ENOENT)
                 rc = -1;
+            free (text);
+            free (relative);
+            if (text || rc)
+                return rc;
         }
-        else if (errno != ENOENT)
-            rc = -1;
-        free (text);
-        free (relative);
-        if (text || rc)
-            return rc;
     } while (s_locale_cut (locale));
     return 0;  //  None: renders as nothing, or fails strict
 }

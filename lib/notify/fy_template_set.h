@@ -12,7 +12,8 @@
         DIR/NAME.fr-CA/...
         DIR/partials/P.mustache        shared partials and layouts
         DIR/partials/P.fr.mustache     ({{> P}}, {{#> P}}, {{< P}}),
-                                       with their own locale variants
+        DIR/layouts/P.mustache         with their own locale variants;
+                                       partials/ first, then layouts/
 
     A locale picks the first variant directory that exists, cutting the
     locale at its last '-' or '_' each time: welcome.fr-CA, welcome.fr,

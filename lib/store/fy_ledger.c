@@ -93,7 +93,8 @@ static const char s_record_sql [] =
     "claimed_by, claimed_until) "
     "SELECT r.id, r.key, r.event_id, $2::uuid, r.company_id, r.user_id, "
     "r.channel, r.recipient, r.category, coalesce(r.critical, false), "
-    "r.template, r.locale, r.data, "
+    "r.template, coalesce(r.locale, notify.directory_locale(r.user_id), "
+    "'en'), r.data, "
     "CASE WHEN c.claim THEN 'sending' ELSE d.status END, "
     "coalesce(q.until, r.not_before, now()), "
     "CASE WHEN c.claim THEN 1 ELSE 0 END, "
@@ -137,7 +138,7 @@ s_items_json (json_t *rows, const char *event_id, const fy_ledger_item_t *items,
         fy_uuid_generate (ids [i]);
         json_t *data = item->data ? json_incref (item->data) : json_object ();
         json_t *row = json_pack (
-            "{s:s, s:s, s:s, s:O, s:b, s:s, s:s, s:o}", "id", ids [i], "key",
+            "{s:s, s:s, s:s, s:O, s:b, s:s, s:s?, s:o}", "id", ids [i], "key",
             item->key, "channel", item->channel, "recipient", item->recipient,
             "critical", item->critical, "template", item->template_name,
             "locale", item->locale, "data", data);
@@ -691,8 +692,8 @@ fy_ledger_preferences (fy_store_t *store, const char *user_id, fy_error_t *err)
         user_id, "preferences", err);
     if (prefs || errno != ENOENT)
         return prefs;
-    return json_pack ("{s:s, s:{}, s:s, s:n}", "userId", user_id, "optOut",
-                      "timezone", "UTC", "quietHours");
+    return json_pack ("{s:s, s:{}, s:n, s:n}", "userId", user_id, "optOut",
+                      "timezone", "quietHours");
 }
 
 int
@@ -703,14 +704,15 @@ fy_ledger_preferences_put (fy_store_t *store, const char *user_id,
 {
     assert (store && user_id && opt_out);
     char *opt = fy_json_dumps (opt_out, 0, NULL);
-    const char *values [] = { user_id, opt, zone ? zone : "UTC", quiet_start,
-                              quiet_end };
+    const char *values [] = { user_id, opt, zone, quiet_start, quiet_end };
     //  The zone is checked by using it: an unknown one is SQLSTATE 22023.
+    //  None (NULL): the recipient directory's, else UTC (sql/0015).
     int rc = s_do (
         store,
         "INSERT INTO notify.preferences (user_id, opt_out, timezone, "
         "quiet_start, quiet_end) SELECT $1::uuid, $2::jsonb, $3, $4::time, "
-        "$5::time WHERE (now() AT TIME ZONE $3) IS NOT NULL "
+        "$5::time WHERE $3::text IS NULL OR (now() AT TIME ZONE $3) IS NOT "
+        "NULL "
         "ON CONFLICT (user_id) DO UPDATE SET opt_out = excluded.opt_out, "
         "timezone = excluded.timezone, quiet_start = excluded.quiet_start, "
         "quiet_end = excluded.quiet_end, updated_at = now()",

@@ -48,7 +48,7 @@ typedef struct {
     const char *category;       //  NULL for none
     bool critical;              //  never suppressed nor held
     const char *template_name;
-    const char *locale;
+    const char *locale;         //  NULL: the recipient directory's, else en
     json_t *data;
     int64_t not_before_ms;      //  epoch ms; 0: now
 } fy_ledger_item_t;
@@ -199,13 +199,14 @@ json_t *
 fy_ledger_batch (fy_store_t *store, const char *id, fy_error_t *err);
 
 //  User user_id's preferences: {"userId", "optOut": {channel: [category,
-//  ...]}, "timezone", "quietHours": {"start": "22:00", "end": "07:00"} or
-//  null}; the defaults when none are stored.
+//  ...]}, "timezone" (null when none was given), "quietHours": {"start":
+//  "22:00", "end": "07:00"} or null}; the defaults when none are stored.
 json_t *
 fy_ledger_preferences (fy_store_t *store, const char *user_id, fy_error_t *err);
 
 //  Store user_id's preferences: opt_out an object of arrays of category
-//  strings by channel, zone an IANA zone name (NULL: UTC), quiet start
+//  strings by channel, zone an IANA zone name (NULL: the recipient
+//  directory's when it has one PostgreSQL knows, else UTC), quiet start
 //  and end "HH:MM" (both NULL for none). EINVAL when the database refuses
 //  the zone or a time.
 int

@@ -72,7 +72,7 @@ is "$(wc -l < "$tmp/out")" 1 "with one line: $(head -c 120 "$tmp/out")"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 start_broker 8980 \
-    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given"
+    --set "broker.routes=notify:notification.*,review.*,user.*,feedback.given,goal.completed"
 cp "$FERRY_SRCDIR/contrib/notify.rules.json" "$tmp/rules.json"
 start_notify () {
     "$notify" --set notify.broker="$endpoint" --set notify.smtp_starttls=none \
@@ -197,6 +197,11 @@ ok $? "SIGHUP with a broken file keeps the 3 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
+#  The shipped goal.completed rule, by e-mail (no event brings push device
+#  tokens): 4c reads it back.
+for rule in rules["rules"]:
+    if rule["name"] == "goal_completed":
+        rule["channel"] = "email"
 rules["rules"].append({"name": "welcome", "event": "user.created",
     "channel": "email", "template": "user.welcome", "category": "user",
     "localeFrom": "payload.locale",
@@ -279,6 +284,55 @@ api "$url/notifications/metrics" > /dev/null
 grep -q '^ferry_notify_unknown_recipients_total 1$' "$tmp/body" &&
     grep -q '^ferry_notify_directory_updates_total 5$' "$tmp/body"
 ok $? "counted: one unknown recipient, five directory updates"
+#  goal.completed goes to the owner's manager (the shipped rule's
+#  recipient.managerOf), as the directory names them: from user.created,
+#  then user.manager_changed; a user without one fails for good.
+boss=$(newid)
+boss2=$(newid)
+owner=$(newid)
+loner=$(newid)
+for who in "$boss boss" "$boss2 boss2" "$loner loner"; do
+    read -r uid name <<<"$who"
+    event "$tmp/u.json" user.created 2026-12-01T09:00:00.000Z \
+        "{\"userId\": \"$uid\", \"email\": \"$name.$tag@example.com\", \"firstName\": \"$name\", \"lastName\": \"B\", \"roles\": [\"manager\"], \"locale\": \"en\", \"sendWelcome\": false}"
+    send_ok "$tmp/u.json" \
+        "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created ($name) ACKed"
+done
+#  goals TO: the goal.completed e-mails TO got (the welcome rule of 4b
+#  sent each a welcome too).
+goals () {
+    mails "$1" | python3 -c 'import json,sys; print(len([x for x in json.load(sys.stdin) if x["subject"] == "Goal completed: achieved"]))'
+}
+event "$tmp/u.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$owner\", \"email\": \"owner.$tag@example.com\", \"firstName\": \"Otto\", \"lastName\": \"O\", \"roles\": [\"employee\"], \"locale\": \"en\", \"managerId\": \"$boss\", \"sendWelcome\": false}"
+send_ok "$tmp/u.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.created (with a manager) ACKed"
+#  goal FILE OWNER: goal.completed of a goal OWNER had.
+goal () {
+    event "$1" goal.completed 2026-12-01T12:00:00.000Z \
+        "{\"goalId\": \"$(newid)\", \"ownerId\": \"$2\", \"completedAt\": \"2026-12-01T12:00:00.000Z\", \"finalProgress\": 100, \"outcome\": \"achieved\"}"
+}
+goal "$tmp/g1.json" "$owner"
+send_ok "$tmp/g1.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "goal.completed ACKed once sent"
+is "$(goals "boss.$tag@example.com")" 1 "the manager got it"
+is "$(q "SELECT user_id FROM notify.deliveries WHERE idempotency_key = '$(field "$(cat "$tmp/g1.json")" 'm["id"]'):goal_completed'")" \
+    "$boss" "recorded for the manager (their preferences apply)"
+event "$tmp/mc.json" user.manager_changed 2026-12-01T13:00:00.000Z \
+    "{\"userId\": \"$owner\", \"previousManagerId\": \"$boss\", \"managerId\": \"$boss2\"}"
+send_ok "$tmp/mc.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "user.manager_changed ACKed"
+goal "$tmp/g2.json" "$owner"
+send_ok "$tmp/g2.json" "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" \
+    "a second goal.completed ACKed once sent"
+is "$(goals "boss2.$tag@example.com") $(goals "boss.$tag@example.com") $(goals "owner.$tag@example.com")" \
+    "1 1 0" "it went to the new manager (and none to the owner)"
+goal "$tmp/g3.json" "$loner"
+send_ok "$tmp/g3.json" "sent 1, acked 0, nacked 1 (retryable 0), invalid 0" \
+    "goal.completed of a user without a manager: NACKed for good"
+is "$(q "SELECT status || ' ' || last_error FROM notify.deliveries WHERE idempotency_key = '$(field "$(cat "$tmp/g3.json")" 'm["id"]'):goal_completed'")" \
+    "failed no_manager: user $loner has no manager in the recipient directory" \
+    "failed with the reason"
 
 #  5. Preferences: an opted-out user gets nothing; critical cannot be.
 code=$(api -X PUT -d '{"optOut": {"email": ["user"]}, "timezone": "Europe/Paris"}' \
@@ -299,6 +353,14 @@ is "$(field "$(mails "opt.$tag@example.com")" 'len(m)')" 0 \
 is "$(q "SELECT status FROM notify.deliveries WHERE recipient->>'email' = 'opt.$tag@example.com'")" \
     suppressed "recorded suppressed"
 
+#  wait_sent ID: until delivery ID is sent, 5 s at most.
+wait_sent () {
+    for _ in $(seq 50); do
+        [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$1'")" = sent ] &&
+            return
+        sleep 0.1
+    done
+}
 #  5b. Quiet hours around now: held until they end, then sent by the
 #  sweep (their end is brought forward in the ledger); a critical
 #  category at once.
@@ -317,24 +379,52 @@ is "$(field "$(cat "$tmp/body")" 'm["status"]')" held "inside quiet hours: held"
 api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"category\": \"security\", \"recipient\": {\"email\": \"crit.$tag@example.com\", \"userId\": \"$quiet\"}, \"data\": {\"company\": \"Q\"}}" \
     "$url/notifications/send" > /dev/null
 crit=$(field "$(cat "$tmp/body")" 'm["id"]')
-for _ in $(seq 50); do
-    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$crit'")" = sent ] &&
-        break
-    sleep 0.1
-done
+wait_sent "$crit"
 is "$(field "$(mails "crit.$tag@example.com")" 'len(m)')" 1 \
     "a critical one is sent at once"
 sleep 0.5
 is "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" held \
     "the other one waits"
 q "UPDATE notify.deliveries SET not_before = now() WHERE id = '$held'" >/dev/null
-for _ in $(seq 50); do
-    [ "$(q "SELECT status FROM notify.deliveries WHERE id = '$held'")" = sent ] &&
-        break
-    sleep 0.1
-done
+wait_sent "$held"
 is "$(field "$(mails "quiet.$tag@example.com")" 'len(m)')" 1 \
     "sent by the sweep when the quiet hours end"
+
+#  5c. Neither a locale nor a time zone given: the directory's. A user
+#  whose directory entry says fr-CA and Asia/Kolkata (UTC+5:30) gets the
+#  French welcome, and quiet hours around now there (not now in UTC) hold
+#  the e-mail; with a zone PostgreSQL does not know, UTC.
+local_user=$(newid)
+event "$tmp/local.json" user.created 2026-12-01T09:00:00.000Z \
+    "{\"userId\": \"$local_user\", \"email\": \"local.$tag@example.com\", \"firstName\": \"Lou\", \"lastName\": \"Roy\", \"roles\": [\"employee\"], \"locale\": \"fr-CA\", \"timezone\": \"Asia/Kolkata\", \"sendWelcome\": false}"
+send_ok "$tmp/local.json" \
+    "sent 1, acked 1, nacked 0 (retryable 0), invalid 0" "user.created (fr-CA, Asia/Kolkata) ACKed"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+local_id=$(field "$(cat "$tmp/body")" 'm["id"]')
+wait_sent "$local_id"
+is "$(q "SELECT status || ' ' || locale FROM notify.deliveries WHERE id = '$local_id'")" \
+    "sent fr-CA" "no locale in the call: the directory's"
+got=$(mails "local.$tag@example.com")
+[[ "$(field "$got" 'm[0]["headers"]["x-ferry-template"]')" == user.welcome.fr@* ]]
+ok $? "rendered from user.welcome.fr"
+hours=$(python3 -c 'import datetime as d
+n = d.datetime.now(d.timezone.utc) + d.timedelta(hours=5, minutes=30)
+print((n - d.timedelta(hours=1)).strftime("%H:%M"),
+      (n + d.timedelta(hours=1)).strftime("%H:%M"))')
+code=$(api -X PUT -d "{\"quietHours\": {\"start\": \"${hours% *}\", \"end\": \"${hours#* }\"}}" \
+       "$url/notifications/preferences/$local_user")
+is "$code" 200 "PUT quiet hours around now in Kolkata ($hours), no zone"
+is "$(field "$(cat "$tmp/body")" 'm["timezone"]')" None "  kept without a zone"
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+is "$(field "$(cat "$tmp/body")" 'm["status"]')" held \
+    "quiet hours in the directory's zone: held"
+q "UPDATE notify.directory SET profile = profile || '{\"timezone\": \"Mars/Olympus\"}' WHERE user_id = '$local_user'" >/dev/null
+api -d "{\"channel\": \"email\", \"template\": \"user.welcome\", \"recipient\": {\"userId\": \"$local_user\"}, \"data\": {\"company\": \"L\"}}" \
+    "$url/notifications/send" > /dev/null
+is "$(field "$(cat "$tmp/body")" 'm["status"] != "held"')" True \
+    "an unknown zone in the directory: UTC, where it is not quiet"
 
 #  6. A template that does not exist: failed at once, to the DLQ.
 requested "$tmp/bad.json" "bad.$tag@example.com" no.such en
@@ -363,6 +453,37 @@ is "$code" 404 "an unknown id: 404"
 api "$url/notifications/metrics" > /dev/null
 grep -q '^ferry_notify_deliveries_total{status="sent"} [1-9]' "$tmp/body"
 ok $? "ferry_notify_deliveries_total counts what was sent"
+
+#  7b. However many events come at once (notify.credit, 256), no more
+#  than notify.concurrency (64) notifications are with a provider at a
+#  time (the bound of doc/notify.md's one window): the rest wait for a
+#  place. ferry_notify_sending, sampled while 1,500 go.
+python3 - "$company" "$tag" > "$tmp/many.ndjson" <<'PY'
+import json, sys, uuid
+company, tag = sys.argv[1:3]
+for i in range(1500):
+    print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
+        "version": 1, "source": "test", "occurredAt": "2026-12-01T10:00:00.000Z",
+        "companyId": company, "payload": {"channel": "email",
+        "recipient": {"email": "many%d.%s@example.com" % (i, tag)},
+        "template": "user.welcome", "locale": "en", "data": {"company": "M"}}}))
+PY
+"$ctl" send --broker "$endpoint" --timeout-ms 120000 "$tmp/many.ndjson" \
+    > "$tmp/many.out" 2>&1 &
+many_pid=$!
+most=0
+while kill -0 $many_pid 2>/dev/null; do
+    api "$url/notifications/metrics" > /dev/null
+    now=$(sed -n 's/^ferry_notify_sending \([0-9]*\).*/\1/p' "$tmp/body")
+    [ "${now:-0}" -gt "$most" ] && most=$now
+    sleep 0.02
+done
+wait $many_pid
+is "$(tail -n 1 "$tmp/many.out")" \
+    "sent 1500, acked 1500, nacked 0 (retryable 0), invalid 0" \
+    "1,500 events at once, each ACKed once sent"
+[ "$most" -gt 0 ] && [ "$most" -le 64 ]
+ok $? "at most 64 with the provider at once (saw $most)"
 
 #  8. SIGTERM: a clean stop.
 kill -TERM $notify_pid

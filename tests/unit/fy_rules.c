@@ -95,6 +95,11 @@ main (void)
                "recipient.fax");
     s_refused ("{\"rules\": [{\"name\": \"a\", \"event\": \"x.y\", "
                "\"channel\": \"email\", \"template\": \"x.y\", "
+               "\"recipient\": {\"userId\": \"payload.u\", \"managerOf\": "
+               "\"payload.u\"}}]}",
+               "not with recipient.userId");
+    s_refused ("{\"rules\": [{\"name\": \"a\", \"event\": \"x.y\", "
+               "\"channel\": \"email\", \"template\": \"x.y\", "
                "\"recipient\": {\"email\": \"payload.e\"}, \"when\": 1}]}",
                "unknown field 'when'");
     s_refused ("{\"rules\": [{\"name\": \"a\", \"event\": \"x.y\", "

@@ -1,7 +1,7 @@
 /*  Tests for fy_template_set: a template directory with parts, locale
     variants, shared partials and a layout, written to a temporary
     directory; the locale fallback (fr-CA -> fr -> none, for templates
-    and for partials), escaping by part, strict errors naming the file,
+    and for partials, from partials/ then layouts/), escaping by part, strict errors naming the file,
     the load errors, and the version hash: the same for the same files,
     changed by a change to any file the set uses, unchanged by files it
     does not use. */
@@ -227,6 +227,22 @@ s_test_errors (void)
         "tree", NULL, FY_TEMPLATE_TEXT,
         "{\"kids\": [{\"kids\": [{\"kids\": []}]}, {\"kids\": []}]}", 0);
     is_str (out, "((())())", "a recursive partial");
+    free (out);
+    //  Layouts may live in layouts/ (ferry-notify's templates do); a
+    //  partial of the same name wins, a locale variant in either first.
+    s_write ("boxed/text.mustache",
+             "{{<frame}}{{$in}}{{name}}{{/in}}{{/frame}}");
+    s_write ("layouts/frame.mustache", "[{{$in}}-{{/in}}]");
+    s_write ("layouts/frame.fr.mustache", "<{{$in}}-{{/in}}>");
+    out = s_render ("boxed", NULL, FY_TEMPLATE_TEXT, s_data, 0);
+    is_str (out, "[Ada <A>]", "a layout from layouts/");
+    free (out);
+    out = s_render ("boxed", "fr-CA", FY_TEMPLATE_TEXT, s_data, 0);
+    is_str (out, "<Ada <A>>", "  its locale variant");
+    free (out);
+    s_write ("partials/frame.mustache", "({{$in}}-{{/in}})");
+    out = s_render ("boxed", NULL, FY_TEMPLATE_TEXT, s_data, 0);
+    is_str (out, "(Ada <A>)", "  partials/ before layouts/");
     free (out);
 }
 

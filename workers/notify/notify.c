@@ -78,6 +78,7 @@ s_job_start (notify_t *self, fy_ledger_job_t *claimed, notify_origin_t *origin)
     job->origin = origin;
     job->timer = -1;
     fy_list_init (&job->node);
+    fy_list_init (&job->wait);
     fy_list_push_back (&self->jobs, &job->node);
     self->held++;
     if (origin)
@@ -131,10 +132,13 @@ notify_job_destroy (notify_job_t **job_p)
     notify_t *self = job->owner;
     if (job->timer >= 0)
         zloop_timer_end (fy_worker_loop (self->worker), job->timer);
+    if (job->waiting)
+        fy_list_unlink (&job->wait);
     if (job->sending) {
         for (size_t i = 0; i < job->call_count; i++)
             notify_provider_cancel (job->provider, job->calls [i]);
         self->sending--;
+        notify_send_waiting (self);
     }
     notify_token_cancel (job->token);
     notify_rendered_free (&job->rendered);
@@ -392,24 +396,57 @@ s_pending (notify_t *self, s_pending_t *pending)
     return matched;
 }
 
+//  A rule's recipient named as a user's manager (recipient.managerOf):
+//  the manager the recipient directory gives becomes its userId, before
+//  the ledger, so the manager's preferences and quiet hours apply. A user
+//  the directory does not know, or without a manager, keeps managerOf
+//  and fails when sent (no_manager). Returns 0, or -1 with errno and err
+//  when the database failed.
+static int
+s_managers (notify_t *self, s_pending_t *pending, fy_error_t *err)
+{
+    for (size_t m = 0; pending->ruled && m < pending->matched; m++) {
+        json_t *recipient = pending->matches [m].recipient;
+        const char *user =
+            json_string_value (json_object_get (recipient, "managerOf"));
+        if (!user)
+            continue;
+        json_t *profile = fy_ledger_directory_get (self->store, user, err);
+        if (!profile && errno != ENOENT)
+            return -1;
+        json_t *manager = json_object_get (profile, "managerId");
+        if (json_is_string (manager)) {
+            json_object_set (recipient, "userId", manager);
+            json_object_del (recipient, "managerOf");
+            pending->items [m].user_id = json_string_value (manager);
+        }
+        json_decref (profile);
+    }
+    return 0;
+}
+
 //  The profile fields user.created and user.updated carry that the
 //  directory keeps.
 static const char *const s_profile_keys [] = { "email",    "firstName",
                                                "lastName", "displayName",
                                                "locale",   "timezone",
-                                               "phone" };
+                                               "phone",    "managerId" };
 
-//  user.created or user.updated: apply it to the recipient directory.
-//  Returns 1, 0 for another type, or -1 with errno and err.
+//  user.created, user.updated or user.manager_changed: apply it to the
+//  recipient directory. Returns 1, 0 for another type, or -1 with errno
+//  and err.
 static int
 s_directory (notify_t *self, fy_event_t *event, fy_error_t *err)
 {
     const char *type = fy_event_type (event);
     bool created = strcmp (type, "user.created") == 0;
-    if (!created && strcmp (type, "user.updated") != 0)
+    //  user.manager_changed carries managerId at the top, as user.created
+    //  does.
+    bool at_top = created || strcmp (type, "user.manager_changed") == 0;
+    if (!at_top && strcmp (type, "user.updated") != 0)
         return 0;
     json_t *payload = fy_event_payload (event);
-    json_t *fields = created ? payload : json_object_get (payload, "updates");
+    json_t *fields = at_top ? payload : json_object_get (payload, "updates");
     fy_ledger_directory_t entry = {
         .event_id = fy_event_id (event),
         .user_id = json_string_value (json_object_get (payload, "userId")),
@@ -483,6 +520,16 @@ s_on_events (fy_worker_t *worker, fy_delivery_t **deliveries, size_t count,
         pending->event = event;
         //  matched counts the items, whichever way they came.
         pending->matched = s_pending (self, pending);
+        if (s_managers (self, pending, &err)) {
+            int errnum = errno;
+            for (size_t m = 0; pending->ruled && m < pending->matched; m++)
+                json_decref (pending->matches [m].recipient);
+            memset (pending, 0, sizeof *pending);
+            s_pending_t failed = { .delivery = deliveries [i], .event = event };
+            deliveries [i] = NULL;
+            s_record_failed (self, &failed, errnum, &err);
+            continue;
+        }
         if (pending->matched == 0) {
             //  Routed here, but nothing asks for a notification.
             if (!directory)
@@ -576,13 +623,14 @@ s_metrics_new (notify_t *self)
         NULL);
     self->directory_updates = fy_metrics_counter (
         m, "ferry_notify_directory_updates_total",
-        "user.created and user.updated applied to the recipient directory "
+        "user.created, user.updated and user.manager_changed applied to the "
+        "recipient directory "
         "(redeliveries not counted)",
         NULL);
     self->unknown_recipients = fy_metrics_counter (
         m, "ferry_notify_unknown_recipients_total",
         "notifications failed because the directory does not know their "
-        "user",
+        "user (or, for a manager, the user's manager)",
         NULL);
     self->ready_gauge = fy_metrics_gauge (
         m, "ferry_notify_ready",
@@ -625,6 +673,7 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
         goto fail;
     }
     fy_list_init (&self->jobs);
+    fy_list_init (&self->waiting);
     s_metrics_new (self);
     self->concurrency = (size_t) fy_cfg_int (cfg, "notify", "concurrency");
     self->max_attempts = (int) fy_cfg_int (cfg, "notify", "max_attempts");
@@ -670,7 +719,18 @@ notify_new (fy_cfg_t *cfg, fy_error_t *err)
             goto fail;
         }
     }
-    self->http = fy_http_client_new (NULL, err);
+    //  At most concurrency notifications are with a provider (the rest
+    //  wait in notify.waiting), so at most as many connections to one
+    //  host, all kept: curl closes a connection when the pool is full,
+    //  and with a pool smaller than the transfers it closed one after
+    //  each message (QUIT, waiting for the 221) and opened one for the
+    //  next. Kept, an SMTP connection carries message after message:
+    //  MAIL FROM, RCPT TO, DATA.
+    fy_http_client_options_t http_options;
+    fy_http_client_options_default (&http_options);
+    http_options.max_idle = (long) self->concurrency;
+    http_options.max_per_host = (long) self->concurrency;
+    self->http = fy_http_client_new (&http_options, err);
     if (!self->http)
         goto fail;
     self->providers =

@@ -64,6 +64,8 @@ struct notify_job {
     const char *tokens [NOTIFY_TOKENS_MAX];
     size_t call_count, calls_left;
     bool sending;
+    fy_link_t wait;             //  in notify.waiting while waiting
+    bool waiting;
     bool any_ok, any_retryable;
     size_t dead;
     char message_id [256];
@@ -87,6 +89,12 @@ struct notify {
     char owner [128];               //  the claims' name: name/host/pid
     fy_link_t jobs;                 //  notify_job_t in flight or waiting
     size_t sending;                 //  jobs with a provider now
+    //  Jobs ready to go to their provider, each waiting for one of the
+    //  notify.concurrency places, first come first: events start their
+    //  jobs as they come (up to notify.credit), and no more than
+    //  concurrency may be with a provider, which bounds the one window
+    //  (doc/notify.md).
+    fy_link_t waiting;
     size_t held, concurrency;       //  jobs held: sending or waiting
     int max_attempts, lease_s;
     int64_t backoff_base_ms, backoff_max_ms;
@@ -175,6 +183,11 @@ notify_settle_flush (notify_t *self);
 //  Free a job that is done (its timer ended, its transfer cancelled).
 void
 notify_job_destroy (notify_job_t **job_p);
+
+//  Give the places with a provider that are free to the jobs waiting
+//  for one (none once stopping).
+void
+notify_send_waiting (notify_t *self);
 
 //  --- notify_api.c
 

@@ -161,8 +161,6 @@ s_common (notify_t *self, json_t *root, fy_ledger_item_t *item, char *cat,
         return "template is required";
     if (item->data && !json_is_object (item->data))
         return "data must be an object";
-    if (!item->locale)
-        item->locale = "en";
     if (!item->category) {
         snprintf (cat, cat_size, "%.*s",
                   (int) strcspn (item->template_name, "."),

@@ -295,6 +295,17 @@ s_resolve_recipient (notify_job_t *job)
                                                      : NULL;
     const char *user =
         json_string_value (json_object_get (recipient, "userId"));
+    const char *managed =
+        json_string_value (json_object_get (recipient, "managerOf"));
+    if (!user && managed) {
+        //  Left by s_managers: the directory named no manager.
+        fy_metric_inc (self->unknown_recipients);
+        s_fail (job, false,
+                "no_manager: user %s has no manager in the recipient "
+                "directory",
+                managed);
+        return -1;
+    }
     if (!key || !user || json_object_get (recipient, key))
         return 0;
     fy_error_t err = { "" };
@@ -388,6 +399,7 @@ s_call_done (notify_job_t *job, bool ok, bool retryable, bool dead,
     notify_t *self = job->owner;
     job->sending = false;
     self->sending--;
+    notify_send_waiting (self);
     notify_route_outcome (job->route, job->provider, job->any_ok,
                           job->any_retryable);
     if (job->any_ok)
@@ -561,6 +573,11 @@ s_dispatch (notify_job_t *job)
 {
     notify_t *self = job->owner;
     notify_rendered_t *out = &job->rendered;
+    if (self->sending >= self->concurrency) {
+        fy_list_push_back (&self->waiting, &job->wait);
+        job->waiting = true;
+        return;
+    }
     job->call_count = 0;
     job->any_ok = job->any_retryable = false;
     job->dead = 0;
@@ -605,4 +622,19 @@ s_dispatch (notify_job_t *job)
     //  Started outside the client's run: on the loop's next turn, so no
     //  outcome comes back inside this call.
     fy_loop_arm (self->http_source);
+}
+
+void
+notify_send_waiting (notify_t *self)
+{
+    //  A job given its place may fail at once (no address) and leave it
+    //  free again: on to the next.
+    while (!self->stopping && self->sending < self->concurrency
+           && !fy_list_is_empty (&self->waiting)) {
+        notify_job_t *job =
+            fy_list_entry (fy_list_first (&self->waiting), notify_job_t, wait);
+        fy_list_unlink (&job->wait);
+        job->waiting = false;
+        s_dispatch (job);
+    }
 }

@@ -1,100 +1,27 @@
-/*  notify_template: the template directories, compiled on first use and
-    kept by name (a directory with no variant for a locale is remembered
-    by the name and locale asked for, so the lookup is one hash probe
-    from then on). Names come from events and API calls: only letters,
-    digits, '_', '-' and single dots make a name, so no name can leave
-    template_dir. */
+/*  notify_template: the template sets of ferry-notify, each loaded by
+    fy_template_set (the loader ferryctl render uses too, so a preview
+    shows what is sent) on first use and kept by the name and locale
+    asked for, so the lookup is one hash probe from then on. Names come
+    from events and API calls: fy_template_set refuses any that could
+    leave template_dir. */
 #include "notify_template.h"
 #include "notify/fy_template.h"
+#include "notify/fy_template_set.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  The largest template file read.
-#define S_FILE_MAX (1 << 20)
-
-static const char *const s_parts [] = { "subject", "text", "html" };
-#define S_PARTS 3
-
-typedef struct {
-    fy_template_t *parts [S_PARTS];
-    char version [65];
-    char dir [160];
-} s_entry_t;
-
 struct notify_templates {
     char *dir;
-    zhashx_t *entries;          //  "name\nlocale" -> s_entry_t
-    fy_template_partials_t *partials;
-    char *partial_text;         //  the resolver's last file
+    zhashx_t *sets;             //  "name\nlocale" -> fy_template_set_t
 };
 
-static bool
-s_is_name (const char *text)
-{
-    if (!*text || *text == '.' || strlen (text) > 120)
-        return false;
-    for (const char *c = text; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
-              || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'
-              || (*c == '.' && c [1] != '.' && c [1] != '\0')))
-            return false;
-    return true;
-}
-
-//  The file at path, whole. NULL when absent (errno ENOENT) or too big.
-static char *
-s_read (const char *path, size_t *len_p)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    char *text = fy_xmalloc (S_FILE_MAX + 1);
-    size_t len = fread (text, 1, S_FILE_MAX + 1, file);
-    fclose (file);
-    if (len > S_FILE_MAX) {
-        free (text);
-        errno = EFBIG;
-        return NULL;
-    }
-    text [len] = '\0';
-    *len_p = len;
-    return text;
-}
-
-//  {{>name}} and {{<name}}: partials/NAME.mustache, else
-//  layouts/NAME.mustache.
-static const char *
-s_resolve (const char *name, size_t *len_p, void *arg)
-{
-    notify_templates_t *self = arg;
-    free (self->partial_text);
-    self->partial_text = NULL;
-    if (!s_is_name (name))
-        return NULL;
-    const char *folders [] = { "partials", "layouts" };
-    for (size_t i = 0; i < 2 && !self->partial_text; i++) {
-        char *path =
-            fy_xasprintf ("%s/%s/%s.mustache", self->dir, folders [i], name);
-        self->partial_text = s_read (path, len_p);
-        free (path);
-    }
-    return self->partial_text;
-}
-
 static void
-s_entry_destroy (void **item)
+s_set_destroy (void **item)
 {
-    s_entry_t *entry = *item;
-    if (!entry)
-        return;
-    for (size_t i = 0; i < S_PARTS; i++)
-        fy_template_destroy (&entry->parts [i]);
-    free (entry);
-    *item = NULL;
+    fy_template_set_destroy ((fy_template_set_t **) item);
 }
 
 notify_templates_t *
@@ -102,9 +29,8 @@ notify_templates_new (const char *dir)
 {
     notify_templates_t *self = fy_xcalloc (1, sizeof *self);
     self->dir = fy_xstrdup (dir);
-    self->entries = zhashx_new ();
-    zhashx_set_destructor (self->entries, s_entry_destroy);
-    self->partials = fy_template_partials_new (s_resolve, self);
+    self->sets = zhashx_new ();
+    zhashx_set_destructor (self->sets, s_set_destroy);
     return self;
 }
 
@@ -114,9 +40,7 @@ notify_templates_destroy (notify_templates_t **self_p)
     notify_templates_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy (&self->entries);
-    fy_template_partials_destroy (&self->partials);
-    free (self->partial_text);
+    zhashx_destroy (&self->sets);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -125,94 +49,23 @@ notify_templates_destroy (notify_templates_t **self_p)
 void
 notify_templates_reload (notify_templates_t *self)
 {
-    zhashx_purge (self->entries);
-    fy_template_partials_destroy (&self->partials);
-    self->partials = fy_template_partials_new (s_resolve, self);
+    zhashx_purge (self->sets);
 }
 
-//  Compile directory dir (relative to template_dir) into a new entry.
-//  NULL with errno ENOENT when it holds no template, or EINVAL and err.
-static s_entry_t *
-s_load (notify_templates_t *self, const char *dir, fy_error_t *err)
-{
-    s_entry_t *entry = fy_xcalloc (1, sizeof *entry);
-    snprintf (entry->dir, sizeof entry->dir, "%s", dir);
-    EVP_MD_CTX *sha = EVP_MD_CTX_new ();
-    EVP_DigestInit_ex (sha, EVP_sha256 (), NULL);
-    size_t found = 0;
-    for (size_t i = 0; i < S_PARTS; i++) {
-        char *path =
-            fy_xasprintf ("%s/%s/%s.mustache", self->dir, dir, s_parts [i]);
-        size_t len = 0;
-        char *text = s_read (path, &len);
-        free (path);
-        if (!text)
-            continue;
-        found++;
-        //  The version covers each file by name and length, so moving
-        //  text from one part to another changes it too.
-        char head [64];
-        int head_len =
-            snprintf (head, sizeof head, "%s\n%zu\n", s_parts [i], len);
-        EVP_DigestUpdate (sha, head, (size_t) head_len);
-        EVP_DigestUpdate (sha, text, len);
-        fy_error_t part_err = { "" };
-        entry->parts [i] = fy_template_compile (text, len, &part_err);
-        free (text);
-        if (!entry->parts [i]) {
-            fy_error_set (err, "template %s/%s: %s", dir, s_parts [i],
-                          part_err.text);
-            EVP_MD_CTX_free (sha);
-            s_entry_destroy ((void **) &entry);
-            errno = EINVAL;
-            return NULL;
-        }
-    }
-    unsigned char digest [EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_DigestFinal_ex (sha, digest, &size);
-    EVP_MD_CTX_free (sha);
-    if (!found) {
-        s_entry_destroy ((void **) &entry);
-        errno = ENOENT;
-        return NULL;
-    }
-    for (unsigned int i = 0; i < size && i < 32; i++)
-        snprintf (entry->version + 2 * i, 3, "%02x", digest [i]);
-    return entry;
-}
-
-//  The entry for name in locale: NAME.locale, NAME.language, NAME.
-static s_entry_t *
+//  The set for name in locale, loaded when new. NULL with err and errno.
+static fy_template_set_t *
 s_find (notify_templates_t *self, const char *name, const char *locale,
         fy_error_t *err)
 {
     char key [300];
     snprintf (key, sizeof key, "%s\n%s", name, locale);
-    s_entry_t *entry = zhashx_lookup (self->entries, key);
-    if (entry)
-        return entry;
-    char language [32];
-    snprintf (language, sizeof language, "%.*s", (int) strcspn (locale, "-_"),
-              locale);
-    char *candidates [3] = { fy_xasprintf ("%s.%s", name, locale),
-                             fy_xasprintf ("%s.%s", name, language),
-                             fy_xstrdup (name) };
-    errno = ENOENT;
-    for (size_t i = 0; i < 3 && !entry && errno == ENOENT; i++) {
-        if (i == 1 && strcmp (language, locale) == 0)
-            continue;
-        entry = s_load (self, candidates [i], err);
-    }
-    for (size_t i = 0; i < 3; i++)
-        free (candidates [i]);
-    if (!entry) {
-        if (errno == ENOENT)
-            fy_error_set (err, "no template '%s' in %s", name, self->dir);
-        return NULL;
-    }
-    zhashx_insert (self->entries, key, entry);
-    return entry;
+    fy_template_set_t *set = zhashx_lookup (self->sets, key);
+    if (set)
+        return set;
+    set = fy_template_set_load (self->dir, name, locale, err);
+    if (set)
+        zhashx_insert (self->sets, key, set);
+    return set;
 }
 
 int
@@ -221,28 +74,24 @@ notify_templates_render (notify_templates_t *self, const char *name,
                          notify_rendered_t *out, fy_error_t *err)
 {
     memset (out, 0, sizeof *out);
-    if (!s_is_name (name) || !s_is_name (locale)) {
-        fy_error_set (err, "'%s' in '%s' cannot be a template", name, locale);
+    if (!fy_template_set_is_name (name)) {
+        fy_error_set (err, "'%s' cannot be a template", name);
         errno = ENOENT;
         return -1;
     }
-    s_entry_t *entry = s_find (self, name, locale, err);
-    if (!entry)
+    fy_template_set_t *set = s_find (self, name, locale, err);
+    if (!set)
         return -1;
-    char **outs [S_PARTS] = { &out->subject, &out->text, &out->html };
-    //  HTML is escaped in the html part only: a subject or a text says
-    //  "O'Brien & Co <x>" as it is, whether it writes {{x}} or {{{x}}}.
-    static const unsigned flags [S_PARTS] = { FY_TEMPLATE_PLAIN,
-                                              FY_TEMPLATE_PLAIN, 0 };
-    for (size_t i = 0; i < S_PARTS; i++) {
-        if (!entry->parts [i])
+    char **outs [FY_TEMPLATE_PARTS] = { &out->subject, &out->text, &out->html };
+    //  HTML is escaped in the html part only (fy_template_set): a subject
+    //  or a text says "O'Brien & Co <x>" as it is, whether it writes {{x}}
+    //  or {{{x}}}.
+    for (int part = 0; part < FY_TEMPLATE_PARTS; part++) {
+        if (!fy_template_set_has (set, (fy_template_part_t) part))
             continue;
-        fy_error_t part_err = { "" };
-        if (fy_template_render_flags (entry->parts [i], data, self->partials,
-                                      flags [i], outs [i], NULL, &part_err)) {
+        if (fy_template_set_render (set, (fy_template_part_t) part, data, 0,
+                                    outs [part], NULL, err)) {
             int saved = errno;
-            fy_error_set (err, "template %s/%s: %s", entry->dir, s_parts [i],
-                          part_err.text);
             notify_rendered_free (out);
             errno = saved;
             return -1;
@@ -257,8 +106,9 @@ notify_templates_render (notify_templates_t *self, const char *name,
                    || out->subject [len - 1] == '\r'))
             out->subject [--len] = '\0';
     }
-    memcpy (out->version, entry->version, sizeof out->version);
-    snprintf (out->dir, sizeof out->dir, "%s", entry->dir);
+    snprintf (out->version, sizeof out->version, "%s",
+              fy_template_set_version (set));
+    snprintf (out->dir, sizeof out->dir, "%s", fy_template_set_variant (set));
     return 0;
 }
 

@@ -1,10 +1,11 @@
 /*  notify_template: the templates of ferry-notify, from notify.template_dir
-    (doc/notify.md, "Templates"): NAME/subject.mustache, text.mustache and
-    html.mustache, any of them absent; locale variants NAME.fr_FR and
-    NAME.fr, falling back to NAME; {{>partial}} from partials/ and
-    {{<layout}} from layouts/. Each directory is compiled once, with a
-    version (the SHA-256 of its files, so the ledger says what was sent),
-    and kept until notify_templates_reload. */
+    (doc/notify.md, "Templates"), as fy_template_set loads them:
+    NAME/subject.mustache, text.mustache and html.mustache, any of them
+    absent; locale variants NAME.fr-CA and NAME.fr, falling back to NAME;
+    {{>partial}} and {{<layout}} from partials/, else layouts/. Each set is
+    compiled once, with a version (the SHA-256 of its files, partials
+    included, so the ledger says what was sent), and kept until
+    notify_templates_reload. */
 #ifndef NOTIFY_TEMPLATE_H_INCLUDED
 #define NOTIFY_TEMPLATE_H_INCLUDED
 
@@ -36,8 +37,8 @@ notify_templates_reload (notify_templates_t *self);
 
 //  Render template name in locale against data. Returns 0, or -1 with
 //  err and errno ENOENT (no such template, or a name that cannot be one),
-//  EINVAL (it does not compile, or does not render) or as
-//  fy_template_render.
+//  EINVAL (it does not compile, a bad locale, or it does not render) or as
+//  fy_template_set_load and fy_template_set_render.
 int
 notify_templates_render (notify_templates_t *self, const char *name,
                          const char *locale, json_t *data,
