@@ -65,6 +65,17 @@ tap_pg_create (tap_pg_t *pg, const char *prefix)
               admin_url, pg->name);
 }
 
+//  A connection of the test's own to the scratch database, to look at
+//  what the code under test wrote.
+static inline PGconn *
+tap_pg_connect (const char *url)
+{
+    PGconn *conn = PQconnectdb (url);
+    if (PQstatus (conn) != CONNECTION_OK)
+        BAIL_OUT ("scratch database: %s", PQerrorMessage (conn));
+    return conn;
+}
+
 //  The number the query (one row, one column) gives on conn; bails out on
 //  failure.
 static inline long long

@@ -381,9 +381,7 @@ main (void)
     is_int (tap_ferryctl (args), 0, "ferryctl migrate on the scratch database");
     free (args);
     free (sql);
-    s_check = PQconnectdb (s_url);
-    if (PQstatus (s_check) != CONNECTION_OK)
-        BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));
+    s_check = tap_pg_connect (s_url);
     s_sql ("SET TimeZone = 'UTC'");
 
     fy_store_t *store = fy_store_new (s_url, 5);

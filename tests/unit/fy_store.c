@@ -1246,9 +1246,7 @@ main (void)
     tap_pg_t pg;
     tap_pg_create (&pg, "ferry_test_store");
     snprintf (s_url, sizeof s_url, "%s", pg.url);
-    s_check = PQconnectdb (s_url);
-    if (PQstatus (s_check) != CONNECTION_OK)
-        BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));
+    s_check = tap_pg_connect (s_url);
 
     fy_store_t *store = fy_store_new (s_url, 5);
     ok (store && !fy_store_is_connected (store), "new does not connect");

@@ -237,9 +237,7 @@ main (void)
     tap_pg_t pg;
     tap_pg_migrated (&pg, "ferry_test_analytics");
     snprintf (s_url, sizeof s_url, "%s", pg.url);
-    s_check = PQconnectdb (s_url);
-    if (PQstatus (s_check) != CONNECTION_OK)
-        BAIL_OUT ("scratch database: %s", PQerrorMessage (s_check));
+    s_check = tap_pg_connect (s_url);
     fy_store_t *store = fy_store_new (s_url, 5);
     fy_store_require_schema (store, FY_STORE_SCHEMA_VERSION);
     test_in_flight (store);
