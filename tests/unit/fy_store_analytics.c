@@ -34,7 +34,8 @@ static fy_event_t *
 s_login (int n, int month, const char *agent)
 {
     char id [FY_UUID_SIZE], user [FY_UUID_SIZE], when [FY_TIME_RFC3339_SIZE];
-    snprintf (id, sizeof id, "e0000000-0000-4000-8000-%04d%08d", month, n);
+    snprintf (id, sizeof id, "e0000000-0000-4000-8000-%04u%08u",
+              (unsigned) month % 10000u, (unsigned) n % 100000000u);
     snprintf (user, sizeof user, "11111111-0000-4000-8000-%012d", n % 50);
     fy_time_format (S_BASE_MS + month * 31 * 86400000LL + n * 1000LL, when);
     json_t *root =
