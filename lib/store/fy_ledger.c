@@ -805,9 +805,10 @@ fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
         store,
         "WITH done AS (SELECT token, status FROM notify.delivery_tokens "
         "WHERE delivery_id = $1::uuid), "
-        "cand AS (SELECT g.token, g.ord FROM jsonb_array_elements_text("
-        "$3::jsonb) WITH ORDINALITY AS g(token, ord) "
-        "WHERE g.token NOT IN (SELECT token FROM notify.dead_tokens) "
+        "cand AS (SELECT g.value #>> '{}' AS token, g.ord "
+        "FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS g(value, ord) "
+        "WHERE jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' NOT IN "
+        "(SELECT token FROM notify.dead_tokens) "
         "UNION ALL SELECT token, row_number() OVER (ORDER BY updated_at "
         "DESC, token) FROM notify.devices WHERE $3::jsonb IS NULL "
         "AND user_id = $2::uuid AND dead_at IS NULL) "

@@ -271,7 +271,7 @@ fy_ledger_device_delete (fy_store_t *store, const char *user_id,
                          const char *token, fy_error_t *err) FY_MUSTCHECK;
 
 //  The device tokens push delivery delivery_id goes to now, at most max:
-//  the tokens given (an array of strings, borrowed), else, when given is
+//  the strings of given (an array, borrowed), else, when given is
 //  NULL, user user_id's live devices, the newest registration first;
 //  neither one marked dead nor one the delivery's earlier attempts
 //  settled (fy_ledger_outcome_t's tokens). *tokens_p gets them (caller

@@ -514,8 +514,8 @@ test_devices (fy_store_t *store)
     text = s_push_tokens (store, id, NULL);
     is_str (text, "tok-a/0", "a dead token is not sent to");
     free (text);
-    text = s_push_tokens (store, id, "[\"tok-x\", \"tok-b\"]");
-    is_str (text, "tok-x/0", "nor when a notification names it");
+    text = s_push_tokens (store, id, "[\"tok-x\", 7, \"tok-b\"]");
+    is_str (text, "tok-x/0", "nor when a notification names it (nor a number)");
     free (text);
 
     //  tok-a accepted it, another device failed retryably: a retry
