@@ -12,30 +12,36 @@
 #  a user without a live device failing at once with its reason, counted;
 #  a token registered by another user moving to them; notification.requested
 #  by user id; the rule-driven goal.completed reaching the owner's
-#  manager's devices end to end (user.created events feed the directory).
+#  manager's devices end to end (user.created events feed the directory);
+#  FCM's shared rate (Redis: REDIS_URL) taken per device.
 set -u
 db=ferry_notify_d_$$
 . "$FERRY_SRCDIR/tests/integration/audit_env.sh"
 . "$FERRY_SRCDIR/tests/integration/notify_env.sh"
+[ -n "${REDIS_URL:-}" ] || bail_out "REDIS_URL is not set: start contrib/stack.sh"
 company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 newid () { python3 -c 'import uuid; print(uuid.uuid4())'; }
 fcm_stand_in
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 start_broker 9430 --set "broker.routes=notify:notification.*,user.*,goal.completed"
-"$notify" --set notify.broker="$endpoint" \
-    --set notify.template_dir="$FERRY_SRCDIR/templates" \
-    --set notify.rules_file="$FERRY_SRCDIR/contrib/notify.rules.json" \
-    --set notify.email_provider=none --set notify.push_provider=fcm \
-    --set notify.fcm_key_file="$tmp/sa.json" --set notify.sweep_ms=100 \
-    --set notify.backoff_base_ms=50 --set notify.backoff_max_ms=100 \
-    --set log.level=notice 2>>"$tmp/notify.log" &
-pids+=($!)
-for _ in $(seq 50); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' \
-         "$url/notifications/health")" = 200 ] && break
-    sleep 0.1
-done
+start_notify () {
+    "$notify" --set notify.broker="$endpoint" \
+        --set notify.template_dir="$FERRY_SRCDIR/templates" \
+        --set notify.rules_file="$FERRY_SRCDIR/contrib/notify.rules.json" \
+        --set notify.email_provider=none --set notify.push_provider=fcm \
+        --set notify.fcm_key_file="$tmp/sa.json" --set notify.sweep_ms=100 \
+        --set notify.backoff_base_ms=50 --set notify.backoff_max_ms=100 \
+        --set log.level=notice "$@" 2>>"$tmp/notify.log" &
+    notify_pid=$!
+    pids+=($notify_pid)
+    for _ in $(seq 50); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' \
+             "$url/notifications/health")" = 200 ] && break
+        sleep 0.1
+    done
+}
+start_notify
 
 #  register USER TOKEN PLATFORM: PUT /notifications/devices/USER; the code.
 register () {
@@ -215,4 +221,26 @@ print(sorted({r["body"]["message"]["notification"]["title"] for r in json.load(s
     "['Goal completed: achieved']" "with the rule's template"
 is "$(q "SELECT status || ' ' || user_id FROM notify.deliveries WHERE idempotency_key = '$(field "$(cat "$tmp/goal.json")" 'm["id"]'):goal_completed'")" \
     "sent $boss" "recorded for the manager, sent"
+
+#  10. FCM's rate (notify.rate_limits) counts sends, so a push takes one
+#  token per device: 4 pushes to 5 devices are 20 sends, at 5/s with a
+#  burst of 5 the last goes after 2.2 s (a token per push would send all
+#  at once).
+kill -TERM $notify_pid
+wait $notify_pid
+redis-cli -u "$REDIS_URL" DEL ferry:notify:bucket:fcm > /dev/null
+start_notify --set notify.rate_limits=fcm:5
+many=$(newid)
+for n in 1 2 3 4 5; do register "$many" "tok-ok-many-$n" android > /dev/null; done
+start=$(date +%s%N)
+ids=()
+for n in 1 2 3 4; do push "$many"; ids+=("$id"); done
+for n in 0 1 2 3; do
+    is "$(settled "${ids[n]}")" "sent 1 fcm" "rate-limited push $((n + 1)): sent"
+done
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -ge 2000 ]
+ok $? "20 sends at 5/s with a burst of 5: at least 2 s ($ms ms)"
+is "$(for n in 1 2 3 4 5; do sends "tok-ok-many-$n"; done | sort -u)" 4 \
+    "each device got each push once"
 done_testing

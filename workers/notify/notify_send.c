@@ -254,6 +254,13 @@ s_render_data (fy_ledger_job_t *claimed)
     return data;
 }
 
+//  The sends of job's attempt: one, or a push's one per device.
+static size_t
+s_sends (notify_job_t *job)
+{
+    return job->provider->kind == NOTIFY_FCM ? job->token_count : 1;
+}
+
 static int
 s_on_rate_timer (zloop_t *loop, int timer_id, void *arg);
 
@@ -279,7 +286,7 @@ s_on_rate_timer (zloop_t *loop, int timer_id, void *arg)
     notify_job_t *job = arg;
     job->timer = -1;
     job->token = notify_provider_token (job->owner->providers, job->provider,
-                                        s_on_token, job);
+                                        s_sends (job), s_on_token, job);
     return 0;
 }
 
@@ -346,6 +353,47 @@ s_resolve_recipient (notify_job_t *job)
     return 0;
 }
 
+//  A push's device tokens for this attempt, into job (doc/notify.md,
+//  "Push devices"): the recipient's deviceTokens, else its user's live
+//  registered devices, the newest first; without those dead or settled by
+//  an earlier attempt. Returns 0, or -1 having settled the job: failed
+//  (none, or the database failed: retryable), or sent when every device
+//  left has had it already.
+static int
+s_push_tokens (notify_job_t *job)
+{
+    notify_t *self = job->owner;
+    fy_ledger_job_t *claimed = job->job;
+    json_t *given = json_object_get (claimed->recipient, "deviceTokens");
+    const char *user =
+        json_string_value (json_object_get (claimed->recipient, "userId"));
+    if (!json_is_array (given))
+        given = NULL;
+    fy_error_t err = { "" };
+    if (fy_ledger_push_tokens (self->store, claimed->id, user, given,
+                               NOTIFY_TOKENS_MAX, &job->tokens,
+                               &job->token_count, &job->sent_before, &err)) {
+        int errnum = errno;
+        notify_store_failed (self, errnum, &err);
+        s_fail (job, errnum != EINVAL, "device tokens: %s", err.text);
+        return -1;
+    }
+    if (job->token_count > 0)
+        return 0;
+    if (job->sent_before > 0)
+        s_settle (job, true, job->provider->name, NULL, NULL, false);
+    else if (given || !user)
+        s_fail (job, false, "the recipient has no live device token");
+    else {
+        fy_metric_inc (self->unknown_recipients);
+        s_fail (job, false,
+                "no_device: user %s has no live device token (none "
+                "registered, or FCM called each unregistered)",
+                user);
+    }
+    return -1;
+}
+
 void
 notify_send (notify_job_t *job)
 {
@@ -373,9 +421,11 @@ notify_send (notify_job_t *job)
         return;
     }
     memcpy (job->version, job->rendered.version, sizeof job->version);
+    if (job->provider->kind == NOTIFY_FCM && s_push_tokens (job))
+        return;
     if (notify_provider_is_limited (self->providers, job->provider))
         job->token = notify_provider_token (self->providers, job->provider,
-                                            s_on_token, job);
+                                            s_sends (job), s_on_token, job);
     else
         s_dispatch (job);
 }
@@ -579,43 +629,12 @@ s_send_sns (notify_job_t *job, const char *phone, fy_error_t *err)
                            &job->parts [0], &job->calls [0], err);
 }
 
-//  One call per device token (doc/notify.md, "Push devices"): the
-//  recipient's deviceTokens, else its user's live registered devices,
-//  the newest first; without those dead or settled by an earlier attempt.
-//  No call and 0 when none is left but a device accepted it before.
+//  One call per device token of the attempt (s_push_tokens).
 static int
 s_send_fcm (notify_job_t *job, fy_error_t *err)
 {
-    notify_t *self = job->owner;
-    fy_ledger_job_t *claimed = job->job;
-    json_t *given = json_object_get (claimed->recipient, "deviceTokens");
-    const char *user =
-        json_string_value (json_object_get (claimed->recipient, "userId"));
-    if (!json_is_array (given))
-        given = NULL;
-    if (fy_ledger_push_tokens (self->store, claimed->id, user, given,
-                               NOTIFY_TOKENS_MAX, &job->tokens,
-                               &job->token_count, &job->sent_before, err)) {
-        int errnum = errno;
-        notify_store_failed (self, errnum, err);
-        errno = errnum == EINVAL ? EINVAL : EAGAIN;
-        return -1;
-    }
-    if (job->token_count == 0 && job->sent_before == 0) {
-        if (given || !user)
-            fy_error_set (err, "the recipient has no live device token");
-        else {
-            fy_metric_inc (self->unknown_recipients);
-            fy_error_set (err,
-                          "no_device: user %s has no live device token (none "
-                          "registered, or FCM called each unregistered)",
-                          user);
-        }
-        errno = EINVAL;
-        return -1;
-    }
     notify_rendered_t *out = &job->rendered;
-    const char *data [] = { "deliveryId", claimed->id, NULL };
+    const char *data [] = { "deliveryId", job->job->id, NULL };
     for (size_t i = 0; i < job->token_count; i++) {
         fy_fcm_message_t message = { .token = job->tokens [i],
                                      .title = out->subject,
@@ -670,12 +689,6 @@ s_dispatch (notify_job_t *job)
         rc = s_send_fcm (job, &err);
     if (rc && job->call_count == 0) {
         s_fail (job, errno != EINVAL, "%s", err.text);
-        return;
-    }
-    if (rc == 0 && job->call_count == 0) {
-        //  A push every device of which has it already (those left
-        //  unregistered since): sent.
-        s_settle (job, true, job->provider->name, NULL, NULL, false);
         return;
     }
     if (rc)
