@@ -450,6 +450,24 @@ fy_ledger_claim_due (fy_store_t *store, const char *owner, int lease_s,
     return 0;
 }
 
+static const char *const s_token_status_names [] = { "sent", "dead",
+                                                     "refused" };
+
+//  A push's device tokens as the settle statement reads them.
+static json_t *
+s_tokens_json (const fy_ledger_token_t *tokens, size_t count)
+{
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new (
+            list,
+            json_pack ("{s:s, s:s, s:s?, s:s?}", "token", tokens [i].token,
+                       "status", s_token_status_names [tokens [i].status],
+                       "message_id", tokens [i].message_id, "error",
+                       tokens [i].error));
+    return list;
+}
+
 int
 fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
                        size_t count, bool *done, fy_error_t *err)
@@ -470,18 +488,25 @@ fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
                        o->provider, "message_id", o->message_id, "version",
                        o->template_version, "error", o->error, "retry_ms",
                        (json_int_t) o->retry_in_ms, "lease_s", o->lease_s));
+        if (o->token_count)
+            json_object_set_new (json_array_get (rows, i), "tokens",
+                                 s_tokens_json (o->tokens, o->token_count));
     }
     char *text = fy_json_dumps (rows, 0, NULL);
     json_decref (rows);
     const char *values [] = { text };
     //  One statement for every outcome of a loop's turn; a row whose claim
     //  is gone (its lease ran out, another process has it) is not
-    //  touched, and not returned.
+    //  touched, and not returned; nor are its device tokens recorded.
     PGresult *res = fy_store_pg_exec (
         store,
-        "UPDATE notify.deliveries d SET status = o.status, "
+        "WITH o AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, "
+        "owner text, status text, provider text, message_id text, "
+        "version text, error text, retry_ms bigint, lease_s integer, "
+        "tokens jsonb)), "
+        "up AS (UPDATE notify.deliveries d SET status = o.status, "
         "provider = coalesce(o.provider, d.provider), "
-        "provider_message_id = o.message_id, "
+        "provider_message_id = coalesce(o.message_id, d.provider_message_id), "
         "template_version = coalesce(o.version, d.template_version), "
         "last_error = o.error, "
         "not_before = CASE WHEN o.status = 'queued' THEN now() + o.retry_ms "
@@ -489,12 +514,16 @@ fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
         "claimed_until = CASE WHEN o.status = 'queued' THEN now() + "
         "(o.retry_ms + o.lease_s * 1000) * interval '1 millisecond' END, "
         "sent_at = CASE WHEN o.status = 'sent' THEN now() END, "
-        "updated_at = now() "
-        "FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, owner text, "
-        "status text, provider text, message_id text, version text, "
-        "error text, retry_ms bigint, lease_s integer) "
+        "updated_at = now() FROM o "
         "WHERE d.id = o.id AND d.claimed_by = o.owner "
-        "AND d.status = 'sending' RETURNING d.id::text",
+        "AND d.status = 'sending' RETURNING d.id), "
+        "tk AS (INSERT INTO notify.delivery_tokens (delivery_id, token, "
+        "status, message_id, error) SELECT o.id, t.token, t.status, "
+        "t.message_id, t.error FROM o JOIN up ON up.id = o.id "
+        "CROSS JOIN LATERAL jsonb_to_recordset(coalesce(o.tokens, "
+        "'[]'::jsonb)) AS t(token text, status text, message_id text, "
+        "error text) ON CONFLICT (delivery_id, token) DO NOTHING) "
+        "SELECT id::text FROM up",
         1, values, "settle", err);
     free (text);
     if (!res)
@@ -576,14 +605,11 @@ s_json_row (fy_store_t *store, const char *sql, const char *id,
     return row;
 }
 
-#define S_TIME(column) \
-    "to_char(" column  \
-    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 json_t *
 fy_ledger_get (fy_store_t *store, const char *id, fy_error_t *err)
 {
     assert (store && id);
+    //  A push's devices: what each token came to (sql/0016).
     return s_json_row (
         store,
         "SELECT json_build_object('id', id, 'idempotencyKey', "
@@ -594,64 +620,15 @@ fy_ledger_get (fy_store_t *store, const char *id, fy_error_t *err)
         "'locale', locale, 'status', status, 'attempts', attempts, "
         "'lastError', last_error, 'provider', provider, "
         "'providerMessageId', provider_message_id, "
-        "'notBefore', " S_TIME (
-            "not_before") ", "
-                          "'createdAt', " S_TIME (
-                              "created_at") ", "
-                                            "'updatedAt', " S_TIME (
-                                                "updated_at") ", "
-                                                              "'sentAt',"
-                                                              " " S_TIME (
-                                                                  "sent_at") ")"
-                                                                             ":"
-                                                                             ":"
-                                                                             "t"
-                                                                             "e"
-                                                                             "x"
-                                                                             "t"
-                                                                             " "
-                                                                             "F"
-                                                                             "R"
-                                                                             "O"
-                                                                             "M"
-                                                                             " "
-                                                                             "n"
-                                                                             "o"
-                                                                             "t"
-                                                                             "i"
-                                                                             "f"
-                                                                             "y"
-                                                                             "."
-                                                                             "d"
-                                                                             "e"
-                                                                             "l"
-                                                                             "i"
-                                                                             "v"
-                                                                             "e"
-                                                                             "r"
-                                                                             "i"
-                                                                             "e"
-                                                                             "s"
-                                                                             " "
-                                                                             "W"
-                                                                             "H"
-                                                                             "E"
-                                                                             "R"
-                                                                             "E"
-                                                                             " "
-                                                                             "i"
-                                                                             "d"
-                                                                             " "
-                                                                             "="
-                                                                             " "
-                                                                             "$"
-                                                                             "1"
-                                                                             ":"
-                                                                             ":"
-                                                                             "u"
-                                                                             "u"
-                                                                             "i"
-                                                                             "d",
+        "'notBefore', notify.iso(not_before), "
+        "'createdAt', notify.iso(created_at), "
+        "'updatedAt', notify.iso(updated_at), "
+        "'sentAt', notify.iso(sent_at), "
+        "'devices', (SELECT json_agg(json_build_object('token', t.token, "
+        "'status', t.status, 'messageId', t.message_id, 'error', t.error, "
+        "'at', notify.iso(t.at)) ORDER BY t.at, t.token) "
+        "FROM notify.delivery_tokens t WHERE t.delivery_id = d.id))::text "
+        "FROM notify.deliveries d WHERE id = $1::uuid",
         id, "delivery", err);
 }
 
@@ -662,18 +639,13 @@ fy_ledger_batch (fy_store_t *store, const char *id, fy_error_t *err)
     return s_json_row (
         store,
         "SELECT json_build_object('id', b.id, 'total', b.total, "
-        "'createdAt', " S_TIME (
-            "b.created_at") ", 'counts', "
-                            "(SELECT json_object_agg(s.status, coalesce(c.n, "
-                            "0)) FROM "
-                            "unnest(ARRAY['queued', 'held', 'sending', 'sent', "
-                            "'failed', "
-                            "'suppressed']) AS s(status) LEFT JOIN (SELECT "
-                            "status, count(*) AS n "
-                            "FROM notify.deliveries WHERE batch_id = b.id "
-                            "GROUP BY status) c "
-                            "ON c.status = s.status))::text "
-                            "FROM notify.batches b WHERE b.id = $1::uuid",
+        "'createdAt', notify.iso(b.created_at), 'counts', "
+        "(SELECT json_object_agg(s.status, coalesce(c.n, 0)) "
+        "FROM unnest(ARRAY['queued', 'held', 'sending', 'sent', 'failed', "
+        "'suppressed']) AS s(status) LEFT JOIN (SELECT status, count(*) AS n "
+        "FROM notify.deliveries WHERE batch_id = b.id GROUP BY status) c "
+        "ON c.status = s.status))::text "
+        "FROM notify.batches b WHERE b.id = $1::uuid",
         id, "batch", err);
 }
 
@@ -721,30 +693,141 @@ fy_ledger_preferences_put (fy_store_t *store, const char *user_id,
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Push devices
+
 int
 fy_ledger_token_dead (fy_store_t *store, const char *token, fy_error_t *err)
 {
     assert (store && token);
     const char *values [] = { token };
+    //  notify.dead_tokens holds every dead token, registered or given in
+    //  a notification; a registered one's device says when it died.
     return s_do (store,
+                 "WITH dev AS (UPDATE notify.devices SET dead_at = now() "
+                 "WHERE token = $1 AND dead_at IS NULL) "
                  "INSERT INTO notify.dead_tokens (token) VALUES ($1) "
                  "ON CONFLICT (token) DO NOTHING",
                  1, values, "dead token", err);
 }
 
-int
-fy_ledger_token_is_dead (fy_store_t *store, const char *token, fy_error_t *err)
+//  A device row (of notify.devices) as the API shows it.
+#define S_DEVICE_JSON                                          \
+    "json_build_object('token', token, 'platform', platform, " \
+    "'appVersion', app_version, 'locale', locale, "            \
+    "'createdAt', notify.iso(created_at), 'updatedAt', "       \
+    "notify.iso(updated_at), 'deadAt', notify.iso(dead_at))"
+
+json_t *
+fy_ledger_device_put (fy_store_t *store, const char *user_id, const char *token,
+                      const char *platform, const char *app_version,
+                      const char *locale, bool *created_p, fy_error_t *err)
 {
-    assert (store && token);
-    const char *values [] = { token };
+    assert (store && user_id && token && platform);
+    const char *values [] = { user_id, token, platform, app_version, locale };
+    //  One statement: the upsert, the token live again (notify.dead_tokens
+    //  too, where FCM's verdict on tokens given in notifications is
+    //  kept), and whether it was the user's before (prev sees the row as
+    //  it was).
     PGresult *res = fy_store_pg_exec (
-        store, "SELECT 1 FROM notify.dead_tokens WHERE token = $1", 1, values,
-        "dead token", err);
+        store,
+        "WITH prev AS (SELECT user_id FROM notify.devices WHERE token = $2), "
+        "up AS (INSERT INTO notify.devices AS d (token, user_id, platform, "
+        "app_version, locale) VALUES ($2, $1::uuid, $3, $4, $5) "
+        "ON CONFLICT (token) DO UPDATE SET user_id = excluded.user_id, "
+        "platform = excluded.platform, app_version = excluded.app_version, "
+        "locale = excluded.locale, dead_at = NULL, updated_at = now(), "
+        "created_at = CASE WHEN d.user_id = excluded.user_id "
+        "THEN d.created_at ELSE now() END RETURNING *), "
+        "alive AS (DELETE FROM notify.dead_tokens WHERE token = $2) "
+        "SELECT (SELECT " S_DEVICE_JSON "::text FROM up), "
+        "NOT EXISTS (SELECT 1 FROM prev WHERE user_id = $1::uuid)",
+        5, values, "device", err);
+    if (!res)
+        return NULL;
+    json_t *device = fy_json_loads (PQgetvalue (res, 0, 0), err);
+    if (created_p)
+        *created_p = PQgetvalue (res, 0, 1) [0] == 't';
+    PQclear (res);
+    return device;
+}
+
+json_t *
+fy_ledger_devices (fy_store_t *store, const char *user_id, fy_error_t *err)
+{
+    assert (store && user_id);
+    return s_json_row (store,
+                       "SELECT json_build_object('userId', $1::uuid, "
+                       "'devices', coalesce((SELECT json_agg(" S_DEVICE_JSON
+                       " ORDER BY updated_at DESC, token) FROM notify.devices "
+                       "WHERE user_id = $1::uuid), '[]'::json))::text",
+                       user_id, "devices", err);
+}
+
+int
+fy_ledger_device_delete (fy_store_t *store, const char *user_id,
+                         const char *token, fy_error_t *err)
+{
+    assert (store && user_id && token);
+    const char *values [] = { user_id, token };
+    PGresult *res = fy_store_pg_exec (store,
+                                      "DELETE FROM notify.devices WHERE "
+                                      "user_id = $1::uuid AND token = $2",
+                                      2, values, "device", err);
     if (!res)
         return -1;
-    int dead = PQntuples (res) > 0;
+    bool gone = strcmp (PQcmdTuples (res), "0") == 0;
     PQclear (res);
-    return dead;
+    if (gone) {
+        fy_error_set (err, "user %s has no such device", user_id);
+        errno = ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+int
+fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
+                       const char *user_id, json_t *given, size_t max,
+                       char ***tokens_p, size_t *count_p, size_t *sent_p,
+                       fy_error_t *err)
+{
+    assert (store && delivery_id && tokens_p && count_p && sent_p);
+    *tokens_p = NULL;
+    *count_p = *sent_p = 0;
+    char *list = given ? fy_json_dumps (given, 0, NULL) : NULL;
+    char most [24];
+    snprintf (most, sizeof most, "%zu", max);
+    const char *values [] = { delivery_id, user_id, list, most };
+    //  The first row counts the devices that accepted the delivery
+    //  before (its token NULL), then the tokens in order.
+    PGresult *res = fy_store_pg_exec (
+        store,
+        "WITH done AS (SELECT token, status FROM notify.delivery_tokens "
+        "WHERE delivery_id = $1::uuid), "
+        "cand AS (SELECT g.value #>> '{}' AS token, g.ord "
+        "FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS g(value, ord) "
+        "WHERE jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' NOT IN "
+        "(SELECT token FROM notify.dead_tokens) "
+        "UNION ALL SELECT token, row_number() OVER (ORDER BY updated_at "
+        "DESC, token) FROM notify.devices WHERE $3::jsonb IS NULL "
+        "AND user_id = $2::uuid AND dead_at IS NULL) "
+        "SELECT 0, NULL, count(*) FILTER (WHERE status = 'sent') FROM done "
+        "UNION ALL (SELECT 1, token, ord FROM cand WHERE token NOT IN "
+        "(SELECT token FROM done) ORDER BY ord LIMIT $4::integer) "
+        "ORDER BY 1, 3",
+        4, values, "push tokens", err);
+    free (list);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    *sent_p = (size_t) strtoull (PQgetvalue (res, 0, 2), NULL, 10);
+    if (rows > 1)
+        *tokens_p = fy_xcalloc ((size_t) rows - 1, sizeof **tokens_p);
+    for (int r = 1; r < rows; r++)
+        (*tokens_p) [(*count_p)++] = fy_xstrdup (PQgetvalue (res, r, 1));
+    PQclear (res);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------

@@ -146,11 +146,31 @@ fy_ledger_claim_due (fy_store_t *store, const char *owner, int lease_s,
                      size_t limit, fy_ledger_job_t ***jobs_p, size_t *count_p,
                      fy_error_t *err) FY_MUSTCHECK;
 
+//  What one device token of a push came to in an attempt, for good: FCM
+//  accepted the message (its name in message_id), called the token
+//  unregistered, or refused the message for that device (error).
+typedef enum {
+    FY_LEDGER_TOKEN_SENT,
+    FY_LEDGER_TOKEN_DEAD,
+    FY_LEDGER_TOKEN_REFUSED
+} fy_ledger_token_status_t;
+
+typedef struct {
+    const char *token;
+    fy_ledger_token_status_t status;
+    const char *message_id;  //  NULL unless sent
+    const char *error;  //  NULL when sent
+} fy_ledger_token_t;
+
 //  How a claimed delivery ended. status: SENT (provider, message_id),
 //  QUEUED (a retry after retry_in_ms; the claim is kept that long plus
 //  lease_s, so only owner retries it while it lives) or FAILED; error
 //  (NULL when sent) is kept as last_error, template_version as the
-//  version rendered (NULL when it did not get so far).
+//  version rendered (NULL when it did not get so far). message_id NULL
+//  keeps the one recorded (a push whose device accepted it at an earlier
+//  attempt). tokens: a push's device tokens this attempt settled for good
+//  (token_count of them), recorded with the outcome, so that a retry
+//  never sends to them again (fy_ledger_push_tokens).
 typedef struct {
     const char *id;
     const char *owner;
@@ -161,6 +181,8 @@ typedef struct {
     const char *error;
     int64_t retry_in_ms;
     int lease_s;
+    const fy_ledger_token_t *tokens;
+    size_t token_count;
 } fy_ledger_outcome_t;
 
 //  Record outcome. -1 with errno ENOENT when owner's claim is gone (its
@@ -215,15 +237,51 @@ fy_ledger_preferences_put (fy_store_t *store, const char *user_id,
                            const char *quiet_start, const char *quiet_end,
                            fy_error_t *err) FY_MUSTCHECK;
 
-//  Mark a device token dead (FCM: unregistered); never sent to again.
+//  ---------------------------------------------------------------------
+//  Push devices (sql/0016): each user's FCM registration tokens.
+
+//  Mark a device token dead (FCM: unregistered), registered or not:
+//  never sent to again, until it is registered again.
 int
 fy_ledger_token_dead (fy_store_t *store, const char *token,
                       fy_error_t *err) FY_MUSTCHECK;
 
-//  Whether token was marked dead: 1 yes, 0 no, -1 error.
+//  Register device token for user user_id, platform "android", "ios" or
+//  "web", app_version and locale NULL for none: a new token is added, a
+//  known one replaced (moved to user_id when it was another user's), and
+//  a dead one live again. Returns the device as fy_ledger_devices shows
+//  it, and *created_p (may be NULL) true when the token was not user_id's
+//  before; NULL with errno (EINVAL: a value the database refused) and
+//  err. Caller owns result.
+json_t *
+fy_ledger_device_put (fy_store_t *store, const char *user_id, const char *token,
+                      const char *platform, const char *app_version,
+                      const char *locale, bool *created_p, fy_error_t *err);
+
+//  User user_id's devices, live and dead, the newest registration first:
+//  {"userId", "devices": [{"token", "platform", "appVersion", "locale",
+//  "createdAt", "updatedAt", "deadAt"}]}. Caller owns result.
+json_t *
+fy_ledger_devices (fy_store_t *store, const char *user_id, fy_error_t *err);
+
+//  Forget user_id's device token. -1 with errno ENOENT when user_id has
+//  no such token.
 int
-fy_ledger_token_is_dead (fy_store_t *store, const char *token,
-                         fy_error_t *err) FY_MUSTCHECK;
+fy_ledger_device_delete (fy_store_t *store, const char *user_id,
+                         const char *token, fy_error_t *err) FY_MUSTCHECK;
+
+//  The device tokens push delivery delivery_id goes to now, at most max:
+//  the strings of given (an array, borrowed), else, when given is
+//  NULL, user user_id's live devices, the newest registration first;
+//  neither one marked dead nor one the delivery's earlier attempts
+//  settled (fy_ledger_outcome_t's tokens). *tokens_p gets them (caller
+//  frees each and the array; NULL when none), *count_p their count, and
+//  *sent_p how many devices accepted the delivery at earlier attempts.
+int
+fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
+                       const char *user_id, json_t *given, size_t max,
+                       char ***tokens_p, size_t *count_p, size_t *sent_p,
+                       fy_error_t *err) FY_MUSTCHECK;
 
 //  A user.created or user.updated for the recipient directory: the
 //  event's id and content hash (32 bytes), the user, the company (may be

@@ -197,8 +197,9 @@ ok $? "SIGHUP with a broken file keeps the 3 rules"
 python3 - "$FERRY_SRCDIR/contrib/notify.rules.json" > "$tmp/rules.json" <<'PY'
 import json, sys
 rules = json.load(open(sys.argv[1]))
-#  The shipped goal.completed rule, by e-mail (no event brings push device
-#  tokens): 4c reads it back.
+#  The shipped goal.completed rule, by e-mail, so that 4c reads it back
+#  through maildev (notify_devices.sh has it by push, to the manager's
+#  registered devices).
 for rule in rules["rules"]:
     if rule["name"] == "goal_completed":
         rule["channel"] = "email"

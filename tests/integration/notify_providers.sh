@@ -10,40 +10,17 @@
 set -u
 db=ferry_notify_p_$$
 . "$FERRY_SRCDIR/tests/integration/audit_env.sh"
-notify="$FERRY_BUILDDIR/workers/notify/ferry-notify"
-stubs="$FERRY_SRCDIR/tests/stubs"
-[ -x "$notify" ] || bail_out "no $notify"
+. "$FERRY_SRCDIR/tests/integration/notify_env.sh"
 [ -n "${REDIS_URL:-}" ] || bail_out "REDIS_URL is not set: start contrib/stack.sh"
 
-field () { python3 -c "import json,sys; m=json.load(sys.stdin); print($2)" <<<"$1"; }
-#  stub PROGRAM NAME: start a stand-in, its port in NAME_port.
-stub () {
-    python3 "$stubs/$1" "$tmp/$2.port" 2>>"$tmp/$2.log" &
-    pids+=($!)
-    for _ in $(seq 100); do [ -s "$tmp/$2.port" ] && break; sleep 0.05; done
-    [ -s "$tmp/$2.port" ] || bail_out "$1 did not start"
-    eval "$2_port=$(cat "$tmp/$2.port")"
-}
-(cd "$tmp" && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-    -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout \
-    -out pub.pem) || bail_out "openssl"
-export FCM_STUB_PUBLIC_KEY="$tmp/pub.pem"
+fcm_stand_in
 stub aws_notify_stub.py aws
-stub fcm_stub.py fcm
 stub smtp_stub.py smtp
-python3 - "$tmp/key.pem" "http://127.0.0.1:$fcm_port/token" > "$tmp/sa.json" <<'PY'
-import json, sys
-print(json.dumps({"type": "service_account", "project_id": "ferry-test",
-    "private_key_id": "0123abcd", "private_key": open(sys.argv[1]).read(),
-    "client_email": "ferry-push@ferry-test.iam.gserviceaccount.com",
-    "token_uri": sys.argv[2]}))
-PY
 export AWS_ACCESS_KEY_ID=AKIDFERRYNOTIFY AWS_SECRET_ACCESS_KEY='ferry/notify+secret'
 export AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$aws_port"
 export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$aws_port"
-export FCM_ENDPOINT_URL="http://127.0.0.1:$fcm_port"
 
 "$ctl" migrate > /dev/null 2>&1 || bail_out "ferryctl migrate failed"
 start_broker 9080
@@ -62,25 +39,12 @@ start_notify () {
         sleep 0.1
     done
 }
-api () { curl -sS -o "$tmp/body" -w '%{http_code}' \
-    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
 #  send CHANNEL RECIPIENT_JSON: POST /notifications/send; id gets its id.
 send () {
     api -d "{\"channel\": \"$1\", \"template\": \"user.welcome\", \"recipient\": $2, \"data\": {\"company\": \"Acme\"}}" \
         "$url/notifications/send" > /dev/null
     id=$(field "$(cat "$tmp/body")" 'm["id"]')
 }
-#  settled ID: wait until the delivery is sent or failed; its row.
-settled () {
-    for _ in $(seq 100); do
-        row=$(q "SELECT status || ' ' || attempts || ' ' || coalesce(provider, '-') FROM notify.deliveries WHERE id = '$1' AND status IN ('sent', 'failed')")
-        [ -n "$row" ] && break
-        sleep 0.1
-    done
-    echo "$row"
-}
-stub_log () { curl -s "http://127.0.0.1:$1/_log"; }
-
 start_notify --set notify.email_provider=ses --set notify.email_fallback=smtp \
     --set notify.sms_provider=sns --set notify.push_provider=fcm \
     --set notify.fcm_key_file="$tmp/sa.json" --set notify.max_attempts=6 \

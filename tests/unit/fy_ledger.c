@@ -6,8 +6,10 @@
     preference (never for a critical category), quiet hours in the user's
     zone (held until they end; critical at once), claims (one owner at a
     time, a lease that runs out, the sweep's SKIP LOCKED), outcomes and a
-    lost claim, batches and their counts, dead tokens, and a 10,000-item
-    batch recorded in one call. */
+    lost claim, batches and their counts, a 10,000-item batch recorded in
+    one call, and push devices (registered, moved, listed, forgotten, dead
+    and registered again; the tokens a push goes to, never one an earlier
+    attempt settled). */
 #include "ferry/ferry.h"
 #include "store/fy_ledger.h"
 #include "pg.h"
@@ -366,9 +368,6 @@ test_batch (fy_store_t *store)
     json_decref (to);
     free (items);
     free (keys);
-    ok (fy_ledger_token_is_dead (store, "tok", &err) == 0, "a live token");
-    ok (fy_ledger_token_dead (store, "tok", &err) == 0, "marked dead");
-    ok (fy_ledger_token_is_dead (store, "tok", &err) == 1, "is dead");
 }
 
 //  One user.* event for the directory: id, when, and profile as JSON.
@@ -401,6 +400,186 @@ s_profile (fy_store_t *store)
     char *text = fy_xasprintf ("%s %s", email ? email : "-", name ? name : "-");
     json_decref (profile);
     return text;
+}
+
+#define S_OTHER "77777777-7777-4777-8777-777777777777"
+
+//  The tokens push delivery id goes to now (given: a JSON array or
+//  NULL), " "-joined, then "/" and how many devices had it before.
+static char *
+s_push_tokens (fy_store_t *store, const char *id, const char *given)
+{
+    json_t *list = given ? json_loads (given, 0, NULL) : NULL;
+    char **tokens = NULL;
+    size_t count = 0, sent = 0;
+    fy_error_t err = { "" };
+    if (fy_ledger_push_tokens (store, id, S_USER, list, 20, &tokens, &count,
+                               &sent, &err))
+        diag ("push tokens: %s", err.text);
+    json_decref (list);
+    char *text = fy_xstrdup ("");
+    for (size_t i = 0; i < count; i++) {
+        char *more = fy_xasprintf ("%s%s%s", text, i ? " " : "", tokens [i]);
+        free (text);
+        free (tokens [i]);
+        text = more;
+    }
+    free (tokens);
+    char *out = fy_xasprintf ("%s/%zu", text, sent);
+    free (text);
+    return out;
+}
+
+//  The user's devices as "token:dead ..." (dead 1 or 0), newest first.
+static char *
+s_devices (fy_store_t *store, const char *user)
+{
+    json_t *view = fy_ledger_devices (store, user, NULL);
+    char *text = fy_xstrdup ("");
+    size_t i;
+    json_t *device;
+    json_array_foreach (json_object_get (view, "devices"), i, device)
+    {
+        char *more =
+            fy_xasprintf ("%s%s%s:%d", text, i ? " " : "",
+                          json_string_value (json_object_get (device, "token")),
+                          !json_is_null (json_object_get (device, "deadAt")));
+        free (text);
+        text = more;
+    }
+    json_decref (view);
+    return text;
+}
+
+static void
+test_devices (fy_store_t *store)
+{
+    fy_error_t err = { "" };
+    bool created = false;
+    json_t *device = fy_ledger_device_put (store, S_OTHER, "tok-a", "ios", NULL,
+                                           NULL, &created, &err);
+    ok (device && created, "tok-a registered for another user: %s", err.text);
+    json_decref (device);
+    device = fy_ledger_device_put (store, S_USER, "tok-a", "android", "2.1.0",
+                                   "fr", &created, &err);
+    ok (device && created, "then for this one: it moves, a new device here");
+    is_str (json_string_value (json_object_get (device, "platform")), "android",
+            "its platform");
+    is_str (json_string_value (json_object_get (device, "appVersion")), "2.1.0",
+            "its app version");
+    json_decref (device);
+    device = fy_ledger_device_put (store, S_USER, "tok-a", "android", "2.1.0",
+                                   "fr", &created, &err);
+    ok (device && !created, "the same again: not created");
+    json_decref (device);
+    device = fy_ledger_device_put (store, S_USER, "tok-b", "web", NULL, NULL,
+                                   &created, &err);
+    ok (device && created, "tok-b registered");
+    json_decref (device);
+    errno = 0;
+    ok (!fy_ledger_device_put (store, S_USER, "tok-c", "symbian", NULL, NULL,
+                               NULL, &err)
+            && errno == EINVAL,
+        "a platform the database refuses: EINVAL");
+    char *text = s_devices (store, S_USER);
+    is_str (text, "tok-b:0 tok-a:0", "two devices, the newest first");
+    free (text);
+    text = s_devices (store, S_OTHER);
+    is_str (text, "", "tok-a left the other user");
+    free (text);
+
+    //  A push to the user, claimed as it is recorded.
+    json_t *to = json_pack ("{s:s}", "userId", S_USER);
+    fy_ledger_item_t item = s_item ("p1", S_USER, "goal", false, to);
+    item.channel = "push";
+    fy_ledger_entry_t *entries = NULL;
+    size_t count = 0;
+    ok (fy_ledger_record (store, NULL, NULL, NULL, "p", 60, &item, 1, &entries,
+                          &count, NULL, &err)
+                == 0
+            && entries [0].job,
+        "a push recorded and claimed: %s", err.text);
+    char id [FY_UUID_SIZE];
+    snprintf (id, sizeof id, "%s", entries [0].id);
+    fy_ledger_job_destroy (&entries [0].job);
+    free (entries);
+    json_decref (to);
+    text = s_push_tokens (store, id, NULL);
+    is_str (text, "tok-b tok-a/0", "it goes to both devices");
+    free (text);
+    ok (fy_ledger_token_dead (store, "tok-b", &err) == 0, "tok-b dead");
+    text = s_devices (store, S_USER);
+    is_str (text, "tok-b:1 tok-a:0", "its device says so");
+    free (text);
+    text = s_push_tokens (store, id, NULL);
+    is_str (text, "tok-a/0", "a dead token is not sent to");
+    free (text);
+    text = s_push_tokens (store, id, "[\"tok-x\", 7, \"tok-b\"]");
+    is_str (text, "tok-x/0", "nor when a notification names it (nor a number)");
+    free (text);
+
+    //  tok-a accepted it, another device failed retryably: a retry
+    //  never goes to tok-a again.
+    device = fy_ledger_device_put (store, S_USER, "tok-d", "ios", NULL, NULL,
+                                   NULL, &err);
+    json_decref (device);
+    fy_ledger_token_t tokens [] = {
+        { "tok-a", FY_LEDGER_TOKEN_SENT, "projects/p/messages/1", NULL },
+    };
+    fy_ledger_outcome_t retry = { .id = id,
+                                  .owner = "p",
+                                  .status = FY_LEDGER_QUEUED,
+                                  .provider = "fcm",
+                                  .message_id = "projects/p/messages/1",
+                                  .error = "fcm 503 UNAVAILABLE",
+                                  .retry_in_ms = 0,
+                                  .lease_s = 60,
+                                  .tokens = tokens,
+                                  .token_count = 1 };
+    ok (fy_ledger_settle (store, &retry, &err) == 0, "settled: retry later");
+    text = s_push_tokens (store, id, NULL);
+    is_str (text, "tok-d/1", "the retry goes to tok-d only; one had it");
+    free (text);
+    fy_ledger_job_t *job = NULL;
+    ok (fy_ledger_claim (store, id, "p", 60, &job, &err) == 0 && job,
+        "claimed again");
+    fy_ledger_job_destroy (&job);
+    fy_ledger_outcome_t sent = { .id = id,
+                                 .owner = "p",
+                                 .status = FY_LEDGER_SENT,
+                                 .provider = "fcm",
+                                 .lease_s = 60 };
+    ok (fy_ledger_settle (store, &sent, &err) == 0, "settled: sent");
+    json_t *row = fy_ledger_get (store, id, &err);
+    is_str (json_string_value (json_object_get (row, "providerMessageId")),
+            "projects/p/messages/1", "the first device's message id stays");
+    json_t *first = json_array_get (json_object_get (row, "devices"), 0);
+    is_str (json_string_value (json_object_get (first, "token")), "tok-a",
+            "GET shows the devices");
+    is_str (json_string_value (json_object_get (first, "status")), "sent",
+            "and what each came to");
+    json_decref (row);
+
+    //  Registered again, a dead token lives.
+    device = fy_ledger_device_put (store, S_USER, "tok-b", "web", NULL, NULL,
+                                   &created, &err);
+    ok (device && !created && json_is_null (json_object_get (device, "deadAt")),
+        "tok-b registered again: live, not a new device");
+    json_decref (device);
+    text = s_push_tokens (store, "66666666-6666-4666-8666-666666666666",
+                          "[\"tok-b\"]");
+    is_str (text, "tok-b/0", "and sent to again");
+    free (text);
+
+    errno = 0;
+    ok (fy_ledger_device_delete (store, S_OTHER, "tok-a", &err) == -1
+            && errno == ENOENT,
+        "another user cannot forget it: ENOENT");
+    ok (fy_ledger_device_delete (store, S_USER, "tok-a", &err) == 0,
+        "forgotten");
+    text = s_devices (store, S_USER);
+    is_str (text, "tok-b:0 tok-d:0", "two devices left");
+    free (text);
 }
 
 static void
@@ -481,6 +660,7 @@ main (void)
     test_claim_at_record (store);
     test_batch (store);
     test_directory (store);
+    test_devices (store);
     fy_store_destroy (&store);
     PQfinish (s_check);
     tap_pg_drop (&pg);

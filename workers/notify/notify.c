@@ -142,6 +142,7 @@ notify_job_destroy (notify_job_t **job_p)
     }
     notify_token_cancel (job->token);
     notify_rendered_free (&job->rendered);
+    notify_job_clear_tokens (job);
     fy_list_unlink (&job->node);
     self->held--;
     fy_ledger_job_destroy (&job->job);
@@ -630,7 +631,13 @@ s_metrics_new (notify_t *self)
     self->unknown_recipients = fy_metrics_counter (
         m, "ferry_notify_unknown_recipients_total",
         "notifications failed because the directory does not know their "
-        "user (or, for a manager, the user's manager)",
+        "user (or, for a manager, the user's manager), or a push's user "
+        "has no live device",
+        NULL);
+    self->device_registrations = fy_metrics_counter (
+        m, "ferry_notify_device_registrations_total",
+        "push device tokens registered (PUT /notifications/devices), new or "
+        "again",
         NULL);
     self->ready_gauge = fy_metrics_gauge (
         m, "ferry_notify_ready",

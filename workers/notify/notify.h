@@ -33,7 +33,8 @@ typedef struct {
     char reason [200];
 } notify_origin_t;
 
-//  The most device tokens of one push (the schema's maxItems).
+//  The most device tokens of one push (the schema's maxItems; a user's
+//  newest registered devices).
 #define NOTIFY_TOKENS_MAX 20
 
 typedef struct notify_job notify_job_t;
@@ -61,13 +62,20 @@ struct notify_job {
     //  and what they said so far.
     uint64_t calls [NOTIFY_TOKENS_MAX];
     notify_part_t parts [NOTIFY_TOKENS_MAX];
-    const char *tokens [NOTIFY_TOKENS_MAX];
     size_t call_count, calls_left;
     bool sending;
     fy_link_t wait;             //  in notify.waiting while waiting
     bool waiting;
     bool any_ok, any_retryable;
-    size_t dead;
+    //  A push: its device tokens this attempt (fy_ledger_push_tokens),
+    //  how many devices accepted it at earlier attempts, and the tokens
+    //  settled for good this attempt, recorded with its outcome (each
+    //  one's message id or error owned in settled_text).
+    char **tokens;
+    size_t token_count, sent_before;
+    fy_ledger_token_t settled [NOTIFY_TOKENS_MAX];
+    char *settled_text [NOTIFY_TOKENS_MAX];
+    size_t settled_count;
     char message_id [256];
     char error [300];
     //  The attempt's outcome, waiting for the turn's settle.
@@ -114,6 +122,7 @@ struct notify {
     fy_metric_t *attempts, *retries, *conflicts, *ready_gauge, *sending_gauge;
     fy_metric_t *rejected, *ignored, *dead_tokens;
     fy_metric_t *directory_updates, *unknown_recipients;
+    fy_metric_t *device_registrations;
 };
 
 //  Connect to the broker and the store, load the templates and rules.
@@ -183,6 +192,10 @@ notify_settle_flush (notify_t *self);
 //  Free a job that is done (its timer ended, its transfer cancelled).
 void
 notify_job_destroy (notify_job_t **job_p);
+
+//  Forget the device tokens of job's last attempt (a push's).
+void
+notify_job_clear_tokens (notify_job_t *job);
 
 //  Give the places with a provider that are free to the jobs waiting
 //  for one (none once stopping).

@@ -8,6 +8,9 @@
         GET  /notifications/batches/:id its counts by status
         GET  /notifications/preferences/:userId
         PUT  /notifications/preferences/:userId
+        GET  /notifications/devices/:userId         a user's push devices
+        PUT  /notifications/devices/:userId         register one
+        DELETE /notifications/devices/:userId/:token  forget one
         GET  /notifications/health      the ledger and the providers
         GET  /notifications/metrics     Prometheus text
         GET  /notifications/:id         one delivery
@@ -16,6 +19,7 @@
     second time: the same delivery (or batch) is answered. */
 #include "notify.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +107,17 @@ s_uuid_param (fy_worker_t *worker, const fy_request_t *request,
     memcpy (text, value, len);
     text [len] = '\0';
     return true;
+}
+
+//  A PUT of one user's: its :userId into id, and its body. NULL having
+//  answered (404, 400).
+static json_t *
+s_user_body (fy_worker_t *worker, const fy_request_t *request,
+             const fy_route_match_t *match, char id [FY_UUID_SIZE])
+{
+    if (!s_uuid_param (worker, request, match, "userId", id))
+        return NULL;
+    return s_body (worker, request);
 }
 
 //  A send's body checked (problem: what is wrong, or NULL) and the
@@ -486,29 +501,20 @@ s_read (notify_t *self, const fy_request_t *request,
         s_store_error (self, request->rid, errno, &err);
 }
 
-static void
-s_batch (fy_worker_t *worker, const fy_request_t *request,
-         const fy_route_match_t *match, void *arg)
-{
-    (void) worker;
-    s_read (arg, request, match, "id", fy_ledger_batch);
-}
+//  A route handler name that GETs with reader what the uuid in param
+//  names.
+#define S_READ_ROUTE(name, param, reader)                               \
+    static void name (fy_worker_t *worker, const fy_request_t *request, \
+                      const fy_route_match_t *match, void *arg)         \
+    {                                                                   \
+        (void) worker;                                                  \
+        s_read (arg, request, match, param, reader);                    \
+    }
 
-static void
-s_get (fy_worker_t *worker, const fy_request_t *request,
-       const fy_route_match_t *match, void *arg)
-{
-    (void) worker;
-    s_read (arg, request, match, "id", fy_ledger_get);
-}
-
-static void
-s_preferences_get (fy_worker_t *worker, const fy_request_t *request,
-                   const fy_route_match_t *match, void *arg)
-{
-    (void) worker;
-    s_read (arg, request, match, "userId", fy_ledger_preferences);
-}
+S_READ_ROUTE (s_batch, "id", fy_ledger_batch)
+S_READ_ROUTE (s_get, "id", fy_ledger_get)
+S_READ_ROUTE (s_preferences_get, "userId", fy_ledger_preferences)
+S_READ_ROUTE (s_devices_get, "userId", fy_ledger_devices)
 
 //  optOut: {channel: [category, ...]}, no critical category. NULL when
 //  fine, else what is wrong (in buffer).
@@ -550,9 +556,7 @@ s_preferences_put (fy_worker_t *worker, const fy_request_t *request,
 {
     notify_t *self = arg;
     char id [FY_UUID_SIZE];
-    if (!s_uuid_param (worker, request, match, "userId", id))
-        return;
-    json_t *root = s_body (worker, request);
+    json_t *root = s_user_body (worker, request, match, id);
     if (!root)
         return;
     json_t *opt_out = json_object_get (root, "optOut");
@@ -602,6 +606,115 @@ s_preferences_put (fy_worker_t *worker, const fy_request_t *request,
     json_decref (root);
 }
 
+//  ---------------------------------------------------------------------
+//  Push devices (doc/notify.md, "Push devices")
+
+//  Whether text (len bytes) is 1 to max of A-Z a-z 0-9 and the characters
+//  of extra.
+static bool
+s_is_word (const char *text, size_t len, size_t max, const char *extra)
+{
+    if (!text || len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum ((unsigned char) text [i])
+            && (!text [i] || !strchr (extra, text [i])))
+            return false;
+    return true;
+}
+
+//  A device token as FCM gives them and the events' schema takes them.
+static bool
+s_is_token (const char *text, size_t len)
+{
+    return s_is_word (text, len, 4096, ":_.-");
+}
+
+//  An optional string member of root that must be a word.
+static bool
+s_is_optional_word (json_t *root, const char *key, size_t max,
+                    const char *extra)
+{
+    json_t *value = json_object_get (root, key);
+    return !value
+           || s_is_word (json_string_value (value), json_string_length (value),
+                         max, extra);
+}
+
+//  The body of a registration: what is wrong with it, or NULL.
+static const char *
+s_check_device (json_t *root)
+{
+    json_t *token = json_object_get (root, "token");
+    const char *platform =
+        json_string_value (json_object_get (root, "platform"));
+    if (!json_is_string (token)
+        || !s_is_token (json_string_value (token), json_string_length (token)))
+        return "token must be a device registration token: 1 to 4096 of "
+               "A-Z a-z 0-9 : _ . -";
+    if (!platform
+        || (strcmp (platform, "android") && strcmp (platform, "ios")
+            && strcmp (platform, "web")))
+        return "platform must be android, ios or web";
+    if (!s_is_optional_word (root, "appVersion", 64, ".-+_"))
+        return "appVersion must be a version: 1 to 64 of A-Z a-z 0-9 . - + _";
+    if (!s_is_optional_word (root, "locale", 35, "-_"))
+        return "locale must be a locale (fr-CA): 1 to 35 of A-Z a-z 0-9 - _";
+    return NULL;
+}
+
+static void
+s_device_put (fy_worker_t *worker, const fy_request_t *request,
+              const fy_route_match_t *match, void *arg)
+{
+    notify_t *self = arg;
+    char id [FY_UUID_SIZE];
+    json_t *root = s_user_body (worker, request, match, id);
+    if (!root)
+        return;
+    if (!s_accept (self, request, root, s_check_device (root)))
+        return;
+    bool created = false;
+    fy_error_t err = { "" };
+    json_t *device = fy_ledger_device_put (
+        self->store, id, json_string_value (json_object_get (root, "token")),
+        json_string_value (json_object_get (root, "platform")),
+        json_string_value (json_object_get (root, "appVersion")),
+        json_string_value (json_object_get (root, "locale")), &created, &err);
+    if (device) {
+        fy_metric_inc (self->device_registrations);
+        s_json (worker, request->rid, created ? 201 : 200, device);
+    }
+    else
+        s_store_error (self, request->rid, errno, &err);
+    json_decref (root);
+}
+
+static void
+s_device_delete (fy_worker_t *worker, const fy_request_t *request,
+                 const fy_route_match_t *match, void *arg)
+{
+    notify_t *self = arg;
+    char id [FY_UUID_SIZE];
+    if (!s_uuid_param (worker, request, match, "userId", id))
+        return;
+    size_t len = 0;
+    const char *token = fy_route_param (match, "token", &len);
+    if (!s_is_token (token, len)) {
+        s_error (worker, request->rid, 404, "not_found", "no such device");
+        return;
+    }
+    char *text = fy_xstrndup (token, len);
+    fy_error_t err = { "" };
+    if (fy_ledger_device_delete (self->store, id, text, &err) == 0)
+        s_reply (worker, request->rid, 204, NULL, NULL, 0);
+    else if (errno == ENOENT)
+        s_error (worker, request->rid, 404, "not_found", "no such device");
+    else
+        s_store_error (self, request->rid, errno, &err);
+    free (text);
+}
+
 static void
 s_health (fy_worker_t *worker, const fy_request_t *request,
           const fy_route_match_t *match, void *arg)
@@ -647,6 +760,11 @@ static const fy_worker_route_t s_routes [] = {
       s_preferences_get },
     { { "PUT", "/notifications/preferences/:userId", 0, FY_ROUTE_JSON_BODY },
       s_preferences_put },
+    { { "GET", "/notifications/devices/:userId", 0, 0 }, s_devices_get },
+    { { "PUT", "/notifications/devices/:userId", 0, FY_ROUTE_JSON_BODY },
+      s_device_put },
+    { { "DELETE", "/notifications/devices/:userId/:token", 0, 0 },
+      s_device_delete },
     { { "GET", "/notifications/health", 0, 0 }, s_health },
     { { "GET", "/notifications/metrics", 0, 0 }, s_metrics },
     { { "GET", "/notifications/:id", 0, 0 }, s_get },

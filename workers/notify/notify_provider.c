@@ -15,11 +15,14 @@
 #include <string.h>
 
 //  The bucket: refilled at ARGV[1] tokens a second up to ARGV[2], by the
-//  server's clock (every process sees the same time); one token taken
-//  and 0 returned, or the whole milliseconds until one is there.
+//  server's clock (every process sees the same time); when there is a
+//  token, ARGV[3] taken (the sends of one attempt: a push's devices),
+//  which may leave the bucket in debt for the next to wait out, and 0
+//  returned; else the whole milliseconds until one is there.
 static const char s_bucket_lua [] =
     "local rate = tonumber(ARGV[1]) "
     "local burst = tonumber(ARGV[2]) "
+    "local cost = tonumber(ARGV[3]) "
     "local t = redis.call('TIME') "
     "local now = t[1] * 1000 + math.floor(t[2] / 1000) "
     "local b = redis.call('HMGET', KEYS[1], 'tokens', 'at') "
@@ -27,7 +30,7 @@ static const char s_bucket_lua [] =
     "local at = tonumber(b[2]) or now "
     "tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000) "
     "local wait = 0 "
-    "if tokens >= 1 then tokens = tokens - 1 "
+    "if tokens >= 1 then tokens = tokens - cost "
     "else wait = math.ceil((1 - tokens) * 1000 / rate) end "
     "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', "
     "tostring(now)) "
@@ -393,15 +396,17 @@ s_on_now (zloop_t *loop, int timer_id, void *arg);
 
 notify_token_t *
 notify_provider_token (notify_providers_t *self, notify_provider_t *provider,
-                       notify_token_fn *fn, void *arg)
+                       size_t cost, notify_token_fn *fn, void *arg)
 {
     assert (notify_provider_is_limited (self, provider));
-    char rate [32], burst [32];
+    assert (cost > 0);
+    char rate [32], burst [32], sends [24];
+    snprintf (sends, sizeof sends, "%zu", cost);
     snprintf (rate, sizeof rate, "%g", provider->rate);
     //  A second's worth at once, at least one.
     snprintf (burst, sizeof burst, "%g",
               provider->rate < 1 ? 1.0 : provider->rate);
-    const char *argv [] = { provider->bucket, rate, burst };
+    const char *argv [] = { provider->bucket, rate, burst, sends };
     notify_token_t *token = fy_xcalloc (1, sizeof *token);
     token->owner = self;
     token->fn = fn;
@@ -409,7 +414,7 @@ notify_provider_token (notify_providers_t *self, notify_provider_t *provider,
     fy_list_init (&token->link);
     fy_list_push_back (&self->tokens, &token->link);
     fy_error_t err = { "" };
-    if (fy_redis_eval (self->bucket, 1, 3, argv, NULL, s_on_bucket, token, NULL,
+    if (fy_redis_eval (self->bucket, 1, 4, argv, NULL, s_on_bucket, token, NULL,
                        &err)) {
         //  Too many queued for a Redis that is away: go unlimited, on
         //  the loop's next turn, said once.

@@ -103,15 +103,18 @@ bool
 notify_provider_is_limited (notify_providers_t *self,
                             notify_provider_t *provider);
 
-//  Take a token of provider's bucket (which is limited), then call fn
-//  (arg) with 0 to go or the milliseconds to wait before asking again,
-//  always later, from the loop (with 0 when Redis cannot answer: then
-//  nothing is held back). Returns the request, to cancel.
+//  Take cost tokens of provider's bucket (which is limited), one per send
+//  (a push: one per device), then call fn (arg) with 0 to go or the
+//  milliseconds to wait before asking again, always later, from the loop
+//  (with 0 when Redis cannot answer: then nothing is held back). Tokens
+//  are taken as soon as the bucket has one, which may leave it in debt
+//  for the next to wait out: the rate holds over time whatever the cost.
+//  Returns the request, to cancel.
 typedef void (notify_token_fn) (int64_t wait_ms, void *arg);
 typedef struct notify_token notify_token_t;
 notify_token_t *
 notify_provider_token (notify_providers_t *self, notify_provider_t *provider,
-                       notify_token_fn *fn, void *arg);
+                       size_t cost, notify_token_fn *fn, void *arg);
 
 //  The request's fn will not be called (its job went away).
 void

@@ -161,16 +161,20 @@ s_settle (notify_job_t *job, bool sent, const char *provider,
                   "gave up after %d attempts: %s", claimed->attempts, error);
     else if (!sent)
         snprintf (job->outcome_error, sizeof job->outcome_error, "%s", error);
+    //  A push's message id may come with a retry (a device accepted it,
+    //  another is tried again), or stay the one recorded (NULL).
     job->outcome = (fy_ledger_outcome_t) {
         .id = claimed->id,
         .owner = self->owner,
         .status = status,
         .provider = provider,
-        .message_id = sent ? job->message_id : NULL,
+        .message_id = job->message_id [0] ? job->message_id : NULL,
         .template_version = job->version [0] ? job->version : NULL,
         .error = sent ? NULL : job->outcome_error,
         .retry_in_ms = retry_in_ms,
         .lease_s = self->lease_s,
+        .tokens = job->settled,
+        .token_count = job->settled_count,
     };
     if (self->settling_count == self->settling_size) {
         self->settling_size =
@@ -250,6 +254,13 @@ s_render_data (fy_ledger_job_t *claimed)
     return data;
 }
 
+//  The sends of job's attempt: one, or a push's one per device.
+static size_t
+s_sends (notify_job_t *job)
+{
+    return job->provider->kind == NOTIFY_FCM ? job->token_count : 1;
+}
+
 static int
 s_on_rate_timer (zloop_t *loop, int timer_id, void *arg);
 
@@ -275,7 +286,7 @@ s_on_rate_timer (zloop_t *loop, int timer_id, void *arg)
     notify_job_t *job = arg;
     job->timer = -1;
     job->token = notify_provider_token (job->owner->providers, job->provider,
-                                        s_on_token, job);
+                                        s_sends (job), s_on_token, job);
     return 0;
 }
 
@@ -342,6 +353,47 @@ s_resolve_recipient (notify_job_t *job)
     return 0;
 }
 
+//  A push's device tokens for this attempt, into job (doc/notify.md,
+//  "Push devices"): the recipient's deviceTokens, else its user's live
+//  registered devices, the newest first; without those dead or settled by
+//  an earlier attempt. Returns 0, or -1 having settled the job: failed
+//  (none, or the database failed: retryable), or sent when every device
+//  left has had it already.
+static int
+s_push_tokens (notify_job_t *job)
+{
+    notify_t *self = job->owner;
+    fy_ledger_job_t *claimed = job->job;
+    json_t *given = json_object_get (claimed->recipient, "deviceTokens");
+    const char *user =
+        json_string_value (json_object_get (claimed->recipient, "userId"));
+    if (!json_is_array (given))
+        given = NULL;
+    fy_error_t err = { "" };
+    if (fy_ledger_push_tokens (self->store, claimed->id, user, given,
+                               NOTIFY_TOKENS_MAX, &job->tokens,
+                               &job->token_count, &job->sent_before, &err)) {
+        int errnum = errno;
+        notify_store_failed (self, errnum, &err);
+        s_fail (job, errnum != EINVAL, "device tokens: %s", err.text);
+        return -1;
+    }
+    if (job->token_count > 0)
+        return 0;
+    if (job->sent_before > 0)
+        s_settle (job, true, job->provider->name, NULL, NULL, false);
+    else if (given || !user)
+        s_fail (job, false, "the recipient has no live device token");
+    else {
+        fy_metric_inc (self->unknown_recipients);
+        s_fail (job, false,
+                "no_device: user %s has no live device token (none "
+                "registered, or FCM called each unregistered)",
+                user);
+    }
+    return -1;
+}
+
 void
 notify_send (notify_job_t *job)
 {
@@ -349,6 +401,7 @@ notify_send (notify_job_t *job)
     fy_ledger_job_t *claimed = job->job;
     fy_metric_inc (self->attempts);
     notify_rendered_free (&job->rendered);
+    notify_job_clear_tokens (job);
     job->route = notify_providers_route (self->providers, claimed->channel);
     job->provider = job->route ? notify_route_pick (job->route) : NULL;
     if (!job->provider) {
@@ -368,19 +421,25 @@ notify_send (notify_job_t *job)
         return;
     }
     memcpy (job->version, job->rendered.version, sizeof job->version);
+    if (job->provider->kind == NOTIFY_FCM && s_push_tokens (job))
+        return;
     if (notify_provider_is_limited (self->providers, job->provider))
         job->token = notify_provider_token (self->providers, job->provider,
-                                            s_on_token, job);
+                                            s_sends (job), s_on_token, job);
     else
         s_dispatch (job);
 }
 
 //  One of the attempt's calls ended. When the last has, the attempt's
-//  outcome: sent when one call got through (a push to several devices),
-//  else failed, retryable when one call may succeed later.
+//  outcome. A push goes to each device once (doc/notify.md, "Push
+//  devices"): while a device's failure is retryable and attempts are
+//  left, it is tried again, and only the devices not settled yet; then
+//  it is sent when one device accepted it, at this attempt or before,
+//  else failed (retryable or not as its calls). Other channels make one
+//  call: sent, or failed.
 static void
-s_call_done (notify_job_t *job, bool ok, bool retryable, bool dead,
-             const char *message_id, const char *error)
+s_call_done (notify_job_t *job, bool ok, bool retryable, const char *message_id,
+             const char *error)
 {
     if (ok) {
         job->any_ok = true;
@@ -390,7 +449,6 @@ s_call_done (notify_job_t *job, bool ok, bool retryable, bool dead,
     }
     else {
         job->any_retryable = job->any_retryable || retryable;
-        job->dead += dead;
         if (!job->error [0])
             snprintf (job->error, sizeof job->error, "%s", error);
     }
@@ -402,8 +460,10 @@ s_call_done (notify_job_t *job, bool ok, bool retryable, bool dead,
     notify_send_waiting (self);
     notify_route_outcome (job->route, job->provider, job->any_ok,
                           job->any_retryable);
-    if (job->any_ok)
-        s_settle (job, true, job->provider->name, job->message_id, NULL, false);
+    bool reached = job->any_ok || job->sent_before > 0;
+    bool again = job->any_retryable && job->job->attempts < self->max_attempts;
+    if (reached && !again)
+        s_settle (job, true, job->provider->name, NULL, NULL, false);
     else
         s_settle (job, false, job->provider->name, NULL, job->error,
                   job->any_retryable);
@@ -417,8 +477,45 @@ s_on_smtp (const fy_smtp_result_t *result, void *arg)
     if (!result->ok)
         snprintf (error, sizeof error, "smtp %d: %s", result->reply_code,
                   result->error);
-    s_call_done (part->job, result->ok, result->retryable, false,
-                 result->message_id, error);
+    s_call_done (part->job, result->ok, result->retryable, result->message_id,
+                 error);
+}
+
+//  A push's call to device token index ended: unless it may succeed
+//  later, what it came to is kept for the outcome, so that no attempt
+//  sends to that device again.
+static void
+s_token_settled (notify_job_t *job, size_t index,
+                 const fy_http_op_result_t *result, const char *error)
+{
+    if (result->error && result->retryable && !result->token_dead)
+        return;
+    size_t i = job->settled_count++;
+    fy_ledger_token_t *token = &job->settled [i];
+    token->token = job->tokens [index];
+    token->status = result->error == 0   ? FY_LEDGER_TOKEN_SENT
+                    : result->token_dead ? FY_LEDGER_TOKEN_DEAD
+                                         : FY_LEDGER_TOKEN_REFUSED;
+    job->settled_text [i] = fy_xstrdup (
+        result->error == 0 && result->message_id ? result->message_id : error);
+    if (result->error == 0)
+        token->message_id = job->settled_text [i];
+    else
+        token->error = job->settled_text [i];
+}
+
+void
+notify_job_clear_tokens (notify_job_t *job)
+{
+    for (size_t i = 0; i < job->token_count; i++)
+        free (job->tokens [i]);
+    free (job->tokens);
+    job->tokens = NULL;
+    job->token_count = job->sent_before = 0;
+    for (size_t i = 0; i < job->settled_count; i++)
+        free (job->settled_text [i]);
+    memset (job->settled, 0, sizeof job->settled);
+    job->settled_count = 0;
 }
 
 //  SES, SNS and FCM: one call of the attempt ended.
@@ -433,8 +530,11 @@ s_on_op (const fy_http_op_result_t *result, void *arg)
         snprintf (error, sizeof error, "%s %d %s: %s", job->provider->name,
                   result->status, result->code ? result->code : "",
                   result->message);
+    if (job->provider->kind == NOTIFY_FCM)
+        s_token_settled (job, part->index, result, error);
     if (result->token_dead && job->provider->kind == NOTIFY_FCM) {
-        //  Never sent to again, by any process.
+        //  Never sent to again, by any process, until the app registers
+        //  it again.
         fy_error_t err = { "" };
         fy_metric_inc (self->dead_tokens);
         if (fy_ledger_token_dead (self->store, job->tokens [part->index], &err))
@@ -442,8 +542,8 @@ s_on_op (const fy_http_op_result_t *result, void *arg)
                          "recorded: %s",
                          job->job->id, err.text);
     }
-    s_call_done (job, result->error == 0, result->retryable, result->token_dead,
-                 result->message_id, error);
+    s_call_done (job, result->error == 0, result->retryable, result->message_id,
+                 error);
 }
 
 //  The recipient's string field key, or NULL having failed the job.
@@ -529,41 +629,21 @@ s_send_sns (notify_job_t *job, const char *phone, fy_error_t *err)
                            &job->parts [0], &job->calls [0], err);
 }
 
-//  One call per live device token.
+//  One call per device token of the attempt (s_push_tokens).
 static int
 s_send_fcm (notify_job_t *job, fy_error_t *err)
 {
-    notify_t *self = job->owner;
-    json_t *tokens = json_object_get (job->job->recipient, "deviceTokens");
     notify_rendered_t *out = &job->rendered;
     const char *data [] = { "deliveryId", job->job->id, NULL };
-    size_t index;
-    json_t *token;
-    json_array_foreach (tokens, index, token)
-    {
-        const char *text = json_string_value (token);
-        if (!text || job->call_count == NOTIFY_TOKENS_MAX)
-            continue;
-        int dead = fy_ledger_token_is_dead (self->store, text, err);
-        if (dead < 0)
-            return -1;
-        if (dead)
-            continue;
-        fy_fcm_message_t message = { .token = text,
+    for (size_t i = 0; i < job->token_count; i++) {
+        fy_fcm_message_t message = { .token = job->tokens [i],
                                      .title = out->subject,
                                      .body = out->text,
                                      .data = data };
-        size_t i = job->call_count;
-        job->tokens [i] = text;
         if (fy_fcm_send (job->provider->fcm, &message, s_on_op, &job->parts [i],
                          &job->calls [i], err))
             return -1;
         job->call_count++;
-    }
-    if (job->call_count == 0) {
-        fy_error_set (err, "the recipient has no live device token");
-        errno = EINVAL;
-        return -1;
     }
     return 0;
 }
@@ -580,7 +660,6 @@ s_dispatch (notify_job_t *job)
     }
     job->call_count = 0;
     job->any_ok = job->any_retryable = false;
-    job->dead = 0;
     job->message_id [0] = job->error [0] = '\0';
     for (size_t i = 0; i < NOTIFY_TOKENS_MAX; i++) {
         job->parts [i].job = job;
