@@ -93,6 +93,10 @@ fy_session_reconnect (fy_session_t *self)
     //  then there is nothing better to do than fail loudly.
     if (s_connect (self, NULL))
         abort ();
+    //  A new socket, a new ZMQ_FD: the source follows it.
+    self->unsure = true;
+    if (self->source)
+        fy_loop_arm (self->source);
 }
 
 fy_proto_msg_t *
@@ -107,13 +111,23 @@ int
 fy_session_send (fy_session_t *self)
 {
     self->last_sent = fy_clock_mono_ms ();
-    return fy_proto_send (self->socket, &self->out);
+    int rc = fy_proto_send (self->socket, &self->out);
+    //  Even a send that fails may have processed the socket's commands.
+    self->unsure = true;
+    if (self->source) {
+        int saved = errno;
+        fy_loop_arm (self->source);
+        errno = saved;
+    }
+    return rc;
 }
 
 int
 fy_session_recv (fy_session_t *self, fy_error_t *err)
 {
     int rc = fy_proto_recv (self->socket, false, ZMQ_DONTWAIT, &self->in, err);
+    //  A malformed message was taken: more may follow.
+    self->unsure = rc == 0 || errno == EPROTO || errno == EPROTONOSUPPORT;
     if (rc == 0 || (errno == EPROTO || errno == EPROTONOSUPPORT))
         self->last_seen = fy_clock_mono_ms ();
     return rc;
