@@ -354,11 +354,7 @@ fy_client_tick (fy_client_t *self)
 static void
 s_loop_want (void *object, fy_loop_want_t *want)
 {
-    fy_client_t *self = object;
-    want->socket = self->session.socket;
-    want->events = ZMQ_POLLIN;
-    if (self->session.unsure)
-        want->timeout_ms = 0;
+    fy_session_loop_want (&((fy_client_t *) object)->session, want);
 }
 
 //  On input, or at once when unsure (a deadline of 0): read until EAGAIN.

@@ -133,6 +133,15 @@ fy_session_recv (fy_session_t *self, fy_error_t *err)
     return rc;
 }
 
+void
+fy_session_loop_want (fy_session_t *self, fy_loop_want_t *want)
+{
+    want->socket = self->socket;
+    want->events = ZMQ_POLLIN;
+    if (self->unsure)
+        want->timeout_ms = 0;
+}
+
 bool
 fy_session_tick (fy_session_t *self, int64_t now)
 {

@@ -60,6 +60,11 @@ fy_session_send (fy_session_t *self);
 int
 fy_session_recv (fy_session_t *self, fy_error_t *err);
 
+//  What the session's socket waits for, for its owner's fy_loop source:
+//  input, and a run at once while unsure.
+void
+fy_session_loop_want (fy_session_t *self, fy_loop_want_t *want);
+
 //  Heartbeat duty at now: send HEARTBEAT when quiet. Returns true when
 //  the broker has been silent too long and the session must reconnect.
 bool

@@ -752,11 +752,7 @@ s_gather (fy_worker_t *self, size_t count, uint64_t did, uint64_t attempt,
 static void
 s_loop_want (void *object, fy_loop_want_t *want)
 {
-    fy_worker_t *self = object;
-    want->socket = self->session.socket;
-    want->events = ZMQ_POLLIN;
-    if (self->session.unsure)
-        want->timeout_ms = 0;
+    fy_session_loop_want (&((fy_worker_t *) object)->session, want);
 }
 
 static void

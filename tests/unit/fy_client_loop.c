@@ -12,13 +12,14 @@ static void *s_router;
 static fy_proto_msg_t s_in, s_out;
 static size_t s_acks;
 
+//  Counts the ACKs into *arg.
 static void
 s_on_ack (fy_client_t *client, uint64_t seq, void *arg)
 {
     (void) client;
     (void) seq;
-    (void) arg;
-    s_acks++;
+    size_t *acks = arg;
+    *acks += 1;
 }
 
 //  The broker side: the client's next message (heartbeats too).
@@ -99,7 +100,7 @@ main (void)
     fy_client_t *client = fy_client_new ("inproc://fy_client_loop", "t", &err);
     if (!client)
         BAIL_OUT ("fy_client_new: %s", err.text);
-    fy_client_handlers_t handlers = { .ack = s_on_ack };
+    fy_client_handlers_t handlers = { .ack = s_on_ack, .arg = &s_acks };
     fy_client_set_handlers (client, &handlers);
     zloop_t *loop = zloop_new ();
     ok (fy_client_attach (client, loop) != NULL, "attached");
