@@ -13,7 +13,6 @@ struct fy_loop_source {
     fy_loop_idle_fn *idle;
     void *idle_arg;
     zmq_pollitem_t item;        //  as registered; events 0 when none
-    void *socket;               //  the libzmq socket whose ZMQ_FD it is
     int timer;                  //  zloop timer id, or -1
     size_t timer_delay;         //  its delay, ms
     int64_t timer_due;          //  when it fires (zclock_mono), delay > 0
@@ -40,7 +39,6 @@ s_poller_end (fy_loop_source_t *self)
     if (self->item.events)
         zloop_poller_end (self->loop, &self->item);
     self->item.events = 0;
-    self->socket = NULL;
 }
 
 //  Register what the object waits for, touching zloop only for what
@@ -48,27 +46,24 @@ s_poller_end (fy_loop_source_t *self)
 static void
 s_arm (fy_loop_source_t *self, const fy_loop_want_t *want)
 {
-    bool none = want->events == 0 || (!want->socket && want->fd < 0);
-    if (none)
+    //  A socket is watched through its ZMQ_FD as a plain descriptor: given
+    //  the socket, zmq_poll would read its ZMQ_EVENTS on each of its
+    //  passes, and each read polls the socket's mailbox (two to four
+    //  system calls per turn of the loop, whichever source woke it). The
+    //  object reads until EAGAIN, and asks to run at once when input may
+    //  be waiting unsignalled (see fy_loop.h). Compared by descriptor, not
+    //  by socket: a new socket may come at the old one's address.
+    assert (!want->socket || want->events == ZMQ_POLLIN);
+    int fd = want->fd;
+    size_t size = sizeof fd;
+    if (want->socket && zmq_getsockopt (want->socket, ZMQ_FD, &fd, &size))
+        fd = -1;
+    if (want->events == 0 || fd < 0)
         s_poller_end (self);
-    else if (want->socket != self->socket || want->events != self->item.events
-             || (!want->socket && want->fd != self->item.fd)) {
+    else if (want->events != self->item.events || fd != self->item.fd) {
         s_poller_end (self);
-        //  A socket is watched through its ZMQ_FD as a plain descriptor:
-        //  given the socket, zmq_poll would read its ZMQ_EVENTS on each
-        //  of its passes, and each read polls the socket's mailbox (two
-        //  to four system calls per turn of the loop, whichever source
-        //  woke it). The object reads until EAGAIN, and asks to run at
-        //  once when input may be waiting unsignalled (see fy_loop.h).
-        assert (!want->socket || want->events == ZMQ_POLLIN);
-        int fd = want->fd;
-        size_t size = sizeof fd;
-        if (want->socket && zmq_getsockopt (want->socket, ZMQ_FD, &fd, &size))
-            fd = -1;
-        self->socket = want->socket;
         self->item = (zmq_pollitem_t) { NULL, fd, want->events, 0 };
-        if (fd >= 0
-            && zloop_poller (self->loop, &self->item, s_on_poll, self) == 0)
+        if (zloop_poller (self->loop, &self->item, s_on_poll, self) == 0)
             //  The object reads its socket's errors itself (libpq, a
             //  Redis reconnect): zloop must not drop the poller on them.
             zloop_poller_set_tolerant (self->loop, &self->item);
