@@ -112,13 +112,24 @@ fy_session_send (fy_session_t *self)
 {
     self->last_sent = fy_clock_mono_ms ();
     int rc = fy_proto_send (self->socket, &self->out);
-    //  Even a send that fails may have processed the socket's commands.
-    self->unsure = true;
-    if (self->source) {
-        int saved = errno;
-        fy_loop_arm (self->source);
-        errno = saved;
+    int saved = errno;
+    //  Even a send that fails may have taken the socket's commands, and
+    //  with them the ZMQ_FD's signal of input that came before. ZMQ_EVENTS
+    //  takes the rest (one poll of the mailbox, as a receive's EAGAIN
+    //  costs): input it does not report, the ZMQ_FD signals from now on.
+    //  Input it reports is read at once (fy_loop_arm), rather than in a
+    //  turn of the loop after every send.
+    int events = 0;
+    size_t size = sizeof events;
+    if (zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &size)
+        || (events & ZMQ_POLLIN)) {
+        self->unsure = true;
+        if (self->source)
+            fy_loop_arm (self->source);
     }
+    else
+        self->unsure = false;
+    errno = saved;
     return rc;
 }
 

@@ -21,7 +21,8 @@ typedef struct {
     zcert_t *cert;              //  CURVE: our certificate, or NULL
     char *server_key;           //  CURVE: the broker's public key (Z85)
     //  Input may be waiting that the socket's ZMQ_FD does not signal: a
-    //  send or a message received since the last EAGAIN (see fy_loop.h).
+    //  message received since the last EAGAIN, input found after a send,
+    //  a new socket (see fy_loop.h).
     bool unsure;
     fy_loop_source_t *source;   //  the owner's attachment, or NULL
 } fy_session_t;
@@ -49,8 +50,8 @@ fy_session_reconnect (fy_session_t *self);
 fy_proto_msg_t *
 fy_session_out (fy_session_t *self, fy_proto_command_t command);
 
-//  Send self->out, and arm the source, if any, to read what the send may
-//  have left unsignalled. Returns 0, or -1 with errno.
+//  Send self->out; input the send may have left unsignalled is read at
+//  once (the source, if any, armed). Returns 0, or -1 with errno.
 int
 fy_session_send (fy_session_t *self);
 
