@@ -22,7 +22,9 @@
     want asks to run at once (timeout 0) whenever input may be waiting
     unsignalled: after a send since its last EAGAIN, or after a run that
     stopped short of it. An object that sends outside its own run calls
-    fy_loop_arm for that (fy_session does).
+    fy_loop_arm for that (the broker's router does); or it reads
+    ZMQ_EVENTS after the send, which takes the remaining commands, and
+    asks to run only when that reports input (fy_session does).
 
     Internal to libferry (core): the objects give their own attach call
     (fy_http_client_attach, fy_redis_attach, ...). */
