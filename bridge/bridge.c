@@ -1028,7 +1028,9 @@ bridge_destroy (bridge_t **self_p)
         return;
     int saved = errno;
     fy_loop_detach (&self->http_source);
-    fy_loop_detach (&self->client_source);
+    if (self->client)
+        fy_client_detach (self->client);
+    self->client_source = NULL;
     zloop_destroy (&self->loop);
     if (self->signal_fd >= 0)
         close (self->signal_fd);

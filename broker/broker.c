@@ -114,6 +114,17 @@ broker_out_peer (broker_t *self, broker_peer_t *peer,
     return s_out (self, peer->identity, peer->identity_len, command);
 }
 
+//  A send may take the router's commands, and its ZMQ_FD then signals no
+//  input that came before: read it at once (fy_loop.h). Within the
+//  router's run, the run reads on until EAGAIN anyway.
+static void
+s_router_sent (broker_t *self)
+{
+    self->router_unsure = true;
+    if (self->router_source)
+        fy_loop_arm (self->router_source);
+}
+
 //  Sends never block: ROUTER drops what it cannot queue for a peer, and
 //  credit keeps every peer's queue far below its high-water mark.
 void
@@ -123,6 +134,7 @@ broker_send (broker_t *self)
         fy_log_debug ("broker: send %s failed: %s",
                       fy_proto_command_name (self->out.command),
                       zmq_strerror (errno));
+    s_router_sent (self);
 }
 
 static void
@@ -368,6 +380,7 @@ broker_dispatch (broker_t *self, broker_service_t *service)
                                   worker->peer.identity_len, FY_PROTO_REQUEST,
                                   &request->header, NULL))
             fy_log_debug ("broker: REQUEST not sent: %s", zmq_strerror (errno));
+        s_router_sent (self);
     }
     while (!fy_list_is_empty (&service->queue)) {
         broker_worker_t *worker = s_pick_worker (service);
@@ -932,12 +945,23 @@ s_handle (broker_t *self, fy_proto_msg_t *in)
     }
 }
 
+//  A receive error other than the peer's: the loop ends, as a handler's
+//  -1 would end it.
 static int
-s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_fatal (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
-    (void) sock;
-    broker_t *self = arg;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+//  The router's run: a burst of messages, or all up to EAGAIN.
+static void
+s_router_run (void *object, short revents)
+{
+    (void) revents;
+    broker_t *self = object;
     bool drained = false;
     for (int i = 0; i < BROKER_BURST; i++) {
         fy_error_t err = { "" };
@@ -959,26 +983,52 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
                 continue;
             }
             fy_log_error ("broker: receive: %s", zmq_strerror (errno));
-            return -1;
+            self->router_unsure = false;
+            zloop_timer (self->loop, 0, 1, s_on_fatal, self);
+            return;
         }
         s_handle (self, &self->in);
     }
+    //  Sends so far came before the EAGAIN; the flush's make it unsure
+    //  again (s_router_sent), and the router runs once more at once.
+    self->router_unsure = !drained;
     if (drained)
         s_closed_remove (self);
     s_flush (self);
-    return 0;
 }
 
-static int
-s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_router_want (void *object, fy_loop_want_t *want)
 {
-    (void) sock;
-    broker_t *self = arg;
-    s_closed_read (self);
-    //  What the closed connections sent before closing is read first.
-    return s_on_router (loop, self->router, self);
+    broker_t *self = object;
+    want->socket = self->socket;
+    want->events = ZMQ_POLLIN;
+    if (self->router_unsure)
+        want->timeout_ms = 0;
 }
 
+static const fy_loop_ops_t s_router_ops = { s_router_want, s_router_run };
+
+//  The monitor's run: what the closed connections sent before closing is
+//  read first. s_closed_read always reads the monitor to EAGAIN, and
+//  nothing is sent on it: its ZMQ_FD signals all its input.
+static void
+s_monitor_run (void *object, short revents)
+{
+    broker_t *self = object;
+    s_closed_read (self);
+    s_router_run (self, revents);
+}
+
+static void
+s_monitor_want (void *object, fy_loop_want_t *want)
+{
+    broker_t *self = object;
+    want->socket = zsock_resolve (self->monitor);
+    want->events = ZMQ_POLLIN;
+}
+
+static const fy_loop_ops_t s_monitor_ops = { s_monitor_want, s_monitor_run };
 //  --------------------------------------------------------------------
 //  Timers
 
@@ -1282,8 +1332,8 @@ broker_new (fy_cfg_t *cfg, fy_error_t *err)
     self->endpoint = zsock_last_endpoint (self->router);
 
     self->loop = zloop_new ();
-    zloop_reader (self->loop, self->router, s_on_router, self);
-    zloop_reader (self->loop, self->monitor, s_on_monitor, self);
+    self->router_source = fy_loop_attach (self->loop, &s_router_ops, self);
+    self->monitor_source = fy_loop_attach (self->loop, &s_monitor_ops, self);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &signal_item, s_on_signal, self);
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
@@ -1335,6 +1385,8 @@ broker_destroy (broker_t **self_p)
     int saved = errno;
     //  HTTP first: its pending requests are cancelled into a live broker.
     broker_http_destroy (&self->http);
+    fy_loop_detach (&self->router_source);
+    fy_loop_detach (&self->monitor_source);
     zloop_destroy (&self->loop);
     //  Free what is still in flight: every event reachable from a client
     //  or a queue. Orphan events (client gone) are reached through their

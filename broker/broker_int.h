@@ -9,6 +9,7 @@
 #include "broker_http.h"
 #include "broker_route.h"
 #include "core/fy_list.h"
+#include "core/fy_loop.h"
 
 #include <czmq.h>
 #include <stdatomic.h>
@@ -148,6 +149,11 @@ struct broker {
     void *socket;  //  the router's libzmq handle
     char *endpoint;
     zloop_t *loop;
+    //  The router and the monitor in the loop (fy_loop: their ZMQ_FDs).
+    //  Unsure: the router may hold input its ZMQ_FD does not signal (a
+    //  send, or a burst stopped short, since its last EAGAIN).
+    fy_loop_source_t *router_source, *monitor_source;
+    bool router_unsure;
     broker_http_t *http;
     int signal_fd;
     broker_route_t *route;

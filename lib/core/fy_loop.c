@@ -46,16 +46,23 @@ s_poller_end (fy_loop_source_t *self)
 static void
 s_arm (fy_loop_source_t *self, const fy_loop_want_t *want)
 {
-    bool none = want->events == 0 || (!want->socket && want->fd < 0);
-    if (none)
+    //  A socket is watched through its ZMQ_FD as a plain descriptor: given
+    //  the socket, zmq_poll would read its ZMQ_EVENTS on each of its
+    //  passes, and each read polls the socket's mailbox (two to four
+    //  system calls per turn of the loop, whichever source woke it). The
+    //  object reads until EAGAIN, and asks to run at once when input may
+    //  be waiting unsignalled (see fy_loop.h). Compared by descriptor, not
+    //  by socket: a new socket may come at the old one's address.
+    assert (!want->socket || want->events == ZMQ_POLLIN);
+    int fd = want->fd;
+    size_t size = sizeof fd;
+    if (want->socket && zmq_getsockopt (want->socket, ZMQ_FD, &fd, &size))
+        fd = -1;
+    if (want->events == 0 || fd < 0)
         s_poller_end (self);
-    else if (want->socket != self->item.socket
-             || want->events != self->item.events
-             || (!want->socket && want->fd != self->item.fd)) {
+    else if (want->events != self->item.events || fd != self->item.fd) {
         s_poller_end (self);
-        self->item =
-            (zmq_pollitem_t) { want->socket, want->socket ? 0 : want->fd,
-                               want->events, 0 };
+        self->item = (zmq_pollitem_t) { NULL, fd, want->events, 0 };
         if (zloop_poller (self->loop, &self->item, s_on_poll, self) == 0)
             //  The object reads its socket's errors itself (libpq, a
             //  Redis reconnect): zloop must not drop the poller on them.

@@ -14,6 +14,18 @@
     that fires on the loop's next turn, once the other sockets were
     polled: no stall, and no spin that starves them.
 
+    A libzmq socket is watched through its ZMQ_FD, for input only. That
+    descriptor is edge-triggered: it turns readable when the socket's
+    mailbox gets a command, and any libzmq call on the socket (a send
+    above all) may take that command and leave messages waiting with
+    nothing readable. So the object's run reads until EAGAIN, and its
+    want asks to run at once (timeout 0) whenever input may be waiting
+    unsignalled: after a send since its last EAGAIN, or after a run that
+    stopped short of it. An object that sends outside its own run calls
+    fy_loop_arm for that (the broker's router does); or it reads
+    ZMQ_EVENTS after the send, which takes the remaining commands, and
+    asks to run only when that reports input (fy_session does).
+
     Internal to libferry (core): the objects give their own attach call
     (fy_http_client_attach, fy_redis_attach, ...). */
 #ifndef FY_LOOP_H_INCLUDED
@@ -27,7 +39,7 @@ typedef struct fy_loop_source fy_loop_source_t;
 
 //  What an object waits for, filled in by its want function.
 typedef struct {
-    void *socket;               //  a libzmq socket, or NULL for fd
+    void *socket;               //  a libzmq socket (input only), or NULL
     int fd;                     //  with no socket; -1: nothing to poll
     short events;               //  ZMQ_POLLIN | ZMQ_POLLOUT; 0: none
     int64_t timeout_ms;         //  next deadline: -1 none, 0 now, or in ms

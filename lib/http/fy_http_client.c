@@ -85,6 +85,10 @@ struct fy_http_client {
     //  bridge's CPU (a handle is a few allocations and kilobytes to clear).
     CURL *idle [S_IDLE_HANDLES];
     size_t idle_count;
+    //  By descriptor: left in the epoll set after curl removed it (see
+    //  s_socket_cb), until it is wanted again or reports an event.
+    bool *resting;
+    size_t resting_count;
 };
 
 struct fy_http_result {
@@ -107,10 +111,43 @@ fy_http_client_options_default (fy_http_client_options_t *options)
 //  --------------------------------------------------------------------
 //  curl's callbacks: keep the epoll set and the deadline in step.
 
+static bool
+s_is_resting (fy_http_client_t *self, curl_socket_t sock)
+{
+    return sock >= 0 && (size_t) sock < self->resting_count
+           && self->resting [sock];
+}
+
+static void
+s_set_resting (fy_http_client_t *self, curl_socket_t sock, bool resting)
+{
+    if (sock < 0)
+        return;
+    if ((size_t) sock >= self->resting_count) {
+        if (!resting)
+            return;
+        size_t count = (size_t) sock + 64;
+        self->resting =
+            fy_xrealloc (self->resting, count * sizeof *self->resting);
+        memset (self->resting + self->resting_count, 0,
+                (count - self->resting_count) * sizeof *self->resting);
+        self->resting_count = count;
+    }
+    self->resting [sock] = resting;
+}
+
 //  curl keeps a pointer per socket for us (curl_multi_assign): non-NULL
 //  once the socket is in the epoll set, so a socket new to the set is
 //  added at once rather than after a MOD that fails (about one in four
 //  epoll_ctl calls of a drain did).
+//
+//  curl removes a kept-alive connection's socket at the end of each call
+//  and hands it over again for the next: a DEL and an ADD per HTTP call.
+//  A removed socket rests in the set instead, and the next call's MOD
+//  takes it back; one that reports an event while resting (its peer
+//  closed it, say) is taken out then, unseen by curl. A resting socket
+//  curl closed left the set with its descriptor: the MOD fails and it is
+//  added, as a new one is.
 static int
 s_socket_cb (CURL *easy, curl_socket_t sock, int what, void *userp,
              void *socketp)
@@ -118,9 +155,8 @@ s_socket_cb (CURL *easy, curl_socket_t sock, int what, void *userp,
     (void) easy;
     fy_http_client_t *self = userp;
     if (what == CURL_POLL_REMOVE) {
-        //  curl may already have closed it, which removed it from the set;
-        //  it forgets the pointer it kept.
-        epoll_ctl (self->epfd, EPOLL_CTL_DEL, sock, NULL);
+        //  curl forgets the pointer it kept.
+        s_set_resting (self, sock, true);
         return 0;
     }
     struct epoll_event event = { .data.fd = sock };
@@ -128,8 +164,14 @@ s_socket_cb (CURL *easy, curl_socket_t sock, int what, void *userp,
         event.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         event.events |= EPOLLOUT;
-    if (socketp && epoll_ctl (self->epfd, EPOLL_CTL_MOD, sock, &event) == 0)
+    bool resting = s_is_resting (self, sock);
+    s_set_resting (self, sock, false);
+    if ((socketp || resting)
+        && epoll_ctl (self->epfd, EPOLL_CTL_MOD, sock, &event) == 0) {
+        if (!socketp)
+            curl_multi_assign (self->multi, sock, self);
         return 0;
+    }
     //  Not in the set, or no longer (a closed descriptor whose number
     //  came back): add it.
     if (epoll_ctl (self->epfd, EPOLL_CTL_ADD, sock, &event) == 0
@@ -284,6 +326,7 @@ fy_http_client_destroy (fy_http_client_t **self_p)
     }
     if (self->epfd >= 0)
         close (self->epfd);
+    free (self->resting);
     free (self->spare);
     free (self);
     *self_p = NULL;
@@ -431,6 +474,11 @@ fy_http_client_run (fy_http_client_t *self)
     int count = epoll_wait (self->epfd, events, 64, 0);
     int running = 0;
     for (int i = 0; i < count; i++) {
+        if (s_is_resting (self, events [i].data.fd)) {
+            epoll_ctl (self->epfd, EPOLL_CTL_DEL, events [i].data.fd, NULL);
+            s_set_resting (self, events [i].data.fd, false);
+            continue;
+        }
         int flags = 0;
         if (events [i].events & EPOLLIN)
             flags |= CURL_CSELECT_IN;

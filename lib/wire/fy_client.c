@@ -52,6 +52,7 @@ fy_client_destroy (fy_client_t **self_p)
     if (!self)
         return;
     int saved = errno;
+    fy_client_detach (self);
     if (self->session.sock) {
         fy_session_out (&self->session, FY_PROTO_BYE);
         if (fy_session_send (&self->session))
@@ -353,16 +354,15 @@ fy_client_tick (fy_client_t *self)
 static void
 s_loop_want (void *object, fy_loop_want_t *want)
 {
-    fy_client_t *self = object;
-    want->socket = self->session.socket;
-    want->events = ZMQ_POLLIN;
+    fy_session_loop_want (&((fy_client_t *) object)->session, want);
 }
 
+//  On input, or at once when unsure (a deadline of 0): read until EAGAIN.
 static void
 s_loop_run (void *object, short revents)
 {
-    if (revents & ZMQ_POLLIN)
-        fy_client_process (object);
+    (void) revents;
+    fy_client_process (object);
 }
 
 static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
@@ -371,7 +371,16 @@ fy_loop_source_t *
 fy_client_attach (fy_client_t *self, zloop_t *loop)
 {
     assert (self);
-    return fy_loop_attach (loop, &s_loop_ops, self);
+    assert (!self->session.source);
+    self->session.source = fy_loop_attach (loop, &s_loop_ops, self);
+    return self->session.source;
+}
+
+void
+fy_client_detach (fy_client_t *self)
+{
+    assert (self);
+    fy_loop_detach (&self->session.source);
 }
 
 int

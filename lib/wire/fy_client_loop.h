@@ -7,11 +7,16 @@
 #include "ferry/fy_client.h"
 
 //  Attach the client to loop: its socket is polled for input and
-//  fy_client_process runs on it. Ticking stays the owner's (its timer
-//  does more than the client's): fy_loop_rearm the source after
-//  fy_client_tick, whose reconnect changes the socket. fy_loop_detach
-//  the source before destroying the client.
+//  fy_client_process runs on it, and at once after a send (see
+//  fy_loop.h). Ticking stays the owner's (its timer does more than the
+//  client's): fy_loop_rearm the source after fy_client_tick. The source
+//  is the client's (borrowed): fy_client_detach, or fy_client_destroy,
+//  ends it.
 fy_loop_source_t *
 fy_client_attach (fy_client_t *self, zloop_t *loop);
+
+//  Detach the client from its loop, if attached.
+void
+fy_client_detach (fy_client_t *self);
 
 #endif

@@ -93,6 +93,10 @@ fy_session_reconnect (fy_session_t *self)
     //  then there is nothing better to do than fail loudly.
     if (s_connect (self, NULL))
         abort ();
+    //  A new socket, a new ZMQ_FD: the source follows it.
+    self->unsure = true;
+    if (self->source)
+        fy_loop_arm (self->source);
 }
 
 fy_proto_msg_t *
@@ -107,16 +111,46 @@ int
 fy_session_send (fy_session_t *self)
 {
     self->last_sent = fy_clock_mono_ms ();
-    return fy_proto_send (self->socket, &self->out);
+    int rc = fy_proto_send (self->socket, &self->out);
+    int saved = errno;
+    //  Even a send that fails may have taken the socket's commands, and
+    //  with them the ZMQ_FD's signal of input that came before. ZMQ_EVENTS
+    //  takes the rest (one poll of the mailbox, as a receive's EAGAIN
+    //  costs): input it does not report, the ZMQ_FD signals from now on.
+    //  Input it reports is read at once (fy_loop_arm), rather than in a
+    //  turn of the loop after every send.
+    int events = 0;
+    size_t size = sizeof events;
+    if (zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &size)
+        || (events & ZMQ_POLLIN)) {
+        self->unsure = true;
+        if (self->source)
+            fy_loop_arm (self->source);
+    }
+    else
+        self->unsure = false;
+    errno = saved;
+    return rc;
 }
 
 int
 fy_session_recv (fy_session_t *self, fy_error_t *err)
 {
     int rc = fy_proto_recv (self->socket, false, ZMQ_DONTWAIT, &self->in, err);
+    //  A malformed message was taken: more may follow.
+    self->unsure = rc == 0 || errno == EPROTO || errno == EPROTONOSUPPORT;
     if (rc == 0 || (errno == EPROTO || errno == EPROTONOSUPPORT))
         self->last_seen = fy_clock_mono_ms ();
     return rc;
+}
+
+void
+fy_session_loop_want (fy_session_t *self, fy_loop_want_t *want)
+{
+    want->socket = self->socket;
+    want->events = ZMQ_POLLIN;
+    if (self->unsure)
+        want->timeout_ms = 0;
 }
 
 bool

@@ -5,6 +5,7 @@
 #ifndef FY_SESSION_H_INCLUDED
 #define FY_SESSION_H_INCLUDED
 
+#include "core/fy_loop.h"
 #include "ferry/fy_proto.h"
 
 #include <czmq.h>
@@ -19,6 +20,11 @@ typedef struct {
     uint64_t reconnects;
     zcert_t *cert;              //  CURVE: our certificate, or NULL
     char *server_key;           //  CURVE: the broker's public key (Z85)
+    //  Input may be waiting that the socket's ZMQ_FD does not signal: a
+    //  message received since the last EAGAIN, input found after a send,
+    //  a new socket (see fy_loop.h).
+    bool unsure;
+    fy_loop_source_t *source;   //  the owner's attachment, or NULL
 } fy_session_t;
 
 //  Connect a new session. Returns -1 with errno EINVAL and err when the
@@ -44,14 +50,21 @@ fy_session_reconnect (fy_session_t *self);
 fy_proto_msg_t *
 fy_session_out (fy_session_t *self, fy_proto_command_t command);
 
-//  Send self->out. Returns 0, or -1 with errno.
+//  Send self->out; input the send may have left unsignalled is read at
+//  once (the source, if any, armed). Returns 0, or -1 with errno.
 int
 fy_session_send (fy_session_t *self);
 
 //  Receive into self->in without blocking. Returns 0; -1 with errno
-//  EAGAIN when nothing is waiting, EPROTO for a malformed message.
+//  EAGAIN when nothing is waiting (the socket's ZMQ_FD signals the next
+//  input from then on), EPROTO for a malformed message.
 int
 fy_session_recv (fy_session_t *self, fy_error_t *err);
+
+//  What the session's socket waits for, for its owner's fy_loop source:
+//  input, and a run at once while unsure.
+void
+fy_session_loop_want (fy_session_t *self, fy_loop_want_t *want);
 
 //  Heartbeat duty at now: send HEARTBEAT when quiet. Returns true when
 //  the broker has been silent too long and the session must reconnect.

@@ -747,12 +747,19 @@ s_gather (fy_worker_t *self, size_t count, uint64_t did, uint64_t attempt,
     return count + 1;
 }
 
-static int
-s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
+//  The socket's source (fy_loop): on input, and at once while input may
+//  wait unsignalled (fy_session's unsure), read until EAGAIN.
+static void
+s_loop_want (void *object, fy_loop_want_t *want)
 {
-    (void) loop;
-    (void) sock;
-    fy_worker_t *self = arg;
+    fy_session_loop_want (&((fy_worker_t *) object)->session, want);
+}
+
+static void
+s_loop_run (void *object, short revents)
+{
+    (void) revents;
+    fy_worker_t *self = object;
     size_t count = 0;
     for (int i = 0; i < 1024; i++) {
         fy_error_t err = { "" };
@@ -797,8 +804,9 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         }
     }
     s_deliver_batch (self, count);
-    return 0;
 }
+
+static const fy_loop_ops_t s_loop_ops = { s_loop_want, s_loop_run };
 
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
@@ -815,9 +823,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         //  The broker forgot every request of the old session.
         zhashx_purge (self->streams);
         s_schedule (self);
-        zloop_reader_end (self->loop, self->session.sock);
+        //  Its source follows the new socket.
         fy_session_reconnect (&self->session);
-        zloop_reader (self->loop, self->session.sock, s_on_socket, self);
         s_send_ready (self);
     }
     if (self->draining
@@ -866,7 +873,7 @@ fy_worker_run (fy_worker_t *self)
     zloop_t *loop = fy_worker_loop (self);
     zmq_pollitem_t signal_item = { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, self);
-    zloop_reader (loop, self->session.sock, s_on_socket, self);
+    self->session.source = fy_loop_attach (loop, &s_loop_ops, self);
     //  Ticks at a fraction of the heartbeat, so a drain ends promptly.
     int64_t tick = self->session.heartbeat_ms / 4;
     self->tick_timer =
@@ -877,7 +884,7 @@ fy_worker_run (fy_worker_t *self)
     if (self->produce_timer >= 0)
         zloop_timer_end (loop, self->produce_timer);
     self->produce_timer = -1;
-    zloop_reader_end (loop, self->session.sock);
+    fy_loop_detach (&self->session.source);
     zloop_poller_end (loop, &signal_item);
     zloop_timer_end (loop, self->tick_timer);
     return 0;

@@ -10,9 +10,12 @@ usage: http_stub.py PORTFILE
                          (the request's X-Test header) in the answer
   GET  /connections      200 with the number of connections accepted
   GET  /hang             never answers (until the client gives up)
+  GET  /drop?ms=N        200 "drop N", kept alive, then closed by the
+                         server N ms later (N 0: Connection: close)
 The chosen port is written to PORTFILE (renamed into place)."""
 import http.server
 import os
+import socket
 import sys
 import threading
 import time
@@ -60,6 +63,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 count = connections
             return self._answer(200, b"%d" % count)
+        if url.path == "/drop":
+            ms = int(query["ms"])
+            if ms == 0:
+                self.close_connection = True
+                return self._answer(200, b"drop 0", {"Connection": "close"})
+            self._answer(200, b"drop %d" % ms)
+            self.wfile.flush()
+            connection = self.connection
+            threading.Timer(ms / 1000.0,
+                            lambda: connection.shutdown(socket.SHUT_RDWR)).start()
+            return None
         if url.path == "/hang":
             time.sleep(30)
             return self._answer(200, b"late")

@@ -228,6 +228,40 @@ main (void)
             "client: no new connection either");
     s_reply_reset (&count);
 
+    //  ---- A kept-alive connection rests in the epoll set between calls.
+    //  Closed by the server while resting: taken out, not spun on.
+    reply_t drop = { 0 };
+    s_get (client, "/drop?ms=50", &drop, 0, 0);
+    ok (s_wait_all (client, &drop, 1, 5000) && drop.status == 200,
+        "a connection the server closes 50 ms after its answer");
+    s_reply_reset (&drop);
+    int waits = 0;
+    int64_t quiet_until = fy_clock_mono_ms () + 300;
+    while (fy_clock_mono_ms () < quiet_until) {
+        if (fy_http_client_wait (client, quiet_until - fy_clock_mono_ms ()))
+            BAIL_OUT ("wait");
+        waits++;
+    }
+    ok (waits < 20, "its close seen while resting: %d waits in 300 ms", waits);
+    connects = fy_http_client_connects (client);
+    s_get (client, "/status?code=200", &drop, 0, 0);
+    ok (s_wait_all (client, &drop, 1, 5000) && drop.status == 200
+            && fy_http_client_connects (client) == connects + 1,
+        "the next call on a new connection");
+    s_reply_reset (&drop);
+    //  Closed by curl (Connection: close): its descriptor's number may
+    //  come back for the next connection, which must be watched anew.
+    for (int i = 0; i < 3; i++) {
+        s_get (client, "/drop?ms=0", &drop, 0, 0);
+        if (!s_wait_all (client, &drop, 1, 5000) || drop.status != 200)
+            BAIL_OUT ("Connection: close call %d failed", i);
+        s_reply_reset (&drop);
+    }
+    s_get (client, "/status?code=200", &drop, 0, 0);
+    ok (s_wait_all (client, &drop, 1, 5000) && drop.status == 200,
+        "calls after connections curl closed");
+    s_reply_reset (&drop);
+
     //  ---- 20 slow requests at once finish in about the time of one.
     reply_t slow [20];
     memset (slow, 0, sizeof slow);
