@@ -205,14 +205,15 @@ for _ in $(seq 50); do
         -ge 3 ] && break
     sleep 0.1
 done
-#  Found by Message-ID (<delivery id>@<sender's domain>): the ledger has
-#  no address for a recipient named by user id only.
-sent=$(q "SELECT coalesce(json_agg(id::text), '[]') FROM notify.deliveries WHERE status = 'sent' AND channel = 'email'")
-curl -sf "$SMTP_CAPTURE_URL/email" |
-    jq -r --argjson sent "$sent" '.[] | select(.messageId // "" |
-        split("@")[0] as $id | $sent | index($id)) |
-        "    e-mail to \(.to[0].address): \(.subject)"' ||
-    die "the SMTP capture server does not answer; see $RUN/notify.log"
+#  Found by their X-Ferry-Delivery header (the ledger has no address for
+#  a recipient named by user id only), each asked of maildev by it: the
+#  whole list of a long-lived stack's mailbox may be more than a client
+#  takes.
+for id in $(q "SELECT id FROM notify.deliveries WHERE status = 'sent' AND channel = 'email' ORDER BY created_at"); do
+    curl -sf "$SMTP_CAPTURE_URL/email?headers.x-ferry-delivery=$id" |
+        jq -r '.[] | "    e-mail to \(.to[0].address): \(.subject)"' ||
+        die "the SMTP capture server does not answer; see $RUN/notify.log"
+done
 echo "    (every message at $SMTP_CAPTURE_URL)"
 
 say "the bridge: the sample events through SQS"

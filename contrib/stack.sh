@@ -186,7 +186,7 @@ sqs_up () {
 
 smtp_answers () {
     curl -sf --max-time 3 -o /dev/null \
-        "http://127.0.0.1:$SMTP_WEB_PORT/email" &&
+        "http://127.0.0.1:$SMTP_WEB_PORT/healthz" &&
         port_busy "$SMTP_PORT"
 }
 

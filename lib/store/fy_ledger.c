@@ -72,7 +72,8 @@ s_hash_hex (const unsigned char hash [32], char hex [65])
 //  there; the items ($3, each naming its event or none) of the events
 //  that were not (and those of no event) recorded, each new one
 //  suppressed, held or queued as the recipient's preferences say, and
-//  claimed at once for owner $4 (lease $5 s) when queued and due; then
+//  claimed at once for owner $4 (lease $5 s) when queued and due (an
+//  in_app item is never held: it makes no noise); then
 //  what their keys hold. A stored event records nothing and gives what it
 //  recorded, and whether its hash differs. Rows are (kind, key, id,
 //  status, event id, the job's columns when claimed here).
@@ -101,7 +102,8 @@ static const char s_record_sql [] =
     "CASE WHEN c.claim THEN $4 END, "
     "CASE WHEN c.claim THEN now() + $5::integer * interval '1 second' END "
     "FROM r CROSS JOIN LATERAL (SELECT CASE WHEN r.critical "
-    "OR r.user_id IS NULL THEN NULL ELSE notify.quiet_until(r.user_id, "
+    "OR r.user_id IS NULL OR r.channel = 'in_app' THEN NULL "
+    "ELSE notify.quiet_until(r.user_id, "
     "greatest(now(), coalesce(r.not_before, now()))) END AS until) q "
     "CROSS JOIN LATERAL (SELECT CASE WHEN r.critical OR r.user_id IS NULL "
     "THEN 'queued' WHEN notify.opted_out(r.user_id, r.channel, r.category) "
@@ -482,12 +484,14 @@ fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
         done [i] = false;
         json_array_append_new (
             rows,
-            json_pack ("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:i}",
+            json_pack ("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:i, "
+                       "s:s?, s:s?}",
                        "id", o->id, "owner", o->owner, "status",
                        fy_ledger_status_name (o->status), "provider",
                        o->provider, "message_id", o->message_id, "version",
                        o->template_version, "error", o->error, "retry_ms",
-                       (json_int_t) o->retry_in_ms, "lease_s", o->lease_s));
+                       (json_int_t) o->retry_in_ms, "lease_s", o->lease_s,
+                       "subject", o->inbox_subject, "body", o->inbox_text));
         if (o->token_count)
             json_object_set_new (json_array_get (rows, i), "tokens",
                                  s_tokens_json (o->tokens, o->token_count));
@@ -497,13 +501,14 @@ fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
     const char *values [] = { text };
     //  One statement for every outcome of a loop's turn; a row whose claim
     //  is gone (its lease ran out, another process has it) is not
-    //  touched, and not returned; nor are its device tokens recorded.
+    //  touched, and not returned; nor are its device tokens recorded, nor
+    //  its in-app message stored (sql/0017: in the user's inbox once).
     PGresult *res = fy_store_pg_exec (
         store,
         "WITH o AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, "
         "owner text, status text, provider text, message_id text, "
         "version text, error text, retry_ms bigint, lease_s integer, "
-        "tokens jsonb)), "
+        "tokens jsonb, subject text, body text)), "
         "up AS (UPDATE notify.deliveries d SET status = o.status, "
         "provider = coalesce(o.provider, d.provider), "
         "provider_message_id = coalesce(o.message_id, d.provider_message_id), "
@@ -516,13 +521,19 @@ fy_ledger_settle_many (fy_store_t *store, const fy_ledger_outcome_t *outcomes,
         "sent_at = CASE WHEN o.status = 'sent' THEN now() END, "
         "updated_at = now() FROM o "
         "WHERE d.id = o.id AND d.claimed_by = o.owner "
-        "AND d.status = 'sending' RETURNING d.id), "
+        "AND d.status = 'sending' RETURNING d.id, d.user_id, d.category, "
+        "d.template), "
         "tk AS (INSERT INTO notify.delivery_tokens (delivery_id, token, "
         "status, message_id, error) SELECT o.id, t.token, t.status, "
         "t.message_id, t.error FROM o JOIN up ON up.id = o.id "
         "CROSS JOIN LATERAL jsonb_to_recordset(coalesce(o.tokens, "
         "'[]'::jsonb)) AS t(token text, status text, message_id text, "
-        "error text) ON CONFLICT (delivery_id, token) DO NOTHING) "
+        "error text) ON CONFLICT (delivery_id, token) DO NOTHING), "
+        "ib AS (INSERT INTO notify.inbox (delivery_id, user_id, category, "
+        "template, subject, body) SELECT up.id, up.user_id, up.category, "
+        "up.template, o.subject, o.body FROM o JOIN up ON up.id = o.id "
+        "WHERE o.status = 'sent' AND o.subject IS NOT NULL "
+        "AND up.user_id IS NOT NULL ON CONFLICT (delivery_id) DO NOTHING) "
         "SELECT id::text FROM up",
         1, values, "settle", err);
     free (text);
@@ -584,14 +595,13 @@ fy_ledger_release (fy_store_t *store, const char *owner, const char **ids,
 //  ---------------------------------------------------------------------
 //  Reading
 
-//  The one JSON value of a one-row, one-column result, or NULL with
-//  ENOENT when no row.
+//  The one JSON value of a one-row, one-column result of sql with count
+//  values, or NULL with ENOENT when no row (or NULL).
 static json_t *
-s_json_row (fy_store_t *store, const char *sql, const char *id,
-            const char *what, fy_error_t *err)
+s_json_answer (fy_store_t *store, const char *sql, int count,
+               const char *const *values, const char *what, fy_error_t *err)
 {
-    const char *values [] = { id };
-    PGresult *res = fy_store_pg_exec (store, sql, 1, values, what, err);
+    PGresult *res = fy_store_pg_exec (store, sql, count, values, what, err);
     if (!res)
         return NULL;
     json_t *row = NULL;
@@ -603,6 +613,15 @@ s_json_row (fy_store_t *store, const char *sql, const char *id,
     }
     PQclear (res);
     return row;
+}
+
+//  s_json_answer of sql with the one value id.
+static json_t *
+s_json_row (fy_store_t *store, const char *sql, const char *id,
+            const char *what, fy_error_t *err)
+{
+    const char *values [] = { id };
+    return s_json_answer (store, sql, 1, values, what, err);
 }
 
 json_t *
@@ -828,6 +847,75 @@ fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
         (*tokens_p) [(*count_p)++] = fy_xstrdup (PQgetvalue (res, r, 1));
     PQclear (res);
     return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The in-app inbox (sql/0017)
+
+//  One item of the inbox as the API shows it.
+#define S_INBOX_JSON                                                  \
+    "json_build_object('id', i.delivery_id, 'category', i.category, " \
+    "'template', i.template, 'subject', i.subject, 'text', i.body, "  \
+    "'createdAt', notify.iso(i.created_at), 'readAt', "               \
+    "notify.iso(i.read_at))"
+
+json_t *
+fy_ledger_inbox (fy_store_t *store, const char *user_id, bool unread_only,
+                 const char *cursor, int limit, fy_error_t *err)
+{
+    assert (store && user_id);
+    assert (limit > 0 && limit <= FY_LEDGER_INBOX_PAGE_MAX);
+    char most [16];
+    snprintf (most, sizeof most, "%d", limit);
+    const char *values [] = { user_id, unread_only ? "t" : "f", cursor, most };
+    //  Keyset: the items after the cursor's (created_at, delivery_id),
+    //  newest first; one more than the page says whether more follow. A
+    //  cursor that is not one of the user's items gives no row (NULL).
+    return s_json_answer (
+        store,
+        "WITH c AS (SELECT created_at, delivery_id FROM notify.inbox "
+        "WHERE delivery_id = $3::uuid AND user_id = $1::uuid), "
+        "page AS (SELECT i.* FROM notify.inbox i WHERE i.user_id = $1::uuid "
+        "AND (NOT $2::boolean OR i.read_at IS NULL) AND ($3::uuid IS NULL "
+        "OR (i.created_at, i.delivery_id) < (SELECT created_at, delivery_id "
+        "FROM c)) ORDER BY i.created_at DESC, i.delivery_id DESC "
+        "LIMIT $4::integer + 1), "
+        "shown AS (SELECT * FROM page ORDER BY created_at DESC, delivery_id "
+        "DESC LIMIT $4::integer) "
+        "SELECT json_build_object('userId', $1::uuid, 'unread', "
+        "(SELECT count(*) FROM notify.inbox WHERE user_id = $1::uuid "
+        "AND read_at IS NULL), 'items', coalesce((SELECT json_agg(" S_INBOX_JSON
+        " ORDER BY i.created_at DESC, i.delivery_id DESC) FROM shown i), "
+        "'[]'::json), 'nextCursor', CASE WHEN (SELECT count(*) FROM page) > "
+        "$4::integer THEN (SELECT delivery_id FROM shown ORDER BY "
+        "created_at, delivery_id LIMIT 1) END)::text "
+        "WHERE $3::uuid IS NULL OR EXISTS (SELECT 1 FROM c)",
+        4, values, "inbox", err);
+}
+
+json_t *
+fy_ledger_inbox_read (fy_store_t *store, const char *user_id, json_t *ids,
+                      fy_error_t *err)
+{
+    assert (store && user_id);
+    char *list = ids ? fy_json_dumps (ids, 0, NULL) : NULL;
+    const char *values [] = { user_id, list };
+    //  read_at is set once: marking again changes nothing. The count is
+    //  of the rows as this statement leaves them (a CTE's change is not
+    //  seen by the outer SELECT, so it is taken off).
+    json_t *answer = s_json_answer (
+        store,
+        "WITH up AS (UPDATE notify.inbox SET read_at = now() "
+        "WHERE user_id = $1::uuid AND read_at IS NULL AND ($2::jsonb IS NULL "
+        "OR delivery_id IN (SELECT value::uuid FROM "
+        "jsonb_array_elements_text($2::jsonb))) RETURNING 1) "
+        "SELECT json_build_object('userId', $1::uuid, 'marked', "
+        "(SELECT count(*) FROM up), 'unread', (SELECT count(*) FROM "
+        "notify.inbox WHERE user_id = $1::uuid AND read_at IS NULL) - "
+        "(SELECT count(*) FROM up))::text",
+        2, values, "inbox read", err);
+    free (list);
+    return answer;
 }
 
 //  ---------------------------------------------------------------------

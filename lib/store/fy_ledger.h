@@ -170,7 +170,9 @@ typedef struct {
 //  keeps the one recorded (a push whose device accepted it at an earlier
 //  attempt). tokens: a push's device tokens this attempt settled for good
 //  (token_count of them), recorded with the outcome, so that a retry
-//  never sends to them again (fy_ledger_push_tokens).
+//  never sends to them again (fy_ledger_push_tokens). inbox_subject and
+//  inbox_text (NULL for none): an in_app delivery's message, stored in
+//  its user's inbox in the same statement that records it sent, once.
 typedef struct {
     const char *id;
     const char *owner;
@@ -183,6 +185,7 @@ typedef struct {
     int lease_s;
     const fy_ledger_token_t *tokens;
     size_t token_count;
+    const char *inbox_subject, *inbox_text;
 } fy_ledger_outcome_t;
 
 //  Record outcome. -1 with errno ENOENT when owner's claim is gone (its
@@ -282,6 +285,32 @@ fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
                        const char *user_id, json_t *given, size_t max,
                        char ***tokens_p, size_t *count_p, size_t *sent_p,
                        fy_error_t *err) FY_MUSTCHECK;
+
+//  ---------------------------------------------------------------------
+//  The in-app inbox (sql/0017): each user's in_app notifications, stored
+//  by fy_ledger_settle_many when they are sent.
+
+//  The most items of one page of an inbox.
+#define FY_LEDGER_INBOX_PAGE_MAX 100
+
+//  User user_id's inbox, the newest first, only the unread ones when
+//  unread_only, at most limit (1 to FY_LEDGER_INBOX_PAGE_MAX) after the
+//  item cursor (NULL: from the newest): {"userId", "unread" (the user's
+//  unread count), "items": [{"id" (the delivery's), "category",
+//  "template", "subject", "text", "createdAt", "readAt"}], "nextCursor"
+//  (the last item's id when more follow, else null)}. NULL with errno
+//  ENOENT when cursor is not one of the user's items. Caller owns result.
+json_t *
+fy_ledger_inbox (fy_store_t *store, const char *user_id, bool unread_only,
+                 const char *cursor, int limit, fy_error_t *err);
+
+//  Mark user_id's items ids (an array of delivery id strings, borrowed)
+//  read, or every one when ids is NULL; an item read already, or not the
+//  user's, is left as it is. Returns {"userId", "marked" (how many this
+//  call marked), "unread" (how many are left)}. Caller owns result.
+json_t *
+fy_ledger_inbox_read (fy_store_t *store, const char *user_id, json_t *ids,
+                      fy_error_t *err);
 
 //  A user.created or user.updated for the recipient directory: the
 //  event's id and content hash (32 bytes), the user, the company (may be

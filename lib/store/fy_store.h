@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 //  The schema version (the newest sql/NNNN file) this build's code needs.
-#define FY_STORE_SCHEMA_VERSION 16
+#define FY_STORE_SCHEMA_VERSION 17
 //  The largest page a search returns.
 #define FY_STORE_SEARCH_MAX 1000
 

@@ -48,9 +48,12 @@ print(json.dumps({"id": str(uuid.uuid4()), "type": "notification.requested",
 PY
 }
 
-#  mails TO: the JSON list of what maildev holds for address TO.
+#  mails TO: the JSON list of what maildev holds for address TO, asked of
+#  maildev by address: the whole list of a long-lived stack's mailbox may
+#  be more than a client takes.
 mails () {
-    curl -s "$SMTP_CAPTURE_URL/email" | python3 -c '
+    curl -s --get --data-urlencode "to.address=$1" "$SMTP_CAPTURE_URL/email" |
+        python3 -c '
 import json, sys
 to = sys.argv[1]
 print(json.dumps([m for m in json.load(sys.stdin)

@@ -13,7 +13,8 @@
 #  a token registered by another user moving to them; notification.requested
 #  by user id; the rule-driven goal.completed reaching the owner's
 #  manager's devices end to end (user.created events feed the directory);
-#  FCM's shared rate (Redis: REDIS_URL) taken per device.
+#  FCM's shared rate (Redis: REDIS_URL) taken per device; SIGKILL in the
+#  middle of a bulk push to users of several devices, then a restart.
 set -u
 db=ferry_notify_d_$$
 . "$FERRY_SRCDIR/tests/integration/audit_env.sh"
@@ -243,4 +244,65 @@ ms=$((($(date +%s%N) - start) / 1000000))
 ok $? "20 sends at 5/s with a burst of 5: at least 2 s ($ms ms)"
 is "$(for n in 1 2 3 4 5; do sends "tok-ok-many-$n"; done | sort -u)" 4 \
     "each device got each push once"
+
+#  11. SIGKILL in the middle of a bulk push to 300 users of 3 devices
+#  each (900 sends, at 300/s so that the kill comes mid-batch), then a
+#  restart: each device gets it, and a device twice only in the one
+#  window (doc/notify.md, "Push devices"): at most the sends of the
+#  notifications with FCM at the kill, notify.concurrency (64) pushes
+#  of 3 devices, each once more.
+kill -TERM $notify_pid
+wait $notify_pid
+redis-cli -u "$REDIS_URL" DEL ferry:notify:bucket:fcm > /dev/null
+kill_users=300
+q "INSERT INTO notify.devices (token, user_id, platform) SELECT 'tok-ok-k' || u || '-' || d, md5('kill' || u)::uuid, 'android' FROM generate_series(1, $kill_users) u, generate_series(1, 3) d" > /dev/null
+python3 - "$kill_users" > "$tmp/kill.json" <<'PY'
+import hashlib, json, sys, uuid
+n = int(sys.argv[1])
+print(json.dumps({"channel": "push", "template": "user.welcome",
+    "data": {"company": "Kill"}, "recipients": [
+        {"userId": str(uuid.UUID(hashlib.md5(b"kill%d" % u).hexdigest()))}
+        for u in range(1, n + 1)]}))
+PY
+#  kill_sends: "sends devices" of the tok-ok-k tokens so far, then each
+#  count of sends a device got, and how many devices got it so often.
+kill_sends () {
+    stub_log "$fcm_port" | python3 -c '
+import collections, json, sys
+c = collections.Counter(r["body"]["message"].get("token") for r in json.load(sys.stdin)["requests"]
+    if r["kind"] == "send" and r["body"]["message"].get("token", "").startswith("tok-ok-k"))
+print(sum(c.values()), len(c), *sorted("%dx%d" % (k, v) for k, v in collections.Counter(c.values()).items()))'
+}
+start_notify --set notify.rate_limits=fcm:300 --set notify.lease_s=5
+api --data-binary @"$tmp/kill.json" "$url/notifications/send-bulk" > /dev/null
+batch=$(field "$(cat "$tmp/body")" 'm["batchId"]')
+for _ in $(seq 200); do
+    set -- $(kill_sends)
+    [ "$1" -gt 200 ] && break
+    sleep 0.05
+done
+kill -KILL $notify_pid
+wait $notify_pid 2>/dev/null
+set -- $(kill_sends)
+before=$1
+[ "$before" -gt 0 ] && [ "$before" -lt 900 ]
+ok $? "killed in the middle of the batch: $before of 900 sends made"
+start_notify --set notify.lease_s=5
+for _ in $(seq 150); do
+    api "$url/notifications/batches/$batch" > /dev/null
+    [ "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" = "$kill_users" ] && break
+    sleep 0.2
+done
+is "$(field "$(cat "$tmp/body")" 'm["counts"]["sent"]')" "$kill_users" \
+    "after SIGKILL and a restart: the $kill_users pushes sent"
+set -- $(kill_sends)
+total=$1 devices=$2
+shift 2
+is "$devices" 900 "every one of the 900 devices reached"
+dups=$((total - 900))
+[ "$dups" -ge 0 ] && [ "$dups" -le $((64 * 3)) ] &&
+    [[ " $* " != *" 3x"* && " $* " != *" 4x"* ]]
+ok $? "copies ($dups; devices by sends: $*) only in the window: at most 64 pushes x 3 devices, each once more"
+is "$(q "SELECT count(*) FROM notify.delivery_tokens t JOIN notify.deliveries d ON d.id = t.delivery_id WHERE d.batch_id = '$batch' AND t.status = 'sent'")" \
+    900 "the ledger records each device sent once"
 done_testing

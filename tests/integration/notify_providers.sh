@@ -52,7 +52,7 @@ start_notify --set notify.email_provider=ses --set notify.email_fallback=smtp \
 main_pid=$last_pid
 curl -s "$url/notifications/health" > "$tmp/health"
 is "$(field "$(cat "$tmp/health")" '" ".join(c["channel"] + ":" + str(c["active"]) for c in m["providers"])')" \
-    "email:ses sms:sns push:fcm" "health: a provider per channel"
+    "email:ses sms:sns push:fcm in_app:inbox" "health: a provider per channel"
 
 #  1. SES, SNS, FCM.
 send email '{"email": "ana@example.com", "name": "Ana"}'

@@ -2,7 +2,12 @@
     of `contrib/stack.sh env`; missing env is a failure, not a skip): plain,
     HTML, both, non-ASCII, several recipients with a Bcc, then what maildev
     parsed (GET /email) and kept (the raw source) is checked; 60 messages
-    in flight at once on the one loop. Refusals maildev never gives (a 550
+    in flight at once on the one loop. The stack's maildev is long-lived
+    and shared: this run's messages carry an X-Ferry-Test-Run header and
+    are read back by it (maildev filters GET /email by a field's value),
+    never by listing the whole mailbox, which on a full one is beyond
+    what a client takes; the run first fills it so (with its own
+    messages, deleted at the end) to check that. Refusals maildev never gives (a 550
     or 452 recipient, a 421 greeting) come from tests/stubs/smtp_stub.py;
     a closed port and a refused STARTTLS from the real thing. Every HTTP
     call to maildev's API runs on the same fy_http_client as the mail. */
@@ -16,6 +21,7 @@
 
 static fy_http_client_t *s_http;
 static const char *s_capture;
+static char s_run [32];             //  This run's X-Ferry-Test-Run
 static char s_tag [40];             //  In every subject: this run's mail
 
 typedef struct {
@@ -85,7 +91,8 @@ s_message (const char *subject)
     char *tagged = fy_xasprintf ("%s %s", subject, s_tag);
     if (fy_smtp_message_set_from (m, "Ferry", "noreply@ferry.example", NULL)
         || fy_smtp_message_add_to (m, "Ann", "ann@example.com", NULL)
-        || fy_smtp_message_set_subject (m, tagged, NULL))
+        || fy_smtp_message_set_subject (m, tagged, NULL)
+        || fy_smtp_message_add_header (m, "X-Ferry-Test-Run", s_run, NULL))
         BAIL_OUT ("message");
     free (tagged);
     return m;
@@ -113,22 +120,36 @@ s_on_get (const fy_http_result_t *result, void *arg)
     get->body = fy_xstrdup (fy_http_result_body (result, NULL));
 }
 
-static char *
-s_get (const char *path)
+//  method path on maildev: its status (0: no answer, or one larger than
+//  the client takes), its body into *body_p (may be NULL).
+static int
+s_call (const char *method, const char *path, char **body_p)
 {
     char *url = fy_xasprintf ("%s%s", s_capture, path);
-    fy_http_call_t *call = fy_http_call_new ("GET", url);
+    fy_http_call_t *call = fy_http_call_new (method, url);
     free (url);
     get_t get = { 0 };
     if (fy_http_client_start (s_http, &call, s_on_get, &get, NULL, NULL))
-        BAIL_OUT ("GET %s", path);
+        BAIL_OUT ("%s %s", method, path);
     int64_t until = fy_clock_mono_ms () + 10000;
     while (!get.done && fy_clock_mono_ms () < until)
         if (fy_http_client_wait (s_http, until - fy_clock_mono_ms ()))
             BAIL_OUT ("wait");
-    if (get.status != 200)
-        BAIL_OUT ("GET %s: HTTP %d", path, get.status);
-    return get.body;
+    if (body_p)
+        *body_p = get.body;
+    else
+        free (get.body);
+    return get.status;
+}
+
+static char *
+s_get (const char *path)
+{
+    char *body = NULL;
+    int status = s_call ("GET", path, &body);
+    if (status != 200)
+        BAIL_OUT ("GET %s: HTTP %d", path, status);
+    return body;
 }
 
 //  Every captured message of this run, keyed by Message-ID, once the
@@ -139,7 +160,9 @@ s_captured (sent_t *sent, size_t count)
 {
     int64_t until = fy_clock_mono_ms () + 10000;
     for (;;) {
-        char *body = s_get ("/email");
+        char *path = fy_xasprintf ("/email?headers.x-ferry-test-run=%s", s_run);
+        char *body = s_get (path);
+        free (path);
         json_t *list = json_loads (body, 0, NULL);
         free (body);
         if (!json_is_array (list))
@@ -232,7 +255,8 @@ test_delivery (fy_smtp_t *smtp)
                                    NULL)
         || fy_smtp_message_set_subject (m, subject, NULL)
         || fy_smtp_message_set_text (m, "Grüße, Jürgen!\nПривет.\n", NULL)
-        || fy_smtp_message_set_html (m, "<p>Grüße — 評価</p>", NULL))
+        || fy_smtp_message_set_html (m, "<p>Grüße — 評価</p>", NULL)
+        || fy_smtp_message_add_header (m, "X-Ferry-Test-Run", s_run, NULL))
         BAIL_OUT ("non-ASCII");
     s_send (smtp, m, &sent [3]);
 
@@ -496,21 +520,100 @@ s_env (const char *name)
     return value;
 }
 
+//  A full mailbox: S_FILLERS messages of S_FILLER_SIZE bytes, this run's
+//  (subject "filler N <run>"), so that maildev's whole list is more than
+//  the HTTP client takes (8 MB) whatever else the stack holds.
+#define S_FILLERS 9
+#define S_FILLER_SIZE (1024 * 1024)
+
+static void
+s_fill (fy_smtp_t *smtp)
+{
+    char *text = fy_xmalloc (S_FILLER_SIZE + 1);
+    for (size_t i = 0; i < S_FILLER_SIZE; i++)
+        text [i] = (i + 1) % 72 == 0 ? '\n' : (char) ('a' + i % 26);
+    text [S_FILLER_SIZE] = '\0';
+    sent_t sent [S_FILLERS] = { { 0 } };
+    s_done_count = 0;
+    for (int i = 0; i < S_FILLERS; i++) {
+        fy_smtp_message_t *m = fy_smtp_message_new ();
+        char *subject = fy_xasprintf ("filler %d %s", i, s_run);
+        if (fy_smtp_message_set_from (m, NULL, "noreply@ferry.example", NULL)
+            || fy_smtp_message_add_to (m, NULL, "filler@example.com", NULL)
+            || fy_smtp_message_set_subject (m, subject, NULL)
+            || fy_smtp_message_set_text (m, text, NULL))
+            BAIL_OUT ("filler");
+        free (subject);
+        s_send (smtp, m, &sent [i]);
+    }
+    s_run_until_count (S_FILLERS, 60000);
+    int accepted = 0;
+    for (int i = 0; i < S_FILLERS; i++) {
+        accepted += sent [i].ok;
+        s_sent_reset (&sent [i]);
+    }
+    is_int (accepted, S_FILLERS, "a full mailbox: %d messages of %d KB",
+            S_FILLERS, S_FILLER_SIZE / 1024);
+    free (text);
+    //  maildev lists a message a moment after its 250.
+    int status = s_call ("GET", "/email", NULL);
+    for (int tries = 0; tries < 50 && status == 200; tries++) {
+        bool due = false;
+        fy_http_client_timer (s_http, 100, s_set_flag, &due);
+        while (!due)
+            if (fy_http_client_wait (s_http, -1))
+                BAIL_OUT ("wait");
+        status = s_call ("GET", "/email", NULL);
+    }
+    ok (status != 200,
+        "the whole list is more than the client takes (HTTP %d): the "
+        "readers below ask for their own messages only",
+        status);
+}
+
+//  Delete this run's fillers, one by one: the mailbox is shared.
+static void
+s_unfill (void)
+{
+    int deleted = 0;
+    for (int i = 0; i < S_FILLERS; i++) {
+        char *path =
+            fy_xasprintf ("/email?subject=filler%%20%d%%20%s", i, s_run);
+        char *body = s_get (path);
+        free (path);
+        json_t *list = json_loads (body, 0, NULL);
+        free (body);
+        size_t n;
+        json_t *mail;
+        json_array_foreach (list, n, mail)
+        {
+            path = fy_xasprintf ("/email/%s", s_str (mail, "id"));
+            deleted += s_call ("DELETE", path, NULL) == 200;
+            free (path);
+        }
+        json_decref (list);
+    }
+    is_int (deleted, S_FILLERS, "the fillers deleted, nothing else");
+}
+
 int
 main (void)
 {
     plan (NO_PLAN);
     const char *url = s_env ("SMTP_URL");
     s_capture = s_env ("SMTP_CAPTURE_URL");
-    snprintf (s_tag, sizeof s_tag, "[t%d-%lld]", (int) getpid (),
+    snprintf (s_run, sizeof s_run, "t%d-%lld", (int) getpid (),
               (long long) fy_clock_wall_ms ());
+    snprintf (s_tag, sizeof s_tag, "[%s]", s_run);
     s_http = fy_http_client_new (NULL, NULL);
     if (!s_http)
         BAIL_OUT ("fy_http_client_new");
 
     fy_smtp_t *smtp = s_client (url, FY_SMTP_STARTTLS_NONE);
+    s_fill (smtp);
     test_delivery (smtp);
     test_many (smtp);
+    s_unfill ();
     fy_smtp_destroy (&smtp);
     test_failures (url);
 

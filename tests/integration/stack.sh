@@ -98,7 +98,8 @@ ok $? "smtp: curl delivers a message"
 found=1
 for _ in $(seq 1 25); do
     #  jq -e answers 0 on empty input: a dead server must not count.
-    if emails=$(curl -sSf --max-time 5 \
+    #  Asked by subject: the whole list of a full mailbox is too much.
+    if emails=$(curl -sSf --max-time 5 --get --data-urlencode "subject=$token" \
                 "${SMTP_CAPTURE_URL:-http://0.0.0.0:1}/email" 2>/dev/null) &&
         [ -n "$emails" ] &&
         printf '%s' "$emails" | jq -e --arg s "$token" \

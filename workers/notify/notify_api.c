@@ -11,6 +11,8 @@
         GET  /notifications/devices/:userId         a user's push devices
         PUT  /notifications/devices/:userId         register one
         DELETE /notifications/devices/:userId/:token  forget one
+        GET  /notifications/inbox/:userId           in-app, newest first
+        POST /notifications/inbox/:userId/read      mark read
         GET  /notifications/health      the ledger and the providers
         GET  /notifications/metrics     Prometheus text
         GET  /notifications/:id         one delivery
@@ -77,6 +79,17 @@ s_store_error (notify_t *self, uint64_t rid, int errnum, const fy_error_t *err)
                  "the notification ledger is unavailable; retry later");
 }
 
+//  A ledger's answer: found with status, else its failure (err).
+static void
+s_answer (notify_t *self, uint64_t rid, unsigned status, json_t *found,
+          const fy_error_t *err)
+{
+    if (found)
+        s_json (self->worker, rid, status, found);
+    else
+        s_store_error (self, rid, errno, err);
+}
+
 static json_t *
 s_body (fy_worker_t *worker, const fy_request_t *request)
 {
@@ -92,6 +105,17 @@ s_body (fy_worker_t *worker, const fy_request_t *request)
     return root;
 }
 
+//  Whether value (len bytes) is a uuid; if so, copied into text.
+static bool
+s_uuid_copy (const char *value, size_t len, char text [FY_UUID_SIZE])
+{
+    if (!value || len != FY_UUID_SIZE - 1 || !fy_uuid_is_valid (value, len))
+        return false;
+    memcpy (text, value, len);
+    text [len] = '\0';
+    return true;
+}
+
 //  A :param that must be a uuid, into text. false having answered 404.
 static bool
 s_uuid_param (fy_worker_t *worker, const fy_request_t *request,
@@ -100,12 +124,10 @@ s_uuid_param (fy_worker_t *worker, const fy_request_t *request,
 {
     size_t len = 0;
     const char *value = fy_route_param (match, name, &len);
-    if (!value || len != FY_UUID_SIZE - 1 || !fy_uuid_is_valid (value, len)) {
+    if (!s_uuid_copy (value, len, text)) {
         s_error (worker, request->rid, 404, "not_found", "no such resource");
         return false;
     }
-    memcpy (text, value, len);
-    text [len] = '\0';
     return true;
 }
 
@@ -119,6 +141,9 @@ s_user_body (fy_worker_t *worker, const fy_request_t *request,
         return NULL;
     return s_body (worker, request);
 }
+
+//  What is wrong with a body (root), or NULL; what it found into out.
+typedef const char *(s_check_fn) (json_t *root, void *out);
 
 //  A send's body checked (problem: what is wrong, or NULL) and the
 //  ledger ready: true, or false having answered and freed root.
@@ -135,6 +160,19 @@ s_accept (notify_t *self, const fy_request_t *request, json_t *root,
         return true;
     json_decref (root);
     return false;
+}
+
+//  A PUT or POST of one user's: its :userId into id, its body checked by
+//  check (into out), the ledger ready. The body, or NULL having answered.
+static json_t *
+s_user_request (notify_t *self, const fy_request_t *request,
+                const fy_route_match_t *match, s_check_fn *check, void *out,
+                char id [FY_UUID_SIZE])
+{
+    json_t *root = s_user_body (self->worker, request, match, id);
+    if (root && !s_accept (self, request, root, check (root, out)))
+        return NULL;
+    return root;
 }
 
 //  The Idempotency-Key header behind prefix into key: false when there
@@ -220,6 +258,10 @@ s_send (fy_worker_t *worker, const fy_request_t *request,
     json_t *recipient = json_object_get (root, "recipient");
     if (!problem)
         problem = s_check_recipient (recipient);
+    if (!problem && strcmp (item.channel, "in_app") == 0
+        && !json_object_get (recipient, "userId"))
+        problem = "an in_app notification goes to a user's inbox: recipient "
+                  "needs userId";
     if (!s_accept (self, request, root, problem))
         return;
     char key [300], uuid [FY_UUID_SIZE];
@@ -494,11 +536,7 @@ s_read (notify_t *self, const fy_request_t *request,
     if (!s_uuid_param (self->worker, request, match, param, id))
         return;
     fy_error_t err = { "" };
-    json_t *found = reader (self->store, id, &err);
-    if (found)
-        s_json (self->worker, request->rid, 200, found);
-    else
-        s_store_error (self, request->rid, errno, &err);
+    s_answer (self, request->rid, 200, reader (self->store, id, &err), &err);
 }
 
 //  A route handler name that GETs with reader what the uuid in param
@@ -596,11 +634,8 @@ s_preferences_put (fy_worker_t *worker, const fy_request_t *request,
             s_store_error (self, request->rid, errno, &err);
     }
     else {
-        json_t *prefs = fy_ledger_preferences (self->store, id, &err);
-        if (prefs)
-            s_json (worker, request->rid, 200, prefs);
-        else
-            s_store_error (self, request->rid, errno, &err);
+        s_answer (self, request->rid, 200,
+                  fy_ledger_preferences (self->store, id, &err), &err);
     }
     json_decref (empty);
     json_decref (root);
@@ -643,8 +678,9 @@ s_is_optional_word (json_t *root, const char *key, size_t max,
 
 //  The body of a registration: what is wrong with it, or NULL.
 static const char *
-s_check_device (json_t *root)
+s_check_device (json_t *root, void *out)
 {
+    (void) out;
     json_t *token = json_object_get (root, "token");
     const char *platform =
         json_string_value (json_object_get (root, "platform"));
@@ -669,10 +705,9 @@ s_device_put (fy_worker_t *worker, const fy_request_t *request,
 {
     notify_t *self = arg;
     char id [FY_UUID_SIZE];
-    json_t *root = s_user_body (worker, request, match, id);
+    json_t *root =
+        s_user_request (self, request, match, s_check_device, NULL, id);
     if (!root)
-        return;
-    if (!s_accept (self, request, root, s_check_device (root)))
         return;
     bool created = false;
     fy_error_t err = { "" };
@@ -713,6 +748,131 @@ s_device_delete (fy_worker_t *worker, const fy_request_t *request,
     else
         s_store_error (self, request->rid, errno, &err);
     free (text);
+}
+
+//  ---------------------------------------------------------------------
+//  The in-app inbox (doc/notify.md, "In-app notifications")
+
+#define S_INBOX_PAGE_DEFAULT 20
+//  The most ids one POST .../read names.
+#define S_INBOX_READ_MAX 1000
+
+//  The query of GET /notifications/inbox/:userId: what is wrong with it
+//  (in buffer), or NULL with its values.
+static const char *
+s_inbox_query (const fy_request_t *request, bool *unread_p,
+               char cursor [FY_UUID_SIZE], int *limit_p, char *buffer,
+               size_t size)
+{
+    for (size_t i = 0; i < request->query_count; i++) {
+        fy_proto_str_t key = request->query [i].key;
+        if (!fy_proto_str_is (key, "unread") && !fy_proto_str_is (key, "cursor")
+            && !fy_proto_str_is (key, "limit")) {
+            snprintf (buffer, size,
+                      "unknown parameter %.*s: unread, cursor, limit",
+                      (int) (key.len > 40 ? 40 : key.len), key.ptr);
+            return buffer;
+        }
+    }
+    fy_proto_str_t value;
+    *unread_p = false;
+    if (fy_request_param (request, "unread", &value)) {
+        if (!fy_proto_str_is (value, "true")
+            && !fy_proto_str_is (value, "false"))
+            return "unread must be true or false";
+        *unread_p = fy_proto_str_is (value, "true");
+    }
+    cursor [0] = '\0';
+    if (fy_request_param (request, "cursor", &value)
+        && !s_uuid_copy (value.ptr, value.len, cursor))
+        return "cursor must be the nextCursor of a previous page";
+    *limit_p = S_INBOX_PAGE_DEFAULT;
+    if (fy_request_param (request, "limit", &value)) {
+        char text [16];
+        int64_t limit = 0;
+        snprintf (text, sizeof text, "%.*s",
+                  (int) (value.len < sizeof text ? value.len : 0), value.ptr);
+        if (fy_parse_int64 (text, 1, FY_LEDGER_INBOX_PAGE_MAX, &limit)) {
+            snprintf (buffer, size, "limit must be an integer from 1 to %d",
+                      FY_LEDGER_INBOX_PAGE_MAX);
+            return buffer;
+        }
+        *limit_p = (int) limit;
+    }
+    return NULL;
+}
+
+static void
+s_inbox_get (fy_worker_t *worker, const fy_request_t *request,
+             const fy_route_match_t *match, void *arg)
+{
+    notify_t *self = arg;
+    char id [FY_UUID_SIZE], cursor [FY_UUID_SIZE], buffer [96];
+    bool unread = false;
+    int limit = 0;
+    if (!s_uuid_param (worker, request, match, "userId", id))
+        return;
+    const char *problem =
+        s_inbox_query (request, &unread, cursor, &limit, buffer, sizeof buffer);
+    if (problem) {
+        s_error (worker, request->rid, 400, "invalid_parameter", problem);
+        return;
+    }
+    fy_error_t err = { "" };
+    json_t *page = fy_ledger_inbox (self->store, id, unread,
+                                    cursor [0] ? cursor : NULL, limit, &err);
+    if (page)
+        s_json (worker, request->rid, 200, page);
+    else if (errno == ENOENT)
+        s_error (worker, request->rid, 400, "invalid_parameter",
+                 "cursor must be the nextCursor of a previous page");
+    else
+        s_store_error (self, request->rid, errno, &err);
+}
+
+//  The body of POST .../read: {"ids": [delivery id, ...]} or {"all":
+//  true}; what is wrong with it, or NULL (*ids_p the ids, NULL for all).
+static const char *
+s_check_read (json_t *root, void *out)
+{
+    json_t *ids = json_object_get (root, "ids");
+    json_t *all = json_object_get (root, "all");
+    *(json_t **) out = ids;
+    if (json_object_size (root) != 1 || (!ids && !all))
+        return "the body must be {\"ids\": [id, ...]} or {\"all\": true}";
+    if (all)
+        return json_is_true (all) ? NULL : "all must be true";
+    if (!json_is_array (ids) || json_array_size (ids) == 0
+        || json_array_size (ids) > S_INBOX_READ_MAX)
+        return "ids must be a list of 1 to 1000 notification ids";
+    size_t i;
+    json_t *one;
+    json_array_foreach (ids, i, one)
+    {
+        char text [FY_UUID_SIZE];
+        if (!s_uuid_copy (json_string_value (one), json_string_length (one),
+                          text))
+            return "ids must be a list of 1 to 1000 notification ids";
+    }
+    return NULL;
+}
+
+static void
+s_inbox_read (fy_worker_t *worker, const fy_request_t *request,
+              const fy_route_match_t *match, void *arg)
+{
+    (void) worker;
+    notify_t *self = arg;
+    char id [FY_UUID_SIZE];
+    json_t *ids = NULL;
+    json_t *root =
+        s_user_request (self, request, match, s_check_read, &ids, id);
+    if (!root)
+        return;
+    fy_error_t err = { "" };
+    s_answer (self, request->rid, 200,
+              fy_ledger_inbox_read (self->store, id, ids, &err), &err);
+    json_decref (root);
 }
 
 static void
@@ -765,6 +925,9 @@ static const fy_worker_route_t s_routes [] = {
       s_device_put },
     { { "DELETE", "/notifications/devices/:userId/:token", 0, 0 },
       s_device_delete },
+    { { "GET", "/notifications/inbox/:userId", 0, 0 }, s_inbox_get },
+    { { "POST", "/notifications/inbox/:userId/read", 0, FY_ROUTE_JSON_BODY },
+      s_inbox_read },
     { { "GET", "/notifications/health", 0, 0 }, s_health },
     { { "GET", "/notifications/metrics", 0, 0 }, s_metrics },
     { { "GET", "/notifications/:id", 0, 0 }, s_get },

@@ -352,6 +352,10 @@ notify_providers_health (notify_providers_t *self)
                                  json_integer (route->retry_primary_ms - now));
         json_array_append_new (channels, entry);
     }
+    json_array_append_new (
+        channels, json_pack ("{s:s, s:s, s:n, s:s, s:s}", "channel", "in_app",
+                             "primary", NOTIFY_INBOX, "fallback", "active",
+                             NOTIFY_INBOX, "state", "primary"));
     return channels;
 }
 

@@ -64,6 +64,10 @@ typedef struct {
 
 typedef struct notify_providers notify_providers_t;
 
+//  The in_app channel's provider: the ledger's inbox (sql/0017), no
+//  route, always there while the ledger is.
+#define NOTIFY_INBOX "inbox"
+
 //  The providers and routes notify's config asks for, on http's loop.
 //  NULL with err (errno EINVAL) when a setting is wrong.
 notify_providers_t *
@@ -93,7 +97,8 @@ void
 notify_route_outcome (notify_route_t *route, notify_provider_t *provider,
                       bool ok, bool retryable);
 
-//  The routes and providers as /notifications/health shows them.
+//  The routes and providers as /notifications/health shows them, and
+//  in_app's, the inbox.
 json_t *
 notify_providers_health (notify_providers_t *self);
 

@@ -394,6 +394,29 @@ s_push_tokens (notify_job_t *job)
     return -1;
 }
 
+//  An in_app notification's "provider" is the ledger (doc/notify.md,
+//  "In-app notifications"): rendered, it is stored in its user's inbox by
+//  the statement that records it sent, so it is there once, and no
+//  external call makes a window where it could go twice.
+static void
+s_send_inbox (notify_job_t *job)
+{
+    notify_rendered_t *out = &job->rendered;
+    if (!job->job->user_id) {
+        s_fail (job, false,
+                "the recipient has no userId: an in-app notification goes "
+                "to a user's inbox");
+        return;
+    }
+    if (!out->subject) {
+        s_fail (job, false, "template %s has no subject.mustache", out->dir);
+        return;
+    }
+    s_settle (job, true, NOTIFY_INBOX, NULL, NULL, false);
+    job->outcome.inbox_subject = out->subject;
+    job->outcome.inbox_text = out->text;
+}
+
 void
 notify_send (notify_job_t *job)
 {
@@ -402,9 +425,12 @@ notify_send (notify_job_t *job)
     fy_metric_inc (self->attempts);
     notify_rendered_free (&job->rendered);
     notify_job_clear_tokens (job);
-    job->route = notify_providers_route (self->providers, claimed->channel);
+    bool in_app = strcmp (claimed->channel, "in_app") == 0;
+    job->route =
+        in_app ? NULL
+               : notify_providers_route (self->providers, claimed->channel);
     job->provider = job->route ? notify_route_pick (job->route) : NULL;
-    if (!job->provider) {
+    if (!in_app && !job->provider) {
         s_fail (job, false, "no provider for channel %s", claimed->channel);
         return;
     }
@@ -421,6 +447,10 @@ notify_send (notify_job_t *job)
         return;
     }
     memcpy (job->version, job->rendered.version, sizeof job->version);
+    if (in_app) {
+        s_send_inbox (job);
+        return;
+    }
     if (job->provider->kind == NOTIFY_FCM && s_push_tokens (job))
         return;
     if (notify_provider_is_limited (self->providers, job->provider))
