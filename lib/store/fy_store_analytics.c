@@ -179,6 +179,8 @@ typedef struct {
     int copies_n;               //  the last step's result that is
     PGresult *copies;           //  the copies not recorded, if any
     fy_store_analytics_batch_t *batch;
+    EVP_MD *md5;                //  the digests' algorithm and context
+    EVP_MD_CTX *md_ctx;
 } s_apply_t;
 
 //  Member key of the payload as ->> would give it, appended to the COPY
@@ -390,15 +392,20 @@ s_bodies (s_apply_t *self, bool stale)
     return text;
 }
 
-//  md5 of text (len bytes) in hex.
+//  md5 of text (len bytes) in hex, with the batch's digest and context
+//  (EVP_Digest would look the digest up and make a context per call).
+//  OpenSSL fails here only on a broken install or out of memory, which
+//  ferry treats as fatal (as fy_sigv4 does).
 static void
-s_md5 (const char *text, size_t len, char digest [33])
+s_md5 (s_apply_t *self, const char *text, size_t len, char digest [33])
 {
     unsigned char md [EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    EVP_Digest (text, len, md, &md_len, EVP_md5 (), NULL);
-    for (unsigned int i = 0; i < md_len && i < 16; i++)
-        snprintf (digest + 2 * i, 3, "%02x", md [i]);
+    if (EVP_DigestInit_ex2 (self->md_ctx, self->md5, NULL) != 1
+        || EVP_DigestUpdate (self->md_ctx, text, len) != 1
+        || EVP_DigestFinal_ex (self->md_ctx, md, &md_len) != 1 || md_len != 16)
+        abort ();
+    fy_hex (md, 16, digest);
 }
 
 //  The digest of an event's body: its envelope's members and its payload
@@ -406,7 +413,7 @@ s_md5 (const char *text, size_t len, char digest [33])
 //  redelivery (the same bytes) has the same digest. A copy whose keys
 //  come in another order differs here; s_digest_sorted settles it.
 static void
-s_digest (fy_event_t *event, char digest [33])
+s_digest (s_apply_t *self, fy_event_t *event, char digest [33])
 {
     const char *members [] = { fy_event_id (event),
                                fy_event_type (event),
@@ -424,7 +431,7 @@ s_digest (fy_event_t *event, char digest [33])
         text [len++] = '\t';
     }
     fy_store_copy_value (&text, &len, &size, payload);
-    s_md5 (text, len, digest);
+    s_md5 (self, text, len, digest);
     free (text);
     free (payload);
 }
@@ -432,11 +439,11 @@ s_digest (fy_event_t *event, char digest [33])
 //  The md5 of the event's JSON, keys sorted (what the ids recorded before
 //  s_digest hold), for the copies not recorded only.
 static void
-s_digest_sorted (fy_event_t *event, char digest [33])
+s_digest_sorted (s_apply_t *self, fy_event_t *event, char digest [33])
 {
     size_t len = 0;
     char *text = fy_json_dumps (fy_event_json (event), FY_JSON_SORT_KEYS, &len);
-    s_md5 (text, len, digest);
+    s_md5 (self, text, len, digest);
     free (text);
 }
 
@@ -458,6 +465,10 @@ s_months (s_apply_t *self)
     char months [S_MONTHS_MAX][11];
     size_t count = 0;
     for (size_t i = 0; i < self->count; i++) {
+        //  An event of the same hour as the one before it has its month
+        //  (a batch is mostly of one hour).
+        if (i > 0 && self->events [i].hour_ms == self->events [i - 1].hour_ms)
+            continue;
         char at [FY_TIME_RFC3339_SIZE];
         fy_time_format (self->events [i].hour_ms, at);
         snprintf (at + 7, sizeof at - 7, "-01");
@@ -570,7 +581,7 @@ s_apply_last (fy_store_t *store, PGconn *conn, void *arg)
     if (stale) {
         for (size_t i = 0; i < self->count; i++)
             if (!self->events [i].fresh)
-                s_digest_sorted (self->events [i].event,
+                s_digest_sorted (self, self->events [i].event,
                                  self->events [i].sorted);
         copies [0] = s_array (self, true, s_column_place);
         copies [1] = s_array (self, true, s_column_id);
@@ -631,6 +642,8 @@ s_apply_finish (fy_store_t *store, void *arg, int rc)
     }
     size_t applied = batch->applied;
     PQclear (self->copies);
+    EVP_MD_CTX_free (self->md_ctx);
+    EVP_MD_free (self->md5);
     free (self->events);
     free (self);
     return applied;
@@ -646,7 +659,7 @@ static const fy_store_flight_ops_t s_apply_ops = { NULL,
                                                    s_apply_finish };
 
 static void
-s_event_fill (s_event_t *self, fy_event_t *event)
+s_event_fill (s_apply_t *apply, s_event_t *self, fy_event_t *event)
 {
     self->event = event;
     self->fact = -1;
@@ -660,7 +673,7 @@ s_event_fill (s_event_t *self, fy_event_t *event)
             self->org = true;
     int64_t at = fy_event_occurred_at_ms (event);
     self->hour_ms = at - ((at % 3600000) + 3600000) % 3600000;
-    s_digest (event, self->digest);
+    s_digest (apply, event, self->digest);
 }
 
 void
@@ -674,8 +687,12 @@ fy_store_analytics_apply_start (fy_store_t *self, fy_event_t **events,
     apply->events = fy_xcalloc (count ? count : 1, sizeof (s_event_t));
     apply->count = count;
     apply->batch = batch;
+    apply->md5 = EVP_MD_fetch (NULL, "MD5", NULL);
+    apply->md_ctx = EVP_MD_CTX_new ();
+    if (!apply->md5 || !apply->md_ctx)
+        abort ();
     for (size_t i = 0; i < count; i++)
-        s_event_fill (&apply->events [i], events [i]);
+        s_event_fill (apply, &apply->events [i], events [i]);
     fy_store_flight_start (self, &s_apply_ops, apply);
 }
 
