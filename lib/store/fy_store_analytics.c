@@ -123,20 +123,16 @@ static const char *const s_org_types [] = {
     "department.created",      "department.updated",
 };
 
-//  The first copy of each id of a batch (in batch order) recorded in
-//  analytics.event_ids with its body's digest unless the id is there
-//  already; its one column is the place in the batch (from 1) of each
-//  event recorded, those whose effects the batch then writes. The ids go
-//  in sorted, so two batches sharing ids lock them in one order. Three
-//  array parameters: ids, occurred_at, digests.
+//  The first copy of each id of a batch (in batch order; picked and
+//  sorted in C, fy_store_ids_distinct) recorded in analytics.event_ids
+//  with its body's digest unless the id is there already; its one column
+//  is each id recorded (binary), whose events the batch then applies. The
+//  ids go in sorted, so two batches sharing ids lock them in one order.
+//  Three array parameters: ids (binary), occurred_at, digests.
 static const char s_ids_sql [] =
-    "WITH b AS (SELECT DISTINCT ON (id) id, occurred_at, body_md5, n "
-    "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) WITH ORDINALITY "
-    "AS b (id, occurred_at, body_md5, n) ORDER BY id, n), "
-    "r AS (INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
-    "SELECT id, occurred_at, body_md5 FROM b ORDER BY id "
-    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "SELECT b.n FROM b JOIN r USING (id)";
+    "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
+    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
 
 //  The copies of a batch that were not recorded, against the copy
 //  recorded for their id: the same body when the digests are equal, or,
@@ -174,6 +170,8 @@ typedef struct {
 typedef struct {
     s_event_t *events;
     size_t count;
+    fy_store_id_t *ids;         //  distinct, the first copy of each
+    size_t id_count;
     size_t fresh;
     size_t fresh_facts;         //  fresh events that make a fact
     int copies_n;               //  the last step's result that is
@@ -286,18 +284,20 @@ s_column_place (s_apply_t *self, size_t i, char scratch [32])
     return scratch;
 }
 
-//  An array literal of column for every event of the batch, or (stale)
-//  only those it did not record. Caller owns result.
+//  An array literal of column for the first copy of each id of the
+//  batch (the ids' order), or (stale) for the events it did not record.
+//  Caller owns result.
 static char *
 s_array (s_apply_t *self, bool stale, s_column_fn *column)
 {
     size_t size = 64 + self->count * 48, len = 0;
     char *buffer = fy_xmalloc (size);
     char scratch [32];
-    for (size_t i = 0; i < self->count; i++)
+    for (size_t i = 0; i < (stale ? self->count : self->id_count); i++)
         if (!stale || !self->events [i].fresh)
-            fy_store_array_value (&buffer, &len, &size,
-                                  column (self, i, scratch));
+            fy_store_array_value (
+                &buffer, &len, &size,
+                column (self, stale ? i : self->ids [i].row, scratch));
     fy_store_array_end (buffer, &len);
     return buffer;
 }
@@ -498,27 +498,34 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
     self->copies = NULL;
     for (size_t i = 0; i < self->count; i++)
         self->events [i].fresh = false;
-    char *values [3] = { s_array (self, false, s_column_id),
+    int length = 0;
+    char *values [3] = { fy_store_ids_array (self->ids, self->id_count,
+                                             &length),
                          s_array (self, false, s_column_at),
                          s_array (self, false, s_column_digest) };
+    const int lengths [3] = { length, 0, 0 }, formats [3] = { 1, 0, 0 };
     char *months = s_months (self);
-    bool sent = s_send (conn,
-                        "SELECT pg_advisory_xact_lock_shared("
-                        "analytics.job_lock_key() + 1)",
-                        0, NULL)
-                && s_send (conn,
-                           "SELECT analytics.ensure_partitions(m, 1) "
-                           "FROM unnest($1::date[]) m",
-                           1, (const char *const *) &months)
-                && s_send (conn, s_ids_sql, 3, (const char *const *) values);
+    bool sent =
+        s_send (conn,
+                "SELECT pg_advisory_xact_lock_shared("
+                "analytics.job_lock_key() + 1)",
+                0, NULL)
+        && s_send (conn,
+                   "SELECT analytics.ensure_partitions(m, 1) "
+                   "FROM unnest($1::date[]) m",
+                   1, (const char *const *) &months)
+        && PQsendQueryParams (conn, s_ids_sql, 3, NULL,
+                              (const char *const *) values, lengths, formats, 1)
+               == 1;
     for (int v = 0; v < 3; v++)
         free (values [v]);
     free (months);
     return sent;
 }
 
-//  The ids recorded (the first step's third result) mark their events
-//  fresh; the copies not recorded (the last step's last) are kept.
+//  The ids recorded (the first step's third result) mark the events of
+//  their first copies fresh; the copies not recorded (the last step's
+//  last) are kept.
 static int
 s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
               fy_error_t *err)
@@ -531,10 +538,9 @@ s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
         return 0;
     }
     for (int r = 0; step == 0 && n == 2 && r < PQntuples (res); r++) {
-        int place = s_int (PQgetvalue (res, r, 0));
-        s_event_t *e = place >= 1 && (size_t) place <= self->count
-                           ? &self->events [place - 1]
-                           : NULL;
+        const fy_store_id_t *id =
+            fy_store_ids_find (self->ids, self->id_count, res, r);
+        s_event_t *e = id ? &self->events [id->row] : NULL;
         if (e && !e->fresh) {
             e->fresh = true;
             self->fresh++;
@@ -644,6 +650,7 @@ s_apply_finish (fy_store_t *store, void *arg, int rc)
     PQclear (self->copies);
     EVP_MD_CTX_free (self->md_ctx);
     EVP_MD_free (self->md5);
+    free (self->ids);
     free (self->events);
     free (self);
     return applied;
@@ -691,8 +698,12 @@ fy_store_analytics_apply_start (fy_store_t *self, fy_event_t **events,
     apply->md_ctx = EVP_MD_CTX_new ();
     if (!apply->md5 || !apply->md_ctx)
         abort ();
-    for (size_t i = 0; i < count; i++)
+    apply->ids = fy_xcalloc (count ? count : 1, sizeof *apply->ids);
+    for (size_t i = 0; i < count; i++) {
         s_event_fill (apply, &apply->events [i], events [i]);
+        fy_store_id_set (&apply->ids [i], fy_event_id (events [i]), i);
+    }
+    apply->id_count = fy_store_ids_distinct (apply->ids, count);
     fy_store_flight_start (self, &s_apply_ops, apply);
 }
 
