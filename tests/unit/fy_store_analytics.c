@@ -10,6 +10,7 @@
     killed between two batches: the next flies again on a new one. */
 #include "ferry/ferry.h"
 #include "store/fy_store_analytics.h"
+#include "event.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -38,16 +39,9 @@ s_login (int n, int month, const char *agent)
               (unsigned) month % 10000u, (unsigned) n % 100000000u);
     snprintf (user, sizeof user, "11111111-0000-4000-8000-%012d", n % 50);
     fy_time_format (S_BASE_MS + month * 31 * 86400000LL + n * 1000LL, when);
-    json_t *root =
-        json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id",
-                   id, "type", "user.login", "version", 1, "source", "test",
-                   "occurredAt", when, "companyId", S_COMPANY, "actorId", user,
-                   "payload", "userId", user, "userAgent", agent);
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_new (&root, NULL, &err);
-    if (!event)
-        BAIL_OUT ("event: %s", err.text);
-    return event;
+    return tap_event (
+        id, "user.login", when, S_COMPANY, user, NULL,
+        json_pack ("{s:s, s:s}", "userId", user, "userAgent", agent));
 }
 
 //  The same event as a worker receives it: through msgpack.
