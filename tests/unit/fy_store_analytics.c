@@ -204,6 +204,38 @@ test_two_flights (fy_store_t *store)
     fy_store_destroy (&second);
 }
 
+//  Two stores in flight at once with the same new events, as a
+//  redelivery racing its first copy: the second's INSERT of the ids as
+//  new waits for the first's COMMIT, fails on them, and the batch flies
+//  again finding them recorded. Each event applied once.
+static void
+test_same_ids (fy_store_t *store)
+{
+    fy_store_t *second = fy_store_new (s_url, 5);
+    fy_event_t *a [S_BATCH], *b [S_BATCH];
+    s_batch_make (a, S_BATCH, 4, "a");
+    s_batch_make (b, S_BATCH, 4, "a");
+    fy_store_analytics_batch_t batch_a, batch_b;
+    fy_error_t err_a = { "" }, err_b = { "" };
+    fy_store_analytics_apply_start (store, a, S_BATCH, &batch_a);
+    fy_store_analytics_apply_start (second, b, S_BATCH, &batch_b);
+    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
+    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
+    ok (rc_a == 0 && rc_b == 0, "two flights of the same ids: both land%s%s",
+        err_a.text, err_b.text);
+    is_int ((int) batch_a.applied, S_BATCH, "the first applies them all");
+    is_int ((int) batch_b.applied, 0, "the second none");
+    is_int ((int) batch_b.duplicates, S_BATCH, "its copies all duplicates");
+    is_int ((int) tap_pg_count (s_check,
+                                "SELECT count(*) FROM analytics.facts WHERE "
+                                "event_id::text LIKE "
+                                "'e0000000-0000-4000-8000-0004%'"),
+            S_BATCH, "one fact each");
+    s_batch_free (a, S_BATCH);
+    s_batch_free (b, S_BATCH);
+    fy_store_destroy (&second);
+}
+
 //  The store's connection killed between two batches: the next flies
 //  again on a new one.
 static void
@@ -238,6 +270,7 @@ main (void)
     test_in_flight (store);
     test_former_digest (store);
     test_two_flights (store);
+    test_same_ids (store);
     test_lost (store);
     fy_store_destroy (&store);
     PQfinish (s_check);
