@@ -125,8 +125,8 @@ static const char *const s_org_types [] = {
 
 //  The first copy of each id of a batch (in batch order; picked and
 //  sorted in C, fy_store_ids_distinct) recorded in analytics.event_ids
-//  with its body's digest; its one column is each id recorded (binary),
-//  whose events the batch then applies. The ids go in sorted, so two
+//  with its body's digest; the events of the ids recorded are those the
+//  batch then applies. The ids go in sorted, so two
 //  batches sharing ids lock them in one order. Three array parameters:
 //  ids (binary), occurred_at, digests.
 //
@@ -134,13 +134,13 @@ static const char *const s_org_types [] = {
 //  INSERT, which fails (unique_violation) when one is, by an earlier
 //  batch or one in flight on another connection, whose COMMIT it waits
 //  for. The batch then flies again (s_apply_again) with ON CONFLICT DO
-//  NOTHING, which records the others only. ON CONFLICT's speculative
+//  NOTHING, which records the others only and returns them (binary). ON CONFLICT's speculative
 //  insertion costs the server a tenth of a batch (9.2 against 10.4 us of
 //  CPU per event in analytics_ingest), and redeliveries are rare.
 #define S_IDS_SQL                                                  \
     "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) " \
     "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
-static const char s_ids_new_sql [] = S_IDS_SQL "RETURNING id";
+static const char s_ids_new_sql [] = S_IDS_SQL;
 static const char s_ids_sql [] =
     S_IDS_SQL "ON CONFLICT (id) DO NOTHING RETURNING id";
 
@@ -167,12 +167,12 @@ static const char s_facts_copy_sql [] =
 //  One event of a batch as the apply sees it.
 typedef struct {
     fy_event_t *event;
-    int fact;                   //  its s_facts entry, or -1
-    bool org;                   //  one of s_org_types
-    bool fresh;                 //  recorded by this batch: applied now
-    int64_t hour_ms;            //  its UTC hour
-    char digest [33];           //  md5 of its envelope as received
-    char sorted [33];           //  of its JSON, keys sorted (stale only)
+    int fact;  //  its s_facts entry, or -1
+    bool org;  //  one of s_org_types
+    bool fresh;  //  recorded by this batch: applied now
+    int64_t hour_ms;  //  its UTC hour
+    char digest [33];  //  md5 of its envelope as received
+    char sorted [33];  //  of its JSON, keys sorted (stale only)
 } s_event_t;
 
 //  A batch in flight (fy_store_flight_ops_t's arg): its events, what the
@@ -180,15 +180,15 @@ typedef struct {
 typedef struct {
     s_event_t *events;
     size_t count;
-    fy_store_id_t *ids;         //  distinct, the first copy of each
+    fy_store_id_t *ids;  //  distinct, the first copy of each
     size_t id_count;
-    bool recorded;              //  some id may be recorded: ON CONFLICT
+    bool recorded;  //  some id may be recorded: ON CONFLICT
     size_t fresh;
-    size_t fresh_facts;         //  fresh events that make a fact
-    int copies_n;               //  the last step's result that is
-    PGresult *copies;           //  the copies not recorded, if any
+    size_t fresh_facts;  //  fresh events that make a fact
+    int copies_n;  //  the last step's result that is
+    PGresult *copies;  //  the copies not recorded, if any
     fy_store_analytics_batch_t *batch;
-    EVP_MD *md5;                //  the digests' algorithm and context
+    EVP_MD *md5;  //  the digests' algorithm and context
     EVP_MD_CTX *md_ctx;
 } s_apply_t;
 
@@ -496,6 +496,18 @@ s_months (s_apply_t *self)
     return buffer;
 }
 
+//  The event at row recorded by this batch: applied now.
+static void
+s_fresh (s_apply_t *self, size_t row)
+{
+    s_event_t *e = &self->events [row];
+    if (!e->fresh) {
+        e->fresh = true;
+        self->fresh++;
+        self->fresh_facts += e->fact >= 0;
+    }
+}
+
 //  The first step, after BEGIN: the shared lock that keeps the watermarks
 //  still until COMMIT (analytics.run takes it exclusive), the months'
 //  partitions and the ids.
@@ -509,6 +521,9 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
     self->copies = NULL;
     for (size_t i = 0; i < self->count; i++)
         self->events [i].fresh = false;
+    //  As new, either all are recorded or the batch fails.
+    for (size_t i = 0; !self->recorded && i < self->id_count; i++)
+        s_fresh (self, self->ids [i].row);
     int length = 0;
     char *values [3] = { fy_store_ids_array (self->ids, self->id_count,
                                              &length),
@@ -551,12 +566,8 @@ s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
     for (int r = 0; step == 0 && n == 2 && r < PQntuples (res); r++) {
         const fy_store_id_t *id =
             fy_store_ids_find (self->ids, self->id_count, res, r);
-        s_event_t *e = id ? &self->events [id->row] : NULL;
-        if (e && !e->fresh) {
-            e->fresh = true;
-            self->fresh++;
-            self->fresh_facts += e->fact >= 0;
-        }
+        if (id)
+            s_fresh (self, id->row);
     }
     PQclear (res);
     return 0;
