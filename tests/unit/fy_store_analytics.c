@@ -176,32 +176,42 @@ test_former_digest (fy_store_t *store)
     fy_event_destroy (&event);
 }
 
+//  Batches a and b (S_BATCH events each, freed) in flight at once, on
+//  store and on a second store: ok when both land.
+static void
+s_fly_two (fy_store_t *store, fy_event_t **a, fy_event_t **b,
+           fy_store_analytics_batch_t *batch_a,
+           fy_store_analytics_batch_t *batch_b, const char *what)
+{
+    fy_store_t *second = fy_store_new (s_url, 5);
+    fy_error_t err_a = { "" }, err_b = { "" };
+    fy_store_analytics_apply_start (store, a, S_BATCH, batch_a);
+    fy_store_analytics_apply_start (second, b, S_BATCH, batch_b);
+    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
+    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
+    ok (rc_a == 0 && rc_b == 0, "%s: both land%s%s", what, err_a.text,
+        err_b.text);
+    s_batch_free (a, S_BATCH);
+    s_batch_free (b, S_BATCH);
+    fy_store_destroy (&second);
+}
+
 //  Two stores in flight at once, each making the same new month's
 //  partition: both land.
 static void
 test_two_flights (fy_store_t *store)
 {
-    fy_store_t *second = fy_store_new (s_url, 5);
     fy_event_t *a [S_BATCH], *b [S_BATCH];
     s_batch_make (a, S_BATCH, 2, "a");
     for (int i = 0; i < S_BATCH; i++)
         b [i] = s_received (s_login (S_BATCH + i, 2, "a"));
     fy_store_analytics_batch_t batch_a, batch_b;
-    fy_error_t err_a = { "" }, err_b = { "" };
-    fy_store_analytics_apply_start (store, a, S_BATCH, &batch_a);
-    fy_store_analytics_apply_start (second, b, S_BATCH, &batch_b);
-    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
-    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
-    ok (rc_a == 0 && rc_b == 0, "two flights making one month: both land%s%s",
-        err_a.text, err_b.text);
+    s_fly_two (store, a, b, &batch_a, &batch_b, "two flights making one month");
     is_int ((int) (batch_a.applied + batch_b.applied), 2 * S_BATCH,
             "every event of both applied");
     is_int ((int) tap_pg_count (s_check,
                                 "SELECT count(*) FROM analytics.facts_202508"),
             2 * S_BATCH, "in the month's new partition");
-    s_batch_free (a, S_BATCH);
-    s_batch_free (b, S_BATCH);
-    fy_store_destroy (&second);
 }
 
 //  Two stores in flight at once with the same new events, as a
@@ -211,18 +221,11 @@ test_two_flights (fy_store_t *store)
 static void
 test_same_ids (fy_store_t *store)
 {
-    fy_store_t *second = fy_store_new (s_url, 5);
     fy_event_t *a [S_BATCH], *b [S_BATCH];
     s_batch_make (a, S_BATCH, 4, "a");
     s_batch_make (b, S_BATCH, 4, "a");
     fy_store_analytics_batch_t batch_a, batch_b;
-    fy_error_t err_a = { "" }, err_b = { "" };
-    fy_store_analytics_apply_start (store, a, S_BATCH, &batch_a);
-    fy_store_analytics_apply_start (second, b, S_BATCH, &batch_b);
-    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
-    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
-    ok (rc_a == 0 && rc_b == 0, "two flights of the same ids: both land%s%s",
-        err_a.text, err_b.text);
+    s_fly_two (store, a, b, &batch_a, &batch_b, "two flights of the same ids");
     is_int ((int) batch_a.applied, S_BATCH, "the first applies them all");
     is_int ((int) batch_b.applied, 0, "the second none");
     is_int ((int) batch_b.duplicates, S_BATCH, "its copies all duplicates");
@@ -231,9 +234,6 @@ test_same_ids (fy_store_t *store)
                                 "event_id::text LIKE "
                                 "'e0000000-0000-4000-8000-0004%'"),
             S_BATCH, "one fact each");
-    s_batch_free (a, S_BATCH);
-    s_batch_free (b, S_BATCH);
-    fy_store_destroy (&second);
 }
 
 //  The store's connection killed between two batches: the next flies
