@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define S_INGEST_TIMEOUT_MS 120000
@@ -216,16 +215,6 @@ s_backends_cpu_s (const s_backends_t *before, const s_backends_t *after)
     return sum;
 }
 
-//  This process's CPU so far (the publisher's), in seconds.
-static double
-s_self_cpu_s (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-           + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 //  Publish events [from, to) at full credit and wait for every ACK: the
 //  broker ACKs a publish only when the worker has, and the worker only
 //  after COMMIT, so the last ACK is the last row committed. Then the
@@ -329,7 +318,7 @@ s_ingest_run (const char *srcdir, const bench_ingest_t *spec, char **data,
     double broker_cpu = proc_cpu_s (s_broker);
     s_backends_t before, after;
     s_backends (conn, &before);
-    double publisher_cpu = s_self_cpu_s ();
+    double publisher_cpu = proc_self_cpu_s ();
     double seconds = s_publish (spec, client, conn, data, sizes, events, 0,
                                 spec->rows, spec->rows);
     if (seconds > 0) {
@@ -349,7 +338,7 @@ s_ingest_run (const char *srcdir, const bench_ingest_t *spec, char **data,
                  (s_workers_cpu_s (spec->workers) - worker_cpu) * us,
                  (proc_cpu_s (s_broker) - broker_cpu) * us,
                  s_backends_cpu_s (&before, &after) * us,
-                 (s_self_cpu_s () - publisher_cpu) * us);
+                 (proc_self_cpu_s () - publisher_cpu) * us);
     }
 out:
     fy_client_destroy (&client);
