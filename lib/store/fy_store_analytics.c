@@ -126,17 +126,18 @@ static const char *const s_org_types [] = {
 //  The first copy of each id of a batch (in batch order; picked and
 //  sorted in C, fy_store_ids_distinct) recorded in analytics.event_ids
 //  with its body's digest; the events of the ids recorded are those the
-//  batch then applies. The ids go in sorted, so two
-//  batches sharing ids lock them in one order. Three array parameters:
-//  ids (binary), occurred_at, digests.
+//  batch then applies. The ids go in sorted, so two batches sharing ids
+//  lock them in one order. Three array parameters: ids (binary),
+//  occurred_at, digests.
 //
 //  A batch is first sent as if none of its ids were recorded: a plain
 //  INSERT, which fails (unique_violation) when one is, by an earlier
 //  batch or one in flight on another connection, whose COMMIT it waits
 //  for. The batch then flies again (s_apply_again) with ON CONFLICT DO
-//  NOTHING, which records the others only and returns them (binary). ON CONFLICT's speculative
-//  insertion costs the server a tenth of a batch (9.2 against 10.4 us of
-//  CPU per event in analytics_ingest), and redeliveries are rare.
+//  NOTHING, which records the others only and returns them (binary). ON
+//  CONFLICT's speculative insertion costs the server a tenth of a batch
+//  (9.2 against 10.4 us of CPU per event in analytics_ingest), and
+//  redeliveries are rare.
 #define S_IDS_SQL                                                  \
     "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) " \
     "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
@@ -167,12 +168,12 @@ static const char s_facts_copy_sql [] =
 //  One event of a batch as the apply sees it.
 typedef struct {
     fy_event_t *event;
-    int fact;  //  its s_facts entry, or -1
-    bool org;  //  one of s_org_types
-    bool fresh;  //  recorded by this batch: applied now
-    int64_t hour_ms;  //  its UTC hour
-    char digest [33];  //  md5 of its envelope as received
-    char sorted [33];  //  of its JSON, keys sorted (stale only)
+    int fact;                   //  its s_facts entry, or -1
+    bool org;                   //  one of s_org_types
+    bool fresh;                 //  recorded by this batch: applied now
+    int64_t hour_ms;            //  its UTC hour
+    char digest [33];           //  md5 of its envelope as received
+    char sorted [33];           //  of its JSON, keys sorted (stale only)
 } s_event_t;
 
 //  A batch in flight (fy_store_flight_ops_t's arg): its events, what the
@@ -180,15 +181,15 @@ typedef struct {
 typedef struct {
     s_event_t *events;
     size_t count;
-    fy_store_id_t *ids;  //  distinct, the first copy of each
+    fy_store_id_t *ids;         //  distinct, the first copy of each
     size_t id_count;
-    bool recorded;  //  some id may be recorded: ON CONFLICT
+    bool recorded;              //  some id may be recorded: ON CONFLICT
     size_t fresh;
-    size_t fresh_facts;  //  fresh events that make a fact
-    int copies_n;  //  the last step's result that is
-    PGresult *copies;  //  the copies not recorded, if any
+    size_t fresh_facts;         //  fresh events that make a fact
+    int copies_n;               //  the last step's result that is
+    PGresult *copies;           //  the copies not recorded, if any
     fy_store_analytics_batch_t *batch;
-    EVP_MD *md5;  //  the digests' algorithm and context
+    EVP_MD *md5;                //  the digests' algorithm and context
     EVP_MD_CTX *md_ctx;
 } s_apply_t;
 
