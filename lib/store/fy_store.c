@@ -1431,12 +1431,6 @@ s_flight_failed (fy_store_t *self)
     s_rollback (self);
     self->flight_state = S_FLIGHT_NONE;
     errno = saved;
-    if (self->flight_ops->again
-        && self->flight_ops->again (self, self->flight_arg)) {
-        if (s_flight_send (self))
-            s_flight_failed (self);
-        return;
-    }
     int rc = -1;
     if (self->flight_ops->failed)
         rc = self->flight_ops->failed (self, self->flight_arg,
@@ -1859,9 +1853,8 @@ s_audit_finish (fy_store_t *self, void *arg, int rc)
 }
 
 static const fy_store_flight_ops_t s_audit_ops = {
-    s_audit_prepare,  s_audit_first,     s_audit_rows,
-    s_audit_copy_sql, s_audit_copy_data, s_audit_last,
-    s_audit_failed,   s_audit_finish,    NULL
+    s_audit_prepare,   s_audit_first, s_audit_rows,   s_audit_copy_sql,
+    s_audit_copy_data, s_audit_last,  s_audit_failed, s_audit_finish
 };
 
 void

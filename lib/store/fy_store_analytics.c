@@ -125,25 +125,20 @@ static const char *const s_org_types [] = {
 
 //  The first copy of each id of a batch (in batch order; picked and
 //  sorted in C, fy_store_ids_distinct) recorded in analytics.event_ids
-//  with its body's digest; the events of the ids recorded are those the
-//  batch then applies. The ids go in sorted, so two batches sharing ids
-//  lock them in one order. Three array parameters: ids (binary),
-//  occurred_at, digests.
+//  with its body's digest unless the id is there already; its one column
+//  is each id recorded (binary), whose events the batch then applies. The
+//  ids go in sorted, so two batches sharing ids lock them in one order.
+//  Three array parameters: ids (binary), occurred_at, digests.
 //
-//  A batch is first sent as if none of its ids were recorded: a plain
-//  INSERT, which fails (unique_violation) when one is, by an earlier
-//  batch or one in flight on another connection, whose COMMIT it waits
-//  for. The batch then flies again (s_apply_again) with ON CONFLICT DO
-//  NOTHING, which records the others only and returns them (binary). ON
-//  CONFLICT's speculative insertion costs the server a tenth of a batch
-//  (9.2 against 10.4 us of CPU per event in analytics_ingest), and
-//  redeliveries are rare.
-#define S_IDS_SQL                                                  \
-    "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) " \
-    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
-static const char s_ids_new_sql [] = S_IDS_SQL;
+//  ON CONFLICT from the first flight, not a plain INSERT flown again on a
+//  unique_violation: its speculative insertion costs the server about a
+//  tenth of a batch, but SQS redelivers, and with 1% of copies nearly
+//  every batch of 500 holds one: each would fail once, logging an ERROR
+//  and doing its work twice (issue 16's slow path, gone from audit too).
 static const char s_ids_sql [] =
-    S_IDS_SQL "ON CONFLICT (id) DO NOTHING RETURNING id";
+    "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
+    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
 
 //  The copies of a batch that were not recorded, against the copy
 //  recorded for their id: the same body when the digests are equal, or,
@@ -183,7 +178,6 @@ typedef struct {
     size_t count;
     fy_store_id_t *ids;         //  distinct, the first copy of each
     size_t id_count;
-    bool recorded;              //  some id may be recorded: ON CONFLICT
     size_t fresh;
     size_t fresh_facts;         //  fresh events that make a fact
     int copies_n;               //  the last step's result that is
@@ -522,9 +516,6 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
     self->copies = NULL;
     for (size_t i = 0; i < self->count; i++)
         self->events [i].fresh = false;
-    //  As new, either all are recorded or the batch fails.
-    for (size_t i = 0; !self->recorded && i < self->id_count; i++)
-        s_fresh (self, self->ids [i].row);
     int length = 0;
     char *values [3] = { fy_store_ids_array (self->ids, self->id_count,
                                              &length),
@@ -532,18 +523,18 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
                          s_array (self, false, s_column_digest) };
     const int lengths [3] = { length, 0, 0 }, formats [3] = { 1, 0, 0 };
     char *months = s_months (self);
-    bool sent = s_send (conn,
-                        "SELECT pg_advisory_xact_lock_shared("
-                        "analytics.job_lock_key() + 1)",
-                        0, NULL)
-                && s_send (conn,
-                           "SELECT analytics.ensure_partitions(m, 1) "
-                           "FROM unnest($1::date[]) m",
-                           1, (const char *const *) &months)
-                && PQsendQueryParams (
-                       conn, self->recorded ? s_ids_sql : s_ids_new_sql, 3,
-                       NULL, (const char *const *) values, lengths, formats, 1)
-                       == 1;
+    bool sent =
+        s_send (conn,
+                "SELECT pg_advisory_xact_lock_shared("
+                "analytics.job_lock_key() + 1)",
+                0, NULL)
+        && s_send (conn,
+                   "SELECT analytics.ensure_partitions(m, 1) "
+                   "FROM unnest($1::date[]) m",
+                   1, (const char *const *) &months)
+        && PQsendQueryParams (conn, s_ids_sql, 3, NULL,
+                              (const char *const *) values, lengths, formats, 1)
+               == 1;
     for (int v = 0; v < 3; v++)
         free (values [v]);
     free (months);
@@ -679,18 +670,6 @@ s_apply_finish (fy_store_t *store, void *arg, int rc)
     return applied;
 }
 
-//  Some id of the batch sent as new was recorded (s_ids_new_sql): once
-//  more, with ON CONFLICT.
-static bool
-s_apply_again (fy_store_t *store, void *arg)
-{
-    s_apply_t *self = arg;
-    if (self->recorded || strcmp (fy_store_sqlstate (store), "23505") != 0)
-        return false;
-    self->recorded = true;
-    return true;
-}
-
 static const fy_store_flight_ops_t s_apply_ops = { NULL,
                                                    s_apply_first,
                                                    s_apply_rows,
@@ -698,8 +677,7 @@ static const fy_store_flight_ops_t s_apply_ops = { NULL,
                                                    s_apply_copy_data,
                                                    s_apply_last,
                                                    NULL,
-                                                   s_apply_finish,
-                                                   s_apply_again };
+                                                   s_apply_finish };
 
 static void
 s_event_fill (s_apply_t *apply, s_event_t *self, fy_event_t *event)

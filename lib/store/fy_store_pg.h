@@ -140,11 +140,6 @@ typedef struct {
     int (*failed) (fy_store_t *store, void *arg, fy_error_t *err);
     //  It is over with outcome rc: the count poll gives; arg is released.
     size_t (*finish) (fy_store_t *store, void *arg, int rc);
-    //  The flight failed (errno, err and fy_store_sqlstate set, rolled
-    //  back), before failed is asked: true when the ops changed the way
-    //  they send for one the failure does not stop, to fly once more at
-    //  once. May be NULL.
-    bool (*again) (fy_store_t *store, void *arg);
 } fy_store_flight_ops_t;
 
 //  Start the transaction ops describe; it moves on in
