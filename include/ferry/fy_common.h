@@ -129,6 +129,11 @@ fy_parse_int64 (const char *text, int64_t min, int64_t max,
 FY_EXPORT size_t
 fy_utf8_length (const char *text, size_t avail);
 
+//  The len bytes as 2 * len lowercase hex digits in out, NUL-terminated
+//  (out holds 2 * len + 1 bytes).
+FY_EXPORT void
+fy_hex (const unsigned char *bytes, size_t len, char *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -212,17 +212,6 @@ s_recode (s_buf_t *buf, s_buf_t *tmp, const char *text, size_t len)
     s_encode (buf, tmp->data, tmp->len, false);
 }
 
-static void
-s_hex (const unsigned char *bytes, size_t len, char *out)
-{
-    static const char hex [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = hex [bytes [i] >> 4];
-        out [2 * i + 1] = hex [bytes [i] & 15];
-    }
-    out [2 * len] = 0;
-}
-
 //  The OpenSSL calls below fail only on a broken install or out of
 //  memory, which ferry treats as fatal.
 static void
@@ -234,7 +223,7 @@ s_sha256_hex (fy_sigv4_t *self, const void *data, size_t len, char out [65])
         || !EVP_DigestUpdate (self->md_ctx, data ? data : "", len)
         || !EVP_DigestFinal_ex (self->md_ctx, md, &md_len))
         abort ();
-    s_hex (md, sizeof md, out);
+    fy_hex (md, sizeof md, out);
 }
 
 static void
@@ -837,7 +826,7 @@ s_sign (fy_sigv4_t *self, const fy_sigv4_request_t *req,
         s_signing_key (self, keys, req->region, req->service);
     unsigned char mac [32];
     s_hmac (self, key, 32, sts->data, sts->len, mac);
-    s_hex (mac, sizeof mac, self->signature);
+    fy_hex (mac, sizeof mac, self->signature);
     return 0;
 }
 

@@ -113,6 +113,15 @@ s_utf8_valid (const char *text, size_t len)
 {
     const char *end = text + len;
     while (text < end) {
+        //  Eight ASCII bytes at a time: most strings are all ASCII.
+        uint64_t word;
+        if (end - text >= 8) {
+            memcpy (&word, text, 8);
+            if ((word & UINT64_C (0x8080808080808080)) == 0) {
+                text += 8;
+                continue;
+            }
+        }
         if ((unsigned char) *text < 0x80) {
             text++;
             continue;
@@ -132,6 +141,16 @@ s_key_compare (const msgpack_object_kv *x, const msgpack_object_kv *y)
     int by_bytes = memcmp (s_str (&x->key.via.str), s_str (&y->key.via.str),
                            xlen < ylen ? xlen : ylen);
     return by_bytes ? by_bytes : (xlen > ylen) - (xlen < ylen);
+}
+
+//  Equal keys are of one length first: most pairs differ there.
+static bool
+s_key_equal (const msgpack_object_kv *x, const msgpack_object_kv *y)
+{
+    return x->key.via.str.size == y->key.via.str.size
+           && memcmp (s_str (&x->key.via.str), s_str (&y->key.via.str),
+                      x->key.via.str.size)
+                  == 0;
 }
 
 //  By key, then by place, so a run of one key lists its places in order.
@@ -154,7 +173,7 @@ s_first_duplicate (const msgpack_object_map *map, uint32_t count)
     if (count <= 8) {
         for (uint32_t i = 1; i < count && first == count; i++)
             for (uint32_t j = 0; j < i && first == count; j++)
-                if (s_key_compare (&map->ptr [i], &map->ptr [j]) == 0)
+                if (s_key_equal (&map->ptr [i], &map->ptr [j]))
                     first = i;
         return first;
     }

@@ -315,3 +315,16 @@ fy_utf8_length (const char *text, size_t avail)
             return 0;
     return length;
 }
+
+void
+fy_hex (const unsigned char *bytes, size_t len, char *out)
+{
+    assert (bytes || len == 0);
+    assert (out);
+    static const char hex [] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out [2 * i] = hex [bytes [i] >> 4];
+        out [2 * i + 1] = hex [bytes [i] & 15];
+    }
+    out [2 * len] = '\0';
+}

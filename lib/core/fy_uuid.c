@@ -9,22 +9,26 @@
 #include <string.h>
 #include <sys/random.h>
 
+//  The hex digits, either case.
+static const bool s_hex [256] = {
+    ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+    ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+    ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true,
+    ['f'] = true, ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true,
+    ['E'] = true, ['F'] = true,
+};
+
 bool
 fy_uuid_is_valid (const char *text, size_t len)
 {
-    if (len != 36)
+    if (len != 36 || text [8] != '-' || text [13] != '-' || text [18] != '-'
+        || text [23] != '-')
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text [i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        }
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-                   || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
+    bool valid = true;
+    for (size_t i = 0; i < len; i++)
+        valid &= i == 8 || i == 13 || i == 18 || i == 23
+                 || s_hex [(unsigned char) text [i]];
+    return valid;
 }
 
 void

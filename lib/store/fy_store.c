@@ -12,7 +12,6 @@
 #include "ferry/fy_time.h"
 #include "ferry/fy_uuid.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -181,12 +180,6 @@ typedef struct {
     char version [16];
 } s_params_t;
 
-//  One distinct id of a batch: its bytes and its first row.
-typedef struct {
-    unsigned char bytes [FY_UUID_BYTES];
-    size_t row;
-} s_id_t;
-
 //  A batch mapped to rows and their parameters, its distinct ids sorted
 //  by their bytes, and which of its rows s_ids_sql recorded (the ones
 //  stored).
@@ -194,7 +187,7 @@ typedef struct {
     fy_store_audit_row_t *rows;
     s_params_t *params;
     size_t count;
-    s_id_t *ids;
+    fy_store_id_t *ids;         //  distinct, the first row of each
     size_t id_count;
     bool *stored;
     size_t stored_count;
@@ -959,34 +952,6 @@ typedef struct {
     int result_format;
 } s_stmt_query_t;
 
-static void
-s_put32 (unsigned char *out, uint32_t value)
-{
-    value = htonl (value);
-    memcpy (out, &value, 4);
-}
-
-//  The batch's distinct ids as a binary uuid[]: a one-dimensional array
-//  header (ndim, flags, element type, length, lower bound), then each
-//  element's length and bytes.
-static char *
-s_ids_array (s_batch_t *batch, int *length)
-{
-    size_t size = 20 + batch->id_count * (4 + FY_UUID_BYTES);
-    unsigned char *array = fy_xmalloc (size), *out = array + 20;
-    s_put32 (array, 1);
-    s_put32 (array + 4, 0);
-    s_put32 (array + 8, S_OID_UUID);
-    s_put32 (array + 12, (uint32_t) batch->id_count);
-    s_put32 (array + 16, 1);
-    for (size_t i = 0; i < batch->id_count; i++, out += 4 + FY_UUID_BYTES) {
-        s_put32 (out, FY_UUID_BYTES);
-        memcpy (out + 4, batch->ids [i].bytes, FY_UUID_BYTES);
-    }
-    *length = (int) size;
-    return (char *) array;
-}
-
 //  An array literal of column of the rows picked (pick [i] == want), or
 //  of every row when pick is NULL; or of the rows the ids name, when ids.
 static char *
@@ -1058,7 +1023,8 @@ s_stmt (s_stmt_t stmt, s_batch_t *batch, s_stmt_query_t *query)
     if (stmt == S_STMT_IDS) {
         query->sql = s_ids_sql;
         query->count = 2;
-        query->values [0] = s_ids_array (batch, &query->lengths [0]);
+        query->values [0] = fy_store_ids_array (batch->ids, batch->id_count,
+                                                &query->lengths [0]);
         query->formats [0] = 1;
         query->values [1] = s_array_literal (batch, 1, NULL, false, true);
         query->result_format = 1;
@@ -1115,20 +1081,6 @@ s_stmt_send (fy_store_t *self, s_stmt_t stmt, s_batch_t *batch)
     return sent;
 }
 
-static int
-s_id_compare (const void *a, const void *b)
-{
-    const s_id_t *x = a, *y = b;
-    int by_bytes = memcmp (x->bytes, y->bytes, FY_UUID_BYTES);
-    return by_bytes ? by_bytes : (x->row > y->row) - (x->row < y->row);
-}
-
-static int
-s_id_bytes_compare (const void *key, const void *id)
-{
-    return memcmp (key, ((const s_id_t *) id)->bytes, FY_UUID_BYTES);
-}
-
 //  The rows s_ids_sql recorded, into batch->stored. Returns 0, or -1
 //  with errno and err. Clears res.
 static int
@@ -1139,11 +1091,8 @@ s_ids_read (fy_store_t *self, s_batch_t *batch, PGresult *res, fy_error_t *err)
     memset (batch->stored, 0, batch->count * sizeof *batch->stored);
     batch->stored_count = 0;
     for (int r = 0; r < PQntuples (res); r++) {
-        const s_id_t *id =
-            PQgetlength (res, r, 0) == FY_UUID_BYTES
-                ? bsearch (PQgetvalue (res, r, 0), batch->ids, batch->id_count,
-                           sizeof *batch->ids, s_id_bytes_compare)
-                : NULL;
+        const fy_store_id_t *id =
+            fy_store_ids_find (batch->ids, batch->id_count, res, r);
         if (id && !batch->stored [id->row]) {
             batch->stored [id->row] = true;
             batch->stored_count++;
@@ -1377,23 +1326,9 @@ s_batch_fill (s_batch_t *batch, fy_event_t **events, size_t count)
     for (size_t i = 0; i < count; i++) {
         fy_store_audit_row_from_event (events [i], &batch->rows [i]);
         s_params_fill (&batch->params [i], &batch->rows [i]);
-        //  fy_event checked the id is a UUID.
-        int parsed = fy_uuid_parse (batch->rows [i].id, batch->ids [i].bytes);
-        assert (parsed == 0);
-        (void) parsed;
-        batch->ids [i].row = i;
+        fy_store_id_set (&batch->ids [i], batch->rows [i].id, i);
     }
-    //  Sorted by bytes, then batch order: the first of each run of one id
-    //  is its first copy.
-    qsort (batch->ids, count, sizeof *batch->ids, s_id_compare);
-    size_t distinct = 0;
-    for (size_t i = 0; i < count; i++)
-        if (distinct == 0
-            || memcmp (batch->ids [i].bytes, batch->ids [distinct - 1].bytes,
-                       FY_UUID_BYTES)
-                   != 0)
-            batch->ids [distinct++] = batch->ids [i];
-    batch->id_count = distinct;
+    batch->id_count = fy_store_ids_distinct (batch->ids, count);
 }
 
 static void

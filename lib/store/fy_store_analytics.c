@@ -123,20 +123,22 @@ static const char *const s_org_types [] = {
     "department.created",      "department.updated",
 };
 
-//  The first copy of each id of a batch (in batch order) recorded in
-//  analytics.event_ids with its body's digest unless the id is there
-//  already; its one column is the place in the batch (from 1) of each
-//  event recorded, those whose effects the batch then writes. The ids go
-//  in sorted, so two batches sharing ids lock them in one order. Three
-//  array parameters: ids, occurred_at, digests.
+//  The first copy of each id of a batch (in batch order; picked and
+//  sorted in C, fy_store_ids_distinct) recorded in analytics.event_ids
+//  with its body's digest unless the id is there already; its one column
+//  is each id recorded (binary), whose events the batch then applies. The
+//  ids go in sorted, so two batches sharing ids lock them in one order.
+//  Three array parameters: ids (binary), occurred_at, digests.
+//
+//  ON CONFLICT from the first flight, not a plain INSERT flown again on a
+//  unique_violation: its speculative insertion costs the server about a
+//  tenth of a batch, but SQS redelivers, and with 1% of copies nearly
+//  every batch of 500 holds one: each would fail once, logging an ERROR
+//  and doing its work twice (issue 16's slow path, gone from audit too).
 static const char s_ids_sql [] =
-    "WITH b AS (SELECT DISTINCT ON (id) id, occurred_at, body_md5, n "
-    "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) WITH ORDINALITY "
-    "AS b (id, occurred_at, body_md5, n) ORDER BY id, n), "
-    "r AS (INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
-    "SELECT id, occurred_at, body_md5 FROM b ORDER BY id "
-    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "SELECT b.n FROM b JOIN r USING (id)";
+    "INSERT INTO analytics.event_ids (id, occurred_at, body_md5) "
+    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
 
 //  The copies of a batch that were not recorded, against the copy
 //  recorded for their id: the same body when the digests are equal, or,
@@ -174,11 +176,15 @@ typedef struct {
 typedef struct {
     s_event_t *events;
     size_t count;
+    fy_store_id_t *ids;         //  distinct, the first copy of each
+    size_t id_count;
     size_t fresh;
     size_t fresh_facts;         //  fresh events that make a fact
     int copies_n;               //  the last step's result that is
     PGresult *copies;           //  the copies not recorded, if any
     fy_store_analytics_batch_t *batch;
+    EVP_MD *md5;                //  the digests' algorithm and context
+    EVP_MD_CTX *md_ctx;
 } s_apply_t;
 
 //  Member key of the payload as ->> would give it, appended to the COPY
@@ -284,18 +290,20 @@ s_column_place (s_apply_t *self, size_t i, char scratch [32])
     return scratch;
 }
 
-//  An array literal of column for every event of the batch, or (stale)
-//  only those it did not record. Caller owns result.
+//  An array literal of column for the first copy of each id of the
+//  batch (the ids' order), or (stale) for the events it did not record.
+//  Caller owns result.
 static char *
 s_array (s_apply_t *self, bool stale, s_column_fn *column)
 {
     size_t size = 64 + self->count * 48, len = 0;
     char *buffer = fy_xmalloc (size);
     char scratch [32];
-    for (size_t i = 0; i < self->count; i++)
+    for (size_t i = 0; i < (stale ? self->count : self->id_count); i++)
         if (!stale || !self->events [i].fresh)
-            fy_store_array_value (&buffer, &len, &size,
-                                  column (self, i, scratch));
+            fy_store_array_value (
+                &buffer, &len, &size,
+                column (self, stale ? i : self->ids [i].row, scratch));
     fy_store_array_end (buffer, &len);
     return buffer;
 }
@@ -390,15 +398,20 @@ s_bodies (s_apply_t *self, bool stale)
     return text;
 }
 
-//  md5 of text (len bytes) in hex.
+//  md5 of text (len bytes) in hex, with the batch's digest and context
+//  (EVP_Digest would look the digest up and make a context per call).
+//  OpenSSL fails here only on a broken install or out of memory, which
+//  ferry treats as fatal (as fy_sigv4 does).
 static void
-s_md5 (const char *text, size_t len, char digest [33])
+s_md5 (s_apply_t *self, const char *text, size_t len, char digest [33])
 {
     unsigned char md [EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    EVP_Digest (text, len, md, &md_len, EVP_md5 (), NULL);
-    for (unsigned int i = 0; i < md_len && i < 16; i++)
-        snprintf (digest + 2 * i, 3, "%02x", md [i]);
+    if (EVP_DigestInit_ex2 (self->md_ctx, self->md5, NULL) != 1
+        || EVP_DigestUpdate (self->md_ctx, text, len) != 1
+        || EVP_DigestFinal_ex (self->md_ctx, md, &md_len) != 1 || md_len != 16)
+        abort ();
+    fy_hex (md, 16, digest);
 }
 
 //  The digest of an event's body: its envelope's members and its payload
@@ -406,7 +419,7 @@ s_md5 (const char *text, size_t len, char digest [33])
 //  redelivery (the same bytes) has the same digest. A copy whose keys
 //  come in another order differs here; s_digest_sorted settles it.
 static void
-s_digest (fy_event_t *event, char digest [33])
+s_digest (s_apply_t *self, fy_event_t *event, char digest [33])
 {
     const char *members [] = { fy_event_id (event),
                                fy_event_type (event),
@@ -424,7 +437,7 @@ s_digest (fy_event_t *event, char digest [33])
         text [len++] = '\t';
     }
     fy_store_copy_value (&text, &len, &size, payload);
-    s_md5 (text, len, digest);
+    s_md5 (self, text, len, digest);
     free (text);
     free (payload);
 }
@@ -432,11 +445,11 @@ s_digest (fy_event_t *event, char digest [33])
 //  The md5 of the event's JSON, keys sorted (what the ids recorded before
 //  s_digest hold), for the copies not recorded only.
 static void
-s_digest_sorted (fy_event_t *event, char digest [33])
+s_digest_sorted (s_apply_t *self, fy_event_t *event, char digest [33])
 {
     size_t len = 0;
     char *text = fy_json_dumps (fy_event_json (event), FY_JSON_SORT_KEYS, &len);
-    s_md5 (text, len, digest);
+    s_md5 (self, text, len, digest);
     free (text);
 }
 
@@ -458,6 +471,10 @@ s_months (s_apply_t *self)
     char months [S_MONTHS_MAX][11];
     size_t count = 0;
     for (size_t i = 0; i < self->count; i++) {
+        //  An event of the same hour as the one before it has its month
+        //  (a batch is mostly of one hour).
+        if (i > 0 && self->events [i].hour_ms == self->events [i - 1].hour_ms)
+            continue;
         char at [FY_TIME_RFC3339_SIZE];
         fy_time_format (self->events [i].hour_ms, at);
         snprintf (at + 7, sizeof at - 7, "-01");
@@ -474,6 +491,18 @@ s_months (s_apply_t *self)
     return buffer;
 }
 
+//  The event at row recorded by this batch: applied now.
+static void
+s_fresh (s_apply_t *self, size_t row)
+{
+    s_event_t *e = &self->events [row];
+    if (!e->fresh) {
+        e->fresh = true;
+        self->fresh++;
+        self->fresh_facts += e->fact >= 0;
+    }
+}
+
 //  The first step, after BEGIN: the shared lock that keeps the watermarks
 //  still until COMMIT (analytics.run takes it exclusive), the months'
 //  partitions and the ids.
@@ -487,27 +516,34 @@ s_apply_first (fy_store_t *store, PGconn *conn, void *arg)
     self->copies = NULL;
     for (size_t i = 0; i < self->count; i++)
         self->events [i].fresh = false;
-    char *values [3] = { s_array (self, false, s_column_id),
+    int length = 0;
+    char *values [3] = { fy_store_ids_array (self->ids, self->id_count,
+                                             &length),
                          s_array (self, false, s_column_at),
                          s_array (self, false, s_column_digest) };
+    const int lengths [3] = { length, 0, 0 }, formats [3] = { 1, 0, 0 };
     char *months = s_months (self);
-    bool sent = s_send (conn,
-                        "SELECT pg_advisory_xact_lock_shared("
-                        "analytics.job_lock_key() + 1)",
-                        0, NULL)
-                && s_send (conn,
-                           "SELECT analytics.ensure_partitions(m, 1) "
-                           "FROM unnest($1::date[]) m",
-                           1, (const char *const *) &months)
-                && s_send (conn, s_ids_sql, 3, (const char *const *) values);
+    bool sent =
+        s_send (conn,
+                "SELECT pg_advisory_xact_lock_shared("
+                "analytics.job_lock_key() + 1)",
+                0, NULL)
+        && s_send (conn,
+                   "SELECT analytics.ensure_partitions(m, 1) "
+                   "FROM unnest($1::date[]) m",
+                   1, (const char *const *) &months)
+        && PQsendQueryParams (conn, s_ids_sql, 3, NULL,
+                              (const char *const *) values, lengths, formats, 1)
+               == 1;
     for (int v = 0; v < 3; v++)
         free (values [v]);
     free (months);
     return sent;
 }
 
-//  The ids recorded (the first step's third result) mark their events
-//  fresh; the copies not recorded (the last step's last) are kept.
+//  The ids recorded (the first step's third result) mark the events of
+//  their first copies fresh; the copies not recorded (the last step's
+//  last) are kept.
 static int
 s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
               fy_error_t *err)
@@ -520,15 +556,10 @@ s_apply_rows (fy_store_t *store, void *arg, int step, int n, PGresult *res,
         return 0;
     }
     for (int r = 0; step == 0 && n == 2 && r < PQntuples (res); r++) {
-        int place = s_int (PQgetvalue (res, r, 0));
-        s_event_t *e = place >= 1 && (size_t) place <= self->count
-                           ? &self->events [place - 1]
-                           : NULL;
-        if (e && !e->fresh) {
-            e->fresh = true;
-            self->fresh++;
-            self->fresh_facts += e->fact >= 0;
-        }
+        const fy_store_id_t *id =
+            fy_store_ids_find (self->ids, self->id_count, res, r);
+        if (id)
+            s_fresh (self, id->row);
     }
     PQclear (res);
     return 0;
@@ -570,7 +601,7 @@ s_apply_last (fy_store_t *store, PGconn *conn, void *arg)
     if (stale) {
         for (size_t i = 0; i < self->count; i++)
             if (!self->events [i].fresh)
-                s_digest_sorted (self->events [i].event,
+                s_digest_sorted (self, self->events [i].event,
                                  self->events [i].sorted);
         copies [0] = s_array (self, true, s_column_place);
         copies [1] = s_array (self, true, s_column_id);
@@ -631,6 +662,9 @@ s_apply_finish (fy_store_t *store, void *arg, int rc)
     }
     size_t applied = batch->applied;
     PQclear (self->copies);
+    EVP_MD_CTX_free (self->md_ctx);
+    EVP_MD_free (self->md5);
+    free (self->ids);
     free (self->events);
     free (self);
     return applied;
@@ -646,7 +680,7 @@ static const fy_store_flight_ops_t s_apply_ops = { NULL,
                                                    s_apply_finish };
 
 static void
-s_event_fill (s_event_t *self, fy_event_t *event)
+s_event_fill (s_apply_t *apply, s_event_t *self, fy_event_t *event)
 {
     self->event = event;
     self->fact = -1;
@@ -660,7 +694,7 @@ s_event_fill (s_event_t *self, fy_event_t *event)
             self->org = true;
     int64_t at = fy_event_occurred_at_ms (event);
     self->hour_ms = at - ((at % 3600000) + 3600000) % 3600000;
-    s_digest (event, self->digest);
+    s_digest (apply, event, self->digest);
 }
 
 void
@@ -674,8 +708,16 @@ fy_store_analytics_apply_start (fy_store_t *self, fy_event_t **events,
     apply->events = fy_xcalloc (count ? count : 1, sizeof (s_event_t));
     apply->count = count;
     apply->batch = batch;
-    for (size_t i = 0; i < count; i++)
-        s_event_fill (&apply->events [i], events [i]);
+    apply->md5 = EVP_MD_fetch (NULL, "MD5", NULL);
+    apply->md_ctx = EVP_MD_CTX_new ();
+    if (!apply->md5 || !apply->md_ctx)
+        abort ();
+    apply->ids = fy_xcalloc (count ? count : 1, sizeof *apply->ids);
+    for (size_t i = 0; i < count; i++) {
+        s_event_fill (apply, &apply->events [i], events [i]);
+        fy_store_id_set (&apply->ids [i], fy_event_id (events [i]), i);
+    }
+    apply->id_count = fy_store_ids_distinct (apply->ids, count);
     fy_store_flight_start (self, &s_apply_ops, apply);
 }
 

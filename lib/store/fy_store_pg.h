@@ -7,6 +7,7 @@
 #ifndef FY_STORE_PG_H_INCLUDED
 #define FY_STORE_PG_H_INCLUDED
 
+#include "ferry/fy_uuid.h"
 #include "store/fy_store.h"
 
 #include <libpq-fe.h>
@@ -70,6 +71,34 @@ fy_store_array_value (char **buffer, size_t *len, size_t *size,
 //  "{}" when nothing was appended, and a terminating NUL (not counted).
 void
 fy_store_array_end (char *buffer, size_t *len);
+
+//  One id of a batch: its bytes and the place (row) of a copy of it.
+typedef struct {
+    unsigned char bytes [FY_UUID_BYTES];
+    size_t row;
+} fy_store_id_t;
+
+//  id holds text (a UUID, as fy_event checked every event id) and row.
+void
+fy_store_id_set (fy_store_id_t *id, const char *text, size_t row);
+
+//  Sort count ids (of rows in batch order) by their bytes, the order
+//  PostgreSQL sorts uuid in (so two batches in flight sharing ids lock
+//  them in one order), keeping only the first copy of each. Returns how
+//  many are left, distinct.
+size_t
+fy_store_ids_distinct (fy_store_id_t *ids, size_t count);
+
+//  count ids as one binary uuid[] parameter (format 1), *length bytes:
+//  the server reads it without parsing text. Caller frees.
+char *
+fy_store_ids_array (const fy_store_id_t *ids, size_t count, int *length);
+
+//  The id of ids (count, as fy_store_ids_distinct left them) that row r
+//  of res names in its first column (a uuid in binary), or NULL.
+const fy_store_id_t *
+fy_store_ids_find (const fy_store_id_t *ids, size_t count, const PGresult *res,
+                   int r);
 
 //  Read the results of the queries sent on conn in pipeline mode up to
 //  and with its sync, keeping the first count in results (when not NULL;

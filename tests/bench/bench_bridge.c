@@ -69,7 +69,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define S_BACKLOG 20000
 #define S_POLLS "2"             //  bridge.polls, and the limit's polls
@@ -137,15 +136,6 @@ s_cpu_s (pid_t pid)
     return seconds;
 }
 
-static double
-s_self_cpu_s (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-           + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 //  Seconds pid's main thread has waited on a run queue for a core
 //  (/proc/PID/schedstat, second field), or 0.
 static double
@@ -175,7 +165,7 @@ s_cpu_sample (s_cpu_t *cpu, pid_t bridge)
     cpu->bridge = bridge ? s_cpu_s (bridge) : 0;
     cpu->broker = s_cpu_s (s_broker);
     cpu->worker = s_cpu_s (s_worker);
-    cpu->bench = s_self_cpu_s ();
+    cpu->bench = proc_self_cpu_s ();
 }
 
 //  From a sample taken at the start to the end of a run.

@@ -33,7 +33,7 @@ typedef struct {
     const char *empty_sql;      //  empties what the run fills
     const char *prepare_sql;    //  once, outside the clock (may be NULL)
     fy_event_t *(*event) (int n);   //  the nth event
-    int rows;                   //  per timed run (one more warms up)
+    int rows;                   //  per timed run (2,000 more warm up)
     int workers;                //  processes of the worker
     double floor;               //  the least ratio that passes
 } bench_ingest_t;

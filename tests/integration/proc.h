@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +117,16 @@ proc_stop (pid_t pid, int sig)
     kill (pid, sig);
     waitpid (pid, &status, 0);
     return status;
+}
+
+//  utime + stime of this process in seconds.
+static inline double
+proc_self_cpu_s (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+           + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 //  utime + stime of pid in seconds (/proc/PID/stat), or -1 when the

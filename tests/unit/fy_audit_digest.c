@@ -10,6 +10,7 @@
 #include "ferry/ferry.h"
 #include "store/fy_audit_digest.h"
 #include "store/fy_store.h"
+#include "event.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -53,16 +54,11 @@ s_append_from (fy_store_t *store, const char *company, int hour, int first,
         s_id (id, company, hour, first + i);
         fy_time_format (S_BASE_MS + hour * S_HOUR_MS + (first + i) * 60000,
                         when);
-        json_t *root = json_pack (
-            "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", id,
-            "type", "user.login", "version", 1, "source", "test", "occurredAt",
-            when, "companyId", company, "correlationId", "c-1", "payload",
-            "userId", "11111111-2222-4333-8444-555555555555", "ip",
-            "203.0.113.9");
-        fy_error_t err = { "" };
-        events [i] = fy_event_new (&root, NULL, &err);
-        if (!events [i])
-            BAIL_OUT ("event: %s", err.text);
+        events [i] =
+            tap_event (id, "user.login", when, company, NULL, "c-1",
+                       json_pack ("{s:s, s:s}", "userId",
+                                  "11111111-2222-4333-8444-555555555555", "ip",
+                                  "203.0.113.9"));
     }
     fy_error_t err = { "" };
     if (fy_store_audit_append (store, events, (size_t) n, NULL, &err))

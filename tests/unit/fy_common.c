@@ -65,6 +65,14 @@ main (void)
         is_int ((int) fy_utf8_length (utf8 [i].text, utf8 [i].avail),
                 (int) utf8 [i].want, "fy_utf8_length case %zu", i);
 
+    const unsigned char bytes [] = { 0x00, 0x09, 0x0a, 0x7f, 0xa5, 0xff };
+    char hex [2 * sizeof bytes + 1];
+    memset (hex, 'x', sizeof hex);
+    fy_hex (bytes, sizeof bytes, hex);
+    is_str (hex, "00090a7fa5ff", "fy_hex: two lowercase digits a byte");
+    fy_hex (bytes, 0, hex);
+    is_str (hex, "", "fy_hex of nothing is empty");
+
     int64_t before = fy_clock_mono_ms ();
     ok (fy_clock_mono_ms () >= before, "monotonic clock does not go back");
     ok (fy_clock_wall_ms () > 1700000000000LL, "wall clock is in ms");

@@ -11,6 +11,7 @@
     its connection killed mid-COMMIT, and writes JSON as json_dumps does. */
 #include "ferry/ferry.h"
 #include "store/fy_store.h"
+#include "event.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -68,17 +69,7 @@ s_event (const char *id, const char *type, const char *company,
 {
     char when [FY_TIME_RFC3339_SIZE];
     fy_time_format (ms, when);
-    json_t *root =
-        json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, "
-                   "s:o}",
-                   "id", id, "type", type, "version", 1, "source", "test",
-                   "occurredAt", when, "companyId", company, "actorId", actor,
-                   "correlationId", "corr-1", "payload", payload);
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_new (&root, NULL, &err);
-    if (!event)
-        BAIL_OUT ("event: %s", err.text);
-    return event;
+    return tap_event (id, type, when, company, actor, "corr-1", payload);
 }
 
 //  An event with a fresh id and a payload of about 400 bytes.

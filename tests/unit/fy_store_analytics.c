@@ -10,6 +10,7 @@
     killed between two batches: the next flies again on a new one. */
 #include "ferry/ferry.h"
 #include "store/fy_store_analytics.h"
+#include "event.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -38,16 +39,9 @@ s_login (int n, int month, const char *agent)
               (unsigned) month % 10000u, (unsigned) n % 100000000u);
     snprintf (user, sizeof user, "11111111-0000-4000-8000-%012d", n % 50);
     fy_time_format (S_BASE_MS + month * 31 * 86400000LL + n * 1000LL, when);
-    json_t *root =
-        json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id",
-                   id, "type", "user.login", "version", 1, "source", "test",
-                   "occurredAt", when, "companyId", S_COMPANY, "actorId", user,
-                   "payload", "userId", user, "userAgent", agent);
-    fy_error_t err = { "" };
-    fy_event_t *event = fy_event_new (&root, NULL, &err);
-    if (!event)
-        BAIL_OUT ("event: %s", err.text);
-    return event;
+    return tap_event (
+        id, "user.login", when, S_COMPANY, user, NULL,
+        json_pack ("{s:s, s:s}", "userId", user, "userAgent", agent));
 }
 
 //  The same event as a worker receives it: through msgpack.
@@ -182,32 +176,64 @@ test_former_digest (fy_store_t *store)
     fy_event_destroy (&event);
 }
 
+//  Batches a and b (S_BATCH events each, freed) in flight at once, on
+//  store and on a second store: ok when both land.
+static void
+s_fly_two (fy_store_t *store, fy_event_t **a, fy_event_t **b,
+           fy_store_analytics_batch_t *batch_a,
+           fy_store_analytics_batch_t *batch_b, const char *what)
+{
+    fy_store_t *second = fy_store_new (s_url, 5);
+    fy_error_t err_a = { "" }, err_b = { "" };
+    fy_store_analytics_apply_start (store, a, S_BATCH, batch_a);
+    fy_store_analytics_apply_start (second, b, S_BATCH, batch_b);
+    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
+    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
+    ok (rc_a == 0 && rc_b == 0, "%s: both land%s%s", what, err_a.text,
+        err_b.text);
+    s_batch_free (a, S_BATCH);
+    s_batch_free (b, S_BATCH);
+    fy_store_destroy (&second);
+}
+
 //  Two stores in flight at once, each making the same new month's
 //  partition: both land.
 static void
 test_two_flights (fy_store_t *store)
 {
-    fy_store_t *second = fy_store_new (s_url, 5);
     fy_event_t *a [S_BATCH], *b [S_BATCH];
     s_batch_make (a, S_BATCH, 2, "a");
     for (int i = 0; i < S_BATCH; i++)
         b [i] = s_received (s_login (S_BATCH + i, 2, "a"));
     fy_store_analytics_batch_t batch_a, batch_b;
-    fy_error_t err_a = { "" }, err_b = { "" };
-    fy_store_analytics_apply_start (store, a, S_BATCH, &batch_a);
-    fy_store_analytics_apply_start (second, b, S_BATCH, &batch_b);
-    int rc_a = fy_store_flight_wait (store, NULL, &err_a);
-    int rc_b = fy_store_flight_wait (second, NULL, &err_b);
-    ok (rc_a == 0 && rc_b == 0, "two flights making one month: both land%s%s",
-        err_a.text, err_b.text);
+    s_fly_two (store, a, b, &batch_a, &batch_b, "two flights making one month");
     is_int ((int) (batch_a.applied + batch_b.applied), 2 * S_BATCH,
             "every event of both applied");
     is_int ((int) tap_pg_count (s_check,
                                 "SELECT count(*) FROM analytics.facts_202508"),
             2 * S_BATCH, "in the month's new partition");
-    s_batch_free (a, S_BATCH);
-    s_batch_free (b, S_BATCH);
-    fy_store_destroy (&second);
+}
+
+//  Two stores in flight at once with the same new events, as a
+//  redelivery racing its first copy: the second's INSERT of the ids as
+//  new waits for the first's COMMIT, fails on them, and the batch flies
+//  again finding them recorded. Each event applied once.
+static void
+test_same_ids (fy_store_t *store)
+{
+    fy_event_t *a [S_BATCH], *b [S_BATCH];
+    s_batch_make (a, S_BATCH, 4, "a");
+    s_batch_make (b, S_BATCH, 4, "a");
+    fy_store_analytics_batch_t batch_a, batch_b;
+    s_fly_two (store, a, b, &batch_a, &batch_b, "two flights of the same ids");
+    is_int ((int) batch_a.applied, S_BATCH, "the first applies them all");
+    is_int ((int) batch_b.applied, 0, "the second none");
+    is_int ((int) batch_b.duplicates, S_BATCH, "its copies all duplicates");
+    is_int ((int) tap_pg_count (s_check,
+                                "SELECT count(*) FROM analytics.facts WHERE "
+                                "event_id::text LIKE "
+                                "'e0000000-0000-4000-8000-0004%'"),
+            S_BATCH, "one fact each");
 }
 
 //  The store's connection killed between two batches: the next flies
@@ -244,6 +270,7 @@ main (void)
     test_in_flight (store);
     test_former_digest (store);
     test_two_flights (store);
+    test_same_ids (store);
     test_lost (store);
     fy_store_destroy (&store);
     PQfinish (s_check);
