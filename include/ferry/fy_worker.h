@@ -71,6 +71,13 @@ FY_EXPORT bool
 fy_request_param (const fy_request_t *request, const char *name,
                   fy_proto_str_t *value);
 
+//  The query parameter name as a whole decimal integer in [min, max],
+//  into *value; left as it is when the parameter is absent. Returns 0,
+//  or -1 with errno EINVAL (not such a number) or ERANGE (out of bounds).
+FY_EXPORT int
+fy_request_param_int64 (const fy_request_t *request, const char *name,
+                        int64_t min, int64_t max, int64_t *value) FY_MUSTCHECK;
+
 typedef void (fy_worker_events_fn) (fy_worker_t *worker,
                                     fy_delivery_t **deliveries, size_t count,
                                     void *arg);

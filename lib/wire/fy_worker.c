@@ -649,6 +649,24 @@ fy_request_param (const fy_request_t *request, const char *name,
     return found;
 }
 
+int
+fy_request_param_int64 (const fy_request_t *request, const char *name,
+                        int64_t min, int64_t max, int64_t *value)
+{
+    fy_proto_str_t param;
+    if (!fy_request_param (request, name, &param))
+        return 0;
+    //  Longer than any int64 in decimal: not one, whatever it says.
+    char text [24];
+    if (param.len >= sizeof text) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy (text, param.ptr, param.len);
+    text [param.len] = '\0';
+    return fy_parse_int64 (text, min, max, value);
+}
+
 const char *
 fy_request_header (const fy_request_t *request, const char *name, size_t *len)
 {

@@ -328,11 +328,45 @@ s_request_param (void)
         "a prefix or another name is not");
 }
 
+//  fy_request_param_int64: a whole number in bounds, or EINVAL / ERANGE,
+//  and the value left alone when the parameter is absent.
+static void
+s_request_param_int64 (void)
+{
+    const fy_proto_pair_t query [] = {
+        { { "limit", 5 }, { "42", 2 } },
+        { { "big", 3 }, { "101", 3 } },
+        { { "word", 4 }, { "4x", 2 } },
+        { { "empty", 5 }, { "", 0 } },
+        { { "long", 4 }, { "000000000000000000000000001", 27 } },
+    };
+    fy_request_t request = { .query = query, .query_count = 5 };
+    int64_t value = 7;
+    ok (fy_request_param_int64 (&request, "none", 1, 100, &value) == 0
+            && value == 7,
+        "fy_request_param_int64: absent, the value kept");
+    ok (fy_request_param_int64 (&request, "limit", 1, 100, &value) == 0
+            && value == 42,
+        "a number in bounds");
+    errno = 0;
+    ok (fy_request_param_int64 (&request, "big", 1, 100, &value) == -1
+            && errno == ERANGE && value == 42,
+        "out of bounds: ERANGE");
+    const char *bad [] = { "word", "empty", "long" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        errno = 0;
+        ok (fy_request_param_int64 (&request, bad [i], 1, 100, &value) == -1
+                && errno == EINVAL,
+            "%s: EINVAL", bad [i]);
+    }
+}
+
 int
 main (void)
 {
     plan (NO_PLAN);
     s_request_param ();
+    s_request_param_int64 ();
     zsock_t *router = zsock_new_router ("inproc://fy_worker_test");
     s_router = zsock_resolve (router);
     fy_proto_msg_init (&s_in);

@@ -188,20 +188,16 @@ s_params (analytics_t *self, const fy_request_t *request,
         s_bad (self, request, "cursor must be a nextCursor of a previous page");
         return -1;
     }
-    if (fy_request_param (request, "limit", &value)) {
-        char text [16];
-        int64_t limit = 0;
-        snprintf (text, sizeof text, "%.*s",
-                  (int) (value.len < sizeof text ? value.len : 0), value.ptr);
-        if (fy_parse_int64 (text, 1, FY_STORE_ANALYTICS_PAGE_MAX, &limit)) {
-            snprintf (message, sizeof message,
-                      "limit must be an integer from 1 to %d",
-                      FY_STORE_ANALYTICS_PAGE_MAX);
-            s_bad (self, request, message);
-            return -1;
-        }
-        params->limit = (int) limit;
+    int64_t limit = params->limit;
+    if (fy_request_param_int64 (request, "limit", 1,
+                                FY_STORE_ANALYTICS_PAGE_MAX, &limit)) {
+        snprintf (message, sizeof message,
+                  "limit must be an integer from 1 to %d",
+                  FY_STORE_ANALYTICS_PAGE_MAX);
+        s_bad (self, request, message);
+        return -1;
     }
+    params->limit = (int) limit;
     return 0;
 }
 

@@ -786,19 +786,14 @@ s_inbox_query (const fy_request_t *request, bool *unread_p,
     if (fy_request_param (request, "cursor", &value)
         && !s_uuid_copy (value.ptr, value.len, cursor))
         return "cursor must be the nextCursor of a previous page";
-    *limit_p = S_INBOX_PAGE_DEFAULT;
-    if (fy_request_param (request, "limit", &value)) {
-        char text [16];
-        int64_t limit = 0;
-        snprintf (text, sizeof text, "%.*s",
-                  (int) (value.len < sizeof text ? value.len : 0), value.ptr);
-        if (fy_parse_int64 (text, 1, FY_LEDGER_INBOX_PAGE_MAX, &limit)) {
-            snprintf (buffer, size, "limit must be an integer from 1 to %d",
-                      FY_LEDGER_INBOX_PAGE_MAX);
-            return buffer;
-        }
-        *limit_p = (int) limit;
+    int64_t limit = S_INBOX_PAGE_DEFAULT;
+    if (fy_request_param_int64 (request, "limit", 1, FY_LEDGER_INBOX_PAGE_MAX,
+                                &limit)) {
+        snprintf (buffer, size, "limit must be an integer from 1 to %d",
+                  FY_LEDGER_INBOX_PAGE_MAX);
+        return buffer;
     }
+    *limit_p = (int) limit;
     return NULL;
 }
 
