@@ -115,8 +115,16 @@ s_settle (fy_loop_source_t *self, int revents)
             self->ops->run (self->object, 0);
             runs++;
         }
-        else if (!self->idle || !self->idle (self->idle_arg))
+        else if (!self->idle)
             break;
+        else if (!self->idle (self->idle_arg)) {
+            //  The hook may have sent (the bridge publishes from it), and
+            //  a send may leave input its ZMQ_FD does not signal: the want
+            //  after the hook is the one armed, not the one before it.
+            if (!self->detached)
+                s_want (self, &want);
+            break;
+        }
     }
     self->running = false;
     if (self->detached)

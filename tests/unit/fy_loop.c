@@ -246,6 +246,36 @@ s_idle_hook (void)
     zloop_destroy (&loop);
 }
 
+//  An idle hook that ends the settling but leaves the object wanting a
+//  run at once (as a send from the hook leaves a socket's input
+//  unsignalled): the want read after the hook is the one armed.
+static bool
+s_idle_last (void *arg)
+{
+    s_obj_t *obj = arg;
+    if (!obj->idled) {
+        obj->idled = true;
+        obj->now_left = 1;
+    }
+    return false;
+}
+
+static void
+s_idle_hook_last (void)
+{
+    zloop_t *loop = zloop_new ();
+    s_obj_t obj = { .fd = -1, .timeout_ms = -1 };
+    obj.source = fy_loop_attach (loop, &s_ops, &obj);
+    fy_loop_set_idle (obj.source, s_idle_last, &obj);
+    fy_loop_rearm (obj.source);
+    is_int (obj.runs, 0, "rearm: nothing to run, then the idle hook");
+    zloop_timer (loop, 30, 1, s_on_stop, NULL);
+    zloop_start (loop);
+    is_int (obj.runs, 1, "what the hook left it wanting ran on the next turn");
+    fy_loop_detach (&obj.source);
+    zloop_destroy (&loop);
+}
+
 int
 main (void)
 {
@@ -255,5 +285,6 @@ main (void)
     s_detach_in_run ();
     s_run_now ();
     s_idle_hook ();
+    s_idle_hook_last ();
     done_testing ();
 }
