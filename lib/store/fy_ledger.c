@@ -819,15 +819,17 @@ fy_ledger_push_tokens (fy_store_t *store, const char *delivery_id,
     snprintf (most, sizeof most, "%zu", max);
     const char *values [] = { delivery_id, user_id, list, most };
     //  The first row counts the devices that accepted the delivery
-    //  before (its token NULL), then the tokens in order.
+    //  before (its token NULL), then the tokens in order, a token given
+    //  twice once: one device, one send.
     PGresult *res = fy_store_pg_exec (
         store,
         "WITH done AS (SELECT token, status FROM notify.delivery_tokens "
         "WHERE delivery_id = $1::uuid), "
-        "cand AS (SELECT g.value #>> '{}' AS token, g.ord "
+        "cand AS ((SELECT DISTINCT ON (g.value #>> '{}') "
+        "g.value #>> '{}' AS token, g.ord "
         "FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS g(value, ord) "
         "WHERE jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' NOT IN "
-        "(SELECT token FROM notify.dead_tokens) "
+        "(SELECT token FROM notify.dead_tokens) ORDER BY 1, 2) "
         "UNION ALL SELECT token, row_number() OVER (ORDER BY updated_at "
         "DESC, token) FROM notify.devices WHERE $3::jsonb IS NULL "
         "AND user_id = $2::uuid AND dead_at IS NULL) "

@@ -77,9 +77,9 @@ ana=$(newid)
 for bad in \
     '|400 the body must be a JSON object' \
     '[1]|400 the body must be a JSON object' \
-    '{"platform": "android"}|400 token must be a device registration token: 1 to 4096 of A-Z a-z 0-9 : _ . -' \
-    '{"token": "a b", "platform": "android"}|400 token must be a device registration token: 1 to 4096 of A-Z a-z 0-9 : _ . -' \
-    '{"token": 42, "platform": "android"}|400 token must be a device registration token: 1 to 4096 of A-Z a-z 0-9 : _ . -' \
+    '{"platform": "android"}|400 token must be a device registration token: 1 to 1024 of A-Z a-z 0-9 : _ . -' \
+    '{"token": "a b", "platform": "android"}|400 token must be a device registration token: 1 to 1024 of A-Z a-z 0-9 : _ . -' \
+    '{"token": 42, "platform": "android"}|400 token must be a device registration token: 1 to 1024 of A-Z a-z 0-9 : _ . -' \
     '{"token": "t1"}|400 platform must be android, ios or web' \
     '{"token": "t1", "platform": "symbian"}|400 platform must be android, ios or web' \
     '{"token": "t1", "platform": "ios", "appVersion": 4}|400 appVersion must be a version: 1 to 64 of A-Z a-z 0-9 . - + _' \
@@ -89,10 +89,10 @@ do
     is "$code $(field "$(cat "$tmp/body")" 'm["error"]["message"]')" \
         "${bad#*|}" "PUT ${bad%%|*}: ${bad#*|}"
 done
-long=$(python3 -c 'print("x" * 4097)')
+long=$(python3 -c 'print("x" * 1025)')
 code=$(api -X PUT -d "{\"token\": \"$long\", \"platform\": \"web\"}" \
        "$url/notifications/devices/$ana")
-is "$code" 400 "a token of 4097 bytes: 400"
+is "$code" 400 "a token of 1025 bytes: 400"
 code=$(api -X PUT -d '{"token": "t1", "platform": "web"}' \
        "$url/notifications/devices/not-a-user")
 is "$code" 404 "a user id that is not a uuid: 404"
@@ -142,6 +142,13 @@ is "$(sends tok-ok-bo) $(sends unavailable-1-bo)" "1 2" \
     "the device that accepted it at once is not sent to again"
 is "$(q "SELECT provider_message_id IS NOT NULL FROM notify.deliveries WHERE id = '$id'")" \
     t "its message id recorded"
+
+#  5b. A token given twice in one notification is one device: one send.
+api -d '{"channel": "push", "template": "user.welcome", "recipient": {"deviceTokens": ["tok-twice", "tok-twice"]}, "data": {"company": "Acme"}}' \
+    "$url/notifications/send" > /dev/null
+id=$(field "$(cat "$tmp/body")" 'm["id"]')
+is "$(settled "$id")" "sent 1 fcm" "a push naming one token twice: sent"
+is "$(sends tok-twice)" 1 "that device got it once"
 
 #  6. A user without a live device fails at once, with its reason.
 cy=$(newid)

@@ -662,7 +662,7 @@ s_is_word (const char *text, size_t len, size_t max, const char *extra)
 static bool
 s_is_token (const char *text, size_t len)
 {
-    return s_is_word (text, len, 4096, ":_.-");
+    return s_is_word (text, len, 1024, ":_.-");
 }
 
 //  An optional string member of root that must be a word.
@@ -686,7 +686,7 @@ s_check_device (json_t *root, void *out)
         json_string_value (json_object_get (root, "platform"));
     if (!json_is_string (token)
         || !s_is_token (json_string_value (token), json_string_length (token)))
-        return "token must be a device registration token: 1 to 4096 of "
+        return "token must be a device registration token: 1 to 1024 of "
                "A-Z a-z 0-9 : _ . -";
     if (!platform
         || (strcmp (platform, "android") && strcmp (platform, "ios")
