@@ -208,9 +208,47 @@ s_group_busy (bridge_msg_t *msg)
 //  receive's events in one PUBLISH); a message of a busy FIFO group waits
 //  for its turn. A group is busy from the moment its message joins a
 //  batch, so one batch never holds two of a group.
+static int
+s_on_linger (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    bridge_t *self = arg;
+    self->lingering = false;
+    //  The client's idle hook publishes.
+    fy_loop_rearm (self->client_source);
+    return 0;
+}
+
+//  Whether the PUBLISH waits for more events to join it. Every ZeroMQ
+//  message costs a wakeup of each thread it passes (the bridge's and the
+//  broker's I/O threads, the broker's loop, the worker's two; the same
+//  again for the ACKs back), which at one receive's ten events a message
+//  was most of the broker's and the worker's CPU. So a PUBLISH goes at
+//  most once per linger_ms: the first events after a quiet spell go at
+//  once, and only while receives come faster than that do later ones
+//  wait, at most linger_ms after the PUBLISH before, for the receives
+//  still to come to join them. A full batch never waits.
+static bool
+s_lingering (bridge_t *self)
+{
+    if (self->pending_count >= FY_PROTO_BATCH_MAX)
+        return false;
+    if (self->lingering)
+        return true;
+    int64_t wait = self->published_ms + self->linger_ms - fy_clock_mono_ms ();
+    if (wait <= 0)
+        return false;
+    zloop_timer (self->loop, (size_t) wait, 1, s_on_linger, self);
+    self->lingering = true;
+    return true;
+}
+
 static void
 s_publish_pending (bridge_t *self)
 {
+    if (self->pending_count == 0 || s_lingering (self))
+        return;
     bridge_msg_t *msgs [FY_PROTO_BATCH_MAX];
     fy_client_event_t events [FY_PROTO_BATCH_MAX];
     size_t count;
@@ -244,6 +282,10 @@ s_publish_pending (bridge_t *self)
             msg->state = BRIDGE_PUBLISHED;
             zhashx_insert (self->published, &msg->seq, msg);
             fy_metric_inc (self->published_total);
+        }
+        if (published > 0) {
+            self->published_ms = fy_clock_mono_ms ();
+            fy_metric_inc (self->publishes_total);
         }
         if (rc) {
             if (errno != EAGAIN)
@@ -702,13 +744,15 @@ static void
 s_log_stats (bridge_t *self)
 {
     fy_log_info (
-        "bridge: stats received=%.0f published=%.0f acked=%.0f "
+        "bridge: stats received=%.0f published=%.0f publishes=%.0f "
+        "acked=%.0f "
         "deleted=%.0f nacked=%.0f dlq=%.0f invalid=%.0f "
         "extended=%.0f released=%.0f republished=%.0f "
         "sqs_calls=%.0f sqs_errors=%.0f pending=%zu unanswered=%zu "
         "credit=%llu ack_p99_ms=%.0f ack_max_ms=%lld",
         fy_metric_value (self->received),
-        fy_metric_value (self->published_total), fy_metric_value (self->acked),
+        fy_metric_value (self->published_total),
+        fy_metric_value (self->publishes_total), fy_metric_value (self->acked),
         fy_metric_value (self->deleted), fy_metric_value (self->nacked),
         fy_metric_value (self->dlq_total), fy_metric_value (self->invalid),
         fy_metric_value (self->extended), fy_metric_value (self->released),
@@ -810,6 +854,9 @@ s_metrics_new (bridge_t *self)
     self->published_total =
         fy_metrics_counter (m, "ferry_bridge_published_total",
                             "events published to the broker", NULL);
+    self->publishes_total = fy_metrics_counter (
+        m, "ferry_bridge_publishes_total",
+        "PUBLISH messages sent to the broker (events in batches)", NULL);
     self->acked = fy_metrics_counter (m, "ferry_bridge_acked_total",
                                       "events the broker ACKed", NULL);
     self->deleted = fy_metrics_counter (m, "ferry_bridge_deleted_total",
@@ -928,6 +975,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->stop_timeout_ms = fy_cfg_int (cfg, "bridge", "stop_timeout_ms");
     self->stop_grace_ms = fy_cfg_int (cfg, "bridge", "stop_poll_grace_ms");
     self->hold_ms = fy_cfg_int (cfg, "bridge", "hold_unpublished_ms");
+    self->linger_ms = fy_cfg_int (cfg, "bridge", "publish_linger_ms");
     s_metrics_new (self);
     fy_list_init (&self->pending);
     fy_list_init (&self->undecoded);

@@ -127,16 +127,20 @@ struct bridge {
     //  Settings.
     int64_t backoff_base_s, backoff_cap_s;
     int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
-    int64_t hold_ms, stop_grace_ms;
+    int64_t hold_ms, stop_grace_ms, linger_ms;
+    //  The last PUBLISH, and whether one waits for more events (a timer
+    //  set to publish it).
+    int64_t published_ms;
+    bool lingering;
     //  LEASE cadence, to extend early enough for the next one.
     int64_t last_lease_ms, lease_gap_ms;
     bool stopping;
     int64_t stop_deadline_ms;
     //  Metrics.
     fy_metrics_t *metrics;
-    fy_metric_t *received, *published_total, *acked, *deleted, *nacked,
-        *nacked_retryable, *dlq_total, *extended, *released, *republished,
-        *invalid, *sqs_errors_total;
+    fy_metric_t *received, *published_total, *publishes_total, *acked, *deleted,
+        *nacked, *nacked_retryable, *dlq_total, *extended, *released,
+        *republished, *invalid, *sqs_errors_total;
     //  Receive to ACK, each event: the tail a stall would show in.
     fy_metric_t *ack_seconds;
     int64_t ack_max_ms;

@@ -154,6 +154,10 @@ static const fy_cfg_key_t s_bridge_keys [] = {
       "the name the bridge gives the broker in HELLO", NULL, 0, 0, NULL },
     { "polls", FY_CFG_INT, "2", FY_CFG_RESTART,
       "concurrent long polls per queue", NULL, 1, 16, NULL },
+    { "publish_linger_ms", FY_CFG_INT, "2", FY_CFG_RESTART,
+      "longest a received event waits for more to join its PUBLISH, only "
+      "while receives come faster than that (0: each receive at once)",
+      NULL, 0, 1000, NULL },
     { "queue_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "the SQS queue the bridge polls", "SQS_QUEUE_URL", 0, 0, NULL },
     { "sqs_endpoint", FY_CFG_STR, NULL, FY_CFG_RESTART,

@@ -414,6 +414,52 @@ s_test_term (void)
     s_delete (&q);
 }
 
+//  Events received close together share a PUBLISH, and none waits for
+//  it after a quiet spell: two lone events, the second after more than
+//  publish_linger_ms, go at once (a linger from each receive would hold
+//  both for it), then a burst of 200 goes in a few PUBLISH messages, not
+//  one per receive of ten.
+#define S_LINGER_MS 1000
+#define S_LINGER_SET "bridge.publish_linger_ms=1000"
+
+static void
+s_test_linger (void)
+{
+    s_queues_t q;
+    s_create (&q, "linger", 30, 5);
+    pid_t worker = s_worker ("ack", "linger.log");
+    pid_t bridge = s_bridge (&q, "linger-bridge.log", S_LINGER_SET, NULL);
+    for (int lone = 1; lone <= 2; lone++) {
+        usleep ((S_LINGER_MS + 200) * 1000);
+        free (s_sqs ("generate '%s' 1", q.main));
+        WAIT_UNTIL (s_distinct ("linger.log", NULL) >= (size_t) lone, 10000);
+    }
+    WAIT_UNTIL (s_stat ("linger-bridge.log", "acked") >= 2, 10000);
+    long lone_ms = s_stat ("linger-bridge.log", "ack_max_ms");
+    ok (lone_ms >= 0 && lone_ms < S_LINGER_MS,
+        "linger: a lone event is published at once (receive to ACK %ld ms, "
+        "linger %d ms)",
+        lone_ms, S_LINGER_MS);
+    char *ids = s_sqs ("generate '%s' 200", q.main);
+    WAIT_UNTIL (s_distinct ("linger.log", NULL) >= 202, 30000);
+    WAIT_UNTIL (s_stat ("linger-bridge.log", "acked") >= 202, 10000);
+    is_int (s_missing (ids ? ids : "", "linger.log"), 0,
+            "linger: every event of the burst was worked on");
+    long publishes = s_stat ("linger-bridge.log", "publishes") - 2;
+    ok (publishes >= 4 && publishes <= 10,
+        "linger: 200 events in %ld PUBLISH messages (at most 64 each, and "
+        "not one per receive)",
+        publishes);
+    long max_ms = s_stat ("linger-bridge.log", "ack_max_ms");
+    ok (max_ms >= 0 && max_ms < S_LINGER_MS + 2000,
+        "linger: no event waited much past the linger (%ld ms)", max_ms);
+    int status = proc_stop (bridge, SIGTERM);
+    ok (s_exit_ok (status), "linger: bridge exits 0");
+    proc_stop (worker, SIGKILL);
+    free (ids);
+    s_delete (&q);
+}
+
 //  6. FIFO: within a group, the worker sees events in the order sent,
 //  while the groups interleave.
 static void
@@ -758,6 +804,7 @@ main (void)
     s_test_extend ();
     s_test_term ();
     s_test_fifo ();
+    s_test_linger ();
     s_test_kill ();
     s_test_restart ();
     s_test_tail ();
