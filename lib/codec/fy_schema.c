@@ -113,6 +113,7 @@ struct s_node {
 
     size_t min_length, max_length;
     pcre2_code *pattern;
+    fy_schema_simple_t *simple;  //  the pattern, when it is that simple
     fy_schema_format_t format;
 
     size_t min_items, max_items;
@@ -158,6 +159,49 @@ struct fy_schema {
     s_node_t *nodes;
     pcre2_match_data *match;
 };
+
+//  len bytes alike at a and b; most names and enum words differ in
+//  their first byte, which is compared before calling memcmp.
+static inline bool
+s_same_bytes (const char *a, const char *b, size_t len)
+{
+    return len == 0 || (a [0] == b [0] && memcmp (a, b, len) == 0);
+}
+
+//  Up to this many properties are scanned, more looked up in the index.
+#define S_PROPERTIES_SCAN 16
+
+//  The property of node named by len bytes at name, or NULL. An event's
+//  producer writes its members in the same order every time, mostly the
+//  schema's: *hint (NULL: none), the one after the property found last
+//  in this object, is tried first. A short list is then scanned; a hash
+//  lookup in jansson's index was a tenth of a transcode.
+static s_prop_t *
+s_property (s_node_t *node, const char *name, size_t len, size_t *hint)
+{
+    size_t n = node->properties_n, at = hint ? *hint : n;
+    if (at >= n || node->properties [at].name.len != len
+        || !s_same_bytes (node->properties [at].name.name, name, len)) {
+        if (n > S_PROPERTIES_SCAN) {
+            json_t *slot = json_object_getn (node->property_index, name, len);
+            if (!slot)
+                return NULL;
+            at = (size_t) json_integer_value (slot);
+        }
+        else {
+            for (at = 0; at < n; at++)
+                if (node->properties [at].name.len == len
+                    && s_same_bytes (node->properties [at].name.name, name,
+                                     len))
+                    break;
+            if (at == n)
+                return NULL;
+        }
+    }
+    if (hint)
+        *hint = at + 1;
+    return &node->properties [at];
+}
 
 static int
 s_error (fy_error_t *err, const char *format, ...) FY_PRINTF (2, 3);
@@ -450,6 +494,7 @@ static void
 s_node_destroy (s_node_t *node)
 {
     pcre2_code_free (node->pattern);
+    fy_schema_simple_destroy (&node->simple);
     free (node->prefix_items.list);
     free (node->required);
     free (node->properties);
@@ -642,6 +687,8 @@ s_compile_strings (s_comp_t *c, s_node_t *node, json_t *json)
             return s_comp_error (c, "pattern", "not a string");
         node->pattern = s_regex (c, "pattern", json_string_value (pattern),
                                  json_string_length (pattern));
+        node->simple = fy_schema_simple_new (json_string_value (pattern),
+                                             json_string_length (pattern));
         if (!node->pattern)
             return -1;
     }
@@ -1484,6 +1531,15 @@ s_validate_number (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 static bool
 s_matches (s_ctx_t *ctx, pcre2_code *re, const char *text, size_t len)
 {
+    //  Text whose UTF-8 is known valid goes straight to the JIT's code,
+    //  past pcre2_match's checks of its arguments (a sixth of a match);
+    //  a pattern without JIT code (not built for this CPU) says so.
+    if (ctx->match_options & PCRE2_NO_UTF_CHECK) {
+        int rc = pcre2_jit_match (re, (PCRE2_SPTR) text, len, 0, 0,
+                                  ctx->self->match, NULL);
+        if (rc != PCRE2_ERROR_JIT_BADOPTION)
+            return rc >= 0;
+    }
     return pcre2_match (re, (PCRE2_SPTR) text, len, 0, ctx->match_options,
                         ctx->self->match, NULL)
            >= 0;
@@ -1507,7 +1563,9 @@ s_check_string (s_ctx_t *ctx, s_node_t *node, const char *text, size_t len)
         if (points > node->max_length)
             return s_fail (ctx, "maxLength %zu", node->max_length);
     }
-    if (node->pattern && !s_matches (ctx, node->pattern, text, len))
+    if (node->pattern
+        && !(node->simple ? fy_schema_simple_match (node->simple, text, len)
+                          : s_matches (ctx, node->pattern, text, len)))
         return s_fail (ctx, "pattern");
     if (node->format && !fy_schema_format_is_valid (node->format, text, len))
         return s_fail (ctx, "format %s", fy_schema_format_name (node->format));
@@ -1572,6 +1630,7 @@ s_validate_array (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 static int
 s_validate_members (s_ctx_t *ctx, s_node_t *node, json_t *inst)
 {
+    size_t hint = 0;
     for (void *it = json_object_iter (inst); it;
          it = json_object_iter_next (inst, it)) {
         s_name_t key = { json_object_iter_key (it),
@@ -1590,13 +1649,10 @@ s_validate_members (s_ctx_t *ctx, s_node_t *node, json_t *inst)
                 return ctx->abort ? -1 : s_fail_at (ctx, &key, "propertyNames");
         }
         bool matched = false;
-        json_t *slot =
-            node->properties_n
-                ? json_object_getn (node->property_index, key.name, key.len)
-                : NULL;
+        s_prop_t *slot = s_property (node, key.name, key.len, &hint);
         if (slot) {
             matched = true;
-            s_node_t *prop = node->properties [json_integer_value (slot)].node;
+            s_node_t *prop = slot->node;
             if (prop->kind == S_FALSE)
                 return s_fail_at (ctx, &key, "properties");
             if (s_validate_child (ctx, prop, value, key.name, key.len))
@@ -1878,6 +1934,7 @@ fy_schema_validate (fy_schema_t *self, json_t *instance, fy_error_t *err)
 typedef struct {
     s_node_t *node;
     int refs;  //  $refs followed to reach it, along the path
+    size_t hint;  //  of its properties, the one tried first (s_property)
 } s_use_t;
 
 typedef struct {
@@ -1948,7 +2005,7 @@ s_gather (s_pass_t *t, s_node_t *node, int refs, char kind, bool late)
         || node->not_ || node->if_ || node->contains || node->prefix_items.n
         || node->property_names || node->dep_schemas_n)
         return -1;
-    t->uses [t->uses_n++] = (s_use_t) { node, refs };
+    t->uses [t->uses_n++] = (s_use_t) { node, refs, 0 };
     if (node->ref && s_gather (t, node->ref, refs + 1, kind, late))
         return -1;
     for (size_t i = 0; i < node->all_of.n; i++) {
@@ -1980,8 +2037,7 @@ static bool
 s_names (s_pass_t *t, s_node_t *node, const s_span_t *key)
 {
     const char *name = s_span_text (t, key);
-    if (node->properties_n
-        && json_object_getn (node->property_index, name, key->len))
+    if (s_property (node, name, key->len, NULL))
         return true;
     if (!node->walk_instance)
         return false;
@@ -2007,14 +2063,10 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
         }
         const char *name = s_span_text (t, key);
         bool matched = false;
-        json_t *slot =
-            node->properties_n
-                ? json_object_getn (node->property_index, name, key->len)
-                : NULL;
+        s_prop_t *slot = s_property (node, name, key->len, &t->uses [u].hint);
         if (slot) {
             matched = true;
-            s_node_t *prop = node->properties [json_integer_value (slot)].node;
-            if (s_gather (t, prop, refs, kind, false))
+            if (s_gather (t, slot->node, refs, kind, false))
                 return -1;
         }
         if (!node->walk_instance)
@@ -2033,13 +2085,6 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
     return 0;
 }
 
-//  len bytes alike at a and b; most names and enum words differ in
-//  their first byte, which is compared before calling memcmp.
-static inline bool
-s_same_bytes (const char *a, const char *b, size_t len)
-{
-    return len == 0 || (a [0] == b [0] && memcmp (a, b, len) == 0);
-}
 
 static bool
 s_text_equal (json_t *json, const char *text, size_t len)

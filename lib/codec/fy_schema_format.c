@@ -10,7 +10,9 @@
 #include "ferry/fy_time.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *s_names [] = { NULL, "date-time", "date", "uuid", "email" };
@@ -322,4 +324,252 @@ fy_schema_regex_translate (const char *source, size_t len, size_t *out_len)
     out [at] = 0;
     *out_len = at;
     return out;
+}
+
+//  --------------------------------------------------------------------
+//  Simple patterns
+
+//  Atoms and counts kept small: a UUID's pattern has nine atoms.
+#define S_SIMPLE_ATOMS 32
+#define S_SIMPLE_COUNT 1000
+
+typedef struct {
+    uint64_t bits [2];  //  the ASCII characters it takes
+    size_t min, max;  //  max SIZE_MAX: no bound
+} s_atom_t;
+
+struct fy_schema_simple {
+    size_t count;
+    s_atom_t atoms [S_SIMPLE_ATOMS];
+    //  By byte, the atoms that take it (bit i: atom i): a fixed run is
+    //  matched with one AND per byte.
+    uint32_t takers [256];
+};
+
+static void
+s_take (s_atom_t *atom, unsigned lo, unsigned hi)
+{
+    for (unsigned c = lo; c <= hi; c++)
+        atom->bits [c >> 6] |= 1ULL << (c & 63);
+}
+
+
+//  ASCII punctuation, which an escape makes stand for itself.
+static bool
+s_is_punct (char c)
+{
+    return c && strchr ("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c);
+}
+
+//  A character standing for itself: printable ASCII that is no syntax
+//  (syntax is the punctuation given). 0 for anything else.
+static bool
+s_is_plain (char c, const char *syntax)
+{
+    return c > 0x20 && c < 0x7f && !strchr (syntax, c);
+}
+
+//  The character at *p_p a class range may start or end with, moved
+//  past: plain, or punctuation escaped. -1 for anything else (\d is
+//  handled by the caller; \w, \s, \b, \u... reach beyond ASCII in
+//  ECMA-262 or need a real engine).
+static int
+s_class_char (const char **p_p, const char *end)
+{
+    const char *p = *p_p;
+    if (*p == '\\') {
+        if (end - p < 2 || !s_is_punct (p [1]))
+            return -1;
+        *p_p = p + 2;
+        return (unsigned char) p [1];
+    }
+    if (!s_is_plain (*p, "[]\\"))
+        return -1;
+    *p_p = p + 1;
+    return (unsigned char) *p;
+}
+
+//  A class [...] after its opening bracket at *p_p; moved past it.
+static int
+s_class (s_atom_t *atom, const char **p_p, const char *end)
+{
+    const char *p = *p_p;
+    if (p < end && *p == '^')
+        return -1;
+    while (p < end && *p != ']') {
+        if (end - p >= 2 && p [0] == '\\' && p [1] == 'd') {
+            s_take (atom, '0', '9');
+            p += 2;
+            continue;
+        }
+        int lo = s_class_char (&p, end), hi = lo;
+        if (lo < 0)
+            return -1;
+        if (end - p >= 2 && *p == '-' && p [1] != ']') {
+            p++;
+            hi = s_class_char (&p, end);
+            if (hi < lo)
+                return -1;
+        }
+        s_take (atom, (unsigned) lo, (unsigned) hi);
+    }
+    if (p == end || (atom->bits [0] | atom->bits [1]) == 0)
+        return -1;
+    *p_p = p + 1;
+    return 0;
+}
+
+//  A decimal count of at most S_SIMPLE_COUNT at *p_p; moved past it.
+static int
+s_count (const char **p_p, const char *end, size_t *count)
+{
+    const char *p = *p_p;
+    size_t value = 0;
+    while (p < end && *p >= '0' && *p <= '9' && value <= S_SIMPLE_COUNT)
+        value = value * 10 + (size_t) (*p++ - '0');
+    if (p == *p_p || value > S_SIMPLE_COUNT)
+        return -1;
+    *p_p = p;
+    *count = value;
+    return 0;
+}
+
+//  The quantifier after an atom, if any: *, +, ?, {n}, {n,}, {n,m}.
+static int
+s_quantifier (s_atom_t *atom, const char **p_p, const char *end)
+{
+    const char *p = *p_p;
+    atom->min = atom->max = 1;
+    if (p == end)
+        return 0;
+    if (*p == '*' || *p == '+' || *p == '?') {
+        atom->min = *p == '+';
+        atom->max = *p == '?' ? 1 : SIZE_MAX;
+        p++;
+    }
+    else if (*p == '{') {
+        p++;
+        if (s_count (&p, end, &atom->min))
+            return -1;
+        atom->max = atom->min;
+        if (p < end && *p == ',') {
+            p++;
+            atom->max = SIZE_MAX;
+            if (p < end && *p != '}'
+                && (s_count (&p, end, &atom->max) || atom->max < atom->min))
+                return -1;
+        }
+        if (p == end || *p++ != '}')
+            return -1;
+    }
+    else
+        return 0;
+    //  A lazy or doubled quantifier: not this grammar.
+    if (p < end && (*p == '?' || *p == '*' || *p == '+' || *p == '{'))
+        return -1;
+    *p_p = p;
+    return 0;
+}
+
+//  No run that could take fewer or more characters shares one with an
+//  atom that could come right after it: then a run takes all it can.
+static bool
+s_deterministic (const fy_schema_simple_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        const s_atom_t *atom = &self->atoms [i];
+        if (atom->min == atom->max)
+            continue;
+        for (size_t j = i + 1; j < self->count; j++) {
+            const s_atom_t *next = &self->atoms [j];
+            if ((atom->bits [0] & next->bits [0])
+                || (atom->bits [1] & next->bits [1]))
+                return false;
+            if (next->min > 0)
+                break;
+        }
+    }
+    return true;
+}
+
+fy_schema_simple_t *
+fy_schema_simple_new (const char *source, size_t len)
+{
+    if (len < 2 || source [0] != '^' || source [len - 1] != '$')
+        return NULL;
+    const char *p = source + 1, *end = source + len - 1;
+    fy_schema_simple_t *self = fy_xcalloc (1, sizeof *self);
+    while (p < end) {
+        if (self->count == S_SIMPLE_ATOMS)
+            goto refuse;
+        s_atom_t *atom = &self->atoms [self->count++];
+        if (*p == '[') {
+            p++;
+            if (s_class (atom, &p, end))
+                goto refuse;
+        }
+        else if (*p == '\\' && end - p >= 2 && p [1] == 'd') {
+            s_take (atom, '0', '9');
+            p += 2;
+        }
+        else {
+            int c = *p == '\\'                         ? s_class_char (&p, end)
+                    : s_is_plain (*p, ".()|?*+{}[]^$") ? (unsigned char) *p++
+                                                       : -1;
+            if (c < 0)
+                goto refuse;
+            s_take (atom, (unsigned) c, (unsigned) c);
+        }
+        if (s_quantifier (atom, &p, end))
+            goto refuse;
+    }
+    if (s_deterministic (self)) {
+        for (size_t i = 0; i < self->count; i++)
+            for (unsigned c = 0; c < 128; c++)
+                if ((self->atoms [i].bits [c >> 6] >> (c & 63)) & 1)
+                    self->takers [c] |= 1u << i;
+        return self;
+    }
+refuse:
+    free (self);
+    return NULL;
+}
+
+void
+fy_schema_simple_destroy (fy_schema_simple_t **self_p)
+{
+    if (self_p && *self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+bool
+fy_schema_simple_match (const fy_schema_simple_t *self, const char *text,
+                        size_t len)
+{
+    const unsigned char *p = (const unsigned char *) text, *end = p + len;
+    for (size_t i = 0; i < self->count; i++) {
+        const s_atom_t *atom = &self->atoms [i];
+        uint32_t bit = 1u << i;
+        if (atom->min == atom->max) {
+            if ((size_t) (end - p) < atom->min)
+                return false;
+            uint32_t all = bit;
+            for (size_t k = 0; k < atom->min; k++)
+                all &= self->takers [p [k]];
+            if (!all)
+                return false;
+            p += atom->min;
+            continue;
+        }
+        size_t taken = 0;
+        while (taken < atom->max && p < end && (self->takers [*p] & bit)) {
+            taken++;
+            p++;
+        }
+        if (taken < atom->min)
+            return false;
+    }
+    return p == end;
 }
