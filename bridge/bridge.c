@@ -204,17 +204,13 @@ s_group_busy (bridge_msg_t *msg)
     return msg->group && zhashx_lookup (msg->queue->busy, msg->group);
 }
 
-//  Publish what waits, in arrival order, within credit, in batches (a
-//  receive's events in one PUBLISH); a message of a busy FIFO group waits
-//  for its turn. A group is busy from the moment its message joins a
-//  batch, so one batch never holds two of a group.
 static int
 s_on_linger (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     bridge_t *self = arg;
-    self->lingering = false;
+    self->linger_timer = -1;
     //  The client's idle hook publishes.
     fy_loop_rearm (self->client_source);
     return 0;
@@ -227,23 +223,30 @@ s_on_linger (zloop_t *loop, int timer_id, void *arg)
 //  was most of the broker's and the worker's CPU. So a PUBLISH goes at
 //  most once per linger_ms: the first events after a quiet spell go at
 //  once, and only while receives come faster than that do later ones
-//  wait, at most linger_ms after the PUBLISH before, for the receives
-//  still to come to join them. A full batch never waits.
+//  wait for the receives still to come: until the loop wakes for
+//  something else (an SQS answer, the broker) linger_ms or more after
+//  the PUBLISH before, or at twice that, by a timer, if nothing does (a
+//  timer at linger_ms woke the bridge once more per PUBLISH). A full
+//  batch never waits.
 static bool
 s_lingering (bridge_t *self)
 {
     if (self->pending_count >= FY_PROTO_BATCH_MAX)
         return false;
-    if (self->lingering)
-        return true;
     int64_t wait = self->published_ms + self->linger_ms - fy_clock_mono_ms ();
     if (wait <= 0)
         return false;
-    zloop_timer (self->loop, (size_t) wait, 1, s_on_linger, self);
-    self->lingering = true;
+    if (self->linger_timer < 0)
+        self->linger_timer =
+            zloop_timer (self->loop, (size_t) (wait + self->linger_ms), 1,
+                         s_on_linger, self);
     return true;
 }
 
+//  Publish what waits, in arrival order, within credit, in batches (a
+//  receive's events in one PUBLISH); a message of a busy FIFO group waits
+//  for its turn. A group is busy from the moment its message joins a
+//  batch, so one batch never holds two of a group.
 static void
 s_publish_pending (bridge_t *self)
 {
@@ -286,6 +289,10 @@ s_publish_pending (bridge_t *self)
         if (published > 0) {
             self->published_ms = fy_clock_mono_ms ();
             fy_metric_inc (self->publishes_total);
+            if (self->linger_timer >= 0) {
+                zloop_timer_end (self->loop, self->linger_timer);
+                self->linger_timer = -1;
+            }
         }
         if (rc) {
             if (errno != EAGAIN)
@@ -976,6 +983,7 @@ bridge_new (fy_cfg_t *cfg, fy_error_t *err)
     self->stop_grace_ms = fy_cfg_int (cfg, "bridge", "stop_poll_grace_ms");
     self->hold_ms = fy_cfg_int (cfg, "bridge", "hold_unpublished_ms");
     self->linger_ms = fy_cfg_int (cfg, "bridge", "publish_linger_ms");
+    self->linger_timer = -1;
     s_metrics_new (self);
     fy_list_init (&self->pending);
     fy_list_init (&self->undecoded);

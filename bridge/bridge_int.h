@@ -128,10 +128,10 @@ struct bridge {
     int64_t backoff_base_s, backoff_cap_s;
     int64_t inflight, polls, wait_s, stop_timeout_ms, flush_ms;
     int64_t hold_ms, stop_grace_ms, linger_ms;
-    //  The last PUBLISH, and whether one waits for more events (a timer
-    //  set to publish it).
+    //  The last PUBLISH, and the timer that publishes what waits for more
+    //  events to join it if nothing else wakes the loop, or -1.
     int64_t published_ms;
-    bool lingering;
+    int linger_timer;
     //  LEASE cadence, to extend early enough for the next one.
     int64_t last_lease_ms, lease_gap_ms;
     bool stopping;
