@@ -155,9 +155,10 @@ static const fy_cfg_key_t s_bridge_keys [] = {
     { "polls", FY_CFG_INT, "2", FY_CFG_RESTART,
       "concurrent long polls per queue", NULL, 1, 16, NULL },
     { "publish_linger_ms", FY_CFG_INT, "2", FY_CFG_RESTART,
-      "longest a received event waits for more to join its PUBLISH, only "
-      "while receives come faster than that (0: each receive at once)",
-      NULL, 0, 1000, NULL },
+      "how long a received event waits for more to join its PUBLISH (twice "
+      "that at most), only while receives come faster (0: each receive at "
+      "once)",
+      NULL, 0, 10000, NULL },
     { "queue_url", FY_CFG_STR, NULL, FY_CFG_RESTART,
       "the SQS queue the bridge polls", "SQS_QUEUE_URL", 0, 0, NULL },
     { "sqs_endpoint", FY_CFG_STR, NULL, FY_CFG_RESTART,

@@ -419,8 +419,8 @@ s_test_term (void)
 //  publish_linger_ms, go at once (a linger from each receive would hold
 //  both for it), then a burst of 200 goes in a few PUBLISH messages, not
 //  one per receive of ten.
-#define S_LINGER_MS 1000
-#define S_LINGER_SET "bridge.publish_linger_ms=1000"
+#define S_LINGER_MS 2000
+#define S_LINGER_SET "bridge.publish_linger_ms=2000"
 
 static void
 s_test_linger (void)
