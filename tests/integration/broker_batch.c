@@ -4,14 +4,15 @@
     credit has the excess NACKed no_credit one by one; a raw worker that
     offers batches gets several deliveries in one EVENT, within its
     credit; malformed batches are counted in ferry_broker_malformed_total
-    and dropped, and the broker serves on. */
+    and dropped, and the broker serves on; credit comes back in quarters
+    of client_credit, or at once to a client that has none. */
 #include "ferry/ferry.h"
 #include "proc.h"
 
 #include <errno.h>
 
-#define S_CREDIT 6              //  broker.client_credit here, as a text too
-#define S_CREDIT_SET "broker.client_credit=6"
+#define S_CREDIT 8              //  broker.client_credit here, as a text too
+#define S_CREDIT_SET "broker.client_credit=8"
 
 static char s_dir [] = "/tmp/ferry-batch-XXXXXX";
 static proc_broker_at_t s_at;
@@ -86,6 +87,28 @@ s_raw_publish (void *raw, fy_proto_msg_t *out, const char *type, uint64_t first,
         BAIL_OUT ("raw PUBLISH: %s", zmq_strerror (errno));
 }
 
+//  A raw client's HELLO: the credit of the broker's first CREDIT (0 if
+//  none came), and the batch it offers.
+static uint64_t
+s_raw_hello (void *raw, fy_proto_msg_t *out, fy_proto_msg_t *in,
+             const char *name, uint64_t *batch)
+{
+    fy_proto_msg_reset (out);
+    out->command = FY_PROTO_HELLO;
+    out->name = fy_proto_str (name);
+    out->role = fy_proto_str ("client");
+    if (fy_proto_send (raw, out))
+        BAIL_OUT ("HELLO");
+    fy_error_t err = { "" };
+    for (int i = 0; i < 20; i++)
+        if (fy_proto_recv (raw, false, 0, in, &err) == 0
+            && in->command == FY_PROTO_CREDIT) {
+            *batch = in->batch;
+            return in->n;
+        }
+    return 0;
+}
+
 int
 main (void)
 {
@@ -132,7 +155,8 @@ main (void)
     ok (fy_client_publish_batch (client, events, S_CREDIT, &published) == 0
             && published == S_CREDIT,
         "a batch of %d published", S_CREDIT);
-    ok (events [0].seq > 0 && events [S_CREDIT - 1].seq == events [0].seq + 5,
+    ok (events [0].seq > 0
+            && events [S_CREDIT - 1].seq == events [0].seq + S_CREDIT - 1,
         "each event has its seq");
     is_int (fy_client_credit (client), 0, "credit counted per event");
     ok (fy_client_publish_batch (client, events, 1, &published) == -1
@@ -152,18 +176,8 @@ main (void)
     fy_proto_msg_t out, in;
     fy_proto_msg_init (&out);
     fy_proto_msg_init (&in);
-    out.command = FY_PROTO_HELLO;
-    out.name = fy_proto_str ("raw");
-    out.role = fy_proto_str ("client");
-    if (fy_proto_send (raw, &out))
-        BAIL_OUT ("HELLO");
-    uint64_t credit = 0, batch = 0;
-    for (int i = 0; i < 20 && !credit; i++)
-        if (fy_proto_recv (raw, false, 0, &in, &err) == 0
-            && in.command == FY_PROTO_CREDIT) {
-            credit = in.n;
-            batch = in.batch;
-        }
+    uint64_t batch = 0;
+    uint64_t credit = s_raw_hello (raw, &out, &in, "raw", &batch);
     is_int (credit, S_CREDIT, "raw client's CREDIT");
     is_int (batch, FY_PROTO_BATCH_MAX, "CREDIT offers batches");
     s_raw_publish (raw, &out, "user.login", 1, S_CREDIT + 2);
@@ -258,6 +272,42 @@ main (void)
                 acked += in.ids [k] >= 200 && in.ids [k] < 300;
     is_int (acked, 2, "the valid batch before them ACKed, theirs not");
     ok (kill (broker, 0) == 0, "broker still running");
+
+    //  5. Credit in quarters (S_CREDIT / 4 = 2): one event ACKed brings no
+    //  CREDIT to a client that has credit left, the second brings both.
+    void *chunked = proc_raw_dealer (context, s_at.endpoint, 100);
+    credit = s_raw_hello (chunked, &out, &in, "chunked", &batch);
+    is_int (credit, S_CREDIT, "another client's CREDIT");
+    uint64_t granted [2] = { 0, 0 };
+    for (int round = 0; round < 2; round++) {
+        s_raw_publish (chunked, &out, "user.login", 400 + round, 1);
+        bool answered = false;
+        //  The ACK, then 300 ms for a CREDIT the broker would send with it.
+        for (int i = 0; i < 20 && !answered; i++)
+            if (fy_proto_recv (chunked, false, 0, &in, &err) == 0)
+                answered = in.command == FY_PROTO_ACK;
+        for (int i = 0; i < 3; i++)
+            if (fy_proto_recv (chunked, false, 0, &in, &err) == 0
+                && in.command == FY_PROTO_CREDIT)
+                granted [round] += in.n;
+    }
+    is_int (granted [0], 0, "one event ACKed: no CREDIT, 7 of 8 left");
+    is_int (granted [1], 2, "the second: a CREDIT of a quarter");
+    //  All of it spent: each ACK batch is answered with credit at once.
+    s_raw_publish (chunked, &out, "user.login", 500, S_CREDIT);
+    size_t spent_acked = 0;
+    credit = 0;
+    for (int i = 0; i < 30 && (spent_acked < S_CREDIT || !credit); i++)
+        if (fy_proto_recv (chunked, false, 0, &in, &err) == 0) {
+            if (in.command == FY_PROTO_ACK)
+                spent_acked += in.ids_count;
+            else if (in.command == FY_PROTO_CREDIT && !credit)
+                credit = in.n;
+        }
+    is_int (spent_acked, S_CREDIT, "a whole credit's events ACKed");
+    ok (credit > 0, "a client at zero is granted %llu at once",
+        (unsigned long long) credit);
+    zmq_close (chunked);
 
     fy_proto_msg_close (&out);
     fy_proto_msg_close (&in);
