@@ -396,6 +396,7 @@ broker_dispatch (broker_t *self, broker_service_t *service)
         fy_proto_msg_t *out =
             broker_out_peer (self, &worker->peer, FY_PROTO_EVENT);
         out->service = fy_proto_str (service->name);
+        out->packed = worker->packed;
         for (uint64_t i = 0; i < (count > 1 ? count : 1); i++) {
             broker_delivery_t *delivery =
                 fy_list_entry (service->queue.next, broker_delivery_t, link);
@@ -475,6 +476,7 @@ s_flush (broker_t *self)
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
             out->batch = FY_PROTO_BATCH_MAX;
+            out->packed = true;
             client->granted = 0;
             broker_send (self);
         }
@@ -745,6 +747,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     worker->pull = in->pull;
     worker->batch =
         in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
+    worker->packed = in->packed;
     broker_dispatch (self, worker->service);
 }
 

@@ -118,6 +118,7 @@ struct s_worker {
     uint64_t credit, held;  //  deliveries and requests in hand
     bool pull;  //  sends stream parts only within grant
     uint64_t batch;  //  most deliveries in one EVENT; 0 or 1: one each
+    bool packed;     //  takes a batch's events in one frame
     fy_link_t deliveries;
     fy_link_t requests;
     fy_link_t link;  //  in service->workers

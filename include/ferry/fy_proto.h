@@ -3,7 +3,8 @@
     EVENT, the event frame, which is carried as an opaque zmq_msg_t so the
     broker forwards it without decoding or copying it. A batched PUBLISH or
     EVENT carries a list of entries in its header and one event frame per
-    entry.
+    entry, or, packed, one frame of all its events, cut by the sizes the
+    entries give; recv hands both forms over as one message per entry.
 
     One fy_proto_msg_t is reused for every message a loop receives: recv
     fills it, and its strings borrow from the received header frame until
@@ -62,6 +63,7 @@ typedef struct {
     fy_proto_str_t id, type;
     uint64_t did, attempt;
     zmq_msg_t event;
+    uint64_t size_;             //  private: its size in a packed batch
 } fy_proto_entry_t;
 
 typedef struct {
@@ -80,6 +82,11 @@ typedef struct {
     //  the most deliveries the worker takes in one EVENT. 0 (absent, as
     //  from a peer older than batches): one per message.
     uint64_t batch;
+    //  CREDIT: the broker takes packed batches; READY: the worker does.
+    //  PUBLISH and EVENT: the batch is (to be) sent packed, its events in
+    //  one frame. false (absent, as from a peer older than packing): a
+    //  frame per event.
+    bool packed;
     //  A batched PUBLISH or EVENT: its events, each with its frame, in
     //  place of seq, id and type (or did and attempt) and event. Empty
     //  (entries_count 0) for the one-event form.
@@ -171,7 +178,8 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
 //  Send msg: the identity frame when msg->has_identity, then the protocol
 //  frames. The event frame, when present, is consumed (it is sent, and
 //  msg->has_event is cleared), so keep a zmq_msg_copy to send it again;
-//  so are a batch's entries' frames (left empty).
+//  so are a batch's entries' frames (left empty), unless msg->packed:
+//  then they are copied into the one frame and left as they were.
 //  The identity is kept. Returns 0, or -1 with errno from libzmq.
 FY_EXPORT int
 fy_proto_send (void *socket, fy_proto_msg_t *msg) FY_MUSTCHECK;

@@ -15,6 +15,7 @@ struct fy_client {
     uint64_t next_seq, next_rid;
     uint64_t window;            //  parts of a stream asked ahead, or 0
     uint64_t batch;             //  most events per PUBLISH the broker takes
+    bool packed;                //  and whether it takes them in one frame
     fy_client_handlers_t handlers;
 };
 
@@ -118,14 +119,22 @@ s_publish (fy_client_t *self, fy_client_event_t *events, size_t count)
         s_copy_frame (&out->event, &events [0]);
         out->has_event = true;
     }
-    else
+    else {
+        //  Packed, the events are copied once, into the batch's frame, by
+        //  the send below: until then the entries may borrow them.
+        out->packed = self->packed;
         for (size_t i = 0; i < count; i++) {
             fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
             entry->seq = first + i;
             entry->id = fy_proto_str (events [i].id);
             entry->type = fy_proto_str (events [i].type);
-            s_copy_frame (&entry->event, &events [i]);
+            if (out->packed)
+                zmq_msg_init_data (&entry->event, (void *) events [i].msgpack,
+                                   events [i].size, NULL, NULL);
+            else
+                s_copy_frame (&entry->event, &events [i]);
         }
+    }
     //  Seqs are used up even when the send fails, as they always were.
     self->next_seq += count;
     if (fy_session_send (&self->session))
@@ -255,6 +264,7 @@ s_reset (fy_client_t *self)
 {
     self->credit = 0;
     self->batch = 0;
+    self->packed = false;
     if (self->handlers.reset)
         self->handlers.reset (self, self->handlers.arg);
 }
@@ -270,6 +280,7 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
             //  batches.
             self->batch =
                 in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
+            self->packed = in->packed;
             break;
         case FY_PROTO_ACK:
             for (size_t i = 0; h->ack && i < in->ids_count; i++)

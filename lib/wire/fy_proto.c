@@ -46,6 +46,7 @@ typedef enum {
     F_RETRYABLE,
     F_MORE,
     F_PULL,
+    F_PACKED,
     F_SEQS,
     F_DIDS,
     F_QUERY,
@@ -84,6 +85,7 @@ static const struct {
     [F_RETRYABLE] = { "retryable", T_BOOL },
     [F_MORE] = { "more", T_BOOL },
     [F_PULL] = { "pull", T_BOOL },
+    [F_PACKED] = { "packed", T_BOOL },
     [F_SEQS] = { "seqs", T_IDS },
     [F_DIDS] = { "dids", T_IDS },
     [F_QUERY] = { "query", T_MAP },
@@ -105,9 +107,11 @@ static const struct {
 } s_commands [FY_PROTO_COMMANDS] = {
     [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false, 0 },
     [FY_PROTO_READY] = { "READY", BIT (F_SERVICE) | BIT (F_CREDIT), 0,
-                         BIT (F_NAME) | BIT (F_PULL) | BIT (F_BATCH), false,
-                         0 },
-    [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0, BIT (F_BATCH), false, 0 },
+                         BIT (F_NAME) | BIT (F_PULL) | BIT (F_BATCH)
+                             | BIT (F_PACKED),
+                         false, 0 },
+    [FY_PROTO_CREDIT] = { "CREDIT", BIT (F_N), 0,
+                          BIT (F_BATCH) | BIT (F_PACKED), false, 0 },
     [FY_PROTO_PUBLISH] = { "PUBLISH", 0, BIT (F_SEQ) | BIT (F_EVENTS), 0, true,
                            BIT (F_ID) | BIT (F_TYPE) },
     [FY_PROTO_ACK] = { "ACK", 0, BIT (F_SEQS) | BIT (F_DIDS), 0, false, 0 },
@@ -203,6 +207,8 @@ s_bool_slot (fy_proto_msg_t *msg, s_field_t field)
             return &msg->more;
         case F_PULL:
             return &msg->pull;
+        case F_PACKED:
+            return &msg->packed;
         default:
             return NULL;
     }
@@ -401,7 +407,8 @@ s_str_of (const msgpack_object *value, fy_proto_str_t *str)
 }
 
 //  A batch: 1 to FY_PROTO_BATCH_MAX entries, [seq, id, type] in a
-//  PUBLISH, [did, attempt] in an EVENT (a did is never 0, as in NACK).
+//  PUBLISH, [did, attempt] in an EVENT (a did is never 0, as in NACK);
+//  packed, every entry ends with its event's size instead.
 static int
 s_entries (fy_proto_msg_t *msg, const msgpack_object *value)
 {
@@ -409,15 +416,23 @@ s_entries (fy_proto_msg_t *msg, const msgpack_object *value)
         || value->via.array.size > FY_PROTO_BATCH_MAX)
         return -1;
     bool publish = msg->command == FY_PROTO_PUBLISH;
+    uint32_t shape = publish ? 3 : 2;
+    const msgpack_object *first = &value->via.array.ptr [0];
+    msg->packed = first->type == MSGPACK_OBJECT_ARRAY
+                  && first->via.array.size == shape + 1;
     for (uint32_t i = 0; i < value->via.array.size; i++) {
         const msgpack_object *item = &value->via.array.ptr [i];
         if (item->type != MSGPACK_OBJECT_ARRAY
-            || item->via.array.size != (publish ? 3 : 2))
+            || item->via.array.size != shape + msg->packed)
             return -1;
         const msgpack_object *part = item->via.array.ptr;
-        if (part [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        if (part [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+            || (msg->packed
+                && part [shape].type != MSGPACK_OBJECT_POSITIVE_INTEGER))
             return -1;
         fy_proto_entry_t *entry = fy_proto_msg_add_entry (msg);
+        if (msg->packed)
+            entry->size_ = part [shape].via.u64;
         if (publish) {
             entry->seq = part [0].via.u64;
             if (s_str_of (&part [1], &entry->id)
@@ -618,6 +633,27 @@ s_has_more (void *socket)
     return zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &size) == 0 && more;
 }
 
+//  A packed batch's frame cut into its entries' events, by the sizes its
+//  header gave. Each event is a copy: a slice would keep the whole frame
+//  alive as long as the broker holds any one of its events.
+static int
+s_unpack_events (fy_proto_msg_t *msg, zmq_msg_t *frame)
+{
+    const char *data = zmq_msg_data (frame);
+    size_t left = zmq_msg_size (frame);
+    for (size_t i = 0; i < msg->entries_count; i++) {
+        fy_proto_entry_t *entry = &msg->entries [i];
+        if (entry->size_ > left)
+            return -1;
+        if (zmq_msg_init_size (&entry->event, entry->size_))
+            abort ();
+        memcpy (zmq_msg_data (&entry->event), data, entry->size_);
+        data += entry->size_;
+        left -= entry->size_;
+    }
+    return left ? -1 : 0;
+}
+
 int
 fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
                  bool router, fy_error_t *err)
@@ -675,10 +711,10 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
     if (s_decode_header (msg, name, err))
         goto out;
     //  The header says how many event frames follow: one per entry of a
-    //  batch, one for the one-event form.
-    size_t events = !s_commands [command].event ? 0
-                    : msg->entries_count        ? msg->entries_count
-                                                : 1;
+    //  batch, one for a packed batch and for the one-event form.
+    size_t events = !s_commands [command].event          ? 0
+                    : msg->entries_count && !msg->packed ? msg->entries_count
+                                                         : 1;
     if (count - next < events) {
         s_malformed (err, name,
                      msg->entries_count ? "fewer event frames than events"
@@ -690,7 +726,14 @@ fy_proto_decode (fy_proto_msg_t *msg, zmq_msg_t *frames, size_t count,
         s_malformed (err, name, "too many frames", NULL);
         goto out;
     }
-    if (msg->entries_count)
+    if (msg->entries_count && msg->packed) {
+        if (s_unpack_events (msg, &frames [next++])) {
+            s_malformed (err, name, "event sizes do not add up to the frame",
+                         NULL);
+            goto out;
+        }
+    }
+    else if (msg->entries_count)
         for (size_t i = 0; i < events; i++)
             zmq_msg_move (&msg->entries [i].event, &frames [next++]);
     else if (events) {
@@ -800,8 +843,10 @@ s_is_set (fy_proto_msg_t *msg, s_field_t field)
             }
             return *s_uint_slot (msg, field) != 0;
         case T_BOOL:
-            //  retryable and more are always sent; pull only when true.
-            return field != F_PULL || msg->pull;
+            //  retryable and more are always sent; pull and packed only
+            //  when true.
+            return (field != F_PULL && field != F_PACKED)
+                   || *s_bool_slot (msg, field);
     }
     return false;
 }
@@ -845,7 +890,7 @@ s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
             for (size_t i = 0; i < msg->entries_count; i++) {
                 const fy_proto_entry_t *entry = &msg->entries [i];
                 if (msg->command == FY_PROTO_PUBLISH) {
-                    msgpack_pack_array (packer, 3);
+                    msgpack_pack_array (packer, 3 + msg->packed);
                     msgpack_pack_uint64 (packer, entry->seq);
                     s_pack_str (packer, entry->id.ptr ? entry->id.ptr : "",
                                 entry->id.len);
@@ -853,10 +898,12 @@ s_pack_field (msgpack_packer *packer, fy_proto_msg_t *msg, s_field_t field)
                                 entry->type.len);
                 }
                 else {
-                    msgpack_pack_array (packer, 2);
+                    msgpack_pack_array (packer, 2 + msg->packed);
                     msgpack_pack_uint64 (packer, entry->did);
                     msgpack_pack_uint64 (packer, entry->attempt);
                 }
+                if (msg->packed)
+                    msgpack_pack_uint64 (packer, zmq_msg_size (&entry->event));
             }
             break;
     }
@@ -939,6 +986,30 @@ fy_proto_send_packed (void *socket, const void *identity, size_t identity_len,
     return event && zmq_msg_send (event, socket, 0) < 0 ? -1 : 0;
 }
 
+//  A batch's events in one frame: one copy of each instead of a ZeroMQ
+//  message per event through both ends' I/O threads.
+static int
+s_send_packed_events (void *socket, fy_proto_msg_t *msg)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < msg->entries_count; i++)
+        total += zmq_msg_size (&msg->entries [i].event);
+    zmq_msg_t frame;
+    if (zmq_msg_init_size (&frame, total))
+        return -1;
+    char *at = zmq_msg_data (&frame);
+    for (size_t i = 0; i < msg->entries_count; i++) {
+        zmq_msg_t *event = &msg->entries [i].event;
+        memcpy (at, zmq_msg_data (event), zmq_msg_size (event));
+        at += zmq_msg_size (event);
+    }
+    if (zmq_msg_send (&frame, socket, 0) < 0) {
+        zmq_msg_close (&frame);
+        return -1;
+    }
+    return 0;
+}
+
 int
 fy_proto_send (void *socket, fy_proto_msg_t *msg)
 {
@@ -953,7 +1024,9 @@ fy_proto_send (void *socket, fy_proto_msg_t *msg)
                      zmq_msg_size (&msg->identity), msg->command, buffer->data,
                      buffer->size, event))
         return -1;
-    //  A batch's frames, or the one event.
+    //  A packed batch's one frame, a batch's frames, or the one event.
+    if (msg->packed && msg->entries_count)
+        return s_send_packed_events (socket, msg);
     for (size_t i = 0; i < msg->entries_count; i++)
         if (zmq_msg_send (&msg->entries [i].event, socket,
                           i + 1 < msg->entries_count ? ZMQ_SNDMORE : 0)

@@ -99,6 +99,7 @@ s_send_ready (fy_worker_t *self)
     out->credit = self->draining ? 0 : self->credit;
     out->pull = true;
     out->batch = FY_PROTO_BATCH_MAX;
+    out->packed = true;
     if (fy_session_send (&self->session))
         fy_log_warn ("worker: READY not sent: %s", zmq_strerror (errno));
 }

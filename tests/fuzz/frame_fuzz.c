@@ -127,7 +127,8 @@ s_compare (fy_proto_msg_t *a, fy_proto_msg_t *b)
                  && a->window == b->window,
              "number changed");
     S_CHECK (a->retryable == b->retryable && a->more == b->more
-                 && a->pull == b->pull && a->batch == b->batch,
+                 && a->pull == b->pull && a->batch == b->batch
+                 && a->packed == b->packed,
              "flag changed");
     S_CHECK (a->entries_count == b->entries_count, "batch size changed");
     for (size_t i = 0; i < a->entries_count; i++) {
@@ -175,10 +176,26 @@ s_round_trip (fy_proto_msg_t *msg, bool router)
         zmq_msg_init (&frames [count]);
         zmq_msg_copy (&frames [count++], &msg->event);
     }
-    for (size_t i = 0; i < msg->entries_count; i++) {
-        zmq_msg_init (&frames [count]);
-        zmq_msg_copy (&frames [count++], &msg->entries [i].event);
+    if (msg->packed && msg->entries_count) {
+        //  A packed batch's events, one after the other in one frame.
+        size_t total = 0;
+        for (size_t i = 0; i < msg->entries_count; i++)
+            total += zmq_msg_size (&msg->entries [i].event);
+        char *events = fy_xmalloc (total ? total : 1), *at = events;
+        for (size_t i = 0; i < msg->entries_count; i++) {
+            size_t size = zmq_msg_size (&msg->entries [i].event);
+            if (size)
+                memcpy (at, zmq_msg_data (&msg->entries [i].event), size);
+            at += size;
+        }
+        s_frame (&frames [count++], events, total);
+        free (events);
     }
+    else
+        for (size_t i = 0; i < msg->entries_count; i++) {
+            zmq_msg_init (&frames [count]);
+            zmq_msg_copy (&frames [count++], &msg->entries [i].event);
+        }
     fy_proto_msg_t again;
     fy_proto_msg_init (&again);
     fy_error_t err = { "" };

@@ -210,6 +210,7 @@ main (void)
     //  Credit came back with the ACKs above.
     s_raw_publish (raw, &out, "raw.thing", 100, 5);
     size_t first = 0;
+    bool packed = true;
     fy_proto_msg_t acks;
     fy_proto_msg_init (&acks);
     acks.command = FY_PROTO_ACK;
@@ -218,10 +219,12 @@ main (void)
         if (fy_proto_recv (raw_worker, false, 0, &in, &err) == 0
             && in.command == FY_PROTO_EVENT) {
             first = in.entries_count;
+            packed = in.packed;
             for (size_t k = 0; k < in.entries_count; k++)
                 fy_proto_msg_add_id (&acks, in.entries [k].did);
         }
     is_int (first, 4, "one EVENT of 4 deliveries, the worker's credit");
+    ok (!packed, "a frame each, to a worker that did not say packed");
     if (fy_proto_send (raw_worker, &acks))
         BAIL_OUT ("ACK");
     uint64_t last = 0;
@@ -232,6 +235,30 @@ main (void)
     ok (last > 0, "the fifth once credit came back, as one EVENT");
     acks.ids_count = 0;
     fy_proto_msg_add_id (&acks, last);
+    if (fy_proto_send (raw_worker, &acks))
+        BAIL_OUT ("ACK");
+    zmq_close (raw_worker);
+
+    //  3b. A worker that says packed gets a batch's events in one frame.
+    raw_worker = proc_raw_dealer (context, s_at.endpoint, 100);
+    ready.packed = true;
+    if (fy_proto_send (raw_worker, &ready))
+        BAIL_OUT ("READY");
+    zclock_sleep (200);
+    s_raw_publish (raw, &out, "raw.thing", 110, 3);
+    acks.ids_count = 0;
+    size_t sized = 0;
+    packed = false;
+    for (int i = 0; i < 20 && !packed; i++)
+        if (fy_proto_recv (raw_worker, false, 0, &in, &err) == 0
+            && in.command == FY_PROTO_EVENT) {
+            packed = in.packed;
+            for (size_t k = 0; k < in.entries_count; k++) {
+                sized += zmq_msg_size (&in.entries [k].event) > 0;
+                fy_proto_msg_add_id (&acks, in.entries [k].did);
+            }
+        }
+    ok (packed && sized == 3, "one packed EVENT of 3 events, each its own");
     if (fy_proto_send (raw_worker, &acks))
         BAIL_OUT ("ACK");
     fy_proto_msg_close (&acks);

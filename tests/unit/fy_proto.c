@@ -129,10 +129,11 @@ s_test_decode (void)
 //  Send a batched PUBLISH of count events from the dealer; event i's
 //  frame is the byte 'a' + i repeated i + 1 times.
 static int
-s_send_batch (fy_proto_msg_t *out, size_t count)
+s_send_batch (fy_proto_msg_t *out, size_t count, bool packed)
 {
     fy_proto_msg_reset (out);
     out->command = FY_PROTO_PUBLISH;
+    out->packed = packed;
     for (size_t i = 0; i < count; i++) {
         fy_proto_entry_t *entry = fy_proto_msg_add_entry (out);
         entry->seq = 100 + i;
@@ -144,40 +145,26 @@ s_send_batch (fy_proto_msg_t *out, size_t count)
     return fy_proto_send (s_dealer, out);
 }
 
-//  Batched PUBLISH and EVENT (PROTOCOL.md, Batches), with its examples.
+//  A batch of three, the largest batch, and the broker's EVENT of two to
+//  a worker, each sent and received, packed or a frame per event.
 static void
-s_test_batches (void)
+s_test_batch_trips (bool packed)
 {
     fy_proto_msg_t out, in;
     fy_proto_msg_init (&out);
     fy_proto_msg_init (&in);
     fy_error_t err = { "" };
-
-    //  CREDIT and READY offer batches.
-    out.command = FY_PROTO_CREDIT;
-    out.n = 10;
-    out.batch = FY_PROTO_BATCH_MAX;
-    ok (s_trip (&out, &in, &err) == 0 && in.n == 10
-            && in.batch == FY_PROTO_BATCH_MAX,
-        "CREDIT says batch: %s", err.text);
-    out.batch = 0;
-    ok (s_trip (&out, &in, &err) == 0 && in.batch == 0,
-        "CREDIT without batch, as from an older broker");
-    fy_proto_msg_reset (&out);
-    out.command = FY_PROTO_READY;
-    out.service = fy_proto_str ("audit");
-    out.credit = 8;
-    out.batch = 16;
-    ok (s_trip (&out, &in, &err) == 0 && in.batch == 16, "READY says batch");
+    const char *how = packed ? "packed" : "a frame each";
 
     //  A batch of three: entries in order, frames byte for byte.
-    ok (s_send_batch (&out, 3) == 0, "batched PUBLISH sent");
-    ok (out.entries_count == 3 && zmq_msg_size (&out.entries [0].event) == 0,
-        "send consumed the batch's frames");
+    ok (s_send_batch (&out, 3, packed) == 0, "batched PUBLISH sent, %s", how);
+    ok (out.entries_count == 3
+            && (packed || zmq_msg_size (&out.entries [0].event) == 0),
+        "send consumed the batch's frames, %s", how);
     ok (fy_proto_recv (s_router, true, 0, &in, &err) == 0
             && in.command == FY_PROTO_PUBLISH && in.entries_count == 3
-            && !in.has_event && in.seq == 0,
-        "batched PUBLISH received: %s", err.text);
+            && !in.has_event && in.seq == 0 && in.packed == packed,
+        "batched PUBLISH received, %s: %s", how, err.text);
     bool same = in.entries_count == 3;
     for (size_t i = 0; same && i < 3; i++) {
         fy_proto_entry_t *entry = &in.entries [i];
@@ -187,19 +174,22 @@ s_test_batches (void)
                && entry->id.len == 36 && zmq_msg_size (&entry->event) == i + 1
                && ((char *) zmq_msg_data (&entry->event)) [i] == 'a' + (int) i;
     }
-    ok (same, "each entry with its seq, id, type and frame");
+    ok (same, "each entry with its seq, id, type and frame, %s", how);
 
     //  The largest batch goes; the socket stays in step.
-    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX) == 0
+    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX, packed) == 0
             && fy_proto_recv (s_router, true, 0, &in, &err) == 0
-            && in.entries_count == FY_PROTO_BATCH_MAX,
-        "a batch of %d: %s", FY_PROTO_BATCH_MAX, err.text);
+            && in.entries_count == FY_PROTO_BATCH_MAX
+            && zmq_msg_size (&in.entries [FY_PROTO_BATCH_MAX - 1].event)
+                   == FY_PROTO_BATCH_MAX,
+        "a batch of %d, %s: %s", FY_PROTO_BATCH_MAX, how, err.text);
 
     //  EVENT: the broker's batch to one worker (PROTOCOL.md's example).
     fy_proto_msg_t fwd;
     fy_proto_msg_init (&fwd);
     fwd.command = FY_PROTO_EVENT;
     fwd.service = fy_proto_str ("audit");
+    fwd.packed = packed;
     zmq_msg_copy (&fwd.identity, &in.identity);
     fwd.has_identity = true;
     for (uint64_t did = 41; did <= 42; did++) {
@@ -212,10 +202,46 @@ s_test_batches (void)
             && fy_proto_recv (s_dealer, false, 0, &in, &err) == 0
             && in.command == FY_PROTO_EVENT && in.entries_count == 2
             && in.did == 0 && fy_proto_str_is (in.service, "audit")
-            && in.entries [1].did == 42 && in.entries [1].attempt == 1
-            && zmq_msg_size (&in.entries [1].event) == 2,
-        "batched EVENT to a worker: %s", err.text);
+            && in.packed == packed && in.entries [1].did == 42
+            && in.entries [1].attempt == 1
+            && zmq_msg_size (&in.entries [1].event) == 2
+            && memcmp (zmq_msg_data (&in.entries [1].event), "bb", 2) == 0,
+        "batched EVENT to a worker, %s: %s", how, err.text);
     fy_proto_msg_close (&fwd);
+    fy_proto_msg_close (&out);
+    fy_proto_msg_close (&in);
+}
+
+//  Batched PUBLISH and EVENT (PROTOCOL.md, Batches), with its examples.
+static void
+s_test_batches (void)
+{
+    fy_proto_msg_t out, in;
+    fy_proto_msg_init (&out);
+    fy_proto_msg_init (&in);
+    fy_error_t err = { "" };
+
+    //  CREDIT and READY offer batches, packed or not.
+    out.command = FY_PROTO_CREDIT;
+    out.n = 10;
+    out.batch = FY_PROTO_BATCH_MAX;
+    out.packed = true;
+    ok (s_trip (&out, &in, &err) == 0 && in.n == 10
+            && in.batch == FY_PROTO_BATCH_MAX && in.packed,
+        "CREDIT says batch and packed: %s", err.text);
+    out.batch = 0;
+    out.packed = false;
+    ok (s_trip (&out, &in, &err) == 0 && in.batch == 0 && !in.packed,
+        "CREDIT without either, as from an older broker");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_READY;
+    out.service = fy_proto_str ("audit");
+    out.credit = 8;
+    out.batch = 16;
+    out.packed = true;
+    ok (s_trip (&out, &in, &err) == 0 && in.batch == 16 && in.packed,
+        "READY says batch and packed");
+    s_test_batch_trips (false);
 
     //  Malformed batches are refused whole, the frames consumed.
     //  PROTOCOL.md's PUBLISH example, ids shortened.
@@ -285,7 +311,7 @@ s_test_batches (void)
             && strstr (err.text, "missing attempt"),
         "the one-event EVENT still needs attempt: %s", err.text);
     //  One more than the most: refused, and recv drains it all.
-    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX + 1) == 0
+    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX + 1, false) == 0
             && fy_proto_recv (s_router, true, 0, &in, &err) == -1
             && errno == EPROTO,
         "a batch of %d refused: %s", FY_PROTO_BATCH_MAX + 1, err.text);
@@ -294,6 +320,52 @@ s_test_batches (void)
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
         "socket in step after an oversized batch");
     fy_proto_msg_close (&out);
+    fy_proto_msg_close (&in);
+}
+
+//  Packed batches (PROTOCOL.md, Batches): each entry ends with its
+//  event's size, and the events come in one frame.
+static void
+s_test_packed (void)
+{
+    fy_proto_msg_t in;
+    fy_proto_msg_init (&in);
+    fy_error_t err = { "" };
+    s_test_batch_trips (true);
+
+    //  PROTOCOL.md's packed example, ids shortened.
+    const char *example = "\x81\xa6"
+                          "events\x92\x94\x07\xa1x\xaauser.login\x02"
+                          "\x94\x08\xa1y\xabuser.logout\x02";
+    const char *one [] = { "FERRY1", "PUBLISH", example, "e7e8" };
+    size_t one_sizes [] = { 6, 7, 42, 4 };
+    ok (s_decode (&in, one, one_sizes, 4, false, &err) == 0 && in.packed
+            && in.entries_count == 2 && in.entries [1].seq == 8
+            && zmq_msg_size (&in.entries [1].event) == 2
+            && memcmp (zmq_msg_data (&in.entries [1].event), "e8", 2) == 0,
+        "two events, one frame: %s", err.text);
+    one_sizes [3] = 3;
+    ok (s_decode (&in, one, one_sizes, 4, false, &err) == -1 && errno == EPROTO
+            && strstr (err.text, "event sizes do not add up"),
+        "a frame shorter than the sizes: %s", err.text);
+    const char *longer [] = { "FERRY1", "PUBLISH", example, "e7e8x" };
+    size_t longer_sizes [] = { 6, 7, 42, 5 };
+    ok (s_decode (&in, longer, longer_sizes, 4, false, &err) == -1
+            && strstr (err.text, "event sizes do not add up"),
+        "a frame longer than the sizes: %s", err.text);
+    const char *two [] = { "FERRY1", "PUBLISH", example, "e7", "e8" };
+    size_t two_sizes [] = { 6, 7, 42, 2, 2 };
+    ok (s_decode (&in, two, two_sizes, 5, false, &err) == -1
+            && strstr (err.text, "too many frames"),
+        "a packed batch in two frames: %s", err.text);
+    const char *mixed_header = "\x81\xa6"
+                               "events\x92\x94\x07\xa1x\xaauser.login\x02"
+                               "\x93\x08\xa1y\xabuser.logout";
+    const char *mixed [] = { "FERRY1", "PUBLISH", mixed_header, "e7e8" };
+    size_t mixed_sizes [] = { 6, 7, 41, 4 };
+    ok (s_decode (&in, mixed, mixed_sizes, 4, false, &err) == -1
+            && strstr (err.text, "wrong type for events"),
+        "sized and unsized entries in one batch: %s", err.text);
     fy_proto_msg_close (&in);
 }
 
@@ -546,6 +618,7 @@ main (void)
     ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
         "socket in step after malformed messages");
     s_test_batches ();
+    s_test_packed ();
 
     //  The connection's fd: none on inproc, none before a message.
     is_int (fy_proto_msg_fd (&in), -1, "no fd on inproc");
