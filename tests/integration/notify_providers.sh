@@ -48,7 +48,7 @@ send () {
 start_notify --set notify.email_provider=ses --set notify.email_fallback=smtp \
     --set notify.sms_provider=sns --set notify.push_provider=fcm \
     --set notify.fcm_key_file="$tmp/sa.json" --set notify.max_attempts=6 \
-    --set notify.failover_failures=3 --set notify.failover_cooldown_ms=1500
+    --set notify.failover_failures=3 --set notify.failover_cooldown_ms=5000
 main_pid=$last_pid
 curl -s "$url/notifications/health" > "$tmp/health"
 is "$(field "$(cat "$tmp/health")" '" ".join(c["channel"] + ":" + str(c["active"]) for c in m["providers"])')" \
@@ -96,7 +96,7 @@ grep -q '^ferry_notify_failovers_total{channel="email"} 1' "$tmp/body"
 ok $? "ferry_notify_failovers_total counts it"
 send email '{"email": "during@example.com"}'
 is "$(settled "$id")" "sent 1 smtp" "during the cool-down, SMTP"
-sleep 1.6
+sleep 5.1
 send email '{"email": "back@example.com"}'
 is "$(settled "$id")" "sent 1 ses" "after the cool-down SES again, and it works"
 curl -s "$url/notifications/health" > "$tmp/health"
