@@ -1,7 +1,7 @@
 /*  fy_proto: the FERRY1 wire protocol (broker/PROTOCOL.md). A message is
     the frames "FERRY1", command, a msgpack header map and, for PUBLISH and
     EVENT, the event frame, which is carried as an opaque zmq_msg_t so the
-    broker forwards it without decoding or copying it. A batched PUBLISH or
+    broker forwards it without decoding it. A batched PUBLISH or
     EVENT carries a list of entries in its header and one event frame per
     entry, or, packed, one frame of all its events, cut by the sizes the
     entries give; recv hands both forms over as one message per entry.
