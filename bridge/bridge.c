@@ -231,7 +231,7 @@ s_on_linger (zloop_t *loop, int timer_id, void *arg)
 static bool
 s_lingering (bridge_t *self)
 {
-    if (self->pending_count >= FY_PROTO_BATCH_MAX)
+    if (self->pending_count >= fy_client_batch (self->client))
         return false;
     int64_t wait = self->published_ms + self->linger_ms - fy_clock_mono_ms ();
     if (wait <= 0)
@@ -252,14 +252,14 @@ s_publish_pending (bridge_t *self)
 {
     if (self->pending_count == 0 || s_lingering (self))
         return;
-    bridge_msg_t *msgs [FY_PROTO_BATCH_MAX];
-    fy_client_event_t events [FY_PROTO_BATCH_MAX];
-    size_t count;
+    bridge_msg_t *msgs [FY_PROTO_PACKED_MAX];
+    fy_client_event_t events [FY_PROTO_PACKED_MAX];
+    size_t count, most = fy_client_batch (self->client);
     do {
         count = 0;
         uint64_t credit = fy_client_credit (self->client);
         for (bridge_msg_t *msg = bridge_pending_first (self);
-             msg && count < credit && count < FY_PROTO_BATCH_MAX;
+             msg && count < credit && count < most;
              msg = bridge_pending_next (self, msg)) {
             if (s_group_busy (msg))
                 continue;
@@ -299,7 +299,7 @@ s_publish_pending (bridge_t *self)
                 fy_log_warn ("bridge: publish failed: %s", strerror (errno));
             break;
         }
-    } while (count == FY_PROTO_BATCH_MAX);
+    } while (count == most);
 }
 
 //  --------------------------------------------------------------------

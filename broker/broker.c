@@ -475,7 +475,7 @@ s_flush (broker_t *self)
         if (client->granted) {
             fy_proto_msg_t *out = broker_out_peer (self, peer, FY_PROTO_CREDIT);
             out->n = client->granted;
-            out->batch = FY_PROTO_BATCH_MAX;
+            out->batch = fy_proto_batch_most (UINT64_MAX, client->packed);
             out->packed = true;
             client->granted = 0;
             broker_send (self);
@@ -711,6 +711,7 @@ s_on_hello (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     s_peer_init (&client->peer, BROKER_CLIENT, &in->identity, in->name);
     fy_list_init (&client->events);
     fy_proto_msg_init (&client->acks);
+    client->packed = in->packed;
     zhashx_insert (self->peers, client->peer.key, client);
     s_fd_bind (self, &client->peer, in);
     fy_log_info ("broker: client %s connected", client->peer.name);
@@ -745,8 +746,7 @@ s_on_ready (broker_t *self, fy_proto_msg_t *in, broker_peer_t *peer)
     }
     worker->credit = in->credit;
     worker->pull = in->pull;
-    worker->batch =
-        in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
+    worker->batch = fy_proto_batch_most (in->batch, in->packed);
     worker->packed = in->packed;
     broker_dispatch (self, worker->service);
 }

@@ -131,6 +131,7 @@ struct s_client {
     fy_link_t events;
     fy_proto_msg_t acks;  //  seqs to ACK at the next flush
     uint64_t granted;  //  CREDIT to send at the next flush
+    bool packed;       //  its HELLO said it sends packed batches
 };
 
 struct s_service {

@@ -71,6 +71,13 @@ fy_client_set_heartbeat (fy_client_t *self, int64_t heartbeat_ms,
 FY_EXPORT uint64_t
 fy_client_credit (fy_client_t *self);
 
+//  The most events one PUBLISH carries (the broker's CREDIT says it):
+//  at most FY_PROTO_PACKED_MAX; 1 before the first CREDIT and with a
+//  broker older than batches. fy_client_publish_batch cuts more into
+//  several.
+FY_EXPORT size_t
+fy_client_batch (fy_client_t *self);
+
 //  Publish an event (encoded here) or an already encoded one. *seq_p
 //  receives its sequence number for the callbacks. Returns 0; or -1 with
 //  errno EAGAIN when there is no credit, EINVAL when the event cannot be

@@ -22,9 +22,11 @@ extern "C" {
 
 #define FY_PROTO_SIGNATURE "FERRY1"
 
-//  The most events one batched PUBLISH or EVENT carries; a batch of more
-//  is malformed (PROTOCOL.md, Batches).
+//  The most events one batched PUBLISH or EVENT carries with a frame per
+//  event, and packed, in one frame; a batch of more is malformed
+//  (PROTOCOL.md, Batches).
 #define FY_PROTO_BATCH_MAX 64
+#define FY_PROTO_PACKED_MAX 256
 
 typedef enum {
     FY_PROTO_HELLO,
@@ -202,6 +204,11 @@ fy_proto_send_packed (void *socket, const void *identity, size_t identity_len,
 //  not needed: the pointer is borrowed until the message is sent).
 FY_EXPORT fy_proto_str_t
 fy_proto_str (const char *text);
+
+//  The most events a batch to a peer may carry: what it asked (batch; 0
+//  or 1, one per message), within the limit of the form it takes.
+FY_EXPORT uint64_t
+fy_proto_batch_most (uint64_t batch, bool packed);
 
 //  True when a borrowed string equals text.
 FY_EXPORT bool

@@ -154,7 +154,7 @@ static const fy_cfg_key_t s_bridge_keys [] = {
       "the name the bridge gives the broker in HELLO", NULL, 0, 0, NULL },
     { "polls", FY_CFG_INT, "2", FY_CFG_RESTART,
       "concurrent long polls per queue", NULL, 1, 16, NULL },
-    { "publish_linger_ms", FY_CFG_INT, "2", FY_CFG_RESTART,
+    { "publish_linger_ms", FY_CFG_INT, "5", FY_CFG_RESTART,
       "how long a received event waits for more to join its PUBLISH (twice "
       "that at most), only while receives come faster (0: each receive at "
       "once)",

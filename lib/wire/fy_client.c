@@ -25,6 +25,7 @@ s_hello (fy_client_t *self)
     fy_proto_msg_t *out = fy_session_out (&self->session, FY_PROTO_HELLO);
     out->name = fy_proto_str (self->name);
     out->role = fy_proto_str ("client");
+    out->packed = true;
     if (fy_session_send (&self->session))
         fy_log_warn ("client: HELLO not sent: %s", zmq_strerror (errno));
 }
@@ -97,6 +98,13 @@ fy_client_credit (fy_client_t *self)
     return self->credit;
 }
 
+size_t
+fy_client_batch (fy_client_t *self)
+{
+    assert (self);
+    return self->batch > 1 ? (size_t) self->batch : 1;
+}
+
 static void
 s_copy_frame (zmq_msg_t *frame, const fy_client_event_t *event)
 {
@@ -155,9 +163,9 @@ fy_client_publish_batch (fy_client_t *self, fy_client_event_t *events,
     int rc = 0;
     while (done < count) {
         size_t n = count - done;
-        uint64_t most = self->batch > 1 ? self->batch : 1;
+        size_t most = fy_client_batch (self);
         if (n > most)
-            n = (size_t) most;
+            n = most;
         if (n > self->credit)
             n = (size_t) self->credit;
         if (n == 0) {
@@ -278,8 +286,7 @@ s_handle (fy_client_t *self, fy_proto_msg_t *in)
             self->credit += in->n;
             //  Every CREDIT says it: absent from a broker older than
             //  batches.
-            self->batch =
-                in->batch < FY_PROTO_BATCH_MAX ? in->batch : FY_PROTO_BATCH_MAX;
+            self->batch = fy_proto_batch_most (in->batch, in->packed);
             self->packed = in->packed;
             break;
         case FY_PROTO_ACK:

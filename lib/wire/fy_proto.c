@@ -105,7 +105,8 @@ static const struct {
     bool event;
     uint32_t single;
 } s_commands [FY_PROTO_COMMANDS] = {
-    [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0, 0, false, 0 },
+    [FY_PROTO_HELLO] = { "HELLO", BIT (F_NAME) | BIT (F_ROLE), 0,
+                         BIT (F_PACKED), false, 0 },
     [FY_PROTO_READY] = { "READY", BIT (F_SERVICE) | BIT (F_CREDIT), 0,
                          BIT (F_NAME) | BIT (F_PULL) | BIT (F_BATCH)
                              | BIT (F_PACKED),
@@ -375,6 +376,13 @@ fy_proto_str (const char *text)
     return str;
 }
 
+uint64_t
+fy_proto_batch_most (uint64_t batch, bool packed)
+{
+    uint64_t most = packed ? FY_PROTO_PACKED_MAX : FY_PROTO_BATCH_MAX;
+    return batch < most ? batch : most;
+}
+
 bool
 fy_proto_str_is (fy_proto_str_t str, const char *text)
 {
@@ -408,18 +416,20 @@ s_str_of (const msgpack_object *value, fy_proto_str_t *str)
 
 //  A batch: 1 to FY_PROTO_BATCH_MAX entries, [seq, id, type] in a
 //  PUBLISH, [did, attempt] in an EVENT (a did is never 0, as in NACK);
-//  packed, every entry ends with its event's size instead.
+//  packed, up to FY_PROTO_PACKED_MAX, every entry ends with its event's
+//  size.
 static int
 s_entries (fy_proto_msg_t *msg, const msgpack_object *value)
 {
-    if (value->type != MSGPACK_OBJECT_ARRAY || value->via.array.size == 0
-        || value->via.array.size > FY_PROTO_BATCH_MAX)
+    if (value->type != MSGPACK_OBJECT_ARRAY || value->via.array.size == 0)
         return -1;
     bool publish = msg->command == FY_PROTO_PUBLISH;
     uint32_t shape = publish ? 3 : 2;
     const msgpack_object *first = &value->via.array.ptr [0];
     msg->packed = first->type == MSGPACK_OBJECT_ARRAY
                   && first->via.array.size == shape + 1;
+    if (value->via.array.size > fy_proto_batch_most (UINT64_MAX, msg->packed))
+        return -1;
     for (uint32_t i = 0; i < value->via.array.size; i++) {
         const msgpack_object *item = &value->via.array.ptr [i];
         if (item->type != MSGPACK_OBJECT_ARRAY

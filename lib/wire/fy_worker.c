@@ -98,7 +98,7 @@ s_send_ready (fy_worker_t *self)
     out->name = fy_proto_str (self->name);
     out->credit = self->draining ? 0 : self->credit;
     out->pull = true;
-    out->batch = FY_PROTO_BATCH_MAX;
+    out->batch = FY_PROTO_PACKED_MAX;
     out->packed = true;
     if (fy_session_send (&self->session))
         fy_log_warn ("worker: READY not sent: %s", zmq_strerror (errno));

@@ -417,8 +417,8 @@ s_test_term (void)
 //  Events received close together share a PUBLISH, and none waits for
 //  it after a quiet spell: two lone events, the second after more than
 //  publish_linger_ms, go at once (a linger from each receive would hold
-//  both for it), then a burst of 200 goes in a few PUBLISH messages, not
-//  one per receive of ten.
+//  both for it), then a burst of 300 goes in a few PUBLISH messages, not
+//  one per receive of ten, and none of more than FY_PROTO_PACKED_MAX.
 #define S_LINGER_MS 2000
 #define S_LINGER_SET "bridge.publish_linger_ms=2000"
 
@@ -440,16 +440,17 @@ s_test_linger (void)
         "linger: a lone event is published at once (receive to ACK %ld ms, "
         "linger %d ms)",
         lone_ms, S_LINGER_MS);
-    char *ids = s_sqs ("generate '%s' 200", q.main);
-    WAIT_UNTIL (s_distinct ("linger.log", NULL) >= 202, 30000);
-    WAIT_UNTIL (s_stat ("linger-bridge.log", "acked") >= 202, 10000);
+    char *ids = s_sqs ("generate '%s' 300", q.main);
+    WAIT_UNTIL (s_distinct ("linger.log", NULL) >= 302, 30000);
+    WAIT_UNTIL (s_stat ("linger-bridge.log", "acked") >= 302, 10000);
     is_int (s_missing (ids ? ids : "", "linger.log"), 0,
             "linger: every event of the burst was worked on");
     long publishes = s_stat ("linger-bridge.log", "publishes") - 2;
-    ok (publishes >= 4 && publishes <= 10,
-        "linger: 200 events in %ld PUBLISH messages (at most 64 each, and "
+    ok (publishes >= (300 + FY_PROTO_PACKED_MAX - 1) / FY_PROTO_PACKED_MAX
+            && publishes <= 15,
+        "linger: 300 events in %ld PUBLISH messages (at most %d each, and "
         "not one per receive)",
-        publishes);
+        publishes, FY_PROTO_PACKED_MAX);
     long max_ms = s_stat ("linger-bridge.log", "ack_max_ms");
     ok (max_ms >= 0 && max_ms < 2 * S_LINGER_MS + 1000,
         "linger: no event waited much past twice the linger (%ld ms)", max_ms);

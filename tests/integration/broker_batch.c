@@ -13,6 +13,9 @@
 
 #define S_CREDIT 8              //  broker.client_credit here, as a text too
 #define S_CREDIT_SET "broker.client_credit=8"
+//  Clients of S_CREDIT each that together publish more than a batch of
+//  a frame per event.
+#define S_PUBS (FY_PROTO_BATCH_MAX / S_CREDIT + 2)
 
 static char s_dir [] = "/tmp/ferry-batch-XXXXXX";
 static proc_broker_at_t s_at;
@@ -87,16 +90,17 @@ s_raw_publish (void *raw, fy_proto_msg_t *out, const char *type, uint64_t first,
         BAIL_OUT ("raw PUBLISH: %s", zmq_strerror (errno));
 }
 
-//  A raw client's HELLO: the credit of the broker's first CREDIT (0 if
-//  none came), and the batch it offers.
+//  A raw client's HELLO, saying packed or not: the credit of the
+//  broker's first CREDIT (0 if none came), and the batch it offers.
 static uint64_t
 s_raw_hello (void *raw, fy_proto_msg_t *out, fy_proto_msg_t *in,
-             const char *name, uint64_t *batch)
+             const char *name, bool packed, uint64_t *batch)
 {
     fy_proto_msg_reset (out);
     out->command = FY_PROTO_HELLO;
     out->name = fy_proto_str (name);
     out->role = fy_proto_str ("client");
+    out->packed = packed;
     if (fy_proto_send (raw, out))
         BAIL_OUT ("HELLO");
     fy_error_t err = { "" };
@@ -177,9 +181,11 @@ main (void)
     fy_proto_msg_init (&out);
     fy_proto_msg_init (&in);
     uint64_t batch = 0;
-    uint64_t credit = s_raw_hello (raw, &out, &in, "raw", &batch);
+    uint64_t credit = s_raw_hello (raw, &out, &in, "raw", false, &batch);
     is_int (credit, S_CREDIT, "raw client's CREDIT");
-    is_int (batch, FY_PROTO_BATCH_MAX, "CREDIT offers batches");
+    is_int (batch, FY_PROTO_BATCH_MAX,
+            "CREDIT offers batches, a frame each to a client that did not "
+            "say packed");
     s_raw_publish (raw, &out, "user.login", 1, S_CREDIT + 2);
     size_t acked = 0, no_credit = 0;
     for (int i = 0; i < 50 && acked + no_credit < S_CREDIT + 2; i++) {
@@ -261,9 +267,66 @@ main (void)
     ok (packed && sized == 3, "one packed EVENT of 3 events, each its own");
     if (fy_proto_send (raw_worker, &acks))
         BAIL_OUT ("ACK");
+    zmq_close (raw_worker);
+
+    //  3c. Packed, a worker may ask for more than FY_PROTO_BATCH_MAX
+    //  deliveries in one EVENT; unpacked it gets that many at most. The
+    //  events wait for it (READY with no credit) from enough clients of
+    //  S_CREDIT each, then one READY gives credit for them all.
+    for (int packs = 0; packs < 2; packs++) {
+        size_t queued = S_PUBS * S_CREDIT;
+        raw_worker = proc_raw_dealer (context, s_at.endpoint, 100);
+        ready.credit = 0;
+        ready.batch = FY_PROTO_PACKED_MAX;
+        ready.packed = packs;
+        if (fy_proto_send (raw_worker, &ready))
+            BAIL_OUT ("READY");
+        void *pubs [S_PUBS];
+        for (int p = 0; p < S_PUBS; p++) {
+            pubs [p] = proc_raw_dealer (context, s_at.endpoint, 100);
+            if (s_raw_hello (pubs [p], &out, &in, "pub", true, &batch)
+                != S_CREDIT)
+                BAIL_OUT ("publisher %d had no credit", p);
+            s_raw_publish (pubs [p], &out, "raw.thing", 1, S_CREDIT);
+        }
+        zclock_sleep (200);
+        ready.credit = 2 * queued;
+        if (fy_proto_send (raw_worker, &ready))
+            BAIL_OUT ("READY");
+        size_t largest = 0, got = 0;
+        for (int i = 0; i < 40 && got < queued; i++)
+            if (fy_proto_recv (raw_worker, false, 0, &in, &err) == 0
+                && in.command == FY_PROTO_EVENT) {
+                size_t n = in.entries_count ? in.entries_count : 1;
+                largest = n > largest ? n : largest;
+                got += n;
+                acks.ids_count = 0;
+                for (size_t k = 0; k < in.entries_count; k++)
+                    fy_proto_msg_add_id (&acks, in.entries [k].did);
+                if (!in.entries_count)
+                    fy_proto_msg_add_id (&acks, in.did);
+                if (fy_proto_send (raw_worker, &acks))
+                    BAIL_OUT ("ACK");
+            }
+        is_int (got, queued, "%zu queued deliveries came, %s", queued,
+                packs ? "packed" : "a frame each");
+        is_int (largest, packs ? queued : FY_PROTO_BATCH_MAX,
+                "the largest EVENT, %s", packs ? "packed" : "a frame each");
+        //  Their ACKs, before the publishers go.
+        for (int p = 0; p < S_PUBS; p++) {
+            size_t acked_p = 0;
+            for (int i = 0; i < 20 && acked_p < S_CREDIT; i++)
+                if (fy_proto_recv (pubs [p], false, 0, &in, &err) == 0
+                    && in.command == FY_PROTO_ACK)
+                    acked_p += in.ids_count;
+            if (acked_p != S_CREDIT)
+                BAIL_OUT ("publisher %d: %zu ACKed", p, acked_p);
+            zmq_close (pubs [p]);
+        }
+        zmq_close (raw_worker);
+    }
     fy_proto_msg_close (&acks);
     fy_proto_msg_close (&ready);
-    zmq_close (raw_worker);
 
     //  4. Malformed batches are counted and dropped whole.
     long before = s_malformed ();
@@ -303,8 +366,10 @@ main (void)
     //  5. Credit in quarters (S_CREDIT / 4 = 2): one event ACKed brings no
     //  CREDIT to a client that has credit left, the second brings both.
     void *chunked = proc_raw_dealer (context, s_at.endpoint, 100);
-    credit = s_raw_hello (chunked, &out, &in, "chunked", &batch);
+    credit = s_raw_hello (chunked, &out, &in, "chunked", true, &batch);
     is_int (credit, S_CREDIT, "another client's CREDIT");
+    is_int (batch, FY_PROTO_PACKED_MAX,
+            "larger batches to a client whose HELLO said packed");
     uint64_t granted [2] = { 0, 0 };
     for (int round = 0; round < 2; round++) {
         s_raw_publish (chunked, &out, "user.login", 400 + round, 1);

@@ -176,13 +176,13 @@ s_test_batch_trips (bool packed)
     }
     ok (same, "each entry with its seq, id, type and frame, %s", how);
 
-    //  The largest batch goes; the socket stays in step.
-    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX, packed) == 0
+    //  The largest batch of its form goes; the socket stays in step.
+    size_t most = packed ? FY_PROTO_PACKED_MAX : FY_PROTO_BATCH_MAX;
+    ok (s_send_batch (&out, most, packed) == 0
             && fy_proto_recv (s_router, true, 0, &in, &err) == 0
-            && in.entries_count == FY_PROTO_BATCH_MAX
-            && zmq_msg_size (&in.entries [FY_PROTO_BATCH_MAX - 1].event)
-                   == FY_PROTO_BATCH_MAX,
-        "a batch of %d, %s: %s", FY_PROTO_BATCH_MAX, how, err.text);
+            && in.entries_count == most
+            && zmq_msg_size (&in.entries [most - 1].event) == most,
+        "a batch of %zu, %s: %s", most, how, err.text);
 
     //  EVENT: the broker's batch to one worker (PROTOCOL.md's example).
     fy_proto_msg_t fwd;
@@ -208,6 +208,15 @@ s_test_batch_trips (bool packed)
             && memcmp (zmq_msg_data (&in.entries [1].event), "bb", 2) == 0,
         "batched EVENT to a worker, %s: %s", how, err.text);
     fy_proto_msg_close (&fwd);
+    //  One more than the most: refused, and recv drains it all.
+    ok (s_send_batch (&out, most + 1, packed) == 0
+            && fy_proto_recv (s_router, true, 0, &in, &err) == -1
+            && errno == EPROTO,
+        "a batch of %zu refused, %s: %s", most + 1, how, err.text);
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_HEARTBEAT;
+    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
+        "socket in step after an oversized batch, %s", how);
     fy_proto_msg_close (&out);
     fy_proto_msg_close (&in);
 }
@@ -241,6 +250,24 @@ s_test_batches (void)
     out.packed = true;
     ok (s_trip (&out, &in, &err) == 0 && in.batch == 16 && in.packed,
         "READY says batch and packed");
+    fy_proto_msg_reset (&out);
+    out.command = FY_PROTO_HELLO;
+    out.name = fy_proto_str ("bridge");
+    out.role = fy_proto_str ("client");
+    out.packed = true;
+    ok (s_trip (&out, &in, &err) == 0 && in.packed,
+        "HELLO says the client packs: %s", err.text);
+    out.packed = false;
+    ok (s_trip (&out, &in, &err) == 0 && !in.packed,
+        "HELLO without it, as from an older client");
+    //  What a peer asks, within its form's most.
+    ok (fy_proto_batch_most (16, false) == 16
+            && fy_proto_batch_most (1000, false) == FY_PROTO_BATCH_MAX
+            && fy_proto_batch_most (1000, true) == FY_PROTO_PACKED_MAX
+            && fy_proto_batch_most (100, true) == 100
+            && fy_proto_batch_most (0, true) == 0,
+        "fy_proto_batch_most clamps to %d, or %d packed", FY_PROTO_BATCH_MAX,
+        FY_PROTO_PACKED_MAX);
     s_test_batch_trips (false);
 
     //  Malformed batches are refused whole, the frames consumed.
@@ -310,15 +337,6 @@ s_test_batches (void)
     ok (s_decode (&in, no_attempt, no_attempt_sizes, 4, false, &err) == -1
             && strstr (err.text, "missing attempt"),
         "the one-event EVENT still needs attempt: %s", err.text);
-    //  One more than the most: refused, and recv drains it all.
-    ok (s_send_batch (&out, FY_PROTO_BATCH_MAX + 1, false) == 0
-            && fy_proto_recv (s_router, true, 0, &in, &err) == -1
-            && errno == EPROTO,
-        "a batch of %d refused: %s", FY_PROTO_BATCH_MAX + 1, err.text);
-    fy_proto_msg_reset (&out);
-    out.command = FY_PROTO_HEARTBEAT;
-    ok (s_trip (&out, &in, &err) == 0 && in.command == FY_PROTO_HEARTBEAT,
-        "socket in step after an oversized batch");
     fy_proto_msg_close (&out);
     fy_proto_msg_close (&in);
 }
