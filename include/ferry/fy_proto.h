@@ -84,7 +84,8 @@ typedef struct {
     //  the most deliveries the worker takes in one EVENT. 0 (absent, as
     //  from a peer older than batches): one per message.
     uint64_t batch;
-    //  CREDIT: the broker takes packed batches; READY: the worker does.
+    //  CREDIT: the broker takes packed batches; READY: the worker does;
+    //  HELLO: the client sends them (and may be offered larger batches).
     //  PUBLISH and EVENT: the batch is (to be) sent packed, its events in
     //  one frame. false (absent, as from a peer older than packing): a
     //  frame per event.

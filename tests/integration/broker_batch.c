@@ -48,15 +48,16 @@ s_on_nack (fy_client_t *client, uint64_t seq, bool retryable,
     snprintf (heard->reason, sizeof heard->reason, "%s", reason);
 }
 
-//  The broker's ferry_broker_malformed_total, or -1.
+//  The value of the broker's metric series (name and labels as
+//  /metrics prints them), or -1.
 static long
-s_malformed (void)
+s_metric (const char *series)
 {
-    char command [128];
+    char command [256];
     snprintf (command, sizeof command,
-              "curl -s http://127.0.0.1:%d/metrics | grep "
-              "'^ferry_broker_malformed_total '",
-              s_port);
+              "curl -s http://127.0.0.1:%d/metrics | grep -v '^#' | "
+              "grep -F '%s '",
+              s_port, series);
     FILE *pipe = popen (command, "r");
     char line [256] = "";
     if (!pipe)
@@ -124,8 +125,8 @@ main (void)
     pid_t broker =
         proc_start ("broker/ferry-broker", "--set", s_at.set, "--set", port_set,
                     "--set", "http.address=127.0.0.1", "--set", S_CREDIT_SET,
-                    "--set", "broker.routes=audit:user.* raw:raw.*", "--set",
-                    "log.level=warn", NULL);
+                    "--set", "broker.routes=audit:user.* raw:raw.* big:big.*",
+                    "--set", "log.level=warn", NULL);
     char log [512];
     snprintf (log, sizeof log, "%s/worker.log", s_dir);
     pid_t worker = proc_start ("tests/integration/test_worker", s_at.endpoint,
@@ -141,6 +142,8 @@ main (void)
     fy_client_set_handlers (client, &handlers);
     PROC_WAIT_FOR (client, fy_client_credit (client) == S_CREDIT, 5000);
     is_int (fy_client_credit (client), S_CREDIT, "client granted its credit");
+    is_int (fy_client_batch (client), FY_PROTO_PACKED_MAX,
+            "fy_client says it packs: batches of %d", FY_PROTO_PACKED_MAX);
     //  The worker's READY may come after the client's HELLO.
     zclock_sleep (300);
 
@@ -276,6 +279,7 @@ main (void)
     for (int packs = 0; packs < 2; packs++) {
         size_t queued = S_PUBS * S_CREDIT;
         raw_worker = proc_raw_dealer (context, s_at.endpoint, 100);
+        ready.service = fy_proto_str ("big");
         ready.credit = 0;
         ready.batch = FY_PROTO_PACKED_MAX;
         ready.packed = packs;
@@ -287,9 +291,13 @@ main (void)
             if (s_raw_hello (pubs [p], &out, &in, "pub", true, &batch)
                 != S_CREDIT)
                 BAIL_OUT ("publisher %d had no credit", p);
-            s_raw_publish (pubs [p], &out, "raw.thing", 1, S_CREDIT);
+            s_raw_publish (pubs [p], &out, "big.thing", 1, S_CREDIT);
         }
-        zclock_sleep (200);
+        for (int i = 0; i < 100
+                        && s_metric ("ferry_broker_queued{service=\"big\"}")
+                               < (long) queued;
+             i++)
+            zclock_sleep (50);
         ready.credit = 2 * queued;
         if (fy_proto_send (raw_worker, &ready))
             BAIL_OUT ("READY");
@@ -329,7 +337,7 @@ main (void)
     fy_proto_msg_close (&ready);
 
     //  4. Malformed batches are counted and dropped whole.
-    long before = s_malformed ();
+    long before = s_metric ("ferry_broker_malformed_total");
     ok (before >= 0, "metrics read: %ld malformed so far", before);
     s_raw_publish (raw, &out, "user.login", 200, 2);
     //  Two entries, one frame.
@@ -351,7 +359,7 @@ main (void)
     long after = before;
     for (int i = 0; i < 50 && after < before + 3; i++) {
         zclock_sleep (20);
-        after = s_malformed ();
+        after = s_metric ("ferry_broker_malformed_total");
     }
     is_int (after - before, 3, "three malformed batches counted");
     acked = 0;

@@ -20,8 +20,8 @@ static const char *s_event_json =
 
 //  What the script saw, checked by main after the worker stopped.
 typedef struct {
-    bool ready, credit_4, invalid_nacked, acked_1, nacked_3, reply_7,
-        ready_again, new_identity, drained, bye, pull;
+    bool ready, credit_4, packed_most, invalid_nacked, acked_1, nacked_3,
+        reply_7, ready_again, new_identity, drained, bye, pull;
     bool window_2, waits_for_grant, event_during_stream, more_rest;
     bool cancel_first, cancel_ends, push_first, push_waits, push_rest;
     bool fail_500, restart_first;
@@ -178,6 +178,7 @@ s_broker (void *arg)
                      && fy_proto_str_is (s_in.service, "audit");
     s_script.credit_4 = s_in.credit == 4;
     s_script.pull = s_in.pull;
+    s_script.packed_most = s_in.packed && s_in.batch == FY_PROTO_PACKED_MAX;
     s_send_event (1, packed, size);
     s_send_event (2, "\xc1", 1);
     s_send_event (3, packed, size);
@@ -390,6 +391,8 @@ main (void)
     pthread_join (thread, NULL);
 
     ok (s_script.ready && s_script.credit_4, "READY with service and credit");
+    ok (s_script.packed_most, "READY asks for packed batches of %d",
+        FY_PROTO_PACKED_MAX);
     ok (s_script.invalid_nacked, "an event that is not msgpack is NACKed "
                                  "invalid_msgpack before the handler");
     ok (s_batches >= 1 && s_events == 4,
