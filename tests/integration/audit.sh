@@ -19,11 +19,17 @@ db=ferry_audit_$$
 company=5f0e6a43-6d0c-4a55-9a55-0a5b1d7c2e11
 
 #  events N FILE: N fresh audit.recorded events of $company, NDJSON.
+#  events N FILE [COMPANY [one-hour]]: N events, a second apart back from
+#  now; with one-hour, back from the middle of the last hour, so that all
+#  of them fall in one (company, hour) of audit.digest_due.
 events () {
-    python3 - "$1" "${3:-$company}" > "$2" <<'PY'
+    python3 - "$1" "${3:-$company}" "${4:-}" > "$2" <<'PY'
 import json, sys, uuid, datetime
 n, company = int(sys.argv[1]), sys.argv[2]
 now = datetime.datetime.now(datetime.timezone.utc)
+if sys.argv[3] == 'one-hour':
+    now = now.replace(minute=0, second=0, microsecond=0) \
+        - datetime.timedelta(minutes=30)
 for i in range(n):
     t = (now - datetime.timedelta(seconds=i)).strftime('%Y-%m-%dT%H:%M:%S.') \
         + '%03dZ' % (i % 1000)
@@ -279,7 +285,8 @@ ok $? "a cell starting with @ too"
 #  (audit.connections): one in its COMMIT (a deferred trigger makes it
 #  sleep 2 s), the two others waiting for it on the lock of their
 #  (company, hour) in audit.digest_due, and the next batch decoded,
-#  waiting for a lane: every event once.
+#  waiting for a lane: every event once. The events fall in one hour, so
+#  that every lane waits on the same row of audit.digest_due.
 company3=9d8e7f60-5a4b-4c3d-8e2f-1a0b9c8d7e6f
 q "CREATE FUNCTION public.fy_test_slow() RETURNS trigger LANGUAGE plpgsql
    AS \$\$ BEGIN
@@ -292,21 +299,25 @@ q "CREATE CONSTRAINT TRIGGER fy_test_slow AFTER INSERT ON audit.events
 kill -TERM $audit_pid; wait $audit_pid
 : > "$tmp/audit.log"
 start_audit --set log.level=debug
-events 1000 "$tmp/d.ndjson" $company3
+events 1000 "$tmp/d.ndjson" $company3 one-hour
 "$ctl" send --broker "$endpoint" --timeout-ms 60000 "$tmp/d.ndjson" \
     > "$tmp/d.out" 2>&1 &
 send=$!
 committing=
+seen=
 for _ in $(seq 100); do
     committing=$(q "SELECT count(*) FILTER (WHERE query = 'COMMIT'
         AND wait_event = 'PgSleep') || ' ' || count(*) FILTER (WHERE
         wait_event_type = 'Lock') FROM pg_stat_activity WHERE
         datname = current_database()")
+    #  The states passed through, for the message if it never gets there.
+    [ "${seen##*,}" = "$committing" ] || seen="$seen,$committing"
     [ "$committing" = "1 2" ] &&
         grep -q 'waits for a commit in flight' "$tmp/audit.log" && break
     sleep 0.1
 done
-is "$committing" "1 2" "a COMMIT in flight, two lanes waiting for it"
+is "$committing" "1 2" \
+    "a COMMIT in flight, two lanes waiting for it (seen: ${seen#,})"
 grep -q 'waits for a commit in flight' "$tmp/audit.log"
 ok $? "and the next batch decoded, waiting for it"
 kill -KILL $audit_pid; wait $audit_pid 2>/dev/null
