@@ -87,34 +87,23 @@ s_skip_space (s_parser_t *self)
     self->p = p;
 }
 
-//  Makes room for the string that starts at begin and has its first
-//  escape at p: the decoded text is never longer than the escaped one, as
-//  every escape shrinks, so one check serves the whole string. The end
-//  is found first (a quote no backslash escapes), to ask malloc for the
-//  string's size rather than the rest of the document's: a large request
-//  makes glibc consolidate its free lists.
-static void
-s_reserve (s_parser_t *self, const char *begin, const char *p)
+//  Room for more bytes at out in the scratch buffer; returns out, moved
+//  with the buffer. Grown as the decoding needs it, so malloc is asked
+//  for about the string's size, never the rest of the document's (a large
+//  request makes glibc consolidate its free lists), without a pass to find
+//  the string's end first.
+static char *
+s_room (s_parser_t *self, char *out, size_t more)
 {
-    const char *quote = p;
-    size_t need = (size_t) (self->end - begin);
-    while ((quote = memchr (quote, '"', (size_t) (self->end - quote)))) {
-        //  Escaped when an odd run of backslashes stands before it.
-        size_t slashes = 0;
-        while (quote - slashes > p && quote [-1 - (ptrdiff_t) slashes] == '\\')
-            slashes++;
-        if (slashes % 2 == 0) {
-            need = (size_t) (quote - begin);
-            break;
-        }
-        quote++;
-    }
-    if (need > self->scratch_size) {
-        size_t size = self->scratch_size ? self->scratch_size * 2 : 256;
-        self->scratch_size = size > need ? size : need;
-        free (self->scratch);
-        self->scratch = fy_xmalloc (self->scratch_size);
-    }
+    size_t used = out ? (size_t) (out - self->scratch) : 0;
+    if (used + more <= self->scratch_size)
+        return self->scratch + used;
+    size_t size = self->scratch_size ? self->scratch_size * 2 : 256;
+    while (size < used + more)
+        size *= 2;
+    self->scratch = fy_xrealloc (self->scratch, size);
+    self->scratch_size = size;
+    return self->scratch + used;
 }
 
 static int
@@ -207,6 +196,32 @@ s_raw_length (s_parser_t *self, const char *p)
     return length;
 }
 
+//  Whether all eight bytes of word are plain (s_plain), tested at once:
+//  none below 0x20, none from 0x80, no quote, no backslash. Each test
+//  is exact about whether some byte fails it (not about which one).
+static inline bool
+s_plain_word (uint64_t word)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+    uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
+    uint64_t below = (word - ones * 0x20) & ~word;
+    uint64_t zero =
+        ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return ((below | zero | word) & high) == 0;
+}
+
+//  The end of the plain bytes from p: eight at a time, then one by one.
+static inline const char *
+s_plain_run (const char *p, const char *end)
+{
+    uint64_t word;
+    while (end - p >= 8 && (memcpy (&word, p, 8), s_plain_word (word)))
+        p += 8;
+    while (p < end && s_plain [(unsigned char) *p])
+        p++;
+    return p;
+}
+
 //  The rest of a string from its first backslash at p, decoded into the
 //  scratch buffer after the plain bytes before it.
 static int
@@ -214,14 +229,15 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
                   const char **text, size_t *len)
 {
     const char *end = self->end;
-    s_reserve (self, begin, p);
-    char *out = self->scratch;
+    char *out = s_room (self, NULL, (size_t) (p - begin) + 4);
     memcpy (out, begin, (size_t) (p - begin));
     out += p - begin;
     for (;;) {
         const char *run = p;
-        while (p < end && s_plain [(unsigned char) *p])
-            p++;
+        p = s_plain_run (p, end);
+        //  The run, and the escape or character after it: at most four
+        //  bytes decoded.
+        out = s_room (self, out, (size_t) (p - run) + 4);
         memcpy (out, run, (size_t) (p - run));
         out += p - run;
         if (p == end) {
@@ -294,32 +310,12 @@ s_string_escaped (s_parser_t *self, const char *begin, const char *p,
 //  A string whose opening quote is behind self->p. *text points into the
 //  input when the string had no escapes, else into the scratch buffer
 //  (valid until the next escaped string).
-//  Whether all eight bytes of word are plain (s_plain), tested at once:
-//  none below 0x20, none from 0x80, no quote, no backslash. Each test
-//  is exact about whether some byte fails it (not about which one).
-static inline bool
-s_plain_word (uint64_t word)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-    uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
-    uint64_t below = (word - ones * 0x20) & ~word;
-    uint64_t zero =
-        ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
-    return ((below | zero | word) & high) == 0;
-}
-
 static int
 s_string (s_parser_t *self, const char **text, size_t *len)
 {
     const char *begin = self->p, *p = begin, *end = self->end;
     for (;;) {
-        //  Eight bytes at a time through plain text, then byte by byte
-        //  up to the byte that ends the run.
-        uint64_t word;
-        while (end - p >= 8 && (memcpy (&word, p, 8), s_plain_word (word)))
-            p += 8;
-        while (p < end && s_plain [(unsigned char) *p])
-            p++;
+        p = s_plain_run (p, end);
         if (p == end) {
             s_fail (self, p, "unterminated string");
             return -1;
@@ -1047,8 +1043,10 @@ fy_json_reader_peek (fy_json_reader_t *self)
     if (parser->failed)
         return 0;
     s_skip_space (parser);
-    return parser->p < parser->end && !strchr ("]},:", *parser->p) ? *parser->p
-                                                                   : 0;
+    if (parser->p == parser->end)
+        return 0;
+    char c = *parser->p;
+    return c == ']' || c == '}' || c == ',' || c == ':' ? 0 : c;
 }
 
 json_t *

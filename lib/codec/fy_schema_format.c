@@ -44,12 +44,6 @@ s_is_alpha (char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool
-s_is_hex (char c)
-{
-    return s_is_digit (c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 //  Exactly count ASCII digits at text, as a number; -1 when not.
 static int
 s_number (const char *text, int count)
@@ -89,17 +83,28 @@ s_is_date_time (const char *text, size_t len)
     return fy_time_parse (text, len, false, &ms) == 0;
 }
 
+//  Whether len bytes are all hex digits; without a branch per byte, as
+//  every event carries two or three ids to check.
+static bool
+s_is_hex_run (const char *text, size_t len)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = (unsigned char) text [i];
+        bad |= (c - '0' > 9u) & ((c | 0x20) - 'a' > 5u);
+    }
+    return !bad;
+}
+
 static bool
 s_is_uuid (const char *text, size_t len)
 {
-    if (len != 36)
+    if (len != 36 || text [8] != '-' || text [13] != '-' || text [18] != '-'
+        || text [23] != '-')
         return false;
-    for (size_t i = 0; i < len; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text [i] != '-' : !s_is_hex (text [i]))
-            return false;
-    }
-    return true;
+    return s_is_hex_run (text, 8) && s_is_hex_run (text + 9, 4)
+           && s_is_hex_run (text + 14, 4) && s_is_hex_run (text + 19, 4)
+           && s_is_hex_run (text + 24, 12);
 }
 
 static bool

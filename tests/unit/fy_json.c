@@ -174,8 +174,7 @@ s_values (void)
             "escapes, surrogate pair and BMP escape");
     json_decref (text);
 
-    //  Runs of backslashes before quotes: the decoder's room is found by
-    //  the quote no backslash escapes.
+    //  Runs of backslashes before quotes.
     text = fy_json_loads ("[\"a\\\\\\\"b\\\\\", \"\\\\\\\\\"]", &err);
     ok (text
             && strcmp (json_string_value (json_array_get (text, 0)), "a\\\"b\\")
@@ -184,6 +183,37 @@ s_values (void)
                    == 0,
         "escaped quotes and backslashes");
     json_decref (text);
+
+    //  The decoder's room grows as it goes: a long plain run before the
+    //  first escape, then escapes of every width (1 to 4 bytes decoded)
+    //  across the buffer's doublings.
+    {
+        char in [8192], want [8192];
+        size_t n = 0, w = 0;
+        in [n++] = '"';
+        for (int i = 0; i < 300; i++)
+            in [n++] = want [w++] = 'a' + i % 26;
+        static const char *escapes [][2] = { { "\\n", "\n" },
+                                             { "\\u00e9", "\xc3\xa9" },
+                                             { "\\u20ac", "\xe2\x82\xac" },
+                                             { "\\ud83d\\ude00",
+                                               "\xf0\x9f\x98\x80" } };
+        for (int i = 0; i < 400; i++) {
+            const char **e = escapes [i % 4];
+            memcpy (in + n, e [0], strlen (e [0]));
+            n += strlen (e [0]);
+            memcpy (want + w, e [1], strlen (e [1]));
+            w += strlen (e [1]);
+            for (int k = 0; k < i % 9; k++)
+                in [n++] = want [w++] = 'z';
+        }
+        in [n++] = '"';
+        text = fy_json_loadb (in, n, &err);
+        ok (text && json_string_length (text) == w
+                && memcmp (json_string_value (text), want, w) == 0,
+            "a long escaped string (%zu bytes in, %zu out)", n, w);
+        json_decref (text);
+    }
 
     //  An escaped key must survive a value that reuses the scratch buffer.
     json_t *object = fy_json_loads ("{\"\\u006b\":\"a\\nb\",\"z\":{\"\\u0063"

@@ -460,6 +460,26 @@ s_test_numbers_and_strings (void)
     is_str (s_check ("{\"format\": \"uuid\"}",
                      "\"3f1c0000-0000-4000-8000-000000000001\""),
             "", "uuid");
+    is_str (s_check ("{\"format\": \"uuid\"}",
+                     "\"3F1CABCD-0000-4000-8000-00000000000F\""),
+            "", "uuid in capitals");
+    const char *bad_uuids [] = { "3f1c000g-0000-4000-8000-000000000001",
+                                 "3f1c0000-000g-4000-8000-000000000001",
+                                 "3f1c0000-0000-400g-8000-000000000001",
+                                 "3f1c0000-0000-4000-800g-000000000001",
+                                 "3f1c0000-0000-4000-8000-00000000000g",
+                                 "3f1c0000-0000-4000-8000-0000000000/1",
+                                 "3f1c0000-0000-4000-8000-0000000000:1",
+                                 "3f1c0000-0000-4000-8000-0000000000`1",
+                                 "3f1c0000-0000-4000-8000-0000000000@1",
+                                 "3f1c00000-000-4000-8000-000000000001",
+                                 "3f1c0000-0000-4000-8000-00000000001" };
+    for (size_t i = 0; i < sizeof bad_uuids / sizeof *bad_uuids; i++) {
+        char quoted [64];
+        snprintf (quoted, sizeof quoted, "\"%s\"", bad_uuids [i]);
+        is_str (s_check ("{\"format\": \"uuid\"}", quoted), ": format uuid",
+                "not a uuid: %s", bad_uuids [i]);
+    }
     is_str (s_check ("{\"format\": \"date\"}", "\"2024-02-30\""),
             ": format date", "no February 30th");
     is_str (s_check ("{\"format\": \"email\"}", "\"a@b\""), "", "email");
