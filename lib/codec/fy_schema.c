@@ -161,11 +161,22 @@ struct fy_schema {
 };
 
 //  len bytes alike at a and b; most names and enum words differ in
-//  their first byte, which is compared before calling memcmp.
+//  their first byte, which is compared first. A name or a switch's word
+//  is short: compared here, where a call to memcmp cost more than the
+//  comparison (each event matches its type against every type's).
 static inline bool
 s_same_bytes (const char *a, const char *b, size_t len)
 {
-    return len == 0 || (a [0] == b [0] && memcmp (a, b, len) == 0);
+    if (len == 0)
+        return true;
+    if (a [0] != b [0])
+        return false;
+    if (len > 16)
+        return memcmp (a, b, len) == 0;
+    for (size_t i = 1; i < len; i++)
+        if (a [i] != b [i])
+            return false;
+    return true;
 }
 
 //  Up to this many properties are scanned, more looked up in the index.
