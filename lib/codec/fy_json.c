@@ -196,27 +196,39 @@ s_raw_length (s_parser_t *self, const char *p)
     return length;
 }
 
-//  Whether all eight bytes of word are plain (s_plain), tested at once:
-//  none below 0x20, none from 0x80, no quote, no backslash. Each test
-//  is exact about whether some byte fails it (not about which one).
-static inline bool
-s_plain_word (uint64_t word)
+//  The bytes of word that are not plain (s_plain), each as its high bit:
+//  below 0x20, from 0x80, a quote, a backslash, eight tested at once. A
+//  byte after one that is not plain may be marked too (a borrow carries
+//  up), never one before it: the lowest mark is exact.
+static inline uint64_t
+s_not_plain (uint64_t word)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
     uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
     uint64_t below = (word - ones * 0x20) & ~word;
     uint64_t zero =
         ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
-    return ((below | zero | word) & high) == 0;
+    return (below | zero | word) & high;
 }
 
-//  The end of the plain bytes from p: eight at a time, then one by one.
+//  The end of the plain bytes from p: eight at a time, the first byte
+//  that is not plain found from its mark (the lowest byte first in
+//  memory, on a little-endian machine), the last few one by one.
 static inline const char *
 s_plain_run (const char *p, const char *end)
 {
-    uint64_t word;
-    while (end - p >= 8 && (memcpy (&word, p, 8), s_plain_word (word)))
+    uint64_t word, marks;
+    while (end - p >= 8) {
+        memcpy (&word, p, 8);
+        if ((marks = s_not_plain (word)) != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll (marks) >> 3);
+#else
+            break;
+#endif
+        }
         p += 8;
+    }
     while (p < end && s_plain [(unsigned char) *p])
         p++;
     return p;

@@ -105,6 +105,13 @@ struct s_node {
     unsigned types;             //  0: no type keyword
     json_t *const_value;
     json_t *enum_values;
+    //  What a string instance is compared with, read out of the JSON once
+    //  (a string const, the enum's strings): an event's type is checked
+    //  against every type's name, with no call into jansson for each.
+    s_name_t const_text;
+    bool const_is_string;
+    s_name_t *enum_texts;
+    size_t enum_texts_n;
 
     s_num_t minimum, maximum, exclusive_minimum, exclusive_maximum;
     bool has_minimum, has_maximum, has_exclusive_minimum, has_exclusive_maximum;
@@ -151,6 +158,8 @@ struct s_node {
     bool switch_required;       //  the "if" fails when name is absent
     s_name_t switch_name;
     json_t *switch_value;
+    s_name_t switch_text;       //  switch_value, when a string
+    bool switch_is_string;
 };
 
 struct fy_schema {
@@ -508,6 +517,7 @@ s_node_destroy (s_node_t *node)
     fy_schema_simple_destroy (&node->simple);
     free (node->prefix_items.list);
     free (node->required);
+    free (node->enum_texts);
     free (node->properties);
     json_decref (node->property_index);
     for (size_t i = 0; i < node->patterns_n; i++)
@@ -929,6 +939,16 @@ s_has_only (json_t *json, const char **keys)
     return true;
 }
 
+//  A string's bytes and length into *text; false for anything else.
+static bool
+s_text_of (json_t *json, s_name_t *text)
+{
+    if (!json_is_string (json))
+        return false;
+    *text = (s_name_t) { json_string_value (json), json_string_length (json) };
+    return true;
+}
+
 //  Recognise a discriminator branch (see is_switch).
 static void
 s_detect_switch (s_node_t *node)
@@ -962,6 +982,7 @@ s_detect_switch (s_node_t *node)
     node->switch_name.name = json_object_iter_key (it);
     node->switch_name.len = json_object_iter_key_len (it);
     node->switch_value = json_object_get (schema, "const");
+    node->switch_is_string = s_text_of (node->switch_value, &node->switch_text);
 }
 
 static s_node_t *
@@ -997,6 +1018,15 @@ s_compile (s_comp_t *c, json_t *json, const char *base)
         rc = s_comp_error (c, "enum", "not an array");
     node->enum_values = enums;
     node->const_value = json_object_get (json, "const");
+    node->const_is_string = s_text_of (node->const_value, &node->const_text);
+    if (rc == 0 && enums) {
+        node->enum_texts =
+            fy_xcalloc (json_array_size (enums) + 1, sizeof *node->enum_texts);
+        for (size_t i = 0; i < json_array_size (enums); i++)
+            if (s_text_of (json_array_get (enums, i),
+                           &node->enum_texts [node->enum_texts_n]))
+                node->enum_texts_n++;
+    }
     if (rc == 0)
         rc = s_compile_numbers (c, node, json);
     if (rc == 0)
@@ -2097,11 +2127,10 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
 }
 
 
-static bool
-s_text_equal (json_t *json, const char *text, size_t len)
+static inline bool
+s_text_equal (const s_name_t *name, const char *text, size_t len)
 {
-    return json_is_string (json) && json_string_length (json) == len
-           && s_same_bytes (json_string_value (json), text, len);
+    return name->len == len && s_same_bytes (name->name, text, len);
 }
 
 //  The rules of the uses from first on that a value meets or fails as it
@@ -2118,13 +2147,13 @@ s_check_value (s_pass_t *t, size_t first, char kind, const char *text,
             if (node->types && !(node->types & S_TYPE_STRING))
                 return -1;
             if (node->const_value
-                && !s_text_equal (node->const_value, text, len))
+                && !(node->const_is_string
+                     && s_text_equal (&node->const_text, text, len)))
                 return -1;
             if (node->enum_values) {
-                size_t n = json_array_size (node->enum_values), i = 0;
+                size_t n = node->enum_texts_n, i = 0;
                 while (i < n
-                       && !s_text_equal (json_array_get (node->enum_values, i),
-                                         text, len))
+                       && !s_text_equal (&node->enum_texts [i], text, len))
                     i++;
                 if (i == n)
                     return -1;
@@ -2246,9 +2275,10 @@ s_switch (s_pass_t *t, size_t pending, size_t keys, const s_span_t *key,
         --*undecided;
         bool holds;
         if (value->type == JSON_STRING)
-            holds =
-                s_text_equal (item->switch_value, s_span_text (t, &value->span),
-                              value->span.len);
+            holds = item->switch_is_string
+                    && s_text_equal (&item->switch_text,
+                                     s_span_text (t, &value->span),
+                                     value->span.len);
         else if (value->json)
             holds = s_equal (&t->ctx, item->switch_value, value->json, 0);
         else
@@ -2331,13 +2361,23 @@ s_members (s_pass_t *t, size_t first, size_t pending, int depth,
            size_t *count_p)
 {
     size_t keys = t->spans_n, count = 0, undecided = t->pending_n - pending;
+    //  A bit for each key read, from its length and its ends: a key whose
+    //  bit is clear is no duplicate, without comparing it with them all.
+    uint64_t seen = 0;
     int more = fy_json_reader_enter (t->reader, '{');
     while (more == 1) {
         const char *name;
         size_t len;
         if (fy_json_reader_key (t->reader, &name, &len) || count == S_T_MEMBERS
-            || t->spans_n == S_T_SPANS || s_has_key (t, keys, name, len))
+            || t->spans_n == S_T_SPANS)
             return -1;
+        uint64_t bit = len ? 1ULL << ((len * 7 + (unsigned char) name [0]
+                                       + (unsigned char) name [len - 1])
+                                      & 63)
+                           : 1;
+        if ((seen & bit) && s_has_key (t, keys, name, len))
+            return -1;
+        seen |= bit;
         msgpack_pack_str (&t->packer, len);
         s_span_t key = { t->out->size, len };
         msgpack_pack_str_body (&t->packer, name, len);

@@ -8,6 +8,7 @@
 #include "codec/fy_schema_format.h"
 #include "ferry/fy_common.h"
 #include "ferry/fy_time.h"
+#include "ferry/fy_uuid.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -81,30 +82,6 @@ s_is_date_time (const char *text, size_t len)
 {
     int64_t ms;
     return fy_time_parse (text, len, false, &ms) == 0;
-}
-
-//  Whether len bytes are all hex digits; without a branch per byte, as
-//  every event carries two or three ids to check.
-static bool
-s_is_hex_run (const char *text, size_t len)
-{
-    unsigned bad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned c = (unsigned char) text [i];
-        bad |= (c - '0' > 9u) & ((c | 0x20) - 'a' > 5u);
-    }
-    return !bad;
-}
-
-static bool
-s_is_uuid (const char *text, size_t len)
-{
-    if (len != 36 || text [8] != '-' || text [13] != '-' || text [18] != '-'
-        || text [23] != '-')
-        return false;
-    return s_is_hex_run (text, 8) && s_is_hex_run (text + 9, 4)
-           && s_is_hex_run (text + 14, 4) && s_is_hex_run (text + 19, 4)
-           && s_is_hex_run (text + 24, 12);
 }
 
 static bool
@@ -207,7 +184,7 @@ fy_schema_format_is_valid (fy_schema_format_t format, const char *text,
         case FY_SCHEMA_FORMAT_DATE:
             return len == 10 && s_is_full_date (text);
         case FY_SCHEMA_FORMAT_UUID:
-            return s_is_uuid (text, len);
+            return fy_uuid_is_valid (text, len);
         case FY_SCHEMA_FORMAT_EMAIL:
             return s_is_email (text, len);
         case FY_SCHEMA_FORMAT_NONE:

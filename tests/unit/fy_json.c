@@ -215,6 +215,34 @@ s_values (void)
         json_decref (text);
     }
 
+    //  The first byte that ends a plain run, at every place in a word:
+    //  an escape, a UTF-8 character, a control character.
+    {
+        bool right = true;
+        for (int at = 0; at < 20; at++) {
+            char in [64], want [64];
+            const char *ends [][2] = { { "\\n", "\n" },
+                                       { "\xc3\xa9", "\xc3\xa9" },
+                                       { "\x01", NULL } };
+            for (int e = 0; e < 3; e++) {
+                snprintf (in, sizeof in, "\"%.*s%s%s\"", at,
+                          "aaaaaaaaaaaaaaaaaaaa", ends [e][0], "bbbbbbbbb");
+                json_t *got = fy_json_loads (in, &err);
+                if (!ends [e][1]) {
+                    right &= !got && strstr (err.text, "control character");
+                    json_decref (got);
+                    continue;
+                }
+                snprintf (want, sizeof want, "%.*s%s%s", at,
+                          "aaaaaaaaaaaaaaaaaaaa", ends [e][1], "bbbbbbbbb");
+                right &= got && strcmp (json_string_value (got), want) == 0;
+                json_decref (got);
+            }
+        }
+        ok (right, "a run ends at its first escape, character or control "
+                   "character, wherever it falls");
+    }
+
     //  An escaped key must survive a value that reuses the scratch buffer.
     json_t *object = fy_json_loads ("{\"\\u006b\":\"a\\nb\",\"z\":{\"\\u0063"
                                     "\":\"x\\ty\"},\"b\":[]}",

@@ -168,6 +168,14 @@ s_by_hand (void)
         { any, "{\"c\":1}", false, false, "anyOf of required: none holds" },
         { "{\"oneOf\": [true, false]}", "{}", true, false,
           "oneOf: the tree decides" },
+        //  Keys of one length and the same ends share a bit of the pass's
+        //  duplicate filter, and are compared.
+        { "{\"type\": \"object\"}", "{\"axb\":1,\"ayb\":2,\"azb\":3}", true,
+          true, "keys that share a bit are no duplicates" },
+        { "{\"type\": \"object\"}", "{\"axb\":1,\"ayb\":2,\"axb\":3}", false,
+          false, "a duplicate among keys that share its bit" },
+        { "{\"type\": \"object\"}", "{\"a\":1,\"\":2,\"\":3}", false, false,
+          "a duplicate empty key" },
     };
     for (size_t i = 0; i < sizeof s_cases_by_hand / sizeof *s_cases_by_hand;
          i++)
