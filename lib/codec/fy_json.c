@@ -6,6 +6,7 @@
     second key. Line and column are counted only when there is an error. */
 #include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
+#include "core/fy_bytes.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -212,21 +213,15 @@ s_not_plain (uint64_t word)
 }
 
 //  The end of the plain bytes from p: eight at a time, the first byte
-//  that is not plain found from its mark (the lowest byte first in
-//  memory, on a little-endian machine), the last few one by one.
+//  that is not plain found from its mark (fy_load_le64 puts the first
+//  byte lowest), the last few one by one.
 static inline const char *
 s_plain_run (const char *p, const char *end)
 {
-    uint64_t word, marks;
     while (end - p >= 8) {
-        memcpy (&word, p, 8);
-        if ((marks = s_not_plain (word)) != 0) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t marks = s_not_plain (fy_load_le64 (p));
+        if (marks)
             return p + (__builtin_ctzll (marks) >> 3);
-#else
-            break;
-#endif
-        }
         p += 8;
     }
     while (p < end && s_plain [(unsigned char) *p])

@@ -197,30 +197,41 @@ s_same_bytes (const char *a, const char *b, size_t len)
 //  in this object, is tried first. A short list is then scanned; a hash
 //  lookup in jansson's index was a tenth of a transcode.
 static s_prop_t *
-s_property (s_node_t *node, const char *name, size_t len, size_t *hint)
+s_property_find (s_node_t *node, const char *name, size_t len, size_t *hint)
 {
-    size_t n = node->properties_n, at = hint ? *hint : n;
-    if (at >= n || node->properties [at].name.len != len
-        || !s_same_bytes (node->properties [at].name.name, name, len)) {
-        if (n > S_PROPERTIES_SCAN) {
-            json_t *slot = json_object_getn (node->property_index, name, len);
-            if (!slot)
-                return NULL;
-            at = (size_t) json_integer_value (slot);
-        }
-        else {
-            for (at = 0; at < n; at++)
-                if (node->properties [at].name.len == len
-                    && s_same_bytes (node->properties [at].name.name, name,
-                                     len))
-                    break;
-            if (at == n)
-                return NULL;
-        }
+    size_t n = node->properties_n, at;
+    if (n > S_PROPERTIES_SCAN) {
+        json_t *slot = json_object_getn (node->property_index, name, len);
+        if (!slot)
+            return NULL;
+        at = (size_t) json_integer_value (slot);
+    }
+    else {
+        for (at = 0; at < n; at++)
+            if (node->properties [at].name.len == len
+                && s_same_bytes (node->properties [at].name.name, name, len))
+                break;
+        if (at == n)
+            return NULL;
     }
     if (hint)
         *hint = at + 1;
     return &node->properties [at];
+}
+
+//  The hint that holds and a node without properties, inline: they are
+//  most of the lookups (a member is looked up in every schema that
+//  applies to its object).
+static inline s_prop_t *
+s_property (s_node_t *node, const char *name, size_t len, size_t *hint)
+{
+    size_t n = node->properties_n, at = hint ? *hint : n;
+    if (at < n && node->properties [at].name.len == len
+        && s_same_bytes (node->properties [at].name.name, name, len)) {
+        *hint = at + 1;
+        return &node->properties [at];
+    }
+    return n ? s_property_find (node, name, len, hint) : NULL;
 }
 
 static int
@@ -2227,6 +2238,44 @@ s_close (s_pass_t *t, size_t at, bool object, size_t count)
     memcpy (t->out->data + at, header.bytes, header.len);
 }
 
+//  A string into the output as msgpack_pack_str and _body write it, in
+//  one step: most of an event is strings, and the packer's callback took
+//  two calls for each. Returns where its bytes start.
+static size_t
+s_put_str (s_pass_t *t, const char *text, size_t len)
+{
+    msgpack_sbuffer *out = t->out;
+    if (out->alloc - out->size < len + 5) {
+        size_t size = out->alloc ? out->alloc * 2 : MSGPACK_SBUFFER_INIT_SIZE;
+        while (size < out->size + len + 5)
+            size *= 2;
+        out->data = fy_xrealloc (out->data, size);
+        out->alloc = size;
+    }
+    unsigned char *p = (unsigned char *) out->data + out->size;
+    if (len < 32)
+        *p++ = (unsigned char) (0xa0 | len);
+    else if (len < 256) {
+        *p++ = 0xd9;
+        *p++ = (unsigned char) len;
+    }
+    else if (len < 65536) {
+        *p++ = 0xda;
+        *p++ = (unsigned char) (len >> 8);
+        *p++ = (unsigned char) len;
+    }
+    else {
+        *p++ = 0xdb;
+        for (int shift = 24; shift >= 0; shift -= 8)
+            *p++ = (unsigned char) (len >> shift);
+    }
+    size_t at = (size_t) ((char *) p - out->data);
+    if (len)
+        memcpy (p, text, len);
+    out->size = at + len;
+    return at;
+}
+
 static bool
 s_has_key (s_pass_t *t, size_t keys, const char *name, size_t len)
 {
@@ -2378,9 +2427,7 @@ s_members (s_pass_t *t, size_t first, size_t pending, int depth,
         if ((seen & bit) && s_has_key (t, keys, name, len))
             return -1;
         seen |= bit;
-        msgpack_pack_str (&t->packer, len);
-        s_span_t key = { t->out->size, len };
-        msgpack_pack_str_body (&t->packer, name, len);
+        s_span_t key = { s_put_str (t, name, len), len };
         t->spans [t->spans_n++] = key;
         count++;
         s_read_t value = { .json = NULL };
@@ -2507,10 +2554,8 @@ s_value (s_pass_t *t, size_t first, size_t pending, char kind, int depth,
         if (fy_json_reader_string (t->reader, &text, &len)
             || s_check_value (t, first, kind, text, len, NULL))
             return -1;
-        msgpack_pack_str (&t->packer, len);
         read->type = JSON_STRING;
-        read->span = (s_span_t) { t->out->size, len };
-        msgpack_pack_str_body (&t->packer, text, len);
+        read->span = (s_span_t) { s_put_str (t, text, len), len };
         return 0;
     }
     //  Numbers, true, false and null: few in an event, and read as

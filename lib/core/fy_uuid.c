@@ -2,6 +2,7 @@
     getrandom(2), so minting an id never blocks and never depends on a
     seeded PRNG shared across forked workers. */
 #include "ferry/fy_uuid.h"
+#include "core/fy_bytes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,14 +10,21 @@
 #include <string.h>
 #include <sys/random.h>
 
-//  The hex digits, either case.
-static const bool s_hex [256] = {
-    ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
-    ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
-    ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true,
-    ['f'] = true, ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true,
-    ['E'] = true, ['F'] = true,
-};
+//  The bytes of eight at p that are hex digits, each as its high bit: a
+//  byte from 0x80 is not, the others are tested against two ranges at
+//  once (x + 0x80 - lo has its high bit set when x >= lo, x + 0x7f - hi
+//  when x > hi; neither carries into the next byte when x < 0x80).
+static uint64_t
+s_hex_bytes (const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+    uint64_t word = fy_load_le64 (p);
+    uint64_t x = word & ~high, lower = x | ones * 0x20;
+    uint64_t digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x7f - '9'));
+    uint64_t letter =
+        (lower + ones * (0x80 - 'a')) & ~(lower + ones * (0x7f - 'f'));
+    return (digit | letter) & ~word & high;
+}
 
 bool
 fy_uuid_is_valid (const char *text, size_t len)
@@ -24,17 +32,16 @@ fy_uuid_is_valid (const char *text, size_t len)
     if (len != 36 || text [8] != '-' || text [13] != '-' || text [18] != '-'
         || text [23] != '-')
         return false;
-    //  The five groups of digits between the dashes, each a run of table
-    //  lookups: every event has two or three ids, each checked twice (its
-    //  schema's format, then its envelope).
-    static const unsigned char s_groups [][2] = {
-        { 0, 8 }, { 9, 13 }, { 14, 18 }, { 19, 23 }, { 24, 36 }
-    };
-    bool valid = true;
-    for (size_t g = 0; g < 5; g++)
-        for (size_t i = s_groups [g][0]; i < s_groups [g][1]; i++)
-            valid &= s_hex [(unsigned char) text [i]];
-    return valid;
+    //  Five words over the 36 bytes (the last two overlap), the dashes'
+    //  bytes let through: every event has two or three ids, each checked
+    //  twice (its schema's format, then its envelope).
+    const uint64_t high = 0x8080808080808080ULL;
+    const uint64_t dash_8 = 0x80ULL | 0x80ULL << 40;    //  bytes 8 and 13
+    const uint64_t dash_16 = 0x80ULL << 16 | 0x80ULL << 56;  //  18, 23
+    return (s_hex_bytes (text) & s_hex_bytes (text + 24)
+            & s_hex_bytes (text + 28) & (s_hex_bytes (text + 8) | dash_8)
+            & (s_hex_bytes (text + 16) | dash_16))
+           == high;
 }
 
 void

@@ -17,6 +17,21 @@ main (void)
         "non-hex is invalid");
     ok (!fy_uuid_is_valid ("3f1c2a4e99b7d-4c1e-8f00-0123456789ab", 36),
         "missing dash is invalid");
+    //  Every byte at every place, against what a hex digit is: the
+    //  check takes eight bytes at a time.
+    size_t wrong = 0;
+    for (int at = 0; at < 36; at++)
+        for (int c = 0; c < 256; c++) {
+            char text [37];
+            memcpy (text, good, 37);
+            text [at] = (char) c;
+            bool dash = at == 8 || at == 13 || at == 18 || at == 23;
+            bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                       || (c >= 'A' && c <= 'F');
+            wrong += fy_uuid_is_valid (text, 36) != (dash ? c == '-' : hex);
+        }
+    ok (wrong == 0, "each of 256 bytes at each of 36 places (%zu wrong)",
+        wrong);
     char first [FY_UUID_SIZE], second [FY_UUID_SIZE];
     fy_uuid_generate (first);
     fy_uuid_generate (second);
