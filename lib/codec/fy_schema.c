@@ -169,10 +169,25 @@ struct fy_schema {
     pcre2_match_data *match;
 };
 
+//  The 8 or 4 bytes at p as a word.
+static inline uint64_t
+s_word (const char *p, size_t width)
+{
+    if (width == 8) {
+        uint64_t word;
+        memcpy (&word, p, 8);
+        return word;
+    }
+    uint32_t word;
+    memcpy (&word, p, 4);
+    return word;
+}
+
 //  len bytes alike at a and b; most names and enum words differ in
 //  their first byte, which is compared first. A name or a switch's word
-//  is short: compared here, where a call to memcmp cost more than the
-//  comparison (each event matches its type against every type's).
+//  is short: compared here in two loads a side, where a call to memcmp
+//  cost more than the comparison (each event matches its type against
+//  every type's, and each member's name against its property's).
 static inline bool
 s_same_bytes (const char *a, const char *b, size_t len)
 {
@@ -182,10 +197,14 @@ s_same_bytes (const char *a, const char *b, size_t len)
         return false;
     if (len > 16)
         return memcmp (a, b, len) == 0;
-    for (size_t i = 1; i < len; i++)
-        if (a [i] != b [i])
-            return false;
-    return true;
+    //  4 to 16 bytes as two words each side, overlapping in the middle.
+    if (len >= 4) {
+        size_t w = len >= 8 ? 8 : 4;
+        return ((s_word (a, w) ^ s_word (b, w))
+                | (s_word (a + len - w, w) ^ s_word (b + len - w, w)))
+               == 0;
+    }
+    return len == 1 || (a [1] == b [1] && (len == 2 || a [2] == b [2]));
 }
 
 //  Up to this many properties are scanned, more looked up in the index.

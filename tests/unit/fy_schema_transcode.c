@@ -183,6 +183,23 @@ s_by_hand (void)
                          s_cases_by_hand [i].valid),
                 s_cases_by_hand [i].taken, "%s: %s", s_cases_by_hand [i].what,
                 s_cases_by_hand [i].taken ? "taken" : "refused");
+    //  A word of every length to 20, and a byte of it changed at each
+    //  place: names and words are compared a word at a time.
+    size_t wrong = 0;
+    for (size_t len = 1; len <= 20; len++) {
+        char schema [96], text [32];
+        snprintf (schema, sizeof schema, "{\"enum\": [\"%.*s\"]}", (int) len,
+                  "abcdefghijklmnopqrstu");
+        snprintf (text, sizeof text, "\"%.*s\"", (int) len,
+                  "abcdefghijklmnopqrstu");
+        wrong += !s_takes (schema, text, true);
+        for (size_t at = 0; at < len; at++) {
+            text [1 + at] = 'X';
+            wrong += s_takes (schema, text, false);
+            text [1 + at] = (char) ('a' + at);
+        }
+    }
+    ok (wrong == 0, "enum words of 1 to 20 bytes, each byte changed");
     ok (s_wrong == 0, "by hand: each as the validator decides");
 }
 
