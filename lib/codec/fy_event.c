@@ -361,8 +361,18 @@ typedef struct {
     s_field_t fields [S_MEMBERS];
     char text [512];
     size_t used;
+    int next;  //  the member expected next
     bool sns;  //  refused for an SNS member
 } s_head_t;
+
+//  Whether key (key_len bytes) names envelope member m.
+static bool
+s_is_member (int m, const char *key, size_t key_len)
+{
+    const char *name = s_member_names [m];
+    return key_len && name [0] == key [0] && strncmp (name, key, key_len) == 0
+           && name [key_len] == '\0';
+}
 
 static int
 s_on_member (void *arg, const char *key, size_t key_len,
@@ -376,14 +386,15 @@ s_on_member (void *arg, const char *key, size_t key_len,
         head->sns = true;
         return -1;
     }
-    int m = 0;
-    while (m < S_MEMBERS
-           && (!key_len || s_member_names [m][0] != key [0]
-               || strncmp (s_member_names [m], key, key_len) != 0
-               || s_member_names [m][key_len] != '\0'))
-        m++;
+    //  Producers write the members in one order, mostly this one: the
+    //  one after the last found is tried first.
+    int m = head->next;
+    if (m >= S_MEMBERS || !s_is_member (m, key, key_len))
+        for (m = 0; m < S_MEMBERS && !s_is_member (m, key, key_len); m++)
+            ;
     if (m == S_MEMBERS)
         return 0;
+    head->next = m + 1;
     s_field_t *field = &head->fields [m];
     switch (member->type) {
         case JSON_STRING: {
@@ -435,6 +446,7 @@ s_pass (const char *data, size_t size, fy_schema_t *schema,
     s_head_t head;
     memset (&head.fields, 0, sizeof head.fields);
     head.used = 0;
+    head.next = 0;
     head.sns = false;
     if (fy_schema_transcode (schema, data, size, out, s_on_member, &head)) {
         *sns = head.sns;

@@ -2333,11 +2333,12 @@ static int
 s_switch (s_pass_t *t, size_t pending, size_t keys, const s_span_t *key,
           const s_read_t *value, size_t *undecided)
 {
+    //  Nothing here writes the output: its bytes stay where they are.
+    const char *name = s_span_text (t, key);
     for (size_t p = pending; p < t->pending_n && *undecided; p++) {
         s_node_t *item = t->pending [p].node;
         if (t->pending [p].done || item->switch_name.len != key->len
-            || !s_same_bytes (item->switch_name.name, s_span_text (t, key),
-                              key->len))
+            || !s_same_bytes (item->switch_name.name, name, key->len))
             continue;
         t->pending [p].done = true;
         --*undecided;
