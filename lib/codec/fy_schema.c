@@ -210,11 +210,9 @@ s_same_bytes (const char *a, const char *b, size_t len)
 //  Up to this many properties are scanned, more looked up in the index.
 #define S_PROPERTIES_SCAN 16
 
-//  The property of node named by len bytes at name, or NULL. An event's
-//  producer writes its members in the same order every time, mostly the
-//  schema's: *hint (NULL: none), the one after the property found last
-//  in this object, is tried first. A short list is then scanned; a hash
-//  lookup in jansson's index was a tenth of a transcode.
+//  s_property's search when its hint missed: a short list is scanned; a
+//  hash lookup in jansson's index was a tenth of a transcode. The hint,
+//  when there is one, is set past what is found.
 static s_prop_t *
 s_property_find (s_node_t *node, const char *name, size_t len, size_t *hint)
 {
@@ -238,9 +236,12 @@ s_property_find (s_node_t *node, const char *name, size_t len, size_t *hint)
     return &node->properties [at];
 }
 
-//  The hint that holds and a node without properties, inline: they are
-//  most of the lookups (a member is looked up in every schema that
-//  applies to its object).
+//  The property of node named by len bytes at name, or NULL. An event's
+//  producer writes its members in the same order every time, mostly the
+//  schema's: *hint (NULL: none), the one after the property found last
+//  in this object, is tried first. The hint that holds and a node
+//  without properties are inline: they are most of the lookups (a member
+//  is looked up in every schema that applies to its object).
 static inline s_prop_t *
 s_property (s_node_t *node, const char *name, size_t len, size_t *hint)
 {

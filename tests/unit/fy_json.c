@@ -223,10 +223,9 @@ s_values (void)
             char in [64], want [64];
             const char *ends [][2] = { { "\\n", "\n" },
                                        { "\xc3\xa9", "\xc3\xa9" },
-                                       { "\x7f ", "\x7f " },
                                        { "\x01", NULL },
                                        { "\x1f", NULL } };
-            for (int e = 0; e < 5; e++) {
+            for (int e = 0; e < 4; e++) {
                 snprintf (in, sizeof in, "\"%.*s%s%s\"", at,
                           "aaaaaaaaaaaaaaaaaaaa", ends [e][0], "bbbbbbbbb");
                 json_t *got = fy_json_loads (in, &err);
