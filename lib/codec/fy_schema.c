@@ -2157,7 +2157,6 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
     return 0;
 }
 
-
 static inline bool
 s_text_equal (const s_name_t *name, const char *text, size_t len)
 {

@@ -335,7 +335,6 @@ s_take (s_atom_t *atom, unsigned lo, unsigned hi)
         atom->bits [c >> 6] |= 1ULL << (c & 63);
 }
 
-
 //  ASCII punctuation, which an escape makes stand for itself.
 static bool
 s_is_punct (char c)
