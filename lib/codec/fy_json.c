@@ -213,13 +213,13 @@ s_not_plain (uint64_t word)
 }
 
 //  The end of the plain bytes from p: eight at a time, the first byte
-//  that is not plain found from its mark (fy_load_le64 puts the first
+//  that is not plain found from its mark (fy_load_le puts the first
 //  byte lowest), the last few one by one.
 static inline const char *
 s_plain_run (const char *p, const char *end)
 {
     while (end - p >= 8) {
-        uint64_t marks = s_not_plain (fy_load_le64 (p));
+        uint64_t marks = s_not_plain (fy_load_le (p, 8));
         if (marks)
             return p + (__builtin_ctzll (marks) >> 3);
         p += 8;

@@ -11,6 +11,7 @@
 #include "ferry/fy_schema.h"
 #include "codec/fy_schema_format.h"
 #include "codec/fy_schema_transcode.h"
+#include "core/fy_bytes.h"
 #include "ferry/fy_json.h"
 #include "ferry/fy_msgpack.h"
 
@@ -108,8 +109,7 @@ struct s_node {
     //  What a string instance is compared with, read out of the JSON once
     //  (a string const, the enum's strings): an event's type is checked
     //  against every type's name, with no call into jansson for each.
-    s_name_t const_text;
-    bool const_is_string;
+    s_name_t const_text;        //  name NULL: not a string
     s_name_t *enum_texts;
     size_t enum_texts_n;
 
@@ -159,7 +159,6 @@ struct s_node {
     s_name_t switch_name;
     json_t *switch_value;
     s_name_t switch_text;       //  switch_value, when a string
-    bool switch_is_string;
 };
 
 struct fy_schema {
@@ -169,18 +168,15 @@ struct fy_schema {
     pcre2_match_data *match;
 };
 
-//  The 8 or 4 bytes at p as a word.
-static inline uint64_t
-s_word (const char *p, size_t width)
+//  Whether the first and last width bytes of len at a and b are alike
+//  (width <= len <= 2 width: together they cover it all).
+static inline bool
+s_ends_alike (const char *a, const char *b, size_t len, size_t width)
 {
-    if (width == 8) {
-        uint64_t word;
-        memcpy (&word, p, 8);
-        return word;
-    }
-    uint32_t word;
-    memcpy (&word, p, 4);
-    return word;
+    return ((fy_load_le (a, width) ^ fy_load_le (b, width))
+            | (fy_load_le (a + len - width, width)
+               ^ fy_load_le (b + len - width, width)))
+           == 0;
 }
 
 //  len bytes alike at a and b; most names and enum words differ in
@@ -198,12 +194,10 @@ s_same_bytes (const char *a, const char *b, size_t len)
     if (len > 16)
         return memcmp (a, b, len) == 0;
     //  4 to 16 bytes as two words each side, overlapping in the middle.
-    if (len >= 4) {
-        size_t w = len >= 8 ? 8 : 4;
-        return ((s_word (a, w) ^ s_word (b, w))
-                | (s_word (a + len - w, w) ^ s_word (b + len - w, w)))
-               == 0;
-    }
+    if (len >= 8)
+        return s_ends_alike (a, b, len, 8);
+    if (len >= 4)
+        return s_ends_alike (a, b, len, 4);
     return len == 1 || (a [1] == b [1] && (len == 2 || a [2] == b [2]));
 }
 
@@ -970,14 +964,13 @@ s_has_only (json_t *json, const char **keys)
     return true;
 }
 
-//  A string's bytes and length into *text; false for anything else.
-static bool
-s_text_of (json_t *json, s_name_t *text)
+//  A string's bytes and length; a NULL name for anything else.
+static s_name_t
+s_text_of (json_t *json)
 {
-    if (!json_is_string (json))
-        return false;
-    *text = (s_name_t) { json_string_value (json), json_string_length (json) };
-    return true;
+    return json_is_string (json) ? (s_name_t) { json_string_value (json),
+                                                json_string_length (json) }
+                                 : (s_name_t) { NULL, 0 };
 }
 
 //  Recognise a discriminator branch (see is_switch).
@@ -1013,7 +1006,7 @@ s_detect_switch (s_node_t *node)
     node->switch_name.name = json_object_iter_key (it);
     node->switch_name.len = json_object_iter_key_len (it);
     node->switch_value = json_object_get (schema, "const");
-    node->switch_is_string = s_text_of (node->switch_value, &node->switch_text);
+    node->switch_text = s_text_of (node->switch_value);
 }
 
 static s_node_t *
@@ -1049,14 +1042,15 @@ s_compile (s_comp_t *c, json_t *json, const char *base)
         rc = s_comp_error (c, "enum", "not an array");
     node->enum_values = enums;
     node->const_value = json_object_get (json, "const");
-    node->const_is_string = s_text_of (node->const_value, &node->const_text);
+    node->const_text = s_text_of (node->const_value);
     if (rc == 0 && enums) {
         node->enum_texts =
             fy_xcalloc (json_array_size (enums) + 1, sizeof *node->enum_texts);
-        for (size_t i = 0; i < json_array_size (enums); i++)
-            if (s_text_of (json_array_get (enums, i),
-                           &node->enum_texts [node->enum_texts_n]))
-                node->enum_texts_n++;
+        for (size_t i = 0; i < json_array_size (enums); i++) {
+            s_name_t text = s_text_of (json_array_get (enums, i));
+            if (text.name)
+                node->enum_texts [node->enum_texts_n++] = text;
+        }
     }
     if (rc == 0)
         rc = s_compile_numbers (c, node, json);
@@ -2157,10 +2151,12 @@ s_gather_child (s_pass_t *t, size_t first, size_t end, const s_span_t *key,
     return 0;
 }
 
+//  Whether name (a NULL one: not a string) holds len bytes of text.
 static inline bool
 s_text_equal (const s_name_t *name, const char *text, size_t len)
 {
-    return name->len == len && s_same_bytes (name->name, text, len);
+    return name->name && name->len == len
+           && s_same_bytes (name->name, text, len);
 }
 
 //  The rules of the uses from first on that a value meets or fails as it
@@ -2177,8 +2173,7 @@ s_check_value (s_pass_t *t, size_t first, char kind, const char *text,
             if (node->types && !(node->types & S_TYPE_STRING))
                 return -1;
             if (node->const_value
-                && !(node->const_is_string
-                     && s_text_equal (&node->const_text, text, len)))
+                && !s_text_equal (&node->const_text, text, len))
                 return -1;
             if (node->enum_values) {
                 size_t n = node->enum_texts_n, i = 0;
@@ -2259,7 +2254,11 @@ s_close (s_pass_t *t, size_t at, bool object, size_t count)
 
 //  A string into the output as msgpack_pack_str and _body write it, in
 //  one step: most of an event is strings, and the packer's callback took
-//  two calls for each. Returns where its bytes start.
+//  two calls for each; msgpack_sbuffer_write for the header and again
+//  for the bytes still cost 2.5% more of a transcode than this one room
+//  check (callgrind). The header is the str family's (fixstr, str 8, 16,
+//  32); the tests compare every event's bytes with fy_msgpack_encode's.
+//  Returns where its bytes start.
 static size_t
 s_put_str (s_pass_t *t, const char *text, size_t len)
 {
@@ -2344,10 +2343,9 @@ s_switch (s_pass_t *t, size_t pending, size_t keys, const s_span_t *key,
         --*undecided;
         bool holds;
         if (value->type == JSON_STRING)
-            holds = item->switch_is_string
-                    && s_text_equal (&item->switch_text,
-                                     s_span_text (t, &value->span),
-                                     value->span.len);
+            holds =
+                s_text_equal (&item->switch_text, s_span_text (t, &value->span),
+                              value->span.len);
         else if (value->json)
             holds = s_equal (&t->ctx, item->switch_value, value->json, 0);
         else

@@ -18,7 +18,7 @@ static uint64_t
 s_hex_bytes (const char *p)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-    uint64_t word = fy_load_le64 (p);
+    uint64_t word = fy_load_le (p, 8);
     uint64_t x = word & ~high, lower = x | ones * 0x20;
     uint64_t digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x7f - '9'));
     uint64_t letter =
